@@ -1,0 +1,133 @@
+# tocsin: one plain Makefile.
+#
+#   make                 build everything (warnings are errors)
+#   make test            install missing packages, build, fuzz briefly, run every test
+#   make demo            install missing packages, build, run the demo
+#   make SANITIZER=address|undefined|thread test
+#                        the same under a sanitizer (libc malloc, own build dir)
+#   make bench           run the benchmarks under bench/
+#   make deps            install the Debian packages that are missing
+#   make clean
+#
+# Sources are found by directory, so a new module is a new .c/.h pair and
+# nothing here changes: every .c under daemon/, correlator/ and drivers/ that
+# is not a program's main goes into libtocsin.a; every tests/unit/test_*.c and
+# tests/integration/test_*.c goes into the one Criterion binary; every
+# bench/*.c with a main is a bench program; every tests/fuzz/fuzz_*.c is a
+# libFuzzer target.
+
+SANITIZER ?=
+BUILD     ?= build/$(if $(SANITIZER),$(SANITIZER),default)
+CC        ?= cc
+FUZZ_CC   ?= clang
+FUZZ_SECONDS ?= 20
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+WARN   := -Wall -Wextra -Werror -Wmissing-prototypes -Wmissing-declarations \
+          -Wshadow -Wpointer-arith -Wformat=2 -Wno-unused-parameter
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) -I. \
+          -DTOCSIN_VERSION='"$(VERSION)"' -MMD -MP
+LDLIBS := -lev -lmodbus -lhiredis -lrdkafka -lyaml -ljansson -lmicrohttpd \
+          -lck -lm -lpthread
+
+ifeq ($(SANITIZER),)
+  CFLAGS += -DTOCSIN_JEMALLOC
+  LDLIBS += -ljemalloc
+else
+  CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
+  LDFLAGS += -fsanitize=$(SANITIZER)
+endif
+
+PROGRAMS := $(wildcard daemon/tocsind.c daemon/tocsinctl.c)
+LIB_SRC  := $(filter-out $(PROGRAMS),$(wildcard daemon/*.c correlator/*.c drivers/*/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB      := $(BUILD)/libtocsin.a
+
+TEST_SRC := $(wildcard tests/unit/test_*.c tests/integration/test_*.c tests/support/*.c)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+TESTBIN  := $(BUILD)/tests/tocsin-tests
+
+LP := (
+BENCH_MAIN := $(shell grep -l '^main$(LP)' bench/*.c 2>/dev/null)
+BENCH_LIB  := $(filter-out $(BENCH_MAIN),$(wildcard bench/*.c))
+BENCH_BIN  := $(BENCH_MAIN:bench/%.c=$(BUILD)/bench/%)
+
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+
+BINS := $(PROGRAMS:daemon/%.c=$(BUILD)/%)
+
+.PHONY: all test unit demo bench deps fuzz clean
+.SECONDARY:
+all: $(BINS) $(BENCH_BIN) $(TESTBIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/%: $(BUILD)/daemon/%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_LIB:%.c=$(BUILD)/%.o) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(TESTBIN): $(TEST_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
+
+# libFuzzer targets: clang, ASan + UBSan, libc malloc, own object dir.
+FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -pthread -I. -DTOCSIN_FUZZ \
+               -DTOCSIN_VERSION='"$(VERSION)"'
+FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LDLIBS)
+
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do \
+	  n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	      -print_final_stats=0 build/fuzz/corpus-$$n tests/fuzz/seeds/$$n \
+	      >build/fuzz/$$n.log 2>&1 || { tail -40 build/fuzz/$$n.log; exit 1; }; \
+	  grep -E '^(Done|#[0-9]+ *DONE)' build/fuzz/$$n.log | tail -1; \
+	done
+
+deps:
+	@sh .ci/deps.sh
+
+# The Criterion binary holds every unit and integration test; its summary
+# line is the last thing `make test` prints.
+unit: $(BINS) $(BENCH_BIN) $(TESTBIN)
+	TOCSIN_BUILD=$(BUILD) $(TESTBIN) --jobs 2
+
+ifeq ($(SANITIZER),)
+test: deps
+	$(MAKE) all
+	$(MAKE) fuzz
+	$(MAKE) unit
+else
+test: deps
+	$(MAKE) SANITIZER=$(SANITIZER) unit
+endif
+
+demo: deps all
+	@sh etc/demo.sh $(BUILD)
+
+bench: all
+	@sh bench/run.sh $(BUILD)
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(PROGRAMS:%.c=$(BUILD)/%.d) \
+         $(BENCH_MAIN:%.c=$(BUILD)/%.d)

@@ -1,0 +1,337 @@
+/*
+ * fleet.c - see fleet.h.
+ *
+ * Id look-ups go through one open-addressing hash per kind (linear probing,
+ * power-of-two size, load <= 1/2, FNV-1a): ids are short strings and the
+ * tables are built once, so this is simpler and smaller than a general map.
+ */
+#include <string.h>
+
+#include "correlator/fleet.h"
+#include "daemon/mem.h"
+
+struct fleet_index {
+	uint32_t	*slots;		/* index + 1; 0 = empty */
+	size_t		 mask;		/* nslots - 1 */
+	size_t		 used;
+};
+
+static uint64_t
+fleet_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*s != '\0') {
+		h ^= (unsigned char)*s++;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+typedef const char *(*fleet_idfn)(const struct fleet *, uint32_t);
+
+static const char *
+fleet_site_id(const struct fleet *f, uint32_t i) { return f->sites[i].id; }
+static const char *
+fleet_device_id(const struct fleet *f, uint32_t i) { return f->devices[i].id; }
+static const char *
+fleet_profile_id(const struct fleet *f, uint32_t i) { return f->profiles[i].id; }
+static const char *
+fleet_area_id(const struct fleet *f, uint32_t i) { return f->areas[i]; }
+
+static struct fleet_index *
+fleet_index_new(void)
+{
+	struct fleet_index *ix = xcalloc(1, sizeof(*ix));
+
+	ix->mask = 15;
+	ix->slots = xcalloc(ix->mask + 1, sizeof(*ix->slots));
+	return ix;
+}
+
+static void
+fleet_index_free(struct fleet_index *ix)
+{
+	if (ix == NULL)
+		return;
+	xfree(ix->slots);
+	xfree(ix);
+}
+
+static uint32_t
+fleet_index_find(const struct fleet *f, const struct fleet_index *ix,
+    fleet_idfn idof, const char *id)
+{
+	size_t i = fleet_hash(id) & ix->mask;
+
+	while (ix->slots[i] != 0) {
+		uint32_t v = ix->slots[i] - 1;
+		if (strcmp(idof(f, v), id) == 0)
+			return v;
+		i = (i + 1) & ix->mask;
+	}
+	return FLEET_NONE;
+}
+
+static void
+fleet_index_put(const struct fleet *f, struct fleet_index *ix, fleet_idfn idof,
+    uint32_t v)
+{
+	size_t i;
+
+	if ((ix->used + 1) * 2 > ix->mask + 1) {
+		struct fleet_index big;
+
+		big.mask = ix->mask * 2 + 1;
+		big.used = 0;
+		big.slots = xcalloc(big.mask + 1, sizeof(*big.slots));
+		for (size_t j = 0; j <= ix->mask; j++)
+			if (ix->slots[j] != 0)
+				fleet_index_put(f, &big, idof, ix->slots[j] - 1);
+		xfree(ix->slots);
+		*ix = big;
+	}
+	i = fleet_hash(idof(f, v)) & ix->mask;
+	while (ix->slots[i] != 0)
+		i = (i + 1) & ix->mask;
+	ix->slots[i] = v + 1;
+	ix->used++;
+}
+
+struct fleet *
+fleet_new(void)
+{
+	struct fleet *f = xcalloc(1, sizeof(*f));
+
+	f->site_ix = fleet_index_new();
+	f->device_ix = fleet_index_new();
+	f->profile_ix = fleet_index_new();
+	f->area_ix = fleet_index_new();
+	return f;
+}
+
+void
+fleet_free(struct fleet *f)
+{
+	if (f == NULL)
+		return;
+	for (size_t i = 0; i < f->nsites; i++) {
+		struct fleet_site *s = &f->sites[i];
+		for (size_t j = 0; j < s->ntenants; j++)
+			xfree(s->tenants[j].customer);
+		xfree(s->tenants);
+		xfree(s->id);
+		xfree(s->name);
+		xfree(s->station);
+		xfree(s->branch);
+	}
+	for (size_t i = 0; i < f->ndevices; i++) {
+		xfree(f->devices[i].id);
+		xfree(f->devices[i].host);
+	}
+	for (size_t i = 0; i < f->nprofiles; i++) {
+		struct fleet_profile *p = &f->profiles[i];
+		for (size_t j = 0; j < p->npoints; j++) {
+			xfree(p->points[j].name);
+			xfree(p->points[j].unit);
+		}
+		for (size_t j = 0; j < p->nalarms; j++)
+			xfree(p->alarms[j].code);
+		xfree(p->points);
+		xfree(p->alarms);
+		xfree(p->id);
+		xfree(p->description);
+	}
+	for (size_t i = 0; i < f->nareas; i++)
+		xfree(f->areas[i]);
+	xfree(f->sites);
+	xfree(f->devices);
+	xfree(f->profiles);
+	xfree(f->areas);
+	fleet_index_free(f->site_ix);
+	fleet_index_free(f->device_ix);
+	fleet_index_free(f->profile_ix);
+	fleet_index_free(f->area_ix);
+	xfree(f);
+}
+
+/* Grows an array when n reaches a power of two (amortised O(1) append). */
+static void *
+fleet_grow(void *arr, size_t n, size_t size)
+{
+	if (n == 0)
+		return xreallocarray(arr, 8, size);
+	if (n >= 8 && (n & (n - 1)) == 0)
+		return xreallocarray(arr, n * 2, size);
+	return arr;
+}
+
+uint32_t
+fleet_add_site(struct fleet *f, const char *id)
+{
+	uint32_t v;
+
+	if (fleet_find_site(f, id) != FLEET_NONE)
+		return FLEET_NONE;
+	f->sites = fleet_grow(f->sites, f->nsites, sizeof(*f->sites));
+	v = (uint32_t)f->nsites++;
+	memset(&f->sites[v], 0, sizeof(f->sites[v]));
+	f->sites[v].id = xstrdup(id);
+	fleet_index_put(f, f->site_ix, fleet_site_id, v);
+	return v;
+}
+
+uint32_t
+fleet_add_device(struct fleet *f, const char *id)
+{
+	uint32_t v;
+
+	if (fleet_find_device(f, id) != FLEET_NONE)
+		return FLEET_NONE;
+	f->devices = fleet_grow(f->devices, f->ndevices, sizeof(*f->devices));
+	v = (uint32_t)f->ndevices++;
+	memset(&f->devices[v], 0, sizeof(f->devices[v]));
+	f->devices[v].id = xstrdup(id);
+	f->devices[v].site = FLEET_NONE;
+	f->devices[v].profile = FLEET_NONE;
+	f->devices[v].via = FLEET_NONE;
+	f->devices[v].unit = -1;
+	fleet_index_put(f, f->device_ix, fleet_device_id, v);
+	return v;
+}
+
+uint32_t
+fleet_add_profile(struct fleet *f, const char *id)
+{
+	uint32_t v;
+
+	if (fleet_find_profile(f, id) != FLEET_NONE)
+		return FLEET_NONE;
+	f->profiles = fleet_grow(f->profiles, f->nprofiles, sizeof(*f->profiles));
+	v = (uint32_t)f->nprofiles++;
+	memset(&f->profiles[v], 0, sizeof(f->profiles[v]));
+	f->profiles[v].id = xstrdup(id);
+	fleet_index_put(f, f->profile_ix, fleet_profile_id, v);
+	return v;
+}
+
+uint32_t
+fleet_area(struct fleet *f, const char *name)
+{
+	uint32_t v = fleet_find_area(f, name);
+
+	if (v != FLEET_NONE)
+		return v;
+	f->areas = fleet_grow(f->areas, f->nareas, sizeof(*f->areas));
+	v = (uint32_t)f->nareas++;
+	f->areas[v] = xstrdup(name);
+	fleet_index_put(f, f->area_ix, fleet_area_id, v);
+	return v;
+}
+
+uint32_t
+fleet_find_site(const struct fleet *f, const char *id)
+{
+	return fleet_index_find(f, f->site_ix, fleet_site_id, id);
+}
+
+uint32_t
+fleet_find_device(const struct fleet *f, const char *id)
+{
+	return fleet_index_find(f, f->device_ix, fleet_device_id, id);
+}
+
+uint32_t
+fleet_find_profile(const struct fleet *f, const char *id)
+{
+	return fleet_index_find(f, f->profile_ix, fleet_profile_id, id);
+}
+
+uint32_t
+fleet_find_area(const struct fleet *f, const char *name)
+{
+	return fleet_index_find(f, f->area_ix, fleet_area_id, name);
+}
+
+uint32_t
+fleet_find_point(const struct fleet_profile *p, const char *name)
+{
+	for (size_t i = 0; i < p->npoints; i++)
+		if (strcmp(p->points[i].name, name) == 0)
+			return (uint32_t)i;
+	return FLEET_NONE;
+}
+
+enum tier
+fleet_effective_tier(const struct fleet_tenant *t, size_t n)
+{
+	enum tier best = TIER_STANDARD;
+
+	for (size_t i = 0; i < n; i++)
+		if (t[i].tier > best)
+			best = (enum tier)t[i].tier;
+	return best;
+}
+
+void
+fleet_site_add_tenant(struct fleet_site *s, const char *customer, enum tier tier)
+{
+	s->tenants = xreallocarray(s->tenants, s->ntenants + 1u,
+	    sizeof(*s->tenants));
+	s->tenants[s->ntenants].customer = xstrdup(customer);
+	s->tenants[s->ntenants].tier = (uint8_t)tier;
+	s->ntenants++;
+	s->tier = (uint8_t)fleet_effective_tier(s->tenants, s->ntenants);
+}
+
+unsigned
+fleet_point_width(const struct fleet_point *p)
+{
+	switch (p->type) {
+	case PT_INT32: case PT_UINT32: case PT_FLOAT32: return 2;
+	case PT_INT64: case PT_UINT64: case PT_FLOAT64: return 4;
+	default: return 1;
+	}
+}
+
+static int
+fleet_parse_name(const char *const *names, size_t n, const char *s, int *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(names[i], s) == 0) {
+			*out = (int)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+#define FLEET_ENUM(prefix, type, count, ...)				\
+static const char *const prefix##_names[count] = { __VA_ARGS__ };	\
+const char *								\
+prefix##_name(type v)							\
+{									\
+	return (unsigned)v < count ? prefix##_names[v] : "?";		\
+}									\
+int									\
+prefix##_parse(const char *s, type *out)				\
+{									\
+	int v;								\
+	if (fleet_parse_name(prefix##_names, count, s, &v) != 0)	\
+		return -1;						\
+	*out = (type)v;							\
+	return 0;							\
+}
+
+FLEET_ENUM(tier, enum tier, TIER__COUNT, "standard", "premium")
+FLEET_ENUM(severity, enum severity, SEV__COUNT,
+    "warning", "minor", "major", "critical")
+FLEET_ENUM(region, enum region, REGION__COUNT, "A", "B", "C")
+FLEET_ENUM(mb_table, enum mb_table, MB__COUNT,
+    "coil", "discrete", "input", "holding")
+FLEET_ENUM(pt_type, enum pt_type, PT__COUNT, "bool", "int16", "uint16",
+    "int32", "uint32", "int64", "uint64", "float32", "float64")
+FLEET_ENUM(pt_order, enum pt_order, PT_ORDER__COUNT,
+    "ABCD", "CDAB", "BADC", "DCBA")
+FLEET_ENUM(alarm_cond, enum alarm_cond, AC__COUNT,
+    "above", "below", "equals", "bit_set")

@@ -1,0 +1,165 @@
+/*
+ * fleet.h - the shared vocabulary of tocsin: what is watched and for whom.
+ *
+ * A fleet is sites (each in an area and a region class, hosting tenants with
+ * a service tier), devices (each at a site, of a profile, reached at
+ * host:port/unit, possibly behind a gateway device) and profiles (device
+ * models: Modbus points and the alarm rules on them).  The configuration
+ * loader builds it once; after that it is read-only and shared by every
+ * thread without locks.  Objects refer to each other by index (uint32_t), not
+ * by pointer, so arrays can grow while loading and stay compact: 100,000
+ * devices cost about 6 MB here.
+ *
+ * Enum name tables live here too so that config, JSON and logs spell every
+ * value the same way.
+ */
+#ifndef TOCSIN_FLEET_H
+#define TOCSIN_FLEET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FLEET_NONE UINT32_MAX		/* "no index" */
+
+enum tier { TIER_STANDARD, TIER_PREMIUM, TIER__COUNT };
+/* Ordered by urgency: a higher value is more severe. */
+enum severity { SEV_WARNING, SEV_MINOR, SEV_MAJOR, SEV_CRITICAL, SEV__COUNT };
+enum region { REGION_A, REGION_B, REGION_C, REGION__COUNT };
+
+/* Modbus data tables, by the MB_DATA_ADDR ranges engineers know. */
+enum mb_table { MB_COIL, MB_DISCRETE, MB_INPUT, MB_HOLDING, MB__COUNT };
+enum pt_type {
+	PT_BOOL, PT_INT16, PT_UINT16, PT_INT32, PT_UINT32, PT_INT64,
+	PT_UINT64, PT_FLOAT32, PT_FLOAT64, PT__COUNT
+};
+/* Byte order within the value: A is the most significant byte. */
+enum pt_order { PT_ABCD, PT_CDAB, PT_BADC, PT_DCBA, PT_ORDER__COUNT };
+enum alarm_cond { AC_ABOVE, AC_BELOW, AC_EQUALS, AC_BIT_SET, AC__COUNT };
+
+struct fleet_point {
+	char		*name;		/* unique within its profile */
+	char		*unit;		/* engineering unit, "V", "degC"; may be NULL */
+	double		 scale;		/* value = raw * scale + offset */
+	double		 offset;
+	double		 min, max;	/* valid range; outside = bad quality */
+	double		 deadband;	/* telemetry: smallest change published */
+	uint16_t	 address;	/* 0-based offset in its table */
+	uint8_t		 table;		/* enum mb_table */
+	uint8_t		 type;		/* enum pt_type */
+	uint8_t		 order;		/* enum pt_order */
+	int8_t		 bit;		/* bool in a register: bit 0-15; else -1 */
+};
+
+struct fleet_alarm {
+	char		*code;		/* MAINS_FAIL, HIGH_TEMP, ... */
+	uint32_t	 point;		/* index into the profile's points */
+	uint8_t		 cond;		/* enum alarm_cond */
+	uint8_t		 severity;	/* enum severity */
+	uint8_t		 bit;		/* AC_BIT_SET: which bit of the value */
+	double		 threshold;	/* raise when value crosses it */
+	double		 clear;		/* clear threshold (hysteresis); = threshold if unset */
+	uint32_t	 delay_on_ms;	/* condition must hold this long to raise */
+	uint32_t	 delay_off_ms;	/* and be gone this long to clear */
+};
+
+struct fleet_profile {
+	char		*id;
+	char		*description;
+	struct fleet_point *points;
+	size_t		 npoints;
+	struct fleet_alarm *alarms;
+	size_t		 nalarms;
+	int		 gateway;	/* an FSU: its COMM_LOSS explains its devices' */
+};
+
+struct fleet_tenant {
+	char		*customer;
+	uint8_t		 tier;		/* enum tier */
+};
+
+struct fleet_site {
+	char		*id;
+	char		*name;		/* may be NULL */
+	uint32_t	 area;		/* index into fleet.areas */
+	uint8_t		 region;	/* enum region */
+	uint8_t		 tier;		/* effective: max over tenants */
+	uint16_t	 ntenants;
+	char		*station;	/* escalation level 0: service station */
+	char		*branch;	/* level 1: branch */
+	struct fleet_tenant *tenants;
+};
+
+struct fleet_device {
+	char		*id;
+	char		*host;		/* IPv4/IPv6 literal or name */
+	uint32_t	 site;		/* index into fleet.sites */
+	uint32_t	 profile;	/* index into fleet.profiles */
+	uint32_t	 via;		/* gateway device index, or FLEET_NONE */
+	uint32_t	 interval_ms;	/* 0: modbus default */
+	uint32_t	 timeout_ms;	/* 0: modbus default */
+	uint16_t	 port;		/* 0: modbus default */
+	int16_t		 unit;		/* -1: modbus default */
+};
+
+struct fleet_index;			/* string -> index hash, private */
+
+struct fleet {
+	struct fleet_site    *sites;
+	size_t		      nsites;
+	struct fleet_device  *devices;
+	size_t		      ndevices;
+	struct fleet_profile *profiles;
+	size_t		      nprofiles;
+	char		    **areas;	/* area names, interned */
+	size_t		      nareas;
+	struct fleet_index   *site_ix, *device_ix, *profile_ix, *area_ix;
+};
+
+/* Returns an empty fleet; free it with fleet_free(). */
+struct fleet *fleet_new(void);
+void	 fleet_free(struct fleet *f);
+
+/*
+ * Appends an object and returns its index; the returned object is zeroed
+ * except for its id (copied).  Returns FLEET_NONE if the id already exists.
+ */
+uint32_t fleet_add_site(struct fleet *f, const char *id);
+uint32_t fleet_add_device(struct fleet *f, const char *id);
+uint32_t fleet_add_profile(struct fleet *f, const char *id);
+/* Interns an area name; returns its index (existing or new). */
+uint32_t fleet_area(struct fleet *f, const char *name);
+
+/* Look-ups by id; FLEET_NONE when absent.  O(1). */
+uint32_t fleet_find_site(const struct fleet *f, const char *id);
+uint32_t fleet_find_device(const struct fleet *f, const char *id);
+uint32_t fleet_find_profile(const struct fleet *f, const char *id);
+uint32_t fleet_find_area(const struct fleet *f, const char *name);
+/* Index of a point in a profile by name, or FLEET_NONE. */
+uint32_t fleet_find_point(const struct fleet_profile *p, const char *name);
+
+/* Adds a tenant to a site and updates the site's effective tier. */
+void	 fleet_site_add_tenant(struct fleet_site *s, const char *customer,
+	    enum tier tier);
+/* The premium rule: the highest tier of a site's tenants. */
+enum tier fleet_effective_tier(const struct fleet_tenant *t, size_t n);
+
+/* Registers a point occupies in its table (bits for coils/discretes). */
+unsigned fleet_point_width(const struct fleet_point *p);
+
+/* Enum names; *_parse return 0 or -1 for an unknown name. */
+const char *tier_name(enum tier t);
+int	 tier_parse(const char *s, enum tier *out);
+const char *severity_name(enum severity s);
+int	 severity_parse(const char *s, enum severity *out);
+const char *region_name(enum region r);
+int	 region_parse(const char *s, enum region *out);
+const char *mb_table_name(enum mb_table t);
+int	 mb_table_parse(const char *s, enum mb_table *out);
+const char *pt_type_name(enum pt_type t);
+int	 pt_type_parse(const char *s, enum pt_type *out);
+const char *pt_order_name(enum pt_order o);
+int	 pt_order_parse(const char *s, enum pt_order *out);
+const char *alarm_cond_name(enum alarm_cond c);
+int	 alarm_cond_parse(const char *s, enum alarm_cond *out);
+
+#endif

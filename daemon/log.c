@@ -1,0 +1,122 @@
+/*
+ * log.c - see log.h.  Lines are built in a fixed stack buffer (truncated,
+ * never allocated) so logging works when memory is gone and from any thread.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/log.h"
+
+#define LOG_LINE_MAX 2048
+
+static int log_fd = 2;
+static enum log_level log_min = LOG_LVL_INFO;
+static atomic_ulong log_counts[LOG_LVL_ERROR + 1];
+
+static const char *const log_names[] = { "debug", "info", "warn", "error" };
+
+void
+log_init(int fd, enum log_level min)
+{
+	log_fd = fd;
+	log_min = min;
+}
+
+int
+log_level_parse(const char *name, enum log_level *out)
+{
+	for (size_t i = 0; i < sizeof(log_names) / sizeof(log_names[0]); i++) {
+		if (strcmp(name, log_names[i]) == 0) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+unsigned long
+log_count(enum log_level lvl)
+{
+	return atomic_load_explicit(&log_counts[lvl], memory_order_relaxed);
+}
+
+static void
+log_vwrite(enum log_level lvl, int errnum, const char *fmt, va_list ap)
+{
+	char line[LOG_LINE_MAX];
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+	int r;
+
+	atomic_fetch_add_explicit(&log_counts[lvl], 1, memory_order_relaxed);
+	if (lvl < log_min)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+	r = snprintf(line + n, sizeof(line) - n, ".%03ldZ level=%s ",
+	    ts.tv_nsec / 1000000, log_names[lvl]);
+	n += (size_t)r;
+	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	n = r < 0 ? n : n + (size_t)r;
+	if (n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	if (errnum != 0) {
+		r = snprintf(line + n, sizeof(line) - n, " err=\"%s\"",
+		    strerror(errnum));
+		n = r < 0 ? n : n + (size_t)r;
+		if (n > sizeof(line) - 2)
+			n = sizeof(line) - 2;
+	}
+	line[n++] = '\n';
+	/* A failed log write has nowhere to be reported. */
+	if (write(log_fd, line, n) < 0)
+		return;
+}
+
+#define LOG_FN(name, lvl, witherr)				\
+void								\
+name(const char *fmt, ...)					\
+{								\
+	int saved = errno;					\
+	va_list ap;						\
+	va_start(ap, fmt);					\
+	log_vwrite(lvl, witherr ? saved : 0, fmt, ap);		\
+	va_end(ap);						\
+	errno = saved;						\
+}
+
+LOG_FN(log_debug, LOG_LVL_DEBUG, 0)
+LOG_FN(log_info, LOG_LVL_INFO, 0)
+LOG_FN(log_warn, LOG_LVL_WARN, 1)
+LOG_FN(log_warnx, LOG_LVL_WARN, 0)
+LOG_FN(log_error, LOG_LVL_ERROR, 0)
+
+void
+fatal(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LVL_ERROR, saved, fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vwrite(LOG_LVL_ERROR, 0, fmt, ap);
+	va_end(ap);
+	exit(1);
+}

@@ -1,0 +1,123 @@
+/*
+ * mem.c - see mem.h.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef TOCSIN_JEMALLOC
+#include <jemalloc/jemalloc.h>
+#endif
+
+#include "daemon/mem.h"
+
+static void __attribute__((noreturn))
+mem_oom(size_t size)
+{
+	char msg[96];
+	int n;
+
+	n = snprintf(msg, sizeof(msg), "fatal: out of memory allocating %zu bytes\n",
+	    size);
+	if (n > 0 && fwrite(msg, 1, (size_t)n, stderr) == 0)
+		abort();
+	abort();
+}
+
+void *
+xmalloc(size_t size)
+{
+	void *p = malloc(size ? size : 1);
+
+	if (p == NULL)
+		mem_oom(size);
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (p == NULL)
+		mem_oom(n * size);
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t size)
+{
+	void *q = realloc(p, size ? size : 1);
+
+	if (q == NULL)
+		mem_oom(size);
+	return q;
+}
+
+void *
+xreallocarray(void *p, size_t n, size_t size)
+{
+	if (size != 0 && n > SIZE_MAX / size)
+		mem_oom(SIZE_MAX);
+	return xrealloc(p, n * size);
+}
+
+char *
+xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+void
+xfree(void *p)
+{
+	free(p);
+}
+
+const char *
+mem_allocator(void)
+{
+#ifdef TOCSIN_JEMALLOC
+	static char name[64];
+	const char *v = NULL;
+	size_t sz = sizeof(v);
+
+	if (name[0] == '\0') {
+		if (mallctl("version", &v, &sz, NULL, 0) == 0 && v != NULL)
+			snprintf(name, sizeof(name), "jemalloc %s", v);
+		else
+			snprintf(name, sizeof(name), "jemalloc");
+	}
+	return name;
+#else
+	return "libc";
+#endif
+}
+
+size_t
+mem_allocated(void)
+{
+#ifdef TOCSIN_JEMALLOC
+	uint64_t epoch = 1;
+	size_t sz = sizeof(epoch), allocated = 0;
+
+	mallctl("epoch", &epoch, &sz, &epoch, sz);
+	sz = sizeof(allocated);
+	if (mallctl("stats.allocated", &allocated, &sz, NULL, 0) != 0)
+		return 0;
+	return allocated;
+#else
+	return 0;
+#endif
+}

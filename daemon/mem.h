@@ -1,0 +1,32 @@
+/*
+ * mem.h - the one allocator interface of tocsin (after redis's zmalloc.h).
+ *
+ * Normal builds link jemalloc, which replaces malloc; sanitizer and fuzz
+ * builds use libc malloc so the sanitizers see every allocation.  Out of
+ * memory is not an error a caller handles: xmalloc() and friends log a
+ * message naming the size and abort, so no caller checks for NULL.
+ *
+ * Ownership: a constructor that returns memory says who frees it; free with
+ * xfree() or FREE_NULL(), which also clears the pointer.
+ */
+#ifndef TOCSIN_MEM_H
+#define TOCSIN_MEM_H
+
+#include <stddef.h>
+
+void	*xmalloc(size_t size);
+void	*xcalloc(size_t n, size_t size);
+void	*xrealloc(void *p, size_t size);
+/* Grows an array of n elements of size to at least want elements. */
+void	*xreallocarray(void *p, size_t n, size_t size);
+char	*xstrdup(const char *s);
+char	*xstrndup(const char *s, size_t n);
+void	 xfree(void *p);
+/* "jemalloc 5.3.0-..." or "libc". */
+const char *mem_allocator(void);
+/* Bytes the allocator has handed out (jemalloc stats.allocated), or 0. */
+size_t	 mem_allocated(void);
+
+#define FREE_NULL(p) do { xfree(p); (p) = NULL; } while (0)
+
+#endif
