@@ -38,6 +38,8 @@ static const char *
 fleet_profile_id(const struct fleet *f, uint32_t i) { return f->profiles[i].id; }
 static const char *
 fleet_area_id(const struct fleet *f, uint32_t i) { return f->areas[i]; }
+static const char *
+fleet_code_name(const struct fleet *f, uint32_t i) { return f->codes[i]; }
 
 static struct fleet_index *
 fleet_index_new(void)
@@ -107,6 +109,8 @@ fleet_new(void)
 	f->device_ix = fleet_index_new();
 	f->profile_ix = fleet_index_new();
 	f->area_ix = fleet_index_new();
+	f->code_ix = fleet_index_new();
+	fleet_code(f, "COMM_LOSS");
 	return f;
 }
 
@@ -144,6 +148,10 @@ fleet_free(struct fleet *f)
 	}
 	for (size_t i = 0; i < f->nareas; i++)
 		xfree(f->areas[i]);
+	for (size_t i = 0; i < f->ncodes; i++)
+		xfree(f->codes[i]);
+	xfree(f->codes);
+	fleet_index_free(f->code_ix);
 	xfree(f->sites);
 	xfree(f->devices);
 	xfree(f->profiles);
@@ -227,6 +235,30 @@ fleet_area(struct fleet *f, const char *name)
 	f->areas[v] = xstrdup(name);
 	fleet_index_put(f, f->area_ix, fleet_area_id, v);
 	return v;
+}
+
+uint16_t
+fleet_code(struct fleet *f, const char *code)
+{
+	uint32_t v = fleet_index_find(f, f->code_ix, fleet_code_name, code);
+
+	if (v != FLEET_NONE)
+		return (uint16_t)v;
+	if (f->ncodes >= UINT16_MAX)
+		return UINT16_MAX;	/* the loader rejects this many codes */
+	f->codes = fleet_grow(f->codes, f->ncodes, sizeof(*f->codes));
+	v = (uint32_t)f->ncodes++;
+	f->codes[v] = xstrdup(code);
+	fleet_index_put(f, f->code_ix, fleet_code_name, v);
+	return (uint16_t)v;
+}
+
+int
+fleet_find_code(const struct fleet *f, const char *code)
+{
+	uint32_t v = fleet_index_find(f, f->code_ix, fleet_code_name, code);
+
+	return v == FLEET_NONE ? -1 : (int)v;
 }
 
 uint32_t

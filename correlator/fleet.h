@@ -52,6 +52,7 @@ struct fleet_point {
 
 struct fleet_alarm {
 	char		*code;		/* MAINS_FAIL, HIGH_TEMP, ... */
+	uint16_t	 code_id;	/* fleet_code(code) */
 	uint32_t	 point;		/* index into the profile's points */
 	uint8_t		 cond;		/* enum alarm_cond */
 	uint8_t		 severity;	/* enum severity */
@@ -112,7 +113,10 @@ struct fleet {
 	size_t		      nprofiles;
 	char		    **areas;	/* area names, interned */
 	size_t		      nareas;
-	struct fleet_index   *site_ix, *device_ix, *profile_ix, *area_ix;
+	char		    **codes;	/* alarm codes, interned; 0 = COMM_LOSS */
+	size_t		      ncodes;
+	struct fleet_index   *site_ix, *device_ix, *profile_ix, *area_ix,
+			     *code_ix;
 };
 
 /* Returns an empty fleet; free it with fleet_free(). */
@@ -128,6 +132,15 @@ uint32_t fleet_add_device(struct fleet *f, const char *id);
 uint32_t fleet_add_profile(struct fleet *f, const char *id);
 /* Interns an area name; returns its index (existing or new). */
 uint32_t fleet_area(struct fleet *f, const char *name);
+
+/*
+ * Interns an alarm code and returns its small integer id (existing or new);
+ * FLEET_CODE_COMM_LOSS is always 0.  The core compares codes by id.
+ */
+#define FLEET_CODE_COMM_LOSS 0
+uint16_t fleet_code(struct fleet *f, const char *code);
+/* The id of a code, or -1 if it was never interned. */
+int	 fleet_find_code(const struct fleet *f, const char *code);
 
 /* Look-ups by id; FLEET_NONE when absent.  O(1). */
 uint32_t fleet_find_site(const struct fleet *f, const char *id);
