@@ -6,8 +6,42 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/config.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
+
+/*
+ * Loads the configuration; prints every error to stderr and returns NULL
+ * when there is any.
+ */
+static struct config *
+load_config(const char *path)
+{
+	struct config_errors errs = { NULL, 0 };
+	struct config *cfg = config_load(path, &errs);
+
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "%s\n", errs.msg[i]);
+	if (cfg == NULL)
+		fprintf(stderr, "%s: %zu error%s\n", path, errs.n,
+		    errs.n == 1 ? "" : "s");
+	config_errors_free(&errs);
+	return cfg;
+}
+
+static int
+check_config(const char *path)
+{
+	struct config *cfg = load_config(path);
+	char census[256];
+
+	if (cfg == NULL)
+		return 1;
+	config_census(cfg, census, sizeof(census));
+	printf("configuration OK: %s\n", census);
+	config_free(cfg);
+	return 0;
+}
 
 static void
 usage(FILE *f)
@@ -50,7 +84,23 @@ main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	(void)config; (void)replay; (void)check;
-	usage(stderr);
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (replay != NULL) {
+		fprintf(stderr, "tocsind: --replay is not yet available in this "
+		    "version\n");
+		return 2;
+	}
+	if (config == NULL) {
+		fprintf(stderr, "tocsind: no configuration given (-c FILE)\n");
+		usage(stderr);
+		return 2;
+	}
+	if (check)
+		return check_config(config);
+	fprintf(stderr, "tocsind: the daemon's run loop is not yet available "
+	    "in this version; use -n to check a configuration\n");
 	return 2;
 }

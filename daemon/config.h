@@ -1,0 +1,207 @@
+/*
+ * config.h - tocsind's configuration: one YAML file (libyaml), optionally an
+ * inventory CSV of devices, loaded into plain structs and the fleet model.
+ *
+ * Every key is data (config.c holds one table per section: name, type,
+ * range, default, field offset), so defaults, range checks and "did you
+ * mean" suggestions come from one place.  Loading never stops at the first
+ * problem: every error is collected as "FILE:LINE:COLUMN: key: message"
+ * (key is the dotted path, e.g. profiles.rectifier.points[2].address) and
+ * the caller prints them all, which is what `tocsind -n` does.
+ *
+ * Durations are int64 milliseconds and accept "500ms", "90s", "2h", "3d",
+ * "1h30m"; sizes accept "64MiB", "10k".
+ */
+#ifndef TOCSIN_CONFIG_H
+#define TOCSIN_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "correlator/fleet.h"
+
+struct cfg_daemon {
+	char		*state_dir;	/* journals, spill files */
+	char		*instance;	/* incident id prefix, unique per tocsind */
+	int		 log_level;	/* enum log_level */
+	char		*log_file;	/* NULL: stderr */
+	uint32_t	 shards;	/* correlator shard threads */
+};
+
+struct cfg_modbus {
+	int64_t		 timeout_ms;	/* per request */
+	int64_t		 interval_ms;	/* poll period of a device */
+	int64_t		 backoff_min_ms; /* first reconnect delay */
+	int64_t		 backoff_max_ms; /* cap of the exponential backoff */
+	int64_t		 breaker_cooldown_ms; /* a tripped unit rests this long */
+	uint32_t	 port;		/* default TCP port */
+	uint32_t	 unit;		/* default unit id */
+	uint32_t	 max_registers;	/* per read request, <= 125 */
+	uint32_t	 max_bits;	/* per coil/discrete read, <= 2000 */
+	uint32_t	 max_gap;	/* unread registers a merged read may span */
+	uint32_t	 inflight;	/* requests in flight per connection */
+	uint32_t	 comm_loss_misses; /* failed polls before COMM_LOSS */
+	uint32_t	 connections_per_host;
+	uint32_t	 connect_rate;	/* new connects per second, all hosts */
+	uint32_t	 connect_rate_per_host; /* per second, one host */
+	uint32_t	 breaker_failures; /* unit failures that trip its breaker */
+};
+
+struct cfg_rootcause {
+	uint16_t	 root;		/* fleet code id */
+	uint16_t	*explains;	/* fleet code ids */
+	size_t		 nexplains;
+	int64_t		 window_ms;	/* child within this of the root */
+};
+
+struct cfg_correlation {
+	struct cfg_rootcause *rootcauses;
+	size_t		 nrootcauses;
+	int64_t		 gateway_window_ms; /* device COMM_LOSS vs its gateway's */
+	uint32_t	 storm_sites;	/* K sites of one area ... */
+	int64_t		 storm_window_ms; /* ... within T is an area storm */
+	char		*storm_code;	/* the code that counts (MAINS_FAIL) */
+	uint32_t	 flap_cycles;	/* N raise/clear cycles ... */
+	int64_t		 flap_window_ms; /* ... within T is flapping */
+	int64_t		 reopen_hold_ms; /* re-raise within this reopens */
+	uint32_t	 chronic_count;	/* N incidents of a site+fault ... */
+	int64_t		 chronic_period_ms; /* ... within this are chronic */
+	int		 auto_resolve;	/* all alarms clear -> resolved */
+};
+
+enum sla_clock_kind { SLA_ACK, SLA_ARRIVE, SLA_RESOLVE, SLA__CLOCKS };
+
+struct cfg_calendar {
+	char		*name;
+	int32_t		 utc_offset_min; /* minutes east of UTC */
+	uint8_t		 weekdays;	/* bit 0 = Monday ... bit 6 = Sunday */
+	uint16_t	 start_min;	/* working hours, minutes after midnight */
+	uint16_t	 end_min;
+	int32_t		*holidays;	/* days since 1970-01-01, local, sorted */
+	size_t		 nholidays;
+};
+
+struct cfg_sla_clock {
+	uint8_t		 clock;		/* enum sla_clock_kind */
+	int8_t		 tier;		/* enum tier, -1 = any */
+	int8_t		 severity;	/* enum severity, -1 = any */
+	int8_t		 region;	/* enum region, -1 = any */
+	int64_t		 duration_ms;
+	int32_t		 calendar;	/* index in cfg_sla.calendars, -1 = 24x7 */
+};
+
+struct cfg_escalation {
+	char		*name;		/* "service station", "branch", ... */
+	uint32_t	 level;		/* 0, 1, 2 */
+	int		 on_breach;	/* 0: climb on a warning, 1: on a breach */
+	int64_t		 after_ms;	/* ... this long after it */
+};
+
+struct cfg_band {
+	int64_t		 under_ms;	/* upper bound; INT64_MAX for the last */
+	uint32_t	 points;	/* response score */
+	char		*grade;		/* resolution grade */
+};
+
+struct cfg_sla {
+	double		*warnings;	/* fractions of a clock, ascending */
+	size_t		 nwarnings;
+	int		 arrive_from_open; /* 0: arrive clock starts at dispatch */
+	struct cfg_calendar *calendars;
+	size_t		 ncalendars;
+	struct cfg_sla_clock *clocks;
+	size_t		 nclocks;
+	struct cfg_escalation *ladder;
+	size_t		 nladder;
+	struct cfg_band	*response_bands;
+	size_t		 nresponse_bands;
+	struct cfg_band	*resolution_bands;
+	size_t		 nresolution_bands;
+};
+
+struct cfg_kv {
+	char		*key;
+	char		*value;
+};
+
+struct cfg_kafka {
+	char		*brokers;	/* NULL/empty: embedded mock cluster */
+	char		*topic_incidents;
+	char		*topic_alarms;
+	char		*topic_telemetry;
+	char		*topic_actions;
+	char		*topic_rejected;
+	char		*group_id;
+	int		 publish_alarms;
+	int		 publish_telemetry;
+	uint32_t	 queue_max;	/* events held in memory before spill */
+	struct cfg_kv	*properties;	/* passed through to librdkafka */
+	size_t		 nproperties;
+};
+
+struct cfg_redis {
+	int		 enabled;
+	char		*host;
+	uint32_t	 port;
+	char		*prefix;	/* key prefix, "tocsin:" */
+	char		*password_file;	/* secret read from a file, never logged */
+	uint32_t	 stream_maxlen;	/* XADD MAXLEN ~ */
+	uint32_t	 queue_max;
+};
+
+struct cfg_http {
+	int		 enabled;
+	char		*bind;		/* 127.0.0.1 by default */
+	uint32_t	 port;
+	char		*token_file;	/* bearer token for writes; never logged */
+};
+
+struct config {
+	char		*path;		/* as given */
+	struct cfg_daemon daemon;
+	struct cfg_modbus modbus;
+	struct cfg_correlation correlation;
+	struct cfg_sla	 sla;
+	struct cfg_kafka kafka;
+	struct cfg_redis redis;
+	struct cfg_http	 http;
+	struct fleet	*fleet;
+};
+
+/* The errors of one load, each "FILE:LINE:COLUMN: key: message". */
+struct config_errors {
+	char		**msg;
+	size_t		 n;
+};
+
+/*
+ * Loads FILE.  Returns the configuration (free with config_free()) when
+ * there was no error; otherwise NULL, with every error appended to errs
+ * (free with config_errors_free()).
+ */
+struct config *config_load(const char *path, struct config_errors *errs);
+/* The same from a buffer; name is used in messages and for relative paths. */
+struct config *config_load_buffer(const char *name, const char *buf,
+	    size_t len, struct config_errors *errs);
+void	 config_free(struct config *cfg);
+void	 config_errors_free(struct config_errors *errs);
+
+/* One-line census: "12 sites, 60 devices, 7 profiles, 540 points, ...". */
+void	 config_census(const struct config *cfg, char *buf, size_t len);
+
+/*
+ * Value parsers, exported for tests and other readers.  Each returns 0 or
+ * -1 with *why set to a static explanation.
+ */
+int	 config_parse_duration(const char *s, int64_t *ms, const char **why);
+int	 config_parse_size(const char *s, uint64_t *bytes, const char **why);
+/*
+ * Modicon notation: 00001-09999 coils, 10001-19999 discrete inputs,
+ * 30001-39999 input registers, 40001-49999 holding registers, and the
+ * six-digit forms 000001-065536 ... 400001-465536.  Gives the table and the
+ * 0-based address.
+ */
+int	 config_parse_modicon(const char *s, enum mb_table *table,
+	    uint16_t *address, const char **why);
+
+#endif
