@@ -1878,8 +1878,9 @@ cfg_calendar(struct cfg_ctx *cx, yaml_node_t *n, struct cfg_calendar *c,
 				    c->nholidays + 1, sizeof(*c->holidays));
 				c->holidays[c->nholidays++] = day;
 			}
-		qsort(c->holidays, c->nholidays, sizeof(*c->holidays),
-		    cfg_cmp_i32);
+		if (c->nholidays > 1)
+			qsort(c->holidays, c->nholidays, sizeof(*c->holidays),
+			    cfg_cmp_i32);
 		for (i = 1; i < c->nholidays; i++)
 			if (c->holidays[i] == c->holidays[i - 1])
 				cfg_error(cx, l, kp, "a holiday is listed twice");
