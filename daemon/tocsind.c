@@ -29,8 +29,32 @@ load_config(const char *path)
 	return cfg;
 }
 
+/* -n -v: each site with its area, region, effective tier and tenants. */
+static void
+print_sites(const struct config *cfg)
+{
+	const struct fleet *f = cfg->fleet;
+	size_t *ndev = xcalloc(f->nsites + 1, sizeof(*ndev));
+
+	for (size_t i = 0; i < f->ndevices; i++)
+		ndev[f->devices[i].site]++;
+	printf("%-10s %-18s %-6s %-9s %-7s %s\n", "site", "area", "region",
+	    "tier", "devices", "tenants");
+	for (size_t i = 0; i < f->nsites; i++) {
+		const struct fleet_site *s = &f->sites[i];
+
+		printf("%-10s %-18s %-6s %-9s %-7zu", s->id, f->areas[s->area],
+		    region_name(s->region), tier_name(s->tier), ndev[i]);
+		for (size_t j = 0; j < s->ntenants; j++)
+			printf("%s%s (%s)", j ? ", " : " ", s->tenants[j].customer,
+			    tier_name(s->tenants[j].tier));
+		printf("\n");
+	}
+	xfree(ndev);
+}
+
 static int
-check_config(const char *path)
+check_config(const char *path, int verbose)
 {
 	struct config *cfg = load_config(path);
 	char census[256];
@@ -39,6 +63,8 @@ check_config(const char *path)
 		return 1;
 	config_census(cfg, census, sizeof(census));
 	printf("configuration OK: %s\n", census);
+	if (verbose)
+		print_sites(cfg);
 	config_free(cfg);
 	return 0;
 }
@@ -51,6 +77,7 @@ usage(FILE *f)
 	    "       tocsind --replay FILE [-c FILE] [--strict]\n"
 	    "  -c, --config FILE  configuration file (YAML)\n"
 	    "  -n, --check        check the configuration and exit\n"
+	    "  -v                 with -n: list every site, its effective tier and tenants\n"
 	    "      --replay FILE  correlate alarm transitions (JSON lines) offline\n"
 	    "  -h, --help         this text\n"
 	    "      --version      print the version and exit\n");
@@ -69,12 +96,13 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL, *replay = NULL;
-	int check = 0, ch;
+	int check = 0, verbose = 0, ch;
 
-	while ((ch = getopt_long(argc, argv, "c:nh", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:nhv", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': config = optarg; break;
 		case 'n': check = 1; break;
+		case 'v': verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'R': replay = optarg; break;
 		case 'S': break;
@@ -99,7 +127,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (check)
-		return check_config(config);
+		return check_config(config, verbose);
 	fprintf(stderr, "tocsind: the daemon's run loop is not yet available "
 	    "in this version; use -n to check a configuration\n");
 	return 2;
