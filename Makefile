@@ -17,6 +17,7 @@
 # libFuzzer target.
 
 SANITIZER ?=
+MAKEFLAGS += --no-print-directory
 BUILD     ?= build/$(if $(SANITIZER),$(SANITIZER),default)
 CC        ?= cc
 FUZZ_CC   ?= clang
