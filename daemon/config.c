@@ -97,6 +97,8 @@ struct cfg_key {
 #define K_END	{ NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL }
 
 static void config_free_parts(struct config *);
+static int cfg_ref_resolve(struct cfg_ctx *, const struct cfg_loc *,
+	    const char *, const char *, uint32_t, enum cfg_ref_kind, int);
 static void cfg_error(struct cfg_ctx *, const yaml_node_t *, const char *,
 	    const char *, ...) __attribute__((format(printf, 4, 5)));
 static void cfg_error_at(struct cfg_ctx *, const struct cfg_loc *,
@@ -1391,12 +1393,13 @@ cfg_device_add(struct cfg_ctx *cx, const struct cfg_loc *loc,
 	d->interval_ms = (uint32_t)in->interval;
 	d->timeout_ms = (uint32_t)in->timeout;
 	cfg_path(kp, sizeof(kp), path, "site");
-	cfg_ref_add(cx, &fl[0], kp, in->site, di, REF_SITE);
+	cfg_ref_resolve(cx, &fl[0], kp, in->site, di, REF_SITE, 0);
 	cfg_path(kp, sizeof(kp), path, "profile");
-	cfg_ref_add(cx, &fl[1], kp, in->profile, di, REF_PROFILE);
+	cfg_ref_resolve(cx, &fl[1], kp, in->profile, di, REF_PROFILE, 0);
 	if (in->via != NULL) {
 		cfg_path(kp, sizeof(kp), path, "via");
-		cfg_ref_add(cx, &fl[2], kp, in->via, di, REF_VIA);
+		if (cfg_ref_resolve(cx, &fl[2], kp, in->via, di, REF_VIA, 0) != 0)
+			cfg_ref_add(cx, &fl[2], kp, in->via, di, REF_VIA);
 	}
 }
 
@@ -2312,95 +2315,121 @@ static const struct cfg_key top_keys[] = {
 	[TK__N] = K_END
 };
 
-/* Resolves devices' site, profile and gateway, and correlation codes. */
+/*
+ * Resolves one name.  Profiles, sites, devices and correlation are walked in
+ * that order whatever their order in the file, so a device's site and
+ * profile and a rule's codes resolve at once; only a gateway named before it
+ * is defined waits for cfg_resolve().  Returns 0, or -1 when it must wait.
+ */
+static int
+cfg_ref_resolve(struct cfg_ctx *cx, const struct cfg_loc *loc, const char *key,
+    const char *name, uint32_t obj, enum cfg_ref_kind kind, int final)
+{
+	struct fleet *f = cx->cfg->fleet;
+	struct fleet_device *d = kind == REF_CODE ? NULL : &f->devices[obj];
+	uint32_t v;
+
+	switch (kind) {
+	case REF_SITE:
+		if ((v = fleet_find_site(f, name)) == FLEET_NONE)
+			cfg_error_at(cx, loc, key, "device %s names unknown site "
+			    "\"%s\"", d->id, name);
+		d->site = v;
+		break;
+	case REF_PROFILE:
+		if ((v = fleet_find_profile(f, name)) == FLEET_NONE) {
+			const char *names[64], *hint;
+			size_t nn = 0;
+
+			for (size_t j = 0; j < f->nprofiles && nn < 64; j++)
+				names[nn++] = f->profiles[j].id;
+			hint = cfg_suggest(name, names, nn);
+			cfg_error_at(cx, loc, key, "device %s names unknown profile "
+			    "\"%s\"%s%s%s", d->id, name, hint ? " (did you mean \"" : "",
+			    hint ? hint : "", hint ? "\"?)" : "");
+		}
+		d->profile = v;
+		break;
+	case REF_VIA:
+		v = fleet_find_device(f, name);
+		if (v == FLEET_NONE) {
+			if (!final)
+				return -1;
+			cfg_error_at(cx, loc, key, "device %s is reached via unknown "
+			    "device \"%s\"", d->id, name);
+			break;
+		}
+		if (v == obj) {
+			cfg_error_at(cx, loc, key, "device %s is reached via itself",
+			    d->id);
+			break;
+		}
+		if (f->devices[v].profile != FLEET_NONE &&
+		    !f->profiles[f->devices[v].profile].gateway) {
+			cfg_error_at(cx, loc, key, "device %s is reached via %s, "
+			    "whose profile %s is not a gateway (gateway: true)",
+			    d->id, f->devices[v].id,
+			    f->profiles[f->devices[v].profile].id);
+			break;
+		}
+		d->via = v;
+		break;
+	case REF_CODE:
+		if (!final)
+			return -1;	/* checked once every profile is read */
+		{
+			int c = fleet_find_code(f, name);
+			int produced = c == FLEET_CODE_COMM_LOSS;
+
+			for (size_t i = 0; !produced && i < f->nprofiles; i++)
+				for (size_t j = 0; j < f->profiles[i].nalarms; j++)
+					if (f->profiles[i].alarms[j].code_id == c)
+						produced = 1;
+			if (!produced)
+				cfg_error_at(cx, loc, key, "alarm code %s is raised by "
+				    "no profile", name);
+		}
+		break;
+	}
+	return 0;
+}
+
+/* Resolves what had to wait, then checks what needs the whole fleet. */
 static void
 cfg_resolve(struct cfg_ctx *cx)
 {
 	struct fleet *f = cx->cfg->fleet;
-	uint8_t *produced = xcalloc(f->ncodes + 1, 1);
 
-	produced[FLEET_CODE_COMM_LOSS] = 1;
-	for (size_t i = 0; i < f->nprofiles; i++)
-		for (size_t j = 0; j < f->profiles[i].nalarms; j++)
-			produced[f->profiles[i].alarms[j].code_id] = 1;
 	for (size_t i = 0; i < cx->nrefs; i++) {
 		struct cfg_ref *r = &cx->refs[i];
-		struct fleet_device *d = &f->devices[r->obj];
-		uint32_t v;
 
-		switch (r->kind) {
-		case REF_SITE:
-			if ((v = fleet_find_site(f, r->name)) == FLEET_NONE)
-				cfg_error_at(cx, &r->loc, r->key, "device %s names "
-				    "unknown site \"%s\"", d->id, r->name);
-			d->site = v;
-			break;
-		case REF_PROFILE:
-			if ((v = fleet_find_profile(f, r->name)) == FLEET_NONE) {
-				const char *names[64], *hint;
-				size_t nn = 0;
+		cfg_ref_resolve(cx, &r->loc, r->key, r->name, r->obj,
+		    (enum cfg_ref_kind)r->kind, 1);
+	}
+	/* A gateway cannot itself be behind a gateway. */
+	for (size_t i = 0; i < f->ndevices; i++) {
+		struct fleet_device *d = &f->devices[i];
 
-				for (size_t j = 0; j < f->nprofiles && nn < 64; j++)
-					names[nn++] = f->profiles[j].id;
-				hint = cfg_suggest(r->name, names, nn);
-				cfg_error_at(cx, &r->loc, r->key, "device %s names "
-				    "unknown profile \"%s\"%s%s%s", d->id, r->name,
-				    hint ? " (did you mean \"" : "", hint ? hint : "",
-				    hint ? "\"?)" : "");
-			}
-			d->profile = v;
-			break;
-		case REF_VIA:
-			v = fleet_find_device(f, r->name);
-			if (v == FLEET_NONE) {
-				cfg_error_at(cx, &r->loc, r->key, "device %s is "
-				    "reached via unknown device \"%s\"", d->id,
-				    r->name);
-				break;
-			}
-			if (v == r->obj || f->devices[v].via != FLEET_NONE) {
-				cfg_error_at(cx, &r->loc, r->key, "device %s: a "
-				    "gateway cannot itself be behind a gateway",
-				    d->id);
-				break;
-			}
-			d->via = v;
-			break;
-		case REF_CODE:
-			v = (uint32_t)fleet_find_code(f, r->name);
-			if (!produced[v])
-				cfg_error_at(cx, &r->loc, r->key, "alarm code %s is "
-				    "raised by no profile", r->name);
-			break;
+		if (d->via != FLEET_NONE && f->devices[d->via].via != FLEET_NONE) {
+			cfg_error_at(cx, NULL, "devices", "device %s: its gateway "
+			    "%s is itself behind a gateway", d->id,
+			    f->devices[d->via].id);
+			d->via = FLEET_NONE;
 		}
 	}
-	/* Second pass: what needs the gateway's profile and address. */
+	/* A device behind a gateway is reached at the gateway's address. */
 	for (size_t i = 0; i < f->ndevices; i++) {
 		struct fleet_device *d = &f->devices[i], *g;
 
 		if (d->via == FLEET_NONE)
 			continue;
 		g = &f->devices[d->via];
-		if (g->profile != FLEET_NONE && !f->profiles[g->profile].gateway) {
-			for (size_t j = 0; j < cx->nrefs; j++)
-				if (cx->refs[j].kind == REF_VIA &&
-				    cx->refs[j].obj == i) {
-					cfg_error_at(cx, &cx->refs[j].loc,
-					    cx->refs[j].key, "device %s is reached "
-					    "via %s, whose profile %s is not a "
-					    "gateway (gateway: true)", d->id, g->id,
-					    f->profiles[g->profile].id);
-					break;
-				}
-			continue;
-		}
 		if (d->host == NULL && g->host != NULL) {
 			d->host = xstrdup(g->host);
 			if (d->port == 0)
 				d->port = g->port;
 		}
 	}
-	xfree(produced);
 }
 
 /* Parses buf into cx->doc and walks it; errors go to cx->errs. */

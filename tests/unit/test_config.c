@@ -572,3 +572,27 @@ Test(config, inventory_unreadable, .init = mk_tmp, .fini = rm_tmp)
 	cr_assert(strstr(errs.msg[0], "c.yaml:7:16: devices[0].inventory: cannot "
 	    "read inventory"), "%s", errs.msg[0]);
 }
+
+Test(config, gateway_chains_rejected)
+{
+	struct config *cfg = load(
+	    "profiles:\n"
+	    "  fsu: {gateway: true, points: [{name: door, address: 10001}]}\n"
+	    "sites:\n  - {id: S1, area: a, region: A}\n"
+	    "devices:\n"
+	    "  - {id: g2, site: S1, profile: fsu, via: g1}\n"
+	    "  - {id: g1, site: S1, profile: fsu, via: g0}\n"
+	    "  - {id: g0, site: S1, profile: fsu, host: 127.0.0.1}\n"
+	    "  - {id: me, site: S1, profile: fsu, via: me}\n");
+	int chain = 0, self = 0;
+
+	cr_assert_null(cfg);
+	for (size_t i = 0; i < errs.n; i++) {
+		chain += strstr(errs.msg[i], "device g2: its gateway g1 is itself "
+		    "behind a gateway") != NULL;
+		self += strstr(errs.msg[i], "t.yaml:9:40: devices[3].via: device me "
+		    "is reached via itself") != NULL;
+	}
+	cr_assert_eq(chain, 1);
+	cr_assert_eq(self, 1);
+}
