@@ -2410,12 +2410,18 @@ cfg_resolve(struct cfg_ctx *cx)
 	for (size_t i = 0; i < f->ndevices; i++) {
 		struct fleet_device *d = &f->devices[i];
 
-		if (d->via != FLEET_NONE && f->devices[d->via].via != FLEET_NONE) {
-			cfg_error_at(cx, NULL, "devices", "device %s: its gateway "
-			    "%s is itself behind a gateway", d->id,
-			    f->devices[d->via].id);
-			d->via = FLEET_NONE;
-		}
+		const struct cfg_ref *at = NULL;
+
+		if (d->via == FLEET_NONE || f->devices[d->via].via == FLEET_NONE)
+			continue;
+		/* the position is known when the name had to wait */
+		for (size_t j = 0; j < cx->nrefs && at == NULL; j++)
+			if (cx->refs[j].kind == REF_VIA && cx->refs[j].obj == i)
+				at = &cx->refs[j];
+		cfg_error_at(cx, at ? &at->loc : NULL, at ? at->key : "devices",
+		    "device %s is reached via %s, which is itself behind a "
+		    "gateway", d->id, f->devices[d->via].id);
+		d->via = FLEET_NONE;
 	}
 	/* A device behind a gateway is reached at the gateway's address. */
 	for (size_t i = 0; i < f->ndevices; i++) {
