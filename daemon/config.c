@@ -2482,11 +2482,59 @@ out:
 	yaml_document_delete(&cx->doc);
 }
 
+/* Orders device indexes by (host, effective port, effective unit). */
+static int
+cfg_cmp_addr(const void *a, const void *b, void *arg)
+{
+	const struct config *cfg = arg;
+	const struct fleet_device *x = &cfg->fleet->devices[*(const uint32_t *)a];
+	const struct fleet_device *y = &cfg->fleet->devices[*(const uint32_t *)b];
+	int c = strcmp(x->host, y->host);
+	unsigned px = x->port ? x->port : cfg->modbus.port;
+	unsigned py = y->port ? y->port : cfg->modbus.port;
+	int ux = x->unit >= 0 ? x->unit : (int)cfg->modbus.unit;
+	int uy = y->unit >= 0 ? y->unit : (int)cfg->modbus.unit;
+
+	if (c != 0)
+		return c;
+	if (px != py)
+		return px < py ? -1 : 1;
+	return (ux > uy) - (ux < uy);
+}
+
+/* Two devices at one host:port and unit would be polled twice as one. */
+static void
+cfg_check_addresses(struct cfg_ctx *cx)
+{
+	struct fleet *f = cx->cfg->fleet;
+	uint32_t *ix = xcalloc(f->ndevices + 1, sizeof(*ix));
+	size_t n = 0, reported = 0;
+
+	for (size_t i = 0; i < f->ndevices; i++)
+		if (f->devices[i].host != NULL)
+			ix[n++] = (uint32_t)i;
+	qsort_r(ix, n, sizeof(*ix), cfg_cmp_addr, cx->cfg);
+	for (size_t i = 1; i < n && reported < 20; i++) {
+		const struct fleet_device *a = &f->devices[ix[i - 1]];
+		const struct fleet_device *b = &f->devices[ix[i]];
+
+		if (cfg_cmp_addr(&ix[i - 1], &ix[i], cx->cfg) != 0)
+			continue;
+		cfg_error_at(cx, NULL, "devices", "devices %s and %s have the same "
+		    "address %s:%u unit %d", a->id, b->id, a->host,
+		    a->port ? a->port : cx->cfg->modbus.port,
+		    a->unit >= 0 ? a->unit : (int)cx->cfg->modbus.unit);
+		reported++;
+	}
+	xfree(ix);
+}
+
 static void
 cfg_cross_checks(struct cfg_ctx *cx)
 {
 	struct config *cfg = cx->cfg;
 
+	cfg_check_addresses(cx);
 	if (cfg->modbus.backoff_min_ms > cfg->modbus.backoff_max_ms)
 		cfg_error_at(cx, NULL, "modbus.backoff_min", "above "
 		    "modbus.backoff_max");

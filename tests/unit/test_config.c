@@ -596,3 +596,13 @@ Test(config, gateway_chains_rejected)
 	cr_assert_eq(chain, 1);
 	cr_assert_eq(self, 1);
 }
+
+Test(config, same_address_twice)
+{
+	expect_error(PROFILE "sites:\n  - {id: S1, area: a, region: A}\n"
+	    "devices:\n"
+	    "  - {id: a, site: S1, profile: rect, host: 127.0.0.1}\n"
+	    "  - {id: b, site: S1, profile: rect, host: 127.0.0.1, port: 502, unit: 1}\n"
+	    "  - {id: c, site: S1, profile: rect, host: 127.0.0.1, unit: 2}\n",
+	    "t.yaml: devices: devices a and b have the same address 127.0.0.1:502 unit 1");
+}
