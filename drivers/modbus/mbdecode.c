@@ -234,7 +234,7 @@ to_int(double x, double lo, double hi, double *r)
 
 int
 mbdecode_encode(const struct fleet_point *p, double v, uint16_t *regs,
-    size_t nregs)
+    size_t nregs, uint16_t start)
 {
 	unsigned width;
 	uint64_t raw;
@@ -243,12 +243,15 @@ mbdecode_encode(const struct fleet_point *p, double v, uint16_t *regs,
 	uint32_t u32;
 	int rc = 0;
 
+	if (p->table != MB_INPUT && p->table != MB_HOLDING)
+		return -EINVAL;
 	if ((unsigned)p->type >= PT__COUNT ||
 	    (unsigned)p->order >= PT_ORDER__COUNT || p->bit > 15)
 		return -EINVAL;
 	width = fleet_point_width(p);
-	if (nregs < width)
+	if (p->address < start || (size_t)(p->address - start) + width > nregs)
 		return -ERANGE;
+	regs += p->address - start;
 	if (p->type == PT_BOOL) {
 		if (p->bit < 0)
 			return mbdecode_put_raw(v != 0, 1, p->order, regs);

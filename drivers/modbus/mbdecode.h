@@ -91,15 +91,18 @@ int	 mbdecode_put_raw(uint64_t bits, unsigned nwords, enum pt_order order,
 	    uint16_t *regs);
 
 /*
- * The encoder (device simulator, tests): writes engineering value v of
- * point p into regs[0..nregs-1] (fleet_point_width(p) registers are
- * written).  raw = (v - offset) / scale, rounded to nearest for integer
- * types.  A bool with a bit number sets or clears that bit of regs[0] and
- * keeps the others; a bool without one writes 0 or 1.  Returns 0; -ERANGE
- * if nregs is too small or the raw value does not fit the type (NaN for an
- * integer type included); -EINVAL for a bad type, order or bit.
+ * The encoder (device simulator, tests), mbdecode_regs()'s inverse:
+ * writes engineering value v of point p into the register window
+ * regs[0..nregs-1] that starts at register address start, i.e. the
+ * fleet_point_width(p) registers from regs[p->address - start] on.
+ * raw = (v - offset) / scale, rounded to nearest for integer types.  A
+ * bool with a bit number sets or clears that bit of its register and keeps
+ * the others; a bool without one writes 0 or 1.  Returns 0; -ERANGE if the
+ * point is not wholly inside the window or the raw value does not fit the
+ * type (NaN for an integer type included); -EINVAL for a coil/discrete
+ * point or a bad type, order or bit.
  */
 int	 mbdecode_encode(const struct fleet_point *p, double v, uint16_t *regs,
-	    size_t nregs);
+	    size_t nregs, uint16_t start);
 
 #endif

@@ -329,7 +329,7 @@ Test(mbdecode_libmodbus, encoder_served_and_read_back)
 			    (uint64_t)samples[s].value != samples[s].bits)
 				continue;
 			cr_assert_eq(mbdecode_encode(&p, samples[s].value,
-			    srv.map->tab_registers + addr, 4), 0);
+			    srv.map->tab_registers, NREGS, 0), 0);
 			pattern(&samples[s], o, want);
 			cr_assert_eq(memcmp(want, srv.map->tab_registers + addr,
 			    2 * fleet_point_width(&p)), 0, "%s %s",

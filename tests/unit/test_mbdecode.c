@@ -73,7 +73,7 @@ Test(mbdecode, float32_orders_literal)
 		cr_assert_eq(mbdecode_regs(&p, want[o], 2, 0, &v), 0);
 		cr_assert_eq(v.value, 123456.0, "order %s", pt_order_name(o));
 		cr_assert_eq(v.quality, MBQ_GOOD);
-		cr_assert_eq(mbdecode_encode(&p, 123456.0, r, 2), 0);
+		cr_assert_eq(mbdecode_encode(&p, 123456.0, r, 2, 0), 0);
 		cr_assert_eq(r[0], want[o][0], "order %s", pt_order_name(o));
 		cr_assert_eq(r[1], want[o][1]);
 	}
@@ -149,7 +149,8 @@ Test(mbdecode, every_type_every_order)
 			    pt_type_name(s[i].type), pt_order_name(o),
 			    v.value, s[i].value);
 			cr_assert_eq(v.quality, MBQ_GOOD);
-			cr_assert_eq(mbdecode_encode(&p, s[i].value, back, w), 0);
+			cr_assert_eq(mbdecode_encode(&p, s[i].value, back, w,
+			    0), 0);
 			cr_assert_eq(memcmp(back, r, 2 * w), 0, "%s %s encode",
 			    pt_type_name(s[i].type), pt_order_name(o));
 		}
@@ -170,9 +171,21 @@ Test(mbdecode, window_offset)
 	cr_assert_eq(mbdecode_regs(&p, r, 6, 104, &v), -ERANGE);
 	p.address = 105;
 	cr_assert_eq(mbdecode_regs(&p, r, 6, 100, &v), -ERANGE);
+	/* the encoder takes the same window */
+	p.address = 101;
+	cr_assert_eq(mbdecode_encode(&p, 70000, r, 6, 100), 0);
+	cr_assert_eq(r[1], 0x0001);
+	cr_assert_eq(r[2], 0x1170);
+	cr_assert_eq(r[3], 0xFFFF);		/* untouched */
+	cr_assert_eq(mbdecode_regs(&p, r, 6, 100, &v), 0);
+	cr_assert_eq(v.value, 70000);
+	cr_assert_eq(mbdecode_encode(&p, 1, r, 6, 102), -ERANGE);
+	p.address = 105;
+	cr_assert_eq(mbdecode_encode(&p, 1, r, 6, 100), -ERANGE);
 	p.table = MB_COIL;
 	p.address = 103;
 	cr_assert_eq(mbdecode_regs(&p, r, 6, 100, &v), -EINVAL);
+	cr_assert_eq(mbdecode_encode(&p, 1, r, 6, 100), -EINVAL);
 	p = pt(PT_INT16, PT_ABCD);
 	p.order = PT_ORDER__COUNT;
 	cr_assert_eq(mbdecode_regs(&p, r, 6, 0, &v), -EINVAL);
@@ -190,10 +203,10 @@ Test(mbdecode, scale_offset)
 	cr_assert_float_eq(v.value, 194.5, 1e-9);
 	cr_assert_eq(v.raw, 2345);
 	r = 0;
-	cr_assert_eq(mbdecode_encode(&p, 194.5, &r, 1), 0);
+	cr_assert_eq(mbdecode_encode(&p, 194.5, &r, 1, 0), 0);
 	cr_assert_eq(r, 2345);
 	/* 194.54 rounds to raw 2345 too */
-	cr_assert_eq(mbdecode_encode(&p, 194.54, &r, 1), 0);
+	cr_assert_eq(mbdecode_encode(&p, 194.54, &r, 1, 0), 0);
 	cr_assert_eq(r, 2345);
 	/* scale 0 reads as 1 */
 	p.scale = 0;
@@ -227,17 +240,17 @@ Test(mbdecode, quality)
 	/* range, inclusive at both ends, on the scaled value */
 	p.min = -10;
 	p.max = 60;
-	cr_assert_eq(mbdecode_encode(&p, 60, r, 2), 0);
+	cr_assert_eq(mbdecode_encode(&p, 60, r, 2, 0), 0);
 	cr_assert_eq(mbdecode_regs(&p, r, 2, 0, &v), 0);
 	cr_assert_eq(v.quality, MBQ_GOOD);
-	cr_assert_eq(mbdecode_encode(&p, 60.5, r, 2), 0);
+	cr_assert_eq(mbdecode_encode(&p, 60.5, r, 2, 0), 0);
 	cr_assert_eq(mbdecode_regs(&p, r, 2, 0, &v), 0);
 	cr_assert_eq(v.quality, MBQ_BAD_RANGE);
 	cr_assert_eq(v.value, 60.5);
-	cr_assert_eq(mbdecode_encode(&p, -10, r, 2), 0);
+	cr_assert_eq(mbdecode_encode(&p, -10, r, 2, 0), 0);
 	cr_assert_eq(mbdecode_regs(&p, r, 2, 0, &v), 0);
 	cr_assert_eq(v.quality, MBQ_GOOD);
-	cr_assert_eq(mbdecode_encode(&p, -10.25, r, 2), 0);
+	cr_assert_eq(mbdecode_encode(&p, -10.25, r, 2, 0), 0);
 	cr_assert_eq(mbdecode_regs(&p, r, 2, 0, &v), 0);
 	cr_assert_eq(v.quality, MBQ_BAD_RANGE);
 
@@ -248,7 +261,7 @@ Test(mbdecode, quality)
 		uint16_t r4[4];
 		struct fleet_point q = pt(PT_FLOAT64, PT_ABCD);
 
-		cr_assert_eq(mbdecode_encode(&q, 1e300, r4, 4), 0);
+		cr_assert_eq(mbdecode_encode(&q, 1e300, r4, 4, 0), 0);
 		cr_assert_eq(mbdecode_regs(&p, r4, 4, 0, &v), 0);
 		cr_assert_eq(v.quality, MBQ_BAD_INF);
 	}
@@ -295,14 +308,15 @@ Test(mbdecode, bit_in_register)
 	cr_assert_eq(mbdecode_regs(&p, r, 2, 0, &v), -EINVAL);
 
 	/* encoding a bit keeps the other bits */
+	p.address = 0;
 	p.bit = 3;
 	r[0] = 0xF0F0;
-	cr_assert_eq(mbdecode_encode(&p, 1, r, 1), 0);
+	cr_assert_eq(mbdecode_encode(&p, 1, r, 1, 0), 0);
 	cr_assert_eq(r[0], 0xF0F8);
-	cr_assert_eq(mbdecode_encode(&p, 0, r, 1), 0);
+	cr_assert_eq(mbdecode_encode(&p, 0, r, 1, 0), 0);
 	cr_assert_eq(r[0], 0xF0F0);
 	p.order = PT_DCBA;
-	cr_assert_eq(mbdecode_encode(&p, 1, r, 1), 0);
+	cr_assert_eq(mbdecode_encode(&p, 1, r, 1, 0), 0);
 	cr_assert_eq(r[0], 0xF8F0);
 }
 
@@ -348,21 +362,21 @@ Test(mbdecode, encode_limits)
 	struct fleet_point p = pt(PT_INT16, PT_ABCD);
 	uint16_t r[4];
 
-	cr_assert_eq(mbdecode_encode(&p, 32767, r, 1), 0);
-	cr_assert_eq(mbdecode_encode(&p, 32768, r, 1), -ERANGE);
-	cr_assert_eq(mbdecode_encode(&p, -32768, r, 1), 0);
+	cr_assert_eq(mbdecode_encode(&p, 32767, r, 1, 0), 0);
+	cr_assert_eq(mbdecode_encode(&p, 32768, r, 1, 0), -ERANGE);
+	cr_assert_eq(mbdecode_encode(&p, -32768, r, 1, 0), 0);
 	cr_assert_eq(r[0], 0x8000);
-	cr_assert_eq(mbdecode_encode(&p, NAN, r, 1), -ERANGE);
+	cr_assert_eq(mbdecode_encode(&p, NAN, r, 1, 0), -ERANGE);
 	p.type = PT_UINT16;
-	cr_assert_eq(mbdecode_encode(&p, -1, r, 1), -ERANGE);
-	cr_assert_eq(mbdecode_encode(&p, 65535.4, r, 1), 0);
+	cr_assert_eq(mbdecode_encode(&p, -1, r, 1, 0), -ERANGE);
+	cr_assert_eq(mbdecode_encode(&p, 65535.4, r, 1, 0), 0);
 	cr_assert_eq(r[0], 0xFFFF);
 	p.type = PT_UINT32;
-	cr_assert_eq(mbdecode_encode(&p, 1, r, 1), -ERANGE);	/* too few regs */
+	cr_assert_eq(mbdecode_encode(&p, 1, r, 1, 0), -ERANGE);	/* too few regs */
 	p.type = PT_INT64;
-	cr_assert_eq(mbdecode_encode(&p, 9223372036854775808.0, r, 4), -ERANGE);
+	cr_assert_eq(mbdecode_encode(&p, 9223372036854775808.0, r, 4, 0), -ERANGE);
 	p.type = PT_FLOAT32;
-	cr_assert_eq(mbdecode_encode(&p, NAN, r, 2), 0);	/* floats carry NaN */
+	cr_assert_eq(mbdecode_encode(&p, NAN, r, 2, 0), 0);	/* floats carry NaN */
 	cr_assert_eq(r[0] & 0x7F80, 0x7F80);
 	cr_assert_eq(mbdecode_get_raw(r, 3, PT_ABCD, &(uint64_t){ 0 }), -EINVAL);
 	cr_assert_eq(mbdecode_put_raw(0, 2, PT_ORDER__COUNT, r), -EINVAL);
