@@ -92,7 +92,8 @@ void	 almrule_init(struct almrule *ar, const struct fleet *f,
  * Returns the state of fleet device `device` (no alarm active, no sample
  * published, no poll missed); the caller frees it with almrule_dev_free().
  * NULL if the device index is out of range or its profile has more than
- * 65535 points or alarms.
+ * 65535 points or alarms.  The state is sized by the device's profile and
+ * points into it: a reloaded or changed profile needs new device states.
  */
 struct almrule_dev *almrule_dev_new(const struct almrule *ar, uint32_t device);
 void	 almrule_dev_free(struct almrule_dev *d);
