@@ -441,3 +441,26 @@ Test(almrule, whole_poll_and_bounds)
 	cr_assert_eq(almrule_dev_size(&fl->profiles[0]),
 	    32 + 9 * (NPOINTS + NALARMS));
 }
+
+Test(almrule, two_rules_one_point_in_profile_order)
+{
+	struct fleet_alarm *dis = &fl->profiles[0].alarms[A_DG_FAIL];
+
+	/* turn the last rule into a discharge warning on the battery */
+	dis->point = P_BATT;
+	dis->cond = AC_BELOW;
+	dis->threshold = 50;
+	dis->clear = 51;
+	feed(P_BATT, 45, 0);
+	cr_assert_eq(nev, 1);			/* discharge: no delay */
+	cr_assert_eq(ev[0].code, code_dg);
+	feed(P_BATT, 45, 10000);		/* low: after its 10 s */
+	cr_assert_eq(nev, 2);
+	expect_event(1, code_batt_low, ALARM_RAISE, 45, 10000);
+	feed(P_BATT, 52, 11000);
+	feed(P_BATT, 52, 16000);
+	/* discharge clears at once, low after its 5 s delay-off */
+	cr_assert_eq(nev, 4);
+	expect_event(2, code_dg, ALARM_CLEAR, 52, 11000);
+	expect_event(3, code_batt_low, ALARM_CLEAR, 52, 16000);
+}
