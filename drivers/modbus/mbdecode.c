@@ -1,0 +1,305 @@
+/*
+ * mbdecode.c - point decoding: registers -> raw bits -> typed number ->
+ * engineering value -> quality.
+ *
+ * Design.  Every type is first reduced to its bits in a uint64_t with byte A
+ * in the most significant used byte (mbdecode_get_raw); the order is applied
+ * there once, as two switches: reverse the registers (CDAB, DCBA) and swap
+ * the bytes inside each register (BADC, DCBA).  The type then reinterprets
+ * those bits (sign extension for signed types, memcpy for floats), so there
+ * is one place where byte order lives and the encoder is its exact inverse.
+ *
+ * Choices where the spec is silent (docs/points.md repeats them):
+ *  - scale 0 is read as 1 (a zeroed point must not decode everything to its
+ *    offset); bools are never scaled.
+ *  - the range check applies only when min < max (a point whose min and max
+ *    are both unset, i.e. 0, has no range); both ends are inclusive and are
+ *    compared with the scaled value.
+ *  - NaN and infinity are checked on the scaled value too, so a huge scale
+ *    that overflows a float64 is an infinity, not a number.
+ *  - 64-bit integers become doubles: above 2^53 they lose low bits; raw in
+ *    struct mbdecode_value keeps the exact bits.
+ */
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "drivers/modbus/mbdecode.h"
+
+static const char *const mbdecode_quality_names[MBQ__COUNT] = {
+	"good", "bad_nan", "bad_inf", "bad_range"
+};
+
+const char *
+mbdecode_quality_name(enum mbdecode_quality q)
+{
+	if ((unsigned)q >= MBQ__COUNT)
+		return "unknown";
+	return mbdecode_quality_names[q];
+}
+
+static uint16_t
+swap16(uint16_t w)
+{
+	return (uint16_t)((w << 8) | (w >> 8));
+}
+
+int
+mbdecode_get_raw(const uint16_t *regs, unsigned nwords, enum pt_order order,
+    uint64_t *bits)
+{
+	uint64_t v = 0;
+	int rev, swap;
+
+	if ((nwords != 1 && nwords != 2 && nwords != 4) ||
+	    (unsigned)order >= PT_ORDER__COUNT)
+		return -EINVAL;
+	rev = order == PT_CDAB || order == PT_DCBA;
+	swap = order == PT_BADC || order == PT_DCBA;
+	for (unsigned i = 0; i < nwords; i++) {
+		uint16_t w = regs[rev ? nwords - 1 - i : i];
+
+		v = (v << 16) | (swap ? swap16(w) : w);
+	}
+	*bits = v;
+	return 0;
+}
+
+int
+mbdecode_put_raw(uint64_t bits, unsigned nwords, enum pt_order order,
+    uint16_t *regs)
+{
+	int rev, swap;
+
+	if ((nwords != 1 && nwords != 2 && nwords != 4) ||
+	    (unsigned)order >= PT_ORDER__COUNT)
+		return -EINVAL;
+	rev = order == PT_CDAB || order == PT_DCBA;
+	swap = order == PT_BADC || order == PT_DCBA;
+	for (unsigned i = 0; i < nwords; i++) {
+		/* word i counts from the most significant (AB) word */
+		uint16_t w = (uint16_t)(bits >> (16 * (nwords - 1 - i)));
+
+		regs[rev ? nwords - 1 - i : i] = swap ? swap16(w) : w;
+	}
+	return 0;
+}
+
+static double
+point_scale(const struct fleet_point *p)
+{
+	return p->scale == 0 ? 1.0 : p->scale;
+}
+
+/* Interprets raw bits as the point's type; bools are handled by callers. */
+static double
+raw_number(enum pt_type type, uint64_t raw)
+{
+	float f;
+	double d;
+	uint32_t u32;
+
+	switch (type) {
+	case PT_INT16:
+		return (int16_t)(uint16_t)raw;
+	case PT_UINT16:
+		return (uint16_t)raw;
+	case PT_INT32:
+		return (int32_t)(uint32_t)raw;
+	case PT_UINT32:
+		return (uint32_t)raw;
+	case PT_INT64:
+		return (double)(int64_t)raw;
+	case PT_UINT64:
+		return (double)raw;
+	case PT_FLOAT32:
+		u32 = (uint32_t)raw;
+		memcpy(&f, &u32, sizeof(f));
+		return f;
+	case PT_FLOAT64:
+		memcpy(&d, &raw, sizeof(d));
+		return d;
+	default:
+		return NAN;
+	}
+}
+
+static void
+set_quality(const struct fleet_point *p, struct mbdecode_value *out)
+{
+	double v = out->value;
+
+	if (isnan(v))
+		out->quality = MBQ_BAD_NAN;
+	else if (isinf(v))
+		out->quality = MBQ_BAD_INF;
+	else if (p->min < p->max && (v < p->min || v > p->max))
+		out->quality = MBQ_BAD_RANGE;
+	else
+		out->quality = MBQ_GOOD;
+}
+
+static void
+finish_bool(const struct fleet_point *p, int bit, struct mbdecode_value *out)
+{
+	out->raw = bit != 0;
+	out->value = bit ? 1.0 : 0.0;
+	set_quality(p, out);
+}
+
+int
+mbdecode_regs(const struct fleet_point *p, const uint16_t *regs, size_t nregs,
+    uint16_t start, struct mbdecode_value *out)
+{
+	unsigned width;
+	size_t off;
+	uint64_t raw;
+	int rc;
+
+	if (p->table != MB_INPUT && p->table != MB_HOLDING)
+		return -EINVAL;
+	if ((unsigned)p->type >= PT__COUNT ||
+	    (unsigned)p->order >= PT_ORDER__COUNT || p->bit > 15)
+		return -EINVAL;
+	width = fleet_point_width(p);
+	if (p->address < start)
+		return -ERANGE;
+	off = (size_t)(p->address - start);
+	if (off + width > nregs)
+		return -ERANGE;
+	if ((rc = mbdecode_get_raw(regs + off, width, p->order, &raw)) != 0)
+		return rc;
+	if (p->type == PT_BOOL) {
+		/* the bit number counts in the register as its order reads it */
+		finish_bool(p, p->bit >= 0 ? (int)((raw >> p->bit) & 1) :
+		    raw != 0, out);
+		return 0;
+	}
+	out->raw = raw;
+	out->value = raw_number(p->type, raw) * point_scale(p) + p->offset;
+	set_quality(p, out);
+	return 0;
+}
+
+static int
+check_bit_point(const struct fleet_point *p, size_t nbits, uint16_t start)
+{
+	if (p->table != MB_COIL && p->table != MB_DISCRETE)
+		return -EINVAL;
+	if (p->type != PT_BOOL)
+		return -EINVAL;
+	if (p->address < start || (size_t)(p->address - start) >= nbits)
+		return -ERANGE;
+	return 0;
+}
+
+int
+mbdecode_bits(const struct fleet_point *p, const uint8_t *bits, size_t nbits,
+    uint16_t start, struct mbdecode_value *out)
+{
+	int rc;
+
+	if ((rc = check_bit_point(p, nbits, start)) != 0)
+		return rc;
+	finish_bool(p, bits[p->address - start] != 0, out);
+	return 0;
+}
+
+int
+mbdecode_bits_packed(const struct fleet_point *p, const uint8_t *bytes,
+    size_t nbits, uint16_t start, struct mbdecode_value *out)
+{
+	size_t i;
+	int rc;
+
+	if ((rc = check_bit_point(p, nbits, start)) != 0)
+		return rc;
+	i = (size_t)(p->address - start);
+	finish_bool(p, (bytes[i / 8] >> (i % 8)) & 1, out);
+	return 0;
+}
+
+/* Rounds x to an integer in [lo, hi]; -ERANGE if it does not fit. */
+static int
+to_int(double x, double lo, double hi, double *r)
+{
+	if (isnan(x))
+		return -ERANGE;
+	x = nearbyint(x);
+	if (x < lo || x > hi)
+		return -ERANGE;
+	*r = x;
+	return 0;
+}
+
+int
+mbdecode_encode(const struct fleet_point *p, double v, uint16_t *regs,
+    size_t nregs, uint16_t start)
+{
+	unsigned width;
+	uint64_t raw;
+	double x, r = 0;
+	float f;
+	uint32_t u32;
+	int rc = 0;
+
+	if (p->table != MB_INPUT && p->table != MB_HOLDING)
+		return -EINVAL;
+	if ((unsigned)p->type >= PT__COUNT ||
+	    (unsigned)p->order >= PT_ORDER__COUNT || p->bit > 15)
+		return -EINVAL;
+	width = fleet_point_width(p);
+	if (p->address < start || (size_t)(p->address - start) + width > nregs)
+		return -ERANGE;
+	regs += p->address - start;
+	if (p->type == PT_BOOL) {
+		if (p->bit < 0)
+			return mbdecode_put_raw(v != 0, 1, p->order, regs);
+		if ((rc = mbdecode_get_raw(regs, 1, p->order, &raw)) != 0)
+			return rc;
+		raw &= ~(UINT64_C(1) << p->bit);
+		raw |= (uint64_t)(v != 0) << p->bit;
+		return mbdecode_put_raw(raw, 1, p->order, regs);
+	}
+	x = (v - p->offset) / point_scale(p);
+	switch (p->type) {
+	case PT_INT16:
+		rc = to_int(x, INT16_MIN, INT16_MAX, &r);
+		raw = (uint16_t)(int16_t)r;
+		break;
+	case PT_UINT16:
+		rc = to_int(x, 0, UINT16_MAX, &r);
+		raw = (uint16_t)r;
+		break;
+	case PT_INT32:
+		rc = to_int(x, INT32_MIN, INT32_MAX, &r);
+		raw = (uint32_t)(int32_t)r;
+		break;
+	case PT_UINT32:
+		rc = to_int(x, 0, UINT32_MAX, &r);
+		raw = (uint32_t)r;
+		break;
+	case PT_INT64:
+		/* 2^63 is the first double that does not fit */
+		rc = to_int(x, -9223372036854775808.0, 9223372036854774784.0, &r);
+		raw = (uint64_t)(int64_t)r;
+		break;
+	case PT_UINT64:
+		rc = to_int(x, 0, 18446744073709549568.0, &r);
+		raw = (uint64_t)r;
+		break;
+	case PT_FLOAT32:
+		f = (float)x;
+		memcpy(&u32, &f, sizeof(u32));
+		raw = u32;
+		break;
+	case PT_FLOAT64:
+		memcpy(&raw, &x, sizeof(raw));
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (rc != 0)
+		return rc;
+	return mbdecode_put_raw(raw, width, p->order, regs);
+}
