@@ -183,6 +183,8 @@ check_table(const struct sla_config *c,
 					why = "no duration for this tier x severity x region";
 				else if (x->ms <= 0)
 					why = "duration must be positive";
+				else if (x->ms > SLA_MAX_DURATION_MS)
+					why = "duration longer than a year";
 				else if (x->calendar >= c->ncalendars)
 					why = "unknown calendar";
 				if (why != NULL)
@@ -273,6 +275,9 @@ sla_config_validate(const struct sla_config *c, struct sla_config_error *errs,
 			err_add(&el, "unknown clock", "sla.escalation[%u].clocks", i);
 		if (r->after_ms < 0)
 			err_add(&el, "delay must not be negative",
+			    "sla.escalation[%u].after", i);
+		else if (r->after_ms > SLA_MAX_DURATION_MS)
+			err_add(&el, "delay longer than a year",
 			    "sla.escalation[%u].after", i);
 	}
 	check_bands(&c->score_bands[0].below_ms, sizeof(c->score_bands[0]),

@@ -52,6 +52,8 @@ enum sla_clock_state { SLA_CLOCK_IDLE, SLA_CLOCK_RUNNING, SLA_CLOCK_STOPPED };
 #define SLA_MAX_CALENDARS	8
 #define SLA_MAX_BANDS		8
 #define SLA_CAL_24X7		0	/* calendars[0] is always 24x7 */
+/* Longest duration or rung delay the config accepts (keeps sums far from overflow). */
+#define SLA_MAX_DURATION_MS	(366LL * 86400000LL)
 
 /* One cell of the duration tables. */
 struct sla_duration {
@@ -117,10 +119,10 @@ struct sla_config_error {
 /*
  * Checks c; stores up to max errors in errs and returns how many there are
  * in all (0: valid).  Reports: a missing, zero or negative duration in any
- * cell, a duration naming an unknown calendar, a bad calendar (with
- * calendar_validate()'s reason), warnings not ascending in (0, 1), rungs
- * with a bad level, trigger, warning index or negative delay, and score or
- * grade bands not ascending or not ending unbounded.
+ * cell, one over SLA_MAX_DURATION_MS or naming an unknown calendar, a bad
+ * calendar (with calendar_validate()'s reason), warnings not ascending in
+ * (0, 1), rungs with a bad level, trigger, warning index or delay, and score
+ * or grade bands not ascending or not ending unbounded.
  */
 size_t	 sla_config_validate(const struct sla_config *c,
 	    struct sla_config_error *errs, size_t max);
@@ -193,8 +195,9 @@ void	 sla_params_for_site(struct sla_params *p, const struct fleet_site *s,
 /*
  * Starts an incident's clocks at now: ack and resolve, and arrive too when
  * arrive_start is SLA_ARRIVE_AT_OPEN.  A planned incident starts paused
- * (SLA_PAUSE_PLANNED).  inc is overwritten.  Returns 0 or -EINVAL (params
- * out of range).
+ * (SLA_PAUSE_PLANNED).  inc is overwritten, so it must not hold queued
+ * timers (sla_close() an incident before reusing it).  Returns 0 or -EINVAL
+ * (params out of range).
  */
 int	 sla_open(struct sla_engine *e, struct sla_incident *inc, int64_t now,
 	    const struct sla_params *p);

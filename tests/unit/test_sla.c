@@ -556,8 +556,10 @@ Test(sla, validation_names_the_field, .init = setup_cfg)
 	cfg.warn_at[1] = 0.4;
 	cfg.rungs[2].after_ms = -1;
 	cfg.score_bands[3].below_ms = 48 * H;
+	cfg.dur[SLA_ACK][TIER_STANDARD][SEV_MINOR][REGION_A].ms = 400LL * 24 * H;
 	n = sla_config_validate(&cfg, err, 16);
-	cr_assert_eq(n, 8, "%zu errors", n);
+	cr_assert_eq(n, 9, "%zu errors", n);
+	cr_assert(has_error(err, n, "sla.clocks.ack.standard.minor.A", "year"));
 	cr_assert(has_error(err, n, "sla.clocks.ack.premium.critical.B", "no duration"));
 	cr_assert(has_error(err, n, "sla.clocks.arrive.standard.minor.C", "positive"));
 	cr_assert(has_error(err, n, "sla.clocks.resolve.standard.warning.A", "positive"));
