@@ -614,3 +614,66 @@ Test(sla, clocks_json)
 	json_decref(o);
 	sla_close(&eng, &inc);
 }
+
+/*
+ * Random pause/resume sequences on a working-day clock against a model that
+ * sums the working time of the running stretches: remaining time, and the
+ * breach instant, agree to the ms.
+ */
+Test(sla, random_pauses_match_model)
+{
+	struct sla_params p = params(TIER_STANDARD, SEV_MAJOR, REGION_A, 1);
+	const struct calendar *cal = &cfg.calendars[1];
+	unsigned seed, breached = 0;
+
+	for (seed = 1; seed <= 20; seed++) {
+		struct sla_incident inc;
+		struct sla_clock_view v;
+		int64_t now = T0, stretch = T0, used = 0, want_breach = -1;
+		int64_t d = cfg.complex_resolve[TIER_STANDARD][SEV_MAJOR][REGION_A].ms;
+		const struct sla_event *ev;
+		int paused = 0, i;
+		const char *why;
+
+		srand(seed);
+		nev = 0;
+		cr_assert_eq(sla_open(&eng, &inc, now, &p), 0);
+		for (i = 0; i < 60; i++) {
+			int64_t next = now + (int64_t)(rand() % (6 * 3600)) * S +
+			    rand() % 1000;
+
+			/* the model's breach, if it happens in this stretch */
+			if (!paused && want_breach < 0 &&
+			    used + calendar_between(cal, stretch, next) >= d)
+				want_breach = calendar_add(cal, stretch, d - used);
+			sla_advance(&eng, next);
+			now = next;
+			if (paused) {
+				cr_assert_eq(sla_resume(&eng, &inc,
+				    SLA_PAUSE_OPERATOR, now, &why), 0);
+				stretch = now;
+			} else {
+				used += calendar_between(cal, stretch, now);
+				cr_assert_eq(sla_pause(&eng, &inc,
+				    SLA_PAUSE_OPERATOR, now, "waiting for parts",
+				    &why), 0);
+			}
+			paused = !paused;
+			sla_clock_view(&eng, &inc, SLA_RESOLVE, now, &v);
+			cr_assert_eq(v.remaining_ms, d - used, "seed %u step %d",
+			    seed, i);
+			cr_assert_eq(v.paused, paused);
+		}
+		ev = find(&inc, SLA_EV_BREACHED, SLA_RESOLVE);
+		if (want_breach < 0)
+			cr_assert_null(ev, "seed %u: unexpected breach", seed);
+		else {
+			cr_assert_not_null(ev, "seed %u: no breach", seed);
+			cr_assert_eq(ev->at_ms, want_breach, "seed %u", seed);
+			breached++;
+		}
+		sla_close(&eng, &inc);
+	}
+	/* the sequences must exercise both outcomes */
+	cr_assert(breached > 0 && breached < 20, "%u of 20 breached", breached);
+}
