@@ -692,8 +692,7 @@ n_log(int i)
 static const char *
 n_clock(int i)
 {
-	static const char *const v[] = { "ack", "arrive", "resolve" };
-	return i < SLA__CLOCKS ? v[i] : NULL;
+	return i < SLA__NCLOCKS ? sla_clock_name((enum sla_clock_kind)i) : NULL;
 }
 static const char *
 n_arrive(int i)
@@ -1672,76 +1671,95 @@ static const struct cfg_key correlation_keys[] = {
 };
 
 /* ------------------------------------------------------------------ */
-/* sla */
+/* sla: parsed straight into struct sla_config (correlator/sla.h) */
 
-/* Fixed-offset zones accepted by name; others are given as utc_offset. */
-static const struct { const char *name; int minutes; } cfg_zones[] = {
-	{ "UTC", 0 }, { "Asia/Shanghai", 480 }, { "Asia/Chongqing", 480 },
-	{ "Asia/Harbin", 480 }, { "Asia/Urumqi", 360 },
-	{ "Asia/Hong_Kong", 480 }, { "Asia/Macau", 480 }, { "Asia/Taipei", 480 },
-	{ "Asia/Singapore", 480 }, { "Asia/Kolkata", 330 }, { "Asia/Tokyo", 540 },
-	{ "Asia/Seoul", 540 },
-};
+/*
+ * The section starts from sla_config_defaults() (DOMAIN.md section 3) and
+ * what the file gives replaces it: a `clocks` list rebuilds the general
+ * duration tables, rows with `clock: resolve_complex` rebuild the complex
+ * table, and `warnings`, `escalation` and `scores` lists replace theirs.
+ * Calendars are added to the built-in "24x7" and "workday", or redefine
+ * "workday" by name.
+ */
 
-static int
-cfg_parse_offset(const char *s, int32_t *min)
+static const char *
+n_clockrow(int i)
 {
-	int h, m = 0, sign;
-	char tail;
+	static const char *const v[] = { "ack", "arrive", "resolve",
+	    "resolve_complex" };
+	return i < 4 ? v[i] : NULL;
+}
+static const char *
+n_level(int i) { return i < SLA_LEVEL__COUNT ? sla_level_name((enum sla_level)i) : NULL; }
+static const char *
+n_grade(int i)
+{
+	/* SLA_GRADE_NONE is not a band's grade */
+	return i + 1 < SLA_GRADE__COUNT ? sla_grade_name((enum sla_grade)(i + 1)) : NULL;
+}
+static const char *
+n_weekday(int i)
+{
+	static const char *const v[] = { "sun", "mon", "tue", "wed", "thu",
+	    "fri", "sat" };
+	return i < 7 ? v[i] : NULL;
+}
 
-	if (strncmp(s, "UTC", 3) == 0)
-		s += 3;
-	if (*s == '\0') {
-		*min = 0;
-		return 0;
+/* Reads a list of scalars, calling fn(cx, node, text, arg, path) for each. */
+static void
+cfg_scalars(struct cfg_ctx *cx, yaml_node_t *n, const char *path,
+    void (*fn)(struct cfg_ctx *, yaml_node_t *, const char *, void *,
+    const char *), void *arg)
+{
+	char ip[CFG_PATH_MAX];
+	size_t i = 0;
+
+	if (cfg_expect(cx, n, YAML_SEQUENCE_NODE, path) != 0)
+		return;
+	for (yaml_node_item_t *it = n->data.sequence.items.start;
+	    it < n->data.sequence.items.top; it++, i++) {
+		yaml_node_t *vn = cfg_node(cx, *it);
+		const char *t;
+
+		cfg_fmt(ip, sizeof(ip), "%s[%zu]", path, i);
+		if ((t = cfg_scalar(cx, vn, ip)) != NULL)
+			fn(cx, vn, t, arg, ip);
 	}
-	if (*s != '+' && *s != '-')
-		return -1;
-	sign = *s++ == '-' ? -1 : 1;
-	if (sscanf(s, "%2d:%2d%c", &h, &m, &tail) != 2 &&
-	    sscanf(s, "%2d%c", &h, &tail) != 1)
-		return -1;
-	if (h > 14 || m > 59)
-		return -1;
-	*min = sign * (h * 60 + m);
-	return 0;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Hinnant). */
-static int32_t
-cfg_days(int y, unsigned m, unsigned d)
+static void
+cfg_weekday(struct cfg_ctx *cx, yaml_node_t *n, const char *t, void *arg,
+    const char *path)
 {
-	unsigned yoe, doy, doe;
-	int era;
+	struct calendar *c = arg;
+	int d;
 
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int32_t)doe - 719468;
+	for (d = 0; d < 7; d++)
+		if (strcmp(t, n_weekday(d)) == 0)
+			break;
+	if (d == 7)
+		cfg_bad_name(cx, n, path, "weekday", t, n_weekday);
+	else if (c->weekdays & (1u << d))
+		cfg_error(cx, n, path, "weekday %s given twice", t);
+	else
+		c->weekdays |= (uint8_t)(1u << d);
+}
+
+static void
+cfg_holiday(struct cfg_ctx *cx, yaml_node_t *n, const char *t, void *arg,
+    const char *path)
+{
+	struct calendar *c = arg;
+	int32_t day;
+
+	if (calendar_parse_date(t, &day) != 0)
+		cfg_error(cx, n, path, "expected a date YYYY-MM-DD, got \"%s\"", t);
+	else
+		calendar_add_holiday(c, day);
 }
 
 static int
-cfg_parse_date(const char *s, int32_t *days)
-{
-	static const unsigned mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30,
-	    31, 30, 31 };
-	int y;
-	unsigned m, d;
-	char tail;
-
-	if (sscanf(s, "%4d-%2u-%2u%c", &y, &m, &d, &tail) != 3 || y < 1970 ||
-	    m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
-		return -1;
-	if (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-		return -1;
-	*days = cfg_days(y, m, d);
-	return 0;
-}
-
-static int
-cfg_parse_hhmm(const char *s, unsigned *min)
+cfg_hhmm(const char *s, unsigned *min)
 {
 	unsigned h, m;
 	char tail;
@@ -1753,151 +1771,80 @@ cfg_parse_hhmm(const char *s, unsigned *min)
 	return 0;
 }
 
-static int
-cfg_cmp_i32(const void *a, const void *b)
+static void
+cfg_period(struct cfg_ctx *cx, yaml_node_t *n, const char *t, void *arg,
+    const char *path)
 {
-	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+	struct calendar *c = arg;
+	char a[16], b[16];
+	unsigned s0, s1;
 
-	return (x > y) - (x < y);
+	if (sscanf(t, "%15[0-9:]-%15[0-9:]", a, b) != 2 || cfg_hhmm(a, &s0) != 0 ||
+	    cfg_hhmm(b, &s1) != 0)
+		cfg_error(cx, n, path, "expected working hours such as "
+		    "\"09:00-18:00\", got \"%s\"", t);
+	else if (s0 >= s1)
+		cfg_error(cx, n, path, "working hours \"%s\" are inverted or empty "
+		    "(start must be before end)", t);
+	else if (calendar_add_period(c, s0, s1) != 0)
+		cfg_error(cx, n, path, "more than %d working periods in a day",
+		    CALENDAR_MAX_PERIODS);
 }
 
-struct calendar_in {
-	char		*timezone, *utc_offset, *hours;
-};
-
-enum { CK_TZ, CK_OFFSET, CK_WEEKDAYS, CK_HOURS, CK_HOLIDAYS, CK__N };
+enum { CK_TZ, CK_WEEKDAYS, CK_HOURS, CK_HOLIDAYS, CK__N };
 
 static const struct cfg_key calendar_keys[] = {
-	[CK_TZ] = KSTR("timezone", struct calendar_in, timezone, NULL),
-	[CK_OFFSET] = KSTR("utc_offset", struct calendar_in, utc_offset, NULL),
+	[CK_TZ] = KFN("timezone", cfg_nop),
 	[CK_WEEKDAYS] = KFN("weekdays", cfg_nop),
-	[CK_HOURS] = KSTR("hours", struct calendar_in, hours, NULL),
+	[CK_HOURS] = KFN("hours", cfg_nop),
 	[CK_HOLIDAYS] = KFN("holidays", cfg_nop),
 	[CK__N] = K_END
 };
 
 static void
-cfg_calendar(struct cfg_ctx *cx, yaml_node_t *n, struct cfg_calendar *c,
-    const char *path)
+cfg_calendar(struct cfg_ctx *cx, yaml_node_t *n, struct calendar *c,
+    const char *name, const char *path)
 {
-	static const char *const wd[] = { "mon", "tue", "wed", "thu", "fri",
-	    "sat", "sun" };
-	struct calendar_in in = { NULL, NULL, NULL };
 	yaml_node_t *at[CK__N];
 	char kp[CFG_PATH_MAX];
-	size_t i;
+	const char *t, *why;
+	int32_t off = 0;
 
-	c->weekdays = 0x1f;		/* Monday to Friday */
-	c->start_min = 9 * 60;
-	c->end_min = 18 * 60;
-	if (cfg_map(cx, n, calendar_keys, &in, path, at) != 0)
-		goto out;
-	if (in.timezone != NULL && in.utc_offset != NULL) {
-		cfg_error(cx, at[CK_OFFSET], path, "give timezone or utc_offset, "
-		    "not both");
-	} else if (in.timezone != NULL) {
+	if (cfg_map(cx, n, calendar_keys, NULL, path, at) != 0)
+		return;
+	if (at[CK_TZ] != NULL) {
 		cfg_path(kp, sizeof(kp), path, "timezone");
-		for (i = 0; i < sizeof(cfg_zones) / sizeof(cfg_zones[0]); i++)
-			if (strcmp(cfg_zones[i].name, in.timezone) == 0)
-				break;
-		if (i == sizeof(cfg_zones) / sizeof(cfg_zones[0]))
-			cfg_error(cx, at[CK_TZ], kp, "unknown time zone \"%s\" "
-			    "(give utc_offset: \"+08:00\" for a zone not "
-			    "listed in docs/configuration.md)", in.timezone);
-		else
-			c->utc_offset_min = cfg_zones[i].minutes;
-	} else if (in.utc_offset != NULL) {
-		cfg_path(kp, sizeof(kp), path, "utc_offset");
-		if (cfg_parse_offset(in.utc_offset, &c->utc_offset_min) != 0)
-			cfg_error(cx, at[CK_OFFSET], kp, "expected an offset such "
-			    "as \"+08:00\", got \"%s\"", in.utc_offset);
+		if ((t = cfg_scalar(cx, at[CK_TZ], kp)) != NULL &&
+		    calendar_parse_zone(t, &off, &why) != 0)
+			cfg_error(cx, at[CK_TZ], kp, "%s, got \"%s\"", why, t);
 	}
-	if (in.hours != NULL) {
-		char a[16], b[16];
-		unsigned s0, s1;
-
-		cfg_path(kp, sizeof(kp), path, "hours");
-		if (sscanf(in.hours, "%15[0-9:]-%15[0-9:]", a, b) != 2 ||
-		    cfg_parse_hhmm(a, &s0) != 0 || cfg_parse_hhmm(b, &s1) != 0)
-			cfg_error(cx, at[CK_HOURS], kp, "expected working hours "
-			    "such as \"09:00-18:00\", got \"%s\"", in.hours);
-		else if (s0 >= s1)
-			cfg_error(cx, at[CK_HOURS], kp, "working hours \"%s\" are "
-			    "inverted or empty (start must be before end)",
-			    in.hours);
-		else {
-			c->start_min = (uint16_t)s0;
-			c->end_min = (uint16_t)s1;
-		}
-	}
+	calendar_fini(c);
+	calendar_init_workdays(c, name, off);
 	if (at[CK_WEEKDAYS] != NULL) {
-		yaml_node_t *l = at[CK_WEEKDAYS];
-
-		cfg_path(kp, sizeof(kp), path, "weekdays");
 		c->weekdays = 0;
-		if (cfg_expect(cx, l, YAML_SEQUENCE_NODE, kp) == 0)
-			for (yaml_node_item_t *it = l->data.sequence.items.start;
-			    it < l->data.sequence.items.top; it++) {
-				yaml_node_t *dn = cfg_node(cx, *it);
-				const char *d = cfg_scalar(cx, dn, kp);
-
-				for (i = 0; d != NULL && i < 7; i++)
-					if (strcmp(d, wd[i]) == 0)
-						break;
-				if (d == NULL)
-					continue;
-				if (i == 7)
-					cfg_error(cx, dn, kp, "unknown weekday \"%s\" "
-					    "(mon, tue, wed, thu, fri, sat, sun)", d);
-				else if (c->weekdays & (1u << i))
-					cfg_error(cx, dn, kp, "weekday %s given twice",
-					    d);
-				else
-					c->weekdays |= (uint8_t)(1u << i);
-			}
-		if (c->weekdays == 0)
-			cfg_error(cx, l, kp, "a working-day calendar needs at "
-			    "least one weekday");
+		cfg_path(kp, sizeof(kp), path, "weekdays");
+		cfg_scalars(cx, at[CK_WEEKDAYS], kp, cfg_weekday, c);
 	}
+	cfg_path(kp, sizeof(kp), path, "hours");
+	if (at[CK_HOURS] == NULL)
+		calendar_add_period(c, 9 * 60, 18 * 60);
+	else if (at[CK_HOURS]->type == YAML_SCALAR_NODE)
+		cfg_period(cx, at[CK_HOURS],
+		    (const char *)at[CK_HOURS]->data.scalar.value, c, kp);
+	else
+		cfg_scalars(cx, at[CK_HOURS], kp, cfg_period, c);
 	if (at[CK_HOLIDAYS] != NULL) {
-		yaml_node_t *l = at[CK_HOLIDAYS];
-
 		cfg_path(kp, sizeof(kp), path, "holidays");
-		if (cfg_expect(cx, l, YAML_SEQUENCE_NODE, kp) == 0)
-			for (yaml_node_item_t *it = l->data.sequence.items.start;
-			    it < l->data.sequence.items.top; it++) {
-				yaml_node_t *dn = cfg_node(cx, *it);
-				const char *d = cfg_scalar(cx, dn, kp);
-				int32_t day;
-
-				if (d == NULL)
-					continue;
-				if (cfg_parse_date(d, &day) != 0) {
-					cfg_error(cx, dn, kp, "expected a date "
-					    "YYYY-MM-DD, got \"%s\"", d);
-					continue;
-				}
-				c->holidays = xreallocarray(c->holidays,
-				    c->nholidays + 1, sizeof(*c->holidays));
-				c->holidays[c->nholidays++] = day;
-			}
-		if (c->nholidays > 1)
-			qsort(c->holidays, c->nholidays, sizeof(*c->holidays),
-			    cfg_cmp_i32);
-		for (i = 1; i < c->nholidays; i++)
-			if (c->holidays[i] == c->holidays[i - 1])
-				cfg_error(cx, l, kp, "a holiday is listed twice");
+		cfg_scalars(cx, at[CK_HOLIDAYS], kp, cfg_holiday, c);
 	}
-out:
-	xfree(in.timezone);
-	xfree(in.utc_offset);
-	xfree(in.hours);
+	if (c->nperiods > 0 && calendar_validate(c, &why) != 0)
+		cfg_error(cx, n, path, "%s", why);
 }
 
 static void
 cfg_calendars(struct cfg_ctx *cx, yaml_node_t *n, void *base, const char *path)
 {
-	struct cfg_sla *sla = base;
+	struct sla_config *sla = base;
 
 	if (cfg_expect(cx, n, YAML_MAPPING_NODE, path) != 0)
 		return;
@@ -1906,229 +1853,307 @@ cfg_calendars(struct cfg_ctx *cx, yaml_node_t *n, void *base, const char *path)
 		yaml_node_t *kn = cfg_node(cx, p->key);
 		const char *name = cfg_scalar(cx, kn, path);
 		char kp[CFG_PATH_MAX];
-		struct cfg_calendar *c;
+		unsigned i;
 
 		if (name == NULL)
 			continue;
 		cfg_path(kp, sizeof(kp), path, name);
-		for (size_t i = 0; i < sla->ncalendars; i++)
-			if (strcmp(sla->calendars[i].name, name) == 0) {
-				cfg_error(cx, kn, kp, "duplicate calendar");
-				name = NULL;
-				break;
-			}
-		if (name == NULL)
+		if (strlen(name) >= CALENDAR_NAME_MAX) {
+			cfg_error(cx, kn, kp, "a calendar name has at most %d "
+			    "characters", CALENDAR_NAME_MAX - 1);
 			continue;
-		sla->calendars = xreallocarray(sla->calendars,
-		    sla->ncalendars + 1, sizeof(*sla->calendars));
-		c = &sla->calendars[sla->ncalendars++];
-		memset(c, 0, sizeof(*c));
-		c->name = xstrdup(name);
-		cfg_calendar(cx, cfg_node(cx, p->value), c, kp);
+		}
+		if (strcmp(name, "24x7") == 0) {
+			cfg_error(cx, kn, kp, "24x7 is built in and cannot be "
+			    "redefined");
+			continue;
+		}
+		for (i = 0; i < sla->ncalendars; i++)
+			if (strcmp(sla->calendars[i].name, name) == 0)
+				break;
+		if (i == sla->ncalendars) {
+			if (i == SLA_MAX_CALENDARS) {
+				cfg_error(cx, kn, kp, "more than %d calendars",
+				    SLA_MAX_CALENDARS);
+				continue;
+			}
+			memset(&sla->calendars[i], 0, sizeof(sla->calendars[i]));
+			sla->ncalendars++;
+		}
+		cfg_calendar(cx, cfg_node(cx, p->value), &sla->calendars[i],
+		    name, kp);
 	}
+}
+
+static void
+cfg_warning(struct cfg_ctx *cx, yaml_node_t *n, const char *t, void *arg,
+    const char *path)
+{
+	static const struct cfg_key frac = { "warning", CT_DOUBLE, 0, 0.01, 0.99,
+	    NULL, NULL, NULL, NULL };
+	struct sla_config *sla = arg;
+	double v;
+
+	if (cfg_value(cx, &frac, n, t, &v, path) != 0)
+		return;
+	if (sla->nwarnings == SLA_MAX_WARNINGS)
+		cfg_error(cx, n, path, "at most %d warnings", SLA_MAX_WARNINGS);
+	else if (sla->nwarnings > 0 && v <= sla->warn_at[sla->nwarnings - 1])
+		cfg_error(cx, n, path, "warning fractions must be ascending");
+	else
+		sla->warn_at[sla->nwarnings++] = v;
 }
 
 static void
 cfg_warnings(struct cfg_ctx *cx, yaml_node_t *n, void *base, const char *path)
 {
-	struct cfg_sla *sla = base;
-	size_t i = 0;
+	struct sla_config *sla = base;
 
 	sla->nwarnings = 0;
-	if (cfg_expect(cx, n, YAML_SEQUENCE_NODE, path) != 0)
-		return;
-	for (yaml_node_item_t *it = n->data.sequence.items.start;
-	    it < n->data.sequence.items.top; it++, i++) {
-		static const struct cfg_key frac = { "warning", CT_DOUBLE, 0,
-		    0.01, 0.99, NULL, NULL, NULL, NULL };
-		yaml_node_t *vn = cfg_node(cx, *it);
-		const char *t;
-		char ip[CFG_PATH_MAX];
-		double v;
-
-		cfg_fmt(ip, sizeof(ip), "%s[%zu]", path, i);
-		if ((t = cfg_scalar(cx, vn, ip)) == NULL ||
-		    cfg_value(cx, &frac, vn, t, &v, ip) != 0)
-			continue;
-		if (sla->nwarnings > 0 && v <= sla->warnings[sla->nwarnings - 1]) {
-			cfg_error(cx, vn, ip, "warning fractions must be ascending");
-			continue;
-		}
-		sla->warnings = xreallocarray(sla->warnings, sla->nwarnings + 1,
-		    sizeof(*sla->warnings));
-		sla->warnings[sla->nwarnings++] = v;
-	}
+	cfg_scalars(cx, n, path, cfg_warning, sla);
 }
 
-struct clock_in {
+/* A clock row, kept until every row is read (the most specific wins). */
+struct clock_row {
 	int		 clock, tier, severity, region;
 	int64_t		 duration;
-	char		*calendar;
+	int		 calendar;
+};
+
+struct clock_rows {
+	struct clock_row *v;
+	size_t		 n;
 };
 
 enum { LK_CLOCK, LK_TIER, LK_SEV, LK_REGION, LK_DURATION, LK_CALENDAR, LK__N };
 
 static const struct cfg_key clock_keys[] = {
-	[LK_CLOCK] = KENUM("clock", struct clock_in, clock, n_clock, NULL),
-	[LK_TIER] = KENUM("tier", struct clock_in, tier, n_tier, NULL),
-	[LK_SEV] = KENUM("severity", struct clock_in, severity, n_sev, NULL),
-	[LK_REGION] = KENUM("region", struct clock_in, region, n_region, NULL),
+	[LK_CLOCK] = KENUM("clock", struct clock_row, clock, n_clockrow, NULL),
+	[LK_TIER] = KENUM("tier", struct clock_row, tier, n_tier, NULL),
+	[LK_SEV] = KENUM("severity", struct clock_row, severity, n_sev, NULL),
+	[LK_REGION] = KENUM("region", struct clock_row, region, n_region, NULL),
 	[LK_DURATION] = KFN("duration", cfg_nop),
-	[LK_CALENDAR] = KSTR("calendar", struct clock_in, calendar, NULL),
+	[LK_CALENDAR] = KFN("calendar", cfg_nop),
 	[LK__N] = K_END
 };
 
 static void
 cfg_clock(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 {
-	struct cfg_sla *sla = arg;
-	struct clock_in in;
+	struct clock_rows *rows = arg;
+	const struct sla_config *sla = &cx->cfg->sla;
+	struct clock_row r;
 	yaml_node_t *at[LK__N];
-	struct cfg_sla_clock c;
 	char kp[CFG_PATH_MAX];
 	const char *why, *text;
 
-	memset(&in, 0, sizeof(in));
-	in.clock = in.tier = in.severity = in.region = -1;
-	/* duration is read by hand: "must be positive" beats "out of range" */
-	if (cfg_map(cx, n, clock_keys, &in, path, at) != 0)
-		goto out;
-	if (in.clock < 0 || at[LK_DURATION] == NULL) {
+	memset(&r, 0, sizeof(r));
+	r.clock = r.tier = r.severity = r.region = -1;
+	if (cfg_map(cx, n, clock_keys, &r, path, at) != 0)
+		return;
+	if (at[LK_CLOCK] == NULL || at[LK_DURATION] == NULL) {
 		cfg_error(cx, n, path, "a clock row needs clock and duration");
-		goto out;
+		return;
 	}
+	if (r.clock < 0 || (at[LK_TIER] && r.tier < 0) ||
+	    (at[LK_SEV] && r.severity < 0) || (at[LK_REGION] && r.region < 0))
+		return;		/* reported by cfg_map */
 	cfg_path(kp, sizeof(kp), path, "duration");
 	if ((text = cfg_scalar(cx, at[LK_DURATION], kp)) == NULL)
-		goto out;
+		return;
 	if (text[0] == '-' || strcmp(text, "0") == 0) {
 		cfg_error(cx, at[LK_DURATION], kp, "a clock's duration must be "
 		    "positive, got \"%s\"", text);
-		goto out;
+		return;
 	}
-	if (config_parse_duration(text, &in.duration, &why) != 0) {
+	if (config_parse_duration(text, &r.duration, &why) != 0) {
 		cfg_error(cx, at[LK_DURATION], kp, "%s, got \"%s\"", why, text);
-		goto out;
+		return;
 	}
-	if (in.duration <= 0) {
+	if (r.duration <= 0 || r.duration > SLA_MAX_DURATION_MS) {
 		cfg_error(cx, at[LK_DURATION], kp, "a clock's duration must be "
-		    "positive, got \"%s\"", text);
-		goto out;
+		    "positive and at most 366d, got \"%s\"", text);
+		return;
 	}
-	memset(&c, 0, sizeof(c));
-	c.clock = (uint8_t)in.clock;
-	c.tier = (int8_t)in.tier;
-	c.severity = (int8_t)in.severity;
-	c.region = (int8_t)in.region;
-	c.duration_ms = in.duration;
-	c.calendar = -1;
-	if (in.calendar != NULL) {
+	r.calendar = SLA_CAL_24X7;
+	if (at[LK_CALENDAR] != NULL) {
 		cfg_path(kp, sizeof(kp), path, "calendar");
-		for (size_t i = 0; i < sla->ncalendars; i++)
-			if (strcmp(sla->calendars[i].name, in.calendar) == 0)
-				c.calendar = (int32_t)i;
-		if (c.calendar < 0 && strcmp(in.calendar, "24x7") != 0) {
-			cfg_error(cx, at[LK_CALENDAR], kp, "unknown calendar "
-			    "\"%s\" (define it under sla.calendars)", in.calendar);
-			goto out;
+		if ((text = cfg_scalar(cx, at[LK_CALENDAR], kp)) == NULL)
+			return;
+		for (r.calendar = 0; r.calendar < sla->ncalendars; r.calendar++)
+			if (strcmp(sla->calendars[r.calendar].name, text) == 0)
+				break;
+		if (r.calendar == sla->ncalendars) {
+			cfg_error(cx, at[LK_CALENDAR], kp, "unknown calendar \"%s\" "
+			    "(24x7, workday, or one defined under sla.calendars)",
+			    text);
+			return;
 		}
 	}
-	for (size_t i = 0; i < sla->nclocks; i++) {
-		struct cfg_sla_clock *o = &sla->clocks[i];
-		if (o->clock == c.clock && o->tier == c.tier &&
-		    o->severity == c.severity && o->region == c.region) {
-			cfg_error(cx, n, path, "duplicate clock row (same clock, "
-			    "tier, severity and region as row %zu)", i);
-			goto out;
-		}
-	}
-	sla->clocks = xreallocarray(sla->clocks, sla->nclocks + 1,
-	    sizeof(*sla->clocks));
-	sla->clocks[sla->nclocks++] = c;
-out:
-	xfree(in.calendar);
+	rows->v = xreallocarray(rows->v, rows->n + 1, sizeof(*rows->v));
+	rows->v[rows->n++] = r;
 }
 
+/*
+ * Fills the tables from the rows: for each cell the most specific matching
+ * row (most of tier, severity, region given); among equals, the later row.
+ * A table the rows do not mention keeps its defaults; a cell of a mentioned
+ * table that no row covers is an error.
+ */
 static void
-cfg_clocks(struct cfg_ctx *cx, yaml_node_t *n, void *base, const char *path)
+cfg_clock_tables(struct cfg_ctx *cx, const struct clock_rows *rows,
+    yaml_node_t *at, const char *path)
 {
-	cfg_list(cx, n, path, cfg_clock, base);
+	struct sla_config *sla = &cx->cfg->sla;
+	int reported = 0;
+
+	for (int k = 0; k < 4; k++) {
+		int mentioned = 0;
+
+		for (size_t i = 0; i < rows->n; i++)
+			mentioned |= rows->v[i].clock == k;
+		if (!mentioned && k < 3 && rows->n > 0)
+			mentioned = 1;	/* general clocks: every one is needed */
+		if (!mentioned)
+			continue;
+		for (int t = 0; t < TIER__COUNT; t++)
+		for (int s = 0; s < SEV__COUNT; s++)
+		for (int r = 0; r < REGION__COUNT; r++) {
+			struct sla_duration *d = k < 3 ? &sla->dur[k][t][s][r] :
+			    &sla->complex_resolve[t][s][r];
+			const struct clock_row *best = NULL;
+			int bestspec = -1;
+
+			for (size_t i = 0; i < rows->n; i++) {
+				const struct clock_row *w = &rows->v[i];
+				int spec = (w->tier >= 0) + (w->severity >= 0) +
+				    (w->region >= 0);
+
+				if (w->clock != k || (w->tier >= 0 && w->tier != t) ||
+				    (w->severity >= 0 && w->severity != s) ||
+				    (w->region >= 0 && w->region != r))
+					continue;
+				if (spec >= bestspec) {
+					best = w;
+					bestspec = spec;
+				}
+			}
+			memset(d, 0, sizeof(*d));
+			if (best != NULL) {
+				d->ms = best->duration;
+				d->calendar = (uint8_t)best->calendar;
+				d->set = 1;
+			} else if (reported++ < 5)
+				cfg_error(cx, at, path, "no duration for the %s "
+				    "clock of tier %s, severity %s, region %s",
+				    n_clockrow(k), n_tier(t), n_sev(s), n_region(r));
+		}
+	}
 }
 
-struct ladder_in {
-	char		*name;
-	uint32_t	 level;
-	int		 on;
+struct rung_in {
+	int		 level, on;
+	uint32_t	 warning;
 	int64_t		 after;
 };
 
-static const struct cfg_key ladder_keys[] = {
-	KSTR("name", struct ladder_in, name, NULL),
-	KU32("level", struct ladder_in, level, 0, 9, NULL),
-	KENUM("on", struct ladder_in, on, n_climb, NULL),
-	KDUR("after", struct ladder_in, after, 0, 30 * DAY, "0"),
-	K_END
+enum { RK_LEVEL, RK_ON, RK_WARNING, RK_AFTER, RK_CLOCKS, RK__N };
+
+static const struct cfg_key rung_keys[] = {
+	[RK_LEVEL] = KENUM("level", struct rung_in, level, n_level, NULL),
+	[RK_ON] = KENUM("on", struct rung_in, on, n_climb, NULL),
+	[RK_WARNING] = KU32("warning", struct rung_in, warning, 0, SLA_MAX_WARNINGS - 1, "0"),
+	[RK_AFTER] = KDUR("after", struct rung_in, after, 0, 366 * DAY, "0"),
+	[RK_CLOCKS] = KFN("clocks", cfg_nop),
+	[RK__N] = K_END
 };
+
+static void
+cfg_rung_clock(struct cfg_ctx *cx, yaml_node_t *n, const char *t, void *arg,
+    const char *path)
+{
+	struct sla_rung *r = arg;
+	int k;
+
+	for (k = 0; k < SLA__NCLOCKS; k++)
+		if (strcmp(t, n_clock(k)) == 0)
+			break;
+	if (k == SLA__NCLOCKS)
+		cfg_bad_name(cx, n, path, "clock", t, n_clock);
+	else
+		r->clocks |= (uint8_t)(1u << k);
+}
 
 static void
 cfg_rung(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 {
-	struct cfg_sla *sla = arg;
-	struct ladder_in in;
-	yaml_node_t *at[4];
-	struct cfg_escalation *e;
+	struct sla_config *sla = arg;
+	struct rung_in in;
+	yaml_node_t *at[RK__N];
+	struct sla_rung r;
+	char kp[CFG_PATH_MAX];
 
 	memset(&in, 0, sizeof(in));
-	in.on = -1;
-	in.level = UINT32_MAX;
-	cfg_defaults(cx, ladder_keys, &in);
-	if (cfg_map(cx, n, ladder_keys, &in, path, at) != 0)
-		goto out;
-	if (in.name == NULL || in.level == UINT32_MAX || in.on < 0) {
-		cfg_error(cx, n, path, "an escalation step needs name, level and "
-		    "on (warning or breach)");
-		goto out;
+	in.level = in.on = -1;
+	cfg_defaults(cx, rung_keys, &in);
+	if (cfg_map(cx, n, rung_keys, &in, path, at) != 0)
+		return;
+	if (at[RK_LEVEL] == NULL || at[RK_ON] == NULL) {
+		cfg_error(cx, n, path, "an escalation step needs level (station, "
+		    "branch, headquarters) and on (warning or breach)");
+		return;
 	}
-	if (in.level != sla->nladder) {
-		cfg_error(cx, at[1], path, "escalation levels must be listed in "
-		    "order from 0; expected level %zu, got %u", sla->nladder,
-		    in.level);
-		goto out;
+	if (in.level < 0 || in.on < 0)
+		return;		/* reported by cfg_map */
+	if (sla->nrungs == SLA_MAX_RUNGS) {
+		cfg_error(cx, n, path, "at most %d escalation steps", SLA_MAX_RUNGS);
+		return;
 	}
-	sla->ladder = xreallocarray(sla->ladder, sla->nladder + 1,
-	    sizeof(*sla->ladder));
-	e = &sla->ladder[sla->nladder++];
-	e->name = in.name;
-	in.name = NULL;
-	e->level = in.level;
-	e->on_breach = in.on;
-	e->after_ms = in.after;
-out:
-	xfree(in.name);
+	memset(&r, 0, sizeof(r));
+	r.level = (uint8_t)in.level;
+	r.on = (uint8_t)in.on;
+	r.warning = (uint8_t)in.warning;
+	r.after_ms = in.after;
+	if (at[RK_CLOCKS] != NULL) {
+		cfg_path(kp, sizeof(kp), path, "clocks");
+		cfg_scalars(cx, at[RK_CLOCKS], kp, cfg_rung_clock, &r);
+	}
+	sla->rungs[sla->nrungs++] = r;
 }
 
 static void
 cfg_ladder(struct cfg_ctx *cx, yaml_node_t *n, void *base, const char *path)
 {
+	struct sla_config *sla = base;
+
+	sla->nrungs = 0;
 	cfg_list(cx, n, path, cfg_rung, base);
+	if (sla->nrungs > 0 && sla->nrungs < SLA_MAX_RUNGS) {
+		/* warnings must exist for rungs that name them: checked by
+		 * sla_config_validate() at the end */
+	}
 }
 
 struct band_in {
 	int64_t		 under;
 	uint32_t	 points;
-	char		*grade;
+	int		 grade;
 };
 
+enum { BK_UNDER, BK_POINTS, BK_GRADE, BK__N };
+
 static const struct cfg_key band_keys[] = {
-	KDUR("under", struct band_in, under, 0.001, 3650 * DAY, NULL),
-	KU32("points", struct band_in, points, 0, 100, NULL),
-	KSTR("grade", struct band_in, grade, NULL),
-	K_END
+	[BK_UNDER] = KDUR("under", struct band_in, under, 0.001, 3650 * DAY, NULL),
+	[BK_POINTS] = KU32("points", struct band_in, points, 0, 100, NULL),
+	[BK_GRADE] = KENUM("grade", struct band_in, grade, n_grade, NULL),
+	[BK__N] = K_END
 };
 
 struct bands_arg {
-	struct cfg_band	**bands;
-	size_t		 *n;
-	int		  response;	/* points required, else grade */
+	struct sla_config *sla;
+	int		 response;	/* points bands, else grade bands */
+	int64_t		 last;		/* under of the previous band */
+	uint8_t		*n;
 };
 
 static void
@@ -2136,38 +2161,42 @@ cfg_band(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 {
 	struct bands_arg *ba = arg;
 	struct band_in in;
-	yaml_node_t *at[3];
-	struct cfg_band *b, *prev;
+	yaml_node_t *at[BK__N];
+	int64_t under;
 
 	memset(&in, 0, sizeof(in));
-	in.points = UINT32_MAX;
+	in.grade = -1;
 	if (cfg_map(cx, n, band_keys, &in, path, at) != 0)
-		goto out;
-	if (ba->response ? at[1] == NULL : in.grade == NULL) {
+		return;
+	if (ba->response ? at[BK_POINTS] == NULL : at[BK_GRADE] == NULL) {
 		cfg_error(cx, n, path, "a %s band needs %s", ba->response ?
 		    "response" : "resolution", ba->response ? "points" : "grade");
-		goto out;
+		return;
 	}
-	prev = *ba->n ? &(*ba->bands)[*ba->n - 1] : NULL;
-	if (prev != NULL && prev->under_ms == INT64_MAX) {
+	if (!ba->response && in.grade < 0)
+		return;		/* reported by cfg_map */
+	if (ba->last == INT64_MAX) {
 		cfg_error(cx, n, path, "a band after the open-ended last band "
 		    "(the one without under)");
-		goto out;
+		return;
 	}
-	if (at[0] == NULL)
-		in.under = INT64_MAX;
-	if (prev != NULL && in.under <= prev->under_ms) {
-		cfg_error(cx, at[0], path, "bands must be ascending in under");
-		goto out;
+	under = at[BK_UNDER] != NULL ? in.under : INT64_MAX;
+	if (*ba->n > 0 && under <= ba->last) {
+		cfg_error(cx, at[BK_UNDER], path, "bands must be ascending in under");
+		return;
 	}
-	*ba->bands = xreallocarray(*ba->bands, *ba->n + 1, sizeof(**ba->bands));
-	b = &(*ba->bands)[(*ba->n)++];
-	b->under_ms = in.under;
-	b->points = in.points == UINT32_MAX ? 0 : in.points;
-	b->grade = in.grade;
-	in.grade = NULL;
-out:
-	xfree(in.grade);
+	if (*ba->n == SLA_MAX_BANDS) {
+		cfg_error(cx, n, path, "at most %d bands", SLA_MAX_BANDS);
+		return;
+	}
+	if (ba->response)
+		ba->sla->score_bands[*ba->n] = (struct sla_score_band){ under,
+		    (int)in.points };
+	else
+		ba->sla->grade_bands[*ba->n] = (struct sla_grade_band){ under,
+		    (uint8_t)(in.grade + 1) };
+	(*ba->n)++;
+	ba->last = under;
 }
 
 static void
@@ -2176,24 +2205,28 @@ cfg_scores(struct cfg_ctx *cx, yaml_node_t *n, void *base, const char *path)
 	static const struct cfg_key keys[] = {
 		KFN("response", cfg_nop), KFN("resolution", cfg_nop), K_END
 	};
-	struct cfg_sla *sla = base;
+	struct sla_config *sla = base;
 	yaml_node_t *at[2];
 	struct bands_arg ba;
 	char kp[CFG_PATH_MAX];
 
 	if (cfg_map(cx, n, keys, NULL, path, at) != 0)
 		return;
-	if (at[0] != NULL) {
-		ba = (struct bands_arg){ &sla->response_bands,
-		    &sla->nresponse_bands, 1 };
-		cfg_path(kp, sizeof(kp), path, "response");
-		cfg_list(cx, at[0], kp, cfg_band, &ba);
-	}
-	if (at[1] != NULL) {
-		ba = (struct bands_arg){ &sla->resolution_bands,
-		    &sla->nresolution_bands, 0 };
-		cfg_path(kp, sizeof(kp), path, "resolution");
-		cfg_list(cx, at[1], kp, cfg_band, &ba);
+	for (int i = 0; i < 2; i++) {
+		if (at[i] == NULL)
+			continue;
+		ba.sla = sla;
+		ba.response = i == 0;
+		ba.last = 0;
+		ba.n = i == 0 ? &sla->nscore_bands : &sla->ngrade_bands;
+		*ba.n = 0;
+		size_t before = cx->errs->n;
+
+		cfg_path(kp, sizeof(kp), path, keys[i].name);
+		cfg_list(cx, at[i], kp, cfg_band, &ba);
+		if (cx->errs->n == before && *ba.n > 0 && ba.last != INT64_MAX)
+			cfg_error(cx, at[i], kp, "the last band must have no under "
+			    "(it takes everything slower)");
 	}
 }
 
@@ -2202,8 +2235,7 @@ enum { QK_WARNINGS, QK_ARRIVE, QK_CALENDARS, QK_CLOCKS, QK_ESCALATION,
 
 static const struct cfg_key sla_keys[] = {
 	[QK_WARNINGS] = KFN("warnings", cfg_warnings),
-	[QK_ARRIVE] = KENUM("arrive_starts", struct cfg_sla, arrive_from_open,
-	    n_arrive, "dispatch"),
+	[QK_ARRIVE] = KFN("arrive_starts", cfg_nop),
 	[QK_CALENDARS] = KFN("calendars", cfg_calendars),
 	[QK_CLOCKS] = KFN("clocks", cfg_nop),
 	[QK_ESCALATION] = KFN("escalation", cfg_ladder),
@@ -2211,32 +2243,46 @@ static const struct cfg_key sla_keys[] = {
 	[QK__N] = K_END
 };
 
-/* Every tier x severity x region must find a duration for every clock. */
 static void
-cfg_sla_check(struct cfg_ctx *cx, yaml_node_t *at, const char *path)
+cfg_sla_section(struct cfg_ctx *cx, yaml_node_t *n, void *base,
+    const char *path)
 {
-	struct cfg_sla *sla = &cx->cfg->sla;
-	int reported = 0;
+	static const struct cfg_key arrive = { "arrive_starts", CT_ENUM, 0, 0, 0,
+	    NULL, n_arrive, NULL, NULL };
+	struct sla_config *sla = base;
+	struct sla_config_error verr[8];
+	yaml_node_t *at[QK__N];
+	char kp[CFG_PATH_MAX];
+	size_t before = cx->errs->n, nv;
 
-	for (int k = 0; k < SLA__CLOCKS; k++)
-		for (int t = 0; t < TIER__COUNT; t++)
-			for (int s = 0; s < SEV__COUNT; s++)
-				for (int r = 0; r < REGION__COUNT; r++) {
-					size_t i;
-					for (i = 0; i < sla->nclocks; i++) {
-						struct cfg_sla_clock *c = &sla->clocks[i];
-						if (c->clock == k &&
-						    (c->tier < 0 || c->tier == t) &&
-						    (c->severity < 0 || c->severity == s) &&
-						    (c->region < 0 || c->region == r))
-							break;
-					}
-					if (i < sla->nclocks || reported++ >= 5)
-						continue;
-					cfg_error(cx, at, path, "no duration for the %s "
-					    "clock of tier %s, severity %s, region %s",
-					    n_clock(k), n_tier(t), n_sev(s), n_region(r));
-				}
+	if (cfg_map(cx, n, sla_keys, sla, path, at) != 0)
+		return;
+	if (at[QK_ARRIVE] != NULL) {
+		const char *t;
+		int v = 0;
+
+		cfg_path(kp, sizeof(kp), path, "arrive_starts");
+		if ((t = cfg_scalar(cx, at[QK_ARRIVE], kp)) != NULL &&
+		    cfg_value(cx, &arrive, at[QK_ARRIVE], t, &v, kp) == 0)
+			sla->arrive_start = v ? SLA_ARRIVE_AT_OPEN :
+			    SLA_ARRIVE_AT_DISPATCH;
+	}
+	if (at[QK_CLOCKS] != NULL) {
+		struct clock_rows rows = { NULL, 0 };
+
+		cfg_path(kp, sizeof(kp), path, "clocks");
+		cfg_list(cx, at[QK_CLOCKS], kp, cfg_clock, &rows);
+		if (cx->errs->n == before)
+			cfg_clock_tables(cx, &rows, at[QK_CLOCKS], kp);
+		xfree(rows.v);
+	}
+	if (cx->errs->n != before)
+		return;
+	/* What the per-key checks above cannot see (a rung naming a warning
+	 * that does not exist, ...): the engine's own validation. */
+	nv = sla_config_validate(sla, verr, sizeof(verr) / sizeof(verr[0]));
+	for (size_t i = 0; i < nv && i < sizeof(verr) / sizeof(verr[0]); i++)
+		cfg_error(cx, n, verr[i].field, "%s", verr[i].reason);
 }
 
 /*
@@ -2247,49 +2293,7 @@ static const char cfg_default_lists[] =
 "correlation:\n"
 "  root_causes:\n"
 "    - {root: MAINS_FAIL, explains: [BATT_DISCHARGE, BATT_LOW, RECT_FAIL,"
-" AC_FAIL, HIGH_TEMP], window: 30m}\n"
-"sla:\n"
-"  warnings: [0.5, 0.8]\n"
-"  clocks:\n"
-"    - {clock: ack, tier: premium, duration: 60s}\n"
-"    - {clock: ack, tier: standard, duration: 1h}\n"
-"    - {clock: arrive, region: A, duration: 2h}\n"
-"    - {clock: arrive, region: B, duration: 12h}\n"
-"    - {clock: arrive, region: C, duration: 48h}\n"
-"    - {clock: resolve, tier: standard, duration: 8h}\n"
-"    - {clock: resolve, tier: premium, duration: 24h}\n"
-"  escalation:\n"
-"    - {level: 0, name: service station, on: warning}\n"
-"    - {level: 1, name: branch, on: breach}\n"
-"    - {level: 2, name: headquarters, on: breach, after: 4h}\n"
-"  scores:\n"
-"    response:\n"
-"      - {under: 1h, points: 5}\n"
-"      - {under: 3h, points: 4}\n"
-"      - {under: 24h, points: 3}\n"
-"      - {points: 1}\n"
-"    resolution:\n"
-"      - {under: 1h, grade: immediate}\n"
-"      - {under: 24h, grade: within_day}\n"
-"      - {grade: over_day}\n";
-
-static void
-cfg_sla_section(struct cfg_ctx *cx, yaml_node_t *n, void *base,
-    const char *path)
-{
-	struct cfg_sla *sla = base;
-	yaml_node_t *at[QK__N];
-	char kp[CFG_PATH_MAX];
-
-	if (cfg_map(cx, n, sla_keys, sla, path, at) != 0)
-		return;
-	if (at[QK_CLOCKS] != NULL) {
-		cfg_path(kp, sizeof(kp), path, "clocks");
-		cfg_clocks(cx, at[QK_CLOCKS], sla, kp);
-		if (sla->nclocks > 0)
-			cfg_sla_check(cx, at[QK_CLOCKS], kp);
-	}
-}
+" AC_FAIL, HIGH_TEMP], window: 30m}\n";
 
 static void
 cfg_correlation_section(struct cfg_ctx *cx, yaml_node_t *n, void *base,
@@ -2566,7 +2570,7 @@ config_load_buffer(const char *name, const char *buf, size_t len,
 	cfg->fleet = fleet_new();
 	cfg_defaults(&cx, top_keys, cfg);
 	cfg_defaults(&cx, correlation_keys, &cfg->correlation);
-	cfg_defaults(&cx, sla_keys, &cfg->sla);
+	sla_config_defaults(&cfg->sla);
 
 	cfg_walk(&cx, buf, len, 0);
 	/* Lists the file left out entirely take DOMAIN.md's defaults. */
@@ -2588,14 +2592,6 @@ config_load_buffer(const char *name, const char *buf, size_t len,
 			d.correlation.nrootcauses = 0;
 			d.correlation.rootcauses = NULL;
 		}
-#define TAKE(f, nf) if (cfg->sla.nf == 0) { cfg->sla.f = d.sla.f; \
-	cfg->sla.nf = d.sla.nf; d.sla.f = NULL; d.sla.nf = 0; }
-		TAKE(warnings, nwarnings);
-		TAKE(clocks, nclocks);
-		TAKE(ladder, nladder);
-		TAKE(response_bands, nresponse_bands);
-		TAKE(resolution_bands, nresolution_bands);
-#undef TAKE
 		d.path = NULL;
 		d.fleet = NULL;
 		config_free_parts(&d);
@@ -2672,8 +2668,6 @@ config_load(const char *path, struct config_errors *errs)
 static void
 config_free_parts(struct config *cfg)
 {
-	struct cfg_sla *sla = &cfg->sla;
-
 	xfree(cfg->path);
 	xfree(cfg->daemon.state_dir);
 	xfree(cfg->daemon.instance);
@@ -2682,22 +2676,7 @@ config_free_parts(struct config *cfg)
 		xfree(cfg->correlation.rootcauses[i].explains);
 	xfree(cfg->correlation.rootcauses);
 	xfree(cfg->correlation.storm_code);
-	xfree(sla->warnings);
-	for (size_t i = 0; i < sla->ncalendars; i++) {
-		xfree(sla->calendars[i].name);
-		xfree(sla->calendars[i].holidays);
-	}
-	xfree(sla->calendars);
-	xfree(sla->clocks);
-	for (size_t i = 0; i < sla->nladder; i++)
-		xfree(sla->ladder[i].name);
-	xfree(sla->ladder);
-	for (size_t i = 0; i < sla->nresponse_bands; i++)
-		xfree(sla->response_bands[i].grade);
-	xfree(sla->response_bands);
-	for (size_t i = 0; i < sla->nresolution_bands; i++)
-		xfree(sla->resolution_bands[i].grade);
-	xfree(sla->resolution_bands);
+	sla_config_fini(&cfg->sla);
 	xfree(cfg->kafka.brokers);
 	xfree(cfg->kafka.topic_incidents);
 	xfree(cfg->kafka.topic_alarms);

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "correlator/fleet.h"
+#include "correlator/sla.h"
 
 struct cfg_daemon {
 	char		*state_dir;	/* journals, spill files */
@@ -69,56 +70,6 @@ struct cfg_correlation {
 	int		 auto_resolve;	/* all alarms clear -> resolved */
 };
 
-enum sla_clock_kind { SLA_ACK, SLA_ARRIVE, SLA_RESOLVE, SLA__CLOCKS };
-
-struct cfg_calendar {
-	char		*name;
-	int32_t		 utc_offset_min; /* minutes east of UTC */
-	uint8_t		 weekdays;	/* bit 0 = Monday ... bit 6 = Sunday */
-	uint16_t	 start_min;	/* working hours, minutes after midnight */
-	uint16_t	 end_min;
-	int32_t		*holidays;	/* days since 1970-01-01, local, sorted */
-	size_t		 nholidays;
-};
-
-struct cfg_sla_clock {
-	uint8_t		 clock;		/* enum sla_clock_kind */
-	int8_t		 tier;		/* enum tier, -1 = any */
-	int8_t		 severity;	/* enum severity, -1 = any */
-	int8_t		 region;	/* enum region, -1 = any */
-	int64_t		 duration_ms;
-	int32_t		 calendar;	/* index in cfg_sla.calendars, -1 = 24x7 */
-};
-
-struct cfg_escalation {
-	char		*name;		/* "service station", "branch", ... */
-	uint32_t	 level;		/* 0, 1, 2 */
-	int		 on_breach;	/* 0: climb on a warning, 1: on a breach */
-	int64_t		 after_ms;	/* ... this long after it */
-};
-
-struct cfg_band {
-	int64_t		 under_ms;	/* upper bound; INT64_MAX for the last */
-	uint32_t	 points;	/* response score */
-	char		*grade;		/* resolution grade */
-};
-
-struct cfg_sla {
-	double		*warnings;	/* fractions of a clock, ascending */
-	size_t		 nwarnings;
-	int		 arrive_from_open; /* 0: arrive clock starts at dispatch */
-	struct cfg_calendar *calendars;
-	size_t		 ncalendars;
-	struct cfg_sla_clock *clocks;
-	size_t		 nclocks;
-	struct cfg_escalation *ladder;
-	size_t		 nladder;
-	struct cfg_band	*response_bands;
-	size_t		 nresponse_bands;
-	struct cfg_band	*resolution_bands;
-	size_t		 nresolution_bands;
-};
-
 struct cfg_kv {
 	char		*key;
 	char		*value;
@@ -161,7 +112,7 @@ struct config {
 	struct cfg_daemon daemon;
 	struct cfg_modbus modbus;
 	struct cfg_correlation correlation;
-	struct cfg_sla	 sla;
+	struct sla_config sla;		/* correlator/sla.h, defaults + file */
 	struct cfg_kafka kafka;
 	struct cfg_redis redis;
 	struct cfg_http	 http;

@@ -164,14 +164,16 @@ Test(config, defaults_when_unset)
 	cr_assert_eq(cfg->correlation.chronic_period_ms, 90LL * 86400000);
 	cr_assert_eq(cfg->correlation.nrootcauses, 1);
 	cr_assert_eq(cfg->correlation.rootcauses[0].nexplains, 5);
-	/* DOMAIN.md 3: seven default clock rows, ladder of three */
-	cr_assert_eq(cfg->sla.nclocks, 7);
-	cr_assert_eq(cfg->sla.nladder, 3);
+	/* DOMAIN.md 3, from sla_config_defaults() */
+	cr_assert_eq(cfg->sla.dur[SLA_ACK][TIER_PREMIUM][SEV_MAJOR][REGION_C].ms, 60000);
+	cr_assert_eq(cfg->sla.dur[SLA_ACK][TIER_STANDARD][SEV_MINOR][REGION_A].ms, 3600000);
+	cr_assert_eq(cfg->sla.dur[SLA_ARRIVE][TIER_STANDARD][SEV_MINOR][REGION_B].ms, 12 * 3600000);
+	cr_assert_eq(cfg->sla.nrungs, 3);
 	cr_assert_eq(cfg->sla.nwarnings, 2);
-	cr_assert_float_eq(cfg->sla.warnings[1], 0.8, 1e-9);
-	cr_assert_eq(cfg->sla.nresponse_bands, 4);
-	cr_assert_eq(cfg->sla.response_bands[0].points, 5);
-	cr_assert_eq(cfg->sla.response_bands[0].under_ms, 3600000);
+	cr_assert_float_eq(cfg->sla.warn_at[1], 0.8, 1e-9);
+	cr_assert_eq(cfg->sla.nscore_bands, 4);
+	cr_assert_eq(cfg->sla.score_bands[0].score, 5);
+	cr_assert_eq(cfg->sla.score_bands[0].below_ms, 3600000);
 	config_free(cfg);
 }
 
@@ -401,34 +403,51 @@ Test(config, sla_errors)
 	expect_at(PROFILE "sla:\n  clocks:\n    - {clock: ack, tier: premium, duration: 60s}\n",
 	    "- {clock: ack, tier: premium", "sla.clocks: no duration for the ack clock of tier standard");
 	expect_at(PROFILE "sla:\n  calendars:\n    w: {timezone: Mars/Olympus}\n",
-	    "Mars/Olympus", "sla.calendars.w.timezone: unknown time zone \"Mars/Olympus\"");
+	    "Mars/Olympus", "sla.calendars.w.timezone: ");
 	expect_at(PROFILE "sla:\n  calendars:\n    w: {hours: \"18:00-09:00\"}\n",
 	    "\"18:00-09:00\"", "sla.calendars.w.hours: working hours \"18:00-09:00\" are inverted");
 	expect_at(PROFILE "sla:\n  calendars:\n    w: {weekdays: [mon, mon]}\n",
-	    "mon]", "sla.calendars.w.weekdays: weekday mon given twice");
+	    "mon]", "sla.calendars.w.weekdays[1]: weekday mon given twice");
 	expect_at(PROFILE "sla:\n  calendars:\n    w: {holidays: [2026-02-30]}\n",
-	    "2026-02-30", "sla.calendars.w.holidays: expected a date");
+	    "2026-02-30", "sla.calendars.w.holidays[0]: expected a date");
 	expect_at(PROFILE "sla:\n  clocks:\n    - {clock: ack, duration: 1h, calendar: nine-to-five}\n",
 	    "nine-to-five", "sla.clocks[0].calendar: unknown calendar \"nine-to-five\"");
 	expect_at(PROFILE "sla:\n  warnings: [0.8, 0.5]\n",
 	    "0.5]", "sla.warnings[1]: warning fractions must be ascending");
-	expect_at(PROFILE "sla:\n  escalation:\n    - {level: 1, name: branch, on: breach}\n",
-	    "1, name: branch", "sla.escalation[0]: escalation levels must be listed in order");
+	expect_at(PROFILE "sla:\n  escalation:\n    - {level: regional, on: breach}\n",
+	    "regional", "sla.escalation[0].level: unknown value \"regional\"");
+	expect_at(PROFILE "sla:\n  escalation:\n    - {level: branch, on: warning, warning: 3}\n",
+	    "escalation:", "sla.escalation[0].warning: no such warning");
 }
 
 Test(config, sla_calendar_parsed)
 {
 	struct config *cfg = load(PROFILE "sla:\n  calendars:\n"
-	    "    w: {utc_offset: \"+08:00\", weekdays: [mon, fri], hours: \"09:00-18:00\","
-	    " holidays: [2026-10-02, 2026-10-01]}\n");
-	struct cfg_calendar *c;
+	    "    w: {timezone: \"+08:00\", weekdays: [mon, fri], hours: \"09:00-18:00\","
+	    " holidays: [2026-10-02, 2026-10-01]}\n"
+	    "  clocks:\n"
+	    "    - {clock: ack, duration: 1h}\n"
+	    "    - {clock: ack, tier: premium, duration: 60s}\n"
+	    "    - {clock: ack, tier: premium, region: C, duration: 2m}\n"
+	    "    - {clock: arrive, duration: 2h}\n"
+	    "    - {clock: resolve, duration: 8h}\n"
+	    "    - {clock: resolve_complex, duration: 3d, calendar: w}\n");
+	struct calendar *c;
 
 	cr_assert_not_null(cfg, "%s", errs.n ? errs.msg[0] : "");
-	c = &cfg->sla.calendars[0];
+	cr_assert_eq(cfg->sla.ncalendars, 3);	/* 24x7, workday, w */
+	c = &cfg->sla.calendars[2];
+	cr_assert_str_eq(c->name, "w");
 	cr_assert_eq(c->utc_offset_min, 480);
-	cr_assert_eq(c->weekdays, 0x11);
-	cr_assert_eq(c->start_min, 540);
-	cr_assert_eq(c->end_min, 1080);
+	cr_assert_eq(c->weekdays, (1 << CAL_MON) | (1 << CAL_FRI));
+	cr_assert_eq(c->nperiods, 1);
+	cr_assert_eq(c->periods[0].start_min, 540);
+	cr_assert_eq(c->periods[0].end_min, 1080);
+	/* the most specific row wins */
+	cr_assert_eq(cfg->sla.dur[SLA_ACK][TIER_STANDARD][SEV_MAJOR][REGION_C].ms, 3600000);
+	cr_assert_eq(cfg->sla.dur[SLA_ACK][TIER_PREMIUM][SEV_MAJOR][REGION_A].ms, 60000);
+	cr_assert_eq(cfg->sla.dur[SLA_ACK][TIER_PREMIUM][SEV_MAJOR][REGION_C].ms, 120000);
+	cr_assert_eq(cfg->sla.complex_resolve[TIER_PREMIUM][SEV_MINOR][REGION_B].calendar, 2);
 	cr_assert_eq(c->nholidays, 2);
 	cr_assert_eq(c->holidays[0], 20727);	/* 2026-10-01 */
 	cr_assert_eq(c->holidays[1], 20728);
