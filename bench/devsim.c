@@ -551,6 +551,10 @@ ep_listen(struct ds_ep *ep)
 			    ep->port, modbus_strerror(errno));
 			return -EADDRINUSE;
 		}
+		/* accept4() below must not block; connections may. */
+		if (fcntl(ep->lfd, F_SETFL, fcntl(ep->lfd, F_GETFL) |
+		    O_NONBLOCK) == -1)
+			return -errno;
 	} else {
 		if ((ep->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
 		    SOCK_CLOEXEC, 0)) == -1)
