@@ -899,7 +899,7 @@ main(int argc, char *argv[])
 		    ds.nshards);
 	nofile = raise_nofile();
 	need = 2 * ds.neps + 32;
-	if (ds.libmodbus && need > FD_SETSIZE)
+	if (ds.libmodbus && ds.neps > DS_LIBMODBUS_MAX)
 		fatalx("devsim --libmodbus endpoints=%zu max=%d (every fd must "
 		    "stay below FD_SETSIZE=%d for libmodbus's select)",
 		    ds.neps, DS_LIBMODBUS_MAX, FD_SETSIZE);

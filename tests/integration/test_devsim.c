@@ -535,3 +535,149 @@ Test(devsim, bad_scenario_names_file_and_line, .timeout = 20)
 		found |= strstr(line, want) != NULL;
 	cr_assert(found, "no error naming %s", want);
 }
+
+/*
+ * Runs a bench client (10 s at most) and returns its result line, or NULL.
+ * The caller's argv[0] is a name under $TOCSIN_BUILD/bench/.
+ */
+static char *
+run_client(const char *name, const char *const *args)
+{
+	static char line[1024];
+	char path[512];
+	const char *argv[32];
+	int o[2], n = 0, status, got;
+	int64_t end;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s", devsim_path());
+	snprintf(strrchr(path, '/') + 1, sizeof(path) - (size_t)(strrchr(path,
+	    '/') + 1 - path), "%s", name);
+	argv[n++] = path;
+	for (; *args != NULL && n < 31; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	cr_assert_eq(access(path, X_OK), 0, "no client at %s", path);
+	cr_assert_eq(pipe(o), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(o[1], 1);
+		close(o[0]);
+		execv(path, (char *const *)argv);
+		_exit(127);
+	}
+	close(o[1]);
+	got = read_line(o[0], line, sizeof(line), 10000);
+	close(o[0]);
+	end = mono_ms() + 3000;
+	while (waitpid(pid, &status, WNOHANG) != pid) {
+		if (mono_ms() > end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return NULL;
+		}
+		usleep(10000);
+	}
+	return got > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ?
+	    line : NULL;
+}
+
+static long long
+field(const char *line, const char *key)
+{
+	char k[64];
+	const char *p;
+
+	snprintf(k, sizeof(k), " %s=", key);
+	p = strstr(line, k);
+	cr_assert_not_null(p, "no %s in %s", key, line);
+	return atoll(p + strlen(k));
+}
+
+Test(devsim, baseline_clients_measure_what_devsim_served, .timeout = 30)
+{
+	static const char *const extra[] = { "--devices", "10", NULL };
+	char port[16], line[1024], *res;
+	long long sum = 0, min = -1;
+	struct sim s;
+
+	sim_start(&s, 8, extra);
+	snprintf(port, sizeof(port), "%d", s.port);
+	{
+		const char *args[] = { "--devices", "10", "--base-addr",
+		    s.addr[0], "--port", port, "--count", "3000", NULL };
+
+		res = run_client("pollbase_epoll", args);
+		cr_assert_not_null(res, "pollbase_epoll failed");
+		cr_assert(strstr(res, "pollbench client=epoll devices=10 "
+		    "conns=10 interval_ms=0 "), "%s", res);
+		cr_assert_geq(field(res, "tx"), 3000);
+		cr_assert_eq(field(res, "errors"), 0);
+		cr_assert_eq(field(res, "timeouts"), 0);
+		cr_assert_gt(field(res, "rtt_p99_us"), 0);
+		cr_assert_geq(field(res, "rtt_p99_us"),
+		    field(res, "rtt_p50_us"));
+		cr_assert_gt(field(res, "maxrss_kb"), 0);
+	}
+	{
+		const char *args[] = { "--devices", "10", "--base-addr",
+		    s.addr[0], "--port", port, "--count", "500", NULL };
+
+		res = run_client("pollbase_libmodbus", args);
+		cr_assert_not_null(res, "pollbase_libmodbus failed");
+		cr_assert(strstr(res, "pollbench client=libmodbus devices=10 "),
+		    "%s", res);
+		cr_assert_eq(field(res, "tx"), 500);
+		cr_assert_eq(field(res, "errors"), 0);
+	}
+	cr_assert_eq(sim_stop(&s), 0);
+	/* Every device was polled; devsim counted at least what was sent. */
+	while (read_line(s.out, line, sizeof(line), 1000) >= 0) {
+		const char *p = strstr(line, "devsim device ");
+
+		if (p != NULL) {
+			long long r = field(line, "requests");
+
+			sum += r;
+			min = min < 0 || r < min ? r : min;
+		}
+	}
+	cr_assert_geq(sum, 3500);
+	cr_assert_gt(min, 0, "a device was never polled");
+}
+
+Test(devsim, epoll_floor_keeps_schedule_and_counts_timeouts, .timeout = 30)
+{
+	static const char scen[] = "0 dev:D000001 silent\n";
+	char path[] = "/tmp/test_devsim_silent.XXXXXX";
+	const char *extra[] = { "--devices", "4", "--scenario", path, NULL };
+	char port[16], *res;
+	struct sim s;
+	long long tx;
+	int fd;
+
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, scen, sizeof(scen) - 1),
+	    (ssize_t)sizeof(scen) - 1);
+	close(fd);
+	sim_start(&s, 9, extra);
+	unlink(path);
+	snprintf(port, sizeof(port), "%d", s.port);
+	{
+		const char *args[] = { "--devices", "4", "--base-addr",
+		    s.addr[0], "--port", port, "--interval-ms", "100",
+		    "--duration", "1", "--timeout-ms", "150", NULL };
+
+		res = run_client("pollbase_epoll", args);
+	}
+	cr_assert_not_null(res, "pollbase_epoll failed");
+	cr_assert(strstr(res, " jitter=schedule "), "%s", res);
+	/* 3 answering devices x 10 polls in 1 s; the silent one times out. */
+	tx = field(res, "tx");
+	cr_assert(tx >= 27 && tx <= 33, "tx=%lld: %s", tx, res);
+	cr_assert_geq(field(res, "timeouts"), 3, "%s", res);
+	cr_assert_eq(sim_stop(&s), 0);
+}
