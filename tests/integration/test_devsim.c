@@ -343,7 +343,7 @@ Test(devsim, scenario_mains_failure_and_consequences, .timeout = 30)
 	    "1h     all         mains_restore\n";
 	char path[] = "/tmp/test_devsim_scen.XXXXXX";
 	const char *extra[] = { "--devices", "2", "--scenario", path,
-	    "--time-scale", "3000", NULL };
+	    "--time-scale", "6000", NULL };
 	uint16_t in[10], b0[10];
 	uint8_t bits[5];
 	struct sim s;
@@ -377,8 +377,8 @@ Test(devsim, scenario_mains_failure_and_consequences, .timeout = 30)
 	cr_assert(modbus_get_float_abcd(in + 2) <= 51.5 + 1e-6,
 	    "battery left float voltage");
 	cr_assert_eq(in[9] & 0x0002, 0x0002, "air-con not cooling");
-	/* 3 s at 3000x is 2.5 h of battery: low battery, hot room. */
-	usleep(3000000);
+	/* 1.5 s at 6000x is 2.5 h of battery: low battery, hot room. */
+	usleep(1500000);
 	cr_assert_eq(modbus_read_input_registers(mb, 0, 10, in), 10);
 	cr_assert(modbus_get_float_abcd(in + 2) < 47.0, "battery low: %f",
 	    modbus_get_float_abcd(in + 2));
