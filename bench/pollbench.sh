@@ -13,7 +13,9 @@
 # next to the client's, so one can see that it is not the bottleneck.
 #
 # Work is fixed: PB_LM_TX libmodbus transactions, PB_EP_TX epoll
-# transactions (defaults 20000 and 200000), after a warm-up.  Every process
+# transactions (defaults 20000 and 200000), after a warm-up of 2 x D; and,
+# at D = 10,000, PB_INTERVAL_S seconds (5) of the floor polling every device
+# once a second.  Every process
 # is started and stopped by PID; every wait is bounded (ready 20 s, each
 # client run PB_TIMEOUT s, default 120).
 set -u
@@ -105,23 +107,30 @@ sim_cpu() {
 
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
-# run NAME BIN D TX: one client run; prints its line and the sim's CPU.
+# run NAME BIN D TX [ARGS...]: one client run; prints its line and the
+# simulator's CPU over it.
 run() {
 	name=$1; bin=$2; d=$3; tx=$4
+	shift 4
 	c0=$(sim_cpu)
+	w0=$(date +%s%N)
 	line=$(timeout "$TMO" "$bin" --devices "$d" --base-addr "$BASE" \
-	    --port "$PORT" --count "$tx" --warmup $((d * 2)) --timeout-ms 5000 2>"$TMP/client.err")
+	    --port "$PORT" --count "$tx" --warmup $((d * 2)) --timeout-ms 5000 \
+	    "$@" 2>"$TMP/client.err")
 	rc=$?
+	w1=$(date +%s%N)
 	c1=$(sim_cpu)
 	if [ $rc -ne 0 ] || [ -z "$line" ]; then
 		echo "pollbench: $name D=$d failed rc=$rc" >&2
 		cat "$TMP/client.err" >&2
 		return 1
 	fi
-	secs=$(field "$line" secs)
+	# The simulator's CPU over the whole client run (connect, warm-up,
+	# measured phase), as a share of one core over the same wall time.
+	wall=$(echo "$w0 $w1" | awk '{ printf "%.3f", ($2 - $1) / 1e9 }')
 	simcpu=$(echo "$c0 $c1" | awk '{ printf "%.3f", $2 - $1 }')
-	simcore=$(echo "$simcpu $secs" | awk '{ printf "%.2f", ($2 > 0 ? $1 / $2 : 0) }')
-	echo "$line sim_cpu_s=$simcpu sim_cores=$simcore"
+	simcore=$(echo "$simcpu $wall" | awk '{ printf "%.2f", ($2 > 0 ? $1 / $2 : 0) }')
+	echo "$line sim_cpu_s=$simcpu run_wall_s=$wall sim_cores=$simcore"
 	eval "R_${name}_$d=\"\$line\""
 }
 
@@ -138,6 +147,10 @@ for D in 100 1000 10000; do
 	echo "pollbench: D=$D devsim=$BASE:$PORT processes=$shards"
 	[ $D -le 1000 ] && run libmodbus "$LM" $D "$LM_TX"
 	run epoll "$EP" $D "$EP_TX"
+	# The realistic load: every device once a second, for the later
+	# comparison of CPU share and jitter at 10,000 devices.
+	[ $D -eq 10000 ] && run epoll_1s "$EP" $D 1 --interval-ms 1000 \
+	    --duration "${PB_INTERVAL_S:-5}"
 	if [ $D -le 1000 ]; then
 		eval "l=\$R_libmodbus_$D; e=\$R_epoll_$D"
 		echo "pollbench ratio D=$D baseline=epoll libmodbus_cpu_per_1k=$(ratio "$l" "$e" cpu_s_per_1k)x libmodbus_tps=$(ratio "$l" "$e" tps)x"
