@@ -684,3 +684,80 @@ Test(devsim, epoll_floor_keeps_schedule_and_counts_timeouts)
 	cr_assert_geq(field(res, "timeouts"), 3, "%s", res);
 	cr_assert_eq(sim_stop(&s), 0);
 }
+
+static int
+raw_connect(const struct sim *s)
+{
+	struct sockaddr_in sa;
+	struct timeval tv = { 2, 0 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	cr_assert_geq(fd, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)s->port);
+	inet_pton(AF_INET, s->addr[0], &sa.sin_addr);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	/* Every recv below is bounded. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* Reads exactly n bytes (bounded by SO_RCVTIMEO); returns n or less. */
+static ssize_t
+recv_all(int fd, uint8_t *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = recv(fd, buf + got, n - got, 0);
+
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+Test(devsim, own_framing_split_pipelined_and_bad_frames)
+{
+	static const char *const extra[] = { "--devices", "1", NULL };
+	/* FC 3, holding 0, 1 register, tid 0x0102 and 0x0103. */
+	static const uint8_t q1[] = { 1, 2, 0, 0, 0, 6, 1, 3, 0, 0, 0, 1 };
+	static const uint8_t q2[] = { 1, 3, 0, 0, 0, 6, 1, 3, 0, 1, 0, 1 };
+	static const uint8_t bad[] = { 0, 1, 0, 1, 0, 6, 1, 3, 0, 0, 0, 1 };
+	uint8_t two[24], r[22], line[1024];
+	struct sim s;
+	int fd, found = 0;
+
+	sim_start(&s, 10, extra);
+	fd = raw_connect(&s);
+	/* A request in three pieces is one request. */
+	cr_assert_eq(send(fd, q1, 3, 0), 3);
+	usleep(20000);
+	cr_assert_eq(send(fd, q1 + 3, 5, 0), 5);
+	usleep(20000);
+	cr_assert_eq(send(fd, q1 + 8, 4, 0), 4);
+	cr_assert_eq(recv_all(fd, r, 11), 11);
+	cr_assert_eq(r[0] << 8 | r[1], 0x0102, "transaction id echoed");
+	cr_assert_eq(r[5], 5);
+	cr_assert_eq(r[7], 3);
+	cr_assert_eq(r[8], 2);
+	cr_assert_eq(r[9] << 8 | r[10], 470);
+	/* Two requests in one segment get two answers, in order. */
+	memcpy(two, q1, 12);
+	memcpy(two + 12, q2, 12);
+	cr_assert_eq(send(fd, two, 24, 0), 24);
+	cr_assert_eq(recv_all(fd, r, 22), 22);
+	cr_assert_eq(r[0] << 8 | r[1], 0x0102);
+	cr_assert_eq(r[11] << 8 | r[12], 0x0103);
+	cr_assert_eq(r[20] << 8 | r[21], 350, "high-temp setpoint");
+	/* A protocol id other than 0 cannot be resynchronised: closed. */
+	cr_assert_eq(send(fd, bad, sizeof(bad), 0), (ssize_t)sizeof(bad));
+	cr_assert_eq(recv(fd, r, sizeof(r), 0), 0, "connection not closed");
+	close(fd);
+	cr_assert_eq(sim_stop(&s), 0);
+	while (read_line(s.out, (char *)line, sizeof(line), 1000) >= 0)
+		found |= strstr((char *)line, " bad_frames=1 ") != NULL;
+	cr_assert(found, "bad frame not counted");
+}
