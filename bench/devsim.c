@@ -588,7 +588,7 @@ ep_close(struct ds_ep *ep)
 		conn_close(ep->conns);
 	ev_io_stop(ds.loop, &ep->lio);
 	ev_timer_stop(ds.loop, &ep->retry);
-	if (ep->lfd > 0)
+	if (ep->lfd >= 0)
 		close(ep->lfd);
 	if (ep->mb != NULL) {
 		modbus_set_socket(ep->mb, -1);

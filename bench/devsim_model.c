@@ -49,15 +49,15 @@ enum tower_pt {
 };
 
 struct tower_point {
-	const char	*name;
-	const char	*unit;
-	uint8_t		 table;
-	uint16_t	 address;
-	uint8_t		 type;
-	uint8_t		 order;
-	double		 scale;
-	int8_t		 bit;
-	double		 min, max;
+	const char	*name;		/* point name in the profile */
+	const char	*unit;		/* engineering unit or NULL */
+	uint8_t		 table;		/* enum mb_table */
+	uint16_t	 address;	/* 0-based in its table */
+	uint8_t		 type;		/* enum pt_type */
+	uint8_t		 order;		/* enum pt_order */
+	double		 scale;		/* value = raw * scale */
+	int8_t		 bit;		/* bool in a register: bit; else -1 */
+	double		 min, max;	/* valid range */
 };
 
 /*
@@ -103,13 +103,13 @@ static const struct tower_point tower_points[TP__COUNT] = {
 #define AC_NOT_COOLING	0x0002
 
 struct tower_alarm {
-	const char	*code;
-	enum tower_pt	 point;
-	uint8_t		 cond;
-	uint8_t		 severity;
-	uint8_t		 bit;
-	double		 threshold, clear;
-	uint32_t	 delay_on_ms;
+	const char	*code;		/* DOMAIN.md section 5 */
+	enum tower_pt	 point;		/* the point it watches */
+	uint8_t		 cond;		/* enum alarm_cond */
+	uint8_t		 severity;	/* enum severity */
+	uint8_t		 bit;		/* AC_BIT_SET: which bit */
+	double		 threshold, clear; /* raise at, clear at (hysteresis) */
+	uint32_t	 delay_on_ms;	/* debounce; delay-off is the same */
 };
 
 /* DOMAIN.md section 5, thresholds as etc/ will ship them. */
