@@ -1,0 +1,653 @@
+/*
+ * devsim_model.c - see devsim_model.h.
+ *
+ * The tower profile is one static table (tower_points[]) whose order is the
+ * order of the values computed by tower_values(); the fleet profile is built
+ * from it, so the served map and the profile a poller reads always agree.
+ *
+ * Memory: per device 2 x 32 words + 8 bytes of bits + 8 bytes of evaluation
+ * time + 12 bytes of faults + 4 bytes of counter, about 100 bytes, plus the
+ * fleet's own ~60 bytes: 100,000 devices stay under 20 MB.
+ *
+ * Evaluation is lazy: a device's registers are recomputed when a request
+ * finds them older than the server's max age (100 ms), so an idle fleet costs
+ * nothing and a polled one costs one evaluation per poll at most.  Physics:
+ *   - mains lost: battery jumps to its knee (51.5 V, or lower if it already
+ *     was) and falls linearly to 44 V over batt_runtime_s (default 3 h, so
+ *     BATT_LOW at 47 V comes after 108 min); current -45 A until empty.
+ *   - mains back: battery recharges linearly to 53.5 V over 30 min at +25 A,
+ *     then floats at +2 A.
+ *   - no cooling (no power or air-con fault): room warms 0.5 degC/min up to
+ *     55 degC; cooling back: cools 0.25 degC/min down to 25 degC.
+ * time_scale multiplies physics time so a 3 h discharge fits in a bench run.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <arpa/inet.h>
+
+#include "bench/devsim_model.h"
+#include "daemon/mem.h"
+
+#define BATT_KNEE_V	51.5
+#define BATT_EMPTY_V	44.0
+#define BATT_CHARGE_A	25.0
+#define RECHARGE_S	1800.0
+#define TEMP_RISE_C_S	(0.5 / 60)
+#define TEMP_FALL_C_S	(0.25 / 60)
+#define TEMP_MAX_C	55.0
+#define ENERGY_W	2160.0		/* 40 A x 54 V */
+
+enum tower_pt {
+	TP_MAINS_V, TP_MAINS_HZ, TP_BATT_V, TP_BATT_A, TP_ROOM_C,
+	TP_RECT_STATUS, TP_DG_STATUS, TP_AC_STATUS, TP_LOAD_A, TP_ENERGY,
+	TP_UPTIME, TP_SOC, TP_ENV_DOOR, TP_ENV_SMOKE, TP_ENV_WATER,
+	TP_BATT_LOW_SET, TP_HIGH_TEMP_SET, TP_SITE_CODE, TP_UNIT, TP_SERIAL,
+	TP_DOOR, TP_SMOKE, TP_WATER, TP_MAINS_FAIL, TP_DG_RUNNING,
+	TP_DG_CMD, TP_SIREN, TP__COUNT
+};
+
+struct tower_point {
+	const char	*name;		/* point name in the profile */
+	const char	*unit;		/* engineering unit or NULL */
+	uint8_t		 table;		/* enum mb_table */
+	uint16_t	 address;	/* 0-based in its table */
+	uint8_t		 type;		/* enum pt_type */
+	uint8_t		 order;		/* enum pt_order */
+	double		 scale;		/* value = raw * scale */
+	int8_t		 bit;		/* bool in a register: bit; else -1 */
+	double		 min, max;	/* valid range */
+};
+
+/*
+ * The register map.  Types and word orders vary on purpose so that a client
+ * decoding this profile exercises all of them.
+ */
+static const struct tower_point tower_points[TP__COUNT] = {
+	[TP_MAINS_V] = { "mains_voltage", "V", MB_INPUT, 0, PT_UINT16, PT_ABCD, 0.1, -1, 0, 300 },
+	[TP_MAINS_HZ] = { "mains_frequency", "Hz", MB_INPUT, 1, PT_UINT16, PT_ABCD, 0.01, -1, 0, 70 },
+	[TP_BATT_V] = { "battery_voltage", "V", MB_INPUT, 2, PT_FLOAT32, PT_ABCD, 1, -1, 0, 60 },
+	[TP_BATT_A] = { "battery_current", "A", MB_INPUT, 4, PT_FLOAT32, PT_CDAB, 1, -1, -500, 500 },
+	[TP_ROOM_C] = { "room_temperature", "degC", MB_INPUT, 6, PT_INT16, PT_ABCD, 0.1, -1, -40, 80 },
+	[TP_RECT_STATUS] = { "rectifier_status", NULL, MB_INPUT, 7, PT_UINT16, PT_ABCD, 1, -1, 0, 65535 },
+	[TP_DG_STATUS] = { "generator_status", NULL, MB_INPUT, 8, PT_UINT16, PT_ABCD, 1, -1, 0, 65535 },
+	[TP_AC_STATUS] = { "aircon_status", NULL, MB_INPUT, 9, PT_UINT16, PT_ABCD, 1, -1, 0, 65535 },
+	[TP_LOAD_A] = { "load_current", "A", MB_INPUT, 10, PT_INT32, PT_BADC, 0.01, -1, 0, 1000 },
+	[TP_ENERGY] = { "energy", "Wh", MB_INPUT, 12, PT_UINT32, PT_CDAB, 1, -1, 0, 4294967295.0 },
+	[TP_UPTIME] = { "uptime", "ms", MB_INPUT, 14, PT_UINT64, PT_ABCD, 1, -1, 0, 1e18 },
+	[TP_SOC] = { "battery_soc", "%", MB_INPUT, 18, PT_FLOAT64, PT_DCBA, 1, -1, 0, 100 },
+	[TP_ENV_DOOR] = { "env_door", NULL, MB_INPUT, 22, PT_BOOL, PT_ABCD, 1, 0, 0, 1 },
+	[TP_ENV_SMOKE] = { "env_smoke", NULL, MB_INPUT, 22, PT_BOOL, PT_ABCD, 1, 1, 0, 1 },
+	[TP_ENV_WATER] = { "env_water", NULL, MB_INPUT, 22, PT_BOOL, PT_ABCD, 1, 2, 0, 1 },
+	[TP_BATT_LOW_SET] = { "batt_low_setpoint", "V", MB_HOLDING, 0, PT_UINT16, PT_ABCD, 0.1, -1, 0, 60 },
+	[TP_HIGH_TEMP_SET] = { "high_temp_setpoint", "degC", MB_HOLDING, 1, PT_INT16, PT_ABCD, 0.1, -1, -40, 80 },
+	[TP_SITE_CODE] = { "site_code", NULL, MB_HOLDING, 2, PT_UINT32, PT_ABCD, 1, -1, 0, 4294967295.0 },
+	[TP_UNIT] = { "unit_id", NULL, MB_HOLDING, 4, PT_UINT16, PT_ABCD, 1, -1, 0, 255 },
+	[TP_SERIAL] = { "serial", NULL, MB_HOLDING, 5, PT_INT64, PT_DCBA, 1, -1, 0, 1e18 },
+	[TP_DOOR] = { "door_open", NULL, MB_DISCRETE, 0, PT_BOOL, PT_ABCD, 1, -1, 0, 1 },
+	[TP_SMOKE] = { "smoke", NULL, MB_DISCRETE, 1, PT_BOOL, PT_ABCD, 1, -1, 0, 1 },
+	[TP_WATER] = { "water_leak", NULL, MB_DISCRETE, 2, PT_BOOL, PT_ABCD, 1, -1, 0, 1 },
+	[TP_MAINS_FAIL] = { "mains_fail_contact", NULL, MB_DISCRETE, 3, PT_BOOL, PT_ABCD, 1, -1, 0, 1 },
+	[TP_DG_RUNNING] = { "generator_running", NULL, MB_DISCRETE, 4, PT_BOOL, PT_ABCD, 1, -1, 0, 1 },
+	[TP_DG_CMD] = { "generator_start_cmd", NULL, MB_COIL, 0, PT_BOOL, PT_ABCD, 1, -1, 0, 1 },
+	[TP_SIREN] = { "siren", NULL, MB_COIL, 1, PT_BOOL, PT_ABCD, 1, -1, 0, 1 },
+};
+
+/* Status words: bit meanings (docs/devsim.md). */
+#define RECT_OUTPUT_ON	0x0001
+#define RECT_FAULT	0x0002
+#define DG_RUNNING	0x0001
+#define DG_FAIL_START	0x0002
+#define AC_RUNNING	0x0001
+#define AC_NOT_COOLING	0x0002
+
+struct tower_alarm {
+	const char	*code;		/* DOMAIN.md section 5 */
+	enum tower_pt	 point;		/* the point it watches */
+	uint8_t		 cond;		/* enum alarm_cond */
+	uint8_t		 severity;	/* enum severity */
+	uint8_t		 bit;		/* AC_BIT_SET: which bit */
+	double		 threshold, clear; /* raise at, clear at (hysteresis) */
+	uint32_t	 delay_on_ms;	/* debounce; delay-off is the same */
+};
+
+/* DOMAIN.md section 5, thresholds as etc/ will ship them. */
+static const struct tower_alarm tower_alarms[] = {
+	{ "MAINS_FAIL", TP_MAINS_V, AC_BELOW, SEV_MAJOR, 0, 180, 200, 3000 },
+	{ "RECT_FAIL", TP_RECT_STATUS, AC_BIT_SET, SEV_MAJOR, 1, 1, 1, 0 },
+	{ "BATT_DISCHARGE", TP_BATT_A, AC_BELOW, SEV_MINOR, 0, -2, -1, 5000 },
+	{ "BATT_LOW", TP_BATT_V, AC_BELOW, SEV_CRITICAL, 0, 47, 49, 10000 },
+	{ "DG_FAIL", TP_DG_STATUS, AC_BIT_SET, SEV_MAJOR, 1, 1, 1, 0 },
+	{ "HIGH_TEMP", TP_ROOM_C, AC_ABOVE, SEV_MAJOR, 0, 35, 32, 60000 },
+	{ "AC_FAIL", TP_AC_STATUS, AC_BIT_SET, SEV_MAJOR, 1, 1, 1, 10000 },
+	{ "DOOR_OPEN", TP_DOOR, AC_EQUALS, SEV_MINOR, 0, 1, 1, 0 },
+	{ "SMOKE", TP_SMOKE, AC_EQUALS, SEV_CRITICAL, 0, 1, 1, 0 },
+	{ "WATER_LEAK", TP_WATER, AC_EQUALS, SEV_MAJOR, 0, 1, 1, 0 },
+};
+
+#define NALARMS (sizeof(tower_alarms) / sizeof(tower_alarms[0]))
+
+void
+devsim_cfg_default(struct devsim_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->ndevices = 10;
+	cfg->units = 1;
+	cfg->base.s_addr = htonl(0x7f010001);	/* 127.1.0.1 */
+	cfg->port = 1502;
+	cfg->ports_per_addr = 1;
+	cfg->noise = 1;
+	cfg->drift = 1;
+	cfg->drift_period_s = 600;
+	cfg->time_scale = 1;
+	cfg->batt_runtime_s = 10800;
+	cfg->seed = 1;
+}
+
+int
+devsim_endpoint(const struct devsim_cfg *cfg, size_t g, struct in_addr *addr,
+    uint16_t *port)
+{
+	uint32_t b = ntohl(cfg->base.s_addr);
+	uint64_t lin, a;
+	unsigned o = b & 0xff;
+
+	if (o == 0 || o == 255 || (b >> 24) != 127 || cfg->ports_per_addr == 0)
+		return -ERANGE;
+	/* Linear index over usable host octets 1..254 of each /24. */
+	lin = (uint64_t)(b >> 8) * 254 + (o - 1) + g / cfg->ports_per_addr;
+	a = ((lin / 254) << 8) | (lin % 254 + 1);
+	if ((a >> 24) != 127)
+		return -ERANGE;
+	if ((uint32_t)cfg->port + g % cfg->ports_per_addr > 65535)
+		return -ERANGE;
+	addr->s_addr = htonl((uint32_t)a);
+	*port = (uint16_t)(cfg->port + g % cfg->ports_per_addr);
+	return 0;
+}
+
+size_t
+devsim_gateway_first(const struct devsim_model *m, size_t g)
+{
+	return g * m->cfg.units;
+}
+
+uint32_t
+devsim_unit_device(const struct devsim_model *m, size_t g, unsigned unit)
+{
+	size_t d;
+
+	if (m->cfg.units == 1)
+		return (uint32_t)g;
+	if (unit < 1 || unit > m->cfg.units)
+		return FLEET_NONE;
+	d = g * m->cfg.units + unit - 1;
+	return d < m->cfg.ndevices ? (uint32_t)d : FLEET_NONE;
+}
+
+static uint64_t
+model_rand(struct devsim_model *m)
+{
+	/* xorshift64*: fast, and good enough for measurement noise. */
+	m->rng ^= m->rng >> 12;
+	m->rng ^= m->rng << 25;
+	m->rng ^= m->rng >> 27;
+	return m->rng * 2685821657736338717ULL;
+}
+
+/* Roughly normal, mean 0, sd ~0.5 (sum of two uniforms in [-0.5, 0.5)). */
+static double
+model_noise(struct devsim_model *m)
+{
+	double a = (double)(model_rand(m) >> 11) / 9007199254740992.0;
+	double b = (double)(model_rand(m) >> 11) / 9007199254740992.0;
+
+	return a + b - 1.0;
+}
+
+/* A fixed per-device number in [-1, 1): devices differ, runs repeat. */
+static double
+model_offset(const struct devsim_model *m, uint32_t d, unsigned salt)
+{
+	uint64_t h = (m->cfg.seed + 0x9e3779b97f4a7c15ULL * (d + 1)) ^
+	    (0xbf58476d1ce4e5b9ULL * (salt + 1));
+
+	h ^= h >> 31;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 29;
+	return (double)(h >> 11) / 4503599627370496.0 - 1.0;
+}
+
+static void
+model_profile(struct devsim_model *m)
+{
+	struct fleet *f = m->fleet;
+	struct fleet_profile *p;
+	uint32_t pi = fleet_add_profile(f, "tower");
+
+	m->profile = pi;
+	p = &f->profiles[pi];
+	p->description = xstrdup("tower-site power and environment unit "
+	    "(devsim built-in)");
+	p->npoints = TP__COUNT;
+	p->points = xcalloc(TP__COUNT, sizeof(*p->points));
+	for (size_t i = 0; i < TP__COUNT; i++) {
+		const struct tower_point *t = &tower_points[i];
+		struct fleet_point *q = &p->points[i];
+		unsigned end;
+
+		q->name = xstrdup(t->name);
+		q->unit = t->unit != NULL ? xstrdup(t->unit) : NULL;
+		q->scale = t->scale;
+		q->offset = 0;
+		q->min = t->min;
+		q->max = t->max;
+		q->address = t->address;
+		q->table = t->table;
+		q->type = t->type;
+		q->order = t->order;
+		q->bit = t->bit;
+		end = t->address + fleet_point_width(q);
+		if (end > m->nregs[t->table])
+			m->nregs[t->table] = end;
+	}
+	p->nalarms = NALARMS;
+	p->alarms = xcalloc(NALARMS, sizeof(*p->alarms));
+	for (size_t i = 0; i < NALARMS; i++) {
+		const struct tower_alarm *t = &tower_alarms[i];
+		struct fleet_alarm *a = &p->alarms[i];
+
+		a->code = xstrdup(t->code);
+		a->code_id = fleet_code(f, t->code);
+		a->point = t->point;
+		a->cond = t->cond;
+		a->severity = t->severity;
+		a->bit = t->bit;
+		a->threshold = t->threshold;
+		a->clear = t->clear;
+		a->delay_on_ms = t->delay_on_ms;
+		a->delay_off_ms = t->delay_on_ms;
+	}
+}
+
+static int
+model_fleet(struct devsim_model *m)
+{
+	struct fleet *f = m->fleet;
+	char id[32], host[INET_ADDRSTRLEN];
+
+	for (size_t g = 0; g < m->ngateways; g++) {
+		struct fleet_site *s;
+		struct in_addr a;
+		uint16_t port;
+		uint32_t si;
+
+		if (devsim_endpoint(&m->cfg, g, &a, &port) != 0)
+			return -ERANGE;
+		inet_ntop(AF_INET, &a, host, sizeof(host));
+		snprintf(id, sizeof(id), "S%05zu", g);
+		si = fleet_add_site(f, id);
+		s = &f->sites[si];
+		snprintf(id, sizeof(id), "AREA%03zu", g / 100);
+		s->area = fleet_area(f, id);
+		s->region = (uint8_t)(g % 10 < 6 ? REGION_A : g % 10 < 9 ?
+		    REGION_B : REGION_C);
+		snprintf(id, sizeof(id), "ST%04zu", g / 20);
+		s->station = xstrdup(id);
+		snprintf(id, sizeof(id), "BR%03zu", g / 200);
+		s->branch = xstrdup(id);
+		fleet_site_add_tenant(s, "CMCC", TIER_STANDARD);
+		fleet_site_add_tenant(s, "CUCC", g % 10 == 3 ? TIER_PREMIUM :
+		    TIER_STANDARD);
+		for (unsigned u = 1; u <= m->cfg.units; u++) {
+			size_t di = g * m->cfg.units + u - 1;
+			struct fleet_device *d;
+			uint32_t dv;
+
+			if (di >= m->cfg.ndevices)
+				break;
+			snprintf(id, sizeof(id), "D%06zu", di);
+			dv = fleet_add_device(f, id);
+			d = &f->devices[dv];
+			d->host = xstrdup(host);
+			d->port = port;
+			d->unit = (int16_t)u;
+			d->site = si;
+			d->profile = m->profile;
+			d->via = u > 1 ? (uint32_t)(g * m->cfg.units) :
+			    FLEET_NONE;
+		}
+	}
+	return 0;
+}
+
+int
+devsim_model_init(struct devsim_model *m, const struct devsim_cfg *cfg,
+    int64_t now)
+{
+	size_t nw, nb;
+	int rc;
+
+	if (cfg->ndevices == 0 || cfg->ndevices > 1000000 || cfg->units == 0 ||
+	    cfg->units > 247 || cfg->ports_per_addr == 0 ||
+	    !(cfg->time_scale > 0) || !(cfg->batt_runtime_s > 0) ||
+	    !(cfg->drift_period_s > 0) || cfg->noise < 0 || cfg->drift < 0)
+		return -EINVAL;
+	memset(m, 0, sizeof(*m));
+	m->cfg = *cfg;
+	m->ngateways = (cfg->ndevices + cfg->units - 1) / cfg->units;
+	m->fleet = fleet_new();
+	model_profile(m);
+	if ((rc = model_fleet(m)) != 0) {
+		fleet_free(m->fleet);
+		memset(m, 0, sizeof(*m));
+		return rc;
+	}
+	nw = m->nregs[MB_INPUT] + m->nregs[MB_HOLDING];
+	nb = m->nregs[MB_COIL] + m->nregs[MB_DISCRETE];
+	m->regs = xcalloc(cfg->ndevices * nw, sizeof(*m->regs));
+	m->bits = xcalloc(cfg->ndevices * nb, sizeof(*m->bits));
+	m->evaluated = xcalloc(cfg->ndevices, sizeof(*m->evaluated));
+	m->faults = xcalloc(cfg->ndevices, sizeof(*m->faults));
+	m->requests = xcalloc(cfg->ndevices, sizeof(*m->requests));
+	m->sites = xcalloc(m->ngateways, sizeof(*m->sites));
+	m->start = now;
+	m->rng = cfg->seed * 0x9e3779b97f4a7c15ULL | 1;
+	for (size_t g = 0; g < m->ngateways; g++) {
+		m->sites[g].mains_ok = 1;
+		m->sites[g].batt_t0 = now;
+		m->sites[g].batt_v0 = DEVSIM_BATT_FLOAT_V;
+		m->sites[g].temp_t0 = now;
+		m->sites[g].temp_v0 = DEVSIM_ROOM_C;
+	}
+	for (size_t d = 0; d < cfg->ndevices; d++)
+		devsim_model_eval(m, (uint32_t)d, now, 0);
+	return 0;
+}
+
+void
+devsim_model_fini(struct devsim_model *m)
+{
+	fleet_free(m->fleet);
+	xfree(m->regs);
+	xfree(m->bits);
+	xfree(m->evaluated);
+	xfree(m->faults);
+	xfree(m->requests);
+	xfree(m->sites);
+	memset(m, 0, sizeof(*m));
+}
+
+uint16_t *
+devsim_model_words(struct devsim_model *m, uint32_t d, enum mb_table t)
+{
+	uint16_t *w = m->regs + (size_t)d * (m->nregs[MB_INPUT] +
+	    m->nregs[MB_HOLDING]);
+
+	return t == MB_INPUT ? w : w + m->nregs[MB_INPUT];
+}
+
+uint8_t *
+devsim_model_bits(struct devsim_model *m, uint32_t d, enum mb_table t)
+{
+	uint8_t *b = m->bits + (size_t)d * (m->nregs[MB_COIL] +
+	    m->nregs[MB_DISCRETE]);
+
+	return t == MB_COIL ? b : b + m->nregs[MB_COIL];
+}
+
+/* Physics seconds from t0 to now. */
+static double
+model_secs(const struct devsim_model *m, int64_t t0, int64_t now)
+{
+	return now > t0 ? (double)(now - t0) / 1000.0 * m->cfg.time_scale : 0;
+}
+
+static int
+site_powered(const struct devsim_site *s)
+{
+	return s->mains_ok || (s->flags & DEVSIM_F_DG_RUN) != 0;
+}
+
+static int
+site_cooling(const struct devsim_site *s)
+{
+	return site_powered(s) && (s->flags & DEVSIM_F_AC_FAIL) == 0;
+}
+
+static double
+site_battery_v(const struct devsim_model *m, const struct devsim_site *s,
+    int64_t now)
+{
+	double t = model_secs(m, s->batt_t0, now), v;
+
+	if (!site_powered(s)) {
+		v = s->batt_v0 < BATT_KNEE_V ? s->batt_v0 : BATT_KNEE_V;
+		v -= (BATT_KNEE_V - BATT_EMPTY_V) * t / m->cfg.batt_runtime_s;
+		return v > BATT_EMPTY_V ? v : BATT_EMPTY_V;
+	}
+	v = s->batt_v0 + (DEVSIM_BATT_FLOAT_V - BATT_EMPTY_V) * t / RECHARGE_S;
+	return v < DEVSIM_BATT_FLOAT_V ? v : DEVSIM_BATT_FLOAT_V;
+}
+
+static double
+site_battery_a(const struct devsim_model *m, const struct devsim_site *s,
+    double v)
+{
+	if (!site_powered(s))
+		return v > BATT_EMPTY_V ? DEVSIM_BATT_DISCH_A : 0;
+	return v < DEVSIM_BATT_FLOAT_V ? BATT_CHARGE_A : DEVSIM_BATT_FLOAT_A;
+}
+
+static double
+site_temp(const struct devsim_model *m, const struct devsim_site *s,
+    int64_t now)
+{
+	double t = model_secs(m, s->temp_t0, now), v;
+
+	if (!site_cooling(s)) {
+		v = s->temp_v0 + TEMP_RISE_C_S * t;
+		return v < TEMP_MAX_C ? v : TEMP_MAX_C;
+	}
+	if (s->temp_v0 <= DEVSIM_ROOM_C)
+		return s->temp_v0;
+	v = s->temp_v0 - TEMP_FALL_C_S * t;
+	return v > DEVSIM_ROOM_C ? v : DEVSIM_ROOM_C;
+}
+
+/* Both physics state variables continue from their value at now. */
+static void
+site_rebase(struct devsim_model *m, struct devsim_site *s, int64_t now)
+{
+	s->batt_v0 = site_battery_v(m, s, now);
+	s->batt_t0 = now;
+	s->temp_v0 = site_temp(m, s, now);
+	s->temp_t0 = now;
+}
+
+void
+devsim_site_mains(struct devsim_model *m, size_t site, int ok, int64_t now)
+{
+	struct devsim_site *s = &m->sites[site];
+
+	site_rebase(m, s, now);
+	s->mains_ok = ok != 0;
+	/* Consequences show at the next request, not 100 ms later. */
+	for (size_t i = 0; i < m->cfg.units; i++)
+		if (site * m->cfg.units + i < m->cfg.ndevices)
+			m->evaluated[site * m->cfg.units + i] = INT64_MIN;
+}
+
+void
+devsim_site_flag(struct devsim_model *m, size_t site, uint16_t flag, int set,
+    int64_t now)
+{
+	struct devsim_site *s = &m->sites[site];
+
+	site_rebase(m, s, now);
+	if (set)
+		s->flags |= flag;
+	else
+		s->flags &= (uint16_t)~flag;
+	for (size_t i = 0; i < m->cfg.units; i++)
+		if (site * m->cfg.units + i < m->cfg.ndevices)
+			m->evaluated[site * m->cfg.units + i] = INT64_MIN;
+}
+
+static void
+put_word(uint16_t *regs, unsigned i, uint8_t hi, uint8_t lo)
+{
+	regs[i] = (uint16_t)(hi << 8 | lo);
+}
+
+void
+devsim_encode(const struct fleet_point *p, double v, uint16_t *regs)
+{
+	unsigned w = fleet_point_width(p), nb = 2 * w;
+	uint8_t be[8];		/* the value, most significant byte first */
+	uint64_t u = 0;
+	double raw = (v - p->offset) / (p->scale != 0 ? p->scale : 1);
+
+	if (p->type == PT_BOOL) {
+		if (p->bit < 0)
+			regs[p->address] = raw != 0;
+		else if (raw != 0)
+			regs[p->address] |= (uint16_t)(1u << p->bit);
+		else
+			regs[p->address] &= (uint16_t)~(1u << p->bit);
+		return;
+	}
+	raw = p->type == PT_FLOAT32 || p->type == PT_FLOAT64 ? raw : round(raw);
+	switch (p->type) {
+	case PT_INT16:
+		raw = raw < -32768 ? -32768 : raw > 32767 ? 32767 : raw;
+		u = (uint16_t)(int16_t)raw;
+		break;
+	case PT_UINT16:
+		u = raw < 0 ? 0 : raw > 65535 ? 65535 : (uint64_t)raw;
+		break;
+	case PT_INT32:
+		raw = raw < -2147483648.0 ? -2147483648.0 :
+		    raw > 2147483647.0 ? 2147483647.0 : raw;
+		u = (uint32_t)(int32_t)raw;
+		break;
+	case PT_UINT32:
+		u = raw < 0 ? 0 : raw > 4294967295.0 ? 4294967295U :
+		    (uint64_t)raw;
+		break;
+	case PT_INT64:
+		raw = raw < -9.2e18 ? -9.2e18 : raw > 9.2e18 ? 9.2e18 : raw;
+		u = (uint64_t)(int64_t)raw;
+		break;
+	case PT_UINT64:
+		u = raw < 0 ? 0 : raw > 1.8e19 ? UINT64_MAX : (uint64_t)raw;
+		break;
+	case PT_FLOAT32: {
+		float fl = (float)raw;
+		uint32_t b32;
+
+		memcpy(&b32, &fl, sizeof(b32));
+		u = b32;
+		break;
+	}
+	case PT_FLOAT64:
+		memcpy(&u, &raw, sizeof(u));
+		break;
+	}
+	for (unsigned i = 0; i < nb; i++)
+		be[i] = (uint8_t)(u >> (8 * (nb - 1 - i)));
+	/*
+	 * CDAB swaps words (the last word is sent first), BADC swaps the bytes
+	 * in each word, DCBA does both: the same rule for 2 and 4 words.
+	 */
+	for (unsigned i = 0; i < w; i++) {
+		unsigned src = (p->order == PT_CDAB || p->order == PT_DCBA) ?
+		    w - 1 - i : i;
+		uint8_t hi = be[2 * src], lo = be[2 * src + 1];
+
+		if (p->order == PT_BADC || p->order == PT_DCBA)
+			put_word(regs + p->address, i, lo, hi);
+		else
+			put_word(regs + p->address, i, hi, lo);
+	}
+}
+
+/* Every point's engineering value for device d at now. */
+static void
+tower_values(struct devsim_model *m, uint32_t d, int64_t now, double *val)
+{
+	size_t g = d / m->cfg.units;
+	const struct devsim_site *s = &m->sites[g];
+	double nz = m->cfg.noise, dr = m->cfg.drift;
+	double ph = model_offset(m, d, 0), drift;
+	int powered = site_powered(s), cooling = site_cooling(s);
+	double up = (double)(now - m->start);
+
+	drift = dr * sin(2 * M_PI * (up / 1000.0 / m->cfg.drift_period_s +
+	    ph));
+	val[TP_MAINS_V] = s->mains_ok ? DEVSIM_MAINS_V + nz * (2.0 *
+	    model_offset(m, d, 1) + 1.5 * model_noise(m)) + 2.0 * drift : 0;
+	val[TP_MAINS_HZ] = s->mains_ok ? DEVSIM_MAINS_HZ + nz * 0.04 *
+	    model_noise(m) : 0;
+	val[TP_BATT_V] = site_battery_v(m, s, now);
+	val[TP_BATT_A] = site_battery_a(m, s, val[TP_BATT_V]) + nz * 0.2 *
+	    model_noise(m);
+	val[TP_BATT_V] += nz * 0.02 * model_noise(m);
+	val[TP_ROOM_C] = site_temp(m, s, now) + nz * (1.5 *
+	    model_offset(m, d, 2) + 0.1 * model_noise(m)) + 1.0 * drift;
+	val[TP_RECT_STATUS] = (powered && !(s->flags & DEVSIM_F_RECT_FAIL) ?
+	    RECT_OUTPUT_ON : 0) | (s->flags & DEVSIM_F_RECT_FAIL ? RECT_FAULT : 0);
+	val[TP_DG_STATUS] = (s->flags & DEVSIM_F_DG_RUN ? DG_RUNNING : 0) |
+	    (s->flags & DEVSIM_F_DG_FAIL ? DG_FAIL_START : 0);
+	val[TP_AC_STATUS] = (cooling ? AC_RUNNING : 0) |
+	    (cooling ? 0 : AC_NOT_COOLING);
+	val[TP_LOAD_A] = DEVSIM_LOAD_A + nz * (3.0 * model_offset(m, d, 3) +
+	    0.3 * model_noise(m)) + 0.5 * drift;
+	val[TP_ENERGY] = floor(up / 3600000.0 * ENERGY_W);
+	val[TP_UPTIME] = up;
+	val[TP_SOC] = (val[TP_BATT_V] - BATT_EMPTY_V) /
+	    (DEVSIM_BATT_FLOAT_V - BATT_EMPTY_V) * 100.0;
+	val[TP_SOC] = val[TP_SOC] < 0 ? 0 : val[TP_SOC] > 100 ? 100 :
+	    val[TP_SOC];
+	val[TP_ENV_DOOR] = val[TP_DOOR] = (s->flags & DEVSIM_F_DOOR) != 0;
+	val[TP_ENV_SMOKE] = val[TP_SMOKE] = (s->flags & DEVSIM_F_SMOKE) != 0;
+	val[TP_ENV_WATER] = val[TP_WATER] = (s->flags & DEVSIM_F_WATER) != 0;
+	val[TP_BATT_LOW_SET] = 47.0;
+	val[TP_HIGH_TEMP_SET] = 35.0;
+	val[TP_SITE_CODE] = (double)g;
+	val[TP_UNIT] = (double)(d % m->cfg.units + 1);
+	val[TP_SERIAL] = 1000000.0 + d;
+	val[TP_MAINS_FAIL] = !s->mains_ok;
+	val[TP_DG_RUNNING] = val[TP_DG_CMD] = (s->flags & DEVSIM_F_DG_RUN) != 0;
+	val[TP_SIREN] = (s->flags & (DEVSIM_F_DOOR | DEVSIM_F_SMOKE)) != 0;
+}
+
+void
+devsim_model_eval(struct devsim_model *m, uint32_t d, int64_t now,
+    int64_t max_age_ms)
+{
+	const struct fleet_profile *p = &m->fleet->profiles[m->profile];
+	double val[TP__COUNT];
+
+	if (max_age_ms > 0 && m->evaluated[d] != INT64_MIN &&
+	    now - m->evaluated[d] < max_age_ms)
+		return;
+	m->evaluated[d] = now;
+	tower_values(m, d, now, val);
+	for (size_t i = 0; i < TP__COUNT; i++) {
+		const struct fleet_point *q = &p->points[i];
+
+		switch (q->table) {
+		case MB_COIL:
+		case MB_DISCRETE:
+			devsim_model_bits(m, d, q->table)[q->address] =
+			    val[i] != 0;
+			break;
+		default:
+			devsim_encode(q, val[i], devsim_model_words(m, d,
+			    q->table));
+			break;
+		}
+	}
+}

@@ -1,0 +1,81 @@
+/*
+ * pb_stats.h - how bench/pollbench measures a Modbus poller, shared by the
+ * baselines (pollbase_libmodbus, pollbase_epoll) and, later, the tocsin
+ * client, so that every line is measured the same way.
+ *
+ * A run counts transactions, errors and timeouts, keeps two latency
+ * histograms (RTT, poll-start jitter) and the process's CPU time and peak
+ * RSS over the measured phase, then prints one machine-readable line:
+ *
+ *   pollbench client=NAME devices=D conns=C interval_ms=I tx=N errors=E
+ *     timeouts=T secs=S tps=X cpu_s=C cpu_s_per_1k=Y maxrss_kb=K
+ *     rtt_p50_us=A rtt_p99_us=B jitter=schedule|gap jitter_p99_us=J
+ *
+ * Jitter: with an interval, how late (or early) each poll started against
+ * its schedule; at maximum rate (interval 0) there is no schedule, so it is
+ * the spread of each device's gap between two polls: p99(gap) - p50(gap).
+ *
+ * Histograms are log-linear (exact below 64 us, then 32 sub-buckets per
+ * power of two: at most 3 % error), fixed size, no allocation per sample.
+ */
+#ifndef PB_STATS_H
+#define PB_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/resource.h>
+
+#define PB_HIST_BUCKETS	(64 + 40 * 32)
+
+struct pb_hist {
+	uint64_t	 count[PB_HIST_BUCKETS];
+	uint64_t	 n;		/* samples */
+	uint64_t	 max;		/* largest sample, exact */
+};
+
+struct pb_run {
+	const char	*client;	/* "libmodbus", "epoll", "tocsin" */
+	size_t		 devices;
+	size_t		 conns;
+	unsigned	 interval_ms;	/* 0 = maximum rate */
+	uint64_t	 tx;		/* good transactions */
+	uint64_t	 errors;	/* exceptions, bad frames, I/O errors */
+	uint64_t	 timeouts;
+	struct pb_hist	 rtt;		/* us */
+	struct pb_hist	 jitter;	/* us, |start - due| (interval > 0) */
+	struct pb_hist	 gap;		/* us, start - previous start (max rate) */
+	int64_t		*last;		/* per device: previous poll start, us */
+	int64_t		 t0, t1;	/* us, monotonic: measured phase */
+	struct rusage	 ru0, ru1;
+};
+
+/* Monotonic clock in microseconds. */
+int64_t	 pb_now_us(void);
+
+void	 pb_hist_add(struct pb_hist *h, uint64_t v);
+/* The value at quantile q (0..1), 0 for an empty histogram. */
+uint64_t pb_hist_quantile(const struct pb_hist *h, double q);
+
+/* Zeroes r and allocates the per-device state; free with pb_run_fini(). */
+void	 pb_run_init(struct pb_run *r, const char *client, size_t devices,
+	    size_t conns, unsigned interval_ms);
+void	 pb_run_fini(struct pb_run *r);
+/* Marks the start and the end of the measured phase (time and rusage). */
+void	 pb_run_start(struct pb_run *r);
+void	 pb_run_stop(struct pb_run *r);
+/*
+ * A poll of device dev starts at start_us (pb_now_us()); due_us is when its
+ * schedule wanted it, or < 0 at maximum rate.
+ */
+void	 pb_run_poll(struct pb_run *r, size_t dev, int64_t start_us,
+	    int64_t due_us);
+/* A good transaction took rtt_us. */
+void	 pb_run_done(struct pb_run *r, int64_t rtt_us);
+/* The one result line, newline-terminated. */
+void	 pb_run_print(const struct pb_run *r, FILE *fp);
+
+/* Raises RLIMIT_NOFILE to the hard limit; returns the soft limit now. */
+unsigned long pb_raise_nofile(void);
+
+#endif
