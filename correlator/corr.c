@@ -777,12 +777,14 @@ corr_storm(struct corr_engine *e, struct corr_incident *si, int64_t now,
 	ar->ents[ar->n].num = si->num;
 	ar->n++;
 
+	/*
+	 * Join the area incident only while it is active: once all its sites
+	 * have cleared, the next storm in the area is a new grid event.
+	 */
 	if (ar->open_num != 0 &&
 	    (ai = u64map_get(&e->incidents, ar->open_num)) != NULL &&
-	    !corr_inc_done(ai)) {
+	    !corr_inc_done(ai) && ai->nactive > 0) {
 		corr_link(ai, si);
-		if (si->nactive > 0 && ai->state == CORR_CLEARED)
-			ai->state = corr_stage_state(ai);
 		return ai;
 	}
 	ar->open_num = 0;

@@ -514,6 +514,9 @@ Test(corr, area_incident_clears_with_its_sites)
 		clear_(dev, "MAINS_FAIL", T0 + HOUR + i);
 	}
 	cr_assert_eq(corr_engine_find(E, "INC-0-6")->state, CORR_CLEARED);
+	/* A later storm in the area is a new grid event, not the old one. */
+	raise_("P6-pwr", "MAINS_FAIL", T0 + 2 * HOUR);
+	cr_assert_eq(corr_engine_find(E, "INC-0-7")->area_num, 0);
 	cr_assert_eq(act("INC-0-6", CORR_ACT_RESOLVE, "ops", NULL, T0 + 2 * HOUR), 0);
 }
 
