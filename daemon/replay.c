@@ -413,38 +413,38 @@ static const struct corr_sink_ops replay_sink_ops = {
 
 #define REPLAY_REPORT_MAX 20	/* per-line reports of each kind */
 
-int
-replay_run(const char *path, struct fleet *fleet, const struct corr_config *cc,
-    int strict, FILE *out, FILE *err)
-{
-	struct replay_out ro = { fleet, out, 0 };
-	struct corr_sink sink = { &replay_sink_ops, &ro };
-	struct corr_engine *e;
-	struct corr_stats st;
-	struct replay_rec rec;
-	FILE *in;
-	char *line = NULL, msg[160];
-	size_t cap = 0;
-	ssize_t n;
-	unsigned long lineno = 0, nalarms = 0, malformed = 0, ooo = 0,
-	    unknown_dev = 0, unknown_site = 0, mismatch = 0;
-	int64_t last_at = INT64_MIN;
-	int rc = 0;
+/* Reading state shared by replay_run() and replay_read_all(). */
+struct replay_reader {
+	FILE	*in;
+	FILE	*err;
+	struct fleet *fleet;
+	int	 strict;
+	char	*line;		/* getline buffer */
+	size_t	 cap;
+	int64_t	 last_at;	/* time of the last accepted line */
+	unsigned long lineno, nalarms, malformed, ooo, unknown_dev,
+		 unknown_site, mismatch;
+};
 
-	if (strcmp(path, "-") == 0) {
-		in = stdin;
-	} else if ((in = fopen(path, "r")) == NULL) {
-		rc = -errno;
-		fprintf(err, "replay: %s: %s\n", path, strerror(errno));
-		return rc;
-	}
-	e = corr_engine_new(fleet, cc, 0, &sink);
-	while ((n = getline(&line, &cap, in)) != -1) {
-		struct alarm_event ev;
+/*
+ * The next good transition of the file in *ev: returns 1, 0 at the end, or
+ * -1 when strict mode stops on a bad line.  Bad lines are reported to err
+ * (unknown ids only for the first REPLAY_REPORT_MAX of each kind).
+ */
+static int
+replay_next(struct replay_reader *rd, struct alarm_event *ev)
+{
+	struct fleet *fleet = rd->fleet;
+	struct replay_rec rec;
+	char msg[160];
+	ssize_t n;
+
+	while ((n = getline(&rd->line, &rd->cap, rd->in)) != -1) {
+		const char *line = rd->line;
 		uint32_t dev, site;
 		size_t k;
 
-		lineno++;
+		rd->lineno++;
 		for (k = 0; k < (size_t)n && (line[k] == ' ' || line[k] == '\t' ||
 		    line[k] == '\r' || line[k] == '\n'); k++)
 			;
@@ -452,26 +452,26 @@ replay_run(const char *path, struct fleet *fleet, const struct corr_config *cc,
 			continue;	/* blank line */
 		if (replay_parse_line(line, (size_t)n, &rec, msg,
 		    sizeof(msg)) != 0) {
-			malformed++;
-			fprintf(err, "replay: line %lu: malformed: %s\n", lineno,
-			    msg);
-			if (strict)
-				break;
+			rd->malformed++;
+			fprintf(rd->err, "replay: line %lu: malformed: %s\n",
+			    rd->lineno, msg);
+			if (rd->strict)
+				return -1;
 			continue;
 		}
-		if (rec.at_ms < last_at) {
-			ooo++;
-			fprintf(err, "replay: line %lu: out of order: %.*s is "
-			    "before the previous line\n", lineno, 40, line);
-			if (strict)
-				break;
+		if (rec.at_ms < rd->last_at) {
+			rd->ooo++;
+			fprintf(rd->err, "replay: line %lu: out of order: %.*s is "
+			    "before the previous line\n", rd->lineno, 40, line);
+			if (rd->strict)
+				return -1;
 			continue;
 		}
-		last_at = rec.at_ms;
+		rd->last_at = rec.at_ms;
 		if ((dev = fleet_find_device(fleet, rec.device)) == FLEET_NONE) {
-			if (unknown_dev++ < REPLAY_REPORT_MAX)
-				fprintf(err, "replay: line %lu: unknown device "
-				    "%s\n", lineno, rec.device);
+			if (rd->unknown_dev++ < REPLAY_REPORT_MAX)
+				fprintf(rd->err, "replay: line %lu: unknown "
+				    "device %s\n", rd->lineno, rec.device);
 			continue;
 		}
 		site = fleet->devices[dev].site;
@@ -479,63 +479,146 @@ replay_run(const char *path, struct fleet *fleet, const struct corr_config *cc,
 			uint32_t s = fleet_find_site(fleet, rec.site);
 
 			if (s == FLEET_NONE) {
-				if (unknown_site++ < REPLAY_REPORT_MAX)
-					fprintf(err, "replay: line %lu: unknown "
-					    "site %s\n", lineno, rec.site);
+				if (rd->unknown_site++ < REPLAY_REPORT_MAX)
+					fprintf(rd->err, "replay: line %lu: "
+					    "unknown site %s\n", rd->lineno,
+					    rec.site);
 				continue;
 			}
 			if (s != site) {
-				if (mismatch++ < REPLAY_REPORT_MAX)
-					fprintf(err, "replay: line %lu: device %s "
-					    "is not at site %s\n", lineno,
-					    rec.device, rec.site);
+				if (rd->mismatch++ < REPLAY_REPORT_MAX)
+					fprintf(rd->err, "replay: line %lu: "
+					    "device %s is not at site %s\n",
+					    rd->lineno, rec.device, rec.site);
 				continue;
 			}
 		}
-		memset(&ev, 0, sizeof(ev));
-		ev.at_ms = rec.at_ms;
-		ev.value = rec.value;
-		ev.device = dev;
-		ev.site = site;
-		ev.point = FLEET_NONE;
-		ev.code = fleet_code(fleet, rec.code);
-		ev.edge = rec.edge;
-		ev.severity = rec.severity;
-		if (ev.code == UINT16_MAX) {
-			malformed++;
-			fprintf(err, "replay: line %lu: too many alarm codes\n",
-			    lineno);
-			if (strict)
-				break;
+		memset(ev, 0, sizeof(*ev));
+		ev->at_ms = rec.at_ms;
+		ev->value = rec.value;
+		ev->device = dev;
+		ev->site = site;
+		ev->point = FLEET_NONE;
+		ev->code = fleet_code(fleet, rec.code);
+		ev->edge = rec.edge;
+		ev->severity = rec.severity;
+		if (ev->code == UINT16_MAX) {
+			rd->malformed++;
+			fprintf(rd->err, "replay: line %lu: too many alarm "
+			    "codes\n", rd->lineno);
+			if (rd->strict)
+				return -1;
 			continue;
 		}
-		nalarms++;
-		corr_engine_alarm(e, &ev);
+		rd->nalarms++;
+		return 1;
 	}
-	if (ferror(in)) {
-		fprintf(err, "replay: %s: read error\n", path);
+	return 0;
+}
+
+static int
+replay_open(struct replay_reader *rd, const char *path, struct fleet *fleet,
+    int strict, FILE *err)
+{
+	memset(rd, 0, sizeof(*rd));
+	rd->err = err;
+	rd->fleet = fleet;
+	rd->strict = strict;
+	rd->last_at = INT64_MIN;
+	if (strcmp(path, "-") == 0) {
+		rd->in = stdin;
+	} else if ((rd->in = fopen(path, "r")) == NULL) {
+		int rc = -errno;
+
+		fprintf(err, "replay: %s: %s\n", path, strerror(errno));
+		return rc;
+	}
+	return 0;
+}
+
+/* Closes the input: 0, or -EIO if reading failed. */
+static int
+replay_close(struct replay_reader *rd, const char *path)
+{
+	int rc = 0;
+
+	if (ferror(rd->in)) {
+		fprintf(rd->err, "replay: %s: read error\n", path);
 		rc = -EIO;
 	}
+	if (rd->in != stdin)
+		fclose(rd->in);
+	free(rd->line);
+	return rc;
+}
+
+int
+replay_run(const char *path, struct fleet *fleet, const struct corr_config *cc,
+    int strict, FILE *out, FILE *err)
+{
+	struct replay_out ro = { fleet, out, 0 };
+	struct corr_sink sink = { &replay_sink_ops, &ro };
+	struct replay_reader rd;
+	struct corr_engine *e;
+	struct corr_stats st;
+	struct alarm_event ev;
+	int rc;
+
+	if ((rc = replay_open(&rd, path, fleet, strict, err)) != 0)
+		return rc;
+	e = corr_engine_new(fleet, cc, 0, &sink);
+	while (replay_next(&rd, &ev) == 1)
+		corr_engine_alarm(e, &ev);
+	rc = replay_close(&rd, path);
 	corr_engine_stats(e, &st);
 	fprintf(err, "replay: lines=%lu alarms=%lu malformed=%lu "
 	    "out_of_order=%lu unknown_device=%lu unknown_site=%lu "
 	    "site_mismatch=%lu incidents=%" PRIu64 " area_incidents=%" PRIu64
 	    " events=%" PRIu64 " repeats=%" PRIu64 " stray_clears=%" PRIu64
 	    " explained=%" PRIu64 " reparented=%" PRIu64 " reraised=%" PRIu64
-	    " open_at_end=%" PRIu64 "\n", lineno, nalarms, malformed, ooo,
-	    unknown_dev, unknown_site, mismatch, st.opened, st.area_opened,
-	    st.events, st.repeats, st.stray_clears, st.explained,
-	    st.reparented, st.reraised, st.live_incidents);
+	    " open_at_end=%" PRIu64 "\n", rd.lineno, rd.nalarms, rd.malformed,
+	    rd.ooo, rd.unknown_dev, rd.unknown_site, rd.mismatch, st.opened,
+	    st.area_opened, st.events, st.repeats, st.stray_clears,
+	    st.explained, st.reparented, st.reraised, st.live_incidents);
 	if (fflush(out) == EOF || ro.werr) {
 		fprintf(err, "replay: writing events failed\n");
 		if (rc == 0)
 			rc = -EIO;
 	}
-	if (rc == 0 && strict && (malformed > 0 || ooo > 0))
+	if (rc == 0 && strict && (rd.malformed > 0 || rd.ooo > 0))
 		rc = 1;
 	corr_engine_free(e);
-	free(line);
-	if (in != stdin)
-		fclose(in);
 	return rc;
+}
+
+int
+replay_read_all(const char *path, struct fleet *fleet, int strict,
+    struct alarm_event **out, size_t *nout, FILE *err)
+{
+	struct replay_reader rd;
+	struct alarm_event ev, *arr = NULL;
+	size_t n = 0, cap = 0;
+	int rc, r;
+
+	*out = NULL;
+	*nout = 0;
+	if ((rc = replay_open(&rd, path, fleet, strict, err)) != 0)
+		return rc;
+	while ((r = replay_next(&rd, &ev)) == 1) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 4096;
+			arr = xreallocarray(arr, cap, sizeof(*arr));
+		}
+		arr[n++] = ev;
+	}
+	rc = replay_close(&rd, path);
+	if (rc == 0 && r < 0)
+		rc = 1;
+	if (rc != 0) {
+		xfree(arr);
+		return rc;
+	}
+	*out = arr;
+	*nout = n;
+	return 0;
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "correlator/alarm.h"
 #include "correlator/corr.h"
 #include "correlator/fleet.h"
 
@@ -61,5 +62,14 @@ int	 replay_parse_time(const char *s, size_t len, int64_t *out);
  */
 int	 replay_run(const char *path, struct fleet *fleet,
 	    const struct corr_config *cc, int strict, FILE *out, FILE *err);
+
+/*
+ * Reads every good transition of the file into a new array (*out, *nout;
+ * free with xfree()), reporting bad lines to err as replay_run() does.
+ * Returns 0, 1 when strict stopped on a bad line, or -errno; on failure
+ * *out is NULL.  For benchmarks and tools that feed the core from memory.
+ */
+int	 replay_read_all(const char *path, struct fleet *fleet, int strict,
+	    struct alarm_event **out, size_t *nout, FILE *err);
 
 #endif

@@ -245,3 +245,34 @@ Test(replay, missing_file)
 	free(ebuf);
 	fleet_free(fl);
 }
+
+Test(replay, read_all_into_memory)
+{
+	char path[] = "/tmp/test_replay_XXXXXX";
+	int fd = mkstemp(path);
+	struct fleet *fl = small_fleet();
+	struct alarm_event *evs;
+	char *ebuf = NULL;
+	size_t n, elen = 0;
+	FILE *f, *err;
+
+	cr_assert_geq(fd, 0);
+	f = fdopen(fd, "w");
+	fputs(input, f);
+	fclose(f);
+	err = open_memstream(&ebuf, &elen);
+	cr_assert_eq(replay_read_all(path, fl, 0, &evs, &n, err), 0);
+	/* 10 lines: 1 blank, 1 malformed, 1 out of order, 3 unknown ids. */
+	cr_assert_eq(n, 4);
+	cr_assert_eq(evs[0].edge, ALARM_RAISE);
+	cr_assert_eq(evs[0].device, fleet_find_device(fl, "S1-pwr"));
+	cr_assert_eq(evs[3].edge, ALARM_CLEAR);
+	cr_assert_eq(evs[3].code, fleet_find_code(fl, "WATER_LEAK"));
+	free(evs);
+	cr_assert_eq(replay_read_all(path, fl, 1, &evs, &n, err), 1);
+	cr_assert_null(evs);
+	fclose(err);
+	free(ebuf);
+	unlink(path);
+	fleet_free(fl);
+}
