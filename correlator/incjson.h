@@ -26,11 +26,17 @@
  */
 json_t	*incjson_build(const struct fleet *f, const struct corr_event *ev);
 /*
- * Encodes the event as one compact line without the newline.  Returns a
- * string the caller frees with free(), or NULL on allocation failure.
+ * Encodes the event as one compact line without the newline: the same bytes
+ * as json_dumps(incjson_build(f, ev), JSON_COMPACT), written directly
+ * (several times faster).  Strings in the incident must be valid UTF-8.
+ * Returns a string the caller frees with free(); never NULL (out of memory
+ * aborts, as in mem.h).
  */
 char	*incjson_encode(const struct fleet *f, const struct corr_event *ev);
-/* Writes ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf. */
+/*
+ * Writes ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf (len
+ * >= 25; years outside 0-9999 print as the epoch).
+ */
 void	 incjson_time(char *buf, size_t len, int64_t ms);
 
 #endif

@@ -46,6 +46,48 @@ replay_hex(char ch)
 	return -1;
 }
 
+/* Well-formed UTF-8 (RFC 3629: no overlongs, surrogates or > U+10FFFF). */
+static int
+replay_utf8_ok(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t len;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			len = 2;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			len = 3;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4;
+			cp = c & 0x07;
+		} else {
+			return 0;
+		}
+		if (n - i < len)
+			return 0;
+		for (size_t k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
 /*
  * Reads a JSON string at c->p (the opening quote) into buf (NUL-terminated,
  * size len).  Returns 0, -EINVAL on bad syntax, -ENAMETOOLONG if too long.
@@ -122,7 +164,10 @@ replay_string(struct replay_cur *c, char *buf, size_t len)
 		return -EINVAL;
 	c->p++;
 	buf[n] = '\0';
-	return toolong ? -ENAMETOOLONG : 0;
+	if (toolong)
+		return -ENAMETOOLONG;
+	/* Everything downstream (JSON out, Kafka, Redis) needs UTF-8. */
+	return replay_utf8_ok((const unsigned char *)buf, n) ? 0 : -EINVAL;
 }
 
 /* A JSON number; returns 0 or -EINVAL. */
@@ -475,7 +520,9 @@ replay_next(struct replay_reader *rd, struct alarm_event *ev)
 			continue;
 		}
 		site = fleet->devices[dev].site;
-		if (rec.site[0] != '\0') {
+		/* The usual case costs one strcmp, not a second look-up. */
+		if (rec.site[0] != '\0' &&
+		    strcmp(rec.site, fleet->sites[site].id) != 0) {
 			uint32_t s = fleet_find_site(fleet, rec.site);
 
 			if (s == FLEET_NONE) {

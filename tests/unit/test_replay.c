@@ -86,6 +86,10 @@ Test(replay, rejects_bad_lines)
 		    "\"CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC\",\"edge\":\"raise\"}",
 		"{\"at\":\"2026-11-23T10:00:00Z\",\"device\":\"\",\"code\":\"C\","
 		    "\"edge\":\"raise\"}",
+		"{\"at\":\"2026-11-23T10:00:00Z\",\"device\":\"d\xff\",\"code\":"
+		    "\"C\",\"edge\":\"raise\"}",
+		"{\"at\":\"2026-11-23T10:00:00Z\",\"device\":\"\xc0\xaf\",\"code\":"
+		    "\"C\",\"edge\":\"raise\"}",
 	};
 	struct replay_rec r;
 	char err[160];
