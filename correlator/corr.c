@@ -59,10 +59,13 @@ struct corr_area_rt {
 	uint64_t open_num;		/* open area incident, 0 = none */
 };
 
+/* Sized for chronic_count - 1 entries: a few bytes per site and fault. */
 struct corr_chronic {
 	uint32_t n;			/* used entries, oldest first */
-	int64_t	 at[CORR_MAX_CHRONIC];	/* opened_at of earlier incidents */
-	uint64_t num[CORR_MAX_CHRONIC];
+	struct {
+		int64_t	 at;		/* opened_at of an earlier incident */
+		uint64_t num;		/* its number */
+	} e[];
 };
 
 struct corr_mwin {
@@ -283,6 +286,9 @@ corr_code_name(const struct corr_engine *e, uint16_t code)
 	return code < e->fleet->ncodes ? e->fleet->codes[code] : "?";
 }
 
+/* System steps share one actor string: no copy per step. */
+static const char corr_system[] = CORR_ACTOR_SYSTEM;
+
 static void
 corr_step(struct corr_incident *inc, int64_t at, const char *actor,
     const char *action, const char *fmt, ...)
@@ -303,7 +309,7 @@ corr_step(struct corr_incident *inc, int64_t at, const char *actor,
 	}
 	s = &inc->steps[inc->nsteps++];
 	s->at = at;
-	s->actor = xstrdup(actor);
+	s->actor = actor == corr_system ? corr_system : xstrdup(actor);
 	s->action = action;
 	s->note = NULL;
 	if (fmt != NULL) {
@@ -415,7 +421,8 @@ corr_inc_free(struct corr_engine *e, struct corr_incident *inc)
 	for (uint32_t i = 0; i < inc->nalarms; i++)
 		corr_alarm_free(e, inc->alarms[i]);
 	for (uint32_t i = 0; i < inc->nsteps; i++) {
-		xfree(inc->steps[i].actor);
+		if (inc->steps[i].actor != corr_system)
+			xfree((char *)inc->steps[i].actor);
 		xfree(inc->steps[i].note);
 	}
 	xfree(inc->steps);
@@ -468,11 +475,11 @@ corr_became_active(struct corr_engine *e, struct corr_incident *inc,
 
 	if (inc->state == CORR_CLEARED) {
 		inc->state = corr_stage_state(inc);
-		corr_step(inc, now, CORR_ACTOR_SYSTEM, "reraised", "%s", why);
+		corr_step(inc, now, corr_system, "reraised", "%s", why);
 		corr_emit(e, inc, CORR_EV_UPDATED, now);
 	} else if (inc->state == CORR_RESOLVED) {
 		inc->state = CORR_REOPENED;
-		corr_step(inc, now, CORR_ACTOR_SYSTEM, "reopened", "%s", why);
+		corr_step(inc, now, corr_system, "reopened", "%s", why);
 		corr_emit(e, inc, CORR_EV_REOPENED, now);
 	} else {
 		corr_emit(e, inc, CORR_EV_UPDATED, now);
@@ -492,12 +499,12 @@ corr_became_clear(struct corr_engine *e, struct corr_incident *inc,
 
 	if (e->cc.auto_resolve) {
 		inc->state = CORR_RESOLVED;
-		corr_step(inc, now, CORR_ACTOR_SYSTEM, "resolved",
+		corr_step(inc, now, corr_system, "resolved",
 		    "all alarms cleared");
 		corr_emit(e, inc, CORR_EV_RESOLVED, now);
 	} else {
 		inc->state = CORR_CLEARED;
-		corr_step(inc, now, CORR_ACTOR_SYSTEM, "cleared",
+		corr_step(inc, now, corr_system, "cleared",
 		    "all alarms cleared, awaiting verification");
 		corr_emit(e, inc, CORR_EV_UPDATED, now);
 	}
@@ -572,11 +579,9 @@ corr_chronic_forget(struct corr_engine *e, const struct corr_incident *inc)
 	if (h == NULL)
 		return;
 	for (uint32_t i = 0; i < h->n; i++) {
-		if (h->num[i] == inc->num) {
-			memmove(&h->num[i], &h->num[i + 1],
-			    (h->n - i - 1) * sizeof(h->num[0]));
-			memmove(&h->at[i], &h->at[i + 1],
-			    (h->n - i - 1) * sizeof(h->at[0]));
+		if (h->e[i].num == inc->num) {
+			memmove(&h->e[i], &h->e[i + 1],
+			    (h->n - i - 1) * sizeof(h->e[0]));
 			h->n--;
 			return;
 		}
@@ -593,14 +598,14 @@ corr_merge(struct corr_engine *e, struct corr_incident *ci,
 	corr_chronic_forget(e, ci);
 	for (uint32_t i = 0; i < ci->nalarms; i++)
 		corr_inc_add_alarm(ri, ci->alarms[i]);
-	corr_step(ri, now, CORR_ACTOR_SYSTEM, "adopted",
+	corr_step(ri, now, corr_system, "adopted",
 	    "%s on %s from %s", corr_code_name(e, a->code),
 	    e->fleet->devices[a->device].id, ci->id);
 	ci->nalarms = 0;
 	ci->nactive = 0;
 	ci->root = NULL;
 	ci->state = CORR_CLOSED;
-	corr_step(ci, now, CORR_ACTOR_SYSTEM, "merged", "into %s (late root)",
+	corr_step(ci, now, corr_system, "merged", "into %s (late root)",
 	    ri->id);
 	corr_emit(e, ci, CORR_EV_CLOSED, now);
 	corr_inc_free(e, ci);
@@ -688,35 +693,34 @@ corr_chronic_check(struct corr_engine *e, struct corr_incident *inc,
 
 	if (e->cc.chronic_count == 0)
 		return;
+	keep = e->cc.chronic_count - 1;
 	if ((h = u64map_get(&e->chronic, key)) == NULL) {
-		h = xcalloc(1, sizeof(*h));
+		h = xcalloc(1, sizeof(*h) + keep * sizeof(h->e[0]));
 		u64map_put(&e->chronic, key, h);
 	}
-	while (drop < h->n && h->at[drop] < now - e->cc.chronic_period_ms)
+	while (drop < h->n && h->e[drop].at < now - e->cc.chronic_period_ms)
 		drop++;
 	if (drop > 0) {
-		memmove(h->at, h->at + drop, (h->n - drop) * sizeof(h->at[0]));
-		memmove(h->num, h->num + drop, (h->n - drop) * sizeof(h->num[0]));
+		memmove(h->e, h->e + drop, (h->n - drop) * sizeof(h->e[0]));
 		h->n -= drop;
 	}
 	if (h->n + 1 >= e->cc.chronic_count) {
 		inc->chronic = 1;
 		inc->nchronic = h->n;
 		inc->chronic_of = xreallocarray(NULL, h->n, sizeof(uint64_t));
-		memcpy(inc->chronic_of, h->num, h->n * sizeof(uint64_t));
-		corr_step(inc, now, CORR_ACTOR_SYSTEM, "chronic",
+		for (uint32_t i = 0; i < h->n; i++)
+			inc->chronic_of[i] = h->e[i].num;
+		corr_step(inc, now, corr_system, "chronic",
 		    "%s at this site %u times within %" PRId64 " days",
 		    corr_code_name(e, inc->root->code), h->n + 1,
 		    e->cc.chronic_period_ms / CORR_DAY);
 	}
-	keep = e->cc.chronic_count - 1;
-	if (h->n == keep) {
-		memmove(h->at, h->at + 1, (h->n - 1) * sizeof(h->at[0]));
-		memmove(h->num, h->num + 1, (h->n - 1) * sizeof(h->num[0]));
+	if (h->n == keep) {	/* full: the oldest leaves */
+		memmove(h->e, h->e + 1, (h->n - 1) * sizeof(h->e[0]));
 		h->n--;
 	}
-	h->at[h->n] = now;
-	h->num[h->n] = inc->num;
+	h->e[h->n].at = now;
+	h->e[h->n].num = inc->num;
 	h->n++;
 }
 
@@ -798,7 +802,7 @@ corr_storm(struct corr_engine *e, struct corr_incident *si, int64_t now,
 		if (s != NULL && s->area_num == 0)
 			corr_link(ai, s);
 	}
-	corr_step(ai, now, CORR_ACTOR_SYSTEM, "opened",
+	corr_step(ai, now, corr_system, "opened",
 	    "area storm: %s at %u sites of %s within %" PRId64 " min",
 	    corr_code_name(e, (uint16_t)e->storm_code), ai->nlinks,
 	    e->fleet->areas[si->area], e->cc.storm_window_ms / CORR_MIN);
@@ -820,13 +824,13 @@ corr_open(struct corr_engine *e, struct corr_alarm *a,
 	inc = corr_inc_new(e, CORR_KIND_SITE, ev->site, s->area, ev->at_ms);
 	inc->root = a;
 	corr_inc_add_alarm(inc, a);
-	corr_step(inc, ev->at_ms, CORR_ACTOR_SYSTEM, "opened", "%s on %s (%s)",
+	corr_step(inc, ev->at_ms, corr_system, "opened", "%s on %s (%s)",
 	    corr_code_name(e, a->code), e->fleet->devices[a->device].id,
 	    severity_name((enum severity)a->severity));
 	if (w != NULL) {
 		inc->planned = 1;
 		inc->planned_reason = xstrdup(w->reason);
-		corr_step(inc, ev->at_ms, CORR_ACTOR_SYSTEM, "planned",
+		corr_step(inc, ev->at_ms, corr_system, "planned",
 		    "maintenance window %u: %s", w->id, w->reason);
 	} else {
 		corr_chronic_check(e, inc, ev->at_ms);
@@ -844,7 +848,7 @@ corr_open(struct corr_engine *e, struct corr_alarm *a,
 			struct corr_incident *l = u64map_get(&e->incidents,
 			    ai->links[i].num);
 			if (l != NULL && l != inc) {
-				corr_step(l, ev->at_ms, CORR_ACTOR_SYSTEM,
+				corr_step(l, ev->at_ms, corr_system,
 				    "linked", "area storm %s", ai->id);
 				corr_emit(e, l, CORR_EV_UPDATED, ev->at_ms);
 			}
@@ -872,7 +876,7 @@ corr_reraise(struct corr_engine *e, struct corr_alarm *a, int64_t now)
 			recent++;
 	if (recent >= n && !inc->flapping) {
 		inc->flapping = 1;
-		corr_step(inc, now, CORR_ACTOR_SYSTEM, "flapping",
+		corr_step(inc, now, corr_system, "flapping",
 		    "%s on %s: %u cycles within %" PRId64 " min",
 		    corr_code_name(e, a->code), e->fleet->devices[a->device].id,
 		    recent, e->cc.flap_window_ms / CORR_MIN);
@@ -922,7 +926,7 @@ corr_raise(struct corr_engine *e, const struct alarm_event *ev)
 	inc = ra->inc;
 	corr_inc_add_alarm(inc, a);
 	e->st.explained++;
-	corr_step(inc, ev->at_ms, CORR_ACTOR_SYSTEM, "alarm",
+	corr_step(inc, ev->at_ms, corr_system, "alarm",
 	    "%s on %s explained by %s on %s", corr_code_name(e, a->code),
 	    e->fleet->devices[a->device].id, corr_code_name(e, ra->code),
 	    e->fleet->devices[ra->device].id);

@@ -132,7 +132,7 @@ struct corr_alarm {
 /* One audit-trail step; never rewritten. */
 struct corr_step {
 	int64_t	 at;		/* ms since epoch */
-	char	*actor;		/* operator or CORR_ACTOR_SYSTEM; owned */
+	const char *actor;	/* operator (owned copy) or CORR_ACTOR_SYSTEM */
 	const char *action;	/* static: "opened", "acknowledged", ... */
 	char	*note;		/* owned; may be NULL */
 };
