@@ -1093,22 +1093,39 @@ corr_engine_action(struct corr_engine *e, const struct corr_action *a,
 
 /* ---- maintenance windows ---- */
 
-uint32_t
-corr_engine_maint_add(struct corr_engine *e, const struct corr_maint *m)
+int
+corr_engine_maint_put(struct corr_engine *e, uint32_t id,
+    const struct corr_maint *m)
 {
 	struct corr_mwin *w;
 
+	if (id == 0)
+		return -EINVAL;
+	for (uint32_t i = 0; i < e->nmaint; i++)
+		if (e->maint[i].id == id)
+			return -EEXIST;
 	if (e->nmaint == e->capmaint) {
 		e->capmaint = e->capmaint ? e->capmaint * 2 : 4;
 		e->maint = xreallocarray(e->maint, e->capmaint,
 		    sizeof(*e->maint));
 	}
 	w = &e->maint[e->nmaint++];
-	w->id = ++e->next_maint;
+	w->id = id;
 	w->m = *m;
 	w->reason = xstrdup(m->reason != NULL ? m->reason : "");
 	w->m.reason = w->reason;
-	return w->id;
+	if (id > e->next_maint)
+		e->next_maint = id;
+	return 0;
+}
+
+uint32_t
+corr_engine_maint_add(struct corr_engine *e, const struct corr_maint *m)
+{
+	uint32_t id = e->next_maint + 1;
+
+	corr_engine_maint_put(e, id, m);
+	return id;
 }
 
 int

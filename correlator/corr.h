@@ -272,6 +272,12 @@ int	 corr_engine_action(struct corr_engine *e, const struct corr_action *a,
  * planned incidents.  Windows do not change incidents already open.
  */
 uint32_t corr_engine_maint_add(struct corr_engine *e, const struct corr_maint *m);
+/*
+ * Adds a window under an id the caller chose (the router hands out ids for
+ * all shards): 0, -EEXIST if the id is taken, -EINVAL for id 0.
+ */
+int	 corr_engine_maint_put(struct corr_engine *e, uint32_t id,
+	    const struct corr_maint *m);
 /* Removes a window: 0, or -ENOENT. */
 int	 corr_engine_maint_remove(struct corr_engine *e, uint32_t id);
 

@@ -30,9 +30,18 @@
 #define CORR_BATCH	256	/* messages from one ring per turn */
 #define CORR_SPINS	64	/* idle turns before sleeping */
 
+enum corr_msg_kind {
+	CORR_MSG_ALARM,		/* ev */
+	CORR_MSG_ACTION,	/* ptr: struct corr_action + strings, owned */
+	CORR_MSG_MAINT_ADD,	/* ptr: struct corr_maint + reason, owned; id */
+	CORR_MSG_MAINT_DEL,	/* id */
+};
+
 struct corr_msg {
-	struct alarm_event ev;		/* valid when act is NULL */
-	struct corr_action *act;	/* owned by the message, or NULL */
+	struct alarm_event ev;	/* CORR_MSG_ALARM */
+	void	*ptr;		/* owned heap block, or NULL */
+	uint32_t kind;		/* enum corr_msg_kind */
+	uint32_t id;		/* maintenance window id */
 };
 
 CK_RING_PROTOTYPE(corrmsg, corr_msg)
@@ -57,6 +66,7 @@ struct corr_router {
 	struct corr_ring *rings;	/* nproducers * nshards */
 	struct corr_shard *shards;
 	atomic_int	 stop;		/* 1: drain and exit */
+	atomic_uint	 next_maint;	/* last maintenance window id handed out */
 	int		 running;	/* threads started and not joined */
 };
 
@@ -69,12 +79,22 @@ corr_ring_of(struct corr_router *r, unsigned producer, unsigned shard)
 static void
 corr_shard_handle(struct corr_shard *s, struct corr_msg *m)
 {
-	if (m->act == NULL) {
+	switch (m->kind) {
+	case CORR_MSG_ALARM:
 		corr_engine_alarm(s->engine, &m->ev);
-		return;
+		break;
+	case CORR_MSG_ACTION:
+		corr_engine_action(s->engine, m->ptr, NULL, 0);
+		break;
+	case CORR_MSG_MAINT_ADD:
+		corr_engine_maint_put(s->engine, m->id, m->ptr);
+		break;
+	case CORR_MSG_MAINT_DEL:
+		/* Sent to every shard; only the owner knows the id. */
+		corr_engine_maint_remove(s->engine, m->id);
+		break;
 	}
-	corr_engine_action(s->engine, m->act, NULL, 0);
-	xfree(m->act);
+	xfree(m->ptr);
 }
 
 static unsigned
@@ -164,6 +184,7 @@ corr_router_new(struct fleet *fleet, const struct corr_config *cc,
 		r->shards[i].engine = corr_engine_new(fleet, cc, i, &sinks[i]);
 	}
 	atomic_init(&r->stop, 0);
+	atomic_init(&r->next_maint, 1);
 	return r;
 }
 
@@ -215,7 +236,9 @@ corr_router_push(struct corr_router *r, unsigned producer,
 		return -EINVAL;
 	cr = corr_ring_of(r, producer, corr_router_shard_of(r, ev->site));
 	m.ev = *ev;
-	m.act = NULL;
+	m.ptr = NULL;
+	m.kind = CORR_MSG_ALARM;
+	m.id = 0;
 	return ck_ring_enqueue_spsc_corrmsg(&cr->ring, cr->buf, &m) ?
 	    0 : -EAGAIN;
 }
@@ -258,12 +281,75 @@ corr_router_action(struct corr_router *r, unsigned producer,
 	copy->incident = corr_copy_str(&p, a->incident);
 	copy->actor = corr_copy_str(&p, a->actor);
 	copy->note = corr_copy_str(&p, a->note);
-	memset(&m.ev, 0, sizeof(m.ev));
-	m.act = copy;
+	memset(&m, 0, sizeof(m));
+	m.ptr = copy;
+	m.kind = CORR_MSG_ACTION;
 	cr = corr_ring_of(r, producer, shard);
 	if (!ck_ring_enqueue_spsc_corrmsg(&cr->ring, cr->buf, &m)) {
 		xfree(copy);
 		return -EAGAIN;
+	}
+	return 0;
+}
+
+int
+corr_router_maint_add(struct corr_router *r, unsigned producer,
+    const struct corr_maint *mw, uint32_t *id)
+{
+	const char *reason = mw->reason != NULL ? mw->reason : "";
+	struct corr_maint *copy;
+	struct corr_ring *cr;
+	struct corr_msg m;
+	unsigned shard;
+
+	if (producer >= r->nproducers)
+		return -EINVAL;
+	if (mw->site != FLEET_NONE) {
+		if (mw->site >= r->fleet->nsites)
+			return -EINVAL;
+		shard = corr_router_shard_of(r, mw->site);
+	} else {
+		if (mw->area >= r->fleet->nareas)
+			return -EINVAL;
+		shard = (unsigned)(corr_mix(mw->area) % r->nshards);
+	}
+	copy = xmalloc(sizeof(*copy) + strlen(reason) + 1);
+	*copy = *mw;
+	copy->reason = memcpy(copy + 1, reason, strlen(reason) + 1);
+	memset(&m, 0, sizeof(m));
+	m.ptr = copy;
+	m.kind = CORR_MSG_MAINT_ADD;
+	m.id = (uint32_t)catomic_add_relaxed(&r->next_maint, 1);
+	cr = corr_ring_of(r, producer, shard);
+	if (!ck_ring_enqueue_spsc_corrmsg(&cr->ring, cr->buf, &m)) {
+		xfree(copy);
+		return -EAGAIN;
+	}
+	*id = m.id;
+	return 0;
+}
+
+int
+corr_router_maint_remove(struct corr_router *r, unsigned producer,
+    uint32_t id)
+{
+	struct corr_msg m;
+
+	if (producer >= r->nproducers)
+		return -EINVAL;
+	memset(&m, 0, sizeof(m));
+	m.kind = CORR_MSG_MAINT_DEL;
+	m.id = id;
+	/* All or nothing: check room in every ring first (we are its only
+	 * producer, so the room can only grow meanwhile). */
+	for (unsigned s = 0; s < r->nshards; s++) {
+		struct corr_ring *cr = corr_ring_of(r, producer, s);
+		if (ck_ring_size(&cr->ring) + 1 >= ck_ring_capacity(&cr->ring))
+			return -EAGAIN;
+	}
+	for (unsigned s = 0; s < r->nshards; s++) {
+		struct corr_ring *cr = corr_ring_of(r, producer, s);
+		ck_ring_enqueue_spsc_corrmsg(&cr->ring, cr->buf, &m);
 	}
 	return 0;
 }
@@ -310,7 +396,7 @@ corr_router_free(struct corr_router *r)
 		/* Messages queued but never run (threads never started). */
 		while (ck_ring_dequeue_spsc_corrmsg(&r->rings[i].ring,
 		    r->rings[i].buf, &m))
-			xfree(m.act);
+			xfree(m.ptr);
 		xfree(r->rings[i].buf);
 	}
 	for (unsigned i = 0; i < r->nshards; i++)

@@ -54,6 +54,17 @@ int	 corr_router_push(struct corr_router *r, unsigned producer,
 int	 corr_router_action(struct corr_router *r, unsigned producer,
 	    const struct corr_action *a);
 /*
+ * Queues a planned-work window for the shard owning its site (or area) and
+ * sets *id, unique across shards, for corr_router_maint_remove().  Returns
+ * 0, -EAGAIN (ring full, nothing queued) or -EINVAL (bad site/area).  Like
+ * every queued message it applies to alarms the shard sees after it.
+ */
+int	 corr_router_maint_add(struct corr_router *r, unsigned producer,
+	    const struct corr_maint *m, uint32_t *id);
+/* Queues the removal of a window on every shard: 0 or -EAGAIN. */
+int	 corr_router_maint_remove(struct corr_router *r, unsigned producer,
+	    uint32_t id);
+/*
  * Stops after every queued message is processed and joins the threads.
  * Producers must have stopped pushing.  Safe to call twice.
  */

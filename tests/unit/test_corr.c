@@ -608,6 +608,8 @@ Test(corr, planned_window_site_and_area)
 	cr_assert(strstr(last()->json, "\"planned\":false") != NULL);
 	raise_("S2-pwr", "DOOR_OPEN", T0 + 2 * HOUR);	/* end is exclusive */
 	cr_assert(strstr(last()->json, "\"planned\":false") != NULL);
+	cr_assert_eq(corr_engine_maint_put(E, id, &m), -EEXIST);
+	cr_assert_eq(corr_engine_maint_put(E, 0, &m), -EINVAL);
 	cr_assert_eq(corr_engine_maint_remove(E, id), 0);
 	cr_assert_eq(corr_engine_maint_remove(E, id), -ENOENT);
 	raise_("S2-ac", "HIGH_TEMP", T0 + 2 * MIN);

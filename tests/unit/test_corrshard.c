@@ -248,3 +248,80 @@ Test(corrshard, actions_reach_the_owning_shard)
 	corr_router_free(r);
 	fleet_free(f);
 }
+
+struct planned_sink {
+	int	 planned;
+	int	 unplanned;
+};
+
+static void
+planned_event(void *arg, const struct corr_event *ev)
+{
+	struct planned_sink *p = arg;
+
+	if (ev->type != CORR_EV_OPENED)
+		return;
+	if (ev->inc->planned)
+		p->planned++;
+	else
+		p->unplanned++;
+}
+
+static const struct corr_sink_ops planned_ops = { .event = planned_event };
+
+Test(corrshard, maintenance_windows_routed)
+{
+	struct fleet *f = area_fleet();
+	struct corr_config cc;
+	struct planned_sink ps[3];
+	struct corr_sink sinks[3];
+	struct corr_router *r;
+	struct corr_maint m = { FLEET_NONE, 0, 0, 0, "grid work" };
+	struct alarm_event ev = { 0 };
+	uint32_t id1, id2;
+	int planned = 0, unplanned = 0;
+	char err[128];
+
+	corr_config_defaults(&cc);
+	memset(ps, 0, sizeof(ps));
+	for (int i = 0; i < 3; i++)
+		sinks[i] = (struct corr_sink){ &planned_ops, &ps[i] };
+	r = corr_router_new(f, &cc, 3, 1, 64, sinks, err, sizeof(err));
+	cr_assert_not_null(r, "%s", err);
+	/* Queued before start: applied in order with the alarms. */
+	m.area = f->sites[1].area;
+	m.start_ms = 1000;
+	m.end_ms = 5000;
+	cr_assert_eq(corr_router_maint_add(r, 0, &m, &id1), 0);
+	m.area = FLEET_NONE;
+	m.site = 2;
+	m.reason = "site work";
+	cr_assert_eq(corr_router_maint_add(r, 0, &m, &id2), 0);
+	cr_assert_neq(id1, id2);
+	m.site = 9999;
+	cr_assert_eq(corr_router_maint_add(r, 0, &m, &id2), -EINVAL);
+	ev.code = fleet_code(f, "DOOR_OPEN");
+	for (uint32_t s = 0; s < 3; s++) {	/* sites 0, 1, 2 at t=2000 */
+		ev.at_ms = 2000;
+		ev.site = s;
+		ev.device = 2 * s;
+		cr_assert_eq(corr_router_push(r, 0, &ev), 0);
+	}
+	cr_assert_eq(corr_router_maint_remove(r, 0, id1), 0);
+	ev.at_ms = 3000;
+	ev.site = 1;
+	ev.device = 3;			/* S1-bat: a new alarm, window removed */
+	cr_assert_eq(corr_router_push(r, 0, &ev), 0);
+	cr_assert_eq(corr_router_start(r), 0);
+	corr_router_stop(r);
+	for (int i = 0; i < 3; i++) {
+		planned += ps[i].planned;
+		unplanned += ps[i].unplanned;
+	}
+	/* site 1 (area window) and site 2 (site window) planned; site 0 and
+	 * the late S1-bat alarm after the removal not. */
+	cr_assert_eq(planned, 2);
+	cr_assert_eq(unplanned, 2);
+	corr_router_free(r);
+	fleet_free(f);
+}
