@@ -21,7 +21,7 @@
  * inc->nactive counts its active alarms (area incidents: linked incidents
  * with nactive > 0); inc->seq grows by one per emitted event; every state
  * change appends a timeline step and emits one event.  Memory per active
- * alarm: the 64-byte record, 32 bytes of map and an 8-byte slot in its
+ * alarm: the 48-byte record, 32 bytes of map and an 8-byte slot in its
  * incident (docs/correlation.md has the measured figures).
  */
 #include <errno.h>
@@ -97,6 +97,9 @@ struct corr_engine {
 	uint64_t	 next_num;
 	struct corr_stats st;
 };
+
+/* The record every active alarm costs; keep it in jemalloc's 48-byte class. */
+_Static_assert(sizeof(struct corr_alarm) <= 48, "corr_alarm grew");
 
 /* ---- names ---- */
 

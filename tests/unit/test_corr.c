@@ -487,6 +487,11 @@ Test(corr, area_storm_at_threshold_links_sites)
 	cr_assert(json_is_null(json_object_get(inc, "site")));
 	cr_assert_str_eq(json_string_value(json_object_get(inc, "area")),
 	    "south");
+	/* Customers: the union of the linked sites' tenants, once each. */
+	cr_assert_eq(json_array_size(json_object_get(inc, "customers")), 1);
+	cr_assert_str_eq(json_string_value(json_object_get(inc, "tier")),
+	    "standard");
+	cr_assert_eq(stats().live_incidents, 6);
 	json_decref(o);
 	/* The 4 earlier site incidents are told of their area incident. */
 	cr_assert_eq(NEV, 5 + 1 + 4);
