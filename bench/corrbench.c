@@ -1,0 +1,482 @@
+/*
+ * corrbench - the correlation core on a generated day, against the Python
+ * reference correlator (bench/refcorr.py) timed in the same run.
+ *
+ * Fixed work: one day from bench/corrgen.py with a fixed seed (default
+ * 10,000 sites, 100,000 devices, about 1,000,000 transitions; --small is
+ * 1,000 sites for quick runs).  Phases, each timed on its own (wall and CPU
+ * seconds from getrusage):
+ *   ref e2e    python3 refcorr.py --events: parse + correlate + emit
+ *   ref core   the reference's correlate phase with events in memory
+ *   c e2e      replay_run(): parse + correlate + JSON events to a file
+ *   c core     corr_engine_alarm() over events already in memory
+ *   shards     the router with 1 and 2 shard threads, one producer
+ *   memory     forked children: growth of the allocator's live bytes
+ *              (and of peak RSS, ru_maxrss, for reference) under a pure
+ *              alarm load and a pure incident load, solved per item
+ * Results are ratios against the reference (and 2 shards against 1).  The
+ * C core phases are the best of 3 runs (the machine is shared).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "correlator/corr.h"
+#include "correlator/corrshard.h"
+#include "daemon/fleetjson.h"
+#include "daemon/mem.h"
+#include "daemon/replay.h"
+
+struct phase {
+	double	 wall;		/* seconds */
+	double	 cpu;		/* user + system seconds */
+};
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double
+cpu_s(int who)
+{
+	struct rusage ru;
+
+	getrusage(who, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+static long
+maxrss_kib(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss;
+}
+
+static int
+run_cmd(const char *cmd, struct phase *ph, char *out, size_t outlen)
+{
+	double w = now_s(), c = cpu_s(RUSAGE_CHILDREN);
+	FILE *p = popen(cmd, "r");
+	size_t n = 0;
+	int st;
+
+	if (p == NULL)
+		return -1;
+	if (out != NULL) {
+		while (n + 1 < outlen && fgets(out + n, (int)(outlen - n), p))
+			n += strlen(out + n);
+		out[n] = '\0';
+	} else {
+		char buf[512];
+		while (fgets(buf, sizeof(buf), p) != NULL)
+			fputs(buf, stderr);
+	}
+	st = pclose(p);
+	ph->wall = now_s() - w;
+	ph->cpu = cpu_s(RUSAGE_CHILDREN) - c;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+static void
+count_event(void *arg, const struct corr_event *ev)
+{
+	(void)ev;
+	(*(uint64_t *)arg)++;
+}
+
+static const struct corr_sink_ops count_ops = { .event = count_event };
+
+static struct phase
+core_once(struct fleet *f, const struct corr_config *cc,
+    const struct alarm_event *evs, size_t n, struct corr_stats *st)
+{
+	uint64_t nev = 0;
+	struct corr_sink sink = { &count_ops, &nev };
+	struct corr_engine *e = corr_engine_new(f, cc, 0, &sink);
+	struct phase ph;
+	double w = now_s(), c = cpu_s(RUSAGE_SELF);
+
+	for (size_t i = 0; i < n; i++)
+		corr_engine_alarm(e, &evs[i]);
+	ph.wall = now_s() - w;
+	ph.cpu = cpu_s(RUSAGE_SELF) - c;
+	corr_engine_stats(e, st);
+	corr_engine_free(e);
+	return ph;
+}
+
+/*
+ * The router with nshards threads and one producer.  prefill = 0: the
+ * producer pushes while the shards run (the live pipeline; one producer
+ * bounds it).  prefill = 1: every event is queued before the threads start
+ * and only the draining is timed (how correlation work scales with shards).
+ */
+static struct phase
+shards_once(struct fleet *f, const struct corr_config *cc,
+    const struct alarm_event *evs, size_t n, unsigned nshards,
+    uint64_t *events, int prefill)
+{
+	uint64_t nev[CORR_ROUTER_MAX_SHARDS] = { 0 };
+	struct corr_sink sinks[CORR_ROUTER_MAX_SHARDS];
+	struct corr_router *r;
+	struct phase ph;
+	char err[128];
+	double w, c;
+
+	unsigned slots = 1u << 16;
+
+	while (prefill && slots <= n)
+		slots <<= 1;
+	for (unsigned i = 0; i < nshards; i++)
+		sinks[i] = (struct corr_sink){ &count_ops, &nev[i] };
+	r = corr_router_new(f, cc, nshards, 1, slots, sinks, err,
+	    sizeof(err));
+	if (r == NULL) {
+		fprintf(stderr, "corrbench: %s\n", err);
+		exit(1);
+	}
+	for (size_t i = 0; prefill && i < n; i++) {
+		if (corr_router_push(r, 0, &evs[i]) != 0) {
+			fprintf(stderr, "corrbench: prefill failed\n");
+			exit(1);
+		}
+	}
+	w = now_s();
+	c = cpu_s(RUSAGE_SELF);
+	if (corr_router_start(r) != 0) {
+		fprintf(stderr, "corrbench: cannot start shard threads\n");
+		exit(1);
+	}
+	for (size_t i = 0; !prefill && i < n; i++) {
+		while (corr_router_push(r, 0, &evs[i]) == -EAGAIN)
+			;	/* ring full: the shard is behind, spin */
+	}
+	corr_router_stop(r);
+	ph.wall = now_s() - w;
+	ph.cpu = cpu_s(RUSAGE_SELF) - c;
+	*events = 0;
+	for (unsigned i = 0; i < nshards; i++)
+		*events += nev[i];
+	corr_router_free(r);
+	return ph;
+}
+
+/*
+ * Memory load in a forked child (fresh allocator state for the engine):
+ * kind 0 raises COMM_LOSS on every device without a gateway (FSUs and
+ * power units) and then on every device behind a gateway: few incidents,
+ * many alarms.  Kind 1 raises DOOR_OPEN on the first device of each site:
+ * one incident of one alarm per site.  Kind 2 runs the generated day.
+ * Writes {rss_kib, alarms, incidents} to the parent.
+ */
+struct memres {
+	long	 rss_kib;	/* peak RSS growth */
+	size_t	 bytes;		/* allocator's live bytes growth (jemalloc) */
+	uint64_t alarms;
+	uint64_t incidents;
+};
+
+static struct memres
+mem_child(struct fleet *f, const struct corr_config *cc, int kind,
+    const struct alarm_event *day, size_t nday)
+{
+	struct memres res = { 0, 0, 0, 0 };
+	int fds[2];
+	pid_t pid;
+
+	if (pipe(fds) != 0 || (pid = fork()) < 0) {
+		perror("corrbench: fork");
+		exit(1);
+	}
+	if (pid == 0) {
+		uint64_t nev = 0;
+		struct corr_sink sink = { &count_ops, &nev };
+		struct corr_engine *e;
+		struct corr_stats st;
+		uint16_t code = kind == 0 ? FLEET_CODE_COMM_LOSS :
+		    (uint16_t)fleet_find_code(f, "DOOR_OPEN");
+		int64_t t = 1795392000000LL;
+		long before;
+		size_t bytes0;
+
+		close(fds[0]);
+		e = corr_engine_new(f, cc, 0, &sink);
+		before = maxrss_kib();
+		bytes0 = mem_allocated();
+		if (kind == 2) {
+			for (size_t i = 0; i < nday; i++)
+				corr_engine_alarm(e, &day[i]);
+		}
+		for (int pass = 0; kind != 2 && pass < 2; pass++) {
+			for (size_t d = 0; d < f->ndevices; d++) {
+				struct alarm_event ev = { 0 };
+				int gw = f->devices[d].via == FLEET_NONE;
+
+				/* kind 0: gateways first, then the rest */
+				if (kind == 0 && (pass == 0) != gw)
+					continue;
+				if (kind == 1 && (pass == 1 || (d > 0 &&
+				    f->devices[d - 1].site == f->devices[d].site)))
+					continue;
+				ev.at_ms = t++;
+				ev.device = (uint32_t)d;
+				ev.site = f->devices[d].site;
+				ev.code = code;
+				ev.severity = SEV_MAJOR;
+				corr_engine_alarm(e, &ev);
+			}
+		}
+		corr_engine_stats(e, &st);
+		res.rss_kib = maxrss_kib() - before;
+		res.bytes = mem_allocated() - bytes0;
+		res.alarms = st.live_alarms;
+		res.incidents = st.live_incidents;
+		if (write(fds[1], &res, sizeof(res)) != sizeof(res))
+			_exit(1);
+		_exit(0);
+	}
+	close(fds[1]);
+	if (read(fds[0], &res, sizeof(res)) != sizeof(res))
+		fprintf(stderr, "corrbench: memory child failed\n");
+	close(fds[0]);
+	waitpid(pid, NULL, 0);
+	return res;
+}
+
+static int
+file_exists(const char *p)
+{
+	struct stat sb;
+
+	return stat(p, &sb) == 0 && sb.st_size > 0;
+}
+
+static double
+parse_field(const char *text, const char *key)
+{
+	const char *p = strstr(text, key);
+
+	return p != NULL ? strtod(p + strlen(key), NULL) : -1;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: corrbench [--small] [--sites N] [--seed N] "
+	    "[--data DIR] [--src DIR]\n");
+	exit(2);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *data = "build/bench-data", *src = ".";
+	int sites = 10000, seed = 20261123;
+	char fpath[512], apath[512], epath[512], rpath[512], cmd[2048],
+	    err[256], reftext[2048];
+	struct phase ref_e2e, ref_sum, c_e2e, c_parse, c_core = { 1e9, 0 },
+	    sh[4] = { { 1e9, 0 }, { 1e9, 0 }, { 1e9, 0 }, { 1e9, 0 } };
+	struct corr_config cc;
+	struct corr_stats st;
+	struct alarm_event *evs;
+	struct memres m_alarm, m_inc, m_day;
+	struct fleet *f;
+	size_t n;
+	double ref_core, w, c, a_bytes, i_bytes;
+	uint64_t shev[4] = { 0, 0, 0, 0 };
+	FILE *out, *devnull;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--small") == 0)
+			sites = 1000;
+		else if (strcmp(argv[i], "--sites") == 0 && i + 1 < argc)
+			sites = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
+			seed = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
+			data = argv[++i];
+		else if (strcmp(argv[i], "--src") == 0 && i + 1 < argc)
+			src = argv[++i];
+		else
+			usage();
+	}
+	if (sites < 10)
+		usage();
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s", data);
+	if (system(cmd) != 0)
+		return 1;
+	snprintf(fpath, sizeof(fpath), "%s/corr-%d-%d.fleet.json", data, seed,
+	    sites);
+	snprintf(apath, sizeof(apath), "%s/corr-%d-%d.alarms.jsonl", data,
+	    seed, sites);
+	snprintf(epath, sizeof(epath), "%s/corr-%d-%d.c-events.jsonl", data,
+	    seed, sites);
+	snprintf(rpath, sizeof(rpath), "%s/corr-%d-%d.ref-events.jsonl", data,
+	    seed, sites);
+	if (!file_exists(fpath) || !file_exists(apath)) {
+		struct phase g;
+
+		snprintf(cmd, sizeof(cmd), "python3 %s/bench/corrgen.py --seed %d "
+		    "--sites %d --fleet %s --alarms %s", src, seed, sites, fpath,
+		    apath);
+		fprintf(stderr, "corrbench: generating: %s\n", cmd);
+		if (run_cmd(cmd, &g, NULL, 0) != 0)
+			return 1;
+	}
+	if ((f = fleetjson_load(fpath, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "corrbench: %s\n", err);
+		return 1;
+	}
+	corr_config_defaults(&cc);
+	fleet_code(f, "DOOR_OPEN");
+	devnull = fopen("/dev/null", "w");
+
+	/* memory first, before this process has freed anything */
+	m_alarm = mem_child(f, &cc, 0, NULL, 0);
+	m_inc = mem_child(f, &cc, 1, NULL, 0);
+
+	/* C parse into memory (also the input of the core and shard phases) */
+	w = now_s();
+	c = cpu_s(RUSAGE_SELF);
+	if (replay_read_all(apath, f, 0, &evs, &n, devnull) != 0)
+		return 1;
+	c_parse.wall = now_s() - w;
+	c_parse.cpu = cpu_s(RUSAGE_SELF) - c;
+
+	/* the day: RSS is muddied by the parse's freed buffers, bytes are not */
+	m_day = mem_child(f, &cc, 2, evs, n);
+
+	/* reference */
+	snprintf(cmd, sizeof(cmd), "python3 %s/bench/refcorr.py %s %s "
+	    "--events %s --time 2>&1", src, fpath, apath, rpath);
+	if (run_cmd(cmd, &ref_e2e, reftext, sizeof(reftext)) != 0) {
+		fprintf(stderr, "corrbench: reference failed: %s\n", reftext);
+		return 1;
+	}
+	snprintf(cmd, sizeof(cmd), "python3 %s/bench/refcorr.py %s %s "
+	    "--summary /dev/null --time 2>&1", src, fpath, apath);
+	if (run_cmd(cmd, &ref_sum, reftext, sizeof(reftext)) != 0) {
+		fprintf(stderr, "corrbench: reference failed: %s\n", reftext);
+		return 1;
+	}
+	ref_core = parse_field(reftext, "correlate_s=");
+
+	/* C end to end */
+	out = fopen(epath, "w");
+	w = now_s();
+	c = cpu_s(RUSAGE_SELF);
+	if (out == NULL || replay_run(apath, f, &cc, 0, out, devnull) != 0)
+		return 1;
+	fclose(out);
+	c_e2e.wall = now_s() - w;
+	c_e2e.cpu = cpu_s(RUSAGE_SELF) - c;
+
+	/* C core, best of 3 */
+	for (int i = 0; i < 3; i++) {
+		struct phase p = core_once(f, &cc, evs, n, &st);
+		if (p.wall < c_core.wall)
+			c_core = p;
+	}
+	/* shards, best of 3 each: live pipeline, then pre-filled rings */
+	for (int k = 0; k < 4; k++) {
+		for (int i = 0; i < 3; i++) {
+			struct phase p = shards_once(f, &cc, evs, n,
+			    (unsigned)(k % 2) + 1, &shev[k], k / 2);
+			if (p.wall < sh[k].wall)
+				sh[k] = p;
+		}
+	}
+
+	/*
+	 * Per item: the alarm load is G gateway incidents holding A alarms,
+	 * the incident load I incidents of one alarm each.  With x bytes per
+	 * alarm and y per incident (without its alarms):
+	 *   rss_alarm = G*y + A*x,  rss_inc = I*(x + y).
+	 */
+	{
+		double A = (double)m_alarm.alarms, G = (double)m_alarm.incidents;
+		double I = (double)m_inc.incidents;
+		/*
+		 * Live bytes, not RSS: a forked child maps pages its parent's
+		 * allocator already holds (the fleet's JSON parse freed many),
+		 * so its RSS growth undercounts; jemalloc's stats.allocated
+		 * counts every byte handed out, size classes included.
+		 */
+		double ra = (double)m_alarm.bytes, ri = (double)m_inc.bytes;
+		double xy = I > 0 ? ri / I : 0;
+
+		a_bytes = A - G > 0 ? (ra - G * xy) / (A - G) : 0;
+		i_bytes = xy;	/* an open incident with its one alarm */
+	}
+
+	printf("corrbench: seed=%d sites=%zu devices=%zu transitions=%zu "
+	    "(allocator %s)\n", seed, f->nsites, f->ndevices, n,
+	    mem_allocator());
+	printf("  day: incidents=%" PRIu64 " area=%" PRIu64 " events=%" PRIu64
+	    " repeats=%" PRIu64 " stray=%" PRIu64 " explained=%" PRIu64
+	    " reparented=%" PRIu64 " open_at_end=%" PRIu64 "\n", st.opened,
+	    st.area_opened, st.events, st.repeats, st.stray_clears,
+	    st.explained, st.reparented, st.live_incidents);
+	printf("  %-28s %9s %9s %12s %9s\n", "phase", "wall_s", "cpu_s",
+	    "events/s", "ratio");
+	printf("  %-28s %9.3f %9.3f %12.0f %9s\n", "ref e2e (python)",
+	    ref_e2e.wall, ref_e2e.cpu, n / ref_e2e.wall, "1.00");
+	printf("  %-28s %9.3f %9s %12.0f %9s\n", "ref core (python)", ref_core,
+	    "-", n / ref_core, "1.00");
+	printf("  %-28s %9.3f %9.3f %12.0f %8.2fx  (target >= 5x)\n",
+	    "c e2e (replay_run)", c_e2e.wall, c_e2e.cpu, n / c_e2e.wall,
+	    ref_e2e.wall / c_e2e.wall);
+	printf("  %-28s %9.3f %9.3f %12.0f %9s\n", "c parse into memory",
+	    c_parse.wall, c_parse.cpu, n / c_parse.wall, "-");
+	printf("  %-28s %9.3f %9.3f %12.0f %8.2fx  (target >= 20x)\n",
+	    "c core (1 engine, best of 3)", c_core.wall, c_core.cpu,
+	    n / c_core.wall, ref_core / c_core.wall);
+	printf("  %-28s %9.3f %9.3f %12.0f %9s\n", "router 1 shard, live push",
+	    sh[0].wall, sh[0].cpu, n / sh[0].wall, "1.00");
+	printf("  %-28s %9.3f %9.3f %12.0f %8.2fx  (target >= 1.7x)\n",
+	    "router 2 shards, live push", sh[1].wall, sh[1].cpu,
+	    n / sh[1].wall, sh[0].wall / sh[1].wall);
+	printf("  %-28s %9.3f %9.3f %12.0f %9s\n", "1 shard, pre-filled ring",
+	    sh[2].wall, sh[2].cpu, n / sh[2].wall, "1.00");
+	printf("  %-28s %9.3f %9.3f %12.0f %8.2fx  (target >= 1.7x)\n",
+	    "2 shards, pre-filled rings", sh[3].wall, sh[3].cpu,
+	    n / sh[3].wall, sh[2].wall / sh[3].wall);
+	printf("  shard events: %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+	    " (same work: %s)\n", shev[0], shev[1], shev[2], shev[3],
+	    shev[0] == shev[1] && shev[1] == shev[2] && shev[2] == shev[3] ?
+	    "yes" : "NO");
+	printf("  memory: alarm load: peak RSS +%ld KiB, live +%zu B for %"
+	    PRIu64 " alarms on %" PRIu64 " incidents\n", m_alarm.rss_kib,
+	    m_alarm.bytes, m_alarm.alarms, m_alarm.incidents);
+	printf("          incident load: peak RSS +%ld KiB, live +%zu B for %"
+	    PRIu64 " incidents of one alarm\n", m_inc.rss_kib, m_inc.bytes,
+	    m_inc.incidents);
+	printf("          the day at its end: live +%zu B for %" PRIu64
+	    " alarm records on %" PRIu64 " incidents (%.0f B per incident "
+	    "with its alarms)\n", m_day.bytes, m_day.alarms, m_day.incidents,
+	    m_day.incidents ? (double)m_day.bytes / m_day.incidents : 0.0);
+	printf("  per active alarm %.0f B (target < 256), per open incident "
+	    "with its alarm %.0f B (target < 2048)  [allocator live bytes]\n",
+	    a_bytes, i_bytes);
+	printf("  process: cpu_s=%.2f (self) + %.2f (python) peak_rss=%ld KiB\n",
+	    cpu_s(RUSAGE_SELF), cpu_s(RUSAGE_CHILDREN), maxrss_kib());
+	xfree(evs);
+	fleet_free(f);
+	fclose(devnull);
+	return 0;
+}

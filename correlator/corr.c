@@ -1,0 +1,1278 @@
+/*
+ * corr.c - the correlation core of one shard; see corr.h for the rules.
+ *
+ * State, all owned by the engine and touched by its thread only:
+ *   alarms     (device << 16 | code) -> struct corr_alarm *: the latest
+ *              record of each alarm key.  A record stays mapped after it
+ *              clears (so a re-raise within reopen_hold_ms finds it) until
+ *              its incident closes or a later raise starts a new record.
+ *   incidents  number -> struct corr_incident *: every incident not yet
+ *              closed.  Closing emits the last event and frees it.
+ *   sites      site -> first live site incident (site_next list): root
+ *              look-ups for site-scoped rules scan the few live incidents
+ *              of one site.
+ *   areas      area -> recent storm-code incidents (time window T) and the
+ *              open area incident.
+ *   chronic    (site << 16 | code) -> numbers and times of the last
+ *              chronic_count - 1 incidents of that fault.
+ *   gateways   CSR arrays of devices by `via`, built once, for late roots.
+ *
+ * Invariants: an alarm record belongs to exactly one incident (a->inc);
+ * inc->nactive counts its active alarms (area incidents: linked incidents
+ * with nactive > 0); inc->seq grows by one per emitted event; every state
+ * change appends a timeline step and emits one event.  Memory per active
+ * alarm: the 48-byte record, 32 bytes of map and an 8-byte slot in its
+ * incident (docs/correlation.md has the measured figures).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "correlator/corr.h"
+#include "daemon/mem.h"
+
+#define CORR_MIN	((int64_t)60 * 1000)
+#define CORR_HOUR	(60 * CORR_MIN)
+#define CORR_DAY	(24 * CORR_HOUR)
+
+struct corr_rule_rt {
+	uint16_t root;				/* code id */
+	uint16_t children[CORR_MAX_CHILDREN];	/* code ids */
+	unsigned nchildren;
+	uint8_t	 scope;				/* enum corr_scope */
+	int64_t	 window_ms;
+	int64_t	 before_ms;
+};
+
+struct corr_storm_ent {
+	int64_t	 at;		/* when its storm-code incident opened */
+	uint32_t site;
+	uint64_t num;		/* that incident */
+};
+
+struct corr_area_rt {
+	struct corr_storm_ent *ents;	/* within storm_window_ms, oldest first */
+	uint32_t n, cap;
+	uint64_t open_num;		/* open area incident, 0 = none */
+};
+
+/* Sized for chronic_count - 1 entries: a few bytes per site and fault. */
+struct corr_chronic {
+	uint32_t n;			/* used entries, oldest first */
+	struct {
+		int64_t	 at;		/* opened_at of an earlier incident */
+		uint64_t num;		/* its number */
+	} e[];
+};
+
+struct corr_mwin {
+	uint32_t id;		/* > 0 */
+	struct corr_maint m;	/* m.reason points at reason */
+	char	*reason;	/* owned */
+};
+
+struct corr_engine {
+	struct fleet	*fleet;		/* shared, read-only after new */
+	struct corr_config cc;
+	unsigned	 shard;
+	struct corr_sink sink;
+	struct corr_rule_rt rules[CORR_MAX_RULES];
+	unsigned	 nrules;
+	uint32_t	*child_rules;	/* code -> bitmask of rules it is a child of */
+	uint32_t	*root_rules;	/* code -> bitmask of rules it is root of */
+	size_t		 ncodes;	/* entries of the two arrays */
+	int		 storm_code;	/* code id or -1 */
+	struct u64map	 alarms;
+	struct u64map	 incidents;
+	struct u64map	 sites;
+	struct u64map	 areas;
+	struct u64map	 chronic;
+	uint32_t	*gw_start;	/* ndevices + 1 offsets into gw_list */
+	uint32_t	*gw_list;	/* devices grouped by via */
+	struct corr_mwin *maint;
+	uint32_t	 nmaint, capmaint, next_maint;
+	uint64_t	 next_num;
+	struct corr_stats st;
+};
+
+/* The record every active alarm costs; keep it in jemalloc's 48-byte class. */
+_Static_assert(sizeof(struct corr_alarm) <= 48, "corr_alarm grew");
+
+/* ---- names ---- */
+
+static const char *const corr_state_names[CORR_STATE__COUNT] = {
+	"open", "acknowledged", "dispatched", "on_site", "cleared",
+	"resolved", "closed", "reopened",
+};
+static const char *const corr_evtype_names[CORR_EV__COUNT] = {
+	"opened", "updated", "acknowledged", "dispatched", "on_site",
+	"resolved", "closed", "reopened",
+};
+static const char *const corr_action_names[CORR_ACT__COUNT] = {
+	"ack", "dispatch", "on_site", "resolve", "close", "note",
+};
+
+const char *
+corr_state_name(enum corr_state s)
+{
+	return (unsigned)s < CORR_STATE__COUNT ? corr_state_names[s] : "?";
+}
+
+const char *
+corr_evtype_name(enum corr_evtype t)
+{
+	return (unsigned)t < CORR_EV__COUNT ? corr_evtype_names[t] : "?";
+}
+
+const char *
+corr_action_name(enum corr_action_type t)
+{
+	return (unsigned)t < CORR_ACT__COUNT ? corr_action_names[t] : "?";
+}
+
+int
+corr_action_parse(const char *s, enum corr_action_type *out)
+{
+	for (unsigned i = 0; i < CORR_ACT__COUNT; i++) {
+		if (strcmp(s, corr_action_names[i]) == 0) {
+			*out = (enum corr_action_type)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* ---- configuration ---- */
+
+static void
+corr_rule_set(struct corr_rule *r, const char *root, enum corr_scope scope,
+    int64_t window_ms, int64_t before_ms, const char *const *children)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->root, sizeof(r->root), "%s", root);
+	r->scope = (uint8_t)scope;
+	r->window_ms = window_ms;
+	r->before_ms = before_ms;
+	for (; *children != NULL; children++)
+		snprintf(r->children[r->nchildren++], CORR_CODE_LEN, "%s",
+		    *children);
+}
+
+void
+corr_config_defaults(struct corr_config *cc)
+{
+	static const char *const power[] = { "BATT_DISCHARGE", "BATT_LOW",
+	    "RECT_FAIL", "AC_FAIL", "HIGH_TEMP", NULL };
+	static const char *const comm[] = { "COMM_LOSS", NULL };
+
+	memset(cc, 0, sizeof(*cc));
+	/*
+	 * Batteries carry a tower site 2-4 h, so BATT_LOW can follow the
+	 * mains failure by hours; 4 h covers the usual autonomy.
+	 */
+	corr_rule_set(&cc->rules[0], "MAINS_FAIL", CORR_SCOPE_SITE,
+	    4 * CORR_HOUR, 5 * CORR_MIN, power);
+	corr_rule_set(&cc->rules[1], "COMM_LOSS", CORR_SCOPE_GATEWAY,
+	    10 * CORR_MIN, 5 * CORR_MIN, comm);
+	cc->nrules = 2;
+	snprintf(cc->storm_code, sizeof(cc->storm_code), "MAINS_FAIL");
+	cc->storm_sites = 5;
+	cc->storm_window_ms = 10 * CORR_MIN;
+	cc->flap_cycles = 3;
+	cc->flap_window_ms = CORR_HOUR;
+	cc->reopen_hold_ms = 15 * CORR_MIN;
+	cc->chronic_count = 3;
+	cc->chronic_period_ms = 90 * CORR_DAY;
+	cc->auto_resolve = 0;
+	snprintf(cc->id_prefix, sizeof(cc->id_prefix), "INC-");
+	cc->id_start = 1;
+}
+
+int
+corr_config_check(const struct corr_config *cc, char *err, size_t errlen)
+{
+#define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -EINVAL; } while (0)
+	if (cc->nrules > CORR_MAX_RULES)
+		BAD("rules: %u rules, at most %d", cc->nrules, CORR_MAX_RULES);
+	for (unsigned i = 0; i < cc->nrules; i++) {
+		const struct corr_rule *r = &cc->rules[i];
+		if (r->root[0] == '\0')
+			BAD("rules[%u].root: empty", i);
+		if (r->nchildren == 0 || r->nchildren > CORR_MAX_CHILDREN)
+			BAD("rules[%u].children: %u codes, want 1-%d", i,
+			    r->nchildren, CORR_MAX_CHILDREN);
+		if (r->scope > CORR_SCOPE_GATEWAY)
+			BAD("rules[%u].scope: %u", i, r->scope);
+		if (r->window_ms < 0 || r->before_ms < 0)
+			BAD("rules[%u].window_ms/before_ms: negative", i);
+	}
+	if (cc->storm_sites < 2)
+		BAD("storm_sites: %u, want >= 2", cc->storm_sites);
+	if (cc->storm_window_ms <= 0)
+		BAD("storm_window_ms: %" PRId64 ", want > 0", cc->storm_window_ms);
+	if (cc->flap_cycles < 1 || cc->flap_cycles > CORR_MAX_FLAP)
+		BAD("flap_cycles: %u, want 1-%d", cc->flap_cycles, CORR_MAX_FLAP);
+	if (cc->flap_window_ms <= 0 || cc->reopen_hold_ms < 0)
+		BAD("flap_window_ms/reopen_hold_ms: out of range");
+	if (cc->chronic_count == 1 || cc->chronic_count > CORR_MAX_CHRONIC)
+		BAD("chronic_count: %u, want 0 (off) or 2-%d",
+		    cc->chronic_count, CORR_MAX_CHRONIC);
+	if (cc->chronic_period_ms <= 0)
+		BAD("chronic_period_ms: want > 0");
+	if (memchr(cc->id_prefix, '\0', sizeof(cc->id_prefix)) == NULL ||
+	    strlen(cc->id_prefix) > 15)
+		BAD("id_prefix: too long");
+	if (cc->id_start == 0)
+		BAD("id_start: want > 0");
+	return 0;
+#undef BAD
+}
+
+/* ---- ids ---- */
+
+void
+corr_id_format(char *buf, size_t len, const char *prefix, unsigned shard,
+    uint64_t num)
+{
+	snprintf(buf, len, "%s%u-%" PRIu64, prefix, shard, num);
+}
+
+static int
+corr_parse_u64(const char **p, uint64_t *out)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*p = s;
+	*out = v;
+	return 0;
+}
+
+int
+corr_id_parse(const char *prefix, const char *id, unsigned *shard,
+    uint64_t *num)
+{
+	size_t pl = strlen(prefix);
+	uint64_t sh;
+
+	if (id == NULL || strncmp(id, prefix, pl) != 0)
+		return -EINVAL;
+	id += pl;
+	if (corr_parse_u64(&id, &sh) != 0 || sh > 65535 || *id++ != '-' ||
+	    corr_parse_u64(&id, num) != 0 || *id != '\0')
+		return -EINVAL;
+	*shard = (unsigned)sh;
+	return 0;
+}
+
+/* ---- incidents ---- */
+
+static uint64_t
+corr_akey(uint32_t device, uint16_t code)
+{
+	return ((uint64_t)device << 16) | code;
+}
+
+static const char *
+corr_code_name(const struct corr_engine *e, uint16_t code)
+{
+	return code < e->fleet->ncodes ? e->fleet->codes[code] : "?";
+}
+
+/* System steps share one actor string: no copy per step. */
+static const char corr_system[] = CORR_ACTOR_SYSTEM;
+
+static void
+corr_step(struct corr_incident *inc, int64_t at, const char *actor,
+    const char *action, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void
+corr_step(struct corr_incident *inc, int64_t at, const char *actor,
+    const char *action, const char *fmt, ...)
+{
+	struct corr_step *s;
+	char note[256];
+	va_list ap;
+
+	if (inc->nsteps == inc->capsteps) {
+		inc->capsteps = inc->capsteps ? inc->capsteps * 2 : 4;
+		inc->steps = xreallocarray(inc->steps, inc->capsteps,
+		    sizeof(*inc->steps));
+	}
+	s = &inc->steps[inc->nsteps++];
+	s->at = at;
+	s->actor = actor == corr_system ? corr_system : xstrdup(actor);
+	s->action = action;
+	s->note = NULL;
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(note, sizeof(note), fmt, ap);
+		va_end(ap);
+		s->note = xstrdup(note);
+	}
+}
+
+static void
+corr_emit(struct corr_engine *e, struct corr_incident *inc,
+    enum corr_evtype type, int64_t at)
+{
+	struct corr_event ev;
+
+	inc->seq++;
+	inc->updated_at = at;
+	ev.type = (uint8_t)type;
+	ev.seq = inc->seq;
+	ev.at = at;
+	ev.inc = inc;
+	ev.prefix = e->cc.id_prefix;
+	ev.shard = e->shard;
+	e->st.events++;
+	e->sink.ops->event(e->sink.arg, &ev);
+}
+
+static struct corr_incident *
+corr_inc_new(struct corr_engine *e, enum corr_kind kind, uint32_t site,
+    uint32_t area, int64_t now)
+{
+	struct corr_incident *inc = xcalloc(1, sizeof(*inc));
+
+	inc->num = e->next_num++;
+	corr_id_format(inc->id, sizeof(inc->id), e->cc.id_prefix, e->shard,
+	    inc->num);
+	inc->kind = (uint8_t)kind;
+	inc->site = site;
+	inc->area = area;
+	inc->opened_at = now;
+	inc->updated_at = now;
+	inc->state = CORR_OPEN;
+	inc->stage = CORR_OPEN;
+	u64map_put(&e->incidents, inc->num, inc);
+	if (kind == CORR_KIND_SITE) {
+		inc->site_next = u64map_get(&e->sites, site);
+		u64map_put(&e->sites, site, inc);
+	}
+	e->st.opened++;
+	e->st.live_incidents++;
+	return inc;
+}
+
+static void
+corr_inc_add_alarm(struct corr_incident *inc, struct corr_alarm *a)
+{
+	if (inc->nalarms == inc->capalarms) {
+		inc->capalarms = inc->capalarms ? inc->capalarms * 2 : 2;
+		inc->alarms = xreallocarray(inc->alarms, inc->capalarms,
+		    sizeof(*inc->alarms));
+	}
+	inc->alarms[inc->nalarms++] = a;
+	a->inc = inc;
+	if (a->active)
+		inc->nactive++;
+	if (a->severity > inc->severity)
+		inc->severity = a->severity;
+}
+
+static void
+corr_alarm_free(struct corr_engine *e, struct corr_alarm *a)
+{
+	uint64_t k = corr_akey(a->device, a->code);
+
+	if (u64map_get(&e->alarms, k) == a)
+		u64map_del(&e->alarms, k);
+	xfree(a->flap);
+	xfree(a);
+	e->st.live_alarms--;
+}
+
+static void
+corr_site_unlink(struct corr_engine *e, struct corr_incident *inc)
+{
+	struct corr_incident *head = u64map_get(&e->sites, inc->site), **pp;
+
+	if (head == inc) {
+		if (inc->site_next != NULL)
+			u64map_put(&e->sites, inc->site, inc->site_next);
+		else
+			u64map_del(&e->sites, inc->site);
+		return;
+	}
+	for (pp = &head; *pp != NULL; pp = &(*pp)->site_next) {
+		if (*pp == inc) {
+			*pp = inc->site_next;
+			return;
+		}
+	}
+}
+
+static void
+corr_inc_free(struct corr_engine *e, struct corr_incident *inc)
+{
+	u64map_del(&e->incidents, inc->num);
+	if (inc->kind == CORR_KIND_SITE)
+		corr_site_unlink(e, inc);
+	for (uint32_t i = 0; i < inc->nalarms; i++)
+		corr_alarm_free(e, inc->alarms[i]);
+	for (uint32_t i = 0; i < inc->nsteps; i++) {
+		if (inc->steps[i].actor != corr_system)
+			xfree((char *)inc->steps[i].actor);
+		xfree(inc->steps[i].note);
+	}
+	xfree(inc->steps);
+	xfree(inc->alarms);
+	xfree(inc->chronic_of);
+	xfree(inc->links);
+	xfree(inc->owner);
+	xfree(inc->planned_reason);
+	xfree(inc);
+	e->st.live_incidents--;
+}
+
+static struct corr_alarm *
+corr_alarm_new(struct corr_engine *e, const struct alarm_event *ev)
+{
+	struct corr_alarm *a = xcalloc(1, sizeof(*a));
+
+	a->device = ev->device;
+	a->code = ev->code;
+	a->severity = ev->severity;
+	a->raised_at = ev->at_ms;
+	a->active = 1;
+	u64map_put(&e->alarms, corr_akey(ev->device, ev->code), a);
+	e->st.live_alarms++;
+	return a;
+}
+
+static int
+corr_inc_done(const struct corr_incident *inc)
+{
+	return inc->state == CORR_RESOLVED || inc->state == CORR_CLOSED;
+}
+
+/* The incident's work state once alarms are active again. */
+static uint8_t
+corr_stage_state(const struct corr_incident *inc)
+{
+	return inc->stage;
+}
+
+static void corr_became_clear(struct corr_engine *, struct corr_incident *,
+    int64_t);
+
+/* nactive went 0 -> 1: wake the incident and its area incident. */
+static void
+corr_became_active(struct corr_engine *e, struct corr_incident *inc,
+    int64_t now, const char *why)
+{
+	struct corr_incident *ai;
+
+	if (inc->state == CORR_CLEARED) {
+		inc->state = corr_stage_state(inc);
+		corr_step(inc, now, corr_system, "reraised", "%s", why);
+		corr_emit(e, inc, CORR_EV_UPDATED, now);
+	} else if (inc->state == CORR_RESOLVED) {
+		inc->state = CORR_REOPENED;
+		corr_step(inc, now, corr_system, "reopened", "%s", why);
+		corr_emit(e, inc, CORR_EV_REOPENED, now);
+	} else {
+		corr_emit(e, inc, CORR_EV_UPDATED, now);
+	}
+	if (inc->area_num != 0 &&
+	    (ai = u64map_get(&e->incidents, inc->area_num)) != NULL &&
+	    ai->nactive++ == 0)
+		corr_became_active(e, ai, now, inc->id);
+}
+
+/* nactive went 1 -> 0. */
+static void
+corr_became_clear(struct corr_engine *e, struct corr_incident *inc,
+    int64_t now)
+{
+	struct corr_incident *ai;
+
+	if (e->cc.auto_resolve) {
+		inc->state = CORR_RESOLVED;
+		corr_step(inc, now, corr_system, "resolved",
+		    "all alarms cleared");
+		corr_emit(e, inc, CORR_EV_RESOLVED, now);
+	} else {
+		inc->state = CORR_CLEARED;
+		corr_step(inc, now, corr_system, "cleared",
+		    "all alarms cleared, awaiting verification");
+		corr_emit(e, inc, CORR_EV_UPDATED, now);
+	}
+	if (inc->area_num != 0 &&
+	    (ai = u64map_get(&e->incidents, inc->area_num)) != NULL &&
+	    ai->nactive > 0 && --ai->nactive == 0)
+		corr_became_clear(e, ai, now);
+}
+
+/* ---- rules ---- */
+
+static uint32_t
+corr_mask(const uint32_t *arr, size_t n, uint16_t code)
+{
+	return code < n ? arr[code] : 0;
+}
+
+static int
+corr_in_window(int64_t root_at, int64_t child_at, const struct corr_rule_rt *r,
+    int late_root)
+{
+	if (late_root)
+		return root_at >= child_at && root_at - child_at <= r->before_ms;
+	return child_at >= root_at && child_at - root_at <= r->window_ms;
+}
+
+/* The active alarm that explains a new raise of (device, code), or NULL. */
+static struct corr_alarm *
+corr_explain(struct corr_engine *e, const struct alarm_event *ev)
+{
+	uint32_t mask = corr_mask(e->child_rules, e->ncodes, ev->code);
+
+	for (unsigned i = 0; mask != 0 && i < e->nrules; i++) {
+		const struct corr_rule_rt *r = &e->rules[i];
+		struct corr_incident *inc;
+		struct corr_alarm *ra;
+		uint32_t via;
+
+		if ((mask & (1u << i)) == 0)
+			continue;
+		if (r->scope == CORR_SCOPE_SITE) {
+			for (inc = u64map_get(&e->sites, ev->site); inc != NULL;
+			    inc = inc->site_next) {
+				ra = inc->root;
+				if (ra != NULL && ra->code == r->root &&
+				    ra->active && !corr_inc_done(inc) &&
+				    corr_in_window(ra->raised_at, ev->at_ms, r, 0))
+					return ra;
+			}
+		} else {
+			via = e->fleet->devices[ev->device].via;
+			if (via == FLEET_NONE || via == ev->device)
+				continue;
+			ra = u64map_get(&e->alarms, corr_akey(via, r->root));
+			if (ra != NULL && ra->active && !corr_inc_done(ra->inc) &&
+			    corr_in_window(ra->raised_at, ev->at_ms, r, 0))
+				return ra;
+		}
+	}
+	return NULL;
+}
+
+static void
+corr_chronic_forget(struct corr_engine *e, const struct corr_incident *inc)
+{
+	struct corr_chronic *h;
+
+	if (inc->root == NULL)
+		return;
+	h = u64map_get(&e->chronic,
+	    ((uint64_t)inc->site << 16) | inc->root->code);
+	if (h == NULL)
+		return;
+	for (uint32_t i = 0; i < h->n; i++) {
+		if (h->e[i].num == inc->num) {
+			memmove(&h->e[i], &h->e[i + 1],
+			    (h->n - i - 1) * sizeof(h->e[0]));
+			h->n--;
+			return;
+		}
+	}
+}
+
+/* Moves every alarm of an untouched early incident under a late root. */
+static void
+corr_merge(struct corr_engine *e, struct corr_incident *ci,
+    struct corr_incident *ri, int64_t now)
+{
+	struct corr_alarm *a = ci->root;
+
+	corr_chronic_forget(e, ci);
+	for (uint32_t i = 0; i < ci->nalarms; i++)
+		corr_inc_add_alarm(ri, ci->alarms[i]);
+	corr_step(ri, now, corr_system, "adopted",
+	    "%s on %s from %s", corr_code_name(e, a->code),
+	    e->fleet->devices[a->device].id, ci->id);
+	ci->nalarms = 0;
+	ci->nactive = 0;
+	ci->root = NULL;
+	ci->state = CORR_CLOSED;
+	corr_step(ci, now, corr_system, "merged", "into %s (late root)",
+	    ri->id);
+	corr_emit(e, ci, CORR_EV_CLOSED, now);
+	corr_inc_free(e, ci);
+	e->st.reparented++;
+}
+
+static int
+corr_adoptable(const struct corr_incident *ci, const struct corr_incident *ri,
+    const struct corr_rule_rt *r, int64_t now)
+{
+	const struct corr_alarm *ca = ci->root;
+
+	if (ci == ri || ci->kind != CORR_KIND_SITE || ca == NULL ||
+	    ci->state != CORR_OPEN || ci->stage != CORR_OPEN ||
+	    ci->area_num != 0 || ci->planned != ri->planned)
+		return 0;
+	for (unsigned k = 0; k < r->nchildren; k++)
+		if (ca->code == r->children[k])
+			return corr_in_window(now, ca->raised_at, r, 1);
+	return 0;
+}
+
+/* A new root at ri adopts children that arrived up to before_ms earlier. */
+static void
+corr_adopt(struct corr_engine *e, struct corr_incident *ri, int64_t now)
+{
+	const struct corr_alarm *ra = ri->root;
+	uint32_t mask = corr_mask(e->root_rules, e->ncodes, ra->code);
+
+	for (unsigned i = 0; mask != 0 && i < e->nrules; i++) {
+		const struct corr_rule_rt *r = &e->rules[i];
+
+		if ((mask & (1u << i)) == 0)
+			continue;
+		if (r->scope == CORR_SCOPE_SITE) {
+			struct corr_incident *ci, *next;
+
+			for (ci = u64map_get(&e->sites, ri->site); ci != NULL;
+			    ci = next) {
+				next = ci->site_next;
+				if (corr_adoptable(ci, ri, r, now))
+					corr_merge(e, ci, ri, now);
+			}
+			continue;
+		}
+		for (uint32_t j = e->gw_start[ra->device];
+		    j < e->gw_start[ra->device + 1]; j++) {
+			uint32_t dev = e->gw_list[j];
+
+			for (unsigned k = 0; k < r->nchildren; k++) {
+				struct corr_alarm *ca = u64map_get(&e->alarms,
+				    corr_akey(dev, r->children[k]));
+
+				if (ca != NULL && ca->inc->root == ca &&
+				    corr_adoptable(ca->inc, ri, r, now))
+					corr_merge(e, ca->inc, ri, now);
+			}
+		}
+	}
+}
+
+static const struct corr_mwin *
+corr_maint_find(const struct corr_engine *e, uint32_t site, int64_t now)
+{
+	uint32_t area = e->fleet->sites[site].area;
+
+	for (uint32_t i = 0; i < e->nmaint; i++) {
+		const struct corr_maint *m = &e->maint[i].m;
+
+		if (now < m->start_ms || now >= m->end_ms)
+			continue;
+		if (m->site == site || (m->site == FLEET_NONE && m->area == area))
+			return &e->maint[i];
+	}
+	return NULL;
+}
+
+static void
+corr_chronic_check(struct corr_engine *e, struct corr_incident *inc,
+    int64_t now)
+{
+	uint64_t key = ((uint64_t)inc->site << 16) | inc->root->code;
+	struct corr_chronic *h;
+	uint32_t keep, drop = 0;
+
+	if (e->cc.chronic_count == 0)
+		return;
+	keep = e->cc.chronic_count - 1;
+	if ((h = u64map_get(&e->chronic, key)) == NULL) {
+		h = xcalloc(1, sizeof(*h) + keep * sizeof(h->e[0]));
+		u64map_put(&e->chronic, key, h);
+	}
+	while (drop < h->n && h->e[drop].at < now - e->cc.chronic_period_ms)
+		drop++;
+	if (drop > 0) {
+		memmove(h->e, h->e + drop, (h->n - drop) * sizeof(h->e[0]));
+		h->n -= drop;
+	}
+	if (h->n + 1 >= e->cc.chronic_count) {
+		inc->chronic = 1;
+		inc->nchronic = h->n;
+		inc->chronic_of = xreallocarray(NULL, h->n, sizeof(uint64_t));
+		for (uint32_t i = 0; i < h->n; i++)
+			inc->chronic_of[i] = h->e[i].num;
+		corr_step(inc, now, corr_system, "chronic",
+		    "%s at this site %u times within %" PRId64 " days",
+		    corr_code_name(e, inc->root->code), h->n + 1,
+		    e->cc.chronic_period_ms / CORR_DAY);
+	}
+	if (h->n == keep) {	/* full: the oldest leaves */
+		memmove(h->e, h->e + 1, (h->n - 1) * sizeof(h->e[0]));
+		h->n--;
+	}
+	h->e[h->n].at = now;
+	h->e[h->n].num = inc->num;
+	h->n++;
+}
+
+static void
+corr_link(struct corr_incident *ai, struct corr_incident *si)
+{
+	ai->links = xreallocarray(ai->links, ai->nlinks + 1u,
+	    sizeof(*ai->links));
+	ai->links[ai->nlinks].num = si->num;
+	ai->links[ai->nlinks].site = si->site;
+	ai->nlinks++;
+	si->area_num = ai->num;
+	if (si->nactive > 0)
+		ai->nactive++;
+	if (si->severity > ai->severity)
+		ai->severity = si->severity;
+}
+
+/*
+ * A new storm-code incident: record it for its area; link it to the open
+ * area incident, or open one when K sites are in the window.  Returns the
+ * area incident to announce after the site incident (opened or updated).
+ */
+static struct corr_incident *
+corr_storm(struct corr_engine *e, struct corr_incident *si, int64_t now,
+    int *opened)
+{
+	struct corr_area_rt *ar = u64map_get(&e->areas, si->area);
+	struct corr_incident *ai;
+	uint32_t drop = 0, i;
+
+	*opened = 0;
+	if (ar == NULL) {
+		ar = xcalloc(1, sizeof(*ar));
+		u64map_put(&e->areas, si->area, ar);
+	}
+	while (drop < ar->n && ar->ents[drop].at < now - e->cc.storm_window_ms)
+		drop++;
+	if (drop > 0) {
+		memmove(ar->ents, ar->ents + drop,
+		    (ar->n - drop) * sizeof(*ar->ents));
+		ar->n -= drop;
+	}
+	for (i = 0; i < ar->n && ar->ents[i].site != si->site; i++)
+		;
+	if (i < ar->n) {
+		/* Same site again: keep one entry, the newest, at the end. */
+		memmove(ar->ents + i, ar->ents + i + 1,
+		    (ar->n - i - 1) * sizeof(*ar->ents));
+		ar->n--;
+	}
+	if (ar->n == ar->cap) {
+		ar->cap = ar->cap ? ar->cap * 2 : 8;
+		ar->ents = xreallocarray(ar->ents, ar->cap, sizeof(*ar->ents));
+	}
+	ar->ents[ar->n].at = now;
+	ar->ents[ar->n].site = si->site;
+	ar->ents[ar->n].num = si->num;
+	ar->n++;
+
+	/*
+	 * Join the area incident only while it is active: once all its sites
+	 * have cleared, the next storm in the area is a new grid event.
+	 */
+	if (ar->open_num != 0 &&
+	    (ai = u64map_get(&e->incidents, ar->open_num)) != NULL &&
+	    !corr_inc_done(ai) && ai->nactive > 0) {
+		corr_link(ai, si);
+		return ai;
+	}
+	ar->open_num = 0;
+	if (ar->n < e->cc.storm_sites)
+		return NULL;
+	ai = corr_inc_new(e, CORR_KIND_AREA, FLEET_NONE, si->area, now);
+	e->st.area_opened++;
+	for (i = 0; i < ar->n; i++) {
+		struct corr_incident *s = u64map_get(&e->incidents,
+		    ar->ents[i].num);
+		if (s != NULL && s->area_num == 0)
+			corr_link(ai, s);
+	}
+	corr_step(ai, now, corr_system, "opened",
+	    "area storm: %s at %u sites of %s within %" PRId64 " min",
+	    corr_code_name(e, (uint16_t)e->storm_code), ai->nlinks,
+	    e->fleet->areas[si->area], e->cc.storm_window_ms / CORR_MIN);
+	ar->open_num = ai->num;
+	*opened = 1;
+	return ai;
+}
+
+/* A raise that no rule explains: open a new incident rooted at a. */
+static void
+corr_open(struct corr_engine *e, struct corr_alarm *a,
+    const struct alarm_event *ev)
+{
+	const struct fleet_site *s = &e->fleet->sites[ev->site];
+	const struct corr_mwin *w = corr_maint_find(e, ev->site, ev->at_ms);
+	struct corr_incident *inc, *ai = NULL;
+	int area_opened = 0;
+
+	inc = corr_inc_new(e, CORR_KIND_SITE, ev->site, s->area, ev->at_ms);
+	inc->root = a;
+	corr_inc_add_alarm(inc, a);
+	corr_step(inc, ev->at_ms, corr_system, "opened", "%s on %s (%s)",
+	    corr_code_name(e, a->code), e->fleet->devices[a->device].id,
+	    severity_name((enum severity)a->severity));
+	if (w != NULL) {
+		inc->planned = 1;
+		inc->planned_reason = xstrdup(w->reason);
+		corr_step(inc, ev->at_ms, corr_system, "planned",
+		    "maintenance window %u: %s", w->id, w->reason);
+	} else {
+		corr_chronic_check(e, inc, ev->at_ms);
+	}
+	corr_adopt(e, inc, ev->at_ms);
+	if (!inc->planned && e->storm_code >= 0 && a->code == e->storm_code)
+		ai = corr_storm(e, inc, ev->at_ms, &area_opened);
+	corr_emit(e, inc, CORR_EV_OPENED, ev->at_ms);
+	if (ai == NULL)
+		return;
+	if (area_opened) {
+		corr_emit(e, ai, CORR_EV_OPENED, ev->at_ms);
+		/* The site incidents linked now learn their area incident. */
+		for (uint32_t i = 0; i < ai->nlinks; i++) {
+			struct corr_incident *l = u64map_get(&e->incidents,
+			    ai->links[i].num);
+			if (l != NULL && l != inc) {
+				corr_step(l, ev->at_ms, corr_system,
+				    "linked", "area storm %s", ai->id);
+				corr_emit(e, l, CORR_EV_UPDATED, ev->at_ms);
+			}
+		}
+	} else {
+		corr_emit(e, ai, CORR_EV_UPDATED, ev->at_ms);
+	}
+}
+
+/* A cleared alarm raised again within reopen_hold_ms: same incident. */
+static void
+corr_reraise(struct corr_engine *e, struct corr_alarm *a, int64_t now)
+{
+	struct corr_incident *inc = a->inc;
+	unsigned n = e->cc.flap_cycles, recent = 0;
+
+	if (a->flap == NULL)
+		a->flap = xcalloc(n, sizeof(*a->flap));
+	a->flap[a->cycles % n] = now;
+	a->cycles++;
+	a->active = 1;
+	e->st.reraised++;
+	for (unsigned i = 0; i < n && i < a->cycles; i++)
+		if (now - a->flap[i] <= e->cc.flap_window_ms)
+			recent++;
+	if (recent >= n && !inc->flapping) {
+		inc->flapping = 1;
+		corr_step(inc, now, corr_system, "flapping",
+		    "%s on %s: %u cycles within %" PRId64 " min",
+		    corr_code_name(e, a->code), e->fleet->devices[a->device].id,
+		    recent, e->cc.flap_window_ms / CORR_MIN);
+	}
+	if (inc->nactive++ == 0)
+		corr_became_active(e, inc, now, corr_code_name(e, a->code));
+	else
+		corr_emit(e, inc, CORR_EV_UPDATED, now);
+}
+
+static void
+corr_raise(struct corr_engine *e, const struct alarm_event *ev)
+{
+	uint64_t key = corr_akey(ev->device, ev->code);
+	struct corr_alarm *a = u64map_get(&e->alarms, key), *ra;
+	struct corr_incident *inc;
+
+	e->st.raises++;
+	if (a != NULL && a->active) {
+		a->repeats++;
+		a->inc->repeats++;
+		e->st.repeats++;
+		if (ev->severity > a->severity) {
+			a->severity = ev->severity;
+			if (ev->severity > a->inc->severity)
+				a->inc->severity = ev->severity;
+			corr_emit(e, a->inc, CORR_EV_UPDATED, ev->at_ms);
+		}
+		return;
+	}
+	if (a != NULL && a->inc->state != CORR_CLOSED &&
+	    ev->at_ms - a->cleared_at <= e->cc.reopen_hold_ms) {
+		if (ev->severity > a->severity)
+			a->severity = ev->severity;
+		if (a->severity > a->inc->severity)
+			a->inc->severity = a->severity;
+		corr_reraise(e, a, ev->at_ms);
+		return;
+	}
+	if (a != NULL)		/* the old record stays on its incident */
+		u64map_del(&e->alarms, key);
+	a = corr_alarm_new(e, ev);
+	if ((ra = corr_explain(e, ev)) == NULL) {
+		corr_open(e, a, ev);
+		return;
+	}
+	inc = ra->inc;
+	corr_inc_add_alarm(inc, a);
+	e->st.explained++;
+	corr_step(inc, ev->at_ms, corr_system, "alarm",
+	    "%s on %s explained by %s on %s", corr_code_name(e, a->code),
+	    e->fleet->devices[a->device].id, corr_code_name(e, ra->code),
+	    e->fleet->devices[ra->device].id);
+	corr_emit(e, inc, CORR_EV_UPDATED, ev->at_ms);
+}
+
+static void
+corr_clear(struct corr_engine *e, const struct alarm_event *ev)
+{
+	struct corr_alarm *a = u64map_get(&e->alarms,
+	    corr_akey(ev->device, ev->code));
+	struct corr_incident *inc;
+
+	e->st.clears++;
+	if (a == NULL || !a->active) {
+		e->st.stray_clears++;
+		return;
+	}
+	a->active = 0;
+	a->cleared_at = ev->at_ms;
+	inc = a->inc;
+	if (--inc->nactive == 0)
+		corr_became_clear(e, inc, ev->at_ms);
+	else
+		corr_emit(e, inc, CORR_EV_UPDATED, ev->at_ms);
+}
+
+int
+corr_engine_alarm(struct corr_engine *e, const struct alarm_event *ev)
+{
+	const struct fleet *f = e->fleet;
+
+	if (ev->device >= f->ndevices || ev->site >= f->nsites ||
+	    f->devices[ev->device].site != ev->site || ev->code >= f->ncodes ||
+	    ev->edge > ALARM_CLEAR || ev->severity >= SEV__COUNT) {
+		e->st.bad_input++;
+		return -EINVAL;
+	}
+	if (ev->edge == ALARM_RAISE)
+		corr_raise(e, ev);
+	else
+		corr_clear(e, ev);
+	return 0;
+}
+
+/* ---- actions ---- */
+
+static int
+corr_reject(struct corr_engine *e, const struct corr_action *a, int rc,
+    char *reason, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static int
+corr_reject(struct corr_engine *e, const struct corr_action *a, int rc,
+    char *reason, size_t len, const char *fmt, ...)
+{
+	char buf[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	e->st.rejected++;
+	if (reason != NULL && len > 0)
+		snprintf(reason, len, "%s", buf);
+	if (e->sink.ops->rejected != NULL)
+		e->sink.ops->rejected(e->sink.arg, a, buf);
+	return rc;
+}
+
+/* Active states move with the work stage; cleared stays cleared. */
+static void
+corr_advance(struct corr_incident *inc, uint8_t stage)
+{
+	inc->stage = stage;
+	if (inc->state != CORR_CLEARED)
+		inc->state = stage;
+}
+
+int
+corr_engine_action(struct corr_engine *e, const struct corr_action *a,
+    char *reason, size_t len)
+{
+	struct corr_incident *inc = NULL;
+	unsigned shard;
+	uint64_t num;
+	const char *note = a->note != NULL && a->note[0] != '\0' ? a->note : NULL;
+	enum corr_evtype ev;
+
+#define REJECT(rc, ...) return corr_reject(e, a, rc, reason, len, __VA_ARGS__)
+	if (corr_id_parse(e->cc.id_prefix, a->incident, &shard, &num) == 0 &&
+	    shard == e->shard)
+		inc = u64map_get(&e->incidents, num);
+	if (inc == NULL)
+		REJECT(-ENOENT, "unknown incident %s",
+		    a->incident != NULL ? a->incident : "(null)");
+	if (a->type >= CORR_ACT__COUNT)
+		REJECT(-EINVAL, "unknown action %u", a->type);
+	if (a->actor == NULL || a->actor[0] == '\0')
+		REJECT(-EINVAL, "missing actor");
+	if (inc->state == CORR_CLOSED)
+		REJECT(-EPERM, "incident closed");
+	switch (a->type) {
+	case CORR_ACT_ACK:
+		if (inc->state == CORR_RESOLVED)
+			REJECT(-EPERM, "incident resolved");
+		if (inc->stage != CORR_OPEN)
+			REJECT(-EPERM, "already acknowledged by %s", inc->owner);
+		inc->owner = xstrdup(a->actor);
+		corr_advance(inc, CORR_ACKNOWLEDGED);
+		ev = CORR_EV_ACKNOWLEDGED;
+		break;
+	case CORR_ACT_DISPATCH:
+		if (inc->state == CORR_RESOLVED)
+			REJECT(-EPERM, "incident resolved");
+		if (inc->stage == CORR_OPEN)
+			REJECT(-EPERM, "not acknowledged");
+		if (inc->stage != CORR_ACKNOWLEDGED)
+			REJECT(-EPERM, "already dispatched");
+		corr_advance(inc, CORR_DISPATCHED);
+		ev = CORR_EV_DISPATCHED;
+		break;
+	case CORR_ACT_ON_SITE:
+		if (inc->state == CORR_RESOLVED)
+			REJECT(-EPERM, "incident resolved");
+		if (inc->stage < CORR_DISPATCHED)
+			REJECT(-EPERM, "not dispatched");
+		if (inc->stage == CORR_ON_SITE)
+			REJECT(-EPERM, "already on site");
+		corr_advance(inc, CORR_ON_SITE);
+		ev = CORR_EV_ON_SITE;
+		break;
+	case CORR_ACT_RESOLVE:
+		if (inc->state == CORR_RESOLVED)
+			REJECT(-EPERM, "already resolved");
+		if (inc->nactive > 0)
+			REJECT(-EPERM, "%u %s still active", inc->nactive,
+			    inc->kind == CORR_KIND_AREA ? "linked incident(s)" :
+			    "alarm(s)");
+		inc->state = CORR_RESOLVED;
+		ev = CORR_EV_RESOLVED;
+		break;
+	case CORR_ACT_CLOSE:
+		if (inc->state != CORR_RESOLVED)
+			REJECT(-EPERM, "not resolved");
+		inc->state = CORR_CLOSED;
+		ev = CORR_EV_CLOSED;
+		break;
+	default:	/* CORR_ACT_NOTE */
+		if (note == NULL)
+			REJECT(-EINVAL, "empty note");
+		ev = CORR_EV_UPDATED;
+		break;
+	}
+#undef REJECT
+	corr_step(inc, a->at, a->actor,
+	    a->type == CORR_ACT_NOTE ? "note" : corr_evtype_name(ev),
+	    note != NULL ? "%s" : NULL, note);
+	corr_emit(e, inc, ev, a->at);
+	if (inc->state == CORR_CLOSED)
+		corr_inc_free(e, inc);
+	return 0;
+}
+
+/* ---- maintenance windows ---- */
+
+int
+corr_engine_maint_put(struct corr_engine *e, uint32_t id,
+    const struct corr_maint *m)
+{
+	struct corr_mwin *w;
+
+	if (id == 0)
+		return -EINVAL;
+	for (uint32_t i = 0; i < e->nmaint; i++)
+		if (e->maint[i].id == id)
+			return -EEXIST;
+	if (e->nmaint == e->capmaint) {
+		e->capmaint = e->capmaint ? e->capmaint * 2 : 4;
+		e->maint = xreallocarray(e->maint, e->capmaint,
+		    sizeof(*e->maint));
+	}
+	w = &e->maint[e->nmaint++];
+	w->id = id;
+	w->m = *m;
+	w->reason = xstrdup(m->reason != NULL ? m->reason : "");
+	w->m.reason = w->reason;
+	if (id > e->next_maint)
+		e->next_maint = id;
+	return 0;
+}
+
+uint32_t
+corr_engine_maint_add(struct corr_engine *e, const struct corr_maint *m)
+{
+	uint32_t id = e->next_maint + 1;
+
+	corr_engine_maint_put(e, id, m);
+	return id;
+}
+
+int
+corr_engine_maint_remove(struct corr_engine *e, uint32_t id)
+{
+	for (uint32_t i = 0; i < e->nmaint; i++) {
+		if (e->maint[i].id != id)
+			continue;
+		xfree(e->maint[i].reason);
+		memmove(&e->maint[i], &e->maint[i + 1],
+		    (e->nmaint - i - 1) * sizeof(*e->maint));
+		e->nmaint--;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* ---- engine ---- */
+
+static void
+corr_build_gateways(struct corr_engine *e)
+{
+	const struct fleet *f = e->fleet;
+	size_t n = f->ndevices;
+
+	e->gw_start = xcalloc(n + 1, sizeof(*e->gw_start));
+	e->gw_list = xcalloc(n ? n : 1, sizeof(*e->gw_list));
+	for (size_t d = 0; d < n; d++)
+		if (f->devices[d].via < n)
+			e->gw_start[f->devices[d].via + 1]++;
+	for (size_t d = 0; d < n; d++)
+		e->gw_start[d + 1] += e->gw_start[d];
+	{
+		uint32_t *fill = xcalloc(n ? n : 1, sizeof(*fill));
+		for (size_t d = 0; d < n; d++) {
+			uint32_t via = f->devices[d].via;
+			if (via < n)
+				e->gw_list[e->gw_start[via] + fill[via]++] =
+				    (uint32_t)d;
+		}
+		xfree(fill);
+	}
+}
+
+struct corr_engine *
+corr_engine_new(struct fleet *fleet, const struct corr_config *cc,
+    unsigned shard, const struct corr_sink *sink)
+{
+	struct corr_engine *e = xcalloc(1, sizeof(*e));
+
+	e->fleet = fleet;
+	e->cc = *cc;
+	e->shard = shard;
+	e->sink = *sink;
+	e->next_num = cc->id_start;
+	e->nrules = cc->nrules;
+	for (unsigned i = 0; i < cc->nrules; i++) {
+		const struct corr_rule *r = &cc->rules[i];
+		struct corr_rule_rt *rt = &e->rules[i];
+
+		rt->root = fleet_code(fleet, r->root);
+		rt->nchildren = r->nchildren;
+		for (unsigned k = 0; k < r->nchildren; k++)
+			rt->children[k] = fleet_code(fleet, r->children[k]);
+		rt->scope = r->scope;
+		rt->window_ms = r->window_ms;
+		rt->before_ms = r->before_ms;
+	}
+	e->storm_code = cc->storm_code[0] != '\0' ?
+	    fleet_code(fleet, cc->storm_code) : -1;
+	e->ncodes = fleet->ncodes;
+	e->child_rules = xcalloc(e->ncodes, sizeof(*e->child_rules));
+	e->root_rules = xcalloc(e->ncodes, sizeof(*e->root_rules));
+	for (unsigned i = 0; i < e->nrules; i++) {
+		e->root_rules[e->rules[i].root] |= 1u << i;
+		for (unsigned k = 0; k < e->rules[i].nchildren; k++)
+			e->child_rules[e->rules[i].children[k]] |= 1u << i;
+	}
+	u64map_init(&e->alarms);
+	u64map_init(&e->incidents);
+	u64map_init(&e->sites);
+	u64map_init(&e->areas);
+	u64map_init(&e->chronic);
+	corr_build_gateways(e);
+	return e;
+}
+
+void
+corr_engine_free(struct corr_engine *e)
+{
+	size_t pos = 0;
+	void *v;
+
+	if (e == NULL)
+		return;
+	{
+		size_t n = 0, cap = e->incidents.used;
+		struct corr_incident **all = xcalloc(cap ? cap : 1,
+		    sizeof(*all));
+
+		while (n < cap && u64map_next(&e->incidents, &pos, NULL, &v))
+			all[n++] = v;
+		for (size_t i = 0; i < n; i++)
+			corr_inc_free(e, all[i]);
+		xfree(all);
+	}
+	/* Records detached from the map by a later raise died with their
+	 * incidents above; anything still mapped belonged to one of them. */
+	for (pos = 0; u64map_next(&e->areas, &pos, NULL, &v); ) {
+		struct corr_area_rt *ar = v;
+		xfree(ar->ents);
+		xfree(ar);
+	}
+	for (pos = 0; u64map_next(&e->chronic, &pos, NULL, &v); )
+		xfree(v);
+	for (uint32_t i = 0; i < e->nmaint; i++)
+		xfree(e->maint[i].reason);
+	xfree(e->maint);
+	u64map_fini(&e->alarms);
+	u64map_fini(&e->incidents);
+	u64map_fini(&e->sites);
+	u64map_fini(&e->areas);
+	u64map_fini(&e->chronic);
+	xfree(e->child_rules);
+	xfree(e->root_rules);
+	xfree(e->gw_start);
+	xfree(e->gw_list);
+	xfree(e);
+}
+
+const struct corr_incident *
+corr_engine_find(const struct corr_engine *e, const char *id)
+{
+	unsigned shard;
+	uint64_t num;
+
+	if (corr_id_parse(e->cc.id_prefix, id, &shard, &num) != 0 ||
+	    shard != e->shard)
+		return NULL;
+	return u64map_get(&e->incidents, num);
+}
+
+void
+corr_engine_stats(const struct corr_engine *e, struct corr_stats *out)
+{
+	*out = e->st;
+}

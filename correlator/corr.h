@@ -1,0 +1,305 @@
+/*
+ * corr.h - the correlation core: alarm transitions in, incidents out.
+ *
+ * One struct corr_engine is the whole correlation state of one shard.  It is
+ * pure (STYLE.md 4): callers pass every alarm transition and every operator
+ * action with its time, and the engine reports each incident change through a
+ * sink ops table.  It never reads a clock, a socket or a file, so the same
+ * code runs live (one engine per shard thread, see corrshard.h), in replay, in
+ * tests with a virtual clock and in the benchmark.  docs/correlation.md holds
+ * the rules, defaults, event schema and lifecycle table.
+ *
+ * Rules, in the order the engine applies them to a raise of (device, code):
+ *   1. dedup: an active (device, code) only counts a repeat on its incident;
+ *   2. re-raise within reopen_hold_ms of its clear rejoins its old incident
+ *      (and reopens it if it was resolved); N such cycles within
+ *      flap_window_ms mark the incident flapping;
+ *   3. root cause: a child code explained by an active root alarm (same site,
+ *      or the device's gateway) within the rule's window joins the root's
+ *      incident;
+ *   4. otherwise a new incident opens (planned if a maintenance window covers
+ *      the site, chronic if the site+code recurred, linked to an area storm),
+ *      and, being a root, adopts children that arrived just before it.
+ *
+ * Thread model: an engine belongs to one thread.  The fleet is shared and
+ * read-only, except that corr_engine_new() interns the rule codes
+ * (fleet_code()), so engines are created before any thread starts.
+ */
+#ifndef TOCSIN_CORR_H
+#define TOCSIN_CORR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "correlator/alarm.h"
+#include "correlator/fleet.h"
+#include "correlator/u64map.h"
+
+#define CORR_CODE_LEN		32	/* longest alarm code + NUL */
+#define CORR_MAX_RULES		16
+#define CORR_MAX_CHILDREN	16
+#define CORR_MAX_FLAP		32	/* upper bound of flap_cycles */
+#define CORR_MAX_CHRONIC	32	/* upper bound of chronic_count */
+#define CORR_ID_LEN		48	/* incident id string + NUL */
+#define CORR_ACTOR_SYSTEM	"tocsin"	/* actor of automatic steps */
+
+/* Where a rule looks for the root of a child alarm. */
+enum corr_scope {
+	CORR_SCOPE_SITE,	/* root code on any device at the same site */
+	CORR_SCOPE_GATEWAY,	/* root code on the child device's `via` gateway */
+};
+
+/* A root-cause rule: `root` explains each of `children` (config data). */
+struct corr_rule {
+	char	 root[CORR_CODE_LEN];		/* root alarm code */
+	char	 children[CORR_MAX_CHILDREN][CORR_CODE_LEN]; /* explained codes */
+	unsigned nchildren;			/* used entries of children */
+	uint8_t	 scope;				/* enum corr_scope */
+	int64_t	 window_ms;	/* child raised at most this long after the root */
+	int64_t	 before_ms;	/* or at most this long before it (late root) */
+};
+
+/*
+ * All correlation settings; every time is in milliseconds.  Defaults are
+ * corr_config_defaults(); YAML keys map one to one onto the field names
+ * (correlation.rules[].root, correlation.storm_sites, ...).
+ */
+struct corr_config {
+	struct corr_rule rules[CORR_MAX_RULES];	/* root-cause rules, tried in order */
+	unsigned nrules;			/* default 2 (power, gateway) */
+	char	 storm_code[CORR_CODE_LEN];	/* area storm alarm, "MAINS_FAIL" */
+	unsigned storm_sites;		/* K: sites in one area, default 5 */
+	int64_t	 storm_window_ms;	/* T: within this long, default 10 min */
+	unsigned flap_cycles;		/* N re-raises ... default 3 (<= CORR_MAX_FLAP) */
+	int64_t	 flap_window_ms;	/* ... within this long: 1 h */
+	int64_t	 reopen_hold_ms;	/* re-raise this soon after a clear rejoins: 15 min */
+	unsigned chronic_count;		/* same site+code this many times ... 3 */
+	int64_t	 chronic_period_ms;	/* ... within this long: 90 days */
+	int	 auto_resolve;		/* 1: all alarms clear -> resolved; 0 (default): -> cleared */
+	char	 id_prefix[16];		/* incident id prefix, default "INC-" */
+	uint64_t id_start;		/* first incident number, default 1 (see docs) */
+};
+
+/* Fills *cc with DOMAIN.md section 5's rules and the defaults above. */
+void	 corr_config_defaults(struct corr_config *cc);
+/*
+ * Checks a config: 0, or -EINVAL with a one-line reason in err (key and
+ * value) for the first bad field.
+ */
+int	 corr_config_check(const struct corr_config *cc, char *err, size_t errlen);
+
+/* Incident states (docs/correlation.md has the transition table). */
+enum corr_state {
+	CORR_OPEN,		/* raised, nobody has acknowledged it */
+	CORR_ACKNOWLEDGED,	/* an operator owns it */
+	CORR_DISPATCHED,	/* a technician is on the way */
+	CORR_ON_SITE,		/* the technician arrived */
+	CORR_CLEARED,		/* all alarms cleared, awaiting verification */
+	CORR_RESOLVED,		/* verified fixed */
+	CORR_CLOSED,		/* follow-up done; final */
+	CORR_REOPENED,		/* an alarm came back after resolve */
+	CORR_STATE__COUNT
+};
+
+/* Event names of tocsin.incident/1 (the subset the core emits). */
+enum corr_evtype {
+	CORR_EV_OPENED, CORR_EV_UPDATED, CORR_EV_ACKNOWLEDGED,
+	CORR_EV_DISPATCHED, CORR_EV_ON_SITE, CORR_EV_RESOLVED, CORR_EV_CLOSED,
+	CORR_EV_REOPENED, CORR_EV__COUNT
+};
+
+enum corr_action_type {
+	CORR_ACT_ACK, CORR_ACT_DISPATCH, CORR_ACT_ON_SITE, CORR_ACT_RESOLVE,
+	CORR_ACT_CLOSE, CORR_ACT_NOTE, CORR_ACT__COUNT
+};
+
+enum corr_kind { CORR_KIND_SITE, CORR_KIND_AREA };
+
+/* One (device, code) on an incident. */
+struct corr_alarm {
+	struct corr_incident *inc;	/* owning incident */
+	int64_t	 raised_at;	/* first raise on this incident */
+	int64_t	 cleared_at;	/* last clear; 0 while never cleared */
+	int64_t	*flap;		/* ring of the last flap_cycles re-raise times, or NULL */
+	uint32_t device;	/* fleet device index */
+	uint32_t repeats;	/* raises re-sent while already active */
+	uint32_t cycles;	/* re-raises after a clear (flap cycles) */
+	uint16_t code;		/* fleet code id */
+	uint8_t	 severity;	/* enum severity, highest seen */
+	uint8_t	 active;	/* 1 while raised */
+};
+
+/* One audit-trail step; never rewritten. */
+struct corr_step {
+	int64_t	 at;		/* ms since epoch */
+	const char *actor;	/* operator (owned copy) or CORR_ACTOR_SYSTEM */
+	const char *action;	/* static: "opened", "acknowledged", ... */
+	char	*note;		/* owned; may be NULL */
+};
+
+/* A site incident linked to an area incident (area storm). */
+struct corr_link {
+	uint64_t num;		/* incident number of the site incident */
+	uint32_t site;		/* its site */
+};
+
+struct corr_incident {
+	char	 id[CORR_ID_LEN];	/* prefix + shard + "-" + num */
+	uint64_t num;		/* incident number (unique per shard) */
+	uint64_t seq;		/* seq of the last emitted event (first is 1) */
+	int64_t	 opened_at;
+	int64_t	 updated_at;	/* time of the last event */
+	uint32_t site;		/* fleet site, FLEET_NONE for an area incident */
+	uint32_t area;		/* fleet area */
+	uint8_t	 kind;		/* enum corr_kind */
+	uint8_t	 state;		/* enum corr_state */
+	uint8_t	 stage;		/* work done: CORR_OPEN..CORR_ON_SITE */
+	uint8_t	 severity;	/* enum severity: highest of its alarms */
+	uint8_t	 planned;	/* raised inside a maintenance window */
+	uint8_t	 flapping;
+	uint8_t	 chronic;
+	char	*owner;		/* who acknowledged; NULL before; owned */
+	char	*planned_reason;	/* the window's reason; owned, or NULL */
+	struct corr_alarm *root;	/* root cause (site incidents), never NULL there */
+	struct corr_alarm **alarms;	/* root first, then children in arrival order */
+	uint32_t nalarms, capalarms;
+	uint32_t nactive;	/* active alarms; area: linked incidents with active alarms */
+	struct corr_step *steps;	/* timeline, append-only */
+	uint32_t nsteps, capsteps;
+	uint64_t *chronic_of;	/* numbers of the earlier incidents (chronic) */
+	uint32_t nchronic;
+	uint32_t nlinks;	/* area incident: linked site incidents */
+	struct corr_link *links;
+	uint64_t area_num;	/* site incident: its area incident's number, or 0 */
+	uint64_t repeats;	/* re-sent raises counted on this incident */
+	void	*sla;		/* reserved for the SLA clock set (correlator/sla*) */
+	struct corr_incident *site_next;	/* live incidents of the same site */
+};
+
+/* What the sink receives; valid only during the callback. */
+struct corr_event {
+	uint8_t	 type;		/* enum corr_evtype */
+	uint64_t seq;		/* = inc->seq */
+	int64_t	 at;		/* event time */
+	const struct corr_incident *inc;
+	const char *prefix;	/* the engine's id prefix (for linked ids) */
+	unsigned shard;		/* the engine's shard (for linked ids) */
+};
+
+/* An operator action (from HTTP, tocsin.actions, tests). */
+struct corr_action {
+	const char *incident;	/* incident id string */
+	uint8_t	 type;		/* enum corr_action_type */
+	const char *actor;	/* required, non-empty */
+	const char *note;	/* may be NULL; required for CORR_ACT_NOTE */
+	int64_t	 at;		/* ms since epoch */
+};
+
+/* Outputs of an engine; the ops table pointer comes first (STYLE.md 2). */
+struct corr_sink_ops {
+	/* One incident change.  Required. */
+	void	(*event)(void *arg, const struct corr_event *ev);
+	/* A rejected action and why.  May be NULL. */
+	void	(*rejected)(void *arg, const struct corr_action *a,
+		    const char *reason);
+};
+
+struct corr_sink {
+	const struct corr_sink_ops *ops;
+	void	*arg;
+};
+
+/* A planned-work window for one site or a whole area. */
+struct corr_maint {
+	uint32_t site;		/* fleet site, or FLEET_NONE */
+	uint32_t area;		/* fleet area when site is FLEET_NONE */
+	int64_t	 start_ms;	/* inclusive */
+	int64_t	 end_ms;	/* exclusive */
+	const char *reason;	/* copied */
+};
+
+/* Counters of one engine. */
+struct corr_stats {
+	uint64_t raises;	/* raise edges seen */
+	uint64_t clears;	/* clear edges seen */
+	uint64_t repeats;	/* raises of an already active alarm */
+	uint64_t stray_clears;	/* clears of an alarm that was not active */
+	uint64_t opened;	/* incidents opened (site + area) */
+	uint64_t area_opened;	/* of which area incidents */
+	uint64_t explained;	/* alarms joined to a root's incident */
+	uint64_t reparented;	/* early children moved under a late root */
+	uint64_t reraised;	/* re-raises that rejoined their incident */
+	uint64_t events;	/* events emitted */
+	uint64_t rejected;	/* actions rejected */
+	uint64_t bad_input;	/* events with an out-of-range device/site/code */
+	uint64_t live_incidents;	/* incidents not yet closed */
+	uint64_t live_alarms;	/* alarm records held */
+};
+
+struct corr_engine;
+
+/*
+ * Creates the engine of shard `shard`; cc is copied (check it first with
+ * corr_config_check), the fleet must outlive the engine, and sink is copied.
+ * Interns the rule codes in the fleet, so call it before threads share the
+ * fleet.  Free with corr_engine_free().
+ */
+struct corr_engine *corr_engine_new(struct fleet *fleet,
+	    const struct corr_config *cc, unsigned shard,
+	    const struct corr_sink *sink);
+/* Frees the engine and every incident it holds; emits nothing. */
+void	 corr_engine_free(struct corr_engine *e);
+
+/*
+ * Feeds one alarm transition; its at_ms is the engine's `now`.  Returns 0,
+ * or -EINVAL (counted in bad_input, nothing changes) if device, site or
+ * code is out of range or the site is not the device's.
+ */
+int	 corr_engine_alarm(struct corr_engine *e, const struct alarm_event *ev);
+
+/*
+ * Applies an operator action.  Returns 0 (one event emitted) or -ENOENT
+ * (unknown incident) / -EPERM (the action does not fit the state) /
+ * -EINVAL (missing actor or note); on failure nothing changes, the reason
+ * goes to the sink's rejected op and, if reason is not NULL, into reason.
+ */
+int	 corr_engine_action(struct corr_engine *e, const struct corr_action *a,
+	    char *reason, size_t reasonlen);
+
+/*
+ * Adds a planned-work window; returns its id (> 0).  Alarms raised at a
+ * time in [start_ms, end_ms) at the site (or any site of the area) open
+ * planned incidents.  Windows do not change incidents already open.
+ */
+uint32_t corr_engine_maint_add(struct corr_engine *e, const struct corr_maint *m);
+/*
+ * Adds a window under an id the caller chose (the router hands out ids for
+ * all shards): 0, -EEXIST if the id is taken, -EINVAL for id 0.
+ */
+int	 corr_engine_maint_put(struct corr_engine *e, uint32_t id,
+	    const struct corr_maint *m);
+/* Removes a window: 0, or -ENOENT. */
+int	 corr_engine_maint_remove(struct corr_engine *e, uint32_t id);
+
+/* The incident with this id string, or NULL.  Valid until the next call. */
+const struct corr_incident *corr_engine_find(const struct corr_engine *e,
+	    const char *id);
+void	 corr_engine_stats(const struct corr_engine *e, struct corr_stats *out);
+
+/*
+ * Parses an incident id written with `prefix`: returns 0 and sets *shard
+ * and *num, or -EINVAL.
+ */
+int	 corr_id_parse(const char *prefix, const char *id, unsigned *shard,
+	    uint64_t *num);
+/* Writes the id of incident `num` of `shard` into buf (CORR_ID_LEN). */
+void	 corr_id_format(char *buf, size_t len, const char *prefix,
+	    unsigned shard, uint64_t num);
+
+/* Names as spelled in JSON and logs; *_parse return 0 or -1. */
+const char *corr_state_name(enum corr_state s);
+const char *corr_evtype_name(enum corr_evtype t);
+const char *corr_action_name(enum corr_action_type t);
+int	 corr_action_parse(const char *s, enum corr_action_type *out);
+
+#endif

@@ -1,0 +1,145 @@
+/*
+ * u64map.c - see u64map.h.
+ *
+ * The hash is the splitmix64 finaliser: keys here are packed small integers
+ * ((device << 16) | code, incident numbers) whose low bits alone would
+ * cluster badly under linear probing.
+ */
+#include <string.h>
+
+#include "correlator/u64map.h"
+#include "daemon/mem.h"
+
+static uint64_t
+u64map_hash(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
+void
+u64map_init(struct u64map *m)
+{
+	m->slots = NULL;
+	m->mask = 0;
+	m->used = 0;
+}
+
+void
+u64map_fini(struct u64map *m)
+{
+	FREE_NULL(m->slots);
+	m->mask = 0;
+	m->used = 0;
+}
+
+void *
+u64map_get(const struct u64map *m, uint64_t key)
+{
+	size_t i;
+
+	if (m->slots == NULL)
+		return NULL;
+	i = u64map_hash(key) & m->mask;
+	while (m->slots[i].val != NULL) {
+		if (m->slots[i].key == key)
+			return m->slots[i].val;
+		i = (i + 1) & m->mask;
+	}
+	return NULL;
+}
+
+static void
+u64map_insert(struct u64map *m, uint64_t key, void *val)
+{
+	size_t i = u64map_hash(key) & m->mask;
+
+	while (m->slots[i].val != NULL) {
+		if (m->slots[i].key == key) {
+			m->slots[i].val = val;
+			return;
+		}
+		i = (i + 1) & m->mask;
+	}
+	m->slots[i].key = key;
+	m->slots[i].val = val;
+	m->used++;
+}
+
+void
+u64map_put(struct u64map *m, uint64_t key, void *val)
+{
+	if (m->slots == NULL || (m->used + 1) * 2 > m->mask + 1) {
+		struct u64map big;
+		size_t n = m->slots == NULL ? 16 : (m->mask + 1) * 2;
+
+		big.slots = xcalloc(n, sizeof(*big.slots));
+		big.mask = n - 1;
+		big.used = 0;
+		if (m->slots != NULL)
+			for (size_t j = 0; j <= m->mask; j++)
+				if (m->slots[j].val != NULL)
+					u64map_insert(&big, m->slots[j].key,
+					    m->slots[j].val);
+		xfree(m->slots);
+		*m = big;
+	}
+	u64map_insert(m, key, val);
+}
+
+void *
+u64map_del(struct u64map *m, uint64_t key)
+{
+	size_t i, j;
+	void *val;
+
+	if (m->slots == NULL)
+		return NULL;
+	i = u64map_hash(key) & m->mask;
+	while (m->slots[i].val != NULL && m->slots[i].key != key)
+		i = (i + 1) & m->mask;
+	if (m->slots[i].val == NULL)
+		return NULL;
+	val = m->slots[i].val;
+	m->used--;
+	/* Backward shift: pull later members of the probe run into the hole. */
+	j = i;
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & m->mask;
+		if (m->slots[j].val == NULL)
+			break;
+		home = u64map_hash(m->slots[j].key) & m->mask;
+		/* Move j to i unless its home lies cyclically in (i, j]. */
+		if ((i <= j) ? (home <= i || home > j) : (home <= i && home > j)) {
+			m->slots[i] = m->slots[j];
+			i = j;
+		}
+	}
+	m->slots[i].val = NULL;
+	m->slots[i].key = 0;
+	return val;
+}
+
+int
+u64map_next(const struct u64map *m, size_t *pos, uint64_t *key, void **val)
+{
+	if (m->slots == NULL)
+		return 0;
+	while (*pos <= m->mask) {
+		size_t i = (*pos)++;
+		if (m->slots[i].val != NULL) {
+			if (key != NULL)
+				*key = m->slots[i].key;
+			if (val != NULL)
+				*val = m->slots[i].val;
+			return 1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,671 @@
+/*
+ * replay.c - see replay.h.
+ *
+ * The line parser is hand-written rather than jansson: a replay line is a
+ * flat object of strings and numbers, and building a json_t tree per line
+ * costs most of the time of a million-line replay.  It is strict about JSON
+ * syntax (no trailing commas, no nesting, escapes checked), bounded by len
+ * (lines are not NUL-terminated in the fuzz target) and fuzzed by
+ * tests/fuzz/fuzz_replay.c.  Output goes through incjson, so replay bytes
+ * equal what Kafka consumers see.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "correlator/alarm.h"
+#include "correlator/incjson.h"
+#include "daemon/mem.h"
+#include "daemon/replay.h"
+
+struct replay_cur {
+	const char *p;		/* next byte */
+	const char *end;	/* one past the last byte */
+};
+
+static void
+replay_ws(struct replay_cur *c)
+{
+	while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' ||
+	    *c->p == '\r' || *c->p == '\n'))
+		c->p++;
+}
+
+static int
+replay_hex(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* Well-formed UTF-8 (RFC 3629: no overlongs, surrogates or > U+10FFFF). */
+static int
+replay_utf8_ok(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t len;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			len = 2;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			len = 3;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4;
+			cp = c & 0x07;
+		} else {
+			return 0;
+		}
+		if (n - i < len)
+			return 0;
+		for (size_t k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
+/*
+ * Reads a JSON string at c->p (the opening quote) into buf (NUL-terminated,
+ * size len).  Returns 0, -EINVAL on bad syntax, -ENAMETOOLONG if too long.
+ */
+static int
+replay_string(struct replay_cur *c, char *buf, size_t len)
+{
+	size_t n = 0;
+	int toolong = 0;
+
+	if (c->p >= c->end || *c->p != '"')
+		return -EINVAL;
+	c->p++;
+	while (c->p < c->end && *c->p != '"') {
+		unsigned char ch = (unsigned char)*c->p++;
+		char tmp[4];
+		size_t tl = 1;
+
+		if (ch < 0x20)
+			return -EINVAL;
+		tmp[0] = (char)ch;
+		if (ch == '\\') {
+			if (c->p >= c->end)
+				return -EINVAL;
+			switch (*c->p++) {
+			case '"': tmp[0] = '"'; break;
+			case '\\': tmp[0] = '\\'; break;
+			case '/': tmp[0] = '/'; break;
+			case 'b': tmp[0] = '\b'; break;
+			case 'f': tmp[0] = '\f'; break;
+			case 'n': tmp[0] = '\n'; break;
+			case 'r': tmp[0] = '\r'; break;
+			case 't': tmp[0] = '\t'; break;
+			case 'u': {
+				unsigned u = 0;
+
+				if (c->end - c->p < 4)
+					return -EINVAL;
+				for (int i = 0; i < 4; i++) {
+					int h = replay_hex(*c->p++);
+					if (h < 0)
+						return -EINVAL;
+					u = u << 4 | (unsigned)h;
+				}
+				/* Ids are plain text: no NUL, no surrogates. */
+				if (u == 0 || (u >= 0xd800 && u <= 0xdfff))
+					return -EINVAL;
+				if (u < 0x80) {
+					tmp[0] = (char)u;
+				} else if (u < 0x800) {
+					tmp[0] = (char)(0xc0 | u >> 6);
+					tmp[1] = (char)(0x80 | (u & 0x3f));
+					tl = 2;
+				} else {
+					tmp[0] = (char)(0xe0 | u >> 12);
+					tmp[1] = (char)(0x80 | ((u >> 6) & 0x3f));
+					tmp[2] = (char)(0x80 | (u & 0x3f));
+					tl = 3;
+				}
+				break;
+			}
+			default:
+				return -EINVAL;
+			}
+		}
+		if (n + tl >= len) {
+			toolong = 1;	/* keep scanning to the closing quote */
+			continue;
+		}
+		memcpy(buf + n, tmp, tl);
+		n += tl;
+	}
+	if (c->p >= c->end)
+		return -EINVAL;
+	c->p++;
+	buf[n] = '\0';
+	if (toolong)
+		return -ENAMETOOLONG;
+	/* Everything downstream (JSON out, Kafka, Redis) needs UTF-8. */
+	return replay_utf8_ok((const unsigned char *)buf, n) ? 0 : -EINVAL;
+}
+
+/* A JSON number; returns 0 or -EINVAL. */
+static int
+replay_number(struct replay_cur *c, double *out)
+{
+	const char *s = c->p;
+	char buf[64], *endp;
+	size_t n;
+
+	if (s < c->end && *s == '-')
+		s++;
+	if (s >= c->end || *s < '0' || *s > '9')
+		return -EINVAL;
+	if (*s == '0' && s + 1 < c->end && s[1] >= '0' && s[1] <= '9')
+		return -EINVAL;
+	while (s < c->end && ((*s >= '0' && *s <= '9') || *s == '.' ||
+	    *s == 'e' || *s == 'E' || *s == '+' || *s == '-'))
+		s++;
+	n = (size_t)(s - c->p);
+	if (n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, c->p, n);
+	buf[n] = '\0';
+	*out = strtod(buf, &endp);
+	if (endp != buf + n || !isfinite(*out))
+		return -EINVAL;
+	c->p = s;
+	return 0;
+}
+
+static int
+replay_literal(struct replay_cur *c, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	if ((size_t)(c->end - c->p) < n || memcmp(c->p, lit, n) != 0)
+		return -EINVAL;
+	c->p += n;
+	return 0;
+}
+
+/* Skips a scalar value of a key we do not know. */
+static int
+replay_skip(struct replay_cur *c)
+{
+	char tmp[256];
+	double d;
+
+	if (c->p >= c->end)
+		return -EINVAL;
+	switch (*c->p) {
+	case '"': {
+		int rc = replay_string(c, tmp, sizeof(tmp));
+		return rc == -ENAMETOOLONG ? -EINVAL : rc;
+	}
+	case 't': return replay_literal(c, "true");
+	case 'f': return replay_literal(c, "false");
+	case 'n': return replay_literal(c, "null");
+	default: return replay_number(c, &d);
+	}
+}
+
+static int
+replay_digits(const char *s, int n, int *out)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
+static int64_t
+replay_days(int y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+int
+replay_parse_time(const char *s, size_t len, int64_t *out)
+{
+	static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	int y, mo, d, h, mi, sec, ms = 0, off = 0;
+	size_t i = 19;
+
+	if (len < 20 || s[4] != '-' || s[7] != '-' ||
+	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' ||
+	    s[16] != ':' || replay_digits(s, 4, &y) || replay_digits(s + 5, 2, &mo) ||
+	    replay_digits(s + 8, 2, &d) || replay_digits(s + 11, 2, &h) ||
+	    replay_digits(s + 14, 2, &mi) || replay_digits(s + 17, 2, &sec))
+		return -EINVAL;
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
+	    mi > 59 || sec > 60)
+		return -EINVAL;
+	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		return -EINVAL;
+	if (s[i] == '.') {
+		int nd = 0;
+
+		for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, nd++)
+			if (nd < 3)
+				ms = ms * 10 + (s[i] - '0');
+		if (nd == 0)
+			return -EINVAL;
+		for (; nd < 3; nd++)
+			ms *= 10;
+	}
+	if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
+		i++;
+	} else if (i + 6 == len && (s[i] == '+' || s[i] == '-') &&
+	    s[i + 3] == ':') {
+		int oh, om;
+
+		if (replay_digits(s + i + 1, 2, &oh) ||
+		    replay_digits(s + i + 4, 2, &om) || oh > 23 || om > 59)
+			return -EINVAL;
+		off = (oh * 60 + om) * (s[i] == '+' ? 1 : -1);
+		i += 6;
+	} else {
+		return -EINVAL;
+	}
+	if (i != len)
+		return -EINVAL;
+	*out = ((replay_days(y, mo, d) * 24 + h) * 60 + mi - off) * 60000LL +
+	    (int64_t)sec * 1000 + ms;
+	return 0;
+}
+
+#define RP_AT		0x01
+#define RP_DEVICE	0x02
+#define RP_CODE		0x04
+#define RP_EDGE		0x08
+
+int
+replay_parse_line(const char *line, size_t len, struct replay_rec *out,
+    char *err, size_t errlen)
+{
+	struct replay_cur c = { line, line + len };
+	unsigned seen = 0;
+	char key[32], val[REPLAY_IDLEN];
+	int rc;
+
+#define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -EINVAL; } while (0)
+	memset(out, 0, sizeof(*out));
+	out->value = NAN;
+	out->severity = SEV_MAJOR;
+	replay_ws(&c);
+	if (c.p >= c.end || *c.p != '{')
+		BAD("not a JSON object");
+	c.p++;
+	replay_ws(&c);
+	if (c.p < c.end && *c.p == '}')
+		BAD("empty object");
+	for (;;) {
+		replay_ws(&c);
+		if ((rc = replay_string(&c, key, sizeof(key))) == -ENAMETOOLONG)
+			key[0] = '\0';	/* a long unknown key: skip its value */
+		else if (rc != 0)
+			BAD("bad key at column %zu", (size_t)(c.p - line) + 1);
+		replay_ws(&c);
+		if (c.p >= c.end || *c.p++ != ':')
+			BAD("expected ':' at column %zu", (size_t)(c.p - line));
+		replay_ws(&c);
+		if (c.p < c.end && (*c.p == '{' || *c.p == '['))
+			BAD("%s: nested values are not allowed", key);
+		if (strcmp(key, "value") == 0) {
+			if (c.p < c.end && *c.p == 'n') {
+				if (replay_literal(&c, "null") != 0)
+					BAD("value: bad literal");
+			} else if (replay_number(&c, &out->value) != 0) {
+				BAD("value: not a number");
+			}
+		} else if (strcmp(key, "at") == 0 || strcmp(key, "device") == 0 ||
+		    strcmp(key, "site") == 0 || strcmp(key, "code") == 0 ||
+		    strcmp(key, "edge") == 0 || strcmp(key, "severity") == 0) {
+			if (c.p >= c.end || *c.p != '"')
+				BAD("%s: not a string", key);
+			rc = replay_string(&c, val, sizeof(val));
+			if (rc == -ENAMETOOLONG)
+				BAD("%s: longer than %d bytes", key,
+				    REPLAY_IDLEN - 1);
+			if (rc != 0)
+				BAD("%s: bad string", key);
+			if (key[0] == 'a') {
+				if (replay_parse_time(val, strlen(val),
+				    &out->at_ms) != 0)
+					BAD("at: not an RFC3339 time: %.40s", val);
+				seen |= RP_AT;
+			} else if (key[0] == 'd') {
+				if (val[0] == '\0')
+					BAD("device: empty");
+				memcpy(out->device, val, sizeof(val));
+				seen |= RP_DEVICE;
+			} else if (key[1] == 'i') {
+				memcpy(out->site, val, sizeof(val));
+			} else if (key[0] == 'c') {
+				if (val[0] == '\0' ||
+				    strlen(val) >= sizeof(out->code))
+					BAD("code: empty or longer than %d bytes",
+					    CORR_CODE_LEN - 1);
+				memcpy(out->code, val, strlen(val) + 1);
+				seen |= RP_CODE;
+			} else if (key[0] == 'e') {
+				if (strcmp(val, "raise") == 0)
+					out->edge = ALARM_RAISE;
+				else if (strcmp(val, "clear") == 0)
+					out->edge = ALARM_CLEAR;
+				else
+					BAD("edge: want raise or clear: %.40s", val);
+				seen |= RP_EDGE;
+			} else {
+				enum severity sv;
+
+				if (severity_parse(val, &sv) != 0)
+					BAD("severity: unknown: %.40s", val);
+				out->severity = (uint8_t)sv;
+			}
+		} else if (replay_skip(&c) != 0) {
+			BAD("%s: bad value", key);
+		}
+		replay_ws(&c);
+		if (c.p < c.end && *c.p == ',') {
+			c.p++;
+			continue;
+		}
+		if (c.p < c.end && *c.p == '}') {
+			c.p++;
+			break;
+		}
+		BAD("expected ',' or '}' at column %zu", (size_t)(c.p - line) + 1);
+	}
+	replay_ws(&c);
+	if (c.p != c.end)
+		BAD("trailing bytes at column %zu", (size_t)(c.p - line) + 1);
+	if ((seen & RP_AT) == 0)
+		BAD("missing at");
+	if ((seen & RP_DEVICE) == 0)
+		BAD("missing device");
+	if ((seen & RP_CODE) == 0)
+		BAD("missing code");
+	if ((seen & RP_EDGE) == 0)
+		BAD("missing edge");
+	return 0;
+#undef BAD
+}
+
+/* ---- the run ---- */
+
+struct replay_out {
+	const struct fleet *fleet;
+	FILE	*out;
+	int	 werr;		/* a write failed */
+};
+
+static void
+replay_event(void *arg, const struct corr_event *ev)
+{
+	struct replay_out *ro = arg;
+	char *s = incjson_encode(ro->fleet, ev);
+
+	if (s == NULL) {
+		ro->werr = 1;
+		return;
+	}
+	if (fputs(s, ro->out) == EOF || putc('\n', ro->out) == EOF)
+		ro->werr = 1;
+	free(s);
+}
+
+static const struct corr_sink_ops replay_sink_ops = {
+	.event = replay_event,
+	.rejected = NULL,
+};
+
+#define REPLAY_REPORT_MAX 20	/* per-line reports of each kind */
+
+/* Reading state shared by replay_run() and replay_read_all(). */
+struct replay_reader {
+	FILE	*in;
+	FILE	*err;
+	struct fleet *fleet;
+	int	 strict;
+	char	*line;		/* getline buffer */
+	size_t	 cap;
+	int64_t	 last_at;	/* time of the last accepted line */
+	unsigned long lineno, nalarms, malformed, ooo, unknown_dev,
+		 unknown_site, mismatch;
+};
+
+/*
+ * The next good transition of the file in *ev: returns 1, 0 at the end, or
+ * -1 when strict mode stops on a bad line.  Bad lines are reported to err
+ * (unknown ids only for the first REPLAY_REPORT_MAX of each kind).
+ */
+static int
+replay_next(struct replay_reader *rd, struct alarm_event *ev)
+{
+	struct fleet *fleet = rd->fleet;
+	struct replay_rec rec;
+	char msg[160];
+	ssize_t n;
+
+	while ((n = getline(&rd->line, &rd->cap, rd->in)) != -1) {
+		const char *line = rd->line;
+		uint32_t dev, site;
+		size_t k;
+
+		rd->lineno++;
+		for (k = 0; k < (size_t)n && (line[k] == ' ' || line[k] == '\t' ||
+		    line[k] == '\r' || line[k] == '\n'); k++)
+			;
+		if (k == (size_t)n)
+			continue;	/* blank line */
+		if (replay_parse_line(line, (size_t)n, &rec, msg,
+		    sizeof(msg)) != 0) {
+			rd->malformed++;
+			fprintf(rd->err, "replay: line %lu: malformed: %s\n",
+			    rd->lineno, msg);
+			if (rd->strict)
+				return -1;
+			continue;
+		}
+		if (rec.at_ms < rd->last_at) {
+			rd->ooo++;
+			fprintf(rd->err, "replay: line %lu: out of order: %.*s is "
+			    "before the previous line\n", rd->lineno, 40, line);
+			if (rd->strict)
+				return -1;
+			continue;
+		}
+		rd->last_at = rec.at_ms;
+		if ((dev = fleet_find_device(fleet, rec.device)) == FLEET_NONE) {
+			if (rd->unknown_dev++ < REPLAY_REPORT_MAX)
+				fprintf(rd->err, "replay: line %lu: unknown "
+				    "device %s\n", rd->lineno, rec.device);
+			continue;
+		}
+		site = fleet->devices[dev].site;
+		/* The usual case costs one strcmp, not a second look-up. */
+		if (rec.site[0] != '\0' &&
+		    strcmp(rec.site, fleet->sites[site].id) != 0) {
+			uint32_t s = fleet_find_site(fleet, rec.site);
+
+			if (s == FLEET_NONE) {
+				if (rd->unknown_site++ < REPLAY_REPORT_MAX)
+					fprintf(rd->err, "replay: line %lu: "
+					    "unknown site %s\n", rd->lineno,
+					    rec.site);
+				continue;
+			}
+			if (s != site) {
+				if (rd->mismatch++ < REPLAY_REPORT_MAX)
+					fprintf(rd->err, "replay: line %lu: "
+					    "device %s is not at site %s\n",
+					    rd->lineno, rec.device, rec.site);
+				continue;
+			}
+		}
+		memset(ev, 0, sizeof(*ev));
+		ev->at_ms = rec.at_ms;
+		ev->value = rec.value;
+		ev->device = dev;
+		ev->site = site;
+		ev->point = FLEET_NONE;
+		ev->code = fleet_code(fleet, rec.code);
+		ev->edge = rec.edge;
+		ev->severity = rec.severity;
+		if (ev->code == UINT16_MAX) {
+			rd->malformed++;
+			fprintf(rd->err, "replay: line %lu: too many alarm "
+			    "codes\n", rd->lineno);
+			if (rd->strict)
+				return -1;
+			continue;
+		}
+		rd->nalarms++;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+replay_open(struct replay_reader *rd, const char *path, struct fleet *fleet,
+    int strict, FILE *err)
+{
+	memset(rd, 0, sizeof(*rd));
+	rd->err = err;
+	rd->fleet = fleet;
+	rd->strict = strict;
+	rd->last_at = INT64_MIN;
+	if (strcmp(path, "-") == 0) {
+		rd->in = stdin;
+	} else if ((rd->in = fopen(path, "r")) == NULL) {
+		int rc = -errno;
+
+		fprintf(err, "replay: %s: %s\n", path, strerror(errno));
+		return rc;
+	}
+	return 0;
+}
+
+/* Closes the input: 0, or -EIO if reading failed. */
+static int
+replay_close(struct replay_reader *rd, const char *path)
+{
+	int rc = 0;
+
+	if (ferror(rd->in)) {
+		fprintf(rd->err, "replay: %s: read error\n", path);
+		rc = -EIO;
+	}
+	if (rd->in != stdin)
+		fclose(rd->in);
+	free(rd->line);
+	return rc;
+}
+
+int
+replay_run(const char *path, struct fleet *fleet, const struct corr_config *cc,
+    int strict, FILE *out, FILE *err)
+{
+	struct replay_out ro = { fleet, out, 0 };
+	struct corr_sink sink = { &replay_sink_ops, &ro };
+	struct replay_reader rd;
+	struct corr_engine *e;
+	struct corr_stats st;
+	struct alarm_event ev;
+	int rc;
+
+	if ((rc = replay_open(&rd, path, fleet, strict, err)) != 0)
+		return rc;
+	e = corr_engine_new(fleet, cc, 0, &sink);
+	while (replay_next(&rd, &ev) == 1)
+		corr_engine_alarm(e, &ev);
+	rc = replay_close(&rd, path);
+	corr_engine_stats(e, &st);
+	fprintf(err, "replay: lines=%lu alarms=%lu malformed=%lu "
+	    "out_of_order=%lu unknown_device=%lu unknown_site=%lu "
+	    "site_mismatch=%lu incidents=%" PRIu64 " area_incidents=%" PRIu64
+	    " events=%" PRIu64 " repeats=%" PRIu64 " stray_clears=%" PRIu64
+	    " explained=%" PRIu64 " reparented=%" PRIu64 " reraised=%" PRIu64
+	    " open_at_end=%" PRIu64 "\n", rd.lineno, rd.nalarms, rd.malformed,
+	    rd.ooo, rd.unknown_dev, rd.unknown_site, rd.mismatch, st.opened,
+	    st.area_opened, st.events, st.repeats, st.stray_clears,
+	    st.explained, st.reparented, st.reraised, st.live_incidents);
+	if (fflush(out) == EOF || ro.werr) {
+		fprintf(err, "replay: writing events failed\n");
+		if (rc == 0)
+			rc = -EIO;
+	}
+	if (rc == 0 && strict && (rd.malformed > 0 || rd.ooo > 0))
+		rc = 1;
+	corr_engine_free(e);
+	return rc;
+}
+
+int
+replay_read_all(const char *path, struct fleet *fleet, int strict,
+    struct alarm_event **out, size_t *nout, FILE *err)
+{
+	struct replay_reader rd;
+	struct alarm_event ev, *arr = NULL;
+	size_t n = 0, cap = 0;
+	int rc, r;
+
+	*out = NULL;
+	*nout = 0;
+	if ((rc = replay_open(&rd, path, fleet, strict, err)) != 0)
+		return rc;
+	while ((r = replay_next(&rd, &ev)) == 1) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 4096;
+			arr = xreallocarray(arr, cap, sizeof(*arr));
+		}
+		arr[n++] = ev;
+	}
+	rc = replay_close(&rd, path);
+	if (rc == 0 && r < 0)
+		rc = 1;
+	if (rc != 0) {
+		xfree(arr);
+		return rc;
+	}
+	*out = arr;
+	*nout = n;
+	return 0;
+}

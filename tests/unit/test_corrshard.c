@@ -1,0 +1,327 @@
+/*
+ * test_corrshard.c - the router: sites of one area stay on one shard, the
+ * sharded run correlates exactly like one engine, actions reach the shard
+ * named in the id, and stop loses nothing queued.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "correlator/corrshard.h"
+
+#define NAREAS	6
+#define NSITES	48
+#define MAXSH	4
+
+struct shard_sink {
+	atomic_int	 events;
+	int		 wrong_shard;	/* events of a site not of this shard */
+	int		 acks;
+	char		 first_id[CORR_ID_LEN];
+	unsigned	 id;
+	struct corr_router **r;
+	struct fleet	*f;
+};
+
+static struct fleet *
+area_fleet(void)
+{
+	struct fleet *f = fleet_new();
+	char id[32];
+
+	for (int i = 0; i < NSITES; i++) {
+		uint32_t s, d;
+
+		snprintf(id, sizeof(id), "S%d", i);
+		s = fleet_add_site(f, id);
+		snprintf(id, sizeof(id), "area%d", i % NAREAS);
+		f->sites[s].area = fleet_area(f, id);
+		fleet_site_add_tenant(&f->sites[s], "cmcc", TIER_STANDARD);
+		snprintf(id, sizeof(id), "S%d-pwr", i);
+		d = fleet_add_device(f, id);
+		f->devices[d].site = s;
+		snprintf(id, sizeof(id), "S%d-bat", i);
+		d = fleet_add_device(f, id);
+		f->devices[d].site = s;
+	}
+	return f;
+}
+
+static void
+sink_event(void *arg, const struct corr_event *ev)
+{
+	struct shard_sink *s = arg;
+
+	if (ev->inc->site != FLEET_NONE &&
+	    corr_router_shard_of(*s->r, ev->inc->site) != s->id)
+		s->wrong_shard++;
+	if (ev->type == CORR_EV_ACKNOWLEDGED)
+		s->acks++;
+	if (s->first_id[0] == '\0')
+		snprintf(s->first_id, sizeof(s->first_id), "%s", ev->inc->id);
+	atomic_fetch_add(&s->events, 1);
+}
+
+static const struct corr_sink_ops sink_ops = { .event = sink_event };
+
+static void
+count_event(void *arg, const struct corr_event *ev)
+{
+	(void)ev;
+	(*(int *)arg)++;
+}
+
+static const struct corr_sink_ops count_ops = { .event = count_event };
+
+/* A deterministic stream: storms, children, repeats, clears. */
+static int
+make_stream(struct fleet *f, struct alarm_event *out, int max)
+{
+	uint16_t mains = fleet_code(f, "MAINS_FAIL"), low = fleet_code(f, "BATT_LOW");
+	int64_t t = 1795000000000LL;
+	int n = 0;
+
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < NSITES && n + 4 <= max; i++) {
+			struct alarm_event e = { 0 };
+
+			e.at_ms = t += 1000;
+			e.site = (uint32_t)i;
+			e.device = (uint32_t)(2 * i);
+			e.code = mains;
+			e.severity = SEV_CRITICAL;
+			e.edge = ALARM_RAISE;
+			out[n++] = e;
+			out[n++] = e;		/* a re-send */
+			e.device++;
+			e.code = low;
+			e.at_ms = t += 1000;
+			out[n++] = e;
+			if ((i + round) % 3 == 0) {
+				e.edge = ALARM_CLEAR;
+				e.at_ms = t += 1000;
+				out[n++] = e;
+			}
+		}
+		t += 3600 * 1000;
+		for (int i = 0; i < NSITES && n + 1 <= max; i++) {
+			struct alarm_event e = { 0 };
+
+			e.at_ms = t += 1000;
+			e.site = (uint32_t)i;
+			e.device = (uint32_t)(2 * i);
+			e.code = mains;
+			e.edge = ALARM_CLEAR;
+			out[n++] = e;
+		}
+		t += 3600 * 1000;
+	}
+	return n;
+}
+
+Test(corrshard, area_stays_on_one_shard)
+{
+	struct fleet *f = area_fleet();
+	struct corr_config cc;
+	struct corr_sink sinks[MAXSH];
+	struct corr_router *r;
+	char err[128];
+
+	corr_config_defaults(&cc);
+	for (int i = 0; i < MAXSH; i++)
+		sinks[i] = (struct corr_sink){ &count_ops, NULL };
+	r = corr_router_new(f, &cc, 4, 1, 64, sinks, err, sizeof(err));
+	cr_assert_not_null(r, "%s", err);
+	for (int i = 0; i < NSITES; i++)
+		cr_assert_eq(corr_router_shard_of(r, (uint32_t)i),
+		    corr_router_shard_of(r, (uint32_t)(i % NAREAS)));
+	corr_router_free(r);
+	cr_assert_null(corr_router_new(f, &cc, 2, 1, 100, sinks, err,
+	    sizeof(err)));
+	cr_assert(strstr(err, "power of two") != NULL);
+	fleet_free(f);
+}
+
+Test(corrshard, sharded_equals_single_engine)
+{
+	static struct alarm_event evs[1024];
+	struct fleet *f = area_fleet();
+	struct corr_config cc;
+	struct shard_sink ss[MAXSH];
+	struct corr_sink sinks[MAXSH], one;
+	struct corr_router *r;
+	struct corr_engine *e;
+	struct corr_stats a, b;
+	int n, single = 0, total = 0;
+	char err[128];
+
+	corr_config_defaults(&cc);
+	cc.storm_sites = 3;
+	n = make_stream(f, evs, 1024);
+	one = (struct corr_sink){ &count_ops, &single };
+	e = corr_engine_new(f, &cc, 0, &one);
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(corr_engine_alarm(e, &evs[i]), 0);
+	corr_engine_stats(e, &a);
+	corr_engine_free(e);
+
+	memset(ss, 0, sizeof(ss));
+	for (unsigned i = 0; i < 3; i++) {
+		ss[i].id = i;
+		ss[i].r = &r;
+		sinks[i] = (struct corr_sink){ &sink_ops, &ss[i] };
+	}
+	/* Small rings: the producer must see -EAGAIN and retry. */
+	r = corr_router_new(f, &cc, 3, 1, 16, sinks, err, sizeof(err));
+	cr_assert_not_null(r, "%s", err);
+	cr_assert_eq(corr_router_start(r), 0);
+	for (int i = 0; i < n; i++) {
+		int rc;
+		while ((rc = corr_router_push(r, 0, &evs[i])) == -EAGAIN)
+			;
+		cr_assert_eq(rc, 0);
+	}
+	corr_router_stop(r);
+	corr_router_stats(r, &b);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(ss[i].wrong_shard, 0);
+		total += atomic_load(&ss[i].events);
+	}
+	cr_assert_eq(b.raises, a.raises);
+	cr_assert_eq(b.repeats, a.repeats);
+	cr_assert_eq(b.opened, a.opened);
+	cr_assert_eq(b.area_opened, a.area_opened);
+	cr_assert_gt(a.area_opened, 0);
+	cr_assert_eq(b.explained, a.explained);
+	cr_assert_eq(b.events, a.events);
+	cr_assert_eq(total, single);
+	corr_router_free(r);
+	fleet_free(f);
+}
+
+Test(corrshard, actions_reach_the_owning_shard)
+{
+	struct fleet *f = area_fleet();
+	struct corr_config cc;
+	struct shard_sink ss[2];
+	struct corr_sink sinks[2];
+	struct corr_router *r;
+	struct alarm_event ev = { 0 };
+	struct corr_action a = { NULL, CORR_ACT_ACK, "amy", NULL, 0 };
+	unsigned sh;
+	char err[128];
+
+	corr_config_defaults(&cc);
+	memset(ss, 0, sizeof(ss));
+	for (unsigned i = 0; i < 2; i++) {
+		ss[i].id = i;
+		ss[i].r = &r;
+		sinks[i] = (struct corr_sink){ &sink_ops, &ss[i] };
+	}
+	r = corr_router_new(f, &cc, 2, 2, 64, sinks, err, sizeof(err));
+	cr_assert_not_null(r, "%s", err);
+	cr_assert_eq(corr_router_start(r), 0);
+	ev.at_ms = 1795000000000LL;
+	ev.site = 5;
+	ev.device = 10;
+	ev.code = fleet_code(f, "DOOR_OPEN");
+	cr_assert_eq(corr_router_push(r, 0, &ev), 0);
+	sh = corr_router_shard_of(r, 5);
+	/* Bounded wait for the opened event (the shard thread is async). */
+	for (int i = 0; i < 2000 && atomic_load(&ss[sh].events) == 0; i++) {
+		struct timespec ts = { 0, 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_eq(atomic_load(&ss[sh].events), 1);
+	a.incident = ss[sh].first_id;
+	a.at = ev.at_ms + 1000;
+	cr_assert_eq(corr_router_action(r, 1, &a), 0);
+	a.incident = "INC-9-1";
+	cr_assert_eq(corr_router_action(r, 1, &a), -ENOENT);
+	a.incident = "nonsense";
+	cr_assert_eq(corr_router_action(r, 1, &a), -ENOENT);
+	corr_router_stop(r);
+	cr_assert_eq(ss[sh].acks, 1);
+	corr_router_free(r);
+	fleet_free(f);
+}
+
+struct planned_sink {
+	int	 planned;
+	int	 unplanned;
+};
+
+static void
+planned_event(void *arg, const struct corr_event *ev)
+{
+	struct planned_sink *p = arg;
+
+	if (ev->type != CORR_EV_OPENED)
+		return;
+	if (ev->inc->planned)
+		p->planned++;
+	else
+		p->unplanned++;
+}
+
+static const struct corr_sink_ops planned_ops = { .event = planned_event };
+
+Test(corrshard, maintenance_windows_routed)
+{
+	struct fleet *f = area_fleet();
+	struct corr_config cc;
+	struct planned_sink ps[3];
+	struct corr_sink sinks[3];
+	struct corr_router *r;
+	struct corr_maint m = { FLEET_NONE, 0, 0, 0, "grid work" };
+	struct alarm_event ev = { 0 };
+	uint32_t id1, id2;
+	int planned = 0, unplanned = 0;
+	char err[128];
+
+	corr_config_defaults(&cc);
+	memset(ps, 0, sizeof(ps));
+	for (int i = 0; i < 3; i++)
+		sinks[i] = (struct corr_sink){ &planned_ops, &ps[i] };
+	r = corr_router_new(f, &cc, 3, 1, 64, sinks, err, sizeof(err));
+	cr_assert_not_null(r, "%s", err);
+	/* Queued before start: applied in order with the alarms. */
+	m.area = f->sites[1].area;
+	m.start_ms = 1000;
+	m.end_ms = 5000;
+	cr_assert_eq(corr_router_maint_add(r, 0, &m, &id1), 0);
+	m.area = FLEET_NONE;
+	m.site = 2;
+	m.reason = "site work";
+	cr_assert_eq(corr_router_maint_add(r, 0, &m, &id2), 0);
+	cr_assert_neq(id1, id2);
+	m.site = 9999;
+	cr_assert_eq(corr_router_maint_add(r, 0, &m, &id2), -EINVAL);
+	ev.code = fleet_code(f, "DOOR_OPEN");
+	for (uint32_t s = 0; s < 3; s++) {	/* sites 0, 1, 2 at t=2000 */
+		ev.at_ms = 2000;
+		ev.site = s;
+		ev.device = 2 * s;
+		cr_assert_eq(corr_router_push(r, 0, &ev), 0);
+	}
+	cr_assert_eq(corr_router_maint_remove(r, 0, id1), 0);
+	ev.at_ms = 3000;
+	ev.site = 1;
+	ev.device = 3;			/* S1-bat: a new alarm, window removed */
+	cr_assert_eq(corr_router_push(r, 0, &ev), 0);
+	cr_assert_eq(corr_router_start(r), 0);
+	corr_router_stop(r);
+	for (int i = 0; i < 3; i++) {
+		planned += ps[i].planned;
+		unplanned += ps[i].unplanned;
+	}
+	/* site 1 (area window) and site 2 (site window) planned; site 0 and
+	 * the late S1-bat alarm after the removal not. */
+	cr_assert_eq(planned, 2);
+	cr_assert_eq(unplanned, 2);
+	corr_router_free(r);
+	fleet_free(f);
+}

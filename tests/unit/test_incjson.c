@@ -1,0 +1,125 @@
+/*
+ * test_incjson.c - the direct encoder writes exactly the bytes jansson
+ * writes for the tree of the same event, for every kind of incident the
+ * core produces (site, area, merged, chronic, planned, owned, with notes
+ * that need escaping), and times print as RFC3339 UTC milliseconds.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "correlator/corr.h"
+#include "correlator/incjson.h"
+
+static struct fleet *F;
+static int NCHECKED;
+
+static void
+check_event(void *arg, const struct corr_event *ev)
+{
+	json_t *tree = incjson_build(F, ev);
+	char *want, *got;
+
+	(void)arg;
+	cr_assert_not_null(tree);
+	want = json_dumps(tree, JSON_COMPACT);
+	got = incjson_encode(F, ev);
+	cr_assert_str_eq(got, want);
+	free(want);
+	free(got);
+	json_decref(tree);
+	NCHECKED++;
+}
+
+static const struct corr_sink_ops check_ops = { .event = check_event };
+
+static void
+edge(struct corr_engine *e, const char *dev, const char *code, int64_t at,
+    int edge)
+{
+	struct alarm_event ev = { 0 };
+
+	ev.device = fleet_find_device(F, dev);
+	ev.site = F->devices[ev.device].site;
+	ev.code = fleet_code(F, code);
+	ev.at_ms = at;
+	ev.edge = (uint8_t)edge;
+	ev.severity = SEV_CRITICAL;
+	cr_assert_eq(corr_engine_alarm(e, &ev), 0);
+}
+
+Test(incjson, direct_encoder_matches_jansson)
+{
+	const int64_t t = 1795000000000LL, min = 60000;
+	struct corr_sink sink = { &check_ops, NULL };
+	struct corr_config cc;
+	struct corr_engine *e;
+	struct corr_maint m;
+	char id[16];
+
+	F = fleet_new();
+	for (int i = 0; i < 6; i++) {
+		uint32_t s, d;
+
+		snprintf(id, sizeof(id), "S%d", i);
+		s = fleet_add_site(F, id);
+		F->sites[s].area = fleet_area(F, "r\xc3\xa9gion \"1\"");
+		fleet_site_add_tenant(&F->sites[s], "cmcc", TIER_STANDARD);
+		fleet_site_add_tenant(&F->sites[s], i % 2 ? "ctcc" : "cucc",
+		    i == 3 ? TIER_PREMIUM : TIER_STANDARD);
+		snprintf(id, sizeof(id), "S%d-pwr", i);
+		d = fleet_add_device(F, id);
+		F->devices[d].site = s;
+		snprintf(id, sizeof(id), "S%d-ac", i);
+		d = fleet_add_device(F, id);
+		F->devices[d].site = s;
+	}
+	corr_config_defaults(&cc);
+	e = corr_engine_new(F, &cc, 7, &sink);
+	m = (struct corr_maint){ 5, FLEET_NONE, t, t + 60 * min,
+	    "tab\there \"quoted\"\nline\x01" };
+	corr_engine_maint_add(e, &m);
+	edge(e, "S0-ac", "HIGH_TEMP", t, ALARM_RAISE);		/* late child */
+	for (int i = 0; i < 6; i++) {
+		snprintf(id, sizeof(id), "S%d-pwr", i);
+		edge(e, id, "MAINS_FAIL", t + i * min, ALARM_RAISE);
+	}
+	edge(e, "S1-ac", "BATT_LOW", t + 7 * min, ALARM_RAISE);
+	edge(e, "S1-ac", "HIGH_TEMP", t + 7 * min, ALARM_RAISE);
+	for (int k = 0; k < 4; k++) {				/* flapping */
+		edge(e, "S2-ac", "DOOR_OPEN", t + (10 + 2 * k) * min, ALARM_RAISE);
+		edge(e, "S2-ac", "DOOR_OPEN", t + (11 + 2 * k) * min, ALARM_CLEAR);
+	}
+	for (int k = 0; k < 3; k++) {				/* chronic */
+		edge(e, "S4-ac", "SMOKE", t + k * 86400000LL, ALARM_RAISE);
+		edge(e, "S4-ac", "SMOKE", t + k * 86400000LL + min, ALARM_CLEAR);
+	}
+	{
+		struct corr_action a = { "INC-7-3", CORR_ACT_ACK,
+		    "\xe5\xbc\xa0\xe4\xb8\x89 <ops>", "\\ back\\slash /", t + 8 * min };
+		cr_assert_eq(corr_engine_action(e, &a, NULL, 0), 0);
+		a.type = CORR_ACT_NOTE;
+		a.note = "\x1f control";
+		cr_assert_eq(corr_engine_action(e, &a, NULL, 0), 0);
+	}
+	for (int i = 0; i < 6; i++) {
+		snprintf(id, sizeof(id), "S%d-pwr", i);
+		edge(e, id, "MAINS_FAIL", t + 3 * 3600000LL, ALARM_CLEAR);
+	}
+	corr_engine_free(e);
+	fleet_free(F);
+	cr_assert_gt(NCHECKED, 30, "%d events", NCHECKED);
+}
+
+Test(incjson, times)
+{
+	char buf[INCJSON_TIMELEN];
+
+	incjson_time(buf, sizeof(buf), 0);
+	cr_assert_str_eq(buf, "1970-01-01T00:00:00.000Z");
+	incjson_time(buf, sizeof(buf), 1709251199999LL);
+	cr_assert_str_eq(buf, "2024-02-29T23:59:59.999Z");
+	incjson_time(buf, sizeof(buf), -1);
+	cr_assert_str_eq(buf, "1969-12-31T23:59:59.999Z");
+}

@@ -1,0 +1,282 @@
+/*
+ * test_replay.c - the replay line parser (good lines, every kind of bad
+ * line), RFC3339 times, and whole replays: deterministic bytes, bad lines
+ * reported by number and skipped, --strict stopping, unknown ids counted.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/replay.h"
+
+static int
+parse(const char *s, struct replay_rec *r, char *err)
+{
+	return replay_parse_line(s, strlen(s), r, err, 160);
+}
+
+Test(replay, parses_a_full_line)
+{
+	struct replay_rec r;
+	char err[160];
+
+	cr_assert_eq(parse("{\"at\":\"2026-11-23T10:00:00.123Z\",\"device\":"
+	    "\"S1-pwr\",\"site\":\"S1\",\"code\":\"MAINS_FAIL\",\"edge\":"
+	    "\"raise\",\"severity\":\"critical\",\"value\":-1.5e2}\n", &r,
+	    err), 0, "%s", err);
+	cr_assert_eq(r.at_ms, 1795428000123LL);
+	cr_assert_str_eq(r.device, "S1-pwr");
+	cr_assert_str_eq(r.site, "S1");
+	cr_assert_str_eq(r.code, "MAINS_FAIL");
+	cr_assert_eq(r.edge, ALARM_RAISE);
+	cr_assert_eq(r.severity, SEV_CRITICAL);
+	cr_assert_float_eq(r.value, -150.0, 1e-9);
+}
+
+Test(replay, optional_fields_and_unknown_keys)
+{
+	struct replay_rec r;
+	char err[160];
+
+	cr_assert_eq(parse(" { \"edge\" : \"clear\", \"code\":\"X\", \"extra\":"
+	    "[1], \"device\":\"d\\u00e9\", \"at\":\"2026-01-01T00:00:00Z\"}",
+	    &r, err), -EINVAL, "nested unknown values are refused");
+	cr_assert_eq(parse("{\"edge\":\"clear\",\"code\":\"X\",\"extra\":true,"
+	    "\"n\":null,\"device\":\"d\\u00e9\\\"\",\"at\":"
+	    "\"2026-01-01T08:00:00+08:00\",\"value\":null}", &r, err), 0, "%s",
+	    err);
+	cr_assert_str_eq(r.device, "d\xc3\xa9\"");
+	cr_assert_eq(r.at_ms, 1767225600000LL);
+	cr_assert_eq(r.edge, ALARM_CLEAR);
+	cr_assert_eq(r.severity, SEV_MAJOR);
+	cr_assert(isnan(r.value));
+	cr_assert_str_eq(r.site, "");
+}
+
+Test(replay, rejects_bad_lines)
+{
+	static const char *bad[] = {
+		"",
+		"[]",
+		"{}",
+		"{\"at\":\"2026-11-23T10:00:00Z\",\"device\":\"d\",\"code\":\"C\"}",
+		"{\"at\":\"2026-11-23T10:00:00Z\",\"device\":\"d\",\"code\":\"C\","
+		    "\"edge\":\"up\"}",
+		"{\"at\":\"2026-02-30T10:00:00Z\",\"device\":\"d\",\"code\":\"C\","
+		    "\"edge\":\"raise\"}",
+		"{\"at\":\"2026-11-23 10:00\",\"device\":\"d\",\"code\":\"C\","
+		    "\"edge\":\"raise\"}",
+		"{\"at\":\"2026-11-23T10:00:00Z\",\"device\":\"d\",\"code\":\"C\","
+		    "\"edge\":\"raise\",}",
+		"{\"at\":\"2026-11-23T10:00:00Z\",\"device\":\"d\",\"code\":\"C\","
+		    "\"edge\":\"raise\"} x",
+		"{\"at\":\"2026-11-23T10:00:00Z\",\"device\":\"d\",\"code\":\"C\","
+		    "\"edge\":\"raise\",\"severity\":\"loud\"}",
+		"{\"at\":\"2026-11-23T10:00:00Z\",\"device\":\"d\",\"code\":\"C\","
+		    "\"edge\":\"raise\",\"value\":01}",
+		"{\"at\":\"2026-11-23T10:00:00Z\",\"device\":\"d\\q\",\"code\":"
+		    "\"C\",\"edge\":\"raise\"}",
+		"{\"at\":\"2026-11-23T10:00:00Z\",\"device\":\"d\",\"code\":\"C\","
+		    "\"edge\":\"raise\"",
+		"{\"at\":\"2026-11-23T10:00:00Z\",\"device\":\"d\",\"code\":"
+		    "\"CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC\",\"edge\":\"raise\"}",
+		"{\"at\":\"2026-11-23T10:00:00Z\",\"device\":\"\",\"code\":\"C\","
+		    "\"edge\":\"raise\"}",
+		"{\"at\":\"2026-11-23T10:00:00Z\",\"device\":\"d\xff\",\"code\":"
+		    "\"C\",\"edge\":\"raise\"}",
+		"{\"at\":\"2026-11-23T10:00:00Z\",\"device\":\"\xc0\xaf\",\"code\":"
+		    "\"C\",\"edge\":\"raise\"}",
+	};
+	struct replay_rec r;
+	char err[160];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		cr_assert_eq(parse(bad[i], &r, err), -EINVAL, "line %zu: %s",
+		    i, bad[i]);
+		cr_assert_neq(err[0], '\0');
+	}
+}
+
+Test(replay, time_forms)
+{
+	int64_t t;
+
+	cr_assert_eq(replay_parse_time("1970-01-01T00:00:00Z", 20, &t), 0);
+	cr_assert_eq(t, 0);
+	cr_assert_eq(replay_parse_time("2024-02-29T23:59:59.9999Z", 25, &t), 0);
+	cr_assert_eq(t, 1709251199999LL);
+	cr_assert_eq(replay_parse_time("2023-02-29T00:00:00Z", 20, &t), -EINVAL);
+	cr_assert_eq(replay_parse_time("2023-01-01T00:00:00", 19, &t), -EINVAL);
+	cr_assert_eq(replay_parse_time("2023-01-01T00:00:00.Z", 21, &t), -EINVAL);
+	cr_assert_eq(replay_parse_time("2023-01-01T00:00:00-01:30", 25, &t), 0);
+	cr_assert_eq(t, 1672536600000LL);
+}
+
+/* A two-site fleet: S1 (premium tenant) in north, S2 in north. */
+static struct fleet *
+small_fleet(void)
+{
+	struct fleet *f = fleet_new();
+	const char *sites[] = { "S1", "S2" };
+
+	for (int i = 0; i < 2; i++) {
+		uint32_t s = fleet_add_site(f, sites[i]);
+		char id[16];
+		uint32_t d;
+
+		f->sites[s].area = fleet_area(f, "north");
+		fleet_site_add_tenant(&f->sites[s], "cmcc",
+		    i == 0 ? TIER_PREMIUM : TIER_STANDARD);
+		snprintf(id, sizeof(id), "%s-pwr", sites[i]);
+		d = fleet_add_device(f, id);
+		f->devices[d].site = s;
+		snprintf(id, sizeof(id), "%s-bat", sites[i]);
+		d = fleet_add_device(f, id);
+		f->devices[d].site = s;
+	}
+	return f;
+}
+
+static const char *input =
+    "{\"at\":\"2026-11-23T10:00:00.000Z\",\"device\":\"S1-pwr\",\"site\":\"S1\","
+    "\"code\":\"MAINS_FAIL\",\"edge\":\"raise\",\"severity\":\"critical\"}\n"
+    "\n"
+    "{\"at\":\"2026-11-23T10:00:01.000Z\",\"device\":\"S1-pwr\",\"code\":"
+    "\"MAINS_FAIL\",\"edge\":\"raise\",\"severity\":\"critical\"}\n"
+    "this is not json\n"
+    "{\"at\":\"2026-11-23T10:05:00.000Z\",\"device\":\"S1-bat\",\"code\":"
+    "\"BATT_LOW\",\"edge\":\"raise\",\"severity\":\"major\"}\n"
+    "{\"at\":\"2026-11-23T10:04:00.000Z\",\"device\":\"S1-bat\",\"code\":"
+    "\"BATT_LOW\",\"edge\":\"clear\"}\n"
+    "{\"at\":\"2026-11-23T10:06:00.000Z\",\"device\":\"ghost\",\"code\":"
+    "\"BATT_LOW\",\"edge\":\"raise\"}\n"
+    "{\"at\":\"2026-11-23T10:06:00.000Z\",\"device\":\"S2-pwr\",\"site\":"
+    "\"S9\",\"code\":\"DOOR_OPEN\",\"edge\":\"raise\"}\n"
+    "{\"at\":\"2026-11-23T10:06:00.000Z\",\"device\":\"S2-pwr\",\"site\":"
+    "\"S1\",\"code\":\"DOOR_OPEN\",\"edge\":\"raise\"}\n"
+    "{\"at\":\"2026-11-23T10:07:00.000Z\",\"device\":\"S2-pwr\",\"code\":"
+    "\"WATER_LEAK\",\"edge\":\"clear\"}\n";
+
+static char *
+run(const char *in, int strict, int *rc, char **errtext)
+{
+	char path[] = "/tmp/test_replay_XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f, *out, *err;
+	char *obuf = NULL, *ebuf = NULL;
+	size_t olen = 0, elen = 0;
+	struct fleet *fl = small_fleet();
+	struct corr_config cc;
+
+	cr_assert_geq(fd, 0);
+	f = fdopen(fd, "w");
+	fputs(in, f);
+	fclose(f);
+	out = open_memstream(&obuf, &olen);
+	err = open_memstream(&ebuf, &elen);
+	corr_config_defaults(&cc);
+	*rc = replay_run(path, fl, &cc, strict, out, err);
+	fclose(out);
+	fclose(err);
+	unlink(path);
+	fleet_free(fl);
+	*errtext = ebuf;
+	return obuf;
+}
+
+Test(replay, run_reports_and_is_deterministic)
+{
+	char *e1, *e2, *o1, *o2;
+	int rc;
+
+	o1 = run(input, 0, &rc, &e1);
+	cr_assert_eq(rc, 0, "%s", e1);
+	o2 = run(input, 0, &rc, &e2);
+	cr_assert_str_eq(o1, o2, "same input, same bytes");
+	cr_assert_str_eq(e1, e2);
+	cr_assert(strstr(e1, "line 4: malformed: not a JSON object") != NULL, "%s", e1);
+	cr_assert(strstr(e1, "line 6: out of order") != NULL, "%s", e1);
+	cr_assert(strstr(e1, "line 7: unknown device ghost") != NULL, "%s", e1);
+	cr_assert(strstr(e1, "line 8: unknown site S9") != NULL, "%s", e1);
+	cr_assert(strstr(e1, "line 9: device S2-pwr is not at site S1") != NULL, "%s", e1);
+	cr_assert(strstr(e1, "replay: lines=10 alarms=4 malformed=1 out_of_order=1 "
+	    "unknown_device=1 unknown_site=1 site_mismatch=1 incidents=1 "
+	    "area_incidents=0 events=2 repeats=1 stray_clears=1") != NULL, "%s", e1);
+	/* Two events: MAINS_FAIL opened, BATT_LOW joined it. */
+	{
+		static const char head[] = "{\"schema\":\"tocsin.incident/1\","
+		    "\"event\":\"opened\",\"seq\":1,\"at\":"
+		    "\"2026-11-23T10:00:00.000Z\"";
+		cr_assert(strncmp(o1, head, sizeof(head) - 1) == 0, "%s", o1);
+	}
+	cr_assert(strstr(o1, "\n{\"schema\":\"tocsin.incident/1\",\"event\":\"updated\","
+	    "\"seq\":2,") != NULL, "%s", o1);
+	cr_assert(strstr(o1, "\"tier\":\"premium\"") != NULL);
+	free(o1); free(o2); free(e1); free(e2);
+}
+
+Test(replay, strict_stops_at_first_bad_line)
+{
+	char *e, *o;
+	int rc;
+
+	o = run(input, 1, &rc, &e);
+	cr_assert_eq(rc, 1);
+	cr_assert(strstr(e, "line 4: malformed") != NULL, "%s", e);
+	cr_assert_null(strstr(e, "line 6:"), "%s", e);
+	cr_assert(strstr(e, "replay: lines=4 alarms=2 ") != NULL, "%s", e);
+	free(o); free(e);
+}
+
+Test(replay, missing_file)
+{
+	struct fleet *fl = small_fleet();
+	struct corr_config cc;
+	char *ebuf = NULL;
+	size_t elen = 0;
+	FILE *err = open_memstream(&ebuf, &elen);
+
+	corr_config_defaults(&cc);
+	cr_assert_eq(replay_run("/nonexistent/x.jsonl", fl, &cc, 0, stdout, err),
+	    -ENOENT);
+	fclose(err);
+	cr_assert(strstr(ebuf, "No such file") != NULL);
+	free(ebuf);
+	fleet_free(fl);
+}
+
+Test(replay, read_all_into_memory)
+{
+	char path[] = "/tmp/test_replay_XXXXXX";
+	int fd = mkstemp(path);
+	struct fleet *fl = small_fleet();
+	struct alarm_event *evs;
+	char *ebuf = NULL;
+	size_t n, elen = 0;
+	FILE *f, *err;
+
+	cr_assert_geq(fd, 0);
+	f = fdopen(fd, "w");
+	fputs(input, f);
+	fclose(f);
+	err = open_memstream(&ebuf, &elen);
+	cr_assert_eq(replay_read_all(path, fl, 0, &evs, &n, err), 0);
+	/* 10 lines: 1 blank, 1 malformed, 1 out of order, 3 unknown ids. */
+	cr_assert_eq(n, 4);
+	cr_assert_eq(evs[0].edge, ALARM_RAISE);
+	cr_assert_eq(evs[0].device, fleet_find_device(fl, "S1-pwr"));
+	cr_assert_eq(evs[3].edge, ALARM_CLEAR);
+	cr_assert_eq(evs[3].code, fleet_find_code(fl, "WATER_LEAK"));
+	free(evs);
+	cr_assert_eq(replay_read_all(path, fl, 1, &evs, &n, err), 1);
+	cr_assert_null(evs);
+	fclose(err);
+	free(ebuf);
+	unlink(path);
+	fleet_free(fl);
+}
