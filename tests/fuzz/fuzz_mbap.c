@@ -32,8 +32,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	q[0].fc = fcs[data[0] % sizeof(fcs)];
 	q[0].count = (uint16_t)((data[1] << 8 | data[2]) % 2001);
 	q[0].tid = 0; q[0].unit = 1; q[0].regs = regs; q[0].bits = bits;
-	if (q[0].fc == 5 || q[0].fc == 6 || q[0].count == 0)
-		q[0].count = q[0].fc == 15 || q[0].fc == 16 ? 2 : 1;
+	/* Writes carry as many values as the arrays above hold. */
+	if (q[0].fc == 15 || q[0].fc == 16)
+		q[0].count = 2;
+	else if (q[0].fc == 5 || q[0].fc == 6 || q[0].count == 0)
+		q[0].count = 1;
 	q[1] = q[0];
 	q[1].tid = 1;
 	(void)mbap_encode(&q[0], req, sizeof(req));
