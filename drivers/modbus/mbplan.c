@@ -168,7 +168,7 @@ mbplan_split(struct mbplan *plan, size_t bi)
 	struct mbplan_block *b, *nb;
 	const struct fleet_point *pts = plan->src;
 	uint32_t cut, half;
-	uint16_t larger;
+	uint16_t refused;
 
 	if (bi >= plan->nblocks)
 		return -EINVAL;
@@ -180,6 +180,7 @@ mbplan_split(struct mbplan *plan, size_t bi)
 	b = &plan->blocks[bi];
 	nb = &plan->blocks[bi + 1];
 	*nb = *b;
+	refused = b->count;
 	/* Cut at the point boundary nearest the middle of the span. */
 	half = b->addr + b->count / 2u;
 	for (cut = 1; cut < b->npoints - 1; cut++)
@@ -190,9 +191,9 @@ mbplan_split(struct mbplan *plan, size_t bi)
 	b->npoints = cut;
 	block_span(b, plan, pts);
 	block_span(nb, plan, pts);
-	larger = b->count > nb->count ? b->count : nb->count;
-	if (larger < plan->limit[b->table])
-		plan->limit[b->table] = larger;
+	/* All we know for sure: a read this long was refused here. */
+	if (refused > 1 && refused - 1 < plan->limit[b->table])
+		plan->limit[b->table] = (uint16_t)(refused - 1);
 	plan->splits++;
 	plan_offsets(plan);
 	return 0;

@@ -61,9 +61,10 @@ int	 mbplan_build(struct mbplan *plan, const struct fleet_profile *p,
 
 /*
  * Splits block b after the device refused it (exception 2 or 3): the block
- * becomes two at the point boundary nearest its middle, and the table's
- * learned limit drops to the larger half's quantity so a rebuild never
- * merges as much again.  Block indices after b shift by one.  Returns 0,
+ * becomes two at the point boundary nearest its middle (the split itself
+ * stays in the plan), and the table's learned limit drops below the refused
+ * quantity (refused - 1), all that a refusal proves: a hole in the map can
+ * be the cause as well as the length, so it is not halved.  Block indices after b shift by one.  Returns 0,
  * -EINVAL for a bad index, or -ENOSPC if b covers a single point (nothing
  * left to split: the point itself is unreadable).
  */

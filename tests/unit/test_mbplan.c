@@ -179,7 +179,7 @@ Test(mbplan, split_and_learn)
 	cr_assert_eq(pl.blocks[2].addr, 110);
 	cr_assert_eq(pl.blocks[2].count, 10);
 	cr_assert_eq(pl.blocks[1].npoints + pl.blocks[2].npoints, 10);
-	cr_assert_eq(pl.limit[MB_HOLDING], 10);
+	cr_assert_eq(pl.limit[MB_HOLDING], 19);
 	cr_assert_eq(pl.limit[MB_INPUT], 125);
 	cr_assert_eq(pl.data_bytes, 2 + 40);
 	cr_assert_eq(pl.blocks[2].data_off, 2 + 20);
@@ -199,7 +199,7 @@ Test(mbplan, split_and_learn)
 	cr_assert_eq(mbplan_split(&pl, 1), -ENOSPC);
 	cr_assert_eq(mbplan_split(&pl, 99), -EINVAL);
 	cr_assert_eq(pl.nblocks, 11);
-	cr_assert_eq(pl.limit[MB_HOLDING], 2);
+	cr_assert_eq(pl.limit[MB_HOLDING], 3);	/* 2 points x 2 regs */
 	mbplan_free(&pl);
 }
 
