@@ -319,7 +319,7 @@ lmsrv_stop(struct lmsrv *s)
 
 /* --- raw fake server thread -------------------------------------------- */
 
-enum fmode { F_NORMAL, F_SILENT, F_TRICKLE, F_GARBAGE, F_BADTID };
+enum fmode { F_NORMAL, F_SILENT, F_TRICKLE, F_GARBAGE, F_BADTID, F_CUT };
 
 #define FQ 64
 struct fout {
@@ -423,6 +423,13 @@ fake_main(void *arg)
 				if (atomic_load(&f->mode) == F_TRICKLE) {
 					len = 1;
 					o->due = now + f->trickle_ms / 1000.0;
+				}
+				if (atomic_load(&f->mode) == F_CUT) {
+					/* Half a frame, then close. */
+					(void)send(c->fd, o->b, 5, MSG_NOSIGNAL);
+					close(c->fd);
+					*c = f->cli[--f->ncli];
+					break;
 				}
 				if (send(c->fd, o->b + o->off, len,
 				    MSG_NOSIGNAL) <= 0) {
@@ -917,6 +924,14 @@ Test(mbclient, garbage_and_wrong_tid_reset_the_conn, .timeout = 10)
 	run_for(loop, 600);
 	c->ops->counters(c, &k);
 	cr_assert(k.malformed_by[-MBAP_E_TID] >= 1);
+	/* A peer that closes in the middle of a frame. */
+	atomic_store(&f.mode, F_CUT);
+	run->n = 0;
+	run_for(loop, 1000);
+	c->ops->counters(c, &k);
+	cr_assert(count(run, 1, MB_CLOSED) >= 1);
+	cr_assert(k.peer_closed >= 1);
+	cr_assert_eq(count(run, 1, MB_OK), 0);
 	/* And when the peer behaves again, polls succeed on a new conn. */
 	atomic_store(&f.mode, F_NORMAL);
 	run->n = 0;
