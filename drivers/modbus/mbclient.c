@@ -328,22 +328,33 @@ stale_add(struct mbc_conn *cn, uint16_t tid)
 		cn->nstale++;
 }
 
-/* Removes tid from the stale ring; 1 if it was there. */
+/* Position of tid in the stale ring (newest first), or -1. */
 static int
-stale_take(struct mbc_conn *cn, uint16_t tid)
+stale_find(const struct mbc_conn *cn, uint16_t tid)
 {
 	for (unsigned i = 0; i < cn->nstale; i++) {
 		unsigned at = (cn->stale_head + STALE_MAX - 1 - i) % STALE_MAX;
 
-		if (cn->stale[at] != tid)
-			continue;
-		/* Overwrite with the oldest entry and shrink. */
-		cn->stale[at] = cn->stale[(cn->stale_head + STALE_MAX -
-		    cn->nstale) % STALE_MAX];
-		cn->nstale--;
-		return 1;
+		if (cn->stale[at] == tid)
+			return (int)at;
 	}
-	return 0;
+	return -1;
+}
+
+/* Removes tid from the stale ring; 1 if it was there. */
+static int
+stale_take(struct mbc_conn *cn, uint16_t tid)
+{
+	int at = stale_find(cn, tid);
+
+	if (at < 0)
+		return 0;
+	/* Move the oldest entry into the hole; the window shrinks from
+	 * its old end. */
+	cn->stale[at] = cn->stale[(cn->stale_head + STALE_MAX - cn->nstale) %
+	    STALE_MAX];
+	cn->nstale--;
+	return 1;
 }
 
 static int
@@ -352,10 +363,7 @@ tid_in_use(const struct mbc_conn *cn, uint16_t tid)
 	for (unsigned i = 0; i < cn->cl->cfg.inflight; i++)
 		if (cn->slots[i].dev && cn->slots[i].tid == tid)
 			return 1;
-	for (unsigned i = 0; i < cn->nstale; i++)
-		if (cn->stale[i] == tid)
-			return 1;
-	return 0;
+	return stale_find(cn, tid) >= 0;
 }
 
 /* Frees the device's in-flight slot, remembering its tid as stale. */
