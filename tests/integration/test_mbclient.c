@@ -18,11 +18,13 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -321,7 +323,7 @@ lmsrv_stop(struct lmsrv *s)
 
 enum fmode { F_NORMAL, F_SILENT, F_TRICKLE, F_GARBAGE, F_BADTID, F_CUT };
 
-#define FQ 64
+#define FQ 16
 struct fout {
 	double		 due;
 	size_t		 len, off;
@@ -345,7 +347,7 @@ struct fake {
 	atomic_int	 requests;
 	int		 late_ms;	/* unit 10's delay */
 	int		 trickle_ms;	/* F_TRICKLE: ms per byte */
-	struct fcli	 cli[8];
+	struct fcli	 cli[32];
 	int		 ncli;
 };
 
@@ -406,7 +408,7 @@ static void *
 fake_main(void *arg)
 {
 	struct fake *f = arg;
-	struct pollfd pf[9];
+	struct pollfd pf[33];
 
 	while (!atomic_load(&f->stop)) {
 		double now = now_s();
@@ -452,7 +454,7 @@ fake_main(void *arg)
 		}
 		if (poll(pf, (nfds_t)n, 5) <= 0)
 			continue;
-		if ((pf[0].revents & POLLIN) && f->ncli < 8) {
+		if ((pf[0].revents & POLLIN) && f->ncli < 32) {
 			int c = accept(f->lfd, NULL, NULL);
 
 			if (c >= 0) {
@@ -1056,6 +1058,56 @@ Test(mbclient, config_defaults_and_bad_devices)
 	c->ops->stop(c);
 	c->ops->stop(c);
 	c->ops->free(c);
+	ev_loop_destroy(loop);
+	free(run);
+}
+
+Test(mbclient, descriptors_above_1024, .timeout = 10)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct fake f;
+	struct mb_config cfg;
+	struct run *run = calloc(1, sizeof(*run));
+	struct fleet_profile p;
+	struct mbclient *c;
+	struct mb_counters k;
+	struct rlimit rl;
+	int fill[1100], probe;
+
+	/* Take every descriptor below 1100 so the client's sockets land
+	 * above FD_SETSIZE, where a select()-based client aborts. */
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_max < 2048)
+		cr_skip_test("RLIMIT_NOFILE hard limit %lu < 2048",
+		    (unsigned long)rl.rlim_max);
+	if (rl.rlim_cur < 2048) {
+		rl.rlim_cur = 2048;
+		cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+	fake_start(&f, F_NORMAL);
+	for (int i = 0; i < 1100; i++)
+		fill[i] = open("/dev/null", O_RDONLY);
+	probe = open("/dev/null", O_RDONLY);
+	cr_assert(probe > 1024, "probe fd %d", probe);
+	close(probe);
+	cfg_fast(&cfg);
+	cfg.conns_per_host = 20;
+	p = profile_regs(MB_HOLDING, 3, 2);
+	c = client(loop, &cfg, run);
+	for (int u = 11; u <= 30; u++)	/* 9 and 10 misbehave */
+		add(c, (uint32_t)u, f.port, u, &p);
+	c->ops->start(c);
+	run_for(loop, 600);
+	c->ops->counters(c, &k);
+	cr_assert_eq(k.connected, 20);
+	for (uint32_t u = 11; u <= 30; u++)
+		cr_assert(count(run, u, MB_OK) >= 4, "unit %u", u);
+	cr_assert_eq(k.malformed + k.timeouts, 0);
+	c->ops->free(c);
+	fake_stop(&f);
+	for (int i = 0; i < 1100; i++)
+		if (fill[i] >= 0)
+			close(fill[i]);
 	ev_loop_destroy(loop);
 	free(run);
 }
