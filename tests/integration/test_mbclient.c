@@ -1111,3 +1111,47 @@ Test(mbclient, descriptors_above_1024, .timeout = 10)
 	ev_loop_destroy(loop);
 	free(run);
 }
+
+Test(mbclient, phases_spread_polls_over_the_interval, .timeout = 10)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct mb_config cfg;
+	struct run *run = calloc(1, sizeof(*run));
+	struct fleet_profile p;
+	struct mbclient *c;
+	int port = closed_port(), bucket[20] = { 0 }, seen[200] = { 0 };
+	int64_t first = -1;
+
+	/* 200 devices on a 200 ms interval: the first poll of each should
+	 * land about one per millisecond, not all at once.  A refused port
+	 * makes each poll end at once, so only the start times matter. */
+	cfg_fast(&cfg);
+	cfg.interval_ms = 200;
+	p = profile_regs(MB_HOLDING, 0, 1);
+	c = client(loop, &cfg, run);
+	for (int i = 0; i < 200; i++)
+		add(c, (uint32_t)i, port, 1, &p);
+	c->ops->start(c);
+	run_for(loop, 230);
+	for (size_t i = 0; i < run->n; i++) {
+		uint32_t dv = run->r[i].device;
+
+		if (first < 0)
+			first = run->r[i].started_ms;
+		if (seen[dv]++)
+			continue;
+		int64_t at = run->r[i].started_ms - first;
+
+		if (at >= 0 && at < 200)
+			bucket[at / 10]++;
+	}
+	for (int i = 0; i < 200; i++)
+		cr_assert(seen[i] >= 1, "device %d never polled", i);
+	/* 10 per 10 ms bucket on average; allow for loop-time batching. */
+	for (int b = 0; b < 20; b++)
+		cr_assert(bucket[b] >= 3 && bucket[b] <= 25, "bucket %d: %d",
+		    b, bucket[b]);
+	c->ops->free(c);
+	ev_loop_destroy(loop);
+	free(run);
+}
