@@ -1155,3 +1155,43 @@ Test(mbclient, phases_spread_polls_over_the_interval, .timeout = 10)
 	ev_loop_destroy(loop);
 	free(run);
 }
+
+Test(mbclient, breaker_probe_reopens_then_closes, .timeout = 10)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct fake f;
+	struct mb_config cfg;
+	struct run *run = calloc(1, sizeof(*run));
+	struct fleet_profile p;
+	struct mbclient *c;
+	struct mb_counters k;
+
+	fake_start(&f, F_SILENT);
+	cfg_fast(&cfg);
+	cfg.breaker_failures = 2;
+	cfg.breaker_open_ms = 200;
+	cfg.stall_timeouts = 0;
+	p = profile_regs(MB_HOLDING, 0, 1);
+	c = client(loop, &cfg, run);
+	add(c, 1, f.port, 1, &p);
+	c->ops->start(c);
+	/* 2 timeouts (open), 200 ms skipped, a failed probe (open again
+	 * for 400 ms). */
+	run_for(loop, 550);
+	c->ops->counters(c, &k);
+	cr_assert_eq(k.breaker_opened, 2);
+	cr_assert_eq(count(run, 1, MB_TIMEOUT), 3);
+	cr_assert(mbclient_breaker_open(c, 0));
+	cr_assert(count(run, 1, MB_BREAKER) >= 2);
+	atomic_store(&f.mode, F_NORMAL);
+	run_for(loop, 700);
+	c->ops->counters(c, &k);
+	cr_assert_eq(k.breaker_closed, 1);
+	cr_assert(!mbclient_breaker_open(c, 0));
+	cr_assert(count(run, 1, MB_OK) >= 2);
+	cr_assert_eq(count(run, 1, MB_TIMEOUT), 3);
+	c->ops->free(c);
+	fake_stop(&f);
+	ev_loop_destroy(loop);
+	free(run);
+}
