@@ -136,6 +136,14 @@ struct mbc_dev {
 	double		 sent_at;	/* ev_time() the request left */
 	double		 rtt_sum;	/* seconds over nrtt answers */
 	uint32_t	 nrtt;
+	/* an operator's write: pending, then under way instead of a poll */
+	uint8_t		 wr_pending;	/* queued, waits for the poll to end */
+	uint8_t		 wr_active;	/* busy with the write, not a poll */
+	struct mbap_req	 wr;		/* its request; values in wr_regs/bits */
+	uint16_t	*wr_regs;	/* owned copy of the values */
+	uint8_t		*wr_bits;
+	mb_write_cb	 wr_cb;
+	void		*wr_arg;
 };
 
 struct mbc {
@@ -382,6 +390,43 @@ slot_release(struct mbc_dev *d, int stale)
 	ev_timer_stop(d->cl->loop, &d->rto);
 }
 
+static void dev_enqueue(struct mbc_dev *d);
+
+/* Ends the write under way and tells its caller. */
+static void
+write_finish(struct mbc_dev *d, enum mb_status st, uint8_t exc)
+{
+	struct mbc *cl = d->cl;
+	mb_write_cb cb = d->wr_cb;
+	void *arg = d->wr_arg;
+
+	d->wr_active = 0;
+	d->busy = 0;
+	FREE_NULL(d->wr_regs);
+	FREE_NULL(d->wr_bits);
+	d->wr.regs = NULL;
+	d->wr.bits = NULL;
+	if (st == MB_OK)
+		cl->ctr.writes_ok++;
+	else
+		cl->ctr.writes_failed++;
+	cb(d->index, st, exc, arg);
+}
+
+/* Starts a pending write if the device is idle. */
+static void
+write_kick(struct mbc_dev *d)
+{
+	if (!d->wr_pending || d->busy)
+		return;
+	d->wr_pending = 0;
+	d->wr_active = 1;
+	d->busy = 1;
+	d->nrtt = 0;
+	d->rtt_sum = 0;
+	dev_enqueue(d);
+}
+
 static void
 dev_finish(struct mbc_dev *d, enum mb_status st, int err)
 {
@@ -393,6 +438,10 @@ dev_finish(struct mbc_dev *d, enum mb_status st, int err)
 	slot_release(d, 1);
 	ev_timer_stop(cl->loop, &d->rto);
 	d->busy = 0;
+	if (d->wr_active) {
+		write_finish(d, st, 0);
+		return;
+	}
 
 	memset(&r, 0, sizeof(r));
 	r.device = d->index;
@@ -425,6 +474,7 @@ dev_finish(struct mbc_dev *d, enum mb_status st, int err)
 	}
 	r.misses = d->misses;
 	cl->cb(&r, cl->arg);
+	write_kick(d);
 }
 
 /* The device's breaker after one request outcome. */
@@ -489,7 +539,7 @@ static void
 dev_send(struct mbc_conn *cn, struct mbc_dev *d)
 {
 	struct mbc *cl = cn->cl;
-	const struct mbplan_block *b = &d->plan.blocks[d->cur];
+	const struct mbplan_block *b;
 	struct mbap_req q;
 	unsigned s;
 	int n;
@@ -499,12 +549,21 @@ dev_send(struct mbc_conn *cn, struct mbc_dev *d)
 	do
 		q.tid = cn->next_tid++;
 	while (tid_in_use(cn, q.tid));
+	if (d->wr_active) {
+		uint16_t tid = q.tid;
+
+		q = d->wr;
+		q.tid = tid;
+		cl->ctr.writes++;
+	} else {
+		b = &d->plan.blocks[d->cur];
+		q.fc = b->fc;
+		q.addr = b->addr;
+		q.count = b->count;
+		q.regs = NULL;
+		q.bits = NULL;
+	}
 	q.unit = d->unit;
-	q.fc = b->fc;
-	q.addr = b->addr;
-	q.count = b->count;
-	q.regs = NULL;
-	q.bits = NULL;
 	n = mbap_encode(&q, cn->wbuf + cn->wlen,
 	    (size_t)cl->cfg.inflight * MBAP_REQ_MAX - cn->wlen);
 	if (n < 0) {
@@ -600,13 +659,18 @@ conn_frame(struct mbc_conn *cn, const uint8_t *f, size_t flen)
 		conn_fail(cn, -EPROTO, MB_PROTOCOL);
 		return -1;
 	}
-	b = &d->plan.blocks[d->cur];
+	b = NULL;
 	memset(&q, 0, sizeof(q));
+	if (d->wr_active) {
+		q = d->wr;
+	} else {
+		b = &d->plan.blocks[d->cur];
+		q.fc = b->fc;
+		q.addr = b->addr;
+		q.count = b->count;
+	}
 	q.tid = tid;
 	q.unit = d->unit;
-	q.fc = b->fc;
-	q.addr = b->addr;
-	q.count = b->count;
 	rc = mbap_check(&q, f, flen, &r);
 	if (rc != MBAP_OK) {
 		malformed(cl, rc);
@@ -622,6 +686,16 @@ conn_frame(struct mbc_conn *cn, const uint8_t *f, size_t flen)
 	d->nrtt++;
 	slot_release(d, 0);
 	brk_outcome(d, 1);
+	if (d->wr_active) {
+		if (r.exception) {
+			cl->ctr.exceptions++;
+			cl->ctr.exception_code[r.exception <= 11 ?
+			    r.exception : 0]++;
+		}
+		write_finish(d, r.exception ? MB_EXCEPTION : MB_OK,
+		    r.exception);
+		return 0;
+	}
 	if (r.exception) {
 		cl->ctr.exceptions++;
 		cl->ctr.exception_code[r.exception <= 11 ? r.exception : 0]++;
@@ -1114,6 +1188,7 @@ mbc_stop(struct mbclient *c)
 		ev_timer_stop(cl->loop, &d->poll);
 		ev_timer_stop(cl->loop, &d->rto);
 		d->busy = d->queued = 0;
+		d->wr_pending = d->wr_active = 0;	/* dropped, no callback */
 		d->slot = -1;
 		d->wait_next = NULL;
 	}
@@ -1130,6 +1205,50 @@ mbc_stop(struct mbclient *c)
 				    sizeof(*cn->slots));
 			}
 	cl->running = 0;
+}
+
+static int
+mbc_write(struct mbclient *c, size_t i, const struct mbap_req *w,
+    mb_write_cb cb, void *arg)
+{
+	struct mbc *cl = container_of(c, struct mbc, base);
+	uint8_t probe[MBAP_REQ_MAX];
+	struct mbc_dev *d;
+	struct mbap_req q;
+	size_t n;
+
+	if (!cl->cfg.allow_writes)
+		return -EPERM;
+	if (i >= cl->ndevs || cb == NULL)
+		return -EINVAL;
+	if (w->fc != MBAP_FC_WRITE_COIL && w->fc != MBAP_FC_WRITE_REGISTER &&
+	    w->fc != MBAP_FC_WRITE_COILS && w->fc != MBAP_FC_WRITE_REGISTERS)
+		return -EINVAL;
+	q = *w;
+	if (q.fc == MBAP_FC_WRITE_COIL || q.fc == MBAP_FC_WRITE_REGISTER)
+		q.count = 1;
+	if (mbap_encode(&q, probe, sizeof(probe)) < 0)
+		return -EINVAL;
+	d = cl->devs[i];
+	if (d->wr_pending || d->wr_active)
+		return -EBUSY;
+	n = q.count;
+	if (q.regs) {
+		d->wr_regs = xcalloc(n, sizeof(uint16_t));
+		memcpy(d->wr_regs, q.regs, n * sizeof(uint16_t));
+		q.regs = d->wr_regs;
+	}
+	if (q.bits) {
+		d->wr_bits = xcalloc(n, 1);
+		memcpy(d->wr_bits, q.bits, n);
+		q.bits = d->wr_bits;
+	}
+	d->wr = q;
+	d->wr_cb = cb;
+	d->wr_arg = arg;
+	d->wr_pending = 1;
+	write_kick(d);
+	return 0;
 }
 
 static void
@@ -1151,6 +1270,8 @@ mbc_free(struct mbclient *c)
 	mbc_stop(c);
 	for (size_t i = 0; i < cl->ndevs; i++) {
 		mbplan_free(&cl->devs[i]->plan);
+		xfree(cl->devs[i]->wr_regs);
+		xfree(cl->devs[i]->wr_bits);
 		xfree(cl->devs[i]->data);
 		xfree(cl->devs[i]->bexc);
 		xfree(cl->devs[i]);
@@ -1177,6 +1298,7 @@ static const struct mbclient_ops mbclient_tcp_ops = {
 	.add_device	= mbc_add_device,
 	.start		= mbc_start,
 	.stop		= mbc_stop,
+	.write		= mbc_write,
 	.counters	= mbc_counters,
 	.free		= mbc_free,
 };

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "correlator/fleet.h"
+#include "drivers/modbus/mbap.h"
 #include "drivers/modbus/mbplan.h"
 
 struct ev_loop;
@@ -53,6 +54,9 @@ struct mb_config {
 	uint32_t	 host_connect_burst; /* per host bucket size: 4 */
 	uint32_t	 max_frames_per_wakeup; /* frames parsed per read event: 16 */
 	uint32_t	 seed;		/* jitter PRNG seed; 0: from the time */
+	uint8_t		 allow_writes;	/* 0 (default): ops->write refuses; a
+					   monitoring daemon never moves a
+					   plant unless told to */
 };
 
 /* Fills c with the defaults written above. */
@@ -109,6 +113,13 @@ const char *mb_status_name(enum mb_status s);
 
 typedef void (*mb_result_cb)(const struct mb_result *r, void *arg);
 
+/*
+ * The outcome of one write: MB_OK, MB_EXCEPTION (exception set), or a
+ * failure status as for polls.  Writes never touch COMM_LOSS counting.
+ */
+typedef void (*mb_write_cb)(uint32_t device, enum mb_status st,
+	    uint8_t exception, void *arg);
+
 /* Counters for /metrics: monotonic, updated on the loop's thread. */
 struct mb_counters {
 	uint64_t	 polls;		/* polls started */
@@ -139,6 +150,9 @@ struct mb_counters {
 	uint64_t	 bytes_tx;
 	uint64_t	 bytes_rx;
 	uint64_t	 wakeup_capped;	/* read events that hit the frame cap */
+	uint64_t	 writes;	/* writes sent */
+	uint64_t	 writes_ok;	/* writes confirmed by an echo */
+	uint64_t	 writes_failed;	/* writes ending any other way */
 };
 
 struct mbclient;
@@ -159,6 +173,17 @@ struct mbclient_ops {
 	 * are dropped without a callback.  Safe to call twice.
 	 */
 	void	(*stop)(struct mbclient *c);
+	/*
+	 * Queues one operator-configured write (w->fc 5, 6, 15 or 16, with
+	 * addr, count and regs/bits; tid and unit are the client's) to device
+	 * i (add order).  The values are copied.  It is sent when the
+	 * device's poll under way, if any, has finished; cb(arg) gets its
+	 * outcome.  Returns 0, -EPERM unless cfg.allow_writes, -EINVAL for
+	 * a bad device or request (as mbap_encode), -EBUSY while an earlier
+	 * write to the device is pending.  On failure cb is never called.
+	 */
+	int	(*write)(struct mbclient *c, size_t i, const struct mbap_req *w,
+		    mb_write_cb cb, void *arg);
 	/* Copies the counters. */
 	void	(*counters)(const struct mbclient *c, struct mb_counters *out);
 	/* Stops and frees the client. */

@@ -1195,3 +1195,117 @@ Test(mbclient, breaker_probe_reopens_then_closes, .timeout = 10)
 	ev_loop_destroy(loop);
 	free(run);
 }
+
+struct wres {
+	int		 n;
+	enum mb_status	 st[8];
+	uint8_t		 exc[8];
+};
+
+static void
+on_write(uint32_t device, enum mb_status st, uint8_t exc, void *arg)
+{
+	struct wres *w = arg;
+
+	if (w->n < 8) {
+		w->st[w->n] = st;
+		w->exc[w->n] = exc;
+	}
+	w->n++;
+}
+
+static void
+run_until_writes(struct ev_loop *loop, struct wres *w, int want, double ms)
+{
+	ev_timer t;
+	double end = now_s() + ms / 1000.0;
+
+	ev_timer_init(&t, tick_cb, 0.01, 0.01);
+	ev_timer_start(loop, &t);
+	while (w->n < want && now_s() < end)
+		ev_run(loop, EVRUN_ONCE);
+	ev_timer_stop(loop, &t);
+}
+
+Test(mbclient, configured_writes_fc_5_6_15_16, .timeout = 10)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct lmsrv s;
+	struct mb_config cfg;
+	struct run *run = calloc(1, sizeof(*run));
+	struct fleet_profile p;
+	struct mbclient *c;
+	struct mb_counters k;
+	struct wres w = { 0 };
+	uint16_t regs[3] = { 0xbeef, 7, 8 };
+	uint8_t bits[10] = { 1, 1, 0, 1, 0, 0, 0, 0, 0, 1 };
+	struct mbap_req q = { .fc = 16, .addr = 50, .count = 3,
+	    .regs = regs };
+
+	lmsrv_start(&s);
+	cfg_fast(&cfg);
+	cfg.interval_ms = 60000;	/* one poll, at the phase */
+	p = profile_regs(MB_HOLDING, 50, 3);
+	c = client(loop, &cfg, run);
+	add(c, 1, s.port, 1, &p);
+	add(c, 2, s.port, 102, &p);	/* answers exception 2 */
+	cr_assert_eq(c->ops->write(c, 0, &q, on_write, &w), -EPERM);
+	c->ops->free(c);
+
+	cfg.allow_writes = 1;
+	c = client(loop, &cfg, run);
+	add(c, 1, s.port, 1, &p);
+	add(c, 2, s.port, 102, &p);
+	c->ops->start(c);
+	run_until(loop, run, 2, 2000);	/* first polls done */
+	cr_assert_eq(c->ops->write(c, 0, &q, on_write, &w), 0);
+	regs[0] = 0;			/* the client copied the values */
+	cr_assert_eq(c->ops->write(c, 0, &q, on_write, &w), -EBUSY);
+	run_until_writes(loop, &w, 1, 2000);
+	cr_assert_eq(w.n, 1);
+	cr_assert_eq(w.st[0], MB_OK);
+	cr_assert_eq(s.map->tab_registers[50], 0xbeef);
+	cr_assert_eq(s.map->tab_registers[52], 8);
+
+	q = (struct mbap_req){ .fc = 6, .addr = 60, .regs = regs };
+	regs[0] = 4242;
+	cr_assert_eq(c->ops->write(c, 0, &q, on_write, &w), 0);
+	run_until_writes(loop, &w, 2, 2000);
+	cr_assert_eq(w.st[1], MB_OK);
+	cr_assert_eq(s.map->tab_registers[60], 4242);
+
+	q = (struct mbap_req){ .fc = 5, .addr = 2, .bits = bits };
+	cr_assert_eq(c->ops->write(c, 0, &q, on_write, &w), 0);
+	run_until_writes(loop, &w, 3, 2000);
+	cr_assert_eq(w.st[2], MB_OK);
+	cr_assert_eq(s.map->tab_bits[2], 1);		/* was 2 % 3 != 0 */
+
+	q = (struct mbap_req){ .fc = 15, .addr = 20, .count = 10,
+	    .bits = bits };
+	cr_assert_eq(c->ops->write(c, 0, &q, on_write, &w), 0);
+	run_until_writes(loop, &w, 4, 2000);
+	cr_assert_eq(w.st[3], MB_OK);
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(s.map->tab_bits[20 + i], bits[i], "bit %d", i);
+
+	q = (struct mbap_req){ .fc = 6, .addr = 60, .regs = regs };
+	cr_assert_eq(c->ops->write(c, 1, &q, on_write, &w), 0);
+	run_until_writes(loop, &w, 5, 2000);
+	cr_assert_eq(w.st[4], MB_EXCEPTION);
+	cr_assert_eq(w.exc[4], 2);
+
+	q.fc = 3;			/* a read is not a write */
+	cr_assert_eq(c->ops->write(c, 0, &q, on_write, &w), -EINVAL);
+	q.fc = 16; q.count = 124;	/* over the FC 16 limit */
+	cr_assert_eq(c->ops->write(c, 0, &q, on_write, &w), -EINVAL);
+	cr_assert_eq(c->ops->write(c, 9, &q, on_write, &w), -EINVAL);
+	c->ops->counters(c, &k);
+	cr_assert_eq(k.writes, 5);
+	cr_assert_eq(k.writes_ok, 4);
+	cr_assert_eq(k.writes_failed, 1);
+	cr_assert_eq(k.comm_loss_raised, 0);
+	c->ops->free(c);
+	lmsrv_stop(&s);
+	ev_loop_destroy(loop);
+	free(run);
+}
