@@ -98,6 +98,8 @@ struct mbc_conn {
 	uint8_t		 stale_head;	/* next write position */
 	uint32_t	 attempts;	/* failures since the last good frame */
 	uint32_t	 stall;		/* timeouts since the last whole frame */
+	uint32_t	 gen;		/* bumped per close: a callback run from
+					   a frame may have reset the conn */
 	int		 last_err;	/* -errno of the last failure */
 	struct mbc_dev	*wait_head, *wait_tail; /* devices waiting to send */
 	size_t		 rlen;
@@ -739,6 +741,7 @@ conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct mbc *cl = cn->cl;
 	size_t flen, off = 0;
 	unsigned frames = 0;
+	uint32_t gen = cn->gen;
 	ssize_t n;
 	int rc;
 
@@ -783,7 +786,8 @@ conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 			conn_fail(cn, -EPROTO, MB_PROTOCOL);
 			return;
 		}
-		if (conn_frame(cn, cn->rbuf + off, flen) < 0)
+		if (conn_frame(cn, cn->rbuf + off, flen) < 0 ||
+		    cn->gen != gen)
 			return;
 		off += flen;
 		frames++;
@@ -809,6 +813,7 @@ conn_close(struct mbc_conn *cn)
 		close(cn->fd);
 		cn->fd = -1;
 	}
+	cn->gen++;
 	cn->rlen = cn->wlen = 0;
 	cn->nstale = cn->stale_head = 0;
 	cn->stall = 0;
