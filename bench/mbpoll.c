@@ -13,7 +13,13 @@
  *      modbus_read_registers() - what a user writes first (blocking,
  *      select() per call, so it cannot go past fd 1023);
  *   2. mbclient: the same connections and reads from the libev client
- *      at a 1 ms poll interval, i.e. as fast as the devices answer.
+ *      at a -i ms poll interval (default 1: as fast as the devices
+ *      answer; timer shots that find the last poll still running are
+ *      counted as overruns and cost CPU too).
+ *   3. footprint: -f devices (default 100000) behind -f/10 gateway
+ *      addresses (127.1.x.y, 10 unit ids each, a 10-register profile)
+ *      added to a client that is never started: bytes per device the
+ *      allocator handed out (jemalloc stats; 0 under sanitizers).
  * Printed: transactions/s, CPU seconds per 1000 transactions and that as
  * a ratio to the baseline, RTT p50/p99 of mbclient, peak RSS.
  *
@@ -36,6 +42,7 @@
 #include <modbus/modbus.h>
 
 #include "correlator/fleet.h"
+#include "daemon/mem.h"
 #include "drivers/modbus/mbclient.h"
 
 #define NREGS 10
@@ -144,8 +151,8 @@ cmp_u32(const void *a, const void *b)
 int
 main(int argc, char **argv)
 {
-	int d = 100, opt, lfd, port, one = 1;
-	long n = 20000;
+	int d = 100, opt, lfd, port, one = 1, ival = 1;
+	long n = 20000, fdev = 100000;
 	struct sockaddr_in sa;
 	socklen_t sl = sizeof(sa);
 	pid_t child;
@@ -153,17 +160,22 @@ main(int argc, char **argv)
 	struct rusage ru;
 	int status;
 
-	while ((opt = getopt(argc, argv, "d:n:")) != -1) {
-		if (opt == 'd')
+	while ((opt = getopt(argc, argv, "d:n:f:i:")) != -1) {
+		if (opt == 'i')
+			ival = atoi(optarg);
+		else if (opt == 'd')
 			d = atoi(optarg);
+		else if (opt == 'f')
+			fdev = atol(optarg);
 		else if (opt == 'n')
 			n = atol(optarg);
 		else {
-			fprintf(stderr, "usage: mbpoll [-d conns] [-n tx]\n");
+			fprintf(stderr, "usage: mbpoll [-d conns] [-n tx] "
+			    "[-i interval_ms] [-f footprint_devices]\n");
 			return 2;
 		}
 	}
-	if (d < 1 || d > 900 || n < d) {
+	if (d < 1 || d > 900 || n < d || ival < 1) {
 		fprintf(stderr, "mbpoll: need 1 <= d <= 900 (libmodbus's "
 		    "select), n >= d\n");
 		return 2;
@@ -186,7 +198,8 @@ main(int argc, char **argv)
 	}
 	close(lfd);
 	printf("mbpoll: %d connections, %ld transactions per phase, "
-	    "read %d holding registers, 127.0.0.1:%d\n", d, n, NREGS, port);
+	    "read %d holding registers, mbclient interval %d ms, "
+	    "127.0.0.1:%d\n", d, n, NREGS, ival, port);
 
 	/* Phase 1: the baseline, blocking libmodbus. */
 	{
@@ -243,7 +256,7 @@ main(int argc, char **argv)
 		prof.points = pts;
 		prof.npoints = NREGS;
 		mb_config_defaults(&cfg);
-		cfg.interval_ms = 1;
+		cfg.interval_ms = (uint32_t)ival;
 		cfg.connect_rate = 1e6;
 		cfg.connect_burst = (uint32_t)d;
 		cfg.host_connect_rate = 1e6;
@@ -290,6 +303,56 @@ main(int argc, char **argv)
 		free(st.rtt);
 	}
 	kill(child, SIGTERM);
+
+	/* Phase 3: memory per device, nothing started. */
+	if (fdev > 0) {
+		struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+		struct mb_config cfg;
+		struct fleet_point pts[NREGS];
+		struct fleet_profile prof;
+		struct mbstate st = { .loop = loop };
+		struct mbclient *c;
+		size_t before, after;
+		char host[32];
+
+		memset(pts, 0, sizeof(pts));
+		for (int i = 0; i < NREGS; i++) {
+			pts[i].table = MB_HOLDING;
+			pts[i].address = (uint16_t)(i * 2);
+			pts[i].type = PT_UINT16;
+			pts[i].bit = -1;
+		}
+		memset(&prof, 0, sizeof(prof));
+		prof.points = pts;
+		prof.npoints = NREGS;
+		mb_config_defaults(&cfg);
+		before = mem_allocated();
+		t0 = wall();
+		c = mbclient_new(loop, &cfg, on_poll, &st);
+		for (long i = 0; i < fdev; i++) {
+			long g = i / 10;
+			struct mb_device dev = { .index = (uint32_t)i,
+			    .host = host, .port = 502,
+			    .unit = (int16_t)(1 + i % 10), .profile = &prof };
+
+			snprintf(host, sizeof(host), "127.1.%ld.%ld",
+			    g / 250, 1 + g % 250);
+			if (c->ops->add_device(c, &dev) != 0) {
+				fprintf(stderr, "mbpoll: add_device %s\n",
+				    host);
+				return 1;
+			}
+		}
+		after = mem_allocated();
+		printf("footprint: %ld devices, %zu connections, "
+		    "allocated %.0f bytes/device (%s), add %.3f s\n", fdev,
+		    mbclient_nconns(c), before || after ?
+		    (double)(after - before) / fdev : 0.0, mem_allocator(),
+		    wall() - t0);
+		c->ops->free(c);
+		ev_loop_destroy(loop);
+	}
+
 	if (wait4(child, &status, 0, &ru) == child)
 		printf("server (child): cpu_s=%.3f\n",
 		    ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
