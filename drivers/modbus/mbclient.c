@@ -28,6 +28,15 @@
  *     whose tid is in neither is a protocol error and resets the conn,
  *     because after it nothing guarantees where the next frame starts.
  *
+ * An operator's write (only with cfg.allow_writes) takes the device's
+ * place for one request: it waits for the poll under way, then goes
+ * through the same FIFO, slot, timer and tid machinery, and ends in its own
+ * callback; d->wr_active routes every completion path there.
+ *
+ * Re-entrancy: completions run user callbacks, which may queue more work
+ * and so reset a conn from inside a read event; conn->gen lets the reader
+ * notice and stop touching the old buffer.
+ *
  * Bounded work: one recv() and at most max_frames_per_wakeup frames per
  * read event (the rest are fed back to the loop); every wait has a timer
  * (connect, request, backoff, throttle).  A peer that trickles bytes or

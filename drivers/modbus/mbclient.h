@@ -7,7 +7,11 @@
  * within the interval; a poll reads every block of the device's request
  * plan (mbplan.h) one request at a time, and hands the whole result to the
  * caller's callback: raw registers/bits per block, or a failure, with the
- * RTT and the device's COMM_LOSS transitions.
+ * RTT and the device's COMM_LOSS transitions.  Writes (FC 5/6/15/16) are
+ * sent only through ops->write and only when cfg.allow_writes is set.
+ *
+ * Callbacks run on the loop's thread; they may call ops->write but must not
+ * free the client.
  *
  * The client is an adapter, so it is reached through an ops table: the
  * instance starts with the table pointer (STYLE.md 2).  mbclient_new()
