@@ -321,7 +321,8 @@ lmsrv_stop(struct lmsrv *s)
 
 /* --- raw fake server thread -------------------------------------------- */
 
-enum fmode { F_NORMAL, F_SILENT, F_TRICKLE, F_GARBAGE, F_BADTID, F_CUT };
+enum fmode { F_NORMAL, F_SILENT, F_TRICKLE, F_GARBAGE, F_BADTID, F_CUT,
+    F_BATCH };
 
 #define FQ 16
 struct fout {
@@ -368,6 +369,13 @@ fake_request(struct fake *f, struct fcli *c, const uint8_t *q)
 	o = &c->q[c->nq++];
 	memset(o, 0, sizeof(*o));
 	o->due = now_s() + (unit == 10 ? f->late_ms / 1000.0 : 0);
+	if (mode == F_BATCH) {
+		/* Hold answers until 8 are queued, then release them all. */
+		o->due = 1e18;
+		if (c->nq == 8)
+			for (size_t j = 0; j < c->nq; j++)
+				c->q[j].due = 0;
+	}
 	if (mode == F_GARBAGE) {
 		static const char g[] = "HTTP/1.1 400 Bad Request\r\n\r\n";
 
@@ -418,6 +426,20 @@ fake_main(void *arg)
 		for (int i = 0; i < f->ncli; i++) {
 			struct fcli *c = &f->cli[i];
 
+			if (atomic_load(&f->mode) == F_BATCH && c->nq > 0 &&
+			    c->q[0].due <= now) {
+				/* Every held answer in one send(): they reach
+				 * the client as one segment. */
+				uint8_t all[FQ * MBAP_ADU_MAX];
+				size_t len = 0;
+
+				for (size_t j = 0; j < c->nq; j++) {
+					memcpy(all + len, c->q[j].b, c->q[j].len);
+					len += c->q[j].len;
+				}
+				(void)send(c->fd, all, len, MSG_NOSIGNAL);
+				c->nq = 0;
+			}
 			while (c->nq > 0 && c->q[0].due <= now) {
 				struct fout *o = &c->q[0];
 				size_t len = o->len - o->off;
@@ -1306,6 +1328,41 @@ Test(mbclient, configured_writes_fc_5_6_15_16, .timeout = 10)
 	cr_assert_eq(k.comm_loss_raised, 0);
 	c->ops->free(c);
 	lmsrv_stop(&s);
+	ev_loop_destroy(loop);
+	free(run);
+}
+
+Test(mbclient, frames_per_wakeup_capped, .timeout = 10)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct fake f;
+	struct mb_config cfg;
+	struct run *run = calloc(1, sizeof(*run));
+	struct fleet_profile p;
+	struct mbclient *c;
+	struct mb_counters k;
+
+	fake_start(&f, F_BATCH);
+	cfg_fast(&cfg);
+	cfg.inflight = 8;
+	cfg.max_frames_per_wakeup = 2;
+	cfg.timeout_ms = 300;
+	p = profile_regs(MB_INPUT, 7, 1);
+	c = client(loop, &cfg, run);
+	for (int u = 1; u <= 8; u++)
+		add(c, (uint32_t)u, f.port, u, &p);
+	c->ops->start(c);
+	run_for(loop, 500);
+	c->ops->counters(c, &k);
+	/* 8 answers in one segment, 2 parsed per wakeup: 3 feeds each. */
+	cr_assert(k.wakeup_capped >= 3, "capped %lu",
+	    (unsigned long)k.wakeup_capped);
+	cr_assert(k.polls_ok >= 16, "ok %lu", (unsigned long)k.polls_ok);
+	for (size_t i = 0; i < run->n; i++)
+		cr_assert_eq(run->r[i].regs[0], run->r[i].device * 100 + 7);
+	cr_assert_eq(k.malformed + k.timeouts, 0);
+	c->ops->free(c);
+	fake_stop(&f);
 	ev_loop_destroy(loop);
 	free(run);
 }
