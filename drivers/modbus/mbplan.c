@@ -21,13 +21,14 @@
 #include "drivers/modbus/mbap.h"
 #include "drivers/modbus/mbplan.h"
 
-static const struct fleet_point *sort_points;	/* qsort has no context */
-
+/* qsort_r comparator: ctx is the profile's points (no global state, so
+ * plans may be built on any thread). */
 static int
-point_cmp(const void *a, const void *b)
+point_cmp(const void *a, const void *b, void *ctx)
 {
-	const struct fleet_point *pa = &sort_points[*(const uint32_t *)a];
-	const struct fleet_point *pb = &sort_points[*(const uint32_t *)b];
+	const struct fleet_point *pts = ctx;
+	const struct fleet_point *pa = &pts[*(const uint32_t *)a];
+	const struct fleet_point *pb = &pts[*(const uint32_t *)b];
 
 	if (pa->table != pb->table)
 		return pa->table < pb->table ? -1 : 1;
@@ -124,9 +125,8 @@ mbplan_build(struct mbplan *plan, const struct fleet_profile *p,
 	plan->src = p->points;
 	for (uint32_t i = 0; i < p->npoints; i++)
 		plan->order[i] = i;
-	sort_points = p->points;
-	qsort(plan->order, p->npoints, sizeof(uint32_t), point_cmp);
-	sort_points = NULL;
+	qsort_r(plan->order, p->npoints, sizeof(uint32_t), point_cmp,
+	    p->points);
 
 	for (uint32_t i = 0; i < p->npoints; i++) {
 		const struct fleet_point *pt = &p->points[plan->order[i]];
