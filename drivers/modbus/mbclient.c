@@ -1,0 +1,1376 @@
+/*
+ * mbclient.c - asynchronous Modbus/TCP client on one libev loop.
+ *
+ * Objects:
+ *   host   one per resolved address:port; owns conns_per_host connections
+ *          and a connect token bucket.  Found through a chained hash.
+ *   conn   one TCP connection: a state (IDLE, THROTTLED, CONNECTING, UP,
+ *          BACKOFF), read/write watchers and one timer embedded in it, a
+ *          table of in-flight slots (cfg.inflight), a small ring of the
+ *          transaction ids of requests that timed out, a FIFO of devices
+ *          waiting for a slot, a 520-byte receive buffer.
+ *   dev    one polled unit: its plan (mbplan.h), the data of the poll
+ *          under way, a poll timer and a request timer embedded in it, its
+ *          COMM_LOSS and circuit-breaker state.  A device is assigned to one
+ *          conn of its host (round robin) for its life.
+ *
+ * A poll sends the device's blocks one at a time: after each answer the
+ * device goes to the back of its conn's FIFO, so units behind one gateway
+ * interleave block by block and a big device cannot hog a shared link.
+ *
+ * Invariants:
+ *   - a device is in at most one of: its conn's FIFO, an in-flight slot;
+ *     it is in one of them only while its poll is under way (busy);
+ *   - every in-flight slot has its device's request timer running;
+ *   - a tid is either in a slot, in the stale ring, or free.  A timed-out
+ *     request's tid goes to the stale ring; its late answer is matched
+ *     there, dropped and counted, and the stream stays in step.  A frame
+ *     whose tid is in neither is a protocol error and resets the conn,
+ *     because after it nothing guarantees where the next frame starts.
+ *
+ * An operator's write (only with cfg.allow_writes) takes the device's
+ * place for one request: it waits for the poll under way, then goes
+ * through the same FIFO, slot, timer and tid machinery, and ends in its own
+ * callback; d->wr_active routes every completion path there.
+ *
+ * Re-entrancy: completions run user callbacks, which may queue more work
+ * and so reset a conn from inside a read event; conn->gen lets the reader
+ * notice and stop touching the old buffer.
+ *
+ * Bounded work: one recv() and at most max_frames_per_wakeup frames per
+ * read event (the rest are fed back to the loop); every wait has a timer
+ * (connect, request, backoff, throttle).  A peer that trickles bytes or
+ * holds a half-open socket only ever costs its own devices timeouts, and
+ * after stall_timeouts timeouts in a row without a whole frame its conn is
+ * closed and reconnected with backoff.
+ */
+#include <errno.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "daemon/log.h"
+#include "daemon/mem.h"
+#include "drivers/modbus/mbap.h"
+#include "drivers/modbus/mbclient.h"
+
+#define container_of(p, type, member) \
+	((type *)(void *)((char *)(p) - offsetof(type, member)))
+
+#define STALE_MAX	16	/* timed-out tids remembered per conn */
+#define RBUF_SIZE	(2 * MBAP_ADU_MAX)
+
+enum conn_state { C_IDLE, C_THROTTLED, C_CONNECTING, C_UP, C_BACKOFF };
+enum brk_state { BRK_CLOSED, BRK_OPEN, BRK_HALF };
+
+struct mbc;
+struct mbc_dev;
+
+struct mbc_slot {
+	struct mbc_dev	*dev;		/* NULL: free */
+	uint16_t	 tid;
+};
+
+struct mbc_host {
+	struct mbc_host	*next;		/* hash chain */
+	char		*key;		/* "addr:port", numeric */
+	struct sockaddr_storage addr;
+	socklen_t	 alen;
+	struct mbc_conn	**conns;	/* conns_per_host */
+	uint32_t	 ndev;		/* devices assigned, for round robin */
+	double		 tokens;	/* connect bucket */
+	ev_tstamp	 refilled;	/* when tokens was last brought up */
+};
+
+struct mbc_conn {
+	struct mbc	*cl;
+	struct mbc_host	*host;
+	int		 fd;		/* -1 unless CONNECTING or UP */
+	enum conn_state	 state;
+	ev_io		 rio, wio;
+	ev_timer	 timer;		/* connect timeout, backoff, throttle */
+	uint16_t	 next_tid;
+	uint16_t	 nused;		/* busy slots */
+	struct mbc_slot	*slots;		/* cfg.inflight of them */
+	uint16_t	 stale[STALE_MAX]; /* ring of timed-out tids */
+	uint8_t		 nstale;
+	uint8_t		 stale_head;	/* next write position */
+	uint32_t	 attempts;	/* failures since the last good frame */
+	uint32_t	 stall;		/* timeouts since the last whole frame */
+	uint32_t	 gen;		/* bumped per close: a callback run from
+					   a frame may have reset the conn */
+	int		 last_err;	/* -errno of the last failure */
+	struct mbc_dev	*wait_head, *wait_tail; /* devices waiting to send */
+	size_t		 rlen;
+	size_t		 wlen;		/* unsent bytes in wbuf */
+	uint8_t		*wbuf;		/* inflight * MBAP_REQ_MAX bytes */
+	uint8_t		 rbuf[RBUF_SIZE];
+};
+
+struct mbc_dev {
+	struct mbc	*cl;
+	struct mbc_conn	*conn;
+	struct mbc_dev	*wait_next;	/* conn FIFO link */
+	ev_timer	 poll;		/* periodic, phase then interval */
+	ev_timer	 rto;		/* request timeout */
+	struct mbplan	 plan;
+	uint8_t		*data;		/* plan.data_bytes */
+	size_t		 dcap;		/* bytes data can hold */
+	uint8_t		*bexc;		/* per block exception code */
+	size_t		 bcap;		/* blocks bexc can hold */
+	uint32_t	 index;		/* caller's id */
+	uint32_t	 interval_ms;
+	uint32_t	 timeout_ms;
+	uint8_t		 unit;
+	uint8_t		 busy;		/* a poll is under way */
+	uint8_t		 queued;	/* in the conn FIFO */
+	uint8_t		 comm_lost;	/* COMM_LOSS raised and not cleared */
+	uint8_t		 exc_first;	/* first exception of this poll */
+	uint8_t		 brk;		/* enum brk_state */
+	int16_t		 slot;		/* in-flight slot or -1 */
+	size_t		 cur;		/* block being read */
+	uint32_t	 misses;	/* failed polls in a row */
+	uint32_t	 brk_fail;	/* timeouts in a row */
+	uint32_t	 brk_open_ms;	/* current open period */
+	ev_tstamp	 brk_until;	/* open until */
+	ev_tstamp	 started;	/* poll start (loop time) */
+	double		 sent_at;	/* ev_time() the request left */
+	double		 rtt_sum;	/* seconds over nrtt answers */
+	uint32_t	 nrtt;
+	/* an operator's write: pending, then under way instead of a poll */
+	uint8_t		 wr_pending;	/* queued, waits for the poll to end */
+	uint8_t		 wr_active;	/* busy with the write, not a poll */
+	struct mbap_req	 wr;		/* its request; values in wr_regs/bits */
+	uint16_t	*wr_regs;	/* owned copy of the values */
+	uint8_t		*wr_bits;
+	mb_write_cb	 wr_cb;
+	void		*wr_arg;
+};
+
+struct mbc {
+	struct mbclient	 base;		/* first: ops table */
+	struct ev_loop	*loop;
+	struct mb_config cfg;
+	mb_result_cb	 cb;
+	void		*arg;
+	struct mbc_dev	**devs;
+	size_t		 ndevs, devcap;
+	struct mbc_host	**buckets;	/* host hash */
+	size_t		 nbuckets, nhosts;
+	size_t		 nconns;
+	int		 running;
+	double		 tokens;	/* global connect bucket */
+	ev_tstamp	 refilled;
+	uint64_t	 rng;		/* xorshift64 state, jitter */
+	struct mb_counters ctr;
+};
+
+static void conn_fail(struct mbc_conn *cn, int err, enum mb_status st);
+static void conn_pump(struct mbc_conn *cn);
+static void conn_connect(struct mbc_conn *cn);
+static void dev_finish(struct mbc_dev *d, enum mb_status st, int err);
+
+void
+mb_config_defaults(struct mb_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->port = 502;
+	c->unit = 1;
+	c->timeout_ms = 1000;
+	c->connect_timeout_ms = 3000;
+	c->interval_ms = 5000;
+	c->max_regs = 125;
+	c->max_bits = 2000;
+	c->max_gap = 8;
+	c->inflight = 1;
+	c->conns_per_host = 1;
+	c->backoff_min_ms = 500;
+	c->backoff_max_ms = 60000;
+	c->comm_loss_misses = 3;
+	c->breaker_failures = 3;
+	c->breaker_open_ms = 30000;
+	c->stall_timeouts = 3;
+	c->connect_rate = 200;
+	c->connect_burst = 200;
+	c->host_connect_rate = 1;
+	c->host_connect_burst = 4;
+	c->max_frames_per_wakeup = 16;
+}
+
+const char *
+mb_status_name(enum mb_status s)
+{
+	static const char *const names[MB__STATUS_COUNT] = {
+		"ok", "exception", "timeout", "connect", "closed",
+		"protocol", "breaker_open",
+	};
+
+	return (unsigned)s < MB__STATUS_COUNT ? names[s] : "unknown";
+}
+
+uint16_t
+mb_result_reg(const struct mb_result *r, size_t b, unsigned i)
+{
+	const struct mbplan_block *bl;
+
+	if (r->data == NULL || b >= r->plan->nblocks)
+		return 0;
+	bl = &r->plan->blocks[b];
+	if (2u * i + 1 >= bl->nbytes)
+		return 0;
+	return (uint16_t)(r->data[bl->data_off + 2 * i] << 8 |
+	    r->data[bl->data_off + 2 * i + 1]);
+}
+
+int
+mb_result_bit(const struct mb_result *r, size_t b, unsigned i)
+{
+	const struct mbplan_block *bl;
+
+	if (r->data == NULL || b >= r->plan->nblocks)
+		return 0;
+	bl = &r->plan->blocks[b];
+	if (i / 8 >= bl->nbytes)
+		return 0;
+	return (r->data[bl->data_off + i / 8] >> (i % 8)) & 1;
+}
+
+/* --- small helpers --------------------------------------------------- */
+
+static uint64_t
+rng_next(struct mbc *cl)
+{
+	uint64_t x = cl->rng;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return cl->rng = x;
+}
+
+/* Exponential backoff with "equal jitter": half fixed, half random. */
+static double
+backoff_s(struct mbc *cl, uint32_t attempts)
+{
+	double d = cl->cfg.backoff_min_ms;
+
+	for (uint32_t i = 0; i < attempts && d < cl->cfg.backoff_max_ms; i++)
+		d *= 2;
+	if (d > cl->cfg.backoff_max_ms)
+		d = cl->cfg.backoff_max_ms;
+	d = d / 2 + (double)(rng_next(cl) % 1000000) / 1e6 * d / 2;
+	return d / 1000.0;
+}
+
+static void
+bucket_refill(double *tokens, ev_tstamp *at, double rate, double burst,
+    ev_tstamp now)
+{
+	*tokens += (now - *at) * rate;
+	if (*tokens > burst)
+		*tokens = burst;
+	*at = now;
+}
+
+static uint64_t
+hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 1099511628211ULL;
+	return h;
+}
+
+/* --- devices: queue and completion ------------------------------------ */
+
+static void
+wait_push(struct mbc_conn *cn, struct mbc_dev *d)
+{
+	d->wait_next = NULL;
+	if (cn->wait_tail)
+		cn->wait_tail->wait_next = d;
+	else
+		cn->wait_head = d;
+	cn->wait_tail = d;
+	d->queued = 1;
+}
+
+static struct mbc_dev *
+wait_pop(struct mbc_conn *cn)
+{
+	struct mbc_dev *d = cn->wait_head;
+
+	if (d == NULL)
+		return NULL;
+	cn->wait_head = d->wait_next;
+	if (cn->wait_head == NULL)
+		cn->wait_tail = NULL;
+	d->wait_next = NULL;
+	d->queued = 0;
+	return d;
+}
+
+static void
+wait_remove(struct mbc_conn *cn, struct mbc_dev *d)
+{
+	struct mbc_dev **pp, *prev = NULL;
+
+	for (pp = &cn->wait_head; *pp; prev = *pp, pp = &(*pp)->wait_next) {
+		if (*pp != d)
+			continue;
+		*pp = d->wait_next;
+		if (cn->wait_tail == d)
+			cn->wait_tail = prev;
+		d->wait_next = NULL;
+		d->queued = 0;
+		return;
+	}
+}
+
+static void
+stale_add(struct mbc_conn *cn, uint16_t tid)
+{
+	cn->stale[cn->stale_head] = tid;
+	cn->stale_head = (uint8_t)((cn->stale_head + 1) % STALE_MAX);
+	if (cn->nstale < STALE_MAX)
+		cn->nstale++;
+}
+
+/* Position of tid in the stale ring (newest first), or -1. */
+static int
+stale_find(const struct mbc_conn *cn, uint16_t tid)
+{
+	for (unsigned i = 0; i < cn->nstale; i++) {
+		unsigned at = (cn->stale_head + STALE_MAX - 1 - i) % STALE_MAX;
+
+		if (cn->stale[at] == tid)
+			return (int)at;
+	}
+	return -1;
+}
+
+/* Removes tid from the stale ring; 1 if it was there. */
+static int
+stale_take(struct mbc_conn *cn, uint16_t tid)
+{
+	int at = stale_find(cn, tid);
+
+	if (at < 0)
+		return 0;
+	/* Move the oldest entry into the hole; the window shrinks from
+	 * its old end. */
+	cn->stale[at] = cn->stale[(cn->stale_head + STALE_MAX - cn->nstale) %
+	    STALE_MAX];
+	cn->nstale--;
+	return 1;
+}
+
+static int
+tid_in_use(const struct mbc_conn *cn, uint16_t tid)
+{
+	for (unsigned i = 0; i < cn->cl->cfg.inflight; i++)
+		if (cn->slots[i].dev && cn->slots[i].tid == tid)
+			return 1;
+	return stale_find(cn, tid) >= 0;
+}
+
+/* Frees the device's in-flight slot, remembering its tid as stale. */
+static void
+slot_release(struct mbc_dev *d, int stale)
+{
+	struct mbc_conn *cn = d->conn;
+
+	if (d->slot < 0)
+		return;
+	if (stale)
+		stale_add(cn, cn->slots[d->slot].tid);
+	cn->slots[d->slot].dev = NULL;
+	cn->nused--;
+	d->slot = -1;
+	ev_timer_stop(d->cl->loop, &d->rto);
+}
+
+static void dev_enqueue(struct mbc_dev *d);
+
+/* Ends the write under way and tells its caller. */
+static void
+write_finish(struct mbc_dev *d, enum mb_status st, uint8_t exc)
+{
+	struct mbc *cl = d->cl;
+	mb_write_cb cb = d->wr_cb;
+	void *arg = d->wr_arg;
+
+	d->wr_active = 0;
+	d->busy = 0;
+	FREE_NULL(d->wr_regs);
+	FREE_NULL(d->wr_bits);
+	d->wr.regs = NULL;
+	d->wr.bits = NULL;
+	if (st == MB_OK)
+		cl->ctr.writes_ok++;
+	else
+		cl->ctr.writes_failed++;
+	cb(d->index, st, exc, arg);
+}
+
+/* Starts a pending write if the device is idle. */
+static void
+write_kick(struct mbc_dev *d)
+{
+	if (!d->wr_pending || d->busy)
+		return;
+	d->wr_pending = 0;
+	d->wr_active = 1;
+	d->busy = 1;
+	d->nrtt = 0;
+	d->rtt_sum = 0;
+	dev_enqueue(d);
+}
+
+static void
+dev_finish(struct mbc_dev *d, enum mb_status st, int err)
+{
+	struct mbc *cl = d->cl;
+	struct mb_result r;
+
+	if (d->queued)
+		wait_remove(d->conn, d);
+	slot_release(d, 1);
+	ev_timer_stop(cl->loop, &d->rto);
+	d->busy = 0;
+	if (d->wr_active) {
+		write_finish(d, st, 0);
+		return;
+	}
+
+	memset(&r, 0, sizeof(r));
+	r.device = d->index;
+	r.status = st;
+	r.err = err;
+	r.exception = d->exc_first;
+	r.started_ms = (int64_t)(d->started * 1000.0);
+	r.rtt_us = d->nrtt ? (uint32_t)(d->rtt_sum / d->nrtt * 1e6) : 0;
+	r.plan = &d->plan;
+	if (st == MB_OK || st == MB_EXCEPTION) {
+		r.data = d->data;
+		r.block_exc = d->bexc;
+		cl->ctr.polls_ok += st == MB_OK;
+		cl->ctr.polls_failed += st != MB_OK;
+		/* The device answered: it is there, even if it refused. */
+		d->misses = 0;
+		if (d->comm_lost) {
+			d->comm_lost = 0;
+			r.comm = MB_COMM_CLEAR;
+			cl->ctr.comm_loss_cleared++;
+		}
+	} else {
+		cl->ctr.polls_failed++;
+		d->misses++;
+		if (!d->comm_lost && d->misses >= cl->cfg.comm_loss_misses) {
+			d->comm_lost = 1;
+			r.comm = MB_COMM_RAISE;
+			cl->ctr.comm_loss_raised++;
+		}
+	}
+	r.misses = d->misses;
+	cl->cb(&r, cl->arg);
+	write_kick(d);
+}
+
+/* The device's breaker after one request outcome. */
+static void
+brk_outcome(struct mbc_dev *d, int answered)
+{
+	struct mbc *cl = d->cl;
+
+	if (answered) {
+		d->brk_fail = 0;
+		if (d->brk != BRK_CLOSED) {
+			d->brk = BRK_CLOSED;
+			d->brk_open_ms = cl->cfg.breaker_open_ms;
+			cl->ctr.breaker_closed++;
+		}
+		return;
+	}
+	d->brk_fail++;
+	if (d->brk == BRK_HALF) {
+		/* The probe failed: open again, for longer. */
+		d->brk_open_ms = d->brk_open_ms * 2 > cl->cfg.backoff_max_ms ?
+		    (cl->cfg.backoff_max_ms > cl->cfg.breaker_open_ms ?
+		    cl->cfg.backoff_max_ms : cl->cfg.breaker_open_ms) :
+		    d->brk_open_ms * 2;
+	} else if (cl->cfg.breaker_failures == 0 ||
+	    d->brk_fail < cl->cfg.breaker_failures)
+		return;
+	d->brk = BRK_OPEN;
+	d->brk_until = ev_now(cl->loop) + d->brk_open_ms / 1000.0;
+	cl->ctr.breaker_opened++;
+}
+
+/* --- sending ---------------------------------------------------------- */
+
+static void
+conn_flush(struct mbc_conn *cn)
+{
+	struct mbc *cl = cn->cl;
+	ssize_t n;
+
+	while (cn->wlen > 0) {
+		n = send(cn->fd, cn->wbuf, cn->wlen, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0) {
+			conn_fail(cn, -errno, MB_CLOSED);
+			return;
+		}
+		cl->ctr.bytes_tx += (uint64_t)n;
+		memmove(cn->wbuf, cn->wbuf + n, cn->wlen - (size_t)n);
+		cn->wlen -= (size_t)n;
+	}
+	if (cn->wlen > 0)
+		ev_io_start(cl->loop, &cn->wio);
+	else
+		ev_io_stop(cl->loop, &cn->wio);
+}
+
+static void
+dev_send(struct mbc_conn *cn, struct mbc_dev *d)
+{
+	struct mbc *cl = cn->cl;
+	const struct mbplan_block *b;
+	struct mbap_req q;
+	unsigned s;
+	int n;
+
+	for (s = 0; cn->slots[s].dev != NULL; s++)
+		;
+	do
+		q.tid = cn->next_tid++;
+	while (tid_in_use(cn, q.tid));
+	if (d->wr_active) {
+		uint16_t tid = q.tid;
+
+		q = d->wr;
+		q.tid = tid;
+		cl->ctr.writes++;
+	} else {
+		b = &d->plan.blocks[d->cur];
+		q.fc = b->fc;
+		q.addr = b->addr;
+		q.count = b->count;
+		q.regs = NULL;
+		q.bits = NULL;
+	}
+	q.unit = d->unit;
+	n = mbap_encode(&q, cn->wbuf + cn->wlen,
+	    (size_t)cl->cfg.inflight * MBAP_REQ_MAX - cn->wlen);
+	if (n < 0) {
+		/* A plan block the protocol cannot carry: a bug in the
+		 * profile (e.g. a point past 65535); fail this poll. */
+		log_warnx("modbus device=%u block=%zu encode err=%d", d->index,
+		    d->cur, n);
+		dev_finish(d, MB_PROTOCOL, n);
+		return;
+	}
+	cn->wlen += (size_t)n;
+	cn->slots[s].dev = d;
+	cn->slots[s].tid = q.tid;
+	cn->nused++;
+	d->slot = (int16_t)s;
+	d->sent_at = ev_time();
+	ev_timer_set(&d->rto, d->timeout_ms / 1000.0, 0.);
+	ev_timer_start(cl->loop, &d->rto);
+	cl->ctr.requests++;
+}
+
+static void
+conn_pump(struct mbc_conn *cn)
+{
+	struct mbc_dev *d;
+	int any = 0;
+
+	while (cn->state == C_UP && cn->nused < cn->cl->cfg.inflight &&
+	    (d = wait_pop(cn)) != NULL) {
+		dev_send(cn, d);
+		any = 1;
+	}
+	if (any && cn->state == C_UP)
+		conn_flush(cn);
+}
+
+/* Puts a device's next block in line on its conn. */
+static void
+dev_enqueue(struct mbc_dev *d)
+{
+	struct mbc_conn *cn = d->conn;
+
+	switch (cn->state) {
+	case C_BACKOFF:
+		dev_finish(d, MB_CONNECT, cn->last_err);
+		return;
+	case C_IDLE:
+		wait_push(cn, d);
+		conn_connect(cn);
+		return;
+	default:
+		wait_push(cn, d);
+		conn_pump(cn);
+		return;
+	}
+}
+
+/* --- receiving -------------------------------------------------------- */
+
+static void
+malformed(struct mbc *cl, int st)
+{
+	cl->ctr.malformed++;
+	if (st < 0 && -st < (int)(sizeof(cl->ctr.malformed_by) /
+	    sizeof(cl->ctr.malformed_by[0])))
+		cl->ctr.malformed_by[-st]++;
+}
+
+/* One whole frame.  Returns 0, or -1 if the conn was reset. */
+static int
+conn_frame(struct mbc_conn *cn, const uint8_t *f, size_t flen)
+{
+	struct mbc *cl = cn->cl;
+	struct mbc_dev *d = NULL;
+	const struct mbplan_block *b;
+	struct mbap_resp r;
+	struct mbap_req q;
+	uint16_t tid = mbap_tid(f);
+	int rc;
+
+	for (unsigned i = 0; i < cl->cfg.inflight; i++)
+		if (cn->slots[i].dev && cn->slots[i].tid == tid) {
+			d = cn->slots[i].dev;
+			break;
+		}
+	if (d == NULL) {
+		if (stale_take(cn, tid)) {
+			cl->ctr.late_responses++;
+			cn->stall = 0;
+			return 0;
+		}
+		malformed(cl, MBAP_E_TID);
+		conn_fail(cn, -EPROTO, MB_PROTOCOL);
+		return -1;
+	}
+	b = NULL;
+	memset(&q, 0, sizeof(q));
+	if (d->wr_active) {
+		q = d->wr;
+	} else {
+		b = &d->plan.blocks[d->cur];
+		q.fc = b->fc;
+		q.addr = b->addr;
+		q.count = b->count;
+	}
+	q.tid = tid;
+	q.unit = d->unit;
+	rc = mbap_check(&q, f, flen, &r);
+	if (rc != MBAP_OK) {
+		malformed(cl, rc);
+		log_warnx("modbus host=%s device=%u malformed=%s",
+		    cn->host->key, d->index, mbap_status_name(rc));
+		conn_fail(cn, -EPROTO, MB_PROTOCOL);
+		return -1;
+	}
+	cl->ctr.responses++;
+	cn->stall = 0;
+	cn->attempts = 0;
+	d->rtt_sum += ev_time() - d->sent_at;
+	d->nrtt++;
+	slot_release(d, 0);
+	brk_outcome(d, 1);
+	if (d->wr_active) {
+		if (r.exception) {
+			cl->ctr.exceptions++;
+			cl->ctr.exception_code[r.exception <= 11 ?
+			    r.exception : 0]++;
+		}
+		write_finish(d, r.exception ? MB_EXCEPTION : MB_OK,
+		    r.exception);
+		return 0;
+	}
+	if (r.exception) {
+		cl->ctr.exceptions++;
+		cl->ctr.exception_code[r.exception <= 11 ? r.exception : 0]++;
+		if ((r.exception == 2 || r.exception == 3) &&
+		    mbplan_split(&d->plan, d->cur) == 0) {
+			cl->ctr.splits++;
+			if (d->plan.nblocks > d->bcap) {
+				d->bcap = d->plan.cap;
+				d->bexc = xrealloc(d->bexc, d->bcap);
+			}
+			memmove(d->bexc + d->cur + 1, d->bexc + d->cur,
+			    d->plan.nblocks - d->cur - 1);
+			d->bexc[d->cur] = 0;
+			/* Halves can overlap by a register or a byte of
+			 * bits when points share an address. */
+			if (d->plan.data_bytes > d->dcap) {
+				d->dcap = d->plan.data_bytes;
+				d->data = xrealloc(d->data, d->dcap);
+			}
+			wait_push(cn, d);	/* retry the first half */
+			return 0;
+		}
+		d->bexc[d->cur] = r.exception;
+		if (d->exc_first == 0)
+			d->exc_first = r.exception;
+	} else {
+		memcpy(d->data + b->data_off, r.data, r.ndata);
+	}
+	if (++d->cur == d->plan.nblocks) {
+		dev_finish(d, d->exc_first ? MB_EXCEPTION : MB_OK, 0);
+		return 0;
+	}
+	wait_push(cn, d);
+	return 0;
+}
+
+static void
+conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct mbc_conn *cn = container_of(w, struct mbc_conn, rio);
+	struct mbc *cl = cn->cl;
+	size_t flen, off = 0;
+	unsigned frames = 0;
+	uint32_t gen = cn->gen;
+	ssize_t n;
+	int rc;
+
+	if (cn->rlen < sizeof(cn->rbuf)) {
+		n = recv(cn->fd, cn->rbuf + cn->rlen,
+		    sizeof(cn->rbuf) - cn->rlen, 0);
+		if (n == 0) {
+			cl->ctr.peer_closed++;
+			conn_fail(cn, -ECONNRESET, MB_CLOSED);
+			return;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR) {
+			if (errno == ECONNRESET)
+				cl->ctr.peer_closed++;
+			conn_fail(cn, -errno, MB_CLOSED);
+			return;
+		}
+		if (n > 0) {
+			cn->rlen += (size_t)n;
+			cl->ctr.bytes_rx += (uint64_t)n;
+		}
+	}
+	for (;;) {
+		if (frames == cl->cfg.max_frames_per_wakeup) {
+			/* More may be buffered: come back next iteration,
+			 * after the other watchers had their turn. */
+			if (mbap_frame(cn->rbuf + off, cn->rlen - off,
+			    &flen) == MBAP_OK) {
+				cl->ctr.wakeup_capped++;
+				ev_feed_event(loop, &cn->rio, EV_READ);
+			}
+			break;
+		}
+		rc = mbap_frame(cn->rbuf + off, cn->rlen - off, &flen);
+		if (rc == MBAP_MORE)
+			break;
+		if (rc != MBAP_OK) {
+			malformed(cl, rc);
+			log_warnx("modbus host=%s malformed=%s", cn->host->key,
+			    mbap_status_name(rc));
+			conn_fail(cn, -EPROTO, MB_PROTOCOL);
+			return;
+		}
+		if (conn_frame(cn, cn->rbuf + off, flen) < 0 ||
+		    cn->gen != gen)
+			return;
+		off += flen;
+		frames++;
+	}
+	if (off > 0) {
+		memmove(cn->rbuf, cn->rbuf + off, cn->rlen - off);
+		cn->rlen -= off;
+	}
+	conn_pump(cn);
+}
+
+/* --- connection life -------------------------------------------------- */
+
+static void
+conn_close(struct mbc_conn *cn)
+{
+	struct ev_loop *loop = cn->cl->loop;
+
+	ev_io_stop(loop, &cn->rio);
+	ev_io_stop(loop, &cn->wio);
+	ev_timer_stop(loop, &cn->timer);
+	if (cn->fd >= 0) {
+		close(cn->fd);
+		cn->fd = -1;
+	}
+	cn->gen++;
+	cn->rlen = cn->wlen = 0;
+	cn->nstale = cn->stale_head = 0;
+	cn->stall = 0;
+}
+
+static void
+conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct mbc_conn *cn = container_of(w, struct mbc_conn, timer);
+
+	switch (cn->state) {
+	case C_CONNECTING:
+		conn_fail(cn, -ETIMEDOUT, MB_CONNECT);
+		break;
+	case C_THROTTLED:
+		cn->state = C_IDLE;
+		conn_connect(cn);
+		break;
+	case C_BACKOFF:
+		cn->state = C_IDLE;
+		if (cn->wait_head)
+			conn_connect(cn);
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+conn_fail(struct mbc_conn *cn, int err, enum mb_status st)
+{
+	struct mbc *cl = cn->cl;
+	struct mbc_dev *d;
+	int was_up = cn->state == C_UP;
+
+	if (was_up)
+		cl->ctr.disconnects++;
+	else
+		cl->ctr.connect_failed++;
+	if (cn->attempts == 0)
+		log_warnx("modbus host=%s %s err=\"%s\"", cn->host->key,
+		    was_up ? "connection lost" : "connect failed",
+		    strerror(-err));
+	conn_close(cn);
+	cn->last_err = err;
+	cn->state = C_BACKOFF;
+	ev_timer_set(&cn->timer, backoff_s(cl, cn->attempts), 0.);
+	ev_timer_start(cl->loop, &cn->timer);
+	cn->attempts++;
+	/* Fail everything that was waiting on this connection. */
+	for (unsigned i = 0; i < cl->cfg.inflight; i++)
+		if ((d = cn->slots[i].dev) != NULL) {
+			slot_release(d, 0);
+			dev_finish(d, st, err);
+		}
+	while ((d = wait_pop(cn)) != NULL)
+		dev_finish(d, was_up ? st : MB_CONNECT, err);
+}
+
+static void
+conn_up(struct mbc_conn *cn)
+{
+	struct mbc *cl = cn->cl;
+
+	cn->state = C_UP;
+	ev_timer_stop(cl->loop, &cn->timer);
+	ev_io_stop(cl->loop, &cn->wio);
+	ev_io_set(&cn->rio, cn->fd, EV_READ);
+	ev_io_set(&cn->wio, cn->fd, EV_WRITE);
+	ev_io_start(cl->loop, &cn->rio);
+	cl->ctr.connected++;
+	conn_pump(cn);
+}
+
+static void
+conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct mbc_conn *cn = container_of(w, struct mbc_conn, wio);
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (cn->state == C_CONNECTING) {
+		if (getsockopt(cn->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+			err = errno;
+		if (err != 0) {
+			conn_fail(cn, -err, MB_CONNECT);
+			return;
+		}
+		conn_up(cn);
+		return;
+	}
+	conn_flush(cn);
+}
+
+static void
+conn_connect(struct mbc_conn *cn)
+{
+	struct mbc *cl = cn->cl;
+	struct mbc_host *h = cn->host;
+	ev_tstamp now = ev_now(cl->loop), wait = 0;
+	int fd, one = 1;
+
+	if (cn->state != C_IDLE)
+		return;
+	bucket_refill(&cl->tokens, &cl->refilled, cl->cfg.connect_rate,
+	    cl->cfg.connect_burst, now);
+	bucket_refill(&h->tokens, &h->refilled, cl->cfg.host_connect_rate,
+	    cl->cfg.host_connect_burst, now);
+	if (cl->tokens < 1 && cl->cfg.connect_rate > 0)
+		wait = (1 - cl->tokens) / cl->cfg.connect_rate;
+	if (h->tokens < 1 && cl->cfg.host_connect_rate > 0 &&
+	    (1 - h->tokens) / cl->cfg.host_connect_rate > wait)
+		wait = (1 - h->tokens) / cl->cfg.host_connect_rate;
+	if (wait > 0) {
+		cl->ctr.connect_throttled++;
+		cn->state = C_THROTTLED;
+		ev_timer_set(&cn->timer, wait + 0.001, 0.);
+		ev_timer_start(cl->loop, &cn->timer);
+		return;
+	}
+	cl->tokens -= 1;
+	h->tokens -= 1;
+	cl->ctr.connects++;
+	fd = socket(h->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		cn->state = C_CONNECTING;
+		conn_fail(cn, -errno, MB_CONNECT);
+		return;
+	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	cn->fd = fd;
+	cn->state = C_CONNECTING;
+	if (connect(fd, (struct sockaddr *)&h->addr, h->alen) == 0) {
+		conn_up(cn);
+		return;
+	}
+	if (errno != EINPROGRESS) {
+		conn_fail(cn, -errno, MB_CONNECT);
+		return;
+	}
+	ev_io_set(&cn->wio, fd, EV_WRITE);
+	ev_io_start(cl->loop, &cn->wio);
+	ev_timer_set(&cn->timer, cl->cfg.connect_timeout_ms / 1000.0, 0.);
+	ev_timer_start(cl->loop, &cn->timer);
+}
+
+/* --- timers ----------------------------------------------------------- */
+
+static void
+dev_rto_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct mbc_dev *d = container_of(w, struct mbc_dev, rto);
+	struct mbc_conn *cn = d->conn;
+	struct mbc *cl = d->cl;
+
+	cl->ctr.timeouts++;
+	slot_release(d, 1);
+	brk_outcome(d, 0);
+	dev_finish(d, MB_TIMEOUT, -ETIMEDOUT);
+	if (cn->state == C_UP && cl->cfg.stall_timeouts > 0 &&
+	    ++cn->stall >= cl->cfg.stall_timeouts) {
+		/* Nothing whole came back for a while: half-open or
+		 * trickling.  Start over on a fresh socket. */
+		cl->ctr.stalled_closed++;
+		conn_fail(cn, -ETIMEDOUT, MB_CLOSED);
+		return;
+	}
+	conn_pump(cn);
+}
+
+static void
+dev_poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct mbc_dev *d = container_of(w, struct mbc_dev, poll);
+	struct mbc *cl = d->cl;
+
+	if (w->repeat != d->interval_ms / 1000.0) {
+		/* First shot was the phase; from now on, the interval. */
+		w->repeat = d->interval_ms / 1000.0;
+		ev_timer_again(loop, w);
+	}
+	if (d->busy) {
+		cl->ctr.polls_overrun++;
+		return;
+	}
+	cl->ctr.polls++;
+	d->busy = 1;
+	d->cur = 0;
+	d->exc_first = 0;
+	d->rtt_sum = 0;
+	d->nrtt = 0;
+	d->started = ev_now(loop);
+	memset(d->bexc, 0, d->bcap);
+	if (d->brk == BRK_OPEN) {
+		if (ev_now(loop) < d->brk_until) {
+			cl->ctr.polls_skipped_breaker++;
+			dev_finish(d, MB_BREAKER, 0);
+			return;
+		}
+		d->brk = BRK_HALF;	/* this poll is the probe */
+	}
+	if (d->plan.nblocks == 0) {
+		dev_finish(d, MB_OK, 0);
+		return;
+	}
+	dev_enqueue(d);
+}
+
+/* Starts device k's poll timer: first after its phase, then periodic. */
+static void
+dev_arm(struct mbc *cl, struct mbc_dev *d, size_t k)
+{
+	/* Golden-ratio spread: any number of devices lands evenly over
+	 * the interval without knowing the total in advance. */
+	double frac = fmod((double)k * 0.6180339887498949, 1.0);
+	double phase = frac * d->interval_ms / 1000.0;
+
+	if (phase < 0.001)
+		phase = 0.001;
+	d->poll.repeat = phase;
+	ev_timer_again(cl->loop, &d->poll);
+}
+
+/* --- ops -------------------------------------------------------------- */
+
+static struct mbc_host *
+host_get(struct mbc *cl, const char *host, uint16_t port, int *err)
+{
+	struct addrinfo hints, *res = NULL;
+	char sport[8], addr[NI_MAXHOST], key[NI_MAXHOST + 16];
+	struct mbc_host *h;
+	uint64_t hv;
+	int rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(sport, sizeof(sport), "%u", port);
+	if ((rc = getaddrinfo(host, sport, &hints, &res)) != 0 ||
+	    res == NULL) {
+		*err = -EHOSTUNREACH;
+		return NULL;
+	}
+	if (getnameinfo(res->ai_addr, res->ai_addrlen, addr, sizeof(addr),
+	    NULL, 0, NI_NUMERICHOST) != 0) {
+		freeaddrinfo(res);
+		*err = -EHOSTUNREACH;
+		return NULL;
+	}
+	snprintf(key, sizeof(key), "%s:%u", addr, port);
+	hv = hash_str(key);
+	for (h = cl->buckets[hv & (cl->nbuckets - 1)]; h; h = h->next)
+		if (strcmp(h->key, key) == 0) {
+			freeaddrinfo(res);
+			return h;
+		}
+	if (cl->nhosts >= cl->nbuckets) {
+		/* Grow the table: rehash every chain. */
+		size_t nb = cl->nbuckets * 2;
+		struct mbc_host **nbk = xcalloc(nb, sizeof(*nbk)), *nx;
+
+		for (size_t i = 0; i < cl->nbuckets; i++)
+			for (h = cl->buckets[i]; h; h = nx) {
+				nx = h->next;
+				h->next = nbk[hash_str(h->key) & (nb - 1)];
+				nbk[hash_str(h->key) & (nb - 1)] = h;
+			}
+		xfree(cl->buckets);
+		cl->buckets = nbk;
+		cl->nbuckets = nb;
+	}
+	h = xcalloc(1, sizeof(*h));
+	h->key = xstrdup(key);
+	memcpy(&h->addr, res->ai_addr, res->ai_addrlen);
+	h->alen = res->ai_addrlen;
+	freeaddrinfo(res);
+	h->tokens = cl->cfg.host_connect_burst;
+	h->refilled = ev_now(cl->loop);
+	h->conns = xcalloc(cl->cfg.conns_per_host, sizeof(*h->conns));
+	for (unsigned i = 0; i < cl->cfg.conns_per_host; i++) {
+		struct mbc_conn *cn = xcalloc(1, sizeof(*cn));
+
+		cn->cl = cl;
+		cn->host = h;
+		cn->fd = -1;
+		cn->state = C_IDLE;
+		cn->next_tid = (uint16_t)rng_next(cl);
+		cn->slots = xcalloc(cl->cfg.inflight, sizeof(*cn->slots));
+		cn->wbuf = xmalloc((size_t)cl->cfg.inflight * MBAP_REQ_MAX);
+		ev_io_init(&cn->rio, conn_read_cb, -1, EV_READ);
+		ev_io_init(&cn->wio, conn_write_cb, -1, EV_WRITE);
+		ev_timer_init(&cn->timer, conn_timer_cb, 0., 0.);
+		h->conns[i] = cn;
+		cl->nconns++;
+	}
+	hv &= cl->nbuckets - 1;
+	h->next = cl->buckets[hv];
+	cl->buckets[hv] = h;
+	cl->nhosts++;
+	return h;
+}
+
+static int
+mbc_add_device(struct mbclient *c, const struct mb_device *md)
+{
+	struct mbc *cl = container_of(c, struct mbc, base);
+	struct mbplan_limits lim = { cl->cfg.max_regs, cl->cfg.max_bits,
+	    cl->cfg.max_gap };
+	struct mbc_host *h;
+	struct mbc_dev *d;
+	int unit = md->unit < 0 ? cl->cfg.unit : md->unit, err = 0;
+
+	if (md->profile == NULL || md->host == NULL || unit > 255)
+		return -EINVAL;
+	d = xcalloc(1, sizeof(*d));
+	if (mbplan_build(&d->plan, md->profile, &lim) != 0) {
+		xfree(d);
+		return -EINVAL;
+	}
+	if ((h = host_get(cl, md->host, md->port ? md->port : cl->cfg.port,
+	    &err)) == NULL) {
+		mbplan_free(&d->plan);
+		xfree(d);
+		return err;
+	}
+	d->cl = cl;
+	d->conn = h->conns[h->ndev++ % cl->cfg.conns_per_host];
+	d->index = md->index;
+	d->unit = (uint8_t)unit;
+	d->interval_ms = md->interval_ms ? md->interval_ms :
+	    cl->cfg.interval_ms;
+	d->timeout_ms = md->timeout_ms ? md->timeout_ms : cl->cfg.timeout_ms;
+	d->slot = -1;
+	d->brk_open_ms = cl->cfg.breaker_open_ms;
+	d->dcap = d->plan.data_bytes ? d->plan.data_bytes : 1;
+	d->data = xcalloc(d->dcap, 1);
+	d->bcap = d->plan.cap ? d->plan.cap : 1;
+	d->bexc = xcalloc(d->bcap, 1);
+	ev_timer_init(&d->poll, dev_poll_cb, 0., 0.);
+	ev_timer_init(&d->rto, dev_rto_cb, 0., 0.);
+	if (cl->ndevs == cl->devcap) {
+		cl->devcap = cl->devcap ? cl->devcap * 2 : 64;
+		cl->devs = xreallocarray(cl->devs, cl->devcap,
+		    sizeof(*cl->devs));
+	}
+	cl->devs[cl->ndevs++] = d;
+	if (cl->running)
+		dev_arm(cl, d, cl->ndevs - 1);
+	return 0;
+}
+
+static int
+mbc_start(struct mbclient *c)
+{
+	struct mbc *cl = container_of(c, struct mbc, base);
+
+	if (cl->running)
+		return 0;
+	cl->running = 1;
+	cl->refilled = ev_now(cl->loop);
+	for (size_t i = 0; i < cl->ndevs; i++)
+		dev_arm(cl, cl->devs[i], i);
+	return 0;
+}
+
+static void
+mbc_stop(struct mbclient *c)
+{
+	struct mbc *cl = container_of(c, struct mbc, base);
+	struct mbc_host *h;
+
+	for (size_t i = 0; i < cl->ndevs; i++) {
+		struct mbc_dev *d = cl->devs[i];
+
+		ev_timer_stop(cl->loop, &d->poll);
+		ev_timer_stop(cl->loop, &d->rto);
+		d->busy = d->queued = 0;
+		d->wr_pending = d->wr_active = 0;	/* dropped, no callback */
+		d->slot = -1;
+		d->wait_next = NULL;
+	}
+	for (size_t i = 0; i < cl->nbuckets; i++)
+		for (h = cl->buckets[i]; h; h = h->next)
+			for (unsigned k = 0; k < cl->cfg.conns_per_host; k++) {
+				struct mbc_conn *cn = h->conns[k];
+
+				conn_close(cn);
+				cn->state = C_IDLE;
+				cn->wait_head = cn->wait_tail = NULL;
+				cn->nused = 0;
+				memset(cn->slots, 0, cl->cfg.inflight *
+				    sizeof(*cn->slots));
+			}
+	cl->running = 0;
+}
+
+static int
+mbc_write(struct mbclient *c, size_t i, const struct mbap_req *w,
+    mb_write_cb cb, void *arg)
+{
+	struct mbc *cl = container_of(c, struct mbc, base);
+	uint8_t probe[MBAP_REQ_MAX];
+	struct mbc_dev *d;
+	struct mbap_req q;
+	size_t n;
+
+	if (!cl->cfg.allow_writes)
+		return -EPERM;
+	if (i >= cl->ndevs || cb == NULL)
+		return -EINVAL;
+	if (w->fc != MBAP_FC_WRITE_COIL && w->fc != MBAP_FC_WRITE_REGISTER &&
+	    w->fc != MBAP_FC_WRITE_COILS && w->fc != MBAP_FC_WRITE_REGISTERS)
+		return -EINVAL;
+	q = *w;
+	if (q.fc == MBAP_FC_WRITE_COIL || q.fc == MBAP_FC_WRITE_REGISTER)
+		q.count = 1;
+	if (mbap_encode(&q, probe, sizeof(probe)) < 0)
+		return -EINVAL;
+	d = cl->devs[i];
+	if (d->wr_pending || d->wr_active)
+		return -EBUSY;
+	n = q.count;
+	if (q.regs) {
+		d->wr_regs = xcalloc(n, sizeof(uint16_t));
+		memcpy(d->wr_regs, q.regs, n * sizeof(uint16_t));
+		q.regs = d->wr_regs;
+	}
+	if (q.bits) {
+		d->wr_bits = xcalloc(n, 1);
+		memcpy(d->wr_bits, q.bits, n);
+		q.bits = d->wr_bits;
+	}
+	d->wr = q;
+	d->wr_cb = cb;
+	d->wr_arg = arg;
+	d->wr_pending = 1;
+	write_kick(d);
+	return 0;
+}
+
+static void
+mbc_counters(const struct mbclient *c, struct mb_counters *out)
+{
+	const struct mbc *cl = container_of(c, const struct mbc, base);
+
+	*out = cl->ctr;
+}
+
+static void
+mbc_free(struct mbclient *c)
+{
+	struct mbc *cl = container_of(c, struct mbc, base);
+	struct mbc_host *h, *nx;
+
+	if (c == NULL)
+		return;
+	mbc_stop(c);
+	for (size_t i = 0; i < cl->ndevs; i++) {
+		mbplan_free(&cl->devs[i]->plan);
+		xfree(cl->devs[i]->wr_regs);
+		xfree(cl->devs[i]->wr_bits);
+		xfree(cl->devs[i]->data);
+		xfree(cl->devs[i]->bexc);
+		xfree(cl->devs[i]);
+	}
+	xfree(cl->devs);
+	for (size_t i = 0; i < cl->nbuckets; i++)
+		for (h = cl->buckets[i]; h; h = nx) {
+			nx = h->next;
+			for (unsigned k = 0; k < cl->cfg.conns_per_host; k++) {
+				xfree(h->conns[k]->slots);
+				xfree(h->conns[k]->wbuf);
+				xfree(h->conns[k]);
+			}
+			xfree(h->conns);
+			xfree(h->key);
+			xfree(h);
+		}
+	xfree(cl->buckets);
+	xfree(cl);
+}
+
+static const struct mbclient_ops mbclient_tcp_ops = {
+	.name		= "modbus-tcp",
+	.add_device	= mbc_add_device,
+	.start		= mbc_start,
+	.stop		= mbc_stop,
+	.write		= mbc_write,
+	.counters	= mbc_counters,
+	.free		= mbc_free,
+};
+
+struct mbclient *
+mbclient_new(struct ev_loop *loop, const struct mb_config *cfg,
+    mb_result_cb cb, void *arg)
+{
+	struct mbc *cl = xcalloc(1, sizeof(*cl));
+
+	cl->base.ops = &mbclient_tcp_ops;
+	cl->loop = loop;
+	cl->cfg = *cfg;
+	if (cl->cfg.inflight == 0)
+		cl->cfg.inflight = 1;
+	if (cl->cfg.conns_per_host == 0)
+		cl->cfg.conns_per_host = 1;
+	if (cl->cfg.max_frames_per_wakeup == 0)
+		cl->cfg.max_frames_per_wakeup = 1;
+	if (cl->cfg.backoff_max_ms < cl->cfg.backoff_min_ms)
+		cl->cfg.backoff_max_ms = cl->cfg.backoff_min_ms;
+	cl->cb = cb;
+	cl->arg = arg;
+	cl->nbuckets = 64;
+	cl->buckets = xcalloc(cl->nbuckets, sizeof(*cl->buckets));
+	cl->tokens = cfg->connect_burst;
+	cl->refilled = ev_now(loop);
+	cl->rng = cfg->seed ? cfg->seed :
+	    (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)cl;
+	if (cl->rng == 0)
+		cl->rng = 88172645463325252ULL;
+	return &cl->base;
+}
+
+size_t
+mbclient_ndevices(const struct mbclient *c)
+{
+	return container_of(c, const struct mbc, base)->ndevs;
+}
+
+const struct mbplan *
+mbclient_plan(const struct mbclient *c, size_t i)
+{
+	const struct mbc *cl = container_of(c, const struct mbc, base);
+
+	return i < cl->ndevs ? &cl->devs[i]->plan : NULL;
+}
+
+int
+mbclient_breaker_open(const struct mbclient *c, size_t i)
+{
+	const struct mbc *cl = container_of(c, const struct mbc, base);
+
+	return i < cl->ndevs && cl->devs[i]->brk == BRK_OPEN;
+}
+
+size_t
+mbclient_nconns(const struct mbclient *c)
+{
+	return container_of(c, const struct mbc, base)->nconns;
+}

@@ -1,0 +1,216 @@
+/*
+ * mbclient.h - the asynchronous Modbus/TCP client (MB_CLIENT) on libev.
+ *
+ * One client polls many devices from the caller's libev loop.  Devices that
+ * share host:port share its TCP connection(s) (conns_per_host, default 1)
+ * whatever their unit ids.  Each device has a poll timer with its own phase
+ * within the interval; a poll reads every block of the device's request
+ * plan (mbplan.h) one request at a time, and hands the whole result to the
+ * caller's callback: raw registers/bits per block, or a failure, with the
+ * RTT and the device's COMM_LOSS transitions.  Writes (FC 5/6/15/16) are
+ * sent only through ops->write and only when cfg.allow_writes is set.
+ *
+ * Callbacks run on the loop's thread; they may call ops->write but must not
+ * free the client.
+ *
+ * The client is an adapter, so it is reached through an ops table: the
+ * instance starts with the table pointer (STYLE.md 2).  mbclient_new()
+ * makes a Modbus/TCP instance; tests or a replay source could provide
+ * another table with the same contract.
+ */
+#ifndef TOCSIN_MBCLIENT_H
+#define TOCSIN_MBCLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "correlator/fleet.h"
+#include "drivers/modbus/mbap.h"
+#include "drivers/modbus/mbplan.h"
+
+struct ev_loop;
+
+/* Client settings; the config loader maps the YAML `modbus:` section here. */
+struct mb_config {
+	uint16_t	 port;		/* default TCP port: 502 */
+	uint8_t		 unit;		/* default unit id: 1 */
+	uint32_t	 timeout_ms;	/* per request: 1000 */
+	uint32_t	 connect_timeout_ms; /* TCP connect: 3000 */
+	uint32_t	 interval_ms;	/* poll interval: 5000 */
+	uint16_t	 max_regs;	/* registers per read: 125 */
+	uint16_t	 max_bits;	/* bits per read: 2000 */
+	uint16_t	 max_gap;	/* unused registers a read may span: 8 */
+	uint16_t	 inflight;	/* requests in flight per connection: 1 */
+	uint16_t	 conns_per_host; /* connections per host:port: 1 */
+	uint32_t	 backoff_min_ms; /* first reconnect delay: 500 */
+	uint32_t	 backoff_max_ms; /* reconnect delay cap: 60000 */
+	uint32_t	 comm_loss_misses; /* failed polls that raise COMM_LOSS: 3 */
+	uint32_t	 breaker_failures; /* timeouts in a row that open a
+					      unit's breaker: 3 */
+	uint32_t	 breaker_open_ms; /* first open period: 30000, doubled
+					     per failed probe up to backoff_max */
+	uint32_t	 stall_timeouts; /* timeouts in a row with no frame
+					    received that close a connection
+					    (half-open, trickling): 3 */
+	double		 connect_rate;	/* new connects per second, global: 200 */
+	uint32_t	 connect_burst;	/* global bucket size: 200 */
+	double		 host_connect_rate; /* per host: 1 per second */
+	uint32_t	 host_connect_burst; /* per host bucket size: 4 */
+	uint32_t	 max_frames_per_wakeup; /* frames parsed per read event: 16 */
+	uint32_t	 seed;		/* jitter PRNG seed; 0: from the time */
+	uint8_t		 allow_writes;	/* 0 (default): ops->write refuses; a
+					   monitoring daemon never moves a
+					   plant unless told to */
+};
+
+/* Fills c with the defaults written above. */
+void	 mb_config_defaults(struct mb_config *c);
+
+/* A device to poll. */
+struct mb_device {
+	uint32_t	 index;		/* caller's id, reported back (fleet index) */
+	const char	*host;		/* IPv4/IPv6 literal or name */
+	uint16_t	 port;		/* 0: config port */
+	int16_t		 unit;		/* -1: config unit */
+	uint32_t	 interval_ms;	/* 0: config interval */
+	uint32_t	 timeout_ms;	/* 0: config timeout */
+	const struct fleet_profile *profile; /* points to read; must outlive
+						the client */
+};
+
+enum mb_status {
+	MB_OK,			/* every block read */
+	MB_EXCEPTION,		/* the device answered, some block with an
+				   exception (see block_exc) */
+	MB_TIMEOUT,		/* a request got no answer in time */
+	MB_CONNECT,		/* no connection: refused, unreachable,
+				   connect timeout, or in backoff */
+	MB_CLOSED,		/* the connection closed or broke mid-poll */
+	MB_PROTOCOL,		/* a malformed response: connection reset */
+	MB_BREAKER,		/* skipped: the unit's breaker is open */
+	MB__STATUS_COUNT
+};
+
+enum mb_comm { MB_COMM_NONE, MB_COMM_RAISE, MB_COMM_CLEAR };
+
+/* One completed poll, valid only during the callback. */
+struct mb_result {
+	uint32_t	 device;	/* mb_device.index */
+	enum mb_status	 status;
+	int		 err;		/* MB_CONNECT/MB_CLOSED: -errno, or 0 */
+	uint8_t		 exception;	/* MB_EXCEPTION: the first code seen */
+	uint8_t		 comm;		/* enum mb_comm: COMM_LOSS transition */
+	uint32_t	 misses;	/* failed polls in a row, this one incl. */
+	int64_t		 started_ms;	/* when the poll began (ev_now) */
+	uint32_t	 rtt_us;	/* mean RTT of its requests; 0 if none */
+	const struct mbplan *plan;	/* blocks, in order */
+	const uint8_t	*data;		/* response data of block b at
+					   plan->blocks[b].data_off: registers
+					   big-endian, bits packed LSB first */
+	const uint8_t	*block_exc;	/* per block: 0 or the exception code */
+};
+
+/* Register i / bit i of block b of a result (MB_OK/MB_EXCEPTION only). */
+uint16_t mb_result_reg(const struct mb_result *r, size_t b, unsigned i);
+int	 mb_result_bit(const struct mb_result *r, size_t b, unsigned i);
+const char *mb_status_name(enum mb_status s);
+
+typedef void (*mb_result_cb)(const struct mb_result *r, void *arg);
+
+/*
+ * The outcome of one write: MB_OK, MB_EXCEPTION (exception set), or a
+ * failure status as for polls.  Writes never touch COMM_LOSS counting.
+ */
+typedef void (*mb_write_cb)(uint32_t device, enum mb_status st,
+	    uint8_t exception, void *arg);
+
+/* Counters for /metrics: monotonic, updated on the loop's thread. */
+struct mb_counters {
+	uint64_t	 polls;		/* polls started */
+	uint64_t	 polls_ok;	/* completed with every block read */
+	uint64_t	 polls_failed;	/* completed with any other status */
+	uint64_t	 polls_overrun;	/* timer fired while the last poll ran */
+	uint64_t	 polls_skipped_breaker; /* not sent: breaker open */
+	uint64_t	 requests;	/* requests sent */
+	uint64_t	 responses;	/* responses matched to a request */
+	uint64_t	 exceptions;	/* exception responses */
+	uint64_t	 exception_code[12]; /* by code 1-11; [0] other */
+	uint64_t	 timeouts;	/* requests timed out */
+	uint64_t	 late_responses; /* answers to timed-out requests, dropped */
+	uint64_t	 malformed;	/* malformed frames, all classes */
+	uint64_t	 malformed_by[13]; /* by -enum mbap_status (1..11) */
+	uint64_t	 splits;	/* reads split after exception 2/3 */
+	uint64_t	 connects;	/* connect attempts */
+	uint64_t	 connected;	/* connects that succeeded */
+	uint64_t	 connect_failed; /* refused, unreachable, timed out */
+	uint64_t	 connect_throttled; /* connects delayed by a rate limit */
+	uint64_t	 disconnects;	/* connections closed for any reason */
+	uint64_t	 peer_closed;	/* ... of them by the peer (EOF/RST) */
+	uint64_t	 stalled_closed; /* ... of them as half-open/trickling */
+	uint64_t	 breaker_opened; /* unit breakers opened */
+	uint64_t	 breaker_closed; /* unit breakers closed by a good probe */
+	uint64_t	 comm_loss_raised;
+	uint64_t	 comm_loss_cleared;
+	uint64_t	 bytes_tx;
+	uint64_t	 bytes_rx;
+	uint64_t	 wakeup_capped;	/* read events that hit the frame cap */
+	uint64_t	 writes;	/* writes sent */
+	uint64_t	 writes_ok;	/* writes confirmed by an echo */
+	uint64_t	 writes_failed;	/* writes ending any other way */
+};
+
+struct mbclient;
+
+struct mbclient_ops {
+	const char	*name;		/* "modbus-tcp" */
+	/*
+	 * Adds a device; its poll timer starts with the client (or at once
+	 * if the client runs).  Returns 0, -EINVAL for a bad device (no
+	 * profile, unit > 255, a plan that cannot be built), or
+	 * -EHOSTUNREACH if host does not resolve (resolved once, here).
+	 */
+	int	(*add_device)(struct mbclient *c, const struct mb_device *d);
+	/* Starts every poll timer on the loop.  Returns 0. */
+	int	(*start)(struct mbclient *c);
+	/*
+	 * Stops every watcher and closes every connection; polls under way
+	 * are dropped without a callback.  Safe to call twice.
+	 */
+	void	(*stop)(struct mbclient *c);
+	/*
+	 * Queues one operator-configured write (w->fc 5, 6, 15 or 16, with
+	 * addr, count and regs/bits; tid and unit are the client's) to device
+	 * i (add order).  The values are copied.  It is sent when the
+	 * device's poll under way, if any, has finished; cb(arg) gets its
+	 * outcome.  Returns 0, -EPERM unless cfg.allow_writes, -EINVAL for
+	 * a bad device or request (as mbap_encode), -EBUSY while an earlier
+	 * write to the device is pending.  On failure cb is never called.
+	 */
+	int	(*write)(struct mbclient *c, size_t i, const struct mbap_req *w,
+		    mb_write_cb cb, void *arg);
+	/* Copies the counters. */
+	void	(*counters)(const struct mbclient *c, struct mb_counters *out);
+	/* Stops and frees the client. */
+	void	(*free)(struct mbclient *c);
+};
+
+struct mbclient {
+	const struct mbclient_ops *ops;	/* first: the adapter's table */
+};
+
+/*
+ * A Modbus/TCP client on loop (the caller runs it).  cb gets every
+ * completed poll with arg.  The caller frees it with c->ops->free(c).
+ */
+struct mbclient *mbclient_new(struct ev_loop *loop,
+	    const struct mb_config *cfg, mb_result_cb cb, void *arg);
+
+/* Read-only views for tests and /metrics of one device (by add order). */
+size_t	 mbclient_ndevices(const struct mbclient *c);
+const struct mbplan *mbclient_plan(const struct mbclient *c, size_t i);
+/* 1 if device i's breaker is open (polls skipped), else 0. */
+int	 mbclient_breaker_open(const struct mbclient *c, size_t i);
+/* Number of TCP connections the client holds (any state). */
+size_t	 mbclient_nconns(const struct mbclient *c);
+
+#endif

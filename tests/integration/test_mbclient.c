@@ -1,0 +1,1368 @@
+/*
+ * test_mbclient.c - the Modbus/TCP client against real servers on
+ * loopback.
+ *
+ * Two servers, each in a thread of this process, each on a free port of
+ * 127.0.0.1:
+ *   - libmodbus's own server side (modbus_receive + modbus_reply on a
+ *     modbus_mapping_t), the independent implementation: every read
+ *     function code, exception codes 1-11 (units 101-111 answer with
+ *     modbus_reply_exception(unit - 100)), ILLEGAL DATA ADDRESS past the
+ *     mapping for read splitting;
+ *   - a tiny raw-socket fake whose misbehaviour is chosen per test and per
+ *     unit id: a dead unit (9), a unit that answers late (10), a whole
+ *     connection that is silent (half-open), trickles one byte per second,
+ *     answers garbage or a wrong transaction id.
+ * The client runs on a libev loop in the test thread; every wait is
+ * bounded by a deadline.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
+#include <modbus/modbus.h>
+
+#include "correlator/fleet.h"
+#include "drivers/modbus/mbap.h"
+#include "drivers/modbus/mbclient.h"
+
+/* --- helpers ----------------------------------------------------------- */
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int
+listen_any(int *port)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	cr_assert(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(fd, 16), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* A port nothing listens on: bound, then closed. */
+static int
+closed_port(void)
+{
+	int port, fd = listen_any(&port);
+
+	close(fd);
+	return port;
+}
+
+#define MAXRES 4096
+
+struct rec {
+	uint32_t	 device;
+	enum mb_status	 status;
+	int		 err;
+	uint8_t		 exception;
+	uint8_t		 comm;
+	int64_t		 started_ms;
+	uint16_t	 regs[8];	/* block 0's first registers */
+	uint8_t		 bexc[4];
+};
+
+struct run {
+	struct rec	 r[MAXRES];
+	size_t		 n;
+	const struct mb_result *hook_res;
+	void		(*hook)(struct run *, const struct mb_result *);
+	/* for every_fc: copies of each block's data */
+	uint8_t		 data[512];
+	size_t		 ndata;
+	struct mbplan	 plan;		/* shallow copy: blocks of last OK */
+	struct mbplan_block blocks[16];
+};
+
+static void
+on_result(const struct mb_result *res, void *arg)
+{
+	struct run *run = arg;
+	struct rec *r;
+
+	if (run->n == MAXRES)
+		return;
+	r = &run->r[run->n++];
+	memset(r, 0, sizeof(*r));
+	r->device = res->device;
+	r->status = res->status;
+	r->err = res->err;
+	r->exception = res->exception;
+	r->comm = res->comm;
+	r->started_ms = res->started_ms;
+	if (res->status == MB_OK || res->status == MB_EXCEPTION) {
+		for (unsigned i = 0; i < 8; i++)
+			r->regs[i] = mb_result_reg(res, 0, i);
+		for (size_t b = 0; b < res->plan->nblocks && b < 4; b++)
+			r->bexc[b] = res->block_exc[b];
+		if (res->plan->data_bytes <= sizeof(run->data)) {
+			memcpy(run->data, res->data, res->plan->data_bytes);
+			run->ndata = res->plan->data_bytes;
+		}
+	}
+}
+
+static size_t
+count(const struct run *run, uint32_t dev, enum mb_status st)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < run->n; i++)
+		n += run->r[i].device == dev && run->r[i].status == st;
+	return n;
+}
+
+static size_t
+count_comm(const struct run *run, uint32_t dev, uint8_t comm)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < run->n; i++)
+		n += run->r[i].device == dev && run->r[i].comm == comm;
+	return n;
+}
+
+/* Largest gap between consecutive poll starts of dev, in ms. */
+static int64_t
+max_gap(const struct run *run, uint32_t dev)
+{
+	int64_t last = -1, gap = 0;
+
+	for (size_t i = 0; i < run->n; i++) {
+		if (run->r[i].device != dev)
+			continue;
+		if (last >= 0 && run->r[i].started_ms - last > gap)
+			gap = run->r[i].started_ms - last;
+		last = run->r[i].started_ms;
+	}
+	return gap;
+}
+
+static void
+tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+}
+
+/* Runs the loop for ms milliseconds of wall time (bounded). */
+static void
+run_for(struct ev_loop *loop, double ms)
+{
+	ev_timer t;
+	double end = now_s() + ms / 1000.0;
+
+	ev_timer_init(&t, tick_cb, 0.01, 0.01);
+	ev_timer_start(loop, &t);
+	while (now_s() < end)
+		ev_run(loop, EVRUN_ONCE);
+	ev_timer_stop(loop, &t);
+}
+
+/* Runs until run->n >= want or ms pass. */
+static void
+run_until(struct ev_loop *loop, struct run *run, size_t want, double ms)
+{
+	ev_timer t;
+	double end = now_s() + ms / 1000.0;
+
+	ev_timer_init(&t, tick_cb, 0.01, 0.01);
+	ev_timer_start(loop, &t);
+	while (run->n < want && now_s() < end)
+		ev_run(loop, EVRUN_ONCE);
+	ev_timer_stop(loop, &t);
+}
+
+static struct fleet_point pts[32];
+
+static struct fleet_profile
+profile_regs(unsigned table, unsigned addr, unsigned n)
+{
+	struct fleet_profile p;
+
+	memset(&p, 0, sizeof(p));
+	memset(pts, 0, sizeof(pts));
+	for (unsigned i = 0; i < n; i++) {
+		pts[i].table = (uint8_t)table;
+		pts[i].address = (uint16_t)(addr + i);
+		pts[i].type = table == MB_COIL || table == MB_DISCRETE ?
+		    PT_BOOL : PT_UINT16;
+		pts[i].bit = -1;
+	}
+	p.points = pts;
+	p.npoints = n;
+	return p;
+}
+
+static void
+cfg_fast(struct mb_config *c)
+{
+	mb_config_defaults(c);
+	c->interval_ms = 100;
+	c->timeout_ms = 50;
+	c->connect_timeout_ms = 200;
+	c->backoff_min_ms = 50;
+	c->backoff_max_ms = 400;
+	c->breaker_open_ms = 5000;
+	c->seed = 42;
+	c->host_connect_rate = 100;
+	c->host_connect_burst = 10;
+}
+
+/* --- libmodbus server thread ------------------------------------------- */
+
+struct lmsrv {
+	int		 lfd, port;
+	pthread_t	 th;
+	atomic_int	 stop;
+	atomic_int	 accepts;
+	modbus_mapping_t *map;
+};
+
+static void *
+lmsrv_main(void *arg)
+{
+	struct lmsrv *s = arg;
+	modbus_t *ctx = modbus_new_tcp("127.0.0.1", s->port);
+	struct pollfd pf[17];
+	int n = 1;
+	uint8_t req[MODBUS_TCP_MAX_ADU_LENGTH];
+
+	pf[0].fd = s->lfd;
+	pf[0].events = POLLIN;
+	while (!atomic_load(&s->stop)) {
+		if (poll(pf, (nfds_t)n, 20) <= 0)
+			continue;
+		if ((pf[0].revents & POLLIN) && n < 17) {
+			int c = accept(s->lfd, NULL, NULL);
+
+			if (c >= 0) {
+				pf[n].fd = c;
+				pf[n++].events = POLLIN;
+				atomic_fetch_add(&s->accepts, 1);
+			}
+		}
+		for (int i = 1; i < n; i++) {
+			int rc;
+
+			if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			modbus_set_socket(ctx, pf[i].fd);
+			rc = modbus_receive(ctx, req);
+			if (rc <= 0) {
+				close(pf[i].fd);
+				pf[i--] = pf[--n];
+				continue;
+			}
+			if (req[6] >= 101 && req[6] <= 111)
+				modbus_reply_exception(ctx, req, req[6] - 100);
+			else
+				modbus_reply(ctx, req, rc, s->map);
+		}
+	}
+	for (int i = 1; i < n; i++)
+		close(pf[i].fd);
+	modbus_set_socket(ctx, -1);
+	modbus_free(ctx);
+	return NULL;
+}
+
+static void
+lmsrv_start(struct lmsrv *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->lfd = listen_any(&s->port);
+	s->map = modbus_mapping_new(100, 100, 200, 200);
+	cr_assert(s->map != NULL);
+	for (int i = 0; i < 200; i++) {
+		s->map->tab_registers[i] = (uint16_t)(1000 + i);
+		s->map->tab_input_registers[i] = (uint16_t)(2000 + i);
+	}
+	for (int i = 0; i < 100; i++) {
+		s->map->tab_bits[i] = i % 3 == 0;
+		s->map->tab_input_bits[i] = i % 2 == 0;
+	}
+	cr_assert_eq(pthread_create(&s->th, NULL, lmsrv_main, s), 0);
+}
+
+static void
+lmsrv_stop(struct lmsrv *s)
+{
+	atomic_store(&s->stop, 1);
+	pthread_join(s->th, NULL);
+	close(s->lfd);
+	modbus_mapping_free(s->map);
+}
+
+/* --- raw fake server thread -------------------------------------------- */
+
+enum fmode { F_NORMAL, F_SILENT, F_TRICKLE, F_GARBAGE, F_BADTID, F_CUT,
+    F_BATCH };
+
+#define FQ 16
+struct fout {
+	double		 due;
+	size_t		 len, off;
+	uint8_t		 b[MBAP_ADU_MAX];
+};
+
+struct fcli {
+	int		 fd;
+	size_t		 rlen;
+	uint8_t		 rbuf[1024];
+	struct fout	 q[FQ];
+	size_t		 nq;
+};
+
+struct fake {
+	int		 lfd, port;
+	pthread_t	 th;
+	atomic_int	 stop;
+	atomic_int	 mode;		/* enum fmode */
+	atomic_int	 accepts;
+	atomic_int	 requests;
+	int		 late_ms;	/* unit 10's delay */
+	int		 trickle_ms;	/* F_TRICKLE: ms per byte */
+	struct fcli	 cli[32];
+	int		 ncli;
+};
+
+static void
+fake_request(struct fake *f, struct fcli *c, const uint8_t *q)
+{
+	uint16_t tid = (uint16_t)(q[0] << 8 | q[1]), addr, cnt;
+	uint8_t unit = q[6], fc = q[7];
+	struct fout *o;
+	int mode = atomic_load(&f->mode);
+	size_t n = 0;
+
+	atomic_fetch_add(&f->requests, 1);
+	addr = (uint16_t)(q[8] << 8 | q[9]);
+	cnt = (uint16_t)(q[10] << 8 | q[11]);
+	if (mode == F_SILENT || unit == 9 || c->nq == FQ)
+		return;
+	o = &c->q[c->nq++];
+	memset(o, 0, sizeof(*o));
+	o->due = now_s() + (unit == 10 ? f->late_ms / 1000.0 : 0);
+	if (mode == F_BATCH) {
+		/* Hold answers until 8 are queued, then release them all. */
+		o->due = 1e18;
+		if (c->nq == 8)
+			for (size_t j = 0; j < c->nq; j++)
+				c->q[j].due = 0;
+	}
+	if (mode == F_GARBAGE) {
+		static const char g[] = "HTTP/1.1 400 Bad Request\r\n\r\n";
+
+		memcpy(o->b, g, sizeof(g) - 1);
+		o->len = sizeof(g) - 1;
+		return;
+	}
+	if (mode == F_BADTID)
+		tid ^= 0x5555;
+	o->b[n++] = (uint8_t)(tid >> 8);
+	o->b[n++] = (uint8_t)tid;
+	o->b[n++] = 0;
+	o->b[n++] = 0;
+	n += 2;				/* length, below */
+	o->b[n++] = unit;
+	o->b[n++] = fc;
+	if (fc == 1 || fc == 2) {
+		o->b[n++] = (uint8_t)((cnt + 7) / 8);
+		for (unsigned i = 0; i < cnt; i++)
+			if ((addr + i) % 3 == 0)
+				o->b[n + i / 8] |= (uint8_t)(1u << (i % 8));
+		n += (cnt + 7) / 8;
+	} else {
+		o->b[n++] = (uint8_t)(cnt * 2);
+		for (unsigned i = 0; i < cnt; i++) {
+			uint16_t v = (uint16_t)(unit * 100 + addr + i);
+
+			o->b[n++] = (uint8_t)(v >> 8);
+			o->b[n++] = (uint8_t)v;
+		}
+	}
+	o->b[4] = (uint8_t)((n - 6) >> 8);
+	o->b[5] = (uint8_t)(n - 6);
+	o->len = n;
+}
+
+static void *
+fake_main(void *arg)
+{
+	struct fake *f = arg;
+	struct pollfd pf[33];
+
+	while (!atomic_load(&f->stop)) {
+		double now = now_s();
+		int n = 0;
+
+		/* Send what is due. */
+		for (int i = 0; i < f->ncli; i++) {
+			struct fcli *c = &f->cli[i];
+
+			if (atomic_load(&f->mode) == F_BATCH && c->nq > 0 &&
+			    c->q[0].due <= now) {
+				/* Every held answer in one send(): they reach
+				 * the client as one segment. */
+				uint8_t all[FQ * MBAP_ADU_MAX];
+				size_t len = 0;
+
+				for (size_t j = 0; j < c->nq; j++) {
+					memcpy(all + len, c->q[j].b, c->q[j].len);
+					len += c->q[j].len;
+				}
+				(void)send(c->fd, all, len, MSG_NOSIGNAL);
+				c->nq = 0;
+			}
+			while (c->nq > 0 && c->q[0].due <= now) {
+				struct fout *o = &c->q[0];
+				size_t len = o->len - o->off;
+
+				if (atomic_load(&f->mode) == F_TRICKLE) {
+					len = 1;
+					o->due = now + f->trickle_ms / 1000.0;
+				}
+				if (atomic_load(&f->mode) == F_CUT) {
+					/* Half a frame, then close. */
+					(void)send(c->fd, o->b, 5, MSG_NOSIGNAL);
+					close(c->fd);
+					*c = f->cli[--f->ncli];
+					break;
+				}
+				if (send(c->fd, o->b + o->off, len,
+				    MSG_NOSIGNAL) <= 0) {
+					c->nq = 0;
+					break;
+				}
+				o->off += len;
+				if (o->off < o->len)
+					break;
+				memmove(&c->q[0], &c->q[1],
+				    (c->nq - 1) * sizeof(c->q[0]));
+				c->nq--;
+			}
+		}
+		pf[n].fd = f->lfd;
+		pf[n++].events = POLLIN;
+		for (int i = 0; i < f->ncli; i++) {
+			pf[n].fd = f->cli[i].fd;
+			pf[n++].events = POLLIN;
+		}
+		if (poll(pf, (nfds_t)n, 5) <= 0)
+			continue;
+		if ((pf[0].revents & POLLIN) && f->ncli < 32) {
+			int c = accept(f->lfd, NULL, NULL);
+
+			if (c >= 0) {
+				memset(&f->cli[f->ncli], 0, sizeof(f->cli[0]));
+				f->cli[f->ncli++].fd = c;
+				atomic_fetch_add(&f->accepts, 1);
+			}
+		}
+		for (int i = 1; i < n; i++) {
+			struct fcli *c = NULL;
+			ssize_t r;
+
+			if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			for (int k = 0; k < f->ncli; k++)
+				if (f->cli[k].fd == pf[i].fd)
+					c = &f->cli[k];
+			if (c == NULL)
+				continue;
+			r = recv(c->fd, c->rbuf + c->rlen,
+			    sizeof(c->rbuf) - c->rlen, 0);
+			if (r <= 0) {
+				close(c->fd);
+				*c = f->cli[--f->ncli];
+				continue;
+			}
+			c->rlen += (size_t)r;
+			while (c->rlen >= 12) {
+				fake_request(f, c, c->rbuf);
+				memmove(c->rbuf, c->rbuf + 12, c->rlen - 12);
+				c->rlen -= 12;
+			}
+		}
+	}
+	for (int i = 0; i < f->ncli; i++)
+		close(f->cli[i].fd);
+	return NULL;
+}
+
+static void
+fake_start(struct fake *f, enum fmode mode)
+{
+	memset(f, 0, sizeof(*f));
+	f->lfd = listen_any(&f->port);
+	atomic_store(&f->mode, mode);
+	f->late_ms = 80;
+	f->trickle_ms = 1000;
+	cr_assert_eq(pthread_create(&f->th, NULL, fake_main, f), 0);
+}
+
+static void
+fake_stop(struct fake *f)
+{
+	atomic_store(&f->stop, 1);
+	pthread_join(f->th, NULL);
+	close(f->lfd);
+}
+
+static struct mbclient *
+client(struct ev_loop *loop, const struct mb_config *c, struct run *run)
+{
+	memset(run, 0, sizeof(*run));
+	return mbclient_new(loop, c, on_result, run);
+}
+
+static void
+add(struct mbclient *c, uint32_t idx, int port, int unit,
+    const struct fleet_profile *p)
+{
+	struct mb_device d = { .index = idx, .host = "127.0.0.1",
+	    .port = (uint16_t)port, .unit = (int16_t)unit, .profile = p };
+
+	cr_assert_eq(c->ops->add_device(c, &d), 0);
+}
+
+/* --- tests against libmodbus's server ---------------------------------- */
+
+Test(mbclient, every_read_fc_against_libmodbus, .timeout = 10)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct lmsrv s;
+	struct mb_config cfg;
+	struct run *run = calloc(1, sizeof(*run));
+	struct fleet_profile p;
+	struct fleet_point pp[6];
+	struct mbclient *c;
+	struct mb_counters k;
+	const struct mbplan *pl;
+	size_t b;
+	unsigned off;
+
+	lmsrv_start(&s);
+	cfg_fast(&cfg);
+	cfg.interval_ms = 1000;
+	memset(pp, 0, sizeof(pp));
+	pp[0] = (struct fleet_point){ .table = MB_COIL, .address = 3,
+	    .type = PT_BOOL, .bit = -1 };
+	pp[1] = (struct fleet_point){ .table = MB_COIL, .address = 5,
+	    .type = PT_BOOL, .bit = -1 };
+	pp[2] = (struct fleet_point){ .table = MB_DISCRETE, .address = 4,
+	    .type = PT_BOOL, .bit = -1 };
+	pp[3] = (struct fleet_point){ .table = MB_INPUT, .address = 10,
+	    .type = PT_FLOAT32, .bit = -1 };
+	pp[4] = (struct fleet_point){ .table = MB_HOLDING, .address = 20,
+	    .type = PT_UINT16, .bit = -1 };
+	pp[5] = (struct fleet_point){ .table = MB_HOLDING, .address = 22,
+	    .type = PT_INT32, .bit = -1 };
+	memset(&p, 0, sizeof(p));
+	p.points = pp;
+	p.npoints = 6;
+	c = client(loop, &cfg, run);
+	add(c, 7, s.port, 1, &p);
+	pl = mbclient_plan(c, 0);
+	cr_assert_eq(pl->nblocks, 4);
+	c->ops->start(c);
+	run_until(loop, run, 1, 3000);
+	cr_assert_eq(run->n, 1);
+	cr_assert_eq(run->r[0].device, 7);
+	cr_assert_eq(run->r[0].status, MB_OK, "%s",
+	    mb_status_name(run->r[0].status));
+	/* Check each point's raw value where the plan put it. */
+	{
+		struct mb_result res = { .plan = pl, .data = run->data };
+
+		cr_assert_eq(mbplan_locate(pl, &p, 0, &b, &off), 0);
+		cr_assert_eq(pl->blocks[b].fc, 1);
+		cr_assert_eq(mb_result_bit(&res, b, off), 1);	/* 3 % 3 */
+		cr_assert_eq(mbplan_locate(pl, &p, 1, &b, &off), 0);
+		cr_assert_eq(mb_result_bit(&res, b, off), 0);	/* 5 % 3 */
+		cr_assert_eq(mbplan_locate(pl, &p, 2, &b, &off), 0);
+		cr_assert_eq(pl->blocks[b].fc, 2);
+		cr_assert_eq(mb_result_bit(&res, b, off), 1);	/* 4 even */
+		cr_assert_eq(mbplan_locate(pl, &p, 3, &b, &off), 0);
+		cr_assert_eq(pl->blocks[b].fc, 4);
+		cr_assert_eq(mb_result_reg(&res, b, off), 2010);
+		cr_assert_eq(mb_result_reg(&res, b, off + 1), 2011);
+		cr_assert_eq(mbplan_locate(pl, &p, 4, &b, &off), 0);
+		cr_assert_eq(pl->blocks[b].fc, 3);
+		cr_assert_eq(mb_result_reg(&res, b, off), 1020);
+		cr_assert_eq(mbplan_locate(pl, &p, 5, &b, &off), 0);
+		cr_assert_eq(mb_result_reg(&res, b, off), 1022);
+		cr_assert_eq(mb_result_reg(&res, b, off + 1), 1023);
+	}
+	c->ops->counters(c, &k);
+	cr_assert_eq(k.requests, 4);
+	cr_assert_eq(k.responses, 4);
+	cr_assert_eq(k.polls_ok, 1);
+	cr_assert_eq(k.malformed, 0);
+	cr_assert_eq(k.connected, 1);
+	cr_assert(k.bytes_tx == 4 * 12);
+	cr_assert(run->r[0].started_ms > 0);
+	c->ops->free(c);
+	lmsrv_stop(&s);
+	ev_loop_destroy(loop);
+	free(run);
+}
+
+Test(mbclient, exception_codes_1_to_11, .timeout = 10)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct lmsrv s;
+	struct mb_config cfg;
+	struct run *run = calloc(1, sizeof(*run));
+	struct fleet_profile p;
+	struct mbclient *c;
+	struct mb_counters k;
+
+	lmsrv_start(&s);
+	cfg_fast(&cfg);
+	cfg.interval_ms = 2000;
+	p = profile_regs(MB_HOLDING, 0, 1);	/* one point: nothing to split */
+	c = client(loop, &cfg, run);
+	for (int code = 1; code <= 11; code++)
+		add(c, (uint32_t)code, s.port, 100 + code, &p);
+	c->ops->start(c);
+	run_until(loop, run, 11, 4000);
+	cr_assert_eq(run->n, 11);
+	for (size_t i = 0; i < run->n; i++) {
+		cr_assert_eq(run->r[i].status, MB_EXCEPTION);
+		cr_assert_eq(run->r[i].exception, run->r[i].device);
+		cr_assert_eq(run->r[i].bexc[0], run->r[i].device);
+		cr_assert_eq(run->r[i].comm, MB_COMM_NONE);
+	}
+	c->ops->counters(c, &k);
+	cr_assert_eq(k.exceptions, 11);
+	for (int code = 1; code <= 11; code++)
+		cr_assert_eq(k.exception_code[code], 1, "code %d", code);
+	cr_assert_eq(k.splits, 0);
+	cr_assert_eq(k.polls_failed, 11);
+	cr_assert_eq(s.accepts, 1, "11 units share one connection");
+	c->ops->free(c);
+	lmsrv_stop(&s);
+	ev_loop_destroy(loop);
+	free(run);
+}
+
+Test(mbclient, illegal_address_splits_and_remembers, .timeout = 10)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct lmsrv s;
+	struct mb_config cfg;
+	struct run *run = calloc(1, sizeof(*run));
+	struct fleet_profile p;
+	struct fleet_point pp[3];
+	struct mbclient *c;
+	struct mb_counters k;
+	const struct mbplan *pl;
+
+	lmsrv_start(&s);
+	cfg_fast(&cfg);
+	cfg.interval_ms = 150;
+	cfg.max_gap = 100;
+	memset(pp, 0, sizeof(pp));
+	for (int i = 0; i < 3; i++) {
+		pp[i].table = MB_HOLDING;
+		pp[i].type = PT_UINT16;
+		pp[i].bit = -1;
+	}
+	pp[0].address = 150;
+	pp[1].address = 199;		/* the mapping's last register */
+	pp[2].address = 201;		/* past it */
+	memset(&p, 0, sizeof(p));
+	p.points = pp;
+	p.npoints = 3;
+	c = client(loop, &cfg, run);
+	add(c, 1, s.port, 1, &p);
+	cr_assert_eq(mbclient_plan(c, 0)->nblocks, 1);
+	c->ops->start(c);
+	run_until(loop, run, 2, 3000);
+	cr_assert_eq(run->n, 2);
+	c->ops->counters(c, &k);
+	cr_assert_eq(k.splits, 2, "splits %lu", (unsigned long)k.splits);
+	pl = mbclient_plan(c, 0);
+	cr_assert_eq(pl->nblocks, 3);
+	cr_assert_eq(pl->limit[MB_HOLDING], 2);	/* 52, then 3 refused */
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(run->r[i].status, MB_EXCEPTION);
+		cr_assert_eq(run->r[i].exception, 2);
+		cr_assert_eq(run->r[i].regs[0], 1150);
+		cr_assert_eq(run->r[i].bexc[0], 0);
+		cr_assert_eq(run->r[i].bexc[1], 0);
+		cr_assert_eq(run->r[i].bexc[2], 2);
+	}
+	/* The second poll sent three reads, not five. */
+	cr_assert_eq(k.requests, 5 + 3);
+	c->ops->free(c);
+	lmsrv_stop(&s);
+	ev_loop_destroy(loop);
+	free(run);
+}
+
+/* --- tests against the fake server ------------------------------------- */
+
+Test(mbclient, gateway_8_units_one_conn_dead_neighbour, .timeout = 10)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct fake f;
+	struct mb_config cfg;
+	struct run *run = calloc(1, sizeof(*run));
+	struct fleet_profile p;
+	struct mbclient *c;
+	struct mb_counters k;
+
+	fake_start(&f, F_NORMAL);
+	cfg_fast(&cfg);
+	cfg.breaker_failures = 2;
+	p = profile_regs(MB_HOLDING, 5, 3);
+	c = client(loop, &cfg, run);
+	for (int u = 1; u <= 9; u++)	/* unit 9 never answers */
+		add(c, (uint32_t)u, f.port, u, &p);
+	c->ops->start(c);
+	run_for(loop, 1500);
+	c->ops->counters(c, &k);
+	cr_assert_eq(mbclient_nconns(c), 1);
+	cr_assert_eq(f.accepts, 1);
+	for (uint32_t u = 1; u <= 8; u++) {
+		size_t ok = count(run, u, MB_OK);
+
+		cr_assert(ok >= 12 && ok <= 16, "unit %u ok %zu", u, ok);
+		cr_assert(max_gap(run, u) <= 160, "unit %u gap %ld", u,
+		    (long)max_gap(run, u));
+	}
+	for (size_t i = 0; i < run->n; i++)
+		if (run->r[i].status == MB_OK)
+			cr_assert_eq(run->r[i].regs[0],
+			    run->r[i].device * 100 + 5);
+	cr_assert_eq(count(run, 9, MB_TIMEOUT), 2);
+	cr_assert(count(run, 9, MB_BREAKER) >= 10);
+	cr_assert(mbclient_breaker_open(c, 8));
+	cr_assert_eq(count_comm(run, 9, MB_COMM_RAISE), 1);
+	cr_assert_eq(k.breaker_opened, 1);
+	cr_assert_eq(k.polls_overrun, 0);
+	cr_assert_eq(k.malformed, 0);
+	cr_assert_eq(k.disconnects, 0);
+	c->ops->free(c);
+	fake_stop(&f);
+	ev_loop_destroy(loop);
+	free(run);
+}
+
+Test(mbclient, late_response_dropped_conn_stays_in_step, .timeout = 10)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct fake f;
+	struct mb_config cfg;
+	struct run *run = calloc(1, sizeof(*run));
+	struct fleet_profile p;
+	struct mbclient *c;
+	struct mb_counters k;
+
+	fake_start(&f, F_NORMAL);
+	f.late_ms = 70;			/* unit 10: after its 50 ms timeout */
+	cfg_fast(&cfg);
+	cfg.interval_ms = 200;
+	cfg.breaker_failures = 0;	/* keep probing unit 10 */
+	cfg.stall_timeouts = 0;
+	p = profile_regs(MB_HOLDING, 0, 2);
+	c = client(loop, &cfg, run);
+	add(c, 1, f.port, 1, &p);
+	add(c, 10, f.port, 10, &p);
+	c->ops->start(c);
+	run_for(loop, 1100);
+	c->ops->counters(c, &k);
+	cr_assert(count(run, 10, MB_TIMEOUT) >= 4);
+	cr_assert(k.late_responses >= 3, "late %lu",
+	    (unsigned long)k.late_responses);
+	cr_assert_eq(k.malformed, 0);
+	cr_assert_eq(k.disconnects, 0);
+	cr_assert_eq(f.accepts, 1);
+	cr_assert(count(run, 1, MB_OK) >= 5);
+	cr_assert_eq(count(run, 1, MB_TIMEOUT), 0, "the neighbour never waits");
+	for (size_t i = 0; i < run->n; i++)
+		if (run->r[i].device == 1)
+			cr_assert_eq(run->r[i].regs[1], 101);
+	c->ops->free(c);
+	fake_stop(&f);
+	ev_loop_destroy(loop);
+	free(run);
+}
+
+Test(mbclient, trickle_and_half_open_do_not_stall_others, .timeout = 10)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct fake good, trickle, silent;
+	struct mb_config cfg;
+	struct run *run = calloc(1, sizeof(*run));
+	struct fleet_profile p;
+	struct mbclient *c;
+	struct mb_counters k;
+
+	fake_start(&good, F_NORMAL);
+	fake_start(&trickle, F_TRICKLE);	/* one byte per second */
+	fake_start(&silent, F_SILENT);		/* accepts, never answers */
+	cfg_fast(&cfg);
+	cfg.timeout_ms = 200;
+	cfg.stall_timeouts = 2;
+	cfg.breaker_failures = 0;
+	p = profile_regs(MB_INPUT, 0, 4);
+	c = client(loop, &cfg, run);
+	add(c, 1, good.port, 1, &p);
+	add(c, 2, trickle.port, 1, &p);
+	add(c, 3, silent.port, 1, &p);
+	c->ops->start(c);
+	run_for(loop, 1500);
+	c->ops->counters(c, &k);
+	cr_assert(count(run, 1, MB_OK) >= 13, "ok %zu", count(run, 1, MB_OK));
+	cr_assert(max_gap(run, 1) <= 160, "gap %ld", (long)max_gap(run, 1));
+	cr_assert_eq(count(run, 2, MB_OK), 0);
+	cr_assert_eq(count(run, 3, MB_OK), 0);
+	cr_assert(count(run, 2, MB_TIMEOUT) >= 2);
+	cr_assert(count(run, 3, MB_TIMEOUT) >= 2);
+	cr_assert(k.stalled_closed >= 2, "stalled %lu",
+	    (unsigned long)k.stalled_closed);
+	cr_assert(trickle.accepts >= 2 && silent.accepts >= 2);
+	cr_assert_eq(count_comm(run, 2, MB_COMM_RAISE), 1);
+	cr_assert_eq(count_comm(run, 3, MB_COMM_RAISE), 1);
+	c->ops->free(c);
+	fake_stop(&good);
+	fake_stop(&trickle);
+	fake_stop(&silent);
+	ev_loop_destroy(loop);
+	free(run);
+}
+
+Test(mbclient, refused_backs_off_and_rate_limits, .timeout = 10)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct fake good;
+	struct mb_config cfg;
+	struct run *run = calloc(1, sizeof(*run));
+	struct fleet_profile p;
+	struct mbclient *c;
+	struct mb_counters k;
+	int port = closed_port();
+
+	fake_start(&good, F_NORMAL);
+	cfg_fast(&cfg);
+	cfg.interval_ms = 20;
+	cfg.backoff_min_ms = 100;
+	cfg.backoff_max_ms = 1000;
+	p = profile_regs(MB_HOLDING, 0, 1);
+	c = client(loop, &cfg, run);
+	add(c, 1, good.port, 1, &p);
+	add(c, 2, port, 1, &p);
+	c->ops->start(c);
+	run_for(loop, 1000);
+	c->ops->counters(c, &k);
+	/* 50 polls in a second, but backoff 100, 200, 400 ms (each with
+	 * jitter down to half): at most 6 connects, each refused. */
+	cr_assert(count(run, 2, MB_CONNECT) >= 40);
+	cr_assert(k.connects >= 3 && k.connects <= 7, "connects %lu",
+	    (unsigned long)k.connects);
+	cr_assert_eq(k.connect_failed, k.connects - 1);
+	for (size_t i = 0; i < run->n; i++)
+		if (run->r[i].device == 2)
+			cr_assert(run->r[i].err == -ECONNREFUSED ||
+			    run->r[i].err == 0);
+	cr_assert(count(run, 1, MB_OK) >= 40);
+	cr_assert_eq(count_comm(run, 2, MB_COMM_RAISE), 1);
+	c->ops->free(c);
+	fake_stop(&good);
+
+	/* Rate limit: 1 connect per second per host, bucket of 1, and 3
+	 * connections wanted to one host: 1 now, 2 throttled. */
+	cfg_fast(&cfg);
+	cfg.conns_per_host = 3;
+	cfg.host_connect_rate = 1;
+	cfg.host_connect_burst = 1;
+	fake_start(&good, F_NORMAL);
+	c = client(loop, &cfg, run);
+	for (int u = 1; u <= 3; u++)
+		add(c, (uint32_t)u, good.port, u, &p);
+	cr_assert_eq(mbclient_nconns(c), 3);
+	c->ops->start(c);
+	run_for(loop, 400);
+	c->ops->counters(c, &k);
+	cr_assert_eq(k.connects, 1);
+	cr_assert(k.connect_throttled >= 2);
+	cr_assert_eq(good.accepts, 1);
+	c->ops->free(c);
+	fake_stop(&good);
+	ev_loop_destroy(loop);
+	free(run);
+}
+
+Test(mbclient, garbage_and_wrong_tid_reset_the_conn, .timeout = 10)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct fake f;
+	struct mb_config cfg;
+	struct run *run = calloc(1, sizeof(*run));
+	struct fleet_profile p;
+	struct mbclient *c;
+	struct mb_counters k;
+
+	fake_start(&f, F_GARBAGE);
+	cfg_fast(&cfg);
+	p = profile_regs(MB_HOLDING, 0, 1);
+	c = client(loop, &cfg, run);
+	add(c, 1, f.port, 1, &p);
+	c->ops->start(c);
+	run_until(loop, run, 1, 2000);
+	c->ops->counters(c, &k);
+	cr_assert_eq(run->r[0].status, MB_PROTOCOL);
+	cr_assert(k.malformed_by[-MBAP_E_PROTO] >= 1);
+	cr_assert(k.disconnects >= 1);
+	/* Now the peer answers with a transaction id we never sent. */
+	atomic_store(&f.mode, F_BADTID);
+	run_for(loop, 600);
+	c->ops->counters(c, &k);
+	cr_assert(k.malformed_by[-MBAP_E_TID] >= 1);
+	/* A peer that closes in the middle of a frame. */
+	atomic_store(&f.mode, F_CUT);
+	run->n = 0;
+	run_for(loop, 1000);
+	c->ops->counters(c, &k);
+	cr_assert(count(run, 1, MB_CLOSED) >= 1);
+	cr_assert(k.peer_closed >= 1);
+	cr_assert_eq(count(run, 1, MB_OK), 0);
+	/* And when the peer behaves again, polls succeed on a new conn. */
+	atomic_store(&f.mode, F_NORMAL);
+	run->n = 0;
+	run_for(loop, 1200);
+	cr_assert(count(run, 1, MB_OK) >= 1);
+	c->ops->free(c);
+	fake_stop(&f);
+	ev_loop_destroy(loop);
+	free(run);
+}
+
+Test(mbclient, comm_loss_raise_then_clear, .timeout = 10)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct fake f;
+	struct mb_config cfg;
+	struct run *run = calloc(1, sizeof(*run));
+	struct fleet_profile p;
+	struct mbclient *c;
+	struct mb_counters k;
+	size_t raise_at = 0, clear_at = 0;
+
+	fake_start(&f, F_SILENT);
+	cfg_fast(&cfg);
+	cfg.comm_loss_misses = 3;
+	cfg.breaker_failures = 0;
+	cfg.stall_timeouts = 0;
+	p = profile_regs(MB_HOLDING, 0, 1);
+	c = client(loop, &cfg, run);
+	add(c, 1, f.port, 1, &p);
+	c->ops->start(c);
+	run_until(loop, run, 4, 2000);
+	atomic_store(&f.mode, F_NORMAL);
+	run_until(loop, run, 8, 2000);
+	for (size_t i = 0; i < run->n; i++) {
+		if (run->r[i].comm == MB_COMM_RAISE)
+			raise_at = i + 1;
+		if (run->r[i].comm == MB_COMM_CLEAR)
+			clear_at = i + 1;
+	}
+	cr_assert_eq(raise_at, 3, "raised on the 3rd miss");
+	cr_assert(clear_at > raise_at);
+	cr_assert_eq(run->r[clear_at - 1].status, MB_OK);
+	cr_assert_eq(count_comm(run, 1, MB_COMM_RAISE), 1);
+	cr_assert_eq(count_comm(run, 1, MB_COMM_CLEAR), 1);
+	c->ops->counters(c, &k);
+	cr_assert_eq(k.comm_loss_raised, 1);
+	cr_assert_eq(k.comm_loss_cleared, 1);
+	c->ops->free(c);
+	fake_stop(&f);
+	ev_loop_destroy(loop);
+	free(run);
+}
+
+Test(mbclient, pipelined_inflight_and_conns_per_host, .timeout = 10)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct fake f;
+	struct mb_config cfg;
+	struct run *run = calloc(1, sizeof(*run));
+	struct fleet_profile p;
+	struct mbclient *c;
+	struct mb_counters k;
+
+	fake_start(&f, F_NORMAL);
+	cfg_fast(&cfg);
+	cfg.inflight = 4;
+	cfg.conns_per_host = 2;
+	p = profile_regs(MB_HOLDING, 40, 2);
+	c = client(loop, &cfg, run);
+	for (int u = 1; u <= 8; u++)
+		add(c, (uint32_t)u, f.port, u, &p);
+	c->ops->start(c);
+	run_for(loop, 500);
+	c->ops->counters(c, &k);
+	cr_assert_eq(mbclient_nconns(c), 2);
+	cr_assert_eq(f.accepts, 2);
+	for (uint32_t u = 1; u <= 8; u++)
+		cr_assert(count(run, u, MB_OK) >= 4);
+	for (size_t i = 0; i < run->n; i++)
+		cr_assert_eq(run->r[i].regs[0], run->r[i].device * 100 + 40);
+	cr_assert_eq(k.malformed, 0);
+	cr_assert_eq(k.timeouts, 0);
+	c->ops->free(c);
+	fake_stop(&f);
+	ev_loop_destroy(loop);
+	free(run);
+}
+
+Test(mbclient, config_defaults_and_bad_devices)
+{
+	struct mb_config cfg;
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct run *run = calloc(1, sizeof(*run));
+	struct mbclient *c;
+	struct fleet_profile p = profile_regs(MB_HOLDING, 0, 1);
+	struct mb_device d = { .host = "127.0.0.1", .unit = 300,
+	    .profile = &p };
+
+	mb_config_defaults(&cfg);
+	cr_assert_eq(cfg.port, 502);
+	cr_assert_eq(cfg.unit, 1);
+	cr_assert_eq(cfg.inflight, 1);
+	cr_assert_eq(cfg.conns_per_host, 1);
+	cr_assert_eq(cfg.max_regs, 125);
+	cr_assert_eq(cfg.max_bits, 2000);
+	c = client(loop, &cfg, run);
+	cr_assert_str_eq(c->ops->name, "modbus-tcp");
+	cr_assert_eq(c->ops->add_device(c, &d), -EINVAL);
+	d.unit = -1;
+	d.profile = NULL;
+	cr_assert_eq(c->ops->add_device(c, &d), -EINVAL);
+	d.profile = &p;
+	d.host = "no such host.invalid";
+	cr_assert_eq(c->ops->add_device(c, &d), -EHOSTUNREACH);
+	d.host = "127.0.0.1";
+	cr_assert_eq(c->ops->add_device(c, &d), 0);
+	cr_assert_eq(c->ops->add_device(c, &d), 0);
+	cr_assert_eq(mbclient_ndevices(c), 2);
+	cr_assert_eq(mbclient_nconns(c), 1, "same host:port, one conn");
+	cr_assert_str_eq(mb_status_name(MB_TIMEOUT), "timeout");
+	c->ops->stop(c);
+	c->ops->stop(c);
+	c->ops->free(c);
+	ev_loop_destroy(loop);
+	free(run);
+}
+
+Test(mbclient, descriptors_above_1024, .timeout = 10)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct fake f;
+	struct mb_config cfg;
+	struct run *run = calloc(1, sizeof(*run));
+	struct fleet_profile p;
+	struct mbclient *c;
+	struct mb_counters k;
+	struct rlimit rl;
+	int fill[1100], probe;
+
+	/* Take every descriptor below 1100 so the client's sockets land
+	 * above FD_SETSIZE, where a select()-based client aborts. */
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_max < 2048)
+		cr_skip_test("RLIMIT_NOFILE hard limit %lu < 2048",
+		    (unsigned long)rl.rlim_max);
+	if (rl.rlim_cur < 2048) {
+		rl.rlim_cur = 2048;
+		cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+	fake_start(&f, F_NORMAL);
+	for (int i = 0; i < 1100; i++)
+		fill[i] = open("/dev/null", O_RDONLY);
+	probe = open("/dev/null", O_RDONLY);
+	cr_assert(probe > 1024, "probe fd %d", probe);
+	close(probe);
+	cfg_fast(&cfg);
+	cfg.conns_per_host = 20;
+	p = profile_regs(MB_HOLDING, 3, 2);
+	c = client(loop, &cfg, run);
+	for (int u = 11; u <= 30; u++)	/* 9 and 10 misbehave */
+		add(c, (uint32_t)u, f.port, u, &p);
+	c->ops->start(c);
+	run_for(loop, 600);
+	c->ops->counters(c, &k);
+	cr_assert_eq(k.connected, 20);
+	for (uint32_t u = 11; u <= 30; u++)
+		cr_assert(count(run, u, MB_OK) >= 4, "unit %u", u);
+	cr_assert_eq(k.malformed + k.timeouts, 0);
+	c->ops->free(c);
+	fake_stop(&f);
+	for (int i = 0; i < 1100; i++)
+		if (fill[i] >= 0)
+			close(fill[i]);
+	ev_loop_destroy(loop);
+	free(run);
+}
+
+Test(mbclient, phases_spread_polls_over_the_interval, .timeout = 10)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct mb_config cfg;
+	struct run *run = calloc(1, sizeof(*run));
+	struct fleet_profile p;
+	struct mbclient *c;
+	int port = closed_port(), bucket[20] = { 0 }, seen[200] = { 0 };
+	int64_t first = -1;
+
+	/* 200 devices on a 200 ms interval: the first poll of each should
+	 * land about one per millisecond, not all at once.  A refused port
+	 * makes each poll end at once, so only the start times matter. */
+	cfg_fast(&cfg);
+	cfg.interval_ms = 200;
+	p = profile_regs(MB_HOLDING, 0, 1);
+	c = client(loop, &cfg, run);
+	for (int i = 0; i < 200; i++)
+		add(c, (uint32_t)i, port, 1, &p);
+	c->ops->start(c);
+	run_for(loop, 230);
+	for (size_t i = 0; i < run->n; i++) {
+		uint32_t dv = run->r[i].device;
+
+		if (first < 0)
+			first = run->r[i].started_ms;
+		if (seen[dv]++)
+			continue;
+		int64_t at = run->r[i].started_ms - first;
+
+		if (at >= 0 && at < 200)
+			bucket[at / 10]++;
+	}
+	for (int i = 0; i < 200; i++)
+		cr_assert(seen[i] >= 1, "device %d never polled", i);
+	/* 10 per 10 ms bucket on average; allow for loop-time batching. */
+	for (int b = 0; b < 20; b++)
+		cr_assert(bucket[b] >= 3 && bucket[b] <= 25, "bucket %d: %d",
+		    b, bucket[b]);
+	c->ops->free(c);
+	ev_loop_destroy(loop);
+	free(run);
+}
+
+Test(mbclient, breaker_probe_reopens_then_closes, .timeout = 10)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct fake f;
+	struct mb_config cfg;
+	struct run *run = calloc(1, sizeof(*run));
+	struct fleet_profile p;
+	struct mbclient *c;
+	struct mb_counters k;
+
+	fake_start(&f, F_SILENT);
+	cfg_fast(&cfg);
+	cfg.breaker_failures = 2;
+	cfg.breaker_open_ms = 200;
+	cfg.stall_timeouts = 0;
+	p = profile_regs(MB_HOLDING, 0, 1);
+	c = client(loop, &cfg, run);
+	add(c, 1, f.port, 1, &p);
+	c->ops->start(c);
+	/* 2 timeouts (open), 200 ms skipped, a failed probe (open again
+	 * for 400 ms). */
+	run_for(loop, 550);
+	c->ops->counters(c, &k);
+	cr_assert_eq(k.breaker_opened, 2);
+	cr_assert_eq(count(run, 1, MB_TIMEOUT), 3);
+	cr_assert(mbclient_breaker_open(c, 0));
+	cr_assert(count(run, 1, MB_BREAKER) >= 2);
+	atomic_store(&f.mode, F_NORMAL);
+	run_for(loop, 700);
+	c->ops->counters(c, &k);
+	cr_assert_eq(k.breaker_closed, 1);
+	cr_assert(!mbclient_breaker_open(c, 0));
+	cr_assert(count(run, 1, MB_OK) >= 2);
+	cr_assert_eq(count(run, 1, MB_TIMEOUT), 3);
+	c->ops->free(c);
+	fake_stop(&f);
+	ev_loop_destroy(loop);
+	free(run);
+}
+
+struct wres {
+	int		 n;
+	enum mb_status	 st[8];
+	uint8_t		 exc[8];
+};
+
+static void
+on_write(uint32_t device, enum mb_status st, uint8_t exc, void *arg)
+{
+	struct wres *w = arg;
+
+	if (w->n < 8) {
+		w->st[w->n] = st;
+		w->exc[w->n] = exc;
+	}
+	w->n++;
+}
+
+static void
+run_until_writes(struct ev_loop *loop, struct wres *w, int want, double ms)
+{
+	ev_timer t;
+	double end = now_s() + ms / 1000.0;
+
+	ev_timer_init(&t, tick_cb, 0.01, 0.01);
+	ev_timer_start(loop, &t);
+	while (w->n < want && now_s() < end)
+		ev_run(loop, EVRUN_ONCE);
+	ev_timer_stop(loop, &t);
+}
+
+Test(mbclient, configured_writes_fc_5_6_15_16, .timeout = 10)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct lmsrv s;
+	struct mb_config cfg;
+	struct run *run = calloc(1, sizeof(*run));
+	struct fleet_profile p;
+	struct mbclient *c;
+	struct mb_counters k;
+	struct wres w = { 0 };
+	uint16_t regs[3] = { 0xbeef, 7, 8 };
+	uint8_t bits[10] = { 1, 1, 0, 1, 0, 0, 0, 0, 0, 1 };
+	struct mbap_req q = { .fc = 16, .addr = 50, .count = 3,
+	    .regs = regs };
+
+	lmsrv_start(&s);
+	cfg_fast(&cfg);
+	cfg.interval_ms = 60000;	/* one poll, at the phase */
+	p = profile_regs(MB_HOLDING, 50, 3);
+	c = client(loop, &cfg, run);
+	add(c, 1, s.port, 1, &p);
+	add(c, 2, s.port, 102, &p);	/* answers exception 2 */
+	cr_assert_eq(c->ops->write(c, 0, &q, on_write, &w), -EPERM);
+	c->ops->free(c);
+
+	cfg.allow_writes = 1;
+	c = client(loop, &cfg, run);
+	add(c, 1, s.port, 1, &p);
+	add(c, 2, s.port, 102, &p);
+	c->ops->start(c);
+	run_until(loop, run, 2, 2000);	/* first polls done */
+	cr_assert_eq(c->ops->write(c, 0, &q, on_write, &w), 0);
+	regs[0] = 0;			/* the client copied the values */
+	cr_assert_eq(c->ops->write(c, 0, &q, on_write, &w), -EBUSY);
+	run_until_writes(loop, &w, 1, 2000);
+	cr_assert_eq(w.n, 1);
+	cr_assert_eq(w.st[0], MB_OK);
+	cr_assert_eq(s.map->tab_registers[50], 0xbeef);
+	cr_assert_eq(s.map->tab_registers[52], 8);
+
+	q = (struct mbap_req){ .fc = 6, .addr = 60, .regs = regs };
+	regs[0] = 4242;
+	cr_assert_eq(c->ops->write(c, 0, &q, on_write, &w), 0);
+	run_until_writes(loop, &w, 2, 2000);
+	cr_assert_eq(w.st[1], MB_OK);
+	cr_assert_eq(s.map->tab_registers[60], 4242);
+
+	q = (struct mbap_req){ .fc = 5, .addr = 2, .bits = bits };
+	cr_assert_eq(c->ops->write(c, 0, &q, on_write, &w), 0);
+	run_until_writes(loop, &w, 3, 2000);
+	cr_assert_eq(w.st[2], MB_OK);
+	cr_assert_eq(s.map->tab_bits[2], 1);		/* was 2 % 3 != 0 */
+
+	q = (struct mbap_req){ .fc = 15, .addr = 20, .count = 10,
+	    .bits = bits };
+	cr_assert_eq(c->ops->write(c, 0, &q, on_write, &w), 0);
+	run_until_writes(loop, &w, 4, 2000);
+	cr_assert_eq(w.st[3], MB_OK);
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(s.map->tab_bits[20 + i], bits[i], "bit %d", i);
+
+	q = (struct mbap_req){ .fc = 6, .addr = 60, .regs = regs };
+	cr_assert_eq(c->ops->write(c, 1, &q, on_write, &w), 0);
+	run_until_writes(loop, &w, 5, 2000);
+	cr_assert_eq(w.st[4], MB_EXCEPTION);
+	cr_assert_eq(w.exc[4], 2);
+
+	q.fc = 3;			/* a read is not a write */
+	cr_assert_eq(c->ops->write(c, 0, &q, on_write, &w), -EINVAL);
+	q.fc = 16; q.count = 124;	/* over the FC 16 limit */
+	cr_assert_eq(c->ops->write(c, 0, &q, on_write, &w), -EINVAL);
+	cr_assert_eq(c->ops->write(c, 9, &q, on_write, &w), -EINVAL);
+	c->ops->counters(c, &k);
+	cr_assert_eq(k.writes, 5);
+	cr_assert_eq(k.writes_ok, 4);
+	cr_assert_eq(k.writes_failed, 1);
+	cr_assert_eq(k.comm_loss_raised, 0);
+	c->ops->free(c);
+	lmsrv_stop(&s);
+	ev_loop_destroy(loop);
+	free(run);
+}
+
+Test(mbclient, frames_per_wakeup_capped, .timeout = 10)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct fake f;
+	struct mb_config cfg;
+	struct run *run = calloc(1, sizeof(*run));
+	struct fleet_profile p;
+	struct mbclient *c;
+	struct mb_counters k;
+
+	fake_start(&f, F_BATCH);
+	cfg_fast(&cfg);
+	cfg.inflight = 8;
+	cfg.max_frames_per_wakeup = 2;
+	cfg.timeout_ms = 300;
+	p = profile_regs(MB_INPUT, 7, 1);
+	c = client(loop, &cfg, run);
+	for (int u = 1; u <= 8; u++)
+		add(c, (uint32_t)u, f.port, u, &p);
+	c->ops->start(c);
+	run_for(loop, 500);
+	c->ops->counters(c, &k);
+	/* 8 answers in one segment, 2 parsed per wakeup: 3 feeds each. */
+	cr_assert(k.wakeup_capped >= 3, "capped %lu",
+	    (unsigned long)k.wakeup_capped);
+	cr_assert(k.polls_ok >= 16, "ok %lu", (unsigned long)k.polls_ok);
+	for (size_t i = 0; i < run->n; i++)
+		cr_assert_eq(run->r[i].regs[0], run->r[i].device * 100 + 7);
+	cr_assert_eq(k.malformed + k.timeouts, 0);
+	c->ops->free(c);
+	fake_stop(&f);
+	ev_loop_destroy(loop);
+	free(run);
+}
