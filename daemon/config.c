@@ -749,7 +749,6 @@ cfg_ref_add(struct cfg_ctx *cx, const struct cfg_loc *loc, const char *key,
 
 static const struct cfg_key daemon_keys[] = {
 	KSTR("state_dir", struct cfg_daemon, state_dir, "/var/lib/tocsin"),
-	KSTR("instance", struct cfg_daemon, instance, "tocsin"),
 	KENUM("log_level", struct cfg_daemon, log_level, n_log, "info"),
 	KSTR("log_file", struct cfg_daemon, log_file, NULL),
 	KU32("shards", struct cfg_daemon, shards, 1, 64, "2"),
@@ -1564,111 +1563,192 @@ cfg_devices(struct cfg_ctx *cx, yaml_node_t *n, void *base, const char *path)
 }
 
 /* ------------------------------------------------------------------ */
-/* correlation */
+/* correlation: parsed straight into struct corr_config (correlator/corr.h) */
 
-/* Records a reference to an alarm code, checked against the profiles. */
-static uint16_t
-cfg_code_ref(struct cfg_ctx *cx, yaml_node_t *n, const char *path)
+/*
+ * Starts from corr_config_defaults() (DOMAIN.md section 5); a `rules` list in
+ * the file replaces the default rules entirely.  Codes are kept by name (the
+ * engine interns them) and each must be raised by some profile or be
+ * COMM_LOSS, which catches typos such as BAT_LOW.
+ */
+
+static const char *
+n_scope(int i)
+{
+	static const char *const v[] = { "site", "gateway" };
+	return i < 2 ? v[i] : NULL;
+}
+
+/* Copies a code into a fixed field after the checks every code gets. */
+static int
+cfg_code_into(struct cfg_ctx *cx, yaml_node_t *n, const char *path, char *dst,
+    size_t len)
 {
 	const char *s = cfg_scalar(cx, n, path);
 	struct cfg_loc loc = cfg_loc(cx, n);
 
 	if (s == NULL)
-		return 0;
-	if (!cfg_code_ok(s)) {
+		return -1;
+	if (!cfg_code_ok(s) || strlen(s) >= len) {
 		cfg_error(cx, n, path, "alarm codes are upper case letters, "
-		    "digits and _ (like MAINS_FAIL), got \"%s\"", s);
-		return 0;
+		    "digits and _ (like MAINS_FAIL), at most %zu, got \"%s\"",
+		    len - 1, s);
+		return -1;
 	}
+	snprintf(dst, len, "%s", s);
 	cfg_ref_add(cx, &loc, path, s, 0, REF_CODE);
-	return fleet_code(cx->cfg->fleet, s);
+	return 0;
 }
 
-struct rootcause_in {
-	int64_t		 window;
+struct rule_in {
+	int		 scope;
+	int64_t		 window, before;
 };
 
-static const struct cfg_key rootcause_keys[] = {
-	KFN("root", cfg_nop),
-	KFN("explains", cfg_nop),
-	KDUR("window", struct rootcause_in, window, 1, 7 * DAY, "30m"),
-	K_END
+enum { RL_ROOT, RL_EXPLAINS, RL_SCOPE, RL_WINDOW, RL_BEFORE, RL__N };
+
+static const struct cfg_key rule_keys[] = {
+	[RL_ROOT] = KFN("root", cfg_nop),
+	[RL_EXPLAINS] = KFN("explains", cfg_nop),
+	[RL_SCOPE] = KENUM("scope", struct rule_in, scope, n_scope, "site"),
+	[RL_WINDOW] = KDUR("window", struct rule_in, window, 1, 7 * DAY, "30m"),
+	[RL_BEFORE] = KDUR("before", struct rule_in, before, 0, DAY, "5m"),
+	[RL__N] = K_END
 };
 
 static void
-cfg_rootcause(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
+cfg_rule(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 {
-	struct cfg_correlation *c = arg;
-	struct rootcause_in in = { 0 };
-	yaml_node_t *at[3];
-	struct cfg_rootcause rc;
+	struct corr_config *cc = arg;
+	struct rule_in in;
+	yaml_node_t *at[RL__N];
+	struct corr_rule r;
 	char kp[CFG_PATH_MAX];
 	size_t i = 0;
 
-	cfg_defaults(cx, rootcause_keys, &in);
-	if (cfg_map(cx, n, rootcause_keys, &in, path, at) != 0)
+	memset(&in, 0, sizeof(in));
+	cfg_defaults(cx, rule_keys, &in);
+	if (cfg_map(cx, n, rule_keys, &in, path, at) != 0)
 		return;
-	if (at[0] == NULL || at[1] == NULL) {
+	if (at[RL_ROOT] == NULL || at[RL_EXPLAINS] == NULL) {
 		cfg_error(cx, n, path, "a root-cause rule needs root and explains");
 		return;
 	}
-	memset(&rc, 0, sizeof(rc));
-	cfg_path(kp, sizeof(kp), path, "root");
-	rc.root = cfg_code_ref(cx, at[0], kp);
-	rc.window_ms = in.window;
-	cfg_path(kp, sizeof(kp), path, "explains");
-	if (cfg_expect(cx, at[1], YAML_SEQUENCE_NODE, kp) != 0)
+	if (cc->nrules == CORR_MAX_RULES) {
+		cfg_error(cx, n, path, "at most %d root-cause rules", CORR_MAX_RULES);
 		return;
-	for (yaml_node_item_t *it = at[1]->data.sequence.items.start;
-	    it < at[1]->data.sequence.items.top; it++, i++) {
+	}
+	memset(&r, 0, sizeof(r));
+	cfg_path(kp, sizeof(kp), path, "root");
+	if (cfg_code_into(cx, at[RL_ROOT], kp, r.root, sizeof(r.root)) != 0)
+		return;
+	r.scope = (uint8_t)in.scope;
+	r.window_ms = in.window;
+	r.before_ms = in.before;
+	cfg_path(kp, sizeof(kp), path, "explains");
+	if (cfg_expect(cx, at[RL_EXPLAINS], YAML_SEQUENCE_NODE, kp) != 0)
+		return;
+	for (yaml_node_item_t *it = at[RL_EXPLAINS]->data.sequence.items.start;
+	    it < at[RL_EXPLAINS]->data.sequence.items.top; it++, i++) {
 		char ip[CFG_PATH_MAX];
 
 		cfg_fmt(ip, sizeof(ip), "%s[%zu]", kp, i);
-		rc.explains = xreallocarray(rc.explains, rc.nexplains + 1,
-		    sizeof(*rc.explains));
-		rc.explains[rc.nexplains++] = cfg_code_ref(cx,
-		    cfg_node(cx, *it), ip);
+		if (r.nchildren == CORR_MAX_CHILDREN) {
+			cfg_error(cx, cfg_node(cx, *it), ip, "a rule explains at "
+			    "most %d codes", CORR_MAX_CHILDREN);
+			return;
+		}
+		if (cfg_code_into(cx, cfg_node(cx, *it), ip,
+		    r.children[r.nchildren], CORR_CODE_LEN) == 0)
+			r.nchildren++;
 	}
-	c->rootcauses = xreallocarray(c->rootcauses, c->nrootcauses + 1,
-	    sizeof(*c->rootcauses));
-	c->rootcauses[c->nrootcauses++] = rc;
+	if (r.nchildren == 0) {
+		cfg_error(cx, at[RL_EXPLAINS], kp, "a rule must explain at least "
+		    "one code");
+		return;
+	}
+	cc->rules[cc->nrules++] = r;
 }
 
 static void
-cfg_rootcauses(struct cfg_ctx *cx, yaml_node_t *n, void *base, const char *path)
+cfg_rules(struct cfg_ctx *cx, yaml_node_t *n, void *base, const char *path)
 {
-	cfg_list(cx, n, path, cfg_rootcause, base);
+	struct corr_config *cc = base;
+
+	cc->nrules = 0;
+	cfg_list(cx, n, path, cfg_rule, cc);
 }
 
+static void
+cfg_storm_code(struct cfg_ctx *cx, yaml_node_t *n, void *base, const char *path)
+{
+	struct corr_config *cc = base;
+
+	cfg_code_into(cx, n, path, cc->storm_code, sizeof(cc->storm_code));
+}
+
+static void
+cfg_id_prefix(struct cfg_ctx *cx, yaml_node_t *n, void *base, const char *path)
+{
+	struct corr_config *cc = base;
+	const char *s = cfg_scalar(cx, n, path);
+
+	if (s == NULL)
+		return;
+	if (strlen(s) >= sizeof(cc->id_prefix) || strpbrk(s, " \t\"\\/") != NULL)
+		cfg_error(cx, n, path, "an id prefix has at most %zu characters "
+		    "and no spaces, quotes or slashes, got \"%s\"",
+		    sizeof(cc->id_prefix) - 1, s);
+	else
+		snprintf(cc->id_prefix, sizeof(cc->id_prefix), "%s", s);
+}
+
+_Static_assert(sizeof(unsigned) == sizeof(uint32_t), "CT_U32 fields");
+
 static const struct cfg_key storm_keys[] = {
-	KU32("sites", struct cfg_correlation, storm_sites, 2, 100000, "5"),
-	KDUR("window", struct cfg_correlation, storm_window_ms, 1, DAY, "10m"),
-	KSTR("code", struct cfg_correlation, storm_code, "MAINS_FAIL"),
+	KFN("code", cfg_storm_code),
+	KU32("sites", struct corr_config, storm_sites, 2, 100000, NULL),
+	KDUR("window", struct corr_config, storm_window_ms, 1, DAY, NULL),
 	K_END
 };
 
 static const struct cfg_key flapping_keys[] = {
-	KU32("cycles", struct cfg_correlation, flap_cycles, 2, 1000, "4"),
-	KDUR("window", struct cfg_correlation, flap_window_ms, 1, DAY, "30m"),
+	KU32("cycles", struct corr_config, flap_cycles, 2, CORR_MAX_FLAP, NULL),
+	KDUR("window", struct corr_config, flap_window_ms, 1, DAY, NULL),
 	K_END
 };
 
 static const struct cfg_key chronic_keys[] = {
-	KU32("count", struct cfg_correlation, chronic_count, 2, 1000, "3"),
-	KDUR("period", struct cfg_correlation, chronic_period_ms, 60, 3650 * DAY, "90d"),
+	KU32("count", struct corr_config, chronic_count, 2, CORR_MAX_CHRONIC, NULL),
+	KDUR("period", struct corr_config, chronic_period_ms, 60, 3650 * DAY, NULL),
 	K_END
 };
 
+/* Defaults come from corr_config_defaults(), so no key here has one. */
 static const struct cfg_key correlation_keys[] = {
-	KFN("root_causes", cfg_rootcauses),
-	KDUR("gateway_window", struct cfg_correlation, gateway_window_ms, 1, DAY, "2m"),
+	KFN("rules", cfg_rules),
 	KFLAT("storm", storm_keys),
 	KFLAT("flapping", flapping_keys),
 	KFLAT("chronic", chronic_keys),
-	KDUR("reopen_hold", struct cfg_correlation, reopen_hold_ms, 0, DAY, "15m"),
-	KBOOL("auto_resolve", struct cfg_correlation, auto_resolve, "false"),
+	KDUR("reopen_hold", struct corr_config, reopen_hold_ms, 0, DAY, NULL),
+	KBOOL("auto_resolve", struct corr_config, auto_resolve, NULL),
+	KFN("id_prefix", cfg_id_prefix),
 	K_END
 };
+
+static void
+cfg_correlation_section(struct cfg_ctx *cx, yaml_node_t *n, void *base,
+    const char *path)
+{
+	struct corr_config *cc = base;
+	size_t before = cx->errs->n;
+	char why[256];
+
+	if (cfg_map(cx, n, correlation_keys, cc, path, NULL) != 0)
+		return;
+	if (cx->errs->n == before && corr_config_check(cc, why, sizeof(why)) != 0)
+		cfg_error(cx, n, path, "%s", why);
+}
 
 /* ------------------------------------------------------------------ */
 /* sla: parsed straight into struct sla_config (correlator/sla.h) */
@@ -2285,23 +2365,6 @@ cfg_sla_section(struct cfg_ctx *cx, yaml_node_t *n, void *base,
 		cfg_error(cx, n, verr[i].field, "%s", verr[i].reason);
 }
 
-/*
- * Defaults of DOMAIN.md that are lists, applied when the file leaves the
- * whole list out (a list given in the file replaces them entirely).
- */
-static const char cfg_default_lists[] =
-"correlation:\n"
-"  root_causes:\n"
-"    - {root: MAINS_FAIL, explains: [BATT_DISCHARGE, BATT_LOW, RECT_FAIL,"
-" AC_FAIL, HIGH_TEMP], window: 30m}\n";
-
-static void
-cfg_correlation_section(struct cfg_ctx *cx, yaml_node_t *n, void *base,
-    const char *path)
-{
-	cfg_map(cx, n, correlation_keys, base, path, NULL);
-}
-
 enum { TK_DAEMON, TK_MODBUS, TK_PROFILES, TK_SITES, TK_DEVICES,
     TK_CORRELATION, TK_SLA, TK_KAFKA, TK_REDIS, TK_HTTP, TK__N };
 
@@ -2444,7 +2507,7 @@ cfg_resolve(struct cfg_ctx *cx)
 
 /* Parses buf into cx->doc and walks it; errors go to cx->errs. */
 static void
-cfg_walk(struct cfg_ctx *cx, const char *buf, size_t len, int defaults)
+cfg_walk(struct cfg_ctx *cx, const char *buf, size_t len)
 {
 	yaml_parser_t parser;
 	yaml_node_t *root, *at[TK__N];
@@ -2465,8 +2528,7 @@ cfg_walk(struct cfg_ctx *cx, const char *buf, size_t len, int defaults)
 	yaml_parser_delete(&parser);
 	root = yaml_document_get_root_node(&cx->doc);
 	if (root == NULL) {
-		if (!defaults)
-			cfg_error_at(cx, NULL, "yaml", "the file is empty");
+		cfg_error_at(cx, NULL, "yaml", "the file is empty");
 		goto out;
 	}
 	if (cfg_map(cx, root, top_keys, cfg, "", at) != 0)
@@ -2569,38 +2631,10 @@ config_load_buffer(const char *name, const char *buf, size_t len,
 	cfg->path = xstrdup(name);
 	cfg->fleet = fleet_new();
 	cfg_defaults(&cx, top_keys, cfg);
-	cfg_defaults(&cx, correlation_keys, &cfg->correlation);
+	corr_config_defaults(&cfg->correlation);
 	sla_config_defaults(&cfg->sla);
 
-	cfg_walk(&cx, buf, len, 0);
-	/* Lists the file left out entirely take DOMAIN.md's defaults. */
-	{
-		struct config user = *cfg;
-		struct cfg_ctx dx = cx;
-		struct config d;
-
-		memset(&d, 0, sizeof(d));
-		d.fleet = cfg->fleet;
-		dx.cfg = &d;
-		dx.file = "(built-in defaults)";
-		dx.nrefs = 0;
-		dx.refs = NULL;
-		cfg_walk(&dx, cfg_default_lists, sizeof(cfg_default_lists) - 1, 1);
-		if (user.correlation.nrootcauses == 0) {
-			cfg->correlation.rootcauses = d.correlation.rootcauses;
-			cfg->correlation.nrootcauses = d.correlation.nrootcauses;
-			d.correlation.nrootcauses = 0;
-			d.correlation.rootcauses = NULL;
-		}
-		d.path = NULL;
-		d.fleet = NULL;
-		config_free_parts(&d);
-		for (size_t i = 0; i < dx.nrefs; i++) {
-			xfree(dx.refs[i].key);
-			xfree(dx.refs[i].name);
-		}
-		xfree(dx.refs);
-	}
+	cfg_walk(&cx, buf, len);
 	cfg_resolve(&cx);
 	if (errs->n == before)
 		cfg_cross_checks(&cx);
@@ -2670,12 +2704,7 @@ config_free_parts(struct config *cfg)
 {
 	xfree(cfg->path);
 	xfree(cfg->daemon.state_dir);
-	xfree(cfg->daemon.instance);
 	xfree(cfg->daemon.log_file);
-	for (size_t i = 0; i < cfg->correlation.nrootcauses; i++)
-		xfree(cfg->correlation.rootcauses[i].explains);
-	xfree(cfg->correlation.rootcauses);
-	xfree(cfg->correlation.storm_code);
 	sla_config_fini(&cfg->sla);
 	xfree(cfg->kafka.brokers);
 	xfree(cfg->kafka.topic_incidents);

@@ -18,12 +18,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "correlator/corr.h"
 #include "correlator/fleet.h"
 #include "correlator/sla.h"
 
 struct cfg_daemon {
 	char		*state_dir;	/* journals, spill files */
-	char		*instance;	/* incident id prefix, unique per tocsind */
 	int		 log_level;	/* enum log_level */
 	char		*log_file;	/* NULL: stderr */
 	uint32_t	 shards;	/* correlator shard threads */
@@ -46,28 +46,6 @@ struct cfg_modbus {
 	uint32_t	 connect_rate;	/* new connects per second, all hosts */
 	uint32_t	 connect_rate_per_host; /* per second, one host */
 	uint32_t	 breaker_failures; /* unit failures that trip its breaker */
-};
-
-struct cfg_rootcause {
-	uint16_t	 root;		/* fleet code id */
-	uint16_t	*explains;	/* fleet code ids */
-	size_t		 nexplains;
-	int64_t		 window_ms;	/* child within this of the root */
-};
-
-struct cfg_correlation {
-	struct cfg_rootcause *rootcauses;
-	size_t		 nrootcauses;
-	int64_t		 gateway_window_ms; /* device COMM_LOSS vs its gateway's */
-	uint32_t	 storm_sites;	/* K sites of one area ... */
-	int64_t		 storm_window_ms; /* ... within T is an area storm */
-	char		*storm_code;	/* the code that counts (MAINS_FAIL) */
-	uint32_t	 flap_cycles;	/* N raise/clear cycles ... */
-	int64_t		 flap_window_ms; /* ... within T is flapping */
-	int64_t		 reopen_hold_ms; /* re-raise within this reopens */
-	uint32_t	 chronic_count;	/* N incidents of a site+fault ... */
-	int64_t		 chronic_period_ms; /* ... within this are chronic */
-	int		 auto_resolve;	/* all alarms clear -> resolved */
 };
 
 struct cfg_kv {
@@ -111,7 +89,7 @@ struct config {
 	char		*path;		/* as given */
 	struct cfg_daemon daemon;
 	struct cfg_modbus modbus;
-	struct cfg_correlation correlation;
+	struct corr_config correlation;	/* correlator/corr.h, defaults + file */
 	struct sla_config sla;		/* correlator/sla.h, defaults + file */
 	struct cfg_kafka kafka;
 	struct cfg_redis redis;

@@ -9,6 +9,9 @@
 #include "daemon/config.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
+#include "daemon/replay.h"
+
+#define TOCSIN_CONFIG_DEFAULT	"/etc/tocsin/tocsin.yaml"
 
 /*
  * Loads the configuration; prints every error to stderr and returns NULL
@@ -53,6 +56,23 @@ print_sites(const struct config *cfg)
 	xfree(ndev);
 }
 
+/* --replay: the fleet and rules of the configuration, time from the file. */
+static int
+replay(const char *config, const char *file, int strict)
+{
+	struct config *cfg = load_config(config);
+	int r;
+
+	if (cfg == NULL)
+		return 1;
+	r = replay_run(file, cfg->fleet, &cfg->correlation, strict, stdout,
+	    stderr);
+	config_free(cfg);
+	if (fflush(stdout) != 0)
+		return 1;
+	return r == 0 ? 0 : 1;
+}
+
 static int
 check_config(const char *path, int verbose)
 {
@@ -73,12 +93,15 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: tocsind [-n] -c FILE\n"
+	    "usage: tocsind [-n [-v]] [-c FILE]\n"
 	    "       tocsind --replay FILE [-c FILE] [--strict]\n"
-	    "  -c, --config FILE  configuration file (YAML)\n"
+	    "  -c, --config FILE  configuration file (YAML), default "
+	    TOCSIN_CONFIG_DEFAULT "\n"
 	    "  -n, --check        check the configuration and exit\n"
 	    "  -v                 with -n: list every site, its effective tier and tenants\n"
-	    "      --replay FILE  correlate alarm transitions (JSON lines) offline\n"
+	    "      --replay FILE  correlate alarm transitions (JSON lines, - for\n"
+	    "                     stdin) offline: incident events on stdout\n"
+	    "      --strict       with --replay: stop at the first bad line\n"
 	    "  -h, --help         this text\n"
 	    "      --version      print the version and exit\n");
 }
@@ -95,8 +118,8 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config = NULL, *replay = NULL;
-	int check = 0, verbose = 0, ch;
+	const char *config = NULL, *replay_file = NULL;
+	int check = 0, verbose = 0, strict = 0, ch;
 
 	while ((ch = getopt_long(argc, argv, "c:nhv", opts, NULL)) != -1) {
 		switch (ch) {
@@ -104,8 +127,8 @@ main(int argc, char **argv)
 		case 'n': check = 1; break;
 		case 'v': verbose = 1; break;
 		case 'h': usage(stdout); return 0;
-		case 'R': replay = optarg; break;
-		case 'S': break;
+		case 'R': replay_file = optarg; break;
+		case 'S': strict = 1; break;
 		case 'V':
 			printf("tocsind %s (%s)\n", TOCSIN_VERSION, mem_allocator());
 			return 0;
@@ -116,16 +139,10 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (replay != NULL) {
-		fprintf(stderr, "tocsind: --replay is not yet available in this "
-		    "version\n");
-		return 2;
-	}
-	if (config == NULL) {
-		fprintf(stderr, "tocsind: no configuration given (-c FILE)\n");
-		usage(stderr);
-		return 2;
-	}
+	if (config == NULL)
+		config = TOCSIN_CONFIG_DEFAULT;
+	if (replay_file != NULL)
+		return replay(config, replay_file, strict);
 	if (check)
 		return check_config(config, verbose);
 	fprintf(stderr, "tocsind: the daemon's run loop is not yet available "

@@ -162,8 +162,10 @@ Test(config, defaults_when_unset)
 	cr_assert_str_eq(cfg->http.bind, "127.0.0.1");
 	cr_assert_eq(cfg->correlation.chronic_count, 3);
 	cr_assert_eq(cfg->correlation.chronic_period_ms, 90LL * 86400000);
-	cr_assert_eq(cfg->correlation.nrootcauses, 1);
-	cr_assert_eq(cfg->correlation.rootcauses[0].nexplains, 5);
+	cr_assert_eq(cfg->correlation.nrules, 2);
+	cr_assert_str_eq(cfg->correlation.rules[0].root, "MAINS_FAIL");
+	cr_assert_eq(cfg->correlation.rules[0].nchildren, 5);
+	cr_assert_eq(cfg->correlation.rules[1].scope, CORR_SCOPE_GATEWAY);
 	/* DOMAIN.md 3, from sla_config_defaults() */
 	cr_assert_eq(cfg->sla.dur[SLA_ACK][TIER_PREMIUM][SEV_MAJOR][REGION_C].ms, 60000);
 	cr_assert_eq(cfg->sla.dur[SLA_ACK][TIER_STANDARD][SEV_MINOR][REGION_A].ms, 3600000);
@@ -307,9 +309,9 @@ Test(config, dangling_references)
 	    "  - {id: d, site: S1, profile: rect, via: g}\n",
 	    "g}", "devices[1].via: device d is reached via g, whose "
 	    "profile rect is not a gateway");
-	expect_at(PROFILE "correlation:\n  root_causes:\n"
+	expect_at(PROFILE "correlation:\n  rules:\n"
 	    "    - {root: MAINS_FAIL, explains: [BATT_LOW]}\n",
-	    "BATT_LOW]", "correlation.root_causes[0].explains[0]: alarm code "
+	    "BATT_LOW]", "correlation.rules[0].explains[0]: alarm code "
 	    "BATT_LOW is raised by no profile");
 }
 
@@ -624,4 +626,45 @@ Test(config, same_address_twice)
 	    "  - {id: b, site: S1, profile: rect, host: 127.0.0.1, port: 502, unit: 1}\n"
 	    "  - {id: c, site: S1, profile: rect, host: 127.0.0.1, unit: 2}\n",
 	    "t.yaml: devices: devices a and b have the same address 127.0.0.1:502 unit 1");
+}
+
+Test(config, correlation_rules)
+{
+	struct config *cfg = load(PROFILE "  fsu:\n    gateway: true\n"
+	    "    points: [{name: d, address: 10001}]\n"
+	    "    alarms: [{code: DOOR_OPEN, point: d, condition: equals, threshold: 1}]\n"
+	    "correlation:\n"
+	    "  rules:\n"
+	    "    - {root: MAINS_FAIL, explains: [DOOR_OPEN], window: 1h, before: 1m}\n"
+	    "    - {root: COMM_LOSS, explains: [COMM_LOSS], scope: gateway}\n"
+	    "  storm: {code: MAINS_FAIL, sites: 3, window: 5m}\n"
+	    "  flapping: {cycles: 5}\n"
+	    "  chronic: {count: 4, period: 30d}\n"
+	    "  reopen_hold: 10m\n"
+	    "  auto_resolve: true\n"
+	    "  id_prefix: SH-\n");
+	const struct corr_config *cc;
+
+	cr_assert_not_null(cfg, "%s", errs.n ? errs.msg[0] : "");
+	cc = &cfg->correlation;
+	cr_assert_eq(cc->nrules, 2);
+	cr_assert_str_eq(cc->rules[0].children[0], "DOOR_OPEN");
+	cr_assert_eq(cc->rules[0].window_ms, 3600000);
+	cr_assert_eq(cc->rules[0].before_ms, 60000);
+	cr_assert_eq(cc->rules[1].scope, CORR_SCOPE_GATEWAY);
+	cr_assert_eq(cc->storm_sites, 3);
+	cr_assert_eq(cc->storm_window_ms, 300000);
+	cr_assert_eq(cc->flap_cycles, 5);
+	cr_assert_eq(cc->flap_window_ms, 3600000, "unset keeps the default");
+	cr_assert_eq(cc->chronic_count, 4);
+	cr_assert_eq(cc->chronic_period_ms, 30LL * 86400000);
+	cr_assert_eq(cc->reopen_hold_ms, 600000);
+	cr_assert_eq(cc->auto_resolve, 1);
+	cr_assert_str_eq(cc->id_prefix, "SH-");
+	config_free(cfg);
+	expect_at(PROFILE "correlation:\n  flapping: {cycles: 99}\n",
+	    "99", "correlation.flapping.cycles: 99 is out of range [2, 32]");
+	expect_at(PROFILE "correlation:\n  storm: {code: MAINS_FAILURE}\n",
+	    "MAINS_FAILURE", "correlation.storm.code: alarm code MAINS_FAILURE "
+	    "is raised by no profile");
 }
