@@ -826,7 +826,7 @@ static const struct cfg_key kafka_keys[] = {
 	KSTR("group_id", struct cfg_kafka, group_id, "tocsin"),
 	KBOOL("publish_alarms", struct cfg_kafka, publish_alarms, "false"),
 	KBOOL("publish_telemetry", struct cfg_kafka, publish_telemetry, "false"),
-	KU32("queue_max", struct cfg_kafka, queue_max, 16, 100000000, "100000"),
+	KSIZE("queue_max", struct cfg_kafka, queue_max, 16, 100000000, "100k"),
 	KFN("properties", cfg_kafka_properties),
 	K_END
 };
@@ -837,8 +837,8 @@ static const struct cfg_key redis_keys[] = {
 	KU32("port", struct cfg_redis, port, 1, 65535, "6379"),
 	KSTR("prefix", struct cfg_redis, prefix, "tocsin:"),
 	KSTR("password_file", struct cfg_redis, password_file, NULL),
-	KU32("stream_maxlen", struct cfg_redis, stream_maxlen, 100, 100000000, "100000"),
-	KU32("queue_max", struct cfg_redis, queue_max, 16, 100000000, "100000"),
+	KSIZE("stream_maxlen", struct cfg_redis, stream_maxlen, 100, 100000000, "100k"),
+	KSIZE("queue_max", struct cfg_redis, queue_max, 16, 100000000, "100k"),
 	K_END
 };
 

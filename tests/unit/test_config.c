@@ -668,3 +668,19 @@ Test(config, correlation_rules)
 	    "MAINS_FAILURE", "correlation.storm.code: alarm code MAINS_FAILURE "
 	    "is raised by no profile");
 }
+
+Test(config, counts_take_suffixes)
+{
+	struct config *cfg = load(PROFILE "kafka:\n  queue_max: 250k\n"
+	    "redis:\n  stream_maxlen: 1M\n");
+
+	cr_assert_not_null(cfg, "%s", errs.n ? errs.msg[0] : "");
+	cr_assert_eq(cfg->kafka.queue_max, 250000);
+	cr_assert_eq(cfg->redis.stream_maxlen, 1000000);
+	cr_assert_eq(cfg->redis.queue_max, 100000);
+	config_free(cfg);
+	expect_at(PROFILE "kafka:\n  queue_max: 1G\n",
+	    "1G", "kafka.queue_max: 1G is out of range [16, 100000000]");
+	expect_at(PROFILE "kafka:\n  queue_max: lots\n",
+	    "lots", "kafka.queue_max: expected a size such as 1000, 64k or 16MiB");
+}
