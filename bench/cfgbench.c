@@ -148,7 +148,7 @@ main(int argc, char **argv)
 	const char *bdir = getenv("TOCSIN_BUILD");
 	char yaml[1024], csv[1024], cmd[2200], tpath[1024];
 	struct sample b[64], t[64], mb, mt;
-	struct stat sy, sc;
+	struct stat sy, sc, sd;
 	int runs = 3;
 
 	for (int i = 1; i < argc; i++) {
@@ -173,7 +173,10 @@ main(int argc, char **argv)
 	}
 	snprintf(yaml, sizeof(yaml), "%s/fleet.yaml", dir);
 	snprintf(csv, sizeof(csv), "%s/fleet-devices.csv", dir);
-	if (stat(yaml, &sy) != 0 || stat(csv, &sc) != 0) {
+	/* regenerate when missing or older than its sources */
+	if (stat(yaml, &sy) != 0 || stat(csv, &sc) != 0 ||
+	    (stat("etc/demo.yaml", &sd) == 0 && sd.st_mtime >= sy.st_mtime) ||
+	    (stat("etc/genfleet.py", &sd) == 0 && sd.st_mtime >= sy.st_mtime)) {
 		snprintf(cmd, sizeof(cmd), "python3 etc/genfleet.py %s", dir);
 		printf("cfgbench: generating the fleet: %s\n", cmd);
 		if (system(cmd) != 0 || stat(yaml, &sy) != 0 ||

@@ -5,10 +5,15 @@ set -u
 BUILD=${1:-build/default}
 export TOCSIN_BUILD="$BUILD"
 rc=0
-for b in cfgbench; do
+for b in cfgbench pointbench timerqbench slabench corrbench mbpoll; do
 	if [ -x "$BUILD/bench/$b" ]; then
 		echo "=== $b"
 		"$BUILD/bench/$b" || rc=1
 	fi
 done
+# the poller benchmark drives several processes (simulator, clients)
+if [ -f bench/pollbench.sh ]; then
+	echo "=== pollbench.sh"
+	sh bench/pollbench.sh "$BUILD" || rc=1
+fi
 exit $rc

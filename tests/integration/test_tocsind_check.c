@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <glob.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tests/support/proc.h"
@@ -94,5 +95,29 @@ Test(tocsind_check, usage_and_version)
 	cr_expect_eq(r.status, 1);
 	cr_expect(strstr(r.err, "/etc/tocsin/tocsin.yaml: cannot read") != NULL,
 	    "%s", r.err);
+	proc_result_free(&r);
+}
+
+/* etc/genfleet.py (the benchmarks' big fleet) must stay a valid config. */
+Test(tocsind_check, generated_fleet_is_ok)
+{
+	char dir[] = "/tmp/tocsin-genfleet-XXXXXX", yaml[128], tocsind[512];
+	char *gen[] = { "python3", "etc/genfleet.py", dir, "--sites", "60", NULL };
+	char *chk[] = { tocsind, "-n", "-c", yaml, NULL };
+	char *rm[] = { "rm", "-rf", dir, NULL };
+	struct proc_result r;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(yaml, sizeof(yaml), "%s/fleet.yaml", dir);
+	snprintf(tocsind, sizeof(tocsind), "%s", proc_build_path("tocsind"));
+	cr_assert_eq(proc_run(gen, 30000, &r), 0);
+	cr_expect_eq(r.status, 0, "%s", r.err);
+	proc_result_free(&r);
+	cr_assert_eq(proc_run(chk, 30000, &r), 0);
+	cr_expect_eq(r.status, 0, "%s", r.err);
+	cr_expect(strstr(r.out, "configuration OK: 60 sites, 60 areas, 600 devices")
+	    != NULL, "%s", r.out);
+	proc_result_free(&r);
+	cr_assert_eq(proc_run(rm, 10000, &r), 0);
 	proc_result_free(&r);
 }
