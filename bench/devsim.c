@@ -48,6 +48,7 @@
 
 #include "bench/devsim_model.h"
 #include "bench/devsim_scen.h"
+#include "daemon/config.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
 
@@ -179,7 +180,7 @@ serve(uint32_t d, const uint8_t *req, size_t reqlen, uint8_t *out)
 	qty = (unsigned)req[10] << 8 | req[11];
 	if (qty < 1 || qty > max)
 		return exception(out, req, MODBUS_EXCEPTION_ILLEGAL_DATA_VALUE);
-	if (addr + qty > m->nregs[t])
+	if (addr + qty > devsim_model_nregs(m, d, t))
 		return exception(out, req,
 		    MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS);
 	devsim_model_eval(m, d, now_ms(), ds.eval_ms);
@@ -607,19 +608,16 @@ ep_close(struct ds_ep *ep)
 static void
 scen_drop(const struct devsim_step *st)
 {
-	size_t lo, hi;
+	const struct devsim_model *m = &ds.model;
 
-	if (st->target == DS_T_ALL) {
-		lo = 0;
-		hi = ds.model.ngateways;
-	} else {
-		lo = st->target == DS_T_SITE ? st->index :
-		    st->index / ds.model.cfg.units;
-		hi = lo + 1;
-	}
-	for (size_t g = lo; g < hi; g++) {
+	for (size_t d = 0; d < m->cfg.ndevices; d++) {
+		size_t g = devsim_device_endpoint(m, (uint32_t)d);
 		struct ds_ep *ep;
 
+		if ((st->target == DS_T_SITE &&
+		    devsim_device_site(m, (uint32_t)d) != st->index) ||
+		    (st->target == DS_T_DEV && d != st->index))
+			continue;
 		if (g < ds.g_lo || g >= ds.g_lo + ds.neps)
 			continue;
 		ep = &ds.eps[g - ds.g_lo];
@@ -671,25 +669,35 @@ scen_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ------------------------------------------------------------ stats */
 
+/* Whether device d is served by this shard. */
+static int
+stats_mine(size_t d)
+{
+	size_t g = devsim_device_endpoint(&ds.model, (uint32_t)d);
+
+	return g >= ds.g_lo && g < ds.g_lo + ds.neps;
+}
+
 static void
 stats_dump(const char *reason)
 {
 	struct devsim_model *m = &ds.model;
-	size_t d_lo = devsim_gateway_first(m, ds.g_lo);
-	size_t d_hi = devsim_gateway_first(m, ds.g_lo + ds.neps);
 	uint32_t rmin = UINT32_MAX, rmax = 0;
+	size_t nmine = 0;
 	struct rusage ru;
 	double cu, cs;
 
-	d_hi = d_hi < m->cfg.ndevices ? d_hi : m->cfg.ndevices;
 	getrusage(RUSAGE_SELF, &ru);
 	cu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6;
 	cs = (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-	for (size_t d = d_lo; d < d_hi; d++) {
+	for (size_t d = 0; d < m->cfg.ndevices; d++) {
+		if (!stats_mine(d))
+			continue;
+		nmine++;
 		rmin = m->requests[d] < rmin ? m->requests[d] : rmin;
 		rmax = m->requests[d] > rmax ? m->requests[d] : rmax;
 	}
-	if (d_lo >= d_hi)
+	if (nmine == 0)
 		rmin = 0;
 	fprintf(ds.stats, "devsim stats reason=%s pid=%d shard=%u/%u "
 	    "mode=%s uptime_s=%.3f cpu_user_s=%.3f cpu_sys_s=%.3f cpu_s=%.3f "
@@ -700,7 +708,7 @@ stats_dump(const char *reason)
 	    (int)getpid(), ds.shard, ds.nshards,
 	    ds.libmodbus ? "libmodbus" : "own",
 	    (double)(now_ms() - ds.t_start) / 1000.0, cu, cs, cu + cs,
-	    ru.ru_maxrss, d_hi - d_lo,
+	    ru.ru_maxrss, nmine,
 	    (unsigned long long)ds.st.requests,
 	    (unsigned long long)ds.st.responses,
 	    (unsigned long long)ds.st.exceptions,
@@ -712,11 +720,15 @@ stats_dump(const char *reason)
 	    (unsigned long long)ds.st.dropped,
 	    (unsigned long long)ds.st.accept_errors,
 	    (unsigned long long)ds.st.open, rmin, rmax);
-	for (size_t d = d_lo; d < d_hi; d++) {
+	for (size_t d = 0; d < m->cfg.ndevices; d++) {
 		const struct fleet_device *fd = &m->fleet->devices[d];
 
+		if (!stats_mine(d))
+			continue;
 		fprintf(ds.stats, "devsim device id=%s addr=%s:%u unit=%d "
-		    "requests=%u\n", fd->id, fd->host, fd->port, fd->unit,
+		    "requests=%u\n", fd->id, fd->host,
+		    ds.eps[devsim_device_endpoint(m, (uint32_t)d) -
+		    ds.g_lo].port, fd->unit,
 		    m->requests[d]);
 	}
 	fflush(ds.stats);
@@ -741,7 +753,8 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-"usage: devsim [--devices N] [--units-per-gateway K] [--base-addr A]\n"
+"usage: devsim -c CONFIG [--shard I/N] [--scenario FILE] [--stats FILE] ...\n"
+"       devsim [--devices N] [--units-per-gateway K] [--base-addr A]\n"
 "              [--port P] [--ports-per-addr M] [--shard I/N] [--profile tower]\n"
 "              [--scenario FILE] [--libmodbus] [--stats FILE] [--noise X]\n"
 "              [--drift X] [--drift-period S] [--time-scale X]\n"
@@ -789,6 +802,7 @@ main(int argc, char *argv[])
 		{ "port", required_argument, NULL, 'p' },
 		{ "ports-per-addr", required_argument, NULL, 'm' },
 		{ "shard", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "profile", required_argument, NULL, 'P' },
 		{ "scenario", required_argument, NULL, 'S' },
 		{ "libmodbus", no_argument, NULL, 'L' },
@@ -804,7 +818,9 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	struct devsim_cfg cfg;
-	const char *scen_path = NULL, *stats_path = NULL;
+	const char *scen_path = NULL, *stats_path = NULL, *cfg_path = NULL;
+	struct config *tcfg = NULL;
+	int topo_opt = 0;
 	char err[512], first[INET_ADDRSTRLEN], last[INET_ADDRSTRLEN];
 	unsigned long nofile;
 	size_t g_hi, need;
@@ -815,8 +831,13 @@ main(int argc, char *argv[])
 	ds.shard = 0;
 	ds.nshards = 1;
 	ds.eval_ms = 100;
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		if (strchr("nkapmP", ch) != NULL)
+			topo_opt = ch;
 		switch (ch) {
+		case 'c':
+			cfg_path = optarg;
+			break;
 		case 'n':
 			cfg.ndevices = (size_t)num_arg("devices", optarg, 1,
 			    1000000);
@@ -878,6 +899,13 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
+	if (cfg_path != NULL && topo_opt != 0)
+		fatalx("devsim -c takes the fleet from the configuration: "
+		    "--devices, --units-per-gateway, --base-addr, --port, "
+		    "--ports-per-addr and --profile do not apply");
+	if (cfg_path != NULL && ds.libmodbus)
+		fatalx("devsim -c with --libmodbus is not supported: the "
+		    "libmodbus mode serves the built-in profile only");
 	signal(SIGPIPE, SIG_IGN);
 	ds.stats = stdout;
 	if (stats_path != NULL && (ds.stats = fopen(stats_path, "w")) == NULL)
@@ -885,7 +913,24 @@ main(int argc, char *argv[])
 	if ((ds.loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		fatalx("devsim no libev loop");
 	ds.t_start = now_ms();
-	if ((rc = devsim_model_init(&ds.model, &cfg, now_ms())) != 0)
+	if (cfg_path != NULL) {
+		struct config_errors errs = { NULL, 0 };
+
+		if ((tcfg = config_load(cfg_path, &errs)) == NULL) {
+			for (size_t i = 0; i < errs.n; i++)
+				fprintf(stderr, "%s\n", errs.msg[i]);
+			config_errors_free(&errs);
+			fatalx("devsim config=%s does not load", cfg_path);
+		}
+		if ((rc = devsim_model_init_fleet(&ds.model, &cfg,
+		    tcfg->fleet, (uint16_t)tcfg->modbus.port,
+		    (int)tcfg->modbus.unit, now_ms())) != 0)
+			fatalx("devsim config=%s cannot be served: every device "
+			    "needs an IPv4 host in 127.0.0.0/8 and a unit "
+			    "of its own on its host:port", cfg_path);
+		cfg.ndevices = ds.model.cfg.ndevices;
+		cfg.units = 0;
+	} else if ((rc = devsim_model_init(&ds.model, &cfg, now_ms())) != 0)
 		fatalx("devsim bad fleet err=\"%s\" (endpoints must stay in "
 		    "127.0.0.0/8 and ports below 65536)", strerror(-rc));
 	if (scen_path != NULL && devsim_scen_load(&ds.scen, scen_path,
@@ -916,7 +961,7 @@ main(int argc, char *argv[])
 
 		ep->g = ds.g_lo + i;
 		ep->lfd = -1;
-		devsim_endpoint(&cfg, ep->g, &ep->addr, &ep->port);
+		devsim_model_endpoint(&ds.model, ep->g, &ep->addr, &ep->port);
 		if ((rc = ep_listen(ep)) != 0) {
 			ds.neps = i + 1;
 			goto out;
@@ -962,6 +1007,7 @@ out:
 	xfree(ds.eps);
 	devsim_scen_fini(&ds.scen);
 	devsim_model_fini(&ds.model);
+	config_free(tcfg);
 	if (ds.stats != stdout)
 		fclose(ds.stats);
 	ev_loop_destroy(ds.loop);

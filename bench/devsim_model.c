@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
 
@@ -178,6 +179,9 @@ devsim_unit_device(const struct devsim_model *m, size_t g, unsigned unit)
 {
 	size_t d;
 
+	if (m->cfgmode)
+		return g < m->ngateways && unit < 256 ?
+		    m->eps[g].unit_dev[unit] : FLEET_NONE;
 	if (m->cfg.units == 1)
 		return (uint32_t)g;
 	if (unit < 1 || unit > m->cfg.units)
@@ -352,6 +356,7 @@ devsim_model_init(struct devsim_model *m, const struct devsim_cfg *cfg,
 	m->faults = xcalloc(cfg->ndevices, sizeof(*m->faults));
 	m->requests = xcalloc(cfg->ndevices, sizeof(*m->requests));
 	m->sites = xcalloc(m->ngateways, sizeof(*m->sites));
+	m->nsites = m->ngateways;
 	m->start = now;
 	m->rng = cfg->seed * 0x9e3779b97f4a7c15ULL | 1;
 	for (size_t g = 0; g < m->ngateways; g++) {
@@ -369,7 +374,13 @@ devsim_model_init(struct devsim_model *m, const struct devsim_cfg *cfg,
 void
 devsim_model_fini(struct devsim_model *m)
 {
-	fleet_free(m->fleet);
+	if (!m->cfgmode)
+		fleet_free(m->fleet);
+	xfree(m->eps);
+	xfree(m->dev_ep);
+	xfree(m->woff);
+	xfree(m->boff);
+	xfree(m->pnregs);
 	xfree(m->regs);
 	xfree(m->bits);
 	xfree(m->evaluated);
@@ -382,18 +393,28 @@ devsim_model_fini(struct devsim_model *m)
 uint16_t *
 devsim_model_words(struct devsim_model *m, uint32_t d, enum mb_table t)
 {
-	uint16_t *w = m->regs + (size_t)d * (m->nregs[MB_INPUT] +
-	    m->nregs[MB_HOLDING]);
+	uint16_t *w;
 
+	if (m->cfgmode) {
+		w = m->regs + m->woff[d];
+		return t == MB_INPUT ? w : w +
+		    m->pnregs[m->fleet->devices[d].profile][MB_INPUT];
+	}
+	w = m->regs + (size_t)d * (m->nregs[MB_INPUT] + m->nregs[MB_HOLDING]);
 	return t == MB_INPUT ? w : w + m->nregs[MB_INPUT];
 }
 
 uint8_t *
 devsim_model_bits(struct devsim_model *m, uint32_t d, enum mb_table t)
 {
-	uint8_t *b = m->bits + (size_t)d * (m->nregs[MB_COIL] +
-	    m->nregs[MB_DISCRETE]);
+	uint8_t *b;
 
+	if (m->cfgmode) {
+		b = m->bits + m->boff[d];
+		return t == MB_COIL ? b : b +
+		    m->pnregs[m->fleet->devices[d].profile][MB_COIL];
+	}
+	b = m->bits + (size_t)d * (m->nregs[MB_COIL] + m->nregs[MB_DISCRETE]);
 	return t == MB_COIL ? b : b + m->nregs[MB_COIL];
 }
 
@@ -466,6 +487,21 @@ site_rebase(struct devsim_model *m, struct devsim_site *s, int64_t now)
 	s->temp_t0 = now;
 }
 
+/* The site's devices re-evaluate at their next request. */
+static void
+site_invalidate(struct devsim_model *m, size_t site)
+{
+	if (m->cfgmode) {
+		for (size_t d = 0; d < m->cfg.ndevices; d++)
+			if (m->fleet->devices[d].site == site)
+				m->evaluated[d] = INT64_MIN;
+		return;
+	}
+	for (size_t i = 0; i < m->cfg.units; i++)
+		if (site * m->cfg.units + i < m->cfg.ndevices)
+			m->evaluated[site * m->cfg.units + i] = INT64_MIN;
+}
+
 void
 devsim_site_mains(struct devsim_model *m, size_t site, int ok, int64_t now)
 {
@@ -474,9 +510,7 @@ devsim_site_mains(struct devsim_model *m, size_t site, int ok, int64_t now)
 	site_rebase(m, s, now);
 	s->mains_ok = ok != 0;
 	/* Consequences show at the next request, not 100 ms later. */
-	for (size_t i = 0; i < m->cfg.units; i++)
-		if (site * m->cfg.units + i < m->cfg.ndevices)
-			m->evaluated[site * m->cfg.units + i] = INT64_MIN;
+	site_invalidate(m, site);
 }
 
 void
@@ -490,9 +524,7 @@ devsim_site_flag(struct devsim_model *m, size_t site, uint16_t flag, int set,
 		s->flags |= flag;
 	else
 		s->flags &= (uint16_t)~flag;
-	for (size_t i = 0; i < m->cfg.units; i++)
-		if (site * m->cfg.units + i < m->cfg.ndevices)
-			m->evaluated[site * m->cfg.units + i] = INT64_MIN;
+	site_invalidate(m, site);
 }
 
 static void
@@ -573,6 +605,8 @@ devsim_encode(const struct fleet_point *p, double v, uint16_t *regs)
 	}
 }
 
+static void	cfg_eval(struct devsim_model *m, uint32_t d, int64_t now);
+
 /* Every point's engineering value for device d at now. */
 static void
 tower_values(struct devsim_model *m, uint32_t d, int64_t now, double *val)
@@ -634,6 +668,10 @@ devsim_model_eval(struct devsim_model *m, uint32_t d, int64_t now,
 	    now - m->evaluated[d] < max_age_ms)
 		return;
 	m->evaluated[d] = now;
+	if (m->cfgmode) {
+		cfg_eval(m, d, now);
+		return;
+	}
 	tower_values(m, d, now, val);
 	for (size_t i = 0; i < TP__COUNT; i++) {
 		const struct fleet_point *q = &p->points[i];
@@ -650,4 +688,283 @@ devsim_model_eval(struct devsim_model *m, uint32_t d, int64_t now,
 			break;
 		}
 	}
+}
+
+/* ------------------------------------------------------------ config mode */
+
+size_t
+devsim_device_endpoint(const struct devsim_model *m, uint32_t d)
+{
+	return m->cfgmode ? m->dev_ep[d] : d / m->cfg.units;
+}
+
+size_t
+devsim_device_site(const struct devsim_model *m, uint32_t d)
+{
+	return m->cfgmode ? m->fleet->devices[d].site : d / m->cfg.units;
+}
+
+size_t
+devsim_model_nregs(const struct devsim_model *m, uint32_t d, enum mb_table t)
+{
+	if (m->cfgmode)
+		return m->pnregs[m->fleet->devices[d].profile][t];
+	return m->nregs[t];
+}
+
+int
+devsim_model_endpoint(const struct devsim_model *m, size_t g,
+    struct in_addr *addr, uint16_t *port)
+{
+	if (!m->cfgmode)
+		return devsim_endpoint(&m->cfg, g, addr, port);
+	if (g >= m->ngateways)
+		return -ERANGE;
+	*addr = m->eps[g].addr;
+	*port = m->eps[g].port;
+	return 0;
+}
+
+/* Whether alarm code `code` describes the site's present condition. */
+static int
+cfg_code_active(const struct devsim_site *s, const char *code)
+{
+	if (strcmp(code, "MAINS_FAIL") == 0)
+		return !s->mains_ok;
+	if (strcmp(code, "RECT_FAIL") == 0)
+		return (s->flags & DEVSIM_F_RECT_FAIL) != 0;
+	if (strcmp(code, "AC_FAIL") == 0)
+		return !site_cooling(s);
+	if (strcmp(code, "DG_FAIL") == 0)
+		return (s->flags & DEVSIM_F_DG_FAIL) != 0;
+	if (strcmp(code, "DOOR_OPEN") == 0)
+		return (s->flags & DEVSIM_F_DOOR) != 0;
+	if (strcmp(code, "SMOKE") == 0)
+		return (s->flags & DEVSIM_F_SMOKE) != 0;
+	if (strcmp(code, "WATER_LEAK") == 0)
+		return (s->flags & DEVSIM_F_WATER) != 0;
+	return 0;
+}
+
+/*
+ * The value of point pi of device d by what the point is: a status that
+ * alarms watch, else a physical quantity named by the point.
+ */
+static double
+cfg_value(struct devsim_model *m, uint32_t d, const struct fleet_profile *p,
+    uint32_t pi, int64_t now)
+{
+	const struct fleet_point *q = &p->points[pi];
+	const struct devsim_site *s = &m->sites[m->fleet->devices[d].site];
+	const char *n = q->name;
+	double nz = m->cfg.noise, v = 0, drift, up;
+	int status = 0;
+	uint64_t word = 0;
+
+	for (size_t a = 0; a < p->nalarms; a++) {
+		const struct fleet_alarm *al = &p->alarms[a];
+
+		if (al->point != pi || (al->cond != AC_BIT_SET &&
+		    al->cond != AC_EQUALS))
+			continue;
+		status = 1;
+		if (!cfg_code_active(s, al->code))
+			continue;
+		if (al->cond == AC_BIT_SET)
+			word |= 1ULL << al->bit;
+		else
+			word = (uint64_t)al->threshold;
+	}
+	if (status)
+		return (double)word;
+	up = (double)(now - m->start);
+	drift = m->cfg.drift * sin(2 * M_PI * (up / 1000.0 /
+	    m->cfg.drift_period_s + model_offset(m, d, 0)));
+	if (strcmp(n, "mains_voltage") == 0)
+		v = s->mains_ok ? DEVSIM_MAINS_V + nz * (2.0 * model_offset(m,
+		    d, 1) + 1.5 * model_noise(m)) + 2.0 * drift : 0;
+	else if (strcmp(n, "mains_frequency") == 0)
+		v = s->mains_ok ? DEVSIM_MAINS_HZ + nz * 0.04 *
+		    model_noise(m) : 0;
+	else if (strcmp(n, "dc_voltage") == 0)
+		v = site_powered(s) ? DEVSIM_BATT_FLOAT_V :
+		    site_battery_v(m, s, now);
+	else if (strcmp(n, "voltage") == 0 ||
+	    strcmp(n, "battery_voltage") == 0)
+		v = site_battery_v(m, s, now) + nz * 0.02 * model_noise(m);
+	else if (strcmp(n, "current") == 0 ||
+	    strcmp(n, "battery_current") == 0)
+		v = site_battery_a(m, s, site_battery_v(m, s, now)) + nz *
+		    0.2 * model_noise(m);
+	else if (strcmp(n, "room_temp") == 0 ||
+	    strcmp(n, "room_temperature") == 0 ||
+	    strcmp(n, "temperature") == 0)
+		v = site_temp(m, s, now) + nz * (1.5 * model_offset(m, d, 2) +
+		    0.1 * model_noise(m)) + drift;
+	else if (strcmp(n, "load_current") == 0)
+		v = DEVSIM_LOAD_A + nz * (3.0 * model_offset(m, d, 3) + 0.3 *
+		    model_noise(m)) + 0.5 * drift;
+	else if (strcmp(n, "fuel_level") == 0)
+		v = 80.0 + 5.0 * model_offset(m, d, 4);
+	else if (strcmp(n, "uptime") == 0)
+		v = q->unit != NULL && strcmp(q->unit, "ms") == 0 ? up :
+		    floor(up / 1000.0);
+	else if (strcmp(n, "battery_soc") == 0 || strcmp(n, "soc") == 0)
+		v = (site_battery_v(m, s, now) - BATT_EMPTY_V) /
+		    (DEVSIM_BATT_FLOAT_V - BATT_EMPTY_V) * 100.0;
+	else if (strcmp(n, "door") == 0 || strcmp(n, "door_open") == 0)
+		v = (s->flags & DEVSIM_F_DOOR) != 0;
+	else if (strcmp(n, "smoke") == 0)
+		v = (s->flags & DEVSIM_F_SMOKE) != 0;
+	else if (strcmp(n, "water_leak") == 0)
+		v = (s->flags & DEVSIM_F_WATER) != 0;
+	return v < q->min ? q->min : v > q->max ? q->max : v;
+}
+
+static void
+cfg_eval(struct devsim_model *m, uint32_t d, int64_t now)
+{
+	const struct fleet_profile *p =
+	    &m->fleet->profiles[m->fleet->devices[d].profile];
+
+	for (uint32_t i = 0; i < p->npoints; i++) {
+		const struct fleet_point *q = &p->points[i];
+		double v = cfg_value(m, d, p, i, now);
+
+		if (q->table == MB_COIL || q->table == MB_DISCRETE)
+			devsim_model_bits(m, d, q->table)[q->address] = v != 0;
+		else
+			devsim_encode(q, v, devsim_model_words(m, d,
+			    q->table));
+	}
+}
+
+struct cfg_key {
+	uint64_t	 key;		/* addr << 16 | port */
+	uint32_t	 d;		/* device */
+};
+
+static int
+cfg_key_cmp(const void *a, const void *b)
+{
+	const struct cfg_key *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	return x->d < y->d ? -1 : x->d > y->d;
+}
+
+int
+devsim_model_init_fleet(struct devsim_model *m, const struct devsim_cfg *cfg,
+    struct fleet *f, uint16_t def_port, int def_unit, int64_t now)
+{
+	struct cfg_key *k;
+	size_t nw = 0, nb = 0, n = f->ndevices;
+	uint32_t *first;
+
+	if (n == 0 || !(cfg->time_scale > 0) || !(cfg->batt_runtime_s > 0) ||
+	    !(cfg->drift_period_s > 0) || cfg->noise < 0 || cfg->drift < 0)
+		return -EINVAL;
+	k = xcalloc(n, sizeof(*k));
+	for (size_t d = 0; d < n; d++) {
+		const struct fleet_device *fd = &f->devices[d];
+		struct in_addr a;
+		int unit = fd->unit >= 0 ? fd->unit : def_unit;
+
+		if (fd->host == NULL || inet_pton(AF_INET, fd->host, &a) != 1 ||
+		    (ntohl(a.s_addr) >> 24) != 127 || unit < 0 || unit > 255) {
+			xfree(k);
+			return -EINVAL;
+		}
+		k[d].key = (uint64_t)ntohl(a.s_addr) << 16 |
+		    (fd->port ? fd->port : def_port);
+		k[d].d = (uint32_t)d;
+	}
+	memset(m, 0, sizeof(*m));
+	m->cfg = *cfg;
+	m->cfg.ndevices = n;
+	m->cfg.units = 1;
+	m->cfgmode = 1;
+	m->fleet = f;
+	m->dev_ep = xcalloc(n, sizeof(*m->dev_ep));
+	/* endpoints numbered by first appearance: shards split stably */
+	first = xcalloc(n, sizeof(*first));
+	qsort(k, n, sizeof(*k), cfg_key_cmp);
+	for (size_t i = 0; i < n; ) {
+		size_t j = i;
+
+		while (j < n && k[j].key == k[i].key)
+			j++;
+		for (size_t x = i; x < j; x++)
+			first[k[x].d] = k[i].d;
+		i = j;
+	}
+	m->eps = xcalloc(n, sizeof(*m->eps));
+	for (size_t d = 0; d < n; d++) {
+		const struct fleet_device *fd = &f->devices[d];
+		int unit = fd->unit >= 0 ? fd->unit : def_unit;
+		struct devsim_ep *ep;
+
+		if (first[d] == d) {
+			ep = &m->eps[m->ngateways];
+			inet_pton(AF_INET, fd->host, &ep->addr);
+			ep->port = fd->port ? fd->port : def_port;
+			for (unsigned u = 0; u < 256; u++)
+				ep->unit_dev[u] = FLEET_NONE;
+			m->dev_ep[d] = (uint32_t)m->ngateways++;
+		} else
+			m->dev_ep[d] = m->dev_ep[first[d]];
+		ep = &m->eps[m->dev_ep[d]];
+		if (ep->unit_dev[unit] != FLEET_NONE) {
+			xfree(k);
+			xfree(first);
+			m->fleet = NULL;
+			devsim_model_fini(m);
+			return -EINVAL;
+		}
+		ep->unit_dev[unit] = (uint32_t)d;
+	}
+	xfree(k);
+	xfree(first);
+	m->pnregs = xcalloc(f->nprofiles ? f->nprofiles : 1,
+	    sizeof(*m->pnregs));
+	for (size_t pi = 0; pi < f->nprofiles; pi++)
+		for (size_t i = 0; i < f->profiles[pi].npoints; i++) {
+			const struct fleet_point *q = &f->profiles[pi].points[i];
+			uint32_t end = q->address + fleet_point_width(q);
+
+			if (end > m->pnregs[pi][q->table])
+				m->pnregs[pi][q->table] = end;
+			if (end > m->nregs[q->table])
+				m->nregs[q->table] = end;
+		}
+	m->woff = xcalloc(n, sizeof(*m->woff));
+	m->boff = xcalloc(n, sizeof(*m->boff));
+	for (size_t d = 0; d < n; d++) {
+		const uint32_t *t = m->pnregs[f->devices[d].profile];
+
+		m->woff[d] = nw;
+		m->boff[d] = nb;
+		nw += t[MB_INPUT] + t[MB_HOLDING];
+		nb += t[MB_COIL] + t[MB_DISCRETE];
+	}
+	m->regs = xcalloc(nw ? nw : 1, sizeof(*m->regs));
+	m->bits = xcalloc(nb ? nb : 1, sizeof(*m->bits));
+	m->evaluated = xcalloc(n, sizeof(*m->evaluated));
+	m->faults = xcalloc(n, sizeof(*m->faults));
+	m->requests = xcalloc(n, sizeof(*m->requests));
+	m->nsites = f->nsites;
+	m->sites = xcalloc(f->nsites ? f->nsites : 1, sizeof(*m->sites));
+	m->start = now;
+	m->rng = cfg->seed * 0x9e3779b97f4a7c15ULL | 1;
+	for (size_t g = 0; g < m->nsites; g++) {
+		m->sites[g].mains_ok = 1;
+		m->sites[g].batt_t0 = now;
+		m->sites[g].batt_v0 = DEVSIM_BATT_FLOAT_V;
+		m->sites[g].temp_t0 = now;
+		m->sites[g].temp_v0 = DEVSIM_ROOM_C;
+	}
+	for (size_t d = 0; d < n; d++)
+		devsim_model_eval(m, (uint32_t)d, now, 0);
+	return 0;
 }

@@ -16,6 +16,20 @@
  * and one site, as an FSU is at a tower site.  Devices, sites and endpoints
  * are numbered globally, so several simulator processes (--shard i/n) serving
  * disjoint slices agree on every name and address.
+ *
+ * Config mode (devsim_model_init_fleet(), `devsim -c CONFIG`): the fleet is
+ * a tocsin configuration's, borrowed.  Every distinct host:port of its
+ * devices (a device behind a gateway is reached at the gateway's) is one
+ * endpoint, numbered in order of first appearance; its unit ids map to
+ * their devices.  Each device's registers are laid out by its own profile,
+ * and a site holds as many devices as the configuration puts there.  A
+ * point's value comes from the site's physics by what the point is:
+ * points that a bit_set or equals alarm watches carry that alarm's
+ * condition (MAINS_FAIL, RECT_FAIL, AC_FAIL, DG_FAIL, DOOR_OPEN, SMOKE,
+ * WATER_LEAK); other points by name (mains_voltage, dc_voltage,
+ * load_current, voltage/current of a battery, room_temp, fuel_level,
+ * uptime, ...; docs/devsim.md has the table); a name it does not know
+ * reads 0 clamped into the point's [min, max].
  */
 #ifndef DEVSIM_MODEL_H
 #define DEVSIM_MODEL_H
@@ -81,6 +95,20 @@ struct devsim_model {
 	uint32_t	*requests;	/* per device, counted by the server */
 	int64_t		 start;		/* ms: model creation (uptime, energy) */
 	uint64_t	 rng;		/* xorshift state for noise */
+	size_t		 nsites;	/* entries of sites[] */
+	/* config mode only (fleet borrowed, not freed by fini): */
+	int		 cfgmode;	/* 1: built by devsim_model_init_fleet */
+	struct devsim_ep *eps;		/* ngateways endpoints */
+	uint32_t	*dev_ep;	/* per device: its endpoint */
+	size_t		*woff, *boff;	/* per device: first word, first bit */
+	uint32_t	(*pnregs)[MB__COUNT]; /* per profile: table sizes */
+};
+
+/* A config-mode endpoint: one address:port and the units behind it. */
+struct devsim_ep {
+	struct in_addr	 addr;
+	uint16_t	 port;
+	uint32_t	 unit_dev[256];	/* device of each unit id or FLEET_NONE */
 };
 
 /* Nominal (noise 0, drift 0, mains on) values of the tower profile. */
@@ -104,6 +132,29 @@ void	 devsim_cfg_default(struct devsim_cfg *cfg);
 int	 devsim_model_init(struct devsim_model *m, const struct devsim_cfg *cfg,
 	    int64_t now);
 void	 devsim_model_fini(struct devsim_model *m);
+
+/*
+ * Config mode: the model of fleet f (borrowed: it must outlive the model;
+ * the caller frees it after devsim_model_fini()).  Devices without a port
+ * or unit take def_port / def_unit (the config's modbus section).  Only
+ * noise, drift, drift_period_s, time_scale, batt_runtime_s and seed of cfg
+ * are used.  Returns 0; -EINVAL for a bad cfg, a host that is not an IPv4
+ * literal in 127.0.0.0/8, a unit outside 0..255 or two devices on one
+ * host:port:unit.  Free with devsim_model_fini().
+ */
+int	 devsim_model_init_fleet(struct devsim_model *m,
+	    const struct devsim_cfg *cfg, struct fleet *f, uint16_t def_port,
+	    int def_unit, int64_t now);
+
+/* Endpoint g's address and port in either mode.  Returns 0 or -ERANGE. */
+int	 devsim_model_endpoint(const struct devsim_model *m, size_t g,
+	    struct in_addr *addr, uint16_t *port);
+/* The endpoint and the site of device d in either mode. */
+size_t	 devsim_device_endpoint(const struct devsim_model *m, uint32_t d);
+size_t	 devsim_device_site(const struct devsim_model *m, uint32_t d);
+/* Registers (bits) of table t that device d serves, from address 0. */
+size_t	 devsim_model_nregs(const struct devsim_model *m, uint32_t d,
+	    enum mb_table t);
 
 /*
  * The address and port of endpoint (gateway) g in the addressing scheme of

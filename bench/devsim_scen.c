@@ -248,14 +248,21 @@ devsim_scen_apply(struct devsim_model *m, const struct devsim_step *st,
 		/* Physics happens at a site. */
 		if (st->target == DS_T_ALL) {
 			lo = 0;
-			hi = m->ngateways;
+			hi = m->nsites;
 		} else {
 			lo = st->target == DS_T_SITE ? st->index :
-			    st->index / m->cfg.units;
+			    devsim_device_site(m, st->index);
 			hi = lo + 1;
 		}
 		for (size_t g = lo; g < hi; g++)
 			apply_site(m, g, (enum devsim_act)st->act, now);
+		return;
+	}
+	if (st->target == DS_T_SITE && m->cfgmode) {
+		/* a configuration puts any devices at a site */
+		for (size_t d = 0; d < m->cfg.ndevices; d++)
+			if (devsim_device_site(m, (uint32_t)d) == st->index)
+				apply_dev(m, (uint32_t)d, st);
 		return;
 	}
 	if (st->target == DS_T_ALL) {

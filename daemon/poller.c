@@ -1,0 +1,320 @@
+/*
+ * poller.c - see poller.h.
+ *
+ * Layout: one struct poller owns the Modbus client, one almrule (the rule
+ * engine of this thread) and an array of almrule device states indexed by
+ * fleet device index (NULL for a device that was not added).  Nothing is
+ * allocated per poll: a completed poll is decoded block by block straight
+ * from the client's result buffer into a stack window of at most 125
+ * registers, and each point goes to almrule_sample() as it is decoded.
+ *
+ * Time: almrule is pure and takes `now`; the poller passes the loop's time
+ * at completion (ev_now, epoch ms), the moment the values were known.
+ *
+ * Output passes through two hops: almrule's sink (plain callbacks) lands
+ * in poller_alarm()/poller_sample() here, which count and forward to the
+ * caller's ops table.  Counting here rather than in almrule's stats keeps
+ * one set of numbers for /metrics however the rules are driven.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <ev.h>
+
+#include "daemon/config.h"
+#include "daemon/log.h"
+#include "daemon/mem.h"
+#include "daemon/poller.h"
+#include "drivers/modbus/mbdecode.h"
+
+struct poller {
+	struct ev_loop	*loop;
+	const struct fleet *fleet;
+	struct mb_config cfg;		/* copy; comm_loss_misses feeds almrule */
+	struct poller_sink sink;	/* the caller's */
+	struct mbclient	*mb;		/* owned */
+	struct almrule	 ar;		/* rules of every device */
+	struct almrule_dev **dev;	/* by fleet index; NULL: not polled */
+	struct poller_counters cnt;	/* mb filled in on read */
+	int		 running;
+};
+
+static void
+poller_alarm(void *arg, const struct alarm_event *ev)
+{
+	struct poller *p = arg;
+
+	if (ev->edge == ALARM_RAISE) {
+		p->cnt.alarms_raised++;
+		if (ev->code == FLEET_CODE_COMM_LOSS)
+			p->cnt.comm_loss_raised++;
+	} else {
+		p->cnt.alarms_cleared++;
+		if (ev->code == FLEET_CODE_COMM_LOSS)
+			p->cnt.comm_loss_cleared++;
+	}
+	p->sink.ops->alarm(p->sink.arg, ev);
+}
+
+static void
+poller_sample(void *arg, const struct almrule_sample *s)
+{
+	struct poller *p = arg;
+
+	p->cnt.samples_published++;
+	if (p->sink.ops->sample != NULL)
+		p->sink.ops->sample(p->sink.arg, s);
+}
+
+/*
+ * Decodes every point of block b and samples it.  Returns the number of
+ * points with good quality; *bad gets the others.
+ */
+static uint32_t
+poller_block(struct poller *p, struct almrule_dev *ad,
+    const struct fleet_profile *prof, const struct mb_result *r, size_t b,
+    int64_t now, uint32_t *bad)
+{
+	const struct mbplan *plan = r->plan;
+	const struct mbplan_block *blk = &plan->blocks[b];
+	const uint8_t *data = r->data + blk->data_off;
+	uint16_t regs[125];
+	uint32_t good = 0;
+	int isbits = blk->table == MB_COIL || blk->table == MB_DISCRETE;
+
+	if (!isbits) {
+		/* count <= 125 by mbplan's clamp; the wire is big-endian */
+		for (unsigned i = 0; i < blk->count && i < 125; i++)
+			regs[i] = (uint16_t)(data[2 * i] << 8 | data[2 * i + 1]);
+	}
+	for (uint32_t j = blk->first; j < blk->first + blk->npoints; j++) {
+		uint32_t pt = plan->order[j];
+		const struct fleet_point *fp = &prof->points[pt];
+		struct mbdecode_value v;
+		int rc;
+
+		if (isbits)
+			rc = mbdecode_bits_packed(fp, data, blk->count,
+			    blk->addr, &v);
+		else
+			rc = mbdecode_regs(fp, regs, blk->count, blk->addr,
+			    &v);
+		if (rc != 0) {
+			p->cnt.decode_errors++;
+			(*bad)++;
+			continue;
+		}
+		p->cnt.points++;
+		if (v.quality != MBQ_GOOD) {
+			p->cnt.points_bad++;
+			(*bad)++;
+		} else
+			good++;
+		almrule_sample(&p->ar, ad, pt, &v, now);
+	}
+	return good;
+}
+
+static void
+poller_result(const struct mb_result *r, void *arg)
+{
+	struct poller *p = arg;
+	struct almrule_dev *ad;
+	const struct fleet_profile *prof;
+	struct poller_poll pp;
+	uint64_t suppressed;
+	int64_t now = (int64_t)(ev_now(p->loop) * 1000.0);
+
+	if (r->device >= p->fleet->ndevices ||
+	    (ad = p->dev[r->device]) == NULL)
+		return;
+	prof = &p->fleet->profiles[p->fleet->devices[r->device].profile];
+	memset(&pp, 0, sizeof(pp));
+	pp.device = r->device;
+	pp.status = (uint8_t)r->status;
+	pp.started_ms = r->started_ms;
+	pp.done_ms = now;
+	pp.rtt_us = r->rtt_us;
+	p->cnt.polls++;
+	if (r->status < MB__STATUS_COUNT)
+		p->cnt.polls_by_status[r->status]++;
+	suppressed = p->ar.stats.suppressed;
+	if (r->status == MB_OK || r->status == MB_EXCEPTION) {
+		pp.good = 1;
+		p->cnt.polls_good++;
+		almrule_poll_ok(&p->ar, ad, now);
+		for (size_t b = 0; b < r->plan->nblocks; b++) {
+			if (r->block_exc != NULL && r->block_exc[b] != 0) {
+				pp.points_bad += r->plan->blocks[b].npoints;
+				p->cnt.points_refused +=
+				    r->plan->blocks[b].npoints;
+				continue;
+			}
+			pp.points_good += poller_block(p, ad, prof, r, b, now,
+			    &pp.points_bad);
+		}
+	} else {
+		p->cnt.polls_failed++;
+		almrule_poll_failed(&p->ar, ad, now);
+	}
+	/* published is counted by poller_sample(); suppressed only here */
+	p->cnt.samples_suppressed += p->ar.stats.suppressed - suppressed;
+	pp.comm_lost = (uint8_t)almrule_dev_comm_lost(ad);
+	pp.misses = almrule_dev_misses(ad);
+	if (p->sink.ops->poll != NULL)
+		p->sink.ops->poll(p->sink.arg, &pp);
+}
+
+int
+poller_new(struct ev_loop *loop, const struct fleet *f,
+    const struct mb_config *mc, const struct poller_sink *sink,
+    struct poller **out)
+{
+	struct poller *p;
+	struct almrule_config ac;
+	struct almrule_sink as;
+
+	if (loop == NULL || f == NULL || mc == NULL || sink == NULL ||
+	    sink->ops == NULL || sink->ops->alarm == NULL || out == NULL)
+		return -EINVAL;
+	p = xcalloc(1, sizeof(*p));
+	p->loop = loop;
+	p->fleet = f;
+	p->cfg = *mc;
+	p->sink = *sink;
+	memset(&ac, 0, sizeof(ac));
+	ac.comm_loss_polls = mc->comm_loss_misses;
+	ac.comm_loss_severity = SEV_MAJOR;
+	as.alarm = poller_alarm;
+	as.sample = poller_sample;
+	as.arg = p;
+	almrule_init(&p->ar, f, &ac, &as);
+	p->dev = xcalloc(f->ndevices ? f->ndevices : 1, sizeof(*p->dev));
+	p->mb = mbclient_new(loop, &p->cfg, poller_result, p);
+	for (size_t i = 0; i < f->ndevices; i++) {
+		const struct fleet_device *fd = &f->devices[i];
+		struct mb_device md;
+		int rc;
+
+		memset(&md, 0, sizeof(md));
+		md.index = (uint32_t)i;
+		md.host = fd->host;
+		md.port = fd->port;
+		md.unit = fd->unit;
+		md.interval_ms = fd->interval_ms;
+		md.timeout_ms = fd->timeout_ms;
+		md.profile = &f->profiles[fd->profile];
+		if (fd->host == NULL)
+			rc = -EINVAL;
+		else
+			rc = p->mb->ops->add_device(p->mb, &md);
+		if (rc == 0)
+			p->dev[i] = almrule_dev_new(&p->ar, (uint32_t)i);
+		if (rc != 0 || p->dev[i] == NULL) {
+			log_warnx("poller device=%s host=%s rejected=%s",
+			    fd->id, fd->host ? fd->host : "-",
+			    rc == -EHOSTUNREACH ? "host does not resolve" :
+			    rc != 0 ? "bad device or profile" :
+			    "profile too large");
+			p->cnt.devices_rejected++;
+			continue;
+		}
+		p->cnt.devices++;
+	}
+	*out = p;
+	return 0;
+}
+
+int
+poller_start(struct poller *p)
+{
+	int rc;
+
+	if (p->running)
+		return 0;
+	if ((rc = p->mb->ops->start(p->mb)) != 0)
+		return rc;
+	p->running = 1;
+	return 0;
+}
+
+void
+poller_stop(struct poller *p)
+{
+	if (p == NULL)
+		return;
+	p->mb->ops->stop(p->mb);
+	p->running = 0;
+}
+
+void
+poller_free(struct poller *p)
+{
+	if (p == NULL)
+		return;
+	poller_stop(p);
+	p->mb->ops->free(p->mb);
+	for (size_t i = 0; i < p->fleet->ndevices; i++)
+		almrule_dev_free(p->dev[i]);
+	xfree(p->dev);
+	xfree(p);
+}
+
+void
+poller_counters(const struct poller *p, struct poller_counters *out)
+{
+	*out = p->cnt;
+	p->mb->ops->counters(p->mb, &out->mb);
+}
+
+int
+poller_comm_lost(const struct poller *p, uint32_t device)
+{
+	if (device >= p->fleet->ndevices || p->dev[device] == NULL)
+		return 0;
+	return almrule_dev_comm_lost(p->dev[device]);
+}
+
+int
+poller_mb_config(const struct cfg_modbus *cm, struct mb_config *out)
+{
+	struct mb_config c;
+
+	mb_config_defaults(&c);
+	mb_config_defaults(out);
+	if (cm->port < 1 || cm->port > 65535 || cm->unit > 255 ||
+	    cm->timeout_ms < 1 || cm->timeout_ms > UINT32_MAX ||
+	    cm->interval_ms < 1 || cm->interval_ms > UINT32_MAX ||
+	    cm->backoff_min_ms < 1 || cm->backoff_min_ms > UINT32_MAX ||
+	    cm->backoff_max_ms < 1 || cm->backoff_max_ms > UINT32_MAX ||
+	    cm->breaker_cooldown_ms < 1 ||
+	    cm->breaker_cooldown_ms > UINT32_MAX ||
+	    cm->max_registers < 1 || cm->max_registers > 125 ||
+	    cm->max_bits < 1 || cm->max_bits > 2000 || cm->max_gap > 65535 ||
+	    cm->inflight < 1 || cm->inflight > 65535 ||
+	    cm->connections_per_host < 1 || cm->connections_per_host > 65535 ||
+	    cm->comm_loss_misses < 1 || cm->breaker_failures < 1 ||
+	    cm->connect_rate < 1 || cm->connect_rate_per_host < 1)
+		return -EINVAL;
+	c.port = (uint16_t)cm->port;
+	c.unit = (uint8_t)cm->unit;
+	c.timeout_ms = (uint32_t)cm->timeout_ms;
+	c.interval_ms = (uint32_t)cm->interval_ms;
+	c.backoff_min_ms = (uint32_t)cm->backoff_min_ms;
+	c.backoff_max_ms = (uint32_t)cm->backoff_max_ms;
+	c.breaker_open_ms = (uint32_t)cm->breaker_cooldown_ms;
+	c.max_regs = (uint16_t)cm->max_registers;
+	c.max_bits = (uint16_t)cm->max_bits;
+	c.max_gap = (uint16_t)cm->max_gap;
+	c.inflight = (uint16_t)cm->inflight;
+	c.conns_per_host = (uint16_t)cm->connections_per_host;
+	c.comm_loss_misses = cm->comm_loss_misses;
+	c.breaker_failures = cm->breaker_failures;
+	c.connect_rate = cm->connect_rate;
+	/* a second's worth: a cold start connects a rate's worth at once */
+	c.connect_burst = cm->connect_rate;
+	c.host_connect_rate = cm->connect_rate_per_host;
+	*out = c;
+	return 0;
+}

@@ -1,0 +1,135 @@
+/*
+ * poller.h - the poll side of tocsind: every fleet device polled over
+ * Modbus/TCP, its points decoded and its alarm rules run.
+ *
+ * A poller joins three modules on the caller's libev loop:
+ *	mbclient (drivers/modbus)  polls each device of the fleet at its
+ *	                           interval and hands back raw blocks;
+ *	mbdecode                   turns each block's registers/bits into the
+ *	                           profile's typed, scaled points with quality;
+ *	almrule                    thresholds, hysteresis, debounce, deadband
+ *	                           and COMM_LOSS, emitting struct alarm_event.
+ * What comes out goes to the caller through a sink ops table: alarm
+ * transitions (raise/clear, COMM_LOSS included), telemetry samples that
+ * passed their deadband, and optionally one record per completed poll (for
+ * the device:<id> hash, metrics and the poll-timing checks of the tests).
+ *
+ * COMM_LOSS has one source: almrule, told of every good and failed poll,
+ * with its threshold set to mb_config.comm_loss_misses.  A poll counts as
+ * good when the device answered (MB_OK, or MB_EXCEPTION: it talks, some
+ * block was refused); every other status (timeout, no connection, closed,
+ * malformed answer, breaker open) is a failed poll.  Points of a refused
+ * block are not sampled (their rules neither raise nor clear).
+ *
+ * Threading: everything runs on the loop's thread, sink callbacks included;
+ * a sink that feeds correlator shards pushes into their SPSC rings there.
+ */
+#ifndef TOCSIN_POLLER_H
+#define TOCSIN_POLLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "correlator/alarm.h"
+#include "correlator/fleet.h"
+#include "daemon/almrule.h"
+#include "drivers/modbus/mbclient.h"
+
+struct ev_loop;
+struct cfg_modbus;
+
+/* One completed poll of one device. */
+struct poller_poll {
+	uint32_t	 device;	/* fleet device index */
+	uint8_t		 status;	/* enum mb_status */
+	uint8_t		 good;		/* 1: counted as a good poll */
+	uint8_t		 comm_lost;	/* COMM_LOSS active after this poll */
+	uint32_t	 misses;	/* failed polls in a row, this one incl. */
+	int64_t		 started_ms;	/* poll start (loop time, epoch ms) */
+	int64_t		 done_ms;	/* completion (loop time, epoch ms) */
+	uint32_t	 rtt_us;	/* mean request RTT; 0 if none */
+	uint32_t	 points_good;	/* points decoded with good quality */
+	uint32_t	 points_bad;	/* bad quality, undecodable or refused */
+};
+
+/*
+ * Where the poller's output goes.  Every callback runs on the loop's
+ * thread; the pointed-to record is valid only during the call.  alarm must
+ * be set; sample and poll may be NULL.
+ */
+struct poller_sink_ops {
+	void	(*alarm)(void *arg, const struct alarm_event *ev);
+	void	(*sample)(void *arg, const struct almrule_sample *s);
+	void	(*poll)(void *arg, const struct poller_poll *p);
+};
+
+struct poller_sink {
+	const struct poller_sink_ops *ops;	/* first: the table */
+	void		*arg;		/* passed to every callback */
+};
+
+/* Counters for /metrics: monotonic, read on the loop's thread. */
+struct poller_counters {
+	uint64_t	 devices;	/* devices added to the client */
+	uint64_t	 devices_rejected; /* not added: bad host or plan */
+	uint64_t	 polls;		/* completed polls */
+	uint64_t	 polls_good;	/* ... the device answered */
+	uint64_t	 polls_failed;	/* ... it did not */
+	uint64_t	 polls_by_status[MB__STATUS_COUNT];
+	uint64_t	 points;	/* points decoded (any quality) */
+	uint64_t	 points_bad;	/* bad quality (NaN, inf, out of range) */
+	uint64_t	 points_refused; /* in a block the device refused */
+	uint64_t	 decode_errors;	/* mbdecode failed: plan/profile bug */
+	uint64_t	 alarms_raised;	/* raise events, COMM_LOSS included */
+	uint64_t	 alarms_cleared; /* clear events, COMM_LOSS included */
+	uint64_t	 comm_loss_raised;
+	uint64_t	 comm_loss_cleared;
+	uint64_t	 samples_published; /* passed the deadband */
+	uint64_t	 samples_suppressed; /* held by the deadband */
+	struct mb_counters mb;		/* the Modbus client's own */
+};
+
+struct poller;
+
+/*
+ * Makes a poller of every device of fleet f (which must outlive it) on
+ * loop, with Modbus settings mc (copied) and output to sink (copied; its
+ * ops table must outlive the poller).  A device whose host does not
+ * resolve or whose profile cannot be planned is logged, counted in
+ * devices_rejected and left out; the others are polled.  Returns 0 and
+ * sets *out (free with poller_free()), or -EINVAL for a NULL argument or a
+ * sink without alarm.  Nothing is polled before poller_start().
+ */
+int	 poller_new(struct ev_loop *loop, const struct fleet *f,
+	    const struct mb_config *mc, const struct poller_sink *sink,
+	    struct poller **out);
+
+/* Starts every device's poll timer (phases spread over its interval). */
+int	 poller_start(struct poller *p);
+
+/*
+ * Stops every watcher and closes every connection; polls under way are
+ * dropped without output.  Safe to call twice.
+ */
+void	 poller_stop(struct poller *p);
+
+/* Stops and frees p; NULL is a no-op. */
+void	 poller_free(struct poller *p);
+
+/* Copies the counters (the Modbus client's included). */
+void	 poller_counters(const struct poller *p, struct poller_counters *out);
+
+/* 1 if fleet device i is in COMM_LOSS, 0 if not or not polled. */
+int	 poller_comm_lost(const struct poller *p, uint32_t device);
+
+/*
+ * Maps the YAML modbus section onto the client's settings: mb_config
+ * defaults first, then every key the section has (it always carries the
+ * defaults of docs/configuration.md for keys the file leaves out).  Keys
+ * the section does not have keep mb_config's defaults; connect_burst is
+ * one second's worth of connect_rate.  Returns 0, or -EINVAL (out left
+ * with the defaults) if a value does not fit mb_config.
+ */
+int	 poller_mb_config(const struct cfg_modbus *cm, struct mb_config *out);
+
+#endif
