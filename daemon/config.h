@@ -35,6 +35,7 @@ struct cfg_modbus {
 	int64_t		 backoff_min_ms; /* first reconnect delay */
 	int64_t		 backoff_max_ms; /* cap of the exponential backoff */
 	int64_t		 breaker_cooldown_ms; /* a tripped unit rests this long */
+	int64_t		 connect_timeout_ms; /* a TCP connect gives up after this */
 	uint32_t	 port;		/* default TCP port */
 	uint32_t	 unit;		/* default unit id */
 	uint32_t	 max_registers;	/* per read request, <= 125 */
@@ -46,6 +47,9 @@ struct cfg_modbus {
 	uint32_t	 connect_rate;	/* new connects per second, all hosts */
 	uint32_t	 connect_rate_per_host; /* per second, one host */
 	uint32_t	 breaker_failures; /* unit failures that trip its breaker */
+	uint32_t	 stall_timeouts; /* timeouts with no frame that close a conn */
+	uint32_t	 frames_per_wakeup; /* frames parsed per read event */
+	uint32_t	 connect_burst_per_host; /* connects one host may get at once */
 };
 
 struct cfg_kv {

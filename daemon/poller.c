@@ -315,6 +315,14 @@ poller_mb_config(const struct cfg_modbus *cm, struct mb_config *out)
 	/* a second's worth: a cold start connects a rate's worth at once */
 	c.connect_burst = cm->connect_rate;
 	c.host_connect_rate = cm->connect_rate_per_host;
+	if (cm->connect_timeout_ms > 0)
+		c.connect_timeout_ms = (uint32_t)cm->connect_timeout_ms;
+	if (cm->stall_timeouts > 0)
+		c.stall_timeouts = cm->stall_timeouts;
+	if (cm->frames_per_wakeup > 0)
+		c.max_frames_per_wakeup = cm->frames_per_wakeup;
+	if (cm->connect_burst_per_host > 0)
+		c.host_connect_burst = cm->connect_burst_per_host;
 	*out = c;
 	return 0;
 }

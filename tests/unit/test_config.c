@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "daemon/poller.h"
 
 /* A minimal valid fleet that each test extends or breaks. */
 #define PROFILE \
@@ -683,4 +684,24 @@ Test(config, counts_take_suffixes)
 	    "1G", "kafka.queue_max: 1G is out of range [16, 100000000]");
 	expect_at(PROFILE "kafka:\n  queue_max: lots\n",
 	    "lots", "kafka.queue_max: expected a size such as 1000, 64k or 16MiB");
+}
+
+Test(config, modbus_section_reaches_the_client)
+{
+	struct config *cfg = load(PROFILE "modbus:\n  port: 1502\n  timeout: 800ms\n"
+	    "  connect_timeout: 2s\n  stall_timeouts: 5\n  frames_per_wakeup: 8\n"
+	    "  connect_burst_per_host: 2\n  max_gap: 0\n");
+	struct mb_config mc;
+
+	cr_assert_not_null(cfg, "%s", errs.n ? errs.msg[0] : "");
+	cr_assert_eq(poller_mb_config(&cfg->modbus, &mc), 0);
+	cr_assert_eq(mc.port, 1502);
+	cr_assert_eq(mc.timeout_ms, 800);
+	cr_assert_eq(mc.connect_timeout_ms, 2000);
+	cr_assert_eq(mc.stall_timeouts, 5);
+	cr_assert_eq(mc.max_frames_per_wakeup, 8);
+	cr_assert_eq(mc.host_connect_burst, 2);
+	cr_assert_eq(mc.max_gap, 0);
+	cr_assert_eq(mc.allow_writes, 0, "no write unless an operator configures one");
+	config_free(cfg);
 }
