@@ -65,6 +65,9 @@ replay(const char *config, const char *file, int strict)
 
 	if (cfg == NULL)
 		return 1;
+	/* From a pipe, events go on as they happen (a live poller upstream). */
+	if (strcmp(file, "-") == 0)
+		setvbuf(stdout, NULL, _IOLBF, 0);
 	r = replay_run(file, cfg->fleet, &cfg->correlation, strict, stdout,
 	    stderr);
 	config_free(cfg);
