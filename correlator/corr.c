@@ -630,10 +630,31 @@ corr_num_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Another window than id covering the site at `at`, or NULL. */
+static const struct corr_mwin *
+corr_maint_other(const struct corr_engine *e, uint32_t id, uint32_t site,
+    int64_t at)
+{
+	uint32_t area = e->fleet->sites[site].area;
+
+	for (uint32_t i = 0; i < e->nmaint; i++) {
+		const struct corr_mwin *w = &e->maint[i];
+
+		if (w->id == id || w->ended || at < w->m.start_ms ||
+		    at >= w->m.end_ms)
+			continue;
+		if (w->m.site == site ||
+		    (w->m.site == FLEET_NONE && w->m.area == area))
+			return w;
+	}
+	return NULL;
+}
+
 /*
  * Window id is over at `at`: its planned incidents that are still being
- * worked stop being planned and their clocks start, in incident order.
- * Windows end rarely, so a scan of the live incidents is cheap enough.
+ * worked stop being planned and their clocks start, in incident order; one
+ * still covered by another window moves to that window silently.  Windows
+ * end rarely, so a scan of the live incidents is cheap enough.
  */
 static void
 corr_unplan(struct corr_engine *e, uint32_t id, int64_t at, const char *why)
@@ -658,6 +679,13 @@ corr_unplan(struct corr_engine *e, uint32_t id, int64_t at, const char *why)
 	if (n > 1)
 		qsort(v, n, sizeof(*v), corr_num_cmp);
 	for (size_t i = 0; i < n; i++) {
+		const struct corr_mwin *o = corr_maint_other(e, id, v[i]->site,
+		    at);
+
+		if (o != NULL) {
+			v[i]->planned_win = o->id;
+			continue;
+		}
 		v[i]->planned = 0;
 		v[i]->planned_win = 0;
 		if (v[i]->has_sla)

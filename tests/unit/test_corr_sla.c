@@ -666,3 +666,24 @@ Test(corr_sla, replay_emits_sla_events_in_event_time)
 	free(a);
 	free(b);
 }
+
+Test(corr_sla, overlapping_window_keeps_the_incident_planned)
+{
+	struct corr_maint a = { FLEET_NONE, 0, T0, T0 + 2 * HOUR, "site works" };
+	struct corr_maint b = { FLEET_NONE, 0, T0, T0 + 4 * HOUR, "area works" };
+
+	a.site = fleet_find_site(F, "STD");
+	b.area = F->sites[a.site].area;
+	cr_assert_gt(corr_engine_maint_add(E, &a), 0);
+	cr_assert_gt(corr_engine_maint_add(E, &b), 0);
+	raise_("STD-pwr", T0 + MIN);
+	corr_engine_advance(E, T0 + 3 * HOUR);
+	cr_assert(inc1()->planned, "the area window still holds");
+	cr_assert_eq(NEV, 1);
+	corr_engine_advance(E, T0 + 4 * HOUR);
+	cr_assert(!inc1()->planned);
+	cr_assert_eq(EV[NEV - 1].at, T0 + 4 * HOUR);
+	corr_engine_advance(E, T0 + 5 * HOUR);
+	cr_assert_eq(EV[find(CORR_EV_SLA_BREACHED, SLA_ACK, 0)].at,
+	    T0 + 5 * HOUR);
+}
