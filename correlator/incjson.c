@@ -390,7 +390,13 @@ ij_sla(struct ij_buf *b, const struct corr_event *ev)
 		ij_str(b, v.state < 3 ? states[v.state] : "?");
 		IJ_LIT(b, ",\"deadline\":");
 		if (v.has_deadline) {
-			calendar_format_rfc3339(v.deadline_ms, ts, sizeof(ts));
+			/* incjson_time writes the same bytes, faster, in its years */
+			if (v.deadline_ms >= 0 &&
+			    v.deadline_ms < INT64_C(253402300800000))
+				incjson_time(ts, sizeof(ts), v.deadline_ms);
+			else
+				calendar_format_rfc3339(v.deadline_ms, ts,
+				    sizeof(ts));
 			ij_str(b, ts);
 		} else {
 			IJ_LIT(b, "null");

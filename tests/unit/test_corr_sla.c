@@ -253,6 +253,11 @@ Test(corr_sla, premium_through_tenants_breaches_ack_at_60s)
 	cr_assert_eq(EV[b].at, T0 + 60 * SEC, "breach exactly at the deadline");
 	cr_assert_str_eq(EV[b].id, "INC-0-1");
 	cr_assert(strstr(EV[b].json, "\"event\":\"sla_breached\"") != NULL);
+	cr_assert(strstr(EV[b].json, "\"action\":\"sla_breached\",\"note\":"
+	    "\"ack clock breached, deadline 2026-11-18T11:07:40.000Z\"") != NULL);
+	cr_assert(strstr(EV[find(CORR_EV_SLA_WARNING, SLA_ACK, 1)].json,
+	    "\"note\":\"ack clock at 80%, deadline 2026-11-18T11:07:40.000Z\"")
+	    != NULL);
 	{
 		json_t *root, *c = last_clock(&root, "ack");
 
