@@ -9,7 +9,9 @@
  *   ref e2e    python3 refcorr.py --events: parse + correlate + emit
  *   ref core   the reference's correlate phase with events in memory
  *   c e2e      replay_run(): parse + correlate + JSON events to a file
- *   c core     corr_engine_alarm() over events already in memory
+ *   c core     corr_engine_alarm() over events already in memory, SLA
+ *              clocks on (the default sla_config, as the daemon runs);
+ *              the same core with clocks off is its same-run baseline
  *   shards     the router with 1 and 2 shard threads, one producer
  *   memory     forked children: growth of the allocator's live bytes
  *              (and of peak RSS, ru_maxrss, for reference) under a pure
@@ -290,9 +292,11 @@ main(int argc, char **argv)
 	char fpath[512], apath[512], epath[512], rpath[512], cmd[2048],
 	    err[256], reftext[2048];
 	struct phase ref_e2e, ref_sum, c_e2e, c_parse, c_core = { 1e9, 0 },
+	    c_nosla = { 1e9, 0 },
 	    sh[4] = { { 1e9, 0 }, { 1e9, 0 }, { 1e9, 0 }, { 1e9, 0 } };
-	struct corr_config cc;
-	struct corr_stats st;
+	struct corr_config cc, cc_nosla;
+	struct sla_config sc;
+	struct corr_stats st, st_nosla;
 	struct alarm_event *evs;
 	struct memres m_alarm, m_inc, m_day;
 	struct fleet *f;
@@ -343,6 +347,9 @@ main(int argc, char **argv)
 		return 1;
 	}
 	corr_config_defaults(&cc);
+	cc_nosla = cc;
+	sla_config_defaults(&sc);
+	cc.sla = &sc;
 	fleet_code(f, "DOOR_OPEN");
 	devnull = fopen("/dev/null", "w");
 
@@ -391,6 +398,9 @@ main(int argc, char **argv)
 		struct phase p = core_once(f, &cc, evs, n, &st);
 		if (p.wall < c_core.wall)
 			c_core = p;
+		p = core_once(f, &cc_nosla, evs, n, &st_nosla);
+		if (p.wall < c_nosla.wall)
+			c_nosla = p;
 	}
 	/* shards, best of 3 each: live pipeline, then pre-filled rings */
 	for (int k = 0; k < 4; k++) {
@@ -432,6 +442,11 @@ main(int argc, char **argv)
 	    " reparented=%" PRIu64 " open_at_end=%" PRIu64 "\n", st.opened,
 	    st.area_opened, st.events, st.repeats, st.stray_clears,
 	    st.explained, st.reparented, st.live_incidents);
+	printf("  sla: warnings=%" PRIu64 " breaches=%" PRIu64 " escalations=%"
+	    PRIu64 " (events without clocks: %" PRIu64 "); struct corr_incident "
+	    "%zu B of which the embedded struct sla_incident %zu B\n",
+	    st.sla_warnings, st.sla_breaches, st.escalations, st_nosla.events,
+	    sizeof(struct corr_incident), sizeof(struct sla_incident));
 	printf("  %-28s %9s %9s %12s %9s\n", "phase", "wall_s", "cpu_s",
 	    "events/s", "ratio");
 	printf("  %-28s %9.3f %9.3f %12.0f %9s\n", "ref e2e (python)",
@@ -446,6 +461,9 @@ main(int argc, char **argv)
 	printf("  %-28s %9.3f %9.3f %12.0f %8.2fx  (target >= 20x)\n",
 	    "c core (1 engine, best of 3)", c_core.wall, c_core.cpu,
 	    n / c_core.wall, ref_core / c_core.wall);
+	printf("  %-28s %9.3f %9.3f %12.0f %8.2fx  (SLA cost: ratio to this)\n",
+	    "c core, SLA clocks off", c_nosla.wall, c_nosla.cpu,
+	    n / c_nosla.wall, ref_core / c_nosla.wall);
 	printf("  %-28s %9.3f %9.3f %12.0f %9s\n", "router 1 shard, live push",
 	    sh[0].wall, sh[0].cpu, n / sh[0].wall, "1.00");
 	printf("  %-28s %9.3f %9.3f %12.0f %8.2fx  (target >= 1.7x)\n",
@@ -477,6 +495,7 @@ main(int argc, char **argv)
 	    cpu_s(RUSAGE_SELF), cpu_s(RUSAGE_CHILDREN), maxrss_kib());
 	xfree(evs);
 	fleet_free(f);
+	sla_config_fini(&sc);
 	fclose(devnull);
 	return 0;
 }

@@ -17,6 +17,14 @@
  *              chronic_count - 1 incidents of that fault.
  *   gateways   CSR arrays of devices by `via`, built once, for late roots.
  *
+ *   sla        the SLA clock engine (cc.sla set): one timer per running
+ *              clock of every site incident, whose struct sla_incident is
+ *              embedded in the incident (container_of back from events).
+ *
+ * Time: `now` is the latest time the engine was given (alarm, action or
+ * advance).  Every entry point first advances to its time, so SLA marks and
+ * window ends due before an alarm come out before it, in deadline order.
+ *
  * Invariants: an alarm record belongs to exactly one incident (a->inc);
  * inc->nactive counts its active alarms (area incidents: linked incidents
  * with nactive > 0); inc->seq grows by one per emitted event; every state
@@ -27,6 +35,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +81,7 @@ struct corr_mwin {
 	uint32_t id;		/* > 0 */
 	struct corr_maint m;	/* m.reason points at reason */
 	char	*reason;	/* owned */
+	uint8_t	 ended;		/* its end has been handled (incidents unplanned) */
 };
 
 struct corr_engine {
@@ -96,6 +106,9 @@ struct corr_engine {
 	uint32_t	 nmaint, capmaint, next_maint;
 	uint64_t	 next_num;
 	struct corr_stats st;
+	struct sla_engine sla;		/* valid when has_sla */
+	int		 has_sla;	/* cc.sla was set */
+	int64_t		 now;		/* latest time given; INT64_MIN before any */
 };
 
 /* The record every active alarm costs; keep it in jemalloc's 48-byte class. */
@@ -109,10 +122,12 @@ static const char *const corr_state_names[CORR_STATE__COUNT] = {
 };
 static const char *const corr_evtype_names[CORR_EV__COUNT] = {
 	"opened", "updated", "acknowledged", "dispatched", "on_site",
-	"resolved", "closed", "reopened",
+	"resolved", "closed", "reopened", "sla_warning", "sla_breached",
+	"escalated",
 };
 static const char *const corr_action_names[CORR_ACT__COUNT] = {
-	"ack", "dispatch", "on_site", "resolve", "close", "note",
+	"ack", "dispatch", "on_site", "resolve", "close", "note", "pause",
+	"resume",
 };
 
 const char *
@@ -189,6 +204,9 @@ corr_config_defaults(struct corr_config *cc)
 	cc->auto_resolve = 0;
 	snprintf(cc->id_prefix, sizeof(cc->id_prefix), "INC-");
 	cc->id_start = 1;
+	cc->sla = NULL;
+	/* Critical faults are the ones that need a technician on site. */
+	cc->complex_severity = SEV_CRITICAL;
 }
 
 int
@@ -227,6 +245,14 @@ corr_config_check(const struct corr_config *cc, char *err, size_t errlen)
 		BAD("id_prefix: too long");
 	if (cc->id_start == 0)
 		BAD("id_start: want > 0");
+	if (cc->complex_severity > SEV__COUNT)
+		BAD("complex_severity: %u", cc->complex_severity);
+	if (cc->sla != NULL) {
+		struct sla_config_error se;
+
+		if (sla_config_validate(cc->sla, &se, 1) != 0)
+			BAD("%s: %s", se.field, se.reason);
+	}
 	return 0;
 #undef BAD
 }
@@ -297,6 +323,25 @@ corr_step(struct corr_incident *inc, int64_t at, const char *actor,
     const char *action, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* Appends a step whose note (or NULL) is already written. */
+static void
+corr_step_note(struct corr_incident *inc, int64_t at, const char *actor,
+    const char *action, const char *note)
+{
+	struct corr_step *s;
+
+	if (inc->nsteps == inc->capsteps) {
+		inc->capsteps = inc->capsteps ? inc->capsteps * 2 : 4;
+		inc->steps = xreallocarray(inc->steps, inc->capsteps,
+		    sizeof(*inc->steps));
+	}
+	s = &inc->steps[inc->nsteps++];
+	s->at = at;
+	s->actor = actor == corr_system ? corr_system : xstrdup(actor);
+	s->action = action;
+	s->note = note != NULL ? xstrdup(note) : NULL;
+}
+
 static void
 corr_step(struct corr_incident *inc, int64_t at, const char *actor,
     const char *action, const char *fmt, ...)
@@ -324,8 +369,8 @@ corr_step(struct corr_incident *inc, int64_t at, const char *actor,
 }
 
 static void
-corr_emit(struct corr_engine *e, struct corr_incident *inc,
-    enum corr_evtype type, int64_t at)
+corr_emit_clock(struct corr_engine *e, struct corr_incident *inc,
+    enum corr_evtype type, int64_t at, uint8_t clock)
 {
 	struct corr_event ev;
 
@@ -337,8 +382,18 @@ corr_emit(struct corr_engine *e, struct corr_incident *inc,
 	ev.inc = inc;
 	ev.prefix = e->cc.id_prefix;
 	ev.shard = e->shard;
+	ev.sla = inc->has_sla ? &e->sla : NULL;
+	ev.clock = clock;
+	ev.level = inc->has_sla ? inc->sla.level : -1;
 	e->st.events++;
 	e->sink.ops->event(e->sink.arg, &ev);
+}
+
+static void
+corr_emit(struct corr_engine *e, struct corr_incident *inc,
+    enum corr_evtype type, int64_t at)
+{
+	corr_emit_clock(e, inc, type, at, 0);
 }
 
 static struct corr_incident *
@@ -419,6 +474,8 @@ static void
 corr_inc_free(struct corr_engine *e, struct corr_incident *inc)
 {
 	u64map_del(&e->incidents, inc->num);
+	if (inc->has_sla)
+		sla_close(&e->sla, &inc->sla);
 	if (inc->kind == CORR_KIND_SITE)
 		corr_site_unlink(e, inc);
 	for (uint32_t i = 0; i < inc->nalarms; i++)
@@ -466,6 +523,333 @@ corr_stage_state(const struct corr_incident *inc)
 	return inc->stage;
 }
 
+/* ---- SLA clocks ---- */
+
+static struct corr_incident *
+corr_of_sla(struct sla_incident *si)
+{
+	return (struct corr_incident *)((char *)si -
+	    offsetof(struct corr_incident, sla));
+}
+
+/* Who a level names: the site's station or branch, else the level itself. */
+static const char *
+corr_level_who(const struct corr_engine *e, const struct corr_incident *inc,
+    int level)
+{
+	const struct fleet_site *s = &e->fleet->sites[inc->site];
+
+	if (level == SLA_LEVEL_STATION && s->station != NULL)
+		return s->station;
+	if (level == SLA_LEVEL_BRANCH && s->branch != NULL)
+		return s->branch;
+	return sla_level_name((enum sla_level)level);
+}
+
+/*
+ * Notes of SLA steps are written by hand: with printf they were a third of
+ * the core's time on a replayed day (tens of thousands of marks).
+ */
+struct corr_note {
+	char	 s[256];
+	size_t	 n;
+};
+
+static void
+corr_note_str(struct corr_note *b, const char *str)
+{
+	size_t l = strlen(str);
+
+	if (l > sizeof(b->s) - 1 - b->n)
+		l = sizeof(b->s) - 1 - b->n;
+	memcpy(b->s + b->n, str, l);
+	b->n += l;
+	b->s[b->n] = '\0';
+}
+
+static void
+corr_note_uint(struct corr_note *b, unsigned v)
+{
+	char tmp[12];
+	int i = sizeof(tmp) - 1;
+
+	tmp[i] = '\0';
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0 && i > 0);
+	corr_note_str(b, tmp + i);
+}
+
+static void
+corr_note_digits(char *p, unsigned v, int n)
+{
+	while (n-- > 0) {
+		p[n] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
+/* RFC 3339 UTC with ms, as calendar_format_rfc3339() writes it. */
+static void
+corr_note_time(struct corr_note *b, int64_t t)
+{
+	char buf[32];
+	int64_t day = t >= 0 ? t / 86400000 : -((-t + 86399999) / 86400000);
+	int64_t ms = t - day * 86400000;
+	unsigned m, d;
+	int y;
+
+	calendar_civil_from_days((int32_t)day, &y, &m, &d);
+	if (y < 0 || y > 9999) {
+		calendar_format_rfc3339(t, buf, sizeof(buf));
+		corr_note_str(b, buf);
+		return;
+	}
+	memcpy(buf, "0000-00-00T00:00:00.000Z", 25);
+	corr_note_digits(buf, (unsigned)y, 4);
+	corr_note_digits(buf + 5, m, 2);
+	corr_note_digits(buf + 8, d, 2);
+	corr_note_digits(buf + 11, (unsigned)(ms / 3600000), 2);
+	corr_note_digits(buf + 14, (unsigned)(ms / 60000 % 60), 2);
+	corr_note_digits(buf + 17, (unsigned)(ms / 1000 % 60), 2);
+	corr_note_digits(buf + 20, (unsigned)(ms % 1000), 3);
+	corr_note_str(b, buf);
+}
+
+/* The SLA engine's callback: one mark becomes one incident event. */
+static void
+corr_sla_event(const struct sla_event *sev, void *arg)
+{
+	struct corr_engine *e = arg;
+	struct corr_incident *inc = corr_of_sla(sev->inc);
+	const char *clock = sla_clock_name((enum sla_clock_kind)sev->clock);
+	const char *action;
+	struct corr_note b = { { 0 }, 0 };
+	enum corr_evtype type;
+
+	switch (sev->type) {
+	case SLA_EV_WARNING:	/* "ack clock at 50%, deadline T" */
+		corr_note_str(&b, clock);
+		corr_note_str(&b, " clock at ");
+		corr_note_uint(&b, (unsigned)(sev->fraction * 100.0 + 0.5));
+		corr_note_str(&b, "%, deadline ");
+		action = "sla_warning";
+		type = CORR_EV_SLA_WARNING;
+		e->st.sla_warnings++;
+		break;
+	case SLA_EV_BREACHED:	/* "ack clock breached, deadline T" */
+		corr_note_str(&b, clock);
+		corr_note_str(&b, " clock breached, deadline ");
+		action = "sla_breached";
+		type = CORR_EV_SLA_BREACHED;
+		e->st.sla_breaches++;
+		break;
+	default:	/* "level 1 branch: WHO (ack clock, deadline T)" */
+		corr_note_str(&b, "level ");
+		corr_note_uint(&b, (unsigned)sev->level);
+		corr_note_str(&b, " ");
+		corr_note_str(&b, sla_level_name((enum sla_level)sev->level));
+		corr_note_str(&b, ": ");
+		corr_note_str(&b, corr_level_who(e, inc, sev->level));
+		corr_note_str(&b, " (");
+		corr_note_str(&b, clock);
+		corr_note_str(&b, " clock, deadline ");
+		action = "escalated";
+		type = CORR_EV_ESCALATED;
+		e->st.escalations++;
+		break;
+	}
+	corr_note_time(&b, sev->deadline_ms);
+	if (type == CORR_EV_ESCALATED)
+		corr_note_str(&b, ")");
+	corr_step_note(inc, sev->at_ms, corr_system, action, b.s);
+	corr_emit_clock(e, inc, type, sev->at_ms, sev->clock);
+}
+
+/* Opens a site incident's clocks at the engine's now (no-op without SLA). */
+static void
+corr_sla_open(struct corr_engine *e, struct corr_incident *inc)
+{
+	struct sla_params p;
+
+	if (!e->has_sla || inc->kind != CORR_KIND_SITE)
+		return;
+	sla_params_for_site(&p, &e->fleet->sites[inc->site],
+	    (enum severity)inc->severity,
+	    inc->severity >= e->cc.complex_severity, inc->planned);
+	inc->has_sla = sla_open(&e->sla, &inc->sla, e->now, &p) == 0;
+}
+
+/* A step of the work; a clock already stopped (or started) is no error. */
+static void
+corr_sla_step(struct corr_engine *e, struct corr_incident *inc,
+    enum sla_step step)
+{
+	const char *why;
+
+	if (inc->has_sla)
+		(void)sla_step(&e->sla, &inc->sla, step, e->now, &why);
+}
+
+/* After a resolve: the scores on the timeline (a reopen starts them over). */
+static void
+corr_sla_scored(struct corr_incident *inc, int64_t at)
+{
+	if (!inc->has_sla)
+		return;
+	corr_step(inc, at, corr_system, "scored",
+	    "response score %d, resolution %s", inc->sla.response_score,
+	    sla_grade_name((enum sla_grade)inc->sla.grade));
+}
+
+/*
+ * A resolved incident came back: its clocks start over at now as a new
+ * cycle.  The owner keeps it (first-contact ownership), so an owned
+ * incident's ack clock stops at once and keeps the first response's score.
+ */
+static void
+corr_sla_reopen(struct corr_engine *e, struct corr_incident *inc)
+{
+	int8_t score = inc->sla.response_score;
+
+	if (!inc->has_sla)
+		return;
+	sla_close(&e->sla, &inc->sla);
+	inc->has_sla = 0;
+	corr_sla_open(e, inc);
+	if (inc->has_sla && inc->owner != NULL) {
+		corr_sla_step(e, inc, SLA_STEP_ACK);
+		inc->sla.response_score = score;
+	}
+}
+
+static int
+corr_num_cmp(const void *a, const void *b)
+{
+	uint64_t x = (*(struct corr_incident *const *)a)->num;
+	uint64_t y = (*(struct corr_incident *const *)b)->num;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Another window than id covering the site at `at`, or NULL. */
+static const struct corr_mwin *
+corr_maint_other(const struct corr_engine *e, uint32_t id, uint32_t site,
+    int64_t at)
+{
+	uint32_t area = e->fleet->sites[site].area;
+
+	for (uint32_t i = 0; i < e->nmaint; i++) {
+		const struct corr_mwin *w = &e->maint[i];
+
+		if (w->id == id || w->ended || at < w->m.start_ms ||
+		    at >= w->m.end_ms)
+			continue;
+		if (w->m.site == site ||
+		    (w->m.site == FLEET_NONE && w->m.area == area))
+			return w;
+	}
+	return NULL;
+}
+
+/*
+ * Window id is over at `at`: its planned incidents that are still being
+ * worked stop being planned and their clocks start, in incident order; one
+ * still covered by another window moves to that window silently.  Windows
+ * end rarely, so a scan of the live incidents is cheap enough.
+ */
+static void
+corr_unplan(struct corr_engine *e, uint32_t id, int64_t at, const char *why)
+{
+	struct corr_incident **v = NULL;
+	size_t n = 0, cap = 0, pos = 0;
+	void *p;
+	const char *r;
+
+	while (u64map_next(&e->incidents, &pos, NULL, &p)) {
+		struct corr_incident *inc = p;
+
+		if (!inc->planned || inc->planned_win != id ||
+		    inc->state == CORR_RESOLVED || inc->state == CORR_CLOSED)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		v[n++] = inc;
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), corr_num_cmp);
+	for (size_t i = 0; i < n; i++) {
+		const struct corr_mwin *o = corr_maint_other(e, id, v[i]->site,
+		    at);
+
+		if (o != NULL) {
+			v[i]->planned_win = o->id;
+			continue;
+		}
+		v[i]->planned = 0;
+		v[i]->planned_win = 0;
+		if (v[i]->has_sla)
+			(void)sla_resume(&e->sla, &v[i]->sla, SLA_PAUSE_PLANNED,
+			    e->now, &r);
+		corr_step(v[i], at, corr_system, "unplanned",
+		    "maintenance window %u %s; SLA clocks run", id, why);
+		corr_emit(e, v[i], CORR_EV_UPDATED, at);
+	}
+	xfree(v);
+}
+
+/* The un-ended window with the earliest end at or before now, or NULL. */
+static struct corr_mwin *
+corr_maint_due(struct corr_engine *e, int64_t now)
+{
+	struct corr_mwin *best = NULL;
+
+	for (uint32_t i = 0; i < e->nmaint; i++) {
+		struct corr_mwin *w = &e->maint[i];
+
+		if (!w->ended && w->m.end_ms <= now &&
+		    (best == NULL || w->m.end_ms < best->m.end_ms))
+			best = w;
+	}
+	return best;
+}
+
+void
+corr_engine_advance(struct corr_engine *e, int64_t now)
+{
+	struct corr_mwin *w;
+
+	if (now < e->now)
+		return;
+	while ((w = corr_maint_due(e, now)) != NULL) {
+		int64_t end = w->m.end_ms > e->now ? w->m.end_ms : e->now;
+
+		/* Marks due before the window's end come out first. */
+		if (e->has_sla)
+			sla_advance(&e->sla, end);
+		e->now = end;
+		w->ended = 1;
+		corr_unplan(e, w->id, end, "ended");
+	}
+	if (e->has_sla)
+		sla_advance(&e->sla, now);
+	e->now = now;
+}
+
+int64_t
+corr_engine_next(const struct corr_engine *e)
+{
+	int64_t next = e->has_sla ? sla_next(&e->sla) : INT64_MAX;
+
+	for (uint32_t i = 0; i < e->nmaint; i++)
+		if (!e->maint[i].ended && e->maint[i].m.end_ms < next)
+			next = e->maint[i].m.end_ms;
+	return next;
+}
+
 static void corr_became_clear(struct corr_engine *, struct corr_incident *,
     int64_t);
 
@@ -482,6 +866,7 @@ corr_became_active(struct corr_engine *e, struct corr_incident *inc,
 		corr_emit(e, inc, CORR_EV_UPDATED, now);
 	} else if (inc->state == CORR_RESOLVED) {
 		inc->state = CORR_REOPENED;
+		corr_sla_reopen(e, inc);
 		corr_step(inc, now, corr_system, "reopened", "%s", why);
 		corr_emit(e, inc, CORR_EV_REOPENED, now);
 	} else {
@@ -502,8 +887,10 @@ corr_became_clear(struct corr_engine *e, struct corr_incident *inc,
 
 	if (e->cc.auto_resolve) {
 		inc->state = CORR_RESOLVED;
+		corr_sla_step(e, inc, SLA_STEP_RESOLVE);
 		corr_step(inc, now, corr_system, "resolved",
 		    "all alarms cleared");
+		corr_sla_scored(inc, now);
 		corr_emit(e, inc, CORR_EV_RESOLVED, now);
 	} else {
 		inc->state = CORR_CLEARED;
@@ -833,12 +1220,14 @@ corr_open(struct corr_engine *e, struct corr_alarm *a,
 	if (w != NULL) {
 		inc->planned = 1;
 		inc->planned_reason = xstrdup(w->reason);
+		inc->planned_win = w->id;
 		corr_step(inc, ev->at_ms, corr_system, "planned",
 		    "maintenance window %u: %s", w->id, w->reason);
 	} else {
 		corr_chronic_check(e, inc, ev->at_ms);
 	}
 	corr_adopt(e, inc, ev->at_ms);
+	corr_sla_open(e, inc);
 	if (!inc->planned && e->storm_code >= 0 && a->code == e->storm_code)
 		ai = corr_storm(e, inc, ev->at_ms, &area_opened);
 	corr_emit(e, inc, CORR_EV_OPENED, ev->at_ms);
@@ -968,6 +1357,7 @@ corr_engine_alarm(struct corr_engine *e, const struct alarm_event *ev)
 		e->st.bad_input++;
 		return -EINVAL;
 	}
+	corr_engine_advance(e, ev->at_ms);
 	if (ev->edge == ALARM_RAISE)
 		corr_raise(e, ev);
 	else
@@ -1017,9 +1407,11 @@ corr_engine_action(struct corr_engine *e, const struct corr_action *a,
 	unsigned shard;
 	uint64_t num;
 	const char *note = a->note != NULL && a->note[0] != '\0' ? a->note : NULL;
+	const char *what = NULL, *why;
 	enum corr_evtype ev;
 
 #define REJECT(rc, ...) return corr_reject(e, a, rc, reason, len, __VA_ARGS__)
+	corr_engine_advance(e, a->at);
 	if (corr_id_parse(e->cc.id_prefix, a->incident, &shard, &num) == 0 &&
 	    shard == e->shard)
 		inc = u64map_get(&e->incidents, num);
@@ -1040,6 +1432,7 @@ corr_engine_action(struct corr_engine *e, const struct corr_action *a,
 			REJECT(-EPERM, "already acknowledged by %s", inc->owner);
 		inc->owner = xstrdup(a->actor);
 		corr_advance(inc, CORR_ACKNOWLEDGED);
+		corr_sla_step(e, inc, SLA_STEP_ACK);
 		ev = CORR_EV_ACKNOWLEDGED;
 		break;
 	case CORR_ACT_DISPATCH:
@@ -1050,6 +1443,7 @@ corr_engine_action(struct corr_engine *e, const struct corr_action *a,
 		if (inc->stage != CORR_ACKNOWLEDGED)
 			REJECT(-EPERM, "already dispatched");
 		corr_advance(inc, CORR_DISPATCHED);
+		corr_sla_step(e, inc, SLA_STEP_DISPATCH);
 		ev = CORR_EV_DISPATCHED;
 		break;
 	case CORR_ACT_ON_SITE:
@@ -1060,6 +1454,7 @@ corr_engine_action(struct corr_engine *e, const struct corr_action *a,
 		if (inc->stage == CORR_ON_SITE)
 			REJECT(-EPERM, "already on site");
 		corr_advance(inc, CORR_ON_SITE);
+		corr_sla_step(e, inc, SLA_STEP_ON_SITE);
 		ev = CORR_EV_ON_SITE;
 		break;
 	case CORR_ACT_RESOLVE:
@@ -1070,6 +1465,7 @@ corr_engine_action(struct corr_engine *e, const struct corr_action *a,
 			    inc->kind == CORR_KIND_AREA ? "linked incident(s)" :
 			    "alarm(s)");
 		inc->state = CORR_RESOLVED;
+		corr_sla_step(e, inc, SLA_STEP_RESOLVE);
 		ev = CORR_EV_RESOLVED;
 		break;
 	case CORR_ACT_CLOSE:
@@ -1078,16 +1474,38 @@ corr_engine_action(struct corr_engine *e, const struct corr_action *a,
 		inc->state = CORR_CLOSED;
 		ev = CORR_EV_CLOSED;
 		break;
+	case CORR_ACT_PAUSE:
+		if (note == NULL)
+			REJECT(-EINVAL, "pause needs a note with the reason");
+		if (!inc->has_sla)
+			REJECT(-EPERM, "no SLA clocks on this incident");
+		if (sla_pause(&e->sla, &inc->sla, SLA_PAUSE_OPERATOR, e->now,
+		    note, &why) != 0)
+			REJECT(-EPERM, "%s", why);
+		what = "paused";
+		ev = CORR_EV_UPDATED;
+		break;
+	case CORR_ACT_RESUME:
+		if (!inc->has_sla)
+			REJECT(-EPERM, "no SLA clocks on this incident");
+		if (sla_resume(&e->sla, &inc->sla, SLA_PAUSE_OPERATOR, e->now,
+		    &why) != 0)
+			REJECT(-EPERM, "clocks not paused by an operator");
+		what = "resumed";
+		ev = CORR_EV_UPDATED;
+		break;
 	default:	/* CORR_ACT_NOTE */
 		if (note == NULL)
 			REJECT(-EINVAL, "empty note");
+		what = "note";
 		ev = CORR_EV_UPDATED;
 		break;
 	}
 #undef REJECT
-	corr_step(inc, a->at, a->actor,
-	    a->type == CORR_ACT_NOTE ? "note" : corr_evtype_name(ev),
-	    note != NULL ? "%s" : NULL, note);
+	corr_step(inc, a->at, a->actor, what != NULL ? what :
+	    corr_evtype_name(ev), note != NULL ? "%s" : NULL, note);
+	if (ev == CORR_EV_RESOLVED)
+		corr_sla_scored(inc, a->at);
 	corr_emit(e, inc, ev, a->at);
 	if (inc->state == CORR_CLOSED)
 		corr_inc_free(e, inc);
@@ -1117,6 +1535,7 @@ corr_engine_maint_put(struct corr_engine *e, uint32_t id,
 	w->m = *m;
 	w->reason = xstrdup(m->reason != NULL ? m->reason : "");
 	w->m.reason = w->reason;
+	w->ended = 0;
 	if (id > e->next_maint)
 		e->next_maint = id;
 	return 0;
@@ -1137,6 +1556,8 @@ corr_engine_maint_remove(struct corr_engine *e, uint32_t id)
 	for (uint32_t i = 0; i < e->nmaint; i++) {
 		if (e->maint[i].id != id)
 			continue;
+		if (!e->maint[i].ended)
+			corr_unplan(e, id, e->now, "removed");
 		xfree(e->maint[i].reason);
 		memmove(&e->maint[i], &e->maint[i + 1],
 		    (e->nmaint - i - 1) * sizeof(*e->maint));
@@ -1184,6 +1605,14 @@ corr_engine_new(struct fleet *fleet, const struct corr_config *cc,
 	e->shard = shard;
 	e->sink = *sink;
 	e->next_num = cc->id_start;
+	e->now = INT64_MIN;
+	if (cc->sla != NULL) {
+		if (sla_engine_init(&e->sla, cc->sla, corr_sla_event, e, 0) != 0) {
+			xfree(e);
+			return NULL;
+		}
+		e->has_sla = 1;
+	}
 	e->nrules = cc->nrules;
 	for (unsigned i = 0; i < cc->nrules; i++) {
 		const struct corr_rule *r = &cc->rules[i];
@@ -1247,6 +1676,8 @@ corr_engine_free(struct corr_engine *e)
 	for (uint32_t i = 0; i < e->nmaint; i++)
 		xfree(e->maint[i].reason);
 	xfree(e->maint);
+	if (e->has_sla)
+		sla_engine_fini(&e->sla);
 	u64map_fini(&e->alarms);
 	u64map_fini(&e->incidents);
 	u64map_fini(&e->sites);

@@ -21,6 +21,14 @@
  *      the site, chronic if the site+code recurred, linked to an area storm),
  *      and, being a root, adopts children that arrived just before it.
  *
+ * SLA clocks (when corr_config.sla is set): every site incident embeds a
+ * struct sla_incident opened with the site's effective tier, region and the
+ * incident's severity; actions step its clocks and corr_engine_advance()
+ * turns the marks that come due into sla_warning / sla_breached / escalated
+ * events.  Area incidents run no clocks (their site incidents do).  The
+ * engine's SLA time only moves forward: it is the latest `now` it was given,
+ * and a step stamped earlier is applied to the clocks at that time.
+ *
  * Thread model: an engine belongs to one thread.  The fleet is shared and
  * read-only, except that corr_engine_new() interns the rule codes
  * (fleet_code()), so engines are created before any thread starts.
@@ -33,6 +41,7 @@
 
 #include "correlator/alarm.h"
 #include "correlator/fleet.h"
+#include "correlator/sla.h"
 #include "correlator/u64map.h"
 
 #define CORR_CODE_LEN		32	/* longest alarm code + NUL */
@@ -78,13 +87,20 @@ struct corr_config {
 	int	 auto_resolve;		/* 1: all alarms clear -> resolved; 0 (default): -> cleared */
 	char	 id_prefix[16];		/* incident id prefix, default "INC-" */
 	uint64_t id_start;		/* first incident number, default 1 (see docs) */
+	const struct sla_config *sla;	/* SLA clocks, borrowed (outlives the
+					 * engine); NULL (default): no clocks */
+	uint8_t	 complex_severity;	/* enum severity: incidents opened at or
+					 * above it are graded complex (resolve
+					 * from resolve_complex); SEV__COUNT:
+					 * never.  Default SEV_CRITICAL */
 };
 
-/* Fills *cc with DOMAIN.md section 5's rules and the defaults above. */
+/* Fills *cc with DOMAIN.md section 5's rules and the defaults above (sla NULL). */
 void	 corr_config_defaults(struct corr_config *cc);
 /*
  * Checks a config: 0, or -EINVAL with a one-line reason in err (key and
- * value) for the first bad field.
+ * value) for the first bad field, including the first error of cc->sla
+ * (sla_config_validate()) when it is set.
  */
 int	 corr_config_check(const struct corr_config *cc, char *err, size_t errlen);
 
@@ -105,12 +121,19 @@ enum corr_state {
 enum corr_evtype {
 	CORR_EV_OPENED, CORR_EV_UPDATED, CORR_EV_ACKNOWLEDGED,
 	CORR_EV_DISPATCHED, CORR_EV_ON_SITE, CORR_EV_RESOLVED, CORR_EV_CLOSED,
-	CORR_EV_REOPENED, CORR_EV__COUNT
+	CORR_EV_REOPENED,
+	CORR_EV_SLA_WARNING,	/* a clock reached a warning fraction */
+	CORR_EV_SLA_BREACHED,	/* a clock reached its deadline */
+	CORR_EV_ESCALATED,	/* the escalation ladder climbed a level */
+	CORR_EV__COUNT
 };
 
 enum corr_action_type {
 	CORR_ACT_ACK, CORR_ACT_DISPATCH, CORR_ACT_ON_SITE, CORR_ACT_RESOLVE,
-	CORR_ACT_CLOSE, CORR_ACT_NOTE, CORR_ACT__COUNT
+	CORR_ACT_CLOSE, CORR_ACT_NOTE,
+	CORR_ACT_PAUSE,		/* operator pause of the SLA clocks; note = reason */
+	CORR_ACT_RESUME,	/* lifts an operator pause */
+	CORR_ACT__COUNT
 };
 
 enum corr_kind { CORR_KIND_SITE, CORR_KIND_AREA };
@@ -158,6 +181,8 @@ struct corr_incident {
 	uint8_t	 planned;	/* raised inside a maintenance window */
 	uint8_t	 flapping;
 	uint8_t	 chronic;
+	uint8_t	 has_sla;	/* 1: sla below is open (site incident, clocks on) */
+	uint32_t planned_win;	/* id of the window that made it planned, or 0 */
 	char	*owner;		/* who acknowledged; NULL before; owned */
 	char	*planned_reason;	/* the window's reason; owned, or NULL */
 	struct corr_alarm *root;	/* root cause (site incidents), never NULL there */
@@ -172,7 +197,7 @@ struct corr_incident {
 	struct corr_link *links;
 	uint64_t area_num;	/* site incident: its area incident's number, or 0 */
 	uint64_t repeats;	/* re-sent raises counted on this incident */
-	void	*sla;		/* reserved for the SLA clock set (correlator/sla*) */
+	struct sla_incident sla;	/* its clocks, valid when has_sla */
 	struct corr_incident *site_next;	/* live incidents of the same site */
 };
 
@@ -184,6 +209,10 @@ struct corr_event {
 	const struct corr_incident *inc;
 	const char *prefix;	/* the engine's id prefix (for linked ids) */
 	unsigned shard;		/* the engine's shard (for linked ids) */
+	const struct sla_engine *sla;	/* the clocks' engine when inc->has_sla,
+					 * else NULL (JSON "clocks" at `at`) */
+	uint8_t	 clock;		/* SLA events: enum sla_clock_kind */
+	int8_t	 level;		/* CORR_EV_ESCALATED: enum sla_level reached */
 };
 
 /* An operator action (from HTTP, tocsin.actions, tests). */
@@ -234,6 +263,9 @@ struct corr_stats {
 	uint64_t bad_input;	/* events with an out-of-range device/site/code */
 	uint64_t live_incidents;	/* incidents not yet closed */
 	uint64_t live_alarms;	/* alarm records held */
+	uint64_t sla_warnings;	/* sla_warning events */
+	uint64_t sla_breaches;	/* sla_breached events */
+	uint64_t escalations;	/* escalated events */
 };
 
 struct corr_engine;
@@ -242,7 +274,8 @@ struct corr_engine;
  * Creates the engine of shard `shard`; cc is copied (check it first with
  * corr_config_check), the fleet must outlive the engine, and sink is copied.
  * Interns the rule codes in the fleet, so call it before threads share the
- * fleet.  Free with corr_engine_free().
+ * fleet.  Returns NULL only if cc->sla is set and does not validate (which
+ * corr_config_check() reports).  Free with corr_engine_free().
  */
 struct corr_engine *corr_engine_new(struct fleet *fleet,
 	    const struct corr_config *cc, unsigned shard,
@@ -251,17 +284,39 @@ struct corr_engine *corr_engine_new(struct fleet *fleet,
 void	 corr_engine_free(struct corr_engine *e);
 
 /*
- * Feeds one alarm transition; its at_ms is the engine's `now`.  Returns 0,
+ * Lets time pass to now with no alarm: fires every SLA mark due at or before
+ * now, in deadline order, each as one incident event (sla_warning,
+ * sla_breached, escalated; seq + 1 and a timeline step each) stamped with
+ * the mark's own instant, and ends the maintenance windows whose end_ms is
+ * at or before now (their planned incidents stop being planned: clocks
+ * resume at end_ms, one "updated" event each).  A now earlier than the
+ * engine's time does nothing.  Pure: the caller supplies now.
+ */
+void	 corr_engine_advance(struct corr_engine *e, int64_t now);
+/*
+ * The next instant corr_engine_advance() has work (an SLA mark or a window
+ * end), or INT64_MAX: when a live loop should wake up.
+ */
+int64_t	 corr_engine_next(const struct corr_engine *e);
+
+/*
+ * Feeds one alarm transition; its at_ms is the engine's `now` (the engine
+ * first advances to it, see corr_engine_advance()).  Returns 0,
  * or -EINVAL (counted in bad_input, nothing changes) if device, site or
  * code is out of range or the site is not the device's.
  */
 int	 corr_engine_alarm(struct corr_engine *e, const struct alarm_event *ev);
 
 /*
- * Applies an operator action.  Returns 0 (one event emitted) or -ENOENT
- * (unknown incident) / -EPERM (the action does not fit the state) /
- * -EINVAL (missing actor or note); on failure nothing changes, the reason
- * goes to the sink's rejected op and, if reason is not NULL, into reason.
+ * Applies an operator action after advancing to a->at (SLA events due by
+ * then are emitted first, whatever the outcome).  Returns 0 (one event
+ * emitted) or -ENOENT (unknown incident) / -EPERM (the action does not fit
+ * the state, e.g. a pause when every clock has stopped or the incident has
+ * no clocks) / -EINVAL (missing actor, or missing note for note and pause);
+ * on failure the incident does not change, the reason goes to the sink's
+ * rejected op and, if reason is not NULL, into reason.  Steps drive the
+ * clocks: ack -> SLA_STEP_ACK, dispatch -> SLA_STEP_DISPATCH, on_site ->
+ * SLA_STEP_ON_SITE, resolve -> SLA_STEP_RESOLVE; close drops the clocks.
  */
 int	 corr_engine_action(struct corr_engine *e, const struct corr_action *a,
 	    char *reason, size_t reasonlen);
@@ -269,7 +324,9 @@ int	 corr_engine_action(struct corr_engine *e, const struct corr_action *a,
 /*
  * Adds a planned-work window; returns its id (> 0).  Alarms raised at a
  * time in [start_ms, end_ms) at the site (or any site of the area) open
- * planned incidents.  Windows do not change incidents already open.
+ * planned incidents.  Windows do not change incidents already open; when a
+ * window ends (corr_engine_advance past end_ms) its planned incidents that
+ * are not resolved stop being planned and their clocks start.
  */
 uint32_t corr_engine_maint_add(struct corr_engine *e, const struct corr_maint *m);
 /*
@@ -278,7 +335,10 @@ uint32_t corr_engine_maint_add(struct corr_engine *e, const struct corr_maint *m
  */
 int	 corr_engine_maint_put(struct corr_engine *e, uint32_t id,
 	    const struct corr_maint *m);
-/* Removes a window: 0, or -ENOENT. */
+/*
+ * Removes a window: 0, or -ENOENT.  Its planned incidents stop being
+ * planned at the engine's current time, as if the window had ended.
+ */
 int	 corr_engine_maint_remove(struct corr_engine *e, uint32_t id);
 
 /* The incident with this id string, or NULL.  Valid until the next call. */

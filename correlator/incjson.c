@@ -4,12 +4,22 @@
  * Built with jansson's object API (insertion order is kept, so the bytes
  * are stable for replay diffs).  Customers of an area incident are the union
  * of its linked sites' tenants, each at the highest tier it holds there.
+ *
+ * SLA fields: a site incident with clocks (ev->sla set) carries "clocks"
+ * as sla_clocks_json() writes it at the event's time, "escalation_level"
+ * (0 station, 1 branch, 2 headquarters, null before any climb),
+ * "response_score" (null until the ack clock stops) and
+ * "resolution_grade" (null until the resolve clock stops).  Without clocks
+ * (area incidents, engines without an SLA config) "clocks" is {} and the
+ * other three are null.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "correlator/calendar.h"
 #include "correlator/incjson.h"
+#include "correlator/sla.h"
 
 static void
 incjson_digits(char *p, unsigned v, int n)
@@ -189,9 +199,26 @@ incjson_build(const struct fleet *f, const struct corr_event *ev)
 	json_object_set_new(inc, "chronic_of", arr);
 	json_object_set_new(inc, "flapping", json_boolean(ci->flapping));
 	json_object_set_new(inc, "repeats", json_integer((json_int_t)ci->repeats));
-	/* SLA clocks are filled by correlator/sla*; none yet. */
-	json_object_set_new(inc, "clocks", json_object());
-	json_object_set_new(inc, "escalation_level", json_integer(0));
+	if (ev->sla != NULL && ci->has_sla) {
+		const struct sla_incident *si = &ci->sla;
+
+		json_object_set_new(inc, "clocks",
+		    sla_clocks_json(ev->sla, si, ev->at));
+		json_object_set_new(inc, "escalation_level", si->level >= 0 ?
+		    json_integer(si->level) : json_null());
+		json_object_set_new(inc, "response_score",
+		    si->response_score > 0 ?
+		    json_integer(si->response_score) : json_null());
+		json_object_set_new(inc, "resolution_grade",
+		    si->grade != SLA_GRADE_NONE ?
+		    json_string(sla_grade_name((enum sla_grade)si->grade)) :
+		    json_null());
+	} else {
+		json_object_set_new(inc, "clocks", json_object());
+		json_object_set_new(inc, "escalation_level", json_null());
+		json_object_set_new(inc, "response_score", json_null());
+		json_object_set_new(inc, "resolution_grade", json_null());
+	}
 	json_object_set_new(inc, "area_incident", ci->area_num != 0 ?
 	    incjson_id(ev, ci->area_num) : json_null());
 	if (ci->kind == CORR_KIND_AREA) {
@@ -306,6 +333,17 @@ ij_u64(struct ij_buf *b, uint64_t v)
 }
 
 static void
+ij_i64(struct ij_buf *b, int64_t v)
+{
+	if (v < 0) {
+		IJ_LIT(b, "-");
+		ij_u64(b, (uint64_t)0 - (uint64_t)v);
+	} else {
+		ij_u64(b, (uint64_t)v);
+	}
+}
+
+static void
 ij_bool(struct ij_buf *b, int v)
 {
 	if (v)
@@ -330,6 +368,64 @@ ij_id(struct ij_buf *b, const struct corr_event *ev, uint64_t num)
 
 	corr_id_format(id, sizeof(id), ev->prefix, ev->shard, num);
 	ij_str(b, id);
+}
+
+/* The bytes of sla_clocks_json() and the three fields after it. */
+static void
+ij_sla(struct ij_buf *b, const struct corr_event *ev)
+{
+	static const char *const states[] = { "idle", "running", "stopped" };
+	const struct sla_incident *si = &ev->inc->sla;
+
+	IJ_LIT(b, ",\"clocks\":{");
+	for (unsigned k = 0; k < SLA__NCLOCKS; k++) {
+		struct sla_clock_view v;
+		char ts[32];
+
+		sla_clock_view(ev->sla, si, (enum sla_clock_kind)k, ev->at, &v);
+		if (k > 0)
+			IJ_LIT(b, ",");
+		ij_str(b, sla_clock_name((enum sla_clock_kind)k));
+		IJ_LIT(b, ":{\"state\":");
+		ij_str(b, v.state < 3 ? states[v.state] : "?");
+		IJ_LIT(b, ",\"deadline\":");
+		if (v.has_deadline) {
+			/* incjson_time writes the same bytes, faster, in its years */
+			if (v.deadline_ms >= 0 &&
+			    v.deadline_ms < INT64_C(253402300800000))
+				incjson_time(ts, sizeof(ts), v.deadline_ms);
+			else
+				calendar_format_rfc3339(v.deadline_ms, ts,
+				    sizeof(ts));
+			ij_str(b, ts);
+		} else {
+			IJ_LIT(b, "null");
+		}
+		IJ_LIT(b, ",\"remaining_ms\":");
+		ij_i64(b, v.remaining_ms);
+		IJ_LIT(b, ",\"paused\":");
+		ij_bool(b, v.paused);
+		IJ_LIT(b, ",\"met\":");
+		ij_bool(b, v.met);
+		IJ_LIT(b, ",\"breached\":");
+		ij_bool(b, v.breached);
+		IJ_LIT(b, "}");
+	}
+	IJ_LIT(b, "},\"escalation_level\":");
+	if (si->level >= 0)
+		ij_u64(b, (uint64_t)si->level);
+	else
+		IJ_LIT(b, "null");
+	IJ_LIT(b, ",\"response_score\":");
+	if (si->response_score > 0)
+		ij_u64(b, (uint64_t)si->response_score);
+	else
+		IJ_LIT(b, "null");
+	IJ_LIT(b, ",\"resolution_grade\":");
+	if (si->grade != SLA_GRADE_NONE)
+		ij_str(b, sla_grade_name((enum sla_grade)si->grade));
+	else
+		IJ_LIT(b, "null");
 }
 
 struct ij_cust {
@@ -492,7 +588,12 @@ incjson_encode(const struct fleet *f, const struct corr_event *ev)
 	ij_bool(&b, ci->flapping);
 	IJ_LIT(&b, ",\"repeats\":");
 	ij_u64(&b, ci->repeats);
-	IJ_LIT(&b, ",\"clocks\":{},\"escalation_level\":0,\"area_incident\":");
+	if (ev->sla != NULL && ci->has_sla)
+		ij_sla(&b, ev);
+	else
+		IJ_LIT(&b, ",\"clocks\":{},\"escalation_level\":null,"
+		    "\"response_score\":null,\"resolution_grade\":null");
+	IJ_LIT(&b, ",\"area_incident\":");
 	if (ci->area_num != 0)
 		ij_id(&b, ev, ci->area_num);
 	else

@@ -1,7 +1,9 @@
 /*
  * test_corr_ref.c - the C core against bench/refcorr.py, an independent
  * reference correlator, on generated days (bench/corrgen.py) of several
- * seeds: the final state of every incident must be the same.
+ * seeds: the final state of every incident must be the same.  The C side
+ * runs with the default SLA clocks, as the daemon does: the clocks must not
+ * change a correlation decision (the reference skips their events).
  *
  * Runs real processes (python3), so it lives under integration/.  The
  * repository root is the current directory or $TOCSIN_SRC.
@@ -39,6 +41,7 @@ check_seed(int seed, int sites)
 	char dir[] = "/tmp/test_corr_ref_XXXXXX", cmd[1024], fpath[256],
 	    apath[256], epath[256], err[256];
 	struct corr_config cc;
+	struct sla_config sc;
 	struct fleet *f;
 	FILE *out, *errf;
 	int rc;
@@ -54,6 +57,8 @@ check_seed(int seed, int sites)
 	f = fleetjson_load(fpath, err, sizeof(err));
 	cr_assert_not_null(f, "%s", err);
 	corr_config_defaults(&cc);
+	sla_config_defaults(&sc);
+	cc.sla = &sc;
 	out = fopen(epath, "w");
 	errf = fopen("/dev/null", "w");
 	cr_assert_not_null(out);
@@ -61,6 +66,7 @@ check_seed(int seed, int sites)
 	fclose(out);
 	fclose(errf);
 	fleet_free(f);
+	sla_config_fini(&sc);
 	cr_assert_eq(rc, 0);
 	snprintf(cmd, sizeof(cmd), "python3 %s/bench/refcorr.py %s %s "
 	    "--compare %s", srcdir(), fpath, apath, epath);
