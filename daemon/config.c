@@ -2640,6 +2640,8 @@ config_load_buffer(const char *name, const char *buf, size_t len,
 
 	cfg_walk(&cx, buf, len);
 	cfg_resolve(&cx);
+	/* the incidents' clocks run on the sla section */
+	cfg->correlation.sla = &cfg->sla;
 	if (errs->n == before)
 		cfg_cross_checks(&cx);
 

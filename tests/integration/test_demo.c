@@ -19,7 +19,7 @@ Test(demo, short_run_shows_incidents)
 	struct proc_result r;
 
 	snprintf(build, sizeof(build), "%s", b && *b ? b : "build/default");
-	setenv("DEMO_SECONDS", "14", 1);
+	setenv("DEMO_SECONDS", "22", 1);
 	cr_assert_eq(proc_run(argv, 60000, &r), 0);
 	cr_expect_eq(r.status, 0, "exit %d\n%s\n%s", r.status, r.out, r.err);
 	cr_expect(strstr(r.out, "configuration OK: 12 sites") != NULL, "%s", r.out);

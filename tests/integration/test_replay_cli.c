@@ -42,7 +42,14 @@ Test(replay_cli, demo_day)
 	cr_assert_eq(a.status, 0, "exit %d: %s", a.status, a.err);
 	/* two sites, two incidents: SH-001's battery joins its mains failure */
 	cr_expect_eq(count(a.out, "\"event\":\"opened\""), 2, "%s", a.out);
-	cr_expect_eq(count(a.out, "\n"), 4, "%s", a.out);
+	/* the premium site's 60 s ack clock breaches exactly at 10:01, with
+	 * warnings at 50 % and 80 % and the ladder's first two climbs */
+	cr_expect(strstr(a.out, "\"event\":\"sla_breached\",\"seq\":5,"
+	    "\"at\":\"2026-11-23T10:01:00.000Z\",\"incident\":{\"id\":\"DEMO-0-1\"")
+	    != NULL, "%s", a.out);
+	cr_expect(strstr(a.out, "\"event\":\"sla_warning\",\"seq\":2,"
+	    "\"at\":\"2026-11-23T10:00:30.000Z\"") != NULL);
+	cr_expect_eq(count(a.out, "\"event\":\"escalated\""), 4, "%s", a.out);
 	cr_expect(strstr(a.out, "\"root_cause\":{\"device\":\"SH-001-rect\","
 	    "\"alarm\":\"MAINS_FAIL\"") != NULL);
 	cr_expect(strstr(a.out, "{\"device\":\"SH-001-batt\",\"code\":"
