@@ -185,6 +185,12 @@ class Ref:
     def check_chronic(self, inc, at):
         hist = self.chronic.setdefault((inc.site, inc.root.code), [])
         hist[:] = [h for h in hist if h[0] >= at - CHRONIC_PERIOD]
+        # The same fault while an earlier one is still active is the same
+        # outage (several devices at once): not a recurrence, not counted.
+        for _, num in hist:
+            other = self.incidents.get(num)
+            if other is not None and other.nactive > 0:
+                return
         if len(hist) + 1 >= CHRONIC_COUNT:
             inc.chronic = True
             inc.chronic_of = [h[1] for h in hist]

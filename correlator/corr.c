@@ -1094,6 +1094,18 @@ corr_chronic_check(struct corr_engine *e, struct corr_incident *inc,
 		memmove(h->e, h->e + drop, (h->n - drop) * sizeof(h->e[0]));
 		h->n -= drop;
 	}
+	/*
+	 * The same fault while an earlier one is still active is the same
+	 * outage (several devices of the site at once), not a recurrence: it
+	 * is neither chronic nor counted.
+	 */
+	for (uint32_t i = 0; i < h->n; i++) {
+		const struct corr_incident *o = u64map_get(&e->incidents,
+		    h->e[i].num);
+
+		if (o != NULL && o->nactive > 0)
+			return;
+	}
 	if (h->n + 1 >= e->cc.chronic_count) {
 		inc->chronic = 1;
 		inc->nchronic = h->n;

@@ -588,6 +588,28 @@ Test(corr, chronic_after_three_in_period)
 	    last()->json);
 }
 
+Test(corr, concurrent_same_fault_is_not_chronic)
+{
+	/* three devices of one site lose contact at once: one outage */
+	raise_("S2-pwr", "COMM_LOSS", T0);
+	raise_("S2-ac", "COMM_LOSS", T0 + SEC);
+	raise_("S2-bat", "COMM_LOSS", T0 + 2 * SEC);
+	cr_assert(strstr(last()->json, "\"chronic\":false") != NULL, "%s",
+	    last()->json);
+	clear_("S2-pwr", "COMM_LOSS", T0 + HOUR);
+	clear_("S2-ac", "COMM_LOSS", T0 + HOUR);
+	clear_("S2-bat", "COMM_LOSS", T0 + HOUR);
+	/* the second and third outages: the third is chronic */
+	raise_("S2-pwr", "COMM_LOSS", T0 + 2 * DAY);
+	cr_assert(strstr(last()->json, "\"chronic\":false") != NULL);
+	clear_("S2-pwr", "COMM_LOSS", T0 + 2 * DAY + HOUR);
+	raise_("S2-ac", "COMM_LOSS", T0 + 4 * DAY);
+	cr_assert(strstr(last()->json, "\"chronic\":true") != NULL, "%s",
+	    last()->json);
+	cr_assert(strstr(last()->json, "\"chronic_of\":[\"INC-0-1\",\"INC-0-4\"]")
+	    != NULL, "%s", last()->json);
+}
+
 Test(corr, chronic_period_expires)
 {
 	raise_("S2-pwr", "RECT_FAIL", T0);
