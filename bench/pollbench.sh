@@ -13,7 +13,8 @@
 #       tocsin with the whole profile, and tocsin with the input registers
 #       only (one read per poll, like the floor's);
 #   100,000 devices behind 10,000 gateways (10 unit ids each) at a 5 s
-#       interval for PB_GW_S seconds (15): floor and tocsin.
+#       interval for PB_GW_S seconds (15): floor, tocsin (whole profile)
+#       and tocsin (input registers only).
 # devsim runs as two processes (--shard 0/2, 1/2) above 5,000 endpoints: a
 # process may hold at most 20,000 descriptors (a listener plus a connection
 # per endpoint).  The simulators' CPU over each client run is read from
@@ -192,6 +193,8 @@ end_scenario
 scenario "gateways" 100000 10
 run "epoll" "$EP" 100000 10 --interval-ms 5000 --duration "$GW_S"
 run "tocsin" "$TC" 100000 10 --interval-ms 5000 --duration "$GW_S"
+run "tocsin-input" "$TC" 100000 10 --interval-ms 5000 --duration "$GW_S" \
+    --points input
 end_scenario
 
 # The table: tocsin against the baselines of the same scenario (same
