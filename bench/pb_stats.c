@@ -82,6 +82,7 @@ pb_run_init(struct pb_run *r, const char *client, size_t devices,
 	r->devices = devices;
 	r->conns = conns;
 	r->interval_ms = interval_ms;
+	r->missed = -1;
 	r->last = xcalloc(devices, sizeof(*r->last));
 	for (size_t i = 0; i < devices; i++)
 		r->last[i] = -1;
@@ -161,8 +162,8 @@ pb_run_print(const struct pb_run *r, FILE *fp)
 	    (unsigned long long)pb_hist_quantile(&r->rtt, 0.99),
 	    r->interval_ms > 0 ? "schedule" : "gap",
 	    (unsigned long long)jit, (unsigned long long)(r->polls ? r->polls :
-	    r->tx + r->errors + r->timeouts), (unsigned long long)(r->missed +
-	    r->timeouts + r->errors));
+	    r->tx + r->errors + r->timeouts), (unsigned long long)(r->missed >= 0 ?
+	    (uint64_t)r->missed : r->timeouts + r->errors));
 	fflush(fp);
 }
 

@@ -14,7 +14,8 @@
  *
  * A poll is one device's turn (one transaction for the baselines, one per
  * block of the profile for tocsin); missed counts polls that did not bring
- * data in their slot: timeouts, errors, and (tocsin) skipped slots.
+ * data in their slot: for the baselines their timeouts and errors, for
+ * tocsin with an interval the slots of its window without a good poll.
  *
  * Jitter: with an interval, how late (or early) each poll started against
  * its schedule; at maximum rate (interval 0) there is no schedule, so it is
@@ -48,8 +49,8 @@ struct pb_run {
 	uint64_t	 errors;	/* exceptions, bad frames, I/O errors */
 	uint64_t	 timeouts;
 	uint64_t	 polls;		/* 0: one transaction per poll */
-	uint64_t	 missed;	/* slots without a poll (timeouts and
-					   errors are added when printed) */
+	int64_t		 missed;	/* slots without a good poll; < 0 (the
+					   default): timeouts + errors */
 	struct pb_hist	 rtt;		/* us */
 	struct pb_hist	 jitter;	/* us, |start - due| (interval > 0) */
 	struct pb_hist	 gap;		/* us, start - previous start (max rate) */

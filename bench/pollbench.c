@@ -23,9 +23,15 @@
  *   --interval-ms I > 0: every device once per I ms (mbclient's phases
  *     spread them); jitter is |poll start - slot| where a device's slots
  *     are its first poll start + n * I (ms resolution: mbclient reports the
- *     start as loop time in ms).  A missed poll is a slot with no good poll
- *     (the timer fired while the last poll ran, the shot was lost to a late
- *     loop, or the poll failed).
+ *     start as loop time in ms).  A missed poll is a slot of the measured
+ *     window with no good poll started in it: the timer fired while the
+ *     last poll still ran (an overrun), the shot was lost to a late loop
+ *     (libev moves a late repeating timer on, it does not catch up), the
+ *     poll failed, or it started more than I/2 late.  A device's slots in
+ *     the window (T0, T1) are the n with first + n * I in it; after T1 the
+ *     loop runs on (not measured, at most 2 I + the timeout) until every
+ *     device has started a poll past its last slot, so that polls still
+ *     under way at T1 are counted.
  *   --interval-ms 0: maximum rate.  mbclient has no "poll again now", so the
  *     devices are given an interval short enough that they cannot keep up
  *     (D * blocks / --max-rate-tps seconds, at least 1 ms): each device is
@@ -58,7 +64,9 @@
 struct pb_dev {
 	int64_t		 first_ms;	/* first poll start; -1: none yet */
 	int64_t		 last_n;	/* slot of the last good poll counted */
+	int64_t		 n_lo, n_hi;	/* its slots in the measured window */
 	uint8_t		 good;		/* had a good poll (warm-up) */
+	uint8_t		 done;		/* grace: a poll past n_hi started */
 };
 
 static struct {
@@ -71,16 +79,23 @@ static struct {
 	unsigned	 interval_ms;	/* asked for; 0 = maximum rate */
 	unsigned	 poll_ms;	/* given to mbclient */
 	int		 measuring;
+	int		 grace;		/* after the window: slot accounting */
+	size_t		 ndone;		/* grace: devices past their last slot */
+	int64_t		 t0_ms, t1_ms;	/* measured window, loop time */
+	uint64_t	 slots, good_slots;
 	uint64_t	 count, warmup;
 	uint64_t	 warm_tx;	/* tx during warm-up */
-	uint64_t	 polls, missed, failed;
+	uint64_t	 polls, failed;
 	uint64_t	 decoded, bad_quality, decode_err;
 	double		 sink;		/* decoded values, so nothing is elided */
-	struct mb_counters ctr0;
+	struct mb_counters ctr0, ctr1;	/* at the window's start and end */
+	double		 timeout_s;	/* request timeout */
 	double		 duration;	/* --duration; 0: --count */
 	int		 timed_out;
 	ev_timer	 stop;		/* --duration / --max-secs */
 } pb;
+
+static void window_end(void);
 
 static void
 begin_measure(void)
@@ -92,6 +107,13 @@ begin_measure(void)
 	memset(&pb.run.jitter, 0, sizeof(pb.run.jitter));
 	pb.client->ops->counters(pb.client, &pb.ctr0);
 	pb_run_start(&pb.run);
+	pb.t0_ms = (int64_t)(ev_now(pb.loop) * 1000);
+	for (size_t i = 0; pb.interval_ms > 0 && i < pb.ndev; i++) {
+		/* Slots due after t0 (first_ms <= t0: every device had a
+		 * good poll in warm-up, maybe in this very iteration). */
+		pb.dev[i].n_lo = (pb.t0_ms - pb.dev[i].first_ms) /
+		    pb.interval_ms + 1;
+	}
 	if (pb.duration > 0) {
 		/* From here on the stop timer ends the measured phase. */
 		ev_timer_stop(pb.loop, &pb.stop);
@@ -170,6 +192,20 @@ on_poll(const struct mb_result *r, void *arg)
 			begin_measure();
 		return;
 	}
+	if (pb.interval_ms > 0 && good && n > d->last_n) {
+		/* A good poll in a slot not yet counted. */
+		if (n >= d->n_lo && (!pb.grace || n <= d->n_hi))
+			pb.good_slots++;
+		d->last_n = n;
+	}
+	if (pb.grace) {
+		if (!d->done && (n > d->n_hi || r->started_ms >= pb.t1_ms)) {
+			d->done = 1;
+			if (++pb.ndone == pb.ndev)
+				ev_break(pb.loop, EVBREAK_ALL);
+		}
+		return;
+	}
 	pb.polls++;
 	pb_run_poll(&pb.run, r->device, start_us, due_us);
 	if (!good) {
@@ -180,15 +216,39 @@ on_poll(const struct mb_result *r, void *arg)
 			pb.run.errors++;
 		return;
 	}
-	if (pb.interval_ms > 0) {
-		if (n > d->last_n + 1)
-			pb.missed += (uint64_t)(n - d->last_n - 1);
-		d->last_n = n;
-	}
 	for (size_t b = 0; b < r->plan->nblocks; b++)
 		pb_run_done(&pb.run, r->rtt_us);
 	if (pb.count > 0 && pb.run.tx >= pb.count)
+		window_end();
+}
+
+/*
+ * The measured window ends: stop the clocks, give each device its slots in
+ * [t0, t1), and (with an interval) run on until the polls under way are in.
+ */
+static void
+window_end(void)
+{
+	pb_run_stop(&pb.run);
+	pb.client->ops->counters(pb.client, &pb.ctr1);
+	pb.t1_ms = (int64_t)(ev_now(pb.loop) * 1000);
+	if (pb.interval_ms == 0) {
 		ev_break(pb.loop, EVBREAK_ALL);
+		return;
+	}
+	for (size_t i = 0; i < pb.ndev; i++) {
+		struct pb_dev *d = &pb.dev[i];
+		int64_t iv = pb.interval_ms;
+
+		d->n_hi = (pb.t1_ms - d->first_ms + iv - 1) / iv - 1;
+		if (d->n_hi >= d->n_lo)
+			pb.slots += (uint64_t)(d->n_hi - d->n_lo + 1);
+	}
+	pb.grace = 1;
+	ev_timer_stop(pb.loop, &pb.stop);
+	ev_timer_set(&pb.stop, 2.0 * pb.interval_ms / 1000 + pb.timeout_s,
+	    0.);
+	ev_timer_start(pb.loop, &pb.stop);
 }
 
 static void
@@ -196,8 +256,14 @@ stop_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)w;
 	(void)revents;
-	if (pb.duration > 0 && pb.measuring) {
+	if (pb.grace) {
+		/* Some device never started a poll past its window: its
+		 * missing slots stay missed. */
 		ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	if (pb.duration > 0 && pb.measuring) {
+		window_end();
 		return;
 	}
 	pb.timed_out = 1;
@@ -345,6 +411,7 @@ main(int argc, char *argv[])
 	}
 	mc.interval_ms = pb.poll_ms;
 	mc.timeout_ms = timeout_ms;
+	pb.timeout_s = timeout_ms / 1000.0;
 	mc.seed = 1;
 	/* The bench connects its whole fleet at once, which the
 	 * production rate limits (200/s) would stretch to a minute. */
@@ -390,25 +457,29 @@ main(int argc, char *argv[])
 	ev_timer_start(pb.loop, &pb.stop);
 	pb.client->ops->start(pb.client);
 	ev_run(pb.loop, 0);
-	pb_run_stop(&pb.run);
 	pb.client->ops->counters(pb.client, &ctr);
-	if (!pb.measuring || pb.timed_out) {
+	if (!pb.measuring || pb.timed_out || pb.run.t1 == 0) {
 		fprintf(stderr, "pollbench: bounded run ended after %.0f s "
 		    "(measuring=%d good_devices=%zu/%zu tx=%llu)\n", max_secs,
 		    pb.measuring, pb.ngood, pb.ndev,
 		    (unsigned long long)pb.run.tx);
 		return 1;
 	}
-	pb.run.missed = pb.missed;
+	if (pb.interval_ms > 0)
+		pb.run.missed = (int64_t)(pb.slots > pb.good_slots ?
+		    pb.slots - pb.good_slots : 0);
 	pb.run.polls = pb.polls;
 	pb_run_print(&pb.run, stdout);
 	printf("pollbench tocsin detail blocks_per_poll=%zu points=%zu "
-	    "poll_interval_ms=%u polls=%llu failed=%llu skipped_slots=%llu "
-	    "overruns=%llu connects=%llu decoded=%llu bad_quality=%llu "
-	    "decode_err=%llu add_s=%.3f\n", nblocks, prof.npoints, pb.poll_ms,
+	    "poll_interval_ms=%u polls=%llu failed=%llu slots=%llu "
+	    "good_slots=%llu late_devices=%zu overruns=%llu connects=%llu "
+	    "decoded=%llu bad_quality=%llu decode_err=%llu add_s=%.3f\n",
+	    nblocks, prof.npoints, pb.poll_ms,
 	    (unsigned long long)pb.polls, (unsigned long long)pb.failed,
-	    (unsigned long long)pb.missed,
-	    (unsigned long long)(ctr.polls_overrun - pb.ctr0.polls_overrun),
+	    (unsigned long long)pb.slots, (unsigned long long)pb.good_slots,
+	    pb.interval_ms > 0 ? pb.ndev - pb.ndone : 0,
+	    (unsigned long long)(pb.ctr1.polls_overrun -
+	    pb.ctr0.polls_overrun),
 	    (unsigned long long)ctr.connects,
 	    (unsigned long long)pb.decoded, (unsigned long long)pb.bad_quality,
 	    (unsigned long long)pb.decode_err, t_add / 1e6);
