@@ -561,9 +561,11 @@ conn_flush(struct mbc_conn *cn)
 		memmove(cn->wbuf, cn->wbuf + n, cn->wlen - (size_t)n);
 		cn->wlen -= (size_t)n;
 	}
+	/* The write watcher runs only while bytes wait: EAGAIN is rare, so
+	 * the common flush makes no libev call at all. */
 	if (cn->wlen > 0)
 		ev_io_start(cl->loop, &cn->wio);
-	else
+	else if (ev_is_active(&cn->wio))
 		ev_io_stop(cl->loop, &cn->wio);
 }
 
