@@ -39,6 +39,10 @@
  *     the shots in between are overruns (counted, and their CPU is in the
  *     figure).  Jitter is then the baselines' "gap" measure.
  *
+ * --inflight N sets mb_config.inflight (default 1, the daemon's default):
+ * requests of different units pipelined on a gateway's connection, so
+ * several go out in one send() and come back in one recv().
+ *
  * Fixed work: --count N transactions after --warmup N transactions (and
  * after every device has had one good poll), or --duration S seconds.  Every
  * phase is bounded (--max-secs, default 300): past it the run stops and
@@ -292,7 +296,8 @@ usage(void)
 "usage: pollbench [--devices D] [--units-per-gateway K] [--base-addr A]\n"
 "                 [--port P] [--ports-per-addr M] [--count N | --duration S]\n"
 "                 [--interval-ms I] [--timeout-ms T] [--warmup N]\n"
-"                 [--points all|input] [--max-rate-tps X] [--max-secs S]\n");
+"                 [--points all|input] [--max-rate-tps X] [--max-secs S]\n"
+"                 [--inflight N]\n");
 	exit(2);
 }
 
@@ -324,6 +329,7 @@ main(int argc, char *argv[])
 		{ "points", required_argument, NULL, 'P' },
 		{ "max-rate-tps", required_argument, NULL, 'x' },
 		{ "max-secs", required_argument, NULL, 'M' },
+		{ "inflight", required_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct devsim_cfg cfg, one;
@@ -332,7 +338,7 @@ main(int argc, char *argv[])
 	struct mb_config mc;
 	struct mb_counters ctr;
 	double duration = 0, max_rate = 100000, max_secs = 300;
-	unsigned timeout_ms = 1000;
+	unsigned timeout_ms = 1000, inflight = 1;
 	int table = -1, ch, rc;
 	size_t ngw, nblocks;
 	unsigned long nofile;
@@ -367,6 +373,7 @@ main(int argc, char *argv[])
 			break;
 		case 'x': max_rate = num_arg("max-rate-tps", optarg, 1, 1e9); break;
 		case 'M': max_secs = num_arg("max-secs", optarg, 1, 86400); break;
+		case 'f': inflight = (unsigned)num_arg("inflight", optarg, 1, 64); break;
 		default: usage();
 		}
 	}
@@ -411,6 +418,7 @@ main(int argc, char *argv[])
 	}
 	mc.interval_ms = pb.poll_ms;
 	mc.timeout_ms = timeout_ms;
+	mc.inflight = (uint16_t)inflight;
 	pb.timeout_s = timeout_ms / 1000.0;
 	mc.seed = 1;
 	/* The bench connects its whole fleet at once, which the
