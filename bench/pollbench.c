@@ -83,6 +83,7 @@ static struct {
 	unsigned	 interval_ms;	/* asked for; 0 = maximum rate */
 	unsigned	 poll_ms;	/* given to mbclient */
 	int		 measuring;
+	int		 ended;		/* the measured window is over */
 	int		 grace;		/* after the window: slot accounting */
 	size_t		 ndone;		/* grace: devices past their last slot */
 	int64_t		 t0_ms, t1_ms;	/* measured window, loop time */
@@ -196,6 +197,8 @@ on_poll(const struct mb_result *r, void *arg)
 			begin_measure();
 		return;
 	}
+	if (pb.ended && !pb.grace)
+		return;		/* more results of the window's last wakeup */
 	if (pb.interval_ms > 0 && good && n > d->last_n) {
 		/* A good poll in a slot not yet counted. */
 		if (n >= d->n_lo && (!pb.grace || n <= d->n_hi))
@@ -228,11 +231,12 @@ on_poll(const struct mb_result *r, void *arg)
 
 /*
  * The measured window ends: stop the clocks, give each device its slots in
- * [t0, t1), and (with an interval) run on until the polls under way are in.
+ * (t0, t1), and (with an interval) run on until the polls under way are in.
  */
 static void
 window_end(void)
 {
+	pb.ended = 1;
 	pb_run_stop(&pb.run);
 	pb.client->ops->counters(pb.client, &pb.ctr1);
 	pb.t1_ms = (int64_t)(ev_now(pb.loop) * 1000);
