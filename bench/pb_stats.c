@@ -82,6 +82,7 @@ pb_run_init(struct pb_run *r, const char *client, size_t devices,
 	r->devices = devices;
 	r->conns = conns;
 	r->interval_ms = interval_ms;
+	r->missed = -1;
 	r->last = xcalloc(devices, sizeof(*r->last));
 	for (size_t i = 0; i < devices; i++)
 		r->last[i] = -1;
@@ -152,7 +153,7 @@ pb_run_print(const struct pb_run *r, FILE *fp)
 	fprintf(fp, "pollbench client=%s devices=%zu conns=%zu interval_ms=%u "
 	    "tx=%llu errors=%llu timeouts=%llu secs=%.3f tps=%.0f cpu_s=%.3f "
 	    "cpu_s_per_1k=%.5f maxrss_kb=%ld rtt_p50_us=%llu rtt_p99_us=%llu "
-	    "jitter=%s jitter_p99_us=%llu\n", r->client, r->devices, r->conns,
+	    "jitter=%s jitter_p99_us=%llu polls=%llu missed=%llu\n", r->client, r->devices, r->conns,
 	    r->interval_ms, (unsigned long long)r->tx,
 	    (unsigned long long)r->errors, (unsigned long long)r->timeouts,
 	    secs, secs > 0 ? (double)r->tx / secs : 0.0, cpu,
@@ -160,7 +161,9 @@ pb_run_print(const struct pb_run *r, FILE *fp)
 	    (unsigned long long)pb_hist_quantile(&r->rtt, 0.50),
 	    (unsigned long long)pb_hist_quantile(&r->rtt, 0.99),
 	    r->interval_ms > 0 ? "schedule" : "gap",
-	    (unsigned long long)jit);
+	    (unsigned long long)jit, (unsigned long long)(r->polls ? r->polls :
+	    r->tx + r->errors + r->timeouts), (unsigned long long)(r->missed >= 0 ?
+	    (uint64_t)r->missed : r->timeouts + r->errors));
 	fflush(fp);
 }
 

@@ -10,6 +10,12 @@
  *   pollbench client=NAME devices=D conns=C interval_ms=I tx=N errors=E
  *     timeouts=T secs=S tps=X cpu_s=C cpu_s_per_1k=Y maxrss_kb=K
  *     rtt_p50_us=A rtt_p99_us=B jitter=schedule|gap jitter_p99_us=J
+ *     polls=P missed=M
+ *
+ * A poll is one device's turn (one transaction for the baselines, one per
+ * block of the profile for tocsin); missed counts polls that did not bring
+ * data in their slot: for the baselines their timeouts and errors, for
+ * tocsin with an interval the slots of its window without a good poll.
  *
  * Jitter: with an interval, how late (or early) each poll started against
  * its schedule; at maximum rate (interval 0) there is no schedule, so it is
@@ -42,6 +48,9 @@ struct pb_run {
 	uint64_t	 tx;		/* good transactions */
 	uint64_t	 errors;	/* exceptions, bad frames, I/O errors */
 	uint64_t	 timeouts;
+	uint64_t	 polls;		/* 0: one transaction per poll */
+	int64_t		 missed;	/* slots without a good poll; < 0 (the
+					   default): timeouts + errors */
 	struct pb_hist	 rtt;		/* us */
 	struct pb_hist	 jitter;	/* us, |start - due| (interval > 0) */
 	struct pb_hist	 gap;		/* us, start - previous start (max rate) */

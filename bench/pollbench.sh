@@ -1,38 +1,55 @@
 #!/bin/sh
-# pollbench.sh - the poller baselines against devsim, in one bounded run.
+# pollbench.sh - tocsin's poller against its two baselines, in one bounded
+# run, on devsim's tower fleet (issue 4).
 #
 #   sh bench/pollbench.sh [BUILD]          (BUILD defaults to build/default)
 #
-# For D = 100 and 1,000 devices (one connection each) it runs the
-# sequential libmodbus baseline and the raw-epoll floor, and for D = 10,000
-# the floor alone (libmodbus cannot hold 10,000 descriptors).  devsim runs
-# on a random free 127.X.0.0/16 range; above 5,000 endpoints it runs as two
-# processes (--shard 0/2, 1/2) because one process may hold at most 20,000
-# descriptors (a listener and a connection per endpoint).  The simulator's
-# own CPU over each client run is read from its SIGUSR1 stats and printed
-# next to the client's, so one can see that it is not the bottleneck.
+# Scenarios (each against a fresh devsim on a random free 127.X.0.0/16):
+#   D = 100, 1,000, 10,000 devices, one connection each, maximum rate:
+#       libmodbus (D <= 1,000: its select() cannot go past fd 1023), the
+#       raw-epoll floor, tocsin (bench/pollbench: mbclient + mbdecode of
+#       every point of the tower profile);
+#   D = 10,000 at a 1 s interval for PB_INTERVAL_S seconds (10): floor,
+#       tocsin with the whole profile, and tocsin with the input registers
+#       only (one read per poll, like the floor's);
+#   100,000 devices behind 10,000 gateways (10 unit ids each) at a 5 s
+#       interval for PB_GW_S seconds (15): floor, tocsin (whole profile)
+#       and tocsin (input registers only).
+# devsim runs as two processes (--shard 0/2, 1/2) above 5,000 endpoints: a
+# process may hold at most 20,000 descriptors (a listener plus a connection
+# per endpoint).  The simulators' CPU over each client run is read from
+# their SIGUSR1 stats and printed next to the client's, so one can see that
+# the simulator is not the bottleneck; their SIGTERM stats are kept too.
 #
-# Work is fixed: PB_LM_TX libmodbus transactions, PB_EP_TX epoll
-# transactions (defaults 20000 and 200000), after a warm-up of 2 x D; and,
-# at D = 10,000, PB_INTERVAL_S seconds (5) of the floor polling every device
-# once a second.  Every process
-# is started and stopped by PID; every wait is bounded (ready 20 s, each
-# client run PB_TIMEOUT s, default 120).
+# Work is fixed: PB_LM_TX libmodbus transactions, PB_TX transactions for
+# the floor and tocsin at maximum rate (defaults 20000 and 200000), after a
+# warm-up of 2 x D; the interval runs are fixed in time and rate.  Every
+# process is started and stopped by PID; every wait is bounded (devsim
+# ready 20 s, each client run PB_TIMEOUT s, default 180).
+#
+# Output: each client's pb_stats line (plus sim_cpu_s, run_wall_s,
+# sim_cores), then one table with the ratios: tocsin's CPU per 1,000
+# transactions against libmodbus's (target <= 0.33) and the floor's
+# (target <= 1.5), cores used, peak RSS against 2 KiB x D + 20 MiB.
 set -u
 
 BUILD=${1:-build/default}
 LM_TX=${PB_LM_TX:-20000}
-EP_TX=${PB_EP_TX:-200000}
-TMO=${PB_TIMEOUT:-120}
+TX=${PB_TX:-${PB_EP_TX:-200000}}
+TMO=${PB_TIMEOUT:-180}
+IV_S=${PB_INTERVAL_S:-10}
+GW_S=${PB_GW_S:-15}
 DEVSIM=$BUILD/bench/devsim
 LM=$BUILD/bench/pollbase_libmodbus
 EP=$BUILD/bench/pollbase_epoll
-for b in "$DEVSIM" "$LM" "$EP"; do
+TC=$BUILD/bench/pollbench
+for b in "$DEVSIM" "$LM" "$EP" "$TC"; do
 	[ -x "$b" ] || { echo "pollbench: missing $b (run make)" >&2; exit 1; }
 done
 
 TMP=$(mktemp -d /tmp/pollbench.XXXXXX)
 SIMPIDS=""
+RES=$TMP/results
 
 stop_sims() {
 	for p in $SIMPIDS; do
@@ -64,15 +81,17 @@ s.close()
 EOF
 }
 
-# start_sims D SHARDS: starts devsim, sets BASE PORT SIMPIDS; 0 when ready.
+# start_sims D K SHARDS: starts devsim (D devices, K per gateway), sets
+# BASE PORT SIMPIDS; 0 when ready.
 start_sims() {
-	d=$1; n=$2
+	d=$1; k=$2; n=$3
 	for attempt in 1 2 3; do
 		set -- $(pick_base); BASE=$1; PORT=$2
 		SIMPIDS=""
 		s=0
 		while [ $s -lt "$n" ]; do
-			"$DEVSIM" --devices "$d" --base-addr "$BASE" --port "$PORT" \
+			"$DEVSIM" --devices "$d" --units-per-gateway "$k" \
+			    --base-addr "$BASE" --port "$PORT" \
 			    --shard "$s/$n" --stats "$TMP/sim$s.stats" \
 			    >"$TMP/sim$s.out" 2>"$TMP/sim$s.err" &
 			SIMPIDS="$SIMPIDS $!"
@@ -105,56 +124,122 @@ sim_cpu() {
 	    awk '{ s += $1 } END { printf "%.3f\n", s }'
 }
 
-field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
 
-# run NAME BIN D TX [ARGS...]: one client run; prints its line and the
-# simulator's CPU over it.
+# run LABEL BIN D K [ARGS...]: one client run against the running devsim;
+# prints its line with the simulator's CPU over it and keeps it in $RES.
 run() {
-	name=$1; bin=$2; d=$3; tx=$4
+	label=$1; bin=$2; d=$3; k=$4
 	shift 4
 	c0=$(sim_cpu)
 	w0=$(date +%s%N)
-	line=$(timeout "$TMO" "$bin" --devices "$d" --base-addr "$BASE" \
-	    --port "$PORT" --count "$tx" --warmup $((d * 2)) --timeout-ms 5000 \
-	    "$@" 2>"$TMP/client.err")
+	timeout "$TMO" "$bin" --devices "$d" --units-per-gateway "$k" \
+	    --base-addr "$BASE" --port "$PORT" --timeout-ms 5000 "$@" \
+	    >"$TMP/client.out" 2>"$TMP/client.err"
 	rc=$?
 	w1=$(date +%s%N)
 	c1=$(sim_cpu)
+	line=$(grep '^pollbench client=' "$TMP/client.out")
 	if [ $rc -ne 0 ] || [ -z "$line" ]; then
-		echo "pollbench: $name D=$d failed rc=$rc" >&2
-		cat "$TMP/client.err" >&2
+		echo "pollbench: $label D=$d failed rc=$rc" >&2
+		cat "$TMP/client.out" "$TMP/client.err" >&2
 		return 1
 	fi
+	grep '^pollbench tocsin detail' "$TMP/client.out"
 	# The simulator's CPU over the whole client run (connect, warm-up,
 	# measured phase), as a share of one core over the same wall time.
 	wall=$(echo "$w0 $w1" | awk '{ printf "%.3f", ($2 - $1) / 1e9 }')
 	simcpu=$(echo "$c0 $c1" | awk '{ printf "%.3f", $2 - $1 }')
 	simcore=$(echo "$simcpu $wall" | awk '{ printf "%.2f", ($2 > 0 ? $1 / $2 : 0) }')
 	echo "$line sim_cpu_s=$simcpu run_wall_s=$wall sim_cores=$simcore"
-	eval "R_${name}_$d=\"\$line\""
+	echo "label=$label $line sim_cores=$simcore" >>"$RES"
 }
 
-ratio() {
-	a=$(field "$1" "$3"); b=$(field "$2" "$3")
-	echo "$a $b" | awk '{ printf "%.2f", ($2 > 0 ? $1 / $2 : 0) }'
-}
-
-echo "pollbench: $(date -u +%FT%TZ) build=$BUILD cores=$(nproc) lm_tx=$LM_TX ep_tx=$EP_TX"
-for D in 100 1000 10000; do
+# scenario NAME D K: starts devsim for D devices, K per gateway.
+scenario() {
+	name=$1; d=$2; k=$3
 	shards=1
-	[ $D -gt 5000 ] && shards=2
-	start_sims $D $shards || exit 1
-	echo "pollbench: D=$D devsim=$BASE:$PORT processes=$shards"
-	[ $D -le 1000 ] && run libmodbus "$LM" $D "$LM_TX"
-	run epoll "$EP" $D "$EP_TX"
-	# The realistic load: every device once a second, for the later
-	# comparison of CPU share and jitter at 10,000 devices.
-	[ $D -eq 10000 ] && run epoll_1s "$EP" $D 1 --interval-ms 1000 \
-	    --duration "${PB_INTERVAL_S:-5}"
-	if [ $D -le 1000 ]; then
-		eval "l=\$R_libmodbus_$D; e=\$R_epoll_$D"
-		echo "pollbench ratio D=$D baseline=epoll libmodbus_cpu_per_1k=$(ratio "$l" "$e" cpu_s_per_1k)x libmodbus_tps=$(ratio "$l" "$e" tps)x"
-	fi
+	[ $((d / k)) -gt 5000 ] && shards=2
+	start_sims "$d" "$k" $shards || exit 1
+	echo "pollbench: $name devices=$d units_per_gateway=$k devsim=$BASE:$PORT processes=$shards"
+}
+
+end_scenario() {
 	stop_sims
+	for f in "$TMP"/sim*.stats; do
+		grep '^devsim stats reason=SIGTERM' "$f" | sed 's/^/pollbench: /'
+	done
 	rm -f "$TMP"/sim*
+}
+
+echo "pollbench: $(date -u +%FT%TZ) build=$BUILD cores=$(nproc) lm_tx=$LM_TX tx=$TX interval_s=$IV_S gateway_s=$GW_S"
+: >"$RES"
+for D in 100 1000 10000; do
+	scenario "max-rate" $D 1
+	[ $D -le 1000 ] && run "libmodbus" "$LM" $D 1 --count "$LM_TX" \
+	    --warmup $((D * 2))
+	run "epoll" "$EP" $D 1 --count "$TX" --warmup $((D * 2))
+	run "tocsin" "$TC" $D 1 --count "$TX" --warmup $((D * 2))
+	end_scenario
 done
+
+scenario "1s-interval" 10000 1
+run "epoll" "$EP" 10000 1 --interval-ms 1000 --duration "$IV_S"
+run "tocsin" "$TC" 10000 1 --interval-ms 1000 --duration "$IV_S"
+run "tocsin-input" "$TC" 10000 1 --interval-ms 1000 --duration "$IV_S" \
+    --points input
+end_scenario
+
+scenario "gateways" 100000 10
+run "epoll" "$EP" 100000 10 --interval-ms 5000 --duration "$GW_S"
+run "tocsin" "$TC" 100000 10 --interval-ms 5000 --duration "$GW_S"
+run "tocsin-input" "$TC" 100000 10 --interval-ms 5000 --duration "$GW_S" \
+    --points input
+end_scenario
+
+# The table: tocsin against the baselines of the same scenario (same
+# devices and interval), from the lines kept in $RES.
+echo
+awk '
+function f(line, key,   n, i, a, kv) {
+	n = split(line, a, " ")
+	for (i = 1; i <= n; i++) {
+		split(a[i], kv, "=")
+		if (kv[1] == key)
+			return substr(a[i], length(key) + 2)
+	}
+	return ""
+}
+{
+	lab = f($0, "label"); key = f($0, "devices") "/" f($0, "interval_ms")
+	row[NR] = $0; rkey[NR] = key
+	if (lab == "libmodbus") lm[key] = f($0, "cpu_s_per_1k")
+	if (lab == "epoll") ep[key] = f($0, "cpu_s_per_1k")
+}
+END {
+	printf "%-13s %7s %6s %6s %8s %10s %7s %7s %6s %9s %8s %15s %9s %7s %6s\n",
+	    "client", "devices", "conns", "ivl_ms", "tx/s", "cpu/1k_tx",
+	    "vs_lm", "vs_ep", "cores", "rss_MiB", "rss_max", "rtt_p50/p99_us",
+	    "jit_p99", "missed", "sim"
+	for (i = 1; i <= NR; i++) {
+		$0 = row[i]; key = rkey[i]
+		c = f($0, "cpu_s_per_1k"); d = f($0, "devices")
+		vl = ((key in lm) && lm[key] > 0) ? sprintf("%.2fx", c / lm[key]) : "-"
+		ve = ((key in ep) && ep[key] > 0) ? sprintf("%.2fx", c / ep[key]) : "-"
+		secs = f($0, "secs")
+		cores = secs > 0 ? f($0, "cpu_s") / secs : 0
+		printf "%-13s %7s %6s %6s %8s %10s %7s %7s %6.3f %9.1f %8.1f %15s %9s %7s %6s\n",
+		    f($0, "label"), d, f($0, "conns"), f($0, "interval_ms"),
+		    f($0, "tps"), c, vl, ve,
+		    cores,
+		    f($0, "maxrss_kb") / 1024, (2 * d + 20480) / 1024,
+		    f($0, "rtt_p50_us") "/" f($0, "rtt_p99_us"),
+		    f($0, "jitter_p99_us"), f($0, "missed"), f($0, "sim_cores")
+	}
+	print ""
+	print "vs_lm, vs_ep: CPU per 1,000 transactions against libmodbus and the raw-epoll"
+	print "floor of the same scenario (targets for tocsin: <= 0.33x and <= 1.5x); cores:"
+	print "client CPU s / measured s (target at 10,000 x 1 s: <= 0.15); rss_max: 2 KiB x"
+	print "devices + 20 MiB; jit_p99 us (gap spread at max rate, lateness against the"
+	print "schedule with an interval; target < 50,000 at 1 s); sim: devsim cores."
+}' "$RES"

@@ -21,7 +21,9 @@
  * Invariants:
  *   - a device is in at most one of: its conn's FIFO, an in-flight slot;
  *     it is in one of them only while its poll is under way (busy);
- *   - every in-flight slot has its device's request timer running;
+ *   - every in-flight slot has its device's request timer running; the
+ *     timer may be due before the request's own deadline (rto_at), and then
+ *     re-arms itself for the rest (see "Cost per transaction" below);
  *   - a tid is either in a slot, in the stale ring, or free.  A timed-out
  *     request's tid goes to the stale ring; its late answer is matched
  *     there, dropped and counted, and the stream stays in step.  A frame
@@ -36,6 +38,17 @@
  * Re-entrancy: completions run user callbacks, which may queue more work
  * and so reset a conn from inside a read event; conn->gen lets the reader
  * notice and stop touching the old buffer.
+ *
+ * Cost per transaction (bench/pollbench, docs/modbus.md): the kernel's TCP
+ * path is most of it, so user space keeps to one send() and one recv() per
+ * request and as few libev heap operations as it can.  The request timer
+ * is started once per poll (at its first request) and stopped when the poll
+ * ends; a request sent while it runs only moves the deadline rto_at, and a
+ * shot that comes before the deadline re-arms for the rest, or does nothing
+ * if the device is between requests.  That replaces a heap insert and a
+ * heap delete per request.  With inflight = 1 (the default) the slot and
+ * the send buffer live inside the conn, so a transaction touches fewer
+ * cache lines.
  *
  * Bounded work: one recv() and at most max_frames_per_wakeup frames per
  * read event (the rest are fed back to the loop); every wait has a timer
@@ -101,7 +114,7 @@ struct mbc_conn {
 	ev_timer	 timer;		/* connect timeout, backoff, throttle */
 	uint16_t	 next_tid;
 	uint16_t	 nused;		/* busy slots */
-	struct mbc_slot	*slots;		/* cfg.inflight of them */
+	struct mbc_slot	*slots;		/* cfg.inflight of them (slot1 if 1) */
 	uint16_t	 stale[STALE_MAX]; /* ring of timed-out tids */
 	uint8_t		 nstale;
 	uint8_t		 stale_head;	/* next write position */
@@ -113,8 +126,11 @@ struct mbc_conn {
 	struct mbc_dev	*wait_head, *wait_tail; /* devices waiting to send */
 	size_t		 rlen;
 	size_t		 wlen;		/* unsent bytes in wbuf */
-	uint8_t		*wbuf;		/* inflight * MBAP_REQ_MAX bytes */
+	uint8_t		*wbuf;		/* inflight * MBAP_REQ_MAX bytes (wbuf1
+					   if inflight is 1) */
+	struct mbc_slot	 slot1;		/* slots when inflight is 1 */
 	uint8_t		 rbuf[RBUF_SIZE];
+	uint8_t		 wbuf1[MBAP_REQ_MAX]; /* wbuf when inflight is 1 */
 };
 
 struct mbc_dev {
@@ -122,7 +138,10 @@ struct mbc_dev {
 	struct mbc_conn	*conn;
 	struct mbc_dev	*wait_next;	/* conn FIFO link */
 	ev_timer	 poll;		/* periodic, phase then interval */
-	ev_timer	 rto;		/* request timeout */
+	ev_timer	 rto;		/* request timeout: runs while a poll or
+					   write is under way, due at or
+					   before rto_at */
+	ev_tstamp	 rto_at;	/* deadline of the request in flight */
 	struct mbplan	 plan;
 	uint8_t		*data;		/* plan.data_bytes */
 	size_t		 dcap;		/* bytes data can hold */
@@ -398,7 +417,8 @@ slot_release(struct mbc_dev *d, int stale)
 	cn->slots[d->slot].dev = NULL;
 	cn->nused--;
 	d->slot = -1;
-	ev_timer_stop(d->cl->loop, &d->rto);
+	/* The request timer keeps running until the poll ends: the next
+	 * request only moves its deadline (dev_send). */
 }
 
 static void dev_enqueue(struct mbc_dev *d);
@@ -413,6 +433,7 @@ write_finish(struct mbc_dev *d, enum mb_status st, uint8_t exc)
 
 	d->wr_active = 0;
 	d->busy = 0;
+	ev_timer_stop(cl->loop, &d->rto);
 	FREE_NULL(d->wr_regs);
 	FREE_NULL(d->wr_bits);
 	d->wr.regs = NULL;
@@ -540,9 +561,11 @@ conn_flush(struct mbc_conn *cn)
 		memmove(cn->wbuf, cn->wbuf + n, cn->wlen - (size_t)n);
 		cn->wlen -= (size_t)n;
 	}
+	/* The write watcher runs only while bytes wait: EAGAIN is rare, so
+	 * the common flush makes no libev call at all. */
 	if (cn->wlen > 0)
 		ev_io_start(cl->loop, &cn->wio);
-	else
+	else if (ev_is_active(&cn->wio))
 		ev_io_stop(cl->loop, &cn->wio);
 }
 
@@ -591,8 +614,11 @@ dev_send(struct mbc_conn *cn, struct mbc_dev *d)
 	cn->nused++;
 	d->slot = (int16_t)s;
 	d->sent_at = ev_time();
-	ev_timer_set(&d->rto, d->timeout_ms / 1000.0, 0.);
-	ev_timer_start(cl->loop, &d->rto);
+	d->rto_at = ev_now(cl->loop) + d->timeout_ms / 1000.0;
+	if (!ev_is_active(&d->rto)) {
+		ev_timer_set(&d->rto, d->timeout_ms / 1000.0, 0.);
+		ev_timer_start(cl->loop, &d->rto);
+	}
 	cl->ctr.requests++;
 }
 
@@ -979,7 +1005,17 @@ dev_rto_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct mbc_dev *d = container_of(w, struct mbc_dev, rto);
 	struct mbc_conn *cn = d->conn;
 	struct mbc *cl = d->cl;
+	ev_tstamp left = d->rto_at - ev_now(loop);
 
+	if (d->slot < 0)
+		return;		/* between two requests of a poll */
+	if (left > 1e-6) {
+		/* Started for an earlier request of this poll: wait for the
+		 * rest of this one's time. */
+		ev_timer_set(w, left, 0.);
+		ev_timer_start(loop, w);
+		return;
+	}
 	cl->ctr.timeouts++;
 	slot_release(d, 1);
 	brk_outcome(d, 0);
@@ -1112,8 +1148,15 @@ host_get(struct mbc *cl, const char *host, uint16_t port, int *err)
 		cn->fd = -1;
 		cn->state = C_IDLE;
 		cn->next_tid = (uint16_t)rng_next(cl);
-		cn->slots = xcalloc(cl->cfg.inflight, sizeof(*cn->slots));
-		cn->wbuf = xmalloc((size_t)cl->cfg.inflight * MBAP_REQ_MAX);
+		if (cl->cfg.inflight == 1) {
+			cn->slots = &cn->slot1;
+			cn->wbuf = cn->wbuf1;
+		} else {
+			cn->slots = xcalloc(cl->cfg.inflight,
+			    sizeof(*cn->slots));
+			cn->wbuf = xmalloc((size_t)cl->cfg.inflight *
+			    MBAP_REQ_MAX);
+		}
 		ev_io_init(&cn->rio, conn_read_cb, -1, EV_READ);
 		ev_io_init(&cn->wio, conn_write_cb, -1, EV_WRITE);
 		ev_timer_init(&cn->timer, conn_timer_cb, 0., 0.);
@@ -1295,8 +1338,10 @@ mbc_free(struct mbclient *c)
 		for (h = cl->buckets[i]; h; h = nx) {
 			nx = h->next;
 			for (unsigned k = 0; k < cl->cfg.conns_per_host; k++) {
-				xfree(h->conns[k]->slots);
-				xfree(h->conns[k]->wbuf);
+				if (h->conns[k]->slots != &h->conns[k]->slot1)
+					xfree(h->conns[k]->slots);
+				if (h->conns[k]->wbuf != h->conns[k]->wbuf1)
+					xfree(h->conns[k]->wbuf);
 				xfree(h->conns[k]);
 			}
 			xfree(h->conns);

@@ -1366,3 +1366,52 @@ Test(mbclient, frames_per_wakeup_capped, .timeout = 10)
 	ev_loop_destroy(loop);
 	free(run);
 }
+
+/*
+ * The request timer is started once per poll and only moved by later
+ * requests (mbclient.c, "Cost per transaction").  Unit 10 answers every
+ * request 60 ms late with a 100 ms timeout and two blocks per poll: the
+ * second request leaves at ~60 ms, after the timer was armed for 100 ms,
+ * and is answered at ~120 ms.  The shot at 100 ms must re-arm for the
+ * second request's own deadline (~160 ms), not time it out.
+ */
+Test(mbclient, later_request_of_a_poll_gets_its_own_timeout)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct fake f;
+	struct mb_config cfg;
+	struct run *run = calloc(1, sizeof(*run));
+	struct fleet_profile p;
+	struct mbclient *c;
+	struct mb_counters k;
+
+	fake_start(&f, F_NORMAL);
+	f.late_ms = 60;
+	cfg_fast(&cfg);
+	cfg.interval_ms = 300;
+	cfg.timeout_ms = 100;
+	memset(&p, 0, sizeof(p));
+	memset(pts, 0, sizeof(pts));
+	pts[0].table = MB_HOLDING;
+	pts[1].table = MB_INPUT;
+	pts[0].type = pts[1].type = PT_UINT16;
+	pts[0].bit = pts[1].bit = -1;
+	p.points = pts;
+	p.npoints = 2;
+	c = client(loop, &cfg, run);
+	add(c, 10, f.port, 10, &p);
+	cr_assert_eq(mbclient_plan(c, 0)->nblocks, 2);
+	c->ops->start(c);
+	run_for(loop, 1000);
+	c->ops->counters(c, &k);
+	cr_assert(count(run, 10, MB_OK) >= 2, "ok %zu",
+	    count(run, 10, MB_OK));
+	cr_assert_eq(count(run, 10, MB_TIMEOUT), 0);
+	cr_assert_eq(k.timeouts, 0);
+	cr_assert_eq(k.late_responses, 0);
+	cr_assert(k.responses >= 4);
+	c->ops->free(c);
+	fake_stop(&f);
+	ev_loop_destroy(loop);
+	free(run);
+}
