@@ -49,6 +49,7 @@
 #include "bench/devsim_model.h"
 #include "bench/devsim_scen.h"
 #include "daemon/config.h"
+#include "bench/pb_stats.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
 
@@ -763,34 +764,7 @@ usage(void)
 	exit(2);
 }
 
-static double
-num_arg(const char *opt, const char *s, double lo, double hi)
-{
-	char *end;
-	double v = strtod(s, &end);
 
-	if (end == s || *end != '\0' || !(v >= lo && v <= hi))
-		fatalx("devsim bad option=%s value=\"%s\" range=%g..%g", opt, s,
-		    lo, hi);
-	return v;
-}
-
-static unsigned long
-raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		return 0;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-			log_warn("devsim setrlimit nofile=%lu",
-			    (unsigned long)rl.rlim_max);
-		getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	return (unsigned long)rl.rlim_cur;
-}
 
 int
 main(int argc, char *argv[])
@@ -839,11 +813,11 @@ main(int argc, char *argv[])
 			cfg_path = optarg;
 			break;
 		case 'n':
-			cfg.ndevices = (size_t)num_arg("devices", optarg, 1,
+			cfg.ndevices = (size_t)pb_num_arg("devsim", "devices", optarg, 1,
 			    1000000);
 			break;
 		case 'k':
-			cfg.units = (unsigned)num_arg("units-per-gateway",
+			cfg.units = (unsigned)pb_num_arg("devsim", "units-per-gateway",
 			    optarg, 1, 247);
 			break;
 		case 'a':
@@ -853,10 +827,10 @@ main(int argc, char *argv[])
 				    "want=127.x.y.z", optarg);
 			break;
 		case 'p':
-			cfg.port = (uint16_t)num_arg("port", optarg, 1, 65535);
+			cfg.port = (uint16_t)pb_num_arg("devsim", "port", optarg, 1, 65535);
 			break;
 		case 'm':
-			cfg.ports_per_addr = (unsigned)num_arg("ports-per-addr",
+			cfg.ports_per_addr = (unsigned)pb_num_arg("devsim", "ports-per-addr",
 			    optarg, 1, 65535);
 			break;
 		case 's':
@@ -873,25 +847,25 @@ main(int argc, char *argv[])
 		case 'S': scen_path = optarg; break;
 		case 'L': ds.libmodbus = 1; break;
 		case 'o': stats_path = optarg; break;
-		case 'N': cfg.noise = num_arg("noise", optarg, 0, 100); break;
-		case 'D': cfg.drift = num_arg("drift", optarg, 0, 100); break;
+		case 'N': cfg.noise = pb_num_arg("devsim", "noise", optarg, 0, 100); break;
+		case 'D': cfg.drift = pb_num_arg("devsim", "drift", optarg, 0, 100); break;
 		case 'T':
-			cfg.drift_period_s = num_arg("drift-period", optarg,
+			cfg.drift_period_s = pb_num_arg("devsim", "drift-period", optarg,
 			    0.001, 1e9);
 			break;
 		case 'x':
-			cfg.time_scale = num_arg("time-scale", optarg, 1e-6,
+			cfg.time_scale = pb_num_arg("devsim", "time-scale", optarg, 1e-6,
 			    1e9);
 			break;
 		case 'B':
-			cfg.batt_runtime_s = num_arg("batt-runtime", optarg,
+			cfg.batt_runtime_s = pb_num_arg("devsim", "batt-runtime", optarg,
 			    0.001, 1e9);
 			break;
 		case 'r':
-			cfg.seed = (uint64_t)num_arg("seed", optarg, 0, 1e15);
+			cfg.seed = (uint64_t)pb_num_arg("devsim", "seed", optarg, 0, 1e15);
 			break;
 		case 'e':
-			ds.eval_ms = (int64_t)num_arg("eval-ms", optarg, 0, 1e7);
+			ds.eval_ms = (int64_t)pb_num_arg("devsim", "eval-ms", optarg, 0, 1e7);
 			break;
 		default:
 			usage();
@@ -942,7 +916,7 @@ main(int argc, char *argv[])
 	if (ds.neps == 0)
 		fatalx("devsim shard=%u/%u serves no endpoint", ds.shard,
 		    ds.nshards);
-	nofile = raise_nofile();
+	nofile = pb_raise_nofile();
 	need = 2 * ds.neps + 32;
 	if (ds.libmodbus && ds.neps > DS_LIBMODBUS_MAX)
 		fatalx("devsim --libmodbus endpoints=%zu max=%d (every fd must "

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "bench/pb_stats.h"
+#include "daemon/log.h"
 #include "daemon/mem.h"
 
 int64_t
@@ -176,8 +177,22 @@ pb_raise_nofile(void)
 		return 0;
 	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit nofile=%lu", (unsigned long)rl.rlim_max);
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
 	return (unsigned long)rl.rlim_cur;
+}
+
+double
+pb_num_arg(const char *prog, const char *opt, const char *s, double lo,
+    double hi)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || *end != '\0' || !(v >= lo && v <= hi))
+		fatalx("%s bad option=%s value=\"%s\" range=%g..%g", prog, opt, s,
+		    lo, hi);
+	return v;
 }

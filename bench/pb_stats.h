@@ -86,5 +86,11 @@ void	 pb_run_print(const struct pb_run *r, FILE *fp);
 
 /* Raises RLIMIT_NOFILE to the hard limit; returns the soft limit now. */
 unsigned long pb_raise_nofile(void);
+/*
+ * A numeric command-line value of prog's option opt within [lo, hi]; exits
+ * with "prog bad option=... value=... range=lo..hi" otherwise.
+ */
+double	pb_num_arg(const char *prog, const char *opt, const char *s, double lo,
+	    double hi);
 
 #endif

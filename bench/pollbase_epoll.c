@@ -257,16 +257,6 @@ usage(void)
 	exit(2);
 }
 
-static double
-num_arg(const char *opt, const char *s, double lo, double hi)
-{
-	char *end;
-	double v = strtod(s, &end);
-
-	if (end == s || *end != '\0' || !(v >= lo && v <= hi))
-		fatalx("pollbase_epoll bad option=%s value=\"%s\"", opt, s);
-	return v;
-}
 
 int
 main(int argc, char *argv[])
@@ -300,20 +290,20 @@ main(int argc, char *argv[])
 	pe.timeout_us = 1000000;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'n': cfg.ndevices = (size_t)num_arg("devices", optarg, 1, 1e6); break;
-		case 'k': cfg.units = (unsigned)num_arg("units-per-gateway", optarg, 1, 247); break;
+		case 'n': cfg.ndevices = (size_t)pb_num_arg("pollbase_epoll", "devices", optarg, 1, 1e6); break;
+		case 'k': cfg.units = (unsigned)pb_num_arg("pollbase_epoll", "units-per-gateway", optarg, 1, 247); break;
 		case 'a':
 			if (inet_pton(AF_INET, optarg, &cfg.base) != 1)
 				fatalx("pollbase_epoll bad option=base-addr");
 			break;
-		case 'p': cfg.port = (uint16_t)num_arg("port", optarg, 1, 65535); break;
-		case 'm': cfg.ports_per_addr = (unsigned)num_arg("ports-per-addr", optarg, 1, 65535); break;
-		case 'c': count = (uint64_t)num_arg("count", optarg, 1, 1e12); break;
-		case 'd': duration = num_arg("duration", optarg, 0.001, 86400); break;
-		case 'i': interval_ms = (unsigned)num_arg("interval-ms", optarg, 0, 3.6e6); break;
-		case 't': pe.timeout_us = (int64_t)num_arg("timeout-ms", optarg, 1, 3.6e6) * 1000; break;
-		case 'r': pe.regs = (unsigned)num_arg("regs", optarg, 1, 125); break;
-		case 'w': warmup = (uint64_t)num_arg("warmup", optarg, 0, 1e12); break;
+		case 'p': cfg.port = (uint16_t)pb_num_arg("pollbase_epoll", "port", optarg, 1, 65535); break;
+		case 'm': cfg.ports_per_addr = (unsigned)pb_num_arg("pollbase_epoll", "ports-per-addr", optarg, 1, 65535); break;
+		case 'c': count = (uint64_t)pb_num_arg("pollbase_epoll", "count", optarg, 1, 1e12); break;
+		case 'd': duration = pb_num_arg("pollbase_epoll", "duration", optarg, 0.001, 86400); break;
+		case 'i': interval_ms = (unsigned)pb_num_arg("pollbase_epoll", "interval-ms", optarg, 0, 3.6e6); break;
+		case 't': pe.timeout_us = (int64_t)pb_num_arg("pollbase_epoll", "timeout-ms", optarg, 1, 3.6e6) * 1000; break;
+		case 'r': pe.regs = (unsigned)pb_num_arg("pollbase_epoll", "regs", optarg, 1, 125); break;
+		case 'w': warmup = (uint64_t)pb_num_arg("pollbase_epoll", "warmup", optarg, 0, 1e12); break;
 		default: usage();
 		}
 	}

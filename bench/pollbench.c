@@ -305,16 +305,6 @@ usage(void)
 	exit(2);
 }
 
-static double
-num_arg(const char *opt, const char *s, double lo, double hi)
-{
-	char *end;
-	double v = strtod(s, &end);
-
-	if (end == s || *end != '\0' || !(v >= lo && v <= hi))
-		fatalx("pollbench bad option=%s value=\"%s\"", opt, s);
-	return v;
-}
 
 int
 main(int argc, char *argv[])
@@ -353,19 +343,19 @@ main(int argc, char *argv[])
 	pb.count = 100000;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'n': cfg.ndevices = (size_t)num_arg("devices", optarg, 1, 1e6); break;
-		case 'k': cfg.units = (unsigned)num_arg("units-per-gateway", optarg, 1, 247); break;
+		case 'n': cfg.ndevices = (size_t)pb_num_arg("pollbench", "devices", optarg, 1, 1e6); break;
+		case 'k': cfg.units = (unsigned)pb_num_arg("pollbench", "units-per-gateway", optarg, 1, 247); break;
 		case 'a':
 			if (inet_pton(AF_INET, optarg, &cfg.base) != 1)
 				fatalx("pollbench bad option=base-addr");
 			break;
-		case 'p': cfg.port = (uint16_t)num_arg("port", optarg, 1, 65535); break;
-		case 'm': cfg.ports_per_addr = (unsigned)num_arg("ports-per-addr", optarg, 1, 65535); break;
-		case 'c': pb.count = (uint64_t)num_arg("count", optarg, 1, 1e12); break;
-		case 'd': duration = num_arg("duration", optarg, 0.001, 86400); break;
-		case 'i': pb.interval_ms = (unsigned)num_arg("interval-ms", optarg, 0, 3.6e6); break;
-		case 't': timeout_ms = (unsigned)num_arg("timeout-ms", optarg, 1, 3.6e6); break;
-		case 'w': pb.warmup = (uint64_t)num_arg("warmup", optarg, 0, 1e12); break;
+		case 'p': cfg.port = (uint16_t)pb_num_arg("pollbench", "port", optarg, 1, 65535); break;
+		case 'm': cfg.ports_per_addr = (unsigned)pb_num_arg("pollbench", "ports-per-addr", optarg, 1, 65535); break;
+		case 'c': pb.count = (uint64_t)pb_num_arg("pollbench", "count", optarg, 1, 1e12); break;
+		case 'd': duration = pb_num_arg("pollbench", "duration", optarg, 0.001, 86400); break;
+		case 'i': pb.interval_ms = (unsigned)pb_num_arg("pollbench", "interval-ms", optarg, 0, 3.6e6); break;
+		case 't': timeout_ms = (unsigned)pb_num_arg("pollbench", "timeout-ms", optarg, 1, 3.6e6); break;
+		case 'w': pb.warmup = (uint64_t)pb_num_arg("pollbench", "warmup", optarg, 0, 1e12); break;
 		case 'P':
 			if (strcmp(optarg, "all") == 0)
 				table = -1;
@@ -375,9 +365,9 @@ main(int argc, char *argv[])
 				fatalx("pollbench bad option=points value=\"%s\" "
 				    "known=all,input", optarg);
 			break;
-		case 'x': max_rate = num_arg("max-rate-tps", optarg, 1, 1e9); break;
-		case 'M': max_secs = num_arg("max-secs", optarg, 1, 86400); break;
-		case 'f': inflight = (unsigned)num_arg("inflight", optarg, 1, 64); break;
+		case 'x': max_rate = pb_num_arg("pollbench", "max-rate-tps", optarg, 1, 1e9); break;
+		case 'M': max_secs = pb_num_arg("pollbench", "max-secs", optarg, 1, 86400); break;
+		case 'f': inflight = (unsigned)pb_num_arg("pollbench", "inflight", optarg, 1, 64); break;
 		default: usage();
 		}
 	}

@@ -45,6 +45,7 @@
 
 #include "correlator/calendar.h"
 #include "daemon/config.h"
+#include "bench/pb_stats.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "daemon/poller.h"
@@ -157,22 +158,6 @@ cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static unsigned long
-raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		return 0;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-			log_warn("tocsinpoll setrlimit nofile=%lu",
-			    (unsigned long)rl.rlim_max);
-		getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	return (unsigned long)rl.rlim_cur;
-}
 
 /* Descriptors open now and the highest of them (from /proc/self/fd). */
 static void
@@ -357,7 +342,7 @@ main(int argc, char *argv[])
 	fprintf(stderr, "tocsinpoll config=%s devices=%zu interval_ms=%u "
 	    "timeout_ms=%u secs=%g nofile=%lu\n", path,
 	    cfg->fleet->ndevices, mc.interval_ms, mc.timeout_ms, secs,
-	    raise_nofile());
+	    pb_raise_nofile());
 	/* the command line overrides per-device settings too */
 	if (interval > 0 || timeout > 0)
 		for (size_t i = 0; i < cfg->fleet->ndevices; i++) {
