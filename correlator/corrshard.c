@@ -68,6 +68,8 @@ struct corr_msg {
 };
 
 _Static_assert(sizeof(struct corr_msg) == 48, "corr_msg is 48 bytes");
+_Static_assert(CORR_MSG_ALARM == 0 && offsetof(struct corr_msg, ptr) == 32,
+    "an alarm message is its event and 16 zero bytes");
 
 struct corr_ring {
 	alignas(CORR_LINE) _Atomic uint64_t tail; /* published end (producer) */
@@ -372,15 +374,36 @@ int
 corr_router_push(struct corr_router *r, unsigned producer,
     const struct alarm_event *ev)
 {
-	int rc = corr_router_push_batch(r, producer, ev, 1);
+	struct corr_ring *cr;
+	struct corr_msg *m;
 
-	return rc == 1 ? 0 : rc;
+	/* corr_router_push_batch() for one event, without its loop */
+	if (producer >= r->nproducers || ev->site >= r->nsites) {
+		if (producer < r->nproducers)
+			catomic_add_relaxed(&r->prod[producer].bad, 1);
+		return -EINVAL;
+	}
+	cr = corr_ring_of(r, producer, r->site_shard[ev->site]);
+	if (!corr_ring_room(cr)) {
+		catomic_add_relaxed(&r->prod[producer].full, 1);
+		return -EAGAIN;
+	}
+	m = corr_ring_slot(cr);
+	m->ev = *ev;
+	m->ptr = NULL;
+	m->kind = CORR_MSG_ALARM;
+	m->id = 0;
+	cr->ptail++;
+	corr_ring_publish(cr);
+	return 0;
 }
 
 int
 corr_router_push_batch(struct corr_router *r, unsigned producer,
     const struct alarm_event *evs, size_t n)
 {
+	const uint8_t *site_shard = r->site_shard;
+	const uint32_t nsites = r->nsites;
 	struct corr_ring *base;
 	uint64_t dirty = 0;
 	size_t i;
@@ -388,28 +411,36 @@ corr_router_push_batch(struct corr_router *r, unsigned producer,
 
 	if (producer >= r->nproducers)
 		return -EINVAL;
+	/*
+	 * The hot loop (callgrind: about 20 instructions an event): locals
+	 * for what the message stores could alias, one byte load to route,
+	 * and the message's tail (ptr, kind = CORR_MSG_ALARM, id) zeroed in
+	 * one 16-byte store.
+	 */
 	base = &r->rings[producer * r->nshards];
 	for (i = 0; i < n; i++) {
+		const uint32_t site = evs[i].site;
 		struct corr_ring *cr;
 		struct corr_msg *m;
 		unsigned sh;
+		uint64_t t;
 
-		if (evs[i].site >= r->nsites) {
+		if (site >= nsites) {
 			rc = -EINVAL;
 			break;
 		}
-		sh = r->site_shard[evs[i].site];
+		sh = site_shard[site];
 		cr = &base[sh];
-		if (!corr_ring_room(cr)) {
+		t = cr->ptail;
+		if (t - cr->head_cache > cr->pmask && !corr_ring_room(cr)) {
 			rc = -EAGAIN;
 			break;
 		}
-		m = corr_ring_slot(cr);
-		m->ev = evs[i];
-		m->ptr = NULL;
-		m->kind = CORR_MSG_ALARM;
-		m->id = 0;
-		cr->ptail++;
+		m = &cr->pbuf[t & cr->pmask];
+		memcpy(&m->ev, &evs[i], sizeof(m->ev));
+		memset((char *)m + offsetof(struct corr_msg, ptr), 0,
+		    sizeof(*m) - offsetof(struct corr_msg, ptr));
+		cr->ptail = t + 1;
 		dirty |= 1ULL << sh;
 	}
 	while (dirty != 0) {
