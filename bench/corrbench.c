@@ -10,12 +10,18 @@
  *   ref core   the reference's correlate phase with events in memory
  *   c e2e      replay_run(): parse + correlate + JSON events to a file
  *   c core     corr_engine_alarm() over events already in memory
- *   shards     the router with 1 and 2 shard threads, one producer
+ *   producer   the router's producer alone (CPU ns per event, p), one
+ *              event per push and 64 per push, into live-size rings
+ *   shards     the router with 1 and 2 shard threads and one producer:
+ *              live, one event per push; live, 64 per push; pre-filled
+ *              rings (only the draining timed), with the 2-core bound
+ *              2 max(p, c) / (p + c) on the live ratio printed beside
  *   memory     forked children: growth of the allocator's live bytes
  *              (and of peak RSS, ru_maxrss, for reference) under a pure
  *              alarm load and a pure incident load, solved per item
  * Results are ratios against the reference (and 2 shards against 1).  The
  * C core phases are the best of 3 runs (the machine is shared).
+ * --shards-only runs the producer and shard phases alone.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -127,6 +133,7 @@ enum shard_mode {
 };
 
 #define SH_BATCH	64	/* events per corr_router_push_wait() call */
+#define SH_SLOTS	(1u << 14)	/* ring slots of the live phases */
 
 /* Sink counters, one cache line each: shard threads must not share one. */
 struct padded_count {
@@ -167,7 +174,7 @@ shards_once(struct fleet *f, const struct corr_config *cc,
 	struct corr_router *r;
 	struct phase ph;
 	double w, c;
-	unsigned slots = 1u << 14;
+	unsigned slots = SH_SLOTS;
 
 	memset(nev, 0, sizeof(nev));
 	while (mode == SH_PREFILL && slots <= n)
@@ -188,6 +195,10 @@ shards_once(struct fleet *f, const struct corr_config *cc,
 		size_t k = mode == SH_LIVE_ONE ? 1 :
 		    (n - i < SH_BATCH ? n - i : SH_BATCH);
 
+		if (mode == SH_LIVE_ONE && corr_router_push(r, 0, evs + i) == 0) {
+			i++;
+			continue;
+		}
 		/* ring full: back off (yield the core to the shards) */
 		if (corr_router_push_wait(r, 0, evs + i, k, 60000, NULL) != 0) {
 			fprintf(stderr, "corrbench: shards stalled\n");
@@ -216,8 +227,11 @@ thread_cpu_s(void)
 }
 
 /*
- * The producer alone: route and queue every event into rings large enough
- * to hold the day, no shard thread running: its CPU cost per event, p.
+ * The producer alone: route and queue the day into 2 shards' rings of the
+ * live size, chunk by chunk, with no shard thread running while it pushes:
+ * its CPU cost per event, p.  Between chunks the shards drain the rings
+ * (not timed), so each chunk writes slots another core just read, as in a
+ * live pipeline.  A first chunk, not timed, faults the pages in.
  */
 static double
 producer_once(struct fleet *f, const struct corr_config *cc,
@@ -225,23 +239,19 @@ producer_once(struct fleet *f, const struct corr_config *cc,
 {
 	struct padded_count nev[2];
 	struct corr_router *r;
-	unsigned slots = 1u << 14;
-	double w;
+	const size_t slots = SH_SLOTS;
+	double total = 0;
 
 	memset(nev, 0, sizeof(nev));
-	while (slots <= n)
-		slots <<= 1;
-	r = bench_router(f, cc, 2, slots, nev);
-	/*
-	 * Pass 0 faults the rings' pages in and the shards drain it (not
-	 * timed); pass 1, timed, writes warm slots as a live ring does.
-	 */
-	for (int pass = 0; pass < 2; pass++) {
-		w = thread_cpu_s();
-		for (size_t i = 0; i < n; ) {
-			size_t k = !batch ? 1 :
-			    (n - i < SH_BATCH ? n - i : SH_BATCH);
-			int rc = corr_router_push_batch(r, 0, evs + i, k);
+	r = bench_router(f, cc, 2, SH_SLOTS, nev);
+	for (size_t base = 0, warm = 1; base < n; ) {
+		size_t end = base + slots < n ? base + slots : n;
+		double w = thread_cpu_s();
+
+		for (size_t i = base; i < end; ) {
+			size_t k = end - i < SH_BATCH ? end - i : SH_BATCH;
+			int rc = batch ? corr_router_push_batch(r, 0, evs + i,
+			    k) : corr_router_push(r, 0, evs + i) == 0;
 
 			if (rc <= 0) {
 				fprintf(stderr, "corrbench: producer: %d\n", rc);
@@ -250,14 +260,20 @@ producer_once(struct fleet *f, const struct corr_config *cc,
 			i += (size_t)rc;
 		}
 		w = thread_cpu_s() - w;
-		if (pass == 0 && corr_router_start(r) != 0) {
+		if (corr_router_start(r) != 0) {
 			fprintf(stderr, "corrbench: cannot start shards\n");
 			exit(1);
 		}
 		corr_router_stop(r);
+		if (warm) {
+			warm = 0;	/* the same chunk again, timed */
+			continue;
+		}
+		total += w;
+		base = end;
 	}
 	corr_router_free(r);
-	return w;
+	return total;
 }
 
 /*
