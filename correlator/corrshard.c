@@ -93,18 +93,18 @@ _Static_assert(offsetof(struct corr_ring, ptail) == 1 * CORR_LINE &&
 
 /* One producer's counters, written only by that producer's thread. */
 struct corr_producer {
-	alignas(CORR_LINE) _Atomic uint64_t full;
-	_Atomic uint64_t waits;
-	_Atomic uint64_t timeouts;
-	_Atomic uint64_t bad;
+	alignas(CORR_LINE) _Atomic uint64_t full; /* pushes refused: ring full */
+	_Atomic uint64_t waits;		/* backoff rounds of push_wait */
+	_Atomic uint64_t timeouts;	/* push_wait calls that gave up */
+	_Atomic uint64_t bad;		/* events refused: bad site */
 };
 
 _Static_assert(sizeof(struct corr_producer) == CORR_LINE,
     "producer counters fill one cache line");
 
 struct corr_shard {
-	alignas(CORR_LINE) struct corr_router *r;
-	unsigned	 id;
+	alignas(CORR_LINE) struct corr_router *r; /* owner */
+	unsigned	 id;		/* shard number */
 	struct corr_engine *engine;	/* touched only by the thread */
 	pthread_t	 thread;
 };
