@@ -274,10 +274,12 @@ producer_main(void *arg)
 	size_t i = 0;
 
 	for (size_t k = 0; k < pa->nacts; k++) {
+		double deadline = now_s() + PUSH_TIMEOUT_MS / 1000.0;
 		int rc;
 
+		/* a full ring: wait, bounded like the alarms' push_wait */
 		while ((rc = corr_router_action(pa->r, pa->id,
-		    &pa->acts[k])) == -EAGAIN) {
+		    &pa->acts[k])) == -EAGAIN && now_s() < deadline) {
 			struct timespec ts = { 0, 20 * 1000 };
 			nanosleep(&ts, NULL);
 		}
