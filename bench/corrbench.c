@@ -12,6 +12,9 @@
  *   c core     corr_engine_alarm() over events already in memory
  *   producer   the router's producer alone (CPU ns per event, p), one
  *              event per push and 64 per push, into live-size rings
+ *   ceiling    the day split as 2 shards split it, each half on its own
+ *              engine with no rings: halves in turn vs on 2 threads (the
+ *              most any shard layer can give on this machine)
  *   shards     the router with 1 and 2 shard threads and one producer:
  *              live, one event per push; live, 64 per push; pre-filled
  *              rings (only the draining timed), with the 2-core bound
@@ -26,6 +29,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,7 +138,7 @@ enum shard_mode {
 };
 
 #define SH_BATCH	64	/* events per corr_router_push_wait() call */
-#define SH_SLOTS	(1u << 14)	/* ring slots of the live phases */
+static unsigned sh_slots = 1u << 14;	/* ring slots of the live phases */
 #define SH_RUNS		5		/* best of, for every shard phase */
 
 /* Sink counters, one cache line each: shard threads must not share one. */
@@ -176,7 +180,7 @@ shards_once(struct fleet *f, const struct corr_config *cc,
 	struct corr_router *r;
 	struct phase ph;
 	double w, c;
-	unsigned slots = SH_SLOTS;
+	unsigned slots = sh_slots;
 
 	memset(nev, 0, sizeof(nev));
 	while (mode == SH_PREFILL && slots <= n)
@@ -241,11 +245,11 @@ producer_once(struct fleet *f, const struct corr_config *cc,
 {
 	struct padded_count nev[2];
 	struct corr_router *r;
-	const size_t slots = SH_SLOTS;
+	const size_t slots = sh_slots;
 	double total = 0;
 
 	memset(nev, 0, sizeof(nev));
-	r = bench_router(f, cc, 2, SH_SLOTS, nev);
+	r = bench_router(f, cc, 2, sh_slots, nev);
 	for (size_t base = 0, warm = 1; base < n; ) {
 		size_t end = base + slots < n ? base + slots : n;
 		double w = thread_cpu_s();
@@ -278,6 +282,66 @@ producer_once(struct fleet *f, const struct corr_config *cc,
 	return total;
 }
 
+/* One engine over its part of the day, on its own thread. */
+struct engine_job {
+	struct fleet	*f;
+	const struct corr_config *cc;
+	unsigned	 shard;		/* engine's shard number */
+	const struct alarm_event *evs;	/* its events, in order */
+	size_t		 n;
+	struct corr_engine *engine;	/* made and freed outside the timing */
+	uint64_t	 nev;		/* its sink's event count */
+	pthread_t	 thread;
+};
+
+static void *
+engine_job_main(void *arg)
+{
+	struct engine_job *j = arg;
+
+	for (size_t i = 0; i < j->n; i++)
+		corr_engine_alarm(j->engine, &j->evs[i]);
+	return NULL;
+}
+
+/*
+ * The ceiling of any shard layer: the day split as the router splits it
+ * for 2 shards, each half run by its own engine, no rings and no producer;
+ * threads = 1 runs the halves in turn, 2 on two threads at once.  Like the
+ * shard phases, engine creation and teardown are outside the timing.
+ */
+static double
+engines_once(struct engine_job *jobs, int threads)
+{
+	double w;
+
+	for (int i = 0; i < 2; i++) {
+		struct corr_sink sink = { &count_ops, &jobs[i].nev };
+
+		jobs[i].engine = corr_engine_new(jobs[i].f, jobs[i].cc,
+		    jobs[i].shard, &sink);
+	}
+	w = now_s();
+	if (threads == 1) {
+		engine_job_main(&jobs[0]);
+		engine_job_main(&jobs[1]);
+	} else {
+		for (int i = 0; i < 2; i++) {
+			if (pthread_create(&jobs[i].thread, NULL,
+			    engine_job_main, &jobs[i]) != 0) {
+				fprintf(stderr, "corrbench: pthread_create\n");
+				exit(1);
+			}
+		}
+		for (int i = 0; i < 2; i++)
+			pthread_join(jobs[i].thread, NULL);
+	}
+	w = now_s() - w;
+	for (int i = 0; i < 2; i++)
+		corr_engine_free(jobs[i].engine);
+	return w;
+}
+
 /*
  * Shards, best of SH_RUNS each: the producer alone, then live one event per
  * push, live batched, pre-filled rings; within each, 1 then 2 shards
@@ -292,9 +356,35 @@ shard_phases(struct fleet *f, const struct corr_config *cc,
 	uint64_t shev[6] = { 0 };
 	double prod_one = 1e9, prod_batch = 1e9;
 
+	struct engine_job jobs[2];
+	struct alarm_event *half[2];
+	double eng1 = 1e9, eng2 = 1e9;
+
+	/* the day split as a 2-shard router splits it */
+	{
+		struct padded_count nev[2];
+		struct corr_router *r = bench_router(f, cc, 2, 64, nev);
+
+		for (int k = 0; k < 2; k++) {
+			half[k] = xcalloc(n ? n : 1, sizeof(*evs));
+			jobs[k] = (struct engine_job){ f, cc, (unsigned)k,
+			    half[k], 0, NULL, 0, 0 };
+		}
+		for (size_t i = 0; i < n; i++) {
+			struct engine_job *j =
+			    &jobs[corr_router_shard_of(r, evs[i].site)];
+
+			half[j->shard][j->n++] = evs[i];
+		}
+		corr_router_free(r);
+	}
 	for (int k = 0; k < 6; k++)
 		sh[k] = (struct phase){ 1e9, 0 };
 	for (int i = 0; i < SH_RUNS; i++) {
+		double e1 = engines_once(jobs, 1), e2 = engines_once(jobs, 2);
+
+		eng1 = e1 < eng1 ? e1 : eng1;
+		eng2 = e2 < eng2 ? e2 : eng2;
 		double p1 = producer_once(f, cc, evs, n, 0);
 		double pb = producer_once(f, cc, evs, n, 1);
 
@@ -346,6 +436,9 @@ shard_phases(struct fleet *f, const struct corr_config *cc,
 		    2 * (p1 > cs ? p1 : cs) / (p1 + cs),
 		    2 * (pb > cs ? pb : cs) / (pb + cs),
 		    sysconf(_SC_NPROCESSORS_ONLN));
+		printf("  ceiling, no rings: 2 engines on their halves in "
+		    "turn %.3f s, on 2 threads %.3f s: %.2fx\n", eng1, eng2,
+		    eng1 / eng2);
 		/*
 		 * Pre-filled rings have no producer: if even they did not
 		 * scale, two cores were not free for this run (the machine
@@ -361,6 +454,8 @@ shard_phases(struct fleet *f, const struct corr_config *cc,
 	    shev[2], shev[3], shev[4], shev[5],
 	    shev[0] == shev[1] && shev[1] == shev[2] && shev[2] == shev[3] &&
 	    shev[3] == shev[4] && shev[4] == shev[5] ? "yes" : "NO");
+	xfree(half[0]);
+	xfree(half[1]);
 }
 
 /*
@@ -465,7 +560,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: corrbench [--small] [--sites N] [--seed N] "
-	    "[--data DIR] [--src DIR] [--shards-only]\n");
+	    "[--data DIR] [--src DIR] [--shards-only] [--slots N]\n");
 	exit(2);
 }
 
@@ -499,10 +594,12 @@ main(int argc, char **argv)
 			src = argv[++i];
 		else if (strcmp(argv[i], "--shards-only") == 0)
 			shards_only = 1;
+		else if (strcmp(argv[i], "--slots") == 0 && i + 1 < argc)
+			sh_slots = (unsigned)atoi(argv[++i]);
 		else
 			usage();
 	}
-	if (sites < 10)
+	if (sites < 10 || sh_slots < 64 || (sh_slots & (sh_slots - 1)) != 0)
 		usage();
 	snprintf(cmd, sizeof(cmd), "mkdir -p %s", data);
 	if (system(cmd) != 0)
