@@ -12,15 +12,26 @@
  *   c core     corr_engine_alarm() over events already in memory, SLA
  *              clocks on (the default sla_config, as the daemon runs);
  *              the same core with clocks off is its same-run baseline
- *   shards     the router with 1 and 2 shard threads, one producer
+ *   producer   the router's producer alone (CPU ns per event, p), one
+ *              event per push and 64 per push, into live-size rings
+ *   ceiling    the day split as 2 shards split it, each half on its own
+ *              engine with no rings: halves in turn vs on 2 threads (the
+ *              most any shard layer can give on this machine)
+ *   shards     the router with 1 and 2 shard threads and one producer:
+ *              live, one event per push; live, 64 per push; pre-filled
+ *              rings (only the draining timed), with the 2-core bound
+ *              2 max(p, c) / (p + c) on the live ratio printed beside
  *   memory     forked children: growth of the allocator's live bytes
  *              (and of peak RSS, ru_maxrss, for reference) under a pure
  *              alarm load and a pure incident load, solved per item
  * Results are ratios against the reference (and 2 shards against 1).  The
- * C core phases are the best of 3 runs (the machine is shared).
+ * C core phases are the best of 3 runs, the shard phases of 5 (the machine
+ * is shared).
+ * --shards-only runs the producer and shard phases alone.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,41 +133,65 @@ core_once(struct fleet *f, const struct corr_config *cc,
 	return ph;
 }
 
-/*
- * The router with nshards threads and one producer.  prefill = 0: the
- * producer pushes while the shards run (the live pipeline; one producer
- * bounds it).  prefill = 1: every event is queued before the threads start
- * and only the draining is timed (how correlation work scales with shards).
- */
-static struct phase
-shards_once(struct fleet *f, const struct corr_config *cc,
-    const struct alarm_event *evs, size_t n, unsigned nshards,
-    uint64_t *events, int prefill)
+enum shard_mode {
+	SH_LIVE_ONE,	/* producer pushes one event per call while shards run */
+	SH_LIVE_BATCH,	/* ... SH_BATCH events per call (one publish per ring) */
+	SH_PREFILL,	/* every event queued before the threads start */
+};
+
+#define SH_BATCH	64	/* events per corr_router_push_wait() call */
+static unsigned sh_slots = 1u << 14;	/* ring slots of the live phases */
+#define SH_RUNS		5		/* best of, for every shard phase */
+
+/* Sink counters, one cache line each: shard threads must not share one. */
+struct padded_count {
+	_Alignas(64) uint64_t n;
+};
+
+static struct corr_router *
+bench_router(struct fleet *f, const struct corr_config *cc, unsigned nshards,
+    unsigned slots, struct padded_count *nev)
 {
-	uint64_t nev[CORR_ROUTER_MAX_SHARDS] = { 0 };
 	struct corr_sink sinks[CORR_ROUTER_MAX_SHARDS];
 	struct corr_router *r;
-	struct phase ph;
 	char err[128];
-	double w, c;
 
-	unsigned slots = 1u << 16;
-
-	while (prefill && slots <= n)
-		slots <<= 1;
 	for (unsigned i = 0; i < nshards; i++)
-		sinks[i] = (struct corr_sink){ &count_ops, &nev[i] };
-	r = corr_router_new(f, cc, nshards, 1, slots, sinks, err,
-	    sizeof(err));
+		sinks[i] = (struct corr_sink){ &count_ops, &nev[i].n };
+	r = corr_router_new(f, cc, nshards, 1, slots, sinks, err, sizeof(err));
 	if (r == NULL) {
 		fprintf(stderr, "corrbench: %s\n", err);
 		exit(1);
 	}
-	for (size_t i = 0; prefill && i < n; i++) {
-		if (corr_router_push(r, 0, &evs[i]) != 0) {
-			fprintf(stderr, "corrbench: prefill failed\n");
-			exit(1);
-		}
+	return r;
+}
+
+/*
+ * The router with nshards threads and one producer.  Live modes: the
+ * producer pushes while the shards run (the pipeline a poll thread feeds;
+ * the producer needs a core of its own).  SH_PREFILL: every event is queued
+ * before the threads start and only the draining is timed (how correlation
+ * work scales with shards).
+ */
+static struct phase
+shards_once(struct fleet *f, const struct corr_config *cc,
+    const struct alarm_event *evs, size_t n, unsigned nshards,
+    uint64_t *events, enum shard_mode mode)
+{
+	struct padded_count nev[CORR_ROUTER_MAX_SHARDS];
+	struct corr_router *r;
+	struct phase ph;
+	double w, c;
+	unsigned slots = sh_slots;
+
+	memset(nev, 0, sizeof(nev));
+	while (mode == SH_PREFILL && slots <= n)
+		slots <<= 1;
+	r = bench_router(f, cc, nshards, slots, nev);
+	if (mode == SH_PREFILL &&
+	    corr_router_push_wait(r, 0, evs, n, 0, NULL) != 0) {
+		fprintf(stderr, "corrbench: prefill failed\n");
+		exit(1);
 	}
 	w = now_s();
 	c = cpu_s(RUSAGE_SELF);
@@ -164,18 +199,267 @@ shards_once(struct fleet *f, const struct corr_config *cc,
 		fprintf(stderr, "corrbench: cannot start shard threads\n");
 		exit(1);
 	}
-	for (size_t i = 0; !prefill && i < n; i++) {
-		while (corr_router_push(r, 0, &evs[i]) == -EAGAIN)
-			;	/* ring full: the shard is behind, spin */
+	for (size_t i = 0; mode != SH_PREFILL && i < n; ) {
+		size_t k = mode == SH_LIVE_ONE ? 1 :
+		    (n - i < SH_BATCH ? n - i : SH_BATCH);
+
+		if (mode == SH_LIVE_ONE && corr_router_push(r, 0, evs + i) == 0) {
+			i++;
+			continue;
+		}
+		/* ring full: back off (yield the core to the shards) */
+		if (corr_router_push_wait(r, 0, evs + i, k, 60000, NULL) != 0) {
+			fprintf(stderr, "corrbench: shards stalled\n");
+			exit(1);
+		}
+		i += k;
 	}
 	corr_router_stop(r);
 	ph.wall = now_s() - w;
 	ph.cpu = cpu_s(RUSAGE_SELF) - c;
 	*events = 0;
 	for (unsigned i = 0; i < nshards; i++)
-		*events += nev[i];
+		*events += nev[i].n;
 	corr_router_free(r);
 	return ph;
+}
+
+/* CPU seconds of the calling thread (immune to other users' load). */
+static double
+thread_cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * The producer alone: route and queue the day into 2 shards' rings of the
+ * live size, chunk by chunk, with no shard thread running while it pushes:
+ * its CPU cost per event, p.  Between chunks the shards drain the rings
+ * (not timed), so each chunk writes slots another core just read, as in a
+ * live pipeline.  A first chunk, not timed, faults the pages in.
+ */
+static double
+producer_once(struct fleet *f, const struct corr_config *cc,
+    const struct alarm_event *evs, size_t n, int batch)
+{
+	struct padded_count nev[2];
+	struct corr_router *r;
+	const size_t slots = sh_slots;
+	double total = 0;
+
+	memset(nev, 0, sizeof(nev));
+	r = bench_router(f, cc, 2, sh_slots, nev);
+	for (size_t base = 0, warm = 1; base < n; ) {
+		size_t end = base + slots < n ? base + slots : n;
+		double w = thread_cpu_s();
+
+		for (size_t i = base; i < end; ) {
+			size_t k = end - i < SH_BATCH ? end - i : SH_BATCH;
+			int rc = batch ? corr_router_push_batch(r, 0, evs + i,
+			    k) : corr_router_push(r, 0, evs + i) == 0;
+
+			if (rc <= 0) {
+				fprintf(stderr, "corrbench: producer: %d\n", rc);
+				exit(1);
+			}
+			i += (size_t)rc;
+		}
+		w = thread_cpu_s() - w;
+		if (corr_router_start(r) != 0) {
+			fprintf(stderr, "corrbench: cannot start shards\n");
+			exit(1);
+		}
+		corr_router_stop(r);
+		if (warm) {
+			warm = 0;	/* the same chunk again, timed */
+			continue;
+		}
+		total += w;
+		base = end;
+	}
+	corr_router_free(r);
+	return total;
+}
+
+/* One engine over its part of the day, on its own thread. */
+struct engine_job {
+	struct fleet	*f;
+	const struct corr_config *cc;
+	unsigned	 shard;		/* engine's shard number */
+	const struct alarm_event *evs;	/* its events, in order */
+	size_t		 n;
+	struct corr_engine *engine;	/* made and freed outside the timing */
+	uint64_t	 nev;		/* its sink's event count */
+	pthread_t	 thread;
+};
+
+static void *
+engine_job_main(void *arg)
+{
+	struct engine_job *j = arg;
+
+	for (size_t i = 0; i < j->n; i++)
+		corr_engine_alarm(j->engine, &j->evs[i]);
+	return NULL;
+}
+
+/*
+ * The ceiling of any shard layer: the day split as the router splits it
+ * for 2 shards, each half run by its own engine, no rings and no producer;
+ * threads = 1 runs the halves in turn, 2 on two threads at once.  Like the
+ * shard phases, engine creation and teardown are outside the timing.
+ */
+static double
+engines_once(struct engine_job *jobs, int threads)
+{
+	double w;
+
+	for (int i = 0; i < 2; i++) {
+		struct corr_sink sink = { &count_ops, &jobs[i].nev };
+
+		jobs[i].engine = corr_engine_new(jobs[i].f, jobs[i].cc,
+		    jobs[i].shard, &sink);
+	}
+	w = now_s();
+	if (threads == 1) {
+		engine_job_main(&jobs[0]);
+		engine_job_main(&jobs[1]);
+	} else {
+		for (int i = 0; i < 2; i++) {
+			if (pthread_create(&jobs[i].thread, NULL,
+			    engine_job_main, &jobs[i]) != 0) {
+				fprintf(stderr, "corrbench: pthread_create\n");
+				exit(1);
+			}
+		}
+		for (int i = 0; i < 2; i++)
+			pthread_join(jobs[i].thread, NULL);
+	}
+	w = now_s() - w;
+	for (int i = 0; i < 2; i++)
+		corr_engine_free(jobs[i].engine);
+	return w;
+}
+
+/*
+ * Shards, best of SH_RUNS each: the producer alone, then live one event per
+ * push, live batched, pre-filled rings; within each, 1 then 2 shards
+ * (sh[2 * mode + k]).  Runs interleave so a burst of load from other users
+ * of the machine hits 1 and 2 shards alike.  Prints its table rows.
+ */
+static void
+shard_phases(struct fleet *f, const struct corr_config *cc,
+    const struct alarm_event *evs, size_t n)
+{
+	struct phase sh[6];
+	uint64_t shev[6] = { 0 };
+	double prod_one = 1e9, prod_batch = 1e9;
+
+	struct engine_job jobs[2];
+	struct alarm_event *half[2];
+	double eng1 = 1e9, eng2 = 1e9;
+
+	/* the day split as a 2-shard router splits it */
+	{
+		struct padded_count nev[2];
+		struct corr_router *r = bench_router(f, cc, 2, 64, nev);
+
+		for (int k = 0; k < 2; k++) {
+			half[k] = xcalloc(n ? n : 1, sizeof(*evs));
+			jobs[k] = (struct engine_job){ f, cc, (unsigned)k,
+			    half[k], 0, NULL, 0, 0 };
+		}
+		for (size_t i = 0; i < n; i++) {
+			struct engine_job *j =
+			    &jobs[corr_router_shard_of(r, evs[i].site)];
+
+			half[j->shard][j->n++] = evs[i];
+		}
+		corr_router_free(r);
+	}
+	for (int k = 0; k < 6; k++)
+		sh[k] = (struct phase){ 1e9, 0 };
+	for (int i = 0; i < SH_RUNS; i++) {
+		double e1 = engines_once(jobs, 1), e2 = engines_once(jobs, 2);
+
+		eng1 = e1 < eng1 ? e1 : eng1;
+		eng2 = e2 < eng2 ? e2 : eng2;
+		double p1 = producer_once(f, cc, evs, n, 0);
+		double pb = producer_once(f, cc, evs, n, 1);
+
+		prod_one = p1 < prod_one ? p1 : prod_one;
+		prod_batch = pb < prod_batch ? pb : prod_batch;
+		for (int k = 0; k < 6; k++) {
+			struct phase p = shards_once(f, cc, evs, n,
+			    (unsigned)(k % 2) + 1, &shev[k],
+			    (enum shard_mode)(k / 2));
+			if (p.wall < sh[k].wall)
+				sh[k] = p;
+		}
+	}
+
+	{
+		static const char *names[6] = {
+			"1 shard, live push", "2 shards, live push",
+			"1 shard, live batch push", "2 shards, live batch push",
+			"1 shard, pre-filled ring", "2 shards, pre-filled rings",
+		};
+		/*
+		 * CPU ns per event: producer alone (p), one shard draining a
+		 * pre-filled ring (c; the main thread only waits in join).
+		 */
+		double p1 = prod_one * 1e9 / n, pb = prod_batch * 1e9 / n;
+		double cs = sh[4].cpu * 1e9 / n;
+
+		for (int k = 0; k < 6; k++) {
+			if (k % 2 == 0)
+				printf("  %-28s %9.3f %9.3f %12.0f %9s\n",
+				    names[k], sh[k].wall, sh[k].cpu,
+				    n / sh[k].wall, "1.00");
+			else
+				printf("  %-28s %9.3f %9.3f %12.0f %8.2fx  "
+				    "(target >= 1.7x)\n", names[k], sh[k].wall,
+				    sh[k].cpu, n / sh[k].wall,
+				    sh[k - 1].wall / sh[k].wall);
+		}
+		printf("  producer alone: %.1f ns/event one per push, %.1f "
+		    "ns/event batched (%d); one shard alone c = %.1f ns/event (CPU)\n",
+		    p1, pb, SH_BATCH, cs);
+		/*
+		 * Three busy threads on two cores: 1 shard takes max(p, c) per
+		 * event, 2 shards at best (p + c) / 2 (all work shared by two
+		 * cores), so the live ratio is at most 2 max(p, c) / (p + c).
+		 */
+		printf("  2-core bound on the live ratio 2*max(p,c)/(p+c): "
+		    "%.2fx one per push, %.2fx batched (cores online: %ld)\n",
+		    2 * (p1 > cs ? p1 : cs) / (p1 + cs),
+		    2 * (pb > cs ? pb : cs) / (pb + cs),
+		    sysconf(_SC_NPROCESSORS_ONLN));
+		printf("  ceiling, no rings: 2 engines on their halves in "
+		    "turn %.3f s, on 2 threads %.3f s: %.2fx\n", eng1, eng2,
+		    eng1 / eng2);
+		/*
+		 * Pre-filled rings have no producer and the ceiling no rings:
+		 * if they did not scale, the machine (shared, or its memory
+		 * system) did not give two engines 1.7x in this run, and the
+		 * live ratio cannot show it either.
+		 */
+		if (sh[4].wall / sh[5].wall < 1.7 || eng1 / eng2 < 1.7)
+			printf("  note: pre-filled rings %.2fx, no-ring ceiling "
+			    "%.2fx: two engines did not scale 1.7x on this "
+			    "machine in this run\n", sh[4].wall / sh[5].wall,
+			    eng1 / eng2);
+	}
+	printf("  shard events: %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+	    " %" PRIu64 " %" PRIu64 " (same work: %s)\n", shev[0], shev[1],
+	    shev[2], shev[3], shev[4], shev[5],
+	    shev[0] == shev[1] && shev[1] == shev[2] && shev[2] == shev[3] &&
+	    shev[3] == shev[4] && shev[4] == shev[5] ? "yes" : "NO");
+	xfree(half[0]);
+	xfree(half[1]);
 }
 
 /*
@@ -280,7 +564,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: corrbench [--small] [--sites N] [--seed N] "
-	    "[--data DIR] [--src DIR]\n");
+	    "[--data DIR] [--src DIR] [--shards-only] [--slots N]\n");
 	exit(2);
 }
 
@@ -288,12 +572,11 @@ int
 main(int argc, char **argv)
 {
 	const char *data = "build/bench-data", *src = ".";
-	int sites = 10000, seed = 20261123;
+	int sites = 10000, seed = 20261123, shards_only = 0;
 	char fpath[512], apath[512], epath[512], rpath[512], cmd[2048],
 	    err[256], reftext[2048];
 	struct phase ref_e2e, ref_sum, c_e2e, c_parse, c_core = { 1e9, 0 },
-	    c_nosla = { 1e9, 0 },
-	    sh[4] = { { 1e9, 0 }, { 1e9, 0 }, { 1e9, 0 }, { 1e9, 0 } };
+	    c_nosla = { 1e9, 0 };
 	struct corr_config cc, cc_nosla;
 	struct sla_config sc;
 	struct corr_stats st, st_nosla;
@@ -302,7 +585,6 @@ main(int argc, char **argv)
 	struct fleet *f;
 	size_t n;
 	double ref_core, w, c, a_bytes, i_bytes;
-	uint64_t shev[4] = { 0, 0, 0, 0 };
 	FILE *out, *devnull;
 
 	for (int i = 1; i < argc; i++) {
@@ -316,10 +598,14 @@ main(int argc, char **argv)
 			data = argv[++i];
 		else if (strcmp(argv[i], "--src") == 0 && i + 1 < argc)
 			src = argv[++i];
+		else if (strcmp(argv[i], "--shards-only") == 0)
+			shards_only = 1;
+		else if (strcmp(argv[i], "--slots") == 0 && i + 1 < argc)
+			sh_slots = (unsigned)atoi(argv[++i]);
 		else
 			usage();
 	}
-	if (sites < 10)
+	if (sites < 10 || sh_slots < 64 || (sh_slots & (sh_slots - 1)) != 0)
 		usage();
 	snprintf(cmd, sizeof(cmd), "mkdir -p %s", data);
 	if (system(cmd) != 0)
@@ -354,8 +640,10 @@ main(int argc, char **argv)
 	devnull = fopen("/dev/null", "w");
 
 	/* memory first, before this process has freed anything */
-	m_alarm = mem_child(f, &cc, 0, NULL, 0);
-	m_inc = mem_child(f, &cc, 1, NULL, 0);
+	if (!shards_only) {
+		m_alarm = mem_child(f, &cc, 0, NULL, 0);
+		m_inc = mem_child(f, &cc, 1, NULL, 0);
+	}
 
 	/* C parse into memory (also the input of the core and shard phases) */
 	w = now_s();
@@ -364,6 +652,20 @@ main(int argc, char **argv)
 		return 1;
 	c_parse.wall = now_s() - w;
 	c_parse.cpu = cpu_s(RUSAGE_SELF) - c;
+
+	if (shards_only) {
+		printf("corrbench: seed=%d sites=%zu devices=%zu transitions=%zu"
+		    " (shards only)\n", seed, f->nsites, f->ndevices, n);
+		printf("  %-28s %9s %9s %12s %9s\n", "phase", "wall_s",
+		    "cpu_s", "events/s", "ratio");
+		shard_phases(f, &cc, evs, n);
+		printf("  process: cpu_s=%.2f peak_rss=%ld KiB\n",
+		    cpu_s(RUSAGE_SELF), maxrss_kib());
+		xfree(evs);
+		fleet_free(f);
+		fclose(devnull);
+		return 0;
+	}
 
 	/* the day: RSS is muddied by the parse's freed buffers, bytes are not */
 	m_day = mem_child(f, &cc, 2, evs, n);
@@ -402,16 +704,6 @@ main(int argc, char **argv)
 		if (p.wall < c_nosla.wall)
 			c_nosla = p;
 	}
-	/* shards, best of 3 each: live pipeline, then pre-filled rings */
-	for (int k = 0; k < 4; k++) {
-		for (int i = 0; i < 3; i++) {
-			struct phase p = shards_once(f, &cc, evs, n,
-			    (unsigned)(k % 2) + 1, &shev[k], k / 2);
-			if (p.wall < sh[k].wall)
-				sh[k] = p;
-		}
-	}
-
 	/*
 	 * Per item: the alarm load is G gateway incidents holding A alarms,
 	 * the incident load I incidents of one alarm each.  With x bytes per
@@ -464,20 +756,7 @@ main(int argc, char **argv)
 	printf("  %-28s %9.3f %9.3f %12.0f %8.2fx  (SLA cost: ratio to this)\n",
 	    "c core, SLA clocks off", c_nosla.wall, c_nosla.cpu,
 	    n / c_nosla.wall, ref_core / c_nosla.wall);
-	printf("  %-28s %9.3f %9.3f %12.0f %9s\n", "router 1 shard, live push",
-	    sh[0].wall, sh[0].cpu, n / sh[0].wall, "1.00");
-	printf("  %-28s %9.3f %9.3f %12.0f %8.2fx  (target >= 1.7x)\n",
-	    "router 2 shards, live push", sh[1].wall, sh[1].cpu,
-	    n / sh[1].wall, sh[0].wall / sh[1].wall);
-	printf("  %-28s %9.3f %9.3f %12.0f %9s\n", "1 shard, pre-filled ring",
-	    sh[2].wall, sh[2].cpu, n / sh[2].wall, "1.00");
-	printf("  %-28s %9.3f %9.3f %12.0f %8.2fx  (target >= 1.7x)\n",
-	    "2 shards, pre-filled rings", sh[3].wall, sh[3].cpu,
-	    n / sh[3].wall, sh[2].wall / sh[3].wall);
-	printf("  shard events: %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
-	    " (same work: %s)\n", shev[0], shev[1], shev[2], shev[3],
-	    shev[0] == shev[1] && shev[1] == shev[2] && shev[2] == shev[3] ?
-	    "yes" : "NO");
+	shard_phases(f, &cc, evs, n);
 	printf("  memory: alarm load: peak RSS +%ld KiB, live +%zu B for %"
 	    PRIu64 " alarms on %" PRIu64 " incidents\n", m_alarm.rss_kib,
 	    m_alarm.bytes, m_alarm.alarms, m_alarm.incidents);

@@ -1,7 +1,7 @@
 /*
  * catomic.h - the correlator's only atomics, each naming its memory order
- * (STYLE.md 9).  The rings themselves are ConcurrencyKit's ck_ring; these
- * cover the flags and counters around them.
+ * (STYLE.md 9): the shard rings' indexes (corrshard.c), and the flags and
+ * counters around them.
  */
 #ifndef TOCSIN_CATOMIC_H
 #define TOCSIN_CATOMIC_H

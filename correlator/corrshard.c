@@ -1,32 +1,55 @@
 /*
  * corrshard.c - see corrshard.h.
  *
- * Ring layout: rings[producer * nshards + shard], each a ck_ring of
- * struct corr_msg by value (40 bytes: the 32-byte alarm event plus an
- * action pointer), so an alarm crosses threads with no allocation.  An
- * action is one heap block (struct + its strings) freed by the shard.
+ * Rings.  rings[producer * nshards + shard] is a single-producer single-
+ * consumer ring of struct corr_msg by value (48 bytes: the 32-byte alarm
+ * event, an owned pointer, kind, id), so an alarm crosses threads with no
+ * allocation; an action or window is one heap block freed by the shard.
+ * The ring is our own (C11 atomics through catomic.h, as DESIGN.md allows)
+ * rather than ck_ring because ck_ring has no bulk enqueue: a ck_ring push is
+ * one release store of the tail per message, and the producer's per-message
+ * cost is what bounds a live pipeline (docs/correlation.md, "Shard layer").
+ *
+ * Indexes are free-running 64-bit counters (never wrap in practice); slot
+ * = index & mask, the ring holds `slots` messages.  Each ring is four cache
+ * lines so no line is written by both threads:
+ *   line 0  tail       written by the producer (release), read by the shard
+ *   line 1  producer   ptail (written, not yet published), head_cache
+ *   line 2  head       written by the shard (release), read by the producer
+ *   line 3  consumer   chead, tail_cache
+ * The producer writes messages at ptail and publishes with one release
+ * store of tail per batch; it re-reads head (acquire) only when its cached
+ * view says the ring is full.  The shard symmetric: it re-reads tail only
+ * when its cached view says empty, handles the messages in place, then
+ * frees their slots with one release store of head per batch.  Release on
+ * tail makes a message's bytes visible before its index; release on head
+ * makes the shard's reads of a slot (and its sink's writes) happen before
+ * the producer reuses it (and before corr_router_backlog() reports 0).
+ *
+ * Routing is one byte load: site_shard[site] is filled at creation from
+ * the hash of the site's area.
  *
  * A shard thread drains its rings round-robin, at most CORR_BATCH messages
  * from one ring before looking at the next, so one busy producer cannot
- * starve the others.  With nothing to do it spins briefly, then sleeps
- * 50 us: a shard idles at near zero CPU and wakes within a poll interval's
- * rounding error.  Stop is a release-store of a flag after producers are
- * done; a shard that acquires it drains once more and exits, so nothing
- * queued is lost.
+ * starve the others.  With nothing to do it yields CORR_SPINS times, then
+ * sleeps 50 us: a shard idles at near zero CPU.  Stop is a release store of
+ * a flag after producers are done; a shard that acquires it drains once more
+ * and exits, so nothing queued is lost.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-#include <ck_ring.h>
 
 #include "correlator/catomic.h"
 #include "correlator/corrshard.h"
 #include "daemon/mem.h"
 
+#define CORR_LINE	64	/* cache line */
 #define CORR_BATCH	256	/* messages from one ring per turn */
 #define CORR_SPINS	64	/* idle turns before sleeping */
 
@@ -44,31 +67,81 @@ struct corr_msg {
 	uint32_t id;		/* maintenance window id */
 };
 
-CK_RING_PROTOTYPE(corrmsg, corr_msg)
+_Static_assert(sizeof(struct corr_msg) == 48, "corr_msg is 48 bytes");
+_Static_assert(CORR_MSG_ALARM == 0 && offsetof(struct corr_msg, ptr) == 32,
+    "an alarm message is its event and 16 zero bytes");
 
 struct corr_ring {
-	struct ck_ring	 ring;
-	struct corr_msg	*buf;		/* ring_slots messages */
-	char		 pad[64];	/* keep neighbouring rings' lines apart */
+	alignas(CORR_LINE) _Atomic uint64_t tail; /* published end (producer) */
+	alignas(CORR_LINE) uint64_t ptail; /* producer: written end */
+	uint64_t	 head_cache;	/* producer: last head it read */
+	struct corr_msg	*pbuf;		/* producer's copy of buf */
+	uint64_t	 pmask;		/* producer's copy of slots - 1 */
+	alignas(CORR_LINE) _Atomic uint64_t head; /* freed end (shard) */
+	alignas(CORR_LINE) uint64_t chead; /* shard: next to handle */
+	uint64_t	 tail_cache;	/* shard: last tail it read */
+	struct corr_msg	*cbuf;		/* shard's copy of buf */
+	uint64_t	 cmask;		/* shard's copy of slots - 1 */
 };
 
+_Static_assert(sizeof(struct corr_ring) == 4 * CORR_LINE,
+    "corr_ring is four cache lines");
+_Static_assert(offsetof(struct corr_ring, ptail) == 1 * CORR_LINE &&
+    offsetof(struct corr_ring, head) == 2 * CORR_LINE &&
+    offsetof(struct corr_ring, chead) == 3 * CORR_LINE,
+    "each side of a ring on its own cache line");
+
+/* One producer's counters, written only by that producer's thread. */
+struct corr_producer {
+	alignas(CORR_LINE) _Atomic uint64_t full; /* pushes refused: ring full */
+	_Atomic uint64_t waits;		/* backoff rounds of push_wait */
+	_Atomic uint64_t timeouts;	/* push_wait calls that gave up */
+	_Atomic uint64_t bad;		/* events refused: bad site */
+};
+
+_Static_assert(sizeof(struct corr_producer) == CORR_LINE,
+    "producer counters fill one cache line");
+
 struct corr_shard {
-	struct corr_router *r;
-	unsigned	 id;
+	alignas(CORR_LINE) struct corr_router *r; /* owner */
+	unsigned	 id;		/* shard number */
 	struct corr_engine *engine;	/* touched only by the thread */
 	pthread_t	 thread;
 };
+
+_Static_assert(sizeof(struct corr_shard) % CORR_LINE == 0,
+    "shards do not share cache lines");
 
 struct corr_router {
 	struct fleet	*fleet;
 	struct corr_config cc;
 	unsigned	 nshards, nproducers, slots;
-	struct corr_ring *rings;	/* nproducers * nshards */
-	struct corr_shard *shards;
+	uint32_t	 nsites;	/* sites known at creation */
+	uint8_t		*site_shard;	/* nsites: owning shard of each site */
+	struct corr_ring *rings;	/* nproducers * nshards, aligned */
+	struct corr_producer *prod;	/* nproducers, aligned */
+	struct corr_shard *shards;	/* nshards, aligned */
+	void		*rings_mem, *prod_mem, *shards_mem; /* to free */
+	corr_router_tap_fn *tap;	/* or NULL */
+	void		*tap_arg;
 	atomic_int	 stop;		/* 1: drain and exit */
 	atomic_uint	 next_maint;	/* last maintenance window id handed out */
 	int		 running;	/* threads started and not joined */
 };
+
+_Static_assert(CORR_ROUTER_MAX_SHARDS <= 256, "site_shard is a byte");
+_Static_assert(CORR_ROUTER_MAX_SHARDS <= 64, "dirty shards fit a uint64_t");
+
+/* n zeroed objects of size at a CORR_LINE boundary; *mem is what to free. */
+static void *
+corr_alloc_lines(size_t n, size_t size, void **mem)
+{
+	uintptr_t p;
+
+	*mem = xcalloc(1, n * size + CORR_LINE);
+	p = ((uintptr_t)*mem + CORR_LINE - 1) & ~(uintptr_t)(CORR_LINE - 1);
+	return (void *)p;
+}
 
 static struct corr_ring *
 corr_ring_of(struct corr_router *r, unsigned producer, unsigned shard)
@@ -76,11 +149,50 @@ corr_ring_of(struct corr_router *r, unsigned producer, unsigned shard)
 	return &r->rings[producer * r->nshards + shard];
 }
 
+/* Producer: room for one more message?  Re-reads head only when needed. */
+static inline int
+corr_ring_room(struct corr_ring *cr)
+{
+	if (cr->ptail - cr->head_cache <= cr->pmask)
+		return 1;
+	cr->head_cache = catomic_load_acquire(&cr->head);
+	return cr->ptail - cr->head_cache <= cr->pmask;
+}
+
+/* Producer: the slot at ptail (call corr_ring_room() first). */
+static inline struct corr_msg *
+corr_ring_slot(struct corr_ring *cr)
+{
+	return &cr->pbuf[cr->ptail & cr->pmask];
+}
+
+static inline void
+corr_ring_publish(struct corr_ring *cr)
+{
+	catomic_store_release(&cr->tail, cr->ptail);
+}
+
+/* Producer: queue one message now (0) or -EAGAIN. */
+static int
+corr_ring_put(struct corr_ring *cr, const struct corr_msg *m)
+{
+	if (!corr_ring_room(cr))
+		return -EAGAIN;
+	*corr_ring_slot(cr) = *m;
+	cr->ptail++;
+	corr_ring_publish(cr);
+	return 0;
+}
+
 static void
 corr_shard_handle(struct corr_shard *s, struct corr_msg *m)
 {
+	struct corr_router *r = s->r;
+
 	switch (m->kind) {
 	case CORR_MSG_ALARM:
+		if (r->tap != NULL)
+			r->tap(r->tap_arg, s->id, &m->ev);
 		corr_engine_alarm(s->engine, &m->ev);
 		break;
 	case CORR_MSG_ACTION:
@@ -94,7 +206,29 @@ corr_shard_handle(struct corr_shard *s, struct corr_msg *m)
 		corr_engine_maint_remove(s->engine, m->id);
 		break;
 	}
-	xfree(m->ptr);
+	if (m->ptr != NULL)
+		FREE_NULL(m->ptr);
+}
+
+/* Shard: handle up to CORR_BATCH messages of one ring, in place. */
+static unsigned
+corr_ring_drain(struct corr_shard *s, struct corr_ring *cr)
+{
+	uint64_t h = cr->chead, end;
+	unsigned n;
+
+	if (h == cr->tail_cache) {
+		cr->tail_cache = catomic_load_acquire(&cr->tail);
+		if (h == cr->tail_cache)
+			return 0;
+	}
+	end = cr->tail_cache - h > CORR_BATCH ? h + CORR_BATCH : cr->tail_cache;
+	n = (unsigned)(end - h);
+	for (; h != end; h++)
+		corr_shard_handle(s, &cr->cbuf[h & cr->cmask]);
+	cr->chead = h;
+	catomic_store_release(&cr->head, h);
+	return n;
 }
 
 static unsigned
@@ -103,18 +237,8 @@ corr_shard_drain(struct corr_shard *s)
 	struct corr_router *r = s->r;
 	unsigned total = 0;
 
-	for (unsigned p = 0; p < r->nproducers; p++) {
-		struct corr_ring *cr = corr_ring_of(r, p, s->id);
-		struct corr_msg m;
-		unsigned n = 0;
-
-		while (n < CORR_BATCH &&
-		    ck_ring_dequeue_spsc_corrmsg(&cr->ring, cr->buf, &m)) {
-			corr_shard_handle(s, &m);
-			n++;
-		}
-		total += n;
-	}
+	for (unsigned p = 0; p < r->nproducers; p++)
+		total += corr_ring_drain(s, corr_ring_of(r, p, s->id));
 	return total;
 }
 
@@ -144,12 +268,22 @@ corr_shard_main(void *arg)
 	return NULL;
 }
 
+static uint64_t
+corr_mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return x;
+}
+
 struct corr_router *
 corr_router_new(struct fleet *fleet, const struct corr_config *cc,
     unsigned nshards, unsigned nproducers, unsigned ring_slots,
     const struct corr_sink *sinks, char *err, size_t errlen)
 {
 	struct corr_router *r;
+	size_t nrings = (size_t)nshards * nproducers;
 
 	if (nshards < 1 || nshards > CORR_ROUTER_MAX_SHARDS) {
 		snprintf(err, errlen, "shards: %u, want 1-%d", nshards,
@@ -172,12 +306,23 @@ corr_router_new(struct fleet *fleet, const struct corr_config *cc,
 	r->nshards = nshards;
 	r->nproducers = nproducers;
 	r->slots = ring_slots;
-	r->rings = xcalloc((size_t)nshards * nproducers, sizeof(*r->rings));
-	for (size_t i = 0; i < (size_t)nshards * nproducers; i++) {
-		r->rings[i].buf = xcalloc(ring_slots, sizeof(struct corr_msg));
-		ck_ring_init(&r->rings[i].ring, ring_slots);
+	r->nsites = (uint32_t)fleet->nsites;
+	r->site_shard = xcalloc(r->nsites ? r->nsites : 1, 1);
+	for (uint32_t i = 0; i < r->nsites; i++)
+		r->site_shard[i] = (uint8_t)(corr_mix(fleet->sites[i].area) %
+		    nshards);
+	r->rings = corr_alloc_lines(nrings, sizeof(*r->rings), &r->rings_mem);
+	for (size_t i = 0; i < nrings; i++) {
+		struct corr_ring *cr = &r->rings[i];
+
+		cr->pbuf = cr->cbuf = xcalloc(ring_slots, sizeof(struct corr_msg));
+		cr->pmask = cr->cmask = ring_slots - 1;
+		atomic_init(&cr->tail, 0);
+		atomic_init(&cr->head, 0);
 	}
-	r->shards = xcalloc(nshards, sizeof(*r->shards));
+	r->prod = corr_alloc_lines(nproducers, sizeof(*r->prod), &r->prod_mem);
+	r->shards = corr_alloc_lines(nshards, sizeof(*r->shards),
+	    &r->shards_mem);
 	for (unsigned i = 0; i < nshards; i++) {
 		r->shards[i].r = r;
 		r->shards[i].id = i;
@@ -186,6 +331,13 @@ corr_router_new(struct fleet *fleet, const struct corr_config *cc,
 	atomic_init(&r->stop, 0);
 	atomic_init(&r->next_maint, 1);
 	return r;
+}
+
+void
+corr_router_set_tap(struct corr_router *r, corr_router_tap_fn *fn, void *arg)
+{
+	r->tap = fn;
+	r->tap_arg = arg;
 }
 
 int
@@ -210,18 +362,11 @@ err:
 	return -rc;
 }
 
-static uint64_t
-corr_mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	return x;
-}
-
 unsigned
 corr_router_shard_of(const struct corr_router *r, uint32_t site)
 {
+	if (site < r->nsites)
+		return r->site_shard[site];
 	return (unsigned)(corr_mix(r->fleet->sites[site].area) % r->nshards);
 }
 
@@ -230,17 +375,155 @@ corr_router_push(struct corr_router *r, unsigned producer,
     const struct alarm_event *ev)
 {
 	struct corr_ring *cr;
-	struct corr_msg m;
+	struct corr_msg *m;
 
-	if (ev->site >= r->fleet->nsites || producer >= r->nproducers)
+	/* corr_router_push_batch() for one event, without its loop */
+	if (producer >= r->nproducers || ev->site >= r->nsites) {
+		if (producer < r->nproducers)
+			catomic_add_relaxed(&r->prod[producer].bad, 1);
 		return -EINVAL;
-	cr = corr_ring_of(r, producer, corr_router_shard_of(r, ev->site));
-	m.ev = *ev;
-	m.ptr = NULL;
-	m.kind = CORR_MSG_ALARM;
-	m.id = 0;
-	return ck_ring_enqueue_spsc_corrmsg(&cr->ring, cr->buf, &m) ?
-	    0 : -EAGAIN;
+	}
+	cr = corr_ring_of(r, producer, r->site_shard[ev->site]);
+	if (!corr_ring_room(cr)) {
+		catomic_add_relaxed(&r->prod[producer].full, 1);
+		return -EAGAIN;
+	}
+	m = corr_ring_slot(cr);
+	m->ev = *ev;
+	m->ptr = NULL;
+	m->kind = CORR_MSG_ALARM;
+	m->id = 0;
+	cr->ptail++;
+	corr_ring_publish(cr);
+	return 0;
+}
+
+int
+corr_router_push_batch(struct corr_router *r, unsigned producer,
+    const struct alarm_event *evs, size_t n)
+{
+	const uint8_t *site_shard = r->site_shard;
+	const uint32_t nsites = r->nsites;
+	struct corr_ring *base;
+	uint64_t dirty = 0;
+	size_t i;
+	int rc = 0;
+
+	if (producer >= r->nproducers)
+		return -EINVAL;
+	/*
+	 * The hot loop (callgrind: about 20 instructions an event): locals
+	 * for what the message stores could alias, one byte load to route,
+	 * and the message's tail (ptr, kind = CORR_MSG_ALARM, id) zeroed in
+	 * one 16-byte store.
+	 */
+	base = &r->rings[producer * r->nshards];
+	for (i = 0; i < n; i++) {
+		const uint32_t site = evs[i].site;
+		struct corr_ring *cr;
+		struct corr_msg *m;
+		unsigned sh;
+		uint64_t t;
+
+		if (site >= nsites) {
+			rc = -EINVAL;
+			break;
+		}
+		sh = site_shard[site];
+		cr = &base[sh];
+		t = cr->ptail;
+		if (t - cr->head_cache > cr->pmask && !corr_ring_room(cr)) {
+			rc = -EAGAIN;
+			break;
+		}
+		m = &cr->pbuf[t & cr->pmask];
+		memcpy(&m->ev, &evs[i], sizeof(m->ev));
+		memset((char *)m + offsetof(struct corr_msg, ptr), 0,
+		    sizeof(*m) - offsetof(struct corr_msg, ptr));
+		cr->ptail = t + 1;
+		dirty |= 1ULL << sh;
+	}
+	while (dirty != 0) {
+		unsigned sh = (unsigned)__builtin_ctzll(dirty);
+
+		corr_ring_publish(&base[sh]);
+		dirty &= dirty - 1;
+	}
+	if (i > 0 || n == 0)
+		return (int)(i < (size_t)INT32_MAX ? i : INT32_MAX);
+	if (rc == -EAGAIN)
+		catomic_add_relaxed(&r->prod[producer].full, 1);
+	else
+		catomic_add_relaxed(&r->prod[producer].bad, 1);
+	return rc;
+}
+
+static int64_t
+corr_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One backoff round: spin, then yield, then sleep 2 us doubling to 1 ms. */
+static void
+corr_backoff(unsigned round)
+{
+	if (round < 16) {
+		for (volatile unsigned k = 0; k < 64; k++)
+			;
+	} else if (round < 32) {
+		sched_yield();
+	} else {
+		unsigned shift = round - 32 < 9 ? round - 32 : 9;
+		struct timespec ts = { 0, (long)(2000u << shift) };
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+int
+corr_router_push_wait(struct corr_router *r, unsigned producer,
+    const struct alarm_event *evs, size_t n, int timeout_ms, size_t *done)
+{
+	struct corr_producer *pr;
+	int64_t deadline = -1;
+	unsigned round = 0;
+	size_t i = 0;
+
+	if (producer >= r->nproducers)
+		return -EINVAL;
+	pr = &r->prod[producer];
+	while (i < n) {
+		size_t chunk = n - i < INT32_MAX ? n - i : INT32_MAX;
+		int rc = corr_router_push_batch(r, producer, evs + i, chunk);
+
+		if (rc > 0) {
+			i += (size_t)rc;
+			round = 0;
+			continue;
+		}
+		if (rc == -EINVAL) {
+			i++;	/* counted in `bad` by push_batch */
+			continue;
+		}
+		/* -EAGAIN: the shard is behind */
+		if (deadline < 0)
+			deadline = corr_mono_ms() + timeout_ms;
+		else if (round >= 32 && corr_mono_ms() >= deadline) {
+			catomic_add_relaxed(&pr->timeouts, 1);
+			if (done != NULL)
+				*done = i;
+			return -ETIMEDOUT;
+		}
+		catomic_add_relaxed(&pr->waits, 1);
+		corr_backoff(round++);
+	}
+	if (done != NULL)
+		*done = i;
+	return 0;
 }
 
 static char *
@@ -261,7 +544,6 @@ corr_router_action(struct corr_router *r, unsigned producer,
     const struct corr_action *a)
 {
 	struct corr_action *copy;
-	struct corr_ring *cr;
 	struct corr_msg m;
 	unsigned shard;
 	uint64_t num;
@@ -284,9 +566,9 @@ corr_router_action(struct corr_router *r, unsigned producer,
 	memset(&m, 0, sizeof(m));
 	m.ptr = copy;
 	m.kind = CORR_MSG_ACTION;
-	cr = corr_ring_of(r, producer, shard);
-	if (!ck_ring_enqueue_spsc_corrmsg(&cr->ring, cr->buf, &m)) {
+	if (corr_ring_put(corr_ring_of(r, producer, shard), &m) != 0) {
 		xfree(copy);
+		catomic_add_relaxed(&r->prod[producer].full, 1);
 		return -EAGAIN;
 	}
 	return 0;
@@ -298,7 +580,6 @@ corr_router_maint_add(struct corr_router *r, unsigned producer,
 {
 	const char *reason = mw->reason != NULL ? mw->reason : "";
 	struct corr_maint *copy;
-	struct corr_ring *cr;
 	struct corr_msg m;
 	unsigned shard;
 
@@ -320,9 +601,9 @@ corr_router_maint_add(struct corr_router *r, unsigned producer,
 	m.ptr = copy;
 	m.kind = CORR_MSG_MAINT_ADD;
 	m.id = (uint32_t)catomic_add_relaxed(&r->next_maint, 1);
-	cr = corr_ring_of(r, producer, shard);
-	if (!ck_ring_enqueue_spsc_corrmsg(&cr->ring, cr->buf, &m)) {
+	if (corr_ring_put(corr_ring_of(r, producer, shard), &m) != 0) {
 		xfree(copy);
+		catomic_add_relaxed(&r->prod[producer].full, 1);
 		return -EAGAIN;
 	}
 	*id = m.id;
@@ -343,14 +624,13 @@ corr_router_maint_remove(struct corr_router *r, unsigned producer,
 	/* All or nothing: check room in every ring first (we are its only
 	 * producer, so the room can only grow meanwhile). */
 	for (unsigned s = 0; s < r->nshards; s++) {
-		struct corr_ring *cr = corr_ring_of(r, producer, s);
-		if (ck_ring_size(&cr->ring) + 1 >= ck_ring_capacity(&cr->ring))
+		if (!corr_ring_room(corr_ring_of(r, producer, s))) {
+			catomic_add_relaxed(&r->prod[producer].full, 1);
 			return -EAGAIN;
+		}
 	}
-	for (unsigned s = 0; s < r->nshards; s++) {
-		struct corr_ring *cr = corr_ring_of(r, producer, s);
-		ck_ring_enqueue_spsc_corrmsg(&cr->ring, cr->buf, &m);
-	}
+	for (unsigned s = 0; s < r->nshards; s++)
+		(void)corr_ring_put(corr_ring_of(r, producer, s), &m);
 	return 0;
 }
 
@@ -384,6 +664,40 @@ corr_router_stats(const struct corr_router *r, struct corr_stats *out)
 	}
 }
 
+uint64_t
+corr_router_backlog(struct corr_router *r)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < (size_t)r->nshards * r->nproducers; i++) {
+		struct corr_ring *cr = &r->rings[i];
+		/* head first: tail read after it is never behind it */
+		uint64_t h = catomic_load_acquire(&cr->head);
+
+		n += catomic_load_acquire(&cr->tail) - h;
+	}
+	return n;
+}
+
+void
+corr_router_producer_stats(struct corr_router *r, unsigned producer,
+    struct corr_router_pstats *out)
+{
+	struct corr_producer *pr;
+
+	memset(out, 0, sizeof(*out));
+	if (producer >= r->nproducers)
+		return;
+	pr = &r->prod[producer];
+	for (unsigned s = 0; s < r->nshards; s++)
+		out->queued += catomic_load_acquire(
+		    &corr_ring_of(r, producer, s)->tail);
+	out->full = catomic_load_relaxed(&pr->full);
+	out->waits = catomic_load_relaxed(&pr->waits);
+	out->timeouts = catomic_load_relaxed(&pr->timeouts);
+	out->bad = catomic_load_relaxed(&pr->bad);
+}
+
 void
 corr_router_free(struct corr_router *r)
 {
@@ -391,17 +705,18 @@ corr_router_free(struct corr_router *r)
 		return;
 	corr_router_stop(r);
 	for (size_t i = 0; i < (size_t)r->nshards * r->nproducers; i++) {
-		struct corr_msg m;
+		struct corr_ring *cr = &r->rings[i];
 
 		/* Messages queued but never run (threads never started). */
-		while (ck_ring_dequeue_spsc_corrmsg(&r->rings[i].ring,
-		    r->rings[i].buf, &m))
-			xfree(m.ptr);
-		xfree(r->rings[i].buf);
+		for (uint64_t h = cr->chead; h != cr->ptail; h++)
+			xfree(cr->cbuf[h & cr->cmask].ptr);
+		xfree(cr->cbuf);
 	}
 	for (unsigned i = 0; i < r->nshards; i++)
 		corr_engine_free(r->shards[i].engine);
-	xfree(r->shards);
-	xfree(r->rings);
+	xfree(r->shards_mem);
+	xfree(r->prod_mem);
+	xfree(r->rings_mem);
+	xfree(r->site_shard);
 	xfree(r);
 }

@@ -9,6 +9,16 @@
  * shard and no correlation state is shared.  Actions are routed by the shard
  * number inside the incident id.  Each shard reports through its own sink,
  * called on the shard thread.
+ *
+ * Producer policy when a ring is full (nothing is ever dropped silently):
+ * corr_router_push() and corr_router_push_batch() never wait; they return
+ * -EAGAIN (nothing of that event queued) and count it in the producer's
+ * `full` counter.  corr_router_push_wait() is the policy the daemon's
+ * producers use: retry with backoff (spin, yield, then sleeps doubling from
+ * 2 us to 1 ms) for at most a caller-given time, counting every wait; if the
+ * shard is still behind it returns -ETIMEDOUT with the number of events it
+ * did queue, counts a timeout, and the caller owns the rest (it logs, keeps
+ * them, or counts them as dropped; never silently).
  */
 #ifndef TOCSIN_CORRSHARD_H
 #define TOCSIN_CORRSHARD_H
@@ -25,6 +35,22 @@
 
 struct corr_router;
 
+/* Counters of one producer (corr_router_producer_stats()). */
+struct corr_router_pstats {
+	uint64_t queued;	/* messages queued to any shard */
+	uint64_t full;		/* pushes refused with -EAGAIN (ring full) */
+	uint64_t waits;		/* backoff rounds in corr_router_push_wait() */
+	uint64_t timeouts;	/* corr_router_push_wait() calls that gave up */
+	uint64_t bad;		/* events refused for a bad site (-EINVAL) */
+};
+
+/*
+ * Called on a shard thread with every alarm message just before the engine
+ * sees it (tests and stress programs use it to check delivery).
+ */
+typedef void corr_router_tap_fn(void *arg, unsigned shard,
+	    const struct alarm_event *ev);
+
 /*
  * Creates nshards engines (shard i reports to sinks[i]) and the rings of
  * nproducers producers, ring_slots messages each (a power of two >= 4).
@@ -35,6 +61,9 @@ struct corr_router *corr_router_new(struct fleet *fleet,
 	    const struct corr_config *cc, unsigned nshards, unsigned nproducers,
 	    unsigned ring_slots, const struct corr_sink *sinks, char *err,
 	    size_t errlen);
+/* Installs a tap (or NULL); only before corr_router_start(). */
+void	 corr_router_set_tap(struct corr_router *r, corr_router_tap_fn *fn,
+	    void *arg);
 /* Starts the shard threads: 0 or -errno (then no thread runs). */
 int	 corr_router_start(struct corr_router *r);
 /* The shard owning a site. */
@@ -46,6 +75,27 @@ unsigned corr_router_shard_of(const struct corr_router *r, uint32_t site);
  */
 int	 corr_router_push(struct corr_router *r, unsigned producer,
 	    const struct alarm_event *ev);
+/*
+ * Queues evs[0..n) in order, publishing each touched ring once (one
+ * release store per ring per call instead of one per event).  Returns the
+ * number k >= 1 of leading events queued; if k < n, evs[k] could not be
+ * (its ring is full, or its site is bad): call again from evs[k].  Returns
+ * -EAGAIN (counted in `full`) or -EINVAL (counted in `bad`) when not even
+ * evs[0] was queued, 0 for n == 0.
+ */
+int	 corr_router_push_batch(struct corr_router *r, unsigned producer,
+	    const struct alarm_event *evs, size_t n);
+/*
+ * The producer policy: queues evs[0..n) like corr_router_push_batch(),
+ * waiting with backoff while a ring is full, for at most timeout_ms in all.
+ * Events with a bad site are skipped and counted in `bad`.  Returns 0 when
+ * every event was handled, or -ETIMEDOUT (counted in `timeouts`) when a
+ * ring stayed full: *done (if not NULL) is the number of leading events
+ * handled; the caller owns evs[*done..n).
+ */
+int	 corr_router_push_wait(struct corr_router *r, unsigned producer,
+	    const struct alarm_event *evs, size_t n, int timeout_ms,
+	    size_t *done);
 /*
  * Queues a copy of an action for the shard named in its incident id.
  * Returns 0, -EAGAIN (ring full), or -ENOENT when the id names no shard
@@ -69,6 +119,15 @@ int	 corr_router_maint_remove(struct corr_router *r, unsigned producer,
  * Producers must have stopped pushing.  Safe to call twice.
  */
 void	 corr_router_stop(struct corr_router *r);
+/*
+ * Messages queued by all producers and not yet fully handled by their
+ * shard; any thread.  0 means every sink call for them has returned, and
+ * what the shards wrote before is visible to the caller.
+ */
+uint64_t corr_router_backlog(struct corr_router *r);
+/* A producer's counters; any thread, values may lag by a few updates. */
+void	 corr_router_producer_stats(struct corr_router *r, unsigned producer,
+	    struct corr_router_pstats *out);
 /* Sums the shards' counters (call after corr_router_stop). */
 void	 corr_router_stats(const struct corr_router *r, struct corr_stats *out);
 /* Stops if needed and frees everything. */

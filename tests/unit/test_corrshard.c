@@ -1,7 +1,8 @@
 /*
  * test_corrshard.c - the router: sites of one area stay on one shard, the
  * sharded run correlates exactly like one engine, actions reach the shard
- * named in the id, and stop loses nothing queued.
+ * named in the id, stop loses nothing queued, batched pushes correlate like
+ * single ones, and a full ring is refused, counted and waited out.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -322,6 +323,131 @@ Test(corrshard, maintenance_windows_routed)
 	 * the late S1-bat alarm after the removal not. */
 	cr_assert_eq(planned, 2);
 	cr_assert_eq(unplanned, 2);
+	corr_router_free(r);
+	fleet_free(f);
+}
+
+/* Sites of shard `sh` (of r), in order, into out; returns how many. */
+static int
+sites_of_shard(struct corr_router *r, unsigned sh, uint32_t *out)
+{
+	int n = 0;
+
+	for (uint32_t s = 0; s < NSITES; s++)
+		if (corr_router_shard_of(r, s) == sh)
+			out[n++] = s;
+	return n;
+}
+
+Test(corrshard, ring_full_is_refused_and_counted)
+{
+	struct fleet *f = area_fleet();
+	struct corr_config cc;
+	struct corr_sink sinks[2];
+	struct corr_router *r;
+	struct corr_router_pstats ps;
+	struct corr_stats st;
+	struct alarm_event evs[10];
+	uint32_t s0[NSITES];
+	int counts[2] = { 0, 0 }, n0;
+	size_t done = 99;
+	char err[128];
+
+	corr_config_defaults(&cc);
+	for (int i = 0; i < 2; i++)
+		sinks[i] = (struct corr_sink){ &count_ops, &counts[i] };
+	r = corr_router_new(f, &cc, 2, 1, 4, sinks, err, sizeof(err));
+	cr_assert_not_null(r, "%s", err);
+	n0 = sites_of_shard(r, 0, s0);
+	cr_assert_gt(n0, 0);
+	memset(evs, 0, sizeof(evs));
+	for (int i = 0; i < 10; i++) {
+		evs[i].at_ms = 1795000000000LL + i;
+		evs[i].site = s0[0];
+		evs[i].device = 2 * s0[0];
+		evs[i].code = fleet_code(f, "DOOR_OPEN");
+		evs[i].edge = i % 2 ? ALARM_CLEAR : ALARM_RAISE;
+	}
+	/* Threads not started: shard 0's ring holds exactly 4. */
+	cr_assert_eq(corr_router_push(r, 0, &evs[0]), 0);
+	cr_assert_eq(corr_router_push_batch(r, 0, &evs[1], 9), 3,
+	    "a batch queues the prefix that fits");
+	cr_assert_eq(corr_router_push(r, 0, &evs[4]), -EAGAIN);
+	cr_assert_eq(corr_router_push_batch(r, 0, &evs[4], 6), -EAGAIN);
+	cr_assert_eq(corr_router_push_wait(r, 0, &evs[4], 6, 5, &done),
+	    -ETIMEDOUT);
+	cr_assert_eq(done, 0);
+	corr_router_producer_stats(r, 0, &ps);
+	cr_assert_eq(ps.queued, 4);
+	/* 2 above, and push_wait's tries: one per wait plus the last */
+	cr_assert_eq(ps.full, 2 + ps.waits + 1, "every refused push counted");
+	cr_assert_gt(ps.waits, 0);
+	cr_assert_eq(ps.timeouts, 1);
+	cr_assert_eq(ps.bad, 0);
+	cr_assert_eq(corr_router_backlog(r), 4);
+	/* A bad site: refused, counted, skipped by push_wait. */
+	evs[5].site = 9999;
+	cr_assert_eq(corr_router_push(r, 0, &evs[5]), -EINVAL);
+	/* Shards running: push_wait waits for room and queues the rest. */
+	cr_assert_eq(corr_router_start(r), 0);
+	cr_assert_eq(corr_router_push_wait(r, 0, &evs[4], 6, 10000, &done), 0);
+	cr_assert_eq(done, 6);
+	corr_router_stop(r);
+	cr_assert_eq(corr_router_backlog(r), 0);
+	corr_router_producer_stats(r, 0, &ps);
+	cr_assert_eq(ps.queued, 9, "10 events, one with a bad site");
+	cr_assert_eq(ps.bad, 2);
+	corr_router_stats(r, &st);
+	cr_assert_eq(st.raises + st.clears, 9);
+	cr_assert_eq(st.bad_input, 0);
+	corr_router_free(r);
+	fleet_free(f);
+}
+
+Test(corrshard, batched_pushes_equal_single_engine)
+{
+	static struct alarm_event evs[1024];
+	struct fleet *f = area_fleet();
+	struct corr_config cc;
+	struct corr_sink sinks[MAXSH], one;
+	struct corr_router *r;
+	struct corr_engine *e;
+	struct corr_stats a, b;
+	int n, single = 0, counts[MAXSH] = { 0 }, total = 0;
+	char err[128];
+
+	corr_config_defaults(&cc);
+	cc.storm_sites = 3;
+	n = make_stream(f, evs, 1024);
+	one = (struct corr_sink){ &count_ops, &single };
+	e = corr_engine_new(f, &cc, 0, &one);
+	for (int i = 0; i < n; i++)
+		corr_engine_alarm(e, &evs[i]);
+	corr_engine_stats(e, &a);
+	corr_engine_free(e);
+	for (int i = 0; i < MAXSH; i++)
+		sinks[i] = (struct corr_sink){ &count_ops, &counts[i] };
+	r = corr_router_new(f, &cc, 4, 1, 8, sinks, err, sizeof(err));
+	cr_assert_not_null(r, "%s", err);
+	cr_assert_eq(corr_router_start(r), 0);
+	for (int i = 0; i < n; i += 37) {
+		size_t k = n - i < 37 ? (size_t)(n - i) : 37, done;
+
+		cr_assert_eq(corr_router_push_wait(r, 0, &evs[i], k, 10000,
+		    &done), 0);
+		cr_assert_eq(done, k);
+	}
+	corr_router_stop(r);
+	corr_router_stats(r, &b);
+	for (int i = 0; i < MAXSH; i++)
+		total += counts[i];
+	cr_assert_eq(total, single);
+	cr_assert_eq(b.raises, a.raises);
+	cr_assert_eq(b.repeats, a.repeats);
+	cr_assert_eq(b.opened, a.opened);
+	cr_assert_eq(b.area_opened, a.area_opened);
+	cr_assert_eq(b.explained, a.explained);
+	cr_assert_eq(b.events, a.events);
 	corr_router_free(r);
 	fleet_free(f);
 }
