@@ -43,7 +43,7 @@
 
 #include "correlator/corr.h"
 #include "correlator/corrshard.h"
-#include "daemon/fleetjson.h"
+#include "daemon/config.h"
 #include "daemon/mem.h"
 #include "daemon/replay.h"
 
@@ -573,12 +573,12 @@ main(int argc, char **argv)
 {
 	const char *data = "build/bench-data", *src = ".";
 	int sites = 10000, seed = 20261123, shards_only = 0;
-	char fpath[512], apath[512], epath[512], rpath[512], cmd[2048],
-	    err[256], reftext[2048];
+	char fpath[512], cpath[512], apath[512], epath[512], rpath[512], cmd[2048],
+	    reftext[2048];
 	struct phase ref_e2e, ref_sum, c_e2e, c_parse, c_core = { 1e9, 0 },
 	    c_nosla = { 1e9, 0 };
 	struct corr_config cc, cc_nosla;
-	struct sla_config sc;
+	struct config *cfg;
 	struct corr_stats st, st_nosla;
 	struct alarm_event *evs;
 	struct memres m_alarm, m_inc, m_day;
@@ -612,30 +612,38 @@ main(int argc, char **argv)
 		return 1;
 	snprintf(fpath, sizeof(fpath), "%s/corr-%d-%d.fleet.json", data, seed,
 	    sites);
+	snprintf(cpath, sizeof(cpath), "%s/corr-%d-%d.yaml", data, seed, sites);
 	snprintf(apath, sizeof(apath), "%s/corr-%d-%d.alarms.jsonl", data,
 	    seed, sites);
 	snprintf(epath, sizeof(epath), "%s/corr-%d-%d.c-events.jsonl", data,
 	    seed, sites);
 	snprintf(rpath, sizeof(rpath), "%s/corr-%d-%d.ref-events.jsonl", data,
 	    seed, sites);
-	if (!file_exists(fpath) || !file_exists(apath)) {
+	if (!file_exists(fpath) || !file_exists(cpath) || !file_exists(apath)) {
 		struct phase g;
 
 		snprintf(cmd, sizeof(cmd), "python3 %s/bench/corrgen.py --seed %d "
-		    "--sites %d --fleet %s --alarms %s", src, seed, sites, fpath,
-		    apath);
+		    "--sites %d --fleet %s --config %s --alarms %s", src, seed,
+		    sites, fpath, cpath, apath);
 		fprintf(stderr, "corrbench: generating: %s\n", cmd);
 		if (run_cmd(cmd, &g, NULL, 0) != 0)
 			return 1;
 	}
-	if ((f = fleetjson_load(fpath, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "corrbench: %s\n", err);
-		return 1;
+	/* the C side reads the day's fleet as tocsind does: its YAML config */
+	{
+		struct config_errors errs = { NULL, 0 };
+
+		if ((cfg = config_load(cpath, &errs)) == NULL) {
+			for (size_t i = 0; i < errs.n; i++)
+				fprintf(stderr, "%s\n", errs.msg[i]);
+			config_errors_free(&errs);
+			return 1;
+		}
 	}
-	corr_config_defaults(&cc);
+	f = cfg->fleet;
+	cc = cfg->correlation;		/* defaults, clocks on cfg->sla */
 	cc_nosla = cc;
-	sla_config_defaults(&sc);
-	cc.sla = &sc;
+	cc_nosla.sla = NULL;
 	fleet_code(f, "DOOR_OPEN");
 	devnull = fopen("/dev/null", "w");
 
@@ -662,7 +670,7 @@ main(int argc, char **argv)
 		printf("  process: cpu_s=%.2f peak_rss=%ld KiB\n",
 		    cpu_s(RUSAGE_SELF), maxrss_kib());
 		xfree(evs);
-		fleet_free(f);
+		config_free(cfg);
 		fclose(devnull);
 		return 0;
 	}
@@ -773,8 +781,7 @@ main(int argc, char **argv)
 	printf("  process: cpu_s=%.2f (self) + %.2f (python) peak_rss=%ld KiB\n",
 	    cpu_s(RUSAGE_SELF), cpu_s(RUSAGE_CHILDREN), maxrss_kib());
 	xfree(evs);
-	fleet_free(f);
-	sla_config_fini(&sc);
+	config_free(cfg);
 	fclose(devnull);
 	return 0;
 }
