@@ -323,32 +323,12 @@ corr_step(struct corr_incident *inc, int64_t at, const char *actor,
     const char *action, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-/* Appends a step whose note (or NULL) is already written. */
-static void
-corr_step_note(struct corr_incident *inc, int64_t at, const char *actor,
-    const char *action, const char *note)
+/* Appends an empty step (note NULL) to the append-only timeline. */
+static struct corr_step *
+corr_step_push(struct corr_incident *inc, int64_t at, const char *actor,
+    const char *action)
 {
 	struct corr_step *s;
-
-	if (inc->nsteps == inc->capsteps) {
-		inc->capsteps = inc->capsteps ? inc->capsteps * 2 : 4;
-		inc->steps = xreallocarray(inc->steps, inc->capsteps,
-		    sizeof(*inc->steps));
-	}
-	s = &inc->steps[inc->nsteps++];
-	s->at = at;
-	s->actor = actor == corr_system ? corr_system : xstrdup(actor);
-	s->action = action;
-	s->note = note != NULL ? xstrdup(note) : NULL;
-}
-
-static void
-corr_step(struct corr_incident *inc, int64_t at, const char *actor,
-    const char *action, const char *fmt, ...)
-{
-	struct corr_step *s;
-	char note[256];
-	va_list ap;
 
 	if (inc->nsteps == inc->capsteps) {
 		inc->capsteps = inc->capsteps ? inc->capsteps * 2 : 4;
@@ -360,6 +340,26 @@ corr_step(struct corr_incident *inc, int64_t at, const char *actor,
 	s->actor = actor == corr_system ? corr_system : xstrdup(actor);
 	s->action = action;
 	s->note = NULL;
+	return s;
+}
+
+/* Appends a step whose note (or NULL) is already written. */
+static void
+corr_step_note(struct corr_incident *inc, int64_t at, const char *actor,
+    const char *action, const char *note)
+{
+	corr_step_push(inc, at, actor, action)->note =
+	    note != NULL ? xstrdup(note) : NULL;
+}
+
+static void
+corr_step(struct corr_incident *inc, int64_t at, const char *actor,
+    const char *action, const char *fmt, ...)
+{
+	struct corr_step *s = corr_step_push(inc, at, actor, action);
+	char note[256];
+	va_list ap;
+
 	if (fmt != NULL) {
 		va_start(ap, fmt);
 		vsnprintf(note, sizeof(note), fmt, ap);
