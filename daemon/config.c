@@ -773,6 +773,7 @@ static const struct cfg_key modbus_keys[] = {
 	KU32("breaker_failures", struct cfg_modbus, breaker_failures, 1, 1000, "3"),
 	KDUR("breaker_cooldown", struct cfg_modbus, breaker_cooldown_ms, 0.1, 86400, "30s"),
 	KDUR("connect_timeout", struct cfg_modbus, connect_timeout_ms, 0.1, 60, "3s"),
+	KDUR("timer_slack", struct cfg_modbus, timer_slack_ms, 0, 0.1, "5ms"),
 	KU32("stall_timeouts", struct cfg_modbus, stall_timeouts, 1, 100, "3"),
 	KU32("frames_per_wakeup", struct cfg_modbus, frames_per_wakeup, 1, 1024, "16"),
 	KU32("connect_burst_per_host", struct cfg_modbus, connect_burst_per_host, 1, 1000, "4"),

@@ -36,6 +36,7 @@ struct cfg_modbus {
 	int64_t		 backoff_max_ms; /* cap of the exponential backoff */
 	int64_t		 breaker_cooldown_ms; /* a tripped unit rests this long */
 	int64_t		 connect_timeout_ms; /* a TCP connect gives up after this */
+	int64_t		 timer_slack_ms; /* poll timers this close fire together */
 	uint32_t	 port;		/* default TCP port */
 	uint32_t	 unit;		/* default unit id */
 	uint32_t	 max_registers;	/* per read request, <= 125 */

@@ -323,6 +323,7 @@ poller_mb_config(const struct cfg_modbus *cm, struct mb_config *out)
 		c.max_frames_per_wakeup = cm->frames_per_wakeup;
 	if (cm->connect_burst_per_host > 0)
 		c.host_connect_burst = cm->connect_burst_per_host;
+	c.timer_slack_ms = (uint32_t)cm->timer_slack_ms;
 	*out = c;
 	return 0;
 }

@@ -224,6 +224,7 @@ mb_config_defaults(struct mb_config *c)
 	c->host_connect_rate = 1;
 	c->host_connect_burst = 4;
 	c->max_frames_per_wakeup = 16;
+	c->timer_slack_ms = 5;
 }
 
 const char *
@@ -1379,6 +1380,17 @@ mbclient_new(struct ev_loop *loop, const struct mb_config *cfg,
 		cl->cfg.max_frames_per_wakeup = 1;
 	if (cl->cfg.backoff_max_ms < cl->cfg.backoff_min_ms)
 		cl->cfg.backoff_max_ms = cl->cfg.backoff_min_ms;
+	/*
+	 * Polls are spread over the interval, so without slack every device's
+	 * timer is a wakeup of its own: one epoll_wait per poll.  Collecting
+	 * timers due within a few ms batches them (pollbench, 10,000 devices
+	 * at 1 s, one read per poll: 0.175 -> 0.136 core with 4 ms) at the
+	 * price of that much poll-start jitter.  The setting is loop-wide: the
+	 * poll thread's loop exists for the poller.
+	 */
+	if (cl->cfg.timer_slack_ms > 0)
+		ev_set_timeout_collect_interval(loop,
+		    cl->cfg.timer_slack_ms / 1000.0);
 	cl->cb = cb;
 	cl->arg = arg;
 	cl->nbuckets = 64;

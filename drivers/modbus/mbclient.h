@@ -57,6 +57,10 @@ struct mb_config {
 	double		 host_connect_rate; /* per host: 1 per second */
 	uint32_t	 host_connect_burst; /* per host bucket size: 4 */
 	uint32_t	 max_frames_per_wakeup; /* frames parsed per read event: 16 */
+	uint32_t	 timer_slack_ms; /* poll timers due this close together
+					    fire in one loop wakeup (libev's
+					    timeout collect interval, set on
+					    the loop by mbclient_new): 5 */
 	uint32_t	 seed;		/* jitter PRNG seed; 0: from the time */
 	uint8_t		 allow_writes;	/* 0 (default): ops->write refuses; a
 					   monitoring daemon never moves a

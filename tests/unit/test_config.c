@@ -690,7 +690,7 @@ Test(config, modbus_section_reaches_the_client)
 {
 	struct config *cfg = load(PROFILE "modbus:\n  port: 1502\n  timeout: 800ms\n"
 	    "  connect_timeout: 2s\n  stall_timeouts: 5\n  frames_per_wakeup: 8\n"
-	    "  connect_burst_per_host: 2\n  max_gap: 0\n");
+	    "  connect_burst_per_host: 2\n  max_gap: 0\n  timer_slack: 2ms\n");
 	struct mb_config mc;
 
 	cr_assert_not_null(cfg, "%s", errs.n ? errs.msg[0] : "");
@@ -702,6 +702,7 @@ Test(config, modbus_section_reaches_the_client)
 	cr_assert_eq(mc.max_frames_per_wakeup, 8);
 	cr_assert_eq(mc.host_connect_burst, 2);
 	cr_assert_eq(mc.max_gap, 0);
+	cr_assert_eq(mc.timer_slack_ms, 2);
 	cr_assert_eq(mc.allow_writes, 0, "no write unless an operator configures one");
 	config_free(cfg);
 }
