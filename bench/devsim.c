@@ -770,11 +770,7 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
-		{ "devices", required_argument, NULL, 'n' },
-		{ "units-per-gateway", required_argument, NULL, 'k' },
-		{ "base-addr", required_argument, NULL, 'a' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "ports-per-addr", required_argument, NULL, 'm' },
+		DEVSIM_CFG_OPTIONS,
 		{ "shard", required_argument, NULL, 's' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "profile", required_argument, NULL, 'P' },
@@ -812,27 +808,6 @@ main(int argc, char *argv[])
 		case 'c':
 			cfg_path = optarg;
 			break;
-		case 'n':
-			cfg.ndevices = (size_t)pb_num_arg("devsim", "devices", optarg, 1,
-			    1000000);
-			break;
-		case 'k':
-			cfg.units = (unsigned)pb_num_arg("devsim", "units-per-gateway",
-			    optarg, 1, 247);
-			break;
-		case 'a':
-			if (inet_pton(AF_INET, optarg, &cfg.base) != 1 ||
-			    (ntohl(cfg.base.s_addr) >> 24) != 127)
-				fatalx("devsim bad option=base-addr value=\"%s\" "
-				    "want=127.x.y.z", optarg);
-			break;
-		case 'p':
-			cfg.port = (uint16_t)pb_num_arg("devsim", "port", optarg, 1, 65535);
-			break;
-		case 'm':
-			cfg.ports_per_addr = (unsigned)pb_num_arg("devsim", "ports-per-addr",
-			    optarg, 1, 65535);
-			break;
 		case 's':
 			if (sscanf(optarg, "%u/%u", &ds.shard, &ds.nshards) != 2 ||
 			    ds.nshards == 0 || ds.shard >= ds.nshards)
@@ -868,7 +843,8 @@ main(int argc, char *argv[])
 			ds.eval_ms = (int64_t)pb_num_arg("devsim", "eval-ms", optarg, 0, 1e7);
 			break;
 		default:
-			usage();
+			if (devsim_cfg_option(&cfg, "devsim", ch, optarg) != 0)
+				usage();
 		}
 	}
 	if (optind != argc)

@@ -29,6 +29,8 @@
 #include <arpa/inet.h>
 
 #include "bench/devsim_model.h"
+#include "bench/pb_stats.h"
+#include "daemon/log.h"
 #include "daemon/mem.h"
 
 #define BATT_KNEE_V	51.5
@@ -128,6 +130,36 @@ static const struct tower_alarm tower_alarms[] = {
 };
 
 #define NALARMS (sizeof(tower_alarms) / sizeof(tower_alarms[0]))
+
+int
+devsim_cfg_option(struct devsim_cfg *cfg, const char *prog, int ch,
+    const char *arg)
+{
+	switch (ch) {
+	case 'n':
+		cfg->ndevices = (size_t)pb_num_arg(prog, "devices", arg, 1, 1e6);
+		return 0;
+	case 'k':
+		cfg->units = (unsigned)pb_num_arg(prog, "units-per-gateway", arg,
+		    1, 247);
+		return 0;
+	case 'a':
+		if (inet_pton(AF_INET, arg, &cfg->base) != 1 ||
+		    (ntohl(cfg->base.s_addr) >> 24) != 127)
+			fatalx("%s bad option=base-addr value=\"%s\" "
+			    "want=127.x.y.z", prog, arg);
+		return 0;
+	case 'p':
+		cfg->port = (uint16_t)pb_num_arg(prog, "port", arg, 1, 65535);
+		return 0;
+	case 'm':
+		cfg->ports_per_addr = (unsigned)pb_num_arg(prog, "ports-per-addr",
+		    arg, 1, 65535);
+		return 0;
+	default:
+		return -1;
+	}
+}
 
 void
 devsim_cfg_default(struct devsim_cfg *cfg)

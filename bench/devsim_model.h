@@ -124,6 +124,26 @@ struct devsim_ep {
 void	 devsim_cfg_default(struct devsim_cfg *cfg);
 
 /*
+ * The fleet-shape options devsim and the clients that poll it share, as
+ * getopt_long entries (letters n, k, a, p, m): a client must name the same
+ * endpoints the simulator serves.
+ */
+#define DEVSIM_CFG_OPTIONS						\
+	{ "devices", required_argument, NULL, 'n' },			\
+	{ "units-per-gateway", required_argument, NULL, 'k' },		\
+	{ "base-addr", required_argument, NULL, 'a' },			\
+	{ "port", required_argument, NULL, 'p' },			\
+	{ "ports-per-addr", required_argument, NULL, 'm' }
+
+/*
+ * Applies fleet option ch with value arg to cfg.  Returns 0, or -1 when ch
+ * is not a fleet option; exits naming prog on a bad value (a base address
+ * outside 127.0.0.0/8 is one: simulated devices live on loopback only).
+ */
+int	 devsim_cfg_option(struct devsim_cfg *cfg, const char *prog, int ch,
+	    const char *arg);
+
+/*
  * Builds the fleet and the register images of every device and evaluates
  * them once at `now`.  Returns 0, or -EINVAL if cfg is out of range (then
  * *m is untouched) or -ERANGE if the endpoints leave 127.0.0.0/8 or the

@@ -262,11 +262,7 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
-		{ "devices", required_argument, NULL, 'n' },
-		{ "units-per-gateway", required_argument, NULL, 'k' },
-		{ "base-addr", required_argument, NULL, 'a' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "ports-per-addr", required_argument, NULL, 'm' },
+		DEVSIM_CFG_OPTIONS,
 		{ "count", required_argument, NULL, 'c' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "interval-ms", required_argument, NULL, 'i' },
@@ -290,21 +286,15 @@ main(int argc, char *argv[])
 	pe.timeout_us = 1000000;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'n': cfg.ndevices = (size_t)pb_num_arg("pollbase_epoll", "devices", optarg, 1, 1e6); break;
-		case 'k': cfg.units = (unsigned)pb_num_arg("pollbase_epoll", "units-per-gateway", optarg, 1, 247); break;
-		case 'a':
-			if (inet_pton(AF_INET, optarg, &cfg.base) != 1)
-				fatalx("pollbase_epoll bad option=base-addr");
-			break;
-		case 'p': cfg.port = (uint16_t)pb_num_arg("pollbase_epoll", "port", optarg, 1, 65535); break;
-		case 'm': cfg.ports_per_addr = (unsigned)pb_num_arg("pollbase_epoll", "ports-per-addr", optarg, 1, 65535); break;
 		case 'c': count = (uint64_t)pb_num_arg("pollbase_epoll", "count", optarg, 1, 1e12); break;
 		case 'd': duration = pb_num_arg("pollbase_epoll", "duration", optarg, 0.001, 86400); break;
 		case 'i': interval_ms = (unsigned)pb_num_arg("pollbase_epoll", "interval-ms", optarg, 0, 3.6e6); break;
 		case 't': pe.timeout_us = (int64_t)pb_num_arg("pollbase_epoll", "timeout-ms", optarg, 1, 3.6e6) * 1000; break;
 		case 'r': pe.regs = (unsigned)pb_num_arg("pollbase_epoll", "regs", optarg, 1, 125); break;
 		case 'w': warmup = (uint64_t)pb_num_arg("pollbase_epoll", "warmup", optarg, 0, 1e12); break;
-		default: usage();
+		default:
+			if (devsim_cfg_option(&cfg, "pollbase_epoll", ch, optarg) != 0)
+				usage();
 		}
 	}
 	if (optind != argc)

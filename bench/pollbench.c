@@ -310,11 +310,7 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
-		{ "devices", required_argument, NULL, 'n' },
-		{ "units-per-gateway", required_argument, NULL, 'k' },
-		{ "base-addr", required_argument, NULL, 'a' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "ports-per-addr", required_argument, NULL, 'm' },
+		DEVSIM_CFG_OPTIONS,
 		{ "count", required_argument, NULL, 'c' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "interval-ms", required_argument, NULL, 'i' },
@@ -343,14 +339,6 @@ main(int argc, char *argv[])
 	pb.count = 100000;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'n': cfg.ndevices = (size_t)pb_num_arg("pollbench", "devices", optarg, 1, 1e6); break;
-		case 'k': cfg.units = (unsigned)pb_num_arg("pollbench", "units-per-gateway", optarg, 1, 247); break;
-		case 'a':
-			if (inet_pton(AF_INET, optarg, &cfg.base) != 1)
-				fatalx("pollbench bad option=base-addr");
-			break;
-		case 'p': cfg.port = (uint16_t)pb_num_arg("pollbench", "port", optarg, 1, 65535); break;
-		case 'm': cfg.ports_per_addr = (unsigned)pb_num_arg("pollbench", "ports-per-addr", optarg, 1, 65535); break;
 		case 'c': pb.count = (uint64_t)pb_num_arg("pollbench", "count", optarg, 1, 1e12); break;
 		case 'd': duration = pb_num_arg("pollbench", "duration", optarg, 0.001, 86400); break;
 		case 'i': pb.interval_ms = (unsigned)pb_num_arg("pollbench", "interval-ms", optarg, 0, 3.6e6); break;
@@ -368,7 +356,9 @@ main(int argc, char *argv[])
 		case 'x': max_rate = pb_num_arg("pollbench", "max-rate-tps", optarg, 1, 1e9); break;
 		case 'M': max_secs = pb_num_arg("pollbench", "max-secs", optarg, 1, 86400); break;
 		case 'f': inflight = (unsigned)pb_num_arg("pollbench", "inflight", optarg, 1, 64); break;
-		default: usage();
+		default:
+			if (devsim_cfg_option(&cfg, "pollbench", ch, optarg) != 0)
+				usage();
 		}
 	}
 	if (optind != argc)
