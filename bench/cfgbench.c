@@ -28,20 +28,14 @@
 
 #include <yaml.h>
 
+#include "bench/pb_stats.h"
+
 struct sample {
 	double	wall, cpu;	/* seconds */
 	long	rss_kib;	/* peak resident set of the child */
 	int	status;
 };
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* The baseline, run in a child: returns the number of YAML events. */
 static long
@@ -89,7 +83,7 @@ run_phase(int which, const char *tocsind, const char *yaml, const char *csv,
 	pid_t pid;
 
 	fflush(stdout);		/* or the child repeats what is buffered */
-	t0 = now_s();
+	t0 = pb_wall_s();
 	pid = fork();
 
 	if (pid < 0)
@@ -104,7 +98,7 @@ run_phase(int which, const char *tocsind, const char *yaml, const char *csv,
 	}
 	if (wait4(pid, &st, 0, &ru) < 0)
 		return -errno;
-	s->wall = now_s() - t0;
+	s->wall = pb_wall_s() - t0;
 	s->cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 	s->rss_kib = ru.ru_maxrss;

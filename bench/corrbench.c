@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/pb_stats.h"
 #include "correlator/corr.h"
 #include "correlator/corrshard.h"
 #include "daemon/config.h"
@@ -52,38 +53,13 @@ struct phase {
 	double	 cpu;		/* user + system seconds */
 };
 
-static double
-now_s(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
-static double
-cpu_s(int who)
-{
-	struct rusage ru;
-
-	getrusage(who, &ru);
-	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
-
-static long
-maxrss_kib(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_maxrss;
-}
 
 static int
 run_cmd(const char *cmd, struct phase *ph, char *out, size_t outlen)
 {
-	double w = now_s(), c = cpu_s(RUSAGE_CHILDREN);
+	double w = pb_wall_s(), c = pb_cpu_s(RUSAGE_CHILDREN);
 	FILE *p = popen(cmd, "r");
 	size_t n = 0;
 	int st;
@@ -100,8 +76,8 @@ run_cmd(const char *cmd, struct phase *ph, char *out, size_t outlen)
 			fputs(buf, stderr);
 	}
 	st = pclose(p);
-	ph->wall = now_s() - w;
-	ph->cpu = cpu_s(RUSAGE_CHILDREN) - c;
+	ph->wall = pb_wall_s() - w;
+	ph->cpu = pb_cpu_s(RUSAGE_CHILDREN) - c;
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
@@ -122,12 +98,12 @@ core_once(struct fleet *f, const struct corr_config *cc,
 	struct corr_sink sink = { &count_ops, &nev };
 	struct corr_engine *e = corr_engine_new(f, cc, 0, &sink);
 	struct phase ph;
-	double w = now_s(), c = cpu_s(RUSAGE_SELF);
+	double w = pb_wall_s(), c = pb_cpu_s(RUSAGE_SELF);
 
 	for (size_t i = 0; i < n; i++)
 		corr_engine_alarm(e, &evs[i]);
-	ph.wall = now_s() - w;
-	ph.cpu = cpu_s(RUSAGE_SELF) - c;
+	ph.wall = pb_wall_s() - w;
+	ph.cpu = pb_cpu_s(RUSAGE_SELF) - c;
 	corr_engine_stats(e, st);
 	corr_engine_free(e);
 	return ph;
@@ -193,8 +169,8 @@ shards_once(struct fleet *f, const struct corr_config *cc,
 		fprintf(stderr, "corrbench: prefill failed\n");
 		exit(1);
 	}
-	w = now_s();
-	c = cpu_s(RUSAGE_SELF);
+	w = pb_wall_s();
+	c = pb_cpu_s(RUSAGE_SELF);
 	if (corr_router_start(r) != 0) {
 		fprintf(stderr, "corrbench: cannot start shard threads\n");
 		exit(1);
@@ -215,8 +191,8 @@ shards_once(struct fleet *f, const struct corr_config *cc,
 		i += k;
 	}
 	corr_router_stop(r);
-	ph.wall = now_s() - w;
-	ph.cpu = cpu_s(RUSAGE_SELF) - c;
+	ph.wall = pb_wall_s() - w;
+	ph.cpu = pb_cpu_s(RUSAGE_SELF) - c;
 	*events = 0;
 	for (unsigned i = 0; i < nshards; i++)
 		*events += nev[i].n;
@@ -323,7 +299,7 @@ engines_once(struct engine_job *jobs, int threads)
 		jobs[i].engine = corr_engine_new(jobs[i].f, jobs[i].cc,
 		    jobs[i].shard, &sink);
 	}
-	w = now_s();
+	w = pb_wall_s();
 	if (threads == 1) {
 		engine_job_main(&jobs[0]);
 		engine_job_main(&jobs[1]);
@@ -338,7 +314,7 @@ engines_once(struct engine_job *jobs, int threads)
 		for (int i = 0; i < 2; i++)
 			pthread_join(jobs[i].thread, NULL);
 	}
-	w = now_s() - w;
+	w = pb_wall_s() - w;
 	for (int i = 0; i < 2; i++)
 		corr_engine_free(jobs[i].engine);
 	return w;
@@ -502,7 +478,7 @@ mem_child(struct fleet *f, const struct corr_config *cc, int kind,
 
 		close(fds[0]);
 		e = corr_engine_new(f, cc, 0, &sink);
-		before = maxrss_kib();
+		before = pb_maxrss_kib();
 		bytes0 = mem_allocated();
 		if (kind == 2) {
 			for (size_t i = 0; i < nday; i++)
@@ -528,7 +504,7 @@ mem_child(struct fleet *f, const struct corr_config *cc, int kind,
 			}
 		}
 		corr_engine_stats(e, &st);
-		res.rss_kib = maxrss_kib() - before;
+		res.rss_kib = pb_maxrss_kib() - before;
 		res.bytes = mem_allocated() - bytes0;
 		res.alarms = st.live_alarms;
 		res.incidents = st.live_incidents;
@@ -654,12 +630,12 @@ main(int argc, char **argv)
 	}
 
 	/* C parse into memory (also the input of the core and shard phases) */
-	w = now_s();
-	c = cpu_s(RUSAGE_SELF);
+	w = pb_wall_s();
+	c = pb_cpu_s(RUSAGE_SELF);
 	if (replay_read_all(apath, f, 0, &evs, &n, devnull) != 0)
 		return 1;
-	c_parse.wall = now_s() - w;
-	c_parse.cpu = cpu_s(RUSAGE_SELF) - c;
+	c_parse.wall = pb_wall_s() - w;
+	c_parse.cpu = pb_cpu_s(RUSAGE_SELF) - c;
 
 	if (shards_only) {
 		printf("corrbench: seed=%d sites=%zu devices=%zu transitions=%zu"
@@ -668,7 +644,7 @@ main(int argc, char **argv)
 		    "cpu_s", "events/s", "ratio");
 		shard_phases(f, &cc, evs, n);
 		printf("  process: cpu_s=%.2f peak_rss=%ld KiB\n",
-		    cpu_s(RUSAGE_SELF), maxrss_kib());
+		    pb_cpu_s(RUSAGE_SELF), pb_maxrss_kib());
 		xfree(evs);
 		config_free(cfg);
 		fclose(devnull);
@@ -695,13 +671,13 @@ main(int argc, char **argv)
 
 	/* C end to end */
 	out = fopen(epath, "w");
-	w = now_s();
-	c = cpu_s(RUSAGE_SELF);
+	w = pb_wall_s();
+	c = pb_cpu_s(RUSAGE_SELF);
 	if (out == NULL || replay_run(apath, f, &cc, 0, out, devnull) != 0)
 		return 1;
 	fclose(out);
-	c_e2e.wall = now_s() - w;
-	c_e2e.cpu = cpu_s(RUSAGE_SELF) - c;
+	c_e2e.wall = pb_wall_s() - w;
+	c_e2e.cpu = pb_cpu_s(RUSAGE_SELF) - c;
 
 	/* C core, best of 3 */
 	for (int i = 0; i < 3; i++) {
@@ -779,7 +755,7 @@ main(int argc, char **argv)
 	    "with its alarm %.0f B (target < 2048)  [allocator live bytes]\n",
 	    a_bytes, i_bytes);
 	printf("  process: cpu_s=%.2f (self) + %.2f (python) peak_rss=%ld KiB\n",
-	    cpu_s(RUSAGE_SELF), cpu_s(RUSAGE_CHILDREN), maxrss_kib());
+	    pb_cpu_s(RUSAGE_SELF), pb_cpu_s(RUSAGE_CHILDREN), pb_maxrss_kib());
 	xfree(evs);
 	config_free(cfg);
 	fclose(devnull);

@@ -41,30 +41,14 @@
 #include <ev.h>
 #include <modbus/modbus.h>
 
+#include "bench/pb_stats.h"
 #include "correlator/fleet.h"
 #include "daemon/mem.h"
 #include "drivers/modbus/mbclient.h"
 
 #define NREGS 10
 
-static double
-wall(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double
-cpu_self(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-	    ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
 
 /* The responder: every 12-byte request gets a 10-register answer. */
 static void
@@ -215,8 +199,8 @@ main(int argc, char **argv)
 				return 1;
 			}
 		}
-		t0 = wall();
-		c0 = cpu_self();
+		t0 = pb_wall_s();
+		c0 = pb_cpu_s(RUSAGE_SELF);
 		for (long k = 0; k < n; k++)
 			if (modbus_read_registers(ctx[k % d], 0, NREGS, regs)
 			    != NREGS) {
@@ -225,8 +209,8 @@ main(int argc, char **argv)
 				kill(child, SIGTERM);
 				return 1;
 			}
-		base_wall = wall() - t0;
-		base_cpu = cpu_self() - c0;
+		base_wall = pb_wall_s() - t0;
+		base_cpu = pb_cpu_s(RUSAGE_SELF) - c0;
 		for (int i = 0; i < d; i++) {
 			modbus_close(ctx[i]);
 			modbus_free(ctx[i]);
@@ -278,11 +262,11 @@ main(int argc, char **argv)
 			}
 		}
 		c->ops->start(c);
-		t0 = wall();
-		c0 = cpu_self();
+		t0 = pb_wall_s();
+		c0 = pb_cpu_s(RUSAGE_SELF);
 		ev_run(loop, 0);
-		mb_wall = wall() - t0;
-		mb_cpu = cpu_self() - c0;
+		mb_wall = pb_wall_s() - t0;
+		mb_cpu = pb_cpu_s(RUSAGE_SELF) - c0;
 		c->ops->counters(c, &k);
 		qsort(st.rtt, (size_t)n, sizeof(*st.rtt), cmp_u32);
 		printf("%-10s %9s %10s %10s %14s %8s\n", "phase", "tx",
@@ -327,7 +311,7 @@ main(int argc, char **argv)
 		prof.npoints = NREGS;
 		mb_config_defaults(&cfg);
 		before = mem_allocated();
-		t0 = wall();
+		t0 = pb_wall_s();
 		c = mbclient_new(loop, &cfg, on_poll, &st);
 		for (long i = 0; i < fdev; i++) {
 			long g = i / 10;
@@ -348,7 +332,7 @@ main(int argc, char **argv)
 		    "allocated %.0f bytes/device (%s), add %.3f s\n", fdev,
 		    mbclient_nconns(c), before || after ?
 		    (double)(after - before) / fdev : 0.0, mem_allocator(),
-		    wall() - t0);
+		    pb_wall_s() - t0);
 		c->ops->free(c);
 		ev_loop_destroy(loop);
 	}
@@ -358,7 +342,7 @@ main(int argc, char **argv)
 		    ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 		    ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
 	getrusage(RUSAGE_SELF, &ru);
-	printf("poller: cpu_s=%.3f peak_rss_kib=%ld\n", cpu_self(),
+	printf("poller: cpu_s=%.3f peak_rss_kib=%ld\n", pb_cpu_s(RUSAGE_SELF),
 	    ru.ru_maxrss);
 	return 0;
 }

@@ -86,6 +86,12 @@ void	 pb_run_print(const struct pb_run *r, FILE *fp);
 
 /* Raises RLIMIT_NOFILE to the hard limit; returns the soft limit now. */
 unsigned long pb_raise_nofile(void);
+/* Monotonic wall clock in seconds. */
+double	pb_wall_s(void);
+/* User + system CPU seconds of who (RUSAGE_SELF, RUSAGE_CHILDREN). */
+double	pb_cpu_s(int who);
+/* Peak resident set of this process, KiB (ru_maxrss). */
+long	pb_maxrss_kib(void);
 /*
  * A numeric command-line value of prog's option opt within [lo, hi]; exits
  * with "prog bad option=... value=... range=lo..hi" otherwise.

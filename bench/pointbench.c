@@ -30,6 +30,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench/pb_stats.h"
 #include "correlator/fleet.h"
 #include "daemon/almrule.h"
 #include "daemon/mem.h"
@@ -91,33 +92,8 @@ static uint16_t frames[NFRAMES][NREGS];
 static uint64_t raw_thr[NPOINTS];	/* baseline: raw thresholds */
 static unsigned long long alarms_seen, samples_seen;
 
-static double
-now_s(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
-static double
-cpu_s(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-	    ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
-
-static long
-maxrss_kb(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_maxrss;
-}
 
 static void
 on_alarm(void *arg, const struct alarm_event *ev)
@@ -343,11 +319,11 @@ main(int argc, char **argv)
 
 	for (int r = 0; r < ROUNDS; r++) {
 		for (size_t i = 0; i < sizeof(ph) / sizeof(ph[0]); i++) {
-			t = now_s();
-			c = cpu_s();
+			t = pb_wall_s();
+			c = pb_cpu_s(RUSAGE_SELF);
 			ph[i].run(&b);
-			t = now_s() - t;
-			c = cpu_s() - c;
+			t = pb_wall_s() - t;
+			c = pb_cpu_s(RUSAGE_SELF) - c;
 			if (r == 0 || t < ph[i].wall)
 				ph[i].wall = t;
 			if (r == 0 || c < ph[i].cpu)
@@ -371,10 +347,10 @@ main(int argc, char **argv)
 	/* memory: state for a region's worth of devices */
 	mdevs = xcalloc(MEM_DEVICES, sizeof(*mdevs));
 	before = mem_allocated();
-	t = now_s();
+	t = pb_wall_s();
 	for (size_t d = 0; d < MEM_DEVICES; d++)
 		mdevs[d] = almrule_dev_new(&b.ar, (uint32_t)d);
-	t = now_s() - t;
+	t = pb_wall_s() - t;
 	after = mem_allocated();
 	printf("memory: almrule_dev_size %zu bytes/device (32 + 9 x %zu "
 	    "rules+points); %d devices allocated in %.3f s",
@@ -386,8 +362,8 @@ main(int argc, char **argv)
 	for (size_t d = 0; d < MEM_DEVICES; d++)
 		almrule_dev_free(mdevs[d]);
 	xfree(mdevs);
-	printf("process: cpu %.3f s, peak RSS %ld KiB\n", cpu_s(),
-	    maxrss_kb());
+	printf("process: cpu %.3f s, peak RSS %ld KiB\n", pb_cpu_s(RUSAGE_SELF),
+	    pb_maxrss_kib());
 	fleet_free(f);
 	return 0;
 }

@@ -30,6 +30,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench/pb_stats.h"
 #include "correlator/sla.h"
 #include "daemon/mem.h"
 
@@ -41,33 +42,8 @@ struct counts {
 	int64_t		 lo, hi;	/* the step's window (lo, hi] */
 };
 
-static double
-mono(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
-static double
-cpu_seconds(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
-	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-static long
-peak_rss_kb(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_maxrss;
-}
 
 static void
 on_event(const struct sla_event *ev, void *arg)
@@ -124,12 +100,12 @@ main(int argc, char **argv)
 	    "allocator %s\n", n, steps, hours, mem_allocator());
 
 	/* Phase 1: the engine. */
-	cpu0 = cpu_seconds();
-	wall0 = mono();
+	cpu0 = pb_cpu_s(RUSAGE_SELF);
+	wall0 = pb_wall_s();
 	for (s = 1; s <= steps; s++) {
 		int64_t now = t0 + s * SEC;
 		const char *why;
-		double a = mono(), b, step;
+		double a = pb_wall_s(), b, step;
 
 		cnt.lo = now - SEC;	/* actions fire their incident's due marks too */
 		cnt.hi = now;
@@ -168,16 +144,16 @@ main(int argc, char **argv)
 					sla_step(&eng, &inc[i], SLA_STEP_ON_SITE,
 					    now, &why);
 		}
-		b = mono();
+		b = pb_wall_s();
 		fired += sla_advance(&eng, now);
-		step = mono() - b;
+		step = pb_wall_s() - b;
 		t_act += b - a;
 		t_adv += step;
 		if (step > worst)
 			worst = step;
 	}
-	wall1 = mono();
-	cpu1 = cpu_seconds();
+	wall1 = pb_wall_s();
+	cpu1 = pb_cpu_s(RUSAGE_SELF);
 	h_step = t_adv / steps;
 	printf("engine:   %ld steps, advance %.3f s (%.2f us/step, worst %.3f ms), "
 	    "actions %.3f s, total %.3f s, cpu %.3f s\n", steps, t_adv,
@@ -189,8 +165,8 @@ main(int argc, char **argv)
 	    timerq_count(&eng.tq));
 
 	/* Phase 2: the baseline, a plain scan of every clock per step. */
-	cpu0 = cpu_seconds();
-	wall0 = mono();
+	cpu0 = pb_cpu_s(RUSAGE_SELF);
+	wall0 = pb_wall_s();
 	for (s = 1; s <= bsteps; s++) {
 		int64_t now = t0 + (steps + s) * SEC;
 
@@ -205,12 +181,12 @@ main(int argc, char **argv)
 					due++;
 			}
 	}
-	wall1 = mono();
+	wall1 = pb_wall_s();
 	b_total = wall1 - wall0;
 	b_step = b_total / bsteps;
 	printf("baseline: %ld steps of a plain scan, %.3f s (%.2f us/step), "
 	    "cpu %.3f s, due seen %" PRIu64 "; at %ld steps it would take %.0f s\n",
-	    bsteps, b_total, b_step * 1e6, cpu_seconds() - cpu0, due, steps,
+	    bsteps, b_total, b_step * 1e6, pb_cpu_s(RUSAGE_SELF) - cpu0, due, steps,
 	    b_step * steps);
 	printf("ratio:    engine advance is %.0fx the baseline's throughput "
 	    "(per step: %.2f us vs %.2f us); with actions %.0fx\n",
@@ -222,7 +198,7 @@ main(int argc, char **argv)
 	    sizeof(struct timerq_entry),
 	    (double)(sizeof(struct sla_incident) * n +
 	    sizeof(struct timerq_entry) * eng.tq.cap) / (3.0 * n),
-	    peak_rss_kb(), peak_rss_kb() * 1024.0 / (3.0 * n));
+	    pb_maxrss_kib(), pb_maxrss_kib() * 1024.0 / (3.0 * n));
 
 	sla_engine_fini(&eng);
 	xfree(inc);

@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench/pb_stats.h"
 #include "correlator/timerq.h"
 #include "daemon/mem.h"
 
@@ -133,24 +134,7 @@ on_fire(struct timerq_node *t, int64_t at, void *arg)
 		add(r, t, at + 1 + (int64_t)((x >> 1) % (4 * 3600 * SEC)));
 }
 
-static double
-mono(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double
-cpu_seconds(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
-	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
 
 static void
 workload(struct run *r, struct timerq_node *nodes, size_t n, double ph[4])
@@ -167,23 +151,23 @@ workload(struct run *r, struct timerq_node *nodes, size_t n, double ph[4])
 	r->fired = 0;
 	for (i = 0; i < n; i++)
 		timerq_node_init(&nodes[i]);
-	t = mono();
+	t = pb_wall_s();
 	for (i = 0; i < n; i++)
 		add(r, &nodes[i], 1 + (int64_t)(next_rand(&r->rng) % r->horizon));
-	ph[0] = mono() - t;
-	t = mono();
+	ph[0] = pb_wall_s() - t;
+	t = pb_wall_s();
 	for (i = 0; i < n; i++)
 		add(r, &nodes[i], 1 + (int64_t)(next_rand(&r->rng) % r->horizon));
-	ph[1] = mono() - t;
-	t = mono();
+	ph[1] = pb_wall_s() - t;
+	t = pb_wall_s();
 	for (i = 0; i < n; i += 3) {
 		if (r->binary)
 			bh_cancel(&r->bh, &nodes[i]);
 		else
 			timerq_cancel(&r->tq, &nodes[i]);
 	}
-	ph[2] = mono() - t;
-	t = mono();
+	ph[2] = pb_wall_s() - t;
+	t = pb_wall_s();
 	for (now = SEC; now <= r->horizon + 4 * 3600 * SEC; now += SEC) {
 		if (r->binary) {
 			/* the same loop as timerq_advance() */
@@ -197,7 +181,7 @@ workload(struct run *r, struct timerq_node *nodes, size_t n, double ph[4])
 		} else
 			timerq_advance(&r->tq, now, on_fire, r);
 	}
-	ph[3] = mono() - t;
+	ph[3] = pb_wall_s() - t;
 }
 
 int
@@ -229,11 +213,11 @@ main(int argc, char **argv)
 	/* a warm-up pass of each first, so neither pays the first page faults */
 	workload(&r2, nodes, n, p2);
 	workload(&r4, nodes, n, p4);
-	c0 = cpu_seconds();
+	c0 = pb_cpu_s(RUSAGE_SELF);
 	workload(&r2, nodes, n, p2);
-	c1 = cpu_seconds();
+	c1 = pb_cpu_s(RUSAGE_SELF);
 	workload(&r4, nodes, n, p4);
-	c2 = cpu_seconds();
+	c2 = pb_cpu_s(RUSAGE_SELF);
 	if (r2.fired != r4.fired) {
 		fprintf(stderr, "timerqbench: fired %llu vs %llu: heaps disagree\n",
 		    (unsigned long long)r2.fired, (unsigned long long)r4.fired);
