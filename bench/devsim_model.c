@@ -97,6 +97,26 @@ static const struct tower_point tower_points[TP__COUNT] = {
 	[TP_SIREN] = { "siren", NULL, MB_COIL, 1, PT_BOOL, PT_ABCD, 1, -1, 0, 1 },
 };
 
+/*
+ * Poll classes, as an operator would set them: setpoints and nameplate (the
+ * holding registers) change only when someone reconfigures the unit, so an
+ * hourly-ish read is plenty (60 s here, to see changes within a minute);
+ * the output coils move only on command: every 10 s.  Measurements, status
+ * words and alarm contacts are read on every poll.
+ */
+static uint32_t
+tower_interval_ms(unsigned table)
+{
+	switch (table) {
+	case MB_HOLDING:
+		return 60000;
+	case MB_COIL:
+		return 10000;
+	default:
+		return 0;
+	}
+}
+
 /* Status words: bit meanings (docs/devsim.md). */
 #define RECT_OUTPUT_ON	0x0001
 #define RECT_FAULT	0x0002
@@ -284,6 +304,7 @@ model_profile(struct devsim_model *m)
 		q->type = t->type;
 		q->order = t->order;
 		q->bit = t->bit;
+		q->interval_ms = tower_interval_ms(t->table);
 		end = t->address + fleet_point_width(q);
 		if (end > m->nregs[t->table])
 			m->nregs[t->table] = end;

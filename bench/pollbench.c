@@ -15,8 +15,13 @@
  * ones devsim serves.  Units behind one gateway share its connection
  * (conns_per_host 1, inflight 1: the config defaults).
  *
+ * Poll classes (--classes on|off; on by default with an interval, off at
+ * maximum rate): the tower profile's slow points (setpoints and nameplate
+ * every 60 s, output coils every 10 s: docs/devsim.md) are read on one poll
+ * in interval/I, as the daemon reads them; off, every block on every poll.
+ *
  * Counting: a transaction (tx) is one request answered, as in the
- * baselines; a good poll of the tower profile is plan->nblocks of them.
+ * baselines; a good poll is as many as blocks were due on it.
  * Each carries the poll's mean RTT (mbclient reports a poll's mean).
  *
  * Rate:
@@ -127,6 +132,17 @@ begin_measure(void)
 	}
 }
 
+/* Transactions of one poll: the blocks due on it (poll classes). */
+static unsigned
+reads_of(const struct mb_result *r)
+{
+	unsigned n = 0;
+
+	for (size_t b = 0; b < r->plan->nblocks; b++)
+		n += mbplan_due(r->plan, b, r->seq);
+	return n;
+}
+
 /* Every point of the poll's profile, decoded as the poller will. */
 static void
 decode_all(const struct mb_result *r)
@@ -139,8 +155,8 @@ decode_all(const struct mb_result *r)
 		const uint8_t *data = r->data + bl->data_off;
 		int reg = bl->table == MB_INPUT || bl->table == MB_HOLDING;
 
-		if (r->block_exc[b] != 0)
-			continue;
+		if (!mb_result_read(r, b))
+			continue;	/* refused, or a slower poll class */
 		if (reg)
 			for (unsigned i = 0; i < bl->count; i++)
 				regs[i] = (uint16_t)(data[2 * i] << 8 |
@@ -187,7 +203,7 @@ on_poll(const struct mb_result *r, void *arg)
 			d->first_ms = r->started_ms;
 		if (good) {
 			d->last_n = n;
-			pb.warm_tx += r->plan->nblocks;
+			pb.warm_tx += reads_of(r);
 			if (!d->good) {
 				d->good = 1;
 				pb.ngood++;
@@ -223,7 +239,7 @@ on_poll(const struct mb_result *r, void *arg)
 			pb.run.errors++;
 		return;
 	}
-	for (size_t b = 0; b < r->plan->nblocks; b++)
+	for (unsigned k = reads_of(r); k > 0; k--)
 		pb_run_done(&pb.run, r->rtt_us);
 	if (pb.count > 0 && pb.run.tx >= pb.count)
 		window_end();
@@ -281,7 +297,7 @@ stop_cb(struct ev_loop *loop, ev_timer *w, int revents)
 /* A fleet_profile with only the points of one table (--points input). */
 static void
 profile_filter(struct fleet_profile *out, const struct fleet_profile *in,
-    int table)
+    int table, int classes)
 {
 	*out = *in;
 	out->points = xcalloc(in->npoints, sizeof(*out->points));
@@ -289,8 +305,12 @@ profile_filter(struct fleet_profile *out, const struct fleet_profile *in,
 	out->alarms = NULL;
 	out->nalarms = 0;
 	for (size_t i = 0; i < in->npoints; i++)
-		if (table < 0 || in->points[i].table == table)
-			out->points[out->npoints++] = in->points[i];
+		if (table < 0 || in->points[i].table == table) {
+			out->points[out->npoints] = in->points[i];
+			if (!classes)
+				out->points[out->npoints].interval_ms = 0;
+			out->npoints++;
+		}
 }
 
 static void
@@ -301,7 +321,7 @@ usage(void)
 "                 [--port P] [--ports-per-addr M] [--count N | --duration S]\n"
 "                 [--interval-ms I] [--timeout-ms T] [--warmup N]\n"
 "                 [--points all|input] [--max-rate-tps X] [--max-secs S]\n"
-"                 [--inflight N]\n");
+"                 [--inflight N] [--classes on|off]\n");
 	exit(2);
 }
 
@@ -320,6 +340,7 @@ main(int argc, char *argv[])
 		{ "max-rate-tps", required_argument, NULL, 'x' },
 		{ "max-secs", required_argument, NULL, 'M' },
 		{ "inflight", required_argument, NULL, 'f' },
+		{ "classes", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct devsim_cfg cfg, one;
@@ -329,8 +350,9 @@ main(int argc, char *argv[])
 	struct mb_counters ctr;
 	double duration = 0, max_rate = 100000, max_secs = 300;
 	unsigned timeout_ms = 1000, inflight = 1;
-	int table = -1, ch, rc;
+	int table = -1, classes = -1, ch, rc;
 	size_t ngw, nblocks;
+	double reads;
 	unsigned long nofile;
 	int64_t t_add;
 
@@ -353,6 +375,15 @@ main(int argc, char *argv[])
 				fatalx("pollbench bad option=points value=\"%s\" "
 				    "known=all,input", optarg);
 			break;
+		case 'C':
+			if (strcmp(optarg, "on") == 0)
+				classes = 1;
+			else if (strcmp(optarg, "off") == 0)
+				classes = 0;
+			else
+				fatalx("pollbench bad option=classes value=\"%s\" "
+				    "known=on,off", optarg);
+			break;
 		case 'x': max_rate = pb_num_arg("pollbench", "max-rate-tps", optarg, 1, 1e9); break;
 		case 'M': max_secs = pb_num_arg("pollbench", "max-secs", optarg, 1, 86400); break;
 		case 'f': inflight = (unsigned)pb_num_arg("pollbench", "inflight", optarg, 1, 64); break;
@@ -373,7 +404,11 @@ main(int argc, char *argv[])
 	if ((rc = devsim_model_init(&model, &one, (int64_t)time(NULL) * 1000))
 	    != 0)
 		fatalx("pollbench devsim_model_init err=%d", rc);
-	profile_filter(&prof, &model.fleet->profiles[model.profile], table);
+	/* Poll classes mean nothing at maximum rate: off unless asked. */
+	if (classes < 0)
+		classes = pb.interval_ms > 0;
+	profile_filter(&prof, &model.fleet->profiles[model.profile], table,
+	    classes);
 
 	nofile = pb_raise_nofile();
 	ngw = (cfg.ndevices + cfg.units - 1) / cfg.units;
@@ -384,12 +419,13 @@ main(int argc, char *argv[])
 	mb_config_defaults(&mc);
 	{
 		struct mbplan_limits lim = { mc.max_regs, mc.max_bits,
-		    mc.max_gap };
+		    mc.max_gap, pb.interval_ms };
 		struct mbplan plan;
 
 		if (mbplan_build(&plan, &prof, &lim) != 0)
 			fatalx("pollbench mbplan_build");
 		nblocks = plan.nblocks;
+		reads = mbplan_reads_per_poll(&plan);
 		mbplan_free(&plan);
 	}
 	if (pb.interval_ms > 0) {
@@ -440,9 +476,10 @@ main(int argc, char *argv[])
 	t_add = pb_now_us() - t_add;
 	pb_run_init(&pb.run, "tocsin", pb.ndev, mbclient_nconns(pb.client),
 	    pb.interval_ms);
-	fprintf(stderr, "pollbench: devices=%zu gateways=%zu blocks/poll=%zu "
-	    "points=%zu poll_interval_ms=%u add_s=%.3f\n", pb.ndev, ngw,
-	    nblocks, prof.npoints, pb.poll_ms, t_add / 1e6);
+	fprintf(stderr, "pollbench: devices=%zu gateways=%zu blocks=%zu "
+	    "reads/poll=%.3f classes=%s points=%zu poll_interval_ms=%u "
+	    "add_s=%.3f\n", pb.ndev, ngw, nblocks, reads,
+	    classes ? "on" : "off", prof.npoints, pb.poll_ms, t_add / 1e6);
 
 	/* Warm-up (connects, first polls), then the measured phase. */
 	ev_timer_init(&pb.stop, stop_cb, max_secs, 0.);
@@ -462,11 +499,11 @@ main(int argc, char *argv[])
 		    pb.slots - pb.good_slots : 0);
 	pb.run.polls = pb.polls;
 	pb_run_print(&pb.run, stdout);
-	printf("pollbench tocsin detail blocks_per_poll=%zu points=%zu "
-	    "poll_interval_ms=%u polls=%llu failed=%llu slots=%llu "
+	printf("pollbench tocsin detail blocks=%zu reads_per_poll=%.3f "
+	    "classes=%s points=%zu poll_interval_ms=%u polls=%llu failed=%llu slots=%llu "
 	    "good_slots=%llu late_devices=%zu overruns=%llu connects=%llu "
 	    "decoded=%llu bad_quality=%llu decode_err=%llu add_s=%.3f\n",
-	    nblocks, prof.npoints, pb.poll_ms,
+	    nblocks, reads, classes ? "on" : "off", prof.npoints, pb.poll_ms,
 	    (unsigned long long)pb.polls, (unsigned long long)pb.failed,
 	    (unsigned long long)pb.slots, (unsigned long long)pb.good_slots,
 	    pb.interval_ms > 0 ? pb.ndev - pb.ndone : 0,

@@ -48,6 +48,9 @@ struct fleet_point {
 	uint8_t		 type;		/* enum pt_type */
 	uint8_t		 order;		/* enum pt_order */
 	int8_t		 bit;		/* bool in a register: bit 0-15; else -1 */
+	uint32_t	 interval_ms;	/* poll class: read about this often,
+					   in whole polls of its device
+					   (mbplan.h); 0: every poll */
 };
 
 struct fleet_alarm {

@@ -864,11 +864,12 @@ struct point_in {
 	int		 table, type, order;
 	double		 scale, offset, min, max, deadband;
 	uint32_t	 bit;
+	int64_t		 interval;	/* poll class; 0: every poll */
 };
 
 enum { PK_NAME, PK_TABLE, PK_ADDRESS, PK_COIL, PK_DISCRETE, PK_INPUT,
     PK_HOLDING, PK_TYPE, PK_ORDER, PK_SCALE, PK_OFFSET, PK_UNIT, PK_MIN,
-    PK_MAX, PK_DEADBAND, PK_BIT, PK__N };
+    PK_MAX, PK_DEADBAND, PK_BIT, PK_INTERVAL, PK__N };
 
 static const struct cfg_key point_keys[] = {
 	[PK_NAME] = KSTR("name", struct point_in, name, NULL),
@@ -887,6 +888,7 @@ static const struct cfg_key point_keys[] = {
 	[PK_MAX] = KDBL("max", struct point_in, max, -1e300, 1e300, NULL),
 	[PK_DEADBAND] = KDBL("deadband", struct point_in, deadband, 0, 1e15, "0"),
 	[PK_BIT] = KU32("bit", struct point_in, bit, 0, 15, NULL),
+	[PK_INTERVAL] = KDUR("interval", struct point_in, interval, 0.1, 86400, NULL),
 	[PK__N] = K_END
 };
 
@@ -1043,6 +1045,7 @@ cfg_point(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 	pt.min = in.min;
 	pt.max = in.max;
 	pt.deadband = in.deadband;
+	pt.interval_ms = (uint32_t)in.interval;
 	prof->points = xreallocarray(prof->points, prof->npoints + 1,
 	    sizeof(*prof->points));
 	prof->points[prof->npoints++] = pt;

@@ -145,6 +145,8 @@ poller_result(const struct mb_result *r, void *arg)
 		p->cnt.polls_good++;
 		almrule_poll_ok(&p->ar, ad, now);
 		for (size_t b = 0; b < r->plan->nblocks; b++) {
+			if (!mbplan_due(r->plan, b, r->seq))
+				continue;	/* a slower poll class */
 			if (r->block_exc != NULL && r->block_exc[b] != 0) {
 				pp.points_bad += r->plan->blocks[b].npoints;
 				p->cnt.points_refused +=

@@ -158,6 +158,9 @@ struct mbc_dev {
 	uint8_t		 brk;		/* enum brk_state */
 	int16_t		 slot;		/* in-flight slot or -1 */
 	size_t		 cur;		/* block being read */
+	uint32_t	 seq;		/* this poll's number, from 0: which
+					   poll classes are due (mbplan.h) */
+	uint32_t	 nextseq;
 	uint32_t	 misses;	/* failed polls in a row */
 	uint32_t	 brk_fail;	/* timeouts in a row */
 	uint32_t	 brk_open_ms;	/* current open period */
@@ -199,6 +202,15 @@ static void conn_pump(struct mbc_conn *cn);
 static void conn_connect(struct mbc_conn *cn);
 static void dev_finish(struct mbc_dev *d, enum mb_status st, int err);
 
+/* The first block from b on that this poll reads, or nblocks. */
+static size_t
+dev_due(const struct mbc_dev *d, size_t b)
+{
+	while (b < d->plan.nblocks && !mbplan_due(&d->plan, b, d->seq))
+		b++;
+	return b;
+}
+
 void
 mb_config_defaults(struct mb_config *c)
 {
@@ -236,6 +248,13 @@ mb_status_name(enum mb_status s)
 	};
 
 	return (unsigned)s < MB__STATUS_COUNT ? names[s] : "unknown";
+}
+
+int
+mb_result_read(const struct mb_result *r, size_t b)
+{
+	return r->data != NULL && b < r->plan->nblocks &&
+	    r->block_exc[b] == 0 && mbplan_due(r->plan, b, r->seq);
 }
 
 uint16_t
@@ -484,6 +503,7 @@ dev_finish(struct mbc_dev *d, enum mb_status st, int err)
 	r.started_ms = (int64_t)(d->started * 1000.0);
 	r.rtt_us = d->nrtt ? (uint32_t)(d->rtt_sum / d->nrtt * 1e6) : 0;
 	r.plan = &d->plan;
+	r.seq = d->seq;
 	if (st == MB_OK || st == MB_EXCEPTION) {
 		r.data = d->data;
 		r.block_exc = d->bexc;
@@ -762,7 +782,7 @@ conn_frame(struct mbc_conn *cn, const uint8_t *f, size_t flen)
 	} else {
 		memcpy(d->data + b->data_off, r.data, r.ndata);
 	}
-	if (++d->cur == d->plan.nblocks) {
+	if ((d->cur = dev_due(d, d->cur + 1)) == d->plan.nblocks) {
 		dev_finish(d, d->exc_first ? MB_EXCEPTION : MB_OK, 0);
 		return 0;
 	}
@@ -1049,7 +1069,8 @@ dev_poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	cl->ctr.polls++;
 	d->busy = 1;
-	d->cur = 0;
+	d->seq = d->nextseq++;
+	d->cur = dev_due(d, 0);
 	d->exc_first = 0;
 	d->rtt_sum = 0;
 	d->nrtt = 0;
@@ -1063,7 +1084,8 @@ dev_poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		}
 		d->brk = BRK_HALF;	/* this poll is the probe */
 	}
-	if (d->plan.nblocks == 0) {
+	if (d->cur == d->plan.nblocks) {
+		/* Nothing due on this poll (no points, or only slow ones). */
 		dev_finish(d, MB_OK, 0);
 		return;
 	}
@@ -1176,7 +1198,8 @@ mbc_add_device(struct mbclient *c, const struct mb_device *md)
 {
 	struct mbc *cl = container_of(c, struct mbc, base);
 	struct mbplan_limits lim = { cl->cfg.max_regs, cl->cfg.max_bits,
-	    cl->cfg.max_gap };
+	    cl->cfg.max_gap, md->interval_ms ? md->interval_ms :
+	    cl->cfg.interval_ms };
 	struct mbc_host *h;
 	struct mbc_dev *d;
 	int unit = md->unit < 0 ? cl->cfg.unit : md->unit, err = 0;

@@ -108,11 +108,20 @@ struct mb_result {
 	int64_t		 started_ms;	/* when the poll began (ev_now) */
 	uint32_t	 rtt_us;	/* mean RTT of its requests; 0 if none */
 	const struct mbplan *plan;	/* blocks, in order */
+	uint32_t	 seq;		/* the device's poll number, from 0:
+					   which blocks were due (mbplan_due) */
 	const uint8_t	*data;		/* response data of block b at
 					   plan->blocks[b].data_off: registers
 					   big-endian, bits packed LSB first */
 	const uint8_t	*block_exc;	/* per block: 0 or the exception code */
 };
+
+/*
+ * Whether block b holds fresh data in this result: the poll answered, the
+ * block was due on it (poll classes, mbplan.h) and came back without an
+ * exception.  Blocks not read keep stale bytes: skip them.
+ */
+int	 mb_result_read(const struct mb_result *r, size_t b);
 
 /* Register i / bit i of block b of a result (MB_OK/MB_EXCEPTION only). */
 uint16_t mb_result_reg(const struct mb_result *r, size_t b, unsigned i);

@@ -1,7 +1,8 @@
 /*
  * mbplan.c - merging a profile's points into as few reads as possible.
  *
- * Design: sort the point indices by (table, address), then walk them once,
+ * Design: sort the point indices by (table, poll class, address), then
+ * walk them once,
  * greedily extending the current block while the next point starts within
  * max_gap of the block's end and the block, extended to cover the point,
  * stays within the table's limit.  Greedy is optimal here: with a fixed
@@ -23,18 +24,38 @@
 
 /* qsort_r comparator: ctx is the profile's points (no global state, so
  * plans may be built on any thread). */
+struct sort_ctx {
+	const struct fleet_point *pts;
+	const uint32_t	*every;		/* per point */
+};
+
 static int
-point_cmp(const void *a, const void *b, void *ctx)
+point_cmp(const void *a, const void *b, void *arg)
 {
-	const struct fleet_point *pts = ctx;
-	const struct fleet_point *pa = &pts[*(const uint32_t *)a];
-	const struct fleet_point *pb = &pts[*(const uint32_t *)b];
+	const struct sort_ctx *ctx = arg;
+	uint32_t ia = *(const uint32_t *)a, ib = *(const uint32_t *)b;
+	const struct fleet_point *pa = &ctx->pts[ia];
+	const struct fleet_point *pb = &ctx->pts[ib];
 
 	if (pa->table != pb->table)
 		return pa->table < pb->table ? -1 : 1;
+	if (ctx->every[ia] != ctx->every[ib])
+		return ctx->every[ia] < ctx->every[ib] ? -1 : 1;
 	if (pa->address != pb->address)
 		return pa->address < pb->address ? -1 : 1;
-	return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+	return ia < ib ? -1 : 1;
+}
+
+/* A point's poll class: read on one poll in this many. */
+static uint32_t
+point_every(const struct fleet_point *pt, uint32_t poll_ms)
+{
+	double k;
+
+	if (pt->interval_ms == 0 || poll_ms == 0)
+		return 1;
+	k = (double)pt->interval_ms / poll_ms + 0.5;
+	return k < 1 ? 1 : k > 1e6 ? 1000000 : (uint32_t)k;
 }
 
 static int
@@ -110,6 +131,8 @@ mbplan_build(struct mbplan *plan, const struct fleet_profile *p,
     const struct mbplan_limits *lim)
 {
 	struct mbplan_block *b = NULL;
+	struct sort_ctx ctx;
+	uint32_t *every;
 	unsigned end = 0, limit, gap;
 
 	if (lim->max_regs == 0 || lim->max_bits == 0)
@@ -123,10 +146,14 @@ mbplan_build(struct mbplan *plan, const struct fleet_profile *p,
 	plan->npoints = p->npoints;
 	plan->order = xcalloc(p->npoints ? p->npoints : 1, sizeof(uint32_t));
 	plan->src = p->points;
-	for (uint32_t i = 0; i < p->npoints; i++)
+	every = xcalloc(p->npoints ? p->npoints : 1, sizeof(uint32_t));
+	for (uint32_t i = 0; i < p->npoints; i++) {
 		plan->order[i] = i;
-	qsort_r(plan->order, p->npoints, sizeof(uint32_t), point_cmp,
-	    p->points);
+		every[i] = point_every(&p->points[i], lim->poll_ms);
+	}
+	ctx.pts = p->points;
+	ctx.every = every;
+	qsort_r(plan->order, p->npoints, sizeof(uint32_t), point_cmp, &ctx);
 
 	for (uint32_t i = 0; i < p->npoints; i++) {
 		const struct fleet_point *pt = &p->points[plan->order[i]];
@@ -137,6 +164,7 @@ mbplan_build(struct mbplan *plan, const struct fleet_profile *p,
 		gap = table_is_bits(pt->table) ? plan->max_gap * 16u :
 		    plan->max_gap;
 		if (b != NULL && b->table == pt->table &&
+		    b->every == every[plan->order[i]] &&
 		    pt->address <= end + gap &&
 		    (pend > end ? pend : end) - b->addr <= limit &&
 		    pend <= 65536) {
@@ -153,13 +181,25 @@ mbplan_build(struct mbplan *plan, const struct fleet_profile *p,
 		b->addr = pt->address;
 		b->first = i;
 		b->npoints = 1;
+		b->every = every[plan->order[i]];
 		end = pend > 65536 ? 65536 : pend;
 		b->count = (uint16_t)(end - b->addr);
 	}
 	if (b != NULL)
 		block_finish(b);
 	plan_offsets(plan);
+	xfree(every);
 	return 0;
+}
+
+double
+mbplan_reads_per_poll(const struct mbplan *plan)
+{
+	double n = 0;
+
+	for (size_t i = 0; i < plan->nblocks; i++)
+		n += 1.0 / plan->blocks[i].every;
+	return n;
 }
 
 int

@@ -9,6 +9,13 @@
  * device rejects with ILLEGAL DATA ADDRESS/VALUE is split in two at a point
  * boundary and the limit is learned, so a later rebuild merges less.
  *
+ * Poll classes: a point with an interval of its own (fleet_point.
+ * interval_ms, e.g. a serial number every hour, a setpoint every minute)
+ * is read on one poll in `every`, every = its interval / the device's poll
+ * interval rounded to the nearest whole number, at least 1.  Points of
+ * different classes never share a read.  Poll 0 (the first) reads every
+ * block, so every value is known from the start.
+ *
  * Pure code: no I/O, no clock.
  */
 #ifndef TOCSIN_MBPLAN_H
@@ -23,6 +30,9 @@ struct mbplan_limits {
 	uint16_t	 max_regs;	/* registers per read, 1..125 */
 	uint16_t	 max_bits;	/* bits per read, 1..2000 */
 	uint16_t	 max_gap;	/* unused registers a read may span */
+	uint32_t	 poll_ms;	/* the device's poll interval, to turn
+					   point intervals into polls; 0: every
+					   point on every poll */
 };
 
 struct mbplan_block {
@@ -31,6 +41,7 @@ struct mbplan_block {
 	uint16_t	 addr;		/* first register/bit */
 	uint16_t	 count;		/* registers or bits */
 	uint16_t	 nbytes;	/* data bytes of the response */
+	uint32_t	 every;		/* read on polls seq % every == 0 */
 	uint32_t	 first;		/* first entry in plan->order */
 	uint32_t	 npoints;	/* points covered: order[first..+n) */
 	uint32_t	 data_off;	/* offset of its data in a poll buffer */
@@ -69,6 +80,18 @@ int	 mbplan_build(struct mbplan *plan, const struct fleet_profile *p,
  * left to split: the point itself is unreadable).
  */
 int	 mbplan_split(struct mbplan *plan, size_t b);
+
+/* Whether block b is read on the device's poll number seq (0, 1, ...). */
+static inline int
+mbplan_due(const struct mbplan *plan, size_t b, uint32_t seq)
+{
+	uint32_t every = plan->blocks[b].every;
+
+	return every <= 1 || seq % every == 0;
+}
+
+/* Reads per poll averaged over a whole cycle of the plan's classes. */
+double	 mbplan_reads_per_poll(const struct mbplan *plan);
 
 /* The block and the offset (registers/bits) of point index pt, or -ENOENT. */
 int	 mbplan_locate(const struct mbplan *plan,
