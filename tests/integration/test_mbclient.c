@@ -634,6 +634,100 @@ Test(mbclient, every_read_fc_against_libmodbus, .timeout = 10)
 	free(run);
 }
 
+/* Poll classes: which blocks each poll read, by poll number. */
+struct classrun {
+	uint32_t	 seq[64];
+	uint8_t		 read[64];	/* bit b: block b fresh */
+	uint16_t	 slow[64];	/* the slow register when read */
+	size_t		 n;
+	int		 bad;
+};
+
+static void
+on_class_result(const struct mb_result *res, void *arg)
+{
+	struct classrun *cr = arg;
+	uint8_t m = 0;
+
+	if (cr->n == 64)
+		return;
+	if (res->status != MB_OK)
+		cr->bad++;
+	for (size_t b = 0; b < res->plan->nblocks && b < 8; b++)
+		if (mb_result_read(res, b))
+			m |= (uint8_t)(1u << b);
+	cr->seq[cr->n] = res->seq;
+	cr->read[cr->n] = m;
+	cr->slow[cr->n] = mb_result_read(res, 1) ? mb_result_reg(res, 1, 0) :
+	    0;
+	cr->n++;
+}
+
+Test(mbclient, poll_classes_read_slow_points_on_their_beat, .timeout = 10)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct lmsrv s;
+	struct mb_config cfg;
+	struct classrun *cr = calloc(1, sizeof(*cr));
+	struct fleet_profile p;
+	struct fleet_point pp[3];
+	struct mbclient *c;
+	struct mb_counters k;
+	const struct mbplan *pl;
+	unsigned want_req = 0;
+	double end;
+	ev_timer t;
+
+	lmsrv_start(&s);
+	cfg_fast(&cfg);
+	cfg.interval_ms = 50;
+	memset(pp, 0, sizeof(pp));
+	pp[0] = (struct fleet_point){ .table = MB_INPUT, .address = 0,
+	    .type = PT_UINT16, .bit = -1 };
+	pp[1] = (struct fleet_point){ .table = MB_INPUT, .address = 1,
+	    .type = PT_UINT16, .bit = -1 };
+	/* a setpoint: every 4th poll (200 ms at 50 ms) */
+	pp[2] = (struct fleet_point){ .table = MB_HOLDING, .address = 7,
+	    .type = PT_UINT16, .bit = -1, .interval_ms = 200 };
+	memset(&p, 0, sizeof(p));
+	p.points = pp;
+	p.npoints = 3;
+	c = mbclient_new(loop, &cfg, on_class_result, cr);
+	add(c, 0, s.port, 1, &p);
+	pl = mbclient_plan(c, 0);
+	cr_assert_eq(pl->nblocks, 2);
+	cr_assert_eq(pl->blocks[0].every, 1);
+	cr_assert_eq(pl->blocks[1].every, 4);
+	c->ops->start(c);
+	ev_timer_init(&t, tick_cb, 0.01, 0.01);
+	ev_timer_start(loop, &t);
+	end = now_s() + 3;
+	while (cr->n < 12 && now_s() < end)
+		ev_run(loop, EVRUN_ONCE);
+	ev_timer_stop(loop, &t);
+	cr_assert_geq(cr->n, 12, "only %zu polls", cr->n);
+	cr_assert_eq(cr->bad, 0);
+	for (size_t i = 0; i < cr->n; i++) {
+		cr_assert_eq(cr->seq[i], i, "poll %zu has seq %u", i,
+		    cr->seq[i]);
+		/* the fast block on every poll; the slow one on 0, 4, 8 */
+		cr_assert_eq(cr->read[i], i % 4 == 0 ? 3 : 1,
+		    "poll %zu read mask %u", i, cr->read[i]);
+		if (i % 4 == 0)
+			cr_assert_eq(cr->slow[i], 1007);
+		want_req += i % 4 == 0 ? 2 : 1;
+	}
+	c->ops->counters(c, &k);
+	/* polls after the 12th may have gone out before the loop stopped */
+	cr_assert_geq(k.requests, want_req);
+	cr_assert_leq(k.requests, want_req + 4);
+	cr_assert_eq(k.polls_failed, 0);
+	c->ops->free(c);
+	lmsrv_stop(&s);
+	ev_loop_destroy(loop);
+	free(cr);
+}
+
 Test(mbclient, exception_codes_1_to_11, .timeout = 10)
 {
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);

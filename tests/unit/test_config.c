@@ -232,6 +232,29 @@ Test(config, point_forms)
 	config_free(cfg);
 }
 
+Test(config, point_poll_class)
+{
+	struct config *cfg = load(
+	    "profiles:\n"
+	    "  p:\n"
+	    "    points:\n"
+	    "      - {name: v, input: 0}\n"
+	    "      - {name: setpoint, holding: 0, interval: 1h}\n"
+	    "      - {name: relay, coil: 0, interval: 10s}\n");
+
+	cr_assert_not_null(cfg, "%s", errs.n ? errs.msg[0] : "");
+	cr_assert_eq(cfg->fleet->profiles[0].points[0].interval_ms, 0);
+	cr_assert_eq(cfg->fleet->profiles[0].points[1].interval_ms, 3600000);
+	cr_assert_eq(cfg->fleet->profiles[0].points[2].interval_ms, 10000);
+	config_free(cfg);
+	expect_at("profiles:\n  p:\n    points:\n"
+	    "      - {name: v, input: 0, interval: 50ms}\n",
+	    "50ms", "profiles.p.points[0].interval: 50ms is out of range");
+	expect_at("profiles:\n  p:\n    points:\n"
+	    "      - {name: v, input: 0, interval: often}\n",
+	    "often", "profiles.p.points[0].interval: expected a duration");
+}
+
 Test(config, unknown_key_did_you_mean)
 {
 	expect_at(PROFILE "modbus:\n  timout: 2s\n",

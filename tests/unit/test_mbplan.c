@@ -213,3 +213,96 @@ Test(mbplan, empty_profile)
 	cr_assert_eq(pl.data_bytes, 0);
 	mbplan_free(&pl);
 }
+
+/* The last point add()ed gets a poll class of its own. */
+static void
+every_ms(uint32_t ms)
+{
+	pts[prof.npoints - 1].interval_ms = ms;
+}
+
+Test(mbplan, poll_classes_never_share_a_read)
+{
+	struct mbplan_limits l = lim;
+	struct mbplan pl;
+	unsigned reads[12] = { 0 };
+
+	l.poll_ms = 1000;
+	reset();
+	add(MB_INPUT, 0, PT_UINT16);		/* every poll */
+	add(MB_INPUT, 1, PT_UINT16);
+	every_ms(60000);			/* 1 in 60: a setpoint */
+	add(MB_INPUT, 2, PT_UINT16);		/* every poll */
+	add(MB_INPUT, 3, PT_UINT32);
+	every_ms(1400);				/* rounds to 1: every poll */
+	add(MB_COIL, 0, PT_BOOL);
+	every_ms(10000);			/* 1 in 10 */
+	add(MB_COIL, 1, PT_BOOL);
+	every_ms(10400);			/* rounds to 10 too */
+	add(MB_HOLDING, 0, PT_UINT16);
+	every_ms(2500);				/* 2.5 rounds to 3 */
+	cr_assert_eq(mbplan_build(&pl, &prof, &l), 0);
+	/* coils (1 in 10), input every poll (0, 2, 3-4), input 1 in 60,
+	 * holding 1 in 3 */
+	cr_assert_eq(pl.nblocks, 4);
+	cr_assert_eq(pl.blocks[0].table, MB_COIL);
+	cr_assert_eq(pl.blocks[0].every, 10);
+	cr_assert_eq(pl.blocks[0].count, 2);
+	cr_assert_eq(pl.blocks[1].table, MB_INPUT);
+	cr_assert_eq(pl.blocks[1].every, 1);
+	cr_assert_eq(pl.blocks[1].npoints, 3);
+	/* it spans the slow register 1 (a gap of 1) but does not own it */
+	cr_assert_eq(pl.blocks[1].addr, 0);
+	cr_assert_eq(pl.blocks[1].count, 5);
+	cr_assert_eq(pl.blocks[2].table, MB_INPUT);
+	cr_assert_eq(pl.blocks[2].every, 60);
+	cr_assert_eq(pl.blocks[2].addr, 1);
+	cr_assert_eq(pl.blocks[2].count, 1);
+	cr_assert_eq(pl.blocks[3].table, MB_HOLDING);
+	cr_assert_eq(pl.blocks[3].every, 3);
+	/* poll 0 reads everything; then each block on its own beat */
+	for (uint32_t seq = 0; seq < 120; seq++)
+		for (size_t b = 0; b < pl.nblocks; b++)
+			reads[b] += (unsigned)mbplan_due(&pl, b, seq);
+	cr_assert_eq(reads[0], 12);
+	cr_assert_eq(reads[1], 120);
+	cr_assert_eq(reads[2], 2);
+	cr_assert_eq(reads[3], 40);
+	for (size_t b = 0; b < pl.nblocks; b++)
+		cr_assert(mbplan_due(&pl, b, 0));
+	cr_assert_float_eq(mbplan_reads_per_poll(&pl),
+	    0.1 + 1 + 1.0 / 60 + 1.0 / 3, 1e-9);
+	/* a split keeps the class of the block it came from */
+	cr_assert_eq(mbplan_split(&pl, 0), 0);
+	cr_assert_eq(pl.blocks[0].every, 10);
+	cr_assert_eq(pl.blocks[1].every, 10);
+	mbplan_free(&pl);
+}
+
+Test(mbplan, classes_ignored_without_a_poll_interval)
+{
+	struct mbplan pl;
+
+	reset();
+	add(MB_INPUT, 0, PT_UINT16);
+	add(MB_INPUT, 1, PT_UINT16);
+	every_ms(60000);
+	cr_assert_eq(mbplan_build(&pl, &prof, &lim), 0);	/* poll_ms 0 */
+	cr_assert_eq(pl.nblocks, 1);
+	cr_assert_eq(pl.blocks[0].every, 1);
+	mbplan_free(&pl);
+	/* a point slower than the device but by less than half a poll */
+	{
+		struct mbplan_limits l = lim;
+
+		l.poll_ms = 5000;
+		every_ms(7000);
+		cr_assert_eq(mbplan_build(&pl, &prof, &l), 0);
+		cr_assert_eq(pl.nblocks, 1);
+		mbplan_free(&pl);
+		every_ms(100);		/* faster than the device: every poll */
+		cr_assert_eq(mbplan_build(&pl, &prof, &l), 0);
+		cr_assert_eq(pl.nblocks, 1);
+		mbplan_free(&pl);
+	}
+}

@@ -388,3 +388,49 @@ Test(poller, bad_arguments)
 	config_free(cfg);
 	ev_loop_destroy(loop);
 }
+
+/* A slow point is decoded only on the polls that read it. */
+Test(poller, slow_poll_class_not_sampled_between_reads)
+{
+	char yaml[1024];
+	struct config *cfg;
+	struct mb_config mc;
+	struct poller *p;
+	struct poller_sink sink = { &ops, &t };
+	int port;
+
+	memset(&t, 0, sizeof(t));
+	t.cfd = -1;
+	t.loop = ev_loop_new(EVFLAG_AUTO);
+	port = srv_listen();
+	in_regs[0] = 2300;
+	hold_regs[0] = 7;
+	snprintf(yaml, sizeof(yaml),
+	    "modbus: {port: %d, interval: 100ms, timeout: 80ms}\n"
+	    "profiles:\n  box:\n    points:\n"
+	    "      - {name: mains, address: 30001, type: uint16, scale: 0.1}\n"
+	    "      - {name: setpoint, address: 40001, interval: 300ms}\n"
+	    "sites:\n  - {id: S1, area: a, region: A}\n"
+	    "devices:\n  - {id: box1, site: S1, profile: box, "
+	    "host: 127.0.0.1}\n", port);
+	cfg = load(yaml);
+	cr_assert_eq(poller_mb_config(&cfg->modbus, &mc), 0);
+	cr_assert_eq(poller_new(t.loop, cfg->fleet, &mc, &sink, &p), 0);
+	cr_assert_eq(poller_start(p), 0);
+	t.want_polls = 7;
+	run();
+	cr_assert_geq(t.npolls, 7, "polls: %zu", t.npolls);
+	for (size_t i = 0; i < 7; i++) {
+		cr_expect_eq(t.polls[i].status, MB_OK);
+		/* polls 0, 3, 6 read the setpoint too */
+		cr_expect_eq(t.polls[i].points_good, i % 3 == 0 ? 2 : 1,
+		    "poll %zu: %u points", i, t.polls[i].points_good);
+		cr_expect_eq(t.polls[i].points_bad, 0);
+	}
+	cr_expect_float_eq(sample_of(cfg->fleet, "setpoint")->value, 7.0,
+	    1e-9);
+	poller_free(p);
+	srv_close();
+	config_free(cfg);
+	ev_loop_destroy(t.loop);
+}
