@@ -204,13 +204,24 @@ sample_of(const struct fleet *f, const char *name)
 	return NULL;
 }
 
+/* A poller on t.loop for cfg's fleet and modbus section, not started. */
+static struct poller *
+poller_of(const struct config *cfg)
+{
+	struct poller_sink sink = { &ops, &t };
+	struct mb_config mc;
+	struct poller *p;
+
+	cr_assert_eq(poller_mb_config(&cfg->modbus, &mc), 0);
+	cr_assert_eq(poller_new(t.loop, cfg->fleet, &mc, &sink, &p), 0);
+	return p;
+}
+
 Test(poller, decodes_blocks_raises_alarms_then_comm_loss)
 {
 	char yaml[2048];
 	struct config *cfg;
-	struct mb_config mc;
 	struct poller *p;
-	struct poller_sink sink = { &ops, &t };
 	struct poller_counters c;
 	float f40 = 40.5f;
 	uint32_t fb;
@@ -253,8 +264,7 @@ Test(poller, decodes_blocks_raises_alarms_then_comm_loss)
 	    "devices:\n  - {id: box1, site: S1, profile: box, "
 	    "host: 127.0.0.1}\n", port);
 	cfg = load(yaml);
-	cr_assert_eq(poller_mb_config(&cfg->modbus, &mc), 0);
-	cr_assert_eq(poller_new(t.loop, cfg->fleet, &mc, &sink, &p), 0);
+	p = poller_of(cfg);
 	poller_counters(p, &c);
 	cr_assert_eq(c.devices, 1);
 	cr_assert_eq(c.polls, 0);
@@ -394,9 +404,7 @@ Test(poller, slow_poll_class_not_sampled_between_reads)
 {
 	char yaml[1024];
 	struct config *cfg;
-	struct mb_config mc;
 	struct poller *p;
-	struct poller_sink sink = { &ops, &t };
 	int port;
 
 	memset(&t, 0, sizeof(t));
@@ -414,8 +422,7 @@ Test(poller, slow_poll_class_not_sampled_between_reads)
 	    "devices:\n  - {id: box1, site: S1, profile: box, "
 	    "host: 127.0.0.1}\n", port);
 	cfg = load(yaml);
-	cr_assert_eq(poller_mb_config(&cfg->modbus, &mc), 0);
-	cr_assert_eq(poller_new(t.loop, cfg->fleet, &mc, &sink, &p), 0);
+	p = poller_of(cfg);
 	cr_assert_eq(poller_start(p), 0);
 	t.want_polls = 7;
 	run();
