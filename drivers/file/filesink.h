@@ -62,7 +62,7 @@ struct filesink_ops {
 	 * sink owns it from the call on, whatever the result.  Returns 0, or
 	 * -ETIMEDOUT when the ring stayed full for put_wait_ms (the line is
 	 * freed, counted in dropped and logged), -EINVAL for a bad producer
-	 * (the line is freed and counted in dropped).  Any thread.
+	 * (the line is freed and logged: a wiring bug).  Any thread.
 	 */
 	int	(*put)(struct filesink *s, unsigned producer, char *line);
 	/*
