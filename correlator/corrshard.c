@@ -4,7 +4,9 @@
  * Rings.  rings[producer * nshards + shard] is a single-producer single-
  * consumer ring of struct corr_msg by value (48 bytes: the 32-byte alarm
  * event, an owned pointer, kind, id), so an alarm crosses threads with no
- * allocation; an action or window is one heap block freed by the shard.
+ * allocation; an action or window is one heap block freed by the shard; a
+ * tick is the producer's `now` in ev.at_ms, so it is ordered with the
+ * alarms of the same ring.
  * The ring is our own (C11 atomics through catomic.h, as DESIGN.md allows)
  * rather than ck_ring because ck_ring has no bulk enqueue: a ck_ring push is
  * one release store of the tail per message, and the producer's per-message
