@@ -17,7 +17,11 @@
  *
  * Back-pressure.  An alarm the router cannot queue within LIVE_PUSH_WAIT_MS
  * (its shard is that far behind) is refused: counted in `refused` and
- * logged with its device and code; the poll loop never blocks longer.  A
+ * logged with its device and code (the first of a run of refusals, then
+ * every LIVE_LOG_EVERY-th).  After a refusal the shard is taken as stuck
+ * for LIVE_STUCK_MS: alarms for it get one try and no wait, so a stalled
+ * shard costs the poll loop at most LIVE_PUSH_WAIT_MS per LIVE_STUCK_MS,
+ * never a wait per alarm of a storm.  A
  * tick a full ring cannot take is skipped (the next one carries a later
  * time; the busy shard's alarms move its time anyway) and counted.
  */
@@ -45,6 +49,8 @@
 #define LIVE_TICK_S		0.25	/* shards' time advances this often */
 #define LIVE_RING_SLOTS		4096	/* alarms per producer x shard ring */
 #define LIVE_PUSH_WAIT_MS	50	/* an alarm waits this long for room */
+#define LIVE_STUCK_MS		1000	/* after a refusal: no waits this long */
+#define LIVE_LOG_EVERY		100	/* refusals in a row: log one in N */
 #define LIVE_DRAIN_WAIT_MS	10000	/* stop: shards get this long to drain */
 
 #define container_of(p, type, member) \
@@ -78,6 +84,8 @@ struct live {
 	double		 started;	/* ev_now at start */
 	uint64_t	 pushed;	/* alarms queued to a shard */
 	uint64_t	 refused;	/* alarms the router could not take */
+	uint64_t	 refused_run;	/* refusals since the last queued alarm */
+	int64_t		*stuck_until;	/* per shard: no waiting before (ms) */
 	uint64_t	 ticks;		/* ticks sent */
 	uint64_t	 ticks_skipped;	/* shard ticks a full ring refused */
 };
@@ -140,20 +148,25 @@ live_alarm(void *arg, const struct alarm_event *ev)
 {
 	struct live *lv = arg;
 	const struct fleet *f = lv->cfg->fleet;
+	unsigned shard = corr_router_shard_of(lv->router, ev->site);
+	int64_t now = live_now_ms(lv);
+	int wait = now >= lv->stuck_until[shard] ? LIVE_PUSH_WAIT_MS : 0;
 	size_t done = 0;
 
-	if (corr_router_push_wait(lv->router, 0, ev, 1, LIVE_PUSH_WAIT_MS,
-	    &done) == 0) {
+	if (corr_router_push_wait(lv->router, 0, ev, 1, wait, &done) == 0) {
 		lv->pushed++;
+		lv->refused_run = 0;
 		return;
 	}
 	lv->refused++;
-	log_warnx("alarm refused device=%s site=%s code=%s edge=%s "
-	    "reason=\"shard %u queue full for %d ms\" refused=%llu",
+	lv->stuck_until[shard] = now + LIVE_STUCK_MS;
+	if (lv->refused_run++ % LIVE_LOG_EVERY != 0)
+		return;
+	log_warnx("alarm refused device=%s site=%s code=%s edge=%s shard=%u "
+	    "reason=\"shard queue full\" waited_ms=%d refused=%llu",
 	    f->devices[ev->device].id, f->sites[ev->site].id,
 	    f->codes[ev->code], ev->edge == ALARM_RAISE ? "raise" : "clear",
-	    corr_router_shard_of(lv->router, ev->site), LIVE_PUSH_WAIT_MS,
-	    (unsigned long long)lv->refused);
+	    shard, wait, (unsigned long long)lv->refused);
 }
 
 static const struct poller_sink_ops live_poller_ops = {
@@ -357,6 +370,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	}
 
 	lv.shards = xcalloc(lv.nshards, sizeof(*lv.shards));
+	lv.stuck_until = xcalloc(lv.nshards, sizeof(*lv.stuck_until));
 	sinks = xcalloc(lv.nshards, sizeof(*sinks));
 	for (unsigned i = 0; i < lv.nshards; i++) {
 		lv.shards[i].lv = &lv;
@@ -440,6 +454,7 @@ err_sink:
 	lv.out->ops->free(lv.out);
 	xfree(sinks);
 	xfree(lv.shards);
+	xfree(lv.stuck_until);
 err_loop:
 	ev_loop_destroy(lv.loop);
 	return status;
