@@ -237,7 +237,7 @@ env_fini(struct env *e)
 }
 
 /*
- * The test fleet.  extra: more YAML appended to devices.  With
+ * The test fleet, its incident lines going to `output`.  With
  * down_device, T9-rect at 127.X.Y.9 (nothing listens there) joins T2.
  */
 static void
