@@ -180,7 +180,9 @@ devsim_scen_load(struct devsim_scen *sc, const char *path,
 		goto fail;
 	}
 	fclose(fp);
-	qsort(sc->steps, sc->nsteps, sizeof(*sc->steps), step_cmp);
+	/* a file of comments only has no steps, and qsort(NULL, 0) is UB */
+	if (sc->nsteps > 1)
+		qsort(sc->steps, sc->nsteps, sizeof(*sc->steps), step_cmp);
 	return 0;
 bad:
 	rc = -EINVAL;

@@ -4,7 +4,9 @@
  * Rings.  rings[producer * nshards + shard] is a single-producer single-
  * consumer ring of struct corr_msg by value (48 bytes: the 32-byte alarm
  * event, an owned pointer, kind, id), so an alarm crosses threads with no
- * allocation; an action or window is one heap block freed by the shard.
+ * allocation; an action or window is one heap block freed by the shard; a
+ * tick is the producer's `now` in ev.at_ms, so it is ordered with the
+ * alarms of the same ring.
  * The ring is our own (C11 atomics through catomic.h, as DESIGN.md allows)
  * rather than ck_ring because ck_ring has no bulk enqueue: a ck_ring push is
  * one release store of the tail per message, and the producer's per-message
@@ -58,6 +60,7 @@ enum corr_msg_kind {
 	CORR_MSG_ACTION,	/* ptr: struct corr_action + strings, owned */
 	CORR_MSG_MAINT_ADD,	/* ptr: struct corr_maint + reason, owned; id */
 	CORR_MSG_MAINT_DEL,	/* id */
+	CORR_MSG_TICK,		/* ev.at_ms: time passed, no alarm */
 };
 
 struct corr_msg {
@@ -204,6 +207,9 @@ corr_shard_handle(struct corr_shard *s, struct corr_msg *m)
 	case CORR_MSG_MAINT_DEL:
 		/* Sent to every shard; only the owner knows the id. */
 		corr_engine_maint_remove(s->engine, m->id);
+		break;
+	case CORR_MSG_TICK:
+		corr_engine_advance(s->engine, m->ev.at_ms);
 		break;
 	}
 	if (m->ptr != NULL)
@@ -632,6 +638,30 @@ corr_router_maint_remove(struct corr_router *r, unsigned producer,
 	for (unsigned s = 0; s < r->nshards; s++)
 		(void)corr_ring_put(corr_ring_of(r, producer, s), &m);
 	return 0;
+}
+
+int
+corr_router_tick(struct corr_router *r, unsigned producer, int64_t now)
+{
+	struct corr_msg m;
+	int missed = 0;
+
+	if (producer >= r->nproducers)
+		return -EINVAL;
+	memset(&m, 0, sizeof(m));
+	m.kind = CORR_MSG_TICK;
+	m.ev.at_ms = now;
+	/*
+	 * Not all or nothing: a shard whose ring is full is busy with
+	 * alarms, each of which advances its engine anyway, and the next
+	 * tick carries a later time.
+	 */
+	for (unsigned s = 0; s < r->nshards; s++)
+		if (corr_ring_put(corr_ring_of(r, producer, s), &m) != 0)
+			missed++;
+	if (missed > 0)
+		catomic_add_relaxed(&r->prod[producer].full, 1);
+	return missed;
 }
 
 void

@@ -115,6 +115,19 @@ int	 corr_router_maint_add(struct corr_router *r, unsigned producer,
 int	 corr_router_maint_remove(struct corr_router *r, unsigned producer,
 	    uint32_t id);
 /*
+ * Queues "time is now" from producer `producer` to every shard: the shard
+ * runs corr_engine_advance(engine, now) when it reaches the message, so SLA
+ * warnings, breaches, escalations and window ends come due on a live
+ * daemon between alarms.  The caller's clock, not the shard's: the core
+ * never reads one.  Since the message follows the producer's earlier
+ * alarms in the same ring, a producer that stamps alarms and ticks from
+ * one clock keeps each shard's time monotonic.  Returns the number of
+ * shards whose ring was full (those skip this tick; the call is counted
+ * once in `full`), 0 when every shard got it, -EINVAL for a bad producer.
+ */
+int	 corr_router_tick(struct corr_router *r, unsigned producer,
+	    int64_t now);
+/*
  * Stops after every queued message is processed and joins the threads.
  * Producers must have stopped pushing.  Safe to call twice.
  */

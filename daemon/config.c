@@ -745,7 +745,7 @@ cfg_ref_add(struct cfg_ctx *cx, const struct cfg_loc *loc, const char *key,
 #define DAY	86400.0
 
 /* ------------------------------------------------------------------ */
-/* daemon, modbus, kafka, redis, http: flat tables */
+/* daemon, modbus, kafka, redis, http, output: flat tables */
 
 static const struct cfg_key daemon_keys[] = {
 	KSTR("state_dir", struct cfg_daemon, state_dir, "/var/lib/tocsin"),
@@ -852,6 +852,11 @@ static const struct cfg_key http_keys[] = {
 	KSTR("bind", struct cfg_http, bind, "127.0.0.1"),
 	KU32("port", struct cfg_http, port, 1, 65535, "8080"),
 	KSTR("token_file", struct cfg_http, token_file, NULL),
+	K_END
+};
+
+static const struct cfg_key output_keys[] = {
+	KSTR("file", struct cfg_output, file, NULL),
 	K_END
 };
 
@@ -2371,7 +2376,7 @@ cfg_sla_section(struct cfg_ctx *cx, yaml_node_t *n, void *base,
 }
 
 enum { TK_DAEMON, TK_MODBUS, TK_PROFILES, TK_SITES, TK_DEVICES,
-    TK_CORRELATION, TK_SLA, TK_KAFKA, TK_REDIS, TK_HTTP, TK__N };
+    TK_CORRELATION, TK_SLA, TK_KAFKA, TK_REDIS, TK_HTTP, TK_OUTPUT, TK__N };
 
 static const struct cfg_key top_keys[] = {
 	[TK_DAEMON] = KSEC("daemon", struct config, daemon, daemon_keys),
@@ -2384,6 +2389,7 @@ static const struct cfg_key top_keys[] = {
 	[TK_KAFKA] = KSEC("kafka", struct config, kafka, kafka_keys),
 	[TK_REDIS] = KSEC("redis", struct config, redis, redis_keys),
 	[TK_HTTP] = KSEC("http", struct config, http, http_keys),
+	[TK_OUTPUT] = KSEC("output", struct config, output, output_keys),
 	[TK__N] = K_END
 };
 
@@ -2730,6 +2736,7 @@ config_free_parts(struct config *cfg)
 	xfree(cfg->redis.password_file);
 	xfree(cfg->http.bind);
 	xfree(cfg->http.token_file);
+	xfree(cfg->output.file);
 	fleet_free(cfg->fleet);
 }
 

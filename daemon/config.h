@@ -90,6 +90,11 @@ struct cfg_http {
 	char		*token_file;	/* bearer token for writes; never logged */
 };
 
+struct cfg_output {
+	char		*file;		/* incident events, JSON lines, appended;
+					 * NULL or "-": stdout */
+};
+
 struct config {
 	char		*path;		/* as given */
 	struct cfg_daemon daemon;
@@ -99,6 +104,7 @@ struct config {
 	struct cfg_kafka kafka;
 	struct cfg_redis redis;
 	struct cfg_http	 http;
+	struct cfg_output output;	/* the file sink (drivers/file) */
 	struct fleet	*fleet;
 };
 

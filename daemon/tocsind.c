@@ -1,12 +1,18 @@
 /*
- * tocsind - the tocsin daemon: argument parsing and start-up.
+ * tocsind - the tocsin daemon: argument parsing and start-up.  The run
+ * loop itself is daemon/live.c; replay is daemon/replay.c.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/config.h"
+#include "daemon/live.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "daemon/replay.h"
@@ -92,14 +98,47 @@ check_config(const char *path, int verbose)
 	return 0;
 }
 
+/* -c: run until SIGTERM/SIGINT or for duration seconds (> 0). */
+static int
+run(const char *path, double duration)
+{
+	struct config *cfg = load_config(path);
+	struct live_opts lo;
+	int fd = 2, r;
+
+	if (cfg == NULL)
+		return 1;
+	if (cfg->daemon.log_file != NULL && cfg->daemon.log_file[0] != '\0') {
+		fd = open(cfg->daemon.log_file,
+		    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			fprintf(stderr, "tocsind: daemon.log_file %s: %s\n",
+			    cfg->daemon.log_file, strerror(errno));
+			config_free(cfg);
+			return 1;
+		}
+	}
+	log_init(fd, (enum log_level)cfg->daemon.log_level);
+	memset(&lo, 0, sizeof(lo));
+	lo.duration_s = duration;
+	r = live_run(cfg, &lo);
+	config_free(cfg);
+	if (fd != 2)
+		close(fd);
+	return r;
+}
+
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: tocsind [-n [-v]] [-c FILE]\n"
+	    "usage: tocsind [-c FILE] [-d SECONDS]\n"
+	    "       tocsind -n [-v] [-c FILE]\n"
 	    "       tocsind --replay FILE [-c FILE] [--strict]\n"
 	    "  -c, --config FILE  configuration file (YAML), default "
 	    TOCSIN_CONFIG_DEFAULT "\n"
+	    "  -d, --duration SECONDS\n"
+	    "                     run for this long, then stop as on SIGTERM\n"
 	    "  -n, --check        check the configuration and exit\n"
 	    "  -v                 with -n: list every site, its effective tier and tenants\n"
 	    "      --replay FILE  correlate alarm transitions (JSON lines, - for\n"
@@ -115,6 +154,7 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, 'n' },
+		{ "duration", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "replay", required_argument, NULL, 'R' },
 		{ "strict", no_argument, NULL, 'S' },
@@ -123,10 +163,23 @@ main(int argc, char **argv)
 	};
 	const char *config = NULL, *replay_file = NULL;
 	int check = 0, verbose = 0, strict = 0, ch;
+	double duration = 0;
+	char *end;
 
-	while ((ch = getopt_long(argc, argv, "c:nhv", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:d:nhv", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': config = optarg; break;
+		case 'd':
+			errno = 0;
+			duration = strtod(optarg, &end);
+			if (errno != 0 || end == optarg || *end != '\0' ||
+			    !isfinite(duration) || duration <= 0 ||
+			    duration > 1e9) {
+				fprintf(stderr, "tocsind: -d %s: want a number "
+				    "of seconds > 0\n", optarg);
+				return 2;
+			}
+			break;
 		case 'n': check = 1; break;
 		case 'v': verbose = 1; break;
 		case 'h': usage(stdout); return 0;
@@ -148,7 +201,5 @@ main(int argc, char **argv)
 		return replay(config, replay_file, strict);
 	if (check)
 		return check_config(config, verbose);
-	fprintf(stderr, "tocsind: the daemon's run loop is not yet available "
-	    "in this version; use -n to check a configuration\n");
-	return 2;
+	return run(config, duration);
 }

@@ -6,9 +6,10 @@
 #   2. bench/devsim serves every device of the config on 127.0.1.N:1502 and
 #      plays etc/demo-scenario.txt (a mains failure, a door, a silent FSU, a
 #      grid outage of an area);
-#   3. bench/tocsinpoll polls the fleet (the Modbus client, point decoding,
-#      alarm rules) and prints alarm transitions; tocsind --replay - correlates
-#      them as they come; etc/demo-view.py shows each incident event.
+#   3. tocsind -c etc/demo.yaml -d N runs live: it polls the fleet (the
+#      Modbus client, point decoding, alarm rules), correlates on its shard
+#      threads and writes every incident event as a JSON line to stdout
+#      (etc/demo.yaml sets no output.file); etc/demo-view.py shows each one.
 #
 # Redis, the embedded Kafka, the HTTP API and tocsinctl watch are not built
 # yet; when they are, this script starts them too.  Every process started
@@ -43,10 +44,14 @@ until grep -q ready "$work/devsim.out" "$work/devsim.err" 2>/dev/null; do
 done
 grep -v '^#' etc/demo-scenario.txt | sed 's/^/  /'
 echo
-echo "== polling and correlating for ${SECONDS_TO_RUN}s (red: waiting, yellow: being handled, green: nearly done)"
-"$BUILD/bench/tocsinpoll" -c etc/demo.yaml -d "$SECONDS_TO_RUN" 2>"$work/poll.err" |
-    "$BUILD/tocsind" --replay - -c etc/demo.yaml 2>"$work/replay.err" |
-    python3 etc/demo-view.py
+echo "== tocsind -c etc/demo.yaml -d ${SECONDS_TO_RUN}: polling and correlating live (red: waiting, yellow: being handled, green: nearly done)"
+{ "$BUILD/tocsind" -c etc/demo.yaml -d "$SECONDS_TO_RUN" 2>"$work/tocsind.err";
+  echo $? >"$work/tocsind.rc"; } | python3 etc/demo-view.py
 echo
-echo "== poller: $(tail -1 "$work/poll.err")"
-echo "== correlator: $(tail -1 "$work/replay.err")"
+if [ "$(cat "$work/tocsind.rc")" != 0 ] ||
+    ! grep -q ' stop reason=' "$work/tocsind.err"; then
+	echo "demo: tocsind did not stop cleanly (exit $(cat "$work/tocsind.rc")):" >&2
+	cat "$work/tocsind.err" >&2
+	exit 1
+fi
+echo "== tocsind: $(grep ' stop reason=' "$work/tocsind.err" | tail -1 | sed 's/^[^ ]* level=info //')"

@@ -451,3 +451,88 @@ Test(corrshard, batched_pushes_equal_single_engine)
 	corr_router_free(r);
 	fleet_free(f);
 }
+
+/* Counts SLA events (sla_warning, sla_breached, escalated) of a shard. */
+static void
+sla_count_event(void *arg, const struct corr_event *ev)
+{
+	if (ev->type == CORR_EV_SLA_WARNING || ev->type == CORR_EV_SLA_BREACHED ||
+	    ev->type == CORR_EV_ESCALATED)
+		atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+static const struct corr_sink_ops sla_count_ops = { .event = sla_count_event };
+
+static void
+wait_backlog(struct corr_router *r)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	for (int i = 0; i < 10000 && corr_router_backlog(r) > 0; i++)
+		nanosleep(&ms, NULL);
+	cr_assert_eq(corr_router_backlog(r), 0, "shards did not drain in 10 s");
+}
+
+/*
+ * corr_router_tick(): time passes with no alarm and each shard's engine
+ * advances to it, so an incident's SLA marks come due on the shard; a
+ * tick earlier than the engine's time does nothing; a full ring skips the
+ * tick on that shard, says how many shards missed it and counts it.
+ */
+Test(corrshard, tick_advances_every_shard)
+{
+	struct fleet *f = area_fleet();
+	struct sla_config sla;
+	struct corr_config cc;
+	struct corr_sink sinks[2];
+	struct corr_router *r;
+	struct corr_router_pstats ps;
+	struct alarm_event ev;
+	atomic_int sla_ev[2];
+	int64_t t0 = 1795000000000LL;
+	uint32_t s0[NSITES];
+	char err[128];
+
+	sla_config_defaults(&sla);
+	corr_config_defaults(&cc);
+	cc.sla = &sla;
+	cr_assert_eq(corr_config_check(&cc, err, sizeof(err)), 0, "%s", err);
+	for (int i = 0; i < 2; i++) {
+		atomic_init(&sla_ev[i], 0);
+		sinks[i] = (struct corr_sink){ &sla_count_ops, &sla_ev[i] };
+	}
+	r = corr_router_new(f, &cc, 2, 1, 4, sinks, err, sizeof(err));
+	cr_assert_not_null(r, "%s", err);
+	cr_assert(sites_of_shard(r, 0, s0) > 0);
+	memset(&ev, 0, sizeof(ev));
+	ev.at_ms = t0;
+	ev.site = s0[0];
+	ev.device = 2 * s0[0];
+	ev.code = fleet_code(f, "MAINS_FAIL");
+	ev.severity = SEV_CRITICAL;
+	ev.edge = ALARM_RAISE;
+	cr_assert_eq(corr_router_push(r, 0, &ev), 0);
+	/* the ring of shard 0 holds 4: the alarm and 3 ticks fit */
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(corr_router_tick(r, 0, t0 + 1000), 0);
+	cr_assert_eq(corr_router_tick(r, 0, t0 + 1000), 1,
+	    "shard 0's ring is full: it misses this tick, shard 1 does not");
+	corr_router_producer_stats(r, 0, &ps);
+	cr_assert_eq(ps.full, 1);
+	cr_assert_eq(corr_router_tick(r, 7, t0), -EINVAL);
+	cr_assert_eq(corr_router_start(r), 0);
+	wait_backlog(r);
+	cr_assert_eq(atomic_load(&sla_ev[0]), 0, "nothing due 1 s in");
+	/* earlier than the engine's time: nothing */
+	cr_assert_eq(corr_router_tick(r, 0, t0 - 5000), 0);
+	wait_backlog(r);
+	cr_assert_eq(atomic_load(&sla_ev[0]), 0);
+	/* two days on, no alarm: the standard 1 h ack clock warned and breached */
+	cr_assert_eq(corr_router_tick(r, 0, t0 + 2 * 86400000LL), 0);
+	wait_backlog(r);
+	cr_assert_geq(atomic_load(&sla_ev[0]), 2, "SLA events from the tick");
+	cr_assert_eq(atomic_load(&sla_ev[1]), 0, "shard 1 has no incident");
+	corr_router_free(r);
+	sla_config_fini(&sla);
+	fleet_free(f);
+}

@@ -1,0 +1,659 @@
+/*
+ * test_tocsind_live.c - `tocsind -c CONFIG` live, as an operator runs it:
+ * devsim serves a small fleet and plays a scenario, tocsind polls it,
+ * correlates on its shard threads and appends incident events (JSON lines)
+ * to the file named by output.file; the test reads that file.
+ *
+ * The fleet: two sites in two areas, one rectifier each (T1 premium
+ * through one of its tenants, T2 standard), on 127.X.Y.1-2 at a port
+ * free there (X in 50-99, clear of test_devsim's 100-199 and
+ * test_poller's 200-249).  The premium ack clock is 2 s, so SLA events
+ * come due while no alarm moves: only the live tick can emit them.
+ *
+ * Bounds: devsim's ready line 10 s; each wait for a line in the output
+ * 20 s; tocsind gets 15 s to exit after SIGTERM, then SIGKILL; devsim is
+ * stopped by PID (SIGTERM, SIGKILL after 3 s) and has PR_SET_PDEATHSIG,
+ * and so has tocsind.  Child output goes to files, never to pipes.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "tests/support/proc.h"
+
+struct env {
+	char	 dir[64];	/* mkdtemp */
+	char	 net[32];	/* "127.X.Y." */
+	int	 port;		/* free on 127.X.Y.1 when picked */
+	pid_t	 sim;		/* devsim, or 0 */
+	pid_t	 daemon;	/* tocsind, or 0 */
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+env_init(struct env *e, unsigned salt)
+{
+	unsigned r = (unsigned)getpid() * 2654435761u + salt * 40503u +
+	    (unsigned)mono_ms();
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	char a[40];
+	int fd;
+
+	memset(e, 0, sizeof(*e));
+	snprintf(e->dir, sizeof(e->dir), "/tmp/tocsin-live-XXXXXX");
+	cr_assert_not_null(mkdtemp(e->dir));
+	snprintf(e->net, sizeof(e->net), "127.%u.%u.", 50 + r % 50,
+	    (r >> 8) % 250);
+	snprintf(a, sizeof(a), "%s1", e->net);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(fd, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	inet_pton(AF_INET, a, &sa.sin_addr);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	e->port = ntohs(sa.sin_port);
+	close(fd);
+}
+
+static void
+env_path(const struct env *e, const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", e->dir, name);
+}
+
+static void
+write_file(const struct env *e, const char *name, const char *text)
+{
+	char path[128];
+	FILE *fp;
+
+	env_path(e, name, path, sizeof(path));
+	fp = fopen(path, "w");
+	cr_assert_not_null(fp, "%s: %s", path, strerror(errno));
+	fputs(text, fp);
+	cr_assert_eq(fclose(fp), 0);
+}
+
+/* The whole file as a malloc'd string ("" if it cannot be read). */
+static char *
+read_file(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+
+	if (fp == NULL)
+		return strdup("");
+	do {
+		if (cap - len < 4096) {
+			cap = cap ? 2 * cap : 65536;
+			buf = realloc(buf, cap + 1);
+			cr_assert_not_null(buf);
+		}
+		n = fread(buf + len, 1, cap - len, fp);
+		len += n;
+	} while (n > 0);
+	fclose(fp);
+	buf[len] = '\0';
+	return buf;
+}
+
+static char *
+read_env_file(const struct env *e, const char *name)
+{
+	char path[128];
+
+	env_path(e, name, path, sizeof(path));
+	return read_file(path);
+}
+
+/* Starts argv with stdout/stderr to files out/err in the test's dir. */
+static pid_t
+spawn(const struct env *e, const char *const *argv, const char *out,
+    const char *err)
+{
+	char po[128], pe[128];
+	pid_t pid;
+
+	cr_assert_eq(access(argv[0], X_OK), 0, "no program at %s (set "
+	    "TOCSIN_BUILD)", argv[0]);
+	env_path(e, out, po, sizeof(po));
+	env_path(e, err, pe, sizeof(pe));
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		int o = open(po, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int r = open(pe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int nul = open("/dev/null", O_RDONLY);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (o < 0 || r < 0 || nul < 0)
+			_exit(126);
+		dup2(nul, 0);
+		dup2(o, 1);
+		dup2(r, 2);
+		close_range(3, ~0U, 0);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Starts devsim -c cfg --scenario scen and waits (10 s) for "ready". */
+static void
+sim_start(struct env *e, const char *cfg, const char *scen)
+{
+	char prog[512], c[128], s[128];
+	const char *argv[8];
+	int64_t end = mono_ms() + 10000;
+
+	snprintf(prog, sizeof(prog), "%s", proc_build_path("bench/devsim"));
+	env_path(e, cfg, c, sizeof(c));
+	env_path(e, scen, s, sizeof(s));
+	argv[0] = prog;
+	argv[1] = "-c";
+	argv[2] = c;
+	argv[3] = "--scenario";
+	argv[4] = s;
+	argv[5] = NULL;
+	e->sim = spawn(e, argv, "devsim.out", "devsim.err");
+	while (mono_ms() < end) {
+		char *text = read_env_file(e, "devsim.out");
+		int ready = strstr(text, "devsim ready") != NULL, status;
+
+		free(text);
+		if (ready)
+			return;
+		if (waitpid(e->sim, &status, WNOHANG) == e->sim) {
+			e->sim = 0;
+			text = read_env_file(e, "devsim.err");
+			cr_assert_fail("devsim exited: %s", text);
+		}
+		usleep(20000);
+	}
+	cr_assert_fail("devsim not ready in 10 s");
+}
+
+/*
+ * Sends sig and waits at most ms for the exit; SIGKILL after that.
+ * Returns the exit code, 128+N for signal N, -1 if it had to be killed.
+ */
+static int
+stop_pid(pid_t *pid, int sig, int ms)
+{
+	int64_t end = mono_ms() + ms;
+	int status;
+
+	if (*pid <= 0)
+		return -1;
+	kill(*pid, sig);
+	while (mono_ms() < end) {
+		if (waitpid(*pid, &status, WNOHANG) == *pid) {
+			*pid = 0;
+			return WIFEXITED(status) ? WEXITSTATUS(status) :
+			    128 + WTERMSIG(status);
+		}
+		usleep(10000);
+	}
+	kill(*pid, SIGKILL);
+	waitpid(*pid, &status, 0);
+	*pid = 0;
+	return -1;
+}
+
+static void
+env_fini(struct env *e)
+{
+	char cmd[128];
+
+	stop_pid(&e->daemon, SIGKILL, 3000);
+	stop_pid(&e->sim, SIGTERM, 3000);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "test_tocsind_live: could not remove %s\n",
+		    e->dir);
+}
+
+/*
+ * The test fleet, its incident lines going to `output`.  With
+ * down_device, T9-rect at 127.X.Y.9 (nothing listens there) joins T2.
+ */
+static void
+fleet_yaml(const struct env *e, const char *name, const char *output,
+    int down_device)
+{
+	char yaml[4096];
+
+	snprintf(yaml, sizeof(yaml),
+	    "daemon:\n  shards: 2\n  log_level: info\n"
+	    "modbus:\n  port: %d\n  timeout: 200ms\n  interval: 300ms\n"
+	    "  comm_loss_misses: 2\n  backoff_min: 100ms\n"
+	    "  backoff_max: 500ms\n"
+	    "output:\n  file: %s\n"
+	    "profiles:\n"
+	    "  rectifier:\n    points:\n"
+	    "      - {name: mains_voltage, address: 30001, type: uint16, "
+	    "scale: 0.1, min: 0, max: 500}\n"
+	    "    alarms:\n"
+	    "      - {code: MAINS_FAIL, point: mains_voltage, condition: "
+	    "below, threshold: 170, clear: 190, severity: critical}\n"
+	    "sites:\n"
+	    "  - {id: T1, area: north, region: A, tenants: [{customer: cmcc, "
+	    "tier: standard}, {customer: cucc, tier: premium}]}\n"
+	    "  - {id: T2, area: south, region: B, tenants: [{customer: ctcc, "
+	    "tier: standard}]}\n"
+	    "devices:\n"
+	    "  - {id: T1-rect, site: T1, profile: rectifier, host: %s1}\n"
+	    "  - {id: T2-rect, site: T2, profile: rectifier, host: %s2}\n"
+	    "%s%s%s"
+	    "sla:\n  clocks:\n"
+	    "    - {clock: ack, tier: premium, duration: 2s}\n"
+	    "    - {clock: ack, tier: standard, duration: 1h}\n"
+	    "    - {clock: arrive, duration: 2h}\n"
+	    "    - {clock: resolve, duration: 8h}\n"
+	    "    - {clock: resolve_complex, duration: 24h}\n",
+	    e->port, output, e->net, e->net,
+	    down_device ? "  - {id: T9-rect, site: T2, profile: rectifier, "
+	    "host: " : "", down_device ? e->net : "",
+	    down_device ? "9}\n" : "");
+	write_file(e, name, yaml);
+}
+
+/* Starts tocsind -c cfg (with more args) in the background. */
+static void
+daemon_start(struct env *e, const char *cfg, const char *const *extra)
+{
+	char prog[512], c[128];
+	const char *argv[12];
+	int n = 0;
+
+	snprintf(prog, sizeof(prog), "%s", proc_build_path("tocsind"));
+	env_path(e, cfg, c, sizeof(c));
+	argv[n++] = prog;
+	argv[n++] = "-c";
+	argv[n++] = c;
+	for (; extra != NULL && *extra != NULL && n < 11; extra++)
+		argv[n++] = *extra;
+	argv[n] = NULL;
+	e->daemon = spawn(e, argv, "tocsind.out", "tocsind.err");
+}
+
+/* Every line of the file as a JSON event; the array is a new reference. */
+static json_t *
+events(const struct env *e, const char *name)
+{
+	char *text = read_env_file(e, name), *save = NULL;
+	json_t *a = json_array();
+
+	for (char *l = strtok_r(text, "\n", &save); l != NULL;
+	    l = strtok_r(NULL, "\n", &save)) {
+		json_error_t je;
+		json_t *o = json_loads(l, 0, &je);
+
+		cr_assert_not_null(o, "not JSON: %s", l);
+		cr_assert_str_eq(json_string_value(json_object_get(o,
+		    "schema")), "tocsin.incident/1");
+		json_array_append_new(a, o);
+	}
+	free(text);
+	return a;
+}
+
+static const char *
+istr(const json_t *ev, const char *key)
+{
+	const char *s = json_string_value(json_object_get(
+	    json_object_get(ev, "incident"), key));
+
+	return s != NULL ? s : "";
+}
+
+static const char *
+root_str(const json_t *ev, const char *key)
+{
+	const char *s = json_string_value(json_object_get(json_object_get(
+	    json_object_get(ev, "incident"), "root_cause"), key));
+
+	return s != NULL ? s : "";
+}
+
+/*
+ * The first event of evs with this event name, site (or NULL: any) and
+ * root cause code (or NULL), and incident id (or NULL); borrowed.
+ */
+static json_t *
+find(json_t *evs, const char *event, const char *site, const char *code,
+    const char *id)
+{
+	size_t i;
+	json_t *ev;
+
+	json_array_foreach(evs, i, ev) {
+		if (strcmp(json_string_value(json_object_get(ev, "event")),
+		    event) != 0)
+			continue;
+		if (site != NULL && strcmp(istr(ev, "site"), site) != 0)
+			continue;
+		if (code != NULL && strcmp(root_str(ev, "alarm"), code) != 0)
+			continue;
+		if (id != NULL && strcmp(istr(ev, "id"), id) != 0)
+			continue;
+		return ev;
+	}
+	return NULL;
+}
+
+/* An event with this incident id and state, or NULL. */
+static json_t *
+find_state(json_t *evs, const char *id, const char *state)
+{
+	size_t i;
+	json_t *ev;
+
+	json_array_foreach(evs, i, ev)
+		if (strcmp(istr(ev, "id"), id) == 0 &&
+		    strcmp(istr(ev, "state"), state) == 0)
+			return ev;
+	return NULL;
+}
+
+/*
+ * Waits (20 s at most) until pred(events) holds; returns the events (a
+ * new reference).  Fails naming what, with the daemon's log, otherwise.
+ */
+static json_t *
+wait_for(struct env *e, const char *file, const char *what,
+    int (*pred)(json_t *, void *), void *arg)
+{
+	int64_t end = mono_ms() + 20000;
+
+	for (;;) {
+		json_t *evs = events(e, file);
+		char *log;
+		int status;
+
+		if (pred(evs, arg))
+			return evs;
+		json_decref(evs);
+		if (e->daemon > 0 && waitpid(e->daemon, &status,
+		    WNOHANG) == e->daemon) {
+			e->daemon = 0;
+			log = read_env_file(e, "tocsind.err");
+			cr_assert_fail("tocsind exited (status %d) before %s:\n%s",
+			    status, what, log);
+		}
+		if (mono_ms() >= end) {
+			log = read_env_file(e, "tocsind.err");
+			cr_assert_fail("no %s in 20 s; tocsind log:\n%s", what,
+			    log);
+		}
+		usleep(50000);
+	}
+}
+
+static int
+has_mains_opened(json_t *evs, void *arg)
+{
+	(void)arg;
+	return find(evs, "opened", "T1", "MAINS_FAIL", NULL) != NULL;
+}
+
+static int
+has_event(json_t *evs, void *arg)
+{
+	const char **want = arg;
+
+	return find(evs, want[1], NULL, NULL, want[0]) != NULL;
+}
+
+static int
+has_state(json_t *evs, void *arg)
+{
+	const char **want = arg;
+
+	return find_state(evs, want[0], want[1]) != NULL;
+}
+
+/* A sanitizer's report in a log, or NULL. */
+static const char *
+sanitizer_report(const char *log)
+{
+	static const char *const marks[] = { "ThreadSanitizer",
+	    "AddressSanitizer", "LeakSanitizer", "runtime error" };
+
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+		if (strstr(log, marks[i]) != NULL)
+			return marks[i];
+	return NULL;
+}
+
+/* "key=N" of the stop line of the daemon's log, or -1. */
+static long
+stop_counter(const char *log, const char *key)
+{
+	const char *s = strstr(log, " stop reason=");
+	char k[64];
+
+	if (s == NULL)
+		return -1;
+	snprintf(k, sizeof(k), " %s=", key);
+	if ((s = strstr(s, k)) == NULL)
+		return -1;
+	return strtol(s + strlen(k), NULL, 10);
+}
+
+/*
+ * Mains fails at T1 at 500 ms and comes back at 8 s.  Expected in the
+ * output file: T1's incident opened with MAINS_FAIL on T1-rect as root
+ * cause, naming both tenants and the site's premium tier; while the alarm
+ * stands, the 2 s premium ack clock warns and breaches (emitted by the
+ * shard's tick, no alarm moves then); after the restore the incident
+ * moves to "cleared" (auto_resolve is off, as in replay); nothing at T2.
+ * SIGTERM then stops tocsind with exit 0 within 15 s, the stop line
+ * saying why, nothing refused or dropped.
+ */
+Test(tocsind_live, mains_fail_opens_and_clears_then_sigterm)
+{
+	struct env e;
+	char out[128], *log;
+	const char *want[2];
+	json_t *evs, *op, *cust, *c, *ev;
+	int64_t t0;
+	size_t i;
+	int seen[2] = { 0, 0 }, rc;
+
+	env_init(&e, 1);
+	env_path(&e, "incidents.jsonl", out, sizeof(out));
+	fleet_yaml(&e, "live.yaml", out, 0);
+	write_file(&e, "scen", "500ms site:T1 mains_fail\n"
+	    "8s site:T1 mains_restore\n");
+	sim_start(&e, "live.yaml", "scen");
+	daemon_start(&e, "live.yaml", NULL);
+
+	evs = wait_for(&e, "incidents.jsonl", "MAINS_FAIL incident at T1",
+	    has_mains_opened, NULL);
+	op = find(evs, "opened", "T1", "MAINS_FAIL", NULL);
+	cr_expect_str_eq(root_str(op, "device"), "T1-rect");
+	cr_expect_str_eq(istr(op, "tier"), "premium");
+	cr_expect_str_eq(istr(op, "state"), "open");
+	cust = json_object_get(json_object_get(op, "incident"), "customers");
+	cr_expect_eq(json_array_size(cust), 2, "customers of T1");
+	json_array_foreach(cust, i, c) {
+		const char *id = json_string_value(json_object_get(c, "id"));
+		const char *tier = json_string_value(json_object_get(c, "tier"));
+
+		if (strcmp(id, "cmcc") == 0 && strcmp(tier, "standard") == 0)
+			seen[0] = 1;
+		if (strcmp(id, "cucc") == 0 && strcmp(tier, "premium") == 0)
+			seen[1] = 1;
+	}
+	cr_expect(seen[0] && seen[1], "tenants of T1 not named");
+	want[0] = strdup(istr(op, "id"));
+	json_decref(evs);
+
+	/*
+	 * The breach is written while the alarm still stands: the tick, not
+	 * the clear's own advance of the engine, brought it out.
+	 */
+	want[1] = "sla_breached";
+	evs = wait_for(&e, "incidents.jsonl", "sla_breached at T1",
+	    has_event, want);
+	cr_expect_null(find_state(evs, want[0], "cleared"),
+	    "the breach came out only with the clear: no live tick");
+	json_decref(evs);
+
+	want[1] = "cleared";
+
+	evs = wait_for(&e, "incidents.jsonl", "cleared incident at T1",
+	    has_state, want);
+	/* the ack clock (2 s) warned and breached before the restore */
+	cr_expect_not_null(find(evs, "sla_warning", "T1", NULL, want[0]),
+	    "no sla_warning from the tick");
+	cr_expect_not_null(find(evs, "sla_breached", "T1", NULL, want[0]),
+	    "no sla_breached from the tick");
+	/* one incident, seq 1, 2, 3, ... in file order; nothing at T2 */
+	{
+		json_int_t seq = 0;
+
+		json_array_foreach(evs, i, ev) {
+			cr_expect_str_eq(istr(ev, "id"), want[0]);
+			cr_expect_eq(json_integer_value(json_object_get(ev,
+			    "seq")), ++seq, "seq gap");
+		}
+	}
+	json_decref(evs);
+
+	t0 = mono_ms();
+	rc = stop_pid(&e.daemon, SIGTERM, 15000);
+	log = read_env_file(&e, "tocsind.err");
+	cr_expect_eq(rc, 0, "tocsind exit %d after SIGTERM:\n%s", rc, log);
+	cr_expect_lt(mono_ms() - t0, 15000);
+	cr_expect(strstr(log, "level=info start ") != NULL, "%s", log);
+	cr_expect(strstr(log, "stop reason=SIGTERM census=\"2 sites") != NULL,
+	    "%s", log);
+	cr_expect_eq(stop_counter(log, "refused"), 0, "%s", log);
+	cr_expect_eq(stop_counter(log, "output_dropped"), 0, "%s", log);
+	cr_expect_eq(stop_counter(log, "write_errors"), 0, "%s", log);
+	cr_expect_geq(stop_counter(log, "incidents_opened"), 1, "%s", log);
+	cr_expect_null(sanitizer_report(log), "%s", log);
+	free((char *)want[0]);
+	free(log);
+	/* nothing went to stdout: output.file was set */
+	log = read_env_file(&e, "tocsind.out");
+	cr_expect_str_eq(log, "");
+	free(log);
+	env_fini(&e);
+}
+
+/*
+ * Device T9-rect is down (nothing listens at its address): its polls
+ * fail, COMM_LOSS is raised after two misses and reaches the output as an
+ * incident at T2 with COMM_LOSS on T9-rect as root cause.  T1-rect and
+ * T2-rect answer, and raise nothing.  `-d 5` stops it: exit 0.
+ */
+Test(tocsind_live, down_device_raises_comm_loss_to_the_output)
+{
+	struct env e;
+	char out[128];
+	const char *argv[6];
+	char prog[512], cfg[128];
+	struct proc_result r;
+	json_t *evs, *op;
+
+	env_init(&e, 2);
+	env_path(&e, "incidents.jsonl", out, sizeof(out));
+	/* devsim serves T1 and T2 only; tocsind also polls T9 */
+	fleet_yaml(&e, "sim.yaml", out, 0);
+	fleet_yaml(&e, "live.yaml", out, 1);
+	write_file(&e, "scen", "# nothing happens\n");
+	sim_start(&e, "sim.yaml", "scen");
+	snprintf(prog, sizeof(prog), "%s", proc_build_path("tocsind"));
+	env_path(&e, "live.yaml", cfg, sizeof(cfg));
+	argv[0] = prog;
+	argv[1] = "-c";
+	argv[2] = cfg;
+	argv[3] = "-d";
+	argv[4] = "5";
+	argv[5] = NULL;
+	cr_assert_eq(proc_run((char *const *)argv, 40000, &r), 0);
+	cr_expect_eq(r.status, 0, "exit %d:\n%s", r.status, r.err);
+	cr_expect(strstr(r.err, "stop reason=duration") != NULL, "%s", r.err);
+	cr_expect_null(sanitizer_report(r.err), "%s", r.err);
+	evs = events(&e, "incidents.jsonl");
+	op = find(evs, "opened", "T2", "COMM_LOSS", NULL);
+	cr_expect_not_null(op, "no COMM_LOSS incident:\n%s\n%s",
+	    json_dumps(evs, 0), r.err);
+	if (op != NULL)
+		cr_expect_str_eq(root_str(op, "device"), "T9-rect");
+	cr_expect_null(find(evs, "opened", "T1", NULL, NULL),
+	    "T1 answers and raised something");
+	cr_expect_null(find(evs, "opened", NULL, "MAINS_FAIL", NULL));
+	cr_expect_geq(stop_counter(r.err, "comm_loss_raised"), 1, "%s", r.err);
+	json_decref(evs);
+	proc_result_free(&r);
+	env_fini(&e);
+}
+
+/*
+ * The output cannot take the lines (/dev/full: every flush fails with
+ * ENOSPC): the failures are counted and logged, tocsind keeps running and
+ * stops cleanly.  A file that cannot be opened stops the start with exit
+ * 1 and a line naming it.  No simulator: the down device makes the event.
+ */
+Test(tocsind_live, write_errors_are_counted_not_fatal)
+{
+	struct env e;
+	char prog[512], cfg[128];
+	const char *argv[6];
+	struct proc_result r;
+
+	env_init(&e, 3);
+	fleet_yaml(&e, "full.yaml", "/dev/full", 1);
+	snprintf(prog, sizeof(prog), "%s", proc_build_path("tocsind"));
+	env_path(&e, "full.yaml", cfg, sizeof(cfg));
+	argv[0] = prog;
+	argv[1] = "-c";
+	argv[2] = cfg;
+	argv[3] = "-d";
+	argv[4] = "4";
+	argv[5] = NULL;
+	cr_assert_eq(proc_run((char *const *)argv, 40000, &r), 0);
+	cr_expect_eq(r.status, 0, "exit %d:\n%s", r.status, r.err);
+	cr_expect_geq(stop_counter(r.err, "incident_events"), 1, "%s", r.err);
+	cr_expect_geq(stop_counter(r.err, "write_errors"), 1, "%s", r.err);
+	cr_expect(strstr(r.err, "filesink flush failed path=/dev/full") != NULL,
+	    "%s", r.err);
+	cr_expect_null(sanitizer_report(r.err), "%s", r.err);
+	proc_result_free(&r);
+
+	fleet_yaml(&e, "nodir.yaml", "/nonexistent-tocsin-dir/out.jsonl", 0);
+	env_path(&e, "nodir.yaml", cfg, sizeof(cfg));
+	cr_assert_eq(proc_run((char *const *)argv, 40000, &r), 0);
+	cr_expect_eq(r.status, 1, "exit %d:\n%s", r.status, r.err);
+	cr_expect(strstr(r.err, "start failed: output "
+	    "file=/nonexistent-tocsin-dir/out.jsonl") != NULL, "%s", r.err);
+	proc_result_free(&r);
+	env_fini(&e);
+}
