@@ -30,6 +30,8 @@
 
 #include <modbus/modbus.h>
 
+#include "tests/support/tenv.h"
+
 struct sim {
 	pid_t	 pid;
 	int	 out;		/* its stdout */
@@ -39,37 +41,17 @@ struct sim {
 	char	 ready[512];
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A random 127.x.y.1 and a port free on it right now. */
 static void
 pick_endpoint(struct sim *s, unsigned salt)
 {
-	unsigned r = (unsigned)getpid() * 2654435761u + salt * 40503u +
-	    (unsigned)mono_ms();
+	unsigned r = tenv_seed(salt);
 	unsigned x = 100 + r % 100, y = (r >> 8) % 200;
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
-	int fd;
 
 	snprintf(s->addr[0], sizeof(s->addr[0]), "127.%u.%u.1", x, y);
 	snprintf(s->addr[1], sizeof(s->addr[1]), "127.%u.%u.2", x, y);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_geq(fd, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	inet_pton(AF_INET, s->addr[0], &sa.sin_addr);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	s->port = ntohs(sa.sin_port);
-	close(fd);
+	s->port = tenv_free_port(s->addr[0]);
+	cr_assert_gt(s->port, 0, "no free port on %s", s->addr[0]);
 }
 
 static const char *
@@ -87,12 +69,12 @@ devsim_path(void)
 static int
 read_line(int fd, char *buf, size_t len, int ms)
 {
-	int64_t end = mono_ms() + ms;
+	int64_t end = tenv_mono_ms() + ms;
 	size_t n = 0;
 
 	while (n + 1 < len) {
 		struct pollfd p = { fd, POLLIN, 0 };
-		int64_t left = end - mono_ms();
+		int64_t left = end - tenv_mono_ms();
 
 		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
 			return -1;
@@ -176,11 +158,11 @@ sim_start(struct sim *s, unsigned salt, const char *const *extra)
 static int
 sim_stop(struct sim *s)
 {
-	int64_t end = mono_ms() + 3000;
+	int64_t end = tenv_mono_ms() + 3000;
 	int status = -1;
 
 	kill(s->pid, SIGTERM);
-	while (mono_ms() < end) {
+	while (tenv_mono_ms() < end) {
 		if (waitpid(s->pid, &status, WNOHANG) == s->pid)
 			return status;
 		usleep(10000);
@@ -325,9 +307,9 @@ Test(devsim, exceptions_for_bad_requests)
 static int
 wait_mains(modbus_t *mb, uint16_t v, uint16_t *in)
 {
-	int64_t end = mono_ms() + 6000;
+	int64_t end = tenv_mono_ms() + 6000;
 
-	while (mono_ms() < end) {
+	while (tenv_mono_ms() < end) {
 		if (modbus_read_input_registers(mb, 0, 10, in) == 10 &&
 		    in[0] == v)
 			return 0;
@@ -484,19 +466,19 @@ Test(devsim, scripted_communication_faults)
 	}
 	cr_assert_eq(modbus_read_registers(mb[5], 0, 1, r), 1);
 	usleep(100000);	/* the time-0 steps are applied */
-	t0 = mono_ms();
+	t0 = tenv_mono_ms();
 	cr_assert_eq(modbus_read_registers(mb[0], 0, 1, r), 1);
-	dt = mono_ms() - t0;
+	dt = tenv_mono_ms() - t0;
 	cr_assert(dt >= 290, "delay 300 answered in %lld ms", (long long)dt);
 	cr_assert_eq(modbus_read_registers(mb[1], 0, 1, r), -1);
 	cr_assert_eq(errno, EMBXSBUSY, "%s", modbus_strerror(errno));
 	cr_assert_eq(modbus_read_registers(mb[2], 0, 1, r), -1);
 	cr_assert_eq(errno, ETIMEDOUT, "%s", modbus_strerror(errno));
 	cr_assert_eq(modbus_read_registers(mb[3], 0, 1, r), -1);
-	t0 = mono_ms();
+	t0 = tenv_mono_ms();
 	cr_assert_eq(modbus_read_registers(mb[4], 0, 2, r), 2, "%s",
 	    modbus_strerror(errno));
-	dt = mono_ms() - t0;
+	dt = tenv_mono_ms() - t0;
 	cr_assert_eq(r[0], 470);
 	/* 13 bytes, one per 15 ms. */
 	cr_assert(dt >= 150, "trickled answer came in %lld ms", (long long)dt);
@@ -526,8 +508,8 @@ Test(devsim, bad_scenario_names_file_and_line)
 	close(fd);
 	pick_endpoint(&s, 7);
 	spawn(&s, extra);
-	end = mono_ms() + 5000;
-	while (mono_ms() < end && waitpid(s.pid, &status, WNOHANG) != s.pid)
+	end = tenv_mono_ms() + 5000;
+	while (tenv_mono_ms() < end && waitpid(s.pid, &status, WNOHANG) != s.pid)
 		usleep(10000);
 	unlink(path);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1,
@@ -574,9 +556,9 @@ run_client(const char *name, const char *const *args)
 	close(o[1]);
 	got = read_line(o[0], line, sizeof(line), 10000);
 	close(o[0]);
-	end = mono_ms() + 3000;
+	end = tenv_mono_ms() + 3000;
 	while (waitpid(pid, &status, WNOHANG) != pid) {
-		if (mono_ms() > end) {
+		if (tenv_mono_ms() > end) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			return NULL;

@@ -33,6 +33,7 @@
 #include <sys/socket.h>
 
 #include "tests/support/proc.h"
+#include "tests/support/tenv.h"
 
 struct env {
 	char	 dir[64];	/* mkdtemp */
@@ -41,24 +42,11 @@ struct env {
 	pid_t	 sim;		/* devsim, or 0 */
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 env_init(struct env *e, unsigned salt)
 {
-	unsigned r = (unsigned)getpid() * 2654435761u + salt * 40503u +
-	    (unsigned)mono_ms();
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
+	unsigned r = tenv_seed(salt);
 	char a[32];
-	int fd;
 
 	memset(e, 0, sizeof(*e));
 	snprintf(e->dir, sizeof(e->dir), "/tmp/tocsin-poller-XXXXXX");
@@ -66,15 +54,8 @@ env_init(struct env *e, unsigned salt)
 	/* 127.200-249.*: clear of devsim's defaults and test_devsim's */
 	e->x = 200 + (r >> 4) % 50;
 	snprintf(a, sizeof(a), "127.%u.0.1", e->x);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_geq(fd, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	inet_pton(AF_INET, a, &sa.sin_addr);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	e->port = ntohs(sa.sin_port);
-	close(fd);
+	e->port = tenv_free_port(a);
+	cr_assert_gt(e->port, 0, "no free port on %s", a);
 }
 
 static void
@@ -83,42 +64,6 @@ env_path(const struct env *e, const char *name, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s", e->dir, name);
 }
 
-static void
-write_file(const struct env *e, const char *name, const char *text)
-{
-	char path[128];
-	FILE *fp;
-
-	env_path(e, name, path, sizeof(path));
-	fp = fopen(path, "w");
-	cr_assert_not_null(fp, "%s: %s", path, strerror(errno));
-	fputs(text, fp);
-	cr_assert_eq(fclose(fp), 0);
-}
-
-/* The whole file as a malloc'd string ("" if it cannot be read). */
-static char *
-read_file(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0, cap = 0, n;
-
-	if (fp == NULL)
-		return strdup("");
-	do {
-		if (cap - len < 4096) {
-			cap = cap ? 2 * cap : 65536;
-			buf = realloc(buf, cap + 1);
-			cr_assert_not_null(buf);
-		}
-		n = fread(buf + len, 1, cap - len, fp);
-		len += n;
-	} while (n > 0);
-	fclose(fp);
-	buf[len] = '\0';
-	return buf;
-}
 
 static const char *
 build_path(const char *prog)
@@ -137,7 +82,7 @@ sim_start(struct env *e, const char *const *args)
 {
 	const char *argv[24];
 	char out[128], err[128];
-	int64_t end = mono_ms() + 10000;
+	int64_t end = tenv_mono_ms() + 10000;
 	int n = 0;
 	pid_t pid;
 
@@ -165,8 +110,8 @@ sim_start(struct env *e, const char *const *args)
 		_exit(127);
 	}
 	e->sim = pid;
-	while (mono_ms() < end) {
-		char *text = read_file(out);
+	while (tenv_mono_ms() < end) {
+		char *text = tenv_read_file(out);
 		int ready = strstr(text, "devsim ready") != NULL;
 		int status;
 
@@ -175,7 +120,7 @@ sim_start(struct env *e, const char *const *args)
 			return;
 		if (waitpid(pid, &status, WNOHANG) == pid) {
 			e->sim = 0;
-			text = read_file(err);
+			text = tenv_read_file(err);
 			cr_assert_fail("devsim exited: %s", text);
 		}
 		usleep(20000);
@@ -187,13 +132,13 @@ sim_start(struct env *e, const char *const *args)
 static void
 sim_stop(struct env *e)
 {
-	int64_t end = mono_ms() + 3000;
+	int64_t end = tenv_mono_ms() + 3000;
 	int status;
 
 	if (e->sim <= 0)
 		return;
 	kill(e->sim, SIGTERM);
-	while (mono_ms() < end) {
+	while (tenv_mono_ms() < end) {
 		if (waitpid(e->sim, &status, WNOHANG) == e->sim) {
 			e->sim = 0;
 			return;
@@ -336,7 +281,7 @@ find(const struct transition *t, size_t n, const char *device,
 static void
 demo_copy(const struct env *e, const char *name, int shortdelay)
 {
-	char *src = read_file("etc/demo.yaml"), *out, *o;
+	char *src = tenv_read_file("etc/demo.yaml"), *out, *o;
 	char host[32], port[32];
 	const char *s;
 
@@ -363,7 +308,7 @@ demo_copy(const struct env *e, const char *name, int shortdelay)
 	}
 	*o = '\0';
 	cr_assert(strstr(out, port) != NULL, "demo.yaml modbus port not 1502");
-	write_file(e, name, out);
+	tenv_write_file(e->dir, name, out);
 	free(src);
 	free(out);
 }
@@ -388,7 +333,7 @@ Test(poller_e2e, demo_mains_fail_raises_at_that_site_only)
 
 	env_init(&e, 1);
 	demo_copy(&e, "demo.yaml", 0);
-	write_file(&e, "scen", "500ms site:SH-001 mains_fail\n");
+	tenv_write_file(e.dir, "scen", "500ms site:SH-001 mains_fail\n");
 	env_path(&e, "demo.yaml", cfg, sizeof(cfg));
 	env_path(&e, "scen", scen, sizeof(scen));
 	sim_start(&e, (const char *[]){ "-c", cfg, "--scenario", scen, NULL });
@@ -439,7 +384,7 @@ Test(poller_e2e, demo_mains_fail_chain_with_time_scale)
 
 	env_init(&e, 2);
 	demo_copy(&e, "demo.yaml", 1);
-	write_file(&e, "scen", "500ms site:SH-001 mains_fail\n");
+	tenv_write_file(e.dir, "scen", "500ms site:SH-001 mains_fail\n");
 	env_path(&e, "demo.yaml", cfg, sizeof(cfg));
 	env_path(&e, "scen", scen, sizeof(scen));
 	sim_start(&e, (const char *[]){ "-c", cfg, "--scenario", scen,
@@ -524,8 +469,8 @@ Test(poller_e2e, gateway_eight_units_one_connection)
 		len += snprintf(yaml + len, sizeof(yaml) - (size_t)len,
 		    "  - {id: GW-u%d, site: GW, profile: rectifier, "
 		    "via: GW-u1, unit: %d}\n", u, u);
-	write_file(&e, "gw.yaml", yaml);
-	write_file(&e, "scen", "0ms dev:GW-u8 silent\n"
+	tenv_write_file(e.dir, "gw.yaml", yaml);
+	tenv_write_file(e.dir, "scen", "0ms dev:GW-u8 silent\n"
 	    "300ms site:GW door_open\n");
 	env_path(&e, "gw.yaml", cfg, sizeof(cfg));
 	env_path(&e, "scen", scen, sizeof(scen));
@@ -553,7 +498,7 @@ Test(poller_e2e, gateway_eight_units_one_connection)
 	cr_expect_eq(device(&r, "GW-u8").comm_lost, 1);
 	cr_expect_eq(summary(&r, "connected"), 1, "%s", r.err);
 	env_path(&e, "devsim.out", out, sizeof(out));
-	stats = read_file(out);
+	stats = tenv_read_file(out);
 	cr_expect(strstr(stats, " accepted=1 ") != NULL, "devsim: %s", stats);
 	free(stats);
 	proc_result_free(&r);
@@ -624,7 +569,7 @@ Test(poller_e2e, five_thousand_devices_misbehaving_three)
 			    "host: 127.%u.99.1}\n", e.x);
 		cr_assert_eq(fclose(f), 0);
 	}
-	write_file(&e, "scen", "0ms dev:D0010 silent\n"
+	tenv_write_file(e.dir, "scen", "0ms dev:D0010 silent\n"
 	    "0ms dev:D0020 trickle 1000\n");
 	env_path(&e, "scen", scen, sizeof(scen));
 	sim_start(&e, (const char *[]){ "-c", sim, "--scenario", scen, NULL });

@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 
 #include "tests/support/proc.h"
+#include "tests/support/tenv.h"
 
 struct env {
 	char	 dir[64];	/* mkdtemp */
@@ -41,24 +42,11 @@ struct env {
 	pid_t	 daemon;	/* tocsind, or 0 */
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 env_init(struct env *e, unsigned salt)
 {
-	unsigned r = (unsigned)getpid() * 2654435761u + salt * 40503u +
-	    (unsigned)mono_ms();
-	struct sockaddr_in sa;
-	socklen_t len = sizeof(sa);
+	unsigned r = tenv_seed(salt);
 	char a[40];
-	int fd;
 
 	memset(e, 0, sizeof(*e));
 	snprintf(e->dir, sizeof(e->dir), "/tmp/tocsin-live-XXXXXX");
@@ -66,15 +54,8 @@ env_init(struct env *e, unsigned salt)
 	snprintf(e->net, sizeof(e->net), "127.%u.%u.", 50 + r % 50,
 	    (r >> 8) % 250);
 	snprintf(a, sizeof(a), "%s1", e->net);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	cr_assert_geq(fd, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	inet_pton(AF_INET, a, &sa.sin_addr);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	e->port = ntohs(sa.sin_port);
-	close(fd);
+	e->port = tenv_free_port(a);
+	cr_assert_gt(e->port, 0, "no free port on %s", a);
 }
 
 static void
@@ -83,42 +64,6 @@ env_path(const struct env *e, const char *name, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s", e->dir, name);
 }
 
-static void
-write_file(const struct env *e, const char *name, const char *text)
-{
-	char path[128];
-	FILE *fp;
-
-	env_path(e, name, path, sizeof(path));
-	fp = fopen(path, "w");
-	cr_assert_not_null(fp, "%s: %s", path, strerror(errno));
-	fputs(text, fp);
-	cr_assert_eq(fclose(fp), 0);
-}
-
-/* The whole file as a malloc'd string ("" if it cannot be read). */
-static char *
-read_file(const char *path)
-{
-	FILE *fp = fopen(path, "r");
-	char *buf = NULL;
-	size_t len = 0, cap = 0, n;
-
-	if (fp == NULL)
-		return strdup("");
-	do {
-		if (cap - len < 4096) {
-			cap = cap ? 2 * cap : 65536;
-			buf = realloc(buf, cap + 1);
-			cr_assert_not_null(buf);
-		}
-		n = fread(buf + len, 1, cap - len, fp);
-		len += n;
-	} while (n > 0);
-	fclose(fp);
-	buf[len] = '\0';
-	return buf;
-}
 
 static char *
 read_env_file(const struct env *e, const char *name)
@@ -126,7 +71,7 @@ read_env_file(const struct env *e, const char *name)
 	char path[128];
 
 	env_path(e, name, path, sizeof(path));
-	return read_file(path);
+	return tenv_read_file(path);
 }
 
 /* Starts argv with stdout/stderr to files out/err in the test's dir. */
@@ -167,7 +112,7 @@ sim_start(struct env *e, const char *cfg, const char *scen)
 {
 	char prog[512], c[128], s[128];
 	const char *argv[8];
-	int64_t end = mono_ms() + 10000;
+	int64_t end = tenv_mono_ms() + 10000;
 
 	snprintf(prog, sizeof(prog), "%s", proc_build_path("bench/devsim"));
 	env_path(e, cfg, c, sizeof(c));
@@ -179,7 +124,7 @@ sim_start(struct env *e, const char *cfg, const char *scen)
 	argv[4] = s;
 	argv[5] = NULL;
 	e->sim = spawn(e, argv, "devsim.out", "devsim.err");
-	while (mono_ms() < end) {
+	while (tenv_mono_ms() < end) {
 		char *text = read_env_file(e, "devsim.out");
 		int ready = strstr(text, "devsim ready") != NULL, status;
 
@@ -203,13 +148,13 @@ sim_start(struct env *e, const char *cfg, const char *scen)
 static int
 stop_pid(pid_t *pid, int sig, int ms)
 {
-	int64_t end = mono_ms() + ms;
+	int64_t end = tenv_mono_ms() + ms;
 	int status;
 
 	if (*pid <= 0)
 		return -1;
 	kill(*pid, sig);
-	while (mono_ms() < end) {
+	while (tenv_mono_ms() < end) {
 		if (waitpid(*pid, &status, WNOHANG) == *pid) {
 			*pid = 0;
 			return WIFEXITED(status) ? WEXITSTATUS(status) :
@@ -278,7 +223,7 @@ fleet_yaml(const struct env *e, const char *name, const char *output,
 	    down_device ? "  - {id: T9-rect, site: T2, profile: rectifier, "
 	    "host: " : "", down_device ? e->net : "",
 	    down_device ? "9}\n" : "");
-	write_file(e, name, yaml);
+	tenv_write_file(e->dir, name, yaml);
 }
 
 /* Starts tocsind -c cfg (with more args) in the background. */
@@ -387,7 +332,7 @@ static json_t *
 wait_for(struct env *e, const char *file, const char *what,
     int (*pred)(json_t *, void *), void *arg)
 {
-	int64_t end = mono_ms() + 20000;
+	int64_t end = tenv_mono_ms() + 20000;
 
 	for (;;) {
 		json_t *evs = events(e, file);
@@ -404,7 +349,7 @@ wait_for(struct env *e, const char *file, const char *what,
 			cr_assert_fail("tocsind exited (status %d) before %s:\n%s",
 			    status, what, log);
 		}
-		if (mono_ms() >= end) {
+		if (tenv_mono_ms() >= end) {
 			log = read_env_file(e, "tocsind.err");
 			cr_assert_fail("no %s in 20 s; tocsind log:\n%s", what,
 			    log);
@@ -487,7 +432,7 @@ Test(tocsind_live, mains_fail_opens_and_clears_then_sigterm)
 	env_init(&e, 1);
 	env_path(&e, "incidents.jsonl", out, sizeof(out));
 	fleet_yaml(&e, "live.yaml", out, 0);
-	write_file(&e, "scen", "500ms site:T1 mains_fail\n"
+	tenv_write_file(e.dir, "scen", "500ms site:T1 mains_fail\n"
 	    "8s site:T1 mains_restore\n");
 	sim_start(&e, "live.yaml", "scen");
 	daemon_start(&e, "live.yaml", NULL);
@@ -545,11 +490,11 @@ Test(tocsind_live, mains_fail_opens_and_clears_then_sigterm)
 	}
 	json_decref(evs);
 
-	t0 = mono_ms();
+	t0 = tenv_mono_ms();
 	rc = stop_pid(&e.daemon, SIGTERM, 15000);
 	log = read_env_file(&e, "tocsind.err");
 	cr_expect_eq(rc, 0, "tocsind exit %d after SIGTERM:\n%s", rc, log);
-	cr_expect_lt(mono_ms() - t0, 15000);
+	cr_expect_lt(tenv_mono_ms() - t0, 15000);
 	cr_expect(strstr(log, "level=info start ") != NULL, "%s", log);
 	cr_expect(strstr(log, "stop reason=SIGTERM census=\"2 sites") != NULL,
 	    "%s", log);
@@ -587,7 +532,7 @@ Test(tocsind_live, down_device_raises_comm_loss_to_the_output)
 	/* devsim serves T1 and T2 only; tocsind also polls T9 */
 	fleet_yaml(&e, "sim.yaml", out, 0);
 	fleet_yaml(&e, "live.yaml", out, 1);
-	write_file(&e, "scen", "# nothing happens\n");
+	tenv_write_file(e.dir, "scen", "# nothing happens\n");
 	sim_start(&e, "sim.yaml", "scen");
 	snprintf(prog, sizeof(prog), "%s", proc_build_path("tocsind"));
 	env_path(&e, "live.yaml", cfg, sizeof(cfg));
