@@ -321,7 +321,7 @@ usage(void)
 "                 [--port P] [--ports-per-addr M] [--count N | --duration S]\n"
 "                 [--interval-ms I] [--timeout-ms T] [--warmup N]\n"
 "                 [--points all|input] [--max-rate-tps X] [--max-secs S]\n"
-"                 [--inflight N] [--classes on|off]\n");
+"                 [--inflight N] [--classes on|off] [--timer-slack-ms S]\n");
 	exit(2);
 }
 
@@ -341,6 +341,7 @@ main(int argc, char *argv[])
 		{ "max-secs", required_argument, NULL, 'M' },
 		{ "inflight", required_argument, NULL, 'f' },
 		{ "classes", required_argument, NULL, 'C' },
+		{ "timer-slack-ms", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct devsim_cfg cfg, one;
@@ -349,7 +350,7 @@ main(int argc, char *argv[])
 	struct mb_config mc;
 	struct mb_counters ctr;
 	double duration = 0, max_rate = 100000, max_secs = 300;
-	unsigned timeout_ms = 1000, inflight = 1;
+	unsigned timeout_ms = 1000, inflight = 1, slack_ms = UINT32_MAX;
 	int table = -1, classes = -1, ch, rc;
 	size_t ngw, nblocks;
 	double reads;
@@ -386,6 +387,7 @@ main(int argc, char *argv[])
 			break;
 		case 'x': max_rate = pb_num_arg("pollbench", "max-rate-tps", optarg, 1, 1e9); break;
 		case 'M': max_secs = pb_num_arg("pollbench", "max-secs", optarg, 1, 86400); break;
+		case 'S': slack_ms = (unsigned)pb_num_arg("pollbench", "timer-slack-ms", optarg, 0, 1000); break;
 		case 'f': inflight = (unsigned)pb_num_arg("pollbench", "inflight", optarg, 1, 64); break;
 		default:
 			if (devsim_cfg_option(&cfg, "pollbench", ch, optarg) != 0)
@@ -439,6 +441,8 @@ main(int argc, char *argv[])
 	mc.interval_ms = pb.poll_ms;
 	mc.timeout_ms = timeout_ms;
 	mc.inflight = (uint16_t)inflight;
+	if (slack_ms != UINT32_MAX)
+		mc.timer_slack_ms = slack_ms;
 	pb.timeout_s = timeout_ms / 1000.0;
 	mc.seed = 1;
 	/* The bench connects its whole fleet at once, which the
