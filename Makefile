@@ -108,8 +108,10 @@ $(TESTBIN): $(TEST_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 
 # libFuzzer targets: clang, ASan + UBSan, libc malloc, own object dir.
+# -MMD -MP: a header change rebuilds the objects that include it, as in the
+# main build (a stale object with an old struct layout is a false crash).
 FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -pthread -I. -DTOCSIN_FUZZ \
-               -DTOCSIN_VERSION='"$(VERSION)"'
+               -DTOCSIN_VERSION='"$(VERSION)"' -MMD -MP
 FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -155,5 +157,6 @@ bench: all
 clean:
 	rm -rf build
 
+-include $(FUZZ_OBJ:.o=.d) $(FUZZ_BIN:%=%.d)
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(PROGRAMS:%.c=$(BUILD)/%.d) \
          $(BENCH_MAIN:%.c=$(BUILD)/%.d) $(STRESS_SRC:%.c=$(BUILD)/%.d)
