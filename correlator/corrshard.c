@@ -49,9 +49,10 @@
 
 #include "correlator/catomic.h"
 #include "correlator/corrshard.h"
+#include "correlator/cthread.h"
 #include "daemon/mem.h"
 
-#define CORR_LINE	64	/* cache line */
+#define CORR_LINE	CTHREAD_LINE
 #define CORR_BATCH	256	/* messages from one ring per turn */
 #define CORR_SPINS	64	/* idle turns before sleeping */
 
@@ -134,17 +135,6 @@ struct corr_router {
 
 _Static_assert(CORR_ROUTER_MAX_SHARDS <= 256, "site_shard is a byte");
 _Static_assert(CORR_ROUTER_MAX_SHARDS <= 64, "dirty shards fit a uint64_t");
-
-/* n zeroed objects of size at a CORR_LINE boundary; *mem is what to free. */
-static void *
-corr_alloc_lines(size_t n, size_t size, void **mem)
-{
-	uintptr_t p;
-
-	*mem = xcalloc(1, n * size + CORR_LINE);
-	p = ((uintptr_t)*mem + CORR_LINE - 1) & ~(uintptr_t)(CORR_LINE - 1);
-	return (void *)p;
-}
 
 static struct corr_ring *
 corr_ring_of(struct corr_router *r, unsigned producer, unsigned shard)
@@ -317,7 +307,7 @@ corr_router_new(struct fleet *fleet, const struct corr_config *cc,
 	for (uint32_t i = 0; i < r->nsites; i++)
 		r->site_shard[i] = (uint8_t)(corr_mix(fleet->sites[i].area) %
 		    nshards);
-	r->rings = corr_alloc_lines(nrings, sizeof(*r->rings), &r->rings_mem);
+	r->rings = cthread_alloc_lines(nrings, sizeof(*r->rings), &r->rings_mem);
 	for (size_t i = 0; i < nrings; i++) {
 		struct corr_ring *cr = &r->rings[i];
 
@@ -326,8 +316,8 @@ corr_router_new(struct fleet *fleet, const struct corr_config *cc,
 		atomic_init(&cr->tail, 0);
 		atomic_init(&cr->head, 0);
 	}
-	r->prod = corr_alloc_lines(nproducers, sizeof(*r->prod), &r->prod_mem);
-	r->shards = corr_alloc_lines(nshards, sizeof(*r->shards),
+	r->prod = cthread_alloc_lines(nproducers, sizeof(*r->prod), &r->prod_mem);
+	r->shards = cthread_alloc_lines(nshards, sizeof(*r->shards),
 	    &r->shards_mem);
 	for (unsigned i = 0; i < nshards; i++) {
 		r->shards[i].r = r;
@@ -464,32 +454,6 @@ corr_router_push_batch(struct corr_router *r, unsigned producer,
 	return rc;
 }
 
-static int64_t
-corr_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* One backoff round: spin, then yield, then sleep 2 us doubling to 1 ms. */
-static void
-corr_backoff(unsigned round)
-{
-	if (round < 16) {
-		for (volatile unsigned k = 0; k < 64; k++)
-			;
-	} else if (round < 32) {
-		sched_yield();
-	} else {
-		unsigned shift = round - 32 < 9 ? round - 32 : 9;
-		struct timespec ts = { 0, (long)(2000u << shift) };
-
-		nanosleep(&ts, NULL);
-	}
-}
-
 int
 corr_router_push_wait(struct corr_router *r, unsigned producer,
     const struct alarm_event *evs, size_t n, int timeout_ms, size_t *done)
@@ -517,15 +481,15 @@ corr_router_push_wait(struct corr_router *r, unsigned producer,
 		}
 		/* -EAGAIN: the shard is behind */
 		if (deadline < 0)
-			deadline = corr_mono_ms() + timeout_ms;
-		else if (round >= 32 && corr_mono_ms() >= deadline) {
+			deadline = cthread_mono_ms() + timeout_ms;
+		else if (round >= 32 && cthread_mono_ms() >= deadline) {
 			catomic_add_relaxed(&pr->timeouts, 1);
 			if (done != NULL)
 				*done = i;
 			return -ETIMEDOUT;
 		}
 		catomic_add_relaxed(&pr->waits, 1);
-		corr_backoff(round++);
+		cthread_backoff(round++);
 	}
 	if (done != NULL)
 		*done = i;

@@ -22,21 +22,20 @@
  * being written.
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <ev.h>
 
 #include "correlator/catomic.h"
+#include "correlator/cthread.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "drivers/file/filesink.h"
 
-#define FS_LINE		64	/* cache line */
+#define FS_LINE		CTHREAD_LINE
 #define FS_SLOTS	4096	/* default ring size */
 #define FS_WAIT_MS	5000	/* default put wait */
 #define FS_LOG_EVERY	1000	/* log the first error, then every Nth */
@@ -74,29 +73,6 @@ struct fs {
 	_Atomic uint64_t write_errors;
 };
 
-static int64_t
-fs_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* One backoff round: yield, then sleep 10 us doubling to 1 ms. */
-static void
-fs_backoff(unsigned round)
-{
-	if (round < 8) {
-		sched_yield();
-	} else {
-		unsigned shift = round - 8 < 7 ? round - 8 : 7;
-		struct timespec ts = { 0, (long)(10000u << shift) };
-
-		nanosleep(&ts, NULL);
-	}
-}
-
 /* The writer counts an error and logs the first, then every Nth. */
 static void
 fs_error(struct fs *fs, const char *what, int err)
@@ -129,8 +105,8 @@ fs_put(struct filesink *s, unsigned producer, char *line)
 	t = catomic_load_relaxed(&r->tail);
 	while (t - catomic_load_acquire(&r->head) > r->mask) {
 		if (deadline < 0) {
-			deadline = fs_mono_ms() + fs->put_wait_ms;
-		} else if (fs_mono_ms() >= deadline) {
+			deadline = cthread_mono_ms() + fs->put_wait_ms;
+		} else if (cthread_mono_ms() >= deadline) {
 			uint64_t d = catomic_add_relaxed(&r->dropped, 1) + 1;
 
 			free(line);
@@ -142,7 +118,7 @@ fs_put(struct filesink *s, unsigned producer, char *line)
 		catomic_add_relaxed(&r->waits, 1);
 		/* the writer may be asleep: make sure it knows */
 		ev_async_send(fs->loop, &fs->wake);
-		fs_backoff(round++);
+		cthread_backoff(round++);
 	}
 	r->slot[t & r->mask] = line;
 	catomic_store_release(&r->tail, t + 1);
@@ -283,7 +259,6 @@ filesink_new(struct ev_loop *loop, const struct filesink_config *cfg,
 	unsigned slots = cfg->ring_slots ? cfg->ring_slots : FS_SLOTS;
 	int to_stdout = cfg->path == NULL || strcmp(cfg->path, "-") == 0;
 	struct fs *fs;
-	uintptr_t p;
 	FILE *fp;
 
 	if (loop == NULL || out == NULL || cfg->nproducers < 1 ||
@@ -302,11 +277,8 @@ filesink_new(struct ev_loop *loop, const struct filesink_config *cfg,
 	fs->path = xstrdup(to_stdout ? "-" : cfg->path);
 	fs->nproducers = cfg->nproducers;
 	fs->put_wait_ms = cfg->put_wait_ms ? cfg->put_wait_ms : FS_WAIT_MS;
-	fs->rings_mem = xcalloc(1, cfg->nproducers * sizeof(*fs->rings) +
-	    FS_LINE);
-	p = ((uintptr_t)fs->rings_mem + FS_LINE - 1) &
-	    ~(uintptr_t)(FS_LINE - 1);
-	fs->rings = (struct fs_ring *)p;
+	fs->rings = cthread_alloc_lines(cfg->nproducers, sizeof(*fs->rings),
+	    &fs->rings_mem);
 	for (unsigned i = 0; i < cfg->nproducers; i++) {
 		struct fs_ring *r = &fs->rings[i];
 
