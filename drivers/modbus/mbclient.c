@@ -158,9 +158,9 @@ struct mbc_dev {
 	uint8_t		 brk;		/* enum brk_state */
 	int16_t		 slot;		/* in-flight slot or -1 */
 	size_t		 cur;		/* block being read */
-	uint32_t	 seq;		/* this poll's number, from 0: which
-					   poll classes are due (mbplan.h) */
-	uint32_t	 nextseq;
+	uint32_t	 polls;		/* polls started; the one under way is
+					   number polls - 1 (from 0), which
+					   says which poll classes are due */
 	uint32_t	 misses;	/* failed polls in a row */
 	uint32_t	 brk_fail;	/* timeouts in a row */
 	uint32_t	 brk_open_ms;	/* current open period */
@@ -206,7 +206,8 @@ static void dev_finish(struct mbc_dev *d, enum mb_status st, int err);
 static size_t
 dev_due(const struct mbc_dev *d, size_t b)
 {
-	while (b < d->plan.nblocks && !mbplan_due(&d->plan, b, d->seq))
+	while (b < d->plan.nblocks &&
+	    !mbplan_due(&d->plan, b, d->polls - 1))
 		b++;
 	return b;
 }
@@ -503,7 +504,7 @@ dev_finish(struct mbc_dev *d, enum mb_status st, int err)
 	r.started_ms = (int64_t)(d->started * 1000.0);
 	r.rtt_us = d->nrtt ? (uint32_t)(d->rtt_sum / d->nrtt * 1e6) : 0;
 	r.plan = &d->plan;
-	r.seq = d->seq;
+	r.seq = d->polls - 1;
 	if (st == MB_OK || st == MB_EXCEPTION) {
 		r.data = d->data;
 		r.block_exc = d->bexc;
@@ -1069,7 +1070,7 @@ dev_poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	cl->ctr.polls++;
 	d->busy = 1;
-	d->seq = d->nextseq++;
+	d->polls++;
 	d->cur = dev_due(d, 0);
 	d->exc_first = 0;
 	d->rtt_sum = 0;
