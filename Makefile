@@ -108,14 +108,16 @@ $(TESTBIN): $(TEST_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
 
 # libFuzzer targets: clang, ASan + UBSan, libc malloc, own object dir.
+FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -pthread -I. -DTOCSIN_FUZZ \
+               -DTOCSIN_VERSION='"$(VERSION)"'
+FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
 # -MMD -MP: a header change rebuilds the objects that include it, as in the
 # main build (a stale object with an old struct layout is a false crash).
-FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -pthread -I. -DTOCSIN_FUZZ \
-               -DTOCSIN_VERSION='"$(VERSION)"' -MMD -MP
-FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
+# A target's own .c is compiled at every link, and any header change
+# relinks it through the objects.
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $^ $(BASE_LDLIBS)
@@ -157,6 +159,6 @@ bench: all
 clean:
 	rm -rf build
 
--include $(FUZZ_OBJ:.o=.d) $(FUZZ_BIN:%=%.d)
+-include $(FUZZ_OBJ:.o=.d)
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(PROGRAMS:%.c=$(BUILD)/%.d) \
          $(BENCH_MAIN:%.c=$(BUILD)/%.d) $(STRESS_SRC:%.c=$(BUILD)/%.d)
