@@ -794,7 +794,7 @@ Test(mbclient, exception_codes_1_to_11, .timeout = 10)
 	run = tc_open(&t);
 	tc_lmsrv(&t);
 	t.cfg.interval_ms = 2000;
-	t.p = profile_regs(MB_HOLDING, 0, 1);	/* one point: nothing to split */
+	t.p = profile_regs(MB_HOLDING, 0, 1); /* one point: nothing to split */
 	tc_client(&t);
 	for (int code = 1; code <= 11; code++)
 		add(t.c, (uint32_t)code, t.s.port, 100 + code, &t.p);
