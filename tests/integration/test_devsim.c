@@ -30,6 +30,7 @@
 
 #include <modbus/modbus.h>
 
+#include "tests/support/proc.h"
 #include "tests/support/tenv.h"
 
 struct sim {
@@ -52,17 +53,6 @@ pick_endpoint(struct sim *s, unsigned salt)
 	snprintf(s->addr[1], sizeof(s->addr[1]), "127.%u.%u.2", x, y);
 	s->port = tenv_free_port(s->addr[0]);
 	cr_assert_gt(s->port, 0, "no free port on %s", s->addr[0]);
-}
-
-static const char *
-devsim_path(void)
-{
-	static char path[512];
-	const char *b = getenv("TOCSIN_BUILD");
-
-	snprintf(path, sizeof(path), "%s/bench/devsim",
-	    b != NULL && *b != '\0' ? b : "build/default");
-	return path;
 }
 
 /* Reads one line from fd within ms; returns its length or -1. */
@@ -89,16 +79,76 @@ read_line(int fd, char *buf, size_t len, int ms)
 	return -1;
 }
 
+/*
+ * Forks and runs argv[0] with its stdout, and its stderr if err is not
+ * NULL, on pipes whose read ends land in *out and *err; the child dies
+ * with the test (PR_SET_PDEATHSIG).
+ */
+static pid_t
+fork_exec(const char *const *argv, int *out, int *err)
+{
+	int o[2], e[2];
+	pid_t pid;
+
+	cr_assert_eq(pipe(o), 0);
+	if (err != NULL)
+		cr_assert_eq(pipe(e), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(o[1], 1);
+		if (err != NULL)
+			dup2(e[1], 2);
+		/* Criterion's own descriptors must not leak into the child. */
+		close_range(3, ~0U, 0);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(o[1]);
+	*out = o[0];
+	if (err != NULL) {
+		close(e[1]);
+		*err = e[0];
+	}
+	return pid;
+}
+
+/* Waits ms at most for pid to exit: 0 and *status set, or -1. */
+static int
+wait_exit(pid_t pid, int ms, int *status)
+{
+	int64_t end = tenv_mono_ms() + ms;
+
+	while (waitpid(pid, status, WNOHANG) != pid) {
+		if (tenv_mono_ms() >= end)
+			return -1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+/* Reads fd's lines until none comes for 1 s; whether one holds needle. */
+static int
+has_line(int fd, const char *needle)
+{
+	char line[1024];
+	int found = 0;
+
+	while (read_line(fd, line, sizeof(line), 1000) >= 0)
+		found |= strstr(line, needle) != NULL;
+	return found;
+}
+
 static pid_t
 spawn(struct sim *s, const char *const *extra)
 {
 	const char *argv[40];
 	char port[16];
-	int o[2], e[2], n = 0;
-	pid_t pid;
+	int n = 0;
 
 	snprintf(port, sizeof(port), "%d", s->port);
-	argv[n++] = devsim_path();
+	argv[n++] = proc_build_path("bench/devsim");
 	argv[n++] = "--base-addr";
 	argv[n++] = s->addr[0];
 	argv[n++] = "--port";
@@ -112,25 +162,20 @@ spawn(struct sim *s, const char *const *extra)
 	argv[n] = NULL;
 	cr_assert_eq(access(argv[0], X_OK), 0, "no simulator at %s (set "
 	    "TOCSIN_BUILD)", argv[0]);
-	cr_assert_eq(pipe(o), 0);
-	cr_assert_eq(pipe(e), 0);
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(o[1], 1);
-		dup2(e[1], 2);
-		/* Criterion's own descriptors must not leak into the child. */
-		close_range(3, ~0U, 0);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	close(o[1]);
-	close(e[1]);
-	s->pid = pid;
-	s->out = o[0];
-	s->err = e[0];
-	return pid;
+	s->pid = fork_exec(argv, &s->out, &s->err);
+	return s->pid;
+}
+
+/* Fills a new file named from the template path (mkstemp) with scen. */
+static void
+write_scen(char *path, const char *scen)
+{
+	size_t len = strlen(scen);
+	int fd = mkstemp(path);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, scen, len), (ssize_t)len);
+	close(fd);
 }
 
 /* Starts devsim and waits (5 s at most) for its ready line. */
@@ -154,19 +199,29 @@ sim_start(struct sim *s, unsigned salt, const char *const *extra)
 	cr_assert_fail("devsim did not become ready");
 }
 
+/*
+ * Writes scen to a new file named from the template path (mkstemp), starts
+ * devsim with extra (which names path), then removes the file: devsim has
+ * read it by the time it is ready.
+ */
+static void
+sim_start_scen(struct sim *s, unsigned salt, const char *const *extra,
+    char *path, const char *scen)
+{
+	write_scen(path, scen);
+	sim_start(s, salt, extra);
+	unlink(path);
+}
+
 /* SIGTERM, wait 3 s at most, then SIGKILL; returns the exit status. */
 static int
 sim_stop(struct sim *s)
 {
-	int64_t end = tenv_mono_ms() + 3000;
 	int status = -1;
 
 	kill(s->pid, SIGTERM);
-	while (tenv_mono_ms() < end) {
-		if (waitpid(s->pid, &status, WNOHANG) == s->pid)
-			return status;
-		usleep(10000);
-	}
+	if (wait_exit(s->pid, 3000, &status) == 0)
+		return status;
 	kill(s->pid, SIGKILL);
 	waitpid(s->pid, &status, 0);
 	return -1;
@@ -334,15 +389,9 @@ Test(devsim, scenario_mains_failure_and_consequences)
 	struct sim s;
 	modbus_t *mb;
 	char line[1024];
-	int fd, found = 0;
+	int found = 0;
 
-	fd = mkstemp(path);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(write(fd, scen, sizeof(scen) - 1),
-	    (ssize_t)sizeof(scen) - 1);
-	close(fd);
-	sim_start(&s, 3, extra);
-	unlink(path);
+	sim_start_scen(&s, 3, extra, path, scen);
 	cr_assert(strstr(s.ready, "steps=3"), "%s", s.ready);
 	mb = client(&s, 0, 1, 2000);
 	cr_assert_eq(modbus_read_input_registers(mb, 0, 10, b0), 10);
@@ -378,10 +427,8 @@ Test(devsim, scenario_mains_failure_and_consequences)
 
 	/* The scenario step is logged and the exit stats count requests. */
 	cr_assert_eq(sim_stop(&s), 0);
-	while (read_line(s.err, line, sizeof(line), 1000) >= 0)
-		found |= strstr(line, "action=mains_fail") != NULL;
-	cr_assert(found, "scenario step not logged");
-	found = 0;
+	cr_assert(has_line(s.err, "action=mains_fail"),
+	    "scenario step not logged");
 	while (read_line(s.out, line, sizeof(line), 1000) >= 0)
 		if (strstr(line, "devsim stats reason=SIGTERM") != NULL &&
 		    strstr(line, "cpu_s=") != NULL &&
@@ -446,15 +493,8 @@ Test(devsim, scripted_communication_faults)
 	modbus_t *mb[6];
 	uint16_t r[4];
 	int64_t t0, dt;
-	int fd;
 
-	fd = mkstemp(path);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(write(fd, scen, sizeof(scen) - 1),
-	    (ssize_t)sizeof(scen) - 1);
-	close(fd);
-	sim_start(&s, 6, extra);
-	unlink(path);
+	sim_start_scen(&s, 6, extra, path, scen);
 	/* Endpoints 2..5 follow the first two on consecutive addresses. */
 	for (int i = 0; i < 6; i++) {
 		struct sim t = s;
@@ -496,29 +536,20 @@ Test(devsim, bad_scenario_names_file_and_line)
 	    "2s site:S00000 delay\n";
 	char path[] = "/tmp/test_devsim_bad.XXXXXX";
 	const char *extra[] = { "--devices", "1", "--scenario", path, NULL };
-	char want[128], line[1024];
+	char want[128];
 	struct sim s;
-	int fd, status = -1, found = 0;
-	int64_t end;
+	int status = -1;
 
-	fd = mkstemp(path);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(write(fd, scen, sizeof(scen) - 1),
-	    (ssize_t)sizeof(scen) - 1);
-	close(fd);
+	write_scen(path, scen);
 	pick_endpoint(&s, 7);
 	spawn(&s, extra);
-	end = tenv_mono_ms() + 5000;
-	while (tenv_mono_ms() < end && waitpid(s.pid, &status, WNOHANG) != s.pid)
-		usleep(10000);
+	wait_exit(s.pid, 5000, &status);
 	unlink(path);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1,
 	    "status %d", status);
 	snprintf(want, sizeof(want), "%s:2: action 'delay' takes one "
 	    "argument", path);
-	while (read_line(s.err, line, sizeof(line), 1000) >= 0)
-		found |= strstr(line, want) != NULL;
-	cr_assert(found, "no error naming %s", want);
+	cr_assert(has_line(s.err, want), "no error naming %s", want);
 }
 
 /*
@@ -531,39 +562,23 @@ run_client(const char *name, const char *const *args)
 	static char line[1024];
 	char path[512];
 	const char *argv[32];
-	int o[2], n = 0, status, got;
-	int64_t end;
+	int out, n = 0, status, got;
 	pid_t pid;
 
-	snprintf(path, sizeof(path), "%s", devsim_path());
-	snprintf(strrchr(path, '/') + 1, sizeof(path) - (size_t)(strrchr(path,
-	    '/') + 1 - path), "%s", name);
+	snprintf(path, sizeof(path), "bench/%s", name);
+	snprintf(path, sizeof(path), "%s", proc_build_path(path));
 	argv[n++] = path;
 	for (; *args != NULL && n < 31; args++)
 		argv[n++] = *args;
 	argv[n] = NULL;
 	cr_assert_eq(access(path, X_OK), 0, "no client at %s", path);
-	cr_assert_eq(pipe(o), 0);
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(o[1], 1);
-		close_range(3, ~0U, 0);
-		execv(path, (char *const *)argv);
-		_exit(127);
-	}
-	close(o[1]);
-	got = read_line(o[0], line, sizeof(line), 10000);
-	close(o[0]);
-	end = tenv_mono_ms() + 3000;
-	while (waitpid(pid, &status, WNOHANG) != pid) {
-		if (tenv_mono_ms() > end) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			return NULL;
-		}
-		usleep(10000);
+	pid = fork_exec(argv, &out, NULL);
+	got = read_line(out, line, sizeof(line), 10000);
+	close(out);
+	if (wait_exit(pid, 3000, &status) != 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		return NULL;
 	}
 	return got > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ?
 	    line : NULL;
@@ -641,15 +656,8 @@ Test(devsim, epoll_floor_keeps_schedule_and_counts_timeouts)
 	char port[16], *res;
 	struct sim s;
 	long long tx;
-	int fd;
 
-	fd = mkstemp(path);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(write(fd, scen, sizeof(scen) - 1),
-	    (ssize_t)sizeof(scen) - 1);
-	close(fd);
-	sim_start(&s, 9, extra);
-	unlink(path);
+	sim_start_scen(&s, 9, extra, path, scen);
 	snprintf(port, sizeof(port), "%d", s.port);
 	{
 		const char *args[] = { "--devices", "4", "--base-addr",
@@ -708,9 +716,9 @@ Test(devsim, own_framing_split_pipelined_and_bad_frames)
 	static const uint8_t q1[] = { 1, 2, 0, 0, 0, 6, 1, 3, 0, 0, 0, 1 };
 	static const uint8_t q2[] = { 1, 3, 0, 0, 0, 6, 1, 3, 0, 1, 0, 1 };
 	static const uint8_t bad[] = { 0, 1, 0, 1, 0, 6, 1, 3, 0, 0, 0, 1 };
-	uint8_t two[24], r[22], line[1024];
+	uint8_t two[24], r[22];
 	struct sim s;
-	int fd, found = 0;
+	int fd;
 
 	sim_start(&s, 10, extra);
 	fd = raw_connect(&s);
@@ -739,7 +747,5 @@ Test(devsim, own_framing_split_pipelined_and_bad_frames)
 	cr_assert_eq(recv(fd, r, sizeof(r), 0), 0, "connection not closed");
 	close(fd);
 	cr_assert_eq(sim_stop(&s), 0);
-	while (read_line(s.out, (char *)line, sizeof(line), 1000) >= 0)
-		found |= strstr((char *)line, " bad_frames=1 ") != NULL;
-	cr_assert(found, "bad frame not counted");
+	cr_assert(has_line(s.out, " bad_frames=1 "), "bad frame not counted");
 }

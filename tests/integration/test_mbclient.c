@@ -170,32 +170,36 @@ tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 }
 
-/* Runs the loop for ms milliseconds of wall time (bounded). */
+/*
+ * Runs the loop until *n >= want or ms milliseconds of wall time pass;
+ * n NULL: for the whole ms.  The 10 ms tick bounds each ev_run(), so the
+ * deadline holds when nothing else wakes the loop.
+ */
 static void
-run_for(struct ev_loop *loop, double ms)
+spin(struct ev_loop *loop, double ms, const size_t *n, size_t want)
 {
 	ev_timer t;
 	double end = now_s() + ms / 1000.0;
 
 	ev_timer_init(&t, tick_cb, 0.01, 0.01);
 	ev_timer_start(loop, &t);
-	while (now_s() < end)
+	while ((n == NULL || *n < want) && now_s() < end)
 		ev_run(loop, EVRUN_ONCE);
 	ev_timer_stop(loop, &t);
+}
+
+/* Runs the loop for ms milliseconds of wall time. */
+static void
+run_for(struct ev_loop *loop, double ms)
+{
+	spin(loop, ms, NULL, 0);
 }
 
 /* Runs until run->n >= want or ms pass. */
 static void
 run_until(struct ev_loop *loop, struct run *run, size_t want, double ms)
 {
-	ev_timer t;
-	double end = now_s() + ms / 1000.0;
-
-	ev_timer_init(&t, tick_cb, 0.01, 0.01);
-	ev_timer_start(loop, &t);
-	while (run->n < want && now_s() < end)
-		ev_run(loop, EVRUN_ONCE);
-	ev_timer_stop(loop, &t);
+	spin(loop, ms, &run->n, want);
 }
 
 static struct fleet_point pts[32];
@@ -552,47 +556,122 @@ add(struct mbclient *c, uint32_t idx, int port, int unit,
 	cr_assert_eq(c->ops->add_device(c, &d), 0);
 }
 
+static struct fleet_point
+point(unsigned table, unsigned addr, unsigned type)
+{
+	return (struct fleet_point){ .table = (uint8_t)table,
+	    .address = (uint16_t)addr, .type = (uint8_t)type, .bit = -1 };
+}
+
+/*
+ * One test's loop, results, client and the server it owns.  tc_open()
+ * sets up the loop, the results and a cfg_fast() config; the test adjusts
+ * cfg and p, then tc_client(); tc_close() tears down in reverse: the
+ * client, the server, the loop, the results.
+ */
+struct tc {
+	struct ev_loop	*loop;
+	struct run	*run;		/* calloc'd: too big for the stack */
+	struct mb_config cfg;
+	struct fleet_profile p;		/* the profile tc_add_units() uses */
+	struct mbclient	*c;		/* NULL until tc_client() */
+	struct mb_counters k;		/* as of the last tc_start_for() */
+	struct fake	 f;		/* if has_f: started by tc_fake() */
+	struct lmsrv	 s;		/* if has_s: started by tc_lmsrv() */
+	int		 has_f, has_s;
+};
+
+/* Returns t->run, for the tests that read the results. */
+static struct run *
+tc_open(struct tc *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->loop = ev_loop_new(EVFLAG_AUTO);
+	t->run = calloc(1, sizeof(*t->run));
+	cfg_fast(&t->cfg);
+	return t->run;
+}
+
+static void
+tc_fake(struct tc *t, enum fmode mode)
+{
+	fake_start(&t->f, mode);
+	t->has_f = 1;
+}
+
+static void
+tc_lmsrv(struct tc *t)
+{
+	lmsrv_start(&t->s);
+	t->has_s = 1;
+}
+
+/* A new client on t->cfg; its results go to t->run, emptied. */
+static struct mbclient *
+tc_client(struct tc *t)
+{
+	t->c = client(t->loop, &t->cfg, t->run);
+	return t->c;
+}
+
+/* Devices first..last on port, each its own index and unit id. */
+static void
+tc_add_units(struct tc *t, int port, int first, int last)
+{
+	for (int u = first; u <= last; u++)
+		add(t->c, (uint32_t)u, port, u, &t->p);
+}
+
+/* Starts the client, runs the loop ms, then reads the counters. */
+static void
+tc_start_for(struct tc *t, double ms)
+{
+	t->c->ops->start(t->c);
+	run_for(t->loop, ms);
+	t->c->ops->counters(t->c, &t->k);
+}
+
+static void
+tc_close(struct tc *t)
+{
+	if (t->c != NULL)
+		t->c->ops->free(t->c);
+	if (t->has_s)
+		lmsrv_stop(&t->s);
+	if (t->has_f)
+		fake_stop(&t->f);
+	ev_loop_destroy(t->loop);
+	free(t->run);
+}
+
 /* --- tests against libmodbus's server ---------------------------------- */
 
 Test(mbclient, every_read_fc_against_libmodbus, .timeout = 10)
 {
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct lmsrv s;
-	struct mb_config cfg;
-	struct run *run = calloc(1, sizeof(*run));
-	struct fleet_profile p;
+	struct tc t;
 	struct fleet_point pp[6];
-	struct mbclient *c;
-	struct mb_counters k;
+	struct run *run;
 	const struct mbplan *pl;
 	size_t b;
 	unsigned off;
 
-	lmsrv_start(&s);
-	cfg_fast(&cfg);
-	cfg.interval_ms = 1000;
-	memset(pp, 0, sizeof(pp));
-	pp[0] = (struct fleet_point){ .table = MB_COIL, .address = 3,
-	    .type = PT_BOOL, .bit = -1 };
-	pp[1] = (struct fleet_point){ .table = MB_COIL, .address = 5,
-	    .type = PT_BOOL, .bit = -1 };
-	pp[2] = (struct fleet_point){ .table = MB_DISCRETE, .address = 4,
-	    .type = PT_BOOL, .bit = -1 };
-	pp[3] = (struct fleet_point){ .table = MB_INPUT, .address = 10,
-	    .type = PT_FLOAT32, .bit = -1 };
-	pp[4] = (struct fleet_point){ .table = MB_HOLDING, .address = 20,
-	    .type = PT_UINT16, .bit = -1 };
-	pp[5] = (struct fleet_point){ .table = MB_HOLDING, .address = 22,
-	    .type = PT_INT32, .bit = -1 };
-	memset(&p, 0, sizeof(p));
-	p.points = pp;
-	p.npoints = 6;
-	c = client(loop, &cfg, run);
-	add(c, 7, s.port, 1, &p);
-	pl = mbclient_plan(c, 0);
+	run = tc_open(&t);
+	tc_lmsrv(&t);
+	t.cfg.interval_ms = 1000;
+	pp[0] = point(MB_COIL, 3, PT_BOOL);
+	pp[1] = point(MB_COIL, 5, PT_BOOL);
+	pp[2] = point(MB_DISCRETE, 4, PT_BOOL);
+	pp[3] = point(MB_INPUT, 10, PT_FLOAT32);
+	pp[4] = point(MB_HOLDING, 20, PT_UINT16);
+	pp[5] = point(MB_HOLDING, 22, PT_INT32);
+	t.p.points = pp;
+	t.p.npoints = 6;
+	tc_client(&t);
+	add(t.c, 7, t.s.port, 1, &t.p);
+	pl = mbclient_plan(t.c, 0);
 	cr_assert_eq(pl->nblocks, 4);
-	c->ops->start(c);
-	run_until(loop, run, 1, 3000);
+	t.c->ops->start(t.c);
+	run_until(t.loop, run, 1, 3000);
 	cr_assert_eq(run->n, 1);
 	cr_assert_eq(run->r[0].device, 7);
 	cr_assert_eq(run->r[0].status, MB_OK, "%s",
@@ -601,37 +680,34 @@ Test(mbclient, every_read_fc_against_libmodbus, .timeout = 10)
 	{
 		struct mb_result res = { .plan = pl, .data = run->data };
 
-		cr_assert_eq(mbplan_locate(pl, &p, 0, &b, &off), 0);
+		cr_assert_eq(mbplan_locate(pl, &t.p, 0, &b, &off), 0);
 		cr_assert_eq(pl->blocks[b].fc, 1);
 		cr_assert_eq(mb_result_bit(&res, b, off), 1);	/* 3 % 3 */
-		cr_assert_eq(mbplan_locate(pl, &p, 1, &b, &off), 0);
+		cr_assert_eq(mbplan_locate(pl, &t.p, 1, &b, &off), 0);
 		cr_assert_eq(mb_result_bit(&res, b, off), 0);	/* 5 % 3 */
-		cr_assert_eq(mbplan_locate(pl, &p, 2, &b, &off), 0);
+		cr_assert_eq(mbplan_locate(pl, &t.p, 2, &b, &off), 0);
 		cr_assert_eq(pl->blocks[b].fc, 2);
 		cr_assert_eq(mb_result_bit(&res, b, off), 1);	/* 4 even */
-		cr_assert_eq(mbplan_locate(pl, &p, 3, &b, &off), 0);
+		cr_assert_eq(mbplan_locate(pl, &t.p, 3, &b, &off), 0);
 		cr_assert_eq(pl->blocks[b].fc, 4);
 		cr_assert_eq(mb_result_reg(&res, b, off), 2010);
 		cr_assert_eq(mb_result_reg(&res, b, off + 1), 2011);
-		cr_assert_eq(mbplan_locate(pl, &p, 4, &b, &off), 0);
+		cr_assert_eq(mbplan_locate(pl, &t.p, 4, &b, &off), 0);
 		cr_assert_eq(pl->blocks[b].fc, 3);
 		cr_assert_eq(mb_result_reg(&res, b, off), 1020);
-		cr_assert_eq(mbplan_locate(pl, &p, 5, &b, &off), 0);
+		cr_assert_eq(mbplan_locate(pl, &t.p, 5, &b, &off), 0);
 		cr_assert_eq(mb_result_reg(&res, b, off), 1022);
 		cr_assert_eq(mb_result_reg(&res, b, off + 1), 1023);
 	}
-	c->ops->counters(c, &k);
-	cr_assert_eq(k.requests, 4);
-	cr_assert_eq(k.responses, 4);
-	cr_assert_eq(k.polls_ok, 1);
-	cr_assert_eq(k.malformed, 0);
-	cr_assert_eq(k.connected, 1);
-	cr_assert(k.bytes_tx == 4 * 12);
+	t.c->ops->counters(t.c, &t.k);
+	cr_assert_eq(t.k.requests, 4);
+	cr_assert_eq(t.k.responses, 4);
+	cr_assert_eq(t.k.polls_ok, 1);
+	cr_assert_eq(t.k.malformed, 0);
+	cr_assert_eq(t.k.connected, 1);
+	cr_assert(t.k.bytes_tx == 4 * 12);
 	cr_assert(run->r[0].started_ms > 0);
-	c->ops->free(c);
-	lmsrv_stop(&s);
-	ev_loop_destroy(loop);
-	free(run);
+	tc_close(&t);
 }
 
 /* Poll classes: which blocks each poll read, by poll number. */
@@ -665,46 +741,30 @@ on_class_result(const struct mb_result *res, void *arg)
 
 Test(mbclient, poll_classes_read_slow_points_on_their_beat, .timeout = 10)
 {
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct lmsrv s;
-	struct mb_config cfg;
+	struct tc t;
 	struct classrun *cr = calloc(1, sizeof(*cr));
-	struct fleet_profile p;
 	struct fleet_point pp[3];
-	struct mbclient *c;
-	struct mb_counters k;
 	const struct mbplan *pl;
 	unsigned want_req = 0;
-	double end;
-	ev_timer t;
 
-	lmsrv_start(&s);
-	cfg_fast(&cfg);
-	cfg.interval_ms = 50;
-	memset(pp, 0, sizeof(pp));
-	pp[0] = (struct fleet_point){ .table = MB_INPUT, .address = 0,
-	    .type = PT_UINT16, .bit = -1 };
-	pp[1] = (struct fleet_point){ .table = MB_INPUT, .address = 1,
-	    .type = PT_UINT16, .bit = -1 };
+	tc_open(&t);
+	tc_lmsrv(&t);
+	t.cfg.interval_ms = 50;
+	pp[0] = point(MB_INPUT, 0, PT_UINT16);
+	pp[1] = point(MB_INPUT, 1, PT_UINT16);
 	/* a setpoint: every 4th poll (200 ms at 50 ms) */
-	pp[2] = (struct fleet_point){ .table = MB_HOLDING, .address = 7,
-	    .type = PT_UINT16, .bit = -1, .interval_ms = 200 };
-	memset(&p, 0, sizeof(p));
-	p.points = pp;
-	p.npoints = 3;
-	c = mbclient_new(loop, &cfg, on_class_result, cr);
-	add(c, 0, s.port, 1, &p);
-	pl = mbclient_plan(c, 0);
+	pp[2] = point(MB_HOLDING, 7, PT_UINT16);
+	pp[2].interval_ms = 200;
+	t.p.points = pp;
+	t.p.npoints = 3;
+	t.c = mbclient_new(t.loop, &t.cfg, on_class_result, cr);
+	add(t.c, 0, t.s.port, 1, &t.p);
+	pl = mbclient_plan(t.c, 0);
 	cr_assert_eq(pl->nblocks, 2);
 	cr_assert_eq(pl->blocks[0].every, 1);
 	cr_assert_eq(pl->blocks[1].every, 4);
-	c->ops->start(c);
-	ev_timer_init(&t, tick_cb, 0.01, 0.01);
-	ev_timer_start(loop, &t);
-	end = now_s() + 3;
-	while (cr->n < 12 && now_s() < end)
-		ev_run(loop, EVRUN_ONCE);
-	ev_timer_stop(loop, &t);
+	t.c->ops->start(t.c);
+	spin(t.loop, 3000, &cr->n, 12);
 	cr_assert_geq(cr->n, 12, "only %zu polls", cr->n);
 	cr_assert_eq(cr->bad, 0);
 	for (size_t i = 0; i < cr->n; i++) {
@@ -717,36 +777,29 @@ Test(mbclient, poll_classes_read_slow_points_on_their_beat, .timeout = 10)
 			cr_assert_eq(cr->slow[i], 1007);
 		want_req += i % 4 == 0 ? 2 : 1;
 	}
-	c->ops->counters(c, &k);
+	t.c->ops->counters(t.c, &t.k);
 	/* polls after the 12th may have gone out before the loop stopped */
-	cr_assert_geq(k.requests, want_req);
-	cr_assert_leq(k.requests, want_req + 4);
-	cr_assert_eq(k.polls_failed, 0);
-	c->ops->free(c);
-	lmsrv_stop(&s);
-	ev_loop_destroy(loop);
+	cr_assert_geq(t.k.requests, want_req);
+	cr_assert_leq(t.k.requests, want_req + 4);
+	cr_assert_eq(t.k.polls_failed, 0);
+	tc_close(&t);
 	free(cr);
 }
 
 Test(mbclient, exception_codes_1_to_11, .timeout = 10)
 {
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct lmsrv s;
-	struct mb_config cfg;
-	struct run *run = calloc(1, sizeof(*run));
-	struct fleet_profile p;
-	struct mbclient *c;
-	struct mb_counters k;
+	struct tc t;
+	struct run *run;
 
-	lmsrv_start(&s);
-	cfg_fast(&cfg);
-	cfg.interval_ms = 2000;
-	p = profile_regs(MB_HOLDING, 0, 1);	/* one point: nothing to split */
-	c = client(loop, &cfg, run);
+	run = tc_open(&t);
+	tc_lmsrv(&t);
+	t.cfg.interval_ms = 2000;
+	t.p = profile_regs(MB_HOLDING, 0, 1); /* one point: nothing to split */
+	tc_client(&t);
 	for (int code = 1; code <= 11; code++)
-		add(c, (uint32_t)code, s.port, 100 + code, &p);
-	c->ops->start(c);
-	run_until(loop, run, 11, 4000);
+		add(t.c, (uint32_t)code, t.s.port, 100 + code, &t.p);
+	t.c->ops->start(t.c);
+	run_until(t.loop, run, 11, 4000);
 	cr_assert_eq(run->n, 11);
 	for (size_t i = 0; i < run->n; i++) {
 		cr_assert_eq(run->r[i].status, MB_EXCEPTION);
@@ -754,56 +807,41 @@ Test(mbclient, exception_codes_1_to_11, .timeout = 10)
 		cr_assert_eq(run->r[i].bexc[0], run->r[i].device);
 		cr_assert_eq(run->r[i].comm, MB_COMM_NONE);
 	}
-	c->ops->counters(c, &k);
-	cr_assert_eq(k.exceptions, 11);
+	t.c->ops->counters(t.c, &t.k);
+	cr_assert_eq(t.k.exceptions, 11);
 	for (int code = 1; code <= 11; code++)
-		cr_assert_eq(k.exception_code[code], 1, "code %d", code);
-	cr_assert_eq(k.splits, 0);
-	cr_assert_eq(k.polls_failed, 11);
-	cr_assert_eq(s.accepts, 1, "11 units share one connection");
-	c->ops->free(c);
-	lmsrv_stop(&s);
-	ev_loop_destroy(loop);
-	free(run);
+		cr_assert_eq(t.k.exception_code[code], 1, "code %d", code);
+	cr_assert_eq(t.k.splits, 0);
+	cr_assert_eq(t.k.polls_failed, 11);
+	cr_assert_eq(t.s.accepts, 1, "11 units share one connection");
+	tc_close(&t);
 }
 
 Test(mbclient, illegal_address_splits_and_remembers, .timeout = 10)
 {
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct lmsrv s;
-	struct mb_config cfg;
-	struct run *run = calloc(1, sizeof(*run));
-	struct fleet_profile p;
+	struct tc t;
 	struct fleet_point pp[3];
-	struct mbclient *c;
-	struct mb_counters k;
+	struct run *run;
 	const struct mbplan *pl;
 
-	lmsrv_start(&s);
-	cfg_fast(&cfg);
-	cfg.interval_ms = 150;
-	cfg.max_gap = 100;
-	memset(pp, 0, sizeof(pp));
-	for (int i = 0; i < 3; i++) {
-		pp[i].table = MB_HOLDING;
-		pp[i].type = PT_UINT16;
-		pp[i].bit = -1;
-	}
-	pp[0].address = 150;
-	pp[1].address = 199;		/* the mapping's last register */
-	pp[2].address = 201;		/* past it */
-	memset(&p, 0, sizeof(p));
-	p.points = pp;
-	p.npoints = 3;
-	c = client(loop, &cfg, run);
-	add(c, 1, s.port, 1, &p);
-	cr_assert_eq(mbclient_plan(c, 0)->nblocks, 1);
-	c->ops->start(c);
-	run_until(loop, run, 2, 3000);
+	run = tc_open(&t);
+	tc_lmsrv(&t);
+	t.cfg.interval_ms = 150;
+	t.cfg.max_gap = 100;
+	pp[0] = point(MB_HOLDING, 150, PT_UINT16);
+	pp[1] = point(MB_HOLDING, 199, PT_UINT16); /* the mapping's last */
+	pp[2] = point(MB_HOLDING, 201, PT_UINT16); /* past it */
+	t.p.points = pp;
+	t.p.npoints = 3;
+	tc_client(&t);
+	add(t.c, 1, t.s.port, 1, &t.p);
+	cr_assert_eq(mbclient_plan(t.c, 0)->nblocks, 1);
+	t.c->ops->start(t.c);
+	run_until(t.loop, run, 2, 3000);
 	cr_assert_eq(run->n, 2);
-	c->ops->counters(c, &k);
-	cr_assert_eq(k.splits, 2, "splits %lu", (unsigned long)k.splits);
-	pl = mbclient_plan(c, 0);
+	t.c->ops->counters(t.c, &t.k);
+	cr_assert_eq(t.k.splits, 2, "splits %lu", (unsigned long)t.k.splits);
+	pl = mbclient_plan(t.c, 0);
 	cr_assert_eq(pl->nblocks, 3);
 	cr_assert_eq(pl->limit[MB_HOLDING], 2);	/* 52, then 3 refused */
 	for (int i = 0; i < 2; i++) {
@@ -815,37 +853,26 @@ Test(mbclient, illegal_address_splits_and_remembers, .timeout = 10)
 		cr_assert_eq(run->r[i].bexc[2], 2);
 	}
 	/* The second poll sent three reads, not five. */
-	cr_assert_eq(k.requests, 5 + 3);
-	c->ops->free(c);
-	lmsrv_stop(&s);
-	ev_loop_destroy(loop);
-	free(run);
+	cr_assert_eq(t.k.requests, 5 + 3);
+	tc_close(&t);
 }
 
 /* --- tests against the fake server ------------------------------------- */
 
 Test(mbclient, gateway_8_units_one_conn_dead_neighbour, .timeout = 10)
 {
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct fake f;
-	struct mb_config cfg;
-	struct run *run = calloc(1, sizeof(*run));
-	struct fleet_profile p;
-	struct mbclient *c;
-	struct mb_counters k;
+	struct tc t;
+	struct run *run;
 
-	fake_start(&f, F_NORMAL);
-	cfg_fast(&cfg);
-	cfg.breaker_failures = 2;
-	p = profile_regs(MB_HOLDING, 5, 3);
-	c = client(loop, &cfg, run);
-	for (int u = 1; u <= 9; u++)	/* unit 9 never answers */
-		add(c, (uint32_t)u, f.port, u, &p);
-	c->ops->start(c);
-	run_for(loop, 1500);
-	c->ops->counters(c, &k);
-	cr_assert_eq(mbclient_nconns(c), 1);
-	cr_assert_eq(f.accepts, 1);
+	run = tc_open(&t);
+	tc_fake(&t, F_NORMAL);
+	t.cfg.breaker_failures = 2;
+	t.p = profile_regs(MB_HOLDING, 5, 3);
+	tc_client(&t);
+	tc_add_units(&t, t.f.port, 1, 9);	/* unit 9 never answers */
+	tc_start_for(&t, 1500);
+	cr_assert_eq(mbclient_nconns(t.c), 1);
+	cr_assert_eq(t.f.accepts, 1);
 	for (uint32_t u = 1; u <= 8; u++) {
 		size_t ok = count(run, u, MB_OK);
 
@@ -859,231 +886,183 @@ Test(mbclient, gateway_8_units_one_conn_dead_neighbour, .timeout = 10)
 			    run->r[i].device * 100 + 5);
 	cr_assert_eq(count(run, 9, MB_TIMEOUT), 2);
 	cr_assert(count(run, 9, MB_BREAKER) >= 10);
-	cr_assert(mbclient_breaker_open(c, 8));
+	cr_assert(mbclient_breaker_open(t.c, 8));
 	cr_assert_eq(count_comm(run, 9, MB_COMM_RAISE), 1);
-	cr_assert_eq(k.breaker_opened, 1);
-	cr_assert_eq(k.polls_overrun, 0);
-	cr_assert_eq(k.malformed, 0);
-	cr_assert_eq(k.disconnects, 0);
-	c->ops->free(c);
-	fake_stop(&f);
-	ev_loop_destroy(loop);
-	free(run);
+	cr_assert_eq(t.k.breaker_opened, 1);
+	cr_assert_eq(t.k.polls_overrun, 0);
+	cr_assert_eq(t.k.malformed, 0);
+	cr_assert_eq(t.k.disconnects, 0);
+	tc_close(&t);
 }
 
 Test(mbclient, late_response_dropped_conn_stays_in_step, .timeout = 10)
 {
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct fake f;
-	struct mb_config cfg;
-	struct run *run = calloc(1, sizeof(*run));
-	struct fleet_profile p;
-	struct mbclient *c;
-	struct mb_counters k;
+	struct tc t;
+	struct run *run;
 
-	fake_start(&f, F_NORMAL);
-	f.late_ms = 70;			/* unit 10: after its 50 ms timeout */
-	cfg_fast(&cfg);
-	cfg.interval_ms = 200;
-	cfg.breaker_failures = 0;	/* keep probing unit 10 */
-	cfg.stall_timeouts = 0;
-	p = profile_regs(MB_HOLDING, 0, 2);
-	c = client(loop, &cfg, run);
-	add(c, 1, f.port, 1, &p);
-	add(c, 10, f.port, 10, &p);
-	c->ops->start(c);
-	run_for(loop, 1100);
-	c->ops->counters(c, &k);
+	run = tc_open(&t);
+	tc_fake(&t, F_NORMAL);
+	t.f.late_ms = 70;		/* unit 10: after its 50 ms timeout */
+	t.cfg.interval_ms = 200;
+	t.cfg.breaker_failures = 0;	/* keep probing unit 10 */
+	t.cfg.stall_timeouts = 0;
+	t.p = profile_regs(MB_HOLDING, 0, 2);
+	tc_client(&t);
+	add(t.c, 1, t.f.port, 1, &t.p);
+	add(t.c, 10, t.f.port, 10, &t.p);
+	tc_start_for(&t, 1100);
 	cr_assert(count(run, 10, MB_TIMEOUT) >= 4);
-	cr_assert(k.late_responses >= 3, "late %lu",
-	    (unsigned long)k.late_responses);
-	cr_assert_eq(k.malformed, 0);
-	cr_assert_eq(k.disconnects, 0);
-	cr_assert_eq(f.accepts, 1);
+	cr_assert(t.k.late_responses >= 3, "late %lu",
+	    (unsigned long)t.k.late_responses);
+	cr_assert_eq(t.k.malformed, 0);
+	cr_assert_eq(t.k.disconnects, 0);
+	cr_assert_eq(t.f.accepts, 1);
 	cr_assert(count(run, 1, MB_OK) >= 5);
 	cr_assert_eq(count(run, 1, MB_TIMEOUT), 0, "the neighbour never waits");
 	for (size_t i = 0; i < run->n; i++)
 		if (run->r[i].device == 1)
 			cr_assert_eq(run->r[i].regs[1], 101);
-	c->ops->free(c);
-	fake_stop(&f);
-	ev_loop_destroy(loop);
-	free(run);
+	tc_close(&t);
 }
 
 Test(mbclient, trickle_and_half_open_do_not_stall_others, .timeout = 10)
 {
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct fake good, trickle, silent;
-	struct mb_config cfg;
-	struct run *run = calloc(1, sizeof(*run));
-	struct fleet_profile p;
-	struct mbclient *c;
-	struct mb_counters k;
+	struct tc t;
+	struct fake trickle, silent;
+	struct run *run;
 
-	fake_start(&good, F_NORMAL);
+	run = tc_open(&t);
+	tc_fake(&t, F_NORMAL);			/* the good one */
 	fake_start(&trickle, F_TRICKLE);	/* one byte per second */
 	fake_start(&silent, F_SILENT);		/* accepts, never answers */
-	cfg_fast(&cfg);
-	cfg.timeout_ms = 200;
-	cfg.stall_timeouts = 2;
-	cfg.breaker_failures = 0;
-	p = profile_regs(MB_INPUT, 0, 4);
-	c = client(loop, &cfg, run);
-	add(c, 1, good.port, 1, &p);
-	add(c, 2, trickle.port, 1, &p);
-	add(c, 3, silent.port, 1, &p);
-	c->ops->start(c);
-	run_for(loop, 1500);
-	c->ops->counters(c, &k);
+	t.cfg.timeout_ms = 200;
+	t.cfg.stall_timeouts = 2;
+	t.cfg.breaker_failures = 0;
+	t.p = profile_regs(MB_INPUT, 0, 4);
+	tc_client(&t);
+	add(t.c, 1, t.f.port, 1, &t.p);
+	add(t.c, 2, trickle.port, 1, &t.p);
+	add(t.c, 3, silent.port, 1, &t.p);
+	tc_start_for(&t, 1500);
 	cr_assert(count(run, 1, MB_OK) >= 13, "ok %zu", count(run, 1, MB_OK));
 	cr_assert(max_gap(run, 1) <= 160, "gap %ld", (long)max_gap(run, 1));
 	cr_assert_eq(count(run, 2, MB_OK), 0);
 	cr_assert_eq(count(run, 3, MB_OK), 0);
 	cr_assert(count(run, 2, MB_TIMEOUT) >= 2);
 	cr_assert(count(run, 3, MB_TIMEOUT) >= 2);
-	cr_assert(k.stalled_closed >= 2, "stalled %lu",
-	    (unsigned long)k.stalled_closed);
+	cr_assert(t.k.stalled_closed >= 2, "stalled %lu",
+	    (unsigned long)t.k.stalled_closed);
 	cr_assert(trickle.accepts >= 2 && silent.accepts >= 2);
 	cr_assert_eq(count_comm(run, 2, MB_COMM_RAISE), 1);
 	cr_assert_eq(count_comm(run, 3, MB_COMM_RAISE), 1);
-	c->ops->free(c);
-	fake_stop(&good);
+	tc_close(&t);
 	fake_stop(&trickle);
 	fake_stop(&silent);
-	ev_loop_destroy(loop);
-	free(run);
 }
 
 Test(mbclient, refused_backs_off_and_rate_limits, .timeout = 10)
 {
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct fake good;
-	struct mb_config cfg;
-	struct run *run = calloc(1, sizeof(*run));
-	struct fleet_profile p;
-	struct mbclient *c;
-	struct mb_counters k;
+	struct tc t;
+	struct run *run;
 	int port = closed_port();
 
-	fake_start(&good, F_NORMAL);
-	cfg_fast(&cfg);
-	cfg.interval_ms = 20;
-	cfg.backoff_min_ms = 100;
-	cfg.backoff_max_ms = 1000;
-	p = profile_regs(MB_HOLDING, 0, 1);
-	c = client(loop, &cfg, run);
-	add(c, 1, good.port, 1, &p);
-	add(c, 2, port, 1, &p);
-	c->ops->start(c);
-	run_for(loop, 1000);
-	c->ops->counters(c, &k);
+	run = tc_open(&t);
+	tc_fake(&t, F_NORMAL);
+	t.cfg.interval_ms = 20;
+	t.cfg.backoff_min_ms = 100;
+	t.cfg.backoff_max_ms = 1000;
+	t.p = profile_regs(MB_HOLDING, 0, 1);
+	tc_client(&t);
+	add(t.c, 1, t.f.port, 1, &t.p);
+	add(t.c, 2, port, 1, &t.p);
+	tc_start_for(&t, 1000);
 	/* 50 polls in a second, but backoff 100, 200, 400 ms (each with
 	 * jitter down to half): at most 6 connects, each refused. */
 	cr_assert(count(run, 2, MB_CONNECT) >= 40);
-	cr_assert(k.connects >= 3 && k.connects <= 7, "connects %lu",
-	    (unsigned long)k.connects);
-	cr_assert_eq(k.connect_failed, k.connects - 1);
+	cr_assert(t.k.connects >= 3 && t.k.connects <= 7, "connects %lu",
+	    (unsigned long)t.k.connects);
+	cr_assert_eq(t.k.connect_failed, t.k.connects - 1);
 	for (size_t i = 0; i < run->n; i++)
 		if (run->r[i].device == 2)
 			cr_assert(run->r[i].err == -ECONNREFUSED ||
 			    run->r[i].err == 0);
 	cr_assert(count(run, 1, MB_OK) >= 40);
 	cr_assert_eq(count_comm(run, 2, MB_COMM_RAISE), 1);
-	c->ops->free(c);
-	fake_stop(&good);
+	t.c->ops->free(t.c);
+	fake_stop(&t.f);
 
 	/* Rate limit: 1 connect per second per host, bucket of 1, and 3
 	 * connections wanted to one host: 1 now, 2 throttled. */
-	cfg_fast(&cfg);
-	cfg.conns_per_host = 3;
-	cfg.host_connect_rate = 1;
-	cfg.host_connect_burst = 1;
-	fake_start(&good, F_NORMAL);
-	c = client(loop, &cfg, run);
-	for (int u = 1; u <= 3; u++)
-		add(c, (uint32_t)u, good.port, u, &p);
-	cr_assert_eq(mbclient_nconns(c), 3);
-	c->ops->start(c);
-	run_for(loop, 400);
-	c->ops->counters(c, &k);
-	cr_assert_eq(k.connects, 1);
-	cr_assert(k.connect_throttled >= 2);
-	cr_assert_eq(good.accepts, 1);
-	c->ops->free(c);
-	fake_stop(&good);
-	ev_loop_destroy(loop);
-	free(run);
+	cfg_fast(&t.cfg);
+	t.cfg.conns_per_host = 3;
+	t.cfg.host_connect_rate = 1;
+	t.cfg.host_connect_burst = 1;
+	fake_start(&t.f, F_NORMAL);
+	tc_client(&t);
+	tc_add_units(&t, t.f.port, 1, 3);
+	cr_assert_eq(mbclient_nconns(t.c), 3);
+	tc_start_for(&t, 400);
+	cr_assert_eq(t.k.connects, 1);
+	cr_assert(t.k.connect_throttled >= 2);
+	cr_assert_eq(t.f.accepts, 1);
+	tc_close(&t);
 }
 
 Test(mbclient, garbage_and_wrong_tid_reset_the_conn, .timeout = 10)
 {
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct fake f;
-	struct mb_config cfg;
-	struct run *run = calloc(1, sizeof(*run));
-	struct fleet_profile p;
-	struct mbclient *c;
-	struct mb_counters k;
+	struct tc t;
+	struct run *run;
 
-	fake_start(&f, F_GARBAGE);
-	cfg_fast(&cfg);
-	p = profile_regs(MB_HOLDING, 0, 1);
-	c = client(loop, &cfg, run);
-	add(c, 1, f.port, 1, &p);
-	c->ops->start(c);
-	run_until(loop, run, 1, 2000);
-	c->ops->counters(c, &k);
+	run = tc_open(&t);
+	tc_fake(&t, F_GARBAGE);
+	t.p = profile_regs(MB_HOLDING, 0, 1);
+	tc_client(&t);
+	add(t.c, 1, t.f.port, 1, &t.p);
+	t.c->ops->start(t.c);
+	run_until(t.loop, run, 1, 2000);
+	t.c->ops->counters(t.c, &t.k);
 	cr_assert_eq(run->r[0].status, MB_PROTOCOL);
-	cr_assert(k.malformed_by[-MBAP_E_PROTO] >= 1);
-	cr_assert(k.disconnects >= 1);
+	cr_assert(t.k.malformed_by[-MBAP_E_PROTO] >= 1);
+	cr_assert(t.k.disconnects >= 1);
 	/* Now the peer answers with a transaction id we never sent. */
-	atomic_store(&f.mode, F_BADTID);
-	run_for(loop, 600);
-	c->ops->counters(c, &k);
-	cr_assert(k.malformed_by[-MBAP_E_TID] >= 1);
+	atomic_store(&t.f.mode, F_BADTID);
+	run_for(t.loop, 600);
+	t.c->ops->counters(t.c, &t.k);
+	cr_assert(t.k.malformed_by[-MBAP_E_TID] >= 1);
 	/* A peer that closes in the middle of a frame. */
-	atomic_store(&f.mode, F_CUT);
+	atomic_store(&t.f.mode, F_CUT);
 	run->n = 0;
-	run_for(loop, 1000);
-	c->ops->counters(c, &k);
+	run_for(t.loop, 1000);
+	t.c->ops->counters(t.c, &t.k);
 	cr_assert(count(run, 1, MB_CLOSED) >= 1);
-	cr_assert(k.peer_closed >= 1);
+	cr_assert(t.k.peer_closed >= 1);
 	cr_assert_eq(count(run, 1, MB_OK), 0);
 	/* And when the peer behaves again, polls succeed on a new conn. */
-	atomic_store(&f.mode, F_NORMAL);
+	atomic_store(&t.f.mode, F_NORMAL);
 	run->n = 0;
-	run_for(loop, 1200);
+	run_for(t.loop, 1200);
 	cr_assert(count(run, 1, MB_OK) >= 1);
-	c->ops->free(c);
-	fake_stop(&f);
-	ev_loop_destroy(loop);
-	free(run);
+	tc_close(&t);
 }
 
 Test(mbclient, comm_loss_raise_then_clear, .timeout = 10)
 {
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct fake f;
-	struct mb_config cfg;
-	struct run *run = calloc(1, sizeof(*run));
-	struct fleet_profile p;
-	struct mbclient *c;
-	struct mb_counters k;
+	struct tc t;
+	struct run *run;
 	size_t raise_at = 0, clear_at = 0;
 
-	fake_start(&f, F_SILENT);
-	cfg_fast(&cfg);
-	cfg.comm_loss_misses = 3;
-	cfg.breaker_failures = 0;
-	cfg.stall_timeouts = 0;
-	p = profile_regs(MB_HOLDING, 0, 1);
-	c = client(loop, &cfg, run);
-	add(c, 1, f.port, 1, &p);
-	c->ops->start(c);
-	run_until(loop, run, 4, 2000);
-	atomic_store(&f.mode, F_NORMAL);
-	run_until(loop, run, 8, 2000);
+	run = tc_open(&t);
+	tc_fake(&t, F_SILENT);
+	t.cfg.comm_loss_misses = 3;
+	t.cfg.breaker_failures = 0;
+	t.cfg.stall_timeouts = 0;
+	t.p = profile_regs(MB_HOLDING, 0, 1);
+	tc_client(&t);
+	add(t.c, 1, t.f.port, 1, &t.p);
+	t.c->ops->start(t.c);
+	run_until(t.loop, run, 4, 2000);
+	atomic_store(&t.f.mode, F_NORMAL);
+	run_until(t.loop, run, 8, 2000);
 	for (size_t i = 0; i < run->n; i++) {
 		if (run->r[i].comm == MB_COMM_RAISE)
 			raise_at = i + 1;
@@ -1095,101 +1074,79 @@ Test(mbclient, comm_loss_raise_then_clear, .timeout = 10)
 	cr_assert_eq(run->r[clear_at - 1].status, MB_OK);
 	cr_assert_eq(count_comm(run, 1, MB_COMM_RAISE), 1);
 	cr_assert_eq(count_comm(run, 1, MB_COMM_CLEAR), 1);
-	c->ops->counters(c, &k);
-	cr_assert_eq(k.comm_loss_raised, 1);
-	cr_assert_eq(k.comm_loss_cleared, 1);
-	c->ops->free(c);
-	fake_stop(&f);
-	ev_loop_destroy(loop);
-	free(run);
+	t.c->ops->counters(t.c, &t.k);
+	cr_assert_eq(t.k.comm_loss_raised, 1);
+	cr_assert_eq(t.k.comm_loss_cleared, 1);
+	tc_close(&t);
 }
 
 Test(mbclient, pipelined_inflight_and_conns_per_host, .timeout = 10)
 {
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct fake f;
-	struct mb_config cfg;
-	struct run *run = calloc(1, sizeof(*run));
-	struct fleet_profile p;
-	struct mbclient *c;
-	struct mb_counters k;
+	struct tc t;
+	struct run *run;
 
-	fake_start(&f, F_NORMAL);
-	cfg_fast(&cfg);
-	cfg.inflight = 4;
-	cfg.conns_per_host = 2;
-	p = profile_regs(MB_HOLDING, 40, 2);
-	c = client(loop, &cfg, run);
-	for (int u = 1; u <= 8; u++)
-		add(c, (uint32_t)u, f.port, u, &p);
-	c->ops->start(c);
-	run_for(loop, 500);
-	c->ops->counters(c, &k);
-	cr_assert_eq(mbclient_nconns(c), 2);
-	cr_assert_eq(f.accepts, 2);
+	run = tc_open(&t);
+	tc_fake(&t, F_NORMAL);
+	t.cfg.inflight = 4;
+	t.cfg.conns_per_host = 2;
+	t.p = profile_regs(MB_HOLDING, 40, 2);
+	tc_client(&t);
+	tc_add_units(&t, t.f.port, 1, 8);
+	tc_start_for(&t, 500);
+	cr_assert_eq(mbclient_nconns(t.c), 2);
+	cr_assert_eq(t.f.accepts, 2);
 	for (uint32_t u = 1; u <= 8; u++)
 		cr_assert(count(run, u, MB_OK) >= 4);
 	for (size_t i = 0; i < run->n; i++)
 		cr_assert_eq(run->r[i].regs[0], run->r[i].device * 100 + 40);
-	cr_assert_eq(k.malformed, 0);
-	cr_assert_eq(k.timeouts, 0);
-	c->ops->free(c);
-	fake_stop(&f);
-	ev_loop_destroy(loop);
-	free(run);
+	cr_assert_eq(t.k.malformed, 0);
+	cr_assert_eq(t.k.timeouts, 0);
+	tc_close(&t);
 }
 
 Test(mbclient, config_defaults_and_bad_devices)
 {
-	struct mb_config cfg;
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct run *run = calloc(1, sizeof(*run));
-	struct mbclient *c;
-	struct fleet_profile p = profile_regs(MB_HOLDING, 0, 1);
+	struct tc t;
 	struct mb_device d = { .host = "127.0.0.1", .unit = 300,
-	    .profile = &p };
+	    .profile = &t.p };
 
-	mb_config_defaults(&cfg);
-	cr_assert_eq(cfg.port, 502);
-	cr_assert_eq(cfg.unit, 1);
-	cr_assert_eq(cfg.inflight, 1);
-	cr_assert_eq(cfg.conns_per_host, 1);
-	cr_assert_eq(cfg.max_regs, 125);
-	cr_assert_eq(cfg.max_bits, 2000);
-	c = client(loop, &cfg, run);
-	cr_assert_str_eq(c->ops->name, "modbus-tcp");
-	cr_assert_eq(c->ops->add_device(c, &d), -EINVAL);
+	tc_open(&t);
+	t.p = profile_regs(MB_HOLDING, 0, 1);
+	mb_config_defaults(&t.cfg);
+	cr_assert_eq(t.cfg.port, 502);
+	cr_assert_eq(t.cfg.unit, 1);
+	cr_assert_eq(t.cfg.inflight, 1);
+	cr_assert_eq(t.cfg.conns_per_host, 1);
+	cr_assert_eq(t.cfg.max_regs, 125);
+	cr_assert_eq(t.cfg.max_bits, 2000);
+	tc_client(&t);
+	cr_assert_str_eq(t.c->ops->name, "modbus-tcp");
+	cr_assert_eq(t.c->ops->add_device(t.c, &d), -EINVAL);
 	d.unit = -1;
 	d.profile = NULL;
-	cr_assert_eq(c->ops->add_device(c, &d), -EINVAL);
-	d.profile = &p;
+	cr_assert_eq(t.c->ops->add_device(t.c, &d), -EINVAL);
+	d.profile = &t.p;
 	d.host = "no such host.invalid";
-	cr_assert_eq(c->ops->add_device(c, &d), -EHOSTUNREACH);
+	cr_assert_eq(t.c->ops->add_device(t.c, &d), -EHOSTUNREACH);
 	d.host = "127.0.0.1";
-	cr_assert_eq(c->ops->add_device(c, &d), 0);
-	cr_assert_eq(c->ops->add_device(c, &d), 0);
-	cr_assert_eq(mbclient_ndevices(c), 2);
-	cr_assert_eq(mbclient_nconns(c), 1, "same host:port, one conn");
+	cr_assert_eq(t.c->ops->add_device(t.c, &d), 0);
+	cr_assert_eq(t.c->ops->add_device(t.c, &d), 0);
+	cr_assert_eq(mbclient_ndevices(t.c), 2);
+	cr_assert_eq(mbclient_nconns(t.c), 1, "same host:port, one conn");
 	cr_assert_str_eq(mb_status_name(MB_TIMEOUT), "timeout");
-	c->ops->stop(c);
-	c->ops->stop(c);
-	c->ops->free(c);
-	ev_loop_destroy(loop);
-	free(run);
+	t.c->ops->stop(t.c);
+	t.c->ops->stop(t.c);
+	tc_close(&t);
 }
 
 Test(mbclient, descriptors_above_1024, .timeout = 10)
 {
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct fake f;
-	struct mb_config cfg;
-	struct run *run = calloc(1, sizeof(*run));
-	struct fleet_profile p;
-	struct mbclient *c;
-	struct mb_counters k;
+	struct tc t;
+	struct run *run;
 	struct rlimit rl;
 	int fill[1100], probe;
 
+	run = tc_open(&t);
 	/* Take every descriptor below 1100 so the client's sockets land
 	 * above FD_SETSIZE, where a select()-based client aborts. */
 	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
@@ -1200,55 +1157,45 @@ Test(mbclient, descriptors_above_1024, .timeout = 10)
 		rl.rlim_cur = 2048;
 		cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	}
-	fake_start(&f, F_NORMAL);
+	tc_fake(&t, F_NORMAL);
 	for (int i = 0; i < 1100; i++)
 		fill[i] = open("/dev/null", O_RDONLY);
 	probe = open("/dev/null", O_RDONLY);
 	cr_assert(probe > 1024, "probe fd %d", probe);
 	close(probe);
-	cfg_fast(&cfg);
-	cfg.conns_per_host = 20;
-	p = profile_regs(MB_HOLDING, 3, 2);
-	c = client(loop, &cfg, run);
-	for (int u = 11; u <= 30; u++)	/* 9 and 10 misbehave */
-		add(c, (uint32_t)u, f.port, u, &p);
-	c->ops->start(c);
-	run_for(loop, 600);
-	c->ops->counters(c, &k);
-	cr_assert_eq(k.connected, 20);
+	t.cfg.conns_per_host = 20;
+	t.p = profile_regs(MB_HOLDING, 3, 2);
+	tc_client(&t);
+	tc_add_units(&t, t.f.port, 11, 30);	/* 9 and 10 misbehave */
+	tc_start_for(&t, 600);
+	cr_assert_eq(t.k.connected, 20);
 	for (uint32_t u = 11; u <= 30; u++)
 		cr_assert(count(run, u, MB_OK) >= 4, "unit %u", u);
-	cr_assert_eq(k.malformed + k.timeouts, 0);
-	c->ops->free(c);
-	fake_stop(&f);
+	cr_assert_eq(t.k.malformed + t.k.timeouts, 0);
+	tc_close(&t);
 	for (int i = 0; i < 1100; i++)
 		if (fill[i] >= 0)
 			close(fill[i]);
-	ev_loop_destroy(loop);
-	free(run);
 }
 
 Test(mbclient, phases_spread_polls_over_the_interval, .timeout = 10)
 {
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct mb_config cfg;
-	struct run *run = calloc(1, sizeof(*run));
-	struct fleet_profile p;
-	struct mbclient *c;
+	struct tc t;
+	struct run *run;
 	int port = closed_port(), bucket[20] = { 0 }, seen[200] = { 0 };
 	int64_t first = -1;
 
+	run = tc_open(&t);
 	/* 200 devices on a 200 ms interval: the first poll of each should
 	 * land about one per millisecond, not all at once.  A refused port
 	 * makes each poll end at once, so only the start times matter. */
-	cfg_fast(&cfg);
-	cfg.interval_ms = 200;
-	p = profile_regs(MB_HOLDING, 0, 1);
-	c = client(loop, &cfg, run);
+	t.cfg.interval_ms = 200;
+	t.p = profile_regs(MB_HOLDING, 0, 1);
+	tc_client(&t);
 	for (int i = 0; i < 200; i++)
-		add(c, (uint32_t)i, port, 1, &p);
-	c->ops->start(c);
-	run_for(loop, 230);
+		add(t.c, (uint32_t)i, port, 1, &t.p);
+	t.c->ops->start(t.c);
+	run_for(t.loop, 230);
 	for (size_t i = 0; i < run->n; i++) {
 		uint32_t dv = run->r[i].device;
 
@@ -1267,53 +1214,41 @@ Test(mbclient, phases_spread_polls_over_the_interval, .timeout = 10)
 	for (int b = 0; b < 20; b++)
 		cr_assert(bucket[b] >= 3 && bucket[b] <= 25, "bucket %d: %d",
 		    b, bucket[b]);
-	c->ops->free(c);
-	ev_loop_destroy(loop);
-	free(run);
+	tc_close(&t);
 }
 
 Test(mbclient, breaker_probe_reopens_then_closes, .timeout = 10)
 {
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct fake f;
-	struct mb_config cfg;
-	struct run *run = calloc(1, sizeof(*run));
-	struct fleet_profile p;
-	struct mbclient *c;
-	struct mb_counters k;
+	struct tc t;
+	struct run *run;
 
-	fake_start(&f, F_SILENT);
-	cfg_fast(&cfg);
-	cfg.breaker_failures = 2;
-	cfg.breaker_open_ms = 200;
-	cfg.stall_timeouts = 0;
-	p = profile_regs(MB_HOLDING, 0, 1);
-	c = client(loop, &cfg, run);
-	add(c, 1, f.port, 1, &p);
-	c->ops->start(c);
+	run = tc_open(&t);
+	tc_fake(&t, F_SILENT);
+	t.cfg.breaker_failures = 2;
+	t.cfg.breaker_open_ms = 200;
+	t.cfg.stall_timeouts = 0;
+	t.p = profile_regs(MB_HOLDING, 0, 1);
+	tc_client(&t);
+	add(t.c, 1, t.f.port, 1, &t.p);
 	/* 2 timeouts (open), 200 ms skipped, a failed probe (open again
 	 * for 400 ms). */
-	run_for(loop, 550);
-	c->ops->counters(c, &k);
-	cr_assert_eq(k.breaker_opened, 2);
+	tc_start_for(&t, 550);
+	cr_assert_eq(t.k.breaker_opened, 2);
 	cr_assert_eq(count(run, 1, MB_TIMEOUT), 3);
-	cr_assert(mbclient_breaker_open(c, 0));
+	cr_assert(mbclient_breaker_open(t.c, 0));
 	cr_assert(count(run, 1, MB_BREAKER) >= 2);
-	atomic_store(&f.mode, F_NORMAL);
-	run_for(loop, 700);
-	c->ops->counters(c, &k);
-	cr_assert_eq(k.breaker_closed, 1);
-	cr_assert(!mbclient_breaker_open(c, 0));
+	atomic_store(&t.f.mode, F_NORMAL);
+	run_for(t.loop, 700);
+	t.c->ops->counters(t.c, &t.k);
+	cr_assert_eq(t.k.breaker_closed, 1);
+	cr_assert(!mbclient_breaker_open(t.c, 0));
 	cr_assert(count(run, 1, MB_OK) >= 2);
 	cr_assert_eq(count(run, 1, MB_TIMEOUT), 3);
-	c->ops->free(c);
-	fake_stop(&f);
-	ev_loop_destroy(loop);
-	free(run);
+	tc_close(&t);
 }
 
 struct wres {
-	int		 n;
+	size_t		 n;
 	enum mb_status	 st[8];
 	uint8_t		 exc[8];
 };
@@ -1330,135 +1265,108 @@ on_write(uint32_t device, enum mb_status st, uint8_t exc, void *arg)
 	w->n++;
 }
 
+/* Sends q to device dev; the write must be taken, and its callback is
+ * the want-th: waits up to 2 s for it. */
 static void
-run_until_writes(struct ev_loop *loop, struct wres *w, int want, double ms)
+write_wait(struct tc *t, uint32_t dev, const struct mbap_req *q,
+    struct wres *w, size_t want)
 {
-	ev_timer t;
-	double end = now_s() + ms / 1000.0;
-
-	ev_timer_init(&t, tick_cb, 0.01, 0.01);
-	ev_timer_start(loop, &t);
-	while (w->n < want && now_s() < end)
-		ev_run(loop, EVRUN_ONCE);
-	ev_timer_stop(loop, &t);
+	cr_assert_eq(t->c->ops->write(t->c, dev, q, on_write, w), 0);
+	spin(t->loop, 2000, &w->n, want);
 }
 
 Test(mbclient, configured_writes_fc_5_6_15_16, .timeout = 10)
 {
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct lmsrv s;
-	struct mb_config cfg;
-	struct run *run = calloc(1, sizeof(*run));
-	struct fleet_profile p;
-	struct mbclient *c;
-	struct mb_counters k;
+	struct tc t;
 	struct wres w = { 0 };
 	uint16_t regs[3] = { 0xbeef, 7, 8 };
 	uint8_t bits[10] = { 1, 1, 0, 1, 0, 0, 0, 0, 0, 1 };
 	struct mbap_req q = { .fc = 16, .addr = 50, .count = 3,
 	    .regs = regs };
 
-	lmsrv_start(&s);
-	cfg_fast(&cfg);
-	cfg.interval_ms = 60000;	/* one poll, at the phase */
-	p = profile_regs(MB_HOLDING, 50, 3);
-	c = client(loop, &cfg, run);
-	add(c, 1, s.port, 1, &p);
-	add(c, 2, s.port, 102, &p);	/* answers exception 2 */
-	cr_assert_eq(c->ops->write(c, 0, &q, on_write, &w), -EPERM);
-	c->ops->free(c);
+	tc_open(&t);
+	tc_lmsrv(&t);
+	t.cfg.interval_ms = 60000;	/* one poll, at the phase */
+	t.p = profile_regs(MB_HOLDING, 50, 3);
+	tc_client(&t);
+	add(t.c, 1, t.s.port, 1, &t.p);
+	add(t.c, 2, t.s.port, 102, &t.p);	/* answers exception 2 */
+	cr_assert_eq(t.c->ops->write(t.c, 0, &q, on_write, &w), -EPERM);
+	t.c->ops->free(t.c);
 
-	cfg.allow_writes = 1;
-	c = client(loop, &cfg, run);
-	add(c, 1, s.port, 1, &p);
-	add(c, 2, s.port, 102, &p);
-	c->ops->start(c);
-	run_until(loop, run, 2, 2000);	/* first polls done */
-	cr_assert_eq(c->ops->write(c, 0, &q, on_write, &w), 0);
+	t.cfg.allow_writes = 1;
+	tc_client(&t);
+	add(t.c, 1, t.s.port, 1, &t.p);
+	add(t.c, 2, t.s.port, 102, &t.p);
+	t.c->ops->start(t.c);
+	run_until(t.loop, t.run, 2, 2000);	/* first polls done */
+	cr_assert_eq(t.c->ops->write(t.c, 0, &q, on_write, &w), 0);
 	regs[0] = 0;			/* the client copied the values */
-	cr_assert_eq(c->ops->write(c, 0, &q, on_write, &w), -EBUSY);
-	run_until_writes(loop, &w, 1, 2000);
+	cr_assert_eq(t.c->ops->write(t.c, 0, &q, on_write, &w), -EBUSY);
+	spin(t.loop, 2000, &w.n, 1);
 	cr_assert_eq(w.n, 1);
 	cr_assert_eq(w.st[0], MB_OK);
-	cr_assert_eq(s.map->tab_registers[50], 0xbeef);
-	cr_assert_eq(s.map->tab_registers[52], 8);
+	cr_assert_eq(t.s.map->tab_registers[50], 0xbeef);
+	cr_assert_eq(t.s.map->tab_registers[52], 8);
 
 	q = (struct mbap_req){ .fc = 6, .addr = 60, .regs = regs };
 	regs[0] = 4242;
-	cr_assert_eq(c->ops->write(c, 0, &q, on_write, &w), 0);
-	run_until_writes(loop, &w, 2, 2000);
+	write_wait(&t, 0, &q, &w, 2);
 	cr_assert_eq(w.st[1], MB_OK);
-	cr_assert_eq(s.map->tab_registers[60], 4242);
+	cr_assert_eq(t.s.map->tab_registers[60], 4242);
 
 	q = (struct mbap_req){ .fc = 5, .addr = 2, .bits = bits };
-	cr_assert_eq(c->ops->write(c, 0, &q, on_write, &w), 0);
-	run_until_writes(loop, &w, 3, 2000);
+	write_wait(&t, 0, &q, &w, 3);
 	cr_assert_eq(w.st[2], MB_OK);
-	cr_assert_eq(s.map->tab_bits[2], 1);		/* was 2 % 3 != 0 */
+	cr_assert_eq(t.s.map->tab_bits[2], 1);		/* was 2 % 3 != 0 */
 
 	q = (struct mbap_req){ .fc = 15, .addr = 20, .count = 10,
 	    .bits = bits };
-	cr_assert_eq(c->ops->write(c, 0, &q, on_write, &w), 0);
-	run_until_writes(loop, &w, 4, 2000);
+	write_wait(&t, 0, &q, &w, 4);
 	cr_assert_eq(w.st[3], MB_OK);
 	for (int i = 0; i < 10; i++)
-		cr_assert_eq(s.map->tab_bits[20 + i], bits[i], "bit %d", i);
+		cr_assert_eq(t.s.map->tab_bits[20 + i], bits[i], "bit %d", i);
 
 	q = (struct mbap_req){ .fc = 6, .addr = 60, .regs = regs };
-	cr_assert_eq(c->ops->write(c, 1, &q, on_write, &w), 0);
-	run_until_writes(loop, &w, 5, 2000);
+	write_wait(&t, 1, &q, &w, 5);
 	cr_assert_eq(w.st[4], MB_EXCEPTION);
 	cr_assert_eq(w.exc[4], 2);
 
 	q.fc = 3;			/* a read is not a write */
-	cr_assert_eq(c->ops->write(c, 0, &q, on_write, &w), -EINVAL);
+	cr_assert_eq(t.c->ops->write(t.c, 0, &q, on_write, &w), -EINVAL);
 	q.fc = 16; q.count = 124;	/* over the FC 16 limit */
-	cr_assert_eq(c->ops->write(c, 0, &q, on_write, &w), -EINVAL);
-	cr_assert_eq(c->ops->write(c, 9, &q, on_write, &w), -EINVAL);
-	c->ops->counters(c, &k);
-	cr_assert_eq(k.writes, 5);
-	cr_assert_eq(k.writes_ok, 4);
-	cr_assert_eq(k.writes_failed, 1);
-	cr_assert_eq(k.comm_loss_raised, 0);
-	c->ops->free(c);
-	lmsrv_stop(&s);
-	ev_loop_destroy(loop);
-	free(run);
+	cr_assert_eq(t.c->ops->write(t.c, 0, &q, on_write, &w), -EINVAL);
+	cr_assert_eq(t.c->ops->write(t.c, 9, &q, on_write, &w), -EINVAL);
+	t.c->ops->counters(t.c, &t.k);
+	cr_assert_eq(t.k.writes, 5);
+	cr_assert_eq(t.k.writes_ok, 4);
+	cr_assert_eq(t.k.writes_failed, 1);
+	cr_assert_eq(t.k.comm_loss_raised, 0);
+	tc_close(&t);
 }
 
 Test(mbclient, frames_per_wakeup_capped, .timeout = 10)
 {
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct fake f;
-	struct mb_config cfg;
-	struct run *run = calloc(1, sizeof(*run));
-	struct fleet_profile p;
-	struct mbclient *c;
-	struct mb_counters k;
+	struct tc t;
+	struct run *run;
 
-	fake_start(&f, F_BATCH);
-	cfg_fast(&cfg);
-	cfg.inflight = 8;
-	cfg.max_frames_per_wakeup = 2;
-	cfg.timeout_ms = 300;
-	p = profile_regs(MB_INPUT, 7, 1);
-	c = client(loop, &cfg, run);
-	for (int u = 1; u <= 8; u++)
-		add(c, (uint32_t)u, f.port, u, &p);
-	c->ops->start(c);
-	run_for(loop, 500);
-	c->ops->counters(c, &k);
+	run = tc_open(&t);
+	tc_fake(&t, F_BATCH);
+	t.cfg.inflight = 8;
+	t.cfg.max_frames_per_wakeup = 2;
+	t.cfg.timeout_ms = 300;
+	t.p = profile_regs(MB_INPUT, 7, 1);
+	tc_client(&t);
+	tc_add_units(&t, t.f.port, 1, 8);
+	tc_start_for(&t, 500);
 	/* 8 answers in one segment, 2 parsed per wakeup: 3 feeds each. */
-	cr_assert(k.wakeup_capped >= 3, "capped %lu",
-	    (unsigned long)k.wakeup_capped);
-	cr_assert(k.polls_ok >= 16, "ok %lu", (unsigned long)k.polls_ok);
+	cr_assert(t.k.wakeup_capped >= 3, "capped %lu",
+	    (unsigned long)t.k.wakeup_capped);
+	cr_assert(t.k.polls_ok >= 16, "ok %lu", (unsigned long)t.k.polls_ok);
 	for (size_t i = 0; i < run->n; i++)
 		cr_assert_eq(run->r[i].regs[0], run->r[i].device * 100 + 7);
-	cr_assert_eq(k.malformed + k.timeouts, 0);
-	c->ops->free(c);
-	fake_stop(&f);
-	ev_loop_destroy(loop);
-	free(run);
+	cr_assert_eq(t.k.malformed + t.k.timeouts, 0);
+	tc_close(&t);
 }
 
 /*
@@ -1471,41 +1379,28 @@ Test(mbclient, frames_per_wakeup_capped, .timeout = 10)
  */
 Test(mbclient, later_request_of_a_poll_gets_its_own_timeout)
 {
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct fake f;
-	struct mb_config cfg;
-	struct run *run = calloc(1, sizeof(*run));
-	struct fleet_profile p;
-	struct mbclient *c;
-	struct mb_counters k;
+	struct tc t;
+	struct run *run;
 
-	fake_start(&f, F_NORMAL);
-	f.late_ms = 60;
-	cfg_fast(&cfg);
-	cfg.interval_ms = 300;
-	cfg.timeout_ms = 100;
-	memset(&p, 0, sizeof(p));
+	run = tc_open(&t);
+	tc_fake(&t, F_NORMAL);
+	t.f.late_ms = 60;
+	t.cfg.interval_ms = 300;
+	t.cfg.timeout_ms = 100;
 	memset(pts, 0, sizeof(pts));
-	pts[0].table = MB_HOLDING;
-	pts[1].table = MB_INPUT;
-	pts[0].type = pts[1].type = PT_UINT16;
-	pts[0].bit = pts[1].bit = -1;
-	p.points = pts;
-	p.npoints = 2;
-	c = client(loop, &cfg, run);
-	add(c, 10, f.port, 10, &p);
-	cr_assert_eq(mbclient_plan(c, 0)->nblocks, 2);
-	c->ops->start(c);
-	run_for(loop, 1000);
-	c->ops->counters(c, &k);
+	pts[0] = point(MB_HOLDING, 0, PT_UINT16);
+	pts[1] = point(MB_INPUT, 0, PT_UINT16);
+	t.p.points = pts;
+	t.p.npoints = 2;
+	tc_client(&t);
+	add(t.c, 10, t.f.port, 10, &t.p);
+	cr_assert_eq(mbclient_plan(t.c, 0)->nblocks, 2);
+	tc_start_for(&t, 1000);
 	cr_assert(count(run, 10, MB_OK) >= 2, "ok %zu",
 	    count(run, 10, MB_OK));
 	cr_assert_eq(count(run, 10, MB_TIMEOUT), 0);
-	cr_assert_eq(k.timeouts, 0);
-	cr_assert_eq(k.late_responses, 0);
-	cr_assert(k.responses >= 4);
-	c->ops->free(c);
-	fake_stop(&f);
-	ev_loop_destroy(loop);
-	free(run);
+	cr_assert_eq(t.k.timeouts, 0);
+	cr_assert_eq(t.k.late_responses, 0);
+	cr_assert(t.k.responses >= 4);
+	tc_close(&t);
 }

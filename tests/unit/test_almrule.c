@@ -135,6 +135,21 @@ feed(uint32_t point, double v, int64_t now)
 	feedq(point, v, MBQ_GOOD, now);
 }
 
+/* Feeds one sample, then asserts that nev_want alarm events were seen. */
+static void
+feedq_nev(uint32_t point, double v, enum mbdecode_quality q, int64_t now,
+    size_t nev_want)
+{
+	feedq(point, v, q, now);
+	cr_assert_eq(nev, nev_want);
+}
+
+static void
+feed_nev(uint32_t point, double v, int64_t now, size_t nev_want)
+{
+	feedq_nev(point, v, MBQ_GOOD, now, nev_want);
+}
+
 static void
 expect_event(size_t i, uint16_t code, enum alarm_edge edge, double v,
     int64_t at)
@@ -159,24 +174,20 @@ Test(almrule, hysteresis_edges_above)
 {
 	int64_t t = 1700000000000;
 
-	feed(P_TEMP, 39.999, t);
-	cr_assert_eq(nev, 0);
-	feed(P_TEMP, 40.0, t += 1000);		/* exactly at threshold: raise */
-	cr_assert_eq(nev, 1);
+	feed_nev(P_TEMP, 39.999, t, 0);
+	/* exactly at threshold: raise */
+	feed_nev(P_TEMP, 40.0, t += 1000, 1);
 	expect_event(0, code_high_temp, ALARM_RAISE, 40.0, t);
 	cr_assert_eq(ev[0].point, P_TEMP);
 	cr_assert_eq(ev[0].severity, SEV_MAJOR);
 	cr_assert(almrule_dev_active(dev, A_HIGH_TEMP));
 	feed(P_TEMP, 45.0, t += 1000);		/* no second raise */
 	feed(P_TEMP, 39.0, t += 1000);		/* inside the band: holds */
-	feed(P_TEMP, 38.0, t += 1000);		/* exactly at clear: holds */
-	cr_assert_eq(nev, 1);
-	feed(P_TEMP, 37.99, t += 1000);		/* below clear: clears */
-	cr_assert_eq(nev, 2);
+	feed_nev(P_TEMP, 38.0, t += 1000, 1);	/* exactly at clear: holds */
+	feed_nev(P_TEMP, 37.99, t += 1000, 2);	/* below clear: clears */
 	expect_event(1, code_high_temp, ALARM_CLEAR, 37.99, t);
 	cr_assert_not(almrule_dev_active(dev, A_HIGH_TEMP));
-	feed(P_TEMP, 39.5, t += 1000);		/* band from below: no raise */
-	cr_assert_eq(nev, 2);
+	feed_nev(P_TEMP, 39.5, t += 1000, 2);	/* band from below: no raise */
 	feed(P_TEMP, 40.0, t += 1000);
 	expect_event(2, code_high_temp, ALARM_RAISE, 40.0, t);
 }
@@ -187,12 +198,10 @@ Test(almrule, hysteresis_edges_below)
 
 	fl->profiles[0].alarms[A_BATT_LOW].delay_on_ms = 0;
 	fl->profiles[0].alarms[A_BATT_LOW].delay_off_ms = 0;
-	feed(P_BATT, 46.01, t += 1000);
-	cr_assert_eq(nev, 0);
+	feed_nev(P_BATT, 46.01, t += 1000, 0);
 	feed(P_BATT, 46.0, t += 1000);
 	expect_event(0, code_batt_low, ALARM_RAISE, 46.0, t);
-	feed(P_BATT, 48.0, t += 1000);		/* at clear: holds */
-	cr_assert_eq(nev, 1);
+	feed_nev(P_BATT, 48.0, t += 1000, 1);	/* at clear: holds */
 	feed(P_BATT, 48.01, t += 1000);
 	expect_event(1, code_batt_low, ALARM_CLEAR, 48.01, t);
 }
@@ -203,18 +212,14 @@ Test(almrule, clear_on_wrong_side_is_threshold)
 
 	/* a clear threshold above an "above" threshold would flap: ignored */
 	fl->profiles[0].alarms[A_HIGH_TEMP].clear = 45;
-	feed(P_TEMP, 41, t += 1000);
-	cr_assert_eq(nev, 1);
-	feed(P_TEMP, 40, t += 1000);
-	cr_assert_eq(nev, 1);
-	feed(P_TEMP, 39.9, t += 1000);
-	cr_assert_eq(nev, 2);
+	feed_nev(P_TEMP, 41, t += 1000, 1);
+	feed_nev(P_TEMP, 40, t += 1000, 1);
+	feed_nev(P_TEMP, 39.9, t += 1000, 2);
 	expect_event(1, code_high_temp, ALARM_CLEAR, 39.9, t);
 	/* and an unset (NaN) clear is the threshold */
 	fl->profiles[0].alarms[A_HIGH_TEMP].clear = NAN;
 	feed(P_TEMP, 40, t += 1000);
-	feed(P_TEMP, 39.9, t += 1000);
-	cr_assert_eq(nev, 4);
+	feed_nev(P_TEMP, 39.9, t += 1000, 4);
 }
 
 Test(almrule, delay_on_not_met_then_met)
@@ -224,12 +229,9 @@ Test(almrule, delay_on_not_met_then_met)
 	feed(P_BATT, 45, t0);			/* wait starts */
 	feed(P_BATT, 45, t0 + 5000);
 	feed(P_BATT, 47, t0 + 6000);		/* in band: not the condition */
-	feed(P_BATT, 45, t0 + 10000);		/* would have met: restarted */
-	cr_assert_eq(nev, 0);
-	feed(P_BATT, 44, t0 + 19999);		/* 9,999 ms since restart */
-	cr_assert_eq(nev, 0);
-	feed(P_BATT, 44, t0 + 20000);		/* exactly the delay */
-	cr_assert_eq(nev, 1);
+	feed_nev(P_BATT, 45, t0 + 10000, 0);	/* would have met: restarted */
+	feed_nev(P_BATT, 44, t0 + 19999, 0);	/* 9,999 ms since restart */
+	feed_nev(P_BATT, 44, t0 + 20000, 1);	/* exactly the delay */
 	expect_event(0, code_batt_low, ALARM_RAISE, 44, t0 + 20000);
 	cr_assert_eq(ev[0].severity, SEV_CRITICAL);
 }
@@ -239,17 +241,13 @@ Test(almrule, delay_off)
 	int64_t t = 0;
 
 	feed(P_BATT, 45, t);
-	feed(P_BATT, 45, t += 10000);
-	cr_assert_eq(nev, 1);
+	feed_nev(P_BATT, 45, t += 10000, 1);
 	feed(P_BATT, 49, t += 1000);		/* clear wait starts */
-	feed(P_BATT, 49, t + 4999);
-	cr_assert_eq(nev, 1);
+	feed_nev(P_BATT, 49, t + 4999, 1);
 	feed(P_BATT, 47.5, t + 4999 + 1);	/* back in band: restart */
 	feed(P_BATT, 49, t += 6000);
-	feed(P_BATT, 49, t + 4999);
-	cr_assert_eq(nev, 1);
-	feed(P_BATT, 50, t + 5000);
-	cr_assert_eq(nev, 2);
+	feed_nev(P_BATT, 49, t + 4999, 1);
+	feed_nev(P_BATT, 50, t + 5000, 2);
 	expect_event(1, code_batt_low, ALARM_CLEAR, 50, t + 5000);
 }
 
@@ -269,36 +267,29 @@ Test(almrule, flapping_under_debounce)
 Test(almrule, equals)
 {
 	feed(P_MODE, 1, 1000);
-	feed(P_MODE, 2.0000001, 2000);
-	cr_assert_eq(nev, 0);
+	feed_nev(P_MODE, 2.0000001, 2000, 0);
 	feed(P_MODE, 2, 3000);
 	expect_event(0, code_dg, ALARM_RAISE, 2, 3000);
-	feed(P_MODE, 2, 4000);
-	cr_assert_eq(nev, 1);
+	feed_nev(P_MODE, 2, 4000, 1);
 	feed(P_MODE, 3, 5000);
 	expect_event(1, code_dg, ALARM_CLEAR, 3, 5000);
 }
 
 Test(almrule, bit_set)
 {
-	feed(P_STATUS, 0xFFF7, 1000);		/* every bit but 3 */
-	cr_assert_eq(nev, 0);
+	feed_nev(P_STATUS, 0xFFF7, 1000, 0);	/* every bit but 3 */
 	feed(P_STATUS, 0x0008, 2000);
 	expect_event(0, code_door, ALARM_RAISE, 8, 2000);
 	cr_assert_eq(ev[0].severity, SEV_MINOR);
-	feed(P_STATUS, 0x0009, 3000);
-	cr_assert_eq(nev, 1);
+	feed_nev(P_STATUS, 0x0009, 3000, 1);
 	feed(P_STATUS, 0x0001, 4000);
 	expect_event(1, code_door, ALARM_CLEAR, 1, 4000);
 	/* a negative status word reads as two's complement: -8 has bit 3 */
-	feed(P_STATUS, -8, 5000);
-	cr_assert_eq(nev, 3);
+	feed_nev(P_STATUS, -8, 5000, 3);
 	/* bit 40 of a large value */
 	fl->profiles[0].alarms[A_DOOR_OPEN].bit = 40;
-	feed(P_STATUS, 0, 6000);
-	cr_assert_eq(nev, 4);
-	feed(P_STATUS, 1099511627776.0, 7000);	/* 2^40 */
-	cr_assert_eq(nev, 5);
+	feed_nev(P_STATUS, 0, 6000, 4);
+	feed_nev(P_STATUS, 1099511627776.0, 7000, 5);	/* 2^40 */
 }
 
 Test(almrule, comm_loss_after_n_and_first_good)
@@ -355,23 +346,20 @@ Test(almrule, bad_quality_ignored)
 {
 	int64_t t = 0;
 
-	feed(P_TEMP, 50, t += 1000);
-	cr_assert_eq(nev, 1);
+	feed_nev(P_TEMP, 50, t += 1000, 1);
 	feedq(P_TEMP, NAN, MBQ_BAD_NAN, t += 1000);
 	feedq(P_TEMP, INFINITY, MBQ_BAD_INF, t += 1000);
-	feedq(P_TEMP, -300, MBQ_BAD_RANGE, t += 1000);	/* would clear */
-	cr_assert_eq(nev, 1);
+	/* would clear */
+	feedq_nev(P_TEMP, -300, MBQ_BAD_RANGE, t += 1000, 1);
 	cr_assert(almrule_dev_active(dev, A_HIGH_TEMP));
 	cr_assert_eq(ar.stats.bad_samples, 3);
 	cr_assert_eq(almrule_dev_bad(dev), 3);
 	/* a bad value would raise: it does not */
-	feedq(P_MODE, 2, MBQ_BAD_RANGE, t += 1000);
-	cr_assert_eq(nev, 1);
+	feedq_nev(P_MODE, 2, MBQ_BAD_RANGE, t += 1000, 1);
 	/* and it neither restarts nor breaks a debounce wait */
 	feed(P_BATT, 45, 100000);
 	feedq(P_BATT, 99, MBQ_BAD_RANGE, 105000);
-	feed(P_BATT, 45, 110000);
-	cr_assert_eq(nev, 2);
+	feed_nev(P_BATT, 45, 110000, 2);
 	expect_event(1, code_batt_low, ALARM_RAISE, 45, 110000);
 	cr_assert_eq(ar.stats.raised, 2);
 	cr_assert_eq(ar.stats.cleared, 0);
@@ -454,8 +442,7 @@ Test(almrule, two_rules_one_point_in_profile_order)
 	feed(P_BATT, 45, 0);
 	cr_assert_eq(nev, 1);			/* discharge: no delay */
 	cr_assert_eq(ev[0].code, code_dg);
-	feed(P_BATT, 45, 10000);		/* low: after its 10 s */
-	cr_assert_eq(nev, 2);
+	feed_nev(P_BATT, 45, 10000, 2);		/* low: after its 10 s */
 	expect_event(1, code_batt_low, ALARM_RAISE, 45, 10000);
 	feed(P_BATT, 52, 11000);
 	feed(P_BATT, 52, 16000);

@@ -16,6 +16,7 @@
 #include "correlator/corr.h"
 #include "correlator/incjson.h"
 #include "daemon/mem.h"
+#include "tests/support/corrfix.h"
 
 #define T0	((int64_t)1795000000000)	/* 2026-11-18 */
 #define SEC	((int64_t)1000)
@@ -39,7 +40,7 @@ static struct corr_engine *E;
 static struct corr_config CC;
 static struct rec EV[MAXEV];
 static int NEV;
-static char REJ[160];
+static char REJ[CORRFIX_REJ_LEN];
 
 static void
 rec_event(void *arg, const struct corr_event *ev)
@@ -58,17 +59,9 @@ rec_event(void *arg, const struct corr_event *ev)
 	cr_assert_not_null(r->json);
 }
 
-static void
-rec_rejected(void *arg, const struct corr_action *a, const char *reason)
-{
-	(void)arg;
-	(void)a;
-	snprintf(REJ, sizeof(REJ), "%s", reason);
-}
-
 static const struct corr_sink_ops rec_ops = {
 	.event = rec_event,
-	.rejected = rec_rejected,
+	.rejected = corrfix_rejected,
 };
 
 /*
@@ -105,8 +98,6 @@ add_site(const char *id, const char *area, int premium)
 static void
 setup_with(void (*tweak)(struct corr_config *))
 {
-	struct corr_sink sink = { &rec_ops, NULL };
-	char err[128];
 	char id[8];
 
 	F = fleet_new();
@@ -120,8 +111,7 @@ setup_with(void (*tweak)(struct corr_config *))
 	corr_config_defaults(&CC);
 	if (tweak != NULL)
 		tweak(&CC);
-	cr_assert_eq(corr_config_check(&CC, err, sizeof(err)), 0, "%s", err);
-	E = corr_engine_new(F, &CC, 0, &sink);
+	E = corrfix_engine(F, &CC, &rec_ops, REJ);
 	NEV = 0;
 }
 
@@ -141,42 +131,22 @@ teardown(void)
 }
 
 static void
-edge(const char *dev, const char *code, int64_t at, enum alarm_edge e,
-    enum severity sev)
-{
-	struct alarm_event ev = { 0 };
-	uint32_t d = fleet_find_device(F, dev);
-
-	cr_assert_neq(d, FLEET_NONE, "%s", dev);
-	ev.at_ms = at;
-	ev.device = d;
-	ev.site = F->devices[d].site;
-	ev.code = fleet_code(F, code);
-	ev.edge = (uint8_t)e;
-	ev.severity = (uint8_t)sev;
-	cr_assert_eq(corr_engine_alarm(E, &ev), 0);
-}
-
-static void
 raise_(const char *dev, const char *code, int64_t at)
 {
-	edge(dev, code, at, ALARM_RAISE, SEV_MAJOR);
+	corrfix_edge(E, F, dev, code, at, ALARM_RAISE, SEV_MAJOR);
 }
 
 static void
 clear_(const char *dev, const char *code, int64_t at)
 {
-	edge(dev, code, at, ALARM_CLEAR, SEV_MAJOR);
+	corrfix_edge(E, F, dev, code, at, ALARM_CLEAR, SEV_MAJOR);
 }
 
 static int
 act(const char *id, enum corr_action_type t, const char *actor,
     const char *note, int64_t at)
 {
-	struct corr_action a = { id, (uint8_t)t, actor, note, at };
-
-	REJ[0] = '\0';
-	return corr_engine_action(E, &a, NULL, 0);
+	return corrfix_act(E, REJ, id, t, actor, note, at);
 }
 
 static const struct rec *
@@ -334,8 +304,9 @@ Test(corr, dedup_counts_repeats_and_stray_clears)
 
 Test(corr, higher_severity_resend_updates)
 {
-	edge("S2-pwr", "DOOR_OPEN", T0, ALARM_RAISE, SEV_MINOR);
-	edge("S2-pwr", "DOOR_OPEN", T0 + SEC, ALARM_RAISE, SEV_CRITICAL);
+	corrfix_edge(E, F, "S2-pwr", "DOOR_OPEN", T0, ALARM_RAISE, SEV_MINOR);
+	corrfix_edge(E, F, "S2-pwr", "DOOR_OPEN", T0 + SEC, ALARM_RAISE,
+	    SEV_CRITICAL);
 	cr_assert_eq(NEV, 2);
 	cr_assert_eq(corr_engine_find(E, "INC-0-1")->severity, SEV_CRITICAL);
 }

@@ -22,6 +22,7 @@
 #include "correlator/sla.h"
 #include "daemon/mem.h"
 #include "daemon/replay.h"
+#include "tests/support/corrfix.h"
 
 #define T0	((int64_t)1795000000000)	/* 2026-11-18T11:06:40Z */
 #define SEC	((int64_t)1000)
@@ -46,7 +47,7 @@ static struct corr_config CC;
 static struct sla_config SC;
 static struct rec EV[MAXEV];
 static int NEV;
-static char REJ[160];
+static char REJ[CORRFIX_REJ_LEN];
 
 static void
 rec_event(void *arg, const struct corr_event *ev)
@@ -73,17 +74,9 @@ rec_event(void *arg, const struct corr_event *ev)
 	json_decref(o);
 }
 
-static void
-rec_rejected(void *arg, const struct corr_action *a, const char *reason)
-{
-	(void)arg;
-	(void)a;
-	snprintf(REJ, sizeof(REJ), "%s", reason);
-}
-
 static const struct corr_sink_ops rec_ops = {
 	.event = rec_event,
-	.rejected = rec_rejected,
+	.rejected = corrfix_rejected,
 };
 
 static void
@@ -112,8 +105,6 @@ add_site(const char *id, const char *area, enum region region, int premium)
 static void
 setup(void)
 {
-	struct corr_sink sink = { &rec_ops, NULL };
-	char err[160];
 	char id[8];
 
 	F = fleet_new();
@@ -127,8 +118,7 @@ setup(void)
 	sla_config_defaults(&SC);
 	corr_config_defaults(&CC);
 	CC.sla = &SC;
-	cr_assert_eq(corr_config_check(&CC, err, sizeof(err)), 0, "%s", err);
-	E = corr_engine_new(F, &CC, 0, &sink);
+	E = corrfix_engine(F, &CC, &rec_ops, REJ);
 	cr_assert_not_null(E);
 	NEV = 0;
 }
@@ -147,41 +137,21 @@ teardown(void)
 TestSuite(corr_sla, .init = setup, .fini = teardown);
 
 static void
-edge(const char *dev, const char *code, int64_t at, enum alarm_edge e,
-    enum severity sev)
-{
-	struct alarm_event ev = { 0 };
-	uint32_t d = fleet_find_device(F, dev);
-
-	cr_assert_neq(d, FLEET_NONE, "%s", dev);
-	ev.at_ms = at;
-	ev.device = d;
-	ev.site = F->devices[d].site;
-	ev.code = fleet_code(F, code);
-	ev.edge = (uint8_t)e;
-	ev.severity = (uint8_t)sev;
-	cr_assert_eq(corr_engine_alarm(E, &ev), 0);
-}
-
-static void
 raise_(const char *dev, int64_t at)
 {
-	edge(dev, "MAINS_FAIL", at, ALARM_RAISE, SEV_MAJOR);
+	corrfix_edge(E, F, dev, "MAINS_FAIL", at, ALARM_RAISE, SEV_MAJOR);
 }
 
 static void
 clear_(const char *dev, int64_t at)
 {
-	edge(dev, "MAINS_FAIL", at, ALARM_CLEAR, SEV_MAJOR);
+	corrfix_edge(E, F, dev, "MAINS_FAIL", at, ALARM_CLEAR, SEV_MAJOR);
 }
 
 static int
 act(const char *id, enum corr_action_type t, const char *note, int64_t at)
 {
-	struct corr_action a = { id, (uint8_t)t, "amy", note, at };
-
-	REJ[0] = '\0';
-	return corr_engine_action(E, &a, NULL, 0);
+	return corrfix_act(E, REJ, id, t, "amy", note, at);
 }
 
 /* Index of the n-th (from 0) event of type on clock (-1: any), or -1. */
@@ -548,11 +518,13 @@ Test(corr_sla, json_clocks_content)
 
 Test(corr_sla, critical_is_graded_complex)
 {
-	edge("STD-pwr", "MAINS_FAIL", T0, ALARM_RAISE, SEV_CRITICAL);
+	corrfix_edge(E, F, "STD-pwr", "MAINS_FAIL", T0, ALARM_RAISE,
+	    SEV_CRITICAL);
 	cr_assert(inc1()->sla.complex);
 	cr_assert_eq(inc1()->sla.clocks[SLA_RESOLVE].duration_ms, 27 * HOUR,
 	    "3 working days of the workday calendar");
-	edge("PREM-pwr", "MAINS_FAIL", T0, ALARM_RAISE, SEV_MAJOR);
+	corrfix_edge(E, F, "PREM-pwr", "MAINS_FAIL", T0, ALARM_RAISE,
+	    SEV_MAJOR);
 	cr_assert(!corr_engine_find(E, "INC-0-2")->sla.complex);
 }
 

@@ -123,6 +123,72 @@ make_stream(struct fleet *f, struct alarm_event *out, int max)
 	return n;
 }
 
+/* Runs evs[0..n) through one engine on cc: its stats, *events counted. */
+static void
+single_engine(struct fleet *f, const struct corr_config *cc,
+    const struct alarm_event *evs, int n, int *events, struct corr_stats *st)
+{
+	struct corr_sink one = { &count_ops, events };
+	struct corr_engine *e = corr_engine_new(f, cc, 0, &one);
+
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(corr_engine_alarm(e, &evs[i]), 0);
+	corr_engine_stats(e, st);
+	corr_engine_free(e);
+}
+
+/* The router's totals b match the single engine's a. */
+static void
+assert_same_stats(const struct corr_stats *a, const struct corr_stats *b)
+{
+	cr_assert_eq(b->raises, a->raises);
+	cr_assert_eq(b->repeats, a->repeats);
+	cr_assert_eq(b->opened, a->opened);
+	cr_assert_eq(b->area_opened, a->area_opened);
+	cr_assert_eq(b->explained, a->explained);
+	cr_assert_eq(b->events, a->events);
+}
+
+/* corr_router_new(), asserted to succeed. */
+static struct corr_router *
+router_new(struct fleet *f, const struct corr_config *cc, unsigned nshards,
+    unsigned nproducers, unsigned ring_slots, const struct corr_sink *sinks)
+{
+	struct corr_router *r;
+	char err[128];
+
+	r = corr_router_new(f, cc, nshards, nproducers, ring_slots, sinks, err,
+	    sizeof(err));
+	cr_assert_not_null(r, "%s", err);
+	return r;
+}
+
+/* Sinks 0..n-1 as shard_sinks ss[0..n-1] of the router *r will point at. */
+static void
+shard_sinks(struct shard_sink *ss, struct corr_sink *sinks, unsigned n,
+    struct corr_router **r)
+{
+	memset(ss, 0, n * sizeof(*ss));
+	for (unsigned i = 0; i < n; i++) {
+		ss[i].id = i;
+		ss[i].r = r;
+		sinks[i] = (struct corr_sink){ &sink_ops, &ss[i] };
+	}
+}
+
+/* An alarm of code at site's first device (2 * site: area_fleet()). */
+static struct alarm_event
+site_alarm(struct fleet *f, uint32_t site, const char *code, int64_t at)
+{
+	struct alarm_event ev = { 0 };
+
+	ev.at_ms = at;
+	ev.site = site;
+	ev.device = 2 * site;
+	ev.code = fleet_code(f, code);
+	return ev;
+}
+
 Test(corrshard, area_stays_on_one_shard)
 {
 	struct fleet *f = area_fleet();
@@ -152,32 +218,18 @@ Test(corrshard, sharded_equals_single_engine)
 	struct fleet *f = area_fleet();
 	struct corr_config cc;
 	struct shard_sink ss[MAXSH];
-	struct corr_sink sinks[MAXSH], one;
+	struct corr_sink sinks[MAXSH];
 	struct corr_router *r;
-	struct corr_engine *e;
 	struct corr_stats a, b;
 	int n, single = 0, total = 0;
-	char err[128];
 
 	corr_config_defaults(&cc);
 	cc.storm_sites = 3;
 	n = make_stream(f, evs, 1024);
-	one = (struct corr_sink){ &count_ops, &single };
-	e = corr_engine_new(f, &cc, 0, &one);
-	for (int i = 0; i < n; i++)
-		cr_assert_eq(corr_engine_alarm(e, &evs[i]), 0);
-	corr_engine_stats(e, &a);
-	corr_engine_free(e);
-
-	memset(ss, 0, sizeof(ss));
-	for (unsigned i = 0; i < 3; i++) {
-		ss[i].id = i;
-		ss[i].r = &r;
-		sinks[i] = (struct corr_sink){ &sink_ops, &ss[i] };
-	}
+	single_engine(f, &cc, evs, n, &single, &a);
+	shard_sinks(ss, sinks, 3, &r);
 	/* Small rings: the producer must see -EAGAIN and retry. */
-	r = corr_router_new(f, &cc, 3, 1, 16, sinks, err, sizeof(err));
-	cr_assert_not_null(r, "%s", err);
+	r = router_new(f, &cc, 3, 1, 16, sinks);
 	cr_assert_eq(corr_router_start(r), 0);
 	for (int i = 0; i < n; i++) {
 		int rc;
@@ -191,13 +243,8 @@ Test(corrshard, sharded_equals_single_engine)
 		cr_assert_eq(ss[i].wrong_shard, 0);
 		total += atomic_load(&ss[i].events);
 	}
-	cr_assert_eq(b.raises, a.raises);
-	cr_assert_eq(b.repeats, a.repeats);
-	cr_assert_eq(b.opened, a.opened);
-	cr_assert_eq(b.area_opened, a.area_opened);
+	assert_same_stats(&a, &b);
 	cr_assert_gt(a.area_opened, 0);
-	cr_assert_eq(b.explained, a.explained);
-	cr_assert_eq(b.events, a.events);
 	cr_assert_eq(total, single);
 	corr_router_free(r);
 	fleet_free(f);
@@ -210,25 +257,15 @@ Test(corrshard, actions_reach_the_owning_shard)
 	struct shard_sink ss[2];
 	struct corr_sink sinks[2];
 	struct corr_router *r;
-	struct alarm_event ev = { 0 };
+	struct alarm_event ev;
 	struct corr_action a = { NULL, CORR_ACT_ACK, "amy", NULL, 0 };
 	unsigned sh;
-	char err[128];
 
 	corr_config_defaults(&cc);
-	memset(ss, 0, sizeof(ss));
-	for (unsigned i = 0; i < 2; i++) {
-		ss[i].id = i;
-		ss[i].r = &r;
-		sinks[i] = (struct corr_sink){ &sink_ops, &ss[i] };
-	}
-	r = corr_router_new(f, &cc, 2, 2, 64, sinks, err, sizeof(err));
-	cr_assert_not_null(r, "%s", err);
+	shard_sinks(ss, sinks, 2, &r);
+	r = router_new(f, &cc, 2, 2, 64, sinks);
 	cr_assert_eq(corr_router_start(r), 0);
-	ev.at_ms = 1795000000000LL;
-	ev.site = 5;
-	ev.device = 10;
-	ev.code = fleet_code(f, "DOOR_OPEN");
+	ev = site_alarm(f, 5, "DOOR_OPEN", 1795000000000LL);
 	cr_assert_eq(corr_router_push(r, 0, &ev), 0);
 	sh = corr_router_shard_of(r, 5);
 	/* Bounded wait for the opened event (the shard thread is async). */
@@ -281,14 +318,12 @@ Test(corrshard, maintenance_windows_routed)
 	struct alarm_event ev = { 0 };
 	uint32_t id1, id2;
 	int planned = 0, unplanned = 0;
-	char err[128];
 
 	corr_config_defaults(&cc);
 	memset(ps, 0, sizeof(ps));
 	for (int i = 0; i < 3; i++)
 		sinks[i] = (struct corr_sink){ &planned_ops, &ps[i] };
-	r = corr_router_new(f, &cc, 3, 1, 64, sinks, err, sizeof(err));
-	cr_assert_not_null(r, "%s", err);
+	r = router_new(f, &cc, 3, 1, 64, sinks);
 	/* Queued before start: applied in order with the alarms. */
 	m.area = f->sites[1].area;
 	m.start_ms = 1000;
@@ -351,21 +386,15 @@ Test(corrshard, ring_full_is_refused_and_counted)
 	uint32_t s0[NSITES];
 	int counts[2] = { 0, 0 }, n0;
 	size_t done = 99;
-	char err[128];
 
 	corr_config_defaults(&cc);
 	for (int i = 0; i < 2; i++)
 		sinks[i] = (struct corr_sink){ &count_ops, &counts[i] };
-	r = corr_router_new(f, &cc, 2, 1, 4, sinks, err, sizeof(err));
-	cr_assert_not_null(r, "%s", err);
+	r = router_new(f, &cc, 2, 1, 4, sinks);
 	n0 = sites_of_shard(r, 0, s0);
 	cr_assert_gt(n0, 0);
-	memset(evs, 0, sizeof(evs));
 	for (int i = 0; i < 10; i++) {
-		evs[i].at_ms = 1795000000000LL + i;
-		evs[i].site = s0[0];
-		evs[i].device = 2 * s0[0];
-		evs[i].code = fleet_code(f, "DOOR_OPEN");
+		evs[i] = site_alarm(f, s0[0], "DOOR_OPEN", 1795000000000LL + i);
 		evs[i].edge = i % 2 ? ALARM_CLEAR : ALARM_RAISE;
 	}
 	/* Threads not started: shard 0's ring holds exactly 4. */
@@ -409,26 +438,18 @@ Test(corrshard, batched_pushes_equal_single_engine)
 	static struct alarm_event evs[1024];
 	struct fleet *f = area_fleet();
 	struct corr_config cc;
-	struct corr_sink sinks[MAXSH], one;
+	struct corr_sink sinks[MAXSH];
 	struct corr_router *r;
-	struct corr_engine *e;
 	struct corr_stats a, b;
 	int n, single = 0, counts[MAXSH] = { 0 }, total = 0;
-	char err[128];
 
 	corr_config_defaults(&cc);
 	cc.storm_sites = 3;
 	n = make_stream(f, evs, 1024);
-	one = (struct corr_sink){ &count_ops, &single };
-	e = corr_engine_new(f, &cc, 0, &one);
-	for (int i = 0; i < n; i++)
-		corr_engine_alarm(e, &evs[i]);
-	corr_engine_stats(e, &a);
-	corr_engine_free(e);
+	single_engine(f, &cc, evs, n, &single, &a);
 	for (int i = 0; i < MAXSH; i++)
 		sinks[i] = (struct corr_sink){ &count_ops, &counts[i] };
-	r = corr_router_new(f, &cc, 4, 1, 8, sinks, err, sizeof(err));
-	cr_assert_not_null(r, "%s", err);
+	r = router_new(f, &cc, 4, 1, 8, sinks);
 	cr_assert_eq(corr_router_start(r), 0);
 	for (int i = 0; i < n; i += 37) {
 		size_t k = n - i < 37 ? (size_t)(n - i) : 37, done;
@@ -442,12 +463,7 @@ Test(corrshard, batched_pushes_equal_single_engine)
 	for (int i = 0; i < MAXSH; i++)
 		total += counts[i];
 	cr_assert_eq(total, single);
-	cr_assert_eq(b.raises, a.raises);
-	cr_assert_eq(b.repeats, a.repeats);
-	cr_assert_eq(b.opened, a.opened);
-	cr_assert_eq(b.area_opened, a.area_opened);
-	cr_assert_eq(b.explained, a.explained);
-	cr_assert_eq(b.events, a.events);
+	assert_same_stats(&a, &b);
 	corr_router_free(r);
 	fleet_free(f);
 }
@@ -501,14 +517,9 @@ Test(corrshard, tick_advances_every_shard)
 		atomic_init(&sla_ev[i], 0);
 		sinks[i] = (struct corr_sink){ &sla_count_ops, &sla_ev[i] };
 	}
-	r = corr_router_new(f, &cc, 2, 1, 4, sinks, err, sizeof(err));
-	cr_assert_not_null(r, "%s", err);
+	r = router_new(f, &cc, 2, 1, 4, sinks);
 	cr_assert(sites_of_shard(r, 0, s0) > 0);
-	memset(&ev, 0, sizeof(ev));
-	ev.at_ms = t0;
-	ev.site = s0[0];
-	ev.device = 2 * s0[0];
-	ev.code = fleet_code(f, "MAINS_FAIL");
+	ev = site_alarm(f, s0[0], "MAINS_FAIL", t0);
 	ev.severity = SEV_CRITICAL;
 	ev.edge = ALARM_RAISE;
 	cr_assert_eq(corr_router_push(r, 0, &ev), 0);
