@@ -121,6 +121,15 @@ pb_run_fini(struct pb_run *r)
 }
 
 void
+pb_run_reset(struct pb_run *r)
+{
+	r->tx = r->errors = r->timeouts = 0;
+	memset(&r->rtt, 0, sizeof(r->rtt));
+	memset(&r->gap, 0, sizeof(r->gap));
+	memset(&r->jitter, 0, sizeof(r->jitter));
+}
+
+void
 pb_run_start(struct pb_run *r)
 {
 	getrusage(RUSAGE_SELF, &r->ru0);

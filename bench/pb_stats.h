@@ -70,6 +70,11 @@ uint64_t pb_hist_quantile(const struct pb_hist *h, double q);
 void	 pb_run_init(struct pb_run *r, const char *client, size_t devices,
 	    size_t conns, unsigned interval_ms);
 void	 pb_run_fini(struct pb_run *r);
+/*
+ * Forgets the warm-up: zeroes the transaction, error and timeout counts and
+ * the three histograms (not the per-device state, nor polls or missed).
+ */
+void	 pb_run_reset(struct pb_run *r);
 /* Marks the start and the end of the measured phase (time and rusage). */
 void	 pb_run_start(struct pb_run *r);
 void	 pb_run_stop(struct pb_run *r);
