@@ -338,11 +338,8 @@ main(int argc, char **argv)
 	}
 
 	if (wait4(child, &status, 0, &ru) == child)
-		printf("server (child): cpu_s=%.3f\n",
-		    ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-		    ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
-	getrusage(RUSAGE_SELF, &ru);
+		printf("server (child): cpu_s=%.3f\n", pb_rusage_cpu_s(&ru));
 	printf("poller: cpu_s=%.3f peak_rss_kib=%ld\n", pb_cpu_s(RUSAGE_SELF),
-	    ru.ru_maxrss);
+	    pb_maxrss_kib());
 	return 0;
 }

@@ -95,6 +95,14 @@ unsigned long pb_raise_nofile(void);
 double	pb_wall_s(void);
 /* User + system CPU seconds of who (RUSAGE_SELF, RUSAGE_CHILDREN). */
 double	pb_cpu_s(int who);
+/* User + system CPU seconds in ru (from getrusage() or wait4()). */
+double	pb_rusage_cpu_s(const struct rusage *ru);
+/*
+ * CPU seconds of the calling thread (CLOCK_THREAD_CPUTIME_ID, ns): a
+ * producer's own cost, immune to the other threads and to other users'
+ * load.
+ */
+double	pb_thread_cpu_s(void);
 /* Peak resident set of this process, KiB (ru_maxrss). */
 long	pb_maxrss_kib(void);
 /*
