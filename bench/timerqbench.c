@@ -27,7 +27,15 @@
 
 #define SEC 1000LL
 
-/* ---- baseline: binary heap, same entries and back-pointers ---- */
+/*
+ * ---- baseline: binary heap, same entries and back-pointers ----
+ *
+ * Its add and cancel read like timerq_add() and timerq_cancel() on
+ * purpose: the two structures must differ in the arity of the heap and in
+ * nothing else, or the ratio would measure something besides arity.  It
+ * cannot call timerq (which has no arity to set: that would time timerq
+ * against itself), so it is a copy, kept here with the bench.
+ */
 
 struct bheap {
 	struct timerq_entry *heap;
