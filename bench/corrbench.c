@@ -200,16 +200,6 @@ shards_once(struct fleet *f, const struct corr_config *cc,
 	return ph;
 }
 
-/* CPU seconds of the calling thread (immune to other users' load). */
-static double
-thread_cpu_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /*
  * The producer alone: route and queue the day into 2 shards' rings of the
  * live size, chunk by chunk, with no shard thread running while it pushes:
@@ -230,7 +220,7 @@ producer_once(struct fleet *f, const struct corr_config *cc,
 	r = bench_router(f, cc, 2, sh_slots, nev);
 	for (size_t base = 0, warm = 1; base < n; ) {
 		size_t end = base + slots < n ? base + slots : n;
-		double w = thread_cpu_s();
+		double w = pb_thread_cpu_s();
 
 		for (size_t i = base; i < end; ) {
 			size_t k = end - i < SH_BATCH ? end - i : SH_BATCH;
@@ -243,7 +233,7 @@ producer_once(struct fleet *f, const struct corr_config *cc,
 			}
 			i += (size_t)rc;
 		}
-		w = thread_cpu_s() - w;
+		w = pb_thread_cpu_s() - w;
 		if (corr_router_start(r) != 0) {
 			fprintf(stderr, "corrbench: cannot start shards\n");
 			exit(1);

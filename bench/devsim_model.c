@@ -379,6 +379,46 @@ model_fleet(struct devsim_model *m)
 	return 0;
 }
 
+/* The physics knobs of cfg are in range (both constructors check them). */
+static int
+cfg_physics_ok(const struct devsim_cfg *cfg)
+{
+	return cfg->time_scale > 0 && cfg->batt_runtime_s > 0 &&
+	    cfg->drift_period_s > 0 && !(cfg->noise < 0) && !(cfg->drift < 0);
+}
+
+/*
+ * What both constructors do once the layout is known: nw register words and
+ * nb bits over all m->cfg.ndevices devices, per-device state, nsites sites
+ * with the mains on, the battery floating and the room at its nominal
+ * temperature, and every device evaluated once at now.
+ */
+static void
+model_start(struct devsim_model *m, size_t nw, size_t nb, size_t nsites,
+    int64_t now)
+{
+	size_t n = m->cfg.ndevices;
+
+	m->regs = xcalloc(nw ? nw : 1, sizeof(*m->regs));
+	m->bits = xcalloc(nb ? nb : 1, sizeof(*m->bits));
+	m->evaluated = xcalloc(n, sizeof(*m->evaluated));
+	m->faults = xcalloc(n, sizeof(*m->faults));
+	m->requests = xcalloc(n, sizeof(*m->requests));
+	m->nsites = nsites;
+	m->sites = xcalloc(nsites ? nsites : 1, sizeof(*m->sites));
+	m->start = now;
+	m->rng = m->cfg.seed * 0x9e3779b97f4a7c15ULL | 1;
+	for (size_t g = 0; g < nsites; g++) {
+		m->sites[g].mains_ok = 1;
+		m->sites[g].batt_t0 = now;
+		m->sites[g].batt_v0 = DEVSIM_BATT_FLOAT_V;
+		m->sites[g].temp_t0 = now;
+		m->sites[g].temp_v0 = DEVSIM_ROOM_C;
+	}
+	for (size_t d = 0; d < n; d++)
+		devsim_model_eval(m, (uint32_t)d, now, 0);
+}
+
 int
 devsim_model_init(struct devsim_model *m, const struct devsim_cfg *cfg,
     int64_t now)
@@ -388,8 +428,7 @@ devsim_model_init(struct devsim_model *m, const struct devsim_cfg *cfg,
 
 	if (cfg->ndevices == 0 || cfg->ndevices > 1000000 || cfg->units == 0 ||
 	    cfg->units > 247 || cfg->ports_per_addr == 0 ||
-	    !(cfg->time_scale > 0) || !(cfg->batt_runtime_s > 0) ||
-	    !(cfg->drift_period_s > 0) || cfg->noise < 0 || cfg->drift < 0)
+	    !cfg_physics_ok(cfg))
 		return -EINVAL;
 	memset(m, 0, sizeof(*m));
 	m->cfg = *cfg;
@@ -403,24 +442,8 @@ devsim_model_init(struct devsim_model *m, const struct devsim_cfg *cfg,
 	}
 	nw = m->nregs[MB_INPUT] + m->nregs[MB_HOLDING];
 	nb = m->nregs[MB_COIL] + m->nregs[MB_DISCRETE];
-	m->regs = xcalloc(cfg->ndevices * nw, sizeof(*m->regs));
-	m->bits = xcalloc(cfg->ndevices * nb, sizeof(*m->bits));
-	m->evaluated = xcalloc(cfg->ndevices, sizeof(*m->evaluated));
-	m->faults = xcalloc(cfg->ndevices, sizeof(*m->faults));
-	m->requests = xcalloc(cfg->ndevices, sizeof(*m->requests));
-	m->sites = xcalloc(m->ngateways, sizeof(*m->sites));
-	m->nsites = m->ngateways;
-	m->start = now;
-	m->rng = cfg->seed * 0x9e3779b97f4a7c15ULL | 1;
-	for (size_t g = 0; g < m->ngateways; g++) {
-		m->sites[g].mains_ok = 1;
-		m->sites[g].batt_t0 = now;
-		m->sites[g].batt_v0 = DEVSIM_BATT_FLOAT_V;
-		m->sites[g].temp_t0 = now;
-		m->sites[g].temp_v0 = DEVSIM_ROOM_C;
-	}
-	for (size_t d = 0; d < cfg->ndevices; d++)
-		devsim_model_eval(m, (uint32_t)d, now, 0);
+	model_start(m, cfg->ndevices * nw, cfg->ndevices * nb, m->ngateways,
+	    now);
 	return 0;
 }
 
@@ -443,32 +466,39 @@ devsim_model_fini(struct devsim_model *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/*
+ * Where table t of device d starts in its image (regs[] for the pair
+ * MB_INPUT, MB_HOLDING; bits[] for MB_COIL, MB_DISCRETE): device d's slice
+ * holds table lo, then table hi.  off is the config mode's per-device
+ * start (woff or boff); the command-line model gives every device the
+ * same slice.
+ */
+static size_t
+image_index(const struct devsim_model *m, uint32_t d, const size_t *off,
+    enum mb_table lo, enum mb_table hi, enum mb_table t)
+{
+	size_t base, nlo;
+
+	if (m->cfgmode) {
+		base = off[d];
+		nlo = m->pnregs[m->fleet->devices[d].profile][lo];
+	} else {
+		base = (size_t)d * (m->nregs[lo] + m->nregs[hi]);
+		nlo = m->nregs[lo];
+	}
+	return t == lo ? base : base + nlo;
+}
+
 uint16_t *
 devsim_model_words(struct devsim_model *m, uint32_t d, enum mb_table t)
 {
-	uint16_t *w;
-
-	if (m->cfgmode) {
-		w = m->regs + m->woff[d];
-		return t == MB_INPUT ? w : w +
-		    m->pnregs[m->fleet->devices[d].profile][MB_INPUT];
-	}
-	w = m->regs + (size_t)d * (m->nregs[MB_INPUT] + m->nregs[MB_HOLDING]);
-	return t == MB_INPUT ? w : w + m->nregs[MB_INPUT];
+	return m->regs + image_index(m, d, m->woff, MB_INPUT, MB_HOLDING, t);
 }
 
 uint8_t *
 devsim_model_bits(struct devsim_model *m, uint32_t d, enum mb_table t)
 {
-	uint8_t *b;
-
-	if (m->cfgmode) {
-		b = m->bits + m->boff[d];
-		return t == MB_COIL ? b : b +
-		    m->pnregs[m->fleet->devices[d].profile][MB_COIL];
-	}
-	b = m->bits + (size_t)d * (m->nregs[MB_COIL] + m->nregs[MB_DISCRETE]);
-	return t == MB_COIL ? b : b + m->nregs[MB_COIL];
+	return m->bits + image_index(m, d, m->boff, MB_COIL, MB_DISCRETE, t);
 }
 
 /* Physics seconds from t0 to now. */
@@ -915,8 +945,7 @@ devsim_model_init_fleet(struct devsim_model *m, const struct devsim_cfg *cfg,
 	size_t nw = 0, nb = 0, n = f->ndevices;
 	uint32_t *first;
 
-	if (n == 0 || !(cfg->time_scale > 0) || !(cfg->batt_runtime_s > 0) ||
-	    !(cfg->drift_period_s > 0) || cfg->noise < 0 || cfg->drift < 0)
+	if (n == 0 || !cfg_physics_ok(cfg))
 		return -EINVAL;
 	k = xcalloc(n, sizeof(*k));
 	for (size_t d = 0; d < n; d++) {
@@ -1001,23 +1030,6 @@ devsim_model_init_fleet(struct devsim_model *m, const struct devsim_cfg *cfg,
 		nw += t[MB_INPUT] + t[MB_HOLDING];
 		nb += t[MB_COIL] + t[MB_DISCRETE];
 	}
-	m->regs = xcalloc(nw ? nw : 1, sizeof(*m->regs));
-	m->bits = xcalloc(nb ? nb : 1, sizeof(*m->bits));
-	m->evaluated = xcalloc(n, sizeof(*m->evaluated));
-	m->faults = xcalloc(n, sizeof(*m->faults));
-	m->requests = xcalloc(n, sizeof(*m->requests));
-	m->nsites = f->nsites;
-	m->sites = xcalloc(f->nsites ? f->nsites : 1, sizeof(*m->sites));
-	m->start = now;
-	m->rng = cfg->seed * 0x9e3779b97f4a7c15ULL | 1;
-	for (size_t g = 0; g < m->nsites; g++) {
-		m->sites[g].mains_ok = 1;
-		m->sites[g].batt_t0 = now;
-		m->sites[g].batt_v0 = DEVSIM_BATT_FLOAT_V;
-		m->sites[g].temp_t0 = now;
-		m->sites[g].temp_v0 = DEVSIM_ROOM_C;
-	}
-	for (size_t d = 0; d < n; d++)
-		devsim_model_eval(m, (uint32_t)d, now, 0);
+	model_start(m, nw, nb, f->nsites, now);
 	return 0;
 }

@@ -48,7 +48,25 @@
 
 #define NREGS 10
 
-
+/*
+ * A profile of NREGS uint16 holding registers at addresses 0, stride,
+ * 2 * stride, ...: the points live in pts (the caller's, NREGS of them).
+ */
+static void
+holding_profile(struct fleet_profile *prof, struct fleet_point *pts,
+    uint16_t stride)
+{
+	memset(pts, 0, NREGS * sizeof(*pts));
+	for (int i = 0; i < NREGS; i++) {
+		pts[i].table = MB_HOLDING;
+		pts[i].address = (uint16_t)(i * stride);
+		pts[i].type = PT_UINT16;
+		pts[i].bit = -1;
+	}
+	memset(prof, 0, sizeof(*prof));
+	prof->points = pts;
+	prof->npoints = NREGS;
+}
 
 /* The responder: every 12-byte request gets a 10-register answer. */
 static void
@@ -229,16 +247,7 @@ main(int argc, char **argv)
 		struct mb_counters k;
 		const char *host = "127.0.0.1";
 
-		memset(pts, 0, sizeof(pts));
-		for (int i = 0; i < NREGS; i++) {
-			pts[i].table = MB_HOLDING;
-			pts[i].address = (uint16_t)i;
-			pts[i].type = PT_UINT16;
-			pts[i].bit = -1;
-		}
-		memset(&prof, 0, sizeof(prof));
-		prof.points = pts;
-		prof.npoints = NREGS;
+		holding_profile(&prof, pts, 1);
 		mb_config_defaults(&cfg);
 		cfg.interval_ms = (uint32_t)ival;
 		cfg.connect_rate = 1e6;
@@ -299,16 +308,7 @@ main(int argc, char **argv)
 		size_t before, after;
 		char host[32];
 
-		memset(pts, 0, sizeof(pts));
-		for (int i = 0; i < NREGS; i++) {
-			pts[i].table = MB_HOLDING;
-			pts[i].address = (uint16_t)(i * 2);
-			pts[i].type = PT_UINT16;
-			pts[i].bit = -1;
-		}
-		memset(&prof, 0, sizeof(prof));
-		prof.points = pts;
-		prof.npoints = NREGS;
+		holding_profile(&prof, pts, 2);
 		mb_config_defaults(&cfg);
 		before = mem_allocated();
 		t0 = pb_wall_s();
@@ -338,11 +338,8 @@ main(int argc, char **argv)
 	}
 
 	if (wait4(child, &status, 0, &ru) == child)
-		printf("server (child): cpu_s=%.3f\n",
-		    ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-		    ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
-	getrusage(RUSAGE_SELF, &ru);
+		printf("server (child): cpu_s=%.3f\n", pb_rusage_cpu_s(&ru));
 	printf("poller: cpu_s=%.3f peak_rss_kib=%ld\n", pb_cpu_s(RUSAGE_SELF),
-	    ru.ru_maxrss);
+	    pb_maxrss_kib());
 	return 0;
 }

@@ -25,13 +25,28 @@ pb_wall_s(void)
 }
 
 double
+pb_rusage_cpu_s(const struct rusage *ru)
+{
+	return (double)ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6 +
+	    (double)ru->ru_stime.tv_sec + ru->ru_stime.tv_usec / 1e6;
+}
+
+double
 pb_cpu_s(int who)
 {
 	struct rusage ru;
 
 	getrusage(who, &ru);
-	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	return pb_rusage_cpu_s(&ru);
+}
+
+double
+pb_thread_cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 long
@@ -121,6 +136,15 @@ pb_run_fini(struct pb_run *r)
 }
 
 void
+pb_run_reset(struct pb_run *r)
+{
+	r->tx = r->errors = r->timeouts = 0;
+	memset(&r->rtt, 0, sizeof(r->rtt));
+	memset(&r->gap, 0, sizeof(r->gap));
+	memset(&r->jitter, 0, sizeof(r->jitter));
+}
+
+void
 pb_run_start(struct pb_run *r)
 {
 	getrusage(RUSAGE_SELF, &r->ru0);
@@ -154,18 +178,11 @@ pb_run_done(struct pb_run *r, int64_t rtt_us)
 	pb_hist_add(&r->rtt, rtt_us > 0 ? (uint64_t)rtt_us : 0);
 }
 
-static double
-tv_secs(const struct timeval *tv)
-{
-	return (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
-}
-
 void
 pb_run_print(const struct pb_run *r, FILE *fp)
 {
 	double secs = (double)(r->t1 - r->t0) / 1e6;
-	double cpu = tv_secs(&r->ru1.ru_utime) - tv_secs(&r->ru0.ru_utime) +
-	    tv_secs(&r->ru1.ru_stime) - tv_secs(&r->ru0.ru_stime);
+	double cpu = pb_rusage_cpu_s(&r->ru1) - pb_rusage_cpu_s(&r->ru0);
 	uint64_t jit;
 
 	if (r->interval_ms > 0) {

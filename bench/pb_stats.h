@@ -70,6 +70,11 @@ uint64_t pb_hist_quantile(const struct pb_hist *h, double q);
 void	 pb_run_init(struct pb_run *r, const char *client, size_t devices,
 	    size_t conns, unsigned interval_ms);
 void	 pb_run_fini(struct pb_run *r);
+/*
+ * Forgets the warm-up: zeroes the transaction, error and timeout counts and
+ * the three histograms (not the per-device state, nor polls or missed).
+ */
+void	 pb_run_reset(struct pb_run *r);
 /* Marks the start and the end of the measured phase (time and rusage). */
 void	 pb_run_start(struct pb_run *r);
 void	 pb_run_stop(struct pb_run *r);
@@ -90,6 +95,14 @@ unsigned long pb_raise_nofile(void);
 double	pb_wall_s(void);
 /* User + system CPU seconds of who (RUSAGE_SELF, RUSAGE_CHILDREN). */
 double	pb_cpu_s(int who);
+/* User + system CPU seconds in ru (from getrusage() or wait4()). */
+double	pb_rusage_cpu_s(const struct rusage *ru);
+/*
+ * CPU seconds of the calling thread (CLOCK_THREAD_CPUTIME_ID, ns): a
+ * producer's own cost, immune to the other threads and to other users'
+ * load.
+ */
+double	pb_thread_cpu_s(void);
 /* Peak resident set of this process, KiB (ru_maxrss). */
 long	pb_maxrss_kib(void);
 /*

@@ -18,7 +18,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +26,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "bench/devsim_model.h"
+#include "bench/pb_fleet.h"
 #include "bench/pb_stats.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
@@ -210,7 +209,7 @@ check_timeouts(int64_t now)
 }
 
 static int
-connect_all(const struct devsim_cfg *cfg, size_t ndev)
+connect_all(const struct devsim_cfg *cfg)
 {
 	struct epoll_event ev;
 
@@ -221,12 +220,11 @@ connect_all(const struct devsim_cfg *cfg, size_t ndev)
 
 		memset(&sa, 0, sizeof(sa));
 		sa.sin_family = AF_INET;
-		if (devsim_endpoint(cfg, i, &sa.sin_addr, &sa.sin_port) != 0)
-			fatalx("pollbase_epoll endpoint=%zu out of range", i);
+		pb_fleet_endpoint(cfg, "pollbase_epoll", i, &sa.sin_addr,
+		    &sa.sin_port, NULL);
 		sa.sin_port = htons(sa.sin_port);
 		c->first = i * cfg->units;
-		c->nunits = (unsigned)(ndev - c->first < cfg->units ?
-		    ndev - c->first : cfg->units);
+		c->nunits = pb_fleet_units(cfg, i);
 		/* Blocking connect: loopback, and it is not measured. */
 		if ((c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
 		    -1)
@@ -261,46 +259,21 @@ usage(void)
 int
 main(int argc, char *argv[])
 {
-	static const struct option opts[] = {
-		DEVSIM_CFG_OPTIONS,
-		{ "count", required_argument, NULL, 'c' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "interval-ms", required_argument, NULL, 'i' },
-		{ "timeout-ms", required_argument, NULL, 't' },
-		{ "regs", required_argument, NULL, 'r' },
-		{ "warmup", required_argument, NULL, 'w' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct epoll_event evs[256];
-	struct devsim_cfg cfg;
-	uint64_t count = 100000, warmup = 0;
-	double duration = 0;
-	unsigned interval_ms = 0;
+	struct pb_opts o;
+	const struct devsim_cfg *cfg = &o.cfg;
+	unsigned interval_ms;
 	int64_t end_us = 0, last_scan, now;
 	unsigned long nofile;
-	int ch;
 
 	log_init(2, LOG_LVL_INFO);
-	devsim_cfg_default(&cfg);
-	pe.regs = 10;
-	pe.timeout_us = 1000000;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'c': count = (uint64_t)pb_num_arg("pollbase_epoll", "count", optarg, 1, 1e12); break;
-		case 'd': duration = pb_num_arg("pollbase_epoll", "duration", optarg, 0.001, 86400); break;
-		case 'i': interval_ms = (unsigned)pb_num_arg("pollbase_epoll", "interval-ms", optarg, 0, 3.6e6); break;
-		case 't': pe.timeout_us = (int64_t)pb_num_arg("pollbase_epoll", "timeout-ms", optarg, 1, 3.6e6) * 1000; break;
-		case 'r': pe.regs = (unsigned)pb_num_arg("pollbase_epoll", "regs", optarg, 1, 125); break;
-		case 'w': warmup = (uint64_t)pb_num_arg("pollbase_epoll", "warmup", optarg, 0, 1e12); break;
-		default:
-			if (devsim_cfg_option(&cfg, "pollbase_epoll", ch, optarg) != 0)
-				usage();
-		}
-	}
-	if (optind != argc)
-		usage();
+	pb_opts_default(&o, 100000);
+	pb_opts_parse(&o, "pollbase_epoll", argc, argv, usage);
+	pe.regs = o.regs;
+	interval_ms = o.interval_ms;
+	pe.timeout_us = (int64_t)o.timeout_ms * 1000;
 	nofile = pb_raise_nofile();
-	pe.nc = (cfg.ndevices + cfg.units - 1) / cfg.units;
+	pe.nc = pb_fleet_ngateways(cfg);
 	if (pe.nc + 16 > nofile)
 		fatalx("pollbase_epoll conns=%zu nofile=%lu: too many", pe.nc,
 		    nofile);
@@ -308,10 +281,10 @@ main(int argc, char *argv[])
 	pe.heap = xcalloc(pe.nc, sizeof(*pe.heap));
 	if ((pe.ep = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		fatal("pollbase_epoll epoll_create1");
-	connect_all(&cfg, cfg.ndevices);
+	connect_all(cfg);
 	pe.period_us = interval_ms == 0 ? 0 :
-	    (int64_t)interval_ms * 1000 / cfg.units;
-	pb_run_init(&pe.run, "epoll", cfg.ndevices, pe.nc, interval_ms);
+	    (int64_t)interval_ms * 1000 / cfg->units;
+	pb_run_init(&pe.run, "epoll", cfg->ndevices, pe.nc, interval_ms);
 	now = pb_now_us();
 	for (size_t i = 0; i < pe.nc; i++) {
 		if (pe.period_us == 0) {
@@ -323,23 +296,19 @@ main(int argc, char *argv[])
 		}
 	}
 	last_scan = now;
-	for (int measuring = warmup == 0;;) {
+	for (int measuring = o.warmup == 0;;) {
 		int n, wait_ms = 100;
 
-		if (!measuring && pe.run.tx >= warmup) {
+		if (!measuring && pe.run.tx >= o.warmup) {
 			measuring = 1;
-			pe.run.tx = pe.run.errors = pe.run.timeouts = 0;
-			memset(&pe.run.rtt, 0, sizeof(pe.run.rtt));
-			memset(&pe.run.gap, 0, sizeof(pe.run.gap));
-			memset(&pe.run.jitter, 0, sizeof(pe.run.jitter));
+			pb_run_reset(&pe.run);
 		}
 		if (measuring && pe.run.t0 == 0) {
 			pb_run_start(&pe.run);
-			end_us = duration > 0 ? pe.run.t0 +
-			    (int64_t)(duration * 1e6) : 0;
+			end_us = pb_opts_end_us(&o, pe.run.t0);
 		}
 		if (measuring && (end_us > 0 ? pb_now_us() >= end_us :
-		    pe.run.tx >= count))
+		    pe.run.tx >= o.count))
 			break;
 		if (pe.nheap > 0) {
 			int64_t d = pe.c[pe.heap[0]].due_us - pb_now_us();

@@ -64,6 +64,7 @@
 #include <ev.h>
 
 #include "bench/devsim_model.h"
+#include "bench/pb_fleet.h"
 #include "bench/pb_stats.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
@@ -111,10 +112,7 @@ static void
 begin_measure(void)
 {
 	pb.measuring = 1;
-	pb.run.tx = pb.run.errors = pb.run.timeouts = 0;
-	memset(&pb.run.rtt, 0, sizeof(pb.run.rtt));
-	memset(&pb.run.gap, 0, sizeof(pb.run.gap));
-	memset(&pb.run.jitter, 0, sizeof(pb.run.jitter));
+	pb_run_reset(&pb.run);
 	pb.client->ops->counters(pb.client, &pb.ctr0);
 	pb_run_start(&pb.run);
 	pb.t0_ms = (int64_t)(ev_now(pb.loop) * 1000);
@@ -330,12 +328,7 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
-		DEVSIM_CFG_OPTIONS,
-		{ "count", required_argument, NULL, 'c' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "interval-ms", required_argument, NULL, 'i' },
-		{ "timeout-ms", required_argument, NULL, 't' },
-		{ "warmup", required_argument, NULL, 'w' },
+		PB_FLEET_OPTIONS,
 		{ "points", required_argument, NULL, 'P' },
 		{ "max-rate-tps", required_argument, NULL, 'x' },
 		{ "max-secs", required_argument, NULL, 'M' },
@@ -344,13 +337,15 @@ main(int argc, char *argv[])
 		{ "timer-slack-ms", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct devsim_cfg cfg, one;
+	struct pb_opts o;
+	const struct devsim_cfg *cfg = &o.cfg;
+	struct devsim_cfg one;
 	struct devsim_model model;
 	struct fleet_profile prof;
 	struct mb_config mc;
 	struct mb_counters ctr;
-	double duration = 0, max_rate = 100000, max_secs = 300;
-	unsigned timeout_ms = 1000, inflight = 1, slack_ms = UINT32_MAX;
+	double max_rate = 100000, max_secs = 300;
+	unsigned timeout_ms, inflight = 1, slack_ms = UINT32_MAX;
 	int table = -1, classes = -1, ch, rc;
 	size_t ngw, nblocks;
 	double reads;
@@ -358,15 +353,9 @@ main(int argc, char *argv[])
 	int64_t t_add;
 
 	log_init(2, LOG_LVL_WARN);
-	devsim_cfg_default(&cfg);
-	pb.count = 100000;
+	pb_opts_default(&o, 100000);
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'c': pb.count = (uint64_t)pb_num_arg("pollbench", "count", optarg, 1, 1e12); break;
-		case 'd': duration = pb_num_arg("pollbench", "duration", optarg, 0.001, 86400); break;
-		case 'i': pb.interval_ms = (unsigned)pb_num_arg("pollbench", "interval-ms", optarg, 0, 3.6e6); break;
-		case 't': timeout_ms = (unsigned)pb_num_arg("pollbench", "timeout-ms", optarg, 1, 3.6e6); break;
-		case 'w': pb.warmup = (uint64_t)pb_num_arg("pollbench", "warmup", optarg, 0, 1e12); break;
 		case 'P':
 			if (strcmp(optarg, "all") == 0)
 				table = -1;
@@ -390,19 +379,21 @@ main(int argc, char *argv[])
 		case 'S': slack_ms = (unsigned)pb_num_arg("pollbench", "timer-slack-ms", optarg, 0, 1000); break;
 		case 'f': inflight = (unsigned)pb_num_arg("pollbench", "inflight", optarg, 1, 64); break;
 		default:
-			if (devsim_cfg_option(&cfg, "pollbench", ch, optarg) != 0)
+			if (pb_opts_option(&o, "pollbench", ch, optarg) != 0)
 				usage();
 		}
 	}
 	if (optind != argc)
 		usage();
-	if (duration > 0)
-		pb.count = 0;
-	pb.duration = duration;
+	pb.count = o.duration > 0 ? 0 : o.count;
+	pb.duration = o.duration;
+	pb.interval_ms = o.interval_ms;
+	pb.warmup = o.warmup;
+	timeout_ms = o.timeout_ms;
 
 	/* The profile devsim serves, from a model of one gateway. */
-	one = cfg;
-	one.ndevices = cfg.units;
+	one = *cfg;
+	one.ndevices = cfg->units;
 	if ((rc = devsim_model_init(&model, &one, (int64_t)time(NULL) * 1000))
 	    != 0)
 		fatalx("pollbench devsim_model_init err=%d", rc);
@@ -413,7 +404,7 @@ main(int argc, char *argv[])
 	    classes);
 
 	nofile = pb_raise_nofile();
-	ngw = (cfg.ndevices + cfg.units - 1) / cfg.units;
+	ngw = pb_fleet_ngateways(cfg);
 	if (ngw + 64 > nofile)
 		fatalx("pollbench conns=%zu nofile=%lu: too many", ngw, nofile);
 
@@ -433,7 +424,7 @@ main(int argc, char *argv[])
 	if (pb.interval_ms > 0) {
 		pb.poll_ms = pb.interval_ms;
 	} else {
-		double ms = (double)cfg.ndevices * (double)nblocks * 1000 /
+		double ms = (double)cfg->ndevices * (double)nblocks * 1000 /
 		    max_rate;
 
 		pb.poll_ms = ms < 1 ? 1 : (unsigned)ms;
@@ -449,7 +440,7 @@ main(int argc, char *argv[])
 	 * production rate limits (200/s) would stretch to a minute. */
 	mc.connect_rate = 1e6;
 	mc.connect_burst = (uint32_t)ngw;
-	pb.ndev = cfg.ndevices;
+	pb.ndev = cfg->ndevices;
 	pb.dev = xcalloc(pb.ndev, sizeof(*pb.dev));
 	for (size_t i = 0; i < pb.ndev; i++)
 		pb.dev[i].first_ms = -1;
@@ -460,17 +451,13 @@ main(int argc, char *argv[])
 		struct in_addr a;
 		uint16_t port;
 
-		if (devsim_endpoint(&cfg, g, &a, &port) != 0)
-			fatalx("pollbench endpoint=%zu out of range", g);
-		inet_ntop(AF_INET, &a, host, sizeof(host));
-		for (unsigned u = 0; u < cfg.units; u++) {
-			size_t i = g * cfg.units + u;
+		pb_fleet_endpoint(cfg, "pollbench", g, &a, &port, host);
+		for (unsigned u = 0; u < pb_fleet_units(cfg, g); u++) {
+			size_t i = g * cfg->units + u;
 			struct mb_device md = { .index = (uint32_t)i,
 			    .host = host, .port = port,
 			    .unit = (int16_t)(u + 1), .profile = &prof };
 
-			if (i >= pb.ndev)
-				break;
 			if ((rc = pb.client->ops->add_device(pb.client, &md))
 			    != 0)
 				fatalx("pollbench add_device %s:%u err=%d", host,

@@ -197,7 +197,6 @@ report(const struct poller *p, double secs, int64_t end_ms, int verbose)
 {
 	const struct fleet *f = tp.fleet;
 	struct poller_counters c;
-	struct rusage ru;
 	uint32_t *j;
 	size_t nj = 0, good_devices = 0, polled = 0;
 	uint64_t missed = 0;
@@ -238,9 +237,7 @@ report(const struct poller *p, double secs, int64_t end_ms, int verbose)
 			j[nj++] = tp.gaps[i].jitter_ms;
 	}
 	qsort(j, nj, sizeof(*j), cmp_u32);
-	getrusage(RUSAGE_SELF, &ru);
-	cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	cpu = pb_cpu_s(RUSAGE_SELF);
 	fprintf(stderr, "tocsinpoll summary secs=%.3f devices=%llu "
 	    "rejected=%llu polled=%zu polls=%llu polls_good=%llu "
 	    "polls_failed=%llu timeouts=%llu connect_failed=%llu "
@@ -271,7 +268,7 @@ report(const struct poller *p, double secs, int64_t end_ms, int verbose)
 	    minpolls == UINT32_MAX ? 0 : minpolls,
 	    (unsigned long long)missed, nj,
 	    nj ? j[nj / 2] : 0, nj ? j[(nj * 99) / 100] : 0,
-	    nj ? j[nj - 1] : 0, cpu, ru.ru_maxrss);
+	    nj ? j[nj - 1] : 0, cpu, pb_maxrss_kib());
 	xfree(j);
 }
 
