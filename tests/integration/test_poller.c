@@ -281,35 +281,14 @@ find(const struct transition *t, size_t n, const char *device,
 static void
 demo_copy(const struct env *e, const char *name, int shortdelay)
 {
-	char *src = tenv_read_file("etc/demo.yaml"), *out, *o;
-	char host[32], port[32];
-	const char *s;
+	char *out = tenv_demo_yaml(e->x, e->port, shortdelay);
+	char port[32];
 
-	cr_assert(strlen(src) > 1000, "etc/demo.yaml not found (run from the "
-	    "repository root)");
-	out = malloc(strlen(src) * 2 + 1);
-	cr_assert_not_null(out);
-	snprintf(host, sizeof(host), "host: 127.%u.0.", e->x);
+	cr_assert_not_null(out, "etc/demo.yaml not found (run from the "
+	    "repository root) or its modbus port is not 1502");
 	snprintf(port, sizeof(port), "  port: %d\n", e->port);
-	for (s = src, o = out; *s != '\0'; ) {
-		if (strncmp(s, "host: 127.0.1.", 14) == 0) {
-			o += sprintf(o, "%s", host);
-			s += 14;
-		} else if (strncmp(s, "\n  port: 1502\n", 14) == 0) {
-			o += sprintf(o, "\n%s", port);
-			s += 14;
-		} else if (shortdelay && strncmp(s, "delay_on: ", 10) == 0) {
-			o += sprintf(o, "delay_on: 1s");
-			s += 10;
-			while (*s != ',' && *s != '}' && *s != '\0')
-				s++;
-		} else
-			*o++ = *s++;
-	}
-	*o = '\0';
 	cr_assert(strstr(out, port) != NULL, "demo.yaml modbus port not 1502");
 	tenv_write_file(e->dir, name, out);
-	free(src);
 	free(out);
 }
 

@@ -65,6 +65,41 @@ tenv_write_file(const char *dir, const char *name, const char *text)
 }
 
 char *
+tenv_demo_yaml(unsigned x, int port, int shortdelay)
+{
+	char *src = tenv_read_file("etc/demo.yaml"), *out, *o;
+	char host[32], pline[32];
+	const char *s;
+
+	if (strlen(src) < 1000 || strstr(src, "\n  port: 1502\n") == NULL) {
+		free(src);
+		return NULL;
+	}
+	if ((out = malloc(strlen(src) * 2 + 1)) == NULL)
+		abort();
+	snprintf(host, sizeof(host), "host: 127.%u.0.", x);
+	snprintf(pline, sizeof(pline), "  port: %d\n", port);
+	for (s = src, o = out; *s != '\0'; ) {
+		if (strncmp(s, "host: 127.0.1.", 14) == 0) {
+			o += sprintf(o, "%s", host);
+			s += 14;
+		} else if (strncmp(s, "\n  port: 1502\n", 14) == 0) {
+			o += sprintf(o, "\n%s", pline);
+			s += 14;
+		} else if (shortdelay && strncmp(s, "delay_on: ", 10) == 0) {
+			o += sprintf(o, "delay_on: 1s");
+			s += 10;
+			while (*s != ',' && *s != '}' && *s != '\0')
+				s++;
+		} else
+			*o++ = *s++;
+	}
+	*o = '\0';
+	free(src);
+	return out;
+}
+
+char *
 tenv_read_file(const char *path)
 {
 	FILE *fp = fopen(path, "r");

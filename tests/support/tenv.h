@@ -33,4 +33,13 @@ void	 tenv_write_file(const char *dir, const char *name, const char *text);
  */
 char	*tenv_read_file(const char *path);
 
+/*
+ * etc/demo.yaml (read from the repository root) moved to a test's own
+ * loopback block: hosts 127.0.1.N become 127.X.0.N and the modbus port 1502
+ * becomes port, so that tests running at once never share an address;
+ * with shortdelay every delay_on becomes 1s.  Malloc'd; NULL if the file
+ * cannot be read or is not the demo fleet (no port 1502 to move).
+ */
+char	*tenv_demo_yaml(unsigned x, int port, int shortdelay);
+
 #endif
