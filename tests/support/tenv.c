@@ -8,18 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "correlator/cthread.h"
 #include "tests/support/tenv.h"
 
 int64_t
 tenv_mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return cthread_mono_ms();
 }
 
 unsigned
