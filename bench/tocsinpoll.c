@@ -43,7 +43,7 @@
 
 #include <ev.h>
 
-#include "correlator/calendar.h"
+#include "daemon/utc.h"
 #include "daemon/config.h"
 #include "bench/pb_stats.h"
 #include "daemon/log.h"
@@ -79,11 +79,11 @@ tp_alarm(void *arg, const struct alarm_event *ev)
 {
 	const struct fleet *f = tp.fleet;
 	const struct fleet_device *d = &f->devices[ev->device];
-	char at[32];
+	char at[UTC_LEN];
 
 	(void)arg;
 	tp.alarms++;
-	calendar_format_rfc3339(ev->at_ms, at, sizeof(at));
+	utc_format(ev->at_ms, at);
 	printf("{\"at\":\"%s\",\"device\":\"%s\",\"site\":\"%s\","
 	    "\"code\":\"%s\",\"edge\":\"%s\",\"severity\":\"%s\",\"value\":",
 	    at, d->id, f->sites[ev->site].id, f->codes[ev->code],

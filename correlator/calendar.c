@@ -15,8 +15,8 @@
  * weekend and a holiday: 6 days, well under a microsecond), and holidays make
  * a closed form fiddly.  24x7 calendars never walk: they are plain addition.
  *
- * Civil-date conversion is Howard Hinnant's days_from_civil / civil_from_days
- * (public domain algorithms), which need no libc time-zone state.
+ * Civil dates (weekdays, holidays) come from daemon/utc, which needs no
+ * libc time-zone state.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,6 +25,7 @@
 
 #include "correlator/calendar.h"
 #include "daemon/mem.h"
+#include "daemon/utc.h"
 
 #define CAL_MAX_WALK_DAYS	3660	/* ten years */
 
@@ -246,65 +247,16 @@ calendar_between(const struct calendar *c, int64_t a, int64_t b)
 	return sum;
 }
 
-int32_t
-calendar_days_from_civil(int y, unsigned m, unsigned d)
-{
-	int era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int32_t)doe - 719468;
-}
-
-void
-calendar_civil_from_days(int32_t z, int *y, unsigned *m, unsigned *d)
-{
-	int era;
-	unsigned doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = (unsigned)(z - era * 146097);
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int)yoe + era * 400 + (*m <= 2);
-}
-
-void
-calendar_format_rfc3339(int64_t t, char *buf, size_t len)
-{
-	int64_t day = floor_div(t, CAL_MS_PER_DAY);
-	int64_t ms = t - day * CAL_MS_PER_DAY;
-	unsigned m, d;
-	int y;
-
-	calendar_civil_from_days((int32_t)day, &y, &m, &d);
-	snprintf(buf, len, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", y, m, d,
-	    (int)(ms / CAL_MS_PER_HOUR), (int)(ms / CAL_MS_PER_MIN % 60),
-	    (int)(ms / 1000 % 60), (int)(ms % 1000));
-}
-
 int
 calendar_parse_date(const char *s, int32_t *day)
 {
-	static const unsigned mdays[] =
-	    { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	unsigned y, m, d;
 	int n = 0;
 
 	if (sscanf(s, "%4u-%2u-%2u%n", &y, &m, &d, &n) != 3 || n != 10 ||
-	    s[n] != '\0' || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+	    s[n] != '\0' || d < 1 || d > utc_days_in_month((int)y, m))
 		return -EINVAL;
-	if (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-		return -EINVAL;
-	*day = calendar_days_from_civil((int)y, m, d);
+	*day = (int32_t)utc_days_from_civil((int)y, m, d);
 	return 0;
 }
 

@@ -82,11 +82,6 @@ int	 calendar_parse_zone(const char *s, int32_t *offset_min, const char **why);
 /* Parses "YYYY-MM-DD" into a day number.  Returns 0 or -EINVAL. */
 int	 calendar_parse_date(const char *s, int32_t *day);
 
-/* Day number of a proleptic Gregorian civil date, and back. */
-int32_t	 calendar_days_from_civil(int y, unsigned m, unsigned d);
-void	 calendar_civil_from_days(int32_t day, int *y, unsigned *m, unsigned *d);
-/* Formats t as RFC 3339 UTC with ms ("2026-11-23T14:02:35.123Z"); buf >= 25. */
-void	 calendar_format_rfc3339(int64_t t, char *buf, size_t len);
 
 /*
  * The instant at which work_ms of working time has elapsed since t: the

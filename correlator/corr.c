@@ -42,6 +42,7 @@
 
 #include "correlator/corr.h"
 #include "daemon/mem.h"
+#include "daemon/utc.h"
 
 #define CORR_MIN	((int64_t)60 * 1000)
 #define CORR_HOUR	(60 * CORR_MIN)
@@ -581,39 +582,13 @@ corr_note_uint(struct corr_note *b, unsigned v)
 	corr_note_str(b, tmp + i);
 }
 
-static void
-corr_note_digits(char *p, unsigned v, int n)
-{
-	while (n-- > 0) {
-		p[n] = (char)('0' + v % 10);
-		v /= 10;
-	}
-}
-
-/* RFC 3339 UTC with ms, as calendar_format_rfc3339() writes it. */
+/* RFC 3339 UTC with ms, as every instant in tocsin is written. */
 static void
 corr_note_time(struct corr_note *b, int64_t t)
 {
-	char buf[32];
-	int64_t day = t >= 0 ? t / 86400000 : -((-t + 86399999) / 86400000);
-	int64_t ms = t - day * 86400000;
-	unsigned m, d;
-	int y;
+	char buf[UTC_LEN];
 
-	calendar_civil_from_days((int32_t)day, &y, &m, &d);
-	if (y < 0 || y > 9999) {
-		calendar_format_rfc3339(t, buf, sizeof(buf));
-		corr_note_str(b, buf);
-		return;
-	}
-	memcpy(buf, "0000-00-00T00:00:00.000Z", 25);
-	corr_note_digits(buf, (unsigned)y, 4);
-	corr_note_digits(buf + 5, m, 2);
-	corr_note_digits(buf + 8, d, 2);
-	corr_note_digits(buf + 11, (unsigned)(ms / 3600000), 2);
-	corr_note_digits(buf + 14, (unsigned)(ms / 60000 % 60), 2);
-	corr_note_digits(buf + 17, (unsigned)(ms / 1000 % 60), 2);
-	corr_note_digits(buf + 20, (unsigned)(ms % 1000), 3);
+	utc_format(t, buf);
 	corr_note_str(b, buf);
 }
 

@@ -1,12 +1,13 @@
 /*
  * incjson.c - see incjson.h.
  *
- * Built with jansson's object API (insertion order is kept, so the bytes
- * are stable for replay diffs).  Customers of an area incident are the union
- * of its linked sites' tenants, each at the highest tier it holds there.
+ * Written directly into a growing buffer, keys in a fixed order, so the
+ * bytes are stable for replay diffs.  Customers of an area incident are the
+ * union of its linked sites' tenants, each at the highest tier it holds
+ * there.
  *
  * SLA fields: a site incident with clocks (ev->sla set) carries "clocks"
- * as sla_clocks_json() writes it at the event's time, "escalation_level"
+ * (each clock's sla_clock_view() at the event's time), "escalation_level"
  * (0 station, 1 branch, 2 headquarters, null before any climb),
  * "response_score" (null until the ack clock stops) and
  * "resolution_grade" (null until the resolve clock stops).  Without clocks
@@ -15,240 +16,17 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "correlator/calendar.h"
 #include "correlator/incjson.h"
 #include "correlator/sla.h"
-
-static void
-incjson_digits(char *p, unsigned v, int n)
-{
-	while (n-- > 0) {
-		p[n] = (char)('0' + v % 10);
-		v /= 10;
-	}
-}
-
-void
-incjson_time(char *buf, size_t len, int64_t ms)
-{
-	int64_t sec = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-	int msec = (int)(ms - sec * 1000);
-	time_t t = (time_t)sec;
-	struct tm tm;
-
-	if (len < 25)
-		return;
-	if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 > 9999 ||
-	    tm.tm_year + 1900 < 0) {
-		memcpy(buf, "1970-01-01T00:00:00.000Z", 25);
-		return;
-	}
-	/* By hand: snprintf was a tenth of replay's time. */
-	memcpy(buf, "0000-00-00T00:00:00.000Z", 25);
-	incjson_digits(buf, (unsigned)(tm.tm_year + 1900), 4);
-	incjson_digits(buf + 5, (unsigned)tm.tm_mon + 1, 2);
-	incjson_digits(buf + 8, (unsigned)tm.tm_mday, 2);
-	incjson_digits(buf + 11, (unsigned)tm.tm_hour, 2);
-	incjson_digits(buf + 14, (unsigned)tm.tm_min, 2);
-	incjson_digits(buf + 17, (unsigned)tm.tm_sec, 2);
-	incjson_digits(buf + 20, (unsigned)msec, 3);
-}
-
-static json_t *
-incjson_timeval(int64_t ms)
-{
-	char buf[INCJSON_TIMELEN];
-
-	incjson_time(buf, sizeof(buf), ms);
-	return json_string(buf);
-}
-
-static json_t *
-incjson_alarm(const struct fleet *f, const struct corr_alarm *a)
-{
-	json_t *o = json_object();
-
-	json_object_set_new(o, "device", json_string(f->devices[a->device].id));
-	json_object_set_new(o, "code", json_string(f->codes[a->code]));
-	json_object_set_new(o, "severity",
-	    json_string(severity_name((enum severity)a->severity)));
-	json_object_set_new(o, "active", json_boolean(a->active));
-	json_object_set_new(o, "raised_at", incjson_timeval(a->raised_at));
-	json_object_set_new(o, "cleared_at", a->cleared_at != 0 ?
-	    incjson_timeval(a->cleared_at) : json_null());
-	json_object_set_new(o, "repeats", json_integer(a->repeats));
-	json_object_set_new(o, "cycles", json_integer(a->cycles));
-	return o;
-}
-
-static void
-incjson_add_customer(json_t *arr, const char *id, enum tier tier)
-{
-	size_t i;
-	json_t *c;
-
-	json_array_foreach(arr, i, c) {
-		if (strcmp(json_string_value(json_object_get(c, "id")), id) != 0)
-			continue;
-		if (tier == TIER_PREMIUM)
-			json_object_set_new(c, "tier",
-			    json_string(tier_name(tier)));
-		return;
-	}
-	c = json_object();
-	json_object_set_new(c, "id", json_string(id));
-	json_object_set_new(c, "tier", json_string(tier_name(tier)));
-	json_array_append_new(arr, c);
-}
-
-static void
-incjson_customers(json_t *inc, const struct fleet *f,
-    const struct corr_incident *ci)
-{
-	json_t *arr = json_array();
-	enum tier eff = TIER_STANDARD;
-
-	if (ci->kind == CORR_KIND_SITE) {
-		const struct fleet_site *s = &f->sites[ci->site];
-
-		for (size_t i = 0; i < s->ntenants; i++)
-			incjson_add_customer(arr, s->tenants[i].customer,
-			    (enum tier)s->tenants[i].tier);
-		eff = (enum tier)s->tier;
-	} else {
-		for (uint32_t l = 0; l < ci->nlinks; l++) {
-			const struct fleet_site *s = &f->sites[ci->links[l].site];
-
-			for (size_t i = 0; i < s->ntenants; i++)
-				incjson_add_customer(arr, s->tenants[i].customer,
-				    (enum tier)s->tenants[i].tier);
-			if (s->tier > eff)
-				eff = (enum tier)s->tier;
-		}
-	}
-	json_object_set_new(inc, "customers", arr);
-	json_object_set_new(inc, "tier", json_string(tier_name(eff)));
-}
-
-static json_t *
-incjson_id(const struct corr_event *ev, uint64_t num)
-{
-	char id[CORR_ID_LEN];
-
-	corr_id_format(id, sizeof(id), ev->prefix, ev->shard, num);
-	return json_string(id);
-}
-
-json_t *
-incjson_build(const struct fleet *f, const struct corr_event *ev)
-{
-	const struct corr_incident *ci = ev->inc;
-	json_t *o, *inc, *arr;
-
-	if ((o = json_object()) == NULL)
-		return NULL;
-	inc = json_object();
-	json_object_set_new(o, "schema", json_string(INCJSON_SCHEMA));
-	json_object_set_new(o, "event",
-	    json_string(corr_evtype_name((enum corr_evtype)ev->type)));
-	json_object_set_new(o, "seq", json_integer((json_int_t)ev->seq));
-	json_object_set_new(o, "at", incjson_timeval(ev->at));
-	json_object_set_new(o, "incident", inc);
-
-	json_object_set_new(inc, "id", json_string(ci->id));
-	json_object_set_new(inc, "kind",
-	    json_string(ci->kind == CORR_KIND_SITE ? "site" : "area"));
-	json_object_set_new(inc, "site", ci->kind == CORR_KIND_SITE ?
-	    json_string(f->sites[ci->site].id) : json_null());
-	json_object_set_new(inc, "area", json_string(f->areas[ci->area]));
-	json_object_set_new(inc, "severity",
-	    json_string(severity_name((enum severity)ci->severity)));
-	json_object_set_new(inc, "state",
-	    json_string(corr_state_name((enum corr_state)ci->state)));
-	json_object_set_new(inc, "owner",
-	    ci->owner != NULL ? json_string(ci->owner) : json_null());
-	json_object_set_new(inc, "opened_at", incjson_timeval(ci->opened_at));
-	if (ci->root != NULL) {
-		json_t *rc = json_object();
-
-		json_object_set_new(rc, "device",
-		    json_string(f->devices[ci->root->device].id));
-		json_object_set_new(rc, "alarm",
-		    json_string(f->codes[ci->root->code]));
-		json_object_set_new(rc, "raised_at",
-		    incjson_timeval(ci->root->raised_at));
-		json_object_set_new(inc, "root_cause", rc);
-	} else {
-		json_object_set_new(inc, "root_cause", json_null());
-	}
-	arr = json_array();
-	for (uint32_t i = 0; i < ci->nalarms; i++)
-		json_array_append_new(arr, incjson_alarm(f, ci->alarms[i]));
-	json_object_set_new(inc, "alarms", arr);
-	incjson_customers(inc, f, ci);
-	json_object_set_new(inc, "planned", json_boolean(ci->planned));
-	if (ci->planned_reason != NULL)
-		json_object_set_new(inc, "planned_reason",
-		    json_string(ci->planned_reason));
-	json_object_set_new(inc, "chronic", json_boolean(ci->chronic));
-	arr = json_array();
-	for (uint32_t i = 0; i < ci->nchronic; i++)
-		json_array_append_new(arr, incjson_id(ev, ci->chronic_of[i]));
-	json_object_set_new(inc, "chronic_of", arr);
-	json_object_set_new(inc, "flapping", json_boolean(ci->flapping));
-	json_object_set_new(inc, "repeats", json_integer((json_int_t)ci->repeats));
-	if (ev->sla != NULL && ci->has_sla) {
-		const struct sla_incident *si = &ci->sla;
-
-		json_object_set_new(inc, "clocks",
-		    sla_clocks_json(ev->sla, si, ev->at));
-		json_object_set_new(inc, "escalation_level", si->level >= 0 ?
-		    json_integer(si->level) : json_null());
-		json_object_set_new(inc, "response_score",
-		    si->response_score > 0 ?
-		    json_integer(si->response_score) : json_null());
-		json_object_set_new(inc, "resolution_grade",
-		    si->grade != SLA_GRADE_NONE ?
-		    json_string(sla_grade_name((enum sla_grade)si->grade)) :
-		    json_null());
-	} else {
-		json_object_set_new(inc, "clocks", json_object());
-		json_object_set_new(inc, "escalation_level", json_null());
-		json_object_set_new(inc, "response_score", json_null());
-		json_object_set_new(inc, "resolution_grade", json_null());
-	}
-	json_object_set_new(inc, "area_incident", ci->area_num != 0 ?
-	    incjson_id(ev, ci->area_num) : json_null());
-	if (ci->kind == CORR_KIND_AREA) {
-		arr = json_array();
-		for (uint32_t i = 0; i < ci->nlinks; i++)
-			json_array_append_new(arr,
-			    incjson_id(ev, ci->links[i].num));
-		json_object_set_new(inc, "links", arr);
-	}
-	arr = json_array();
-	for (uint32_t i = 0; i < ci->nsteps; i++) {
-		const struct corr_step *s = &ci->steps[i];
-		json_t *st = json_object();
-
-		json_object_set_new(st, "at", incjson_timeval(s->at));
-		json_object_set_new(st, "actor", json_string(s->actor));
-		json_object_set_new(st, "action", json_string(s->action));
-		json_object_set_new(st, "note",
-		    s->note != NULL ? json_string(s->note) : json_null());
-		json_array_append_new(arr, st);
-	}
-	json_object_set_new(inc, "timeline", arr);
-	return o;
-}
+#include "daemon/utc.h"
 
 /*
- * The direct encoder.  It writes the same bytes as
- * json_dumps(incjson_build(), JSON_COMPACT) (test_incjson checks this on
- * every kind of incident) without building a tree: on a replayed day the
- * tree cost about 27 us an event, most of replay's time.  Strings are
+ * The encoder writes the bytes jansson's json_dumps(JSON_COMPACT) would
+ * write for the same tree (test_incjson checks this on every kind of
+ * incident against an independent jansson-built oracle in tests/support)
+ * without building a tree: on a replayed day the tree cost about 27 us an
+ * event, most of replay's time.  Strings are
  * escaped as jansson escapes them; they are valid UTF-8 by the time they
  * get here (config, replay and action parsers check it).
  */
@@ -355,9 +133,9 @@ ij_bool(struct ij_buf *b, int v)
 static void
 ij_time(struct ij_buf *b, int64_t ms)
 {
-	char buf[INCJSON_TIMELEN];
+	char buf[UTC_LEN];
 
-	incjson_time(buf, sizeof(buf), ms);
+	utc_format(ms, buf);
 	ij_str(b, buf);
 }
 
@@ -374,29 +152,22 @@ ij_id(struct ij_buf *b, const struct corr_event *ev, uint64_t num)
 static void
 ij_sla(struct ij_buf *b, const struct corr_event *ev)
 {
-	static const char *const states[] = { "idle", "running", "stopped" };
 	const struct sla_incident *si = &ev->inc->sla;
 
 	IJ_LIT(b, ",\"clocks\":{");
 	for (unsigned k = 0; k < SLA__NCLOCKS; k++) {
 		struct sla_clock_view v;
-		char ts[32];
+		char ts[UTC_LEN];
 
 		sla_clock_view(ev->sla, si, (enum sla_clock_kind)k, ev->at, &v);
 		if (k > 0)
 			IJ_LIT(b, ",");
 		ij_str(b, sla_clock_name((enum sla_clock_kind)k));
 		IJ_LIT(b, ":{\"state\":");
-		ij_str(b, v.state < 3 ? states[v.state] : "?");
+		ij_str(b, sla_clock_state_name((enum sla_clock_state)v.state));
 		IJ_LIT(b, ",\"deadline\":");
 		if (v.has_deadline) {
-			/* incjson_time writes the same bytes, faster, in its years */
-			if (v.deadline_ms >= 0 &&
-			    v.deadline_ms < INT64_C(253402300800000))
-				incjson_time(ts, sizeof(ts), v.deadline_ms);
-			else
-				calendar_format_rfc3339(v.deadline_ms, ts,
-				    sizeof(ts));
+			utc_format(v.deadline_ms, ts);
 			ij_str(b, ts);
 		} else {
 			IJ_LIT(b, "null");

@@ -12,31 +12,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
 #include "correlator/corr.h"
 #include "correlator/fleet.h"
 
 #define INCJSON_SCHEMA	"tocsin.incident/1"
-#define INCJSON_TIMELEN	32	/* "2026-11-23T13:45:01.123Z" + NUL, with room */
 
 /*
- * Builds the event object.  Returns a new reference (json_decref() it), or
- * NULL if jansson runs out of memory.
- */
-json_t	*incjson_build(const struct fleet *f, const struct corr_event *ev);
-/*
- * Encodes the event as one compact line without the newline: the same bytes
- * as json_dumps(incjson_build(f, ev), JSON_COMPACT), written directly
- * (several times faster).  Strings in the incident must be valid UTF-8.
- * Returns a string the caller frees with free(); never NULL (out of memory
- * aborts, as in mem.h).
+ * Encodes the event as one compact JSON line without the newline, written
+ * directly (no tree): the bytes jansson's json_dumps(JSON_COMPACT) writes
+ * for the same object.  Times are utc_format()'s.  Strings in the incident
+ * must be valid UTF-8.  Returns a string the caller frees with free();
+ * never NULL (out of memory aborts, as in mem.h).
  */
 char	*incjson_encode(const struct fleet *f, const struct corr_event *ev);
-/*
- * Writes ms since the epoch as "YYYY-MM-DDTHH:MM:SS.mmmZ" into buf (len
- * >= 25; years outside 0-9999 print as the epoch).
- */
-void	 incjson_time(char *buf, size_t len, int64_t ms);
 
 #endif

@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <jansson.h>
 
 #include "correlator/sla.h"
 #include "daemon/mem.h"
@@ -49,6 +48,12 @@ const char *
 sla_clock_name(enum sla_clock_kind k)
 {
 	return (unsigned)k < SLA__NCLOCKS ? clock_names[k] : "?";
+}
+
+const char *
+sla_clock_state_name(enum sla_clock_state s)
+{
+	return (unsigned)s <= SLA_CLOCK_STOPPED ? state_names[s] : "?";
 }
 
 const char *
@@ -712,28 +717,4 @@ sla_clock_view(const struct sla_engine *e, const struct sla_incident *inc,
 	v->met = c->state == SLA_CLOCK_STOPPED && !v->breached;
 	v->has_deadline = c->state != SLA_CLOCK_IDLE && (!paused || v->breached);
 	v->deadline_ms = v->has_deadline ? c->deadline_ms : 0;
-}
-
-json_t *
-sla_clocks_json(const struct sla_engine *e, const struct sla_incident *inc,
-    int64_t now)
-{
-	json_t *o = json_object();
-	unsigned k;
-
-	for (k = 0; k < SLA__NCLOCKS; k++) {
-		struct sla_clock_view v;
-		char ts[32];
-		json_t *c;
-
-		sla_clock_view(e, inc, k, now, &v);
-		calendar_format_rfc3339(v.deadline_ms, ts, sizeof(ts));
-		c = json_pack("{s:s, s:o, s:I, s:b, s:b, s:b}",
-		    "state", state_names[v.state],
-		    "deadline", v.has_deadline ? json_string(ts) : json_null(),
-		    "remaining_ms", (json_int_t)v.remaining_ms,
-		    "paused", v.paused, "met", v.met, "breached", v.breached);
-		json_object_set_new(o, clock_names[k], c);
-	}
-	return o;
 }

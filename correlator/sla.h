@@ -30,8 +30,6 @@
 #include "correlator/fleet.h"
 #include "correlator/timerq.h"
 
-typedef struct json_t json_t;
-
 enum sla_clock_kind { SLA_ACK, SLA_ARRIVE, SLA_RESOLVE, SLA__NCLOCKS };
 /* Escalation levels: who is told. */
 enum sla_level { SLA_LEVEL_STATION, SLA_LEVEL_BRANCH, SLA_LEVEL_HQ,
@@ -243,20 +241,13 @@ struct sla_clock_view {
 };
 void	 sla_clock_view(const struct sla_engine *e, const struct sla_incident *inc,
 	    enum sla_clock_kind k, int64_t now, struct sla_clock_view *v);
-/*
- * The incident JSON's "clocks" object at now: {"ack":{...},"arrive":...,
- * "resolve":...}, each {"state", "deadline" (RFC 3339 ms or null),
- * "remaining_ms", "paused", "met", "breached"}.  New reference; the caller
- * json_decref()s it.
- */
-json_t	*sla_clocks_json(const struct sla_engine *e,
-	    const struct sla_incident *inc, int64_t now);
-
 /* Score bands (usable without an incident). */
 int	 sla_response_score(const struct sla_config *c, int64_t ms);
 enum sla_grade sla_resolution_grade(const struct sla_config *c, int64_t ms);
 
 const char *sla_clock_name(enum sla_clock_kind k);
+/* "idle", "running", "stopped". */
+const char *sla_clock_state_name(enum sla_clock_state s);
 const char *sla_level_name(enum sla_level l);
 const char *sla_grade_name(enum sla_grade g);
 const char *sla_event_name(enum sla_event_type t);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "daemon/log.h"
+#include "daemon/utc.h"
 
 #define LOG_LINE_MAX 2048
 
@@ -50,7 +51,6 @@ log_vwrite(enum log_level lvl, int errnum, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];
 	struct timespec ts;
-	struct tm tm;
 	size_t n;
 	int r;
 
@@ -58,10 +58,8 @@ log_vwrite(enum log_level lvl, int errnum, const char *fmt, va_list ap)
 	if (lvl < log_min)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	r = snprintf(line + n, sizeof(line) - n, ".%03ldZ level=%s ",
-	    ts.tv_nsec / 1000000, log_names[lvl]);
+	n = utc_format((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, line);
+	r = snprintf(line + n, sizeof(line) - n, " level=%s ", log_names[lvl]);
 	n += (size_t)r;
 	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	n = r < 0 ? n : n + (size_t)r;

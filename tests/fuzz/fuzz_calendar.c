@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "correlator/calendar.h"
+#include "daemon/utc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -68,8 +69,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int y;
 		unsigned m, d;
 
-		calendar_civil_from_days(day, &y, &m, &d);
-		if (calendar_days_from_civil(y, m, d) != day)
+		utc_civil_from_days(day, &y, &m, &d);
+		if (utc_days_from_civil(y, m, d) != day)
 			abort();
 	}
 	free(s);

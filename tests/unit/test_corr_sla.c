@@ -19,6 +19,7 @@
 
 #include "correlator/corr.h"
 #include "correlator/incjson.h"
+#include "tests/support/incoracle.h"
 #include "correlator/sla.h"
 #include "daemon/mem.h"
 #include "daemon/replay.h"
@@ -66,7 +67,7 @@ rec_event(void *arg, const struct corr_event *ev)
 	r->level = ev->level;
 	snprintf(r->id, sizeof(r->id), "%s", ev->inc->id);
 	r->json = incjson_encode(F, ev);
-	o = incjson_build(F, ev);
+	o = incoracle_build(F, ev);
 	cr_assert_not_null(o);
 	built = json_dumps(o, JSON_COMPACT);
 	cr_assert_str_eq(r->json, built, "encode and build differ");

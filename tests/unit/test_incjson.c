@@ -11,6 +11,8 @@
 
 #include "correlator/corr.h"
 #include "correlator/incjson.h"
+#include "daemon/utc.h"
+#include "tests/support/incoracle.h"
 
 static struct fleet *F;
 static int NCHECKED;
@@ -18,7 +20,7 @@ static int NCHECKED;
 static void
 check_event(void *arg, const struct corr_event *ev)
 {
-	json_t *tree = incjson_build(F, ev);
+	json_t *tree = incoracle_build(F, ev);
 	char *want, *got;
 
 	(void)arg;
@@ -114,12 +116,12 @@ Test(incjson, direct_encoder_matches_jansson)
 
 Test(incjson, times)
 {
-	char buf[INCJSON_TIMELEN];
+	char buf[UTC_LEN];
 
-	incjson_time(buf, sizeof(buf), 0);
+	utc_format(0, buf);
 	cr_assert_str_eq(buf, "1970-01-01T00:00:00.000Z");
-	incjson_time(buf, sizeof(buf), 1709251199999LL);
+	utc_format(1709251199999LL, buf);
 	cr_assert_str_eq(buf, "2024-02-29T23:59:59.999Z");
-	incjson_time(buf, sizeof(buf), -1);
+	utc_format(-1, buf);
 	cr_assert_str_eq(buf, "1969-12-31T23:59:59.999Z");
 }

@@ -12,6 +12,8 @@
 
 #include "correlator/fleet.h"
 #include "correlator/sla.h"
+#include "daemon/utc.h"
+#include "tests/support/incoracle.h"
 
 #define S	1000LL
 #define MIN	CAL_MS_PER_MIN
@@ -33,7 +35,7 @@ record(const struct sla_event *ev, void *arg)
 static int64_t
 at(int y, unsigned mo, unsigned d, int h, int mi, int off_min)
 {
-	return (int64_t)calendar_days_from_civil(y, mo, d) * CAL_MS_PER_DAY +
+	return (int64_t)utc_days_from_civil(y, mo, d) * CAL_MS_PER_DAY +
 	    h * H + mi * MIN - (int64_t)off_min * MIN;
 }
 
@@ -596,7 +598,7 @@ Test(sla, clocks_json)
 
 	cr_assert_eq(sla_open(&eng, &inc, T0, &p), 0);
 	cr_assert_eq(sla_step(&eng, &inc, SLA_STEP_ACK, T0 + 20 * MIN, &why), 0);
-	o = sla_clocks_json(&eng, &inc, T0 + 2 * H);
+	o = incoracle_clocks(&eng, &inc, T0 + 2 * H);
 	ack = json_object_get(o, "ack");
 	arr = json_object_get(o, "arrive");
 	res = json_object_get(o, "resolve");

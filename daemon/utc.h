@@ -1,0 +1,47 @@
+/*
+ * utc.h - instants as text and civil dates: the one place tocsin turns
+ * int64 ms since the Unix epoch into "2026-11-23T13:45:01.123Z" and back,
+ * and a day number into a year, month and day.
+ *
+ * Base layer: pure arithmetic, no libc time-zone state, no clock read, so
+ * the correlation core, the SLA calendars, the log, the event encoder and
+ * the replay reader all use it and all agree to the byte.  Civil dates are
+ * proleptic Gregorian (Howard Hinnant's days_from_civil / civil_from_days,
+ * public-domain algorithms); day 0 is 1970-01-01 and days before it are
+ * negative.
+ */
+#ifndef TOCSIN_UTC_H
+#define TOCSIN_UTC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define UTC_MS_PER_DAY	86400000LL
+#define UTC_LEN		25	/* "2026-11-23T13:45:01.123Z" + NUL */
+
+/* Day number (days since 1970-01-01) of year y, month m (1-12), day d. */
+int64_t	 utc_days_from_civil(int y, unsigned m, unsigned d);
+/* The inverse: the civil date of day number z. */
+void	 utc_civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d);
+/* Days in month m (1-12) of year y: 28-31; 0 for a month out of range. */
+unsigned utc_days_in_month(int y, unsigned m);
+
+/*
+ * Writes instant ms as RFC 3339 UTC with milliseconds,
+ * "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 characters and a NUL) into buf, which
+ * holds UTC_LEN bytes.  RFC 3339 has four-digit years only, so an instant
+ * before 0000-01-01 or after 9999-12-31 is written as that bound.  Returns
+ * 24, the length written.  Never fails, never allocates.
+ */
+size_t	 utc_format(int64_t ms, char buf[UTC_LEN]);
+
+/*
+ * Parses "YYYY-MM-DDTHH:MM:SS[.fff]Z" (len bytes, no NUL needed; 'T', 't'
+ * or a space between date and time; 'Z' or 'z', or a "+hh:mm"/"-hh:mm"
+ * offset) into ms since the epoch; digits past milliseconds are truncated,
+ * a leap second (:60) is taken as the next second's start.  Returns 0, or
+ * -EINVAL for anything else (never reads past s + len).
+ */
+int	 utc_parse(const char *s, size_t len, int64_t *out);
+
+#endif

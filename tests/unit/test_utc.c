@@ -1,0 +1,100 @@
+/*
+ * test_utc.c - the one time formatter and civil-date routine: RFC 3339
+ * with milliseconds both ways, offsets, leap days, instants before 1970,
+ * the four-digit year bounds, and day numbers against known dates.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <string.h>
+
+#include "daemon/utc.h"
+
+static int64_t
+parse(const char *s)
+{
+	int64_t t = 0;
+
+	cr_assert_eq(utc_parse(s, strlen(s), &t), 0, "%s", s);
+	return t;
+}
+
+Test(utc, format_known_instants)
+{
+	char buf[UTC_LEN];
+
+	cr_assert_eq(utc_format(0, buf), 24);
+	cr_assert_str_eq(buf, "1970-01-01T00:00:00.000Z");
+	utc_format(1709251199999LL, buf);
+	cr_assert_str_eq(buf, "2024-02-29T23:59:59.999Z");
+	utc_format(-1, buf);
+	cr_assert_str_eq(buf, "1969-12-31T23:59:59.999Z");
+	utc_format(1795000000000LL, buf);
+	cr_assert_str_eq(buf, "2026-11-18T11:06:40.000Z");
+}
+
+Test(utc, format_clamps_to_four_digit_years)
+{
+	char buf[UTC_LEN];
+
+	utc_format(INT64_MAX, buf);
+	cr_assert_str_eq(buf, "9999-12-31T23:59:59.999Z");
+	utc_format(INT64_MIN, buf);
+	cr_assert_str_eq(buf, "0000-01-01T00:00:00.000Z");
+}
+
+Test(utc, parse_forms)
+{
+	int64_t t;
+
+	cr_assert_eq(parse("1970-01-01T00:00:00Z"), 0);
+	cr_assert_eq(parse("1970-01-01t00:00:00.5z"), 500);
+	cr_assert_eq(parse("1970-01-01 00:00:00.1239Z"), 123);
+	cr_assert_eq(parse("1970-01-01T08:00:00+08:00"), 0);
+	cr_assert_eq(parse("1969-12-31T22:30:00-01:30"), 0);
+	cr_assert_eq(parse("2024-02-29T23:59:59.999Z"), 1709251199999LL);
+	cr_assert_eq(parse("1970-01-01T00:00:60Z"), 60000);
+	cr_assert_eq(utc_parse("2023-02-29T00:00:00Z", 20, &t), -EINVAL);
+	cr_assert_eq(utc_parse("2023-13-01T00:00:00Z", 20, &t), -EINVAL);
+	cr_assert_eq(utc_parse("2023-01-01T24:00:00Z", 20, &t), -EINVAL);
+	cr_assert_eq(utc_parse("2023-01-01T00:00:00", 19, &t), -EINVAL);
+	cr_assert_eq(utc_parse("2023-01-01T00:00:00.Z", 21, &t), -EINVAL);
+	cr_assert_eq(utc_parse("2023-01-01T00:00:00+0800", 24, &t), -EINVAL);
+	cr_assert_eq(utc_parse("2023-01-01T00:00:00Zx", 21, &t), -EINVAL);
+	/* len bounds the read: the Z past it does not count */
+	cr_assert_eq(utc_parse("2023-01-01T00:00:00Z", 19, &t), -EINVAL);
+}
+
+Test(utc, round_trip)
+{
+	char buf[UTC_LEN];
+
+	for (int64_t t = -86400000LL * 800; t < 86400000LL * 800000;
+	    t += 86400000LL * 37 + 3601013) {
+		utc_format(t, buf);
+		cr_assert_eq(parse(buf), t, "%s", buf);
+	}
+}
+
+Test(utc, civil_dates)
+{
+	unsigned m, d;
+	int y;
+
+	cr_assert_eq(utc_days_from_civil(1970, 1, 1), 0);
+	cr_assert_eq(utc_days_from_civil(2000, 3, 1), 11017);
+	utc_civil_from_days(utc_days_from_civil(2026, 11, 23), &y, &m, &d);
+	cr_assert(y == 2026 && m == 11 && d == 23);
+	utc_civil_from_days(-1, &y, &m, &d);
+	cr_assert(y == 1969 && m == 12 && d == 31);
+	for (int64_t z = -800000; z < 800000; z += 997) {
+		utc_civil_from_days(z, &y, &m, &d);
+		cr_assert_eq(utc_days_from_civil(y, m, d), z);
+	}
+	cr_assert_eq(utc_days_in_month(2024, 2), 29);
+	cr_assert_eq(utc_days_in_month(2023, 2), 28);
+	cr_assert_eq(utc_days_in_month(1900, 2), 28);
+	cr_assert_eq(utc_days_in_month(2000, 2), 29);
+	cr_assert_eq(utc_days_in_month(2023, 4), 30);
+	cr_assert_eq(utc_days_in_month(2023, 13), 0);
+	cr_assert_eq(utc_days_in_month(2023, 0), 0);
+}
