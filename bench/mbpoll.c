@@ -128,11 +128,11 @@ struct mbstate {
 };
 
 static void
-on_poll(const struct mb_result *r, void *arg)
+on_poll(const struct mbclient_result *r, void *arg)
 {
 	struct mbstate *s = arg;
 
-	if (r->status != MB_OK) {
+	if (r->status != MBCLIENT_OK) {
 		s->failed++;
 		return;
 	}
@@ -239,16 +239,16 @@ main(int argc, char **argv)
 	/* Phase 2: mbclient on libev. */
 	{
 		struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-		struct mb_config cfg;
+		struct mbclient_config cfg;
 		struct fleet_point pts[NREGS];
 		struct fleet_profile prof;
 		struct mbstate st = { .want = n, .loop = loop };
 		struct mbclient *c;
-		struct mb_counters k;
+		struct mbclient_counters k;
 		const char *host = "127.0.0.1";
 
 		holding_profile(&prof, pts, 1);
-		mb_config_defaults(&cfg);
+		mbclient_config_defaults(&cfg);
 		cfg.interval_ms = (uint32_t)ival;
 		cfg.connect_rate = 1e6;
 		cfg.connect_burst = (uint32_t)d;
@@ -260,7 +260,7 @@ main(int argc, char **argv)
 		st.rtt = calloc((size_t)n, sizeof(*st.rtt));
 		c = mbclient_new(loop, &cfg, on_poll, &st);
 		for (int i = 0; i < d; i++) {
-			struct mb_device dev = { .index = (uint32_t)i,
+			struct mbclient_device dev = { .index = (uint32_t)i,
 			    .host = host, .port = (uint16_t)port,
 			    .unit = 1, .profile = &prof };
 
@@ -300,7 +300,7 @@ main(int argc, char **argv)
 	/* Phase 3: memory per device, nothing started. */
 	if (fdev > 0) {
 		struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-		struct mb_config cfg;
+		struct mbclient_config cfg;
 		struct fleet_point pts[NREGS];
 		struct fleet_profile prof;
 		struct mbstate st = { .loop = loop };
@@ -309,13 +309,13 @@ main(int argc, char **argv)
 		char host[32];
 
 		holding_profile(&prof, pts, 2);
-		mb_config_defaults(&cfg);
+		mbclient_config_defaults(&cfg);
 		before = mem_allocated();
 		t0 = pb_wall_s();
 		c = mbclient_new(loop, &cfg, on_poll, &st);
 		for (long i = 0; i < fdev; i++) {
 			long g = i / 10;
-			struct mb_device dev = { .index = (uint32_t)i,
+			struct mbclient_device dev = { .index = (uint32_t)i,
 			    .host = host, .port = 502,
 			    .unit = (int16_t)(1 + i % 10), .profile = &prof };
 

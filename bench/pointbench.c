@@ -32,7 +32,7 @@
 
 #include "bench/pb_stats.h"
 #include "correlator/fleet.h"
-#include "daemon/almrule.h"
+#include "correlator/almrule.h"
 #include "daemon/mem.h"
 #include "drivers/modbus/mbdecode.h"
 
@@ -241,7 +241,7 @@ run_decode(struct bench *b)
 				struct mbdecode_value v;
 
 				if (mbdecode_regs(&b->p->points[i], r, NREGS,
-				    0, &v) == 0 && v.quality == MBQ_GOOD)
+				    0, &v) == 0 && v.quality == FLEET_Q_GOOD)
 					b->good++;
 			}
 		}
@@ -267,7 +267,8 @@ run_rules(struct bench *b)
 				if (mbdecode_regs(&b->p->points[i], r, NREGS,
 				    0, &v) == 0)
 					almrule_sample(&b->ar, b->devs[d],
-					    (uint32_t)i, &v, now);
+					    (uint32_t)i, v.value,
+					    (enum fleet_quality)v.quality, now);
 			}
 		}
 	}
@@ -287,7 +288,10 @@ main(int argc, char **argv)
 {
 	struct bench b;
 	struct fleet *f;
-	struct almrule_sink sink = { on_alarm, on_sample, NULL };
+	static const struct almrule_sink_ops sink_ops = {
+		.alarm = on_alarm, .sample = on_sample,
+	};
+	struct almrule_sink sink = { &sink_ops, NULL };
 	struct almrule_dev **mdevs;
 	struct phase ph[] = {
 		{ "baseline", run_baseline, 0, 0 },

@@ -44,7 +44,7 @@
  *     the shots in between are overruns (counted, and their CPU is in the
  *     figure).  Jitter is then the baselines' "gap" measure.
  *
- * --inflight N sets mb_config.inflight (default 1, the daemon's default):
+ * --inflight N sets mbclient_config.inflight (default 1, the daemon's default):
  * requests of different units pipelined on a gateway's connection, so
  * several go out in one send() and come back in one recv().
  *
@@ -99,7 +99,7 @@ static struct {
 	uint64_t	 polls, failed;
 	uint64_t	 decoded, bad_quality, decode_err;
 	double		 sink;		/* decoded values, so nothing is elided */
-	struct mb_counters ctr0, ctr1;	/* at the window's start and end */
+	struct mbclient_counters ctr0, ctr1;	/* at the window's start and end */
 	double		 timeout_s;	/* request timeout */
 	double		 duration;	/* --duration; 0: --count */
 	int		 timed_out;
@@ -132,7 +132,7 @@ begin_measure(void)
 
 /* Transactions of one poll: the blocks due on it (poll classes). */
 static unsigned
-reads_of(const struct mb_result *r)
+reads_of(const struct mbclient_result *r)
 {
 	unsigned n = 0;
 
@@ -143,7 +143,7 @@ reads_of(const struct mb_result *r)
 
 /* Every point of the poll's profile, decoded as the poller will. */
 static void
-decode_all(const struct mb_result *r)
+decode_all(const struct mbclient_result *r)
 {
 	const struct mbplan *pl = r->plan;
 	uint16_t regs[MBAP_MAX_REGS];
@@ -153,7 +153,7 @@ decode_all(const struct mb_result *r)
 		const uint8_t *data = r->data + bl->data_off;
 		int reg = bl->table == MB_INPUT || bl->table == MB_HOLDING;
 
-		if (!mb_result_read(r, b))
+		if (!mbclient_result_read(r, b))
 			continue;	/* refused, or a slower poll class */
 		if (reg)
 			for (unsigned i = 0; i < bl->count; i++)
@@ -173,7 +173,7 @@ decode_all(const struct mb_result *r)
 				continue;
 			}
 			pb.decoded++;
-			if (v.quality != MBQ_GOOD)
+			if (v.quality != FLEET_Q_GOOD)
 				pb.bad_quality++;
 			else
 				pb.sink += v.value;
@@ -182,10 +182,10 @@ decode_all(const struct mb_result *r)
 }
 
 static void
-on_poll(const struct mb_result *r, void *arg)
+on_poll(const struct mbclient_result *r, void *arg)
 {
 	struct pb_dev *d = &pb.dev[r->device];
-	int good = r->status == MB_OK;
+	int good = r->status == MBCLIENT_OK;
 	int64_t start_us = r->started_ms * 1000, due_us = -1, n = 0;
 
 	(void)arg;
@@ -231,7 +231,7 @@ on_poll(const struct mb_result *r, void *arg)
 	pb_run_poll(&pb.run, r->device, start_us, due_us);
 	if (!good) {
 		pb.failed++;
-		if (r->status == MB_TIMEOUT)
+		if (r->status == MBCLIENT_TIMEOUT)
 			pb.run.timeouts++;
 		else
 			pb.run.errors++;
@@ -342,8 +342,8 @@ main(int argc, char *argv[])
 	struct devsim_cfg one;
 	struct devsim_model model;
 	struct fleet_profile prof;
-	struct mb_config mc;
-	struct mb_counters ctr;
+	struct mbclient_config mc;
+	struct mbclient_counters ctr;
 	double max_rate = 100000, max_secs = 300;
 	unsigned timeout_ms, inflight = 1, slack_ms = UINT32_MAX;
 	int table = -1, classes = -1, ch, rc;
@@ -409,7 +409,7 @@ main(int argc, char *argv[])
 		fatalx("pollbench conns=%zu nofile=%lu: too many", ngw, nofile);
 
 	pb.loop = ev_loop_new(EVFLAG_AUTO);
-	mb_config_defaults(&mc);
+	mbclient_config_defaults(&mc);
 	{
 		struct mbplan_limits lim = { mc.max_regs, mc.max_bits,
 		    mc.max_gap, pb.interval_ms };
@@ -454,7 +454,7 @@ main(int argc, char *argv[])
 		pb_fleet_endpoint(cfg, "pollbench", g, &a, &port, host);
 		for (unsigned u = 0; u < pb_fleet_units(cfg, g); u++) {
 			size_t i = g * cfg->units + u;
-			struct mb_device md = { .index = (uint32_t)i,
+			struct mbclient_device md = { .index = (uint32_t)i,
 			    .host = host, .port = port,
 			    .unit = (int16_t)(u + 1), .profile = &prof };
 

@@ -129,8 +129,7 @@ tp_poll(void *arg, const struct poller_poll *p)
 }
 
 static const struct poller_sink_ops tp_sink_ops = {
-	.alarm = tp_alarm,
-	.sample = NULL,
+	.rules = { .alarm = tp_alarm, .sample = NULL },
 	.poll = tp_poll,
 };
 
@@ -286,7 +285,7 @@ main(int argc, char *argv[])
 	};
 	struct config_errors errs = { NULL, 0 };
 	struct config *cfg;
-	struct mb_config mc;
+	struct poller_config pc;
 	struct poller *p;
 	struct poller_sink sink = { &tp_sink_ops, NULL };
 	struct ev_loop *loop;
@@ -319,12 +318,12 @@ main(int argc, char *argv[])
 		config_errors_free(&errs);
 		return 1;
 	}
-	if ((rc = poller_mb_config(&cfg->modbus, &mc)) != 0)
+	if ((rc = poller_config_from(&cfg->modbus, &pc)) != 0)
 		fatalx("tocsinpoll modbus section does not fit the client");
 	if (interval > 0)
-		mc.interval_ms = (uint32_t)interval;
+		pc.mb.interval_ms = (uint32_t)interval;
 	if (timeout > 0)
-		mc.timeout_ms = (uint32_t)timeout;
+		pc.mb.timeout_ms = (uint32_t)timeout;
 	tp.fleet = cfg->fleet;
 	tp.dev = xcalloc(cfg->fleet->ndevices ? cfg->fleet->ndevices : 1,
 	    sizeof(*tp.dev));
@@ -332,13 +331,13 @@ main(int argc, char *argv[])
 		const struct fleet_device *fd = &cfg->fleet->devices[i];
 
 		tp.dev[i].interval_ms = fd->interval_ms && !interval ?
-		    fd->interval_ms : mc.interval_ms;
+		    fd->interval_ms : pc.mb.interval_ms;
 		tp.dev[i].timeout_ms = fd->timeout_ms && !timeout ?
-		    fd->timeout_ms : mc.timeout_ms;
+		    fd->timeout_ms : pc.mb.timeout_ms;
 	}
 	fprintf(stderr, "tocsinpoll config=%s devices=%zu interval_ms=%u "
 	    "timeout_ms=%u secs=%g nofile=%lu\n", path,
-	    cfg->fleet->ndevices, mc.interval_ms, mc.timeout_ms, secs,
+	    cfg->fleet->ndevices, pc.mb.interval_ms, pc.mb.timeout_ms, secs,
 	    pb_raise_nofile());
 	/* the command line overrides per-device settings too */
 	if (interval > 0 || timeout > 0)
@@ -349,7 +348,7 @@ main(int argc, char *argv[])
 				cfg->fleet->devices[i].timeout_ms = 0;
 		}
 	loop = ev_default_loop(EVFLAG_AUTO);
-	if ((rc = poller_new(loop, cfg->fleet, &mc, &sink, &p)) != 0)
+	if ((rc = poller_new(loop, cfg->fleet, &pc, &sink, &p)) != 0)
 		fatalx("tocsinpoll poller_new failed rc=%d", rc);
 	ev_timer_init(&stop, tp_stop_cb, secs, 0.);
 	ev_timer_start(loop, &stop);

@@ -382,3 +382,12 @@ FLEET_ENUM(pt_order, enum pt_order, PT_ORDER__COUNT,
     "ABCD", "CDAB", "BADC", "DCBA")
 FLEET_ENUM(alarm_cond, enum alarm_cond, AC__COUNT,
     "above", "below", "equals", "bit_set")
+
+static const char *const fleet_quality_names[FLEET_Q__COUNT] =
+    { "good", "bad_nan", "bad_inf", "bad_range" };
+
+const char *
+fleet_quality_name(enum fleet_quality q)
+{
+	return (unsigned)q < FLEET_Q__COUNT ? fleet_quality_names[q] : "?";
+}

@@ -35,6 +35,17 @@ enum pt_type {
 /* Byte order within the value: A is the most significant byte. */
 enum pt_order { PT_ABCD, PT_CDAB, PT_BADC, PT_DCBA, PT_ORDER__COUNT };
 enum alarm_cond { AC_ABOVE, AC_BELOW, AC_EQUALS, AC_BIT_SET, AC__COUNT };
+/*
+ * Quality of a point's value, whatever protocol read it; anything but
+ * FLEET_Q_GOOD is bad and never a number an alarm rule may act on.
+ */
+enum fleet_quality {
+	FLEET_Q_GOOD,			/* a finite value inside [min, max] */
+	FLEET_Q_BAD_NAN,		/* a float that is NaN */
+	FLEET_Q_BAD_INF,		/* a float that is +/- infinity */
+	FLEET_Q_BAD_RANGE,		/* outside the point's [min, max] */
+	FLEET_Q__COUNT
+};
 
 struct fleet_point {
 	char		*name;		/* unique within its profile */
@@ -176,6 +187,8 @@ int	 pt_type_parse(const char *s, enum pt_type *out);
 const char *pt_order_name(enum pt_order o);
 int	 pt_order_parse(const char *s, enum pt_order *out);
 const char *alarm_cond_name(enum alarm_cond c);
+/* "good", "bad_nan", "bad_inf", "bad_range". */
+const char *fleet_quality_name(enum fleet_quality q);
 int	 alarm_cond_parse(const char *s, enum alarm_cond *out);
 
 #endif

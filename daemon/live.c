@@ -170,8 +170,7 @@ live_alarm(void *arg, const struct alarm_event *ev)
 }
 
 static const struct poller_sink_ops live_poller_ops = {
-	.alarm = live_alarm,
-	.sample = NULL,
+	.rules = { .alarm = live_alarm, .sample = NULL },
 	.poll = NULL,
 };
 
@@ -335,7 +334,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	struct live lv;
 	struct corr_sink *sinks = NULL;
 	struct filesink_config fsc;
-	struct mb_config mc;
+	struct poller_config pc;
 	struct poller_sink ps = { &live_poller_ops, NULL };
 	char err[512], census[256];
 	const char *outpath;
@@ -350,7 +349,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	signal(SIGPIPE, SIG_IGN);
 	live_raise_nofile();
 	config_census(cfg, census, sizeof(census));
-	if ((rc = poller_mb_config(&cfg->modbus, &mc)) != 0) {
+	if ((rc = poller_config_from(&cfg->modbus, &pc)) != 0) {
 		log_error("start failed: the modbus section does not fit the "
 		    "client");
 		return 1;
@@ -396,7 +395,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	}
 
 	ps.arg = &lv;
-	if ((rc = poller_new(lv.loop, cfg->fleet, &mc, &ps, &lv.poller)) != 0) {
+	if ((rc = poller_new(lv.loop, cfg->fleet, &pc, &ps, &lv.poller)) != 0) {
 		log_error("start failed: poller rc=%d", rc);
 		goto err_router;
 	}

@@ -11,10 +11,9 @@
  * Time: almrule is pure and takes `now`; the poller passes the loop's time
  * at completion (ev_now, epoch ms), the moment the values were known.
  *
- * Output passes through two hops: almrule's sink (plain callbacks) lands
- * in poller_alarm()/poller_sample() here, which count and forward to the
- * caller's ops table.  Counting here rather than in almrule's stats keeps
- * one set of numbers for /metrics however the rules are driven.
+ * Output takes no hop here: almrule's sink is the caller's own
+ * almrule_sink_ops, and what the rules did is counted once, in almrule's
+ * stats, which poller_counters() copies.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,7 +30,7 @@
 struct poller {
 	struct ev_loop	*loop;
 	const struct fleet *fleet;
-	struct mb_config cfg;		/* copy; comm_loss_misses feeds almrule */
+	struct poller_config cfg;	/* copy */
 	struct poller_sink sink;	/* the caller's */
 	struct mbclient	*mb;		/* owned */
 	struct almrule	 ar;		/* rules of every device */
@@ -40,40 +39,13 @@ struct poller {
 	int		 running;
 };
 
-static void
-poller_alarm(void *arg, const struct alarm_event *ev)
-{
-	struct poller *p = arg;
-
-	if (ev->edge == ALARM_RAISE) {
-		p->cnt.alarms_raised++;
-		if (ev->code == FLEET_CODE_COMM_LOSS)
-			p->cnt.comm_loss_raised++;
-	} else {
-		p->cnt.alarms_cleared++;
-		if (ev->code == FLEET_CODE_COMM_LOSS)
-			p->cnt.comm_loss_cleared++;
-	}
-	p->sink.ops->alarm(p->sink.arg, ev);
-}
-
-static void
-poller_sample(void *arg, const struct almrule_sample *s)
-{
-	struct poller *p = arg;
-
-	p->cnt.samples_published++;
-	if (p->sink.ops->sample != NULL)
-		p->sink.ops->sample(p->sink.arg, s);
-}
-
 /*
  * Decodes every point of block b and samples it.  Returns the number of
  * points with good quality; *bad gets the others.
  */
 static uint32_t
 poller_block(struct poller *p, struct almrule_dev *ad,
-    const struct fleet_profile *prof, const struct mb_result *r, size_t b,
+    const struct fleet_profile *prof, const struct mbclient_result *r, size_t b,
     int64_t now, uint32_t *bad)
 {
 	const struct mbplan *plan = r->plan;
@@ -106,24 +78,24 @@ poller_block(struct poller *p, struct almrule_dev *ad,
 			continue;
 		}
 		p->cnt.points++;
-		if (v.quality != MBQ_GOOD) {
+		if (v.quality != FLEET_Q_GOOD) {
 			p->cnt.points_bad++;
 			(*bad)++;
 		} else
 			good++;
-		almrule_sample(&p->ar, ad, pt, &v, now);
+		almrule_sample(&p->ar, ad, pt, v.value,
+		    (enum fleet_quality)v.quality, now);
 	}
 	return good;
 }
 
 static void
-poller_result(const struct mb_result *r, void *arg)
+poller_result(const struct mbclient_result *r, void *arg)
 {
 	struct poller *p = arg;
 	struct almrule_dev *ad;
 	const struct fleet_profile *prof;
 	struct poller_poll pp;
-	uint64_t suppressed;
 	int64_t now = (int64_t)(ev_now(p->loop) * 1000.0);
 
 	if (r->device >= p->fleet->ndevices ||
@@ -137,10 +109,9 @@ poller_result(const struct mb_result *r, void *arg)
 	pp.done_ms = now;
 	pp.rtt_us = r->rtt_us;
 	p->cnt.polls++;
-	if (r->status < MB__STATUS_COUNT)
+	if (r->status < MBCLIENT__STATUS_COUNT)
 		p->cnt.polls_by_status[r->status]++;
-	suppressed = p->ar.stats.suppressed;
-	if (r->status == MB_OK || r->status == MB_EXCEPTION) {
+	if (r->status == MBCLIENT_OK || r->status == MBCLIENT_EXCEPTION) {
 		pp.good = 1;
 		p->cnt.polls_good++;
 		almrule_poll_ok(&p->ar, ad, now);
@@ -160,8 +131,6 @@ poller_result(const struct mb_result *r, void *arg)
 		p->cnt.polls_failed++;
 		almrule_poll_failed(&p->ar, ad, now);
 	}
-	/* published is counted by poller_sample(); suppressed only here */
-	p->cnt.samples_suppressed += p->ar.stats.suppressed - suppressed;
 	pp.comm_lost = (uint8_t)almrule_dev_comm_lost(ad);
 	pp.misses = almrule_dev_misses(ad);
 	if (p->sink.ops->poll != NULL)
@@ -170,33 +139,28 @@ poller_result(const struct mb_result *r, void *arg)
 
 int
 poller_new(struct ev_loop *loop, const struct fleet *f,
-    const struct mb_config *mc, const struct poller_sink *sink,
+    const struct poller_config *pc, const struct poller_sink *sink,
     struct poller **out)
 {
 	struct poller *p;
-	struct almrule_config ac;
 	struct almrule_sink as;
 
-	if (loop == NULL || f == NULL || mc == NULL || sink == NULL ||
-	    sink->ops == NULL || sink->ops->alarm == NULL || out == NULL)
+	if (loop == NULL || f == NULL || pc == NULL || sink == NULL ||
+	    sink->ops == NULL || sink->ops->rules.alarm == NULL || out == NULL)
 		return -EINVAL;
 	p = xcalloc(1, sizeof(*p));
 	p->loop = loop;
 	p->fleet = f;
-	p->cfg = *mc;
+	p->cfg = *pc;
 	p->sink = *sink;
-	memset(&ac, 0, sizeof(ac));
-	ac.comm_loss_polls = mc->comm_loss_misses;
-	ac.comm_loss_severity = SEV_MAJOR;
-	as.alarm = poller_alarm;
-	as.sample = poller_sample;
-	as.arg = p;
-	almrule_init(&p->ar, f, &ac, &as);
+	as.ops = &sink->ops->rules;
+	as.arg = sink->arg;
+	almrule_init(&p->ar, f, &p->cfg.rules, &as);
 	p->dev = xcalloc(f->ndevices ? f->ndevices : 1, sizeof(*p->dev));
-	p->mb = mbclient_new(loop, &p->cfg, poller_result, p);
+	p->mb = mbclient_new(loop, &p->cfg.mb, poller_result, p);
 	for (size_t i = 0; i < f->ndevices; i++) {
 		const struct fleet_device *fd = &f->devices[i];
-		struct mb_device md;
+		struct mbclient_device md;
 		int rc;
 
 		memset(&md, 0, sizeof(md));
@@ -266,7 +230,15 @@ poller_free(struct poller *p)
 void
 poller_counters(const struct poller *p, struct poller_counters *out)
 {
+	const struct almrule_stats *st = &p->ar.stats;
+
 	*out = p->cnt;
+	out->alarms_raised = st->raised;
+	out->alarms_cleared = st->cleared;
+	out->comm_loss_raised = st->comm_loss_raised;
+	out->comm_loss_cleared = st->comm_loss_cleared;
+	out->samples_published = st->published;
+	out->samples_suppressed = st->suppressed;
 	p->mb->ops->counters(p->mb, &out->mb);
 }
 
@@ -279,12 +251,15 @@ poller_comm_lost(const struct poller *p, uint32_t device)
 }
 
 int
-poller_mb_config(const struct cfg_modbus *cm, struct mb_config *out)
+poller_config_from(const struct cfg_modbus *cm, struct poller_config *out)
 {
-	struct mb_config c;
+	struct mbclient_config c;
 
-	mb_config_defaults(&c);
-	mb_config_defaults(out);
+	memset(out, 0, sizeof(*out));
+	mbclient_config_defaults(&c);
+	mbclient_config_defaults(&out->mb);
+	out->rules.comm_loss_misses = ALMRULE_COMM_LOSS_MISSES;
+	out->rules.comm_loss_severity = SEV_MAJOR;
 	if (cm->port < 1 || cm->port > 65535 || cm->unit > 255 ||
 	    cm->timeout_ms < 1 || cm->timeout_ms > UINT32_MAX ||
 	    cm->interval_ms < 1 || cm->interval_ms > UINT32_MAX ||
@@ -311,7 +286,6 @@ poller_mb_config(const struct cfg_modbus *cm, struct mb_config *out)
 	c.max_gap = (uint16_t)cm->max_gap;
 	c.inflight = (uint16_t)cm->inflight;
 	c.conns_per_host = (uint16_t)cm->connections_per_host;
-	c.comm_loss_misses = cm->comm_loss_misses;
 	c.breaker_failures = cm->breaker_failures;
 	c.connect_rate = cm->connect_rate;
 	/* a second's worth: a cold start connects a rate's worth at once */
@@ -326,6 +300,7 @@ poller_mb_config(const struct cfg_modbus *cm, struct mb_config *out)
 	if (cm->connect_burst_per_host > 0)
 		c.host_connect_burst = cm->connect_burst_per_host;
 	c.timer_slack_ms = (uint32_t)cm->timer_slack_ms;
-	*out = c;
+	out->mb = c;
+	out->rules.comm_loss_misses = cm->comm_loss_misses;
 	return 0;
 }

@@ -10,13 +10,16 @@
  *	almrule                    thresholds, hysteresis, debounce, deadband
  *	                           and COMM_LOSS, emitting struct alarm_event.
  * What comes out goes to the caller through a sink ops table: alarm
- * transitions (raise/clear, COMM_LOSS included), telemetry samples that
- * passed their deadband, and optionally one record per completed poll (for
- * the device:<id> hash, metrics and the poll-timing checks of the tests).
+ * transitions (raise/clear, COMM_LOSS included) and telemetry samples that
+ * passed their deadband go from almrule straight to the caller's
+ * almrule_sink_ops (no hop through the poller), and optionally one record
+ * per completed poll (for the device:<id> hash, metrics and the
+ * poll-timing checks of the tests).
  *
  * COMM_LOSS has one source: almrule, told of every good and failed poll,
- * with its threshold set to mb_config.comm_loss_misses.  A poll counts as
- * good when the device answered (MB_OK, or MB_EXCEPTION: it talks, some
+ * with its threshold set to poller_config.rules.comm_loss_misses (the
+ * YAML's modbus.comm_loss_misses).  A poll counts as
+ * good when the device answered (MBCLIENT_OK, or MBCLIENT_EXCEPTION: it talks, some
  * block was refused); every other status (timeout, no connection, closed,
  * malformed answer, breaker open) is a failed poll.  Points of a refused
  * block are not sampled (their rules neither raise nor clear).
@@ -31,8 +34,8 @@
 #include <stdint.h>
 
 #include "correlator/alarm.h"
+#include "correlator/almrule.h"
 #include "correlator/fleet.h"
-#include "daemon/almrule.h"
 #include "drivers/modbus/mbclient.h"
 
 struct ev_loop;
@@ -41,7 +44,7 @@ struct cfg_modbus;
 /* One completed poll of one device. */
 struct poller_poll {
 	uint32_t	 device;	/* fleet device index */
-	uint8_t		 status;	/* enum mb_status */
+	uint8_t		 status;	/* enum mbclient_status */
 	uint8_t		 good;		/* 1: counted as a good poll */
 	uint8_t		 comm_lost;	/* COMM_LOSS active after this poll */
 	uint32_t	 misses;	/* failed polls in a row, this one incl. */
@@ -54,12 +57,11 @@ struct poller_poll {
 
 /*
  * Where the poller's output goes.  Every callback runs on the loop's
- * thread; the pointed-to record is valid only during the call.  alarm must
- * be set; sample and poll may be NULL.
+ * thread; the pointed-to record is valid only during the call.
+ * rules.alarm must be set; rules.sample and poll may be NULL.
  */
 struct poller_sink_ops {
-	void	(*alarm)(void *arg, const struct alarm_event *ev);
-	void	(*sample)(void *arg, const struct almrule_sample *s);
+	struct almrule_sink_ops rules;	/* the rules' output, unchanged */
 	void	(*poll)(void *arg, const struct poller_poll *p);
 };
 
@@ -75,33 +77,40 @@ struct poller_counters {
 	uint64_t	 polls;		/* completed polls */
 	uint64_t	 polls_good;	/* ... the device answered */
 	uint64_t	 polls_failed;	/* ... it did not */
-	uint64_t	 polls_by_status[MB__STATUS_COUNT];
+	uint64_t	 polls_by_status[MBCLIENT__STATUS_COUNT];
 	uint64_t	 points;	/* points decoded (any quality) */
 	uint64_t	 points_bad;	/* bad quality (NaN, inf, out of range) */
 	uint64_t	 points_refused; /* in a block the device refused */
 	uint64_t	 decode_errors;	/* mbdecode failed: plan/profile bug */
+	/* from almrule's own count, the one place they are counted: */
 	uint64_t	 alarms_raised;	/* raise events, COMM_LOSS included */
 	uint64_t	 alarms_cleared; /* clear events, COMM_LOSS included */
 	uint64_t	 comm_loss_raised;
 	uint64_t	 comm_loss_cleared;
 	uint64_t	 samples_published; /* passed the deadband */
 	uint64_t	 samples_suppressed; /* held by the deadband */
-	struct mb_counters mb;		/* the Modbus client's own */
+	struct mbclient_counters mb;	/* the Modbus client's own */
+};
+
+/* What a poller is made with. */
+struct poller_config {
+	struct mbclient_config mb;	/* the Modbus client's settings */
+	struct almrule_config rules;	/* COMM_LOSS misses and severity */
 };
 
 struct poller;
 
 /*
  * Makes a poller of every device of fleet f (which must outlive it) on
- * loop, with Modbus settings mc (copied) and output to sink (copied; its
- * ops table must outlive the poller).  A device whose host does not
+ * loop, with settings pc (copied) and output to sink (copied; its ops
+ * table must outlive the poller).  A device whose host does not
  * resolve or whose profile cannot be planned is logged, counted in
  * devices_rejected and left out; the others are polled.  Returns 0 and
  * sets *out (free with poller_free()), or -EINVAL for a NULL argument or a
  * sink without alarm.  Nothing is polled before poller_start().
  */
 int	 poller_new(struct ev_loop *loop, const struct fleet *f,
-	    const struct mb_config *mc, const struct poller_sink *sink,
+	    const struct poller_config *pc, const struct poller_sink *sink,
 	    struct poller **out);
 
 /* Starts every device's poll timer (phases spread over its interval). */
@@ -123,13 +132,14 @@ void	 poller_counters(const struct poller *p, struct poller_counters *out);
 int	 poller_comm_lost(const struct poller *p, uint32_t device);
 
 /*
- * Maps the YAML modbus section onto the client's settings: mb_config
- * defaults first, then every key the section has (it always carries the
- * defaults of docs/configuration.md for keys the file leaves out).  Keys
- * the section does not have keep mb_config's defaults; connect_burst is
- * one second's worth of connect_rate.  Returns 0, or -EINVAL (out left
- * with the defaults) if a value does not fit mb_config.
+ * Maps the YAML modbus section onto a poller's settings: the client's
+ * (mbclient_config_defaults() first, then every key the section has; it
+ * always carries the defaults of docs/configuration.md for keys the file
+ * leaves out; connect_burst is one second's worth of connect_rate) and the
+ * rules' comm_loss_misses (COMM_LOSS severity: major).  Returns 0, or
+ * -EINVAL (out left with the defaults) if a value does not fit.
  */
-int	 poller_mb_config(const struct cfg_modbus *cm, struct mb_config *out);
+int	 poller_config_from(const struct cfg_modbus *cm,
+	    struct poller_config *out);
 
 #endif

@@ -11,8 +11,10 @@
  *          waiting for a slot, a 520-byte receive buffer.
  *   dev    one polled unit: its plan (mbplan.h), the data of the poll
  *          under way, a poll timer and a request timer embedded in it, its
- *          COMM_LOSS and circuit-breaker state.  A device is assigned to one
- *          conn of its host (round robin) for its life.
+ *          circuit-breaker state.  A device is assigned to one conn of its
+ *          host (round robin) for its life.  Whether a device is lost
+ *          (COMM_LOSS) is not decided here: the caller counts failed polls
+ *          (correlator/almrule, the one COMM_LOSS state machine).
  *
  * A poll sends the device's blocks one at a time: after each answer the
  * device goes to the back of its conn's FIFO, so units behind one gateway
@@ -153,7 +155,6 @@ struct mbc_dev {
 	uint8_t		 unit;
 	uint8_t		 busy;		/* a poll is under way */
 	uint8_t		 queued;	/* in the conn FIFO */
-	uint8_t		 comm_lost;	/* COMM_LOSS raised and not cleared */
 	uint8_t		 exc_first;	/* first exception of this poll */
 	uint8_t		 brk;		/* enum brk_state */
 	int16_t		 slot;		/* in-flight slot or -1 */
@@ -161,7 +162,6 @@ struct mbc_dev {
 	uint32_t	 polls;		/* polls started; the one under way is
 					   number polls - 1 (from 0), which
 					   says which poll classes are due */
-	uint32_t	 misses;	/* failed polls in a row */
 	uint32_t	 brk_fail;	/* timeouts in a row */
 	uint32_t	 brk_open_ms;	/* current open period */
 	ev_tstamp	 brk_until;	/* open until */
@@ -175,15 +175,15 @@ struct mbc_dev {
 	struct mbap_req	 wr;		/* its request; values in wr_regs/bits */
 	uint16_t	*wr_regs;	/* owned copy of the values */
 	uint8_t		*wr_bits;
-	mb_write_cb	 wr_cb;
+	mbclient_write_cb	 wr_cb;
 	void		*wr_arg;
 };
 
 struct mbc {
 	struct mbclient	 base;		/* first: ops table */
 	struct ev_loop	*loop;
-	struct mb_config cfg;
-	mb_result_cb	 cb;
+	struct mbclient_config cfg;
+	mbclient_result_cb	 cb;
 	void		*arg;
 	struct mbc_dev	**devs;
 	size_t		 ndevs, devcap;
@@ -194,13 +194,13 @@ struct mbc {
 	double		 tokens;	/* global connect bucket */
 	ev_tstamp	 refilled;
 	uint64_t	 rng;		/* xorshift64 state, jitter */
-	struct mb_counters ctr;
+	struct mbclient_counters ctr;
 };
 
-static void conn_fail(struct mbc_conn *cn, int err, enum mb_status st);
+static void conn_fail(struct mbc_conn *cn, int err, enum mbclient_status st);
 static void conn_pump(struct mbc_conn *cn);
 static void conn_connect(struct mbc_conn *cn);
-static void dev_finish(struct mbc_dev *d, enum mb_status st, int err);
+static void dev_finish(struct mbc_dev *d, enum mbclient_status st, int err);
 
 /* The first block from b on that this poll reads, or nblocks. */
 static size_t
@@ -213,7 +213,7 @@ dev_due(const struct mbc_dev *d, size_t b)
 }
 
 void
-mb_config_defaults(struct mb_config *c)
+mbclient_config_defaults(struct mbclient_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->port = 502;
@@ -228,7 +228,6 @@ mb_config_defaults(struct mb_config *c)
 	c->conns_per_host = 1;
 	c->backoff_min_ms = 500;
 	c->backoff_max_ms = 60000;
-	c->comm_loss_misses = 3;
 	c->breaker_failures = 3;
 	c->breaker_open_ms = 30000;
 	c->stall_timeouts = 3;
@@ -241,25 +240,25 @@ mb_config_defaults(struct mb_config *c)
 }
 
 const char *
-mb_status_name(enum mb_status s)
+mbclient_status_name(enum mbclient_status s)
 {
-	static const char *const names[MB__STATUS_COUNT] = {
+	static const char *const names[MBCLIENT__STATUS_COUNT] = {
 		"ok", "exception", "timeout", "connect", "closed",
 		"protocol", "breaker_open",
 	};
 
-	return (unsigned)s < MB__STATUS_COUNT ? names[s] : "unknown";
+	return (unsigned)s < MBCLIENT__STATUS_COUNT ? names[s] : "unknown";
 }
 
 int
-mb_result_read(const struct mb_result *r, size_t b)
+mbclient_result_read(const struct mbclient_result *r, size_t b)
 {
 	return r->data != NULL && b < r->plan->nblocks &&
 	    r->block_exc[b] == 0 && mbplan_due(r->plan, b, r->seq);
 }
 
 uint16_t
-mb_result_reg(const struct mb_result *r, size_t b, unsigned i)
+mbclient_result_reg(const struct mbclient_result *r, size_t b, unsigned i)
 {
 	const struct mbplan_block *bl;
 
@@ -273,7 +272,7 @@ mb_result_reg(const struct mb_result *r, size_t b, unsigned i)
 }
 
 int
-mb_result_bit(const struct mb_result *r, size_t b, unsigned i)
+mbclient_result_bit(const struct mbclient_result *r, size_t b, unsigned i)
 {
 	const struct mbplan_block *bl;
 
@@ -446,10 +445,10 @@ static void dev_enqueue(struct mbc_dev *d);
 
 /* Ends the write under way and tells its caller. */
 static void
-write_finish(struct mbc_dev *d, enum mb_status st, uint8_t exc)
+write_finish(struct mbc_dev *d, enum mbclient_status st, uint8_t exc)
 {
 	struct mbc *cl = d->cl;
-	mb_write_cb cb = d->wr_cb;
+	mbclient_write_cb cb = d->wr_cb;
 	void *arg = d->wr_arg;
 
 	d->wr_active = 0;
@@ -459,7 +458,7 @@ write_finish(struct mbc_dev *d, enum mb_status st, uint8_t exc)
 	FREE_NULL(d->wr_bits);
 	d->wr.regs = NULL;
 	d->wr.bits = NULL;
-	if (st == MB_OK)
+	if (st == MBCLIENT_OK)
 		cl->ctr.writes_ok++;
 	else
 		cl->ctr.writes_failed++;
@@ -481,10 +480,10 @@ write_kick(struct mbc_dev *d)
 }
 
 static void
-dev_finish(struct mbc_dev *d, enum mb_status st, int err)
+dev_finish(struct mbc_dev *d, enum mbclient_status st, int err)
 {
 	struct mbc *cl = d->cl;
-	struct mb_result r;
+	struct mbclient_result r;
 
 	if (d->queued)
 		wait_remove(d->conn, d);
@@ -505,28 +504,14 @@ dev_finish(struct mbc_dev *d, enum mb_status st, int err)
 	r.rtt_us = d->nrtt ? (uint32_t)(d->rtt_sum / d->nrtt * 1e6) : 0;
 	r.plan = &d->plan;
 	r.seq = d->polls - 1;
-	if (st == MB_OK || st == MB_EXCEPTION) {
+	if (st == MBCLIENT_OK || st == MBCLIENT_EXCEPTION) {
 		r.data = d->data;
 		r.block_exc = d->bexc;
-		cl->ctr.polls_ok += st == MB_OK;
-		cl->ctr.polls_failed += st != MB_OK;
-		/* The device answered: it is there, even if it refused. */
-		d->misses = 0;
-		if (d->comm_lost) {
-			d->comm_lost = 0;
-			r.comm = MB_COMM_CLEAR;
-			cl->ctr.comm_loss_cleared++;
-		}
+		cl->ctr.polls_ok += st == MBCLIENT_OK;
+		cl->ctr.polls_failed += st != MBCLIENT_OK;
 	} else {
 		cl->ctr.polls_failed++;
-		d->misses++;
-		if (!d->comm_lost && d->misses >= cl->cfg.comm_loss_misses) {
-			d->comm_lost = 1;
-			r.comm = MB_COMM_RAISE;
-			cl->ctr.comm_loss_raised++;
-		}
 	}
-	r.misses = d->misses;
 	cl->cb(&r, cl->arg);
 	write_kick(d);
 }
@@ -576,7 +561,7 @@ conn_flush(struct mbc_conn *cn)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n < 0) {
-			conn_fail(cn, -errno, MB_CLOSED);
+			conn_fail(cn, -errno, MBCLIENT_CLOSED);
 			return;
 		}
 		cl->ctr.bytes_tx += (uint64_t)n;
@@ -627,7 +612,7 @@ dev_send(struct mbc_conn *cn, struct mbc_dev *d)
 		 * profile (e.g. a point past 65535); fail this poll. */
 		log_warnx("modbus device=%u block=%zu encode err=%d", d->index,
 		    d->cur, n);
-		dev_finish(d, MB_PROTOCOL, n);
+		dev_finish(d, MBCLIENT_PROTOCOL, n);
 		return;
 	}
 	cn->wlen += (size_t)n;
@@ -667,7 +652,7 @@ dev_enqueue(struct mbc_dev *d)
 
 	switch (cn->state) {
 	case C_BACKOFF:
-		dev_finish(d, MB_CONNECT, cn->last_err);
+		dev_finish(d, MBCLIENT_CONNECT, cn->last_err);
 		return;
 	case C_IDLE:
 		wait_push(cn, d);
@@ -715,7 +700,7 @@ conn_frame(struct mbc_conn *cn, const uint8_t *f, size_t flen)
 			return 0;
 		}
 		malformed(cl, MBAP_E_TID);
-		conn_fail(cn, -EPROTO, MB_PROTOCOL);
+		conn_fail(cn, -EPROTO, MBCLIENT_PROTOCOL);
 		return -1;
 	}
 	b = NULL;
@@ -735,7 +720,7 @@ conn_frame(struct mbc_conn *cn, const uint8_t *f, size_t flen)
 		malformed(cl, rc);
 		log_warnx("modbus host=%s device=%u malformed=%s",
 		    cn->host->key, d->index, mbap_status_name(rc));
-		conn_fail(cn, -EPROTO, MB_PROTOCOL);
+		conn_fail(cn, -EPROTO, MBCLIENT_PROTOCOL);
 		return -1;
 	}
 	cl->ctr.responses++;
@@ -751,7 +736,7 @@ conn_frame(struct mbc_conn *cn, const uint8_t *f, size_t flen)
 			cl->ctr.exception_code[r.exception <= 11 ?
 			    r.exception : 0]++;
 		}
-		write_finish(d, r.exception ? MB_EXCEPTION : MB_OK,
+		write_finish(d, r.exception ? MBCLIENT_EXCEPTION : MBCLIENT_OK,
 		    r.exception);
 		return 0;
 	}
@@ -784,7 +769,7 @@ conn_frame(struct mbc_conn *cn, const uint8_t *f, size_t flen)
 		memcpy(d->data + b->data_off, r.data, r.ndata);
 	}
 	if ((d->cur = dev_due(d, d->cur + 1)) == d->plan.nblocks) {
-		dev_finish(d, d->exc_first ? MB_EXCEPTION : MB_OK, 0);
+		dev_finish(d, d->exc_first ? MBCLIENT_EXCEPTION : MBCLIENT_OK, 0);
 		return 0;
 	}
 	wait_push(cn, d);
@@ -807,14 +792,14 @@ conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		    sizeof(cn->rbuf) - cn->rlen, 0);
 		if (n == 0) {
 			cl->ctr.peer_closed++;
-			conn_fail(cn, -ECONNRESET, MB_CLOSED);
+			conn_fail(cn, -ECONNRESET, MBCLIENT_CLOSED);
 			return;
 		}
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
 		    errno != EINTR) {
 			if (errno == ECONNRESET)
 				cl->ctr.peer_closed++;
-			conn_fail(cn, -errno, MB_CLOSED);
+			conn_fail(cn, -errno, MBCLIENT_CLOSED);
 			return;
 		}
 		if (n > 0) {
@@ -840,7 +825,7 @@ conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 			malformed(cl, rc);
 			log_warnx("modbus host=%s malformed=%s", cn->host->key,
 			    mbap_status_name(rc));
-			conn_fail(cn, -EPROTO, MB_PROTOCOL);
+			conn_fail(cn, -EPROTO, MBCLIENT_PROTOCOL);
 			return;
 		}
 		if (conn_frame(cn, cn->rbuf + off, flen) < 0 ||
@@ -883,7 +868,7 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	switch (cn->state) {
 	case C_CONNECTING:
-		conn_fail(cn, -ETIMEDOUT, MB_CONNECT);
+		conn_fail(cn, -ETIMEDOUT, MBCLIENT_CONNECT);
 		break;
 	case C_THROTTLED:
 		cn->state = C_IDLE;
@@ -900,7 +885,7 @@ conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 static void
-conn_fail(struct mbc_conn *cn, int err, enum mb_status st)
+conn_fail(struct mbc_conn *cn, int err, enum mbclient_status st)
 {
 	struct mbc *cl = cn->cl;
 	struct mbc_dev *d;
@@ -927,7 +912,7 @@ conn_fail(struct mbc_conn *cn, int err, enum mb_status st)
 			dev_finish(d, st, err);
 		}
 	while ((d = wait_pop(cn)) != NULL)
-		dev_finish(d, was_up ? st : MB_CONNECT, err);
+		dev_finish(d, was_up ? st : MBCLIENT_CONNECT, err);
 }
 
 static void
@@ -956,7 +941,7 @@ conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (getsockopt(cn->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 			err = errno;
 		if (err != 0) {
-			conn_fail(cn, -err, MB_CONNECT);
+			conn_fail(cn, -err, MBCLIENT_CONNECT);
 			return;
 		}
 		conn_up(cn);
@@ -998,7 +983,7 @@ conn_connect(struct mbc_conn *cn)
 	    SOCK_CLOEXEC, 0);
 	if (fd == -1) {
 		cn->state = C_CONNECTING;
-		conn_fail(cn, -errno, MB_CONNECT);
+		conn_fail(cn, -errno, MBCLIENT_CONNECT);
 		return;
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -1010,7 +995,7 @@ conn_connect(struct mbc_conn *cn)
 		return;
 	}
 	if (errno != EINPROGRESS) {
-		conn_fail(cn, -errno, MB_CONNECT);
+		conn_fail(cn, -errno, MBCLIENT_CONNECT);
 		return;
 	}
 	ev_io_set(&cn->wio, fd, EV_WRITE);
@@ -1041,13 +1026,13 @@ dev_rto_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	cl->ctr.timeouts++;
 	slot_release(d, 1);
 	brk_outcome(d, 0);
-	dev_finish(d, MB_TIMEOUT, -ETIMEDOUT);
+	dev_finish(d, MBCLIENT_TIMEOUT, -ETIMEDOUT);
 	if (cn->state == C_UP && cl->cfg.stall_timeouts > 0 &&
 	    ++cn->stall >= cl->cfg.stall_timeouts) {
 		/* Nothing whole came back for a while: half-open or
 		 * trickling.  Start over on a fresh socket. */
 		cl->ctr.stalled_closed++;
-		conn_fail(cn, -ETIMEDOUT, MB_CLOSED);
+		conn_fail(cn, -ETIMEDOUT, MBCLIENT_CLOSED);
 		return;
 	}
 	conn_pump(cn);
@@ -1080,14 +1065,14 @@ dev_poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (d->brk == BRK_OPEN) {
 		if (ev_now(loop) < d->brk_until) {
 			cl->ctr.polls_skipped_breaker++;
-			dev_finish(d, MB_BREAKER, 0);
+			dev_finish(d, MBCLIENT_BREAKER, 0);
 			return;
 		}
 		d->brk = BRK_HALF;	/* this poll is the probe */
 	}
 	if (d->cur == d->plan.nblocks) {
 		/* Nothing due on this poll (no points, or only slow ones). */
-		dev_finish(d, MB_OK, 0);
+		dev_finish(d, MBCLIENT_OK, 0);
 		return;
 	}
 	dev_enqueue(d);
@@ -1195,7 +1180,7 @@ host_get(struct mbc *cl, const char *host, uint16_t port, int *err)
 }
 
 static int
-mbc_add_device(struct mbclient *c, const struct mb_device *md)
+mbc_add_device(struct mbclient *c, const struct mbclient_device *md)
 {
 	struct mbc *cl = container_of(c, struct mbc, base);
 	struct mbplan_limits lim = { cl->cfg.max_regs, cl->cfg.max_bits,
@@ -1291,7 +1276,7 @@ mbc_stop(struct mbclient *c)
 
 static int
 mbc_write(struct mbclient *c, size_t i, const struct mbap_req *w,
-    mb_write_cb cb, void *arg)
+    mbclient_write_cb cb, void *arg)
 {
 	struct mbc *cl = container_of(c, struct mbc, base);
 	uint8_t probe[MBAP_REQ_MAX];
@@ -1334,7 +1319,7 @@ mbc_write(struct mbclient *c, size_t i, const struct mbap_req *w,
 }
 
 static void
-mbc_counters(const struct mbclient *c, struct mb_counters *out)
+mbc_counters(const struct mbclient *c, struct mbclient_counters *out)
 {
 	const struct mbc *cl = container_of(c, const struct mbc, base);
 
@@ -1388,8 +1373,8 @@ static const struct mbclient_ops mbclient_tcp_ops = {
 };
 
 struct mbclient *
-mbclient_new(struct ev_loop *loop, const struct mb_config *cfg,
-    mb_result_cb cb, void *arg)
+mbclient_new(struct ev_loop *loop, const struct mbclient_config *cfg,
+    mbclient_result_cb cb, void *arg)
 {
 	struct mbc *cl = xcalloc(1, sizeof(*cl));
 

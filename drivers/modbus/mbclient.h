@@ -7,7 +7,8 @@
  * within the interval; a poll reads every block of the device's request
  * plan (mbplan.h) one request at a time, and hands the whole result to the
  * caller's callback: raw registers/bits per block, or a failure, with the
- * RTT and the device's COMM_LOSS transitions.  Writes (FC 5/6/15/16) are
+ * RTT.  The caller decides what failures mean (COMM_LOSS is
+ * correlator/almrule's, fed by daemon/poller).  Writes (FC 5/6/15/16) are
  * sent only through ops->write and only when cfg.allow_writes is set.
  *
  * Callbacks run on the loop's thread; they may call ops->write but must not
@@ -31,7 +32,7 @@
 struct ev_loop;
 
 /* Client settings; the config loader maps the YAML `modbus:` section here. */
-struct mb_config {
+struct mbclient_config {
 	uint16_t	 port;		/* default TCP port: 502 */
 	uint8_t		 unit;		/* default unit id: 1 */
 	uint32_t	 timeout_ms;	/* per request: 1000 */
@@ -44,7 +45,6 @@ struct mb_config {
 	uint16_t	 conns_per_host; /* connections per host:port: 1 */
 	uint32_t	 backoff_min_ms; /* first reconnect delay: 500 */
 	uint32_t	 backoff_max_ms; /* reconnect delay cap: 60000 */
-	uint32_t	 comm_loss_misses; /* failed polls that raise COMM_LOSS: 3 */
 	uint32_t	 breaker_failures; /* timeouts in a row that open a
 					      unit's breaker: 3 */
 	uint32_t	 breaker_open_ms; /* first open period: 30000, doubled
@@ -68,10 +68,10 @@ struct mb_config {
 };
 
 /* Fills c with the defaults written above. */
-void	 mb_config_defaults(struct mb_config *c);
+void	 mbclient_config_defaults(struct mbclient_config *c);
 
 /* A device to poll. */
-struct mb_device {
+struct mbclient_device {
 	uint32_t	 index;		/* caller's id, reported back (fleet index) */
 	const char	*host;		/* IPv4/IPv6 literal or name */
 	uint16_t	 port;		/* 0: config port */
@@ -82,29 +82,26 @@ struct mb_device {
 						the client */
 };
 
-enum mb_status {
-	MB_OK,			/* every block read */
-	MB_EXCEPTION,		/* the device answered, some block with an
+enum mbclient_status {
+	MBCLIENT_OK,			/* every block read */
+	MBCLIENT_EXCEPTION,		/* the device answered, some block with an
 				   exception (see block_exc) */
-	MB_TIMEOUT,		/* a request got no answer in time */
-	MB_CONNECT,		/* no connection: refused, unreachable,
+	MBCLIENT_TIMEOUT,		/* a request got no answer in time */
+	MBCLIENT_CONNECT,		/* no connection: refused, unreachable,
 				   connect timeout, or in backoff */
-	MB_CLOSED,		/* the connection closed or broke mid-poll */
-	MB_PROTOCOL,		/* a malformed response: connection reset */
-	MB_BREAKER,		/* skipped: the unit's breaker is open */
-	MB__STATUS_COUNT
+	MBCLIENT_CLOSED,		/* the connection closed or broke mid-poll */
+	MBCLIENT_PROTOCOL,		/* a malformed response: connection reset */
+	MBCLIENT_BREAKER,		/* skipped: the unit's breaker is open */
+	MBCLIENT__STATUS_COUNT
 };
 
-enum mb_comm { MB_COMM_NONE, MB_COMM_RAISE, MB_COMM_CLEAR };
 
 /* One completed poll, valid only during the callback. */
-struct mb_result {
-	uint32_t	 device;	/* mb_device.index */
-	enum mb_status	 status;
-	int		 err;		/* MB_CONNECT/MB_CLOSED: -errno, or 0 */
-	uint8_t		 exception;	/* MB_EXCEPTION: the first code seen */
-	uint8_t		 comm;		/* enum mb_comm: COMM_LOSS transition */
-	uint32_t	 misses;	/* failed polls in a row, this one incl. */
+struct mbclient_result {
+	uint32_t	 device;	/* mbclient_device.index */
+	enum mbclient_status	 status;
+	int		 err;		/* MBCLIENT_CONNECT/MBCLIENT_CLOSED: -errno, or 0 */
+	uint8_t		 exception;	/* MBCLIENT_EXCEPTION: the first code seen */
 	int64_t		 started_ms;	/* when the poll began (ev_now) */
 	uint32_t	 rtt_us;	/* mean RTT of its requests; 0 if none */
 	const struct mbplan *plan;	/* blocks, in order */
@@ -121,24 +118,25 @@ struct mb_result {
  * block was due on it (poll classes, mbplan.h) and came back without an
  * exception.  Blocks not read keep stale bytes: skip them.
  */
-int	 mb_result_read(const struct mb_result *r, size_t b);
+int	 mbclient_result_read(const struct mbclient_result *r, size_t b);
 
-/* Register i / bit i of block b of a result (MB_OK/MB_EXCEPTION only). */
-uint16_t mb_result_reg(const struct mb_result *r, size_t b, unsigned i);
-int	 mb_result_bit(const struct mb_result *r, size_t b, unsigned i);
-const char *mb_status_name(enum mb_status s);
+/* Register i / bit i of block b of a result (MBCLIENT_OK/MBCLIENT_EXCEPTION only). */
+uint16_t mbclient_result_reg(const struct mbclient_result *r, size_t b, unsigned i);
+int	 mbclient_result_bit(const struct mbclient_result *r, size_t b, unsigned i);
+const char *mbclient_status_name(enum mbclient_status s);
 
-typedef void (*mb_result_cb)(const struct mb_result *r, void *arg);
+typedef void (*mbclient_result_cb)(const struct mbclient_result *r, void *arg);
 
 /*
- * The outcome of one write: MB_OK, MB_EXCEPTION (exception set), or a
- * failure status as for polls.  Writes never touch COMM_LOSS counting.
+ * The outcome of one write: MBCLIENT_OK, MBCLIENT_EXCEPTION (exception set), or a
+ * failure status as for polls.  Writes are not polls: they are not reported
+ * through the poll callback, so they never count towards COMM_LOSS.
  */
-typedef void (*mb_write_cb)(uint32_t device, enum mb_status st,
+typedef void (*mbclient_write_cb)(uint32_t device, enum mbclient_status st,
 	    uint8_t exception, void *arg);
 
 /* Counters for /metrics: monotonic, updated on the loop's thread. */
-struct mb_counters {
+struct mbclient_counters {
 	uint64_t	 polls;		/* polls started */
 	uint64_t	 polls_ok;	/* completed with every block read */
 	uint64_t	 polls_failed;	/* completed with any other status */
@@ -162,8 +160,6 @@ struct mb_counters {
 	uint64_t	 stalled_closed; /* ... of them as half-open/trickling */
 	uint64_t	 breaker_opened; /* unit breakers opened */
 	uint64_t	 breaker_closed; /* unit breakers closed by a good probe */
-	uint64_t	 comm_loss_raised;
-	uint64_t	 comm_loss_cleared;
 	uint64_t	 bytes_tx;
 	uint64_t	 bytes_rx;
 	uint64_t	 wakeup_capped;	/* read events that hit the frame cap */
@@ -182,7 +178,7 @@ struct mbclient_ops {
 	 * profile, unit > 255, a plan that cannot be built), or
 	 * -EHOSTUNREACH if host does not resolve (resolved once, here).
 	 */
-	int	(*add_device)(struct mbclient *c, const struct mb_device *d);
+	int	(*add_device)(struct mbclient *c, const struct mbclient_device *d);
 	/* Starts every poll timer on the loop.  Returns 0. */
 	int	(*start)(struct mbclient *c);
 	/*
@@ -200,9 +196,9 @@ struct mbclient_ops {
 	 * write to the device is pending.  On failure cb is never called.
 	 */
 	int	(*write)(struct mbclient *c, size_t i, const struct mbap_req *w,
-		    mb_write_cb cb, void *arg);
+		    mbclient_write_cb cb, void *arg);
 	/* Copies the counters. */
-	void	(*counters)(const struct mbclient *c, struct mb_counters *out);
+	void	(*counters)(const struct mbclient *c, struct mbclient_counters *out);
 	/* Stops and frees the client. */
 	void	(*free)(struct mbclient *c);
 };
@@ -216,7 +212,7 @@ struct mbclient {
  * completed poll with arg.  The caller frees it with c->ops->free(c).
  */
 struct mbclient *mbclient_new(struct ev_loop *loop,
-	    const struct mb_config *cfg, mb_result_cb cb, void *arg);
+	    const struct mbclient_config *cfg, mbclient_result_cb cb, void *arg);
 
 /* Read-only views for tests and /metrics of one device (by add order). */
 size_t	 mbclient_ndevices(const struct mbclient *c);

@@ -26,18 +26,6 @@
 
 #include "drivers/modbus/mbdecode.h"
 
-static const char *const mbdecode_quality_names[MBQ__COUNT] = {
-	"good", "bad_nan", "bad_inf", "bad_range"
-};
-
-const char *
-mbdecode_quality_name(enum mbdecode_quality q)
-{
-	if ((unsigned)q >= MBQ__COUNT)
-		return "unknown";
-	return mbdecode_quality_names[q];
-}
-
 static uint16_t
 swap16(uint16_t w)
 {
@@ -130,13 +118,13 @@ set_quality(const struct fleet_point *p, struct mbdecode_value *out)
 	double v = out->value;
 
 	if (isnan(v))
-		out->quality = MBQ_BAD_NAN;
+		out->quality = FLEET_Q_BAD_NAN;
 	else if (isinf(v))
-		out->quality = MBQ_BAD_INF;
+		out->quality = FLEET_Q_BAD_INF;
 	else if (p->min < p->max && (v < p->min || v > p->max))
-		out->quality = MBQ_BAD_RANGE;
+		out->quality = FLEET_Q_BAD_RANGE;
 	else
-		out->quality = MBQ_GOOD;
+		out->quality = FLEET_Q_GOOD;
 }
 
 static void

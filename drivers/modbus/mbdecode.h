@@ -35,23 +35,12 @@
 
 #include "correlator/fleet.h"
 
-/* Quality of a decoded value; anything but MBQ_GOOD is bad. */
-enum mbdecode_quality {
-	MBQ_GOOD,			/* a finite value inside [min, max] */
-	MBQ_BAD_NAN,			/* a float that is NaN */
-	MBQ_BAD_INF,			/* a float that is +/- infinity */
-	MBQ_BAD_RANGE,			/* outside the point's [min, max] */
-	MBQ__COUNT
-};
-
 struct mbdecode_value {
 	double		 value;		/* engineering units (scaled) */
 	uint64_t	 raw;		/* the value's bits before scaling */
-	uint8_t		 quality;	/* enum mbdecode_quality */
+	uint8_t		 quality;	/* enum fleet_quality */
 };
 
-/* "good", "bad_nan", "bad_inf", "bad_range". */
-const char *mbdecode_quality_name(enum mbdecode_quality q);
 
 /*
  * Decodes point p from regs[0..nregs-1], the registers a read of p's table

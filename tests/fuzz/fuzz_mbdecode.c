@@ -71,11 +71,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(rc == 0 || rc == -ERANGE || rc == -EINVAL);
 	if (rc != 0)
 		return 0;
-	if (v.quality == MBQ_GOOD)
+	if (v.quality == FLEET_Q_GOOD)
 		check(isfinite(v.value));
-	if (v.quality == MBQ_GOOD && p.min < p.max)
+	if (v.quality == FLEET_Q_GOOD && p.min < p.max)
 		check(v.value >= p.min && v.value <= p.max);
-	check(v.quality != MBQ_BAD_NAN || isnan(v.value));
+	check(v.quality != FLEET_Q_BAD_NAN || isnan(v.value));
 
 	/* inverse: only where the value holds the raw bits exactly */
 	exact = p.scale == 1 && p.offset == 0 && !isnan(v.value);

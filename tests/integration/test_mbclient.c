@@ -14,7 +14,9 @@
  *     connection that is silent (half-open), trickles one byte per second,
  *     answers garbage or a wrong transaction id.
  * The client runs on a libev loop in the test thread; every wait is
- * bounded by a deadline.
+ * bounded by a deadline.  The client does not decide COMM_LOSS: each test
+ * run feeds its results into correlator/almrule, tocsin's one COMM_LOSS
+ * state machine, as daemon/poller does, and reads the transitions there.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -22,6 +24,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -32,6 +35,7 @@
 #include <ev.h>
 #include <modbus/modbus.h>
 
+#include "correlator/almrule.h"
 #include "correlator/fleet.h"
 #include "drivers/modbus/mbap.h"
 #include "drivers/modbus/mbclient.h"
@@ -77,10 +81,14 @@ closed_port(void)
 }
 
 #define MAXRES 4096
+#define MAXDEV 256		/* device indexes the tests use */
+
+/* COMM_LOSS transition of one result, as almrule emitted it. */
+enum { COMM_NONE, COMM_RAISE, COMM_CLEAR };
 
 struct rec {
 	uint32_t	 device;
-	enum mb_status	 status;
+	enum mbclient_status	 status;
 	int		 err;
 	uint8_t		 exception;
 	uint8_t		 comm;
@@ -92,17 +100,87 @@ struct rec {
 struct run {
 	struct rec	 r[MAXRES];
 	size_t		 n;
-	const struct mb_result *hook_res;
-	void		(*hook)(struct run *, const struct mb_result *);
+	const struct mbclient_result *hook_res;
+	void		(*hook)(struct run *, const struct mbclient_result *);
 	/* for every_fc: copies of each block's data */
 	uint8_t		 data[512];
 	size_t		 ndata;
 	struct mbplan	 plan;		/* shallow copy: blocks of last OK */
 	struct mbplan_block blocks[16];
+	/* the COMM_LOSS machine fed with every result */
+	uint32_t	 comm_loss_misses; /* 0: almrule's default */
+	struct fleet	*fleet;		/* MAXDEV devices, one empty profile */
+	struct almrule	 ar;
+	struct almrule_dev *adev[MAXDEV];
+	uint8_t		 comm;		/* transition of the result being fed */
 };
 
 static void
-on_result(const struct mb_result *res, void *arg)
+rules_alarm(void *arg, const struct alarm_event *ev)
+{
+	struct run *run = arg;
+
+	cr_assert_eq(ev->code, FLEET_CODE_COMM_LOSS);
+	run->comm = ev->edge == ALARM_RAISE ? COMM_RAISE : COMM_CLEAR;
+}
+
+static const struct almrule_sink_ops rules_ops = { .alarm = rules_alarm };
+
+/* Sets up run's almrule over a fleet of MAXDEV devices. */
+static void
+rules_init(struct run *run)
+{
+	struct almrule_config ac = { run->comm_loss_misses, SEV_MAJOR };
+	struct almrule_sink sink = { &rules_ops, run };
+	char id[16];
+
+	uint32_t site, prof, d;
+
+	run->fleet = fleet_new();
+	site = fleet_add_site(run->fleet, "S");
+	prof = fleet_add_profile(run->fleet, "empty");
+	for (unsigned i = 0; i < MAXDEV; i++) {
+		snprintf(id, sizeof(id), "d%u", i);
+		d = fleet_add_device(run->fleet, id);
+		run->fleet->devices[d].site = site;
+		run->fleet->devices[d].profile = prof;
+	}
+	almrule_init(&run->ar, run->fleet, &ac, &sink);
+}
+
+static void
+rules_free(struct run *run)
+{
+	for (unsigned i = 0; i < MAXDEV; i++)
+		almrule_dev_free(run->adev[i]);
+	if (run->fleet != NULL)
+		fleet_free(run->fleet);
+}
+
+/* One result into the COMM_LOSS machine: its transition, or COMM_NONE. */
+static uint8_t
+rules_feed(struct run *run, const struct mbclient_result *res)
+{
+	struct almrule_dev **d;
+	int64_t now = res->started_ms;
+
+	if (run->fleet == NULL)
+		rules_init(run);
+	cr_assert_lt(res->device, MAXDEV);
+	d = &run->adev[res->device];
+	if (*d == NULL)
+		*d = almrule_dev_new(&run->ar, res->device);
+	cr_assert_not_null(*d);
+	run->comm = COMM_NONE;
+	if (res->status == MBCLIENT_OK || res->status == MBCLIENT_EXCEPTION)
+		almrule_poll_ok(&run->ar, *d, now);
+	else
+		almrule_poll_failed(&run->ar, *d, now);
+	return run->comm;
+}
+
+static void
+on_result(const struct mbclient_result *res, void *arg)
 {
 	struct run *run = arg;
 	struct rec *r;
@@ -115,11 +193,11 @@ on_result(const struct mb_result *res, void *arg)
 	r->status = res->status;
 	r->err = res->err;
 	r->exception = res->exception;
-	r->comm = res->comm;
+	r->comm = rules_feed(run, res);
 	r->started_ms = res->started_ms;
-	if (res->status == MB_OK || res->status == MB_EXCEPTION) {
+	if (res->status == MBCLIENT_OK || res->status == MBCLIENT_EXCEPTION) {
 		for (unsigned i = 0; i < 8; i++)
-			r->regs[i] = mb_result_reg(res, 0, i);
+			r->regs[i] = mbclient_result_reg(res, 0, i);
 		for (size_t b = 0; b < res->plan->nblocks && b < 4; b++)
 			r->bexc[b] = res->block_exc[b];
 		if (res->plan->data_bytes <= sizeof(run->data)) {
@@ -130,7 +208,7 @@ on_result(const struct mb_result *res, void *arg)
 }
 
 static size_t
-count(const struct run *run, uint32_t dev, enum mb_status st)
+count(const struct run *run, uint32_t dev, enum mbclient_status st)
 {
 	size_t n = 0;
 
@@ -224,9 +302,9 @@ profile_regs(unsigned table, unsigned addr, unsigned n)
 }
 
 static void
-cfg_fast(struct mb_config *c)
+cfg_fast(struct mbclient_config *c)
 {
-	mb_config_defaults(c);
+	mbclient_config_defaults(c);
 	c->interval_ms = 100;
 	c->timeout_ms = 50;
 	c->connect_timeout_ms = 200;
@@ -540,7 +618,7 @@ fake_stop(struct fake *f)
 }
 
 static struct mbclient *
-client(struct ev_loop *loop, const struct mb_config *c, struct run *run)
+client(struct ev_loop *loop, const struct mbclient_config *c, struct run *run)
 {
 	memset(run, 0, sizeof(*run));
 	return mbclient_new(loop, c, on_result, run);
@@ -550,7 +628,7 @@ static void
 add(struct mbclient *c, uint32_t idx, int port, int unit,
     const struct fleet_profile *p)
 {
-	struct mb_device d = { .index = idx, .host = "127.0.0.1",
+	struct mbclient_device d = { .index = idx, .host = "127.0.0.1",
 	    .port = (uint16_t)port, .unit = (int16_t)unit, .profile = p };
 
 	cr_assert_eq(c->ops->add_device(c, &d), 0);
@@ -572,10 +650,10 @@ point(unsigned table, unsigned addr, unsigned type)
 struct tc {
 	struct ev_loop	*loop;
 	struct run	*run;		/* calloc'd: too big for the stack */
-	struct mb_config cfg;
+	struct mbclient_config cfg;
 	struct fleet_profile p;		/* the profile tc_add_units() uses */
 	struct mbclient	*c;		/* NULL until tc_client() */
-	struct mb_counters k;		/* as of the last tc_start_for() */
+	struct mbclient_counters k;		/* as of the last tc_start_for() */
 	struct fake	 f;		/* if has_f: started by tc_fake() */
 	struct lmsrv	 s;		/* if has_s: started by tc_lmsrv() */
 	int		 has_f, has_s;
@@ -641,6 +719,7 @@ tc_close(struct tc *t)
 	if (t->has_f)
 		fake_stop(&t->f);
 	ev_loop_destroy(t->loop);
+	rules_free(t->run);
 	free(t->run);
 }
 
@@ -674,30 +753,30 @@ Test(mbclient, every_read_fc_against_libmodbus, .timeout = 10)
 	run_until(t.loop, run, 1, 3000);
 	cr_assert_eq(run->n, 1);
 	cr_assert_eq(run->r[0].device, 7);
-	cr_assert_eq(run->r[0].status, MB_OK, "%s",
-	    mb_status_name(run->r[0].status));
+	cr_assert_eq(run->r[0].status, MBCLIENT_OK, "%s",
+	    mbclient_status_name(run->r[0].status));
 	/* Check each point's raw value where the plan put it. */
 	{
-		struct mb_result res = { .plan = pl, .data = run->data };
+		struct mbclient_result res = { .plan = pl, .data = run->data };
 
 		cr_assert_eq(mbplan_locate(pl, &t.p, 0, &b, &off), 0);
 		cr_assert_eq(pl->blocks[b].fc, 1);
-		cr_assert_eq(mb_result_bit(&res, b, off), 1);	/* 3 % 3 */
+		cr_assert_eq(mbclient_result_bit(&res, b, off), 1);	/* 3 % 3 */
 		cr_assert_eq(mbplan_locate(pl, &t.p, 1, &b, &off), 0);
-		cr_assert_eq(mb_result_bit(&res, b, off), 0);	/* 5 % 3 */
+		cr_assert_eq(mbclient_result_bit(&res, b, off), 0);	/* 5 % 3 */
 		cr_assert_eq(mbplan_locate(pl, &t.p, 2, &b, &off), 0);
 		cr_assert_eq(pl->blocks[b].fc, 2);
-		cr_assert_eq(mb_result_bit(&res, b, off), 1);	/* 4 even */
+		cr_assert_eq(mbclient_result_bit(&res, b, off), 1);	/* 4 even */
 		cr_assert_eq(mbplan_locate(pl, &t.p, 3, &b, &off), 0);
 		cr_assert_eq(pl->blocks[b].fc, 4);
-		cr_assert_eq(mb_result_reg(&res, b, off), 2010);
-		cr_assert_eq(mb_result_reg(&res, b, off + 1), 2011);
+		cr_assert_eq(mbclient_result_reg(&res, b, off), 2010);
+		cr_assert_eq(mbclient_result_reg(&res, b, off + 1), 2011);
 		cr_assert_eq(mbplan_locate(pl, &t.p, 4, &b, &off), 0);
 		cr_assert_eq(pl->blocks[b].fc, 3);
-		cr_assert_eq(mb_result_reg(&res, b, off), 1020);
+		cr_assert_eq(mbclient_result_reg(&res, b, off), 1020);
 		cr_assert_eq(mbplan_locate(pl, &t.p, 5, &b, &off), 0);
-		cr_assert_eq(mb_result_reg(&res, b, off), 1022);
-		cr_assert_eq(mb_result_reg(&res, b, off + 1), 1023);
+		cr_assert_eq(mbclient_result_reg(&res, b, off), 1022);
+		cr_assert_eq(mbclient_result_reg(&res, b, off + 1), 1023);
 	}
 	t.c->ops->counters(t.c, &t.k);
 	cr_assert_eq(t.k.requests, 4);
@@ -720,21 +799,21 @@ struct classrun {
 };
 
 static void
-on_class_result(const struct mb_result *res, void *arg)
+on_class_result(const struct mbclient_result *res, void *arg)
 {
 	struct classrun *cr = arg;
 	uint8_t m = 0;
 
 	if (cr->n == 64)
 		return;
-	if (res->status != MB_OK)
+	if (res->status != MBCLIENT_OK)
 		cr->bad++;
 	for (size_t b = 0; b < res->plan->nblocks && b < 8; b++)
-		if (mb_result_read(res, b))
+		if (mbclient_result_read(res, b))
 			m |= (uint8_t)(1u << b);
 	cr->seq[cr->n] = res->seq;
 	cr->read[cr->n] = m;
-	cr->slow[cr->n] = mb_result_read(res, 1) ? mb_result_reg(res, 1, 0) :
+	cr->slow[cr->n] = mbclient_result_read(res, 1) ? mbclient_result_reg(res, 1, 0) :
 	    0;
 	cr->n++;
 }
@@ -802,10 +881,10 @@ Test(mbclient, exception_codes_1_to_11, .timeout = 10)
 	run_until(t.loop, run, 11, 4000);
 	cr_assert_eq(run->n, 11);
 	for (size_t i = 0; i < run->n; i++) {
-		cr_assert_eq(run->r[i].status, MB_EXCEPTION);
+		cr_assert_eq(run->r[i].status, MBCLIENT_EXCEPTION);
 		cr_assert_eq(run->r[i].exception, run->r[i].device);
 		cr_assert_eq(run->r[i].bexc[0], run->r[i].device);
-		cr_assert_eq(run->r[i].comm, MB_COMM_NONE);
+		cr_assert_eq(run->r[i].comm, COMM_NONE);
 	}
 	t.c->ops->counters(t.c, &t.k);
 	cr_assert_eq(t.k.exceptions, 11);
@@ -845,7 +924,7 @@ Test(mbclient, illegal_address_splits_and_remembers, .timeout = 10)
 	cr_assert_eq(pl->nblocks, 3);
 	cr_assert_eq(pl->limit[MB_HOLDING], 2);	/* 52, then 3 refused */
 	for (int i = 0; i < 2; i++) {
-		cr_assert_eq(run->r[i].status, MB_EXCEPTION);
+		cr_assert_eq(run->r[i].status, MBCLIENT_EXCEPTION);
 		cr_assert_eq(run->r[i].exception, 2);
 		cr_assert_eq(run->r[i].regs[0], 1150);
 		cr_assert_eq(run->r[i].bexc[0], 0);
@@ -874,20 +953,20 @@ Test(mbclient, gateway_8_units_one_conn_dead_neighbour, .timeout = 10)
 	cr_assert_eq(mbclient_nconns(t.c), 1);
 	cr_assert_eq(t.f.accepts, 1);
 	for (uint32_t u = 1; u <= 8; u++) {
-		size_t ok = count(run, u, MB_OK);
+		size_t ok = count(run, u, MBCLIENT_OK);
 
 		cr_assert(ok >= 12 && ok <= 16, "unit %u ok %zu", u, ok);
 		cr_assert(max_gap(run, u) <= 160, "unit %u gap %ld", u,
 		    (long)max_gap(run, u));
 	}
 	for (size_t i = 0; i < run->n; i++)
-		if (run->r[i].status == MB_OK)
+		if (run->r[i].status == MBCLIENT_OK)
 			cr_assert_eq(run->r[i].regs[0],
 			    run->r[i].device * 100 + 5);
-	cr_assert_eq(count(run, 9, MB_TIMEOUT), 2);
-	cr_assert(count(run, 9, MB_BREAKER) >= 10);
+	cr_assert_eq(count(run, 9, MBCLIENT_TIMEOUT), 2);
+	cr_assert(count(run, 9, MBCLIENT_BREAKER) >= 10);
 	cr_assert(mbclient_breaker_open(t.c, 8));
-	cr_assert_eq(count_comm(run, 9, MB_COMM_RAISE), 1);
+	cr_assert_eq(count_comm(run, 9, COMM_RAISE), 1);
 	cr_assert_eq(t.k.breaker_opened, 1);
 	cr_assert_eq(t.k.polls_overrun, 0);
 	cr_assert_eq(t.k.malformed, 0);
@@ -911,14 +990,14 @@ Test(mbclient, late_response_dropped_conn_stays_in_step, .timeout = 10)
 	add(t.c, 1, t.f.port, 1, &t.p);
 	add(t.c, 10, t.f.port, 10, &t.p);
 	tc_start_for(&t, 1100);
-	cr_assert(count(run, 10, MB_TIMEOUT) >= 4);
+	cr_assert(count(run, 10, MBCLIENT_TIMEOUT) >= 4);
 	cr_assert(t.k.late_responses >= 3, "late %lu",
 	    (unsigned long)t.k.late_responses);
 	cr_assert_eq(t.k.malformed, 0);
 	cr_assert_eq(t.k.disconnects, 0);
 	cr_assert_eq(t.f.accepts, 1);
-	cr_assert(count(run, 1, MB_OK) >= 5);
-	cr_assert_eq(count(run, 1, MB_TIMEOUT), 0, "the neighbour never waits");
+	cr_assert(count(run, 1, MBCLIENT_OK) >= 5);
+	cr_assert_eq(count(run, 1, MBCLIENT_TIMEOUT), 0, "the neighbour never waits");
 	for (size_t i = 0; i < run->n; i++)
 		if (run->r[i].device == 1)
 			cr_assert_eq(run->r[i].regs[1], 101);
@@ -944,17 +1023,17 @@ Test(mbclient, trickle_and_half_open_do_not_stall_others, .timeout = 10)
 	add(t.c, 2, trickle.port, 1, &t.p);
 	add(t.c, 3, silent.port, 1, &t.p);
 	tc_start_for(&t, 1500);
-	cr_assert(count(run, 1, MB_OK) >= 13, "ok %zu", count(run, 1, MB_OK));
+	cr_assert(count(run, 1, MBCLIENT_OK) >= 13, "ok %zu", count(run, 1, MBCLIENT_OK));
 	cr_assert(max_gap(run, 1) <= 160, "gap %ld", (long)max_gap(run, 1));
-	cr_assert_eq(count(run, 2, MB_OK), 0);
-	cr_assert_eq(count(run, 3, MB_OK), 0);
-	cr_assert(count(run, 2, MB_TIMEOUT) >= 2);
-	cr_assert(count(run, 3, MB_TIMEOUT) >= 2);
+	cr_assert_eq(count(run, 2, MBCLIENT_OK), 0);
+	cr_assert_eq(count(run, 3, MBCLIENT_OK), 0);
+	cr_assert(count(run, 2, MBCLIENT_TIMEOUT) >= 2);
+	cr_assert(count(run, 3, MBCLIENT_TIMEOUT) >= 2);
 	cr_assert(t.k.stalled_closed >= 2, "stalled %lu",
 	    (unsigned long)t.k.stalled_closed);
 	cr_assert(trickle.accepts >= 2 && silent.accepts >= 2);
-	cr_assert_eq(count_comm(run, 2, MB_COMM_RAISE), 1);
-	cr_assert_eq(count_comm(run, 3, MB_COMM_RAISE), 1);
+	cr_assert_eq(count_comm(run, 2, COMM_RAISE), 1);
+	cr_assert_eq(count_comm(run, 3, COMM_RAISE), 1);
 	tc_close(&t);
 	fake_stop(&trickle);
 	fake_stop(&silent);
@@ -978,7 +1057,7 @@ Test(mbclient, refused_backs_off_and_rate_limits, .timeout = 10)
 	tc_start_for(&t, 1000);
 	/* 50 polls in a second, but backoff 100, 200, 400 ms (each with
 	 * jitter down to half): at most 6 connects, each refused. */
-	cr_assert(count(run, 2, MB_CONNECT) >= 40);
+	cr_assert(count(run, 2, MBCLIENT_CONNECT) >= 40);
 	cr_assert(t.k.connects >= 3 && t.k.connects <= 7, "connects %lu",
 	    (unsigned long)t.k.connects);
 	cr_assert_eq(t.k.connect_failed, t.k.connects - 1);
@@ -986,8 +1065,8 @@ Test(mbclient, refused_backs_off_and_rate_limits, .timeout = 10)
 		if (run->r[i].device == 2)
 			cr_assert(run->r[i].err == -ECONNREFUSED ||
 			    run->r[i].err == 0);
-	cr_assert(count(run, 1, MB_OK) >= 40);
-	cr_assert_eq(count_comm(run, 2, MB_COMM_RAISE), 1);
+	cr_assert(count(run, 1, MBCLIENT_OK) >= 40);
+	cr_assert_eq(count_comm(run, 2, COMM_RAISE), 1);
 	t.c->ops->free(t.c);
 	fake_stop(&t.f);
 
@@ -1021,7 +1100,7 @@ Test(mbclient, garbage_and_wrong_tid_reset_the_conn, .timeout = 10)
 	t.c->ops->start(t.c);
 	run_until(t.loop, run, 1, 2000);
 	t.c->ops->counters(t.c, &t.k);
-	cr_assert_eq(run->r[0].status, MB_PROTOCOL);
+	cr_assert_eq(run->r[0].status, MBCLIENT_PROTOCOL);
 	cr_assert(t.k.malformed_by[-MBAP_E_PROTO] >= 1);
 	cr_assert(t.k.disconnects >= 1);
 	/* Now the peer answers with a transaction id we never sent. */
@@ -1034,14 +1113,14 @@ Test(mbclient, garbage_and_wrong_tid_reset_the_conn, .timeout = 10)
 	run->n = 0;
 	run_for(t.loop, 1000);
 	t.c->ops->counters(t.c, &t.k);
-	cr_assert(count(run, 1, MB_CLOSED) >= 1);
+	cr_assert(count(run, 1, MBCLIENT_CLOSED) >= 1);
 	cr_assert(t.k.peer_closed >= 1);
-	cr_assert_eq(count(run, 1, MB_OK), 0);
+	cr_assert_eq(count(run, 1, MBCLIENT_OK), 0);
 	/* And when the peer behaves again, polls succeed on a new conn. */
 	atomic_store(&t.f.mode, F_NORMAL);
 	run->n = 0;
 	run_for(t.loop, 1200);
-	cr_assert(count(run, 1, MB_OK) >= 1);
+	cr_assert(count(run, 1, MBCLIENT_OK) >= 1);
 	tc_close(&t);
 }
 
@@ -1053,30 +1132,30 @@ Test(mbclient, comm_loss_raise_then_clear, .timeout = 10)
 
 	run = tc_open(&t);
 	tc_fake(&t, F_SILENT);
-	t.cfg.comm_loss_misses = 3;
 	t.cfg.breaker_failures = 0;
 	t.cfg.stall_timeouts = 0;
 	t.p = profile_regs(MB_HOLDING, 0, 1);
 	tc_client(&t);
+	run->comm_loss_misses = 3;	/* before the first result */
 	add(t.c, 1, t.f.port, 1, &t.p);
 	t.c->ops->start(t.c);
 	run_until(t.loop, run, 4, 2000);
 	atomic_store(&t.f.mode, F_NORMAL);
 	run_until(t.loop, run, 8, 2000);
 	for (size_t i = 0; i < run->n; i++) {
-		if (run->r[i].comm == MB_COMM_RAISE)
+		if (run->r[i].comm == COMM_RAISE)
 			raise_at = i + 1;
-		if (run->r[i].comm == MB_COMM_CLEAR)
+		if (run->r[i].comm == COMM_CLEAR)
 			clear_at = i + 1;
 	}
 	cr_assert_eq(raise_at, 3, "raised on the 3rd miss");
 	cr_assert(clear_at > raise_at);
-	cr_assert_eq(run->r[clear_at - 1].status, MB_OK);
-	cr_assert_eq(count_comm(run, 1, MB_COMM_RAISE), 1);
-	cr_assert_eq(count_comm(run, 1, MB_COMM_CLEAR), 1);
+	cr_assert_eq(run->r[clear_at - 1].status, MBCLIENT_OK);
+	cr_assert_eq(count_comm(run, 1, COMM_RAISE), 1);
+	cr_assert_eq(count_comm(run, 1, COMM_CLEAR), 1);
 	t.c->ops->counters(t.c, &t.k);
-	cr_assert_eq(t.k.comm_loss_raised, 1);
-	cr_assert_eq(t.k.comm_loss_cleared, 1);
+	cr_assert_eq(run->ar.stats.comm_loss_raised, 1);
+	cr_assert_eq(run->ar.stats.comm_loss_cleared, 1);
 	tc_close(&t);
 }
 
@@ -1096,7 +1175,7 @@ Test(mbclient, pipelined_inflight_and_conns_per_host, .timeout = 10)
 	cr_assert_eq(mbclient_nconns(t.c), 2);
 	cr_assert_eq(t.f.accepts, 2);
 	for (uint32_t u = 1; u <= 8; u++)
-		cr_assert(count(run, u, MB_OK) >= 4);
+		cr_assert(count(run, u, MBCLIENT_OK) >= 4);
 	for (size_t i = 0; i < run->n; i++)
 		cr_assert_eq(run->r[i].regs[0], run->r[i].device * 100 + 40);
 	cr_assert_eq(t.k.malformed, 0);
@@ -1107,12 +1186,12 @@ Test(mbclient, pipelined_inflight_and_conns_per_host, .timeout = 10)
 Test(mbclient, config_defaults_and_bad_devices)
 {
 	struct tc t;
-	struct mb_device d = { .host = "127.0.0.1", .unit = 300,
+	struct mbclient_device d = { .host = "127.0.0.1", .unit = 300,
 	    .profile = &t.p };
 
 	tc_open(&t);
 	t.p = profile_regs(MB_HOLDING, 0, 1);
-	mb_config_defaults(&t.cfg);
+	mbclient_config_defaults(&t.cfg);
 	cr_assert_eq(t.cfg.port, 502);
 	cr_assert_eq(t.cfg.unit, 1);
 	cr_assert_eq(t.cfg.inflight, 1);
@@ -1133,7 +1212,7 @@ Test(mbclient, config_defaults_and_bad_devices)
 	cr_assert_eq(t.c->ops->add_device(t.c, &d), 0);
 	cr_assert_eq(mbclient_ndevices(t.c), 2);
 	cr_assert_eq(mbclient_nconns(t.c), 1, "same host:port, one conn");
-	cr_assert_str_eq(mb_status_name(MB_TIMEOUT), "timeout");
+	cr_assert_str_eq(mbclient_status_name(MBCLIENT_TIMEOUT), "timeout");
 	t.c->ops->stop(t.c);
 	t.c->ops->stop(t.c);
 	tc_close(&t);
@@ -1170,7 +1249,7 @@ Test(mbclient, descriptors_above_1024, .timeout = 10)
 	tc_start_for(&t, 600);
 	cr_assert_eq(t.k.connected, 20);
 	for (uint32_t u = 11; u <= 30; u++)
-		cr_assert(count(run, u, MB_OK) >= 4, "unit %u", u);
+		cr_assert(count(run, u, MBCLIENT_OK) >= 4, "unit %u", u);
 	cr_assert_eq(t.k.malformed + t.k.timeouts, 0);
 	tc_close(&t);
 	for (int i = 0; i < 1100; i++)
@@ -1234,27 +1313,27 @@ Test(mbclient, breaker_probe_reopens_then_closes, .timeout = 10)
 	 * for 400 ms). */
 	tc_start_for(&t, 550);
 	cr_assert_eq(t.k.breaker_opened, 2);
-	cr_assert_eq(count(run, 1, MB_TIMEOUT), 3);
+	cr_assert_eq(count(run, 1, MBCLIENT_TIMEOUT), 3);
 	cr_assert(mbclient_breaker_open(t.c, 0));
-	cr_assert(count(run, 1, MB_BREAKER) >= 2);
+	cr_assert(count(run, 1, MBCLIENT_BREAKER) >= 2);
 	atomic_store(&t.f.mode, F_NORMAL);
 	run_for(t.loop, 700);
 	t.c->ops->counters(t.c, &t.k);
 	cr_assert_eq(t.k.breaker_closed, 1);
 	cr_assert(!mbclient_breaker_open(t.c, 0));
-	cr_assert(count(run, 1, MB_OK) >= 2);
-	cr_assert_eq(count(run, 1, MB_TIMEOUT), 3);
+	cr_assert(count(run, 1, MBCLIENT_OK) >= 2);
+	cr_assert_eq(count(run, 1, MBCLIENT_TIMEOUT), 3);
 	tc_close(&t);
 }
 
 struct wres {
 	size_t		 n;
-	enum mb_status	 st[8];
+	enum mbclient_status	 st[8];
 	uint8_t		 exc[8];
 };
 
 static void
-on_write(uint32_t device, enum mb_status st, uint8_t exc, void *arg)
+on_write(uint32_t device, enum mbclient_status st, uint8_t exc, void *arg)
 {
 	struct wres *w = arg;
 
@@ -1305,31 +1384,31 @@ Test(mbclient, configured_writes_fc_5_6_15_16, .timeout = 10)
 	cr_assert_eq(t.c->ops->write(t.c, 0, &q, on_write, &w), -EBUSY);
 	spin(t.loop, 2000, &w.n, 1);
 	cr_assert_eq(w.n, 1);
-	cr_assert_eq(w.st[0], MB_OK);
+	cr_assert_eq(w.st[0], MBCLIENT_OK);
 	cr_assert_eq(t.s.map->tab_registers[50], 0xbeef);
 	cr_assert_eq(t.s.map->tab_registers[52], 8);
 
 	q = (struct mbap_req){ .fc = 6, .addr = 60, .regs = regs };
 	regs[0] = 4242;
 	write_wait(&t, 0, &q, &w, 2);
-	cr_assert_eq(w.st[1], MB_OK);
+	cr_assert_eq(w.st[1], MBCLIENT_OK);
 	cr_assert_eq(t.s.map->tab_registers[60], 4242);
 
 	q = (struct mbap_req){ .fc = 5, .addr = 2, .bits = bits };
 	write_wait(&t, 0, &q, &w, 3);
-	cr_assert_eq(w.st[2], MB_OK);
+	cr_assert_eq(w.st[2], MBCLIENT_OK);
 	cr_assert_eq(t.s.map->tab_bits[2], 1);		/* was 2 % 3 != 0 */
 
 	q = (struct mbap_req){ .fc = 15, .addr = 20, .count = 10,
 	    .bits = bits };
 	write_wait(&t, 0, &q, &w, 4);
-	cr_assert_eq(w.st[3], MB_OK);
+	cr_assert_eq(w.st[3], MBCLIENT_OK);
 	for (int i = 0; i < 10; i++)
 		cr_assert_eq(t.s.map->tab_bits[20 + i], bits[i], "bit %d", i);
 
 	q = (struct mbap_req){ .fc = 6, .addr = 60, .regs = regs };
 	write_wait(&t, 1, &q, &w, 5);
-	cr_assert_eq(w.st[4], MB_EXCEPTION);
+	cr_assert_eq(w.st[4], MBCLIENT_EXCEPTION);
 	cr_assert_eq(w.exc[4], 2);
 
 	q.fc = 3;			/* a read is not a write */
@@ -1341,7 +1420,7 @@ Test(mbclient, configured_writes_fc_5_6_15_16, .timeout = 10)
 	cr_assert_eq(t.k.writes, 5);
 	cr_assert_eq(t.k.writes_ok, 4);
 	cr_assert_eq(t.k.writes_failed, 1);
-	cr_assert_eq(t.k.comm_loss_raised, 0);
+	cr_assert_eq(t.run->ar.stats.comm_loss_raised, 0);
 	tc_close(&t);
 }
 
@@ -1396,9 +1475,9 @@ Test(mbclient, later_request_of_a_poll_gets_its_own_timeout)
 	add(t.c, 10, t.f.port, 10, &t.p);
 	cr_assert_eq(mbclient_plan(t.c, 0)->nblocks, 2);
 	tc_start_for(&t, 1000);
-	cr_assert(count(run, 10, MB_OK) >= 2, "ok %zu",
-	    count(run, 10, MB_OK));
-	cr_assert_eq(count(run, 10, MB_TIMEOUT), 0);
+	cr_assert(count(run, 10, MBCLIENT_OK) >= 2, "ok %zu",
+	    count(run, 10, MBCLIENT_OK));
+	cr_assert_eq(count(run, 10, MBCLIENT_TIMEOUT), 0);
 	cr_assert_eq(t.k.timeouts, 0);
 	cr_assert_eq(t.k.late_responses, 0);
 	cr_assert(t.k.responses >= 4);

@@ -260,7 +260,7 @@ Test(mbdecode_libmodbus, every_type_every_order_known_patterns)
 		cr_assert_eq(v.value, s->value, "%s %s @%d: %.17g != %.17g",
 		    pt_type_name(s->type), pt_order_name(at[i].o), at[i].addr,
 		    v.value, s->value);
-		cr_assert_eq(v.quality, MBQ_GOOD);
+		cr_assert_eq(v.quality, FLEET_Q_GOOD);
 		if (s->type == PT_FLOAT32)
 			same_float(v.value, lm_float(at[i].o, r), "float32");
 		/* libmodbus's big-endian macros, where they are defined */
@@ -303,11 +303,11 @@ Test(mbdecode_libmodbus, float32_random_registers_vs_libmodbus)
 			cr_assert_eq(mbdecode_regs(&p, got, NREGS, 0, &v), 0);
 			same_float(v.value, want, pt_order_name(o));
 			if (isnan(want))
-				cr_assert_eq(v.quality, MBQ_BAD_NAN);
+				cr_assert_eq(v.quality, FLEET_Q_BAD_NAN);
 			else if (isinf(want))
-				cr_assert_eq(v.quality, MBQ_BAD_INF);
+				cr_assert_eq(v.quality, FLEET_Q_BAD_INF);
 			else
-				cr_assert_eq(v.quality, MBQ_GOOD);
+				cr_assert_eq(v.quality, FLEET_Q_GOOD);
 		}
 	}
 }

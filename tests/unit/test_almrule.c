@@ -9,7 +9,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "daemon/almrule.h"
+#include "correlator/almrule.h"
 #include "daemon/mem.h"
 
 enum { P_TEMP, P_BATT, P_STATUS, P_MODE, NPOINTS };
@@ -41,6 +41,11 @@ on_sample(void *arg, const struct almrule_sample *s)
 	smp[nsmp++] = *s;
 }
 
+static const struct almrule_sink_ops sink_ops = {
+	.alarm = on_alarm, .sample = on_sample,
+};
+static const struct almrule_sink_ops alarm_only_ops = { .alarm = on_alarm };
+
 static void
 set_point(struct fleet_point *p, const char *name, enum pt_type t,
     double deadband)
@@ -70,7 +75,7 @@ static void
 setup(void)
 {
 	struct fleet_profile *p;
-	struct almrule_sink sink = { on_alarm, on_sample, &ar };
+	struct almrule_sink sink = { &sink_ops, &ar };
 	struct almrule_config cfg = { 3, SEV_CRITICAL };
 	uint32_t s, d, pr;
 
@@ -122,22 +127,20 @@ teardown(void)
 }
 
 static void
-feedq(uint32_t point, double v, enum mbdecode_quality q, int64_t now)
+feedq(uint32_t point, double v, enum fleet_quality q, int64_t now)
 {
-	struct mbdecode_value mv = { v, 0, (uint8_t)q };
-
-	cr_assert_eq(almrule_sample(&ar, dev, point, &mv, now), 0);
+	cr_assert_eq(almrule_sample(&ar, dev, point, v, q, now), 0);
 }
 
 static void
 feed(uint32_t point, double v, int64_t now)
 {
-	feedq(point, v, MBQ_GOOD, now);
+	feedq(point, v, FLEET_Q_GOOD, now);
 }
 
 /* Feeds one sample, then asserts that nev_want alarm events were seen. */
 static void
-feedq_nev(uint32_t point, double v, enum mbdecode_quality q, int64_t now,
+feedq_nev(uint32_t point, double v, enum fleet_quality q, int64_t now,
     size_t nev_want)
 {
 	feedq(point, v, q, now);
@@ -147,7 +150,7 @@ feedq_nev(uint32_t point, double v, enum mbdecode_quality q, int64_t now,
 static void
 feed_nev(uint32_t point, double v, int64_t now, size_t nev_want)
 {
-	feedq_nev(point, v, MBQ_GOOD, now, nev_want);
+	feedq_nev(point, v, FLEET_Q_GOOD, now, nev_want);
 }
 
 static void
@@ -318,21 +321,21 @@ Test(almrule, comm_loss_after_n_and_first_good)
 	almrule_poll_ok(&ar, dev, t += 1000);
 	cr_assert_eq(nev, 2);
 	cr_assert_not(almrule_dev_comm_lost(dev));
-	cr_assert_eq(ar.stats.comm_loss, 1);
+	cr_assert_eq(ar.stats.comm_loss_raised, 1);
 	cr_assert_eq(ar.stats.polls_failed, 7);
 }
 
 Test(almrule, comm_loss_defaults)
 {
 	struct almrule a2;
-	struct almrule_sink sink = { on_alarm, NULL, &ar };
+	struct almrule_sink sink = { &alarm_only_ops, &ar };
 	struct almrule_dev *d2;
 
 	almrule_init(&a2, fl, NULL, &sink);
-	cr_assert_eq(a2.cfg.comm_loss_polls, ALMRULE_COMM_LOSS_POLLS);
+	cr_assert_eq(a2.cfg.comm_loss_misses, ALMRULE_COMM_LOSS_MISSES);
 	cr_assert_eq(a2.cfg.comm_loss_severity, SEV_MAJOR);
 	d2 = almrule_dev_new(&a2, 0);
-	for (int i = 0; i < ALMRULE_COMM_LOSS_POLLS; i++)
+	for (int i = 0; i < ALMRULE_COMM_LOSS_MISSES; i++)
 		almrule_poll_failed(&a2, d2, i);
 	cr_assert_eq(nev, 1);
 	cr_assert_eq(ev[0].device, 0);
@@ -347,18 +350,18 @@ Test(almrule, bad_quality_ignored)
 	int64_t t = 0;
 
 	feed_nev(P_TEMP, 50, t += 1000, 1);
-	feedq(P_TEMP, NAN, MBQ_BAD_NAN, t += 1000);
-	feedq(P_TEMP, INFINITY, MBQ_BAD_INF, t += 1000);
+	feedq(P_TEMP, NAN, FLEET_Q_BAD_NAN, t += 1000);
+	feedq(P_TEMP, INFINITY, FLEET_Q_BAD_INF, t += 1000);
 	/* would clear */
-	feedq_nev(P_TEMP, -300, MBQ_BAD_RANGE, t += 1000, 1);
+	feedq_nev(P_TEMP, -300, FLEET_Q_BAD_RANGE, t += 1000, 1);
 	cr_assert(almrule_dev_active(dev, A_HIGH_TEMP));
 	cr_assert_eq(ar.stats.bad_samples, 3);
 	cr_assert_eq(almrule_dev_bad(dev), 3);
 	/* a bad value would raise: it does not */
-	feedq_nev(P_MODE, 2, MBQ_BAD_RANGE, t += 1000, 1);
+	feedq_nev(P_MODE, 2, FLEET_Q_BAD_RANGE, t += 1000, 1);
 	/* and it neither restarts nor breaks a debounce wait */
 	feed(P_BATT, 45, 100000);
-	feedq(P_BATT, 99, MBQ_BAD_RANGE, 105000);
+	feedq(P_BATT, 99, FLEET_Q_BAD_RANGE, 105000);
 	feed_nev(P_BATT, 45, 110000, 2);
 	expect_event(1, code_batt_low, ALARM_RAISE, 45, 110000);
 	cr_assert_eq(ar.stats.raised, 2);
@@ -375,7 +378,7 @@ Test(almrule, deadband)
 	cr_assert_eq(smp[0].device, 1);
 	cr_assert_eq(smp[0].point, P_TEMP);
 	cr_assert_eq(smp[0].at_ms, t);
-	cr_assert_eq(smp[0].quality, MBQ_GOOD);
+	cr_assert_eq(smp[0].quality, FLEET_Q_GOOD);
 	feed(P_TEMP, 20.2, t += 1000);
 	feed(P_TEMP, 20.4, t += 1000);
 	cr_assert_eq(nsmp, 1);
@@ -385,16 +388,16 @@ Test(almrule, deadband)
 	feed(P_TEMP, 20.0, t += 1000);		/* published, not the last read */
 	cr_assert_eq(nsmp, 3);
 	cr_assert_eq(smp[2].value, 20.0);
-	feedq(P_TEMP, NAN, MBQ_BAD_NAN, t += 1000);	/* quality change */
+	feedq(P_TEMP, NAN, FLEET_Q_BAD_NAN, t += 1000);	/* quality change */
 	cr_assert_eq(nsmp, 4);
-	cr_assert_eq(smp[3].quality, MBQ_BAD_NAN);
-	feedq(P_TEMP, NAN, MBQ_BAD_NAN, t += 1000);	/* still bad */
+	cr_assert_eq(smp[3].quality, FLEET_Q_BAD_NAN);
+	feedq(P_TEMP, NAN, FLEET_Q_BAD_NAN, t += 1000);	/* still bad */
 	cr_assert_eq(nsmp, 4);
-	feedq(P_TEMP, 1e9, MBQ_BAD_RANGE, t += 1000);	/* another reason */
+	feedq(P_TEMP, 1e9, FLEET_Q_BAD_RANGE, t += 1000);	/* another reason */
 	cr_assert_eq(nsmp, 5);
 	feed(P_TEMP, 20.0, t += 1000);		/* good again, same value */
 	cr_assert_eq(nsmp, 6);
-	cr_assert_eq(smp[5].quality, MBQ_GOOD);
+	cr_assert_eq(smp[5].quality, FLEET_Q_GOOD);
 	cr_assert_eq(ar.stats.published, 6);
 	cr_assert_eq(ar.stats.suppressed, 4);
 	/* deadband 0: every sample */
@@ -405,27 +408,24 @@ Test(almrule, deadband)
 
 Test(almrule, whole_poll_and_bounds)
 {
-	struct mbdecode_value v[NPOINTS] = {
-		{ 41, 0, MBQ_GOOD }, { 50, 0, MBQ_GOOD },
-		{ 8, 0, MBQ_GOOD }, { 0, 0, MBQ_GOOD },
-	};
+	static const double v[NPOINTS] = { 41, 50, 8, 0 };
 
 	almrule_poll_failed(&ar, dev, 1);
 	almrule_poll_failed(&ar, dev, 2);
 	almrule_poll_failed(&ar, dev, 3);
-	almrule_poll(&ar, dev, v, NPOINTS, 4);
+	/* a whole good poll, as daemon/poller hands it over */
+	almrule_poll_ok(&ar, dev, 4);
+	for (uint32_t i = 0; i < NPOINTS; i++)
+		cr_assert_eq(almrule_sample(&ar, dev, i, v[i], FLEET_Q_GOOD, 4),
+		    0);
 	/* COMM_LOSS raise, its clear first, then HIGH_TEMP and DOOR_OPEN */
 	cr_assert_eq(nev, 4);
 	expect_event(1, FLEET_CODE_COMM_LOSS, ALARM_CLEAR, NAN, 4);
 	expect_event(2, code_high_temp, ALARM_RAISE, 41, 4);
 	expect_event(3, code_door, ALARM_RAISE, 8, 4);
 	cr_assert_eq(nsmp, NPOINTS);
-	{
-		struct mbdecode_value one = { 1, 0, MBQ_GOOD };
-
-		cr_assert_eq(almrule_sample(&ar, dev, NPOINTS, &one, 5),
-		    -EINVAL);
-	}
+	cr_assert_eq(almrule_sample(&ar, dev, NPOINTS, 1, FLEET_Q_GOOD, 5),
+	    -EINVAL);
 	cr_assert_eq(almrule_dev_size(&fl->profiles[0]),
 	    32 + 9 * (NPOINTS + NALARMS));
 }

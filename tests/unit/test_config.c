@@ -714,18 +714,19 @@ Test(config, modbus_section_reaches_the_client)
 	struct config *cfg = load(PROFILE "modbus:\n  port: 1502\n  timeout: 800ms\n"
 	    "  connect_timeout: 2s\n  stall_timeouts: 5\n  frames_per_wakeup: 8\n"
 	    "  connect_burst_per_host: 2\n  max_gap: 0\n  timer_slack: 2ms\n");
-	struct mb_config mc;
+	struct poller_config pc;
+	struct mbclient_config *mc = &pc.mb;
 
 	cr_assert_not_null(cfg, "%s", errs.n ? errs.msg[0] : "");
-	cr_assert_eq(poller_mb_config(&cfg->modbus, &mc), 0);
-	cr_assert_eq(mc.port, 1502);
-	cr_assert_eq(mc.timeout_ms, 800);
-	cr_assert_eq(mc.connect_timeout_ms, 2000);
-	cr_assert_eq(mc.stall_timeouts, 5);
-	cr_assert_eq(mc.max_frames_per_wakeup, 8);
-	cr_assert_eq(mc.host_connect_burst, 2);
-	cr_assert_eq(mc.max_gap, 0);
-	cr_assert_eq(mc.timer_slack_ms, 2);
-	cr_assert_eq(mc.allow_writes, 0, "no write unless an operator configures one");
+	cr_assert_eq(poller_config_from(&cfg->modbus, &pc), 0);
+	cr_assert_eq(mc->port, 1502);
+	cr_assert_eq(mc->timeout_ms, 800);
+	cr_assert_eq(mc->connect_timeout_ms, 2000);
+	cr_assert_eq(mc->stall_timeouts, 5);
+	cr_assert_eq(mc->max_frames_per_wakeup, 8);
+	cr_assert_eq(mc->host_connect_burst, 2);
+	cr_assert_eq(mc->max_gap, 0);
+	cr_assert_eq(mc->timer_slack_ms, 2);
+	cr_assert_eq(mc->allow_writes, 0, "no write unless an operator configures one");
 	config_free(cfg);
 }

@@ -72,7 +72,7 @@ Test(mbdecode, float32_orders_literal)
 
 		cr_assert_eq(mbdecode_regs(&p, want[o], 2, 0, &v), 0);
 		cr_assert_eq(v.value, 123456.0, "order %s", pt_order_name(o));
-		cr_assert_eq(v.quality, MBQ_GOOD);
+		cr_assert_eq(v.quality, FLEET_Q_GOOD);
 		cr_assert_eq(mbdecode_encode(&p, 123456.0, r, 2, 0), 0);
 		cr_assert_eq(r[0], want[o][0], "order %s", pt_order_name(o));
 		cr_assert_eq(r[1], want[o][1]);
@@ -148,7 +148,7 @@ Test(mbdecode, every_type_every_order)
 			cr_assert_eq(v.value, s[i].value, "%s %s: %.17g != %.17g",
 			    pt_type_name(s[i].type), pt_order_name(o),
 			    v.value, s[i].value);
-			cr_assert_eq(v.quality, MBQ_GOOD);
+			cr_assert_eq(v.quality, FLEET_Q_GOOD);
 			cr_assert_eq(mbdecode_encode(&p, s[i].value, back, w,
 			    0), 0);
 			cr_assert_eq(memcmp(back, r, 2 * w), 0, "%s %s encode",
@@ -230,29 +230,29 @@ Test(mbdecode, quality)
 	struct mbdecode_value v;
 
 	cr_assert_eq(mbdecode_regs(&p, nan, 2, 0, &v), 0);
-	cr_assert_eq(v.quality, MBQ_BAD_NAN);
+	cr_assert_eq(v.quality, FLEET_Q_BAD_NAN);
 	cr_assert_eq(mbdecode_regs(&p, inf, 2, 0, &v), 0);
-	cr_assert_eq(v.quality, MBQ_BAD_INF);
+	cr_assert_eq(v.quality, FLEET_Q_BAD_INF);
 	cr_assert_eq(mbdecode_regs(&p, ninf, 2, 0, &v), 0);
-	cr_assert_eq(v.quality, MBQ_BAD_INF);
-	cr_assert_str_eq(mbdecode_quality_name(MBQ_BAD_INF), "bad_inf");
+	cr_assert_eq(v.quality, FLEET_Q_BAD_INF);
+	cr_assert_str_eq(fleet_quality_name(FLEET_Q_BAD_INF), "bad_inf");
 
 	/* range, inclusive at both ends, on the scaled value */
 	p.min = -10;
 	p.max = 60;
 	cr_assert_eq(mbdecode_encode(&p, 60, r, 2, 0), 0);
 	cr_assert_eq(mbdecode_regs(&p, r, 2, 0, &v), 0);
-	cr_assert_eq(v.quality, MBQ_GOOD);
+	cr_assert_eq(v.quality, FLEET_Q_GOOD);
 	cr_assert_eq(mbdecode_encode(&p, 60.5, r, 2, 0), 0);
 	cr_assert_eq(mbdecode_regs(&p, r, 2, 0, &v), 0);
-	cr_assert_eq(v.quality, MBQ_BAD_RANGE);
+	cr_assert_eq(v.quality, FLEET_Q_BAD_RANGE);
 	cr_assert_eq(v.value, 60.5);
 	cr_assert_eq(mbdecode_encode(&p, -10, r, 2, 0), 0);
 	cr_assert_eq(mbdecode_regs(&p, r, 2, 0, &v), 0);
-	cr_assert_eq(v.quality, MBQ_GOOD);
+	cr_assert_eq(v.quality, FLEET_Q_GOOD);
 	cr_assert_eq(mbdecode_encode(&p, -10.25, r, 2, 0), 0);
 	cr_assert_eq(mbdecode_regs(&p, r, 2, 0, &v), 0);
-	cr_assert_eq(v.quality, MBQ_BAD_RANGE);
+	cr_assert_eq(v.quality, FLEET_Q_BAD_RANGE);
 
 	/* a scale that overflows a float64 is an infinity */
 	p = pt(PT_FLOAT64, PT_ABCD);
@@ -263,13 +263,13 @@ Test(mbdecode, quality)
 
 		cr_assert_eq(mbdecode_encode(&q, 1e300, r4, 4, 0), 0);
 		cr_assert_eq(mbdecode_regs(&p, r4, 4, 0, &v), 0);
-		cr_assert_eq(v.quality, MBQ_BAD_INF);
+		cr_assert_eq(v.quality, FLEET_Q_BAD_INF);
 	}
 	/* unset range (min = max = 0) checks nothing */
 	p = pt(PT_INT16, PT_ABCD);
 	r[0] = 30000;
 	cr_assert_eq(mbdecode_regs(&p, r, 1, 0, &v), 0);
-	cr_assert_eq(v.quality, MBQ_GOOD);
+	cr_assert_eq(v.quality, FLEET_Q_GOOD);
 }
 
 Test(mbdecode, bit_in_register)
@@ -331,7 +331,7 @@ Test(mbdecode, coils_and_discretes)
 	p.address = 21;
 	cr_assert_eq(mbdecode_bits(&p, bits, 10, 20, &v), 0);
 	cr_assert_eq(v.value, 1.0);
-	cr_assert_eq(v.quality, MBQ_GOOD);
+	cr_assert_eq(v.quality, FLEET_Q_GOOD);
 	cr_assert_eq(mbdecode_bits_packed(&p, packed, 10, 20, &v), 0);
 	cr_assert_eq(v.value, 1.0);
 	p.table = MB_DISCRETE;

@@ -7,7 +7,7 @@
  * and DOOR_OPEN raised with their values; no alarm whose condition does
  * not hold; one poll record per poll; then the server goes away and
  * COMM_LOSS is raised after comm_loss_misses failed polls.  Also the YAML
- * modbus section's mapping onto mb_config.
+ * modbus section's mapping onto mbclient_config.
  *
  * Every wait is a libev timer (3 s at most); intervals are 100 ms.
  */
@@ -162,7 +162,7 @@ on_poll(void *arg, const struct poller_poll *p)
 }
 
 static const struct poller_sink_ops ops = {
-	.alarm = on_alarm, .sample = on_sample, .poll = on_poll,
+	.rules = { .alarm = on_alarm, .sample = on_sample }, .poll = on_poll,
 };
 
 static void
@@ -209,11 +209,11 @@ static struct poller *
 poller_of(const struct config *cfg)
 {
 	struct poller_sink sink = { &ops, &t };
-	struct mb_config mc;
+	struct poller_config pc;
 	struct poller *p;
 
-	cr_assert_eq(poller_mb_config(&cfg->modbus, &mc), 0);
-	cr_assert_eq(poller_new(t.loop, cfg->fleet, &mc, &sink, &p), 0);
+	cr_assert_eq(poller_config_from(&cfg->modbus, &pc), 0);
+	cr_assert_eq(poller_new(t.loop, cfg->fleet, &pc, &sink, &p), 0);
 	return p;
 }
 
@@ -273,7 +273,7 @@ Test(poller, decodes_blocks_raises_alarms_then_comm_loss)
 	run();
 	cr_assert_geq(t.npolls, 3, "polls: %zu", t.npolls);
 	for (size_t i = 0; i < t.npolls; i++) {
-		cr_expect_eq(t.polls[i].status, MB_OK);
+		cr_expect_eq(t.polls[i].status, MBCLIENT_OK);
 		cr_expect_eq(t.polls[i].good, 1);
 		cr_expect_eq(t.polls[i].points_good, 6);
 		cr_expect_eq(t.polls[i].points_bad, 0);
@@ -340,59 +340,61 @@ Test(poller, mb_config_from_yaml)
 	    "  connections_per_host: 2\n  connect_rate: 300\n"
 	    "  connect_rate_per_host: 3\n  breaker_failures: 4\n"
 	    "  breaker_cooldown: 20s\n");
-	struct mb_config mc, def;
+	struct poller_config pc;
+	struct mbclient_config *mc = &pc.mb, def;
 	struct cfg_modbus bad;
 
-	mb_config_defaults(&def);
-	cr_assert_eq(poller_mb_config(&cfg->modbus, &mc), 0);
-	cr_expect_eq(mc.port, 1502);
-	cr_expect_eq(mc.unit, 7);
-	cr_expect_eq(mc.timeout_ms, 800);
-	cr_expect_eq(mc.interval_ms, 2000);
-	cr_expect_eq(mc.max_regs, 60);
-	cr_expect_eq(mc.max_bits, 100);
-	cr_expect_eq(mc.max_gap, 3);
-	cr_expect_eq(mc.inflight, 2);
-	cr_expect_eq(mc.backoff_min_ms, 250);
-	cr_expect_eq(mc.backoff_max_ms, 10000);
-	cr_expect_eq(mc.comm_loss_misses, 5);
-	cr_expect_eq(mc.conns_per_host, 2);
-	cr_expect_float_eq(mc.connect_rate, 300.0, 1e-9);
-	cr_expect_eq(mc.connect_burst, 300);
-	cr_expect_float_eq(mc.host_connect_rate, 3.0, 1e-9);
-	cr_expect_eq(mc.breaker_failures, 4);
-	cr_expect_eq(mc.breaker_open_ms, 20000);
+	mbclient_config_defaults(&def);
+	cr_assert_eq(poller_config_from(&cfg->modbus, &pc), 0);
+	cr_expect_eq(mc->port, 1502);
+	cr_expect_eq(mc->unit, 7);
+	cr_expect_eq(mc->timeout_ms, 800);
+	cr_expect_eq(mc->interval_ms, 2000);
+	cr_expect_eq(mc->max_regs, 60);
+	cr_expect_eq(mc->max_bits, 100);
+	cr_expect_eq(mc->max_gap, 3);
+	cr_expect_eq(mc->inflight, 2);
+	cr_expect_eq(mc->backoff_min_ms, 250);
+	cr_expect_eq(mc->backoff_max_ms, 10000);
+	cr_expect_eq(pc.rules.comm_loss_misses, 5);
+	cr_expect_eq(mc->conns_per_host, 2);
+	cr_expect_float_eq(mc->connect_rate, 300.0, 1e-9);
+	cr_expect_eq(mc->connect_burst, 300);
+	cr_expect_float_eq(mc->host_connect_rate, 3.0, 1e-9);
+	cr_expect_eq(mc->breaker_failures, 4);
+	cr_expect_eq(mc->breaker_open_ms, 20000);
 	/* keys the YAML does not have keep the client's defaults */
-	cr_expect_eq(mc.connect_timeout_ms, def.connect_timeout_ms);
-	cr_expect_eq(mc.stall_timeouts, def.stall_timeouts);
-	cr_expect_eq(mc.max_frames_per_wakeup, def.max_frames_per_wakeup);
-	cr_expect_eq(mc.allow_writes, 0);
+	cr_expect_eq(mc->connect_timeout_ms, def.connect_timeout_ms);
+	cr_expect_eq(mc->stall_timeouts, def.stall_timeouts);
+	cr_expect_eq(mc->max_frames_per_wakeup, def.max_frames_per_wakeup);
+	cr_expect_eq(mc->allow_writes, 0);
 	/* a value that does not fit: -EINVAL and the defaults */
 	bad = cfg->modbus;
 	bad.port = 70000;
-	cr_expect_eq(poller_mb_config(&bad, &mc), -EINVAL);
-	cr_expect_eq(mc.port, def.port);
+	cr_expect_eq(poller_config_from(&bad, &pc), -EINVAL);
+	cr_expect_eq(mc->port, def.port);
 	bad = cfg->modbus;
 	bad.max_registers = 126;
-	cr_expect_eq(poller_mb_config(&bad, &mc), -EINVAL);
+	cr_expect_eq(poller_config_from(&bad, &pc), -EINVAL);
 	config_free(cfg);
 }
 
 Test(poller, bad_arguments)
 {
 	struct config *cfg = load("sites:\n  - {id: S1, area: a, region: A}\n");
-	struct poller_sink_ops noalarm = { .alarm = NULL };
+	struct poller_sink_ops noalarm = { .rules = { .alarm = NULL } };
 	struct poller_sink sink = { &noalarm, NULL };
-	struct mb_config mc;
+	struct poller_config pc;
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 	struct poller *p = NULL;
 
-	mb_config_defaults(&mc);
-	cr_expect_eq(poller_new(loop, cfg->fleet, &mc, &sink, &p), -EINVAL);
+	memset(&pc, 0, sizeof(pc));
+	mbclient_config_defaults(&pc.mb);
+	cr_expect_eq(poller_new(loop, cfg->fleet, &pc, &sink, &p), -EINVAL);
 	cr_expect_null(p);
 	sink.ops = &ops;
-	cr_expect_eq(poller_new(NULL, cfg->fleet, &mc, &sink, &p), -EINVAL);
-	cr_expect_eq(poller_new(loop, cfg->fleet, &mc, &sink, &p), 0);
+	cr_expect_eq(poller_new(NULL, cfg->fleet, &pc, &sink, &p), -EINVAL);
+	cr_expect_eq(poller_new(loop, cfg->fleet, &pc, &sink, &p), 0);
 	poller_free(p);
 	poller_free(NULL);
 	config_free(cfg);
@@ -428,7 +430,7 @@ Test(poller, slow_poll_class_not_sampled_between_reads)
 	run();
 	cr_assert_geq(t.npolls, 7, "polls: %zu", t.npolls);
 	for (size_t i = 0; i < 7; i++) {
-		cr_expect_eq(t.polls[i].status, MB_OK);
+		cr_expect_eq(t.polls[i].status, MBCLIENT_OK);
 		/* polls 0, 3, 6 read the setpoint too */
 		cr_expect_eq(t.polls[i].points_good, i % 3 == 0 ? 2 : 1,
 		    "poll %zu: %u points", i, t.polls[i].points_good);

@@ -31,7 +31,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "daemon/almrule.h"
+#include "correlator/almrule.h"
 #include "daemon/mem.h"
 
 #define NO_WAIT		INT64_MIN	/* slot.since: no condition pending */
@@ -76,11 +76,11 @@ almrule_init(struct almrule *ar, const struct fleet *f,
 {
 	memset(ar, 0, sizeof(*ar));
 	ar->fleet = f;
-	ar->cfg.comm_loss_polls = ALMRULE_COMM_LOSS_POLLS;
+	ar->cfg.comm_loss_misses = ALMRULE_COMM_LOSS_MISSES;
 	ar->cfg.comm_loss_severity = SEV_MAJOR;
 	if (cfg != NULL) {
-		if (cfg->comm_loss_polls > 0)
-			ar->cfg.comm_loss_polls = cfg->comm_loss_polls;
+		if (cfg->comm_loss_misses > 0)
+			ar->cfg.comm_loss_misses = cfg->comm_loss_misses;
 		if (cfg->comm_loss_severity < SEV__COUNT)
 			ar->cfg.comm_loss_severity = cfg->comm_loss_severity;
 	}
@@ -149,7 +149,7 @@ emit(struct almrule *ar, const struct almrule_dev *d, uint32_t point,
 		ar->stats.raised++;
 	else
 		ar->stats.cleared++;
-	ar->sink.alarm(ar->sink.arg, &ev);
+	ar->sink.ops->alarm(ar->sink.arg, &ev);
 }
 
 /* Bit b of v read as a two's-complement integer; 0 if v has no such form. */
@@ -228,7 +228,7 @@ eval_rule(struct almrule *ar, struct almrule_dev *d, uint32_t i, double v,
 
 static void
 deadband(struct almrule *ar, struct almrule_dev *d, uint32_t point,
-    const struct mbdecode_value *v, int64_t now)
+    double value, enum fleet_quality quality, int64_t now)
 {
 	const struct fleet_point *p = &d->profile->points[point];
 	uint8_t *pq = dev_flags(d) + d->nalarms + point;
@@ -237,37 +237,37 @@ deadband(struct almrule *ar, struct almrule_dev *d, uint32_t point,
 	double db = p->deadband;
 	int publish;
 
-	if (ar->sink.sample == NULL)
+	if (ar->sink.ops->sample == NULL)
 		return;
-	if (*pq != v->quality)		/* first sample (NEVER) or a change */
+	if (*pq != quality)		/* first sample (NEVER) or a change */
 		publish = 1;
-	else if (v->quality != MBQ_GOOD)
+	else if (quality != FLEET_Q_GOOD)
 		publish = 0;		/* still bad: nothing new to say */
 	else				/* deadband 0, negative or NaN: all */
-		publish = !(db > 0) || fabs(v->value - *last) >= db;
+		publish = !(db > 0) || fabs(value - *last) >= db;
 	if (!publish) {
 		ar->stats.suppressed++;
 		return;
 	}
-	*pq = v->quality;
-	*last = v->value;
+	*pq = (uint8_t)quality;
+	*last = value;
 	s.at_ms = now;
-	s.value = v->value;
+	s.value = value;
 	s.device = d->device;
 	s.point = point;
-	s.quality = v->quality;
+	s.quality = (uint8_t)quality;
 	ar->stats.published++;
-	ar->sink.sample(ar->sink.arg, &s);
+	ar->sink.ops->sample(ar->sink.arg, &s);
 }
 
 int
 almrule_sample(struct almrule *ar, struct almrule_dev *d, uint32_t point,
-    const struct mbdecode_value *v, int64_t now)
+    double value, enum fleet_quality quality, int64_t now)
 {
 	if (point >= d->npoints)
 		return -EINVAL;
-	deadband(ar, d, point, v, now);
-	if (v->quality != MBQ_GOOD) {
+	deadband(ar, d, point, value, quality, now);
+	if (quality != FLEET_Q_GOOD) {
 		/* keeps every rule's state and wait: a glitch is not news */
 		ar->stats.bad_samples++;
 		d->bad++;
@@ -275,7 +275,7 @@ almrule_sample(struct almrule *ar, struct almrule_dev *d, uint32_t point,
 	}
 	for (uint32_t i = 0; i < d->nalarms; i++) {
 		if (d->profile->alarms[i].point == point)
-			eval_rule(ar, d, i, v->value, now);
+			eval_rule(ar, d, i, value, now);
 	}
 	return 0;
 }
@@ -287,6 +287,7 @@ almrule_poll_ok(struct almrule *ar, struct almrule_dev *d, int64_t now)
 	if (!d->comm_lost)
 		return;
 	d->comm_lost = 0;
+	ar->stats.comm_loss_cleared++;
 	emit(ar, d, FLEET_NONE, FLEET_CODE_COMM_LOSS, ar->cfg.comm_loss_severity,
 	    ALARM_CLEAR, NAN, now);
 }
@@ -297,23 +298,12 @@ almrule_poll_failed(struct almrule *ar, struct almrule_dev *d, int64_t now)
 	ar->stats.polls_failed++;
 	if (d->misses < UINT32_MAX)
 		d->misses++;
-	if (d->comm_lost || d->misses < ar->cfg.comm_loss_polls)
+	if (d->comm_lost || d->misses < ar->cfg.comm_loss_misses)
 		return;
 	d->comm_lost = 1;
-	ar->stats.comm_loss++;
+	ar->stats.comm_loss_raised++;
 	emit(ar, d, FLEET_NONE, FLEET_CODE_COMM_LOSS, ar->cfg.comm_loss_severity,
 	    ALARM_RAISE, NAN, now);
-}
-
-void
-almrule_poll(struct almrule *ar, struct almrule_dev *d,
-    const struct mbdecode_value *vals, size_t n, int64_t now)
-{
-	almrule_poll_ok(ar, d, now);
-	if (n > d->npoints)
-		n = d->npoints;
-	for (uint32_t i = 0; i < n; i++)
-		(void)almrule_sample(ar, d, i, &vals[i], now);
 }
 
 int

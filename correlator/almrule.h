@@ -1,12 +1,14 @@
 /*
- * almrule.h - alarm rules and telemetry deadband on decoded points.
+ * almrule.h - alarm rules and telemetry deadband on point values.
  *
- * The poll side decodes a device's points (mbdecode) and hands the values
- * here with the time they were read; this module turns them into alarm
- * transitions (struct alarm_event: raise/clear, for the correlator) and
- * telemetry samples (deadband filtered, for the publisher), both through a
- * sink of callbacks.  It is pure: it never reads a clock, `now` (int64 ms
- * since the epoch) is an argument, so tests drive it with a virtual clock.
+ * The poll side (daemon/poller) decodes a device's points with its
+ * protocol driver and hands the values here, each with its quality and the
+ * time it was read; this module turns them into alarm transitions (struct
+ * alarm_event: raise/clear, for the correlator) and telemetry samples
+ * (deadband filtered, for the publisher), both through a sink ops table.
+ * It is part of the pure core: it knows no protocol, never reads a clock
+ * (`now`, int64 ms since the epoch, is an argument, so tests drive it with
+ * a virtual clock) and includes nothing above the model.
  *
  * Rules (struct fleet_alarm of the device's profile) and their edges:
  *	above	raise at value >= threshold, clear at value < clear
@@ -19,7 +21,8 @@
  * condition does not hold restarts the wait.  Bad-quality samples change
  * nothing (they neither raise, clear, nor restart a wait) and are counted.
  * COMM_LOSS is raised after N consecutive failed polls and cleared by the
- * first good one.  docs/points.md has the full semantics.
+ * first good one; this is the only place tocsin decides it.
+ * docs/points.md has the full semantics.
  *
  * Threading: one struct almrule and its devices belong to one thread (the
  * poll thread); nothing here locks.
@@ -32,12 +35,11 @@
 
 #include "correlator/alarm.h"
 #include "correlator/fleet.h"
-#include "drivers/modbus/mbdecode.h"
 
-#define ALMRULE_COMM_LOSS_POLLS	3	/* default misses before COMM_LOSS */
+#define ALMRULE_COMM_LOSS_MISSES 3	/* default misses before COMM_LOSS */
 
 struct almrule_config {
-	uint32_t	 comm_loss_polls;	/* failed polls in a row; 0 = default */
+	uint32_t	 comm_loss_misses;	/* failed polls in a row; 0 = default */
 	uint8_t		 comm_loss_severity;	/* enum severity of COMM_LOSS */
 };
 
@@ -47,26 +49,33 @@ struct almrule_sample {
 	double		 value;		/* engineering units; may be NaN if bad */
 	uint32_t	 device;	/* fleet device index */
 	uint32_t	 point;		/* point index in the device's profile */
-	uint8_t		 quality;	/* enum mbdecode_quality */
+	uint8_t		 quality;	/* enum fleet_quality */
 };
 
 /*
- * Where transitions and samples go.  Callbacks run synchronously inside the
- * almrule_* call that caused them; the pointed-to event is only valid
- * during the call.  sample may be NULL (no telemetry).
+ * Where transitions and samples go (an ops table, like every sink in
+ * tocsin).  Callbacks run synchronously inside the almrule_* call that
+ * caused them; the pointed-to record is only valid during the call.
+ * alarm is required; sample may be NULL (no telemetry).
  */
-struct almrule_sink {
+struct almrule_sink_ops {
 	void	(*alarm)(void *arg, const struct alarm_event *ev);
 	void	(*sample)(void *arg, const struct almrule_sample *s);
-	void	*arg;
 };
 
+struct almrule_sink {
+	const struct almrule_sink_ops *ops;	/* first: the table */
+	void		*arg;		/* passed to every callback */
+};
+
+/* The one count of what the rules did (poller and /metrics read it). */
 struct almrule_stats {
 	uint64_t	 raised;	/* alarm raise events, COMM_LOSS included */
 	uint64_t	 cleared;	/* alarm clear events, COMM_LOSS included */
+	uint64_t	 comm_loss_raised; /* COMM_LOSS raises */
+	uint64_t	 comm_loss_cleared; /* COMM_LOSS clears */
 	uint64_t	 bad_samples;	/* samples ignored for bad quality */
 	uint64_t	 polls_failed;	/* almrule_poll_failed() calls */
-	uint64_t	 comm_loss;	/* COMM_LOSS raises */
 	uint64_t	 published;	/* telemetry samples passed on */
 	uint64_t	 suppressed;	/* telemetry samples held by deadband */
 };
@@ -83,7 +92,7 @@ struct almrule_dev;			/* per-device state, opaque */
 
 /*
  * Sets up ar for fleet f (which must outlive it).  cfg may be NULL for the
- * defaults (3 polls, SEV_MAJOR).  sink->alarm must not be NULL.
+ * defaults (3 misses, SEV_MAJOR).  sink->ops->alarm must not be NULL.
  */
 void	 almrule_init(struct almrule *ar, const struct fleet *f,
 	    const struct almrule_config *cfg, const struct almrule_sink *sink);
@@ -102,28 +111,25 @@ size_t	 almrule_dev_size(const struct fleet_profile *p);
 
 /*
  * A sample of point `point` (index in the device's profile) read at now:
- * evaluates every rule on that point and the point's deadband.  Returns 0,
- * or -EINVAL for a point index out of range (nothing happens).
- * It does not count as a good poll: call almrule_poll_ok() for that.
+ * its value in engineering units and the value's quality (enum
+ * fleet_quality; a bad one changes no rule).  Evaluates every rule on that
+ * point and the point's deadband.  Returns 0, or -EINVAL for a point index
+ * out of range (nothing happens).  It does not count as a good poll: call
+ * almrule_poll_ok() for that.
  */
 int	 almrule_sample(struct almrule *ar, struct almrule_dev *d,
-	    uint32_t point, const struct mbdecode_value *v, int64_t now);
+	    uint32_t point, double value, enum fleet_quality quality,
+	    int64_t now);
 
 /*
- * A poll of the device succeeded / failed at now.  The first success after
- * COMM_LOSS clears it; the comm_loss_polls-th failure in a row raises it
- * (once, until a success).
+ * A poll of the device succeeded / failed at now.  This is tocsin's one
+ * COMM_LOSS state machine: the first success after COMM_LOSS clears it;
+ * the comm_loss_misses-th failure in a row raises it (once, until a
+ * success).
  */
 void	 almrule_poll_ok(struct almrule *ar, struct almrule_dev *d, int64_t now);
 void	 almrule_poll_failed(struct almrule *ar, struct almrule_dev *d,
 	    int64_t now);
-
-/*
- * A whole good poll: almrule_poll_ok() then almrule_sample() for points
- * 0..n-1 from vals[] (n at most the profile's point count).
- */
-void	 almrule_poll(struct almrule *ar, struct almrule_dev *d,
-	    const struct mbdecode_value *vals, size_t n, int64_t now);
 
 /* Introspection for tests, metrics and the device:<id> Redis hash. */
 int	 almrule_dev_active(const struct almrule_dev *d, uint32_t alarm);
