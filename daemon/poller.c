@@ -180,7 +180,6 @@ poller_new(struct ev_loop *loop, const struct fleet *f,
 		if (rc != 0 || p->dev[i] == NULL) {
 			log_warnx("poller device=%s host=%s rejected=%s",
 			    fd->id, fd->host ? fd->host : "-",
-			    rc == -EHOSTUNREACH ? "host does not resolve" :
 			    rc != 0 ? "bad device or profile" :
 			    "profile too large");
 			p->cnt.devices_rejected++;

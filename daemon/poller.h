@@ -103,9 +103,10 @@ struct poller;
 /*
  * Makes a poller of every device of fleet f (which must outlive it) on
  * loop, with settings pc (copied) and output to sink (copied; its ops
- * table must outlive the poller).  A device whose host does not
- * resolve or whose profile cannot be planned is logged, counted in
- * devices_rejected and left out; the others are polled.  Returns 0 and
+ * table must outlive the poller).  A device whose profile cannot be
+ * planned is logged, counted in devices_rejected and left out; the others
+ * are polled (one whose host name does not resolve yet is kept: its polls
+ * fail until a later lookup succeeds, see mbclient.h).  Returns 0 and
  * sets *out (free with poller_free()), or -EINVAL for a NULL argument or a
  * sink without alarm.  Nothing is polled before poller_start().
  */

@@ -78,6 +78,7 @@
 #include "daemon/mem.h"
 #include "drivers/modbus/mbap.h"
 #include "drivers/modbus/mbclient.h"
+#include "drivers/modbus/mbresolve.h"
 
 #define container_of(p, type, member) \
 	((type *)(void *)((char *)(p) - offsetof(type, member)))
@@ -173,6 +174,13 @@ struct mbc_dev {
 	uint8_t		 wr_pending;	/* queued, waits for the poll to end */
 	uint8_t		 wr_active;	/* busy with the write, not a poll */
 	struct mbap_req	 wr;		/* its request; values in wr_regs/bits */
+	/* a host name that did not resolve: conn is NULL until it does */
+	char		*hostname;	/* owned; NULL once resolved */
+	uint16_t	 port;		/* its TCP port */
+	uint8_t		 resolving;	/* a lookup is under way */
+	uint32_t	 pos;		/* index in cl->devs: the lookup's id */
+	uint32_t	 res_attempts;	/* lookups that failed, add's included */
+	ev_tstamp	 res_at;	/* next lookup no sooner than this */
 	uint16_t	*wr_regs;	/* owned copy of the values */
 	uint8_t		*wr_bits;
 	mbclient_write_cb	 wr_cb;
@@ -194,6 +202,7 @@ struct mbc {
 	double		 tokens;	/* global connect bucket */
 	ev_tstamp	 refilled;
 	uint64_t	 rng;		/* xorshift64 state, jitter */
+	struct mbresolve *resolver;	/* names that failed at add_device */
 	struct mbclient_counters ctr;
 };
 
@@ -201,6 +210,8 @@ static void conn_fail(struct mbc_conn *cn, int err, enum mbclient_status st);
 static void conn_pump(struct mbc_conn *cn);
 static void conn_connect(struct mbc_conn *cn);
 static void dev_finish(struct mbc_dev *d, enum mbclient_status st, int err);
+static void dev_resolved(void *arg, uint32_t id, int err,
+	    const struct sockaddr *sa, socklen_t len);
 
 /* The first block from b on that this poll reads, or nblocks. */
 static size_t
@@ -644,12 +655,21 @@ conn_pump(struct mbc_conn *cn)
 		conn_flush(cn);
 }
 
+static void dev_resolve(struct mbc_dev *d);
+
 /* Puts a device's next block in line on its conn. */
 static void
 dev_enqueue(struct mbc_dev *d)
 {
 	struct mbc_conn *cn = d->conn;
 
+	if (cn == NULL) {
+		/* Its host name does not resolve (yet): the poll fails at
+		 * once, and the name is tried again on its backoff. */
+		dev_resolve(d);
+		dev_finish(d, MBCLIENT_CONNECT, -EHOSTUNREACH);
+		return;
+	}
 	switch (cn->state) {
 	case C_BACKOFF:
 		dev_finish(d, MBCLIENT_CONNECT, cn->last_err);
@@ -1095,37 +1115,27 @@ dev_arm(struct mbc *cl, struct mbc_dev *d, size_t k)
 
 /* --- ops -------------------------------------------------------------- */
 
+/*
+ * The host of a resolved address and port: found by its numeric
+ * "addr:port" key, or made (with its connections, idle) on first use.
+ * NULL if the address has no numeric form.
+ */
 static struct mbc_host *
-host_get(struct mbc *cl, const char *host, uint16_t port, int *err)
+host_of(struct mbc *cl, const struct sockaddr *sa, socklen_t len,
+    uint16_t port)
 {
-	struct addrinfo hints, *res = NULL;
-	char sport[8], addr[NI_MAXHOST], key[NI_MAXHOST + 16];
+	char addr[NI_MAXHOST], key[NI_MAXHOST + 16];
 	struct mbc_host *h;
 	uint64_t hv;
-	int rc;
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	snprintf(sport, sizeof(sport), "%u", port);
-	if ((rc = getaddrinfo(host, sport, &hints, &res)) != 0 ||
-	    res == NULL) {
-		*err = -EHOSTUNREACH;
+	if (len > sizeof(h->addr) || getnameinfo(sa, len, addr, sizeof(addr),
+	    NULL, 0, NI_NUMERICHOST) != 0)
 		return NULL;
-	}
-	if (getnameinfo(res->ai_addr, res->ai_addrlen, addr, sizeof(addr),
-	    NULL, 0, NI_NUMERICHOST) != 0) {
-		freeaddrinfo(res);
-		*err = -EHOSTUNREACH;
-		return NULL;
-	}
 	snprintf(key, sizeof(key), "%s:%u", addr, port);
 	hv = hash_str(key);
 	for (h = cl->buckets[hv & (cl->nbuckets - 1)]; h; h = h->next)
-		if (strcmp(h->key, key) == 0) {
-			freeaddrinfo(res);
+		if (strcmp(h->key, key) == 0)
 			return h;
-		}
 	if (cl->nhosts >= cl->nbuckets) {
 		/* Grow the table: rehash every chain. */
 		size_t nb = cl->nbuckets * 2;
@@ -1143,9 +1153,8 @@ host_get(struct mbc *cl, const char *host, uint16_t port, int *err)
 	}
 	h = xcalloc(1, sizeof(*h));
 	h->key = xstrdup(key);
-	memcpy(&h->addr, res->ai_addr, res->ai_addrlen);
-	h->alen = res->ai_addrlen;
-	freeaddrinfo(res);
+	memcpy(&h->addr, sa, len);
+	h->alen = len;
 	h->tokens = cl->cfg.host_connect_burst;
 	h->refilled = ev_now(cl->loop);
 	h->conns = xcalloc(cl->cfg.conns_per_host, sizeof(*h->conns));
@@ -1179,6 +1188,80 @@ host_get(struct mbc *cl, const char *host, uint16_t port, int *err)
 	return h;
 }
 
+/*
+ * Resolves host:port now.  Called by add_device only, before or between
+ * loop iterations as the caller adds devices; a name that fails here is
+ * never looked up on the loop again (mbresolve does it off the loop).
+ */
+static struct mbc_host *
+host_get(struct mbc *cl, const char *host, uint16_t port)
+{
+	struct addrinfo hints, *res = NULL;
+	struct mbc_host *h = NULL;
+	char sport[8];
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(sport, sizeof(sport), "%u", port);
+	if (getaddrinfo(host, sport, &hints, &res) == 0 && res != NULL)
+		h = host_of(cl, res->ai_addr, res->ai_addrlen, port);
+	if (res != NULL)
+		freeaddrinfo(res);
+	return h;
+}
+
+/* Gives device d a connection of host h (round robin over its conns). */
+static void
+dev_attach(struct mbc_dev *d, struct mbc_host *h)
+{
+	d->conn = h->conns[h->ndev++ % d->cl->cfg.conns_per_host];
+}
+
+/* Asks for d's host name again if its backoff has passed. */
+static void
+dev_resolve(struct mbc_dev *d)
+{
+	struct mbc *cl = d->cl;
+
+	if (d->resolving || ev_now(cl->loop) < d->res_at)
+		return;
+	if (cl->resolver == NULL)
+		cl->resolver = mbresolve_new(cl->loop, dev_resolved, cl);
+	if (mbresolve_lookup(cl->resolver, d->pos, d->hostname, d->port) == 0)
+		d->resolving = 1;
+}
+
+/* The resolver's answer for device id (add order), on the loop. */
+static void
+dev_resolved(void *arg, uint32_t id, int err, const struct sockaddr *sa,
+    socklen_t len)
+{
+	struct mbc *cl = arg;
+	struct mbc_dev *d;
+	struct mbc_host *h = NULL;
+	double wait;
+
+	if (id >= cl->ndevs || (d = cl->devs[id])->conn != NULL)
+		return;
+	d->resolving = 0;
+	if (err == 0 && (h = host_of(cl, sa, len, d->port)) != NULL) {
+		log_info("modbus host=%s port=%u resolved to=%s attempts=%u",
+		    d->hostname, d->port, h->key, d->res_attempts + 1);
+		dev_attach(d, h);
+		FREE_NULL(d->hostname);
+		return;
+	}
+	d->res_attempts++;
+	wait = backoff_s(cl, d->res_attempts - 1);
+	d->res_at = ev_now(cl->loop) + wait;
+	/* the first failures, then one at each doubling */
+	if ((d->res_attempts & (d->res_attempts - 1)) == 0)
+		log_warnx("modbus host=%s port=%u does not resolve "
+		    "attempts=%u retry_in_s=%.3f", d->hostname, d->port,
+		    d->res_attempts, wait);
+}
+
 static int
 mbc_add_device(struct mbclient *c, const struct mbclient_device *md)
 {
@@ -1188,7 +1271,8 @@ mbc_add_device(struct mbclient *c, const struct mbclient_device *md)
 	    cl->cfg.interval_ms };
 	struct mbc_host *h;
 	struct mbc_dev *d;
-	int unit = md->unit < 0 ? cl->cfg.unit : md->unit, err = 0;
+	uint16_t port = md->port ? md->port : (uint16_t)cl->cfg.port;
+	int unit = md->unit < 0 ? cl->cfg.unit : md->unit;
 
 	if (md->profile == NULL || md->host == NULL || unit > 255)
 		return -EINVAL;
@@ -1197,14 +1281,20 @@ mbc_add_device(struct mbclient *c, const struct mbclient_device *md)
 		xfree(d);
 		return -EINVAL;
 	}
-	if ((h = host_get(cl, md->host, md->port ? md->port : cl->cfg.port,
-	    &err)) == NULL) {
-		mbplan_free(&d->plan);
-		xfree(d);
-		return err;
-	}
 	d->cl = cl;
-	d->conn = h->conns[h->ndev++ % cl->cfg.conns_per_host];
+	d->port = port;
+	if ((h = host_get(cl, md->host, port)) != NULL) {
+		dev_attach(d, h);
+	} else {
+		/* A DNS blip at boot must not drop the device for the
+		 * process's life: keep it, fail its polls, ask again. */
+		d->hostname = xstrdup(md->host);
+		d->res_attempts = 1;
+		d->res_at = ev_now(cl->loop) + backoff_s(cl, 0);
+		log_warnx("modbus host=%s port=%u does not resolve attempts=1 "
+		    "retry_in_s=%.3f", md->host, port, d->res_at -
+		    ev_now(cl->loop));
+	}
 	d->index = md->index;
 	d->unit = (uint8_t)unit;
 	d->interval_ms = md->interval_ms ? md->interval_ms :
@@ -1223,6 +1313,7 @@ mbc_add_device(struct mbclient *c, const struct mbclient_device *md)
 		cl->devs = xreallocarray(cl->devs, cl->devcap,
 		    sizeof(*cl->devs));
 	}
+	d->pos = (uint32_t)cl->ndevs;
 	cl->devs[cl->ndevs++] = d;
 	if (cl->running)
 		dev_arm(cl, d, cl->ndevs - 1);
@@ -1335,12 +1426,14 @@ mbc_free(struct mbclient *c)
 	if (c == NULL)
 		return;
 	mbc_stop(c);
+	mbresolve_free(cl->resolver);
 	for (size_t i = 0; i < cl->ndevs; i++) {
 		mbplan_free(&cl->devs[i]->plan);
 		xfree(cl->devs[i]->wr_regs);
 		xfree(cl->devs[i]->wr_bits);
 		xfree(cl->devs[i]->data);
 		xfree(cl->devs[i]->bexc);
+		xfree(cl->devs[i]->hostname);
 		xfree(cl->devs[i]);
 	}
 	xfree(cl->devs);

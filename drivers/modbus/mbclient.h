@@ -174,9 +174,13 @@ struct mbclient_ops {
 	const char	*name;		/* "modbus-tcp" */
 	/*
 	 * Adds a device; its poll timer starts with the client (or at once
-	 * if the client runs).  Returns 0, -EINVAL for a bad device (no
-	 * profile, unit > 255, a plan that cannot be built), or
-	 * -EHOSTUNREACH if host does not resolve (resolved once, here).
+	 * if the client runs).  Its host is resolved here (numeric addresses
+	 * at once); a name that does not resolve keeps the device: its polls
+	 * fail with MBCLIENT_CONNECT (err -EHOSTUNREACH) and the name is
+	 * looked up again off the loop (mbresolve.h) after each poll whose
+	 * reconnect backoff has passed, until it resolves.  Returns 0, or
+	 * -EINVAL for a bad device (no profile, no host, unit > 255, a plan
+	 * that cannot be built).
 	 */
 	int	(*add_device)(struct mbclient *c, const struct mbclient_device *d);
 	/* Starts every poll timer on the loop.  Returns 0. */

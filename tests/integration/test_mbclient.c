@@ -19,8 +19,10 @@
  * state machine, as daemon/poller does, and reads the transitions there.
  */
 #include <criterion/criterion.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -39,6 +41,37 @@
 #include "correlator/fleet.h"
 #include "drivers/modbus/mbap.h"
 #include "drivers/modbus/mbclient.h"
+
+/* --- a name server that fails once ------------------------------------ */
+
+/*
+ * getaddrinfo() of this process, interposed: FLAKY_HOST does not resolve on
+ * its first lookup and resolves to 127.0.0.1 after that, slowly (as a DNS
+ * server that was down comes back); every other name goes to libc's.
+ */
+#define FLAKY_HOST	"flaky-dns.tocsin.invalid"
+#define FLAKY_SLOW_MS	300
+static atomic_int flaky_lookups;
+
+int	 getaddrinfo(const char *node, const char *service,
+	    const struct addrinfo *hints, struct addrinfo **res);
+
+int
+getaddrinfo(const char *node, const char *service,
+    const struct addrinfo *hints, struct addrinfo **res)
+{
+	int (*real)(const char *, const char *, const struct addrinfo *,
+	    struct addrinfo **);
+	struct timespec slow = { 0, FLAKY_SLOW_MS * 1000000L };
+
+	*(void **)&real = dlsym(RTLD_NEXT, "getaddrinfo");
+	if (node == NULL || strcmp(node, FLAKY_HOST) != 0)
+		return real(node, service, hints, res);
+	if (atomic_fetch_add(&flaky_lookups, 1) == 0)
+		return EAI_NONAME;
+	nanosleep(&slow, NULL);
+	return real("127.0.0.1", service, hints, res);
+}
 
 /* --- helpers ----------------------------------------------------------- */
 
@@ -1087,6 +1120,51 @@ Test(mbclient, refused_backs_off_and_rate_limits, .timeout = 10)
 	tc_close(&t);
 }
 
+/*
+ * A host name that does not resolve when the device is added (a DNS blip
+ * at boot) keeps its device: polls fail with MBCLIENT_CONNECT, the name is
+ * looked up again off the loop after the device's backoff, and polling
+ * starts when it resolves.  The second lookup takes FLAKY_SLOW_MS; a
+ * neighbour's polls go on meanwhile, so the loop never waited for DNS.
+ */
+Test(mbclient, host_resolves_on_the_second_try, .timeout = 10)
+{
+	struct tc t;
+	struct run *run;
+	struct mbclient_device flaky;
+	size_t first = MAXRES, ok = 0;
+
+	atomic_store(&flaky_lookups, 0);
+	run = tc_open(&t);
+	tc_fake(&t, F_NORMAL);
+	t.cfg.interval_ms = 50;
+	t.p = profile_regs(MB_HOLDING, 0, 1);
+	tc_client(&t);
+	add(t.c, 1, t.f.port, 1, &t.p);
+	flaky = (struct mbclient_device){ .index = 2, .host = FLAKY_HOST,
+	    .port = (uint16_t)t.f.port, .unit = 2, .profile = &t.p };
+	cr_assert_eq(t.c->ops->add_device(t.c, &flaky), 0,
+	    "a name that does not resolve yet keeps its device");
+	cr_assert_eq(atomic_load(&flaky_lookups), 1);
+	t.c->ops->start(t.c);
+	for (int i = 0; i < 300 && ok == 0; i++) {
+		run_for(t.loop, 10);
+		ok = count(run, 2, MBCLIENT_OK);
+	}
+	cr_assert_gt(ok, 0, "device 2 polled once its name resolved");
+	for (size_t i = 0; i < run->n && first == MAXRES; i++)
+		if (run->r[i].device == 2)
+			first = i;
+	cr_assert_eq(run->r[first].status, MBCLIENT_CONNECT);
+	cr_assert_eq(run->r[first].err, -EHOSTUNREACH);
+	cr_assert_eq(atomic_load(&flaky_lookups), 2,
+	    "one lookup at a time, none while one is under way");
+	cr_assert_lt(max_gap(run, 1), FLAKY_SLOW_MS - 100,
+	    "the neighbour was polled while DNS was slow");
+	cr_assert_eq(count(run, 1, MBCLIENT_CONNECT), 0);
+	tc_close(&t);
+}
+
 Test(mbclient, garbage_and_wrong_tid_reset_the_conn, .timeout = 10)
 {
 	struct tc t;
@@ -1205,12 +1283,15 @@ Test(mbclient, config_defaults_and_bad_devices)
 	d.profile = NULL;
 	cr_assert_eq(t.c->ops->add_device(t.c, &d), -EINVAL);
 	d.profile = &t.p;
+	/* a name that does not resolve is kept (and retried), not refused;
+	 * it holds no connection until it resolves */
 	d.host = "no such host.invalid";
-	cr_assert_eq(t.c->ops->add_device(t.c, &d), -EHOSTUNREACH);
+	cr_assert_eq(t.c->ops->add_device(t.c, &d), 0);
+	cr_assert_eq(mbclient_nconns(t.c), 0);
 	d.host = "127.0.0.1";
 	cr_assert_eq(t.c->ops->add_device(t.c, &d), 0);
 	cr_assert_eq(t.c->ops->add_device(t.c, &d), 0);
-	cr_assert_eq(mbclient_ndevices(t.c), 2);
+	cr_assert_eq(mbclient_ndevices(t.c), 3);
 	cr_assert_eq(mbclient_nconns(t.c), 1, "same host:port, one conn");
 	cr_assert_str_eq(mbclient_status_name(MBCLIENT_TIMEOUT), "timeout");
 	t.c->ops->stop(t.c);
