@@ -30,8 +30,12 @@ WARN   := -Wall -Wextra -Werror -Wmissing-prototypes -Wmissing-declarations \
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) -I. \
           -DTOCSIN_VERSION='"$(VERSION)"' -MMD -MP
-LDLIBS := -lev -lmodbus -lhiredis -lrdkafka -lyaml -ljansson -lmicrohttpd \
-          -lck -lm -lpthread
+# What the daemon links: only what its code includes.  Tests add Criterion,
+# libmodbus (the independent server) and jansson (the JSON oracle); benches
+# add libmodbus (the blocking baseline and devsim's modbus_reply).
+LDLIBS := -lev -lyaml -lm -lpthread
+TEST_LDLIBS  := -lcriterion -lmodbus -ljansson
+BENCH_LDLIBS := -lmodbus
 
 BASE_LDLIBS := $(LDLIBS)
 ifeq ($(SANITIZER),)
@@ -97,7 +101,7 @@ $(BUILD)/%: $(BUILD)/daemon/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(BENCH_LIB:%.c=$(BUILD)/%.o) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BENCH_LDLIBS) $(LDLIBS)
 
 $(BUILD)/stress/%: $(BUILD)/tests/stress/%.o $(LIB)
 	@mkdir -p $(dir $@)
@@ -105,7 +109,7 @@ $(BUILD)/stress/%: $(BUILD)/tests/stress/%.o $(LIB)
 
 $(TESTBIN): $(TEST_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcriterion $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LDLIBS) $(LDLIBS)
 
 # libFuzzer targets: clang, ASan + UBSan, libc malloc, own object dir.
 FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -pthread -I. -DTOCSIN_FUZZ \

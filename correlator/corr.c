@@ -158,7 +158,7 @@ corr_action_parse(const char *s, enum corr_action_type *out)
 			return 0;
 		}
 	}
-	return -1;
+	return -EINVAL;
 }
 
 /* ---- configuration ---- */

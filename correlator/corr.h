@@ -360,6 +360,7 @@ void	 corr_id_format(char *buf, size_t len, const char *prefix,
 const char *corr_state_name(enum corr_state s);
 const char *corr_evtype_name(enum corr_evtype t);
 const char *corr_action_name(enum corr_action_type t);
+/* The action named s ("ack", ...): 0, or -EINVAL for an unknown name. */
 int	 corr_action_parse(const char *s, enum corr_action_type *out);
 
 #endif

@@ -10,6 +10,7 @@
  * instructions on 1M look-ups in a 100k-device fleet, and the other ids'
  * strings stay out of the cache).
  */
+#include <errno.h>
 #include <string.h>
 
 #include "correlator/fleet.h"
@@ -273,7 +274,7 @@ fleet_find_code(const struct fleet *f, const char *code)
 {
 	uint32_t v = fleet_index_find(f, f->code_ix, fleet_code_name, code);
 
-	return v == FLEET_NONE ? -1 : (int)v;
+	return v == FLEET_NONE ? -ENOENT : (int)v;
 }
 
 uint32_t
@@ -350,7 +351,7 @@ fleet_parse_name(const char *const *names, size_t n, const char *s, int *out)
 			return 0;
 		}
 	}
-	return -1;
+	return -EINVAL;
 }
 
 #define FLEET_ENUM(prefix, type, count, ...)				\
@@ -365,7 +366,7 @@ prefix##_parse(const char *s, type *out)				\
 {									\
 	int v;								\
 	if (fleet_parse_name(prefix##_names, count, s, &v) != 0)	\
-		return -1;						\
+		return -EINVAL;						\
 	*out = (type)v;							\
 	return 0;							\
 }

@@ -153,7 +153,7 @@ uint32_t fleet_area(struct fleet *f, const char *name);
  */
 #define FLEET_CODE_COMM_LOSS 0
 uint16_t fleet_code(struct fleet *f, const char *code);
-/* The id of a code, or -1 if it was never interned. */
+/* The id of a code, or -ENOENT if it was never interned. */
 int	 fleet_find_code(const struct fleet *f, const char *code);
 
 /* Look-ups by id; FLEET_NONE when absent.  O(1). */
@@ -173,7 +173,7 @@ enum tier fleet_effective_tier(const struct fleet_tenant *t, size_t n);
 /* Registers a point occupies in its table (bits for coils/discretes). */
 unsigned fleet_point_width(const struct fleet_point *p);
 
-/* Enum names; *_parse return 0 or -1 for an unknown name. */
+/* Enum names; *_parse return 0 or -EINVAL for an unknown name. */
 const char *tier_name(enum tier t);
 int	 tier_parse(const char *s, enum tier *out);
 const char *severity_name(enum severity s);

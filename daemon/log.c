@@ -37,7 +37,7 @@ log_level_parse(const char *name, enum log_level *out)
 			return 0;
 		}
 	}
-	return -1;
+	return -EINVAL;
 }
 
 unsigned long

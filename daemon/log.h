@@ -28,7 +28,7 @@ enum log_level {
 
 /* Sets where lines go (an fd, default 2) and the lowest level written. */
 void	log_init(int fd, enum log_level min);
-/* Parses "debug|info|warn|error"; returns 0 or -1 for an unknown name. */
+/* Parses "debug|info|warn|error"; returns 0 or -EINVAL for an unknown name. */
 int	log_level_parse(const char *name, enum log_level *out);
 
 void	log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -50,5 +50,5 @@ Test(log, level_parse)
 	enum log_level l;
 	cr_assert_eq(log_level_parse("debug", &l), 0);
 	cr_assert_eq(l, LOG_LVL_DEBUG);
-	cr_assert_eq(log_level_parse("loud", &l), -1);
+	cr_assert_eq(log_level_parse("loud", &l), -EINVAL);
 }
