@@ -252,11 +252,11 @@ main(int argc, char **argv)
 		cfg.interval_ms = (uint32_t)ival;
 		cfg.connect_rate = 1e6;
 		cfg.connect_burst = (uint32_t)d;
-		cfg.host_connect_rate = 1e6;
-		cfg.host_connect_burst = (uint32_t)d;
+		cfg.connect_rate_per_host = 1e6;
+		cfg.connect_burst_per_host = (uint32_t)d;
 		/* One connection per device, as in the baseline: d
 		 * connections to the host, devices spread round robin. */
-		cfg.conns_per_host = (uint16_t)d;
+		cfg.connections_per_host = (uint16_t)d;
 		st.rtt = calloc((size_t)n, sizeof(*st.rtt));
 		c = mbclient_new(loop, &cfg, on_poll, &st);
 		for (int i = 0; i < d; i++) {

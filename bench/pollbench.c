@@ -13,7 +13,7 @@
  * --port/--ports-per-addr), found with devsim_endpoint(); the profile is
  * taken from a one-gateway devsim model so that the points read are the
  * ones devsim serves.  Units behind one gateway share its connection
- * (conns_per_host 1, inflight 1: the config defaults).
+ * (connections_per_host 1, inflight 1: the config defaults).
  *
  * Poll classes (--classes on|off; on by default with an interval, off at
  * maximum rate): the tower profile's slow points (setpoints and nameplate
@@ -411,7 +411,7 @@ main(int argc, char *argv[])
 	pb.loop = ev_loop_new(EVFLAG_AUTO);
 	mbclient_config_defaults(&mc);
 	{
-		struct mbplan_limits lim = { mc.max_regs, mc.max_bits,
+		struct mbplan_limits lim = { mc.max_registers, mc.max_bits,
 		    mc.max_gap, pb.interval_ms };
 		struct mbplan plan;
 

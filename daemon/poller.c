@@ -279,25 +279,25 @@ poller_config_from(const struct cfg_modbus *cm, struct poller_config *out)
 	c.interval_ms = (uint32_t)cm->interval_ms;
 	c.backoff_min_ms = (uint32_t)cm->backoff_min_ms;
 	c.backoff_max_ms = (uint32_t)cm->backoff_max_ms;
-	c.breaker_open_ms = (uint32_t)cm->breaker_cooldown_ms;
-	c.max_regs = (uint16_t)cm->max_registers;
+	c.breaker_cooldown_ms = (uint32_t)cm->breaker_cooldown_ms;
+	c.max_registers = (uint16_t)cm->max_registers;
 	c.max_bits = (uint16_t)cm->max_bits;
 	c.max_gap = (uint16_t)cm->max_gap;
 	c.inflight = (uint16_t)cm->inflight;
-	c.conns_per_host = (uint16_t)cm->connections_per_host;
+	c.connections_per_host = (uint16_t)cm->connections_per_host;
 	c.breaker_failures = cm->breaker_failures;
 	c.connect_rate = cm->connect_rate;
 	/* a second's worth: a cold start connects a rate's worth at once */
 	c.connect_burst = cm->connect_rate;
-	c.host_connect_rate = cm->connect_rate_per_host;
+	c.connect_rate_per_host = cm->connect_rate_per_host;
 	if (cm->connect_timeout_ms > 0)
 		c.connect_timeout_ms = (uint32_t)cm->connect_timeout_ms;
 	if (cm->stall_timeouts > 0)
 		c.stall_timeouts = cm->stall_timeouts;
 	if (cm->frames_per_wakeup > 0)
-		c.max_frames_per_wakeup = cm->frames_per_wakeup;
+		c.frames_per_wakeup = cm->frames_per_wakeup;
 	if (cm->connect_burst_per_host > 0)
-		c.host_connect_burst = cm->connect_burst_per_host;
+		c.connect_burst_per_host = cm->connect_burst_per_host;
 	c.timer_slack_ms = (uint32_t)cm->timer_slack_ms;
 	out->mb = c;
 	out->rules.comm_loss_misses = cm->comm_loss_misses;

@@ -2,7 +2,7 @@
  * mbclient.c - asynchronous Modbus/TCP client on one libev loop.
  *
  * Objects:
- *   host   one per resolved address:port; owns conns_per_host connections
+ *   host   one per resolved address:port; owns connections_per_host connections
  *          and a connect token bucket.  Found through a chained hash.
  *   conn   one TCP connection: a state (IDLE, THROTTLED, CONNECTING, UP,
  *          BACKOFF), read/write watchers and one timer embedded in it, a
@@ -52,7 +52,7 @@
  * the send buffer live inside the conn, so a transaction touches fewer
  * cache lines.
  *
- * Bounded work: one recv() and at most max_frames_per_wakeup frames per
+ * Bounded work: one recv() and at most frames_per_wakeup frames per
  * read event (the rest are fed back to the loop); every wait has a timer
  * (connect, request, backoff, throttle).  A peer that trickles bytes or
  * holds a half-open socket only ever costs its own devices timeouts, and
@@ -102,7 +102,7 @@ struct mbc_host {
 	char		*key;		/* "addr:port", numeric */
 	struct sockaddr_storage addr;
 	socklen_t	 alen;
-	struct mbc_conn	**conns;	/* conns_per_host */
+	struct mbc_conn	**conns;	/* connections_per_host */
 	uint32_t	 ndev;		/* devices assigned, for round robin */
 	double		 tokens;	/* connect bucket */
 	ev_tstamp	 refilled;	/* when tokens was last brought up */
@@ -223,31 +223,109 @@ dev_due(const struct mbc_dev *d, size_t b)
 	return b;
 }
 
+/*
+ * The one table of the client's settings: YAML key, field, range, default
+ * and meaning.  The config loader, mbclient_config_defaults(),
+ * mbclient_config_check() and docs/configuration.md all come from it.
+ * Ranges are what the protocol allows (125 registers, 2000 bits per read)
+ * or what keeps a typo from hurting a plant or the daemon.
+ */
+#define SET(key, kind, field, min, max, def, doc)			\
+	{ key, MBCLIENT_SET_##kind, offsetof(struct mbclient_config, field),	\
+	  min, max, def, doc }
+#define S	1000u		/* ms */
+const struct mbclient_setting mbclient_settings[] = {
+	SET("port", COUNT, port, 1, 65535, 502, "TCP port"),
+	SET("unit", COUNT, unit, 0, 255, 1, "unit id"),
+	SET("timeout", MS, timeout_ms, 10, 60 * S, 1 * S,
+	    "per request; must not exceed `interval`"),
+	SET("interval", MS, interval_ms, 100, 3600 * S, 5 * S, "poll period"),
+	SET("max_registers", COUNT, max_registers, 1, 125, 125,
+	    "registers per read (protocol limit 125)"),
+	SET("max_bits", COUNT, max_bits, 1, 2000, 2000,
+	    "coils/inputs per read (protocol limit 2000)"),
+	SET("max_gap", COUNT, max_gap, 0, 124, 8,
+	    "unread registers a merged read may span"),
+	SET("inflight", COUNT, inflight, 1, 16, 1,
+	    "requests in flight per connection (many gateways take one)"),
+	SET("backoff_min", MS, backoff_min_ms, 10, 3600 * S, 1 * S,
+	    "first reconnect (and host name lookup) delay; doubles per "
+	    "failure, with jitter"),
+	SET("backoff_max", MS, backoff_max_ms, 10, 86400 * S, 60 * S,
+	    "longest reconnect delay"),
+	SET("connections_per_host", COUNT, connections_per_host, 1, 16, 1,
+	    "shared by all unit ids behind the host"),
+	SET("connect_rate", COUNT, connect_rate, 1, 1000000, 500,
+	    "new connections per second, all hosts"),
+	SET("connect_rate_per_host", COUNT, connect_rate_per_host, 1, 1000, 2,
+	    "new connections per second to one host"),
+	SET("breaker_failures", COUNT, breaker_failures, 1, 1000, 3,
+	    "timeouts in a row that trip a unit's circuit breaker"),
+	SET("breaker_cooldown", MS, breaker_cooldown_ms, 100, 86400 * S,
+	    30 * S, "how long a tripped unit rests (doubles per failed probe)"),
+	SET("connect_timeout", MS, connect_timeout_ms, 100, 60 * S, 3 * S,
+	    "a TCP connect gives up after this"),
+	SET("timer_slack", MS, timer_slack_ms, 0, 100, 5,
+	    "poll timers due this close together fire in one loop wakeup "
+	    "(fewer wakeups, at most this much poll-start jitter; 0 = exact)"),
+	SET("stall_timeouts", COUNT, stall_timeouts, 1, 100, 3,
+	    "request timeouts in a row with no frame received that close a "
+	    "connection (half-open or trickling peer)"),
+	SET("frames_per_wakeup", COUNT, frames_per_wakeup, 1, 1024, 16,
+	    "frames parsed per read event, so one busy socket cannot starve "
+	    "the others"),
+	SET("connect_burst_per_host", COUNT, connect_burst_per_host, 1, 1000,
+	    4, "connects one host may get at once (its rate is "
+	    "`connect_rate_per_host`)"),
+	{ NULL, 0, 0, 0, 0, 0, NULL }
+};
+#undef S
+#undef SET
+
+static uint32_t *
+setting_field(struct mbclient_config *c, const struct mbclient_setting *s)
+{
+	return (uint32_t *)(void *)((char *)c + s->off);
+}
+
 void
 mbclient_config_defaults(struct mbclient_config *c)
 {
 	memset(c, 0, sizeof(*c));
-	c->port = 502;
-	c->unit = 1;
-	c->timeout_ms = 1000;
-	c->connect_timeout_ms = 3000;
-	c->interval_ms = 5000;
-	c->max_regs = 125;
-	c->max_bits = 2000;
-	c->max_gap = 8;
-	c->inflight = 1;
-	c->conns_per_host = 1;
-	c->backoff_min_ms = 500;
-	c->backoff_max_ms = 60000;
-	c->breaker_failures = 3;
-	c->breaker_open_ms = 30000;
-	c->stall_timeouts = 3;
-	c->connect_rate = 200;
-	c->connect_burst = 200;
-	c->host_connect_rate = 1;
-	c->host_connect_burst = 4;
-	c->max_frames_per_wakeup = 16;
-	c->timer_slack_ms = 5;
+	for (const struct mbclient_setting *s = mbclient_settings;
+	    s->key != NULL; s++)
+		*setting_field(c, s) = s->def;
+	/* a cold start may connect one second's worth at once */
+	c->connect_burst = c->connect_rate;
+}
+
+int
+mbclient_config_check(const struct mbclient_config *c, const char **key,
+    char *why, size_t whylen)
+{
+	for (const struct mbclient_setting *s = mbclient_settings;
+	    s->key != NULL; s++) {
+		uint32_t v = *setting_field((struct mbclient_config *)c, s);
+
+		if (v < s->min || v > s->max) {
+			*key = s->key;
+			snprintf(why, whylen, "%u is out of range [%u, %u]", v,
+			    s->min, s->max);
+			return -EINVAL;
+		}
+	}
+	if (c->backoff_min_ms > c->backoff_max_ms) {
+		*key = "backoff_min";
+		snprintf(why, whylen, "above backoff_max");
+		return -EINVAL;
+	}
+	if (c->timeout_ms > c->interval_ms) {
+		*key = "timeout";
+		snprintf(why, whylen, "longer than interval: a poll would "
+		    "overlap the next one");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 const char *
@@ -537,7 +615,7 @@ brk_outcome(struct mbc_dev *d, int answered)
 		d->brk_fail = 0;
 		if (d->brk != BRK_CLOSED) {
 			d->brk = BRK_CLOSED;
-			d->brk_open_ms = cl->cfg.breaker_open_ms;
+			d->brk_open_ms = cl->cfg.breaker_cooldown_ms;
 			cl->ctr.breaker_closed++;
 		}
 		return;
@@ -546,8 +624,8 @@ brk_outcome(struct mbc_dev *d, int answered)
 	if (d->brk == BRK_HALF) {
 		/* The probe failed: open again, for longer. */
 		d->brk_open_ms = d->brk_open_ms * 2 > cl->cfg.backoff_max_ms ?
-		    (cl->cfg.backoff_max_ms > cl->cfg.breaker_open_ms ?
-		    cl->cfg.backoff_max_ms : cl->cfg.breaker_open_ms) :
+		    (cl->cfg.backoff_max_ms > cl->cfg.breaker_cooldown_ms ?
+		    cl->cfg.backoff_max_ms : cl->cfg.breaker_cooldown_ms) :
 		    d->brk_open_ms * 2;
 	} else if (cl->cfg.breaker_failures == 0 ||
 	    d->brk_fail < cl->cfg.breaker_failures)
@@ -828,7 +906,7 @@ conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 	}
 	for (;;) {
-		if (frames == cl->cfg.max_frames_per_wakeup) {
+		if (frames == cl->cfg.frames_per_wakeup) {
 			/* More may be buffered: come back next iteration,
 			 * after the other watchers had their turn. */
 			if (mbap_frame(cn->rbuf + off, cn->rlen - off,
@@ -982,13 +1060,13 @@ conn_connect(struct mbc_conn *cn)
 		return;
 	bucket_refill(&cl->tokens, &cl->refilled, cl->cfg.connect_rate,
 	    cl->cfg.connect_burst, now);
-	bucket_refill(&h->tokens, &h->refilled, cl->cfg.host_connect_rate,
-	    cl->cfg.host_connect_burst, now);
+	bucket_refill(&h->tokens, &h->refilled, cl->cfg.connect_rate_per_host,
+	    cl->cfg.connect_burst_per_host, now);
 	if (cl->tokens < 1 && cl->cfg.connect_rate > 0)
 		wait = (1 - cl->tokens) / cl->cfg.connect_rate;
-	if (h->tokens < 1 && cl->cfg.host_connect_rate > 0 &&
-	    (1 - h->tokens) / cl->cfg.host_connect_rate > wait)
-		wait = (1 - h->tokens) / cl->cfg.host_connect_rate;
+	if (h->tokens < 1 && cl->cfg.connect_rate_per_host > 0 &&
+	    (1 - h->tokens) / cl->cfg.connect_rate_per_host > wait)
+		wait = (1 - h->tokens) / cl->cfg.connect_rate_per_host;
 	if (wait > 0) {
 		cl->ctr.connect_throttled++;
 		cn->state = C_THROTTLED;
@@ -1155,10 +1233,10 @@ host_of(struct mbc *cl, const struct sockaddr *sa, socklen_t len,
 	h->key = xstrdup(key);
 	memcpy(&h->addr, sa, len);
 	h->alen = len;
-	h->tokens = cl->cfg.host_connect_burst;
+	h->tokens = cl->cfg.connect_burst_per_host;
 	h->refilled = ev_now(cl->loop);
-	h->conns = xcalloc(cl->cfg.conns_per_host, sizeof(*h->conns));
-	for (unsigned i = 0; i < cl->cfg.conns_per_host; i++) {
+	h->conns = xcalloc(cl->cfg.connections_per_host, sizeof(*h->conns));
+	for (unsigned i = 0; i < cl->cfg.connections_per_host; i++) {
 		struct mbc_conn *cn = xcalloc(1, sizeof(*cn));
 
 		cn->cl = cl;
@@ -1215,7 +1293,7 @@ host_get(struct mbc *cl, const char *host, uint16_t port)
 static void
 dev_attach(struct mbc_dev *d, struct mbc_host *h)
 {
-	d->conn = h->conns[h->ndev++ % d->cl->cfg.conns_per_host];
+	d->conn = h->conns[h->ndev++ % d->cl->cfg.connections_per_host];
 }
 
 /* Asks for d's host name again if its backoff has passed. */
@@ -1266,13 +1344,13 @@ static int
 mbc_add_device(struct mbclient *c, const struct mbclient_device *md)
 {
 	struct mbc *cl = container_of(c, struct mbc, base);
-	struct mbplan_limits lim = { cl->cfg.max_regs, cl->cfg.max_bits,
+	struct mbplan_limits lim = { cl->cfg.max_registers, cl->cfg.max_bits,
 	    cl->cfg.max_gap, md->interval_ms ? md->interval_ms :
 	    cl->cfg.interval_ms };
 	struct mbc_host *h;
 	struct mbc_dev *d;
 	uint16_t port = md->port ? md->port : (uint16_t)cl->cfg.port;
-	int unit = md->unit < 0 ? cl->cfg.unit : md->unit;
+	int unit = md->unit < 0 ? (int)cl->cfg.unit : md->unit;
 
 	if (md->profile == NULL || md->host == NULL || unit > 255)
 		return -EINVAL;
@@ -1301,7 +1379,7 @@ mbc_add_device(struct mbclient *c, const struct mbclient_device *md)
 	    cl->cfg.interval_ms;
 	d->timeout_ms = md->timeout_ms ? md->timeout_ms : cl->cfg.timeout_ms;
 	d->slot = -1;
-	d->brk_open_ms = cl->cfg.breaker_open_ms;
+	d->brk_open_ms = cl->cfg.breaker_cooldown_ms;
 	d->dcap = d->plan.data_bytes ? d->plan.data_bytes : 1;
 	d->data = xcalloc(d->dcap, 1);
 	d->bcap = d->plan.cap ? d->plan.cap : 1;
@@ -1352,7 +1430,7 @@ mbc_stop(struct mbclient *c)
 	}
 	for (size_t i = 0; i < cl->nbuckets; i++)
 		for (h = cl->buckets[i]; h; h = h->next)
-			for (unsigned k = 0; k < cl->cfg.conns_per_host; k++) {
+			for (unsigned k = 0; k < cl->cfg.connections_per_host; k++) {
 				struct mbc_conn *cn = h->conns[k];
 
 				conn_close(cn);
@@ -1440,7 +1518,7 @@ mbc_free(struct mbclient *c)
 	for (size_t i = 0; i < cl->nbuckets; i++)
 		for (h = cl->buckets[i]; h; h = nx) {
 			nx = h->next;
-			for (unsigned k = 0; k < cl->cfg.conns_per_host; k++) {
+			for (unsigned k = 0; k < cl->cfg.connections_per_host; k++) {
 				if (h->conns[k]->slots != &h->conns[k]->slot1)
 					xfree(h->conns[k]->slots);
 				if (h->conns[k]->wbuf != h->conns[k]->wbuf1)
@@ -1476,10 +1554,10 @@ mbclient_new(struct ev_loop *loop, const struct mbclient_config *cfg,
 	cl->cfg = *cfg;
 	if (cl->cfg.inflight == 0)
 		cl->cfg.inflight = 1;
-	if (cl->cfg.conns_per_host == 0)
-		cl->cfg.conns_per_host = 1;
-	if (cl->cfg.max_frames_per_wakeup == 0)
-		cl->cfg.max_frames_per_wakeup = 1;
+	if (cl->cfg.connections_per_host == 0)
+		cl->cfg.connections_per_host = 1;
+	if (cl->cfg.frames_per_wakeup == 0)
+		cl->cfg.frames_per_wakeup = 1;
 	if (cl->cfg.backoff_max_ms < cl->cfg.backoff_min_ms)
 		cl->cfg.backoff_max_ms = cl->cfg.backoff_min_ms;
 	/*

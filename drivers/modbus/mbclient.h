@@ -2,7 +2,7 @@
  * mbclient.h - the asynchronous Modbus/TCP client (MB_CLIENT) on libev.
  *
  * One client polls many devices from the caller's libev loop.  Devices that
- * share host:port share its TCP connection(s) (conns_per_host, default 1)
+ * share host:port share its TCP connection(s) (connections_per_host, default 1)
  * whatever their unit ids.  Each device has a poll timer with its own phase
  * within the interval; a poll reads every block of the device's request
  * plan (mbplan.h) one request at a time, and hands the whole result to the
@@ -31,44 +31,86 @@
 
 struct ev_loop;
 
-/* Client settings; the config loader maps the YAML `modbus:` section here. */
+/*
+ * Client settings.  Every field but the last three is a key of the YAML
+ * `modbus:` section (the field name, without _ms), all uint32_t, and the
+ * one table mbclient_settings[] gives each its range and default: the
+ * config loader reads the section through it, mbclient_config_defaults()
+ * fills from it, docs/configuration.md lists it (a test checks that the
+ * page and the table agree).
+ */
 struct mbclient_config {
-	uint16_t	 port;		/* default TCP port: 502 */
-	uint8_t		 unit;		/* default unit id: 1 */
-	uint32_t	 timeout_ms;	/* per request: 1000 */
-	uint32_t	 connect_timeout_ms; /* TCP connect: 3000 */
-	uint32_t	 interval_ms;	/* poll interval: 5000 */
-	uint16_t	 max_regs;	/* registers per read: 125 */
-	uint16_t	 max_bits;	/* bits per read: 2000 */
-	uint16_t	 max_gap;	/* unused registers a read may span: 8 */
-	uint16_t	 inflight;	/* requests in flight per connection: 1 */
-	uint16_t	 conns_per_host; /* connections per host:port: 1 */
-	uint32_t	 backoff_min_ms; /* first reconnect delay: 500 */
-	uint32_t	 backoff_max_ms; /* reconnect delay cap: 60000 */
+	uint32_t	 port;		/* default TCP port */
+	uint32_t	 unit;		/* default unit id */
+	uint32_t	 timeout_ms;	/* per request */
+	uint32_t	 interval_ms;	/* poll interval */
+	uint32_t	 max_registers;	/* registers per read */
+	uint32_t	 max_bits;	/* bits per read */
+	uint32_t	 max_gap;	/* unused registers a read may span */
+	uint32_t	 inflight;	/* requests in flight per connection */
+	uint32_t	 backoff_min_ms; /* first reconnect delay */
+	uint32_t	 backoff_max_ms; /* reconnect delay cap */
+	uint32_t	 connections_per_host; /* per host:port */
+	uint32_t	 connect_rate;	/* new connects per second, all hosts */
+	uint32_t	 connect_rate_per_host; /* ... to one host */
 	uint32_t	 breaker_failures; /* timeouts in a row that open a
-					      unit's breaker: 3 */
-	uint32_t	 breaker_open_ms; /* first open period: 30000, doubled
-					     per failed probe up to backoff_max */
-	uint32_t	 stall_timeouts; /* timeouts in a row with no frame
-					    received that close a connection
-					    (half-open, trickling): 3 */
-	double		 connect_rate;	/* new connects per second, global: 200 */
-	uint32_t	 connect_burst;	/* global bucket size: 200 */
-	double		 host_connect_rate; /* per host: 1 per second */
-	uint32_t	 host_connect_burst; /* per host bucket size: 4 */
-	uint32_t	 max_frames_per_wakeup; /* frames parsed per read event: 16 */
+					      unit's breaker (0: never) */
+	uint32_t	 breaker_cooldown_ms; /* first open period, doubled per
+					       failed probe up to backoff_max */
+	uint32_t	 connect_timeout_ms; /* a TCP connect gives up */
 	uint32_t	 timer_slack_ms; /* poll timers due this close together
 					    fire in one loop wakeup (libev's
 					    timeout collect interval, set on
-					    the loop by mbclient_new): 5 */
+					    the loop by mbclient_new) */
+	uint32_t	 stall_timeouts; /* timeouts in a row with no frame
+					    received that close a connection
+					    (half-open, trickling; 0: never) */
+	uint32_t	 frames_per_wakeup; /* frames parsed per read event */
+	uint32_t	 connect_burst_per_host; /* connects one host may get at
+						   once */
+	/* not YAML keys: */
+	uint32_t	 connect_burst;	/* global bucket size; defaults to one
+					   second of connect_rate */
 	uint32_t	 seed;		/* jitter PRNG seed; 0: from the time */
 	uint8_t		 allow_writes;	/* 0 (default): ops->write refuses; a
 					   monitoring daemon never moves a
 					   plant unless told to */
 };
 
-/* Fills c with the defaults written above. */
+/* What a setting's number means in the YAML and in docs. */
+enum mbclient_setting_kind {
+	MBCLIENT_SET_COUNT,		/* a plain number */
+	MBCLIENT_SET_MS,		/* a duration, ms ("500ms", "1s") */
+};
+
+/* One setting: a YAML key of `modbus:` and its field, range, default. */
+struct mbclient_setting {
+	const char	*key;		/* "timeout" */
+	uint8_t		 kind;		/* enum mbclient_setting_kind */
+	uint16_t	 off;		/* of its uint32_t in mbclient_config */
+	uint32_t	 min, max;	/* accepted, inclusive */
+	uint32_t	 def;		/* default */
+	const char	*doc;		/* what it means, one line (markdown) */
+};
+
+/* The settings, in docs order; the last has key NULL. */
+extern const struct mbclient_setting mbclient_settings[];
+
+/*
+ * Fills c with every setting's default, connect_burst with one second of
+ * connect_rate, seed 0 and allow_writes 0.
+ */
 void	 mbclient_config_defaults(struct mbclient_config *c);
+/*
+ * Checks every setting of c against its range, then that backoff_min does
+ * not exceed backoff_max nor timeout interval.  Returns 0, or -EINVAL with
+ * *key the offending setting's YAML key and why ("70000 is out of range
+ * [1, 65535]", "above backoff_max", ...).  The config loader reports the
+ * same ranges from the same table; mbclient_new() does not check (tests
+ * build odd configs on purpose), its callers do.
+ */
+int	 mbclient_config_check(const struct mbclient_config *c,
+	    const char **key, char *why, size_t whylen);
 
 /* A device to poll. */
 struct mbclient_device {

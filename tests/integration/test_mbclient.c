@@ -343,10 +343,10 @@ cfg_fast(struct mbclient_config *c)
 	c->connect_timeout_ms = 200;
 	c->backoff_min_ms = 50;
 	c->backoff_max_ms = 400;
-	c->breaker_open_ms = 5000;
+	c->breaker_cooldown_ms = 5000;
 	c->seed = 42;
-	c->host_connect_rate = 100;
-	c->host_connect_burst = 10;
+	c->connect_rate_per_host = 100;
+	c->connect_burst_per_host = 10;
 }
 
 /* --- libmodbus server thread ------------------------------------------- */
@@ -1106,9 +1106,9 @@ Test(mbclient, refused_backs_off_and_rate_limits, .timeout = 10)
 	/* Rate limit: 1 connect per second per host, bucket of 1, and 3
 	 * connections wanted to one host: 1 now, 2 throttled. */
 	cfg_fast(&t.cfg);
-	t.cfg.conns_per_host = 3;
-	t.cfg.host_connect_rate = 1;
-	t.cfg.host_connect_burst = 1;
+	t.cfg.connections_per_host = 3;
+	t.cfg.connect_rate_per_host = 1;
+	t.cfg.connect_burst_per_host = 1;
 	fake_start(&t.f, F_NORMAL);
 	tc_client(&t);
 	tc_add_units(&t, t.f.port, 1, 3);
@@ -1245,7 +1245,7 @@ Test(mbclient, pipelined_inflight_and_conns_per_host, .timeout = 10)
 	run = tc_open(&t);
 	tc_fake(&t, F_NORMAL);
 	t.cfg.inflight = 4;
-	t.cfg.conns_per_host = 2;
+	t.cfg.connections_per_host = 2;
 	t.p = profile_regs(MB_HOLDING, 40, 2);
 	tc_client(&t);
 	tc_add_units(&t, t.f.port, 1, 8);
@@ -1273,8 +1273,8 @@ Test(mbclient, config_defaults_and_bad_devices)
 	cr_assert_eq(t.cfg.port, 502);
 	cr_assert_eq(t.cfg.unit, 1);
 	cr_assert_eq(t.cfg.inflight, 1);
-	cr_assert_eq(t.cfg.conns_per_host, 1);
-	cr_assert_eq(t.cfg.max_regs, 125);
+	cr_assert_eq(t.cfg.connections_per_host, 1);
+	cr_assert_eq(t.cfg.max_registers, 125);
 	cr_assert_eq(t.cfg.max_bits, 2000);
 	tc_client(&t);
 	cr_assert_str_eq(t.c->ops->name, "modbus-tcp");
@@ -1323,7 +1323,7 @@ Test(mbclient, descriptors_above_1024, .timeout = 10)
 	probe = open("/dev/null", O_RDONLY);
 	cr_assert(probe > 1024, "probe fd %d", probe);
 	close(probe);
-	t.cfg.conns_per_host = 20;
+	t.cfg.connections_per_host = 20;
 	t.p = profile_regs(MB_HOLDING, 3, 2);
 	tc_client(&t);
 	tc_add_units(&t, t.f.port, 11, 30);	/* 9 and 10 misbehave */
@@ -1385,7 +1385,7 @@ Test(mbclient, breaker_probe_reopens_then_closes, .timeout = 10)
 	run = tc_open(&t);
 	tc_fake(&t, F_SILENT);
 	t.cfg.breaker_failures = 2;
-	t.cfg.breaker_open_ms = 200;
+	t.cfg.breaker_cooldown_ms = 200;
 	t.cfg.stall_timeouts = 0;
 	t.p = profile_regs(MB_HOLDING, 0, 1);
 	tc_client(&t);
@@ -1513,7 +1513,7 @@ Test(mbclient, frames_per_wakeup_capped, .timeout = 10)
 	run = tc_open(&t);
 	tc_fake(&t, F_BATCH);
 	t.cfg.inflight = 8;
-	t.cfg.max_frames_per_wakeup = 2;
+	t.cfg.frames_per_wakeup = 2;
 	t.cfg.timeout_ms = 300;
 	t.p = profile_regs(MB_INPUT, 7, 1);
 	tc_client(&t);

@@ -723,8 +723,8 @@ Test(config, modbus_section_reaches_the_client)
 	cr_assert_eq(mc->timeout_ms, 800);
 	cr_assert_eq(mc->connect_timeout_ms, 2000);
 	cr_assert_eq(mc->stall_timeouts, 5);
-	cr_assert_eq(mc->max_frames_per_wakeup, 8);
-	cr_assert_eq(mc->host_connect_burst, 2);
+	cr_assert_eq(mc->frames_per_wakeup, 8);
+	cr_assert_eq(mc->connect_burst_per_host, 2);
 	cr_assert_eq(mc->max_gap, 0);
 	cr_assert_eq(mc->timer_slack_ms, 2);
 	cr_assert_eq(mc->allow_writes, 0, "no write unless an operator configures one");

@@ -350,23 +350,23 @@ Test(poller, mb_config_from_yaml)
 	cr_expect_eq(mc->unit, 7);
 	cr_expect_eq(mc->timeout_ms, 800);
 	cr_expect_eq(mc->interval_ms, 2000);
-	cr_expect_eq(mc->max_regs, 60);
+	cr_expect_eq(mc->max_registers, 60);
 	cr_expect_eq(mc->max_bits, 100);
 	cr_expect_eq(mc->max_gap, 3);
 	cr_expect_eq(mc->inflight, 2);
 	cr_expect_eq(mc->backoff_min_ms, 250);
 	cr_expect_eq(mc->backoff_max_ms, 10000);
 	cr_expect_eq(pc.rules.comm_loss_misses, 5);
-	cr_expect_eq(mc->conns_per_host, 2);
+	cr_expect_eq(mc->connections_per_host, 2);
 	cr_expect_float_eq(mc->connect_rate, 300.0, 1e-9);
 	cr_expect_eq(mc->connect_burst, 300);
-	cr_expect_float_eq(mc->host_connect_rate, 3.0, 1e-9);
+	cr_expect_float_eq(mc->connect_rate_per_host, 3.0, 1e-9);
 	cr_expect_eq(mc->breaker_failures, 4);
-	cr_expect_eq(mc->breaker_open_ms, 20000);
+	cr_expect_eq(mc->breaker_cooldown_ms, 20000);
 	/* keys the YAML does not have keep the client's defaults */
 	cr_expect_eq(mc->connect_timeout_ms, def.connect_timeout_ms);
 	cr_expect_eq(mc->stall_timeouts, def.stall_timeouts);
-	cr_expect_eq(mc->max_frames_per_wakeup, def.max_frames_per_wakeup);
+	cr_expect_eq(mc->frames_per_wakeup, def.frames_per_wakeup);
 	cr_expect_eq(mc->allow_writes, 0);
 	/* a value that does not fit: -EINVAL and the defaults */
 	bad = cfg->modbus;
