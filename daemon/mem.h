@@ -17,7 +17,7 @@
 void	*xmalloc(size_t size);
 void	*xcalloc(size_t n, size_t size);
 void	*xrealloc(void *p, size_t size);
-/* Grows an array of n elements of size to at least want elements. */
+/* Resizes p to an array of n elements of size bytes (overflow aborts). */
 void	*xreallocarray(void *p, size_t n, size_t size);
 char	*xstrdup(const char *s);
 char	*xstrndup(const char *s, size_t n);
