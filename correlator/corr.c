@@ -31,6 +31,16 @@
  * change appends a timeline step and emits one event.  Memory per active
  * alarm: the 48-byte record, 32 bytes of map and an 8-byte slot in its
  * incident (docs/correlation.md has the measured figures).
+ *
+ * Why one file of about 1,700 lines: every rule reads and writes the same
+ * maps and the same incident invariants (an alarm's one incident, nactive,
+ * seq, the append-only timeline), and an SLA mark, a window end, a
+ * re-raise and an adoption can each reach the others' code in one call.
+ * The parts with their own state and contract are modules of their own:
+ * the SLA clocks (sla), their timer heap (timerq), calendars, the maps
+ * (u64map), the event encoding (incjson) and the alarm rules (almrule).
+ * Sections below: names, configuration, ids, incidents, SLA clocks,
+ * rules, actions, maintenance windows, engine.
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -58,6 +58,16 @@
  * holds a half-open socket only ever costs its own devices timeouts, and
  * after stall_timeouts timeouts in a row without a whole frame its conn is
  * closed and reconnected with backoff.
+ *
+ * Why one file of about 1,500 lines: host, conn and dev are one state
+ * machine seen from three sides.  A read event completes a device's
+ * request, which frees a slot, which pumps the conn's FIFO, which may fail
+ * the conn, which fails every device on it; each step must see the
+ * others' invariants (a device in at most one of FIFO and slot, the stale
+ * tid ring, conn->gen across callbacks).  Split by object, those
+ * invariants would be spread over private headers three modules include.
+ * What is separable is separate: framing (mbap), read planning (mbplan),
+ * point decoding (mbdecode), name lookups off the loop (mbresolve).
  */
 #include <errno.h>
 #include <math.h>
