@@ -10,6 +10,7 @@
  * instructions on 1M look-ups in a 100k-device fleet, and the other ids'
  * strings stay out of the cache).
  */
+#include <errno.h>
 #include <string.h>
 
 #include "correlator/fleet.h"
@@ -274,6 +275,19 @@ fleet_find_code(const struct fleet *f, const char *code)
 	uint32_t v = fleet_index_find(f, f->code_ix, fleet_code_name, code);
 
 	return v == FLEET_NONE ? -1 : (int)v;
+}
+
+int
+fleet_code_check(const char *code)
+{
+	size_t n = 0;
+
+	/* Explicit ranges, not isupper(): a locale must not widen the set. */
+	for (; code[n] != '\0'; n++)
+		if (n >= FLEET_CODE_MAX || !((code[n] >= 'A' && code[n] <= 'Z') ||
+		    (code[n] >= '0' && code[n] <= '9') || code[n] == '_'))
+			return -EINVAL;
+	return n > 0 ? 0 : -EINVAL;
 }
 
 uint32_t
