@@ -310,6 +310,32 @@ replay_parse_time(const char *s, size_t len, int64_t *out)
 	return 0;
 }
 
+/*
+ * Copies s for a message: at most 40 bytes (cut on a UTF-8 boundary, "..."
+ * marks the cut), control bytes as '?', so a reason stays one line whatever
+ * a string held after its escapes were decoded.  dst holds 44 bytes.
+ */
+#define REPLAY_SHOWLEN	44
+static const char *
+replay_show(char dst[REPLAY_SHOWLEN], const char *s)
+{
+	size_t n = strlen(s), k;
+
+	if (n > REPLAY_SHOWLEN - 4) {
+		n = REPLAY_SHOWLEN - 4;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	for (k = 0; k < n; k++)
+		dst[k] = (unsigned char)s[k] < 0x20 || s[k] == 0x7f ? '?' : s[k];
+	if (s[n] != '\0') {
+		memcpy(dst + k, "...", 3);
+		k += 3;
+	}
+	dst[k] = '\0';
+	return dst;
+}
+
 #define RP_AT		0x01
 #define RP_DEVICE	0x02
 #define RP_CODE		0x04
@@ -360,6 +386,8 @@ replay_parse_line(const char *line, size_t len, struct replay_rec *out,
 			if (c.p >= c.end || *c.p != '"')
 				BAD("%s: not a string", key);
 			rc = replay_string(&c, val, sizeof(val));
+			if (rc == -ENAMETOOLONG && key[0] == 'c')
+				rc = 0;	/* the code check below says why */
 			if (rc == -ENAMETOOLONG)
 				BAD("%s: longer than %d bytes", key,
 				    REPLAY_IDLEN - 1);
@@ -378,10 +406,12 @@ replay_parse_line(const char *line, size_t len, struct replay_rec *out,
 			} else if (key[1] == 'i') {
 				memcpy(out->site, val, sizeof(val));
 			} else if (key[0] == 'c') {
-				if (val[0] == '\0' ||
-				    strlen(val) >= sizeof(out->code))
-					BAD("code: empty or longer than %d bytes",
-					    CORR_CODE_LEN - 1);
+				char show[REPLAY_SHOWLEN];
+
+				if (fleet_code_check(val) != 0)
+					BAD("bad alarm code \"%s\" (A-Z, 0-9 and _ "
+					    "only, 1-%d bytes)",
+					    replay_show(show, val), FLEET_CODE_MAX);
 				memcpy(out->code, val, strlen(val) + 1);
 				seen |= RP_CODE;
 			} else if (key[0] == 'e') {
@@ -473,7 +503,7 @@ struct replay_reader {
 
 /*
  * The next good transition of the file in *ev: returns 1, 0 at the end, or
- * -1 when strict mode stops on a bad line.  Bad lines are reported to err
+ * -EINVAL when strict mode stops on a bad line.  Bad lines are reported to err
  * (unknown ids only for the first REPLAY_REPORT_MAX of each kind).
  */
 static int
@@ -501,7 +531,7 @@ replay_next(struct replay_reader *rd, struct alarm_event *ev)
 			fprintf(rd->err, "replay: line %lu: malformed: %s\n",
 			    rd->lineno, msg);
 			if (rd->strict)
-				return -1;
+				return -EINVAL;
 			continue;
 		}
 		if (rec.at_ms < rd->last_at) {
@@ -509,7 +539,7 @@ replay_next(struct replay_reader *rd, struct alarm_event *ev)
 			fprintf(rd->err, "replay: line %lu: out of order: %.*s is "
 			    "before the previous line\n", rd->lineno, 40, line);
 			if (rd->strict)
-				return -1;
+				return -EINVAL;
 			continue;
 		}
 		rd->last_at = rec.at_ms;
@@ -554,7 +584,7 @@ replay_next(struct replay_reader *rd, struct alarm_event *ev)
 			fprintf(rd->err, "replay: line %lu: too many alarm "
 			    "codes\n", rd->lineno);
 			if (rd->strict)
-				return -1;
+				return -EINVAL;
 			continue;
 		}
 		rd->nalarms++;
@@ -610,7 +640,7 @@ replay_run(const char *path, struct fleet *fleet, const struct corr_config *cc,
 	struct corr_stats st;
 	struct alarm_event ev;
 	int64_t last = INT64_MIN;
-	int rc;
+	int rc, r;
 
 	if ((rc = replay_open(&rd, path, fleet, strict, err)) != 0)
 		return rc;
@@ -625,7 +655,7 @@ replay_run(const char *path, struct fleet *fleet, const struct corr_config *cc,
 	 * stops at the last event: what would come due later is left unsaid
 	 * (the recording does not say the day went on).
 	 */
-	while (replay_next(&rd, &ev) == 1) {
+	while ((r = replay_next(&rd, &ev)) == 1) {
 		corr_engine_alarm(e, &ev);
 		last = ev.at_ms;
 	}
@@ -649,8 +679,8 @@ replay_run(const char *path, struct fleet *fleet, const struct corr_config *cc,
 		if (rc == 0)
 			rc = -EIO;
 	}
-	if (rc == 0 && strict && (rd.malformed > 0 || rd.ooo > 0))
-		rc = 1;
+	if (rc == 0 && r < 0)
+		rc = r;
 	corr_engine_free(e);
 	return rc;
 }
@@ -677,7 +707,7 @@ replay_read_all(const char *path, struct fleet *fleet, int strict,
 	}
 	rc = replay_close(&rd, path);
 	if (rc == 0 && r < 0)
-		rc = 1;
+		rc = r;
 	if (rc != 0) {
 		xfree(arr);
 		return rc;

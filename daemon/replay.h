@@ -8,9 +8,10 @@
  *   {"at":"2026-11-23T10:00:00.123Z","device":"S1-pwr","site":"S1",
  *    "code":"MAINS_FAIL","edge":"raise","severity":"critical","value":0}
  *
- * at, device, code and edge are required; site is checked against the
- * device's site when present; severity defaults to "major"; value is a
- * number or null.  Unknown keys are ignored so the schema can grow.
+ * at, device, code and edge are required; code must pass fleet_code_check();
+ * site is checked against the device's site when present; severity
+ * defaults to "major"; value is a number or null.  Unknown keys are ignored
+ * so the schema can grow.
  */
 #ifndef TOCSIN_REPLAY_H
 #define TOCSIN_REPLAY_H
@@ -31,7 +32,7 @@ struct replay_rec {
 	double	 value;			/* NAN when absent or null */
 	char	 device[REPLAY_IDLEN];
 	char	 site[REPLAY_IDLEN];	/* "" when absent */
-	char	 code[CORR_CODE_LEN];
+	char	 code[FLEET_CODE_MAX + 1];	/* passes fleet_code_check() */
 	uint8_t	 edge;			/* enum alarm_edge */
 	uint8_t	 severity;		/* enum severity */
 };
@@ -57,8 +58,9 @@ int	 replay_parse_time(const char *s, size_t len, int64_t *out);
  * line to out and a summary (and per-line problems) to err.  Malformed and
  * out-of-order lines are reported with their line number and skipped, or
  * with strict, stop the replay.  Alarm codes unknown to the fleet are
- * interned (fleet_code()).  Returns 0; 1 when strict stopped on a bad line
- * or any line was bad and strict is set; -errno when the file cannot be read.
+ * interned (fleet_code()).  Returns 0, -EINVAL when strict stopped on a
+ * bad line or cc is refused, -EIO when reading or writing failed, or -errno
+ * when the file cannot be opened.
  */
 int	 replay_run(const char *path, struct fleet *fleet,
 	    const struct corr_config *cc, int strict, FILE *out, FILE *err);
@@ -66,8 +68,8 @@ int	 replay_run(const char *path, struct fleet *fleet,
 /*
  * Reads every good transition of the file into a new array (*out, *nout;
  * free with xfree()), reporting bad lines to err as replay_run() does.
- * Returns 0, 1 when strict stopped on a bad line, or -errno; on failure
- * *out is NULL.  For benchmarks and tools that feed the core from memory.
+ * Returns 0, -EINVAL when strict stopped on a bad line, or -errno; on
+ * failure *out is NULL.  For benchmarks and tools that feed the core from memory.
  */
 int	 replay_read_all(const char *path, struct fleet *fleet, int strict,
 	    struct alarm_event **out, size_t *nout, FILE *err);

@@ -1,7 +1,8 @@
 /*
  * test_replay.c - the replay line parser (good lines, every kind of bad
- * line), RFC3339 times, and whole replays: deterministic bytes, bad lines
- * reported by number and skipped, --strict stopping, unknown ids counted.
+ * line, alarm codes checked by fleet_code_check()), RFC3339 times, and whole
+ * replays: deterministic bytes, bad lines reported by number and skipped,
+ * --strict stopping with -EINVAL, unknown ids counted.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -226,7 +227,7 @@ Test(replay, strict_stops_at_first_bad_line)
 	int rc;
 
 	o = run(input, 1, &rc, &e);
-	cr_assert_eq(rc, 1);
+	cr_assert_eq(rc, -EINVAL);
 	cr_assert(strstr(e, "line 4: malformed") != NULL, "%s", e);
 	cr_assert_null(strstr(e, "line 6:"), "%s", e);
 	cr_assert(strstr(e, "replay: lines=4 alarms=2 ") != NULL, "%s", e);
@@ -273,10 +274,126 @@ Test(replay, read_all_into_memory)
 	cr_assert_eq(evs[3].edge, ALARM_CLEAR);
 	cr_assert_eq(evs[3].code, fleet_find_code(fl, "WATER_LEAK"));
 	free(evs);
-	cr_assert_eq(replay_read_all(path, fl, 1, &evs, &n, err), 1);
+	cr_assert_eq(replay_read_all(path, fl, 1, &evs, &n, err), -EINVAL);
 	cr_assert_null(evs);
 	fclose(err);
 	free(ebuf);
 	unlink(path);
+	fleet_free(fl);
+}
+
+#define AT	"{\"at\":\"2026-11-23T10:00:00Z\","
+
+/* ---- alarm codes: one check, the model's (fleet_code_check) ---- */
+
+Test(replay, alarm_codes_are_checked_like_the_config)
+{
+	static const char *good[] = { "MAINS_FAIL", "COMM_LOSS", "A", "X_1",
+	    "_", "0123456789012345678901234567890" /* 31 */ };
+	static const char *badc[] = { "", "mains_fail", "mains fail",
+	    "MAINS-FAIL", "MAINS FAIL", "MAINS_FAIL\n", "\xc3\x89T\xc3\x89",
+	    "01234567890123456789012345678901" /* 32 */ };
+	struct replay_rec r;
+	char err[160], line[256];
+
+	cr_assert_eq(FLEET_CODE_MAX, 31);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		cr_assert_eq(fleet_code_check(good[i]), 0, "%s", good[i]);
+	for (size_t i = 0; i < sizeof(badc) / sizeof(badc[0]); i++)
+		cr_assert_eq(fleet_code_check(badc[i]), -EINVAL, "%s", badc[i]);
+	/* the limit agrees with the engine's rule codes: every valid code fits */
+	cr_assert_lt(FLEET_CODE_MAX, CORR_CODE_LEN);
+
+	cr_assert_eq(parse(AT "\"device\":\"d\",\"code\":\"mains fail\","
+	    "\"edge\":\"raise\"}", &r, err), -EINVAL);
+	cr_assert(strstr(err, "bad alarm code \"mains fail\" (A-Z, 0-9 and _ "
+	    "only, 1-31 bytes)") != NULL, "%s", err);
+	snprintf(line, sizeof(line), AT "\"device\":\"d\",\"code\":\"%s\","
+	    "\"edge\":\"raise\"}", good[5]);
+	cr_assert_eq(parse(line, &r, err), 0, "%s", err);
+	cr_assert_str_eq(r.code, good[5]);
+	snprintf(line, sizeof(line), AT "\"device\":\"d\",\"code\":\"%s\","
+	    "\"edge\":\"raise\"}", badc[7]);
+	cr_assert_eq(parse(line, &r, err), -EINVAL);
+	cr_assert(strstr(err, "bad alarm code \"0123") != NULL, "%s", err);
+	/* a code far over any buffer is refused the same way */
+	cr_assert_eq(parse(AT "\"device\":\"d\",\"code\":\"AAAAAAAAAAAAAAAAAAAAA"
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	    "AAAAAA\",\"edge\":\"raise\"}", &r, err), -EINVAL);
+	cr_assert(strstr(err, "bad alarm code") != NULL, "%s", err);
+	/* the reason stays one line whatever the code holds */
+	cr_assert_eq(parse(AT "\"device\":\"d\",\"code\":\"A\\nB\","
+	    "\"edge\":\"raise\"}", &r, err), -EINVAL);
+	cr_assert(strstr(err, "bad alarm code") != NULL, "%s", err);
+	cr_assert_null(strchr(err, '\n'), "%s", err);
+}
+
+/* Runs `in` through replay_run() on fleet fl (not freed). */
+static char *
+run_on(struct fleet *fl, const char *in, int strict, int *rc, char **errtext)
+{
+	char path[] = "/tmp/test_replay_XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f, *out, *err;
+	char *obuf = NULL, *ebuf = NULL;
+	size_t olen = 0, elen = 0;
+	struct corr_config cc;
+
+	cr_assert_geq(fd, 0);
+	f = fdopen(fd, "w");
+	fputs(in, f);
+	fclose(f);
+	out = open_memstream(&obuf, &olen);
+	err = open_memstream(&ebuf, &elen);
+	corr_config_defaults(&cc);
+	*rc = replay_run(path, fl, &cc, strict, out, err);
+	fclose(out);
+	fclose(err);
+	unlink(path);
+	*errtext = ebuf;
+	return obuf;
+}
+
+#define T(hms)	"{\"at\":\"2026-11-23T" hms ".000Z\","
+
+static const char *bad_code_input =
+    T("10:00:00") "\"device\":\"S1-pwr\",\"code\":\"MAINS_FAIL\",\"edge\":"
+    "\"raise\",\"severity\":\"critical\"}\n"
+    T("10:01:00") "\"device\":\"S1-bat\",\"code\":\"BATT_LOW\",\"edge\":"
+    "\"raise\"}\n"
+    "\n"
+    T("10:02:00") "\"device\":\"S2-pwr\",\"code\":\"DOOR_OPEN\",\"edge\":"
+    "\"raise\"}\n"
+    T("10:03:00") "\"device\":\"S2-bat\",\"code\":\"mains fail\",\"edge\":"
+    "\"raise\"}\n"
+    T("10:04:00") "\"device\":\"S2-pwr\",\"code\":\"DOOR_OPEN\",\"edge\":"
+    "\"clear\"}\n";
+
+Test(replay, run_refuses_a_bad_code_with_its_line)
+{
+	struct fleet *fl = small_fleet();
+	char *e, *o;
+	int rc;
+
+	o = run_on(fl, bad_code_input, 0, &rc, &e);
+	cr_assert_eq(rc, 0, "%s", e);
+	cr_assert(strstr(e, "replay: line 5: malformed: bad alarm code "
+	    "\"mains fail\" (A-Z, 0-9 and _ only, 1-31 bytes)\n") != NULL,
+	    "%s", e);
+	cr_assert(strstr(e, "replay: lines=6 alarms=4 malformed=1 ") != NULL,
+	    "%s", e);
+	/* never interned, never an incident: S1's and S2's only */
+	cr_assert_eq(fleet_find_code(fl, "mains fail"), -1);
+	cr_assert(strstr(e, " incidents=2 ") != NULL, "%s", e);
+	cr_assert_null(strstr(o, "mains fail"));
+	free(o); free(e);
+
+	o = run_on(fl, bad_code_input, 1, &rc, &e);
+	cr_assert_eq(rc, -EINVAL);
+	cr_assert(strstr(e, "replay: line 5: malformed: bad alarm code") != NULL,
+	    "%s", e);
+	cr_assert(strstr(e, "replay: lines=5 alarms=3 ") != NULL, "%s", e);
+	free(o); free(e);
 	fleet_free(fl);
 }
