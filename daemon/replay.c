@@ -533,7 +533,7 @@ replay_parse_line(const char *line, size_t len, struct replay_rec *out,
 {
 	struct replay_cur c = { line, line + len };
 	unsigned seen = 0, kind;
-	char key[32];
+	char key[32], show[REPLAY_SHOWLEN];
 	int rc, k, remove = 0;
 
 	/* Field by field: a memset of the whole record costs more than a
@@ -566,11 +566,14 @@ replay_parse_line(const char *line, size_t len, struct replay_rec *out,
 		if (c.p >= c.end || *c.p++ != ':')
 			BAD("expected ':' at column %zu", (size_t)(c.p - line));
 		replay_ws(&c);
+		/* A key may hold any text once unescaped: quote it safely. */
 		if (c.p < c.end && (*c.p == '{' || *c.p == '['))
-			BAD("%s: nested values are not allowed", key);
+			BAD("%s: nested values are not allowed",
+			    replay_show(show, sizeof(show), key));
 		if ((k = replay_find_key(key)) < 0) {
 			if (replay_skip(&c) != 0)
-				BAD("%s: bad value", key);
+				BAD("%s: bad value",
+				    replay_show(show, sizeof(show), key));
 		} else if (replay_value(&c, k, out, &remove, err, errlen) != 0) {
 			return -EINVAL;
 		} else {

@@ -751,3 +751,23 @@ Test(replay, read_all_keeps_the_alarms_of_an_ops_file)
 	unlink(path);
 	fleet_free(fl);
 }
+
+/* Found by fuzz_replay: an unescaped key went into the reason verbatim. */
+Test(replay, reasons_stay_one_line)
+{
+	static const char *bad[] = {
+		"{\"code\\nd\":sour\"X\"}",
+		"{\"a\\r\\nb\":[1]}",
+		"{\"at\":\"2026-11-23T10:00:00Z\",\"device\":\"d\",\"code\":\"C\","
+		    "\"edge\":\"up\\n\"}",
+		"{\"at\":\"2026-11-23T10:00:00Z\",\"incident\":\"I\",\"action\":"
+		    "\"a\\u000ab\",\"actor\":\"x\"}",
+	};
+	struct replay_rec r;
+	char err[160];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(parse(bad[i], &r, err), -EINVAL, "%s", bad[i]);
+		cr_assert_null(strpbrk(err, "\r\n"), "%zu: %s", i, err);
+	}
+}
