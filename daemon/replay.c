@@ -604,10 +604,15 @@ replay_parse_line(const char *line, size_t len, struct replay_rec *out,
 	kind = seen & RB(RK_ACTION) ? REPLAY_ACTION : !(seen & RB(RK_MAINT)) ?
 	    REPLAY_ALARM : remove ? REPLAY_MAINT_REMOVE : REPLAY_MAINT_ADD;
 	out->kind = (uint8_t)kind;
-	if (seen & ~replay_kinds[kind].keys)
-		BAD("%s: not a key of %s lines",
-		    replay_first_key(seen & ~replay_kinds[kind].keys),
-		    replay_kinds[kind].name);
+	if (seen & ~replay_kinds[kind].keys) {
+		int extra = __builtin_ctz(seen & ~replay_kinds[kind].keys);
+
+		/* The likeliest slip: each kind names its free text its way. */
+		BAD("%s: not a key of %s lines%s", replay_key_names[extra],
+		    replay_kinds[kind].name, extra == RK_NOTE ?
+		    " (a window's text is \"reason\")" : extra == RK_REASON ?
+		    " (an action's text is \"note\")" : "");
+	}
 	if (replay_kinds[kind].needs & ~seen)
 		BAD("missing %s",
 		    replay_first_key(replay_kinds[kind].needs & ~seen));

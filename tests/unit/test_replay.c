@@ -390,7 +390,8 @@ Test(replay, rejects_bad_action_and_maintenance_lines)
 		    "890\",\"action\":\"ack\",\"actor\":\"a\"}",
 		    "incident: longer than 47 bytes" },
 		{ ACT ",\"edge\":\"raise\"}", "edge: not a key of action lines" },
-		{ ACT ",\"reason\":\"x\"}", "reason: not a key of action lines" },
+		{ ACT ",\"reason\":\"x\"}", "reason: not a key of action lines "
+		    "(an action's text is \"note\")" },
 		{ ACT ",\"maintenance\":\"add\"}",
 		    "action and maintenance on one line" },
 		{ ACT ",\"note\":7}", "note: not a string" },
@@ -421,7 +422,8 @@ Test(replay, rejects_bad_action_and_maintenance_lines)
 		    "\"end\":\"2026-11-23T12:00:00Z\"}",
 		    "start: not an RFC3339 time" },
 		{ MADD "\"site\":\"S1\"," WIN ",\"note\":\"x\"}",
-		    "note: not a key of maintenance add lines" },
+		    "note: not a key of maintenance add lines (a window's text "
+		    "is \"reason\")" },
 		{ AT "\"device\":\"d\",\"code\":\"C\",\"edge\":\"raise\","
 		    "\"actor\":\"x\"}", "actor: not a key of alarm lines" },
 		{ AT "\"device\":\"d\",\"code\":\"C\",\"edge\":\"raise\","
