@@ -277,6 +277,19 @@ fleet_find_code(const struct fleet *f, const char *code)
 	return v == FLEET_NONE ? -ENOENT : (int)v;
 }
 
+int
+fleet_code_check(const char *code)
+{
+	size_t n = 0;
+
+	/* Explicit ranges, not isupper(): a locale must not widen the set. */
+	for (; code[n] != '\0'; n++)
+		if (n >= FLEET_CODE_MAX || !((code[n] >= 'A' && code[n] <= 'Z') ||
+		    (code[n] >= '0' && code[n] <= '9') || code[n] == '_'))
+			return -EINVAL;
+	return n > 0 ? 0 : -EINVAL;
+}
+
 uint32_t
 fleet_find_site(const struct fleet *f, const char *id)
 {

@@ -155,6 +155,15 @@ uint32_t fleet_area(struct fleet *f, const char *name);
 uint16_t fleet_code(struct fleet *f, const char *code);
 /* The id of a code, or -ENOENT if it was never interned. */
 int	 fleet_find_code(const struct fleet *f, const char *code);
+/*
+ * The one rule for what an alarm code may be, for every input that names
+ * one (configuration, replay files, tocsin.alarms): 1 to FLEET_CODE_MAX
+ * bytes of A-Z, 0-9 and _, like MAINS_FAIL.  The limit is the correlation
+ * rules' (corr.h CORR_CODE_LEN - 1), so any valid code can be named by a
+ * rule.  Returns 0, or -EINVAL.
+ */
+#define FLEET_CODE_MAX 31
+int	 fleet_code_check(const char *code);
 
 /* Look-ups by id; FLEET_NONE when absent.  O(1). */
 uint32_t fleet_find_site(const struct fleet *f, const char *id);

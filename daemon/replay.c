@@ -6,8 +6,18 @@
  * costs most of the time of a million-line replay.  It is strict about JSON
  * syntax (no trailing commas, no nesting, escapes checked), bounded by len
  * (lines are not NUL-terminated in the fuzz target) and fuzzed by
- * tests/fuzz/fuzz_replay.c.  Output goes through incjson, so replay bytes
- * equal what Kafka consumers see.
+ * tests/fuzz/fuzz_replay.c.  One pass reads every key into the record and
+ * notes which keys it saw; the kind of the line follows from those keys
+ * (replay_kinds[] lists what each kind may and must carry), so key order
+ * never matters.  Output goes through incjson, so replay bytes equal what
+ * Kafka consumers see.
+ *
+ * The run feeds every line to one engine at the line's time: alarms with
+ * corr_engine_alarm(), actions with corr_engine_action() (which advances
+ * first), windows after corr_engine_advance() to the line's time, so a
+ * window removed at 11:30 unplans its incidents at 11:30 and not at the
+ * next alarm.  What the engine refuses is the recording's problem, not the
+ * replay's: it is reported and counted, and --strict does not stop on it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -310,24 +320,240 @@ replay_parse_time(const char *s, size_t len, int64_t *out)
 	return 0;
 }
 
-#define RP_AT		0x01
-#define RP_DEVICE	0x02
-#define RP_CODE		0x04
-#define RP_EDGE		0x08
+/*
+ * Copies s into dst (len bytes, >= 8) for a message: cut on a UTF-8
+ * boundary with "..." when longer, control bytes as '?', so a report stays
+ * one line whatever a string held once its escapes were decoded.
+ */
+#define REPLAY_SHOWLEN	44	/* quotes 40 bytes of a value + "..." */
+static const char *
+replay_show(char *dst, size_t len, const char *s)
+{
+	size_t n = strlen(s), k;
+
+	if (n > len - 1) {
+		n = len - 4;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	for (k = 0; k < n; k++)
+		dst[k] = (unsigned char)s[k] < 0x20 || s[k] == 0x7f ? '?' : s[k];
+	if (s[n] != '\0') {
+		memcpy(dst + k, "...", 3);
+		k += 3;
+	}
+	dst[k] = '\0';
+	return dst;
+}
+
+/* Every key a line may carry; the order is the order "missing" names them. */
+enum replay_key {
+	RK_AT, RK_DEVICE, RK_SITE, RK_CODE, RK_EDGE, RK_SEVERITY, RK_VALUE,
+	RK_INCIDENT, RK_ACTION, RK_ACTOR, RK_NOTE,
+	RK_MAINT, RK_ID, RK_AREA, RK_START, RK_END, RK_REASON,
+	RK__COUNT
+};
+
+static const char *const replay_key_names[RK__COUNT] = {
+	"at", "device", "site", "code", "edge", "severity", "value",
+	"incident", "action", "actor", "note",
+	"maintenance", "id", "area", "start", "end", "reason",
+};
+
+#define RB(k)	(1u << (k))
+
+/* The keys each kind may carry and those it must (docs/replay.md). */
+static const struct {
+	const char *name;	/* "... not a key of <name> lines" */
+	unsigned keys;
+	unsigned needs;
+} replay_kinds[] = {
+	[REPLAY_ALARM] = { "alarm",
+	    RB(RK_AT) | RB(RK_DEVICE) | RB(RK_SITE) | RB(RK_CODE) | RB(RK_EDGE) |
+	    RB(RK_SEVERITY) | RB(RK_VALUE),
+	    RB(RK_AT) | RB(RK_DEVICE) | RB(RK_CODE) | RB(RK_EDGE) },
+	[REPLAY_ACTION] = { "action",
+	    RB(RK_AT) | RB(RK_INCIDENT) | RB(RK_ACTION) | RB(RK_ACTOR) |
+	    RB(RK_NOTE),
+	    RB(RK_AT) | RB(RK_INCIDENT) | RB(RK_ACTION) | RB(RK_ACTOR) },
+	[REPLAY_MAINT_ADD] = { "maintenance add",
+	    RB(RK_AT) | RB(RK_MAINT) | RB(RK_ID) | RB(RK_SITE) | RB(RK_AREA) |
+	    RB(RK_START) | RB(RK_END) | RB(RK_REASON),
+	    RB(RK_AT) | RB(RK_MAINT) | RB(RK_ID) | RB(RK_START) | RB(RK_END) },
+	[REPLAY_MAINT_REMOVE] = { "maintenance remove",
+	    RB(RK_AT) | RB(RK_MAINT) | RB(RK_ID),
+	    RB(RK_AT) | RB(RK_MAINT) | RB(RK_ID) },
+};
+
+/* The lowest key of a non-empty set. */
+static const char *
+replay_first_key(unsigned set)
+{
+	return replay_key_names[__builtin_ctz(set)];
+}
+
+/*
+ * The key's index, or -1.  The first byte rules out most names without a
+ * call: a strcmp per name was 7% of a million-line replay's instructions.
+ */
+static int
+replay_find_key(const char *key)
+{
+	for (int k = 0; k < RK__COUNT; k++)
+		if (replay_key_names[k][0] == key[0] &&
+		    strcmp(key, replay_key_names[k]) == 0)
+			return k;
+	return -1;
+}
+
+#define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -EINVAL; } while (0)
+
+/*
+ * Reads the value of known key k at c->p into out (*remove: the value of
+ * "maintenance" was "remove").  Returns 0, or -EINVAL with a reason in err.
+ */
+static int
+replay_value(struct replay_cur *c, int k, struct replay_rec *out, int *remove,
+    char *err, size_t errlen)
+{
+	const char *key = replay_key_names[k];
+	char val[REPLAY_IDLEN], show[REPLAY_SHOWLEN], *dst = val;
+	size_t dlen = sizeof(val);
+	double d;
+	int rc;
+
+	if (k == RK_VALUE) {
+		if (c->p < c->end && *c->p == 'n') {
+			if (replay_literal(c, "null") != 0)
+				BAD("value: bad literal");
+		} else if (replay_number(c, &out->value) != 0) {
+			BAD("value: not a number");
+		}
+		return 0;
+	}
+	if (k == RK_ID) {
+		if (c->p >= c->end || *c->p == '"' ||
+		    replay_number(c, &d) != 0 || d < 1 || d > UINT32_MAX ||
+		    d != floor(d))
+			BAD("id: want an integer from 1 to %" PRIu32,
+			    UINT32_MAX);
+		out->maint_id = (uint32_t)d;
+		return 0;
+	}
+	if (c->p >= c->end || *c->p != '"')
+		BAD("%s: not a string", key);
+	/* Ids and text go straight to their field, the rest through val. */
+	switch (k) {
+	case RK_DEVICE: dst = out->device; dlen = sizeof(out->device); break;
+	case RK_SITE: dst = out->site; dlen = sizeof(out->site); break;
+	case RK_AREA: dst = out->area; dlen = sizeof(out->area); break;
+	case RK_ACTOR: dst = out->actor; dlen = sizeof(out->actor); break;
+	case RK_INCIDENT:
+		dst = out->incident;
+		dlen = sizeof(out->incident);
+		break;
+	case RK_NOTE:
+	case RK_REASON:
+		dst = out->note;
+		dlen = sizeof(out->note);
+		break;
+	}
+	rc = replay_string(c, dst, dlen);
+	if (rc == -ENAMETOOLONG && k == RK_CODE)
+		rc = 0;		/* fleet_code_check() says why below */
+	if (rc == -ENAMETOOLONG)
+		BAD("%s: longer than %zu bytes", key, dlen - 1);
+	if (rc != 0)
+		BAD("%s: bad string", key);
+	switch (k) {
+	case RK_AT:
+	case RK_START:
+	case RK_END: {
+		int64_t *t = k == RK_AT ? &out->at_ms : k == RK_START ?
+		    &out->start_ms : &out->end_ms;
+
+		if (replay_parse_time(val, strlen(val), t) != 0)
+			BAD("%s: not an RFC3339 time: %s", key,
+			    replay_show(show, sizeof(show), val));
+		break;
+	}
+	case RK_DEVICE:
+	case RK_INCIDENT:
+	case RK_ACTOR:
+		if (dst[0] == '\0')
+			BAD("%s: empty", key);
+		break;
+	case RK_CODE:
+		/* A truncated val (code longer than val) fails here too. */
+		if (strlen(val) > FLEET_CODE_MAX || fleet_code_check(val) != 0)
+			BAD("bad alarm code \"%s\" (A-Z, 0-9 and _ only, 1-%d "
+			    "bytes)", replay_show(show, sizeof(show), val),
+			    FLEET_CODE_MAX);
+		memcpy(out->code, val, strlen(val) + 1);
+		break;
+	case RK_EDGE:
+		if (strcmp(val, "raise") == 0)
+			out->edge = ALARM_RAISE;
+		else if (strcmp(val, "clear") == 0)
+			out->edge = ALARM_CLEAR;
+		else
+			BAD("edge: want raise or clear: %s",
+			    replay_show(show, sizeof(show), val));
+		break;
+	case RK_SEVERITY: {
+		enum severity sv;
+
+		if (severity_parse(val, &sv) != 0)
+			BAD("severity: unknown: %s",
+			    replay_show(show, sizeof(show), val));
+		out->severity = (uint8_t)sv;
+		break;
+	}
+	case RK_ACTION: {
+		enum corr_action_type at;
+
+		if (corr_action_parse(val, &at) != 0)
+			BAD("action: unknown: %s (want ack, dispatch, on_site, "
+			    "resolve, close, note, pause or resume)",
+			    replay_show(show, sizeof(show), val));
+		out->action = (uint8_t)at;
+		break;
+	}
+	case RK_MAINT:
+		if (strcmp(val, "add") == 0)
+			*remove = 0;
+		else if (strcmp(val, "remove") == 0)
+			*remove = 1;
+		else
+			BAD("maintenance: want add or remove: %s",
+			    replay_show(show, sizeof(show), val));
+		break;
+	}
+	return 0;
+}
 
 int
 replay_parse_line(const char *line, size_t len, struct replay_rec *out,
     char *err, size_t errlen)
 {
 	struct replay_cur c = { line, line + len };
-	unsigned seen = 0;
-	char key[32], val[REPLAY_IDLEN];
-	int rc;
+	unsigned seen = 0, kind;
+	char key[32], show[REPLAY_SHOWLEN];
+	int rc, k, remove = 0;
 
-#define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -EINVAL; } while (0)
-	memset(out, 0, sizeof(*out));
-	out->value = NAN;
+	/* Field by field: a memset of the whole record costs more than a
+	 * line's parse (the note alone is 1 KB). */
+	out->at_ms = 0;
+	out->kind = REPLAY_ALARM;
+	out->edge = 0;
 	out->severity = SEV_MAJOR;
+	out->value = NAN;
+	out->device[0] = out->site[0] = out->code[0] = '\0';
+	out->action = 0;
+	out->incident[0] = out->actor[0] = out->note[0] = '\0';
+	out->maint_id = 0;
+	out->area[0] = '\0';
+	out->start_ms = out->end_ms = 0;
 	replay_ws(&c);
 	if (c.p >= c.end || *c.p != '{')
 		BAD("not a JSON object");
@@ -345,62 +571,18 @@ replay_parse_line(const char *line, size_t len, struct replay_rec *out,
 		if (c.p >= c.end || *c.p++ != ':')
 			BAD("expected ':' at column %zu", (size_t)(c.p - line));
 		replay_ws(&c);
+		/* A key may hold any text once unescaped: quote it safely. */
 		if (c.p < c.end && (*c.p == '{' || *c.p == '['))
-			BAD("%s: nested values are not allowed", key);
-		if (strcmp(key, "value") == 0) {
-			if (c.p < c.end && *c.p == 'n') {
-				if (replay_literal(&c, "null") != 0)
-					BAD("value: bad literal");
-			} else if (replay_number(&c, &out->value) != 0) {
-				BAD("value: not a number");
-			}
-		} else if (strcmp(key, "at") == 0 || strcmp(key, "device") == 0 ||
-		    strcmp(key, "site") == 0 || strcmp(key, "code") == 0 ||
-		    strcmp(key, "edge") == 0 || strcmp(key, "severity") == 0) {
-			if (c.p >= c.end || *c.p != '"')
-				BAD("%s: not a string", key);
-			rc = replay_string(&c, val, sizeof(val));
-			if (rc == -ENAMETOOLONG)
-				BAD("%s: longer than %d bytes", key,
-				    REPLAY_IDLEN - 1);
-			if (rc != 0)
-				BAD("%s: bad string", key);
-			if (key[0] == 'a') {
-				if (replay_parse_time(val, strlen(val),
-				    &out->at_ms) != 0)
-					BAD("at: not an RFC3339 time: %.40s", val);
-				seen |= RP_AT;
-			} else if (key[0] == 'd') {
-				if (val[0] == '\0')
-					BAD("device: empty");
-				memcpy(out->device, val, sizeof(val));
-				seen |= RP_DEVICE;
-			} else if (key[1] == 'i') {
-				memcpy(out->site, val, sizeof(val));
-			} else if (key[0] == 'c') {
-				if (val[0] == '\0' ||
-				    strlen(val) >= sizeof(out->code))
-					BAD("code: empty or longer than %d bytes",
-					    CORR_CODE_LEN - 1);
-				memcpy(out->code, val, strlen(val) + 1);
-				seen |= RP_CODE;
-			} else if (key[0] == 'e') {
-				if (strcmp(val, "raise") == 0)
-					out->edge = ALARM_RAISE;
-				else if (strcmp(val, "clear") == 0)
-					out->edge = ALARM_CLEAR;
-				else
-					BAD("edge: want raise or clear: %.40s", val);
-				seen |= RP_EDGE;
-			} else {
-				enum severity sv;
-
-				if (severity_parse(val, &sv) != 0)
-					BAD("severity: unknown: %.40s", val);
-				out->severity = (uint8_t)sv;
-			}
-		} else if (replay_skip(&c) != 0) {
-			BAD("%s: bad value", key);
+			BAD("%s: nested values are not allowed",
+			    replay_show(show, sizeof(show), key));
+		if ((k = replay_find_key(key)) < 0) {
+			if (replay_skip(&c) != 0)
+				BAD("%s: bad value",
+				    replay_show(show, sizeof(show), key));
+		} else if (replay_value(&c, k, out, &remove, err, errlen) != 0) {
+			return -EINVAL;
+		} else {
+			seen |= RB(k);
 		}
 		replay_ws(&c);
 		if (c.p < c.end && *c.p == ',') {
@@ -416,17 +598,38 @@ replay_parse_line(const char *line, size_t len, struct replay_rec *out,
 	replay_ws(&c);
 	if (c.p != c.end)
 		BAD("trailing bytes at column %zu", (size_t)(c.p - line) + 1);
-	if ((seen & RP_AT) == 0)
-		BAD("missing at");
-	if ((seen & RP_DEVICE) == 0)
-		BAD("missing device");
-	if ((seen & RP_CODE) == 0)
-		BAD("missing code");
-	if ((seen & RP_EDGE) == 0)
-		BAD("missing edge");
+	if ((seen & RB(RK_ACTION)) && (seen & RB(RK_MAINT)))
+		BAD("action and maintenance on one line: an action or a window, "
+		    "not both");
+	kind = seen & RB(RK_ACTION) ? REPLAY_ACTION : !(seen & RB(RK_MAINT)) ?
+	    REPLAY_ALARM : remove ? REPLAY_MAINT_REMOVE : REPLAY_MAINT_ADD;
+	out->kind = (uint8_t)kind;
+	if (seen & ~replay_kinds[kind].keys) {
+		int extra = __builtin_ctz(seen & ~replay_kinds[kind].keys);
+
+		/* The likeliest slip: each kind names its free text its way. */
+		BAD("%s: not a key of %s lines%s", replay_key_names[extra],
+		    replay_kinds[kind].name, extra == RK_NOTE ?
+		    " (a window's text is \"reason\")" : extra == RK_REASON ?
+		    " (an action's text is \"note\")" : "");
+	}
+	if (replay_kinds[kind].needs & ~seen)
+		BAD("missing %s",
+		    replay_first_key(replay_kinds[kind].needs & ~seen));
+	if (kind == REPLAY_MAINT_ADD) {
+		if (!(seen & (RB(RK_SITE) | RB(RK_AREA))))
+			BAD("a window needs a site or an area");
+		if ((seen & RB(RK_SITE)) && (seen & RB(RK_AREA)))
+			BAD("a window has a site or an area, not both");
+		if (out->site[0] == '\0' && out->area[0] == '\0')
+			BAD("%s: empty", seen & RB(RK_SITE) ? "site" : "area");
+		if (out->end_ms <= out->start_ms)
+			BAD("end: not after start");
+	}
 	return 0;
-#undef BAD
 }
+
+#undef BAD
 
 /* ---- the run ---- */
 
@@ -467,21 +670,25 @@ struct replay_reader {
 	char	*line;		/* getline buffer */
 	size_t	 cap;
 	int64_t	 last_at;	/* time of the last accepted line */
+	struct replay_rec rec;	/* the line replay_next() returned */
 	unsigned long lineno, nalarms, malformed, ooo, unknown_dev,
 		 unknown_site, mismatch;
+	/* replay_run() only: action and maintenance lines applied, refused */
+	unsigned long nactions, actions_rejected, nmaint, maint_rejected;
 };
 
 /*
- * The next good transition of the file in *ev: returns 1, 0 at the end, or
- * -1 when strict mode stops on a bad line.  Bad lines are reported to err
- * (unknown ids only for the first REPLAY_REPORT_MAX of each kind).
+ * The next good line of the file in rd->rec, and for an alarm its
+ * transition in *ev: returns 1, 0 at the end, or -EINVAL when strict mode
+ * stops on a bad line.  Bad lines are reported to err (unknown ids only for
+ * the first REPLAY_REPORT_MAX of each kind).
  */
 static int
 replay_next(struct replay_reader *rd, struct alarm_event *ev)
 {
 	struct fleet *fleet = rd->fleet;
-	struct replay_rec rec;
-	char msg[160];
+	struct replay_rec *rec = &rd->rec;
+	char msg[160], show[REPLAY_SHOWLEN];
 	ssize_t n;
 
 	while ((n = getline(&rd->line, &rd->cap, rd->in)) != -1) {
@@ -495,66 +702,75 @@ replay_next(struct replay_reader *rd, struct alarm_event *ev)
 			;
 		if (k == (size_t)n)
 			continue;	/* blank line */
-		if (replay_parse_line(line, (size_t)n, &rec, msg,
+		if (replay_parse_line(line, (size_t)n, rec, msg,
 		    sizeof(msg)) != 0) {
 			rd->malformed++;
 			fprintf(rd->err, "replay: line %lu: malformed: %s\n",
 			    rd->lineno, msg);
 			if (rd->strict)
-				return -1;
+				return -EINVAL;
 			continue;
 		}
-		if (rec.at_ms < rd->last_at) {
+		if (rec->at_ms < rd->last_at) {
 			rd->ooo++;
 			fprintf(rd->err, "replay: line %lu: out of order: %.*s is "
 			    "before the previous line\n", rd->lineno, 40, line);
 			if (rd->strict)
-				return -1;
+				return -EINVAL;
 			continue;
 		}
-		rd->last_at = rec.at_ms;
-		if ((dev = fleet_find_device(fleet, rec.device)) == FLEET_NONE) {
+		rd->last_at = rec->at_ms;
+		if (rec->kind != REPLAY_ALARM)
+			return 1;	/* the engine judges them */
+		if ((dev = fleet_find_device(fleet, rec->device)) == FLEET_NONE) {
 			if (rd->unknown_dev++ < REPLAY_REPORT_MAX)
 				fprintf(rd->err, "replay: line %lu: unknown "
-				    "device %s\n", rd->lineno, rec.device);
+				    "device %s\n", rd->lineno, replay_show(show,
+				    sizeof(show), rec->device));
 			continue;
 		}
 		site = fleet->devices[dev].site;
 		/* The usual case costs one strcmp, not a second look-up. */
-		if (rec.site[0] != '\0' &&
-		    strcmp(rec.site, fleet->sites[site].id) != 0) {
-			uint32_t s = fleet_find_site(fleet, rec.site);
+		if (rec->site[0] != '\0' &&
+		    strcmp(rec->site, fleet->sites[site].id) != 0) {
+			uint32_t s = fleet_find_site(fleet, rec->site);
 
 			if (s == FLEET_NONE) {
 				if (rd->unknown_site++ < REPLAY_REPORT_MAX)
 					fprintf(rd->err, "replay: line %lu: "
 					    "unknown site %s\n", rd->lineno,
-					    rec.site);
+					    replay_show(show, sizeof(show),
+					    rec->site));
 				continue;
 			}
 			if (s != site) {
+				char show2[REPLAY_SHOWLEN];
+
 				if (rd->mismatch++ < REPLAY_REPORT_MAX)
 					fprintf(rd->err, "replay: line %lu: "
 					    "device %s is not at site %s\n",
-					    rd->lineno, rec.device, rec.site);
+					    rd->lineno, replay_show(show,
+					    sizeof(show), rec->device),
+					    replay_show(show2, sizeof(show2),
+					    rec->site));
 				continue;
 			}
 		}
 		memset(ev, 0, sizeof(*ev));
-		ev->at_ms = rec.at_ms;
-		ev->value = rec.value;
+		ev->at_ms = rec->at_ms;
+		ev->value = rec->value;
 		ev->device = dev;
 		ev->site = site;
 		ev->point = FLEET_NONE;
-		ev->code = fleet_code(fleet, rec.code);
-		ev->edge = rec.edge;
-		ev->severity = rec.severity;
+		ev->code = fleet_code(fleet, rec->code);
+		ev->edge = rec->edge;
+		ev->severity = rec->severity;
 		if (ev->code == UINT16_MAX) {
 			rd->malformed++;
 			fprintf(rd->err, "replay: line %lu: too many alarm "
 			    "codes\n", rd->lineno);
 			if (rd->strict)
-				return -1;
+				return -EINVAL;
 			continue;
 		}
 		rd->nalarms++;
@@ -599,6 +815,82 @@ replay_close(struct replay_reader *rd, const char *path)
 	return rc;
 }
 
+/* rd->rec, an action line: applied at its time, or reported and counted. */
+static void
+replay_action(struct replay_reader *rd, struct corr_engine *e)
+{
+	const struct replay_rec *rec = &rd->rec;
+	struct corr_action a = {
+		.incident = rec->incident,
+		.type = rec->action,
+		.actor = rec->actor,
+		.note = rec->note[0] != '\0' ? rec->note : NULL,
+		.at = rec->at_ms,
+	};
+	char why[160], show[REPLAY_SHOWLEN], whyshow[sizeof(why)];
+
+	if (corr_engine_action(e, &a, why, sizeof(why)) == 0) {
+		rd->nactions++;
+		return;
+	}
+	/* The engine's reason may quote the id or the owner. */
+	if (rd->actions_rejected++ < REPLAY_REPORT_MAX)
+		fprintf(rd->err, "replay: line %lu: action %s on %s rejected: "
+		    "%s\n", rd->lineno,
+		    corr_action_name((enum corr_action_type)rec->action),
+		    replay_show(show, sizeof(show), rec->incident),
+		    replay_show(whyshow, sizeof(whyshow), why));
+}
+
+/* rd->rec, a maintenance line: applied at its time, or reported. */
+static void
+replay_maint(struct replay_reader *rd, struct corr_engine *e)
+{
+	const struct replay_rec *rec = &rd->rec;
+	const struct fleet *f = rd->fleet;
+	struct corr_maint m = {
+		.site = FLEET_NONE,
+		.area = FLEET_NONE,
+		.start_ms = rec->start_ms,
+		.end_ms = rec->end_ms,
+		.reason = rec->note,
+	};
+	char why[96], show[REPLAY_SHOWLEN];
+	int rc;
+
+	/* Windows that ended by now end first, as in a live engine. */
+	corr_engine_advance(e, rec->at_ms);
+	if (rec->kind == REPLAY_MAINT_REMOVE) {
+		if ((rc = corr_engine_maint_remove(e, rec->maint_id)) != 0)
+			snprintf(why, sizeof(why), "no window %" PRIu32,
+			    rec->maint_id);
+	} else if (rec->site[0] != '\0' &&
+	    (m.site = fleet_find_site(f, rec->site)) == FLEET_NONE) {
+		rc = -ENOENT;
+		snprintf(why, sizeof(why), "unknown site %s",
+		    replay_show(show, sizeof(show), rec->site));
+	} else if (rec->site[0] == '\0' &&
+	    (m.area = fleet_find_area(f, rec->area)) == FLEET_NONE) {
+		rc = -ENOENT;
+		snprintf(why, sizeof(why), "unknown area %s",
+		    replay_show(show, sizeof(show), rec->area));
+	} else {
+		if (m.site != FLEET_NONE)
+			m.area = f->sites[m.site].area;
+		if ((rc = corr_engine_maint_put(e, rec->maint_id, &m)) != 0)
+			snprintf(why, sizeof(why), "id %" PRIu32 " is taken",
+			    rec->maint_id);
+	}
+	if (rc == 0) {
+		rd->nmaint++;
+		return;
+	}
+	if (rd->maint_rejected++ < REPLAY_REPORT_MAX)
+		fprintf(rd->err, "replay: line %lu: maintenance %s %" PRIu32
+		    " rejected: %s\n", rd->lineno, rec->kind == REPLAY_MAINT_ADD ?
+		    "add" : "remove", rec->maint_id, why);
+}
+
 int
 replay_run(const char *path, struct fleet *fleet, const struct corr_config *cc,
     int strict, FILE *out, FILE *err)
@@ -610,7 +902,7 @@ replay_run(const char *path, struct fleet *fleet, const struct corr_config *cc,
 	struct corr_stats st;
 	struct alarm_event ev;
 	int64_t last = INT64_MIN;
-	int rc;
+	int rc, r;
 
 	if ((rc = replay_open(&rd, path, fleet, strict, err)) != 0)
 		return rc;
@@ -620,14 +912,25 @@ replay_run(const char *path, struct fleet *fleet, const struct corr_config *cc,
 		return -EINVAL;
 	}
 	/*
-	 * Each alarm advances the engine to its time first, so SLA marks come
-	 * out in event time between the alarms.  At the end of the input time
-	 * stops at the last event: what would come due later is left unsaid
-	 * (the recording does not say the day went on).
+	 * Each line advances the engine to its time first, so SLA marks and
+	 * window ends come out in event time between the lines.  At the end
+	 * of the input time stops at the last line that reached the engine:
+	 * what would come due later is left unsaid (the recording does not say
+	 * the day went on).
 	 */
-	while (replay_next(&rd, &ev) == 1) {
-		corr_engine_alarm(e, &ev);
-		last = ev.at_ms;
+	while ((r = replay_next(&rd, &ev)) == 1) {
+		switch (rd.rec.kind) {
+		case REPLAY_ALARM:
+			corr_engine_alarm(e, &ev);
+			break;
+		case REPLAY_ACTION:
+			replay_action(&rd, e);
+			break;
+		default:
+			replay_maint(&rd, e);
+			break;
+		}
+		last = rd.rec.at_ms;
 	}
 	if (last != INT64_MIN)
 		corr_engine_advance(e, last);
@@ -639,18 +942,20 @@ replay_run(const char *path, struct fleet *fleet, const struct corr_config *cc,
 	    " events=%" PRIu64 " repeats=%" PRIu64 " stray_clears=%" PRIu64
 	    " explained=%" PRIu64 " reparented=%" PRIu64 " reraised=%" PRIu64
 	    " open_at_end=%" PRIu64 " sla_warnings=%" PRIu64 " sla_breaches=%"
-	    PRIu64 " escalations=%" PRIu64 "\n", rd.lineno, rd.nalarms,
-	    rd.malformed, rd.ooo, rd.unknown_dev, rd.unknown_site, rd.mismatch,
-	    st.opened, st.area_opened, st.events, st.repeats, st.stray_clears,
-	    st.explained, st.reparented, st.reraised, st.live_incidents,
-	    st.sla_warnings, st.sla_breaches, st.escalations);
+	    PRIu64 " escalations=%" PRIu64 " actions=%lu actions_rejected=%lu "
+	    "maintenance=%lu maintenance_rejected=%lu\n", rd.lineno,
+	    rd.nalarms, rd.malformed, rd.ooo, rd.unknown_dev, rd.unknown_site,
+	    rd.mismatch, st.opened, st.area_opened, st.events, st.repeats,
+	    st.stray_clears, st.explained, st.reparented, st.reraised,
+	    st.live_incidents, st.sla_warnings, st.sla_breaches, st.escalations,
+	    rd.nactions, rd.actions_rejected, rd.nmaint, rd.maint_rejected);
 	if (fflush(out) == EOF || ro.werr) {
 		fprintf(err, "replay: writing events failed\n");
 		if (rc == 0)
 			rc = -EIO;
 	}
-	if (rc == 0 && strict && (rd.malformed > 0 || rd.ooo > 0))
-		rc = 1;
+	if (rc == 0 && r < 0)
+		rc = r;
 	corr_engine_free(e);
 	return rc;
 }
@@ -669,6 +974,8 @@ replay_read_all(const char *path, struct fleet *fleet, int strict,
 	if ((rc = replay_open(&rd, path, fleet, strict, err)) != 0)
 		return rc;
 	while ((r = replay_next(&rd, &ev)) == 1) {
+		if (rd.rec.kind != REPLAY_ALARM)
+			continue;	/* actions and windows need an engine */
 		if (n == cap) {
 			cap = cap ? cap * 2 : 4096;
 			arr = xreallocarray(arr, cap, sizeof(*arr));
@@ -677,7 +984,7 @@ replay_read_all(const char *path, struct fleet *fleet, int strict,
 	}
 	rc = replay_close(&rd, path);
 	if (rc == 0 && r < 0)
-		rc = 1;
+		rc = r;
 	if (rc != 0) {
 		xfree(arr);
 		return rc;

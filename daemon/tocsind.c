@@ -79,6 +79,11 @@ replay(const char *config, const char *file, int strict)
 	config_free(cfg);
 	if (fflush(stdout) != 0)
 		return 1;
+	/*
+	 * Skipped lines and refused actions or windows were reported and
+	 * counted: exit 0.
+	 * -EINVAL (--strict stopped), -EIO and an unopenable file: exit 1.
+	 */
 	return r == 0 ? 0 : 1;
 }
 

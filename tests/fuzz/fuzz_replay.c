@@ -2,7 +2,10 @@
  * fuzz_replay.c - libFuzzer target for the replay line parser and the
  * RFC3339 time parser.  The input is handed over with its exact length and
  * no NUL terminator, so any read past the line is caught by ASan.  A parsed
- * record must hold NUL-terminated, in-bounds strings.
+ * record must hold NUL-terminated, in-bounds strings and what its kind
+ * promises (docs/replay.md): an alarm's code passes fleet_code_check(), an
+ * action names an incident and an actor, a window has an id, one of site
+ * or area and end after start.  A refusal is one line of text.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,6 +14,32 @@
 #include "daemon/replay.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FIELD_OK(f)	(memchr((f), '\0', sizeof(f)) != NULL)
+
+static int
+rec_ok(const struct replay_rec *r)
+{
+	if (!FIELD_OK(r->device) || !FIELD_OK(r->site) || !FIELD_OK(r->code) ||
+	    !FIELD_OK(r->incident) || !FIELD_OK(r->actor) ||
+	    !FIELD_OK(r->note) || !FIELD_OK(r->area))
+		return 0;
+	switch (r->kind) {
+	case REPLAY_ALARM:
+		return r->device[0] != '\0' && fleet_code_check(r->code) == 0 &&
+		    r->edge <= 1 && r->severity <= 3;
+	case REPLAY_ACTION:
+		return r->incident[0] != '\0' && r->actor[0] != '\0' &&
+		    r->action < CORR_ACT__COUNT;
+	case REPLAY_MAINT_ADD:
+		return r->maint_id > 0 && r->end_ms > r->start_ms &&
+		    (r->site[0] != '\0') != (r->area[0] != '\0');
+	case REPLAY_MAINT_REMOVE:
+		return r->maint_id > 0;
+	default:
+		return 0;
+	}
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -22,12 +51,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memcpy(copy, data, size);
 	if (replay_parse_line(copy, size, &r, err, sizeof(err)) == 0) {
-		if (strlen(r.device) >= sizeof(r.device) ||
-		    strlen(r.code) >= sizeof(r.code) ||
-		    strlen(r.site) >= sizeof(r.site) || r.device[0] == '\0' ||
-		    r.edge > 1 || r.severity > 3)
+		if (!rec_ok(&r))
 			abort();
-	} else if (memchr(err, '\0', sizeof(err)) == NULL) {
+	} else if (memchr(err, '\0', sizeof(err)) == NULL ||
+	    strchr(err, '\n') != NULL || strchr(err, '\r') != NULL) {
 		abort();
 	}
 	(void)replay_parse_time(copy, size, &t);

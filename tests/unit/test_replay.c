@@ -1,7 +1,10 @@
 /*
- * test_replay.c - the replay line parser (good lines, every kind of bad
- * line), RFC3339 times, and whole replays: deterministic bytes, bad lines
- * reported by number and skipped, --strict stopping, unknown ids counted.
+ * test_replay.c - the replay line parser (alarm, action and maintenance
+ * lines, every kind of bad line, alarm codes checked by fleet_code_check()),
+ * RFC3339 times, and whole replays: deterministic bytes, bad lines reported
+ * by number and skipped, --strict stopping with -EINVAL, unknown ids
+ * counted, operator actions and maintenance windows applied in event time
+ * and their rejections reported by line.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -226,7 +229,7 @@ Test(replay, strict_stops_at_first_bad_line)
 	int rc;
 
 	o = run(input, 1, &rc, &e);
-	cr_assert_eq(rc, 1);
+	cr_assert_eq(rc, -EINVAL);
 	cr_assert(strstr(e, "line 4: malformed") != NULL, "%s", e);
 	cr_assert_null(strstr(e, "line 6:"), "%s", e);
 	cr_assert(strstr(e, "replay: lines=4 alarms=2 ") != NULL, "%s", e);
@@ -273,10 +276,500 @@ Test(replay, read_all_into_memory)
 	cr_assert_eq(evs[3].edge, ALARM_CLEAR);
 	cr_assert_eq(evs[3].code, fleet_find_code(fl, "WATER_LEAK"));
 	free(evs);
-	cr_assert_eq(replay_read_all(path, fl, 1, &evs, &n, err), 1);
+	cr_assert_eq(replay_read_all(path, fl, 1, &evs, &n, err), -EINVAL);
 	cr_assert_null(evs);
 	fclose(err);
 	free(ebuf);
 	unlink(path);
 	fleet_free(fl);
+}
+
+/* ---- operator actions and maintenance windows (tocsin.actions fields) ---- */
+
+Test(replay, parses_action_lines)
+{
+	static const char *names[] = { "ack", "dispatch", "on_site", "resolve",
+	    "close", "note", "pause", "resume" };
+	struct replay_rec r;
+	char err[160], line[256];
+
+	cr_assert_eq(parse("{\"at\":\"2026-11-23T10:00:40.000Z\",\"incident\":"
+	    "\"INC-0-1\",\"action\":\"ack\",\"actor\":\"li.wei\",\"note\":"
+	    "\"calling the station\"}\n", &r, err), 0, "%s", err);
+	cr_assert_eq(r.kind, REPLAY_ACTION);
+	cr_assert_eq(r.at_ms, 1795428040000LL);
+	cr_assert_str_eq(r.incident, "INC-0-1");
+	cr_assert_eq(r.action, CORR_ACT_ACK);
+	cr_assert_str_eq(r.actor, "li.wei");
+	cr_assert_str_eq(r.note, "calling the station");
+	/* every action of the HTTP API; the note is optional */
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(line, sizeof(line), "{\"at\":\"2026-11-23T10:00:00Z\","
+		    "\"incident\":\"INC-0-1\",\"action\":\"%s\",\"actor\":\"a\"}",
+		    names[i]);
+		cr_assert_eq(parse(line, &r, err), 0, "%s: %s", line, err);
+		cr_assert_eq(r.kind, REPLAY_ACTION);
+		cr_assert_eq(r.action, i, "%s", names[i]);
+		cr_assert_str_eq(r.note, "");
+	}
+	/* any key order, an offset time, unknown keys ignored */
+	cr_assert_eq(parse("{\"actor\":\"a\",\"source\":\"ticketing\",\"action\":"
+	    "\"close\",\"incident\":\"DEMO-0-12\",\"at\":"
+	    "\"2026-11-23T18:00:00+08:00\"}", &r, err), 0, "%s", err);
+	cr_assert_eq(r.kind, REPLAY_ACTION);
+	cr_assert_eq(r.action, CORR_ACT_CLOSE);
+	cr_assert_str_eq(r.incident, "DEMO-0-12");
+	cr_assert_eq(r.at_ms, 1795428000000LL);
+	/* a line without action or maintenance is still an alarm */
+	cr_assert_eq(parse("{\"at\":\"2026-11-23T10:00:00Z\",\"device\":\"d\","
+	    "\"code\":\"C\",\"edge\":\"raise\"}", &r, err), 0, "%s", err);
+	cr_assert_eq(r.kind, REPLAY_ALARM);
+}
+
+Test(replay, parses_maintenance_lines)
+{
+	struct replay_rec r;
+	char err[160];
+
+	cr_assert_eq(parse("{\"at\":\"2026-11-23T08:00:00Z\",\"maintenance\":"
+	    "\"add\",\"id\":7,\"site\":\"S1\",\"start\":\"2026-11-23T09:00:00Z\","
+	    "\"end\":\"2026-11-23T12:00:00Z\",\"reason\":\"rectifier swap\"}",
+	    &r, err), 0, "%s", err);
+	cr_assert_eq(r.kind, REPLAY_MAINT_ADD);
+	cr_assert_eq(r.at_ms, 1795420800000LL);
+	cr_assert_eq(r.maint_id, 7);
+	cr_assert_str_eq(r.site, "S1");
+	cr_assert_str_eq(r.area, "");
+	cr_assert_eq(r.start_ms, 1795424400000LL);
+	cr_assert_eq(r.end_ms, 1795435200000LL);
+	cr_assert_str_eq(r.note, "rectifier swap");
+
+	cr_assert_eq(parse("{\"at\":\"2026-11-23T08:00:00Z\",\"maintenance\":"
+	    "\"add\",\"id\":4294967295,\"area\":\"north\",\"start\":"
+	    "\"2026-11-23T09:00:00Z\",\"end\":\"2026-11-23T09:00:00.001Z\"}",
+	    &r, err), 0, "%s", err);
+	cr_assert_eq(r.kind, REPLAY_MAINT_ADD);
+	cr_assert_eq(r.maint_id, UINT32_MAX);
+	cr_assert_str_eq(r.area, "north");
+	cr_assert_str_eq(r.site, "");
+	cr_assert_str_eq(r.note, "");
+	cr_assert_eq(r.end_ms - r.start_ms, 1);
+
+	cr_assert_eq(parse("{\"at\":\"2026-11-23T11:30:00Z\",\"maintenance\":"
+	    "\"remove\",\"id\":7}", &r, err), 0, "%s", err);
+	cr_assert_eq(r.kind, REPLAY_MAINT_REMOVE);
+	cr_assert_eq(r.maint_id, 7);
+	cr_assert_eq(r.at_ms, 1795435200000LL - 30 * 60000);
+}
+
+#define AT	"{\"at\":\"2026-11-23T10:00:00Z\","
+#define ACT	AT "\"incident\":\"INC-0-1\",\"action\":\"ack\",\"actor\":\"a\""
+#define MADD	AT "\"maintenance\":\"add\",\"id\":7,"
+#define WIN	"\"start\":\"2026-11-23T09:00:00Z\",\"end\":\"2026-11-23T12:00:00Z\""
+
+Test(replay, rejects_bad_action_and_maintenance_lines)
+{
+	static const struct {
+		const char *line;
+		const char *why;	/* in the reason */
+	} bad[] = {
+		{ AT "\"incident\":\"INC-0-1\",\"action\":\"approve\",\"actor\":"
+		    "\"a\"}", "action: unknown: approve" },
+		{ AT "\"incident\":\"INC-0-1\",\"action\":1,\"actor\":\"a\"}",
+		    "action: not a string" },
+		{ AT "\"action\":\"ack\",\"actor\":\"a\"}", "missing incident" },
+		{ AT "\"incident\":\"INC-0-1\",\"action\":\"ack\"}",
+		    "missing actor" },
+		{ "{\"incident\":\"INC-0-1\",\"action\":\"ack\",\"actor\":\"a\"}",
+		    "missing at" },
+		{ AT "\"incident\":\"INC-0-1\",\"action\":\"ack\",\"actor\":\"\"}",
+		    "actor: empty" },
+		{ AT "\"incident\":\"\",\"action\":\"ack\",\"actor\":\"a\"}",
+		    "incident: empty" },
+		{ AT "\"incident\":\"INC-0-1234567890123456789012345678901234567890123"
+		    "890\",\"action\":\"ack\",\"actor\":\"a\"}",
+		    "incident: longer than 47 bytes" },
+		{ ACT ",\"edge\":\"raise\"}", "edge: not a key of action lines" },
+		{ ACT ",\"reason\":\"x\"}", "reason: not a key of action lines "
+		    "(an action's text is \"note\")" },
+		{ ACT ",\"maintenance\":\"add\"}",
+		    "action and maintenance on one line" },
+		{ ACT ",\"note\":7}", "note: not a string" },
+		{ AT "\"maintenance\":\"edit\",\"id\":7}",
+		    "maintenance: want add or remove" },
+		{ AT "\"maintenance\":\"remove\"}", "missing id" },
+		{ AT "\"maintenance\":\"remove\",\"id\":0}",
+		    "id: want an integer from 1 to 4294967295" },
+		{ AT "\"maintenance\":\"remove\",\"id\":-1}", "id: want an integer" },
+		{ AT "\"maintenance\":\"remove\",\"id\":1.5}", "id: want an integer" },
+		{ AT "\"maintenance\":\"remove\",\"id\":4294967296}",
+		    "id: want an integer" },
+		{ AT "\"maintenance\":\"remove\",\"id\":\"7\"}",
+		    "id: want an integer" },
+		{ AT "\"maintenance\":\"remove\",\"id\":7,\"site\":\"S1\"}",
+		    "site: not a key of maintenance remove lines" },
+		{ MADD "\"site\":\"S1\",\"start\":\"2026-11-23T09:00:00Z\"}",
+		    "missing end" },
+		{ MADD "\"site\":\"S1\",\"end\":\"2026-11-23T09:00:00Z\"}",
+		    "missing start" },
+		{ MADD WIN "}", "needs a site or an area" },
+		{ MADD "\"site\":\"S1\",\"area\":\"north\"," WIN "}",
+		    "a site or an area, not both" },
+		{ MADD "\"site\":\"\"," WIN "}", "site: empty" },
+		{ MADD "\"site\":\"S1\",\"start\":\"2026-11-23T12:00:00Z\","
+		    "\"end\":\"2026-11-23T12:00:00Z\"}", "end: not after start" },
+		{ MADD "\"site\":\"S1\",\"start\":\"tomorrow\","
+		    "\"end\":\"2026-11-23T12:00:00Z\"}",
+		    "start: not an RFC3339 time" },
+		{ MADD "\"site\":\"S1\"," WIN ",\"note\":\"x\"}",
+		    "note: not a key of maintenance add lines (a window's text "
+		    "is \"reason\")" },
+		{ AT "\"device\":\"d\",\"code\":\"C\",\"edge\":\"raise\","
+		    "\"actor\":\"x\"}", "actor: not a key of alarm lines" },
+		{ AT "\"device\":\"d\",\"code\":\"C\",\"edge\":\"raise\","
+		    "\"id\":3}", "id: not a key of alarm lines" },
+	};
+	struct replay_rec r;
+	char err[160];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		cr_assert_eq(parse(bad[i].line, &r, err), -EINVAL, "%zu: %s", i,
+		    bad[i].line);
+		cr_assert(strstr(err, bad[i].why) != NULL, "%zu: want \"%s\", "
+		    "got \"%s\"", i, bad[i].why, err);
+	}
+}
+
+/* ---- alarm codes: one check, the model's (fleet_code_check) ---- */
+
+Test(replay, alarm_codes_are_checked_like_the_config)
+{
+	static const char *good[] = { "MAINS_FAIL", "COMM_LOSS", "A", "X_1",
+	    "_", "0123456789012345678901234567890" /* 31 */ };
+	static const char *badc[] = { "", "mains_fail", "mains fail",
+	    "MAINS-FAIL", "MAINS FAIL", "MAINS_FAIL\n", "\xc3\x89T\xc3\x89",
+	    "01234567890123456789012345678901" /* 32 */ };
+	struct replay_rec r;
+	char err[160], line[256];
+
+	cr_assert_eq(FLEET_CODE_MAX, 31);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		cr_assert_eq(fleet_code_check(good[i]), 0, "%s", good[i]);
+	for (size_t i = 0; i < sizeof(badc) / sizeof(badc[0]); i++)
+		cr_assert_eq(fleet_code_check(badc[i]), -EINVAL, "%s", badc[i]);
+	/* the limit agrees with the engine's rule codes: every valid code fits */
+	cr_assert_lt(FLEET_CODE_MAX, CORR_CODE_LEN);
+
+	cr_assert_eq(parse(AT "\"device\":\"d\",\"code\":\"mains fail\","
+	    "\"edge\":\"raise\"}", &r, err), -EINVAL);
+	cr_assert(strstr(err, "bad alarm code \"mains fail\" (A-Z, 0-9 and _ "
+	    "only, 1-31 bytes)") != NULL, "%s", err);
+	snprintf(line, sizeof(line), AT "\"device\":\"d\",\"code\":\"%s\","
+	    "\"edge\":\"raise\"}", good[5]);
+	cr_assert_eq(parse(line, &r, err), 0, "%s", err);
+	cr_assert_str_eq(r.code, good[5]);
+	snprintf(line, sizeof(line), AT "\"device\":\"d\",\"code\":\"%s\","
+	    "\"edge\":\"raise\"}", badc[7]);
+	cr_assert_eq(parse(line, &r, err), -EINVAL);
+	cr_assert(strstr(err, "bad alarm code \"0123") != NULL, "%s", err);
+	/* a code far over any buffer is refused the same way */
+	cr_assert_eq(parse(AT "\"device\":\"d\",\"code\":\"AAAAAAAAAAAAAAAAAAAAA"
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+	    "AAAAAA\",\"edge\":\"raise\"}", &r, err), -EINVAL);
+	cr_assert(strstr(err, "bad alarm code") != NULL, "%s", err);
+	/* the reason stays one line whatever the code holds */
+	cr_assert_eq(parse(AT "\"device\":\"d\",\"code\":\"A\\nB\","
+	    "\"edge\":\"raise\"}", &r, err), -EINVAL);
+	cr_assert(strstr(err, "bad alarm code") != NULL, "%s", err);
+	cr_assert_null(strchr(err, '\n'), "%s", err);
+}
+
+/* Runs `in` through replay_run() on fleet fl (not freed). */
+static char *
+run_on(struct fleet *fl, const char *in, int strict, int *rc, char **errtext)
+{
+	char path[] = "/tmp/test_replay_XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f, *out, *err;
+	char *obuf = NULL, *ebuf = NULL;
+	size_t olen = 0, elen = 0;
+	struct corr_config cc;
+
+	cr_assert_geq(fd, 0);
+	f = fdopen(fd, "w");
+	fputs(in, f);
+	fclose(f);
+	out = open_memstream(&obuf, &olen);
+	err = open_memstream(&ebuf, &elen);
+	corr_config_defaults(&cc);
+	*rc = replay_run(path, fl, &cc, strict, out, err);
+	fclose(out);
+	fclose(err);
+	unlink(path);
+	*errtext = ebuf;
+	return obuf;
+}
+
+#define T(hms)	"{\"at\":\"2026-11-23T" hms ".000Z\","
+
+static const char *bad_code_input =
+    T("10:00:00") "\"device\":\"S1-pwr\",\"code\":\"MAINS_FAIL\",\"edge\":"
+    "\"raise\",\"severity\":\"critical\"}\n"
+    T("10:01:00") "\"device\":\"S1-bat\",\"code\":\"BATT_LOW\",\"edge\":"
+    "\"raise\"}\n"
+    "\n"
+    T("10:02:00") "\"device\":\"S2-pwr\",\"code\":\"DOOR_OPEN\",\"edge\":"
+    "\"raise\"}\n"
+    T("10:03:00") "\"device\":\"S2-bat\",\"code\":\"mains fail\",\"edge\":"
+    "\"raise\"}\n"
+    T("10:04:00") "\"device\":\"S2-pwr\",\"code\":\"DOOR_OPEN\",\"edge\":"
+    "\"clear\"}\n";
+
+Test(replay, run_refuses_a_bad_code_with_its_line)
+{
+	struct fleet *fl = small_fleet();
+	char *e, *o;
+	int rc;
+
+	o = run_on(fl, bad_code_input, 0, &rc, &e);
+	cr_assert_eq(rc, 0, "%s", e);
+	cr_assert(strstr(e, "replay: line 5: malformed: bad alarm code "
+	    "\"mains fail\" (A-Z, 0-9 and _ only, 1-31 bytes)\n") != NULL,
+	    "%s", e);
+	cr_assert(strstr(e, "replay: lines=6 alarms=4 malformed=1 ") != NULL,
+	    "%s", e);
+	/* never interned, never an incident: S1's and S2's only */
+	cr_assert_eq(fleet_find_code(fl, "mains fail"), -1);
+	cr_assert(strstr(e, " incidents=2 ") != NULL, "%s", e);
+	cr_assert_null(strstr(o, "mains fail"));
+	free(o); free(e);
+
+	o = run_on(fl, bad_code_input, 1, &rc, &e);
+	cr_assert_eq(rc, -EINVAL);
+	cr_assert(strstr(e, "replay: line 5: malformed: bad alarm code") != NULL,
+	    "%s", e);
+	cr_assert(strstr(e, "replay: lines=5 alarms=3 ") != NULL, "%s", e);
+	free(o); free(e);
+	fleet_free(fl);
+}
+
+/*
+ * A morning at S1 and S2 with its operators: S2's planned work (window 7)
+ * makes S2's alarm a planned incident (INC-0-1); S1's mains failure
+ * (INC-0-2) is acknowledged, dispatched, worked on site and resolved.
+ * Lines 5, 6, 8, 13, 14, 15 and 17 are refused by the engine; line 9 is
+ * malformed.
+ */
+static const char *ops_input =
+    /* 1 */ T("08:00:00") "\"maintenance\":\"add\",\"id\":7,\"site\":\"S2\","
+    "\"start\":\"2026-11-23T09:00:00.000Z\",\"end\":\"2026-11-23T12:00:00.000Z\","
+    "\"reason\":\"rectifier swap\"}\n"
+    /* 2 */ T("09:30:00") "\"device\":\"S2-pwr\",\"code\":\"RECT_FAIL\","
+    "\"edge\":\"raise\"}\n"
+    /* 3 */ T("10:00:00") "\"device\":\"S1-pwr\",\"code\":\"MAINS_FAIL\","
+    "\"edge\":\"raise\",\"severity\":\"critical\"}\n"
+    /* 4 */ T("10:01:00") "\"incident\":\"INC-0-2\",\"action\":\"ack\","
+    "\"actor\":\"li.wei\",\"note\":\"calling the station\"}\n"
+    /* 5 */ T("10:02:00") "\"incident\":\"INC-0-2\",\"action\":\"ack\","
+    "\"actor\":\"zhang.min\"}\n"
+    /* 6 */ T("10:03:00") "\"incident\":\"INC-0-9\",\"action\":\"dispatch\","
+    "\"actor\":\"li.wei\"}\n"
+    /* 7 */ T("10:04:00") "\"incident\":\"INC-0-2\",\"action\":\"dispatch\","
+    "\"actor\":\"li.wei\",\"note\":\"crew 3\"}\n"
+    /* 8 */ T("10:05:00") "\"incident\":\"INC-0-2\",\"action\":\"note\","
+    "\"actor\":\"li.wei\"}\n"
+    /* 9 */ T("10:06:00") "\"incident\":\"INC-0-2\",\"action\":\"ack\"}\n"
+    /* 10 */ T("10:50:00") "\"incident\":\"INC-0-2\",\"action\":\"on_site\","
+    "\"actor\":\"wang.jun\"}\n"
+    /* 11 */ T("11:00:00") "\"device\":\"S1-pwr\",\"code\":\"MAINS_FAIL\","
+    "\"edge\":\"clear\"}\n"
+    /* 12 */ T("11:10:00") "\"incident\":\"INC-0-2\",\"action\":\"resolve\","
+    "\"actor\":\"wang.jun\",\"note\":\"grid back\"}\n"
+    /* 13 */ T("11:20:00") "\"maintenance\":\"add\",\"id\":7,\"area\":"
+    "\"north\",\"start\":\"2026-11-23T13:00:00Z\",\"end\":"
+    "\"2026-11-23T14:00:00Z\"}\n"
+    /* 14 */ T("11:21:00") "\"maintenance\":\"add\",\"id\":8,\"site\":\"S9\","
+    "\"start\":\"2026-11-23T13:00:00Z\",\"end\":\"2026-11-23T14:00:00Z\"}\n"
+    /* 15 */ T("11:22:00") "\"maintenance\":\"add\",\"id\":9,\"area\":"
+    "\"south\",\"start\":\"2026-11-23T13:00:00Z\",\"end\":"
+    "\"2026-11-23T14:00:00Z\"}\n"
+    /* 16 */ T("11:30:00") "\"maintenance\":\"remove\",\"id\":7}\n"
+    /* 17 */ T("11:31:00") "\"maintenance\":\"remove\",\"id\":7}\n";
+
+Test(replay, run_applies_actions_and_maintenance_in_event_time)
+{
+	struct fleet *fl = small_fleet();
+	char *e1, *e2, *o1, *o2, *p;
+	int rc;
+
+	o1 = run_on(fl, ops_input, 0, &rc, &e1);
+	cr_assert_eq(rc, 0, "%s", e1);
+	o2 = run_on(fl, ops_input, 0, &rc, &e2);
+	cr_assert_str_eq(o1, o2, "same input, same bytes");
+	cr_assert_str_eq(e1, e2);
+	/* refusals name the line, the action and the engine's reason */
+	cr_assert(strstr(e1, "replay: line 5: action ack on INC-0-2 rejected: "
+	    "already acknowledged by li.wei\n") != NULL, "%s", e1);
+	cr_assert(strstr(e1, "replay: line 6: action dispatch on INC-0-9 "
+	    "rejected: unknown incident INC-0-9\n") != NULL, "%s", e1);
+	cr_assert(strstr(e1, "replay: line 8: action note on INC-0-2 rejected: "
+	    "empty note\n") != NULL, "%s", e1);
+	cr_assert(strstr(e1, "replay: line 9: malformed: missing actor\n") !=
+	    NULL, "%s", e1);
+	cr_assert(strstr(e1, "replay: line 13: maintenance add 7 rejected: "
+	    "id 7 is taken\n") != NULL, "%s", e1);
+	cr_assert(strstr(e1, "replay: line 14: maintenance add 8 rejected: "
+	    "unknown site S9\n") != NULL, "%s", e1);
+	cr_assert(strstr(e1, "replay: line 15: maintenance add 9 rejected: "
+	    "unknown area south\n") != NULL, "%s", e1);
+	cr_assert(strstr(e1, "replay: line 17: maintenance remove 7 rejected: "
+	    "no window 7\n") != NULL, "%s", e1);
+	cr_assert(strstr(e1, "replay: lines=17 alarms=3 malformed=1 "
+	    "out_of_order=0 ") != NULL, "%s", e1);
+	cr_assert(strstr(e1, " actions=4 actions_rejected=3 maintenance=2 "
+	    "maintenance_rejected=4\n") != NULL, "%s", e1);
+
+	/* S2's alarm inside window 7 opened a planned incident */
+	{
+		static const char head[] = "{\"schema\":\"tocsin.incident/1\","
+		    "\"event\":\"opened\",\"seq\":1,\"at\":"
+		    "\"2026-11-23T09:30:00.000Z\",\"incident\":{\"id\":\"INC-0-1\"";
+		cr_assert(strncmp(o1, head, sizeof(head) - 1) == 0, "%s", o1);
+	}
+	p = strchr(o1, '\n');
+	cr_assert_not_null(p);
+	*p = '\0';
+	cr_assert(strstr(o1, "\"planned\":true,\"planned_reason\":"
+	    "\"rectifier swap\"") != NULL, "%s", o1);
+	*p = '\n';
+	/* the operator's steps, with their actor, note and time */
+	cr_assert(strstr(o1, "\"event\":\"acknowledged\",\"seq\":2,\"at\":"
+	    "\"2026-11-23T10:01:00.000Z\",\"incident\":{\"id\":\"INC-0-2\"") !=
+	    NULL, "%s", o1);
+	cr_assert(strstr(o1, "\"owner\":\"li.wei\"") != NULL);
+	cr_assert(strstr(o1, "{\"at\":\"2026-11-23T10:01:00.000Z\",\"actor\":"
+	    "\"li.wei\",\"action\":\"acknowledged\",\"note\":\"calling the "
+	    "station\"}") != NULL, "%s", o1);
+	cr_assert(strstr(o1, "\"event\":\"dispatched\",\"seq\":3,") != NULL);
+	cr_assert(strstr(o1, "{\"at\":\"2026-11-23T10:04:00.000Z\",\"actor\":"
+	    "\"li.wei\",\"action\":\"dispatched\",\"note\":\"crew 3\"}") != NULL);
+	cr_assert(strstr(o1, "\"event\":\"on_site\",\"seq\":4,") != NULL);
+	cr_assert(strstr(o1, "{\"at\":\"2026-11-23T10:50:00.000Z\",\"actor\":"
+	    "\"wang.jun\",\"action\":\"on_site\",\"note\":null}") != NULL);
+	cr_assert(strstr(o1, "\"event\":\"resolved\",\"seq\":6,\"at\":"
+	    "\"2026-11-23T11:10:00.000Z\"") != NULL, "%s", o1);
+	cr_assert(strstr(o1, "{\"at\":\"2026-11-23T11:10:00.000Z\",\"actor\":"
+	    "\"wang.jun\",\"action\":\"resolved\",\"note\":\"grid back\"}") !=
+	    NULL);
+	/* removing window 7 at 11:30 ends INC-0-1's planned status */
+	cr_assert(strstr(o1, "\"event\":\"updated\",\"seq\":2,\"at\":"
+	    "\"2026-11-23T11:30:00.000Z\",\"incident\":{\"id\":\"INC-0-1\"") !=
+	    NULL, "%s", o1);
+	cr_assert(strstr(o1, "\"action\":\"unplanned\",\"note\":\"maintenance "
+	    "window 7 removed; SLA clocks run\"}") != NULL, "%s", o1);
+	/* nothing a refused line asked for happened */
+	cr_assert_null(strstr(o1, "zhang.min"));
+	cr_assert_null(strstr(o1, "INC-0-9"));
+	cr_assert_null(strstr(o1, "\"event\":\"acknowledged\",\"seq\":3"));
+	free(o1); free(o2); free(e1); free(e2);
+	fleet_free(fl);
+}
+
+Test(replay, strict_stops_at_a_malformed_action_not_a_rejected_one)
+{
+	struct fleet *fl = small_fleet();
+	char *e, *o;
+	int rc;
+
+	o = run_on(fl, ops_input, 1, &rc, &e);
+	cr_assert_eq(rc, -EINVAL);
+	cr_assert(strstr(e, "replay: line 8: action note on INC-0-2 rejected")
+	    != NULL, "%s", e);
+	cr_assert(strstr(e, "replay: line 9: malformed: missing actor") != NULL,
+	    "%s", e);
+	cr_assert_null(strstr(e, "line 13:"), "%s", e);
+	cr_assert(strstr(e, "replay: lines=9 alarms=2 ") != NULL, "%s", e);
+	cr_assert(strstr(e, " actions=2 actions_rejected=3 maintenance=1 "
+	    "maintenance_rejected=0\n") != NULL, "%s", e);
+	cr_assert_null(strstr(o, "\"event\":\"on_site\""));
+	free(o); free(e);
+	fleet_free(fl);
+}
+
+Test(replay, actions_keep_the_time_order)
+{
+	static const char *in =
+	    T("10:00:00") "\"device\":\"S1-pwr\",\"code\":\"MAINS_FAIL\","
+	    "\"edge\":\"raise\"}\n"
+	    T("10:05:00") "\"incident\":\"INC-0-1\",\"action\":\"ack\","
+	    "\"actor\":\"li.wei\"}\n"
+	    T("10:04:00") "\"maintenance\":\"remove\",\"id\":1}\n"
+	    T("10:05:00") "\"incident\":\"INC-0-1\",\"action\":\"dispatch\","
+	    "\"actor\":\"li.wei\"}\n";
+	struct fleet *fl = small_fleet();
+	char *e, *o;
+	int rc;
+
+	o = run_on(fl, in, 0, &rc, &e);
+	cr_assert_eq(rc, 0, "%s", e);
+	cr_assert(strstr(e, "replay: line 3: out of order") != NULL, "%s", e);
+	cr_assert(strstr(e, " actions=2 actions_rejected=0 maintenance=0 "
+	    "maintenance_rejected=0\n") != NULL, "%s", e);
+	cr_assert(strstr(o, "\"event\":\"dispatched\"") != NULL, "%s", o);
+	free(o); free(e);
+	fleet_free(fl);
+}
+
+Test(replay, read_all_keeps_the_alarms_of_an_ops_file)
+{
+	char path[] = "/tmp/test_replay_XXXXXX";
+	int fd = mkstemp(path);
+	struct fleet *fl = small_fleet();
+	struct alarm_event *evs;
+	char *ebuf = NULL;
+	size_t n, elen = 0;
+	FILE *f, *err;
+
+	cr_assert_geq(fd, 0);
+	f = fdopen(fd, "w");
+	fputs(ops_input, f);
+	fclose(f);
+	err = open_memstream(&ebuf, &elen);
+	cr_assert_eq(replay_read_all(path, fl, 0, &evs, &n, err), 0);
+	/* lines 2, 3 and 11; actions and windows need an engine */
+	cr_assert_eq(n, 3);
+	cr_assert_eq(evs[0].device, fleet_find_device(fl, "S2-pwr"));
+	cr_assert_eq(evs[2].edge, ALARM_CLEAR);
+	free(evs);
+	fflush(err);
+	cr_assert(strstr(ebuf, "replay: line 9: malformed: missing actor") !=
+	    NULL, "%s", ebuf);
+	cr_assert_eq(replay_read_all(path, fl, 1, &evs, &n, err), -EINVAL);
+	cr_assert_null(evs);
+	fclose(err);
+	free(ebuf);
+	unlink(path);
+	fleet_free(fl);
+}
+
+/* Found by fuzz_replay: an unescaped key went into the reason verbatim. */
+Test(replay, reasons_stay_one_line)
+{
+	static const char *bad[] = {
+		"{\"code\\nd\":sour\"X\"}",
+		"{\"a\\r\\nb\":[1]}",
+		"{\"at\":\"2026-11-23T10:00:00Z\",\"device\":\"d\",\"code\":\"C\","
+		    "\"edge\":\"up\\n\"}",
+		"{\"at\":\"2026-11-23T10:00:00Z\",\"incident\":\"I\",\"action\":"
+		    "\"a\\u000ab\",\"actor\":\"x\"}",
+	};
+	struct replay_rec r;
+	char err[160];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(parse(bad[i], &r, err), -EINVAL, "%s", bad[i]);
+		cr_assert_null(strpbrk(err, "\r\n"), "%zu: %s", i, err);
+	}
 }
