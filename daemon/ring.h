@@ -29,9 +29,26 @@
  * happen before the producer reuses it and before ring_backlog() reports
  * it gone.
  *
- * Our own ring, not ConcurrencyKit's ck_ring (libck 0.7, a listed
- * dependency), only while bench/ringbench measures it at least 1.3x
- * faster on the daemon's push patterns.
+ * Why our own ring and not ConcurrencyKit's ck_ring (libck 0.7, a listed
+ * dependency, used unless a hand-written ring is at least 1.3x faster on
+ * the daemon's real push patterns): bench/ringbench carries both patterns
+ * from a producer thread to a consumer thread pinned to 2 cores, one
+ * message per push, in the same run.  Median rates of 7 repetitions,
+ * three runs on the shared 2-vCPU machine (load 2.6-3.8):
+ *   alarm, 48 B by value, shard drains <= 256:  tocsin 19.1-28.6 Mmsg/s,
+ *     ck 3.6-7.2 (in-place reserve/commit 5.0-7.4): 3.2x-5.3x faster, and
+ *     a quarter of the CPU seconds (0.20-0.32 s against 0.75-1.39 s for
+ *     8.4 M messages, both threads);
+ *   line, char *, writer drains all:  tocsin 22.6-33.3 Mmsg/s, ck 7.6-8.5:
+ *     2.7x-4.4x faster.
+ * Per repetition the machine's noise swings single runs both ways (0.9x
+ * to 8x), so the decision is on the medians, each run well above 1.3x.
+ * The reason is structural: ck_ring's SPSC enqueue loads the consumer's
+ * index on every push and its dequeue stores it on every message (ck 0.7
+ * has no batch dequeue and caches neither index), so that cache line
+ * crosses between the cores twice a message; here each side reads the
+ * other's index only when its cached copy runs out, and the consumer
+ * releases a whole batch with one store.
  *
  * Thread roles: a ring has one producer thread and one consumer thread at
  * a time; the ring_reserve/commit/publish/push calls are the producer's,
