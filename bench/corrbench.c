@@ -43,7 +43,7 @@
 
 #include "bench/pb_stats.h"
 #include "correlator/corr.h"
-#include "correlator/corrshard.h"
+#include "daemon/router.h"
 #include "daemon/config.h"
 #include "daemon/mem.h"
 #include "daemon/replay.h"

@@ -38,7 +38,7 @@
 #include <ev.h>
 
 #include "correlator/catomic.h"
-#include "correlator/corrshard.h"
+#include "daemon/router.h"
 #include "correlator/incjson.h"
 #include "daemon/live.h"
 #include "daemon/log.h"

@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "correlator/corr.h"
-#include "correlator/corrshard.h"
+#include "daemon/router.h"
 #include "correlator/sla.h"
 #include "daemon/mem.h"
 

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "correlator/corrshard.h"
+#include "daemon/router.h"
 
 #define NAREAS	6
 #define NSITES	48

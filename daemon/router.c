@@ -48,7 +48,7 @@
 #include <time.h>
 
 #include "correlator/catomic.h"
-#include "correlator/corrshard.h"
+#include "daemon/router.h"
 #include "correlator/cthread.h"
 #include "daemon/mem.h"
 

@@ -31,7 +31,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "correlator/corrshard.h"
+#include "daemon/router.h"
 #include "daemon/mem.h"
 
 #define NAREAS		12
