@@ -73,11 +73,11 @@ struct live {
 	struct config	*cfg;
 	struct ev_loop	*loop;
 	struct filesink	*out;		/* incident events */
-	struct corr_router *router;
+	struct router *router;
 	struct live_shard *shards;	/* cfg->daemon.shards */
 	unsigned	 nshards;
 	struct poller	*poller;
-	ev_timer	 tick;		/* corr_router_tick() */
+	ev_timer	 tick;		/* router_tick() */
 	ev_timer	 deadline;	/* -d SECONDS */
 	ev_signal	 sigterm, sigint, sighup, sigusr1;
 	const char	*stop_reason;	/* "SIGTERM", "duration", ... */
@@ -148,12 +148,12 @@ live_alarm(void *arg, const struct alarm_event *ev)
 {
 	struct live *lv = arg;
 	const struct fleet *f = lv->cfg->fleet;
-	unsigned shard = corr_router_shard_of(lv->router, ev->site);
+	unsigned shard = router_shard_of(lv->router, ev->site);
 	int64_t now = live_now_ms(lv);
 	int wait = now >= lv->stuck_until[shard] ? LIVE_PUSH_WAIT_MS : 0;
 	size_t done = 0;
 
-	if (corr_router_push_wait(lv->router, 0, ev, 1, wait, &done) == 0) {
+	if (router_push_wait(lv->router, 0, ev, 1, wait, &done) == 0) {
 		lv->pushed++;
 		lv->refused_run = 0;
 		return;
@@ -178,7 +178,7 @@ static const struct poller_sink_ops live_poller_ops = {
 static void
 live_send_tick(struct live *lv)
 {
-	int missed = corr_router_tick(lv->router, 0, live_now_ms(lv));
+	int missed = router_tick(lv->router, 0, live_now_ms(lv));
 
 	lv->ticks++;
 	if (missed > 0)
@@ -202,12 +202,12 @@ static void
 live_log_counters(struct live *lv, const char *what)
 {
 	struct poller_counters pc;
-	struct corr_router_pstats ps;
+	struct router_pstats ps;
 	struct filesink_counters fc;
 	uint64_t events = 0, opened = 0, resolved = 0, sla = 0, rejected = 0;
 
 	poller_counters(lv->poller, &pc);
-	corr_router_producer_stats(lv->router, 0, &ps);
+	router_producer_stats(lv->router, 0, &ps);
 	lv->out->ops->counters(lv->out, &fc);
 	for (unsigned i = 0; i < lv->nshards; i++) {
 		struct live_shard *ls = &lv->shards[i];
@@ -315,17 +315,17 @@ live_shutdown(struct live *lv)
 	poller_stop(lv->poller);
 	ev_now_update(lv->loop);
 	live_send_tick(lv);
-	while (corr_router_backlog(lv->router) > 0) {
+	while (router_backlog(lv->router) > 0) {
 		lv->out->ops->drain(lv->out);
 		if (waited++ >= LIVE_DRAIN_WAIT_MS) {
 			log_warnx("stop: shards still busy after %d ms "
 			    "backlog=%llu; joining them", LIVE_DRAIN_WAIT_MS,
-			    (unsigned long long)corr_router_backlog(lv->router));
+			    (unsigned long long)router_backlog(lv->router));
 			break;
 		}
 		nanosleep(&ms, NULL);
 	}
-	corr_router_stop(lv->router);
+	router_stop(lv->router);
 	lv->out->ops->drain(lv->out);
 }
 
@@ -388,7 +388,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 		goto err_sink;
 	}
 	/* creates the engines, which intern codes: before any thread runs */
-	lv.router = corr_router_new(cfg->fleet, &cfg->correlation, lv.nshards,
+	lv.router = router_new(cfg->fleet, &cfg->correlation, lv.nshards,
 	    1, LIVE_RING_SLOTS, sinks, err, sizeof(err));
 	if (lv.router == NULL) {
 		log_error("start failed: correlator: %s", err);
@@ -417,7 +417,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	ev_signal_start(lv.loop, &lv.sighup);
 	ev_signal_start(lv.loop, &lv.sigusr1);
 
-	if ((rc = corr_router_start(lv.router)) != 0) {
+	if ((rc = router_start(lv.router)) != 0) {
 		log_error("start failed: shard threads: %s", strerror(-rc));
 		goto err_watchers;
 	}
@@ -425,7 +425,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	lv.started = ev_now(lv.loop);
 	if ((rc = poller_start(lv.poller)) != 0) {
 		log_error("start failed: poller_start rc=%d", rc);
-		corr_router_stop(lv.router);
+		router_stop(lv.router);
 		goto err_watchers;
 	}
 	log_info("start version=%s pid=%ld config=%s census=\"%s\" shards=%u "
@@ -449,7 +449,7 @@ err_watchers:
 	ev_timer_stop(lv.loop, &lv.tick);
 	poller_free(lv.poller);
 err_router:
-	corr_router_free(lv.router);
+	router_free(lv.router);
 err_sink:
 	lv.out->ops->free(lv.out);
 	xfree(sinks);

@@ -1,8 +1,8 @@
 /*
- * corrshard.c - see corrshard.h.
+ * router.c - see router.h.
  *
  * Rings.  rings[producer * nshards + shard] is a single-producer single-
- * consumer ring of struct corr_msg by value (48 bytes: the 32-byte alarm
+ * consumer ring of struct router_msg by value (48 bytes: the 32-byte alarm
  * event, an owned pointer, kind, id), so an alarm crosses threads with no
  * allocation; an action or window is one heap block freed by the shard; a
  * tick is the producer's `now` in ev.at_ms, so it is ordered with the
@@ -26,14 +26,14 @@
  * frees their slots with one release store of head per batch.  Release on
  * tail makes a message's bytes visible before its index; release on head
  * makes the shard's reads of a slot (and its sink's writes) happen before
- * the producer reuses it (and before corr_router_backlog() reports 0).
+ * the producer reuses it (and before router_backlog() reports 0).
  *
  * Routing is one byte load: site_shard[site] is filled at creation from
  * the hash of the site's area.
  *
- * A shard thread drains its rings round-robin, at most CORR_BATCH messages
+ * A shard thread drains its rings round-robin, at most ROUTER_BATCH messages
  * from one ring before looking at the next, so one busy producer cannot
- * starve the others.  With nothing to do it yields CORR_SPINS times, then
+ * starve the others.  With nothing to do it yields ROUTER_SPINS times, then
  * sleeps 50 us: a shard idles at near zero CPU.  Stop is a release store of
  * a flag after producers are done; a shard that acquires it drains once more
  * and exits, so nothing queued is lost.
@@ -52,99 +52,99 @@
 #include "correlator/cthread.h"
 #include "daemon/mem.h"
 
-#define CORR_LINE	CTHREAD_LINE
-#define CORR_BATCH	256	/* messages from one ring per turn */
-#define CORR_SPINS	64	/* idle turns before sleeping */
+#define ROUTER_LINE	CTHREAD_LINE
+#define ROUTER_BATCH	256	/* messages from one ring per turn */
+#define ROUTER_SPINS	64	/* idle turns before sleeping */
 
-enum corr_msg_kind {
-	CORR_MSG_ALARM,		/* ev */
-	CORR_MSG_ACTION,	/* ptr: struct corr_action + strings, owned */
-	CORR_MSG_MAINT_ADD,	/* ptr: struct corr_maint + reason, owned; id */
-	CORR_MSG_MAINT_DEL,	/* id */
-	CORR_MSG_TICK,		/* ev.at_ms: time passed, no alarm */
+enum router_msg_kind {
+	ROUTER_MSG_ALARM,		/* ev */
+	ROUTER_MSG_ACTION,	/* ptr: struct corr_action + strings, owned */
+	ROUTER_MSG_MAINT_ADD,	/* ptr: struct corr_maint + reason, owned; id */
+	ROUTER_MSG_MAINT_DEL,	/* id */
+	ROUTER_MSG_TICK,		/* ev.at_ms: time passed, no alarm */
 };
 
-struct corr_msg {
-	struct alarm_event ev;	/* CORR_MSG_ALARM */
+struct router_msg {
+	struct alarm_event ev;	/* ROUTER_MSG_ALARM */
 	void	*ptr;		/* owned heap block, or NULL */
-	uint32_t kind;		/* enum corr_msg_kind */
+	uint32_t kind;		/* enum router_msg_kind */
 	uint32_t id;		/* maintenance window id */
 };
 
-_Static_assert(sizeof(struct corr_msg) == 48, "corr_msg is 48 bytes");
-_Static_assert(CORR_MSG_ALARM == 0 && offsetof(struct corr_msg, ptr) == 32,
+_Static_assert(sizeof(struct router_msg) == 48, "router_msg is 48 bytes");
+_Static_assert(ROUTER_MSG_ALARM == 0 && offsetof(struct router_msg, ptr) == 32,
     "an alarm message is its event and 16 zero bytes");
 
-struct corr_ring {
-	alignas(CORR_LINE) _Atomic uint64_t tail; /* published end (producer) */
-	alignas(CORR_LINE) uint64_t ptail; /* producer: written end */
+struct router_ring {
+	alignas(ROUTER_LINE) _Atomic uint64_t tail; /* published end (producer) */
+	alignas(ROUTER_LINE) uint64_t ptail; /* producer: written end */
 	uint64_t	 head_cache;	/* producer: last head it read */
-	struct corr_msg	*pbuf;		/* producer's copy of buf */
+	struct router_msg	*pbuf;		/* producer's copy of buf */
 	uint64_t	 pmask;		/* producer's copy of slots - 1 */
-	alignas(CORR_LINE) _Atomic uint64_t head; /* freed end (shard) */
-	alignas(CORR_LINE) uint64_t chead; /* shard: next to handle */
+	alignas(ROUTER_LINE) _Atomic uint64_t head; /* freed end (shard) */
+	alignas(ROUTER_LINE) uint64_t chead; /* shard: next to handle */
 	uint64_t	 tail_cache;	/* shard: last tail it read */
-	struct corr_msg	*cbuf;		/* shard's copy of buf */
+	struct router_msg	*cbuf;		/* shard's copy of buf */
 	uint64_t	 cmask;		/* shard's copy of slots - 1 */
 };
 
-_Static_assert(sizeof(struct corr_ring) == 4 * CORR_LINE,
-    "corr_ring is four cache lines");
-_Static_assert(offsetof(struct corr_ring, ptail) == 1 * CORR_LINE &&
-    offsetof(struct corr_ring, head) == 2 * CORR_LINE &&
-    offsetof(struct corr_ring, chead) == 3 * CORR_LINE,
+_Static_assert(sizeof(struct router_ring) == 4 * ROUTER_LINE,
+    "router_ring is four cache lines");
+_Static_assert(offsetof(struct router_ring, ptail) == 1 * ROUTER_LINE &&
+    offsetof(struct router_ring, head) == 2 * ROUTER_LINE &&
+    offsetof(struct router_ring, chead) == 3 * ROUTER_LINE,
     "each side of a ring on its own cache line");
 
 /* One producer's counters, written only by that producer's thread. */
-struct corr_producer {
-	alignas(CORR_LINE) _Atomic uint64_t full; /* pushes refused: ring full */
+struct router_producer {
+	alignas(ROUTER_LINE) _Atomic uint64_t full; /* pushes refused: ring full */
 	_Atomic uint64_t waits;		/* backoff rounds of push_wait */
 	_Atomic uint64_t timeouts;	/* push_wait calls that gave up */
 	_Atomic uint64_t bad;		/* events refused: bad site */
 };
 
-_Static_assert(sizeof(struct corr_producer) == CORR_LINE,
+_Static_assert(sizeof(struct router_producer) == ROUTER_LINE,
     "producer counters fill one cache line");
 
-struct corr_shard {
-	alignas(CORR_LINE) struct corr_router *r; /* owner */
+struct router_shard {
+	alignas(ROUTER_LINE) struct router *r; /* owner */
 	unsigned	 id;		/* shard number */
 	struct corr_engine *engine;	/* touched only by the thread */
 	pthread_t	 thread;
 };
 
-_Static_assert(sizeof(struct corr_shard) % CORR_LINE == 0,
+_Static_assert(sizeof(struct router_shard) % ROUTER_LINE == 0,
     "shards do not share cache lines");
 
-struct corr_router {
+struct router {
 	struct fleet	*fleet;
 	struct corr_config cc;
 	unsigned	 nshards, nproducers, slots;
 	uint32_t	 nsites;	/* sites known at creation */
 	uint8_t		*site_shard;	/* nsites: owning shard of each site */
-	struct corr_ring *rings;	/* nproducers * nshards, aligned */
-	struct corr_producer *prod;	/* nproducers, aligned */
-	struct corr_shard *shards;	/* nshards, aligned */
+	struct router_ring *rings;	/* nproducers * nshards, aligned */
+	struct router_producer *prod;	/* nproducers, aligned */
+	struct router_shard *shards;	/* nshards, aligned */
 	void		*rings_mem, *prod_mem, *shards_mem; /* to free */
-	corr_router_tap_fn *tap;	/* or NULL */
+	router_tap_fn *tap;	/* or NULL */
 	void		*tap_arg;
 	atomic_int	 stop;		/* 1: drain and exit */
 	atomic_uint	 next_maint;	/* last maintenance window id handed out */
 	int		 running;	/* threads started and not joined */
 };
 
-_Static_assert(CORR_ROUTER_MAX_SHARDS <= 256, "site_shard is a byte");
-_Static_assert(CORR_ROUTER_MAX_SHARDS <= 64, "dirty shards fit a uint64_t");
+_Static_assert(ROUTER_MAX_SHARDS <= 256, "site_shard is a byte");
+_Static_assert(ROUTER_MAX_SHARDS <= 64, "dirty shards fit a uint64_t");
 
-static struct corr_ring *
-corr_ring_of(struct corr_router *r, unsigned producer, unsigned shard)
+static struct router_ring *
+router_ring_of(struct router *r, unsigned producer, unsigned shard)
 {
 	return &r->rings[producer * r->nshards + shard];
 }
 
 /* Producer: room for one more message?  Re-reads head only when needed. */
 static inline int
-corr_ring_room(struct corr_ring *cr)
+router_ring_room(struct router_ring *cr)
 {
 	if (cr->ptail - cr->head_cache <= cr->pmask)
 		return 1;
@@ -152,53 +152,53 @@ corr_ring_room(struct corr_ring *cr)
 	return cr->ptail - cr->head_cache <= cr->pmask;
 }
 
-/* Producer: the slot at ptail (call corr_ring_room() first). */
-static inline struct corr_msg *
-corr_ring_slot(struct corr_ring *cr)
+/* Producer: the slot at ptail (call router_ring_room() first). */
+static inline struct router_msg *
+router_ring_slot(struct router_ring *cr)
 {
 	return &cr->pbuf[cr->ptail & cr->pmask];
 }
 
 static inline void
-corr_ring_publish(struct corr_ring *cr)
+router_ring_publish(struct router_ring *cr)
 {
 	catomic_store_release(&cr->tail, cr->ptail);
 }
 
 /* Producer: queue one message now (0) or -EAGAIN. */
 static int
-corr_ring_put(struct corr_ring *cr, const struct corr_msg *m)
+router_ring_put(struct router_ring *cr, const struct router_msg *m)
 {
-	if (!corr_ring_room(cr))
+	if (!router_ring_room(cr))
 		return -EAGAIN;
-	*corr_ring_slot(cr) = *m;
+	*router_ring_slot(cr) = *m;
 	cr->ptail++;
-	corr_ring_publish(cr);
+	router_ring_publish(cr);
 	return 0;
 }
 
 static void
-corr_shard_handle(struct corr_shard *s, struct corr_msg *m)
+router_shard_handle(struct router_shard *s, struct router_msg *m)
 {
-	struct corr_router *r = s->r;
+	struct router *r = s->r;
 
 	switch (m->kind) {
-	case CORR_MSG_ALARM:
+	case ROUTER_MSG_ALARM:
 		if (r->tap != NULL)
 			r->tap(r->tap_arg, s->id, &m->ev);
 		corr_engine_alarm(s->engine, &m->ev);
 		break;
-	case CORR_MSG_ACTION:
+	case ROUTER_MSG_ACTION:
 		corr_engine_action(s->engine, m->ptr, NULL, 0);
 		break;
-	case CORR_MSG_MAINT_ADD:
+	case ROUTER_MSG_MAINT_ADD:
 		corr_engine_maint_put(s->engine, m->id, m->ptr);
 		break;
-	case CORR_MSG_MAINT_DEL:
+	case ROUTER_MSG_MAINT_DEL:
 		/* Sent to every shard; only the owner knows the id. */
 		corr_engine_maint_remove(s->engine, m->id);
 		break;
-	case CORR_MSG_TICK:
+	case ROUTER_MSG_TICK:
 		corr_engine_advance(s->engine, m->ev.at_ms);
 		break;
 	}
@@ -206,9 +206,9 @@ corr_shard_handle(struct corr_shard *s, struct corr_msg *m)
 		FREE_NULL(m->ptr);
 }
 
-/* Shard: handle up to CORR_BATCH messages of one ring, in place. */
+/* Shard: handle up to ROUTER_BATCH messages of one ring, in place. */
 static unsigned
-corr_ring_drain(struct corr_shard *s, struct corr_ring *cr)
+router_ring_drain(struct router_shard *s, struct router_ring *cr)
 {
 	uint64_t h = cr->chead, end;
 	unsigned n;
@@ -218,43 +218,43 @@ corr_ring_drain(struct corr_shard *s, struct corr_ring *cr)
 		if (h == cr->tail_cache)
 			return 0;
 	}
-	end = cr->tail_cache - h > CORR_BATCH ? h + CORR_BATCH : cr->tail_cache;
+	end = cr->tail_cache - h > ROUTER_BATCH ? h + ROUTER_BATCH : cr->tail_cache;
 	n = (unsigned)(end - h);
 	for (; h != end; h++)
-		corr_shard_handle(s, &cr->cbuf[h & cr->cmask]);
+		router_shard_handle(s, &cr->cbuf[h & cr->cmask]);
 	cr->chead = h;
 	catomic_store_release(&cr->head, h);
 	return n;
 }
 
 static unsigned
-corr_shard_drain(struct corr_shard *s)
+router_shard_drain(struct router_shard *s)
 {
-	struct corr_router *r = s->r;
+	struct router *r = s->r;
 	unsigned total = 0;
 
 	for (unsigned p = 0; p < r->nproducers; p++)
-		total += corr_ring_drain(s, corr_ring_of(r, p, s->id));
+		total += router_ring_drain(s, router_ring_of(r, p, s->id));
 	return total;
 }
 
 static void *
-corr_shard_main(void *arg)
+router_shard_main(void *arg)
 {
-	struct corr_shard *s = arg;
+	struct router_shard *s = arg;
 	unsigned idle = 0;
 
 	for (;;) {
-		if (corr_shard_drain(s) > 0) {
+		if (router_shard_drain(s) > 0) {
 			idle = 0;
 			continue;
 		}
 		if (catomic_load_acquire(&s->r->stop)) {
-			while (corr_shard_drain(s) > 0)
+			while (router_shard_drain(s) > 0)
 				;
 			break;
 		}
-		if (++idle < CORR_SPINS) {
+		if (++idle < ROUTER_SPINS) {
 			sched_yield();
 		} else {
 			struct timespec ts = { 0, 50 * 1000 };
@@ -265,7 +265,7 @@ corr_shard_main(void *arg)
 }
 
 static uint64_t
-corr_mix(uint64_t x)
+router_mix(uint64_t x)
 {
 	x ^= x >> 33;
 	x *= 0xff51afd7ed558ccdULL;
@@ -273,22 +273,22 @@ corr_mix(uint64_t x)
 	return x;
 }
 
-struct corr_router *
-corr_router_new(struct fleet *fleet, const struct corr_config *cc,
+struct router *
+router_new(struct fleet *fleet, const struct corr_config *cc,
     unsigned nshards, unsigned nproducers, unsigned ring_slots,
     const struct corr_sink *sinks, char *err, size_t errlen)
 {
-	struct corr_router *r;
+	struct router *r;
 	size_t nrings = (size_t)nshards * nproducers;
 
-	if (nshards < 1 || nshards > CORR_ROUTER_MAX_SHARDS) {
+	if (nshards < 1 || nshards > ROUTER_MAX_SHARDS) {
 		snprintf(err, errlen, "shards: %u, want 1-%d", nshards,
-		    CORR_ROUTER_MAX_SHARDS);
+		    ROUTER_MAX_SHARDS);
 		return NULL;
 	}
-	if (nproducers < 1 || nproducers > CORR_ROUTER_MAX_PRODUCERS) {
+	if (nproducers < 1 || nproducers > ROUTER_MAX_PRODUCERS) {
 		snprintf(err, errlen, "producers: %u, want 1-%d", nproducers,
-		    CORR_ROUTER_MAX_PRODUCERS);
+		    ROUTER_MAX_PRODUCERS);
 		return NULL;
 	}
 	if (ring_slots < 4 || (ring_slots & (ring_slots - 1)) != 0) {
@@ -305,13 +305,13 @@ corr_router_new(struct fleet *fleet, const struct corr_config *cc,
 	r->nsites = (uint32_t)fleet->nsites;
 	r->site_shard = xcalloc(r->nsites ? r->nsites : 1, 1);
 	for (uint32_t i = 0; i < r->nsites; i++)
-		r->site_shard[i] = (uint8_t)(corr_mix(fleet->sites[i].area) %
+		r->site_shard[i] = (uint8_t)(router_mix(fleet->sites[i].area) %
 		    nshards);
 	r->rings = cthread_alloc_lines(nrings, sizeof(*r->rings), &r->rings_mem);
 	for (size_t i = 0; i < nrings; i++) {
-		struct corr_ring *cr = &r->rings[i];
+		struct router_ring *cr = &r->rings[i];
 
-		cr->pbuf = cr->cbuf = xcalloc(ring_slots, sizeof(struct corr_msg));
+		cr->pbuf = cr->cbuf = xcalloc(ring_slots, sizeof(struct router_msg));
 		cr->pmask = cr->cmask = ring_slots - 1;
 		atomic_init(&cr->tail, 0);
 		atomic_init(&cr->head, 0);
@@ -330,21 +330,21 @@ corr_router_new(struct fleet *fleet, const struct corr_config *cc,
 }
 
 void
-corr_router_set_tap(struct corr_router *r, corr_router_tap_fn *fn, void *arg)
+router_set_tap(struct router *r, router_tap_fn *fn, void *arg)
 {
 	r->tap = fn;
 	r->tap_arg = arg;
 }
 
 int
-corr_router_start(struct corr_router *r)
+router_start(struct router *r)
 {
 	unsigned i;
 	int rc;
 
 	catomic_store_release(&r->stop, 0);
 	for (i = 0; i < r->nshards; i++) {
-		rc = pthread_create(&r->shards[i].thread, NULL, corr_shard_main,
+		rc = pthread_create(&r->shards[i].thread, NULL, router_shard_main,
 		    &r->shards[i]);
 		if (rc != 0)
 			goto err;
@@ -359,48 +359,48 @@ err:
 }
 
 unsigned
-corr_router_shard_of(const struct corr_router *r, uint32_t site)
+router_shard_of(const struct router *r, uint32_t site)
 {
 	if (site < r->nsites)
 		return r->site_shard[site];
-	return (unsigned)(corr_mix(r->fleet->sites[site].area) % r->nshards);
+	return (unsigned)(router_mix(r->fleet->sites[site].area) % r->nshards);
 }
 
 int
-corr_router_push(struct corr_router *r, unsigned producer,
+router_push(struct router *r, unsigned producer,
     const struct alarm_event *ev)
 {
-	struct corr_ring *cr;
-	struct corr_msg *m;
+	struct router_ring *cr;
+	struct router_msg *m;
 
-	/* corr_router_push_batch() for one event, without its loop */
+	/* router_push_batch() for one event, without its loop */
 	if (producer >= r->nproducers || ev->site >= r->nsites) {
 		if (producer < r->nproducers)
 			catomic_add_relaxed(&r->prod[producer].bad, 1);
 		return -EINVAL;
 	}
-	cr = corr_ring_of(r, producer, r->site_shard[ev->site]);
-	if (!corr_ring_room(cr)) {
+	cr = router_ring_of(r, producer, r->site_shard[ev->site]);
+	if (!router_ring_room(cr)) {
 		catomic_add_relaxed(&r->prod[producer].full, 1);
 		return -EAGAIN;
 	}
-	m = corr_ring_slot(cr);
+	m = router_ring_slot(cr);
 	m->ev = *ev;
 	m->ptr = NULL;
-	m->kind = CORR_MSG_ALARM;
+	m->kind = ROUTER_MSG_ALARM;
 	m->id = 0;
 	cr->ptail++;
-	corr_ring_publish(cr);
+	router_ring_publish(cr);
 	return 0;
 }
 
 int
-corr_router_push_batch(struct corr_router *r, unsigned producer,
+router_push_batch(struct router *r, unsigned producer,
     const struct alarm_event *evs, size_t n)
 {
 	const uint8_t *site_shard = r->site_shard;
 	const uint32_t nsites = r->nsites;
-	struct corr_ring *base;
+	struct router_ring *base;
 	uint64_t dirty = 0;
 	size_t i;
 	int rc = 0;
@@ -410,14 +410,14 @@ corr_router_push_batch(struct corr_router *r, unsigned producer,
 	/*
 	 * The hot loop (callgrind: about 20 instructions an event): locals
 	 * for what the message stores could alias, one byte load to route,
-	 * and the message's tail (ptr, kind = CORR_MSG_ALARM, id) zeroed in
+	 * and the message's tail (ptr, kind = ROUTER_MSG_ALARM, id) zeroed in
 	 * one 16-byte store.
 	 */
 	base = &r->rings[producer * r->nshards];
 	for (i = 0; i < n; i++) {
 		const uint32_t site = evs[i].site;
-		struct corr_ring *cr;
-		struct corr_msg *m;
+		struct router_ring *cr;
+		struct router_msg *m;
 		unsigned sh;
 		uint64_t t;
 
@@ -428,21 +428,21 @@ corr_router_push_batch(struct corr_router *r, unsigned producer,
 		sh = site_shard[site];
 		cr = &base[sh];
 		t = cr->ptail;
-		if (t - cr->head_cache > cr->pmask && !corr_ring_room(cr)) {
+		if (t - cr->head_cache > cr->pmask && !router_ring_room(cr)) {
 			rc = -EAGAIN;
 			break;
 		}
 		m = &cr->pbuf[t & cr->pmask];
 		memcpy(&m->ev, &evs[i], sizeof(m->ev));
-		memset((char *)m + offsetof(struct corr_msg, ptr), 0,
-		    sizeof(*m) - offsetof(struct corr_msg, ptr));
+		memset((char *)m + offsetof(struct router_msg, ptr), 0,
+		    sizeof(*m) - offsetof(struct router_msg, ptr));
 		cr->ptail = t + 1;
 		dirty |= 1ULL << sh;
 	}
 	while (dirty != 0) {
 		unsigned sh = (unsigned)__builtin_ctzll(dirty);
 
-		corr_ring_publish(&base[sh]);
+		router_ring_publish(&base[sh]);
 		dirty &= dirty - 1;
 	}
 	if (i > 0 || n == 0)
@@ -455,10 +455,10 @@ corr_router_push_batch(struct corr_router *r, unsigned producer,
 }
 
 int
-corr_router_push_wait(struct corr_router *r, unsigned producer,
+router_push_wait(struct router *r, unsigned producer,
     const struct alarm_event *evs, size_t n, int timeout_ms, size_t *done)
 {
-	struct corr_producer *pr;
+	struct router_producer *pr;
 	int64_t deadline = -1;
 	unsigned round = 0;
 	size_t i = 0;
@@ -468,7 +468,7 @@ corr_router_push_wait(struct corr_router *r, unsigned producer,
 	pr = &r->prod[producer];
 	while (i < n) {
 		size_t chunk = n - i < INT32_MAX ? n - i : INT32_MAX;
-		int rc = corr_router_push_batch(r, producer, evs + i, chunk);
+		int rc = router_push_batch(r, producer, evs + i, chunk);
 
 		if (rc > 0) {
 			i += (size_t)rc;
@@ -497,7 +497,7 @@ corr_router_push_wait(struct corr_router *r, unsigned producer,
 }
 
 static char *
-corr_copy_str(char **dst, const char *s)
+router_copy_str(char **dst, const char *s)
 {
 	size_t n;
 
@@ -510,11 +510,11 @@ corr_copy_str(char **dst, const char *s)
 }
 
 int
-corr_router_action(struct corr_router *r, unsigned producer,
+router_action(struct router *r, unsigned producer,
     const struct corr_action *a)
 {
 	struct corr_action *copy;
-	struct corr_msg m;
+	struct router_msg m;
 	unsigned shard;
 	uint64_t num;
 	size_t need;
@@ -530,13 +530,13 @@ corr_router_action(struct corr_router *r, unsigned producer,
 	copy = xmalloc(need);
 	*copy = *a;
 	p = (char *)(copy + 1);
-	copy->incident = corr_copy_str(&p, a->incident);
-	copy->actor = corr_copy_str(&p, a->actor);
-	copy->note = corr_copy_str(&p, a->note);
+	copy->incident = router_copy_str(&p, a->incident);
+	copy->actor = router_copy_str(&p, a->actor);
+	copy->note = router_copy_str(&p, a->note);
 	memset(&m, 0, sizeof(m));
 	m.ptr = copy;
-	m.kind = CORR_MSG_ACTION;
-	if (corr_ring_put(corr_ring_of(r, producer, shard), &m) != 0) {
+	m.kind = ROUTER_MSG_ACTION;
+	if (router_ring_put(router_ring_of(r, producer, shard), &m) != 0) {
 		xfree(copy);
 		catomic_add_relaxed(&r->prod[producer].full, 1);
 		return -EAGAIN;
@@ -545,12 +545,12 @@ corr_router_action(struct corr_router *r, unsigned producer,
 }
 
 int
-corr_router_maint_add(struct corr_router *r, unsigned producer,
+router_maint_add(struct router *r, unsigned producer,
     const struct corr_maint *mw, uint32_t *id)
 {
 	const char *reason = mw->reason != NULL ? mw->reason : "";
 	struct corr_maint *copy;
-	struct corr_msg m;
+	struct router_msg m;
 	unsigned shard;
 
 	if (producer >= r->nproducers)
@@ -558,20 +558,20 @@ corr_router_maint_add(struct corr_router *r, unsigned producer,
 	if (mw->site != FLEET_NONE) {
 		if (mw->site >= r->fleet->nsites)
 			return -EINVAL;
-		shard = corr_router_shard_of(r, mw->site);
+		shard = router_shard_of(r, mw->site);
 	} else {
 		if (mw->area >= r->fleet->nareas)
 			return -EINVAL;
-		shard = (unsigned)(corr_mix(mw->area) % r->nshards);
+		shard = (unsigned)(router_mix(mw->area) % r->nshards);
 	}
 	copy = xmalloc(sizeof(*copy) + strlen(reason) + 1);
 	*copy = *mw;
 	copy->reason = memcpy(copy + 1, reason, strlen(reason) + 1);
 	memset(&m, 0, sizeof(m));
 	m.ptr = copy;
-	m.kind = CORR_MSG_MAINT_ADD;
+	m.kind = ROUTER_MSG_MAINT_ADD;
 	m.id = (uint32_t)catomic_add_relaxed(&r->next_maint, 1);
-	if (corr_ring_put(corr_ring_of(r, producer, shard), &m) != 0) {
+	if (router_ring_put(router_ring_of(r, producer, shard), &m) != 0) {
 		xfree(copy);
 		catomic_add_relaxed(&r->prod[producer].full, 1);
 		return -EAGAIN;
@@ -581,39 +581,39 @@ corr_router_maint_add(struct corr_router *r, unsigned producer,
 }
 
 int
-corr_router_maint_remove(struct corr_router *r, unsigned producer,
+router_maint_remove(struct router *r, unsigned producer,
     uint32_t id)
 {
-	struct corr_msg m;
+	struct router_msg m;
 
 	if (producer >= r->nproducers)
 		return -EINVAL;
 	memset(&m, 0, sizeof(m));
-	m.kind = CORR_MSG_MAINT_DEL;
+	m.kind = ROUTER_MSG_MAINT_DEL;
 	m.id = id;
 	/* All or nothing: check room in every ring first (we are its only
 	 * producer, so the room can only grow meanwhile). */
 	for (unsigned s = 0; s < r->nshards; s++) {
-		if (!corr_ring_room(corr_ring_of(r, producer, s))) {
+		if (!router_ring_room(router_ring_of(r, producer, s))) {
 			catomic_add_relaxed(&r->prod[producer].full, 1);
 			return -EAGAIN;
 		}
 	}
 	for (unsigned s = 0; s < r->nshards; s++)
-		(void)corr_ring_put(corr_ring_of(r, producer, s), &m);
+		(void)router_ring_put(router_ring_of(r, producer, s), &m);
 	return 0;
 }
 
 int
-corr_router_tick(struct corr_router *r, unsigned producer, int64_t now)
+router_tick(struct router *r, unsigned producer, int64_t now)
 {
-	struct corr_msg m;
+	struct router_msg m;
 	int missed = 0;
 
 	if (producer >= r->nproducers)
 		return -EINVAL;
 	memset(&m, 0, sizeof(m));
-	m.kind = CORR_MSG_TICK;
+	m.kind = ROUTER_MSG_TICK;
 	m.ev.at_ms = now;
 	/*
 	 * Not all or nothing: a shard whose ring is full is busy with
@@ -621,7 +621,7 @@ corr_router_tick(struct corr_router *r, unsigned producer, int64_t now)
 	 * tick carries a later time.
 	 */
 	for (unsigned s = 0; s < r->nshards; s++)
-		if (corr_ring_put(corr_ring_of(r, producer, s), &m) != 0)
+		if (router_ring_put(router_ring_of(r, producer, s), &m) != 0)
 			missed++;
 	if (missed > 0)
 		catomic_add_relaxed(&r->prod[producer].full, 1);
@@ -629,7 +629,7 @@ corr_router_tick(struct corr_router *r, unsigned producer, int64_t now)
 }
 
 void
-corr_router_stop(struct corr_router *r)
+router_stop(struct router *r)
 {
 	if (!r->running)
 		return;
@@ -643,7 +643,7 @@ _Static_assert(sizeof(struct corr_stats) % sizeof(uint64_t) == 0,
     "corr_stats is uint64_t counters only");
 
 void
-corr_router_stats(const struct corr_router *r, struct corr_stats *out)
+router_stats(const struct router *r, struct corr_stats *out)
 {
 	memset(out, 0, sizeof(*out));
 	for (unsigned i = 0; i < r->nshards; i++) {
@@ -659,12 +659,12 @@ corr_router_stats(const struct corr_router *r, struct corr_stats *out)
 }
 
 uint64_t
-corr_router_backlog(struct corr_router *r)
+router_backlog(struct router *r)
 {
 	uint64_t n = 0;
 
 	for (size_t i = 0; i < (size_t)r->nshards * r->nproducers; i++) {
-		struct corr_ring *cr = &r->rings[i];
+		struct router_ring *cr = &r->rings[i];
 		/* head first: tail read after it is never behind it */
 		uint64_t h = catomic_load_acquire(&cr->head);
 
@@ -674,10 +674,10 @@ corr_router_backlog(struct corr_router *r)
 }
 
 void
-corr_router_producer_stats(struct corr_router *r, unsigned producer,
-    struct corr_router_pstats *out)
+router_producer_stats(struct router *r, unsigned producer,
+    struct router_pstats *out)
 {
-	struct corr_producer *pr;
+	struct router_producer *pr;
 
 	memset(out, 0, sizeof(*out));
 	if (producer >= r->nproducers)
@@ -685,7 +685,7 @@ corr_router_producer_stats(struct corr_router *r, unsigned producer,
 	pr = &r->prod[producer];
 	for (unsigned s = 0; s < r->nshards; s++)
 		out->queued += catomic_load_acquire(
-		    &corr_ring_of(r, producer, s)->tail);
+		    &router_ring_of(r, producer, s)->tail);
 	out->full = catomic_load_relaxed(&pr->full);
 	out->waits = catomic_load_relaxed(&pr->waits);
 	out->timeouts = catomic_load_relaxed(&pr->timeouts);
@@ -693,13 +693,13 @@ corr_router_producer_stats(struct corr_router *r, unsigned producer,
 }
 
 void
-corr_router_free(struct corr_router *r)
+router_free(struct router *r)
 {
 	if (r == NULL)
 		return;
-	corr_router_stop(r);
+	router_stop(r);
 	for (size_t i = 0; i < (size_t)r->nshards * r->nproducers; i++) {
-		struct corr_ring *cr = &r->rings[i];
+		struct router_ring *cr = &r->rings[i];
 
 		/* Messages queued but never run (threads never started). */
 		for (uint64_t h = cr->chead; h != cr->ptail; h++)
