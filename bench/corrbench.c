@@ -43,10 +43,10 @@
 
 #include "bench/pb_stats.h"
 #include "correlator/corr.h"
-#include "daemon/router.h"
 #include "daemon/config.h"
 #include "daemon/mem.h"
 #include "daemon/replay.h"
+#include "daemon/router.h"
 
 struct phase {
 	double	 wall;		/* seconds */

@@ -1,67 +1,56 @@
 /*
  * router.c - see router.h.
  *
- * Rings.  rings[producer * nshards + shard] is a single-producer single-
- * consumer ring of struct router_msg by value (48 bytes: the 32-byte alarm
- * event, an owned pointer, kind, id), so an alarm crosses threads with no
- * allocation; an action or window is one heap block freed by the shard; a
- * tick is the producer's `now` in ev.at_ms, so it is ordered with the
- * alarms of the same ring.
- * The ring is our own (C11 atomics through catomic.h, as DESIGN.md allows)
- * rather than ck_ring because ck_ring has no bulk enqueue: a ck_ring push is
- * one release store of the tail per message, and the producer's per-message
- * cost is what bounds a live pipeline (docs/correlation.md, "Shard layer").
+ * Rings.  rings[producer * nshards + shard] is a daemon/ring of struct
+ * router_msg by value (48 bytes: the 32-byte alarm event, an owned
+ * pointer, kind, id), so an alarm crosses threads with no allocation; an
+ * action or window is one heap block freed by the shard; a tick is the
+ * producer's `now` in ev.at_ms, so it is ordered with the alarms of the
+ * same ring.  ring.h says how a ring keeps its two sides on their own
+ * cache lines and which memory orders carry a message across, and why it
+ * is ours rather than ck_ring (bench/ringbench).
  *
- * Indexes are free-running 64-bit counters (never wrap in practice); slot
- * = index & mask, the ring holds `slots` messages.  Each ring is four cache
- * lines so no line is written by both threads:
- *   line 0  tail       written by the producer (release), read by the shard
- *   line 1  producer   ptail (written, not yet published), head_cache
- *   line 2  head       written by the shard (release), read by the producer
- *   line 3  consumer   chead, tail_cache
- * The producer writes messages at ptail and publishes with one release
- * store of tail per batch; it re-reads head (acquire) only when its cached
- * view says the ring is full.  The shard symmetric: it re-reads tail only
- * when its cached view says empty, handles the messages in place, then
- * frees their slots with one release store of head per batch.  Release on
- * tail makes a message's bytes visible before its index; release on head
- * makes the shard's reads of a slot (and its sink's writes) happen before
- * the producer reuses it (and before router_backlog() reports 0).
+ * Producer side: router_push() writes one message in place and publishes
+ * it; router_push_batch() writes a run of messages into their rings and
+ * publishes each touched ring once at the end (a bit per shard in a
+ * uint64_t says which).  The ring re-reads the shard's head only when its
+ * cached copy says full.
  *
  * Routing is one byte load: site_shard[site] is filled at creation from
  * the hash of the site's area.
  *
- * A shard thread drains its rings round-robin, at most ROUTER_BATCH messages
- * from one ring before looking at the next, so one busy producer cannot
- * starve the others.  With nothing to do it yields ROUTER_SPINS times, then
- * sleeps 50 us: a shard idles at near zero CPU.  Stop is a release store of
- * a flag after producers are done; a shard that acquires it drains once more
- * and exits, so nothing queued is lost.
+ * A shard thread drains its rings round-robin, at most ROUTER_BATCH
+ * messages from one ring (handled in place, then released with one store)
+ * before looking at the next, so one busy producer cannot starve the
+ * others.  With nothing to do it waits with ring_idle(): 63 yields, then
+ * 50 us sleeps, so a shard idles at near zero CPU.  Stop is a release
+ * store of a flag after producers are done; a shard that acquires it
+ * drains once more and exits, so nothing queued is lost.
+ *
+ * This is the daemon's side of the core: it creates the threads, reads
+ * the monotonic clock for push_wait's deadline and sleeps, none of which
+ * correlator/ may do; the engines it runs only ever see the time the
+ * producers put in their messages.
  */
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdalign.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
-#include "correlator/catomic.h"
-#include "daemon/router.h"
-#include "correlator/cthread.h"
 #include "daemon/mem.h"
+#include "daemon/ring.h"
+#include "daemon/router.h"
 
-#define ROUTER_LINE	CTHREAD_LINE
 #define ROUTER_BATCH	256	/* messages from one ring per turn */
-#define ROUTER_SPINS	64	/* idle turns before sleeping */
 
 enum router_msg_kind {
-	ROUTER_MSG_ALARM,		/* ev */
+	ROUTER_MSG_ALARM,	/* ev */
 	ROUTER_MSG_ACTION,	/* ptr: struct corr_action + strings, owned */
 	ROUTER_MSG_MAINT_ADD,	/* ptr: struct corr_maint + reason, owned; id */
 	ROUTER_MSG_MAINT_DEL,	/* id */
-	ROUTER_MSG_TICK,		/* ev.at_ms: time passed, no alarm */
+	ROUTER_MSG_TICK,	/* ev.at_ms: time passed, no alarm */
 };
 
 struct router_msg {
@@ -72,48 +61,29 @@ struct router_msg {
 };
 
 _Static_assert(sizeof(struct router_msg) == 48, "router_msg is 48 bytes");
-_Static_assert(ROUTER_MSG_ALARM == 0 && offsetof(struct router_msg, ptr) == 32,
+_Static_assert(ROUTER_MSG_ALARM == 0 &&
+    offsetof(struct router_msg, ptr) == 32,
     "an alarm message is its event and 16 zero bytes");
-
-struct router_ring {
-	alignas(ROUTER_LINE) _Atomic uint64_t tail; /* published end (producer) */
-	alignas(ROUTER_LINE) uint64_t ptail; /* producer: written end */
-	uint64_t	 head_cache;	/* producer: last head it read */
-	struct router_msg	*pbuf;		/* producer's copy of buf */
-	uint64_t	 pmask;		/* producer's copy of slots - 1 */
-	alignas(ROUTER_LINE) _Atomic uint64_t head; /* freed end (shard) */
-	alignas(ROUTER_LINE) uint64_t chead; /* shard: next to handle */
-	uint64_t	 tail_cache;	/* shard: last tail it read */
-	struct router_msg	*cbuf;		/* shard's copy of buf */
-	uint64_t	 cmask;		/* shard's copy of slots - 1 */
-};
-
-_Static_assert(sizeof(struct router_ring) == 4 * ROUTER_LINE,
-    "router_ring is four cache lines");
-_Static_assert(offsetof(struct router_ring, ptail) == 1 * ROUTER_LINE &&
-    offsetof(struct router_ring, head) == 2 * ROUTER_LINE &&
-    offsetof(struct router_ring, chead) == 3 * ROUTER_LINE,
-    "each side of a ring on its own cache line");
 
 /* One producer's counters, written only by that producer's thread. */
 struct router_producer {
-	alignas(ROUTER_LINE) _Atomic uint64_t full; /* pushes refused: ring full */
+	alignas(MEM_LINE) _Atomic uint64_t full; /* pushes refused: ring full */
 	_Atomic uint64_t waits;		/* backoff rounds of push_wait */
 	_Atomic uint64_t timeouts;	/* push_wait calls that gave up */
 	_Atomic uint64_t bad;		/* events refused: bad site */
 };
 
-_Static_assert(sizeof(struct router_producer) == ROUTER_LINE,
+_Static_assert(sizeof(struct router_producer) == MEM_LINE,
     "producer counters fill one cache line");
 
 struct router_shard {
-	alignas(ROUTER_LINE) struct router *r; /* owner */
+	alignas(MEM_LINE) struct router *r; /* owner */
 	unsigned	 id;		/* shard number */
 	struct corr_engine *engine;	/* touched only by the thread */
 	pthread_t	 thread;
 };
 
-_Static_assert(sizeof(struct router_shard) % ROUTER_LINE == 0,
+_Static_assert(sizeof(struct router_shard) % MEM_LINE == 0,
     "shards do not share cache lines");
 
 struct router {
@@ -122,59 +92,23 @@ struct router {
 	unsigned	 nshards, nproducers, slots;
 	uint32_t	 nsites;	/* sites known at creation */
 	uint8_t		*site_shard;	/* nsites: owning shard of each site */
-	struct router_ring *rings;	/* nproducers * nshards, aligned */
+	struct ring	*rings;		/* nproducers * nshards, aligned */
 	struct router_producer *prod;	/* nproducers, aligned */
 	struct router_shard *shards;	/* nshards, aligned */
-	void		*rings_mem, *prod_mem, *shards_mem; /* to free */
-	router_tap_fn *tap;	/* or NULL */
+	router_tap_fn	*tap;		/* or NULL */
 	void		*tap_arg;
-	atomic_int	 stop;		/* 1: drain and exit */
-	atomic_uint	 next_maint;	/* last maintenance window id handed out */
+	_Atomic int	 stop;		/* 1: drain and exit */
+	_Atomic unsigned next_maint;	/* maintenance window ids handed out */
 	int		 running;	/* threads started and not joined */
 };
 
 _Static_assert(ROUTER_MAX_SHARDS <= 256, "site_shard is a byte");
 _Static_assert(ROUTER_MAX_SHARDS <= 64, "dirty shards fit a uint64_t");
 
-static struct router_ring *
+static struct ring *
 router_ring_of(struct router *r, unsigned producer, unsigned shard)
 {
 	return &r->rings[producer * r->nshards + shard];
-}
-
-/* Producer: room for one more message?  Re-reads head only when needed. */
-static inline int
-router_ring_room(struct router_ring *cr)
-{
-	if (cr->ptail - cr->head_cache <= cr->pmask)
-		return 1;
-	cr->head_cache = catomic_load_acquire(&cr->head);
-	return cr->ptail - cr->head_cache <= cr->pmask;
-}
-
-/* Producer: the slot at ptail (call router_ring_room() first). */
-static inline struct router_msg *
-router_ring_slot(struct router_ring *cr)
-{
-	return &cr->pbuf[cr->ptail & cr->pmask];
-}
-
-static inline void
-router_ring_publish(struct router_ring *cr)
-{
-	catomic_store_release(&cr->tail, cr->ptail);
-}
-
-/* Producer: queue one message now (0) or -EAGAIN. */
-static int
-router_ring_put(struct router_ring *cr, const struct router_msg *m)
-{
-	if (!router_ring_room(cr))
-		return -EAGAIN;
-	*router_ring_slot(cr) = *m;
-	cr->ptail++;
-	router_ring_publish(cr);
-	return 0;
 }
 
 static void
@@ -208,23 +142,18 @@ router_shard_handle(struct router_shard *s, struct router_msg *m)
 
 /* Shard: handle up to ROUTER_BATCH messages of one ring, in place. */
 static unsigned
-router_ring_drain(struct router_shard *s, struct router_ring *cr)
+router_ring_drain(struct router_shard *s, struct ring *cr)
 {
-	uint64_t h = cr->chead, end;
-	unsigned n;
+	size_t n = ring_peek(cr);
 
-	if (h == cr->tail_cache) {
-		cr->tail_cache = catomic_load_acquire(&cr->tail);
-		if (h == cr->tail_cache)
-			return 0;
-	}
-	end = cr->tail_cache - h > ROUTER_BATCH ? h + ROUTER_BATCH : cr->tail_cache;
-	n = (unsigned)(end - h);
-	for (; h != end; h++)
-		router_shard_handle(s, &cr->cbuf[h & cr->cmask]);
-	cr->chead = h;
-	catomic_store_release(&cr->head, h);
-	return n;
+	if (n == 0)
+		return 0;
+	if (n > ROUTER_BATCH)
+		n = ROUTER_BATCH;
+	for (size_t i = 0; i < n; i++)
+		router_shard_handle(s, ring_slot(cr, i));
+	ring_release(cr, n);
+	return (unsigned)n;
 }
 
 static unsigned
@@ -249,17 +178,12 @@ router_shard_main(void *arg)
 			idle = 0;
 			continue;
 		}
-		if (catomic_load_acquire(&s->r->stop)) {
+		if (ring_load_acquire(&s->r->stop)) {
 			while (router_shard_drain(s) > 0)
 				;
 			break;
 		}
-		if (++idle < ROUTER_SPINS) {
-			sched_yield();
-		} else {
-			struct timespec ts = { 0, 50 * 1000 };
-			nanosleep(&ts, NULL);
-		}
+		ring_idle(idle++);
 	}
 	return NULL;
 }
@@ -307,25 +231,19 @@ router_new(struct fleet *fleet, const struct corr_config *cc,
 	for (uint32_t i = 0; i < r->nsites; i++)
 		r->site_shard[i] = (uint8_t)(router_mix(fleet->sites[i].area) %
 		    nshards);
-	r->rings = cthread_alloc_lines(nrings, sizeof(*r->rings), &r->rings_mem);
-	for (size_t i = 0; i < nrings; i++) {
-		struct router_ring *cr = &r->rings[i];
-
-		cr->pbuf = cr->cbuf = xcalloc(ring_slots, sizeof(struct router_msg));
-		cr->pmask = cr->cmask = ring_slots - 1;
-		atomic_init(&cr->tail, 0);
-		atomic_init(&cr->head, 0);
-	}
-	r->prod = cthread_alloc_lines(nproducers, sizeof(*r->prod), &r->prod_mem);
-	r->shards = cthread_alloc_lines(nshards, sizeof(*r->shards),
-	    &r->shards_mem);
+	r->rings = mem_calloc_lines(nrings, sizeof(*r->rings));
+	for (size_t i = 0; i < nrings; i++)
+		/* cannot fail: ring_slots is a power of two >= 4 */
+		(void)ring_init(&r->rings[i], ring_slots,
+		    sizeof(struct router_msg));
+	/* zeroed counters and flags are valid atomics (0, no window yet) */
+	r->prod = mem_calloc_lines(nproducers, sizeof(*r->prod));
+	r->shards = mem_calloc_lines(nshards, sizeof(*r->shards));
 	for (unsigned i = 0; i < nshards; i++) {
 		r->shards[i].r = r;
 		r->shards[i].id = i;
 		r->shards[i].engine = corr_engine_new(fleet, cc, i, &sinks[i]);
 	}
-	atomic_init(&r->stop, 0);
-	atomic_init(&r->next_maint, 1);
 	return r;
 }
 
@@ -342,7 +260,7 @@ router_start(struct router *r)
 	unsigned i;
 	int rc;
 
-	catomic_store_release(&r->stop, 0);
+	ring_store_release(&r->stop, 0);
 	for (i = 0; i < r->nshards; i++) {
 		rc = pthread_create(&r->shards[i].thread, NULL, router_shard_main,
 		    &r->shards[i]);
@@ -352,7 +270,7 @@ router_start(struct router *r)
 	r->running = 1;
 	return 0;
 err:
-	catomic_store_release(&r->stop, 1);
+	ring_store_release(&r->stop, 1);
 	while (i-- > 0)
 		pthread_join(r->shards[i].thread, NULL);
 	return -rc;
@@ -370,27 +288,26 @@ int
 router_push(struct router *r, unsigned producer,
     const struct alarm_event *ev)
 {
-	struct router_ring *cr;
+	struct ring *cr;
 	struct router_msg *m;
 
 	/* router_push_batch() for one event, without its loop */
 	if (producer >= r->nproducers || ev->site >= r->nsites) {
 		if (producer < r->nproducers)
-			catomic_add_relaxed(&r->prod[producer].bad, 1);
+			ring_add_relaxed(&r->prod[producer].bad, 1);
 		return -EINVAL;
 	}
 	cr = router_ring_of(r, producer, r->site_shard[ev->site]);
-	if (!router_ring_room(cr)) {
-		catomic_add_relaxed(&r->prod[producer].full, 1);
+	if ((m = ring_reserve(cr)) == NULL) {
+		ring_add_relaxed(&r->prod[producer].full, 1);
 		return -EAGAIN;
 	}
-	m = router_ring_slot(cr);
 	m->ev = *ev;
 	m->ptr = NULL;
 	m->kind = ROUTER_MSG_ALARM;
 	m->id = 0;
-	cr->ptail++;
-	router_ring_publish(cr);
+	ring_commit(cr);
+	ring_publish(cr);
 	return 0;
 }
 
@@ -400,7 +317,7 @@ router_push_batch(struct router *r, unsigned producer,
 {
 	const uint8_t *site_shard = r->site_shard;
 	const uint32_t nsites = r->nsites;
-	struct router_ring *base;
+	struct ring *base;
 	uint64_t dirty = 0;
 	size_t i;
 	int rc = 0;
@@ -408,49 +325,44 @@ router_push_batch(struct router *r, unsigned producer,
 	if (producer >= r->nproducers)
 		return -EINVAL;
 	/*
-	 * The hot loop (callgrind: about 20 instructions an event): locals
-	 * for what the message stores could alias, one byte load to route,
-	 * and the message's tail (ptr, kind = ROUTER_MSG_ALARM, id) zeroed in
-	 * one 16-byte store.
+	 * The hot loop: locals for what the message stores could alias, one
+	 * byte load to route, ring_reserve() (inline: the cached head says
+	 * whether there is room), and the message's tail (ptr, kind =
+	 * ROUTER_MSG_ALARM, id) zeroed in one 16-byte store.
 	 */
 	base = &r->rings[producer * r->nshards];
 	for (i = 0; i < n; i++) {
 		const uint32_t site = evs[i].site;
-		struct router_ring *cr;
 		struct router_msg *m;
 		unsigned sh;
-		uint64_t t;
 
 		if (site >= nsites) {
 			rc = -EINVAL;
 			break;
 		}
 		sh = site_shard[site];
-		cr = &base[sh];
-		t = cr->ptail;
-		if (t - cr->head_cache > cr->pmask && !router_ring_room(cr)) {
+		if ((m = ring_reserve(&base[sh])) == NULL) {
 			rc = -EAGAIN;
 			break;
 		}
-		m = &cr->pbuf[t & cr->pmask];
 		memcpy(&m->ev, &evs[i], sizeof(m->ev));
 		memset((char *)m + offsetof(struct router_msg, ptr), 0,
 		    sizeof(*m) - offsetof(struct router_msg, ptr));
-		cr->ptail = t + 1;
+		ring_commit(&base[sh]);
 		dirty |= 1ULL << sh;
 	}
 	while (dirty != 0) {
 		unsigned sh = (unsigned)__builtin_ctzll(dirty);
 
-		router_ring_publish(&base[sh]);
+		ring_publish(&base[sh]);
 		dirty &= dirty - 1;
 	}
 	if (i > 0 || n == 0)
 		return (int)(i < (size_t)INT32_MAX ? i : INT32_MAX);
 	if (rc == -EAGAIN)
-		catomic_add_relaxed(&r->prod[producer].full, 1);
+		ring_add_relaxed(&r->prod[producer].full, 1);
 	else
-		catomic_add_relaxed(&r->prod[producer].bad, 1);
+		ring_add_relaxed(&r->prod[producer].bad, 1);
 	return rc;
 }
 
@@ -481,15 +393,15 @@ router_push_wait(struct router *r, unsigned producer,
 		}
 		/* -EAGAIN: the shard is behind */
 		if (deadline < 0)
-			deadline = cthread_mono_ms() + timeout_ms;
-		else if (round >= 32 && cthread_mono_ms() >= deadline) {
-			catomic_add_relaxed(&pr->timeouts, 1);
+			deadline = ring_mono_ms() + timeout_ms;
+		else if (round >= 32 && ring_mono_ms() >= deadline) {
+			ring_add_relaxed(&pr->timeouts, 1);
 			if (done != NULL)
 				*done = i;
 			return -ETIMEDOUT;
 		}
-		catomic_add_relaxed(&pr->waits, 1);
-		cthread_backoff(round++);
+		ring_add_relaxed(&pr->waits, 1);
+		ring_backoff(round++);
 	}
 	if (done != NULL)
 		*done = i;
@@ -536,9 +448,9 @@ router_action(struct router *r, unsigned producer,
 	memset(&m, 0, sizeof(m));
 	m.ptr = copy;
 	m.kind = ROUTER_MSG_ACTION;
-	if (router_ring_put(router_ring_of(r, producer, shard), &m) != 0) {
+	if (ring_push(router_ring_of(r, producer, shard), &m) != 0) {
 		xfree(copy);
-		catomic_add_relaxed(&r->prod[producer].full, 1);
+		ring_add_relaxed(&r->prod[producer].full, 1);
 		return -EAGAIN;
 	}
 	return 0;
@@ -570,10 +482,10 @@ router_maint_add(struct router *r, unsigned producer,
 	memset(&m, 0, sizeof(m));
 	m.ptr = copy;
 	m.kind = ROUTER_MSG_MAINT_ADD;
-	m.id = (uint32_t)catomic_add_relaxed(&r->next_maint, 1);
-	if (router_ring_put(router_ring_of(r, producer, shard), &m) != 0) {
+	m.id = (uint32_t)ring_add_relaxed(&r->next_maint, 1) + 1;
+	if (ring_push(router_ring_of(r, producer, shard), &m) != 0) {
 		xfree(copy);
-		catomic_add_relaxed(&r->prod[producer].full, 1);
+		ring_add_relaxed(&r->prod[producer].full, 1);
 		return -EAGAIN;
 	}
 	*id = m.id;
@@ -581,8 +493,7 @@ router_maint_add(struct router *r, unsigned producer,
 }
 
 int
-router_maint_remove(struct router *r, unsigned producer,
-    uint32_t id)
+router_maint_remove(struct router *r, unsigned producer, uint32_t id)
 {
 	struct router_msg m;
 
@@ -594,13 +505,13 @@ router_maint_remove(struct router *r, unsigned producer,
 	/* All or nothing: check room in every ring first (we are its only
 	 * producer, so the room can only grow meanwhile). */
 	for (unsigned s = 0; s < r->nshards; s++) {
-		if (!router_ring_room(router_ring_of(r, producer, s))) {
-			catomic_add_relaxed(&r->prod[producer].full, 1);
+		if (ring_reserve(router_ring_of(r, producer, s)) == NULL) {
+			ring_add_relaxed(&r->prod[producer].full, 1);
 			return -EAGAIN;
 		}
 	}
 	for (unsigned s = 0; s < r->nshards; s++)
-		(void)router_ring_put(router_ring_of(r, producer, s), &m);
+		(void)ring_push(router_ring_of(r, producer, s), &m);
 	return 0;
 }
 
@@ -621,10 +532,10 @@ router_tick(struct router *r, unsigned producer, int64_t now)
 	 * tick carries a later time.
 	 */
 	for (unsigned s = 0; s < r->nshards; s++)
-		if (router_ring_put(router_ring_of(r, producer, s), &m) != 0)
+		if (ring_push(router_ring_of(r, producer, s), &m) != 0)
 			missed++;
 	if (missed > 0)
-		catomic_add_relaxed(&r->prod[producer].full, 1);
+		ring_add_relaxed(&r->prod[producer].full, 1);
 	return missed;
 }
 
@@ -633,7 +544,7 @@ router_stop(struct router *r)
 {
 	if (!r->running)
 		return;
-	catomic_store_release(&r->stop, 1);
+	ring_store_release(&r->stop, 1);
 	for (unsigned i = 0; i < r->nshards; i++)
 		pthread_join(r->shards[i].thread, NULL);
 	r->running = 0;
@@ -663,13 +574,8 @@ router_backlog(struct router *r)
 {
 	uint64_t n = 0;
 
-	for (size_t i = 0; i < (size_t)r->nshards * r->nproducers; i++) {
-		struct router_ring *cr = &r->rings[i];
-		/* head first: tail read after it is never behind it */
-		uint64_t h = catomic_load_acquire(&cr->head);
-
-		n += catomic_load_acquire(&cr->tail) - h;
-	}
+	for (size_t i = 0; i < (size_t)r->nshards * r->nproducers; i++)
+		n += ring_backlog(&r->rings[i]);
 	return n;
 }
 
@@ -684,12 +590,11 @@ router_producer_stats(struct router *r, unsigned producer,
 		return;
 	pr = &r->prod[producer];
 	for (unsigned s = 0; s < r->nshards; s++)
-		out->queued += catomic_load_acquire(
-		    &router_ring_of(r, producer, s)->tail);
-	out->full = catomic_load_relaxed(&pr->full);
-	out->waits = catomic_load_relaxed(&pr->waits);
-	out->timeouts = catomic_load_relaxed(&pr->timeouts);
-	out->bad = catomic_load_relaxed(&pr->bad);
+		out->queued += ring_pushed(router_ring_of(r, producer, s));
+	out->full = ring_load_relaxed(&pr->full);
+	out->waits = ring_load_relaxed(&pr->waits);
+	out->timeouts = ring_load_relaxed(&pr->timeouts);
+	out->bad = ring_load_relaxed(&pr->bad);
 }
 
 void
@@ -699,18 +604,25 @@ router_free(struct router *r)
 		return;
 	router_stop(r);
 	for (size_t i = 0; i < (size_t)r->nshards * r->nproducers; i++) {
-		struct router_ring *cr = &r->rings[i];
+		struct ring *cr = &r->rings[i];
+		size_t n;
 
 		/* Messages queued but never run (threads never started). */
-		for (uint64_t h = cr->chead; h != cr->ptail; h++)
-			xfree(cr->cbuf[h & cr->cmask].ptr);
-		xfree(cr->cbuf);
+		while ((n = ring_peek(cr)) > 0) {
+			for (size_t k = 0; k < n; k++) {
+				struct router_msg *m = ring_slot(cr, k);
+
+				xfree(m->ptr);
+			}
+			ring_release(cr, n);
+		}
+		ring_fini(cr);
 	}
 	for (unsigned i = 0; i < r->nshards; i++)
 		corr_engine_free(r->shards[i].engine);
-	xfree(r->shards_mem);
-	xfree(r->prod_mem);
-	xfree(r->rings_mem);
+	xfree(r->shards);
+	xfree(r->prod);
+	xfree(r->rings);
 	xfree(r->site_shard);
 	xfree(r);
 }

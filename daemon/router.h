@@ -2,23 +2,28 @@
  * router.h - the correlator's threads: sites hashed to N shards, each a
  * thread owning one struct corr_engine, fed by lock-free SPSC rings.
  *
+ * Daemon layer: the correlator (correlator/) is pure and never reads a
+ * clock, sleeps or starts a thread; this module does all three around it
+ * (tocsind -c, benchmarks, stress programs), and the engines only see the
+ * times the producers put in their messages.
+ *
  * Every producer thread (the poll loop, the action consumer, a replay
  * reader) gets its own ring to every shard, so each ring has exactly one
- * writer and one reader (ck_ring SPSC).  A site belongs to the shard of its
- * *area* (hash of the area index): an area storm is then decided inside one
- * shard and no correlation state is shared.  Actions are routed by the shard
- * number inside the incident id.  Each shard reports through its own sink,
- * called on the shard thread.
+ * writer and one reader (a daemon/ring).  A site belongs to the shard of
+ * its *area* (hash of the area index): an area storm is then decided
+ * inside one shard and no correlation state is shared.  Actions are routed
+ * by the shard number inside the incident id.  Each shard reports through
+ * its own sink, called on the shard thread.
  *
  * Producer policy when a ring is full (nothing is ever dropped silently):
- * router_push() and router_push_batch() never wait; they return
- * -EAGAIN (nothing of that event queued) and count it in the producer's
- * `full` counter.  router_push_wait() is the policy the daemon's
- * producers use: retry with backoff (spin, yield, then sleeps doubling from
- * 2 us to 1 ms) for at most a caller-given time, counting every wait; if the
+ * router_push() and router_push_batch() never wait; they return -EAGAIN
+ * (nothing of that event queued) and count it in the producer's `full`
+ * counter.  router_push_wait() is the policy the daemon's producers use:
+ * retry with ring_backoff() (spin, yield, then sleeps doubling from 2 us
+ * to 1 ms) for at most a caller-given time, counting every wait; if the
  * shard is still behind it returns -ETIMEDOUT with the number of events it
- * did queue, counts a timeout, and the caller owns the rest (it logs, keeps
- * them, or counts them as dropped; never silently).
+ * did queue, counts a timeout, and the caller owns the rest (it logs,
+ * keeps them, or counts them as dropped; never silently).
  */
 #ifndef TOCSIN_ROUTER_H
 #define TOCSIN_ROUTER_H
@@ -30,7 +35,7 @@
 #include "correlator/corr.h"
 #include "correlator/fleet.h"
 
-#define ROUTER_MAX_SHARDS		64
+#define ROUTER_MAX_SHARDS	64
 #define ROUTER_MAX_PRODUCERS	16
 
 struct router;
@@ -62,8 +67,7 @@ struct router *router_new(struct fleet *fleet,
 	    unsigned ring_slots, const struct corr_sink *sinks, char *err,
 	    size_t errlen);
 /* Installs a tap (or NULL); only before router_start(). */
-void	 router_set_tap(struct router *r, router_tap_fn *fn,
-	    void *arg);
+void	 router_set_tap(struct router *r, router_tap_fn *fn, void *arg);
 /* Starts the shard threads: 0 or -errno (then no thread runs). */
 int	 router_start(struct router *r);
 /* The shard owning a site. */
@@ -87,7 +91,8 @@ int	 router_push_batch(struct router *r, unsigned producer,
 	    const struct alarm_event *evs, size_t n);
 /*
  * The producer policy: queues evs[0..n) like router_push_batch(),
- * waiting with backoff while a ring is full, for at most timeout_ms in all.
+ * waiting with ring_backoff() while a ring is full, for at most timeout_ms
+ * in all (the deadline is read from ring_mono_ms()).
  * Events with a bad site are skipped and counted in `bad`.  Returns 0 when
  * every event was handled, or -ETIMEDOUT (counted in `timeouts`) when a
  * ring stayed full: *done (if not NULL) is the number of leading events
@@ -112,8 +117,7 @@ int	 router_action(struct router *r, unsigned producer,
 int	 router_maint_add(struct router *r, unsigned producer,
 	    const struct corr_maint *m, uint32_t *id);
 /* Queues the removal of a window on every shard: 0 or -EAGAIN. */
-int	 router_maint_remove(struct router *r, unsigned producer,
-	    uint32_t id);
+int	 router_maint_remove(struct router *r, unsigned producer, uint32_t id);
 /*
  * Queues "time is now" from producer `producer` to every shard: the shard
  * runs corr_engine_advance(engine, now) when it reaches the message, so SLA
@@ -125,8 +129,7 @@ int	 router_maint_remove(struct router *r, unsigned producer,
  * shards whose ring was full (those skip this tick; the call is counted
  * once in `full`), 0 when every shard got it, -EINVAL for a bad producer.
  */
-int	 router_tick(struct router *r, unsigned producer,
-	    int64_t now);
+int	 router_tick(struct router *r, unsigned producer, int64_t now);
 /*
  * Stops after every queued message is processed and joins the threads.
  * Producers must have stopped pushing.  Safe to call twice.

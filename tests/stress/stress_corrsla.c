@@ -20,9 +20,9 @@
 #include <string.h>
 
 #include "correlator/corr.h"
-#include "daemon/router.h"
 #include "correlator/sla.h"
 #include "daemon/mem.h"
+#include "daemon/router.h"
 
 #define NSITES	240
 #define NEVENTS	40000

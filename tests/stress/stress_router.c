@@ -31,8 +31,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "daemon/router.h"
 #include "daemon/mem.h"
+#include "daemon/router.h"
 
 #define NAREAS		12
 #define NSITES		96

@@ -6,11 +6,11 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "daemon/ring.h"
 #include "daemon/router.h"
 
 #define NAREAS	6
@@ -18,7 +18,7 @@
 #define MAXSH	4
 
 struct shard_sink {
-	atomic_int	 events;
+	_Atomic int	 events;	/* written by the shard thread only */
 	int		 wrong_shard;	/* events of a site not of this shard */
 	int		 acks;
 	char		 first_id[CORR_ID_LEN];
@@ -63,7 +63,8 @@ sink_event(void *arg, const struct corr_event *ev)
 		s->acks++;
 	if (s->first_id[0] == '\0')
 		snprintf(s->first_id, sizeof(s->first_id), "%s", ev->inc->id);
-	atomic_fetch_add(&s->events, 1);
+	/* release: first_id and the rest are visible to who sees it */
+	ring_store_release(&s->events, ring_load_relaxed(&s->events) + 1);
 }
 
 static const struct corr_sink_ops sink_ops = { .event = sink_event };
@@ -241,7 +242,7 @@ Test(router, sharded_equals_single_engine)
 	router_stats(r, &b);
 	for (int i = 0; i < 3; i++) {
 		cr_assert_eq(ss[i].wrong_shard, 0);
-		total += atomic_load(&ss[i].events);
+		total += ring_load_acquire(&ss[i].events);
 	}
 	assert_same_stats(&a, &b);
 	cr_assert_gt(a.area_opened, 0);
@@ -269,11 +270,11 @@ Test(router, actions_reach_the_owning_shard)
 	cr_assert_eq(router_push(r, 0, &ev), 0);
 	sh = router_shard_of(r, 5);
 	/* Bounded wait for the opened event (the shard thread is async). */
-	for (int i = 0; i < 2000 && atomic_load(&ss[sh].events) == 0; i++) {
+	for (int i = 0; i < 2000 && ring_load_acquire(&ss[sh].events) == 0; i++) {
 		struct timespec ts = { 0, 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
-	cr_assert_eq(atomic_load(&ss[sh].events), 1);
+	cr_assert_eq(ring_load_acquire(&ss[sh].events), 1);
 	a.incident = ss[sh].first_id;
 	a.at = ev.at_ms + 1000;
 	cr_assert_eq(router_action(r, 1, &a), 0);
@@ -473,8 +474,11 @@ static void
 sla_count_event(void *arg, const struct corr_event *ev)
 {
 	if (ev->type == CORR_EV_SLA_WARNING || ev->type == CORR_EV_SLA_BREACHED ||
-	    ev->type == CORR_EV_ESCALATED)
-		atomic_fetch_add((atomic_int *)arg, 1);
+	    ev->type == CORR_EV_ESCALATED) {
+		_Atomic int *n = arg;	/* this shard's: one writer */
+
+		ring_store_release(n, ring_load_relaxed(n) + 1);
+	}
 }
 
 static const struct corr_sink_ops sla_count_ops = { .event = sla_count_event };
@@ -504,7 +508,7 @@ Test(router, tick_advances_every_shard)
 	struct router *r;
 	struct router_pstats ps;
 	struct alarm_event ev;
-	atomic_int sla_ev[2];
+	_Atomic int sla_ev[2] = { 0, 0 };
 	int64_t t0 = 1795000000000LL;
 	uint32_t s0[NSITES];
 	char err[128];
@@ -513,10 +517,8 @@ Test(router, tick_advances_every_shard)
 	corr_config_defaults(&cc);
 	cc.sla = &sla;
 	cr_assert_eq(corr_config_check(&cc, err, sizeof(err)), 0, "%s", err);
-	for (int i = 0; i < 2; i++) {
-		atomic_init(&sla_ev[i], 0);
+	for (int i = 0; i < 2; i++)
 		sinks[i] = (struct corr_sink){ &sla_count_ops, &sla_ev[i] };
-	}
 	r = new_router(f, &cc, 2, 1, 4, sinks);
 	cr_assert(sites_of_shard(r, 0, s0) > 0);
 	ev = site_alarm(f, s0[0], "MAINS_FAIL", t0);
@@ -533,16 +535,16 @@ Test(router, tick_advances_every_shard)
 	cr_assert_eq(router_tick(r, 7, t0), -EINVAL);
 	cr_assert_eq(router_start(r), 0);
 	wait_backlog(r);
-	cr_assert_eq(atomic_load(&sla_ev[0]), 0, "nothing due 1 s in");
+	cr_assert_eq(ring_load_acquire(&sla_ev[0]), 0, "nothing due 1 s in");
 	/* earlier than the engine's time: nothing */
 	cr_assert_eq(router_tick(r, 0, t0 - 5000), 0);
 	wait_backlog(r);
-	cr_assert_eq(atomic_load(&sla_ev[0]), 0);
+	cr_assert_eq(ring_load_acquire(&sla_ev[0]), 0);
 	/* two days on, no alarm: the standard 1 h ack clock warned and breached */
 	cr_assert_eq(router_tick(r, 0, t0 + 2 * 86400000LL), 0);
 	wait_backlog(r);
-	cr_assert_geq(atomic_load(&sla_ev[0]), 2, "SLA events from the tick");
-	cr_assert_eq(atomic_load(&sla_ev[1]), 0, "shard 1 has no incident");
+	cr_assert_geq(ring_load_acquire(&sla_ev[0]), 2, "SLA events from the tick");
+	cr_assert_eq(ring_load_acquire(&sla_ev[1]), 0, "shard 1 has no incident");
 	router_free(r);
 	sla_config_fini(&sla);
 	fleet_free(f);
