@@ -94,8 +94,8 @@ struct rb_run {
 	struct ck_ring	 ck;		/* RB_CK, RB_CK_RESERVE */
 	struct rb_msg	*ckmsgs;	/* ck's slots, alarm */
 	struct ck_ring_buffer *ckptrs;	/* ck's slots, line */
-	char		*lines;		/* RB_LINES bytes: what pointers aim at */
-	int		 cpu[2];	/* producer's, consumer's CPU; -1: unpinned */
+	char		*lines;		/* RB_LINES bytes the pointers aim at */
+	int		 cpu[2];	/* producer, consumer; -1: unpinned */
 	/* results */
 	double		 prod_cpu;	/* producer thread, s */
 	double		 cons_cpu;	/* consumer thread, s */
@@ -242,7 +242,8 @@ rb_consumer(void *arg)
 		case RB_ALARM * RB_NKINDS + RB_CK:
 		case RB_ALARM * RB_NKINDS + RB_CK_RESERVE:
 			while (k < RB_BATCH &&
-			    ck_ring_dequeue_spsc_rb_msg(&r->ck, r->ckmsgs, &msg)) {
+			    ck_ring_dequeue_spsc_rb_msg(&r->ck, r->ckmsgs,
+			    &msg)) {
 				rb_alarm_got(r, &msg, &next);
 				k++;
 			}
@@ -454,13 +455,13 @@ main(int argc, char **argv)
 	    "thread alone; ns/msg: 1 / median rate; ratio: tocsin's median "
 	    "rate over this ring's (>1: tocsin faster)\n");
 	if (worst >= RB_RULE)
-		printf("decision: tocsin's ring, at least %.2fx the best ck_ring "
-		    "variant on every pattern (rule: >= %.1fx)\n", worst,
-		    RB_RULE);
+		printf("decision: tocsin's ring, at least %.2fx the best "
+		    "ck_ring variant on every pattern (rule: >= %.1fx)\n",
+		    worst, RB_RULE);
 	else
-		printf("decision: ck_ring: tocsin's ring is only %.2fx the best "
-		    "ck_ring variant on some pattern (rule: >= %.1fx)\n", worst,
-		    RB_RULE);
+		printf("decision: ck_ring: tocsin's ring is only %.2fx the "
+		    "best ck_ring variant on some pattern (rule: >= %.1fx)\n",
+		    worst, RB_RULE);
 	xfree(lines);
 	return 0;
 }

@@ -42,7 +42,7 @@
 
 /* One producer: its ring to the writer and the counters it alone writes. */
 struct fs_producer {
-	struct ring	 ring;		/* char * lines, malloc'd by the producer */
+	struct ring	 ring;		/* char * lines, malloc'd, owned */
 	alignas(MEM_LINE) _Atomic uint64_t waits; /* backoff rounds */
 	_Atomic uint64_t dropped;	/* lines dropped after put_wait_ms */
 };
