@@ -27,7 +27,6 @@
  */
 #include <errno.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,13 +36,13 @@
 
 #include <ev.h>
 
-#include "correlator/catomic.h"
-#include "daemon/router.h"
 #include "correlator/incjson.h"
 #include "daemon/live.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "daemon/poller.h"
+#include "daemon/ring.h"
+#include "daemon/router.h"
 #include "drivers/file/filesink.h"
 
 #define LIVE_TICK_S		0.25	/* shards' time advances this often */
@@ -104,18 +103,18 @@ live_shard_event(void *arg, const struct corr_event *ev)
 	struct live_shard *ls = arg;
 	char *line = incjson_encode(ls->lv->cfg->fleet, ev);
 
-	catomic_add_relaxed(&ls->events, 1);
+	ring_add_relaxed(&ls->events, 1);
 	switch (ev->type) {
 	case CORR_EV_OPENED:
-		catomic_add_relaxed(&ls->opened, 1);
+		ring_add_relaxed(&ls->opened, 1);
 		break;
 	case CORR_EV_RESOLVED:
-		catomic_add_relaxed(&ls->resolved, 1);
+		ring_add_relaxed(&ls->resolved, 1);
 		break;
 	case CORR_EV_SLA_WARNING:
 	case CORR_EV_SLA_BREACHED:
 	case CORR_EV_ESCALATED:
-		catomic_add_relaxed(&ls->sla, 1);
+		ring_add_relaxed(&ls->sla, 1);
 		break;
 	default:
 		break;
@@ -130,7 +129,7 @@ live_shard_rejected(void *arg, const struct corr_action *a,
 {
 	struct live_shard *ls = arg;
 
-	catomic_add_relaxed(&ls->rejected, 1);
+	ring_add_relaxed(&ls->rejected, 1);
 	log_warnx("action rejected incident=%s action=%s actor=%s reason=\"%s\"",
 	    a->incident, corr_action_name((enum corr_action_type)a->type),
 	    a->actor != NULL ? a->actor : "-", reason);
@@ -212,11 +211,11 @@ live_log_counters(struct live *lv, const char *what)
 	for (unsigned i = 0; i < lv->nshards; i++) {
 		struct live_shard *ls = &lv->shards[i];
 
-		events += catomic_load_relaxed(&ls->events);
-		opened += catomic_load_relaxed(&ls->opened);
-		resolved += catomic_load_relaxed(&ls->resolved);
-		sla += catomic_load_relaxed(&ls->sla);
-		rejected += catomic_load_relaxed(&ls->rejected);
+		events += ring_load_relaxed(&ls->events);
+		opened += ring_load_relaxed(&ls->opened);
+		resolved += ring_load_relaxed(&ls->resolved);
+		sla += ring_load_relaxed(&ls->sla);
+		rejected += ring_load_relaxed(&ls->rejected);
 	}
 	log_info("%s uptime_s=%.1f devices=%llu devices_rejected=%llu "
 	    "polls=%llu polls_good=%llu polls_failed=%llu "
@@ -373,13 +372,9 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	lv.stuck_until = xcalloc(lv.nshards, sizeof(*lv.stuck_until));
 	sinks = xcalloc(lv.nshards, sizeof(*sinks));
 	for (unsigned i = 0; i < lv.nshards; i++) {
+		/* counters start at 0: xcalloc'd atomics */
 		lv.shards[i].lv = &lv;
 		lv.shards[i].id = i;
-		atomic_init(&lv.shards[i].events, 0);
-		atomic_init(&lv.shards[i].opened, 0);
-		atomic_init(&lv.shards[i].resolved, 0);
-		atomic_init(&lv.shards[i].sla, 0);
-		atomic_init(&lv.shards[i].rejected, 0);
 		sinks[i].ops = &live_shard_ops;
 		sinks[i].arg = &lv.shards[i];
 	}
