@@ -30,19 +30,20 @@
  * it gone.
  *
  * Why our own ring and not ConcurrencyKit's ck_ring (libck 0.7, a listed
- * dependency, used unless a hand-written ring is at least 1.3x faster on
- * the daemon's real push patterns): bench/ringbench carries both patterns
- * from a producer thread to a consumer thread pinned to 2 cores, one
- * message per push, in the same run.  Median rates of 7 repetitions,
- * three runs on the shared 2-vCPU machine (load 2.6-3.8):
- *   alarm, 48 B by value, shard drains <= 256:  tocsin 19.1-28.6 Mmsg/s,
- *     ck 3.6-7.2 (in-place reserve/commit 5.0-7.4): 3.2x-5.3x faster, and
- *     a quarter of the CPU seconds (0.20-0.32 s against 0.75-1.39 s for
- *     8.4 M messages, both threads);
- *   line, char *, writer drains all:  tocsin 22.6-33.3 Mmsg/s, ck 7.6-8.5:
- *     2.7x-4.4x faster.
- * Per repetition the machine's noise swings single runs both ways (0.9x
- * to 8x), so the decision is on the medians, each run well above 1.3x.
+ * dependency, which we would use unless a hand-written ring were at least
+ * 1.3x faster on the daemon's real push patterns): bench/ringbench
+ * carries both patterns from a producer thread to a consumer thread
+ * pinned to 2 cores, one message per push, 8.4 M messages a run, 7
+ * repetitions of each ring interleaved.  Six runs (2026-12-04 09:39-09:48
+ * UTC, shared 2-vCPU machine, load 2.5-3.8), median rate of each run:
+ *   alarm, 48 B by value, shard drains <= 256: this ring 19-29 Mmsg/s;
+ *     ck_ring 3.6-10 (typed by-value enqueue) and 5.0-8.8 (in-place
+ *     reserve/commit); 2.1x-3.9x the faster ck variant of the same run;
+ *     0.20-0.32 CPU s against 0.71-1.39 (both threads).
+ *   line, char *, writer drains all: this ring 23-44 Mmsg/s, ck_ring
+ *     7.6-10.5; 2.6x-4.4x; 0.14-0.23 CPU s against 0.62-0.81.
+ * Single repetitions swing both ways with the other load (0.5x to 13x),
+ * so the decision is on each run's medians: every one is above 1.3x.
  * The reason is structural: ck_ring's SPSC enqueue loads the consumer's
  * index on every push and its dequeue stores it on every message (ck 0.7
  * has no batch dequeue and caches neither index), so that cache line
