@@ -43,10 +43,10 @@
 
 #include "bench/pb_stats.h"
 #include "correlator/corr.h"
-#include "correlator/corrshard.h"
 #include "daemon/config.h"
 #include "daemon/mem.h"
 #include "daemon/replay.h"
+#include "daemon/router.h"
 
 struct phase {
 	double	 wall;		/* seconds */
@@ -115,7 +115,7 @@ enum shard_mode {
 	SH_PREFILL,	/* every event queued before the threads start */
 };
 
-#define SH_BATCH	64	/* events per corr_router_push_wait() call */
+#define SH_BATCH	64	/* events per router_push_wait() call */
 static unsigned sh_slots = 1u << 14;	/* ring slots of the live phases */
 #define SH_RUNS		5		/* best of, for every shard phase */
 
@@ -124,17 +124,17 @@ struct padded_count {
 	_Alignas(64) uint64_t n;
 };
 
-static struct corr_router *
+static struct router *
 bench_router(struct fleet *f, const struct corr_config *cc, unsigned nshards,
     unsigned slots, struct padded_count *nev)
 {
-	struct corr_sink sinks[CORR_ROUTER_MAX_SHARDS];
-	struct corr_router *r;
+	struct corr_sink sinks[ROUTER_MAX_SHARDS];
+	struct router *r;
 	char err[128];
 
 	for (unsigned i = 0; i < nshards; i++)
 		sinks[i] = (struct corr_sink){ &count_ops, &nev[i].n };
-	r = corr_router_new(f, cc, nshards, 1, slots, sinks, err, sizeof(err));
+	r = router_new(f, cc, nshards, 1, slots, sinks, err, sizeof(err));
 	if (r == NULL) {
 		fprintf(stderr, "corrbench: %s\n", err);
 		exit(1);
@@ -154,8 +154,8 @@ shards_once(struct fleet *f, const struct corr_config *cc,
     const struct alarm_event *evs, size_t n, unsigned nshards,
     uint64_t *events, enum shard_mode mode)
 {
-	struct padded_count nev[CORR_ROUTER_MAX_SHARDS];
-	struct corr_router *r;
+	struct padded_count nev[ROUTER_MAX_SHARDS];
+	struct router *r;
 	struct phase ph;
 	double w, c;
 	unsigned slots = sh_slots;
@@ -165,13 +165,13 @@ shards_once(struct fleet *f, const struct corr_config *cc,
 		slots <<= 1;
 	r = bench_router(f, cc, nshards, slots, nev);
 	if (mode == SH_PREFILL &&
-	    corr_router_push_wait(r, 0, evs, n, 0, NULL) != 0) {
+	    router_push_wait(r, 0, evs, n, 0, NULL) != 0) {
 		fprintf(stderr, "corrbench: prefill failed\n");
 		exit(1);
 	}
 	w = pb_wall_s();
 	c = pb_cpu_s(RUSAGE_SELF);
-	if (corr_router_start(r) != 0) {
+	if (router_start(r) != 0) {
 		fprintf(stderr, "corrbench: cannot start shard threads\n");
 		exit(1);
 	}
@@ -179,24 +179,24 @@ shards_once(struct fleet *f, const struct corr_config *cc,
 		size_t k = mode == SH_LIVE_ONE ? 1 :
 		    (n - i < SH_BATCH ? n - i : SH_BATCH);
 
-		if (mode == SH_LIVE_ONE && corr_router_push(r, 0, evs + i) == 0) {
+		if (mode == SH_LIVE_ONE && router_push(r, 0, evs + i) == 0) {
 			i++;
 			continue;
 		}
 		/* ring full: back off (yield the core to the shards) */
-		if (corr_router_push_wait(r, 0, evs + i, k, 60000, NULL) != 0) {
+		if (router_push_wait(r, 0, evs + i, k, 60000, NULL) != 0) {
 			fprintf(stderr, "corrbench: shards stalled\n");
 			exit(1);
 		}
 		i += k;
 	}
-	corr_router_stop(r);
+	router_stop(r);
 	ph.wall = pb_wall_s() - w;
 	ph.cpu = pb_cpu_s(RUSAGE_SELF) - c;
 	*events = 0;
 	for (unsigned i = 0; i < nshards; i++)
 		*events += nev[i].n;
-	corr_router_free(r);
+	router_free(r);
 	return ph;
 }
 
@@ -212,7 +212,7 @@ producer_once(struct fleet *f, const struct corr_config *cc,
     const struct alarm_event *evs, size_t n, int batch)
 {
 	struct padded_count nev[2];
-	struct corr_router *r;
+	struct router *r;
 	const size_t slots = sh_slots;
 	double total = 0;
 
@@ -224,8 +224,8 @@ producer_once(struct fleet *f, const struct corr_config *cc,
 
 		for (size_t i = base; i < end; ) {
 			size_t k = end - i < SH_BATCH ? end - i : SH_BATCH;
-			int rc = batch ? corr_router_push_batch(r, 0, evs + i,
-			    k) : corr_router_push(r, 0, evs + i) == 0;
+			int rc = batch ? router_push_batch(r, 0, evs + i,
+			    k) : router_push(r, 0, evs + i) == 0;
 
 			if (rc <= 0) {
 				fprintf(stderr, "corrbench: producer: %d\n", rc);
@@ -234,11 +234,11 @@ producer_once(struct fleet *f, const struct corr_config *cc,
 			i += (size_t)rc;
 		}
 		w = pb_thread_cpu_s() - w;
-		if (corr_router_start(r) != 0) {
+		if (router_start(r) != 0) {
 			fprintf(stderr, "corrbench: cannot start shards\n");
 			exit(1);
 		}
-		corr_router_stop(r);
+		router_stop(r);
 		if (warm) {
 			warm = 0;	/* the same chunk again, timed */
 			continue;
@@ -246,7 +246,7 @@ producer_once(struct fleet *f, const struct corr_config *cc,
 		total += w;
 		base = end;
 	}
-	corr_router_free(r);
+	router_free(r);
 	return total;
 }
 
@@ -331,7 +331,7 @@ shard_phases(struct fleet *f, const struct corr_config *cc,
 	/* the day split as a 2-shard router splits it */
 	{
 		struct padded_count nev[2];
-		struct corr_router *r = bench_router(f, cc, 2, 64, nev);
+		struct router *r = bench_router(f, cc, 2, 64, nev);
 
 		for (int k = 0; k < 2; k++) {
 			half[k] = xcalloc(n ? n : 1, sizeof(*evs));
@@ -340,11 +340,11 @@ shard_phases(struct fleet *f, const struct corr_config *cc,
 		}
 		for (size_t i = 0; i < n; i++) {
 			struct engine_job *j =
-			    &jobs[corr_router_shard_of(r, evs[i].site)];
+			    &jobs[router_shard_of(r, evs[i].site)];
 
 			half[j->shard][j->n++] = evs[i];
 		}
-		corr_router_free(r);
+		router_free(r);
 	}
 	for (int k = 0; k < 6; k++)
 		sh[k] = (struct phase){ 1e9, 0 };

@@ -5,7 +5,7 @@ set -u
 BUILD=${1:-build/default}
 export TOCSIN_BUILD="$BUILD"
 rc=0
-for b in cfgbench pointbench timerqbench slabench corrbench mbpoll; do
+for b in cfgbench pointbench timerqbench slabench corrbench ringbench mbpoll; do
 	if [ -x "$BUILD/bench/$b" ]; then
 		echo "=== $b"
 		"$BUILD/bench/$b" || rc=1

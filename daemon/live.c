@@ -27,7 +27,6 @@
  */
 #include <errno.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,13 +36,13 @@
 
 #include <ev.h>
 
-#include "correlator/catomic.h"
-#include "correlator/corrshard.h"
 #include "correlator/incjson.h"
 #include "daemon/live.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "daemon/poller.h"
+#include "daemon/ring.h"
+#include "daemon/router.h"
 #include "drivers/file/filesink.h"
 
 #define LIVE_TICK_S		0.25	/* shards' time advances this often */
@@ -73,11 +72,11 @@ struct live {
 	struct config	*cfg;
 	struct ev_loop	*loop;
 	struct filesink	*out;		/* incident events */
-	struct corr_router *router;
+	struct router *router;
 	struct live_shard *shards;	/* cfg->daemon.shards */
 	unsigned	 nshards;
 	struct poller	*poller;
-	ev_timer	 tick;		/* corr_router_tick() */
+	ev_timer	 tick;		/* router_tick() */
 	ev_timer	 deadline;	/* -d SECONDS */
 	ev_signal	 sigterm, sigint, sighup, sigusr1;
 	const char	*stop_reason;	/* "SIGTERM", "duration", ... */
@@ -104,18 +103,18 @@ live_shard_event(void *arg, const struct corr_event *ev)
 	struct live_shard *ls = arg;
 	char *line = incjson_encode(ls->lv->cfg->fleet, ev);
 
-	catomic_add_relaxed(&ls->events, 1);
+	ring_add_relaxed(&ls->events, 1);
 	switch (ev->type) {
 	case CORR_EV_OPENED:
-		catomic_add_relaxed(&ls->opened, 1);
+		ring_add_relaxed(&ls->opened, 1);
 		break;
 	case CORR_EV_RESOLVED:
-		catomic_add_relaxed(&ls->resolved, 1);
+		ring_add_relaxed(&ls->resolved, 1);
 		break;
 	case CORR_EV_SLA_WARNING:
 	case CORR_EV_SLA_BREACHED:
 	case CORR_EV_ESCALATED:
-		catomic_add_relaxed(&ls->sla, 1);
+		ring_add_relaxed(&ls->sla, 1);
 		break;
 	default:
 		break;
@@ -130,7 +129,7 @@ live_shard_rejected(void *arg, const struct corr_action *a,
 {
 	struct live_shard *ls = arg;
 
-	catomic_add_relaxed(&ls->rejected, 1);
+	ring_add_relaxed(&ls->rejected, 1);
 	log_warnx("action rejected incident=%s action=%s actor=%s reason=\"%s\"",
 	    a->incident, corr_action_name((enum corr_action_type)a->type),
 	    a->actor != NULL ? a->actor : "-", reason);
@@ -148,12 +147,12 @@ live_alarm(void *arg, const struct alarm_event *ev)
 {
 	struct live *lv = arg;
 	const struct fleet *f = lv->cfg->fleet;
-	unsigned shard = corr_router_shard_of(lv->router, ev->site);
+	unsigned shard = router_shard_of(lv->router, ev->site);
 	int64_t now = live_now_ms(lv);
 	int wait = now >= lv->stuck_until[shard] ? LIVE_PUSH_WAIT_MS : 0;
 	size_t done = 0;
 
-	if (corr_router_push_wait(lv->router, 0, ev, 1, wait, &done) == 0) {
+	if (router_push_wait(lv->router, 0, ev, 1, wait, &done) == 0) {
 		lv->pushed++;
 		lv->refused_run = 0;
 		return;
@@ -177,7 +176,7 @@ static const struct poller_sink_ops live_poller_ops = {
 static void
 live_send_tick(struct live *lv)
 {
-	int missed = corr_router_tick(lv->router, 0, live_now_ms(lv));
+	int missed = router_tick(lv->router, 0, live_now_ms(lv));
 
 	lv->ticks++;
 	if (missed > 0)
@@ -201,21 +200,21 @@ static void
 live_log_counters(struct live *lv, const char *what)
 {
 	struct poller_counters pc;
-	struct corr_router_pstats ps;
+	struct router_pstats ps;
 	struct filesink_counters fc;
 	uint64_t events = 0, opened = 0, resolved = 0, sla = 0, rejected = 0;
 
 	poller_counters(lv->poller, &pc);
-	corr_router_producer_stats(lv->router, 0, &ps);
+	router_producer_stats(lv->router, 0, &ps);
 	lv->out->ops->counters(lv->out, &fc);
 	for (unsigned i = 0; i < lv->nshards; i++) {
 		struct live_shard *ls = &lv->shards[i];
 
-		events += catomic_load_relaxed(&ls->events);
-		opened += catomic_load_relaxed(&ls->opened);
-		resolved += catomic_load_relaxed(&ls->resolved);
-		sla += catomic_load_relaxed(&ls->sla);
-		rejected += catomic_load_relaxed(&ls->rejected);
+		events += ring_load_relaxed(&ls->events);
+		opened += ring_load_relaxed(&ls->opened);
+		resolved += ring_load_relaxed(&ls->resolved);
+		sla += ring_load_relaxed(&ls->sla);
+		rejected += ring_load_relaxed(&ls->rejected);
 	}
 	log_info("%s uptime_s=%.1f devices=%llu devices_rejected=%llu "
 	    "polls=%llu polls_good=%llu polls_failed=%llu "
@@ -314,17 +313,17 @@ live_shutdown(struct live *lv)
 	poller_stop(lv->poller);
 	ev_now_update(lv->loop);
 	live_send_tick(lv);
-	while (corr_router_backlog(lv->router) > 0) {
+	while (router_backlog(lv->router) > 0) {
 		lv->out->ops->drain(lv->out);
 		if (waited++ >= LIVE_DRAIN_WAIT_MS) {
 			log_warnx("stop: shards still busy after %d ms "
 			    "backlog=%llu; joining them", LIVE_DRAIN_WAIT_MS,
-			    (unsigned long long)corr_router_backlog(lv->router));
+			    (unsigned long long)router_backlog(lv->router));
 			break;
 		}
 		nanosleep(&ms, NULL);
 	}
-	corr_router_stop(lv->router);
+	router_stop(lv->router);
 	lv->out->ops->drain(lv->out);
 }
 
@@ -372,13 +371,9 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	lv.stuck_until = xcalloc(lv.nshards, sizeof(*lv.stuck_until));
 	sinks = xcalloc(lv.nshards, sizeof(*sinks));
 	for (unsigned i = 0; i < lv.nshards; i++) {
+		/* counters start at 0: xcalloc'd atomics */
 		lv.shards[i].lv = &lv;
 		lv.shards[i].id = i;
-		atomic_init(&lv.shards[i].events, 0);
-		atomic_init(&lv.shards[i].opened, 0);
-		atomic_init(&lv.shards[i].resolved, 0);
-		atomic_init(&lv.shards[i].sla, 0);
-		atomic_init(&lv.shards[i].rejected, 0);
 		sinks[i].ops = &live_shard_ops;
 		sinks[i].arg = &lv.shards[i];
 	}
@@ -387,7 +382,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 		goto err_sink;
 	}
 	/* creates the engines, which intern codes: before any thread runs */
-	lv.router = corr_router_new(cfg->fleet, &cfg->correlation, lv.nshards,
+	lv.router = router_new(cfg->fleet, &cfg->correlation, lv.nshards,
 	    1, LIVE_RING_SLOTS, sinks, err, sizeof(err));
 	if (lv.router == NULL) {
 		log_error("start failed: correlator: %s", err);
@@ -416,7 +411,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	ev_signal_start(lv.loop, &lv.sighup);
 	ev_signal_start(lv.loop, &lv.sigusr1);
 
-	if ((rc = corr_router_start(lv.router)) != 0) {
+	if ((rc = router_start(lv.router)) != 0) {
 		log_error("start failed: shard threads: %s", strerror(-rc));
 		goto err_watchers;
 	}
@@ -424,7 +419,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	lv.started = ev_now(lv.loop);
 	if ((rc = poller_start(lv.poller)) != 0) {
 		log_error("start failed: poller_start rc=%d", rc);
-		corr_router_stop(lv.router);
+		router_stop(lv.router);
 		goto err_watchers;
 	}
 	log_info("start version=%s pid=%ld config=%s census=\"%s\" shards=%u "
@@ -448,7 +443,7 @@ err_watchers:
 	ev_timer_stop(lv.loop, &lv.tick);
 	poller_free(lv.poller);
 err_router:
-	corr_router_free(lv.router);
+	router_free(lv.router);
 err_sink:
 	lv.out->ops->free(lv.out);
 	xfree(sinks);

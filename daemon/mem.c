@@ -63,6 +63,22 @@ xreallocarray(void *p, size_t n, size_t size)
 	return xrealloc(p, n * size);
 }
 
+void *
+mem_calloc_lines(size_t n, size_t size)
+{
+	void *p = NULL;
+	size_t len;
+
+	if (size != 0 && n > SIZE_MAX / size)
+		mem_oom(SIZE_MAX);
+	len = n * size != 0 ? n * size : 1;
+	/* posix_memalign's memory is free()d like any other */
+	if (posix_memalign(&p, MEM_LINE, len) != 0)
+		mem_oom(len);
+	memset(p, 0, len);
+	return p;
+}
+
 char *
 xstrdup(const char *s)
 {

@@ -27,6 +27,15 @@ const char *mem_allocator(void);
 /* Bytes the allocator has handed out (jemalloc stats.allocated), or 0. */
 size_t	 mem_allocated(void);
 
+#define MEM_LINE	64	/* cache line, bytes */
+
+/*
+ * n zeroed objects of size bytes starting on a MEM_LINE boundary, so that
+ * objects written by different threads never share a cache line when size
+ * is a multiple of MEM_LINE.  Free with xfree().  Never NULL.
+ */
+void	*mem_calloc_lines(size_t n, size_t size);
+
 #define FREE_NULL(p) do { xfree(p); (p) = NULL; } while (0)
 
 #endif

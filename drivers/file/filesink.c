@@ -1,16 +1,15 @@
 /*
  * filesink.c - see filesink.h.
  *
- * Rings.  Each producer owns one ring of line pointers: slot = index &
- * mask, indexes are free-running 64-bit counters.  The producer stores the
- * pointer, then publishes with a release store of tail; the loop thread
- * acquires tail, takes the pointers, and frees their slots with a release
- * store of head, which the producer acquires before it reuses a slot.  So
- * the bytes of a line, written on the producer's thread, are visible to
- * the writer before its pointer is, and no lock is taken anywhere (the
- * same discipline as correlator/corrshard.c, atomics through catomic.h).
- * tail and head sit on their own cache lines: each is written by one
- * thread only.
+ * Rings.  Each producer owns one daemon/ring of line pointers (char *
+ * slots).  The producer stores the pointer in place and publishes it
+ * with the ring's release store of its tail; the loop thread reads every
+ * published pointer, writes and frees the lines, and hands the slots back
+ * with one release store of the head per ring and drain.  So the bytes of
+ * a line, written on the producer's thread, are visible to the writer
+ * before its pointer is, and no lock is taken anywhere.  A producer's
+ * wait and drop counters sit on a cache line of their own after its ring,
+ * written by that producer only.  Every atomic goes through ring.h.
  *
  * Order: lines of one producer are written in the order it put them;
  * producers are interleaved ring by ring in each drain.  Correlator shards
@@ -29,13 +28,11 @@
 
 #include <ev.h>
 
-#include "correlator/catomic.h"
-#include "correlator/cthread.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
+#include "daemon/ring.h"
 #include "drivers/file/filesink.h"
 
-#define FS_LINE		CTHREAD_LINE
 #define FS_SLOTS	4096	/* default ring size */
 #define FS_WAIT_MS	5000	/* default put wait */
 #define FS_LOG_EVERY	1000	/* log the first error, then every Nth */
@@ -43,18 +40,15 @@
 #define container_of(p, type, member) \
 	((type *)(void *)((char *)(p) - offsetof(type, member)))
 
-struct fs_ring {
-	alignas(FS_LINE) _Atomic uint64_t tail;	/* published end (producer) */
-	_Atomic uint64_t queued;	/* lines put (producer) */
-	_Atomic uint64_t waits;		/* backoff rounds (producer) */
-	_Atomic uint64_t dropped;	/* lines dropped (producer) */
-	alignas(FS_LINE) _Atomic uint64_t head;	/* freed end (writer) */
-	alignas(FS_LINE) char **slot;	/* ring_slots pointers */
-	uint64_t	 mask;		/* ring_slots - 1 */
+/* One producer: its ring to the writer and the counters it alone writes. */
+struct fs_producer {
+	struct ring	 ring;		/* char * lines, malloc'd, owned */
+	alignas(MEM_LINE) _Atomic uint64_t waits; /* backoff rounds */
+	_Atomic uint64_t dropped;	/* lines dropped after put_wait_ms */
 };
 
-_Static_assert(sizeof(struct fs_ring) % FS_LINE == 0,
-    "rings do not share cache lines");
+_Static_assert(sizeof(struct fs_producer) % MEM_LINE == 0,
+    "producers do not share cache lines");
 
 struct fs {
 	struct filesink	 base;		/* first: ops */
@@ -65,8 +59,7 @@ struct fs {
 	char		*path;		/* for log lines; "-" for stdout */
 	unsigned	 nproducers;
 	int		 put_wait_ms;
-	struct fs_ring	*rings;		/* nproducers, cache-line aligned */
-	void		*rings_mem;	/* what to free */
+	struct fs_producer *prod;	/* nproducers, cache-line aligned */
 	_Atomic uint64_t lines;		/* writer only; read anywhere */
 	_Atomic uint64_t bytes;
 	_Atomic uint64_t flushes;
@@ -77,9 +70,9 @@ struct fs {
 static void
 fs_error(struct fs *fs, const char *what, int err)
 {
-	uint64_t n = catomic_load_relaxed(&fs->write_errors) + 1;
+	uint64_t n = ring_load_relaxed(&fs->write_errors) + 1;
 
-	catomic_store_release(&fs->write_errors, n);
+	ring_store_release(&fs->write_errors, n);
 	if (n == 1 || n % FS_LOG_EVERY == 0)
 		log_warnx("filesink %s failed path=%s err=\"%s\" write_errors=%llu",
 		    what, fs->path, strerror(err), (unsigned long long)n);
@@ -89,10 +82,10 @@ static int
 fs_put(struct filesink *s, unsigned producer, char *line)
 {
 	struct fs *fs = container_of(s, struct fs, base);
-	struct fs_ring *r;
-	uint64_t t;
+	struct fs_producer *pr;
 	int64_t deadline = -1;
 	unsigned round = 0;
+	char **slot;
 
 	if (producer >= fs->nproducers) {
 		free(line);
@@ -100,14 +93,12 @@ fs_put(struct filesink *s, unsigned producer, char *line)
 		    producer);
 		return -EINVAL;
 	}
-	r = &fs->rings[producer];
-	/* only this thread writes tail: its own value needs no ordering */
-	t = catomic_load_relaxed(&r->tail);
-	while (t - catomic_load_acquire(&r->head) > r->mask) {
+	pr = &fs->prod[producer];
+	while ((slot = ring_reserve(&pr->ring)) == NULL) {
 		if (deadline < 0) {
-			deadline = cthread_mono_ms() + fs->put_wait_ms;
-		} else if (cthread_mono_ms() >= deadline) {
-			uint64_t d = catomic_add_relaxed(&r->dropped, 1) + 1;
+			deadline = ring_mono_ms() + fs->put_wait_ms;
+		} else if (ring_mono_ms() >= deadline) {
+			uint64_t d = ring_add_relaxed(&pr->dropped, 1) + 1;
 
 			free(line);
 			log_warnx("filesink queue full producer=%u waited_ms=%d "
@@ -115,14 +106,14 @@ fs_put(struct filesink *s, unsigned producer, char *line)
 			    (unsigned long long)d, fs->path);
 			return -ETIMEDOUT;
 		}
-		catomic_add_relaxed(&r->waits, 1);
+		ring_add_relaxed(&pr->waits, 1);
 		/* the writer may be asleep: make sure it knows */
 		ev_async_send(fs->loop, &fs->wake);
-		cthread_backoff(round++);
+		ring_backoff(round++);
 	}
-	r->slot[t & r->mask] = line;
-	catomic_store_release(&r->tail, t + 1);
-	catomic_add_relaxed(&r->queued, 1);
+	*slot = line;
+	ring_commit(&pr->ring);
+	ring_publish(&pr->ring);
 	ev_async_send(fs->loop, &fs->wake);
 	return 0;
 }
@@ -139,9 +130,9 @@ fs_write(struct fs *fs, const char *line)
 		clearerr(fs->fp);
 		return;
 	}
-	catomic_store_release(&fs->lines, catomic_load_relaxed(&fs->lines) + 1);
-	catomic_store_release(&fs->bytes,
-	    catomic_load_relaxed(&fs->bytes) + len + 1);
+	ring_store_release(&fs->lines, ring_load_relaxed(&fs->lines) + 1);
+	ring_store_release(&fs->bytes,
+	    ring_load_relaxed(&fs->bytes) + len + 1);
 }
 
 static size_t
@@ -151,21 +142,20 @@ fs_drain(struct filesink *s)
 	size_t n = 0;
 
 	for (unsigned p = 0; p < fs->nproducers; p++) {
-		struct fs_ring *r = &fs->rings[p];
-		uint64_t h = catomic_load_relaxed(&r->head);
-		uint64_t t = catomic_load_acquire(&r->tail);
+		struct ring *r = &fs->prod[p].ring;
+		/* each drain releases all it saw: this reads the tail anew */
+		size_t k = ring_peek(r);
 
-		if (h == t)
-			continue;
-		for (; h != t; h++) {
-			char **slot = &r->slot[h & r->mask];
+		for (size_t i = 0; i < k; i++) {
+			char **slot = ring_slot(r, i);
 
 			fs_write(fs, *slot);
 			free(*slot);
 			*slot = NULL;
-			n++;
 		}
-		catomic_store_release(&r->head, h);
+		if (k > 0)
+			ring_release(r, k);
+		n += k;
 	}
 	if (n > 0) {
 		errno = 0;
@@ -173,8 +163,8 @@ fs_drain(struct filesink *s)
 			fs_error(fs, "flush", errno ? errno : EIO);
 			clearerr(fs->fp);
 		}
-		catomic_store_release(&fs->flushes,
-		    catomic_load_relaxed(&fs->flushes) + 1);
+		ring_store_release(&fs->flushes,
+		    ring_load_relaxed(&fs->flushes) + 1);
 	}
 	return n;
 }
@@ -185,13 +175,8 @@ fs_backlog(struct filesink *s)
 	struct fs *fs = container_of(s, struct fs, base);
 	uint64_t n = 0;
 
-	for (unsigned p = 0; p < fs->nproducers; p++) {
-		struct fs_ring *r = &fs->rings[p];
-		/* head first: tail read after it is never behind it */
-		uint64_t h = catomic_load_acquire(&r->head);
-
-		n += catomic_load_acquire(&r->tail) - h;
-	}
+	for (unsigned p = 0; p < fs->nproducers; p++)
+		n += ring_backlog(&fs->prod[p].ring);
 	return n;
 }
 
@@ -202,14 +187,14 @@ fs_counters(struct filesink *s, struct filesink_counters *out)
 
 	memset(out, 0, sizeof(*out));
 	for (unsigned p = 0; p < fs->nproducers; p++) {
-		out->queued += catomic_load_relaxed(&fs->rings[p].queued);
-		out->waits += catomic_load_relaxed(&fs->rings[p].waits);
-		out->dropped += catomic_load_relaxed(&fs->rings[p].dropped);
+		out->queued += ring_pushed(&fs->prod[p].ring);
+		out->waits += ring_load_relaxed(&fs->prod[p].waits);
+		out->dropped += ring_load_relaxed(&fs->prod[p].dropped);
 	}
-	out->lines = catomic_load_acquire(&fs->lines);
-	out->bytes = catomic_load_acquire(&fs->bytes);
-	out->flushes = catomic_load_acquire(&fs->flushes);
-	out->write_errors = catomic_load_acquire(&fs->write_errors);
+	out->lines = ring_load_acquire(&fs->lines);
+	out->bytes = ring_load_acquire(&fs->bytes);
+	out->flushes = ring_load_acquire(&fs->flushes);
+	out->write_errors = ring_load_acquire(&fs->write_errors);
 }
 
 static void
@@ -237,8 +222,8 @@ fs_free(struct filesink *s)
 	else if (!fs->own_fp && fflush(fs->fp) != 0)
 		fs_error(fs, "flush", errno);
 	for (unsigned p = 0; p < fs->nproducers; p++)
-		xfree(fs->rings[p].slot);
-	xfree(fs->rings_mem);
+		ring_fini(&fs->prod[p].ring);
+	xfree(fs->prod);
 	xfree(fs->path);
 	xfree(fs);
 }
@@ -277,23 +262,11 @@ filesink_new(struct ev_loop *loop, const struct filesink_config *cfg,
 	fs->path = xstrdup(to_stdout ? "-" : cfg->path);
 	fs->nproducers = cfg->nproducers;
 	fs->put_wait_ms = cfg->put_wait_ms ? cfg->put_wait_ms : FS_WAIT_MS;
-	fs->rings = cthread_alloc_lines(cfg->nproducers, sizeof(*fs->rings),
-	    &fs->rings_mem);
-	for (unsigned i = 0; i < cfg->nproducers; i++) {
-		struct fs_ring *r = &fs->rings[i];
-
-		atomic_init(&r->tail, 0);
-		atomic_init(&r->head, 0);
-		atomic_init(&r->queued, 0);
-		atomic_init(&r->waits, 0);
-		atomic_init(&r->dropped, 0);
-		r->slot = xcalloc(slots, sizeof(*r->slot));
-		r->mask = slots - 1;
-	}
-	atomic_init(&fs->lines, 0);
-	atomic_init(&fs->bytes, 0);
-	atomic_init(&fs->flushes, 0);
-	atomic_init(&fs->write_errors, 0);
+	/* zeroed counters are valid atomics: xcalloc and mem_calloc_lines */
+	fs->prod = mem_calloc_lines(cfg->nproducers, sizeof(*fs->prod));
+	for (unsigned i = 0; i < cfg->nproducers; i++)
+		/* cannot fail: slots is a power of two >= 4 (checked above) */
+		(void)ring_init(&fs->prod[i].ring, slots, sizeof(char *));
 	ev_async_init(&fs->wake, fs_wake_cb);
 	ev_async_start(loop, &fs->wake);
 	*out = &fs->base;

@@ -4,10 +4,10 @@
  *
  * Producers are threads (the correlator shards) that must never share a
  * FILE*: each producer hands its lines, already encoded, to the sink
- * through its own bounded single-producer single-consumer ring, and the
- * one writer is the libev loop the sink was made on, which drains every
- * ring, writes the lines in the order each producer queued them and calls
- * fflush() once per batch.  A put wakes the loop with an ev_async (the one
+ * through its own bounded single-producer single-consumer ring
+ * (daemon/ring), and the one writer is the libev loop the sink was made
+ * on, which drains every ring, writes the lines in the order each
+ * producer queued them and calls fflush() once per batch.  A put wakes the loop with an ev_async (the one
  * libev call that is safe from another thread); the loop's owner may also
  * drain at any time (a timer, shutdown).
  *

@@ -20,9 +20,9 @@
 #include <string.h>
 
 #include "correlator/corr.h"
-#include "correlator/corrshard.h"
 #include "correlator/sla.h"
 #include "daemon/mem.h"
+#include "daemon/router.h"
 
 #define NSITES	240
 #define NEVENTS	40000
@@ -106,7 +106,7 @@ main(void)
 	struct corr_config cc;
 	struct sla_config sc;
 	struct corr_stats st, ref = { 0 };
-	struct corr_router *r;
+	struct router *r;
 	char err[160];
 	int ok;
 
@@ -118,8 +118,8 @@ main(void)
 		sinks[i].ops = &count_ops;
 		sinks[i].arg = &nev[i];
 	}
-	if ((r = corr_router_new(f, &cc, NSHARDS, 1, 1024, sinks, err,
-	    sizeof(err))) == NULL || corr_router_start(r) != 0) {
+	if ((r = router_new(f, &cc, NSHARDS, 1, 1024, sinks, err,
+	    sizeof(err))) == NULL || router_start(r) != 0) {
 		fprintf(stderr, "stress_corrsla: router: %s\n", err);
 		return 1;
 	}
@@ -127,7 +127,7 @@ main(void)
 		long spins = 0;
 		int rc;
 
-		while ((rc = corr_router_push(r, 0, &evs[i])) == -EAGAIN) {
+		while ((rc = router_push(r, 0, &evs[i])) == -EAGAIN) {
 			if (++spins > 100000000L) {
 				fprintf(stderr, "stress_corrsla: ring stuck\n");
 				return 1;
@@ -139,8 +139,8 @@ main(void)
 			return 1;
 		}
 	}
-	corr_router_stop(r);
-	corr_router_stats(r, &st);
+	router_stop(r);
+	router_stats(r, &st);
 
 	for (unsigned s = 0; s < NSHARDS; s++) {
 		struct corr_sink sink = { &count_ops, &ref_ev };
@@ -148,7 +148,7 @@ main(void)
 		struct corr_stats one;
 
 		for (int i = 0; i < NEVENTS; i++)
-			if (corr_router_shard_of(r, evs[i].site) == s)
+			if (router_shard_of(r, evs[i].site) == s)
 				corr_engine_alarm(e, &evs[i]);
 		corr_engine_stats(e, &one);
 		ref.events += one.events;
@@ -167,7 +167,7 @@ main(void)
 	    ok ? "same" : "DIFFER", st.events, ref.events, st.sla_warnings,
 	    ref.sla_warnings, st.sla_breaches, ref.sla_breaches,
 	    st.escalations, ref.escalations);
-	corr_router_free(r);
+	router_free(r);
 	sla_config_fini(&sc);
 	xfree(evs);
 	fleet_free(f);

@@ -13,7 +13,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 
 #include <ev.h>
 
+#include "daemon/ring.h"
 #include "drivers/file/filesink.h"
 
 #define MAXPROD	8
@@ -29,8 +29,8 @@
 struct prod {
 	struct filesink	*s;
 	unsigned	 id;
-	atomic_int	*stop;
-	atomic_int	*done;		/* producers finished */
+	_Atomic int	*stop;
+	_Atomic int	*done;		/* producers finished */
 	long		 sent;		/* lines put */
 	long		 failed;	/* puts that did not return 0 */
 };
@@ -40,7 +40,7 @@ prod_main(void *arg)
 {
 	struct prod *p = arg;
 
-	while (!atomic_load_explicit(p->stop, memory_order_acquire)) {
+	while (!ring_load_acquire(p->stop)) {
 		char *line;
 
 		if (asprintf(&line, "{\"p\":%u,\"i\":%ld}", p->id, p->sent) < 0)
@@ -49,14 +49,14 @@ prod_main(void *arg)
 			p->failed++;
 		p->sent++;
 	}
-	atomic_fetch_add_explicit(p->done, 1, memory_order_release);
+	ring_add_relaxed(p->done, 1);	/* the join orders the rest */
 	return NULL;
 }
 
 struct run {
 	double		 end;		/* ev_now to stop producers at */
-	atomic_int	 stop;
-	atomic_int	 done;
+	_Atomic int	 stop;
+	_Atomic int	 done;
 	struct filesink	*s;
 };
 
@@ -83,7 +83,7 @@ main(int argc, char **argv)
 	long next[MAXPROD] = { 0 }, total = 0, sent = 0;
 	double secs = 1;
 	unsigned np = 3;
-	struct run r;
+	struct run r = { 0 };
 	ev_timer t;
 	char line[128];
 	FILE *fp;
@@ -114,8 +114,6 @@ main(int argc, char **argv)
 		fprintf(stderr, "stress_filesink: filesink_new failed\n");
 		return 1;
 	}
-	atomic_init(&r.stop, 0);
-	atomic_init(&r.done, 0);
 	ev_now_update(loop);
 	r.end = ev_now(loop) + secs;
 	ev_timer_init(&t, timer_cb, 0.01, 0.01);
@@ -127,9 +125,9 @@ main(int argc, char **argv)
 			return 1;
 	}
 	ev_run(loop, 0);
-	atomic_store_explicit(&r.stop, 1, memory_order_release);
+	ring_store_release(&r.stop, 1);
 	/* producers may be waiting for room: keep writing until they end */
-	while (atomic_load_explicit(&r.done, memory_order_acquire) < (int)np) {
+	while (ring_load_relaxed(&r.done) < (int)np) {
 		r.s->ops->drain(r.s);
 		usleep(100);
 	}

@@ -10,13 +10,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "correlator/cthread.h"
+#include "daemon/ring.h"
 #include "tests/support/tenv.h"
 
 int64_t
 tenv_mono_ms(void)
 {
-	return cthread_mono_ms();
+	return ring_mono_ms();
 }
 
 unsigned

@@ -1,27 +1,32 @@
 /*
- * corrshard.h - the correlator's threads: sites hashed to N shards, each a
+ * router.h - the correlator's threads: sites hashed to N shards, each a
  * thread owning one struct corr_engine, fed by lock-free SPSC rings.
+ *
+ * Daemon layer: the correlator (correlator/) is pure and never reads a
+ * clock, sleeps or starts a thread; this module does all three around it
+ * (tocsind -c, benchmarks, stress programs), and the engines only see the
+ * times the producers put in their messages.
  *
  * Every producer thread (the poll loop, the action consumer, a replay
  * reader) gets its own ring to every shard, so each ring has exactly one
- * writer and one reader (ck_ring SPSC).  A site belongs to the shard of its
- * *area* (hash of the area index): an area storm is then decided inside one
- * shard and no correlation state is shared.  Actions are routed by the shard
- * number inside the incident id.  Each shard reports through its own sink,
- * called on the shard thread.
+ * writer and one reader (a daemon/ring).  A site belongs to the shard of
+ * its *area* (hash of the area index): an area storm is then decided
+ * inside one shard and no correlation state is shared.  Actions are routed
+ * by the shard number inside the incident id.  Each shard reports through
+ * its own sink, called on the shard thread.
  *
  * Producer policy when a ring is full (nothing is ever dropped silently):
- * corr_router_push() and corr_router_push_batch() never wait; they return
- * -EAGAIN (nothing of that event queued) and count it in the producer's
- * `full` counter.  corr_router_push_wait() is the policy the daemon's
- * producers use: retry with backoff (spin, yield, then sleeps doubling from
- * 2 us to 1 ms) for at most a caller-given time, counting every wait; if the
+ * router_push() and router_push_batch() never wait; they return -EAGAIN
+ * (nothing of that event queued) and count it in the producer's `full`
+ * counter.  router_push_wait() is the policy the daemon's producers use:
+ * retry with ring_backoff() (spin, yield, then sleeps doubling from 2 us
+ * to 1 ms) for at most a caller-given time, counting every wait; if the
  * shard is still behind it returns -ETIMEDOUT with the number of events it
- * did queue, counts a timeout, and the caller owns the rest (it logs, keeps
- * them, or counts them as dropped; never silently).
+ * did queue, counts a timeout, and the caller owns the rest (it logs,
+ * keeps them, or counts them as dropped; never silently).
  */
-#ifndef TOCSIN_CORRSHARD_H
-#define TOCSIN_CORRSHARD_H
+#ifndef TOCSIN_ROUTER_H
+#define TOCSIN_ROUTER_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -30,17 +35,17 @@
 #include "correlator/corr.h"
 #include "correlator/fleet.h"
 
-#define CORR_ROUTER_MAX_SHARDS		64
-#define CORR_ROUTER_MAX_PRODUCERS	16
+#define ROUTER_MAX_SHARDS	64
+#define ROUTER_MAX_PRODUCERS	16
 
-struct corr_router;
+struct router;
 
-/* Counters of one producer (corr_router_producer_stats()). */
-struct corr_router_pstats {
+/* Counters of one producer (router_producer_stats()). */
+struct router_pstats {
 	uint64_t queued;	/* messages queued to any shard */
 	uint64_t full;		/* pushes refused with -EAGAIN (ring full) */
-	uint64_t waits;		/* backoff rounds in corr_router_push_wait() */
-	uint64_t timeouts;	/* corr_router_push_wait() calls that gave up */
+	uint64_t waits;		/* backoff rounds in router_push_wait() */
+	uint64_t timeouts;	/* router_push_wait() calls that gave up */
 	uint64_t bad;		/* events refused for a bad site (-EINVAL) */
 };
 
@@ -48,32 +53,31 @@ struct corr_router_pstats {
  * Called on a shard thread with every alarm message just before the engine
  * sees it (tests and stress programs use it to check delivery).
  */
-typedef void corr_router_tap_fn(void *arg, unsigned shard,
+typedef void router_tap_fn(void *arg, unsigned shard,
 	    const struct alarm_event *ev);
 
 /*
  * Creates nshards engines (shard i reports to sinks[i]) and the rings of
  * nproducers producers, ring_slots messages each (a power of two >= 4).
- * Threads start with corr_router_start().  Returns NULL with a reason in err
- * for bad sizes.  Free with corr_router_free().
+ * Threads start with router_start().  Returns NULL with a reason in err
+ * for bad sizes.  Free with router_free().
  */
-struct corr_router *corr_router_new(struct fleet *fleet,
+struct router *router_new(struct fleet *fleet,
 	    const struct corr_config *cc, unsigned nshards, unsigned nproducers,
 	    unsigned ring_slots, const struct corr_sink *sinks, char *err,
 	    size_t errlen);
-/* Installs a tap (or NULL); only before corr_router_start(). */
-void	 corr_router_set_tap(struct corr_router *r, corr_router_tap_fn *fn,
-	    void *arg);
+/* Installs a tap (or NULL); only before router_start(). */
+void	 router_set_tap(struct router *r, router_tap_fn *fn, void *arg);
 /* Starts the shard threads: 0 or -errno (then no thread runs). */
-int	 corr_router_start(struct corr_router *r);
+int	 router_start(struct router *r);
 /* The shard owning a site. */
-unsigned corr_router_shard_of(const struct corr_router *r, uint32_t site);
+unsigned router_shard_of(const struct router *r, uint32_t site);
 /*
  * Queues an alarm transition from producer `producer` (each producer is one
  * thread) to the owning shard.  Returns 0, -EAGAIN when that ring is full
  * (nothing queued: retry or count a drop), -EINVAL for a bad site.
  */
-int	 corr_router_push(struct corr_router *r, unsigned producer,
+int	 router_push(struct router *r, unsigned producer,
 	    const struct alarm_event *ev);
 /*
  * Queues evs[0..n) in order, publishing each touched ring once (one
@@ -83,17 +87,18 @@ int	 corr_router_push(struct corr_router *r, unsigned producer,
  * -EAGAIN (counted in `full`) or -EINVAL (counted in `bad`) when not even
  * evs[0] was queued, 0 for n == 0.
  */
-int	 corr_router_push_batch(struct corr_router *r, unsigned producer,
+int	 router_push_batch(struct router *r, unsigned producer,
 	    const struct alarm_event *evs, size_t n);
 /*
- * The producer policy: queues evs[0..n) like corr_router_push_batch(),
- * waiting with backoff while a ring is full, for at most timeout_ms in all.
+ * The producer policy: queues evs[0..n) like router_push_batch(),
+ * waiting with ring_backoff() while a ring is full, for at most timeout_ms
+ * in all (the deadline is read from ring_mono_ms()).
  * Events with a bad site are skipped and counted in `bad`.  Returns 0 when
  * every event was handled, or -ETIMEDOUT (counted in `timeouts`) when a
  * ring stayed full: *done (if not NULL) is the number of leading events
  * handled; the caller owns evs[*done..n).
  */
-int	 corr_router_push_wait(struct corr_router *r, unsigned producer,
+int	 router_push_wait(struct router *r, unsigned producer,
 	    const struct alarm_event *evs, size_t n, int timeout_ms,
 	    size_t *done);
 /*
@@ -101,19 +106,18 @@ int	 corr_router_push_wait(struct corr_router *r, unsigned producer,
  * Returns 0, -EAGAIN (ring full), or -ENOENT when the id names no shard
  * (the caller rejects it; the engine rejects unknown incidents itself).
  */
-int	 corr_router_action(struct corr_router *r, unsigned producer,
+int	 router_action(struct router *r, unsigned producer,
 	    const struct corr_action *a);
 /*
  * Queues a planned-work window for the shard owning its site (or area) and
- * sets *id, unique across shards, for corr_router_maint_remove().  Returns
+ * sets *id, unique across shards, for router_maint_remove().  Returns
  * 0, -EAGAIN (ring full, nothing queued) or -EINVAL (bad site/area).  Like
  * every queued message it applies to alarms the shard sees after it.
  */
-int	 corr_router_maint_add(struct corr_router *r, unsigned producer,
+int	 router_maint_add(struct router *r, unsigned producer,
 	    const struct corr_maint *m, uint32_t *id);
 /* Queues the removal of a window on every shard: 0 or -EAGAIN. */
-int	 corr_router_maint_remove(struct corr_router *r, unsigned producer,
-	    uint32_t id);
+int	 router_maint_remove(struct router *r, unsigned producer, uint32_t id);
 /*
  * Queues "time is now" from producer `producer` to every shard: the shard
  * runs corr_engine_advance(engine, now) when it reaches the message, so SLA
@@ -125,25 +129,24 @@ int	 corr_router_maint_remove(struct corr_router *r, unsigned producer,
  * shards whose ring was full (those skip this tick; the call is counted
  * once in `full`), 0 when every shard got it, -EINVAL for a bad producer.
  */
-int	 corr_router_tick(struct corr_router *r, unsigned producer,
-	    int64_t now);
+int	 router_tick(struct router *r, unsigned producer, int64_t now);
 /*
  * Stops after every queued message is processed and joins the threads.
  * Producers must have stopped pushing.  Safe to call twice.
  */
-void	 corr_router_stop(struct corr_router *r);
+void	 router_stop(struct router *r);
 /*
  * Messages queued by all producers and not yet fully handled by their
  * shard; any thread.  0 means every sink call for them has returned, and
  * what the shards wrote before is visible to the caller.
  */
-uint64_t corr_router_backlog(struct corr_router *r);
+uint64_t router_backlog(struct router *r);
 /* A producer's counters; any thread, values may lag by a few updates. */
-void	 corr_router_producer_stats(struct corr_router *r, unsigned producer,
-	    struct corr_router_pstats *out);
-/* Sums the shards' counters (call after corr_router_stop). */
-void	 corr_router_stats(const struct corr_router *r, struct corr_stats *out);
+void	 router_producer_stats(struct router *r, unsigned producer,
+	    struct router_pstats *out);
+/* Sums the shards' counters (call after router_stop). */
+void	 router_stats(const struct router *r, struct corr_stats *out);
 /* Stops if needed and frees everything. */
-void	 corr_router_free(struct corr_router *r);
+void	 router_free(struct router *r);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * stress_corrshard - the shard router under real threads, for
+ * stress_router - the shard router under real threads, for
  * ThreadSanitizer (Criterion cannot start under TSan) and for every other
  * build: tests/integration/test_stress.c runs it.
  *
@@ -31,8 +31,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "correlator/corrshard.h"
 #include "daemon/mem.h"
+#include "daemon/router.h"
 
 #define NAREAS		12
 #define NSITES		96
@@ -67,14 +67,14 @@ struct rec {
 
 /* The tap's view: written by shard threads, disjoint by site. */
 struct tap {
-	struct corr_router *r;
+	struct router *r;
 	unsigned char *delivered;	/* NEVENTS counters */
 	int64_t	 last[NSITES];		/* last stream index per site */
 	int	 bad[MAXSHARDS];	/* per shard: order / shard errors */
 };
 
 struct producer_arg {
-	struct corr_router *r;
+	struct router *r;
 	unsigned id;
 	const struct alarm_event *evs;
 	const int *sel;		/* indexes into evs to push, in order */
@@ -255,7 +255,7 @@ tap_fn(void *arg, unsigned shard, const struct alarm_event *ev)
 	int64_t idx = (int64_t)ev->value;
 
 	if (idx < 0 || idx >= NEVENTS || ev->site >= NSITES ||
-	    corr_router_shard_of(tp->r, ev->site) != shard ||
+	    router_shard_of(tp->r, ev->site) != shard ||
 	    idx <= tp->last[ev->site]) {
 		tp->bad[shard]++;
 		return;
@@ -278,13 +278,13 @@ producer_main(void *arg)
 		int rc;
 
 		/* a full ring: wait, bounded like the alarms' push_wait */
-		while ((rc = corr_router_action(pa->r, pa->id,
+		while ((rc = router_action(pa->r, pa->id,
 		    &pa->acts[k])) == -EAGAIN && now_s() < deadline) {
 			struct timespec ts = { 0, 20 * 1000 };
 			nanosleep(&ts, NULL);
 		}
 		if (rc != 0) {
-			fprintf(stderr, "stress_corrshard: action %zu: %d\n",
+			fprintf(stderr, "stress_router: action %zu: %d\n",
 			    k, rc);
 			pa->failed = 1;
 			return NULL;
@@ -297,9 +297,9 @@ producer_main(void *arg)
 			n = pa->nsel - i;
 		for (size_t k = 0; k < n; k++)
 			batch[k] = pa->evs[pa->sel[i + k]];
-		if (corr_router_push_wait(pa->r, pa->id, batch, n,
+		if (router_push_wait(pa->r, pa->id, batch, n,
 		    PUSH_TIMEOUT_MS, &done) != 0) {
-			fprintf(stderr, "stress_corrshard: producer %u: shards "
+			fprintf(stderr, "stress_router: producer %u: shards "
 			    "stalled for %d ms (%zu of %zu queued)\n", pa->id,
 			    PUSH_TIMEOUT_MS, done, n);
 			pa->failed = 1;
@@ -319,7 +319,7 @@ run_producers(struct producer_arg *pa, unsigned n)
 
 	for (unsigned i = 0; i < n; i++) {
 		if (pthread_create(&th[i], NULL, producer_main, &pa[i]) != 0) {
-			fprintf(stderr, "stress_corrshard: pthread_create\n");
+			fprintf(stderr, "stress_router: pthread_create\n");
 			exit(1);
 		}
 	}
@@ -332,12 +332,12 @@ run_producers(struct producer_arg *pa, unsigned n)
 
 /* Bounded wait until every queued message is handled: 0 or -1. */
 static int
-wait_drained(struct corr_router *r)
+wait_drained(struct router *r)
 {
 	for (int i = 0; i < 20000; i++) {
 		struct timespec ts = { 0, 1000 * 1000 };
 
-		if (corr_router_backlog(r) == 0)
+		if (router_backlog(r) == 0)
 			return 0;
 		nanosleep(&ts, NULL);
 	}
@@ -440,9 +440,9 @@ round_run(unsigned nshards, unsigned nprod, uint64_t seed)
 	struct codes c;
 	struct corr_config cc;
 	struct corr_stats sum, st, ref;
-	struct corr_router *r;
+	struct router *r;
 	struct corr_engine *e;
-	struct corr_router_pstats ps;
+	struct router_pstats ps;
 	struct seen *open = NULL;
 	size_t nopen = 0, nacts, nsel[2], half = NEVENTS / 2;
 	struct fleet *f = make_fleet(&c);
@@ -461,10 +461,10 @@ round_run(unsigned nshards, unsigned nprod, uint64_t seed)
 		recs[i].base = cc.id_start;
 		sinks[i] = (struct corr_sink){ &rec_ops, &recs[i] };
 	}
-	r = corr_router_new(f, &cc, nshards, nprod, RING_SLOTS, sinks, err,
+	r = router_new(f, &cc, nshards, nprod, RING_SLOTS, sinks, err,
 	    sizeof(err));
 	if (r == NULL) {
-		fprintf(stderr, "stress_corrshard: %s\n", err);
+		fprintf(stderr, "stress_router: %s\n", err);
 		goto out;
 	}
 	memset(&tp, 0, sizeof(tp));
@@ -472,9 +472,9 @@ round_run(unsigned nshards, unsigned nprod, uint64_t seed)
 	tp.delivered = xcalloc(NEVENTS, 1);
 	for (int i = 0; i < NSITES; i++)
 		tp.last[i] = -1;
-	corr_router_set_tap(r, tap_fn, &tp);
-	if (corr_router_start(r) != 0) {
-		fprintf(stderr, "stress_corrshard: cannot start shards\n");
+	router_set_tap(r, tap_fn, &tp);
+	if (router_start(r) != 0) {
+		fprintf(stderr, "stress_router: cannot start shards\n");
 		goto out;
 	}
 
@@ -492,7 +492,7 @@ round_run(unsigned nshards, unsigned nprod, uint64_t seed)
 	if (run_producers(pa, nprod) != 0)
 		goto stop;
 	if (wait_drained(r) != 0) {
-		fprintf(stderr, "stress_corrshard: phase A did not drain\n");
+		fprintf(stderr, "stress_router: phase A did not drain\n");
 		goto stop;
 	}
 
@@ -524,12 +524,12 @@ round_run(unsigned nshards, unsigned nprod, uint64_t seed)
 	}
 	if (run_producers(pa, nprod) != 0)
 		goto stop;
-	corr_router_stop(r);
+	router_stop(r);
 
 	/* delivery */
 	for (unsigned i = 0; i < nshards; i++) {
 		if (tp.bad[i] != 0) {
-			fprintf(stderr, "stress_corrshard: shard %u saw %d alarms "
+			fprintf(stderr, "stress_router: shard %u saw %d alarms "
 			    "out of site order or of another shard\n", i,
 			    tp.bad[i]);
 			goto out;
@@ -540,12 +540,12 @@ round_run(unsigned nshards, unsigned nprod, uint64_t seed)
 		    !quiet_area(f->sites[evs[i].site].area);
 
 		if (tp.delivered[i] != want) {
-			fprintf(stderr, "stress_corrshard: event %zu delivered "
+			fprintf(stderr, "stress_router: event %zu delivered "
 			    "%d times, want %d\n", i, tp.delivered[i], want);
 			goto out;
 		}
 	}
-	corr_router_producer_stats(r, 0, &ps);
+	router_producer_stats(r, 0, &ps);
 
 	/* the same phases through one engine */
 	recs[MAXSHARDS].site_digest = sd[1];
@@ -571,7 +571,7 @@ round_run(unsigned nshards, unsigned nprod, uint64_t seed)
 				a.incident = rr->inc[j].id;
 		}
 		if (a.incident == NULL) {
-			fprintf(stderr, "stress_corrshard: incident %s has no "
+			fprintf(stderr, "stress_router: incident %s has no "
 			    "twin in the single engine\n", acts[k].incident);
 			corr_engine_free(e);
 			goto out;
@@ -584,11 +584,11 @@ round_run(unsigned nshards, unsigned nprod, uint64_t seed)
 	}
 	corr_engine_stats(e, &ref);
 	corr_engine_free(e);
-	corr_router_stats(r, &sum);
+	router_stats(r, &sum);
 	memset(&st, 0, sizeof(st));
 	stats_add(&st, &sum);
 	if (!stats_equal(&st, &ref)) {
-		fprintf(stderr, "stress_corrshard: counters differ from one "
+		fprintf(stderr, "stress_router: counters differ from one "
 		    "engine: opened %" PRIu64 "/%" PRIu64 " events %" PRIu64
 		    "/%" PRIu64 " rejected %" PRIu64 "/%" PRIu64 "\n",
 		    st.opened, ref.opened, st.events, ref.events, st.rejected,
@@ -597,26 +597,26 @@ round_run(unsigned nshards, unsigned nprod, uint64_t seed)
 	}
 	if (memcmp(sd[0], sd[1], sizeof(sd[0])) != 0 ||
 	    memcmp(ad[0], ad[1], sizeof(ad[0])) != 0) {
-		fprintf(stderr, "stress_corrshard: per-site or per-area events "
+		fprintf(stderr, "stress_router: per-site or per-area events "
 		    "differ from one engine\n");
 		goto out;
 	}
 	if (ref.area_opened == 0 || ref.explained == 0 || nacts == 0 ||
 	    ref.rejected == 0) {
-		fprintf(stderr, "stress_corrshard: the stream did not exercise "
+		fprintf(stderr, "stress_router: the stream did not exercise "
 		    "storms, root causes and actions\n");
 		goto out;
 	}
-	printf("stress_corrshard: shards=%u producers=%u seed=%" PRIu64
+	printf("stress_router: shards=%u producers=%u seed=%" PRIu64
 	    " alarms=%" PRIu64 " actions=%zu events=%" PRIu64 " full=%" PRIu64
 	    " waits=%" PRIu64 " ok\n", nshards, nprod, seed,
 	    ref.raises + ref.clears, nacts, ref.events, ps.full, ps.waits);
 	rc = 0;
 	goto out;
 stop:
-	corr_router_stop(r);
+	router_stop(r);
 out:
-	corr_router_free(r);
+	router_free(r);
 	for (unsigned i = 0; i <= MAXSHARDS; i++)
 		xfree(recs[i].inc);
 	xfree(open);
@@ -642,7 +642,7 @@ main(int argc, char **argv)
 		else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc)
 			seed = strtoull(argv[++i], NULL, 10);
 		else {
-			fprintf(stderr, "usage: stress_corrshard [-t seconds] "
+			fprintf(stderr, "usage: stress_router [-t seconds] "
 			    "[-s seed]\n");
 			return 2;
 		}
@@ -651,14 +651,14 @@ main(int argc, char **argv)
 		const unsigned *c = conf[rounds % 5];
 
 		if (round_run(c[0], c[1], seed + rounds) != 0) {
-			fprintf(stderr, "stress_corrshard: FAILED (shards=%u "
+			fprintf(stderr, "stress_router: FAILED (shards=%u "
 			    "producers=%u seed=%" PRIu64 ")\n", c[0], c[1],
 			    seed + rounds);
 			return 1;
 		}
 		rounds++;
 	} while (rounds < 5 || now_s() - t0 < limit);
-	printf("stress_corrshard: %u rounds in %.2f s: ok\n", rounds,
+	printf("stress_router: %u rounds in %.2f s: ok\n", rounds,
 	    now_s() - t0);
 	return 0;
 }

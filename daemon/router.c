@@ -1,0 +1,628 @@
+/*
+ * router.c - see router.h.
+ *
+ * Rings.  rings[producer * nshards + shard] is a daemon/ring of struct
+ * router_msg by value (48 bytes: the 32-byte alarm event, an owned
+ * pointer, kind, id), so an alarm crosses threads with no allocation; an
+ * action or window is one heap block freed by the shard; a tick is the
+ * producer's `now` in ev.at_ms, so it is ordered with the alarms of the
+ * same ring.  ring.h says how a ring keeps its two sides on their own
+ * cache lines and which memory orders carry a message across, and why it
+ * is ours rather than ck_ring (bench/ringbench).
+ *
+ * Producer side: router_push() writes one message in place and publishes
+ * it; router_push_batch() writes a run of messages into their rings and
+ * publishes each touched ring once at the end (a bit per shard in a
+ * uint64_t says which).  The ring re-reads the shard's head only when its
+ * cached copy says full.
+ *
+ * Routing is one byte load: site_shard[site] is filled at creation from
+ * the hash of the site's area.
+ *
+ * A shard thread drains its rings round-robin, at most ROUTER_BATCH
+ * messages from one ring (handled in place, then released with one store)
+ * before looking at the next, so one busy producer cannot starve the
+ * others.  With nothing to do it waits with ring_idle(): 63 yields, then
+ * 50 us sleeps, so a shard idles at near zero CPU.  Stop is a release
+ * store of a flag after producers are done; a shard that acquires it
+ * drains once more and exits, so nothing queued is lost.
+ *
+ * This is the daemon's side of the core: it creates the threads, reads
+ * the monotonic clock for push_wait's deadline and sleeps, none of which
+ * correlator/ may do; the engines it runs only ever see the time the
+ * producers put in their messages.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdalign.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon/mem.h"
+#include "daemon/ring.h"
+#include "daemon/router.h"
+
+#define ROUTER_BATCH	256	/* messages from one ring per turn */
+
+enum router_msg_kind {
+	ROUTER_MSG_ALARM,	/* ev */
+	ROUTER_MSG_ACTION,	/* ptr: struct corr_action + strings, owned */
+	ROUTER_MSG_MAINT_ADD,	/* ptr: struct corr_maint + reason, owned; id */
+	ROUTER_MSG_MAINT_DEL,	/* id */
+	ROUTER_MSG_TICK,	/* ev.at_ms: time passed, no alarm */
+};
+
+struct router_msg {
+	struct alarm_event ev;	/* ROUTER_MSG_ALARM */
+	void	*ptr;		/* owned heap block, or NULL */
+	uint32_t kind;		/* enum router_msg_kind */
+	uint32_t id;		/* maintenance window id */
+};
+
+_Static_assert(sizeof(struct router_msg) == 48, "router_msg is 48 bytes");
+_Static_assert(ROUTER_MSG_ALARM == 0 &&
+    offsetof(struct router_msg, ptr) == 32,
+    "an alarm message is its event and 16 zero bytes");
+
+/* One producer's counters, written only by that producer's thread. */
+struct router_producer {
+	alignas(MEM_LINE) _Atomic uint64_t full; /* pushes refused: ring full */
+	_Atomic uint64_t waits;		/* backoff rounds of push_wait */
+	_Atomic uint64_t timeouts;	/* push_wait calls that gave up */
+	_Atomic uint64_t bad;		/* events refused: bad site */
+};
+
+_Static_assert(sizeof(struct router_producer) == MEM_LINE,
+    "producer counters fill one cache line");
+
+struct router_shard {
+	alignas(MEM_LINE) struct router *r; /* owner */
+	unsigned	 id;		/* shard number */
+	struct corr_engine *engine;	/* touched only by the thread */
+	pthread_t	 thread;
+};
+
+_Static_assert(sizeof(struct router_shard) % MEM_LINE == 0,
+    "shards do not share cache lines");
+
+struct router {
+	struct fleet	*fleet;
+	struct corr_config cc;
+	unsigned	 nshards, nproducers, slots;
+	uint32_t	 nsites;	/* sites known at creation */
+	uint8_t		*site_shard;	/* nsites: owning shard of each site */
+	struct ring	*rings;		/* nproducers * nshards, aligned */
+	struct router_producer *prod;	/* nproducers, aligned */
+	struct router_shard *shards;	/* nshards, aligned */
+	router_tap_fn	*tap;		/* or NULL */
+	void		*tap_arg;
+	_Atomic int	 stop;		/* 1: drain and exit */
+	_Atomic unsigned next_maint;	/* maintenance window ids handed out */
+	int		 running;	/* threads started and not joined */
+};
+
+_Static_assert(ROUTER_MAX_SHARDS <= 256, "site_shard is a byte");
+_Static_assert(ROUTER_MAX_SHARDS <= 64, "dirty shards fit a uint64_t");
+
+static struct ring *
+router_ring_of(struct router *r, unsigned producer, unsigned shard)
+{
+	return &r->rings[producer * r->nshards + shard];
+}
+
+static void
+router_shard_handle(struct router_shard *s, struct router_msg *m)
+{
+	struct router *r = s->r;
+
+	switch (m->kind) {
+	case ROUTER_MSG_ALARM:
+		if (r->tap != NULL)
+			r->tap(r->tap_arg, s->id, &m->ev);
+		corr_engine_alarm(s->engine, &m->ev);
+		break;
+	case ROUTER_MSG_ACTION:
+		corr_engine_action(s->engine, m->ptr, NULL, 0);
+		break;
+	case ROUTER_MSG_MAINT_ADD:
+		corr_engine_maint_put(s->engine, m->id, m->ptr);
+		break;
+	case ROUTER_MSG_MAINT_DEL:
+		/* Sent to every shard; only the owner knows the id. */
+		corr_engine_maint_remove(s->engine, m->id);
+		break;
+	case ROUTER_MSG_TICK:
+		corr_engine_advance(s->engine, m->ev.at_ms);
+		break;
+	}
+	if (m->ptr != NULL)
+		FREE_NULL(m->ptr);
+}
+
+/* Shard: handle up to ROUTER_BATCH messages of one ring, in place. */
+static unsigned
+router_ring_drain(struct router_shard *s, struct ring *cr)
+{
+	size_t n = ring_peek(cr);
+
+	if (n == 0)
+		return 0;
+	if (n > ROUTER_BATCH)
+		n = ROUTER_BATCH;
+	for (size_t i = 0; i < n; i++)
+		router_shard_handle(s, ring_slot(cr, i));
+	ring_release(cr, n);
+	return (unsigned)n;
+}
+
+static unsigned
+router_shard_drain(struct router_shard *s)
+{
+	struct router *r = s->r;
+	unsigned total = 0;
+
+	for (unsigned p = 0; p < r->nproducers; p++)
+		total += router_ring_drain(s, router_ring_of(r, p, s->id));
+	return total;
+}
+
+static void *
+router_shard_main(void *arg)
+{
+	struct router_shard *s = arg;
+	unsigned idle = 0;
+
+	for (;;) {
+		if (router_shard_drain(s) > 0) {
+			idle = 0;
+			continue;
+		}
+		if (ring_load_acquire(&s->r->stop)) {
+			while (router_shard_drain(s) > 0)
+				;
+			break;
+		}
+		ring_idle(idle++);
+	}
+	return NULL;
+}
+
+static uint64_t
+router_mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return x;
+}
+
+struct router *
+router_new(struct fleet *fleet, const struct corr_config *cc,
+    unsigned nshards, unsigned nproducers, unsigned ring_slots,
+    const struct corr_sink *sinks, char *err, size_t errlen)
+{
+	struct router *r;
+	size_t nrings = (size_t)nshards * nproducers;
+
+	if (nshards < 1 || nshards > ROUTER_MAX_SHARDS) {
+		snprintf(err, errlen, "shards: %u, want 1-%d", nshards,
+		    ROUTER_MAX_SHARDS);
+		return NULL;
+	}
+	if (nproducers < 1 || nproducers > ROUTER_MAX_PRODUCERS) {
+		snprintf(err, errlen, "producers: %u, want 1-%d", nproducers,
+		    ROUTER_MAX_PRODUCERS);
+		return NULL;
+	}
+	if (ring_slots < 4 || (ring_slots & (ring_slots - 1)) != 0) {
+		snprintf(err, errlen, "ring_slots: %u, want a power of two >= 4",
+		    ring_slots);
+		return NULL;
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->fleet = fleet;
+	r->cc = *cc;
+	r->nshards = nshards;
+	r->nproducers = nproducers;
+	r->slots = ring_slots;
+	r->nsites = (uint32_t)fleet->nsites;
+	r->site_shard = xcalloc(r->nsites ? r->nsites : 1, 1);
+	for (uint32_t i = 0; i < r->nsites; i++)
+		r->site_shard[i] = (uint8_t)(router_mix(fleet->sites[i].area) %
+		    nshards);
+	r->rings = mem_calloc_lines(nrings, sizeof(*r->rings));
+	for (size_t i = 0; i < nrings; i++)
+		/* cannot fail: ring_slots is a power of two >= 4 */
+		(void)ring_init(&r->rings[i], ring_slots,
+		    sizeof(struct router_msg));
+	/* zeroed counters and flags are valid atomics (0, no window yet) */
+	r->prod = mem_calloc_lines(nproducers, sizeof(*r->prod));
+	r->shards = mem_calloc_lines(nshards, sizeof(*r->shards));
+	for (unsigned i = 0; i < nshards; i++) {
+		r->shards[i].r = r;
+		r->shards[i].id = i;
+		r->shards[i].engine = corr_engine_new(fleet, cc, i, &sinks[i]);
+	}
+	return r;
+}
+
+void
+router_set_tap(struct router *r, router_tap_fn *fn, void *arg)
+{
+	r->tap = fn;
+	r->tap_arg = arg;
+}
+
+int
+router_start(struct router *r)
+{
+	unsigned i;
+	int rc;
+
+	ring_store_release(&r->stop, 0);
+	for (i = 0; i < r->nshards; i++) {
+		rc = pthread_create(&r->shards[i].thread, NULL, router_shard_main,
+		    &r->shards[i]);
+		if (rc != 0)
+			goto err;
+	}
+	r->running = 1;
+	return 0;
+err:
+	ring_store_release(&r->stop, 1);
+	while (i-- > 0)
+		pthread_join(r->shards[i].thread, NULL);
+	return -rc;
+}
+
+unsigned
+router_shard_of(const struct router *r, uint32_t site)
+{
+	if (site < r->nsites)
+		return r->site_shard[site];
+	return (unsigned)(router_mix(r->fleet->sites[site].area) % r->nshards);
+}
+
+int
+router_push(struct router *r, unsigned producer,
+    const struct alarm_event *ev)
+{
+	struct ring *cr;
+	struct router_msg *m;
+
+	/* router_push_batch() for one event, without its loop */
+	if (producer >= r->nproducers || ev->site >= r->nsites) {
+		if (producer < r->nproducers)
+			ring_add_relaxed(&r->prod[producer].bad, 1);
+		return -EINVAL;
+	}
+	cr = router_ring_of(r, producer, r->site_shard[ev->site]);
+	if ((m = ring_reserve(cr)) == NULL) {
+		ring_add_relaxed(&r->prod[producer].full, 1);
+		return -EAGAIN;
+	}
+	m->ev = *ev;
+	m->ptr = NULL;
+	m->kind = ROUTER_MSG_ALARM;
+	m->id = 0;
+	ring_commit(cr);
+	ring_publish(cr);
+	return 0;
+}
+
+int
+router_push_batch(struct router *r, unsigned producer,
+    const struct alarm_event *evs, size_t n)
+{
+	const uint8_t *site_shard = r->site_shard;
+	const uint32_t nsites = r->nsites;
+	struct ring *base;
+	uint64_t dirty = 0;
+	size_t i;
+	int rc = 0;
+
+	if (producer >= r->nproducers)
+		return -EINVAL;
+	/*
+	 * The hot loop: locals for what the message stores could alias, one
+	 * byte load to route, ring_reserve() (inline: the cached head says
+	 * whether there is room), and the message's tail (ptr, kind =
+	 * ROUTER_MSG_ALARM, id) zeroed in one 16-byte store.
+	 */
+	base = &r->rings[producer * r->nshards];
+	for (i = 0; i < n; i++) {
+		const uint32_t site = evs[i].site;
+		struct router_msg *m;
+		unsigned sh;
+
+		if (site >= nsites) {
+			rc = -EINVAL;
+			break;
+		}
+		sh = site_shard[site];
+		if ((m = ring_reserve(&base[sh])) == NULL) {
+			rc = -EAGAIN;
+			break;
+		}
+		memcpy(&m->ev, &evs[i], sizeof(m->ev));
+		memset((char *)m + offsetof(struct router_msg, ptr), 0,
+		    sizeof(*m) - offsetof(struct router_msg, ptr));
+		ring_commit(&base[sh]);
+		dirty |= 1ULL << sh;
+	}
+	while (dirty != 0) {
+		unsigned sh = (unsigned)__builtin_ctzll(dirty);
+
+		ring_publish(&base[sh]);
+		dirty &= dirty - 1;
+	}
+	if (i > 0 || n == 0)
+		return (int)(i < (size_t)INT32_MAX ? i : INT32_MAX);
+	if (rc == -EAGAIN)
+		ring_add_relaxed(&r->prod[producer].full, 1);
+	else
+		ring_add_relaxed(&r->prod[producer].bad, 1);
+	return rc;
+}
+
+int
+router_push_wait(struct router *r, unsigned producer,
+    const struct alarm_event *evs, size_t n, int timeout_ms, size_t *done)
+{
+	struct router_producer *pr;
+	int64_t deadline = -1;
+	unsigned round = 0;
+	size_t i = 0;
+
+	if (producer >= r->nproducers)
+		return -EINVAL;
+	pr = &r->prod[producer];
+	while (i < n) {
+		size_t chunk = n - i < INT32_MAX ? n - i : INT32_MAX;
+		int rc = router_push_batch(r, producer, evs + i, chunk);
+
+		if (rc > 0) {
+			i += (size_t)rc;
+			round = 0;
+			continue;
+		}
+		if (rc == -EINVAL) {
+			i++;	/* counted in `bad` by push_batch */
+			continue;
+		}
+		/* -EAGAIN: the shard is behind */
+		if (deadline < 0)
+			deadline = ring_mono_ms() + timeout_ms;
+		else if (round >= 32 && ring_mono_ms() >= deadline) {
+			ring_add_relaxed(&pr->timeouts, 1);
+			if (done != NULL)
+				*done = i;
+			return -ETIMEDOUT;
+		}
+		ring_add_relaxed(&pr->waits, 1);
+		ring_backoff(round++);
+	}
+	if (done != NULL)
+		*done = i;
+	return 0;
+}
+
+static char *
+router_copy_str(char **dst, const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return NULL;
+	n = strlen(s) + 1;
+	memcpy(*dst, s, n);
+	*dst += n;
+	return *dst - n;
+}
+
+int
+router_action(struct router *r, unsigned producer,
+    const struct corr_action *a)
+{
+	struct corr_action *copy;
+	struct router_msg m;
+	unsigned shard;
+	uint64_t num;
+	size_t need;
+	char *p;
+
+	if (producer >= r->nproducers || a->incident == NULL ||
+	    corr_id_parse(r->cc.id_prefix, a->incident, &shard, &num) != 0 ||
+	    shard >= r->nshards)
+		return -ENOENT;
+	need = sizeof(*copy) + strlen(a->incident) + 1 +
+	    (a->actor ? strlen(a->actor) + 1 : 0) +
+	    (a->note ? strlen(a->note) + 1 : 0);
+	copy = xmalloc(need);
+	*copy = *a;
+	p = (char *)(copy + 1);
+	copy->incident = router_copy_str(&p, a->incident);
+	copy->actor = router_copy_str(&p, a->actor);
+	copy->note = router_copy_str(&p, a->note);
+	memset(&m, 0, sizeof(m));
+	m.ptr = copy;
+	m.kind = ROUTER_MSG_ACTION;
+	if (ring_push(router_ring_of(r, producer, shard), &m) != 0) {
+		xfree(copy);
+		ring_add_relaxed(&r->prod[producer].full, 1);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+int
+router_maint_add(struct router *r, unsigned producer,
+    const struct corr_maint *mw, uint32_t *id)
+{
+	const char *reason = mw->reason != NULL ? mw->reason : "";
+	struct corr_maint *copy;
+	struct router_msg m;
+	unsigned shard;
+
+	if (producer >= r->nproducers)
+		return -EINVAL;
+	if (mw->site != FLEET_NONE) {
+		if (mw->site >= r->fleet->nsites)
+			return -EINVAL;
+		shard = router_shard_of(r, mw->site);
+	} else {
+		if (mw->area >= r->fleet->nareas)
+			return -EINVAL;
+		shard = (unsigned)(router_mix(mw->area) % r->nshards);
+	}
+	copy = xmalloc(sizeof(*copy) + strlen(reason) + 1);
+	*copy = *mw;
+	copy->reason = memcpy(copy + 1, reason, strlen(reason) + 1);
+	memset(&m, 0, sizeof(m));
+	m.ptr = copy;
+	m.kind = ROUTER_MSG_MAINT_ADD;
+	m.id = (uint32_t)ring_add_relaxed(&r->next_maint, 1) + 1;
+	if (ring_push(router_ring_of(r, producer, shard), &m) != 0) {
+		xfree(copy);
+		ring_add_relaxed(&r->prod[producer].full, 1);
+		return -EAGAIN;
+	}
+	*id = m.id;
+	return 0;
+}
+
+int
+router_maint_remove(struct router *r, unsigned producer, uint32_t id)
+{
+	struct router_msg m;
+
+	if (producer >= r->nproducers)
+		return -EINVAL;
+	memset(&m, 0, sizeof(m));
+	m.kind = ROUTER_MSG_MAINT_DEL;
+	m.id = id;
+	/* All or nothing: check room in every ring first (we are its only
+	 * producer, so the room can only grow meanwhile). */
+	for (unsigned s = 0; s < r->nshards; s++) {
+		if (ring_reserve(router_ring_of(r, producer, s)) == NULL) {
+			ring_add_relaxed(&r->prod[producer].full, 1);
+			return -EAGAIN;
+		}
+	}
+	for (unsigned s = 0; s < r->nshards; s++)
+		(void)ring_push(router_ring_of(r, producer, s), &m);
+	return 0;
+}
+
+int
+router_tick(struct router *r, unsigned producer, int64_t now)
+{
+	struct router_msg m;
+	int missed = 0;
+
+	if (producer >= r->nproducers)
+		return -EINVAL;
+	memset(&m, 0, sizeof(m));
+	m.kind = ROUTER_MSG_TICK;
+	m.ev.at_ms = now;
+	/*
+	 * Not all or nothing: a shard whose ring is full is busy with
+	 * alarms, each of which advances its engine anyway, and the next
+	 * tick carries a later time.
+	 */
+	for (unsigned s = 0; s < r->nshards; s++)
+		if (ring_push(router_ring_of(r, producer, s), &m) != 0)
+			missed++;
+	if (missed > 0)
+		ring_add_relaxed(&r->prod[producer].full, 1);
+	return missed;
+}
+
+void
+router_stop(struct router *r)
+{
+	if (!r->running)
+		return;
+	ring_store_release(&r->stop, 1);
+	for (unsigned i = 0; i < r->nshards; i++)
+		pthread_join(r->shards[i].thread, NULL);
+	r->running = 0;
+}
+
+_Static_assert(sizeof(struct corr_stats) % sizeof(uint64_t) == 0,
+    "corr_stats is uint64_t counters only");
+
+void
+router_stats(const struct router *r, struct corr_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; i < r->nshards; i++) {
+		struct corr_stats st;
+		uint64_t *dst = (uint64_t *)out;
+		const uint64_t *src = (const uint64_t *)&st;
+
+		corr_engine_stats(r->shards[i].engine, &st);
+		/* Every field of corr_stats is a uint64_t counter. */
+		for (size_t k = 0; k < sizeof(st) / sizeof(uint64_t); k++)
+			dst[k] += src[k];
+	}
+}
+
+uint64_t
+router_backlog(struct router *r)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < (size_t)r->nshards * r->nproducers; i++)
+		n += ring_backlog(&r->rings[i]);
+	return n;
+}
+
+void
+router_producer_stats(struct router *r, unsigned producer,
+    struct router_pstats *out)
+{
+	struct router_producer *pr;
+
+	memset(out, 0, sizeof(*out));
+	if (producer >= r->nproducers)
+		return;
+	pr = &r->prod[producer];
+	for (unsigned s = 0; s < r->nshards; s++)
+		out->queued += ring_pushed(router_ring_of(r, producer, s));
+	out->full = ring_load_relaxed(&pr->full);
+	out->waits = ring_load_relaxed(&pr->waits);
+	out->timeouts = ring_load_relaxed(&pr->timeouts);
+	out->bad = ring_load_relaxed(&pr->bad);
+}
+
+void
+router_free(struct router *r)
+{
+	if (r == NULL)
+		return;
+	router_stop(r);
+	for (size_t i = 0; i < (size_t)r->nshards * r->nproducers; i++) {
+		struct ring *cr = &r->rings[i];
+		size_t n;
+
+		/* Messages queued but never run (threads never started). */
+		while ((n = ring_peek(cr)) > 0) {
+			for (size_t k = 0; k < n; k++) {
+				struct router_msg *m = ring_slot(cr, k);
+
+				xfree(m->ptr);
+			}
+			ring_release(cr, n);
+		}
+		ring_fini(cr);
+	}
+	for (unsigned i = 0; i < r->nshards; i++)
+		corr_engine_free(r->shards[i].engine);
+	xfree(r->shards);
+	xfree(r->prod);
+	xfree(r->rings);
+	xfree(r->site_shard);
+	xfree(r);
+}
