@@ -192,7 +192,7 @@ config_parse_duration(const char *s, int64_t *ms, const char **why)
 
 	if (*p == '\0') {
 		*why = "empty duration";
-		return -1;
+		return -EINVAL;
 	}
 	if (strcmp(s, "0") == 0) {
 		*ms = 0;
@@ -205,20 +205,20 @@ config_parse_duration(const char *s, int64_t *ms, const char **why)
 
 		if (!isdigit((unsigned char)*p)) {
 			*why = "expected a duration such as 500ms, 90s, 2h or 3d";
-			return -1;
+			return -EINVAL;
 		}
 		errno = 0;
 		v = strtod(p, &end);
 		if (errno != 0 || end == p || v > 1e15) {
 			*why = "duration out of range";
-			return -1;
+			return -EINVAL;
 		}
 		p = end;
 		while (isalpha((unsigned char)p[ulen]))
 			ulen++;
 		if (ulen == 0) {
 			*why = "a duration needs a unit (ms, s, m, h, d, w), e.g. 90s";
-			return -1;
+			return -EINVAL;
 		}
 		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
 			if (strlen(units[i].u) == ulen &&
@@ -226,12 +226,12 @@ config_parse_duration(const char *s, int64_t *ms, const char **why)
 				break;
 		if (i == sizeof(units) / sizeof(units[0])) {
 			*why = "unknown duration unit (use ms, s, m, h, d, w)";
-			return -1;
+			return -EINVAL;
 		}
 		v *= (double)units[i].ms;
 		if (v > 9e15 || (double)total + v > 9e15) {
 			*why = "duration out of range";
-			return -1;
+			return -EINVAL;
 		}
 		total += (int64_t)llround(v);
 		p += ulen;
@@ -253,26 +253,26 @@ config_parse_size(const char *s, uint64_t *bytes, const char **why)
 
 	if (!isdigit((unsigned char)*s)) {
 		*why = "expected a size such as 1000, 64k or 16MiB";
-		return -1;
+		return -EINVAL;
 	}
 	errno = 0;
 	v = strtoull(s, &end, 10);
 	if (errno != 0) {
 		*why = "size out of range";
-		return -1;
+		return -EINVAL;
 	}
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcmp(end, units[i].u) == 0) {
 			if (v > UINT64_MAX / units[i].mul) {
 				*why = "size out of range";
-				return -1;
+				return -EINVAL;
 			}
 			*bytes = v * units[i].mul;
 			return 0;
 		}
 	}
 	*why = "unknown size suffix (use k, M, G, KiB, MiB, GiB)";
-	return -1;
+	return -EINVAL;
 }
 
 int
@@ -286,12 +286,12 @@ config_parse_modicon(const char *s, enum mb_table *table, uint16_t *address,
 	if (len == 0 || len > 6 || !isdigit((unsigned char)s[0])) {
 		*why = "not a Modicon address (00001-09999, 10001-19999, "
 		    "30001-39999, 40001-49999 or 6-digit 400001-465536)";
-		return -1;
+		return -EINVAL;
 	}
 	for (size_t i = 0; i < len; i++)
 		if (!isdigit((unsigned char)s[i])) {
 			*why = "a Modicon address has only digits";
-			return -1;
+			return -EINVAL;
 		}
 	v = strtoul(s, &end, 10);
 	if (len == 6) {
@@ -300,7 +300,7 @@ config_parse_modicon(const char *s, enum mb_table *table, uint16_t *address,
 		if (off < 1 || off > 65536) {
 			*why = "six-digit Modicon address out of range "
 			    "(x00001-x65536)";
-			return -1;
+			return -EINVAL;
 		}
 	} else {
 		digit = v / 10000;
@@ -308,7 +308,7 @@ config_parse_modicon(const char *s, enum mb_table *table, uint16_t *address,
 		if (off < 1) {
 			*why = "Modicon addresses start at 1 in each table "
 			    "(00001, 10001, 30001, 40001)";
-			return -1;
+			return -EINVAL;
 		}
 	}
 	switch (digit) {
@@ -319,7 +319,7 @@ config_parse_modicon(const char *s, enum mb_table *table, uint16_t *address,
 	default:
 		*why = "Modicon table digit must be 0 (coil), 1 (discrete "
 		    "input), 3 (input register) or 4 (holding register)";
-		return -1;
+		return -EINVAL;
 	}
 	*address = (uint16_t)(off - 1);
 	return 0;
@@ -372,7 +372,7 @@ cfg_expect(struct cfg_ctx *cx, yaml_node_t *n, yaml_node_type_t t,
 	    (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE))
 		return 1;
 	cfg_error(cx, n, path, "expected %s, got %s", names[t], cfg_kind(n));
-	return -1;
+	return -EINVAL;
 }
 
 static size_t
@@ -463,12 +463,12 @@ cfg_value(struct cfg_ctx *cx, const struct cfg_key *k, yaml_node_t *n,
 		v = strtoll(text, &end, 0);
 		if (errno != 0 || end == text || *end != '\0') {
 			cfg_error(cx, n, path, "expected an integer, got \"%s\"", text);
-			return -1;
+			return -EINVAL;
 		}
 		if ((double)v < k->min || (double)v > k->max) {
 			cfg_error(cx, n, path, "%lld is out of range [%.0f, %.0f]",
 			    v, k->min, k->max);
-			return -1;
+			return -EINVAL;
 		}
 		*(uint32_t *)field = (uint32_t)v;
 		return 0;
@@ -477,12 +477,12 @@ cfg_value(struct cfg_ctx *cx, const struct cfg_key *k, yaml_node_t *n,
 		uint64_t v;
 		if (config_parse_size(text, &v, &why) != 0) {
 			cfg_error(cx, n, path, "%s, got \"%s\"", why, text);
-			return -1;
+			return -EINVAL;
 		}
 		if ((double)v < k->min || (double)v > k->max) {
 			cfg_error(cx, n, path, "%s is out of range [%.0f, %.0f]",
 			    text, k->min, k->max);
-			return -1;
+			return -EINVAL;
 		}
 		*(uint32_t *)field = (uint32_t)v;
 		return 0;
@@ -491,12 +491,12 @@ cfg_value(struct cfg_ctx *cx, const struct cfg_key *k, yaml_node_t *n,
 		int64_t v;
 		if (config_parse_duration(text, &v, &why) != 0) {
 			cfg_error(cx, n, path, "%s, got \"%s\"", why, text);
-			return -1;
+			return -EINVAL;
 		}
 		if ((double)v < k->min || (double)v > k->max) {
 			cfg_error(cx, n, path, "%s is out of range [%gs, %gs]",
 			    text, k->min / 1000, k->max / 1000);
-			return -1;
+			return -EINVAL;
 		}
 		*(int64_t *)field = v;
 		return 0;
@@ -507,12 +507,12 @@ cfg_value(struct cfg_ctx *cx, const struct cfg_key *k, yaml_node_t *n,
 		v = strtod(text, &end);
 		if (errno != 0 || end == text || *end != '\0' || isnan(v)) {
 			cfg_error(cx, n, path, "expected a number, got \"%s\"", text);
-			return -1;
+			return -EINVAL;
 		}
 		if (v < k->min || v > k->max) {
 			cfg_error(cx, n, path, "%s is out of range [%g, %g]", text,
 			    k->min, k->max);
-			return -1;
+			return -EINVAL;
 		}
 		*(double *)field = v;
 		return 0;
@@ -527,7 +527,7 @@ cfg_value(struct cfg_ctx *cx, const struct cfg_key *k, yaml_node_t *n,
 		else {
 			cfg_error(cx, n, path, "expected true or false, got \"%s\"",
 			    text);
-			return -1;
+			return -EINVAL;
 		}
 		return 0;
 	case CT_ENUM:
@@ -538,12 +538,12 @@ cfg_value(struct cfg_ctx *cx, const struct cfg_key *k, yaml_node_t *n,
 			}
 		}
 		cfg_bad_name(cx, n, path, "value", text, k->names);
-		return -1;
+		return -EINVAL;
 	case CT_FN:
 	case CT_SECTION:
 		break;
 	}
-	return -1;
+	return -EINVAL;
 }
 
 static void
@@ -580,7 +580,7 @@ cfg_path(char *buf, size_t len, const char *parent, const char *key)
 /*
  * Walks a mapping with a key table.  at[i] receives the value node of
  * keys[i] (NULL when absent) so callers can report cross-field errors at
- * the right line.  Returns -1 when node is not a mapping.
+ * the right line.  Returns -EINVAL when node is not a mapping.
  */
 static int
 cfg_map(struct cfg_ctx *cx, yaml_node_t *node, const struct cfg_key *keys,
@@ -597,7 +597,7 @@ cfg_map(struct cfg_ctx *cx, yaml_node_t *node, const struct cfg_key *keys,
 		names[nkeys++] = k->name;
 	memset(at, 0, nkeys * sizeof(*at));
 	if ((r = cfg_expect(cx, node, YAML_MAPPING_NODE, path)) != 0)
-		return r > 0 ? 0 : -1;
+		return r > 0 ? 0 : -EINVAL;
 	for (yaml_node_pair_t *p = node->data.mapping.pairs.start;
 	    p < node->data.mapping.pairs.top; p++) {
 		yaml_node_t *kn = cfg_node(cx, p->key), *vn = cfg_node(cx, p->value);
@@ -907,7 +907,7 @@ cfg_offset(const char *s, uint16_t *out)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < 0 || v > 65535)
-		return -1;
+		return -EINVAL;
 	*out = (uint16_t)v;
 	return 0;
 }
@@ -1601,12 +1601,12 @@ cfg_code_into(struct cfg_ctx *cx, yaml_node_t *n, const char *path, char *dst,
 	struct cfg_loc loc = cfg_loc(cx, n);
 
 	if (s == NULL)
-		return -1;
+		return -EINVAL;
 	if (!cfg_code_ok(s) || strlen(s) >= len) {
 		cfg_error(cx, n, path, "alarm codes are upper case letters, "
 		    "digits and _ (like MAINS_FAIL), at most %zu, got \"%s\"",
 		    len - 1, s);
-		return -1;
+		return -EINVAL;
 	}
 	snprintf(dst, len, "%s", s);
 	cfg_ref_add(cx, &loc, path, s, 0, REF_CODE);
@@ -1859,7 +1859,7 @@ cfg_hhmm(const char *s, unsigned *min)
 
 	if (sscanf(s, "%2u:%2u%c", &h, &m, &tail) != 2 || h > 24 || m > 59 ||
 	    (h == 24 && m != 0))
-		return -1;
+		return -EINVAL;
 	*min = h * 60 + m;
 	return 0;
 }
@@ -2397,7 +2397,8 @@ static const struct cfg_key top_keys[] = {
  * Resolves one name.  Profiles, sites, devices and correlation are walked in
  * that order whatever their order in the file, so a device's site and
  * profile and a rule's codes resolve at once; only a gateway named before it
- * is defined waits for cfg_resolve().  Returns 0, or -1 when it must wait.
+ * is defined waits for cfg_resolve().  Returns 0, or -EAGAIN when it must
+ * wait.
  */
 static int
 cfg_ref_resolve(struct cfg_ctx *cx, const struct cfg_loc *loc, const char *key,
@@ -2432,7 +2433,7 @@ cfg_ref_resolve(struct cfg_ctx *cx, const struct cfg_loc *loc, const char *key,
 		v = fleet_find_device(f, name);
 		if (v == FLEET_NONE) {
 			if (!final)
-				return -1;
+				return -EAGAIN;
 			cfg_error_at(cx, loc, key, "device %s is reached via unknown "
 			    "device \"%s\"", d->id, name);
 			break;
@@ -2454,7 +2455,7 @@ cfg_ref_resolve(struct cfg_ctx *cx, const struct cfg_loc *loc, const char *key,
 		break;
 	case REF_CODE:
 		if (!final)
-			return -1;	/* checked once every profile is read */
+			return -EAGAIN;	/* checked once every profile is read */
 		{
 			int c = fleet_find_code(f, name);
 			int produced = c == FLEET_CODE_COMM_LOSS;

@@ -130,8 +130,8 @@ void	 config_errors_free(struct config_errors *errs);
 void	 config_census(const struct config *cfg, char *buf, size_t len);
 
 /*
- * Value parsers, exported for tests and other readers.  Each returns 0 or
- * -1 with *why set to a static explanation.
+ * Value parsers, exported for tests and other readers.  Each returns 0, or
+ * -EINVAL with *why set to a static explanation.
  */
 int	 config_parse_duration(const char *s, int64_t *ms, const char **why);
 int	 config_parse_size(const char *s, uint64_t *bytes, const char **why);

@@ -3,6 +3,7 @@
  * with its FILE:LINE:COLUMN, defaults, the premium rule and the inventory.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,7 +132,8 @@ Test(config, durations)
 		cr_assert_eq(ms, ok[i].ms, "%s", ok[i].s);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		cr_assert_eq(config_parse_duration(bad[i], &ms, &why), -1, "%s", bad[i]);
+		cr_assert_eq(config_parse_duration(bad[i], &ms, &why), -EINVAL, "%s",
+		    bad[i]);
 }
 
 Test(config, sizes)
@@ -145,8 +147,8 @@ Test(config, sizes)
 	cr_assert_eq(b, 16u << 20);
 	cr_assert_eq(config_parse_size("12", &b, &why), 0);
 	cr_assert_eq(b, 12);
-	cr_assert_eq(config_parse_size("12q", &b, &why), -1);
-	cr_assert_eq(config_parse_size("k", &b, &why), -1);
+	cr_assert_eq(config_parse_size("12q", &b, &why), -EINVAL);
+	cr_assert_eq(config_parse_size("k", &b, &why), -EINVAL);
 }
 
 Test(config, defaults_when_unset)
