@@ -1,282 +1,187 @@
 /*
  * config.c - the YAML configuration loader (see config.h).
  *
- * Design.  libyaml's document API gives a node tree in which every node
- * carries its start line and column; the loader walks it once with key
- * tables (struct cfg_key: name, type, range, default, field offset) and
- * writes straight into struct config and the fleet.  A table entry of type
- * CT_FN hands its value node to a function, which is how nested sections,
- * sequences and the device inventory are read with the same machinery.
+ * Design.  The key-table engine (struct cfg_key, the walk of a mapping with
+ * a table, the value parsers, the error list and its "FILE:LINE:COLUMN:
+ * key: message" lines) is in cfgkey.c; this file holds every section read
+ * with it: the device inventory CSV, profiles, sites and devices, the
+ * correlation and sla sections, the flat sections and the top level.
  *
- * Errors never stop the walk: each is formatted at once as
- * "FILE:LINE:COLUMN: key: message" and appended to the caller's list, and a
- * broken value leaves its field at the default so checks further on still
- * run (a device naming an unknown profile is reported even if the profile
- * itself had errors).  Cross-references (devices to sites, profiles and
- * gateways; alarms to points) are checked after the whole file is read so
- * order in the file does not matter.
- *
- * Unset differs from default where it matters: fleet_device.port 0 and unit
- * -1 mean "the modbus section's default", resolved by the poller, so a change
- * of the default reaches every device that did not say otherwise.
+ * Errors never stop the walk; cross-references (devices to sites, profiles
+ * and gateways; rules to alarm codes) are checked after the whole file is
+ * read so order in the file does not matter.  Unset differs from default
+ * where it matters: fleet_device.port 0 and unit -1 mean "the modbus
+ * section's default", resolved by the poller.
  */
 #include <ctype.h>
 #include <errno.h>
-#include <limits.h>
 #include <math.h>
-#include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <yaml.h>
-
+#include "daemon/cfgkey.h"
 #include "daemon/config.h"
 #include "daemon/mem.h"
 
-#define CFG_PATH_MAX	256
-#define CFG_KEYS_MAX	64
-
-/* Where a value came from: the YAML file or a row of an inventory CSV. */
-struct cfg_loc {
-	const char	*file;
-	uint32_t	 line, col;	/* 1-based; 0: the file as a whole */
+/* One device row.  The strings live until the callback returns. */
+struct cfgcsv_row {
+	const char	*id, *site, *profile; /* never NULL, may be empty */
+	const char	*host;		/* NULL: the column is empty */
+	const char	*via;		/* NULL: empty, a directly polled device */
+	uint32_t	 port;		/* 1-65535; 0: empty */
+	uint32_t	 unit;		/* 0-255; UINT32_MAX: empty */
+	struct cfgkey_loc at;		/* the row: its line, column 1 */
+	struct cfgkey_loc site_at;	/* the site cell, for errors naming it */
+	struct cfgkey_loc profile_at;	/* the profile cell */
+	struct cfgkey_loc via_at;	/* the via cell */
 };
 
-/* A name to resolve once everything is read (order in the file is free). */
-struct cfg_ref {
-	struct cfg_loc	 loc;
-	char		*key;		/* dotted path for the message */
-	char		*name;		/* what was named */
-	uint32_t	 obj;		/* device index, or code-ref kind */
-	uint8_t		 kind;		/* enum cfg_ref_kind */
+typedef void (*cfgcsv_row_fn)(struct cfgkey_ctx *cx,
+	    const struct cfgcsv_row *row, void *arg);
+
+enum { NCOLS = 7 };
+
+static const char *const cols[NCOLS] = {
+	"id", "site", "profile", "host", "port", "unit", "via",
 };
 
-enum cfg_ref_kind { REF_SITE, REF_PROFILE, REF_VIA, REF_CODE };
-
-struct cfg_ctx {
-	const char	*file;		/* name used in messages */
-	char		*dir;		/* for relative paths, "" or ends in / */
-	yaml_document_t	 doc;
-	struct config	*cfg;
-	struct config_errors *errs;
-	struct cfg_ref	*refs;		/* resolved by cfg_resolve() */
-	size_t		 nrefs;
-	char		**files;	/* CSV names kept for cfg_loc */
-	size_t		 nfiles;
-};
-
-enum cfg_type {
-	CT_STR,		/* char *, xstrdup'd */
-	CT_U32,		/* uint32_t within [min, max] */
-	CT_DUR,		/* int64_t ms within [min, max] seconds*1000 */
-	CT_DOUBLE,	/* double within [min, max] */
-	CT_BOOL,	/* int 0/1 */
-	CT_ENUM,	/* int, index of the name in names() */
-	CT_SIZE,	/* uint32_t from a size with suffix, within [min, max] */
-	CT_FN,		/* fn(ctx, node, base, path) */
-	CT_SECTION,	/* a nested mapping read with sub, base + off */
-};
-
-struct cfg_key;
-typedef void (*cfg_fn)(struct cfg_ctx *, yaml_node_t *, void *, const char *);
-typedef const char *(*cfg_namefn)(int);
-
-struct cfg_key {
-	const char	*name;
-	enum cfg_type	 type;
-	size_t		 off;		/* offset of the field in base */
-	double		 min, max;	/* accepted range (CT_DUR: ms) */
-	const char	*def;		/* default, parsed like a value; NULL: none */
-	cfg_namefn	 names;		/* CT_ENUM: name of value i, NULL past the end */
-	cfg_fn		 fn;		/* CT_FN */
-	const struct cfg_key *sub;	/* CT_SECTION */
-};
-
-#define K_END	{ NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL }
-
-static void config_free_parts(struct config *);
-static int cfg_ref_resolve(struct cfg_ctx *, const struct cfg_loc *,
-	    const char *, const char *, uint32_t, enum cfg_ref_kind, int);
-static void cfg_error(struct cfg_ctx *, const yaml_node_t *, const char *,
-	    const char *, ...) __attribute__((format(printf, 4, 5)));
-static void cfg_error_at(struct cfg_ctx *, const struct cfg_loc *,
-	    const char *, const char *, ...) __attribute__((format(printf, 4, 5)));
-
-/* ------------------------------------------------------------------ */
-/* Errors */
-
-static void
-cfg_errors_add(struct config_errors *errs, char *msg)
+/* Reads one line (NUL-terminated copy, len bytes); 0, or -EINVAL if bad. */
+static int
+cfg_csv_line(struct cfgkey_ctx *cx, const char *key, char *line, size_t len,
+    struct cfgkey_loc *loc, cfgcsv_row_fn fn, void *arg)
 {
-	errs->msg = xreallocarray(errs->msg, errs->n + 1, sizeof(*errs->msg));
-	errs->msg[errs->n++] = msg;
-}
+	char *field[NCOLS + 1], *p = line, *e;
+	struct cfgcsv_row row;
+	const char *why = NULL;
+	size_t nf = 0;
 
-static void
-cfg_verror(struct cfg_ctx *cx, const struct cfg_loc *loc, const char *key,
-    const char *fmt, va_list ap)
-{
-	char buf[1024];
-	int n;
-
-	if (loc != NULL && loc->line > 0)
-		n = snprintf(buf, sizeof(buf), "%s:%u:%u: %s: ", loc->file,
-		    loc->line, loc->col, key);
-	else
-		n = snprintf(buf, sizeof(buf), "%s: %s: ",
-		    loc != NULL ? loc->file : cx->file, key);
-	if (n < 0 || (size_t)n >= sizeof(buf))
-		n = 0;
-	vsnprintf(buf + n, sizeof(buf) - (size_t)n, fmt, ap);
-	cfg_errors_add(cx->errs, xstrdup(buf));
-}
-
-static struct cfg_loc
-cfg_loc(struct cfg_ctx *cx, const yaml_node_t *n)
-{
-	struct cfg_loc l = { cx->file, 0, 0 };
-
-	if (n != NULL) {
-		l.line = (uint32_t)n->start_mark.line + 1;
-		l.col = (uint32_t)n->start_mark.column + 1;
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		line[--len] = '\0';
+	if (len == 0 || line[0] == '#')
+		return 0;
+	loc->col = 1;
+	for (;;) {
+		if (nf <= NCOLS)
+			field[nf] = p;
+		nf++;
+		if ((e = strchr(p, ',')) == NULL)
+			break;
+		*e = '\0';
+		p = e + 1;
 	}
-	return l;
-}
-
-static void
-cfg_error(struct cfg_ctx *cx, const yaml_node_t *at, const char *key,
-    const char *fmt, ...)
-{
-	struct cfg_loc l = cfg_loc(cx, at);
-	va_list ap;
-
-	va_start(ap, fmt);
-	cfg_verror(cx, &l, key, fmt, ap);
-	va_end(ap);
-}
-
-static void
-cfg_error_at(struct cfg_ctx *cx, const struct cfg_loc *loc, const char *key,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	cfg_verror(cx, loc, key, fmt, ap);
-	va_end(ap);
-}
-
-void
-config_errors_free(struct config_errors *errs)
-{
-	for (size_t i = 0; i < errs->n; i++)
-		xfree(errs->msg[i]);
-	FREE_NULL(errs->msg);
-	errs->n = 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Value parsers */
-
-int
-config_parse_duration(const char *s, int64_t *ms, const char **why)
-{
-	static const struct { const char *u; int64_t ms; } units[] = {
-		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
-		{ "d", 86400000 }, { "w", 604800000 },
-	};
-	int64_t total = 0;
-	const char *p = s;
-
-	if (*p == '\0') {
-		*why = "empty duration";
+	if (nf != NCOLS) {
+		cfgkey_error_at(cx, loc, key, "inventory row has %zu columns, "
+		    "expected %d (%s,%s,%s,%s,%s,%s,%s)", nf, NCOLS, cols[0],
+		    cols[1], cols[2], cols[3], cols[4], cols[5], cols[6]);
 		return -EINVAL;
 	}
-	if (strcmp(s, "0") == 0) {
-		*ms = 0;
+	if (loc->line == 1 || (strcmp(field[0], "id") == 0 &&
+	    strcmp(field[1], "site") == 0)) {
+		for (int i = 0; i < NCOLS; i++)
+			if (strcmp(field[i], cols[i]) != 0) {
+				loc->col = (uint32_t)(field[i] - line) + 1;
+				cfgkey_error_at(cx, loc, key, "inventory header "
+				    "column %d is \"%s\", expected \"%s\"",
+				    i + 1, field[i], cols[i]);
+				return -EINVAL;
+			}
 		return 0;
 	}
-	while (*p != '\0') {
+	memset(&row, 0, sizeof(row));
+	row.unit = UINT32_MAX;
+	row.id = field[0];
+	row.site = field[1];
+	row.profile = field[2];
+	row.host = field[3][0] ? field[3] : NULL;
+	row.via = field[6][0] ? field[6] : NULL;
+	for (int i = 4; i <= 5 && why == NULL; i++) {
 		char *end;
-		double v;
-		size_t i, ulen = 0;
+		long v;
 
-		if (!isdigit((unsigned char)*p)) {
-			*why = "expected a duration such as 500ms, 90s, 2h or 3d";
-			return -EINVAL;
-		}
+		if (field[i][0] == '\0')
+			continue;
 		errno = 0;
-		v = strtod(p, &end);
-		if (errno != 0 || end == p || v > 1e15) {
-			*why = "duration out of range";
-			return -EINVAL;
-		}
-		p = end;
-		while (isalpha((unsigned char)p[ulen]))
-			ulen++;
-		if (ulen == 0) {
-			*why = "a duration needs a unit (ms, s, m, h, d, w), e.g. 90s";
-			return -EINVAL;
-		}
-		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-			if (strlen(units[i].u) == ulen &&
-			    strncmp(units[i].u, p, ulen) == 0)
-				break;
-		if (i == sizeof(units) / sizeof(units[0])) {
-			*why = "unknown duration unit (use ms, s, m, h, d, w)";
-			return -EINVAL;
-		}
-		v *= (double)units[i].ms;
-		if (v > 9e15 || (double)total + v > 9e15) {
-			*why = "duration out of range";
-			return -EINVAL;
-		}
-		total += (int64_t)llround(v);
-		p += ulen;
+		v = strtol(field[i], &end, 10);
+		if (errno != 0 || *end != '\0' || v < (i == 4 ? 1 : 0) ||
+		    v > (i == 4 ? 65535 : 255)) {
+			loc->col = (uint32_t)(field[i] - line) + 1;
+			why = i == 4 ? "port must be 1-65535" : "unit must be 0-255";
+		} else if (i == 4)
+			row.port = (uint32_t)v;
+		else
+			row.unit = (uint32_t)v;
 	}
-	*ms = total;
+	if (why != NULL) {
+		cfgkey_error_at(cx, loc, key, "%s", why);
+		return -EINVAL;
+	}
+	row.at = row.site_at = row.profile_at = row.via_at = *loc;
+	row.site_at.col = (uint32_t)(field[1] - line) + 1;
+	row.profile_at.col = (uint32_t)(field[2] - line) + 1;
+	row.via_at.col = (uint32_t)(field[6] - line) + 1;
+	fn(cx, &row, arg);
 	return 0;
 }
 
-int
-config_parse_size(const char *s, uint64_t *bytes, const char **why)
+static int
+cfgcsv_parse(struct cfgkey_ctx *cx, const char *file, const char *key,
+    const char *buf, size_t len, cfgcsv_row_fn fn, void *arg)
 {
-	static const struct { const char *u; uint64_t mul; } units[] = {
-		{ "", 1 }, { "B", 1 }, { "k", 1000 }, { "K", 1000 },
-		{ "KiB", 1024 }, { "M", 1000000 }, { "MiB", 1048576 },
-		{ "G", 1000000000 }, { "GiB", 1073741824 },
-	};
-	char *end;
-	unsigned long long v;
+	struct cfgkey_loc loc = { file, 0, 1 };
+	char *line = NULL;
+	size_t cap = 0, pos = 0;
+	int bad = 0;
 
-	if (!isdigit((unsigned char)*s)) {
-		*why = "expected a size such as 1000, 64k or 16MiB";
-		return -EINVAL;
-	}
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0) {
-		*why = "size out of range";
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(end, units[i].u) == 0) {
-			if (v > UINT64_MAX / units[i].mul) {
-				*why = "size out of range";
-				return -EINVAL;
-			}
-			*bytes = v * units[i].mul;
-			return 0;
+	while (pos < len) {
+		const char *nl = memchr(buf + pos, '\n', len - pos);
+		size_t n = nl != NULL ? (size_t)(nl - buf) - pos + 1 : len - pos;
+
+		if (n + 1 > cap) {
+			cap = n + 1 > 2 * cap ? n + 1 : 2 * cap;
+			line = xrealloc(line, cap);
 		}
+		memcpy(line, buf + pos, n);
+		line[n] = '\0';
+		pos += n;
+		loc.line++;
+		if (cfg_csv_line(cx, key, line, n, &loc, fn, arg) != 0)
+			bad = 1;
 	}
-	*why = "unknown size suffix (use k, M, G, KiB, MiB, GiB)";
-	return -EINVAL;
+	xfree(line);
+	return bad ? -EINVAL : 0;
 }
 
-int
-config_parse_modicon(const char *s, enum mb_table *table, uint16_t *address,
+/* What a deferred name (struct cfgkey_ref) names. */
+enum cfg_ref_kind { REF_SITE, REF_PROFILE, REF_VIA, REF_CODE };
+
+static int cfg_ref_resolve(struct cfgkey_ctx *, struct fleet *,
+	    const struct cfgkey_loc *, const char *, const char *, uint32_t,
+	    enum cfg_ref_kind, int);
+
+static const char *
+n_table(int i)
+{
+	return i < MB__COUNT ? mb_table_name((enum mb_table)i) : NULL;
+}
+static const char *
+n_type(int i) { return i < PT__COUNT ? pt_type_name((enum pt_type)i) : NULL; }
+static const char *
+n_order(int i)
+{
+	return i < PT_ORDER__COUNT ? pt_order_name((enum pt_order)i) : NULL;
+}
+static const char *
+n_cond(int i)
+{
+	return i < AC__COUNT ? alarm_cond_name((enum alarm_cond)i) : NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Modicon addresses */
+
+static int
+cfgfleet_parse_modicon(const char *s, enum mb_table *table, uint16_t *address,
     const char **why)
 {
 	size_t len = strlen(s);
@@ -324,541 +229,6 @@ config_parse_modicon(const char *s, enum mb_table *table, uint16_t *address,
 	*address = (uint16_t)(off - 1);
 	return 0;
 }
-
-/* ------------------------------------------------------------------ */
-/* Node helpers */
-
-static yaml_node_t *
-cfg_node(struct cfg_ctx *cx, int id)
-{
-	return yaml_document_get_node(&cx->doc, id);
-}
-
-static const char *
-cfg_kind(const yaml_node_t *n)
-{
-	switch (n->type) {
-	case YAML_SCALAR_NODE: return "a scalar";
-	case YAML_SEQUENCE_NODE: return "a list";
-	case YAML_MAPPING_NODE: return "a mapping";
-	default: return "nothing";
-	}
-}
-
-/* The scalar's text, or NULL after an error naming what was expected. */
-static const char *
-cfg_scalar(struct cfg_ctx *cx, yaml_node_t *n, const char *path)
-{
-	if (n->type != YAML_SCALAR_NODE) {
-		cfg_error(cx, n, path, "expected a value, got %s", cfg_kind(n));
-		return NULL;
-	}
-	return (const char *)n->data.scalar.value;
-}
-
-static int
-cfg_expect(struct cfg_ctx *cx, yaml_node_t *n, yaml_node_type_t t,
-    const char *path)
-{
-	static const char *const names[] = {
-		[YAML_SCALAR_NODE] = "a value", [YAML_SEQUENCE_NODE] = "a list",
-		[YAML_MAPPING_NODE] = "a mapping",
-	};
-
-	if (n->type == t)
-		return 0;
-	/* An empty value ("key:") is an empty list or mapping. */
-	if (n->type == YAML_SCALAR_NODE && n->data.scalar.length == 0 &&
-	    (n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE))
-		return 1;
-	cfg_error(cx, n, path, "expected %s, got %s", names[t], cfg_kind(n));
-	return -EINVAL;
-}
-
-static size_t
-cfg_levenshtein(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), prev[64], cur[64];
-
-	if (la >= 63 || lb >= 63)
-		return SIZE_MAX;
-	for (size_t j = 0; j <= lb; j++)
-		prev[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		cur[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-			cur[j] = sub < del ? (sub < ins ? sub : ins) :
-			    (del < ins ? del : ins);
-		}
-		memcpy(prev, cur, (lb + 1) * sizeof(size_t));
-	}
-	return prev[lb];
-}
-
-/* The closest of names to s if it is a plausible typo, else NULL. */
-static const char *
-cfg_suggest(const char *s, const char *const *names, size_t n)
-{
-	const char *best = NULL;
-	size_t len = strlen(s), bestd = SIZE_MAX;
-	size_t limit = len <= 2 ? 0 : len <= 4 ? 1 : 2;
-
-	for (size_t i = 0; i < n; i++) {
-		size_t d = cfg_levenshtein(s, names[i]);
-		if (d < bestd) {
-			bestd = d;
-			best = names[i];
-		}
-	}
-	return bestd <= limit ? best : NULL;
-}
-
-static void
-cfg_bad_name(struct cfg_ctx *cx, yaml_node_t *at, const char *path,
-    const char *what, const char *v, cfg_namefn names)
-{
-	const char *list[32];
-	char all[512];
-	size_t n = 0, used = 0;
-	const char *hint;
-
-	all[0] = '\0';
-	for (int i = 0; n < 32 && names(i) != NULL; i++) {
-		list[n++] = names(i);
-		used += (size_t)snprintf(all + used, sizeof(all) - used, "%s%s",
-		    i ? ", " : "", names(i));
-		if (used >= sizeof(all))
-			used = sizeof(all) - 1;
-	}
-	hint = cfg_suggest(v, list, n);
-	if (hint != NULL)
-		cfg_error(cx, at, path, "unknown %s \"%s\" (did you mean \"%s\"?)",
-		    what, v, hint);
-	else
-		cfg_error(cx, at, path, "unknown %s \"%s\" (one of: %s)", what,
-		    v, all);
-}
-
-/* Parses one scalar by key type into base; errors name path. */
-static int
-cfg_value(struct cfg_ctx *cx, const struct cfg_key *k, yaml_node_t *n,
-    const char *text, void *base, const char *path)
-{
-	char *field = (char *)base + k->off;
-	const char *why;
-	char *end;
-
-	switch (k->type) {
-	case CT_STR: {
-		char **sp = (char **)field;
-		xfree(*sp);
-		*sp = xstrdup(text);
-		return 0;
-	}
-	case CT_U32: {
-		long long v;
-		errno = 0;
-		v = strtoll(text, &end, 0);
-		if (errno != 0 || end == text || *end != '\0') {
-			cfg_error(cx, n, path, "expected an integer, got \"%s\"", text);
-			return -EINVAL;
-		}
-		if ((double)v < k->min || (double)v > k->max) {
-			cfg_error(cx, n, path, "%lld is out of range [%.0f, %.0f]",
-			    v, k->min, k->max);
-			return -EINVAL;
-		}
-		*(uint32_t *)field = (uint32_t)v;
-		return 0;
-	}
-	case CT_SIZE: {
-		uint64_t v;
-		if (config_parse_size(text, &v, &why) != 0) {
-			cfg_error(cx, n, path, "%s, got \"%s\"", why, text);
-			return -EINVAL;
-		}
-		if ((double)v < k->min || (double)v > k->max) {
-			cfg_error(cx, n, path, "%s is out of range [%.0f, %.0f]",
-			    text, k->min, k->max);
-			return -EINVAL;
-		}
-		*(uint32_t *)field = (uint32_t)v;
-		return 0;
-	}
-	case CT_DUR: {
-		int64_t v;
-		if (config_parse_duration(text, &v, &why) != 0) {
-			cfg_error(cx, n, path, "%s, got \"%s\"", why, text);
-			return -EINVAL;
-		}
-		if ((double)v < k->min || (double)v > k->max) {
-			cfg_error(cx, n, path, "%s is out of range [%gs, %gs]",
-			    text, k->min / 1000, k->max / 1000);
-			return -EINVAL;
-		}
-		*(int64_t *)field = v;
-		return 0;
-	}
-	case CT_DOUBLE: {
-		double v;
-		errno = 0;
-		v = strtod(text, &end);
-		if (errno != 0 || end == text || *end != '\0' || isnan(v)) {
-			cfg_error(cx, n, path, "expected a number, got \"%s\"", text);
-			return -EINVAL;
-		}
-		if (v < k->min || v > k->max) {
-			cfg_error(cx, n, path, "%s is out of range [%g, %g]", text,
-			    k->min, k->max);
-			return -EINVAL;
-		}
-		*(double *)field = v;
-		return 0;
-	}
-	case CT_BOOL:
-		if (strcmp(text, "true") == 0 || strcmp(text, "yes") == 0 ||
-		    strcmp(text, "on") == 0)
-			*(int *)field = 1;
-		else if (strcmp(text, "false") == 0 || strcmp(text, "no") == 0 ||
-		    strcmp(text, "off") == 0)
-			*(int *)field = 0;
-		else {
-			cfg_error(cx, n, path, "expected true or false, got \"%s\"",
-			    text);
-			return -EINVAL;
-		}
-		return 0;
-	case CT_ENUM:
-		for (int i = 0; k->names(i) != NULL; i++) {
-			if (strcmp(k->names(i), text) == 0) {
-				*(int *)field = i;
-				return 0;
-			}
-		}
-		cfg_bad_name(cx, n, path, "value", text, k->names);
-		return -EINVAL;
-	case CT_FN:
-	case CT_SECTION:
-		break;
-	}
-	return -EINVAL;
-}
-
-static void
-cfg_defaults(struct cfg_ctx *cx, const struct cfg_key *keys, void *base)
-{
-	for (const struct cfg_key *k = keys; k->name != NULL; k++) {
-		if (k->type == CT_SECTION)
-			cfg_defaults(cx, k->sub, (char *)base + k->off);
-		else if (k->def != NULL && k->type != CT_FN)
-			cfg_value(cx, k, NULL, k->def, base, k->name);
-	}
-}
-
-/* snprintf for key paths: a path longer than the buffer is cut, not an error. */
-static void __attribute__((format(printf, 3, 4)))
-cfg_fmt(char *buf, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, len, fmt, ap);
-	va_end(ap);
-}
-
-static void
-cfg_path(char *buf, size_t len, const char *parent, const char *key)
-{
-	if (parent == NULL || *parent == '\0')
-		cfg_fmt(buf, len, "%s", key);
-	else
-		cfg_fmt(buf, len, "%s.%s", parent, key);
-}
-
-/*
- * Walks a mapping with a key table.  at[i] receives the value node of
- * keys[i] (NULL when absent) so callers can report cross-field errors at
- * the right line.  Returns -EINVAL when node is not a mapping.
- */
-static int
-cfg_map(struct cfg_ctx *cx, yaml_node_t *node, const struct cfg_key *keys,
-    void *base, const char *path, yaml_node_t **at)
-{
-	yaml_node_t *local[CFG_KEYS_MAX];
-	const char *names[CFG_KEYS_MAX];
-	size_t nkeys = 0;
-	int r;
-
-	if (at == NULL)
-		at = local;
-	for (const struct cfg_key *k = keys; k->name != NULL; k++)
-		names[nkeys++] = k->name;
-	memset(at, 0, nkeys * sizeof(*at));
-	if ((r = cfg_expect(cx, node, YAML_MAPPING_NODE, path)) != 0)
-		return r > 0 ? 0 : -EINVAL;
-	for (yaml_node_pair_t *p = node->data.mapping.pairs.start;
-	    p < node->data.mapping.pairs.top; p++) {
-		yaml_node_t *kn = cfg_node(cx, p->key), *vn = cfg_node(cx, p->value);
-		char kp[CFG_PATH_MAX];
-		const char *key, *hint, *text;
-		size_t i;
-
-		if (kn->type != YAML_SCALAR_NODE) {
-			cfg_error(cx, kn, path, "a key must be a plain name");
-			continue;
-		}
-		key = (const char *)kn->data.scalar.value;
-		cfg_path(kp, sizeof(kp), path, key);
-		for (i = 0; i < nkeys; i++)
-			if (strcmp(names[i], key) == 0)
-				break;
-		if (i == nkeys) {
-			hint = cfg_suggest(key, names, nkeys);
-			if (hint != NULL)
-				cfg_error(cx, kn, kp, "unknown key (did you mean "
-				    "\"%s\"?)", hint);
-			else
-				cfg_error(cx, kn, kp, "unknown key");
-			continue;
-		}
-		if (at[i] != NULL) {
-			cfg_error(cx, kn, kp, "duplicate key (first at line %zu)",
-			    at[i]->start_mark.line + 1);
-			continue;
-		}
-		at[i] = vn;
-		if (keys[i].type == CT_FN) {
-			keys[i].fn(cx, vn, base, kp);
-			continue;
-		}
-		if (keys[i].type == CT_SECTION) {
-			cfg_map(cx, vn, keys[i].sub, (char *)base + keys[i].off,
-			    kp, NULL);
-			continue;
-		}
-		if ((text = cfg_scalar(cx, vn, kp)) == NULL)
-			continue;
-		cfg_value(cx, &keys[i], vn, text, base, kp);
-	}
-	return 0;
-}
-
-/* Calls fn for each item of a list. */
-static void
-cfg_list(struct cfg_ctx *cx, yaml_node_t *node, const char *path,
-    void (*fn)(struct cfg_ctx *, yaml_node_t *, void *, const char *),
-    void *arg)
-{
-	char ip[CFG_PATH_MAX];
-	size_t i = 0;
-
-	if (cfg_expect(cx, node, YAML_SEQUENCE_NODE, path) != 0)
-		return;
-	for (yaml_node_item_t *it = node->data.sequence.items.start;
-	    it < node->data.sequence.items.top; it++, i++) {
-		cfg_fmt(ip, sizeof(ip), "%s[%zu]", path, i);
-		fn(cx, cfg_node(cx, *it), arg, ip);
-	}
-}
-
-/* ------------------------------------------------------------------ */
-/* Enum names */
-
-static const char *
-n_tier(int i) { return i < TIER__COUNT ? tier_name((enum tier)i) : NULL; }
-static const char *
-n_sev(int i) { return i < SEV__COUNT ? severity_name((enum severity)i) : NULL; }
-static const char *
-n_region(int i) { return i < REGION__COUNT ? region_name((enum region)i) : NULL; }
-static const char *
-n_table(int i) { return i < MB__COUNT ? mb_table_name((enum mb_table)i) : NULL; }
-static const char *
-n_type(int i) { return i < PT__COUNT ? pt_type_name((enum pt_type)i) : NULL; }
-static const char *
-n_order(int i)
-{
-	return i < PT_ORDER__COUNT ? pt_order_name((enum pt_order)i) : NULL;
-}
-static const char *
-n_cond(int i) { return i < AC__COUNT ? alarm_cond_name((enum alarm_cond)i) : NULL; }
-static const char *
-n_log(int i)
-{
-	static const char *const v[] = { "debug", "info", "warn", "error" };
-	return i < 4 ? v[i] : NULL;
-}
-static const char *
-n_clock(int i)
-{
-	return i < SLA__NCLOCKS ? sla_clock_name((enum sla_clock_kind)i) : NULL;
-}
-static const char *
-n_arrive(int i)
-{
-	static const char *const v[] = { "dispatch", "open" };
-	return i < 2 ? v[i] : NULL;
-}
-static const char *
-n_climb(int i)
-{
-	static const char *const v[] = { "warning", "breach" };
-	return i < 2 ? v[i] : NULL;
-}
-
-static void
-cfg_nop(struct cfg_ctx *cx, yaml_node_t *n, void *base, const char *path)
-{
-	/* read by the caller through cfg_map's at[] */
-}
-
-static void
-cfg_ref_add(struct cfg_ctx *cx, const struct cfg_loc *loc, const char *key,
-    const char *name, uint32_t obj, enum cfg_ref_kind kind)
-{
-	struct cfg_ref *r;
-
-	if ((cx->nrefs & (cx->nrefs - 1)) == 0)
-		cx->refs = xreallocarray(cx->refs, cx->nrefs ? cx->nrefs * 2 : 16,
-		    sizeof(*cx->refs));
-	r = &cx->refs[cx->nrefs++];
-	r->loc = *loc;
-	r->key = xstrdup(key);
-	r->name = xstrdup(name);
-	r->obj = obj;
-	r->kind = (uint8_t)kind;
-}
-
-#define OFF(type, f)	offsetof(type, f)
-#define KSTR(n, t, f, d)	{ n, CT_STR, OFF(t, f), 0, 0, d, NULL, NULL, NULL }
-#define KU32(n, t, f, lo, hi, d) { n, CT_U32, OFF(t, f), lo, hi, d, NULL, NULL, NULL }
-#define KSIZE(n, t, f, lo, hi, d) { n, CT_SIZE, OFF(t, f), lo, hi, d, NULL, NULL, NULL }
-#define KDUR(n, t, f, lo, hi, d) { n, CT_DUR, OFF(t, f), (lo) * 1000.0, (hi) * 1000.0, d, NULL, NULL, NULL }
-#define KDBL(n, t, f, lo, hi, d) { n, CT_DOUBLE, OFF(t, f), lo, hi, d, NULL, NULL, NULL }
-#define KBOOL(n, t, f, d)	{ n, CT_BOOL, OFF(t, f), 0, 1, d, NULL, NULL, NULL }
-#define KENUM(n, t, f, names, d) { n, CT_ENUM, OFF(t, f), 0, 0, d, names, NULL, NULL }
-#define KFN(n, fn)		{ n, CT_FN, 0, 0, 0, NULL, NULL, fn, NULL }
-#define KSEC(n, t, f, sub)	{ n, CT_SECTION, OFF(t, f), 0, 0, NULL, NULL, NULL, sub }
-/* A nested mapping whose keys are fields of the same struct. */
-#define KFLAT(n, sub)		{ n, CT_SECTION, 0, 0, 0, NULL, NULL, NULL, sub }
-#define DAY	86400.0
-
-/* ------------------------------------------------------------------ */
-/* daemon, modbus, kafka, redis, http, output: flat tables */
-
-static const struct cfg_key daemon_keys[] = {
-	KSTR("state_dir", struct cfg_daemon, state_dir, "/var/lib/tocsin"),
-	KENUM("log_level", struct cfg_daemon, log_level, n_log, "info"),
-	KSTR("log_file", struct cfg_daemon, log_file, NULL),
-	KU32("shards", struct cfg_daemon, shards, 1, 64, "2"),
-	K_END
-};
-
-static const struct cfg_key modbus_keys[] = {
-	KU32("port", struct cfg_modbus, port, 1, 65535, "502"),
-	KU32("unit", struct cfg_modbus, unit, 0, 255, "1"),
-	KDUR("timeout", struct cfg_modbus, timeout_ms, 0.01, 60, "1s"),
-	KDUR("interval", struct cfg_modbus, interval_ms, 0.1, 3600, "5s"),
-	KU32("max_registers", struct cfg_modbus, max_registers, 1, 125, "125"),
-	KU32("max_bits", struct cfg_modbus, max_bits, 1, 2000, "2000"),
-	KU32("max_gap", struct cfg_modbus, max_gap, 0, 124, "8"),
-	KU32("inflight", struct cfg_modbus, inflight, 1, 16, "1"),
-	KDUR("backoff_min", struct cfg_modbus, backoff_min_ms, 0.01, 3600, "1s"),
-	KDUR("backoff_max", struct cfg_modbus, backoff_max_ms, 0.01, 86400, "60s"),
-	KU32("comm_loss_misses", struct cfg_modbus, comm_loss_misses, 1, 1000, "3"),
-	KU32("connections_per_host", struct cfg_modbus, connections_per_host, 1, 16, "1"),
-	KU32("connect_rate", struct cfg_modbus, connect_rate, 1, 1000000, "500"),
-	KU32("connect_rate_per_host", struct cfg_modbus, connect_rate_per_host, 1, 1000, "2"),
-	KU32("breaker_failures", struct cfg_modbus, breaker_failures, 1, 1000, "3"),
-	KDUR("breaker_cooldown", struct cfg_modbus, breaker_cooldown_ms, 0.1, 86400, "30s"),
-	KDUR("connect_timeout", struct cfg_modbus, connect_timeout_ms, 0.1, 60, "3s"),
-	KDUR("timer_slack", struct cfg_modbus, timer_slack_ms, 0, 0.1, "5ms"),
-	KU32("stall_timeouts", struct cfg_modbus, stall_timeouts, 1, 100, "3"),
-	KU32("frames_per_wakeup", struct cfg_modbus, frames_per_wakeup, 1, 1024, "16"),
-	KU32("connect_burst_per_host", struct cfg_modbus, connect_burst_per_host, 1, 1000, "4"),
-	K_END
-};
-
-static void
-cfg_kafka_properties(struct cfg_ctx *cx, yaml_node_t *n, void *base,
-    const char *path)
-{
-	/* Properties tocsin sets itself: delivery guarantees are not optional. */
-	static const char *const owned[] = {
-		"bootstrap.servers", "metadata.broker.list", "enable.idempotence",
-		"acks", "request.required.acks",
-	};
-	struct cfg_kafka *k = base;
-
-	if (cfg_expect(cx, n, YAML_MAPPING_NODE, path) != 0)
-		return;
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-	    p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *kn = cfg_node(cx, p->key), *vn = cfg_node(cx, p->value);
-		const char *key = cfg_scalar(cx, kn, path), *val;
-		char kp[CFG_PATH_MAX];
-		int bad = 0;
-
-		if (key == NULL)
-			continue;
-		cfg_path(kp, sizeof(kp), path, key);
-		if ((val = cfg_scalar(cx, vn, kp)) == NULL)
-			continue;
-		for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
-			if (strcmp(key, owned[i]) == 0)
-				bad = 1;
-		if (bad) {
-			cfg_error(cx, kn, kp, "set by tocsin (use kafka.brokers; "
-			    "the producer is always idempotent with acks=all)");
-			continue;
-		}
-		k->properties = xreallocarray(k->properties, k->nproperties + 1,
-		    sizeof(*k->properties));
-		k->properties[k->nproperties].key = xstrdup(key);
-		k->properties[k->nproperties].value = xstrdup(val);
-		k->nproperties++;
-	}
-}
-
-static const struct cfg_key kafka_keys[] = {
-	KSTR("brokers", struct cfg_kafka, brokers, ""),
-	KSTR("topic_incidents", struct cfg_kafka, topic_incidents, "tocsin.incidents"),
-	KSTR("topic_alarms", struct cfg_kafka, topic_alarms, "tocsin.alarms"),
-	KSTR("topic_telemetry", struct cfg_kafka, topic_telemetry, "tocsin.telemetry"),
-	KSTR("topic_actions", struct cfg_kafka, topic_actions, "tocsin.actions"),
-	KSTR("topic_rejected", struct cfg_kafka, topic_rejected, "tocsin.actions.rejected"),
-	KSTR("group_id", struct cfg_kafka, group_id, "tocsin"),
-	KBOOL("publish_alarms", struct cfg_kafka, publish_alarms, "false"),
-	KBOOL("publish_telemetry", struct cfg_kafka, publish_telemetry, "false"),
-	KSIZE("queue_max", struct cfg_kafka, queue_max, 16, 100000000, "100k"),
-	KFN("properties", cfg_kafka_properties),
-	K_END
-};
-
-static const struct cfg_key redis_keys[] = {
-	KBOOL("enabled", struct cfg_redis, enabled, "true"),
-	KSTR("host", struct cfg_redis, host, "127.0.0.1"),
-	KU32("port", struct cfg_redis, port, 1, 65535, "6379"),
-	KSTR("prefix", struct cfg_redis, prefix, "tocsin:"),
-	KSTR("password_file", struct cfg_redis, password_file, NULL),
-	KSIZE("stream_maxlen", struct cfg_redis, stream_maxlen, 100, 100000000, "100k"),
-	KSIZE("queue_max", struct cfg_redis, queue_max, 16, 100000000, "100k"),
-	K_END
-};
-
-static const struct cfg_key http_keys[] = {
-	KBOOL("enabled", struct cfg_http, enabled, "true"),
-	KSTR("bind", struct cfg_http, bind, "127.0.0.1"),
-	KU32("port", struct cfg_http, port, 1, 65535, "8080"),
-	KSTR("token_file", struct cfg_http, token_file, NULL),
-	K_END
-};
-
-static const struct cfg_key output_keys[] = {
-	KSTR("file", struct cfg_output, file, NULL),
-	K_END
-};
 
 /* ------------------------------------------------------------------ */
 /* profiles: points and alarms */
@@ -913,14 +283,14 @@ cfg_offset(const char *s, uint16_t *out)
 }
 
 static void
-cfg_point(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
+cfg_point(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 {
 	struct fleet_profile *prof = arg;
 	struct point_in in;
 	yaml_node_t *at[PK__N];
 	struct fleet_point pt;
 	const char *why;
-	char kp[CFG_PATH_MAX];
+	char kp[CFGKEY_PATH_MAX];
 	int given = 0, bad = 0;
 	enum mb_table table = MB_HOLDING;
 	uint16_t address = 0;
@@ -930,30 +300,30 @@ cfg_point(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 	in.min = -INFINITY;
 	in.max = INFINITY;
 	in.bit = UINT32_MAX;
-	cfg_defaults(cx, point_keys, &in);
-	if (cfg_map(cx, n, point_keys, &in, path, at) != 0)
+	cfgkey_defaults(cx, point_keys, &in);
+	if (cfgkey_map(cx, n, point_keys, &in, path, at) != 0)
 		goto out;
 	if (in.name == NULL) {
-		cfg_error(cx, n, path, "a point needs a name");
+		cfgkey_error(cx, n, path, "a point needs a name");
 		goto out;
 	}
 	if (fleet_find_point(prof, in.name) != FLEET_NONE) {
-		cfg_path(kp, sizeof(kp), path, "name");
-		cfg_error(cx, at[PK_NAME], kp, "duplicate point name \"%s\"",
+		cfgkey_path(kp, sizeof(kp), path, "name");
+		cfgkey_error(cx, at[PK_NAME], kp, "duplicate point name \"%s\"",
 		    in.name);
 		goto out;
 	}
 	for (int t = 0; t < MB__COUNT; t++) {
 		if (in.shorthand[t] == NULL)
 			continue;
-		cfg_path(kp, sizeof(kp), path, n_table(t));
+		cfgkey_path(kp, sizeof(kp), path, n_table(t));
 		if (given++ || in.address != NULL || at[PK_TABLE] != NULL) {
-			cfg_error(cx, at[PK_COIL + t], kp, "give either %s: N or "
+			cfgkey_error(cx, at[PK_COIL + t], kp, "give either %s: N or "
 			    "address (with an optional table), not both",
 			    n_table(t));
 			bad = 1;
 		} else if (cfg_offset(in.shorthand[t], &address) != 0) {
-			cfg_error(cx, at[PK_COIL + t], kp, "expected an offset "
+			cfgkey_error(cx, at[PK_COIL + t], kp, "expected an offset "
 			    "0-65535 in the %s table, got \"%s\"", n_table(t),
 			    in.shorthand[t]);
 			bad = 1;
@@ -961,23 +331,23 @@ cfg_point(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 		table = (enum mb_table)t;
 	}
 	if (!given && in.address == NULL) {
-		cfg_error(cx, n, path, "point \"%s\" needs an address "
+		cfgkey_error(cx, n, path, "point \"%s\" needs an address "
 		    "(address: 40001, or holding: 0)", in.name);
 		goto out;
 	}
 	if (!given) {
-		cfg_path(kp, sizeof(kp), path, "address");
+		cfgkey_path(kp, sizeof(kp), path, "address");
 		if (in.table >= 0) {
 			table = (enum mb_table)in.table;
 			if (cfg_offset(in.address, &address) != 0) {
-				cfg_error(cx, at[PK_ADDRESS], kp, "expected an "
+				cfgkey_error(cx, at[PK_ADDRESS], kp, "expected an "
 				    "offset 0-65535 in the %s table, got \"%s\"",
 				    n_table(in.table), in.address);
 				bad = 1;
 			}
-		} else if (config_parse_modicon(in.address, &table, &address,
+		} else if (cfgfleet_parse_modicon(in.address, &table, &address,
 		    &why) != 0) {
-			cfg_error(cx, at[PK_ADDRESS], kp, "%s, got \"%s\"", why,
+			cfgkey_error(cx, at[PK_ADDRESS], kp, "%s, got \"%s\"", why,
 			    in.address);
 			bad = 1;
 		}
@@ -994,37 +364,37 @@ cfg_point(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 	pt.type = (uint8_t)in.type;
 	pt.order = (uint8_t)in.order;
 	if (table <= MB_DISCRETE && in.type != PT_BOOL) {
-		cfg_path(kp, sizeof(kp), path, "type");
-		cfg_error(cx, at[PK_TYPE], kp, "a %s holds single bits: type "
+		cfgkey_path(kp, sizeof(kp), path, "type");
+		cfgkey_error(cx, at[PK_TYPE], kp, "a %s holds single bits: type "
 		    "must be bool, got %s", n_table(table), n_type(in.type));
 		goto out;
 	}
 	if (in.bit != UINT32_MAX) {
-		cfg_path(kp, sizeof(kp), path, "bit");
+		cfgkey_path(kp, sizeof(kp), path, "bit");
 		if (table <= MB_DISCRETE || in.type != PT_BOOL) {
-			cfg_error(cx, at[PK_BIT], kp, "bit selects one bit of "
+			cfgkey_error(cx, at[PK_BIT], kp, "bit selects one bit of "
 			    "a register for a bool point");
 			goto out;
 		}
 		pt.bit = (int8_t)in.bit;
 	}
 	if ((unsigned)address + fleet_point_width(&pt) - 1 > 65535) {
-		cfg_path(kp, sizeof(kp), path, given ? n_table(table) : "address");
-		cfg_error(cx, at[given ? PK_COIL + table : PK_ADDRESS], kp,
+		cfgkey_path(kp, sizeof(kp), path, given ? n_table(table) : "address");
+		cfgkey_error(cx, at[given ? PK_COIL + table : PK_ADDRESS], kp,
 		    "a %s at %s address %u runs past the end of the table "
 		    "(last address 65535)", n_type(in.type), n_table(table),
 		    address);
 		goto out;
 	}
 	if (in.min > in.max) {
-		cfg_path(kp, sizeof(kp), path, "min");
-		cfg_error(cx, at[PK_MIN], kp, "min %g is above max %g", in.min,
+		cfgkey_path(kp, sizeof(kp), path, "min");
+		cfgkey_error(cx, at[PK_MIN], kp, "min %g is above max %g", in.min,
 		    in.max);
 		goto out;
 	}
 	if (in.scale == 0) {
-		cfg_path(kp, sizeof(kp), path, "scale");
-		cfg_error(cx, at[PK_SCALE], kp, "scale must not be 0");
+		cfgkey_path(kp, sizeof(kp), path, "scale");
+		cfgkey_error(cx, at[PK_SCALE], kp, "scale must not be 0");
 		goto out;
 	}
 	/* Overlap: registers shared, unless both are distinct bits of one. */
@@ -1037,7 +407,7 @@ cfg_point(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 			continue;
 		if (pt.bit >= 0 && o->bit >= 0 && pt.bit != o->bit)
 			continue;
-		cfg_error(cx, n, path, "point \"%s\" (%s %u-%u) overlaps point "
+		cfgkey_error(cx, n, path, "point \"%s\" (%s %u-%u) overlaps point "
 		    "\"%s\" (%s %u-%u)", in.name, n_table(table), a0, a1,
 		    o->name, n_table(o->table), b0, b1);
 		goto out;
@@ -1080,9 +450,10 @@ static const struct cfg_key alarm_keys[] = {
 	[AK_THRESHOLD] = KDBL("threshold", struct alarm_in, threshold, -1e300, 1e300, NULL),
 	[AK_CLEAR] = KDBL("clear", struct alarm_in, clear, -1e300, 1e300, NULL),
 	[AK_BIT] = KU32("bit", struct alarm_in, bit, 0, 63, NULL),
-	[AK_DELAY_ON] = KDUR("delay_on", struct alarm_in, delay_on, 0, DAY, "0"),
-	[AK_DELAY_OFF] = KDUR("delay_off", struct alarm_in, delay_off, 0, DAY, "0"),
-	[AK_SEVERITY] = KENUM("severity", struct alarm_in, severity, n_sev, "major"),
+	[AK_DELAY_ON] = KDUR("delay_on", struct alarm_in, delay_on, 0, K_DAY, "0"),
+	[AK_DELAY_OFF] = KDUR("delay_off", struct alarm_in, delay_off, 0, K_DAY, "0"),
+	[AK_SEVERITY] = KENUM("severity", struct alarm_in, severity,
+	    cfgkey_name_severity, "major"),
 	[AK__N] = K_END
 };
 
@@ -1104,29 +475,30 @@ cfg_code_ok(const char *s)
 }
 
 static void
-cfg_alarm(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
+cfg_alarm(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 {
 	struct profile_arg *pa = arg;
 	struct fleet_profile *prof = &pa->fleet->profiles[pa->profile];
 	struct alarm_in in;
 	yaml_node_t *at[AK__N];
 	struct fleet_alarm al;
-	char kp[CFG_PATH_MAX];
+	char kp[CFGKEY_PATH_MAX];
 	uint32_t pi;
 
 	memset(&in, 0, sizeof(in));
 	in.cond = -1;
 	in.bit = UINT32_MAX;
-	cfg_defaults(cx, alarm_keys, &in);
-	if (cfg_map(cx, n, alarm_keys, &in, path, at) != 0)
+	cfgkey_defaults(cx, alarm_keys, &in);
+	if (cfgkey_map(cx, n, alarm_keys, &in, path, at) != 0)
 		goto out;
 	if (in.code == NULL || in.point == NULL || in.cond < 0) {
-		cfg_error(cx, n, path, "an alarm needs code, point and condition");
+		cfgkey_error(cx, n, path, "an alarm needs code, point and "
+		    "condition");
 		goto out;
 	}
 	if (!cfg_code_ok(in.code)) {
-		cfg_path(kp, sizeof(kp), path, "code");
-		cfg_error(cx, at[AK_CODE], kp, "alarm codes are upper case "
+		cfgkey_path(kp, sizeof(kp), path, "code");
+		cfgkey_error(cx, at[AK_CODE], kp, "alarm codes are upper case "
 		    "letters, digits and _ (like MAINS_FAIL), got \"%s\"", in.code);
 		goto out;
 	}
@@ -1138,14 +510,14 @@ cfg_alarm(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 
 		for (size_t i = 0; i < prof->npoints && nn < 256; i++)
 			names[nn++] = prof->points[i].name;
-		hint = cfg_suggest(in.point, names, nn);
-		cfg_path(kp, sizeof(kp), path, "point");
+		hint = cfgkey_suggest(in.point, names, nn);
+		cfgkey_path(kp, sizeof(kp), path, "point");
 		if (hint != NULL)
-			cfg_error(cx, at[AK_POINT], kp, "profile %s has no point "
+			cfgkey_error(cx, at[AK_POINT], kp, "profile %s has no point "
 			    "\"%s\" (did you mean \"%s\"?)", prof->id, in.point,
 			    hint);
 		else
-			cfg_error(cx, at[AK_POINT], kp, "profile %s has no point "
+			cfgkey_error(cx, at[AK_POINT], kp, "profile %s has no point "
 			    "\"%s\"", prof->id, in.point);
 		goto out;
 	}
@@ -1155,25 +527,25 @@ cfg_alarm(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 	al.severity = (uint8_t)in.severity;
 	if (in.cond == AC_BIT_SET) {
 		if (in.bit == UINT32_MAX) {
-			cfg_error(cx, n, path, "condition bit_set needs bit");
+			cfgkey_error(cx, n, path, "condition bit_set needs bit");
 			goto out;
 		}
 		al.bit = (uint8_t)in.bit;
 	} else if (at[AK_THRESHOLD] == NULL) {
-		cfg_error(cx, n, path, "condition %s needs threshold",
+		cfgkey_error(cx, n, path, "condition %s needs threshold",
 		    n_cond(in.cond));
 		goto out;
 	}
 	al.threshold = in.threshold;
 	al.clear = at[AK_CLEAR] != NULL ? in.clear : in.threshold;
-	cfg_path(kp, sizeof(kp), path, "clear");
+	cfgkey_path(kp, sizeof(kp), path, "clear");
 	if (in.cond == AC_ABOVE && al.clear > al.threshold) {
-		cfg_error(cx, at[AK_CLEAR], kp, "clear %g must not be above the "
+		cfgkey_error(cx, at[AK_CLEAR], kp, "clear %g must not be above the "
 		    "threshold %g of an 'above' alarm", al.clear, al.threshold);
 		goto out;
 	}
 	if (in.cond == AC_BELOW && al.clear < al.threshold) {
-		cfg_error(cx, at[AK_CLEAR], kp, "clear %g must not be below the "
+		cfgkey_error(cx, at[AK_CLEAR], kp, "clear %g must not be below the "
 		    "threshold %g of a 'below' alarm", al.clear, al.threshold);
 		goto out;
 	}
@@ -1195,48 +567,49 @@ enum { FK_DESC, FK_GATEWAY, FK_POINTS, FK_ALARMS, FK__N };
 static const struct cfg_key profile_keys[] = {
 	[FK_DESC] = KSTR("description", struct fleet_profile, description, NULL),
 	[FK_GATEWAY] = KBOOL("gateway", struct fleet_profile, gateway, "false"),
-	[FK_POINTS] = KFN("points", cfg_nop),
-	[FK_ALARMS] = KFN("alarms", cfg_nop),
+	[FK_POINTS] = KFN("points", cfgkey_nop),
+	[FK_ALARMS] = KFN("alarms", cfgkey_nop),
 	[FK__N] = K_END
 };
 
 static void
-cfg_profiles(struct cfg_ctx *cx, yaml_node_t *n, void *base, const char *path)
+cfgfleet_read_profiles(struct cfgkey_ctx *cx, struct fleet *f, yaml_node_t *n,
+    const char *path)
 {
-	struct fleet *f = cx->cfg->fleet;
-
-	if (cfg_expect(cx, n, YAML_MAPPING_NODE, path) != 0)
+	if (cfgkey_expect(cx, n, YAML_MAPPING_NODE, path) != 0)
 		return;
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
 	    p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *kn = cfg_node(cx, p->key), *vn = cfg_node(cx, p->value);
+		yaml_node_t *kn = cfgkey_node(cx, p->key);
+		yaml_node_t *vn = cfgkey_node(cx, p->value);
 		yaml_node_t *at[FK__N];
 		struct profile_arg pa;
-		char kp[CFG_PATH_MAX], sp[CFG_PATH_MAX];
+		char kp[CFGKEY_PATH_MAX], sp[CFGKEY_PATH_MAX];
 		const char *id;
 		uint32_t pi;
 
-		if ((id = cfg_scalar(cx, kn, path)) == NULL)
+		if ((id = cfgkey_scalar(cx, kn, path)) == NULL)
 			continue;
-		cfg_path(kp, sizeof(kp), path, id);
+		cfgkey_path(kp, sizeof(kp), path, id);
 		if ((pi = fleet_add_profile(f, id)) == FLEET_NONE) {
-			cfg_error(cx, kn, kp, "duplicate profile id \"%s\"", id);
+			cfgkey_error(cx, kn, kp, "duplicate profile id \"%s\"", id);
 			continue;
 		}
-		cfg_defaults(cx, profile_keys, &f->profiles[pi]);
-		if (cfg_map(cx, vn, profile_keys, &f->profiles[pi], kp, at) != 0)
+		cfgkey_defaults(cx, profile_keys, &f->profiles[pi]);
+		if (cfgkey_map(cx, vn, profile_keys, &f->profiles[pi], kp, at) != 0)
 			continue;
 		pa.fleet = f;
 		pa.profile = pi;
-		cfg_path(sp, sizeof(sp), kp, "points");
+		cfgkey_path(sp, sizeof(sp), kp, "points");
 		if (at[FK_POINTS] != NULL)
-			cfg_list(cx, at[FK_POINTS], sp, cfg_point, &f->profiles[pi]);
+			cfgkey_list(cx, at[FK_POINTS], sp, cfg_point,
+			    &f->profiles[pi]);
 		if (f->profiles[pi].npoints == 0)
-			cfg_error(cx, at[FK_POINTS] ? at[FK_POINTS] : vn, sp,
+			cfgkey_error(cx, at[FK_POINTS] ? at[FK_POINTS] : vn, sp,
 			    "profile %s has no points", id);
-		cfg_path(sp, sizeof(sp), kp, "alarms");
+		cfgkey_path(sp, sizeof(sp), kp, "alarms");
 		if (at[FK_ALARMS] != NULL)
-			cfg_list(cx, at[FK_ALARMS], sp, cfg_alarm, &pa);
+			cfgkey_list(cx, at[FK_ALARMS], sp, cfg_alarm, &pa);
 	}
 }
 
@@ -1250,26 +623,27 @@ struct tenant_in {
 
 static const struct cfg_key tenant_keys[] = {
 	KSTR("customer", struct tenant_in, customer, NULL),
-	KENUM("tier", struct tenant_in, tier, n_tier, "standard"),
+	KENUM("tier", struct tenant_in, tier, cfgkey_name_tier, "standard"),
 	K_END
 };
 
 static void
-cfg_tenant(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
+cfg_tenant(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 {
 	struct fleet_site *s = arg;
 	struct tenant_in in = { NULL, 0 };
 
-	cfg_defaults(cx, tenant_keys, &in);
-	if (cfg_map(cx, n, tenant_keys, &in, path, NULL) == 0) {
+	cfgkey_defaults(cx, tenant_keys, &in);
+	if (cfgkey_map(cx, n, tenant_keys, &in, path, NULL) == 0) {
 		if (in.customer == NULL)
-			cfg_error(cx, n, path, "a tenant needs customer");
+			cfgkey_error(cx, n, path, "a tenant needs customer");
 		else {
 			for (size_t i = 0; i < s->ntenants; i++)
-				if (strcmp(s->tenants[i].customer, in.customer) == 0) {
-					cfg_error(cx, n, path, "customer \"%s\" is "
-					    "already a tenant of site %s",
-					    in.customer, s->id);
+				if (strcmp(s->tenants[i].customer,
+				    in.customer) == 0) {
+					cfgkey_error(cx, n, path, "customer "
+					    "\"%s\" is already a tenant of "
+					    "site %s", in.customer, s->id);
 					goto out;
 				}
 			fleet_site_add_tenant(s, in.customer, (enum tier)in.tier);
@@ -1291,36 +665,37 @@ static const struct cfg_key site_keys[] = {
 	[SK_ID] = KSTR("id", struct site_in, id, NULL),
 	[SK_NAME] = KSTR("name", struct site_in, name, NULL),
 	[SK_AREA] = KSTR("area", struct site_in, area, NULL),
-	[SK_REGION] = KENUM("region", struct site_in, region, n_region, NULL),
+	[SK_REGION] = KENUM("region", struct site_in, region,
+	    cfgkey_name_region, NULL),
 	[SK_STATION] = KSTR("station", struct site_in, station, NULL),
 	[SK_BRANCH] = KSTR("branch", struct site_in, branch, NULL),
-	[SK_TENANTS] = KFN("tenants", cfg_nop),
+	[SK_TENANTS] = KFN("tenants", cfgkey_nop),
 	[SK__N] = K_END
 };
 
 static void
-cfg_site(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
+cfg_site(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 {
-	struct fleet *f = cx->cfg->fleet;
+	struct fleet *f = arg;
 	struct site_in in;
 	yaml_node_t *at[SK__N];
 	struct fleet_site *s;
-	char kp[CFG_PATH_MAX];
+	char kp[CFGKEY_PATH_MAX];
 	uint32_t si;
 
 	memset(&in, 0, sizeof(in));
 	in.region = -1;
-	if (cfg_map(cx, n, site_keys, &in, path, at) != 0)
+	if (cfgkey_map(cx, n, site_keys, &in, path, at) != 0)
 		goto out;
 	if (in.id == NULL || in.area == NULL || at[SK_REGION] == NULL) {
-		cfg_error(cx, n, path, "a site needs id, area and region");
+		cfgkey_error(cx, n, path, "a site needs id, area and region");
 		goto out;
 	}
 	if (in.region < 0)
-		goto out;	/* reported by cfg_map */
+		goto out;	/* reported by cfgkey_map */
 	if ((si = fleet_add_site(f, in.id)) == FLEET_NONE) {
-		cfg_path(kp, sizeof(kp), path, "id");
-		cfg_error(cx, at[SK_ID], kp, "duplicate site id \"%s\"", in.id);
+		cfgkey_path(kp, sizeof(kp), path, "id");
+		cfgkey_error(cx, at[SK_ID], kp, "duplicate site id \"%s\"", in.id);
 		goto out;
 	}
 	s = &f->sites[si];
@@ -1331,8 +706,8 @@ cfg_site(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 	s->branch = in.branch;
 	in.name = in.station = in.branch = NULL;
 	if (at[SK_TENANTS] != NULL) {
-		cfg_path(kp, sizeof(kp), path, "tenants");
-		cfg_list(cx, at[SK_TENANTS], kp, cfg_tenant, s);
+		cfgkey_path(kp, sizeof(kp), path, "tenants");
+		cfgkey_list(cx, at[SK_TENANTS], kp, cfg_tenant, s);
 	}
 out:
 	xfree(in.id);
@@ -1343,9 +718,10 @@ out:
 }
 
 static void
-cfg_sites(struct cfg_ctx *cx, yaml_node_t *n, void *base, const char *path)
+cfgfleet_read_sites(struct cfgkey_ctx *cx, struct fleet *f, yaml_node_t *n,
+    const char *path)
 {
-	cfg_list(cx, n, path, cfg_site, NULL);
+	cfgkey_list(cx, n, path, cfg_site, f);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1368,33 +744,48 @@ static const struct cfg_key device_keys[] = {
 	[DK_PORT] = KU32("port", struct dev_in, port, 1, 65535, NULL),
 	[DK_UNIT] = KU32("unit", struct dev_in, unit, 0, 255, NULL),
 	[DK_VIA] = KSTR("via", struct dev_in, via, NULL),
-	[DK_INTERVAL] = KDUR("interval", struct dev_in, interval, 0.1, 3600, NULL),
+	[DK_INTERVAL] = KDUR("interval", struct dev_in, interval, 0.1, 3600,
+	    NULL),
 	[DK_TIMEOUT] = KDUR("timeout", struct dev_in, timeout, 0.01, 60, NULL),
 	[DK_INVENTORY] = KSTR("inventory", struct dev_in, inventory, NULL),
 	[DK__N] = K_END
 };
 
-/* Adds one device; names are resolved later by cfg_resolve(). */
+/* One device as read, inline or from an inventory row; strings borrowed. */
+struct dev_add {
+	const char	*id, *site, *profile; /* NULL: not given */
+	const char	*host, *via;	/* NULL: not given */
+	uint32_t	 port;		/* 0: the modbus default */
+	uint32_t	 unit;		/* UINT32_MAX: the modbus default */
+	int64_t		 interval, timeout; /* 0: the modbus default */
+};
+
+/*
+ * Adds one device at loc; fl[] are the positions of its site, profile and
+ * via for errors naming them.  A gateway not read yet is deferred.
+ */
 static void
-cfg_device_add(struct cfg_ctx *cx, const struct cfg_loc *loc,
-    const struct cfg_loc fl[3], const char *path, const struct dev_in *in)
+cfg_device_add(struct cfgkey_ctx *cx, struct fleet *f,
+    const struct cfgkey_loc *loc, const struct cfgkey_loc fl[3],
+    const char *path, const struct dev_add *in)
 {
-	struct fleet *f = cx->cfg->fleet;
 	struct fleet_device *d;
-	char kp[CFG_PATH_MAX];
+	char kp[CFGKEY_PATH_MAX];
 	uint32_t di;
 
 	if (in->id == NULL || in->site == NULL || in->profile == NULL) {
-		cfg_error_at(cx, loc, path, "a device needs id, site and profile");
+		cfgkey_error_at(cx, loc, path, "a device needs id, site and "
+		    "profile");
 		return;
 	}
 	if (in->host == NULL && in->via == NULL) {
-		cfg_error_at(cx, loc, path, "device %s needs host (or via, a "
+		cfgkey_error_at(cx, loc, path, "device %s needs host (or via, a "
 		    "gateway device it is reached through)", in->id);
 		return;
 	}
 	if ((di = fleet_add_device(f, in->id)) == FLEET_NONE) {
-		cfg_error_at(cx, loc, path, "duplicate device id \"%s\"", in->id);
+		cfgkey_error_at(cx, loc, path, "duplicate device id \"%s\"",
+		    in->id);
 		return;
 	}
 	d = &f->devices[di];
@@ -1403,162 +794,104 @@ cfg_device_add(struct cfg_ctx *cx, const struct cfg_loc *loc,
 	d->unit = in->unit == UINT32_MAX ? -1 : (int16_t)in->unit;
 	d->interval_ms = (uint32_t)in->interval;
 	d->timeout_ms = (uint32_t)in->timeout;
-	cfg_path(kp, sizeof(kp), path, "site");
-	cfg_ref_resolve(cx, &fl[0], kp, in->site, di, REF_SITE, 0);
-	cfg_path(kp, sizeof(kp), path, "profile");
-	cfg_ref_resolve(cx, &fl[1], kp, in->profile, di, REF_PROFILE, 0);
+	cfgkey_path(kp, sizeof(kp), path, "site");
+	cfg_ref_resolve(cx, f, &fl[0], kp, in->site, di, REF_SITE, 0);
+	cfgkey_path(kp, sizeof(kp), path, "profile");
+	cfg_ref_resolve(cx, f, &fl[1], kp, in->profile, di, REF_PROFILE, 0);
 	if (in->via != NULL) {
-		cfg_path(kp, sizeof(kp), path, "via");
-		if (cfg_ref_resolve(cx, &fl[2], kp, in->via, di, REF_VIA, 0) != 0)
-			cfg_ref_add(cx, &fl[2], kp, in->via, di, REF_VIA);
+		cfgkey_path(kp, sizeof(kp), path, "via");
+		if (cfg_ref_resolve(cx, f, &fl[2], kp, in->via, di, REF_VIA,
+		    0) != 0)
+			cfgkey_defer(cx, &fl[2], kp, in->via, di, REF_VIA);
 	}
 }
 
+/* An inventory being read: where its rows go. */
+struct inventory_arg {
+	struct fleet	*fleet;
+	const char	*path;		/* devices[i].inventory */
+};
+
+static void
+cfg_inventory_row(struct cfgkey_ctx *cx, const struct cfgcsv_row *row,
+    void *arg)
+{
+	const struct inventory_arg *ia = arg;
+	const struct cfgkey_loc fl[3] = { row->site_at, row->profile_at,
+	    row->via_at };
+	const struct dev_add d = { row->id, row->site, row->profile, row->host,
+	    row->via, row->port, row->unit, 0, 0 };
+
+	cfg_device_add(cx, ia->fleet, &row->at, fl, ia->path, &d);
+}
+
 /*
- * Reads an inventory CSV: a header line naming the columns
- * id,site,profile,host,port,unit,via (in that order), then one device per
- * line.  Empty port, unit and via take the defaults; '#' starts a comment
- * line.  Values may not contain commas or quotes (ids never do).
+ * Reads the inventory file name (relative to the YAML's directory) and adds
+ * its devices; at is the YAML node that named it.  The file is read whole
+ * and parsed by cfgcsv_parse(): a fleet's inventory is a few MB at most.
  */
 static void
-cfg_inventory(struct cfg_ctx *cx, yaml_node_t *at, const char *path,
-    const char *name)
+cfg_inventory(struct cfgkey_ctx *cx, struct fleet *f, yaml_node_t *at,
+    const char *path, const char *name)
 {
-	static const char *const cols[] = {
-		"id", "site", "profile", "host", "port", "unit", "via",
-	};
-	enum { NCOLS = 7 };
-	char full[4096], *line = NULL, *field[NCOLS + 1];
-	size_t cap = 0;
-	ssize_t len;
-	uint32_t lineno = 0;
-	struct cfg_loc loc;
+	struct inventory_arg ia = { f, path };
+	char full[4096], *buf;
+	const char *file;
+	size_t len;
 	FILE *fp;
+	int r;
 
 	if (name[0] == '/')
 		snprintf(full, sizeof(full), "%s", name);
 	else
 		snprintf(full, sizeof(full), "%s%s", cx->dir, name);
 	if ((fp = fopen(full, "r")) == NULL) {
-		cfg_error(cx, at, path, "cannot read inventory %s: %s", full,
+		cfgkey_error(cx, at, path, "cannot read inventory %s: %s", full,
 		    strerror(errno));
 		return;
 	}
-	cx->files = xreallocarray(cx->files, cx->nfiles + 1, sizeof(*cx->files));
-	cx->files[cx->nfiles++] = xstrdup(full);
-	loc.file = cx->files[cx->nfiles - 1];
-	while ((len = getline(&line, &cap, fp)) != -1) {
-		struct dev_in in;
-		size_t nf = 0;
-		char *p = line, *e;
-		const char *why = NULL;
-
-		lineno++;
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = '\0';
-		if (len == 0 || line[0] == '#')
-			continue;
-		loc.line = lineno;
-		loc.col = 1;
-		for (;;) {
-			if (nf <= NCOLS)
-				field[nf] = p;
-			nf++;
-			if ((e = strchr(p, ',')) == NULL)
-				break;
-			*e = '\0';
-			p = e + 1;
-		}
-		if (nf != NCOLS) {
-			cfg_error_at(cx, &loc, path, "inventory row has %zu columns, "
-			    "expected %d (%s,%s,%s,%s,%s,%s,%s)", nf, NCOLS, cols[0],
-			    cols[1], cols[2], cols[3], cols[4], cols[5], cols[6]);
-			continue;
-		}
-		if (lineno == 1 || (strcmp(field[0], "id") == 0 &&
-		    strcmp(field[1], "site") == 0)) {
-			for (int i = 0; i < NCOLS; i++)
-				if (strcmp(field[i], cols[i]) != 0) {
-					loc.col = (uint32_t)(field[i] - line) + 1;
-					cfg_error_at(cx, &loc, path, "inventory header "
-					    "column %d is \"%s\", expected \"%s\"",
-					    i + 1, field[i], cols[i]);
-					break;
-				}
-			continue;
-		}
-		memset(&in, 0, sizeof(in));
-		in.unit = UINT32_MAX;
-		in.id = field[0];
-		in.site = field[1];
-		in.profile = field[2];
-		in.host = field[3][0] ? field[3] : NULL;
-		in.via = field[6][0] ? field[6] : NULL;
-		for (int i = 4; i <= 5 && why == NULL; i++) {
-			char *end;
-			long v;
-
-			if (field[i][0] == '\0')
-				continue;
-			errno = 0;
-			v = strtol(field[i], &end, 10);
-			if (errno != 0 || *end != '\0' || v < (i == 4 ? 1 : 0) ||
-			    v > (i == 4 ? 65535 : 255)) {
-				loc.col = (uint32_t)(field[i] - line) + 1;
-				why = i == 4 ? "port must be 1-65535" :
-				    "unit must be 0-255";
-			} else if (i == 4)
-				in.port = (uint32_t)v;
-			else
-				in.unit = (uint32_t)v;
-		}
-		if (why != NULL) {
-			cfg_error_at(cx, &loc, path, "%s", why);
-			continue;
-		}
-		{
-			struct cfg_loc fl[3] = { loc, loc, loc };
-
-			fl[0].col = (uint32_t)(field[1] - line) + 1;
-			fl[1].col = (uint32_t)(field[2] - line) + 1;
-			fl[2].col = (uint32_t)(field[6] - line) + 1;
-			loc.col = 1;
-			cfg_device_add(cx, &loc, fl, path, &in);
-		}
-	}
-	if (ferror(fp))
-		cfg_error(cx, at, path, "reading inventory %s: %s", full,
-		    strerror(errno));
-	free(line);	/* getline's buffer comes from libc */
+	/* deferred gateway names point at the file until the end of the read */
+	file = cfgkey_keep(cx, full);
+	r = cfgkey_read(fp, &buf, &len);
 	fclose(fp);
+	/* the rows before a read error count, as they did for a line reader */
+	cfgcsv_parse(cx, file, path, buf, len, cfg_inventory_row, &ia);
+	if (r != 0)
+		cfgkey_error(cx, at, path, "reading inventory %s: %s", full,
+		    strerror(-r));
+	xfree(buf);
 }
 
 static void
-cfg_device(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
+cfg_device(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 {
+	struct fleet *f = arg;
 	struct dev_in in;
 	yaml_node_t *at[DK__N];
-	struct cfg_loc loc = cfg_loc(cx, n);
+	struct cfgkey_loc loc = cfgkey_loc(cx, n);
 
 	memset(&in, 0, sizeof(in));
 	in.unit = UINT32_MAX;
-	if (cfg_map(cx, n, device_keys, &in, path, at) != 0)
+	if (cfgkey_map(cx, n, device_keys, &in, path, at) != 0)
 		goto out;
 	if (in.inventory != NULL) {
-		char kp[CFG_PATH_MAX];
+		char kp[CFGKEY_PATH_MAX];
 
-		cfg_path(kp, sizeof(kp), path, "inventory");
+		cfgkey_path(kp, sizeof(kp), path, "inventory");
 		for (int i = 0; i < DK__N; i++)
 			if (i != DK_INVENTORY && at[i] != NULL)
-				cfg_error(cx, at[i], kp, "an inventory item takes no "
-				    "other keys");
-		cfg_inventory(cx, at[DK_INVENTORY], kp, in.inventory);
+				cfgkey_error(cx, at[i], kp, "an inventory item "
+				    "takes no other keys");
+		cfg_inventory(cx, f, at[DK_INVENTORY], kp, in.inventory);
 		goto out;
 	}
 	{
-		struct cfg_loc fl[3] = { cfg_loc(cx, at[DK_SITE]),
-		    cfg_loc(cx, at[DK_PROFILE]), cfg_loc(cx, at[DK_VIA]) };
-		cfg_device_add(cx, &loc, fl, path, &in);
+		const struct cfgkey_loc fl[3] = { cfgkey_loc(cx, at[DK_SITE]),
+		    cfgkey_loc(cx, at[DK_PROFILE]), cfgkey_loc(cx, at[DK_VIA]) };
+		const struct dev_add d = { in.id, in.site, in.profile, in.host,
+		    in.via, in.port, in.unit, in.interval, in.timeout };
+
+		cfg_device_add(cx, f, &loc, fl, path, &d);
 	}
 out:
 	xfree(in.id);
@@ -1570,47 +903,221 @@ out:
 }
 
 static void
-cfg_devices(struct cfg_ctx *cx, yaml_node_t *n, void *base, const char *path)
+cfgfleet_read_devices(struct cfgkey_ctx *cx, struct fleet *f, yaml_node_t *n,
+    const char *path)
 {
-	cfg_list(cx, n, path, cfg_device, NULL);
+	cfgkey_list(cx, n, path, cfg_device, f);
 }
 
 /* ------------------------------------------------------------------ */
-/* correlation: parsed straight into struct corr_config (correlator/corr.h) */
+/* Alarm codes named outside the profiles */
+
+static int
+cfgfleet_read_code(struct cfgkey_ctx *cx, yaml_node_t *n, const char *path,
+    char *dst, size_t len)
+{
+	const char *s = cfgkey_scalar(cx, n, path);
+	struct cfgkey_loc loc = cfgkey_loc(cx, n);
+
+	if (s == NULL)
+		return -EINVAL;
+	if (!cfg_code_ok(s) || strlen(s) >= len) {
+		cfgkey_error(cx, n, path, "alarm codes are upper case letters, "
+		    "digits and _ (like MAINS_FAIL), at most %zu, got \"%s\"",
+		    len - 1, s);
+		return -EINVAL;
+	}
+	snprintf(dst, len, "%s", s);
+	cfgkey_defer(cx, &loc, path, s, 0, REF_CODE);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Resolution and whole-fleet checks */
 
 /*
- * Starts from corr_config_defaults() (DOMAIN.md section 5); a `rules` list in
- * the file replaces the default rules entirely.  Codes are kept by name (the
- * engine interns them) and each must be raised by some profile or be
- * COMM_LOSS, which catches typos such as BAT_LOW.
+ * Resolves one name.  Profiles, sites, devices and correlation are walked in
+ * that order whatever their order in the file, so a device's site and
+ * profile resolve at once; a gateway named before it is defined, and alarm
+ * codes (which every profile must be read for) wait for cfgfleet_resolve(),
+ * which calls this again with final set.  Returns 0, or -EAGAIN when the
+ * name must wait.
  */
+static int
+cfg_ref_resolve(struct cfgkey_ctx *cx, struct fleet *f,
+    const struct cfgkey_loc *loc, const char *key, const char *name,
+    uint32_t obj, enum cfg_ref_kind kind, int final)
+{
+	struct fleet_device *d = kind == REF_CODE ? NULL : &f->devices[obj];
+	uint32_t v;
+
+	switch (kind) {
+	case REF_SITE:
+		if ((v = fleet_find_site(f, name)) == FLEET_NONE)
+			cfgkey_error_at(cx, loc, key, "device %s names unknown "
+			    "site \"%s\"", d->id, name);
+		d->site = v;
+		break;
+	case REF_PROFILE:
+		if ((v = fleet_find_profile(f, name)) == FLEET_NONE) {
+			const char *names[64], *hint;
+			size_t nn = 0;
+
+			for (size_t j = 0; j < f->nprofiles && nn < 64; j++)
+				names[nn++] = f->profiles[j].id;
+			hint = cfgkey_suggest(name, names, nn);
+			cfgkey_error_at(cx, loc, key, "device %s names unknown "
+			    "profile \"%s\"%s%s%s", d->id, name,
+			    hint ? " (did you mean \"" : "", hint ? hint : "",
+			    hint ? "\"?)" : "");
+		}
+		d->profile = v;
+		break;
+	case REF_VIA:
+		v = fleet_find_device(f, name);
+		if (v == FLEET_NONE) {
+			if (!final)
+				return -EAGAIN;
+			cfgkey_error_at(cx, loc, key, "device %s is reached via "
+			    "unknown device \"%s\"", d->id, name);
+			break;
+		}
+		if (v == obj) {
+			cfgkey_error_at(cx, loc, key, "device %s is reached via "
+			    "itself", d->id);
+			break;
+		}
+		if (f->devices[v].profile != FLEET_NONE &&
+		    !f->profiles[f->devices[v].profile].gateway) {
+			cfgkey_error_at(cx, loc, key, "device %s is reached via %s, "
+			    "whose profile %s is not a gateway (gateway: true)",
+			    d->id, f->devices[v].id,
+			    f->profiles[f->devices[v].profile].id);
+			break;
+		}
+		d->via = v;
+		break;
+	case REF_CODE:
+		if (!final)
+			return -EAGAIN;	/* checked once every profile is read */
+		{
+			int c = fleet_find_code(f, name);
+			int produced = c == FLEET_CODE_COMM_LOSS;
+
+			for (size_t i = 0; !produced && i < f->nprofiles; i++)
+				for (size_t j = 0; j < f->profiles[i].nalarms;
+				    j++)
+					if (f->profiles[i].alarms[j].code_id ==
+					    c)
+						produced = 1;
+			if (!produced)
+				cfgkey_error_at(cx, loc, key, "alarm code %s is "
+				    "raised by no profile", name);
+		}
+		break;
+	}
+	return 0;
+}
+
+static void
+cfgfleet_resolve(struct cfgkey_ctx *cx, struct fleet *f)
+{
+	for (size_t i = 0; i < cx->nrefs; i++) {
+		const struct cfgkey_ref *r = &cx->refs[i];
+
+		cfg_ref_resolve(cx, f, &r->loc, r->key, r->name, r->obj,
+		    (enum cfg_ref_kind)r->kind, 1);
+	}
+	/* A gateway cannot itself be behind a gateway. */
+	for (size_t i = 0; i < f->ndevices; i++) {
+		struct fleet_device *d = &f->devices[i];
+		const struct cfgkey_ref *at = NULL;
+
+		if (d->via == FLEET_NONE || f->devices[d->via].via == FLEET_NONE)
+			continue;
+		/* the position is known when the name had to wait */
+		for (size_t j = 0; j < cx->nrefs && at == NULL; j++)
+			if (cx->refs[j].kind == REF_VIA && cx->refs[j].obj == i)
+				at = &cx->refs[j];
+		cfgkey_error_at(cx, at ? &at->loc : NULL,
+		    at ? at->key : "devices", "device %s is reached via %s, "
+		    "which is itself behind a gateway", d->id,
+		    f->devices[d->via].id);
+		d->via = FLEET_NONE;
+	}
+	/* A device behind a gateway is reached at the gateway's address. */
+	for (size_t i = 0; i < f->ndevices; i++) {
+		struct fleet_device *d = &f->devices[i], *g;
+
+		if (d->via == FLEET_NONE)
+			continue;
+		g = &f->devices[d->via];
+		if (d->host == NULL && g->host != NULL) {
+			d->host = xstrdup(g->host);
+			if (d->port == 0)
+				d->port = g->port;
+		}
+	}
+}
+
+/* The modbus defaults that stand for a device's unset port and unit. */
+struct addr_arg {
+	const struct fleet *fleet;
+	uint32_t	 port, unit;
+};
+
+/* Orders device indexes by (host, effective port, effective unit). */
+static int
+cfg_cmp_addr(const void *a, const void *b, void *arg)
+{
+	const struct addr_arg *aa = arg;
+	const struct fleet_device *x = &aa->fleet->devices[*(const uint32_t *)a];
+	const struct fleet_device *y = &aa->fleet->devices[*(const uint32_t *)b];
+	int c = strcmp(x->host, y->host);
+	unsigned px = x->port ? x->port : aa->port;
+	unsigned py = y->port ? y->port : aa->port;
+	int ux = x->unit >= 0 ? x->unit : (int)aa->unit;
+	int uy = y->unit >= 0 ? y->unit : (int)aa->unit;
+
+	if (c != 0)
+		return c;
+	if (px != py)
+		return px < py ? -1 : 1;
+	return (ux > uy) - (ux < uy);
+}
+
+static void
+cfgfleet_check_addresses(struct cfgkey_ctx *cx, const struct fleet *f,
+    uint32_t port, uint32_t unit)
+{
+	const struct addr_arg aa = { f, port, unit };
+	uint32_t *ix = xcalloc(f->ndevices + 1, sizeof(*ix));
+	size_t n = 0, reported = 0;
+
+	for (size_t i = 0; i < f->ndevices; i++)
+		if (f->devices[i].host != NULL)
+			ix[n++] = (uint32_t)i;
+	qsort_r(ix, n, sizeof(*ix), cfg_cmp_addr, (void *)&aa);
+	for (size_t i = 1; i < n && reported < 20; i++) {
+		const struct fleet_device *a = &f->devices[ix[i - 1]];
+		const struct fleet_device *b = &f->devices[ix[i]];
+
+		if (cfg_cmp_addr(&ix[i - 1], &ix[i], (void *)&aa) != 0)
+			continue;
+		cfgkey_error_at(cx, NULL, "devices", "devices %s and %s have the "
+		    "same address %s:%u unit %d", a->id, b->id, a->host,
+		    a->port ? a->port : port,
+		    a->unit >= 0 ? a->unit : (int)unit);
+		reported++;
+	}
+	xfree(ix);
+}
 
 static const char *
 n_scope(int i)
 {
 	static const char *const v[] = { "site", "gateway" };
 	return i < 2 ? v[i] : NULL;
-}
-
-/* Copies a code into a fixed field after the checks every code gets. */
-static int
-cfg_code_into(struct cfg_ctx *cx, yaml_node_t *n, const char *path, char *dst,
-    size_t len)
-{
-	const char *s = cfg_scalar(cx, n, path);
-	struct cfg_loc loc = cfg_loc(cx, n);
-
-	if (s == NULL)
-		return -EINVAL;
-	if (!cfg_code_ok(s) || strlen(s) >= len) {
-		cfg_error(cx, n, path, "alarm codes are upper case letters, "
-		    "digits and _ (like MAINS_FAIL), at most %zu, got \"%s\"",
-		    len - 1, s);
-		return -EINVAL;
-	}
-	snprintf(dst, len, "%s", s);
-	cfg_ref_add(cx, &loc, path, s, 0, REF_CODE);
-	return 0;
 }
 
 struct rule_in {
@@ -1621,96 +1128,101 @@ struct rule_in {
 enum { RL_ROOT, RL_EXPLAINS, RL_SCOPE, RL_WINDOW, RL_BEFORE, RL__N };
 
 static const struct cfg_key rule_keys[] = {
-	[RL_ROOT] = KFN("root", cfg_nop),
-	[RL_EXPLAINS] = KFN("explains", cfg_nop),
+	[RL_ROOT] = KFN("root", cfgkey_nop),
+	[RL_EXPLAINS] = KFN("explains", cfgkey_nop),
 	[RL_SCOPE] = KENUM("scope", struct rule_in, scope, n_scope, "site"),
-	[RL_WINDOW] = KDUR("window", struct rule_in, window, 1, 7 * DAY, "30m"),
-	[RL_BEFORE] = KDUR("before", struct rule_in, before, 0, DAY, "5m"),
+	[RL_WINDOW] = KDUR("window", struct rule_in, window, 1, 7 * K_DAY, "30m"),
+	[RL_BEFORE] = KDUR("before", struct rule_in, before, 0, K_DAY, "5m"),
 	[RL__N] = K_END
 };
 
 static void
-cfg_rule(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
+cfg_rule(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 {
 	struct corr_config *cc = arg;
 	struct rule_in in;
 	yaml_node_t *at[RL__N];
 	struct corr_rule r;
-	char kp[CFG_PATH_MAX];
+	char kp[CFGKEY_PATH_MAX];
 	size_t i = 0;
 
 	memset(&in, 0, sizeof(in));
-	cfg_defaults(cx, rule_keys, &in);
-	if (cfg_map(cx, n, rule_keys, &in, path, at) != 0)
+	cfgkey_defaults(cx, rule_keys, &in);
+	if (cfgkey_map(cx, n, rule_keys, &in, path, at) != 0)
 		return;
 	if (at[RL_ROOT] == NULL || at[RL_EXPLAINS] == NULL) {
-		cfg_error(cx, n, path, "a root-cause rule needs root and explains");
+		cfgkey_error(cx, n, path, "a root-cause rule needs root and "
+		    "explains");
 		return;
 	}
 	if (cc->nrules == CORR_MAX_RULES) {
-		cfg_error(cx, n, path, "at most %d root-cause rules", CORR_MAX_RULES);
+		cfgkey_error(cx, n, path, "at most %d root-cause rules",
+		    CORR_MAX_RULES);
 		return;
 	}
 	memset(&r, 0, sizeof(r));
-	cfg_path(kp, sizeof(kp), path, "root");
-	if (cfg_code_into(cx, at[RL_ROOT], kp, r.root, sizeof(r.root)) != 0)
+	cfgkey_path(kp, sizeof(kp), path, "root");
+	if (cfgfleet_read_code(cx, at[RL_ROOT], kp, r.root,
+	    sizeof(r.root)) != 0)
 		return;
 	r.scope = (uint8_t)in.scope;
 	r.window_ms = in.window;
 	r.before_ms = in.before;
-	cfg_path(kp, sizeof(kp), path, "explains");
-	if (cfg_expect(cx, at[RL_EXPLAINS], YAML_SEQUENCE_NODE, kp) != 0)
+	cfgkey_path(kp, sizeof(kp), path, "explains");
+	if (cfgkey_expect(cx, at[RL_EXPLAINS], YAML_SEQUENCE_NODE, kp) != 0)
 		return;
 	for (yaml_node_item_t *it = at[RL_EXPLAINS]->data.sequence.items.start;
 	    it < at[RL_EXPLAINS]->data.sequence.items.top; it++, i++) {
-		char ip[CFG_PATH_MAX];
+		char ip[CFGKEY_PATH_MAX];
 
-		cfg_fmt(ip, sizeof(ip), "%s[%zu]", kp, i);
+		cfgkey_fmt(ip, sizeof(ip), "%s[%zu]", kp, i);
 		if (r.nchildren == CORR_MAX_CHILDREN) {
-			cfg_error(cx, cfg_node(cx, *it), ip, "a rule explains at "
-			    "most %d codes", CORR_MAX_CHILDREN);
+			cfgkey_error(cx, cfgkey_node(cx, *it), ip, "a rule "
+			    "explains at most %d codes", CORR_MAX_CHILDREN);
 			return;
 		}
-		if (cfg_code_into(cx, cfg_node(cx, *it), ip,
+		if (cfgfleet_read_code(cx, cfgkey_node(cx, *it), ip,
 		    r.children[r.nchildren], CORR_CODE_LEN) == 0)
 			r.nchildren++;
 	}
 	if (r.nchildren == 0) {
-		cfg_error(cx, at[RL_EXPLAINS], kp, "a rule must explain at least "
-		    "one code");
+		cfgkey_error(cx, at[RL_EXPLAINS], kp, "a rule must explain at "
+		    "least one code");
 		return;
 	}
 	cc->rules[cc->nrules++] = r;
 }
 
 static void
-cfg_rules(struct cfg_ctx *cx, yaml_node_t *n, void *base, const char *path)
+cfg_rules(struct cfgkey_ctx *cx, yaml_node_t *n, void *base, const char *path)
 {
 	struct corr_config *cc = base;
 
 	cc->nrules = 0;
-	cfg_list(cx, n, path, cfg_rule, cc);
+	cfgkey_list(cx, n, path, cfg_rule, cc);
 }
 
 static void
-cfg_storm_code(struct cfg_ctx *cx, yaml_node_t *n, void *base, const char *path)
+cfg_storm_code(struct cfgkey_ctx *cx, yaml_node_t *n, void *base,
+    const char *path)
 {
 	struct corr_config *cc = base;
 
-	cfg_code_into(cx, n, path, cc->storm_code, sizeof(cc->storm_code));
+	cfgfleet_read_code(cx, n, path, cc->storm_code, sizeof(cc->storm_code));
 }
 
 static void
-cfg_id_prefix(struct cfg_ctx *cx, yaml_node_t *n, void *base, const char *path)
+cfg_id_prefix(struct cfgkey_ctx *cx, yaml_node_t *n, void *base,
+    const char *path)
 {
 	struct corr_config *cc = base;
-	const char *s = cfg_scalar(cx, n, path);
+	const char *s = cfgkey_scalar(cx, n, path);
 
 	if (s == NULL)
 		return;
 	if (strlen(s) >= sizeof(cc->id_prefix) || strpbrk(s, " \t\"\\/") != NULL)
-		cfg_error(cx, n, path, "an id prefix has at most %zu characters "
-		    "and no spaces, quotes or slashes, got \"%s\"",
+		cfgkey_error(cx, n, path, "an id prefix has at most %zu "
+		    "characters and no spaces, quotes or slashes, got \"%s\"",
 		    sizeof(cc->id_prefix) - 1, s);
 	else
 		snprintf(cc->id_prefix, sizeof(cc->id_prefix), "%s", s);
@@ -1721,19 +1233,20 @@ _Static_assert(sizeof(unsigned) == sizeof(uint32_t), "CT_U32 fields");
 static const struct cfg_key storm_keys[] = {
 	KFN("code", cfg_storm_code),
 	KU32("sites", struct corr_config, storm_sites, 2, 100000, NULL),
-	KDUR("window", struct corr_config, storm_window_ms, 1, DAY, NULL),
+	KDUR("window", struct corr_config, storm_window_ms, 1, K_DAY, NULL),
 	K_END
 };
 
 static const struct cfg_key flapping_keys[] = {
 	KU32("cycles", struct corr_config, flap_cycles, 2, CORR_MAX_FLAP, NULL),
-	KDUR("window", struct corr_config, flap_window_ms, 1, DAY, NULL),
+	KDUR("window", struct corr_config, flap_window_ms, 1, K_DAY, NULL),
 	K_END
 };
 
 static const struct cfg_key chronic_keys[] = {
 	KU32("count", struct corr_config, chronic_count, 2, CORR_MAX_CHRONIC, NULL),
-	KDUR("period", struct corr_config, chronic_period_ms, 60, 3650 * DAY, NULL),
+	KDUR("period", struct corr_config, chronic_period_ms, 60, 3650 * K_DAY,
+	    NULL),
 	K_END
 };
 
@@ -1743,38 +1256,44 @@ static const struct cfg_key correlation_keys[] = {
 	KFLAT("storm", storm_keys),
 	KFLAT("flapping", flapping_keys),
 	KFLAT("chronic", chronic_keys),
-	KDUR("reopen_hold", struct corr_config, reopen_hold_ms, 0, DAY, NULL),
+	KDUR("reopen_hold", struct corr_config, reopen_hold_ms, 0, K_DAY, NULL),
 	KBOOL("auto_resolve", struct corr_config, auto_resolve, NULL),
 	KFN("id_prefix", cfg_id_prefix),
 	K_END
 };
 
 static void
-cfg_correlation_section(struct cfg_ctx *cx, yaml_node_t *n, void *base,
+cfgcorr_read(struct cfgkey_ctx *cx, yaml_node_t *n, struct corr_config *cc,
     const char *path)
 {
-	struct corr_config *cc = base;
-	size_t before = cx->errs->n;
+	size_t before = cfgkey_nerrors(cx);
 	char why[256];
 
-	if (cfg_map(cx, n, correlation_keys, cc, path, NULL) != 0)
+	if (cfgkey_map(cx, n, correlation_keys, cc, path, NULL) != 0)
 		return;
-	if (cx->errs->n == before && corr_config_check(cc, why, sizeof(why)) != 0)
-		cfg_error(cx, n, path, "%s", why);
+	if (cfgkey_nerrors(cx) == before &&
+	    corr_config_check(cc, why, sizeof(why)) != 0)
+		cfgkey_error(cx, n, path, "%s", why);
 }
 
-/* ------------------------------------------------------------------ */
-/* sla: parsed straight into struct sla_config (correlator/sla.h) */
 
-/*
- * The section starts from sla_config_defaults() (DOMAIN.md section 3) and
- * what the file gives replaces it: a `clocks` list rebuilds the general
- * duration tables, rows with `clock: resolve_complex` rebuild the complex
- * table, and `warnings`, `escalation` and `scores` lists replace theirs.
- * Calendars are added to the built-in "24x7" and "workday", or redefine
- * "workday" by name.
- */
-
+static const char *
+n_clock(int i)
+{
+	return i < SLA__NCLOCKS ? sla_clock_name((enum sla_clock_kind)i) : NULL;
+}
+static const char *
+n_arrive(int i)
+{
+	static const char *const v[] = { "dispatch", "open" };
+	return i < 2 ? v[i] : NULL;
+}
+static const char *
+n_climb(int i)
+{
+	static const char *const v[] = { "warning", "breach" };
+	return i < 2 ? v[i] : NULL;
+}
 static const char *
 n_clockrow(int i)
 {
@@ -1783,12 +1302,16 @@ n_clockrow(int i)
 	return i < 4 ? v[i] : NULL;
 }
 static const char *
-n_level(int i) { return i < SLA_LEVEL__COUNT ? sla_level_name((enum sla_level)i) : NULL; }
+n_level(int i)
+{
+	return i < SLA_LEVEL__COUNT ? sla_level_name((enum sla_level)i) : NULL;
+}
 static const char *
 n_grade(int i)
 {
 	/* SLA_GRADE_NONE is not a band's grade */
-	return i + 1 < SLA_GRADE__COUNT ? sla_grade_name((enum sla_grade)(i + 1)) : NULL;
+	return i + 1 < SLA_GRADE__COUNT ?
+	    sla_grade_name((enum sla_grade)(i + 1)) : NULL;
 }
 static const char *
 n_weekday(int i)
@@ -1798,30 +1321,8 @@ n_weekday(int i)
 	return i < 7 ? v[i] : NULL;
 }
 
-/* Reads a list of scalars, calling fn(cx, node, text, arg, path) for each. */
 static void
-cfg_scalars(struct cfg_ctx *cx, yaml_node_t *n, const char *path,
-    void (*fn)(struct cfg_ctx *, yaml_node_t *, const char *, void *,
-    const char *), void *arg)
-{
-	char ip[CFG_PATH_MAX];
-	size_t i = 0;
-
-	if (cfg_expect(cx, n, YAML_SEQUENCE_NODE, path) != 0)
-		return;
-	for (yaml_node_item_t *it = n->data.sequence.items.start;
-	    it < n->data.sequence.items.top; it++, i++) {
-		yaml_node_t *vn = cfg_node(cx, *it);
-		const char *t;
-
-		cfg_fmt(ip, sizeof(ip), "%s[%zu]", path, i);
-		if ((t = cfg_scalar(cx, vn, ip)) != NULL)
-			fn(cx, vn, t, arg, ip);
-	}
-}
-
-static void
-cfg_weekday(struct cfg_ctx *cx, yaml_node_t *n, const char *t, void *arg,
+cfg_weekday(struct cfgkey_ctx *cx, yaml_node_t *n, const char *t, void *arg,
     const char *path)
 {
 	struct calendar *c = arg;
@@ -1831,22 +1332,22 @@ cfg_weekday(struct cfg_ctx *cx, yaml_node_t *n, const char *t, void *arg,
 		if (strcmp(t, n_weekday(d)) == 0)
 			break;
 	if (d == 7)
-		cfg_bad_name(cx, n, path, "weekday", t, n_weekday);
+		cfgkey_bad_name(cx, n, path, "weekday", t, n_weekday);
 	else if (c->weekdays & (1u << d))
-		cfg_error(cx, n, path, "weekday %s given twice", t);
+		cfgkey_error(cx, n, path, "weekday %s given twice", t);
 	else
 		c->weekdays |= (uint8_t)(1u << d);
 }
 
 static void
-cfg_holiday(struct cfg_ctx *cx, yaml_node_t *n, const char *t, void *arg,
+cfg_holiday(struct cfgkey_ctx *cx, yaml_node_t *n, const char *t, void *arg,
     const char *path)
 {
 	struct calendar *c = arg;
 	int32_t day;
 
 	if (calendar_parse_date(t, &day) != 0)
-		cfg_error(cx, n, path, "expected a date YYYY-MM-DD, got \"%s\"", t);
+		cfgkey_error(cx, n, path, "expected a date YYYY-MM-DD, got \"%s\"", t);
 	else
 		calendar_add_holiday(c, day);
 }
@@ -1859,13 +1360,13 @@ cfg_hhmm(const char *s, unsigned *min)
 
 	if (sscanf(s, "%2u:%2u%c", &h, &m, &tail) != 2 || h > 24 || m > 59 ||
 	    (h == 24 && m != 0))
-		return -EINVAL;
+		return -1;
 	*min = h * 60 + m;
 	return 0;
 }
 
 static void
-cfg_period(struct cfg_ctx *cx, yaml_node_t *n, const char *t, void *arg,
+cfg_period(struct cfgkey_ctx *cx, yaml_node_t *n, const char *t, void *arg,
     const char *path)
 {
 	struct calendar *c = arg;
@@ -1874,90 +1375,90 @@ cfg_period(struct cfg_ctx *cx, yaml_node_t *n, const char *t, void *arg,
 
 	if (sscanf(t, "%15[0-9:]-%15[0-9:]", a, b) != 2 || cfg_hhmm(a, &s0) != 0 ||
 	    cfg_hhmm(b, &s1) != 0)
-		cfg_error(cx, n, path, "expected working hours such as "
+		cfgkey_error(cx, n, path, "expected working hours such as "
 		    "\"09:00-18:00\", got \"%s\"", t);
 	else if (s0 >= s1)
-		cfg_error(cx, n, path, "working hours \"%s\" are inverted or empty "
+		cfgkey_error(cx, n, path, "working hours \"%s\" are inverted or empty "
 		    "(start must be before end)", t);
 	else if (calendar_add_period(c, s0, s1) != 0)
-		cfg_error(cx, n, path, "more than %d working periods in a day",
+		cfgkey_error(cx, n, path, "more than %d working periods in a day",
 		    CALENDAR_MAX_PERIODS);
 }
 
 enum { CK_TZ, CK_WEEKDAYS, CK_HOURS, CK_HOLIDAYS, CK__N };
 
 static const struct cfg_key calendar_keys[] = {
-	[CK_TZ] = KFN("timezone", cfg_nop),
-	[CK_WEEKDAYS] = KFN("weekdays", cfg_nop),
-	[CK_HOURS] = KFN("hours", cfg_nop),
-	[CK_HOLIDAYS] = KFN("holidays", cfg_nop),
+	[CK_TZ] = KFN("timezone", cfgkey_nop),
+	[CK_WEEKDAYS] = KFN("weekdays", cfgkey_nop),
+	[CK_HOURS] = KFN("hours", cfgkey_nop),
+	[CK_HOLIDAYS] = KFN("holidays", cfgkey_nop),
 	[CK__N] = K_END
 };
 
 static void
-cfg_calendar(struct cfg_ctx *cx, yaml_node_t *n, struct calendar *c,
+cfg_calendar(struct cfgkey_ctx *cx, yaml_node_t *n, struct calendar *c,
     const char *name, const char *path)
 {
 	yaml_node_t *at[CK__N];
-	char kp[CFG_PATH_MAX];
+	char kp[CFGKEY_PATH_MAX];
 	const char *t, *why;
 	int32_t off = 0;
 
-	if (cfg_map(cx, n, calendar_keys, NULL, path, at) != 0)
+	if (cfgkey_map(cx, n, calendar_keys, NULL, path, at) != 0)
 		return;
 	if (at[CK_TZ] != NULL) {
-		cfg_path(kp, sizeof(kp), path, "timezone");
-		if ((t = cfg_scalar(cx, at[CK_TZ], kp)) != NULL &&
+		cfgkey_path(kp, sizeof(kp), path, "timezone");
+		if ((t = cfgkey_scalar(cx, at[CK_TZ], kp)) != NULL &&
 		    calendar_parse_zone(t, &off, &why) != 0)
-			cfg_error(cx, at[CK_TZ], kp, "%s, got \"%s\"", why, t);
+			cfgkey_error(cx, at[CK_TZ], kp, "%s, got \"%s\"", why, t);
 	}
 	calendar_fini(c);
 	calendar_init_workdays(c, name, off);
 	if (at[CK_WEEKDAYS] != NULL) {
 		c->weekdays = 0;
-		cfg_path(kp, sizeof(kp), path, "weekdays");
-		cfg_scalars(cx, at[CK_WEEKDAYS], kp, cfg_weekday, c);
+		cfgkey_path(kp, sizeof(kp), path, "weekdays");
+		cfgkey_scalars(cx, at[CK_WEEKDAYS], kp, cfg_weekday, c);
 	}
-	cfg_path(kp, sizeof(kp), path, "hours");
+	cfgkey_path(kp, sizeof(kp), path, "hours");
 	if (at[CK_HOURS] == NULL)
 		calendar_add_period(c, 9 * 60, 18 * 60);
 	else if (at[CK_HOURS]->type == YAML_SCALAR_NODE)
 		cfg_period(cx, at[CK_HOURS],
 		    (const char *)at[CK_HOURS]->data.scalar.value, c, kp);
 	else
-		cfg_scalars(cx, at[CK_HOURS], kp, cfg_period, c);
+		cfgkey_scalars(cx, at[CK_HOURS], kp, cfg_period, c);
 	if (at[CK_HOLIDAYS] != NULL) {
-		cfg_path(kp, sizeof(kp), path, "holidays");
-		cfg_scalars(cx, at[CK_HOLIDAYS], kp, cfg_holiday, c);
+		cfgkey_path(kp, sizeof(kp), path, "holidays");
+		cfgkey_scalars(cx, at[CK_HOLIDAYS], kp, cfg_holiday, c);
 	}
 	if (c->nperiods > 0 && calendar_validate(c, &why) != 0)
-		cfg_error(cx, n, path, "%s", why);
+		cfgkey_error(cx, n, path, "%s", why);
 }
 
 static void
-cfg_calendars(struct cfg_ctx *cx, yaml_node_t *n, void *base, const char *path)
+cfg_calendars(struct cfgkey_ctx *cx, yaml_node_t *n, void *base, const char *path)
 {
 	struct sla_config *sla = base;
 
-	if (cfg_expect(cx, n, YAML_MAPPING_NODE, path) != 0)
+	if (cfgkey_expect(cx, n, YAML_MAPPING_NODE, path) != 0)
 		return;
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
 	    p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *kn = cfg_node(cx, p->key);
-		const char *name = cfg_scalar(cx, kn, path);
-		char kp[CFG_PATH_MAX];
+		yaml_node_t *kn = cfgkey_node(cx, p->key);
+		const char *name = cfgkey_scalar(cx, kn, path);
+		char kp[CFGKEY_PATH_MAX];
 		unsigned i;
 
 		if (name == NULL)
 			continue;
-		cfg_path(kp, sizeof(kp), path, name);
+		cfgkey_path(kp, sizeof(kp), path, name);
 		if (strlen(name) >= CALENDAR_NAME_MAX) {
-			cfg_error(cx, kn, kp, "a calendar name has at most %d "
+			cfgkey_error(cx, kn, kp, "a calendar name has at most %d "
 			    "characters", CALENDAR_NAME_MAX - 1);
 			continue;
 		}
 		if (strcmp(name, "24x7") == 0) {
-			cfg_error(cx, kn, kp, "24x7 is built in and cannot be "
+			cfgkey_error(cx, kn, kp, "24x7 is built in and cannot be "
 			    "redefined");
 			continue;
 		}
@@ -1966,20 +1467,20 @@ cfg_calendars(struct cfg_ctx *cx, yaml_node_t *n, void *base, const char *path)
 				break;
 		if (i == sla->ncalendars) {
 			if (i == SLA_MAX_CALENDARS) {
-				cfg_error(cx, kn, kp, "more than %d calendars",
+				cfgkey_error(cx, kn, kp, "more than %d calendars",
 				    SLA_MAX_CALENDARS);
 				continue;
 			}
 			memset(&sla->calendars[i], 0, sizeof(sla->calendars[i]));
 			sla->ncalendars++;
 		}
-		cfg_calendar(cx, cfg_node(cx, p->value), &sla->calendars[i],
+		cfg_calendar(cx, cfgkey_node(cx, p->value), &sla->calendars[i],
 		    name, kp);
 	}
 }
 
 static void
-cfg_warning(struct cfg_ctx *cx, yaml_node_t *n, const char *t, void *arg,
+cfg_warning(struct cfgkey_ctx *cx, yaml_node_t *n, const char *t, void *arg,
     const char *path)
 {
 	static const struct cfg_key frac = { "warning", CT_DOUBLE, 0, 0.01, 0.99,
@@ -1987,23 +1488,23 @@ cfg_warning(struct cfg_ctx *cx, yaml_node_t *n, const char *t, void *arg,
 	struct sla_config *sla = arg;
 	double v;
 
-	if (cfg_value(cx, &frac, n, t, &v, path) != 0)
+	if (cfgkey_value(cx, &frac, n, t, &v, path) != 0)
 		return;
 	if (sla->nwarnings == SLA_MAX_WARNINGS)
-		cfg_error(cx, n, path, "at most %d warnings", SLA_MAX_WARNINGS);
+		cfgkey_error(cx, n, path, "at most %d warnings", SLA_MAX_WARNINGS);
 	else if (sla->nwarnings > 0 && v <= sla->warn_at[sla->nwarnings - 1])
-		cfg_error(cx, n, path, "warning fractions must be ascending");
+		cfgkey_error(cx, n, path, "warning fractions must be ascending");
 	else
 		sla->warn_at[sla->nwarnings++] = v;
 }
 
 static void
-cfg_warnings(struct cfg_ctx *cx, yaml_node_t *n, void *base, const char *path)
+cfg_warnings(struct cfgkey_ctx *cx, yaml_node_t *n, void *base, const char *path)
 {
 	struct sla_config *sla = base;
 
 	sla->nwarnings = 0;
-	cfg_scalars(cx, n, path, cfg_warning, sla);
+	cfgkey_scalars(cx, n, path, cfg_warning, sla);
 }
 
 /* A clock row, kept until every row is read (the most specific wins). */
@@ -2014,6 +1515,7 @@ struct clock_row {
 };
 
 struct clock_rows {
+	const struct sla_config *sla;	/* its calendars, which rows name */
 	struct clock_row *v;
 	size_t		 n;
 };
@@ -2022,62 +1524,65 @@ enum { LK_CLOCK, LK_TIER, LK_SEV, LK_REGION, LK_DURATION, LK_CALENDAR, LK__N };
 
 static const struct cfg_key clock_keys[] = {
 	[LK_CLOCK] = KENUM("clock", struct clock_row, clock, n_clockrow, NULL),
-	[LK_TIER] = KENUM("tier", struct clock_row, tier, n_tier, NULL),
-	[LK_SEV] = KENUM("severity", struct clock_row, severity, n_sev, NULL),
-	[LK_REGION] = KENUM("region", struct clock_row, region, n_region, NULL),
-	[LK_DURATION] = KFN("duration", cfg_nop),
-	[LK_CALENDAR] = KFN("calendar", cfg_nop),
+	[LK_TIER] = KENUM("tier", struct clock_row, tier, cfgkey_name_tier,
+	    NULL),
+	[LK_SEV] = KENUM("severity", struct clock_row, severity,
+	    cfgkey_name_severity, NULL),
+	[LK_REGION] = KENUM("region", struct clock_row, region,
+	    cfgkey_name_region, NULL),
+	[LK_DURATION] = KFN("duration", cfgkey_nop),
+	[LK_CALENDAR] = KFN("calendar", cfgkey_nop),
 	[LK__N] = K_END
 };
 
 static void
-cfg_clock(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
+cfg_clock(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 {
 	struct clock_rows *rows = arg;
-	const struct sla_config *sla = &cx->cfg->sla;
+	const struct sla_config *sla = rows->sla;
 	struct clock_row r;
 	yaml_node_t *at[LK__N];
-	char kp[CFG_PATH_MAX];
+	char kp[CFGKEY_PATH_MAX];
 	const char *why, *text;
 
 	memset(&r, 0, sizeof(r));
 	r.clock = r.tier = r.severity = r.region = -1;
-	if (cfg_map(cx, n, clock_keys, &r, path, at) != 0)
+	if (cfgkey_map(cx, n, clock_keys, &r, path, at) != 0)
 		return;
 	if (at[LK_CLOCK] == NULL || at[LK_DURATION] == NULL) {
-		cfg_error(cx, n, path, "a clock row needs clock and duration");
+		cfgkey_error(cx, n, path, "a clock row needs clock and duration");
 		return;
 	}
 	if (r.clock < 0 || (at[LK_TIER] && r.tier < 0) ||
 	    (at[LK_SEV] && r.severity < 0) || (at[LK_REGION] && r.region < 0))
-		return;		/* reported by cfg_map */
-	cfg_path(kp, sizeof(kp), path, "duration");
-	if ((text = cfg_scalar(cx, at[LK_DURATION], kp)) == NULL)
+		return;		/* reported by cfgkey_map */
+	cfgkey_path(kp, sizeof(kp), path, "duration");
+	if ((text = cfgkey_scalar(cx, at[LK_DURATION], kp)) == NULL)
 		return;
 	if (text[0] == '-' || strcmp(text, "0") == 0) {
-		cfg_error(cx, at[LK_DURATION], kp, "a clock's duration must be "
+		cfgkey_error(cx, at[LK_DURATION], kp, "a clock's duration must be "
 		    "positive, got \"%s\"", text);
 		return;
 	}
-	if (config_parse_duration(text, &r.duration, &why) != 0) {
-		cfg_error(cx, at[LK_DURATION], kp, "%s, got \"%s\"", why, text);
+	if (cfgkey_parse_duration(text, &r.duration, &why) != 0) {
+		cfgkey_error(cx, at[LK_DURATION], kp, "%s, got \"%s\"", why, text);
 		return;
 	}
 	if (r.duration <= 0 || r.duration > SLA_MAX_DURATION_MS) {
-		cfg_error(cx, at[LK_DURATION], kp, "a clock's duration must be "
+		cfgkey_error(cx, at[LK_DURATION], kp, "a clock's duration must be "
 		    "positive and at most 366d, got \"%s\"", text);
 		return;
 	}
 	r.calendar = SLA_CAL_24X7;
 	if (at[LK_CALENDAR] != NULL) {
-		cfg_path(kp, sizeof(kp), path, "calendar");
-		if ((text = cfg_scalar(cx, at[LK_CALENDAR], kp)) == NULL)
+		cfgkey_path(kp, sizeof(kp), path, "calendar");
+		if ((text = cfgkey_scalar(cx, at[LK_CALENDAR], kp)) == NULL)
 			return;
 		for (r.calendar = 0; r.calendar < sla->ncalendars; r.calendar++)
 			if (strcmp(sla->calendars[r.calendar].name, text) == 0)
 				break;
 		if (r.calendar == sla->ncalendars) {
-			cfg_error(cx, at[LK_CALENDAR], kp, "unknown calendar \"%s\" "
+			cfgkey_error(cx, at[LK_CALENDAR], kp, "unknown calendar \"%s\" "
 			    "(24x7, workday, or one defined under sla.calendars)",
 			    text);
 			return;
@@ -2094,10 +1599,9 @@ cfg_clock(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
  * table that no row covers is an error.
  */
 static void
-cfg_clock_tables(struct cfg_ctx *cx, const struct clock_rows *rows,
-    yaml_node_t *at, const char *path)
+cfg_clock_tables(struct cfgkey_ctx *cx, struct sla_config *sla,
+    const struct clock_rows *rows, yaml_node_t *at, const char *path)
 {
-	struct sla_config *sla = &cx->cfg->sla;
 	int reported = 0;
 
 	for (int k = 0; k < 4; k++) {
@@ -2137,9 +1641,9 @@ cfg_clock_tables(struct cfg_ctx *cx, const struct clock_rows *rows,
 				d->calendar = (uint8_t)best->calendar;
 				d->set = 1;
 			} else if (reported++ < 5)
-				cfg_error(cx, at, path, "no duration for the %s "
+				cfgkey_error(cx, at, path, "no duration for the %s "
 				    "clock of tier %s, severity %s, region %s",
-				    n_clockrow(k), n_tier(t), n_sev(s), n_region(r));
+				    n_clockrow(k), cfgkey_name_tier(t), cfgkey_name_severity(s), cfgkey_name_region(r));
 		}
 	}
 }
@@ -2156,13 +1660,13 @@ static const struct cfg_key rung_keys[] = {
 	[RK_LEVEL] = KENUM("level", struct rung_in, level, n_level, NULL),
 	[RK_ON] = KENUM("on", struct rung_in, on, n_climb, NULL),
 	[RK_WARNING] = KU32("warning", struct rung_in, warning, 0, SLA_MAX_WARNINGS - 1, "0"),
-	[RK_AFTER] = KDUR("after", struct rung_in, after, 0, 366 * DAY, "0"),
-	[RK_CLOCKS] = KFN("clocks", cfg_nop),
+	[RK_AFTER] = KDUR("after", struct rung_in, after, 0, 366 * K_DAY, "0"),
+	[RK_CLOCKS] = KFN("clocks", cfgkey_nop),
 	[RK__N] = K_END
 };
 
 static void
-cfg_rung_clock(struct cfg_ctx *cx, yaml_node_t *n, const char *t, void *arg,
+cfg_rung_clock(struct cfgkey_ctx *cx, yaml_node_t *n, const char *t, void *arg,
     const char *path)
 {
 	struct sla_rung *r = arg;
@@ -2172,34 +1676,34 @@ cfg_rung_clock(struct cfg_ctx *cx, yaml_node_t *n, const char *t, void *arg,
 		if (strcmp(t, n_clock(k)) == 0)
 			break;
 	if (k == SLA__NCLOCKS)
-		cfg_bad_name(cx, n, path, "clock", t, n_clock);
+		cfgkey_bad_name(cx, n, path, "clock", t, n_clock);
 	else
 		r->clocks |= (uint8_t)(1u << k);
 }
 
 static void
-cfg_rung(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
+cfg_rung(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 {
 	struct sla_config *sla = arg;
 	struct rung_in in;
 	yaml_node_t *at[RK__N];
 	struct sla_rung r;
-	char kp[CFG_PATH_MAX];
+	char kp[CFGKEY_PATH_MAX];
 
 	memset(&in, 0, sizeof(in));
 	in.level = in.on = -1;
-	cfg_defaults(cx, rung_keys, &in);
-	if (cfg_map(cx, n, rung_keys, &in, path, at) != 0)
+	cfgkey_defaults(cx, rung_keys, &in);
+	if (cfgkey_map(cx, n, rung_keys, &in, path, at) != 0)
 		return;
 	if (at[RK_LEVEL] == NULL || at[RK_ON] == NULL) {
-		cfg_error(cx, n, path, "an escalation step needs level (station, "
+		cfgkey_error(cx, n, path, "an escalation step needs level (station, "
 		    "branch, headquarters) and on (warning or breach)");
 		return;
 	}
 	if (in.level < 0 || in.on < 0)
-		return;		/* reported by cfg_map */
+		return;		/* reported by cfgkey_map */
 	if (sla->nrungs == SLA_MAX_RUNGS) {
-		cfg_error(cx, n, path, "at most %d escalation steps", SLA_MAX_RUNGS);
+		cfgkey_error(cx, n, path, "at most %d escalation steps", SLA_MAX_RUNGS);
 		return;
 	}
 	memset(&r, 0, sizeof(r));
@@ -2208,20 +1712,20 @@ cfg_rung(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 	r.warning = (uint8_t)in.warning;
 	r.after_ms = in.after;
 	if (at[RK_CLOCKS] != NULL) {
-		cfg_path(kp, sizeof(kp), path, "clocks");
-		cfg_scalars(cx, at[RK_CLOCKS], kp, cfg_rung_clock, &r);
+		cfgkey_path(kp, sizeof(kp), path, "clocks");
+		cfgkey_scalars(cx, at[RK_CLOCKS], kp, cfg_rung_clock, &r);
 	}
 	sla->rungs[sla->nrungs++] = r;
 }
 
 static void
-cfg_ladder(struct cfg_ctx *cx, yaml_node_t *n, void *base, const char *path)
+cfg_ladder(struct cfgkey_ctx *cx, yaml_node_t *n, void *base, const char *path)
 {
 	struct sla_config *sla = base;
 
 	/* a rung naming a warning that does not exist: sla_config_validate() */
 	sla->nrungs = 0;
-	cfg_list(cx, n, path, cfg_rung, base);
+	cfgkey_list(cx, n, path, cfg_rung, base);
 }
 
 struct band_in {
@@ -2233,7 +1737,7 @@ struct band_in {
 enum { BK_UNDER, BK_POINTS, BK_GRADE, BK__N };
 
 static const struct cfg_key band_keys[] = {
-	[BK_UNDER] = KDUR("under", struct band_in, under, 0.001, 3650 * DAY, NULL),
+	[BK_UNDER] = KDUR("under", struct band_in, under, 0.001, 3650 * K_DAY, NULL),
 	[BK_POINTS] = KU32("points", struct band_in, points, 0, 100, NULL),
 	[BK_GRADE] = KENUM("grade", struct band_in, grade, n_grade, NULL),
 	[BK__N] = K_END
@@ -2247,7 +1751,7 @@ struct bands_arg {
 };
 
 static void
-cfg_band(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
+cfg_band(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 {
 	struct bands_arg *ba = arg;
 	struct band_in in;
@@ -2256,27 +1760,27 @@ cfg_band(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 
 	memset(&in, 0, sizeof(in));
 	in.grade = -1;
-	if (cfg_map(cx, n, band_keys, &in, path, at) != 0)
+	if (cfgkey_map(cx, n, band_keys, &in, path, at) != 0)
 		return;
 	if (ba->response ? at[BK_POINTS] == NULL : at[BK_GRADE] == NULL) {
-		cfg_error(cx, n, path, "a %s band needs %s", ba->response ?
+		cfgkey_error(cx, n, path, "a %s band needs %s", ba->response ?
 		    "response" : "resolution", ba->response ? "points" : "grade");
 		return;
 	}
 	if (!ba->response && in.grade < 0)
-		return;		/* reported by cfg_map */
+		return;		/* reported by cfgkey_map */
 	if (ba->last == INT64_MAX) {
-		cfg_error(cx, n, path, "a band after the open-ended last band "
+		cfgkey_error(cx, n, path, "a band after the open-ended last band "
 		    "(the one without under)");
 		return;
 	}
 	under = at[BK_UNDER] != NULL ? in.under : INT64_MAX;
 	if (*ba->n > 0 && under <= ba->last) {
-		cfg_error(cx, at[BK_UNDER], path, "bands must be ascending in under");
+		cfgkey_error(cx, at[BK_UNDER], path, "bands must be ascending in under");
 		return;
 	}
 	if (*ba->n == SLA_MAX_BANDS) {
-		cfg_error(cx, n, path, "at most %d bands", SLA_MAX_BANDS);
+		cfgkey_error(cx, n, path, "at most %d bands", SLA_MAX_BANDS);
 		return;
 	}
 	if (ba->response)
@@ -2290,17 +1794,17 @@ cfg_band(struct cfg_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 }
 
 static void
-cfg_scores(struct cfg_ctx *cx, yaml_node_t *n, void *base, const char *path)
+cfg_scores(struct cfgkey_ctx *cx, yaml_node_t *n, void *base, const char *path)
 {
 	static const struct cfg_key keys[] = {
-		KFN("response", cfg_nop), KFN("resolution", cfg_nop), K_END
+		KFN("response", cfgkey_nop), KFN("resolution", cfgkey_nop), K_END
 	};
 	struct sla_config *sla = base;
 	yaml_node_t *at[2];
 	struct bands_arg ba;
-	char kp[CFG_PATH_MAX];
+	char kp[CFGKEY_PATH_MAX];
 
-	if (cfg_map(cx, n, keys, NULL, path, at) != 0)
+	if (cfgkey_map(cx, n, keys, NULL, path, at) != 0)
 		return;
 	for (int i = 0; i < 2; i++) {
 		if (at[i] == NULL)
@@ -2310,13 +1814,14 @@ cfg_scores(struct cfg_ctx *cx, yaml_node_t *n, void *base, const char *path)
 		ba.last = 0;
 		ba.n = i == 0 ? &sla->nscore_bands : &sla->ngrade_bands;
 		*ba.n = 0;
-		size_t before = cx->errs->n;
+		size_t before = cfgkey_nerrors(cx);
 
-		cfg_path(kp, sizeof(kp), path, keys[i].name);
-		cfg_list(cx, at[i], kp, cfg_band, &ba);
-		if (cx->errs->n == before && *ba.n > 0 && ba.last != INT64_MAX)
-			cfg_error(cx, at[i], kp, "the last band must have no under "
-			    "(it takes everything slower)");
+		cfgkey_path(kp, sizeof(kp), path, keys[i].name);
+		cfgkey_list(cx, at[i], kp, cfg_band, &ba);
+		if (cfgkey_nerrors(cx) == before && *ba.n > 0 &&
+		    ba.last != INT64_MAX)
+			cfgkey_error(cx, at[i], kp, "the last band must have no "
+			    "under (it takes everything slower)");
 	}
 }
 
@@ -2325,55 +1830,181 @@ enum { QK_WARNINGS, QK_ARRIVE, QK_CALENDARS, QK_CLOCKS, QK_ESCALATION,
 
 static const struct cfg_key sla_keys[] = {
 	[QK_WARNINGS] = KFN("warnings", cfg_warnings),
-	[QK_ARRIVE] = KFN("arrive_starts", cfg_nop),
+	[QK_ARRIVE] = KFN("arrive_starts", cfgkey_nop),
 	[QK_CALENDARS] = KFN("calendars", cfg_calendars),
-	[QK_CLOCKS] = KFN("clocks", cfg_nop),
+	[QK_CLOCKS] = KFN("clocks", cfgkey_nop),
 	[QK_ESCALATION] = KFN("escalation", cfg_ladder),
 	[QK_SCORES] = KFN("scores", cfg_scores),
 	[QK__N] = K_END
 };
 
 static void
-cfg_sla_section(struct cfg_ctx *cx, yaml_node_t *n, void *base,
+cfgsla_read(struct cfgkey_ctx *cx, yaml_node_t *n, struct sla_config *sla,
     const char *path)
 {
 	static const struct cfg_key arrive = { "arrive_starts", CT_ENUM, 0, 0, 0,
 	    NULL, n_arrive, NULL, NULL };
-	struct sla_config *sla = base;
 	struct sla_config_error verr[8];
 	yaml_node_t *at[QK__N];
-	char kp[CFG_PATH_MAX];
-	size_t before = cx->errs->n, nv;
+	char kp[CFGKEY_PATH_MAX];
+	size_t before = cfgkey_nerrors(cx), nv;
 
-	if (cfg_map(cx, n, sla_keys, sla, path, at) != 0)
+	if (cfgkey_map(cx, n, sla_keys, sla, path, at) != 0)
 		return;
 	if (at[QK_ARRIVE] != NULL) {
 		const char *t;
 		int v = 0;
 
-		cfg_path(kp, sizeof(kp), path, "arrive_starts");
-		if ((t = cfg_scalar(cx, at[QK_ARRIVE], kp)) != NULL &&
-		    cfg_value(cx, &arrive, at[QK_ARRIVE], t, &v, kp) == 0)
+		cfgkey_path(kp, sizeof(kp), path, "arrive_starts");
+		if ((t = cfgkey_scalar(cx, at[QK_ARRIVE], kp)) != NULL &&
+		    cfgkey_value(cx, &arrive, at[QK_ARRIVE], t, &v, kp) == 0)
 			sla->arrive_start = v ? SLA_ARRIVE_AT_OPEN :
 			    SLA_ARRIVE_AT_DISPATCH;
 	}
 	if (at[QK_CLOCKS] != NULL) {
-		struct clock_rows rows = { NULL, 0 };
+		struct clock_rows rows = { sla, NULL, 0 };
 
-		cfg_path(kp, sizeof(kp), path, "clocks");
-		cfg_list(cx, at[QK_CLOCKS], kp, cfg_clock, &rows);
-		if (cx->errs->n == before)
-			cfg_clock_tables(cx, &rows, at[QK_CLOCKS], kp);
+		cfgkey_path(kp, sizeof(kp), path, "clocks");
+		cfgkey_list(cx, at[QK_CLOCKS], kp, cfg_clock, &rows);
+		if (cfgkey_nerrors(cx) == before)
+			cfg_clock_tables(cx, sla, &rows, at[QK_CLOCKS], kp);
 		xfree(rows.v);
 	}
-	if (cx->errs->n != before)
+	if (cfgkey_nerrors(cx) != before)
 		return;
 	/* What the per-key checks above cannot see (a rung naming a warning
 	 * that does not exist, ...): the engine's own validation. */
 	nv = sla_config_validate(sla, verr, sizeof(verr) / sizeof(verr[0]));
 	for (size_t i = 0; i < nv && i < sizeof(verr) / sizeof(verr[0]); i++)
-		cfg_error(cx, n, verr[i].field, "%s", verr[i].reason);
+		cfgkey_error(cx, n, verr[i].field, "%s", verr[i].reason);
 }
+
+
+/* ------------------------------------------------------------------ */
+/* daemon, modbus, kafka, redis, http, output: flat tables */
+
+static const char *
+n_log(int i)
+{
+	static const char *const v[] = { "debug", "info", "warn", "error" };
+	return i < 4 ? v[i] : NULL;
+}
+
+static const struct cfg_key daemon_keys[] = {
+	KSTR("state_dir", struct cfg_daemon, state_dir, "/var/lib/tocsin"),
+	KENUM("log_level", struct cfg_daemon, log_level, n_log, "info"),
+	KSTR("log_file", struct cfg_daemon, log_file, NULL),
+	KU32("shards", struct cfg_daemon, shards, 1, 64, "2"),
+	K_END
+};
+
+static const struct cfg_key modbus_keys[] = {
+	KU32("port", struct cfg_modbus, port, 1, 65535, "502"),
+	KU32("unit", struct cfg_modbus, unit, 0, 255, "1"),
+	KDUR("timeout", struct cfg_modbus, timeout_ms, 0.01, 60, "1s"),
+	KDUR("interval", struct cfg_modbus, interval_ms, 0.1, 3600, "5s"),
+	KU32("max_registers", struct cfg_modbus, max_registers, 1, 125, "125"),
+	KU32("max_bits", struct cfg_modbus, max_bits, 1, 2000, "2000"),
+	KU32("max_gap", struct cfg_modbus, max_gap, 0, 124, "8"),
+	KU32("inflight", struct cfg_modbus, inflight, 1, 16, "1"),
+	KDUR("backoff_min", struct cfg_modbus, backoff_min_ms, 0.01, 3600, "1s"),
+	KDUR("backoff_max", struct cfg_modbus, backoff_max_ms, 0.01, 86400, "60s"),
+	KU32("comm_loss_misses", struct cfg_modbus, comm_loss_misses, 1, 1000, "3"),
+	KU32("connections_per_host", struct cfg_modbus, connections_per_host, 1, 16, "1"),
+	KU32("connect_rate", struct cfg_modbus, connect_rate, 1, 1000000, "500"),
+	KU32("connect_rate_per_host", struct cfg_modbus, connect_rate_per_host, 1, 1000, "2"),
+	KU32("breaker_failures", struct cfg_modbus, breaker_failures, 1, 1000, "3"),
+	KDUR("breaker_cooldown", struct cfg_modbus, breaker_cooldown_ms, 0.1, 86400, "30s"),
+	KDUR("connect_timeout", struct cfg_modbus, connect_timeout_ms, 0.1, 60, "3s"),
+	KDUR("timer_slack", struct cfg_modbus, timer_slack_ms, 0, 0.1, "5ms"),
+	KU32("stall_timeouts", struct cfg_modbus, stall_timeouts, 1, 100, "3"),
+	KU32("frames_per_wakeup", struct cfg_modbus, frames_per_wakeup, 1, 1024, "16"),
+	KU32("connect_burst_per_host", struct cfg_modbus, connect_burst_per_host, 1, 1000, "4"),
+	K_END
+};
+
+static void
+cfg_kafka_properties(struct cfgkey_ctx *cx, yaml_node_t *n, void *base,
+    const char *path)
+{
+	/* Properties tocsin sets itself: delivery guarantees are not optional. */
+	static const char *const owned[] = {
+		"bootstrap.servers", "metadata.broker.list", "enable.idempotence",
+		"acks", "request.required.acks",
+	};
+	struct cfg_kafka *k = base;
+
+	if (cfgkey_expect(cx, n, YAML_MAPPING_NODE, path) != 0)
+		return;
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	    p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *kn = cfgkey_node(cx, p->key);
+		yaml_node_t *vn = cfgkey_node(cx, p->value);
+		const char *key = cfgkey_scalar(cx, kn, path), *val;
+		char kp[CFGKEY_PATH_MAX];
+		int bad = 0;
+
+		if (key == NULL)
+			continue;
+		cfgkey_path(kp, sizeof(kp), path, key);
+		if ((val = cfgkey_scalar(cx, vn, kp)) == NULL)
+			continue;
+		for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
+			if (strcmp(key, owned[i]) == 0)
+				bad = 1;
+		if (bad) {
+			cfgkey_error(cx, kn, kp, "set by tocsin (use "
+			    "kafka.brokers; the producer is always idempotent "
+			    "with acks=all)");
+			continue;
+		}
+		k->properties = xreallocarray(k->properties, k->nproperties + 1,
+		    sizeof(*k->properties));
+		k->properties[k->nproperties].key = xstrdup(key);
+		k->properties[k->nproperties].value = xstrdup(val);
+		k->nproperties++;
+	}
+}
+
+static const struct cfg_key kafka_keys[] = {
+	KSTR("brokers", struct cfg_kafka, brokers, ""),
+	KSTR("topic_incidents", struct cfg_kafka, topic_incidents, "tocsin.incidents"),
+	KSTR("topic_alarms", struct cfg_kafka, topic_alarms, "tocsin.alarms"),
+	KSTR("topic_telemetry", struct cfg_kafka, topic_telemetry, "tocsin.telemetry"),
+	KSTR("topic_actions", struct cfg_kafka, topic_actions, "tocsin.actions"),
+	KSTR("topic_rejected", struct cfg_kafka, topic_rejected, "tocsin.actions.rejected"),
+	KSTR("group_id", struct cfg_kafka, group_id, "tocsin"),
+	KBOOL("publish_alarms", struct cfg_kafka, publish_alarms, "false"),
+	KBOOL("publish_telemetry", struct cfg_kafka, publish_telemetry, "false"),
+	KSIZE("queue_max", struct cfg_kafka, queue_max, 16, 100000000, "100k"),
+	KFN("properties", cfg_kafka_properties),
+	K_END
+};
+
+static const struct cfg_key redis_keys[] = {
+	KBOOL("enabled", struct cfg_redis, enabled, "true"),
+	KSTR("host", struct cfg_redis, host, "127.0.0.1"),
+	KU32("port", struct cfg_redis, port, 1, 65535, "6379"),
+	KSTR("prefix", struct cfg_redis, prefix, "tocsin:"),
+	KSTR("password_file", struct cfg_redis, password_file, NULL),
+	KSIZE("stream_maxlen", struct cfg_redis, stream_maxlen, 100, 100000000, "100k"),
+	KSIZE("queue_max", struct cfg_redis, queue_max, 16, 100000000, "100k"),
+	K_END
+};
+
+static const struct cfg_key http_keys[] = {
+	KBOOL("enabled", struct cfg_http, enabled, "true"),
+	KSTR("bind", struct cfg_http, bind, "127.0.0.1"),
+	KU32("port", struct cfg_http, port, 1, 65535, "8080"),
+	KSTR("token_file", struct cfg_http, token_file, NULL),
+	K_END
+};
+
+static const struct cfg_key output_keys[] = {
+	KSTR("file", struct cfg_output, file, NULL),
+	K_END
+};
+
 
 enum { TK_DAEMON, TK_MODBUS, TK_PROFILES, TK_SITES, TK_DEVICES,
     TK_CORRELATION, TK_SLA, TK_KAFKA, TK_REDIS, TK_HTTP, TK_OUTPUT, TK__N };
@@ -2381,11 +2012,11 @@ enum { TK_DAEMON, TK_MODBUS, TK_PROFILES, TK_SITES, TK_DEVICES,
 static const struct cfg_key top_keys[] = {
 	[TK_DAEMON] = KSEC("daemon", struct config, daemon, daemon_keys),
 	[TK_MODBUS] = KSEC("modbus", struct config, modbus, modbus_keys),
-	[TK_PROFILES] = KFN("profiles", cfg_nop),
-	[TK_SITES] = KFN("sites", cfg_nop),
-	[TK_DEVICES] = KFN("devices", cfg_nop),
-	[TK_CORRELATION] = KFN("correlation", cfg_nop),
-	[TK_SLA] = KFN("sla", cfg_nop),
+	[TK_PROFILES] = KFN("profiles", cfgkey_nop),
+	[TK_SITES] = KFN("sites", cfgkey_nop),
+	[TK_DEVICES] = KFN("devices", cfgkey_nop),
+	[TK_CORRELATION] = KFN("correlation", cfgkey_nop),
+	[TK_SLA] = KFN("sla", cfgkey_nop),
 	[TK_KAFKA] = KSEC("kafka", struct config, kafka, kafka_keys),
 	[TK_REDIS] = KSEC("redis", struct config, redis, redis_keys),
 	[TK_HTTP] = KSEC("http", struct config, http, http_keys),
@@ -2393,275 +2024,77 @@ static const struct cfg_key top_keys[] = {
 	[TK__N] = K_END
 };
 
-/*
- * Resolves one name.  Profiles, sites, devices and correlation are walked in
- * that order whatever their order in the file, so a device's site and
- * profile and a rule's codes resolve at once; only a gateway named before it
- * is defined waits for cfg_resolve().  Returns 0, or -EAGAIN when it must
- * wait.
- */
-static int
-cfg_ref_resolve(struct cfg_ctx *cx, const struct cfg_loc *loc, const char *key,
-    const char *name, uint32_t obj, enum cfg_ref_kind kind, int final)
-{
-	struct fleet *f = cx->cfg->fleet;
-	struct fleet_device *d = kind == REF_CODE ? NULL : &f->devices[obj];
-	uint32_t v;
+/* ------------------------------------------------------------------ */
+/* The whole file */
 
-	switch (kind) {
-	case REF_SITE:
-		if ((v = fleet_find_site(f, name)) == FLEET_NONE)
-			cfg_error_at(cx, loc, key, "device %s names unknown site "
-			    "\"%s\"", d->id, name);
-		d->site = v;
-		break;
-	case REF_PROFILE:
-		if ((v = fleet_find_profile(f, name)) == FLEET_NONE) {
-			const char *names[64], *hint;
-			size_t nn = 0;
-
-			for (size_t j = 0; j < f->nprofiles && nn < 64; j++)
-				names[nn++] = f->profiles[j].id;
-			hint = cfg_suggest(name, names, nn);
-			cfg_error_at(cx, loc, key, "device %s names unknown profile "
-			    "\"%s\"%s%s%s", d->id, name, hint ? " (did you mean \"" : "",
-			    hint ? hint : "", hint ? "\"?)" : "");
-		}
-		d->profile = v;
-		break;
-	case REF_VIA:
-		v = fleet_find_device(f, name);
-		if (v == FLEET_NONE) {
-			if (!final)
-				return -EAGAIN;
-			cfg_error_at(cx, loc, key, "device %s is reached via unknown "
-			    "device \"%s\"", d->id, name);
-			break;
-		}
-		if (v == obj) {
-			cfg_error_at(cx, loc, key, "device %s is reached via itself",
-			    d->id);
-			break;
-		}
-		if (f->devices[v].profile != FLEET_NONE &&
-		    !f->profiles[f->devices[v].profile].gateway) {
-			cfg_error_at(cx, loc, key, "device %s is reached via %s, "
-			    "whose profile %s is not a gateway (gateway: true)",
-			    d->id, f->devices[v].id,
-			    f->profiles[f->devices[v].profile].id);
-			break;
-		}
-		d->via = v;
-		break;
-	case REF_CODE:
-		if (!final)
-			return -EAGAIN;	/* checked once every profile is read */
-		{
-			int c = fleet_find_code(f, name);
-			int produced = c == FLEET_CODE_COMM_LOSS;
-
-			for (size_t i = 0; !produced && i < f->nprofiles; i++)
-				for (size_t j = 0; j < f->profiles[i].nalarms; j++)
-					if (f->profiles[i].alarms[j].code_id == c)
-						produced = 1;
-			if (!produced)
-				cfg_error_at(cx, loc, key, "alarm code %s is raised by "
-				    "no profile", name);
-		}
-		break;
-	}
-	return 0;
-}
-
-/* Resolves what had to wait, then checks what needs the whole fleet. */
+/* Parses buf and walks it into cfg; errors go to cx. */
 static void
-cfg_resolve(struct cfg_ctx *cx)
+cfg_walk(struct cfgkey_ctx *cx, struct config *cfg, const char *buf,
+    size_t len)
 {
-	struct fleet *f = cx->cfg->fleet;
-
-	for (size_t i = 0; i < cx->nrefs; i++) {
-		struct cfg_ref *r = &cx->refs[i];
-
-		cfg_ref_resolve(cx, &r->loc, r->key, r->name, r->obj,
-		    (enum cfg_ref_kind)r->kind, 1);
-	}
-	/* A gateway cannot itself be behind a gateway. */
-	for (size_t i = 0; i < f->ndevices; i++) {
-		struct fleet_device *d = &f->devices[i];
-
-		const struct cfg_ref *at = NULL;
-
-		if (d->via == FLEET_NONE || f->devices[d->via].via == FLEET_NONE)
-			continue;
-		/* the position is known when the name had to wait */
-		for (size_t j = 0; j < cx->nrefs && at == NULL; j++)
-			if (cx->refs[j].kind == REF_VIA && cx->refs[j].obj == i)
-				at = &cx->refs[j];
-		cfg_error_at(cx, at ? &at->loc : NULL, at ? at->key : "devices",
-		    "device %s is reached via %s, which is itself behind a "
-		    "gateway", d->id, f->devices[d->via].id);
-		d->via = FLEET_NONE;
-	}
-	/* A device behind a gateway is reached at the gateway's address. */
-	for (size_t i = 0; i < f->ndevices; i++) {
-		struct fleet_device *d = &f->devices[i], *g;
-
-		if (d->via == FLEET_NONE)
-			continue;
-		g = &f->devices[d->via];
-		if (d->host == NULL && g->host != NULL) {
-			d->host = xstrdup(g->host);
-			if (d->port == 0)
-				d->port = g->port;
-		}
-	}
-}
-
-/* Parses buf into cx->doc and walks it; errors go to cx->errs. */
-static void
-cfg_walk(struct cfg_ctx *cx, const char *buf, size_t len)
-{
-	yaml_parser_t parser;
 	yaml_node_t *root, *at[TK__N];
-	struct config *cfg = cx->cfg;
 
-	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-	if (!yaml_parser_load(&parser, &cx->doc)) {
-		struct cfg_loc l = { cx->file,
-		    (uint32_t)parser.problem_mark.line + 1,
-		    (uint32_t)parser.problem_mark.column + 1 };
-		cfg_error_at(cx, &l, "yaml", "%s%s%s",
-		    parser.problem ? parser.problem : "syntax error",
-		    parser.context ? " " : "", parser.context ? parser.context : "");
-		yaml_parser_delete(&parser);
+	if (cfgkey_parse(cx, buf, len, &root) != 0)
 		return;
-	}
-	yaml_parser_delete(&parser);
-	root = yaml_document_get_root_node(&cx->doc);
-	if (root == NULL) {
-		cfg_error_at(cx, NULL, "yaml", "the file is empty");
-		goto out;
-	}
-	if (cfg_map(cx, root, top_keys, cfg, "", at) != 0)
-		goto out;
+	if (cfgkey_map(cx, root, top_keys, cfg, "", at) != 0)
+		return;
 	if (at[TK_PROFILES] != NULL)
-		cfg_profiles(cx, at[TK_PROFILES], cfg, "profiles");
+		cfgfleet_read_profiles(cx, cfg->fleet, at[TK_PROFILES],
+		    "profiles");
 	if (at[TK_SITES] != NULL)
-		cfg_sites(cx, at[TK_SITES], cfg, "sites");
+		cfgfleet_read_sites(cx, cfg->fleet, at[TK_SITES], "sites");
 	if (at[TK_DEVICES] != NULL)
-		cfg_devices(cx, at[TK_DEVICES], cfg, "devices");
+		cfgfleet_read_devices(cx, cfg->fleet, at[TK_DEVICES], "devices");
 	if (at[TK_CORRELATION] != NULL)
-		cfg_correlation_section(cx, at[TK_CORRELATION],
-		    &cfg->correlation, "correlation");
+		cfgcorr_read(cx, at[TK_CORRELATION], &cfg->correlation,
+		    "correlation");
 	if (at[TK_SLA] != NULL)
-		cfg_sla_section(cx, at[TK_SLA], &cfg->sla, "sla");
-out:
-	yaml_document_delete(&cx->doc);
+		cfgsla_read(cx, at[TK_SLA], &cfg->sla, "sla");
 }
 
-/* Orders device indexes by (host, effective port, effective unit). */
-static int
-cfg_cmp_addr(const void *a, const void *b, void *arg)
-{
-	const struct config *cfg = arg;
-	const struct fleet_device *x = &cfg->fleet->devices[*(const uint32_t *)a];
-	const struct fleet_device *y = &cfg->fleet->devices[*(const uint32_t *)b];
-	int c = strcmp(x->host, y->host);
-	unsigned px = x->port ? x->port : cfg->modbus.port;
-	unsigned py = y->port ? y->port : cfg->modbus.port;
-	int ux = x->unit >= 0 ? x->unit : (int)cfg->modbus.unit;
-	int uy = y->unit >= 0 ? y->unit : (int)cfg->modbus.unit;
 
-	if (c != 0)
-		return c;
-	if (px != py)
-		return px < py ? -1 : 1;
-	return (ux > uy) - (ux < uy);
-}
-
-/* Two devices at one host:port and unit would be polled twice as one. */
+/* Checks across sections, once every section read cleanly. */
 static void
-cfg_check_addresses(struct cfg_ctx *cx)
+cfg_cross_checks(struct cfgkey_ctx *cx, const struct config *cfg)
 {
-	struct fleet *f = cx->cfg->fleet;
-	uint32_t *ix = xcalloc(f->ndevices + 1, sizeof(*ix));
-	size_t n = 0, reported = 0;
-
-	for (size_t i = 0; i < f->ndevices; i++)
-		if (f->devices[i].host != NULL)
-			ix[n++] = (uint32_t)i;
-	qsort_r(ix, n, sizeof(*ix), cfg_cmp_addr, cx->cfg);
-	for (size_t i = 1; i < n && reported < 20; i++) {
-		const struct fleet_device *a = &f->devices[ix[i - 1]];
-		const struct fleet_device *b = &f->devices[ix[i]];
-
-		if (cfg_cmp_addr(&ix[i - 1], &ix[i], cx->cfg) != 0)
-			continue;
-		cfg_error_at(cx, NULL, "devices", "devices %s and %s have the same "
-		    "address %s:%u unit %d", a->id, b->id, a->host,
-		    a->port ? a->port : cx->cfg->modbus.port,
-		    a->unit >= 0 ? a->unit : (int)cx->cfg->modbus.unit);
-		reported++;
-	}
-	xfree(ix);
-}
-
-static void
-cfg_cross_checks(struct cfg_ctx *cx)
-{
-	struct config *cfg = cx->cfg;
-
-	cfg_check_addresses(cx);
+	cfgfleet_check_addresses(cx, cfg->fleet, cfg->modbus.port,
+	    cfg->modbus.unit);
 	if (cfg->modbus.backoff_min_ms > cfg->modbus.backoff_max_ms)
-		cfg_error_at(cx, NULL, "modbus.backoff_min", "above "
+		cfgkey_error_at(cx, NULL, "modbus.backoff_min", "above "
 		    "modbus.backoff_max");
 	if (cfg->modbus.timeout_ms > cfg->modbus.interval_ms)
-		cfg_error_at(cx, NULL, "modbus.timeout", "longer than "
+		cfgkey_error_at(cx, NULL, "modbus.timeout", "longer than "
 		    "modbus.interval: a poll would overlap the next one");
 	if (strcmp(cfg->http.bind, "127.0.0.1") != 0 &&
 	    strcmp(cfg->http.bind, "::1") != 0 &&
-	    strcmp(cfg->http.bind, "localhost") != 0 && cfg->http.token_file == NULL)
-		cfg_error_at(cx, NULL, "http.bind", "binding %s beyond loopback "
-		    "needs http.token_file", cfg->http.bind);
+	    strcmp(cfg->http.bind, "localhost") != 0 &&
+	    cfg->http.token_file == NULL)
+		cfgkey_error_at(cx, NULL, "http.bind", "binding %s beyond "
+		    "loopback needs http.token_file", cfg->http.bind);
 }
 
 struct config *
 config_load_buffer(const char *name, const char *buf, size_t len,
     struct config_errors *errs)
 {
-	struct cfg_ctx cx;
+	struct cfgkey_ctx cx;
 	struct config *cfg = xcalloc(1, sizeof(*cfg));
-	const char *slash = strrchr(name, '/');
 	size_t before = errs->n;
 
-	memset(&cx, 0, sizeof(cx));
-	cx.file = name;
-	cx.dir = slash ? xstrndup(name, (size_t)(slash - name) + 1) : xstrdup("");
-	cx.cfg = cfg;
-	cx.errs = errs;
+	cfgkey_init(&cx, name, errs);
 	cfg->path = xstrdup(name);
 	cfg->fleet = fleet_new();
-	cfg_defaults(&cx, top_keys, cfg);
+	cfgkey_defaults(&cx, top_keys, cfg);
 	corr_config_defaults(&cfg->correlation);
 	sla_config_defaults(&cfg->sla);
 
-	cfg_walk(&cx, buf, len);
-	cfg_resolve(&cx);
+	cfg_walk(&cx, cfg, buf, len);
+	cfgfleet_resolve(&cx, cfg->fleet);
 	/* the incidents' clocks run on the sla section */
 	cfg->correlation.sla = &cfg->sla;
 	if (errs->n == before)
-		cfg_cross_checks(&cx);
-
-	for (size_t i = 0; i < cx.nrefs; i++) {
-		xfree(cx.refs[i].key);
-		xfree(cx.refs[i].name);
-	}
-	xfree(cx.refs);
-	for (size_t i = 0; i < cx.nfiles; i++)
-		xfree(cx.files[i]);
-	xfree(cx.files);
-	xfree(cx.dir);
+		cfg_cross_checks(&cx, cfg);
+	cfgkey_fini(&cx);
 	if (errs->n != before) {
 		config_free(cfg);
 		return NULL;
@@ -2673,44 +2106,36 @@ struct config *
 config_load(const char *path, struct config_errors *errs)
 {
 	struct config *cfg;
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
+	char *buf;
+	size_t len;
 	FILE *fp;
+	int r;
 
 	if ((fp = fopen(path, "r")) == NULL) {
-		char msg[1024];
-
-		snprintf(msg, sizeof(msg), "%s: cannot read: %s", path,
+		cfgkey_errors_add(errs, "%s: cannot read: %s", path,
 		    strerror(errno));
-		cfg_errors_add(errs, xstrdup(msg));
 		return NULL;
 	}
-	for (;;) {
-		size_t n;
-
-		if (cap - len < 65536) {
-			cap = cap ? cap * 2 : 65536;
-			buf = xrealloc(buf, cap);
-		}
-		n = fread(buf + len, 1, cap - len, fp);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	if (ferror(fp)) {
-		char msg[1024];
-
-		snprintf(msg, sizeof(msg), "%s: cannot read: %s", path,
-		    strerror(errno));
-		cfg_errors_add(errs, xstrdup(msg));
-		fclose(fp);
+	r = cfgkey_read(fp, &buf, &len);
+	fclose(fp);
+	if (r != 0) {
+		cfgkey_errors_add(errs, "%s: cannot read: %s", path,
+		    strerror(-r));
 		xfree(buf);
 		return NULL;
 	}
-	fclose(fp);
 	cfg = config_load_buffer(path, buf, len, errs);
 	xfree(buf);
 	return cfg;
+}
+
+void
+config_errors_free(struct config_errors *errs)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		xfree(errs->msg[i]);
+	FREE_NULL(errs->msg);
+	errs->n = 0;
 }
 
 static void
@@ -2764,4 +2189,25 @@ config_census(const struct config *cfg, char *buf, size_t len)
 	snprintf(buf, len, "%zu sites, %zu areas, %zu devices, %zu profiles, "
 	    "%zu points, %zu alarm rules", f->nsites, f->nareas, f->ndevices,
 	    f->nprofiles, points, rules);
+}
+
+/* The value parsers' public names: one implementation, in the module that
+ * reads the values. */
+int
+config_parse_duration(const char *s, int64_t *ms, const char **why)
+{
+	return cfgkey_parse_duration(s, ms, why);
+}
+
+int
+config_parse_size(const char *s, uint64_t *bytes, const char **why)
+{
+	return cfgkey_parse_size(s, bytes, why);
+}
+
+int
+config_parse_modicon(const char *s, enum mb_table *table, uint16_t *address,
+    const char **why)
+{
+	return cfgfleet_parse_modicon(s, table, address, why);
 }
