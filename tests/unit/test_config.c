@@ -116,41 +116,6 @@ Test(config, modicon_edges)
 	}
 }
 
-Test(config, durations)
-{
-	static const struct { const char *s; int64_t ms; } ok[] = {
-		{ "90s", 90000 }, { "2h", 7200000 }, { "3d", 259200000 },
-		{ "500ms", 500 }, { "1h30m", 5400000 }, { "0", 0 },
-		{ "1.5s", 1500 }, { "1w", 604800000 },
-	};
-	static const char *const bad[] = { "5", "5x", "", "s", "-1s", "1h 30m" };
-	int64_t ms;
-	const char *why;
-
-	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		cr_assert_eq(config_parse_duration(ok[i].s, &ms, &why), 0, "%s", ok[i].s);
-		cr_assert_eq(ms, ok[i].ms, "%s", ok[i].s);
-	}
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		cr_assert_eq(config_parse_duration(bad[i], &ms, &why), -EINVAL, "%s",
-		    bad[i]);
-}
-
-Test(config, sizes)
-{
-	uint64_t b;
-	const char *why;
-
-	cr_assert_eq(config_parse_size("64k", &b, &why), 0);
-	cr_assert_eq(b, 64000);
-	cr_assert_eq(config_parse_size("16MiB", &b, &why), 0);
-	cr_assert_eq(b, 16u << 20);
-	cr_assert_eq(config_parse_size("12", &b, &why), 0);
-	cr_assert_eq(b, 12);
-	cr_assert_eq(config_parse_size("12q", &b, &why), -EINVAL);
-	cr_assert_eq(config_parse_size("k", &b, &why), -EINVAL);
-}
-
 Test(config, defaults_when_unset)
 {
 	struct config *cfg = load(PROFILE);
