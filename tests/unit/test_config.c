@@ -1,10 +1,11 @@
 /*
  * test_config.c - the configuration as a whole, through config.h: defaults
  * of every section, the flat sections (daemon, modbus, kafka, redis, http),
- * the key engine's messages as a user meets them, files that cannot be
- * read, the correlation and sla sections.  The engine, the inventory CSV
- * and the fleet sections are tested with their modules: test_cfgkey.c,
- * test_cfgcsv.c and test_cfgfleet.c.
+ * the key engine's messages as a user meets them, the order errors come in
+ * across sections, the checks across sections, files that cannot be read,
+ * and the public value parsers.  Each section's own rules are tested with
+ * its module: test_cfgkey.c, test_cfgfleet.c, test_cfgcsv.c, test_cfgcorr.c
+ * and test_cfgsla.c.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -236,112 +237,155 @@ Test(config, modbus_section_reaches_the_client)
 	config_free(cfg);
 }
 
-Test(config, sla_errors)
+/* ------------------------------------------------------------------ */
+/* The whole file across the modules */
+
+Test(config, public_value_parsers)
 {
-	expect_at(PROFILE "sla:\n  clocks:\n    - {clock: ack, duration: 0}\n",
-	    "0}", "sla.clocks[0].duration: a clock's duration must be positive");
-	expect_at(PROFILE "sla:\n  clocks:\n    - {clock: ack, duration: -5m}\n",
-	    "-5m", "sla.clocks[0].duration: a clock's duration must be positive");
-	expect_at(PROFILE "sla:\n  clocks:\n    - {clock: ack, tier: premium, duration: 60s}\n",
-	    "- {clock: ack, tier: premium", "sla.clocks: no duration for the ack clock of tier standard");
-	expect_at(PROFILE "sla:\n  calendars:\n    w: {timezone: Mars/Olympus}\n",
-	    "Mars/Olympus", "sla.calendars.w.timezone: ");
-	expect_at(PROFILE "sla:\n  calendars:\n    w: {hours: \"18:00-09:00\"}\n",
-	    "\"18:00-09:00\"", "sla.calendars.w.hours: working hours \"18:00-09:00\" are inverted");
-	expect_at(PROFILE "sla:\n  calendars:\n    w: {weekdays: [mon, mon]}\n",
-	    "mon]", "sla.calendars.w.weekdays[1]: weekday mon given twice");
-	expect_at(PROFILE "sla:\n  calendars:\n    w: {holidays: [2026-02-30]}\n",
-	    "2026-02-30", "sla.calendars.w.holidays[0]: expected a date");
-	expect_at(PROFILE "sla:\n  clocks:\n    - {clock: ack, duration: 1h, calendar: nine-to-five}\n",
-	    "nine-to-five", "sla.clocks[0].calendar: unknown calendar \"nine-to-five\"");
-	expect_at(PROFILE "sla:\n  warnings: [0.8, 0.5]\n",
-	    "0.5]", "sla.warnings[1]: warning fractions must be ascending");
-	expect_at(PROFILE "sla:\n  escalation:\n    - {level: regional, on: breach}\n",
-	    "regional", "sla.escalation[0].level: unknown value \"regional\"");
-	expect_at(PROFILE "sla:\n  escalation:\n    - {level: branch, on: warning, warning: 3}\n",
-	    "escalation:", "sla.escalation[0].warning: no such warning");
+	int64_t ms;
+	uint64_t b;
+	enum mb_table t;
+	uint16_t a;
+	const char *why = NULL;
+
+	/* config.h's names for the parsers cfgkey and cfgfleet own */
+	cr_assert_eq(config_parse_duration("1h30m", &ms, &why), 0);
+	cr_assert_eq(ms, 5400000);
+	cr_assert_eq(config_parse_duration("90", &ms, &why), -EINVAL);
+	cr_assert_not_null(why);
+	cr_assert_eq(config_parse_size("16MiB", &b, &why), 0);
+	cr_assert_eq(b, 16u << 20);
+	cr_assert_eq(config_parse_size("16q", &b, &why), -EINVAL);
+	cr_assert_eq(config_parse_modicon("40010", &t, &a, &why), 0);
+	cr_assert_eq(t, MB_HOLDING);
+	cr_assert_eq(a, 9);
+	cr_assert_eq(config_parse_modicon("20001", &t, &a, &why), -EINVAL);
 }
 
-Test(config, sla_calendar_parsed)
+/*
+ * The order errors come in is part of what `tocsind -n` prints: the
+ * top-level keys in file order, then profiles, sites, devices, correlation
+ * and sla whatever their order in the file, then the names that had to
+ * wait.  (Taken from the loader before it was split into modules.)
+ */
+Test(config, errors_in_walk_order)
 {
-	struct config *cfg = load(PROFILE "sla:\n  calendars:\n"
-	    "    w: {timezone: \"+08:00\", weekdays: [mon, fri], hours: \"09:00-18:00\","
-	    " holidays: [2026-10-02, 2026-10-01]}\n"
-	    "  clocks:\n"
-	    "    - {clock: ack, duration: 1h}\n"
-	    "    - {clock: ack, tier: premium, duration: 60s}\n"
-	    "    - {clock: ack, tier: premium, region: C, duration: 2m}\n"
-	    "    - {clock: arrive, duration: 2h}\n"
-	    "    - {clock: resolve, duration: 8h}\n"
-	    "    - {clock: resolve_complex, duration: 3d, calendar: w}\n");
-	struct calendar *c;
+	static const char *const want[] = {
+		"t.yaml:7:9: modbus.port: 0 is out of range [1, 65535]",
+		"t.yaml:18:1: colour: unknown key",
+		"t.yaml:16:40: profiles.rect.alarms[0].point: profile rect has no "
+		    "point \"w\"",
+		"t.yaml:5:20: devices[1].site: device d2 names unknown site \"S9\"",
+		"t.yaml:2:19: sla.warnings[1]: warning fractions must be ascending",
+		"t.yaml:4:44: devices[0].via: device d1 is reached via unknown "
+		    "device \"gw\"",
+		"t.yaml:10:14: correlation.rules[0].root: alarm code MAINS_FAIL is "
+		    "raised by no profile",
+		"t.yaml:10:37: correlation.rules[0].explains[0]: alarm code NOPE is "
+		    "raised by no profile",
+	};
+	struct config *cfg = load(
+	    "sla:\n  warnings: [0.9, 0.5]\n"
+	    "devices:\n"
+	    "  - {id: d1, site: S1, profile: rect, via: gw}\n"
+	    "  - {id: d2, site: S9, profile: rect, host: h}\n"
+	    "modbus:\n  port: 0\n"
+	    "correlation:\n  rules:\n"
+	    "    - {root: MAINS_FAIL, explains: [NOPE]}\n"
+	    "sites:\n  - {id: S1, area: a, region: A}\n"
+	    "profiles:\n  rect:\n"
+	    "    points: [{name: v, address: 30001}]\n"
+	    "    alarms: [{code: MAINS_FAIL, point: w, condition: above, "
+	    "threshold: 1}]\n"
+	    "  fsu: {gateway: true, points: [{name: d, address: 10001}]}\n"
+	    "colour: red\n");
+
+	cr_assert_null(cfg);
+	for (size_t i = 0; i < errs.n; i++)
+		cr_log_info("got: %s", errs.msg[i]);
+	cr_assert_eq(errs.n, sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < errs.n; i++)
+		cr_assert_str_eq(errs.msg[i], want[i]);
+}
+
+Test(config, cross_checks_after_a_clean_read)
+{
+	static const char *const want[] = {
+		"t.yaml: devices: devices a and b have the same address h:502 unit 1",
+		"t.yaml: modbus.backoff_min: above modbus.backoff_max",
+		"t.yaml: modbus.timeout: longer than modbus.interval: a poll would "
+		    "overlap the next one",
+		"t.yaml: http.bind: binding 0.0.0.0 beyond loopback needs "
+		    "http.token_file",
+	};
+	const char *yaml = "profiles:\n  rect: {points: [{name: v, address: 30001}]}\n"
+	    "sites:\n  - {id: S1, area: a, region: A}\n"
+	    "devices:\n  - {id: a, site: S1, profile: rect, host: h}\n"
+	    "  - {id: b, site: S1, profile: rect, host: h}\n"
+	    "modbus: {backoff_min: 2m, backoff_max: 1m, timeout: 10s, "
+	    "interval: 5s}\n"
+	    "http: {bind: 0.0.0.0}\n";
+	char broken[1024];
+
+	cr_assert_null(load(yaml));
+	cr_assert_eq(errs.n, 4);
+	for (size_t i = 0; i < errs.n; i++)
+		cr_assert_str_eq(errs.msg[i], want[i]);
+	/* another error first: the checks across sections keep quiet */
+	snprintf(broken, sizeof(broken), "%sredis: {port: 0}\n", yaml);
+	cr_assert_null(load(broken));
+	cr_assert_eq(errs.n, 1, "%s", errs.msg[0]);
+	cr_assert_str_eq(errs.msg[0], "t.yaml:10:15: redis.port: 0 is out of "
+	    "range [1, 65535]");
+	/* a token file makes any address acceptable */
+	snprintf(broken, sizeof(broken), "%s", PROFILE
+	    "http: {bind: 0.0.0.0, token_file: /etc/tocsin/token}\n");
+	config_free(load(broken));
+	cr_assert_eq(errs.n, 0, "%s", errs.n ? errs.msg[0] : "");
+}
+
+Test(config, every_section_reaches_the_config)
+{
+	struct config *cfg = load(PROFILE
+	    "daemon: {state_dir: /srv/tocsin, log_level: debug, shards: 4}\n"
+	    "sites:\n  - {id: S1, area: a, region: C, tenants: [{customer: x, "
+	    "tier: premium}]}\n"
+	    "devices:\n  - {id: d, site: S1, profile: rect, host: 127.0.0.1}\n"
+	    "correlation: {reopen_hold: 1m}\n"
+	    "sla: {warnings: [0.7]}\n"
+	    "output: {file: /tmp/events.jsonl}\n");
+	char census[256];
 
 	cr_assert_not_null(cfg, "%s", errs.n ? errs.msg[0] : "");
-	cr_assert_eq(cfg->sla.ncalendars, 3);	/* 24x7, workday, w */
-	c = &cfg->sla.calendars[2];
-	cr_assert_str_eq(c->name, "w");
-	cr_assert_eq(c->utc_offset_min, 480);
-	cr_assert_eq(c->weekdays, (1 << CAL_MON) | (1 << CAL_FRI));
-	cr_assert_eq(c->nperiods, 1);
-	cr_assert_eq(c->periods[0].start_min, 540);
-	cr_assert_eq(c->periods[0].end_min, 1080);
-	/* the most specific row wins */
-	cr_assert_eq(cfg->sla.dur[SLA_ACK][TIER_STANDARD][SEV_MAJOR][REGION_C].ms, 3600000);
-	cr_assert_eq(cfg->sla.dur[SLA_ACK][TIER_PREMIUM][SEV_MAJOR][REGION_A].ms, 60000);
-	cr_assert_eq(cfg->sla.dur[SLA_ACK][TIER_PREMIUM][SEV_MAJOR][REGION_C].ms, 120000);
-	cr_assert_eq(cfg->sla.complex_resolve[TIER_PREMIUM][SEV_MINOR][REGION_B].calendar, 2);
-	cr_assert_eq(c->nholidays, 2);
-	cr_assert_eq(c->holidays[0], 20727);	/* 2026-10-01 */
-	cr_assert_eq(c->holidays[1], 20728);
+	cr_assert_str_eq(cfg->path, "t.yaml");
+	cr_assert_str_eq(cfg->daemon.state_dir, "/srv/tocsin");
+	cr_assert_eq(cfg->daemon.log_level, 0);
+	cr_assert_eq(cfg->daemon.shards, 4);
+	cr_assert_eq(cfg->fleet->ndevices, 1);
+	cr_assert_eq(cfg->fleet->sites[0].tier, TIER_PREMIUM);
+	cr_assert_eq(cfg->correlation.reopen_hold_ms, 60000);
+	cr_assert_eq(cfg->correlation.sla, &cfg->sla,
+	    "the incidents' clocks run on the sla section");
+	cr_assert_eq(cfg->sla.nwarnings, 1);
+	cr_assert_str_eq(cfg->output.file, "/tmp/events.jsonl");
+	cr_assert_str_eq(cfg->kafka.topic_incidents, "tocsin.incidents");
+	config_census(cfg, census, sizeof(census));
+	cr_assert_str_eq(census, "1 sites, 1 areas, 1 devices, 1 profiles, "
+	    "1 points, 1 alarm rules");
 	config_free(cfg);
 }
 
-Test(config, correlation_rules)
+Test(config, empty_and_unreadable)
 {
-	struct config *cfg = load(PROFILE "  fsu:\n    gateway: true\n"
-	    "    points: [{name: d, address: 10001}]\n"
-	    "    alarms: [{code: DOOR_OPEN, point: d, condition: equals, threshold: 1}]\n"
-	    "correlation:\n"
-	    "  rules:\n"
-	    "    - {root: MAINS_FAIL, explains: [DOOR_OPEN], window: 1h, before: 1m}\n"
-	    "    - {root: COMM_LOSS, explains: [COMM_LOSS], scope: gateway}\n"
-	    "  storm: {code: MAINS_FAIL, sites: 3, window: 5m}\n"
-	    "  flapping: {cycles: 5}\n"
-	    "  chronic: {count: 4, period: 30d}\n"
-	    "  reopen_hold: 10m\n"
-	    "  auto_resolve: true\n"
-	    "  id_prefix: SH-\n");
-	const struct corr_config *cc;
+	struct config *cfg;
 
-	cr_assert_not_null(cfg, "%s", errs.n ? errs.msg[0] : "");
-	cc = &cfg->correlation;
-	cr_assert_eq(cc->nrules, 2);
-	cr_assert_str_eq(cc->rules[0].children[0], "DOOR_OPEN");
-	cr_assert_eq(cc->rules[0].window_ms, 3600000);
-	cr_assert_eq(cc->rules[0].before_ms, 60000);
-	cr_assert_eq(cc->rules[1].scope, CORR_SCOPE_GATEWAY);
-	cr_assert_eq(cc->storm_sites, 3);
-	cr_assert_eq(cc->storm_window_ms, 300000);
-	cr_assert_eq(cc->flap_cycles, 5);
-	cr_assert_eq(cc->flap_window_ms, 3600000, "unset keeps the default");
-	cr_assert_eq(cc->chronic_count, 4);
-	cr_assert_eq(cc->chronic_period_ms, 30LL * 86400000);
-	cr_assert_eq(cc->reopen_hold_ms, 600000);
-	cr_assert_eq(cc->auto_resolve, 1);
-	cr_assert_str_eq(cc->id_prefix, "SH-");
-	config_free(cfg);
-	expect_at(PROFILE "correlation:\n  flapping: {cycles: 99}\n",
-	    "99", "correlation.flapping.cycles: 99 is out of range [2, 32]");
-	expect_at(PROFILE "correlation:\n  storm: {code: MAINS_FAILURE}\n",
-	    "MAINS_FAILURE", "correlation.storm.code: alarm code MAINS_FAILURE "
-	    "is raised by no profile");
-}
-
-Test(config, unknown_code)
-{
-	/* moved from dangling_references; the rest is test_cfgfleet.c's */
-	expect_at(PROFILE "correlation:\n  rules:\n"
-	    "    - {root: MAINS_FAIL, explains: [BATT_LOW]}\n",
-	    "BATT_LOW]", "correlation.rules[0].explains[0]: alarm code "
-	    "BATT_LOW is raised by no profile");
+	expect_error("", "t.yaml: yaml: the file is empty");
+	cr_assert_eq(errs.n, 1);
+	expect_error("- a\n", "t.yaml:1:1: : expected a mapping, got a list");
+	reset();
+	cfg = config_load("/", &errs);
+	cr_assert_null(cfg);
+	cr_assert_eq(errs.n, 1);
+	cr_assert_str_eq(errs.msg[0], "/: cannot read: Is a directory");
+	config_free(NULL);
 }
