@@ -27,7 +27,11 @@
 #include "daemon/cfgfleet.h"
 #include "daemon/mem.h"
 
-/* What a deferred name (struct cfgkey_ref) names. */
+/*
+ * What a name refers to.  Sites and profiles are read before devices and
+ * resolve at once; a gateway (VIA) or an alarm code (CODE) may have to wait,
+ * and this is then the kind of its struct cfgkey_ref.
+ */
 enum cfg_ref_kind { REF_SITE, REF_PROFILE, REF_VIA, REF_CODE };
 
 static int cfg_ref_resolve(struct cfgkey_ctx *, struct fleet *,

@@ -393,7 +393,8 @@ cfg_clock_tables(struct cfgkey_ctx *cx, struct sla_config *sla,
 			} else if (reported++ < 5)
 				cfgkey_error(cx, at, path, "no duration for the %s "
 				    "clock of tier %s, severity %s, region %s",
-				    n_clockrow(k), cfgkey_name_tier(t), cfgkey_name_severity(s), cfgkey_name_region(r));
+				    n_clockrow(k), cfgkey_name_tier(t),
+				    cfgkey_name_severity(s), cfgkey_name_region(r));
 		}
 	}
 }
@@ -526,7 +527,8 @@ cfg_band(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 	}
 	under = at[BK_UNDER] != NULL ? in.under : INT64_MAX;
 	if (*ba->n > 0 && under <= ba->last) {
-		cfgkey_error(cx, at[BK_UNDER], path, "bands must be ascending in under");
+		cfgkey_error(cx, at[BK_UNDER], path, "bands must be ascending "
+		    "in under");
 		return;
 	}
 	if (*ba->n == SLA_MAX_BANDS) {
