@@ -2,9 +2,13 @@
  * config.h - tocsind's configuration: one YAML file (libyaml), optionally an
  * inventory CSV of devices, loaded into plain structs and the fleet model.
  *
- * Every key is data (config.c holds one table per section: name, type,
- * range, default, field offset), so defaults, range checks and "did you
- * mean" suggestions come from one place.  Loading never stops at the first
+ * Every key is data (one table per section: name, type, range, default,
+ * field offset, read by the key-table engine in cfgkey.c), so defaults,
+ * range checks and "did you mean" suggestions come from one place.  The
+ * sections are read by the modules config.c (daemon, modbus, kafka, redis,
+ * http, output), cfgfleet.c (profiles, sites, devices), cfgcsv.c (the
+ * inventory CSV), cfgcorr.c (correlation) and cfgsla.c (sla); this header
+ * is all the rest of tocsin needs.  Loading never stops at the first
  * problem: every error is collected as "FILE:LINE:COLUMN: key: message"
  * (key is the dotted path, e.g. profiles.rectifier.points[2].address) and
  * the caller prints them all, which is what `tocsind -n` does.
@@ -117,7 +121,7 @@ struct config_errors {
 /*
  * Loads FILE.  Returns the configuration (free with config_free()) when
  * there was no error; otherwise NULL, with every error appended to errs
- * (free with config_errors_free()).
+ * (free with config_errors_free()), a file that cannot be read included.
  */
 struct config *config_load(const char *path, struct config_errors *errs);
 /* The same from a buffer; name is used in messages and for relative paths. */
@@ -130,8 +134,8 @@ void	 config_errors_free(struct config_errors *errs);
 void	 config_census(const struct config *cfg, char *buf, size_t len);
 
 /*
- * Value parsers, exported for tests and other readers.  Each returns 0 or
- * -1 with *why set to a static explanation.
+ * Value parsers, exported for tests and other readers.  Each returns 0, or
+ * -EINVAL with *why set to a static explanation.
  */
 int	 config_parse_duration(const char *s, int64_t *ms, const char **why);
 int	 config_parse_size(const char *s, uint64_t *bytes, const char **why);

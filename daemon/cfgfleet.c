@@ -1,0 +1,993 @@
+/*
+ * cfgfleet.c - profiles, sites and devices (see cfgfleet.h).
+ *
+ * Design.  Each item is read with a key table into a small *_in struct of
+ * plain values (strings, ints, -1 or UINT32_MAX for "not given"), checked as
+ * a whole (a point's address against its table and type, an alarm's clear
+ * threshold against its condition), and only then added to the fleet, so a
+ * broken item never reaches the model but its siblings are still read and
+ * checked.  Names of other objects resolve through cfg_ref_resolve(): at
+ * once when what they name is already read, else deferred to
+ * cfgfleet_resolve() with the context's list (cfgkey_defer()).
+ *
+ * The inventory CSV is parsed by cfgcsv.c on the file's bytes; this file
+ * reads the file, keeps its name for the locations of deferred names, and
+ * adds each row as a device exactly as an inline one.  The alarm-code check
+ * a correlation rule needs (cfgfleet_read_code) lives here because what it
+ * checks against, the codes the profiles raise, is the fleet's.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/cfgcsv.h"
+#include "daemon/cfgfleet.h"
+#include "daemon/mem.h"
+
+/*
+ * What a name refers to.  Sites and profiles are read before devices and
+ * resolve at once; a gateway (VIA) or an alarm code (CODE) may have to wait,
+ * and this is then the kind of its struct cfgkey_ref.
+ */
+enum cfg_ref_kind { REF_SITE, REF_PROFILE, REF_VIA, REF_CODE };
+
+static int cfg_ref_resolve(struct cfgkey_ctx *, struct fleet *,
+	    const struct cfgkey_loc *, const char *, const char *, uint32_t,
+	    enum cfg_ref_kind, int);
+
+static const char *
+n_table(int i)
+{
+	return i < MB__COUNT ? mb_table_name((enum mb_table)i) : NULL;
+}
+static const char *
+n_type(int i) { return i < PT__COUNT ? pt_type_name((enum pt_type)i) : NULL; }
+static const char *
+n_order(int i)
+{
+	return i < PT_ORDER__COUNT ? pt_order_name((enum pt_order)i) : NULL;
+}
+static const char *
+n_cond(int i)
+{
+	return i < AC__COUNT ? alarm_cond_name((enum alarm_cond)i) : NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Modicon addresses */
+
+int
+cfgfleet_parse_modicon(const char *s, enum mb_table *table, uint16_t *address,
+    const char **why)
+{
+	size_t len = strlen(s);
+	unsigned long v, off, digit;
+	char *end;
+
+	if (len == 0 || len > 6 || !isdigit((unsigned char)s[0])) {
+		*why = "not a Modicon address (00001-09999, 10001-19999, "
+		    "30001-39999, 40001-49999 or 6-digit 400001-465536)";
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < len; i++)
+		if (!isdigit((unsigned char)s[i])) {
+			*why = "a Modicon address has only digits";
+			return -EINVAL;
+		}
+	v = strtoul(s, &end, 10);
+	if (len == 6) {
+		digit = v / 100000;
+		off = v % 100000;
+		if (off < 1 || off > 65536) {
+			*why = "six-digit Modicon address out of range "
+			    "(x00001-x65536)";
+			return -EINVAL;
+		}
+	} else {
+		digit = v / 10000;
+		off = v % 10000;
+		if (off < 1) {
+			*why = "Modicon addresses start at 1 in each table "
+			    "(00001, 10001, 30001, 40001)";
+			return -EINVAL;
+		}
+	}
+	switch (digit) {
+	case 0: *table = MB_COIL; break;
+	case 1: *table = MB_DISCRETE; break;
+	case 3: *table = MB_INPUT; break;
+	case 4: *table = MB_HOLDING; break;
+	default:
+		*why = "Modicon table digit must be 0 (coil), 1 (discrete "
+		    "input), 3 (input register) or 4 (holding register)";
+		return -EINVAL;
+	}
+	*address = (uint16_t)(off - 1);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* profiles: points and alarms */
+
+struct point_in {
+	char		*name, *unit, *address;
+	char		*shorthand[MB__COUNT];	/* coil: N, holding: N, ... */
+	int		 table, type, order;
+	double		 scale, offset, min, max, deadband;
+	uint32_t	 bit;
+	int64_t		 interval;	/* poll class; 0: every poll */
+};
+
+enum { PK_NAME, PK_TABLE, PK_ADDRESS, PK_COIL, PK_DISCRETE, PK_INPUT,
+    PK_HOLDING, PK_TYPE, PK_ORDER, PK_SCALE, PK_OFFSET, PK_UNIT, PK_MIN,
+    PK_MAX, PK_DEADBAND, PK_BIT, PK_INTERVAL, PK__N };
+
+static const struct cfg_key point_keys[] = {
+	[PK_NAME] = KSTR("name", struct point_in, name, NULL),
+	[PK_TABLE] = KENUM("table", struct point_in, table, n_table, NULL),
+	[PK_ADDRESS] = KSTR("address", struct point_in, address, NULL),
+	[PK_COIL] = KSTR("coil", struct point_in, shorthand[MB_COIL], NULL),
+	[PK_DISCRETE] = KSTR("discrete", struct point_in, shorthand[MB_DISCRETE], NULL),
+	[PK_INPUT] = KSTR("input", struct point_in, shorthand[MB_INPUT], NULL),
+	[PK_HOLDING] = KSTR("holding", struct point_in, shorthand[MB_HOLDING], NULL),
+	[PK_TYPE] = KENUM("type", struct point_in, type, n_type, NULL),
+	[PK_ORDER] = KENUM("order", struct point_in, order, n_order, "ABCD"),
+	[PK_SCALE] = KDBL("scale", struct point_in, scale, -1e12, 1e12, "1"),
+	[PK_OFFSET] = KDBL("offset", struct point_in, offset, -1e15, 1e15, "0"),
+	[PK_UNIT] = KSTR("unit", struct point_in, unit, NULL),
+	[PK_MIN] = KDBL("min", struct point_in, min, -1e300, 1e300, NULL),
+	[PK_MAX] = KDBL("max", struct point_in, max, -1e300, 1e300, NULL),
+	[PK_DEADBAND] = KDBL("deadband", struct point_in, deadband, 0, 1e15, "0"),
+	[PK_BIT] = KU32("bit", struct point_in, bit, 0, 15, NULL),
+	[PK_INTERVAL] = KDUR("interval", struct point_in, interval, 0.1, 86400, NULL),
+	[PK__N] = K_END
+};
+
+/* An offset within a table: 0-65535. */
+static int
+cfg_offset(const char *s, uint16_t *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < 0 || v > 65535)
+		return -EINVAL;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+static void
+cfg_point(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
+{
+	struct fleet_profile *prof = arg;
+	struct point_in in;
+	yaml_node_t *at[PK__N];
+	struct fleet_point pt;
+	const char *why;
+	char kp[CFGKEY_PATH_MAX];
+	int given = 0, bad = 0;
+	enum mb_table table = MB_HOLDING;
+	uint16_t address = 0;
+
+	memset(&in, 0, sizeof(in));
+	in.table = in.type = -1;
+	in.min = -INFINITY;
+	in.max = INFINITY;
+	in.bit = UINT32_MAX;
+	cfgkey_defaults(cx, point_keys, &in);
+	if (cfgkey_map(cx, n, point_keys, &in, path, at) != 0)
+		goto out;
+	if (in.name == NULL) {
+		cfgkey_error(cx, n, path, "a point needs a name");
+		goto out;
+	}
+	if (fleet_find_point(prof, in.name) != FLEET_NONE) {
+		cfgkey_path(kp, sizeof(kp), path, "name");
+		cfgkey_error(cx, at[PK_NAME], kp, "duplicate point name \"%s\"",
+		    in.name);
+		goto out;
+	}
+	for (int t = 0; t < MB__COUNT; t++) {
+		if (in.shorthand[t] == NULL)
+			continue;
+		cfgkey_path(kp, sizeof(kp), path, n_table(t));
+		if (given++ || in.address != NULL || at[PK_TABLE] != NULL) {
+			cfgkey_error(cx, at[PK_COIL + t], kp, "give either %s: N or "
+			    "address (with an optional table), not both",
+			    n_table(t));
+			bad = 1;
+		} else if (cfg_offset(in.shorthand[t], &address) != 0) {
+			cfgkey_error(cx, at[PK_COIL + t], kp, "expected an offset "
+			    "0-65535 in the %s table, got \"%s\"", n_table(t),
+			    in.shorthand[t]);
+			bad = 1;
+		}
+		table = (enum mb_table)t;
+	}
+	if (!given && in.address == NULL) {
+		cfgkey_error(cx, n, path, "point \"%s\" needs an address "
+		    "(address: 40001, or holding: 0)", in.name);
+		goto out;
+	}
+	if (!given) {
+		cfgkey_path(kp, sizeof(kp), path, "address");
+		if (in.table >= 0) {
+			table = (enum mb_table)in.table;
+			if (cfg_offset(in.address, &address) != 0) {
+				cfgkey_error(cx, at[PK_ADDRESS], kp, "expected an "
+				    "offset 0-65535 in the %s table, got \"%s\"",
+				    n_table(in.table), in.address);
+				bad = 1;
+			}
+		} else if (cfgfleet_parse_modicon(in.address, &table, &address,
+		    &why) != 0) {
+			cfgkey_error(cx, at[PK_ADDRESS], kp, "%s, got \"%s\"", why,
+			    in.address);
+			bad = 1;
+		}
+	}
+	if (bad)
+		goto out;
+
+	memset(&pt, 0, sizeof(pt));
+	pt.table = (uint8_t)table;
+	pt.address = address;
+	pt.bit = -1;
+	if (in.type < 0)
+		in.type = table <= MB_DISCRETE ? PT_BOOL : PT_UINT16;
+	pt.type = (uint8_t)in.type;
+	pt.order = (uint8_t)in.order;
+	if (table <= MB_DISCRETE && in.type != PT_BOOL) {
+		cfgkey_path(kp, sizeof(kp), path, "type");
+		cfgkey_error(cx, at[PK_TYPE], kp, "a %s holds single bits: type "
+		    "must be bool, got %s", n_table(table), n_type(in.type));
+		goto out;
+	}
+	if (in.bit != UINT32_MAX) {
+		cfgkey_path(kp, sizeof(kp), path, "bit");
+		if (table <= MB_DISCRETE || in.type != PT_BOOL) {
+			cfgkey_error(cx, at[PK_BIT], kp, "bit selects one bit of "
+			    "a register for a bool point");
+			goto out;
+		}
+		pt.bit = (int8_t)in.bit;
+	}
+	if ((unsigned)address + fleet_point_width(&pt) - 1 > 65535) {
+		cfgkey_path(kp, sizeof(kp), path, given ? n_table(table) : "address");
+		cfgkey_error(cx, at[given ? PK_COIL + table : PK_ADDRESS], kp,
+		    "a %s at %s address %u runs past the end of the table "
+		    "(last address 65535)", n_type(in.type), n_table(table),
+		    address);
+		goto out;
+	}
+	if (in.min > in.max) {
+		cfgkey_path(kp, sizeof(kp), path, "min");
+		cfgkey_error(cx, at[PK_MIN], kp, "min %g is above max %g", in.min,
+		    in.max);
+		goto out;
+	}
+	if (in.scale == 0) {
+		cfgkey_path(kp, sizeof(kp), path, "scale");
+		cfgkey_error(cx, at[PK_SCALE], kp, "scale must not be 0");
+		goto out;
+	}
+	/* Overlap: registers shared, unless both are distinct bits of one. */
+	for (size_t i = 0; i < prof->npoints; i++) {
+		const struct fleet_point *o = &prof->points[i];
+		unsigned a0 = pt.address, a1 = a0 + fleet_point_width(&pt) - 1;
+		unsigned b0 = o->address, b1 = b0 + fleet_point_width(o) - 1;
+
+		if (o->table != pt.table || a1 < b0 || b1 < a0)
+			continue;
+		if (pt.bit >= 0 && o->bit >= 0 && pt.bit != o->bit)
+			continue;
+		cfgkey_error(cx, n, path, "point \"%s\" (%s %u-%u) overlaps point "
+		    "\"%s\" (%s %u-%u)", in.name, n_table(table), a0, a1,
+		    o->name, n_table(o->table), b0, b1);
+		goto out;
+	}
+	pt.name = in.name;
+	pt.unit = in.unit;
+	in.name = in.unit = NULL;
+	pt.scale = in.scale;
+	pt.offset = in.offset;
+	pt.min = in.min;
+	pt.max = in.max;
+	pt.deadband = in.deadband;
+	pt.interval_ms = (uint32_t)in.interval;
+	prof->points = xreallocarray(prof->points, prof->npoints + 1,
+	    sizeof(*prof->points));
+	prof->points[prof->npoints++] = pt;
+out:
+	xfree(in.name);
+	xfree(in.unit);
+	xfree(in.address);
+	for (int t = 0; t < MB__COUNT; t++)
+		xfree(in.shorthand[t]);
+}
+
+struct alarm_in {
+	char		*code, *point;
+	int		 cond, severity;
+	double		 threshold, clear;
+	uint32_t	 bit;
+	int64_t		 delay_on, delay_off;
+};
+
+enum { AK_CODE, AK_POINT, AK_COND, AK_THRESHOLD, AK_CLEAR, AK_BIT,
+    AK_DELAY_ON, AK_DELAY_OFF, AK_SEVERITY, AK__N };
+
+static const struct cfg_key alarm_keys[] = {
+	[AK_CODE] = KSTR("code", struct alarm_in, code, NULL),
+	[AK_POINT] = KSTR("point", struct alarm_in, point, NULL),
+	[AK_COND] = KENUM("condition", struct alarm_in, cond, n_cond, NULL),
+	[AK_THRESHOLD] = KDBL("threshold", struct alarm_in, threshold, -1e300, 1e300, NULL),
+	[AK_CLEAR] = KDBL("clear", struct alarm_in, clear, -1e300, 1e300, NULL),
+	[AK_BIT] = KU32("bit", struct alarm_in, bit, 0, 63, NULL),
+	[AK_DELAY_ON] = KDUR("delay_on", struct alarm_in, delay_on, 0, K_DAY, "0"),
+	[AK_DELAY_OFF] = KDUR("delay_off", struct alarm_in, delay_off, 0, K_DAY, "0"),
+	[AK_SEVERITY] = KENUM("severity", struct alarm_in, severity,
+	    cfgkey_name_severity, "major"),
+	[AK__N] = K_END
+};
+
+struct profile_arg {
+	struct fleet	*fleet;
+	uint32_t	 profile;
+};
+
+static int
+cfg_code_ok(const char *s)
+{
+	if (*s == '\0' || strlen(s) > 63)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!isupper((unsigned char)*s) && !isdigit((unsigned char)*s) &&
+		    *s != '_')
+			return 0;
+	return 1;
+}
+
+static void
+cfg_alarm(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
+{
+	struct profile_arg *pa = arg;
+	struct fleet_profile *prof = &pa->fleet->profiles[pa->profile];
+	struct alarm_in in;
+	yaml_node_t *at[AK__N];
+	struct fleet_alarm al;
+	char kp[CFGKEY_PATH_MAX];
+	uint32_t pi;
+
+	memset(&in, 0, sizeof(in));
+	in.cond = -1;
+	in.bit = UINT32_MAX;
+	cfgkey_defaults(cx, alarm_keys, &in);
+	if (cfgkey_map(cx, n, alarm_keys, &in, path, at) != 0)
+		goto out;
+	if (in.code == NULL || in.point == NULL || in.cond < 0) {
+		cfgkey_error(cx, n, path, "an alarm needs code, point and "
+		    "condition");
+		goto out;
+	}
+	if (!cfg_code_ok(in.code)) {
+		cfgkey_path(kp, sizeof(kp), path, "code");
+		cfgkey_error(cx, at[AK_CODE], kp, "alarm codes are upper case "
+		    "letters, digits and _ (like MAINS_FAIL), got \"%s\"", in.code);
+		goto out;
+	}
+	pi = fleet_find_point(prof, in.point);
+	if (pi == FLEET_NONE) {
+		const char *names[256];
+		size_t nn = 0;
+		const char *hint;
+
+		for (size_t i = 0; i < prof->npoints && nn < 256; i++)
+			names[nn++] = prof->points[i].name;
+		hint = cfgkey_suggest(in.point, names, nn);
+		cfgkey_path(kp, sizeof(kp), path, "point");
+		if (hint != NULL)
+			cfgkey_error(cx, at[AK_POINT], kp, "profile %s has no point "
+			    "\"%s\" (did you mean \"%s\"?)", prof->id, in.point,
+			    hint);
+		else
+			cfgkey_error(cx, at[AK_POINT], kp, "profile %s has no point "
+			    "\"%s\"", prof->id, in.point);
+		goto out;
+	}
+	memset(&al, 0, sizeof(al));
+	al.point = pi;
+	al.cond = (uint8_t)in.cond;
+	al.severity = (uint8_t)in.severity;
+	if (in.cond == AC_BIT_SET) {
+		if (in.bit == UINT32_MAX) {
+			cfgkey_error(cx, n, path, "condition bit_set needs bit");
+			goto out;
+		}
+		al.bit = (uint8_t)in.bit;
+	} else if (at[AK_THRESHOLD] == NULL) {
+		cfgkey_error(cx, n, path, "condition %s needs threshold",
+		    n_cond(in.cond));
+		goto out;
+	}
+	al.threshold = in.threshold;
+	al.clear = at[AK_CLEAR] != NULL ? in.clear : in.threshold;
+	cfgkey_path(kp, sizeof(kp), path, "clear");
+	if (in.cond == AC_ABOVE && al.clear > al.threshold) {
+		cfgkey_error(cx, at[AK_CLEAR], kp, "clear %g must not be above the "
+		    "threshold %g of an 'above' alarm", al.clear, al.threshold);
+		goto out;
+	}
+	if (in.cond == AC_BELOW && al.clear < al.threshold) {
+		cfgkey_error(cx, at[AK_CLEAR], kp, "clear %g must not be below the "
+		    "threshold %g of a 'below' alarm", al.clear, al.threshold);
+		goto out;
+	}
+	al.delay_on_ms = (uint32_t)in.delay_on;
+	al.delay_off_ms = (uint32_t)in.delay_off;
+	al.code = in.code;
+	al.code_id = fleet_code(pa->fleet, in.code);
+	in.code = NULL;
+	prof->alarms = xreallocarray(prof->alarms, prof->nalarms + 1,
+	    sizeof(*prof->alarms));
+	prof->alarms[prof->nalarms++] = al;
+out:
+	xfree(in.code);
+	xfree(in.point);
+}
+
+enum { FK_DESC, FK_GATEWAY, FK_POINTS, FK_ALARMS, FK__N };
+
+static const struct cfg_key profile_keys[] = {
+	[FK_DESC] = KSTR("description", struct fleet_profile, description, NULL),
+	[FK_GATEWAY] = KBOOL("gateway", struct fleet_profile, gateway, "false"),
+	[FK_POINTS] = KFN("points", cfgkey_nop),
+	[FK_ALARMS] = KFN("alarms", cfgkey_nop),
+	[FK__N] = K_END
+};
+
+void
+cfgfleet_read_profiles(struct cfgkey_ctx *cx, struct fleet *f, yaml_node_t *n,
+    const char *path)
+{
+	if (cfgkey_expect(cx, n, YAML_MAPPING_NODE, path) != 0)
+		return;
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	    p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *kn = cfgkey_node(cx, p->key);
+		yaml_node_t *vn = cfgkey_node(cx, p->value);
+		yaml_node_t *at[FK__N];
+		struct profile_arg pa;
+		char kp[CFGKEY_PATH_MAX], sp[CFGKEY_PATH_MAX];
+		const char *id;
+		uint32_t pi;
+
+		if ((id = cfgkey_scalar(cx, kn, path)) == NULL)
+			continue;
+		cfgkey_path(kp, sizeof(kp), path, id);
+		if ((pi = fleet_add_profile(f, id)) == FLEET_NONE) {
+			cfgkey_error(cx, kn, kp, "duplicate profile id \"%s\"", id);
+			continue;
+		}
+		cfgkey_defaults(cx, profile_keys, &f->profiles[pi]);
+		if (cfgkey_map(cx, vn, profile_keys, &f->profiles[pi], kp, at) != 0)
+			continue;
+		pa.fleet = f;
+		pa.profile = pi;
+		cfgkey_path(sp, sizeof(sp), kp, "points");
+		if (at[FK_POINTS] != NULL)
+			cfgkey_list(cx, at[FK_POINTS], sp, cfg_point,
+			    &f->profiles[pi]);
+		if (f->profiles[pi].npoints == 0)
+			cfgkey_error(cx, at[FK_POINTS] ? at[FK_POINTS] : vn, sp,
+			    "profile %s has no points", id);
+		cfgkey_path(sp, sizeof(sp), kp, "alarms");
+		if (at[FK_ALARMS] != NULL)
+			cfgkey_list(cx, at[FK_ALARMS], sp, cfg_alarm, &pa);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* sites and tenants */
+
+struct tenant_in {
+	char		*customer;
+	int		 tier;
+};
+
+static const struct cfg_key tenant_keys[] = {
+	KSTR("customer", struct tenant_in, customer, NULL),
+	KENUM("tier", struct tenant_in, tier, cfgkey_name_tier, "standard"),
+	K_END
+};
+
+static void
+cfg_tenant(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
+{
+	struct fleet_site *s = arg;
+	struct tenant_in in = { NULL, 0 };
+
+	cfgkey_defaults(cx, tenant_keys, &in);
+	if (cfgkey_map(cx, n, tenant_keys, &in, path, NULL) == 0) {
+		if (in.customer == NULL)
+			cfgkey_error(cx, n, path, "a tenant needs customer");
+		else {
+			for (size_t i = 0; i < s->ntenants; i++)
+				if (strcmp(s->tenants[i].customer,
+				    in.customer) == 0) {
+					cfgkey_error(cx, n, path, "customer "
+					    "\"%s\" is already a tenant of "
+					    "site %s", in.customer, s->id);
+					goto out;
+				}
+			fleet_site_add_tenant(s, in.customer, (enum tier)in.tier);
+		}
+	}
+out:
+	xfree(in.customer);
+}
+
+struct site_in {
+	char		*id, *name, *area, *station, *branch;
+	int		 region;
+};
+
+enum { SK_ID, SK_NAME, SK_AREA, SK_REGION, SK_STATION, SK_BRANCH,
+    SK_TENANTS, SK__N };
+
+static const struct cfg_key site_keys[] = {
+	[SK_ID] = KSTR("id", struct site_in, id, NULL),
+	[SK_NAME] = KSTR("name", struct site_in, name, NULL),
+	[SK_AREA] = KSTR("area", struct site_in, area, NULL),
+	[SK_REGION] = KENUM("region", struct site_in, region,
+	    cfgkey_name_region, NULL),
+	[SK_STATION] = KSTR("station", struct site_in, station, NULL),
+	[SK_BRANCH] = KSTR("branch", struct site_in, branch, NULL),
+	[SK_TENANTS] = KFN("tenants", cfgkey_nop),
+	[SK__N] = K_END
+};
+
+static void
+cfg_site(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
+{
+	struct fleet *f = arg;
+	struct site_in in;
+	yaml_node_t *at[SK__N];
+	struct fleet_site *s;
+	char kp[CFGKEY_PATH_MAX];
+	uint32_t si;
+
+	memset(&in, 0, sizeof(in));
+	in.region = -1;
+	if (cfgkey_map(cx, n, site_keys, &in, path, at) != 0)
+		goto out;
+	if (in.id == NULL || in.area == NULL || at[SK_REGION] == NULL) {
+		cfgkey_error(cx, n, path, "a site needs id, area and region");
+		goto out;
+	}
+	if (in.region < 0)
+		goto out;	/* reported by cfgkey_map */
+	if ((si = fleet_add_site(f, in.id)) == FLEET_NONE) {
+		cfgkey_path(kp, sizeof(kp), path, "id");
+		cfgkey_error(cx, at[SK_ID], kp, "duplicate site id \"%s\"", in.id);
+		goto out;
+	}
+	s = &f->sites[si];
+	s->area = fleet_area(f, in.area);
+	s->region = (uint8_t)in.region;
+	s->name = in.name;
+	s->station = in.station;
+	s->branch = in.branch;
+	in.name = in.station = in.branch = NULL;
+	if (at[SK_TENANTS] != NULL) {
+		cfgkey_path(kp, sizeof(kp), path, "tenants");
+		cfgkey_list(cx, at[SK_TENANTS], kp, cfg_tenant, s);
+	}
+out:
+	xfree(in.id);
+	xfree(in.name);
+	xfree(in.area);
+	xfree(in.station);
+	xfree(in.branch);
+}
+
+void
+cfgfleet_read_sites(struct cfgkey_ctx *cx, struct fleet *f, yaml_node_t *n,
+    const char *path)
+{
+	cfgkey_list(cx, n, path, cfg_site, f);
+}
+
+/* ------------------------------------------------------------------ */
+/* devices, inline or from an inventory CSV */
+
+struct dev_in {
+	char		*id, *site, *profile, *host, *via, *inventory;
+	uint32_t	 port, unit;
+	int64_t		 interval, timeout;
+};
+
+enum { DK_ID, DK_SITE, DK_PROFILE, DK_HOST, DK_PORT, DK_UNIT, DK_VIA,
+    DK_INTERVAL, DK_TIMEOUT, DK_INVENTORY, DK__N };
+
+static const struct cfg_key device_keys[] = {
+	[DK_ID] = KSTR("id", struct dev_in, id, NULL),
+	[DK_SITE] = KSTR("site", struct dev_in, site, NULL),
+	[DK_PROFILE] = KSTR("profile", struct dev_in, profile, NULL),
+	[DK_HOST] = KSTR("host", struct dev_in, host, NULL),
+	[DK_PORT] = KU32("port", struct dev_in, port, 1, 65535, NULL),
+	[DK_UNIT] = KU32("unit", struct dev_in, unit, 0, 255, NULL),
+	[DK_VIA] = KSTR("via", struct dev_in, via, NULL),
+	[DK_INTERVAL] = KDUR("interval", struct dev_in, interval, 0.1, 3600,
+	    NULL),
+	[DK_TIMEOUT] = KDUR("timeout", struct dev_in, timeout, 0.01, 60, NULL),
+	[DK_INVENTORY] = KSTR("inventory", struct dev_in, inventory, NULL),
+	[DK__N] = K_END
+};
+
+/* One device as read, inline or from an inventory row; strings borrowed. */
+struct dev_add {
+	const char	*id, *site, *profile; /* NULL: not given */
+	const char	*host, *via;	/* NULL: not given */
+	uint32_t	 port;		/* 0: the modbus default */
+	uint32_t	 unit;		/* UINT32_MAX: the modbus default */
+	int64_t		 interval, timeout; /* 0: the modbus default */
+};
+
+/*
+ * Adds one device at loc; fl[] are the positions of its site, profile and
+ * via for errors naming them.  A gateway not read yet is deferred.
+ */
+static void
+cfg_device_add(struct cfgkey_ctx *cx, struct fleet *f,
+    const struct cfgkey_loc *loc, const struct cfgkey_loc fl[3],
+    const char *path, const struct dev_add *in)
+{
+	struct fleet_device *d;
+	char kp[CFGKEY_PATH_MAX];
+	uint32_t di;
+
+	if (in->id == NULL || in->site == NULL || in->profile == NULL) {
+		cfgkey_error_at(cx, loc, path, "a device needs id, site and "
+		    "profile");
+		return;
+	}
+	if (in->host == NULL && in->via == NULL) {
+		cfgkey_error_at(cx, loc, path, "device %s needs host (or via, a "
+		    "gateway device it is reached through)", in->id);
+		return;
+	}
+	if ((di = fleet_add_device(f, in->id)) == FLEET_NONE) {
+		cfgkey_error_at(cx, loc, path, "duplicate device id \"%s\"",
+		    in->id);
+		return;
+	}
+	d = &f->devices[di];
+	d->host = in->host != NULL ? xstrdup(in->host) : NULL;
+	d->port = (uint16_t)in->port;
+	d->unit = in->unit == UINT32_MAX ? -1 : (int16_t)in->unit;
+	d->interval_ms = (uint32_t)in->interval;
+	d->timeout_ms = (uint32_t)in->timeout;
+	cfgkey_path(kp, sizeof(kp), path, "site");
+	cfg_ref_resolve(cx, f, &fl[0], kp, in->site, di, REF_SITE, 0);
+	cfgkey_path(kp, sizeof(kp), path, "profile");
+	cfg_ref_resolve(cx, f, &fl[1], kp, in->profile, di, REF_PROFILE, 0);
+	if (in->via != NULL) {
+		cfgkey_path(kp, sizeof(kp), path, "via");
+		if (cfg_ref_resolve(cx, f, &fl[2], kp, in->via, di, REF_VIA,
+		    0) != 0)
+			cfgkey_defer(cx, &fl[2], kp, in->via, di, REF_VIA);
+	}
+}
+
+/* An inventory being read: where its rows go. */
+struct inventory_arg {
+	struct fleet	*fleet;
+	const char	*path;		/* devices[i].inventory */
+};
+
+static void
+cfg_inventory_row(struct cfgkey_ctx *cx, const struct cfgcsv_row *row,
+    void *arg)
+{
+	const struct inventory_arg *ia = arg;
+	const struct cfgkey_loc fl[3] = { row->site_at, row->profile_at,
+	    row->via_at };
+	const struct dev_add d = { row->id, row->site, row->profile, row->host,
+	    row->via, row->port, row->unit, 0, 0 };
+
+	cfg_device_add(cx, ia->fleet, &row->at, fl, ia->path, &d);
+}
+
+/*
+ * Reads the inventory file name (relative to the YAML's directory) and adds
+ * its devices; at is the YAML node that named it.  The file is read whole
+ * and parsed by cfgcsv_parse(): a fleet's inventory is a few MB at most.
+ */
+static void
+cfg_inventory(struct cfgkey_ctx *cx, struct fleet *f, yaml_node_t *at,
+    const char *path, const char *name)
+{
+	struct inventory_arg ia = { f, path };
+	char full[4096], *buf;
+	const char *file;
+	size_t len;
+	FILE *fp;
+	int r;
+
+	if (name[0] == '/')
+		snprintf(full, sizeof(full), "%s", name);
+	else
+		snprintf(full, sizeof(full), "%s%s", cx->dir, name);
+	if ((fp = fopen(full, "r")) == NULL) {
+		cfgkey_error(cx, at, path, "cannot read inventory %s: %s", full,
+		    strerror(errno));
+		return;
+	}
+	/* deferred gateway names point at the file until the end of the read */
+	file = cfgkey_keep(cx, full);
+	r = cfgkey_read(fp, &buf, &len);
+	fclose(fp);
+	/* the rows before a read error count, as they did for a line reader */
+	cfgcsv_parse(cx, file, path, buf, len, cfg_inventory_row, &ia);
+	if (r != 0)
+		cfgkey_error(cx, at, path, "reading inventory %s: %s", full,
+		    strerror(-r));
+	xfree(buf);
+}
+
+static void
+cfg_device(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
+{
+	struct fleet *f = arg;
+	struct dev_in in;
+	yaml_node_t *at[DK__N];
+	struct cfgkey_loc loc = cfgkey_loc(cx, n);
+
+	memset(&in, 0, sizeof(in));
+	in.unit = UINT32_MAX;
+	if (cfgkey_map(cx, n, device_keys, &in, path, at) != 0)
+		goto out;
+	if (in.inventory != NULL) {
+		char kp[CFGKEY_PATH_MAX];
+
+		cfgkey_path(kp, sizeof(kp), path, "inventory");
+		for (int i = 0; i < DK__N; i++)
+			if (i != DK_INVENTORY && at[i] != NULL)
+				cfgkey_error(cx, at[i], kp, "an inventory item "
+				    "takes no other keys");
+		cfg_inventory(cx, f, at[DK_INVENTORY], kp, in.inventory);
+		goto out;
+	}
+	{
+		const struct cfgkey_loc fl[3] = { cfgkey_loc(cx, at[DK_SITE]),
+		    cfgkey_loc(cx, at[DK_PROFILE]), cfgkey_loc(cx, at[DK_VIA]) };
+		const struct dev_add d = { in.id, in.site, in.profile, in.host,
+		    in.via, in.port, in.unit, in.interval, in.timeout };
+
+		cfg_device_add(cx, f, &loc, fl, path, &d);
+	}
+out:
+	xfree(in.id);
+	xfree(in.site);
+	xfree(in.profile);
+	xfree(in.host);
+	xfree(in.via);
+	xfree(in.inventory);
+}
+
+void
+cfgfleet_read_devices(struct cfgkey_ctx *cx, struct fleet *f, yaml_node_t *n,
+    const char *path)
+{
+	cfgkey_list(cx, n, path, cfg_device, f);
+}
+
+/* ------------------------------------------------------------------ */
+/* Alarm codes named outside the profiles */
+
+int
+cfgfleet_read_code(struct cfgkey_ctx *cx, yaml_node_t *n, const char *path,
+    char *dst, size_t len)
+{
+	const char *s = cfgkey_scalar(cx, n, path);
+	struct cfgkey_loc loc = cfgkey_loc(cx, n);
+
+	if (s == NULL)
+		return -EINVAL;
+	if (!cfg_code_ok(s) || strlen(s) >= len) {
+		cfgkey_error(cx, n, path, "alarm codes are upper case letters, "
+		    "digits and _ (like MAINS_FAIL), at most %zu, got \"%s\"",
+		    len - 1, s);
+		return -EINVAL;
+	}
+	snprintf(dst, len, "%s", s);
+	cfgkey_defer(cx, &loc, path, s, 0, REF_CODE);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Resolution and whole-fleet checks */
+
+/*
+ * Resolves one name.  Profiles, sites, devices and correlation are walked in
+ * that order whatever their order in the file, so a device's site and
+ * profile resolve at once; a gateway named before it is defined, and alarm
+ * codes (which every profile must be read for) wait for cfgfleet_resolve(),
+ * which calls this again with final set.  Returns 0, or -EAGAIN when the
+ * name must wait.
+ */
+static int
+cfg_ref_resolve(struct cfgkey_ctx *cx, struct fleet *f,
+    const struct cfgkey_loc *loc, const char *key, const char *name,
+    uint32_t obj, enum cfg_ref_kind kind, int final)
+{
+	struct fleet_device *d = kind == REF_CODE ? NULL : &f->devices[obj];
+	uint32_t v;
+
+	switch (kind) {
+	case REF_SITE:
+		if ((v = fleet_find_site(f, name)) == FLEET_NONE)
+			cfgkey_error_at(cx, loc, key, "device %s names unknown "
+			    "site \"%s\"", d->id, name);
+		d->site = v;
+		break;
+	case REF_PROFILE:
+		if ((v = fleet_find_profile(f, name)) == FLEET_NONE) {
+			const char *names[64], *hint;
+			size_t nn = 0;
+
+			for (size_t j = 0; j < f->nprofiles && nn < 64; j++)
+				names[nn++] = f->profiles[j].id;
+			hint = cfgkey_suggest(name, names, nn);
+			cfgkey_error_at(cx, loc, key, "device %s names unknown "
+			    "profile \"%s\"%s%s%s", d->id, name,
+			    hint ? " (did you mean \"" : "", hint ? hint : "",
+			    hint ? "\"?)" : "");
+		}
+		d->profile = v;
+		break;
+	case REF_VIA:
+		v = fleet_find_device(f, name);
+		if (v == FLEET_NONE) {
+			if (!final)
+				return -EAGAIN;
+			cfgkey_error_at(cx, loc, key, "device %s is reached via "
+			    "unknown device \"%s\"", d->id, name);
+			break;
+		}
+		if (v == obj) {
+			cfgkey_error_at(cx, loc, key, "device %s is reached via "
+			    "itself", d->id);
+			break;
+		}
+		if (f->devices[v].profile != FLEET_NONE &&
+		    !f->profiles[f->devices[v].profile].gateway) {
+			cfgkey_error_at(cx, loc, key, "device %s is reached via %s, "
+			    "whose profile %s is not a gateway (gateway: true)",
+			    d->id, f->devices[v].id,
+			    f->profiles[f->devices[v].profile].id);
+			break;
+		}
+		d->via = v;
+		break;
+	case REF_CODE:
+		if (!final)
+			return -EAGAIN;	/* checked once every profile is read */
+		{
+			int c = fleet_find_code(f, name);
+			int produced = c == FLEET_CODE_COMM_LOSS;
+
+			for (size_t i = 0; !produced && i < f->nprofiles; i++)
+				for (size_t j = 0; j < f->profiles[i].nalarms;
+				    j++)
+					if (f->profiles[i].alarms[j].code_id ==
+					    c)
+						produced = 1;
+			if (!produced)
+				cfgkey_error_at(cx, loc, key, "alarm code %s is "
+				    "raised by no profile", name);
+		}
+		break;
+	}
+	return 0;
+}
+
+void
+cfgfleet_resolve(struct cfgkey_ctx *cx, struct fleet *f)
+{
+	for (size_t i = 0; i < cx->nrefs; i++) {
+		const struct cfgkey_ref *r = &cx->refs[i];
+
+		cfg_ref_resolve(cx, f, &r->loc, r->key, r->name, r->obj,
+		    (enum cfg_ref_kind)r->kind, 1);
+	}
+	/* A gateway cannot itself be behind a gateway. */
+	for (size_t i = 0; i < f->ndevices; i++) {
+		struct fleet_device *d = &f->devices[i];
+		const struct cfgkey_ref *at = NULL;
+
+		if (d->via == FLEET_NONE || f->devices[d->via].via == FLEET_NONE)
+			continue;
+		/* the position is known when the name had to wait */
+		for (size_t j = 0; j < cx->nrefs && at == NULL; j++)
+			if (cx->refs[j].kind == REF_VIA && cx->refs[j].obj == i)
+				at = &cx->refs[j];
+		cfgkey_error_at(cx, at ? &at->loc : NULL,
+		    at ? at->key : "devices", "device %s is reached via %s, "
+		    "which is itself behind a gateway", d->id,
+		    f->devices[d->via].id);
+		d->via = FLEET_NONE;
+	}
+	/* A device behind a gateway is reached at the gateway's address. */
+	for (size_t i = 0; i < f->ndevices; i++) {
+		struct fleet_device *d = &f->devices[i], *g;
+
+		if (d->via == FLEET_NONE)
+			continue;
+		g = &f->devices[d->via];
+		if (d->host == NULL && g->host != NULL) {
+			d->host = xstrdup(g->host);
+			if (d->port == 0)
+				d->port = g->port;
+		}
+	}
+}
+
+/* The modbus defaults that stand for a device's unset port and unit. */
+struct addr_arg {
+	const struct fleet *fleet;
+	uint32_t	 port, unit;
+};
+
+/* Orders device indexes by (host, effective port, effective unit). */
+static int
+cfg_cmp_addr(const void *a, const void *b, void *arg)
+{
+	const struct addr_arg *aa = arg;
+	const struct fleet_device *x = &aa->fleet->devices[*(const uint32_t *)a];
+	const struct fleet_device *y = &aa->fleet->devices[*(const uint32_t *)b];
+	int c = strcmp(x->host, y->host);
+	unsigned px = x->port ? x->port : aa->port;
+	unsigned py = y->port ? y->port : aa->port;
+	int ux = x->unit >= 0 ? x->unit : (int)aa->unit;
+	int uy = y->unit >= 0 ? y->unit : (int)aa->unit;
+
+	if (c != 0)
+		return c;
+	if (px != py)
+		return px < py ? -1 : 1;
+	return (ux > uy) - (ux < uy);
+}
+
+void
+cfgfleet_check_addresses(struct cfgkey_ctx *cx, const struct fleet *f,
+    uint32_t port, uint32_t unit)
+{
+	const struct addr_arg aa = { f, port, unit };
+	uint32_t *ix = xcalloc(f->ndevices + 1, sizeof(*ix));
+	size_t n = 0, reported = 0;
+
+	for (size_t i = 0; i < f->ndevices; i++)
+		if (f->devices[i].host != NULL)
+			ix[n++] = (uint32_t)i;
+	qsort_r(ix, n, sizeof(*ix), cfg_cmp_addr, (void *)&aa);
+	for (size_t i = 1; i < n && reported < 20; i++) {
+		const struct fleet_device *a = &f->devices[ix[i - 1]];
+		const struct fleet_device *b = &f->devices[ix[i]];
+
+		if (cfg_cmp_addr(&ix[i - 1], &ix[i], (void *)&aa) != 0)
+			continue;
+		cfgkey_error_at(cx, NULL, "devices", "devices %s and %s have the "
+		    "same address %s:%u unit %d", a->id, b->id, a->host,
+		    a->port ? a->port : port,
+		    a->unit >= 0 ? a->unit : (int)unit);
+		reported++;
+	}
+	xfree(ix);
+}
