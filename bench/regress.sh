@@ -15,9 +15,10 @@
 #   slabench   `slabench 1000000 48 300` (its default work, pinned): the
 #              engine's advance s, its total s and CPU s, peak RSS.
 #   corrbench  `corrbench --sites SITES --seed 20261123` (SITES default
-#              10,000: the full day, about 1,070,000 transitions, 35-50 s a
-#              run on 2 cores; --small's 1,000 sites leave the core phases at
-#              ~10 ms, below the noise): the C phases (c e2e, parse, c core
+#              10,000: the full day, about 1,070,000 transitions, 20-50 s a
+#              run on 2 cores, most of it the Python reference; --small's
+#              1,000 sites leave the core phases at ~10 ms, in 1 ms steps,
+#              below the noise): the C phases (c e2e, parse, c core
 #              with SLA clocks on and off, producer ns/event, one shard's
 #              ns/event, the six shard phases, the no-ring ceiling) and peak
 #              RSS.  The Python reference runs too (corrbench has no option
@@ -53,6 +54,10 @@
 # With few rounds on a noisy machine the range is wide, so "within noise"
 # says the run could not tell the builds apart, not that they are equal;
 # raise -r to narrow it.
+#
+# Time: a round (every benchmark once per build) takes about 100 s on an
+# idle 2-core machine, up to 3 minutes under load, plus about 40 s once to
+# generate corrbench's day and start devsim.
 #
 # Exit status: 0 every figure within noise or better; 1 some figure WORSE;
 # 2 the comparison could not be made (usage, a missing binary, options or
