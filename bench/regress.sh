@@ -332,11 +332,14 @@ def div(a, b):
 	return a / b
 
 
-def fmt(v):
+COUNTS = ("peak_rss_kib", "missed", "jitter_p99_us")	# printed as integers
+
+
+def fmt(v, key=""):
 	if math.isinf(v) or math.isnan(v):
 		return str(v)
-	if v == int(v):
-		return "%d" % v		# counts, KiB
+	if key in COUNTS and v == int(v):
+		return "%d" % v
 	a = abs(v)
 	if a >= 1000:
 		return "%.0f" % v
@@ -383,10 +386,10 @@ def report(outdir, rounds, benches):
 			worse += v == "WORSE"
 			better += v == "better"
 			print("  %-29s %-26s %-26s %-22s %s" % (label,
-			    "%s [%s..%s]" % (fmt(statistics.median(b)), fmt(min(b)),
-			    fmt(max(b))),
-			    "%s [%s..%s]" % (fmt(statistics.median(n)), fmt(min(n)),
-			    fmt(max(n))),
+			    "%s [%s..%s]" % (fmt(statistics.median(b), key),
+			    fmt(min(b), key), fmt(max(b), key)),
+			    "%s [%s..%s]" % (fmt(statistics.median(n), key),
+			    fmt(min(n), key), fmt(max(n), key)),
 			    "%s [%s..%s]" % (rfmt(r), rfmt(lo), rfmt(hi)), v))
 		print()
 	print("rule: ratio = median(new)/median(base), range = min(new)/max(base)"
@@ -409,7 +412,7 @@ def main(argv):
 			return 0
 		if argv[1] == "brief":	# one progress line's figures
 			fig = parse(argv[2], argv[3])[1]
-			print(" ".join("%s=%s" % (k, fmt(fig[k]))
+			print(" ".join("%s=%s" % (k, fmt(fig[k], k))
 			    for k, _ in BENCH[argv[2]][1][:4]))
 			return 0
 		if argv[1] == "report":
