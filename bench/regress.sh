@@ -3,6 +3,7 @@
 #
 #   sh bench/regress.sh [-r ROUNDS] [-b LIST] [-s SITES] [-d DEVICES]
 #                       [-t SECONDS] [-x TX] [-k DIR] BASE_BUILD NEW_BUILD
+## (ROUNDS defaults to $REGRESS_ROUNDS, else 3.)
 #
 # BASE_BUILD and NEW_BUILD are build directories (build/default of two
 # trees).  Each benchmark runs the same fixed work with the base binary,
@@ -65,7 +66,7 @@
 #
 # Processes: every one is started in the background and waited for by PID,
 # under timeout(1) (slabench 300 s, corrbench 600 s, a pollbench client
-# SECONDS + 150 s, devsim ready 20 s); on exit or a signal the running one
+# SECONDS + 150 s at 1 s and 270 s at maximum rate, devsim ready 20 s); on exit or a signal the running one
 # and the simulators are stopped by PID (TERM, then KILL after 3 s).
 # Everything binds 127.0.0.0/8: devsim's fleet starts at a free port on
 # 127.X.0.1, X in 250..254 (the block no test uses: docs/testing.md).
