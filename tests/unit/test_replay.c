@@ -541,7 +541,7 @@ Test(replay, run_refuses_a_bad_code_with_its_line)
 	cr_assert(strstr(e, "replay: lines=6 alarms=4 malformed=1 ") != NULL,
 	    "%s", e);
 	/* never interned, never an incident: S1's and S2's only */
-	cr_assert_eq(fleet_find_code(fl, "mains fail"), -1);
+	cr_assert_eq(fleet_find_code(fl, "mains fail"), -ENOENT);
 	cr_assert(strstr(e, " incidents=2 ") != NULL, "%s", e);
 	cr_assert_null(strstr(o, "mains fail"));
 	free(o); free(e);
