@@ -53,8 +53,6 @@
 #include "daemon/log.h"
 #include "daemon/mem.h"
 
-#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
-
 #define DS_INBUF		520	/* two maximal frames: never stalls */
 #define DS_ACCEPTS		32	/* accepts per listener wakeup */
 #define DS_LIBMODBUS_MAX	480	/* endpoints: 2 fds each < FD_SETSIZE */

@@ -5,7 +5,7 @@
  * pure (STYLE.md 4): callers pass every alarm transition and every operator
  * action with its time, and the engine reports each incident change through a
  * sink ops table.  It never reads a clock, a socket or a file, so the same
- * code runs live (one engine per shard thread, see corrshard.h), in replay, in
+ * code runs live (one engine per shard thread, see daemon/router.h), in replay, in
  * tests with a virtual clock and in the benchmark.  docs/correlation.md holds
  * the rules, defaults, event schema and lifecycle table.
  *

@@ -52,9 +52,6 @@
 #define LIVE_LOG_EVERY		100	/* refusals in a row: log one in N */
 #define LIVE_DRAIN_WAIT_MS	10000	/* stop: shards get this long to drain */
 
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
-
 struct live;
 
 /* One shard's sink: runs on that shard's thread. */

@@ -3,8 +3,8 @@
  *
  *   poll thread (the caller's thread, one libev loop)
  *     poller: every fleet device polled, points decoded, alarm rules
- *       -> alarm transitions -> corr_router_push_wait() -> SPSC ring -> shard
- *     tick timer: corr_router_tick(loop time) -> every shard's engine
+ *       -> alarm transitions -> router_push_wait() -> SPSC ring -> shard
+ *     tick timer: router_tick(loop time) -> every shard's engine
  *     signals, the -d stop timer, the file sink's writer
  *   correlator shard threads (daemon.shards)
  *     corr_engine: dedup, root cause, incidents, SLA clocks, escalation

@@ -3,7 +3,6 @@
  * never allocated) so logging works when memory is gone and from any thread.
  */
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include <unistd.h>
 
 #include "daemon/log.h"
+#include "daemon/ring.h"
 #include "daemon/utc.h"
 
 #define LOG_LINE_MAX 2048
@@ -43,7 +43,7 @@ log_level_parse(const char *name, enum log_level *out)
 unsigned long
 log_count(enum log_level lvl)
 {
-	return atomic_load_explicit(&log_counts[lvl], memory_order_relaxed);
+	return ring_load_relaxed(&log_counts[lvl]);
 }
 
 static void
@@ -54,7 +54,7 @@ log_vwrite(enum log_level lvl, int errnum, const char *fmt, va_list ap)
 	size_t n;
 	int r;
 
-	atomic_fetch_add_explicit(&log_counts[lvl], 1, memory_order_relaxed);
+	ring_add_relaxed(&log_counts[lvl], 1);
 	if (lvl < log_min)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);

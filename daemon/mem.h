@@ -38,4 +38,8 @@ void	*mem_calloc_lines(size_t n, size_t size);
 
 #define FREE_NULL(p) do { xfree(p); (p) = NULL; } while (0)
 
+/* The object of type that holds member at p (a watcher, a node, a base). */
+#define container_of(p, type, member) \
+	((type *)(void *)((char *)(p) - offsetof(type, member)))
+
 #endif

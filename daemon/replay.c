@@ -30,6 +30,7 @@
 #include "correlator/incjson.h"
 #include "daemon/mem.h"
 #include "daemon/replay.h"
+#include "daemon/utc.h"
 
 struct replay_cur {
 	const char *p;		/* next byte */
@@ -241,85 +242,6 @@ replay_skip(struct replay_cur *c)
 	}
 }
 
-static int
-replay_digits(const char *s, int n, int *out)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t
-replay_days(int y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-int
-replay_parse_time(const char *s, size_t len, int64_t *out)
-{
-	static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
-	    30, 31 };
-	int y, mo, d, h, mi, sec, ms = 0, off = 0;
-	size_t i = 19;
-
-	if (len < 20 || s[4] != '-' || s[7] != '-' ||
-	    (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' ||
-	    s[16] != ':' || replay_digits(s, 4, &y) || replay_digits(s + 5, 2, &mo) ||
-	    replay_digits(s + 8, 2, &d) || replay_digits(s + 11, 2, &h) ||
-	    replay_digits(s + 14, 2, &mi) || replay_digits(s + 17, 2, &sec))
-		return -EINVAL;
-	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
-	    mi > 59 || sec > 60)
-		return -EINVAL;
-	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-		return -EINVAL;
-	if (s[i] == '.') {
-		int nd = 0;
-
-		for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, nd++)
-			if (nd < 3)
-				ms = ms * 10 + (s[i] - '0');
-		if (nd == 0)
-			return -EINVAL;
-		for (; nd < 3; nd++)
-			ms *= 10;
-	}
-	if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
-		i++;
-	} else if (i + 6 == len && (s[i] == '+' || s[i] == '-') &&
-	    s[i + 3] == ':') {
-		int oh, om;
-
-		if (replay_digits(s + i + 1, 2, &oh) ||
-		    replay_digits(s + i + 4, 2, &om) || oh > 23 || om > 59)
-			return -EINVAL;
-		off = (oh * 60 + om) * (s[i] == '+' ? 1 : -1);
-		i += 6;
-	} else {
-		return -EINVAL;
-	}
-	if (i != len)
-		return -EINVAL;
-	*out = ((replay_days(y, mo, d) * 24 + h) * 60 + mi - off) * 60000LL +
-	    (int64_t)sec * 1000 + ms;
-	return 0;
-}
-
 /*
  * Copies s into dst (len bytes, >= 8) for a message: cut on a UTF-8
  * boundary with "..." when longer, control bytes as '?', so a report stays
@@ -472,7 +394,7 @@ replay_value(struct replay_cur *c, int k, struct replay_rec *out, int *remove,
 		int64_t *t = k == RK_AT ? &out->at_ms : k == RK_START ?
 		    &out->start_ms : &out->end_ms;
 
-		if (replay_parse_time(val, strlen(val), t) != 0)
+		if (utc_parse(val, strlen(val), t) != 0)
 			BAD("%s: not an RFC3339 time: %s", key,
 			    replay_show(show, sizeof(show), val));
 		break;

@@ -79,13 +79,6 @@ int	 replay_parse_line(const char *line, size_t len, struct replay_rec *out,
 	    char *err, size_t errlen);
 
 /*
- * Parses "YYYY-MM-DDTHH:MM:SS[.fff]Z" or with a "+hh:mm"/"-hh:mm" offset
- * (len bytes) into ms since the epoch; digits past milliseconds are
- * truncated.  Returns 0 or -EINVAL.
- */
-int	 replay_parse_time(const char *s, size_t len, int64_t *out);
-
-/*
  * Replays the file at path ("-" is stdin) through one correlation engine
  * (shard 0) built from fleet and cc, writing each incident event as a JSON
  * line to out and a summary (and per-line problems) to err.  Alarms, actions

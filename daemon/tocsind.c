@@ -146,8 +146,10 @@ usage(FILE *f)
 	    "                     run for this long, then stop as on SIGTERM\n"
 	    "  -n, --check        check the configuration and exit\n"
 	    "  -v                 with -n: list every site, its effective tier and tenants\n"
-	    "      --replay FILE  correlate alarm transitions (JSON lines, - for\n"
-	    "                     stdin) offline: incident events on stdout\n"
+	    "      --replay FILE  correlate a recorded day offline (JSON lines of\n"
+	    "                     alarm transitions, operator actions and\n"
+	    "                     maintenance windows; - for stdin): incident\n"
+	    "                     events on stdout\n"
 	    "      --strict       with --replay: stop at the first bad line\n"
 	    "  -h, --help         this text\n"
 	    "      --version      print the version and exit\n");

@@ -37,9 +37,6 @@
 #define FS_WAIT_MS	5000	/* default put wait */
 #define FS_LOG_EVERY	1000	/* log the first error, then every Nth */
 
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
-
 /* One producer: its ring to the writer and the counters it alone writes. */
 struct fs_producer {
 	struct ring	 ring;		/* char * lines, malloc'd, owned */

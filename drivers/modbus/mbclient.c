@@ -90,9 +90,6 @@
 #include "drivers/modbus/mbclient.h"
 #include "drivers/modbus/mbresolve.h"
 
-#define container_of(p, type, member) \
-	((type *)(void *)((char *)(p) - offsetof(type, member)))
-
 #define STALE_MAX	16	/* timed-out tids remembered per conn */
 #define RBUF_SIZE	(2 * MBAP_ADU_MAX)
 

@@ -164,8 +164,7 @@ mbr_thread(void *arg)
 static void
 mbr_wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
-	struct mbresolve *r = (struct mbresolve *)(void *)
-	    ((char *)w - offsetof(struct mbresolve, wake));
+	struct mbresolve *r = container_of(w, struct mbresolve, wake);
 	struct mbr_fifo done;
 	struct mbr_req *q;
 

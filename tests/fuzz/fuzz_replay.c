@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "daemon/replay.h"
+#include "daemon/utc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -57,7 +58,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    strchr(err, '\n') != NULL || strchr(err, '\r') != NULL) {
 		abort();
 	}
-	(void)replay_parse_time(copy, size, &t);
+	(void)utc_parse(copy, size, &t);
 	free(copy);
 	return 0;
 }

@@ -6,7 +6,7 @@
  * clocks object, and replay producing SLA events in event time.
  *
  * Every event the sink sees is encoded both ways (incjson_encode and
- * json_dumps(incjson_build)) and the bytes must match, so each SLA state the
+ * json_dumps(incoracle_build), tests/support) and the bytes must match, so each SLA state the
  * tests reach is also a byte-identity check of the two encoders.
  */
 #include <criterion/criterion.h>

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "daemon/replay.h"
+#include "daemon/utc.h"
 
 static int
 parse(const char *s, struct replay_rec *r, char *err)
@@ -109,14 +110,14 @@ Test(replay, time_forms)
 {
 	int64_t t;
 
-	cr_assert_eq(replay_parse_time("1970-01-01T00:00:00Z", 20, &t), 0);
+	cr_assert_eq(utc_parse("1970-01-01T00:00:00Z", 20, &t), 0);
 	cr_assert_eq(t, 0);
-	cr_assert_eq(replay_parse_time("2024-02-29T23:59:59.9999Z", 25, &t), 0);
+	cr_assert_eq(utc_parse("2024-02-29T23:59:59.9999Z", 25, &t), 0);
 	cr_assert_eq(t, 1709251199999LL);
-	cr_assert_eq(replay_parse_time("2023-02-29T00:00:00Z", 20, &t), -EINVAL);
-	cr_assert_eq(replay_parse_time("2023-01-01T00:00:00", 19, &t), -EINVAL);
-	cr_assert_eq(replay_parse_time("2023-01-01T00:00:00.Z", 21, &t), -EINVAL);
-	cr_assert_eq(replay_parse_time("2023-01-01T00:00:00-01:30", 25, &t), 0);
+	cr_assert_eq(utc_parse("2023-02-29T00:00:00Z", 20, &t), -EINVAL);
+	cr_assert_eq(utc_parse("2023-01-01T00:00:00", 19, &t), -EINVAL);
+	cr_assert_eq(utc_parse("2023-01-01T00:00:00.Z", 21, &t), -EINVAL);
+	cr_assert_eq(utc_parse("2023-01-01T00:00:00-01:30", 25, &t), 0);
 	cr_assert_eq(t, 1672536600000LL);
 }
 
