@@ -164,13 +164,13 @@ serve(uint32_t d, const uint8_t *req, size_t reqlen, uint8_t *out)
 	struct devsim_model *m = &ds.model;
 	uint8_t fc = req[7];
 	unsigned addr, qty, max;
-	enum mb_table t;
+	enum mbmap_table t;
 
 	switch (fc) {
-	case 1: t = MB_COIL; max = 2000; break;
-	case 2: t = MB_DISCRETE; max = 2000; break;
-	case 3: t = MB_HOLDING; max = 125; break;
-	case 4: t = MB_INPUT; max = 125; break;
+	case 1: t = MBMAP_COIL; max = 2000; break;
+	case 2: t = MBMAP_DISCRETE; max = 2000; break;
+	case 3: t = MBMAP_HOLDING; max = 125; break;
+	case 4: t = MBMAP_INPUT; max = 125; break;
 	default: return exception(out, req, MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
 	}
 	if (reqlen != 12)
@@ -184,7 +184,7 @@ serve(uint32_t d, const uint8_t *req, size_t reqlen, uint8_t *out)
 		    MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS);
 	devsim_model_eval(m, d, now_ms(), ds.eval_ms);
 	out[7] = fc;
-	if (t == MB_COIL || t == MB_DISCRETE) {
+	if (t == MBMAP_COIL || t == MBMAP_DISCRETE) {
 		const uint8_t *b = devsim_model_bits(m, d, t) + addr;
 		unsigned nbytes = (qty + 7) / 8;
 
@@ -436,14 +436,14 @@ lm_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	mp = ep->maps[d - devsim_gateway_first(m, ep->g)];
 	devsim_model_eval(m, d, now_ms(), ds.eval_ms);
-	memcpy(mp->tab_bits, devsim_model_bits(m, d, MB_COIL),
-	    m->nregs[MB_COIL]);
-	memcpy(mp->tab_input_bits, devsim_model_bits(m, d, MB_DISCRETE),
-	    m->nregs[MB_DISCRETE]);
-	memcpy(mp->tab_input_registers, devsim_model_words(m, d, MB_INPUT),
-	    m->nregs[MB_INPUT] * sizeof(uint16_t));
-	memcpy(mp->tab_registers, devsim_model_words(m, d, MB_HOLDING),
-	    m->nregs[MB_HOLDING] * sizeof(uint16_t));
+	memcpy(mp->tab_bits, devsim_model_bits(m, d, MBMAP_COIL),
+	    m->nregs[MBMAP_COIL]);
+	memcpy(mp->tab_input_bits, devsim_model_bits(m, d, MBMAP_DISCRETE),
+	    m->nregs[MBMAP_DISCRETE]);
+	memcpy(mp->tab_input_registers, devsim_model_words(m, d, MBMAP_INPUT),
+	    m->nregs[MBMAP_INPUT] * sizeof(uint16_t));
+	memcpy(mp->tab_registers, devsim_model_words(m, d, MBMAP_HOLDING),
+	    m->nregs[MBMAP_HOLDING] * sizeof(uint16_t));
 	rc = modbus_reply(ep->mb, q, rc, mp);
 sent:
 	if (rc < 0)
@@ -871,7 +871,7 @@ main(int argc, char *argv[])
 			fatalx("devsim config=%s does not load", cfg_path);
 		}
 		if ((rc = devsim_model_init_fleet(&ds.model, &cfg,
-		    tcfg->fleet, (uint16_t)tcfg->modbus.port,
+		    tcfg->fleet, tcfg->mbmap, (uint16_t)tcfg->modbus.port,
 		    (int)tcfg->modbus.unit, now_ms())) != 0)
 			fatalx("devsim config=%s cannot be served: every device "
 			    "needs an IPv4 host in 127.0.0.0/8 and a unit "
@@ -922,10 +922,10 @@ main(int argc, char *argv[])
 				if (devsim_gateway_first(m, ep->g) + u <
 				    cfg.ndevices)
 					ep->maps[u] = modbus_mapping_new(
-					    (int)m->nregs[MB_COIL],
-					    (int)m->nregs[MB_DISCRETE],
-					    (int)m->nregs[MB_HOLDING],
-					    (int)m->nregs[MB_INPUT]);
+					    (int)m->nregs[MBMAP_COIL],
+					    (int)m->nregs[MBMAP_DISCRETE],
+					    (int)m->nregs[MBMAP_HOLDING],
+					    (int)m->nregs[MBMAP_INPUT]);
 		}
 	}
 	ev_signal_init(&ds.sig_term, sig_cb, SIGTERM);

@@ -54,10 +54,10 @@ enum tower_pt {
 struct tower_point {
 	const char	*name;		/* point name in the profile */
 	const char	*unit;		/* engineering unit or NULL */
-	uint8_t		 table;		/* enum mb_table */
+	uint8_t		 table;		/* enum mbmap_table */
 	uint16_t	 address;	/* 0-based in its table */
-	uint8_t		 type;		/* enum pt_type */
-	uint8_t		 order;		/* enum pt_order */
+	uint8_t		 type;		/* enum mbmap_type */
+	uint8_t		 order;		/* enum mbmap_order */
 	double		 scale;		/* value = raw * scale */
 	int8_t		 bit;		/* bool in a register: bit; else -1 */
 	double		 min, max;	/* valid range */
@@ -68,33 +68,33 @@ struct tower_point {
  * decoding this profile exercises all of them.
  */
 static const struct tower_point tower_points[TP__COUNT] = {
-	[TP_MAINS_V] = { "mains_voltage", "V", MB_INPUT, 0, PT_UINT16, PT_ABCD, 0.1, -1, 0, 300 },
-	[TP_MAINS_HZ] = { "mains_frequency", "Hz", MB_INPUT, 1, PT_UINT16, PT_ABCD, 0.01, -1, 0, 70 },
-	[TP_BATT_V] = { "battery_voltage", "V", MB_INPUT, 2, PT_FLOAT32, PT_ABCD, 1, -1, 0, 60 },
-	[TP_BATT_A] = { "battery_current", "A", MB_INPUT, 4, PT_FLOAT32, PT_CDAB, 1, -1, -500, 500 },
-	[TP_ROOM_C] = { "room_temperature", "degC", MB_INPUT, 6, PT_INT16, PT_ABCD, 0.1, -1, -40, 80 },
-	[TP_RECT_STATUS] = { "rectifier_status", NULL, MB_INPUT, 7, PT_UINT16, PT_ABCD, 1, -1, 0, 65535 },
-	[TP_DG_STATUS] = { "generator_status", NULL, MB_INPUT, 8, PT_UINT16, PT_ABCD, 1, -1, 0, 65535 },
-	[TP_AC_STATUS] = { "aircon_status", NULL, MB_INPUT, 9, PT_UINT16, PT_ABCD, 1, -1, 0, 65535 },
-	[TP_LOAD_A] = { "load_current", "A", MB_INPUT, 10, PT_INT32, PT_BADC, 0.01, -1, 0, 1000 },
-	[TP_ENERGY] = { "energy", "Wh", MB_INPUT, 12, PT_UINT32, PT_CDAB, 1, -1, 0, 4294967295.0 },
-	[TP_UPTIME] = { "uptime", "ms", MB_INPUT, 14, PT_UINT64, PT_ABCD, 1, -1, 0, 1e18 },
-	[TP_SOC] = { "battery_soc", "%", MB_INPUT, 18, PT_FLOAT64, PT_DCBA, 1, -1, 0, 100 },
-	[TP_ENV_DOOR] = { "env_door", NULL, MB_INPUT, 22, PT_BOOL, PT_ABCD, 1, 0, 0, 1 },
-	[TP_ENV_SMOKE] = { "env_smoke", NULL, MB_INPUT, 22, PT_BOOL, PT_ABCD, 1, 1, 0, 1 },
-	[TP_ENV_WATER] = { "env_water", NULL, MB_INPUT, 22, PT_BOOL, PT_ABCD, 1, 2, 0, 1 },
-	[TP_BATT_LOW_SET] = { "batt_low_setpoint", "V", MB_HOLDING, 0, PT_UINT16, PT_ABCD, 0.1, -1, 0, 60 },
-	[TP_HIGH_TEMP_SET] = { "high_temp_setpoint", "degC", MB_HOLDING, 1, PT_INT16, PT_ABCD, 0.1, -1, -40, 80 },
-	[TP_SITE_CODE] = { "site_code", NULL, MB_HOLDING, 2, PT_UINT32, PT_ABCD, 1, -1, 0, 4294967295.0 },
-	[TP_UNIT] = { "unit_id", NULL, MB_HOLDING, 4, PT_UINT16, PT_ABCD, 1, -1, 0, 255 },
-	[TP_SERIAL] = { "serial", NULL, MB_HOLDING, 5, PT_INT64, PT_DCBA, 1, -1, 0, 1e18 },
-	[TP_DOOR] = { "door_open", NULL, MB_DISCRETE, 0, PT_BOOL, PT_ABCD, 1, -1, 0, 1 },
-	[TP_SMOKE] = { "smoke", NULL, MB_DISCRETE, 1, PT_BOOL, PT_ABCD, 1, -1, 0, 1 },
-	[TP_WATER] = { "water_leak", NULL, MB_DISCRETE, 2, PT_BOOL, PT_ABCD, 1, -1, 0, 1 },
-	[TP_MAINS_FAIL] = { "mains_fail_contact", NULL, MB_DISCRETE, 3, PT_BOOL, PT_ABCD, 1, -1, 0, 1 },
-	[TP_DG_RUNNING] = { "generator_running", NULL, MB_DISCRETE, 4, PT_BOOL, PT_ABCD, 1, -1, 0, 1 },
-	[TP_DG_CMD] = { "generator_start_cmd", NULL, MB_COIL, 0, PT_BOOL, PT_ABCD, 1, -1, 0, 1 },
-	[TP_SIREN] = { "siren", NULL, MB_COIL, 1, PT_BOOL, PT_ABCD, 1, -1, 0, 1 },
+	[TP_MAINS_V] = { "mains_voltage", "V", MBMAP_INPUT, 0, MBMAP_UINT16, MBMAP_ABCD, 0.1, -1, 0, 300 },
+	[TP_MAINS_HZ] = { "mains_frequency", "Hz", MBMAP_INPUT, 1, MBMAP_UINT16, MBMAP_ABCD, 0.01, -1, 0, 70 },
+	[TP_BATT_V] = { "battery_voltage", "V", MBMAP_INPUT, 2, MBMAP_FLOAT32, MBMAP_ABCD, 1, -1, 0, 60 },
+	[TP_BATT_A] = { "battery_current", "A", MBMAP_INPUT, 4, MBMAP_FLOAT32, MBMAP_CDAB, 1, -1, -500, 500 },
+	[TP_ROOM_C] = { "room_temperature", "degC", MBMAP_INPUT, 6, MBMAP_INT16, MBMAP_ABCD, 0.1, -1, -40, 80 },
+	[TP_RECT_STATUS] = { "rectifier_status", NULL, MBMAP_INPUT, 7, MBMAP_UINT16, MBMAP_ABCD, 1, -1, 0, 65535 },
+	[TP_DG_STATUS] = { "generator_status", NULL, MBMAP_INPUT, 8, MBMAP_UINT16, MBMAP_ABCD, 1, -1, 0, 65535 },
+	[TP_AC_STATUS] = { "aircon_status", NULL, MBMAP_INPUT, 9, MBMAP_UINT16, MBMAP_ABCD, 1, -1, 0, 65535 },
+	[TP_LOAD_A] = { "load_current", "A", MBMAP_INPUT, 10, MBMAP_INT32, MBMAP_BADC, 0.01, -1, 0, 1000 },
+	[TP_ENERGY] = { "energy", "Wh", MBMAP_INPUT, 12, MBMAP_UINT32, MBMAP_CDAB, 1, -1, 0, 4294967295.0 },
+	[TP_UPTIME] = { "uptime", "ms", MBMAP_INPUT, 14, MBMAP_UINT64, MBMAP_ABCD, 1, -1, 0, 1e18 },
+	[TP_SOC] = { "battery_soc", "%", MBMAP_INPUT, 18, MBMAP_FLOAT64, MBMAP_DCBA, 1, -1, 0, 100 },
+	[TP_ENV_DOOR] = { "env_door", NULL, MBMAP_INPUT, 22, MBMAP_BOOL, MBMAP_ABCD, 1, 0, 0, 1 },
+	[TP_ENV_SMOKE] = { "env_smoke", NULL, MBMAP_INPUT, 22, MBMAP_BOOL, MBMAP_ABCD, 1, 1, 0, 1 },
+	[TP_ENV_WATER] = { "env_water", NULL, MBMAP_INPUT, 22, MBMAP_BOOL, MBMAP_ABCD, 1, 2, 0, 1 },
+	[TP_BATT_LOW_SET] = { "batt_low_setpoint", "V", MBMAP_HOLDING, 0, MBMAP_UINT16, MBMAP_ABCD, 0.1, -1, 0, 60 },
+	[TP_HIGH_TEMP_SET] = { "high_temp_setpoint", "degC", MBMAP_HOLDING, 1, MBMAP_INT16, MBMAP_ABCD, 0.1, -1, -40, 80 },
+	[TP_SITE_CODE] = { "site_code", NULL, MBMAP_HOLDING, 2, MBMAP_UINT32, MBMAP_ABCD, 1, -1, 0, 4294967295.0 },
+	[TP_UNIT] = { "unit_id", NULL, MBMAP_HOLDING, 4, MBMAP_UINT16, MBMAP_ABCD, 1, -1, 0, 255 },
+	[TP_SERIAL] = { "serial", NULL, MBMAP_HOLDING, 5, MBMAP_INT64, MBMAP_DCBA, 1, -1, 0, 1e18 },
+	[TP_DOOR] = { "door_open", NULL, MBMAP_DISCRETE, 0, MBMAP_BOOL, MBMAP_ABCD, 1, -1, 0, 1 },
+	[TP_SMOKE] = { "smoke", NULL, MBMAP_DISCRETE, 1, MBMAP_BOOL, MBMAP_ABCD, 1, -1, 0, 1 },
+	[TP_WATER] = { "water_leak", NULL, MBMAP_DISCRETE, 2, MBMAP_BOOL, MBMAP_ABCD, 1, -1, 0, 1 },
+	[TP_MAINS_FAIL] = { "mains_fail_contact", NULL, MBMAP_DISCRETE, 3, MBMAP_BOOL, MBMAP_ABCD, 1, -1, 0, 1 },
+	[TP_DG_RUNNING] = { "generator_running", NULL, MBMAP_DISCRETE, 4, MBMAP_BOOL, MBMAP_ABCD, 1, -1, 0, 1 },
+	[TP_DG_CMD] = { "generator_start_cmd", NULL, MBMAP_COIL, 0, MBMAP_BOOL, MBMAP_ABCD, 1, -1, 0, 1 },
+	[TP_SIREN] = { "siren", NULL, MBMAP_COIL, 1, MBMAP_BOOL, MBMAP_ABCD, 1, -1, 0, 1 },
 };
 
 /*
@@ -108,9 +108,9 @@ static uint32_t
 tower_interval_ms(unsigned table)
 {
 	switch (table) {
-	case MB_HOLDING:
+	case MBMAP_HOLDING:
 		return 60000;
-	case MB_COIL:
+	case MBMAP_COIL:
 		return 10000;
 	default:
 		return 0;
@@ -280,21 +280,23 @@ model_profile(struct devsim_model *m)
 {
 	struct fleet *f = m->fleet;
 	struct fleet_profile *p;
+	struct mbmap_profile *mp;
 	uint32_t pi = fleet_add_profile(f, "tower");
 
 	m->profile = pi;
 	p = &f->profiles[pi];
+	mp = mbmap_profile(m->map, pi);
 	p->description = xstrdup("tower-site power and environment unit "
 	    "(devsim built-in)");
 	p->npoints = TP__COUNT;
 	p->points = xcalloc(TP__COUNT, sizeof(*p->points));
 	for (size_t i = 0; i < TP__COUNT; i++) {
 		const struct tower_point *t = &tower_points[i];
-		struct fleet_point *q = &p->points[i];
+		struct mbmap_point *q = mbmap_add_point(mp);
 		unsigned end;
 
-		q->name = xstrdup(t->name);
-		q->unit = t->unit != NULL ? xstrdup(t->unit) : NULL;
+		p->points[i].name = xstrdup(t->name);
+		p->points[i].unit = t->unit != NULL ? xstrdup(t->unit) : NULL;
 		q->scale = t->scale;
 		q->offset = 0;
 		q->min = t->min;
@@ -305,7 +307,7 @@ model_profile(struct devsim_model *m)
 		q->order = t->order;
 		q->bit = t->bit;
 		q->interval_ms = tower_interval_ms(t->table);
-		end = t->address + fleet_point_width(q);
+		end = t->address + mbmap_point_width(q);
 		if (end > m->nregs[t->table])
 			m->nregs[t->table] = end;
 	}
@@ -434,14 +436,16 @@ devsim_model_init(struct devsim_model *m, const struct devsim_cfg *cfg,
 	m->cfg = *cfg;
 	m->ngateways = (cfg->ndevices + cfg->units - 1) / cfg->units;
 	m->fleet = fleet_new();
+	m->map = mbmap_new();
 	model_profile(m);
 	if ((rc = model_fleet(m)) != 0) {
 		fleet_free(m->fleet);
+		mbmap_free(m->map);
 		memset(m, 0, sizeof(*m));
 		return rc;
 	}
-	nw = m->nregs[MB_INPUT] + m->nregs[MB_HOLDING];
-	nb = m->nregs[MB_COIL] + m->nregs[MB_DISCRETE];
+	nw = m->nregs[MBMAP_INPUT] + m->nregs[MBMAP_HOLDING];
+	nb = m->nregs[MBMAP_COIL] + m->nregs[MBMAP_DISCRETE];
 	model_start(m, cfg->ndevices * nw, cfg->ndevices * nb, m->ngateways,
 	    now);
 	return 0;
@@ -450,8 +454,10 @@ devsim_model_init(struct devsim_model *m, const struct devsim_cfg *cfg,
 void
 devsim_model_fini(struct devsim_model *m)
 {
-	if (!m->cfgmode)
+	if (!m->cfgmode) {
 		fleet_free(m->fleet);
+		mbmap_free(m->map);
+	}
 	xfree(m->eps);
 	xfree(m->dev_ep);
 	xfree(m->woff);
@@ -468,14 +474,14 @@ devsim_model_fini(struct devsim_model *m)
 
 /*
  * Where table t of device d starts in its image (regs[] for the pair
- * MB_INPUT, MB_HOLDING; bits[] for MB_COIL, MB_DISCRETE): device d's slice
+ * MBMAP_INPUT, MBMAP_HOLDING; bits[] for MBMAP_COIL, MBMAP_DISCRETE): device d's slice
  * holds table lo, then table hi.  off is the config mode's per-device
  * start (woff or boff); the command-line model gives every device the
  * same slice.
  */
 static size_t
 image_index(const struct devsim_model *m, uint32_t d, const size_t *off,
-    enum mb_table lo, enum mb_table hi, enum mb_table t)
+    enum mbmap_table lo, enum mbmap_table hi, enum mbmap_table t)
 {
 	size_t base, nlo;
 
@@ -490,15 +496,15 @@ image_index(const struct devsim_model *m, uint32_t d, const size_t *off,
 }
 
 uint16_t *
-devsim_model_words(struct devsim_model *m, uint32_t d, enum mb_table t)
+devsim_model_words(struct devsim_model *m, uint32_t d, enum mbmap_table t)
 {
-	return m->regs + image_index(m, d, m->woff, MB_INPUT, MB_HOLDING, t);
+	return m->regs + image_index(m, d, m->woff, MBMAP_INPUT, MBMAP_HOLDING, t);
 }
 
 uint8_t *
-devsim_model_bits(struct devsim_model *m, uint32_t d, enum mb_table t)
+devsim_model_bits(struct devsim_model *m, uint32_t d, enum mbmap_table t)
 {
-	return m->bits + image_index(m, d, m->boff, MB_COIL, MB_DISCRETE, t);
+	return m->bits + image_index(m, d, m->boff, MBMAP_COIL, MBMAP_DISCRETE, t);
 }
 
 /* Physics seconds from t0 to now. */
@@ -617,14 +623,14 @@ put_word(uint16_t *regs, unsigned i, uint8_t hi, uint8_t lo)
 }
 
 void
-devsim_encode(const struct fleet_point *p, double v, uint16_t *regs)
+devsim_encode(const struct mbmap_point *p, double v, uint16_t *regs)
 {
-	unsigned w = fleet_point_width(p), nb = 2 * w;
+	unsigned w = mbmap_point_width(p), nb = 2 * w;
 	uint8_t be[8];		/* the value, most significant byte first */
 	uint64_t u = 0;
 	double raw = (v - p->offset) / (p->scale != 0 ? p->scale : 1);
 
-	if (p->type == PT_BOOL) {
+	if (p->type == MBMAP_BOOL) {
 		if (p->bit < 0)
 			regs[p->address] = raw != 0;
 		else if (raw != 0)
@@ -633,32 +639,32 @@ devsim_encode(const struct fleet_point *p, double v, uint16_t *regs)
 			regs[p->address] &= (uint16_t)~(1u << p->bit);
 		return;
 	}
-	raw = p->type == PT_FLOAT32 || p->type == PT_FLOAT64 ? raw : round(raw);
+	raw = p->type == MBMAP_FLOAT32 || p->type == MBMAP_FLOAT64 ? raw : round(raw);
 	switch (p->type) {
-	case PT_INT16:
+	case MBMAP_INT16:
 		raw = raw < -32768 ? -32768 : raw > 32767 ? 32767 : raw;
 		u = (uint16_t)(int16_t)raw;
 		break;
-	case PT_UINT16:
+	case MBMAP_UINT16:
 		u = raw < 0 ? 0 : raw > 65535 ? 65535 : (uint64_t)raw;
 		break;
-	case PT_INT32:
+	case MBMAP_INT32:
 		raw = raw < -2147483648.0 ? -2147483648.0 :
 		    raw > 2147483647.0 ? 2147483647.0 : raw;
 		u = (uint32_t)(int32_t)raw;
 		break;
-	case PT_UINT32:
+	case MBMAP_UINT32:
 		u = raw < 0 ? 0 : raw > 4294967295.0 ? 4294967295U :
 		    (uint64_t)raw;
 		break;
-	case PT_INT64:
+	case MBMAP_INT64:
 		raw = raw < -9.2e18 ? -9.2e18 : raw > 9.2e18 ? 9.2e18 : raw;
 		u = (uint64_t)(int64_t)raw;
 		break;
-	case PT_UINT64:
+	case MBMAP_UINT64:
 		u = raw < 0 ? 0 : raw > 1.8e19 ? UINT64_MAX : (uint64_t)raw;
 		break;
-	case PT_FLOAT32: {
+	case MBMAP_FLOAT32: {
 		float fl = (float)raw;
 		uint32_t b32;
 
@@ -666,7 +672,7 @@ devsim_encode(const struct fleet_point *p, double v, uint16_t *regs)
 		u = b32;
 		break;
 	}
-	case PT_FLOAT64:
+	case MBMAP_FLOAT64:
 		memcpy(&u, &raw, sizeof(u));
 		break;
 	}
@@ -677,11 +683,11 @@ devsim_encode(const struct fleet_point *p, double v, uint16_t *regs)
 	 * in each word, DCBA does both: the same rule for 2 and 4 words.
 	 */
 	for (unsigned i = 0; i < w; i++) {
-		unsigned src = (p->order == PT_CDAB || p->order == PT_DCBA) ?
+		unsigned src = (p->order == MBMAP_CDAB || p->order == MBMAP_DCBA) ?
 		    w - 1 - i : i;
 		uint8_t hi = be[2 * src], lo = be[2 * src + 1];
 
-		if (p->order == PT_BADC || p->order == PT_DCBA)
+		if (p->order == MBMAP_BADC || p->order == MBMAP_DCBA)
 			put_word(regs + p->address, i, lo, hi);
 		else
 			put_word(regs + p->address, i, hi, lo);
@@ -744,7 +750,7 @@ void
 devsim_model_eval(struct devsim_model *m, uint32_t d, int64_t now,
     int64_t max_age_ms)
 {
-	const struct fleet_profile *p = &m->fleet->profiles[m->profile];
+	const struct mbmap_profile *p = &m->map->profiles[m->profile];
 	double val[TP__COUNT];
 
 	if (max_age_ms > 0 && m->evaluated[d] != INT64_MIN &&
@@ -757,11 +763,11 @@ devsim_model_eval(struct devsim_model *m, uint32_t d, int64_t now,
 	}
 	tower_values(m, d, now, val);
 	for (size_t i = 0; i < TP__COUNT; i++) {
-		const struct fleet_point *q = &p->points[i];
+		const struct mbmap_point *q = &p->points[i];
 
 		switch (q->table) {
-		case MB_COIL:
-		case MB_DISCRETE:
+		case MBMAP_COIL:
+		case MBMAP_DISCRETE:
 			devsim_model_bits(m, d, q->table)[q->address] =
 			    val[i] != 0;
 			break;
@@ -788,7 +794,7 @@ devsim_device_site(const struct devsim_model *m, uint32_t d)
 }
 
 size_t
-devsim_model_nregs(const struct devsim_model *m, uint32_t d, enum mb_table t)
+devsim_model_nregs(const struct devsim_model *m, uint32_t d, enum mbmap_table t)
 {
 	if (m->cfgmode)
 		return m->pnregs[m->fleet->devices[d].profile][t];
@@ -837,9 +843,11 @@ static double
 cfg_value(struct devsim_model *m, uint32_t d, const struct fleet_profile *p,
     uint32_t pi, int64_t now)
 {
-	const struct fleet_point *q = &p->points[pi];
+	const struct fleet_point *fp = &p->points[pi];
+	const struct mbmap_point *q =
+	    &m->map->profiles[p - m->fleet->profiles].points[pi];
 	const struct devsim_site *s = &m->sites[m->fleet->devices[d].site];
-	const char *n = q->name;
+	const char *n = fp->name;
 	double nz = m->cfg.noise, v = 0, drift, up;
 	int status = 0;
 	uint64_t word = 0;
@@ -890,7 +898,7 @@ cfg_value(struct devsim_model *m, uint32_t d, const struct fleet_profile *p,
 	else if (strcmp(n, "fuel_level") == 0)
 		v = 80.0 + 5.0 * model_offset(m, d, 4);
 	else if (strcmp(n, "uptime") == 0)
-		v = q->unit != NULL && strcmp(q->unit, "ms") == 0 ? up :
+		v = fp->unit != NULL && strcmp(fp->unit, "ms") == 0 ? up :
 		    floor(up / 1000.0);
 	else if (strcmp(n, "battery_soc") == 0 || strcmp(n, "soc") == 0)
 		v = (site_battery_v(m, s, now) - BATT_EMPTY_V) /
@@ -907,14 +915,14 @@ cfg_value(struct devsim_model *m, uint32_t d, const struct fleet_profile *p,
 static void
 cfg_eval(struct devsim_model *m, uint32_t d, int64_t now)
 {
-	const struct fleet_profile *p =
-	    &m->fleet->profiles[m->fleet->devices[d].profile];
+	uint32_t pi = m->fleet->devices[d].profile;
+	const struct fleet_profile *p = &m->fleet->profiles[pi];
 
 	for (uint32_t i = 0; i < p->npoints; i++) {
-		const struct fleet_point *q = &p->points[i];
+		const struct mbmap_point *q = &m->map->profiles[pi].points[i];
 		double v = cfg_value(m, d, p, i, now);
 
-		if (q->table == MB_COIL || q->table == MB_DISCRETE)
+		if (q->table == MBMAP_COIL || q->table == MBMAP_DISCRETE)
 			devsim_model_bits(m, d, q->table)[q->address] = v != 0;
 		else
 			devsim_encode(q, v, devsim_model_words(m, d,
@@ -939,13 +947,15 @@ cfg_key_cmp(const void *a, const void *b)
 
 int
 devsim_model_init_fleet(struct devsim_model *m, const struct devsim_cfg *cfg,
-    struct fleet *f, uint16_t def_port, int def_unit, int64_t now)
+    struct fleet *f, const struct mbmap *map, uint16_t def_port,
+    int def_unit, int64_t now)
 {
 	struct cfg_key *k;
 	size_t nw = 0, nb = 0, n = f->ndevices;
 	uint32_t *first;
 
-	if (n == 0 || !cfg_physics_ok(cfg))
+	if (n == 0 || map == NULL || map->nprofiles < f->nprofiles ||
+	    !cfg_physics_ok(cfg))
 		return -EINVAL;
 	k = xcalloc(n, sizeof(*k));
 	for (size_t d = 0; d < n; d++) {
@@ -968,6 +978,8 @@ devsim_model_init_fleet(struct devsim_model *m, const struct devsim_cfg *cfg,
 	m->cfg.units = 1;
 	m->cfgmode = 1;
 	m->fleet = f;
+	/* borrowed like the fleet: fini frees neither in config mode */
+	m->map = (struct mbmap *)(uintptr_t)map;
 	m->dev_ep = xcalloc(n, sizeof(*m->dev_ep));
 	/* endpoints numbered by first appearance: shards split stably */
 	first = xcalloc(n, sizeof(*first));
@@ -1001,6 +1013,7 @@ devsim_model_init_fleet(struct devsim_model *m, const struct devsim_cfg *cfg,
 			xfree(k);
 			xfree(first);
 			m->fleet = NULL;
+			m->map = NULL;
 			devsim_model_fini(m);
 			return -EINVAL;
 		}
@@ -1012,8 +1025,8 @@ devsim_model_init_fleet(struct devsim_model *m, const struct devsim_cfg *cfg,
 	    sizeof(*m->pnregs));
 	for (size_t pi = 0; pi < f->nprofiles; pi++)
 		for (size_t i = 0; i < f->profiles[pi].npoints; i++) {
-			const struct fleet_point *q = &f->profiles[pi].points[i];
-			uint32_t end = q->address + fleet_point_width(q);
+			const struct mbmap_point *q = &map->profiles[pi].points[i];
+			uint32_t end = q->address + mbmap_point_width(q);
 
 			if (end > m->pnregs[pi][q->table])
 				m->pnregs[pi][q->table] = end;
@@ -1027,8 +1040,8 @@ devsim_model_init_fleet(struct devsim_model *m, const struct devsim_cfg *cfg,
 
 		m->woff[d] = nw;
 		m->boff[d] = nb;
-		nw += t[MB_INPUT] + t[MB_HOLDING];
-		nb += t[MB_COIL] + t[MB_DISCRETE];
+		nw += t[MBMAP_INPUT] + t[MBMAP_HOLDING];
+		nb += t[MBMAP_COIL] + t[MBMAP_DISCRETE];
 	}
 	model_start(m, nw, nb, f->nsites, now);
 	return 0;

@@ -39,6 +39,7 @@
 #include <stdint.h>
 
 #include "correlator/fleet.h"
+#include "drivers/modbus/mbmap.h"
 
 /* Site flags (physical contacts and faults a scenario sets). */
 #define DEVSIM_F_DOOR		0x0001	/* door open (DOOR_OPEN) */
@@ -84,9 +85,10 @@ struct devsim_site {
 struct devsim_model {
 	struct devsim_cfg cfg;
 	struct fleet	*fleet;		/* owned; one profile "tower" */
+	struct mbmap	*map;		/* its Modbus point map; owned too */
 	uint32_t	 profile;	/* index of the served profile */
 	size_t		 ngateways;	/* endpoints (= sites) over all shards */
-	size_t		 nregs[MB__COUNT];/* table sizes of the profile's map */
+	size_t		 nregs[MBMAP__TABLES];/* table sizes of the profile's map */
 	uint16_t	*regs;		/* ndevices x (input + holding) words */
 	uint8_t		*bits;		/* ndevices x (coils + discretes), 0/1 */
 	int64_t		*evaluated;	/* ms of each device's last evaluation */
@@ -96,12 +98,12 @@ struct devsim_model {
 	int64_t		 start;		/* ms: model creation (uptime, energy) */
 	uint64_t	 rng;		/* xorshift state for noise */
 	size_t		 nsites;	/* entries of sites[] */
-	/* config mode only (fleet borrowed, not freed by fini): */
+	/* config mode only (fleet and map borrowed, not freed by fini): */
 	int		 cfgmode;	/* 1: built by devsim_model_init_fleet */
 	struct devsim_ep *eps;		/* ngateways endpoints */
 	uint32_t	*dev_ep;	/* per device: its endpoint */
 	size_t		*woff, *boff;	/* per device: first word, first bit */
-	uint32_t	(*pnregs)[MB__COUNT]; /* per profile: table sizes */
+	uint32_t	(*pnregs)[MBMAP__TABLES]; /* per profile: table sizes */
 };
 
 /* A config-mode endpoint: one address:port and the units behind it. */
@@ -163,8 +165,9 @@ void	 devsim_model_fini(struct devsim_model *m);
  * host:port:unit.  Free with devsim_model_fini().
  */
 int	 devsim_model_init_fleet(struct devsim_model *m,
-	    const struct devsim_cfg *cfg, struct fleet *f, uint16_t def_port,
-	    int def_unit, int64_t now);
+	    const struct devsim_cfg *cfg, struct fleet *f,
+	    const struct mbmap *map, uint16_t def_port, int def_unit,
+	    int64_t now);
 
 /* Endpoint g's address and port in either mode.  Returns 0 or -ERANGE. */
 int	 devsim_model_endpoint(const struct devsim_model *m, size_t g,
@@ -174,7 +177,7 @@ size_t	 devsim_device_endpoint(const struct devsim_model *m, uint32_t d);
 size_t	 devsim_device_site(const struct devsim_model *m, uint32_t d);
 /* Registers (bits) of table t that device d serves, from address 0. */
 size_t	 devsim_model_nregs(const struct devsim_model *m, uint32_t d,
-	    enum mb_table t);
+	    enum mbmap_table t);
 
 /*
  * The address and port of endpoint (gateway) g in the addressing scheme of
@@ -203,11 +206,11 @@ uint32_t devsim_unit_device(const struct devsim_model *m, size_t g,
 void	 devsim_model_eval(struct devsim_model *m, uint32_t d, int64_t now,
 	    int64_t max_age_ms);
 
-/* The register words of table t (MB_INPUT or MB_HOLDING) of device d. */
+/* The register words of table t (MBMAP_INPUT or MBMAP_HOLDING) of device d. */
 uint16_t *devsim_model_words(struct devsim_model *m, uint32_t d,
-	    enum mb_table t);
-/* The bits (one byte each, 0/1) of table t (MB_COIL or MB_DISCRETE). */
-uint8_t	*devsim_model_bits(struct devsim_model *m, uint32_t d, enum mb_table t);
+	    enum mbmap_table t);
+/* The bits (one byte each, 0/1) of table t (MBMAP_COIL or MBMAP_DISCRETE). */
+uint8_t	*devsim_model_bits(struct devsim_model *m, uint32_t d, enum mbmap_table t);
 
 /*
  * Physical events at a site, from now on: mains loss and return, contacts
@@ -224,6 +227,6 @@ void	 devsim_site_flag(struct devsim_model *m, size_t site, uint16_t flag,
  * first word of its table) by the point's type, scale, offset and order.
  * Integers are rounded and saturated to their type.
  */
-void	 devsim_encode(const struct fleet_point *p, double v, uint16_t *regs);
+void	 devsim_encode(const struct mbmap_point *p, double v, uint16_t *regs);
 
 #endif

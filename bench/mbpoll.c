@@ -53,15 +53,12 @@
  * 2 * stride, ...: the points live in pts (the caller's, NREGS of them).
  */
 static void
-holding_profile(struct fleet_profile *prof, struct fleet_point *pts,
+holding_profile(struct mbmap_profile *prof, struct mbmap_point *pts,
     uint16_t stride)
 {
-	memset(pts, 0, NREGS * sizeof(*pts));
 	for (int i = 0; i < NREGS; i++) {
-		pts[i].table = MB_HOLDING;
+		mbmap_point_init(&pts[i]);
 		pts[i].address = (uint16_t)(i * stride);
-		pts[i].type = PT_UINT16;
-		pts[i].bit = -1;
 	}
 	memset(prof, 0, sizeof(*prof));
 	prof->points = pts;
@@ -240,8 +237,8 @@ main(int argc, char **argv)
 	{
 		struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 		struct mbclient_config cfg;
-		struct fleet_point pts[NREGS];
-		struct fleet_profile prof;
+		struct mbmap_point pts[NREGS];
+		struct mbmap_profile prof;
 		struct mbstate st = { .want = n, .loop = loop };
 		struct mbclient *c;
 		struct mbclient_counters k;
@@ -301,8 +298,8 @@ main(int argc, char **argv)
 	if (fdev > 0) {
 		struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
 		struct mbclient_config cfg;
-		struct fleet_point pts[NREGS];
-		struct fleet_profile prof;
+		struct mbmap_point pts[NREGS];
+		struct mbmap_profile prof;
 		struct mbstate st = { .loop = loop };
 		struct mbclient *c;
 		size_t before, after;

@@ -42,8 +42,8 @@
 
 struct pdef {
 	const char	*name;
-	enum pt_type	 type;
-	enum pt_order	 order;
+	enum mbmap_type	 type;
+	enum mbmap_order	 order;
 	uint16_t	 addr;
 	double		 scale;
 	double		 deadband;
@@ -52,18 +52,18 @@ struct pdef {
 };
 
 static const struct pdef pdefs[] = {
-	{ "temp",    PT_FLOAT32, PT_ABCD,  0, 1,    0.5, -1, 20, 50 },
-	{ "hum",     PT_FLOAT32, PT_CDAB,  2, 1,    1.0, -1, 30, 95 },
-	{ "batt_v",  PT_UINT16,  PT_ABCD,  4, 0.01, 0.1, -1, 44, 54 },
-	{ "batt_i",  PT_INT16,   PT_BADC,  5, 0.1,  0.5, -1, -50, 50 },
-	{ "energy",  PT_UINT32,  PT_CDAB,  6, 1,    10,  -1, 1e6, 2e6 },
-	{ "runtime", PT_UINT64,  PT_DCBA,  8, 1,    60,  -1, 1e7, 2e7 },
-	{ "power",   PT_FLOAT64, PT_BADC, 12, 1,    5,   -1, 0, 3000 },
-	{ "status",  PT_UINT16,  PT_ABCD, 16, 1,    0,   -1, 0, 15 },
-	{ "door",    PT_BOOL,    PT_ABCD, 17, 1,    0,    3, 0, 1 },
-	{ "mode",    PT_UINT16,  PT_ABCD, 18, 1,    0,   -1, 0, 3 },
-	{ "freq",    PT_INT32,   PT_ABCD, 19, 0.01, 0.1, -1, 49, 51 },
-	{ "mains_v", PT_FLOAT32, PT_DCBA, 21, 1,    2,   -1, 0, 240 },
+	{ "temp",    MBMAP_FLOAT32, MBMAP_ABCD,  0, 1,    0.5, -1, 20, 50 },
+	{ "hum",     MBMAP_FLOAT32, MBMAP_CDAB,  2, 1,    1.0, -1, 30, 95 },
+	{ "batt_v",  MBMAP_UINT16,  MBMAP_ABCD,  4, 0.01, 0.1, -1, 44, 54 },
+	{ "batt_i",  MBMAP_INT16,   MBMAP_BADC,  5, 0.1,  0.5, -1, -50, 50 },
+	{ "energy",  MBMAP_UINT32,  MBMAP_CDAB,  6, 1,    10,  -1, 1e6, 2e6 },
+	{ "runtime", MBMAP_UINT64,  MBMAP_DCBA,  8, 1,    60,  -1, 1e7, 2e7 },
+	{ "power",   MBMAP_FLOAT64, MBMAP_BADC, 12, 1,    5,   -1, 0, 3000 },
+	{ "status",  MBMAP_UINT16,  MBMAP_ABCD, 16, 1,    0,   -1, 0, 15 },
+	{ "door",    MBMAP_BOOL,    MBMAP_ABCD, 17, 1,    0,    3, 0, 1 },
+	{ "mode",    MBMAP_UINT16,  MBMAP_ABCD, 18, 1,    0,   -1, 0, 3 },
+	{ "freq",    MBMAP_INT32,   MBMAP_ABCD, 19, 0.01, 0.1, -1, 49, 51 },
+	{ "mains_v", MBMAP_FLOAT32, MBMAP_DCBA, 21, 1,    2,   -1, 0, 240 },
 };
 #define NPOINTS (sizeof(pdefs) / sizeof(pdefs[0]))
 
@@ -107,6 +107,10 @@ on_sample(void *arg, const struct almrule_sample *s)
 	samples_seen++;
 }
 
+/* The profile's Modbus point map (one profile: NPOINTS points). */
+static struct mbmap_point map_points[NPOINTS];
+static struct mbmap_profile map_profile = { map_points, NPOINTS };
+
 static struct fleet *
 build_fleet(size_t ndev)
 {
@@ -121,16 +125,17 @@ build_fleet(size_t ndev)
 	p->points = xcalloc(NPOINTS, sizeof(*p->points));
 	p->npoints = NPOINTS;
 	for (size_t i = 0; i < NPOINTS; i++) {
-		struct fleet_point *q = &p->points[i];
+		struct mbmap_point *q = &map_points[i];
 
-		q->name = xstrdup(pdefs[i].name);
+		p->points[i].name = xstrdup(pdefs[i].name);
+		p->points[i].deadband = pdefs[i].deadband;
+		mbmap_point_init(q);
 		q->type = pdefs[i].type;
 		q->order = pdefs[i].order;
 		q->address = pdefs[i].addr;
 		q->scale = pdefs[i].scale;
-		q->deadband = pdefs[i].deadband;
 		q->bit = pdefs[i].bit;
-		q->table = MB_HOLDING;
+		q->table = MBMAP_HOLDING;
 	}
 	p->alarms = xcalloc(NALARMS, sizeof(*p->alarms));
 	p->nalarms = NALARMS;
@@ -161,7 +166,7 @@ build_fleet(size_t ndev)
 
 /* Frames: each point's value swings lo..hi over the 64 frames. */
 static void
-build_frames(const struct fleet_profile *p)
+build_frames(const struct mbmap_profile *p)
 {
 	for (int k = 0; k < NFRAMES; k++) {
 		double phase = (1 + sin(2 * M_PI * k / NFRAMES)) / 2;
@@ -170,10 +175,10 @@ build_frames(const struct fleet_profile *p)
 			double v = pdefs[i].lo + phase * (pdefs[i].hi - pdefs[i].lo);
 			int rc;
 
-			if (pdefs[i].type != PT_FLOAT32 &&
-			    pdefs[i].type != PT_FLOAT64)
+			if (pdefs[i].type != MBMAP_FLOAT32 &&
+			    pdefs[i].type != MBMAP_FLOAT64)
 				v = round(v / pdefs[i].scale) * pdefs[i].scale;
-			if (pdefs[i].type == PT_BOOL)
+			if (pdefs[i].type == MBMAP_BOOL)
 				v = k % 8 < 2;
 			rc = mbdecode_encode(&p->points[i], v, frames[k], NREGS,
 			    0);
@@ -195,7 +200,8 @@ build_frames(const struct fleet_profile *p)
 struct bench {
 	size_t		 ndev;
 	unsigned	 npolls;
-	struct fleet_profile *p;
+	const struct mbmap_profile *p;	/* the profile's point map */
+	const struct fleet_profile *prof; /* the profile */
 	struct almrule	 ar;
 	struct almrule_dev **devs;
 	unsigned	 round;		/* decode+rules rounds run so far */
@@ -222,7 +228,7 @@ run_baseline(struct bench *b)
 				uint64_t v = 0;
 
 				memcpy(&v, r + pdefs[i].addr,
-				    2 * fleet_point_width(&b->p->points[i]));
+				    2 * mbmap_point_width(&b->p->points[i]));
 				h += v > raw_thr[i];
 			}
 			b->hits += h;
@@ -309,7 +315,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	f = build_fleet(b.ndev > MEM_DEVICES ? b.ndev : MEM_DEVICES);
-	b.p = &f->profiles[0];
+	b.p = &map_profile;
+	b.prof = &f->profiles[0];
 	build_frames(b.p);
 	almrule_init(&b.ar, f, NULL, &sink);
 	b.devs = xcalloc(b.ndev, sizeof(*b.devs));
@@ -358,7 +365,7 @@ main(int argc, char **argv)
 	after = mem_allocated();
 	printf("memory: almrule_dev_size %zu bytes/device (32 + 9 x %zu "
 	    "rules+points); %d devices allocated in %.3f s",
-	    almrule_dev_size(b.p), NALARMS + NPOINTS, MEM_DEVICES, t);
+	    almrule_dev_size(b.prof), NALARMS + NPOINTS, MEM_DEVICES, t);
 	if (after > before)
 		printf(", allocator reports %.1f bytes/device",
 		    (double)(after - before) / MEM_DEVICES);

@@ -151,7 +151,7 @@ decode_all(const struct mbclient_result *r)
 	for (size_t b = 0; b < pl->nblocks; b++) {
 		const struct mbplan_block *bl = &pl->blocks[b];
 		const uint8_t *data = r->data + bl->data_off;
-		int reg = bl->table == MB_INPUT || bl->table == MB_HOLDING;
+		int reg = bl->table == MBMAP_INPUT || bl->table == MBMAP_HOLDING;
 
 		if (!mbclient_result_read(r, b))
 			continue;	/* refused, or a slower poll class */
@@ -160,7 +160,7 @@ decode_all(const struct mbclient_result *r)
 				regs[i] = (uint16_t)(data[2 * i] << 8 |
 				    data[2 * i + 1]);
 		for (uint32_t k = 0; k < bl->npoints; k++) {
-			const struct fleet_point *p =
+			const struct mbmap_point *p =
 			    &pl->src[pl->order[bl->first + k]];
 			struct mbdecode_value v;
 			int rc = reg ?
@@ -292,16 +292,13 @@ stop_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
-/* A fleet_profile with only the points of one table (--points input). */
+/* A point map with only the points of one table (--points input). */
 static void
-profile_filter(struct fleet_profile *out, const struct fleet_profile *in,
+profile_filter(struct mbmap_profile *out, const struct mbmap_profile *in,
     int table, int classes)
 {
-	*out = *in;
 	out->points = xcalloc(in->npoints, sizeof(*out->points));
 	out->npoints = 0;
-	out->alarms = NULL;
-	out->nalarms = 0;
 	for (size_t i = 0; i < in->npoints; i++)
 		if (table < 0 || in->points[i].table == table) {
 			out->points[out->npoints] = in->points[i];
@@ -341,7 +338,7 @@ main(int argc, char *argv[])
 	const struct devsim_cfg *cfg = &o.cfg;
 	struct devsim_cfg one;
 	struct devsim_model model;
-	struct fleet_profile prof;
+	struct mbmap_profile prof;
 	struct mbclient_config mc;
 	struct mbclient_counters ctr;
 	double max_rate = 100000, max_secs = 300;
@@ -360,7 +357,7 @@ main(int argc, char *argv[])
 			if (strcmp(optarg, "all") == 0)
 				table = -1;
 			else if (strcmp(optarg, "input") == 0)
-				table = MB_INPUT;
+				table = MBMAP_INPUT;
 			else
 				fatalx("pollbench bad option=points value=\"%s\" "
 				    "known=all,input", optarg);
@@ -400,7 +397,7 @@ main(int argc, char *argv[])
 	/* Poll classes mean nothing at maximum rate: off unless asked. */
 	if (classes < 0)
 		classes = pb.interval_ms > 0;
-	profile_filter(&prof, &model.fleet->profiles[model.profile], table,
+	profile_filter(&prof, &model.map->profiles[model.profile], table,
 	    classes);
 
 	nofile = pb_raise_nofile();

@@ -348,7 +348,7 @@ main(int argc, char *argv[])
 				cfg->fleet->devices[i].timeout_ms = 0;
 		}
 	loop = ev_default_loop(EVFLAG_AUTO);
-	if ((rc = poller_new(loop, cfg->fleet, &pc, &sink, &p)) != 0)
+	if ((rc = poller_new(loop, cfg->fleet, cfg->mbmap, &pc, &sink, &p)) != 0)
 		fatalx("tocsinpoll poller_new failed rc=%d", rc);
 	ev_timer_init(&stop, tp_stop_cb, secs, 0.);
 	ev_timer_start(loop, &stop);

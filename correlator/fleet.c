@@ -15,6 +15,7 @@
 
 #include "correlator/fleet.h"
 #include "daemon/mem.h"
+#include "daemon/names.h"
 
 struct fleet_index {
 	uint32_t	*slots;		/* index + 1; 0 = empty */
@@ -345,63 +346,23 @@ fleet_site_add_tenant(struct fleet_site *s, const char *customer, enum tier tier
 	s->tier = (uint8_t)fleet_effective_tier(s->tenants, s->ntenants);
 }
 
-unsigned
-fleet_point_width(const struct fleet_point *p)
-{
-	switch (p->type) {
-	case PT_INT32: case PT_UINT32: case PT_FLOAT32: return 2;
-	case PT_INT64: case PT_UINT64: case PT_FLOAT64: return 4;
-	default: return 1;
-	}
-}
-
-static int
-fleet_parse_name(const char *const *names, size_t n, const char *s, int *out)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(names[i], s) == 0) {
-			*out = (int)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-#define FLEET_ENUM(prefix, type, count, ...)				\
-static const char *const prefix##_names[count] = { __VA_ARGS__ };	\
-const char *								\
-prefix##_name(type v)							\
-{									\
-	return (unsigned)v < count ? prefix##_names[v] : "?";		\
-}									\
-int									\
-prefix##_parse(const char *s, type *out)				\
-{									\
-	int v;								\
-	if (fleet_parse_name(prefix##_names, count, s, &v) != 0)	\
-		return -EINVAL;						\
-	*out = (type)v;							\
-	return 0;							\
-}
-
-FLEET_ENUM(tier, enum tier, TIER__COUNT, "standard", "premium")
-FLEET_ENUM(severity, enum severity, SEV__COUNT,
-    "warning", "minor", "major", "critical")
-FLEET_ENUM(region, enum region, REGION__COUNT, "A", "B", "C")
-FLEET_ENUM(mb_table, enum mb_table, MB__COUNT,
-    "coil", "discrete", "input", "holding")
-FLEET_ENUM(pt_type, enum pt_type, PT__COUNT, "bool", "int16", "uint16",
-    "int32", "uint32", "int64", "uint64", "float32", "float64")
-FLEET_ENUM(pt_order, enum pt_order, PT_ORDER__COUNT,
-    "ABCD", "CDAB", "BADC", "DCBA")
-FLEET_ENUM(alarm_cond, enum alarm_cond, AC__COUNT,
-    "above", "below", "equals", "bit_set")
-
+static const char *const tier_names[TIER__COUNT] = { "standard", "premium" };
+static const char *const severity_names[SEV__COUNT] =
+    { "warning", "minor", "major", "critical" };
+static const char *const region_names[REGION__COUNT] = { "A", "B", "C" };
+static const char *const alarm_cond_names[AC__COUNT] =
+    { "above", "below", "equals", "bit_set" };
 static const char *const fleet_quality_names[FLEET_Q__COUNT] =
     { "good", "bad_nan", "bad_inf", "bad_range" };
 
-const char *
-fleet_quality_name(enum fleet_quality q)
-{
-	return (unsigned)q < FLEET_Q__COUNT ? fleet_quality_names[q] : "?";
-}
+NAMES_GET_FN(tier_name, enum tier, tier_names, TIER__COUNT)
+NAMES_PARSE_FN(tier_parse, enum tier, tier_names, TIER__COUNT)
+NAMES_GET_FN(severity_name, enum severity, severity_names, SEV__COUNT)
+NAMES_PARSE_FN(severity_parse, enum severity, severity_names, SEV__COUNT)
+NAMES_GET_FN(region_name, enum region, region_names, REGION__COUNT)
+NAMES_PARSE_FN(region_parse, enum region, region_names, REGION__COUNT)
+NAMES_GET_FN(alarm_cond_name, enum alarm_cond, alarm_cond_names, AC__COUNT)
+NAMES_PARSE_FN(alarm_cond_parse, enum alarm_cond, alarm_cond_names,
+    AC__COUNT)
+NAMES_GET_FN(fleet_quality_name, enum fleet_quality, fleet_quality_names,
+    FLEET_Q__COUNT)

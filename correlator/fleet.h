@@ -4,7 +4,8 @@
  * A fleet is sites (each in an area and a region class, hosting tenants with
  * a service tier), devices (each at a site, of a profile, reached at
  * host:port/unit, possibly behind a gateway device) and profiles (device
- * models: Modbus points and the alarm rules on them).  The configuration
+ * models: named points and the alarm rules on them; where a protocol finds
+ * each point is its driver's map, drivers/modbus/mbmap.h).  The configuration
  * loader builds it once; after that it is read-only and shared by every
  * thread without locks.  Objects refer to each other by index (uint32_t), not
  * by pointer, so arrays can grow while loading and stay compact: 100,000
@@ -26,14 +27,6 @@ enum tier { TIER_STANDARD, TIER_PREMIUM, TIER__COUNT };
 enum severity { SEV_WARNING, SEV_MINOR, SEV_MAJOR, SEV_CRITICAL, SEV__COUNT };
 enum region { REGION_A, REGION_B, REGION_C, REGION__COUNT };
 
-/* Modbus data tables, by the MB_DATA_ADDR ranges engineers know. */
-enum mb_table { MB_COIL, MB_DISCRETE, MB_INPUT, MB_HOLDING, MB__COUNT };
-enum pt_type {
-	PT_BOOL, PT_INT16, PT_UINT16, PT_INT32, PT_UINT32, PT_INT64,
-	PT_UINT64, PT_FLOAT32, PT_FLOAT64, PT__COUNT
-};
-/* Byte order within the value: A is the most significant byte. */
-enum pt_order { PT_ABCD, PT_CDAB, PT_BADC, PT_DCBA, PT_ORDER__COUNT };
 enum alarm_cond { AC_ABOVE, AC_BELOW, AC_EQUALS, AC_BIT_SET, AC__COUNT };
 /*
  * Quality of a point's value, whatever protocol read it; anything but
@@ -47,21 +40,15 @@ enum fleet_quality {
 	FLEET_Q__COUNT
 };
 
+/*
+ * What a point is: its name, unit and telemetry deadband.  Where a
+ * protocol finds it and how its raw value becomes a number belong to the
+ * driver's point map (drivers/modbus/mbmap.h, same index).
+ */
 struct fleet_point {
 	char		*name;		/* unique within its profile */
 	char		*unit;		/* engineering unit, "V", "degC"; may be NULL */
-	double		 scale;		/* value = raw * scale + offset */
-	double		 offset;
-	double		 min, max;	/* valid range; outside = bad quality */
 	double		 deadband;	/* telemetry: smallest change published */
-	uint16_t	 address;	/* 0-based offset in its table */
-	uint8_t		 table;		/* enum mb_table */
-	uint8_t		 type;		/* enum pt_type */
-	uint8_t		 order;		/* enum pt_order */
-	int8_t		 bit;		/* bool in a register: bit 0-15; else -1 */
-	uint32_t	 interval_ms;	/* poll class: read about this often,
-					   in whole polls of its device
-					   (mbplan.h); 0: every poll */
 };
 
 struct fleet_alarm {
@@ -179,9 +166,6 @@ void	 fleet_site_add_tenant(struct fleet_site *s, const char *customer,
 /* The premium rule: the highest tier of a site's tenants. */
 enum tier fleet_effective_tier(const struct fleet_tenant *t, size_t n);
 
-/* Registers a point occupies in its table (bits for coils/discretes). */
-unsigned fleet_point_width(const struct fleet_point *p);
-
 /* Enum names; *_parse return 0 or -EINVAL for an unknown name. */
 const char *tier_name(enum tier t);
 int	 tier_parse(const char *s, enum tier *out);
@@ -189,12 +173,6 @@ const char *severity_name(enum severity s);
 int	 severity_parse(const char *s, enum severity *out);
 const char *region_name(enum region r);
 int	 region_parse(const char *s, enum region *out);
-const char *mb_table_name(enum mb_table t);
-int	 mb_table_parse(const char *s, enum mb_table *out);
-const char *pt_type_name(enum pt_type t);
-int	 pt_type_parse(const char *s, enum pt_type *out);
-const char *pt_order_name(enum pt_order o);
-int	 pt_order_parse(const char *s, enum pt_order *out);
 const char *alarm_cond_name(enum alarm_cond c);
 /* "good", "bad_nan", "bad_inf", "bad_range". */
 const char *fleet_quality_name(enum fleet_quality q);

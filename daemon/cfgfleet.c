@@ -41,14 +41,14 @@ static int cfg_ref_resolve(struct cfgkey_ctx *, struct fleet *,
 static const char *
 n_table(int i)
 {
-	return i < MB__COUNT ? mb_table_name((enum mb_table)i) : NULL;
+	return i < MBMAP__TABLES ? mbmap_table_name((enum mbmap_table)i) : NULL;
 }
 static const char *
-n_type(int i) { return i < PT__COUNT ? pt_type_name((enum pt_type)i) : NULL; }
+n_type(int i) { return i < MBMAP__TYPES ? mbmap_type_name((enum mbmap_type)i) : NULL; }
 static const char *
 n_order(int i)
 {
-	return i < PT_ORDER__COUNT ? pt_order_name((enum pt_order)i) : NULL;
+	return i < MBMAP__ORDERS ? mbmap_order_name((enum mbmap_order)i) : NULL;
 }
 static const char *
 n_cond(int i)
@@ -60,7 +60,7 @@ n_cond(int i)
 /* Modicon addresses */
 
 int
-cfgfleet_parse_modicon(const char *s, enum mb_table *table, uint16_t *address,
+cfgfleet_parse_modicon(const char *s, enum mbmap_table *table, uint16_t *address,
     const char **why)
 {
 	size_t len = strlen(s);
@@ -96,10 +96,10 @@ cfgfleet_parse_modicon(const char *s, enum mb_table *table, uint16_t *address,
 		}
 	}
 	switch (digit) {
-	case 0: *table = MB_COIL; break;
-	case 1: *table = MB_DISCRETE; break;
-	case 3: *table = MB_INPUT; break;
-	case 4: *table = MB_HOLDING; break;
+	case 0: *table = MBMAP_COIL; break;
+	case 1: *table = MBMAP_DISCRETE; break;
+	case 3: *table = MBMAP_INPUT; break;
+	case 4: *table = MBMAP_HOLDING; break;
 	default:
 		*why = "Modicon table digit must be 0 (coil), 1 (discrete "
 		    "input), 3 (input register) or 4 (holding register)";
@@ -114,7 +114,7 @@ cfgfleet_parse_modicon(const char *s, enum mb_table *table, uint16_t *address,
 
 struct point_in {
 	char		*name, *unit, *address;
-	char		*shorthand[MB__COUNT];	/* coil: N, holding: N, ... */
+	char		*shorthand[MBMAP__TABLES];	/* coil: N, holding: N, ... */
 	int		 table, type, order;
 	double		 scale, offset, min, max, deadband;
 	uint32_t	 bit;
@@ -129,10 +129,10 @@ static const struct cfg_key point_keys[] = {
 	[PK_NAME] = KSTR("name", struct point_in, name, NULL),
 	[PK_TABLE] = KENUM("table", struct point_in, table, n_table, NULL),
 	[PK_ADDRESS] = KSTR("address", struct point_in, address, NULL),
-	[PK_COIL] = KSTR("coil", struct point_in, shorthand[MB_COIL], NULL),
-	[PK_DISCRETE] = KSTR("discrete", struct point_in, shorthand[MB_DISCRETE], NULL),
-	[PK_INPUT] = KSTR("input", struct point_in, shorthand[MB_INPUT], NULL),
-	[PK_HOLDING] = KSTR("holding", struct point_in, shorthand[MB_HOLDING], NULL),
+	[PK_COIL] = KSTR("coil", struct point_in, shorthand[MBMAP_COIL], NULL),
+	[PK_DISCRETE] = KSTR("discrete", struct point_in, shorthand[MBMAP_DISCRETE], NULL),
+	[PK_INPUT] = KSTR("input", struct point_in, shorthand[MBMAP_INPUT], NULL),
+	[PK_HOLDING] = KSTR("holding", struct point_in, shorthand[MBMAP_HOLDING], NULL),
 	[PK_TYPE] = KENUM("type", struct point_in, type, n_type, NULL),
 	[PK_ORDER] = KENUM("order", struct point_in, order, n_order, "ABCD"),
 	[PK_SCALE] = KDBL("scale", struct point_in, scale, -1e12, 1e12, "1"),
@@ -161,17 +161,24 @@ cfg_offset(const char *s, uint16_t *out)
 	return 0;
 }
 
+/* A profile being read: its model and its Modbus map (same point index). */
+struct profile_pts {
+	struct fleet_profile *prof;
+	struct mbmap_profile *map;
+};
+
 static void
 cfg_point(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 {
-	struct fleet_profile *prof = arg;
+	struct profile_pts *pp = arg;
+	struct fleet_profile *prof = pp->prof;
 	struct point_in in;
 	yaml_node_t *at[PK__N];
-	struct fleet_point pt;
+	struct mbmap_point pt;
 	const char *why;
 	char kp[CFGKEY_PATH_MAX];
 	int given = 0, bad = 0;
-	enum mb_table table = MB_HOLDING;
+	enum mbmap_table table = MBMAP_HOLDING;
 	uint16_t address = 0;
 
 	memset(&in, 0, sizeof(in));
@@ -192,7 +199,7 @@ cfg_point(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 		    in.name);
 		goto out;
 	}
-	for (int t = 0; t < MB__COUNT; t++) {
+	for (int t = 0; t < MBMAP__TABLES; t++) {
 		if (in.shorthand[t] == NULL)
 			continue;
 		cfgkey_path(kp, sizeof(kp), path, n_table(t));
@@ -207,7 +214,7 @@ cfg_point(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 			    in.shorthand[t]);
 			bad = 1;
 		}
-		table = (enum mb_table)t;
+		table = (enum mbmap_table)t;
 	}
 	if (!given && in.address == NULL) {
 		cfgkey_error(cx, n, path, "point \"%s\" needs an address "
@@ -217,7 +224,7 @@ cfg_point(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 	if (!given) {
 		cfgkey_path(kp, sizeof(kp), path, "address");
 		if (in.table >= 0) {
-			table = (enum mb_table)in.table;
+			table = (enum mbmap_table)in.table;
 			if (cfg_offset(in.address, &address) != 0) {
 				cfgkey_error(cx, at[PK_ADDRESS], kp, "expected an "
 				    "offset 0-65535 in the %s table, got \"%s\"",
@@ -234,15 +241,14 @@ cfg_point(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 	if (bad)
 		goto out;
 
-	memset(&pt, 0, sizeof(pt));
+	mbmap_point_init(&pt);
 	pt.table = (uint8_t)table;
 	pt.address = address;
-	pt.bit = -1;
 	if (in.type < 0)
-		in.type = table <= MB_DISCRETE ? PT_BOOL : PT_UINT16;
+		in.type = table <= MBMAP_DISCRETE ? MBMAP_BOOL : MBMAP_UINT16;
 	pt.type = (uint8_t)in.type;
 	pt.order = (uint8_t)in.order;
-	if (table <= MB_DISCRETE && in.type != PT_BOOL) {
+	if (table <= MBMAP_DISCRETE && in.type != MBMAP_BOOL) {
 		cfgkey_path(kp, sizeof(kp), path, "type");
 		cfgkey_error(cx, at[PK_TYPE], kp, "a %s holds single bits: type "
 		    "must be bool, got %s", n_table(table), n_type(in.type));
@@ -250,14 +256,14 @@ cfg_point(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 	}
 	if (in.bit != UINT32_MAX) {
 		cfgkey_path(kp, sizeof(kp), path, "bit");
-		if (table <= MB_DISCRETE || in.type != PT_BOOL) {
+		if (table <= MBMAP_DISCRETE || in.type != MBMAP_BOOL) {
 			cfgkey_error(cx, at[PK_BIT], kp, "bit selects one bit of "
 			    "a register for a bool point");
 			goto out;
 		}
 		pt.bit = (int8_t)in.bit;
 	}
-	if ((unsigned)address + fleet_point_width(&pt) - 1 > 65535) {
+	if ((unsigned)address + mbmap_point_width(&pt) - 1 > 65535) {
 		cfgkey_path(kp, sizeof(kp), path, given ? n_table(table) : "address");
 		cfgkey_error(cx, at[given ? PK_COIL + table : PK_ADDRESS], kp,
 		    "a %s at %s address %u runs past the end of the table "
@@ -277,10 +283,10 @@ cfg_point(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 		goto out;
 	}
 	/* Overlap: registers shared, unless both are distinct bits of one. */
-	for (size_t i = 0; i < prof->npoints; i++) {
-		const struct fleet_point *o = &prof->points[i];
-		unsigned a0 = pt.address, a1 = a0 + fleet_point_width(&pt) - 1;
-		unsigned b0 = o->address, b1 = b0 + fleet_point_width(o) - 1;
+	for (size_t i = 0; i < pp->map->npoints; i++) {
+		const struct mbmap_point *o = &pp->map->points[i];
+		unsigned a0 = pt.address, a1 = a0 + mbmap_point_width(&pt) - 1;
+		unsigned b0 = o->address, b1 = b0 + mbmap_point_width(o) - 1;
 
 		if (o->table != pt.table || a1 < b0 || b1 < a0)
 			continue;
@@ -288,26 +294,27 @@ cfg_point(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 			continue;
 		cfgkey_error(cx, n, path, "point \"%s\" (%s %u-%u) overlaps point "
 		    "\"%s\" (%s %u-%u)", in.name, n_table(table), a0, a1,
-		    o->name, n_table(o->table), b0, b1);
+		    prof->points[i].name, n_table(o->table), b0, b1);
 		goto out;
 	}
-	pt.name = in.name;
-	pt.unit = in.unit;
-	in.name = in.unit = NULL;
 	pt.scale = in.scale;
 	pt.offset = in.offset;
 	pt.min = in.min;
 	pt.max = in.max;
-	pt.deadband = in.deadband;
 	pt.interval_ms = (uint32_t)in.interval;
+	*mbmap_add_point(pp->map) = pt;
 	prof->points = xreallocarray(prof->points, prof->npoints + 1,
 	    sizeof(*prof->points));
-	prof->points[prof->npoints++] = pt;
+	prof->points[prof->npoints].name = in.name;
+	prof->points[prof->npoints].unit = in.unit;
+	prof->points[prof->npoints].deadband = in.deadband;
+	prof->npoints++;
+	in.name = in.unit = NULL;
 out:
 	xfree(in.name);
 	xfree(in.unit);
 	xfree(in.address);
-	for (int t = 0; t < MB__COUNT; t++)
+	for (int t = 0; t < MBMAP__TABLES; t++)
 		xfree(in.shorthand[t]);
 }
 
@@ -452,8 +459,8 @@ static const struct cfg_key profile_keys[] = {
 };
 
 void
-cfgfleet_read_profiles(struct cfgkey_ctx *cx, struct fleet *f, yaml_node_t *n,
-    const char *path)
+cfgfleet_read_profiles(struct cfgkey_ctx *cx, struct fleet *f,
+    struct mbmap *map, yaml_node_t *n, const char *path)
 {
 	if (cfgkey_expect(cx, n, YAML_MAPPING_NODE, path) != 0)
 		return;
@@ -463,6 +470,7 @@ cfgfleet_read_profiles(struct cfgkey_ctx *cx, struct fleet *f, yaml_node_t *n,
 		yaml_node_t *vn = cfgkey_node(cx, p->value);
 		yaml_node_t *at[FK__N];
 		struct profile_arg pa;
+		struct profile_pts pp;
 		char kp[CFGKEY_PATH_MAX], sp[CFGKEY_PATH_MAX];
 		const char *id;
 		uint32_t pi;
@@ -479,10 +487,11 @@ cfgfleet_read_profiles(struct cfgkey_ctx *cx, struct fleet *f, yaml_node_t *n,
 			continue;
 		pa.fleet = f;
 		pa.profile = pi;
+		pp.prof = &f->profiles[pi];
+		pp.map = mbmap_profile(map, pi);
 		cfgkey_path(sp, sizeof(sp), kp, "points");
 		if (at[FK_POINTS] != NULL)
-			cfgkey_list(cx, at[FK_POINTS], sp, cfg_point,
-			    &f->profiles[pi]);
+			cfgkey_list(cx, at[FK_POINTS], sp, cfg_point, &pp);
 		if (f->profiles[pi].npoints == 0)
 			cfgkey_error(cx, at[FK_POINTS] ? at[FK_POINTS] : vn, sp,
 			    "profile %s has no points", id);

@@ -1,7 +1,8 @@
 /*
  * cfgfleet.h - the fleet sections of the configuration: profiles (points
  * and alarms), sites (tenants) and devices (inline or from an inventory
- * CSV), read into a struct fleet (correlator/fleet.h).
+ * CSV), read into a struct fleet (correlator/fleet.h) and the Modbus point
+ * map (drivers/modbus/mbmap.h).
  *
  * Names are free in order: a device may name a gateway defined further
  * down, and the correlation section names alarm codes that profiles raise.
@@ -24,10 +25,16 @@
 
 #include "correlator/fleet.h"
 #include "daemon/cfgkey.h"
+#include "drivers/modbus/mbmap.h"
 
-/* profiles: {ID: {description, gateway, points: [...], alarms: [...]}} */
+/*
+ * profiles: {ID: {description, gateway, points: [...], alarms: [...]}}.
+ * Each point's name, unit and deadband go to the fleet's profile, where
+ * the device holds it and how it decodes to map's profile of the same
+ * index (drivers/modbus/mbmap.h).
+ */
 void	 cfgfleet_read_profiles(struct cfgkey_ctx *cx, struct fleet *f,
-	    yaml_node_t *n, const char *path);
+	    struct mbmap *map, yaml_node_t *n, const char *path);
 /* sites: [{id, name, area, region, station, branch, tenants: [...]}] */
 void	 cfgfleet_read_sites(struct cfgkey_ctx *cx, struct fleet *f,
 	    yaml_node_t *n, const char *path);
@@ -66,7 +73,7 @@ void	 cfgfleet_check_addresses(struct cfgkey_ctx *cx, const struct fleet *f,
  * 0-based address.  Returns 0, or -EINVAL with *why set to a static
  * explanation.
  */
-int	 cfgfleet_parse_modicon(const char *s, enum mb_table *table,
+int	 cfgfleet_parse_modicon(const char *s, enum mbmap_table *table,
 	    uint16_t *address, const char **why);
 
 #endif

@@ -202,8 +202,12 @@ cfg_walk(struct cfgkey_ctx *cx, struct config *cfg, const char *buf,
 	if (cfgkey_map(cx, root, top_keys, cfg, "", at) != 0)
 		return;
 	if (at[TK_PROFILES] != NULL)
-		cfgfleet_read_profiles(cx, cfg->fleet, at[TK_PROFILES],
-		    "profiles");
+		cfgfleet_read_profiles(cx, cfg->fleet, cfg->mbmap,
+		    at[TK_PROFILES], "profiles");
+	/* a map entry for every profile, even one whose points failed */
+	if (cfg->fleet->nprofiles > 0)
+		(void)mbmap_profile(cfg->mbmap,
+		    (uint32_t)cfg->fleet->nprofiles - 1);
 	if (at[TK_SITES] != NULL)
 		cfgfleet_read_sites(cx, cfg->fleet, at[TK_SITES], "sites");
 	if (at[TK_DEVICES] != NULL)
@@ -247,6 +251,7 @@ config_load_buffer(const char *name, const char *buf, size_t len,
 	cfgkey_init(&cx, name, errs);
 	cfg->path = xstrdup(name);
 	cfg->fleet = fleet_new();
+	cfg->mbmap = mbmap_new();
 	cfgkey_defaults(&cx, top_keys, cfg);
 	corr_config_defaults(&cfg->correlation);
 	sla_config_defaults(&cfg->sla);
@@ -327,6 +332,7 @@ config_free_parts(struct config *cfg)
 	xfree(cfg->http.token_file);
 	xfree(cfg->output.file);
 	fleet_free(cfg->fleet);
+	mbmap_free(cfg->mbmap);
 }
 
 void
@@ -369,7 +375,7 @@ config_parse_size(const char *s, uint64_t *bytes, const char **why)
 }
 
 int
-config_parse_modicon(const char *s, enum mb_table *table, uint16_t *address,
+config_parse_modicon(const char *s, enum mbmap_table *table, uint16_t *address,
     const char **why)
 {
 	return cfgfleet_parse_modicon(s, table, address, why);

@@ -25,6 +25,7 @@
 #include "correlator/corr.h"
 #include "correlator/fleet.h"
 #include "correlator/sla.h"
+#include "drivers/modbus/mbmap.h"
 
 struct cfg_daemon {
 	char		*state_dir;	/* journals, spill files */
@@ -110,6 +111,8 @@ struct config {
 	struct cfg_http	 http;
 	struct cfg_output output;	/* the file sink (drivers/file) */
 	struct fleet	*fleet;
+	struct mbmap	*mbmap;		/* where the Modbus driver finds each
+					 * profile point (drivers/modbus/mbmap.h) */
 };
 
 /* The errors of one load, each "FILE:LINE:COLUMN: key: message". */
@@ -145,7 +148,7 @@ int	 config_parse_size(const char *s, uint64_t *bytes, const char **why);
  * six-digit forms 000001-065536 ... 400001-465536.  Gives the table and the
  * 0-based address.
  */
-int	 config_parse_modicon(const char *s, enum mb_table *table,
+int	 config_parse_modicon(const char *s, enum mbmap_table *table,
 	    uint16_t *address, const char **why);
 
 #endif

@@ -387,7 +387,8 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	}
 
 	ps.arg = &lv;
-	if ((rc = poller_new(lv.loop, cfg->fleet, &pc, &ps, &lv.poller)) != 0) {
+	if ((rc = poller_new(lv.loop, cfg->fleet, cfg->mbmap, &pc, &ps,
+	    &lv.poller)) != 0) {
 		log_error("start failed: poller rc=%d", rc);
 		goto err_router;
 	}

@@ -30,6 +30,7 @@
 struct poller {
 	struct ev_loop	*loop;
 	const struct fleet *fleet;
+	const struct mbmap *map;	/* the fleet's Modbus point map */
 	struct poller_config cfg;	/* copy */
 	struct poller_sink sink;	/* the caller's */
 	struct mbclient	*mb;		/* owned */
@@ -45,7 +46,7 @@ struct poller {
  */
 static uint32_t
 poller_block(struct poller *p, struct almrule_dev *ad,
-    const struct fleet_profile *prof, const struct mbclient_result *r, size_t b,
+    const struct mbmap_profile *prof, const struct mbclient_result *r, size_t b,
     int64_t now, uint32_t *bad)
 {
 	const struct mbplan *plan = r->plan;
@@ -53,7 +54,7 @@ poller_block(struct poller *p, struct almrule_dev *ad,
 	const uint8_t *data = r->data + blk->data_off;
 	uint16_t regs[125];
 	uint32_t good = 0;
-	int isbits = blk->table == MB_COIL || blk->table == MB_DISCRETE;
+	int isbits = blk->table == MBMAP_COIL || blk->table == MBMAP_DISCRETE;
 
 	if (!isbits) {
 		/* count <= 125 by mbplan's clamp; the wire is big-endian */
@@ -62,7 +63,7 @@ poller_block(struct poller *p, struct almrule_dev *ad,
 	}
 	for (uint32_t j = blk->first; j < blk->first + blk->npoints; j++) {
 		uint32_t pt = plan->order[j];
-		const struct fleet_point *fp = &prof->points[pt];
+		const struct mbmap_point *fp = &prof->points[pt];
 		struct mbdecode_value v;
 		int rc;
 
@@ -94,14 +95,14 @@ poller_result(const struct mbclient_result *r, void *arg)
 {
 	struct poller *p = arg;
 	struct almrule_dev *ad;
-	const struct fleet_profile *prof;
+	const struct mbmap_profile *prof;
 	struct poller_poll pp;
 	int64_t now = (int64_t)(ev_now(p->loop) * 1000.0);
 
 	if (r->device >= p->fleet->ndevices ||
 	    (ad = p->dev[r->device]) == NULL)
 		return;
-	prof = &p->fleet->profiles[p->fleet->devices[r->device].profile];
+	prof = &p->map->profiles[p->fleet->devices[r->device].profile];
 	memset(&pp, 0, sizeof(pp));
 	pp.device = r->device;
 	pp.status = (uint8_t)r->status;
@@ -139,18 +140,20 @@ poller_result(const struct mbclient_result *r, void *arg)
 
 int
 poller_new(struct ev_loop *loop, const struct fleet *f,
-    const struct poller_config *pc, const struct poller_sink *sink,
-    struct poller **out)
+    const struct mbmap *map, const struct poller_config *pc,
+    const struct poller_sink *sink, struct poller **out)
 {
 	struct poller *p;
 	struct almrule_sink as;
 
-	if (loop == NULL || f == NULL || pc == NULL || sink == NULL ||
+	if (loop == NULL || f == NULL || map == NULL || pc == NULL ||
+	    sink == NULL ||
 	    sink->ops == NULL || sink->ops->rules.alarm == NULL || out == NULL)
 		return -EINVAL;
 	p = xcalloc(1, sizeof(*p));
 	p->loop = loop;
 	p->fleet = f;
+	p->map = map;
 	p->cfg = *pc;
 	p->sink = *sink;
 	as.ops = &sink->ops->rules;
@@ -170,7 +173,8 @@ poller_new(struct ev_loop *loop, const struct fleet *f,
 		md.unit = fd->unit;
 		md.interval_ms = fd->interval_ms;
 		md.timeout_ms = fd->timeout_ms;
-		md.profile = &f->profiles[fd->profile];
+		md.profile = fd->profile < map->nprofiles ?
+		    &map->profiles[fd->profile] : NULL;
 		if (fd->host == NULL)
 			rc = -EINVAL;
 		else

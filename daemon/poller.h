@@ -101,9 +101,11 @@ struct poller_config {
 struct poller;
 
 /*
- * Makes a poller of every device of fleet f (which must outlive it) on
- * loop, with settings pc (copied) and output to sink (copied; its ops
- * table must outlive the poller).  A device whose profile cannot be
+ * Makes a poller of every device of fleet f on loop, reading each point
+ * where map (the fleet's Modbus point map, drivers/modbus/mbmap.h) says;
+ * f and map must outlive the poller.  Settings pc are copied, output goes
+ * to sink (copied; its ops table must outlive the poller).  A device whose
+ * profile cannot be
  * planned is logged, counted in devices_rejected and left out; the others
  * are polled (one whose host name does not resolve yet is kept: its polls
  * fail until a later lookup succeeds, see mbclient.h).  Returns 0 and
@@ -111,8 +113,8 @@ struct poller;
  * sink without alarm.  Nothing is polled before poller_start().
  */
 int	 poller_new(struct ev_loop *loop, const struct fleet *f,
-	    const struct poller_config *pc, const struct poller_sink *sink,
-	    struct poller **out);
+	    const struct mbmap *map, const struct poller_config *pc,
+	    const struct poller_sink *sink, struct poller **out);
 
 /* Starts every device's poll timer (phases spread over its interval). */
 int	 poller_start(struct poller *p);

@@ -15,7 +15,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "correlator/fleet.h"
+#include "drivers/modbus/mbmap.h"
 #include "drivers/modbus/mbap.h"
 
 static inline uint16_t
@@ -57,9 +57,9 @@ uint8_t
 mbap_read_fc(unsigned table)
 {
 	switch (table) {
-	case MB_COIL:		return MBAP_FC_READ_COILS;
-	case MB_DISCRETE:	return MBAP_FC_READ_DISCRETE;
-	case MB_INPUT:		return MBAP_FC_READ_INPUT;
+	case MBMAP_COIL:		return MBAP_FC_READ_COILS;
+	case MBMAP_DISCRETE:	return MBAP_FC_READ_DISCRETE;
+	case MBMAP_INPUT:		return MBAP_FC_READ_INPUT;
 	default:		return MBAP_FC_READ_HOLDING;
 	}
 }

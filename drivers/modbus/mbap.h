@@ -141,7 +141,7 @@ const char *mbap_status_name(int status);
  * any other code.
  */
 const char *mbap_exception_name(uint8_t code);
-/* The read function code for a table (enum mb_table in fleet.h). */
+/* The read function code for a table (enum mbmap_table, mbmap.h). */
 uint8_t	 mbap_read_fc(unsigned table);
 
 #endif

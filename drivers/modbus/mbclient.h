@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "correlator/fleet.h"
+#include "drivers/modbus/mbmap.h"
 #include "drivers/modbus/mbap.h"
 #include "drivers/modbus/mbplan.h"
 
@@ -120,7 +120,7 @@ struct mbclient_device {
 	int16_t		 unit;		/* -1: config unit */
 	uint32_t	 interval_ms;	/* 0: config interval */
 	uint32_t	 timeout_ms;	/* 0: config timeout */
-	const struct fleet_profile *profile; /* points to read; must outlive
+	const struct mbmap_profile *profile; /* points to read; must outlive
 						the client */
 };
 

@@ -33,17 +33,17 @@ swap16(uint16_t w)
 }
 
 int
-mbdecode_get_raw(const uint16_t *regs, unsigned nwords, enum pt_order order,
+mbdecode_get_raw(const uint16_t *regs, unsigned nwords, enum mbmap_order order,
     uint64_t *bits)
 {
 	uint64_t v = 0;
 	int rev, swap;
 
 	if ((nwords != 1 && nwords != 2 && nwords != 4) ||
-	    (unsigned)order >= PT_ORDER__COUNT)
+	    (unsigned)order >= MBMAP__ORDERS)
 		return -EINVAL;
-	rev = order == PT_CDAB || order == PT_DCBA;
-	swap = order == PT_BADC || order == PT_DCBA;
+	rev = order == MBMAP_CDAB || order == MBMAP_DCBA;
+	swap = order == MBMAP_BADC || order == MBMAP_DCBA;
 	for (unsigned i = 0; i < nwords; i++) {
 		uint16_t w = regs[rev ? nwords - 1 - i : i];
 
@@ -54,16 +54,16 @@ mbdecode_get_raw(const uint16_t *regs, unsigned nwords, enum pt_order order,
 }
 
 int
-mbdecode_put_raw(uint64_t bits, unsigned nwords, enum pt_order order,
+mbdecode_put_raw(uint64_t bits, unsigned nwords, enum mbmap_order order,
     uint16_t *regs)
 {
 	int rev, swap;
 
 	if ((nwords != 1 && nwords != 2 && nwords != 4) ||
-	    (unsigned)order >= PT_ORDER__COUNT)
+	    (unsigned)order >= MBMAP__ORDERS)
 		return -EINVAL;
-	rev = order == PT_CDAB || order == PT_DCBA;
-	swap = order == PT_BADC || order == PT_DCBA;
+	rev = order == MBMAP_CDAB || order == MBMAP_DCBA;
+	swap = order == MBMAP_BADC || order == MBMAP_DCBA;
 	for (unsigned i = 0; i < nwords; i++) {
 		/* word i counts from the most significant (AB) word */
 		uint16_t w = (uint16_t)(bits >> (16 * (nwords - 1 - i)));
@@ -74,37 +74,37 @@ mbdecode_put_raw(uint64_t bits, unsigned nwords, enum pt_order order,
 }
 
 static double
-point_scale(const struct fleet_point *p)
+point_scale(const struct mbmap_point *p)
 {
 	return p->scale == 0 ? 1.0 : p->scale;
 }
 
 /* Interprets raw bits as the point's type; bools are handled by callers. */
 static double
-raw_number(enum pt_type type, uint64_t raw)
+raw_number(enum mbmap_type type, uint64_t raw)
 {
 	float f;
 	double d;
 	uint32_t u32;
 
 	switch (type) {
-	case PT_INT16:
+	case MBMAP_INT16:
 		return (int16_t)(uint16_t)raw;
-	case PT_UINT16:
+	case MBMAP_UINT16:
 		return (uint16_t)raw;
-	case PT_INT32:
+	case MBMAP_INT32:
 		return (int32_t)(uint32_t)raw;
-	case PT_UINT32:
+	case MBMAP_UINT32:
 		return (uint32_t)raw;
-	case PT_INT64:
+	case MBMAP_INT64:
 		return (double)(int64_t)raw;
-	case PT_UINT64:
+	case MBMAP_UINT64:
 		return (double)raw;
-	case PT_FLOAT32:
+	case MBMAP_FLOAT32:
 		u32 = (uint32_t)raw;
 		memcpy(&f, &u32, sizeof(f));
 		return f;
-	case PT_FLOAT64:
+	case MBMAP_FLOAT64:
 		memcpy(&d, &raw, sizeof(d));
 		return d;
 	default:
@@ -113,7 +113,7 @@ raw_number(enum pt_type type, uint64_t raw)
 }
 
 static void
-set_quality(const struct fleet_point *p, struct mbdecode_value *out)
+set_quality(const struct mbmap_point *p, struct mbdecode_value *out)
 {
 	double v = out->value;
 
@@ -128,7 +128,7 @@ set_quality(const struct fleet_point *p, struct mbdecode_value *out)
 }
 
 static void
-finish_bool(const struct fleet_point *p, int bit, struct mbdecode_value *out)
+finish_bool(const struct mbmap_point *p, int bit, struct mbdecode_value *out)
 {
 	out->raw = bit != 0;
 	out->value = bit ? 1.0 : 0.0;
@@ -136,7 +136,7 @@ finish_bool(const struct fleet_point *p, int bit, struct mbdecode_value *out)
 }
 
 int
-mbdecode_regs(const struct fleet_point *p, const uint16_t *regs, size_t nregs,
+mbdecode_regs(const struct mbmap_point *p, const uint16_t *regs, size_t nregs,
     uint16_t start, struct mbdecode_value *out)
 {
 	unsigned width;
@@ -144,12 +144,12 @@ mbdecode_regs(const struct fleet_point *p, const uint16_t *regs, size_t nregs,
 	uint64_t raw;
 	int rc;
 
-	if (p->table != MB_INPUT && p->table != MB_HOLDING)
+	if (p->table != MBMAP_INPUT && p->table != MBMAP_HOLDING)
 		return -EINVAL;
-	if ((unsigned)p->type >= PT__COUNT ||
-	    (unsigned)p->order >= PT_ORDER__COUNT || p->bit > 15)
+	if ((unsigned)p->type >= MBMAP__TYPES ||
+	    (unsigned)p->order >= MBMAP__ORDERS || p->bit > 15)
 		return -EINVAL;
-	width = fleet_point_width(p);
+	width = mbmap_point_width(p);
 	if (p->address < start)
 		return -ERANGE;
 	off = (size_t)(p->address - start);
@@ -157,7 +157,7 @@ mbdecode_regs(const struct fleet_point *p, const uint16_t *regs, size_t nregs,
 		return -ERANGE;
 	if ((rc = mbdecode_get_raw(regs + off, width, p->order, &raw)) != 0)
 		return rc;
-	if (p->type == PT_BOOL) {
+	if (p->type == MBMAP_BOOL) {
 		/* the bit number counts in the register as its order reads it */
 		finish_bool(p, p->bit >= 0 ? (int)((raw >> p->bit) & 1) :
 		    raw != 0, out);
@@ -170,11 +170,11 @@ mbdecode_regs(const struct fleet_point *p, const uint16_t *regs, size_t nregs,
 }
 
 static int
-check_bit_point(const struct fleet_point *p, size_t nbits, uint16_t start)
+check_bit_point(const struct mbmap_point *p, size_t nbits, uint16_t start)
 {
-	if (p->table != MB_COIL && p->table != MB_DISCRETE)
+	if (p->table != MBMAP_COIL && p->table != MBMAP_DISCRETE)
 		return -EINVAL;
-	if (p->type != PT_BOOL)
+	if (p->type != MBMAP_BOOL)
 		return -EINVAL;
 	if (p->address < start || (size_t)(p->address - start) >= nbits)
 		return -ERANGE;
@@ -182,7 +182,7 @@ check_bit_point(const struct fleet_point *p, size_t nbits, uint16_t start)
 }
 
 int
-mbdecode_bits(const struct fleet_point *p, const uint8_t *bits, size_t nbits,
+mbdecode_bits(const struct mbmap_point *p, const uint8_t *bits, size_t nbits,
     uint16_t start, struct mbdecode_value *out)
 {
 	int rc;
@@ -194,7 +194,7 @@ mbdecode_bits(const struct fleet_point *p, const uint8_t *bits, size_t nbits,
 }
 
 int
-mbdecode_bits_packed(const struct fleet_point *p, const uint8_t *bytes,
+mbdecode_bits_packed(const struct mbmap_point *p, const uint8_t *bytes,
     size_t nbits, uint16_t start, struct mbdecode_value *out)
 {
 	size_t i;
@@ -221,7 +221,7 @@ to_int(double x, double lo, double hi, double *r)
 }
 
 int
-mbdecode_encode(const struct fleet_point *p, double v, uint16_t *regs,
+mbdecode_encode(const struct mbmap_point *p, double v, uint16_t *regs,
     size_t nregs, uint16_t start)
 {
 	unsigned width;
@@ -231,16 +231,16 @@ mbdecode_encode(const struct fleet_point *p, double v, uint16_t *regs,
 	uint32_t u32;
 	int rc = 0;
 
-	if (p->table != MB_INPUT && p->table != MB_HOLDING)
+	if (p->table != MBMAP_INPUT && p->table != MBMAP_HOLDING)
 		return -EINVAL;
-	if ((unsigned)p->type >= PT__COUNT ||
-	    (unsigned)p->order >= PT_ORDER__COUNT || p->bit > 15)
+	if ((unsigned)p->type >= MBMAP__TYPES ||
+	    (unsigned)p->order >= MBMAP__ORDERS || p->bit > 15)
 		return -EINVAL;
-	width = fleet_point_width(p);
+	width = mbmap_point_width(p);
 	if (p->address < start || (size_t)(p->address - start) + width > nregs)
 		return -ERANGE;
 	regs += p->address - start;
-	if (p->type == PT_BOOL) {
+	if (p->type == MBMAP_BOOL) {
 		if (p->bit < 0)
 			return mbdecode_put_raw(v != 0, 1, p->order, regs);
 		if ((rc = mbdecode_get_raw(regs, 1, p->order, &raw)) != 0)
@@ -251,37 +251,37 @@ mbdecode_encode(const struct fleet_point *p, double v, uint16_t *regs,
 	}
 	x = (v - p->offset) / point_scale(p);
 	switch (p->type) {
-	case PT_INT16:
+	case MBMAP_INT16:
 		rc = to_int(x, INT16_MIN, INT16_MAX, &r);
 		raw = (uint16_t)(int16_t)r;
 		break;
-	case PT_UINT16:
+	case MBMAP_UINT16:
 		rc = to_int(x, 0, UINT16_MAX, &r);
 		raw = (uint16_t)r;
 		break;
-	case PT_INT32:
+	case MBMAP_INT32:
 		rc = to_int(x, INT32_MIN, INT32_MAX, &r);
 		raw = (uint32_t)(int32_t)r;
 		break;
-	case PT_UINT32:
+	case MBMAP_UINT32:
 		rc = to_int(x, 0, UINT32_MAX, &r);
 		raw = (uint32_t)r;
 		break;
-	case PT_INT64:
+	case MBMAP_INT64:
 		/* 2^63 is the first double that does not fit */
 		rc = to_int(x, -9223372036854775808.0, 9223372036854774784.0, &r);
 		raw = (uint64_t)(int64_t)r;
 		break;
-	case PT_UINT64:
+	case MBMAP_UINT64:
 		rc = to_int(x, 0, 18446744073709549568.0, &r);
 		raw = (uint64_t)r;
 		break;
-	case PT_FLOAT32:
+	case MBMAP_FLOAT32:
 		f = (float)x;
 		memcpy(&u32, &f, sizeof(u32));
 		raw = u32;
 		break;
-	case PT_FLOAT64:
+	case MBMAP_FLOAT64:
 		memcpy(&raw, &x, sizeof(raw));
 		break;
 	default:

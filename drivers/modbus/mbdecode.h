@@ -1,7 +1,7 @@
 /*
  * mbdecode.h - turn Modbus registers into a point's value and back.
  *
- * A point (struct fleet_point) says where its value lives (table, address),
+ * A point (struct mbmap_point) says where its value lives (table, address),
  * how wide it is (type), in which order its bytes arrive (order) and how raw
  * numbers become engineering units (value = raw * scale + offset).  This
  * module decodes a point from the registers (or bits) a read returned, and
@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "correlator/fleet.h"
+#include "drivers/modbus/mbmap.h"
 
 struct mbdecode_value {
 	double		 value;		/* engineering units (scaled) */
@@ -49,7 +50,7 @@ struct mbdecode_value {
  * not lie wholly inside the window; -EINVAL if p is a coil/discrete point
  * or its type, order or bit is out of range.
  */
-int	 mbdecode_regs(const struct fleet_point *p, const uint16_t *regs,
+int	 mbdecode_regs(const struct mbmap_point *p, const uint16_t *regs,
 	    size_t nregs, uint16_t start, struct mbdecode_value *out);
 
 /*
@@ -58,14 +59,14 @@ int	 mbdecode_regs(const struct fleet_point *p, const uint16_t *regs,
  * returns them.  Returns 0, -ERANGE or -EINVAL (p is not a bool in a bit
  * table).  A bit decodes to 0.0 or 1.0; scale and offset do not apply.
  */
-int	 mbdecode_bits(const struct fleet_point *p, const uint8_t *bits,
+int	 mbdecode_bits(const struct mbmap_point *p, const uint8_t *bits,
 	    size_t nbits, uint16_t start, struct mbdecode_value *out);
 
 /*
  * The same from packed bits as they travel in a function 1/2 response:
  * bit i of the read is bit (i % 8) of bytes[i / 8].
  */
-int	 mbdecode_bits_packed(const struct fleet_point *p,
+int	 mbdecode_bits_packed(const struct mbmap_point *p,
 	    const uint8_t *bytes, size_t nbits, uint16_t start,
 	    struct mbdecode_value *out);
 
@@ -75,15 +76,15 @@ int	 mbdecode_bits_packed(const struct fleet_point *p,
  * inverse.  Both return 0, or -EINVAL for a bad nwords or order.
  */
 int	 mbdecode_get_raw(const uint16_t *regs, unsigned nwords,
-	    enum pt_order order, uint64_t *bits);
-int	 mbdecode_put_raw(uint64_t bits, unsigned nwords, enum pt_order order,
+	    enum mbmap_order order, uint64_t *bits);
+int	 mbdecode_put_raw(uint64_t bits, unsigned nwords, enum mbmap_order order,
 	    uint16_t *regs);
 
 /*
  * The encoder (device simulator, tests), mbdecode_regs()'s inverse:
  * writes engineering value v of point p into the register window
  * regs[0..nregs-1] that starts at register address start, i.e. the
- * fleet_point_width(p) registers from regs[p->address - start] on.
+ * mbmap_point_width(p) registers from regs[p->address - start] on.
  * raw = (v - offset) / scale, rounded to nearest for integer types.  A
  * bool with a bit number sets or clears that bit of its register and keeps
  * the others; a bool without one writes 0 or 1.  Returns 0; -ERANGE if the
@@ -91,7 +92,7 @@ int	 mbdecode_put_raw(uint64_t bits, unsigned nwords, enum pt_order order,
  * type (NaN for an integer type included); -EINVAL for a coil/discrete
  * point or a bad type, order or bit.
  */
-int	 mbdecode_encode(const struct fleet_point *p, double v, uint16_t *regs,
+int	 mbdecode_encode(const struct mbmap_point *p, double v, uint16_t *regs,
 	    size_t nregs, uint16_t start);
 
 #endif

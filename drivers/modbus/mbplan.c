@@ -25,7 +25,7 @@
 /* qsort_r comparator: ctx is the profile's points (no global state, so
  * plans may be built on any thread). */
 struct sort_ctx {
-	const struct fleet_point *pts;
+	const struct mbmap_point *pts;
 	const uint32_t	*every;		/* per point */
 };
 
@@ -34,8 +34,8 @@ point_cmp(const void *a, const void *b, void *arg)
 {
 	const struct sort_ctx *ctx = arg;
 	uint32_t ia = *(const uint32_t *)a, ib = *(const uint32_t *)b;
-	const struct fleet_point *pa = &ctx->pts[ia];
-	const struct fleet_point *pb = &ctx->pts[ib];
+	const struct mbmap_point *pa = &ctx->pts[ia];
+	const struct mbmap_point *pb = &ctx->pts[ib];
 
 	if (pa->table != pb->table)
 		return pa->table < pb->table ? -1 : 1;
@@ -48,7 +48,7 @@ point_cmp(const void *a, const void *b, void *arg)
 
 /* A point's poll class: read on one poll in this many. */
 static uint32_t
-point_every(const struct fleet_point *pt, uint32_t poll_ms)
+point_every(const struct mbmap_point *pt, uint32_t poll_ms)
 {
 	double k;
 
@@ -61,14 +61,14 @@ point_every(const struct fleet_point *pt, uint32_t poll_ms)
 static int
 table_is_bits(unsigned t)
 {
-	return t == MB_COIL || t == MB_DISCRETE;
+	return t == MBMAP_COIL || t == MBMAP_DISCRETE;
 }
 
 /* Width of a point in its table's units: registers, or 1 bit. */
 static unsigned
-point_width(const struct fleet_point *pt)
+point_width(const struct mbmap_point *pt)
 {
-	return table_is_bits(pt->table) ? 1 : fleet_point_width(pt);
+	return table_is_bits(pt->table) ? 1 : mbmap_point_width(pt);
 }
 
 static struct mbplan_block *
@@ -106,12 +106,12 @@ plan_offsets(struct mbplan *plan)
 /* Sets block b's range from the points it covers. */
 static void
 block_span(struct mbplan_block *b, const struct mbplan *plan,
-    const struct fleet_point *pts)
+    const struct mbmap_point *pts)
 {
 	unsigned lo = 65536, hi = 0, end;
 
 	for (uint32_t i = b->first; i < b->first + b->npoints; i++) {
-		const struct fleet_point *pt = &pts[plan->order[i]];
+		const struct mbmap_point *pt = &pts[plan->order[i]];
 
 		end = pt->address + point_width(pt);
 		if (end > 65536)
@@ -127,7 +127,7 @@ block_span(struct mbplan_block *b, const struct mbplan *plan,
 }
 
 int
-mbplan_build(struct mbplan *plan, const struct fleet_profile *p,
+mbplan_build(struct mbplan *plan, const struct mbmap_profile *p,
     const struct mbplan_limits *lim)
 {
 	struct mbplan_block *b = NULL;
@@ -139,9 +139,9 @@ mbplan_build(struct mbplan *plan, const struct fleet_profile *p,
 		return -EINVAL;
 	memset(plan, 0, sizeof(*plan));
 	plan->max_gap = lim->max_gap;
-	plan->limit[MB_COIL] = plan->limit[MB_DISCRETE] =
+	plan->limit[MBMAP_COIL] = plan->limit[MBMAP_DISCRETE] =
 	    lim->max_bits > MBAP_MAX_BITS ? MBAP_MAX_BITS : lim->max_bits;
-	plan->limit[MB_INPUT] = plan->limit[MB_HOLDING] =
+	plan->limit[MBMAP_INPUT] = plan->limit[MBMAP_HOLDING] =
 	    lim->max_regs > MBAP_MAX_REGS ? MBAP_MAX_REGS : lim->max_regs;
 	plan->npoints = p->npoints;
 	plan->order = xcalloc(p->npoints ? p->npoints : 1, sizeof(uint32_t));
@@ -156,11 +156,11 @@ mbplan_build(struct mbplan *plan, const struct fleet_profile *p,
 	qsort_r(plan->order, p->npoints, sizeof(uint32_t), point_cmp, &ctx);
 
 	for (uint32_t i = 0; i < p->npoints; i++) {
-		const struct fleet_point *pt = &p->points[plan->order[i]];
+		const struct mbmap_point *pt = &p->points[plan->order[i]];
 		unsigned pend = pt->address + point_width(pt);
 
-		limit = plan->limit[pt->table < MB__COUNT ? pt->table :
-		    MB_HOLDING];
+		limit = plan->limit[pt->table < MBMAP__TABLES ? pt->table :
+		    MBMAP_HOLDING];
 		gap = table_is_bits(pt->table) ? plan->max_gap * 16u :
 		    plan->max_gap;
 		if (b != NULL && b->table == pt->table &&
@@ -177,7 +177,7 @@ mbplan_build(struct mbplan *plan, const struct fleet_profile *p,
 		if (b != NULL)
 			block_finish(b);
 		b = block_add(plan);
-		b->table = pt->table < MB__COUNT ? pt->table : MB_HOLDING;
+		b->table = pt->table < MBMAP__TABLES ? pt->table : MBMAP_HOLDING;
 		b->addr = pt->address;
 		b->first = i;
 		b->npoints = 1;
@@ -206,7 +206,7 @@ int
 mbplan_split(struct mbplan *plan, size_t bi)
 {
 	struct mbplan_block *b, *nb;
-	const struct fleet_point *pts = plan->src;
+	const struct mbmap_point *pts = plan->src;
 	uint32_t cut, half;
 	uint16_t refused;
 
@@ -240,7 +240,7 @@ mbplan_split(struct mbplan *plan, size_t bi)
 }
 
 int
-mbplan_locate(const struct mbplan *plan, const struct fleet_profile *p,
+mbplan_locate(const struct mbplan *plan, const struct mbmap_profile *p,
     uint32_t pt, size_t *block, unsigned *offset)
 {
 	for (size_t i = 0; i < plan->nblocks; i++) {

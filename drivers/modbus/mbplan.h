@@ -9,7 +9,7 @@
  * device rejects with ILLEGAL DATA ADDRESS/VALUE is split in two at a point
  * boundary and the limit is learned, so a later rebuild merges less.
  *
- * Poll classes: a point with an interval of its own (fleet_point.
+ * Poll classes: a point with an interval of its own (mbmap_point.
  * interval_ms, e.g. a serial number every hour, a setpoint every minute)
  * is read on one poll in `every`, every = its interval / the device's poll
  * interval rounded to the nearest whole number, at least 1.  Points of
@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "correlator/fleet.h"
+#include "drivers/modbus/mbmap.h"
 
 struct mbplan_limits {
 	uint16_t	 max_regs;	/* registers per read, 1..125 */
@@ -36,7 +36,7 @@ struct mbplan_limits {
 };
 
 struct mbplan_block {
-	uint8_t		 table;		/* enum mb_table */
+	uint8_t		 table;		/* enum mbmap_table */
 	uint8_t		 fc;		/* read function code 1-4 */
 	uint16_t	 addr;		/* first register/bit */
 	uint16_t	 count;		/* registers or bits */
@@ -52,11 +52,11 @@ struct mbplan {
 	size_t		 nblocks;
 	size_t		 cap;		/* allocated blocks */
 	uint32_t	*order;		/* point indices sorted by table, addr */
-	const struct fleet_point *src;	/* the profile's points, borrowed: the
+	const struct mbmap_point *src;	/* the profile's points, borrowed: the
 					   profile outlives the plan */
 	size_t		 npoints;
 	uint32_t	 data_bytes;	/* sum of blocks' nbytes */
-	uint16_t	 limit[MB__COUNT]; /* quantity per read, learned */
+	uint16_t	 limit[MBMAP__TABLES]; /* quantity per read, learned */
 	uint16_t	 max_gap;
 	uint32_t	 splits;	/* blocks split since built */
 };
@@ -67,7 +67,7 @@ struct mbplan {
  * that run past address 65535 or are wider than the limit are each put in
  * a block of their own.  Returns 0, or -EINVAL for a zero limit.
  */
-int	 mbplan_build(struct mbplan *plan, const struct fleet_profile *p,
+int	 mbplan_build(struct mbplan *plan, const struct mbmap_profile *p,
 	    const struct mbplan_limits *lim);
 
 /*
@@ -95,7 +95,7 @@ double	 mbplan_reads_per_poll(const struct mbplan *plan);
 
 /* The block and the offset (registers/bits) of point index pt, or -ENOENT. */
 int	 mbplan_locate(const struct mbplan *plan,
-	    const struct fleet_profile *p, uint32_t pt, size_t *block,
+	    const struct mbmap_profile *p, uint32_t pt, size_t *block,
 	    unsigned *offset);
 
 void	 mbplan_free(struct mbplan *plan);

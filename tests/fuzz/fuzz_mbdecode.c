@@ -29,7 +29,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const double scales[] = { 1, 0.1, -0.5, 0, 1e300 };
-	struct fleet_point p;
+	struct mbmap_point p;
 	struct mbdecode_value v, v2;
 	uint16_t regs[MAXREGS], back[MAXREGS];
 	size_t nregs;
@@ -38,9 +38,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 6)
 		return 0;
 	memset(&p, 0, sizeof(p));
-	p.type = data[0] % (PT__COUNT + 1);
-	p.order = data[1] % (PT_ORDER__COUNT + 1);
-	p.table = data[2] % MB__COUNT;
+	p.type = data[0] % (MBMAP__TYPES + 1);
+	p.order = data[1] % (MBMAP__ORDERS + 1);
+	p.table = data[2] % MBMAP__TABLES;
 	p.bit = (int8_t)data[3];
 	if (p.bit < -1 || p.bit > 16)
 		p.bit = -1;
@@ -57,7 +57,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < nregs; i++)
 		regs[i] = (uint16_t)(data[2 * i] << 8 | data[2 * i + 1]);
 
-	if (p.table == MB_COIL || p.table == MB_DISCRETE) {
+	if (p.table == MBMAP_COIL || p.table == MBMAP_DISCRETE) {
 		rc = mbdecode_bits(&p, (const uint8_t *)regs, nregs, 100, &v);
 		check(rc == 0 || rc == -ERANGE || rc == -EINVAL);
 		if (rc == 0)
@@ -79,7 +79,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* inverse: only where the value holds the raw bits exactly */
 	exact = p.scale == 1 && p.offset == 0 && !isnan(v.value);
-	if (p.type == PT_INT64 || p.type == PT_UINT64)
+	if (p.type == MBMAP_INT64 || p.type == MBMAP_UINT64)
 		exact = exact && fabs(v.value) < 9007199254740992.0;
 	if (!exact)
 		return 0;
@@ -91,7 +91,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * register as 1, and a float -0 comes back +0 (value + offset 0).
 	 */
 	check(memcmp(back, regs, nregs * sizeof(regs[0])) == 0 ||
-	    (p.type == PT_BOOL && p.bit < 0) || v.value == 0);
+	    (p.type == MBMAP_BOOL && p.bit < 0) || v.value == 0);
 	/* and whatever was encoded decodes to the same value */
 	rc = mbdecode_regs(&p, back, nregs, 100, &v2);
 	check(rc == 0 && v2.value == v.value && v2.quality == v.quality);

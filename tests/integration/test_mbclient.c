@@ -313,20 +313,20 @@ run_until(struct ev_loop *loop, struct run *run, size_t want, double ms)
 	spin(loop, ms, &run->n, want);
 }
 
-static struct fleet_point pts[32];
+static struct mbmap_point pts[32];
 
-static struct fleet_profile
+static struct mbmap_profile
 profile_regs(unsigned table, unsigned addr, unsigned n)
 {
-	struct fleet_profile p;
+	struct mbmap_profile p;
 
 	memset(&p, 0, sizeof(p));
 	memset(pts, 0, sizeof(pts));
 	for (unsigned i = 0; i < n; i++) {
 		pts[i].table = (uint8_t)table;
 		pts[i].address = (uint16_t)(addr + i);
-		pts[i].type = table == MB_COIL || table == MB_DISCRETE ?
-		    PT_BOOL : PT_UINT16;
+		pts[i].type = table == MBMAP_COIL || table == MBMAP_DISCRETE ?
+		    MBMAP_BOOL : MBMAP_UINT16;
 		pts[i].bit = -1;
 	}
 	p.points = pts;
@@ -659,7 +659,7 @@ client(struct ev_loop *loop, const struct mbclient_config *c, struct run *run)
 
 static void
 add(struct mbclient *c, uint32_t idx, int port, int unit,
-    const struct fleet_profile *p)
+    const struct mbmap_profile *p)
 {
 	struct mbclient_device d = { .index = idx, .host = "127.0.0.1",
 	    .port = (uint16_t)port, .unit = (int16_t)unit, .profile = p };
@@ -667,10 +667,10 @@ add(struct mbclient *c, uint32_t idx, int port, int unit,
 	cr_assert_eq(c->ops->add_device(c, &d), 0);
 }
 
-static struct fleet_point
+static struct mbmap_point
 point(unsigned table, unsigned addr, unsigned type)
 {
-	return (struct fleet_point){ .table = (uint8_t)table,
+	return (struct mbmap_point){ .table = (uint8_t)table,
 	    .address = (uint16_t)addr, .type = (uint8_t)type, .bit = -1 };
 }
 
@@ -684,7 +684,7 @@ struct tc {
 	struct ev_loop	*loop;
 	struct run	*run;		/* calloc'd: too big for the stack */
 	struct mbclient_config cfg;
-	struct fleet_profile p;		/* the profile tc_add_units() uses */
+	struct mbmap_profile p;		/* the profile tc_add_units() uses */
 	struct mbclient	*c;		/* NULL until tc_client() */
 	struct mbclient_counters k;		/* as of the last tc_start_for() */
 	struct fake	 f;		/* if has_f: started by tc_fake() */
@@ -761,7 +761,7 @@ tc_close(struct tc *t)
 Test(mbclient, every_read_fc_against_libmodbus, .timeout = 10)
 {
 	struct tc t;
-	struct fleet_point pp[6];
+	struct mbmap_point pp[6];
 	struct run *run;
 	const struct mbplan *pl;
 	size_t b;
@@ -770,12 +770,12 @@ Test(mbclient, every_read_fc_against_libmodbus, .timeout = 10)
 	run = tc_open(&t);
 	tc_lmsrv(&t);
 	t.cfg.interval_ms = 1000;
-	pp[0] = point(MB_COIL, 3, PT_BOOL);
-	pp[1] = point(MB_COIL, 5, PT_BOOL);
-	pp[2] = point(MB_DISCRETE, 4, PT_BOOL);
-	pp[3] = point(MB_INPUT, 10, PT_FLOAT32);
-	pp[4] = point(MB_HOLDING, 20, PT_UINT16);
-	pp[5] = point(MB_HOLDING, 22, PT_INT32);
+	pp[0] = point(MBMAP_COIL, 3, MBMAP_BOOL);
+	pp[1] = point(MBMAP_COIL, 5, MBMAP_BOOL);
+	pp[2] = point(MBMAP_DISCRETE, 4, MBMAP_BOOL);
+	pp[3] = point(MBMAP_INPUT, 10, MBMAP_FLOAT32);
+	pp[4] = point(MBMAP_HOLDING, 20, MBMAP_UINT16);
+	pp[5] = point(MBMAP_HOLDING, 22, MBMAP_INT32);
 	t.p.points = pp;
 	t.p.npoints = 6;
 	tc_client(&t);
@@ -855,17 +855,17 @@ Test(mbclient, poll_classes_read_slow_points_on_their_beat, .timeout = 10)
 {
 	struct tc t;
 	struct classrun *cr = calloc(1, sizeof(*cr));
-	struct fleet_point pp[3];
+	struct mbmap_point pp[3];
 	const struct mbplan *pl;
 	unsigned want_req = 0;
 
 	tc_open(&t);
 	tc_lmsrv(&t);
 	t.cfg.interval_ms = 50;
-	pp[0] = point(MB_INPUT, 0, PT_UINT16);
-	pp[1] = point(MB_INPUT, 1, PT_UINT16);
+	pp[0] = point(MBMAP_INPUT, 0, MBMAP_UINT16);
+	pp[1] = point(MBMAP_INPUT, 1, MBMAP_UINT16);
 	/* a setpoint: every 4th poll (200 ms at 50 ms) */
-	pp[2] = point(MB_HOLDING, 7, PT_UINT16);
+	pp[2] = point(MBMAP_HOLDING, 7, MBMAP_UINT16);
 	pp[2].interval_ms = 200;
 	t.p.points = pp;
 	t.p.npoints = 3;
@@ -906,7 +906,7 @@ Test(mbclient, exception_codes_1_to_11, .timeout = 10)
 	run = tc_open(&t);
 	tc_lmsrv(&t);
 	t.cfg.interval_ms = 2000;
-	t.p = profile_regs(MB_HOLDING, 0, 1); /* one point: nothing to split */
+	t.p = profile_regs(MBMAP_HOLDING, 0, 1); /* one point: nothing to split */
 	tc_client(&t);
 	for (int code = 1; code <= 11; code++)
 		add(t.c, (uint32_t)code, t.s.port, 100 + code, &t.p);
@@ -932,7 +932,7 @@ Test(mbclient, exception_codes_1_to_11, .timeout = 10)
 Test(mbclient, illegal_address_splits_and_remembers, .timeout = 10)
 {
 	struct tc t;
-	struct fleet_point pp[3];
+	struct mbmap_point pp[3];
 	struct run *run;
 	const struct mbplan *pl;
 
@@ -940,9 +940,9 @@ Test(mbclient, illegal_address_splits_and_remembers, .timeout = 10)
 	tc_lmsrv(&t);
 	t.cfg.interval_ms = 150;
 	t.cfg.max_gap = 100;
-	pp[0] = point(MB_HOLDING, 150, PT_UINT16);
-	pp[1] = point(MB_HOLDING, 199, PT_UINT16); /* the mapping's last */
-	pp[2] = point(MB_HOLDING, 201, PT_UINT16); /* past it */
+	pp[0] = point(MBMAP_HOLDING, 150, MBMAP_UINT16);
+	pp[1] = point(MBMAP_HOLDING, 199, MBMAP_UINT16); /* the mapping's last */
+	pp[2] = point(MBMAP_HOLDING, 201, MBMAP_UINT16); /* past it */
 	t.p.points = pp;
 	t.p.npoints = 3;
 	tc_client(&t);
@@ -955,7 +955,7 @@ Test(mbclient, illegal_address_splits_and_remembers, .timeout = 10)
 	cr_assert_eq(t.k.splits, 2, "splits %lu", (unsigned long)t.k.splits);
 	pl = mbclient_plan(t.c, 0);
 	cr_assert_eq(pl->nblocks, 3);
-	cr_assert_eq(pl->limit[MB_HOLDING], 2);	/* 52, then 3 refused */
+	cr_assert_eq(pl->limit[MBMAP_HOLDING], 2);	/* 52, then 3 refused */
 	for (int i = 0; i < 2; i++) {
 		cr_assert_eq(run->r[i].status, MBCLIENT_EXCEPTION);
 		cr_assert_eq(run->r[i].exception, 2);
@@ -979,7 +979,7 @@ Test(mbclient, gateway_8_units_one_conn_dead_neighbour, .timeout = 10)
 	run = tc_open(&t);
 	tc_fake(&t, F_NORMAL);
 	t.cfg.breaker_failures = 2;
-	t.p = profile_regs(MB_HOLDING, 5, 3);
+	t.p = profile_regs(MBMAP_HOLDING, 5, 3);
 	tc_client(&t);
 	tc_add_units(&t, t.f.port, 1, 9);	/* unit 9 never answers */
 	tc_start_for(&t, 1500);
@@ -1018,7 +1018,7 @@ Test(mbclient, late_response_dropped_conn_stays_in_step, .timeout = 10)
 	t.cfg.interval_ms = 200;
 	t.cfg.breaker_failures = 0;	/* keep probing unit 10 */
 	t.cfg.stall_timeouts = 0;
-	t.p = profile_regs(MB_HOLDING, 0, 2);
+	t.p = profile_regs(MBMAP_HOLDING, 0, 2);
 	tc_client(&t);
 	add(t.c, 1, t.f.port, 1, &t.p);
 	add(t.c, 10, t.f.port, 10, &t.p);
@@ -1050,7 +1050,7 @@ Test(mbclient, trickle_and_half_open_do_not_stall_others, .timeout = 10)
 	t.cfg.timeout_ms = 200;
 	t.cfg.stall_timeouts = 2;
 	t.cfg.breaker_failures = 0;
-	t.p = profile_regs(MB_INPUT, 0, 4);
+	t.p = profile_regs(MBMAP_INPUT, 0, 4);
 	tc_client(&t);
 	add(t.c, 1, t.f.port, 1, &t.p);
 	add(t.c, 2, trickle.port, 1, &t.p);
@@ -1083,7 +1083,7 @@ Test(mbclient, refused_backs_off_and_rate_limits, .timeout = 10)
 	t.cfg.interval_ms = 20;
 	t.cfg.backoff_min_ms = 100;
 	t.cfg.backoff_max_ms = 1000;
-	t.p = profile_regs(MB_HOLDING, 0, 1);
+	t.p = profile_regs(MBMAP_HOLDING, 0, 1);
 	tc_client(&t);
 	add(t.c, 1, t.f.port, 1, &t.p);
 	add(t.c, 2, port, 1, &t.p);
@@ -1138,7 +1138,7 @@ Test(mbclient, host_resolves_on_the_second_try, .timeout = 10)
 	run = tc_open(&t);
 	tc_fake(&t, F_NORMAL);
 	t.cfg.interval_ms = 50;
-	t.p = profile_regs(MB_HOLDING, 0, 1);
+	t.p = profile_regs(MBMAP_HOLDING, 0, 1);
 	tc_client(&t);
 	add(t.c, 1, t.f.port, 1, &t.p);
 	flaky = (struct mbclient_device){ .index = 2, .host = FLAKY_HOST,
@@ -1172,7 +1172,7 @@ Test(mbclient, garbage_and_wrong_tid_reset_the_conn, .timeout = 10)
 
 	run = tc_open(&t);
 	tc_fake(&t, F_GARBAGE);
-	t.p = profile_regs(MB_HOLDING, 0, 1);
+	t.p = profile_regs(MBMAP_HOLDING, 0, 1);
 	tc_client(&t);
 	add(t.c, 1, t.f.port, 1, &t.p);
 	t.c->ops->start(t.c);
@@ -1212,7 +1212,7 @@ Test(mbclient, comm_loss_raise_then_clear, .timeout = 10)
 	tc_fake(&t, F_SILENT);
 	t.cfg.breaker_failures = 0;
 	t.cfg.stall_timeouts = 0;
-	t.p = profile_regs(MB_HOLDING, 0, 1);
+	t.p = profile_regs(MBMAP_HOLDING, 0, 1);
 	tc_client(&t);
 	run->comm_loss_misses = 3;	/* before the first result */
 	add(t.c, 1, t.f.port, 1, &t.p);
@@ -1246,7 +1246,7 @@ Test(mbclient, pipelined_inflight_and_conns_per_host, .timeout = 10)
 	tc_fake(&t, F_NORMAL);
 	t.cfg.inflight = 4;
 	t.cfg.connections_per_host = 2;
-	t.p = profile_regs(MB_HOLDING, 40, 2);
+	t.p = profile_regs(MBMAP_HOLDING, 40, 2);
 	tc_client(&t);
 	tc_add_units(&t, t.f.port, 1, 8);
 	tc_start_for(&t, 500);
@@ -1268,7 +1268,7 @@ Test(mbclient, config_defaults_and_bad_devices)
 	    .profile = &t.p };
 
 	tc_open(&t);
-	t.p = profile_regs(MB_HOLDING, 0, 1);
+	t.p = profile_regs(MBMAP_HOLDING, 0, 1);
 	mbclient_config_defaults(&t.cfg);
 	cr_assert_eq(t.cfg.port, 502);
 	cr_assert_eq(t.cfg.unit, 1);
@@ -1324,7 +1324,7 @@ Test(mbclient, descriptors_above_1024, .timeout = 10)
 	cr_assert(probe > 1024, "probe fd %d", probe);
 	close(probe);
 	t.cfg.connections_per_host = 20;
-	t.p = profile_regs(MB_HOLDING, 3, 2);
+	t.p = profile_regs(MBMAP_HOLDING, 3, 2);
 	tc_client(&t);
 	tc_add_units(&t, t.f.port, 11, 30);	/* 9 and 10 misbehave */
 	tc_start_for(&t, 600);
@@ -1350,7 +1350,7 @@ Test(mbclient, phases_spread_polls_over_the_interval, .timeout = 10)
 	 * land about one per millisecond, not all at once.  A refused port
 	 * makes each poll end at once, so only the start times matter. */
 	t.cfg.interval_ms = 200;
-	t.p = profile_regs(MB_HOLDING, 0, 1);
+	t.p = profile_regs(MBMAP_HOLDING, 0, 1);
 	tc_client(&t);
 	for (int i = 0; i < 200; i++)
 		add(t.c, (uint32_t)i, port, 1, &t.p);
@@ -1387,7 +1387,7 @@ Test(mbclient, breaker_probe_reopens_then_closes, .timeout = 10)
 	t.cfg.breaker_failures = 2;
 	t.cfg.breaker_cooldown_ms = 200;
 	t.cfg.stall_timeouts = 0;
-	t.p = profile_regs(MB_HOLDING, 0, 1);
+	t.p = profile_regs(MBMAP_HOLDING, 0, 1);
 	tc_client(&t);
 	add(t.c, 1, t.f.port, 1, &t.p);
 	/* 2 timeouts (open), 200 ms skipped, a failed probe (open again
@@ -1447,7 +1447,7 @@ Test(mbclient, configured_writes_fc_5_6_15_16, .timeout = 10)
 	tc_open(&t);
 	tc_lmsrv(&t);
 	t.cfg.interval_ms = 60000;	/* one poll, at the phase */
-	t.p = profile_regs(MB_HOLDING, 50, 3);
+	t.p = profile_regs(MBMAP_HOLDING, 50, 3);
 	tc_client(&t);
 	add(t.c, 1, t.s.port, 1, &t.p);
 	add(t.c, 2, t.s.port, 102, &t.p);	/* answers exception 2 */
@@ -1515,7 +1515,7 @@ Test(mbclient, frames_per_wakeup_capped, .timeout = 10)
 	t.cfg.inflight = 8;
 	t.cfg.frames_per_wakeup = 2;
 	t.cfg.timeout_ms = 300;
-	t.p = profile_regs(MB_INPUT, 7, 1);
+	t.p = profile_regs(MBMAP_INPUT, 7, 1);
 	tc_client(&t);
 	tc_add_units(&t, t.f.port, 1, 8);
 	tc_start_for(&t, 500);
@@ -1548,8 +1548,8 @@ Test(mbclient, later_request_of_a_poll_gets_its_own_timeout)
 	t.cfg.interval_ms = 300;
 	t.cfg.timeout_ms = 100;
 	memset(pts, 0, sizeof(pts));
-	pts[0] = point(MB_HOLDING, 0, PT_UINT16);
-	pts[1] = point(MB_INPUT, 0, PT_UINT16);
+	pts[0] = point(MBMAP_HOLDING, 0, MBMAP_UINT16);
+	pts[1] = point(MBMAP_INPUT, 0, MBMAP_UINT16);
 	t.p.points = pts;
 	t.p.npoints = 2;
 	tc_client(&t);

@@ -138,13 +138,12 @@ read_regs(int input, int addr, int n, uint16_t *dst)
 	}
 }
 
-static struct fleet_point
-pt(enum mb_table table, enum pt_type type, enum pt_order order, int addr)
+static struct mbmap_point
+pt(enum mbmap_table table, enum mbmap_type type, enum mbmap_order order, int addr)
 {
-	struct fleet_point p;
+	struct mbmap_point p;
 
 	memset(&p, 0, sizeof(p));
-	p.name = "p";
 	p.scale = 1;
 	p.table = table;
 	p.type = type;
@@ -155,26 +154,26 @@ pt(enum mb_table table, enum pt_type type, enum pt_order order, int addr)
 }
 
 struct sample {
-	enum pt_type	 type;
+	enum mbmap_type	 type;
 	uint64_t	 bits;		/* the value's bytes, A most significant */
 	double		 value;
 };
 
 static struct sample samples[] = {
-	{ PT_INT16, 0xFFFE, -2 },
-	{ PT_INT16, 0x1234, 4660 },
-	{ PT_UINT16, 0xABCD, 43981 },
-	{ PT_INT32, 0xF8A432EB, -123456789 },
-	{ PT_INT32, 0x12345678, 305419896 },
-	{ PT_UINT32, 0xEE6B2800, 4000000000.0 },
-	{ PT_INT64, 0xFFFFFEE08E04FB35, -1234567890123.0 },
-	{ PT_INT64, 0x0000123456789ABC, 20015998343868.0 },
-	{ PT_UINT64, 0x0102030405060708, 72623859790382856.0 },
-	{ PT_UINT64, 0xFFFFFFFFFFFFF800, 18446744073709549568.0 },
-	{ PT_FLOAT32, 0x47F12000, 123456.0 },
-	{ PT_FLOAT32, 0xBFC00000, -1.5 },
-	{ PT_FLOAT64, 0x40934A456D5CFAAD, 1234.5678 },
-	{ PT_FLOAT64, 0xBF90000000000000, -0.015625 },
+	{ MBMAP_INT16, 0xFFFE, -2 },
+	{ MBMAP_INT16, 0x1234, 4660 },
+	{ MBMAP_UINT16, 0xABCD, 43981 },
+	{ MBMAP_INT32, 0xF8A432EB, -123456789 },
+	{ MBMAP_INT32, 0x12345678, 305419896 },
+	{ MBMAP_UINT32, 0xEE6B2800, 4000000000.0 },
+	{ MBMAP_INT64, 0xFFFFFEE08E04FB35, -1234567890123.0 },
+	{ MBMAP_INT64, 0x0000123456789ABC, 20015998343868.0 },
+	{ MBMAP_UINT64, 0x0102030405060708, 72623859790382856.0 },
+	{ MBMAP_UINT64, 0xFFFFFFFFFFFFF800, 18446744073709549568.0 },
+	{ MBMAP_FLOAT32, 0x47F12000, 123456.0 },
+	{ MBMAP_FLOAT32, 0xBFC00000, -1.5 },
+	{ MBMAP_FLOAT64, 0x40934A456D5CFAAD, 1234.5678 },
+	{ MBMAP_FLOAT64, 0xBF90000000000000, -0.015625 },
 };
 #define NSAMPLES (sizeof(samples) / sizeof(samples[0]))
 
@@ -184,10 +183,10 @@ static struct sample samples[] = {
  * and bytes, CDAB reverses registers, BADC swaps bytes, DCBA does both.
  */
 static unsigned
-pattern(const struct sample *s, enum pt_order o, uint16_t *r)
+pattern(const struct sample *s, enum mbmap_order o, uint16_t *r)
 {
-	struct fleet_point p = pt(MB_HOLDING, s->type, o, 0);
-	unsigned nw = fleet_point_width(&p), n = 2 * nw;
+	struct mbmap_point p = pt(MBMAP_HOLDING, s->type, o, 0);
+	unsigned nw = mbmap_point_width(&p), n = 2 * nw;
 	uint8_t b[8];
 	uint16_t w[4];
 
@@ -196,23 +195,23 @@ pattern(const struct sample *s, enum pt_order o, uint16_t *r)
 	for (unsigned i = 0; i < nw; i++) {
 		uint8_t hi = b[2 * i], lo = b[2 * i + 1];
 
-		if (o == PT_BADC || o == PT_DCBA)
+		if (o == MBMAP_BADC || o == MBMAP_DCBA)
 			w[i] = (uint16_t)(lo << 8 | hi);
 		else
 			w[i] = (uint16_t)(hi << 8 | lo);
 	}
 	for (unsigned i = 0; i < nw; i++)
-		r[i] = (o == PT_CDAB || o == PT_DCBA) ? w[nw - 1 - i] : w[i];
+		r[i] = (o == MBMAP_CDAB || o == MBMAP_DCBA) ? w[nw - 1 - i] : w[i];
 	return nw;
 }
 
 static float
-lm_float(enum pt_order o, const uint16_t *r)
+lm_float(enum mbmap_order o, const uint16_t *r)
 {
 	switch (o) {
-	case PT_ABCD: return modbus_get_float_abcd(r);
-	case PT_CDAB: return modbus_get_float_cdab(r);
-	case PT_BADC: return modbus_get_float_badc(r);
+	case MBMAP_ABCD: return modbus_get_float_abcd(r);
+	case MBMAP_CDAB: return modbus_get_float_cdab(r);
+	case MBMAP_BADC: return modbus_get_float_badc(r);
 	default: return modbus_get_float_dcba(r);
 	}
 }
@@ -232,12 +231,12 @@ TestSuite(mbdecode_libmodbus, .init = setup, .fini = teardown,
 
 Test(mbdecode_libmodbus, every_type_every_order_known_patterns)
 {
-	struct { int addr; unsigned s, o; } at[NSAMPLES * PT_ORDER__COUNT];
+	struct { int addr; unsigned s, o; } at[NSAMPLES * MBMAP__ORDERS];
 	uint16_t got[NREGS];
 	int addr = 7, n = 0;		/* odd start: no alignment luck */
 
 	for (unsigned s = 0; s < NSAMPLES; s++) {
-		for (unsigned o = 0; o < PT_ORDER__COUNT; o++) {
+		for (unsigned o = 0; o < MBMAP__ORDERS; o++) {
 			at[n].addr = addr;
 			at[n].s = s;
 			at[n].o = o;
@@ -251,24 +250,24 @@ Test(mbdecode_libmodbus, every_type_every_order_known_patterns)
 	read_regs(0, 0, addr, got);
 	for (int i = 0; i < n; i++) {
 		const struct sample *s = &samples[at[i].s];
-		struct fleet_point p = pt(MB_HOLDING, s->type, at[i].o,
+		struct mbmap_point p = pt(MBMAP_HOLDING, s->type, at[i].o,
 		    at[i].addr);
 		struct mbdecode_value v;
 		const uint16_t *r = got + at[i].addr;
 
 		cr_assert_eq(mbdecode_regs(&p, got, (size_t)addr, 0, &v), 0);
 		cr_assert_eq(v.value, s->value, "%s %s @%d: %.17g != %.17g",
-		    pt_type_name(s->type), pt_order_name(at[i].o), at[i].addr,
+		    mbmap_type_name(s->type), mbmap_order_name(at[i].o), at[i].addr,
 		    v.value, s->value);
 		cr_assert_eq(v.quality, FLEET_Q_GOOD);
-		if (s->type == PT_FLOAT32)
+		if (s->type == MBMAP_FLOAT32)
 			same_float(v.value, lm_float(at[i].o, r), "float32");
 		/* libmodbus's big-endian macros, where they are defined */
-		if (at[i].o == PT_ABCD && (s->bits >> 63) == 0 &&
-		    s->type == PT_INT64)
+		if (at[i].o == MBMAP_ABCD && (s->bits >> 63) == 0 &&
+		    s->type == MBMAP_INT64)
 			cr_assert_eq((int64_t)v.raw,
 			    MODBUS_GET_INT64_FROM_INT16(r, 0));
-		if (at[i].o == PT_ABCD && s->type == PT_INT32 &&
+		if (at[i].o == MBMAP_ABCD && s->type == MBMAP_INT32 &&
 		    r[0] < 0x8000)
 			cr_assert_eq((int32_t)v.raw,
 			    MODBUS_GET_INT32_FROM_INT16(r, 0));
@@ -295,13 +294,13 @@ Test(mbdecode_libmodbus, float32_random_registers_vs_libmodbus)
 	read_regs(1, 0, NREGS, got);
 	cr_assert_eq(memcmp(got, srv.map->tab_input_registers, sizeof(got)), 0);
 	for (int a = 0; a + 1 < NREGS; a++) {
-		for (unsigned o = 0; o < PT_ORDER__COUNT; o++) {
-			struct fleet_point p = pt(MB_INPUT, PT_FLOAT32, o, a);
+		for (unsigned o = 0; o < MBMAP__ORDERS; o++) {
+			struct mbmap_point p = pt(MBMAP_INPUT, MBMAP_FLOAT32, o, a);
 			struct mbdecode_value v;
 			float want = lm_float(o, got + a);
 
 			cr_assert_eq(mbdecode_regs(&p, got, NREGS, 0, &v), 0);
-			same_float(v.value, want, pt_order_name(o));
+			same_float(v.value, want, mbmap_order_name(o));
 			if (isnan(want))
 				cr_assert_eq(v.quality, FLEET_Q_BAD_NAN);
 			else if (isinf(want))
@@ -315,30 +314,30 @@ Test(mbdecode_libmodbus, float32_random_registers_vs_libmodbus)
 Test(mbdecode_libmodbus, encoder_served_and_read_back)
 {
 	uint16_t got[NREGS];
-	struct { int addr; unsigned s, o; } at[NSAMPLES * PT_ORDER__COUNT];
+	struct { int addr; unsigned s, o; } at[NSAMPLES * MBMAP__ORDERS];
 	int addr = 0, n = 0;
 
 	for (unsigned s = 0; s < NSAMPLES; s++) {
-		for (unsigned o = 0; o < PT_ORDER__COUNT; o++) {
-			struct fleet_point p = pt(MB_HOLDING, samples[s].type,
+		for (unsigned o = 0; o < MBMAP__ORDERS; o++) {
+			struct mbmap_point p = pt(MBMAP_HOLDING, samples[s].type,
 			    o, addr);
 			uint16_t want[4];
 
 			/* 2^56 + ...08 has no exact double: nothing to encode */
-			if (samples[s].type == PT_UINT64 &&
+			if (samples[s].type == MBMAP_UINT64 &&
 			    (uint64_t)samples[s].value != samples[s].bits)
 				continue;
 			cr_assert_eq(mbdecode_encode(&p, samples[s].value,
 			    srv.map->tab_registers, NREGS, 0), 0);
 			pattern(&samples[s], o, want);
 			cr_assert_eq(memcmp(want, srv.map->tab_registers + addr,
-			    2 * fleet_point_width(&p)), 0, "%s %s",
-			    pt_type_name(samples[s].type), pt_order_name(o));
+			    2 * mbmap_point_width(&p)), 0, "%s %s",
+			    mbmap_type_name(samples[s].type), mbmap_order_name(o));
 			at[n].addr = addr;
 			at[n].s = s;
 			at[n].o = o;
 			n++;
-			addr += (int)fleet_point_width(&p);
+			addr += (int)mbmap_point_width(&p);
 		}
 	}
 	server_start();
@@ -346,7 +345,7 @@ Test(mbdecode_libmodbus, encoder_served_and_read_back)
 	for (int i = 0; i < n; i++) {
 		const struct sample *s = &samples[at[i].s];
 
-		if (s->type == PT_FLOAT32)
+		if (s->type == MBMAP_FLOAT32)
 			same_float(s->value, lm_float(at[i].o,
 			    got + at[i].addr), "encoded float32");
 	}
@@ -366,8 +365,8 @@ Test(mbdecode_libmodbus, coils_discretes_and_status_bits)
 	cr_assert_eq(modbus_read_bits(cli, 0, NBITS, coils), NBITS);
 	cr_assert_eq(modbus_read_input_bits(cli, 0, NBITS, inputs), NBITS);
 	for (int i = 0; i < NBITS; i++) {
-		struct fleet_point c = pt(MB_COIL, PT_BOOL, PT_ABCD, i);
-		struct fleet_point d = pt(MB_DISCRETE, PT_BOOL, PT_ABCD, i);
+		struct mbmap_point c = pt(MBMAP_COIL, MBMAP_BOOL, MBMAP_ABCD, i);
+		struct mbmap_point d = pt(MBMAP_DISCRETE, MBMAP_BOOL, MBMAP_ABCD, i);
 		struct mbdecode_value v;
 
 		cr_assert_eq(mbdecode_bits(&c, coils, NBITS, 0, &v), 0);
@@ -377,7 +376,7 @@ Test(mbdecode_libmodbus, coils_discretes_and_status_bits)
 	}
 	read_regs(0, 40, 1, &status);
 	for (int b = 0; b < 16; b++) {
-		struct fleet_point p = pt(MB_HOLDING, PT_BOOL, PT_ABCD, 40);
+		struct mbmap_point p = pt(MBMAP_HOLDING, MBMAP_BOOL, MBMAP_ABCD, 40);
 		struct mbdecode_value v;
 
 		p.bit = (int8_t)b;

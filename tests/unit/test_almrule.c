@@ -47,14 +47,9 @@ static const struct almrule_sink_ops sink_ops = {
 static const struct almrule_sink_ops alarm_only_ops = { .alarm = on_alarm };
 
 static void
-set_point(struct fleet_point *p, const char *name, enum pt_type t,
-    double deadband)
+set_point(struct fleet_point *p, const char *name, double deadband)
 {
 	p->name = xstrdup(name);
-	p->scale = 1;
-	p->table = MB_HOLDING;
-	p->type = t;
-	p->bit = -1;
 	p->deadband = deadband;
 }
 
@@ -93,10 +88,10 @@ setup(void)
 	p = &fl->profiles[pr];
 	p->points = xcalloc(NPOINTS, sizeof(*p->points));
 	p->npoints = NPOINTS;
-	set_point(&p->points[P_TEMP], "temp", PT_FLOAT32, 0.5);
-	set_point(&p->points[P_BATT], "batt_v", PT_UINT16, 0);
-	set_point(&p->points[P_STATUS], "status", PT_UINT16, 0);
-	set_point(&p->points[P_MODE], "mode", PT_UINT16, 0);
+	set_point(&p->points[P_TEMP], "temp", 0.5);
+	set_point(&p->points[P_BATT], "batt_v", 0);
+	set_point(&p->points[P_STATUS], "status", 0);
+	set_point(&p->points[P_MODE], "mode", 0);
 	p->alarms = xcalloc(NALARMS, sizeof(*p->alarms));
 	p->nalarms = NALARMS;
 	set_alarm(&p->alarms[A_HIGH_TEMP], "HIGH_TEMP", P_TEMP, AC_ABOVE,

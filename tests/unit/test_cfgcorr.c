@@ -26,6 +26,7 @@ static struct config_errors errs;
 static struct cfgkey_ctx cx;
 static int cx_live;
 static struct fleet *fleet;
+static struct mbmap *map;		/* the fleet's Modbus point map */
 static struct corr_config cc_read;
 
 static void
@@ -37,6 +38,8 @@ reset(void)
 	if (fleet != NULL)
 		fleet_free(fleet);
 	fleet = NULL;
+	mbmap_free(map);
+	map = NULL;
 	config_errors_free(&errs);
 }
 
@@ -60,6 +63,7 @@ load_over(const char *yaml, const struct corr_config *base)
 	cfgkey_init(&cx, "t.yaml", &errs);
 	cx_live = 1;
 	fleet = fleet_new();
+	map = mbmap_new();
 	if (base != NULL)
 		cc_read = *base;
 	else
@@ -67,7 +71,7 @@ load_over(const char *yaml, const struct corr_config *base)
 	if (cfgkey_parse(&cx, yaml, strlen(yaml), &root) == 0 &&
 	    cfgkey_map(&cx, root, top_keys, NULL, "", at) == 0) {
 		if (at[0] != NULL)
-			cfgfleet_read_profiles(&cx, fleet, at[0], "profiles");
+			cfgfleet_read_profiles(&cx, fleet, map, at[0], "profiles");
 		if (at[1] != NULL)
 			cfgcorr_read(&cx, at[1], &cc_read, "correlation");
 	}

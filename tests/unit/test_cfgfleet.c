@@ -31,6 +31,7 @@ static struct config_errors errs;
 static struct cfgkey_ctx cx;
 static int cx_live;
 static struct fleet *fleet;
+static struct mbmap *map;		/* the fleet's Modbus point map */
 
 static void
 reset(void)
@@ -41,6 +42,8 @@ reset(void)
 	if (fleet != NULL)
 		fleet_free(fleet);
 	fleet = NULL;
+	mbmap_free(map);
+	map = NULL;
 	config_errors_free(&errs);
 }
 
@@ -72,10 +75,11 @@ load_named(const char *name, const char *yaml)
 	cfgkey_init(&cx, name, &errs);
 	cx_live = 1;
 	fleet = fleet_new();
+	map = mbmap_new();
 	if (cfgkey_parse(&cx, yaml, strlen(yaml), &root) == 0 &&
 	    cfgkey_map(&cx, root, top_keys, NULL, "", at) == 0) {
 		if (at[TK_PROFILES] != NULL)
-			cfgfleet_read_profiles(&cx, fleet, at[TK_PROFILES],
+			cfgfleet_read_profiles(&cx, fleet, map, at[TK_PROFILES],
 			    "profiles");
 		if (at[TK_SITES] != NULL)
 			cfgfleet_read_sites(&cx, fleet, at[TK_SITES], "sites");
@@ -201,23 +205,23 @@ Test(cfgfleet, modicon_edges)
 	static const struct {
 		const char *s;
 		int ok;
-		enum mb_table t;
+		enum mbmap_table t;
 		unsigned a;
 	} cases[] = {
-		{ "0", 0, 0, 0 }, { "1", 1, MB_COIL, 0 },
-		{ "00001", 1, MB_COIL, 0 }, { "9999", 1, MB_COIL, 9998 },
-		{ "10000", 0, 0, 0 }, { "10001", 1, MB_DISCRETE, 0 },
-		{ "19999", 1, MB_DISCRETE, 9998 }, { "20001", 0, 0, 0 },
-		{ "30001", 1, MB_INPUT, 0 }, { "40001", 1, MB_HOLDING, 0 },
-		{ "49999", 1, MB_HOLDING, 9998 }, { "400000", 0, 0, 0 },
-		{ "400001", 1, MB_HOLDING, 0 }, { "465536", 1, MB_HOLDING, 65535 },
-		{ "465537", 0, 0, 0 }, { "000001", 1, MB_COIL, 0 },
-		{ "065536", 1, MB_COIL, 65535 }, { "300001", 1, MB_INPUT, 0 },
+		{ "0", 0, 0, 0 }, { "1", 1, MBMAP_COIL, 0 },
+		{ "00001", 1, MBMAP_COIL, 0 }, { "9999", 1, MBMAP_COIL, 9998 },
+		{ "10000", 0, 0, 0 }, { "10001", 1, MBMAP_DISCRETE, 0 },
+		{ "19999", 1, MBMAP_DISCRETE, 9998 }, { "20001", 0, 0, 0 },
+		{ "30001", 1, MBMAP_INPUT, 0 }, { "40001", 1, MBMAP_HOLDING, 0 },
+		{ "49999", 1, MBMAP_HOLDING, 9998 }, { "400000", 0, 0, 0 },
+		{ "400001", 1, MBMAP_HOLDING, 0 }, { "465536", 1, MBMAP_HOLDING, 65535 },
+		{ "465537", 0, 0, 0 }, { "000001", 1, MBMAP_COIL, 0 },
+		{ "065536", 1, MBMAP_COIL, 65535 }, { "300001", 1, MBMAP_INPUT, 0 },
 		{ "4000001", 0, 0, 0 }, { "4x001", 0, 0, 0 }, { "", 0, 0, 0 },
 		{ "-40001", 0, 0, 0 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		enum mb_table t = MB__COUNT;
+		enum mbmap_table t = MBMAP__TABLES;
 		uint16_t a = 0;
 		const char *why = NULL;
 		int r = cfgfleet_parse_modicon(cases[i].s, &t, &a, &why);
@@ -264,20 +268,21 @@ Test(cfgfleet, point_forms)
 	    "      - {name: e, address: 00001}\n"
 	    "      - {name: f, holding: 10, type: bool, bit: 3}\n"
 	    "      - {name: g, holding: 10, type: bool, bit: 4}\n");
-	const struct fleet_profile *p;
+	const struct mbmap_profile *p;
 
 	cr_assert_not_null(f, "%s", errs.n ? errs.msg[0] : "");
-	p = &f->profiles[0];
+	cr_assert_eq(f->profiles[0].npoints, 7);
+	p = &map->profiles[0];
 	cr_assert_eq(p->npoints, 7);
-	cr_assert_eq(p->points[0].table, MB_HOLDING);
+	cr_assert_eq(p->points[0].table, MBMAP_HOLDING);
 	cr_assert_eq(p->points[0].address, 0);
-	cr_assert_eq(p->points[0].type, PT_UINT16);
+	cr_assert_eq(p->points[0].type, MBMAP_UINT16);
 	cr_assert_eq(p->points[1].address, 1);
-	cr_assert_eq(p->points[1].order, PT_CDAB);
-	cr_assert_eq(p->points[2].table, MB_INPUT);
+	cr_assert_eq(p->points[1].order, MBMAP_CDAB);
+	cr_assert_eq(p->points[2].table, MBMAP_INPUT);
 	cr_assert_eq(p->points[3].address, 65534);
-	cr_assert_eq(p->points[4].table, MB_COIL);
-	cr_assert_eq(p->points[4].type, PT_BOOL);
+	cr_assert_eq(p->points[4].table, MBMAP_COIL);
+	cr_assert_eq(p->points[4].type, MBMAP_BOOL);
 	cr_assert_eq(p->points[5].bit, 3);
 }
 
@@ -292,9 +297,9 @@ Test(cfgfleet, point_poll_class)
 	    "      - {name: relay, coil: 0, interval: 10s}\n");
 
 	cr_assert_not_null(f, "%s", errs.n ? errs.msg[0] : "");
-	cr_assert_eq(f->profiles[0].points[0].interval_ms, 0);
-	cr_assert_eq(f->profiles[0].points[1].interval_ms, 3600000);
-	cr_assert_eq(f->profiles[0].points[2].interval_ms, 10000);
+	cr_assert_eq(map->profiles[0].points[0].interval_ms, 0);
+	cr_assert_eq(map->profiles[0].points[1].interval_ms, 3600000);
+	cr_assert_eq(map->profiles[0].points[2].interval_ms, 10000);
 	expect_at("profiles:\n  p:\n    points:\n"
 	    "      - {name: v, input: 0, interval: 50ms}\n",
 	    "50ms", "profiles.p.points[0].interval: 50ms is out of range");
@@ -510,16 +515,16 @@ Test(cfgfleet, same_address_twice)
 
 Test(cfgfleet, modicon_is_einval)
 {
-	enum mb_table t = MB__COUNT;
+	enum mbmap_table t = MBMAP__TABLES;
 	uint16_t a = 7;
 	const char *why = NULL;
 
 	cr_assert_eq(cfgfleet_parse_modicon("20001", &t, &a, &why), -EINVAL);
 	cr_assert_not_null(why);
-	cr_assert_eq(t, MB__COUNT, "a failed parse leaves the results alone");
+	cr_assert_eq(t, MBMAP__TABLES, "a failed parse leaves the results alone");
 	cr_assert_eq(a, 7);
 	cr_assert_eq(cfgfleet_parse_modicon("30010", &t, &a, &why), 0);
-	cr_assert_eq(t, MB_INPUT);
+	cr_assert_eq(t, MBMAP_INPUT);
 	cr_assert_eq(a, 9);
 }
 
@@ -745,12 +750,13 @@ Test(cfgfleet, codes_wait_for_every_profile)
 	cfgkey_init(&cx, "t.yaml", &errs);
 	cx_live = 1;
 	fleet = fleet_new();
+	map = mbmap_new();
 	cr_assert_eq(cfgkey_parse(&cx, yaml, strlen(yaml), &root), 0);
 	cr_assert_eq(cfgkey_map(&cx, root, top_keys, NULL, "", at), 0);
 	/* the code first, the profile that raises it after */
 	cr_assert_eq(cfgfleet_read_code(&cx, at[TK_CODE], "code", code,
 	    sizeof(code)), 0);
-	cfgfleet_read_profiles(&cx, fleet, at[TK_PROFILES], "profiles");
+	cfgfleet_read_profiles(&cx, fleet, map, at[TK_PROFILES], "profiles");
 	cfgfleet_resolve(&cx, fleet);
 	cr_assert_eq(errs.n, 0, "%s", errs.n ? errs.msg[0] : "");
 }

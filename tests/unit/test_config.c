@@ -245,7 +245,7 @@ Test(config, public_value_parsers)
 {
 	int64_t ms;
 	uint64_t b;
-	enum mb_table t;
+	enum mbmap_table t;
 	uint16_t a;
 	const char *why = NULL;
 
@@ -258,7 +258,7 @@ Test(config, public_value_parsers)
 	cr_assert_eq(b, 16u << 20);
 	cr_assert_eq(config_parse_size("16q", &b, &why), -EINVAL);
 	cr_assert_eq(config_parse_modicon("40010", &t, &a, &why), 0);
-	cr_assert_eq(t, MB_HOLDING);
+	cr_assert_eq(t, MBMAP_HOLDING);
 	cr_assert_eq(a, 9);
 	cr_assert_eq(config_parse_modicon("20001", &t, &a, &why), -EINVAL);
 }

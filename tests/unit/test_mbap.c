@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "correlator/fleet.h"
+#include "drivers/modbus/mbmap.h"
 #include "drivers/modbus/mbap.h"
 
 static const struct mbap_req rd3 = {
@@ -238,8 +238,8 @@ Test(mbap, write_echo)
 
 Test(mbap, read_fc_by_table)
 {
-	cr_assert_eq(mbap_read_fc(MB_COIL), 1);
-	cr_assert_eq(mbap_read_fc(MB_DISCRETE), 2);
-	cr_assert_eq(mbap_read_fc(MB_HOLDING), 3);
-	cr_assert_eq(mbap_read_fc(MB_INPUT), 4);
+	cr_assert_eq(mbap_read_fc(MBMAP_COIL), 1);
+	cr_assert_eq(mbap_read_fc(MBMAP_DISCRETE), 2);
+	cr_assert_eq(mbap_read_fc(MBMAP_HOLDING), 3);
+	cr_assert_eq(mbap_read_fc(MBMAP_INPUT), 4);
 }

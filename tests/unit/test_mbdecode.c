@@ -11,15 +11,14 @@
 
 #include "drivers/modbus/mbdecode.h"
 
-static struct fleet_point
-pt(enum pt_type type, enum pt_order order)
+static struct mbmap_point
+pt(enum mbmap_type type, enum mbmap_order order)
 {
-	struct fleet_point p;
+	struct mbmap_point p;
 
 	memset(&p, 0, sizeof(p));
-	p.name = "p";
 	p.scale = 1.0;
-	p.table = MB_HOLDING;
+	p.table = MBMAP_HOLDING;
 	p.type = type;
 	p.order = order;
 	p.bit = -1;
@@ -31,7 +30,7 @@ pt(enum pt_type type, enum pt_order order)
  * straight from the table in mbdecode.h, independently of the module.
  */
 static void
-regs_for(const uint8_t *b, unsigned n, enum pt_order o, uint16_t *r)
+regs_for(const uint8_t *b, unsigned n, enum mbmap_order o, uint16_t *r)
 {
 	unsigned nw = n / 2;
 	uint16_t w[4];
@@ -40,13 +39,13 @@ regs_for(const uint8_t *b, unsigned n, enum pt_order o, uint16_t *r)
 		cr_assert_fail("odd width");
 	}
 	for (unsigned i = 0; i < nw; i++) {
-		if (o == PT_ABCD || o == PT_CDAB)
+		if (o == MBMAP_ABCD || o == MBMAP_CDAB)
 			w[i] = (uint16_t)(b[2 * i] << 8 | b[2 * i + 1]);
 		else
 			w[i] = (uint16_t)(b[2 * i + 1] << 8 | b[2 * i]);
 	}
 	for (unsigned i = 0; i < nw; i++)
-		r[i] = (o == PT_CDAB || o == PT_DCBA) ? w[nw - 1 - i] : w[i];
+		r[i] = (o == MBMAP_CDAB || o == MBMAP_DCBA) ? w[nw - 1 - i] : w[i];
 }
 
 static void
@@ -59,42 +58,42 @@ be_bytes(uint64_t v, unsigned n, uint8_t *b)
 Test(mbdecode, float32_orders_literal)
 {
 	/* 123456.0f = 0x47F12000, the table in mbdecode.h written out */
-	static const uint16_t want[PT_ORDER__COUNT][2] = {
-		[PT_ABCD] = { 0x47F1, 0x2000 },
-		[PT_CDAB] = { 0x2000, 0x47F1 },
-		[PT_BADC] = { 0xF147, 0x0020 },
-		[PT_DCBA] = { 0x0020, 0xF147 },
+	static const uint16_t want[MBMAP__ORDERS][2] = {
+		[MBMAP_ABCD] = { 0x47F1, 0x2000 },
+		[MBMAP_CDAB] = { 0x2000, 0x47F1 },
+		[MBMAP_BADC] = { 0xF147, 0x0020 },
+		[MBMAP_DCBA] = { 0x0020, 0xF147 },
 	};
-	for (int o = 0; o < PT_ORDER__COUNT; o++) {
-		struct fleet_point p = pt(PT_FLOAT32, o);
+	for (int o = 0; o < MBMAP__ORDERS; o++) {
+		struct mbmap_point p = pt(MBMAP_FLOAT32, o);
 		struct mbdecode_value v;
 		uint16_t r[2] = { 0 };
 
 		cr_assert_eq(mbdecode_regs(&p, want[o], 2, 0, &v), 0);
-		cr_assert_eq(v.value, 123456.0, "order %s", pt_order_name(o));
+		cr_assert_eq(v.value, 123456.0, "order %s", mbmap_order_name(o));
 		cr_assert_eq(v.quality, FLEET_Q_GOOD);
 		cr_assert_eq(mbdecode_encode(&p, 123456.0, r, 2, 0), 0);
-		cr_assert_eq(r[0], want[o][0], "order %s", pt_order_name(o));
+		cr_assert_eq(r[0], want[o][0], "order %s", mbmap_order_name(o));
 		cr_assert_eq(r[1], want[o][1]);
 	}
 }
 
 Test(mbdecode, u64_orders_literal)
 {
-	static const uint16_t want[PT_ORDER__COUNT][4] = {
-		[PT_ABCD] = { 0x0102, 0x0304, 0x0506, 0x0708 },
-		[PT_CDAB] = { 0x0708, 0x0506, 0x0304, 0x0102 },
-		[PT_BADC] = { 0x0201, 0x0403, 0x0605, 0x0807 },
-		[PT_DCBA] = { 0x0807, 0x0605, 0x0403, 0x0201 },
+	static const uint16_t want[MBMAP__ORDERS][4] = {
+		[MBMAP_ABCD] = { 0x0102, 0x0304, 0x0506, 0x0708 },
+		[MBMAP_CDAB] = { 0x0708, 0x0506, 0x0304, 0x0102 },
+		[MBMAP_BADC] = { 0x0201, 0x0403, 0x0605, 0x0807 },
+		[MBMAP_DCBA] = { 0x0807, 0x0605, 0x0403, 0x0201 },
 	};
-	for (int o = 0; o < PT_ORDER__COUNT; o++) {
-		struct fleet_point p = pt(PT_UINT64, o);
+	for (int o = 0; o < MBMAP__ORDERS; o++) {
+		struct mbmap_point p = pt(MBMAP_UINT64, o);
 		struct mbdecode_value v;
 		uint16_t r[4];
 
 		cr_assert_eq(mbdecode_regs(&p, want[o], 4, 0, &v), 0);
 		cr_assert_eq(v.raw, UINT64_C(0x0102030405060708), "order %s",
-		    pt_order_name(o));
+		    mbmap_order_name(o));
 		cr_assert_eq(v.value, (double)UINT64_C(0x0102030405060708));
 		cr_assert_eq(mbdecode_put_raw(v.raw, 4, o, r), 0);
 		cr_assert_eq(memcmp(r, want[o], sizeof(r)), 0);
@@ -102,7 +101,7 @@ Test(mbdecode, u64_orders_literal)
 }
 
 struct sample {
-	enum pt_type	 type;
+	enum mbmap_type	 type;
 	uint64_t	 bits;		/* big-endian value bits */
 	double		 value;		/* what they mean */
 };
@@ -114,18 +113,18 @@ Test(mbdecode, every_type_every_order)
 	uint64_t dbits, ndbits;
 	uint32_t fbits;
 	struct sample s[] = {
-		{ PT_INT16, 0xFFFE, -2 },
-		{ PT_INT16, 0x7FFF, 32767 },
-		{ PT_UINT16, 0xABCD, 43981 },
-		{ PT_INT32, 0xF8A432EB, -123456789 },
-		{ PT_INT32, 0x80000000, -2147483648.0 },
-		{ PT_UINT32, 0xEE6B2800, 4000000000.0 },
-		{ PT_INT64, (uint64_t)INT64_C(-1234567890123), -1234567890123.0 },
-		{ PT_INT64, UINT64_C(0x0000123456789ABC), 20015998343868.0 },
-		{ PT_UINT64, UINT64_C(0xFFFFFFFFFFFFF800), 18446744073709549568.0 },
-		{ PT_FLOAT32, 0, -1.5 },
-		{ PT_FLOAT64, 0, 1234.5678 },
-		{ PT_FLOAT64, 0, -0.015625 },
+		{ MBMAP_INT16, 0xFFFE, -2 },
+		{ MBMAP_INT16, 0x7FFF, 32767 },
+		{ MBMAP_UINT16, 0xABCD, 43981 },
+		{ MBMAP_INT32, 0xF8A432EB, -123456789 },
+		{ MBMAP_INT32, 0x80000000, -2147483648.0 },
+		{ MBMAP_UINT32, 0xEE6B2800, 4000000000.0 },
+		{ MBMAP_INT64, (uint64_t)INT64_C(-1234567890123), -1234567890123.0 },
+		{ MBMAP_INT64, UINT64_C(0x0000123456789ABC), 20015998343868.0 },
+		{ MBMAP_UINT64, UINT64_C(0xFFFFFFFFFFFFF800), 18446744073709549568.0 },
+		{ MBMAP_FLOAT32, 0, -1.5 },
+		{ MBMAP_FLOAT64, 0, 1234.5678 },
+		{ MBMAP_FLOAT64, 0, -0.015625 },
 	};
 
 	memcpy(&fbits, &f, 4);
@@ -135,9 +134,9 @@ Test(mbdecode, every_type_every_order)
 	s[10].bits = dbits;
 	s[11].bits = ndbits;
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
-		for (int o = 0; o < PT_ORDER__COUNT; o++) {
-			struct fleet_point p = pt(s[i].type, o);
-			unsigned w = fleet_point_width(&p);
+		for (int o = 0; o < MBMAP__ORDERS; o++) {
+			struct mbmap_point p = pt(s[i].type, o);
+			unsigned w = mbmap_point_width(&p);
 			uint8_t b[8];
 			uint16_t r[4], back[4];
 			struct mbdecode_value v;
@@ -146,20 +145,20 @@ Test(mbdecode, every_type_every_order)
 			regs_for(b, 2 * w, o, r);
 			cr_assert_eq(mbdecode_regs(&p, r, w, 0, &v), 0);
 			cr_assert_eq(v.value, s[i].value, "%s %s: %.17g != %.17g",
-			    pt_type_name(s[i].type), pt_order_name(o),
+			    mbmap_type_name(s[i].type), mbmap_order_name(o),
 			    v.value, s[i].value);
 			cr_assert_eq(v.quality, FLEET_Q_GOOD);
 			cr_assert_eq(mbdecode_encode(&p, s[i].value, back, w,
 			    0), 0);
 			cr_assert_eq(memcmp(back, r, 2 * w), 0, "%s %s encode",
-			    pt_type_name(s[i].type), pt_order_name(o));
+			    mbmap_type_name(s[i].type), mbmap_order_name(o));
 		}
 	}
 }
 
 Test(mbdecode, window_offset)
 {
-	struct fleet_point p = pt(PT_INT32, PT_ABCD);
+	struct mbmap_point p = pt(MBMAP_INT32, MBMAP_ABCD);
 	uint16_t r[6] = { 0, 0, 0, 0xFFFF, 0xFFF6, 0 };
 	struct mbdecode_value v;
 
@@ -182,18 +181,18 @@ Test(mbdecode, window_offset)
 	cr_assert_eq(mbdecode_encode(&p, 1, r, 6, 102), -ERANGE);
 	p.address = 105;
 	cr_assert_eq(mbdecode_encode(&p, 1, r, 6, 100), -ERANGE);
-	p.table = MB_COIL;
+	p.table = MBMAP_COIL;
 	p.address = 103;
 	cr_assert_eq(mbdecode_regs(&p, r, 6, 100, &v), -EINVAL);
 	cr_assert_eq(mbdecode_encode(&p, 1, r, 6, 100), -EINVAL);
-	p = pt(PT_INT16, PT_ABCD);
-	p.order = PT_ORDER__COUNT;
+	p = pt(MBMAP_INT16, MBMAP_ABCD);
+	p.order = MBMAP__ORDERS;
 	cr_assert_eq(mbdecode_regs(&p, r, 6, 0, &v), -EINVAL);
 }
 
 Test(mbdecode, scale_offset)
 {
-	struct fleet_point p = pt(PT_UINT16, PT_ABCD);
+	struct mbmap_point p = pt(MBMAP_UINT16, MBMAP_ABCD);
 	uint16_t r = 2345;
 	struct mbdecode_value v;
 
@@ -215,7 +214,7 @@ Test(mbdecode, scale_offset)
 	cr_assert_eq(mbdecode_regs(&p, &r, 1, 0, &v), 0);
 	cr_assert_eq(v.value, 7);
 	/* negative scale, int16 */
-	p = pt(PT_INT16, PT_ABCD);
+	p = pt(MBMAP_INT16, MBMAP_ABCD);
 	p.scale = -0.5;
 	r = (uint16_t)-4;
 	cr_assert_eq(mbdecode_regs(&p, &r, 1, 0, &v), 0);
@@ -224,7 +223,7 @@ Test(mbdecode, scale_offset)
 
 Test(mbdecode, quality)
 {
-	struct fleet_point p = pt(PT_FLOAT32, PT_ABCD);
+	struct mbmap_point p = pt(MBMAP_FLOAT32, MBMAP_ABCD);
 	uint16_t nan[2] = { 0x7FC0, 0 }, inf[2] = { 0x7F80, 0 },
 	    ninf[2] = { 0xFF80, 0 }, r[2];
 	struct mbdecode_value v;
@@ -255,18 +254,18 @@ Test(mbdecode, quality)
 	cr_assert_eq(v.quality, FLEET_Q_BAD_RANGE);
 
 	/* a scale that overflows a float64 is an infinity */
-	p = pt(PT_FLOAT64, PT_ABCD);
+	p = pt(MBMAP_FLOAT64, MBMAP_ABCD);
 	p.scale = 1e300;
 	{
 		uint16_t r4[4];
-		struct fleet_point q = pt(PT_FLOAT64, PT_ABCD);
+		struct mbmap_point q = pt(MBMAP_FLOAT64, MBMAP_ABCD);
 
 		cr_assert_eq(mbdecode_encode(&q, 1e300, r4, 4, 0), 0);
 		cr_assert_eq(mbdecode_regs(&p, r4, 4, 0, &v), 0);
 		cr_assert_eq(v.quality, FLEET_Q_BAD_INF);
 	}
 	/* unset range (min = max = 0) checks nothing */
-	p = pt(PT_INT16, PT_ABCD);
+	p = pt(MBMAP_INT16, MBMAP_ABCD);
 	r[0] = 30000;
 	cr_assert_eq(mbdecode_regs(&p, r, 1, 0, &v), 0);
 	cr_assert_eq(v.quality, FLEET_Q_GOOD);
@@ -274,7 +273,7 @@ Test(mbdecode, quality)
 
 Test(mbdecode, bit_in_register)
 {
-	struct fleet_point p = pt(PT_BOOL, PT_ABCD);
+	struct mbmap_point p = pt(MBMAP_BOOL, MBMAP_ABCD);
 	uint16_t r[2] = { 0x1234, 0x8005 };
 	struct mbdecode_value v;
 
@@ -289,7 +288,7 @@ Test(mbdecode, bit_in_register)
 	cr_assert_eq(mbdecode_regs(&p, r, 2, 0, &v), 0);
 	cr_assert_eq(v.value, 1.0);
 	/* a byte-swapped device: bit 0 is the low bit of the value 0x0580 */
-	p.order = PT_BADC;
+	p.order = MBMAP_BADC;
 	p.bit = 0;
 	cr_assert_eq(mbdecode_regs(&p, r, 2, 0, &v), 0);
 	cr_assert_eq(v.value, 0.0);
@@ -297,7 +296,7 @@ Test(mbdecode, bit_in_register)
 	cr_assert_eq(mbdecode_regs(&p, r, 2, 0, &v), 0);
 	cr_assert_eq(v.value, 1.0);
 	/* bool with no bit: the register is non-zero */
-	p.order = PT_ABCD;
+	p.order = MBMAP_ABCD;
 	p.bit = -1;
 	cr_assert_eq(mbdecode_regs(&p, r, 2, 0, &v), 0);
 	cr_assert_eq(v.value, 1.0);
@@ -315,26 +314,26 @@ Test(mbdecode, bit_in_register)
 	cr_assert_eq(r[0], 0xF0F8);
 	cr_assert_eq(mbdecode_encode(&p, 0, r, 1, 0), 0);
 	cr_assert_eq(r[0], 0xF0F0);
-	p.order = PT_DCBA;
+	p.order = MBMAP_DCBA;
 	cr_assert_eq(mbdecode_encode(&p, 1, r, 1, 0), 0);
 	cr_assert_eq(r[0], 0xF8F0);
 }
 
 Test(mbdecode, coils_and_discretes)
 {
-	struct fleet_point p = pt(PT_BOOL, PT_ABCD);
+	struct mbmap_point p = pt(MBMAP_BOOL, MBMAP_ABCD);
 	uint8_t bits[10] = { 0, 1, 0, 0, 0, 0, 0, 0, 0, 7 };
 	uint8_t packed[2] = { 0x02, 0x02 };	/* bits 1 and 9 */
 	struct mbdecode_value v;
 
-	p.table = MB_COIL;
+	p.table = MBMAP_COIL;
 	p.address = 21;
 	cr_assert_eq(mbdecode_bits(&p, bits, 10, 20, &v), 0);
 	cr_assert_eq(v.value, 1.0);
 	cr_assert_eq(v.quality, FLEET_Q_GOOD);
 	cr_assert_eq(mbdecode_bits_packed(&p, packed, 10, 20, &v), 0);
 	cr_assert_eq(v.value, 1.0);
-	p.table = MB_DISCRETE;
+	p.table = MBMAP_DISCRETE;
 	p.address = 29;
 	cr_assert_eq(mbdecode_bits(&p, bits, 10, 20, &v), 0);
 	cr_assert_eq(v.value, 1.0);
@@ -351,15 +350,15 @@ Test(mbdecode, coils_and_discretes)
 	cr_assert_eq(mbdecode_bits_packed(&p, packed, 10, 20, &v), -ERANGE);
 	/* a bit table point must be a bool; a register point is not a bit */
 	p.address = 21;
-	p.type = PT_UINT16;
+	p.type = MBMAP_UINT16;
 	cr_assert_eq(mbdecode_bits(&p, bits, 10, 20, &v), -EINVAL);
-	p = pt(PT_BOOL, PT_ABCD);
+	p = pt(MBMAP_BOOL, MBMAP_ABCD);
 	cr_assert_eq(mbdecode_bits(&p, bits, 10, 0, &v), -EINVAL);
 }
 
 Test(mbdecode, encode_limits)
 {
-	struct fleet_point p = pt(PT_INT16, PT_ABCD);
+	struct mbmap_point p = pt(MBMAP_INT16, MBMAP_ABCD);
 	uint16_t r[4];
 
 	cr_assert_eq(mbdecode_encode(&p, 32767, r, 1, 0), 0);
@@ -367,17 +366,17 @@ Test(mbdecode, encode_limits)
 	cr_assert_eq(mbdecode_encode(&p, -32768, r, 1, 0), 0);
 	cr_assert_eq(r[0], 0x8000);
 	cr_assert_eq(mbdecode_encode(&p, NAN, r, 1, 0), -ERANGE);
-	p.type = PT_UINT16;
+	p.type = MBMAP_UINT16;
 	cr_assert_eq(mbdecode_encode(&p, -1, r, 1, 0), -ERANGE);
 	cr_assert_eq(mbdecode_encode(&p, 65535.4, r, 1, 0), 0);
 	cr_assert_eq(r[0], 0xFFFF);
-	p.type = PT_UINT32;
+	p.type = MBMAP_UINT32;
 	cr_assert_eq(mbdecode_encode(&p, 1, r, 1, 0), -ERANGE);	/* too few regs */
-	p.type = PT_INT64;
+	p.type = MBMAP_INT64;
 	cr_assert_eq(mbdecode_encode(&p, 9223372036854775808.0, r, 4, 0), -ERANGE);
-	p.type = PT_FLOAT32;
+	p.type = MBMAP_FLOAT32;
 	cr_assert_eq(mbdecode_encode(&p, NAN, r, 2, 0), 0);	/* floats carry NaN */
 	cr_assert_eq(r[0] & 0x7F80, 0x7F80);
-	cr_assert_eq(mbdecode_get_raw(r, 3, PT_ABCD, &(uint64_t){ 0 }), -EINVAL);
-	cr_assert_eq(mbdecode_put_raw(0, 2, PT_ORDER__COUNT, r), -EINVAL);
+	cr_assert_eq(mbdecode_get_raw(r, 3, MBMAP_ABCD, &(uint64_t){ 0 }), -EINVAL);
+	cr_assert_eq(mbdecode_put_raw(0, 2, MBMAP__ORDERS, r), -EINVAL);
 }

@@ -9,13 +9,13 @@
 #include "correlator/fleet.h"
 #include "drivers/modbus/mbplan.h"
 
-static struct fleet_point pts[64];
-static struct fleet_profile prof;
+static struct mbmap_point pts[64];
+static struct mbmap_profile prof;
 
 static void
 add(unsigned table, unsigned addr, unsigned type)
 {
-	struct fleet_point *p = &pts[prof.npoints++];
+	struct mbmap_point *p = &pts[prof.npoints++];
 
 	memset(p, 0, sizeof(*p));
 	p->table = (uint8_t)table;
@@ -39,10 +39,10 @@ Test(mbplan, adjacent_merge_into_one)
 	struct mbplan pl;
 
 	reset();
-	add(MB_HOLDING, 10, PT_FLOAT32);	/* 10-11 */
-	add(MB_HOLDING, 0, PT_UINT16);		/* 0 */
-	add(MB_HOLDING, 1, PT_INT64);		/* 1-4 */
-	add(MB_HOLDING, 5, PT_INT16);		/* 5; gap 6-9 = 4 */
+	add(MBMAP_HOLDING, 10, MBMAP_FLOAT32);	/* 10-11 */
+	add(MBMAP_HOLDING, 0, MBMAP_UINT16);		/* 0 */
+	add(MBMAP_HOLDING, 1, MBMAP_INT64);		/* 1-4 */
+	add(MBMAP_HOLDING, 5, MBMAP_INT16);		/* 5; gap 6-9 = 4 */
 	cr_assert_eq(mbplan_build(&pl, &prof, &lim), 0);
 	cr_assert_eq(pl.nblocks, 1);
 	cr_assert_eq(pl.blocks[0].fc, 3);
@@ -68,9 +68,9 @@ Test(mbplan, gap_too_large_splits)
 	struct mbplan pl;
 
 	reset();
-	add(MB_INPUT, 0, PT_UINT16);
-	add(MB_INPUT, 6, PT_UINT16);	/* gap 1-5 = 5 > 4 */
-	add(MB_INPUT, 11, PT_UINT16);	/* gap 7-10 = 4 */
+	add(MBMAP_INPUT, 0, MBMAP_UINT16);
+	add(MBMAP_INPUT, 6, MBMAP_UINT16);	/* gap 1-5 = 5 > 4 */
+	add(MBMAP_INPUT, 11, MBMAP_UINT16);	/* gap 7-10 = 4 */
 	cr_assert_eq(mbplan_build(&pl, &prof, &lim), 0);
 	cr_assert_eq(pl.nblocks, 2);
 	cr_assert_eq(pl.blocks[0].fc, 4);
@@ -85,9 +85,9 @@ Test(mbplan, gap_too_large_splits)
 
 		l0.max_gap = 0;
 		reset();
-		add(MB_INPUT, 0, PT_UINT16);
-		add(MB_INPUT, 1, PT_UINT16);
-		add(MB_INPUT, 3, PT_UINT16);
+		add(MBMAP_INPUT, 0, MBMAP_UINT16);
+		add(MBMAP_INPUT, 1, MBMAP_UINT16);
+		add(MBMAP_INPUT, 3, MBMAP_UINT16);
 		cr_assert_eq(mbplan_build(&pl, &prof, &l0), 0);
 		cr_assert_eq(pl.nblocks, 2);
 		mbplan_free(&pl);
@@ -99,11 +99,11 @@ Test(mbplan, tables_never_mix_and_bits_use_bit_limits)
 	struct mbplan pl;
 
 	reset();
-	add(MB_COIL, 0, PT_BOOL);
-	add(MB_COIL, 60, PT_BOOL);	/* gap 59 bits <= 4*16 */
-	add(MB_DISCRETE, 1, PT_BOOL);
-	add(MB_HOLDING, 1, PT_UINT16);
-	add(MB_INPUT, 1, PT_UINT16);
+	add(MBMAP_COIL, 0, MBMAP_BOOL);
+	add(MBMAP_COIL, 60, MBMAP_BOOL);	/* gap 59 bits <= 4*16 */
+	add(MBMAP_DISCRETE, 1, MBMAP_BOOL);
+	add(MBMAP_HOLDING, 1, MBMAP_UINT16);
+	add(MBMAP_INPUT, 1, MBMAP_UINT16);
 	cr_assert_eq(mbplan_build(&pl, &prof, &lim), 0);
 	cr_assert_eq(pl.nblocks, 4);
 	cr_assert_eq(pl.blocks[0].fc, 1);
@@ -122,7 +122,7 @@ Test(mbplan, register_limit)
 
 	reset();
 	for (unsigned i = 0; i < 60; i++)
-		add(MB_HOLDING, i * 4, PT_FLOAT64);	/* 240 registers */
+		add(MBMAP_HOLDING, i * 4, MBMAP_FLOAT64);	/* 240 registers */
 	cr_assert_eq(mbplan_build(&pl, &prof, &lim), 0);
 	cr_assert_eq(pl.nblocks, 2);
 	cr_assert_eq(pl.blocks[0].count, 124);	/* 31 points, 125 would cut one */
@@ -132,7 +132,7 @@ Test(mbplan, register_limit)
 
 	l.max_regs = 1000;			/* clamped to 125 */
 	cr_assert_eq(mbplan_build(&pl, &prof, &l), 0);
-	cr_assert_eq(pl.limit[MB_HOLDING], 125);
+	cr_assert_eq(pl.limit[MBMAP_HOLDING], 125);
 	cr_assert_eq(pl.nblocks, 2);
 	mbplan_free(&pl);
 
@@ -149,9 +149,9 @@ Test(mbplan, bit_limit)
 	struct mbplan pl;
 
 	reset();
-	add(MB_DISCRETE, 0, PT_BOOL);
-	add(MB_DISCRETE, 1999, PT_BOOL);
-	add(MB_DISCRETE, 2000, PT_BOOL);
+	add(MBMAP_DISCRETE, 0, MBMAP_BOOL);
+	add(MBMAP_DISCRETE, 1999, MBMAP_BOOL);
+	add(MBMAP_DISCRETE, 2000, MBMAP_BOOL);
 	cr_assert_eq(mbplan_build(&pl, &prof, &(struct mbplan_limits){
 	    .max_regs = 125, .max_bits = 2000, .max_gap = 200 }), 0);
 	cr_assert_eq(pl.nblocks, 2);
@@ -167,8 +167,8 @@ Test(mbplan, split_and_learn)
 
 	reset();
 	for (unsigned i = 0; i < 10; i++)
-		add(MB_HOLDING, 100 + i * 2, PT_UINT32);	/* 100-119 */
-	add(MB_INPUT, 0, PT_UINT16);
+		add(MBMAP_HOLDING, 100 + i * 2, MBMAP_UINT32);	/* 100-119 */
+	add(MBMAP_INPUT, 0, MBMAP_UINT16);
 	cr_assert_eq(mbplan_build(&pl, &prof, &lim), 0);
 	cr_assert_eq(pl.nblocks, 2);
 	cr_assert_eq(pl.blocks[1].count, 20);
@@ -179,8 +179,8 @@ Test(mbplan, split_and_learn)
 	cr_assert_eq(pl.blocks[2].addr, 110);
 	cr_assert_eq(pl.blocks[2].count, 10);
 	cr_assert_eq(pl.blocks[1].npoints + pl.blocks[2].npoints, 10);
-	cr_assert_eq(pl.limit[MB_HOLDING], 19);
-	cr_assert_eq(pl.limit[MB_INPUT], 125);
+	cr_assert_eq(pl.limit[MBMAP_HOLDING], 19);
+	cr_assert_eq(pl.limit[MBMAP_INPUT], 125);
 	cr_assert_eq(pl.data_bytes, 2 + 40);
 	cr_assert_eq(pl.blocks[2].data_off, 2 + 20);
 	cr_assert_eq(pl.splits, 1);
@@ -199,7 +199,7 @@ Test(mbplan, split_and_learn)
 	cr_assert_eq(mbplan_split(&pl, 1), -ENOSPC);
 	cr_assert_eq(mbplan_split(&pl, 99), -EINVAL);
 	cr_assert_eq(pl.nblocks, 11);
-	cr_assert_eq(pl.limit[MB_HOLDING], 3);	/* 2 points x 2 regs */
+	cr_assert_eq(pl.limit[MBMAP_HOLDING], 3);	/* 2 points x 2 regs */
 	mbplan_free(&pl);
 }
 
@@ -229,36 +229,36 @@ Test(mbplan, poll_classes_never_share_a_read)
 
 	l.poll_ms = 1000;
 	reset();
-	add(MB_INPUT, 0, PT_UINT16);		/* every poll */
-	add(MB_INPUT, 1, PT_UINT16);
+	add(MBMAP_INPUT, 0, MBMAP_UINT16);		/* every poll */
+	add(MBMAP_INPUT, 1, MBMAP_UINT16);
 	every_ms(60000);			/* 1 in 60: a setpoint */
-	add(MB_INPUT, 2, PT_UINT16);		/* every poll */
-	add(MB_INPUT, 3, PT_UINT32);
+	add(MBMAP_INPUT, 2, MBMAP_UINT16);		/* every poll */
+	add(MBMAP_INPUT, 3, MBMAP_UINT32);
 	every_ms(1400);				/* rounds to 1: every poll */
-	add(MB_COIL, 0, PT_BOOL);
+	add(MBMAP_COIL, 0, MBMAP_BOOL);
 	every_ms(10000);			/* 1 in 10 */
-	add(MB_COIL, 1, PT_BOOL);
+	add(MBMAP_COIL, 1, MBMAP_BOOL);
 	every_ms(10400);			/* rounds to 10 too */
-	add(MB_HOLDING, 0, PT_UINT16);
+	add(MBMAP_HOLDING, 0, MBMAP_UINT16);
 	every_ms(2500);				/* 2.5 rounds to 3 */
 	cr_assert_eq(mbplan_build(&pl, &prof, &l), 0);
 	/* coils (1 in 10), input every poll (0, 2, 3-4), input 1 in 60,
 	 * holding 1 in 3 */
 	cr_assert_eq(pl.nblocks, 4);
-	cr_assert_eq(pl.blocks[0].table, MB_COIL);
+	cr_assert_eq(pl.blocks[0].table, MBMAP_COIL);
 	cr_assert_eq(pl.blocks[0].every, 10);
 	cr_assert_eq(pl.blocks[0].count, 2);
-	cr_assert_eq(pl.blocks[1].table, MB_INPUT);
+	cr_assert_eq(pl.blocks[1].table, MBMAP_INPUT);
 	cr_assert_eq(pl.blocks[1].every, 1);
 	cr_assert_eq(pl.blocks[1].npoints, 3);
 	/* it spans the slow register 1 (a gap of 1) but does not own it */
 	cr_assert_eq(pl.blocks[1].addr, 0);
 	cr_assert_eq(pl.blocks[1].count, 5);
-	cr_assert_eq(pl.blocks[2].table, MB_INPUT);
+	cr_assert_eq(pl.blocks[2].table, MBMAP_INPUT);
 	cr_assert_eq(pl.blocks[2].every, 60);
 	cr_assert_eq(pl.blocks[2].addr, 1);
 	cr_assert_eq(pl.blocks[2].count, 1);
-	cr_assert_eq(pl.blocks[3].table, MB_HOLDING);
+	cr_assert_eq(pl.blocks[3].table, MBMAP_HOLDING);
 	cr_assert_eq(pl.blocks[3].every, 3);
 	/* poll 0 reads everything; then each block on its own beat */
 	for (uint32_t seq = 0; seq < 120; seq++)
@@ -284,8 +284,8 @@ Test(mbplan, classes_ignored_without_a_poll_interval)
 	struct mbplan pl;
 
 	reset();
-	add(MB_INPUT, 0, PT_UINT16);
-	add(MB_INPUT, 1, PT_UINT16);
+	add(MBMAP_INPUT, 0, MBMAP_UINT16);
+	add(MBMAP_INPUT, 1, MBMAP_UINT16);
 	every_ms(60000);
 	cr_assert_eq(mbplan_build(&pl, &prof, &lim), 0);	/* poll_ms 0 */
 	cr_assert_eq(pl.nblocks, 1);

@@ -213,7 +213,8 @@ poller_of(const struct config *cfg)
 	struct poller *p;
 
 	cr_assert_eq(poller_config_from(&cfg->modbus, &pc), 0);
-	cr_assert_eq(poller_new(t.loop, cfg->fleet, &pc, &sink, &p), 0);
+	cr_assert_eq(poller_new(t.loop, cfg->fleet, cfg->mbmap, &pc, &sink,
+	    &p), 0);
 	return p;
 }
 
@@ -390,11 +391,16 @@ Test(poller, bad_arguments)
 
 	memset(&pc, 0, sizeof(pc));
 	mbclient_config_defaults(&pc.mb);
-	cr_expect_eq(poller_new(loop, cfg->fleet, &pc, &sink, &p), -EINVAL);
+	cr_expect_eq(poller_new(loop, cfg->fleet, cfg->mbmap, &pc, &sink, &p),
+	    -EINVAL);
 	cr_expect_null(p);
 	sink.ops = &ops;
-	cr_expect_eq(poller_new(NULL, cfg->fleet, &pc, &sink, &p), -EINVAL);
-	cr_expect_eq(poller_new(loop, cfg->fleet, &pc, &sink, &p), 0);
+	cr_expect_eq(poller_new(NULL, cfg->fleet, cfg->mbmap, &pc, &sink, &p),
+	    -EINVAL);
+	cr_expect_eq(poller_new(loop, cfg->fleet, NULL, &pc, &sink, &p),
+	    -EINVAL);
+	cr_expect_eq(poller_new(loop, cfg->fleet, cfg->mbmap, &pc, &sink, &p),
+	    0);
 	poller_free(p);
 	poller_free(NULL);
 	config_free(cfg);

@@ -1,0 +1,94 @@
+/*
+ * mbmap.h - the Modbus point map: where each point of a device profile
+ * lives in a Modbus device and how its registers become a value.
+ *
+ * The model (correlator/fleet.h) says what a point is: its name, unit and
+ * telemetry deadband, and the alarm rules on it.  This map says how the
+ * Modbus driver reads it: the table and 0-based address (the MB_DATA_ADDR
+ * ranges engineers know), the type and byte order of the value in its
+ * registers, the bit of a bool in a register, the scale, offset and valid
+ * range that turn raw numbers into engineering units and a quality, and
+ * the point's own poll class.  A protocol other than Modbus would bring a
+ * map of its own; the core never sees this one.
+ *
+ * Layout: one struct mbmap per configuration, one struct mbmap_profile per
+ * fleet profile (same index), one struct mbmap_point per profile point
+ * (same index as fleet_profile.points).  Built by the config loader, then
+ * read-only.
+ */
+#ifndef TOCSIN_MBMAP_H
+#define TOCSIN_MBMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Modbus data tables, by the MB_DATA_ADDR ranges engineers know. */
+enum mbmap_table {
+	MBMAP_COIL, MBMAP_DISCRETE, MBMAP_INPUT, MBMAP_HOLDING, MBMAP__TABLES
+};
+/* The type of a value in its registers. */
+enum mbmap_type {
+	MBMAP_BOOL, MBMAP_INT16, MBMAP_UINT16, MBMAP_INT32, MBMAP_UINT32,
+	MBMAP_INT64, MBMAP_UINT64, MBMAP_FLOAT32, MBMAP_FLOAT64, MBMAP__TYPES
+};
+/* Byte order within the value: A is the most significant byte. */
+enum mbmap_order {
+	MBMAP_ABCD, MBMAP_CDAB, MBMAP_BADC, MBMAP_DCBA, MBMAP__ORDERS
+};
+
+struct mbmap_point {
+	double		 scale;		/* value = raw * scale + offset */
+	double		 offset;
+	double		 min, max;	/* valid range; outside = bad quality */
+	uint32_t	 interval_ms;	/* poll class: read about this often,
+					   in whole polls of its device
+					   (mbplan.h); 0: every poll */
+	uint16_t	 address;	/* 0-based offset in its table */
+	uint8_t		 table;		/* enum mbmap_table */
+	uint8_t		 type;		/* enum mbmap_type */
+	uint8_t		 order;		/* enum mbmap_order */
+	int8_t		 bit;		/* bool in a register: bit 0-15; else -1 */
+};
+
+/* The map of one profile: points[i] is the profile's point i. */
+struct mbmap_profile {
+	struct mbmap_point *points;
+	size_t		 npoints;
+};
+
+/* The map of a fleet: profiles[i] is the fleet's profile i. */
+struct mbmap {
+	struct mbmap_profile *profiles;
+	size_t		 nprofiles;
+};
+
+/* An empty map; free it with mbmap_free(). */
+struct mbmap *mbmap_new(void);
+void	 mbmap_free(struct mbmap *m);
+/*
+ * The map of profile i, made (empty, with every profile before it) if it
+ * does not exist yet.  The pointer is valid until the next call that adds
+ * a profile.
+ */
+struct mbmap_profile *mbmap_profile(struct mbmap *m, uint32_t i);
+/*
+ * Appends a point to p and returns it: address 0 of the holding
+ * registers, uint16, ABCD, no bit, scale 1, offset 0, no range, polled
+ * every poll.  Valid until the next append to p.
+ */
+struct mbmap_point *mbmap_add_point(struct mbmap_profile *p);
+/* The point defaults mbmap_add_point() gives, for points built by hand. */
+void	 mbmap_point_init(struct mbmap_point *p);
+
+/* Registers a point occupies in its table (bits for coils/discretes). */
+unsigned mbmap_point_width(const struct mbmap_point *p);
+
+/* Names as the configuration spells them; *_parse: 0 or -EINVAL. */
+const char *mbmap_table_name(enum mbmap_table t);
+int	 mbmap_table_parse(const char *s, enum mbmap_table *out);
+const char *mbmap_type_name(enum mbmap_type t);
+int	 mbmap_type_parse(const char *s, enum mbmap_type *out);
+const char *mbmap_order_name(enum mbmap_order o);
+int	 mbmap_order_parse(const char *s, enum mbmap_order *out);
+
+#endif
