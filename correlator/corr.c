@@ -52,6 +52,7 @@
 
 #include "correlator/corr.h"
 #include "daemon/mem.h"
+#include "daemon/names.h"
 #include "daemon/utc.h"
 
 #define CORR_MIN	((int64_t)60 * 1000)
@@ -141,35 +142,14 @@ static const char *const corr_action_names[CORR_ACT__COUNT] = {
 	"resume",
 };
 
-const char *
-corr_state_name(enum corr_state s)
-{
-	return (unsigned)s < CORR_STATE__COUNT ? corr_state_names[s] : "?";
-}
-
-const char *
-corr_evtype_name(enum corr_evtype t)
-{
-	return (unsigned)t < CORR_EV__COUNT ? corr_evtype_names[t] : "?";
-}
-
-const char *
-corr_action_name(enum corr_action_type t)
-{
-	return (unsigned)t < CORR_ACT__COUNT ? corr_action_names[t] : "?";
-}
-
-int
-corr_action_parse(const char *s, enum corr_action_type *out)
-{
-	for (unsigned i = 0; i < CORR_ACT__COUNT; i++) {
-		if (strcmp(s, corr_action_names[i]) == 0) {
-			*out = (enum corr_action_type)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
+NAMES_GET_FN(corr_state_name, enum corr_state, corr_state_names,
+    CORR_STATE__COUNT)
+NAMES_GET_FN(corr_evtype_name, enum corr_evtype, corr_evtype_names,
+    CORR_EV__COUNT)
+NAMES_GET_FN(corr_action_name, enum corr_action_type, corr_action_names,
+    CORR_ACT__COUNT)
+NAMES_PARSE_FN(corr_action_parse, enum corr_action_type, corr_action_names,
+    CORR_ACT__COUNT)
 
 /* ---- configuration ---- */
 

@@ -32,6 +32,7 @@
 
 #include "correlator/sla.h"
 #include "daemon/mem.h"
+#include "daemon/names.h"
 
 #define HOUR	CAL_MS_PER_HOUR
 
@@ -44,35 +45,13 @@ static const char *const event_names[] =
     { "sla_warning", "sla_breached", "escalated" };
 static const char *const state_names[] = { "idle", "running", "stopped" };
 
-const char *
-sla_clock_name(enum sla_clock_kind k)
-{
-	return (unsigned)k < SLA__NCLOCKS ? clock_names[k] : "?";
-}
-
-const char *
-sla_clock_state_name(enum sla_clock_state s)
-{
-	return (unsigned)s <= SLA_CLOCK_STOPPED ? state_names[s] : "?";
-}
-
-const char *
-sla_level_name(enum sla_level l)
-{
-	return (unsigned)l < SLA_LEVEL__COUNT ? level_names[l] : "?";
-}
-
-const char *
-sla_grade_name(enum sla_grade g)
-{
-	return (unsigned)g < SLA_GRADE__COUNT ? grade_names[g] : "?";
-}
-
-const char *
-sla_event_name(enum sla_event_type t)
-{
-	return (unsigned)t <= SLA_EV_ESCALATED ? event_names[t] : "?";
-}
+NAMES_GET_FN(sla_clock_name, enum sla_clock_kind, clock_names, SLA__NCLOCKS)
+NAMES_GET_FN(sla_clock_state_name, enum sla_clock_state, state_names,
+    SLA_CLOCK_STOPPED + 1)
+NAMES_GET_FN(sla_level_name, enum sla_level, level_names, SLA_LEVEL__COUNT)
+NAMES_GET_FN(sla_grade_name, enum sla_grade, grade_names, SLA_GRADE__COUNT)
+NAMES_GET_FN(sla_event_name, enum sla_event_type, event_names,
+    SLA_EV_ESCALATED + 1)
 
 /* ---- configuration ---- */
 

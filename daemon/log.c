@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "daemon/log.h"
+#include "daemon/names.h"
 #include "daemon/ring.h"
 #include "daemon/utc.h"
 
@@ -28,17 +29,8 @@ log_init(int fd, enum log_level min)
 	log_min = min;
 }
 
-int
-log_level_parse(const char *name, enum log_level *out)
-{
-	for (size_t i = 0; i < sizeof(log_names) / sizeof(log_names[0]); i++) {
-		if (strcmp(name, log_names[i]) == 0) {
-			*out = (enum log_level)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
+NAMES_PARSE_FN(log_level_parse, enum log_level, log_names,
+    sizeof(log_names) / sizeof(log_names[0]))
 
 unsigned long
 log_count(enum log_level lvl)
