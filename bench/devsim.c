@@ -871,8 +871,9 @@ main(int argc, char *argv[])
 			fatalx("devsim config=%s does not load", cfg_path);
 		}
 		if ((rc = devsim_model_init_fleet(&ds.model, &cfg,
-		    tcfg->fleet, tcfg->mbmap, (uint16_t)tcfg->modbus.port,
-		    (int)tcfg->modbus.unit, now_ms())) != 0)
+		    tcfg->fleet, tcfg->mbmap,
+		    (uint16_t)tcfg->modbus.client.port,
+		    (int)tcfg->modbus.client.unit, now_ms())) != 0)
 			fatalx("devsim config=%s cannot be served: every device "
 			    "needs an IPv4 host in 127.0.0.0/8 and a unit "
 			    "of its own on its host:port", cfg_path);

@@ -44,7 +44,7 @@
 #include "correlator/sla.h"
 #include "correlator/u64map.h"
 
-#define CORR_CODE_LEN		32	/* longest alarm code + NUL */
+#define CORR_CODE_LEN		(FLEET_CODE_MAX + 1) /* longest alarm code + NUL */
 #define CORR_MAX_RULES		16
 #define CORR_MAX_CHILDREN	16
 #define CORR_MAX_FLAP		32	/* upper bound of flap_cycles */

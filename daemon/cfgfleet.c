@@ -348,16 +348,11 @@ struct profile_arg {
 	uint32_t	 profile;
 };
 
+/* An alarm code by the model's one rule (fleet.h), 1-FLEET_CODE_MAX bytes. */
 static int
 cfg_code_ok(const char *s)
 {
-	if (*s == '\0' || strlen(s) > 63)
-		return 0;
-	for (; *s != '\0'; s++)
-		if (!isupper((unsigned char)*s) && !isdigit((unsigned char)*s) &&
-		    *s != '_')
-			return 0;
-	return 1;
+	return fleet_code_check(s) == 0;
 }
 
 static void
@@ -385,7 +380,8 @@ cfg_alarm(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 	if (!cfg_code_ok(in.code)) {
 		cfgkey_path(kp, sizeof(kp), path, "code");
 		cfgkey_error(cx, at[AK_CODE], kp, "alarm codes are upper case "
-		    "letters, digits and _ (like MAINS_FAIL), got \"%s\"", in.code);
+		    "letters, digits and _ (like MAINS_FAIL), at most %d, got "
+		    "\"%s\"", FLEET_CODE_MAX, in.code);
 		goto out;
 	}
 	pi = fleet_find_point(prof, in.point);

@@ -484,18 +484,24 @@ cfgkey_value(struct cfgkey_ctx *cx, const struct cfg_key *k, yaml_node_t *n,
 		*(uint32_t *)field = (uint32_t)v;
 		return 0;
 	}
-	case CT_DUR: {
+	case CT_DUR:
+	case CT_DUR32: {
 		int64_t v;
 		if (cfgkey_parse_duration(text, &v, &why) != 0) {
 			cfgkey_error(cx, n, path, "%s, got \"%s\"", why, text);
 			return -EINVAL;
 		}
-		if ((double)v < k->min || (double)v > k->max) {
+		/* a CT_DUR32 table whose max does not fit is still refused */
+		if ((double)v < k->min || (double)v > k->max ||
+		    (k->type == CT_DUR32 && v > UINT32_MAX)) {
 			cfgkey_error(cx, n, path, "%s is out of range [%gs, %gs]",
 			    text, k->min / 1000, k->max / 1000);
 			return -EINVAL;
 		}
-		*(int64_t *)field = v;
+		if (k->type == CT_DUR32)
+			*(uint32_t *)field = (uint32_t)v;
+		else
+			*(int64_t *)field = v;
 		return 0;
 	}
 	case CT_DOUBLE: {

@@ -76,6 +76,8 @@ enum cfg_type {
 	CT_STR,		/* char *, xstrdup'd (the previous value is freed) */
 	CT_U32,		/* uint32_t within [min, max] */
 	CT_DUR,		/* int64_t ms within [min, max] ms */
+	CT_DUR32,	/* uint32_t ms within [min, max] ms, max <= UINT32_MAX:
+			   the Modbus client's settings (mbclient.h) */
 	CT_DOUBLE,	/* double within [min, max] */
 	CT_BOOL,	/* int 0/1 from true/false, yes/no, on/off */
 	CT_ENUM,	/* int, index of the name in names() */
@@ -94,7 +96,7 @@ struct cfg_key {
 	const char	*name;
 	enum cfg_type	 type;
 	size_t		 off;		/* offset of the field in base */
-	double		 min, max;	/* accepted range (CT_DUR: ms) */
+	double		 min, max;	/* accepted range (durations: ms) */
 	const char	*def;		/* default, parsed like a value; NULL: none */
 	cfg_namefn	 names;		/* CT_ENUM */
 	cfg_fn		 fn;		/* CT_FN */
@@ -111,6 +113,9 @@ struct cfg_key {
 /* A duration whose range is given in seconds. */
 #define KDUR(n, t, f, lo, hi, d) \
 	{ n, CT_DUR, offsetof(t, f), (lo) * 1000.0, (hi) * 1000.0, d, NULL, NULL, NULL }
+/* The same into a uint32_t (hi at most 49 days). */
+#define KDUR32(n, t, f, lo, hi, d) \
+	{ n, CT_DUR32, offsetof(t, f), (lo) * 1000.0, (hi) * 1000.0, d, NULL, NULL, NULL }
 #define KDBL(n, t, f, lo, hi, d) \
 	{ n, CT_DOUBLE, offsetof(t, f), lo, hi, d, NULL, NULL, NULL }
 #define KBOOL(n, t, f, d) \

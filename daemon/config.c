@@ -21,8 +21,11 @@
  * live here, not in a module of their own: they are nothing but tables the
  * engine reads without help (Kafka's pass-through properties are the one
  * function), and the checks across sections below read them.  The modbus
- * table is as it was; one table of Modbus defaults shared with the driver
- * (mb_config_defaults()) is a change of its own.
+ * section is the exception that has no table here: its keys are the
+ * driver's one table of client settings (mbclient_settings[]) plus
+ * comm_loss_misses, made into a key table when the section is read, and
+ * its rules across keys are the driver's mbclient_config_check(), so the
+ * driver, the loader and docs/configuration.md cannot disagree.
  *
  * The walk reads profiles, sites, devices, correlation and sla in that
  * order whatever their order in the file, so a device's site and profile
@@ -33,14 +36,17 @@
  * so one mistake is not reported twice.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "correlator/almrule.h"
 #include "daemon/cfgcorr.h"
 #include "daemon/cfgfleet.h"
 #include "daemon/cfgkey.h"
 #include "daemon/cfgsla.h"
 #include "daemon/config.h"
+#include "daemon/log.h"
 #include "daemon/mem.h"
 
 /* ------------------------------------------------------------------ */
@@ -61,30 +67,98 @@ static const struct cfg_key daemon_keys[] = {
 	K_END
 };
 
-static const struct cfg_key modbus_keys[] = {
-	KU32("port", struct cfg_modbus, port, 1, 65535, "502"),
-	KU32("unit", struct cfg_modbus, unit, 0, 255, "1"),
-	KDUR("timeout", struct cfg_modbus, timeout_ms, 0.01, 60, "1s"),
-	KDUR("interval", struct cfg_modbus, interval_ms, 0.1, 3600, "5s"),
-	KU32("max_registers", struct cfg_modbus, max_registers, 1, 125, "125"),
-	KU32("max_bits", struct cfg_modbus, max_bits, 1, 2000, "2000"),
-	KU32("max_gap", struct cfg_modbus, max_gap, 0, 124, "8"),
-	KU32("inflight", struct cfg_modbus, inflight, 1, 16, "1"),
-	KDUR("backoff_min", struct cfg_modbus, backoff_min_ms, 0.01, 3600, "1s"),
-	KDUR("backoff_max", struct cfg_modbus, backoff_max_ms, 0.01, 86400, "60s"),
-	KU32("comm_loss_misses", struct cfg_modbus, comm_loss_misses, 1, 1000, "3"),
-	KU32("connections_per_host", struct cfg_modbus, connections_per_host, 1, 16, "1"),
-	KU32("connect_rate", struct cfg_modbus, connect_rate, 1, 1000000, "500"),
-	KU32("connect_rate_per_host", struct cfg_modbus, connect_rate_per_host, 1, 1000, "2"),
-	KU32("breaker_failures", struct cfg_modbus, breaker_failures, 1, 1000, "3"),
-	KDUR("breaker_cooldown", struct cfg_modbus, breaker_cooldown_ms, 0.1, 86400, "30s"),
-	KDUR("connect_timeout", struct cfg_modbus, connect_timeout_ms, 0.1, 60, "3s"),
-	KDUR("timer_slack", struct cfg_modbus, timer_slack_ms, 0, 0.1, "5ms"),
-	KU32("stall_timeouts", struct cfg_modbus, stall_timeouts, 1, 100, "3"),
-	KU32("frames_per_wakeup", struct cfg_modbus, frames_per_wakeup, 1, 1024, "16"),
-	KU32("connect_burst_per_host", struct cfg_modbus, connect_burst_per_host, 1, 1000, "4"),
-	K_END
+/*
+ * The modbus section has no table here: its keys are the client's
+ * settings (mbclient_settings[], the one table of their ranges, defaults
+ * and meanings, shared with the driver and docs/configuration.md) plus
+ * comm_loss_misses.  That one is a key of the section because an operator
+ * sets it with the polling, but its value is the alarm rules': almrule.h
+ * owns its default (ALMRULE_COMM_LOSS_MISSES, which almrule also applies
+ * to a 0), this entry its range and meaning; described like a client
+ * setting so the loader, the check and the docs test treat it as one more
+ * row.
+ */
+static const struct mbclient_setting cfg_comm_loss = {
+	"comm_loss_misses", MBCLIENT_SET_COUNT,
+	offsetof(struct cfg_modbus, comm_loss_misses), 1, 1000,
+	ALMRULE_COMM_LOSS_MISSES, "failed polls in a row that raise COMM_LOSS "
+	"(read by the alarm rules, not the client)"
 };
+
+/* mbclient_settings' offsets are mbclient_config's: client comes first. */
+_Static_assert(offsetof(struct cfg_modbus, client) == 0,
+    "cfg_modbus.client must be its first member");
+
+const struct mbclient_setting *
+config_modbus_key(size_t i)
+{
+	for (size_t n = 0; ; n++) {
+		if (mbclient_settings[n].key == NULL)
+			return i == n ? &cfg_comm_loss : NULL;
+		if (n == i)
+			return &mbclient_settings[n];
+	}
+}
+
+static void
+cfg_modbus_defaults(struct cfg_modbus *m)
+{
+	mbclient_config_defaults(&m->client);
+	m->comm_loss_misses = cfg_comm_loss.def;
+}
+
+/*
+ * Reads the modbus section with a key table made from config_modbus_key()
+ * on the stack, so unknown keys, suggestions, duplicates and every value
+ * message are the engine's, as for every other section.
+ */
+static void
+cfg_modbus_read(struct cfgkey_ctx *cx, yaml_node_t *n, void *base,
+    const char *path)
+{
+	struct config *cfg = base;
+	struct cfg_key keys[CFGKEY_KEYS_MAX];
+	const struct mbclient_setting *s;
+	size_t i;
+
+	for (i = 0; (s = config_modbus_key(i)) != NULL; i++) {
+		if (i + 1 >= CFGKEY_KEYS_MAX)
+			fatalx("config: more modbus keys than CFGKEY_KEYS_MAX");
+		keys[i] = (struct cfg_key){
+			.name = s->key,
+			.type = s->kind == MBCLIENT_SET_MS ? CT_DUR32 : CT_U32,
+			.off = s->off, .min = s->min, .max = s->max,
+		};
+	}
+	keys[i] = (struct cfg_key)K_END;
+	cfgkey_map(cx, n, keys, &cfg->modbus, path, NULL);
+}
+
+/* Hands one problem of config_modbus_check() to the error list. */
+static void
+cfg_modbus_report(void *arg, const char *key, const char *why)
+{
+	cfgkey_error_at(arg, NULL, key, "%s", why);
+}
+
+int
+config_modbus_check(const struct cfg_modbus *m, mbclient_check_cb report,
+    void *arg)
+{
+	int rc = mbclient_config_check(&m->client, "modbus.", report, arg);
+	uint32_t v = m->comm_loss_misses;
+
+	if (v < cfg_comm_loss.min || v > cfg_comm_loss.max) {
+		char why[64];
+
+		snprintf(why, sizeof(why), "%u is out of range [%u, %u]", v,
+		    cfg_comm_loss.min, cfg_comm_loss.max);
+		if (report != NULL)
+			report(arg, "modbus.comm_loss_misses", why);
+		rc = -EINVAL;
+	}
+	return rc;
+}
 
 static void
 cfg_kafka_properties(struct cfgkey_ctx *cx, yaml_node_t *n, void *base,
@@ -174,7 +248,7 @@ enum { TK_DAEMON, TK_MODBUS, TK_PROFILES, TK_SITES, TK_DEVICES,
 
 static const struct cfg_key top_keys[] = {
 	[TK_DAEMON] = KSEC("daemon", struct config, daemon, daemon_keys),
-	[TK_MODBUS] = KSEC("modbus", struct config, modbus, modbus_keys),
+	[TK_MODBUS] = KFN("modbus", cfg_modbus_read),
 	[TK_PROFILES] = KFN("profiles", cfgkey_nop),
 	[TK_SITES] = KFN("sites", cfgkey_nop),
 	[TK_DEVICES] = KFN("devices", cfgkey_nop),
@@ -224,14 +298,11 @@ cfg_walk(struct cfgkey_ctx *cx, struct config *cfg, const char *buf,
 static void
 cfg_cross_checks(struct cfgkey_ctx *cx, const struct config *cfg)
 {
-	cfgfleet_check_addresses(cx, cfg->fleet, cfg->modbus.port,
-	    cfg->modbus.unit);
-	if (cfg->modbus.backoff_min_ms > cfg->modbus.backoff_max_ms)
-		cfgkey_error_at(cx, NULL, "modbus.backoff_min", "above "
-		    "modbus.backoff_max");
-	if (cfg->modbus.timeout_ms > cfg->modbus.interval_ms)
-		cfgkey_error_at(cx, NULL, "modbus.timeout", "longer than "
-		    "modbus.interval: a poll would overlap the next one");
+	cfgfleet_check_addresses(cx, cfg->fleet, cfg->modbus.client.port,
+	    cfg->modbus.client.unit);
+	/* the ranges passed as the values were read; this adds the rules
+	 * across keys, from the client's one check */
+	config_modbus_check(&cfg->modbus, cfg_modbus_report, cx);
 	if (strcmp(cfg->http.bind, "127.0.0.1") != 0 &&
 	    strcmp(cfg->http.bind, "::1") != 0 &&
 	    strcmp(cfg->http.bind, "localhost") != 0 &&
@@ -253,6 +324,7 @@ config_load_buffer(const char *name, const char *buf, size_t len,
 	cfg->fleet = fleet_new();
 	cfg->mbmap = mbmap_new();
 	cfgkey_defaults(&cx, top_keys, cfg);
+	cfg_modbus_defaults(&cfg->modbus);
 	corr_config_defaults(&cfg->correlation);
 	sla_config_defaults(&cfg->sla);
 

@@ -25,6 +25,7 @@
 #include "correlator/corr.h"
 #include "correlator/fleet.h"
 #include "correlator/sla.h"
+#include "drivers/modbus/mbclient.h"
 #include "drivers/modbus/mbmap.h"
 
 struct cfg_daemon {
@@ -34,28 +35,17 @@ struct cfg_daemon {
 	uint32_t	 shards;	/* correlator shard threads */
 };
 
+/*
+ * The `modbus:` section: the client's settings, read through the driver's
+ * one table (mbclient_settings[]), and the one key whose value is the
+ * alarm rules' (correlator/almrule.h).  Its keys, ranges and defaults are
+ * config_modbus_key()'s; nothing here repeats them.
+ */
 struct cfg_modbus {
-	int64_t		 timeout_ms;	/* per request */
-	int64_t		 interval_ms;	/* poll period of a device */
-	int64_t		 backoff_min_ms; /* first reconnect delay */
-	int64_t		 backoff_max_ms; /* cap of the exponential backoff */
-	int64_t		 breaker_cooldown_ms; /* a tripped unit rests this long */
-	int64_t		 connect_timeout_ms; /* a TCP connect gives up after this */
-	int64_t		 timer_slack_ms; /* poll timers this close fire together */
-	uint32_t	 port;		/* default TCP port */
-	uint32_t	 unit;		/* default unit id */
-	uint32_t	 max_registers;	/* per read request, <= 125 */
-	uint32_t	 max_bits;	/* per coil/discrete read, <= 2000 */
-	uint32_t	 max_gap;	/* unread registers a merged read may span */
-	uint32_t	 inflight;	/* requests in flight per connection */
-	uint32_t	 comm_loss_misses; /* failed polls before COMM_LOSS */
-	uint32_t	 connections_per_host;
-	uint32_t	 connect_rate;	/* new connects per second, all hosts */
-	uint32_t	 connect_rate_per_host; /* per second, one host */
-	uint32_t	 breaker_failures; /* unit failures that trip its breaker */
-	uint32_t	 stall_timeouts; /* timeouts with no frame that close a conn */
-	uint32_t	 frames_per_wakeup; /* frames parsed per read event */
-	uint32_t	 connect_burst_per_host; /* connects one host may get at once */
+	struct mbclient_config client;	/* first: its offsets are this
+					   struct's (config_modbus_key) */
+	uint32_t	 comm_loss_misses; /* failed polls before COMM_LOSS,
+					      almrule_config's */
 };
 
 struct cfg_kv {
@@ -135,6 +125,26 @@ void	 config_errors_free(struct config_errors *errs);
 
 /* One-line census: "12 sites, 60 devices, 7 profiles, 540 points, ...". */
 void	 config_census(const struct config *cfg, char *buf, size_t len);
+
+/*
+ * The keys of the `modbus:` section in the order docs/configuration.md
+ * lists them: the client's settings (mbclient_settings[]), then
+ * comm_loss_misses (range 1-1000, default almrule.h's
+ * ALMRULE_COMM_LOSS_MISSES).  Each entry's off is its uint32_t's offset in
+ * struct cfg_modbus.  Returns key i, or NULL past the last.  The loader
+ * reads the section with them and tests/unit/test_config_doc.c checks the
+ * page against them.
+ */
+const struct mbclient_setting *config_modbus_key(size_t i);
+/*
+ * Checks a modbus section: every key against its range, then the client's
+ * rules across keys (mbclient_config_check()).  Calls report(arg, key, why)
+ * for each problem, key the dotted path ("modbus.timeout"); report may be
+ * NULL.  Returns 0, or -EINVAL.  What config_load() gives has passed it; a
+ * section built by hand may not.
+ */
+int	 config_modbus_check(const struct cfg_modbus *m,
+	    mbclient_check_cb report, void *arg);
 
 /*
  * Value parsers, exported for tests and other readers.  Each returns 0, or

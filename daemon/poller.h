@@ -135,12 +135,15 @@ void	 poller_counters(const struct poller *p, struct poller_counters *out);
 int	 poller_comm_lost(const struct poller *p, uint32_t device);
 
 /*
- * Maps the YAML modbus section onto a poller's settings: the client's
- * (mbclient_config_defaults() first, then every key the section has; it
- * always carries the defaults of docs/configuration.md for keys the file
- * leaves out; connect_burst is one second's worth of connect_rate) and the
- * rules' comm_loss_misses (COMM_LOSS severity: major).  Returns 0, or
- * -EINVAL (out left with the defaults) if a value does not fit.
+ * Maps the YAML modbus section onto a poller's settings, a plain copy: the
+ * client's settings as they are (the loader filled every key the file
+ * leaves out with its default), connect_burst one second's worth of
+ * connect_rate, seed 0, allow_writes 0; comm_loss_misses into the rules,
+ * COMM_LOSS severity major.  The section is checked with
+ * config_modbus_check() first: one from config_load() passes, one built by
+ * hand with a value out of range or breaking a rule across keys gets
+ * -EINVAL (each problem logged, out left with the defaults).  Returns 0 or
+ * -EINVAL.
  */
 int	 poller_config_from(const struct cfg_modbus *cm,
 	    struct poller_config *out);

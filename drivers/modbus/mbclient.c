@@ -74,6 +74,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -306,33 +307,56 @@ mbclient_config_defaults(struct mbclient_config *c)
 	c->connect_burst = c->connect_rate;
 }
 
-int
-mbclient_config_check(const struct mbclient_config *c, const char **key,
-    char *why, size_t whylen)
+static void setting_report(mbclient_check_cb report, void *arg,
+	    const char *prefix, const char *key, const char *fmt, ...)
+	    __attribute__((format(printf, 5, 6)));
+
+/* Formats one problem of mbclient_config_check() and hands it on. */
+static void
+setting_report(mbclient_check_cb report, void *arg, const char *prefix,
+    const char *key, const char *fmt, ...)
 {
+	char k[64], why[160];
+	va_list ap;
+
+	if (report == NULL)
+		return;
+	snprintf(k, sizeof(k), "%s%s", prefix, key);
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	report(arg, k, why);
+}
+
+int
+mbclient_config_check(const struct mbclient_config *c, const char *prefix,
+    mbclient_check_cb report, void *arg)
+{
+	int rc = 0;
+
 	for (const struct mbclient_setting *s = mbclient_settings;
 	    s->key != NULL; s++) {
 		uint32_t v = *setting_field((struct mbclient_config *)c, s);
+		const char *u = s->kind == MBCLIENT_SET_MS ? "ms" : "";
 
 		if (v < s->min || v > s->max) {
-			*key = s->key;
-			snprintf(why, whylen, "%u is out of range [%u, %u]", v,
-			    s->min, s->max);
-			return -EINVAL;
+			setting_report(report, arg, prefix, s->key, "%u%s is "
+			    "out of range [%u%s, %u%s]", v, u, s->min, u,
+			    s->max, u);
+			rc = -EINVAL;
 		}
 	}
 	if (c->backoff_min_ms > c->backoff_max_ms) {
-		*key = "backoff_min";
-		snprintf(why, whylen, "above backoff_max");
-		return -EINVAL;
+		setting_report(report, arg, prefix, "backoff_min", "above "
+		    "%sbackoff_max", prefix);
+		rc = -EINVAL;
 	}
 	if (c->timeout_ms > c->interval_ms) {
-		*key = "timeout";
-		snprintf(why, whylen, "longer than interval: a poll would "
-		    "overlap the next one");
-		return -EINVAL;
+		setting_report(report, arg, prefix, "timeout", "longer than "
+		    "%sinterval: a poll would overlap the next one", prefix);
+		rc = -EINVAL;
 	}
-	return 0;
+	return rc;
 }
 
 const char *

@@ -102,15 +102,25 @@ extern const struct mbclient_setting mbclient_settings[];
  */
 void	 mbclient_config_defaults(struct mbclient_config *c);
 /*
+ * One problem mbclient_config_check() found: key is the setting's YAML key
+ * after the caller's prefix ("modbus.timeout"), why what is wrong.  Both
+ * are valid during the call only.
+ */
+typedef void (*mbclient_check_cb)(void *arg, const char *key,
+	    const char *why);
+/*
  * Checks every setting of c against its range, then that backoff_min does
- * not exceed backoff_max nor timeout interval.  Returns 0, or -EINVAL with
- * *key the offending setting's YAML key and why ("70000 is out of range
- * [1, 65535]", "above backoff_max", ...).  The config loader reports the
- * same ranges from the same table; mbclient_new() does not check (tests
+ * not exceed backoff_max nor timeout interval, and calls report(arg, key,
+ * why) for each problem in that order (report may be NULL).  Keys, in key
+ * and in why, are spelled prefix + YAML key: the config loader passes
+ * "modbus." and gets "modbus.backoff_min", "above modbus.backoff_max".
+ * Returns 0, or -EINVAL when anything was reported.  The config loader
+ * reports out-of-range values as it reads them, from the same table, and
+ * this for the rules across keys; mbclient_new() does not check (tests
  * build odd configs on purpose), its callers do.
  */
 int	 mbclient_config_check(const struct mbclient_config *c,
-	    const char **key, char *why, size_t whylen);
+	    const char *prefix, mbclient_check_cb report, void *arg);
 
 /* A device to poll. */
 struct mbclient_device {

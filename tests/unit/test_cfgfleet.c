@@ -421,6 +421,32 @@ Test(cfgfleet, alarm_rules)
 	    "{code: X", "profiles.p.alarms[0]: condition bit_set needs bit");
 }
 
+/*
+ * A profile's alarm code is held to the model's one rule (fleet_code_check,
+ * 1-31 bytes): a code a correlation rule could not name, or replay and
+ * tocsin.alarms would refuse, is refused here too.
+ */
+Test(cfgfleet, alarm_code_is_the_models_rule)
+{
+	char yaml[512];
+	struct fleet *f;
+
+	snprintf(yaml, sizeof(yaml), "profiles:\n  p:\n    points: [{name: t, "
+	    "address: 30001}]\n    alarms:\n      - {code: %.*s, point: t, "
+	    "condition: above, threshold: 1}\n", FLEET_CODE_MAX,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789");
+	f = load(yaml);
+	cr_assert_not_null(f, "%s", errs.n ? errs.msg[0] : "");
+	cr_assert_eq(strlen(f->profiles[0].alarms[0].code), FLEET_CODE_MAX);
+	snprintf(yaml, sizeof(yaml), "profiles:\n  p:\n    points: [{name: t, "
+	    "address: 30001}]\n    alarms:\n      - {code: %.*s, point: t, "
+	    "condition: above, threshold: 1}\n", FLEET_CODE_MAX + 1,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789");
+	expect_at(yaml, "ABC", "profiles.p.alarms[0].code: alarm codes are "
+	    "upper case letters, digits and _ (like MAINS_FAIL), at most 31, "
+	    "got \"ABCDEFGHIJKLMNOPQRSTUVWXYZ_01234\"");
+}
+
 Test(cfgfleet, inventory_csv, .init = mk_tmp, .fini = rm_tmp)
 {
 	struct fleet *f;

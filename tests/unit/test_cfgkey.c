@@ -38,6 +38,7 @@ struct t_in {
 	char		*name;
 	uint32_t	 count;
 	int64_t		 wait;
+	uint32_t	 slack;
 	double		 ratio;
 	int		 on;
 	int		 colour;
@@ -71,13 +72,14 @@ static const struct cfg_key sub_keys[] = {
 	K_END
 };
 
-enum { T_NAME, T_COUNT, T_WAIT, T_RATIO, T_ON, T_COLOUR, T_SIZE, T_FN,
-    T_INNER, T_FLAT, T__N };
+enum { T_NAME, T_COUNT, T_WAIT, T_SLACK, T_RATIO, T_ON, T_COLOUR, T_SIZE,
+    T_FN, T_INNER, T_FLAT, T__N };
 
 static const struct cfg_key t_keys[] = {
 	[T_NAME] = KSTR("name", struct t_in, name, "anon"),
 	[T_COUNT] = KU32("count", struct t_in, count, 1, 100, "10"),
 	[T_WAIT] = KDUR("wait", struct t_in, wait, 0.5, 60, "5s"),
+	[T_SLACK] = KDUR32("slack", struct t_in, slack, 0, 0.1, "5ms"),
 	[T_RATIO] = KDBL("ratio", struct t_in, ratio, 0, 1, "0.5"),
 	[T_ON] = KBOOL("on", struct t_in, on, "false"),
 	[T_COLOUR] = KENUM("colour", struct t_in, colour, n_colour, "green"),
@@ -248,17 +250,19 @@ Test(cfgkey, defaults_then_values)
 	cr_assert_str_eq(in.name, "anon");
 	cr_assert_eq(in.count, 7);
 	cr_assert_eq(in.wait, 5000);
+	cr_assert_eq(in.slack, 5);
 	cr_assert_float_eq(in.ratio, 0.5, 1e-12);
 	cr_assert_eq(in.on, 0);
 	cr_assert_eq(in.colour, 1);
 	cr_assert_eq(in.size, 1000);
 	cr_assert_eq(in.inner.depth, 3, "a nested table's defaults are set too");
 
-	cr_assert_eq(walk("name: x\nname2: y\nwait: 1m\nratio: 1\non: yes\n"
-	    "colour: blue\nsize: 64KiB\nhook: [anything]\ninner: {depth: 9}\n",
-	    &in, NULL), 0);
+	cr_assert_eq(walk("name: x\nname2: y\nwait: 1m\nslack: 100ms\n"
+	    "ratio: 1\non: yes\ncolour: blue\nsize: 64KiB\nhook: [anything]\n"
+	    "inner: {depth: 9}\n", &in, NULL), 0);
 	cr_assert_str_eq(in.name, "x", "the default string was replaced");
 	cr_assert_eq(in.wait, 60000);
+	cr_assert_eq(in.slack, 100, "CT_DUR32 takes its max");
 	cr_assert_float_eq(in.ratio, 1.0, 1e-12);
 	cr_assert_eq(in.on, 1);
 	cr_assert_eq(in.colour, 2);
@@ -279,6 +283,13 @@ Test(cfgkey, range_errors_name_the_range)
 		{ "wait: 2m\n", "k.yaml:1:7: wait: 2m is out of range [0.5s, 60s]" },
 		{ "wait: 2\n", "k.yaml:1:7: wait: a duration needs a unit (ms, s, "
 		    "m, h, d, w), e.g. 90s, got \"2\"" },
+		/* CT_DUR32: the same parser and messages, into a uint32_t */
+		{ "slack: 101ms\n", "k.yaml:1:8: slack: 101ms is out of range "
+		    "[0s, 0.1s]" },
+		{ "slack: 60d\n", "k.yaml:1:8: slack: 60d is out of range "
+		    "[0s, 0.1s]" },
+		{ "slack: 5\n", "k.yaml:1:8: slack: a duration needs a unit "
+		    "(ms, s, m, h, d, w), e.g. 90s, got \"5\"" },
 		{ "ratio: 1.5\n", "k.yaml:1:8: ratio: 1.5 is out of range [0, 1]" },
 		{ "ratio: nan\n", "k.yaml:1:8: ratio: expected a number, got \"nan\"" },
 		{ "ratio: 1e999\n", "k.yaml:1:8: ratio: expected a number, got \"1e999\"" },

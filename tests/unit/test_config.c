@@ -89,11 +89,11 @@ Test(config, defaults_when_unset)
 	struct config *cfg = load(PROFILE);
 
 	cr_assert_not_null(cfg, "%s", errs.n ? errs.msg[0] : "");
-	cr_assert_eq(cfg->modbus.port, 502);
-	cr_assert_eq(cfg->modbus.unit, 1);
-	cr_assert_eq(cfg->modbus.timeout_ms, 1000);
-	cr_assert_eq(cfg->modbus.inflight, 1);
-	cr_assert_eq(cfg->modbus.max_registers, 125);
+	cr_assert_eq(cfg->modbus.client.port, 502);
+	cr_assert_eq(cfg->modbus.client.unit, 1);
+	cr_assert_eq(cfg->modbus.client.timeout_ms, 1000);
+	cr_assert_eq(cfg->modbus.client.inflight, 1);
+	cr_assert_eq(cfg->modbus.client.max_registers, 125);
 	cr_assert_eq(cfg->daemon.shards, 2);
 	cr_assert_str_eq(cfg->http.bind, "127.0.0.1");
 	cr_assert_eq(cfg->correlation.chronic_count, 3);
@@ -236,6 +236,103 @@ Test(config, modbus_section_reaches_the_client)
 	cr_assert_eq(mc->timer_slack_ms, 2);
 	cr_assert_eq(mc->allow_writes, 0, "no write unless an operator configures one");
 	config_free(cfg);
+}
+
+/* The section's keys are the client's table plus comm_loss_misses. */
+Test(config, modbus_keys_come_from_the_client_table)
+{
+	struct config *cfg = load(PROFILE);
+	struct mbclient_config def;
+	size_t n = 0;
+
+	cr_assert_not_null(cfg, "%s", errs.n ? errs.msg[0] : "");
+	mbclient_config_defaults(&def);
+	for (size_t i = 0; mbclient_settings[i].key != NULL; i++, n++)
+		cr_assert_eq(config_modbus_key(i), &mbclient_settings[i]);
+	cr_assert_str_eq(config_modbus_key(n)->key, "comm_loss_misses");
+	cr_assert_null(config_modbus_key(n + 1));
+	cr_assert_null(config_modbus_key(n + 100));
+	cr_assert_eq(memcmp(&cfg->modbus.client, &def, sizeof(def)), 0,
+	    "an empty section is the client's defaults, field for field");
+	cr_assert_eq(cfg->modbus.comm_loss_misses, ALMRULE_COMM_LOSS_MISSES);
+	config_free(cfg);
+
+	cfg = load(PROFILE "modbus:\n  timer_slack: 0\n  backoff_max: 1d\n"
+	    "  comm_loss_misses: 1000\n  connect_rate: 1000000\n");
+	cr_assert_not_null(cfg, "%s", errs.n ? errs.msg[0] : "");
+	cr_assert_eq(cfg->modbus.client.timer_slack_ms, 0);
+	cr_assert_eq(cfg->modbus.client.backoff_max_ms, 86400000);
+	cr_assert_eq(cfg->modbus.comm_loss_misses, 1000);
+	cr_assert_eq(cfg->modbus.client.connect_rate, 1000000);
+	config_free(cfg);
+
+	/* the messages of every other section, from the same engine */
+	expect_at(PROFILE "modbus:\n  comm_loss_misses: 0\n", "0\n",
+	    "modbus.comm_loss_misses: 0 is out of range [1, 1000]");
+	expect_at(PROFILE "modbus:\n  comm_los_misses: 2\n", "comm_los",
+	    "modbus.comm_los_misses: unknown key (did you mean "
+	    "\"comm_loss_misses\"?)");
+	expect_at(PROFILE "modbus:\n  timeout: 2m\n", "2m",
+	    "modbus.timeout: 2m is out of range [0.01s, 60s]");
+	expect_at(PROFILE "modbus:\n  timer_slack: 101ms\n", "101ms",
+	    "modbus.timer_slack: 101ms is out of range [0s, 0.1s]");
+	expect_at(PROFILE "modbus:\n  backoff_max: 2d\n", "2d",
+	    "modbus.backoff_max: 2d is out of range [0.01s, 86400s]");
+	/* the client's fields that are not YAML keys stay that way */
+	expect_at(PROFILE "modbus:\n  connect_burst: 5\n", "connect_burst:",
+	    "modbus.connect_burst: unknown key");
+	expect_at(PROFILE "modbus:\n  seed: 5\n", "seed",
+	    "modbus.seed: unknown key");
+}
+
+struct problems {
+	char		 msg[8][128];
+	size_t		 n;
+};
+
+static void
+collect(void *arg, const char *key, const char *why)
+{
+	struct problems *p = arg;
+
+	if (p->n < 8)
+		snprintf(p->msg[p->n++], sizeof(p->msg[0]), "%s: %s", key, why);
+}
+
+/* A section built by hand meets the loader's rules in one check. */
+Test(config, modbus_check_reports_every_problem)
+{
+	struct cfg_modbus m;
+	struct problems p = { .n = 0 };
+
+	mbclient_config_defaults(&m.client);
+	m.comm_loss_misses = ALMRULE_COMM_LOSS_MISSES;
+	cr_assert_eq(config_modbus_check(&m, collect, &p), 0);
+	cr_assert_eq(p.n, 0);
+	m.client.port = 0;
+	m.client.timeout_ms = 60001;
+	m.client.backoff_min_ms = 120000;
+	m.client.backoff_max_ms = 60000;
+	m.comm_loss_misses = 0;
+	cr_assert_eq(config_modbus_check(&m, collect, &p), -EINVAL);
+	cr_assert_eq(p.n, 5);
+	cr_assert_str_eq(p.msg[0], "modbus.port: 0 is out of range [1, 65535]");
+	cr_assert_str_eq(p.msg[1], "modbus.timeout: 60001ms is out of range "
+	    "[10ms, 60000ms]");
+	cr_assert_str_eq(p.msg[2], "modbus.backoff_min: above "
+	    "modbus.backoff_max");
+	cr_assert_str_eq(p.msg[3], "modbus.timeout: longer than "
+	    "modbus.interval: a poll would overlap the next one");
+	cr_assert_str_eq(p.msg[4], "modbus.comm_loss_misses: 0 is out of "
+	    "range [1, 1000]");
+	cr_assert_eq(config_modbus_check(&m, NULL, NULL), -EINVAL,
+	    "no report: the result alone");
+	/* the client's own check, as another caller spells its keys */
+	p.n = 0;
+	cr_assert_eq(mbclient_config_check(&m.client, "", collect, &p),
+	    -EINVAL);
+	cr_assert_eq(p.n, 4);
+	cr_assert_str_eq(p.msg[2], "backoff_min: above backoff_max");
 }
 
 /* ------------------------------------------------------------------ */

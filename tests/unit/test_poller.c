@@ -371,12 +371,30 @@ Test(poller, mb_config_from_yaml)
 	cr_expect_eq(mc->allow_writes, 0);
 	/* a value that does not fit: -EINVAL and the defaults */
 	bad = cfg->modbus;
-	bad.port = 70000;
+	bad.client.port = 70000;
 	cr_expect_eq(poller_config_from(&bad, &pc), -EINVAL);
 	cr_expect_eq(mc->port, def.port);
 	bad = cfg->modbus;
-	bad.max_registers = 126;
+	bad.client.max_registers = 126;
 	cr_expect_eq(poller_config_from(&bad, &pc), -EINVAL);
+	/* the rules across keys and the rules' key, from the same check */
+	bad = cfg->modbus;
+	bad.client.timeout_ms = bad.client.interval_ms + 1;
+	cr_expect_eq(poller_config_from(&bad, &pc), -EINVAL);
+	bad = cfg->modbus;
+	bad.comm_loss_misses = 0;
+	cr_expect_eq(poller_config_from(&bad, &pc), -EINVAL);
+	cr_expect_eq(pc.rules.comm_loss_misses, ALMRULE_COMM_LOSS_MISSES);
+	/* the fields that are not keys: never the section's to set */
+	bad = cfg->modbus;
+	bad.client.allow_writes = 1;
+	bad.client.seed = 7;
+	bad.client.connect_burst = 1;
+	cr_expect_eq(poller_config_from(&bad, &pc), 0);
+	cr_expect_eq(mc->allow_writes, 0);
+	cr_expect_eq(mc->seed, 0);
+	cr_expect_eq(mc->connect_burst, 300);
+	cr_expect_eq(pc.rules.comm_loss_severity, SEV_MAJOR);
 	config_free(cfg);
 }
 

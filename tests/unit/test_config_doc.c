@@ -1,0 +1,281 @@
+/*
+ * test_config_doc.c - docs/configuration.md's `## modbus` table against the
+ * keys the loader reads (config_modbus_key(): mbclient_settings[] and
+ * comm_loss_misses).
+ *
+ * The test is the table's generator: doc_row() writes each key's row the
+ * way the page writes values (durations `1s`, `500ms`, `1h`, ranges
+ * `10ms-60s`), and when the page differs the test names each row that
+ * differs, is missing or is extra, and prints the whole expected table on
+ * stderr to paste under the heading.  Rows are matched by key, so their
+ * order is the page's business; the page keeps the table's order because
+ * it is pasted from here.
+ *
+ * Tests run from the repository root (tenv_read_file()).
+ */
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/config.h"
+#include "tests/support/tenv.h"
+
+#define DOC_PATH	"docs/configuration.md"
+#define DOC_HEADING	"## modbus"
+#define DOC_HEAD	"| key | default | range | meaning |"
+#define DOC_RULE	"|---|---|---|---|"
+#define ROW_MAX		512
+
+/* A duration as the page writes it: the largest unit that divides it. */
+static void
+doc_ms(char *buf, size_t len, uint32_t ms)
+{
+	if (ms == 0)
+		snprintf(buf, len, "0");
+	else if (ms % 86400000u == 0)
+		snprintf(buf, len, "%ud", ms / 86400000u);
+	else if (ms % 3600000u == 0)
+		snprintf(buf, len, "%uh", ms / 3600000u);
+	else if (ms % 1000u == 0)
+		snprintf(buf, len, "%us", ms / 1000u);
+	else
+		snprintf(buf, len, "%ums", ms);
+}
+
+static void
+doc_value(char *buf, size_t len, const struct mbclient_setting *s, uint32_t v)
+{
+	if (s->kind == MBCLIENT_SET_MS)
+		doc_ms(buf, len, v);
+	else
+		snprintf(buf, len, "%u", v);
+}
+
+/* The page's row of setting s, without a newline. */
+static void
+doc_row(char *buf, size_t len, const struct mbclient_setting *s)
+{
+	char def[32], lo[32], hi[32];
+
+	doc_value(def, sizeof(def), s, s->def);
+	doc_value(lo, sizeof(lo), s, s->min);
+	doc_value(hi, sizeof(hi), s, s->max);
+	snprintf(buf, len, "| `%s` | %s | %s-%s | %s |", s->key, def, lo, hi,
+	    s->doc);
+}
+
+/* The whole expected table, header included, on stderr. */
+static void
+doc_print_table(void)
+{
+	char row[ROW_MAX];
+
+	fprintf(stderr, "--- the %s table of %s, from config_modbus_key():\n"
+	    "%s\n%s\n", DOC_HEADING, DOC_PATH, DOC_HEAD, DOC_RULE);
+	for (size_t i = 0; config_modbus_key(i) != NULL; i++) {
+		doc_row(row, sizeof(row), config_modbus_key(i));
+		fprintf(stderr, "%s\n", row);
+	}
+	fprintf(stderr, "---\n");
+}
+
+/* What disagrees, one line each. */
+struct problems {
+	char		 msg[64][ROW_MAX];
+	size_t		 n;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+problem(struct problems *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->n >= sizeof(p->msg) / sizeof(p->msg[0]))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(p->msg[p->n++], ROW_MAX, fmt, ap);
+	va_end(ap);
+}
+
+/* Splits "| a | b | c | d |" into its cells; returns how many. */
+static size_t
+doc_cells(char *line, char **cell, size_t max)
+{
+	size_t n = 0;
+	char *p = line, *bar;
+
+	if (*p != '|')
+		return 0;
+	p++;
+	while (n < max && (bar = strchr(p, '|')) != NULL) {
+		char *b = p, *e = bar;
+
+		while (*b == ' ')
+			b++;
+		while (e > b && e[-1] == ' ')
+			e--;
+		*e = '\0';
+		cell[n++] = b;
+		p = bar + 1;
+	}
+	return n;
+}
+
+/*
+ * Checks the modbus table of md (a whole page) against config_modbus_key().
+ * Returns the number of problems, each in p.
+ */
+static size_t
+doc_check(const char *md, struct problems *p)
+{
+	static const char *const what[] = { "key", "default", "range",
+	    "meaning" };
+	char seen[64];
+	const char *at, *nl;
+	size_t nkeys = 0, nrows = 0;
+
+	p->n = 0;
+	while (config_modbus_key(nkeys) != NULL)
+		nkeys++;
+	cr_assert_leq(nkeys, sizeof(seen));
+	memset(seen, 0, sizeof(seen));
+	at = strncmp(md, DOC_HEADING, strlen(DOC_HEADING)) == 0 ? md :
+	    strstr(md, "\n" DOC_HEADING);
+	if (at == NULL) {
+		problem(p, "no \"%s\" heading", DOC_HEADING);
+		return p->n;
+	}
+	/* the first table under the heading, before the next heading */
+	for (at = strchr(at + 1, '\n'); at != NULL && at[1] != '|' &&
+	    strncmp(at + 1, "## ", 3) != 0; at = strchr(at + 1, '\n'))
+		;
+	if (at == NULL || at[1] != '|') {
+		problem(p, "no table under \"%s\"", DOC_HEADING);
+		return p->n;
+	}
+	for (at++; *at == '|'; at = *nl ? nl + 1 : nl, nrows++) {
+		char line[ROW_MAX], want[ROW_MAX];
+		char *cell[8], *wcell[8];
+		const struct mbclient_setting *s;
+		size_t ncell, i, k;
+
+		nl = strchr(at, '\n');
+		if (nl == NULL)
+			nl = at + strlen(at);
+		snprintf(line, sizeof(line), "%.*s", (int)(nl - at), at);
+		if (nrows == 0 || nrows == 1) {
+			const char *w = nrows == 0 ? DOC_HEAD : DOC_RULE;
+
+			if (strcmp(line, w) != 0)
+				problem(p, "table %s is \"%s\", not \"%s\"",
+				    nrows == 0 ? "header" : "rule", line, w);
+			continue;
+		}
+		ncell = doc_cells(line, cell, 8);
+		if (ncell != 4 || strlen(cell[0]) < 3 || cell[0][0] != '`' ||
+		    cell[0][strlen(cell[0]) - 1] != '`') {
+			problem(p, "row \"%.*s\": not | `key` | default | "
+			    "range | meaning |", (int)(nl - at), at);
+			continue;
+		}
+		cell[0]++;
+		cell[0][strlen(cell[0]) - 1] = '\0';
+		for (k = 0; k < nkeys; k++)
+			if (strcmp(config_modbus_key(k)->key, cell[0]) == 0)
+				break;
+		if (k == nkeys) {
+			problem(p, "row `%s`: extra: the modbus section has no "
+			    "such key", cell[0]);
+			continue;
+		}
+		if (seen[k]++) {
+			problem(p, "row `%s`: listed twice", cell[0]);
+			continue;
+		}
+		s = config_modbus_key(k);
+		doc_row(want, sizeof(want), s);
+		doc_cells(want, wcell, 8);
+		for (i = 1; i < 4; i++)
+			if (strcmp(cell[i], wcell[i]) != 0)
+				problem(p, "row `%s`: %s is \"%s\" on the "
+				    "page, \"%s\" in the table", s->key,
+				    what[i], cell[i], wcell[i]);
+	}
+	for (size_t k = 0; k < nkeys; k++)
+		if (!seen[k])
+			problem(p, "row `%s`: missing",
+			    config_modbus_key(k)->key);
+	return p->n;
+}
+
+Test(config_doc, modbus_table_matches_the_keys)
+{
+	char *md = tenv_read_file(DOC_PATH);
+	static struct problems p;
+
+	cr_assert(strlen(md) > 0, "cannot read %s (tests run from the "
+	    "repository root)", DOC_PATH);
+	if (doc_check(md, &p) != 0) {
+		for (size_t i = 0; i < p.n; i++)
+			cr_log_error("%s %s: %s", DOC_PATH, DOC_HEADING,
+			    p.msg[i]);
+		doc_print_table();
+	}
+	free(md);
+	cr_assert_eq(p.n, 0, "%s's %s table differs from the keys in %zu "
+	    "place(s); the expected table is on stderr", DOC_PATH, DOC_HEADING,
+	    p.n);
+}
+
+/* The checker itself: a page built from the keys, then broken. */
+Test(config_doc, names_each_row_that_differs)
+{
+	static struct problems p;
+	static char md[16384];
+	char row[ROW_MAX];
+	static const char bogus[] = "| `bogus` | 1 | 1-2 | no such key |\n";
+	char *t, *port, *end;
+	size_t n;
+
+	n = (size_t)snprintf(md, sizeof(md), "# x\n\n" DOC_HEADING " (d)\n\n"
+	    DOC_HEAD "\n" DOC_RULE "\n");
+	for (size_t i = 0; config_modbus_key(i) != NULL; i++) {
+		doc_row(row, sizeof(row), config_modbus_key(i));
+		n += (size_t)snprintf(md + n, sizeof(md) - n, "%s\n", row);
+	}
+	snprintf(md + n, sizeof(md) - n, "\nrows come from the table\n\n"
+	    "## profiles\n");
+	cr_assert_eq(doc_check(md, &p), 0, "%s", p.n ? p.msg[0] : "");
+
+	/* the row's look: durations and ranges as the rest of the page */
+	for (size_t i = 0; config_modbus_key(i) != NULL; i++)
+		if (strcmp(config_modbus_key(i)->key, "timeout") == 0)
+			doc_row(row, sizeof(row), config_modbus_key(i));
+	cr_assert_str_eq(row, "| `timeout` | 1s | 10ms-60s | per request; "
+	    "must not exceed `interval` |");
+
+	/* a wrong default, a lost row, an unknown key */
+	t = strstr(md, "| `timeout` | 1s |");
+	cr_assert_not_null(t);
+	t[strlen("| `timeout` | ")] = '2';
+	port = strstr(md, "| `port` |");
+	end = strchr(port, '\n') + 1;
+	memmove(port, end, strlen(end) + 1);
+	end = strstr(md, "\n\nrows come") + 1;
+	memmove(end + strlen(bogus), end, strlen(end) + 1);
+	memcpy(end, bogus, strlen(bogus));
+	cr_assert_eq(doc_check(md, &p), 3);
+	cr_assert_str_eq(p.msg[0], "row `timeout`: default is \"2s\" on the "
+	    "page, \"1s\" in the table");
+	cr_assert_str_eq(p.msg[1], "row `bogus`: extra: the modbus section "
+	    "has no such key");
+	cr_assert_str_eq(p.msg[2], "row `port`: missing");
+
+	cr_assert_eq(doc_check("# x\n\n## kafka\n", &p), 1);
+	cr_assert_str_eq(p.msg[0], "no \"## modbus\" heading");
+	cr_assert_eq(doc_check("## modbus\n\ntext\n\n## kafka\n| a |\n", &p),
+	    1);
+	cr_assert_str_eq(p.msg[0], "no table under \"## modbus\"");
+}
