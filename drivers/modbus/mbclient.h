@@ -54,7 +54,8 @@ struct mbclient_config {
 	uint32_t	 connect_rate;	/* new connects per second, all hosts */
 	uint32_t	 connect_rate_per_host; /* ... to one host */
 	uint32_t	 breaker_failures; /* timeouts in a row that open a
-					      unit's breaker (0: never) */
+					      unit's breaker (0, below the
+					      table's range: never) */
 	uint32_t	 breaker_cooldown_ms; /* first open period, doubled per
 					       failed probe up to backoff_max */
 	uint32_t	 connect_timeout_ms; /* a TCP connect gives up */
@@ -64,7 +65,8 @@ struct mbclient_config {
 					    the loop by mbclient_new) */
 	uint32_t	 stall_timeouts; /* timeouts in a row with no frame
 					    received that close a connection
-					    (half-open, trickling; 0: never) */
+					    (half-open, trickling; 0,
+					    below the table's range: never) */
 	uint32_t	 frames_per_wakeup; /* frames parsed per read event */
 	uint32_t	 connect_burst_per_host; /* connects one host may get at
 						   once */
