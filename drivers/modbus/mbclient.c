@@ -377,31 +377,39 @@ mbclient_result_read(const struct mbclient_result *r, size_t b)
 	    r->block_exc[b] == 0 && mbplan_due(r->plan, b, r->seq);
 }
 
-uint16_t
-mbclient_result_reg(const struct mbclient_result *r, size_t b, unsigned i)
+/* The data of block b of a result and its size, or NULL when it has none. */
+static const uint8_t *
+result_block(const struct mbclient_result *r, size_t b, size_t *nbytes)
 {
 	const struct mbplan_block *bl;
 
 	if (r->data == NULL || b >= r->plan->nblocks)
-		return 0;
+		return NULL;
 	bl = &r->plan->blocks[b];
-	if (2u * i + 1 >= bl->nbytes)
+	*nbytes = bl->nbytes;
+	return r->data + bl->data_off;
+}
+
+uint16_t
+mbclient_result_reg(const struct mbclient_result *r, size_t b, unsigned i)
+{
+	size_t n;
+	const uint8_t *d = result_block(r, b, &n);
+
+	if (d == NULL || 2u * i + 1 >= n)
 		return 0;
-	return (uint16_t)(r->data[bl->data_off + 2 * i] << 8 |
-	    r->data[bl->data_off + 2 * i + 1]);
+	return (uint16_t)(d[2 * i] << 8 | d[2 * i + 1]);
 }
 
 int
 mbclient_result_bit(const struct mbclient_result *r, size_t b, unsigned i)
 {
-	const struct mbplan_block *bl;
+	size_t n;
+	const uint8_t *d = result_block(r, b, &n);
 
-	if (r->data == NULL || b >= r->plan->nblocks)
+	if (d == NULL || i / 8 >= n)
 		return 0;
-	bl = &r->plan->blocks[b];
-	if (i / 8 >= bl->nbytes)
-		return 0;
-	return (r->data[bl->data_off + i / 8] >> (i % 8)) & 1;
+	return (d[i / 8] >> (i % 8)) & 1;
 }
 
 /* --- small helpers --------------------------------------------------- */
