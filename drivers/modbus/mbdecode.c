@@ -32,6 +32,22 @@ swap16(uint16_t w)
 	return (uint16_t)((w << 8) | (w >> 8));
 }
 
+/*
+ * An order as its two switches: *rev, the registers come low word first
+ * (CDAB, DCBA); *swap, each register's bytes are swapped (BADC, DCBA).
+ * Returns 0, or -EINVAL for a bad nwords or order.
+ */
+static int
+order_switches(unsigned nwords, enum mbmap_order order, int *rev, int *swap)
+{
+	if ((nwords != 1 && nwords != 2 && nwords != 4) ||
+	    (unsigned)order >= MBMAP__ORDERS)
+		return -EINVAL;
+	*rev = order == MBMAP_CDAB || order == MBMAP_DCBA;
+	*swap = order == MBMAP_BADC || order == MBMAP_DCBA;
+	return 0;
+}
+
 int
 mbdecode_get_raw(const uint16_t *regs, unsigned nwords, enum mbmap_order order,
     uint64_t *bits)
@@ -39,11 +55,8 @@ mbdecode_get_raw(const uint16_t *regs, unsigned nwords, enum mbmap_order order,
 	uint64_t v = 0;
 	int rev, swap;
 
-	if ((nwords != 1 && nwords != 2 && nwords != 4) ||
-	    (unsigned)order >= MBMAP__ORDERS)
+	if (order_switches(nwords, order, &rev, &swap) != 0)
 		return -EINVAL;
-	rev = order == MBMAP_CDAB || order == MBMAP_DCBA;
-	swap = order == MBMAP_BADC || order == MBMAP_DCBA;
 	for (unsigned i = 0; i < nwords; i++) {
 		uint16_t w = regs[rev ? nwords - 1 - i : i];
 
@@ -59,11 +72,8 @@ mbdecode_put_raw(uint64_t bits, unsigned nwords, enum mbmap_order order,
 {
 	int rev, swap;
 
-	if ((nwords != 1 && nwords != 2 && nwords != 4) ||
-	    (unsigned)order >= MBMAP__ORDERS)
+	if (order_switches(nwords, order, &rev, &swap) != 0)
 		return -EINVAL;
-	rev = order == MBMAP_CDAB || order == MBMAP_DCBA;
-	swap = order == MBMAP_BADC || order == MBMAP_DCBA;
 	for (unsigned i = 0; i < nwords; i++) {
 		/* word i counts from the most significant (AB) word */
 		uint16_t w = (uint16_t)(bits >> (16 * (nwords - 1 - i)));
