@@ -243,16 +243,32 @@ to_int(double x, double lo, double hi, double *r)
 	return 0;
 }
 
+/*
+ * The raw range of each integer type as the doubles to_int() takes; the
+ * 64-bit ends are the last doubles below 2^63 and 2^64, the first that do
+ * not fit.  A negative lo marks a signed type.
+ */
+static const struct {
+	double	 lo, hi;
+} int_range[MBMAP__TYPES] = {
+	[MBMAP_INT16] = { INT16_MIN, INT16_MAX },
+	[MBMAP_UINT16] = { 0, UINT16_MAX },
+	[MBMAP_INT32] = { INT32_MIN, INT32_MAX },
+	[MBMAP_UINT32] = { 0, UINT32_MAX },
+	[MBMAP_INT64] = { -9223372036854775808.0, 9223372036854774784.0 },
+	[MBMAP_UINT64] = { 0, 18446744073709549568.0 },
+};
+
 int
 mbdecode_encode(const struct mbmap_point *p, double v, uint16_t *regs,
     size_t nregs, uint16_t start)
 {
 	unsigned width;
 	uint64_t raw;
-	double x, r = 0;
+	double x, r;
 	float f;
 	uint32_t u32;
-	int rc = 0;
+	int rc;
 
 	if ((rc = reg_point_check(p, nregs, start, &width)) != 0)
 		return rc;
@@ -268,31 +284,6 @@ mbdecode_encode(const struct mbmap_point *p, double v, uint16_t *regs,
 	}
 	x = (v - p->offset) / point_scale(p);
 	switch (p->type) {
-	case MBMAP_INT16:
-		rc = to_int(x, INT16_MIN, INT16_MAX, &r);
-		raw = (uint16_t)(int16_t)r;
-		break;
-	case MBMAP_UINT16:
-		rc = to_int(x, 0, UINT16_MAX, &r);
-		raw = (uint16_t)r;
-		break;
-	case MBMAP_INT32:
-		rc = to_int(x, INT32_MIN, INT32_MAX, &r);
-		raw = (uint32_t)(int32_t)r;
-		break;
-	case MBMAP_UINT32:
-		rc = to_int(x, 0, UINT32_MAX, &r);
-		raw = (uint32_t)r;
-		break;
-	case MBMAP_INT64:
-		/* 2^63 is the first double that does not fit */
-		rc = to_int(x, -9223372036854775808.0, 9223372036854774784.0, &r);
-		raw = (uint64_t)(int64_t)r;
-		break;
-	case MBMAP_UINT64:
-		rc = to_int(x, 0, 18446744073709549568.0, &r);
-		raw = (uint64_t)r;
-		break;
 	case MBMAP_FLOAT32:
 		f = (float)x;
 		memcpy(&u32, &f, sizeof(u32));
@@ -301,10 +292,16 @@ mbdecode_encode(const struct mbmap_point *p, double v, uint16_t *regs,
 	case MBMAP_FLOAT64:
 		memcpy(&raw, &x, sizeof(raw));
 		break;
-	default:
-		return -EINVAL;
+	default:	/* an integer type: bool is done, the type was checked */
+		rc = to_int(x, int_range[p->type].lo, int_range[p->type].hi, &r);
+		if (rc != 0)
+			return rc;
+		/* two's complement, cut to the type's width */
+		raw = int_range[p->type].lo < 0 ? (uint64_t)(int64_t)r :
+		    (uint64_t)r;
+		if (width < 4)
+			raw &= (UINT64_C(1) << (16 * width)) - 1;
+		break;
 	}
-	if (rc != 0)
-		return rc;
 	return mbdecode_put_raw(raw, width, p->order, regs);
 }
