@@ -192,8 +192,13 @@ mbdecode_regs(const struct mbmap_point *p, const uint16_t *regs, size_t nregs,
 	return 0;
 }
 
+/*
+ * Checks bit point p against the window of nbits bits from address start.
+ * Returns its bit's index in the window, -EINVAL for a point that is not a
+ * bool of a bit table, or -ERANGE when it lies outside the window.
+ */
 static int
-check_bit_point(const struct mbmap_point *p, size_t nbits, uint16_t start)
+bit_point_index(const struct mbmap_point *p, size_t nbits, uint16_t start)
 {
 	if (p->table != MBMAP_COIL && p->table != MBMAP_DISCRETE)
 		return -EINVAL;
@@ -201,18 +206,18 @@ check_bit_point(const struct mbmap_point *p, size_t nbits, uint16_t start)
 		return -EINVAL;
 	if (p->address < start || (size_t)(p->address - start) >= nbits)
 		return -ERANGE;
-	return 0;
+	return p->address - start;
 }
 
 int
 mbdecode_bits(const struct mbmap_point *p, const uint8_t *bits, size_t nbits,
     uint16_t start, struct mbdecode_value *out)
 {
-	int rc;
+	int i = bit_point_index(p, nbits, start);
 
-	if ((rc = check_bit_point(p, nbits, start)) != 0)
-		return rc;
-	finish_bool(p, bits[p->address - start] != 0, out);
+	if (i < 0)
+		return i;
+	finish_bool(p, bits[i] != 0, out);
 	return 0;
 }
 
@@ -220,12 +225,10 @@ int
 mbdecode_bits_packed(const struct mbmap_point *p, const uint8_t *bytes,
     size_t nbits, uint16_t start, struct mbdecode_value *out)
 {
-	size_t i;
-	int rc;
+	int i = bit_point_index(p, nbits, start);
 
-	if ((rc = check_bit_point(p, nbits, start)) != 0)
-		return rc;
-	i = (size_t)(p->address - start);
+	if (i < 0)
+		return i;
 	finish_bool(p, (bytes[i / 8] >> (i % 8)) & 1, out);
 	return 0;
 }
