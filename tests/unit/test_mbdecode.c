@@ -380,3 +380,48 @@ Test(mbdecode, encode_limits)
 	cr_assert_eq(mbdecode_get_raw(r, 3, MBMAP_ABCD, &(uint64_t){ 0 }), -EINVAL);
 	cr_assert_eq(mbdecode_put_raw(0, 2, MBMAP__ORDERS, r), -EINVAL);
 }
+
+/*
+ * The ends of every integer type's range encode to the two's complement
+ * bits of the type's width (nothing above it set) and one past each end is
+ * refused.  64-bit ends are the last doubles that fit.
+ */
+Test(mbdecode, encode_integer_ends)
+{
+	static const struct {
+		enum mbmap_type type;
+		double lo, hi;		/* the ends */
+		uint64_t lo_bits, hi_bits;
+		double below, above;	/* refused */
+	} t[] = {
+		{ MBMAP_INT16, -32768, 32767, 0x8000, 0x7FFF, -32769, 32768 },
+		{ MBMAP_UINT16, 0, 65535, 0, 0xFFFF, -1, 65536 },
+		{ MBMAP_INT32, -2147483648.0, 2147483647.0, 0x80000000u,
+		    0x7FFFFFFFu, -2147483649.0, 2147483648.0 },
+		{ MBMAP_UINT32, 0, 4294967295.0, 0, 0xFFFFFFFFu, -1,
+		    4294967296.0 },
+		{ MBMAP_INT64, -9223372036854775808.0, 9223372036854774784.0,
+		    UINT64_C(0x8000000000000000), UINT64_C(0x7FFFFFFFFFFFFC00),
+		    -9223372036854777856.0, 9223372036854775808.0 },
+		{ MBMAP_UINT64, 0, 18446744073709549568.0, 0,
+		    UINT64_C(0xFFFFFFFFFFFFF800), -1, 18446744073709551616.0 },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct mbmap_point p = pt(t[i].type, MBMAP_ABCD);
+		unsigned w = mbmap_point_width(&p);
+		uint16_t r[4];
+		uint64_t bits;
+
+		cr_assert_eq(mbdecode_encode(&p, t[i].lo, r, w, 0), 0);
+		cr_assert_eq(mbdecode_get_raw(r, w, MBMAP_ABCD, &bits), 0);
+		cr_assert_eq(bits, t[i].lo_bits, "%s lo", mbmap_type_name(t[i].type));
+		cr_assert_eq(mbdecode_encode(&p, t[i].hi, r, w, 0), 0);
+		cr_assert_eq(mbdecode_get_raw(r, w, MBMAP_ABCD, &bits), 0);
+		cr_assert_eq(bits, t[i].hi_bits, "%s hi", mbmap_type_name(t[i].type));
+		cr_assert_eq(mbdecode_encode(&p, t[i].below, r, w, 0), -ERANGE,
+		    "%s below", mbmap_type_name(t[i].type));
+		cr_assert_eq(mbdecode_encode(&p, t[i].above, r, w, 0), -ERANGE,
+		    "%s above", mbmap_type_name(t[i].type));
+	}
+}
