@@ -146,10 +146,8 @@ NAMES_GET_FN(corr_state_name, enum corr_state, corr_state_names,
     CORR_STATE__COUNT)
 NAMES_GET_FN(corr_evtype_name, enum corr_evtype, corr_evtype_names,
     CORR_EV__COUNT)
-NAMES_GET_FN(corr_action_name, enum corr_action_type, corr_action_names,
-    CORR_ACT__COUNT)
-NAMES_PARSE_FN(corr_action_parse, enum corr_action_type, corr_action_names,
-    CORR_ACT__COUNT)
+NAMES_FNS(corr_action_name, corr_action_parse, enum corr_action_type,
+    corr_action_names, CORR_ACT__COUNT)
 
 /* ---- configuration ---- */
 

@@ -43,6 +43,7 @@
 #include "correlator/fleet.h"
 #include "correlator/sla.h"
 #include "correlator/u64map.h"
+#include "daemon/names.h"
 
 #define CORR_CODE_LEN		(FLEET_CODE_MAX + 1) /* longest alarm code + NUL */
 #define CORR_MAX_RULES		16
@@ -359,8 +360,7 @@ void	 corr_id_format(char *buf, size_t len, const char *prefix,
 /* Names as spelled in JSON and logs; *_parse return 0 or -1. */
 const char *corr_state_name(enum corr_state s);
 const char *corr_evtype_name(enum corr_evtype t);
-const char *corr_action_name(enum corr_action_type t);
 /* The action named s ("ack", ...): 0, or -EINVAL for an unknown name. */
-int	 corr_action_parse(const char *s, enum corr_action_type *out);
+NAMES_DECLARE(corr_action_name, corr_action_parse, enum corr_action_type);
 
 #endif

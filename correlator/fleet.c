@@ -355,14 +355,11 @@ static const char *const alarm_cond_names[AC__COUNT] =
 static const char *const fleet_quality_names[FLEET_Q__COUNT] =
     { "good", "bad_nan", "bad_inf", "bad_range" };
 
-NAMES_GET_FN(tier_name, enum tier, tier_names, TIER__COUNT)
-NAMES_PARSE_FN(tier_parse, enum tier, tier_names, TIER__COUNT)
-NAMES_GET_FN(severity_name, enum severity, severity_names, SEV__COUNT)
-NAMES_PARSE_FN(severity_parse, enum severity, severity_names, SEV__COUNT)
-NAMES_GET_FN(region_name, enum region, region_names, REGION__COUNT)
-NAMES_PARSE_FN(region_parse, enum region, region_names, REGION__COUNT)
-NAMES_GET_FN(alarm_cond_name, enum alarm_cond, alarm_cond_names, AC__COUNT)
-NAMES_PARSE_FN(alarm_cond_parse, enum alarm_cond, alarm_cond_names,
-    AC__COUNT)
+NAMES_FNS(tier_name, tier_parse, enum tier, tier_names, TIER__COUNT)
+NAMES_FNS(severity_name, severity_parse, enum severity, severity_names,
+    SEV__COUNT)
+NAMES_FNS(region_name, region_parse, enum region, region_names, REGION__COUNT)
+NAMES_FNS(alarm_cond_name, alarm_cond_parse, enum alarm_cond,
+    alarm_cond_names, AC__COUNT)
 NAMES_GET_FN(fleet_quality_name, enum fleet_quality, fleet_quality_names,
     FLEET_Q__COUNT)

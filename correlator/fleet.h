@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/names.h"
+
 #define FLEET_NONE UINT32_MAX		/* "no index" */
 
 enum tier { TIER_STANDARD, TIER_PREMIUM, TIER__COUNT };
@@ -167,15 +169,11 @@ void	 fleet_site_add_tenant(struct fleet_site *s, const char *customer,
 enum tier fleet_effective_tier(const struct fleet_tenant *t, size_t n);
 
 /* Enum names; *_parse return 0 or -EINVAL for an unknown name. */
-const char *tier_name(enum tier t);
-int	 tier_parse(const char *s, enum tier *out);
-const char *severity_name(enum severity s);
-int	 severity_parse(const char *s, enum severity *out);
-const char *region_name(enum region r);
-int	 region_parse(const char *s, enum region *out);
-const char *alarm_cond_name(enum alarm_cond c);
+NAMES_DECLARE(tier_name, tier_parse, enum tier);
+NAMES_DECLARE(severity_name, severity_parse, enum severity);
+NAMES_DECLARE(region_name, region_parse, enum region);
+NAMES_DECLARE(alarm_cond_name, alarm_cond_parse, enum alarm_cond);
 /* "good", "bad_nan", "bad_inf", "bad_range". */
 const char *fleet_quality_name(enum fleet_quality q);
-int	 alarm_cond_parse(const char *s, enum alarm_cond *out);
 
 #endif

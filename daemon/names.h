@@ -4,9 +4,11 @@
  *
  * Every enum tocsin prints or parses (tiers, severities, incident states,
  * Modbus tables, log levels, ...) has a static table of names indexed by
- * value; its module defines its *_name() and *_parse() with the two macros
- * below, one line each, so the range check, the "?" for a value past the
- * end and the -EINVAL for an unknown name are written once, here.
+ * value; its module defines its *_name() and *_parse() with the macros
+ * below, one line each (NAMES_FNS for both), and its header declares
+ * them with NAMES_DECLARE, so the range check, the "?" for a value past
+ * the end, the -EINVAL for an unknown name and the two signatures are
+ * written once, here.
  */
 #ifndef TOCSIN_NAMES_H
 #define TOCSIN_NAMES_H
@@ -34,5 +36,19 @@ int	 names_find(const char *const *names, size_t n, const char *s);
 		*out = (type)i_;					\
 		return 0;						\
 	}
+
+/* Both of the above on one table: name_fn(v) and parse_fn(s, out). */
+#define NAMES_FNS(name_fn, parse_fn, type, names, count)		\
+	NAMES_GET_FN(name_fn, type, names, count)			\
+	NAMES_PARSE_FN(parse_fn, type, names, count)
+
+/*
+ * The prototypes of a NAMES_FNS pair, for the module's header:
+ *	const char *name_fn(type v);
+ *	int parse_fn(const char *s, type *out);	0, or -EINVAL
+ */
+#define NAMES_DECLARE(name_fn, parse_fn, type)				\
+	const char *name_fn(type v);					\
+	int	 parse_fn(const char *s, type *out)
 
 #endif

@@ -15,12 +15,11 @@ static const char *const type_names[MBMAP__TYPES] = { "bool", "int16",
 static const char *const order_names[MBMAP__ORDERS] =
     { "ABCD", "CDAB", "BADC", "DCBA" };
 
-NAMES_GET_FN(mbmap_table_name, enum mbmap_table, table_names, MBMAP__TABLES)
-NAMES_PARSE_FN(mbmap_table_parse, enum mbmap_table, table_names, MBMAP__TABLES)
-NAMES_GET_FN(mbmap_type_name, enum mbmap_type, type_names, MBMAP__TYPES)
-NAMES_PARSE_FN(mbmap_type_parse, enum mbmap_type, type_names, MBMAP__TYPES)
-NAMES_GET_FN(mbmap_order_name, enum mbmap_order, order_names, MBMAP__ORDERS)
-NAMES_PARSE_FN(mbmap_order_parse, enum mbmap_order, order_names,
+NAMES_FNS(mbmap_table_name, mbmap_table_parse, enum mbmap_table, table_names,
+    MBMAP__TABLES)
+NAMES_FNS(mbmap_type_name, mbmap_type_parse, enum mbmap_type, type_names,
+    MBMAP__TYPES)
+NAMES_FNS(mbmap_order_name, mbmap_order_parse, enum mbmap_order, order_names,
     MBMAP__ORDERS)
 
 struct mbmap *

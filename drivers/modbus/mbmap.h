@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/names.h"
+
 /* Modbus data tables, by the MB_DATA_ADDR ranges engineers know. */
 enum mbmap_table {
 	MBMAP_COIL, MBMAP_DISCRETE, MBMAP_INPUT, MBMAP_HOLDING, MBMAP__TABLES
@@ -84,11 +86,8 @@ void	 mbmap_point_init(struct mbmap_point *p);
 unsigned mbmap_point_width(const struct mbmap_point *p);
 
 /* Names as the configuration spells them; *_parse: 0 or -EINVAL. */
-const char *mbmap_table_name(enum mbmap_table t);
-int	 mbmap_table_parse(const char *s, enum mbmap_table *out);
-const char *mbmap_type_name(enum mbmap_type t);
-int	 mbmap_type_parse(const char *s, enum mbmap_type *out);
-const char *mbmap_order_name(enum mbmap_order o);
-int	 mbmap_order_parse(const char *s, enum mbmap_order *out);
+NAMES_DECLARE(mbmap_table_name, mbmap_table_parse, enum mbmap_table);
+NAMES_DECLARE(mbmap_type_name, mbmap_type_parse, enum mbmap_type);
+NAMES_DECLARE(mbmap_order_name, mbmap_order_parse, enum mbmap_order);
 
 #endif
