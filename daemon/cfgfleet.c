@@ -311,11 +311,7 @@ cfg_point(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 	prof->npoints++;
 	in.name = in.unit = NULL;
 out:
-	xfree(in.name);
-	xfree(in.unit);
-	xfree(in.address);
-	for (int t = 0; t < MBMAP__TABLES; t++)
-		xfree(in.shorthand[t]);
+	cfgkey_free(point_keys, &in);
 }
 
 struct alarm_in {
@@ -440,8 +436,7 @@ cfg_alarm(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 	    sizeof(*prof->alarms));
 	prof->alarms[prof->nalarms++] = al;
 out:
-	xfree(in.code);
-	xfree(in.point);
+	cfgkey_free(alarm_keys, &in);
 }
 
 enum { FK_DESC, FK_GATEWAY, FK_POINTS, FK_ALARMS, FK__N };
@@ -534,7 +529,7 @@ cfg_tenant(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 		}
 	}
 out:
-	xfree(in.customer);
+	cfgkey_free(tenant_keys, &in);
 }
 
 struct site_in {
@@ -594,11 +589,7 @@ cfg_site(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 		cfgkey_list(cx, at[SK_TENANTS], kp, cfg_tenant, s);
 	}
 out:
-	xfree(in.id);
-	xfree(in.name);
-	xfree(in.area);
-	xfree(in.station);
-	xfree(in.branch);
+	cfgkey_free(site_keys, &in);
 }
 
 void
@@ -778,12 +769,7 @@ cfg_device(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 		cfg_device_add(cx, f, &loc, fl, path, &d);
 	}
 out:
-	xfree(in.id);
-	xfree(in.site);
-	xfree(in.profile);
-	xfree(in.host);
-	xfree(in.via);
-	xfree(in.inventory);
+	cfgkey_free(device_keys, &in);
 }
 
 void

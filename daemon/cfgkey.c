@@ -562,6 +562,19 @@ cfgkey_defaults(struct cfgkey_ctx *cx, const struct cfg_key *keys, void *base)
 }
 
 void
+cfgkey_free(const struct cfg_key *keys, void *base)
+{
+	for (const struct cfg_key *k = keys; k->name != NULL; k++) {
+		char *field = (char *)base + k->off;
+
+		if (k->type == CT_SECTION)
+			cfgkey_free(k->sub, field);
+		else if (k->type == CT_STR)
+			FREE_NULL(*(char **)(void *)field);
+	}
+}
+
+void
 cfgkey_fmt(char *buf, size_t len, const char *fmt, ...)
 {
 	va_list ap;

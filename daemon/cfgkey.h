@@ -225,6 +225,12 @@ int	 cfgkey_value(struct cfgkey_ctx *cx, const struct cfg_key *k,
 void	 cfgkey_defaults(struct cfgkey_ctx *cx, const struct cfg_key *keys,
 	    void *base);
 /*
+ * Frees the string of every CT_STR key of the table in base, nested
+ * sections too, and sets it to NULL: the table that reads the strings is
+ * the list of what to free, so a key added to it cannot leak.
+ */
+void	 cfgkey_free(const struct cfg_key *keys, void *base);
+/*
  * Walks mapping node with the table keys, writing into base.  Unknown keys
  * (with a suggestion) and duplicates are reported and skipped.  When at is
  * not NULL, at[i] receives the value node of keys[i] or NULL when absent,

@@ -382,27 +382,14 @@ static void
 config_free_parts(struct config *cfg)
 {
 	xfree(cfg->path);
-	xfree(cfg->daemon.state_dir);
-	xfree(cfg->daemon.log_file);
+	/* the flat sections' strings */
+	cfgkey_free(top_keys, cfg);
 	sla_config_fini(&cfg->sla);
-	xfree(cfg->kafka.brokers);
-	xfree(cfg->kafka.topic_incidents);
-	xfree(cfg->kafka.topic_alarms);
-	xfree(cfg->kafka.topic_telemetry);
-	xfree(cfg->kafka.topic_actions);
-	xfree(cfg->kafka.topic_rejected);
-	xfree(cfg->kafka.group_id);
 	for (size_t i = 0; i < cfg->kafka.nproperties; i++) {
 		xfree(cfg->kafka.properties[i].key);
 		xfree(cfg->kafka.properties[i].value);
 	}
 	xfree(cfg->kafka.properties);
-	xfree(cfg->redis.host);
-	xfree(cfg->redis.prefix);
-	xfree(cfg->redis.password_file);
-	xfree(cfg->http.bind);
-	xfree(cfg->http.token_file);
-	xfree(cfg->output.file);
 	fleet_free(cfg->fleet);
 	mbmap_free(cfg->mbmap);
 }
