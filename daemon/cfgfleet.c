@@ -449,9 +449,9 @@ static const struct cfg_key profile_keys[] = {
 	[FK__N] = K_END
 };
 
-void
-cfgfleet_read_profiles(struct cfgkey_ctx *cx, struct fleet *f,
-    struct mbmap *map, yaml_node_t *n, const char *path)
+static void
+cfg_profiles(struct cfgkey_ctx *cx, struct fleet *f, struct mbmap *map,
+    yaml_node_t *n, const char *path)
 {
 	if (cfgkey_expect(cx, n, YAML_MAPPING_NODE, path) != 0)
 		return;
@@ -590,13 +590,6 @@ cfg_site(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 	}
 out:
 	cfgkey_free(site_keys, &in);
-}
-
-void
-cfgfleet_read_sites(struct cfgkey_ctx *cx, struct fleet *f, yaml_node_t *n,
-    const char *path)
-{
-	cfgkey_list(cx, n, path, cfg_site, f);
 }
 
 /* ------------------------------------------------------------------ */
@@ -773,10 +766,18 @@ out:
 }
 
 void
-cfgfleet_read_devices(struct cfgkey_ctx *cx, struct fleet *f, yaml_node_t *n,
-    const char *path)
+cfgfleet_read(struct cfgkey_ctx *cx, struct fleet *f, struct mbmap *map,
+    yaml_node_t *profiles, yaml_node_t *sites, yaml_node_t *devices)
 {
-	cfgkey_list(cx, n, path, cfg_device, f);
+	if (profiles != NULL)
+		cfg_profiles(cx, f, map, profiles, "profiles");
+	/* a map entry for every profile, even one whose points failed */
+	if (f->nprofiles > 0)
+		(void)mbmap_profile(map, (uint32_t)f->nprofiles - 1);
+	if (sites != NULL)
+		cfgkey_list(cx, sites, "sites", cfg_site, f);
+	if (devices != NULL)
+		cfgkey_list(cx, devices, "devices", cfg_device, f);
 }
 
 /* ------------------------------------------------------------------ */

@@ -7,9 +7,9 @@
  * Names are free in order: a device may name a gateway defined further
  * down, and the correlation section names alarm codes that profiles raise.
  * Such names are deferred (cfgkey_defer()) and checked by cfgfleet_resolve()
- * once the whole file is read; the caller reads profiles, sites and devices
- * in that order, whatever their order in the file, so a device's site and
- * profile resolve at once.
+ * once the whole file is read; cfgfleet_read() reads profiles, sites and
+ * devices in that order, whatever their order in the file, so a device's
+ * site and profile resolve at once.
  *
  * Unset differs from default: a device's port 0 and unit -1 mean "the
  * modbus section's default", resolved by the poller, so a change of the
@@ -28,22 +28,19 @@
 #include "drivers/modbus/mbmap.h"
 
 /*
- * profiles: {ID: {description, gateway, points: [...], alarms: [...]}}.
- * Each point's name, unit and deadband go to the fleet's profile, where
- * the device holds it and how it decodes to map's profile of the same
- * index (drivers/modbus/mbmap.h).
+ * Reads the fleet sections, given by their value nodes (NULL: absent), in
+ * this order:
+ *   profiles: {ID: {description, gateway, points: [...], alarms: [...]}}.
+ *	Each point's name, unit and deadband go to the fleet's profile, where
+ *	the device holds it and how it decodes to map's profile of the same
+ *	index (drivers/modbus/mbmap.h); map gets a profile for every one of
+ *	the fleet's, even one whose points failed.
+ *   sites: [{id, name, area, region, station, branch, tenants: [...]}]
+ *   devices: [{id, site, profile, host, port, unit, via, interval, timeout}
+ *	or {inventory: FILE}], FILE relative to cx->dir unless absolute.
  */
-void	 cfgfleet_read_profiles(struct cfgkey_ctx *cx, struct fleet *f,
-	    struct mbmap *map, yaml_node_t *n, const char *path);
-/* sites: [{id, name, area, region, station, branch, tenants: [...]}] */
-void	 cfgfleet_read_sites(struct cfgkey_ctx *cx, struct fleet *f,
-	    yaml_node_t *n, const char *path);
-/*
- * devices: [{id, site, profile, host, port, unit, via, interval, timeout}
- * or {inventory: FILE}], FILE relative to cx->dir unless absolute.
- */
-void	 cfgfleet_read_devices(struct cfgkey_ctx *cx, struct fleet *f,
-	    yaml_node_t *n, const char *path);
+void	 cfgfleet_read(struct cfgkey_ctx *cx, struct fleet *f, struct mbmap *map,
+	    yaml_node_t *profiles, yaml_node_t *sites, yaml_node_t *devices);
 /*
  * An alarm code named outside the profiles (a correlation rule's): checks
  * its form (upper case letters, digits and _, shorter than len), copies it

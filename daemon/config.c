@@ -275,17 +275,8 @@ cfg_walk(struct cfgkey_ctx *cx, struct config *cfg, const char *buf,
 		return;
 	if (cfgkey_map(cx, root, top_keys, cfg, "", at) != 0)
 		return;
-	if (at[TK_PROFILES] != NULL)
-		cfgfleet_read_profiles(cx, cfg->fleet, cfg->mbmap,
-		    at[TK_PROFILES], "profiles");
-	/* a map entry for every profile, even one whose points failed */
-	if (cfg->fleet->nprofiles > 0)
-		(void)mbmap_profile(cfg->mbmap,
-		    (uint32_t)cfg->fleet->nprofiles - 1);
-	if (at[TK_SITES] != NULL)
-		cfgfleet_read_sites(cx, cfg->fleet, at[TK_SITES], "sites");
-	if (at[TK_DEVICES] != NULL)
-		cfgfleet_read_devices(cx, cfg->fleet, at[TK_DEVICES], "devices");
+	cfgfleet_read(cx, cfg->fleet, cfg->mbmap, at[TK_PROFILES], at[TK_SITES],
+	    at[TK_DEVICES]);
 	if (at[TK_CORRELATION] != NULL)
 		cfgcorr_read(cx, at[TK_CORRELATION], &cfg->correlation,
 		    "correlation");

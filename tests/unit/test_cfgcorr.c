@@ -70,8 +70,7 @@ load_over(const char *yaml, const struct corr_config *base)
 		corr_config_defaults(&cc_read);
 	if (cfgkey_parse(&cx, yaml, strlen(yaml), &root) == 0 &&
 	    cfgkey_map(&cx, root, top_keys, NULL, "", at) == 0) {
-		if (at[0] != NULL)
-			cfgfleet_read_profiles(&cx, fleet, map, at[0], "profiles");
+		cfgfleet_read(&cx, fleet, map, at[0], NULL, NULL);
 		if (at[1] != NULL)
 			cfgcorr_read(&cx, at[1], &cc_read, "correlation");
 	}

@@ -78,14 +78,8 @@ load_named(const char *name, const char *yaml)
 	map = mbmap_new();
 	if (cfgkey_parse(&cx, yaml, strlen(yaml), &root) == 0 &&
 	    cfgkey_map(&cx, root, top_keys, NULL, "", at) == 0) {
-		if (at[TK_PROFILES] != NULL)
-			cfgfleet_read_profiles(&cx, fleet, map, at[TK_PROFILES],
-			    "profiles");
-		if (at[TK_SITES] != NULL)
-			cfgfleet_read_sites(&cx, fleet, at[TK_SITES], "sites");
-		if (at[TK_DEVICES] != NULL)
-			cfgfleet_read_devices(&cx, fleet, at[TK_DEVICES],
-			    "devices");
+		cfgfleet_read(&cx, fleet, map, at[TK_PROFILES], at[TK_SITES],
+		    at[TK_DEVICES]);
 		if (at[TK_CODE] != NULL)
 			code_r = cfgfleet_read_code(&cx, at[TK_CODE], "code",
 			    code, sizeof(code));
@@ -782,7 +776,7 @@ Test(cfgfleet, codes_wait_for_every_profile)
 	/* the code first, the profile that raises it after */
 	cr_assert_eq(cfgfleet_read_code(&cx, at[TK_CODE], "code", code,
 	    sizeof(code)), 0);
-	cfgfleet_read_profiles(&cx, fleet, map, at[TK_PROFILES], "profiles");
+	cfgfleet_read(&cx, fleet, map, at[TK_PROFILES], NULL, NULL);
 	cfgfleet_resolve(&cx, fleet);
 	cr_assert_eq(errs.n, 0, "%s", errs.n ? errs.msg[0] : "");
 }
