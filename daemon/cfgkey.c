@@ -438,6 +438,24 @@ cfgkey_expect(struct cfgkey_ctx *cx, yaml_node_t *n, yaml_node_type_t t,
 	return -EINVAL;
 }
 
+/*
+ * The end of a CT_U32 or CT_SIZE value: v into the uint32_t field when
+ * k's range (which lies within uint32_t) holds it, else an error that
+ * gives the value as shown.
+ */
+static int
+cfg_store_u32(struct cfgkey_ctx *cx, const struct cfg_key *k, yaml_node_t *n,
+    const char *path, const char *shown, double v, char *field)
+{
+	if (v < k->min || v > k->max) {
+		cfgkey_error(cx, n, path, "%s is out of range [%.0f, %.0f]",
+		    shown, k->min, k->max);
+		return -EINVAL;
+	}
+	*(uint32_t *)(void *)field = (uint32_t)v;
+	return 0;
+}
+
 int
 cfgkey_value(struct cfgkey_ctx *cx, const struct cfg_key *k, yaml_node_t *n,
     const char *text, void *base, const char *path)
@@ -454,6 +472,7 @@ cfgkey_value(struct cfgkey_ctx *cx, const struct cfg_key *k, yaml_node_t *n,
 		return 0;
 	}
 	case CT_U32: {
+		char shown[24];
 		long long v;
 		errno = 0;
 		v = strtoll(text, &end, 0);
@@ -462,13 +481,9 @@ cfgkey_value(struct cfgkey_ctx *cx, const struct cfg_key *k, yaml_node_t *n,
 			    text);
 			return -EINVAL;
 		}
-		if ((double)v < k->min || (double)v > k->max) {
-			cfgkey_error(cx, n, path, "%lld is out of range [%.0f, %.0f]",
-			    v, k->min, k->max);
-			return -EINVAL;
-		}
-		*(uint32_t *)field = (uint32_t)v;
-		return 0;
+		/* an error gives the number read (0x10 is 16) */
+		snprintf(shown, sizeof(shown), "%lld", v);
+		return cfg_store_u32(cx, k, n, path, shown, (double)v, field);
 	}
 	case CT_SIZE: {
 		uint64_t v;
@@ -476,13 +491,7 @@ cfgkey_value(struct cfgkey_ctx *cx, const struct cfg_key *k, yaml_node_t *n,
 			cfgkey_error(cx, n, path, "%s, got \"%s\"", why, text);
 			return -EINVAL;
 		}
-		if ((double)v < k->min || (double)v > k->max) {
-			cfgkey_error(cx, n, path, "%s is out of range [%.0f, %.0f]",
-			    text, k->min, k->max);
-			return -EINVAL;
-		}
-		*(uint32_t *)field = (uint32_t)v;
-		return 0;
+		return cfg_store_u32(cx, k, n, path, text, (double)v, field);
 	}
 	case CT_DUR:
 	case CT_DUR32: {
