@@ -682,25 +682,30 @@ cfgkey_list(struct cfgkey_ctx *cx, yaml_node_t *node, const char *path,
 	}
 }
 
+/* cfgkey_scalars() is cfgkey_list() with this item function. */
+struct scalars_arg {
+	cfg_scalarfn	 fn;
+	void		*arg;
+};
+
+static void
+cfg_scalar_item(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg,
+    const char *path)
+{
+	const struct scalars_arg *sa = arg;
+	const char *t = cfgkey_scalar(cx, n, path);
+
+	if (t != NULL)
+		sa->fn(cx, n, t, sa->arg, path);
+}
+
 void
 cfgkey_scalars(struct cfgkey_ctx *cx, yaml_node_t *node, const char *path,
-    void (*fn)(struct cfgkey_ctx *, yaml_node_t *, const char *, void *,
-    const char *), void *arg)
+    cfg_scalarfn fn, void *arg)
 {
-	char ip[CFGKEY_PATH_MAX];
-	size_t i = 0;
+	struct scalars_arg sa = { fn, arg };
 
-	if (cfgkey_expect(cx, node, YAML_SEQUENCE_NODE, path) != 0)
-		return;
-	for (yaml_node_item_t *it = node->data.sequence.items.start;
-	    it < node->data.sequence.items.top; it++, i++) {
-		yaml_node_t *vn = cfgkey_node(cx, *it);
-		const char *t;
-
-		cfgkey_fmt(ip, sizeof(ip), "%s[%zu]", path, i);
-		if ((t = cfgkey_scalar(cx, vn, ip)) != NULL)
-			fn(cx, vn, t, arg, ip);
-	}
+	cfgkey_list(cx, node, path, cfg_scalar_item, &sa);
 }
 
 void

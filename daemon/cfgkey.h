@@ -244,10 +244,15 @@ int	 cfgkey_map(struct cfgkey_ctx *cx, yaml_node_t *node,
 /* Calls fn(cx, item, arg, "path[i]") for each item of list node. */
 void	 cfgkey_list(struct cfgkey_ctx *cx, yaml_node_t *node, const char *path,
 	    cfg_fn fn, void *arg);
-/* Calls fn(cx, item, text, arg, "path[i]") for each scalar of list node. */
+/* fn(cx, item, its text, arg, path) for cfgkey_scalars(). */
+typedef void (*cfg_scalarfn)(struct cfgkey_ctx *cx, yaml_node_t *n,
+	    const char *text, void *arg, const char *path);
+/*
+ * Calls fn(cx, item, text, arg, "path[i]") for each scalar of list node;
+ * an item that is not a scalar is reported.
+ */
 void	 cfgkey_scalars(struct cfgkey_ctx *cx, yaml_node_t *node,
-	    const char *path, void (*fn)(struct cfgkey_ctx *, yaml_node_t *,
-	    const char *, void *, const char *), void *arg);
+	    const char *path, cfg_scalarfn fn, void *arg);
 /* A CT_FN that reads nothing: the caller reads the node through at[]. */
 void	 cfgkey_nop(struct cfgkey_ctx *cx, yaml_node_t *n, void *base,
 	    const char *path);
