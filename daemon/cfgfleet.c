@@ -339,8 +339,10 @@ static const struct cfg_key alarm_keys[] = {
 	[AK__N] = K_END
 };
 
+/* The profiles being read, and the one whose alarms are. */
 struct profile_arg {
 	struct fleet	*fleet;
+	struct mbmap	*map;
 	uint32_t	 profile;
 };
 
@@ -449,47 +451,37 @@ static const struct cfg_key profile_keys[] = {
 	[FK__N] = K_END
 };
 
+/* ID: {...} of profiles; arg is the profile_arg of the fleet and map. */
 static void
-cfg_profiles(struct cfgkey_ctx *cx, struct fleet *f, struct mbmap *map,
-    yaml_node_t *n, const char *path)
+cfg_profile(struct cfgkey_ctx *cx, yaml_node_t *kn, const char *id,
+    yaml_node_t *vn, void *arg, const char *path)
 {
-	if (cfgkey_expect(cx, n, YAML_MAPPING_NODE, path) != 0)
-		return;
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-	    p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *kn = cfgkey_node(cx, p->key);
-		yaml_node_t *vn = cfgkey_node(cx, p->value);
-		yaml_node_t *at[FK__N];
-		struct profile_arg pa;
-		struct profile_pts pp;
-		char kp[CFGKEY_PATH_MAX], sp[CFGKEY_PATH_MAX];
-		const char *id;
-		uint32_t pi;
+	struct profile_arg pa = *(const struct profile_arg *)arg;
+	struct fleet *f = pa.fleet;
+	yaml_node_t *at[FK__N];
+	struct profile_pts pp;
+	char sp[CFGKEY_PATH_MAX];
+	uint32_t pi;
 
-		if ((id = cfgkey_scalar(cx, kn, path)) == NULL)
-			continue;
-		cfgkey_path(kp, sizeof(kp), path, id);
-		if ((pi = fleet_add_profile(f, id)) == FLEET_NONE) {
-			cfgkey_error(cx, kn, kp, "duplicate profile id \"%s\"", id);
-			continue;
-		}
-		cfgkey_defaults(cx, profile_keys, &f->profiles[pi]);
-		if (cfgkey_map(cx, vn, profile_keys, &f->profiles[pi], kp, at) != 0)
-			continue;
-		pa.fleet = f;
-		pa.profile = pi;
-		pp.prof = &f->profiles[pi];
-		pp.map = mbmap_profile(map, pi);
-		cfgkey_path(sp, sizeof(sp), kp, "points");
-		if (at[FK_POINTS] != NULL)
-			cfgkey_list(cx, at[FK_POINTS], sp, cfg_point, &pp);
-		if (f->profiles[pi].npoints == 0)
-			cfgkey_error(cx, at[FK_POINTS] ? at[FK_POINTS] : vn, sp,
-			    "profile %s has no points", id);
-		cfgkey_path(sp, sizeof(sp), kp, "alarms");
-		if (at[FK_ALARMS] != NULL)
-			cfgkey_list(cx, at[FK_ALARMS], sp, cfg_alarm, &pa);
+	if ((pi = fleet_add_profile(f, id)) == FLEET_NONE) {
+		cfgkey_error(cx, kn, path, "duplicate profile id \"%s\"", id);
+		return;
 	}
+	cfgkey_defaults(cx, profile_keys, &f->profiles[pi]);
+	if (cfgkey_map(cx, vn, profile_keys, &f->profiles[pi], path, at) != 0)
+		return;
+	pa.profile = pi;
+	pp.prof = &f->profiles[pi];
+	pp.map = mbmap_profile(pa.map, pi);
+	cfgkey_path(sp, sizeof(sp), path, "points");
+	if (at[FK_POINTS] != NULL)
+		cfgkey_list(cx, at[FK_POINTS], sp, cfg_point, &pp);
+	if (f->profiles[pi].npoints == 0)
+		cfgkey_error(cx, at[FK_POINTS] ? at[FK_POINTS] : vn, sp,
+		    "profile %s has no points", id);
+	cfgkey_path(sp, sizeof(sp), path, "alarms");
+	if (at[FK_ALARMS] != NULL)
+		cfgkey_list(cx, at[FK_ALARMS], sp, cfg_alarm, &pa);
 }
 
 /* ------------------------------------------------------------------ */
@@ -769,8 +761,10 @@ void
 cfgfleet_read(struct cfgkey_ctx *cx, struct fleet *f, struct mbmap *map,
     yaml_node_t *profiles, yaml_node_t *sites, yaml_node_t *devices)
 {
+	struct profile_arg pa = { f, map, 0 };
+
 	if (profiles != NULL)
-		cfg_profiles(cx, f, map, profiles, "profiles");
+		cfgkey_pairs(cx, profiles, "profiles", cfg_profile, &pa);
 	/* a map entry for every profile, even one whose points failed */
 	if (f->nprofiles > 0)
 		(void)mbmap_profile(map, (uint32_t)f->nprofiles - 1);

@@ -682,6 +682,26 @@ cfgkey_list(struct cfgkey_ctx *cx, yaml_node_t *node, const char *path,
 	}
 }
 
+void
+cfgkey_pairs(struct cfgkey_ctx *cx, yaml_node_t *node, const char *path,
+    cfg_pairfn fn, void *arg)
+{
+	char kp[CFGKEY_PATH_MAX];
+
+	if (cfgkey_expect(cx, node, YAML_MAPPING_NODE, path) != 0)
+		return;
+	for (yaml_node_pair_t *p = node->data.mapping.pairs.start;
+	    p < node->data.mapping.pairs.top; p++) {
+		yaml_node_t *kn = cfgkey_node(cx, p->key);
+		const char *key = cfgkey_scalar(cx, kn, path);
+
+		if (key == NULL)
+			continue;
+		cfgkey_path(kp, sizeof(kp), path, key);
+		fn(cx, kn, key, cfgkey_node(cx, p->value), arg, kp);
+	}
+}
+
 /* cfgkey_scalars() is cfgkey_list() with this item function. */
 struct scalars_arg {
 	cfg_scalarfn	 fn;

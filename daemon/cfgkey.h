@@ -253,6 +253,17 @@ typedef void (*cfg_scalarfn)(struct cfgkey_ctx *cx, yaml_node_t *n,
  */
 void	 cfgkey_scalars(struct cfgkey_ctx *cx, yaml_node_t *node,
 	    const char *path, cfg_scalarfn fn, void *arg);
+/* fn(cx, key node, key, value node, arg, path) for cfgkey_pairs(). */
+typedef void (*cfg_pairfn)(struct cfgkey_ctx *cx, yaml_node_t *kn,
+	    const char *key, yaml_node_t *vn, void *arg, const char *path);
+/*
+ * Calls fn(cx, kn, key, vn, arg, "path.key") for each pair of mapping
+ * node whose keys are names of the caller's (profile ids, calendar names);
+ * a key that is not a scalar is reported.  An empty value ("section:") is
+ * an empty mapping.
+ */
+void	 cfgkey_pairs(struct cfgkey_ctx *cx, yaml_node_t *node,
+	    const char *path, cfg_pairfn fn, void *arg);
 /* A CT_FN that reads nothing: the caller reads the node through at[]. */
 void	 cfgkey_nop(struct cfgkey_ctx *cx, yaml_node_t *n, void *base,
 	    const char *path);

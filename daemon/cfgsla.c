@@ -185,48 +185,43 @@ cfg_calendar(struct cfgkey_ctx *cx, yaml_node_t *n, struct calendar *c,
 		cfgkey_error(cx, n, path, "%s", why);
 }
 
+/* NAME: {...} of calendars: a new calendar, or one defined again. */
+static void
+cfg_calendar_entry(struct cfgkey_ctx *cx, yaml_node_t *kn, const char *name,
+    yaml_node_t *vn, void *arg, const char *path)
+{
+	struct sla_config *sla = arg;
+	unsigned i;
+
+	if (strlen(name) >= CALENDAR_NAME_MAX) {
+		cfgkey_error(cx, kn, path, "a calendar name has at most %d "
+		    "characters", CALENDAR_NAME_MAX - 1);
+		return;
+	}
+	if (strcmp(name, "24x7") == 0) {
+		cfgkey_error(cx, kn, path, "24x7 is built in and cannot be "
+		    "redefined");
+		return;
+	}
+	for (i = 0; i < sla->ncalendars; i++)
+		if (strcmp(sla->calendars[i].name, name) == 0)
+			break;
+	if (i == sla->ncalendars) {
+		if (i == SLA_MAX_CALENDARS) {
+			cfgkey_error(cx, kn, path, "more than %d calendars",
+			    SLA_MAX_CALENDARS);
+			return;
+		}
+		memset(&sla->calendars[i], 0, sizeof(sla->calendars[i]));
+		sla->ncalendars++;
+	}
+	cfg_calendar(cx, vn, &sla->calendars[i], name, path);
+}
+
 static void
 cfg_calendars(struct cfgkey_ctx *cx, yaml_node_t *n, void *base, const char *path)
 {
-	struct sla_config *sla = base;
-
-	if (cfgkey_expect(cx, n, YAML_MAPPING_NODE, path) != 0)
-		return;
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-	    p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *kn = cfgkey_node(cx, p->key);
-		const char *name = cfgkey_scalar(cx, kn, path);
-		char kp[CFGKEY_PATH_MAX];
-		unsigned i;
-
-		if (name == NULL)
-			continue;
-		cfgkey_path(kp, sizeof(kp), path, name);
-		if (strlen(name) >= CALENDAR_NAME_MAX) {
-			cfgkey_error(cx, kn, kp, "a calendar name has at most %d "
-			    "characters", CALENDAR_NAME_MAX - 1);
-			continue;
-		}
-		if (strcmp(name, "24x7") == 0) {
-			cfgkey_error(cx, kn, kp, "24x7 is built in and cannot be "
-			    "redefined");
-			continue;
-		}
-		for (i = 0; i < sla->ncalendars; i++)
-			if (strcmp(sla->calendars[i].name, name) == 0)
-				break;
-		if (i == sla->ncalendars) {
-			if (i == SLA_MAX_CALENDARS) {
-				cfgkey_error(cx, kn, kp, "more than %d calendars",
-				    SLA_MAX_CALENDARS);
-				continue;
-			}
-			memset(&sla->calendars[i], 0, sizeof(sla->calendars[i]));
-			sla->ncalendars++;
-		}
-		cfg_calendar(cx, cfgkey_node(cx, p->value), &sla->calendars[i],
-		    name, kp);
-	}
+	cfgkey_pairs(cx, n, path, cfg_calendar_entry, base);
 }
 
 static void

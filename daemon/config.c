@@ -161,46 +161,39 @@ config_modbus_check(const struct cfg_modbus *m, mbclient_check_cb report,
 }
 
 static void
-cfg_kafka_properties(struct cfgkey_ctx *cx, yaml_node_t *n, void *base,
-    const char *path)
+cfg_kafka_property(struct cfgkey_ctx *cx, yaml_node_t *kn, const char *key,
+    yaml_node_t *vn, void *arg, const char *path)
 {
 	/* Properties tocsin sets itself: delivery guarantees are not optional. */
 	static const char *const owned[] = {
 		"bootstrap.servers", "metadata.broker.list", "enable.idempotence",
 		"acks", "request.required.acks",
 	};
-	struct cfg_kafka *k = base;
+	struct cfg_kafka *k = arg;
+	const char *val;
 
-	if (cfgkey_expect(cx, n, YAML_MAPPING_NODE, path) != 0)
+	if ((val = cfgkey_scalar(cx, vn, path)) == NULL)
 		return;
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-	    p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *kn = cfgkey_node(cx, p->key);
-		yaml_node_t *vn = cfgkey_node(cx, p->value);
-		const char *key = cfgkey_scalar(cx, kn, path), *val;
-		char kp[CFGKEY_PATH_MAX];
-		int bad = 0;
-
-		if (key == NULL)
-			continue;
-		cfgkey_path(kp, sizeof(kp), path, key);
-		if ((val = cfgkey_scalar(cx, vn, kp)) == NULL)
-			continue;
-		for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++)
-			if (strcmp(key, owned[i]) == 0)
-				bad = 1;
-		if (bad) {
-			cfgkey_error(cx, kn, kp, "set by tocsin (use "
+	for (size_t i = 0; i < sizeof(owned) / sizeof(owned[0]); i++) {
+		if (strcmp(key, owned[i]) == 0) {
+			cfgkey_error(cx, kn, path, "set by tocsin (use "
 			    "kafka.brokers; the producer is always idempotent "
 			    "with acks=all)");
-			continue;
+			return;
 		}
-		k->properties = xreallocarray(k->properties, k->nproperties + 1,
-		    sizeof(*k->properties));
-		k->properties[k->nproperties].key = xstrdup(key);
-		k->properties[k->nproperties].value = xstrdup(val);
-		k->nproperties++;
 	}
+	k->properties = xreallocarray(k->properties, k->nproperties + 1,
+	    sizeof(*k->properties));
+	k->properties[k->nproperties].key = xstrdup(key);
+	k->properties[k->nproperties].value = xstrdup(val);
+	k->nproperties++;
+}
+
+static void
+cfg_kafka_properties(struct cfgkey_ctx *cx, yaml_node_t *n, void *base,
+    const char *path)
+{
+	cfgkey_pairs(cx, n, path, cfg_kafka_property, base);
 }
 
 static const struct cfg_key kafka_keys[] = {
