@@ -43,10 +43,11 @@ static const struct cfg_key rule_keys[] = {
 	[RL__N] = K_END
 };
 
+/* An item of rules; the list replaces the engine's default rules. */
 static void
-cfg_rule(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
+cfg_rule(struct cfgkey_ctx *cx, yaml_node_t *n, void *base, const char *path)
 {
-	struct corr_config *cc = arg;
+	struct corr_config *cc = base;
 	struct rule_in in;
 	yaml_node_t *at[RL__N];
 	struct corr_rule r;
@@ -101,15 +102,6 @@ cfg_rule(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 }
 
 static void
-cfg_rules(struct cfgkey_ctx *cx, yaml_node_t *n, void *base, const char *path)
-{
-	struct corr_config *cc = base;
-
-	cc->nrules = 0;
-	cfgkey_list(cx, n, path, cfg_rule, cc);
-}
-
-static void
 cfg_storm_code(struct cfgkey_ctx *cx, yaml_node_t *n, void *base,
     const char *path)
 {
@@ -159,7 +151,7 @@ static const struct cfg_key chronic_keys[] = {
 
 /* Defaults come from corr_config_defaults(), so no key here has one. */
 static const struct cfg_key correlation_keys[] = {
-	KFN("rules", cfg_rules),
+	KLIST("rules", struct corr_config, nrules, cfg_rule),
 	KFLAT("storm", storm_keys),
 	KFLAT("flapping", flapping_keys),
 	KFLAT("chronic", chronic_keys),

@@ -554,6 +554,7 @@ cfgkey_value(struct cfgkey_ctx *cx, const struct cfg_key *k, yaml_node_t *n,
 		return -EINVAL;
 	case CT_FN:
 	case CT_SECTION:
+	case CT_LIST:
 		break;
 	}
 	return -EINVAL;
@@ -657,6 +658,11 @@ cfgkey_map(struct cfgkey_ctx *cx, yaml_node_t *node, const struct cfg_key *keys,
 		if (keys[i].type == CT_SECTION) {
 			cfgkey_map(cx, vn, keys[i].sub, (char *)base + keys[i].off,
 			    kp, NULL);
+			continue;
+		}
+		if (keys[i].type == CT_LIST) {
+			memset((char *)base + keys[i].off, 0, keys[i].size);
+			cfgkey_list(cx, vn, kp, keys[i].fn, base);
 			continue;
 		}
 		if ((text = cfgkey_scalar(cx, vn, kp)) == NULL)

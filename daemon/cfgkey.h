@@ -84,6 +84,9 @@ enum cfg_type {
 	CT_SIZE,	/* uint32_t from a size with suffix, within [min, max] */
 	CT_FN,		/* fn(cx, node, base, path) */
 	CT_SECTION,	/* a nested mapping read with sub, base + off */
+	CT_LIST,	/* a list that replaces the default one: the count at
+			   off (size bytes) is zeroed, then fn(cx, item,
+			   base, "path[i]") appends each item */
 };
 
 struct cfgkey_ctx;
@@ -99,34 +102,39 @@ struct cfg_key {
 	double		 min, max;	/* accepted range (durations: ms) */
 	const char	*def;		/* default, parsed like a value; NULL: none */
 	cfg_namefn	 names;		/* CT_ENUM */
-	cfg_fn		 fn;		/* CT_FN */
+	cfg_fn		 fn;		/* CT_FN; CT_LIST: per item */
 	const struct cfg_key *sub;	/* CT_SECTION */
+	size_t		 size;		/* CT_LIST: bytes of the count */
 };
 
-#define K_END	{ NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL }
+#define K_END	{ NULL, 0, 0, 0, 0, NULL, NULL, NULL, NULL, 0 }
 #define KSTR(n, t, f, d) \
-	{ n, CT_STR, offsetof(t, f), 0, 0, d, NULL, NULL, NULL }
+	{ n, CT_STR, offsetof(t, f), 0, 0, d, NULL, NULL, NULL, 0 }
 #define KU32(n, t, f, lo, hi, d) \
-	{ n, CT_U32, offsetof(t, f), lo, hi, d, NULL, NULL, NULL }
+	{ n, CT_U32, offsetof(t, f), lo, hi, d, NULL, NULL, NULL, 0 }
 #define KSIZE(n, t, f, lo, hi, d) \
-	{ n, CT_SIZE, offsetof(t, f), lo, hi, d, NULL, NULL, NULL }
+	{ n, CT_SIZE, offsetof(t, f), lo, hi, d, NULL, NULL, NULL, 0 }
 /* A duration whose range is given in seconds. */
 #define KDUR(n, t, f, lo, hi, d) \
-	{ n, CT_DUR, offsetof(t, f), (lo) * 1000.0, (hi) * 1000.0, d, NULL, NULL, NULL }
+	{ n, CT_DUR, offsetof(t, f), (lo) * 1000.0, (hi) * 1000.0, d, NULL, NULL, NULL, 0 }
 /* The same into a uint32_t (hi at most 49 days). */
 #define KDUR32(n, t, f, lo, hi, d) \
-	{ n, CT_DUR32, offsetof(t, f), (lo) * 1000.0, (hi) * 1000.0, d, NULL, NULL, NULL }
+	{ n, CT_DUR32, offsetof(t, f), (lo) * 1000.0, (hi) * 1000.0, d, NULL, NULL, NULL, 0 }
 #define KDBL(n, t, f, lo, hi, d) \
-	{ n, CT_DOUBLE, offsetof(t, f), lo, hi, d, NULL, NULL, NULL }
+	{ n, CT_DOUBLE, offsetof(t, f), lo, hi, d, NULL, NULL, NULL, 0 }
 #define KBOOL(n, t, f, d) \
-	{ n, CT_BOOL, offsetof(t, f), 0, 1, d, NULL, NULL, NULL }
+	{ n, CT_BOOL, offsetof(t, f), 0, 1, d, NULL, NULL, NULL, 0 }
 #define KENUM(n, t, f, names, d) \
-	{ n, CT_ENUM, offsetof(t, f), 0, 0, d, names, NULL, NULL }
-#define KFN(n, fn)	{ n, CT_FN, 0, 0, 0, NULL, NULL, fn, NULL }
+	{ n, CT_ENUM, offsetof(t, f), 0, 0, d, names, NULL, NULL, 0 }
+#define KFN(n, fn)	{ n, CT_FN, 0, 0, 0, NULL, NULL, fn, NULL, 0 }
 #define KSEC(n, t, f, sub) \
-	{ n, CT_SECTION, offsetof(t, f), 0, 0, NULL, NULL, NULL, sub }
+	{ n, CT_SECTION, offsetof(t, f), 0, 0, NULL, NULL, NULL, sub, 0 }
+/* A list of items fn appends to the array whose count is field count. */
+#define KLIST(n, t, count, fn) \
+	{ n, CT_LIST, offsetof(t, count), 0, 0, NULL, NULL, fn, NULL, \
+	  sizeof(((t *)0)->count) }
 /* A nested mapping whose keys are fields of the same struct. */
-#define KFLAT(n, sub)	{ n, CT_SECTION, 0, 0, 0, NULL, NULL, NULL, sub }
+#define KFLAT(n, sub)	{ n, CT_SECTION, 0, 0, 0, NULL, NULL, NULL, sub, 0 }
 /* One day in seconds, for KDUR ranges. */
 #define K_DAY		86400.0
 
@@ -216,8 +224,8 @@ const char *cfgkey_scalar(struct cfgkey_ctx *cx, yaml_node_t *n,
 /*
  * Parses text by k's type into base + k->off, range checked.  n is where an
  * error is reported (NULL: the file).  Returns 0, or -EINVAL after
- * reporting; the field is then unchanged.  CT_FN and CT_SECTION entries
- * are not values: -EINVAL without a report.
+ * reporting; the field is then unchanged.  CT_FN, CT_SECTION and CT_LIST
+ * entries are not values: -EINVAL without a report.
  */
 int	 cfgkey_value(struct cfgkey_ctx *cx, const struct cfg_key *k,
 	    yaml_node_t *n, const char *text, void *base, const char *path);

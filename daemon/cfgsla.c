@@ -224,16 +224,18 @@ cfg_calendars(struct cfgkey_ctx *cx, yaml_node_t *n, void *base, const char *pat
 	cfgkey_pairs(cx, n, path, cfg_calendar_entry, base);
 }
 
+/* An item of warnings: a fraction above the one before it. */
 static void
-cfg_warning(struct cfgkey_ctx *cx, yaml_node_t *n, const char *t, void *arg,
-    const char *path)
+cfg_warning(struct cfgkey_ctx *cx, yaml_node_t *n, void *base, const char *path)
 {
 	static const struct cfg_key frac = { "warning", CT_DOUBLE, 0, 0.01, 0.99,
-	    NULL, NULL, NULL, NULL };
-	struct sla_config *sla = arg;
+	    NULL, NULL, NULL, NULL, 0 };
+	struct sla_config *sla = base;
+	const char *t;
 	double v;
 
-	if (cfgkey_value(cx, &frac, n, t, &v, path) != 0)
+	if ((t = cfgkey_scalar(cx, n, path)) == NULL ||
+	    cfgkey_value(cx, &frac, n, t, &v, path) != 0)
 		return;
 	if (sla->nwarnings == SLA_MAX_WARNINGS)
 		cfgkey_error(cx, n, path, "at most %d warnings", SLA_MAX_WARNINGS);
@@ -241,15 +243,6 @@ cfg_warning(struct cfgkey_ctx *cx, yaml_node_t *n, const char *t, void *arg,
 		cfgkey_error(cx, n, path, "warning fractions must be ascending");
 	else
 		sla->warn_at[sla->nwarnings++] = v;
-}
-
-static void
-cfg_warnings(struct cfgkey_ctx *cx, yaml_node_t *n, void *base, const char *path)
-{
-	struct sla_config *sla = base;
-
-	sla->nwarnings = 0;
-	cfgkey_scalars(cx, n, path, cfg_warning, sla);
 }
 
 /* A clock row, kept until every row is read (the most specific wins). */
@@ -427,10 +420,14 @@ cfg_rung_clock(struct cfgkey_ctx *cx, yaml_node_t *n, const char *t, void *arg,
 		r->clocks |= (uint8_t)(1u << k);
 }
 
+/*
+ * An item of escalation.  A rung naming a warning that does not exist is
+ * sla_config_validate()'s to report.
+ */
 static void
-cfg_rung(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
+cfg_rung(struct cfgkey_ctx *cx, yaml_node_t *n, void *base, const char *path)
 {
-	struct sla_config *sla = arg;
+	struct sla_config *sla = base;
 	struct rung_in in;
 	yaml_node_t *at[RK__N];
 	struct sla_rung r;
@@ -462,16 +459,6 @@ cfg_rung(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 		cfgkey_scalars(cx, at[RK_CLOCKS], kp, cfg_rung_clock, &r);
 	}
 	sla->rungs[sla->nrungs++] = r;
-}
-
-static void
-cfg_ladder(struct cfgkey_ctx *cx, yaml_node_t *n, void *base, const char *path)
-{
-	struct sla_config *sla = base;
-
-	/* a rung naming a warning that does not exist: sla_config_validate() */
-	sla->nrungs = 0;
-	cfgkey_list(cx, n, path, cfg_rung, base);
 }
 
 struct band_in {
@@ -576,11 +563,13 @@ enum { QK_WARNINGS, QK_ARRIVE, QK_CALENDARS, QK_CLOCKS, QK_ESCALATION,
     QK_SCORES, QK__N };
 
 static const struct cfg_key sla_keys[] = {
-	[QK_WARNINGS] = KFN("warnings", cfg_warnings),
+	[QK_WARNINGS] = KLIST("warnings", struct sla_config, nwarnings,
+	    cfg_warning),
 	[QK_ARRIVE] = KFN("arrive_starts", cfgkey_nop),
 	[QK_CALENDARS] = KFN("calendars", cfg_calendars),
 	[QK_CLOCKS] = KFN("clocks", cfgkey_nop),
-	[QK_ESCALATION] = KFN("escalation", cfg_ladder),
+	[QK_ESCALATION] = KLIST("escalation", struct sla_config, nrungs,
+	    cfg_rung),
 	[QK_SCORES] = KFN("scores", cfg_scores),
 	[QK__N] = K_END
 };
@@ -590,7 +579,7 @@ cfgsla_read(struct cfgkey_ctx *cx, yaml_node_t *n, struct sla_config *sla,
     const char *path)
 {
 	static const struct cfg_key arrive = { "arrive_starts", CT_ENUM, 0, 0, 0,
-	    NULL, n_arrive, NULL, NULL };
+	    NULL, n_arrive, NULL, NULL, 0 };
 	struct sla_config_error verr[8];
 	yaml_node_t *at[QK__N];
 	char kp[CFGKEY_PATH_MAX];
