@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -555,4 +556,135 @@ Test(cfgkey, enum_names_of_the_model)
 	cr_assert_null(cfgkey_name_severity(SEV__COUNT));
 	cr_assert_str_eq(cfgkey_name_region(REGION_C), "C");
 	cr_assert_null(cfgkey_name_region(REGION__COUNT));
+}
+
+/* ------------------------------------------------------------------ */
+/* Lists, keyed mappings, freeing */
+
+/* A KLIST: fn appends each item; a list given replaces the default one. */
+struct l_in {
+	int		 v[4];
+	uint8_t		 n;
+};
+
+static void
+l_item(struct cfgkey_ctx *c, yaml_node_t *n, void *base, const char *path)
+{
+	struct l_in *l = base;
+	const char *t = cfgkey_scalar(c, n, path);
+
+	if (t != NULL && l->n < 4)
+		l->v[l->n++] = atoi(t);
+}
+
+static const struct cfg_key l_keys[] = {
+	KLIST("list", struct l_in, n, l_item),
+	K_END
+};
+
+/* Walks yaml with l_keys into *l, which keeps what it held before. */
+static int
+walk_list(const char *yaml, struct l_in *l)
+{
+	yaml_node_t *root;
+	int r;
+
+	reset();
+	cfgkey_init(&cx, "k.yaml", &errs);
+	cx_live = 1;
+	if ((r = cfgkey_parse(&cx, yaml, strlen(yaml), &root)) == 0)
+		r = cfgkey_map(&cx, root, l_keys, l, "", NULL);
+	return r;
+}
+
+Test(cfgkey, list_replaces_the_default)
+{
+	struct l_in l = { { 7, 8 }, 2 };
+
+	cr_assert_eq(walk_list("other: 1\n", &l), 0);
+	cr_assert_eq(l.n, 2, "no list: the default stays");
+	cr_assert_eq(walk_list("list: [1, 2, 3]\n", &l), 0);
+	cr_assert_eq(errs.n, 0, "%s", errs.n ? errs.msg[0] : "");
+	cr_assert_eq(l.n, 3);
+	cr_assert_eq(l.v[0], 1);
+	cr_assert_eq(l.v[2], 3);
+	cr_assert_eq(walk_list("list: []\n", &l), 0);
+	cr_assert_eq(l.n, 0, "an empty list empties it");
+	cr_assert_eq(walk_list("list: [5, [6]]\n", &l), 0);
+	cr_assert_eq(l.n, 1);
+	expect_only("k.yaml:1:11: list[1]: expected a value, got a list");
+	cr_assert_eq(walk_list("list: {a: 1}\n", &l), 0);
+	expect_only("k.yaml:1:7: list: expected a list, got a mapping");
+}
+
+/* cfgkey_pairs() hands each entry over with its key and path. */
+static void
+p_entry(struct cfgkey_ctx *c, yaml_node_t *kn, const char *key,
+    yaml_node_t *vn, void *arg, const char *path)
+{
+	char *seen = arg;
+	size_t len = strlen(seen);
+
+	snprintf(seen + len, 128 - len, "%s=%s@%s;", key,
+	    vn->type == YAML_SCALAR_NODE ? (const char *)vn->data.scalar.value :
+	    "?", path);
+}
+
+Test(cfgkey, pairs_by_name)
+{
+	const char *yaml = "m: {a: 1, [x]: 2, b: 3}\nn: [1]\n";
+	yaml_node_t *root;
+	char seen[128] = "";
+
+	reset();
+	cfgkey_init(&cx, "k.yaml", &errs);
+	cx_live = 1;
+	cr_assert_eq(cfgkey_parse(&cx, yaml, strlen(yaml), &root), 0);
+	cfgkey_pairs(&cx, cfgkey_node(&cx, root->data.mapping.pairs.start[0].value),
+	    "m", p_entry, seen);
+	cr_assert_str_eq(seen, "a=1@m.a;b=3@m.b;");
+	expect_only("k.yaml:1:11: m: expected a value, got a list");
+	config_errors_free(&errs);
+	cfgkey_pairs(&cx, cfgkey_node(&cx, root->data.mapping.pairs.start[1].value),
+	    "n", p_entry, seen);
+	expect_only("k.yaml:2:4: n: expected a mapping, got a list");
+}
+
+/* cfgkey_free() frees every CT_STR of the table, nested ones too. */
+struct f_in {
+	char		*a;
+	uint32_t	 count;
+	struct {
+		char	*b;
+	}		 inner;
+};
+
+static const struct cfg_key f_inner_keys[] = {
+	KSTR("b", struct f_in, inner.b, "deep"),
+	K_END
+};
+
+static const struct cfg_key f_keys[] = {
+	KSTR("a", struct f_in, a, "top"),
+	KU32("count", struct f_in, count, 0, 9, "4"),
+	KFLAT("inner", f_inner_keys),
+	K_END
+};
+
+Test(cfgkey, free_takes_every_string_of_the_table)
+{
+	struct f_in f;
+
+	reset();
+	memset(&f, 0, sizeof(f));
+	cfgkey_init(&cx, "k.yaml", &errs);
+	cx_live = 1;
+	cfgkey_defaults(&cx, f_keys, &f);
+	cr_assert_str_eq(f.a, "top");
+	cr_assert_str_eq(f.inner.b, "deep");
+	cfgkey_free(f_keys, &f);
+	cr_assert_null(f.a);
+	cr_assert_null(f.inner.b);
+	cr_assert_eq(f.count, 4, "not a string: left alone");
+	cfgkey_free(f_keys, &f);	/* again: nothing left to free */
 }
