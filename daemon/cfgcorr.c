@@ -48,15 +48,13 @@ static void
 cfg_rule(struct cfgkey_ctx *cx, yaml_node_t *n, void *base, const char *path)
 {
 	struct corr_config *cc = base;
-	struct rule_in in;
+	struct rule_in in = { 0 };
 	yaml_node_t *at[RL__N];
 	struct corr_rule r;
 	char kp[CFGKEY_PATH_MAX];
 	size_t i = 0;
 
-	memset(&in, 0, sizeof(in));
-	cfgkey_defaults(cx, rule_keys, &in);
-	if (cfgkey_map(cx, n, rule_keys, &in, path, at) != 0)
+	if (cfgkey_item(cx, n, rule_keys, &in, path, at) != 0)
 		return;
 	if (at[RL_ROOT] == NULL || at[RL_EXPLAINS] == NULL) {
 		cfgkey_error(cx, n, path, "a root-cause rule needs root and "

@@ -172,7 +172,8 @@ cfg_point(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 {
 	struct profile_pts *pp = arg;
 	struct fleet_profile *prof = pp->prof;
-	struct point_in in;
+	struct point_in in = { .table = -1, .type = -1, .min = -INFINITY,
+	    .max = INFINITY, .bit = UINT32_MAX };
 	yaml_node_t *at[PK__N];
 	struct mbmap_point pt;
 	const char *why;
@@ -181,13 +182,7 @@ cfg_point(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 	enum mbmap_table table = MBMAP_HOLDING;
 	uint16_t address = 0;
 
-	memset(&in, 0, sizeof(in));
-	in.table = in.type = -1;
-	in.min = -INFINITY;
-	in.max = INFINITY;
-	in.bit = UINT32_MAX;
-	cfgkey_defaults(cx, point_keys, &in);
-	if (cfgkey_map(cx, n, point_keys, &in, path, at) != 0)
+	if (cfgkey_item(cx, n, point_keys, &in, path, at) != 0)
 		goto out;
 	if (in.name == NULL) {
 		cfgkey_error(cx, n, path, "a point needs a name");
@@ -358,17 +353,13 @@ cfg_alarm(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 {
 	struct profile_arg *pa = arg;
 	struct fleet_profile *prof = &pa->fleet->profiles[pa->profile];
-	struct alarm_in in;
+	struct alarm_in in = { .cond = -1, .bit = UINT32_MAX };
 	yaml_node_t *at[AK__N];
 	struct fleet_alarm al;
 	char kp[CFGKEY_PATH_MAX];
 	uint32_t pi;
 
-	memset(&in, 0, sizeof(in));
-	in.cond = -1;
-	in.bit = UINT32_MAX;
-	cfgkey_defaults(cx, alarm_keys, &in);
-	if (cfgkey_map(cx, n, alarm_keys, &in, path, at) != 0)
+	if (cfgkey_item(cx, n, alarm_keys, &in, path, at) != 0)
 		goto out;
 	if (in.code == NULL || in.point == NULL || in.cond < 0) {
 		cfgkey_error(cx, n, path, "an alarm needs code, point and "
@@ -467,8 +458,7 @@ cfg_profile(struct cfgkey_ctx *cx, yaml_node_t *kn, const char *id,
 		cfgkey_error(cx, kn, path, "duplicate profile id \"%s\"", id);
 		return;
 	}
-	cfgkey_defaults(cx, profile_keys, &f->profiles[pi]);
-	if (cfgkey_map(cx, vn, profile_keys, &f->profiles[pi], path, at) != 0)
+	if (cfgkey_item(cx, vn, profile_keys, &f->profiles[pi], path, at) != 0)
 		return;
 	pa.profile = pi;
 	pp.prof = &f->profiles[pi];
@@ -504,8 +494,7 @@ cfg_tenant(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 	struct fleet_site *s = arg;
 	struct tenant_in in = { NULL, 0 };
 
-	cfgkey_defaults(cx, tenant_keys, &in);
-	if (cfgkey_map(cx, n, tenant_keys, &in, path, NULL) == 0) {
+	if (cfgkey_item(cx, n, tenant_keys, &in, path, NULL) == 0) {
 		if (in.customer == NULL)
 			cfgkey_error(cx, n, path, "a tenant needs customer");
 		else {
@@ -548,15 +537,13 @@ static void
 cfg_site(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 {
 	struct fleet *f = arg;
-	struct site_in in;
+	struct site_in in = { .region = -1 };
 	yaml_node_t *at[SK__N];
 	struct fleet_site *s;
 	char kp[CFGKEY_PATH_MAX];
 	uint32_t si;
 
-	memset(&in, 0, sizeof(in));
-	in.region = -1;
-	if (cfgkey_map(cx, n, site_keys, &in, path, at) != 0)
+	if (cfgkey_item(cx, n, site_keys, &in, path, at) != 0)
 		goto out;
 	if (in.id == NULL || in.area == NULL || at[SK_REGION] == NULL) {
 		cfgkey_error(cx, n, path, "a site needs id, area and region");
@@ -726,13 +713,11 @@ static void
 cfg_device(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 {
 	struct fleet *f = arg;
-	struct dev_in in;
+	struct dev_in in = { .unit = UINT32_MAX };
 	yaml_node_t *at[DK__N];
 	struct cfgkey_loc loc = cfgkey_loc(cx, n);
 
-	memset(&in, 0, sizeof(in));
-	in.unit = UINT32_MAX;
-	if (cfgkey_map(cx, n, device_keys, &in, path, at) != 0)
+	if (cfgkey_item(cx, n, device_keys, &in, path, at) != 0)
 		goto out;
 	if (in.inventory != NULL) {
 		char kp[CFGKEY_PATH_MAX];

@@ -672,6 +672,14 @@ cfgkey_map(struct cfgkey_ctx *cx, yaml_node_t *node, const struct cfg_key *keys,
 	return 0;
 }
 
+int
+cfgkey_item(struct cfgkey_ctx *cx, yaml_node_t *node, const struct cfg_key *keys,
+    void *base, const char *path, yaml_node_t **at)
+{
+	cfgkey_defaults(cx, keys, base);
+	return cfgkey_map(cx, node, keys, base, path, at);
+}
+
 void
 cfgkey_list(struct cfgkey_ctx *cx, yaml_node_t *node, const char *path,
     cfg_fn fn, void *arg)

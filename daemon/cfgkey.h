@@ -249,6 +249,13 @@ void	 cfgkey_free(const struct cfg_key *keys, void *base);
 int	 cfgkey_map(struct cfgkey_ctx *cx, yaml_node_t *node,
 	    const struct cfg_key *keys, void *base, const char *path,
 	    yaml_node_t **at);
+/*
+ * Reads one item of a list or keyed mapping: the table's defaults into
+ * base, then cfgkey_map() of node over them.  Returns cfgkey_map's result.
+ */
+int	 cfgkey_item(struct cfgkey_ctx *cx, yaml_node_t *node,
+	    const struct cfg_key *keys, void *base, const char *path,
+	    yaml_node_t **at);
 /* Calls fn(cx, item, arg, "path[i]") for each item of list node. */
 void	 cfgkey_list(struct cfgkey_ctx *cx, yaml_node_t *node, const char *path,
 	    cfg_fn fn, void *arg);

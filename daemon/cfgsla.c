@@ -278,14 +278,13 @@ cfg_clock(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 {
 	struct clock_rows *rows = arg;
 	const struct sla_config *sla = rows->sla;
-	struct clock_row r;
+	struct clock_row r = { .clock = -1, .tier = -1, .severity = -1,
+	    .region = -1 };
 	yaml_node_t *at[LK__N];
 	char kp[CFGKEY_PATH_MAX];
 	const char *why, *text;
 
-	memset(&r, 0, sizeof(r));
-	r.clock = r.tier = r.severity = r.region = -1;
-	if (cfgkey_map(cx, n, clock_keys, &r, path, at) != 0)
+	if (cfgkey_item(cx, n, clock_keys, &r, path, at) != 0)
 		return;
 	if (at[LK_CLOCK] == NULL || at[LK_DURATION] == NULL) {
 		cfgkey_error(cx, n, path, "a clock row needs clock and duration");
@@ -428,15 +427,12 @@ static void
 cfg_rung(struct cfgkey_ctx *cx, yaml_node_t *n, void *base, const char *path)
 {
 	struct sla_config *sla = base;
-	struct rung_in in;
+	struct rung_in in = { .level = -1, .on = -1 };
 	yaml_node_t *at[RK__N];
 	struct sla_rung r;
 	char kp[CFGKEY_PATH_MAX];
 
-	memset(&in, 0, sizeof(in));
-	in.level = in.on = -1;
-	cfgkey_defaults(cx, rung_keys, &in);
-	if (cfgkey_map(cx, n, rung_keys, &in, path, at) != 0)
+	if (cfgkey_item(cx, n, rung_keys, &in, path, at) != 0)
 		return;
 	if (at[RK_LEVEL] == NULL || at[RK_ON] == NULL) {
 		cfgkey_error(cx, n, path, "an escalation step needs level (station, "
@@ -487,13 +483,11 @@ static void
 cfg_band(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 {
 	struct bands_arg *ba = arg;
-	struct band_in in;
+	struct band_in in = { .grade = -1 };
 	yaml_node_t *at[BK__N];
 	int64_t under;
 
-	memset(&in, 0, sizeof(in));
-	in.grade = -1;
-	if (cfgkey_map(cx, n, band_keys, &in, path, at) != 0)
+	if (cfgkey_item(cx, n, band_keys, &in, path, at) != 0)
 		return;
 	if (ba->response ? at[BK_POINTS] == NULL : at[BK_GRADE] == NULL) {
 		cfgkey_error(cx, n, path, "a %s band needs %s", ba->response ?
