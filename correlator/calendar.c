@@ -178,6 +178,17 @@ day_works(const struct calendar *c, int64_t day)
 	return !(i < c->nholidays && c->holidays[i] == day);
 }
 
+/* Working period i of local day `day` as local ms, [*s, *e). */
+static void
+period_span(const struct calendar *c, int64_t day, unsigned i, int64_t *s,
+    int64_t *e)
+{
+	int64_t base = day * CAL_MS_PER_DAY;
+
+	*s = base + c->periods[i].start_min * CAL_MS_PER_MIN;
+	*e = base + c->periods[i].end_min * CAL_MS_PER_MIN;
+}
+
 int64_t
 calendar_add(const struct calendar *c, int64_t t, int64_t work_ms)
 {
@@ -191,14 +202,12 @@ calendar_add(const struct calendar *c, int64_t t, int64_t work_ms)
 	local = t + (int64_t)c->utc_offset_min * CAL_MS_PER_MIN;
 	day = floor_div(local, CAL_MS_PER_DAY);
 	for (n = 0; n < CAL_MAX_WALK_DAYS; n++, day++) {
-		int64_t base = day * CAL_MS_PER_DAY;
-
 		if (!day_works(c, day))
 			continue;
 		for (i = 0; i < c->nperiods; i++) {
-			int64_t s = base + c->periods[i].start_min * CAL_MS_PER_MIN;
-			int64_t e = base + c->periods[i].end_min * CAL_MS_PER_MIN;
+			int64_t s, e;
 
+			period_span(c, day, i, &s, &e);
 			if (e <= local)
 				continue;
 			if (s < local)
@@ -228,14 +237,12 @@ calendar_between(const struct calendar *c, int64_t a, int64_t b)
 	day = floor_div(la, CAL_MS_PER_DAY);
 	last = floor_div(lb - 1, CAL_MS_PER_DAY);
 	for (; day <= last; day++) {
-		int64_t base = day * CAL_MS_PER_DAY;
-
 		if (!day_works(c, day))
 			continue;
 		for (i = 0; i < c->nperiods; i++) {
-			int64_t s = base + c->periods[i].start_min * CAL_MS_PER_MIN;
-			int64_t e = base + c->periods[i].end_min * CAL_MS_PER_MIN;
+			int64_t s, e;
 
+			period_span(c, day, i, &s, &e);
 			if (s < la)
 				s = la;
 			if (e > lb)
