@@ -53,6 +53,18 @@ place(struct timerq *q, uint32_t i, struct timerq_entry e)
 	e.node->slot = i;
 }
 
+/*
+ * Both sifts move a hole rather than the entry: each step copies one
+ * neighbour into the hole, and the entry is written once, where the hole
+ * stops.  Returns the hole's new slot, from.
+ */
+static uint32_t
+hole_move(struct timerq *q, uint32_t hole, uint32_t from)
+{
+	place(q, hole, q->heap[from]);
+	return from;
+}
+
 static void
 sift_up(struct timerq *q, uint32_t i, struct timerq_entry e)
 {
@@ -61,8 +73,7 @@ sift_up(struct timerq *q, uint32_t i, struct timerq_entry e)
 
 		if (q->heap[p].deadline <= e.deadline)
 			break;
-		place(q, i, q->heap[p]);
-		i = p;
+		i = hole_move(q, i, p);
 	}
 	place(q, i, e);
 }
@@ -82,8 +93,7 @@ sift_down(struct timerq *q, uint32_t i, struct timerq_entry e)
 				best = k;
 		if (q->heap[best].deadline >= e.deadline)
 			break;
-		place(q, i, q->heap[best]);
-		i = best;
+		i = hole_move(q, i, best);
 	}
 	place(q, i, e);
 }
