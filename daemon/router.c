@@ -421,6 +421,22 @@ router_copy_str(char **dst, const char *s)
 	return *dst - n;
 }
 
+/*
+ * Queues m, whose heap block m->ptr the shard will own, for shard.  When
+ * the ring is full the block is freed here and the producer's `full`
+ * counted.  Returns 0 or -EAGAIN.
+ */
+static int
+router_push_owned(struct router *r, unsigned producer, unsigned shard,
+    const struct router_msg *m)
+{
+	if (ring_push(router_ring_of(r, producer, shard), m) == 0)
+		return 0;
+	xfree(m->ptr);
+	ring_add_relaxed(&r->prod[producer].full, 1);
+	return -EAGAIN;
+}
+
 int
 router_action(struct router *r, unsigned producer,
     const struct corr_action *a)
@@ -448,12 +464,7 @@ router_action(struct router *r, unsigned producer,
 	memset(&m, 0, sizeof(m));
 	m.ptr = copy;
 	m.kind = ROUTER_MSG_ACTION;
-	if (ring_push(router_ring_of(r, producer, shard), &m) != 0) {
-		xfree(copy);
-		ring_add_relaxed(&r->prod[producer].full, 1);
-		return -EAGAIN;
-	}
-	return 0;
+	return router_push_owned(r, producer, shard, &m);
 }
 
 int
@@ -483,11 +494,8 @@ router_maint_add(struct router *r, unsigned producer,
 	m.ptr = copy;
 	m.kind = ROUTER_MSG_MAINT_ADD;
 	m.id = (uint32_t)ring_add_relaxed(&r->next_maint, 1) + 1;
-	if (ring_push(router_ring_of(r, producer, shard), &m) != 0) {
-		xfree(copy);
-		ring_add_relaxed(&r->prod[producer].full, 1);
+	if (router_push_owned(r, producer, shard, &m) != 0)
 		return -EAGAIN;
-	}
 	*id = m.id;
 	return 0;
 }
