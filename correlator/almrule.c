@@ -280,16 +280,25 @@ almrule_sample(struct almrule *ar, struct almrule_dev *d, uint32_t point,
 	return 0;
 }
 
+/* Raises (lost) or clears the device's COMM_LOSS, and counts it. */
+static void
+comm_loss_set(struct almrule *ar, struct almrule_dev *d, int lost, int64_t now)
+{
+	d->comm_lost = (uint8_t)lost;
+	if (lost)
+		ar->stats.comm_loss_raised++;
+	else
+		ar->stats.comm_loss_cleared++;
+	emit(ar, d, FLEET_NONE, FLEET_CODE_COMM_LOSS, ar->cfg.comm_loss_severity,
+	    lost ? ALARM_RAISE : ALARM_CLEAR, NAN, now);
+}
+
 void
 almrule_poll_ok(struct almrule *ar, struct almrule_dev *d, int64_t now)
 {
 	d->misses = 0;
-	if (!d->comm_lost)
-		return;
-	d->comm_lost = 0;
-	ar->stats.comm_loss_cleared++;
-	emit(ar, d, FLEET_NONE, FLEET_CODE_COMM_LOSS, ar->cfg.comm_loss_severity,
-	    ALARM_CLEAR, NAN, now);
+	if (d->comm_lost)
+		comm_loss_set(ar, d, 0, now);
 }
 
 void
@@ -298,12 +307,8 @@ almrule_poll_failed(struct almrule *ar, struct almrule_dev *d, int64_t now)
 	ar->stats.polls_failed++;
 	if (d->misses < UINT32_MAX)
 		d->misses++;
-	if (d->comm_lost || d->misses < ar->cfg.comm_loss_misses)
-		return;
-	d->comm_lost = 1;
-	ar->stats.comm_loss_raised++;
-	emit(ar, d, FLEET_NONE, FLEET_CODE_COMM_LOSS, ar->cfg.comm_loss_severity,
-	    ALARM_RAISE, NAN, now);
+	if (!d->comm_lost && d->misses >= ar->cfg.comm_loss_misses)
+		comm_loss_set(ar, d, 1, now);
 }
 
 int
