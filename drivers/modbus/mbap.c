@@ -64,11 +64,27 @@ mbap_read_fc(unsigned table)
 	}
 }
 
+/*
+ * Appends the request's quantity to pdu[*n] when it is 1 to limit and
+ * the addresses it spans end within the 65536 of a table; else -EINVAL.
+ */
+static int
+put_quantity(uint8_t *pdu, size_t *n, const struct mbap_req *r,
+    unsigned limit)
+{
+	if (r->count == 0 || r->count > limit ||
+	    (unsigned)r->addr + r->count > 65536)
+		return -EINVAL;
+	put16(pdu + *n, r->count);
+	*n += 2;
+	return 0;
+}
+
 int
 mbap_encode(const struct mbap_req *r, uint8_t *buf, size_t cap)
 {
 	uint8_t pdu[MBAP_ADU_MAX];
-	size_t n = 0, limit;
+	size_t n = 0;
 	unsigned i;
 
 	pdu[n++] = r->fc;
@@ -79,12 +95,9 @@ mbap_encode(const struct mbap_req *r, uint8_t *buf, size_t cap)
 	case MBAP_FC_READ_DISCRETE:
 	case MBAP_FC_READ_HOLDING:
 	case MBAP_FC_READ_INPUT:
-		limit = fc_is_bits(r->fc) ? MBAP_MAX_BITS : MBAP_MAX_REGS;
-		if (r->count == 0 || r->count > limit ||
-		    (unsigned)r->addr + r->count > 65536)
+		if (put_quantity(pdu, &n, r, fc_is_bits(r->fc) ? MBAP_MAX_BITS :
+		    MBAP_MAX_REGS) != 0)
 			return -EINVAL;
-		put16(pdu + n, r->count);
-		n += 2;
 		break;
 	case MBAP_FC_WRITE_COIL:
 		if (r->bits == NULL)
@@ -99,12 +112,9 @@ mbap_encode(const struct mbap_req *r, uint8_t *buf, size_t cap)
 		n += 2;
 		break;
 	case MBAP_FC_WRITE_COILS:
-		if (r->bits == NULL || r->count == 0 ||
-		    r->count > MBAP_MAX_WBITS ||
-		    (unsigned)r->addr + r->count > 65536)
+		if (r->bits == NULL ||
+		    put_quantity(pdu, &n, r, MBAP_MAX_WBITS) != 0)
 			return -EINVAL;
-		put16(pdu + n, r->count);
-		n += 2;
 		pdu[n++] = (uint8_t)((r->count + 7) / 8);
 		memset(pdu + n, 0, (r->count + 7) / 8);
 		for (i = 0; i < r->count; i++)
@@ -113,12 +123,9 @@ mbap_encode(const struct mbap_req *r, uint8_t *buf, size_t cap)
 		n += (r->count + 7) / 8;
 		break;
 	case MBAP_FC_WRITE_REGISTERS:
-		if (r->regs == NULL || r->count == 0 ||
-		    r->count > MBAP_MAX_WREGS ||
-		    (unsigned)r->addr + r->count > 65536)
+		if (r->regs == NULL ||
+		    put_quantity(pdu, &n, r, MBAP_MAX_WREGS) != 0)
 			return -EINVAL;
-		put16(pdu + n, r->count);
-		n += 2;
 		pdu[n++] = (uint8_t)(r->count * 2);
 		for (i = 0; i < r->count; i++, n += 2)
 			put16(pdu + n, r->regs[i]);
