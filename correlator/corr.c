@@ -1374,15 +1374,42 @@ corr_advance(struct corr_incident *inc, uint8_t stage)
 		inc->state = stage;
 }
 
+/*
+ * What an action does once its checks pass (docs/correlation.md has the
+ * transition table): the event it emits, the work stage it moves to, the
+ * SLA step it takes, and its timeline text when that is not the event's
+ * name.
+ */
+static const struct corr_act_effect {
+	uint8_t		 ev;		/* enum corr_evtype */
+	uint8_t		 stage;		/* enum corr_state; CORR_OPEN: none */
+	int8_t		 step;		/* enum sla_step, or -1 */
+	const char	*what;		/* NULL: the event's name */
+} corr_act_effects[CORR_ACT__COUNT] = {
+	[CORR_ACT_ACK] = { CORR_EV_ACKNOWLEDGED, CORR_ACKNOWLEDGED,
+	    SLA_STEP_ACK, NULL },
+	[CORR_ACT_DISPATCH] = { CORR_EV_DISPATCHED, CORR_DISPATCHED,
+	    SLA_STEP_DISPATCH, NULL },
+	[CORR_ACT_ON_SITE] = { CORR_EV_ON_SITE, CORR_ON_SITE,
+	    SLA_STEP_ON_SITE, NULL },
+	[CORR_ACT_RESOLVE] = { CORR_EV_RESOLVED, CORR_OPEN, SLA_STEP_RESOLVE,
+	    NULL },
+	[CORR_ACT_CLOSE] = { CORR_EV_CLOSED, CORR_OPEN, -1, NULL },
+	[CORR_ACT_NOTE] = { CORR_EV_UPDATED, CORR_OPEN, -1, "note" },
+	[CORR_ACT_PAUSE] = { CORR_EV_UPDATED, CORR_OPEN, -1, "paused" },
+	[CORR_ACT_RESUME] = { CORR_EV_UPDATED, CORR_OPEN, -1, "resumed" },
+};
+
 int
 corr_engine_action(struct corr_engine *e, const struct corr_action *a,
     char *reason, size_t len)
 {
 	struct corr_incident *inc = NULL;
+	const struct corr_act_effect *fx;
 	unsigned shard;
 	uint64_t num;
 	const char *note = a->note != NULL && a->note[0] != '\0' ? a->note : NULL;
-	const char *what = NULL, *why;
+	const char *why;
 	enum corr_evtype ev;
 
 #define REJECT(rc, ...) return corr_reject(e, a, rc, reason, len, __VA_ARGS__)
@@ -1399,38 +1426,28 @@ corr_engine_action(struct corr_engine *e, const struct corr_action *a,
 		REJECT(-EINVAL, "missing actor");
 	if (inc->state == CORR_CLOSED)
 		REJECT(-EPERM, "incident closed");
+	fx = &corr_act_effects[a->type];
+	/* the work stage no longer moves once the incident is resolved */
+	if (fx->stage != CORR_OPEN && inc->state == CORR_RESOLVED)
+		REJECT(-EPERM, "incident resolved");
+	/* what must hold for the action, and what is its own */
 	switch (a->type) {
 	case CORR_ACT_ACK:
-		if (inc->state == CORR_RESOLVED)
-			REJECT(-EPERM, "incident resolved");
 		if (inc->stage != CORR_OPEN)
 			REJECT(-EPERM, "already acknowledged by %s", inc->owner);
 		inc->owner = xstrdup(a->actor);
-		corr_advance(inc, CORR_ACKNOWLEDGED);
-		corr_sla_step(e, inc, SLA_STEP_ACK);
-		ev = CORR_EV_ACKNOWLEDGED;
 		break;
 	case CORR_ACT_DISPATCH:
-		if (inc->state == CORR_RESOLVED)
-			REJECT(-EPERM, "incident resolved");
 		if (inc->stage == CORR_OPEN)
 			REJECT(-EPERM, "not acknowledged");
 		if (inc->stage != CORR_ACKNOWLEDGED)
 			REJECT(-EPERM, "already dispatched");
-		corr_advance(inc, CORR_DISPATCHED);
-		corr_sla_step(e, inc, SLA_STEP_DISPATCH);
-		ev = CORR_EV_DISPATCHED;
 		break;
 	case CORR_ACT_ON_SITE:
-		if (inc->state == CORR_RESOLVED)
-			REJECT(-EPERM, "incident resolved");
 		if (inc->stage < CORR_DISPATCHED)
 			REJECT(-EPERM, "not dispatched");
 		if (inc->stage == CORR_ON_SITE)
 			REJECT(-EPERM, "already on site");
-		corr_advance(inc, CORR_ON_SITE);
-		corr_sla_step(e, inc, SLA_STEP_ON_SITE);
-		ev = CORR_EV_ON_SITE;
 		break;
 	case CORR_ACT_RESOLVE:
 		if (inc->state == CORR_RESOLVED)
@@ -1440,14 +1457,11 @@ corr_engine_action(struct corr_engine *e, const struct corr_action *a,
 			    inc->kind == CORR_KIND_AREA ? "linked incident(s)" :
 			    "alarm(s)");
 		inc->state = CORR_RESOLVED;
-		corr_sla_step(e, inc, SLA_STEP_RESOLVE);
-		ev = CORR_EV_RESOLVED;
 		break;
 	case CORR_ACT_CLOSE:
 		if (inc->state != CORR_RESOLVED)
 			REJECT(-EPERM, "not resolved");
 		inc->state = CORR_CLOSED;
-		ev = CORR_EV_CLOSED;
 		break;
 	case CORR_ACT_PAUSE:
 		if (note == NULL)
@@ -1457,8 +1471,6 @@ corr_engine_action(struct corr_engine *e, const struct corr_action *a,
 		if (sla_pause(&e->sla, &inc->sla, SLA_PAUSE_OPERATOR, e->now,
 		    note, &why) != 0)
 			REJECT(-EPERM, "%s", why);
-		what = "paused";
-		ev = CORR_EV_UPDATED;
 		break;
 	case CORR_ACT_RESUME:
 		if (!inc->has_sla)
@@ -1466,18 +1478,19 @@ corr_engine_action(struct corr_engine *e, const struct corr_action *a,
 		if (sla_resume(&e->sla, &inc->sla, SLA_PAUSE_OPERATOR, e->now,
 		    &why) != 0)
 			REJECT(-EPERM, "clocks not paused by an operator");
-		what = "resumed";
-		ev = CORR_EV_UPDATED;
 		break;
 	default:	/* CORR_ACT_NOTE */
 		if (note == NULL)
 			REJECT(-EINVAL, "empty note");
-		what = "note";
-		ev = CORR_EV_UPDATED;
 		break;
 	}
 #undef REJECT
-	corr_step(inc, a->at, a->actor, what != NULL ? what :
+	if (fx->stage != CORR_OPEN)
+		corr_advance(inc, fx->stage);
+	if (fx->step >= 0)
+		corr_sla_step(e, inc, (enum sla_step)fx->step);
+	ev = (enum corr_evtype)fx->ev;
+	corr_step(inc, a->at, a->actor, fx->what != NULL ? fx->what :
 	    corr_evtype_name(ev), note != NULL ? "%s" : NULL, note);
 	if (ev == CORR_EV_RESOLVED)
 		corr_sla_scored(inc, a->at);
