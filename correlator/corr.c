@@ -304,6 +304,21 @@ corr_code_name(const struct corr_engine *e, uint16_t code)
 	return code < e->fleet->ncodes ? e->fleet->codes[code] : "?";
 }
 
+/*
+ * Room for element n of an array with room for *cap elements of size
+ * bytes: when it is full, *cap doubles (first: 0 -> first) and the array
+ * is resized.  Returns the array, which may have moved.  Inline: the alarm
+ * path grows its arrays through it.
+ */
+static inline void *
+corr_grow(void *arr, uint32_t n, uint32_t *cap, uint32_t first, size_t size)
+{
+	if (n < *cap)
+		return arr;
+	*cap = *cap ? *cap * 2 : first;
+	return xreallocarray(arr, *cap, size);
+}
+
 /* System steps share one actor string: no copy per step. */
 static const char corr_system[] = CORR_ACTOR_SYSTEM;
 
@@ -319,11 +334,8 @@ corr_step_push(struct corr_incident *inc, int64_t at, const char *actor,
 {
 	struct corr_step *s;
 
-	if (inc->nsteps == inc->capsteps) {
-		inc->capsteps = inc->capsteps ? inc->capsteps * 2 : 4;
-		inc->steps = xreallocarray(inc->steps, inc->capsteps,
-		    sizeof(*inc->steps));
-	}
+	inc->steps = corr_grow(inc->steps, inc->nsteps, &inc->capsteps, 4,
+	    sizeof(*inc->steps));
 	s = &inc->steps[inc->nsteps++];
 	s->at = at;
 	s->actor = actor == corr_system ? corr_system : xstrdup(actor);
@@ -414,11 +426,8 @@ corr_inc_new(struct corr_engine *e, enum corr_kind kind, uint32_t site,
 static void
 corr_inc_add_alarm(struct corr_incident *inc, struct corr_alarm *a)
 {
-	if (inc->nalarms == inc->capalarms) {
-		inc->capalarms = inc->capalarms ? inc->capalarms * 2 : 2;
-		inc->alarms = xreallocarray(inc->alarms, inc->capalarms,
-		    sizeof(*inc->alarms));
-	}
+	inc->alarms = corr_grow(inc->alarms, inc->nalarms, &inc->capalarms, 2,
+	    sizeof(*inc->alarms));
 	inc->alarms[inc->nalarms++] = a;
 	a->inc = inc;
 	if (a->active)
@@ -1137,10 +1146,7 @@ corr_storm(struct corr_engine *e, struct corr_incident *si, int64_t now,
 		    (ar->n - i - 1) * sizeof(*ar->ents));
 		ar->n--;
 	}
-	if (ar->n == ar->cap) {
-		ar->cap = ar->cap ? ar->cap * 2 : 8;
-		ar->ents = xreallocarray(ar->ents, ar->cap, sizeof(*ar->ents));
-	}
+	ar->ents = corr_grow(ar->ents, ar->n, &ar->cap, 8, sizeof(*ar->ents));
 	ar->ents[ar->n].at = now;
 	ar->ents[ar->n].site = si->site;
 	ar->ents[ar->n].num = si->num;
@@ -1513,11 +1519,8 @@ corr_engine_maint_put(struct corr_engine *e, uint32_t id,
 	for (uint32_t i = 0; i < e->nmaint; i++)
 		if (e->maint[i].id == id)
 			return -EEXIST;
-	if (e->nmaint == e->capmaint) {
-		e->capmaint = e->capmaint ? e->capmaint * 2 : 4;
-		e->maint = xreallocarray(e->maint, e->capmaint,
-		    sizeof(*e->maint));
-	}
+	e->maint = corr_grow(e->maint, e->nmaint, &e->capmaint, 4,
+	    sizeof(*e->maint));
 	w = &e->maint[e->nmaint++];
 	w->id = id;
 	w->m = *m;
