@@ -589,6 +589,16 @@ corr_note_time(struct corr_note *b, int64_t t)
 	corr_note_str(b, buf);
 }
 
+/* Each SLA mark's incident event and timeline action. */
+static const struct {
+	uint8_t		 type;		/* enum corr_evtype */
+	const char	*action;
+} corr_sla_marks[] = {
+	[SLA_EV_WARNING] = { CORR_EV_SLA_WARNING, "sla_warning" },
+	[SLA_EV_BREACHED] = { CORR_EV_SLA_BREACHED, "sla_breached" },
+	[SLA_EV_ESCALATED] = { CORR_EV_ESCALATED, "escalated" },
+};
+
 /* The SLA engine's callback: one mark becomes one incident event. */
 static void
 corr_sla_event(const struct sla_event *sev, void *arg)
@@ -596,9 +606,8 @@ corr_sla_event(const struct sla_event *sev, void *arg)
 	struct corr_engine *e = arg;
 	struct corr_incident *inc = corr_of_sla(sev->inc);
 	const char *clock = sla_clock_name((enum sla_clock_kind)sev->clock);
-	const char *action;
 	struct corr_note b = { { 0 }, 0 };
-	enum corr_evtype type;
+	enum corr_evtype type = corr_sla_marks[sev->type].type;
 
 	switch (sev->type) {
 	case SLA_EV_WARNING:	/* "ack clock at 50%, deadline T" */
@@ -606,15 +615,11 @@ corr_sla_event(const struct sla_event *sev, void *arg)
 		corr_note_str(&b, " clock at ");
 		corr_note_uint(&b, (unsigned)(sev->fraction * 100.0 + 0.5));
 		corr_note_str(&b, "%, deadline ");
-		action = "sla_warning";
-		type = CORR_EV_SLA_WARNING;
 		e->st.sla_warnings++;
 		break;
 	case SLA_EV_BREACHED:	/* "ack clock breached, deadline T" */
 		corr_note_str(&b, clock);
 		corr_note_str(&b, " clock breached, deadline ");
-		action = "sla_breached";
-		type = CORR_EV_SLA_BREACHED;
 		e->st.sla_breaches++;
 		break;
 	default:	/* "level 1 branch: WHO (ack clock, deadline T)" */
@@ -627,15 +632,14 @@ corr_sla_event(const struct sla_event *sev, void *arg)
 		corr_note_str(&b, " (");
 		corr_note_str(&b, clock);
 		corr_note_str(&b, " clock, deadline ");
-		action = "escalated";
-		type = CORR_EV_ESCALATED;
 		e->st.escalations++;
 		break;
 	}
 	corr_note_time(&b, sev->deadline_ms);
 	if (type == CORR_EV_ESCALATED)
 		corr_note_str(&b, ")");
-	corr_step_note(inc, sev->at_ms, corr_system, action, b.s);
+	corr_step_note(inc, sev->at_ms, corr_system,
+	    corr_sla_marks[sev->type].action, b.s);
 	corr_emit_clock(e, inc, type, sev->at_ms, sev->clock);
 }
 
