@@ -148,6 +148,27 @@ ij_id(struct ij_buf *b, const struct corr_event *ev, uint64_t num)
 	ij_str(b, id);
 }
 
+/* A string, or null for NULL. */
+static void
+ij_nstr(struct ij_buf *b, const char *s)
+{
+	if (s != NULL)
+		ij_str(b, s);
+	else
+		IJ_LIT(b, "null");
+}
+
+/*
+ * A member: k is the literal before the value, its key with the comma or
+ * brace ahead of it (",\"seq\":"), so each member is one line and one
+ * copy of constant bytes, as before.
+ */
+#define IJ_KSTR(b, k, s)	(IJ_LIT(b, k), ij_str((b), (s)))
+#define IJ_KNSTR(b, k, s)	(IJ_LIT(b, k), ij_nstr((b), (s)))
+#define IJ_KU64(b, k, v)	(IJ_LIT(b, k), ij_u64((b), (v)))
+#define IJ_KBOOL(b, k, v)	(IJ_LIT(b, k), ij_bool((b), (v)))
+#define IJ_KTIME(b, k, ms)	(IJ_LIT(b, k), ij_time((b), (ms)))
+
 /* The bytes of sla_clocks_json() and the three fields after it. */
 static void
 ij_sla(struct ij_buf *b, const struct corr_event *ev)
@@ -157,29 +178,23 @@ ij_sla(struct ij_buf *b, const struct corr_event *ev)
 	IJ_LIT(b, ",\"clocks\":{");
 	for (unsigned k = 0; k < SLA__NCLOCKS; k++) {
 		struct sla_clock_view v;
-		char ts[UTC_LEN];
 
 		sla_clock_view(ev->sla, si, (enum sla_clock_kind)k, ev->at, &v);
 		if (k > 0)
 			IJ_LIT(b, ",");
 		ij_str(b, sla_clock_name((enum sla_clock_kind)k));
-		IJ_LIT(b, ":{\"state\":");
-		ij_str(b, sla_clock_state_name((enum sla_clock_state)v.state));
+		IJ_KSTR(b, ":{\"state\":",
+		    sla_clock_state_name((enum sla_clock_state)v.state));
 		IJ_LIT(b, ",\"deadline\":");
-		if (v.has_deadline) {
-			utc_format(v.deadline_ms, ts);
-			ij_str(b, ts);
-		} else {
+		if (v.has_deadline)
+			ij_time(b, v.deadline_ms);
+		else
 			IJ_LIT(b, "null");
-		}
 		IJ_LIT(b, ",\"remaining_ms\":");
 		ij_i64(b, v.remaining_ms);
-		IJ_LIT(b, ",\"paused\":");
-		ij_bool(b, v.paused);
-		IJ_LIT(b, ",\"met\":");
-		ij_bool(b, v.met);
-		IJ_LIT(b, ",\"breached\":");
-		ij_bool(b, v.breached);
+		IJ_KBOOL(b, ",\"paused\":", v.paused);
+		IJ_KBOOL(b, ",\"met\":", v.met);
+		IJ_KBOOL(b, ",\"breached\":", v.breached);
 		IJ_LIT(b, "}");
 	}
 	IJ_LIT(b, "},\"escalation_level\":");
@@ -250,14 +265,11 @@ ij_customers(struct ij_buf *b, const struct fleet *f,
 	for (size_t k = 0; k < n; k++) {
 		if (k > 0)
 			IJ_LIT(b, ",");
-		IJ_LIT(b, "{\"id\":");
-		ij_str(b, cs[k].id);
-		IJ_LIT(b, ",\"tier\":");
-		ij_str(b, tier_name(cs[k].tier));
+		IJ_KSTR(b, "{\"id\":", cs[k].id);
+		IJ_KSTR(b, ",\"tier\":", tier_name(cs[k].tier));
 		IJ_LIT(b, "}");
 	}
-	IJ_LIT(b, "],\"tier\":");
-	ij_str(b, tier_name(eff));
+	IJ_KSTR(b, "],\"tier\":", tier_name(eff));
 	if (cs != stackc)
 		free(cs);
 }
@@ -265,25 +277,18 @@ ij_customers(struct ij_buf *b, const struct fleet *f,
 static void
 ij_alarm(struct ij_buf *b, const struct fleet *f, const struct corr_alarm *a)
 {
-	IJ_LIT(b, "{\"device\":");
-	ij_str(b, f->devices[a->device].id);
-	IJ_LIT(b, ",\"code\":");
-	ij_str(b, f->codes[a->code]);
-	IJ_LIT(b, ",\"severity\":");
-	ij_str(b, severity_name((enum severity)a->severity));
-	IJ_LIT(b, ",\"active\":");
-	ij_bool(b, a->active);
-	IJ_LIT(b, ",\"raised_at\":");
-	ij_time(b, a->raised_at);
+	IJ_KSTR(b, "{\"device\":", f->devices[a->device].id);
+	IJ_KSTR(b, ",\"code\":", f->codes[a->code]);
+	IJ_KSTR(b, ",\"severity\":", severity_name((enum severity)a->severity));
+	IJ_KBOOL(b, ",\"active\":", a->active);
+	IJ_KTIME(b, ",\"raised_at\":", a->raised_at);
 	IJ_LIT(b, ",\"cleared_at\":");
 	if (a->cleared_at != 0)
 		ij_time(b, a->cleared_at);
 	else
 		IJ_LIT(b, "null");
-	IJ_LIT(b, ",\"repeats\":");
-	ij_u64(b, a->repeats);
-	IJ_LIT(b, ",\"cycles\":");
-	ij_u64(b, a->cycles);
+	IJ_KU64(b, ",\"repeats\":", a->repeats);
+	IJ_KU64(b, ",\"cycles\":", a->cycles);
 	IJ_LIT(b, "}");
 }
 
@@ -293,42 +298,25 @@ incjson_encode(const struct fleet *f, const struct corr_event *ev)
 	const struct corr_incident *ci = ev->inc;
 	struct ij_buf b = { NULL, 0, 0 };
 
-	IJ_LIT(&b, "{\"schema\":\"" INCJSON_SCHEMA "\",\"event\":");
-	ij_str(&b, corr_evtype_name((enum corr_evtype)ev->type));
-	IJ_LIT(&b, ",\"seq\":");
-	ij_u64(&b, ev->seq);
-	IJ_LIT(&b, ",\"at\":");
-	ij_time(&b, ev->at);
-	IJ_LIT(&b, ",\"incident\":{\"id\":");
-	ij_str(&b, ci->id);
-	IJ_LIT(&b, ",\"kind\":");
-	ij_str(&b, ci->kind == CORR_KIND_SITE ? "site" : "area");
-	IJ_LIT(&b, ",\"site\":");
-	if (ci->kind == CORR_KIND_SITE)
-		ij_str(&b, f->sites[ci->site].id);
-	else
-		IJ_LIT(&b, "null");
-	IJ_LIT(&b, ",\"area\":");
-	ij_str(&b, f->areas[ci->area]);
-	IJ_LIT(&b, ",\"severity\":");
-	ij_str(&b, severity_name((enum severity)ci->severity));
-	IJ_LIT(&b, ",\"state\":");
-	ij_str(&b, corr_state_name((enum corr_state)ci->state));
-	IJ_LIT(&b, ",\"owner\":");
-	if (ci->owner != NULL)
-		ij_str(&b, ci->owner);
-	else
-		IJ_LIT(&b, "null");
-	IJ_LIT(&b, ",\"opened_at\":");
-	ij_time(&b, ci->opened_at);
+	IJ_KSTR(&b, "{\"schema\":\"" INCJSON_SCHEMA "\",\"event\":",
+	    corr_evtype_name((enum corr_evtype)ev->type));
+	IJ_KU64(&b, ",\"seq\":", ev->seq);
+	IJ_KTIME(&b, ",\"at\":", ev->at);
+	IJ_KSTR(&b, ",\"incident\":{\"id\":", ci->id);
+	IJ_KSTR(&b, ",\"kind\":", ci->kind == CORR_KIND_SITE ? "site" : "area");
+	IJ_KNSTR(&b, ",\"site\":", ci->kind == CORR_KIND_SITE ?
+	    f->sites[ci->site].id : NULL);
+	IJ_KSTR(&b, ",\"area\":", f->areas[ci->area]);
+	IJ_KSTR(&b, ",\"severity\":",
+	    severity_name((enum severity)ci->severity));
+	IJ_KSTR(&b, ",\"state\":", corr_state_name((enum corr_state)ci->state));
+	IJ_KNSTR(&b, ",\"owner\":", ci->owner);
+	IJ_KTIME(&b, ",\"opened_at\":", ci->opened_at);
 	IJ_LIT(&b, ",\"root_cause\":");
 	if (ci->root != NULL) {
-		IJ_LIT(&b, "{\"device\":");
-		ij_str(&b, f->devices[ci->root->device].id);
-		IJ_LIT(&b, ",\"alarm\":");
-		ij_str(&b, f->codes[ci->root->code]);
-		IJ_LIT(&b, ",\"raised_at\":");
-		ij_time(&b, ci->root->raised_at);
+		IJ_KSTR(&b, "{\"device\":", f->devices[ci->root->device].id);
+		IJ_KSTR(&b, ",\"alarm\":", f->codes[ci->root->code]);
+		IJ_KTIME(&b, ",\"raised_at\":", ci->root->raised_at);
 		IJ_LIT(&b, "}");
 	} else {
 		IJ_LIT(&b, "null");
@@ -341,24 +329,18 @@ incjson_encode(const struct fleet *f, const struct corr_event *ev)
 	}
 	IJ_LIT(&b, "]");
 	ij_customers(&b, f, ci);
-	IJ_LIT(&b, ",\"planned\":");
-	ij_bool(&b, ci->planned);
-	if (ci->planned_reason != NULL) {
-		IJ_LIT(&b, ",\"planned_reason\":");
-		ij_str(&b, ci->planned_reason);
-	}
-	IJ_LIT(&b, ",\"chronic\":");
-	ij_bool(&b, ci->chronic);
+	IJ_KBOOL(&b, ",\"planned\":", ci->planned);
+	if (ci->planned_reason != NULL)
+		IJ_KSTR(&b, ",\"planned_reason\":", ci->planned_reason);
+	IJ_KBOOL(&b, ",\"chronic\":", ci->chronic);
 	IJ_LIT(&b, ",\"chronic_of\":[");
 	for (uint32_t i = 0; i < ci->nchronic; i++) {
 		if (i > 0)
 			IJ_LIT(&b, ",");
 		ij_id(&b, ev, ci->chronic_of[i]);
 	}
-	IJ_LIT(&b, "],\"flapping\":");
-	ij_bool(&b, ci->flapping);
-	IJ_LIT(&b, ",\"repeats\":");
-	ij_u64(&b, ci->repeats);
+	IJ_KBOOL(&b, "],\"flapping\":", ci->flapping);
+	IJ_KU64(&b, ",\"repeats\":", ci->repeats);
 	if (ev->sla != NULL && ci->has_sla)
 		ij_sla(&b, ev);
 	else
@@ -384,17 +366,10 @@ incjson_encode(const struct fleet *f, const struct corr_event *ev)
 
 		if (i > 0)
 			IJ_LIT(&b, ",");
-		IJ_LIT(&b, "{\"at\":");
-		ij_time(&b, s->at);
-		IJ_LIT(&b, ",\"actor\":");
-		ij_str(&b, s->actor);
-		IJ_LIT(&b, ",\"action\":");
-		ij_str(&b, s->action);
-		IJ_LIT(&b, ",\"note\":");
-		if (s->note != NULL)
-			ij_str(&b, s->note);
-		else
-			IJ_LIT(&b, "null");
+		IJ_KTIME(&b, "{\"at\":", s->at);
+		IJ_KSTR(&b, ",\"actor\":", s->actor);
+		IJ_KSTR(&b, ",\"action\":", s->action);
+		IJ_KNSTR(&b, ",\"note\":", s->note);
 		IJ_LIT(&b, "}");
 	}
 	IJ_LIT(&b, "]}}");
