@@ -679,3 +679,49 @@ Test(sla, random_pauses_match_model)
 	/* the sequences must exercise both outcomes */
 	cr_assert(breached > 0 && breached < 20, "%u of 20 breached", breached);
 }
+
+/*
+ * Each step refuses a second time with its own reason, leaves the clocks
+ * as they were, and on site without a dispatch starts and stops the
+ * arrival clock at once.
+ */
+Test(sla, every_step_refuses_twice_with_its_reason)
+{
+	static const struct {
+		enum sla_step step;
+		const char *why;
+	} steps[] = {
+		{ SLA_STEP_ACK, "already acknowledged" },
+		{ SLA_STEP_DISPATCH, "arrival clock already started" },
+		{ SLA_STEP_ON_SITE, "already on site" },
+		{ SLA_STEP_RESOLVE, "already resolved" },
+	};
+	struct sla_params p = params(TIER_STANDARD, SEV_MAJOR, REGION_A, 0);
+	struct sla_incident inc, direct;
+	struct sla_clock_view v;
+	const char *why = NULL;
+
+	cr_assert_eq(sla_open(&eng, &inc, T0, &p), 0);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		cr_assert_eq(sla_step(&eng, &inc, steps[i].step, T0 + MIN, &why),
+		    0, "%s", steps[i].why);
+		cr_assert_eq(sla_step(&eng, &inc, steps[i].step, T0 + 2 * MIN,
+		    &why), -EALREADY);
+		cr_assert_str_eq(why, steps[i].why);
+	}
+	for (int k = 0; k < SLA__NCLOCKS; k++) {
+		sla_clock_view(&eng, &inc, (enum sla_clock_kind)k, T0 + H, &v);
+		cr_assert_eq(v.state, SLA_CLOCK_STOPPED, "clock %d", k);
+	}
+	cr_assert_eq(sla_step(&eng, &inc, (enum sla_step)99, T0, &why), -EINVAL);
+	cr_assert_str_eq(why, "unknown step");
+	sla_close(&eng, &inc);
+
+	cr_assert_eq(sla_open(&eng, &direct, T0, &p), 0);
+	cr_assert_eq(sla_step(&eng, &direct, SLA_STEP_ON_SITE, T0 + MIN, &why), 0);
+	sla_clock_view(&eng, &direct, SLA_ARRIVE, T0 + H, &v);
+	cr_assert_eq(v.state, SLA_CLOCK_STOPPED);
+	cr_assert_eq(sla_step(&eng, &direct, SLA_STEP_DISPATCH, T0 + H, &why),
+	    -EALREADY, "arrival stopped: too late to dispatch");
+	sla_close(&eng, &direct);
+}
