@@ -550,51 +550,56 @@ sla_open(struct sla_engine *e, struct sla_incident *inc, int64_t now,
 	return 0;
 }
 
+#define IN(state)	(1u << SLA_CLOCK_##state)
+enum { STOP_NONE, STOP_IT, STOP_ALL };
+
+/*
+ * What each step of the work does to the clocks: the clock it is about,
+ * the states of that clock it is taken in (any other refuses it with
+ * `refused`), whether it starts the clock when idle and what it stops.
+ * An arrival clock not started at dispatch starts and stops at once.
+ */
+static const struct {
+	uint8_t		 clock;		/* enum sla_clock_kind */
+	uint8_t		 taken_in;	/* IN() bits */
+	uint8_t		 start;		/* start the clock if idle */
+	uint8_t		 stop;		/* STOP_* */
+	const char	*refused;
+} sla_steps[] = {
+	[SLA_STEP_ACK] = { SLA_ACK, IN(RUNNING), 0, STOP_IT,
+	    "already acknowledged" },
+	[SLA_STEP_DISPATCH] = { SLA_ARRIVE, IN(IDLE), 1, STOP_NONE,
+	    "arrival clock already started" },
+	[SLA_STEP_ON_SITE] = { SLA_ARRIVE, IN(IDLE) | IN(RUNNING), 1, STOP_IT,
+	    "already on site" },
+	[SLA_STEP_RESOLVE] = { SLA_RESOLVE, IN(RUNNING), 0, STOP_ALL,
+	    "already resolved" },
+};
+#undef IN
+
 int
 sla_step(struct sla_engine *e, struct sla_incident *inc, enum sla_step step,
     int64_t now, const char **why)
 {
 	struct sla_clock *c;
-	unsigned k;
 
-	switch (step) {
-	case SLA_STEP_ACK:
-		c = &inc->clocks[SLA_ACK];
-		if (c->state != SLA_CLOCK_RUNNING) {
-			*why = "already acknowledged";
-			return -EALREADY;
-		}
-		clock_stop(e, inc, c, now);
-		return 0;
-	case SLA_STEP_DISPATCH:
-		c = &inc->clocks[SLA_ARRIVE];
-		if (c->state != SLA_CLOCK_IDLE) {
-			*why = "arrival clock already started";
-			return -EALREADY;
-		}
-		clock_start(e, inc, c, now);
-		return 0;
-	case SLA_STEP_ON_SITE:
-		c = &inc->clocks[SLA_ARRIVE];
-		if (c->state == SLA_CLOCK_STOPPED) {
-			*why = "already on site";
-			return -EALREADY;
-		}
-		if (c->state == SLA_CLOCK_IDLE)
-			clock_start(e, inc, c, now);
-		clock_stop(e, inc, c, now);
-		return 0;
-	case SLA_STEP_RESOLVE:
-		if (inc->clocks[SLA_RESOLVE].state != SLA_CLOCK_RUNNING) {
-			*why = "already resolved";
-			return -EALREADY;
-		}
-		for (k = 0; k < SLA__NCLOCKS; k++)
-			clock_stop(e, inc, &inc->clocks[k], now);
-		return 0;
+	if ((unsigned)step >= sizeof(sla_steps) / sizeof(sla_steps[0])) {
+		*why = "unknown step";
+		return -EINVAL;
 	}
-	*why = "unknown step";
-	return -EINVAL;
+	c = &inc->clocks[sla_steps[step].clock];
+	if (!(sla_steps[step].taken_in & (1u << c->state))) {
+		*why = sla_steps[step].refused;
+		return -EALREADY;
+	}
+	if (sla_steps[step].start && c->state == SLA_CLOCK_IDLE)
+		clock_start(e, inc, c, now);
+	if (sla_steps[step].stop == STOP_IT)
+		clock_stop(e, inc, c, now);
+	else if (sla_steps[step].stop == STOP_ALL)
+		for (unsigned k = 0; k < SLA__NCLOCKS; k++)
+			clock_stop(e, inc, &inc->clocks[k], now);
+	return 0;
 }
 
 int
