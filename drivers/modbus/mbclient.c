@@ -704,35 +704,46 @@ conn_flush(struct mbc_conn *cn)
 		ev_io_stop(cl->loop, &cn->wio);
 }
 
+/*
+ * The request device d has under way as transaction tid: its operator
+ * write, or the read of its current block.  The sender encodes it and the
+ * receiver checks the answer against it, so both see the same request.
+ */
+static inline void
+dev_request(const struct mbc_dev *d, uint16_t tid, struct mbap_req *q)
+{
+	if (d->wr_active) {
+		*q = d->wr;
+	} else {
+		const struct mbplan_block *b = &d->plan.blocks[d->cur];
+
+		q->fc = b->fc;
+		q->addr = b->addr;
+		q->count = b->count;
+		q->regs = NULL;
+		q->bits = NULL;
+	}
+	q->tid = tid;
+	q->unit = d->unit;
+}
+
 static void
 dev_send(struct mbc_conn *cn, struct mbc_dev *d)
 {
 	struct mbc *cl = cn->cl;
-	const struct mbplan_block *b;
 	struct mbap_req q;
+	uint16_t tid;
 	unsigned s;
 	int n;
 
 	for (s = 0; cn->slots[s].dev != NULL; s++)
 		;
 	do
-		q.tid = cn->next_tid++;
-	while (tid_in_use(cn, q.tid));
-	if (d->wr_active) {
-		uint16_t tid = q.tid;
-
-		q = d->wr;
-		q.tid = tid;
+		tid = cn->next_tid++;
+	while (tid_in_use(cn, tid));
+	if (d->wr_active)
 		cl->ctr.writes++;
-	} else {
-		b = &d->plan.blocks[d->cur];
-		q.fc = b->fc;
-		q.addr = b->addr;
-		q.count = b->count;
-		q.regs = NULL;
-		q.bits = NULL;
-	}
-	q.unit = d->unit;
+	dev_request(d, tid, &q);
 	n = mbap_encode(&q, cn->wbuf + cn->wlen,
 	    (size_t)cl->cfg.inflight * MBAP_REQ_MAX - cn->wlen);
 	if (n < 0) {
@@ -819,7 +830,6 @@ conn_frame(struct mbc_conn *cn, const uint8_t *f, size_t flen)
 {
 	struct mbc *cl = cn->cl;
 	struct mbc_dev *d = NULL;
-	const struct mbplan_block *b;
 	struct mbap_resp r;
 	struct mbap_req q;
 	uint16_t tid = mbap_tid(f);
@@ -840,18 +850,7 @@ conn_frame(struct mbc_conn *cn, const uint8_t *f, size_t flen)
 		conn_fail(cn, -EPROTO, MBCLIENT_PROTOCOL);
 		return -1;
 	}
-	b = NULL;
-	memset(&q, 0, sizeof(q));
-	if (d->wr_active) {
-		q = d->wr;
-	} else {
-		b = &d->plan.blocks[d->cur];
-		q.fc = b->fc;
-		q.addr = b->addr;
-		q.count = b->count;
-	}
-	q.tid = tid;
-	q.unit = d->unit;
+	dev_request(d, tid, &q);
 	rc = mbap_check(&q, f, flen, &r);
 	if (rc != MBAP_OK) {
 		malformed(cl, rc);
@@ -903,7 +902,8 @@ conn_frame(struct mbc_conn *cn, const uint8_t *f, size_t flen)
 		if (d->exc_first == 0)
 			d->exc_first = r.exception;
 	} else {
-		memcpy(d->data + b->data_off, r.data, r.ndata);
+		memcpy(d->data + d->plan.blocks[d->cur].data_off, r.data,
+		    r.ndata);
 	}
 	if ((d->cur = dev_due(d, d->cur + 1)) == d->plan.nblocks) {
 		dev_finish(d, d->exc_first ? MBCLIENT_EXCEPTION : MBCLIENT_OK, 0);
