@@ -7,8 +7,12 @@
  * A section is a table of struct cfg_key (name, type, range, default, field
  * offset) ended by K_END and written with the K* macros below.  cfgkey_map()
  * walks a YAML mapping with a table and writes each value into the struct at
- * base; a CT_FN entry hands its node to a function instead, which is how a
- * module reads nested lists and cross-field rules with the same machinery.
+ * base; a CT_FN entry hands its node to a function instead, and a CT_LIST
+ * entry (KLIST) each item of a list that replaces the default one, which
+ * is how a module reads nested lists and cross-field rules with the same
+ * machinery.  Items of lists and keyed mappings are read with cfgkey_item()
+ * and walked with cfgkey_list() and cfgkey_pairs(); cfgkey_free() frees
+ * what a table's strings hold.
  *
  * Errors never stop a walk.  Each is formatted at once as
  * "FILE:LINE:COLUMN: key: message" (key is the dotted path, e.g.
