@@ -653,6 +653,7 @@ fake_stop(struct fake *f)
 static struct mbclient *
 client(struct ev_loop *loop, const struct mbclient_config *c, struct run *run)
 {
+	rules_free(run);	/* a second client in one test starts afresh */
 	memset(run, 0, sizeof(*run));
 	return mbclient_new(loop, c, on_result, run);
 }
