@@ -88,7 +88,7 @@ tp_alarm(void *arg, const struct alarm_event *ev)
 	    "\"code\":\"%s\",\"edge\":\"%s\",\"severity\":\"%s\",\"value\":",
 	    at, d->id, f->sites[ev->site].id, f->codes[ev->code],
 	    ev->edge == ALARM_RAISE ? "raise" : "clear",
-	    severity_name((enum severity)ev->severity));
+	    fleet_severity_name((enum severity)ev->severity));
 	if (isfinite(ev->value))
 		printf("%.17g}\n", ev->value);
 	else

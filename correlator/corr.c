@@ -1201,7 +1201,7 @@ corr_open(struct corr_engine *e, struct corr_alarm *a,
 	corr_inc_add_alarm(inc, a);
 	corr_step(inc, ev->at_ms, corr_system, "opened", "%s on %s (%s)",
 	    corr_code_name(e, a->code), e->fleet->devices[a->device].id,
-	    severity_name((enum severity)a->severity));
+	    fleet_severity_name((enum severity)a->severity));
 	if (w != NULL) {
 		inc->planned = 1;
 		inc->planned_reason = xstrdup(w->reason);

@@ -355,11 +355,13 @@ static const char *const alarm_cond_names[AC__COUNT] =
 static const char *const fleet_quality_names[FLEET_Q__COUNT] =
     { "good", "bad_nan", "bad_inf", "bad_range" };
 
-NAMES_FNS(tier_name, tier_parse, enum tier, tier_names, TIER__COUNT)
-NAMES_FNS(severity_name, severity_parse, enum severity, severity_names,
-    SEV__COUNT)
-NAMES_FNS(region_name, region_parse, enum region, region_names, REGION__COUNT)
-NAMES_FNS(alarm_cond_name, alarm_cond_parse, enum alarm_cond,
+NAMES_FNS(fleet_tier_name, fleet_tier_parse, enum tier, tier_names,
+    TIER__COUNT)
+NAMES_FNS(fleet_severity_name, fleet_severity_parse, enum severity,
+    severity_names, SEV__COUNT)
+NAMES_FNS(fleet_region_name, fleet_region_parse, enum region, region_names,
+    REGION__COUNT)
+NAMES_FNS(fleet_alarm_cond_name, fleet_alarm_cond_parse, enum alarm_cond,
     alarm_cond_names, AC__COUNT)
 NAMES_GET_FN(fleet_quality_name, enum fleet_quality, fleet_quality_names,
     FLEET_Q__COUNT)

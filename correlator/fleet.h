@@ -169,10 +169,11 @@ void	 fleet_site_add_tenant(struct fleet_site *s, const char *customer,
 enum tier fleet_effective_tier(const struct fleet_tenant *t, size_t n);
 
 /* Enum names; *_parse return 0 or -EINVAL for an unknown name. */
-NAMES_DECLARE(tier_name, tier_parse, enum tier);
-NAMES_DECLARE(severity_name, severity_parse, enum severity);
-NAMES_DECLARE(region_name, region_parse, enum region);
-NAMES_DECLARE(alarm_cond_name, alarm_cond_parse, enum alarm_cond);
+NAMES_DECLARE(fleet_tier_name, fleet_tier_parse, enum tier);
+NAMES_DECLARE(fleet_severity_name, fleet_severity_parse, enum severity);
+NAMES_DECLARE(fleet_region_name, fleet_region_parse, enum region);
+NAMES_DECLARE(fleet_alarm_cond_name, fleet_alarm_cond_parse,
+    enum alarm_cond);
 /* "good", "bad_nan", "bad_inf", "bad_range". */
 const char *fleet_quality_name(enum fleet_quality q);
 

@@ -266,10 +266,10 @@ ij_customers(struct ij_buf *b, const struct fleet *f,
 		if (k > 0)
 			IJ_LIT(b, ",");
 		IJ_KSTR(b, "{\"id\":", cs[k].id);
-		IJ_KSTR(b, ",\"tier\":", tier_name(cs[k].tier));
+		IJ_KSTR(b, ",\"tier\":", fleet_tier_name(cs[k].tier));
 		IJ_LIT(b, "}");
 	}
-	IJ_KSTR(b, "],\"tier\":", tier_name(eff));
+	IJ_KSTR(b, "],\"tier\":", fleet_tier_name(eff));
 	if (cs != stackc)
 		free(cs);
 }
@@ -279,7 +279,7 @@ ij_alarm(struct ij_buf *b, const struct fleet *f, const struct corr_alarm *a)
 {
 	IJ_KSTR(b, "{\"device\":", f->devices[a->device].id);
 	IJ_KSTR(b, ",\"code\":", f->codes[a->code]);
-	IJ_KSTR(b, ",\"severity\":", severity_name((enum severity)a->severity));
+	IJ_KSTR(b, ",\"severity\":", fleet_severity_name((enum severity)a->severity));
 	IJ_KBOOL(b, ",\"active\":", a->active);
 	IJ_KTIME(b, ",\"raised_at\":", a->raised_at);
 	IJ_LIT(b, ",\"cleared_at\":");
@@ -308,7 +308,7 @@ incjson_encode(const struct fleet *f, const struct corr_event *ev)
 	    f->sites[ci->site].id : NULL);
 	IJ_KSTR(&b, ",\"area\":", f->areas[ci->area]);
 	IJ_KSTR(&b, ",\"severity\":",
-	    severity_name((enum severity)ci->severity));
+	    fleet_severity_name((enum severity)ci->severity));
 	IJ_KSTR(&b, ",\"state\":", corr_state_name((enum corr_state)ci->state));
 	IJ_KNSTR(&b, ",\"owner\":", ci->owner);
 	IJ_KTIME(&b, ",\"opened_at\":", ci->opened_at);

@@ -173,8 +173,8 @@ check_table(const struct sla_config *c,
 					why = "unknown calendar";
 				if (why != NULL)
 					err_add(el, why, "sla.clocks.%s.%s.%s.%s",
-					    name, tier_name(t), severity_name(s),
-					    region_name(r));
+					    name, fleet_tier_name(t), fleet_severity_name(s),
+					    fleet_region_name(r));
 			}
 }
 

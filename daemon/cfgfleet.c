@@ -53,7 +53,7 @@ n_order(int i)
 static const char *
 n_cond(int i)
 {
-	return i < AC__COUNT ? alarm_cond_name((enum alarm_cond)i) : NULL;
+	return i < AC__COUNT ? fleet_alarm_cond_name((enum alarm_cond)i) : NULL;
 }
 
 /* ------------------------------------------------------------------ */

@@ -751,17 +751,17 @@ cfgkey_nop(struct cfgkey_ctx *cx, yaml_node_t *n, void *base, const char *path)
 const char *
 cfgkey_name_tier(int i)
 {
-	return i < TIER__COUNT ? tier_name((enum tier)i) : NULL;
+	return i < TIER__COUNT ? fleet_tier_name((enum tier)i) : NULL;
 }
 
 const char *
 cfgkey_name_severity(int i)
 {
-	return i < SEV__COUNT ? severity_name((enum severity)i) : NULL;
+	return i < SEV__COUNT ? fleet_severity_name((enum severity)i) : NULL;
 }
 
 const char *
 cfgkey_name_region(int i)
 {
-	return i < REGION__COUNT ? region_name((enum region)i) : NULL;
+	return i < REGION__COUNT ? fleet_region_name((enum region)i) : NULL;
 }

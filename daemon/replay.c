@@ -425,7 +425,7 @@ replay_value(struct replay_cur *c, int k, struct replay_rec *out, int *remove,
 	case RK_SEVERITY: {
 		enum severity sv;
 
-		if (severity_parse(val, &sv) != 0)
+		if (fleet_severity_parse(val, &sv) != 0)
 			BAD("severity: unknown: %s",
 			    replay_show(show, sizeof(show), val));
 		out->severity = (uint8_t)sv;

@@ -53,10 +53,10 @@ print_sites(const struct config *cfg)
 		const struct fleet_site *s = &f->sites[i];
 
 		printf("%-10s %-18s %-6s %-9s %-7zu", s->id, f->areas[s->area],
-		    region_name(s->region), tier_name(s->tier), ndev[i]);
+		    fleet_region_name(s->region), fleet_tier_name(s->tier), ndev[i]);
 		for (size_t j = 0; j < s->ntenants; j++)
 			printf("%s%s (%s)", j ? ", " : " ", s->tenants[j].customer,
-			    tier_name(s->tenants[j].tier));
+			    fleet_tier_name(s->tenants[j].tier));
 		printf("\n");
 	}
 	xfree(ndev);

@@ -55,7 +55,7 @@ oracle_alarm(const struct fleet *f, const struct corr_alarm *a)
 	json_object_set_new(o, "device", json_string(f->devices[a->device].id));
 	json_object_set_new(o, "code", json_string(f->codes[a->code]));
 	json_object_set_new(o, "severity",
-	    json_string(severity_name((enum severity)a->severity)));
+	    json_string(fleet_severity_name((enum severity)a->severity)));
 	json_object_set_new(o, "active", json_boolean(a->active));
 	json_object_set_new(o, "raised_at", oracle_timeval(a->raised_at));
 	json_object_set_new(o, "cleared_at", a->cleared_at != 0 ?
@@ -76,12 +76,12 @@ oracle_add_customer(json_t *arr, const char *id, enum tier tier)
 			continue;
 		if (tier == TIER_PREMIUM)
 			json_object_set_new(c, "tier",
-			    json_string(tier_name(tier)));
+			    json_string(fleet_tier_name(tier)));
 		return;
 	}
 	c = json_object();
 	json_object_set_new(c, "id", json_string(id));
-	json_object_set_new(c, "tier", json_string(tier_name(tier)));
+	json_object_set_new(c, "tier", json_string(fleet_tier_name(tier)));
 	json_array_append_new(arr, c);
 }
 
@@ -111,7 +111,7 @@ oracle_customers(json_t *inc, const struct fleet *f,
 		}
 	}
 	json_object_set_new(inc, "customers", arr);
-	json_object_set_new(inc, "tier", json_string(tier_name(eff)));
+	json_object_set_new(inc, "tier", json_string(fleet_tier_name(eff)));
 }
 
 static json_t *
@@ -146,7 +146,7 @@ incoracle_build(const struct fleet *f, const struct corr_event *ev)
 	    json_string(f->sites[ci->site].id) : json_null());
 	json_object_set_new(inc, "area", json_string(f->areas[ci->area]));
 	json_object_set_new(inc, "severity",
-	    json_string(severity_name((enum severity)ci->severity)));
+	    json_string(fleet_severity_name((enum severity)ci->severity)));
 	json_object_set_new(inc, "state",
 	    json_string(corr_state_name((enum corr_state)ci->state)));
 	json_object_set_new(inc, "owner",
