@@ -290,6 +290,7 @@ router_push(struct router *r, unsigned producer,
 {
 	struct ring *cr;
 	struct router_msg *m;
+	uint64_t pos;
 
 	/* router_push_batch() for one event, without its loop */
 	if (producer >= r->nproducers || ev->site >= r->nsites) {
@@ -298,7 +299,7 @@ router_push(struct router *r, unsigned producer,
 		return -EINVAL;
 	}
 	cr = router_ring_of(r, producer, r->site_shard[ev->site]);
-	if ((m = ring_reserve(cr)) == NULL) {
+	if ((m = ring_reserve_at(cr, sizeof(*m), &pos)) == NULL) {
 		ring_add_relaxed(&r->prod[producer].full, 1);
 		return -EAGAIN;
 	}
@@ -306,7 +307,7 @@ router_push(struct router *r, unsigned producer,
 	m->ptr = NULL;
 	m->kind = ROUTER_MSG_ALARM;
 	m->id = 0;
-	ring_commit(cr);
+	ring_commit_at(cr, pos);
 	ring_publish(cr);
 	return 0;
 }
@@ -326,14 +327,17 @@ router_push_batch(struct router *r, unsigned producer,
 		return -EINVAL;
 	/*
 	 * The hot loop: locals for what the message stores could alias, one
-	 * byte load to route, ring_reserve() (inline: the cached head says
-	 * whether there is room), and the message's tail (ptr, kind =
-	 * ROUTER_MSG_ALARM, id) zeroed in one 16-byte store.
+	 * byte load to route, ring_reserve_at() (inline: the cached head says
+	 * whether there is room; the position stays in a local), and the
+	 * message's tail (ptr, kind = ROUTER_MSG_ALARM, id) zeroed in one
+	 * 16-byte store.
 	 */
 	base = &r->rings[producer * r->nshards];
 	for (i = 0; i < n; i++) {
 		const uint32_t site = evs[i].site;
 		struct router_msg *m;
+		struct ring *rg;
+		uint64_t t;
 		unsigned sh;
 
 		if (site >= nsites) {
@@ -341,14 +345,16 @@ router_push_batch(struct router *r, unsigned producer,
 			break;
 		}
 		sh = site_shard[site];
-		if ((m = ring_reserve(&base[sh])) == NULL) {
+		rg = &base[sh];
+		m = ring_reserve_at(rg, sizeof(struct router_msg), &t);
+		if (m == NULL) {
 			rc = -EAGAIN;
 			break;
 		}
 		memcpy(&m->ev, &evs[i], sizeof(m->ev));
 		memset((char *)m + offsetof(struct router_msg, ptr), 0,
 		    sizeof(*m) - offsetof(struct router_msg, ptr));
-		ring_commit(&base[sh]);
+		ring_commit_at(rg, t);
 		dirty |= 1ULL << sh;
 	}
 	while (dirty != 0) {
