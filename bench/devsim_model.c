@@ -281,7 +281,7 @@ model_profile(struct devsim_model *m)
 	struct fleet *f = m->fleet;
 	struct fleet_profile *p;
 	struct mbmap_profile *mp;
-	uint32_t pi = fleet_add_profile(f, "tower");
+	uint32_t pi = fleet_add(f, FLEET_PROFILE, "tower");
 
 	m->profile = pi;
 	p = &f->profiles[pi];
@@ -346,7 +346,7 @@ model_fleet(struct devsim_model *m)
 			return -ERANGE;
 		inet_ntop(AF_INET, &a, host, sizeof(host));
 		snprintf(id, sizeof(id), "S%05zu", g);
-		si = fleet_add_site(f, id);
+		si = fleet_add(f, FLEET_SITE, id);
 		s = &f->sites[si];
 		snprintf(id, sizeof(id), "AREA%03zu", g / 100);
 		s->area = fleet_area(f, id);
@@ -367,7 +367,7 @@ model_fleet(struct devsim_model *m)
 			if (di >= m->cfg.ndevices)
 				break;
 			snprintf(id, sizeof(id), "D%06zu", di);
-			dv = fleet_add_device(f, id);
+			dv = fleet_add(f, FLEET_DEVICE, id);
 			d = &f->devices[dv];
 			d->host = xstrdup(host);
 			d->port = port;

@@ -126,10 +126,10 @@ devsim_scen_load(struct devsim_scen *sc, const char *path,
 			st.target = DS_T_ALL;
 		} else if (strncmp(tok[1], "site:", 5) == 0) {
 			st.target = DS_T_SITE;
-			st.index = fleet_find_site(m->fleet, tok[1] + 5);
+			st.index = fleet_find(m->fleet, FLEET_SITE, tok[1] + 5);
 		} else if (strncmp(tok[1], "dev:", 4) == 0) {
 			st.target = DS_T_DEV;
-			st.index = fleet_find_device(m->fleet, tok[1] + 4);
+			st.index = fleet_find(m->fleet, FLEET_DEVICE, tok[1] + 4);
 		} else {
 			snprintf(err, errlen, "%s:%d: target '%s' is not all, "
 			    "site:ID or dev:ID", path, line, tok[1]);

@@ -119,8 +119,8 @@ build_fleet(size_t ndev)
 	uint32_t pr, site;
 	char id[32];
 
-	pr = fleet_add_profile(f, "psu");
-	site = fleet_add_site(f, "S0");
+	pr = fleet_add(f, FLEET_PROFILE, "psu");
+	site = fleet_add(f, FLEET_SITE, "S0");
 	p = &f->profiles[pr];
 	p->points = xcalloc(NPOINTS, sizeof(*p->points));
 	p->npoints = NPOINTS;
@@ -157,7 +157,7 @@ build_fleet(size_t ndev)
 		uint32_t di;
 
 		snprintf(id, sizeof(id), "D%zu", d);
-		di = fleet_add_device(f, id);
+		di = fleet_add(f, FLEET_DEVICE, id);
 		f->devices[di].profile = pr;
 		f->devices[di].site = site;
 	}

@@ -49,6 +49,14 @@ fleet_area_id(const struct fleet *f, uint32_t i) { return f->areas[i]; }
 static const char *
 fleet_code_name(const struct fleet *f, uint32_t i) { return f->codes[i]; }
 
+static const fleet_idfn fleet_idof[FLEET__KINDS] = {
+	[FLEET_SITE] = fleet_site_id,
+	[FLEET_DEVICE] = fleet_device_id,
+	[FLEET_PROFILE] = fleet_profile_id,
+	[FLEET_AREA] = fleet_area_id,
+	[FLEET_CODE] = fleet_code_name,
+};
+
 static struct fleet_index *
 fleet_index_new(void)
 {
@@ -122,11 +130,8 @@ fleet_new(void)
 {
 	struct fleet *f = xcalloc(1, sizeof(*f));
 
-	f->site_ix = fleet_index_new();
-	f->device_ix = fleet_index_new();
-	f->profile_ix = fleet_index_new();
-	f->area_ix = fleet_index_new();
-	f->code_ix = fleet_index_new();
+	for (int k = 0; k < FLEET__KINDS; k++)
+		f->ix[k] = fleet_index_new();
 	fleet_code(f, "COMM_LOSS");
 	return f;
 }
@@ -168,15 +173,12 @@ fleet_free(struct fleet *f)
 	for (size_t i = 0; i < f->ncodes; i++)
 		xfree(f->codes[i]);
 	xfree(f->codes);
-	fleet_index_free(f->code_ix);
 	xfree(f->sites);
 	xfree(f->devices);
 	xfree(f->profiles);
 	xfree(f->areas);
-	fleet_index_free(f->site_ix);
-	fleet_index_free(f->device_ix);
-	fleet_index_free(f->profile_ix);
-	fleet_index_free(f->area_ix);
+	for (int k = 0; k < FLEET__KINDS; k++)
+		fleet_index_free(f->ix[k]);
 	xfree(f);
 }
 
@@ -191,89 +193,81 @@ fleet_grow(void *arr, size_t n, size_t size)
 	return arr;
 }
 
-uint32_t
-fleet_add_site(struct fleet *f, const char *id)
+/*
+ * Counts, zeroes, names and indexes the element just past the end of one of
+ * the fleet's id-keyed arrays (already grown): each element's first member
+ * is its id, a char * (sites, devices and profiles begin with one; areas and
+ * codes are one), so this is the one append for all five kinds.
+ */
+static uint32_t
+fleet_enter(struct fleet *f, enum fleet_kind kind, void *elem, size_t size,
+    size_t *n, const char *id)
 {
-	uint32_t v;
+	uint32_t v = (uint32_t)(*n)++;
 
-	if (fleet_find_site(f, id) != FLEET_NONE)
-		return FLEET_NONE;
-	f->sites = fleet_grow(f->sites, f->nsites, sizeof(*f->sites));
-	v = (uint32_t)f->nsites++;
-	memset(&f->sites[v], 0, sizeof(f->sites[v]));
-	f->sites[v].id = xstrdup(id);
-	fleet_index_put(f, f->site_ix, fleet_site_id, v);
+	memset(elem, 0, size);
+	*(char **)elem = xstrdup(id);
+	fleet_index_put(f, f->ix[kind], fleet_idof[kind], v);
 	return v;
 }
 
-uint32_t
-fleet_add_device(struct fleet *f, const char *id)
-{
-	uint32_t v;
-
-	if (fleet_find_device(f, id) != FLEET_NONE)
-		return FLEET_NONE;
-	f->devices = fleet_grow(f->devices, f->ndevices, sizeof(*f->devices));
-	v = (uint32_t)f->ndevices++;
-	memset(&f->devices[v], 0, sizeof(f->devices[v]));
-	f->devices[v].id = xstrdup(id);
-	f->devices[v].site = FLEET_NONE;
-	f->devices[v].profile = FLEET_NONE;
-	f->devices[v].via = FLEET_NONE;
-	f->devices[v].unit = -1;
-	fleet_index_put(f, f->device_ix, fleet_device_id, v);
-	return v;
-}
+/* Grows one of the fleet's arrays and enters id as its new last element. */
+#define FLEET_APPEND(f, kind, arr, n, id)				\
+	((arr) = fleet_grow((arr), (n), sizeof(*(arr))),		\
+	 fleet_enter((f), (kind), &(arr)[(n)], sizeof(*(arr)), &(n), (id)))
 
 uint32_t
-fleet_add_profile(struct fleet *f, const char *id)
+fleet_add(struct fleet *f, enum fleet_kind kind, const char *id)
 {
-	uint32_t v;
+	struct fleet_device *d;
 
-	if (fleet_find_profile(f, id) != FLEET_NONE)
+	if (fleet_find(f, kind, id) != FLEET_NONE)
 		return FLEET_NONE;
-	f->profiles = fleet_grow(f->profiles, f->nprofiles, sizeof(*f->profiles));
-	v = (uint32_t)f->nprofiles++;
-	memset(&f->profiles[v], 0, sizeof(f->profiles[v]));
-	f->profiles[v].id = xstrdup(id);
-	fleet_index_put(f, f->profile_ix, fleet_profile_id, v);
-	return v;
+	switch (kind) {
+	case FLEET_SITE:
+		return FLEET_APPEND(f, kind, f->sites, f->nsites, id);
+	case FLEET_DEVICE:
+		d = &f->devices[FLEET_APPEND(f, kind, f->devices, f->ndevices,
+		    id)];
+		d->site = d->profile = d->via = FLEET_NONE;
+		d->unit = -1;
+		return (uint32_t)(d - f->devices);
+	case FLEET_PROFILE:
+		return FLEET_APPEND(f, kind, f->profiles, f->nprofiles, id);
+	case FLEET_AREA:
+		return FLEET_APPEND(f, kind, f->areas, f->nareas, id);
+	case FLEET_CODE:
+		if (f->ncodes >= UINT16_MAX)
+			return FLEET_NONE;	/* the loader rejects this many */
+		return FLEET_APPEND(f, kind, f->codes, f->ncodes, id);
+	case FLEET__KINDS:
+		break;
+	}
+	return FLEET_NONE;
 }
 
 uint32_t
 fleet_area(struct fleet *f, const char *name)
 {
-	uint32_t v = fleet_find_area(f, name);
+	uint32_t v = fleet_find(f, FLEET_AREA, name);
 
-	if (v != FLEET_NONE)
-		return v;
-	f->areas = fleet_grow(f->areas, f->nareas, sizeof(*f->areas));
-	v = (uint32_t)f->nareas++;
-	f->areas[v] = xstrdup(name);
-	fleet_index_put(f, f->area_ix, fleet_area_id, v);
-	return v;
+	return v != FLEET_NONE ? v : fleet_add(f, FLEET_AREA, name);
 }
 
 uint16_t
 fleet_code(struct fleet *f, const char *code)
 {
-	uint32_t v = fleet_index_find(f, f->code_ix, fleet_code_name, code);
+	uint32_t v = fleet_find(f, FLEET_CODE, code);
 
-	if (v != FLEET_NONE)
-		return (uint16_t)v;
-	if (f->ncodes >= UINT16_MAX)
-		return UINT16_MAX;	/* the loader rejects this many codes */
-	f->codes = fleet_grow(f->codes, f->ncodes, sizeof(*f->codes));
-	v = (uint32_t)f->ncodes++;
-	f->codes[v] = xstrdup(code);
-	fleet_index_put(f, f->code_ix, fleet_code_name, v);
-	return (uint16_t)v;
+	if (v == FLEET_NONE)
+		v = fleet_add(f, FLEET_CODE, code);
+	return v == FLEET_NONE ? UINT16_MAX : (uint16_t)v;
 }
 
 int
 fleet_find_code(const struct fleet *f, const char *code)
 {
-	uint32_t v = fleet_index_find(f, f->code_ix, fleet_code_name, code);
+	uint32_t v = fleet_find(f, FLEET_CODE, code);
 
 	return v == FLEET_NONE ? -ENOENT : (int)v;
 }
@@ -292,27 +286,9 @@ fleet_code_check(const char *code)
 }
 
 uint32_t
-fleet_find_site(const struct fleet *f, const char *id)
+fleet_find(const struct fleet *f, enum fleet_kind kind, const char *id)
 {
-	return fleet_index_find(f, f->site_ix, fleet_site_id, id);
-}
-
-uint32_t
-fleet_find_device(const struct fleet *f, const char *id)
-{
-	return fleet_index_find(f, f->device_ix, fleet_device_id, id);
-}
-
-uint32_t
-fleet_find_profile(const struct fleet *f, const char *id)
-{
-	return fleet_index_find(f, f->profile_ix, fleet_profile_id, id);
-}
-
-uint32_t
-fleet_find_area(const struct fleet *f, const char *name)
-{
-	return fleet_index_find(f, f->area_ix, fleet_area_id, name);
+	return fleet_index_find(f, f->ix[kind], fleet_idof[kind], id);
 }
 
 uint32_t

@@ -107,6 +107,16 @@ struct fleet_device {
 
 struct fleet_index;			/* string -> index hash, private */
 
+/* The fleet's id-keyed kinds, each an array with its own index. */
+enum fleet_kind {
+	FLEET_SITE,
+	FLEET_DEVICE,
+	FLEET_PROFILE,
+	FLEET_AREA,
+	FLEET_CODE,
+	FLEET__KINDS
+};
+
 struct fleet {
 	struct fleet_site    *sites;
 	size_t		      nsites;
@@ -118,8 +128,7 @@ struct fleet {
 	size_t		      nareas;
 	char		    **codes;	/* alarm codes, interned; 0 = COMM_LOSS */
 	size_t		      ncodes;
-	struct fleet_index   *site_ix, *device_ix, *profile_ix, *area_ix,
-			     *code_ix;
+	struct fleet_index   *ix[FLEET__KINDS];	/* id -> index, per kind */
 };
 
 /* Returns an empty fleet; free it with fleet_free(). */
@@ -127,12 +136,12 @@ struct fleet *fleet_new(void);
 void	 fleet_free(struct fleet *f);
 
 /*
- * Appends an object and returns its index; the returned object is zeroed
- * except for its id (copied).  Returns FLEET_NONE if the id already exists.
+ * Appends a site, device, profile, area or code and returns its index; the
+ * new object is zeroed except for its id (copied) and, for a device, site,
+ * profile and via (FLEET_NONE) and unit (-1).  Returns FLEET_NONE if the id
+ * already exists (or at UINT16_MAX codes).
  */
-uint32_t fleet_add_site(struct fleet *f, const char *id);
-uint32_t fleet_add_device(struct fleet *f, const char *id);
-uint32_t fleet_add_profile(struct fleet *f, const char *id);
+uint32_t fleet_add(struct fleet *f, enum fleet_kind kind, const char *id);
 /* Interns an area name; returns its index (existing or new). */
 uint32_t fleet_area(struct fleet *f, const char *name);
 
@@ -154,11 +163,10 @@ int	 fleet_find_code(const struct fleet *f, const char *code);
 #define FLEET_CODE_MAX 31
 int	 fleet_code_check(const char *code);
 
-/* Look-ups by id; FLEET_NONE when absent.  O(1). */
-uint32_t fleet_find_site(const struct fleet *f, const char *id);
-uint32_t fleet_find_device(const struct fleet *f, const char *id);
-uint32_t fleet_find_profile(const struct fleet *f, const char *id);
-uint32_t fleet_find_area(const struct fleet *f, const char *name);
+/* The index of the site, device, profile, area or code named id; FLEET_NONE
+ * when absent.  O(1). */
+uint32_t fleet_find(const struct fleet *f, enum fleet_kind kind,
+	    const char *id);
 /* Index of a point in a profile by name, or FLEET_NONE. */
 uint32_t fleet_find_point(const struct fleet_profile *p, const char *name);
 

@@ -454,7 +454,7 @@ cfg_profile(struct cfgkey_ctx *cx, yaml_node_t *kn, const char *id,
 	char sp[CFGKEY_PATH_MAX];
 	uint32_t pi;
 
-	if ((pi = fleet_add_profile(f, id)) == FLEET_NONE) {
+	if ((pi = fleet_add(f, FLEET_PROFILE, id)) == FLEET_NONE) {
 		cfgkey_error(cx, kn, path, "duplicate profile id \"%s\"", id);
 		return;
 	}
@@ -551,7 +551,7 @@ cfg_site(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 	}
 	if (in.region < 0)
 		goto out;	/* reported by cfgkey_map */
-	if ((si = fleet_add_site(f, in.id)) == FLEET_NONE) {
+	if ((si = fleet_add(f, FLEET_SITE, in.id)) == FLEET_NONE) {
 		cfgkey_path(kp, sizeof(kp), path, "id");
 		cfgkey_error(cx, at[SK_ID], kp, "duplicate site id \"%s\"", in.id);
 		goto out;
@@ -630,7 +630,7 @@ cfg_device_add(struct cfgkey_ctx *cx, struct fleet *f,
 		    "gateway device it is reached through)", in->id);
 		return;
 	}
-	if ((di = fleet_add_device(f, in->id)) == FLEET_NONE) {
+	if ((di = fleet_add(f, FLEET_DEVICE, in->id)) == FLEET_NONE) {
 		cfgkey_error_at(cx, loc, path, "duplicate device id \"%s\"",
 		    in->id);
 		return;
@@ -803,13 +803,13 @@ cfg_ref_resolve(struct cfgkey_ctx *cx, struct fleet *f,
 
 	switch (kind) {
 	case REF_SITE:
-		if ((v = fleet_find_site(f, name)) == FLEET_NONE)
+		if ((v = fleet_find(f, FLEET_SITE, name)) == FLEET_NONE)
 			cfgkey_error_at(cx, loc, key, "device %s names unknown "
 			    "site \"%s\"", d->id, name);
 		d->site = v;
 		break;
 	case REF_PROFILE:
-		if ((v = fleet_find_profile(f, name)) == FLEET_NONE) {
+		if ((v = fleet_find(f, FLEET_PROFILE, name)) == FLEET_NONE) {
 			const char *names[64], *hint;
 			size_t nn = 0;
 
@@ -824,7 +824,7 @@ cfg_ref_resolve(struct cfgkey_ctx *cx, struct fleet *f,
 		d->profile = v;
 		break;
 	case REF_VIA:
-		v = fleet_find_device(f, name);
+		v = fleet_find(f, FLEET_DEVICE, name);
 		if (v == FLEET_NONE) {
 			if (!final)
 				return -EAGAIN;

@@ -644,7 +644,7 @@ replay_next(struct replay_reader *rd, struct alarm_event *ev)
 		rd->last_at = rec->at_ms;
 		if (rec->kind != REPLAY_ALARM)
 			return 1;	/* the engine judges them */
-		if ((dev = fleet_find_device(fleet, rec->device)) == FLEET_NONE) {
+		if ((dev = fleet_find(fleet, FLEET_DEVICE, rec->device)) == FLEET_NONE) {
 			if (rd->unknown_dev++ < REPLAY_REPORT_MAX)
 				fprintf(rd->err, "replay: line %lu: unknown "
 				    "device %s\n", rd->lineno, replay_show(show,
@@ -655,7 +655,7 @@ replay_next(struct replay_reader *rd, struct alarm_event *ev)
 		/* The usual case costs one strcmp, not a second look-up. */
 		if (rec->site[0] != '\0' &&
 		    strcmp(rec->site, fleet->sites[site].id) != 0) {
-			uint32_t s = fleet_find_site(fleet, rec->site);
+			uint32_t s = fleet_find(fleet, FLEET_SITE, rec->site);
 
 			if (s == FLEET_NONE) {
 				if (rd->unknown_site++ < REPLAY_REPORT_MAX)
@@ -787,12 +787,12 @@ replay_maint(struct replay_reader *rd, struct corr_engine *e)
 			snprintf(why, sizeof(why), "no window %" PRIu32,
 			    rec->maint_id);
 	} else if (rec->site[0] != '\0' &&
-	    (m.site = fleet_find_site(f, rec->site)) == FLEET_NONE) {
+	    (m.site = fleet_find(f, FLEET_SITE, rec->site)) == FLEET_NONE) {
 		rc = -ENOENT;
 		snprintf(why, sizeof(why), "unknown site %s",
 		    replay_show(show, sizeof(show), rec->site));
 	} else if (rec->site[0] == '\0' &&
-	    (m.area = fleet_find_area(f, rec->area)) == FLEET_NONE) {
+	    (m.area = fleet_find(f, FLEET_AREA, rec->area)) == FLEET_NONE) {
 		rc = -ENOENT;
 		snprintf(why, sizeof(why), "unknown area %s",
 		    replay_show(show, sizeof(show), rec->area));

@@ -170,11 +170,11 @@ rules_init(struct run *run)
 	uint32_t site, prof, d;
 
 	run->fleet = fleet_new();
-	site = fleet_add_site(run->fleet, "S");
-	prof = fleet_add_profile(run->fleet, "empty");
+	site = fleet_add(run->fleet, FLEET_SITE, "S");
+	prof = fleet_add(run->fleet, FLEET_PROFILE, "empty");
 	for (unsigned i = 0; i < MAXDEV; i++) {
 		snprintf(id, sizeof(id), "d%u", i);
-		d = fleet_add_device(run->fleet, id);
+		d = fleet_add(run->fleet, FLEET_DEVICE, id);
 		run->fleet->devices[d].site = site;
 		run->fleet->devices[d].profile = prof;
 	}

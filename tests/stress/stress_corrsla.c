@@ -56,7 +56,7 @@ make_fleet(void)
 		uint32_t s, d;
 
 		snprintf(id, sizeof(id), "S%03d", i);
-		s = fleet_add_site(f, id);
+		s = fleet_add(f, FLEET_SITE, id);
 		snprintf(id, sizeof(id), "area%d", i % 24);
 		f->sites[s].area = fleet_area(f, id);
 		f->sites[s].region = (uint8_t)(i % REGION__COUNT);
@@ -66,7 +66,7 @@ make_fleet(void)
 		if (i % 3 == 0)
 			fleet_site_add_tenant(&f->sites[s], "ctcc", TIER_PREMIUM);
 		snprintf(id, sizeof(id), "S%03d-pwr", i);
-		d = fleet_add_device(f, id);
+		d = fleet_add(f, FLEET_DEVICE, id);
 		f->devices[d].site = s;
 	}
 	fleet_code(f, "MAINS_FAIL");

@@ -120,21 +120,21 @@ make_fleet(struct codes *c)
 		uint32_t s, gw, d;
 
 		snprintf(id, sizeof(id), "S%d", i);
-		s = fleet_add_site(f, id);
+		s = fleet_add(f, FLEET_SITE, id);
 		snprintf(id, sizeof(id), "area%d", i % NAREAS);
 		f->sites[s].area = fleet_area(f, id);
 		fleet_site_add_tenant(&f->sites[s], "cmcc",
 		    i % 5 == 0 ? TIER_PREMIUM : TIER_STANDARD);
 		snprintf(id, sizeof(id), "S%d-fsu", i);
-		gw = fleet_add_device(f, id);
+		gw = fleet_add(f, FLEET_DEVICE, id);
 		f->devices[gw].site = s;
 		f->devices[gw].via = FLEET_NONE;
 		snprintf(id, sizeof(id), "S%d-pwr", i);
-		d = fleet_add_device(f, id);
+		d = fleet_add(f, FLEET_DEVICE, id);
 		f->devices[d].site = s;
 		f->devices[d].via = gw;
 		snprintf(id, sizeof(id), "S%d-bat", i);
-		d = fleet_add_device(f, id);
+		d = fleet_add(f, FLEET_DEVICE, id);
 		f->devices[d].site = s;
 		f->devices[d].via = gw;
 	}

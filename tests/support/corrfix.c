@@ -29,7 +29,7 @@ corrfix_edge(struct corr_engine *e, struct fleet *f, const char *dev,
     const char *code, int64_t at, enum alarm_edge edge, enum severity sev)
 {
 	struct alarm_event ev = { 0 };
-	uint32_t d = fleet_find_device(f, dev);
+	uint32_t d = fleet_find(f, FLEET_DEVICE, dev);
 
 	cr_assert_neq(d, FLEET_NONE, "%s", dev);
 	ev.at_ms = at;

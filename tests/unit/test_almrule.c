@@ -76,11 +76,11 @@ setup(void)
 
 	nev = nsmp = 0;
 	fl = fleet_new();
-	fleet_add_site(fl, "S0");
-	s = fleet_add_site(fl, "S1");
-	fleet_add_device(fl, "D0");
-	d = fleet_add_device(fl, "D1");
-	pr = fleet_add_profile(fl, "psu");
+	fleet_add(fl, FLEET_SITE, "S0");
+	s = fleet_add(fl, FLEET_SITE, "S1");
+	fleet_add(fl, FLEET_DEVICE, "D0");
+	d = fleet_add(fl, FLEET_DEVICE, "D1");
+	pr = fleet_add(fl, FLEET_PROFILE, "psu");
 	fl->devices[0].site = 0;
 	fl->devices[0].profile = pr;
 	fl->devices[d].site = s;

@@ -73,7 +73,7 @@ static const struct corr_sink_ops rec_ops = {
 static void
 add_site(const char *id, const char *area, int premium)
 {
-	uint32_t s = fleet_add_site(F, id);
+	uint32_t s = fleet_add(F, FLEET_SITE, id);
 	const char *kinds[] = { "pwr", "fsu", "bat", "ac" };
 	uint32_t fsu = FLEET_NONE;
 	char dev[64];
@@ -86,7 +86,7 @@ add_site(const char *id, const char *area, int premium)
 		uint32_t d;
 
 		snprintf(dev, sizeof(dev), "%s-%s", id, kinds[i]);
-		d = fleet_add_device(F, dev);
+		d = fleet_add(F, FLEET_DEVICE, dev);
 		F->devices[d].site = s;
 		if (i == 1)
 			fsu = d;
@@ -596,7 +596,7 @@ Test(corr, chronic_period_expires)
 
 Test(corr, planned_window_site_and_area)
 {
-	struct corr_maint m = { fleet_find_site(F, "S2"), FLEET_NONE,
+	struct corr_maint m = { fleet_find(F, FLEET_SITE, "S2"), FLEET_NONE,
 	    T0, T0 + 2 * HOUR, "rectifier swap" };
 	uint32_t id = corr_engine_maint_add(E, &m);
 
@@ -615,7 +615,7 @@ Test(corr, planned_window_site_and_area)
 	cr_assert(strstr(last()->json, "\"planned\":false") != NULL);
 
 	m.site = FLEET_NONE;
-	m.area = fleet_find_area(F, "south");
+	m.area = fleet_find(F, FLEET_AREA, "south");
 	m.reason = "grid work";
 	corr_engine_maint_add(E, &m);
 	raise_("P3-pwr", "MAINS_FAIL", T0 + 3 * MIN);
@@ -626,7 +626,7 @@ Test(corr, planned_mains_does_not_storm)
 {
 	struct corr_maint m = { FLEET_NONE, 0, T0, T0 + HOUR, "grid work" };
 
-	m.area = fleet_find_area(F, "south");
+	m.area = fleet_find(F, FLEET_AREA, "south");
 	corr_engine_maint_add(E, &m);
 	storm(6, MIN);
 	cr_assert_eq(stats().area_opened, 0);
@@ -638,8 +638,8 @@ Test(corr, bad_input_rejected)
 
 	ev.device = 99999;
 	cr_assert_eq(corr_engine_alarm(E, &ev), -EINVAL);
-	ev.device = fleet_find_device(F, "S1-pwr");
-	ev.site = fleet_find_site(F, "S2");
+	ev.device = fleet_find(F, FLEET_DEVICE, "S1-pwr");
+	ev.site = fleet_find(F, FLEET_SITE, "S2");
 	cr_assert_eq(corr_engine_alarm(E, &ev), -EINVAL);
 	cr_assert_eq(stats().bad_input, 2);
 	cr_assert_eq(NEV, 0);

@@ -83,7 +83,7 @@ static const struct corr_sink_ops rec_ops = {
 static void
 add_site(const char *id, const char *area, enum region region, int premium)
 {
-	uint32_t s = fleet_add_site(F, id), d;
+	uint32_t s = fleet_add(F, FLEET_SITE, id), d;
 	char dev[64];
 
 	F->sites[s].area = fleet_area(F, area);
@@ -95,7 +95,7 @@ add_site(const char *id, const char *area, enum region region, int premium)
 	if (premium)
 		fleet_site_add_tenant(&F->sites[s], "ctcc", TIER_PREMIUM);
 	snprintf(dev, sizeof(dev), "%s-pwr", id);
-	d = fleet_add_device(F, dev);
+	d = fleet_add(F, FLEET_DEVICE, dev);
 	F->devices[d].site = s;
 }
 
@@ -314,7 +314,7 @@ Test(corr_sla, planned_runs_no_clock_then_resumes_when_window_ends)
 	json_t *root, *c;
 	int u;
 
-	m.site = fleet_find_site(F, "STD");
+	m.site = fleet_find(F, FLEET_SITE, "STD");
 	cr_assert_gt(corr_engine_maint_add(E, &m), 0);
 	raise_("STD-pwr", T0 + HOUR);
 	cr_assert(inc1()->planned);
@@ -346,7 +346,7 @@ Test(corr_sla, removing_the_window_resumes_at_engine_time)
 	struct corr_maint m = { FLEET_NONE, 0, T0, T0 + 72 * HOUR, "works" };
 	uint32_t id;
 
-	m.site = fleet_find_site(F, "STD");
+	m.site = fleet_find(F, FLEET_SITE, "STD");
 	id = corr_engine_maint_add(E, &m);
 	raise_("STD-pwr", T0 + HOUR);
 	corr_engine_advance(E, T0 + 2 * HOUR);
@@ -650,7 +650,7 @@ Test(corr_sla, overlapping_window_keeps_the_incident_planned)
 	struct corr_maint a = { FLEET_NONE, 0, T0, T0 + 2 * HOUR, "site works" };
 	struct corr_maint b = { FLEET_NONE, 0, T0, T0 + 4 * HOUR, "area works" };
 
-	a.site = fleet_find_site(F, "STD");
+	a.site = fleet_find(F, FLEET_SITE, "STD");
 	b.area = F->sites[a.site].area;
 	cr_assert_gt(corr_engine_maint_add(E, &a), 0);
 	cr_assert_gt(corr_engine_maint_add(E, &b), 0);

@@ -42,7 +42,7 @@ edge(struct corr_engine *e, const char *dev, const char *code, int64_t at,
 {
 	struct alarm_event ev = { 0 };
 
-	ev.device = fleet_find_device(F, dev);
+	ev.device = fleet_find(F, FLEET_DEVICE, dev);
 	ev.site = F->devices[ev.device].site;
 	ev.code = fleet_code(F, code);
 	ev.at_ms = at;
@@ -65,16 +65,16 @@ Test(incjson, direct_encoder_matches_jansson)
 		uint32_t s, d;
 
 		snprintf(id, sizeof(id), "S%d", i);
-		s = fleet_add_site(F, id);
+		s = fleet_add(F, FLEET_SITE, id);
 		F->sites[s].area = fleet_area(F, "r\xc3\xa9gion \"1\"");
 		fleet_site_add_tenant(&F->sites[s], "cmcc", TIER_STANDARD);
 		fleet_site_add_tenant(&F->sites[s], i % 2 ? "ctcc" : "cucc",
 		    i == 3 ? TIER_PREMIUM : TIER_STANDARD);
 		snprintf(id, sizeof(id), "S%d-pwr", i);
-		d = fleet_add_device(F, id);
+		d = fleet_add(F, FLEET_DEVICE, id);
 		F->devices[d].site = s;
 		snprintf(id, sizeof(id), "S%d-ac", i);
-		d = fleet_add_device(F, id);
+		d = fleet_add(F, FLEET_DEVICE, id);
 		F->devices[d].site = s;
 	}
 	corr_config_defaults(&cc);

@@ -129,7 +129,7 @@ small_fleet(void)
 	const char *sites[] = { "S1", "S2" };
 
 	for (int i = 0; i < 2; i++) {
-		uint32_t s = fleet_add_site(f, sites[i]);
+		uint32_t s = fleet_add(f, FLEET_SITE, sites[i]);
 		char id[16];
 		uint32_t d;
 
@@ -137,10 +137,10 @@ small_fleet(void)
 		fleet_site_add_tenant(&f->sites[s], "cmcc",
 		    i == 0 ? TIER_PREMIUM : TIER_STANDARD);
 		snprintf(id, sizeof(id), "%s-pwr", sites[i]);
-		d = fleet_add_device(f, id);
+		d = fleet_add(f, FLEET_DEVICE, id);
 		f->devices[d].site = s;
 		snprintf(id, sizeof(id), "%s-bat", sites[i]);
-		d = fleet_add_device(f, id);
+		d = fleet_add(f, FLEET_DEVICE, id);
 		f->devices[d].site = s;
 	}
 	return f;
@@ -273,7 +273,7 @@ Test(replay, read_all_into_memory)
 	/* 10 lines: 1 blank, 1 malformed, 1 out of order, 3 unknown ids. */
 	cr_assert_eq(n, 4);
 	cr_assert_eq(evs[0].edge, ALARM_RAISE);
-	cr_assert_eq(evs[0].device, fleet_find_device(fl, "S1-pwr"));
+	cr_assert_eq(evs[0].device, fleet_find(fl, FLEET_DEVICE, "S1-pwr"));
 	cr_assert_eq(evs[3].edge, ALARM_CLEAR);
 	cr_assert_eq(evs[3].code, fleet_find_code(fl, "WATER_LEAK"));
 	free(evs);
@@ -741,7 +741,7 @@ Test(replay, read_all_keeps_the_alarms_of_an_ops_file)
 	cr_assert_eq(replay_read_all(path, fl, 0, &evs, &n, err), 0);
 	/* lines 2, 3 and 11; actions and windows need an engine */
 	cr_assert_eq(n, 3);
-	cr_assert_eq(evs[0].device, fleet_find_device(fl, "S2-pwr"));
+	cr_assert_eq(evs[0].device, fleet_find(fl, FLEET_DEVICE, "S2-pwr"));
 	cr_assert_eq(evs[2].edge, ALARM_CLEAR);
 	free(evs);
 	fflush(err);

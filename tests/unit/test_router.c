@@ -37,15 +37,15 @@ area_fleet(void)
 		uint32_t s, d;
 
 		snprintf(id, sizeof(id), "S%d", i);
-		s = fleet_add_site(f, id);
+		s = fleet_add(f, FLEET_SITE, id);
 		snprintf(id, sizeof(id), "area%d", i % NAREAS);
 		f->sites[s].area = fleet_area(f, id);
 		fleet_site_add_tenant(&f->sites[s], "cmcc", TIER_STANDARD);
 		snprintf(id, sizeof(id), "S%d-pwr", i);
-		d = fleet_add_device(f, id);
+		d = fleet_add(f, FLEET_DEVICE, id);
 		f->devices[d].site = s;
 		snprintf(id, sizeof(id), "S%d-bat", i);
-		d = fleet_add_device(f, id);
+		d = fleet_add(f, FLEET_DEVICE, id);
 		f->devices[d].site = s;
 	}
 	return f;

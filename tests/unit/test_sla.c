@@ -185,7 +185,7 @@ Test(sla, ack_standard_1h)
 Test(sla, ack_premium_60s_through_tenants)
 {
 	struct fleet *f = fleet_new();
-	uint32_t i = fleet_add_site(f, "S1"), j = fleet_add_site(f, "S2");
+	uint32_t i = fleet_add(f, FLEET_SITE, "S1"), j = fleet_add(f, FLEET_SITE, "S2");
 	struct sla_params p;
 
 	/* a standard tenant shares the site with a premium one */
