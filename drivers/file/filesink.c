@@ -8,8 +8,17 @@
  * with one release store of the head per ring and drain.  So the bytes of
  * a line, written on the producer's thread, are visible to the writer
  * before its pointer is, and no lock is taken anywhere.  A producer's
- * wait and drop counters sit on a cache line of their own after its ring,
- * written by that producer only.  Every atomic goes through ring.h.
+ * wait counter, its `want` flag and its room bell sit on a cache line of
+ * their own after its ring.  Every atomic goes through ring.h.
+ *
+ * Back-pressure.  A producer that finds its ring full raises `want`, looks
+ * once more, wakes the writer and sleeps on its room bell; the writer,
+ * after releasing that ring's slots, sees `want`, lowers it and rings.  So
+ * the producer (a correlator shard) is held back for as long as the writer
+ * cannot keep up and loses nothing; its own rings then fill and the poll
+ * thread folds alarm state (daemon/outbox.h).  The wait is counted, and
+ * logged when it starts, every stall_log_ms while it lasts and when it
+ * ends.
  *
  * Order: lines of one producer are written in the order it put them;
  * producers are interleaved ring by ring in each drain.  Correlator shards
@@ -34,14 +43,18 @@
 #include "drivers/file/filesink.h"
 
 #define FS_SLOTS	4096	/* default ring size */
-#define FS_WAIT_MS	5000	/* default put wait */
+#define FS_STALL_LOG_MS	10000	/* default: a stalled producer logs this often */
+#define FS_STALL_QUIET_MS 1000	/* a shorter wait is only counted */
 #define FS_LOG_EVERY	1000	/* log the first error, then every Nth */
 
-/* One producer: its ring to the writer and the counters it alone writes. */
+/* One producer: its ring to the writer, its wait state and counter. */
 struct fs_producer {
 	struct ring	 ring;		/* char * lines, malloc'd, owned */
-	alignas(MEM_LINE) _Atomic uint64_t waits; /* backoff rounds */
-	_Atomic uint64_t dropped;	/* lines dropped after put_wait_ms */
+	alignas(MEM_LINE) _Atomic uint64_t waits; /* sleeps on a full ring */
+	_Atomic uint32_t want;		/* producer: tell me when there is room */
+	struct ring_bell room;		/* rung by the writer */
+	int64_t		 stalled_at;	/* producer only: wait began (ms), or 0 */
+	int64_t		 logged_at;	/* producer only: last stall line (ms) */
 };
 
 _Static_assert(sizeof(struct fs_producer) % MEM_LINE == 0,
@@ -55,7 +68,7 @@ struct fs {
 	int		 own_fp;	/* 1: fclose() fp on free */
 	char		*path;		/* for log lines; "-" for stdout */
 	unsigned	 nproducers;
-	int		 put_wait_ms;
+	int		 stall_log_ms;
 	struct fs_producer *prod;	/* nproducers, cache-line aligned */
 	_Atomic uint64_t lines;		/* writer only; read anywhere */
 	_Atomic uint64_t bytes;
@@ -75,13 +88,42 @@ fs_error(struct fs *fs, const char *what, int err)
 		    what, fs->path, strerror(err), (unsigned long long)n);
 }
 
+/*
+ * Producer: its wait goes on, or ended.  A wait shorter than
+ * FS_STALL_QUIET_MS is ordinary back-pressure, only counted; a longer one
+ * is logged then, every stall_log_ms while it lasts, and when it ends.
+ */
+static void
+fs_stall_log(struct fs *fs, struct fs_producer *pr, unsigned producer,
+    int waiting)
+{
+	int64_t now = ring_mono_ms();
+
+	if (!waiting) {
+		if (pr->logged_at != 0)
+			log_info("filesink output resumed producer=%u "
+			    "stalled_ms=%lld path=%s", producer,
+			    (long long)(now - pr->stalled_at), fs->path);
+		pr->stalled_at = pr->logged_at = 0;
+		return;
+	}
+	if (pr->stalled_at == 0)
+		pr->stalled_at = now;
+	if (now - pr->stalled_at < FS_STALL_QUIET_MS ||
+	    (pr->logged_at != 0 && now - pr->logged_at < fs->stall_log_ms))
+		return;
+	pr->logged_at = now;
+	log_warnx("filesink output stalled producer=%u stalled_ms=%lld "
+	    "waits=%llu path=%s (holding the shard back)", producer,
+	    (long long)(now - pr->stalled_at),
+	    (unsigned long long)ring_load_relaxed(&pr->waits), fs->path);
+}
+
 static int
 fs_put(struct filesink *s, unsigned producer, char *line)
 {
 	struct fs *fs = container_of(s, struct fs, base);
 	struct fs_producer *pr;
-	int64_t deadline = -1;
-	unsigned round = 0;
 	char **slot;
 
 	if (producer >= fs->nproducers) {
@@ -92,22 +134,22 @@ fs_put(struct filesink *s, unsigned producer, char *line)
 	}
 	pr = &fs->prod[producer];
 	while ((slot = ring_reserve(&pr->ring)) == NULL) {
-		if (deadline < 0) {
-			deadline = ring_mono_ms() + fs->put_wait_ms;
-		} else if (ring_mono_ms() >= deadline) {
-			uint64_t d = ring_add_relaxed(&pr->dropped, 1) + 1;
+		uint32_t t;
 
-			free(line);
-			log_warnx("filesink queue full producer=%u waited_ms=%d "
-			    "dropped=%llu path=%s", producer, fs->put_wait_ms,
-			    (unsigned long long)d, fs->path);
-			return -ETIMEDOUT;
+		atomic_store_explicit(&pr->want, 1, memory_order_seq_cst);
+		t = ring_bell_prepare(&pr->room);
+		if ((slot = ring_reserve(&pr->ring)) != NULL) {
+			ring_bell_cancel(&pr->room);
+			break;
 		}
 		ring_add_relaxed(&pr->waits, 1);
+		fs_stall_log(fs, pr, producer, 1);
 		/* the writer may be asleep: make sure it knows */
 		ev_async_send(fs->loop, &fs->wake);
-		ring_backoff(round++);
+		(void)ring_bell_wait(&pr->room, t, FS_STALL_QUIET_MS);
 	}
+	if (pr->stalled_at != 0)
+		fs_stall_log(fs, pr, producer, 0);
 	*slot = line;
 	ring_commit(&pr->ring);
 	ring_publish(&pr->ring);
@@ -132,6 +174,16 @@ fs_write(struct fs *fs, const char *line)
 	    ring_load_relaxed(&fs->bytes) + len + 1);
 }
 
+/* Writer: it freed slots of pr's ring; wake pr if it waits for them. */
+static void
+fs_room(struct fs_producer *pr)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if (ring_load_relaxed(&pr->want) != 0 &&
+	    atomic_exchange_explicit(&pr->want, 0, memory_order_acq_rel) != 0)
+		ring_bell_ring(&pr->room);
+}
+
 static size_t
 fs_drain(struct filesink *s)
 {
@@ -150,8 +202,10 @@ fs_drain(struct filesink *s)
 			free(*slot);
 			*slot = NULL;
 		}
-		if (k > 0)
+		if (k > 0) {
 			ring_release(r, k);
+			fs_room(&fs->prod[p]);
+		}
 		n += k;
 	}
 	if (n > 0) {
@@ -186,7 +240,6 @@ fs_counters(struct filesink *s, struct filesink_counters *out)
 	for (unsigned p = 0; p < fs->nproducers; p++) {
 		out->queued += ring_pushed(&fs->prod[p].ring);
 		out->waits += ring_load_relaxed(&fs->prod[p].waits);
-		out->dropped += ring_load_relaxed(&fs->prod[p].dropped);
 	}
 	out->lines = ring_load_acquire(&fs->lines);
 	out->bytes = ring_load_acquire(&fs->bytes);
@@ -245,7 +298,7 @@ filesink_new(struct ev_loop *loop, const struct filesink_config *cfg,
 
 	if (loop == NULL || out == NULL || cfg->nproducers < 1 ||
 	    cfg->nproducers > FILESINK_MAX_PRODUCERS || slots < 4 ||
-	    (slots & (slots - 1)) != 0 || cfg->put_wait_ms < 0)
+	    (slots & (slots - 1)) != 0 || cfg->stall_log_ms < 0)
 		return -EINVAL;
 	if (to_stdout)
 		fp = stdout;
@@ -258,7 +311,8 @@ filesink_new(struct ev_loop *loop, const struct filesink_config *cfg,
 	fs->own_fp = !to_stdout;
 	fs->path = xstrdup(to_stdout ? "-" : cfg->path);
 	fs->nproducers = cfg->nproducers;
-	fs->put_wait_ms = cfg->put_wait_ms ? cfg->put_wait_ms : FS_WAIT_MS;
+	fs->stall_log_ms = cfg->stall_log_ms ? cfg->stall_log_ms :
+	    FS_STALL_LOG_MS;
 	/* zeroed counters are valid atomics: xcalloc and mem_calloc_lines */
 	fs->prod = mem_calloc_lines(cfg->nproducers, sizeof(*fs->prod));
 	for (unsigned i = 0; i < cfg->nproducers; i++)

@@ -11,11 +11,14 @@
  * libev call that is safe from another thread); the loop's owner may also
  * drain at any time (a timer, shutdown).
  *
- * Nothing is dropped silently.  A full ring makes the producer wait with
- * backoff (counted); only if the loop does not drain for a whole
- * put_wait_ms is the line dropped, counted and logged.  A write or flush
- * error is counted and logged (the first, then every 1000th) and the sink
- * carries on with the next line; it never stops the daemon.
+ * Nothing is dropped.  A full ring holds the producer back: it sleeps
+ * (no spinning) until the writer frees a slot, however long that takes;
+ * each sleep is counted and the stall is logged when it starts, every
+ * stall_log_ms while it lasts, and when it ends.  A write or flush error
+ * is counted and logged (the first, then every 1000th) and the sink
+ * carries on with the next line; it never stops the daemon (what a full
+ * disk refuses is not kept: docs/architecture.md, "What a dead sink
+ * costs").
  *
  * The sink is an adapter, so it is reached through an ops table and the
  * instance starts with the table pointer (STYLE.md 2).
@@ -36,8 +39,8 @@ struct filesink_config {
 	unsigned	 nproducers;	/* producer threads, 1..FILESINK_MAX_PRODUCERS */
 	unsigned	 ring_slots;	/* lines per producer ring, a power of
 					 * two >= 4; 0: 4096 */
-	int		 put_wait_ms;	/* a put waits this long on a full ring
-					 * before it drops the line; 0: 5000 */
+	int		 stall_log_ms;	/* a producer held back by a full ring
+					 * logs a line this often; 0: 10000 */
 };
 
 /* Counters; any thread may read them, values may lag a little. */
@@ -48,8 +51,7 @@ struct filesink_counters {
 	uint64_t	 flushes;	/* batches flushed */
 	uint64_t	 write_errors;	/* lines whose write failed, and failed
 					 * flushes */
-	uint64_t	 waits;		/* backoff rounds of producers (ring full) */
-	uint64_t	 dropped;	/* lines dropped after put_wait_ms */
+	uint64_t	 waits;		/* producer sleeps on a full ring */
 };
 
 struct filesink;
@@ -59,10 +61,11 @@ struct filesink_ops {
 	/*
 	 * Producer `producer` (one thread per producer number) hands over
 	 * `line`: NUL-terminated, no newline, allocated with malloc(); the
-	 * sink owns it from the call on, whatever the result.  Returns 0, or
-	 * -ETIMEDOUT when the ring stayed full for put_wait_ms (the line is
-	 * freed, counted in dropped and logged), -EINVAL for a bad producer
-	 * (the line is freed and logged: a wiring bug).  Any thread.
+	 * sink owns it from the call on, whatever the result.  Blocks while
+	 * the producer's ring is full (the writer must be draining on the
+	 * loop's thread: never call it there).  Returns 0, or -EINVAL for a
+	 * bad producer (the line is freed and logged: a wiring bug).  Any
+	 * thread but the loop's.
 	 */
 	int	(*put)(struct filesink *s, unsigned producer, char *line);
 	/*
