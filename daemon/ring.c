@@ -12,6 +12,10 @@
 #include "daemon/mem.h"
 #include "daemon/ring.h"
 
+#ifdef RING_TSAN
+_Atomic unsigned ring_fence_word;
+#endif
+
 int
 ring_init(struct ring *r, unsigned slots, size_t esize)
 {
@@ -85,7 +89,7 @@ ring_bell_prepare(struct ring_bell *b)
 	atomic_fetch_add_explicit(&b->waiters, 1, memory_order_seq_cst);
 	t = atomic_load_explicit(&b->seq, memory_order_seq_cst);
 	/* the caller's second look must not move above the count */
-	atomic_thread_fence(memory_order_seq_cst);
+	ring_fence();
 	return t;
 }
 

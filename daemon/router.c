@@ -147,7 +147,7 @@ router_reserve_slow(struct router *r, unsigned producer, unsigned shard,
 
 	atomic_store_explicit(&r->want[producer * r->nshards + shard], 1,
 	    memory_order_seq_cst);
-	atomic_thread_fence(memory_order_seq_cst);
+	ring_fence();
 	return ring_reserve_at(rg, sizeof(struct router_msg), pos);
 }
 
@@ -158,7 +158,7 @@ router_room(struct router *r, unsigned producer, unsigned shard)
 	_Atomic uint32_t *w = &r->want[producer * r->nshards + shard];
 	struct router_producer *pr = &r->prod[producer];
 
-	atomic_thread_fence(memory_order_seq_cst);
+	ring_fence();
 	if (ring_load_relaxed(w) == 0 ||
 	    atomic_exchange_explicit(w, 0, memory_order_acq_rel) == 0)
 		return;

@@ -178,7 +178,7 @@ fs_write(struct fs *fs, const char *line)
 static void
 fs_room(struct fs_producer *pr)
 {
-	atomic_thread_fence(memory_order_seq_cst);
+	ring_fence();
 	if (ring_load_relaxed(&pr->want) != 0 &&
 	    atomic_exchange_explicit(&pr->want, 0, memory_order_acq_rel) != 0)
 		ring_bell_ring(&pr->room);
