@@ -220,6 +220,7 @@ uint32_t
 fleet_add(struct fleet *f, enum fleet_kind kind, const char *id)
 {
 	struct fleet_device *d;
+	uint32_t v;
 
 	if (fleet_find(f, kind, id) != FLEET_NONE)
 		return FLEET_NONE;
@@ -227,11 +228,12 @@ fleet_add(struct fleet *f, enum fleet_kind kind, const char *id)
 	case FLEET_SITE:
 		return FLEET_APPEND(f, kind, f->sites, f->nsites, id);
 	case FLEET_DEVICE:
-		d = &f->devices[FLEET_APPEND(f, kind, f->devices, f->ndevices,
-		    id)];
+		/* two statements: the append may move f->devices */
+		v = FLEET_APPEND(f, kind, f->devices, f->ndevices, id);
+		d = &f->devices[v];
 		d->site = d->profile = d->via = FLEET_NONE;
 		d->unit = -1;
-		return (uint32_t)(d - f->devices);
+		return v;
 	case FLEET_PROFILE:
 		return FLEET_APPEND(f, kind, f->profiles, f->nprofiles, id);
 	case FLEET_AREA:
