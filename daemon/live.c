@@ -51,6 +51,7 @@
 #define LIVE_TICK_S		0.25	/* shards' time advances this often */
 #define LIVE_RING_SLOTS		4096	/* alarms per producer x shard ring */
 #define LIVE_STALL_LOG_S	10.0	/* a held alarm path logs this often */
+#define LIVE_GIVE_UP_S		30.0	/* stop: writes failing, nothing moving */
 
 struct live;
 
@@ -272,7 +273,7 @@ live_log_counters(struct live *lv, const char *what)
 	    "ticks=%llu ticks_skipped=%llu incidents_opened=%llu "
 	    "incidents_resolved=%llu incident_events=%llu sla_events=%llu "
 	    "actions_rejected=%llu lines_written=%llu write_errors=%llu "
-	    "output_waits=%llu shard_sleeps=%llu",
+	    "output_waits=%llu output_abandoned=%llu shard_sleeps=%llu",
 	    what, ev_now(lv->loop) - lv->started,
 	    (unsigned long long)pc.devices,
 	    (unsigned long long)pc.devices_rejected,
@@ -290,6 +291,7 @@ live_log_counters(struct live *lv, const char *what)
 	    (unsigned long long)events, (unsigned long long)sla,
 	    (unsigned long long)rejected, (unsigned long long)fc.lines,
 	    (unsigned long long)fc.write_errors, (unsigned long long)fc.waits,
+	    (unsigned long long)fc.abandoned,
 	    (unsigned long long)router_sleeps(lv->router));
 }
 
@@ -371,17 +373,21 @@ static void
 live_shutdown(struct live *lv)
 {
 	ev_timer backstop;
-	double t0, logged;
+	double t0, logged, moved;
 	unsigned ticked = 0;
 	uint64_t tick_sent = 0;	/* bit per shard: last tick queued */
+	uint64_t last_backlog = UINT64_MAX;
+	int abandoned = 0;
 
 	poller_stop(lv->poller);
 	ev_timer_init(&backstop, live_wake_cb, 0.01, 0.01);
 	ev_timer_start(lv->loop, &backstop);
 	ev_now_update(lv->loop);
-	t0 = logged = ev_now(lv->loop);
+	t0 = logged = moved = ev_now(lv->loop);
 	for (;;) {
 		int64_t now = live_now_ms(lv);
+		uint64_t backlog = router_backlog(lv->router);
+		struct filesink_counters fc;
 
 		live_flush(lv);
 		lv->out->ops->drain(lv->out);
@@ -392,8 +398,23 @@ live_shutdown(struct live *lv)
 				tick_sent |= 1ULL << s;
 				ticked++;
 			}
-		if (ticked == lv->nshards && router_backlog(lv->router) == 0)
+		if (ticked == lv->nshards && backlog == 0)
 			break;
+		/*
+		 * The one way this would never end: the output refuses every
+		 * write and the shards wait on it.  Then, after LIVE_GIVE_UP_S
+		 * without progress, the sink gives up its lines (logged with
+		 * their count) so the shards can finish: a stop must end.
+		 */
+		lv->out->ops->counters(lv->out, &fc);
+		if (backlog != last_backlog) {
+			last_backlog = backlog;
+			moved = ev_now(lv->loop);
+		} else if (!abandoned && fc.write_errors > 0 &&
+		    ev_now(lv->loop) - moved >= LIVE_GIVE_UP_S) {
+			lv->out->ops->abandon(lv->out);
+			abandoned = 1;
+		}
 		ev_run(lv->loop, EVRUN_ONCE);
 		if (ev_now(lv->loop) - logged >= LIVE_STALL_LOG_S) {
 			struct outbox_stats os;

@@ -3,22 +3,23 @@
  * file (or stdout), the publisher of last resort (DESIGN.md "Shape").
  *
  * Producers are threads (the correlator shards) that must never share a
- * FILE*: each producer hands its lines, already encoded, to the sink
+ * file: each producer hands its lines, already encoded, to the sink
  * through its own bounded single-producer single-consumer ring
  * (daemon/ring), and the one writer is the libev loop the sink was made
- * on, which drains every ring, writes the lines in the order each
- * producer queued them and calls fflush() once per batch.  A put wakes the loop with an ev_async (the one
- * libev call that is safe from another thread); the loop's owner may also
- * drain at any time (a timer, shutdown).
+ * on, which drains every ring and writes the lines in the order each
+ * producer queued them, with writev() straight from the ring.  A put
+ * wakes the loop with an ev_async (the one libev call that is safe from
+ * another thread); the loop's owner may also drain at any time (a timer,
+ * shutdown).
  *
  * Nothing is dropped.  A full ring holds the producer back: it sleeps
  * (no spinning) until the writer frees a slot, however long that takes;
  * each sleep is counted and the stall is logged when it starts, every
- * stall_log_ms while it lasts, and when it ends.  A write or flush error
- * is counted and logged (the first, then every 1000th) and the sink
- * carries on with the next line; it never stops the daemon (what a full
- * disk refuses is not kept: docs/architecture.md, "What a dead sink
- * costs").
+ * stall_log_ms while it lasts, and when it ends.  A write error
+ * is counted, logged (the first of a run, then every 10 s) and retried:
+ * the line stays in its ring until all of it is written, so a full or
+ * failing disk holds the shards back like a slow one and loses nothing
+ * while the daemon runs; it never stops the daemon.
  *
  * The sink is an adapter, so it is reached through an ops table and the
  * instance starts with the table pointer (STYLE.md 2).
@@ -48,10 +49,12 @@ struct filesink_counters {
 	uint64_t	 queued;	/* lines handed over by producers */
 	uint64_t	 lines;		/* lines written */
 	uint64_t	 bytes;		/* bytes written, newlines included */
-	uint64_t	 flushes;	/* batches flushed */
-	uint64_t	 write_errors;	/* lines whose write failed, and failed
-					 * flushes */
+	uint64_t	 flushes;	/* drains that wrote something */
+	uint64_t	 write_errors;	/* writes that failed (their lines are
+					 * kept and retried) */
 	uint64_t	 waits;		/* producer sleeps on a full ring */
+	uint64_t	 abandoned;	/* lines given up by abandon() (a stop
+					 * with the disk refusing): 0 otherwise */
 };
 
 struct filesink;
@@ -69,17 +72,24 @@ struct filesink_ops {
 	 */
 	int	(*put)(struct filesink *s, unsigned producer, char *line);
 	/*
-	 * Writes every line queued so far, then flushes once if it wrote
-	 * any.  Returns the number of lines taken from the rings.  On the
-	 * loop's thread only.
+	 * Writes every line queued so far, until a write fails (the rest
+	 * stay queued for the next drain).  Returns the number of lines
+	 * written whole and taken from the rings.  On the loop's thread only.
 	 */
 	size_t	(*drain)(struct filesink *s);
+	/*
+	 * The last resort of a stop while writes keep failing: every line
+	 * queued and every later put is freed unwritten, counted in
+	 * `abandoned` and logged, and waiting producers return, so the
+	 * shards can be joined.  On the loop's thread; for nothing else.
+	 */
+	void	(*abandon)(struct filesink *s);
 	/* Lines queued and not yet drained; any thread. */
 	uint64_t (*backlog)(struct filesink *s);
 	/* Copies the counters; any thread. */
 	void	(*counters)(struct filesink *s, struct filesink_counters *out);
 	/*
-	 * Drains what is left, flushes, closes the file (never stdout) and
+	 * Drains what is left, closes the file (never stdout) and
 	 * frees the sink.  Producers must have stopped.  On the loop's thread.
 	 */
 	void	(*free)(struct filesink *s);

@@ -588,7 +588,10 @@ Test(tocsind_live, write_errors_are_counted_not_fatal)
 	cr_expect_eq(r.status, 0, "exit %d:\n%s", r.status, r.err);
 	cr_expect_geq(stop_counter(r.err, "incident_events"), 1, "%s", r.err);
 	cr_expect_geq(stop_counter(r.err, "write_errors"), 1, "%s", r.err);
-	cr_expect(strstr(r.err, "filesink flush failed path=/dev/full") != NULL,
+	cr_expect(strstr(r.err, "filesink write failed path=/dev/full") != NULL,
+	    "%s", r.err);
+	/* kept and retried while running; at the stop, said how many */
+	cr_expect(strstr(r.err, "filesink closing with lines=") != NULL,
 	    "%s", r.err);
 	cr_expect_null(sanitizer_report(r.err), "%s", r.err);
 	proc_result_free(&r);
