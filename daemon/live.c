@@ -15,15 +15,18 @@
  * and the file sink's) and counters: a live_shard's counters are written by
  * its shard thread only and read (relaxed) for the SIGUSR1 and stop lines.
  *
- * Back-pressure.  An alarm the router cannot queue within LIVE_PUSH_WAIT_MS
- * (its shard is that far behind) is refused: counted in `refused` and
- * logged with its device and code (the first of a run of refusals, then
- * every LIVE_LOG_EVERY-th).  After a refusal the shard is taken as stuck
- * for LIVE_STUCK_MS: alarms for it get one try and no wait, so a stalled
- * shard costs the poll loop at most LIVE_PUSH_WAIT_MS per LIVE_STUCK_MS,
- * never a wait per alarm of a storm.  A
- * tick a full ring cannot take is skipped (the next one carries a later
- * time; the busy shard's alarms move its time anyway) and counted.
+ * Back-pressure, and why nothing is lost.  The poll loop never waits for
+ * a shard: alarms go through the outbox (daemon/outbox.h), which queues a
+ * transition at once when the shard's ring has room and otherwise holds
+ * the (device, code) key and re-sends its current state when the router
+ * says the shard freed room (an ev_async from the shard thread) or at the
+ * next tick.  A shard is held back in turn by the file sink when the
+ * writer falls behind (drivers/file/filesink.h), so a slow disk ends as
+ * folded alarm state at the poller, never as a dropped line.  A stall is
+ * logged when it starts, every LIVE_STALL_LOG_S while it lasts, and when
+ * it ends, with its counts.  A shard with held keys gets no tick (its
+ * clock must not pass alarms still waiting); the tick after the flush
+ * carries the time.
  */
 #include <errno.h>
 #include <signal.h>
@@ -31,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -40,6 +42,7 @@
 #include "daemon/live.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
+#include "daemon/outbox.h"
 #include "daemon/poller.h"
 #include "daemon/ring.h"
 #include "daemon/router.h"
@@ -47,10 +50,8 @@
 
 #define LIVE_TICK_S		0.25	/* shards' time advances this often */
 #define LIVE_RING_SLOTS		4096	/* alarms per producer x shard ring */
-#define LIVE_PUSH_WAIT_MS	50	/* an alarm waits this long for room */
-#define LIVE_STUCK_MS		1000	/* after a refusal: no waits this long */
-#define LIVE_LOG_EVERY		100	/* refusals in a row: log one in N */
-#define LIVE_DRAIN_WAIT_MS	10000	/* stop: shards get this long to drain */
+#define LIVE_STALL_LOG_S	10.0	/* a held alarm path logs this often */
+#define LIVE_GIVE_UP_S		30.0	/* stop: writes failing, nothing moving */
 
 struct live;
 
@@ -73,23 +74,70 @@ struct live {
 	struct live_shard *shards;	/* cfg->daemon.shards */
 	unsigned	 nshards;
 	struct poller	*poller;
+	struct outbox	*outbox;	/* the poll thread's way to the shards */
+	ev_async	 room;		/* a shard freed room: flush the outbox */
 	ev_timer	 tick;		/* router_tick() */
 	ev_timer	 deadline;	/* -d SECONDS */
 	ev_signal	 sigterm, sigint, sighup, sigusr1;
 	const char	*stop_reason;	/* "SIGTERM", "duration", ... */
 	double		 started;	/* ev_now at start */
-	uint64_t	 pushed;	/* alarms queued to a shard */
-	uint64_t	 refused;	/* alarms the router could not take */
-	uint64_t	 refused_run;	/* refusals since the last queued alarm */
-	int64_t		*stuck_until;	/* per shard: no waiting before (ms) */
+	double		 stalled_at;	/* ev_now when held keys appeared, or 0 */
+	double		 stall_logged;	/* ev_now of the last stall line */
 	uint64_t	 ticks;		/* ticks sent */
-	uint64_t	 ticks_skipped;	/* shard ticks a full ring refused */
+	uint64_t	 ticks_skipped;	/* shard ticks held back (ring full or
+					 * alarms still held for that shard) */
 };
 
 static int64_t
 live_now_ms(struct live *lv)
 {
 	return (int64_t)(ev_now(lv->loop) * 1000.0);
+}
+
+/* The alarm path is held: say so when it starts, now and then, and when
+ * it ends. */
+static void
+live_stall_log(struct live *lv, const struct alarm_event *ev)
+{
+	const struct fleet *f = lv->cfg->fleet;
+	struct outbox_stats os;
+	double now = ev_now(lv->loop);
+
+	outbox_stats(lv->outbox, &os);
+	if (os.pending == 0) {
+		if (lv->stalled_at != 0)
+			log_info("alarm path flowing again held_s=%.1f "
+			    "alarms_held=%llu alarms_folded=%llu "
+			    "alarms_resent=%llu", now - lv->stalled_at,
+			    (unsigned long long)os.held,
+			    (unsigned long long)os.folded,
+			    (unsigned long long)os.resent);
+		lv->stalled_at = 0;
+		return;
+	}
+	if (lv->stalled_at == 0) {
+		lv->stalled_at = now;
+		lv->stall_logged = 0;
+	}
+	if (ev == NULL || (lv->stall_logged != 0 &&
+	    now - lv->stall_logged < LIVE_STALL_LOG_S))
+		return;
+	lv->stall_logged = now;
+	log_warnx("alarm path held device=%s site=%s code=%s shard=%u "
+	    "reason=\"shard queue full\" held_keys=%llu alarms_held=%llu "
+	    "alarms_folded=%llu (state re-sent when the shard has room)",
+	    f->devices[ev->device].id, f->sites[ev->site].id,
+	    f->codes[ev->code], router_shard_of(lv->router, ev->site),
+	    (unsigned long long)os.pending, (unsigned long long)os.held,
+	    (unsigned long long)os.folded);
+}
+
+/* Re-sends held alarm state while the shards have room. */
+static void
+live_flush(struct live *lv)
+{
+	if (outbox_flush(lv->outbox) == 0 && lv->stalled_at != 0)
+		live_stall_log(lv, NULL);
 }
 
 /* ---- shard threads ---- */
@@ -143,26 +191,27 @@ static void
 live_alarm(void *arg, const struct alarm_event *ev)
 {
 	struct live *lv = arg;
-	const struct fleet *f = lv->cfg->fleet;
-	unsigned shard = router_shard_of(lv->router, ev->site);
-	int64_t now = live_now_ms(lv);
-	int wait = now >= lv->stuck_until[shard] ? LIVE_PUSH_WAIT_MS : 0;
-	size_t done = 0;
 
-	if (router_push_wait(lv->router, 0, ev, 1, wait, &done) == 0) {
-		lv->pushed++;
-		lv->refused_run = 0;
-		return;
-	}
-	lv->refused++;
-	lv->stuck_until[shard] = now + LIVE_STUCK_MS;
-	if (lv->refused_run++ % LIVE_LOG_EVERY != 0)
-		return;
-	log_warnx("alarm refused device=%s site=%s code=%s edge=%s shard=%u "
-	    "reason=\"shard queue full\" waited_ms=%d refused=%llu",
-	    f->devices[ev->device].id, f->sites[ev->site].id,
-	    f->codes[ev->code], ev->edge == ALARM_RAISE ? "raise" : "clear",
-	    shard, wait, (unsigned long long)lv->refused);
+	if (outbox_put(lv->outbox, ev) == 1)
+		live_stall_log(lv, ev);
+}
+
+/* Shard thread: it freed room in a ring the poll thread was refused by. */
+static void
+live_room(void *arg, unsigned shard)
+{
+	struct live *lv = arg;
+
+	(void)shard;
+	ev_async_send(lv->loop, &lv->room);
+}
+
+static void
+live_room_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	live_flush(container_of(w, struct live, room));
 }
 
 static const struct poller_sink_ops live_poller_ops = {
@@ -173,11 +222,14 @@ static const struct poller_sink_ops live_poller_ops = {
 static void
 live_send_tick(struct live *lv)
 {
-	int missed = router_tick(lv->router, 0, live_now_ms(lv));
+	int64_t now = live_now_ms(lv);
 
+	live_flush(lv);
 	lv->ticks++;
-	if (missed > 0)
-		lv->ticks_skipped += (uint64_t)missed;
+	for (unsigned s = 0; s < lv->nshards; s++)
+		if (outbox_pending(lv->outbox, s) > 0 ||
+		    router_tick_shard(lv->router, 0, s, now) != 0)
+			lv->ticks_skipped++;
 }
 
 static void
@@ -197,12 +249,12 @@ static void
 live_log_counters(struct live *lv, const char *what)
 {
 	struct poller_counters pc;
-	struct router_pstats ps;
+	struct outbox_stats os;
 	struct filesink_counters fc;
 	uint64_t events = 0, opened = 0, resolved = 0, sla = 0, rejected = 0;
 
 	poller_counters(lv->poller, &pc);
-	router_producer_stats(lv->router, 0, &ps);
+	outbox_stats(lv->outbox, &os);
 	lv->out->ops->counters(lv->out, &fc);
 	for (unsigned i = 0; i < lv->nshards; i++) {
 		struct live_shard *ls = &lv->shards[i];
@@ -216,11 +268,12 @@ live_log_counters(struct live *lv, const char *what)
 	log_info("%s uptime_s=%.1f devices=%llu devices_rejected=%llu "
 	    "polls=%llu polls_good=%llu polls_failed=%llu "
 	    "alarms_raised=%llu alarms_cleared=%llu comm_loss_raised=%llu "
-	    "alarms_queued=%llu refused=%llu queue_full=%llu queue_waits=%llu "
+	    "alarms_queued=%llu alarms_held=%llu alarms_folded=%llu "
+	    "alarms_resent=%llu alarms_pending=%llu shard_stalls=%llu "
 	    "ticks=%llu ticks_skipped=%llu incidents_opened=%llu "
 	    "incidents_resolved=%llu incident_events=%llu sla_events=%llu "
 	    "actions_rejected=%llu lines_written=%llu write_errors=%llu "
-	    "output_waits=%llu output_dropped=%llu",
+	    "output_waits=%llu output_abandoned=%llu shard_sleeps=%llu",
 	    what, ev_now(lv->loop) - lv->started,
 	    (unsigned long long)pc.devices,
 	    (unsigned long long)pc.devices_rejected,
@@ -229,15 +282,17 @@ live_log_counters(struct live *lv, const char *what)
 	    (unsigned long long)pc.alarms_raised,
 	    (unsigned long long)pc.alarms_cleared,
 	    (unsigned long long)pc.comm_loss_raised,
-	    (unsigned long long)lv->pushed, (unsigned long long)lv->refused,
-	    (unsigned long long)ps.full, (unsigned long long)ps.waits,
+	    (unsigned long long)os.queued, (unsigned long long)os.held,
+	    (unsigned long long)os.folded, (unsigned long long)os.resent,
+	    (unsigned long long)os.pending, (unsigned long long)os.stalls,
 	    (unsigned long long)lv->ticks,
 	    (unsigned long long)lv->ticks_skipped,
 	    (unsigned long long)opened, (unsigned long long)resolved,
 	    (unsigned long long)events, (unsigned long long)sla,
 	    (unsigned long long)rejected, (unsigned long long)fc.lines,
 	    (unsigned long long)fc.write_errors, (unsigned long long)fc.waits,
-	    (unsigned long long)fc.dropped);
+	    (unsigned long long)fc.abandoned,
+	    (unsigned long long)router_sleeps(lv->router));
 }
 
 static void
@@ -296,30 +351,83 @@ live_raise_nofile(void)
 		log_warn("setrlimit RLIMIT_NOFILE");
 }
 
+static void
+live_wake_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+}
+
 /*
- * Stop: no new alarms, a last tick, then keep the writer going while the
- * shards work off their rings (a shard waiting for room in its sink ring
- * needs the writer), join them, and write what they said last.
+ * Stop: no new alarms; every held alarm state goes out, then a last tick
+ * reaches every shard, and the loop keeps running (the writer, the
+ * outbox's room callback) until the shards have handled all of it; then
+ * they are joined and what they said last is written.  Nothing queued is
+ * given up: a shard always makes progress while the writer drains, so
+ * this ends; a long drain is logged every LIVE_STALL_LOG_S.  The loop
+ * sleeps between wake-ups (its ev_asyncs, a 10 ms backstop timer), it
+ * never spins.
  */
 static void
 live_shutdown(struct live *lv)
 {
-	struct timespec ms = { 0, 1000 * 1000 };
-	int64_t waited = 0;
+	ev_timer backstop;
+	double t0, logged, moved;
+	unsigned ticked = 0;
+	uint64_t tick_sent = 0;	/* bit per shard: last tick queued */
+	uint64_t last_backlog = UINT64_MAX;
+	int abandoned = 0;
 
 	poller_stop(lv->poller);
+	ev_timer_init(&backstop, live_wake_cb, 0.01, 0.01);
+	ev_timer_start(lv->loop, &backstop);
 	ev_now_update(lv->loop);
-	live_send_tick(lv);
-	while (router_backlog(lv->router) > 0) {
+	t0 = logged = moved = ev_now(lv->loop);
+	for (;;) {
+		int64_t now = live_now_ms(lv);
+		uint64_t backlog = router_backlog(lv->router);
+		struct filesink_counters fc;
+
+		live_flush(lv);
 		lv->out->ops->drain(lv->out);
-		if (waited++ >= LIVE_DRAIN_WAIT_MS) {
-			log_warnx("stop: shards still busy after %d ms "
-			    "backlog=%llu; joining them", LIVE_DRAIN_WAIT_MS,
-			    (unsigned long long)router_backlog(lv->router));
+		for (unsigned s = 0; s < lv->nshards; s++)
+			if (!(tick_sent & (1ULL << s)) &&
+			    outbox_pending(lv->outbox, s) == 0 &&
+			    router_tick_shard(lv->router, 0, s, now) == 0) {
+				tick_sent |= 1ULL << s;
+				ticked++;
+			}
+		if (ticked == lv->nshards && backlog == 0)
 			break;
+		/*
+		 * The one way this would never end: the output refuses every
+		 * write and the shards wait on it.  Then, after LIVE_GIVE_UP_S
+		 * without progress, the sink gives up its lines (logged with
+		 * their count) so the shards can finish: a stop must end.
+		 */
+		lv->out->ops->counters(lv->out, &fc);
+		if (backlog != last_backlog) {
+			last_backlog = backlog;
+			moved = ev_now(lv->loop);
+		} else if (!abandoned && fc.write_errors > 0 &&
+		    ev_now(lv->loop) - moved >= LIVE_GIVE_UP_S) {
+			lv->out->ops->abandon(lv->out);
+			abandoned = 1;
 		}
-		nanosleep(&ms, NULL);
+		ev_run(lv->loop, EVRUN_ONCE);
+		if (ev_now(lv->loop) - logged >= LIVE_STALL_LOG_S) {
+			struct outbox_stats os;
+
+			outbox_stats(lv->outbox, &os);
+			logged = ev_now(lv->loop);
+			log_warnx("stop: shards still busy after %.0f s "
+			    "backlog=%llu held_keys=%llu; waiting", logged - t0,
+			    (unsigned long long)router_backlog(lv->router),
+			    (unsigned long long)os.pending);
+		}
 	}
+	ev_timer_stop(lv->loop, &backstop);
 	router_stop(lv->router);
 	lv->out->ops->drain(lv->out);
 }
@@ -365,7 +473,6 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	}
 
 	lv.shards = xcalloc(lv.nshards, sizeof(*lv.shards));
-	lv.stuck_until = xcalloc(lv.nshards, sizeof(*lv.stuck_until));
 	sinks = xcalloc(lv.nshards, sizeof(*sinks));
 	for (unsigned i = 0; i < lv.nshards; i++) {
 		/* counters start at 0: xcalloc'd atomics */
@@ -385,6 +492,10 @@ live_run(struct config *cfg, const struct live_opts *opts)
 		log_error("start failed: correlator: %s", err);
 		goto err_sink;
 	}
+	lv.outbox = outbox_new(cfg->fleet, lv.router, 0);
+	router_set_room(lv.router, 0, live_room, &lv);
+	ev_async_init(&lv.room, live_room_cb);
+	ev_async_start(lv.loop, &lv.room);
 
 	ps.arg = &lv;
 	if ((rc = poller_new(lv.loop, cfg->fleet, cfg->mbmap, &pc, &ps,
@@ -441,12 +552,13 @@ err_watchers:
 	ev_timer_stop(lv.loop, &lv.tick);
 	poller_free(lv.poller);
 err_router:
+	ev_async_stop(lv.loop, &lv.room);
 	router_free(lv.router);
+	outbox_free(lv.outbox);
 err_sink:
 	lv.out->ops->free(lv.out);
 	xfree(sinks);
 	xfree(lv.shards);
-	xfree(lv.stuck_until);
 err_loop:
 	ev_loop_destroy(lv.loop);
 	return status;

@@ -2,15 +2,19 @@
  * ring.c - see ring.h.
  */
 #include <errno.h>
-#include <sched.h>
+#include <linux/futex.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "daemon/mem.h"
 #include "daemon/ring.h"
 
-#define RING_IDLE_YIELDS	63	/* idle rounds that yield, then sleep */
-#define RING_IDLE_SLEEP_NS	50000	/* an idle consumer's sleep */
+#ifdef RING_TSAN
+_Atomic unsigned ring_fence_word;
+#endif
 
 int
 ring_init(struct ring *r, unsigned slots, size_t esize)
@@ -71,29 +75,58 @@ ring_mono_ms(void)
 }
 
 void
-ring_backoff(unsigned round)
+ring_bell_init(struct ring_bell *b)
 {
-	if (round < 16) {
-		for (volatile unsigned k = 0; k < 64; k++)
-			;
-	} else if (round < 32) {
-		sched_yield();
-	} else {
-		unsigned shift = round - 32 < 9 ? round - 32 : 9;
-		struct timespec ts = { 0, (long)(2000u << shift) };
+	atomic_init(&b->seq, 0);
+	atomic_init(&b->waiters, 0);
+}
 
-		nanosleep(&ts, NULL);
-	}
+uint32_t
+ring_bell_prepare(struct ring_bell *b)
+{
+	uint32_t t;
+
+	atomic_fetch_add_explicit(&b->waiters, 1, memory_order_seq_cst);
+	t = atomic_load_explicit(&b->seq, memory_order_seq_cst);
+	/* the caller's second look must not move above the count */
+	ring_fence();
+	return t;
 }
 
 void
-ring_idle(unsigned round)
+ring_bell_cancel(struct ring_bell *b)
 {
-	if (round < RING_IDLE_YIELDS) {
-		sched_yield();
-	} else {
-		struct timespec ts = { 0, RING_IDLE_SLEEP_NS };
+	atomic_fetch_sub_explicit(&b->waiters, 1, memory_order_relaxed);
+}
 
-		nanosleep(&ts, NULL);
+int
+ring_bell_wait(struct ring_bell *b, uint32_t t, int timeout_ms)
+{
+	struct timespec ts, *tsp = NULL;
+	int rc = 0;
+
+	if (timeout_ms >= 0) {
+		ts.tv_sec = timeout_ms / 1000;
+		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
+		tsp = &ts;
 	}
+	/* the kernel compares seq with t and sleeps only if equal */
+	if (syscall(SYS_futex, &b->seq, FUTEX_WAIT_PRIVATE, t, tsp, NULL,
+	    0) != 0) {
+		if (errno == ETIMEDOUT)
+			rc = -ETIMEDOUT;
+		else if (errno == EINTR)
+			rc = -EINTR;
+		/* EAGAIN: rung between prepare and here */
+	}
+	atomic_fetch_sub_explicit(&b->waiters, 1, memory_order_relaxed);
+	return rc;
+}
+
+void
+ring_bell_wake(struct ring_bell *b)
+{
+	atomic_fetch_add_explicit(&b->seq, 1, memory_order_seq_cst);
+	syscall(SYS_futex, &b->seq, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL,
+	    NULL, 0);
 }

@@ -2,7 +2,7 @@
  * ring.h - tocsin's one single-producer single-consumer ring, the atomics
  * every thread-shared variable goes through, and what a producer waiting
  * for room, or a consumer for messages, uses (a monotonic ms clock and
- * two backoffs).
+ * a bell, an event count on a futex).
  *
  * Base layer (with daemon/log and daemon/mem): it includes nothing of
  * tocsin's but mem.h, and everything that crosses threads uses it: the
@@ -78,6 +78,29 @@
 #define ring_load_relaxed(p)	atomic_load_explicit((p), memory_order_relaxed)
 #define ring_add_relaxed(p, v) \
 	atomic_fetch_add_explicit((p), (v), memory_order_relaxed)
+
+/*
+ * A full barrier between a thread's store and its next load (the two
+ * sides of a bell, a `want` flag and the ring it is about).
+ * ThreadSanitizer does not model fences (gcc refuses them under
+ * -fsanitize=thread), so there a seq_cst read-modify-write of a dummy
+ * word stands in: a locked instruction, a full barrier on every target
+ * tocsin builds for, and one TSan understands.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define RING_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RING_TSAN 1
+#endif
+#endif
+#ifdef RING_TSAN
+extern _Atomic unsigned ring_fence_word;
+#define ring_fence() ((void)atomic_fetch_add_explicit(&ring_fence_word, 0, \
+	memory_order_seq_cst))
+#else
+#define ring_fence() atomic_thread_fence(memory_order_seq_cst)
+#endif
 
 struct ring {
 	alignas(MEM_LINE) _Atomic uint64_t tail; /* published end (producer) */
@@ -223,18 +246,55 @@ uint64_t ring_pushed(struct ring *r);
 
 /* CLOCK_MONOTONIC in ms: the deadlines of bounded waits (any thread). */
 int64_t	 ring_mono_ms(void);
+
 /*
- * One round of a producer's wait for room, round 0, 1, 2, ...: a short
- * spin for the first 16 (the consumer is usually about to free a slot), a
- * sched_yield() for the next 16, then sleeps from 2 us doubling to 1 ms.
+ * A bell: how a thread waits for another (a shard for messages, a producer
+ * for room) without spinning and without sleeping blind.  It is an event
+ * count on a futex word: the waiter takes a ticket, looks once more at
+ * what it waits for, and sleeps in the kernel only if that is still not
+ * there; the notifier, after making it so (ring_publish(),
+ * ring_release()), rings, which costs one fence and one load when nobody
+ * waits and a FUTEX_WAKE when someone does.
+ *
+ *	waiter					notifier
+ *	t = ring_bell_prepare(b);		(publish or release)
+ *	if (ready()) ring_bell_cancel(b);	ring_bell_ring(b);
+ *	else ring_bell_wait(b, t, ms);
+ *
+ * Either the waiter's second look sees the notifier's work, or the
+ * notifier sees the waiter counted and moves the sequence on, so the
+ * futex wait returns at once or is woken: no wake-up is lost (the two
+ * seq_cst fences order each side's store before its load).  Why a futex
+ * rather than an eventfd or a condition variable: bench/wakebench.
  */
-void	 ring_backoff(unsigned round);
+struct ring_bell {
+	_Atomic uint32_t seq;		/* moved on by a ring with waiters */
+	_Atomic uint32_t waiters;	/* threads between prepare and wait */
+};
+
+/* Zeroed is ready: this is for a bell on the stack. */
+void	 ring_bell_init(struct ring_bell *b);
+/* Waiter: counts itself and returns the ticket for ring_bell_wait(). */
+uint32_t ring_bell_prepare(struct ring_bell *b);
+/* Waiter: what it waits for came after all (after prepare). */
+void	 ring_bell_cancel(struct ring_bell *b);
 /*
- * One round of a consumer's wait for messages, round 0, 1, 2, ... (back
- * to 0 after each message): sched_yield() for the first 63, then 50 us
- * sleeps, so an idle consumer costs next to no CPU and still answers
- * within 50 us.
+ * Waiter: sleeps until the bell rings after ticket t was taken, or for at
+ * most timeout_ms (< 0: no limit).  Returns 0 when rung (or rung before
+ * the call), -ETIMEDOUT, or -EINTR (a signal: look again).  Uncounts the
+ * waiter either way.
  */
-void	 ring_idle(unsigned round);
+int	 ring_bell_wait(struct ring_bell *b, uint32_t t, int timeout_ms);
+/* Notifier: wakes every waiter; the slow half of ring_bell_ring(). */
+void	 ring_bell_wake(struct ring_bell *b);
+
+/* Notifier: after making what a waiter wants visible. */
+static inline void
+ring_bell_ring(struct ring_bell *b)
+{
+	ring_fence();
+	if (ring_load_relaxed(&b->waiters) != 0)
+		ring_bell_wake(b);
+}
 
 #endif

@@ -22,13 +22,22 @@
  * A shard thread drains its rings round-robin, at most ROUTER_BATCH
  * messages from one ring (handled in place, then released with one store)
  * before looking at the next, so one busy producer cannot starve the
- * others.  With nothing to do it waits with ring_idle(): 63 yields, then
- * 50 us sleeps, so a shard idles at near zero CPU.  Stop is a release
- * store of a flag after producers are done; a shard that acquires it
- * drains once more and exits, so nothing queued is lost.
+ * others.  With nothing to do it sleeps on its bell (ring.h), which every
+ * producer rings after it publishes: an idle shard costs no CPU at all and
+ * wakes as soon as a message is there.  Stop is a release store of a flag
+ * and a ring of every shard's bell after producers are done; a shard that
+ * acquires it drains once more and exits, so nothing queued is lost.
+ *
+ * Room.  A push that finds its ring full raises the ring's `want` flag
+ * (and looks once more, so a slot freed meanwhile is not missed); the
+ * shard, after releasing slots of a ring whose flag is up, lowers it,
+ * rings the producer's room bell (router_push_wait() sleeps on it) and
+ * calls the producer's room callback (the poll loop's ev_async).  So a
+ * producer told -EAGAIN always hears when there is room again, and none
+ * of them polls for it.
  *
  * This is the daemon's side of the core: it creates the threads, reads
- * the monotonic clock for push_wait's deadline and sleeps, none of which
+ * the monotonic clock for push_wait's deadline and blocks, none of which
  * correlator/ may do; the engines it runs only ever see the time the
  * producers put in their messages.
  */
@@ -65,12 +74,15 @@ _Static_assert(ROUTER_MSG_ALARM == 0 &&
     offsetof(struct router_msg, ptr) == 32,
     "an alarm message is its event and 16 zero bytes");
 
-/* One producer's counters, written only by that producer's thread. */
+/* One producer's counters (written by its thread) and its room bell. */
 struct router_producer {
 	alignas(MEM_LINE) _Atomic uint64_t full; /* pushes refused: ring full */
-	_Atomic uint64_t waits;		/* backoff rounds of push_wait */
+	_Atomic uint64_t waits;		/* push_wait sleeps for room */
 	_Atomic uint64_t timeouts;	/* push_wait calls that gave up */
 	_Atomic uint64_t bad;		/* events refused: bad site */
+	struct ring_bell room;		/* rung by a shard that freed room */
+	router_room_fn	*room_fn;	/* or NULL; set before start */
+	void		*room_arg;
 };
 
 _Static_assert(sizeof(struct router_producer) == MEM_LINE,
@@ -81,6 +93,8 @@ struct router_shard {
 	unsigned	 id;		/* shard number */
 	struct corr_engine *engine;	/* touched only by the thread */
 	pthread_t	 thread;
+	_Atomic uint64_t sleeps;	/* times it found nothing and slept */
+	alignas(MEM_LINE) struct ring_bell bell; /* rung by producers */
 };
 
 _Static_assert(sizeof(struct router_shard) % MEM_LINE == 0,
@@ -93,6 +107,7 @@ struct router {
 	uint32_t	 nsites;	/* sites known at creation */
 	uint8_t		*site_shard;	/* nsites: owning shard of each site */
 	struct ring	*rings;		/* nproducers * nshards, aligned */
+	_Atomic uint32_t *want;		/* per ring: its producer wants room */
 	struct router_producer *prod;	/* nproducers, aligned */
 	struct router_shard *shards;	/* nshards, aligned */
 	router_tap_fn	*tap;		/* or NULL */
@@ -109,6 +124,47 @@ static struct ring *
 router_ring_of(struct router *r, unsigned producer, unsigned shard)
 {
 	return &r->rings[producer * r->nshards + shard];
+}
+
+/* Producer: makes what it published in shard's rings known to the shard. */
+static inline void
+router_wake_shard(struct router *r, unsigned shard)
+{
+	ring_bell_ring(&r->shards[shard].bell);
+}
+
+/*
+ * Producer, ring full: raise the ring's flag so that the shard says when
+ * it frees a slot, then look once more (the shard may have freed one
+ * before it could see the flag).  Returns the slot, or NULL: still full,
+ * and the shard will call.
+ */
+static void *
+router_reserve_slow(struct router *r, unsigned producer, unsigned shard,
+    uint64_t *pos)
+{
+	struct ring *rg = router_ring_of(r, producer, shard);
+
+	atomic_store_explicit(&r->want[producer * r->nshards + shard], 1,
+	    memory_order_seq_cst);
+	ring_fence();
+	return ring_reserve_at(rg, sizeof(struct router_msg), pos);
+}
+
+/* Shard: it released slots of (producer, shard); tell a waiting producer. */
+static void
+router_room(struct router *r, unsigned producer, unsigned shard)
+{
+	_Atomic uint32_t *w = &r->want[producer * r->nshards + shard];
+	struct router_producer *pr = &r->prod[producer];
+
+	ring_fence();
+	if (ring_load_relaxed(w) == 0 ||
+	    atomic_exchange_explicit(w, 0, memory_order_acq_rel) == 0)
+		return;
+	ring_bell_ring(&pr->room);
+	if (pr->room_fn != NULL)
+		pr->room_fn(pr->room_arg, shard);
 }
 
 static void
@@ -140,10 +196,11 @@ router_shard_handle(struct router_shard *s, struct router_msg *m)
 		FREE_NULL(m->ptr);
 }
 
-/* Shard: handle up to ROUTER_BATCH messages of one ring, in place. */
+/* Shard: handle up to ROUTER_BATCH messages of producer p's ring. */
 static unsigned
-router_ring_drain(struct router_shard *s, struct ring *cr)
+router_ring_drain(struct router_shard *s, unsigned p)
 {
+	struct ring *cr = router_ring_of(s->r, p, s->id);
 	size_t n = ring_peek(cr);
 
 	if (n == 0)
@@ -153,6 +210,7 @@ router_ring_drain(struct router_shard *s, struct ring *cr)
 	for (size_t i = 0; i < n; i++)
 		router_shard_handle(s, ring_slot(cr, i));
 	ring_release(cr, n);
+	router_room(s->r, p, s->id);
 	return (unsigned)n;
 }
 
@@ -163,27 +221,44 @@ router_shard_drain(struct router_shard *s)
 	unsigned total = 0;
 
 	for (unsigned p = 0; p < r->nproducers; p++)
-		total += router_ring_drain(s, router_ring_of(r, p, s->id));
+		total += router_ring_drain(s, p);
 	return total;
+}
+
+/* Shard: is anything queued for it (a second look before sleeping)? */
+static int
+router_shard_ready(struct router_shard *s)
+{
+	struct router *r = s->r;
+
+	for (unsigned p = 0; p < r->nproducers; p++)
+		if (ring_peek(router_ring_of(r, p, s->id)) > 0)
+			return 1;
+	return ring_load_acquire(&r->stop);
 }
 
 static void *
 router_shard_main(void *arg)
 {
 	struct router_shard *s = arg;
-	unsigned idle = 0;
 
 	for (;;) {
-		if (router_shard_drain(s) > 0) {
-			idle = 0;
+		uint32_t t;
+
+		if (router_shard_drain(s) > 0)
 			continue;
-		}
 		if (ring_load_acquire(&s->r->stop)) {
 			while (router_shard_drain(s) > 0)
 				;
 			break;
 		}
-		ring_idle(idle++);
+		t = ring_bell_prepare(&s->bell);
+		if (router_shard_ready(s)) {
+			ring_bell_cancel(&s->bell);
+			continue;
+		}
+		ring_add_relaxed(&s->sleeps, 1);
+		(void)ring_bell_wait(&s->bell, t, -1);
 	}
 	return NULL;
 }
@@ -232,6 +307,7 @@ router_new(struct fleet *fleet, const struct corr_config *cc,
 		r->site_shard[i] = (uint8_t)(router_mix(fleet->sites[i].area) %
 		    nshards);
 	r->rings = mem_calloc_lines(nrings, sizeof(*r->rings));
+	r->want = xcalloc(nrings, sizeof(*r->want));
 	for (size_t i = 0; i < nrings; i++)
 		/* cannot fail: ring_slots is a power of two >= 4 */
 		(void)ring_init(&r->rings[i], ring_slots,
@@ -245,6 +321,16 @@ router_new(struct fleet *fleet, const struct corr_config *cc,
 		r->shards[i].engine = corr_engine_new(fleet, cc, i, &sinks[i]);
 	}
 	return r;
+}
+
+void
+router_set_room(struct router *r, unsigned producer, router_room_fn *fn,
+    void *arg)
+{
+	if (producer >= r->nproducers)
+		return;
+	r->prod[producer].room_fn = fn;
+	r->prod[producer].room_arg = arg;
 }
 
 void
@@ -277,6 +363,12 @@ err:
 }
 
 unsigned
+router_nshards(const struct router *r)
+{
+	return r->nshards;
+}
+
+unsigned
 router_shard_of(const struct router *r, uint32_t site)
 {
 	if (site < r->nsites)
@@ -291,6 +383,7 @@ router_push(struct router *r, unsigned producer,
 	struct ring *cr;
 	struct router_msg *m;
 	uint64_t pos;
+	unsigned sh;
 
 	/* router_push_batch() for one event, without its loop */
 	if (producer >= r->nproducers || ev->site >= r->nsites) {
@@ -298,8 +391,10 @@ router_push(struct router *r, unsigned producer,
 			ring_add_relaxed(&r->prod[producer].bad, 1);
 		return -EINVAL;
 	}
-	cr = router_ring_of(r, producer, r->site_shard[ev->site]);
-	if ((m = ring_reserve_at(cr, sizeof(*m), &pos)) == NULL) {
+	sh = r->site_shard[ev->site];
+	cr = router_ring_of(r, producer, sh);
+	if ((m = ring_reserve_at(cr, sizeof(*m), &pos)) == NULL &&
+	    (m = router_reserve_slow(r, producer, sh, &pos)) == NULL) {
 		ring_add_relaxed(&r->prod[producer].full, 1);
 		return -EAGAIN;
 	}
@@ -309,6 +404,7 @@ router_push(struct router *r, unsigned producer,
 	m->id = 0;
 	ring_commit_at(cr, pos);
 	ring_publish(cr);
+	router_wake_shard(r, sh);
 	return 0;
 }
 
@@ -347,7 +443,8 @@ router_push_batch(struct router *r, unsigned producer,
 		sh = site_shard[site];
 		rg = &base[sh];
 		m = ring_reserve_at(rg, sizeof(struct router_msg), &t);
-		if (m == NULL) {
+		if (m == NULL &&
+		    (m = router_reserve_slow(r, producer, sh, &t)) == NULL) {
 			rc = -EAGAIN;
 			break;
 		}
@@ -361,6 +458,7 @@ router_push_batch(struct router *r, unsigned producer,
 		unsigned sh = (unsigned)__builtin_ctzll(dirty);
 
 		ring_publish(&base[sh]);
+		router_wake_shard(r, sh);
 		dirty &= dirty - 1;
 	}
 	if (i > 0 || n == 0)
@@ -377,8 +475,7 @@ router_push_wait(struct router *r, unsigned producer,
     const struct alarm_event *evs, size_t n, int timeout_ms, size_t *done)
 {
 	struct router_producer *pr;
-	int64_t deadline = -1;
-	unsigned round = 0;
+	int64_t now, deadline = -1;
 	size_t i = 0;
 
 	if (producer >= r->nproducers)
@@ -387,27 +484,37 @@ router_push_wait(struct router *r, unsigned producer,
 	while (i < n) {
 		size_t chunk = n - i < INT32_MAX ? n - i : INT32_MAX;
 		int rc = router_push_batch(r, producer, evs + i, chunk);
+		struct ring *rg;
+		uint64_t pos;
+		uint32_t t;
 
 		if (rc > 0) {
 			i += (size_t)rc;
-			round = 0;
 			continue;
 		}
 		if (rc == -EINVAL) {
 			i++;	/* counted in `bad` by push_batch */
 			continue;
 		}
-		/* -EAGAIN: the shard is behind */
+		/* -EAGAIN: evs[i]'s ring is full and its want flag is up */
+		now = ring_mono_ms();
 		if (deadline < 0)
-			deadline = ring_mono_ms() + timeout_ms;
-		else if (round >= 32 && ring_mono_ms() >= deadline) {
+			deadline = now + (timeout_ms > 0 ? timeout_ms : 0);
+		if (now >= deadline) {
 			ring_add_relaxed(&pr->timeouts, 1);
 			if (done != NULL)
 				*done = i;
 			return -ETIMEDOUT;
 		}
+		rg = router_ring_of(r, producer, r->site_shard[evs[i].site]);
+		t = ring_bell_prepare(&pr->room);
+		if (ring_reserve_at(rg, sizeof(struct router_msg), &pos) !=
+		    NULL) {
+			ring_bell_cancel(&pr->room);	/* freed meanwhile */
+			continue;
+		}
 		ring_add_relaxed(&pr->waits, 1);
-		ring_backoff(round++);
+		(void)ring_bell_wait(&pr->room, t, (int)(deadline - now));
 	}
 	if (done != NULL)
 		*done = i;
@@ -436,8 +543,10 @@ static int
 router_push_owned(struct router *r, unsigned producer, unsigned shard,
     const struct router_msg *m)
 {
-	if (ring_push(router_ring_of(r, producer, shard), m) == 0)
+	if (ring_push(router_ring_of(r, producer, shard), m) == 0) {
+		router_wake_shard(r, shard);
 		return 0;
+	}
 	xfree(m->ptr);
 	ring_add_relaxed(&r->prod[producer].full, 1);
 	return -EAGAIN;
@@ -524,29 +633,44 @@ router_maint_remove(struct router *r, unsigned producer, uint32_t id)
 			return -EAGAIN;
 		}
 	}
-	for (unsigned s = 0; s < r->nshards; s++)
+	for (unsigned s = 0; s < r->nshards; s++) {
 		(void)ring_push(router_ring_of(r, producer, s), &m);
+		router_wake_shard(r, s);
+	}
+	return 0;
+}
+
+int
+router_tick_shard(struct router *r, unsigned producer, unsigned shard,
+    int64_t now)
+{
+	struct router_msg m;
+
+	if (producer >= r->nproducers || shard >= r->nshards)
+		return -EINVAL;
+	memset(&m, 0, sizeof(m));
+	m.kind = ROUTER_MSG_TICK;
+	m.ev.at_ms = now;
+	if (ring_push(router_ring_of(r, producer, shard), &m) != 0)
+		return -EAGAIN;
+	router_wake_shard(r, shard);
 	return 0;
 }
 
 int
 router_tick(struct router *r, unsigned producer, int64_t now)
 {
-	struct router_msg m;
 	int missed = 0;
 
 	if (producer >= r->nproducers)
 		return -EINVAL;
-	memset(&m, 0, sizeof(m));
-	m.kind = ROUTER_MSG_TICK;
-	m.ev.at_ms = now;
 	/*
 	 * Not all or nothing: a shard whose ring is full is busy with
 	 * alarms, each of which advances its engine anyway, and the next
 	 * tick carries a later time.
 	 */
 	for (unsigned s = 0; s < r->nshards; s++)
-		if (ring_push(router_ring_of(r, producer, s), &m) != 0)
+		if (router_tick_shard(r, producer, s, now) != 0)
 			missed++;
 	if (missed > 0)
 		ring_add_relaxed(&r->prod[producer].full, 1);
@@ -559,6 +683,8 @@ router_stop(struct router *r)
 	if (!r->running)
 		return;
 	ring_store_release(&r->stop, 1);
+	for (unsigned i = 0; i < r->nshards; i++)
+		router_wake_shard(r, i);
 	for (unsigned i = 0; i < r->nshards; i++)
 		pthread_join(r->shards[i].thread, NULL);
 	r->running = 0;
@@ -590,6 +716,16 @@ router_backlog(struct router *r)
 
 	for (size_t i = 0; i < (size_t)r->nshards * r->nproducers; i++)
 		n += ring_backlog(&r->rings[i]);
+	return n;
+}
+
+uint64_t
+router_sleeps(struct router *r)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < r->nshards; i++)
+		n += ring_load_relaxed(&r->shards[i].sleeps);
 	return n;
 }
 
@@ -637,6 +773,7 @@ router_free(struct router *r)
 	xfree(r->shards);
 	xfree(r->prod);
 	xfree(r->rings);
+	xfree(r->want);
 	xfree(r->site_shard);
 	xfree(r);
 }

@@ -17,13 +17,18 @@
  *
  * Producer policy when a ring is full (nothing is ever dropped silently):
  * router_push() and router_push_batch() never wait; they return -EAGAIN
- * (nothing of that event queued) and count it in the producer's `full`
- * counter.  router_push_wait() is the policy the daemon's producers use:
- * retry with ring_backoff() (spin, yield, then sleeps doubling from 2 us
- * to 1 ms) for at most a caller-given time, counting every wait; if the
- * shard is still behind it returns -ETIMEDOUT with the number of events it
- * did queue, counts a timeout, and the caller owns the rest (it logs,
- * keeps them, or counts them as dropped; never silently).
+ * (nothing of that event queued), count it in the producer's `full`
+ * counter and promise a call: when the shard frees room in that ring it
+ * calls the producer's room callback (router_set_room(); the poll loop's
+ * ev_async, whose outbox then re-sends what it holds: daemon/outbox.h).
+ * router_push_wait() is the policy of a producer thread that may block (a
+ * replay reader, a benchmark): it sleeps on the producer's room bell until
+ * the shard frees room, for at most a caller-given time, counting every
+ * sleep; if the shard is still behind it returns -ETIMEDOUT with the
+ * number of events it did queue, and the caller owns the rest.
+ *
+ * Idle shards sleep in the kernel on a bell (daemon/ring.h) that every
+ * push rings: they use no CPU and wake on the next message.
  */
 #ifndef TOCSIN_ROUTER_H
 #define TOCSIN_ROUTER_H
@@ -44,10 +49,17 @@ struct router;
 struct router_pstats {
 	uint64_t queued;	/* messages queued to any shard */
 	uint64_t full;		/* pushes refused with -EAGAIN (ring full) */
-	uint64_t waits;		/* backoff rounds in router_push_wait() */
+	uint64_t waits;		/* sleeps for room in router_push_wait() */
 	uint64_t timeouts;	/* router_push_wait() calls that gave up */
 	uint64_t bad;		/* events refused for a bad site (-EINVAL) */
 };
+
+/*
+ * Called on a shard thread after it freed room in a ring of a producer
+ * that had been refused (-EAGAIN) by it since the last call: `shard` is
+ * the shard that freed it.  Must be quick and thread-safe (ev_async_send).
+ */
+typedef void router_room_fn(void *arg, unsigned shard);
 
 /*
  * Called on a shard thread with every alarm message just before the engine
@@ -66,10 +78,15 @@ struct router *router_new(struct fleet *fleet,
 	    const struct corr_config *cc, unsigned nshards, unsigned nproducers,
 	    unsigned ring_slots, const struct corr_sink *sinks, char *err,
 	    size_t errlen);
+/* Installs producer's room callback (or NULL); only before router_start(). */
+void	 router_set_room(struct router *r, unsigned producer,
+	    router_room_fn *fn, void *arg);
 /* Installs a tap (or NULL); only before router_start(). */
 void	 router_set_tap(struct router *r, router_tap_fn *fn, void *arg);
 /* Starts the shard threads: 0 or -errno (then no thread runs). */
 int	 router_start(struct router *r);
+/* How many shards. */
+unsigned router_nshards(const struct router *r);
 /* The shard owning a site. */
 unsigned router_shard_of(const struct router *r, uint32_t site);
 /*
@@ -90,9 +107,10 @@ int	 router_push(struct router *r, unsigned producer,
 int	 router_push_batch(struct router *r, unsigned producer,
 	    const struct alarm_event *evs, size_t n);
 /*
- * The producer policy: queues evs[0..n) like router_push_batch(),
- * waiting with ring_backoff() while a ring is full, for at most timeout_ms
- * in all (the deadline is read from ring_mono_ms()).
+ * The blocking producer policy: queues evs[0..n) like
+ * router_push_batch(), sleeping on the producer's room bell while a ring
+ * is full (each sleep counted in `waits`), for at most timeout_ms in all
+ * (the deadline is read from ring_mono_ms(); 0: never sleep).
  * Events with a bad site are skipped and counted in `bad`.  Returns 0 when
  * every event was handled, or -ETIMEDOUT (counted in `timeouts`) when a
  * ring stayed full: *done (if not NULL) is the number of leading events
@@ -130,6 +148,9 @@ int	 router_maint_remove(struct router *r, unsigned producer, uint32_t id);
  * once in `full`), 0 when every shard got it, -EINVAL for a bad producer.
  */
 int	 router_tick(struct router *r, unsigned producer, int64_t now);
+/* The same for one shard: 0, -EAGAIN (its ring is full) or -EINVAL. */
+int	 router_tick_shard(struct router *r, unsigned producer, unsigned shard,
+	    int64_t now);
 /*
  * Stops after every queued message is processed and joins the threads.
  * Producers must have stopped pushing.  Safe to call twice.
@@ -141,6 +162,8 @@ void	 router_stop(struct router *r);
  * what the shards wrote before is visible to the caller.
  */
 uint64_t router_backlog(struct router *r);
+/* How many times shards found nothing to do and slept; any thread. */
+uint64_t router_sleeps(struct router *r);
 /* A producer's counters; any thread, values may lag by a few updates. */
 void	 router_producer_stats(struct router *r, unsigned producer,
 	    struct router_pstats *out);

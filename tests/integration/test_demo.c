@@ -53,9 +53,9 @@ Test(demo, short_run_shows_incidents)
 	/* tocsind -c ran live and stopped on its -d, nothing lost */
 	cr_expect(strstr(r.out, "== tocsind: stop reason=duration") != NULL,
 	    "%s", r.out);
-	cr_expect(strstr(r.out, " refused=0 ") != NULL, "%s", r.out);
+	cr_expect(strstr(r.out, " alarms_pending=0 ") != NULL, "%s", r.out);
 	cr_expect(strstr(r.out, " write_errors=0 ") != NULL, "%s", r.out);
-	cr_expect(strstr(r.out, " output_dropped=0") != NULL, "%s", r.out);
+	cr_expect(strstr(r.out, " alarms_queued=") != NULL, "%s", r.out);
 	proc_result_free(&r);
 	unlink(cfg);
 	rmdir(dir);

@@ -164,11 +164,11 @@ main(int argc, char **argv)
 	fclose(fp);
 	unlink(path);
 	ev_loop_destroy(loop);
-	if (total != sent || (long)c.lines != sent || c.dropped != 0 ||
-	    c.write_errors != 0) {
+	if (total != sent || (long)c.lines != sent ||
+	    (long)c.queued != sent || c.write_errors != 0) {
 		fprintf(stderr, "stress_filesink: sent=%ld in file=%ld lines=%llu "
-		    "dropped=%llu write_errors=%llu\n", sent, total,
-		    (unsigned long long)c.lines, (unsigned long long)c.dropped,
+		    "queued=%llu write_errors=%llu\n", sent, total,
+		    (unsigned long long)c.lines, (unsigned long long)c.queued,
 		    (unsigned long long)c.write_errors);
 		return 1;
 	}

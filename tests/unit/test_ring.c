@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon/mem.h"
 #include "daemon/ring.h"
@@ -181,16 +182,18 @@ Test(ring, pointer_slots)
 
 struct xt {
 	struct ring	*r;
+	struct ring_bell room;		/* rung by the consumer */
+	struct ring_bell work;		/* rung by the producer */
 	uint64_t	 bad;		/* consumer: messages out of order */
 	uint64_t	 got;
-	uint64_t	 waits;		/* producer: backoff rounds */
+	uint64_t	 waits;		/* producer: sleeps for room */
+	uint64_t	 sleeps;	/* consumer: sleeps for messages */
 };
 
 static void *
 xt_producer(void *arg)
 {
 	struct xt *x = arg;
-	unsigned round = 0;
 
 	for (uint64_t i = 0; i < XT_MSGS; ) {
 		unsigned k = 0;
@@ -201,11 +204,16 @@ xt_producer(void *arg)
 			k++;
 		}
 		ring_publish(x->r);
-		if (k > 0) {
-			round = 0;
-		} else {
-			ring_backoff(round++);
+		ring_bell_ring(&x->work);
+		if (k == 0) {
+			uint32_t t = ring_bell_prepare(&x->room);
+
+			if (ring_reserve(x->r) != NULL) {
+				ring_bell_cancel(&x->room);
+				continue;
+			}
 			x->waits++;
+			ring_bell_wait(&x->room, t, -1);
 		}
 	}
 	return NULL;
@@ -215,16 +223,21 @@ static void *
 xt_consumer(void *arg)
 {
 	struct xt *x = arg;
-	unsigned idle = 0;
 
 	while (x->got < XT_MSGS) {
 		size_t n = ring_peek(x->r);
 
 		if (n == 0) {
-			ring_idle(idle++);
+			uint32_t t = ring_bell_prepare(&x->work);
+
+			if (ring_peek(x->r) > 0) {
+				ring_bell_cancel(&x->work);
+				continue;
+			}
+			x->sleeps++;
+			ring_bell_wait(&x->work, t, -1);
 			continue;
 		}
-		idle = 0;
 		n = n > 5 ? 5 : n;
 		for (size_t i = 0; i < n; i++) {
 			const struct msg *m = ring_slot(x->r, i);
@@ -233,11 +246,12 @@ xt_consumer(void *arg)
 			x->got++;
 		}
 		ring_release(x->r, n);
+		ring_bell_ring(&x->room);
 	}
 	return NULL;
 }
 
-Test(ring, threads_keep_order)
+Test(ring, threads_keep_order, .timeout = 60)
 {
 	struct xt x = { .r = new_ring(64, sizeof(struct msg)) };
 	pthread_t p, c;
@@ -271,7 +285,7 @@ Test(ring, mono_clock_moves_forward)
 {
 	int64_t a = ring_mono_ms(), b;
 
-	ring_backoff(40);	/* a sleep */
+	usleep(2000);
 	b = ring_mono_ms();
 	cr_assert_geq(b, a);
 	cr_assert_gt(a, 0);
