@@ -26,6 +26,8 @@
 # SIGKILL); each process also gets -d SECONDS+60 so that it stops by itself
 # should this script die.  Processes are stopped by PID.  Loopback only.
 set -u
+. "$(dirname "$0")/procstat.sh"
+STOP_WAIT_S=15
 
 BUILD=${1:-build/default}
 SECS=${2:-${IB_SECONDS:-20}}
@@ -46,20 +48,6 @@ TMP=$(mktemp -d /tmp/idlebench.XXXXXX)
 PID=""
 HZ=$(getconf CLK_TCK)
 
-stop_pid() {
-	[ -n "$PID" ] || return 0
-	kill -TERM "$PID" 2>/dev/null
-	i=0
-	while kill -0 "$PID" 2>/dev/null && [ $i -lt 150 ]; do
-		sleep 0.1; i=$((i + 1))
-	done
-	if kill -0 "$PID" 2>/dev/null; then
-		echo "idlebench: pid $PID still running 15 s after SIGTERM: SIGKILL" >&2
-		kill -KILL "$PID" 2>/dev/null
-	fi
-	wait "$PID" 2>/dev/null
-	PID=""
-}
 cleanup() { stop_pid; rm -rf "$TMP"; }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -101,10 +89,6 @@ grep -q "^  port: $PORT\$" "$TMP/idle.yaml" ||
     { echo "idlebench: could not set modbus.port in $CONFIG" >&2; exit 1; }
 ABS_BUILD=$(cd "$BUILD" && pwd)
 
-# ticks PID_OR_TASK_DIR: utime + stime in clock ticks (the comm field may
-# hold spaces: everything up to the last ')' goes).
-ticks() { sed 's/.*) //' "$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
-
 # run NAME READY_REGEX CMD...: one measured run in $TMP; appends its result
 # line to $TMP/results.
 run() {
@@ -122,16 +106,16 @@ run() {
 		fi
 		sleep 0.1; i=$((i + 1))
 	done
-	w0=$(date +%s%N); c0=$(ticks /proc/$PID)
+	w0=$(date +%s%N); c0=$(ticks "/proc/$PID")
 	for t in /proc/$PID/task/*; do
 		echo "$(basename "$t") $(ticks "$t")"
 	done >"$TMP/tasks0"
 	sleep "$SECS"
-	w1=$(date +%s%N); c1=$(ticks /proc/$PID)
+	w1=$(date +%s%N); c1=$(ticks "/proc/$PID")
 	for t in /proc/$PID/task/*; do
 		echo "$(basename "$t") $(ticks "$t")"
 	done >"$TMP/tasks1"
-	hwm=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' /proc/$PID/status)
+	hwm=$(vmhwm "$PID")
 	pid=$PID
 	stop_pid
 	wall=$(echo "$w0 $w1" | awk '{ printf "%.3f", ($2 - $1) / 1e9 }')

@@ -42,6 +42,8 @@
 # also gets -d (warm-up + SECONDS + 60) so that it stops by itself should
 # this script die.  Stopped by PID only.  Loopback only: ADDR is 127.x.
 set -u
+. "$(dirname "$0")/procstat.sh"
+STOP_WAIT_S=20
 
 [ $# -eq 6 ] || {
 	echo "usage: sh bench/pbdaemon.sh BIN DEVICES ADDR PORT SECONDS DIR" >&2
@@ -61,20 +63,6 @@ BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 HZ=$(getconf CLK_TCK)
 PID=""
 
-stop_pid() {
-	[ -n "$PID" ] || return 0
-	kill -TERM "$PID" 2>/dev/null
-	i=0
-	while kill -0 "$PID" 2>/dev/null && [ $i -lt 200 ]; do
-		sleep 0.1; i=$((i + 1))
-	done
-	if kill -0 "$PID" 2>/dev/null; then
-		echo "pbdaemon: $NAME pid $PID still running 20 s after SIGTERM: SIGKILL" >&2
-		kill -KILL "$PID" 2>/dev/null
-	fi
-	wait "$PID" 2>/dev/null
-	PID=""
-}
 trap stop_pid EXIT
 trap 'exit 1' INT TERM
 
@@ -140,7 +128,6 @@ output:
 EOF
 fi
 
-ticks() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
 key() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
 # stamp LINE: when the process wrote a counters line, s (ms resolution)
 stamp() {
@@ -153,7 +140,7 @@ stamp() {
 # mark: SIGUSR1, waits (5 s) for the new counters line; sets LINE, W, C.
 mark() {
 	n0=$(grep -c ' counters uptime_s=' "$ERR")
-	W=$(date +%s%N); C=$(ticks "$PID")
+	W=$(date +%s%N); C=$(ticks "/proc/$PID")
 	kill -USR1 "$PID"
 	i=0
 	while [ "$(grep -c ' counters uptime_s=' "$ERR")" -le "$n0" ]; do
@@ -181,7 +168,7 @@ sleep "$WARM"
 mark; L0=$LINE; W0=$W; C0=$C
 sleep "$SECS"
 mark; L1=$LINE; W1=$W; C1=$C
-HWM=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$PID/status")
+HWM=$(vmhwm "$PID")
 stop_pid
 STOP=$(grep -E ' stop reason=|tocsinpoll summary' "$ERR" | tail -1)
 

@@ -63,6 +63,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,18 +168,6 @@ wb_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static void
-wb_pin(int cpu)
-{
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	(void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
 static long
@@ -287,7 +276,7 @@ wb_producer(void *arg)
 	int64_t t0 = 0;
 	double c;
 
-	wb_pin(r->cpu[0]);
+	pb_pin_self(r->cpu[0]);
 	/* the pacing sleeps end on time: the gap is the workload */
 	(void)prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 	c = pb_thread_cpu_s();
@@ -337,7 +326,7 @@ wb_consumer(void *arg)
 	unsigned idle = 0;
 	double c;
 
-	wb_pin(r->cpu[1]);
+	pb_pin_self(r->cpu[1]);
 	c = pb_thread_cpu_s();
 	while (next < r->n) {
 		size_t k = ring_peek(r->ring);
@@ -369,14 +358,6 @@ static int
 wb_cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static int
-wb_cmp_dbl(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
 
 	return x < y ? -1 : x > y;
 }
@@ -453,43 +434,12 @@ wb_once(enum wb_load load, enum wb_mech mech, uint64_t n, int64_t gap_ns,
 	xfree(r);
 }
 
-/* Median of v[0..n) (sorts a copy); the range in *lo, *hi. */
-static double
-wb_median(const double *v, int n, double *lo, double *hi)
-{
-	double s[WB_MAXREPS];
-
-	memcpy(s, v, (size_t)n * sizeof(*s));
-	qsort(s, (size_t)n, sizeof(*s), wb_cmp_dbl);
-	*lo = s[0];
-	*hi = s[n - 1];
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-/* The first two CPUs this process may run on, or -1s with fewer. */
-static int
-wb_cpus(int cpu[2])
-{
-	cpu_set_t set;
-	int k = 0;
-
-	cpu[0] = cpu[1] = -1;
-	if (sched_getaffinity(0, sizeof(set), &set) != 0)
-		return 0;
-	for (int i = 0; i < CPU_SETSIZE && k < 2; i++)
-		if (CPU_ISSET(i, &set))
-			cpu[k++] = i;
-	if (k < 2)
-		cpu[0] = cpu[1] = -1;
-	return k;
-}
-
 /* One cell: "median [min..max]", each with prec decimals. */
 static void
 wb_cell(int prec, const double *v, int n, double scale)
 {
 	char a[32], b[32], c[32], cell[100];
-	double lo, hi, m = wb_median(v, n, &lo, &hi);
+	double lo, hi, m = pb_median(v, n, &lo, &hi);
 
 	snprintf(a, sizeof(a), "%.*f", prec, m * scale);
 	snprintf(b, sizeof(b), "%.*f", prec, lo * scale);
@@ -498,80 +448,85 @@ wb_cell(int prec, const double *v, int n, double scale)
 	printf(" %-24s", cell);
 }
 
-/* figure's median / futex's, or "-" when futex's is 0. */
-static void
-wb_ratio(const double *v, const double *futex, int n)
-{
-	double lo, hi, a = wb_median(v, n, &lo, &hi);
-	double b = wb_median(futex, n, &lo, &hi);
+/* One column of a workload's table: a figure of struct wb_result. */
+struct wb_col {
+	const char	*name;
+	size_t		 off;		/* offsetof(struct wb_result, figure) */
+	int		 prec;		/* decimals */
+	double		 scale;		/* printed = figure x scale */
+	int		 ratio;		/* also printed as median / futex's */
+};
 
-	if (b > 0)
-		printf(" %7.2fx", a / b);
-	else
-		printf(" %8s", a > 0 ? "inf" : "=");
+#define WB_COL(name, f, prec, scale, ratio) \
+	{ name, offsetof(struct wb_result, f), prec, scale, ratio }
+
+static const struct wb_col wb_cols[WB_NLOADS][7] = {
+	[WB_SATURATED] = {
+		WB_COL("Mmsg/s", rate, 1, 1e-6, 1),
+		WB_COL("cpu_s both", cpu, 3, 1, 1),
+		WB_COL("prod_s", pcpu, 3, 1, 0),
+		WB_COL("cons_s", ccpu, 3, 1, 0),
+		WB_COL("wakes", wakes, 0, 1, 0),
+		WB_COL("sleeps", sleeps, 0, 1, 0),
+	},
+	[WB_SPARSE] = {
+		WB_COL("p50_us", p50, 1, 1, 1),
+		WB_COL("p99_us", p99, 1, 1, 1),
+		WB_COL("max_us", max, 0, 1, 0),
+		WB_COL("cpu_s both", cpu, 3, 1, 1),
+		WB_COL("prod_s", pcpu, 3, 1, 0),
+		WB_COL("cons_s", ccpu, 3, 1, 0),
+	},
+	[WB_IDLE] = {
+		WB_COL("cons_s", ccpu, 4, 1, 1),
+		WB_COL("prod_s", pcpu, 4, 1, 0),
+		WB_COL("sleeps", sleeps, 0, 1, 0),
+		WB_COL("wakes", wakes, 0, 1, 0),
+	},
+};
+
+static const double *
+wb_fig(const struct wb_result *r, const struct wb_col *c)
+{
+	return (const double *)(const void *)((const char *)r + c->off);
 }
 
+/*
+ * A workload's table: per mechanism each column's median [min..max], then
+ * the ratio columns, median / futex's ("inf" or "=" when futex's is 0).
+ */
 static void
 wb_table(enum wb_load load, const struct wb_result *res, const int *mechs,
     int nmechs)
 {
+	const struct wb_col *cols = wb_cols[load], *c;
 	const struct wb_result *fx = &res[WB_FUTEX];
 
-	switch (load) {
-	case WB_SATURATED:
-		printf("  %-8s %-24s %-24s %-24s %-24s %-24s %-24s %8s %8s\n",
-		    "mech", "Mmsg/s", "cpu_s both", "prod_s", "cons_s",
-		    "wakes", "sleeps", "rate/fx", "cpu/fx");
-		break;
-	case WB_SPARSE:
-		printf("  %-8s %-24s %-24s %-24s %-24s %-24s %-24s %8s %8s %8s\n",
-		    "mech", "p50_us", "p99_us", "max_us", "cpu_s both",
-		    "prod_s", "cons_s", "p50/fx", "p99/fx", "cpu/fx");
-		break;
-	default:
-		printf("  %-8s %-24s %-24s %-24s %-24s %8s\n", "mech",
-		    "cons_s", "prod_s", "sleeps", "wakes", "cons/fx");
-		break;
-	}
+	printf("  %-8s", "mech");
+	for (c = cols; c->name != NULL; c++)
+		printf(" %-24s", c->name);
+	for (c = cols; c->name != NULL; c++)
+		if (c->ratio)
+			printf(" %7.7s/fx", c->name);
+	printf("\n");
 	for (int k = 0; k < nmechs; k++) {
 		const struct wb_result *r = &res[mechs[k]];
 		int n = r->reps;
 
 		printf("  %-8s", mech_names[mechs[k]]);
-		switch (load) {
-		case WB_SATURATED:
-			wb_cell(1, r->rate, n, 1e-6);
-			wb_cell(3, r->cpu, n, 1);
-			wb_cell(3, r->pcpu, n, 1);
-			wb_cell(3, r->ccpu, n, 1);
-			wb_cell(0, r->wakes, n, 1);
-			wb_cell(0, r->sleeps, n, 1);
-			if (fx->reps == n) {
-				wb_ratio(r->rate, fx->rate, n);
-				wb_ratio(r->cpu, fx->cpu, n);
-			}
-			break;
-		case WB_SPARSE:
-			wb_cell(1, r->p50, n, 1);
-			wb_cell(1, r->p99, n, 1);
-			wb_cell(0, r->max, n, 1);
-			wb_cell(3, r->cpu, n, 1);
-			wb_cell(3, r->pcpu, n, 1);
-			wb_cell(3, r->ccpu, n, 1);
-			if (fx->reps == n) {
-				wb_ratio(r->p50, fx->p50, n);
-				wb_ratio(r->p99, fx->p99, n);
-				wb_ratio(r->cpu, fx->cpu, n);
-			}
-			break;
-		default:
-			wb_cell(4, r->ccpu, n, 1);
-			wb_cell(4, r->pcpu, n, 1);
-			wb_cell(0, r->sleeps, n, 1);
-			wb_cell(0, r->wakes, n, 1);
-			if (fx->reps == n)
-				wb_ratio(r->ccpu, fx->ccpu, n);
-			break;
+		for (c = cols; c->name != NULL; c++)
+			wb_cell(c->prec, wb_fig(r, c), n, c->scale);
+		for (c = cols; c->name != NULL && fx->reps == n; c++) {
+			double a, b;
+
+			if (!c->ratio)
+				continue;
+			a = pb_median(wb_fig(r, c), n, NULL, NULL);
+			b = pb_median(wb_fig(fx, c), n, NULL, NULL);
+			if (b > 0)
+				printf(" %9.2fx", a / b);
+			else
+				printf(" %10s", a > 0 ? "inf" : "=");
 		}
 		printf("\n");
 	}
@@ -655,7 +610,7 @@ main(int argc, char **argv)
 		usage();
 	/* a lost wake hangs a run: the default action ends the process */
 	signal(SIGALRM, SIG_DFL);
-	ncpu = wb_cpus(cpu);
+	ncpu = pb_first_cpus(cpu);
 	(void)getloadavg(load, 3);
 	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	printf("wakebench: %s load %.2f %.2f %.2f; ring of %d x %zu B, "
