@@ -1,6 +1,8 @@
 /*
  * pb_stats.c - see pb_stats.h.
  */
+#include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -237,4 +239,57 @@ pb_num_arg(const char *prog, const char *opt, const char *s, double lo,
 		fatalx("%s bad option=%s value=\"%s\" range=%g..%g", prog, opt, s,
 		    lo, hi);
 	return v;
+}
+
+int
+pb_first_cpus(int cpu[2])
+{
+	cpu_set_t set;
+	int k = 0;
+
+	cpu[0] = cpu[1] = -1;
+	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+		return 0;
+	for (int i = 0; i < CPU_SETSIZE && k < 2; i++)
+		if (CPU_ISSET(i, &set))
+			cpu[k++] = i;
+	if (k < 2)
+		cpu[0] = cpu[1] = -1;
+	return k;
+}
+
+void
+pb_pin_self(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	(void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+static int
+pb_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+double
+pb_median(const double *v, int n, double *lo, double *hi)
+{
+	double *s = xmalloc((size_t)n * sizeof(*s)), m;
+
+	memcpy(s, v, (size_t)n * sizeof(*s));
+	qsort(s, (size_t)n, sizeof(*s), pb_cmp_double);
+	if (lo != NULL)
+		*lo = s[0];
+	if (hi != NULL)
+		*hi = s[n - 1];
+	m = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+	xfree(s);
+	return m;
 }

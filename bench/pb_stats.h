@@ -112,4 +112,14 @@ long	pb_maxrss_kib(void);
 double	pb_num_arg(const char *prog, const char *opt, const char *s, double lo,
 	    double hi);
 
+/*
+ * The first two CPUs this process may run on in cpu[0], cpu[1] (a producer
+ * and a consumer thread's), or -1s with fewer; returns how many it found.
+ */
+int	pb_first_cpus(int cpu[2]);
+/* Pins the calling thread to cpu; cpu < 0: leaves it where it is. */
+void	pb_pin_self(int cpu);
+/* Median of v[0..n), n >= 1 (sorts a copy); the range in *lo, *hi if not NULL. */
+double	pb_median(const double *v, int n, double *lo, double *hi);
+
 #endif

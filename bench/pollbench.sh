@@ -13,9 +13,16 @@
 #       times (3) in turn: the floor, tocsin with the input registers only
 #       (one read per poll, the floor's work) and tocsin with the whole
 #       profile and its poll classes (holding registers every 60 s, coils
-#       every 10 s: 2.1 reads per poll); then once tocsin with every block
-#       on every poll (--classes off, 4 reads: what classes save).  The
-#       table gives each client's median run by cores, and the spread;
+#       every 10 s: 2.1 reads per poll), then two whole processes on one
+#       generated config of the same fleet (bench/pbdaemon.sh: the input
+#       registers, one read per poll, 4 alarm rules): the poller alone
+#       (bench/tocsinpoll -c) and the whole daemon (tocsind -c: its shard
+#       threads and the file sink, writing to a file in the run's
+#       directory), each measured by /proc over IV_S s after a 5 s warm-up;
+#       then once tocsin with every block on every poll (--classes off, 4
+#       reads: what classes save).  The table gives each client's median
+#       run by cores, and the spread; a last line checks the daemon's
+#       targets (issue 11: < 0.15 core, <= 1.25x the poller alone, 0 missed);
 #   100,000 devices behind 10,000 gateways (10 unit ids each) at a 5 s
 #       interval for PB_GW_S seconds (15): floor, tocsin (input registers
 #       only), tocsin (whole profile, poll classes), tocsin (classes off).
@@ -24,6 +31,9 @@
 # per endpoint).  The simulators' CPU over each client run is read from
 # their SIGUSR1 stats and printed next to the client's, so one can see that
 # the simulator is not the bottleneck; their SIGTERM stats are kept too.
+#
+# PB_SCENARIOS (comma-separated, default all: max-rate,1s-interval,
+# gateways) runs some of them.
 #
 # Work is fixed: PB_LM_TX libmodbus transactions, PB_TX transactions for
 # the floor and tocsin at maximum rate (defaults 20000 and 200000), after a
@@ -44,11 +54,16 @@ TMO=${PB_TIMEOUT:-180}
 IV_S=${PB_INTERVAL_S:-10}
 GW_S=${PB_GW_S:-15}
 REPEAT=${PB_REPEAT:-3}
+SCEN=${PB_SCENARIOS:-max-rate,1s-interval,gateways}
+only() { case ",$SCEN," in *",$1,"*) return 0 ;; esac; return 1; }
 DEVSIM=$BUILD/bench/devsim
 LM=$BUILD/bench/pollbase_libmodbus
 EP=$BUILD/bench/pollbase_epoll
 TC=$BUILD/bench/pollbench
-for b in "$DEVSIM" "$LM" "$EP" "$TC"; do
+TD=$BUILD/tocsind
+TP=$BUILD/bench/tocsinpoll
+PBD=$(dirname "$0")/pbdaemon.sh
+for b in "$DEVSIM" "$LM" "$EP" "$TC" "$TD" "$TP"; do
 	[ -x "$b" ] || { echo "pollbench: missing $b (run make)" >&2; exit 1; }
 done
 
@@ -131,16 +146,32 @@ sim_cpu() {
 
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
 
-# run LABEL BIN D K [ARGS...]: one client run against the running devsim;
-# prints its line with the simulator's CPU over it and keeps it in $RES.
+# run LABEL BIN D K [ARGS...]: one client run against the running devsim.
 run() {
 	label=$1; bin=$2; d=$3; k=$4
 	shift 4
+	client "$label" "$d" "$bin" --devices "$d" --units-per-gateway "$k" \
+	    --base-addr "$BASE" --port "$PORT" --timeout-ms 5000 "$@"
+}
+
+# run_whole LABEL BIN: a whole process, tocsind or tocsinpoll, polling the
+# running devsim's 10,000 devices once a second for IV_S seconds
+# (bench/pbdaemon.sh: its configuration, one read per poll, in a directory
+# per fleet).
+run_whole() {
+	mkdir -p "$TMP/whole.$PORT"
+	client "$1" 10000 sh "$PBD" "$2" 10000 "$BASE" "$PORT" "$IV_S" \
+	    "$TMP/whole.$PORT"
+}
+
+# client LABEL D CMD...: runs CMD, which prints a pb_stats line; prints it
+# with the simulator's CPU over the run and keeps it in $RES.
+client() {
+	label=$1; d=$2
+	shift 2
 	c0=$(sim_cpu)
 	w0=$(date +%s%N)
-	timeout "$TMO" "$bin" --devices "$d" --units-per-gateway "$k" \
-	    --base-addr "$BASE" --port "$PORT" --timeout-ms 5000 "$@" \
-	    >"$TMP/client.out" 2>"$TMP/client.err"
+	timeout "$TMO" "$@" >"$TMP/client.out" 2>"$TMP/client.err"
 	rc=$?
 	w1=$(date +%s%N)
 	c1=$(sim_cpu)
@@ -183,6 +214,7 @@ end_scenario() {
 echo "pollbench: $(date -u +%FT%TZ) build=$BUILD cores=$(nproc) lm_tx=$LM_TX tx=$TX interval_s=$IV_S gateway_s=$GW_S"
 : >"$RES"
 for D in 100 1000 10000; do
+	only max-rate || break
 	scenario "max-rate" $D 1
 	[ $D -le 1000 ] && run "libmodbus" "$LM" $D 1 --count "$LM_TX" \
 	    --warmup $((D * 2))
@@ -191,28 +223,34 @@ for D in 100 1000 10000; do
 	end_scenario
 done
 
-scenario "1s-interval" 10000 1
+only 1s-interval && scenario "1s-interval" 10000 1
 r=1
-while [ $r -le "$REPEAT" ]; do
+while only 1s-interval && [ $r -le "$REPEAT" ]; do
 	echo "pollbench: 1s-interval round $r/$REPEAT"
 	run "epoll" "$EP" 10000 1 --interval-ms 1000 --duration "$IV_S"
 	run "tocsin-input" "$TC" 10000 1 --interval-ms 1000 \
 	    --duration "$IV_S" --points input
 	run "tocsin" "$TC" 10000 1 --interval-ms 1000 --duration "$IV_S"
+	run_whole "tocsinpoll" "$TP"
+	run_whole "tocsind" "$TD"
 	r=$((r + 1))
 done
-run "tocsin-flat" "$TC" 10000 1 --interval-ms 1000 --duration "$IV_S" \
-    --classes off
-end_scenario
+if only 1s-interval; then
+	run "tocsin-flat" "$TC" 10000 1 --interval-ms 1000 \
+	    --duration "$IV_S" --classes off
+	end_scenario
+fi
 
-scenario "gateways" 100000 10
-run "epoll" "$EP" 100000 10 --interval-ms 5000 --duration "$GW_S"
-run "tocsin-input" "$TC" 100000 10 --interval-ms 5000 --duration "$GW_S" \
-    --points input
-run "tocsin" "$TC" 100000 10 --interval-ms 5000 --duration "$GW_S"
-run "tocsin-flat" "$TC" 100000 10 --interval-ms 5000 --duration "$GW_S" \
-    --classes off
-end_scenario
+if only gateways; then
+	scenario "gateways" 100000 10
+	run "epoll" "$EP" 100000 10 --interval-ms 5000 --duration "$GW_S"
+	run "tocsin-input" "$TC" 100000 10 --interval-ms 5000 \
+	    --duration "$GW_S" --points input
+	run "tocsin" "$TC" 100000 10 --interval-ms 5000 --duration "$GW_S"
+	run "tocsin-flat" "$TC" 100000 10 --interval-ms 5000 \
+	    --duration "$GW_S" --classes off
+	end_scenario
+fi
 
 # The table: tocsin against the baselines of the same scenario (same
 # devices and interval), from the lines kept in $RES.  A client run more
@@ -236,6 +274,8 @@ function f(line, key,   n, i, a, kv) {
 	row[NR] = $0; core[NR] = secs > 0 ? f($0, "cpu_s") / secs : 0
 	if (!(g in ng)) { order[++ngroups] = g; gkey[g] = key; glab[g] = lab }
 	member[g, ++ng[g]] = NR
+	if (!((g) in mmax) || f($0, "missed") + 0 > mmax[g])
+		mmax[g] = f($0, "missed") + 0
 }
 END {
 	# median run (by cores) of each group, and its range
@@ -281,4 +321,20 @@ END {
 	print "< 50,000 at 1 s); sim: devsim cores.  tocsin-input: input registers only (one"
 	print "read per poll, the floor'"'"'s work); tocsin: the whole tower profile with its poll"
 	print "classes; tocsin-flat: the same with every block on every poll."
+	print "tocsinpoll, tocsind: whole processes on one config (bench/pbdaemon.sh:"
+	print "input registers, one read per poll), CPU of every thread by /proc over"
+	print "the window; missed = devices x window s - polls completed in it (a few"
+	print "polls of resolution); tocsinpoll is the poller alone (loop, alarm rules),"
+	print "tocsind adds the shard threads and the file sink."
+	gd = "tocsind|10000/1000"; gp = "tocsinpoll|10000/1000"
+	if ((gd in med) && (gp in med)) {
+		cd = core[med[gd]]; cp = core[med[gp]]
+		r = cp > 0 ? cd / cp : 0
+		ok = cd < 0.15 && r <= 1.25 && mmax[gd] == 0
+		print ""
+		printf "whole daemon, 10,000 devices x 1 s: tocsind %.3f cores (target < 0.15),", cd
+		printf " %.2fx the poller alone at %.3f (target <= 1.25x), missed polls %d, at most %d\n",
+		    r, cp, f(row[med[gd]], "missed"), mmax[gd]
+		printf "in a run (target 0): %s\n", ok ? "met" : "NOT met"
+	}
 }' "$RES"

@@ -36,7 +36,13 @@
 #                  peak RSS;
 #                pollbench-max: maximum rate, every block on every poll,
 #                  TX transactions (200,000) after 2 x DEVICES of warm-up:
-#                  CPU s per 1,000 transactions.
+#                  CPU s per 1,000 transactions;
+#                pollbench-daemon: the whole daemon, `tocsind -c` with its
+#                  shard threads and file sink, on a config of the same
+#                  fleet generated once by this tree's bench/pbdaemon.sh
+#                  (input registers, one read per poll, every second) for
+#                  SECONDS after 5 s of warm-up: cores (CPU s of every
+#                  thread / measured s), missed polls, peak RSS.
 #              Use -d 5000 when the machine cannot poll 10,000 devices a
 #              second (missed polls in the thousands for both builds).
 #
@@ -57,7 +63,8 @@
 # raise -r to narrow it.
 #
 # Time: a round (every benchmark once per build) takes about 100 s on an
-# idle 2-core machine, up to 3 minutes under load, plus about 40 s once to
+# idle 2-core machine (plus about 35 s for pollbench-daemon), up to 3
+# minutes under load, plus about 40 s once to
 # generate corrbench's day and start devsim.
 #
 # Exit status: 0 every figure within noise or better; 1 some figure WORSE;
@@ -130,6 +137,7 @@ BASE=$(cd "$1" 2>/dev/null && pwd) || die "no build directory $1"
 NEW=$(cd "$2" 2>/dev/null && pwd) || die "no build directory $2"
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 [ -f "$SRC/bench/corrgen.py" ] || die "no $SRC/bench/corrgen.py"
+PBD=$SRC/bench/pbdaemon.sh
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/regress.XXXXXX") || die "mktemp failed"
 OUT=$TMP/out
@@ -289,6 +297,25 @@ CORR_FIGS = [
 ]
 
 
+def pbdaemon(text):
+	line = need(r"^pollbench client=tocsind .*$", text, "pb_stats").group(0)
+	det = need(r"^pollbench tocsin detail .*process=tocsind .*$", text,
+	    "detail").group(0)
+	f, d = fields(line), fields(det)
+	try:
+		ident = ["devices=%s interval_ms=%s" % (f["devices"],
+		    f["interval_ms"]), "blocks=%s reads_per_poll=%s points=%s "
+		    "shards=%s" % (d["blocks"], d["reads_per_poll"], d["points"],
+		    d["shards"])]
+		secs, cpu = float(f["secs"]), float(f["cpu_s"])
+		fig = {"cores": cpu / secs if secs > 0 else float("nan"),
+		    "missed": float(f["missed"]),
+		    "peak_rss_kib": float(f["maxrss_kb"])}
+	except (KeyError, ValueError) as e:
+		raise Unparsed("pbdaemon line without %s" % e)
+	return ident, fig
+
+
 def pollbench(text):
 	line = need(r"^pollbench client=.*$", text, "pb_stats").group(0)
 	det = need(r"^pollbench tocsin detail .*$", text, "detail").group(0)
@@ -313,12 +340,15 @@ def pollbench(text):
 PB1_FIGS = [("cores", "cores (CPU s / s)"), ("missed", "missed polls"),
     ("jitter_p99_us", "jitter p99, us"), ("peak_rss_kib", "peak RSS, KiB")]
 PBMAX_FIGS = [("cpu_s_per_1k", "CPU s per 1,000 tx")]
+PBD_FIGS = [("cores", "cores (CPU s / s)"), ("missed", "missed polls"),
+    ("peak_rss_kib", "peak RSS, KiB")]
 
 BENCH = {
 	"slabench": (slabench, SLA_FIGS),
 	"corrbench": (corrbench, CORR_FIGS),
 	"pollbench-1s": (pollbench, PB1_FIGS),
 	"pollbench-max": (pollbench, PBMAX_FIGS),
+	"pollbench-daemon": (pbdaemon, PBD_FIGS),
 }
 
 
@@ -488,6 +518,7 @@ measure() {
 	    "$(python3 "$PY" brief "$bench" "$OUT/$name.out")"
 }
 
+daemon_of() { if [ "$1" = base ]; then echo "$BASE/tocsind"; else echo "$NEW/tocsind"; fi; }
 bin_of() { if [ "$1" = base ]; then echo "$BASE/bench/$2"; else echo "$NEW/bench/$2"; fi; }
 
 # A free port on 127.X.0.1, X in 250..254.
@@ -559,9 +590,14 @@ for b in $BINS; do
 	done
 done
 want pollbench && { [ -x "$NEW/bench/devsim" ] || die "missing $NEW/bench/devsim"; }
+want pollbench && for side in base new; do
+	[ -x "$(daemon_of $side)" ] || die "missing $(daemon_of $side) (run make)"
+done
 want slabench && same_usage slabench 1		# < 3600 incidents: usage
 want corrbench && same_usage corrbench --regress-probe
 want pollbench && same_usage pollbench --regress-probe
+# (tocsind's usage is not compared: its options may grow; pbdaemon.sh
+# passes only -c and -d, and checks the work through the detail line)
 
 echo "regress: $(date -u +%FT%TZ) rounds=$ROUNDS benches=$BENCHES cores=$(nproc) load=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
 echo "regress: base=$BASE ($(tree_of "$BASE"))"
@@ -605,6 +641,9 @@ if want pollbench; then
 	echo "regress: devsim (new build) $DEVICES devices on $ADDR:$PORT, processes:$SIMPIDS"
 	echo "regress: pollbench-1s  pollbench $PB1"
 	echo "regress: pollbench-max pollbench $PBX"
+	PBD_DIR=$TMP/pbdaemon
+	mkdir -p "$PBD_DIR"
+	echo "regress: pollbench-daemon sh $PBD tocsind $DEVICES $ADDR $PORT $IV_S"
 	r=1
 	while [ $r -le "$ROUNDS" ]; do
 		for side in base new; do
@@ -619,6 +658,13 @@ if want pollbench; then
 			sleep 1
 			sims_alive
 		done
+		for side in base new; do
+			measure pollbench-daemon $side $r $((IV_S + 120)) sh "$PBD" \
+			    "$(daemon_of $side)" "$DEVICES" "$ADDR" "$PORT" "$IV_S" \
+			    "$PBD_DIR"
+			sleep 1
+			sims_alive
+		done
 		r=$((r + 1))
 	done
 	stop_sims
@@ -628,7 +674,7 @@ echo
 LIST=""
 want slabench && LIST="$LIST slabench"
 want corrbench && LIST="$LIST corrbench"
-want pollbench && LIST="$LIST pollbench-1s pollbench-max"
+want pollbench && LIST="$LIST pollbench-1s pollbench-max pollbench-daemon"
 # shellcheck disable=SC2086
 python3 "$PY" report "$OUT" "$ROUNDS" $LIST
 rc=$?

@@ -116,18 +116,6 @@ struct rb_result {
 	int	 reps;
 };
 
-static void
-rb_pin(int cpu)
-{
-	cpu_set_t set;
-
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	(void)pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-}
-
 static inline void
 rb_fill(struct rb_msg *m, uint64_t i)
 {
@@ -180,7 +168,7 @@ rb_producer(void *arg)
 	char *line;
 	double t;
 
-	rb_pin(r->cpu[0]);
+	pb_pin_self(r->cpu[0]);
 	t = pb_thread_cpu_s();
 	for (uint64_t i = 0; i < r->n; i++) {
 		unsigned round = 0;
@@ -255,7 +243,7 @@ rb_consumer(void *arg)
 	unsigned idle = 0;
 	double t;
 
-	rb_pin(r->cpu[1]);
+	pb_pin_self(r->cpu[1]);
 	t = pb_thread_cpu_s();
 	while (next < r->n) {
 		struct rb_msg msg;
@@ -364,47 +352,6 @@ rb_once(enum rb_pattern pattern, enum rb_kind kind, uint64_t n,
 	xfree(r.ckptrs);
 }
 
-static int
-rb_cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Median of v[0..n) (sorts a copy); the range in *lo, *hi. */
-static double
-rb_median(const double *v, int n, double *lo, double *hi)
-{
-	double s[RB_MAXREPS];
-
-	memcpy(s, v, (size_t)n * sizeof(*s));
-	qsort(s, (size_t)n, sizeof(*s), rb_cmp);
-	if (lo != NULL)
-		*lo = s[0];
-	if (hi != NULL)
-		*hi = s[n - 1];
-	return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
-/* The first two CPUs this process may run on, or -1s with fewer. */
-static int
-rb_cpus(int cpu[2])
-{
-	cpu_set_t set;
-	int k = 0;
-
-	cpu[0] = cpu[1] = -1;
-	if (sched_getaffinity(0, sizeof(set), &set) != 0)
-		return 0;
-	for (int i = 0; i < CPU_SETSIZE && k < 2; i++)
-		if (CPU_ISSET(i, &set))
-			cpu[k++] = i;
-	if (k < 2)
-		cpu[0] = cpu[1] = -1;
-	return k;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -434,7 +381,7 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	ncpu = rb_cpus(cpu);
+	ncpu = pb_first_cpus(cpu);
 	lines = xmalloc(RB_LINES);
 	for (int i = 0; i < RB_LINES; i++)
 		lines[i] = (char)('a' + i % 26);
@@ -465,9 +412,9 @@ main(int argc, char **argv)
 			struct rb_result *r = &res[p][kinds[p][k]];
 			double lo, hi, rate, cpu_s, pcpu;
 
-			rate = rb_median(r->rate, r->reps, &lo, &hi);
-			cpu_s = rb_median(r->cpu, r->reps, NULL, NULL);
-			pcpu = rb_median(r->pcpu, r->reps, NULL, NULL);
+			rate = pb_median(r->rate, r->reps, &lo, &hi);
+			cpu_s = pb_median(r->cpu, r->reps, NULL, NULL);
+			pcpu = pb_median(r->pcpu, r->reps, NULL, NULL);
 			if (k == 0)
 				ours = rate;
 			printf("  %-11s %10.1f %10.1f .. %-9.1f %8.3f %8.3f "

@@ -5,13 +5,17 @@ set -u
 BUILD=${1:-build/default}
 export TOCSIN_BUILD="$BUILD"
 rc=0
-for b in cfgbench pointbench timerqbench slabench corrbench ringbench mbpoll; do
+for b in cfgbench pointbench timerqbench slabench corrbench ringbench wakebench mbpoll; do
 	if [ -x "$BUILD/bench/$b" ]; then
 		echo "=== $b"
 		"$BUILD/bench/$b" || rc=1
 	fi
 done
-# the poller benchmark drives several processes (simulator, clients)
+# whole processes: the idle daemon, then the poller (simulator, clients)
+if [ -f bench/idlebench.sh ]; then
+	echo "=== idlebench.sh"
+	sh bench/idlebench.sh "$BUILD" || rc=1
+fi
 if [ -f bench/pollbench.sh ]; then
 	echo "=== pollbench.sh"
 	sh bench/pollbench.sh "$BUILD" || rc=1

@@ -15,6 +15,13 @@
  *     polls_failed=F ... good_devices=K missed_polls=M jitter_n=J
  *     jitter_p50_ms=A jitter_p99_ms=B jitter_max_ms=C cpu_s=X maxrss_kb=Y
  *
+ * SIGUSR1 prints one line of running counters to stderr and goes on
+ * (the loop's time since the start and the poller's poll counts), so a
+ * script can measure a window of a run as it does tocsind's (whose
+ * SIGUSR1 line carries the same keys):
+ *
+ *   tocsinpoll counters uptime_s=U polls=N polls_good=G polls_failed=F
+ *
  * Poll timing: each device's consecutive poll starts should be exactly
  * one interval apart.  jitter = |gap - interval| over every gap of the
  * "good" devices (every poll of the run answered), so a deliberately dead
@@ -72,6 +79,7 @@ static struct {
 	size_t		 ngaps, capgaps;
 	uint64_t	 alarms;
 	int64_t		 warm_end_ms;	/* gaps starting before: not timed */
+	double		 t0;		/* loop time at the start */
 } tp;
 
 static void
@@ -147,6 +155,19 @@ tp_sig_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)w;
 	(void)revents;
 	ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+tp_usr1_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct poller_counters c;
+
+	(void)revents;
+	poller_counters(w->data, &c);
+	fprintf(stderr, "tocsinpoll counters uptime_s=%.3f polls=%llu "
+	    "polls_good=%llu polls_failed=%llu\n", ev_now(loop) - tp.t0,
+	    (unsigned long long)c.polls, (unsigned long long)c.polls_good,
+	    (unsigned long long)c.polls_failed);
 }
 
 static int
@@ -290,7 +311,7 @@ main(int argc, char *argv[])
 	struct poller_sink sink = { &tp_sink_ops, NULL };
 	struct ev_loop *loop;
 	ev_timer stop;
-	ev_signal sterm, sint;
+	ev_signal sterm, sint, usr1;
 	const char *path = NULL;
 	double secs = 10, t0;
 	long interval = 0, timeout = 0, warmup = 0;
@@ -356,8 +377,11 @@ main(int argc, char *argv[])
 	ev_signal_start(loop, &sterm);
 	ev_signal_init(&sint, tp_sig_cb, SIGINT);
 	ev_signal_start(loop, &sint);
+	ev_signal_init(&usr1, tp_usr1_cb, SIGUSR1);
+	usr1.data = p;
+	ev_signal_start(loop, &usr1);
 	ev_now_update(loop);
-	t0 = ev_now(loop);
+	t0 = tp.t0 = ev_now(loop);
 	tp.warm_end_ms = (int64_t)(t0 * 1000.0) + warmup;
 	poller_start(p);
 	ev_run(loop, 0);
@@ -367,6 +391,7 @@ main(int argc, char *argv[])
 	poller_free(p);
 	ev_signal_stop(loop, &sterm);
 	ev_signal_stop(loop, &sint);
+	ev_signal_stop(loop, &usr1);
 	ev_timer_stop(loop, &stop);
 	ev_loop_destroy(loop);
 	xfree(tp.dev);
