@@ -293,3 +293,30 @@ pb_median(const double *v, int n, double *lo, double *hi)
 	xfree(s);
 	return m;
 }
+
+void
+pb_spin_backoff(unsigned round)
+{
+	if (round < 16) {
+		for (volatile unsigned k = 0; k < 64; k++)
+			;
+	} else if (round < 32) {
+		sched_yield();
+	} else {
+		unsigned shift = round - 32 < 9 ? round - 32 : 9;
+		struct timespec ts = { 0, (long)(2000u << shift) };
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+void
+pb_spin_idle(unsigned round)
+{
+	struct timespec ts = { 0, 50000 };
+
+	if (round < 63)
+		sched_yield();
+	else
+		nanosleep(&ts, NULL);
+}

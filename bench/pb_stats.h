@@ -122,4 +122,15 @@ void	pb_pin_self(int cpu);
 /* Median of v[0..n), n >= 1 (sorts a copy); the range in *lo, *hi if not NULL. */
 double	pb_median(const double *v, int n, double *lo, double *hi);
 
+/*
+ * The wait of tocsin's threads before the bell (daemon/ring.h), kept for
+ * benchmarks: the same wait for every ring bench/ringbench compares, and
+ * bench/wakebench's context row.  pb_spin_backoff(round): a producer on a
+ * full ring, 16 short spins, 16 sched_yield()s, then sleeps from 2 us
+ * doubling to 1 ms.  pb_spin_idle(round): a consumer on an empty ring, 63
+ * sched_yield()s, then 50 us sleeps.
+ */
+void	 pb_spin_backoff(unsigned round);
+void	 pb_spin_idle(unsigned round);
+
 #endif

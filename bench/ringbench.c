@@ -27,9 +27,9 @@
  *   ck-reserve  (alarm) ck's enqueue_reserve + enqueue_commit: the slot
  *               filled in place, as tocsin's push does.
  * Both sides wait the same way for every ring, so the rings are compared
- * and not the waits: the producer on a full ring with rb_backoff() (spin,
- * yield, sleep), the consumer on an empty one with rb_idle() (yields,
- * then 50 us sleeps).  The daemon itself sleeps on a ring_bell instead
+ * and not the waits: the producer on a full ring with pb_spin_backoff()
+ * (spin, yield, sleep), the consumer on an empty one with pb_spin_idle()
+ * (yields, then 50 us sleeps).  The daemon itself sleeps on a ring_bell instead
  * (bench/wakebench measures that), which neither ring here would change.  Every message carries its sequence number and the consumer
  * checks the order, so a broken ring fails the run.  Producer and
  * consumer are pinned to the first two CPUs the process may use.
@@ -59,7 +59,6 @@
 #include "daemon/ring.h"
 
 #define RB_SLOTS	4096	/* the router's and the file sink's rings */
-#define RB_IDLE_YIELDS	63	/* consumer: idle rounds that yield */
 #define RB_BATCH	256	/* the router's messages per ring per turn */
 #define RB_LINES	65536	/* distinct line pointers (one byte each) */
 #define RB_RULE		1.3	/* the threshold for our own ring */
@@ -132,35 +131,6 @@ rb_fill(struct rb_msg *m, uint64_t i)
 	m->id = 0;
 }
 
-/* A producer's wait for room, round 0, 1, ...: spin, yield, then sleep. */
-static void
-rb_backoff(unsigned round)
-{
-	if (round < 16) {
-		for (volatile unsigned k = 0; k < 64; k++)
-			;
-	} else if (round < 32) {
-		sched_yield();
-	} else {
-		unsigned shift = round - 32 < 9 ? round - 32 : 9;
-		struct timespec ts = { 0, (long)(2000u << shift) };
-
-		nanosleep(&ts, NULL);
-	}
-}
-
-/* A consumer's wait for messages: yields, then 50 us sleeps. */
-static void
-rb_idle(unsigned round)
-{
-	struct timespec ts = { 0, 50000 };
-
-	if (round < RB_IDLE_YIELDS)
-		sched_yield();
-	else
-		nanosleep(&ts, NULL);
-}
-
 static void *
 rb_producer(void *arg)
 {
@@ -178,7 +148,7 @@ rb_producer(void *arg)
 		switch (r->pattern * RB_NKINDS + r->kind) {
 		case RB_ALARM * RB_NKINDS + RB_TOCSIN:
 			while ((m = ring_reserve(r->ring)) == NULL)
-				rb_backoff(round++);
+				pb_spin_backoff(round++);
 			rb_fill(m, i);
 			ring_commit(r->ring);
 			ring_publish(r->ring);
@@ -187,19 +157,19 @@ rb_producer(void *arg)
 			rb_fill(&msg, i);
 			while (!ck_ring_enqueue_spsc_rb_msg(&r->ck, r->ckmsgs,
 			    &msg))
-				rb_backoff(round++);
+				pb_spin_backoff(round++);
 			break;
 		case RB_ALARM * RB_NKINDS + RB_CK_RESERVE:
 			while ((m = ck_ring_enqueue_reserve_spsc_rb_msg(&r->ck,
 			    r->ckmsgs)) == NULL)
-				rb_backoff(round++);
+				pb_spin_backoff(round++);
 			rb_fill(m, i);
 			ck_ring_enqueue_commit_spsc(&r->ck);
 			break;
 		case RB_LINE * RB_NKINDS + RB_TOCSIN:
 			line = r->lines + (i & (RB_LINES - 1));
 			while ((slot = ring_reserve(r->ring)) == NULL)
-				rb_backoff(round++);
+				pb_spin_backoff(round++);
 			*(char **)slot = line;
 			ring_commit(r->ring);
 			ring_publish(r->ring);
@@ -207,7 +177,7 @@ rb_producer(void *arg)
 		case RB_LINE * RB_NKINDS + RB_CK:
 			line = r->lines + (i & (RB_LINES - 1));
 			while (!ck_ring_enqueue_spsc(&r->ck, r->ckptrs, line))
-				rb_backoff(round++);
+				pb_spin_backoff(round++);
 			break;
 		default:
 			abort();
@@ -288,7 +258,7 @@ rb_consumer(void *arg)
 		if (k > 0)
 			idle = 0;
 		else
-			rb_idle(idle++);
+			pb_spin_idle(idle++);
 	}
 	r->cons_cpu = pb_thread_cpu_s() - t;
 	return NULL;

@@ -29,10 +29,10 @@
  *            stale count makes the next read return at once: harmless);
  *   condvar  pthread_cond_wait on a pending flag under a mutex (the flag
  *            set and the second look under it), lock + signal to wake;
- *   spin     today's shard (context, not a candidate): ring_idle(), 63
+ *   spin     the shard before the bell (context, not a candidate): pb_spin_idle(), 63
  *            sched_yield()s then 50 us sleeps; the producer does nothing.
- * A full ring makes the producer wait as the router does today
- * (ring_backoff(): spin, yield, sleep; counted as waits).
+ * A full ring makes the producer wait as the router did before the bell
+ * (pb_spin_backoff(): spin, yield, sleep; counted as waits).
  *
  * Workloads (fixed work, the same for every mechanism):
  *   saturated  n messages, the producer never pauses: messages/s, CPU s
@@ -137,7 +137,7 @@ struct wb_run {
 	/* the producer's results */
 	alignas(MEM_LINE) double prod_cpu;	/* s */
 	uint64_t	 wakes;		/* wake calls made */
-	uint64_t	 waits;		/* ring_backoff() rounds, ring full */
+	uint64_t	 waits;		/* pb_spin_backoff() rounds, ring full */
 	/* the consumer's results */
 	alignas(MEM_LINE) double cons_cpu;	/* s */
 	uint64_t	 sleeps;	/* blocking calls (spin: idle rounds) */
@@ -226,7 +226,7 @@ wb_sleep(struct wb_run *r, unsigned *idle)
 	switch (r->mech) {
 	case WB_SPIN:
 		r->sleeps++;
-		ring_idle((*idle)++);
+		pb_spin_idle((*idle)++);
 		return;
 	case WB_FUTEX:
 		key = ring_load_acquire(&r->seq);
@@ -297,7 +297,7 @@ wb_producer(void *arg)
 				;
 		}
 		while ((m = ring_reserve(r->ring)) == NULL)
-			ring_backoff(round++);
+			pb_spin_backoff(round++);
 		r->waits += round;
 		m->seq = i;
 		m->device = (uint32_t)i & 0xffff;
