@@ -1084,6 +1084,8 @@ Test(mbclient, refused_backs_off_and_rate_limits, .timeout = 10)
 	t.cfg.interval_ms = 20;
 	t.cfg.backoff_min_ms = 100;
 	t.cfg.backoff_max_ms = 1000;
+	/* the good device's connect must not time out on a loaded machine */
+	t.cfg.connect_timeout_ms = 2000;
 	t.p = profile_regs(MBMAP_HOLDING, 0, 1);
 	tc_client(&t);
 	add(t.c, 1, t.f.port, 1, &t.p);
@@ -1325,6 +1327,9 @@ Test(mbclient, descriptors_above_1024, .timeout = 10)
 	cr_assert(probe > 1024, "probe fd %d", probe);
 	close(probe);
 	t.cfg.connections_per_host = 20;
+	/* about descriptors, not timing: room for a loaded 2-core machine */
+	t.cfg.timeout_ms = 100;
+	t.cfg.connect_timeout_ms = 2000;
 	t.p = profile_regs(MBMAP_HOLDING, 3, 2);
 	tc_client(&t);
 	tc_add_units(&t, t.f.port, 11, 30);	/* 9 and 10 misbehave */
