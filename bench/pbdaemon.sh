@@ -30,9 +30,12 @@
 #              has 0.1 s steps, 1,000 polls at 10,000 devices) or uptime_s
 #              (tocsinpoll, ms), so that the delay in answering a signal,
 #              tens of ms on a loaded machine, does not count as missed
-#   missed   = expected - polls completed in the window, at least 0: the
-#              counting's resolution is a few polls (a device's poll that
-#              straddles an end), not a fraction of the fleet
+#   missed   = polls the process itself says did not happen in their
+#              slot during the window: polls_failed + polls_overrun (the
+#              timer fired while the device's last poll still ran), exact
+#   shortfall = expected - polls completed in the window, at least 0:
+#              context only, its resolution is a few tens of polls (a
+#              device's poll that straddles an end, the log stamps' ms)
 #   failed   = polls failed in the window
 # Output: a detail line and one `pollbench client=` line in pb_stats's
 # key=value form (jitter and RTT are not measured here: "-").
@@ -179,9 +182,11 @@ polls=$(( $(key "$L1" polls) - $(key "$L0" polls) ))
 failed=$(( $(key "$L1" polls_failed) - $(key "$L0" polls_failed) ))
 win=$(echo "$(stamp "$L0") $(stamp "$L1")" | awk '{ printf "%.3f", $2 - $1 }')
 expected=$(echo "$D $win" | awk '{ printf "%.0f", $1 * $2 }')
-missed=$(echo "$expected $good" | awk '{ m = $1 - $2; print (m > 0 ? m : 0) }')
+overrun=$(( $(key "$L1" polls_overrun) - $(key "$L0" polls_overrun) ))
+missed=$((failed + overrun))
+shortfall=$(echo "$expected $good" | awk '{ m = $1 - $2; print (m > 0 ? m : 0) }')
 [ "$good" -gt 0 ] || { echo "pbdaemon: $NAME polled nothing in the window" >&2; cat "$ERR" >&2; exit 1; }
-echo "pollbench tocsin detail blocks=1 reads_per_poll=1 classes=off points=input poll_interval_ms=1000 process=$NAME shards=$([ $NAME = tocsind ] && echo "$SHARDS" || echo 0) events_lines=$(cat "$DIR/events.jsonl" 2>/dev/null | wc -l) window_s=$win expected_polls=$expected polls_failed=$failed stop=\"$(echo "$STOP" | sed 's/.* \(stop reason=[^ ]*\).*/\1/; s/.*tocsinpoll summary.*/summary/')\""
+echo "pollbench tocsin detail blocks=1 reads_per_poll=1 classes=off points=input poll_interval_ms=1000 process=$NAME shards=$([ $NAME = tocsind ] && echo "$SHARDS" || echo 0) events_lines=$(cat "$DIR/events.jsonl" 2>/dev/null | wc -l) window_s=$win expected_polls=$expected polls_failed=$failed polls_overrun=$overrun shortfall=$shortfall stop=\"$(echo "$STOP" | sed 's/.* \(stop reason=[^ ]*\).*/\1/; s/.*tocsinpoll summary.*/summary/')\""
 echo "$good $wall $cpu $HWM $polls $missed $D" | awk -v c="$NAME" '{
 	printf "pollbench client=%s devices=%d conns=%d interval_ms=1000 tx=%d errors=0 timeouts=0 secs=%.3f tps=%.0f cpu_s=%.3f cpu_s_per_1k=%.5f maxrss_kb=%d rtt_p50_us=- rtt_p99_us=- jitter=- jitter_p99_us=- polls=%d missed=%d\n",
 	    c, $7, $7, $1, $2, ($2 > 0 ? $1 / $2 : 0), $3,

@@ -323,8 +323,10 @@ END {
 	print "classes; tocsin-flat: the same with every block on every poll."
 	print "tocsinpoll, tocsind: whole processes on one config (bench/pbdaemon.sh:"
 	print "input registers, one read per poll), CPU of every thread by /proc over"
-	print "the window; missed = devices x window s - polls completed in it (a few"
-	print "polls of resolution); tocsinpoll is the poller alone (loop, alarm rules),"
+	print "the window; missed = polls the process counts as not done in their slot"
+	print "(polls_failed + polls_overrun over the window; the detail line also has the"
+	print "shortfall against devices x window s, a few tens of polls of resolution);"
+	print "tocsinpoll is the poller alone (loop, alarm rules),"
 	print "tocsind adds the shard threads and the file sink."
 	gd = "tocsind|10000/1000"; gp = "tocsinpoll|10000/1000"
 	if ((gd in med) && (gp in med)) {

@@ -266,7 +266,7 @@ live_log_counters(struct live *lv, const char *what)
 		rejected += ring_load_relaxed(&ls->rejected);
 	}
 	log_info("%s uptime_s=%.1f devices=%llu devices_rejected=%llu "
-	    "polls=%llu polls_good=%llu polls_failed=%llu "
+	    "polls=%llu polls_good=%llu polls_failed=%llu polls_overrun=%llu "
 	    "alarms_raised=%llu alarms_cleared=%llu comm_loss_raised=%llu "
 	    "alarms_queued=%llu alarms_held=%llu alarms_folded=%llu "
 	    "alarms_resent=%llu alarms_pending=%llu shard_stalls=%llu "
@@ -279,6 +279,7 @@ live_log_counters(struct live *lv, const char *what)
 	    (unsigned long long)pc.devices_rejected,
 	    (unsigned long long)pc.polls, (unsigned long long)pc.polls_good,
 	    (unsigned long long)pc.polls_failed,
+	    (unsigned long long)pc.mb.polls_overrun,
 	    (unsigned long long)pc.alarms_raised,
 	    (unsigned long long)pc.alarms_cleared,
 	    (unsigned long long)pc.comm_loss_raised,
