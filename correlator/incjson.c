@@ -289,6 +289,7 @@ ij_alarm(struct ij_buf *b, const struct fleet *f, const struct corr_alarm *a)
 		IJ_LIT(b, "null");
 	IJ_KU64(b, ",\"repeats\":", a->repeats);
 	IJ_KU64(b, ",\"cycles\":", a->cycles);
+	IJ_KBOOL(b, ",\"flapping\":", a->flapping);
 	IJ_LIT(b, "}");
 }
 
@@ -340,6 +341,7 @@ incjson_encode(const struct fleet *f, const struct corr_event *ev)
 		ij_id(&b, ev, ci->chronic_of[i]);
 	}
 	IJ_KBOOL(&b, "],\"flapping\":", ci->flapping);
+	IJ_KU64(&b, ",\"flap_cycles\":", ci->flap_cycles);
 	IJ_KU64(&b, ",\"repeats\":", ci->repeats);
 	if (ev->sla != NULL && ci->has_sla)
 		ij_sla(&b, ev);
@@ -353,18 +355,19 @@ incjson_encode(const struct fleet *f, const struct corr_event *ev)
 		IJ_LIT(&b, "null");
 	if (ci->kind == CORR_KIND_AREA) {
 		IJ_LIT(&b, ",\"links\":[");
-		for (uint32_t i = 0; i < ci->nlinks; i++) {
+		for (uint32_t i = 0; i < ci->nlinks && i < ev->links_max; i++) {
 			if (i > 0)
 				IJ_LIT(&b, ",");
 			ij_id(&b, ev, ci->links[i].num);
 		}
-		IJ_LIT(&b, "]");
+		IJ_KU64(&b, "],\"links_total\":", ci->nlinks);
 	}
-	IJ_LIT(&b, ",\"timeline\":[");
-	for (uint32_t i = 0; i < ci->nsteps; i++) {
+	IJ_KU64(&b, ",\"timeline_len\":", ci->nsteps);
+	IJ_LIT(&b, "},\"steps\":[");
+	for (uint32_t i = ev->first_step; i < ci->nsteps; i++) {
 		const struct corr_step *s = &ci->steps[i];
 
-		if (i > 0)
+		if (i > ev->first_step)
 			IJ_LIT(&b, ",");
 		IJ_KTIME(&b, "{\"at\":", s->at);
 		IJ_KSTR(&b, ",\"actor\":", s->actor);
@@ -372,7 +375,7 @@ incjson_encode(const struct fleet *f, const struct corr_event *ev)
 		IJ_KNSTR(&b, ",\"note\":", s->note);
 		IJ_LIT(&b, "}");
 	}
-	IJ_LIT(&b, "]}}");
+	IJ_LIT(&b, "]}");
 	ij_grow(&b, 1);
 	b.p[b.n] = '\0';
 	return b.p;
