@@ -361,18 +361,42 @@ corr_step_note(struct corr_incident *inc, int64_t at, const char *actor,
 	    note != NULL ? xstrdup(note) : NULL;
 }
 
+/*
+ * The length of s cut to at most max bytes on a UTF-8 character boundary:
+ * a prefix of valid UTF-8 (what vsnprintf leaves of a longer note) ends
+ * inside a character when its last lead byte lacks continuation bytes.
+ */
+static size_t
+corr_utf8_cut(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max), i = n, k = 0, need;
+	unsigned char lead;
+
+	while (i > 0 && k < 3 && ((unsigned char)s[i - 1] & 0xc0) == 0x80) {
+		i--;
+		k++;
+	}
+	if (i == 0 || (lead = (unsigned char)s[i - 1]) < 0xc0)
+		return n;
+	need = lead >= 0xf0 ? 3 : lead >= 0xe0 ? 2 : 1;
+	return k >= need ? n : i - 1;
+}
+
+/* Appends a system step; its note is cut to CORR_SYSNOTE_MAX bytes. */
 static void
 corr_step(struct corr_incident *inc, int64_t at, const char *actor,
     const char *action, const char *fmt, ...)
 {
 	struct corr_step *s = corr_step_push(inc, at, actor, action);
-	char note[256];
+	char note[CORR_SYSNOTE_MAX + 1];
 	va_list ap;
 
 	if (fmt != NULL) {
 		va_start(ap, fmt);
 		vsnprintf(note, sizeof(note), fmt, ap);
 		va_end(ap);
+		/* names longer than the note cut it: never inside a character */
+		note[corr_utf8_cut(note, CORR_SYSNOTE_MAX)] = '\0';
 		s->note = xstrdup(note);
 	}
 }
@@ -1490,6 +1514,10 @@ corr_engine_action(struct corr_engine *e, const struct corr_action *a,
 		REJECT(-EINVAL, "unknown action %u", a->type);
 	if (a->actor == NULL || a->actor[0] == '\0')
 		REJECT(-EINVAL, "missing actor");
+	if (strlen(a->actor) > CORR_ACTOR_MAX)
+		REJECT(-EINVAL, "actor longer than %d bytes", CORR_ACTOR_MAX);
+	if (note != NULL && strlen(note) > CORR_NOTE_MAX)
+		REJECT(-EINVAL, "note longer than %d bytes", CORR_NOTE_MAX);
 	if (inc->state == CORR_CLOSED)
 		REJECT(-EPERM, "incident closed");
 	fx = &corr_act_effects[a->type];
@@ -1556,8 +1584,8 @@ corr_engine_action(struct corr_engine *e, const struct corr_action *a,
 	if (fx->step >= 0)
 		corr_sla_step(e, inc, (enum sla_step)fx->step);
 	ev = (enum corr_evtype)fx->ev;
-	corr_step(inc, a->at, a->actor, fx->what != NULL ? fx->what :
-	    corr_evtype_name(ev), note != NULL ? "%s" : NULL, note);
+	corr_step_note(inc, a->at, a->actor, fx->what != NULL ? fx->what :
+	    corr_evtype_name(ev), note);
 	if (ev == CORR_EV_RESOLVED)
 		corr_sla_scored(inc, a->at);
 	corr_emit(e, inc, ev, a->at);
@@ -1584,7 +1612,9 @@ corr_engine_maint_put(struct corr_engine *e, uint32_t id,
 	w = &e->maint[e->nmaint++];
 	w->id = id;
 	w->m = *m;
-	w->reason = xstrdup(m->reason != NULL ? m->reason : "");
+	/* kept on every incident it plans and in their events: bounded */
+	w->reason = m->reason != NULL ? xstrndup(m->reason,
+	    corr_utf8_cut(m->reason, CORR_NOTE_MAX)) : xstrdup("");
 	w->m.reason = w->reason;
 	w->ended = 0;
 	if (id > e->next_maint)

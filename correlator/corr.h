@@ -53,6 +53,10 @@
 #define CORR_MAX_EVENT_LINKS	1000	/* upper bound of storm_event_links */
 #define CORR_ID_LEN		48	/* incident id string + NUL */
 #define CORR_ACTOR_SYSTEM	"tocsin"	/* actor of automatic steps */
+#define CORR_ACTOR_MAX		127	/* bytes of an action's actor */
+#define CORR_NOTE_MAX		1023	/* bytes of an action's note and of a
+					 * window's reason (kept up to this) */
+#define CORR_SYSNOTE_MAX	255	/* bytes of a system step's note */
 
 /* Where a rule looks for the root of a child alarm. */
 enum corr_scope {
@@ -335,7 +339,9 @@ int	 corr_engine_alarm(struct corr_engine *e, const struct alarm_event *ev);
  * then are emitted first, whatever the outcome).  Returns 0 (one event
  * emitted) or -ENOENT (unknown incident) / -EPERM (the action does not fit
  * the state, e.g. a pause when every clock has stopped or the incident has
- * no clocks) / -EINVAL (missing actor, or missing note for note and pause);
+ * no clocks) / -EINVAL (missing actor, or missing note for note and pause,
+ * an actor over CORR_ACTOR_MAX or a note over CORR_NOTE_MAX bytes: the
+ * timeline keeps them whole, so they are refused, not cut);
  * on failure the incident does not change, the reason goes to the sink's
  * rejected op and, if reason is not NULL, into reason.  Steps drive the
  * clocks: ack -> SLA_STEP_ACK, dispatch -> SLA_STEP_DISPATCH, on_site ->

@@ -15,6 +15,7 @@
  * encoder with the jansson oracle byte for byte.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -497,4 +498,51 @@ Test(corr_bound_cfg, area_event_names_at_most_the_cap)
 	cr_assert_eq(ai->nlinks, 8);
 	cr_assert(strstr(S.last_json, "\"links\":[\"INC-0-10\",\"INC-0-2\","
 	    "\"INC-0-3\"],\"links_total\":8,") != NULL, "%s", S.last_json);
+}
+
+/*
+ * What a step holds is bounded by refusing, not cutting, what an operator
+ * wrote (the audit trail keeps it whole), and system notes are cut on a
+ * UTF-8 character boundary.
+ */
+Test(corr_bound, operator_text_is_bounded_and_kept_whole)
+{
+	static char note[CORR_NOTE_MAX + 2], actor[CORR_ACTOR_MAX + 2];
+	const struct corr_incident *inc;
+	char dev[512];
+	uint32_t d;
+	size_t n;
+
+	edge("D1-pwr", "MAINS_FAIL", T0, 1);
+	memset(note, 'n', CORR_NOTE_MAX + 1);
+	memset(actor, 'a', CORR_ACTOR_MAX + 1);
+	cr_assert_eq(corrfix_act(E, REJ, "INC-0-1", CORR_ACT_NOTE, "li.wei",
+	    note, T0 + 1), -EINVAL);
+	cr_assert_str_eq(REJ, "note longer than 1023 bytes");
+	cr_assert_eq(corrfix_act(E, REJ, "INC-0-1", CORR_ACT_NOTE, actor,
+	    "x", T0 + 1), -EINVAL);
+	cr_assert_str_eq(REJ, "actor longer than 127 bytes");
+	note[CORR_NOTE_MAX] = '\0';
+	actor[CORR_ACTOR_MAX] = '\0';
+	cr_assert_eq(corrfix_act(E, REJ, "INC-0-1", CORR_ACT_NOTE, actor,
+	    note, T0 + 2), 0);
+	inc = corr_engine_find(E, "INC-0-1");
+	cr_assert_eq(strlen(inc->steps[inc->nsteps - 1].note), CORR_NOTE_MAX);
+
+	/*
+	 * A device named with 150 two-byte characters: "WATER_LEAK on " is
+	 * 14 bytes, so 255 bytes end inside a character.
+	 */
+	for (n = 0; n < 300; n += 2)
+		memcpy(dev + n, "\xc3\xa9", 2);
+	dev[n] = '\0';
+	d = fleet_add(F, FLEET_DEVICE, dev);
+	F->devices[d].site = fleet_find(F, FLEET_SITE, "D1");
+	fleet_code(F, "WATER_LEAK");
+	edge(dev, "WATER_LEAK", T0 + 3, 1);
+	inc = corr_engine_find(E, "INC-0-2");
+	cr_assert_not_null(inc);
+	n = strlen(inc->steps[0].note);
+	cr_assert_eq(n, CORR_SYSNOTE_MAX - 1, "%zu", n);
+	cr_assert_eq((unsigned char)inc->steps[0].note[n - 1], 0xa9);
 }
