@@ -247,14 +247,13 @@ add_site(const char *id, const char *area, int premium)
 static void
 setup_with(int auto_resolve, unsigned links_max)
 {
-	char id[8];
+	static const char *const grid[] = { "P1", "P2", "P3", "P4", "P5",
+	    "P6", "P7", "P8" };
 
 	F = fleet_new();
 	add_site("D1", "east", 1);
-	for (int i = 1; i <= 8; i++) {
-		snprintf(id, sizeof(id), "P%d", i);
-		add_site(id, "grid", 0);
-	}
+	for (size_t i = 0; i < sizeof(grid) / sizeof(grid[0]); i++)
+		add_site(grid[i], "grid", 0);
 	fleet_code(F, "DOOR_OPEN");
 	sla_config_defaults(&SC);
 	corr_config_defaults(&CC);
