@@ -25,10 +25,16 @@
  * advance).  Every entry point first advances to its time, so SLA marks and
  * window ends due before an alarm come out before it, in deadline order.
  *
- * Invariants: an alarm record belongs to exactly one incident (a->inc);
- * inc->nactive counts its active alarms (area incidents: linked incidents
- * with nactive > 0); inc->seq grows by one per emitted event; every state
- * change appends a timeline step and emits one event.  Memory per active
+ * Invariants: an alarm record belongs to exactly one incident (a->inc),
+ * which holds one record per (device, code) (a re-raise within the hold,
+ * or explained again into the same incident, re-uses it); inc->nactive
+ * counts its active alarms (area incidents: linked incidents with nactive
+ * > 0; one link per site); inc->seq grows by one per emitted event; every
+ * state change emits one event and appends a timeline step, except the
+ * clear/re-raise cycles of a flapping alarm, which are counted
+ * (inc->flap_cycles); each event carries the steps since the incident's
+ * previous one (inc->sent_steps).  So neither an incident nor an event
+ * grows with chatter (docs/correlation.md, "Bounds").  Memory per active
  * alarm: the 48-byte record, 32 bytes of map and an 8-byte slot in its
  * incident (docs/correlation.md has the measured figures).
  *

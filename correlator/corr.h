@@ -13,7 +13,8 @@
  *   1. dedup: an active (device, code) only counts a repeat on its incident;
  *   2. re-raise within reopen_hold_ms of its clear rejoins its old incident
  *      (and reopens it if it was resolved); N such cycles within
- *      flap_window_ms mark the incident flapping;
+ *      flap_window_ms mark the alarm and its incident flapping, and its
+ *      further cycles are counted, not stepped;
  *   3. root cause: a child code explained by an active root alarm (same site,
  *      or the device's gateway) within the rule's window joins the root's
  *      incident;
