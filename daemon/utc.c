@@ -64,7 +64,7 @@ utc_days_in_month(int y, unsigned m)
 	return mdays[m - 1];
 }
 
-/* "00" to "99": two digits per table load (the encoder writes ~8 instants an event). */
+/* "00" to "99": two digits per table load (~8 instants an event). */
 static const char utc_pairs[201] =
     "00010203040506070809101112131415161718192021222324252627282930313233"
     "34353637383940414243444546474849505152535455565758596061626364656667"
