@@ -7,9 +7,12 @@ benchmark's ratios are measured against.  Plain dicts and lists, no
 cleverness: when it and the C core disagree, read the rule and decide.
 
 Scope: what a replay exercises (no operator actions, no maintenance
-windows, no SLA clocks: --compare skips the C side's SLA events): dedup, re-raise within the hold, flapping, root cause by site and
-by gateway with windows, late roots, area storms, chronic repeats, the
-cleared state.
+windows, no SLA clocks: --compare skips the C side's SLA events): dedup,
+re-raise within the hold, flapping (cycles of a flapping alarm counted),
+root cause by site and by gateway with windows (a child explained again
+into the incident holding its record rejoins it), late roots, area storms
+(one link per site; events name EVENT_LINKS of them), chronic repeats,
+the cleared state.
 
 Usage:
   refcorr.py FLEET.json ALARMS.jsonl --summary OUT.jsonl
@@ -41,6 +44,7 @@ RULES = [
      "before": 5 * MIN, "children": ["COMM_LOSS"]},
 ]
 STORM_CODE, STORM_SITES, STORM_WINDOW = "MAINS_FAIL", 5, 10 * MIN
+EVENT_LINKS = 50           # an area event names this many linked sites
 FLAP_CYCLES, FLAP_WINDOW, HOLD = 3, HOUR, 15 * MIN
 CHRONIC_COUNT, CHRONIC_PERIOD = 3, 90 * DAY
 PREFIX = "INC-0-"
@@ -64,6 +68,7 @@ class Alarm:
         self.active = True
         self.repeats = 0
         self.reraises = []
+        self.flapping = False
         self.inc = None
 
 
@@ -77,9 +82,10 @@ class Incident:
         self.nactive = 0
         self.sev = 0
         self.chronic, self.chronic_of, self.flapping = False, [], False
-        self.links = []
+        self.links = []            # [site, latest linked num], per site
         self.area_num = 0
         self.repeats = 0
+        self.flap_cycles = 0
 
 
 class Ref:
@@ -199,7 +205,13 @@ class Ref:
             del hist[0]
 
     def link(self, ai, si):
-        ai.links.append(si.num)
+        # One entry per site, naming its latest incident.
+        for ln in ai.links:
+            if ln[0] == si.site:
+                ln[1] = si.num
+                break
+        else:
+            ai.links.append([si.site, si.num])
         si.area_num = ai.num
         if si.nactive > 0:
             ai.nactive += 1
@@ -251,7 +263,7 @@ class Ref:
         if ai is not None:
             self.emit(ai)
             if opened:
-                for n in ai.links:
+                for _, n in ai.links:
                     if n != inc.num:
                         self.emit(self.incidents[n])
 
@@ -266,29 +278,42 @@ class Ref:
                 a.inc.sev = max(a.inc.sev, sev)
                 self.emit(a.inc)
             return
-        if a is not None and a.inc.state != "closed" and \
-                at - a.cleared_at <= HOLD:
-            a.sev = max(a.sev, sev)
-            a.inc.sev = max(a.inc.sev, a.sev)
-            a.reraises.append(at)
-            if len(a.reraises) >= FLAP_CYCLES and \
-                    at - a.reraises[-FLAP_CYCLES] <= FLAP_WINDOW:
-                a.inc.flapping = True
-            a.active = True
-            a.inc.nactive += 1
-            if a.inc.nactive == 1:
-                self.became_active(a.inc)
-            else:
-                self.emit(a.inc)
-            return
+        ra = None
+        if a is not None:
+            within = a.inc.state != "closed" and at - a.cleared_at <= HOLD
+            if not within:
+                ra = self.explain(dev, site, code, at)
+            # Within the hold, or explained again into its own incident:
+            # the same alarm back (an incident holds one record per key).
+            if within or (ra is not None and ra.inc is a.inc):
+                self.reraise(a, at, sev)
+                return
         a = Alarm(dev, code, at, sev)
         self.alarms[(dev, code)] = a
-        ra = self.explain(dev, site, code, at)
+        if ra is None:
+            ra = self.explain(dev, site, code, at)
         if ra is None:
             self.open(a, site, at)
         else:
             self.add_alarm(ra.inc, a)
             self.emit(ra.inc)
+
+    def reraise(self, a, at, sev):
+        a.sev = max(a.sev, sev)
+        a.inc.sev = max(a.inc.sev, a.sev)
+        a.reraises.append(at)
+        if a.flapping:
+            a.inc.flap_cycles += 1
+        elif len(a.reraises) >= FLAP_CYCLES and \
+                at - a.reraises[-FLAP_CYCLES] <= FLAP_WINDOW:
+            a.flapping = True
+            a.inc.flapping = True
+        a.active = True
+        a.inc.nactive += 1
+        if a.inc.nactive == 1:
+            self.became_active(a.inc)
+        else:
+            self.emit(a.inc)
 
     def clear(self, dev, code, at):
         a = self.alarms.get((dev, code))
@@ -312,12 +337,14 @@ def summary(inc):
         "root": [r.dev, r.code, iso(r.raised_at)] if r else None,
         "alarms": sorted([a.dev, a.code, a.active, iso(a.raised_at),
                           iso(a.cleared_at) if a.cleared_at else None,
-                          a.repeats, len(a.reraises), SEVERITY[a.sev]]
+                          a.repeats, len(a.reraises), SEVERITY[a.sev],
+                          a.flapping]
                          for a in inc.alarms),
         "chronic": inc.chronic,
         "chronic_of": [PREFIX + str(n) for n in inc.chronic_of],
-        "flapping": inc.flapping,
-        "links": sorted(PREFIX + str(n) for n in inc.links),
+        "flapping": inc.flapping, "flap_cycles": inc.flap_cycles,
+        "links": sorted(PREFIX + str(n) for _, n in inc.links[:EVENT_LINKS]),
+        "links_total": len(inc.links) if inc.kind == "area" else None,
         "area_incident": PREFIX + str(inc.area_num) if inc.area_num else None,
         "repeats": inc.repeats,
     }
@@ -332,9 +359,11 @@ def summary_of_c_event(ev):
         "root": [rc["device"], rc["alarm"], rc["raised_at"]] if rc else None,
         "alarms": sorted([a["device"], a["code"], a["active"], a["raised_at"],
                           a["cleared_at"], a["repeats"], a["cycles"],
-                          a["severity"]] for a in i["alarms"]),
+                          a["severity"], a["flapping"]] for a in i["alarms"]),
         "chronic": i["chronic"], "chronic_of": i["chronic_of"],
-        "flapping": i["flapping"], "links": sorted(i.get("links", [])),
+        "flapping": i["flapping"], "flap_cycles": i["flap_cycles"],
+        "links": sorted(i.get("links", [])),
+        "links_total": i.get("links_total"),
         "area_incident": i["area_incident"], "repeats": i["repeats"],
     }
 

@@ -25,10 +25,16 @@
  * advance).  Every entry point first advances to its time, so SLA marks and
  * window ends due before an alarm come out before it, in deadline order.
  *
- * Invariants: an alarm record belongs to exactly one incident (a->inc);
- * inc->nactive counts its active alarms (area incidents: linked incidents
- * with nactive > 0); inc->seq grows by one per emitted event; every state
- * change appends a timeline step and emits one event.  Memory per active
+ * Invariants: an alarm record belongs to exactly one incident (a->inc),
+ * which holds one record per (device, code) (a re-raise within the hold,
+ * or explained again into the same incident, re-uses it); inc->nactive
+ * counts its active alarms (area incidents: linked incidents with nactive
+ * > 0; one link per site); inc->seq grows by one per emitted event; every
+ * state change emits one event and appends a timeline step, except the
+ * clear/re-raise cycles of a flapping alarm, which are counted
+ * (inc->flap_cycles); each event carries the steps since the incident's
+ * previous one (inc->sent_steps).  So neither an incident nor an event
+ * grows with chatter (docs/correlation.md, "Bounds").  Memory per active
  * alarm: the 48-byte record, 32 bytes of map and an 8-byte slot in its
  * incident (docs/correlation.md has the measured figures).
  *
@@ -185,6 +191,11 @@ corr_config_defaults(struct corr_config *cc)
 	snprintf(cc->storm_code, sizeof(cc->storm_code), "MAINS_FAIL");
 	cc->storm_sites = 5;
 	cc->storm_window_ms = 10 * CORR_MIN;
+	/*
+	 * Fifty ids are about 1 KB: a grid outage of hundreds of sites is
+	 * named by its first fifty and counted (links_total).
+	 */
+	cc->storm_event_links = 50;
 	cc->flap_cycles = 3;
 	cc->flap_window_ms = CORR_HOUR;
 	cc->reopen_hold_ms = 15 * CORR_MIN;
@@ -220,6 +231,9 @@ corr_config_check(const struct corr_config *cc, char *err, size_t errlen)
 		BAD("storm_sites: %u, want >= 2", cc->storm_sites);
 	if (cc->storm_window_ms <= 0)
 		BAD("storm_window_ms: %" PRId64 ", want > 0", cc->storm_window_ms);
+	if (cc->storm_event_links > CORR_MAX_EVENT_LINKS)
+		BAD("storm_event_links: %u, want 0-%d", cc->storm_event_links,
+		    CORR_MAX_EVENT_LINKS);
 	if (cc->flap_cycles < 1 || cc->flap_cycles > CORR_MAX_FLAP)
 		BAD("flap_cycles: %u, want 1-%d", cc->flap_cycles, CORR_MAX_FLAP);
 	if (cc->flap_window_ms <= 0 || cc->reopen_hold_ms < 0)
@@ -353,18 +367,42 @@ corr_step_note(struct corr_incident *inc, int64_t at, const char *actor,
 	    note != NULL ? xstrdup(note) : NULL;
 }
 
+/*
+ * The length of s cut to at most max bytes on a UTF-8 character boundary:
+ * a prefix of valid UTF-8 (what vsnprintf leaves of a longer note) ends
+ * inside a character when its last lead byte lacks continuation bytes.
+ */
+static size_t
+corr_utf8_cut(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max), i = n, k = 0, need;
+	unsigned char lead;
+
+	while (i > 0 && k < 3 && ((unsigned char)s[i - 1] & 0xc0) == 0x80) {
+		i--;
+		k++;
+	}
+	if (i == 0 || (lead = (unsigned char)s[i - 1]) < 0xc0)
+		return n;
+	need = lead >= 0xf0 ? 3 : lead >= 0xe0 ? 2 : 1;
+	return k >= need ? n : i - 1;
+}
+
+/* Appends a system step; its note is cut to CORR_SYSNOTE_MAX bytes. */
 static void
 corr_step(struct corr_incident *inc, int64_t at, const char *actor,
     const char *action, const char *fmt, ...)
 {
 	struct corr_step *s = corr_step_push(inc, at, actor, action);
-	char note[256];
+	char note[CORR_SYSNOTE_MAX + 1];
 	va_list ap;
 
 	if (fmt != NULL) {
 		va_start(ap, fmt);
 		vsnprintf(note, sizeof(note), fmt, ap);
 		va_end(ap);
+		/* names longer than the note cut it: never inside a character */
+		note[corr_utf8_cut(note, CORR_SYSNOTE_MAX)] = '\0';
 		s->note = xstrdup(note);
 	}
 }
@@ -381,8 +419,11 @@ corr_emit_clock(struct corr_engine *e, struct corr_incident *inc,
 	ev.seq = inc->seq;
 	ev.at = at;
 	ev.inc = inc;
+	ev.first_step = inc->sent_steps;
+	inc->sent_steps = inc->nsteps;
 	ev.prefix = e->cc.id_prefix;
 	ev.shard = e->shard;
+	ev.links_max = e->cc.storm_event_links;
 	ev.sla = inc->has_sla ? &e->sla : NULL;
 	ev.clock = clock;
 	ev.level = inc->has_sla ? inc->sla.level : -1;
@@ -826,19 +867,23 @@ corr_engine_next(const struct corr_engine *e)
 	return next;
 }
 
-static void corr_became_clear(struct corr_engine *, struct corr_incident *,
-    int64_t);
-
-/* nactive went 0 -> 1: wake the incident and its area incident. */
+/*
+ * nactive went 0 -> 1: wake the incident and its area incident.  quiet: a
+ * flapping alarm's re-raise did it, which is counted (flap_cycles), not
+ * stepped; a resolved incident's reopen is stepped all the same (its
+ * clocks start over, and only a resolve, by an operator once flapping,
+ * can come before it).
+ */
 static void
 corr_became_active(struct corr_engine *e, struct corr_incident *inc,
-    int64_t now, const char *why)
+    int64_t now, const char *why, int quiet)
 {
 	struct corr_incident *ai;
 
 	if (inc->state == CORR_CLEARED) {
 		inc->state = corr_stage_state(inc);
-		corr_step(inc, now, corr_system, "reraised", "%s", why);
+		if (!quiet)
+			corr_step(inc, now, corr_system, "reraised", "%s", why);
 		corr_emit(e, inc, CORR_EV_UPDATED, now);
 	} else if (inc->state == CORR_RESOLVED) {
 		inc->state = CORR_REOPENED;
@@ -851,17 +896,22 @@ corr_became_active(struct corr_engine *e, struct corr_incident *inc,
 	if (inc->area_num != 0 &&
 	    (ai = u64map_get(&e->incidents, inc->area_num)) != NULL &&
 	    ai->nactive++ == 0)
-		corr_became_active(e, ai, now, inc->id);
+		corr_became_active(e, ai, now, inc->id, quiet);
 }
 
-/* nactive went 1 -> 0. */
+/*
+ * nactive went 1 -> 0.  quiet: a flapping alarm's clear did it (no step).
+ * auto_resolve does not resolve a flapping incident: a resolve there would
+ * be followed by a reopen and a new cycle of clocks at every flap; it waits
+ * in cleared for a person to verify it.
+ */
 static void
 corr_became_clear(struct corr_engine *e, struct corr_incident *inc,
-    int64_t now)
+    int64_t now, int quiet)
 {
 	struct corr_incident *ai;
 
-	if (e->cc.auto_resolve) {
+	if (e->cc.auto_resolve && !inc->flapping && !quiet) {
 		inc->state = CORR_RESOLVED;
 		corr_sla_step(e, inc, SLA_STEP_RESOLVE);
 		corr_step(inc, now, corr_system, "resolved",
@@ -870,14 +920,15 @@ corr_became_clear(struct corr_engine *e, struct corr_incident *inc,
 		corr_emit(e, inc, CORR_EV_RESOLVED, now);
 	} else {
 		inc->state = CORR_CLEARED;
-		corr_step(inc, now, corr_system, "cleared",
-		    "all alarms cleared, awaiting verification");
+		if (!quiet)
+			corr_step(inc, now, corr_system, "cleared",
+			    "all alarms cleared, awaiting verification");
 		corr_emit(e, inc, CORR_EV_UPDATED, now);
 	}
 	if (inc->area_num != 0 &&
 	    (ai = u64map_get(&e->incidents, inc->area_num)) != NULL &&
 	    ai->nactive > 0 && --ai->nactive == 0)
-		corr_became_clear(e, ai, now);
+		corr_became_clear(e, ai, now, quiet);
 }
 
 /* ---- rules ---- */
@@ -1102,14 +1153,26 @@ corr_chronic_check(struct corr_engine *e, struct corr_incident *inc,
 	h->n++;
 }
 
+/*
+ * Links site incident si to area incident ai.  A site already linked keeps
+ * its place and now names si: one entry per site, so the area incident
+ * grows with the sites of its area, not with how often one of them
+ * re-opens (a scan of the links, on storm-code openings only).
+ */
 static void
 corr_link(struct corr_incident *ai, struct corr_incident *si)
 {
-	ai->links = xreallocarray(ai->links, ai->nlinks + 1u,
-	    sizeof(*ai->links));
-	ai->links[ai->nlinks].num = si->num;
-	ai->links[ai->nlinks].site = si->site;
-	ai->nlinks++;
+	uint32_t i;
+
+	for (i = 0; i < ai->nlinks && ai->links[i].site != si->site; i++)
+		;
+	if (i == ai->nlinks) {
+		ai->links = xreallocarray(ai->links, ai->nlinks + 1u,
+		    sizeof(*ai->links));
+		ai->links[i].site = si->site;
+		ai->nlinks++;
+	}
+	ai->links[i].num = si->num;
 	si->area_num = ai->num;
 	if (si->nactive > 0)
 		ai->nactive++;
@@ -1235,12 +1298,19 @@ corr_open(struct corr_engine *e, struct corr_alarm *a,
 	}
 }
 
-/* A cleared alarm raised again within reopen_hold_ms: same incident. */
+/*
+ * A cleared alarm raised again on its incident: within reopen_hold_ms, or
+ * explained again by a root of the same incident.  The cycle that makes
+ * the alarm flapping is stepped ("flapping", then "reraised" if the
+ * incident had cleared); later cycles of a flapping alarm are counted in
+ * inc->flap_cycles and step nothing, so chatter cannot grow the timeline.
+ */
 static void
 corr_reraise(struct corr_engine *e, struct corr_alarm *a, int64_t now)
 {
 	struct corr_incident *inc = a->inc;
 	unsigned n = e->cc.flap_cycles, recent = 0;
+	int quiet = a->flapping;
 
 	if (a->flap == NULL)
 		a->flap = xcalloc(n, sizeof(*a->flap));
@@ -1248,18 +1318,25 @@ corr_reraise(struct corr_engine *e, struct corr_alarm *a, int64_t now)
 	a->cycles++;
 	a->active = 1;
 	e->st.reraised++;
-	for (unsigned i = 0; i < n && i < a->cycles; i++)
-		if (now - a->flap[i] <= e->cc.flap_window_ms)
-			recent++;
-	if (recent >= n && !inc->flapping) {
-		inc->flapping = 1;
-		corr_step(inc, now, corr_system, "flapping",
-		    "%s on %s: %u cycles within %" PRId64 " min",
-		    corr_code_name(e, a->code), e->fleet->devices[a->device].id,
-		    recent, e->cc.flap_window_ms / CORR_MIN);
+	if (quiet) {
+		inc->flap_cycles++;
+	} else {
+		for (unsigned i = 0; i < n && i < a->cycles; i++)
+			if (now - a->flap[i] <= e->cc.flap_window_ms)
+				recent++;
+		if (recent >= n) {
+			a->flapping = 1;
+			inc->flapping = 1;
+			corr_step(inc, now, corr_system, "flapping",
+			    "%s on %s: %u cycles within %" PRId64 " min",
+			    corr_code_name(e, a->code),
+			    e->fleet->devices[a->device].id, recent,
+			    e->cc.flap_window_ms / CORR_MIN);
+		}
 	}
 	if (inc->nactive++ == 0)
-		corr_became_active(e, inc, now, corr_code_name(e, a->code));
+		corr_became_active(e, inc, now, corr_code_name(e, a->code),
+		    quiet);
 	else
 		corr_emit(e, inc, CORR_EV_UPDATED, now);
 }
@@ -1284,8 +1361,15 @@ corr_raise(struct corr_engine *e, const struct alarm_event *ev)
 		}
 		return;
 	}
-	if (a != NULL && a->inc->state != CORR_CLOSED &&
-	    ev->at_ms - a->cleared_at <= e->cc.reopen_hold_ms) {
+	ra = NULL;
+	if (a != NULL && ((a->inc->state != CORR_CLOSED &&
+	    ev->at_ms - a->cleared_at <= e->cc.reopen_hold_ms) ||
+	    ((ra = corr_explain(e, ev)) != NULL && ra->inc == a->inc))) {
+		/*
+		 * Within the hold, or explained again by a root of the
+		 * incident that holds its record: the same alarm come back,
+		 * so an incident holds one record per (device, code).
+		 */
 		if (ev->severity > a->severity)
 			a->severity = ev->severity;
 		if (a->severity > a->inc->severity)
@@ -1295,8 +1379,10 @@ corr_raise(struct corr_engine *e, const struct alarm_event *ev)
 	}
 	if (a != NULL)		/* the old record stays on its incident */
 		u64map_del(&e->alarms, key);
+	else
+		ra = corr_explain(e, ev);
 	a = corr_alarm_new(e, ev);
-	if ((ra = corr_explain(e, ev)) == NULL) {
+	if (ra == NULL) {
 		corr_open(e, a, ev);
 		return;
 	}
@@ -1326,7 +1412,7 @@ corr_clear(struct corr_engine *e, const struct alarm_event *ev)
 	a->cleared_at = ev->at_ms;
 	inc = a->inc;
 	if (--inc->nactive == 0)
-		corr_became_clear(e, inc, ev->at_ms);
+		corr_became_clear(e, inc, ev->at_ms, a->flapping);
 	else
 		corr_emit(e, inc, CORR_EV_UPDATED, ev->at_ms);
 }
@@ -1434,6 +1520,10 @@ corr_engine_action(struct corr_engine *e, const struct corr_action *a,
 		REJECT(-EINVAL, "unknown action %u", a->type);
 	if (a->actor == NULL || a->actor[0] == '\0')
 		REJECT(-EINVAL, "missing actor");
+	if (strlen(a->actor) > CORR_ACTOR_MAX)
+		REJECT(-EINVAL, "actor longer than %d bytes", CORR_ACTOR_MAX);
+	if (note != NULL && strlen(note) > CORR_NOTE_MAX)
+		REJECT(-EINVAL, "note longer than %d bytes", CORR_NOTE_MAX);
 	if (inc->state == CORR_CLOSED)
 		REJECT(-EPERM, "incident closed");
 	fx = &corr_act_effects[a->type];
@@ -1500,8 +1590,8 @@ corr_engine_action(struct corr_engine *e, const struct corr_action *a,
 	if (fx->step >= 0)
 		corr_sla_step(e, inc, (enum sla_step)fx->step);
 	ev = (enum corr_evtype)fx->ev;
-	corr_step(inc, a->at, a->actor, fx->what != NULL ? fx->what :
-	    corr_evtype_name(ev), note != NULL ? "%s" : NULL, note);
+	corr_step_note(inc, a->at, a->actor, fx->what != NULL ? fx->what :
+	    corr_evtype_name(ev), note);
 	if (ev == CORR_EV_RESOLVED)
 		corr_sla_scored(inc, a->at);
 	corr_emit(e, inc, ev, a->at);
@@ -1528,7 +1618,9 @@ corr_engine_maint_put(struct corr_engine *e, uint32_t id,
 	w = &e->maint[e->nmaint++];
 	w->id = id;
 	w->m = *m;
-	w->reason = xstrdup(m->reason != NULL ? m->reason : "");
+	/* kept on every incident it plans and in their events: bounded */
+	w->reason = m->reason != NULL ? xstrndup(m->reason,
+	    corr_utf8_cut(m->reason, CORR_NOTE_MAX)) : xstrdup("");
 	w->m.reason = w->reason;
 	w->ended = 0;
 	if (id > e->next_maint)
@@ -1701,4 +1793,34 @@ void
 corr_engine_stats(const struct corr_engine *e, struct corr_stats *out)
 {
 	*out = e->st;
+}
+
+static size_t
+corr_strbytes(const char *s)
+{
+	return s != NULL ? strlen(s) + 1 : 0;
+}
+
+size_t
+corr_engine_incident_bytes(const struct corr_engine *e,
+    const struct corr_incident *inc)
+{
+	size_t n = sizeof(*inc);
+
+	n += (size_t)inc->capalarms * sizeof(*inc->alarms);
+	for (uint32_t i = 0; i < inc->nalarms; i++) {
+		n += sizeof(*inc->alarms[i]);
+		if (inc->alarms[i]->flap != NULL)
+			n += e->cc.flap_cycles * sizeof(int64_t);
+	}
+	n += (size_t)inc->capsteps * sizeof(*inc->steps);
+	for (uint32_t i = 0; i < inc->nsteps; i++) {
+		if (inc->steps[i].actor != corr_system)
+			n += corr_strbytes(inc->steps[i].actor);
+		n += corr_strbytes(inc->steps[i].note);
+	}
+	n += (size_t)inc->nchronic * sizeof(*inc->chronic_of);
+	n += (size_t)inc->nlinks * sizeof(*inc->links);
+	n += corr_strbytes(inc->owner) + corr_strbytes(inc->planned_reason);
+	return n;
 }

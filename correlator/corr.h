@@ -13,7 +13,8 @@
  *   1. dedup: an active (device, code) only counts a repeat on its incident;
  *   2. re-raise within reopen_hold_ms of its clear rejoins its old incident
  *      (and reopens it if it was resolved); N such cycles within
- *      flap_window_ms mark the incident flapping;
+ *      flap_window_ms mark the alarm and its incident flapping, and its
+ *      further cycles are counted, not stepped;
  *   3. root cause: a child code explained by an active root alarm (same site,
  *      or the device's gateway) within the rule's window joins the root's
  *      incident;
@@ -50,8 +51,13 @@
 #define CORR_MAX_CHILDREN	16
 #define CORR_MAX_FLAP		32	/* upper bound of flap_cycles */
 #define CORR_MAX_CHRONIC	32	/* upper bound of chronic_count */
+#define CORR_MAX_EVENT_LINKS	1000	/* upper bound of storm_event_links */
 #define CORR_ID_LEN		48	/* incident id string + NUL */
 #define CORR_ACTOR_SYSTEM	"tocsin"	/* actor of automatic steps */
+#define CORR_ACTOR_MAX		127	/* bytes of an action's actor */
+#define CORR_NOTE_MAX		1023	/* bytes of an action's note and of a
+					 * window's reason (kept up to this) */
+#define CORR_SYSNOTE_MAX	255	/* bytes of a system step's note */
 
 /* Where a rule looks for the root of a child alarm. */
 enum corr_scope {
@@ -80,6 +86,9 @@ struct corr_config {
 	char	 storm_code[CORR_CODE_LEN];	/* area storm alarm, "MAINS_FAIL" */
 	unsigned storm_sites;		/* K: sites in one area, default 5 */
 	int64_t	 storm_window_ms;	/* T: within this long, default 10 min */
+	unsigned storm_event_links;	/* an area incident's event names at
+					 * most this many linked sites (and
+					 * counts them all): default 50 */
 	unsigned flap_cycles;		/* N re-raises ... default 3 (<= CORR_MAX_FLAP) */
 	int64_t	 flap_window_ms;	/* ... within this long: 1 h */
 	int64_t	 reopen_hold_ms;	/* re-raise this soon after a clear rejoins: 15 min */
@@ -150,7 +159,10 @@ struct corr_alarm {
 	uint32_t cycles;	/* re-raises after a clear (flap cycles) */
 	uint16_t code;		/* fleet code id */
 	uint8_t	 severity;	/* enum severity, highest seen */
-	uint8_t	 active;	/* 1 while raised */
+	uint8_t	 active : 1;	/* 1 while raised */
+	uint8_t	 flapping : 1;	/* its last flap_cycles re-raises fell in
+				 * flap_window_ms: further cycles are
+				 * counted (inc->flap_cycles), not stepped */
 };
 
 /* One audit-trail step; never rewritten. */
@@ -161,9 +173,13 @@ struct corr_step {
 	char	*note;		/* owned; may be NULL */
 };
 
-/* A site incident linked to an area incident (area storm). */
+/*
+ * A site linked to an area incident (area storm): one entry per site, naming
+ * the site's latest linked incident, so a site whose storm-code alarm opens
+ * incident after incident does not grow the area incident.
+ */
 struct corr_link {
-	uint64_t num;		/* incident number of the site incident */
+	uint64_t num;		/* the site's latest linked incident */
 	uint32_t site;		/* its site */
 };
 
@@ -180,7 +196,7 @@ struct corr_incident {
 	uint8_t	 stage;		/* work done: CORR_OPEN..CORR_ON_SITE */
 	uint8_t	 severity;	/* enum severity: highest of its alarms */
 	uint8_t	 planned;	/* raised inside a maintenance window */
-	uint8_t	 flapping;
+	uint8_t	 flapping;	/* one of its alarms is flapping (sticky) */
 	uint8_t	 chronic;
 	uint8_t	 has_sla;	/* 1: sla below is open (site incident, clocks on) */
 	uint32_t planned_win;	/* id of the window that made it planned, or 0 */
@@ -192,24 +208,35 @@ struct corr_incident {
 	uint32_t nactive;	/* active alarms; area: linked incidents with active alarms */
 	struct corr_step *steps;	/* timeline, append-only */
 	uint32_t nsteps, capsteps;
+	uint32_t sent_steps;	/* steps[0..sent_steps) went out in events */
 	uint64_t *chronic_of;	/* numbers of the earlier incidents (chronic) */
 	uint32_t nchronic;
-	uint32_t nlinks;	/* area incident: linked site incidents */
-	struct corr_link *links;
+	uint32_t nlinks;	/* area incident: linked sites */
+	struct corr_link *links;	/* in the order the sites first linked */
 	uint64_t area_num;	/* site incident: its area incident's number, or 0 */
 	uint64_t repeats;	/* re-sent raises counted on this incident */
+	uint64_t flap_cycles;	/* clear/re-raise cycles of flapping alarms,
+				 * counted instead of stepped */
 	struct sla_incident sla;	/* its clocks, valid when has_sla */
 	struct corr_incident *site_next;	/* live incidents of the same site */
 };
 
-/* What the sink receives; valid only during the callback. */
+/*
+ * What the sink receives; valid only during the callback.  The event's own
+ * timeline steps are inc->steps[first_step..inc->nsteps): the steps
+ * appended since the incident's previous event (docs/correlation.md,
+ * "Events").
+ */
 struct corr_event {
 	uint8_t	 type;		/* enum corr_evtype */
 	uint64_t seq;		/* = inc->seq */
 	int64_t	 at;		/* event time */
 	const struct corr_incident *inc;
+	uint32_t first_step;	/* first timeline step this event appended */
 	const char *prefix;	/* the engine's id prefix (for linked ids) */
 	unsigned shard;		/* the engine's shard (for linked ids) */
+	unsigned links_max;	/* area incidents: name at most this many
+				 * links (cc.storm_event_links) */
 	const struct sla_engine *sla;	/* the clocks' engine when inc->has_sla,
 					 * else NULL (JSON "clocks" at `at`) */
 	uint8_t	 clock;		/* SLA events: enum sla_clock_kind */
@@ -313,7 +340,9 @@ int	 corr_engine_alarm(struct corr_engine *e, const struct alarm_event *ev);
  * then are emitted first, whatever the outcome).  Returns 0 (one event
  * emitted) or -ENOENT (unknown incident) / -EPERM (the action does not fit
  * the state, e.g. a pause when every clock has stopped or the incident has
- * no clocks) / -EINVAL (missing actor, or missing note for note and pause);
+ * no clocks) / -EINVAL (missing actor, or missing note for note and pause,
+ * an actor over CORR_ACTOR_MAX or a note over CORR_NOTE_MAX bytes: the
+ * timeline keeps them whole, so they are refused, not cut);
  * on failure the incident does not change, the reason goes to the sink's
  * rejected op and, if reason is not NULL, into reason.  Steps drive the
  * clocks: ack -> SLA_STEP_ACK, dispatch -> SLA_STEP_DISPATCH, on_site ->
@@ -346,6 +375,15 @@ int	 corr_engine_maint_remove(struct corr_engine *e, uint32_t id);
 const struct corr_incident *corr_engine_find(const struct corr_engine *e,
 	    const char *id);
 void	 corr_engine_stats(const struct corr_engine *e, struct corr_stats *out);
+/*
+ * The heap bytes an incident of this engine holds: the struct, its alarm
+ * records and their flap rings, the alarm and link arrays, the timeline
+ * array at its capacity and every string it owns (notes, operator actors,
+ * owner, planned reason).  Requested sizes, not the allocator's classes.
+ * For tests and the bound in docs/correlation.md ("Bounds").
+ */
+size_t	 corr_engine_incident_bytes(const struct corr_engine *e,
+	    const struct corr_incident *inc);
 
 /*
  * Parses an incident id written with `prefix`: returns 0 and sets *shard

@@ -30,71 +30,119 @@
  * escaped as jansson escapes them; they are valid UTF-8 by the time they
  * get here (config, replay and action parsers check it).
  */
+/*
+ * Where the time of an event went (callgrind, 1,000-site generated day,
+ * 9,133 events, before this layout): escaping strings byte by byte with
+ * three compares per byte 44 %, formatting times 18 % (each instant
+ * formatted, then scanned again as a string to escape), the capacity
+ * check and realloc behind every write 10 %.  So: a capacity check that
+ * inlines (the realloc is out of line, the first block is 2 KB, most
+ * events fit), a 256-byte table that tells which bytes need escaping,
+ * fixed strings of our own (enum names) copied without a scan, and times
+ * written straight into the buffer from a four-entry cache of the last
+ * instants formatted (an event repeats a few: at, opened_at, raised_at).
+ * Measured before/after in docs/correlation.md ("Events").
+ */
 struct ij_buf {
 	char	*p;
 	size_t	 n, cap;
+	int64_t	 tms[4];		/* instants formatted, by ms & 3; k + 1
+					 * (never an instant of slot k): empty */
+	char	 tstr[4][UTC_LEN];	/* their text */
 };
 
-static void
+#define IJ_FIRST	2048	/* first block: most events fit */
+
+static void __attribute__((noinline))
 ij_grow(struct ij_buf *b, size_t more)
 {
-	if (b->n + more <= b->cap)
-		return;
 	while (b->n + more > b->cap)
-		b->cap = b->cap ? b->cap * 2 : 1024;
+		b->cap = b->cap ? b->cap * 2 : IJ_FIRST;
 	b->p = realloc(b->p, b->cap);
 	if (b->p == NULL)
 		abort();	/* as xmalloc: out of memory is not handled */
 }
 
-static void
+/* Room for `more` bytes after b->n. */
+static inline void
+ij_need(struct ij_buf *b, size_t more)
+{
+	if (b->n + more > b->cap)
+		ij_grow(b, more);
+}
+
+static inline void
 ij_raw(struct ij_buf *b, const char *s, size_t n)
 {
-	ij_grow(b, n);
+	ij_need(b, n);
 	memcpy(b->p + b->n, s, n);
 	b->n += n;
 }
 
 #define IJ_LIT(b, s)	ij_raw((b), (s), sizeof(s) - 1)
 
+/*
+ * Bytes jansson escapes: 0 none, else the letter after the backslash, or
+ * 'u' for \u00XX.  Everything from 0x20 up but '"' and '\\' is copied as
+ * is (UTF-8 included).
+ */
+static const unsigned char ij_esc[256] = {
+	['\0'] = 'u', [0x01] = 'u', [0x02] = 'u', [0x03] = 'u', [0x04] = 'u',
+	[0x05] = 'u', [0x06] = 'u', [0x07] = 'u', ['\b'] = 'b', ['\t'] = 't',
+	['\n'] = 'n', [0x0b] = 'u', ['\f'] = 'f', ['\r'] = 'r', [0x0e] = 'u',
+	[0x0f] = 'u', [0x10] = 'u', [0x11] = 'u', [0x12] = 'u', [0x13] = 'u',
+	[0x14] = 'u', [0x15] = 'u', [0x16] = 'u', [0x17] = 'u', [0x18] = 'u',
+	[0x19] = 'u', [0x1a] = 'u', [0x1b] = 'u', [0x1c] = 'u', [0x1d] = 'u',
+	[0x1e] = 'u', [0x1f] = 'u', ['"'] = '"', ['\\'] = '\\',
+};
+
+/* A string of the caller's data, escaped. */
 static void
 ij_str(struct ij_buf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	const unsigned char *u = (const unsigned char *)s;
+	size_t len = strlen(s), i;
+	char *o;
 
-	ij_grow(b, 2);
-	b->p[b->n++] = '"';
-	for (; *u != '\0'; u++) {
-		const unsigned char *run = u;
+	ij_need(b, 2 + 6 * len);	/* every byte escaped, at worst */
+	o = b->p + b->n;
+	*o++ = '"';
+	for (i = 0; i < len && ij_esc[u[i]] == 0; i++)
+		;
+	memcpy(o, s, i);		/* the usual case: all of it */
+	o += i;
+	for (; i < len; i++) {
+		unsigned char e = ij_esc[u[i]];
 
-		while (*u >= 0x20 && *u != '"' && *u != '\\')
-			u++;
-		if (u > run)
-			ij_raw(b, (const char *)run, (size_t)(u - run));
-		if (*u == '\0')
-			break;
-		ij_grow(b, 6);
-		b->p[b->n++] = '\\';
-		switch (*u) {
-		case '"': b->p[b->n++] = '"'; break;
-		case '\\': b->p[b->n++] = '\\'; break;
-		case '\b': b->p[b->n++] = 'b'; break;
-		case '\f': b->p[b->n++] = 'f'; break;
-		case '\n': b->p[b->n++] = 'n'; break;
-		case '\r': b->p[b->n++] = 'r'; break;
-		case '\t': b->p[b->n++] = 't'; break;
-		default:
-			b->p[b->n++] = 'u';
-			b->p[b->n++] = '0';
-			b->p[b->n++] = '0';
-			b->p[b->n++] = hex[*u >> 4];
-			b->p[b->n++] = hex[*u & 15];
-			break;
+		if (e == 0) {
+			*o++ = (char)u[i];
+			continue;
+		}
+		*o++ = '\\';
+		*o++ = (char)e;
+		if (e == 'u') {
+			*o++ = '0';
+			*o++ = '0';
+			*o++ = hex[u[i] >> 4];
+			*o++ = hex[u[i] & 15];
 		}
 	}
-	ij_grow(b, 1);
-	b->p[b->n++] = '"';
+	*o++ = '"';
+	b->n = (size_t)(o - b->p);
+}
+
+/* One of our own names (enum tables): nothing in it to escape. */
+static void
+ij_name(struct ij_buf *b, const char *s)
+{
+	size_t len = strlen(s);
+
+	ij_need(b, len + 2);
+	b->p[b->n] = '"';
+	memcpy(b->p + b->n + 1, s, len);
+	b->p[b->n + 1 + len] = '"';
+	b->n += len + 2;
 }
 
 static void
@@ -130,13 +178,21 @@ ij_bool(struct ij_buf *b, int v)
 		IJ_LIT(b, "false");
 }
 
+/* An instant as a JSON string: utc_format()'s text, quoted. */
 static void
 ij_time(struct ij_buf *b, int64_t ms)
 {
-	char buf[UTC_LEN];
+	unsigned k = (unsigned)ms & 3;
 
-	utc_format(ms, buf);
-	ij_str(b, buf);
+	if (b->tms[k] != ms) {
+		utc_format(ms, b->tstr[k]);
+		b->tms[k] = ms;
+	}
+	ij_need(b, UTC_LEN + 1);
+	b->p[b->n] = '"';
+	memcpy(b->p + b->n + 1, b->tstr[k], UTC_LEN - 1);
+	b->p[b->n + UTC_LEN] = '"';
+	b->n += UTC_LEN + 1;
 }
 
 static void
@@ -165,6 +221,7 @@ ij_nstr(struct ij_buf *b, const char *s)
  */
 #define IJ_KSTR(b, k, s)	(IJ_LIT(b, k), ij_str((b), (s)))
 #define IJ_KNSTR(b, k, s)	(IJ_LIT(b, k), ij_nstr((b), (s)))
+#define IJ_KNAME(b, k, s)	(IJ_LIT(b, k), ij_name((b), (s)))
 #define IJ_KU64(b, k, v)	(IJ_LIT(b, k), ij_u64((b), (v)))
 #define IJ_KBOOL(b, k, v)	(IJ_LIT(b, k), ij_bool((b), (v)))
 #define IJ_KTIME(b, k, ms)	(IJ_LIT(b, k), ij_time((b), (ms)))
@@ -182,8 +239,8 @@ ij_sla(struct ij_buf *b, const struct corr_event *ev)
 		sla_clock_view(ev->sla, si, (enum sla_clock_kind)k, ev->at, &v);
 		if (k > 0)
 			IJ_LIT(b, ",");
-		ij_str(b, sla_clock_name((enum sla_clock_kind)k));
-		IJ_KSTR(b, ":{\"state\":",
+		ij_name(b, sla_clock_name((enum sla_clock_kind)k));
+		IJ_KNAME(b, ":{\"state\":",
 		    sla_clock_state_name((enum sla_clock_state)v.state));
 		IJ_LIT(b, ",\"deadline\":");
 		if (v.has_deadline)
@@ -209,7 +266,7 @@ ij_sla(struct ij_buf *b, const struct corr_event *ev)
 		IJ_LIT(b, "null");
 	IJ_LIT(b, ",\"resolution_grade\":");
 	if (si->grade != SLA_GRADE_NONE)
-		ij_str(b, sla_grade_name((enum sla_grade)si->grade));
+		ij_name(b, sla_grade_name((enum sla_grade)si->grade));
 	else
 		IJ_LIT(b, "null");
 }
@@ -266,10 +323,10 @@ ij_customers(struct ij_buf *b, const struct fleet *f,
 		if (k > 0)
 			IJ_LIT(b, ",");
 		IJ_KSTR(b, "{\"id\":", cs[k].id);
-		IJ_KSTR(b, ",\"tier\":", fleet_tier_name(cs[k].tier));
+		IJ_KNAME(b, ",\"tier\":", fleet_tier_name(cs[k].tier));
 		IJ_LIT(b, "}");
 	}
-	IJ_KSTR(b, "],\"tier\":", fleet_tier_name(eff));
+	IJ_KNAME(b, "],\"tier\":", fleet_tier_name(eff));
 	if (cs != stackc)
 		free(cs);
 }
@@ -279,7 +336,8 @@ ij_alarm(struct ij_buf *b, const struct fleet *f, const struct corr_alarm *a)
 {
 	IJ_KSTR(b, "{\"device\":", f->devices[a->device].id);
 	IJ_KSTR(b, ",\"code\":", f->codes[a->code]);
-	IJ_KSTR(b, ",\"severity\":", fleet_severity_name((enum severity)a->severity));
+	IJ_KNAME(b, ",\"severity\":",
+	    fleet_severity_name((enum severity)a->severity));
 	IJ_KBOOL(b, ",\"active\":", a->active);
 	IJ_KTIME(b, ",\"raised_at\":", a->raised_at);
 	IJ_LIT(b, ",\"cleared_at\":");
@@ -289,6 +347,7 @@ ij_alarm(struct ij_buf *b, const struct fleet *f, const struct corr_alarm *a)
 		IJ_LIT(b, "null");
 	IJ_KU64(b, ",\"repeats\":", a->repeats);
 	IJ_KU64(b, ",\"cycles\":", a->cycles);
+	IJ_KBOOL(b, ",\"flapping\":", a->flapping);
 	IJ_LIT(b, "}");
 }
 
@@ -296,20 +355,20 @@ char *
 incjson_encode(const struct fleet *f, const struct corr_event *ev)
 {
 	const struct corr_incident *ci = ev->inc;
-	struct ij_buf b = { NULL, 0, 0 };
+	struct ij_buf b = { NULL, 0, 0, { 1, 2, 3, 4 }, { "" } };
 
-	IJ_KSTR(&b, "{\"schema\":\"" INCJSON_SCHEMA "\",\"event\":",
+	IJ_KNAME(&b, "{\"schema\":\"" INCJSON_SCHEMA "\",\"event\":",
 	    corr_evtype_name((enum corr_evtype)ev->type));
 	IJ_KU64(&b, ",\"seq\":", ev->seq);
 	IJ_KTIME(&b, ",\"at\":", ev->at);
 	IJ_KSTR(&b, ",\"incident\":{\"id\":", ci->id);
-	IJ_KSTR(&b, ",\"kind\":", ci->kind == CORR_KIND_SITE ? "site" : "area");
+	IJ_KNAME(&b, ",\"kind\":", ci->kind == CORR_KIND_SITE ? "site" : "area");
 	IJ_KNSTR(&b, ",\"site\":", ci->kind == CORR_KIND_SITE ?
 	    f->sites[ci->site].id : NULL);
 	IJ_KSTR(&b, ",\"area\":", f->areas[ci->area]);
-	IJ_KSTR(&b, ",\"severity\":",
+	IJ_KNAME(&b, ",\"severity\":",
 	    fleet_severity_name((enum severity)ci->severity));
-	IJ_KSTR(&b, ",\"state\":", corr_state_name((enum corr_state)ci->state));
+	IJ_KNAME(&b, ",\"state\":", corr_state_name((enum corr_state)ci->state));
 	IJ_KNSTR(&b, ",\"owner\":", ci->owner);
 	IJ_KTIME(&b, ",\"opened_at\":", ci->opened_at);
 	IJ_LIT(&b, ",\"root_cause\":");
@@ -340,6 +399,7 @@ incjson_encode(const struct fleet *f, const struct corr_event *ev)
 		ij_id(&b, ev, ci->chronic_of[i]);
 	}
 	IJ_KBOOL(&b, "],\"flapping\":", ci->flapping);
+	IJ_KU64(&b, ",\"flap_cycles\":", ci->flap_cycles);
 	IJ_KU64(&b, ",\"repeats\":", ci->repeats);
 	if (ev->sla != NULL && ci->has_sla)
 		ij_sla(&b, ev);
@@ -353,26 +413,27 @@ incjson_encode(const struct fleet *f, const struct corr_event *ev)
 		IJ_LIT(&b, "null");
 	if (ci->kind == CORR_KIND_AREA) {
 		IJ_LIT(&b, ",\"links\":[");
-		for (uint32_t i = 0; i < ci->nlinks; i++) {
+		for (uint32_t i = 0; i < ci->nlinks && i < ev->links_max; i++) {
 			if (i > 0)
 				IJ_LIT(&b, ",");
 			ij_id(&b, ev, ci->links[i].num);
 		}
-		IJ_LIT(&b, "]");
+		IJ_KU64(&b, "],\"links_total\":", ci->nlinks);
 	}
-	IJ_LIT(&b, ",\"timeline\":[");
-	for (uint32_t i = 0; i < ci->nsteps; i++) {
+	IJ_KU64(&b, ",\"timeline_len\":", ci->nsteps);
+	IJ_LIT(&b, "},\"steps\":[");
+	for (uint32_t i = ev->first_step; i < ci->nsteps; i++) {
 		const struct corr_step *s = &ci->steps[i];
 
-		if (i > 0)
+		if (i > ev->first_step)
 			IJ_LIT(&b, ",");
 		IJ_KTIME(&b, "{\"at\":", s->at);
 		IJ_KSTR(&b, ",\"actor\":", s->actor);
-		IJ_KSTR(&b, ",\"action\":", s->action);
+		IJ_KNAME(&b, ",\"action\":", s->action);	/* static, ours */
 		IJ_KNSTR(&b, ",\"note\":", s->note);
 		IJ_LIT(&b, "}");
 	}
-	IJ_LIT(&b, "]}}");
+	IJ_LIT(&b, "]}");
 	ij_grow(&b, 1);
 	b.p[b.n] = '\0';
 	return b.p;

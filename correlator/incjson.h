@@ -4,7 +4,11 @@
  * One encoder for every consumer (Kafka tocsin.incidents, Redis, the file
  * sink, replay output, SSE), so the schema is written down once here and in
  * docs/correlation.md.  Output is deterministic: keys in a fixed order,
- * compact, times as RFC3339 UTC with milliseconds.
+ * compact, times as RFC3339 UTC with milliseconds.  An event is the
+ * incident's current state plus the timeline steps it appended
+ * (ev->first_step on: top-level "steps") and incident.timeline_len; an
+ * area incident names at most ev->links_max links and counts them all
+ * (links_total), so a line is bounded however old or chatty its incident.
  */
 #ifndef TOCSIN_INCJSON_H
 #define TOCSIN_INCJSON_H

@@ -131,6 +131,8 @@ static const struct cfg_key storm_keys[] = {
 	KFN("code", cfg_storm_code),
 	KU32("sites", struct corr_config, storm_sites, 2, 100000, NULL),
 	KDUR("window", struct corr_config, storm_window_ms, 1, K_DAY, NULL),
+	KU32("event_links", struct corr_config, storm_event_links, 0,
+	    CORR_MAX_EVENT_LINKS, NULL),
 	K_END
 };
 

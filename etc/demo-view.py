@@ -28,8 +28,10 @@ def main():
         where = inc.get("site") or ("area " + inc["area"])
         root = inc.get("root_cause") or {}
         if inc.get("kind") == "area":
-            cause = "grid outage of the area: %d sites" % len(
-                inc.get("sites") or inc.get("links") or [])
+            # links names at most correlation.storm.event_links sites;
+            # links_total counts them all
+            cause = "grid outage of the area: %d sites" % inc.get(
+                "links_total", len(inc.get("links") or []))
         elif ev["event"] == "closed" and not root:
             cause = "merged into its root cause's incident"
         else:

@@ -62,6 +62,7 @@ oracle_alarm(const struct fleet *f, const struct corr_alarm *a)
 	    oracle_timeval(a->cleared_at) : json_null());
 	json_object_set_new(o, "repeats", json_integer(a->repeats));
 	json_object_set_new(o, "cycles", json_integer(a->cycles));
+	json_object_set_new(o, "flapping", json_boolean(a->flapping));
 	return o;
 }
 
@@ -180,6 +181,8 @@ incoracle_build(const struct fleet *f, const struct corr_event *ev)
 		json_array_append_new(arr, oracle_id(ev, ci->chronic_of[i]));
 	json_object_set_new(inc, "chronic_of", arr);
 	json_object_set_new(inc, "flapping", json_boolean(ci->flapping));
+	json_object_set_new(inc, "flap_cycles",
+	    json_integer((json_int_t)ci->flap_cycles));
 	json_object_set_new(inc, "repeats", json_integer((json_int_t)ci->repeats));
 	if (ev->sla != NULL && ci->has_sla) {
 		const struct sla_incident *si = &ci->sla;
@@ -206,12 +209,17 @@ incoracle_build(const struct fleet *f, const struct corr_event *ev)
 	if (ci->kind == CORR_KIND_AREA) {
 		arr = json_array();
 		for (uint32_t i = 0; i < ci->nlinks; i++)
-			json_array_append_new(arr,
-			    oracle_id(ev, ci->links[i].num));
+			if (i < ev->links_max)
+				json_array_append_new(arr,
+				    oracle_id(ev, ci->links[i].num));
 		json_object_set_new(inc, "links", arr);
+		json_object_set_new(inc, "links_total",
+		    json_integer(ci->nlinks));
 	}
+	json_object_set_new(inc, "timeline_len", json_integer(ci->nsteps));
+	/* The event's own steps: appended since the previous event. */
 	arr = json_array();
-	for (uint32_t i = 0; i < ci->nsteps; i++) {
+	for (uint32_t i = ev->first_step; i < ci->nsteps; i++) {
 		const struct corr_step *s = &ci->steps[i];
 		json_t *st = json_object();
 
@@ -222,6 +230,6 @@ incoracle_build(const struct fleet *f, const struct corr_event *ev)
 		    s->note != NULL ? json_string(s->note) : json_null());
 		json_array_append_new(arr, st);
 	}
-	json_object_set_new(inc, "timeline", arr);
+	json_object_set_new(o, "steps", arr);
 	return o;
 }

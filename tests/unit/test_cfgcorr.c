@@ -141,7 +141,7 @@ Test(cfgcorr, correlation_rules)
 	    "  rules:\n"
 	    "    - {root: MAINS_FAIL, explains: [DOOR_OPEN], window: 1h, before: 1m}\n"
 	    "    - {root: COMM_LOSS, explains: [COMM_LOSS], scope: gateway}\n"
-	    "  storm: {code: MAINS_FAIL, sites: 3, window: 5m}\n"
+	    "  storm: {code: MAINS_FAIL, sites: 3, window: 5m, event_links: 7}\n"
 	    "  flapping: {cycles: 5}\n"
 	    "  chronic: {count: 4, period: 30d}\n"
 	    "  reopen_hold: 10m\n"
@@ -156,6 +156,7 @@ Test(cfgcorr, correlation_rules)
 	cr_assert_eq(cc->rules[1].scope, CORR_SCOPE_GATEWAY);
 	cr_assert_eq(cc->storm_sites, 3);
 	cr_assert_eq(cc->storm_window_ms, 300000);
+	cr_assert_eq(cc->storm_event_links, 7);
 	cr_assert_eq(cc->flap_cycles, 5);
 	cr_assert_eq(cc->flap_window_ms, 3600000, "unset keeps the default");
 	cr_assert_eq(cc->chronic_count, 4);
@@ -165,6 +166,11 @@ Test(cfgcorr, correlation_rules)
 	cr_assert_str_eq(cc->id_prefix, "SH-");
 	expect_at(PROFILE "correlation:\n  flapping: {cycles: 99}\n",
 	    "99", "correlation.flapping.cycles: 99 is out of range [2, 32]");
+	expect_at(PROFILE "correlation:\n  storm: {event_links: 1001}\n",
+	    "1001", "correlation.storm.event_links: 1001 is out of range "
+	    "[0, 1000]");
+	cr_assert_eq(load(PROFILE "correlation:\n  storm: {sites: 4}\n")->
+	    storm_event_links, 50, "unset keeps corr_config_defaults()'s");
 	expect_at(PROFILE "correlation:\n  storm: {code: MAINS_FAILURE}\n",
 	    "MAINS_FAILURE", "correlation.storm.code: alarm code MAINS_FAILURE "
 	    "is raised by no profile");

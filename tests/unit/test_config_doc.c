@@ -1,7 +1,9 @@
 /*
  * test_config_doc.c - docs/configuration.md's `## modbus` table against the
  * keys the loader reads (config_modbus_key(): mbclient_settings[] and
- * comm_loss_misses).
+ * comm_loss_misses), and the default column of its `## correlation` table
+ * against corr_config_defaults(), the one table of the section's defaults
+ * (cfgcorr.c's keys have none of their own).
  *
  * The test is the table's generator: doc_row() writes each key's row the
  * way the page writes values (durations `1s`, `500ms`, `1h`, ranges
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "correlator/corr.h"
 #include "daemon/config.h"
 #include "tests/support/tenv.h"
 
@@ -28,27 +31,33 @@
 #define DOC_RULE	"|---|---|---|---|"
 #define ROW_MAX		512
 
-/* A duration as the page writes it: the largest unit that divides it. */
+/*
+ * A duration as the page writes it: the largest unit that divides it;
+ * minutes only where the page uses them (the correlation table's `10m`,
+ * the modbus table's `60s`).
+ */
 static void
-doc_ms(char *buf, size_t len, uint32_t ms)
+doc_ms(char *buf, size_t len, uint64_t ms, int minutes)
 {
 	if (ms == 0)
 		snprintf(buf, len, "0");
 	else if (ms % 86400000u == 0)
-		snprintf(buf, len, "%ud", ms / 86400000u);
+		snprintf(buf, len, "%llud", (unsigned long long)(ms / 86400000u));
 	else if (ms % 3600000u == 0)
-		snprintf(buf, len, "%uh", ms / 3600000u);
+		snprintf(buf, len, "%lluh", (unsigned long long)(ms / 3600000u));
+	else if (minutes && ms % 60000u == 0)
+		snprintf(buf, len, "%llum", (unsigned long long)(ms / 60000u));
 	else if (ms % 1000u == 0)
-		snprintf(buf, len, "%us", ms / 1000u);
+		snprintf(buf, len, "%llus", (unsigned long long)(ms / 1000u));
 	else
-		snprintf(buf, len, "%ums", ms);
+		snprintf(buf, len, "%llums", (unsigned long long)ms);
 }
 
 static void
 doc_value(char *buf, size_t len, const struct mbclient_setting *s, uint32_t v)
 {
 	if (s->kind == MBCLIENT_SET_MS)
-		doc_ms(buf, len, v);
+		doc_ms(buf, len, v, 0);
 	else
 		snprintf(buf, len, "%u", v);
 }
@@ -278,4 +287,54 @@ Test(config_doc, names_each_row_that_differs)
 	cr_assert_eq(doc_check("## modbus\n\ntext\n\n## kafka\n| a |\n", &p),
 	    1);
 	cr_assert_str_eq(p.msg[0], "no table under \"## modbus\"");
+}
+
+/*
+ * The correlation section's scalar defaults as the page writes them, from
+ * corr_config_defaults(): the default cell of each row, by its key cell.
+ */
+Test(config_doc, correlation_defaults_match_corr_config_defaults)
+{
+	static const char *const keys[] = {
+	    "storm: {code, sites, window, event_links}",
+	    "flapping: {cycles, window}", "reopen_hold",
+	    "chronic: {count, period}", "auto_resolve", "id_prefix" };
+	char *md = tenv_read_file(DOC_PATH);
+	struct corr_config cc;
+	char want[6][128], a[32];
+	const char *sec;
+
+	cr_assert(strlen(md) > 0, "cannot read %s", DOC_PATH);
+	corr_config_defaults(&cc);
+	doc_ms(a, sizeof(a), (uint64_t)cc.storm_window_ms, 1);
+	snprintf(want[0], sizeof(want[0]), "%s, %u, %s, %u", cc.storm_code,
+	    cc.storm_sites, a, cc.storm_event_links);
+	doc_ms(a, sizeof(a), (uint64_t)cc.flap_window_ms, 1);
+	snprintf(want[1], sizeof(want[1]), "%u, %s", cc.flap_cycles, a);
+	doc_ms(want[2], sizeof(want[2]), (uint64_t)cc.reopen_hold_ms, 1);
+	doc_ms(a, sizeof(a), (uint64_t)cc.chronic_period_ms, 1);
+	snprintf(want[3], sizeof(want[3]), "%u, %s", cc.chronic_count, a);
+	snprintf(want[4], sizeof(want[4]), "%s",
+	    cc.auto_resolve ? "true" : "false");
+	snprintf(want[5], sizeof(want[5]), "`%s`", cc.id_prefix);
+
+	sec = strstr(md, "\n## correlation\n");
+	cr_assert_not_null(sec, "no \"## correlation\" heading");
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		char key[ROW_MAX], line[ROW_MAX], *cell[8];
+		const char *row, *nl;
+
+		snprintf(key, sizeof(key), "\n| `%s` |", keys[i]);
+		row = strstr(sec, key);
+		cr_assert_not_null(row, "%s ## correlation: no row `%s`",
+		    DOC_PATH, keys[i]);
+		row++;
+		nl = strchr(row, '\n');
+		snprintf(line, sizeof(line), "%.*s", (int)(nl - row), row);
+		cr_assert_geq(doc_cells(line, cell, 8), 3);
+		cr_expect_str_eq(cell[1], want[i], "%s ## correlation: row "
+		    "`%s` says \"%s\", corr_config_defaults() \"%s\"", DOC_PATH,
+		    keys[i], cell[1], want[i]);
+	}
+	free(md);
 }

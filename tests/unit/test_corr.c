@@ -281,7 +281,12 @@ Test(corr, event_schema)
 	cr_assert(json_is_null(json_object_get(inc, "escalation_level")));
 	cr_assert(json_is_null(json_object_get(inc, "response_score")));
 	cr_assert(json_is_false(json_object_get(inc, "planned")));
-	cr_assert_eq(json_array_size(json_object_get(inc, "timeline")), 1);
+	/* The event carries its own step and the timeline's length. */
+	cr_assert_null(json_object_get(inc, "timeline"));
+	cr_assert_eq(json_integer_value(json_object_get(inc, "timeline_len")), 1);
+	cr_assert_eq(json_array_size(json_object_get(o, "steps")), 1);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(
+	    json_object_get(o, "steps"), 0), "action")), "opened");
 	json_decref(o);
 }
 
@@ -797,23 +802,41 @@ Test(corr, action_validation)
 	cr_assert_eq(NEV, 1);
 }
 
+/*
+ * The whole timeline stays with the incident; each event carries the steps
+ * it appended, so the events' steps concatenated in seq order are the
+ * timeline.
+ */
 Test(corr, timeline_is_append_only_audit)
 {
+	const struct corr_incident *inc;
 	json_t *o, *tl;
 
 	raise_("S2-pwr", "DOOR_OPEN", T0);
 	act("INC-0-1", CORR_ACT_ACK, "amy", "on it", T0 + MIN);
 	act("INC-0-1", CORR_ACT_NOTE, "amy", "called site", T0 + 2 * MIN);
+	inc = corr_engine_find(E, "INC-0-1");
+	cr_assert_eq(inc->nsteps, 3);
+	cr_assert_str_eq(inc->steps[1].action, "acknowledged");
+	cr_assert_str_eq(inc->steps[1].note, "on it");
+	cr_assert_str_eq(inc->steps[2].action, "note");
+	cr_assert_eq(NEV, 3);
+	for (int i = 0; i < NEV; i++) {
+		o = json_loads(EV[i].json, 0, NULL);
+		cr_assert_not_null(o);
+		tl = json_object_get(o, "steps");
+		cr_assert_eq(json_array_size(tl), 1, "event %d", i);
+		cr_assert_str_eq(json_string_value(json_object_get(
+		    json_array_get(tl, 0), "action")), inc->steps[i].action);
+		cr_assert_eq(json_integer_value(json_object_get(
+		    json_object_get(o, "incident"), "timeline_len")), i + 1);
+		json_decref(o);
+	}
 	o = last_json();
-	tl = json_object_get(json_object_get(o, "incident"), "timeline");
-	cr_assert_eq(json_array_size(tl), 3);
-	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(tl, 1),
-	    "action")), "acknowledged");
-	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(tl, 1),
-	    "note")), "on it");
-	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(tl, 2),
-	    "action")), "note");
-	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(tl, 2),
+	tl = json_object_get(o, "steps");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(tl, 0),
+	    "note")), "called site");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(tl, 0),
 	    "at")), "2026-11-18T11:08:40.000Z");
 	json_decref(o);
 }
