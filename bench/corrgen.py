@@ -21,6 +21,7 @@ What the day holds (scaled by --sites):
 
 Usage: corrgen.py --seed N [--sites 10000] [--devices-per-site 10]
                   --fleet FLEET.json --config CONFIG.yaml --alarms ALARMS.jsonl
+                  [--compact DAY.txt]   (the same day for bench/corrlite.py)
 """
 import argparse
 import json
@@ -194,6 +195,29 @@ def write_config(fleet, path):
                     2 + hosts // 65536, (hosts // 256) % 256, hosts % 256))
 
 
+def write_compact(fleet, events, path):
+    """The same day as compact text for bench/corrlite.py: no JSON, no
+    clock strings, numbers for names.  Lines:
+      d DEV SITE VIA     a device: its index, its site's index, its
+                         gateway's device index or -1
+      c CODE NAME        an alarm code's index and name
+      AT DEV CODE EDGE   a transition: ms since the epoch, indexes, r or c
+    Indexes are the order of the fleet's lists (and of CODES)."""
+    site_ix = {st["id"]: i for i, st in enumerate(fleet["sites"])}
+    dev_ix = {d["id"]: i for i, d in enumerate(fleet["devices"])}
+    code_ix = {c: i for i, c in enumerate(CODES)}
+    with open(path, "w") as f:
+        f.write("# tocsin compact day/1 (bench/corrgen.py --compact)\n")
+        for d in fleet["devices"]:
+            f.write("d %d %d %d\n" % (dev_ix[d["id"]], site_ix[d["site"]],
+                                      dev_ix[d["via"]] if d["via"] else -1))
+        for c in CODES:
+            f.write("c %d %s\n" % (code_ix[c], c))
+        for at, _, dev, _, code, edge, _ in events:
+            f.write("%d %d %d %s\n" % (at, dev_ix[dev], code_ix[code],
+                                        edge[0]))
+
+
 def write(fleet, events, fleet_path, alarms_path, config_path=None):
     if fleet_path:
         with open(fleet_path, "w") as f:
@@ -217,9 +241,12 @@ def main():
     ap.add_argument("--fleet", help="the fleet as JSON (for refcorr.py)")
     ap.add_argument("--config", help="the fleet as a tocsin configuration")
     ap.add_argument("--alarms", required=True)
+    ap.add_argument("--compact", help="the day as compact text (corrlite.py)")
     a = ap.parse_args()
     fleet, events = generate(a.seed, a.sites, a.devices_per_site, a.resend_ms)
     write(fleet, events, a.fleet, a.alarms, a.config)
+    if a.compact:
+        write_compact(fleet, events, a.compact)
     print("corrgen: seed=%d sites=%d devices=%d transitions=%d"
           % (a.seed, len(fleet["sites"]), len(fleet["devices"]), len(events)),
           file=sys.stderr)

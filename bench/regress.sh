@@ -22,7 +22,10 @@
 #              below the noise): the C phases (c e2e, parse, c core
 #              with SLA clocks on and off, producer ns/event, one shard's
 #              ns/event, the six shard phases, the no-ring ceiling) and peak
-#              RSS.  The Python reference runs too (corrbench has no option
+#              RSS; and, when both builds print them, the shipped rows:
+#              tocsind --replay end to end, config only, replayfloor and
+#              corrlite, each its own process (wall, CPU, peak RSS).
+#              The Python reference runs too (corrbench has no option
 #              to skip it) but is not compared.  The day is generated once,
 #              by the new build (a --shards-only run, not measured), from
 #              this tree's bench/corrgen.py; both builds read the same files.
@@ -244,6 +247,15 @@ CORR_ROWS = [
 	("1 shard, pre-filled ring", "sh1_prefill", False),
 	("2 shards, pre-filled rings", "sh2_prefill", False),
 ]
+# Rows of the shipped phases (replay as a process of its own against its
+# baselines): read when present, so a base build from before they existed
+# still compares on every other figure.
+CORR_OPT_ROWS = [
+	("floor (replayfloor)", "floor", True),
+	("tocsind --replay e2e", "tocsind_e2e", True),
+	("tocsind --replay, no lines", "tocsind_cfg", True),
+	("corrlite (python)", "corrlite", True),
+]
 
 
 def corrbench(text):
@@ -271,6 +283,14 @@ def corrbench(text):
 	fig["ceil_2thr_s"] = float(c.group(2))
 	fig["peak_rss_kib"] = float(need(r"^ +process: .*peak_rss=(\d+) KiB",
 	    text, "process").group(1))
+	for name, key, cpu in CORR_OPT_ROWS:
+		m = re.search(r"^ +" + re.escape(name) + r" +([\d.]+) +([\d.]+) "
+		    r".*peak_rss=(\d+) KiB", text, re.M)
+		if m is None:
+			continue
+		fig[key + "_s"] = float(m.group(1))
+		fig[key + "_cpu_s"] = float(m.group(2))
+		fig[key + "_rss_kib"] = float(m.group(3))
 	ident = ["seed=%s sites=%s devices=%s transitions=%s" % h.groups(), day,
 	    sla, shev]
 	return ident, fig
@@ -294,6 +314,12 @@ CORR_FIGS = [
 	("ceil_turn_s", "ceiling halves in turn, s"),
 	("ceil_2thr_s", "ceiling 2 threads, s"),
 	("peak_rss_kib", "peak RSS, KiB"),
+	("tocsind_e2e_s", "tocsind --replay e2e, wall s"),
+	("tocsind_e2e_cpu_s", "tocsind --replay e2e, CPU s"),
+	("tocsind_e2e_rss_kib", "tocsind --replay, peak RSS KiB"),
+	("tocsind_cfg_s", "tocsind config only, wall s"),
+	("floor_s", "replayfloor, wall s"),
+	("corrlite_s", "corrlite (python), wall s"),
 ]
 
 
@@ -363,7 +389,7 @@ def div(a, b):
 	return a / b
 
 
-COUNTS = ("peak_rss_kib", "missed", "jitter_p99_us")	# printed as integers
+COUNTS = ("peak_rss_kib", "missed", "jitter_p99_us", "tocsind_e2e_rss_kib")	# printed as integers
 
 
 def fmt(v, key=""):
@@ -410,6 +436,10 @@ def report(outdir, rounds, benches):
 		    "base median [min..max]", "new median [min..max]",
 		    "new/base [range]", "verdict"))
 		for key, label in figs:
+			if any(key not in run[1] for side in runs
+			    for run in runs[side]):
+				print("  %-29s (not printed by both builds)" % label)
+				continue
 			b = [run[1][key] for run in runs["base"]]
 			n = [run[1][key] for run in runs["new"]]
 			r, lo, hi, v = verdict(b, n)

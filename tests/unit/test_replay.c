@@ -774,3 +774,52 @@ Test(replay, reasons_stay_one_line)
 		cr_assert_null(strpbrk(err, "\r\n"), "%zu: %s", i, err);
 	}
 }
+
+/*
+ * The reader takes the file in 1 MiB blocks: lines that straddle a block,
+ * a line longer than a block (a 2 MiB note: malformed, and the lines after
+ * it still count) and a last line without a newline are all read whole,
+ * with their numbers, and the same bytes come out of two runs.  (The
+ * alarm repeats: a raise/clear chatter would make events that grow with
+ * the timeline, which is issue 11's other part.)
+ */
+Test(replay, lines_across_read_blocks)
+{
+	size_t cap = 8u << 20, n = 0, lines = 0;
+	char *in = malloc(cap), *e1, *e2, *o1, *o2, want[96];
+	int rc;
+
+	cr_assert_not_null(in);
+	for (int i = 0; n < (3u << 20); i++, lines++)
+		n += (size_t)snprintf(in + n, cap - n, "{\"at\":\"2026-11-23T10:"
+		    "%02d:%02d.%03dZ\",\"device\":\"S1-pwr\",\"code\":\"DOOR_OPEN\","
+		    "\"edge\":\"raise\"}\n", i / 60000 % 60, i / 1000 % 60,
+		    i % 1000);
+	n += (size_t)snprintf(in + n, cap - n, "{\"at\":\"2026-11-23T11:00:00Z\","
+	    "\"incident\":\"X-0-1\",\"action\":\"note\",\"actor\":\"a\","
+	    "\"note\":\"");
+	memset(in + n, 'x', 2u << 20);
+	n += 2u << 20;
+	n += (size_t)snprintf(in + n, cap - n, "\"}\n");
+	lines++;
+	n += (size_t)snprintf(in + n, cap - n, "{\"at\":\"2026-11-23T11:00:01Z\","
+	    "\"device\":\"S1-bat\",\"code\":\"BATT_LOW\",\"edge\":\"raise\"}");
+	lines++;
+	o1 = run(in, 0, &rc, &e1);
+	cr_assert_eq(rc, 0, "%s", e1);
+	snprintf(want, sizeof(want), "replay: line %zu: malformed: note: longer "
+	    "than 1023 bytes", lines - 1);
+	cr_expect(strstr(e1, want) != NULL, "%.300s", e1);
+	snprintf(want, sizeof(want), "replay: lines=%zu alarms=%zu malformed=1 ",
+	    lines, lines - 1);
+	cr_expect(strstr(e1, want) != NULL, "want %s in %.300s", want, e1);
+	cr_expect(strstr(o1, "\"BATT_LOW\"") != NULL);
+	o2 = run(in, 0, &rc, &e2);
+	cr_expect_str_eq(o1, o2, "replay output differs between runs");
+	cr_expect_str_eq(e1, e2);
+	free(o1);
+	free(o2);
+	free(e1);
+	free(e2);
+	free(in);
+}
