@@ -12,6 +12,7 @@
 #include "daemon/cfgcorr.h"
 #include "daemon/cfgfleet.h"
 #include "daemon/config.h"
+#include "tests/support/cfgfix.h"
 
 /* A minimal valid fleet that each test extends or breaks. */
 #define PROFILE \
@@ -84,48 +85,17 @@ load(const char *yaml)
 	return load_over(yaml, NULL);
 }
 
-/* Asserts that loading fails with an error line starting with want. */
-static void
-expect_error(const char *yaml, const char *want)
+/* Loading failed?  (cfgfix_load_fn) */
+static int
+failed(const char *yaml, const struct config_errors **e)
 {
-	const struct corr_config *cc = load(yaml);
-	int found = 0;
-
-	cr_assert_null(cc, "expected an error \"%s\"", want);
-	for (size_t i = 0; i < errs.n; i++)
-		if (strncmp(errs.msg[i], want, strlen(want)) == 0)
-			found = 1;
-	if (!found)
-		for (size_t i = 0; i < errs.n; i++)
-			cr_log_error("got: %s", errs.msg[i]);
-	cr_assert(found, "no error starting \"%s\" among %zu", want, errs.n);
+	*e = &errs;
+	return load(yaml) == NULL;
 }
 
-/*
- * Asserts an error whose position is the last occurrence of needle in
- * yaml (line and column, 1-based) and whose text after it starts with rest.
- */
-static void
-expect_at(const char *yaml, const char *needle, const char *rest)
-{
-	const char *hit = NULL, *p;
-	unsigned line = 1, col = 1;
-	char want[512];
-
-	/* the last occurrence: the broken part follows the shared PROFILE */
-	for (p = strstr(yaml, needle); p != NULL; p = strstr(p + 1, needle))
-		hit = p;
-	cr_assert_not_null(hit, "needle \"%s\" not in the test's YAML", needle);
-	for (p = yaml; p < hit; p++) {
-		if (*p == '\n') {
-			line++;
-			col = 1;
-		} else
-			col++;
-	}
-	snprintf(want, sizeof(want), "t.yaml:%u:%u: %s", line, col, rest);
-	expect_error(yaml, want);
-}
+#define expect_error(yaml, want)	cfgfix_expect_error(failed, yaml, want)
+#define expect_at(yaml, needle, rest)	\
+	cfgfix_expect_at(failed, yaml, needle, rest)
 
 TestSuite(cfgcorr, .fini = reset);
 
