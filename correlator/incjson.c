@@ -43,18 +43,10 @@
  * instants formatted (an event repeats a few: at, opened_at, raised_at).
  * Measured before/after in docs/correlation.md ("Events").
  */
-struct ij_buf {
-	char	*p;
-	size_t	 n, cap;
-	int64_t	 tms[4];		/* instants formatted, by ms & 3; k + 1
-					 * (never an instant of slot k): empty */
-	char	 tstr[4][UTC_LEN];	/* their text */
-};
-
 #define IJ_FIRST	2048	/* first block: most events fit */
 
 static void __attribute__((noinline))
-ij_grow(struct ij_buf *b, size_t more)
+ij_grow(struct incjson_buf *b, size_t more)
 {
 	while (b->n + more > b->cap)
 		b->cap = b->cap ? b->cap * 2 : IJ_FIRST;
@@ -65,14 +57,14 @@ ij_grow(struct ij_buf *b, size_t more)
 
 /* Room for `more` bytes after b->n. */
 static inline void
-ij_need(struct ij_buf *b, size_t more)
+ij_need(struct incjson_buf *b, size_t more)
 {
 	if (b->n + more > b->cap)
 		ij_grow(b, more);
 }
 
 static inline void
-ij_raw(struct ij_buf *b, const char *s, size_t n)
+ij_raw(struct incjson_buf *b, const char *s, size_t n)
 {
 	ij_need(b, n);
 	memcpy(b->p + b->n, s, n);
@@ -98,7 +90,7 @@ static const unsigned char ij_esc[256] = {
 
 /* A string of the caller's data, escaped. */
 static void
-ij_str(struct ij_buf *b, const char *s)
+ij_str(struct incjson_buf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	const unsigned char *u = (const unsigned char *)s;
@@ -134,7 +126,7 @@ ij_str(struct ij_buf *b, const char *s)
 
 /* One of our own names (enum tables): nothing in it to escape. */
 static void
-ij_name(struct ij_buf *b, const char *s)
+ij_name(struct incjson_buf *b, const char *s)
 {
 	size_t len = strlen(s);
 
@@ -146,7 +138,7 @@ ij_name(struct ij_buf *b, const char *s)
 }
 
 static void
-ij_u64(struct ij_buf *b, uint64_t v)
+ij_u64(struct incjson_buf *b, uint64_t v)
 {
 	char tmp[24];
 	int i = sizeof(tmp);
@@ -159,7 +151,7 @@ ij_u64(struct ij_buf *b, uint64_t v)
 }
 
 static void
-ij_i64(struct ij_buf *b, int64_t v)
+ij_i64(struct incjson_buf *b, int64_t v)
 {
 	if (v < 0) {
 		IJ_LIT(b, "-");
@@ -170,7 +162,7 @@ ij_i64(struct ij_buf *b, int64_t v)
 }
 
 static void
-ij_bool(struct ij_buf *b, int v)
+ij_bool(struct incjson_buf *b, int v)
 {
 	if (v)
 		IJ_LIT(b, "true");
@@ -180,7 +172,7 @@ ij_bool(struct ij_buf *b, int v)
 
 /* An instant as a JSON string: utc_format()'s text, quoted. */
 static void
-ij_time(struct ij_buf *b, int64_t ms)
+ij_time(struct incjson_buf *b, int64_t ms)
 {
 	unsigned k = (unsigned)ms & 3;
 
@@ -196,7 +188,7 @@ ij_time(struct ij_buf *b, int64_t ms)
 }
 
 static void
-ij_id(struct ij_buf *b, const struct corr_event *ev, uint64_t num)
+ij_id(struct incjson_buf *b, const struct corr_event *ev, uint64_t num)
 {
 	char id[CORR_ID_LEN];
 
@@ -206,7 +198,7 @@ ij_id(struct ij_buf *b, const struct corr_event *ev, uint64_t num)
 
 /* A string, or null for NULL. */
 static void
-ij_nstr(struct ij_buf *b, const char *s)
+ij_nstr(struct incjson_buf *b, const char *s)
 {
 	if (s != NULL)
 		ij_str(b, s);
@@ -228,7 +220,7 @@ ij_nstr(struct ij_buf *b, const char *s)
 
 /* The bytes of sla_clocks_json() and the three fields after it. */
 static void
-ij_sla(struct ij_buf *b, const struct corr_event *ev)
+ij_sla(struct incjson_buf *b, const struct corr_event *ev)
 {
 	const struct sla_incident *si = &ev->inc->sla;
 
@@ -277,7 +269,7 @@ struct ij_cust {
 };
 
 static void
-ij_customers(struct ij_buf *b, const struct fleet *f,
+ij_customers(struct incjson_buf *b, const struct fleet *f,
     const struct corr_incident *ci)
 {
 	struct ij_cust stackc[16], *cs = stackc;
@@ -332,7 +324,7 @@ ij_customers(struct ij_buf *b, const struct fleet *f,
 }
 
 static void
-ij_alarm(struct ij_buf *b, const struct fleet *f, const struct corr_alarm *a)
+ij_alarm(struct incjson_buf *b, const struct fleet *f, const struct corr_alarm *a)
 {
 	IJ_KSTR(b, "{\"device\":", f->devices[a->device].id);
 	IJ_KSTR(b, ",\"code\":", f->codes[a->code]);
@@ -351,90 +343,116 @@ ij_alarm(struct ij_buf *b, const struct fleet *f, const struct corr_alarm *a)
 	IJ_LIT(b, "}");
 }
 
-char *
-incjson_encode(const struct fleet *f, const struct corr_event *ev)
+void
+incjson_buf_init(struct incjson_buf *b)
+{
+	memset(b, 0, sizeof(*b));
+	for (unsigned k = 0; k < 4; k++)
+		b->tms[k] = k + 1;	/* slot k never holds k + 1: empty */
+}
+
+void
+incjson_buf_fini(struct incjson_buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->n = b->cap = 0;
+}
+
+size_t
+incjson_append(struct incjson_buf *b, const struct fleet *f,
+    const struct corr_event *ev)
 {
 	const struct corr_incident *ci = ev->inc;
-	struct ij_buf b = { NULL, 0, 0, { 1, 2, 3, 4 }, { "" } };
+	size_t start = b->n;
 
-	IJ_KNAME(&b, "{\"schema\":\"" INCJSON_SCHEMA "\",\"event\":",
+	IJ_KNAME(b, "{\"schema\":\"" INCJSON_SCHEMA "\",\"event\":",
 	    corr_evtype_name((enum corr_evtype)ev->type));
-	IJ_KU64(&b, ",\"seq\":", ev->seq);
-	IJ_KTIME(&b, ",\"at\":", ev->at);
-	IJ_KSTR(&b, ",\"incident\":{\"id\":", ci->id);
-	IJ_KNAME(&b, ",\"kind\":", ci->kind == CORR_KIND_SITE ? "site" : "area");
-	IJ_KNSTR(&b, ",\"site\":", ci->kind == CORR_KIND_SITE ?
+	IJ_KU64(b, ",\"seq\":", ev->seq);
+	IJ_KTIME(b, ",\"at\":", ev->at);
+	IJ_KSTR(b, ",\"incident\":{\"id\":", ci->id);
+	IJ_KNAME(b, ",\"kind\":", ci->kind == CORR_KIND_SITE ? "site" : "area");
+	IJ_KNSTR(b, ",\"site\":", ci->kind == CORR_KIND_SITE ?
 	    f->sites[ci->site].id : NULL);
-	IJ_KSTR(&b, ",\"area\":", f->areas[ci->area]);
-	IJ_KNAME(&b, ",\"severity\":",
+	IJ_KSTR(b, ",\"area\":", f->areas[ci->area]);
+	IJ_KNAME(b, ",\"severity\":",
 	    fleet_severity_name((enum severity)ci->severity));
-	IJ_KNAME(&b, ",\"state\":", corr_state_name((enum corr_state)ci->state));
-	IJ_KNSTR(&b, ",\"owner\":", ci->owner);
-	IJ_KTIME(&b, ",\"opened_at\":", ci->opened_at);
-	IJ_LIT(&b, ",\"root_cause\":");
+	IJ_KNAME(b, ",\"state\":", corr_state_name((enum corr_state)ci->state));
+	IJ_KNSTR(b, ",\"owner\":", ci->owner);
+	IJ_KTIME(b, ",\"opened_at\":", ci->opened_at);
+	IJ_LIT(b, ",\"root_cause\":");
 	if (ci->root != NULL) {
-		IJ_KSTR(&b, "{\"device\":", f->devices[ci->root->device].id);
-		IJ_KSTR(&b, ",\"alarm\":", f->codes[ci->root->code]);
-		IJ_KTIME(&b, ",\"raised_at\":", ci->root->raised_at);
-		IJ_LIT(&b, "}");
+		IJ_KSTR(b, "{\"device\":", f->devices[ci->root->device].id);
+		IJ_KSTR(b, ",\"alarm\":", f->codes[ci->root->code]);
+		IJ_KTIME(b, ",\"raised_at\":", ci->root->raised_at);
+		IJ_LIT(b, "}");
 	} else {
-		IJ_LIT(&b, "null");
+		IJ_LIT(b, "null");
 	}
-	IJ_LIT(&b, ",\"alarms\":[");
+	IJ_LIT(b, ",\"alarms\":[");
 	for (uint32_t i = 0; i < ci->nalarms; i++) {
 		if (i > 0)
-			IJ_LIT(&b, ",");
-		ij_alarm(&b, f, ci->alarms[i]);
+			IJ_LIT(b, ",");
+		ij_alarm(b, f, ci->alarms[i]);
 	}
-	IJ_LIT(&b, "]");
-	ij_customers(&b, f, ci);
-	IJ_KBOOL(&b, ",\"planned\":", ci->planned);
+	IJ_LIT(b, "]");
+	ij_customers(b, f, ci);
+	IJ_KBOOL(b, ",\"planned\":", ci->planned);
 	if (ci->planned_reason != NULL)
-		IJ_KSTR(&b, ",\"planned_reason\":", ci->planned_reason);
-	IJ_KBOOL(&b, ",\"chronic\":", ci->chronic);
-	IJ_LIT(&b, ",\"chronic_of\":[");
+		IJ_KSTR(b, ",\"planned_reason\":", ci->planned_reason);
+	IJ_KBOOL(b, ",\"chronic\":", ci->chronic);
+	IJ_LIT(b, ",\"chronic_of\":[");
 	for (uint32_t i = 0; i < ci->nchronic; i++) {
 		if (i > 0)
-			IJ_LIT(&b, ",");
-		ij_id(&b, ev, ci->chronic_of[i]);
+			IJ_LIT(b, ",");
+		ij_id(b, ev, ci->chronic_of[i]);
 	}
-	IJ_KBOOL(&b, "],\"flapping\":", ci->flapping);
-	IJ_KU64(&b, ",\"flap_cycles\":", ci->flap_cycles);
-	IJ_KU64(&b, ",\"repeats\":", ci->repeats);
+	IJ_KBOOL(b, "],\"flapping\":", ci->flapping);
+	IJ_KU64(b, ",\"flap_cycles\":", ci->flap_cycles);
+	IJ_KU64(b, ",\"repeats\":", ci->repeats);
 	if (ev->sla != NULL && ci->has_sla)
-		ij_sla(&b, ev);
+		ij_sla(b, ev);
 	else
-		IJ_LIT(&b, ",\"clocks\":{},\"escalation_level\":null,"
+		IJ_LIT(b, ",\"clocks\":{},\"escalation_level\":null,"
 		    "\"response_score\":null,\"resolution_grade\":null");
-	IJ_LIT(&b, ",\"area_incident\":");
+	IJ_LIT(b, ",\"area_incident\":");
 	if (ci->area_num != 0)
-		ij_id(&b, ev, ci->area_num);
+		ij_id(b, ev, ci->area_num);
 	else
-		IJ_LIT(&b, "null");
+		IJ_LIT(b, "null");
 	if (ci->kind == CORR_KIND_AREA) {
-		IJ_LIT(&b, ",\"links\":[");
+		IJ_LIT(b, ",\"links\":[");
 		for (uint32_t i = 0; i < ci->nlinks && i < ev->links_max; i++) {
 			if (i > 0)
-				IJ_LIT(&b, ",");
-			ij_id(&b, ev, ci->links[i].num);
+				IJ_LIT(b, ",");
+			ij_id(b, ev, ci->links[i].num);
 		}
-		IJ_KU64(&b, "],\"links_total\":", ci->nlinks);
+		IJ_KU64(b, "],\"links_total\":", ci->nlinks);
 	}
-	IJ_KU64(&b, ",\"timeline_len\":", ci->nsteps);
-	IJ_LIT(&b, "},\"steps\":[");
+	IJ_KU64(b, ",\"timeline_len\":", ci->nsteps);
+	IJ_LIT(b, "},\"steps\":[");
 	for (uint32_t i = ev->first_step; i < ci->nsteps; i++) {
 		const struct corr_step *s = &ci->steps[i];
 
 		if (i > ev->first_step)
-			IJ_LIT(&b, ",");
-		IJ_KTIME(&b, "{\"at\":", s->at);
-		IJ_KSTR(&b, ",\"actor\":", s->actor);
-		IJ_KNAME(&b, ",\"action\":", s->action);	/* static, ours */
-		IJ_KNSTR(&b, ",\"note\":", s->note);
-		IJ_LIT(&b, "}");
+			IJ_LIT(b, ",");
+		IJ_KTIME(b, "{\"at\":", s->at);
+		IJ_KSTR(b, ",\"actor\":", s->actor);
+		IJ_KNAME(b, ",\"action\":", s->action);	/* static, ours */
+		IJ_KNSTR(b, ",\"note\":", s->note);
+		IJ_LIT(b, "}");
 	}
-	IJ_LIT(&b, "]}");
-	ij_grow(&b, 1);
-	b.p[b.n] = '\0';
-	return b.p;
+	IJ_LIT(b, "]}\n");
+	return b->n - start;
+}
+
+char *
+incjson_encode(const struct fleet *f, const struct corr_event *ev)
+{
+	struct incjson_buf b;
+
+	incjson_buf_init(&b);
+	incjson_append(&b, f, ev);
+	b.p[b.n - 1] = '\0';	/* the newline */
+	return b.p;		/* the time cache dies with b; p is the caller's */
 }

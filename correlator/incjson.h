@@ -18,8 +18,36 @@
 
 #include "correlator/corr.h"
 #include "correlator/fleet.h"
+#include "daemon/utc.h"
 
 #define INCJSON_SCHEMA	"tocsin.incident/1"
+
+/*
+ * A buffer events are encoded into, reused from event to event by a caller
+ * that writes many (replay, a shard's sink): no allocation per event once
+ * it has grown to the largest, and the text of the last instants formatted
+ * is kept (consecutive events repeat their times).  One thread's.
+ */
+struct incjson_buf {
+	char	*p;			/* the bytes; not NUL-terminated */
+	size_t	 n, cap;		/* bytes used, allocated */
+	int64_t	 tms[4];		/* instants formatted, by ms & 3; k + 1
+					 * (never an instant of slot k): empty */
+	char	 tstr[4][UTC_LEN];	/* their text */
+};
+
+/* An empty buffer; incjson_buf_fini() frees it.  The caller may empty it
+ * (n = 0) or take bytes out at any time. */
+void	 incjson_buf_init(struct incjson_buf *b);
+void	 incjson_buf_fini(struct incjson_buf *b);
+
+/*
+ * Appends the event at b->n as one compact JSON line and its newline:
+ * the bytes incjson_encode() returns, then '\n'.  Returns the bytes
+ * appended.  Out of memory aborts.
+ */
+size_t	 incjson_append(struct incjson_buf *b, const struct fleet *f,
+	    const struct corr_event *ev);
 
 /*
  * Encodes the event as one compact JSON line without the newline, written

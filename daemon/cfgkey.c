@@ -594,13 +594,52 @@ cfgkey_fmt(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * Appends n bytes of s at *at in buf (size len >= 1), cut as snprintf()
+ * cuts, and NUL-terminates.  The paths of cfgkey_path() and cfgkey_list()
+ * are built for every key and item read, though only an error prints one:
+ * with vsnprintf() that was 30 % of loading a 100,000-device inventory.
+ */
+static void
+cfgkey_cat(char *buf, size_t len, size_t *at, const char *s, size_t n)
+{
+	if (n > len - 1 - *at)
+		n = len - 1 - *at;
+	memcpy(buf + *at, s, n);
+	*at += n;
+	buf[*at] = '\0';
+}
+
 void
 cfgkey_path(char *buf, size_t len, const char *parent, const char *key)
 {
-	if (parent == NULL || *parent == '\0')
-		cfgkey_fmt(buf, len, "%s", key);
-	else
-		cfgkey_fmt(buf, len, "%s.%s", parent, key);
+	size_t at = 0;
+
+	if (len == 0)
+		return;
+	buf[0] = '\0';
+	if (parent != NULL && *parent != '\0') {
+		cfgkey_cat(buf, len, &at, parent, strlen(parent));
+		cfgkey_cat(buf, len, &at, ".", 1);
+	}
+	cfgkey_cat(buf, len, &at, key, strlen(key));
+}
+
+/* path[i], as "%s[%zu]" prints it. */
+static void
+cfgkey_item_path(char *buf, size_t len, const char *path, size_t i)
+{
+	char num[24];
+	size_t at = 0, k = sizeof(num);
+
+	num[--k] = ']';
+	do
+		num[--k] = (char)('0' + i % 10);
+	while ((i /= 10) != 0);
+	num[--k] = '[';
+	buf[0] = '\0';
+	cfgkey_cat(buf, len, &at, path, strlen(path));
+	cfgkey_cat(buf, len, &at, num + k, sizeof(num) - k);
 }
 
 int
@@ -691,7 +730,7 @@ cfgkey_list(struct cfgkey_ctx *cx, yaml_node_t *node, const char *path,
 		return;
 	for (yaml_node_item_t *it = node->data.sequence.items.start;
 	    it < node->data.sequence.items.top; it++, i++) {
-		cfgkey_fmt(ip, sizeof(ip), "%s[%zu]", path, i);
+		cfgkey_item_path(ip, sizeof(ip), path, i);
 		fn(cx, cfgkey_node(cx, *it), arg, ip);
 	}
 }

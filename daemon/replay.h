@@ -78,21 +78,33 @@ struct replay_rec {
 int	 replay_parse_line(const char *line, size_t len, struct replay_rec *out,
 	    char *err, size_t errlen);
 
+/* replay_run() flags */
+#define REPLAY_STRICT		1	/* stop at the first bad line */
+#define REPLAY_ONE_THREAD	2	/* read and correlate on the caller's
+					 * thread (the same bytes out) */
+
 /*
  * Replays the file at path ("-" is stdin) through one correlation engine
  * (shard 0) built from fleet and cc, writing each incident event as a JSON
  * line to out and a summary (and per-line problems) to err.  Alarms, actions
  * and windows reach the engine in file order at their own times.
  * Malformed and out-of-order lines are reported with their line number and
- * skipped, or with strict, stop the replay.  Actions and windows the engine
- * refuses (unknown incident or window, wrong state, unknown site or area,
- * taken id) are reported and counted, never fatal.  Alarm codes unknown to
- * the fleet are interned (fleet_code()).  Returns 0, -EINVAL when strict
- * stopped on a bad line or cc is refused, -EIO when reading or writing
- * failed, or -errno when the file cannot be opened.
+ * skipped, or with REPLAY_STRICT, stop the replay.  Actions and windows the
+ * engine refuses (unknown incident or window, wrong state, unknown site or
+ * area, taken id) are reported and counted, never fatal.  Alarm codes
+ * unknown to the fleet are interned (fleet_code()).
+ *
+ * Unless flags has REPLAY_ONE_THREAD, a thread of its own reads and parses
+ * the file while the caller's thread correlates, encodes and writes; out
+ * and err are written by the caller's thread only, and get the same bytes
+ * in the same order either way.  Events are written in blocks, and all of
+ * them before the input is waited for (from a pipe they come out as the
+ * lines arrive).  Returns 0, -EINVAL when REPLAY_STRICT stopped on a bad
+ * line or cc is refused, -EIO when reading or writing failed, or -errno
+ * when the file cannot be opened.
  */
 int	 replay_run(const char *path, struct fleet *fleet,
-	    const struct corr_config *cc, int strict, FILE *out, FILE *err);
+	    const struct corr_config *cc, int flags, FILE *out, FILE *err);
 
 /*
  * Reads every good alarm transition of the file into a new array (*out,

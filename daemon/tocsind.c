@@ -74,8 +74,8 @@ replay(const char *config, const char *file, int strict)
 	/* From a pipe, events go on as they happen (a live poller upstream). */
 	if (strcmp(file, "-") == 0)
 		setvbuf(stdout, NULL, _IOLBF, 0);
-	r = replay_run(file, cfg->fleet, &cfg->correlation, strict, stdout,
-	    stderr);
+	r = replay_run(file, cfg->fleet, &cfg->correlation,
+	    strict ? REPLAY_STRICT : 0, stdout, stderr);
 	config_free(cfg);
 	if (fflush(stdout) != 0)
 		return 1;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/config.h"
 #include "daemon/replay.h"
 #include "daemon/utc.h"
 
@@ -822,4 +823,145 @@ Test(replay, lines_across_read_blocks)
 	free(e1);
 	free(e2);
 	free(in);
+}
+
+/*
+ * Two threads (the default) and REPLAY_ONE_THREAD: the same bytes on out
+ * and on err, the same result, with and without REPLAY_STRICT.  Each run
+ * gets a fleet of its own (a run interns the codes it meets).
+ */
+static void
+same_both_ways(struct fleet *(*mkfleet)(void), const struct corr_config *cc,
+    const char *path, const char *what)
+{
+	for (int strict = 0; strict <= REPLAY_STRICT; strict += REPLAY_STRICT) {
+		char *o[2], *e[2];
+		size_t on[2], en[2];
+		int rc[2];
+
+		for (int k = 0; k < 2; k++) {
+			struct fleet *fl = mkfleet();
+			FILE *out = open_memstream(&o[k], &on[k]);
+			FILE *err = open_memstream(&e[k], &en[k]);
+
+			rc[k] = replay_run(path, fl, cc, strict |
+			    (k ? REPLAY_ONE_THREAD : 0), out, err);
+			fclose(out);
+			fclose(err);
+			fleet_free(fl);
+		}
+		cr_expect_eq(rc[0], rc[1], "%s strict=%d: result", what, strict);
+		cr_expect(on[0] == on[1] && memcmp(o[0], o[1], on[0]) == 0,
+		    "%s strict=%d: events differ (%zu and %zu bytes)", what,
+		    strict, on[0], on[1]);
+		cr_expect(en[0] == en[1] && memcmp(e[0], e[1], en[0]) == 0,
+		    "%s strict=%d: reports differ:\n%.2000s\n---\n%.2000s", what,
+		    strict, e[0], e[1]);
+		cr_expect_gt(on[0], 0, "%s: no events", what);
+		free(o[0]); free(o[1]); free(e[0]); free(e[1]);
+	}
+}
+
+static const char *demo_yaml = "etc/demo.yaml";
+
+static struct fleet *
+demo_fleet(void)
+{
+	struct config_errors errs = { NULL, 0 };
+	struct config *cfg = config_load(demo_yaml, &errs);
+	struct fleet *f;
+
+	cr_assert_not_null(cfg, "%s", errs.n ? errs.msg[0] : "?");
+	f = cfg->fleet;
+	cfg->fleet = NULL;	/* the caller's now */
+	config_free(cfg);
+	return f;
+}
+
+Test(replay, two_threads_same_bytes_on_recorded_days)
+{
+	static const char *days[] = { "tests/data/demo-alarms.jsonl",
+	    "tests/data/demo-day-ops.jsonl" };
+	struct config_errors errs = { NULL, 0 };
+	struct config *cfg = config_load(demo_yaml, &errs);
+
+	cr_assert_not_null(cfg);
+	for (size_t i = 0; i < sizeof(days) / sizeof(days[0]); i++)
+		same_both_ways(demo_fleet, &cfg->correlation, days[i], days[i]);
+	config_free(cfg);
+}
+
+/*
+ * A generated day on the small fleet, long enough to cross read blocks and
+ * fill the ring many times: alarms that open, join, clear and repeat,
+ * unknown devices and sites, malformed and out-of-order lines, codes the
+ * fleet does not know (each one makes the reader wait for the engine),
+ * actions on the incidents it opens and maintenance windows.
+ */
+Test(replay, two_threads_same_bytes_on_a_generated_day)
+{
+	static const char *devs[] = { "S1-pwr", "S1-bat", "S2-pwr", "S2-bat",
+	    "ghost" };
+	static const char *codes[] = { "MAINS_FAIL", "BATT_LOW", "DOOR_OPEN",
+	    "HIGH_TEMP" };
+	static const char *acts[] = { "ack", "dispatch", "note", "resolve",
+	    "close" };
+	char path[] = "/tmp/test_replay_XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f;
+	uint64_t x = 20261204;
+	int64_t t = 0;
+	struct corr_config cc;
+
+	cr_assert_geq(fd, 0);
+	f = fdopen(fd, "w");
+	for (int i = 0; i < 200000; i++) {
+		unsigned r;
+		int64_t ms;
+
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		r = (unsigned)(x >> 11);
+		t += r % 800;
+		ms = r % 997 == 0 ? t - 5000 : t;	/* now and then out of order */
+		fprintf(f, "{\"at\":\"2026-11-23T%02d:%02d:%02d.%03dZ\",",
+		    (int)(ms / 3600000 % 24), (int)(ms / 60000 % 60),
+		    (int)(ms / 1000 % 60), (int)(ms % 1000));
+		switch (r % 1000) {
+		case 0:
+			fprintf(f, "\"device\":\"S1-pwr\"\n");	/* cut */
+			continue;
+		case 1:
+			fprintf(f, "\"device\":\"S2-bat\",\"site\":\"S%u\",\"code\":"
+			    "\"BATT_LOW\",\"edge\":\"raise\"}\n", r / 1000 % 4);
+			continue;
+		case 2:
+			fprintf(f, "\"device\":\"S1-bat\",\"code\":\"NEW_%u\","
+			    "\"edge\":\"raise\"}\n", r / 1000 % 64);
+			continue;
+		case 3: case 4: case 5: case 6:
+			fprintf(f, "\"incident\":\"INC-0-%u\",\"action\":\"%s\","
+			    "\"actor\":\"op\",\"note\":\"n%u\"}\n", r / 1000 % 50 + 1,
+			    acts[r / 7 % 5], r);
+			continue;
+		case 7:
+			fprintf(f, "\"maintenance\":\"add\",\"id\":%u,\"site\":"
+			    "\"S%u\",\"start\":\"2026-11-23T00:00:00Z\",\"end\":"
+			    "\"2026-11-24T00:00:00Z\",\"reason\":\"w\"}\n",
+			    r / 1000 % 5 + 1, r / 3 % 3);
+			continue;
+		case 8:
+			fprintf(f, "\"maintenance\":\"remove\",\"id\":%u}\n",
+			    r / 1000 % 5 + 1);
+			continue;
+		}
+		fprintf(f, "\"device\":\"%s\",\"code\":\"%s\",\"edge\":\"%s\","
+		    "\"severity\":\"%s\",\"value\":%u}\n", devs[r / 8 % 5 == 4 &&
+		    r % 53 != 0 ? 0 : r / 8 % 5], codes[r / 64 % 4],
+		    r / 256 % 3 ? "raise" : "clear", r / 1024 % 2 ? "major" :
+		    "critical", r % 100);
+	}
+	fclose(f);
+	corr_config_defaults(&cc);
+	same_both_ways(small_fleet, &cc, path, "generated day");
+	unlink(path);
 }
