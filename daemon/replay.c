@@ -728,15 +728,22 @@ int
 replay_parse_line(const char *line, size_t len, struct replay_rec *out,
     char *err, size_t errlen)
 {
+	replay_rec_clear(out);
+	if (replay_parse_alarm(line, len, out) == 0)
+		return 0;
+	return replay_parse_general(line, len, out, err, errlen);
+}
+
+int
+replay_parse_general(const char *line, size_t len, struct replay_rec *out,
+    char *err, size_t errlen)
+{
 	struct replay_cur c = { line, line + len };
 	struct replay_span key;
 	unsigned seen = 0, kind;
 	char kbuf[32], scratch[REPLAY_NOTELEN], show[REPLAY_SHOWLEN];
 	int rc, k, remove = 0;
 
-	replay_rec_clear(out);
-	if (replay_parse_alarm(line, len, out) == 0)
-		return 0;
 	replay_rec_clear(out);		/* the fast path may have begun */
 	replay_ws(&c);
 	if (c.p >= c.end || *c.p != '{')

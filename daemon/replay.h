@@ -77,6 +77,13 @@ struct replay_rec {
  */
 int	 replay_parse_line(const char *line, size_t len, struct replay_rec *out,
 	    char *err, size_t errlen);
+/*
+ * The same without the fast path for alarm lines as tocsin writes them:
+ * what replay_parse_line() falls back to.  For the fuzz target, which
+ * checks that the two agree on every input.
+ */
+int	 replay_parse_general(const char *line, size_t len,
+	    struct replay_rec *out, char *err, size_t errlen);
 
 /* replay_run() flags */
 #define REPLAY_STRICT		1	/* stop at the first bad line */
