@@ -182,7 +182,8 @@ polls=$(( $(key "$L1" polls) - $(key "$L0" polls) ))
 failed=$(( $(key "$L1" polls_failed) - $(key "$L0" polls_failed) ))
 win=$(echo "$(stamp "$L0") $(stamp "$L1")" | awk '{ printf "%.3f", $2 - $1 }')
 expected=$(echo "$D $win" | awk '{ printf "%.0f", $1 * $2 }')
-overrun=$(( $(key "$L1" polls_overrun) - $(key "$L0" polls_overrun) ))
+overrun=$(( $(key "$L1" polls_overrun) - $(key "$L0" polls_overrun) )) ||
+    { echo "pbdaemon: $NAME's counters line has no polls_overrun" >&2; exit 1; }
 missed=$((failed + overrun))
 shortfall=$(echo "$expected $good" | awk '{ m = $1 - $2; print (m > 0 ? m : 0) }')
 [ "$good" -gt 0 ] || { echo "pbdaemon: $NAME polled nothing in the window" >&2; cat "$ERR" >&2; exit 1; }

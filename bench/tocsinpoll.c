@@ -21,6 +21,7 @@
  * SIGUSR1 line carries the same keys):
  *
  *   tocsinpoll counters uptime_s=U polls=N polls_good=G polls_failed=F
+ *     polls_overrun=O
  *
  * Poll timing: each device's consecutive poll starts should be exactly
  * one interval apart.  jitter = |gap - interval| over every gap of the
@@ -165,9 +166,11 @@ tp_usr1_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)revents;
 	poller_counters(w->data, &c);
 	fprintf(stderr, "tocsinpoll counters uptime_s=%.3f polls=%llu "
-	    "polls_good=%llu polls_failed=%llu\n", ev_now(loop) - tp.t0,
-	    (unsigned long long)c.polls, (unsigned long long)c.polls_good,
-	    (unsigned long long)c.polls_failed);
+	    "polls_good=%llu polls_failed=%llu polls_overrun=%llu\n",
+	    ev_now(loop) - tp.t0, (unsigned long long)c.polls,
+	    (unsigned long long)c.polls_good,
+	    (unsigned long long)c.polls_failed,
+	    (unsigned long long)c.mb.polls_overrun);
 }
 
 static int
