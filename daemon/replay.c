@@ -669,8 +669,9 @@ replay_parse_alarm(const char *line, size_t len, struct replay_rec *out)
 
 	if (len > 0 && line[len - 1] == '\n')
 		c.end--;
+	/* a time is an id-sized string, as the general parser takes it */
 	if (!REPLAY_LIT(&c, "{\"at\":") || replay_plain(&c, &v) != 0 ||
-	    utc_parse(v.s, v.n, &out->at_ms) != 0)
+	    v.n >= REPLAY_IDLEN || utc_parse(v.s, v.n, &out->at_ms) != 0)
 		return -1;
 	if (!REPLAY_LIT(&c, ",\"device\":") ||
 	    replay_plain_to(&c, out->device, sizeof(out->device)) != 0 ||
