@@ -3,8 +3,11 @@
  *
  *   poll thread (the caller's thread, one libev loop)
  *     poller: every fleet device polled, points decoded, alarm rules
- *       -> alarm transitions -> router_push_wait() -> SPSC ring -> shard
- *     tick timer: router_tick(loop time) -> every shard's engine
+ *       -> alarm transitions -> outbox (daemon/outbox: queued at once, or
+ *          the key held and its state re-sent when the shard has room)
+ *          -> SPSC ring -> shard
+ *     tick timer: router_tick_shard(loop time) -> every shard's engine
+ *       with nothing held
  *     signals, the -d stop timer, the file sink's writer
  *   correlator shard threads (daemon.shards)
  *     corr_engine: dedup, root cause, incidents, SLA clocks, escalation
@@ -16,9 +19,11 @@
  * only move forward; the engines never read a clock.
  *
  * Stop (SIGTERM, SIGINT, or the duration): the poller stops (polls under
- * way are dropped), a last tick goes out, the loop keeps writing the sink
- * while the shards drain their rings, the shards are joined, the sink is
- * flushed and closed, and one log line gives the counters.
+ * way are dropped), every held alarm state and a last tick go out, the
+ * loop keeps writing the sink while the shards drain their rings (nothing
+ * queued is given up, unless the output refuses every write for 30 s), the
+ * shards are joined, the sink is closed, and one log line gives the
+ * counters.
  */
 #ifndef TOCSIN_LIVE_H
 #define TOCSIN_LIVE_H

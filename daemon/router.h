@@ -92,7 +92,8 @@ unsigned router_shard_of(const struct router *r, uint32_t site);
 /*
  * Queues an alarm transition from producer `producer` (each producer is one
  * thread) to the owning shard.  Returns 0, -EAGAIN when that ring is full
- * (nothing queued: retry or count a drop), -EINVAL for a bad site.
+ * (nothing queued; the producer's room callback is called once the shard
+ * frees room in it), -EINVAL for a bad site.
  */
 int	 router_push(struct router *r, unsigned producer,
 	    const struct alarm_event *ev);
