@@ -255,22 +255,43 @@ Test(replay, missing_file)
 	fleet_free(fl);
 }
 
-Test(replay, read_all_into_memory)
+/*
+ * A day held in memory by replay_read_all() from text: writes text to a
+ * temporary file, reads it (not strict) into *evs and *n with the reports
+ * in *ebuf, then checks that --strict refuses it; removes the file.  The
+ * caller frees *evs and *ebuf.
+ */
+static void
+read_all_of(const char *text, struct fleet *fl, struct alarm_event **evs,
+    size_t *n, char **ebuf)
 {
 	char path[] = "/tmp/test_replay_XXXXXX";
 	int fd = mkstemp(path);
-	struct fleet *fl = small_fleet();
-	struct alarm_event *evs;
-	char *ebuf = NULL;
-	size_t n, elen = 0;
+	struct alarm_event *strict;
+	size_t elen = 0, sn;
 	FILE *f, *err;
 
 	cr_assert_geq(fd, 0);
 	f = fdopen(fd, "w");
-	fputs(input, f);
+	fputs(text, f);
 	fclose(f);
-	err = open_memstream(&ebuf, &elen);
-	cr_assert_eq(replay_read_all(path, fl, 0, &evs, &n, err), 0);
+	*ebuf = NULL;
+	err = open_memstream(ebuf, &elen);
+	cr_assert_eq(replay_read_all(path, fl, 0, evs, n, err), 0);
+	cr_assert_eq(replay_read_all(path, fl, 1, &strict, &sn, err), -EINVAL);
+	cr_assert_null(strict);
+	fclose(err);
+	unlink(path);
+}
+
+Test(replay, read_all_into_memory)
+{
+	struct fleet *fl = small_fleet();
+	struct alarm_event *evs;
+	char *ebuf;
+	size_t n;
+
+	read_all_of(input, fl, &evs, &n, &ebuf);
 	/* 10 lines: 1 blank, 1 malformed, 1 out of order, 3 unknown ids. */
 	cr_assert_eq(n, 4);
 	cr_assert_eq(evs[0].edge, ALARM_RAISE);
@@ -278,11 +299,7 @@ Test(replay, read_all_into_memory)
 	cr_assert_eq(evs[3].edge, ALARM_CLEAR);
 	cr_assert_eq(evs[3].code, fleet_find_code(fl, "WATER_LEAK"));
 	free(evs);
-	cr_assert_eq(replay_read_all(path, fl, 1, &evs, &n, err), -EINVAL);
-	cr_assert_null(evs);
-	fclose(err);
 	free(ebuf);
-	unlink(path);
 	fleet_free(fl);
 }
 
@@ -726,33 +743,20 @@ Test(replay, actions_keep_the_time_order)
 
 Test(replay, read_all_keeps_the_alarms_of_an_ops_file)
 {
-	char path[] = "/tmp/test_replay_XXXXXX";
-	int fd = mkstemp(path);
 	struct fleet *fl = small_fleet();
 	struct alarm_event *evs;
-	char *ebuf = NULL;
-	size_t n, elen = 0;
-	FILE *f, *err;
+	char *ebuf;
+	size_t n;
 
-	cr_assert_geq(fd, 0);
-	f = fdopen(fd, "w");
-	fputs(ops_input, f);
-	fclose(f);
-	err = open_memstream(&ebuf, &elen);
-	cr_assert_eq(replay_read_all(path, fl, 0, &evs, &n, err), 0);
+	read_all_of(ops_input, fl, &evs, &n, &ebuf);
 	/* lines 2, 3 and 11; actions and windows need an engine */
 	cr_assert_eq(n, 3);
 	cr_assert_eq(evs[0].device, fleet_find(fl, FLEET_DEVICE, "S2-pwr"));
 	cr_assert_eq(evs[2].edge, ALARM_CLEAR);
-	free(evs);
-	fflush(err);
 	cr_assert(strstr(ebuf, "replay: line 9: malformed: missing actor") !=
 	    NULL, "%s", ebuf);
-	cr_assert_eq(replay_read_all(path, fl, 1, &evs, &n, err), -EINVAL);
-	cr_assert_null(evs);
-	fclose(err);
+	free(evs);
 	free(ebuf);
-	unlink(path);
 	fleet_free(fl);
 }
 
