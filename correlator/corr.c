@@ -38,7 +38,7 @@
  * alarm: the 48-byte record, 32 bytes of map and an 8-byte slot in its
  * incident (docs/correlation.md has the measured figures).
  *
- * Why one file of about 1,700 lines: every rule reads and writes the same
+ * Why one file of about 1,800 lines: every rule reads and writes the same
  * maps and the same incident invariants (an alarm's one incident, nactive,
  * seq, the append-only timeline), and an SLA mark, a window end, a
  * re-raise and an adoption can each reach the others' code in one call.

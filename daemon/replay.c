@@ -41,6 +41,15 @@
  * published after the change.  On corrbench's day the two threads took the
  * end to end from 5.9x to 2.3-2.4x the floor (with the cuts above), the
  * reader being the slower side.
+ *
+ * Why one file of about 1,550 lines: the reader, the parser and the run
+ * share one contract, the record and report of a line (struct replay_rec,
+ * the line numbers and wording of every report, --strict), and the fast
+ * path, the two-thread hand-over and replay_read_all() each exist to keep
+ * that contract byte for byte; split, each half would have to re-export
+ * the other's internals.  The parts with their own contract are modules:
+ * time (daemon/utc), the ring and bells (daemon/ring), the encoder
+ * (correlator/incjson), the engine (correlator/corr).
  */
 #include <errno.h>
 #include <fcntl.h>
