@@ -1331,19 +1331,17 @@ replay_pipe_publish(struct replay_pipe *pp)
 }
 
 /*
- * Reader: publishes, then waits until the ring has a free slot, or with
- * drained until the engine has released every message.
+ * Reader: publishes, then waits until the engine has released every
+ * message (a new code, see replay_new_code()).
  */
 static void
-replay_pipe_wait(struct replay_pipe *pp, int drained)
+replay_pipe_drain(struct replay_pipe *pp)
 {
 	replay_pipe_publish(pp);
 	for (;;) {
 		uint32_t t = ring_bell_prepare(&pp->room);
-		int ok = drained ? ring_backlog(&pp->ring) == 0 :
-		    ring_reserve(&pp->ring) != NULL;
 
-		if (ok) {
+		if (ring_backlog(&pp->ring) == 0) {
 			ring_bell_cancel(&pp->room);
 			return;
 		}
@@ -1358,11 +1356,13 @@ replay_emit_ring(struct replay_reader *rd, struct replay_msg *m)
 	struct replay_msg *slot;
 
 	if (m->type == RM_DRAIN) {
-		replay_pipe_wait(pp, 1);
+		replay_pipe_drain(pp);
 		return;
 	}
 	if ((slot = ring_reserve(&pp->ring)) == NULL) {
-		replay_pipe_wait(pp, 0);
+		replay_pipe_publish(pp);
+		while (!ring_wait_room(&pp->ring, &pp->room, -1))
+			;
 		slot = ring_reserve(&pp->ring);
 	}
 	*slot = *m;
@@ -1397,18 +1397,9 @@ static void
 replay_pipe_consume(struct replay_pipe *pp, struct replay_engine *re)
 {
 	for (;;) {
-		size_t n = ring_peek(&pp->ring);
+		size_t n = ring_wait_data(&pp->ring, &pp->data, -1);
 		int end = 0;
 
-		if (n == 0) {
-			uint32_t t = ring_bell_prepare(&pp->data);
-
-			if (ring_peek(&pp->ring) != 0)
-				ring_bell_cancel(&pp->data);
-			else
-				ring_bell_wait(&pp->data, t, -1);
-			continue;
-		}
 		for (size_t i = 0; i < n; i++) {
 			const struct replay_msg *m = ring_slot(&pp->ring, i);
 

@@ -74,13 +74,6 @@ ring_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void
-ring_bell_init(struct ring_bell *b)
-{
-	atomic_init(&b->seq, 0);
-	atomic_init(&b->waiters, 0);
-}
-
 uint32_t
 ring_bell_prepare(struct ring_bell *b)
 {
@@ -129,4 +122,37 @@ ring_bell_wake(struct ring_bell *b)
 	atomic_fetch_add_explicit(&b->seq, 1, memory_order_seq_cst);
 	syscall(SYS_futex, &b->seq, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL,
 	    NULL, 0);
+}
+
+int
+ring_wait_room(struct ring *r, struct ring_bell *room, int timeout_ms)
+{
+	uint32_t t;
+
+	if (ring_reserve(r) != NULL)
+		return 1;
+	t = ring_bell_prepare(room);
+	if (ring_reserve(r) != NULL) {	/* freed before we were counted */
+		ring_bell_cancel(room);
+		return 1;
+	}
+	(void)ring_bell_wait(room, t, timeout_ms);
+	return ring_reserve(r) != NULL;
+}
+
+size_t
+ring_wait_data(struct ring *r, struct ring_bell *data, int timeout_ms)
+{
+	size_t n;
+	uint32_t t;
+
+	if ((n = ring_peek(r)) != 0)
+		return n;
+	t = ring_bell_prepare(data);
+	if ((n = ring_peek(r)) != 0) {
+		ring_bell_cancel(data);
+		return n;
+	}
+	(void)ring_bell_wait(data, t, timeout_ms);
+	return ring_peek(r);
 }

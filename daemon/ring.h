@@ -272,8 +272,6 @@ struct ring_bell {
 	_Atomic uint32_t waiters;	/* threads between prepare and wait */
 };
 
-/* Zeroed is ready: this is for a bell on the stack. */
-void	 ring_bell_init(struct ring_bell *b);
 /* Waiter: counts itself and returns the ticket for ring_bell_wait(). */
 uint32_t ring_bell_prepare(struct ring_bell *b);
 /* Waiter: what it waits for came after all (after prepare). */
@@ -296,5 +294,23 @@ ring_bell_ring(struct ring_bell *b)
 	if (ring_load_relaxed(&b->waiters) != 0)
 		ring_bell_wake(b);
 }
+
+/*
+ * The two waits every user of a ring needs, the protocol above written
+ * once.  A bell is zeroed when its struct is (xcalloc, static, `= { 0 }`).
+ *
+ * Producer: returns 1 when r has a free slot, else sleeps on `room` (which
+ * the consumer rings after ring_release()) until rung or for timeout_ms
+ * (< 0: no limit), then returns whether r has a free slot now.  It sleeps
+ * at most once: a caller with other things to watch (a flag, a deadline,
+ * a log line) does them between calls.
+ */
+int	 ring_wait_room(struct ring *r, struct ring_bell *room, int timeout_ms);
+/*
+ * Consumer: returns ring_peek(r) when it is not 0, else sleeps once on
+ * `data` (which the producer rings after ring_publish()) as above and
+ * returns ring_peek(r) then (0 after a timeout or a signal).
+ */
+size_t	 ring_wait_data(struct ring *r, struct ring_bell *data, int timeout_ms);
 
 #endif

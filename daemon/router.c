@@ -485,8 +485,6 @@ router_push_wait(struct router *r, unsigned producer,
 		size_t chunk = n - i < INT32_MAX ? n - i : INT32_MAX;
 		int rc = router_push_batch(r, producer, evs + i, chunk);
 		struct ring *rg;
-		uint64_t pos;
-		uint32_t t;
 
 		if (rc > 0) {
 			i += (size_t)rc;
@@ -507,14 +505,8 @@ router_push_wait(struct router *r, unsigned producer,
 			return -ETIMEDOUT;
 		}
 		rg = router_ring_of(r, producer, r->site_shard[evs[i].site]);
-		t = ring_bell_prepare(&pr->room);
-		if (ring_reserve_at(rg, sizeof(struct router_msg), &pos) !=
-		    NULL) {
-			ring_bell_cancel(&pr->room);	/* freed meanwhile */
-			continue;
-		}
 		ring_add_relaxed(&pr->waits, 1);
-		(void)ring_bell_wait(&pr->room, t, (int)(deadline - now));
+		(void)ring_wait_room(rg, &pr->room, (int)(deadline - now));
 	}
 	if (done != NULL)
 		*done = i;

@@ -8,12 +8,13 @@
  * with one release store of the head per ring and drain.  So the bytes of
  * a line, written on the producer's thread, are visible to the writer
  * before its pointer is, and no lock is taken anywhere.  A producer's
- * wait counter, its `want` flag and its room bell sit on a cache line of
- * their own after its ring.  Every atomic goes through ring.h.
+ * wait counter and its room bell sit on a cache line of their own after
+ * its ring.  Every atomic goes through ring.h.
  *
- * Back-pressure.  A producer that finds its ring full raises `want`, looks
- * once more, wakes the writer and sleeps on its room bell; the writer,
- * after releasing that ring's slots, sees `want`, lowers it and rings.  So
+ * Back-pressure.  A producer that finds its ring full wakes the writer and
+ * waits on its room bell (ring_wait_room()); the writer rings it after
+ * releasing that ring's slots, which costs a fence and a load when nobody
+ * waits (the bell counts its waiters).  So
  * the producer (a correlator shard) is held back for as long as the writer
  * cannot keep up and loses nothing; its own rings then fill and the poll
  * thread folds alarm state (daemon/outbox.h).  The wait is counted, and
@@ -62,7 +63,6 @@
 struct fs_producer {
 	struct ring	 ring;		/* char * lines, malloc'd, owned */
 	alignas(MEM_LINE) _Atomic uint64_t waits; /* sleeps on a full ring */
-	_Atomic uint32_t want;		/* producer: tell me when there is room */
 	struct ring_bell room;		/* rung by the writer */
 	int64_t		 stalled_at;	/* producer only: wait began (ms), or 0 */
 	int64_t		 logged_at;	/* producer only: last stall line (ms) */
@@ -175,24 +175,16 @@ fs_put(struct filesink *s, unsigned producer, char *line)
 	}
 	pr = &fs->prod[producer];
 	while ((slot = ring_reserve(&pr->ring)) == NULL) {
-		uint32_t t;
-
 		if (ring_load_acquire(&fs->abandoned)) {
 			free(line);
 			ring_add_relaxed(&fs->nabandoned, 1);
 			return 0;
 		}
-		atomic_store_explicit(&pr->want, 1, memory_order_seq_cst);
-		t = ring_bell_prepare(&pr->room);
-		if ((slot = ring_reserve(&pr->ring)) != NULL) {
-			ring_bell_cancel(&pr->room);
-			break;
-		}
 		ring_add_relaxed(&pr->waits, 1);
 		fs_stall_log(fs, pr, producer, 1);
 		/* the writer may be asleep: make sure it knows */
 		ev_async_send(fs->loop, &fs->wake);
-		(void)ring_bell_wait(&pr->room, t, FS_STALL_QUIET_MS);
+		(void)ring_wait_room(&pr->ring, &pr->room, FS_STALL_QUIET_MS);
 	}
 	if (pr->stalled_at != 0)
 		fs_stall_log(fs, pr, producer, 0);
@@ -261,16 +253,6 @@ fs_write(struct fs *fs, struct ring *r, size_t k, int *err)
 	return done;
 }
 
-/* Writer: it freed slots of pr's ring; wake pr if it waits for them. */
-static void
-fs_room(struct fs_producer *pr)
-{
-	ring_fence();
-	if (ring_load_relaxed(&pr->want) != 0 &&
-	    atomic_exchange_explicit(&pr->want, 0, memory_order_acq_rel) != 0)
-		ring_bell_ring(&pr->room);
-}
-
 static size_t
 fs_drain(struct filesink *s)
 {
@@ -296,7 +278,7 @@ fs_drain(struct filesink *s)
 		}
 		if (w > 0) {
 			ring_release(r, w);
-			fs_room(&fs->prod[p]);
+			ring_bell_ring(&fs->prod[p].room);
 		}
 		n += w;
 		if (err != 0)
@@ -329,8 +311,7 @@ fs_abandon(struct filesink *s)
 			ring_release(r, k);
 		n += k;
 		/* a producer asleep on a full ring wakes and sees the flag */
-		ring_store_release(&fs->prod[p].want, 1);
-		fs_room(&fs->prod[p]);
+		ring_bell_ring(&fs->prod[p].room);
 	}
 	fs->off = 0;
 	ring_add_relaxed(&fs->nabandoned, n);

@@ -206,14 +206,8 @@ xt_producer(void *arg)
 		ring_publish(x->r);
 		ring_bell_ring(&x->work);
 		if (k == 0) {
-			uint32_t t = ring_bell_prepare(&x->room);
-
-			if (ring_reserve(x->r) != NULL) {
-				ring_bell_cancel(&x->room);
-				continue;
-			}
 			x->waits++;
-			ring_bell_wait(&x->room, t, -1);
+			(void)ring_wait_room(x->r, &x->room, -1);
 		}
 	}
 	return NULL;
@@ -228,14 +222,8 @@ xt_consumer(void *arg)
 		size_t n = ring_peek(x->r);
 
 		if (n == 0) {
-			uint32_t t = ring_bell_prepare(&x->work);
-
-			if (ring_peek(x->r) > 0) {
-				ring_bell_cancel(&x->work);
-				continue;
-			}
 			x->sleeps++;
-			ring_bell_wait(&x->work, t, -1);
+			(void)ring_wait_data(x->r, &x->work, -1);
 			continue;
 		}
 		n = n > 5 ? 5 : n;
