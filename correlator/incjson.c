@@ -19,6 +19,7 @@
 
 #include "correlator/incjson.h"
 #include "correlator/sla.h"
+#include "daemon/mem.h"
 #include "daemon/utc.h"
 
 /*
@@ -50,9 +51,7 @@ ij_grow(struct incjson_buf *b, size_t more)
 {
 	while (b->n + more > b->cap)
 		b->cap = b->cap ? b->cap * 2 : IJ_FIRST;
-	b->p = realloc(b->p, b->cap);
-	if (b->p == NULL)
-		abort();	/* as xmalloc: out of memory is not handled */
+	b->p = xrealloc(b->p, b->cap);
 }
 
 /* Room for `more` bytes after b->n. */
@@ -293,14 +292,9 @@ ij_customers(struct incjson_buf *b, const struct fleet *f,
 				continue;
 			}
 			if (n == cap) {
-				struct ij_cust *bigger = malloc(cap * 2 *
-				    sizeof(*cs));
-				if (bigger == NULL)
-					abort();
-				memcpy(bigger, cs, n * sizeof(*cs));
-				if (cs != stackc)
-					free(cs);
-				cs = bigger;
+				cs = cs == stackc ? memcpy(xmalloc(2 * cap *
+				    sizeof(*cs)), stackc, sizeof(stackc)) :
+				    xreallocarray(cs, 2 * cap, sizeof(*cs));
 				cap *= 2;
 			}
 			cs[n].id = s->tenants[i].customer;
@@ -320,7 +314,7 @@ ij_customers(struct incjson_buf *b, const struct fleet *f,
 	}
 	IJ_KNAME(b, "],\"tier\":", fleet_tier_name(eff));
 	if (cs != stackc)
-		free(cs);
+		xfree(cs);
 }
 
 static void
@@ -354,7 +348,7 @@ incjson_buf_init(struct incjson_buf *b)
 void
 incjson_buf_fini(struct incjson_buf *b)
 {
-	free(b->p);
+	xfree(b->p);
 	b->p = NULL;
 	b->n = b->cap = 0;
 }

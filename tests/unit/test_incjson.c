@@ -16,6 +16,7 @@
 
 static struct fleet *F;
 static int NCHECKED;
+static int NBIGAREA;		/* area events over more than 16 sites */
 
 static void
 check_event(void *arg, const struct corr_event *ev)
@@ -32,6 +33,7 @@ check_event(void *arg, const struct corr_event *ev)
 	free(got);
 	json_decref(tree);
 	NCHECKED++;
+	NBIGAREA += ev->inc->kind == CORR_KIND_AREA && ev->inc->nlinks > 16;
 }
 
 static const struct corr_sink_ops check_ops = { .event = check_event };
@@ -124,4 +126,45 @@ Test(incjson, times)
 	cr_assert_str_eq(buf, "2024-02-29T23:59:59.999Z");
 	utc_format(-1, buf);
 	cr_assert_str_eq(buf, "1969-12-31T23:59:59.999Z");
+}
+
+/*
+ * An area incident over more customers than the encoder's 16 on the stack
+ * (its customers are the union of its sites'): the grown list writes the
+ * same bytes as jansson.
+ */
+Test(incjson, area_with_many_customers_matches_jansson)
+{
+	const int64_t t = 1795000000000LL, min = 60000;
+	struct corr_sink sink = { &check_ops, NULL };
+	struct corr_config cc;
+	struct corr_engine *e;
+	char id[16];
+
+	F = fleet_new();
+	NCHECKED = 0;
+	for (int i = 0; i < 24; i++) {
+		uint32_t s, d;
+
+		snprintf(id, sizeof(id), "S%d", i);
+		s = fleet_add(F, FLEET_SITE, id);
+		F->sites[s].area = fleet_area(F, "north");
+		snprintf(id, sizeof(id), "tenant%d", i);
+		fleet_site_add_tenant(&F->sites[s], id,
+		    i % 5 ? TIER_STANDARD : TIER_PREMIUM);
+		snprintf(id, sizeof(id), "S%d-pwr", i);
+		d = fleet_add(F, FLEET_DEVICE, id);
+		F->devices[d].site = s;
+	}
+	corr_config_defaults(&cc);
+	e = corr_engine_new(F, &cc, 0, &sink);
+	for (int i = 0; i < 24; i++) {
+		snprintf(id, sizeof(id), "S%d-pwr", i);
+		edge(e, id, "MAINS_FAIL", t + i * 1000, ALARM_RAISE);
+	}
+	edge(e, "S0-pwr", "MAINS_FAIL", t + 30 * min, ALARM_CLEAR);
+	corr_engine_free(e);
+	fleet_free(F);
+	cr_assert_gt(NCHECKED, 24, "%d events", NCHECKED);
+	cr_assert_gt(NBIGAREA, 0, "no area event with over 16 sites' customers");
 }
