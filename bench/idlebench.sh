@@ -96,16 +96,8 @@ run() {
 	: >"$TMP/$name.err"
 	(cd "$TMP" && exec "$@") >"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null &
 	PID=$!
-	i=0
-	while ! grep -q "$ready" "$TMP/$name.err" 2>/dev/null; do
-		if ! kill -0 "$PID" 2>/dev/null || [ $i -ge 200 ]; then
-			echo "idlebench: $name did not start (20 s bound)" >&2
-			cat "$TMP/$name.err" >&2
-			stop_pid
-			exit 1
-		fi
-		sleep 0.1; i=$((i + 1))
-	done
+	started "$TMP/$name.err" "$ready" "idlebench: $name" ||
+	    { stop_pid; exit 1; }
 	w0=$(date +%s%N); c0=$(ticks "/proc/$PID")
 	for t in /proc/$PID/task/*; do
 		echo "$(basename "$t") $(ticks "$t")"

@@ -158,15 +158,7 @@ rm -f "$DIR/events.jsonl"
 (cd "$DIR" && exec "$BIN" -c pbd.yaml -d $((WARM + SECS + 60))) \
     >"$DIR/$NAME.out" 2>"$ERR" </dev/null &
 PID=$!
-i=0
-while ! grep -q "$READY" "$ERR" 2>/dev/null; do
-	if ! kill -0 "$PID" 2>/dev/null || [ $i -ge 200 ]; then
-		echo "pbdaemon: $NAME did not start (20 s bound)" >&2
-		cat "$ERR" >&2
-		exit 1
-	fi
-	sleep 0.1; i=$((i + 1))
-done
+started "$ERR" "$READY" "pbdaemon: $NAME" || { stop_pid; exit 1; }
 sleep "$WARM"
 mark; L0=$LINE; W0=$W; C0=$C
 sleep "$SECS"
