@@ -1,0 +1,158 @@
+/*
+ * journal.h - an append-only log of checksummed records in a directory:
+ * one shard's journal (DESIGN.md "When a part fails": the journal is the
+ * outbox).  It knows bytes and record types, nothing of incidents; what
+ * the records mean is daemon/store's business.
+ *
+ * On disk, in dir:
+ *   <16 hex digits>.jnl   segments; the name is the position (byte offset
+ *                         from the journal's first byte ever) of its first
+ *                         record, so positions only grow and a segment's
+ *                         records are at name + offset in the file;
+ *   <16 hex>.snp          the latest snapshot: a blob (an engine's state)
+ *                         covering every record before that position;
+ *   <name>.pos            a reader's saved position (one per sink).
+ * A record is a 12-byte header, then its payload:
+ *   u32 length of the payload | u32 CRC-32C of type and payload |
+ *   u8 type | 3 zero bytes | payload.
+ * On open the records after the snapshot are checked: the first one that is
+ * short, too long or fails its checksum (a write torn by a crash or power
+ * loss, a flipped bit) ends the journal; the file is truncated there and
+ * later segments removed, and journal_open() says how much it cut.
+ *
+ * Threads: one writer (the shard thread) appends, writes and syncs; any
+ * number of readers (the publish pump on the loop, restore before start)
+ * read up to journal_durable(), which the writer publishes with release
+ * order after each sync.  Segment files are added by the writer and
+ * removed by journal_trim() under one mutex, the only lock here.
+ */
+#ifndef TOCSIN_JOURNAL_H
+#define TOCSIN_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define JOURNAL_HDR		12		/* bytes before a payload */
+#define JOURNAL_REC_MAX		(16u << 20)	/* payload bytes, at most */
+#define JOURNAL_SEGMENT		(64u << 20)	/* default segment size */
+
+struct journal;
+struct journal_reader;
+
+struct journal_config {
+	const char	*dir;		/* created (one level) if missing */
+	uint64_t	 segment_bytes;	/* a segment this big is closed
+					 * (synced) and a new one begun;
+					 * 0: JOURNAL_SEGMENT */
+};
+
+/* What journal_open() found. */
+struct journal_info {
+	uint64_t	 start;		/* first position still on disk */
+	uint64_t	 end;		/* end of the last whole record */
+	uint64_t	 snapshot;	/* position the snapshot covers, or 0 */
+	uint64_t	 cut;		/* bytes cut off the tail (torn/corrupt) */
+	char		 why[160];	/* why, when cut > 0 */
+};
+
+/* One record, as a reader or the writer's undo sees it. */
+struct journal_rec {
+	uint64_t	 pos;		/* where it starts */
+	uint64_t	 next;		/* where the next one starts */
+	uint8_t		 type;
+	const void	*p;		/* payload: valid until the next read */
+	uint32_t	 n;		/* payload bytes */
+};
+
+/* CRC-32C (Castagnoli), SSE4.2 when the CPU has it; for tests too. */
+uint32_t journal_crc32c(uint32_t crc, const void *p, size_t n);
+
+/*
+ * Opens (creating if needed) the journal in c->dir, checks and repairs its
+ * tail, and fills *info.  Returns 0, or -errno with a reason in err (the
+ * directory cannot be made or read, a segment cannot be opened).
+ */
+int	 journal_open(struct journal **jp, const struct journal_config *c,
+	    struct journal_info *info, char *err, size_t errlen);
+/* Writes nothing more; frees it.  Readers must be freed first. */
+void	 journal_close(struct journal *j);
+
+/* ---- writer (one thread) ---- */
+
+/* The position the next appended record gets. */
+uint64_t journal_tell(const struct journal *j);
+/*
+ * Appends a record to the write buffer (nothing reaches the file before
+ * journal_flush()).  Returns its position; n must be <= JOURNAL_REC_MAX.
+ */
+uint64_t journal_append(struct journal *j, uint8_t type, const void *p,
+	    size_t n);
+/* Forgets the buffered records at and after pos (pos >= what is written). */
+void	 journal_undo(struct journal *j, uint64_t pos);
+/* Bytes appended and not yet written. */
+size_t	 journal_buffered(const struct journal *j);
+/*
+ * Writes the buffer to the segment (rolling to a new one past the segment
+ * size), then, if sync, fdatasync()s it and publishes the new durable end
+ * to readers.  A failed or short write (disk full, read-only, EIO) cuts the
+ * file back to its last whole record and keeps the buffer for the next
+ * call: returns -errno and nothing is lost.  0 on success.
+ */
+int	 journal_flush(struct journal *j, int sync);
+/* End of what is written (not necessarily synced); writer thread. */
+uint64_t journal_written(const struct journal *j);
+/*
+ * Writes a snapshot blob covering every record before journal_tell() (the
+ * buffer is flushed and synced first: -errno if that fails), syncs it,
+ * renames it in place and removes the older one.  0 or -errno.
+ */
+int	 journal_snapshot(struct journal *j, const void *p, size_t n);
+
+/* ---- any thread ---- */
+
+/* End of the records readers may see (written and synced). */
+uint64_t journal_durable(const struct journal *j);
+/* Position of the latest snapshot, or 0 for none. */
+uint64_t journal_snapshot_pos(const struct journal *j);
+/*
+ * Reads the latest snapshot: 0 with *p (free it) and *n, -ENOENT if there
+ * is none, -EIO if its checksum fails (reason in err).
+ */
+int	 journal_snapshot_read(struct journal *j, void **p, size_t *n,
+	    char *err, size_t errlen);
+/* First position still on disk. */
+uint64_t journal_start(const struct journal *j);
+/*
+ * Removes every segment whose records all lie before both keep and the
+ * snapshot position (never the one being written).  Returns the bytes
+ * removed.
+ */
+uint64_t journal_trim(struct journal *j, uint64_t keep);
+/* Bytes of the segments on disk. */
+uint64_t journal_disk_bytes(const struct journal *j);
+
+/* A reader's saved position: 0 or -ENOENT. */
+int	 journal_pos_get(struct journal *j, const char *name, uint64_t *pos);
+/* Saves it (write, rename): 0 or -errno. */
+int	 journal_pos_put(struct journal *j, const char *name, uint64_t pos);
+
+/* ---- readers ---- */
+
+/*
+ * A reader from pos (a record's start; below journal_start(): from there).
+ */
+struct journal_reader *journal_reader_new(struct journal *j, uint64_t pos);
+void	 journal_reader_free(struct journal_reader *r);
+/* Moves to pos (a record's start). */
+void	 journal_reader_seek(struct journal_reader *r, uint64_t pos);
+/* Where the next read starts. */
+uint64_t journal_reader_tell(const struct journal_reader *r);
+/*
+ * Reads the next record below limit (journal_durable() when limit is 0):
+ * 1 and *rec, 0 when there is none yet, -EIO for a record that fails its
+ * checksum (a file changed under us) or -errno of a read.
+ */
+int	 journal_read(struct journal_reader *r, uint64_t limit,
+	    struct journal_rec *rec);
+
+#endif

@@ -1,0 +1,289 @@
+/*
+ * test_journal.c - the journal: records come back whole and in order across
+ * segments, readers never see what is not synced, a torn or corrupt tail is
+ * cut back to the last whole record on open, a disk that refuses keeps the
+ * buffer and loses nothing, snapshots and trimming keep it bounded, and the
+ * checksum is CRC-32C.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "daemon/journal.h"
+
+static char dir[64];
+
+static void
+mkdir_tmp(void)
+{
+	strcpy(dir, "/tmp/tocsin-journal-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+}
+
+static void
+rm_tmp(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	(void)system(cmd);
+}
+
+static struct journal *
+open_j(uint64_t segbytes, struct journal_info *info)
+{
+	struct journal_config c = { dir, segbytes };
+	struct journal *j = NULL;
+	char err[256];
+
+	cr_assert_eq(journal_open(&j, &c, info, err, sizeof(err)), 0, "%s", err);
+	return j;
+}
+
+/* Appends record i: type i % 7, payload "rec <i>" repeated i % 50 times. */
+static uint64_t
+put(struct journal *j, int i)
+{
+	char p[1024];
+	size_t n = 0;
+
+	for (int k = 0; k <= i % 50; k++)
+		n += (size_t)snprintf(p + n, sizeof(p) - n, "rec %d;", i);
+	return journal_append(j, (uint8_t)(i % 7), p, n);
+}
+
+/* Reads records from pos and checks they are first, first+1, ...: the count. */
+static int
+check_from(struct journal *j, uint64_t pos, int first)
+{
+	struct journal_reader *r = journal_reader_new(j, pos);
+	struct journal_rec rec;
+	int i = first, rc;
+
+	while ((rc = journal_read(r, 0, &rec)) == 1) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "rec %d;", i);
+		cr_assert_eq(rec.type, i % 7);
+		cr_assert(rec.n >= strlen(want) &&
+		    memcmp(rec.p, want, strlen(want)) == 0,
+		    "record %d: %.*s", i, (int)rec.n, (const char *)rec.p);
+		i++;
+	}
+	cr_assert_eq(rc, 0);
+	journal_reader_free(r);
+	return i - first;
+}
+
+Test(journal, crc32c_known_value)
+{
+	/* RFC 3720 B.4: 32 bytes of zeros -> 0x8a9136aa */
+	unsigned char z[32] = { 0 };
+
+	cr_expect_eq(journal_crc32c(0, "123456789", 9), 0xe3069283u);
+	cr_expect_eq(journal_crc32c(0, z, sizeof(z)), 0x8a9136aau);
+	/* in pieces: the same */
+	cr_expect_eq(journal_crc32c(journal_crc32c(0, "1234", 4), "56789", 5),
+	    0xe3069283u);
+}
+
+Test(journal, records_round_trip_across_segments, .init = mkdir_tmp,
+    .fini = rm_tmp)
+{
+	struct journal_info info;
+	struct journal *j = open_j(4096, &info);
+
+	cr_expect_eq(info.end, 0);
+	for (int i = 0; i < 2000; i++) {
+		put(j, i);
+		if (i % 37 == 0)
+			cr_assert_eq(journal_flush(j, i % 74 == 0), 0);
+	}
+	cr_assert_eq(journal_flush(j, 1), 0);
+	cr_expect_eq(check_from(j, 0, 0), 2000);
+	cr_expect_gt(journal_disk_bytes(j), 4096 * 10);
+	journal_close(j);
+
+	/* reopened: the same records, and appends go on after them */
+	j = open_j(4096, &info);
+	cr_expect_eq(info.cut, 0, "%s", info.why);
+	for (int i = 2000; i < 2100; i++)
+		put(j, i);
+	cr_assert_eq(journal_flush(j, 1), 0);
+	cr_expect_eq(check_from(j, 0, 0), 2100);
+	journal_close(j);
+}
+
+Test(journal, readers_see_only_synced_records, .init = mkdir_tmp,
+    .fini = rm_tmp)
+{
+	struct journal_info info;
+	struct journal *j = open_j(0, &info);
+	struct journal_reader *r = journal_reader_new(j, 0);
+	struct journal_rec rec;
+	uint64_t p1;
+
+	put(j, 0);
+	cr_expect_eq(journal_read(r, 0, &rec), 0, "buffered only");
+	cr_assert_eq(journal_flush(j, 0), 0);
+	cr_expect_eq(journal_read(r, 0, &rec), 0, "written, not synced");
+	cr_assert_eq(journal_flush(j, 1), 0);
+	cr_expect_eq(journal_read(r, 0, &rec), 1);
+	p1 = put(j, 1);
+	journal_undo(j, p1);
+	cr_expect_eq(journal_buffered(j), 0, "undone before it was written");
+	cr_assert_eq(journal_flush(j, 1), 0);
+	cr_expect_eq(journal_read(r, 0, &rec), 0);
+	journal_reader_free(r);
+	journal_close(j);
+}
+
+/* Every way a crash can leave the tail: each cut back to whole records. */
+Test(journal, torn_and_corrupt_tails_are_cut, .init = mkdir_tmp,
+    .fini = rm_tmp)
+{
+	struct journal_info info;
+	struct journal *j = open_j(0, &info);
+	uint64_t pos[10], end;
+	char path[128];
+	int fd;
+
+	for (int i = 0; i < 10; i++)
+		pos[i] = put(j, i);
+	cr_assert_eq(journal_flush(j, 1), 0);
+	end = journal_written(j);
+	journal_close(j);
+	snprintf(path, sizeof(path), "%s/%016x.jnl", dir, 0);
+
+	/* torn: the last record's last 3 bytes never made it */
+	cr_assert_eq(truncate(path, (off_t)end - 3), 0);
+	j = open_j(0, &info);
+	cr_expect_eq(info.end, pos[9]);
+	cr_expect_eq(info.cut, end - 3 - pos[9]);
+	cr_expect(strstr(info.why, "torn") != NULL, "%s", info.why);
+	cr_expect_eq(check_from(j, 0, 0), 9);
+	/* appending after the cut works and reads back */
+	put(j, 9);
+	cr_assert_eq(journal_flush(j, 1), 0);
+	cr_expect_eq(check_from(j, 0, 0), 10);
+	journal_close(j);
+
+	/* a flipped bit in record 6: records 0-5 stay */
+	fd = open(path, O_RDWR);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pwrite(fd, "X", 1, (off_t)pos[6] + 20), 1);
+	close(fd);
+	j = open_j(0, &info);
+	cr_expect_eq(info.end, pos[6]);
+	cr_expect(strstr(info.why, "checksum") != NULL, "%s", info.why);
+	cr_expect_eq(check_from(j, 0, 0), 6);
+	journal_close(j);
+
+	/* garbage after the last record (a header promising 1 GiB) */
+	fd = open(path, O_WRONLY | O_APPEND);
+	cr_assert_eq(write(fd, "\xff\xff\xff\x3f\0\0\0\0\0\0\0\0abc", 15), 15);
+	close(fd);
+	j = open_j(0, &info);
+	cr_expect_eq(info.end, pos[6]);
+	cr_expect_eq(info.cut, 15);
+	journal_close(j);
+}
+
+/* A disk that refuses (RLIMIT_FSIZE) keeps every record buffered. */
+Test(journal, refused_writes_keep_the_buffer, .init = mkdir_tmp,
+    .fini = rm_tmp)
+{
+	struct journal_info info;
+	struct journal *j = open_j(0, &info);
+	struct rlimit rl, small;
+
+	signal(SIGXFSZ, SIG_IGN);
+	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &rl), 0);
+	small = rl;
+	small.rlim_cur = 1000;
+	for (int i = 0; i < 100; i++)
+		put(j, i);
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+	cr_expect_lt(journal_flush(j, 1), 0);
+	cr_expect_lt(journal_flush(j, 1), 0, "still refused");
+	cr_expect_eq(journal_written(j), 0, "nothing half written counts");
+	cr_expect_gt(journal_buffered(j), 1000);
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	cr_expect_eq(journal_flush(j, 1), 0);
+	cr_expect_eq(check_from(j, 0, 0), 100);
+	journal_close(j);
+	j = open_j(0, &info);
+	cr_expect_eq(info.cut, 0, "the file ends on a whole record: %s",
+	    info.why);
+	cr_expect_eq(check_from(j, 0, 0), 100);
+	journal_close(j);
+}
+
+Test(journal, snapshot_then_trim_keeps_it_bounded, .init = mkdir_tmp,
+    .fini = rm_tmp)
+{
+	struct journal_info info;
+	struct journal *j = open_j(4096, &info);
+	uint64_t snap, at500 = 0;
+	void *p;
+	size_t n;
+	char err[256];
+
+	for (int i = 0; i < 1000; i++) {
+		uint64_t pos = put(j, i);
+
+		if (i == 500)
+			at500 = pos;
+	}
+	cr_assert_eq(journal_snapshot(j, "state", 5), 0);
+	snap = journal_snapshot_pos(j);
+	cr_expect_eq(snap, journal_written(j));
+	for (int i = 1000; i < 1100; i++)
+		put(j, i);
+	cr_assert_eq(journal_flush(j, 1), 0);
+
+	/* a sink still at record 500 keeps its segments */
+	cr_expect_gt(journal_trim(j, at500), 0);
+	cr_expect_leq(journal_start(j), at500);
+	cr_expect_eq(check_from(j, at500, 500), 600);
+	/* everyone past the snapshot: only what follows it stays */
+	journal_trim(j, UINT64_MAX);
+	cr_expect_eq(journal_start(j), snap);
+	cr_expect_eq(check_from(j, 0, 1000), 100, "a reader below start "
+	    "begins at the first segment");
+	journal_close(j);
+
+	j = open_j(4096, &info);
+	cr_expect_eq(info.snapshot, snap);
+	cr_expect_eq(info.start, snap);
+	cr_assert_eq(journal_snapshot_read(j, &p, &n, err, sizeof(err)), 0,
+	    "%s", err);
+	cr_expect_eq(n, 5);
+	cr_expect_eq(memcmp(p, "state", 5), 0);
+	free(p);
+	cr_expect_eq(check_from(j, 0, 1000), 100);
+	journal_close(j);
+}
+
+Test(journal, sink_positions_saved, .init = mkdir_tmp, .fini = rm_tmp)
+{
+	struct journal_info info;
+	struct journal *j = open_j(0, &info);
+	uint64_t pos;
+
+	cr_expect_eq(journal_pos_get(j, "kafka", &pos), -ENOENT);
+	cr_assert_eq(journal_pos_put(j, "kafka", 12345678901ull), 0);
+	cr_assert_eq(journal_pos_put(j, "redis", 7), 0);
+	cr_assert_eq(journal_pos_get(j, "kafka", &pos), 0);
+	cr_expect_eq(pos, 12345678901ull);
+	cr_assert_eq(journal_pos_get(j, "redis", &pos), 0);
+	cr_expect_eq(pos, 7);
+	journal_close(j);
+}
