@@ -57,6 +57,7 @@
 #include <string.h>
 
 #include "correlator/corr.h"
+#include "correlator/snapbuf.h"
 #include "daemon/mem.h"
 #include "daemon/names.h"
 #include "daemon/utc.h"
@@ -127,6 +128,9 @@ struct corr_engine {
 	struct sla_engine sla;		/* valid when has_sla */
 	int		 has_sla;	/* cc.sla was set */
 	int64_t		 now;		/* latest time given; INT64_MIN before any */
+	int64_t		 late_before;	/* corr_engine_catch_up(): marks and
+					 * window ends due before it are late;
+					 * INT64_MIN otherwise */
 };
 
 /* The record every active alarm costs; keep it in jemalloc's 48-byte class. */
@@ -407,6 +411,24 @@ corr_step(struct corr_incident *inc, int64_t at, const char *actor,
 	}
 }
 
+/* An event on inc's current state: what emits and dumps both describe. */
+static void
+corr_event_fill(const struct corr_engine *e, const struct corr_incident *inc,
+    struct corr_event *ev, enum corr_evtype type, int64_t at, uint8_t clock)
+{
+	ev->type = (uint8_t)type;
+	ev->seq = inc->seq;
+	ev->at = at;
+	ev->inc = inc;
+	ev->first_step = inc->sent_steps;
+	ev->prefix = e->cc.id_prefix;
+	ev->shard = e->shard;
+	ev->links_max = e->cc.storm_event_links;
+	ev->sla = inc->has_sla ? &e->sla : NULL;
+	ev->clock = clock;
+	ev->level = inc->has_sla ? inc->sla.level : -1;
+}
+
 static void
 corr_emit_clock(struct corr_engine *e, struct corr_incident *inc,
     enum corr_evtype type, int64_t at, uint8_t clock)
@@ -415,18 +437,8 @@ corr_emit_clock(struct corr_engine *e, struct corr_incident *inc,
 
 	inc->seq++;
 	inc->updated_at = at;
-	ev.type = (uint8_t)type;
-	ev.seq = inc->seq;
-	ev.at = at;
-	ev.inc = inc;
-	ev.first_step = inc->sent_steps;
+	corr_event_fill(e, inc, &ev, type, at, clock);
 	inc->sent_steps = inc->nsteps;
-	ev.prefix = e->cc.id_prefix;
-	ev.shard = e->shard;
-	ev.links_max = e->cc.storm_event_links;
-	ev.sla = inc->has_sla ? &e->sla : NULL;
-	ev.clock = clock;
-	ev.level = inc->has_sla ? inc->sla.level : -1;
 	e->st.events++;
 	e->sink.ops->event(e->sink.arg, &ev);
 }
@@ -630,6 +642,25 @@ corr_note_time(struct corr_note *b, int64_t t)
 	corr_note_str(b, buf);
 }
 
+#define CORR_LATE_LEN	(UTC_LEN + 40)	/* corr_late()'s text */
+
+/*
+ * The late marker of a mark or window end due at `at` while
+ * corr_engine_catch_up() runs: "" unless at is before the catch-up's now,
+ * else " (late: fired at NOW after a restart)" written into buf.
+ */
+static const char *
+corr_late(const struct corr_engine *e, int64_t at, char buf[CORR_LATE_LEN])
+{
+	char t[UTC_LEN];
+
+	if (at >= e->late_before)
+		return "";
+	utc_format(e->late_before, t);
+	snprintf(buf, CORR_LATE_LEN, " (late: fired at %s after a restart)", t);
+	return buf;
+}
+
 /* Each SLA mark's incident event and timeline action. */
 static const struct {
 	uint8_t		 type;		/* enum corr_evtype */
@@ -649,6 +680,7 @@ corr_sla_event(const struct sla_event *sev, void *arg)
 	const char *clock = sla_clock_name((enum sla_clock_kind)sev->clock);
 	struct corr_note b = { { 0 }, 0 };
 	enum corr_evtype type = corr_sla_marks[sev->type].type;
+	char late[CORR_LATE_LEN], note[sizeof(b.s) + CORR_LATE_LEN];
 
 	switch (sev->type) {
 	case SLA_EV_WARNING:	/* "ack clock at 50%, deadline T" */
@@ -679,8 +711,10 @@ corr_sla_event(const struct sla_event *sev, void *arg)
 	corr_note_time(&b, sev->deadline_ms);
 	if (type == CORR_EV_ESCALATED)
 		corr_note_str(&b, ")");
+	/* the late marker goes after the cut note, so it is never cut */
+	snprintf(note, sizeof(note), "%s%s", b.s, corr_late(e, sev->at_ms, late));
 	corr_step_note(inc, sev->at_ms, corr_system,
-	    corr_sla_marks[sev->type].action, b.s);
+	    corr_sla_marks[sev->type].action, note);
 	corr_emit_clock(e, inc, type, sev->at_ms, sev->clock);
 }
 
@@ -783,6 +817,7 @@ corr_unplan(struct corr_engine *e, uint32_t id, int64_t at, const char *why)
 	size_t n = 0, cap = 0, pos = 0;
 	void *p;
 	const char *r;
+	char late[CORR_LATE_LEN];
 
 	while (u64map_next(&e->incidents, &pos, NULL, &p)) {
 		struct corr_incident *inc = p;
@@ -812,7 +847,8 @@ corr_unplan(struct corr_engine *e, uint32_t id, int64_t at, const char *why)
 			(void)sla_resume(&e->sla, &v[i]->sla, SLA_PAUSE_PLANNED,
 			    e->now, &r);
 		corr_step(v[i], at, corr_system, "unplanned",
-		    "maintenance window %u %s; SLA clocks run", id, why);
+		    "maintenance window %u %s; SLA clocks run%s", id, why,
+		    corr_late(e, at, late));
 		corr_emit(e, v[i], CORR_EV_UPDATED, at);
 	}
 	xfree(v);
@@ -1693,6 +1729,7 @@ corr_engine_new(struct fleet *fleet, const struct corr_config *cc,
 	e->sink = *sink;
 	e->next_num = cc->id_start;
 	e->now = INT64_MIN;
+	e->late_before = INT64_MIN;
 	if (cc->sla != NULL) {
 		if (sla_engine_init(&e->sla, cc->sla, corr_sla_event, e, 0) != 0) {
 			xfree(e);
@@ -1823,4 +1860,947 @@ corr_engine_incident_bytes(const struct corr_engine *e,
 	n += (size_t)inc->nlinks * sizeof(*inc->links);
 	n += corr_strbytes(inc->owner) + corr_strbytes(inc->planned_reason);
 	return n;
+}
+
+/* ---- restart: dump, catch-up ---- */
+
+int64_t
+corr_engine_now(const struct corr_engine *e)
+{
+	return e->now == INT64_MIN ? 0 : e->now;
+}
+
+void
+corr_engine_catch_up(struct corr_engine *e, int64_t now)
+{
+	e->late_before = now;
+	corr_engine_advance(e, now);
+	e->late_before = INT64_MIN;
+}
+
+/* The live incidents in number order; the caller frees the array. */
+static struct corr_incident **
+corr_sorted(const struct corr_engine *e, size_t *n)
+{
+	size_t cap = e->incidents.used, pos = 0;
+	struct corr_incident **v = xcalloc(cap ? cap : 1, sizeof(*v));
+	void *p;
+
+	*n = 0;
+	while (*n < cap && u64map_next(&e->incidents, &pos, NULL, &p))
+		v[(*n)++] = p;
+	if (*n > 1)
+		qsort(v, *n, sizeof(*v), corr_num_cmp);
+	return v;
+}
+
+void
+corr_engine_dump(const struct corr_engine *e, int64_t at,
+    void (*fn)(void *arg, const struct corr_event *ev), void *arg)
+{
+	size_t n;
+	struct corr_incident **v = corr_sorted(e, &n);
+	struct corr_event ev;
+
+	for (size_t i = 0; i < n; i++) {
+		corr_event_fill(e, v[i], &ev, CORR_EV_UPDATED, at, 0);
+		ev.first_step = 0;	/* the whole timeline */
+		fn(arg, &ev);
+	}
+	xfree(v);
+}
+
+/* ---- snapshots ----
+ *
+ * Layout (docs/correlation.md, "Snapshot"): header, name table, body.
+ * Fleet objects are named, never indexed: a reference is a u32 position
+ * in the name table (UINT32_MAX: none), each entry a kind byte and the
+ * id, so a snapshot outlives a fleet reordered by a config reload.  The
+ * body is the windows, the incidents in number order (each with its alarm
+ * records, timeline, links and clocks), the chronic histories and the
+ * storm tracking, each list sorted by name so that equal engines save
+ * equal bytes whatever their maps' insertion history.  What is derived
+ * (the site lists, the alarm index, nactive, the live counters) is
+ * rebuilt, not stored.
+ */
+
+#define CORR_SNAP_MAGIC		"TCSNAP1"	/* 8 bytes with its NUL */
+#define CORR_SNAP_VERSION	1u
+#define CORR_SNAP_NAME_MAX	1024		/* bytes of a fleet id */
+#define CORR_SNAP_NONE		UINT32_MAX	/* no name */
+#define CORR_NSTATS	(sizeof(struct corr_stats) / sizeof(uint64_t))
+
+_Static_assert(sizeof(struct corr_stats) % sizeof(uint64_t) == 0,
+    "corr_stats is uint64_t counters only");
+
+/*
+ * Every timeline action the engine writes; a loaded step points at these,
+ * as a live one points at its literal (incjson writes it unescaped).
+ */
+static const char *const corr_snap_actions[] = {
+	"opened", "planned", "chronic", "alarm", "adopted", "merged",
+	"linked", "flapping", "reraised", "reopened", "resolved", "cleared",
+	"scored", "unplanned", "acknowledged", "dispatched", "on_site",
+	"closed", "note", "paused", "resumed", "sla_warning", "sla_breached",
+	"escalated", "updated",
+};
+
+struct corr_snapw {
+	const struct fleet *f;
+	struct snapbuf names;		/* the name table's entries */
+	struct snapbuf body;
+	struct u64map ix;		/* kind << 32 | index -> position + 1 */
+	uint32_t nnames;
+};
+
+static const char *
+corr_fleet_name(const struct fleet *f, enum fleet_kind k, uint32_t i)
+{
+	switch (k) {
+	case FLEET_SITE:
+		return f->sites[i].id;
+	case FLEET_DEVICE:
+		return f->devices[i].id;
+	case FLEET_AREA:
+		return f->areas[i];
+	default:
+		return f->codes[i];
+	}
+}
+
+static size_t
+corr_fleet_count(const struct fleet *f, enum fleet_kind k)
+{
+	switch (k) {
+	case FLEET_SITE:
+		return f->nsites;
+	case FLEET_DEVICE:
+		return f->ndevices;
+	case FLEET_AREA:
+		return f->nareas;
+	default:
+		return f->ncodes;
+	}
+}
+
+/* Writes a reference to fleet object i of kind k (none if out of range). */
+static void
+corr_snap_ref(struct corr_snapw *w, enum fleet_kind k, uint32_t i)
+{
+	uint64_t key = ((uint64_t)k << 32) | i;
+	uintptr_t pos;
+
+	if (i == FLEET_NONE || i >= corr_fleet_count(w->f, k)) {
+		snapbuf_put_u32(&w->body, CORR_SNAP_NONE);
+		return;
+	}
+	pos = (uintptr_t)u64map_get(&w->ix, key);
+	if (pos == 0) {
+		pos = ++w->nnames;
+		u64map_put(&w->ix, key, (void *)pos);
+		snapbuf_put_u8(&w->names, (uint8_t)k);
+		snapbuf_put_str(&w->names, corr_fleet_name(w->f, k, i));
+	}
+	snapbuf_put_u32(&w->body, (uint32_t)(pos - 1));
+}
+
+static void
+corr_snap_save_alarm(struct corr_snapw *w, const struct corr_engine *e,
+    const struct corr_alarm *a)
+{
+	struct snapbuf *b = &w->body;
+	unsigned nflap = a->flap != NULL ? e->cc.flap_cycles : 0;
+
+	corr_snap_ref(w, FLEET_DEVICE, a->device);
+	corr_snap_ref(w, FLEET_CODE, a->code);
+	snapbuf_put_i64(b, a->raised_at);
+	snapbuf_put_i64(b, a->cleared_at);
+	snapbuf_put_u32(b, a->repeats);
+	snapbuf_put_u32(b, a->cycles);
+	snapbuf_put_u8(b, a->severity);
+	snapbuf_put_u8(b, (uint8_t)(a->active | a->flapping << 1 |
+	    (u64map_get(&e->alarms, corr_akey(a->device, a->code)) == a) << 2));
+	snapbuf_put_u32(b, nflap);
+	for (unsigned i = 0; i < nflap; i++)
+		snapbuf_put_i64(b, a->flap[i]);
+}
+
+static void
+corr_snap_save_inc(struct corr_snapw *w, const struct corr_engine *e,
+    const struct corr_incident *inc)
+{
+	struct snapbuf *b = &w->body;
+	uint32_t root = CORR_SNAP_NONE;
+
+	snapbuf_put_u64(b, inc->num);
+	snapbuf_put_u64(b, inc->seq);
+	snapbuf_put_i64(b, inc->opened_at);
+	snapbuf_put_i64(b, inc->updated_at);
+	snapbuf_put_u8(b, inc->kind);
+	snapbuf_put_u8(b, inc->state);
+	snapbuf_put_u8(b, inc->stage);
+	snapbuf_put_u8(b, inc->severity);
+	snapbuf_put_u8(b, inc->planned);
+	snapbuf_put_u8(b, inc->flapping);
+	snapbuf_put_u8(b, inc->chronic);
+	snapbuf_put_u8(b, inc->has_sla);
+	corr_snap_ref(w, FLEET_SITE, inc->site);
+	corr_snap_ref(w, FLEET_AREA, inc->area);
+	snapbuf_put_u32(b, inc->planned_win);
+	snapbuf_put_str(b, inc->owner);
+	snapbuf_put_str(b, inc->planned_reason);
+	for (uint32_t i = 0; i < inc->nalarms; i++)
+		if (inc->alarms[i] == inc->root)
+			root = i;
+	snapbuf_put_u32(b, root);
+	snapbuf_put_u32(b, inc->nalarms);
+	for (uint32_t i = 0; i < inc->nalarms; i++)
+		corr_snap_save_alarm(w, e, inc->alarms[i]);
+	snapbuf_put_u32(b, inc->nsteps);
+	for (uint32_t i = 0; i < inc->nsteps; i++) {
+		const struct corr_step *st = &inc->steps[i];
+
+		snapbuf_put_i64(b, st->at);
+		snapbuf_put_str(b, st->actor == corr_system ? NULL : st->actor);
+		snapbuf_put_str(b, st->action);
+		snapbuf_put_str(b, st->note);
+	}
+	snapbuf_put_u32(b, inc->sent_steps);
+	snapbuf_put_u32(b, inc->nchronic);
+	for (uint32_t i = 0; i < inc->nchronic; i++)
+		snapbuf_put_u64(b, inc->chronic_of[i]);
+	snapbuf_put_u32(b, inc->nlinks);
+	for (uint32_t i = 0; i < inc->nlinks; i++) {
+		snapbuf_put_u64(b, inc->links[i].num);
+		corr_snap_ref(w, FLEET_SITE, inc->links[i].site);
+	}
+	snapbuf_put_u64(b, inc->area_num);
+	snapbuf_put_u64(b, inc->repeats);
+	snapbuf_put_u64(b, inc->flap_cycles);
+	if (inc->has_sla)
+		sla_incident_save(&inc->sla, b);
+}
+
+/* Map entries sorted by the names their key stands for. */
+struct corr_snap_ent {
+	const struct fleet *f;
+	uint64_t key;
+	void	*val;
+};
+
+/* chronic keys are site << 16 | code; area keys are the area */
+static int
+corr_snap_chronic_cmp(const void *pa, const void *pb)
+{
+	const struct corr_snap_ent *a = pa, *b = pb;
+	int c = strcmp(a->f->sites[a->key >> 16].id, b->f->sites[b->key >> 16].id);
+
+	return c != 0 ? c : strcmp(a->f->codes[a->key & 0xffff],
+	    b->f->codes[b->key & 0xffff]);
+}
+
+static int
+corr_snap_area_cmp(const void *pa, const void *pb)
+{
+	const struct corr_snap_ent *a = pa, *b = pb;
+
+	return strcmp(a->f->areas[a->key], b->f->areas[b->key]);
+}
+
+static struct corr_snap_ent *
+corr_snap_entries(const struct corr_engine *e, const struct u64map *m,
+    int (*cmp)(const void *, const void *))
+{
+	struct corr_snap_ent *v = xcalloc(m->used ? m->used : 1, sizeof(*v));
+	size_t n = 0, pos = 0;
+	uint64_t k;
+	void *p;
+
+	while (n < m->used && u64map_next(m, &pos, &k, &p)) {
+		v[n].f = e->fleet;
+		v[n].key = k;
+		v[n++].val = p;
+	}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp);
+	return v;
+}
+
+int
+corr_engine_save(const struct corr_engine *e, char **out, size_t *outlen)
+{
+	struct corr_snapw w;
+	struct snapbuf hdr;
+	struct corr_incident **incs;
+	struct corr_snap_ent *ents;
+	uint64_t stats[CORR_NSTATS];
+	size_t n;
+
+	memset(&w, 0, sizeof(w));
+	w.f = e->fleet;
+	u64map_init(&w.ix);
+	snapbuf_init(&hdr);
+
+	snapbuf_put_u32(&w.body, e->nmaint);
+	for (uint32_t i = 0; i < e->nmaint; i++) {
+		const struct corr_mwin *mw = &e->maint[i];
+
+		snapbuf_put_u32(&w.body, mw->id);
+		corr_snap_ref(&w, FLEET_SITE, mw->m.site);
+		/* an area names the window's place only without a site */
+		corr_snap_ref(&w, FLEET_AREA, mw->m.site == FLEET_NONE ?
+		    mw->m.area : FLEET_NONE);
+		snapbuf_put_i64(&w.body, mw->m.start_ms);
+		snapbuf_put_i64(&w.body, mw->m.end_ms);
+		snapbuf_put_str(&w.body, mw->reason);
+		snapbuf_put_u8(&w.body, mw->ended);
+	}
+
+	incs = corr_sorted(e, &n);
+	snapbuf_put_u32(&w.body, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		corr_snap_save_inc(&w, e, incs[i]);
+	xfree(incs);
+
+	ents = corr_snap_entries(e, &e->chronic, corr_snap_chronic_cmp);
+	snapbuf_put_u32(&w.body, (uint32_t)e->chronic.used);
+	for (size_t i = 0; i < e->chronic.used; i++) {
+		const struct corr_chronic *h = ents[i].val;
+
+		corr_snap_ref(&w, FLEET_SITE, (uint32_t)(ents[i].key >> 16));
+		corr_snap_ref(&w, FLEET_CODE, (uint32_t)(ents[i].key & 0xffff));
+		snapbuf_put_u32(&w.body, h->n);
+		for (uint32_t k = 0; k < h->n; k++) {
+			snapbuf_put_i64(&w.body, h->e[k].at);
+			snapbuf_put_u64(&w.body, h->e[k].num);
+		}
+	}
+	xfree(ents);
+
+	ents = corr_snap_entries(e, &e->areas, corr_snap_area_cmp);
+	snapbuf_put_u32(&w.body, (uint32_t)e->areas.used);
+	for (size_t i = 0; i < e->areas.used; i++) {
+		const struct corr_area_rt *ar = ents[i].val;
+
+		corr_snap_ref(&w, FLEET_AREA, (uint32_t)ents[i].key);
+		snapbuf_put_u64(&w.body, ar->open_num);
+		snapbuf_put_u32(&w.body, ar->n);
+		for (uint32_t k = 0; k < ar->n; k++) {
+			snapbuf_put_i64(&w.body, ar->ents[k].at);
+			corr_snap_ref(&w, FLEET_SITE, ar->ents[k].site);
+			snapbuf_put_u64(&w.body, ar->ents[k].num);
+		}
+	}
+	xfree(ents);
+
+	snapbuf_put_bytes(&hdr, CORR_SNAP_MAGIC, sizeof(CORR_SNAP_MAGIC));
+	snapbuf_put_u32(&hdr, CORR_SNAP_VERSION);
+	snapbuf_put_u32(&hdr, e->shard);
+	snapbuf_put_str(&hdr, e->cc.id_prefix);
+	snapbuf_put_i64(&hdr, e->now);
+	snapbuf_put_u64(&hdr, e->next_num);
+	snapbuf_put_u32(&hdr, e->next_maint);
+	memcpy(stats, &e->st, sizeof(stats));
+	snapbuf_put_u32(&hdr, (uint32_t)CORR_NSTATS);
+	for (size_t i = 0; i < CORR_NSTATS; i++)
+		snapbuf_put_u64(&hdr, stats[i]);
+	snapbuf_put_u32(&hdr, w.nnames);
+	snapbuf_put_bytes(&hdr, w.names.p, w.names.n);
+	snapbuf_put_bytes(&hdr, w.body.p, w.body.n);
+
+	snapbuf_fini(&w.names);
+	snapbuf_fini(&w.body);
+	u64map_fini(&w.ix);
+	*out = hdr.p;
+	*outlen = hdr.n;
+	return 0;
+}
+
+struct corr_snapr {
+	struct snapbuf_rd r;
+	uint32_t nnames;
+	uint8_t	*kinds;		/* per name: enum fleet_kind */
+	uint32_t *idx;		/* its index in this fleet, or FLEET_NONE */
+};
+
+enum { CORR_REF_OK, CORR_REF_UNKNOWN };
+
+/*
+ * Reads a reference of kind k: CORR_REF_OK with *i the object (FLEET_NONE
+ * for none, refused unless optional), CORR_REF_UNKNOWN when this fleet
+ * does not know the name, or -1.
+ */
+static int
+corr_snap_get_ref(struct corr_snapr *sr, enum fleet_kind k, int optional,
+    uint32_t *i)
+{
+	uint32_t pos = snapbuf_get_u32(&sr->r);
+
+	*i = FLEET_NONE;
+	if (snapbuf_ok(&sr->r) != 0)
+		return -1;
+	if (pos == CORR_SNAP_NONE)
+		return optional ? CORR_REF_OK :
+		    snapbuf_fail(&sr->r, "missing fleet name");
+	if (pos >= sr->nnames || sr->kinds[pos] != k)
+		return snapbuf_fail(&sr->r, "bad fleet name reference");
+	*i = sr->idx[pos];
+	return *i == FLEET_NONE ? CORR_REF_UNKNOWN : CORR_REF_OK;
+}
+
+/* The capacity corr_grow() reaches for n elements from `first`. */
+static uint32_t
+corr_cap_for(uint32_t n, uint32_t first)
+{
+	uint32_t cap = n ? first : 0;
+
+	while (cap < n)
+		cap *= 2;
+	return cap;
+}
+
+/*
+ * Reads one alarm record: 0 with *out the record (attached to nothing) or
+ * NULL when the fleet no longer knows its device or code, or -1.
+ */
+static int
+corr_snap_load_alarm(struct corr_engine *e, struct corr_snapr *sr,
+    struct corr_alarm **out, uint8_t *mapped)
+{
+	struct snapbuf_rd *r = &sr->r;
+	struct corr_alarm a;
+	uint32_t dev, code, nflap;
+	int rd, rc;
+	uint8_t flags;
+	int64_t *flap = NULL;
+
+	*out = NULL;
+	memset(&a, 0, sizeof(a));
+	if ((rd = corr_snap_get_ref(sr, FLEET_DEVICE, 0, &dev)) < 0 ||
+	    (rc = corr_snap_get_ref(sr, FLEET_CODE, 0, &code)) < 0)
+		return -1;
+	a.raised_at = snapbuf_get_time(r);
+	a.cleared_at = snapbuf_get_i64(r);
+	a.repeats = snapbuf_get_u32(r);
+	a.cycles = snapbuf_get_u32(r);
+	a.severity = snapbuf_get_u8(r);
+	flags = snapbuf_get_u8(r);
+	nflap = snapbuf_get_count(r, sizeof(int64_t));
+	if (snapbuf_ok(r) != 0)
+		return -1;
+	if (a.severity >= SEV__COUNT || flags > 7 ||
+	    (a.cleared_at != 0 && (a.cleared_at < SNAPBUF_T_MIN ||
+	    a.cleared_at > SNAPBUF_T_MAX)))
+		return snapbuf_fail(r, "alarm record field out of range");
+	if (nflap != 0 && nflap != e->cc.flap_cycles)
+		return snapbuf_fail(r, "flap ring is not flap_cycles long");
+	if (nflap != 0) {
+		flap = xcalloc(nflap, sizeof(*flap));
+		for (uint32_t i = 0; i < nflap; i++)
+			flap[i] = snapbuf_get_i64(r);
+		if (snapbuf_ok(r) != 0) {
+			xfree(flap);
+			return -1;
+		}
+	}
+	if (rd == CORR_REF_UNKNOWN || rc == CORR_REF_UNKNOWN ||
+	    code > UINT16_MAX) {
+		xfree(flap);
+		return 0;
+	}
+	*out = xcalloc(1, sizeof(**out));
+	**out = a;
+	(*out)->device = dev;
+	(*out)->code = (uint16_t)code;
+	(*out)->active = flags & 1;
+	(*out)->flapping = (flags >> 1) & 1;
+	(*out)->flap = flap;
+	*mapped = (flags >> 2) & 1;
+	return 0;
+}
+
+static const char *
+corr_snap_action(const char *s)
+{
+	for (size_t i = 0; i < sizeof(corr_snap_actions) /
+	    sizeof(corr_snap_actions[0]); i++)
+		if (strcmp(s, corr_snap_actions[i]) == 0)
+			return corr_snap_actions[i];
+	return NULL;
+}
+
+/* Appends one timeline step read from r to inc: 0 or -1. */
+static int
+corr_snap_load_step(struct corr_snapr *sr, struct corr_incident *inc)
+{
+	struct snapbuf_rd *r = &sr->r;
+	char *actor = NULL, *action = NULL, *note = NULL;
+	const char *act;
+	struct corr_step *st;
+	int64_t at = snapbuf_get_time(r);
+
+	if (snapbuf_get_str(r, CORR_ACTOR_MAX, 1, &actor) != 0 ||
+	    snapbuf_get_str(r, 32, 0, &action) != 0 ||
+	    snapbuf_get_str(r, CORR_NOTE_MAX, 1, &note) != 0 ||
+	    (act = corr_snap_action(action)) == NULL) {
+		snapbuf_fail(r, "unknown timeline action");
+		xfree(actor);
+		xfree(action);
+		xfree(note);
+		return -1;
+	}
+	xfree(action);
+	inc->steps = corr_grow(inc->steps, inc->nsteps, &inc->capsteps, 4,
+	    sizeof(*inc->steps));
+	st = &inc->steps[inc->nsteps++];
+	st->at = at;
+	st->actor = actor != NULL ? actor : corr_system;
+	st->action = act;
+	st->note = note;
+	return 0;
+}
+
+/*
+ * Reads one incident (numbers strictly after *prev) into the engine.
+ * Returns 0 (kept or dropped and counted) or -1.  The incident is in the
+ * incidents map from its first field on, every array consistent with its
+ * count, so a failure halfway leaves it for corr_engine_free().
+ */
+static int
+corr_snap_load_inc(struct corr_engine *e, struct corr_snapr *sr,
+    uint64_t *prev, struct sla_requeue *rq)
+{
+	struct snapbuf_rd *r = &sr->r;
+	struct corr_incident *inc;
+	uint32_t site, area, root, n, slot[SLA__NCLOCKS];
+	int rs, ra, drop = 0;
+	uint32_t nalarms_saved, dropped_alarms = 0;
+	uint64_t num = snapbuf_get_u64(r);
+
+	if (snapbuf_ok(r) != 0)
+		return -1;
+	if (num <= *prev || num >= e->next_num)
+		return snapbuf_fail(r, "incident numbers not ascending below "
+		    "the next number");
+	*prev = num;
+	inc = xcalloc(1, sizeof(*inc));
+	inc->num = num;
+	inc->site = FLEET_NONE;
+	inc->area = FLEET_NONE;
+	u64map_put(&e->incidents, num, inc);
+	corr_id_format(inc->id, sizeof(inc->id), e->cc.id_prefix, e->shard, num);
+	inc->seq = snapbuf_get_u64(r);
+	inc->opened_at = snapbuf_get_time(r);
+	inc->updated_at = snapbuf_get_time(r);
+	inc->kind = snapbuf_get_u8(r);
+	inc->state = snapbuf_get_u8(r);
+	inc->stage = snapbuf_get_u8(r);
+	inc->severity = snapbuf_get_u8(r);
+	inc->planned = snapbuf_get_u8(r);
+	inc->flapping = snapbuf_get_u8(r);
+	inc->chronic = snapbuf_get_u8(r);
+	inc->has_sla = 0;
+	{
+		uint8_t has_sla = snapbuf_get_u8(r);
+
+		if ((rs = corr_snap_get_ref(sr, FLEET_SITE, 1, &site)) < 0 ||
+		    (ra = corr_snap_get_ref(sr, FLEET_AREA, 1, &area)) < 0)
+			return -1;
+		if (inc->kind > CORR_KIND_AREA || inc->state >= CORR_STATE__COUNT ||
+		    inc->state == CORR_CLOSED || inc->stage > CORR_ON_SITE ||
+		    inc->severity >= SEV__COUNT || inc->planned > 1 ||
+		    inc->flapping > 1 || inc->chronic > 1 || has_sla > 1 ||
+		    (has_sla && (!e->has_sla || inc->kind != CORR_KIND_SITE)))
+			return snapbuf_fail(r, "incident field out of range");
+		/* a site incident names its site, an area incident its area */
+		if (inc->kind == CORR_KIND_SITE ? rs == CORR_REF_OK &&
+		    site == FLEET_NONE : rs != CORR_REF_OK ||
+		    site != FLEET_NONE || (ra == CORR_REF_OK &&
+		    area == FLEET_NONE))
+			return snapbuf_fail(r, "incident place does not fit its kind");
+		/* a site incident whose area name is gone takes its site's */
+		if (inc->kind == CORR_KIND_SITE && rs == CORR_REF_OK &&
+		    (ra != CORR_REF_OK || area == FLEET_NONE))
+			area = e->fleet->sites[site].area;
+		drop = rs == CORR_REF_UNKNOWN || (inc->kind == CORR_KIND_AREA &&
+		    ra == CORR_REF_UNKNOWN);
+		inc->site = site;
+		inc->area = area;
+		inc->planned_win = snapbuf_get_u32(r);
+		if (snapbuf_get_str(r, CORR_ACTOR_MAX, 1, &inc->owner) != 0 ||
+		    snapbuf_get_str(r, CORR_NOTE_MAX, 1,
+		    &inc->planned_reason) != 0)
+			return -1;
+		root = snapbuf_get_u32(r);
+		nalarms_saved = snapbuf_get_count(r, 38);
+		if (snapbuf_ok(r) != 0)
+			return -1;
+		if (inc->kind == CORR_KIND_SITE ? root >= nalarms_saved :
+		    (root != CORR_SNAP_NONE || nalarms_saved != 0))
+			return snapbuf_fail(r, "incident root alarm out of range");
+		for (uint32_t i = 0; i < nalarms_saved; i++) {
+			struct corr_alarm *a;
+			uint8_t mapped = 0;
+
+			if (corr_snap_load_alarm(e, sr, &a, &mapped) != 0)
+				return -1;
+			if (a == NULL) {
+				dropped_alarms++;
+				/* an incident is its root alarm: both go */
+				drop |= i == root;
+				continue;
+			}
+			inc->alarms = corr_grow(inc->alarms, inc->nalarms,
+			    &inc->capalarms, 2, sizeof(*inc->alarms));
+			inc->alarms[inc->nalarms++] = a;
+			a->inc = inc;
+			if (i == root)
+				inc->root = a;
+			if (mapped)
+				u64map_put(&e->alarms,
+				    corr_akey(a->device, a->code), a);
+		}
+		n = snapbuf_get_count(r, 20);
+		for (uint32_t i = 0; i < n; i++)
+			if (corr_snap_load_step(sr, inc) != 0)
+				return -1;
+		inc->sent_steps = snapbuf_get_u32(r);
+		n = snapbuf_get_count(r, sizeof(uint64_t));
+		if (snapbuf_ok(r) != 0)
+			return -1;
+		if (inc->sent_steps > inc->nsteps)
+			return snapbuf_fail(r, "sent steps past the timeline");
+		if (n > 0) {
+			inc->chronic_of = xcalloc(n, sizeof(uint64_t));
+			for (; inc->nchronic < n; inc->nchronic++)
+				inc->chronic_of[inc->nchronic] =
+				    snapbuf_get_u64(r);
+		}
+		n = snapbuf_get_count(r, 12);
+		if (snapbuf_ok(r) != 0)
+			return -1;
+		if (n > 0)
+			inc->links = xcalloc(n, sizeof(*inc->links));
+		for (uint32_t i = 0; i < n; i++) {
+			uint64_t lnum = snapbuf_get_u64(r);
+			int k = corr_snap_get_ref(sr, FLEET_SITE, 0, &site);
+
+			if (k < 0)
+				return -1;
+			if (k == CORR_REF_UNKNOWN)
+				continue;
+			inc->links[inc->nlinks].num = lnum;
+			inc->links[inc->nlinks++].site = site;
+		}
+		inc->area_num = snapbuf_get_u64(r);
+		inc->repeats = snapbuf_get_u64(r);
+		inc->flap_cycles = snapbuf_get_u64(r);
+		if (snapbuf_ok(r) != 0)
+			return -1;
+		if (has_sla) {
+			if (sla_incident_load(&e->sla, &inc->sla, r, slot) != 0)
+				return -1;
+			inc->has_sla = 1;
+		}
+	}
+	e->st.snap_dropped_alarms += drop ? nalarms_saved : dropped_alarms;
+	if (drop) {
+		e->st.snap_dropped_incidents++;
+		corr_inc_free(e, inc);
+		return 0;
+	}
+	if (inc->kind == CORR_KIND_SITE) {
+		inc->site_next = u64map_get(&e->sites, inc->site);
+		u64map_put(&e->sites, inc->site, inc);
+		for (uint32_t i = 0; i < inc->nalarms; i++)
+			inc->nactive += inc->alarms[i]->active;
+	}
+	if (inc->has_sla)
+		sla_requeue_add(rq, &inc->sla, slot);
+	return 0;
+}
+
+static int
+corr_snap_load_maint(struct corr_engine *e, struct corr_snapr *sr)
+{
+	struct snapbuf_rd *r = &sr->r;
+	struct corr_maint m;
+	uint32_t id = snapbuf_get_u32(r);
+	char *reason = NULL;
+	uint8_t ended;
+	int rs, ra;
+
+	memset(&m, 0, sizeof(m));
+	if ((rs = corr_snap_get_ref(sr, FLEET_SITE, 1, &m.site)) < 0 ||
+	    (ra = corr_snap_get_ref(sr, FLEET_AREA, 1, &m.area)) < 0)
+		return -1;
+	m.start_ms = snapbuf_get_time(r);
+	m.end_ms = snapbuf_get_time(r);
+	if (snapbuf_get_str(r, CORR_NOTE_MAX, 0, &reason) != 0)
+		return -1;
+	ended = snapbuf_get_u8(r);
+	if (snapbuf_ok(r) != 0 || ended > 1 || id == 0 ||
+	    id > e->next_maint) {
+		xfree(reason);
+		return snapbuf_fail(r, "maintenance window field out of range");
+	}
+	/* a place the fleet lost: the window covers nothing, still ends */
+	if (rs == CORR_REF_UNKNOWN || ra == CORR_REF_UNKNOWN)
+		m.site = m.area = FLEET_NONE;
+	m.reason = reason;
+	if (corr_engine_maint_put(e, id, &m) != 0) {
+		xfree(reason);
+		return snapbuf_fail(r, "maintenance window id twice");
+	}
+	e->maint[e->nmaint - 1].ended = ended;
+	xfree(reason);
+	return 0;
+}
+
+static int
+corr_snap_load_chronic(struct corr_engine *e, struct corr_snapr *sr)
+{
+	struct snapbuf_rd *r = &sr->r;
+	uint32_t site, code, n, keep;
+	int rs, rc;
+	struct corr_chronic *h;
+	uint64_t key;
+
+	keep = e->cc.chronic_count > 0 ? e->cc.chronic_count - 1 : 0;
+	if ((rs = corr_snap_get_ref(sr, FLEET_SITE, 0, &site)) < 0 ||
+	    (rc = corr_snap_get_ref(sr, FLEET_CODE, 0, &code)) < 0)
+		return -1;
+	n = snapbuf_get_count(r, 16);
+	if (snapbuf_ok(r) != 0)
+		return -1;
+	if (n > keep || (e->cc.chronic_count == 0))
+		return snapbuf_fail(r, "chronic history longer than "
+		    "chronic_count keeps");
+	h = xcalloc(1, sizeof(*h) + keep * sizeof(h->e[0]));
+	for (; h->n < n; h->n++) {
+		h->e[h->n].at = snapbuf_get_time(r);
+		h->e[h->n].num = snapbuf_get_u64(r);
+	}
+	key = ((uint64_t)site << 16) | code;
+	if (snapbuf_ok(r) != 0 || rs == CORR_REF_UNKNOWN ||
+	    rc == CORR_REF_UNKNOWN || code > UINT16_MAX) {
+		xfree(h);
+		return snapbuf_ok(r);
+	}
+	if (u64map_get(&e->chronic, key) != NULL) {
+		xfree(h);
+		return snapbuf_fail(r, "chronic history twice");
+	}
+	u64map_put(&e->chronic, key, h);
+	return 0;
+}
+
+static int
+corr_snap_load_area(struct corr_engine *e, struct corr_snapr *sr)
+{
+	struct snapbuf_rd *r = &sr->r;
+	struct corr_area_rt *ar;
+	uint32_t area, site, n;
+	int ra, rs;
+
+	if ((ra = corr_snap_get_ref(sr, FLEET_AREA, 0, &area)) < 0)
+		return -1;
+	ar = xcalloc(1, sizeof(*ar));
+	ar->open_num = snapbuf_get_u64(r);
+	n = snapbuf_get_count(r, 20);
+	if (snapbuf_ok(r) == 0 && n > 0) {
+		ar->cap = corr_cap_for(n, 8);
+		ar->ents = xcalloc(ar->cap, sizeof(*ar->ents));
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		int64_t at = snapbuf_get_time(r);
+
+		if ((rs = corr_snap_get_ref(sr, FLEET_SITE, 0, &site)) < 0)
+			break;
+		ar->ents[ar->n].at = at;
+		ar->ents[ar->n].site = site;
+		ar->ents[ar->n].num = snapbuf_get_u64(r);
+		if (rs == CORR_REF_OK)
+			ar->n++;
+	}
+	if (snapbuf_ok(r) != 0 || ra == CORR_REF_UNKNOWN ||
+	    u64map_get(&e->areas, area) != NULL) {
+		xfree(ar->ents);
+		xfree(ar);
+		if (snapbuf_ok(r) == 0 && ra != CORR_REF_UNKNOWN)
+			return snapbuf_fail(r, "storm area twice");
+		return snapbuf_ok(r);
+	}
+	u64map_put(&e->areas, area, ar);
+	return 0;
+}
+
+/* Reads the header and the name table (resolved against e's fleet). */
+static int
+corr_snap_load_head(struct corr_engine *e, struct corr_snapr *sr)
+{
+	struct snapbuf_rd *r = &sr->r;
+	char magic[sizeof(CORR_SNAP_MAGIC)], *prefix = NULL;
+	uint64_t stats[CORR_NSTATS];
+	uint32_t version, shard, nstats;
+	int64_t now;
+
+	if (snapbuf_get_bytes(r, magic, sizeof(magic)) != 0 ||
+	    memcmp(magic, CORR_SNAP_MAGIC, sizeof(magic)) != 0)
+		return snapbuf_fail(r, "not a tocsin engine snapshot (magic)");
+	version = snapbuf_get_u32(r);
+	if (snapbuf_ok(r) == 0 && version != CORR_SNAP_VERSION)
+		return snapbuf_fail(r, "unsupported snapshot version");
+	shard = snapbuf_get_u32(r);
+	if (snapbuf_get_str(r, sizeof(e->cc.id_prefix) - 1, 0, &prefix) != 0)
+		return -1;
+	if (shard != e->shard || strcmp(prefix, e->cc.id_prefix) != 0) {
+		xfree(prefix);
+		return snapbuf_fail(r, "snapshot of another shard or id prefix");
+	}
+	xfree(prefix);
+	now = snapbuf_get_i64(r);
+	e->next_num = snapbuf_get_u64(r);
+	e->next_maint = snapbuf_get_u32(r);
+	nstats = snapbuf_get_u32(r);
+	if (snapbuf_ok(r) != 0)
+		return -1;
+	if (now != INT64_MIN && (now < SNAPBUF_T_MIN || now > SNAPBUF_T_MAX))
+		return snapbuf_fail(r, "engine time out of range");
+	if (e->next_num < e->cc.id_start || e->next_num == UINT64_MAX)
+		return snapbuf_fail(r, "next incident number out of range");
+	if (nstats > CORR_NSTATS)
+		return snapbuf_fail(r, "more counters than this version has");
+	e->now = now;
+	memset(stats, 0, sizeof(stats));
+	for (uint32_t i = 0; i < nstats; i++)
+		stats[i] = snapbuf_get_u64(r);
+	memcpy(&e->st, stats, sizeof(stats));
+	sr->nnames = snapbuf_get_count(r, 5);
+	if (snapbuf_ok(r) != 0)
+		return -1;
+	sr->kinds = xcalloc(sr->nnames ? sr->nnames : 1, sizeof(*sr->kinds));
+	sr->idx = xcalloc(sr->nnames ? sr->nnames : 1, sizeof(*sr->idx));
+	for (uint32_t i = 0; i < sr->nnames; i++) {
+		uint8_t k = snapbuf_get_u8(r);
+		char *name;
+
+		if (snapbuf_ok(r) == 0 && k != FLEET_SITE && k != FLEET_DEVICE &&
+		    k != FLEET_AREA && k != FLEET_CODE)
+			return snapbuf_fail(r, "unknown fleet name kind");
+		if (snapbuf_get_str(r, CORR_SNAP_NAME_MAX, 0, &name) != 0)
+			return -1;
+		sr->kinds[i] = k;
+		sr->idx[i] = fleet_find(e->fleet, (enum fleet_kind)k, name);
+		xfree(name);
+	}
+	return 0;
+}
+
+/* The incident numbered num if it is held and not of kind k. */
+static int
+corr_snap_not(const struct corr_engine *e, uint64_t num, enum corr_kind k)
+{
+	const struct corr_incident *inc = u64map_get(&e->incidents, num);
+
+	return inc != NULL && inc->kind != k;
+}
+
+/*
+ * What is derived from the loaded incidents: the live counters and each
+ * area incident's nactive (its site incidents with active alarms).  The
+ * numbers that name an area or site incident must name one of that kind
+ * when it is held (a number of a forgotten incident is fine: every use
+ * looks it up); -1 otherwise.
+ */
+static int
+corr_snap_finish(struct corr_engine *e, struct snapbuf_rd *r)
+{
+	size_t pos = 0;
+	uint64_t k;
+	void *p;
+
+	e->st.live_alarms = 0;
+	while (u64map_next(&e->incidents, &pos, NULL, &p)) {
+		struct corr_incident *si = p;
+
+		e->st.live_alarms += si->nalarms;
+		if (si->area_num != 0 && (si->kind != CORR_KIND_SITE ||
+		    corr_snap_not(e, si->area_num, CORR_KIND_AREA)))
+			return snapbuf_fail(r, "area link to a site incident");
+	}
+	for (pos = 0; u64map_next(&e->areas, &pos, &k, &p); ) {
+		const struct corr_area_rt *ar = p;
+
+		if (corr_snap_not(e, ar->open_num, CORR_KIND_AREA))
+			return snapbuf_fail(r, "storm area names a site incident");
+		for (uint32_t i = 0; i < ar->n; i++)
+			if (corr_snap_not(e, ar->ents[i].num, CORR_KIND_SITE))
+				return snapbuf_fail(r,
+				    "storm entry names an area incident");
+	}
+	for (pos = 0; u64map_next(&e->incidents, &pos, NULL, &p); ) {
+		struct corr_incident *si = p, *ai;
+
+		if (si->nactive > 0 && si->area_num != 0 &&
+		    (ai = u64map_get(&e->incidents, si->area_num)) != NULL)
+			ai->nactive++;
+	}
+	e->st.live_incidents = e->incidents.used;
+	return 0;
+}
+
+int
+corr_engine_load(struct corr_engine *e, const void *p, size_t len, char *err,
+    size_t errlen)
+{
+	struct corr_snapr sr;
+	struct sla_requeue rq;
+	uint64_t prev = 0;
+	uint32_t n;
+	int rc = -1;
+
+	memset(&sr, 0, sizeof(sr));
+	memset(&rq, 0, sizeof(rq));
+	snapbuf_rd_init(&sr.r, p, len);
+	if (e->now != INT64_MIN || e->incidents.used != 0 || e->nmaint != 0 ||
+	    e->alarms.used != 0) {
+		snprintf(err, errlen, "snapshot: the engine is not fresh");
+		return -EINVAL;
+	}
+	if (corr_snap_load_head(e, &sr) != 0)
+		goto out;
+	n = snapbuf_get_count(&sr.r, 33);
+	for (uint32_t i = 0; i < n; i++)
+		if (corr_snap_load_maint(e, &sr) != 0)
+			goto out;
+	n = snapbuf_get_count(&sr.r, 60);
+	for (uint32_t i = 0; i < n; i++)
+		if (corr_snap_load_inc(e, &sr, &prev, &rq) != 0)
+			goto out;
+	n = snapbuf_get_count(&sr.r, 12);
+	for (uint32_t i = 0; i < n; i++)
+		if (corr_snap_load_chronic(e, &sr) != 0)
+			goto out;
+	n = snapbuf_get_count(&sr.r, 16);
+	for (uint32_t i = 0; i < n; i++)
+		if (corr_snap_load_area(e, &sr) != 0)
+			goto out;
+	if (snapbuf_ok(&sr.r) == 0 && snapbuf_left(&sr.r) != 0)
+		snapbuf_fail(&sr.r, "trailing bytes");
+	if (snapbuf_ok(&sr.r) != 0 || corr_snap_finish(e, &sr.r) != 0)
+		goto out;
+	if (e->has_sla)
+		sla_requeue_run(&e->sla, &rq);
+	rc = 0;
+out:
+	if (rc != 0) {
+		snprintf(err, errlen, "snapshot: %s at byte %zu",
+		    sr.r.err != NULL ? sr.r.err : "corrupt", sr.r.erroff);
+		/* nothing was queued: every loaded clock is idle, freeable */
+	}
+	sla_requeue_fini(&rq);
+	xfree(sr.kinds);
+	xfree(sr.idx);
+	return rc == 0 ? 0 : -EINVAL;
 }

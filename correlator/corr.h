@@ -294,6 +294,13 @@ struct corr_stats {
 	uint64_t sla_warnings;	/* sla_warning events */
 	uint64_t sla_breaches;	/* sla_breached events */
 	uint64_t escalations;	/* escalated events */
+	uint64_t snap_dropped_incidents; /* incidents a snapshot held that
+					 * corr_engine_load() dropped: the
+					 * fleet lost their site or area, or
+					 * their root alarm's device or code */
+	uint64_t snap_dropped_alarms;	/* alarm records it dropped (with
+					 * their incident, or alone: device
+					 * or code unknown to the fleet) */
 };
 
 struct corr_engine;
@@ -384,6 +391,64 @@ void	 corr_engine_stats(const struct corr_engine *e, struct corr_stats *out);
  */
 size_t	 corr_engine_incident_bytes(const struct corr_engine *e,
 	    const struct corr_incident *inc);
+
+/*
+ * ---- restart (docs/correlation.md, "Snapshot") ----
+ *
+ * A shard saves its engine now and then and journals its inputs; after a
+ * crash a fresh engine loads the last snapshot and is fed the journal
+ * after it.  Restored, it behaves byte for byte as the saved engine would
+ * have on any further input, provided it was made with the same config
+ * (in meaning: same rules, windows, flap_cycles, chronic_count, SLA
+ * tables) over a fleet that still knows the names the snapshot uses.
+ */
+
+/*
+ * Serialises the engine's whole state (incidents and their alarm records,
+ * timelines, links and SLA clocks with the timer order, windows, chronic
+ * and storm tracking, next numbers, time, counters) as a versioned binary
+ * snapshot that names fleet objects by id, not index.  Equal engines give
+ * equal bytes.  *out is xmalloc'd (the caller frees it with xfree());
+ * returns 0 (out of memory aborts).  Pure: changes nothing, emits nothing.
+ */
+int	 corr_engine_save(const struct corr_engine *e, char **out,
+	    size_t *outlen);
+/*
+ * Loads a snapshot into e, which must come from corr_engine_new() (same
+ * shard, id prefix and config as the saved engine) with nothing fed yet.
+ * Incidents whose site (area incidents: area) or root alarm's device or
+ * code the fleet no longer knows are dropped, as are other alarm records
+ * naming an unknown device or code; both are counted
+ * (snap_dropped_incidents, snap_dropped_alarms).  Returns 0, or -EINVAL
+ * with a one-line reason in err for a snapshot that is bad, truncated,
+ * of another version, shard or prefix, or does not fit the config (a flap
+ * ring not flap_cycles long, a chronic history longer than chronic_count
+ * keeps, clocks without SLA).  Never reads past p + n and allocates at
+ * most a small multiple of n.  On failure e may hold part of the
+ * snapshot: free it with corr_engine_free() and do not use it otherwise.
+ * Emits nothing.
+ */
+int	 corr_engine_load(struct corr_engine *e, const void *p, size_t n,
+	    char *err, size_t errlen);
+/*
+ * Calls fn once per live incident, in number order, with an event of its
+ * current state: CORR_EV_UPDATED, seq = inc->seq (nothing changed), at,
+ * first_step 0 (the whole timeline as the event's steps), and prefix,
+ * shard, links_max, sla and level as the engine's own events have them.
+ * For a restarted daemon to republish its open incidents.  Pure: the sink
+ * sees nothing, the engine does not change.
+ */
+void	 corr_engine_dump(const struct corr_engine *e, int64_t at,
+	    void (*fn)(void *arg, const struct corr_event *ev), void *arg);
+/* The engine's time: the latest now it was given, 0 before any. */
+int64_t	 corr_engine_now(const struct corr_engine *e);
+/*
+ * corr_engine_advance(e, now) after a restart: every SLA mark and window
+ * end due before now still fires at its own instant, and its timeline
+ * step's note ends with " (late: fired at NOW after a restart)" (NOW as
+ * RFC 3339 ms).  Marks due exactly at now are not late.
+ */
+void	 corr_engine_catch_up(struct corr_engine *e, int64_t now);
 
 /*
  * Parses an incident id written with `prefix`: returns 0 and sets *shard

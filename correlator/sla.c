@@ -27,10 +27,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 
 #include "correlator/sla.h"
+#include "correlator/snapbuf.h"
 #include "daemon/mem.h"
 #include "daemon/names.h"
 
@@ -678,6 +680,149 @@ int64_t
 sla_next(const struct sla_engine *e)
 {
 	return timerq_next(&e->tq);
+}
+
+/* ---- snapshots ---- */
+
+void
+sla_incident_save(const struct sla_incident *inc, struct snapbuf *b)
+{
+	snapbuf_put_u8(b, inc->pause);
+	snapbuf_put_u8(b, (uint8_t)inc->level);
+	snapbuf_put_u8(b, (uint8_t)inc->response_score);
+	snapbuf_put_u8(b, inc->grade);
+	snapbuf_put_u8(b, inc->tier);
+	snapbuf_put_u8(b, inc->severity);
+	snapbuf_put_u8(b, inc->region);
+	snapbuf_put_u8(b, inc->complex);
+	for (unsigned k = 0; k < SLA__NCLOCKS; k++) {
+		const struct sla_clock *c = &inc->clocks[k];
+		int queued = timerq_pending(&c->tn);
+
+		snapbuf_put_i64(b, c->duration_ms);
+		snapbuf_put_i64(b, c->deadline_ms);
+		snapbuf_put_i64(b, c->since_ms);
+		snapbuf_put_i64(b, c->consumed_ms);
+		snapbuf_put_i64(b, c->active_ms);
+		snapbuf_put_u16(b, c->fired);
+		snapbuf_put_u8(b, c->state);
+		snapbuf_put_u8(b, c->calendar);
+		snapbuf_put_u8(b, c->next);
+		snapbuf_put_u32(b, c->tn.slot);
+		/* an idle node's deadline is stale: not state */
+		snapbuf_put_i64(b, queued ? c->tn.deadline : 0);
+	}
+}
+
+int
+sla_incident_load(const struct sla_engine *e, struct sla_incident *inc,
+    struct snapbuf_rd *r, uint32_t slot[SLA__NCLOCKS])
+{
+	const struct sla_config *cfg = e->cfg;
+	unsigned nm = nmarks(cfg);
+
+	memset(inc, 0, sizeof(*inc));
+	for (unsigned k = 0; k < SLA__NCLOCKS; k++) {
+		timerq_node_init(&inc->clocks[k].tn);
+		inc->clocks[k].kind = (uint8_t)k;
+		slot[k] = TIMERQ_IDLE;
+	}
+	inc->pause = snapbuf_get_u8(r);
+	inc->level = (int8_t)snapbuf_get_u8(r);
+	inc->response_score = (int8_t)snapbuf_get_u8(r);
+	inc->grade = snapbuf_get_u8(r);
+	inc->tier = snapbuf_get_u8(r);
+	inc->severity = snapbuf_get_u8(r);
+	inc->region = snapbuf_get_u8(r);
+	inc->complex = snapbuf_get_u8(r);
+	if (snapbuf_ok(r) != 0)
+		return -1;
+	if (inc->pause > (SLA_PAUSE_PLANNED | SLA_PAUSE_OPERATOR) ||
+	    inc->level < -1 || inc->level >= SLA_LEVEL__COUNT ||
+	    inc->grade >= SLA_GRADE__COUNT || inc->tier >= TIER__COUNT ||
+	    inc->severity >= SEV__COUNT || inc->region >= REGION__COUNT ||
+	    inc->complex > 1)
+		return snapbuf_fail(r, "SLA incident field out of range");
+	for (unsigned k = 0; k < SLA__NCLOCKS; k++) {
+		struct sla_clock *c = &inc->clocks[k];
+		int64_t deadline;
+
+		c->duration_ms = snapbuf_get_span(r);
+		c->deadline_ms = snapbuf_get_time(r);
+		c->since_ms = snapbuf_get_time(r);
+		c->consumed_ms = snapbuf_get_span(r);
+		c->active_ms = snapbuf_get_span(r);
+		c->fired = snapbuf_get_u16(r);
+		c->state = snapbuf_get_u8(r);
+		c->calendar = snapbuf_get_u8(r);
+		c->next = snapbuf_get_u8(r);
+		slot[k] = snapbuf_get_u32(r);
+		deadline = snapbuf_get_i64(r);
+		if (snapbuf_ok(r) != 0)
+			return -1;
+		if (c->duration_ms <= 0 || c->duration_ms > SLA_MAX_DURATION_MS ||
+		    c->state > SLA_CLOCK_STOPPED ||
+		    c->calendar >= cfg->ncalendars || c->next >= nm ||
+		    (nm < 16 && c->fired >> nm != 0))
+			return snapbuf_fail(r, "SLA clock field out of range");
+		if (slot[k] == TIMERQ_IDLE)
+			continue;
+		if (c->state != SLA_CLOCK_RUNNING || inc->pause != 0)
+			return snapbuf_fail(r, "SLA timer on a clock not running");
+		if (deadline < SNAPBUF_T_MIN || deadline > SNAPBUF_T_MAX)
+			return snapbuf_fail(r, "SLA timer deadline out of range");
+		/* kept until sla_requeue_run() queues it */
+		c->tn.deadline = deadline;
+	}
+	return 0;
+}
+
+void
+sla_requeue_add(struct sla_requeue *q, struct sla_incident *inc,
+    const uint32_t slot[SLA__NCLOCKS])
+{
+	for (unsigned k = 0; k < SLA__NCLOCKS; k++) {
+		if (slot[k] == TIMERQ_IDLE)
+			continue;
+		if (q->n == q->cap) {
+			q->cap = q->cap ? q->cap * 2 : 64;
+			q->v = xreallocarray(q->v, q->cap, sizeof(*q->v));
+		}
+		q->v[q->n].slot = slot[k];
+		q->v[q->n].c = &inc->clocks[k];
+		q->n++;
+	}
+}
+
+static int
+requeue_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct sla_requeue_ent *)a)->slot;
+	uint32_t y = ((const struct sla_requeue_ent *)b)->slot;
+
+	return x < y ? -1 : x > y;
+}
+
+void
+sla_requeue_run(struct sla_engine *e, struct sla_requeue *q)
+{
+	if (q->n > 1)
+		qsort(q->v, q->n, sizeof(*q->v), requeue_cmp);
+	/*
+	 * Adding a valid heap's entries in slot order never sifts (each
+	 * parent is already <= its child): every timer lands in its saved
+	 * slot.  Slots that were not a heap still give a valid queue.
+	 */
+	for (size_t i = 0; i < q->n; i++)
+		timerq_add(&e->tq, &q->v[i].c->tn, q->v[i].c->tn.deadline);
+	sla_requeue_fini(q);
+}
+
+void
+sla_requeue_fini(struct sla_requeue *q)
+{
+	FREE_NULL(q->v);
+	q->n = q->cap = 0;
 }
 
 /* ---- views ---- */

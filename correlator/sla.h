@@ -245,6 +245,44 @@ void	 sla_clock_view(const struct sla_engine *e, const struct sla_incident *inc,
 int	 sla_response_score(const struct sla_config *c, int64_t ms);
 enum sla_grade sla_resolution_grade(const struct sla_config *c, int64_t ms);
 
+/*
+ * Snapshots (corr_engine_save/load, docs/correlation.md "Snapshot"): each
+ * incident's clocks are saved with the correlator's incident, and the
+ * queue is rebuilt from the heap slot each running clock held, because
+ * timers with equal deadlines fire in heap order: re-adding a valid heap's
+ * entries in slot order puts every one back in its slot, so marks fire in
+ * exactly the order they would have.
+ */
+struct snapbuf;
+struct snapbuf_rd;
+/* Appends inc's clocks, pause, level and scores (with each timer's slot). */
+void	 sla_incident_save(const struct sla_incident *inc, struct snapbuf *b);
+/*
+ * Reads what sla_incident_save() wrote into inc, checked against e's
+ * config (calendar, mark and enum ranges, a queued timer only on a
+ * running, unpaused clock); the timers stay idle and slot[k] holds the
+ * saved slot of clock k (TIMERQ_IDLE: none) for sla_requeue_add().
+ * Returns 0, or -1 with the reason recorded in r.
+ */
+int	 sla_incident_load(const struct sla_engine *e, struct sla_incident *inc,
+	    struct snapbuf_rd *r, uint32_t slot[SLA__NCLOCKS]);
+
+/* Timers of loaded incidents waiting to be queued in their saved order. */
+struct sla_requeue {
+	struct sla_requeue_ent {
+		uint32_t	 slot;		/* saved heap slot */
+		struct sla_clock *c;		/* its clock */
+	}		*v;
+	size_t		 n, cap;
+};
+/* Notes the clocks of inc that held a timer (slot[k] != TIMERQ_IDLE). */
+void	 sla_requeue_add(struct sla_requeue *q, struct sla_incident *inc,
+	    const uint32_t slot[SLA__NCLOCKS]);
+/* Queues every noted clock at its saved deadline, in slot order; frees q. */
+void	 sla_requeue_run(struct sla_engine *e, struct sla_requeue *q);
+/* Frees q without queuing anything (a load that failed). */
+void	 sla_requeue_fini(struct sla_requeue *q);
+
 const char *sla_clock_name(enum sla_clock_kind k);
 /* "idle", "running", "stopped". */
 const char *sla_clock_state_name(enum sla_clock_state s);

@@ -1,0 +1,170 @@
+/*
+ * snapbuf.c - the snapshot byte codec; see snapbuf.h.
+ *
+ * One put and one get do every integer width, so the byte order is
+ * written down in exactly two loops.
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "correlator/snapbuf.h"
+#include "daemon/mem.h"
+
+void
+snapbuf_init(struct snapbuf *b)
+{
+	memset(b, 0, sizeof(*b));
+}
+
+void
+snapbuf_fini(struct snapbuf *b)
+{
+	FREE_NULL(b->p);
+	b->n = b->cap = 0;
+}
+
+void
+snapbuf_put_bytes(struct snapbuf *b, const void *p, size_t n)
+{
+	if (b->cap - b->n < n) {
+		size_t cap = b->cap ? b->cap : 256;
+
+		while (cap - b->n < n)
+			cap *= 2;
+		b->p = xrealloc(b->p, cap);
+		b->cap = cap;
+	}
+	if (n > 0)
+		memcpy(b->p + b->n, p, n);
+	b->n += n;
+}
+
+void
+snapbuf_put(struct snapbuf *b, uint64_t v, unsigned bytes)
+{
+	unsigned char le[8];
+
+	for (unsigned i = 0; i < bytes; i++)
+		le[i] = (unsigned char)(v >> (8 * i));
+	snapbuf_put_bytes(b, le, bytes);
+}
+
+void
+snapbuf_put_str(struct snapbuf *b, const char *s)
+{
+	size_t n;
+
+	if (s == NULL) {
+		snapbuf_put_u32(b, SNAPBUF_NOSTR);
+		return;
+	}
+	n = strlen(s);
+	snapbuf_put_u32(b, (uint32_t)n);
+	snapbuf_put_bytes(b, s, n);
+}
+
+void
+snapbuf_rd_init(struct snapbuf_rd *r, const void *p, size_t n)
+{
+	memset(r, 0, sizeof(*r));
+	r->p = p;
+	r->n = n;
+}
+
+int
+snapbuf_fail(struct snapbuf_rd *r, const char *why)
+{
+	if (r->err == NULL) {
+		r->err = why;
+		r->erroff = r->off;
+	}
+	return -1;
+}
+
+int
+snapbuf_get_bytes(struct snapbuf_rd *r, void *out, size_t n)
+{
+	if (r->err != NULL || snapbuf_left(r) < n) {
+		memset(out, 0, n);
+		return snapbuf_fail(r, "truncated");
+	}
+	memcpy(out, r->p + r->off, n);
+	r->off += n;
+	return 0;
+}
+
+uint64_t
+snapbuf_get(struct snapbuf_rd *r, unsigned bytes)
+{
+	unsigned char le[8];
+	uint64_t v = 0;
+
+	if (snapbuf_get_bytes(r, le, bytes) != 0)
+		return 0;
+	for (unsigned i = 0; i < bytes; i++)
+		v |= (uint64_t)le[i] << (8 * i);
+	return v;
+}
+
+int64_t
+snapbuf_get_time(struct snapbuf_rd *r)
+{
+	int64_t t = snapbuf_get_i64(r);
+
+	if (t < SNAPBUF_T_MIN || t > SNAPBUF_T_MAX) {
+		snapbuf_fail(r, "instant out of range");
+		return 0;
+	}
+	return t;
+}
+
+int64_t
+snapbuf_get_span(struct snapbuf_rd *r)
+{
+	int64_t t = snapbuf_get_i64(r);
+
+	if (t < 0 || t > SNAPBUF_T_MAX - SNAPBUF_T_MIN) {
+		snapbuf_fail(r, "duration out of range");
+		return 0;
+	}
+	return t;
+}
+
+uint32_t
+snapbuf_get_count(struct snapbuf_rd *r, size_t min_size)
+{
+	uint32_t n = snapbuf_get_u32(r);
+
+	if (r->err != NULL)
+		return 0;
+	if (min_size > 0 && n > snapbuf_left(r) / min_size) {
+		snapbuf_fail(r, "count larger than the bytes left");
+		return 0;
+	}
+	return n;
+}
+
+int
+snapbuf_get_str(struct snapbuf_rd *r, size_t max, int nullable, char **out)
+{
+	uint32_t n = snapbuf_get_u32(r);
+	char *s;
+
+	*out = NULL;
+	if (r->err != NULL)
+		return -1;
+	if (n == SNAPBUF_NOSTR)
+		return nullable ? 0 : snapbuf_fail(r, "missing string");
+	if (n > max)
+		return snapbuf_fail(r, "string too long");
+	if (snapbuf_left(r) < n)
+		return snapbuf_fail(r, "truncated");
+	if (memchr(r->p + r->off, '\0', n) != NULL)
+		return snapbuf_fail(r, "NUL byte in a string");
+	s = xmalloc((size_t)n + 1);
+	memcpy(s, r->p + r->off, n);
+	s[n] = '\0';
+	r->off += n;
+	*out = s;
+	return 0;
+}
