@@ -33,8 +33,8 @@ CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) -I. \
 # What the daemon links: only what its code includes.  Tests add Criterion,
 # libmodbus (the independent server) and jansson (the JSON oracle); benches
 # add libmodbus (the blocking baseline and devsim's modbus_reply).
-LDLIBS := -lev -lyaml -lm -lpthread
-TEST_LDLIBS  := -lcriterion -lmodbus -ljansson
+LDLIBS := -lev -lyaml -ljansson -lm -lpthread
+TEST_LDLIBS  := -lcriterion -lmodbus
 BENCH_LDLIBS := -lmodbus
 
 BASE_LDLIBS := $(LDLIBS)

@@ -349,8 +349,11 @@ void
 incjson_buf_fini(struct incjson_buf *b)
 {
 	xfree(b->p);
+	xfree(b->spans);
 	b->p = NULL;
+	b->spans = NULL;
 	b->n = b->cap = 0;
+	b->nspans = b->capspans = 0;
 }
 
 size_t
@@ -425,16 +428,29 @@ incjson_append(struct incjson_buf *b, const struct fleet *f,
 	}
 	IJ_KU64(b, ",\"timeline_len\":", ci->nsteps);
 	IJ_LIT(b, "},\"steps\":[");
+	b->nspans = 0;
+	if (b->spans_on && b->capspans < ci->nsteps - ev->first_step) {
+		b->capspans = ci->nsteps - ev->first_step;
+		b->spans = xreallocarray(b->spans, b->capspans,
+		    sizeof(*b->spans));
+	}
 	for (uint32_t i = ev->first_step; i < ci->nsteps; i++) {
 		const struct corr_step *s = &ci->steps[i];
+		size_t at;
 
 		if (i > ev->first_step)
 			IJ_LIT(b, ",");
+		at = b->n;
 		IJ_KTIME(b, "{\"at\":", s->at);
 		IJ_KSTR(b, ",\"actor\":", s->actor);
 		IJ_KNAME(b, ",\"action\":", s->action);	/* static, ours */
 		IJ_KNSTR(b, ",\"note\":", s->note);
 		IJ_LIT(b, "}");
+		if (b->spans_on) {
+			b->spans[b->nspans].off = (uint32_t)(at - start);
+			b->spans[b->nspans].len = (uint32_t)(b->n - at);
+			b->nspans++;
+		}
 	}
 	IJ_LIT(b, "]}\n");
 	return b->n - start;

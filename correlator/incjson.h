@@ -28,12 +28,22 @@
  * it has grown to the largest, and the text of the last instants formatted
  * is kept (consecutive events repeat their times).  One thread's.
  */
+/* A timeline step's object in an appended line: line[off, off + len). */
+struct incjson_span {
+	uint32_t off, len;
+};
+
 struct incjson_buf {
 	char	*p;			/* the bytes; not NUL-terminated */
 	size_t	 n, cap;		/* bytes used, allocated */
 	int64_t	 tms[4];		/* instants formatted, by ms & 3; k + 1
 					 * (never an instant of slot k): empty */
 	char	 tstr[4][UTC_LEN];	/* their text */
+	/* The steps of the last line appended, when the caller sets
+	 * spans_on (the journal keeps them for Redis' timeline lists): */
+	struct incjson_span *spans;
+	uint32_t nspans, capspans;
+	uint8_t	 spans_on;
 };
 
 /* An empty buffer; incjson_buf_fini() frees it.  The caller may empty it

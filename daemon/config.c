@@ -59,11 +59,21 @@ n_log(int i)
 	return i < 4 ? v[i] : NULL;
 }
 
+static const char *
+n_fsync(int i)
+{
+	static const char *const v[] = { "batch", "always" };
+	return i < 2 ? v[i] : NULL;
+}
+
 static const struct cfg_key daemon_keys[] = {
 	KSTR("state_dir", struct cfg_daemon, state_dir, "/var/lib/tocsin"),
 	KENUM("log_level", struct cfg_daemon, log_level, n_log, "info"),
 	KSTR("log_file", struct cfg_daemon, log_file, NULL),
 	KU32("shards", struct cfg_daemon, shards, 1, 64, "2"),
+	KENUM("fsync", struct cfg_daemon, fsync, n_fsync, "batch"),
+	KDUR32("fsync_interval", struct cfg_daemon, fsync_ms, 0.001, 10, "50ms"),
+	KU32("snapshot_mb", struct cfg_daemon, snapshot_mb, 0, 65536, "64"),
 	K_END
 };
 
@@ -232,6 +242,8 @@ static const struct cfg_key http_keys[] = {
 
 static const struct cfg_key output_keys[] = {
 	KSTR("file", struct cfg_output, file, NULL),
+	KU32("rotate_mb", struct cfg_output, rotate_mb, 0, 1048576, "0"),
+	KU32("keep", struct cfg_output, keep, 1, 1000, "5"),
 	K_END
 };
 

@@ -33,6 +33,10 @@ struct cfg_daemon {
 	int		 log_level;	/* enum log_level */
 	char		*log_file;	/* NULL: stderr */
 	uint32_t	 shards;	/* correlator shard threads */
+	int		 fsync;		/* enum store_fsync: batch, always */
+	uint32_t	 fsync_ms;	/* batch: sync at least this often */
+	uint32_t	 snapshot_mb;	/* journal past the last snapshot that
+					 * makes the next one; 0: never */
 };
 
 /*
@@ -88,6 +92,8 @@ struct cfg_http {
 struct cfg_output {
 	char		*file;		/* incident events, JSON lines, appended;
 					 * NULL or "-": stdout */
+	uint32_t	 rotate_mb;	/* rotate past this size; 0: never */
+	uint32_t	 keep;		/* rotated files kept */
 };
 
 struct config {

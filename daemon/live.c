@@ -2,31 +2,35 @@
  * live.c - see live.h.
  *
  * Wiring, in start order (torn down in reverse through one ladder):
- *   1. the file sink on the loop, one producer ring per shard;
- *   2. the router: daemon.shards engines, each reporting to its own
- *      struct live_shard (the shard thread's sink: encode, count, hand the
- *      line to the file sink), and one producer, the poll thread;
- *   3. the poller over the fleet, its alarm sink pushing into the router;
- *   4. watchers: the tick timer, the duration timer, SIGTERM, SIGINT,
+ *   1. the router: daemon.shards engines, each reporting to its own
+ *      struct live_shard (counters, then the shard's journal:
+ *      daemon/store), and one producer, the poll thread;
+ *   2. one journal per shard under daemon.state_dir/shard-N, each engine
+ *      restored from its journal before anything runs (daemon/store);
+ *   3. the publish pump (daemon/publish) and its sinks: the file sink
+ *      (drivers/file), each reading every journal from its own position;
+ *   4. the poller over the fleet, its alarm sink pushing into the router;
+ *   5. watchers: the tick timer, the duration timer, SIGTERM, SIGINT,
  *      SIGHUP, SIGUSR1;
- *   5. shard threads, then the poller's timers, then ev_run().
+ *   6. shard threads, then the poller's timers, then ev_run().
  *
- * Nothing is shared mutable between threads but the rings (the router's
- * and the file sink's) and counters: a live_shard's counters are written by
- * its shard thread only and read (relaxed) for the SIGUSR1 and stop lines.
+ * Nothing is shared mutable between threads but the rings, the journals'
+ * durable ends and counters: a live_shard's counters are written by its
+ * shard thread only and read (relaxed) for the SIGUSR1 and stop lines.
  *
  * Back-pressure, and why nothing is lost.  The poll loop never waits for
  * a shard: alarms go through the outbox (daemon/outbox.h), which queues a
  * transition at once when the shard's ring has room and otherwise holds
  * the (device, code) key and re-sends its current state when the router
  * says the shard freed room (an ev_async from the shard thread) or at the
- * next tick.  A shard is held back in turn by the file sink when the
- * writer falls behind (drivers/file/filesink.h), so a slow disk ends as
- * folded alarm state at the poller, never as a dropped line.  A stall is
- * logged when it starts, every LIVE_STALL_LOG_S while it lasts, and when
- * it ends, with its counts.  A shard with held keys gets no tick (its
- * clock must not pass alarms still waiting); the tick after the flush
- * carries the time.
+ * next tick.  A shard writes what it decides to its journal and never
+ * waits for a publisher: a slow or dead sink only falls behind in the
+ * journal (disk, not memory).  A shard is held back only by its own disk
+ * (daemon/store.h), and then the outbox folds alarm state as above.  A
+ * stall is logged when it starts, every LIVE_STALL_LOG_S while it lasts,
+ * and when it ends, with its counts.  A shard with held keys gets no tick
+ * (its clock must not pass alarms still waiting); the tick after the
+ * flush carries the time.
  */
 #include <errno.h>
 #include <signal.h>
@@ -34,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -45,13 +50,16 @@
 #include "daemon/outbox.h"
 #include "daemon/poller.h"
 #include "daemon/ring.h"
+#include "daemon/publish.h"
 #include "daemon/router.h"
+#include "daemon/store.h"
 #include "drivers/file/filesink.h"
 
 #define LIVE_TICK_S		0.25	/* shards' time advances this often */
 #define LIVE_RING_SLOTS		4096	/* alarms per producer x shard ring */
 #define LIVE_STALL_LOG_S	10.0	/* a held alarm path logs this often */
-#define LIVE_GIVE_UP_S		30.0	/* stop: writes failing, nothing moving */
+#define LIVE_PUBLISH_WAIT_S	5.0	/* stop: sinks may catch up this long;
+					 * the rest waits in the journal */
 
 struct live;
 
@@ -69,7 +77,10 @@ struct live_shard {
 struct live {
 	struct config	*cfg;
 	struct ev_loop	*loop;
-	struct filesink	*out;		/* incident events */
+	struct store	**stores;	/* nshards journals */
+	struct publish	*pub;		/* journals -> sinks */
+	struct pub_sink	*out;		/* the file sink */
+	uint64_t	 dump_want;	/* bit per shard: a resync dump asked */
 	struct router *router;
 	struct live_shard *shards;	/* cfg->daemon.shards */
 	unsigned	 nshards;
@@ -146,7 +157,6 @@ static void
 live_shard_event(void *arg, const struct corr_event *ev)
 {
 	struct live_shard *ls = arg;
-	char *line = incjson_encode(ls->lv->cfg->fleet, ev);
 
 	ring_add_relaxed(&ls->events, 1);
 	switch (ev->type) {
@@ -164,8 +174,7 @@ live_shard_event(void *arg, const struct corr_event *ev)
 	default:
 		break;
 	}
-	/* a refusal is counted, logged and the line freed by the sink */
-	(void)ls->lv->out->ops->put(ls->lv->out, ls->id, line);
+	store_event(ls->lv->stores[ls->id], ev);
 }
 
 static void
@@ -178,6 +187,7 @@ live_shard_rejected(void *arg, const struct corr_action *a,
 	log_warnx("action rejected incident=%s action=%s actor=%s reason=\"%s\"",
 	    a->incident, corr_action_name((enum corr_action_type)a->type),
 	    a->actor != NULL ? a->actor : "-", reason);
+	store_rejected(ls->lv->stores[ls->id], a, reason);
 }
 
 static const struct corr_sink_ops live_shard_ops = {
@@ -226,10 +236,34 @@ live_send_tick(struct live *lv)
 
 	live_flush(lv);
 	lv->ticks++;
-	for (unsigned s = 0; s < lv->nshards; s++)
+	for (unsigned s = 0; s < lv->nshards; s++) {
 		if (outbox_pending(lv->outbox, s) > 0 ||
 		    router_tick_shard(lv->router, 0, s, now) != 0)
 			lv->ticks_skipped++;
+		if ((lv->dump_want & (1ULL << s)) &&
+		    router_dump_shard(lv->router, 0, s, now) == 0)
+			lv->dump_want &= ~(1ULL << s);
+	}
+}
+
+/* A sink lost its state (Redis restarted): every shard dumps its live
+ * incidents into its journal; a full ring retries at the next tick. */
+static void
+live_resync(void *arg)
+{
+	struct live *lv = arg;
+	int64_t now = live_now_ms(lv);
+
+	for (unsigned s = 0; s < lv->nshards; s++)
+		if (router_dump_shard(lv->router, 0, s, now) != 0)
+			lv->dump_want |= 1ULL << s;
+}
+
+/* Shard thread: new records of its journal are durable. */
+static void
+live_durable(void *arg, unsigned shard)
+{
+	publish_kick(((struct live *)arg)->pub, shard);
 }
 
 static void
@@ -240,8 +274,6 @@ live_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	live_send_tick(lv);
-	/* the sink's ev_async is the writer's cue; this is its backstop */
-	lv->out->ops->drain(lv->out);
 }
 
 /* One line of counters: SIGUSR1 and the stop line. */
@@ -251,11 +283,24 @@ live_log_counters(struct live *lv, const char *what)
 	struct poller_counters pc;
 	struct outbox_stats os;
 	struct filesink_counters fc;
-	uint64_t events = 0, opened = 0, resolved = 0, sla = 0, rejected = 0;
+	struct publish_sink_stats pst;
+	struct store_stats ss;
+	uint64_t events = 0, opened = 0, resolved = 0, sla = 0, rejected = 0,
+	    jbytes = 0, jerrors = 0, jsyncs = 0, lag = 0;
 
 	poller_counters(lv->poller, &pc);
 	outbox_stats(lv->outbox, &os);
-	lv->out->ops->counters(lv->out, &fc);
+	filesink_counters(lv->out, &fc);
+	for (unsigned i = 0; i < lv->nshards; i++) {
+		store_stats(lv->stores[i], &ss);
+		jbytes += ss.bytes;
+		jerrors += ss.write_errors;
+		jsyncs += ss.syncs;
+	}
+	for (unsigned i = 0; i < publish_nsinks(lv->pub); i++) {
+		publish_sink_stats(lv->pub, (int)i, &pst);
+		lag += pst.lag;
+	}
 	for (unsigned i = 0; i < lv->nshards; i++) {
 		struct live_shard *ls = &lv->shards[i];
 
@@ -273,7 +318,8 @@ live_log_counters(struct live *lv, const char *what)
 	    "ticks=%llu ticks_skipped=%llu incidents_opened=%llu "
 	    "incidents_resolved=%llu incident_events=%llu sla_events=%llu "
 	    "actions_rejected=%llu lines_written=%llu write_errors=%llu "
-	    "output_waits=%llu output_abandoned=%llu shard_sleeps=%llu",
+	    "journal_bytes=%llu journal_syncs=%llu journal_errors=%llu "
+	    "publish_lag_bytes=%llu shard_sleeps=%llu",
 	    what, ev_now(lv->loop) - lv->started,
 	    (unsigned long long)pc.devices,
 	    (unsigned long long)pc.devices_rejected,
@@ -291,8 +337,9 @@ live_log_counters(struct live *lv, const char *what)
 	    (unsigned long long)opened, (unsigned long long)resolved,
 	    (unsigned long long)events, (unsigned long long)sla,
 	    (unsigned long long)rejected, (unsigned long long)fc.lines,
-	    (unsigned long long)fc.write_errors, (unsigned long long)fc.waits,
-	    (unsigned long long)fc.abandoned,
+	    (unsigned long long)fc.write_errors, (unsigned long long)jbytes,
+	    (unsigned long long)jsyncs, (unsigned long long)jerrors,
+	    (unsigned long long)lag,
 	    (unsigned long long)router_sleeps(lv->router));
 }
 
@@ -362,36 +409,32 @@ live_wake_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /*
  * Stop: no new alarms; every held alarm state goes out, then a last tick
- * reaches every shard, and the loop keeps running (the writer, the
- * outbox's room callback) until the shards have handled all of it; then
- * they are joined and what they said last is written.  Nothing queued is
- * given up: a shard always makes progress while the writer drains, so
- * this ends; a long drain is logged every LIVE_STALL_LOG_S.  The loop
- * sleeps between wake-ups (its ev_asyncs, a 10 ms backstop timer), it
- * never spins.
+ * reaches every shard, and the loop keeps running (the outbox's room
+ * callback, the pump) until the shards have handled all of it; they are
+ * joined (each syncs its journal as it ends).  Then the sinks get up to
+ * LIVE_PUBLISH_WAIT_S to take what is left; whatever they have not taken
+ * stays in the journals and goes out after the next start, so a stop
+ * always ends and loses nothing.  The loop sleeps between wake-ups (its
+ * ev_asyncs, a 10 ms backstop timer), it never spins.
  */
 static void
 live_shutdown(struct live *lv)
 {
 	ev_timer backstop;
-	double t0, logged, moved;
+	double t0, logged;
 	unsigned ticked = 0;
 	uint64_t tick_sent = 0;	/* bit per shard: last tick queued */
-	uint64_t last_backlog = UINT64_MAX;
-	int abandoned = 0;
 
 	poller_stop(lv->poller);
 	ev_timer_init(&backstop, live_wake_cb, 0.01, 0.01);
 	ev_timer_start(lv->loop, &backstop);
 	ev_now_update(lv->loop);
-	t0 = logged = moved = ev_now(lv->loop);
+	t0 = logged = ev_now(lv->loop);
 	for (;;) {
 		int64_t now = live_now_ms(lv);
 		uint64_t backlog = router_backlog(lv->router);
-		struct filesink_counters fc;
 
 		live_flush(lv);
-		lv->out->ops->drain(lv->out);
 		for (unsigned s = 0; s < lv->nshards; s++)
 			if (!(tick_sent & (1ULL << s)) &&
 			    outbox_pending(lv->outbox, s) == 0 &&
@@ -401,21 +444,6 @@ live_shutdown(struct live *lv)
 			}
 		if (ticked == lv->nshards && backlog == 0)
 			break;
-		/*
-		 * The one way this would never end: the output refuses every
-		 * write and the shards wait on it.  Then, after LIVE_GIVE_UP_S
-		 * without progress, the sink gives up its lines (logged with
-		 * their count) so the shards can finish: a stop must end.
-		 */
-		lv->out->ops->counters(lv->out, &fc);
-		if (backlog != last_backlog) {
-			last_backlog = backlog;
-			moved = ev_now(lv->loop);
-		} else if (!abandoned && fc.write_errors > 0 &&
-		    ev_now(lv->loop) - moved >= LIVE_GIVE_UP_S) {
-			lv->out->ops->abandon(lv->out);
-			abandoned = 1;
-		}
 		ev_run(lv->loop, EVRUN_ONCE);
 		if (ev_now(lv->loop) - logged >= LIVE_STALL_LOG_S) {
 			struct outbox_stats os;
@@ -428,9 +456,96 @@ live_shutdown(struct live *lv)
 			    (unsigned long long)os.pending);
 		}
 	}
-	ev_timer_stop(lv->loop, &backstop);
 	router_stop(lv->router);
-	lv->out->ops->drain(lv->out);
+	ev_now_update(lv->loop);
+	t0 = ev_now(lv->loop);
+	publish_pump(lv->pub);
+	while (!publish_idle(lv->pub) &&
+	    ev_now(lv->loop) - t0 < LIVE_PUBLISH_WAIT_S)
+		ev_run(lv->loop, EVRUN_ONCE);
+	if (!publish_idle(lv->pub))
+		log_warnx("stop: publishers have not taken everything after "
+		    "%.0f s; the rest stays in the journal and goes out after "
+		    "the next start", LIVE_PUBLISH_WAIT_S);
+	ev_timer_stop(lv->loop, &backstop);
+	publish_stop(lv->pub);
+}
+
+/* mkdir -p for the state directory: 0 or -errno. */
+static int
+live_mkdirs(const char *path)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (size_t i = 1; i <= n; i++)
+		if (buf[i] == '/' || buf[i] == '\0') {
+			char c = buf[i];
+
+			buf[i] = '\0';
+			if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+				return -errno;
+			buf[i] = c;
+		}
+	return 0;
+}
+
+/* Opens every shard's journal and restores its engine: 0 or -1 (logged). */
+static int
+live_restore(struct live *lv)
+{
+	const struct cfg_daemon *d = &lv->cfg->daemon;
+	struct store_config sc;
+	char dir[4096], err[512];
+	int64_t now = live_now_ms(lv);
+	int rc;
+
+	if ((rc = live_mkdirs(d->state_dir)) < 0) {
+		log_error("start failed: state_dir=%s: %s", d->state_dir,
+		    strerror(-rc));
+		return -1;
+	}
+	memset(&sc, 0, sizeof(sc));
+	sc.dir = dir;
+	sc.fsync = (uint8_t)d->fsync;
+	sc.fsync_ms = d->fsync_ms;
+	sc.snapshot_bytes = (uint64_t)d->snapshot_mb << 20;
+	sc.durable = live_durable;
+	sc.durable_arg = lv;
+	lv->stores = xcalloc(lv->nshards, sizeof(*lv->stores));
+	for (unsigned i = 0; i < lv->nshards; i++) {
+		struct store_stats ss;
+		struct corr_stats cs;
+
+		snprintf(dir, sizeof(dir), "%s/shard-%u", d->state_dir, i);
+		lv->stores[i] = store_open(&sc, i, lv->cfg->fleet, err,
+		    sizeof(err));
+		if (lv->stores[i] == NULL) {
+			log_error("start failed: %s", err);
+			return -1;
+		}
+		if (store_restore(lv->stores[i], router_engine(lv->router, i),
+		    now, err, sizeof(err)) < 0) {
+			log_error("start failed: restore shard=%u: %s", i, err);
+			return -1;
+		}
+		store_stats(lv->stores[i], &ss);
+		corr_engine_stats(router_engine(lv->router, i), &cs);
+		if (ss.restored_inputs > 0 || journal_snapshot_pos(
+		    store_journal(lv->stores[i])) != 0)
+			log_info("restored shard=%u incidents_live=%llu "
+			    "alarms_live=%llu inputs_replayed=%llu "
+			    "events_rewritten=%llu restore_ms=%llu", i,
+			    (unsigned long long)cs.live_incidents,
+			    (unsigned long long)cs.live_alarms,
+			    (unsigned long long)ss.restored_inputs,
+			    (unsigned long long)ss.restored_events,
+			    (unsigned long long)ss.restore_ms);
+	}
+	return 0;
 }
 
 int
@@ -439,6 +554,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	struct live lv;
 	struct corr_sink *sinks = NULL;
 	struct filesink_config fsc;
+	int fidx;
 	struct poller_config pc;
 	struct poller_sink ps = { &live_poller_ops, NULL };
 	char err[512], census[256];
@@ -464,15 +580,6 @@ live_run(struct config *cfg, const struct live_opts *opts)
 		return 1;
 	}
 
-	memset(&fsc, 0, sizeof(fsc));
-	fsc.path = outpath;
-	fsc.nproducers = lv.nshards;
-	if ((rc = filesink_new(lv.loop, &fsc, &lv.out)) != 0) {
-		log_error("start failed: output file=%s err=\"%s\"", outpath,
-		    strerror(-rc));
-		goto err_loop;
-	}
-
 	lv.shards = xcalloc(lv.nshards, sizeof(*lv.shards));
 	sinks = xcalloc(lv.nshards, sizeof(*sinks));
 	for (unsigned i = 0; i < lv.nshards; i++) {
@@ -484,16 +591,31 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	}
 	if (corr_config_check(&cfg->correlation, err, sizeof(err)) != 0) {
 		log_error("start failed: correlation: %s", err);
-		goto err_sink;
+		goto err_shards;
 	}
 	/* creates the engines, which intern codes: before any thread runs */
 	lv.router = router_new(cfg->fleet, &cfg->correlation, lv.nshards,
 	    1, LIVE_RING_SLOTS, sinks, err, sizeof(err));
 	if (lv.router == NULL) {
 		log_error("start failed: correlator: %s", err);
-		goto err_sink;
+		goto err_shards;
 	}
 	lv.outbox = outbox_new(cfg->fleet, lv.router, 0);
+	if (live_restore(&lv) < 0)
+		goto err_router;
+	router_set_hooks(lv.router, &store_hooks, lv.stores);
+	lv.pub = publish_new(lv.loop, lv.stores, lv.nshards, live_resync, &lv);
+	memset(&fsc, 0, sizeof(fsc));
+	fsc.path = outpath;
+	fsc.rotate_bytes = (uint64_t)cfg->output.rotate_mb << 20;
+	fsc.keep = cfg->output.keep;
+	fidx = publish_add(lv.pub, "file");
+	if ((rc = filesink_new(lv.loop, &fsc, publish_host(lv.pub, fidx),
+	    &lv.out, err, sizeof(err))) != 0) {
+		log_error("start failed: %s", err);
+		goto err_router;
+	}
+	publish_attach(lv.pub, fidx, lv.out);
 	router_set_room(lv.router, 0, live_room, &lv);
 	ev_async_init(&lv.room, live_room_cb);
 	ev_async_start(lv.loop, &lv.room);
@@ -521,6 +643,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	ev_signal_start(lv.loop, &lv.sighup);
 	ev_signal_start(lv.loop, &lv.sigusr1);
 
+	publish_start(lv.pub);
 	if ((rc = router_start(lv.router)) != 0) {
 		log_error("start failed: shard threads: %s", strerror(-rc));
 		goto err_watchers;
@@ -556,11 +679,15 @@ err_router:
 	ev_async_stop(lv.loop, &lv.room);
 	router_free(lv.router);
 	outbox_free(lv.outbox);
-err_sink:
-	lv.out->ops->free(lv.out);
+	if (lv.out != NULL)
+		lv.out->ops->close(lv.out, 0);
+	publish_free(lv.pub);
+	for (unsigned i = 0; lv.stores != NULL && i < lv.nshards; i++)
+		store_close(lv.stores[i]);
+	xfree(lv.stores);
+err_shards:
 	xfree(sinks);
 	xfree(lv.shards);
-err_loop:
 	ev_loop_destroy(lv.loop);
 	return status;
 }

@@ -60,6 +60,15 @@ enum router_msg_kind {
 	ROUTER_MSG_MAINT_ADD,	/* ptr: struct corr_maint + reason, owned; id */
 	ROUTER_MSG_MAINT_DEL,	/* id */
 	ROUTER_MSG_TICK,	/* ev.at_ms: time passed, no alarm */
+	ROUTER_MSG_DUMP,	/* ev.at_ms: journal the live incidents */
+};
+
+/* What an ACTION message's ptr holds: the action, where it came from,
+ * then its strings. */
+struct router_action {
+	struct corr_action a;
+	int32_t	 kpart;
+	int64_t	 koffset;
 };
 
 struct router_msg {
@@ -70,6 +79,11 @@ struct router_msg {
 };
 
 _Static_assert(sizeof(struct router_msg) == 48, "router_msg is 48 bytes");
+_Static_assert(ROUTER_MSG_ALARM == (int)ROUTER_IN_ALARM &&
+    ROUTER_MSG_ACTION == (int)ROUTER_IN_ACTION &&
+    ROUTER_MSG_MAINT_ADD == (int)ROUTER_IN_MAINT_ADD &&
+    ROUTER_MSG_MAINT_DEL == (int)ROUTER_IN_MAINT_DEL &&
+    ROUTER_MSG_TICK == (int)ROUTER_IN_TICK, "inputs are messages");
 _Static_assert(ROUTER_MSG_ALARM == 0 &&
     offsetof(struct router_msg, ptr) == 32,
     "an alarm message is its event and 16 zero bytes");
@@ -112,6 +126,8 @@ struct router {
 	struct router_shard *shards;	/* nshards, aligned */
 	router_tap_fn	*tap;		/* or NULL */
 	void		*tap_arg;
+	const struct router_hooks *hooks; /* or NULL */
+	void		*hooks_arg;
 	_Atomic int	 stop;		/* 1: drain and exit */
 	_Atomic unsigned next_maint;	/* maintenance window ids handed out */
 	int		 running;	/* threads started and not joined */
@@ -171,7 +187,40 @@ static void
 router_shard_handle(struct router_shard *s, struct router_msg *m)
 {
 	struct router *r = s->r;
+	const struct router_hooks *h = r->hooks;
+	struct router_input in;
 
+	memset(&in, 0, sizeof(in));
+	in.kind = (uint8_t)m->kind;
+	in.id = m->id;
+	in.now = m->ev.at_ms;
+	in.kpart = -1;
+	in.koffset = -1;
+	switch (m->kind) {
+	case ROUTER_MSG_ALARM:
+		in.ev = &m->ev;
+		break;
+	case ROUTER_MSG_ACTION: {
+		struct router_action *ra = m->ptr;
+
+		in.act = &ra->a;
+		in.kpart = ra->kpart;
+		in.koffset = ra->koffset;
+		break;
+	}
+	case ROUTER_MSG_MAINT_ADD:
+		in.maint = m->ptr;
+		break;
+	case ROUTER_MSG_MAINT_DEL:
+		in.now = corr_engine_now(s->engine);
+		break;
+	case ROUTER_MSG_DUMP:
+		if (h != NULL && h->dump != NULL)
+			h->dump(r->hooks_arg, s->id, s->engine, m->ev.at_ms);
+		return;
+	}
+	if (h != NULL && h->begin != NULL)
+		h->begin(r->hooks_arg, s->id, s->engine, &in);
 	switch (m->kind) {
 	case ROUTER_MSG_ALARM:
 		if (r->tap != NULL)
@@ -179,7 +228,7 @@ router_shard_handle(struct router_shard *s, struct router_msg *m)
 		corr_engine_alarm(s->engine, &m->ev);
 		break;
 	case ROUTER_MSG_ACTION:
-		corr_engine_action(s->engine, m->ptr, NULL, 0);
+		corr_engine_action(s->engine, in.act, NULL, 0);
 		break;
 	case ROUTER_MSG_MAINT_ADD:
 		corr_engine_maint_put(s->engine, m->id, m->ptr);
@@ -192,6 +241,8 @@ router_shard_handle(struct router_shard *s, struct router_msg *m)
 		corr_engine_advance(s->engine, m->ev.at_ms);
 		break;
 	}
+	if (h != NULL && h->end != NULL)
+		h->end(r->hooks_arg, s->id, s->engine, &in);
 	if (m->ptr != NULL)
 		FREE_NULL(m->ptr);
 }
@@ -242,23 +293,33 @@ router_shard_main(void *arg)
 {
 	struct router_shard *s = arg;
 
+	const struct router_hooks *h = s->r->hooks;
+
 	for (;;) {
+		int sleep_ms = -1;
 		uint32_t t;
 
-		if (router_shard_drain(s) > 0)
+		if (router_shard_drain(s) > 0) {
+			if (h != NULL && h->batch != NULL)
+				h->batch(s->r->hooks_arg, s->id, s->engine, 0);
 			continue;
+		}
 		if (ring_load_acquire(&s->r->stop)) {
 			while (router_shard_drain(s) > 0)
 				;
+			if (h != NULL && h->batch != NULL)
+				h->batch(s->r->hooks_arg, s->id, s->engine, 1);
 			break;
 		}
+		if (h != NULL && h->batch != NULL)
+			sleep_ms = h->batch(s->r->hooks_arg, s->id, s->engine, 1);
 		t = ring_bell_prepare(&s->bell);
 		if (router_shard_ready(s)) {
 			ring_bell_cancel(&s->bell);
 			continue;
 		}
 		ring_add_relaxed(&s->sleeps, 1);
-		(void)ring_bell_wait(&s->bell, t, -1);
+		(void)ring_bell_wait(&s->bell, t, sleep_ms);
 	}
 	return NULL;
 }
@@ -331,6 +392,19 @@ router_set_room(struct router *r, unsigned producer, router_room_fn *fn,
 		return;
 	r->prod[producer].room_fn = fn;
 	r->prod[producer].room_arg = arg;
+}
+
+void
+router_set_hooks(struct router *r, const struct router_hooks *h, void *arg)
+{
+	r->hooks = h;
+	r->hooks_arg = arg;
+}
+
+struct corr_engine *
+router_engine(struct router *r, unsigned shard)
+{
+	return shard < r->nshards ? r->shards[shard].engine : NULL;
 }
 
 void
@@ -548,7 +622,14 @@ int
 router_action(struct router *r, unsigned producer,
     const struct corr_action *a)
 {
-	struct corr_action *copy;
+	return router_action_from(r, producer, a, -1, -1);
+}
+
+int
+router_action_from(struct router *r, unsigned producer,
+    const struct corr_action *a, int32_t kpart, int64_t koffset)
+{
+	struct router_action *copy;
 	struct router_msg m;
 	unsigned shard;
 	uint64_t num;
@@ -563,11 +644,13 @@ router_action(struct router *r, unsigned producer,
 	    (a->actor ? strlen(a->actor) + 1 : 0) +
 	    (a->note ? strlen(a->note) + 1 : 0);
 	copy = xmalloc(need);
-	*copy = *a;
+	copy->a = *a;
+	copy->kpart = kpart;
+	copy->koffset = koffset;
 	p = (char *)(copy + 1);
-	copy->incident = router_copy_str(&p, a->incident);
-	copy->actor = router_copy_str(&p, a->actor);
-	copy->note = router_copy_str(&p, a->note);
+	copy->a.incident = router_copy_str(&p, a->incident);
+	copy->a.actor = router_copy_str(&p, a->actor);
+	copy->a.note = router_copy_str(&p, a->note);
 	memset(&m, 0, sizeof(m));
 	m.ptr = copy;
 	m.kind = ROUTER_MSG_ACTION;
@@ -632,21 +715,36 @@ router_maint_remove(struct router *r, unsigned producer, uint32_t id)
 	return 0;
 }
 
-int
-router_tick_shard(struct router *r, unsigned producer, unsigned shard,
-    int64_t now)
+/* Queues a message with no payload but a time to one shard. */
+static int
+router_push_time(struct router *r, unsigned producer, unsigned shard,
+    uint32_t kind, int64_t now)
 {
 	struct router_msg m;
 
 	if (producer >= r->nproducers || shard >= r->nshards)
 		return -EINVAL;
 	memset(&m, 0, sizeof(m));
-	m.kind = ROUTER_MSG_TICK;
+	m.kind = kind;
 	m.ev.at_ms = now;
 	if (ring_push(router_ring_of(r, producer, shard), &m) != 0)
 		return -EAGAIN;
 	router_wake_shard(r, shard);
 	return 0;
+}
+
+int
+router_tick_shard(struct router *r, unsigned producer, unsigned shard,
+    int64_t now)
+{
+	return router_push_time(r, producer, shard, ROUTER_MSG_TICK, now);
+}
+
+int
+router_dump_shard(struct router *r, unsigned producer, unsigned shard,
+    int64_t now)
+{
+	return router_push_time(r, producer, shard, ROUTER_MSG_DUMP, now);
 }
 
 int

@@ -68,6 +68,43 @@ typedef void router_room_fn(void *arg, unsigned shard);
 typedef void router_tap_fn(void *arg, unsigned shard,
 	    const struct alarm_event *ev);
 
+/* What a shard is about to give its engine (router_hooks). */
+enum router_input_kind {
+	ROUTER_IN_ALARM, ROUTER_IN_ACTION, ROUTER_IN_MAINT_ADD,
+	ROUTER_IN_MAINT_DEL, ROUTER_IN_TICK
+};
+
+struct router_input {
+	uint8_t	 kind;			/* enum router_input_kind */
+	const struct alarm_event *ev;	/* ALARM */
+	const struct corr_action *act;	/* ACTION */
+	int32_t	 kpart;			/* ACTION: tocsin.actions partition, */
+	int64_t	 koffset;		/* ... offset, or -1 */
+	const struct corr_maint *maint;	/* MAINT_ADD */
+	uint32_t id;			/* MAINT_ADD, MAINT_DEL: window id */
+	int64_t	 now;			/* TICK: its time; MAINT_DEL: the
+					 * engine's time */
+};
+
+/*
+ * What a shard thread calls around its engine (the daemon's journal:
+ * daemon/store); every op may be NULL and runs on the shard's thread.
+ * begin/end bracket each input; batch follows each round of messages
+ * (idle 0) and comes once more before the shard sleeps or stops (idle 1);
+ * dump answers router_dump_shard() with the engine in hand.
+ */
+struct router_hooks {
+	void	(*begin)(void *arg, unsigned shard, struct corr_engine *e,
+		    const struct router_input *in);
+	void	(*end)(void *arg, unsigned shard, struct corr_engine *e,
+		    const struct router_input *in);
+	int	(*batch)(void *arg, unsigned shard, struct corr_engine *e,
+		    int idle);	/* idle: how long the shard may sleep at
+				 * most, ms, or -1 (until a message) */
+	void	(*dump)(void *arg, unsigned shard, struct corr_engine *e,
+		    int64_t now);
+};
+
 /*
  * Creates nshards engines (shard i reports to sinks[i]) and the rings of
  * nproducers producers, ring_slots messages each (a power of two >= 4).
@@ -81,6 +118,12 @@ struct router *router_new(struct fleet *fleet,
 /* Installs producer's room callback (or NULL); only before router_start(). */
 void	 router_set_room(struct router *r, unsigned producer,
 	    router_room_fn *fn, void *arg);
+/* Installs the shard hooks (or NULL); only before router_start(). */
+void	 router_set_hooks(struct router *r, const struct router_hooks *h,
+	    void *arg);
+/* Shard i's engine: only before router_start() or after router_stop()
+ * (restore, tests). */
+struct corr_engine *router_engine(struct router *r, unsigned shard);
 /* Installs a tap (or NULL); only before router_start(). */
 void	 router_set_tap(struct router *r, router_tap_fn *fn, void *arg);
 /* Starts the shard threads: 0 or -errno (then no thread runs). */
@@ -127,6 +170,10 @@ int	 router_push_wait(struct router *r, unsigned producer,
  */
 int	 router_action(struct router *r, unsigned producer,
 	    const struct corr_action *a);
+/* The same for an action taken from tocsin.actions partition kpart at
+ * koffset: the shard's hooks see where it came from (router_input). */
+int	 router_action_from(struct router *r, unsigned producer,
+	    const struct corr_action *a, int32_t kpart, int64_t koffset);
 /*
  * Queues a planned-work window for the shard owning its site (or area) and
  * sets *id, unique across shards, for router_maint_remove().  Returns
@@ -149,6 +196,12 @@ int	 router_maint_remove(struct router *r, unsigned producer, uint32_t id);
  * once in `full`), 0 when every shard got it, -EINVAL for a bad producer.
  */
 int	 router_tick(struct router *r, unsigned producer, int64_t now);
+/*
+ * Asks shard `shard` to hand its live incidents to its hooks' dump op at
+ * time now (a Redis resync): 0, -EAGAIN (ring full) or -EINVAL.
+ */
+int	 router_dump_shard(struct router *r, unsigned producer, unsigned shard,
+	    int64_t now);
 /* The same for one shard: 0, -EAGAIN (its ring is full) or -EINVAL. */
 int	 router_tick_shard(struct router *r, unsigned producer, unsigned shard,
 	    int64_t now);

@@ -193,6 +193,7 @@ fleet_yaml(const struct env *e, const char *name, const char *output,
 
 	snprintf(yaml, sizeof(yaml),
 	    "daemon:\n  shards: 2\n  log_level: info\n"
+	    "  state_dir: %s/state\n"
 	    "modbus:\n  port: %d\n  timeout: 200ms\n  interval: 300ms\n"
 	    "  comm_loss_misses: 2\n  backoff_min: 100ms\n"
 	    "  backoff_max: 500ms\n"
@@ -219,7 +220,7 @@ fleet_yaml(const struct env *e, const char *name, const char *output,
 	    "    - {clock: arrive, duration: 2h}\n"
 	    "    - {clock: resolve, duration: 8h}\n"
 	    "    - {clock: resolve_complex, duration: 24h}\n",
-	    e->port, output, e->net, e->net,
+	    e->dir, e->port, output, e->net, e->net,
 	    down_device ? "  - {id: T9-rect, site: T2, profile: rectifier, "
 	    "host: " : "", down_device ? e->net : "",
 	    down_device ? "9}\n" : "");
@@ -562,13 +563,17 @@ Test(tocsind_live, down_device_raises_comm_loss_to_the_output)
 }
 
 /*
- * The output cannot take the lines (/dev/full: every flush fails with
+ * The output cannot take the lines (/dev/full: every write fails with
  * ENOSPC): the failures are counted and logged, tocsind keeps running and
- * stops cleanly.  A file that cannot be opened stops the start with exit
- * 1 and a line naming it.  No simulator: the down device makes the event.
+ * stops cleanly, saying the rest waits in the journal.  Started again with
+ * a file that takes them, it writes every event of the first run: each
+ * incident's seq from 1 with no gap (the journal is the outbox).  A file
+ * that cannot be opened stops the start with exit 1 and a line naming it.
+ * No simulator: the down device makes the events.
  */
 Test(tocsind_live, write_errors_are_counted_not_fatal)
 {
+	long long first;
 	struct env e;
 	char prog[512], cfg[128];
 	const char *argv[6];
@@ -590,18 +595,54 @@ Test(tocsind_live, write_errors_are_counted_not_fatal)
 	cr_expect_geq(stop_counter(r.err, "write_errors"), 1, "%s", r.err);
 	cr_expect(strstr(r.err, "filesink write failed path=/dev/full") != NULL,
 	    "%s", r.err);
-	/* kept and retried while running; at the stop, said how many */
-	cr_expect(strstr(r.err, "filesink closing with lines=") != NULL,
+	/* kept in the journal; at the stop, said so */
+	cr_expect(strstr(r.err, "the rest stays in the journal") != NULL,
 	    "%s", r.err);
 	cr_expect_null(sanitizer_report(r.err), "%s", r.err);
+	first = stop_counter(r.err, "incident_events");
 	proc_result_free(&r);
+
+	/* the same state dir, an output that works: the first run's events */
+	{
+		char out[128];
+		json_t *evs, *last = json_object();
+		size_t i;
+		json_t *ev;
+
+		env_path(&e, "later.jsonl", out, sizeof(out));
+		fleet_yaml(&e, "later.yaml", out, 1);
+		env_path(&e, "later.yaml", cfg, sizeof(cfg));
+		argv[4] = "2";
+		cr_assert_eq(proc_run((char *const *)argv, 40000, &r), 0);
+		cr_expect_eq(r.status, 0, "exit %d:\n%s", r.status, r.err);
+		cr_expect(strstr(r.err, "restored shard=") != NULL, "%s", r.err);
+		evs = events(&e, "later.jsonl");
+		cr_expect_geq(json_array_size(evs), (size_t)first,
+		    "every event of the first run written after the restart");
+		json_array_foreach(evs, i, ev) {
+			const char *id = istr(ev, "id");
+			json_int_t seq = json_integer_value(json_object_get(ev,
+			    "seq"));
+			json_int_t prev = json_integer_value(json_object_get(
+			    last, id));
+
+			cr_expect_eq(seq, prev + 1, "%s: seq %lld after %lld",
+			    id, (long long)seq, (long long)prev);
+			json_object_set_new(last, id, json_integer(seq));
+		}
+		json_decref(last);
+		json_decref(evs);
+		proc_result_free(&r);
+		argv[4] = "4";
+	}
 
 	fleet_yaml(&e, "nodir.yaml", "/nonexistent-tocsin-dir/out.jsonl", 0);
 	env_path(&e, "nodir.yaml", cfg, sizeof(cfg));
 	cr_assert_eq(proc_run((char *const *)argv, 40000, &r), 0);
 	cr_expect_eq(r.status, 1, "exit %d:\n%s", r.status, r.err);
 	cr_expect(strstr(r.err, "start failed: output "
-	    "file=/nonexistent-tocsin-dir/out.jsonl") != NULL, "%s", r.err);
+	    "file /nonexistent-tocsin-dir/out.jsonl: No such file") != NULL,
+	    "%s", r.err);
 	proc_result_free(&r);
 	env_fini(&e);
 }

@@ -1,0 +1,424 @@
+/*
+ * publish.c - see publish.h.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <ev.h>
+
+#include "daemon/log.h"
+#include "daemon/mem.h"
+#include "daemon/publish.h"
+
+/* One sink's view of one shard's journal. */
+struct pub_reader {
+	struct journal_reader *rd;
+	uint64_t	*fifo;		/* positions offered, not done */
+	size_t		 head, n, cap;	/* ring of cap entries */
+	uint64_t	 done;		/* done through the record at done ... */
+	int		 has_done;	/* ... when set */
+	int		 dirty;		/* done moved since the last save */
+};
+
+struct pub_slot {
+	char		 name[32];
+	struct pub_sink	*sink;
+	struct pub_host	 host;
+	struct publish	*p;
+	struct pub_reader *rs;		/* nshards */
+	int		 blocked;	/* offer() said -EAGAIN */
+	uint64_t	 offered, refused, rewinds;
+};
+
+struct publish {
+	struct ev_loop	*loop;
+	struct store	**stores;
+	unsigned	 nshards;
+	struct pub_slot	 slots[PUBLISH_MAX_SINKS];
+	unsigned	 nslots;
+	publish_resync_fn *resync;
+	void		*resync_arg;
+	ev_async	 kick;		/* shards: new durable records */
+	ev_idle		 more;		/* a turn left records to offer */
+	ev_timer	 save;		/* one-shot: save positions, trim */
+	struct pub_span	*spans;		/* STORE_MAX_SPANS */
+	int		 started;
+};
+
+static void
+fifo_push(struct pub_reader *r, uint64_t pos)
+{
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 256;
+		uint64_t *f = xreallocarray(NULL, cap, sizeof(*f));
+
+		for (size_t i = 0; i < r->n; i++)
+			f[i] = r->fifo[(r->head + i) % r->cap];
+		xfree(r->fifo);
+		r->fifo = f;
+		r->head = 0;
+		r->cap = cap;
+	}
+	r->fifo[(r->head + r->n) % r->cap] = pos;
+	r->n++;
+}
+
+static void
+publish_save_later(struct publish *p)
+{
+	if (!ev_is_active(&p->save)) {
+		ev_timer_set(&p->save, PUBLISH_SAVE_S, 0.);
+		ev_timer_start(p->loop, &p->save);
+	}
+}
+
+/* ---- what sinks call ---- */
+
+static void
+host_ready(void *arg)
+{
+	struct pub_slot *s = arg;
+
+	s->blocked = 0;
+	ev_async_send(s->p->loop, &s->p->kick);
+}
+
+static void
+host_done(void *arg, unsigned shard, uint64_t pos)
+{
+	struct pub_slot *s = arg;
+	struct pub_reader *r;
+
+	if (shard >= s->p->nshards)
+		return;
+	r = &s->rs[shard];
+	while (r->n > 0 && r->fifo[r->head] <= pos) {
+		r->head = (r->head + 1) % r->cap;
+		r->n--;
+	}
+	if (!r->has_done || pos > r->done) {
+		r->done = pos;
+		r->has_done = 1;
+		r->dirty = 1;
+		publish_save_later(s->p);
+	}
+}
+
+static void
+host_rewind(void *arg, unsigned shard, uint64_t pos)
+{
+	struct pub_slot *s = arg;
+	struct pub_reader *r;
+
+	if (shard >= s->p->nshards)
+		return;
+	r = &s->rs[shard];
+	journal_reader_seek(r->rd, pos);
+	/* what was offered from pos on is offered again */
+	while (r->n > 0 && r->fifo[(r->head + r->n - 1) % r->cap] >= pos)
+		r->n--;
+	s->rewinds++;
+	ev_async_send(s->p->loop, &s->p->kick);
+}
+
+static void
+host_resync(void *arg)
+{
+	struct pub_slot *s = arg;
+
+	if (s->p->resync != NULL)
+		s->p->resync(s->p->resync_arg);
+}
+
+/* ---- pumping ---- */
+
+/*
+ * Offers up to PUBLISH_TURN records of one shard to one sink: 1 when it
+ * stopped with more to offer, 0 when it caught up or the sink is blocked.
+ */
+static int
+publish_turn(struct publish *p, struct pub_slot *s, unsigned shard)
+{
+	struct pub_reader *r = &s->rs[shard];
+	struct journal *j = store_journal(p->stores[shard]);
+	uint64_t limit = journal_durable(j);
+	struct journal_rec rec;
+	struct pub_rec pr;
+	int rc;
+
+	for (unsigned k = 0; k < PUBLISH_TURN; k++) {
+		uint64_t at = journal_reader_tell(r->rd);
+
+		if ((rc = journal_read(r->rd, limit, &rec)) <= 0) {
+			if (rc < 0) {
+				log_warnx("publish %s shard=%u: journal read "
+				    "at %" PRIu64 ": %s; skipping to the next "
+				    "segment", s->name, shard, at,
+				    strerror(-rc));
+				journal_reader_seek(r->rd, limit);
+			}
+			return 0;
+		}
+		rc = store_pub_rec(&rec, shard, &pr, p->spans);
+		if (rc <= 0) {
+			if (rc < 0)
+				log_warnx("publish %s shard=%u: record at %"
+				    PRIu64 " does not decode; skipped",
+				    s->name, shard, rec.pos);
+			/* nothing in flight: the position moves past it */
+			if (r->n == 0) {
+				r->done = rec.pos;
+				r->has_done = 1;
+				r->dirty = 1;
+			}
+			continue;
+		}
+		fifo_push(r, rec.pos);
+		if (s->sink->ops->offer(s->sink, &pr) < 0) {
+			r->n--;
+			journal_reader_seek(r->rd, rec.pos);
+			s->blocked = 1;
+			s->refused++;
+			return 0;
+		}
+		s->offered++;
+		if (s->blocked)		/* rewound or blocked by a callback */
+			return 0;
+	}
+	return 1;
+}
+
+void
+publish_pump(struct publish *p)
+{
+	int more = 0;
+
+	for (unsigned i = 0; i < p->nslots; i++) {
+		struct pub_slot *s = &p->slots[i];
+
+		for (unsigned sh = 0; sh < p->nshards && !s->blocked; sh++)
+			more |= publish_turn(p, s, sh);
+	}
+	for (unsigned i = 0; i < p->nslots; i++)
+		for (unsigned sh = 0; sh < p->nshards; sh++)
+			if (p->slots[i].rs[sh].dirty) {
+				publish_save_later(p);
+				break;
+			}
+	if (more && !ev_is_active(&p->more))
+		ev_idle_start(p->loop, &p->more);
+	else if (!more && ev_is_active(&p->more))
+		ev_idle_stop(p->loop, &p->more);
+}
+
+static void
+publish_kick_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	publish_pump(w->data);
+}
+
+static void
+publish_more_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	publish_pump(w->data);
+}
+
+/* Saves moved positions and trims each journal below its slowest sink. */
+static void
+publish_save(struct publish *p)
+{
+	for (unsigned sh = 0; sh < p->nshards; sh++) {
+		struct journal *j = store_journal(p->stores[sh]);
+		uint64_t keep = UINT64_MAX;
+
+		for (unsigned i = 0; i < p->nslots; i++) {
+			struct pub_slot *s = &p->slots[i];
+			struct pub_reader *r = &s->rs[sh];
+
+			if (r->dirty && r->has_done &&
+			    journal_pos_put(j, s->name, r->done) == 0)
+				r->dirty = 0;
+			if (!r->has_done)
+				keep = 0;
+			else if (r->done < keep)
+				keep = r->done;
+		}
+		if (keep != 0)
+			(void)journal_trim(j, keep);
+	}
+}
+
+static void
+publish_save_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	publish_save(w->data);
+}
+
+/* ---- life ---- */
+
+struct publish *
+publish_new(struct ev_loop *loop, struct store **stores, unsigned nshards,
+    publish_resync_fn *resync, void *resync_arg)
+{
+	struct publish *p = xcalloc(1, sizeof(*p));
+
+	p->loop = loop;
+	p->stores = stores;
+	p->nshards = nshards;
+	p->resync = resync;
+	p->resync_arg = resync_arg;
+	p->spans = xreallocarray(NULL, STORE_MAX_SPANS, sizeof(*p->spans));
+	ev_async_init(&p->kick, publish_kick_cb);
+	p->kick.data = p;
+	ev_idle_init(&p->more, publish_more_cb);
+	p->more.data = p;
+	ev_timer_init(&p->save, publish_save_cb, PUBLISH_SAVE_S, 0.);
+	p->save.data = p;
+	return p;
+}
+
+int
+publish_add(struct publish *p, const char *name)
+{
+	struct pub_slot *s;
+
+	if (p->nslots == PUBLISH_MAX_SINKS)
+		return -ENOSPC;
+	s = &p->slots[p->nslots];
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->p = p;
+	s->host.ready = host_ready;
+	s->host.done = host_done;
+	s->host.rewind = host_rewind;
+	s->host.resync = host_resync;
+	s->host.arg = s;
+	s->rs = xcalloc(p->nshards, sizeof(*s->rs));
+	return (int)p->nslots++;
+}
+
+const struct pub_host *
+publish_host(struct publish *p, int idx)
+{
+	return &p->slots[idx].host;
+}
+
+void
+publish_attach(struct publish *p, int idx, struct pub_sink *s)
+{
+	p->slots[idx].sink = s;
+}
+
+void
+publish_start(struct publish *p)
+{
+	for (unsigned i = 0; i < p->nslots; i++) {
+		struct pub_slot *s = &p->slots[i];
+
+		for (unsigned sh = 0; sh < p->nshards; sh++) {
+			struct journal *j = store_journal(p->stores[sh]);
+			struct pub_reader *r = &s->rs[sh];
+			struct journal_rec rec;
+			uint64_t pos;
+
+			if (journal_pos_get(j, s->name, &pos) == 0) {
+				/* done through the record at pos: after it */
+				r->rd = journal_reader_new(j, pos);
+				if (journal_reader_tell(r->rd) == pos)
+					(void)journal_read(r->rd,
+					    journal_written(j), &rec);
+				r->done = pos;
+				r->has_done = 1;
+			} else
+				/* a new sink: everything still on disk */
+				r->rd = journal_reader_new(j, 0);
+		}
+	}
+	ev_async_start(p->loop, &p->kick);
+	p->started = 1;
+	ev_async_send(p->loop, &p->kick);
+}
+
+void
+publish_kick(struct publish *p, unsigned shard)
+{
+	ev_async_send(p->loop, &p->kick);
+}
+
+int
+publish_idle(struct publish *p)
+{
+	for (unsigned i = 0; i < p->nslots; i++)
+		for (unsigned sh = 0; sh < p->nshards; sh++) {
+			struct pub_reader *r = &p->slots[i].rs[sh];
+			struct journal *j = store_journal(p->stores[sh]);
+
+			if (r->n > 0 || journal_reader_tell(r->rd) <
+			    journal_durable(j))
+				return 0;
+		}
+	return 1;
+}
+
+void
+publish_stop(struct publish *p)
+{
+	if (!p->started)
+		return;
+	publish_save(p);
+	ev_async_stop(p->loop, &p->kick);
+	ev_idle_stop(p->loop, &p->more);
+	ev_timer_stop(p->loop, &p->save);
+	p->started = 0;
+}
+
+void
+publish_free(struct publish *p)
+{
+	if (p == NULL)
+		return;
+	publish_stop(p);
+	for (unsigned i = 0; i < p->nslots; i++) {
+		struct pub_slot *s = &p->slots[i];
+
+		for (unsigned sh = 0; sh < p->nshards; sh++) {
+			journal_reader_free(s->rs[sh].rd);
+			xfree(s->rs[sh].fifo);
+		}
+		xfree(s->rs);
+	}
+	xfree(p->spans);
+	xfree(p);
+}
+
+unsigned
+publish_nsinks(const struct publish *p)
+{
+	return p->nslots;
+}
+
+void
+publish_sink_stats(const struct publish *p, int idx,
+    struct publish_sink_stats *out)
+{
+	const struct pub_slot *s = &p->slots[idx];
+
+	memset(out, 0, sizeof(*out));
+	out->name = s->name;
+	out->offered = s->offered;
+	out->refused = s->refused;
+	out->rewinds = s->rewinds;
+	for (unsigned sh = 0; sh < p->nshards; sh++) {
+		struct journal *j = store_journal(p->stores[sh]);
+		const struct pub_reader *r = &s->rs[sh];
+		uint64_t d = journal_durable(j);
+		uint64_t at = r->n > 0 ? r->fifo[r->head] :
+		    (r->rd != NULL ? journal_reader_tell(r->rd) : 0);
+
+		if (d > at)
+			out->lag += d - at;
+	}
+	out->healthy = s->sink != NULL && (s->sink->ops->healthy == NULL ||
+	    s->sink->ops->healthy(s->sink));
+}

@@ -1,0 +1,831 @@
+/*
+ * store.c - see store.h.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "correlator/incjson.h"
+#include "correlator/sla.h"
+#include "daemon/log.h"
+#include "daemon/mem.h"
+#include "daemon/ring.h"
+#include "daemon/store.h"
+
+#define STORE_LOG_MS	10000	/* a refusing disk logs this often */
+
+struct store {
+	struct journal	*j;
+	struct fleet	*fleet;
+	struct store_config c;
+	unsigned	 shard;
+	struct incjson_buf jb;		/* event JSON, reused */
+	char		*rb;		/* record payload, reused */
+	size_t		 rbn, rbcap;
+	/* the input being handled */
+	uint64_t	 in_pos;	/* its record */
+	int32_t		 in_kpart;	/* an action's tocsin.actions source */
+	int64_t		 in_koffset;
+	uint64_t	 in_events;	/* events when it began */
+	uint64_t	 events;	/* EVENT and REJECTED records written */
+	/* restore */
+	int		 replay;	/* 1: events come from replayed inputs */
+	uint64_t	 replay_skip;	/* of those, this many are journaled */
+	/* durability */
+	int64_t		 last_sync;	/* ring_mono_ms() */
+	int64_t		 last_err_log;
+	uint64_t	 notified;	/* durable end last announced */
+	_Atomic uint64_t n_records, n_bytes, n_syncs, n_errors, n_snaps,
+			 snap_bytes, held;
+	_Atomic int	 healthy;
+	uint64_t	 restored_inputs, restored_events, restore_ms;
+};
+
+/* ---- payload codec: little-endian fixed fields, u32-length strings ---- */
+
+static void
+rb_need(struct store *st, size_t n)
+{
+	if (st->rbcap - st->rbn < n) {
+		size_t cap = st->rbcap ? st->rbcap : 4096;
+
+		while (cap - st->rbn < n)
+			cap *= 2;
+		st->rb = xrealloc(st->rb, cap);
+		st->rbcap = cap;
+	}
+}
+
+static void
+put_raw(struct store *st, const void *p, size_t n)
+{
+	rb_need(st, n);
+	memcpy(st->rb + st->rbn, p, n);
+	st->rbn += n;
+}
+
+#define PUT(st, v)	do { __typeof__(v) v_ = (v); \
+			     put_raw((st), &v_, sizeof(v_)); } while (0)
+
+static void
+put_str(struct store *st, const char *s)
+{
+	uint32_t n = s != NULL ? (uint32_t)strlen(s) : UINT32_MAX;
+
+	PUT(st, n);
+	if (s != NULL)
+		put_raw(st, s, n);
+}
+
+/* A reader over one payload: every get checks the bytes are there. */
+struct rd {
+	const char	*p;
+	size_t		 n, off;
+	int		 bad;
+};
+
+static int
+get_raw(struct rd *r, void *out, size_t n)
+{
+	if (r->bad || r->n - r->off < n) {
+		r->bad = 1;
+		memset(out, 0, n);
+		return -1;
+	}
+	memcpy(out, r->p + r->off, n);
+	r->off += n;
+	return 0;
+}
+
+#define GET(r, v)	get_raw((r), &(v), sizeof(v))
+
+/*
+ * A string: points into the payload, NUL-terminated by copying into buf
+ * (len bytes); NULL for a null string.  Sets bad when it does not fit.
+ */
+static const char *
+get_str(struct rd *r, char *buf, size_t len)
+{
+	uint32_t n;
+
+	if (GET(r, n) < 0)
+		return NULL;
+	if (n == UINT32_MAX)
+		return NULL;
+	if (n >= len || r->n - r->off < n) {
+		r->bad = 1;
+		return NULL;
+	}
+	memcpy(buf, r->p + r->off, n);
+	buf[n] = '\0';
+	r->off += n;
+	return buf;
+}
+
+/* A string left in place: its bytes and length (put_cstr's end in NUL). */
+static const char *
+get_bytes(struct rd *r, uint32_t *n)
+{
+	const char *p;
+
+	if (GET(r, *n) < 0 || *n == UINT32_MAX || r->n - r->off < *n) {
+		r->bad = 1;
+		return NULL;
+	}
+	p = r->p + r->off;
+	r->off += *n;
+	return p;
+}
+
+/* A string written with its NUL, for readers that use it in place. */
+static void
+put_cstr(struct store *st, const char *s)
+{
+	uint32_t n = (uint32_t)strlen(s) + 1;
+
+	PUT(st, n);
+	put_raw(st, s, n);
+}
+
+static const char *
+get_cstr(struct rd *r)
+{
+	uint32_t n;
+	const char *p = get_bytes(r, &n);
+
+	if (p == NULL || n == 0 || p[n - 1] != '\0') {
+		r->bad = 1;
+		return NULL;
+	}
+	return p;
+}
+
+/* ---- writing ---- */
+
+static uint64_t
+store_put(struct store *st, enum store_type type)
+{
+	uint64_t pos = journal_append(st->j, (uint8_t)type, st->rb, st->rbn);
+
+	ring_add_relaxed(&st->n_records, 1);
+	ring_add_relaxed(&st->n_bytes, st->rbn + JOURNAL_HDR);
+	st->rbn = 0;
+	return pos;
+}
+
+static uint64_t
+store_input(struct store *st, const struct router_input *in)
+{
+	const struct fleet *f = st->fleet;
+
+	st->rbn = 0;
+	switch (in->kind) {
+	case ROUTER_IN_ALARM:
+		PUT(st, in->ev->at_ms);
+		PUT(st, in->ev->value);
+		PUT(st, in->ev->point);
+		PUT(st, in->ev->edge);
+		PUT(st, in->ev->severity);
+		put_str(st, f->devices[in->ev->device].id);
+		put_str(st, f->codes[in->ev->code]);
+		return store_put(st, STORE_ALARM);
+	case ROUTER_IN_ACTION:
+		PUT(st, in->act->at);
+		PUT(st, in->act->type);
+		PUT(st, in->kpart);
+		PUT(st, in->koffset);
+		put_str(st, in->act->incident);
+		put_str(st, in->act->actor);
+		put_str(st, in->act->note);
+		return store_put(st, STORE_ACTION);
+	case ROUTER_IN_MAINT_ADD: {
+		const struct corr_maint *m = in->maint;
+		uint8_t is_site = m->site != FLEET_NONE;
+
+		PUT(st, in->id);
+		PUT(st, m->start_ms);
+		PUT(st, m->end_ms);
+		PUT(st, is_site);
+		put_str(st, is_site ? f->sites[m->site].id : f->areas[m->area]);
+		put_str(st, m->reason);
+		return store_put(st, STORE_MAINT_ADD);
+	}
+	case ROUTER_IN_MAINT_DEL:
+		PUT(st, in->id);
+		PUT(st, in->now);
+		return store_put(st, STORE_MAINT_DEL);
+	default: {
+		uint8_t catch_up = 0;
+
+		PUT(st, in->now);
+		PUT(st, catch_up);
+		return store_put(st, STORE_TICK);
+	}
+	}
+}
+
+/* The earliest deadline of a clock still running toward its breach. */
+static int64_t
+store_deadline(const struct corr_event *ev)
+{
+	int64_t best = 0;
+
+	if (ev->sla == NULL || !ev->inc->has_sla)
+		return 0;
+	for (unsigned k = 0; k < SLA__NCLOCKS; k++) {
+		struct sla_clock_view v;
+
+		sla_clock_view(ev->sla, &ev->inc->sla, (enum sla_clock_kind)k,
+		    ev->at, &v);
+		if (v.has_deadline && !v.breached && !v.met &&
+		    v.state == SLA_CLOCK_RUNNING && !v.paused &&
+		    (best == 0 || v.deadline_ms < best))
+			best = v.deadline_ms;
+	}
+	return best;
+}
+
+/* EVENT or STATE: the fields publishers key on, the JSON, step spans. */
+static void
+store_put_event(struct store *st, const struct corr_event *ev,
+    enum store_type type)
+{
+	const struct corr_incident *ci = ev->inc;
+	const struct fleet *f = st->fleet;
+	uint8_t live = ci->state != CORR_CLOSED;
+	uint32_t len;
+
+	st->jb.n = 0;
+	len = (uint32_t)incjson_append(&st->jb, f, ev) - 1;	/* no newline */
+	st->rbn = 0;
+	PUT(st, ev->type);
+	PUT(st, ci->state);
+	PUT(st, ci->severity);
+	PUT(st, live);
+	PUT(st, ev->seq);
+	PUT(st, ev->at);
+	PUT(st, ci->opened_at);
+	PUT(st, store_deadline(ev));
+	put_cstr(st, ci->id);
+	put_cstr(st, ci->kind == CORR_KIND_SITE ? f->sites[ci->site].id : "");
+	put_cstr(st, f->areas[ci->area]);
+	PUT(st, len);
+	put_raw(st, st->jb.p, len);
+	PUT(st, st->jb.nspans);
+	put_raw(st, st->jb.spans, st->jb.nspans * sizeof(*st->jb.spans));
+	store_put(st, type);
+}
+
+void
+store_event(struct store *st, const struct corr_event *ev)
+{
+	if (st->replay) {
+		if (st->replay_skip > 0) {
+			st->replay_skip--;
+			return;
+		}
+		st->restored_events++;
+	}
+	st->events++;
+	store_put_event(st, ev, STORE_EVENT);
+}
+
+void
+store_rejected(struct store *st, const struct corr_action *a,
+    const char *reason)
+{
+	json_t *o;
+	char *json;
+
+	if (st->replay) {
+		if (st->replay_skip > 0) {
+			st->replay_skip--;
+			return;
+		}
+		st->restored_events++;
+	}
+	st->events++;
+	/* the tocsin.actions.rejected value: the action and why */
+	o = json_pack("{s:s, s:s?, s:s, s:s?, s:s?}", "reason", reason,
+	    "incident", a->incident,
+	    "action", corr_action_name((enum corr_action_type)a->type),
+	    "actor", a->actor, "note", a->note);
+	json = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	st->rbn = 0;
+	PUT(st, st->in_kpart);
+	PUT(st, st->in_koffset);
+	put_cstr(st, a->incident != NULL ? a->incident : "");
+	put_str(st, json != NULL ? json : "{\"reason\":\"unencodable\"}");
+	free(json);
+	store_put(st, STORE_REJECTED);
+}
+
+/* ---- durability ---- */
+
+static void
+store_notify(struct store *st)
+{
+	uint64_t d = journal_durable(st->j);
+
+	if (d != st->notified) {
+		st->notified = d;
+		if (st->c.durable != NULL)
+			st->c.durable(st->c.durable_arg, st->shard);
+	}
+}
+
+/* Writes, and syncs when due.  0, or -errno (records kept). */
+static int
+store_flush(struct store *st, int idle)
+{
+	int64_t now = ring_mono_ms();
+	int sync, rc;
+
+	if (journal_buffered(st->j) == 0 &&
+	    journal_durable(st->j) == journal_written(st->j))
+		return 0;
+	sync = st->c.fsync == STORE_FSYNC_ALWAYS || idle ||
+	    now - st->last_sync >= (int64_t)st->c.fsync_ms;
+	rc = journal_flush(st->j, sync);
+	if (rc < 0) {
+		ring_add_relaxed(&st->n_errors, 1);
+		atomic_store(&st->held, journal_buffered(st->j));
+		if (atomic_exchange(&st->healthy, 0) ||
+		    now - st->last_err_log >= STORE_LOG_MS) {
+			st->last_err_log = now;
+			log_warnx("journal shard=%u: write failed: %s; %zu "
+			    "bytes held in memory (limit %u), retried every "
+			    "%d ms", st->shard, strerror(-rc),
+			    journal_buffered(st->j), STORE_BUFFER_MAX,
+			    STORE_RETRY_MS);
+		}
+		return rc;
+	}
+	if (!atomic_exchange(&st->healthy, 1))
+		log_info("journal shard=%u: writing again", st->shard);
+	atomic_store(&st->held, 0);
+	if (sync) {
+		st->last_sync = now;
+		ring_add_relaxed(&st->n_syncs, 1);
+	}
+	store_notify(st);
+	return 0;
+}
+
+static void
+store_compact(struct store *st, struct corr_engine *e)
+{
+	char *p;
+	size_t n;
+	int rc;
+
+	if (st->c.snapshot_bytes == 0 || journal_tell(st->j) -
+	    journal_snapshot_pos(st->j) < st->c.snapshot_bytes)
+		return;
+	if (corr_engine_save(e, &p, &n) < 0)
+		return;
+	if ((rc = journal_snapshot(st->j, p, n)) < 0)
+		log_warnx("journal shard=%u: snapshot failed: %s", st->shard,
+		    strerror(-rc));
+	else {
+		ring_add_relaxed(&st->n_snaps, 1);
+		atomic_store(&st->snap_bytes, n);
+	}
+	xfree(p);
+	store_notify(st);
+}
+
+int
+store_sync(struct store *st)
+{
+	return store_flush(st, 1);
+}
+
+/* ---- router hooks (shard thread) ---- */
+
+static struct store *
+store_of(void *arg, unsigned shard)
+{
+	return ((struct store **)arg)[shard];
+}
+
+static void
+store_hook_begin(void *arg, unsigned shard, struct corr_engine *e,
+    const struct router_input *in)
+{
+	struct store *st = store_of(arg, shard);
+
+	st->in_pos = store_input(st, in);
+	st->in_events = st->events;
+	st->in_kpart = in->kpart;
+	st->in_koffset = in->koffset;
+}
+
+static void
+store_hook_end(void *arg, unsigned shard, struct corr_engine *e,
+    const struct router_input *in)
+{
+	struct store *st = store_of(arg, shard);
+
+	/* a tick that fired nothing changed nothing worth replaying */
+	if (in->kind == ROUTER_IN_TICK && st->events == st->in_events)
+		journal_undo(st->j, st->in_pos);
+}
+
+static int
+store_hook_batch(void *arg, unsigned shard, struct corr_engine *e, int idle)
+{
+	struct store *st = store_of(arg, shard);
+
+	if (store_flush(st, idle) < 0) {
+		/* over the bound: hold the shard (no input taken) until the
+		 * disk takes the records again */
+		while (journal_buffered(st->j) > STORE_BUFFER_MAX) {
+			struct timespec ts = { STORE_RETRY_MS / 1000,
+			    (STORE_RETRY_MS % 1000) * 1000000L };
+
+			nanosleep(&ts, NULL);
+			if (store_flush(st, 1) == 0)
+				break;
+		}
+		return STORE_RETRY_MS;
+	}
+	store_compact(st, e);
+	if (idle && journal_durable(st->j) != journal_written(st->j))
+		return (int)st->c.fsync_ms;
+	return -1;
+}
+
+static void
+store_dump_one(void *arg, const struct corr_event *ev)
+{
+	struct store *st = arg;
+
+	store_put_event(st, ev, STORE_STATE);
+}
+
+static void
+store_hook_dump(void *arg, unsigned shard, struct corr_engine *e,
+    int64_t now)
+{
+	struct store *st = store_of(arg, shard);
+
+	st->rbn = 0;
+	PUT(st, now);
+	store_put(st, STORE_DUMP_BEGIN);
+	corr_engine_dump(e, now, store_dump_one, st);
+	st->rbn = 0;
+	PUT(st, now);
+	store_put(st, STORE_DUMP_END);
+}
+
+const struct router_hooks store_hooks = {
+	.begin = store_hook_begin,
+	.end = store_hook_end,
+	.batch = store_hook_batch,
+	.dump = store_hook_dump,
+};
+
+/* ---- open, restore ---- */
+
+struct store *
+store_open(const struct store_config *c, unsigned shard, struct fleet *fleet,
+    char *err, size_t errlen)
+{
+	struct journal_config jc = { c->dir, c->segment_bytes };
+	struct journal_info info;
+	struct store *st;
+
+	st = xcalloc(1, sizeof(*st));
+	if (journal_open(&st->j, &jc, &info, err, errlen) < 0) {
+		xfree(st);
+		return NULL;
+	}
+	if (info.cut > 0)
+		log_warnx("journal shard=%u: cut %" PRIu64 " bytes off the "
+		    "tail: %s (a crash mid-write; everything before it is "
+		    "kept)", shard, info.cut, info.why);
+	st->c = *c;
+	st->fleet = fleet;
+	st->shard = shard;
+	st->notified = journal_durable(st->j);
+	st->in_kpart = -1;
+	st->in_koffset = -1;
+	atomic_store(&st->healthy, 1);
+	incjson_buf_init(&st->jb);
+	st->jb.spans_on = 1;
+	return st;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	incjson_buf_fini(&st->jb);
+	journal_close(st->j);
+	xfree(st->rb);
+	xfree(st);
+}
+
+struct journal *
+store_journal(struct store *st)
+{
+	return st->j;
+}
+
+static int
+store_is_input(uint8_t type)
+{
+	return type >= STORE_ALARM && type <= STORE_TICK;
+}
+
+/*
+ * Feeds one journaled input to e.  0, or -EINVAL when it does not decode
+ * or names what the fleet no longer has (skipped, counted by the caller).
+ */
+static int
+store_replay(struct store *st, struct corr_engine *e,
+    const struct journal_rec *rec)
+{
+	struct rd r = { rec->p, rec->n, 0, 0 };
+	const struct fleet *f = st->fleet;
+	char s1[CORR_NOTE_MAX + 1], s2[CORR_NOTE_MAX + 1],
+	    s3[CORR_NOTE_MAX + 1];
+	uint32_t idx;
+
+	switch (rec->type) {
+	case STORE_ALARM: {
+		struct alarm_event ev;
+		const char *dev, *code;
+		int c;
+
+		memset(&ev, 0, sizeof(ev));
+		GET(&r, ev.at_ms);
+		GET(&r, ev.value);
+		GET(&r, ev.point);
+		GET(&r, ev.edge);
+		GET(&r, ev.severity);
+		dev = get_str(&r, s1, sizeof(s1));
+		code = get_str(&r, s2, sizeof(s2));
+		if (r.bad || dev == NULL || code == NULL ||
+		    (idx = fleet_find(f, FLEET_DEVICE, dev)) == FLEET_NONE ||
+		    (c = fleet_find_code(f, code)) < 0)
+			return -EINVAL;
+		ev.device = idx;
+		ev.site = f->devices[idx].site;
+		ev.code = (uint16_t)c;
+		return corr_engine_alarm(e, &ev) < 0 ? -EINVAL : 0;
+	}
+	case STORE_ACTION: {
+		struct corr_action a;
+		int32_t kpart;
+		int64_t koff;
+
+		memset(&a, 0, sizeof(a));
+		GET(&r, a.at);
+		GET(&r, a.type);
+		GET(&r, kpart);
+		GET(&r, koff);
+		st->in_kpart = kpart;
+		st->in_koffset = koff;
+		a.incident = get_str(&r, s1, sizeof(s1));
+		a.actor = get_str(&r, s2, sizeof(s2));
+		a.note = get_str(&r, s3, sizeof(s3));
+		if (r.bad || a.incident == NULL)
+			return -EINVAL;
+		(void)corr_engine_action(e, &a, NULL, 0);
+		return 0;
+	}
+	case STORE_MAINT_ADD: {
+		struct corr_maint m;
+		uint32_t id;
+		uint8_t is_site;
+		const char *name;
+
+		memset(&m, 0, sizeof(m));
+		GET(&r, id);
+		GET(&r, m.start_ms);
+		GET(&r, m.end_ms);
+		GET(&r, is_site);
+		name = get_str(&r, s1, sizeof(s1));
+		m.reason = get_str(&r, s2, sizeof(s2));
+		if (r.bad || name == NULL)
+			return -EINVAL;
+		m.site = m.area = FLEET_NONE;
+		if (is_site)
+			m.site = fleet_find(f, FLEET_SITE, name);
+		else
+			m.area = fleet_find(f, FLEET_AREA, name);
+		if (m.site == FLEET_NONE && m.area == FLEET_NONE)
+			return -EINVAL;
+		return corr_engine_maint_put(e, id, &m) < 0 ? -EINVAL : 0;
+	}
+	case STORE_MAINT_DEL: {
+		uint32_t id;
+		int64_t now;
+
+		GET(&r, id);
+		GET(&r, now);
+		if (r.bad)
+			return -EINVAL;
+		corr_engine_advance(e, now);
+		(void)corr_engine_maint_remove(e, id);
+		return 0;
+	}
+	case STORE_TICK: {
+		int64_t now;
+		uint8_t catch_up;
+
+		GET(&r, now);
+		GET(&r, catch_up);
+		if (r.bad)
+			return -EINVAL;
+		if (catch_up)
+			corr_engine_catch_up(e, now);
+		else
+			corr_engine_advance(e, now);
+		return 0;
+	}
+	}
+	return -EINVAL;
+}
+
+int
+store_restore(struct store *st, struct corr_engine *e, int64_t now,
+    char *err, size_t errlen)
+{
+	struct journal_reader *rd;
+	struct journal_rec rec;
+	uint64_t from = journal_snapshot_pos(st->j), last = UINT64_MAX,
+	    outs_after_last = 0, bad = 0, end = journal_written(st->j);
+	int64_t t0 = ring_mono_ms();
+	void *snap;
+	size_t n;
+	int rc;
+
+	if (from != 0) {
+		rc = journal_snapshot_read(st->j, &snap, &n, err, errlen);
+		if (rc < 0)
+			return rc;
+		rc = corr_engine_load(e, snap, n, err, errlen);
+		xfree(snap);
+		if (rc < 0)
+			return rc;
+	}
+	/* pass 1: the last input, and how many outputs made it after it */
+	rd = journal_reader_new(st->j, from);
+	while ((rc = journal_read(rd, end, &rec)) == 1) {
+		if (store_is_input(rec.type)) {
+			last = rec.pos;
+			outs_after_last = 0;
+		} else if (rec.type == STORE_EVENT || rec.type == STORE_REJECTED)
+			outs_after_last++;
+	}
+	/* pass 2: feed the inputs; only the last one's missing outputs are
+	 * journaled (appended after what is there) */
+	journal_reader_seek(rd, from);
+	st->replay = 1;
+	while ((rc = journal_read(rd, end, &rec)) == 1) {
+		if (!store_is_input(rec.type))
+			continue;
+		st->replay_skip = rec.pos == last ? outs_after_last : UINT64_MAX;
+		st->in_pos = rec.pos;
+		st->in_kpart = -1;
+		st->in_koffset = -1;
+		if (store_replay(st, e, &rec) < 0)
+			bad++;
+		st->restored_inputs++;
+	}
+	journal_reader_free(rd);
+	st->replay = 0;
+	if (bad > 0)
+		log_warnx("journal shard=%u: %" PRIu64 " inputs skipped at "
+		    "restore (they name devices, sites or codes the "
+		    "configuration no longer has)", st->shard, bad);
+	/* time passed while we were down: marks due now fire, noted late */
+	if (now > corr_engine_now(e)) {
+		uint8_t catch_up = 1;
+		uint64_t before = st->events;
+
+		st->rbn = 0;
+		PUT(st, now);
+		PUT(st, catch_up);
+		st->in_pos = store_put(st, STORE_TICK);
+		corr_engine_catch_up(e, now);
+		if (st->events == before)
+			journal_undo(st->j, st->in_pos);
+	}
+	if ((rc = journal_flush(st->j, 1)) < 0) {
+		snprintf(err, errlen, "journal shard %u: %s", st->shard,
+		    strerror(-rc));
+		return rc;
+	}
+	st->notified = journal_durable(st->j);
+	st->restore_ms = (uint64_t)(ring_mono_ms() - t0);
+	return 0;
+}
+
+void
+store_stats(const struct store *st, struct store_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->records = ring_load_relaxed(&st->n_records);
+	out->bytes = ring_load_relaxed(&st->n_bytes);
+	out->syncs = ring_load_relaxed(&st->n_syncs);
+	out->write_errors = ring_load_relaxed(&st->n_errors);
+	out->snapshots = ring_load_relaxed(&st->n_snaps);
+	out->snapshot_bytes = atomic_load(&st->snap_bytes);
+	out->held_bytes = atomic_load(&st->held);
+	out->restored_inputs = st->restored_inputs;
+	out->restored_events = st->restored_events;
+	out->restore_ms = st->restore_ms;
+	out->healthy = atomic_load(&st->healthy);
+}
+
+/* ---- publishers' view ---- */
+
+int
+store_pub_rec(const struct journal_rec *rec, unsigned shard,
+    struct pub_rec *pr, struct pub_span *spans)
+{
+	struct rd r = { rec->p, rec->n, 0, 0 };
+	uint32_t n;
+
+	memset(pr, 0, sizeof(*pr));
+	pr->pos = rec->pos;
+	pr->shard = shard;
+	pr->kpart = -1;
+	pr->koffset = -1;
+	switch (rec->type) {
+	case STORE_EVENT:
+	case STORE_STATE: {
+		uint32_t nspans;
+
+		pr->kind = rec->type == STORE_EVENT ? PUB_EVENT : PUB_STATE;
+		GET(&r, pr->type);
+		GET(&r, pr->state);
+		GET(&r, pr->severity);
+		GET(&r, pr->live);
+		GET(&r, pr->seq);
+		GET(&r, pr->at);
+		GET(&r, pr->opened_at);
+		GET(&r, pr->deadline);
+		pr->id = get_cstr(&r);
+		pr->site = get_cstr(&r);
+		pr->area = get_cstr(&r);
+		pr->json = get_bytes(&r, &n);
+		pr->jsonlen = n;
+		GET(&r, nspans);
+		if (r.bad || nspans > STORE_MAX_SPANS ||
+		    (r.n - r.off) / sizeof(*spans) < nspans)
+			return -EINVAL;
+		memcpy(spans, r.p + r.off, nspans * sizeof(*spans));
+		for (uint32_t i = 0; i < nspans; i++)
+			if (spans[i].off > pr->jsonlen ||
+			    spans[i].len > pr->jsonlen - spans[i].off)
+				return -EINVAL;
+		pr->steps = spans;
+		pr->nsteps = nspans;
+		return 1;
+	}
+	case STORE_DUMP_BEGIN:
+	case STORE_DUMP_END:
+		pr->kind = rec->type == STORE_DUMP_BEGIN ? PUB_DUMP_BEGIN :
+		    PUB_DUMP_END;
+		GET(&r, pr->at);
+		return r.bad ? -EINVAL : 1;
+	case STORE_REJECTED:
+		pr->kind = PUB_REJECTED;
+		GET(&r, pr->kpart);
+		GET(&r, pr->koffset);
+		pr->id = get_cstr(&r);
+		pr->json = get_bytes(&r, &n);
+		pr->jsonlen = n;
+		return r.bad ? -EINVAL : 1;
+	case STORE_ACTION: {
+		int64_t at;
+		uint8_t type;
+
+		GET(&r, at);
+		GET(&r, type);
+		GET(&r, pr->kpart);
+		GET(&r, pr->koffset);
+		if (r.bad)
+			return -EINVAL;
+		if (pr->kpart < 0)
+			return 0;
+		pr->kind = PUB_ACTION;
+		return 1;
+	}
+	}
+	return store_is_input(rec->type) ? 0 : -EINVAL;
+}

@@ -1,0 +1,135 @@
+/*
+ * store.h - a shard's durable state: what its engine is given and what it
+ * decides, written to the shard's journal (daemon/journal.h) before anyone
+ * sees it, and the engine rebuilt from it after a restart.
+ *
+ * The journal holds, in the order the shard handled them:
+ *   inputs   ALARM, ACTION, MAINT_ADD, MAINT_DEL, TICK (a tick only when
+ *            it changed something: one that fired nothing is taken back);
+ *   outputs  EVENT (tocsin.incident/1 JSON plus the fields Redis keys on),
+ *            REJECTED (an action the engine refused, with the reason),
+ *            STATE between DUMP_BEGIN and DUMP_END (a Redis resync);
+ * and, every so often, a snapshot of the whole engine (corr_engine_save)
+ * after which older segments may go (journal_trim).  The engine is pure
+ * and takes `now` from its inputs, so inputs replayed into the engine
+ * restored from the snapshot rebuild exactly the state it had; outputs are
+ * what the publishers read (daemon/publish).  Devices, sites, areas and
+ * codes are written by name, so a journal survives a config that orders
+ * the fleet differently.
+ *
+ * Durability (daemon.fsync): "always" syncs at the end of every round of
+ * messages a shard handles (group commit) before readers may see any of
+ * it; "batch" writes each round at once and syncs at most every fsync_ms
+ * while busy and at once when the shard goes idle.  Either way nothing is
+ * published before it is synced, so a power loss never takes back an
+ * event a sink already sent; it can take back at most the last fsync_ms
+ * of inputs and their events ("batch"), or nothing acknowledged
+ * ("always").  A kill -9 loses nothing written, synced or not.
+ *
+ * A disk that refuses (full, read-only, EIO): the shard keeps its records
+ * in memory and retries every STORE_RETRY_MS; past STORE_BUFFER_MAX bytes
+ * it stops taking input (its rings fill, the poller folds alarm state:
+ * nothing is lost) and sleeps between retries.  store_healthy() says so.
+ */
+#ifndef TOCSIN_STORE_H
+#define TOCSIN_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "correlator/corr.h"
+#include "correlator/fleet.h"
+#include "daemon/journal.h"
+#include "daemon/router.h"
+#include "drivers/pub.h"
+
+#define STORE_RETRY_MS		1000		/* a refused write is retried */
+#define STORE_BUFFER_MAX	(64u << 20)	/* bytes held while refused */
+
+/* Record types (the journal's type byte). */
+enum store_type {
+	STORE_ALARM = 1, STORE_ACTION, STORE_MAINT_ADD, STORE_MAINT_DEL,
+	STORE_TICK,
+	STORE_EVENT = 16, STORE_STATE, STORE_DUMP_BEGIN, STORE_DUMP_END,
+	STORE_REJECTED
+};
+
+enum store_fsync { STORE_FSYNC_BATCH, STORE_FSYNC_ALWAYS };
+
+struct store_config {
+	const char	*dir;		/* this shard's journal directory */
+	uint8_t		 fsync;		/* enum store_fsync */
+	uint32_t	 fsync_ms;	/* batch: sync at least this often */
+	uint64_t	 segment_bytes;	/* journal segment size; 0: default */
+	uint64_t	 snapshot_bytes; /* snapshot once this much journal
+					  * follows the last one; 0: never */
+	/* Called on the shard thread when new records became durable
+	 * (ev_async_send to the pump); may be NULL. */
+	void		(*durable)(void *arg, unsigned shard);
+	void		*durable_arg;
+};
+
+/* Counters; any thread, may lag a little. */
+struct store_stats {
+	uint64_t	 records;	/* appended */
+	uint64_t	 bytes;		/* appended, headers included */
+	uint64_t	 syncs;
+	uint64_t	 write_errors;	/* refused writes and syncs */
+	uint64_t	 snapshots;
+	uint64_t	 snapshot_bytes; /* size of the last snapshot */
+	uint64_t	 held_bytes;	/* buffered while the disk refuses */
+	uint64_t	 restored_inputs; /* inputs replayed at restore */
+	uint64_t	 restored_events; /* events the restore wrote anew (a
+					   * torn tail's) */
+	uint64_t	 restore_ms;	/* restore time */
+	int		 healthy;	/* 0 while the disk refuses */
+};
+
+struct store;
+
+/*
+ * Opens shard `shard`'s journal (cutting a torn tail, logged).  Returns
+ * NULL with a reason in err.
+ */
+struct store *store_open(const struct store_config *c, unsigned shard,
+	    struct fleet *fleet, char *err, size_t errlen);
+void	 store_close(struct store *st);
+struct journal *store_journal(struct store *st);
+
+/*
+ * Rebuilds engine e (new, nothing fed) from the snapshot and the inputs
+ * after it, before any thread runs: events the journal already holds are
+ * not written again; those of a last input whose events were cut off are.
+ * Then catches the engine up to now (corr_engine_catch_up: marks that came
+ * due while the daemon was down fire at once, noted late), journaled like
+ * a tick.  e's sink must be one that hands events to store_event() (the
+ * store suppresses the replayed ones itself).  0, or -errno with a reason
+ * in err (a snapshot that does not load).
+ */
+int	 store_restore(struct store *st, struct corr_engine *e, int64_t now,
+	    char *err, size_t errlen);
+
+/* The router hooks that journal every input (arg: the struct store *
+ * array, indexed by shard). */
+extern const struct router_hooks store_hooks;
+
+/* A shard's sink calls these for every event and every rejection. */
+void	 store_event(struct store *st, const struct corr_event *ev);
+void	 store_rejected(struct store *st, const struct corr_action *a,
+	    const char *reason);
+/* Flushes and syncs whatever is buffered, now (shutdown, tests). */
+int	 store_sync(struct store *st);
+
+void	 store_stats(const struct store *st, struct store_stats *out);
+
+/*
+ * Decodes an output record for the publishers: 1 and *r (pointing into
+ * rec's bytes and into spans, which must hold PUB_MAX_SPANS), 0 for an
+ * input record (not published but PUB_ACTION for an action that came
+ * from Kafka), -EINVAL for a record that does not decode.
+ */
+#define STORE_MAX_SPANS	8192
+int	 store_pub_rec(const struct journal_rec *rec, unsigned shard,
+	    struct pub_rec *r, struct pub_span *spans);
+
+#endif
