@@ -312,6 +312,26 @@ almrule_poll_failed(struct almrule *ar, struct almrule_dev *d, int64_t now)
 }
 
 int
+almrule_dev_restore(struct almrule_dev *d, uint16_t code,
+    uint32_t comm_loss_misses)
+{
+	int n = 0;
+
+	if (code == FLEET_CODE_COMM_LOSS) {
+		d->comm_lost = 1;
+		d->misses = comm_loss_misses;
+		return 1;
+	}
+	for (uint32_t a = 0; a < d->nalarms; a++)
+		if (d->profile->alarms[a].code_id == code) {
+			dev_flags(d)[a] |= ACTIVE;
+			d->slot[a].since = NO_WAIT;
+			n++;
+		}
+	return n;
+}
+
+int
 almrule_dev_active(const struct almrule_dev *d, uint32_t alarm)
 {
 	if (alarm >= d->nalarms)

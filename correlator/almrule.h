@@ -133,6 +133,15 @@ void	 almrule_poll_failed(struct almrule *ar, struct almrule_dev *d,
 
 /* Introspection for tests, metrics and the device:<id> Redis hash. */
 int	 almrule_dev_active(const struct almrule_dev *d, uint32_t alarm);
+/*
+ * After a restart: marks the device's rules of `code` raised (COMM_LOSS:
+ * lost, with comm_loss_misses misses), as the restored correlator has
+ * them, emitting nothing, so the next reading that no longer meets the
+ * condition clears it and one that still does raises nothing twice.
+ * Returns how many rules it marked.
+ */
+int	 almrule_dev_restore(struct almrule_dev *d, uint16_t code,
+	    uint32_t comm_loss_misses);
 int	 almrule_dev_comm_lost(const struct almrule_dev *d);
 uint32_t almrule_dev_misses(const struct almrule_dev *d);
 uint32_t almrule_dev_bad(const struct almrule_dev *d);

@@ -471,6 +471,20 @@ live_shutdown(struct live *lv)
 	publish_stop(lv->pub);
 }
 
+/* corr_engine_dump callback: the poller starts with the incident's active
+ * alarms raised. */
+static void
+live_seed_alarms(void *arg, const struct corr_event *ev)
+{
+	struct live *lv = arg;
+	const struct corr_incident *ci = ev->inc;
+
+	for (uint32_t i = 0; i < ci->nalarms; i++)
+		if (ci->alarms[i]->active)
+			(void)poller_restore_alarm(lv->poller,
+			    ci->alarms[i]->device, ci->alarms[i]->code);
+}
+
 /* mkdir -p for the state directory: 0 or -errno. */
 static int
 live_mkdirs(const char *path)
@@ -644,6 +658,9 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	ev_signal_start(lv.loop, &lv.sigusr1);
 
 	publish_start(lv.pub);
+	for (unsigned i = 0; i < lv.nshards; i++)
+		corr_engine_dump(router_engine(lv.router, i), live_now_ms(&lv),
+		    live_seed_alarms, &lv);
 	if ((rc = router_start(lv.router)) != 0) {
 		log_error("start failed: shard threads: %s", strerror(-rc));
 		goto err_watchers;

@@ -253,6 +253,15 @@ poller_comm_lost(const struct poller *p, uint32_t device)
 	return almrule_dev_comm_lost(p->dev[device]);
 }
 
+int
+poller_restore_alarm(struct poller *p, uint32_t device, uint16_t code)
+{
+	if (device >= p->fleet->ndevices || p->dev[device] == NULL)
+		return 0;
+	return almrule_dev_restore(p->dev[device], code,
+	    p->ar.cfg.comm_loss_misses);
+}
+
 /* A section built by hand that does not fit: say which key and why. */
 static void
 poller_config_report(void *arg, const char *key, const char *why)

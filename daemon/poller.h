@@ -133,6 +133,13 @@ void	 poller_counters(const struct poller *p, struct poller_counters *out);
 
 /* 1 if fleet device i is in COMM_LOSS, 0 if not or not polled. */
 int	 poller_comm_lost(const struct poller *p, uint32_t device);
+/*
+ * Before poller_start(), after a restart: the correlator's restored
+ * incidents hold (device, code) active, so the rules start with it raised
+ * (almrule_dev_restore).  Returns the rules marked (0: device not polled
+ * or no such rule).
+ */
+int	 poller_restore_alarm(struct poller *p, uint32_t device, uint16_t code);
 
 /*
  * Maps the YAML modbus section onto a poller's settings, a plain copy: the
