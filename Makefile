@@ -33,7 +33,7 @@ CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) -I. \
 # What the daemon links: only what its code includes.  Tests add Criterion,
 # libmodbus (the independent server) and jansson (the JSON oracle); benches
 # add libmodbus (the blocking baseline and devsim's modbus_reply).
-LDLIBS := -lev -lyaml -lm -lpthread
+LDLIBS := -lev -lhiredis -lyaml -lm -lpthread
 TEST_LDLIBS  := -lcriterion -lmodbus -ljansson
 BENCH_LDLIBS := -lmodbus
 
