@@ -1317,6 +1317,9 @@ redis_new(struct ev_loop *loop, const struct redis_config *cfg,
 	ev_timer_init(&rd->retry, rd_retry_cb, 0, 0);
 	ev_timer_init(&rd->conn_to, rd_conn_to_cb, 0, 0);
 	*out = &rd->base;
+	/* called outside the loop's callbacks: its clock may be old, and
+	 * the connect timer is armed from it */
+	ev_now_update(loop);
 	rd_connect(rd);
 	return 0;
 }
