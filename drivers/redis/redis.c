@@ -10,7 +10,10 @@
  * entry, and when the head has no command left it is done: host->done()
  * in journal order per shard, whatever the shards' interleaving.  A record
  * with no command (PUB_REJECTED, PUB_ACTION, PUB_DUMP_BEGIN) is an entry
- * with nothing left, done when everything before it is, or at once.
+ * with nothing left, done when everything before it is; with nothing
+ * before it, an ev_prepare does it in the loop's next iteration, because
+ * done() inside offer() would report a record the pump has not yet seen
+ * taken.
  *
  * No MULTI/EXEC.  A record's commands are idempotent given the record
  * order (HSET of the latest state, ZADD/ZREM, RPUSH of steps in order)
@@ -581,6 +584,8 @@ struct rd {
 	enum rd_state	 state;
 	ev_timer	 retry;		/* backoff before the next connect */
 	ev_timer	 conn_to;	/* connect + handshake timeout */
+	ev_prepare	 kick;		/* done() for records with no command
+					 * at the head, out of offer() */
 	unsigned	 attempt;	/* failed connects in a row */
 	uint64_t	 rng;		/* jitter, xorshift64 */
 	unsigned	 handshake_left; /* handshake replies awaited */
@@ -768,20 +773,11 @@ rd_dump_note(struct rd *rd, const struct pub_rec *r)
 	}
 }
 
-/*
- * A reply for the head record came (not NULL, from the live context):
- * its command count drops and every record at the head with nothing left
- * is done, in order.
- */
+/* Every record at the head with nothing left is done, in order. */
 static void
-rd_advance(struct rd *rd)
+rd_complete(struct rd *rd)
 {
-	if (rd->qlen == 0) {
-		log_error("redis reply with no record in flight (a bug)");
-		return;
-	}
-	rd->q[rd->qhead].left--;
-	while (rd->qlen > 0 && rd->q[rd->qhead].left == 0 && rd->ac != NULL) {
+	while (rd->qlen > 0 && rd->q[rd->qhead].left == 0) {
 		struct rd_entry e = rd->q[rd->qhead];
 
 		rd->qhead = (rd->qhead + 1) % rd->qcap;
@@ -791,11 +787,32 @@ rd_advance(struct rd *rd)
 			rd_dump_done(rd, e.shard, e.pos);
 		rd->host.done(rd->host.arg, e.shard, e.pos);
 	}
+	ev_prepare_stop(rd->loop, &rd->kick);
 	if (rd->want_ready && rd->state == RD_UP &&
 	    rd->qlen < (rd->cfg.max_inflight + 1) / 2) {
 		rd->want_ready = 0;
 		rd->host.ready(rd->host.arg);
 	}
+}
+
+/* A reply for the head record came (not NULL, from the live context). */
+static void
+rd_advance(struct rd *rd)
+{
+	if (rd->qlen == 0 || rd->q[rd->qhead].left == 0) {
+		log_error("redis reply with no command in flight (a bug)");
+		return;
+	}
+	rd->q[rd->qhead].left--;
+	rd_complete(rd);
+}
+
+static void
+rd_kick_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	rd_complete(container_of(w, struct rd, kick));
 }
 
 static void
@@ -919,6 +936,7 @@ rd_gone(struct rd *rd, const char *why, const char *err)
 	u64map_fini(&seen);
 	rd->qhead = rd->qlen = 0;
 	rd->st.inflight = 0;
+	ev_prepare_stop(rd->loop, &rd->kick);
 	rd->want_ready = 1;
 	rd_schedule(rd);
 }
@@ -1129,11 +1147,11 @@ rd_offer(struct pub_sink *s, const struct pub_rec *r)
 	}
 	rd->st.records++;
 	if (n == 0) {
-		if (rd->qlen == 0) {
-			rd->host.done(rd->host.arg, r->shard, r->pos);
-			return 0;
-		}
+		/* done after what is ahead of it; never inside offer(),
+		 * where the pump has not yet counted it taken */
 		rd_push(rd, r, 0);
+		if (rd->qlen == 1)
+			ev_prepare_start(rd->loop, &rd->kick);
 		return 0;
 	}
 	rd_push(rd, r, (uint32_t)n);
@@ -1192,6 +1210,9 @@ rd_flush(struct rd *rd, int timeout_ms)
 		struct pollfd p = { rd->ac->c.fd, POLLIN, 0 };
 		int64_t left;
 
+		rd_complete(rd);
+		if (rd->qlen == 0)
+			break;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		left = end - (ts.tv_sec * 1000LL + ts.tv_nsec / 1000000);
 		if (left <= 0)
@@ -1226,6 +1247,7 @@ rd_close(struct pub_sink *s, int timeout_ms)
 		    "again at the next start)", rd->qlen);
 	ev_timer_stop(rd->loop, &rd->retry);
 	ev_timer_stop(rd->loop, &rd->conn_to);
+	ev_prepare_stop(rd->loop, &rd->kick);
 	if (rd->ac != NULL) {
 		redisAsyncContext *ac = rd->ac;
 
@@ -1316,6 +1338,7 @@ redis_new(struct ev_loop *loop, const struct redis_config *cfg,
 	redis_argv_init(&rd->av);
 	ev_timer_init(&rd->retry, rd_retry_cb, 0, 0);
 	ev_timer_init(&rd->conn_to, rd_conn_to_cb, 0, 0);
+	ev_prepare_init(&rd->kick, rd_kick_cb);
 	*out = &rd->base;
 	/* called outside the loop's callbacks: its clock may be old, and
 	 * the connect timer is armed from it */

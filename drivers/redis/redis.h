@@ -29,8 +29,9 @@
  *     the far end refused it for good (pub.h);
  *   - records the sink has nothing to write for (PUB_REJECTED, PUB_ACTION,
  *     PUB_DUMP_BEGIN) are done in order with the shard's other records:
- *     at once (inside offer()) when nothing is in flight, else when the
- *     record before them is.
+ *     when the record before them is, or in the loop's next iteration
+ *     when nothing is in flight; done() is never called from inside
+ *     offer(), so the pump may count a record taken after offer() returns.
  *
  * The process must ignore SIGPIPE (hiredis 0.14 writes with write(2)).
  * A host name is resolved with a blocking getaddrinfo() at each connect
