@@ -32,6 +32,7 @@
 #include <hiredis/hiredis.h>
 
 #include "correlator/corr.h"
+#include "daemon/log.h"
 #include "daemon/utc.h"
 #include "drivers/redis/redis.h"
 #include "tests/support/proc.h"
@@ -47,6 +48,7 @@ struct rsrv {
 	pid_t	 pid;
 	int	 port;
 	char	 dir[64];
+	const char *pass;	/* --requirepass, or NULL */
 };
 
 static pid_t
@@ -65,9 +67,16 @@ rs_spawn(struct rsrv *rs)
 		dup2(null, 1);
 		dup2(null, 2);
 		close_range(3, ~0U, 0);
-		execlp("redis-server", "redis-server", "--port", port,
-		    "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		    "--dir", rs->dir, "--daemonize", "no", (char *)NULL);
+		if (rs->pass != NULL)
+			execlp("redis-server", "redis-server", "--port", port,
+			    "--bind", "127.0.0.1", "--save", "", "--appendonly",
+			    "no", "--dir", rs->dir, "--daemonize", "no",
+			    "--requirepass", rs->pass, (char *)NULL);
+		else
+			execlp("redis-server", "redis-server", "--port", port,
+			    "--bind", "127.0.0.1", "--save", "", "--appendonly",
+			    "no", "--dir", rs->dir, "--daemonize", "no",
+			    (char *)NULL);
 		_exit(127);
 	}
 	return pid;
@@ -98,7 +107,9 @@ rs_wait(struct rsrv *rs)
 	while (tenv_mono_ms() < end) {
 		redisContext *c = rs_ctx(rs);
 		redisReply *r = c ? redisCommand(c, "PING") : NULL;
-		int ok = r != NULL && r->type == REDIS_REPLY_STATUS;
+		/* NOAUTH is an answer too: the server is up */
+		int ok = r != NULL && (r->type == REDIS_REPLY_STATUS ||
+		    r->type == REDIS_REPLY_ERROR);
 
 		if (r != NULL)
 			freeReplyObject(r);
@@ -115,10 +126,20 @@ rs_wait(struct rsrv *rs)
 	return -1;
 }
 
+static void rs_start_pass(struct rsrv *rs, const char *pass);
+
 /* Starts a server on a free port (new port: tries three). */
 static void
 rs_start(struct rsrv *rs)
 {
+	memset(rs, 0, sizeof(*rs));
+	rs_start_pass(rs, NULL);
+}
+
+static void
+rs_start_pass(struct rsrv *rs, const char *pass)
+{
+	rs->pass = pass;
 	strcpy(rs->dir, "/tmp/tocsin-redis-XXXXXX");
 	cr_assert_not_null(mkdtemp(rs->dir));
 	for (int attempt = 0; attempt < 3; attempt++) {
@@ -1034,4 +1055,73 @@ Test(redis, idle)
 	cr_expect_eq(th.bad_done, 0);
 	th_fini(&th);
 	rs_stop(&rs);
+}
+
+static int
+th_refused(struct thost *th)
+{
+	struct redis_stats st;
+
+	redis_stats(th->sink, &st);
+	return st.connect_failures >= 2;
+}
+
+/*
+ * AUTH: the right password connects and writes; a wrong one is refused,
+ * counted and retried with backoff, the sink stays unhealthy, and the
+ * password appears in no log line.
+ */
+Test(redis, auth)
+{
+	static const char secret[] = "s3cret-Pw-xyzzy";
+	struct rsrv rs;
+	struct thost th;
+	struct redis_config rc;
+	struct pub_host host;
+	struct redis_stats st;
+	struct tinc *a;
+	redisContext *c;
+	char logpath[] = "/tmp/tocsin-redis-log-XXXXXX";
+	char *logtext;
+	int logfd;
+
+	cr_assert_geq(logfd = mkstemp(logpath), 0);
+	log_init(logfd, LOG_LVL_DEBUG);
+	memset(&rs, 0, sizeof(rs));
+	rs_start_pass(&rs, secret);
+
+	th_init(&th, &rs, &rc, &host);
+	rc.password = "wrong-password";
+	cr_assert_eq(redis_new(th.loop, &rc, &host, &th.sink), 0);
+	cr_assert(th_run(&th, th_refused, 10000), "no refusals counted");
+	cr_expect(!th.sink->ops->healthy(th.sink));
+	cr_expect_eq(th.resyncs, 0);
+	redis_stats(th.sink, &st);
+	cr_expect_geq(st.errors, 2);
+	th.sink->ops->close(th.sink, 0);
+	th.sink = NULL;
+
+	rc.password = secret;
+	cr_assert_eq(redis_new(th.loop, &rc, &host, &th.sink), 0);
+	cr_assert(th_run(&th, th_healthy, 10000), "no connection with AUTH");
+	a = tinc_new(&th, 0, 1, "S1", T_T0);
+	tinc_event(&th, a, CORR_EV_OPENED, CORR_OPEN, 0);
+	cr_assert(th_run(&th, th_all_done, 10000));
+	cr_assert_not_null(c = rs_ctx(&rs));
+	freeReplyObject(rq(c, "AUTH %s", secret));
+	check_incident(c, a);
+	redisFree(c);
+	th_fini(&th);
+	rs_stop(&rs);
+
+	log_init(2, LOG_LVL_INFO);
+	logtext = tenv_read_file(logpath);
+	unlink(logpath);
+	close(logfd);
+	cr_expect(strstr(logtext, "handshake refused") != NULL, "log: %s",
+	    logtext);
+	cr_expect(strstr(logtext, secret) == NULL, "the password was logged");
+	cr_expect(strstr(logtext, "wrong-password") == NULL,
+	    "the password was logged");
+	free(logtext);
 }
