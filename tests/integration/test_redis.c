@@ -49,6 +49,7 @@ struct rsrv {
 	int	 port;
 	char	 dir[64];
 	const char *pass;	/* --requirepass, or NULL */
+	int	 unixsock;	/* 1: also listen on dir/redis.sock */
 };
 
 static pid_t
@@ -72,6 +73,11 @@ rs_spawn(struct rsrv *rs)
 			    "--bind", "127.0.0.1", "--save", "", "--appendonly",
 			    "no", "--dir", rs->dir, "--daemonize", "no",
 			    "--requirepass", rs->pass, (char *)NULL);
+		else if (rs->unixsock)
+			execlp("redis-server", "redis-server", "--port", port,
+			    "--bind", "127.0.0.1", "--save", "", "--appendonly",
+			    "no", "--dir", rs->dir, "--daemonize", "no",
+			    "--unixsocket", "redis.sock", (char *)NULL);
 		else
 			execlp("redis-server", "redis-server", "--port", port,
 			    "--bind", "127.0.0.1", "--save", "", "--appendonly",
@@ -176,6 +182,8 @@ rs_kill(struct rsrv *rs)
 static void
 rs_stop(struct rsrv *rs)
 {
+	char sock[96];
+
 	int64_t end = tenv_mono_ms() + 3000;
 
 	if (rs->pid <= 0)
@@ -189,6 +197,8 @@ rs_stop(struct rsrv *rs)
 		usleep(10000);
 	}
 	rs->pid = 0;
+	snprintf(sock, sizeof(sock), "%s/redis.sock", rs->dir);
+	unlink(sock);
 	rmdir(rs->dir);
 }
 
@@ -667,6 +677,24 @@ check_open_set(redisContext *c, struct thost *th, const char *extra)
 
 /* ---- tests that need no server ---- */
 
+/* docs/redis.md's settings table names every key of redis_settings[]. */
+Test(redis, doc_table)
+{
+	char *doc = tenv_read_file("docs/redis.md");
+
+	cr_assert(doc[0] != '\0', "docs/redis.md not found (run from the "
+	    "repository root)");
+	for (const struct redis_setting *k = redis_settings; k->key != NULL;
+	    k++) {
+		char row[64];
+
+		snprintf(row, sizeof(row), "| `%s` |", k->key);
+		cr_expect(strstr(doc, row) != NULL, "docs/redis.md has no row "
+		    "for %s", k->key);
+	}
+	free(doc);
+}
+
 Test(redis, config)
 {
 	struct redis_config c;
@@ -865,6 +893,8 @@ Test(redis, reconnect_resync)
 		    T_T0 + 600000 + i);
 	}
 	cr_assert(th_run(&th, th_all_done, 10000));
+	cr_assert_eq(redis_device_put(th.sink, "gw-7", "lost", T_T0, 12), 0);
+	th_run(&th, th_nothing, 100);
 
 	rs_kill(&rs);
 	/* more change while Redis is away: journaled, offered later */
@@ -913,6 +943,13 @@ Test(redis, reconnect_resync)
 	for (unsigned i = 0; i < 6; i++)
 		if (in[i]->live)
 			check_incident(c, in[i]);
+	/* device hashes are written again after a reconnect */
+	{
+		char *s = rs_str(c, "HGET tocsin:device:gw-7 rtt_ms");
+
+		cr_expect_str_eq(s, "12");
+		free(s);
+	}
 	cr_expect_eq(rs_int(c, "EXISTS tocsin:incident:INC-0-99"), 0);
 	cr_expect_eq(rs_int(c, "EXISTS tocsin:incident:INC-0-99:timeline"), 0);
 	r = rq(c, "ZSCORE tocsin:deadlines INC-0-99");
@@ -1124,4 +1161,35 @@ Test(redis, auth)
 	cr_expect(strstr(logtext, "wrong-password") == NULL,
 	    "the password was logged");
 	free(logtext);
+}
+
+/* A unix socket instead of host:port. */
+Test(redis, unix_socket)
+{
+	struct rsrv rs;
+	struct thost th;
+	struct redis_config rc;
+	struct pub_host host;
+	struct tinc *a;
+	redisContext *c;
+	char path[96];
+
+	memset(&rs, 0, sizeof(rs));
+	rs.unixsock = 1;
+	rs_start_pass(&rs, NULL);
+	snprintf(path, sizeof(path), "%s/redis.sock", rs.dir);
+	th_init(&th, &rs, &rc, &host);
+	rc.unix_path = path;
+	rc.port = 1;	/* must not be used */
+	cr_assert_eq(redis_new(th.loop, &rc, &host, &th.sink), 0);
+	cr_assert(th_run(&th, th_healthy, 10000), "no connection on %s",
+	    path);
+	a = tinc_new(&th, 0, 1, "S1", T_T0);
+	tinc_event(&th, a, CORR_EV_OPENED, CORR_OPEN, T_T0 + 1000);
+	cr_assert(th_run(&th, th_all_done, 10000));
+	cr_assert_not_null(c = rs_ctx(&rs));
+	check_incident(c, a);
+	redisFree(c);
+	th_fini(&th);
+	rs_stop(&rs);
 }
