@@ -586,7 +586,8 @@ struct rd {
 	ev_timer	 conn_to;	/* connect + handshake timeout */
 	ev_prepare	 kick;		/* done() for records with no command
 					 * at the head, out of offer() */
-	unsigned	 attempt;	/* failed connects in a row */
+	unsigned	 attempt;	/* backoff exponent: failures in a row */
+	unsigned	 tries;		/* connects tried since the last success */
 	uint64_t	 rng;		/* jitter, xorshift64 */
 	unsigned	 handshake_left; /* handshake replies awaited */
 	int		 ever_up;	/* a connection has been made */
@@ -915,9 +916,9 @@ rd_gone(struct rd *rd, const char *why, const char *err)
 	} else {
 		rd->st.connect_failures++;
 		if (rd->fail_logged == 0 || now - rd->fail_logged >= 10.0) {
-			log_warnx("redis %s failed err=\"%s\" attempts=%u "
+			log_warnx("redis %s failed err=\"%s\" tries=%u "
 			    "connect_failures=%llu (retrying with backoff)",
-			    why, err, rd->attempt + 1,
+			    why, err, rd->tries,
 			    (unsigned long long)rd->st.connect_failures);
 			rd->fail_logged = now;
 		}
@@ -950,7 +951,7 @@ rd_up(struct rd *rd)
 
 	ev_timer_stop(rd->loop, &rd->conn_to);
 	rd->state = RD_UP;
-	rd->attempt = 0;
+	rd->attempt = rd->tries = 0;
 	if (rd->ever_up)
 		rd->st.reconnects++;
 	rd->ever_up = 1;
@@ -1076,6 +1077,7 @@ rd_connect(struct rd *rd)
 {
 	redisAsyncContext *ac;
 
+	rd->tries++;
 	ac = rd->s_unix != NULL ? redisAsyncConnectUnix(rd->s_unix) :
 	    redisAsyncConnect(rd->s_host, (int)rd->cfg.port);
 	if (ac == NULL) {
