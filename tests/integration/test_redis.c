@@ -27,6 +27,9 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <ev.h>
 #include <hiredis/hiredis.h>
@@ -1192,4 +1195,52 @@ Test(redis, unix_socket)
 	redisFree(c);
 	th_fini(&th);
 	rs_stop(&rs);
+}
+
+/*
+ * A server that accepts the TCP connection and never answers (a hung
+ * Redis, a black-holing proxy): the handshake times out after
+ * connect_timeout, counted, retried; the sink is never healthy and the
+ * loop never spins.
+ */
+Test(redis, connect_timeout)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	struct thost th;
+	struct redis_config rc;
+	struct pub_host host;
+	struct redis_stats st;
+	struct rsrv fake;
+	int64_t t0;
+	double cpu;
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_geq(fd = socket(AF_INET, SOCK_STREAM, 0), 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(fd, 16), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	memset(&fake, 0, sizeof(fake));
+	fake.port = ntohs(sa.sin_port);
+	th_init(&th, &fake, &rc, &host);
+	rc.connect_timeout_ms = 200;
+	rc.backoff_min_ms = 50;
+	rc.backoff_max_ms = 100;
+	t0 = tenv_mono_ms();
+	cpu = cpu_s();
+	cr_assert_eq(redis_new(th.loop, &rc, &host, &th.sink), 0);
+	cr_assert(th_run(&th, th_refused, 5000), "no handshake timeouts");
+	cr_expect_geq(tenv_mono_ms() - t0, 200 + 25 + 200 - 20,
+	    "timed out too soon");
+	cr_expect(!th.sink->ops->healthy(th.sink));
+	cr_expect_eq(th.resyncs, 0);
+	redis_stats(th.sink, &st);
+	cr_expect_eq(st.reconnects, 0);
+	cr_expect_lt(cpu_s() - cpu, 0.2, "waiting used %.3f s CPU",
+	    cpu_s() - cpu);
+	th_fini(&th);
+	close(fd);
 }
