@@ -1244,3 +1244,36 @@ Test(redis, connect_timeout)
 	th_fini(&th);
 	close(fd);
 }
+
+/* close(s, timeout) waits for what is in flight and reports it done. */
+Test(redis, close_flushes)
+{
+	struct rsrv rs;
+	struct thost th;
+	struct redis_config rc;
+	struct pub_host host;
+	struct tinc *a;
+	redisContext *c;
+
+	rs_start(&rs);
+	th_init(&th, &rs, &rc, &host);
+	cr_assert_eq(redis_new(th.loop, &rc, &host, &th.sink), 0);
+	cr_assert(th_run(&th, th_healthy, 10000));
+	cr_assert(th_run(&th, th_all_done, 10000));	/* the empty dump */
+	a = tinc_new(&th, 0, 1, "S1", T_T0);
+	for (unsigned i = 0; i < 50; i++)
+		tinc_event(&th, a, CORR_EV_UPDATED, CORR_OPEN, 0);
+	th_pump(&th);		/* all taken, none written: the loop is idle */
+	cr_assert_eq(th.j[0].next, th.j[0].n);
+	cr_assert_lt(th.j[0].done, th.j[0].n);
+	th.sink->ops->close(th.sink, 5000);
+	th.sink = NULL;
+	cr_expect_eq(th.j[0].done, th.j[0].n, "close reported %llu of %zu",
+	    (unsigned long long)th.j[0].done, th.j[0].n);
+	cr_expect_eq(th.bad_done, 0);
+	cr_assert_not_null(c = rs_ctx(&rs));
+	check_incident(c, a);
+	redisFree(c);
+	th_fini(&th);
+	rs_stop(&rs);
+}
