@@ -136,7 +136,10 @@ struct redis_stats {
  * copied; *host is copied and host->arg must outlive the sink; its
  * callbacks are called on the loop's thread.  Returns 0
  * and sets *out, or -EINVAL (NULL arguments, no host nor unix_path).
- * Free with (*out)->ops->close(*out, timeout_ms).
+ * Free with (*out)->ops->close(*out, timeout_ms): it waits up to
+ * timeout_ms for the replies in flight (driving hiredis itself, not the
+ * loop) and reports them done.  Never call close() from inside a host
+ * callback (hiredis is in the middle of a reply then).
  */
 int	 redis_new(struct ev_loop *loop, const struct redis_config *cfg,
 	    const struct pub_host *host, struct pub_sink **out);
