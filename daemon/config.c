@@ -222,7 +222,7 @@ static const struct cfg_key kafka_keys[] = {
 };
 
 static const struct cfg_key redis_keys[] = {
-	KBOOL("enabled", struct cfg_redis, enabled, "true"),
+	KBOOL("enabled", struct cfg_redis, enabled, "false"),
 	KSTR("host", struct cfg_redis, host, "127.0.0.1"),
 	KU32("port", struct cfg_redis, port, 1, 65535, "6379"),
 	KSTR("prefix", struct cfg_redis, prefix, "tocsin:"),

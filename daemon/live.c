@@ -54,6 +54,7 @@
 #include "daemon/router.h"
 #include "daemon/store.h"
 #include "drivers/file/filesink.h"
+#include "drivers/redis/redis.h"
 
 #define LIVE_TICK_S		0.25	/* shards' time advances this often */
 #define LIVE_RING_SLOTS		4096	/* alarms per producer x shard ring */
@@ -80,6 +81,8 @@ struct live {
 	struct store	**stores;	/* nshards journals */
 	struct publish	*pub;		/* journals -> sinks */
 	struct pub_sink	*out;		/* the file sink */
+	struct pub_sink	*redis;		/* or NULL (redis.enabled false) */
+	char		*redis_password; /* from redis.password_file */
 	uint64_t	 dump_want;	/* bit per shard: a resync dump asked */
 	struct router *router;
 	struct live_shard *shards;	/* cfg->daemon.shards */
@@ -485,6 +488,59 @@ live_seed_alarms(void *arg, const struct corr_event *ev)
 			    ci->alarms[i]->device, ci->alarms[i]->code);
 }
 
+/* A secret from a file: its first line, or NULL (logged, never the
+ * secret itself). */
+static char *
+live_read_secret(const char *path)
+{
+	char buf[1024];
+	FILE *fp;
+	size_t n;
+
+	if (path == NULL || *path == '\0')
+		return NULL;
+	if ((fp = fopen(path, "r")) == NULL) {
+		log_warn("secret file %s", path);
+		return NULL;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return xstrdup(buf);
+}
+
+/* The Redis publisher, when enabled: 0, or -1 (logged). */
+static int
+live_redis(struct live *lv)
+{
+	const struct cfg_redis *cr = &lv->cfg->redis;
+	struct redis_config rc;
+	int idx, rc_new;
+
+	if (!cr->enabled)
+		return 0;
+	redis_config_defaults(&rc);
+	rc.host = cr->host;
+	rc.port = cr->port;
+	rc.prefix = cr->prefix;
+	rc.stream_maxlen = cr->stream_maxlen;
+	rc.id_prefix = lv->cfg->correlation.id_prefix;
+	lv->redis_password = live_read_secret(cr->password_file);
+	rc.password = lv->redis_password;
+	idx = publish_add(lv->pub, "redis");
+	rc_new = redis_new(lv->loop, &rc, publish_host(lv->pub, idx),
+	    &lv->redis);
+	if (rc_new != 0) {
+		log_error("start failed: redis: %s", strerror(-rc_new));
+		return -1;
+	}
+	publish_attach(lv->pub, idx, lv->redis);
+	log_info("redis publisher host=%s port=%u prefix=%s", rc.host,
+	    rc.port, rc.prefix);
+	return 0;
+}
+
 /* mkdir -p for the state directory: 0 or -errno. */
 static int
 live_mkdirs(const char *path)
@@ -630,6 +686,8 @@ live_run(struct config *cfg, const struct live_opts *opts)
 		goto err_router;
 	}
 	publish_attach(lv.pub, fidx, lv.out);
+	if (live_redis(&lv) < 0)
+		goto err_router;
 	router_set_room(lv.router, 0, live_room, &lv);
 	ev_async_init(&lv.room, live_room_cb);
 	ev_async_start(lv.loop, &lv.room);
@@ -696,9 +754,12 @@ err_router:
 	ev_async_stop(lv.loop, &lv.room);
 	router_free(lv.router);
 	outbox_free(lv.outbox);
+	if (lv.redis != NULL)
+		lv.redis->ops->close(lv.redis, 1000);
 	if (lv.out != NULL)
 		lv.out->ops->close(lv.out, 0);
 	publish_free(lv.pub);
+	xfree(lv.redis_password);
 	for (unsigned i = 0; lv.stores != NULL && i < lv.nshards; i++)
 		store_close(lv.stores[i]);
 	xfree(lv.stores);
