@@ -777,3 +777,32 @@ Test(corr_snap, fresh_engine_now_is_zero_and_empty_snapshot_round_trips)
 	evlog_free(&l);
 	evlog_free(&l2);
 }
+
+/*
+ * The fuzz target's seeds (tests/fuzz/seeds/fuzz_corrsnap/): real
+ * snapshots of the stream's start, small enough to mutate quickly.
+ * Written only when TOCSIN_SNAP_SEEDS names a directory:
+ *   TOCSIN_SNAP_SEEDS=tests/fuzz/seeds/fuzz_corrsnap \
+ *       build/default/tests/tocsin-tests --filter corr_snap/write_fuzz_seeds
+ */
+Test(corr_snap, write_fuzz_seeds)
+{
+	static const size_t cuts[] = { 0, 9, 12, 16, 25 };
+	const char *dir = getenv("TOCSIN_SNAP_SEEDS");
+
+	if (dir == NULL)
+		cr_skip_test("TOCSIN_SNAP_SEEDS not set");
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		char path[512], *p;
+		size_t n;
+		FILE *fp;
+
+		p = snap_at(cuts[i], F, &n);
+		snprintf(path, sizeof(path), "%s/storm-%02zu.snap", dir, cuts[i]);
+		fp = fopen(path, "wb");
+		cr_assert_not_null(fp, "%s", path);
+		cr_assert_eq(fwrite(p, 1, n, fp), n);
+		cr_assert_eq(fclose(fp), 0);
+		xfree(p);
+	}
+}
