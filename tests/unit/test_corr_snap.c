@@ -460,15 +460,13 @@ Test(corr_snap, fleet_missing_a_site_drops_its_incidents)
 	struct fleet *g = snapfix_fleet(SNAPFIX_NO_S05);
 	struct s05 before = { F, 0, 0, 0 }, after = { g, 0, 0, 0 };
 	struct corr_stats st;
-	struct evlog l;
-	struct corr_engine *b, *c;
+	struct evlog l, bl;
+	struct corr_engine *b = NULL, *c;
 	size_t k = 0, n;
 	char *p;
 
 	/* a cut where S05 holds incidents */
 	for (k = NOPS_USED / 2; k < NOPS_USED; k += 7) {
-		struct evlog bl;
-
 		b = engine(F, &bl);
 		run(b, F, 0, k);
 		memset(&before, 0, sizeof(before));
@@ -496,6 +494,7 @@ Test(corr_snap, fleet_missing_a_site_drops_its_incidents)
 	corr_engine_free(b);
 	corr_engine_free(c);
 	evlog_free(&l);
+	evlog_free(&bl);
 	fleet_free(g);
 }
 
