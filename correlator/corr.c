@@ -38,15 +38,20 @@
  * alarm: the 48-byte record, 32 bytes of map and an 8-byte slot in its
  * incident (docs/correlation.md has the measured figures).
  *
- * Why one file of about 1,800 lines: every rule reads and writes the same
+ * Why one file of about 2,800 lines: every rule reads and writes the same
  * maps and the same incident invariants (an alarm's one incident, nactive,
  * seq, the append-only timeline), and an SLA mark, a window end, a
  * re-raise and an adoption can each reach the others' code in one call.
- * The parts with their own state and contract are modules of their own:
- * the SLA clocks (sla), their timer heap (timerq), calendars, the maps
- * (u64map), the event encoding (incjson) and the alarm rules (almrule).
- * Sections below: names, configuration, ids, incidents, SLA clocks,
- * rules, actions, maintenance windows, engine.
+ * The snapshot code (about 900 lines) stays here too: it writes and
+ * rebuilds every private structure above (records, histories, storm
+ * tracking, the index and site lists), and a corrsnap.c would need them
+ * all in a header.  The parts with their own state and contract are
+ * modules of their own: the SLA clocks (sla, which saves its own part),
+ * their timer heap (timerq), calendars, the maps (u64map), the event
+ * encoding (incjson), the alarm rules (almrule) and the snapshot byte
+ * codec (snapbuf).  Sections below: names, configuration, ids,
+ * incidents, SLA clocks, rules, actions, maintenance windows, engine,
+ * restart (dump, catch-up), snapshots.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -2361,10 +2366,115 @@ corr_snap_load_step(struct corr_snapr *sr, struct corr_incident *inc)
 }
 
 /*
+ * Reads an incident's site and area: 0 with *drop set when the fleet lost
+ * the place that defines it (site incident: its site; area incident: its
+ * area), or -1.  A site incident whose area is gone takes its site's.
+ */
+static int
+corr_snap_load_place(struct corr_engine *e, struct corr_snapr *sr,
+    struct corr_incident *inc, int *drop)
+{
+	uint32_t site, area;
+	int rs, ra;
+
+	if ((rs = corr_snap_get_ref(sr, FLEET_SITE, 1, &site)) < 0 ||
+	    (ra = corr_snap_get_ref(sr, FLEET_AREA, 1, &area)) < 0)
+		return -1;
+	if (inc->kind == CORR_KIND_SITE) {
+		if (rs == CORR_REF_OK && site == FLEET_NONE)
+			return snapbuf_fail(&sr->r, "site incident without a site");
+		if (rs == CORR_REF_OK && (ra != CORR_REF_OK || area == FLEET_NONE))
+			area = e->fleet->sites[site].area;
+		*drop = rs == CORR_REF_UNKNOWN;
+	} else {
+		if (rs != CORR_REF_OK || site != FLEET_NONE ||
+		    (ra == CORR_REF_OK && area == FLEET_NONE))
+			return snapbuf_fail(&sr->r, "area incident not of one area");
+		*drop = ra == CORR_REF_UNKNOWN;
+	}
+	inc->site = site;
+	inc->area = area;
+	return 0;
+}
+
+/*
+ * Reads an incident's alarm records; one whose device or code the fleet
+ * lost is dropped (*dropped counts them), and so is the incident (*drop)
+ * when that was its root.  Returns 0 or -1.
+ */
+static int
+corr_snap_load_alarms(struct corr_engine *e, struct corr_snapr *sr,
+    struct corr_incident *inc, int *drop, uint32_t *dropped)
+{
+	struct snapbuf_rd *r = &sr->r;
+	uint32_t root = snapbuf_get_u32(r);
+	uint32_t n = snapbuf_get_count(r, 38);	/* smallest record */
+
+	if (snapbuf_ok(r) != 0)
+		return -1;
+	if (inc->kind == CORR_KIND_SITE ? root >= n :
+	    root != CORR_SNAP_NONE || n != 0)
+		return snapbuf_fail(r, "incident root alarm out of range");
+	for (uint32_t i = 0; i < n; i++) {
+		struct corr_alarm *a;
+		uint8_t mapped = 0;
+
+		if (corr_snap_load_alarm(e, sr, &a, &mapped) != 0)
+			return -1;
+		if (a == NULL) {
+			(*dropped)++;
+			*drop |= i == root;	/* an incident is its root */
+			continue;
+		}
+		inc->alarms = corr_grow(inc->alarms, inc->nalarms,
+		    &inc->capalarms, 2, sizeof(*inc->alarms));
+		inc->alarms[inc->nalarms++] = a;
+		a->inc = inc;
+		if (i == root)
+			inc->root = a;
+		if (mapped)
+			u64map_put(&e->alarms, corr_akey(a->device, a->code), a);
+	}
+	return 0;
+}
+
+/* Reads an incident's chronic_of and area links (unknown sites forgotten). */
+static int
+corr_snap_load_related(struct corr_snapr *sr, struct corr_incident *inc)
+{
+	struct snapbuf_rd *r = &sr->r;
+	uint32_t n = snapbuf_get_count(r, sizeof(uint64_t)), site;
+
+	if (n > 0) {
+		inc->chronic_of = xcalloc(n, sizeof(uint64_t));
+		for (; inc->nchronic < n; inc->nchronic++)
+			inc->chronic_of[inc->nchronic] = snapbuf_get_u64(r);
+	}
+	n = snapbuf_get_count(r, 12);	/* number and site */
+	if (n > 0)
+		inc->links = xcalloc(n, sizeof(*inc->links));
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t num = snapbuf_get_u64(r);
+		int k = corr_snap_get_ref(sr, FLEET_SITE, 0, &site);
+
+		if (k < 0)
+			return -1;
+		if (k == CORR_REF_OK) {
+			inc->links[inc->nlinks].num = num;
+			inc->links[inc->nlinks++].site = site;
+		}
+	}
+	return snapbuf_ok(r);
+}
+
+/*
  * Reads one incident (numbers strictly after *prev) into the engine.
- * Returns 0 (kept or dropped and counted) or -1.  The incident is in the
+ * Returns 0 (kept, or dropped and counted) or -1.  The incident is in the
  * incidents map from its first field on, every array consistent with its
- * count, so a failure halfway leaves it for corr_engine_free().
+ * count and its clocks' timers idle, so a failure halfway leaves it for
+ * corr_engine_free().  A kept incident joins its site's list (loaded in
+ * number order, so the list is newest first as the engine keeps it) and
+ * its running clocks wait in rq for their slots.
  */
 static int
 corr_snap_load_inc(struct corr_engine *e, struct corr_snapr *sr,
@@ -2372,9 +2482,9 @@ corr_snap_load_inc(struct corr_engine *e, struct corr_snapr *sr,
 {
 	struct snapbuf_rd *r = &sr->r;
 	struct corr_incident *inc;
-	uint32_t site, area, root, n, slot[SLA__NCLOCKS];
-	int rs, ra, drop = 0;
-	uint32_t nalarms_saved, dropped_alarms = 0;
+	uint32_t n, slot[SLA__NCLOCKS], dropped = 0;
+	uint8_t has_sla;
+	int drop = 0;
 	uint64_t num = snapbuf_get_u64(r);
 
 	if (snapbuf_ok(r) != 0)
@@ -2385,8 +2495,7 @@ corr_snap_load_inc(struct corr_engine *e, struct corr_snapr *sr,
 	*prev = num;
 	inc = xcalloc(1, sizeof(*inc));
 	inc->num = num;
-	inc->site = FLEET_NONE;
-	inc->area = FLEET_NONE;
+	inc->site = inc->area = FLEET_NONE;
 	u64map_put(&e->incidents, num, inc);
 	corr_id_format(inc->id, sizeof(inc->id), e->cc.id_prefix, e->shard, num);
 	inc->seq = snapbuf_get_u64(r);
@@ -2399,116 +2508,49 @@ corr_snap_load_inc(struct corr_engine *e, struct corr_snapr *sr,
 	inc->planned = snapbuf_get_u8(r);
 	inc->flapping = snapbuf_get_u8(r);
 	inc->chronic = snapbuf_get_u8(r);
-	inc->has_sla = 0;
-	{
-		uint8_t has_sla = snapbuf_get_u8(r);
-
-		if ((rs = corr_snap_get_ref(sr, FLEET_SITE, 1, &site)) < 0 ||
-		    (ra = corr_snap_get_ref(sr, FLEET_AREA, 1, &area)) < 0)
+	has_sla = snapbuf_get_u8(r);
+	if (snapbuf_ok(r) != 0)
+		return -1;
+	/* closed incidents are freed at once: never in a snapshot */
+	if (inc->kind > CORR_KIND_AREA || inc->state >= CORR_STATE__COUNT ||
+	    inc->state == CORR_CLOSED || inc->stage > CORR_ON_SITE ||
+	    inc->severity >= SEV__COUNT || inc->planned > 1 ||
+	    inc->flapping > 1 || inc->chronic > 1 || has_sla > 1 ||
+	    (has_sla && (!e->has_sla || inc->kind != CORR_KIND_SITE)))
+		return snapbuf_fail(r, "incident field out of range");
+	if (corr_snap_load_place(e, sr, inc, &drop) != 0)
+		return -1;
+	inc->planned_win = snapbuf_get_u32(r);
+	if (snapbuf_get_str(r, CORR_ACTOR_MAX, 1, &inc->owner) != 0 ||
+	    snapbuf_get_str(r, CORR_NOTE_MAX, 1, &inc->planned_reason) != 0 ||
+	    corr_snap_load_alarms(e, sr, inc, &drop, &dropped) != 0)
+		return -1;
+	n = snapbuf_get_count(r, 20);	/* smallest step */
+	for (uint32_t i = 0; i < n; i++)
+		if (corr_snap_load_step(sr, inc) != 0)
 			return -1;
-		if (inc->kind > CORR_KIND_AREA || inc->state >= CORR_STATE__COUNT ||
-		    inc->state == CORR_CLOSED || inc->stage > CORR_ON_SITE ||
-		    inc->severity >= SEV__COUNT || inc->planned > 1 ||
-		    inc->flapping > 1 || inc->chronic > 1 || has_sla > 1 ||
-		    (has_sla && (!e->has_sla || inc->kind != CORR_KIND_SITE)))
-			return snapbuf_fail(r, "incident field out of range");
-		/* a site incident names its site, an area incident its area */
-		if (inc->kind == CORR_KIND_SITE ? rs == CORR_REF_OK &&
-		    site == FLEET_NONE : rs != CORR_REF_OK ||
-		    site != FLEET_NONE || (ra == CORR_REF_OK &&
-		    area == FLEET_NONE))
-			return snapbuf_fail(r, "incident place does not fit its kind");
-		/* a site incident whose area name is gone takes its site's */
-		if (inc->kind == CORR_KIND_SITE && rs == CORR_REF_OK &&
-		    (ra != CORR_REF_OK || area == FLEET_NONE))
-			area = e->fleet->sites[site].area;
-		drop = rs == CORR_REF_UNKNOWN || (inc->kind == CORR_KIND_AREA &&
-		    ra == CORR_REF_UNKNOWN);
-		inc->site = site;
-		inc->area = area;
-		inc->planned_win = snapbuf_get_u32(r);
-		if (snapbuf_get_str(r, CORR_ACTOR_MAX, 1, &inc->owner) != 0 ||
-		    snapbuf_get_str(r, CORR_NOTE_MAX, 1,
-		    &inc->planned_reason) != 0)
+	inc->sent_steps = snapbuf_get_u32(r);
+	if (snapbuf_ok(r) == 0 && inc->sent_steps > inc->nsteps)
+		return snapbuf_fail(r, "sent steps past the timeline");
+	if (corr_snap_load_related(sr, inc) != 0)
+		return -1;
+	inc->area_num = snapbuf_get_u64(r);
+	inc->repeats = snapbuf_get_u64(r);
+	inc->flap_cycles = snapbuf_get_u64(r);
+	if (snapbuf_ok(r) != 0)
+		return -1;
+	if (has_sla) {
+		if (sla_incident_load(&e->sla, &inc->sla, r, slot) != 0)
 			return -1;
-		root = snapbuf_get_u32(r);
-		nalarms_saved = snapbuf_get_count(r, 38);
-		if (snapbuf_ok(r) != 0)
-			return -1;
-		if (inc->kind == CORR_KIND_SITE ? root >= nalarms_saved :
-		    (root != CORR_SNAP_NONE || nalarms_saved != 0))
-			return snapbuf_fail(r, "incident root alarm out of range");
-		for (uint32_t i = 0; i < nalarms_saved; i++) {
-			struct corr_alarm *a;
-			uint8_t mapped = 0;
-
-			if (corr_snap_load_alarm(e, sr, &a, &mapped) != 0)
-				return -1;
-			if (a == NULL) {
-				dropped_alarms++;
-				/* an incident is its root alarm: both go */
-				drop |= i == root;
-				continue;
-			}
-			inc->alarms = corr_grow(inc->alarms, inc->nalarms,
-			    &inc->capalarms, 2, sizeof(*inc->alarms));
-			inc->alarms[inc->nalarms++] = a;
-			a->inc = inc;
-			if (i == root)
-				inc->root = a;
-			if (mapped)
-				u64map_put(&e->alarms,
-				    corr_akey(a->device, a->code), a);
-		}
-		n = snapbuf_get_count(r, 20);
-		for (uint32_t i = 0; i < n; i++)
-			if (corr_snap_load_step(sr, inc) != 0)
-				return -1;
-		inc->sent_steps = snapbuf_get_u32(r);
-		n = snapbuf_get_count(r, sizeof(uint64_t));
-		if (snapbuf_ok(r) != 0)
-			return -1;
-		if (inc->sent_steps > inc->nsteps)
-			return snapbuf_fail(r, "sent steps past the timeline");
-		if (n > 0) {
-			inc->chronic_of = xcalloc(n, sizeof(uint64_t));
-			for (; inc->nchronic < n; inc->nchronic++)
-				inc->chronic_of[inc->nchronic] =
-				    snapbuf_get_u64(r);
-		}
-		n = snapbuf_get_count(r, 12);
-		if (snapbuf_ok(r) != 0)
-			return -1;
-		if (n > 0)
-			inc->links = xcalloc(n, sizeof(*inc->links));
-		for (uint32_t i = 0; i < n; i++) {
-			uint64_t lnum = snapbuf_get_u64(r);
-			int k = corr_snap_get_ref(sr, FLEET_SITE, 0, &site);
-
-			if (k < 0)
-				return -1;
-			if (k == CORR_REF_UNKNOWN)
-				continue;
-			inc->links[inc->nlinks].num = lnum;
-			inc->links[inc->nlinks++].site = site;
-		}
-		inc->area_num = snapbuf_get_u64(r);
-		inc->repeats = snapbuf_get_u64(r);
-		inc->flap_cycles = snapbuf_get_u64(r);
-		if (snapbuf_ok(r) != 0)
-			return -1;
-		if (has_sla) {
-			if (sla_incident_load(&e->sla, &inc->sla, r, slot) != 0)
-				return -1;
-			inc->has_sla = 1;
-		}
+		inc->has_sla = 1;
 	}
-	e->st.snap_dropped_alarms += drop ? nalarms_saved : dropped_alarms;
 	if (drop) {
 		e->st.snap_dropped_incidents++;
+		e->st.snap_dropped_alarms += inc->nalarms + dropped;
 		corr_inc_free(e, inc);
 		return 0;
 	}
+	e->st.snap_dropped_alarms += dropped;
 	if (inc->kind == CORR_KIND_SITE) {
 		inc->site_next = u64map_get(&e->sites, inc->site);
 		u64map_put(&e->sites, inc->site, inc);

@@ -1,0 +1,123 @@
+/*
+ * snapfix.c - see snapfix.h.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon/mem.h"
+#include "tests/support/snapfix.h"
+
+static const char *const snapfix_codes[] = { "MAINS_FAIL", "BATT_LOW",
+    "HIGH_TEMP", "RECT_FAIL", "COMM_LOSS", "DOOR_OPEN" };
+static const char *const snapfix_areas[] = { "north", "south", "east" };
+
+static void
+snapfix_site(struct fleet *f, int i, unsigned flags)
+{
+	static const char *const kinds[] = { "pwr", "fsu", "rru" };
+	char id[16];
+	uint32_t s, d[3];
+
+	snprintf(id, sizeof(id), "S%02d", i);
+	s = fleet_add(f, FLEET_SITE, id);
+	f->sites[s].area = fleet_area(f, snapfix_areas[i % 3]);
+	f->sites[s].region = (uint8_t)(i % 3);
+	f->sites[s].station = xstrdup("Station");
+	f->sites[s].branch = xstrdup("Branch");
+	fleet_site_add_tenant(&f->sites[s], "cmcc", TIER_STANDARD);
+	if (i % 4 == 0)
+		fleet_site_add_tenant(&f->sites[s], "ctcc", TIER_PREMIUM);
+	for (int k = 0; k < 3; k++) {
+		int kk = flags & SNAPFIX_REVERSED ? 2 - k : k;
+
+		snprintf(id, sizeof(id), "S%02d-%s", i, kinds[kk]);
+		d[kk] = fleet_add(f, FLEET_DEVICE, id);
+		f->devices[d[kk]].site = s;
+	}
+	f->devices[d[2]].via = d[1];
+}
+
+struct fleet *
+snapfix_fleet(unsigned flags)
+{
+	struct fleet *f = fleet_new();
+	int rev = flags & SNAPFIX_REVERSED;
+
+	for (int i = 0; i < 3; i++)
+		fleet_area(f, snapfix_areas[rev ? 2 - i : i]);
+	for (int i = 0; i < 6; i++)
+		fleet_code(f, snapfix_codes[rev ? 5 - i : i]);
+	for (int i = 0; i < SNAPFIX_NSITES; i++) {
+		int s = rev ? SNAPFIX_NSITES - 1 - i : i;
+
+		if (s != 5 || !(flags & SNAPFIX_NO_S05))
+			snapfix_site(f, s, flags);
+	}
+	return f;
+}
+
+void
+snapfix_config(struct corr_config *cc, struct sla_config *sc)
+{
+	sla_config_defaults(sc);
+	corr_config_defaults(cc);
+	cc->sla = sc;
+}
+
+int
+snapfix_apply(struct corr_engine *e, struct fleet *f,
+    const struct snapfix_op *op)
+{
+	char id[CORR_ID_LEN];
+
+	switch (op->kind) {
+	case SNAPFIX_ALARM: {
+		struct alarm_event ev;
+		uint32_t d = fleet_find(f, FLEET_DEVICE, op->dev);
+
+		if (d == FLEET_NONE)
+			return 1;
+		memset(&ev, 0, sizeof(ev));
+		ev.at_ms = op->at;
+		ev.device = d;
+		ev.site = f->devices[d].site;
+		ev.code = fleet_code(f, op->code);
+		ev.edge = op->edge;
+		ev.severity = op->sev;
+		return corr_engine_alarm(e, &ev);
+	}
+	case SNAPFIX_ACTION: {
+		struct corr_action a;
+
+		corr_id_format(id, sizeof(id), "INC-", 0, op->num);
+		a.incident = id;
+		a.type = op->act;
+		a.actor = op->actor;
+		a.note = op->note;
+		a.at = op->at;
+		return corr_engine_action(e, &a, NULL, 0);
+	}
+	case SNAPFIX_MAINT_ADD: {
+		struct corr_maint m;
+
+		memset(&m, 0, sizeof(m));
+		m.site = FLEET_NONE;
+		m.area = FLEET_NONE;
+		if (op->msite[0] != '\0' && (m.site = fleet_find(f, FLEET_SITE,
+		    op->msite)) == FLEET_NONE)
+			return 1;
+		if (op->msite[0] == '\0' && (m.area = fleet_find(f, FLEET_AREA,
+		    op->marea)) == FLEET_NONE)
+			return 1;
+		m.start_ms = op->at;
+		m.end_ms = op->end;
+		m.reason = "planned works";
+		return corr_engine_maint_put(e, op->maint, &m);
+	}
+	case SNAPFIX_MAINT_DEL:
+		return corr_engine_maint_remove(e, op->maint);
+	default:
+		corr_engine_advance(e, op->at);
+		return 0;
+	}
+}

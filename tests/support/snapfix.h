@@ -1,0 +1,65 @@
+/*
+ * snapfix.h - what the snapshot tests (tests/unit/test_corr_snap.c) and
+ * the snapshot fuzz target (tests/fuzz/fuzz_corrsnap.c) share: one fleet,
+ * built in either order or without one site, the config with SLA clocks
+ * on, and inputs that name fleet objects by id so one input stream can be
+ * fed to engines over differently ordered fleets.  No Criterion here: the
+ * fuzz target includes snapfix.c directly.
+ *
+ * The fleet: areas north, south, east; sites S00..S17 (site i in area
+ * i % 3, region i % 3, premium when i % 4 == 0), each with a power device
+ * "Snn-pwr", a gateway "Snn-fsu" and one device behind it "Snn-rru" (one
+ * child per gateway: the engine adopts a gateway's children in device
+ * order, which a reordered fleet would change).
+ */
+#ifndef TOCSIN_TEST_SNAPFIX_H
+#define TOCSIN_TEST_SNAPFIX_H
+
+#include <stdint.h>
+
+#include "correlator/corr.h"
+#include "correlator/sla.h"
+
+#define SNAPFIX_T0	((int64_t)1795000000000)	/* 2026-11-18T11:06:40Z */
+#define SNAPFIX_NSITES	18
+
+enum {
+	SNAPFIX_REVERSED = 1,	/* sites, devices, areas and codes interned
+				 * in the opposite order */
+	SNAPFIX_NO_S05 = 2,	/* site S05 and its devices left out */
+};
+
+enum snapfix_kind { SNAPFIX_ALARM, SNAPFIX_ACTION, SNAPFIX_MAINT_ADD,
+	SNAPFIX_MAINT_DEL, SNAPFIX_ADVANCE };
+
+/* One input, naming fleet objects by id. */
+struct snapfix_op {
+	uint8_t	 kind;		/* enum snapfix_kind */
+	uint8_t	 edge;		/* alarm: enum alarm_edge */
+	uint8_t	 sev;		/* alarm: enum severity */
+	uint8_t	 act;		/* action: enum corr_action_type */
+	int64_t	 at;
+	char	 dev[16];	/* alarm: device id */
+	char	 code[16];	/* alarm: code */
+	uint64_t num;		/* action: incident number (shard 0) */
+	const char *actor;	/* action */
+	const char *note;	/* action, may be NULL */
+	uint32_t maint;		/* window id */
+	char	 msite[8];	/* window: site id, or "" */
+	char	 marea[8];	/* window: area name when msite is "" */
+	int64_t	 end;		/* window end (start is at) */
+};
+
+/* The fleet above; free with fleet_free(). */
+struct fleet *snapfix_fleet(unsigned flags);
+/* Correlation defaults with sc (sla_config_defaults) as the SLA clocks. */
+void	 snapfix_config(struct corr_config *cc, struct sla_config *sc);
+/*
+ * Feeds op to e over f.  An alarm or window naming something f does not
+ * have is skipped (returns 1); otherwise returns the engine call's result
+ * (actions may be refused).
+ */
+int	 snapfix_apply(struct corr_engine *e, struct fleet *f,
+	    const struct snapfix_op *op);
+
+#endif
