@@ -27,6 +27,12 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
+# A demo starts from nothing: its journals live in the work directory, not
+# in the config's state_dir (a real daemon restores what that holds).
+sed "s|^  state_dir: .*|  state_dir: $work/state|" "$CONFIG" >"$work/demo.yaml"
+grep -q "state_dir: $work/state" "$work/demo.yaml" ||
+	{ echo "demo: $CONFIG has no daemon.state_dir line" >&2; exit 1; }
+CONFIG=$work/demo.yaml
 
 echo "== tocsind -n -v -c $CONFIG (effective tier: the highest tenant's)"
 "$BUILD/tocsind" -n -v -c "$CONFIG"
