@@ -607,9 +607,10 @@ static void
 kf_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
 	(void)rk;
-	if (level <= 3)
+	/* a failed connect is level 3 and retried: not an error of ours */
+	if (level <= 2)
 		log_error("kafka: librdkafka fac=%s %s", fac, buf);
-	else if (level == 4)
+	else if (level <= 4)
 		log_warnx("kafka: librdkafka fac=%s %s", fac, buf);
 	else if (level <= 6)
 		log_info("kafka: librdkafka fac=%s %s", fac, buf);
@@ -1026,10 +1027,13 @@ kf_mock_start(struct kf *kf, const struct kafka_config *cfg, char *err,
 {
 	const char *topics[] = { cfg->incidents, cfg->actions, cfg->rejected,
 	    cfg->alarms };
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	char e[512];
 
-	kf->mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), e,
-	    sizeof(e));
+	/* its handle only hosts the cluster: it connects to nothing */
+	rd_kafka_conf_set_log_cb(conf, kf_log_cb);
+	(void)rd_kafka_conf_set(conf, "log_level", "4", e, sizeof(e));
+	kf->mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof(e));
 	if (kf->mock_rk == NULL) {
 		snprintf(err, errlen, "kafka mock cluster: %s", e);
 		return -EIO;
