@@ -130,12 +130,14 @@ alive() {
 launch() {
 	bport=$(cat "$DIR/port")
 	# setsid: the broker is its own process group, so a test runner's
-	# signals do not reach it and stop/kill reach only it.
+	# signals do not reach it and stop/kill reach only it.  It keeps no
+	# descriptor of the caller's: a caller reading our output to EOF
+	# (a test's pipe) must see it when this script exits.
 	setsid timeout -s KILL "$LIFETIME" java -Xms256m -Xmx512m \
 	    -XX:+UseG1GC -XX:G1HeapRegionSize=4m \
 	    -Dlog4j2.configurationFile="$DIR/log4j2.properties" \
 	    -cp "$LIB/*" kafka.Kafka "$DIR/server.properties" \
-	    >>"$DIR/stdout.log" 2>&1 </dev/null &
+	    >>"$DIR/stdout.log" 2>&1 </dev/null 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
 	echo $! >"$DIR/timeout.pid"
 	# the java process is timeout's child: that is the PID to signal
 	# (SIGSTOP/SIGCONT in fault tests must reach the JVM itself)
