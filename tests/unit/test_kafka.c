@@ -121,6 +121,23 @@ Test(kafka, settings_table_and_secrets)
 	cr_assert_not(kafka_prop_secret("ssl.ca.location"));
 }
 
+/* docs/kafka.md's settings table is kafka_settings[], row for row. */
+Test(kafka, docs_table_is_the_settings_table)
+{
+	char *doc = tenv_read_file("docs/kafka.md");
+
+	cr_assert_neq(doc[0], '\0', "docs/kafka.md not found");
+	for (const struct kafka_setting *s = kafka_settings; s->key; s++) {
+		char row[512];
+
+		snprintf(row, sizeof(row), "| `%s` | %s | %s |\n", s->key,
+		    s->def[0] ? s->def : "\"\"", s->doc);
+		cr_assert_not_null(strstr(doc, row), "docs/kafka.md lacks the "
+		    "row:\n%s", row);
+	}
+	free(doc);
+}
+
 Test(kafka, bad_property_refused_with_its_key)
 {
 	struct kfx x;
