@@ -440,7 +440,10 @@ kf_offer(struct pub_sink *s, const struct pub_rec *r)
 	else if (r->kind == PUB_ACTION)
 		kf_action_done(kf, r->kpart, r->koffset);
 	if (t == NULL || r->json == NULL) {
-		/* not produced: done in its turn */
+		/* not produced (a rejection too when `rejected` is ""):
+		 * done in its turn */
+		if (r->kind == PUB_REJECTED)
+			kf_action_done(kf, r->kpart, r->koffset);
 		(void)kf_push(sh, r->pos, 1, -1, -1);
 		kf_advance(kf, r->shard);
 		return 0;
