@@ -30,10 +30,10 @@ WARN   := -Wall -Wextra -Werror -Wmissing-prototypes -Wmissing-declarations \
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) -I. \
           -DTOCSIN_VERSION='"$(VERSION)"' -MMD -MP
-# What the daemon links: only what its code includes (librdkafka and jansson:
-# drivers/kafka).  Tests add Criterion,
-# libmodbus (the independent server) and jansson (the JSON oracle); benches
-# add libmodbus (the blocking baseline and devsim's modbus_reply).
+# What the daemon links: only what its code includes (librdkafka and jansson
+# for drivers/kafka).  Tests add Criterion and libmodbus (the independent
+# server), and use the daemon's jansson as their JSON oracle; benches add
+# libmodbus (the blocking baseline and devsim's modbus_reply).
 LDLIBS := -lev -lyaml -lrdkafka -ljansson -lm -lpthread
 TEST_LDLIBS  := -lcriterion -lmodbus
 BENCH_LDLIBS := -lmodbus
