@@ -18,6 +18,12 @@
  *
  * librdkafka's queues wake the loop through a pipe (ev_io); nothing polls,
  * so an idle sink costs no CPU.  Everything runs on the loop's thread.
+ *
+ * A fatal producer error (_FATAL: the idempotent producer can no longer
+ * keep order) is logged at error; from then on healthy() is 0 and offer()
+ * answers -EAGAIN, so nothing more is taken and nothing is lost (it stays
+ * in the journal): the daemon closes the sink and makes a new one, which
+ * resumes after the last position reported done.
  */
 #ifndef TOCSIN_KAFKA_H
 #define TOCSIN_KAFKA_H
