@@ -34,7 +34,7 @@ CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) -I. \
 # rejections; hiredis, librdkafka: the publishers).  Tests add Criterion and
 # libmodbus (the independent server); benches add libmodbus (the blocking
 # baseline and devsim's modbus_reply).
-LDLIBS := -lev -lhiredis -lyaml -ljansson -lm -lpthread
+LDLIBS := -lev -lrdkafka -lhiredis -lyaml -ljansson -lm -lpthread
 TEST_LDLIBS  := -lcriterion -lmodbus
 BENCH_LDLIBS := -lmodbus
 

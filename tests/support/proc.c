@@ -58,6 +58,13 @@ proc_run(char *const argv[], int timeout_ms, struct proc_result *r)
 		dup2(pe[1], 2);
 		close(po[0]);
 		close(pe[0]);
+		/* only fds 1 and 2 hold the pipes: a daemon the child
+		 * leaves behind must not keep them open (the read never
+		 * ends) */
+		close(po[1]);
+		close(pe[1]);
+		if (nul > 2)
+			close(nul);
 		execvp(argv[0], argv);
 		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);

@@ -1,0 +1,149 @@
+/*
+ * kafka.h - the Kafka publisher and the tocsin.actions consumer, on the
+ * daemon's libev loop (docs/kafka.md has the topics' contracts).
+ *
+ * The publisher is a struct pub_sink (drivers/pub.h): PUB_EVENT records go
+ * to the incidents topic keyed by incident id, PUB_REJECTED to the rejected
+ * topic, through one idempotent acks=all librdkafka producer.  Every
+ * delivery report is checked: the sink reports a shard done only up to the
+ * last position below which everything of that shard is delivered, rewinds
+ * a shard after a definite failure, and reports a record the broker refuses
+ * for good done after logging and counting it.
+ *
+ * The consumer reads the actions topic in consumer group `group`, hands
+ * each valid action to the host, forwards bad ones to the rejected topic
+ * with the reason, and stores an action's offset only once the action is
+ * journaled (its PUB_ACTION record is offered to this sink) or its
+ * rejection is delivered: an action is never committed before it is safe.
+ *
+ * librdkafka's queues wake the loop through a pipe (ev_io); nothing polls,
+ * so an idle sink costs no CPU.  Everything runs on the loop's thread.
+ *
+ * A fatal producer error (_FATAL: the idempotent producer can no longer
+ * keep order) is logged at error; from then on healthy() is 0 and offer()
+ * answers -EAGAIN, so nothing more is taken and nothing is lost (it stays
+ * in the journal): the daemon closes the sink and makes a new one, which
+ * resumes after the last position reported done.
+ */
+#ifndef TOCSIN_KAFKA_H
+#define TOCSIN_KAFKA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "correlator/corr.h"
+#include "drivers/pub.h"
+
+struct ev_loop;
+
+#define KAFKA_MAX_PROPS	64	/* pass-through properties */
+
+/* A librdkafka property passed through as is ("linger.ms", "5"). */
+struct kafka_prop {
+	const char	*key;		/* "producer."/"consumer." prefix: that
+					 * client only; else both */
+	const char	*value;
+};
+
+/*
+ * Settings.  The string fields are the YAML keys of `kafka:` (the field
+ * name), and kafka_settings[] gives each its default and meaning: the
+ * config loader reads the section through it, kafka_config_defaults()
+ * fills from it, docs/kafka.md lists it.  Strings are borrowed: they must
+ * outlive kafka_new() (it copies what it keeps).
+ */
+struct kafka_config {
+	const char	*brokers;	/* bootstrap list; "": embedded mock */
+	const char	*incidents;	/* incident events topic */
+	const char	*actions;	/* consumed; "": no consumer */
+	const char	*rejected;	/* refused actions */
+	const char	*alarms;	/* raw alarm transitions; "": off */
+	const char	*group;		/* consumer group of the actions */
+	const char	*client_id;	/* client.id of both clients */
+	/* not in the table: */
+	const struct kafka_prop *props;	/* applied last, in order, so they
+					 * override anything above */
+	size_t		 nprops;	/* <= KAFKA_MAX_PROPS */
+};
+
+/* One setting: a YAML key of `kafka:` and its field and default. */
+struct kafka_setting {
+	const char	*key;		/* "brokers" */
+	uint16_t	 off;		/* of its const char * in kafka_config */
+	const char	*def;		/* default */
+	const char	*doc;		/* what it means, one line (markdown) */
+};
+
+/* The settings, in docs order; the last has key NULL. */
+extern const struct kafka_setting kafka_settings[];
+
+/* Fills c with every setting's default, and no pass-through property. */
+void	 kafka_config_defaults(struct kafka_config *c);
+
+/*
+ * 1 if a property's value must never be logged (passwords, SASL, tokens,
+ * secrets, private keys: the key contains "password", "secret", "sasl",
+ * "token", or starts with "ssl.key"); such values are logged as "***".
+ */
+int	 kafka_prop_secret(const char *key);
+
+/*
+ * Where valid actions go.  action() gets an action read from partition
+ * `part` at `offset` of the actions topic; a's strings are valid during
+ * the call only (copy them).  It returns 0 (queued to the owning shard,
+ * which will journal it and offer a PUB_ACTION record with this
+ * kpart/koffset), -ENOENT (no shard owns the id: the action is rejected as
+ * "unknown incident"), -EAGAIN (the shard's ring is full: the partition is
+ * paused with the action kept, and retried at kafka_actions_resume()), or
+ * another -errno (rejected as "refused").
+ */
+struct kafka_action_host {
+	int	(*action)(void *arg, const struct corr_action *a, int32_t part,
+		    int64_t offset);
+	void	*arg;
+};
+
+/* Counters (kafka_stats()). */
+struct kafka_stats {
+	uint64_t	 produced;	/* records handed to librdkafka */
+	uint64_t	 delivered;	/* delivery reports without error */
+	uint64_t	 failed;	/* definite failures (delivery reports
+					 * with an error not a refusal) */
+	uint64_t	 rewinds;	/* host->rewind() calls */
+	uint64_t	 refused;	/* records refused for good (reported
+					 * done) */
+	uint64_t	 queue_full;	/* offers answered -EAGAIN */
+	uint64_t	 actions_in;	/* actions consumed (valid or not) */
+	uint64_t	 actions_rejected; /* forwarded to the rejected topic */
+	uint64_t	 actions_paused; /* host said -EAGAIN: partition paused */
+};
+
+/*
+ * Creates both clients on loop (the caller runs it) and starts consuming
+ * (if cfg->actions is not "" and ah is not NULL).  host is copied and its
+ * callbacks run on the loop's thread.  With cfg->brokers "" an embedded
+ * mock cluster is started first (logged with its bootstrap address; see
+ * kafka_bootstrap()).  Returns 0 and sets *out; -EINVAL with a one-line
+ * reason in err (the property's key, never a secret value) for a property
+ * librdkafka refuses or a bad config; -EIO when a client cannot be
+ * created.  Nothing is left running on failure.  Free with
+ * (*out)->ops->close(*out, timeout_ms).
+ */
+int	 kafka_new(struct ev_loop *loop, const struct kafka_config *cfg,
+	    const struct pub_host *host, const struct kafka_action_host *ah,
+	    struct pub_sink **out, char *err, size_t errlen);
+
+/* The bootstrap servers in use ("127.0.0.1:PORT" for the mock). */
+const char *kafka_bootstrap(const struct pub_sink *s);
+
+/* Copies the counters.  Loop thread. */
+void	 kafka_stats(const struct pub_sink *s, struct kafka_stats *out);
+
+/*
+ * The host has room again: retries every action kept after an -EAGAIN and
+ * resumes the partitions whose action is taken.  Loop thread; cheap when
+ * nothing is paused.
+ */
+void	 kafka_actions_resume(struct pub_sink *s);
+
+#endif
