@@ -54,6 +54,7 @@
 #include "daemon/router.h"
 #include "daemon/store.h"
 #include "drivers/file/filesink.h"
+#include "drivers/kafka/kafka.h"
 #include "drivers/redis/redis.h"
 
 #define LIVE_TICK_S		0.25	/* shards' time advances this often */
@@ -82,6 +83,8 @@ struct live {
 	struct publish	*pub;		/* journals -> sinks */
 	struct pub_sink	*out;		/* the file sink */
 	struct pub_sink	*redis;		/* or NULL (redis.enabled false) */
+	struct pub_sink	*kafka;		/* tocsin.incidents, tocsin.actions */
+	int		 actions_paused; /* a shard ring refused an action */
 	char		*redis_password; /* from redis.password_file */
 	uint64_t	 dump_want;	/* bit per shard: a resync dump asked */
 	struct router *router;
@@ -222,9 +225,15 @@ live_room(void *arg, unsigned shard)
 static void
 live_room_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
+	struct live *lv = container_of(w, struct live, room);
+
 	(void)loop;
 	(void)revents;
-	live_flush(container_of(w, struct live, room));
+	live_flush(lv);
+	if (lv->actions_paused && lv->kafka != NULL) {
+		lv->actions_paused = 0;
+		kafka_actions_resume(lv->kafka);
+	}
 }
 
 static const struct poller_sink_ops live_poller_ops = {
@@ -238,6 +247,10 @@ live_send_tick(struct live *lv)
 	int64_t now = live_now_ms(lv);
 
 	live_flush(lv);
+	if (lv->actions_paused && lv->kafka != NULL) {
+		lv->actions_paused = 0;
+		kafka_actions_resume(lv->kafka);
+	}
 	lv->ticks++;
 	for (unsigned s = 0; s < lv->nshards; s++) {
 		if (outbox_pending(lv->outbox, s) > 0 ||
@@ -541,6 +554,60 @@ live_redis(struct live *lv)
 	return 0;
 }
 
+/* The Kafka consumer's action: to the owning shard, journaled there. */
+static int
+live_action(void *arg, const struct corr_action *a, int32_t part,
+    int64_t offset)
+{
+	struct live *lv = arg;
+	int rc = router_action_from(lv->router, 0, a, part, offset);
+
+	if (rc == -EAGAIN)
+		lv->actions_paused = 1;
+	return rc;
+}
+
+/* The Kafka publisher and actions consumer: 0, or -1 (logged). */
+static int
+live_kafka(struct live *lv)
+{
+	const struct cfg_kafka *ck = &lv->cfg->kafka;
+	struct kafka_prop props[KAFKA_MAX_PROPS];
+	struct kafka_action_host ah = { live_action, lv };
+	struct kafka_config kc;
+	char err[512];
+	int idx;
+
+	kafka_config_defaults(&kc);
+	kc.brokers = ck->brokers != NULL ? ck->brokers : "";
+	kc.incidents = ck->topic_incidents;
+	kc.actions = ck->topic_actions;
+	kc.rejected = ck->topic_rejected;
+	kc.group = ck->group_id;
+	if (ck->nproperties > KAFKA_MAX_PROPS) {
+		log_error("start failed: kafka.properties: %zu, at most %d",
+		    ck->nproperties, KAFKA_MAX_PROPS);
+		return -1;
+	}
+	for (size_t i = 0; i < ck->nproperties; i++) {
+		props[i].key = ck->properties[i].key;
+		props[i].value = ck->properties[i].value;
+	}
+	kc.props = props;
+	kc.nprops = ck->nproperties;
+	idx = publish_add(lv->pub, "kafka");
+	if (kafka_new(lv->loop, &kc, publish_host(lv->pub, idx), &ah,
+	    &lv->kafka, err, sizeof(err)) != 0) {
+		log_error("start failed: kafka: %s", err);
+		return -1;
+	}
+	publish_attach(lv->pub, idx, lv->kafka);
+	log_info("kafka publisher bootstrap=%s topic=%s actions=%s",
+	    kafka_bootstrap(lv->kafka), kc.incidents,
+	    kc.actions && *kc.actions ? kc.actions : "-");
+	return 0;
+}
+
 /* mkdir -p for the state directory: 0 or -errno. */
 static int
 live_mkdirs(const char *path)
@@ -686,7 +753,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 		goto err_router;
 	}
 	publish_attach(lv.pub, fidx, lv.out);
-	if (live_redis(&lv) < 0)
+	if (live_redis(&lv) < 0 || live_kafka(&lv) < 0)
 		goto err_router;
 	router_set_room(lv.router, 0, live_room, &lv);
 	ev_async_init(&lv.room, live_room_cb);
@@ -754,6 +821,8 @@ err_router:
 	ev_async_stop(lv.loop, &lv.room);
 	router_free(lv.router);
 	outbox_free(lv.outbox);
+	if (lv.kafka != NULL)
+		lv.kafka->ops->close(lv.kafka, 2000);
 	if (lv.redis != NULL)
 		lv.redis->ops->close(lv.redis, 1000);
 	if (lv.out != NULL)
