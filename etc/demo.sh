@@ -11,9 +11,13 @@
 #      threads and writes every incident event as a JSON line to stdout
 #      (etc/demo.yaml sets no output.file); etc/demo-view.py shows each one.
 #
-# Redis, the embedded Kafka, the HTTP API and tocsinctl watch are not built
-# yet; when they are, this script starts them too.  Every process started
-# here is stopped by PID on exit.
+#   4. a redis-server on a free loopback port takes the NOC keys
+#      (docs/redis.md), and tocsind's embedded Kafka (librdkafka's mock
+#      cluster: kafka.brokers is empty) takes tocsin.incidents; at the end
+#      the script shows what Redis holds.
+#
+# The HTTP API and tocsinctl watch are not built yet.  Every process
+# started here is stopped by PID on exit.
 set -eu
 BUILD=${1:-build/default}
 # DEMO_CONFIG: the same fleet on other addresses (tests run it on their own
@@ -33,6 +37,23 @@ sed "s|^  state_dir: .*|  state_dir: $work/state|" "$CONFIG" >"$work/demo.yaml"
 grep -q "state_dir: $work/state" "$work/demo.yaml" ||
 	{ echo "demo: $CONFIG has no daemon.state_dir line" >&2; exit 1; }
 CONFIG=$work/demo.yaml
+
+# Redis for the NOC keys: a free port on 127.0.0.1, no persistence.
+rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
+    >"$work/redis.log" 2>&1 &
+pids="$pids $!"
+i=0
+until redis-cli -p "$rport" ping 2>/dev/null | grep -q PONG; do
+	i=$((i + 1))
+	[ $i -le 50 ] || { echo "demo: redis-server did not start" >&2;
+	    cat "$work/redis.log" >&2; exit 1; }
+	sleep 0.1
+done
+sed -i -e "s|^redis:\$|redis:\\n  enabled: true|" \
+    -e "s|^  port: 6379\$|  port: $rport|" "$CONFIG"
+grep -q "port: $rport" "$CONFIG" ||
+	{ echo "demo: $CONFIG has no redis port 6379 line" >&2; exit 1; }
 
 echo "== tocsind -n -v -c $CONFIG (effective tier: the highest tenant's)"
 "$BUILD/tocsind" -n -v -c "$CONFIG"
@@ -64,3 +85,9 @@ if [ "$(cat "$work/tocsind.rc")" != 0 ] ||
 	exit 1
 fi
 echo "== tocsind: $(grep ' stop reason=' "$work/tocsind.err" | tail -1 | sed 's/^[^ ]* level=info //')"
+grep -m1 'mock cluster bootstrap=' "$work/tocsind.err" |
+    sed 's/^.*level=info /== /'
+echo "== redis (127.0.0.1:$rport), what a NOC screen reads:"
+echo "   open incidents (tocsin:incidents:open): $(redis-cli -p "$rport" ZCARD tocsin:incidents:open)"
+redis-cli -p "$rport" ZRANGE tocsin:incidents:open 0 -1 | sed 's/^/     /'
+echo "   events in tocsin:stream:incidents: $(redis-cli -p "$rport" XLEN tocsin:stream:incidents)"
