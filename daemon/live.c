@@ -82,6 +82,7 @@ struct live {
 	struct store	**stores;	/* nshards journals */
 	struct publish	*pub;		/* journals -> sinks */
 	struct pub_sink	*out;		/* the file sink */
+	struct pub_sink	*history;	/* closed incidents, by month */
 	struct pub_sink	*redis;		/* or NULL (redis.enabled false) */
 	struct pub_sink	*kafka;		/* tocsin.incidents, tocsin.actions */
 	int		 actions_paused; /* a shard ring refused an action */
@@ -691,6 +692,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	struct live lv;
 	struct corr_sink *sinks = NULL;
 	struct filesink_config fsc;
+	char hpath[4096];
 	int fidx;
 	struct poller_config pc;
 	struct poller_sink ps = { &live_poller_ops, NULL };
@@ -753,6 +755,24 @@ live_run(struct config *cfg, const struct live_opts *opts)
 		goto err_router;
 	}
 	publish_attach(lv.pub, fidx, lv.out);
+	/* the monthly report's input: state_dir/history/closed-YYYY-MM.jsonl */
+	snprintf(err, sizeof(err), "%s/history", cfg->daemon.state_dir);
+	if (mkdir(err, 0755) < 0 && errno != EEXIST) {
+		log_error("start failed: %s: %s", err, strerror(errno));
+		goto err_router;
+	}
+	snprintf(hpath, sizeof(hpath), "%s/history/closed",
+	    cfg->daemon.state_dir);
+	memset(&fsc, 0, sizeof(fsc));
+	fsc.path = hpath;
+	fsc.closed_monthly = 1;
+	fidx = publish_add(lv.pub, "history");
+	if (filesink_new(lv.loop, &fsc, publish_host(lv.pub, fidx),
+	    &lv.history, err, sizeof(err)) != 0) {
+		log_error("start failed: %s", err);
+		goto err_router;
+	}
+	publish_attach(lv.pub, fidx, lv.history);
 	if (live_redis(&lv) < 0 || live_kafka(&lv) < 0)
 		goto err_router;
 	router_set_room(lv.router, 0, live_room, &lv);
@@ -825,6 +845,8 @@ err_router:
 		lv.kafka->ops->close(lv.kafka, 2000);
 	if (lv.redis != NULL)
 		lv.redis->ops->close(lv.redis, 1000);
+	if (lv.history != NULL)
+		lv.history->ops->close(lv.history, 0);
 	if (lv.out != NULL)
 		lv.out->ops->close(lv.out, 0);
 	publish_free(lv.pub);

@@ -13,6 +13,7 @@
 
 #include "daemon/log.h"
 #include "daemon/mem.h"
+#include "daemon/utc.h"
 #include "drivers/file/filesink.h"
 
 struct filesink {
@@ -20,6 +21,9 @@ struct filesink {
 	struct ev_loop	*loop;
 	struct pub_host	 host;
 	char		*path;		/* NULL: stdout */
+	char		*prefix;	/* closed_monthly: path's prefix */
+	int		 month;		/* closed_monthly: y * 12 + m - 1 of the
+					 * open file, or -1 */
 	int		 fd;
 	uint64_t	 size;		/* of the file, for rotation */
 	uint64_t	 rotate;
@@ -141,8 +145,47 @@ filesink_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct filesink *s = w->data;
 
-	if (filesink_write(s) == 0)
+	if (filesink_write(s) == 0) {
 		ev_timer_stop(loop, w);
+		if (s->full) {
+			s->full = 0;
+			s->host.ready(s->host.arg);
+		}
+	}
+}
+
+static int filesink_write(struct filesink *s);
+
+/*
+ * closed_monthly: makes the open file the one of the month of `at`,
+ * writing out what is buffered for the previous one first.  0, or -errno.
+ */
+static int
+filesink_month(struct filesink *s, int64_t at)
+{
+	int64_t days = at >= 0 ? at / 86400000 : -((-at + 86399999) / 86400000);
+	char path[4096];
+	unsigned m, d;
+	int y, fd;
+
+	utc_civil_from_days(days, &y, &m, &d);
+	if (y * 12 + (int)m - 1 == s->month)
+		return 0;
+	if (s->n > 0 && filesink_write(s) < 0)
+		return -EAGAIN;
+	snprintf(path, sizeof(path), "%s-%04d-%02u.jsonl", s->prefix, y, m);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		log_warn("filesink history %s", path);
+		return -errno;
+	}
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = fd;
+	s->month = y * 12 + (int)m - 1;
+	xfree(s->path);
+	s->path = xstrdup(path);
+	return 0;
 }
 
 static int
@@ -153,6 +196,16 @@ filesink_offer(struct pub_sink *ps, const struct pub_rec *r)
 
 	if (r->shard >= FILESINK_MAX_SHARDS)
 		return -EINVAL;
+	if (s->prefix != NULL) {
+		if (r->kind != PUB_EVENT || r->live)
+			need = 0;
+		else if (filesink_month(s, r->at) < 0) {
+			s->full = 1;
+			if (!ev_is_active(&s->retry))
+				ev_timer_start(s->loop, &s->retry);
+			return -EAGAIN;
+		}
+	}
 	if (need > 0) {
 		if (s->n > 0 && (s->n + need > FILESINK_BUFFER || s->off > 0)) {
 			s->full = 1;
@@ -195,9 +248,10 @@ filesink_close(struct pub_sink *ps, int timeout_ms)
 	(void)filesink_write(s);
 	ev_prepare_stop(s->loop, &s->flush);
 	ev_timer_stop(s->loop, &s->retry);
-	if (s->path != NULL)
+	if (s->path != NULL && s->fd >= 0)
 		close(s->fd);
 	xfree(s->path);
+	xfree(s->prefix);
 	xfree(s->buf);
 	xfree(s);
 }
@@ -244,6 +298,21 @@ filesink_new(struct ev_loop *loop, const struct filesink_config *c,
 	struct stat st;
 	int fd = STDOUT_FILENO;
 
+	if (c->closed_monthly) {
+		if (c->path == NULL || *c->path == '\0') {
+			snprintf(err, errlen, "history: no path prefix");
+			return -EINVAL;
+		}
+		s = xcalloc(1, sizeof(*s));
+		s->base.ops = &filesink_ops;
+		s->loop = loop;
+		s->host = *host;
+		s->fd = -1;
+		s->month = -1;
+		s->prefix = xstrdup(c->path);
+		s->buf = xmalloc(FILESINK_BUFFER);
+		goto watchers;
+	}
 	if (c->path != NULL && *c->path != '\0' && strcmp(c->path, "-") != 0) {
 		fd = open(c->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC,
 		    0644);
@@ -278,6 +347,7 @@ filesink_new(struct ev_loop *loop, const struct filesink_config *c,
 			}
 		}
 	}
+watchers:
 	ev_prepare_init(&s->flush, filesink_flush_cb);
 	s->flush.data = s;
 	ev_timer_init(&s->retry, filesink_retry_cb, FILESINK_RETRY_S,

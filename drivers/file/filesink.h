@@ -41,6 +41,13 @@ struct filesink_config {
 	const char	*path;		/* appended to; NULL or "-": stdout */
 	uint64_t	 rotate_bytes;	/* 0: never rotate */
 	unsigned	 keep;		/* rotated files kept; 0: 5 */
+	/*
+	 * The history of closed incidents (the monthly report's input): only
+	 * "closed" events become lines, and path is a prefix: the lines of a
+	 * month (by the event's time, UTC) go to path-YYYY-MM.jsonl, a new
+	 * file when the month turns.  rotate_bytes and keep do not apply.
+	 */
+	uint8_t		 closed_monthly;
 };
 
 /* Counters; loop thread. */
