@@ -206,20 +206,41 @@ cfg_kafka_properties(struct cfgkey_ctx *cx, yaml_node_t *n, void *base,
 	cfgkey_pairs(cx, n, path, cfg_kafka_property, base);
 }
 
-static const struct cfg_key kafka_keys[] = {
-	KSTR("brokers", struct cfg_kafka, brokers, ""),
-	KSTR("topic_incidents", struct cfg_kafka, topic_incidents, "tocsin.incidents"),
-	KSTR("topic_alarms", struct cfg_kafka, topic_alarms, "tocsin.alarms"),
-	KSTR("topic_telemetry", struct cfg_kafka, topic_telemetry, "tocsin.telemetry"),
-	KSTR("topic_actions", struct cfg_kafka, topic_actions, "tocsin.actions"),
-	KSTR("topic_rejected", struct cfg_kafka, topic_rejected, "tocsin.actions.rejected"),
-	KSTR("group_id", struct cfg_kafka, group_id, "tocsin"),
-	KBOOL("publish_alarms", struct cfg_kafka, publish_alarms, "false"),
-	KBOOL("publish_telemetry", struct cfg_kafka, publish_telemetry, "false"),
-	KSIZE("queue_max", struct cfg_kafka, queue_max, 16, 100000000, "100k"),
-	KFN("properties", cfg_kafka_properties),
-	K_END
-};
+/*
+ * The kafka section's keys: the driver's settings (kafka_settings[]) as
+ * strings at their offsets in cfg_kafka.client, then `properties`.  Built
+ * on the stack for reading, defaults and freeing alike, so a setting added
+ * to the driver is read, defaulted and freed here with no change.
+ */
+static void
+cfg_kafka_keys(struct cfg_key keys[CFGKEY_KEYS_MAX])
+{
+	size_t i = 0;
+
+	for (const struct kafka_setting *s = kafka_settings; s->key != NULL;
+	    s++, i++) {
+		if (i + 2 >= CFGKEY_KEYS_MAX)
+			fatalx("config: more kafka keys than CFGKEY_KEYS_MAX");
+		keys[i] = (struct cfg_key){ .name = s->key, .type = CT_STR,
+		    .off = s->off, .def = s->def };
+	}
+	keys[i++] = (struct cfg_key)KFN("properties", cfg_kafka_properties);
+	keys[i] = (struct cfg_key)K_END;
+}
+
+_Static_assert(offsetof(struct cfg_kafka, client) == 0,
+    "cfg_kafka.client must be its first member");
+
+static void
+cfg_kafka_read(struct cfgkey_ctx *cx, yaml_node_t *n, void *base,
+    const char *path)
+{
+	struct config *cfg = base;
+	struct cfg_key keys[CFGKEY_KEYS_MAX];
+
+	cfg_kafka_keys(keys);
+	cfgkey_map(cx, n, keys, &cfg->kafka, path, NULL);
+}
 
 static const struct cfg_key redis_keys[] = {
 	KBOOL("enabled", struct cfg_redis, enabled, "false"),
@@ -228,7 +249,6 @@ static const struct cfg_key redis_keys[] = {
 	KSTR("prefix", struct cfg_redis, prefix, "tocsin:"),
 	KSTR("password_file", struct cfg_redis, password_file, NULL),
 	KSIZE("stream_maxlen", struct cfg_redis, stream_maxlen, 100, 100000000, "100k"),
-	KSIZE("queue_max", struct cfg_redis, queue_max, 16, 100000000, "100k"),
 	K_END
 };
 
@@ -259,7 +279,7 @@ static const struct cfg_key top_keys[] = {
 	[TK_DEVICES] = KFN("devices", cfgkey_nop),
 	[TK_CORRELATION] = KFN("correlation", cfgkey_nop),
 	[TK_SLA] = KFN("sla", cfgkey_nop),
-	[TK_KAFKA] = KSEC("kafka", struct config, kafka, kafka_keys),
+	[TK_KAFKA] = KFN("kafka", cfg_kafka_read),
 	[TK_REDIS] = KSEC("redis", struct config, redis, redis_keys),
 	[TK_HTTP] = KSEC("http", struct config, http, http_keys),
 	[TK_OUTPUT] = KSEC("output", struct config, output, output_keys),
@@ -321,6 +341,12 @@ config_load_buffer(const char *name, const char *buf, size_t len,
 	cfg->mbmap = mbmap_new();
 	cfgkey_defaults(&cx, top_keys, cfg);
 	cfg_modbus_defaults(&cfg->modbus);
+	{
+		struct cfg_key keys[CFGKEY_KEYS_MAX];
+
+		cfg_kafka_keys(keys);
+		cfgkey_defaults(&cx, keys, &cfg->kafka);
+	}
 	corr_config_defaults(&cfg->correlation);
 	sla_config_defaults(&cfg->sla);
 
@@ -380,6 +406,12 @@ config_free_parts(struct config *cfg)
 	xfree(cfg->path);
 	/* the flat sections' strings */
 	cfgkey_free(top_keys, cfg);
+	{
+		struct cfg_key keys[CFGKEY_KEYS_MAX];
+
+		cfg_kafka_keys(keys);
+		cfgkey_free(keys, &cfg->kafka);
+	}
 	sla_config_fini(&cfg->sla);
 	for (size_t i = 0; i < cfg->kafka.nproperties; i++) {
 		xfree(cfg->kafka.properties[i].key);

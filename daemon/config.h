@@ -25,6 +25,7 @@
 #include "correlator/corr.h"
 #include "correlator/fleet.h"
 #include "correlator/sla.h"
+#include "drivers/kafka/kafka.h"
 #include "drivers/modbus/mbclient.h"
 #include "drivers/modbus/mbmap.h"
 
@@ -57,17 +58,13 @@ struct cfg_kv {
 	char		*value;
 };
 
+/*
+ * The `kafka:` section: the driver's settings (kafka_settings[], the one
+ * table of their keys, defaults and meanings; strings owned here) and the
+ * librdkafka properties passed through.
+ */
 struct cfg_kafka {
-	char		*brokers;	/* NULL/empty: embedded mock cluster */
-	char		*topic_incidents;
-	char		*topic_alarms;
-	char		*topic_telemetry;
-	char		*topic_actions;
-	char		*topic_rejected;
-	char		*group_id;
-	int		 publish_alarms;
-	int		 publish_telemetry;
-	uint32_t	 queue_max;	/* events held in memory before spill */
+	struct kafka_config client;	/* first: kafka_settings' offsets */
 	struct cfg_kv	*properties;	/* passed through to librdkafka */
 	size_t		 nproperties;
 };
@@ -79,7 +76,6 @@ struct cfg_redis {
 	char		*prefix;	/* key prefix, "tocsin:" */
 	char		*password_file;	/* secret read from a file, never logged */
 	uint32_t	 stream_maxlen;	/* XADD MAXLEN ~ */
-	uint32_t	 queue_max;
 };
 
 struct cfg_http {

@@ -579,12 +579,7 @@ live_kafka(struct live *lv)
 	char err[512];
 	int idx;
 
-	kafka_config_defaults(&kc);
-	kc.brokers = ck->brokers != NULL ? ck->brokers : "";
-	kc.incidents = ck->topic_incidents;
-	kc.actions = ck->topic_actions;
-	kc.rejected = ck->topic_rejected;
-	kc.group = ck->group_id;
+	kc = ck->client;
 	if (ck->nproperties > KAFKA_MAX_PROPS) {
 		log_error("start failed: kafka.properties: %zu, at most %d",
 		    ck->nproperties, KAFKA_MAX_PROPS);

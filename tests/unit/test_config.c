@@ -172,18 +172,19 @@ Test(config, unreadable_file)
 
 Test(config, counts_take_suffixes)
 {
-	struct config *cfg = load(PROFILE "kafka:\n  queue_max: 250k\n"
-	    "redis:\n  stream_maxlen: 1M\n");
+	struct config *cfg = load(PROFILE "redis:\n  stream_maxlen: 1M\n");
 
 	cr_assert_not_null(cfg, "%s", errs.n ? errs.msg[0] : "");
-	cr_assert_eq(cfg->kafka.queue_max, 250000);
 	cr_assert_eq(cfg->redis.stream_maxlen, 1000000);
-	cr_assert_eq(cfg->redis.queue_max, 100000);
 	config_free(cfg);
-	expect_at(PROFILE "kafka:\n  queue_max: 1G\n",
-	    "1G", "kafka.queue_max: 1G is out of range [16, 100000000]");
-	expect_at(PROFILE "kafka:\n  queue_max: lots\n",
-	    "lots", "kafka.queue_max: expected a size such as 1000, 64k or 16MiB");
+	cfg = load(PROFILE "redis:\n  stream_maxlen: 250k\n");
+	cr_assert_not_null(cfg, "%s", errs.n ? errs.msg[0] : "");
+	cr_assert_eq(cfg->redis.stream_maxlen, 250000);
+	config_free(cfg);
+	expect_at(PROFILE "redis:\n  stream_maxlen: 1G\n",
+	    "1G", "redis.stream_maxlen: 1G is out of range [100, 100000000]");
+	expect_at(PROFILE "redis:\n  stream_maxlen: lots\n",
+	    "lots", "redis.stream_maxlen: expected a size such as 1000, 64k or 16MiB");
 }
 
 Test(config, modbus_section_reaches_the_client)
@@ -436,7 +437,8 @@ Test(config, every_section_reaches_the_config)
 	    "the incidents' clocks run on the sla section");
 	cr_assert_eq(cfg->sla.nwarnings, 1);
 	cr_assert_str_eq(cfg->output.file, "/tmp/events.jsonl");
-	cr_assert_str_eq(cfg->kafka.topic_incidents, "tocsin.incidents");
+	cr_assert_str_eq(cfg->kafka.client.incidents, "tocsin.incidents");
+	cr_assert_str_eq(cfg->kafka.client.group, "tocsind");
 	config_census(cfg, census, sizeof(census));
 	cr_assert_str_eq(census, "1 sites, 1 areas, 1 devices, 1 profiles, "
 	    "1 points, 1 alarm rules");
