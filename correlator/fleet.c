@@ -2,13 +2,28 @@
  * fleet.c - see fleet.h.
  *
  * Id look-ups go through one open-addressing hash per kind (linear probing,
- * power-of-two size, load <= 1/2, FNV-1a): ids are short strings and the
- * tables are built once, so this is simpler and smaller than a general map.
- * Each slot keeps the upper 32 bits of its id's hash beside the index, so a
- * probe that meets another id is rejected without touching that id's string
- * (replay looks up a device per line: callgrind counts 28% fewer strcmp
- * instructions on 1M look-ups in a 100k-device fleet, and the other ids'
- * strings stay out of the cache).
+ * power-of-two size, load <= 1/2).  A slot is 32 bytes, two to a cache
+ * line: the index, the upper 32 bits of the id's hash (a probe that meets
+ * another id is rejected on it) and the id's first FLEET_KEYLEN bytes,
+ * zero-padded.  An id shorter than that (every device, site and code id of
+ * a real fleet) is compared in the slot as three words, so a look-up
+ * touches one line of the table and neither the element nor its string.
+ * The hash reads the same three words (a multiply per word, not one per
+ * byte); a longer id's tail is hashed and compared through its element.
+ *
+ * Why a table of our own and not a library's map: the ids are short
+ * strings, the tables are built once, and replay looks up a device, its
+ * site and a code on every line.  With strings behind pointers (a slot an
+ * index, a separate array of tags, the id in the element) a device
+ * look-up was 3 to 4 dependent cache misses (slot, tag, element, string)
+ * and ~150 instructions (byte-wise FNV-1a, strcmp()); with the id in the
+ * slot it is one miss and ~105 (callgrind and perf on corrbench's day,
+ * 100,000 devices; docs/replay.md, "Speed").  A general-purpose string
+ * map (khash, glib's GHashTable) keeps the key behind a pointer and hashes
+ * it a byte at a time: the old layout above (not itself measured), with
+ * a dependency this one does not have.  The price is memory:
+ * 64 bytes or more an id at load <= 1/2 (8 MiB for 100,000 devices,
+ * was 2 MiB).
  */
 #include <errno.h>
 #include <string.h>
@@ -17,23 +32,87 @@
 #include "daemon/mem.h"
 #include "daemon/names.h"
 
+#define FLEET_KEYLEN	24	/* id bytes kept in a slot */
+
+struct fleet_slot {
+	uint32_t	 v;		/* index + 1; 0 = empty */
+	uint32_t	 tag;		/* upper 32 bits of the id's hash */
+	uint64_t	 key[FLEET_KEYLEN / 8];	/* the id's first bytes, zero-
+					 * padded (whole when shorter) */
+};
+
+_Static_assert(sizeof(struct fleet_slot) == 32, "two slots a cache line");
+
 struct fleet_index {
-	uint32_t	*slots;		/* index + 1; 0 = empty */
-	uint32_t	*tags;		/* upper 32 bits of the slot's id hash */
+	struct fleet_slot *slots;	/* mask + 1 of them, 32-byte aligned */
 	size_t		 mask;		/* nslots - 1 */
 	size_t		 used;
 };
 
-static uint64_t
-fleet_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
+/* An id as a look-up needs it: its length, first words and hash. */
+struct fleet_key {
+	size_t		 n;		/* strlen(id) */
+	uint64_t	 w[FLEET_KEYLEN / 8];	/* first bytes, zero-padded */
+	uint64_t	 h;
+};
 
-	while (*s != '\0') {
-		h ^= (unsigned char)*s++;
-		h *= 1099511628211ULL;
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "fleet_word() puts a string's first byte in a word's lowest"
+#endif
+
+/*
+ * Bytes s[0..n) as a zero-padded little-endian word, n from 0 up (8 and
+ * more: the first 8).  Overlapping loads of the same bytes, no library
+ * call and no byte loop: memset() and memcpy() of a variable length were
+ * 45 of a look-up's ~100 instructions.
+ */
+static inline uint64_t
+fleet_word(const char *s, size_t n)
+{
+	uint32_t a, b;
+	uint64_t w;
+
+	if (n >= 8) {
+		memcpy(&w, s, 8);
+	} else if (n >= 4) {
+		memcpy(&a, s, 4);
+		memcpy(&b, s + n - 4, 4);
+		w = a | (uint64_t)b << (8 * (n - 4));	/* overlap: same bytes */
+	} else if (n > 0) {
+		w = (uint64_t)(unsigned char)s[0] |
+		    (uint64_t)(unsigned char)s[n / 2] << (8 * (n / 2)) |
+		    (uint64_t)(unsigned char)s[n - 1] << (8 * (n - 1));
+	} else {
+		w = 0;
 	}
-	return h;
+	return w;
+}
+
+/* The key of id, n bytes (no NUL needed). */
+static inline void
+fleet_key_n(struct fleet_key *k, const char *id, size_t n)
+{
+	uint64_t h;
+
+	k->n = n;
+	k->w[0] = fleet_word(id, n);
+	k->w[1] = n > 8 ? fleet_word(id + 8, n - 8) : 0;
+	k->w[2] = n > 16 ? fleet_word(id + 16, n - 16) : 0;
+	h = n ^ (k->w[0] * 0x9e3779b97f4a7c15ULL) ^
+	    (k->w[1] * 0xc2b2ae3d27d4eb4fULL) ^ (k->w[2] * 0x165667b19e3779f9ULL);
+	for (size_t i = FLEET_KEYLEN; i < n; i++)	/* long ids only */
+		h = (h ^ (unsigned char)id[i]) * 1099511628211ULL;
+	/* splitmix64's finaliser: every bit of the words reaches the index
+	 * (low bits) and the tag (high bits) */
+	h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+	k->h = h ^ (h >> 31);
+}
+
+static void
+fleet_key(struct fleet_key *k, const char *id)
+{
+	fleet_key_n(k, id, strlen(id));
 }
 
 typedef const char *(*fleet_idfn)(const struct fleet *, uint32_t);
@@ -57,14 +136,20 @@ static const fleet_idfn fleet_idof[FLEET__KINDS] = {
 	[FLEET_CODE] = fleet_code_name,
 };
 
+/* Zeroed slots on cache-line boundaries: a slot never straddles two. */
+static struct fleet_slot *
+fleet_slots_new(size_t n)
+{
+	return mem_calloc_lines(n, sizeof(struct fleet_slot));
+}
+
 static struct fleet_index *
 fleet_index_new(void)
 {
 	struct fleet_index *ix = xcalloc(1, sizeof(*ix));
 
 	ix->mask = 15;
-	ix->slots = xcalloc(ix->mask + 1, sizeof(*ix->slots));
-	ix->tags = xcalloc(ix->mask + 1, sizeof(*ix->tags));
+	ix->slots = fleet_slots_new(ix->mask + 1);
 	return ix;
 }
 
@@ -74,7 +159,6 @@ fleet_index_free(struct fleet_index *ix)
 	if (ix == NULL)
 		return;
 	xfree(ix->slots);
-	xfree(ix->tags);
 	xfree(ix);
 }
 
@@ -82,15 +166,23 @@ static uint32_t
 fleet_index_find(const struct fleet *f, const struct fleet_index *ix,
     fleet_idfn idof, const char *id)
 {
-	uint64_t h = fleet_hash(id);
-	uint32_t tag = (uint32_t)(h >> 32);
-	size_t i = h & ix->mask;
+	struct fleet_key k;
+	uint32_t tag;
+	size_t i;
 
-	while (ix->slots[i] != 0) {
-		uint32_t v = ix->slots[i] - 1;
-		if (ix->tags[i] == tag && strcmp(idof(f, v), id) == 0)
-			return v;
-		i = (i + 1) & ix->mask;
+	fleet_key(&k, id);
+	tag = (uint32_t)(k.h >> 32);
+	for (i = k.h & ix->mask; ix->slots[i].v != 0; i = (i + 1) & ix->mask) {
+		const struct fleet_slot *sl = &ix->slots[i];
+
+		if (sl->tag != tag || sl->key[0] != k.w[0] ||
+		    sl->key[1] != k.w[1] || sl->key[2] != k.w[2])
+			continue;
+		/* equal words are the whole id when it is shorter */
+		if (k.n < FLEET_KEYLEN ||
+		    strcmp(idof(f, sl->v - 1) + FLEET_KEYLEN,
+		    id + FLEET_KEYLEN) == 0)
+			return sl->v - 1;
 	}
 	return FLEET_NONE;
 }
@@ -99,7 +191,7 @@ static void
 fleet_index_put(const struct fleet *f, struct fleet_index *ix, fleet_idfn idof,
     uint32_t v)
 {
-	uint64_t h;
+	struct fleet_key k;
 	size_t i;
 
 	if ((ix->used + 1) * 2 > ix->mask + 1) {
@@ -107,21 +199,19 @@ fleet_index_put(const struct fleet *f, struct fleet_index *ix, fleet_idfn idof,
 
 		big.mask = ix->mask * 2 + 1;
 		big.used = 0;
-		big.slots = xcalloc(big.mask + 1, sizeof(*big.slots));
-		big.tags = xcalloc(big.mask + 1, sizeof(*big.tags));
+		big.slots = fleet_slots_new(big.mask + 1);
 		for (size_t j = 0; j <= ix->mask; j++)
-			if (ix->slots[j] != 0)
-				fleet_index_put(f, &big, idof, ix->slots[j] - 1);
+			if (ix->slots[j].v != 0)
+				fleet_index_put(f, &big, idof, ix->slots[j].v - 1);
 		xfree(ix->slots);
-		xfree(ix->tags);
 		*ix = big;
 	}
-	h = fleet_hash(idof(f, v));
-	i = h & ix->mask;
-	while (ix->slots[i] != 0)
-		i = (i + 1) & ix->mask;
-	ix->slots[i] = v + 1;
-	ix->tags[i] = (uint32_t)(h >> 32);
+	fleet_key(&k, idof(f, v));
+	for (i = k.h & ix->mask; ix->slots[i].v != 0; i = (i + 1) & ix->mask)
+		;
+	ix->slots[i].v = v + 1;
+	ix->slots[i].tag = (uint32_t)(k.h >> 32);
+	memcpy(ix->slots[i].key, k.w, sizeof(k.w));
 	ix->used++;
 }
 

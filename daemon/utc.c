@@ -7,6 +7,13 @@
  * a replay's time when it was used here; the pair table took it from
  * 246 to 138 instructions a call, plus 92 in utc_civil_from_days()
  * (callgrind, the encoder's run in docs/correlation.md).
+ *
+ * utc_parse_memo() is the same parser for readers of recorded days: a
+ * line's time in utc_format()'s layout on the date of the line before
+ * costs a compare of the date and nine digit checks, not the date's
+ * validation and days_from_civil() (302 -> 96 instructions a line,
+ * callgrind on corrbench's day; docs/replay.md).  Only a date utc_parse()
+ * accepted is remembered, so what it accepts stays the one rule.
  */
 #include <errno.h>
 #include <string.h>
@@ -165,5 +172,72 @@ utc_parse(const char *s, size_t len, int64_t *out)
 		return -EINVAL;
 	*out = ((utc_days_from_civil(y, (unsigned)mo, (unsigned)d) * 24 + h) *
 	    60 + mi - off) * 60000LL + (int64_t)sec * 1000 + ms;
+	return 0;
+}
+
+/* 8 bytes at s as a little-endian word (the first byte lowest). */
+static uint64_t
+utc_word(const char *s)
+{
+	uint64_t w;
+
+	memcpy(&w, s, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap64(w);
+#endif
+	return w;
+}
+
+#define UTC_HI	0xf0f0f0f0f0f0f0f0ULL	/* each byte's high nibble */
+
+/*
+ * The time of day of a string in utc_format()'s layout (len 24 checked by
+ * the caller) in ms, or -1 if a separator, a digit or a range is wrong;
+ * the same rules as utc_parse() (:60 is the next second's start).  Two
+ * words, "HH:MM:SS" and ":SS.mmmZ", each XORed with its template: a digit
+ * becomes 0-9 and a separator 0, and adding 6 to a digit's byte (15 to a
+ * separator's) carries into the high nibble exactly when it is not (the
+ * byte-by-byte loop was 150 instructions).
+ */
+static int64_t
+utc_fixed_tod(const char *s)
+{
+	uint64_t a, b;
+	unsigned h, mi, sec, ms;
+
+	a = utc_word(s + 11) ^ utc_word("00:00:00");
+	b = utc_word(s + 16) ^ utc_word(":00.000Z");
+	if (s[10] != 'T' ||
+	    ((a | (a + 0x06060f06060f0606ULL)) & UTC_HI) != 0 ||
+	    ((b | (b + 0x0f0606060f06060fULL)) & UTC_HI) != 0)
+		return -1;
+	h = (unsigned)(a & 0xf) * 10 + (unsigned)(a >> 8 & 0xf);
+	mi = (unsigned)(a >> 24 & 0xf) * 10 + (unsigned)(a >> 32 & 0xf);
+	sec = (unsigned)(a >> 48 & 0xf) * 10 + (unsigned)(a >> 56 & 0xf);
+	ms = (unsigned)(b >> 32 & 0xf) * 100 + (unsigned)(b >> 40 & 0xf) * 10 +
+	    (unsigned)(b >> 48 & 0xf);
+	if (h > 23 || mi > 59 || sec > 60)
+		return -1;
+	return ((int64_t)h * 60 + mi) * 60000 + (int64_t)sec * 1000 + ms;
+}
+
+int
+utc_parse_memo(const char *s, size_t len, struct utc_memo *m, int64_t *out)
+{
+	int64_t tod;
+	int rc;
+
+	if (len == 24 && m->ok && memcmp(s, m->date, sizeof(m->date)) == 0 &&
+	    (tod = utc_fixed_tod(s)) >= 0) {
+		*out = m->day_ms + tod;
+		return 0;
+	}
+	if ((rc = utc_parse(s, len, out)) != 0)
+		return rc;
+	if (len == 24 && (tod = utc_fixed_tod(s)) >= 0) {
+		memcpy(m->date, s, sizeof(m->date));
+		m->day_ms = *out - tod;
+		m->ok = 1;
+	}
 	return 0;
 }

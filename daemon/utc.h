@@ -44,4 +44,28 @@ size_t	 utc_format(int64_t ms, char buf[UTC_LEN]);
  */
 int	 utc_parse(const char *s, size_t len, int64_t *out);
 
+/*
+ * What utc_parse_memo() remembers between calls: the date of the last
+ * time it read in the layout utc_format() writes.  Zero it before the
+ * first call (UTC_MEMO_INIT); one per thread of parsing.
+ */
+struct utc_memo {
+	char	 date[10];	/* "YYYY-MM-DD", valid when ok */
+	int	 ok;		/* date and day_ms hold a parsed date */
+	int64_t	 day_ms;	/* that date's 00:00:00.000Z */
+};
+#define UTC_MEMO_INIT	{ { 0 }, 0, 0 }
+
+/*
+ * utc_parse() with a memo: the same result (0 and *out, or -EINVAL) for
+ * every input, whatever m holds.  A time in exactly the layout of
+ * utc_format(), "YYYY-MM-DDTHH:MM:SS.mmmZ", on the date of the last such
+ * time has only its time of day read (every digit and separator still
+ * checked); any other input goes through utc_parse() and, in that layout,
+ * becomes the memo.  For readers of recorded days, where every line
+ * carries the same date.
+ */
+int	 utc_parse_memo(const char *s, size_t len, struct utc_memo *m,
+	    int64_t *out);
+
 #endif

@@ -98,3 +98,59 @@ Test(utc, civil_dates)
 	cr_assert_eq(utc_days_in_month(2023, 13), 0);
 	cr_assert_eq(utc_days_in_month(2023, 0), 0);
 }
+
+/* utc_parse_memo() must answer as utc_parse() does, whatever it holds. */
+static void
+memo_agrees(struct utc_memo *m, const char *s)
+{
+	int64_t a = -1, b = -2;
+	int ra = utc_parse(s, strlen(s), &a), rb = utc_parse_memo(s, strlen(s),
+	    m, &b);
+
+	cr_assert_eq(rb, ra, "%s", s);
+	if (ra == 0)
+		cr_assert_eq(b, a, "%s", s);
+}
+
+Test(utc, memo_same_answers)
+{
+	static const char *const lines[] = {
+		"2026-11-23T10:00:00.123Z",	/* fills the memo */
+		"2026-11-23T10:00:00.124Z",	/* a hit */
+		"2026-11-23T23:59:60.999Z",	/* leap second, a hit */
+		"2026-11-23T24:00:00.000Z",	/* hour out of range */
+		"2026-11-23T10:60:00.000Z",
+		"2026-11-23T10:00:61.000Z",
+		"2026-11-23T1a:00:00.000Z",	/* a digit that is not */
+		"2026-11-23T10:00:00.12aZ",
+		"2026-11-23T10:00:00,123Z",	/* separators */
+		"2026-11-23T10-00:00.123Z",
+		"2026-11-23T10:00:00.123z",	/* other forms: the slow path */
+		"2026-11-23t10:00:00.123Z",
+		"2026-11-23 10:00:00.123Z",
+		"2026-11-23T10:00:00.123+00:00",
+		"2026-11-23T10:00:00Z",
+		"2026-11-23T10:00:00.1234Z",
+		"2026-11-24T00:00:00.000Z",	/* the next day replaces it */
+		"2026-11-23T10:00:00.000Z",
+		"2023-02-29T10:00:00.000Z",	/* no such day: never cached */
+		"2023-02-29T10:00:00.001Z",
+		"2024-02-29T10:00:00.000Z",
+		"2024-02-29T10:00:00.001Z",
+		"1969-12-31T23:59:59.999Z",	/* before the epoch */
+		"1969-12-31T00:00:00.000Z",
+	};
+	struct utc_memo m = UTC_MEMO_INIT;
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		memo_agrees(&m, lines[i]);
+	/* a zeroed memo never matches bytes that happen to be zeros */
+	{
+		struct utc_memo z = UTC_MEMO_INIT;
+		char nul[24] = { 0 };
+		int64_t t;
+
+		memcpy(nul + 10, "T10:00:00.000Z", 14);
+		cr_assert_eq(utc_parse_memo(nul, 24, &z, &t), -EINVAL);
+	}
+}
