@@ -684,10 +684,26 @@ noop_resync(void *arg)
 	(void)arg;	/* Redis is empty and the journal holds everything */
 }
 
-/* The pump + Redis sink over the journals in dir until all is done. */
+/* cp -a from to (untimed); from stays as it was. */
+static void
+copy_dir(const char *from, const char *to)
+{
+	char cmd[1024];
+
+	rm_rf(to);
+	snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s'", from, to);
+	if (system(cmd) != 0)
+		die("cp -a", from);
+}
+
+/*
+ * The pump + Redis sink until every record is done, over a copy of the
+ * journals in jdir: the pump trims what its sink has done, and every run
+ * must find the whole journal.
+ */
 static uint64_t
-redis_pump(const struct config *cfg, struct rserver *sv, const char *dir,
-    struct meas *m)
+redis_pump(const struct config *cfg, struct rserver *sv, const char *jdir,
+    size_t nrec, struct meas *m)
 {
 	struct store_config sc = daemon_store(cfg, STORE_FSYNC_BATCH);
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
@@ -696,10 +712,12 @@ redis_pump(const struct config *cfg, struct rserver *sv, const char *dir,
 	struct pub_sink *sink;
 	struct publish *p;
 	struct rig rg;
-	char prefix[64], sname[32];
+	char prefix[64], sname[32], dir[600];
 	double s0, deadline;
 	int idx;
 
+	snprintf(dir, sizeof(dir), "%s.pump", jdir);
+	copy_dir(jdir, dir);
 	rig_open(&rg, cfg, dir, &sc);
 	redis_cfg(&rc, cfg, sv, "sink", prefix, sizeof(prefix));
 	snprintf(sname, sizeof(sname), "bench%d", (int)getpid());
@@ -717,7 +735,7 @@ redis_pump(const struct config *cfg, struct rserver *sv, const char *dir,
 	meas_end(m);
 	m->srv = pb_proc_cpu_s(sv->pid) - s0;
 	redis_stats(sink, &rst);
-	if (!publish_idle(p) || rst.errors > 0)
+	if (!publish_idle(p) || rst.errors > 0 || rst.records != nrec)
 		die("redis sink", "not every record done, or error replies");
 	publish_stop(p);
 	sink->ops->close(sink, 1000);
@@ -725,14 +743,7 @@ redis_pump(const struct config *cfg, struct rserver *sv, const char *dir,
 	ev_loop_destroy(loop);
 	rig_free(&rg);
 	pb_redis_cleanup(sv->c, prefix);
-	/* the sink's saved positions: the journal stays as it was */
-	for (unsigned i = 0; i < NSHARDS; i++) {
-		char path[1024];
-
-		snprintf(path, sizeof(path), "%s/shard-%u/%s.pos", dir, i,
-		    sname);
-		unlink(path);
-	}
+	rm_rf(dir);
 	return rst.commands;
 }
 
@@ -767,7 +778,7 @@ redis_phase(const struct config *cfg, const char *dir, const char *data)
 	for (int r = 0; r < reps; r++) {
 		(void)redis_baseline(cfg, &sv, &rs, PIPELINE, &m);
 		series_add(&pipe, &m);
-		scmd = redis_pump(cfg, &sv, dir, &m);
+		scmd = redis_pump(cfg, &sv, dir, rs.n, &m);
 		series_add(&sink, &m);
 	}
 	snprintf(note, sizeof(note), "%" PRIu64 " commands", ncmd);
