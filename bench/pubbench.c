@@ -3,12 +3,12 @@
  * journals, the publish pump with its sinks, and restart, each phase
  * against a baseline timed in the same run.
  *
- *   pubbench [--config YAML] [--edges N] [--open N] [--data DIR]
- *            [--phases journal,redis,kafka,restart]
+ *   pubbench [--config YAML] [--edges N] [--open N] [--reps R]
+ *            [--data DIR] [--phases journal,redis,kafka,restart]
  *   defaults: a generated fleet of 10,000 sites (etc/genfleet.py, cached
- *   under DIR = build/bench-data), 120,000 alarm edges (about 200,000
- *   incident events), 100,000 open
- *   incidents, every phase
+ *   under DIR = build/bench-data), 120,000 alarm edges (about 220,000
+ *   incident events), 100,000 open incidents, 3 runs of each
+ *   measurement, every phase (redis needs the journal phase's journal)
  *
  * Fixed, deterministic work over the fleet's (device, code) pairs whose
  * code is no rule's root (so no raise is explained by another and each
@@ -27,7 +27,8 @@
  *            same server: hiredis issuing the same commands
  *            (redis_record_argv()) one by one and pipelined by 100
  *            (bench/pb_redis.h, shared with bench/redisbase).  Targets:
- *            >= 5x one by one, >= 0.8x pipelined.
+ *            >= 5x one by one, >= 0.8x pipelined.  Each pump run gets a
+ *            fresh copy of the journal (the pump trims what is done).
  *   kafka    skipped until drivers/kafka exists (said so, never faked).
  *   restart  a journal of N open incidents (one raise each), restored as
  *            tocsind starts (store_open + store_restore for every shard,
@@ -35,10 +36,12 @@
  *            end, segments before it trimmed); baseline: read(2) of every
  *            byte of the same files, page cache warm.  Target: <= 3x.
  *
- * Each line: wall s, CPU s (user + system of this process, every thread;
- * a server's own CPU is printed apart), events/s, CPU ms per 1,000
- * events, the process's peak RSS so far (ru_maxrss) and the ratio to its
- * baseline with the target.
+ * Tocsin and its baseline run in turn, R times (one by one: once, it is
+ * slow); each line gives the medians: wall s, CPU s (user + system of this
+ * process, every thread; a server's own CPU, from /proc, apart), events/s,
+ * CPU ms per 1,000 events, the process's peak RSS so far (ru_maxrss) and
+ * the ratio of the medians to the baseline's, with the target; then the
+ * runs' wall range.  docs/benchmarks.md has figures.
  */
 #include <dirent.h>
 #include <errno.h>
