@@ -46,6 +46,7 @@
 #include <ev.h>
 #include <hiredis/hiredis.h>
 
+#include "bench/pb_redis.h"
 #include "bench/pb_stats.h"
 #include "correlator/corr.h"
 #include "daemon/utc.h"
@@ -151,83 +152,6 @@ rb_events(unsigned n)
 	return v;
 }
 
-static int
-rb_reply_ok(redisContext *c, redisReply *r, const char *mode)
-{
-	if (r == NULL) {
-		fprintf(stderr, "redisbase: %s: %s\n", mode, c->errstr);
-		return -1;
-	}
-	if (r->type == REDIS_REPLY_ERROR) {
-		fprintf(stderr, "redisbase: %s: error reply: %s\n", mode,
-		    r->str);
-		freeReplyObject(r);
-		return -1;
-	}
-	freeReplyObject(r);
-	return 0;
-}
-
-/* Blocking hiredis: batch 1 waits for each reply, else appends batch. */
-static int
-rb_blocking(redisContext *c, const struct redis_config *cfg,
-    struct rb_ev *v, unsigned n, unsigned batch, int multi,
-    const char *mode, uint64_t *ncmd)
-{
-	static const char *mx[2] = { "MULTI", "EXEC" };
-	static const size_t mxlen[2] = { 5, 4 };
-	struct redis_argv a;
-	unsigned pending = 0;
-	int rc = 0;
-
-	redis_argv_init(&a);
-	for (unsigned i = 0; i < n && rc == 0; i++) {
-		int k = redis_record_argv(cfg, &v[i].r, &a);
-
-		/* -x: each record wrapped in MULTI/EXEC (commands -1, k) */
-		for (int j = multi ? -1 : 0; j < k + (multi ? 1 : 0) &&
-		    rc == 0; j++) {
-			int edge = j < 0 || j == k;
-			const char **argv = edge ? &mx[j < 0 ? 0 : 1] :
-			    a.argv + a.first[j];
-			const size_t *len = edge ? &mxlen[j < 0 ? 0 : 1] :
-			    a.argvlen + a.first[j];
-			int nargs = edge ? 1 : (int)a.argc[j];
-
-			(*ncmd)++;
-			if (batch <= 1) {
-				rc = rb_reply_ok(c, redisCommandArgv(c,
-				    nargs, argv, len), mode);
-				continue;
-			}
-			if (redisAppendCommandArgv(c, nargs, argv,
-			    len) != REDIS_OK) {
-				fprintf(stderr, "redisbase: append: %s\n",
-				    c->errstr);
-				rc = -1;
-			}
-			if (++pending < batch)
-				continue;
-			for (; pending > 0 && rc == 0; pending--) {
-				void *r = NULL;
-
-				if (redisGetReply(c, &r) != REDIS_OK)
-					r = NULL;
-				rc = rb_reply_ok(c, r, mode);
-			}
-		}
-	}
-	for (; pending > 0 && rc == 0; pending--) {
-		void *r = NULL;
-
-		if (redisGetReply(c, &r) != REDIS_OK)
-			r = NULL;
-		rc = rb_reply_ok(c, r, mode);
-	}
-	redis_argv_fini(&a);
-	return rc;
-}
-
 /* ---- the sink, with the smallest pump that keeps it busy ---- */
 
 struct rb_pump {
@@ -312,35 +236,6 @@ rb_sink(struct ev_loop *loop, const struct redis_config *cfg,
 	return rc;
 }
 
-/* Deletes every key under prefix (SCAN + UNLINK). */
-static void
-rb_cleanup(redisContext *c, const char *prefix)
-{
-	char cursor[32] = "0";
-
-	do {
-		redisReply *r = redisCommand(c, "SCAN %s MATCH %s* COUNT 1000",
-		    cursor, prefix);
-
-		if (r == NULL || r->type != REDIS_REPLY_ARRAY ||
-		    r->elements != 2) {
-			if (r != NULL)
-				freeReplyObject(r);
-			return;
-		}
-		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-		for (size_t i = 0; i < r->element[1]->elements; i++) {
-			redisReply *d = redisCommand(c, "UNLINK %b",
-			    r->element[1]->element[i]->str,
-			    r->element[1]->element[i]->len);
-
-			if (d != NULL)
-				freeReplyObject(d);
-		}
-		freeReplyObject(r);
-	} while (strcmp(cursor, "0") != 0);
-}
-
 static void
 rb_usage(void)
 {
@@ -360,6 +255,7 @@ main(int argc, char **argv)
 	struct timeval tv = { 5, 0 };
 	redisContext *c;
 	struct rb_ev *v;
+	const struct pub_rec **recs;
 	int opt, rc = 0;
 
 	while ((opt = getopt(argc, argv, "h:p:n:b:m:i:x")) != -1) {
@@ -377,10 +273,13 @@ main(int argc, char **argv)
 	if (n == 0 || batch == 0 || port == 0 || port > 65535)
 		rb_usage();
 	signal(SIGPIPE, SIG_IGN);
-	if ((v = rb_events(n)) == NULL) {
+	if ((v = rb_events(n)) == NULL ||
+	    (recs = calloc(n, sizeof(*recs))) == NULL) {
 		fprintf(stderr, "redisbase: out of memory\n");
 		return 1;
 	}
+	for (unsigned i = 0; i < n; i++)
+		recs[i] = &v[i].r;
 	c = redisConnectWithTimeout(host, (int)port, tv);
 	if (c == NULL || c->err) {
 		fprintf(stderr, "redisbase: connect %s:%u: %s\n", host, port,
@@ -412,12 +311,12 @@ main(int argc, char **argv)
 		if (m == RB_SINK)
 			rc = rb_sink(loop, &cfg, v, n, &res[m].commands, &t0);
 		else
-			rc = rb_blocking(c, &cfg, v, n, m == RB_ONE ? 1 :
-			    batch, multi, rb_names[m], &res[m].commands);
+			rc = pb_redis_blocking(c, &cfg, recs, n, m == RB_ONE ?
+			    1 : batch, multi, rb_names[m], &res[m].commands);
 		res[m].wall = rb_now() - t0;
 		res[m].cpu = pb_cpu_s(RUSAGE_SELF) - c0;
 		res[m].ran = rc == 0;
-		rb_cleanup(c, prefix);
+		pb_redis_cleanup(c, prefix);
 		if (rc != 0)
 			break;
 		printf("  %-6s %10.0f events/s %10.0f commands/s  wall_s=%.3f "
@@ -439,5 +338,6 @@ main(int argc, char **argv)
 	for (unsigned i = 0; i < n; i++)
 		free(v[i].json);
 	free(v);
+	free(recs);
 	return rc == 0 ? 0 : 1;
 }

@@ -11,6 +11,12 @@ for b in cfgbench pointbench timerqbench slabench corrbench ringbench wakebench 
 		"$BUILD/bench/$b" || rc=1
 	fi
 done
+# the publishing side (journal, pump + Redis sink, restart), short settings;
+# the full run is bench/pubbench with no options (docs/benchmarks.md)
+if [ -x "$BUILD/bench/pubbench" ]; then
+	echo "=== pubbench --edges 20000 --open 20000"
+	"$BUILD/bench/pubbench" --edges 20000 --open 20000 || rc=1
+fi
 # whole processes: the idle daemon, then the poller (simulator, clients)
 if [ -f bench/idlebench.sh ]; then
 	echo "=== idlebench.sh"

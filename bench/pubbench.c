@@ -1,0 +1,1002 @@
+/*
+ * pubbench - the publishing side of tocsind (issue 12): the shard
+ * journals, the publish pump with its sinks, and restart, each phase
+ * against a baseline timed in the same run.
+ *
+ *   pubbench [--config YAML] [--edges N] [--open N] [--reps R]
+ *            [--data DIR] [--phases journal,redis,kafka,restart]
+ *   defaults: a generated fleet of 10,000 sites (etc/genfleet.py, cached
+ *   under DIR = build/bench-data), 120,000 alarm edges (about 220,000
+ *   incident events), 100,000 open incidents, 3 runs of each
+ *   measurement, every phase (redis needs the journal phase's journal)
+ *
+ * Fixed, deterministic work over the fleet's (device, code) pairs whose
+ * code is no rule's root (so no raise is explained by another and each
+ * opens an incident of its own, no area storm):
+ *   journal  N edges (pair i/2 raised, then cleared; 10 ms apart) from one
+ *            producer through the real router, 2 shard engines and the
+ *            store hooks, as tocsind wires them, with daemon.fsync
+ *            "batch" (50 ms) and "always"; timed to the last record
+ *            synced.  Baseline, the floor: the same journal bytes written
+ *            with write(2) + fdatasync(), as many of each as the store
+ *            synced, one thread per shard, to files in the same directory.
+ *   redis    a redis-server of its own on a free port (--save ''
+ *            --appendonly no).  The batch journal's records through the
+ *            real pump (daemon/publish) and Redis sink (drivers/redis) on
+ *            a libev loop until every record is done; baselines on the
+ *            same server: hiredis issuing the same commands
+ *            (redis_record_argv()) one by one and pipelined by 100
+ *            (bench/pb_redis.h, shared with bench/redisbase).  Targets:
+ *            >= 5x one by one, >= 0.8x pipelined.  Each pump run gets a
+ *            fresh copy of the journal (the pump trims what is done).
+ *   kafka    skipped until drivers/kafka exists (said so, never faked).
+ *   restart  a journal of N open incidents (one raise each), restored as
+ *            tocsind starts (store_open + store_restore for every shard,
+ *            in turn) without and with a snapshot (corr_engine_save at the
+ *            end, segments before it trimmed); baseline: read(2) of every
+ *            byte of the same files, page cache warm.  Target: <= 3x.
+ *
+ * Tocsin and its baseline run in turn, R times (one by one: once, it is
+ * slow); each line gives the medians: wall s, CPU s (user + system of this
+ * process, every thread; a server's own CPU, from /proc, apart), events/s,
+ * CPU ms per 1,000 events, the process's peak RSS so far (ru_maxrss) and
+ * the ratio of the medians to the baseline's, with the target; then the
+ * runs' wall range.  docs/benchmarks.md has figures.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ev.h>
+
+#include "bench/pb_redis.h"
+#include "bench/pb_stats.h"
+#include "correlator/corr.h"
+#include "daemon/config.h"
+#include "daemon/journal.h"
+#include "daemon/log.h"
+#include "daemon/mem.h"
+#include "daemon/publish.h"
+#include "daemon/router.h"
+#include "daemon/store.h"
+
+#define NSHARDS		2
+#define RING_SLOTS	4096		/* as tocsind */
+#define PUSH_BATCH	64
+#define T0		((int64_t)1796000000000)	/* 2026-12-01 */
+#define STEP_MS		10		/* between edges */
+#define PIPELINE	100
+
+#define MAX_REPS	16
+
+static int reps = 3;			/* --reps: each measurement's runs */
+
+/* What one run of a phase cost. */
+struct meas {
+	double	 wall, cpu;		/* s: this process */
+	double	 srv;			/* s: the server's CPU, or 0 */
+	double	 t0, c0;
+};
+
+/* The runs of one measurement, reported by their medians. */
+struct series {
+	double	 wall[MAX_REPS], cpu[MAX_REPS], srv[MAX_REPS];
+	int	 n;
+};
+
+static void
+meas_begin(struct meas *m)
+{
+	m->srv = 0;
+	m->t0 = pb_wall_s();
+	m->c0 = pb_cpu_s(RUSAGE_SELF);
+}
+
+static void
+meas_end(struct meas *m)
+{
+	m->wall = pb_wall_s() - m->t0;
+	m->cpu = pb_cpu_s(RUSAGE_SELF) - m->c0;
+}
+
+static void
+series_add(struct series *s, const struct meas *m)
+{
+	if (s->n < MAX_REPS) {
+		s->wall[s->n] = m->wall;
+		s->cpu[s->n] = m->cpu;
+		s->srv[s->n] = m->srv;
+		s->n++;
+	}
+}
+
+static double
+med_wall(const struct series *s)
+{
+	return pb_median(s->wall, s->n, NULL, NULL);
+}
+
+static double
+med_cpu(const struct series *s)
+{
+	return pb_median(s->cpu, s->n, NULL, NULL);
+}
+
+/*
+ * The one report line of a measurement: medians of its runs; events (0:
+ * no rate); ratio (0: none, a baseline) and what it means (its target),
+ * then the wall range of the runs and the server's median CPU if any.
+ */
+static void
+report(const char *name, const struct series *s, uint64_t events,
+    double ratio, const char *note)
+{
+	char rate[32] = "-", per1k[32] = "-", r[24] = "", srv[48] = "";
+	double wall = med_wall(s), cpu = med_cpu(s), lo, hi;
+	double sv = pb_median(s->srv, s->n, NULL, NULL);
+
+	(void)pb_median(s->wall, s->n, &lo, &hi);
+	if (events > 0) {
+		snprintf(rate, sizeof(rate), "%.0f", events / wall);
+		snprintf(per1k, sizeof(per1k), "%.1f",
+		    1000.0 * cpu / (double)events * 1000.0);
+	}
+	if (ratio > 0)
+		snprintf(r, sizeof(r), "%.2fx", ratio);
+	if (sv > 0)
+		snprintf(srv, sizeof(srv), "; server cpu_s=%.2f", sv);
+	printf("  %-30s %7.3f %7.3f %9s %9s %8ld %7s  %s [%d runs, wall "
+	    "%.3f..%.3f%s]\n", name, wall, cpu, rate, per1k, pb_maxrss_kib(),
+	    r, note ? note : "", s->n, lo, hi, srv);
+	fflush(stdout);
+}
+
+static void
+report_header(const char *what)
+{
+	printf("%s\n  %-30s %7s %7s %9s %9s %8s %7s\n", what, "phase",
+	    "wall_s", "cpu_s", "events/s", "cpu_ms/1k", "rss_kib", "ratio");
+	fflush(stdout);
+}
+
+/* ---- the storm ---- */
+
+struct pair {
+	uint32_t	 device;
+	uint16_t	 code;
+};
+
+static int
+code_is_root(const struct config *cfg, const char *code)
+{
+	for (unsigned i = 0; i < cfg->correlation.nrules; i++)
+		if (strcmp(cfg->correlation.rules[i].root, code) == 0)
+			return 1;
+	return 0;
+}
+
+/* Every (device, code) of the fleet whose code is no rule's root. */
+static struct pair *
+fleet_pairs(const struct config *cfg, size_t *np)
+{
+	const struct fleet *f = cfg->fleet;
+	struct pair *v = NULL;
+	size_t n = 0, cap = 0;
+
+	for (uint32_t d = 0; d < f->ndevices; d++) {
+		const struct fleet_profile *p =
+		    &f->profiles[f->devices[d].profile];
+
+		for (size_t k = 0; k < p->nalarms; k++) {
+			uint16_t code = (uint16_t)p->alarms[k].code_id;
+
+			if (code_is_root(cfg, f->codes[code]))
+				continue;
+			if (n == cap) {
+				cap = cap ? cap * 2 : 4096;
+				v = xreallocarray(v, cap, sizeof(*v));
+			}
+			v[n].device = d;
+			v[n].code = code;
+			n++;
+		}
+	}
+	*np = n;
+	return v;
+}
+
+/*
+ * n edges: raises only (each pair once: open incidents), or pair i/2
+ * raised then cleared (the journal storm).
+ */
+static struct alarm_event *
+make_edges(const struct config *cfg, const struct pair *pairs, size_t npairs,
+    size_t n, int raise_only)
+{
+	struct alarm_event *v = xcalloc(n, sizeof(*v));
+
+	for (size_t i = 0; i < n; i++) {
+		const struct pair *p = &pairs[(raise_only ? i : i / 2) % npairs];
+
+		v[i].at_ms = T0 + (int64_t)i * STEP_MS;
+		v[i].device = p->device;
+		v[i].site = cfg->fleet->devices[p->device].site;
+		v[i].point = FLEET_NONE;
+		v[i].code = p->code;
+		v[i].edge = raise_only || i % 2 == 0 ? ALARM_RAISE : ALARM_CLEAR;
+		v[i].severity = SEV_MAJOR;
+	}
+	return v;
+}
+
+/* ---- router + stores, as tocsind wires them ---- */
+
+struct rig {
+	struct router	*r;
+	struct store	*st[NSHARDS];
+};
+
+static void
+rig_event(void *arg, const struct corr_event *ev)
+{
+	store_event(arg, ev);
+}
+
+static void
+rig_rejected(void *arg, const struct corr_action *a, const char *reason)
+{
+	store_rejected(arg, a, reason);
+}
+
+static const struct corr_sink_ops rig_ops = {
+	.event = rig_event, .rejected = rig_rejected,
+};
+
+static void
+die(const char *what, const char *why)
+{
+	fprintf(stderr, "pubbench: %s: %s\n", what, why);
+	exit(1);
+}
+
+static void
+shard_dir(char *buf, size_t len, const char *dir, unsigned i)
+{
+	snprintf(buf, len, "%s/shard-%u", dir, i);
+}
+
+/*
+ * Opens every shard's store in dir, the router with one engine per shard
+ * reporting to its store, and restores each engine in turn (as tocsind).
+ */
+static void
+rig_open(struct rig *rg, const struct config *cfg, const char *dir,
+    const struct store_config *tmpl)
+{
+	struct corr_sink sinks[NSHARDS];
+	struct store_config sc = *tmpl;
+	char sd[512], err[256];
+
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		die("mkdir", dir);
+	sc.dir = sd;
+	for (unsigned i = 0; i < NSHARDS; i++) {
+		shard_dir(sd, sizeof(sd), dir, i);
+		rg->st[i] = store_open(&sc, i, cfg->fleet, err, sizeof(err));
+		if (rg->st[i] == NULL)
+			die("store_open", err);
+		sinks[i].ops = &rig_ops;
+		sinks[i].arg = rg->st[i];
+	}
+	rg->r = router_new(cfg->fleet, &cfg->correlation, NSHARDS, 1,
+	    RING_SLOTS, sinks, err, sizeof(err));
+	if (rg->r == NULL)
+		die("router", err);
+	for (unsigned i = 0; i < NSHARDS; i++)
+		if (store_restore(rg->st[i], router_engine(rg->r, i), 0, err,
+		    sizeof(err)) < 0)
+			die("store_restore", err);
+}
+
+static void
+rig_free(struct rig *rg)
+{
+	router_free(rg->r);
+	for (unsigned i = 0; i < NSHARDS; i++)
+		store_close(rg->st[i]);
+}
+
+/* Feeds the edges through the shards, then stops them: all synced. */
+static void
+rig_run(struct rig *rg, const struct alarm_event *ev, size_t n)
+{
+	router_set_hooks(rg->r, &store_hooks, rg->st);
+	if (router_start(rg->r) != 0)
+		die("router_start", "shard threads");
+	for (size_t i = 0; i < n; i += PUSH_BATCH) {
+		size_t k = n - i < PUSH_BATCH ? n - i : PUSH_BATCH;
+
+		while (router_push_wait(rg->r, 0, ev + i, k, 1000, NULL) != 0)
+			;
+	}
+	router_stop(rg->r);
+	for (unsigned i = 0; i < NSHARDS; i++)
+		store_sync(rg->st[i]);
+}
+
+struct journal_sum {
+	uint64_t	 bytes, syncs, records, snapshots;
+	uint64_t	 shard_bytes[NSHARDS], shard_syncs[NSHARDS];
+};
+
+static void
+rig_sum(struct rig *rg, struct journal_sum *js)
+{
+	memset(js, 0, sizeof(*js));
+	for (unsigned i = 0; i < NSHARDS; i++) {
+		struct store_stats ss;
+
+		store_stats(rg->st[i], &ss);
+		js->bytes += ss.bytes;
+		js->syncs += ss.syncs;
+		js->records += ss.records;
+		js->snapshots += ss.snapshots;
+		js->shard_bytes[i] = ss.bytes;
+		js->shard_syncs[i] = ss.syncs;
+	}
+}
+
+static void
+rm_rf(const char *dir)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		die("rm -rf", dir);
+}
+
+/* ---- files of a journal directory ---- */
+
+/* Calls fn(path, arg) for every regular file in dir (sorted by name). */
+static void
+each_file(const char *dir, void (*fn)(const char *path, void *arg),
+    void *arg)
+{
+	struct dirent **ents;
+	int n = scandir(dir, &ents, NULL, alphasort);
+	char path[1024];
+
+	if (n < 0)
+		die("scandir", dir);
+	for (int i = 0; i < n; i++) {
+		if (ents[i]->d_name[0] != '.' &&
+		    (strstr(ents[i]->d_name, ".jnl") != NULL ||
+		    strstr(ents[i]->d_name, ".snp") != NULL)) {
+			snprintf(path, sizeof(path), "%s/%s", dir,
+			    ents[i]->d_name);
+			fn(path, arg);
+		}
+		free(ents[i]);
+	}
+	free(ents);
+}
+
+struct readall {
+	char		*buf;
+	size_t		 cap, len;	/* cap: 0 = count only */
+	uint64_t	 bytes;
+};
+
+/* read(2) of every byte of path (1 MiB reads), kept when ra->cap allows. */
+static void
+read_file(const char *path, void *arg)
+{
+	struct readall *ra = arg;
+	static char chunk[1 << 20];
+	int fd = open(path, O_RDONLY);
+	ssize_t k;
+
+	if (fd < 0)
+		die("open", path);
+	while ((k = read(fd, chunk, sizeof(chunk))) > 0) {
+		ra->bytes += (uint64_t)k;
+		if (ra->cap == 0)
+			continue;
+		if (ra->len + (size_t)k > ra->cap) {
+			ra->cap = (ra->len + (size_t)k) * 2;
+			ra->buf = xrealloc(ra->buf, ra->cap);
+		}
+		memcpy(ra->buf + ra->len, chunk, (size_t)k);
+		ra->len += (size_t)k;
+	}
+	close(fd);
+}
+
+/* Every journal file of every shard in dir, read(2) to the end. */
+static uint64_t
+read_journals(const char *dir)
+{
+	struct readall ra = { 0 };
+	char sd[512];
+
+	for (unsigned i = 0; i < NSHARDS; i++) {
+		shard_dir(sd, sizeof(sd), dir, i);
+		each_file(sd, read_file, &ra);
+	}
+	return ra.bytes;
+}
+
+/* ---- journal phase ---- */
+
+/* The floor of one shard: its bytes in `writes` writes, each synced. */
+struct floor_job {
+	const char	*path;
+	const char	*buf;
+	size_t		 len;
+	uint64_t	 writes;
+};
+
+static void *
+floor_write(void *arg)
+{
+	struct floor_job *fj = arg;
+	int fd = open(fj->path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+	size_t per = fj->len / (fj->writes ? fj->writes : 1) + 1, off = 0;
+
+	if (fd < 0)
+		die("open", fj->path);
+	while (off < fj->len) {
+		size_t k = fj->len - off < per ? fj->len - off : per;
+		ssize_t w = write(fd, fj->buf + off, k);
+
+		if (w <= 0)
+			die("write", fj->path);
+		off += (size_t)w;
+		if (fdatasync(fd) != 0)
+			die("fdatasync", fj->path);
+	}
+	close(fd);
+	return NULL;
+}
+
+/* Writes each shard's journal bytes again, one thread per shard. */
+static void
+journal_floor(const char *dir, const struct journal_sum *js, struct meas *m)
+{
+	struct readall ra[NSHARDS];
+	struct floor_job fj[NSHARDS];
+	pthread_t th[NSHARDS];
+	char sd[512], path[NSHARDS][1024];
+
+	memset(ra, 0, sizeof(ra));
+	for (unsigned i = 0; i < NSHARDS; i++) {
+		shard_dir(sd, sizeof(sd), dir, i);
+		ra[i].cap = 1;
+		each_file(sd, read_file, &ra[i]);
+		snprintf(path[i], sizeof(path[i]), "%s/floor-%u.bin", dir, i);
+		fj[i] = (struct floor_job){ path[i], ra[i].buf, ra[i].len,
+		    js->shard_syncs[i] };
+	}
+	meas_begin(m);
+	for (unsigned i = 0; i < NSHARDS; i++)
+		pthread_create(&th[i], NULL, floor_write, &fj[i]);
+	for (unsigned i = 0; i < NSHARDS; i++)
+		pthread_join(th[i], NULL);
+	meas_end(m);
+	for (unsigned i = 0; i < NSHARDS; i++) {
+		unlink(path[i]);
+		xfree(ra[i].buf);
+	}
+}
+
+/* The store's defaults as tocsind has them (daemon section). */
+static struct store_config
+daemon_store(const struct config *cfg, int fsync_mode)
+{
+	struct store_config sc;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.fsync = (uint8_t)fsync_mode;
+	sc.fsync_ms = cfg->daemon.fsync_ms;
+	sc.snapshot_bytes = (uint64_t)cfg->daemon.snapshot_mb << 20;
+	return sc;
+}
+
+/* One run of the storm into dir (emptied first). */
+static void
+journal_run(const struct config *cfg, const char *dir, int fsync_mode,
+    const struct alarm_event *ev, size_t n, struct meas *m,
+    struct journal_sum *js, uint64_t *events)
+{
+	struct store_config sc = daemon_store(cfg, fsync_mode);
+	struct corr_stats cs;
+	struct rig rg;
+
+	rm_rf(dir);
+	rig_open(&rg, cfg, dir, &sc);
+	meas_begin(m);
+	rig_run(&rg, ev, n);
+	meas_end(m);
+	rig_sum(&rg, js);
+	router_stats(rg.r, &cs);
+	*events = cs.events;
+	rig_free(&rg);
+}
+
+/* One fsync mode: the storm and its floor, in turn, reps times. */
+static void
+journal_mode(const struct config *cfg, const char *dir, int fsync_mode,
+    const struct alarm_event *ev, size_t n)
+{
+	const char *mode = fsync_mode == STORE_FSYNC_ALWAYS ? "always" :
+	    "batch";
+	struct series tocsin = { .n = 0 }, floor = { .n = 0 };
+	struct journal_sum js = { .bytes = 0 };
+	uint64_t events = 0;
+	struct meas m;
+	char name[64], note[200];
+
+	for (int r = 0; r < reps; r++) {
+		journal_run(cfg, dir, fsync_mode, ev, n, &m, &js, &events);
+		series_add(&tocsin, &m);
+		journal_floor(dir, &js, &m);
+		series_add(&floor, &m);
+	}
+	snprintf(name, sizeof(name), "floor write+fdatasync %s", mode);
+	snprintf(note, sizeof(note), "%" PRIu64 " bytes, %" PRIu64
+	    " writes+syncs", js.bytes, js.syncs);
+	report(name, &floor, events, 0, note);
+	snprintf(name, sizeof(name), "tocsin journal, fsync %s", mode);
+	snprintf(note, sizeof(note), "x the floor's time; %" PRIu64
+	    " events, %.0f journal B/event, %" PRIu64 " syncs, %" PRIu64
+	    " snapshots", events, (double)js.bytes / (double)events, js.syncs,
+	    js.snapshots);
+	report(name, &tocsin, events, med_wall(&tocsin) / med_wall(&floor),
+	    note);
+}
+
+/* ---- redis phase ---- */
+
+/* The journal's output records, copied so they outlive the reader. */
+struct recs {
+	struct pub_rec	*r;
+	const struct pub_rec **p;	/* &r[i], for pb_redis_blocking */
+	void		**mem;		/* payload copies and spans */
+	size_t		 n, cap;
+};
+
+static void
+recs_add(struct recs *rs, const struct journal_rec *jr, unsigned shard,
+    struct pub_span *spans)
+{
+	struct journal_rec copy = *jr;
+	struct pub_rec pr;
+	void *buf = xmalloc(jr->n + 1);
+
+	memcpy(buf, jr->p, jr->n);
+	copy.p = buf;
+	if (store_pub_rec(&copy, shard, &pr, spans) != 1) {
+		xfree(buf);
+		return;
+	}
+	if (rs->n == rs->cap) {
+		rs->cap = rs->cap ? rs->cap * 2 : 4096;
+		rs->r = xreallocarray(rs->r, rs->cap, sizeof(*rs->r));
+		rs->mem = xreallocarray(rs->mem, rs->cap * 2, sizeof(void *));
+	}
+	rs->mem[2 * rs->n] = buf;
+	rs->mem[2 * rs->n + 1] = xmalloc((pr.nsteps + 1) * sizeof(*spans));
+	memcpy(rs->mem[2 * rs->n + 1], spans, pr.nsteps * sizeof(*spans));
+	pr.steps = rs->mem[2 * rs->n + 1];
+	rs->r[rs->n++] = pr;
+}
+
+/* Every output record of every shard's journal in dir. */
+static void
+recs_load(struct recs *rs, const char *dir)
+{
+	struct pub_span *spans = xcalloc(STORE_MAX_SPANS, sizeof(*spans));
+	char sd[512], err[256];
+
+	memset(rs, 0, sizeof(*rs));
+	for (unsigned i = 0; i < NSHARDS; i++) {
+		struct journal_config jc = { sd, 0 };
+		struct journal_info info;
+		struct journal_reader *rd;
+		struct journal_rec jr;
+		struct journal *j;
+
+		shard_dir(sd, sizeof(sd), dir, i);
+		if (journal_open(&j, &jc, &info, err, sizeof(err)) != 0)
+			die("journal_open", err);
+		rd = journal_reader_new(j, 0);
+		while (journal_read(rd, info.end, &jr) == 1)
+			recs_add(rs, &jr, i, spans);
+		journal_reader_free(rd);
+		journal_close(j);
+	}
+	rs->p = xcalloc(rs->n ? rs->n : 1, sizeof(*rs->p));
+	for (size_t i = 0; i < rs->n; i++)
+		rs->p[i] = &rs->r[i];
+	xfree(spans);
+}
+
+static void
+recs_free(struct recs *rs)
+{
+	for (size_t i = 0; i < 2 * rs->n; i++)
+		xfree(rs->mem[i]);
+	xfree(rs->mem);
+	xfree(rs->r);
+	xfree(rs->p);
+}
+
+struct rserver {
+	pid_t		 pid;
+	int		 port;
+	redisContext	*c;	/* for the baselines and cleanup */
+};
+
+static void
+redis_cfg(struct redis_config *rc, const struct config *cfg,
+    const struct rserver *sv, const char *mode, char *prefix, size_t len)
+{
+	redis_config_defaults(rc);
+	rc->host = "127.0.0.1";
+	rc->port = (uint32_t)sv->port;
+	rc->id_prefix = cfg->correlation.id_prefix;
+	snprintf(prefix, len, "pubbench:%d:%s:", (int)getpid(), mode);
+	rc->prefix = prefix;
+}
+
+/* One run of a hiredis baseline: batch 1 (one by one) or PIPELINE. */
+static uint64_t
+redis_baseline(const struct config *cfg, struct rserver *sv,
+    const struct recs *rs, unsigned batch, struct meas *m)
+{
+	const char *mode = batch == 1 ? "one" : "pipelined";
+	struct redis_config rc;
+	uint64_t ncmd = 0;
+	char prefix[64];
+	double s0 = pb_proc_cpu_s(sv->pid);
+
+	redis_cfg(&rc, cfg, sv, mode, prefix, sizeof(prefix));
+	meas_begin(m);
+	if (pb_redis_blocking(sv->c, &rc, rs->p, rs->n, batch, 0,
+	    "pubbench", &ncmd) != 0)
+		die("redis", mode);
+	meas_end(m);
+	m->srv = pb_proc_cpu_s(sv->pid) - s0;
+	pb_redis_cleanup(sv->c, prefix);
+	return ncmd;
+}
+
+static void
+noop_resync(void *arg)
+{
+	(void)arg;	/* Redis is empty and the journal holds everything */
+}
+
+/* cp -a from to (untimed); from stays as it was. */
+static void
+copy_dir(const char *from, const char *to)
+{
+	char cmd[1024];
+
+	rm_rf(to);
+	snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s'", from, to);
+	if (system(cmd) != 0)
+		die("cp -a", from);
+}
+
+/*
+ * The pump + Redis sink until every record is done, over a copy of the
+ * journals in jdir: the pump trims what its sink has done, and every run
+ * must find the whole journal.
+ */
+static uint64_t
+redis_pump(const struct config *cfg, struct rserver *sv, const char *jdir,
+    size_t nrec, struct meas *m)
+{
+	struct store_config sc = daemon_store(cfg, STORE_FSYNC_BATCH);
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct redis_config rc;
+	struct redis_stats rst;
+	struct pub_sink *sink;
+	struct publish *p;
+	struct rig rg;
+	char prefix[64], sname[32], dir[600];
+	double s0, deadline;
+	int idx;
+
+	snprintf(dir, sizeof(dir), "%s.pump", jdir);
+	copy_dir(jdir, dir);
+	rig_open(&rg, cfg, dir, &sc);
+	redis_cfg(&rc, cfg, sv, "sink", prefix, sizeof(prefix));
+	snprintf(sname, sizeof(sname), "bench%d", (int)getpid());
+	s0 = pb_proc_cpu_s(sv->pid);
+	meas_begin(m);
+	p = publish_new(loop, rg.st, NSHARDS, noop_resync, NULL);
+	idx = publish_add(p, sname);
+	if (redis_new(loop, &rc, publish_host(p, idx), &sink) != 0)
+		die("redis_new", "refused");
+	publish_attach(p, idx, sink);
+	publish_start(p);
+	deadline = pb_wall_s() + 600;
+	while (!publish_idle(p) && pb_wall_s() < deadline)
+		ev_run(loop, EVRUN_ONCE);
+	meas_end(m);
+	m->srv = pb_proc_cpu_s(sv->pid) - s0;
+	redis_stats(sink, &rst);
+	if (!publish_idle(p) || rst.errors > 0 || rst.records != nrec)
+		die("redis sink", "not every record done, or error replies");
+	publish_stop(p);
+	sink->ops->close(sink, 1000);
+	publish_free(p);
+	ev_loop_destroy(loop);
+	rig_free(&rg);
+	pb_redis_cleanup(sv->c, prefix);
+	rm_rf(dir);
+	return rst.commands;
+}
+
+/*
+ * One by one once (the slowest by far), then pipelined and the pump in
+ * turn, reps times, all on one server.
+ */
+static void
+redis_phase(const struct config *cfg, const char *dir, const char *data)
+{
+	struct series one = { .n = 0 }, pipe = { .n = 0 }, sink = { .n = 0 };
+	struct timeval tv = { 5, 0 };
+	struct rserver sv;
+	struct recs rs;
+	struct meas m;
+	uint64_t ncmd = 0, scmd = 0;
+	char note[200];
+
+	recs_load(&rs, dir);
+	if ((sv.pid = pb_redis_start(data, &sv.port)) < 0) {
+		printf("redis: skipped: redis-server did not start\n");
+		recs_free(&rs);
+		return;
+	}
+	sv.c = redisConnectWithTimeout("127.0.0.1", sv.port, tv);
+	if (sv.c == NULL || sv.c->err)
+		die("redis", "connect");
+	report_header("redis: the batch journal's records, a redis-server "
+	    "of our own (cpu_s: this process, the client)");
+	ncmd = redis_baseline(cfg, &sv, &rs, 1, &m);
+	series_add(&one, &m);
+	for (int r = 0; r < reps; r++) {
+		(void)redis_baseline(cfg, &sv, &rs, PIPELINE, &m);
+		series_add(&pipe, &m);
+		scmd = redis_pump(cfg, &sv, dir, rs.n, &m);
+		series_add(&sink, &m);
+	}
+	snprintf(note, sizeof(note), "%" PRIu64 " commands", ncmd);
+	report("hiredis one by one", &one, rs.n, 0, note);
+	report("hiredis pipelined 100", &pipe, rs.n, 0, note);
+	snprintf(note, sizeof(note), "x one by one (target >= 5x); %" PRIu64
+	    " commands", scmd);
+	report("tocsin pump + redis sink", &sink, rs.n, med_wall(&one) /
+	    med_wall(&sink), note);
+	snprintf(note, sizeof(note), "x pipelined (target >= 0.8x); CPU "
+	    "per event %.2fx pipelined's", med_cpu(&sink) / med_cpu(&pipe));
+	report("  the same, vs pipelined", &sink, rs.n, med_wall(&pipe) /
+	    med_wall(&sink), note);
+	redisFree(sv.c);
+	pb_redis_stop(sv.pid);
+	recs_free(&rs);
+}
+
+/* ---- restart phase ---- */
+
+/* store_open + store_restore of every shard in turn, as tocsind starts. */
+static void
+restore_all(const struct config *cfg, const char *dir, struct meas *m,
+    struct corr_stats *cs)
+{
+	struct store_config sc = daemon_store(cfg, STORE_FSYNC_BATCH);
+	struct rig rg;
+
+	meas_begin(m);
+	rig_open(&rg, cfg, dir, &sc);
+	meas_end(m);
+	memset(cs, 0, sizeof(*cs));
+	for (unsigned i = 0; i < NSHARDS; i++) {
+		struct corr_stats one;
+
+		corr_engine_stats(router_engine(rg.r, i), &one);
+		cs->live_incidents += one.live_incidents;
+	}
+	rig_free(&rg);
+}
+
+/* Each engine saved as a snapshot, segments before it trimmed. */
+static void
+snapshot_all(const struct config *cfg, const char *dir)
+{
+	struct store_config sc = daemon_store(cfg, STORE_FSYNC_BATCH);
+	struct rig rg;
+
+	rig_open(&rg, cfg, dir, &sc);
+	for (unsigned i = 0; i < NSHARDS; i++) {
+		struct journal *j = store_journal(rg.st[i]);
+		char *p;
+		size_t n;
+
+		if (corr_engine_save(router_engine(rg.r, i), &p, &n) < 0 ||
+		    journal_snapshot(j, p, n) < 0)
+			die("snapshot", dir);
+		xfree(p);
+		(void)journal_trim(j, UINT64_MAX);
+	}
+	rig_free(&rg);
+}
+
+/* The read and the restore of dir in turn, reps times. */
+static void
+restart_once(const struct config *cfg, const char *dir, const char *what)
+{
+	struct series rd = { .n = 0 }, rs = { .n = 0 };
+	struct corr_stats cs = { .raises = 0 };
+	struct meas m;
+	uint64_t bytes = 0;
+	char name[64], note[160];
+
+	(void)read_journals(dir);		/* page cache warm */
+	for (int r = 0; r < reps; r++) {
+		meas_begin(&m);
+		bytes = read_journals(dir);
+		meas_end(&m);
+		series_add(&rd, &m);
+		restore_all(cfg, dir, &m, &cs);
+		series_add(&rs, &m);
+	}
+	snprintf(name, sizeof(name), "read(2) files, %s", what);
+	snprintf(note, sizeof(note), "%" PRIu64 " bytes, %.0f MB/s", bytes,
+	    bytes / med_wall(&rd) / 1e6);
+	report(name, &rd, 0, 0, note);
+	snprintf(name, sizeof(name), "tocsin restore, %s", what);
+	snprintf(note, sizeof(note), "x the read's time (target <= 3x); %"
+	    PRIu64 " open incidents", cs.live_incidents);
+	report(name, &rs, 0, med_wall(&rs) / med_wall(&rd), note);
+}
+
+static void
+restart_phase(const struct config *cfg, const char *dir,
+    const struct pair *pairs, size_t npairs, size_t nopen)
+{
+	struct store_config sc = daemon_store(cfg, STORE_FSYNC_BATCH);
+	struct alarm_event *ev;
+	struct rig rg;
+
+	if (nopen > npairs)
+		die("restart", "the fleet has fewer pairs than --open");
+	sc.snapshot_bytes = 0;		/* the journal alone, first */
+	ev = make_edges(cfg, pairs, npairs, nopen, 1);
+	rm_rf(dir);
+	rig_open(&rg, cfg, dir, &sc);
+	rig_run(&rg, ev, nopen);
+	rig_free(&rg);
+	xfree(ev);
+	report_header("restart: every shard restored in turn, as tocsind "
+	    "starts");
+	restart_once(cfg, dir, "journal");
+	snapshot_all(cfg, dir);
+	restart_once(cfg, dir, "snapshot");
+}
+
+/* ---- main ---- */
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: pubbench [--config YAML] [--edges N] "
+	    "[--open N] [--reps R] [--data DIR]\n"
+	    "                [--phases journal,redis,kafka,restart]\n");
+	exit(2);
+}
+
+/* The default fleet: etc/genfleet.py's 10,000 sites, made once. */
+static const char *
+default_config(const char *data, char *buf, size_t len)
+{
+	char cmd[1024];
+
+	snprintf(buf, len, "%s/pub-10000/fleet.yaml", data);
+	if (access(buf, R_OK) == 0)
+		return buf;
+	snprintf(cmd, sizeof(cmd), "python3 etc/genfleet.py %s/pub-10000 "
+	    "--sites 10000", data);
+	if (system(cmd) != 0)
+		die("genfleet", cmd);
+	return buf;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *data = "build/bench-data", *cpath = NULL;
+	const char *phases = "journal,redis,kafka,restart";
+	size_t nedges = 120000, nopen = 100000, npairs;
+	struct config_errors errs = { NULL, 0 };
+	struct config *cfg;
+	struct pair *pairs;
+	char buf[600], dir[256];
+
+	for (int i = 1; i < argc; i++) {
+		if (i + 1 >= argc)
+			usage();
+		if (strcmp(argv[i], "--config") == 0)
+			cpath = argv[++i];
+		else if (strcmp(argv[i], "--edges") == 0)
+			nedges = (size_t)pb_num_arg("pubbench", "edges",
+			    argv[++i], 2, 1e8);
+		else if (strcmp(argv[i], "--open") == 0)
+			nopen = (size_t)pb_num_arg("pubbench", "open",
+			    argv[++i], 1, 1e8);
+		else if (strcmp(argv[i], "--data") == 0)
+			data = argv[++i];
+		else if (strcmp(argv[i], "--reps") == 0)
+			reps = (int)pb_num_arg("pubbench", "reps", argv[++i], 1,
+			    MAX_REPS);
+		else if (strcmp(argv[i], "--phases") == 0)
+			phases = argv[++i];
+		else
+			usage();
+	}
+	signal(SIGPIPE, SIG_IGN);
+	log_init(2, LOG_LVL_WARN);
+	snprintf(buf, sizeof(buf), "mkdir -p '%s'", data);
+	if (system(buf) != 0)
+		die("mkdir", data);
+	if (cpath == NULL)
+		cpath = default_config(data, buf, sizeof(buf));
+	if ((cfg = config_load(cpath, &errs)) == NULL)
+		die(cpath, errs.n ? errs.msg[0] : "does not load");
+	pairs = fleet_pairs(cfg, &npairs);
+	printf("pubbench: %s: %zu sites, %zu devices, %zu (device, code) "
+	    "pairs; %d shards; %zu edges, %zu open incidents; medians of %d "
+	    "runs\n", cpath, cfg->fleet->nsites, cfg->fleet->ndevices, npairs,
+	    NSHARDS, nedges, nopen, reps);
+	snprintf(dir, sizeof(dir), "%s/pubbench-%d-journal", data,
+	    (int)getpid());
+	if (strstr(phases, "journal") != NULL || strstr(phases, "redis")) {
+		struct alarm_event *ev = make_edges(cfg, pairs, npairs,
+		    nedges, 0);
+
+		report_header("journal: the storm through router + engines + "
+		    "store hooks (cpu_s: every thread of this process)");
+		journal_mode(cfg, dir, STORE_FSYNC_ALWAYS, ev, nedges);
+		journal_mode(cfg, dir, STORE_FSYNC_BATCH, ev, nedges);
+		xfree(ev);
+	}
+	if (strstr(phases, "redis") != NULL)
+		redis_phase(cfg, dir, data);
+	rm_rf(dir);
+	if (strstr(phases, "kafka") != NULL)
+		printf("kafka: skipped: no drivers/kafka yet\n");
+	if (strstr(phases, "restart") != NULL) {
+		snprintf(dir, sizeof(dir), "%s/pubbench-%d-restart", data,
+		    (int)getpid());
+		restart_phase(cfg, dir, pairs, npairs, nopen);
+		rm_rf(dir);
+	}
+	printf("  process: cpu_s=%.2f peak_rss=%ld KiB\n",
+	    pb_cpu_s(RUSAGE_SELF), pb_maxrss_kib());
+	xfree(pairs);
+	config_free(cfg);
+	return 0;
+}
