@@ -623,12 +623,8 @@ kf_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 
 /* -- consumer -------------------------------------------------------- */
 
-/*
- * Reads an action.  Returns NULL and fills *a (its strings live in *root,
- * which the caller frees with json_decref), or the rejection reason.
- */
-static const char *
-kf_parse(const rd_kafka_message_t *m, int64_t now, json_t **root,
+const char *
+kafka_action_parse(const void *p, size_t n, int64_t now, json_t **root,
     struct corr_action *a)
 {
 	json_t *o, *v;
@@ -636,8 +632,8 @@ kf_parse(const rd_kafka_message_t *m, int64_t now, json_t **root,
 	size_t len;
 
 	memset(a, 0, sizeof(*a));
-	if (m->payload == NULL || m->len == 0 ||
-	    (*root = json_loadb(m->payload, m->len, 0, NULL)) == NULL)
+	*root = NULL;
+	if (p == NULL || n == 0 || (*root = json_loadb(p, n, 0, NULL)) == NULL)
 		return "not JSON";
 	o = *root;
 	if (!json_is_object(o))
@@ -816,7 +812,8 @@ kf_deliver(struct kf *kf, const rd_kafka_message_t *m)
 	const char *why;
 	int rc;
 
-	why = kf_parse(m, (int64_t)(ev_now(kf->loop) * 1000.0), &root, &a);
+	why = kafka_action_parse(m->payload, m->len,
+	    (int64_t)(ev_now(kf->loop) * 1000.0), &root, &a);
 	if (why != NULL) {
 		json_decref(root);
 		kf_reject(kf, m, why);

@@ -31,6 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "correlator/corr.h"
 #include "drivers/pub.h"
 
@@ -145,5 +147,15 @@ void	 kafka_stats(const struct pub_sink *s, struct kafka_stats *out);
  * nothing is paused.
  */
 void	 kafka_actions_resume(struct pub_sink *s);
+
+/*
+ * Reads one tocsin.actions value (n bytes at p, no NUL needed): NULL with
+ * *a filled (its strings live in *root, which the caller frees with
+ * json_decref() whatever the result), or the rejection reason (docs/
+ * kafka.md's table).  A missing "at" is now.  The consumer's parser; its
+ * fuzz target is tests/fuzz/fuzz_action.c.
+ */
+const char *kafka_action_parse(const void *p, size_t n, int64_t now,
+	    json_t **root, struct corr_action *a);
 
 #endif
