@@ -85,6 +85,8 @@ struct live {
 	struct pub_sink	*history;	/* closed incidents, by month */
 	struct pub_sink	*redis;		/* or NULL (redis.enabled false) */
 	struct pub_sink	*kafka;		/* tocsin.incidents, tocsin.actions */
+	uint8_t		*comm;		/* per device: 0 not yet polled, 1 ok,
+					 * 2 lost (Redis device:<id> on change) */
 	int		 actions_paused; /* a shard ring refused an action */
 	char		*redis_password; /* from redis.password_file */
 	uint64_t	 dump_want;	/* bit per shard: a resync dump asked */
@@ -237,9 +239,23 @@ live_room_cb(struct ev_loop *loop, ev_async *w, int revents)
 	}
 }
 
+/* A poll done: a device whose communication state changed goes to Redis. */
+static void
+live_poll(void *arg, const struct poller_poll *p)
+{
+	struct live *lv = arg;
+	uint8_t c = p->comm_lost ? 2 : 1;
+
+	if (lv->redis == NULL || lv->comm[p->device] == c)
+		return;
+	lv->comm[p->device] = c;
+	(void)redis_device_put(lv->redis, lv->cfg->fleet->devices[p->device].id,
+	    c == 2 ? "lost" : "ok", p->done_ms, p->rtt_us / 1000);
+}
+
 static const struct poller_sink_ops live_poller_ops = {
 	.rules = { .alarm = live_alarm, .sample = NULL },
-	.poll = NULL,
+	.poll = live_poll,
 };
 
 static void
@@ -541,6 +557,7 @@ live_redis(struct live *lv)
 	rc.stream_maxlen = cr->stream_maxlen;
 	rc.id_prefix = lv->cfg->correlation.id_prefix;
 	lv->redis_password = live_read_secret(cr->password_file);
+	lv->comm = xcalloc(lv->cfg->fleet->ndevices + 1, 1);
 	rc.password = lv->redis_password;
 	idx = publish_add(lv->pub, "redis");
 	rc_new = redis_new(lv->loop, &rc, publish_host(lv->pub, idx),
@@ -846,6 +863,7 @@ err_router:
 		lv.out->ops->close(lv.out, 0);
 	publish_free(lv.pub);
 	xfree(lv.redis_password);
+	xfree(lv.comm);
 	for (unsigned i = 0; lv.stores != NULL && i < lv.nshards; i++)
 		store_close(lv.stores[i]);
 	xfree(lv.stores);

@@ -8,7 +8,7 @@
  * tocsin.incidents has every event the file has, per incident seq 1, 2, 3
  * with no gap; the good action is on the incident's timeline; the bad ones
  * are on tocsin.actions.rejected with their reasons; Redis' open set is
- * exactly the open incidents.
+ * exactly the open incidents, and device:<id> says the device is lost.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -328,6 +328,12 @@ Test(tocsind_pub, kafka_and_redis_see_what_the_file_sees, .fini = fini,
 		usleep(200000);
 	}
 	cr_expect_not_null(out, "Redis' open set is not the open incidents");
+	free(out);
+	/* the devices' communication state, written when it changed */
+	snprintf(cmd, sizeof(cmd), "redis-cli -p %d HGET tocsin:device:P1-rect "
+	    "comm", port);
+	out = sh(cmd, 10000);
+	cr_expect_str_eq(out, "lost\n");
 	free(out);
 	json_decref(last);
 	json_decref(state);
