@@ -730,6 +730,9 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	    cfg->output.file : "-";
 	/* a reader of stdout that goes away is a write error, not a death */
 	signal(SIGPIPE, SIG_IGN);
+	/* a file past RLIMIT_FSIZE is a write error (EFBIG) the journal and
+	 * the file sink retry, not a death (the default action of SIGXFSZ) */
+	signal(SIGXFSZ, SIG_IGN);
 	live_raise_nofile();
 	config_census(cfg, census, sizeof(census));
 	if ((rc = poller_config_from(&cfg->modbus, &pc)) != 0) {

@@ -63,6 +63,7 @@
 #define KF_MAX_SHARDS	65536	/* shard numbers that fit a message opaque */
 #define KF_REJ_VALUE_MAX 65536	/* original bytes kept in a rejection */
 #define KF_REJ_TRIES	5	/* sends of one rejection before giving up */
+#define KF_UNKNOWN_RETRY_S 1.0	/* a topic unknown to the client: retry */
 
 _Static_assert(sizeof(uintptr_t) >= 8, "a message opaque holds 64 bits");
 
@@ -126,6 +127,7 @@ struct kf {
 	int		 pipefd[2];	/* librdkafka -> loop */
 	ev_io		 io;		/* on pipefd[0] */
 	ev_idle		 more;		/* a consumer backlog past the cap */
+	ev_timer	 unknown;	/* the topic was unknown: ready again */
 	char		*bootstrap;
 	char		*actions;
 	struct kf_shard	*shards;
@@ -142,7 +144,7 @@ struct kf {
 	int		 down;		/* all brokers down since the last
 					 * delivery */
 	int		 closing;	/* close(): no rewind, no ready */
-	struct kf_rl	 rl_refused, rl_failed, rl_bad, rl_err;
+	struct kf_rl	 rl_refused, rl_failed, rl_bad, rl_err, rl_unknown;
 	struct kafka_stats st;
 };
 
@@ -462,6 +464,28 @@ kf_offer(struct pub_sink *s, const struct pub_rec *r)
 	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
 		kf->st.queue_full++;
 		kf->want_ready = 1;
+		return -EAGAIN;
+	}
+	if (err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+	    err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) {
+		uint64_t quiet;
+
+		/*
+		 * Not this record's fault: the topic is not known to the
+		 * client yet (being auto-created, the broker was away when
+		 * it looked).  Refusing it would drop it; it waits in the
+		 * journal and is offered again in KF_UNKNOWN_RETRY_S.
+		 */
+		if (kf_rl_ok(&kf->rl_unknown, &quiet))
+			log_warnx("kafka: topic=%s unknown for now err=\"%s\" "
+			    "(records wait in the journal, offered again every "
+			    "%.0f s) not_logged=%" PRIu64, rd_kafka_topic_name(t),
+			    rd_kafka_err2str((rd_kafka_resp_err_t)err),
+			    KF_UNKNOWN_RETRY_S, quiet);
+		kf->st.queue_full++;
+		kf->want_ready = 1;
+		if (!ev_is_active(&kf->unknown))
+			ev_timer_start(kf->loop, &kf->unknown);
 		return -EAGAIN;
 	}
 	if (err == RD_KAFKA_RESP_ERR__FATAL) {
@@ -964,6 +988,18 @@ kf_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 }
 
 static void
+kf_unknown_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct kf *kf = container_of(w, struct kf, unknown);
+
+	(void)loop;
+	(void)revents;
+	if (!kf->fatal)
+		kf->ready_due = 1;
+	kf_serve(kf);
+}
+
+static void
 kf_more_cb(struct ev_loop *loop, ev_idle *w, int revents)
 {
 	(void)loop;
@@ -1209,6 +1245,7 @@ kafka_new(struct ev_loop *loop, const struct kafka_config *cfg,
 	kf->pipefd[0] = kf->pipefd[1] = -1;
 	ev_io_init(&kf->io, kf_io_cb, -1, EV_READ);
 	ev_idle_init(&kf->more, kf_more_cb);
+	ev_timer_init(&kf->unknown, kf_unknown_cb, KF_UNKNOWN_RETRY_S, 0.);
 	if (pipe2(kf->pipefd, O_NONBLOCK | O_CLOEXEC) != 0) {
 		rc = -errno;
 		snprintf(err, errlen, "kafka: pipe: %s", strerror(-rc));
@@ -1251,6 +1288,7 @@ kf_free(struct kf *kf, int timeout_ms)
 	kf->closing = 1;
 	ev_io_stop(kf->loop, &kf->io);
 	ev_idle_stop(kf->loop, &kf->more);
+	ev_timer_stop(kf->loop, &kf->unknown);
 	if (kf->cons != NULL) {
 		rd_kafka_resp_err_t e;
 

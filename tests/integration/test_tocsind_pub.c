@@ -23,114 +23,38 @@
 
 #include "tests/support/kbroker.h"
 #include "tests/support/proc.h"
+#include "tests/support/pubfix.h"
 #include "tests/support/tenv.h"
 
 static char dir[64];
 static pid_t redis_pid = -1, daemon_pid = -1;
-
-static pid_t
-spawn(char *const argv[], const char *out, const char *err)
-{
-	char po[128], pe[128];
-	pid_t pid;
-
-	snprintf(po, sizeof(po), "%s/%s", dir, out);
-	snprintf(pe, sizeof(pe), "%s/%s", dir, err);
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		if (freopen(po, "w", stdout) == NULL ||
-		    freopen(pe, "w", stderr) == NULL)
-			_exit(127);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void
-stop(pid_t *pid, int sig)
-{
-	int st;
-
-	if (*pid <= 0)
-		return;
-	kill(*pid, sig);
-	for (int i = 0; i < 300 && waitpid(*pid, &st, WNOHANG) == 0; i++)
-		usleep(100000);
-	kill(*pid, SIGKILL);
-	waitpid(*pid, &st, 0);
-	*pid = -1;
-}
 
 static void
 fini(void)
 {
 	char cmd[128];
 
-	stop(&daemon_pid, SIGTERM);
-	stop(&redis_pid, SIGTERM);
+	pubfix_stop(&daemon_pid, SIGTERM);
+	pubfix_stop(&redis_pid, SIGTERM);
 	broker_fini();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	(void)system(cmd);
 }
 
-/* Runs a shell command line (bounded), its stdout malloc'd. */
-static char *
-sh(const char *line, int timeout_ms)
-{
-	char *argv[] = { "sh", "-c", (char *)line, NULL };
-	struct proc_result r;
-	char *out;
-
-	cr_assert_eq(proc_run(argv, timeout_ms, &r), 0);
-	out = r.out;
-	r.out = NULL;
-	proc_result_free(&r);
-	return out;
-}
-
-static int
-count_lines(const char *s)
-{
-	int n = 0;
-
-	for (; *s != '\0'; s++)
-		n += *s == '\n';
-	return n;
-}
-
-/* The file's lines as events: id -> last seq, and each id's last state. */
+/* The output file's events. */
 static json_t *
 file_events(void)
 {
-	char path[128], *text, *save = NULL;
-	json_t *a = json_array();
+	char path[128];
 
 	snprintf(path, sizeof(path), "%s/out.jsonl", dir);
-	text = tenv_read_file(path);
-	for (char *l = strtok_r(text, "\n", &save); l != NULL;
-	    l = strtok_r(NULL, "\n", &save)) {
-		json_t *o = json_loads(l, 0, NULL);
-
-		if (o != NULL)
-			json_array_append_new(a, o);
-	}
-	free(text);
-	return a;
-}
-
-static const char *
-inc_str(const json_t *ev, const char *k)
-{
-	return json_string_value(json_object_get(json_object_get(ev,
-	    "incident"), k));
+	return pubfix_file_events(path, NULL);
 }
 
 Test(tocsind_pub, kafka_and_redis_see_what_the_file_sees, .fini = fini,
     .timeout = 400)
 {
-	char bootstrap[128], yaml[4096], cmd[1024], cfg[128], rport[8];
+	char bootstrap[128], yaml[4096], cmd[1024], cfg[128];
 	const char *b;
 	char *out, *net;
 	int port = 0, modport, n_file = 0, n_kafka = -1;
@@ -151,17 +75,7 @@ Test(tocsind_pub, kafka_and_redis_see_what_the_file_sees, .fini = fini,
 	/* Redis */
 	port = tenv_free_port("127.0.0.1");
 	cr_assert_gt(port, 0);
-	snprintf(rport, sizeof(rport), "%d", port);
-	{
-		char *argv[] = { "redis-server", "--port", rport, "--bind",
-		    "127.0.0.1", "--save", "", "--appendonly", "no", NULL };
-
-		redis_pid = spawn(argv, "redis.out", "redis.err");
-	}
-	snprintf(cmd, sizeof(cmd), "for i in $(seq 50); do redis-cli -p %d "
-	    "ping 2>/dev/null | grep -q PONG && exit 0; sleep 0.1; done; "
-	    "exit 1", port);
-	free(sh(cmd, 10000));
+	redis_pid = pubfix_redis_start(dir, port, "redis.err");
 	/* Kafka: a real broker, or tocsind's embedded mock */
 	b = broker_start(bootstrap, sizeof(bootstrap));
 
@@ -200,22 +114,16 @@ Test(tocsind_pub, kafka_and_redis_see_what_the_file_sees, .fini = fini,
 		char *argv[] = { prog, "-c", cfg, "-d", "120", NULL };
 
 		snprintf(prog, sizeof(prog), "%s", proc_build_path("tocsind"));
-		daemon_pid = spawn(argv, "tocsind.out", "tocsind.err");
+		daemon_pid = pubfix_spawn(dir, argv, "tocsind.out",
+		    "tocsind.err");
 	}
 	if (b[0] == '\0') {
 		/* the embedded mock's address, from tocsind's log */
-		for (int t = 0; t < 100 && bootstrap[0] == '\0'; i++) {
-			char path[128], *log, *p;
+		char path[128];
 
-			snprintf(path, sizeof(path), "%s/tocsind.err", dir);
-			log = tenv_read_file(path);
-			if ((p = strstr(log, "mock cluster bootstrap=")) != NULL)
-				snprintf(bootstrap, sizeof(bootstrap), "%.*s",
-				    (int)strcspn(p + 23, " \n"), p + 23);
-			free(log);
-			usleep(100000);
-		}
-		cr_assert_neq(bootstrap[0], '\0', "no mock bootstrap in the log");
+		snprintf(path, sizeof(path), "%s/tocsind.err", dir);
+		cr_assert_eq(pubfix_mock_bootstrap(path, bootstrap,
+		    sizeof(bootstrap), 10000), 0, "no mock bootstrap in the log");
 	}
 
 	/* three COMM_LOSS incidents, opened and published */
@@ -225,7 +133,8 @@ Test(tocsind_pub, kafka_and_redis_see_what_the_file_sees, .fini = fini,
 		json_array_foreach(evs, i, ev)
 			if (strcmp(json_string_value(json_object_get(ev,
 			    "event")), "opened") == 0 && id[0] == '\0')
-				snprintf(id, sizeof(id), "%s", inc_str(ev, "id"));
+				snprintf(id, sizeof(id), "%s",
+				    pubfix_inc_str(ev, "id"));
 		json_decref(evs);
 		if (n_file >= 3 && id[0] != '\0')
 			break;
@@ -240,7 +149,7 @@ Test(tocsind_pub, kafka_and_redis_see_what_the_file_sees, .fini = fini,
 	    "'{\"incident\":\"%s\",\"action\":\"fly\",\"actor\":\"x\"}' | "
 	    "kcat -P -b %s -t tocsin.actions -X enable.idempotence=true "
 	    "-X acks=all", id, id, bootstrap);
-	free(sh(cmd, 60000));
+	free(pubfix_sh(cmd, 60000));
 	for (int k = 0; k < 300 && acked == NULL; k++) {
 		evs = file_events();
 		json_array_foreach(evs, i, ev)
@@ -259,8 +168,8 @@ Test(tocsind_pub, kafka_and_redis_see_what_the_file_sees, .fini = fini,
 		json_decref(evs);
 		snprintf(cmd, sizeof(cmd), "kcat -C -b %s -t tocsin.incidents "
 		    "-o beginning -e -q -f '%%k %%s\\n' 2>/dev/null", bootstrap);
-		out = sh(cmd, 30000);
-		n_kafka = count_lines(out);
+		out = pubfix_sh(cmd, 30000);
+		n_kafka = pubfix_count_lines(out);
 		if (n_kafka >= n_file && n_file > 0)
 			break;
 		free(out);
@@ -283,7 +192,7 @@ Test(tocsind_pub, kafka_and_redis_see_what_the_file_sees, .fini = fini,
 			*sp = '\0';
 			o = json_loads(sp + 1, 0, NULL);
 			cr_assert_not_null(o, "not JSON on the topic: %s", sp + 1);
-			cr_expect_str_eq(inc_str(o, "id"), l, "key = incident id");
+			cr_expect_str_eq(pubfix_inc_str(o, "id"), l, "key = incident id");
 			seq = json_integer_value(json_object_get(o, "seq"));
 			prev = json_integer_value(json_object_get(last, l));
 			if (seq <= prev)
@@ -291,7 +200,7 @@ Test(tocsind_pub, kafka_and_redis_see_what_the_file_sees, .fini = fini,
 			cr_expect_eq(seq, prev + 1, "%s: seq %lld after %lld", l,
 			    (long long)seq, (long long)prev);
 			json_object_set_new(last, l, json_integer(seq));
-			json_object_set_new(state, l, json_string(inc_str(o,
+			json_object_set_new(state, l, json_string(pubfix_inc_str(o,
 			    "state")));
 			json_decref(o);
 		}
@@ -301,8 +210,8 @@ Test(tocsind_pub, kafka_and_redis_see_what_the_file_sees, .fini = fini,
 	snprintf(cmd, sizeof(cmd), "kcat -C -b %s -t tocsin.actions.rejected "
 	    "-o beginning -e -q 2>/dev/null", bootstrap);
 	for (int k = 0; k < 100; k++) {
-		out = sh(cmd, 30000);
-		if (count_lines(out) >= 2)
+		out = pubfix_sh(cmd, 30000);
+		if (pubfix_count_lines(out) >= 2)
 			break;
 		free(out);
 		out = NULL;
@@ -320,14 +229,14 @@ Test(tocsind_pub, kafka_and_redis_see_what_the_file_sees, .fini = fini,
 		json_t *v;
 		int want = 0, missing = 0;
 
-		out = sh(cmd, 10000);
+		out = pubfix_sh(cmd, 10000);
 		json_object_foreach(state, key, v)
 			if (strcmp(json_string_value(v), "closed") != 0) {
 				want++;
 				if (strstr(out, key) == NULL)
 					missing++;
 			}
-		if (missing == 0 && count_lines(out) == want)
+		if (missing == 0 && pubfix_count_lines(out) == want)
 			break;
 		free(out);
 		out = NULL;
@@ -338,10 +247,10 @@ Test(tocsind_pub, kafka_and_redis_see_what_the_file_sees, .fini = fini,
 	/* the devices' communication state, written when it changed */
 	snprintf(cmd, sizeof(cmd), "redis-cli -p %d HGET tocsin:device:P1-rect "
 	    "comm", port);
-	out = sh(cmd, 10000);
+	out = pubfix_sh(cmd, 10000);
 	cr_expect_str_eq(out, "lost\n");
 	free(out);
 	json_decref(last);
 	json_decref(state);
-	stop(&daemon_pid, SIGTERM);
+	pubfix_stop(&daemon_pid, SIGTERM);
 }
