@@ -94,6 +94,41 @@ Test(journal, crc32c_known_value)
 	    0xe3069283u);
 }
 
+/* Bit by bit, as the definition reads: the reference for every length. */
+static uint32_t
+crc32c_ref(const unsigned char *p, size_t n)
+{
+	uint32_t c = ~0u;
+
+	for (size_t i = 0; i < n; i++) {
+		c ^= p[i];
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0x82f63b78u & (0u - (c & 1)));
+	}
+	return ~c;
+}
+
+/* Every length around the lane sizes, any alignment, whole or in pieces. */
+Test(journal, crc32c_matches_reference_at_every_length)
+{
+	static unsigned char b[4096 + 8];
+	uint32_t x = 12345;
+
+	for (size_t i = 0; i < sizeof(b); i++) {
+		x = x * 1103515245u + 12345u;
+		b[i] = (unsigned char)(x >> 16);
+	}
+	for (size_t n = 0; n <= 1600; n++) {
+		size_t off = n % 8, half = n / 3;
+		uint32_t want = crc32c_ref(b + off, n);
+
+		cr_assert_eq(journal_crc32c(0, b + off, n), want, "n=%zu", n);
+		cr_assert_eq(journal_crc32c(journal_crc32c(0, b + off, half),
+		    b + off + half, n - half), want, "n=%zu in two", n);
+	}
+	cr_assert_eq(journal_crc32c(0, b, 4096), crc32c_ref(b, 4096));
+}
+
 Test(journal, records_round_trip_across_segments, .init = mkdir_tmp,
     .fini = rm_tmp)
 {
