@@ -148,6 +148,22 @@ void	 journal_reader_seek(struct journal_reader *r, uint64_t pos);
 /* Where the next read starts. */
 uint64_t journal_reader_tell(const struct journal_reader *r);
 /*
+ * End of the records journal_open() checked: every record from the
+ * snapshot's position (or journal_start()) to here passed its checksum
+ * when the journal was opened (it is info.end; it never changes after).
+ */
+uint64_t journal_checked(const struct journal *j);
+/*
+ * For the one reader that runs right after journal_open() (restore): the
+ * records it reads that lie wholly in what journal_open() checked (from the
+ * snapshot's position to journal_checked()) are not checksummed a second
+ * time; their length is still bounded and their header's zero bytes
+ * checked, and every record after journal_checked() is checked as always.
+ * A file changed under the daemon between open and this read is then not
+ * noticed by this reader; the publishers' readers check every record.
+ */
+void	 journal_reader_trust_checked(struct journal_reader *r);
+/*
  * Reads the next record below limit (journal_durable() when limit is 0):
  * 1 and *rec, 0 when there is none yet, -EIO for a record that fails its
  * checksum (a file changed under us) or -errno of a read.

@@ -659,14 +659,31 @@ store_replay(struct store *st, struct corr_engine *e,
 	return -EINVAL;
 }
 
+/* Replays one input at restore; skip: its outputs already journaled. */
+static void
+store_restore_feed(struct store *st, struct corr_engine *e,
+    const struct journal_rec *rec, uint64_t skip, uint64_t *bad)
+{
+	st->replay_skip = skip;
+	st->in_pos = rec->pos;
+	st->in_kpart = -1;
+	st->in_koffset = -1;
+	if (store_replay(st, e, rec) < 0)
+		(*bad)++;
+	st->restored_inputs++;
+}
+
 int
 store_restore(struct store *st, struct corr_engine *e, int64_t now,
     char *err, size_t errlen)
 {
 	struct journal_reader *rd;
 	struct journal_rec rec;
-	uint64_t from = journal_snapshot_pos(st->j), last = UINT64_MAX,
-	    outs_after_last = 0, bad = 0, end = journal_written(st->j);
+	uint64_t from = journal_snapshot_pos(st->j), outs_after_last = 0,
+	    bad = 0, end = journal_written(st->j);
+	struct journal_rec held = { .p = NULL };
+	void *heldbuf = NULL;
+	size_t heldcap = 0;
 	int64_t t0 = ring_mono_ms();
 	void *snap;
 	size_t n;
@@ -681,30 +698,37 @@ store_restore(struct store *st, struct corr_engine *e, int64_t now,
 		if (rc < 0)
 			return rc;
 	}
-	/* pass 1: the last input, and how many outputs made it after it */
+	/*
+	 * One pass.  Every input is fed with its outputs not journaled again
+	 * (they are there), except the last one's that are missing: an input
+	 * is held until the next input shows it was not the last, counting
+	 * the outputs after it, and the last is fed at the end with that
+	 * count.  The records from the snapshot on were checksummed by
+	 * journal_open() just now: the reader does not check them twice.
+	 */
 	rd = journal_reader_new(st->j, from);
+	journal_reader_trust_checked(rd);
+	st->replay = 1;
 	while ((rc = journal_read(rd, end, &rec)) == 1) {
 		if (store_is_input(rec.type)) {
-			last = rec.pos;
+			if (held.p != NULL) {
+				store_restore_feed(st, e, &held, UINT64_MAX,
+				    &bad);
+			}
+			if (rec.n > heldcap) {
+				heldcap = rec.n * 2;
+				heldbuf = xrealloc(heldbuf, heldcap);
+			}
+			memcpy(heldbuf, rec.p, rec.n);
+			held = rec;
+			held.p = heldbuf;
 			outs_after_last = 0;
 		} else if (rec.type == STORE_EVENT || rec.type == STORE_REJECTED)
 			outs_after_last++;
 	}
-	/* pass 2: feed the inputs; only the last one's missing outputs are
-	 * journaled (appended after what is there) */
-	journal_reader_seek(rd, from);
-	st->replay = 1;
-	while ((rc = journal_read(rd, end, &rec)) == 1) {
-		if (!store_is_input(rec.type))
-			continue;
-		st->replay_skip = rec.pos == last ? outs_after_last : UINT64_MAX;
-		st->in_pos = rec.pos;
-		st->in_kpart = -1;
-		st->in_koffset = -1;
-		if (store_replay(st, e, &rec) < 0)
-			bad++;
-		st->restored_inputs++;
-	}
+	if (held.p != NULL)
+		store_restore_feed(st, e, &held, outs_after_last, &bad);
+	xfree(heldbuf);
 	journal_reader_free(rd);
 	st->replay = 0;
 	if (bad > 0)

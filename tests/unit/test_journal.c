@@ -94,6 +94,41 @@ Test(journal, crc32c_known_value)
 	    0xe3069283u);
 }
 
+/* Bit by bit, as the definition reads: the reference for every length. */
+static uint32_t
+crc32c_ref(const unsigned char *p, size_t n)
+{
+	uint32_t c = ~0u;
+
+	for (size_t i = 0; i < n; i++) {
+		c ^= p[i];
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0x82f63b78u & (0u - (c & 1)));
+	}
+	return ~c;
+}
+
+/* Every length around the lane sizes, any alignment, whole or in pieces. */
+Test(journal, crc32c_matches_reference_at_every_length)
+{
+	static unsigned char b[4096 + 8];
+	uint32_t x = 12345;
+
+	for (size_t i = 0; i < sizeof(b); i++) {
+		x = x * 1103515245u + 12345u;
+		b[i] = (unsigned char)(x >> 16);
+	}
+	for (size_t n = 0; n <= 1600; n++) {
+		size_t off = n % 8, half = n / 3;
+		uint32_t want = crc32c_ref(b + off, n);
+
+		cr_assert_eq(journal_crc32c(0, b + off, n), want, "n=%zu", n);
+		cr_assert_eq(journal_crc32c(journal_crc32c(0, b + off, half),
+		    b + off + half, n - half), want, "n=%zu in two", n);
+	}
+	cr_assert_eq(journal_crc32c(0, b, 4096), crc32c_ref(b, 4096));
+}
+
 Test(journal, records_round_trip_across_segments, .init = mkdir_tmp,
     .fini = rm_tmp)
 {
@@ -285,5 +320,64 @@ Test(journal, sink_positions_saved, .init = mkdir_tmp, .fini = rm_tmp)
 	cr_expect_eq(pos, 12345678901ull);
 	cr_assert_eq(journal_pos_get(j, "redis", &pos), 0);
 	cr_expect_eq(pos, 7);
+	journal_close(j);
+}
+
+/*
+ * A reader that trusts journal_open()'s check (restore's) skips the CRC
+ * only of what open checked; a record written after open is checked as
+ * always, and the publishers' plain readers check everything.
+ */
+Test(journal, trusted_reader_skips_only_what_open_checked, .init = mkdir_tmp,
+    .fini = rm_tmp)
+{
+	struct journal_info info;
+	struct journal *j = open_j(0, &info);
+	struct journal_reader *r;
+	struct journal_rec rec;
+	uint64_t pos[6];
+	char path[128];
+	int fd, n;
+
+	for (int i = 0; i < 3; i++)
+		pos[i] = put(j, i);
+	cr_assert_eq(journal_flush(j, 1), 0);
+	journal_close(j);
+	j = open_j(0, &info);
+	cr_expect_eq(journal_checked(j), info.end);
+	cr_expect_eq(info.end, journal_written(j));
+	for (int i = 3; i < 6; i++)
+		pos[i] = put(j, i);
+	cr_assert_eq(journal_flush(j, 1), 0);
+	cr_expect_eq(journal_checked(j), info.end, "appends do not move it");
+	/* the trusted reader reads all six, whole and in order */
+	r = journal_reader_new(j, 0);
+	journal_reader_trust_checked(r);
+	for (n = 0; journal_read(r, 0, &rec) == 1; n++)
+		cr_expect_eq(rec.pos, pos[n]);
+	cr_expect_eq(n, 6);
+	journal_reader_free(r);
+
+	/* a bit flipped after open, in record 4 (written after open) and in
+	 * record 1 (checked at open) */
+	snprintf(path, sizeof(path), "%s/%016x.jnl", dir, 0);
+	fd = open(path, O_RDWR);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pwrite(fd, "X", 1, (off_t)pos[4] + 20), 1);
+	cr_assert_eq(pwrite(fd, "X", 1, (off_t)pos[1] + 20), 1);
+	close(fd);
+	/* trusted: record 1 not checked again, record 4 refused */
+	r = journal_reader_new(j, 0);
+	journal_reader_trust_checked(r);
+	for (n = 0; journal_read(r, 0, &rec) == 1; n++)
+		;
+	cr_expect_eq(n, 4);
+	cr_expect_eq(journal_read(r, 0, &rec), -EIO);
+	journal_reader_free(r);
+	/* plain: record 1 refused */
+	r = journal_reader_new(j, 0);
+	cr_expect_eq(journal_read(r, 0, &rec), 1);
+	cr_expect_eq(journal_read(r, 0, &rec), -EIO);
+	journal_reader_free(r);
 	journal_close(j);
 }
