@@ -407,7 +407,8 @@ journal_load(struct journal *j, struct journal_info *info, char *err,
 		}
 	}
 	closedir(d);
-	qsort(j->segs, j->nsegs, sizeof(*j->segs), journal_seg_cmp);
+	if (j->nsegs > 1)
+		qsort(j->segs, j->nsegs, sizeof(*j->segs), journal_seg_cmp);
 	atomic_store(&j->snap, snap);
 
 	/* Segments must follow each other without a gap. */
