@@ -66,6 +66,8 @@ rb_need(struct store *st, size_t n)
 static void
 put_raw(struct store *st, const void *p, size_t n)
 {
+	if (n == 0)
+		return;
 	rb_need(st, n);
 	memcpy(st->rb + st->rbn, p, n);
 	st->rbn += n;
