@@ -61,6 +61,16 @@ static const struct corr_sink_ops sink_ops = {
 	.event = sink_event, .rejected = sink_rejected,
 };
 
+/* The scratch directory goes when the fuzzer exits. */
+static void
+cleanup(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	(void)system(cmd);
+}
+
 static void
 setup(void)
 {
@@ -73,6 +83,7 @@ setup(void)
 	strcpy(dir, "/tmp/tocsin-fuzz-journal-XXXXXX");
 	if (mkdtemp(dir) == NULL)
 		abort();
+	atexit(cleanup);
 	snprintf(shard, sizeof(shard), "%s/shard-0", dir);
 	snprintf(seg, sizeof(seg), "%s/%016x.jnl", shard, 0);
 }
