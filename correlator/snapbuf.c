@@ -144,6 +144,23 @@ snapbuf_get_count(struct snapbuf_rd *r, size_t min_size)
 	return n;
 }
 
+const char *
+snapbuf_get_view(struct snapbuf_rd *r, uint32_t *len)
+{
+	const char *p;
+
+	*len = snapbuf_get_u32(r);
+	if (r->err != NULL || *len == SNAPBUF_NOSTR)
+		return NULL;
+	if (snapbuf_left(r) < *len) {
+		snapbuf_fail(r, "truncated");
+		return NULL;
+	}
+	p = (const char *)r->p + r->off;
+	r->off += *len;
+	return p;
+}
+
 int
 snapbuf_get_str(struct snapbuf_rd *r, size_t max, int nullable, char **out)
 {

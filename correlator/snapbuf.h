@@ -83,6 +83,13 @@ uint32_t snapbuf_get_count(struct snapbuf_rd *r, size_t min_size);
 int	 snapbuf_get_str(struct snapbuf_rd *r, size_t max, int nullable,
 	    char **out);
 
+/*
+ * A string left in place (no copy, not NUL-terminated): its bytes and
+ * *len; NULL with *len SNAPBUF_NOSTR for an absent string, NULL after a
+ * failure (recorded).  Valid while the reader's bytes are.
+ */
+const char *snapbuf_get_view(struct snapbuf_rd *r, uint32_t *len);
+
 /* An instant in [SNAPBUF_T_MIN, SNAPBUF_T_MAX]; anything else fails. */
 int64_t	 snapbuf_get_time(struct snapbuf_rd *r);
 /* A count of ms in [0, SNAPBUF_T_MAX - SNAPBUF_T_MIN]; anything else fails. */

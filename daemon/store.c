@@ -17,6 +17,7 @@
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "daemon/ring.h"
+#include "correlator/snapbuf.h"
 #include "daemon/store.h"
 
 #define STORE_LOG_MS	10000	/* a refusing disk logs this often */
@@ -27,8 +28,7 @@ struct store {
 	struct store_config c;
 	unsigned	 shard;
 	struct incjson_buf jb;		/* event JSON, reused */
-	char		*rb;		/* record payload, reused */
-	size_t		 rbn, rbcap;
+	struct snapbuf	 rb;		/* record payload, reused */
 	/* the input being handled */
 	uint64_t	 in_pos;	/* its record */
 	int32_t		 in_kpart;	/* an action's tocsin.actions source */
@@ -48,102 +48,37 @@ struct store {
 	uint64_t	 restored_inputs, restored_events, restore_ms;
 };
 
-/* ---- payload codec: little-endian fixed fields, u32-length strings ---- */
-
-static void
-rb_need(struct store *st, size_t n)
-{
-	if (st->rbcap - st->rbn < n) {
-		size_t cap = st->rbcap ? st->rbcap : 4096;
-
-		while (cap - st->rbn < n)
-			cap *= 2;
-		st->rb = xrealloc(st->rb, cap);
-		st->rbcap = cap;
-	}
-}
-
-static void
-put_raw(struct store *st, const void *p, size_t n)
-{
-	if (n == 0)
-		return;
-	rb_need(st, n);
-	memcpy(st->rb + st->rbn, p, n);
-	st->rbn += n;
-}
+/*
+ * ---- payload codec: correlator/snapbuf (the one bounded byte codec) ----
+ * Fixed fields are their bytes as the machine holds them (little-endian:
+ * x86-64 and arm64, checked below); strings are snapbuf strings, and the
+ * ids publishers use in place are written with their NUL (put_cstr).
+ */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+    "journal records are little-endian");
 
 #define PUT(st, v)	do { __typeof__(v) v_ = (v); \
-			     put_raw((st), &v_, sizeof(v_)); } while (0)
+			     snapbuf_put_bytes(&(st)->rb, &v_, sizeof(v_)); \
+			} while (0)
+#define GET(r, v)	snapbuf_get_bytes((r), &(v), sizeof(v))
 
-static void
-put_str(struct store *st, const char *s)
-{
-	uint32_t n = s != NULL ? (uint32_t)strlen(s) : UINT32_MAX;
-
-	PUT(st, n);
-	if (s != NULL)
-		put_raw(st, s, n);
-}
-
-/* A reader over one payload: every get checks the bytes are there. */
-struct rd {
-	const char	*p;
-	size_t		 n, off;
-	int		 bad;
-};
-
-static int
-get_raw(struct rd *r, void *out, size_t n)
-{
-	if (r->bad || r->n - r->off < n) {
-		r->bad = 1;
-		memset(out, 0, n);
-		return -1;
-	}
-	memcpy(out, r->p + r->off, n);
-	r->off += n;
-	return 0;
-}
-
-#define GET(r, v)	get_raw((r), &(v), sizeof(v))
-
-/*
- * A string: points into the payload, NUL-terminated by copying into buf
- * (len bytes); NULL for a null string.  Sets bad when it does not fit.
- */
+/* A string into buf (len bytes, NUL-terminated), or NULL if absent or too
+ * long (the latter recorded as a failure). */
 static const char *
-get_str(struct rd *r, char *buf, size_t len)
+get_str(struct snapbuf_rd *r, char *buf, size_t len)
 {
 	uint32_t n;
+	const char *p = snapbuf_get_view(r, &n);
 
-	if (GET(r, n) < 0)
+	if (p == NULL)
 		return NULL;
-	if (n == UINT32_MAX)
-		return NULL;
-	if (n >= len || r->n - r->off < n) {
-		r->bad = 1;
+	if (n >= len) {
+		snapbuf_fail(r, "string too long");
 		return NULL;
 	}
-	memcpy(buf, r->p + r->off, n);
+	memcpy(buf, p, n);
 	buf[n] = '\0';
-	r->off += n;
 	return buf;
-}
-
-/* A string left in place: its bytes and length (put_cstr's end in NUL). */
-static const char *
-get_bytes(struct rd *r, uint32_t *n)
-{
-	const char *p;
-
-	if (GET(r, *n) < 0 || *n == UINT32_MAX || r->n - r->off < *n) {
-		r->bad = 1;
-		return NULL;
-	}
-	p = r->p + r->off;
-	r->off += *n;
-	return p;
 }
 
 /* A string written with its NUL, for readers that use it in place. */
@@ -153,17 +88,17 @@ put_cstr(struct store *st, const char *s)
 	uint32_t n = (uint32_t)strlen(s) + 1;
 
 	PUT(st, n);
-	put_raw(st, s, n);
+	snapbuf_put_bytes(&st->rb, s, n);
 }
 
 static const char *
-get_cstr(struct rd *r)
+get_cstr(struct snapbuf_rd *r)
 {
 	uint32_t n;
-	const char *p = get_bytes(r, &n);
+	const char *p = snapbuf_get_view(r, &n);
 
 	if (p == NULL || n == 0 || p[n - 1] != '\0') {
-		r->bad = 1;
+		snapbuf_fail(r, "not a NUL-terminated string");
 		return NULL;
 	}
 	return p;
@@ -174,11 +109,11 @@ get_cstr(struct rd *r)
 static uint64_t
 store_put(struct store *st, enum store_type type)
 {
-	uint64_t pos = journal_append(st->j, (uint8_t)type, st->rb, st->rbn);
+	uint64_t pos = journal_append(st->j, (uint8_t)type, st->rb.p, st->rb.n);
 
 	ring_add_relaxed(&st->n_records, 1);
-	ring_add_relaxed(&st->n_bytes, st->rbn + JOURNAL_HDR);
-	st->rbn = 0;
+	ring_add_relaxed(&st->n_bytes, st->rb.n + JOURNAL_HDR);
+	st->rb.n = 0;
 	return pos;
 }
 
@@ -187,7 +122,7 @@ store_input(struct store *st, const struct router_input *in)
 {
 	const struct fleet *f = st->fleet;
 
-	st->rbn = 0;
+	st->rb.n = 0;
 	switch (in->kind) {
 	case ROUTER_IN_ALARM:
 		PUT(st, in->ev->at_ms);
@@ -195,17 +130,17 @@ store_input(struct store *st, const struct router_input *in)
 		PUT(st, in->ev->point);
 		PUT(st, in->ev->edge);
 		PUT(st, in->ev->severity);
-		put_str(st, f->devices[in->ev->device].id);
-		put_str(st, f->codes[in->ev->code]);
+		snapbuf_put_str(&st->rb, f->devices[in->ev->device].id);
+		snapbuf_put_str(&st->rb, f->codes[in->ev->code]);
 		return store_put(st, STORE_ALARM);
 	case ROUTER_IN_ACTION:
 		PUT(st, in->act->at);
 		PUT(st, in->act->type);
 		PUT(st, in->kpart);
 		PUT(st, in->koffset);
-		put_str(st, in->act->incident);
-		put_str(st, in->act->actor);
-		put_str(st, in->act->note);
+		snapbuf_put_str(&st->rb, in->act->incident);
+		snapbuf_put_str(&st->rb, in->act->actor);
+		snapbuf_put_str(&st->rb, in->act->note);
 		return store_put(st, STORE_ACTION);
 	case ROUTER_IN_MAINT_ADD: {
 		const struct corr_maint *m = in->maint;
@@ -215,8 +150,8 @@ store_input(struct store *st, const struct router_input *in)
 		PUT(st, m->start_ms);
 		PUT(st, m->end_ms);
 		PUT(st, is_site);
-		put_str(st, is_site ? f->sites[m->site].id : f->areas[m->area]);
-		put_str(st, m->reason);
+		snapbuf_put_str(&st->rb, is_site ? f->sites[m->site].id : f->areas[m->area]);
+		snapbuf_put_str(&st->rb, m->reason);
 		return store_put(st, STORE_MAINT_ADD);
 	}
 	case ROUTER_IN_MAINT_DEL:
@@ -266,7 +201,7 @@ store_put_event(struct store *st, const struct corr_event *ev,
 
 	st->jb.n = 0;
 	len = (uint32_t)incjson_append(&st->jb, f, ev) - 1;	/* no newline */
-	st->rbn = 0;
+	st->rb.n = 0;
 	PUT(st, ev->type);
 	PUT(st, ci->state);
 	PUT(st, ci->severity);
@@ -279,23 +214,37 @@ store_put_event(struct store *st, const struct corr_event *ev,
 	put_cstr(st, ci->kind == CORR_KIND_SITE ? f->sites[ci->site].id : "");
 	put_cstr(st, f->areas[ci->area]);
 	PUT(st, len);
-	put_raw(st, st->jb.p, len);
+	snapbuf_put_bytes(&st->rb, st->jb.p, len);
 	PUT(st, st->jb.nspans);
-	put_raw(st, st->jb.spans, st->jb.nspans * sizeof(*st->jb.spans));
+	snapbuf_put_bytes(&st->rb, st->jb.spans,
+	    st->jb.nspans * sizeof(*st->jb.spans));
 	store_put(st, type);
+}
+
+/*
+ * An output (event or rejection) is about to be journaled: 0 when a restore
+ * regenerated one the journal already holds (it is not written again), 1
+ * to write it; counts it.
+ */
+static int
+store_output(struct store *st)
+{
+	if (st->replay) {
+		if (st->replay_skip > 0) {
+			st->replay_skip--;
+			return 0;
+		}
+		st->restored_events++;
+	}
+	st->events++;
+	return 1;
 }
 
 void
 store_event(struct store *st, const struct corr_event *ev)
 {
-	if (st->replay) {
-		if (st->replay_skip > 0) {
-			st->replay_skip--;
-			return;
-		}
-		st->restored_events++;
-	}
-	st->events++;
+	if (!store_output(st))
+		return;
 	store_put_event(st, ev, STORE_EVENT);
 }
 
@@ -306,14 +255,8 @@ store_rejected(struct store *st, const struct corr_action *a,
 	json_t *o;
 	char *json;
 
-	if (st->replay) {
-		if (st->replay_skip > 0) {
-			st->replay_skip--;
-			return;
-		}
-		st->restored_events++;
-	}
-	st->events++;
+	if (!store_output(st))
+		return;
 	/* the tocsin.actions.rejected value: the action and why */
 	o = json_pack("{s:s, s:s?, s:s, s:s?, s:s?}", "reason", reason,
 	    "incident", a->incident,
@@ -321,11 +264,11 @@ store_rejected(struct store *st, const struct corr_action *a,
 	    "actor", a->actor, "note", a->note);
 	json = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
-	st->rbn = 0;
+	st->rb.n = 0;
 	PUT(st, st->in_kpart);
 	PUT(st, st->in_koffset);
 	put_cstr(st, a->incident != NULL ? a->incident : "");
-	put_str(st, json != NULL ? json : "{\"reason\":\"unencodable\"}");
+	snapbuf_put_str(&st->rb, json != NULL ? json : "{\"reason\":\"unencodable\"}");
 	free(json);
 	store_put(st, STORE_REJECTED);
 }
@@ -480,11 +423,11 @@ store_hook_dump(void *arg, unsigned shard, struct corr_engine *e,
 {
 	struct store *st = store_of(arg, shard);
 
-	st->rbn = 0;
+	st->rb.n = 0;
 	PUT(st, now);
 	store_put(st, STORE_DUMP_BEGIN);
 	corr_engine_dump(e, now, store_dump_one, st);
-	st->rbn = 0;
+	st->rb.n = 0;
 	PUT(st, now);
 	store_put(st, STORE_DUMP_END);
 }
@@ -534,7 +477,7 @@ store_close(struct store *st)
 		return;
 	incjson_buf_fini(&st->jb);
 	journal_close(st->j);
-	xfree(st->rb);
+	snapbuf_fini(&st->rb);
 	xfree(st);
 }
 
@@ -558,12 +501,13 @@ static int
 store_replay(struct store *st, struct corr_engine *e,
     const struct journal_rec *rec)
 {
-	struct rd r = { rec->p, rec->n, 0, 0 };
+	struct snapbuf_rd r;
 	const struct fleet *f = st->fleet;
 	char s1[CORR_NOTE_MAX + 1], s2[CORR_NOTE_MAX + 1],
 	    s3[CORR_NOTE_MAX + 1];
 	uint32_t idx;
 
+	snapbuf_rd_init(&r, rec->p, rec->n);
 	switch (rec->type) {
 	case STORE_ALARM: {
 		struct alarm_event ev;
@@ -578,7 +522,7 @@ store_replay(struct store *st, struct corr_engine *e,
 		GET(&r, ev.severity);
 		dev = get_str(&r, s1, sizeof(s1));
 		code = get_str(&r, s2, sizeof(s2));
-		if (r.bad || dev == NULL || code == NULL ||
+		if (snapbuf_ok(&r) != 0 || dev == NULL || code == NULL ||
 		    (idx = fleet_find(f, FLEET_DEVICE, dev)) == FLEET_NONE ||
 		    (c = fleet_find_code(f, code)) < 0)
 			return -EINVAL;
@@ -602,7 +546,7 @@ store_replay(struct store *st, struct corr_engine *e,
 		a.incident = get_str(&r, s1, sizeof(s1));
 		a.actor = get_str(&r, s2, sizeof(s2));
 		a.note = get_str(&r, s3, sizeof(s3));
-		if (r.bad || a.incident == NULL)
+		if (snapbuf_ok(&r) != 0 || a.incident == NULL)
 			return -EINVAL;
 		(void)corr_engine_action(e, &a, NULL, 0);
 		return 0;
@@ -620,7 +564,7 @@ store_replay(struct store *st, struct corr_engine *e,
 		GET(&r, is_site);
 		name = get_str(&r, s1, sizeof(s1));
 		m.reason = get_str(&r, s2, sizeof(s2));
-		if (r.bad || name == NULL)
+		if (snapbuf_ok(&r) != 0 || name == NULL)
 			return -EINVAL;
 		m.site = m.area = FLEET_NONE;
 		if (is_site)
@@ -637,7 +581,7 @@ store_replay(struct store *st, struct corr_engine *e,
 
 		GET(&r, id);
 		GET(&r, now);
-		if (r.bad)
+		if (snapbuf_ok(&r) != 0)
 			return -EINVAL;
 		corr_engine_advance(e, now);
 		(void)corr_engine_maint_remove(e, id);
@@ -649,7 +593,7 @@ store_replay(struct store *st, struct corr_engine *e,
 
 		GET(&r, now);
 		GET(&r, catch_up);
-		if (r.bad)
+		if (snapbuf_ok(&r) != 0)
 			return -EINVAL;
 		if (catch_up)
 			corr_engine_catch_up(e, now);
@@ -742,7 +686,7 @@ store_restore(struct store *st, struct corr_engine *e, int64_t now,
 		uint8_t catch_up = 1;
 		uint64_t before = st->events;
 
-		st->rbn = 0;
+		st->rb.n = 0;
 		PUT(st, now);
 		PUT(st, catch_up);
 		st->in_pos = store_put(st, STORE_TICK);
@@ -783,7 +727,7 @@ int
 store_pub_rec(const struct journal_rec *rec, unsigned shard,
     struct pub_rec *pr, struct pub_span *spans)
 {
-	struct rd r = { rec->p, rec->n, 0, 0 };
+	struct snapbuf_rd r;
 	uint32_t n;
 
 	memset(pr, 0, sizeof(*pr));
@@ -791,6 +735,7 @@ store_pub_rec(const struct journal_rec *rec, unsigned shard,
 	pr->shard = shard;
 	pr->kpart = -1;
 	pr->koffset = -1;
+	snapbuf_rd_init(&r, rec->p, rec->n);
 	switch (rec->type) {
 	case STORE_EVENT:
 	case STORE_STATE: {
@@ -808,10 +753,10 @@ store_pub_rec(const struct journal_rec *rec, unsigned shard,
 		pr->id = get_cstr(&r);
 		pr->site = get_cstr(&r);
 		pr->area = get_cstr(&r);
-		pr->json = get_bytes(&r, &n);
+		pr->json = snapbuf_get_view(&r, &n);
 		pr->jsonlen = n;
 		GET(&r, nspans);
-		if (r.bad || nspans > STORE_MAX_SPANS ||
+		if (snapbuf_ok(&r) != 0 || nspans > STORE_MAX_SPANS ||
 		    (r.n - r.off) / sizeof(*spans) < nspans)
 			return -EINVAL;
 		memcpy(spans, r.p + r.off, nspans * sizeof(*spans));
@@ -828,15 +773,15 @@ store_pub_rec(const struct journal_rec *rec, unsigned shard,
 		pr->kind = rec->type == STORE_DUMP_BEGIN ? PUB_DUMP_BEGIN :
 		    PUB_DUMP_END;
 		GET(&r, pr->at);
-		return r.bad ? -EINVAL : 1;
+		return snapbuf_ok(&r) != 0 ? -EINVAL : 1;
 	case STORE_REJECTED:
 		pr->kind = PUB_REJECTED;
 		GET(&r, pr->kpart);
 		GET(&r, pr->koffset);
 		pr->id = get_cstr(&r);
-		pr->json = get_bytes(&r, &n);
+		pr->json = snapbuf_get_view(&r, &n);
 		pr->jsonlen = n;
-		return r.bad ? -EINVAL : 1;
+		return snapbuf_ok(&r) != 0 ? -EINVAL : 1;
 	case STORE_ACTION: {
 		int64_t at;
 		uint8_t type;
@@ -845,7 +790,7 @@ store_pub_rec(const struct journal_rec *rec, unsigned shard,
 		GET(&r, type);
 		GET(&r, pr->kpart);
 		GET(&r, pr->koffset);
-		if (r.bad)
+		if (snapbuf_ok(&r) != 0)
 			return -EINVAL;
 		if (pr->kpart < 0)
 			return 0;
