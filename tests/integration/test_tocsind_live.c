@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 
 #include "tests/support/proc.h"
+#include "tests/support/pubfix.h"
 #include "tests/support/tenv.h"
 
 struct env {
@@ -79,31 +80,9 @@ static pid_t
 spawn(const struct env *e, const char *const *argv, const char *out,
     const char *err)
 {
-	char po[128], pe[128];
-	pid_t pid;
-
 	cr_assert_eq(access(argv[0], X_OK), 0, "no program at %s (set "
 	    "TOCSIN_BUILD)", argv[0]);
-	env_path(e, out, po, sizeof(po));
-	env_path(e, err, pe, sizeof(pe));
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		int o = open(po, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int r = open(pe, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int nul = open("/dev/null", O_RDONLY);
-
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (o < 0 || r < 0 || nul < 0)
-			_exit(126);
-		dup2(nul, 0);
-		dup2(o, 1);
-		dup2(r, 2);
-		close_range(3, ~0U, 0);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	return pid;
+	return pubfix_spawn(e->dir, (char *const *)argv, out, err);
 }
 
 /* Starts devsim -c cfg --scenario scen and waits (10 s) for "ready". */
