@@ -596,17 +596,10 @@ live_kafka(struct live *lv)
 	char err[512];
 	int idx;
 
-#if defined(__SANITIZE_THREAD__)
-	/*
-	 * librdkafka starts its threads with C11 thrd_create(), which GCC
-	 * 12's ThreadSanitizer does not intercept: the first allocation on
-	 * such a thread crashes inside TSan.  A TSan build checks our threads
-	 * and runs without the Kafka publisher (its journal waits for it).
-	 */
-	log_warnx("kafka: not started in a thread-sanitizer build (librdkafka's "
-	    "thrd_create() threads are invisible to it)");
-	return 0;
-#endif
+	if (!kafka_supported(err, sizeof(err))) {
+		log_warnx("kafka: not started: %s", err);
+		return 0;
+	}
 	kc = ck->client;
 	if (ck->nproperties > KAFKA_MAX_PROPS) {
 		log_error("start failed: kafka.properties: %zu, at most %d",

@@ -1337,6 +1337,20 @@ kf_free(struct kf *kf, int timeout_ms)
 	xfree(kf);
 }
 
+int
+kafka_supported(char *why, size_t len)
+{
+#if defined(__SANITIZE_THREAD__)
+	snprintf(why, len, "a thread-sanitizer build (librdkafka's "
+	    "thrd_create() threads are invisible to it)");
+	return 0;
+#else
+	(void)why;
+	(void)len;
+	return 1;
+#endif
+}
+
 const char *
 kafka_bootstrap(const struct pub_sink *s)
 {

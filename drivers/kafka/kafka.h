@@ -137,6 +137,14 @@ int	 kafka_new(struct ev_loop *loop, const struct kafka_config *cfg,
 
 /* The bootstrap servers in use ("127.0.0.1:PORT" for the mock). */
 const char *kafka_bootstrap(const struct pub_sink *s);
+/*
+ * 1 when librdkafka can run in this build, else 0 with why: a
+ * thread-sanitizer build cannot (librdkafka starts its threads with C11
+ * thrd_create(), which GCC 12's TSan does not intercept, and the first
+ * allocation on such a thread crashes inside TSan); the daemon then runs
+ * without the Kafka publisher and its journal waits for it.
+ */
+int	 kafka_supported(char *why, size_t len);
 
 /* Copies the counters.  Loop thread. */
 void	 kafka_stats(const struct pub_sink *s, struct kafka_stats *out);
