@@ -242,15 +242,65 @@ cfg_kafka_read(struct cfgkey_ctx *cx, yaml_node_t *n, void *base,
 	cfgkey_map(cx, n, keys, &cfg->kafka, path, NULL);
 }
 
-static const struct cfg_key redis_keys[] = {
-	KBOOL("enabled", struct cfg_redis, enabled, "false"),
-	KSTR("host", struct cfg_redis, host, "127.0.0.1"),
-	KU32("port", struct cfg_redis, port, 1, 65535, "6379"),
-	KSTR("prefix", struct cfg_redis, prefix, "tocsin:"),
-	KSTR("password_file", struct cfg_redis, password_file, NULL),
-	KSIZE("stream_maxlen", struct cfg_redis, stream_maxlen, 100, 100000000, "100k"),
-	K_END
-};
+/*
+ * The redis section's keys: the driver's scalar settings (redis_settings[]:
+ * ranges and meanings; counts read as sizes, "100k"), its strings, then
+ * the daemon's own two.  Built on the stack for reading and freeing, like
+ * the kafka section's; the defaults are redis_config_defaults()'.
+ */
+static void
+cfg_redis_keys(struct cfg_key keys[CFGKEY_KEYS_MAX])
+{
+	size_t i = 0;
+
+	for (const struct redis_setting *s = redis_settings; s->key != NULL;
+	    s++, i++) {
+		if (i + 6 >= CFGKEY_KEYS_MAX)
+			fatalx("config: more redis keys than CFGKEY_KEYS_MAX");
+		keys[i] = (struct cfg_key){ .name = s->key,
+		    .type = s->kind == REDIS_SET_MS ? CT_DUR32 : CT_SIZE,
+		    .off = s->off, .min = s->min, .max = s->max };
+	}
+	keys[i++] = (struct cfg_key)KSTR("host", struct cfg_redis,
+	    client.host, NULL);
+	keys[i++] = (struct cfg_key)KSTR("unix_path", struct cfg_redis,
+	    client.unix_path, NULL);
+	keys[i++] = (struct cfg_key)KSTR("prefix", struct cfg_redis,
+	    client.prefix, NULL);
+	keys[i++] = (struct cfg_key)KBOOL("enabled", struct cfg_redis, enabled,
+	    "false");
+	keys[i++] = (struct cfg_key)KSTR("password_file", struct cfg_redis,
+	    password_file, NULL);
+	keys[i] = (struct cfg_key)K_END;
+}
+
+_Static_assert(offsetof(struct cfg_redis, client) == 0,
+    "cfg_redis.client must be its first member");
+
+/* The driver's defaults, its strings owned (cfgkey_free frees them). */
+static void
+cfg_redis_defaults(struct cfgkey_ctx *cx, struct cfg_redis *r)
+{
+	struct cfg_key keys[CFGKEY_KEYS_MAX];
+
+	redis_config_defaults(&r->client);
+	r->client.host = xstrdup(r->client.host);
+	r->client.prefix = xstrdup(r->client.prefix);
+	cfg_redis_keys(keys);
+	cfgkey_defaults(cx, keys, r);
+}
+
+static void
+cfg_redis_read(struct cfgkey_ctx *cx, yaml_node_t *n, void *base,
+    const char *path)
+{
+	struct config *cfg = base;
+	struct cfg_key keys[CFGKEY_KEYS_MAX];
+
+	cfg_redis_keys(keys);
+	cfgkey_map(cx, n, keys, &cfg->redis, path, NULL);
+}
+
 
 static const struct cfg_key http_keys[] = {
 	KBOOL("enabled", struct cfg_http, enabled, "true"),
@@ -280,7 +330,7 @@ static const struct cfg_key top_keys[] = {
 	[TK_CORRELATION] = KFN("correlation", cfgkey_nop),
 	[TK_SLA] = KFN("sla", cfgkey_nop),
 	[TK_KAFKA] = KFN("kafka", cfg_kafka_read),
-	[TK_REDIS] = KSEC("redis", struct config, redis, redis_keys),
+	[TK_REDIS] = KFN("redis", cfg_redis_read),
 	[TK_HTTP] = KSEC("http", struct config, http, http_keys),
 	[TK_OUTPUT] = KSEC("output", struct config, output, output_keys),
 	[TK__N] = K_END
@@ -347,6 +397,7 @@ config_load_buffer(const char *name, const char *buf, size_t len,
 		cfg_kafka_keys(keys);
 		cfgkey_defaults(&cx, keys, &cfg->kafka);
 	}
+	cfg_redis_defaults(&cx, &cfg->redis);
 	corr_config_defaults(&cfg->correlation);
 	sla_config_defaults(&cfg->sla);
 
@@ -411,6 +462,8 @@ config_free_parts(struct config *cfg)
 
 		cfg_kafka_keys(keys);
 		cfgkey_free(keys, &cfg->kafka);
+		cfg_redis_keys(keys);
+		cfgkey_free(keys, &cfg->redis);
 	}
 	sla_config_fini(&cfg->sla);
 	for (size_t i = 0; i < cfg->kafka.nproperties; i++) {

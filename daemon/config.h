@@ -27,6 +27,7 @@
 #include "correlator/sla.h"
 #include "drivers/kafka/kafka.h"
 #include "drivers/modbus/mbclient.h"
+#include "drivers/redis/redis.h"
 #include "drivers/modbus/mbmap.h"
 
 struct cfg_daemon {
@@ -69,13 +70,15 @@ struct cfg_kafka {
 	size_t		 nproperties;
 };
 
+/*
+ * The `redis:` section: the driver's settings (redis_settings[], the one
+ * table of their ranges, defaults and meanings, plus its host, unix_path
+ * and prefix strings, owned here) and two keys of the daemon's.
+ */
 struct cfg_redis {
-	int		 enabled;
-	char		*host;
-	uint32_t	 port;
-	char		*prefix;	/* key prefix, "tocsin:" */
+	struct redis_config client;	/* first: redis_settings' offsets */
+	int		 enabled;	/* false: no Redis publisher */
 	char		*password_file;	/* secret read from a file, never logged */
-	uint32_t	 stream_maxlen;	/* XADD MAXLEN ~ */
 };
 
 struct cfg_http {

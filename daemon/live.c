@@ -550,11 +550,7 @@ live_redis(struct live *lv)
 
 	if (!cr->enabled)
 		return 0;
-	redis_config_defaults(&rc);
-	rc.host = cr->host;
-	rc.port = cr->port;
-	rc.prefix = cr->prefix;
-	rc.stream_maxlen = cr->stream_maxlen;
+	rc = cr->client;
 	rc.id_prefix = lv->cfg->correlation.id_prefix;
 	lv->redis_password = live_read_secret(cr->password_file);
 	lv->comm = xcalloc(lv->cfg->fleet->ndevices + 1, 1);

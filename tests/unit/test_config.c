@@ -175,11 +175,11 @@ Test(config, counts_take_suffixes)
 	struct config *cfg = load(PROFILE "redis:\n  stream_maxlen: 1M\n");
 
 	cr_assert_not_null(cfg, "%s", errs.n ? errs.msg[0] : "");
-	cr_assert_eq(cfg->redis.stream_maxlen, 1000000);
+	cr_assert_eq(cfg->redis.client.stream_maxlen, 1000000);
 	config_free(cfg);
 	cfg = load(PROFILE "redis:\n  stream_maxlen: 250k\n");
 	cr_assert_not_null(cfg, "%s", errs.n ? errs.msg[0] : "");
-	cr_assert_eq(cfg->redis.stream_maxlen, 250000);
+	cr_assert_eq(cfg->redis.client.stream_maxlen, 250000);
 	config_free(cfg);
 	expect_at(PROFILE "redis:\n  stream_maxlen: 1G\n",
 	    "1G", "redis.stream_maxlen: 1G is out of range [100, 100000000]");
