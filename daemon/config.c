@@ -88,8 +88,8 @@ static const struct cfg_key daemon_keys[] = {
  * setting so the loader, the check and the docs test treat it as one more
  * row.
  */
-static const struct mbclient_setting cfg_comm_loss = {
-	"comm_loss_misses", MBCLIENT_SET_COUNT,
+static const struct setting cfg_comm_loss = {
+	"comm_loss_misses", SETTING_COUNT,
 	offsetof(struct cfg_modbus, comm_loss_misses), 1, 1000,
 	ALMRULE_COMM_LOSS_MISSES, "failed polls in a row that raise COMM_LOSS "
 	"(read by the alarm rules, not the client)"
@@ -99,7 +99,7 @@ static const struct mbclient_setting cfg_comm_loss = {
 _Static_assert(offsetof(struct cfg_modbus, client) == 0,
     "cfg_modbus.client must be its first member");
 
-const struct mbclient_setting *
+const struct setting *
 config_modbus_key(size_t i)
 {
 	for (size_t n = 0; ; n++) {
@@ -128,7 +128,7 @@ cfg_modbus_read(struct cfgkey_ctx *cx, yaml_node_t *n, void *base,
 {
 	struct config *cfg = base;
 	struct cfg_key keys[CFGKEY_KEYS_MAX];
-	const struct mbclient_setting *s;
+	const struct setting *s;
 	size_t i;
 
 	for (i = 0; (s = config_modbus_key(i)) != NULL; i++) {
@@ -136,7 +136,7 @@ cfg_modbus_read(struct cfgkey_ctx *cx, yaml_node_t *n, void *base,
 			fatalx("config: more modbus keys than CFGKEY_KEYS_MAX");
 		keys[i] = (struct cfg_key){
 			.name = s->key,
-			.type = s->kind == MBCLIENT_SET_MS ? CT_DUR32 : CT_U32,
+			.type = s->kind == SETTING_MS ? CT_DUR32 : CT_U32,
 			.off = s->off, .min = s->min, .max = s->max,
 		};
 	}
@@ -152,7 +152,7 @@ cfg_modbus_report(void *arg, const char *key, const char *why)
 }
 
 int
-config_modbus_check(const struct cfg_modbus *m, mbclient_check_cb report,
+config_modbus_check(const struct cfg_modbus *m, setting_report_cb report,
     void *arg)
 {
 	int rc = mbclient_config_check(&m->client, "modbus.", report, arg);
@@ -253,12 +253,12 @@ cfg_redis_keys(struct cfg_key keys[CFGKEY_KEYS_MAX])
 {
 	size_t i = 0;
 
-	for (const struct redis_setting *s = redis_settings; s->key != NULL;
+	for (const struct setting *s = redis_settings; s->key != NULL;
 	    s++, i++) {
 		if (i + 6 >= CFGKEY_KEYS_MAX)
 			fatalx("config: more redis keys than CFGKEY_KEYS_MAX");
 		keys[i] = (struct cfg_key){ .name = s->key,
-		    .type = s->kind == REDIS_SET_MS ? CT_DUR32 : CT_SIZE,
+		    .type = s->kind == SETTING_MS ? CT_DUR32 : CT_SIZE,
 		    .off = s->off, .min = s->min, .max = s->max };
 	}
 	keys[i++] = (struct cfg_key)KSTR("host", struct cfg_redis,

@@ -140,7 +140,7 @@ void	 config_census(const struct config *cfg, char *buf, size_t len);
  * reads the section with them and tests/unit/test_config_doc.c checks the
  * page against them.
  */
-const struct mbclient_setting *config_modbus_key(size_t i);
+const struct setting *config_modbus_key(size_t i);
 /*
  * Checks a modbus section: every key against its range, then the client's
  * rules across keys (mbclient_config_check()).  Calls report(arg, key, why)
@@ -149,7 +149,7 @@ const struct mbclient_setting *config_modbus_key(size_t i);
  * section built by hand may not.
  */
 int	 config_modbus_check(const struct cfg_modbus *m,
-	    mbclient_check_cb report, void *arg);
+	    setting_report_cb report, void *arg);
 
 /*
  * Value parsers, exported for tests and other readers.  Each returns 0, or

@@ -239,10 +239,10 @@ dev_due(const struct mbc_dev *d, size_t b)
  * or what keeps a typo from hurting a plant or the daemon.
  */
 #define SET(key, kind, field, min, max, def, doc)			\
-	{ key, MBCLIENT_SET_##kind, offsetof(struct mbclient_config, field),	\
+	{ key, SETTING_##kind, offsetof(struct mbclient_config, field),	\
 	  min, max, def, doc }
 #define S	1000u		/* ms */
-const struct mbclient_setting mbclient_settings[] = {
+const struct setting mbclient_settings[] = {
 	SET("port", COUNT, port, 1, 65535, 502, "TCP port"),
 	SET("unit", COUNT, unit, 0, 255, 1, "unit id"),
 	SET("timeout", MS, timeout_ms, 10, 60 * S, 1 * S,
@@ -290,62 +290,21 @@ const struct mbclient_setting mbclient_settings[] = {
 #undef S
 #undef SET
 
-static uint32_t *
-setting_field(struct mbclient_config *c, const struct mbclient_setting *s)
-{
-	return (uint32_t *)(void *)((char *)c + s->off);
-}
-
 void
 mbclient_config_defaults(struct mbclient_config *c)
 {
 	memset(c, 0, sizeof(*c));
-	for (const struct mbclient_setting *s = mbclient_settings;
-	    s->key != NULL; s++)
-		*setting_field(c, s) = s->def;
+	setting_defaults(mbclient_settings, c);
 	/* a cold start may connect one second's worth at once */
 	c->connect_burst = c->connect_rate;
 }
 
-static void setting_report(mbclient_check_cb report, void *arg,
-	    const char *prefix, const char *key, const char *fmt, ...)
-	    __attribute__((format(printf, 5, 6)));
-
-/* Formats one problem of mbclient_config_check() and hands it on. */
-static void
-setting_report(mbclient_check_cb report, void *arg, const char *prefix,
-    const char *key, const char *fmt, ...)
-{
-	char k[64], why[160];
-	va_list ap;
-
-	if (report == NULL)
-		return;
-	snprintf(k, sizeof(k), "%s%s", prefix, key);
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	report(arg, k, why);
-}
-
 int
 mbclient_config_check(const struct mbclient_config *c, const char *prefix,
-    mbclient_check_cb report, void *arg)
+    setting_report_cb report, void *arg)
 {
-	int rc = 0;
+	int rc = setting_check(mbclient_settings, c, prefix, report, arg);
 
-	for (const struct mbclient_setting *s = mbclient_settings;
-	    s->key != NULL; s++) {
-		uint32_t v = *setting_field((struct mbclient_config *)c, s);
-		const char *u = s->kind == MBCLIENT_SET_MS ? "ms" : "";
-
-		if (v < s->min || v > s->max) {
-			setting_report(report, arg, prefix, s->key, "%u%s is "
-			    "out of range [%u%s, %u%s]", v, u, s->min, u,
-			    s->max, u);
-			rc = -EINVAL;
-		}
-	}
 	if (c->backoff_min_ms > c->backoff_max_ms) {
 		setting_report(report, arg, prefix, "backoff_min", "above "
 		    "%sbackoff_max", prefix);

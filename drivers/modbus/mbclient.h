@@ -27,6 +27,7 @@
 
 #include "drivers/modbus/mbmap.h"
 #include "drivers/modbus/mbap.h"
+#include "daemon/setting.h"
 #include "drivers/modbus/mbplan.h"
 
 struct ev_loop;
@@ -79,37 +80,14 @@ struct mbclient_config {
 					   plant unless told to */
 };
 
-/* What a setting's number means in the YAML and in docs. */
-enum mbclient_setting_kind {
-	MBCLIENT_SET_COUNT,		/* a plain number */
-	MBCLIENT_SET_MS,		/* a duration, ms ("500ms", "1s") */
-};
-
-/* One setting: a YAML key of `modbus:` and its field, range, default. */
-struct mbclient_setting {
-	const char	*key;		/* "timeout" */
-	uint8_t		 kind;		/* enum mbclient_setting_kind */
-	uint16_t	 off;		/* of its uint32_t in mbclient_config */
-	uint32_t	 min, max;	/* accepted, inclusive */
-	uint32_t	 def;		/* default */
-	const char	*doc;		/* what it means, one line (markdown) */
-};
-
 /* The settings, in docs order; the last has key NULL. */
-extern const struct mbclient_setting mbclient_settings[];
+extern const struct setting mbclient_settings[];
 
 /*
  * Fills c with every setting's default, connect_burst with one second of
  * connect_rate, seed 0 and allow_writes 0.
  */
 void	 mbclient_config_defaults(struct mbclient_config *c);
-/*
- * One problem mbclient_config_check() found: key is the setting's YAML key
- * after the caller's prefix ("modbus.timeout"), why what is wrong.  Both
- * are valid during the call only.
- */
-typedef void (*mbclient_check_cb)(void *arg, const char *key,
-	    const char *why);
 /*
  * Checks every setting of c against its range, then that backoff_min does
  * not exceed backoff_max nor timeout interval, and calls report(arg, key,
@@ -122,7 +100,7 @@ typedef void (*mbclient_check_cb)(void *arg, const char *key,
  * build odd configs on purpose), its callers do.
  */
 int	 mbclient_config_check(const struct mbclient_config *c,
-	    const char *prefix, mbclient_check_cb report, void *arg);
+	    const char *prefix, setting_report_cb report, void *arg);
 
 /* A device to poll. */
 struct mbclient_device {

@@ -74,10 +74,10 @@
 /* ---- settings ---- */
 
 #define SET(key, kind, field, min, max, def, doc)			\
-	{ key, REDIS_SET_##kind, offsetof(struct redis_config, field),	\
+	{ key, SETTING_##kind, offsetof(struct redis_config, field),	\
 	  min, max, def, doc }
 #define S	1000u		/* ms */
-const struct redis_setting redis_settings[] = {
+const struct setting redis_settings[] = {
 	SET("port", COUNT, port, 1, 65535, 6379, "TCP port"),
 	SET("db", COUNT, db, 0, 1000, 0, "database number (`SELECT`)"),
 	SET("stream_maxlen", COUNT, stream_maxlen, 100, 100000000, 100000,
@@ -100,79 +100,39 @@ const struct redis_setting redis_settings[] = {
 #undef S
 #undef SET
 
-static uint32_t *
-setting_field(struct redis_config *c, const struct redis_setting *s)
-{
-	return (uint32_t *)(void *)((char *)c + s->off);
-}
-
 void
 redis_config_defaults(struct redis_config *c)
 {
 	memset(c, 0, sizeof(*c));
-	for (const struct redis_setting *s = redis_settings; s->key != NULL;
-	    s++)
-		*setting_field(c, s) = s->def;
+	setting_defaults(redis_settings, c);
 	c->host = "127.0.0.1";
 	c->prefix = "tocsin:";
 	c->id_prefix = "INC-";
 }
 
-static void check_report(redis_check_cb report, void *arg,
-	    const char *prefix, const char *key, const char *fmt, ...)
-	    __attribute__((format(printf, 5, 6)));
-
-static void
-check_report(redis_check_cb report, void *arg, const char *prefix,
-    const char *key, const char *fmt, ...)
-{
-	char k[64], why[160];
-	va_list ap;
-
-	if (report == NULL)
-		return;
-	snprintf(k, sizeof(k), "%s%s", prefix, key);
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	report(arg, k, why);
-}
-
 int
 redis_config_check(const struct redis_config *c, const char *prefix,
-    redis_check_cb report, void *arg)
+    setting_report_cb report, void *arg)
 {
-	int rc = 0;
+	int rc = setting_check(redis_settings, c, prefix, report, arg);
 
-	for (const struct redis_setting *s = redis_settings; s->key != NULL;
-	    s++) {
-		uint32_t v = *setting_field((struct redis_config *)c, s);
-		const char *u = s->kind == REDIS_SET_MS ? "ms" : "";
-
-		if (v < s->min || v > s->max) {
-			check_report(report, arg, prefix, s->key, "%u%s is out "
-			    "of range [%u%s, %u%s]", v, u, s->min, u, s->max,
-			    u);
-			rc = -EINVAL;
-		}
-	}
 	if (c->backoff_min_ms > c->backoff_max_ms) {
-		check_report(report, arg, prefix, "backoff_min", "above "
+		setting_report(report, arg, prefix, "backoff_min", "above "
 		    "%sbackoff_max", prefix);
 		rc = -EINVAL;
 	}
 	if ((c->host == NULL || c->host[0] == '\0') &&
 	    (c->unix_path == NULL || c->unix_path[0] == '\0')) {
-		check_report(report, arg, prefix, "host", "neither host nor "
+		setting_report(report, arg, prefix, "host", "neither host nor "
 		    "unix socket set");
 		rc = -EINVAL;
 	}
 	if (c->prefix == NULL) {
-		check_report(report, arg, prefix, "prefix", "not set");
+		setting_report(report, arg, prefix, "prefix", "not set");
 		rc = -EINVAL;
 	}
 	if (c->id_prefix == NULL || c->id_prefix[0] == '\0') {
-		check_report(report, arg, prefix, "id_prefix", "not set");
+		setting_report(report, arg, prefix, "id_prefix", "not set");
 		rc = -EINVAL;
 	}
 	return rc;

@@ -46,6 +46,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/setting.h"
 #include "drivers/pub.h"
 
 struct ev_loop;
@@ -78,24 +79,8 @@ struct redis_config {
 	uint32_t	 seed;		/* jitter PRNG seed; 0: from the time */
 };
 
-/* What a setting's number means in the YAML and in docs. */
-enum redis_setting_kind {
-	REDIS_SET_COUNT,		/* a plain number */
-	REDIS_SET_MS,			/* a duration, ms ("250ms", "24h") */
-};
-
-/* One scalar setting: a YAML key of `redis:` and its field, range, default. */
-struct redis_setting {
-	const char	*key;		/* "stream_maxlen" */
-	uint8_t		 kind;		/* enum redis_setting_kind */
-	uint16_t	 off;		/* of its uint32_t in redis_config */
-	uint32_t	 min, max;	/* accepted, inclusive */
-	uint32_t	 def;		/* default */
-	const char	*doc;		/* what it means, one line (markdown) */
-};
-
 /* The scalar settings, in docs order; the last has key NULL. */
-extern const struct redis_setting redis_settings[];
+extern const struct setting redis_settings[];
 
 /*
  * Fills c with every scalar setting's default, the string defaults above
@@ -103,8 +88,6 @@ extern const struct redis_setting redis_settings[];
  */
 void	 redis_config_defaults(struct redis_config *c);
 
-/* One problem redis_config_check() found; valid during the call only. */
-typedef void (*redis_check_cb)(void *arg, const char *key, const char *why);
 
 /*
  * Checks every scalar setting against its range, then that backoff_min
@@ -114,7 +97,7 @@ typedef void (*redis_check_cb)(void *arg, const char *key, const char *why);
  * not check; its callers do.
  */
 int	 redis_config_check(const struct redis_config *c, const char *prefix,
-	    redis_check_cb report, void *arg);
+	    setting_report_cb report, void *arg);
 
 /* Counters; read on the loop's thread. */
 struct redis_stats {

@@ -687,7 +687,7 @@ Test(redis, doc_table)
 
 	cr_assert(doc[0] != '\0', "docs/redis.md not found (run from the "
 	    "repository root)");
-	for (const struct redis_setting *k = redis_settings; k->key != NULL;
+	for (const struct setting *k = redis_settings; k->key != NULL;
 	    k++) {
 		char row[64];
 

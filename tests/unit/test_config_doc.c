@@ -54,9 +54,9 @@ doc_ms(char *buf, size_t len, uint64_t ms, int minutes)
 }
 
 static void
-doc_value(char *buf, size_t len, const struct mbclient_setting *s, uint32_t v)
+doc_value(char *buf, size_t len, const struct setting *s, uint32_t v)
 {
-	if (s->kind == MBCLIENT_SET_MS)
+	if (s->kind == SETTING_MS)
 		doc_ms(buf, len, v, 0);
 	else
 		snprintf(buf, len, "%u", v);
@@ -64,7 +64,7 @@ doc_value(char *buf, size_t len, const struct mbclient_setting *s, uint32_t v)
 
 /* The page's row of setting s, without a newline. */
 static void
-doc_row(char *buf, size_t len, const struct mbclient_setting *s)
+doc_row(char *buf, size_t len, const struct setting *s)
 {
 	char def[32], lo[32], hi[32];
 
@@ -167,7 +167,7 @@ doc_check(const char *md, struct problems *p)
 	for (at++; *at == '|'; at = *nl ? nl + 1 : nl, nrows++) {
 		char line[ROW_MAX], want[ROW_MAX];
 		char *cell[8], *wcell[8];
-		const struct mbclient_setting *s;
+		const struct setting *s;
 		size_t ncell, i, k;
 
 		nl = strchr(at, '\n');
