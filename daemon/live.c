@@ -53,12 +53,14 @@
 #include "daemon/publish.h"
 #include "daemon/router.h"
 #include "daemon/store.h"
+#include "daemon/telem.h"
 #include "drivers/file/filesink.h"
 #include "drivers/kafka/kafka.h"
 #include "drivers/redis/redis.h"
 
 #define LIVE_TICK_S		0.25	/* shards' time advances this often */
 #define LIVE_RING_SLOTS		4096	/* alarms per producer x shard ring */
+#define LIVE_TELEM_RETRY_MS	100	/* a full telemetry queue rests this */
 #define LIVE_STALL_LOG_S	10.0	/* a held alarm path logs this often */
 #define LIVE_PUBLISH_WAIT_S	5.0	/* stop: sinks may catch up this long;
 					 * the rest waits in the journal */
@@ -85,6 +87,7 @@ struct live {
 	struct pub_sink	*history;	/* closed incidents, by month */
 	struct pub_sink	*redis;		/* or NULL (redis.enabled false) */
 	struct pub_sink	*kafka;		/* tocsin.incidents, tocsin.actions */
+	struct telem	*telem;		/* tocsin.telemetry, or NULL (off) */
 	uint8_t		*comm;		/* per device: 0 not yet polled, 1 ok,
 					 * 2 lost (Redis device:<id> on change) */
 	int		 actions_paused; /* a shard ring refused an action */
@@ -258,6 +261,41 @@ static const struct poller_sink_ops live_poller_ops = {
 	.poll = live_poll,
 };
 
+/* Telemetry on (kafka.telemetry set): samples that cleared their deadband
+ * are folded into the latest value of each point and sent per device. */
+static void
+live_sample(void *arg, const struct almrule_sample *s)
+{
+	struct live *lv = arg;
+
+	telem_sample(lv->telem, s);
+}
+
+static const struct poller_sink_ops live_poller_telem_ops = {
+	.rules = { .alarm = live_alarm, .sample = live_sample },
+	.poll = live_poll,
+};
+
+static int
+live_telem_send(void *arg, uint32_t device, const char *key,
+    const char *json, size_t len)
+{
+	struct live *lv = arg;
+
+	return kafka_telemetry(lv->kafka, device, key, json, len);
+}
+
+static const struct telem_out_ops live_telem_out_ops = { live_telem_send };
+
+static void
+live_telem_lost(void *arg, uint32_t device)
+{
+	struct live *lv = arg;
+
+	if (lv->telem != NULL)
+		telem_lost(lv->telem, device);
+}
+
 static void
 live_send_tick(struct live *lv)
 {
@@ -374,6 +412,20 @@ live_log_counters(struct live *lv, const char *what)
 	    (unsigned long long)jsyncs, (unsigned long long)jerrors,
 	    (unsigned long long)lag,
 	    (unsigned long long)router_sleeps(lv->router));
+	if (lv->telem != NULL) {
+		struct telem_stats ts;
+
+		telem_stats(lv->telem, &ts);
+		log_info("%s telemetry samples=%llu folded=%llu batches=%llu "
+		    "sent=%llu full=%llu refused=%llu resent=%llu waiting=%llu",
+		    what, (unsigned long long)ts.samples,
+		    (unsigned long long)ts.folded,
+		    (unsigned long long)ts.batches,
+		    (unsigned long long)ts.sent, (unsigned long long)ts.full,
+		    (unsigned long long)ts.refused,
+		    (unsigned long long)ts.resent,
+		    (unsigned long long)ts.waiting);
+	}
 }
 
 static void
@@ -615,9 +667,18 @@ live_kafka(struct live *lv)
 		return -1;
 	}
 	publish_attach(lv->pub, idx, lv->kafka);
-	log_info("kafka publisher bootstrap=%s topic=%s actions=%s",
-	    kafka_bootstrap(lv->kafka), kc.incidents,
-	    kc.actions && *kc.actions ? kc.actions : "-");
+	if (kc.telemetry[0] != '\0') {
+		const struct telem_out to = { &live_telem_out_ops, lv };
+		const struct kafka_telemetry_host th = { live_telem_lost, lv };
+
+		lv->telem = telem_new(lv->loop, lv->cfg->fleet, &to,
+		    LIVE_TELEM_RETRY_MS);
+		kafka_telemetry_host(lv->kafka, &th);
+	}
+	log_info("kafka publisher bootstrap=%s topic=%s actions=%s "
+	    "alarms=%s telemetry=%s", kafka_bootstrap(lv->kafka), kc.incidents,
+	    kc.actions && *kc.actions ? kc.actions : "-",
+	    *kc.alarms ? kc.alarms : "-", *kc.telemetry ? kc.telemetry : "-");
 	return 0;
 }
 
@@ -795,6 +856,8 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	ev_async_start(lv.loop, &lv.room);
 
 	ps.arg = &lv;
+	if (lv.telem != NULL)
+		ps.ops = &live_poller_telem_ops;
 	if ((rc = poller_new(lv.loop, cfg->fleet, cfg->mbmap, &pc, &ps,
 	    &lv.poller)) != 0) {
 		log_error("start failed: poller rc=%d", rc);
@@ -856,8 +919,11 @@ err_router:
 	ev_async_stop(lv.loop, &lv.room);
 	router_free(lv.router);
 	outbox_free(lv.outbox);
+	if (lv.telem != NULL)
+		telem_flush(lv.telem);	/* the latest values, if they fit */
 	if (lv.kafka != NULL)
 		lv.kafka->ops->close(lv.kafka, 2000);
+	telem_free(lv.telem);
 	if (lv.redis != NULL)
 		lv.redis->ops->close(lv.redis, 1000);
 	if (lv.history != NULL)

@@ -7,7 +7,8 @@
  * and sends two bad actions.  Read as a client would (kcat, redis-cli):
  * tocsin.incidents has every event the file has, per incident seq 1, 2, 3
  * with no gap; the good action is on the incident's timeline; the bad ones
- * are on tocsin.actions.rejected with their reasons; Redis' open set is
+ * are on tocsin.actions.rejected with their reasons; tocsin.alarms has
+ * each device's COMM_LOSS raise keyed by its area; Redis' open set is
  * exactly the open incidents, and device:<id> says the device is lost.
  */
 #include <criterion/criterion.h>
@@ -89,7 +90,7 @@ Test(tocsind_pub, kafka_and_redis_see_what_the_file_sees, .fini = fini,
 	    "comm_loss_misses: 1, backoff_min: 100ms, backoff_max: 300ms}\n"
 	    "output: {file: %s/out.jsonl}\n"
 	    "redis: {enabled: true, port: %d}\n"
-	    "kafka: {brokers: \"%s\"}\n"
+	    "kafka: {brokers: \"%s\", alarms: tocsin.alarms}\n"
 	    "profiles:\n  rect:\n    points:\n"
 	    "      - {name: v, address: 30001}\n"
 	    "    alarms:\n      - {code: MAINS_FAIL, point: v, condition: "
@@ -220,6 +221,33 @@ Test(tocsind_pub, kafka_and_redis_see_what_the_file_sees, .fini = fini,
 	cr_assert_not_null(out, "tocsin.actions.rejected has not both");
 	cr_expect(strstr(out, "not json at all") != NULL, "%s", out);
 	cr_expect(strstr(out, "fly") != NULL, "%s", out);
+	free(out);
+	/* the raw transitions: each device's COMM_LOSS raise, keyed by area */
+	snprintf(cmd, sizeof(cmd), "kcat -C -b %s -t tocsin.alarms "
+	    "-o beginning -e -q -f '%%k %%s\\n' 2>/dev/null", bootstrap);
+	for (int k = 0; k < 100; k++) {
+		out = pubfix_sh(cmd, 30000);
+		if (pubfix_count_lines(out) >= 3)
+			break;
+		free(out);
+		out = NULL;
+		usleep(200000);
+	}
+	cr_assert_not_null(out, "tocsin.alarms has not the three raises");
+	{
+		static const char *const want[] = {
+			"north {\"at\":", "\"device\":\"P1-rect\",\"site\":"
+			"\"P1\",\"code\":\"COMM_LOSS\",\"edge\":\"raise\"",
+			"south {\"at\":", "\"device\":\"P2-rect\",\"site\":"
+			"\"P2\",\"code\":\"COMM_LOSS\",\"edge\":\"raise\"",
+			"east {\"at\":", "\"device\":\"P3-rect\",\"site\":"
+			"\"P3\",\"code\":\"COMM_LOSS\",\"edge\":\"raise\"",
+		};
+
+		for (size_t w = 0; w < sizeof(want) / sizeof(want[0]); w++)
+			cr_expect(strstr(out, want[w]) != NULL, "no %s in:\n%s",
+			    want[w], out);
+	}
 	free(out);
 	/* Redis: exactly the open incidents */
 	snprintf(cmd, sizeof(cmd), "redis-cli -p %d ZRANGE tocsin:incidents:open "
