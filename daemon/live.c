@@ -88,6 +88,9 @@ struct live {
 	struct pub_sink	*redis;		/* or NULL (redis.enabled false) */
 	struct pub_sink	*kafka;		/* tocsin.incidents, tocsin.actions */
 	struct telem	*telem;		/* tocsin.telemetry, or NULL (off) */
+	int		 kafka_idx;	/* its publish slot */
+	int64_t		 kafka_next_try; /* renewal: not before (mono ms) */
+	uint64_t	 kafka_renewals;
 	uint8_t		*comm;		/* per device: 0 not yet polled, 1 ok,
 					 * 2 lost (Redis device:<id> on change) */
 	int		 actions_paused; /* a shard ring refused an action */
@@ -296,12 +299,16 @@ live_telem_lost(void *arg, uint32_t device)
 		telem_lost(lv->telem, device);
 }
 
+static void live_kafka_renew(struct live *lv);
+
 static void
 live_send_tick(struct live *lv)
 {
 	int64_t now = live_now_ms(lv);
 
 	live_flush(lv);
+	if (lv->kafka != NULL && kafka_fatal(lv->kafka))
+		live_kafka_renew(lv);
 	if (lv->actions_paused && lv->kafka != NULL) {
 		lv->actions_paused = 0;
 		kafka_actions_resume(lv->kafka);
@@ -633,22 +640,16 @@ live_action(void *arg, const struct corr_action *a, int32_t part,
 	return rc;
 }
 
-/* The Kafka publisher and actions consumer: 0, or -1 (logged). */
+/* A Kafka sink for publish slot idx in *out: 0, or -1 (logged). */
 static int
-live_kafka(struct live *lv)
+live_kafka_new(struct live *lv, int idx, struct pub_sink **out)
 {
 	const struct cfg_kafka *ck = &lv->cfg->kafka;
 	struct kafka_prop props[KAFKA_MAX_PROPS];
 	struct kafka_action_host ah = { live_action, lv };
-	struct kafka_config kc;
+	struct kafka_config kc = ck->client;
 	char err[512];
-	int idx;
 
-	if (!kafka_supported(err, sizeof(err))) {
-		log_warnx("kafka: not started: %s", err);
-		return 0;
-	}
-	kc = ck->client;
 	if (ck->nproperties > KAFKA_MAX_PROPS) {
 		log_error("start failed: kafka.properties: %zu, at most %d",
 		    ck->nproperties, KAFKA_MAX_PROPS);
@@ -660,26 +661,74 @@ live_kafka(struct live *lv)
 	}
 	kc.props = props;
 	kc.nprops = ck->nproperties;
-	idx = publish_add(lv->pub, "kafka");
 	if (kafka_new(lv->loop, &kc, publish_host(lv->pub, idx), &ah,
-	    &lv->kafka, err, sizeof(err)) != 0) {
-		log_error("start failed: kafka: %s", err);
+	    out, err, sizeof(err)) != 0) {
+		log_error("kafka: %s", err);
 		return -1;
 	}
-	publish_attach(lv->pub, idx, lv->kafka);
-	if (kc.telemetry[0] != '\0') {
-		const struct telem_out to = { &live_telem_out_ops, lv };
+	if (lv->telem != NULL) {
 		const struct kafka_telemetry_host th = { live_telem_lost, lv };
+
+		kafka_telemetry_host(*out, &th);
+	}
+	return 0;
+}
+
+/* The Kafka publisher and actions consumer: 0, or -1 (logged). */
+static int
+live_kafka(struct live *lv)
+{
+	const struct kafka_config *kc = &lv->cfg->kafka.client;
+	char err[512];
+
+	if (!kafka_supported(err, sizeof(err))) {
+		log_warnx("kafka: not started: %s", err);
+		return 0;
+	}
+	if (kc->telemetry[0] != '\0') {
+		const struct telem_out to = { &live_telem_out_ops, lv };
 
 		lv->telem = telem_new(lv->loop, lv->cfg->fleet, &to,
 		    LIVE_TELEM_RETRY_MS);
-		kafka_telemetry_host(lv->kafka, &th);
 	}
+	lv->kafka_idx = publish_add(lv->pub, "kafka");
+	if (live_kafka_new(lv, lv->kafka_idx, &lv->kafka) < 0) {
+		log_error("start failed: kafka");
+		return -1;
+	}
+	publish_attach(lv->pub, lv->kafka_idx, lv->kafka);
 	log_info("kafka publisher bootstrap=%s topic=%s actions=%s "
-	    "alarms=%s telemetry=%s", kafka_bootstrap(lv->kafka), kc.incidents,
-	    kc.actions && *kc.actions ? kc.actions : "-",
-	    *kc.alarms ? kc.alarms : "-", *kc.telemetry ? kc.telemetry : "-");
+	    "alarms=%s telemetry=%s", kafka_bootstrap(lv->kafka), kc->incidents,
+	    kc->actions && *kc->actions ? kc->actions : "-",
+	    *kc->alarms ? kc->alarms : "-", *kc->telemetry ? kc->telemetry : "-");
 	return 0;
+}
+
+/*
+ * A producer that hit a fatal error takes nothing more: close it and put
+ * a new one in its place, which is offered again everything the old one
+ * had not delivered (the journal still has it).  Tried on every tick
+ * until it works; the failures are logged at most every 10 s.
+ */
+static void
+live_kafka_renew(struct live *lv)
+{
+	int64_t now = ring_mono_ms();
+	struct pub_sink *fresh;
+
+	if (lv->kafka_next_try > now)
+		return;
+	lv->kafka_next_try = now + 1000;
+	/* the old one stays (refusing everything) until a new one exists */
+	if (live_kafka_new(lv, lv->kafka_idx, &fresh) < 0)
+		return;
+	lv->kafka->ops->close(lv->kafka, 0);
+	lv->kafka = fresh;
+	lv->kafka_renewals++;
+	publish_replace(lv->pub, lv->kafka_idx, lv->kafka);
+	log_warnx("kafka: a new producer replaces the one that hit a fatal "
+	    "error (renewals=%llu); what was not delivered is sent again",
+	    (unsigned long long)lv->kafka_renewals);
 }
 
 /* mkdir -p for the state directory: 0 or -errno. */

@@ -1482,3 +1482,20 @@ kafka_telemetry(struct pub_sink *s, uint32_t device, const char *key,
 	    (rd_kafka_resp_err_t)err, len);
 	return -EINVAL;
 }
+
+int
+kafka_fatal(const struct pub_sink *s)
+{
+	const struct kf *kf = container_of(s, struct kf, base);
+
+	return kf->fatal;
+}
+
+void
+kafka_test_fatal(struct pub_sink *s)
+{
+	struct kf *kf = container_of(s, struct kf, base);
+
+	(void)rd_kafka_test_fatal_error(kf->prod,
+	    RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, "a test's fatal");
+}

@@ -161,6 +161,16 @@ void	 kafka_stats(const struct pub_sink *s, struct kafka_stats *out);
 void	 kafka_actions_resume(struct pub_sink *s);
 
 /*
+ * 1 once the producer hit a fatal error (the idempotent producer can no
+ * longer keep order): the daemon closes this sink and makes a new one in
+ * its place (publish_replace()).  kafka_test_fatal() makes the producer
+ * fatal as a broker could (librdkafka's rd_kafka_test_fatal_error()): for
+ * tests.
+ */
+int	 kafka_fatal(const struct pub_sink *s);
+void	 kafka_test_fatal(struct pub_sink *s);
+
+/*
  * Telemetry.  Not journaled: the daemon folds samples into the latest value
  * of every point (daemon/telem) and hands the sink one batch per device,
  * keyed by its id.  kafka_telemetry() returns 0 (taken), -EAGAIN (the

@@ -242,6 +242,34 @@ Test(kafka, alarms_topic_gets_each_transition_keyed_by_area)
 	kfx_close(&x, 5000);
 }
 
+static int
+kfx_fatal(struct kfx *x)
+{
+	return kafka_fatal(x->sink);
+}
+
+/*
+ * A fatal producer error (the idempotent producer cannot keep order any
+ * more): the sink says so, refuses every offer with -EAGAIN (the records
+ * stay in the journal) and is unhealthy, so the daemon replaces it
+ * (test_publish covers the replacement's resend).
+ */
+Test(kafka, fatal_producer_refuses_everything_and_says_so)
+{
+	struct kfx x;
+
+	kfx_init(&x, "", "fatal");
+	cr_assert_eq(kfx_open(&x, 0), 0, "%s", x.err);
+	offer_events(&x, 1, 5, 2);
+	cr_assert(kfx_wait(&x, kfx_all_done, 30000));
+	cr_assert_not(kafka_fatal(x.sink));
+	kafka_test_fatal(x.sink);
+	cr_assert(kfx_wait(&x, kfx_fatal, 10000), "no fatal error seen");
+	cr_assert_eq(kfx_offer_event(&x, 0, 1, 3, 0), -EAGAIN);
+	cr_assert_not(x.sink->ops->healthy(x.sink));
+	kfx_close(&x, 0);
+}
+
 Test(kafka, done_waits_for_the_slowest_partition)
 {
 	struct mock m;
