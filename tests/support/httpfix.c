@@ -46,12 +46,40 @@ dupn(const char *p, size_t n)
 	return s;
 }
 
+/* A chunked body made whole (a Go server's large answers). */
+static void
+httpfix_dechunk(struct httpfix_resp *r)
+{
+	char *out = malloc(r->bodylen + 1), *p = r->body;
+	size_t n = 0;
+
+	if (out == NULL)
+		abort();
+	for (;;) {
+		char *end;
+		unsigned long k = strtoul(p, &end, 16);
+
+		if (end == p || (end = strstr(end, "\r\n")) == NULL || k == 0 ||
+		    k > r->bodylen - (size_t)(end + 2 - r->body))
+			break;
+		memcpy(out + n, end + 2, k);
+		n += k;
+		p = end + 2 + k + 2;
+		if ((size_t)(p - r->body) >= r->bodylen)
+			break;
+	}
+	out[n] = '\0';
+	free(r->body);
+	r->body = out;
+	r->bodylen = n;
+}
+
 int
 httpfix_raw(int port, const char *raw, size_t rawlen, struct httpfix_resp *r,
     int timeout_ms)
 {
 	int64_t end = tenv_mono_ms() + timeout_ms;
-	char *buf = NULL, *hend;
+	char *buf = NULL, *hend, te[32];
 	size_t len = 0, cap = 0, off = 0;
 	int fd;
 
@@ -98,6 +126,9 @@ httpfix_raw(int port, const char *raw, size_t rawlen, struct httpfix_resp *r,
 		r->body = dupn(hend + 4, r->bodylen);
 	}
 	free(buf);
+	if (httpfix_header(r, "Transfer-Encoding", te, sizeof(te)) != NULL &&
+	    strcasecmp(te, "chunked") == 0)
+		httpfix_dechunk(r);
 	return r->status;
 }
 
