@@ -164,6 +164,10 @@ http_resp_error(struct http_resp *rs, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	/* what a client sent may be in it: JSON wants UTF-8, keep ASCII */
+	for (char *p = why; *p != '\0'; p++)
+		if ((unsigned char)*p < ' ' || (unsigned char)*p >= 0x7f)
+			*p = '?';
 	http_resp_json(rs, status, json_pack("{s:s, s:i}", "error", why,
 	    "status", status));
 }
@@ -390,6 +394,15 @@ http_handle(const struct http_route *routes, size_t n, const char *token,
 
 	http_resp_init(rs);
 	memset(&rq, 0, sizeof(rq));
+	for (const char *m = in->method; ; m++) {
+		if (*m == '\0' && m != in->method && m - in->method <= 16)
+			break;
+		if (*m < 'A' || *m > 'Z' || m - in->method >= 16) {
+			http_resp_error(rs, 400, "the method is not one HTTP "
+			    "knows");
+			return;
+		}
+	}
 	q = strchr(in->url, '?');
 	plen = q != NULL ? (size_t)(q - in->url) : strlen(in->url);
 	if ((why = http_path_check(in->url, plen)) != NULL) {

@@ -123,6 +123,9 @@ Test(http, routes_and_errors)
 	expect_error(400, "GET", "//text", NULL, NULL, "empty");
 	expect_error(400, "GET", "text", NULL, NULL, "start with /");
 	expect_error(400, "GET", "/te\x01xt", NULL, NULL, "control");
+	expect_error(400, "get", "/text", NULL, NULL, "method");
+	expect_error(400, "P\x90UT", "/text", "Bearer " TOKEN, NULL, "method");
+	expect_error(405, "FOO", "/text", NULL, NULL, "FOO is not allowed");
 }
 
 Test(http, writes_need_the_token_before_anything_else)
