@@ -4,7 +4,8 @@
  * 127.0.0.1:0, the port read from its "http listening on" line), read
  * with a raw-socket client (tests/support/httpfix).
  *
- * The fleet: one site, one rectifier at 127.X.Y.1 on a port where nothing
+ * The fleet: one site, one rectifier at 127.X.Y.1 (X 18-19, this test's
+ * loopback block, docs/testing.md) on a port where nothing
  * listens, so its polls fail, COMM_LOSS is raised after one miss and an
  * incident opens: journal records and sink traffic without a simulator.
  * Redis, when a test wants it, is a real redis-server on a free port.
@@ -68,7 +69,7 @@ henv_init(unsigned salt)
 	E.redis = E.daemon = E.prom = -1;
 	snprintf(E.dir, sizeof(E.dir), "/tmp/tocsin-http-XXXXXX");
 	cr_assert_not_null(mkdtemp(E.dir));
-	snprintf(E.net, sizeof(E.net), "127.%u.%u.", 50 + r % 150,
+	snprintf(E.net, sizeof(E.net), "127.%u.%u.", 18 + r % 2,
 	    (r >> 8) % 250 + 1);
 	snprintf(a, sizeof(a), "%s1", E.net);
 	E.modport = tenv_free_port(a);
