@@ -533,15 +533,17 @@ http_count(struct http_server *s, int status)
 		ring_add_relaxed(&s->too_large, 1);
 }
 
+/* Queues rs; for HEAD the library sends the headers only (with the
+ * Content-Length GET would have). */
 static enum MHD_Result
 http_send(struct http_server *s, struct MHD_Connection *c,
-    struct http_resp *rs, int head, int close_after)
+    struct http_resp *rs, int close_after)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	char ra[16];
 
-	r = MHD_create_response_from_buffer(head ? 0 : rs->len,
+	r = MHD_create_response_from_buffer(rs->len,
 	    rs->body != NULL ? rs->body : (char *)"", MHD_RESPMEM_MUST_COPY);
 	if (r == NULL)
 		return MHD_NO;
@@ -595,7 +597,7 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 			rs.retry_after = 1;
 			http_resp_error(&rs, 503, "too many connections (http."
 			    "max_connections is %u); try again", s->max_conns);
-			ret = http_send(s, c, &rs, 0, 1);
+			ret = http_send(s, c, &rs, 1);
 			http_resp_fini(&rs);
 			hc->busy = 1;
 			return ret;
@@ -610,7 +612,7 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 			/* the gates before the body: 400, 401 or 413 */
 			http_handle(s->routes, s->nroutes, s->token,
 			    s->max_body, &in, &rs);
-			ret = http_send(s, c, &rs, 0, 1);
+			ret = http_send(s, c, &rs, 1);
 			http_resp_fini(&rs);
 			return ret;
 		}
@@ -641,7 +643,7 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 	in.bodylen = hc->len;
 	in.declared_len = hc->over ? (uint64_t)s->max_body + 1 : hc->len;
 	http_handle(s->routes, s->nroutes, s->token, s->max_body, &in, &rs);
-	ret = http_send(s, c, &rs, strcmp(method, "HEAD") == 0, hc->over);
+	ret = http_send(s, c, &rs, hc->over);
 	http_resp_fini(&rs);
 	return ret;
 }

@@ -287,6 +287,8 @@ Test(http, server_limits)
 	httpfix_free(&r);
 	cr_assert_eq(httpfix_do(port, "HEAD", "/text", NULL, NULL, &r), 200);
 	cr_assert_str_eq(r.body, "");
+	cr_assert_str_eq(httpfix_header(&r, "Content-Length", hdr, sizeof(hdr)),
+	    "6");
 	httpfix_free(&r);
 	cr_assert_eq(httpfix_do(port, "GET", "/echo", NULL, NULL, &r), 405);
 	cr_assert_str_eq(httpfix_header(&r, "Allow", hdr, sizeof(hdr)), "POST");
