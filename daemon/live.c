@@ -394,9 +394,9 @@ live_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- stats for the HTTP thread (daemon/stats.h) ---- */
 
-/* A sink's own failure count, by what it is. */
-static uint64_t
-live_sink_errors(struct live *lv, int idx)
+/* A sink's own failures and records in flight, by what it is. */
+static void
+live_sink_counts(struct live *lv, int idx, struct stats_sink *k)
 {
 	struct filesink_counters fc;
 	struct redis_stats rs;
@@ -404,17 +404,18 @@ live_sink_errors(struct live *lv, int idx)
 
 	if (idx == lv->fidx || idx == lv->hidx) {
 		filesink_counters(idx == lv->fidx ? lv->out : lv->history, &fc);
-		return fc.write_errors;
-	}
-	if (idx == lv->ridx && lv->redis != NULL) {
+		k->errors = fc.write_errors;
+	} else if (idx == lv->ridx && lv->redis != NULL) {
 		redis_stats(lv->redis, &rs);
-		return rs.errors + rs.connect_failures;
-	}
-	if (idx == lv->kafka_idx && lv->kafka != NULL) {
+		k->errors = rs.errors + rs.connect_failures;
+		k->inflight = rs.inflight;
+	} else if (idx == lv->kafka_idx && lv->kafka != NULL) {
 		kafka_stats(lv->kafka, &ks);
-		return ks.failed + ks.refused;
+		/* kafka_stats has no in-flight count (its counters
+		 * cannot give one: a refusal may come before or after
+		 * the produce): 0 */
+		k->errors = ks.failed + ks.refused;
 	}
-	return 0;
 }
 
 /* Poll thread: its copy of everything the loop owns. */
@@ -447,7 +448,7 @@ live_stats_put(struct live *lv)
 		k->rewinds = pst.rewinds;
 		k->lag = pst.lag;
 		k->healthy = pst.healthy;
-		k->errors = live_sink_errors(lv, (int)i);
+		live_sink_counts(lv, (int)i, k);
 	}
 	stats_put_poll(lv->stats, sp);
 	xfree(sp);

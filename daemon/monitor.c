@@ -327,6 +327,11 @@ monitor_metrics_poll(const struct stats_view *v, struct http_resp *rs)
 	for (unsigned i = 0; i < p->nsinks; i++)
 		u(rs, "tocsin_sink_lag_bytes", "sink", p->sinks[i].name,
 		    p->sinks[i].lag);
+	fam(rs, "tocsin_sink_inflight", "gauge", "Records a sink took and "
+	    "has not yet seen out (Redis replies; 0 for the others).");
+	for (unsigned i = 0; i < p->nsinks; i++)
+		u(rs, "tocsin_sink_inflight", "sink", p->sinks[i].name,
+		    p->sinks[i].inflight);
 	fam(rs, "tocsin_sink_records_total", "counter", "Records a sink took.");
 	for (unsigned i = 0; i < p->nsinks; i++)
 		u(rs, "tocsin_sink_records_total", "sink", p->sinks[i].name,

@@ -52,6 +52,8 @@ struct stats_sink {
 	uint64_t	 refused;	/* offers answered -EAGAIN (full, down) */
 	uint64_t	 rewinds;
 	uint64_t	 lag;		/* journal bytes not yet done */
+	uint64_t	 inflight;	/* records taken, not yet out (Redis
+					 * replies awaited; 0 for the others) */
 	uint64_t	 errors;	/* the sink's failures (write errors,
 					 * error replies, failed deliveries) */
 	int		 healthy;	/* ops->healthy */
