@@ -268,7 +268,6 @@ live_room_cb(struct ev_loop *loop, ev_async *w, int revents)
 	}
 }
 
-/* A poll done: a device whose communication state changed goes to Redis. */
 /* A poll done: counted for /metrics; a device whose communication state
  * changed goes to Redis. */
 static void
