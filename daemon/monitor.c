@@ -93,8 +93,8 @@ monitor_health(const struct stats_view *v, uint64_t max_sink_lag,
 	age = v->have_poll ? v->now_ms - v->poll.at_ms : -1;
 	if (v->phase == STATS_RUNNING && (!v->have_poll ||
 	    age > MONITOR_STALE_MS))
-		reason(reasons, "poller: the poll thread has not reported for "
-		    "%s", !v->have_poll ? "ever" : "over 5 s");
+		reason(reasons, "poller: the poll thread has not reported %s",
+		    !v->have_poll ? "yet" : "for over 5 s");
 	poller = json_pack("{s:I, s:I}", "age_ms", (json_int_t)age,
 	    "devices", (json_int_t)v->poll.pc.devices);
 	for (unsigned i = 0; i < v->nshards; i++) {
@@ -103,8 +103,8 @@ monitor_health(const struct stats_view *v, uint64_t max_sink_lag,
 		int alive = s->at_ms != 0 && sa <= MONITOR_STALE_MS;
 
 		if (v->phase == STATS_RUNNING && !alive)
-			reason(reasons, "shard %u: no heartbeat for %s", i,
-			    s->at_ms == 0 ? "ever" : "over 5 s");
+			reason(reasons, "shard %u: no heartbeat %s", i,
+			    s->at_ms == 0 ? "yet" : "for over 5 s");
 		if (s->at_ms != 0 && !s->ss.healthy)
 			reason(reasons, "shard %u: journal writes refused "
 			    "(disk full or failing); %llu bytes held", i,

@@ -545,3 +545,28 @@ Test(tocsind_http, prometheus_scrapes_the_target, .timeout = 240)
 	pubfix_stop(&E.prom, SIGTERM);
 	daemon_stop_clean();
 }
+
+Test(tocsind_http, enabled_false_listens_nowhere)
+{
+	int64_t end;
+	char *log = NULL;
+
+	henv_init(96);
+	token_file(0640);	/* not read: the server is off */
+	config("enabled: false", 0);
+	daemon_start();
+	end = tenv_mono_ms() + 15000;
+	while (tenv_mono_ms() < end) {
+		free(log);
+		log = daemon_log();
+		if (strstr(log, " start version=") != NULL)
+			break;
+		usleep(100000);
+	}
+	cr_expect(strstr(log, " start version=") != NULL, "%s", log);
+	cr_expect(strstr(log, "http off (http.enabled false") != NULL, "%s",
+	    log);
+	cr_expect(strstr(log, "http listening") == NULL, "%s", log);
+	free(log);
+	daemon_stop_clean();
+}
