@@ -80,10 +80,12 @@ for attempt in range(20):
 sys.exit(1)
 EOF
 ) || { echo "idlebench: no port refused on every host" >&2; exit 1; }
-# modbus.port is the one 2-space-indented `port:` of the modbus section
+# modbus.port is the one 2-space-indented `port:` of the modbus section;
+# the HTTP server takes any free port (the default one may be taken)
 awk -v p="$PORT" '
 /^[a-z]/ { sec = $1 }
 sec == "modbus:" && /^  port:/ { print "  port: " p; next }
+sec == "http:" && /^  listen:/ { print "  listen: \"127.0.0.1:0\""; next }
 { print }' "$CONFIG" >"$TMP/idle.yaml"
 grep -q "^  port: $PORT\$" "$TMP/idle.yaml" ||
     { echo "idlebench: could not set modbus.port in $CONFIG" >&2; exit 1; }
