@@ -6,9 +6,10 @@
 #
 # Work: `tocsind -c CONFIG` for SECONDS with no device reachable, where
 # CONFIG is etc/demo.yaml (12 FSUs with 45 devices behind them, 2 shards)
-# with only modbus.port changed to a port nothing listens on at any of its
+# with modbus.port changed to a port nothing listens on at any of its
 # hosts 127.0.1.1-12 (checked by a connect that must be refused), so that
-# the demo's simulator, if someone runs it, cannot answer.  Every device
+# the demo's simulator, if someone runs it, cannot answer (and http.listen
+# to port 0).  Every device
 # fails to connect and backs off (1 s doubling to 60 s), the shards have
 # nothing to correlate, the sink nothing to write: what is left is the
 # idle cost of the loop, the shard threads and the file sink.
