@@ -177,6 +177,7 @@ fleet_yaml(const struct env *e, const char *name, const char *output,
 	    "  comm_loss_misses: 2\n  backoff_min: 100ms\n"
 	    "  backoff_max: 500ms\n"
 	    "output:\n  file: %s\n"
+	    "http:\n  listen: \"127.0.0.1:0\"\n"
 	    "profiles:\n"
 	    "  rectifier:\n    points:\n"
 	    "      - {name: mains_voltage, address: 30001, type: uint16, "

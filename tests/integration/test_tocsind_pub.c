@@ -89,6 +89,7 @@ roundtrip(void)
 	    "modbus: {port: %d, timeout: 100ms, interval: 200ms, "
 	    "comm_loss_misses: 1, backoff_min: 100ms, backoff_max: 300ms}\n"
 	    "output: {file: %s/out.jsonl}\n"
+	    "http: {listen: \"127.0.0.1:0\"}\n"
 	    "redis: {enabled: true, port: %d}\n"
 	    "kafka: {brokers: \"%s\", alarms: tocsin.alarms}\n"
 	    "profiles:\n  rect:\n    points:\n"
