@@ -172,6 +172,79 @@ http_resp_error(struct http_resp *rs, int status, const char *fmt, ...)
 	    "status", status));
 }
 
+/* ---- query strings ---- */
+
+static int
+http_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes p[0, n) into out (len bytes with the NUL): 0 or -EINVAL. */
+static int
+http_query_decode(const char *p, size_t n, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)p[i];
+
+		if (c == '+') {
+			c = ' ';
+		} else if (c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= n)
+				return -EINVAL;
+			if ((hi = http_hexval((unsigned char)p[i + 1])) < 0 ||
+			    (lo = http_hexval((unsigned char)p[i + 2])) < 0)
+				return -EINVAL;
+			c = hi * 16 + lo;
+			i += 2;
+		}
+		/* a decoded control byte is nothing a filter can name */
+		if (c < 0x20 || c == 0x7f || o + 1 >= len)
+			return -EINVAL;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+int
+http_query_next(const char **q, char *name, size_t namelen, char *val,
+    size_t vallen)
+{
+	const char *p = *q, *amp, *eq;
+	size_t n;
+
+	while (*p == '&')
+		p++;
+	if (*p == '\0') {
+		*q = p;
+		return 0;
+	}
+	amp = strchr(p, '&');
+	n = amp != NULL ? (size_t)(amp - p) : strlen(p);
+	*q = p + n;
+	eq = memchr(p, '=', n);
+	if (namelen == 0 || vallen == 0 ||
+	    http_query_decode(p, eq != NULL ? (size_t)(eq - p) : n, name,
+	    namelen) != 0 ||
+	    http_query_decode(eq != NULL ? eq + 1 : p + n, eq != NULL ?
+	    n - (size_t)(eq - p) - 1 : 0, val, vallen) != 0) {
+		*q = p + strlen(p);
+		return -EINVAL;
+	}
+	return 1;
+}
+
 /* ---- the token ---- */
 
 int

@@ -140,6 +140,18 @@ void	 http_resp_error(struct http_resp *rs, int status, const char *fmt,
 void	 http_resp_json(struct http_resp *rs, int status, json_t *j);
 
 /*
+ * Takes the next name=value pair of a query string ("a=1&b=x%20y") at *q,
+ * percent-decoding both ('+' is a space) into name and val, NUL-terminated,
+ * and moves *q past it; empty pairs ("&&") are skipped and a pair without
+ * '=' has the value "".  Returns 1 for a pair, 0 at the end, or -EINVAL
+ * (and *q at the end) for a bad escape, a decoded NUL or control byte, or
+ * a name or value longer than its buffer.  Hand-written, so fuzzed
+ * (tests/fuzz/fuzz_query.c).
+ */
+int	 http_query_next(const char **q, char *name, size_t namelen,
+	    char *val, size_t vallen);
+
+/*
  * Reads the bearer token from path: its first line, at least
  * HTTP_TOKEN_MIN and at most HTTP_TOKEN_MAX bytes, from a regular file
  * that neither group nor others may read or write.  Returns 0 and a

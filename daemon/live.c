@@ -60,6 +60,7 @@
 #include "daemon/ring.h"
 #include "daemon/publish.h"
 #include "daemon/router.h"
+#include "daemon/view.h"
 #include "daemon/stats.h"
 #include "daemon/store.h"
 #include "daemon/telem.h"
@@ -112,6 +113,7 @@ struct live {
 	double		 rtt_sum_s;
 	struct stats	*stats;		/* copies for the HTTP thread */
 	struct monitor	*monitor;	/* /healthz, /readyz, /metrics */
+	struct view	*view;		/* the incident read API */
 	struct http_server *http;	/* or NULL (http.enabled false) */
 	char		*http_token;	/* from http.token_file, or NULL */
 	int		 fidx, hidx, ridx; /* publish indexes or -1 */
@@ -565,7 +567,7 @@ static int
 live_http(struct live *lv)
 {
 	const struct cfg_http *ch = &lv->cfg->http;
-	struct http_route routes[MONITOR_NROUTES];
+	struct http_route routes[MONITOR_NROUTES + VIEW_NROUTES];
 	size_t n;
 	char err[512];
 
@@ -581,6 +583,7 @@ live_http(struct live *lv)
 		return -1;
 	}
 	n = monitor_routes(lv->monitor, routes);
+	n += view_routes(lv->view, routes + n);
 	if (http_start(&ch->server, routes, n, lv->http_token, &lv->http, err,
 	    sizeof(err)) != 0) {
 		log_error("start failed: %s", err);
@@ -1110,6 +1113,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	lv.stats = stats_new(lv.nshards, cfg->fleet->nareas, live_now_ms(&lv));
 	lv.monitor = monitor_new(lv.stats, cfg->fleet,
 	    cfg->http.server.max_sink_lag);
+	lv.view = view_new(cfg->fleet);
 	/* before the restore, so /readyz says "not ready" while it runs */
 	if (live_http(&lv) < 0 || live_restore(&lv) < 0)
 		goto err_router;
@@ -1145,6 +1149,13 @@ live_run(struct config *cfg, const struct live_opts *opts)
 		goto err_router;
 	}
 	publish_attach(lv.pub, fidx, lv.history);
+	/* the incident read API's memory, fed from the journals */
+	if ((fidx = publish_add(lv.pub, "view")) < 0) {
+		log_error("start failed: no publish slot for the view");
+		goto err_router;
+	}
+	publish_attach(lv.pub, fidx, view_sink(lv.view, publish_host(lv.pub,
+	    fidx)));
 	if (live_redis(&lv) < 0 || live_kafka(&lv) < 0)
 		goto err_router;
 	router_set_room(lv.router, 0, live_room, &lv);
@@ -1187,6 +1198,9 @@ live_run(struct config *cfg, const struct live_opts *opts)
 		log_error("start failed: shard threads: %s", strerror(-rc));
 		goto err_watchers;
 	}
+	/* the view starts empty whatever its saved position: every shard
+	 * dumps its live set once (a full ring retries at the next tick) */
+	live_resync(&lv);
 	ev_now_update(lv.loop);
 	lv.started = ev_now(lv.loop);
 	if ((rc = poller_start(lv.poller)) != 0) {
@@ -1235,6 +1249,7 @@ err_router:
 	if (lv.out != NULL)
 		lv.out->ops->close(lv.out, 0);
 	publish_free(lv.pub);
+	view_free(lv.view);	/* after http_stop: its routes read it */
 	xfree(lv.redis_password);
 	xfree(lv.comm);
 	xfree(lv.mcomm);

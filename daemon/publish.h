@@ -29,7 +29,7 @@
 struct ev_loop;
 struct publish;
 
-#define PUBLISH_MAX_SINKS	4
+#define PUBLISH_MAX_SINKS	5
 #define PUBLISH_TURN		512
 #define PUBLISH_SAVE_S		1.0	/* positions saved this often */
 
