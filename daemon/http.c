@@ -587,6 +587,8 @@ struct http_server {
 
 /* One request's state, on the MHD thread only. */
 struct http_conn {
+	char		*url;		/* path + raw query, or NULL: no query */
+	int		 started;	/* the access handler has seen it */
 	char		*body;		/* received so far */
 	size_t		 len, cap;
 	uint64_t	 declared;	/* Content-Length, or 0 */
@@ -641,6 +643,45 @@ http_send(struct http_server *s, struct MHD_Connection *c,
 	return ret;
 }
 
+/*
+ * libmicrohttpd gives the access handler the path with the query cut off
+ * (and parsed into its own table); handlers want the raw query, still
+ * %-encoded, for http_query_next.  The URI log callback runs first with
+ * the whole request target and its return value is the connection's
+ * con_cls, so the request's state starts here.
+ */
+static void *
+http_uri_log(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct http_conn *hc = xcalloc(1, sizeof(*hc));
+
+	(void)cls;
+	(void)c;
+	if (uri != NULL && strchr(uri, '?') != NULL)
+		hc->url = xstrdup(uri);
+	return hc;
+}
+
+/* The request target for http_handle: MHD's path, with the raw query. */
+static const char *
+http_url(struct http_conn *hc, const char *url)
+{
+	const char *q;
+	char *full;
+	size_t n;
+
+	if (hc->url == NULL || (q = strchr(hc->url, '?')) == NULL ||
+	    strchr(url, '?') != NULL)
+		return url;
+	n = strlen(url);
+	full = xmalloc(n + strlen(q) + 1);
+	memcpy(full, url, n);
+	strcpy(full + n, q);
+	xfree(hc->url);
+	hc->url = full;
+	return full;
+}
+
 static enum MHD_Result
 http_access(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload,
@@ -654,10 +695,14 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 
 	(void)version;
 	if (hc == NULL) {
-		const char *cl;
-
 		hc = xcalloc(1, sizeof(*hc));
 		*con_cls = hc;
+	}
+	if (!hc->started) {
+		const char *cl;
+
+		hc->started = 1;
+		url = http_url(hc, url);
 		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl != NULL)
@@ -709,7 +754,7 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 	}
 	memset(&in, 0, sizeof(in));
 	in.method = method;
-	in.url = url;
+	in.url = hc->url != NULL ? hc->url : url;
 	in.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_AUTHORIZATION);
 	in.body = hc->body != NULL ? hc->body : "";
@@ -732,6 +777,7 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	if (hc == NULL)
 		return;
+	xfree(hc->url);
 	xfree(hc->body);
 	xfree(hc);
 	*con_cls = NULL;
@@ -817,6 +863,7 @@ http_start(const struct http_config *c, const struct http_route *routes,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)((c->idle_timeout_ms +
 	    999) / 1000),
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
+	    MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, s,
 	    MHD_OPTION_NOTIFY_CONNECTION, http_conn_notify, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, s,
 	    MHD_OPTION_END);

@@ -26,7 +26,12 @@
  *
  * Replays: the pump delivers at least once, so an event whose seq is not
  * above the entry's is ignored (its steps are already in the timeline);
- * a PUB_STATE at or above the entry's seq replaces everything.
+ * a PUB_STATE at or above the entry's seq replaces everything.  The
+ * timeline is complete when the entry began with a PUB_STATE or with
+ * seq 1 and no seq was skipped since; it is not for an incident first
+ * heard of in the middle (after a restart, the pump resumes the view
+ * after its saved position, before the start's dump arrives), and the
+ * detail says so until a dump completes it.
  *
  * Dumps: per shard, PUB_DUMP_BEGIN starts a generation, each STATE or
  * live event of the shard marks its entry with it, and PUB_DUMP_END drops
@@ -71,6 +76,7 @@ struct ve {
 	uint8_t		 severity;	/* enum severity */
 	uint8_t		 tier;		/* enum tier */
 	uint8_t		 planned, flapping, chronic;
+	uint8_t		 complete;	/* tl holds every step (see above) */
 	char		*site;		/* "" for an area incident */
 	char		*area;
 	char		**cust;		/* customer ids */
@@ -308,6 +314,12 @@ view_event(struct view *v, const struct pub_rec *r)
 		/* a replay of what the entry holds (at least once) */
 		if (e->item == NULL || r->seq > e->seq ||
 		    (r->kind == PUB_STATE && r->seq >= e->seq)) {
+			if (r->kind == PUB_STATE)
+				e->complete = 1;
+			else if (e->item == NULL)
+				e->complete = r->seq == 1;
+			else if (r->seq != e->seq + 1)
+				e->complete = 0;
 			ve_set(e, r, &p);
 			have = 0;
 		}
@@ -780,12 +792,14 @@ view_show_route(void *arg, const struct http_req *rq, struct http_resp *rs)
 	struct ve *e;
 	char *item = NULL, *tl = NULL;
 	size_t itemlen = 0;
+	int complete = 0;
 
 	pthread_rwlock_rdlock(&v->lock);
 	if ((e = view_find(v, rq->seg[0])) != NULL) {
 		itemlen = e->itemlen;
 		item = xstrndup(e->item, e->itemlen);
 		tl = xstrndup(e->tl != NULL ? e->tl : "", e->tllen);
+		complete = e->complete;
 	}
 	pthread_rwlock_unlock(&v->lock);
 	if (item == NULL) {
@@ -796,7 +810,8 @@ view_show_route(void *arg, const struct http_req *rq, struct http_resp *rs)
 	}
 	/* the item is a compact object: its '}' becomes the timeline's */
 	http_resp_append(rs, item, itemlen - 1);
-	http_resp_printf(rs, ",\"timeline\":[");
+	http_resp_printf(rs, ",\"timeline_complete\":%s,\"timeline\":[",
+	    complete ? "true" : "false");
 	http_resp_append(rs, tl, strlen(tl));
 	http_resp_printf(rs, "]}\n");
 	xfree(item);

@@ -405,6 +405,7 @@ Test(view, the_detail_has_the_whole_timeline_and_replays_are_ignored)
 	cr_expect_str_eq(timeline("INC-0-1", b, sizeof(b), &j),
 	    "1.0,1.1,2.0,3.0");
 	cr_expect_eq(json_integer_value(json_object_get(j, "seq")), 3);
+	cr_expect(json_is_true(json_object_get(j, "timeline_complete")));
 	cr_expect_str_eq(json_string_value(json_object_get(json_object_get(j,
 	    "incident"), "state")), "acknowledged");
 	json_decref(j);
@@ -445,6 +446,29 @@ Test(view, a_dump_replaces_timelines_and_drops_stale_incidents)
 	offer_kind(PUB_DUMP_END, 0);
 	cr_expect_str_eq(timeline("INC-0-2", b, sizeof(b), NULL),
 	    "7.0,7.1,7.2,7.3");
+}
+
+Test(view, a_timeline_heard_from_the_middle_is_incomplete_until_a_dump)
+{
+	char b[256];
+	json_t *j;
+
+	offer(PUB_EVENT, &I1, 4, 1, 1);
+	cr_expect_str_eq(timeline("INC-0-1", b, sizeof(b), &j), "4.0");
+	cr_expect(json_is_false(json_object_get(j, "timeline_complete")));
+	json_decref(j);
+	offer_kind(PUB_DUMP_BEGIN, 0);
+	offer(PUB_STATE, &I1, 4, 4, 1);
+	offer_kind(PUB_DUMP_END, 0);
+	cr_expect_str_eq(timeline("INC-0-1", b, sizeof(b), &j),
+	    "4.0,4.1,4.2,4.3");
+	cr_expect(json_is_true(json_object_get(j, "timeline_complete")));
+	json_decref(j);
+	/* a skipped seq makes it incomplete again */
+	offer(PUB_EVENT, &I1, 6, 1, 1);
+	timeline("INC-0-1", b, sizeof(b), &j);
+	cr_expect(json_is_false(json_object_get(j, "timeline_complete")));
+	json_decref(j);
 }
 
 Test(view, closed_incidents_are_dropped)

@@ -1,0 +1,370 @@
+/*
+ * test_tocsind_api.c - the incident read API of a real tocsind, as a NOC
+ * tool meets it: GET /api/v1/incidents (filters, pages) and
+ * GET /api/v1/incidents/<id> (the whole timeline), before and after the
+ * daemon is killed with SIGKILL and started again on the same state dir.
+ *
+ * The fleet: three sites (T1 north premium c1, T2 north c2, T3 south c3),
+ * one rectifier each at 127.1.Y.1-3 (this test's loopback block,
+ * docs/testing.md) on a port where nothing listens, so every poll fails,
+ * COMM_LOSS is raised after one miss and each site opens an incident:
+ * real incidents through the shards, their journals, the pump and the
+ * view, without a simulator.  tocsind listens on 127.0.0.1:0 and the port
+ * is read from its log (tests/support/httpfix).
+ *
+ * Checked: the three site incidents are listed; site, area, customer and
+ * state filters; an unknown value is a JSON 400; pages of one item walk
+ * the same list in the same order; the detail of each has as many
+ * timeline entries as its incident's timeline_len; an unknown id 404.
+ * After SIGKILL and a restart the same incidents are listed and shown
+ * with their whole timelines again (the view is rebuilt from the
+ * journals' dumps).  The last tocsind stops on SIGTERM with exit 0.
+ *
+ * Bounds: the port line 10 s; /readyz 15 s; the incidents listed 20 s;
+ * children stopped by PID (pubfix_stop) with PR_SET_PDEATHSIG.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/support/httpfix.h"
+#include "tests/support/proc.h"
+#include "tests/support/pubfix.h"
+#include "tests/support/tenv.h"
+
+struct aenv {
+	char	 dir[64];
+	char	 net[32];	/* "127.1.Y." */
+	int	 modport;	/* nothing listens there */
+	pid_t	 daemon;
+	int	 port;		/* tocsind's HTTP port */
+};
+
+static struct aenv A;
+
+static void
+aenv_init(void)
+{
+	unsigned r = tenv_seed(13);
+	char a[40];
+
+	memset(&A, 0, sizeof(A));
+	A.daemon = -1;
+	snprintf(A.dir, sizeof(A.dir), "/tmp/tocsin-api-XXXXXX");
+	cr_assert_not_null(mkdtemp(A.dir));
+	snprintf(A.net, sizeof(A.net), "127.1.%u.", (r >> 8) % 250 + 1);
+	snprintf(a, sizeof(a), "%s1", A.net);
+	A.modport = tenv_free_port(a);
+	cr_assert_gt(A.modport, 0);
+}
+
+static void
+aenv_fini(void)
+{
+	char cmd[128];
+
+	pubfix_stop(&A.daemon, SIGKILL);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", A.dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "test_tocsind_api: cannot remove %s\n", A.dir);
+}
+
+TestSuite(tocsind_api, .init = aenv_init, .fini = aenv_fini,
+    .timeout = 180);
+
+static void
+config(void)
+{
+	char yaml[4096];
+
+	snprintf(yaml, sizeof(yaml),
+	    "daemon: {shards: 2, state_dir: %s/state}\n"
+	    "modbus: {port: %d, timeout: 100ms, interval: 300ms, "
+	    "comm_loss_misses: 1, backoff_min: 100ms, backoff_max: 300ms}\n"
+	    "output: {file: %s/out.jsonl}\n"
+	    "kafka: {brokers: \"\"}\n"
+	    "http: {listen: \"127.0.0.1:0\"}\n"
+	    "profiles:\n  rect:\n    points:\n"
+	    "      - {name: v, address: 30001}\n"
+	    "    alarms:\n      - {code: MAINS_FAIL, point: v, condition: "
+	    "below, threshold: 170, clear: 190, severity: critical}\n"
+	    "sites:\n"
+	    "  - {id: T1, area: north, region: A, tenants: "
+	    "[{customer: c1, tier: premium}]}\n"
+	    "  - {id: T2, area: north, region: A, tenants: "
+	    "[{customer: c2, tier: standard}]}\n"
+	    "  - {id: T3, area: south, region: B, tenants: "
+	    "[{customer: c3, tier: standard}]}\n"
+	    "devices:\n"
+	    "  - {id: T1-rect, site: T1, profile: rect, host: %s1}\n"
+	    "  - {id: T2-rect, site: T2, profile: rect, host: %s2}\n"
+	    "  - {id: T3-rect, site: T3, profile: rect, host: %s3}\n",
+	    A.dir, A.modport, A.dir, A.net, A.net, A.net);
+	tenv_write_file(A.dir, "t.yaml", yaml);
+}
+
+static char *
+daemon_log(void)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/tocsind.err", A.dir);
+	return tenv_read_file(path);
+}
+
+/* Starts tocsind (a fresh log) and waits for its port and /readyz 200. */
+static void
+daemon_up(void)
+{
+	char prog[512], cfg[128], path[128];
+	char *argv[] = { prog, "-c", cfg, NULL };
+	struct httpfix_resp r;
+	int64_t end;
+
+	snprintf(prog, sizeof(prog), "%s", proc_build_path("tocsind"));
+	snprintf(cfg, sizeof(cfg), "%s/t.yaml", A.dir);
+	cr_assert_eq(access(prog, X_OK), 0, "no %s (set TOCSIN_BUILD)", prog);
+	snprintf(path, sizeof(path), "%s/tocsind.err", A.dir);
+	(void)unlink(path);
+	A.daemon = pubfix_spawn(A.dir, argv, "tocsind.out", "tocsind.err");
+	A.port = httpfix_port_from_log(path, 10000);
+	if (A.port <= 0) {
+		char *log = daemon_log();
+
+		cr_assert_fail("no \"http listening on\" line in 10 s: %s", log);
+	}
+	end = tenv_mono_ms() + 15000;
+	while (httpfix_do(A.port, "GET", "/readyz", NULL, NULL, &r) != 200 &&
+	    tenv_mono_ms() < end) {
+		httpfix_free(&r);
+		usleep(100000);
+	}
+	cr_assert_eq(r.status, 200, "/readyz: %d %s", r.status, r.body);
+	httpfix_free(&r);
+}
+
+/* GET path: its status; the body parsed into *out (NULL: not JSON). */
+static int
+get(const char *path, json_t **out)
+{
+	struct httpfix_resp r;
+	int st = httpfix_do(A.port, "GET", path, NULL, NULL, &r);
+	char ct[64];
+
+	*out = json_loads(r.body, 0, NULL);
+	cr_assert_not_null(*out, "%s: %d, not JSON: %s", path, st, r.body);
+	cr_expect_str_eq(httpfix_header(&r, "Content-Type", ct, sizeof(ct)),
+	    "application/json");
+	httpfix_free(&r);
+	return st;
+}
+
+/* The site incidents' ids of a list answer, comma-joined, in order. */
+static void
+site_ids(json_t *j, char *buf, size_t len)
+{
+	json_t *a = json_object_get(j, "incidents"), *it;
+	size_t i, o = 0;
+
+	buf[0] = '\0';
+	cr_assert(json_is_array(a));
+	json_array_foreach(a, i, it) {
+		json_t *inc = json_object_get(it, "incident");
+
+		if (!json_is_string(json_object_get(inc, "site")))
+			continue;	/* an area incident */
+		o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? "," : "",
+		    json_string_value(json_object_get(inc, "id")));
+	}
+}
+
+/* Waits (20 s) for the list to hold n site incidents; their ids. */
+static void
+wait_listed(size_t n, char *buf, size_t len)
+{
+	int64_t end = tenv_mono_ms() + 20000;
+	json_t *j;
+
+	for (;;) {
+		size_t k = 0;
+
+		cr_assert_eq(get("/api/v1/incidents", &j), 200);
+		site_ids(j, buf, len);
+		for (const char *p = buf; *p; p++)
+			k += *p == ',';
+		k += buf[0] != '\0';
+		json_decref(j);
+		if (k >= n)
+			return;
+		if (tenv_mono_ms() >= end) {
+			char *log = daemon_log();
+
+			cr_assert_fail("%zu site incidents listed in 20 s, not "
+			    "%zu: %s\n%s", k, n, buf, log);
+		}
+		usleep(200000);
+	}
+}
+
+/* The list with query q has exactly the site ids want. */
+static void
+expect_filter(const char *q, const char *want)
+{
+	char path[256], got[512];
+	json_t *j;
+
+	snprintf(path, sizeof(path), "/api/v1/incidents?%s", q);
+	cr_assert_eq(get(path, &j), 200, "%s", q);
+	site_ids(j, got, sizeof(got));
+	json_decref(j);
+	cr_expect_str_eq(got, want, "%s", q);
+}
+
+/* The id of the incident of site in the list. */
+static void
+id_of(const char *site, char *out, size_t len)
+{
+	char path[128];
+	json_t *j, *a;
+
+	snprintf(path, sizeof(path), "/api/v1/incidents?site=%s", site);
+	cr_assert_eq(get(path, &j), 200);
+	a = json_object_get(j, "incidents");
+	cr_assert_eq(json_array_size(a), 1, "site %s", site);
+	snprintf(out, len, "%s", json_string_value(json_object_get(
+	    json_object_get(json_array_get(a, 0), "incident"), "id")));
+	json_decref(j);
+}
+
+/*
+ * The detail of id: 200 and, once it says timeline_complete (at once,
+ * or within 10 s of a restart, when the start's dump has come), the
+ * whole timeline; its length.
+ */
+static size_t
+expect_detail(const char *id)
+{
+	char path[128];
+	json_t *j, *inc, *tl;
+	int64_t end = tenv_mono_ms() + 10000;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/api/v1/incidents/%s", id);
+	for (;;) {
+		cr_assert_eq(get(path, &j), 200, "%s", path);
+		if (json_is_true(json_object_get(j, "timeline_complete")) ||
+		    tenv_mono_ms() >= end)
+			break;
+		json_decref(j);
+		usleep(200000);
+	}
+	cr_expect(json_is_true(json_object_get(j, "timeline_complete")),
+	    "%s: timeline_complete within 10 s", id);
+	inc = json_object_get(j, "incident");
+	tl = json_object_get(j, "timeline");
+	cr_expect_str_eq(json_string_value(json_object_get(inc, "id")), id);
+	cr_expect_str_eq(json_string_value(json_object_get(j, "schema")),
+	    "tocsin.incident/1");
+	cr_assert(json_is_array(tl));
+	n = json_array_size(tl);
+	cr_expect_gt(n, 0);
+	cr_expect_eq((json_int_t)n, json_integer_value(json_object_get(inc,
+	    "timeline_len")), "%s: the whole timeline", id);
+	cr_expect(json_is_string(json_object_get(json_array_get(tl, 0),
+	    "action")));
+	json_decref(j);
+	return n;
+}
+
+/* Pages of one item walk the whole list in its order. */
+static void
+expect_pages(const char *all)
+{
+	char path[700], cursor[600] = "", got[512] = "";
+	size_t o = 0;
+
+	for (int pages = 0; pages < 20; pages++) {
+		json_t *j, *a, *c;
+
+		snprintf(path, sizeof(path), "/api/v1/incidents?limit=1%s%s",
+		    cursor[0] ? "&cursor=" : "", cursor);
+		cr_assert_eq(get(path, &j), 200, "%s", path);
+		a = json_object_get(j, "incidents");
+		cr_assert_leq(json_array_size(a), 1);
+		if (json_array_size(a) == 1) {
+			json_t *inc = json_object_get(json_array_get(a, 0),
+			    "incident");
+
+			if (json_is_string(json_object_get(inc, "site")))
+				o += (size_t)snprintf(got + o, sizeof(got) - o,
+				    "%s%s", o ? "," : "", json_string_value(
+				    json_object_get(inc, "id")));
+		}
+		c = json_object_get(j, "next_cursor");
+		snprintf(cursor, sizeof(cursor), "%s", json_is_string(c) ?
+		    json_string_value(c) : "");
+		json_decref(j);
+		if (cursor[0] == '\0')
+			break;
+	}
+	cr_expect_str_eq(got, all, "pages of one");
+}
+
+Test(tocsind_api, incidents_listed_filtered_paged_shown_and_after_sigkill)
+{
+	char all[512], again[512], t1[64], t2[64], t3[64];
+	json_t *j;
+	int rc;
+
+	config();
+	daemon_up();
+	wait_listed(3, all, sizeof(all));
+	id_of("T1", t1, sizeof(t1));
+	id_of("T2", t2, sizeof(t2));
+	id_of("T3", t3, sizeof(t3));
+
+	expect_filter("area=south", t3);
+	expect_filter("state=open,reopened", all);
+	expect_filter("customer=c1", t1);
+	expect_filter("site=T2&state=open", t2);
+	expect_filter("site=T2&state=acknowledged", "");
+	expect_filter("tier=premium&area=north", t1);
+	cr_expect_eq(get("/api/v1/incidents?state=bogus", &j), 400);
+	cr_expect(json_is_string(json_object_get(j, "error")));
+	json_decref(j);
+	cr_expect_eq(get("/api/v1/incidents?site=T9", &j), 400);
+	json_decref(j);
+	expect_pages(all);
+	expect_detail(t1);
+	expect_detail(t2);
+	expect_detail(t3);
+	cr_expect_eq(get("/api/v1/incidents/INC-7-777", &j), 404);
+	cr_expect(json_is_string(json_object_get(j, "error")));
+	json_decref(j);
+
+	/* kill -9 and start again: the same incidents, whole timelines */
+	rc = pubfix_stop(&A.daemon, SIGKILL);
+	(void)rc;
+	daemon_up();
+	wait_listed(3, again, sizeof(again));
+	cr_expect_str_eq(again, all, "the same incidents after SIGKILL");
+	expect_detail(t1);
+	expect_detail(t2);
+	expect_detail(t3);
+	expect_pages(all);
+
+	rc = pubfix_stop(&A.daemon, SIGTERM);
+	{
+		char *log = daemon_log();
+
+		cr_expect_eq(rc, 0, "tocsind exit %d: %s", rc, log);
+		cr_expect(strstr(log, " stop reason=SIGTERM") != NULL, "%s",
+		    log);
+		cr_expect(strstr(log, "ThreadSanitizer") == NULL, "%s", log);
+		free(log);
+	}
+}
