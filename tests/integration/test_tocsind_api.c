@@ -20,8 +20,22 @@
  * with their whole timelines again (the view is rebuilt from the
  * journals' dumps).  The last tocsind stops on SIGTERM with exit 0.
  *
+ *
+ * Then a scenario: devsim serves two sites' rectifiers and plays a mains
+ * failure at both and a restore at one (the same config as
+ * test_tocsind_live, with a 2 s premium ack clock): both MAINS_FAIL
+ * incidents are listed in SLA-urgency order (checked against each item's
+ * own clocks: running, not paused, met or breached, nearest first), the
+ * premium one's timeline grows with its SLA events and stays whole, the
+ * restored one is found by state=cleared, and after SIGKILL and a
+ * restart the same incidents, states and whole timelines come back.
+ *
+ * Loopback: 127.1.1-125.* for the dead devices, 127.1.126-250.* for
+ * devsim, so the two tests never answer each other.
+ *
  * Bounds: the port line 10 s; /readyz 15 s; the incidents listed 20 s;
- * children stopped by PID (pubfix_stop) with PR_SET_PDEATHSIG.
+ * devsim ready 10 s; an SLA event or a clear 20 s; children stopped by
+ * PID (pubfix_stop) with PR_SET_PDEATHSIG.
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -39,24 +53,27 @@
 struct aenv {
 	char	 dir[64];
 	char	 net[32];	/* "127.1.Y." */
-	int	 modport;	/* nothing listens there */
+	int	 modport;	/* nothing listens there, or devsim's */
+	pid_t	 sim;		/* devsim, or -1 */
 	pid_t	 daemon;
 	int	 port;		/* tocsind's HTTP port */
 };
 
 static struct aenv A;
 
+/* The test's dir and block: dead devices (sim 0) or devsim's (sim 1). */
 static void
-aenv_init(void)
+aenv_setup(int sim)
 {
-	unsigned r = tenv_seed(13);
+	unsigned r = tenv_seed(13 + (unsigned)sim);
 	char a[40];
 
 	memset(&A, 0, sizeof(A));
-	A.daemon = -1;
+	A.daemon = A.sim = -1;
 	snprintf(A.dir, sizeof(A.dir), "/tmp/tocsin-api-XXXXXX");
 	cr_assert_not_null(mkdtemp(A.dir));
-	snprintf(A.net, sizeof(A.net), "127.1.%u.", (r >> 8) % 250 + 1);
+	snprintf(A.net, sizeof(A.net), "127.1.%u.", (r >> 8) % 125 + 1 +
+	    (sim ? 125 : 0));
 	snprintf(a, sizeof(a), "%s1", A.net);
 	A.modport = tenv_free_port(a);
 	cr_assert_gt(A.modport, 0);
@@ -68,13 +85,13 @@ aenv_fini(void)
 	char cmd[128];
 
 	pubfix_stop(&A.daemon, SIGKILL);
+	pubfix_stop(&A.sim, SIGTERM);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", A.dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "test_tocsind_api: cannot remove %s\n", A.dir);
 }
 
-TestSuite(tocsind_api, .init = aenv_init, .fini = aenv_fini,
-    .timeout = 180);
+TestSuite(tocsind_api, .fini = aenv_fini, .timeout = 180);
 
 static void
 config(void)
@@ -116,11 +133,33 @@ daemon_log(void)
 	return tenv_read_file(path);
 }
 
-/* Starts tocsind (a fresh log) and waits for its port and /readyz 200. */
+/* SIGTERM: exit 0, a stop line; no TSan report in this run's log or the
+ * killed one's. */
+static void
+daemon_stop_clean(void)
+{
+	char path[140], *log, *prev;
+	int rc = pubfix_stop(&A.daemon, SIGTERM);
+
+	log = daemon_log();
+	snprintf(path, sizeof(path), "%s/tocsind.err.prev", A.dir);
+	prev = tenv_read_file(path);
+	cr_expect_eq(rc, 0, "tocsind exit %d: %s", rc, log);
+	cr_expect(strstr(log, " stop reason=SIGTERM") != NULL, "%s", log);
+	cr_expect(strstr(log, "ThreadSanitizer") == NULL, "%s", log);
+	cr_expect(strstr(prev, "ThreadSanitizer") == NULL, "%s", prev);
+	free(log);
+	free(prev);
+}
+
+/*
+ * Starts tocsind and waits for its port and /readyz 200.  A previous
+ * run's log moves to tocsind.err.prev (its port line would be read).
+ */
 static void
 daemon_up(void)
 {
-	char prog[512], cfg[128], path[128];
+	char prog[512], cfg[128], path[128], prev[140];
 	char *argv[] = { prog, "-c", cfg, NULL };
 	struct httpfix_resp r;
 	int64_t end;
@@ -129,7 +168,8 @@ daemon_up(void)
 	snprintf(cfg, sizeof(cfg), "%s/t.yaml", A.dir);
 	cr_assert_eq(access(prog, X_OK), 0, "no %s (set TOCSIN_BUILD)", prog);
 	snprintf(path, sizeof(path), "%s/tocsind.err", A.dir);
-	(void)unlink(path);
+	snprintf(prev, sizeof(prev), "%s.prev", path);
+	(void)rename(path, prev);
 	A.daemon = pubfix_spawn(A.dir, argv, "tocsind.out", "tocsind.err");
 	A.port = httpfix_port_from_log(path, 10000);
 	if (A.port <= 0) {
@@ -318,8 +358,8 @@ Test(tocsind_api, incidents_listed_filtered_paged_shown_and_after_sigkill)
 {
 	char all[512], again[512], t1[64], t2[64], t3[64];
 	json_t *j;
-	int rc;
 
+	aenv_setup(0);
 	config();
 	daemon_up();
 	wait_listed(3, all, sizeof(all));
@@ -347,8 +387,7 @@ Test(tocsind_api, incidents_listed_filtered_paged_shown_and_after_sigkill)
 	json_decref(j);
 
 	/* kill -9 and start again: the same incidents, whole timelines */
-	rc = pubfix_stop(&A.daemon, SIGKILL);
-	(void)rc;
+	(void)pubfix_stop(&A.daemon, SIGKILL);
 	daemon_up();
 	wait_listed(3, again, sizeof(again));
 	cr_expect_str_eq(again, all, "the same incidents after SIGKILL");
@@ -357,14 +396,255 @@ Test(tocsind_api, incidents_listed_filtered_paged_shown_and_after_sigkill)
 	expect_detail(t3);
 	expect_pages(all);
 
-	rc = pubfix_stop(&A.daemon, SIGTERM);
-	{
-		char *log = daemon_log();
+	daemon_stop_clean();
+}
 
-		cr_expect_eq(rc, 0, "tocsind exit %d: %s", rc, log);
-		cr_expect(strstr(log, " stop reason=SIGTERM") != NULL, "%s",
-		    log);
-		cr_expect(strstr(log, "ThreadSanitizer") == NULL, "%s", log);
-		free(log);
+/* ---- a devsim scenario ---- */
+
+static void
+sim_config(void)
+{
+	char yaml[4096];
+
+	snprintf(yaml, sizeof(yaml),
+	    "daemon: {shards: 2, state_dir: %s/state}\n"
+	    "modbus: {port: %d, timeout: 200ms, interval: 300ms, "
+	    "comm_loss_misses: 2, backoff_min: 100ms, backoff_max: 500ms}\n"
+	    "output: {file: %s/out.jsonl}\n"
+	    "kafka: {brokers: \"\"}\n"
+	    "http: {listen: \"127.0.0.1:0\"}\n"
+	    "profiles:\n"
+	    "  rectifier:\n    points:\n"
+	    "      - {name: mains_voltage, address: 30001, type: uint16, "
+	    "scale: 0.1, min: 0, max: 500}\n"
+	    "    alarms:\n"
+	    "      - {code: MAINS_FAIL, point: mains_voltage, condition: "
+	    "below, threshold: 170, clear: 190, severity: critical}\n"
+	    "sites:\n"
+	    "  - {id: T1, area: north, region: A, tenants: [{customer: cmcc, "
+	    "tier: standard}, {customer: cucc, tier: premium}]}\n"
+	    "  - {id: T2, area: south, region: B, tenants: [{customer: ctcc, "
+	    "tier: standard}]}\n"
+	    "devices:\n"
+	    "  - {id: T1-rect, site: T1, profile: rectifier, host: %s1}\n"
+	    "  - {id: T2-rect, site: T2, profile: rectifier, host: %s2}\n"
+	    "sla:\n  clocks:\n"
+	    "    - {clock: ack, tier: premium, duration: 2s}\n"
+	    "    - {clock: ack, tier: standard, duration: 1h}\n"
+	    "    - {clock: arrive, duration: 2h}\n"
+	    "    - {clock: resolve, duration: 8h}\n"
+	    "    - {clock: resolve_complex, duration: 24h}\n",
+	    A.dir, A.modport, A.dir, A.net, A.net);
+	tenv_write_file(A.dir, "t.yaml", yaml);
+}
+
+/* Starts devsim on the config with the scenario; waits for "ready". */
+static void
+sim_start(const char *scen)
+{
+	char prog[512], cfg[128], sc[128], path[128];
+	char *argv[] = { prog, "-c", cfg, "--scenario", sc, NULL };
+	int64_t end = tenv_mono_ms() + 10000;
+
+	tenv_write_file(A.dir, "scen", scen);
+	snprintf(prog, sizeof(prog), "%s", proc_build_path("bench/devsim"));
+	snprintf(cfg, sizeof(cfg), "%s/t.yaml", A.dir);
+	snprintf(sc, sizeof(sc), "%s/scen", A.dir);
+	snprintf(path, sizeof(path), "%s/devsim.out", A.dir);
+	cr_assert_eq(access(prog, X_OK), 0, "no %s (set TOCSIN_BUILD)", prog);
+	A.sim = pubfix_spawn(A.dir, argv, "devsim.out", "devsim.err");
+	while (tenv_mono_ms() < end) {
+		char *text = tenv_read_file(path);
+		int ready = strstr(text, "devsim ready") != NULL;
+
+		free(text);
+		if (ready)
+			return;
+		usleep(50000);
 	}
+	cr_assert_fail("devsim not ready in 10 s");
+}
+
+/* An item's own SLA deadline as the order reads it: the nearest of its
+ * clocks running, not paused, met or breached; NULL: none. */
+static const char *
+item_deadline(json_t *item)
+{
+	json_t *clocks = json_object_get(json_object_get(item, "incident"),
+	    "clocks"), *c;
+	const char *k, *best = NULL;
+
+	json_object_foreach(clocks, k, c) {
+		const char *d = json_string_value(json_object_get(c,
+		    "deadline"));
+		const char *st = json_string_value(json_object_get(c, "state"));
+
+		if (d == NULL || st == NULL || strcmp(st, "running") != 0 ||
+		    json_is_true(json_object_get(c, "paused")) ||
+		    json_is_true(json_object_get(c, "met")) ||
+		    json_is_true(json_object_get(c, "breached")))
+			continue;
+		/* RFC 3339 UTC, ms: they order as strings */
+		if (best == NULL || strcmp(d, best) < 0)
+			best = d;
+	}
+	return best;
+}
+
+/* The list is in SLA-urgency order by its items' own clocks. */
+static void
+expect_urgency_order(void)
+{
+	json_t *j, *a, *it;
+	const char *pd = NULL, *po = NULL;
+	int pnone = 0;
+	size_t i;
+
+	cr_assert_eq(get("/api/v1/incidents", &j), 200);
+	a = json_object_get(j, "incidents");
+	json_array_foreach(a, i, it) {
+		const char *d = item_deadline(it);
+		const char *o = json_string_value(json_object_get(
+		    json_object_get(it, "incident"), "opened_at"));
+
+		if (d != NULL) {
+			cr_expect(!pnone, "item %zu has a deadline after one "
+			    "without", i);
+			cr_expect(pd == NULL || strcmp(pd, d) <= 0, "item %zu: "
+			    "deadline %s before %s", i, d, pd);
+			pd = d;
+		} else {
+			cr_expect(!pnone || po == NULL || strcmp(po, o) <= 0,
+			    "item %zu: opened %s before %s", i, o, po);
+			pnone = 1;
+			po = o;
+		}
+	}
+	json_decref(j);
+}
+
+/* Polls the list with query q until it holds n items (20 s). */
+static void
+wait_query(const char *q, size_t n)
+{
+	char path[256];
+	int64_t end = tenv_mono_ms() + 20000;
+	json_t *j;
+
+	snprintf(path, sizeof(path), "/api/v1/incidents?%s", q);
+	for (;;) {
+		size_t k;
+
+		cr_assert_eq(get(path, &j), 200, "%s", q);
+		k = json_array_size(json_object_get(j, "incidents"));
+		json_decref(j);
+		if (k == n)
+			return;
+		if (tenv_mono_ms() >= end)
+			cr_assert_fail("%s: %zu items in 20 s, not %zu", q, k, n);
+		usleep(200000);
+	}
+}
+
+/* The incident's seq as the detail shows it. */
+static json_int_t
+detail_seq(const char *id)
+{
+	char path[128];
+	json_t *j;
+	json_int_t seq;
+
+	snprintf(path, sizeof(path), "/api/v1/incidents/%s", id);
+	cr_assert_eq(get(path, &j), 200, "%s", path);
+	seq = json_integer_value(json_object_get(j, "seq"));
+	json_decref(j);
+	return seq;
+}
+
+/* The ids of the list, sorted, comma-joined. */
+static void
+sorted_ids(const char *in, char *out, size_t len)
+{
+	char tmp[512], *v[16], *save = NULL, *t;
+	size_t n = 0, o = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s", in);
+	for (t = strtok_r(tmp, ",", &save); t != NULL && n < 16;
+	    t = strtok_r(NULL, ",", &save))
+		v[n++] = t;
+	for (size_t i = 1; i < n; i++)
+		for (size_t k = i; k > 0 && strcmp(v[k - 1], v[k]) > 0; k--) {
+			char *x = v[k];
+
+			v[k] = v[k - 1];
+			v[k - 1] = x;
+		}
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		o += (size_t)snprintf(out + o, len - o, "%s%s", i ? "," : "",
+		    v[i]);
+}
+
+Test(tocsind_api, a_scenarios_incidents_in_sla_order_and_after_sigkill)
+{
+	char all[512], again[512], sa[512], sb[512], t1[64], t2[64];
+	int64_t end;
+	json_t *j;
+
+	aenv_setup(1);
+	sim_config();
+	sim_start("300ms site:T1 mains_fail\n300ms site:T2 mains_fail\n"
+	    "6s site:T2 mains_restore\n");
+	daemon_up();
+	wait_listed(2, all, sizeof(all));
+	id_of("T1", t1, sizeof(t1));
+	id_of("T2", t2, sizeof(t2));
+	expect_filter("severity=critical&customer=cucc", t1);
+	expect_filter("tier=premium", t1);
+	expect_filter("customer=ctcc", t2);
+	cr_expect_eq(get("/api/v1/incidents?customer=nobody", &j), 400);
+	json_decref(j);
+	{
+		char path[128];
+
+		snprintf(path, sizeof(path), "/api/v1/incidents/%s", t1);
+		cr_assert_eq(get(path, &j), 200);
+		cr_expect_str_eq(json_string_value(json_object_get(
+		    json_object_get(json_object_get(j, "incident"),
+		    "root_cause"), "alarm")), "MAINS_FAIL");
+		json_decref(j);
+	}
+	expect_urgency_order();
+
+	/* the premium ack clock (2 s) warns and breaches: T1's timeline
+	 * grows event by event and stays whole */
+	end = tenv_mono_ms() + 20000;
+	while (detail_seq(t1) < 3 && tenv_mono_ms() < end)
+		usleep(200000);
+	cr_assert_geq(detail_seq(t1), 3, "no SLA events for %s in 20 s", t1);
+	expect_detail(t1);
+	expect_urgency_order();
+	/* the restore clears T2 */
+	wait_query("site=T2&state=cleared", 1);
+	expect_detail(t2);
+	expect_urgency_order();
+	/* pages walk the list as it is now (the breach moved T1) */
+	cr_assert_eq(get("/api/v1/incidents", &j), 200);
+	site_ids(j, sa, sizeof(sa));
+	json_decref(j);
+	expect_pages(sa);
+
+	(void)pubfix_stop(&A.daemon, SIGKILL);
+	daemon_up();
+	wait_listed(2, again, sizeof(again));
+	sorted_ids(all, sa, sizeof(sa));
+	sorted_ids(again, sb, sizeof(sb));
+	cr_expect_str_eq(sb, sa, "the same incidents after SIGKILL");
+	wait_query("site=T2&state=cleared", 1);
+	expect_filter("tier=premium", t1);
+	expect_detail(t1);
+	expect_detail(t2);
+	expect_urgency_order();
+
+	daemon_stop_clean();
 }
