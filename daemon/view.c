@@ -759,7 +759,8 @@ view_list_route(void *arg, const struct http_req *rq, struct http_resp *rs)
 		for (struct ve *e = val; e != NULL; e = e->hnext)
 			if (view_match(e, &q))
 				hits[nhits++] = e;
-	qsort(hits, nhits, sizeof(*hits), ve_cmp);
+	if (nhits > 1)
+		qsort(hits, nhits, sizeof(*hits), ve_cmp);
 	nitems = nhits < q.limit ? nhits : q.limit;
 	if (nitems > 0)
 		items = xreallocarray(NULL, nitems, sizeof(*items));

@@ -293,6 +293,22 @@ Test(http, server_limits)
 	cr_assert_eq(httpfix_do(port, "GET", "/echo", NULL, NULL, &r), 405);
 	cr_assert_str_eq(httpfix_header(&r, "Allow", hdr, sizeof(hdr)), "POST");
 	httpfix_free(&r);
+	/* the handler sees the raw query (libmicrohttpd cuts it off the
+	 * path it hands over; the URI log callback keeps it) */
+	cr_assert_eq(httpfix_do(port, "GET", "/items/x%2By?state=open%2Cack&"
+	    "a=b+c", NULL, NULL, &r), 200);
+	j = json_loads(r.body, 0, NULL);
+	cr_assert_not_null(j, "%s", r.body);
+	cr_expect_str_eq(json_string_value(json_object_get(j, "q")),
+	    "state=open%2Cack&a=b+c");
+	cr_expect_str_eq(json_string_value(json_object_get(j, "id")), "x+y");
+	json_decref(j);
+	httpfix_free(&r);
+	cr_assert_eq(httpfix_do(port, "GET", "/items/x", NULL, NULL, &r), 200);
+	j = json_loads(r.body, 0, NULL);
+	cr_expect_str_eq(json_string_value(json_object_get(j, "q")), "");
+	json_decref(j);
+	httpfix_free(&r);
 	cr_assert_eq(httpfix_do(port, "POST", "/echo", NULL, "{}", &r), 401);
 	cr_assert_str_eq(httpfix_header(&r, "WWW-Authenticate", hdr,
 	    sizeof(hdr)), "Bearer realm=\"tocsin\"");
