@@ -71,12 +71,13 @@
  * zero timeout, thousands of times per second) while a partition has its 5
  * requests in flight and a batch in its queue is older than linger.ms.
  * With librdkafka's defaults (5 ms, a 100,000-message queue the sink kept
- * full) that is the whole of a storm: pubbench's Kafka phase spent about
- * half of the broker thread's CPU in it.  A queue of 8 MiB holds the 5
- * requests of 1 MB (batch.size) in flight and about 3 MB behind them, which
- * the broker takes in well under 50 ms, so nothing waiting there outlives
- * linger.ms and the thread sleeps in poll(2) until a response comes.  The
- * journal is the outbox: the records wait on disk, not in librdkafka.
+ * half to wholly full) that is the whole of a storm: pubbench's Kafka
+ * phase spent about half of the broker thread's CPU in it.  A queue of
+ * 8 MiB holds the 5 requests of 1 MB (batch.size) in flight and about 3 MB
+ * behind them, which the broker takes in well under 50 ms, so nothing
+ * waiting there outlives linger.ms and the thread sleeps in poll(2) until a
+ * response comes.  The journal is the outbox: the records wait on disk, not
+ * in librdkafka.
  */
 #define KF_LINGER_MS	"50"	/* linger.ms */
 #define KF_QUEUE_KB	"8192"	/* queue.buffering.max.kbytes */
