@@ -30,11 +30,12 @@ WARN   := -Wall -Wextra -Werror -Wmissing-prototypes -Wmissing-declarations \
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -pthread $(WARN) -I. \
           -DTOCSIN_VERSION='"$(VERSION)"' -MMD -MP
-# What the daemon links: only what its code includes (jansson: actions and
-# rejections; hiredis, librdkafka: the publishers).  Tests add Criterion and
+# What the daemon links: only what its code includes (jansson: actions,
+# rejections and HTTP bodies; hiredis, librdkafka: the publishers;
+# libmicrohttpd: the HTTP server).  Tests add Criterion and
 # libmodbus (the independent server); benches add libmodbus (the blocking
 # baseline and devsim's modbus_reply).
-LDLIBS := -lev -lrdkafka -lhiredis -lyaml -ljansson -lm -lpthread
+LDLIBS := -lev -lrdkafka -lhiredis -lmicrohttpd -lyaml -ljansson -lm -lpthread
 TEST_LDLIBS  := -lcriterion -lmodbus
 BENCH_LDLIBS := -lmodbus
 

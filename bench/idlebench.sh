@@ -6,9 +6,10 @@
 #
 # Work: `tocsind -c CONFIG` for SECONDS with no device reachable, where
 # CONFIG is etc/demo.yaml (12 FSUs with 45 devices behind them, 2 shards)
-# with only modbus.port changed to a port nothing listens on at any of its
+# with modbus.port changed to a port nothing listens on at any of its
 # hosts 127.0.1.1-12 (checked by a connect that must be refused), so that
-# the demo's simulator, if someone runs it, cannot answer.  Every device
+# the demo's simulator, if someone runs it, cannot answer (and http.listen
+# to port 0).  Every device
 # fails to connect and backs off (1 s doubling to 60 s), the shards have
 # nothing to correlate, the sink nothing to write: what is left is the
 # idle cost of the loop, the shard threads and the file sink.
@@ -80,10 +81,12 @@ for attempt in range(20):
 sys.exit(1)
 EOF
 ) || { echo "idlebench: no port refused on every host" >&2; exit 1; }
-# modbus.port is the one 2-space-indented `port:` of the modbus section
+# modbus.port is the one 2-space-indented `port:` of the modbus section;
+# the HTTP server takes any free port (the default one may be taken)
 awk -v p="$PORT" '
 /^[a-z]/ { sec = $1 }
 sec == "modbus:" && /^  port:/ { print "  port: " p; next }
+sec == "http:" && /^  listen:/ { print "  listen: \"127.0.0.1:0\""; next }
 { print }' "$CONFIG" >"$TMP/idle.yaml"
 grep -q "^  port: $PORT\$" "$TMP/idle.yaml" ||
     { echo "idlebench: could not set modbus.port in $CONFIG" >&2; exit 1; }

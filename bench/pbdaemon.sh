@@ -127,6 +127,8 @@ correlation:
     - {root: MAINS_FAIL, explains: [BATT_DISCHARGE, RECT_FAIL, HIGH_TEMP], scope: site, window: 4h, before: 5m}
 output:
   file: events.jsonl
+http:
+  listen: "127.0.0.1:0"
 """)
 EOF
 fi

@@ -51,9 +51,9 @@
 
 #include <ev.h>
 
-#include "daemon/utc.h"
-#include "daemon/config.h"
 #include "bench/pb_stats.h"
+#include "correlator/incjson.h"
+#include "daemon/config.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "daemon/poller.h"
@@ -81,27 +81,23 @@ static struct {
 	uint64_t	 alarms;
 	int64_t		 warm_end_ms;	/* gaps starting before: not timed */
 	double		 t0;		/* loop time at the start */
+	struct incjson_buf line;	/* an alarm's tocsin.alarms/1 line */
 } tp;
 
 static void
 tp_alarm(void *arg, const struct alarm_event *ev)
 {
 	const struct fleet *f = tp.fleet;
-	const struct fleet_device *d = &f->devices[ev->device];
-	char at[UTC_LEN];
+	const struct incjson_alarm a = { ev->at_ms, f->devices[ev->device].id,
+	    f->sites[ev->site].id, f->codes[ev->code], ev->edge, ev->severity,
+	    ev->value };
 
 	(void)arg;
 	tp.alarms++;
-	utc_format(ev->at_ms, at);
-	printf("{\"at\":\"%s\",\"device\":\"%s\",\"site\":\"%s\","
-	    "\"code\":\"%s\",\"edge\":\"%s\",\"severity\":\"%s\",\"value\":",
-	    at, d->id, f->sites[ev->site].id, f->codes[ev->code],
-	    ev->edge == ALARM_RAISE ? "raise" : "clear",
-	    fleet_severity_name((enum severity)ev->severity));
-	if (isfinite(ev->value))
-		printf("%.17g}\n", ev->value);
-	else
-		printf("null}\n");
+	tp.line.n = 0;
+	(void)incjson_alarm(&tp.line, &a);
+	fwrite(tp.line.p, 1, tp.line.n, stdout);
+	putchar('\n');
 	fflush(stdout);
 }
 
@@ -349,6 +345,7 @@ main(int argc, char *argv[])
 	if (timeout > 0)
 		pc.mb.timeout_ms = (uint32_t)timeout;
 	tp.fleet = cfg->fleet;
+	incjson_buf_init(&tp.line);
 	tp.dev = xcalloc(cfg->fleet->ndevices ? cfg->fleet->ndevices : 1,
 	    sizeof(*tp.dev));
 	for (size_t i = 0; i < cfg->fleet->ndevices; i++) {

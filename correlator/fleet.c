@@ -162,57 +162,125 @@ fleet_index_free(struct fleet_index *ix)
 	xfree(ix);
 }
 
+/*
+ * The empty slot id goes to, or the slot holding it already (its v not 0):
+ * one probe for a look-up and the insert after it.
+ */
+static size_t
+fleet_index_probe(const struct fleet *f, const struct fleet_index *ix,
+    fleet_idfn idof, const struct fleet_key *k, const char *id)
+{
+	uint32_t tag = (uint32_t)(k->h >> 32);
+	size_t i;
+
+	for (i = k->h & ix->mask; ix->slots[i].v != 0; i = (i + 1) & ix->mask) {
+		const struct fleet_slot *sl = &ix->slots[i];
+
+		if (sl->tag != tag || sl->key[0] != k->w[0] ||
+		    sl->key[1] != k->w[1] || sl->key[2] != k->w[2])
+			continue;
+		if (k->n < FLEET_KEYLEN ||
+		    strcmp(idof(f, sl->v - 1) + FLEET_KEYLEN,
+		    id + FLEET_KEYLEN) == 0)
+			break;
+	}
+	return i;
+}
+
 static uint32_t
 fleet_index_find(const struct fleet *f, const struct fleet_index *ix,
     fleet_idfn idof, const char *id)
 {
 	struct fleet_key k;
-	uint32_t tag;
 	size_t i;
 
 	fleet_key(&k, id);
-	tag = (uint32_t)(k.h >> 32);
-	for (i = k.h & ix->mask; ix->slots[i].v != 0; i = (i + 1) & ix->mask) {
-		const struct fleet_slot *sl = &ix->slots[i];
-
-		if (sl->tag != tag || sl->key[0] != k.w[0] ||
-		    sl->key[1] != k.w[1] || sl->key[2] != k.w[2])
-			continue;
-		/* equal words are the whole id when it is shorter */
-		if (k.n < FLEET_KEYLEN ||
-		    strcmp(idof(f, sl->v - 1) + FLEET_KEYLEN,
-		    id + FLEET_KEYLEN) == 0)
-			return sl->v - 1;
-	}
-	return FLEET_NONE;
+	i = fleet_index_probe(f, ix, idof, &k, id);
+	return ix->slots[i].v != 0 ? ix->slots[i].v - 1 : FLEET_NONE;
 }
 
-static void
-fleet_index_put(const struct fleet *f, struct fleet_index *ix, fleet_idfn idof,
-    uint32_t v)
+/* The slot of element v's id in ix (where it is or would go). */
+static size_t
+fleet_slot_of(const struct fleet *f, const struct fleet_index *ix,
+    fleet_idfn idof, uint32_t v)
 {
+	const char *id = idof(f, v);
 	struct fleet_key k;
-	size_t i;
 
-	if ((ix->used + 1) * 2 > ix->mask + 1) {
-		struct fleet_index big;
+	fleet_key(&k, id);
+	return fleet_index_probe(f, ix, idof, &k, id);
+}
 
-		big.mask = ix->mask * 2 + 1;
-		big.used = 0;
-		big.slots = fleet_slots_new(big.mask + 1);
-		for (size_t j = 0; j <= ix->mask; j++)
-			if (ix->slots[j].v != 0)
-				fleet_index_put(f, &big, idof, ix->slots[j].v - 1);
-		xfree(ix->slots);
-		*ix = big;
+/* Rebuilds ix with room for used + more ids at load <= 1/2. */
+static void
+fleet_index_grow(const struct fleet *f, struct fleet_index *ix,
+    fleet_idfn idof, size_t more)
+{
+	struct fleet_index big;
+	size_t want = (ix->used + more) * 2;
+
+	big.mask = ix->mask;
+	while (big.mask + 1 < want)
+		big.mask = big.mask * 2 + 1;
+	if (big.mask == ix->mask)
+		return;
+	big.used = 0;
+	big.slots = fleet_slots_new(big.mask + 1);
+	for (size_t j = 0; j <= ix->mask; j++) {
+		const struct fleet_slot *sl = &ix->slots[j];
+		size_t i;
+
+		if (sl->v == 0)
+			continue;
+		/* the slot's tag is the hash's upper half: not the index, so
+		 * the id is hashed again */
+		i = fleet_slot_of(f, &big, idof, sl->v - 1);
+		big.slots[i] = *sl;
+		big.used++;
 	}
-	fleet_key(&k, idof(f, v));
-	for (i = k.h & ix->mask; ix->slots[i].v != 0; i = (i + 1) & ix->mask)
-		;
-	ix->slots[i].v = v + 1;
-	ix->slots[i].tag = (uint32_t)(k.h >> 32);
-	memcpy(ix->slots[i].key, k.w, sizeof(k.w));
-	ix->used++;
+	xfree(ix->slots);
+	*ix = big;
+}
+
+/* Element size and array of each kind, for the code shared by all five. */
+static void **
+fleet_array(struct fleet *f, enum fleet_kind kind, size_t **n, size_t *size)
+{
+	switch (kind) {
+	case FLEET_SITE:
+		*n = &f->nsites, *size = sizeof(*f->sites);
+		return (void **)&f->sites;
+	case FLEET_DEVICE:
+		*n = &f->ndevices, *size = sizeof(*f->devices);
+		return (void **)&f->devices;
+	case FLEET_PROFILE:
+		*n = &f->nprofiles, *size = sizeof(*f->profiles);
+		return (void **)&f->profiles;
+	case FLEET_AREA:
+		*n = &f->nareas, *size = sizeof(*f->areas);
+		return (void **)&f->areas;
+	case FLEET_CODE:
+	case FLEET__KINDS:
+		break;
+	}
+	*n = &f->ncodes, *size = sizeof(*f->codes);
+	return (void **)&f->codes;
+}
+
+void
+fleet_reserve(struct fleet *f, enum fleet_kind kind, size_t more)
+{
+	size_t *n, size, want;
+	void **arr = fleet_array(f, kind, &n, &size);
+
+	if (more > UINT32_MAX - *n)
+		return;			/* fleet_add() refuses them anyway */
+	want = *n + more;
+	if (want > f->cap[kind]) {
+		*arr = xreallocarray(*arr, want, size);
+		f->cap[kind] = want;
+	}
+	fleet_index_grow(f, f->ix[kind], fleet_idof[kind], more);
 }
 
 struct fleet *
@@ -272,70 +340,62 @@ fleet_free(struct fleet *f)
 	xfree(f);
 }
 
-/* Grows an array when n reaches a power of two (amortised O(1) append). */
-static void *
-fleet_grow(void *arr, size_t n, size_t size)
+/* Makes room for one more element of a kind (amortised O(1) append). */
+static void
+fleet_grow(struct fleet *f, enum fleet_kind kind)
 {
-	if (n == 0)
-		return xreallocarray(arr, 8, size);
-	if (n >= 8 && (n & (n - 1)) == 0)
-		return xreallocarray(arr, n * 2, size);
-	return arr;
+	size_t *n, size;
+	void **arr = fleet_array(f, kind, &n, &size);
+
+	if (*n < f->cap[kind])
+		return;
+	f->cap[kind] = f->cap[kind] < 8 ? 8 : f->cap[kind] * 2;
+	*arr = xreallocarray(*arr, f->cap[kind], size);
 }
 
 /*
- * Counts, zeroes, names and indexes the element just past the end of one of
- * the fleet's id-keyed arrays (already grown): each element's first member
- * is its id, a char * (sites, devices and profiles begin with one; areas and
- * codes are one), so this is the one append for all five kinds.
+ * Appends id as the last element of its kind: one hash of the id and one
+ * probe, for the duplicate check and the insert both.  Each element's first
+ * member is its id, a char * (sites, devices and profiles begin with one;
+ * areas and codes are one), so this is the one append for all five kinds.
  */
-static uint32_t
-fleet_enter(struct fleet *f, enum fleet_kind kind, void *elem, size_t size,
-    size_t *n, const char *id)
-{
-	uint32_t v = (uint32_t)(*n)++;
-
-	memset(elem, 0, size);
-	*(char **)elem = xstrdup(id);
-	fleet_index_put(f, f->ix[kind], fleet_idof[kind], v);
-	return v;
-}
-
-/* Grows one of the fleet's arrays and enters id as its new last element. */
-#define FLEET_APPEND(f, kind, arr, n, id)				\
-	((arr) = fleet_grow((arr), (n), sizeof(*(arr))),		\
-	 fleet_enter((f), (kind), &(arr)[(n)], sizeof(*(arr)), &(n), (id)))
-
 uint32_t
 fleet_add(struct fleet *f, enum fleet_kind kind, const char *id)
 {
-	struct fleet_device *d;
+	struct fleet_index *ix = f->ix[kind];
+	struct fleet_slot *sl;
+	struct fleet_key k;
+	size_t *n, size, i;
+	void **arr;
+	char *elem;
 	uint32_t v;
 
-	if (fleet_find(f, kind, id) != FLEET_NONE)
-		return FLEET_NONE;
-	switch (kind) {
-	case FLEET_SITE:
-		return FLEET_APPEND(f, kind, f->sites, f->nsites, id);
-	case FLEET_DEVICE:
-		/* two statements: the append may move f->devices */
-		v = FLEET_APPEND(f, kind, f->devices, f->ndevices, id);
-		d = &f->devices[v];
+	if (kind == FLEET_CODE && f->ncodes >= UINT16_MAX)
+		return FLEET_NONE;	/* the loader rejects this many */
+	if ((ix->used + 1) * 2 > ix->mask + 1)
+		fleet_index_grow(f, ix, fleet_idof[kind], 1);
+	fleet_key(&k, id);
+	i = fleet_index_probe(f, ix, fleet_idof[kind], &k, id);
+	if (ix->slots[i].v != 0)
+		return FLEET_NONE;	/* a duplicate */
+	fleet_grow(f, kind);
+	arr = fleet_array(f, kind, &n, &size);
+	v = (uint32_t)(*n)++;
+	elem = (char *)*arr + (size_t)v * size;
+	memset(elem, 0, size);
+	*(char **)elem = xstrdup(id);
+	sl = &ix->slots[i];
+	sl->v = v + 1;
+	sl->tag = (uint32_t)(k.h >> 32);
+	memcpy(sl->key, k.w, sizeof(k.w));
+	ix->used++;
+	if (kind == FLEET_DEVICE) {
+		struct fleet_device *d = &f->devices[v];
+
 		d->site = d->profile = d->via = FLEET_NONE;
 		d->unit = -1;
-		return v;
-	case FLEET_PROFILE:
-		return FLEET_APPEND(f, kind, f->profiles, f->nprofiles, id);
-	case FLEET_AREA:
-		return FLEET_APPEND(f, kind, f->areas, f->nareas, id);
-	case FLEET_CODE:
-		if (f->ncodes >= UINT16_MAX)
-			return FLEET_NONE;	/* the loader rejects this many */
-		return FLEET_APPEND(f, kind, f->codes, f->ncodes, id);
-	case FLEET__KINDS:
-		break;
 	}
-	return FLEET_NONE;
+	return v;
 }
 
 uint32_t

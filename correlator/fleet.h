@@ -129,6 +129,7 @@ struct fleet {
 	char		    **codes;	/* alarm codes, interned; 0 = COMM_LOSS */
 	size_t		      ncodes;
 	struct fleet_index   *ix[FLEET__KINDS];	/* id -> index, per kind */
+	size_t		      cap[FLEET__KINDS];	/* room in each array */
 };
 
 /* Returns an empty fleet; free it with fleet_free(). */
@@ -142,6 +143,13 @@ void	 fleet_free(struct fleet *f);
  * already exists (or at UINT16_MAX codes).
  */
 uint32_t fleet_add(struct fleet *f, enum fleet_kind kind, const char *id);
+/*
+ * Makes room for more sites, devices, profiles or areas than there are, so
+ * that adding them moves neither the array nor its index: a loader that
+ * knows how many rows follow (an inventory's lines) calls it first.  A
+ * hint only: fleet_add() still grows past it.
+ */
+void	 fleet_reserve(struct fleet *f, enum fleet_kind kind, size_t more);
 /* Interns an area name; returns its index (existing or new). */
 uint32_t fleet_area(struct fleet *f, const char *name);
 

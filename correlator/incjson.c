@@ -14,9 +14,12 @@
  * (area incidents, engines without an SLA config) "clocks" is {} and the
  * other three are null.
  */
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "correlator/alarm.h"
 #include "correlator/incjson.h"
 #include "correlator/sla.h"
 #include "daemon/mem.h"
@@ -465,4 +468,62 @@ incjson_encode(const struct fleet *f, const struct corr_event *ev)
 	incjson_append(&b, f, ev);
 	b.p[b.n - 1] = '\0';	/* the newline */
 	return b.p;		/* the time cache dies with b; p is the caller's */
+}
+
+/* A number with %.17g (it reads back as the same double), or null. */
+static void
+ij_real(struct incjson_buf *b, double v)
+{
+	char tmp[32];
+	int n;
+
+	if (!isfinite(v)) {
+		IJ_LIT(b, "null");
+		return;
+	}
+	n = snprintf(tmp, sizeof(tmp), "%.17g", v);
+	ij_raw(b, tmp, (size_t)n);
+}
+
+size_t
+incjson_alarm(struct incjson_buf *b, const struct incjson_alarm *a)
+{
+	size_t n0 = b->n;
+
+	IJ_KTIME(b, "{\"at\":", a->at);
+	IJ_KSTR(b, ",\"device\":", a->device);
+	IJ_KSTR(b, ",\"site\":", a->site);
+	IJ_KSTR(b, ",\"code\":", a->code);
+	IJ_KNAME(b, ",\"edge\":", a->edge == ALARM_RAISE ? "raise" : "clear");
+	IJ_KNAME(b, ",\"severity\":",
+	    fleet_severity_name((enum severity)a->severity));
+	IJ_LIT(b, ",\"value\":");
+	ij_real(b, a->value);
+	IJ_LIT(b, "}");
+	return b->n - n0;
+}
+
+size_t
+incjson_telemetry(struct incjson_buf *b, const char *device, const char *site,
+    const struct incjson_sample *s, size_t n)
+{
+	size_t n0 = b->n;
+
+	IJ_KSTR(b, "{\"device\":", device);
+	IJ_KSTR(b, ",\"site\":", site);
+	IJ_LIT(b, ",\"samples\":[");
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			IJ_LIT(b, ",");
+		IJ_KSTR(b, "{\"point\":", s[i].name);
+		IJ_LIT(b, ",\"value\":");
+		ij_real(b, s[i].value);
+		IJ_KNSTR(b, ",\"unit\":", s[i].unit);
+		IJ_KNAME(b, ",\"quality\":",
+		    fleet_quality_name((enum fleet_quality)s[i].quality));
+		IJ_KTIME(b, ",\"at\":", s[i].at);
+		IJ_LIT(b, "}");
+	}
+	IJ_LIT(b, "]}");
+	return b->n - n0;
 }

@@ -23,6 +23,13 @@
 #define INCJSON_SCHEMA	"tocsin.incident/1"
 
 /*
+ * The module also writes tocsin's two other messages, with the same
+ * writer (escaping, times, numbers): a raw alarm transition
+ * (tocsin.alarms/1, the line `tocsind --replay` reads, docs/replay.md) and
+ * a device's telemetry batch (tocsin.telemetry/1, docs/kafka.md).
+ */
+
+/*
  * A buffer events are encoded into, reused from event to event by a caller
  * that writes many (replay, a shard's sink): no allocation per event once
  * it has grown to the largest, and the text of the last instants formatted
@@ -67,5 +74,38 @@ size_t	 incjson_append(struct incjson_buf *b, const struct fleet *f,
  * never NULL (out of memory aborts, as in mem.h).
  */
 char	*incjson_encode(const struct fleet *f, const struct corr_event *ev);
+
+/* A tocsin.alarms/1 message; strings NUL-terminated, valid UTF-8. */
+struct incjson_alarm {
+	int64_t		 at;		/* ms */
+	const char	*device, *site, *code;
+	uint8_t		 edge;		/* enum alarm_edge */
+	uint8_t		 severity;	/* enum severity */
+	double		 value;		/* not finite: null */
+};
+
+/*
+ * Appends {"at":..,"device":..,"site":..,"code":..,"edge":"raise|clear",
+ * "severity":..,"value":number|null} at b->n, no newline; returns the
+ * bytes appended.  A value is written with %.17g (it reads back equal).
+ */
+size_t	 incjson_alarm(struct incjson_buf *b, const struct incjson_alarm *a);
+
+/* A point's latest sample in a tocsin.telemetry/1 batch. */
+struct incjson_sample {
+	const char	*name;		/* the profile's point name */
+	const char	*unit;		/* or NULL */
+	double		 value;		/* not finite: null */
+	int64_t		 at;		/* ms, when it was read */
+	uint8_t		 quality;	/* enum fleet_quality */
+};
+
+/*
+ * Appends {"device":..,"site":..,"samples":[{"point":..,"value":..,
+ * "unit":..,"quality":..,"at":..},...]} at b->n, no newline; returns the
+ * bytes appended.
+ */
+size_t	 incjson_telemetry(struct incjson_buf *b, const char *device,
+	    const char *site, const struct incjson_sample *s, size_t n);
 
 #endif

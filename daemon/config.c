@@ -302,13 +302,82 @@ cfg_redis_read(struct cfgkey_ctx *cx, yaml_node_t *n, void *base,
 }
 
 
-static const struct cfg_key http_keys[] = {
-	KBOOL("enabled", struct cfg_http, enabled, "true"),
-	KSTR("bind", struct cfg_http, bind, "127.0.0.1"),
-	KU32("port", struct cfg_http, port, 1, 65535, "8080"),
-	KSTR("token_file", struct cfg_http, token_file, NULL),
-	K_END
-};
+/*
+ * The http section's keys: the server's numeric settings (http_settings[];
+ * sizes read as sizes, "64k"), then its strings and `enabled`.  Built on
+ * the stack for reading, defaults and freeing, like the redis section's.
+ */
+static void
+cfg_http_keys(struct cfg_key keys[CFGKEY_KEYS_MAX])
+{
+	size_t i = 0;
+
+	for (const struct setting *s = http_settings; s->key != NULL;
+	    s++, i++) {
+		if (i + 4 >= CFGKEY_KEYS_MAX)
+			fatalx("config: more http keys than CFGKEY_KEYS_MAX");
+		keys[i] = (struct cfg_key){ .name = s->key,
+		    .type = s->kind == SETTING_MS ? CT_DUR32 : CT_SIZE,
+		    .off = s->off, .min = s->min, .max = s->max };
+	}
+	keys[i++] = (struct cfg_key)KSTR("listen", struct cfg_http,
+	    server.listen, HTTP_DEFAULT_LISTEN);
+	keys[i++] = (struct cfg_key)KSTR("token_file", struct cfg_http,
+	    server.token_file, NULL);
+	keys[i++] = (struct cfg_key)KBOOL("enabled", struct cfg_http, enabled,
+	    "true");
+	keys[i] = (struct cfg_key)K_END;
+}
+
+_Static_assert(offsetof(struct cfg_http, server) == 0,
+    "cfg_http.server must be its first member");
+
+static void
+cfg_http_defaults(struct cfgkey_ctx *cx, struct cfg_http *h)
+{
+	struct cfg_key keys[CFGKEY_KEYS_MAX];
+
+	http_config_defaults(&h->server);
+	cfg_http_keys(keys);
+	cfgkey_defaults(cx, keys, h);
+}
+
+static void
+cfg_http_read(struct cfgkey_ctx *cx, yaml_node_t *n, void *base,
+    const char *path)
+{
+	struct config *cfg = base;
+	struct cfg_key keys[CFGKEY_KEYS_MAX];
+
+	cfg_http_keys(keys);
+	cfgkey_map(cx, n, keys, &cfg->http, path, NULL);
+}
+
+/*
+ * http.listen: its form, and beyond loopback only with a token file
+ * (reads need none, so an open listener would show everything).
+ */
+static void
+cfg_http_check(struct cfgkey_ctx *cx, const struct cfg_http *h)
+{
+	char host[256];
+	unsigned port;
+	const char *why;
+
+	if (!h->enabled || h->server.listen == NULL ||
+	    h->server.listen[0] == '\0')
+		return;
+	if (http_listen_parse(h->server.listen, host, sizeof(host), &port,
+	    &why) != 0) {
+		cfgkey_error_at(cx, NULL, "http.listen", "\"%s\": %s",
+		    h->server.listen, why);
+		return;
+	}
+	if (strncmp(host, "127.", 4) != 0 && strcmp(host, "::1") != 0 &&
+	    strcmp(host, "localhost") != 0 && h->server.token_file == NULL)
+		cfgkey_error_at(cx, NULL, "http.listen", "listening on %s "
+		    "beyond loopback needs http.token_file", host);
+}
 
 static const struct cfg_key output_keys[] = {
 	KSTR("file", struct cfg_output, file, NULL),
@@ -331,7 +400,7 @@ static const struct cfg_key top_keys[] = {
 	[TK_SLA] = KFN("sla", cfgkey_nop),
 	[TK_KAFKA] = KFN("kafka", cfg_kafka_read),
 	[TK_REDIS] = KFN("redis", cfg_redis_read),
-	[TK_HTTP] = KSEC("http", struct config, http, http_keys),
+	[TK_HTTP] = KFN("http", cfg_http_read),
 	[TK_OUTPUT] = KSEC("output", struct config, output, output_keys),
 	[TK__N] = K_END
 };
@@ -369,12 +438,7 @@ cfg_cross_checks(struct cfgkey_ctx *cx, const struct config *cfg)
 	/* the ranges passed as the values were read; this adds the rules
 	 * across keys, from the client's one check */
 	config_modbus_check(&cfg->modbus, cfg_modbus_report, cx);
-	if (strcmp(cfg->http.bind, "127.0.0.1") != 0 &&
-	    strcmp(cfg->http.bind, "::1") != 0 &&
-	    strcmp(cfg->http.bind, "localhost") != 0 &&
-	    cfg->http.token_file == NULL)
-		cfgkey_error_at(cx, NULL, "http.bind", "binding %s beyond "
-		    "loopback needs http.token_file", cfg->http.bind);
+	cfg_http_check(cx, &cfg->http);
 }
 
 struct config *
@@ -398,6 +462,7 @@ config_load_buffer(const char *name, const char *buf, size_t len,
 		cfgkey_defaults(&cx, keys, &cfg->kafka);
 	}
 	cfg_redis_defaults(&cx, &cfg->redis);
+	cfg_http_defaults(&cx, &cfg->http);
 	corr_config_defaults(&cfg->correlation);
 	sla_config_defaults(&cfg->sla);
 
@@ -464,6 +529,8 @@ config_free_parts(struct config *cfg)
 		cfgkey_free(keys, &cfg->kafka);
 		cfg_redis_keys(keys);
 		cfgkey_free(keys, &cfg->redis);
+		cfg_http_keys(keys);
+		cfgkey_free(keys, &cfg->http);
 	}
 	sla_config_fini(&cfg->sla);
 	for (size_t i = 0; i < cfg->kafka.nproperties; i++) {

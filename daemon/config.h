@@ -28,6 +28,7 @@
 #include "drivers/kafka/kafka.h"
 #include "drivers/modbus/mbclient.h"
 #include "drivers/redis/redis.h"
+#include "daemon/http.h"
 #include "drivers/modbus/mbmap.h"
 
 struct cfg_daemon {
@@ -81,11 +82,14 @@ struct cfg_redis {
 	char		*password_file;	/* secret read from a file, never logged */
 };
 
+/*
+ * The `http:` section: the server's settings (http_settings[], the one
+ * table of the numeric keys' ranges, defaults and meanings; listen and
+ * token_file strings owned here) and enabled.
+ */
 struct cfg_http {
-	int		 enabled;
-	char		*bind;		/* 127.0.0.1 by default */
-	uint32_t	 port;
-	char		*token_file;	/* bearer token for writes; never logged */
+	struct http_config server;	/* first: http_settings' offsets */
+	int		 enabled;	/* false, or listen "": no server */
 };
 
 struct cfg_output {

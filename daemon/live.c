@@ -10,9 +10,15 @@
  *   3. the publish pump (daemon/publish) and its sinks: the file sink
  *      (drivers/file), each reading every journal from its own position;
  *   4. the poller over the fleet, its alarm sink pushing into the router;
- *   5. watchers: the tick timer, the duration timer, SIGTERM, SIGINT,
- *      SIGHUP, SIGUSR1;
+ *   5. watchers: the tick timer, the duration timer, the stats timer,
+ *      SIGTERM, SIGINT, SIGHUP, SIGUSR1;
  *   6. shard threads, then the poller's timers, then ev_run().
+ * The HTTP server (daemon/http, its own thread, serving daemon/monitor's
+ * /healthz, /readyz and /metrics) starts between 1 and 2, so /readyz
+ * answers "not ready" while the journals are restored; it only ever reads
+ * daemon/stats copies: the poll thread publishes one every STATS_PERIOD_MS
+ * (the stats timer) and each shard thread from its batch hook (live's
+ * hooks wrap the store's).
  *
  * Nothing is shared mutable between threads but the rings, the journals'
  * durable ends and counters: a live_shard's counters are written by its
@@ -46,19 +52,24 @@
 #include "correlator/incjson.h"
 #include "daemon/live.h"
 #include "daemon/log.h"
+#include "daemon/http.h"
 #include "daemon/mem.h"
+#include "daemon/monitor.h"
 #include "daemon/outbox.h"
 #include "daemon/poller.h"
 #include "daemon/ring.h"
 #include "daemon/publish.h"
 #include "daemon/router.h"
+#include "daemon/stats.h"
 #include "daemon/store.h"
+#include "daemon/telem.h"
 #include "drivers/file/filesink.h"
 #include "drivers/kafka/kafka.h"
 #include "drivers/redis/redis.h"
 
 #define LIVE_TICK_S		0.25	/* shards' time advances this often */
 #define LIVE_RING_SLOTS		4096	/* alarms per producer x shard ring */
+#define LIVE_TELEM_RETRY_MS	100	/* a full telemetry queue rests this */
 #define LIVE_STALL_LOG_S	10.0	/* a held alarm path logs this often */
 #define LIVE_PUBLISH_WAIT_S	5.0	/* stop: sinks may catch up this long;
 					 * the rest waits in the journal */
@@ -74,6 +85,9 @@ struct live_shard {
 	_Atomic uint64_t resolved;	/* "resolved" events */
 	_Atomic uint64_t sla;		/* sla_warning, sla_breached, escalated */
 	_Atomic uint64_t rejected;	/* actions rejected */
+	int64_t		 reported_ms;	/* last stats copy (ring_mono_ms) */
+	uint32_t	*by_area;	/* live incidents per area, counted
+					 * for the stats copy */
 };
 
 struct live {
@@ -85,8 +99,22 @@ struct live {
 	struct pub_sink	*history;	/* closed incidents, by month */
 	struct pub_sink	*redis;		/* or NULL (redis.enabled false) */
 	struct pub_sink	*kafka;		/* tocsin.incidents, tocsin.actions */
+	struct telem	*telem;		/* tocsin.telemetry, or NULL (off) */
+	int		 kafka_idx;	/* its publish slot */
+	int64_t		 kafka_next_try; /* renewal: not before (mono ms) */
+	uint64_t	 kafka_renewals;
 	uint8_t		*comm;		/* per device: 0 not yet polled, 1 ok,
 					 * 2 lost (Redis device:<id> on change) */
+	uint8_t		*mcomm;		/* per device: enum stats_comm */
+	uint64_t	 ncomm[STATS_COMM__COUNT]; /* devices by comm */
+	uint64_t	 rtt[STATS_RTT_BUCKETS + 1]; /* polls by mean RTT */
+	uint64_t	 rtt_count;
+	double		 rtt_sum_s;
+	struct stats	*stats;		/* copies for the HTTP thread */
+	struct monitor	*monitor;	/* /healthz, /readyz, /metrics */
+	struct http_server *http;	/* or NULL (http.enabled false) */
+	char		*http_token;	/* from http.token_file, or NULL */
+	int		 fidx, hidx, ridx; /* publish indexes or -1 */
 	int		 actions_paused; /* a shard ring refused an action */
 	char		*redis_password; /* from redis.password_file */
 	uint64_t	 dump_want;	/* bit per shard: a resync dump asked */
@@ -97,6 +125,7 @@ struct live {
 	struct outbox	*outbox;	/* the poll thread's way to the shards */
 	ev_async	 room;		/* a shard freed room: flush the outbox */
 	ev_timer	 tick;		/* router_tick() */
+	ev_timer	 statst;	/* the poll thread's stats copy */
 	ev_timer	 deadline;	/* -d SECONDS */
 	ev_signal	 sigterm, sigint, sighup, sigusr1;
 	const char	*stop_reason;	/* "SIGTERM", "duration", ... */
@@ -239,13 +268,27 @@ live_room_cb(struct ev_loop *loop, ev_async *w, int revents)
 	}
 }
 
-/* A poll done: a device whose communication state changed goes to Redis. */
+/* A poll done: counted for /metrics; a device whose communication state
+ * changed goes to Redis. */
 static void
 live_poll(void *arg, const struct poller_poll *p)
 {
 	struct live *lv = arg;
 	uint8_t c = p->comm_lost ? 2 : 1;
+	/* metrics: ok once it answers, lost in COMM_LOSS, else as it was */
+	uint8_t m = p->comm_lost ? STATS_COMM_LOST : p->good ? STATS_COMM_OK :
+	    lv->mcomm[p->device];
 
+	if (p->rtt_us > 0) {
+		lv->rtt[stats_rtt_bucket(p->rtt_us)]++;
+		lv->rtt_count++;
+		lv->rtt_sum_s += p->rtt_us / 1e6;
+	}
+	if (lv->mcomm[p->device] != m) {
+		lv->ncomm[lv->mcomm[p->device]]--;
+		lv->ncomm[m]++;
+		lv->mcomm[p->device] = m;
+	}
 	if (lv->redis == NULL || lv->comm[p->device] == c)
 		return;
 	lv->comm[p->device] = c;
@@ -258,12 +301,51 @@ static const struct poller_sink_ops live_poller_ops = {
 	.poll = live_poll,
 };
 
+/* Telemetry on (kafka.telemetry set): samples that cleared their deadband
+ * are folded into the latest value of each point and sent per device. */
+static void
+live_sample(void *arg, const struct almrule_sample *s)
+{
+	struct live *lv = arg;
+
+	telem_sample(lv->telem, s);
+}
+
+static const struct poller_sink_ops live_poller_telem_ops = {
+	.rules = { .alarm = live_alarm, .sample = live_sample },
+	.poll = live_poll,
+};
+
+static int
+live_telem_send(void *arg, uint32_t device, const char *key,
+    const char *json, size_t len)
+{
+	struct live *lv = arg;
+
+	return kafka_telemetry(lv->kafka, device, key, json, len);
+}
+
+static const struct telem_out_ops live_telem_out_ops = { live_telem_send };
+
+static void
+live_telem_lost(void *arg, uint32_t device)
+{
+	struct live *lv = arg;
+
+	if (lv->telem != NULL)
+		telem_lost(lv->telem, device);
+}
+
+static void live_kafka_renew(struct live *lv);
+
 static void
 live_send_tick(struct live *lv)
 {
 	int64_t now = live_now_ms(lv);
 
 	live_flush(lv);
+	if (lv->kafka != NULL && kafka_fatal(lv->kafka))
+		live_kafka_renew(lv);
 	if (lv->actions_paused && lv->kafka != NULL) {
 		lv->actions_paused = 0;
 		kafka_actions_resume(lv->kafka);
@@ -307,6 +389,205 @@ live_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	live_send_tick(lv);
+}
+
+/* ---- stats for the HTTP thread (daemon/stats.h) ---- */
+
+/* A sink's own failures and records in flight, by what it is. */
+static void
+live_sink_counts(struct live *lv, int idx, struct stats_sink *k)
+{
+	struct filesink_counters fc;
+	struct redis_stats rs;
+	struct kafka_stats ks;
+
+	if (idx == lv->fidx || idx == lv->hidx) {
+		filesink_counters(idx == lv->fidx ? lv->out : lv->history, &fc);
+		k->errors = fc.write_errors;
+	} else if (idx == lv->ridx && lv->redis != NULL) {
+		redis_stats(lv->redis, &rs);
+		k->errors = rs.errors + rs.connect_failures;
+		k->inflight = rs.inflight;
+	} else if (idx == lv->kafka_idx && lv->kafka != NULL) {
+		kafka_stats(lv->kafka, &ks);
+		/* kafka_stats has no in-flight count (its counters
+		 * cannot give one: a refusal may come before or after
+		 * the produce): 0 */
+		k->errors = ks.failed + ks.refused;
+	}
+}
+
+/* Poll thread: its copy of everything the loop owns. */
+static void
+live_stats_put(struct live *lv)
+{
+	struct stats_poll *sp = xcalloc(1, sizeof(*sp));
+	struct publish_sink_stats pst;
+
+	sp->at_ms = ring_mono_ms();
+	poller_counters(lv->poller, &sp->pc);
+	outbox_stats(lv->outbox, &sp->os);
+	router_producer_stats(lv->router, 0, &sp->rp);
+	sp->backlog = router_backlog(lv->router);
+	sp->sleeps = router_sleeps(lv->router);
+	sp->ticks = lv->ticks;
+	sp->ticks_skipped = lv->ticks_skipped;
+	memcpy(sp->comm, lv->ncomm, sizeof(sp->comm));
+	memcpy(sp->rtt, lv->rtt, sizeof(sp->rtt));
+	sp->rtt_count = lv->rtt_count;
+	sp->rtt_sum_s = lv->rtt_sum_s;
+	for (unsigned i = 0; i < publish_nsinks(lv->pub) &&
+	    sp->nsinks < STATS_MAX_SINKS; i++) {
+		struct stats_sink *k = &sp->sinks[sp->nsinks++];
+
+		publish_sink_stats(lv->pub, (int)i, &pst);
+		snprintf(k->name, sizeof(k->name), "%s", pst.name);
+		k->offered = pst.offered;
+		k->refused = pst.refused;
+		k->rewinds = pst.rewinds;
+		k->lag = pst.lag;
+		k->healthy = pst.healthy;
+		live_sink_counts(lv, (int)i, k);
+	}
+	stats_put_poll(lv->stats, sp);
+	xfree(sp);
+}
+
+static void
+live_stats_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	live_stats_put(container_of(w, struct live, statst));
+}
+
+/* What live_count_incident fills. */
+struct live_count {
+	struct stats_shard *s;
+	const struct fleet *f;
+};
+
+/* corr_engine_dump callback, shard thread: one live incident counted. */
+static void
+live_count_incident(void *arg, const struct corr_event *ev)
+{
+	struct live_count *lc = arg;
+	const struct corr_incident *ci = ev->inc;
+	unsigned tier = TIER__COUNT;	/* "none": an area incident */
+
+	if (ci->site != FLEET_NONE && ci->site < lc->f->nsites)
+		tier = lc->f->sites[ci->site].tier;
+	if (ci->state < CORR_STATE__COUNT && tier < STATS_TIERS)
+		lc->s->live[ci->state][tier]++;
+	if (ci->area < lc->f->nareas)
+		lc->s->by_area[ci->area]++;
+}
+
+/* Shard thread, after a round: its stats copy, once a STATS_PERIOD_MS. */
+static void
+live_shard_report(struct live *lv, unsigned shard, struct corr_engine *e)
+{
+	struct live_shard *ls = &lv->shards[shard];
+	struct stats_shard s;
+	struct live_count lc = { &s, lv->cfg->fleet };
+	int64_t now = ring_mono_ms();
+
+	if (ls->reported_ms != 0 && now - ls->reported_ms < STATS_PERIOD_MS)
+		return;
+	ls->reported_ms = now;
+	memset(&s, 0, sizeof(s));
+	s.at_ms = now;
+	s.by_area = ls->by_area;
+	memset(s.by_area, 0, lv->cfg->fleet->nareas * sizeof(*s.by_area));
+	corr_engine_stats(e, &s.cs);
+	store_stats(lv->stores[shard], &s.ss);
+	corr_engine_dump(e, corr_engine_now(e), live_count_incident, &lc);
+	stats_put_shard(lv->stats, shard, &s);
+}
+
+/*
+ * The shards' hooks: the store's (journal every input), then the stats
+ * copy after each round (a tick makes one at least every LIVE_TICK_S, so
+ * a live shard's heartbeat never stops).
+ */
+static void
+live_hook_begin(void *arg, unsigned shard, struct corr_engine *e,
+    const struct router_input *in)
+{
+	struct live *lv = arg;
+
+	if (store_hooks.begin != NULL)
+		store_hooks.begin(lv->stores, shard, e, in);
+}
+
+static void
+live_hook_end(void *arg, unsigned shard, struct corr_engine *e,
+    const struct router_input *in)
+{
+	struct live *lv = arg;
+
+	if (store_hooks.end != NULL)
+		store_hooks.end(lv->stores, shard, e, in);
+}
+
+static int
+live_hook_batch(void *arg, unsigned shard, struct corr_engine *e, int idle)
+{
+	struct live *lv = arg;
+	int r = store_hooks.batch != NULL ?
+	    store_hooks.batch(lv->stores, shard, e, idle) : -1;
+
+	live_shard_report(lv, shard, e);
+	return r;
+}
+
+static void
+live_hook_dump(void *arg, unsigned shard, struct corr_engine *e, int64_t now)
+{
+	struct live *lv = arg;
+
+	if (store_hooks.dump != NULL)
+		store_hooks.dump(lv->stores, shard, e, now);
+}
+
+static const struct router_hooks live_hooks = {
+	.begin = live_hook_begin,
+	.end = live_hook_end,
+	.batch = live_hook_batch,
+	.dump = live_hook_dump,
+};
+
+/*
+ * The HTTP server, when enabled: the token (a file others can read stops
+ * the start), the stats and the monitor's routes.  0, or -1 (logged).
+ */
+static int
+live_http(struct live *lv)
+{
+	const struct cfg_http *ch = &lv->cfg->http;
+	struct http_route routes[MONITOR_NROUTES];
+	size_t n;
+	char err[512];
+
+	if (!ch->enabled || ch->server.listen == NULL ||
+	    ch->server.listen[0] == '\0') {
+		log_info("http off (http.enabled false or http.listen empty)");
+		return 0;
+	}
+	if (ch->server.token_file != NULL && ch->server.token_file[0] != '\0' &&
+	    http_token_load(ch->server.token_file, &lv->http_token, err,
+	    sizeof(err)) != 0) {
+		log_error("start failed: %s", err);
+		return -1;
+	}
+	n = monitor_routes(lv->monitor, routes);
+	if (http_start(&ch->server, routes, n, lv->http_token, &lv->http, err,
+	    sizeof(err)) != 0) {
+		log_error("start failed: %s", err);
+		return -1;
+	}
+	monitor_set_server(lv->monitor, lv->http);
+	return 0;
 }
 
 /* One line of counters: SIGUSR1 and the stop line. */
@@ -374,6 +655,20 @@ live_log_counters(struct live *lv, const char *what)
 	    (unsigned long long)jsyncs, (unsigned long long)jerrors,
 	    (unsigned long long)lag,
 	    (unsigned long long)router_sleeps(lv->router));
+	if (lv->telem != NULL) {
+		struct telem_stats ts;
+
+		telem_stats(lv->telem, &ts);
+		log_info("%s telemetry samples=%llu folded=%llu batches=%llu "
+		    "sent=%llu full=%llu refused=%llu resent=%llu waiting=%llu",
+		    what, (unsigned long long)ts.samples,
+		    (unsigned long long)ts.folded,
+		    (unsigned long long)ts.batches,
+		    (unsigned long long)ts.sent, (unsigned long long)ts.full,
+		    (unsigned long long)ts.refused,
+		    (unsigned long long)ts.resent,
+		    (unsigned long long)ts.waiting);
+	}
 }
 
 static void
@@ -553,9 +848,8 @@ live_redis(struct live *lv)
 	rc = cr->client;
 	rc.id_prefix = lv->cfg->correlation.id_prefix;
 	lv->redis_password = live_read_secret(cr->password_file);
-	lv->comm = xcalloc(lv->cfg->fleet->ndevices + 1, 1);
 	rc.password = lv->redis_password;
-	idx = publish_add(lv->pub, "redis");
+	idx = lv->ridx = publish_add(lv->pub, "redis");
 	rc_new = redis_new(lv->loop, &rc, publish_host(lv->pub, idx),
 	    &lv->redis);
 	if (rc_new != 0) {
@@ -581,22 +875,16 @@ live_action(void *arg, const struct corr_action *a, int32_t part,
 	return rc;
 }
 
-/* The Kafka publisher and actions consumer: 0, or -1 (logged). */
+/* A Kafka sink for publish slot idx in *out: 0, or -1 (logged). */
 static int
-live_kafka(struct live *lv)
+live_kafka_new(struct live *lv, int idx, struct pub_sink **out)
 {
 	const struct cfg_kafka *ck = &lv->cfg->kafka;
 	struct kafka_prop props[KAFKA_MAX_PROPS];
 	struct kafka_action_host ah = { live_action, lv };
-	struct kafka_config kc;
+	struct kafka_config kc = ck->client;
 	char err[512];
-	int idx;
 
-	if (!kafka_supported(err, sizeof(err))) {
-		log_warnx("kafka: not started: %s", err);
-		return 0;
-	}
-	kc = ck->client;
 	if (ck->nproperties > KAFKA_MAX_PROPS) {
 		log_error("start failed: kafka.properties: %zu, at most %d",
 		    ck->nproperties, KAFKA_MAX_PROPS);
@@ -608,17 +896,74 @@ live_kafka(struct live *lv)
 	}
 	kc.props = props;
 	kc.nprops = ck->nproperties;
-	idx = publish_add(lv->pub, "kafka");
 	if (kafka_new(lv->loop, &kc, publish_host(lv->pub, idx), &ah,
-	    &lv->kafka, err, sizeof(err)) != 0) {
-		log_error("start failed: kafka: %s", err);
+	    out, err, sizeof(err)) != 0) {
+		log_error("kafka: %s", err);
 		return -1;
 	}
-	publish_attach(lv->pub, idx, lv->kafka);
-	log_info("kafka publisher bootstrap=%s topic=%s actions=%s",
-	    kafka_bootstrap(lv->kafka), kc.incidents,
-	    kc.actions && *kc.actions ? kc.actions : "-");
+	if (lv->telem != NULL) {
+		const struct kafka_telemetry_host th = { live_telem_lost, lv };
+
+		kafka_telemetry_host(*out, &th);
+	}
 	return 0;
+}
+
+/* The Kafka publisher and actions consumer: 0, or -1 (logged). */
+static int
+live_kafka(struct live *lv)
+{
+	const struct kafka_config *kc = &lv->cfg->kafka.client;
+	char err[512];
+
+	if (!kafka_supported(err, sizeof(err))) {
+		log_warnx("kafka: not started: %s", err);
+		return 0;
+	}
+	if (kc->telemetry[0] != '\0') {
+		const struct telem_out to = { &live_telem_out_ops, lv };
+
+		lv->telem = telem_new(lv->loop, lv->cfg->fleet, &to,
+		    LIVE_TELEM_RETRY_MS);
+	}
+	lv->kafka_idx = publish_add(lv->pub, "kafka");
+	if (live_kafka_new(lv, lv->kafka_idx, &lv->kafka) < 0) {
+		log_error("start failed: kafka");
+		return -1;
+	}
+	publish_attach(lv->pub, lv->kafka_idx, lv->kafka);
+	log_info("kafka publisher bootstrap=%s topic=%s actions=%s "
+	    "alarms=%s telemetry=%s", kafka_bootstrap(lv->kafka), kc->incidents,
+	    kc->actions && *kc->actions ? kc->actions : "-",
+	    *kc->alarms ? kc->alarms : "-", *kc->telemetry ? kc->telemetry : "-");
+	return 0;
+}
+
+/*
+ * A producer that hit a fatal error takes nothing more: close it and put
+ * a new one in its place, which is offered again everything the old one
+ * had not delivered (the journal still has it).  Tried on every tick
+ * until it works; the failures are logged at most every 10 s.
+ */
+static void
+live_kafka_renew(struct live *lv)
+{
+	int64_t now = ring_mono_ms();
+	struct pub_sink *fresh;
+
+	if (lv->kafka_next_try > now)
+		return;
+	lv->kafka_next_try = now + 1000;
+	/* the old one stays (refusing everything) until a new one exists */
+	if (live_kafka_new(lv, lv->kafka_idx, &fresh) < 0)
+		return;
+	lv->kafka->ops->close(lv->kafka, 0);
+	lv->kafka = fresh;
+	lv->kafka_renewals++;
+	publish_replace(lv->pub, lv->kafka_idx, lv->kafka);
+	log_warnx("kafka: a new producer replaces the one that hit a fatal "
+	    "error (renewals=%llu); what was not delivered is sent again",
+	    (unsigned long long)lv->kafka_renewals);
 }
 
 /* mkdir -p for the state directory: 0 or -errno. */
@@ -715,6 +1060,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	memset(&lv, 0, sizeof(lv));
 	lv.cfg = cfg;
 	lv.nshards = cfg->daemon.shards ? cfg->daemon.shards : 1;
+	lv.fidx = lv.hidx = lv.ridx = lv.kafka_idx = -1;
 	outpath = cfg->output.file != NULL && cfg->output.file[0] != '\0' ?
 	    cfg->output.file : "-";
 	/* a reader of stdout that goes away is a write error, not a death */
@@ -755,15 +1101,26 @@ live_run(struct config *cfg, const struct live_opts *opts)
 		goto err_shards;
 	}
 	lv.outbox = outbox_new(cfg->fleet, lv.router, 0);
-	if (live_restore(&lv) < 0)
+	lv.comm = xcalloc(cfg->fleet->ndevices + 1, 1);
+	lv.mcomm = xcalloc(cfg->fleet->ndevices + 1, 1);
+	lv.ncomm[STATS_COMM_UNKNOWN] = cfg->fleet->ndevices;
+	for (unsigned i = 0; i < lv.nshards; i++)
+		lv.shards[i].by_area = xcalloc(cfg->fleet->nareas + 1,
+		    sizeof(uint32_t));
+	lv.stats = stats_new(lv.nshards, cfg->fleet->nareas, live_now_ms(&lv));
+	lv.monitor = monitor_new(lv.stats, cfg->fleet,
+	    cfg->http.server.max_sink_lag);
+	/* before the restore, so /readyz says "not ready" while it runs */
+	if (live_http(&lv) < 0 || live_restore(&lv) < 0)
 		goto err_router;
-	router_set_hooks(lv.router, &store_hooks, lv.stores);
+	/* the store's hooks, and the shards' stats copies */
+	router_set_hooks(lv.router, &live_hooks, &lv);
 	lv.pub = publish_new(lv.loop, lv.stores, lv.nshards, live_resync, &lv);
 	memset(&fsc, 0, sizeof(fsc));
 	fsc.path = outpath;
 	fsc.rotate_bytes = (uint64_t)cfg->output.rotate_mb << 20;
 	fsc.keep = cfg->output.keep;
-	fidx = publish_add(lv.pub, "file");
+	fidx = lv.fidx = publish_add(lv.pub, "file");
 	if ((rc = filesink_new(lv.loop, &fsc, publish_host(lv.pub, fidx),
 	    &lv.out, err, sizeof(err))) != 0) {
 		log_error("start failed: %s", err);
@@ -781,7 +1138,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	memset(&fsc, 0, sizeof(fsc));
 	fsc.path = hpath;
 	fsc.closed_monthly = 1;
-	fidx = publish_add(lv.pub, "history");
+	fidx = lv.hidx = publish_add(lv.pub, "history");
 	if (filesink_new(lv.loop, &fsc, publish_host(lv.pub, fidx),
 	    &lv.history, err, sizeof(err)) != 0) {
 		log_error("start failed: %s", err);
@@ -795,6 +1152,8 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	ev_async_start(lv.loop, &lv.room);
 
 	ps.arg = &lv;
+	if (lv.telem != NULL)
+		ps.ops = &live_poller_telem_ops;
 	if ((rc = poller_new(lv.loop, cfg->fleet, cfg->mbmap, &pc, &ps,
 	    &lv.poller)) != 0) {
 		log_error("start failed: poller rc=%d", rc);
@@ -803,6 +1162,9 @@ live_run(struct config *cfg, const struct live_opts *opts)
 
 	ev_timer_init(&lv.tick, live_tick_cb, LIVE_TICK_S, LIVE_TICK_S);
 	ev_timer_start(lv.loop, &lv.tick);
+	ev_timer_init(&lv.statst, live_stats_cb, STATS_PERIOD_MS / 1000.0,
+	    STATS_PERIOD_MS / 1000.0);
+	ev_timer_start(lv.loop, &lv.statst);
 	if (opts->duration_s > 0) {
 		ev_timer_init(&lv.deadline, live_deadline_cb, opts->duration_s,
 		    0.);
@@ -832,12 +1194,15 @@ live_run(struct config *cfg, const struct live_opts *opts)
 		router_stop(lv.router);
 		goto err_watchers;
 	}
+	live_stats_put(&lv);
+	stats_set_phase(lv.stats, STATS_RUNNING);
 	log_info("start version=%s pid=%ld config=%s census=\"%s\" shards=%u "
 	    "output=%s duration_s=%g", TOCSIN_VERSION, (long)getpid(),
 	    cfg->path, census, lv.nshards, outpath, opts->duration_s);
 
 	ev_run(lv.loop, 0);
 
+	stats_set_phase(lv.stats, STATS_STOPPING);
 	live_shutdown(&lv);
 	ev_now_update(lv.loop);
 	snprintf(err, sizeof(err), "stop reason=%s census=\"%s\"",
@@ -850,14 +1215,19 @@ err_watchers:
 	ev_signal_stop(lv.loop, &lv.sigint);
 	ev_signal_stop(lv.loop, &lv.sigterm);
 	ev_timer_stop(lv.loop, &lv.deadline);
+	ev_timer_stop(lv.loop, &lv.statst);
 	ev_timer_stop(lv.loop, &lv.tick);
 	poller_free(lv.poller);
 err_router:
+	http_stop(lv.http);
 	ev_async_stop(lv.loop, &lv.room);
 	router_free(lv.router);
 	outbox_free(lv.outbox);
+	if (lv.telem != NULL)
+		telem_flush(lv.telem);	/* the latest values, if they fit */
 	if (lv.kafka != NULL)
 		lv.kafka->ops->close(lv.kafka, 2000);
+	telem_free(lv.telem);
 	if (lv.redis != NULL)
 		lv.redis->ops->close(lv.redis, 1000);
 	if (lv.history != NULL)
@@ -867,10 +1237,16 @@ err_router:
 	publish_free(lv.pub);
 	xfree(lv.redis_password);
 	xfree(lv.comm);
+	xfree(lv.mcomm);
 	for (unsigned i = 0; lv.stores != NULL && i < lv.nshards; i++)
 		store_close(lv.stores[i]);
 	xfree(lv.stores);
+	monitor_free(lv.monitor);
+	stats_free(lv.stats);
+	http_token_free(lv.http_token);
 err_shards:
+	for (unsigned i = 0; i < lv.nshards; i++)
+		xfree(lv.shards[i].by_area);
 	xfree(sinks);
 	xfree(lv.shards);
 	ev_loop_destroy(lv.loop);

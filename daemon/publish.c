@@ -311,6 +311,26 @@ publish_attach(struct publish *p, int idx, struct pub_sink *s)
 }
 
 void
+publish_replace(struct publish *p, int idx, struct pub_sink *sink)
+{
+	struct pub_slot *s = &p->slots[idx];
+
+	s->sink = sink;
+	s->blocked = 0;
+	for (unsigned sh = 0; sh < p->nshards && p->started; sh++) {
+		struct pub_reader *r = &s->rs[sh];
+
+		if (r->n > 0) {
+			journal_reader_seek(r->rd, r->fifo[r->head]);
+			r->n = 0;
+			s->rewinds++;
+		}
+	}
+	if (p->started)
+		ev_async_send(p->loop, &p->kick);
+}
+
+void
 publish_start(struct publish *p)
 {
 	for (unsigned i = 0; i < p->nslots; i++) {

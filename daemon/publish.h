@@ -55,6 +55,13 @@ struct publish *publish_new(struct ev_loop *loop, struct store **stores,
 int	 publish_add(struct publish *p, const char *name);
 const struct pub_host *publish_host(struct publish *p, int idx);
 void	 publish_attach(struct publish *p, int idx, struct pub_sink *s);
+/*
+ * Puts s in idx's place after its old sink was closed (a Kafka producer
+ * that hit a fatal error is replaced so): every record offered to the old
+ * one and not reported done is offered to s again, from each shard's
+ * oldest, in order.
+ */
+void	 publish_replace(struct publish *p, int idx, struct pub_sink *s);
 /* Loads saved positions and starts pumping. */
 void	 publish_start(struct publish *p);
 /* New durable records on shard (any thread; async-signal unsafe). */

@@ -130,8 +130,16 @@ store_input(struct store *st, const struct router_input *in)
 		PUT(st, in->ev->point);
 		PUT(st, in->ev->edge);
 		PUT(st, in->ev->severity);
-		snapbuf_put_str(&st->rb, f->devices[in->ev->device].id);
-		snapbuf_put_str(&st->rb, f->codes[in->ev->code]);
+		/*
+		 * Names with their NULs, so that tocsin.alarms' publisher
+		 * uses them in place (restore's get_str() reads the NUL as
+		 * the end of the string it is); then site and area as they
+		 * were when it happened, for that publisher alone.
+		 */
+		put_cstr(st, f->devices[in->ev->device].id);
+		put_cstr(st, f->codes[in->ev->code]);
+		put_cstr(st, f->sites[in->ev->site].id);
+		put_cstr(st, f->areas[f->sites[in->ev->site].area]);
 		return store_put(st, STORE_ALARM);
 	case ROUTER_IN_ACTION:
 		PUT(st, in->act->at);
@@ -782,6 +790,27 @@ store_pub_rec(const struct journal_rec *rec, unsigned shard,
 		pr->json = snapbuf_get_view(&r, &n);
 		pr->jsonlen = n;
 		return snapbuf_ok(&r) != 0 ? -EINVAL : 1;
+	case STORE_ALARM: {
+		uint32_t point;
+
+		pr->kind = PUB_ALARM;
+		GET(&r, pr->at);
+		GET(&r, pr->value);
+		GET(&r, point);
+		GET(&r, pr->edge);
+		GET(&r, pr->severity);
+		if (r.off == r.n || snapbuf_ok(&r) != 0)
+			return -EINVAL;
+		/* a journal written before the names had their NULs (and
+		 * site and area were kept): nothing to publish */
+		if (((const char *)rec->p)[rec->n - 1] != '\0')
+			return 0;
+		pr->device = get_cstr(&r);
+		pr->code = get_cstr(&r);
+		pr->site = get_cstr(&r);
+		pr->area = get_cstr(&r);
+		return snapbuf_ok(&r) != 0 ? -EINVAL : 1;
+	}
 	case STORE_ACTION: {
 		int64_t at;
 		uint8_t type;

@@ -46,6 +46,8 @@ enum pub_kind {
 			 * tocsin.actions.rejected value */
 	PUB_ACTION,	/* an action taken from tocsin.actions is journaled:
 			 * the Kafka consumer may commit kpart/koffset */
+	PUB_ALARM,	/* an alarm transition the shard took in, as it was
+			 * journaled (tocsin.alarms; other sinks skip it) */
 	PUB__COUNT
 };
 
@@ -77,6 +79,12 @@ struct pub_rec {
 	/* PUB_EVENT, PUB_STATE: the timeline steps it carries */
 	const struct pub_span *steps;
 	uint32_t	 nsteps;
+	/* PUB_ALARM (site and area above, "" in a journal written before
+	 * they were kept; at and severity above too): */
+	const char	*device;	/* device id */
+	const char	*code;		/* alarm code */
+	double		 value;		/* the point's value; NAN: none */
+	uint8_t		 edge;		/* enum alarm_edge */
 	/* PUB_ACTION, PUB_REJECTED: where the action came from, or -1 */
 	int32_t		 kpart;		/* tocsin.actions partition */
 	int64_t		 koffset;	/* its offset there */

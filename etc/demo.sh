@@ -50,6 +50,14 @@ until redis-cli -p "$rport" ping 2>/dev/null | grep -q PONG; do
 	    cat "$work/redis.log" >&2; exit 1; }
 	sleep 0.1
 done
+# The HTTP API on a free loopback port, with a token only this user reads.
+hport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+(umask 077; head -c 24 /dev/urandom | base64 >"$work/token")
+sed -i "s|^  listen: .*|  listen: \"127.0.0.1:$hport\"\\n  token_file: $work/token|" \
+    "$CONFIG"
+grep -q "token_file: $work/token" "$CONFIG" ||
+	{ echo "demo: $CONFIG has no http.listen line" >&2; exit 1; }
+echo "== HTTP API: http://127.0.0.1:$hport/healthz, /readyz, /metrics (writes: Authorization: Bearer \$(cat $work/token))"
 sed -i -e "s|^redis:\$|redis:\\n  enabled: true|" \
     -e "s|^  port: 6379\$|  port: $rport|" "$CONFIG"
 grep -q "port: $rport" "$CONFIG" ||

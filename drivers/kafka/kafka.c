@@ -54,6 +54,7 @@
 
 #include "daemon/log.h"
 #include "daemon/mem.h"
+#include "correlator/incjson.h"
 #include "daemon/utc.h"
 #include "drivers/kafka/kafka.h"
 
@@ -139,6 +140,10 @@ struct kf {
 	rd_kafka_t	*prod;
 	rd_kafka_queue_t *prod_q;	/* its main queue: reports, errors */
 	rd_kafka_topic_t *t_inc, *t_rej; /* t_rej NULL when "" */
+	rd_kafka_topic_t *t_alarm;	/* tocsin.alarms, NULL when "" */
+	rd_kafka_topic_t *t_tel;	/* tocsin.telemetry, NULL when "" */
+	struct kafka_telemetry_host th;	/* lost() may be NULL */
+	struct incjson_buf alarm_json;	/* an alarm's message, encoded */
 	rd_kafka_t	*cons;		/* NULL: no consumer */
 	rd_kafka_queue_t *cons_q;	/* everything of the consumer */
 	int		 pipefd[2];	/* librdkafka -> loop */
@@ -179,6 +184,9 @@ const struct kafka_setting kafka_settings[] = {
 	    "malformed or refused actions, with the reason"),
 	SET("alarms", alarms, "",
 	    "raw alarm transitions keyed by area; empty: off"),
+	SET("telemetry", telemetry, "",
+	    "each device's latest samples (deadband passed), keyed by device "
+	    "id; empty: off"),
 	SET("group", group, "tocsind", "consumer group of the actions"),
 	SET("client_id", client_id, "tocsind", "client.id of both clients"),
 #undef SET
@@ -428,56 +436,16 @@ kf_produce(struct kf *kf, rd_kafka_topic_t *t, const void *val, size_t len,
 		return (int)rd_kafka_last_error();
 	kf->inflight++;
 	kf->inflight_bytes += len;
-	kf->st.produced++;
 	return 0;
 }
 
 static void kf_rej_send(struct kf *kf, struct kf_rej *rj);
 
+/* What an offer does when rd_kafka_produce() said no (err). */
 static int
-kf_offer(struct pub_sink *s, const struct pub_rec *r)
+kf_offer_failed(struct kf *kf, struct kf_shard *sh, const struct pub_rec *r,
+    rd_kafka_topic_t *t, int err, size_t len)
 {
-	struct kf *kf = container_of(s, struct kf, base);
-	rd_kafka_topic_t *t = NULL;
-	struct kf_shard *sh;
-	const char *key = NULL;
-	uint64_t ticket;
-	int err;
-
-	if (kf->fatal || kf->want_ready) {
-		kf->st.queue_full++;
-		kf->want_ready = 1;
-		return -EAGAIN;
-	}
-	if (r->shard >= KF_MAX_SHARDS)
-		fatalx("kafka: shard=%u beyond %u", r->shard, KF_MAX_SHARDS);
-	sh = kf_shard(kf, r->shard);
-	if (r->kind == PUB_EVENT)
-		t = kf->t_inc;
-	else if (r->kind == PUB_REJECTED)
-		t = kf->t_rej;
-	else if (r->kind == PUB_ACTION)
-		kf_action_done(kf, r->kpart, r->koffset);
-	if (t == NULL || r->json == NULL) {
-		/* not produced (a rejection too when `rejected` is ""):
-		 * done in its turn */
-		if (r->kind == PUB_REJECTED)
-			kf_action_done(kf, r->kpart, r->koffset);
-		(void)kf_push(sh, r->pos, 1, -1, -1);
-		kf_advance(kf, r->shard);
-		return 0;
-	}
-	if (r->id != NULL)
-		key = r->id;
-	ticket = sh->tail;
-	err = kf_produce(kf, t, r->json, r->jsonlen, key,
-	    key ? strlen(key) : 0,
-	    (void *)(uintptr_t)(ticket << 17 | (uint64_t)r->shard << 1 | 1));
-	if (err == 0) {
-		(void)kf_push(sh, r->pos, 0,
-		    r->kind == PUB_REJECTED ? r->kpart : -1, r->koffset);
-		return 0;
-	}
 	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
 		kf->st.queue_full++;
 		kf->want_ready = 1;
@@ -514,12 +482,89 @@ kf_offer(struct pub_sink *s, const struct pub_rec *r)
 	/* refused before it left (too large for message.max.bytes, ...) */
 	kf->st.refused++;
 	kf_log_refused(kf, rd_kafka_topic_name(t), "where=produce",
-	    (rd_kafka_resp_err_t)err, r->jsonlen);
+	    (rd_kafka_resp_err_t)err, len);
 	(void)kf_push(sh, r->pos, 1, -1, -1);
 	if (r->kind == PUB_REJECTED)
 		kf_action_done(kf, r->kpart, r->koffset);
 	kf_advance(kf, r->shard);
 	return 0;
+}
+
+/*
+ * An alarm transition to tocsin.alarms: key = its area (so one area's
+ * transitions stay in order on one partition, as DESIGN.md's scale-out
+ * reads them), value = tocsin.alarms/1, the line --replay reads.  In the
+ * shard's FIFO like an event: delivered, rewound or refused the same way.
+ */
+static int
+kf_offer_alarm(struct kf *kf, struct kf_shard *sh, const struct pub_rec *r)
+{
+	const struct incjson_alarm a = { r->at, r->device, r->site, r->code,
+	    r->edge, r->severity, r->value };
+	uint64_t ticket = sh->tail;
+	int err;
+
+	kf->alarm_json.n = 0;
+	(void)incjson_alarm(&kf->alarm_json, &a);
+	err = kf_produce(kf, kf->t_alarm, kf->alarm_json.p, kf->alarm_json.n,
+	    r->area, strlen(r->area),
+	    (void *)(uintptr_t)(ticket << 17 | (uint64_t)r->shard << 1 | 1));
+	if (err == 0) {
+		kf->st.produced++;
+		(void)kf_push(sh, r->pos, 0, -1, -1);
+		return 0;
+	}
+	return kf_offer_failed(kf, sh, r, kf->t_alarm, err, kf->alarm_json.n);
+}
+
+static int
+kf_offer(struct pub_sink *s, const struct pub_rec *r)
+{
+	struct kf *kf = container_of(s, struct kf, base);
+	rd_kafka_topic_t *t = NULL;
+	struct kf_shard *sh;
+	const char *key = NULL;
+	uint64_t ticket;
+	int err;
+
+	if (kf->fatal || kf->want_ready) {
+		kf->st.queue_full++;
+		kf->want_ready = 1;
+		return -EAGAIN;
+	}
+	if (r->shard >= KF_MAX_SHARDS)
+		fatalx("kafka: shard=%u beyond %u", r->shard, KF_MAX_SHARDS);
+	sh = kf_shard(kf, r->shard);
+	if (r->kind == PUB_EVENT)
+		t = kf->t_inc;
+	else if (r->kind == PUB_REJECTED)
+		t = kf->t_rej;
+	else if (r->kind == PUB_ACTION)
+		kf_action_done(kf, r->kpart, r->koffset);
+	else if (r->kind == PUB_ALARM && kf->t_alarm != NULL)
+		return kf_offer_alarm(kf, sh, r);
+	if (t == NULL || r->json == NULL) {
+		/* not produced (a rejection too when `rejected` is ""):
+		 * done in its turn */
+		if (r->kind == PUB_REJECTED)
+			kf_action_done(kf, r->kpart, r->koffset);
+		(void)kf_push(sh, r->pos, 1, -1, -1);
+		kf_advance(kf, r->shard);
+		return 0;
+	}
+	if (r->id != NULL)
+		key = r->id;
+	ticket = sh->tail;
+	err = kf_produce(kf, t, r->json, r->jsonlen, key,
+	    key ? strlen(key) : 0,
+	    (void *)(uintptr_t)(ticket << 17 | (uint64_t)r->shard << 1 | 1));
+	if (err == 0) {
+		kf->st.produced++;
+		(void)kf_push(sh, r->pos, 0,
+		    r->kind == PUB_REJECTED ? r->kpart : -1, r->koffset);
+		return 0;
+	}
+	return kf_offer_failed(kf, sh, r, t, err, r->jsonlen);
 }
 
 /* The delivery report of a pub_rec. */
@@ -601,6 +646,28 @@ kf_dr_rej(struct kf *kf, struct kf_rej *rj, const rd_kafka_message_t *m)
 	xfree(rj);
 }
 
+/*
+ * The delivery report of a telemetry batch: lost unless delivered or
+ * refused for good (the latest values are the host's to send again).
+ */
+static void
+kf_dr_tel(struct kf *kf, uint32_t device, const rd_kafka_message_t *m)
+{
+	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		kf->down = 0;
+		return;
+	}
+	if (kf_refusal(m->err)) {
+		kf->st.refused++;
+		kf_log_refused(kf, rd_kafka_topic_name(m->rkt),
+		    "where=broker", m->err, m->len);
+		return;
+	}
+	kf->st.telemetry_lost++;
+	if (!kf->closing && kf->th.lost != NULL)
+		kf->th.lost(kf->th.arg, device);
+}
+
 static void
 kf_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -612,6 +679,8 @@ kf_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	kf->inflight_bytes -= m->len;
 	if (tag & 1)
 		kf_dr_rec(kf, tag, m);
+	else if ((tag & 3) == 2)
+		kf_dr_tel(kf, (uint32_t)(tag >> 2), m);
 	else
 		kf_dr_rej(kf, (struct kf_rej *)tag, m);
 	if (kf->want_ready && !kf->fatal && kf->inflight < kf->max_msgs / 2 &&
@@ -754,8 +823,10 @@ kf_rej_send(struct kf *kf, struct kf_rej *rj)
 	rj->tries++;
 	err = kf_produce(kf, kf->t_rej, rj->val, rj->vallen, rj->key,
 	    rj->keylen, rj);
-	if (err == 0)
+	if (err == 0) {
+		kf->st.produced++;
 		return;
+	}
 	/* never stall the consumer on its own rejections */
 	log_error("kafka: rejection not sent partition=%d offset=%" PRId64
 	    " err=\"%s\" (the action's offset is stored anyway)", rj->part,
@@ -1079,7 +1150,7 @@ kf_mock_start(struct kf *kf, const struct kafka_config *cfg, char *err,
     size_t errlen)
 {
 	const char *topics[] = { cfg->incidents, cfg->actions, cfg->rejected,
-	    cfg->alarms };
+	    cfg->alarms, cfg->telemetry };
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	char e[512];
 
@@ -1155,8 +1226,14 @@ kf_producer_new(struct kf *kf, const struct kafka_config *cfg, char *err,
 	kf->t_inc = rd_kafka_topic_new(kf->prod, cfg->incidents, NULL);
 	if (cfg->rejected[0] != '\0')
 		kf->t_rej = rd_kafka_topic_new(kf->prod, cfg->rejected, NULL);
+	if (cfg->alarms[0] != '\0')
+		kf->t_alarm = rd_kafka_topic_new(kf->prod, cfg->alarms, NULL);
+	if (cfg->telemetry[0] != '\0')
+		kf->t_tel = rd_kafka_topic_new(kf->prod, cfg->telemetry, NULL);
 	if (kf->t_inc == NULL || (cfg->rejected[0] != '\0' &&
-	    kf->t_rej == NULL)) {
+	    kf->t_rej == NULL) || (cfg->alarms[0] != '\0' &&
+	    kf->t_alarm == NULL) || (cfg->telemetry[0] != '\0' &&
+	    kf->t_tel == NULL)) {
 		snprintf(err, errlen, "kafka topic: %s",
 		    rd_kafka_err2str(rd_kafka_last_error()));
 		return -EINVAL;
@@ -1248,6 +1325,7 @@ kafka_new(struct ev_loop *loop, const struct kafka_config *cfg,
 	    cfg->incidents == NULL || cfg->incidents[0] == '\0' ||
 	    cfg->brokers == NULL || cfg->actions == NULL ||
 	    cfg->rejected == NULL || cfg->alarms == NULL ||
+	    cfg->telemetry == NULL ||
 	    cfg->group == NULL || cfg->client_id == NULL ||
 	    cfg->nprops > KAFKA_MAX_PROPS ||
 	    (cfg->nprops > 0 && cfg->props == NULL)) {
@@ -1256,6 +1334,7 @@ kafka_new(struct ev_loop *loop, const struct kafka_config *cfg,
 		return -EINVAL;
 	}
 	kf = xcalloc(1, sizeof(*kf));
+	incjson_buf_init(&kf->alarm_json);
 	kf->base.ops = &kf_ops;
 	kf->loop = loop;
 	kf->host = *host;
@@ -1336,6 +1415,11 @@ kf_free(struct kf *kf, int timeout_ms)
 		rd_kafka_topic_destroy(kf->t_inc);
 	if (kf->t_rej != NULL)
 		rd_kafka_topic_destroy(kf->t_rej);
+	if (kf->t_alarm != NULL)
+		rd_kafka_topic_destroy(kf->t_alarm);
+	if (kf->t_tel != NULL)
+		rd_kafka_topic_destroy(kf->t_tel);
+	incjson_buf_fini(&kf->alarm_json);
 	if (kf->prod_q != NULL)
 		rd_kafka_queue_destroy(kf->prod_q);
 	if (kf->prod != NULL)
@@ -1381,4 +1465,57 @@ void
 kafka_stats(const struct pub_sink *s, struct kafka_stats *out)
 {
 	*out = container_of(s, struct kf, base)->st;
+}
+
+void
+kafka_telemetry_host(struct pub_sink *s, const struct kafka_telemetry_host *h)
+{
+	struct kf *kf = container_of(s, struct kf, base);
+
+	kf->th = *h;
+}
+
+int
+kafka_telemetry(struct pub_sink *s, uint32_t device, const char *key,
+    const char *json, size_t len)
+{
+	struct kf *kf = container_of(s, struct kf, base);
+	int err;
+
+	if (kf->t_tel == NULL)
+		return -ENOTCONN;
+	if (kf->fatal)
+		return -EAGAIN;
+	err = kf_produce(kf, kf->t_tel, json, len, key, strlen(key),
+	    (void *)((uintptr_t)device << 2 | 2));
+	if (err == 0) {
+		kf->st.telemetry_produced++;
+		return 0;
+	}
+	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL ||
+	    err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
+	    err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
+	    err == RD_KAFKA_RESP_ERR__FATAL)
+		return -EAGAIN;
+	kf->st.refused++;
+	kf_log_refused(kf, rd_kafka_topic_name(kf->t_tel), "where=produce",
+	    (rd_kafka_resp_err_t)err, len);
+	return -EINVAL;
+}
+
+int
+kafka_fatal(const struct pub_sink *s)
+{
+	const struct kf *kf = container_of(s, struct kf, base);
+
+	return kf->fatal;
+}
+
+void
+kafka_test_fatal(struct pub_sink *s)
+{
+	struct kf *kf = container_of(s, struct kf, base);
+
+	(void)rd_kafka_test_fatal_error(kf->prod,
+	    RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, "a test's fatal");
 }

@@ -60,6 +60,7 @@ struct kafka_config {
 	const char	*actions;	/* consumed; "": no consumer */
 	const char	*rejected;	/* refused actions */
 	const char	*alarms;	/* raw alarm transitions; "": off */
+	const char	*telemetry;	/* devices' sample batches; "": off */
 	const char	*group;		/* consumer group of the actions */
 	const char	*client_id;	/* client.id of both clients */
 	/* not in the table: */
@@ -118,6 +119,9 @@ struct kafka_stats {
 	uint64_t	 actions_in;	/* actions consumed (valid or not) */
 	uint64_t	 actions_rejected; /* forwarded to the rejected topic */
 	uint64_t	 actions_paused; /* host said -EAGAIN: partition paused */
+	uint64_t	 telemetry_produced; /* telemetry batches handed over */
+	uint64_t	 telemetry_lost; /* ... whose delivery failed (the host
+					 * was told: it sends them again) */
 };
 
 /*
@@ -155,6 +159,36 @@ void	 kafka_stats(const struct pub_sink *s, struct kafka_stats *out);
  * nothing is paused.
  */
 void	 kafka_actions_resume(struct pub_sink *s);
+
+/*
+ * 1 once the producer hit a fatal error (the idempotent producer can no
+ * longer keep order): the daemon closes this sink and makes a new one in
+ * its place (publish_replace()).  kafka_test_fatal() makes the producer
+ * fatal as a broker could (librdkafka's rd_kafka_test_fatal_error()): for
+ * tests.
+ */
+int	 kafka_fatal(const struct pub_sink *s);
+void	 kafka_test_fatal(struct pub_sink *s);
+
+/*
+ * Telemetry.  Not journaled: the daemon folds samples into the latest value
+ * of every point (daemon/telem) and hands the sink one batch per device,
+ * keyed by its id.  kafka_telemetry() returns 0 (taken), -EAGAIN (the
+ * queue is full or the producer unusable: keep it, try again later),
+ * -ENOTCONN (no telemetry topic configured) or -EINVAL (refused for good:
+ * logged and counted).  A batch whose delivery fails is reported to
+ * lost(device), so the host sends that device's latest values again.
+ * Loop thread.
+ */
+struct kafka_telemetry_host {
+	void	(*lost)(void *arg, uint32_t device);
+	void	*arg;
+};
+
+void	 kafka_telemetry_host(struct pub_sink *s,
+	    const struct kafka_telemetry_host *h);
+int	 kafka_telemetry(struct pub_sink *s, uint32_t device, const char *key,
+	    const char *json, size_t len);
 
 /*
  * Reads one tocsin.actions value (n bytes at p, no NUL needed): NULL with

@@ -87,7 +87,8 @@ fx_yaml(void)
 	fprintf(fp, "daemon: {shards: %d, state_dir: %s/state}\n"
 	    "modbus: {port: %d, timeout: 100ms, interval: 300ms, "
 	    "comm_loss_misses: 1, backoff_min: 100ms, backoff_max: 300ms}\n"
-	    "output: {file: %s/out.jsonl}\n", F.shards, F.dir, F.modport,
+	    "output: {file: %s/out.jsonl}\n"
+	    "http: {listen: \"127.0.0.1:0\"}\n", F.shards, F.dir, F.modport,
 	    F.dir);
 	if (F.rport > 0)
 		fprintf(fp, "redis: {enabled: true, port: %d}\n", F.rport);

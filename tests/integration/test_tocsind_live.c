@@ -177,6 +177,7 @@ fleet_yaml(const struct env *e, const char *name, const char *output,
 	    "  comm_loss_misses: 2\n  backoff_min: 100ms\n"
 	    "  backoff_max: 500ms\n"
 	    "output:\n  file: %s\n"
+	    "http:\n  listen: \"127.0.0.1:0\"\n"
 	    "profiles:\n"
 	    "  rectifier:\n    points:\n"
 	    "      - {name: mains_voltage, address: 30001, type: uint16, "
@@ -623,5 +624,136 @@ Test(tocsind_live, write_errors_are_counted_not_fatal)
 	    "file /nonexistent-tocsin-dir/out.jsonl: No such file") != NULL,
 	    "%s", r.err);
 	proc_result_free(&r);
+	env_fini(&e);
+}
+
+/* The lines of a topic, "%k %s" each, once it has at least n (20 s). */
+static char *
+topic_lines(const char *bootstrap, const char *topic, int n)
+{
+	char cmd[512];
+	int64_t end = tenv_mono_ms() + 20000;
+
+	snprintf(cmd, sizeof(cmd), "kcat -C -b %s -t %s -o beginning -e -q "
+	    "-f '%%k %%s\\n' 2>/dev/null", bootstrap, topic);
+	for (;;) {
+		char *out = pubfix_sh(cmd, 15000);
+
+		if (pubfix_count_lines(out) >= n || tenv_mono_ms() >= end)
+			return out;
+		free(out);
+		usleep(200000);
+	}
+}
+
+/*
+ * kafka.alarms and kafka.telemetry set (the embedded cluster): mains
+ * fails at T1 at 500 ms and comes back at 3 s.  tocsin.alarms has T1's
+ * MAINS_FAIL raise and then its clear, keyed by T1's area, in the form
+ * --replay reads; tocsin.telemetry has batches of T1-rect keyed by the
+ * device, the voltage below the threshold while mains was away and above
+ * the clear level after it came back; T2-rect's batches say nothing of a
+ * failure.  The stop line counts the batches.
+ */
+Test(tocsind_live, kafka_gets_raw_alarms_and_telemetry)
+{
+	struct env e;
+	char out[128], path[128], bootstrap[128], *yaml, *log, *alarms, *tel;
+	const char *want[2];
+	json_t *evs, *op;
+	int low = 0, high = 0, t2 = 0, bad = 0;
+	char *save = NULL, *raise_at, *clear_at;
+
+	if (getenv("TOCSIN_SANITIZER") != NULL &&
+	    strcmp(getenv("TOCSIN_SANITIZER"), "thread") == 0) {
+		cr_skip_test("a ThreadSanitizer tocsind has no Kafka publisher "
+		    "(librdkafka's threads are invisible to TSan)");
+		return;
+	}
+	env_init(&e, 5);
+	env_path(&e, "incidents.jsonl", out, sizeof(out));
+	fleet_yaml(&e, "live.yaml", out, 0);
+	yaml = read_env_file(&e, "live.yaml");
+	tenv_write_file(e.dir, "k.yaml", yaml);
+	env_path(&e, "k.yaml", path, sizeof(path));
+	{
+		FILE *fp = fopen(path, "a");
+
+		cr_assert_not_null(fp);
+		fputs("kafka: {alarms: tocsin.alarms, telemetry: "
+		    "tocsin.telemetry}\n", fp);
+		fclose(fp);
+	}
+	free(yaml);
+	tenv_write_file(e.dir, "scen", "500ms site:T1 mains_fail\n"
+	    "3s site:T1 mains_restore\n");
+	sim_start(&e, "live.yaml", "scen");
+	daemon_start(&e, "k.yaml", NULL);
+	env_path(&e, "tocsind.err", path, sizeof(path));
+	cr_assert_eq(pubfix_mock_bootstrap(path, bootstrap, sizeof(bootstrap),
+	    10000), 0, "no mock bootstrap in the log");
+
+	evs = wait_for(&e, "incidents.jsonl", "MAINS_FAIL incident at T1",
+	    has_mains_opened, NULL);
+	op = find(evs, "opened", "T1", "MAINS_FAIL", NULL);
+	want[0] = strdup(istr(op, "id"));
+	json_decref(evs);
+	want[1] = "cleared";
+	json_decref(wait_for(&e, "incidents.jsonl", "cleared incident at T1",
+	    has_state, want));
+	free((char *)want[0]);
+
+	alarms = topic_lines(bootstrap, "tocsin.alarms", 2);
+	raise_at = strstr(alarms, "north {\"at\":\"");
+	cr_assert_not_null(raise_at, "tocsin.alarms:\n%s", alarms);
+	cr_expect_not_null(strstr(raise_at, "\",\"device\":\"T1-rect\","
+	    "\"site\":\"T1\",\"code\":\"MAINS_FAIL\",\"edge\":\"raise\","
+	    "\"severity\":\"critical\",\"value\":"), "%s", alarms);
+	clear_at = strstr(alarms, "\"code\":\"MAINS_FAIL\",\"edge\":\"clear\"");
+	cr_expect(clear_at != NULL && clear_at > raise_at,
+	    "no clear after the raise:\n%s", alarms);
+	free(alarms);
+
+	tel = topic_lines(bootstrap, "tocsin.telemetry", 4);
+	for (char *l = strtok_r(tel, "\n", &save); l != NULL;
+	    l = strtok_r(NULL, "\n", &save)) {
+		char *sp = strchr(l, ' ');
+		json_t *b, *s;
+		size_t i;
+
+		cr_assert_not_null(sp, "%s", l);
+		*sp = '\0';
+		b = json_loads(sp + 1, 0, NULL);
+		cr_assert_not_null(b, "not JSON on tocsin.telemetry: %s", sp + 1);
+		cr_expect_str_eq(json_string_value(json_object_get(b,
+		    "device")), l, "key = device id");
+		json_array_foreach(json_object_get(b, "samples"), i, s) {
+			double v = json_number_value(json_object_get(s,
+			    "value"));
+
+			cr_expect_str_eq(json_string_value(json_object_get(s,
+			    "point")), "mains_voltage");
+			if (strcmp(l, "T1-rect") == 0) {
+				low += v < 170;
+				high += v >= 190;
+			} else {
+				t2++;
+				bad += v < 190;
+			}
+		}
+		json_decref(b);
+	}
+	cr_expect_gt(low, 0, "no low voltage of T1 on tocsin.telemetry");
+	cr_expect_gt(high, 0, "no normal voltage of T1 on tocsin.telemetry");
+	cr_expect_gt(t2, 0, "nothing of T2 on tocsin.telemetry");
+	cr_expect_eq(bad, 0, "T2's mains never failed");
+	free(tel);
+
+	cr_expect_eq(stop_pid(&e.daemon, SIGTERM, 15000), 0);
+	log = read_env_file(&e, "tocsind.err");
+	cr_expect_not_null(strstr(log, "stop reason=SIGTERM"), "%s", log);
+	cr_expect_not_null(strstr(log, " telemetry samples="), "%s", log);
+	cr_expect_null(sanitizer_report(log), "%s", log);
+	free(log);
 	env_fini(&e);
 }

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <ev.h>
 #include <librdkafka/rdkafka.h>
 
+#include "correlator/alarm.h"
 #include "tests/support/kafkafix.h"
 #include "tests/support/proc.h"
 #include "tests/support/tenv.h"
@@ -83,6 +85,8 @@ kfx_init(struct kfx *x, const char *brokers, const char *tag)
 	snprintf(x->rejected, sizeof(x->rejected), "t.%s.%d.rejected", tag,
 	    (int)getpid());
 	snprintf(x->group, sizeof(x->group), "g.%s.%d", tag, (int)getpid());
+	snprintf(x->alarms, sizeof(x->alarms), "t.%s.%d.alarms", tag,
+	    (int)getpid());
 	kafka_config_defaults(&x->cfg);
 	x->cfg.brokers = x->brokers;
 	x->cfg.incidents = x->incidents;
@@ -181,6 +185,35 @@ kfx_offer_kind(struct kfx *x, unsigned shard, uint8_t kind, int32_t kpart,
 	r.jsonlen = r.json ? strlen(r.json) : 0;
 	r.kpart = kpart;
 	r.koffset = koffset;
+	rc = x->sink->ops->offer(x->sink, &r);
+	if (rc == 0)
+		x->next_pos[shard]++;
+	return rc;
+}
+
+int
+kfx_offer_alarm(struct kfx *x, unsigned shard, const char *area, unsigned n)
+{
+	char dev[32], site[32];
+	struct pub_rec r;
+	int rc;
+
+	snprintf(dev, sizeof(dev), "D%u", n);
+	snprintf(site, sizeof(site), "S%u", n);
+	memset(&r, 0, sizeof(r));
+	r.pos = x->next_pos[shard];
+	r.shard = shard;
+	r.kind = PUB_ALARM;
+	r.at = 1700000000000LL + n;
+	r.device = dev;
+	r.site = site;
+	r.area = area;
+	r.code = "MAINS_FAIL";
+	r.edge = n % 2 == 0 ? ALARM_RAISE : ALARM_CLEAR;
+	r.severity = SEV_CRITICAL;
+	r.value = n % 7 == 0 ? NAN : n / 2.0;
+	r.kpart = -1;
+	r.koffset = -1;
 	rc = x->sink->ops->offer(x->sink, &r);
 	if (rc == 0)
 		x->next_pos[shard]++;

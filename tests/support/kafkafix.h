@@ -34,6 +34,8 @@ struct kfx {
 	struct kafka_prop props[KAFKA_MAX_PROPS];
 	char		 brokers[256];
 	char		 incidents[96], actions[96], rejected[96], group[96];
+	char		 alarms[96];	/* set; cfg.alarms "" until a test
+					 * points it here */
 	char		 err[512];
 	/* the fake pub_host */
 	uint64_t	 next_pos[KFX_SHARDS];	/* next position to offer */
@@ -75,6 +77,14 @@ int	 kfx_offer_event(struct kfx *x, unsigned shard, unsigned n,
 /* Offers a record of kind (not PUB_EVENT) to shard at its next position. */
 int	 kfx_offer_kind(struct kfx *x, unsigned shard, uint8_t kind,
 	    int32_t kpart, int64_t koffset);
+
+/*
+ * Offers one PUB_ALARM to shard at its next position: device "D<n>" of
+ * site "S<n>" in area, raise when n is even, value n / 2.0 (NAN when n is
+ * a multiple of 7, as COMM_LOSS has); at = 1,700,000,000,000 + n.
+ */
+int	 kfx_offer_alarm(struct kfx *x, unsigned shard, const char *area,
+	    unsigned n);
 
 /* Runs the loop until pred(x) or timeout_ms; returns pred(x). */
 int	 kfx_wait(struct kfx *x, int (*pred)(struct kfx *), int timeout_ms);

@@ -64,6 +64,7 @@ tenv_write_file(const char *dir, const char *name, const char *text)
 char *
 tenv_demo_yaml(unsigned x, int port, int shortdelay)
 {
+	static const char listen[] = "listen: \"127.0.0.1:8471\"";
 	char *src = tenv_read_file("etc/demo.yaml"), *out, *o;
 	char host[32], pline[32];
 	const char *s;
@@ -83,6 +84,10 @@ tenv_demo_yaml(unsigned x, int port, int shortdelay)
 		} else if (strncmp(s, "\n  port: 1502\n", 14) == 0) {
 			o += sprintf(o, "\n%s", pline);
 			s += 14;
+		} else if (strncmp(s, listen, strlen(listen)) == 0) {
+			/* any free port: tests run side by side */
+			o += sprintf(o, "listen: \"127.0.0.1:0\"");
+			s += strlen(listen);
 		} else if (shortdelay && strncmp(s, "delay_on: ", 10) == 0) {
 			o += sprintf(o, "delay_on: 1s");
 			s += 10;

@@ -36,7 +36,8 @@ char	*tenv_read_file(const char *path);
 /*
  * etc/demo.yaml (read from the repository root) moved to a test's own
  * loopback block: hosts 127.0.1.N become 127.X.0.N and the modbus port 1502
- * becomes port, so that tests running at once never share an address;
+ * becomes port, and http.listen 127.0.0.1:8471 becomes 127.0.0.1:0 (any
+ * free port), so that tests running at once never share an address;
  * with shortdelay every delay_on becomes 1s.  Malloc'd; NULL if the file
  * cannot be read or is not the demo fleet (no port 1502 to move).
  */

@@ -65,7 +65,10 @@ Test(config, defaults_when_unset)
 	cr_assert_eq(cfg->modbus.client.inflight, 1);
 	cr_assert_eq(cfg->modbus.client.max_registers, 125);
 	cr_assert_eq(cfg->daemon.shards, 2);
-	cr_assert_str_eq(cfg->http.bind, "127.0.0.1");
+	cr_assert_str_eq(cfg->http.server.listen, HTTP_DEFAULT_LISTEN);
+	cr_assert_eq(cfg->http.enabled, 1);
+	cr_assert_eq(cfg->http.server.max_body, 64u << 10);
+	cr_assert_null(cfg->http.server.token_file);
 	cr_assert_eq(cfg->correlation.chronic_count, 3);
 	cr_assert_eq(cfg->correlation.chronic_period_ms, 90LL * 86400000);
 	cr_assert_eq(cfg->correlation.nrules, 2);
@@ -185,6 +188,35 @@ Test(config, counts_take_suffixes)
 	    "1G", "redis.stream_maxlen: 1G is out of range [100, 100000000]");
 	expect_at(PROFILE "redis:\n  stream_maxlen: lots\n",
 	    "lots", "redis.stream_maxlen: expected a size such as 1000, 64k or 16MiB");
+}
+
+/* The http section: the server's table, listen's form, enabled. */
+Test(config, http_section)
+{
+	struct config *cfg = load(PROFILE "http:\n  listen: \"[::1]:0\"\n"
+	    "  max_body: 1MiB\n  max_connections: 8\n  idle_timeout: 5s\n"
+	    "  max_sink_lag: 16MiB\n  token_file: /etc/tocsin/token\n");
+
+	cr_assert_not_null(cfg, "%s", errs.n ? errs.msg[0] : "");
+	cr_assert_str_eq(cfg->http.server.listen, "[::1]:0");
+	cr_assert_eq(cfg->http.server.max_body, 1u << 20);
+	cr_assert_eq(cfg->http.server.max_connections, 8);
+	cr_assert_eq(cfg->http.server.idle_timeout_ms, 5000);
+	cr_assert_eq(cfg->http.server.max_sink_lag, 16u << 20);
+	cr_assert_str_eq(cfg->http.server.token_file, "/etc/tocsin/token");
+	config_free(cfg);
+	cfg = load(PROFILE "http: {enabled: false, listen: \"\"}\n");
+	cr_assert_not_null(cfg, "%s", errs.n ? errs.msg[0] : "");
+	cr_assert_eq(cfg->http.enabled, 0);
+	config_free(cfg);
+	expect_at(PROFILE "http:\n  max_body: 1G\n", "1G",
+	    "http.max_body: 1G is out of range [64, 16777216]");
+	expect_error(PROFILE "http:\n  listen: \"127.0.0.1\"\n",
+	    "t.yaml: http.listen: \"127.0.0.1\": want HOST:PORT (IPv6 as "
+	    "[ADDRESS]:PORT)");
+	expect_error(PROFILE "http:\n  listen: \"127.0.0.1:99999\"\n",
+	    "t.yaml: http.listen: \"127.0.0.1:99999\": the port must be a "
+	    "number 0-65535 (0: any free port)");
 }
 
 Test(config, modbus_section_reaches_the_client)
@@ -384,8 +416,8 @@ Test(config, cross_checks_after_a_clean_read)
 		"t.yaml: modbus.backoff_min: above modbus.backoff_max",
 		"t.yaml: modbus.timeout: longer than modbus.interval: a poll would "
 		    "overlap the next one",
-		"t.yaml: http.bind: binding 0.0.0.0 beyond loopback needs "
-		    "http.token_file",
+		"t.yaml: http.listen: listening on 0.0.0.0 beyond loopback "
+		    "needs http.token_file",
 	};
 	const char *yaml = "profiles:\n  rect: {points: [{name: v, address: 30001}]}\n"
 	    "sites:\n  - {id: S1, area: a, region: A}\n"
@@ -393,7 +425,7 @@ Test(config, cross_checks_after_a_clean_read)
 	    "  - {id: b, site: S1, profile: rect, host: h}\n"
 	    "modbus: {backoff_min: 2m, backoff_max: 1m, timeout: 10s, "
 	    "interval: 5s}\n"
-	    "http: {bind: 0.0.0.0}\n";
+	    "http: {listen: \"0.0.0.0:8471\"}\n";
 	char broken[1024];
 
 	cr_assert_null(load(yaml));
@@ -408,7 +440,7 @@ Test(config, cross_checks_after_a_clean_read)
 	    "range [1, 65535]");
 	/* a token file makes any address acceptable */
 	snprintf(broken, sizeof(broken), "%s", PROFILE
-	    "http: {bind: 0.0.0.0, token_file: /etc/tocsin/token}\n");
+	    "http: {listen: \"0.0.0.0:8471\", token_file: /etc/tocsin/token}\n");
 	config_free(load(broken));
 	cr_assert_eq(errs.n, 0, "%s", errs.n ? errs.msg[0] : "");
 }

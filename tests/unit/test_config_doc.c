@@ -338,3 +338,90 @@ Test(config_doc, correlation_defaults_match_corr_config_defaults)
 	}
 	free(md);
 }
+
+/*
+ * The `## http` table against http_settings[], the server's one table:
+ * each key's row as this function writes it (durations as the modbus
+ * table, byte counts in KiB or MiB when they divide), and no row for a
+ * numeric key the table lacks.  The whole expected table goes to stderr
+ * when the page differs.
+ */
+static void
+http_value(char *buf, size_t len, const struct setting *s, uint32_t v)
+{
+	if (s->kind == SETTING_MS)
+		doc_ms(buf, len, v, 0);
+	else if (v >= 1024 && v % (1u << 20) == 0)
+		snprintf(buf, len, "%uMiB", v >> 20);
+	else if (v >= 1024 && v % 1024 == 0)
+		snprintf(buf, len, "%uKiB", v >> 10);
+	else
+		snprintf(buf, len, "%u", v);
+}
+
+static void
+http_row(char *buf, size_t len, const struct setting *s)
+{
+	char def[32], lo[32], hi[32];
+
+	http_value(def, sizeof(def), s, s->def);
+	http_value(lo, sizeof(lo), s, s->min);
+	http_value(hi, sizeof(hi), s, s->max);
+	snprintf(buf, len, "| `%s` | %s | %s-%s | %s |", s->key, def, lo, hi,
+	    s->doc);
+}
+
+Test(config_doc, http_table_matches_http_settings)
+{
+	char *md = tenv_read_file(DOC_PATH), *sec, *next, row[ROW_MAX];
+	size_t bad = 0, rows = 0;
+
+	cr_assert(strlen(md) > 0, "cannot read %s", DOC_PATH);
+	sec = strstr(md, "\n## http\n");
+	cr_assert_not_null(sec, "no \"## http\" heading");
+	sec++;
+	if ((next = strstr(sec, "\n## ")) != NULL)
+		*next = '\0';
+	for (const struct setting *s = http_settings; s->key != NULL; s++) {
+		http_row(row, sizeof(row), s);
+		if (strstr(sec, row) == NULL) {
+			cr_log_error("%s ## http: no row \"%s\"", DOC_PATH, row);
+			bad++;
+		}
+	}
+	/* every 4-column key row is one of the table's */
+	for (char *l = strstr(sec, "\n| `"); l != NULL;
+	    l = strstr(l + 1, "\n| `")) {
+		char line[ROW_MAX], *cell[8];
+		const char *nl = strchr(l + 1, '\n');
+		const struct setting *s;
+
+		snprintf(line, sizeof(line), "%.*s", nl ? (int)(nl - l - 1) :
+		    (int)strlen(l + 1), l + 1);
+		if (doc_cells(line, cell, 8) != 4)
+			continue;
+		rows++;
+		for (s = http_settings; s->key != NULL; s++)
+			if (strlen(cell[0]) == strlen(s->key) + 2 &&
+			    strncmp(cell[0] + 1, s->key, strlen(s->key)) == 0)
+				break;
+		if (s->key == NULL) {
+			cr_log_error("%s ## http: row %s: no such numeric key",
+			    DOC_PATH, cell[0]);
+			bad++;
+		}
+	}
+	if (bad != 0) {
+		fprintf(stderr, "--- the numeric rows of ## http, from "
+		    "http_settings[]:\n%s\n%s\n", DOC_HEAD, DOC_RULE);
+		for (const struct setting *s = http_settings; s->key != NULL;
+		    s++) {
+			http_row(row, sizeof(row), s);
+			fprintf(stderr, "%s\n", row);
+		}
+	}
+	free(md);
+	cr_assert_eq(bad, 0, "%s's ## http table differs from http_settings[] "
+	    "in %zu place(s)", DOC_PATH, bad);
+	cr_assert_gt(rows, 0);
+}

@@ -174,6 +174,102 @@ Test(kafka, embedded_mock_delivers_every_record_in_order)
 	kfx_close(&x, 5000);
 }
 
+/*
+ * With `alarms` set, the alarm transitions the shards journaled go to that
+ * topic as tocsin.alarms/1 (the line --replay reads), keyed by area, in
+ * journal order within an area, done in their turn among the events;
+ * without it they are done without a message.
+ */
+Test(kafka, alarms_topic_gets_each_transition_keyed_by_area)
+{
+	static const char *const areas[] = { "north", "south", "east" };
+	struct kafka_stats st;
+	char *dump, *line, *save;
+	unsigned next[3] = { 0, 0, 0 }, nlines = 0;
+	struct kfx x;
+
+	kfx_init(&x, "", "alarms");
+	x.cfg.alarms = x.alarms;
+	cr_assert_eq(kfx_open(&x, 0), 0, "%s", x.err);
+	for (unsigned n = 0; n < 90; n++) {
+		cr_assert_eq(kfx_offer_alarm(&x, n % 2, areas[n % 3], n), 0);
+		if (n % 10 == 0)
+			cr_assert_eq(kfx_offer_event(&x, n % 2, n, 1, 0), 0);
+	}
+	cr_assert(kfx_wait(&x, kfx_all_done, 30000));
+	cr_assert_eq(x.done_backwards, 0);
+	kafka_stats(x.sink, &st);
+	cr_assert_eq(st.produced, 90 + 9);
+	cr_assert_eq(st.delivered, 90 + 9);
+	dump = kfx_kcat_read(kafka_bootstrap(x.sink), x.alarms, 30000);
+	cr_assert_not_null(dump);
+	for (line = strtok_r(dump, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		char want[512], val[32], *sp = strchr(line, ' ');
+		unsigned a, n;
+
+		cr_assert_not_null(sp, "%s", line);
+		*sp = '\0';
+		for (a = 0; a < 3 && strcmp(line, areas[a]) != 0; a++)
+			;
+		cr_assert_lt(a, 3, "key %s", line);
+		n = next[a] * 3 + a;	/* the area's transitions in order */
+		next[a]++;
+		if (n % 7 == 0)
+			snprintf(val, sizeof(val), "null");
+		else
+			snprintf(val, sizeof(val), "%.17g", n / 2.0);
+		snprintf(want, sizeof(want), "{\"at\":\"2023-11-14T22:13:20."
+		    "%03uZ\",\"device\":\"D%u\",\"site\":\"S%u\",\"code\":"
+		    "\"MAINS_FAIL\",\"edge\":\"%s\",\"severity\":\"critical\","
+		    "\"value\":%s}", n, n, n, n % 2 == 0 ? "raise" : "clear", val);
+		cr_assert_str_eq(sp + 1, want);
+		nlines++;
+	}
+	cr_assert_eq(nlines, 90);
+	free(dump);
+	kfx_close(&x, 5000);
+
+	/* off: done in their turn, nothing produced */
+	kfx_init(&x, "", "noalarms");
+	cr_assert_eq(kfx_open(&x, 0), 0, "%s", x.err);
+	for (unsigned n = 0; n < 10; n++)
+		cr_assert_eq(kfx_offer_alarm(&x, 0, "north", n), 0);
+	cr_assert_eq(kfx_offer_event(&x, 0, 1, 1, 0), 0);
+	cr_assert(kfx_wait(&x, kfx_all_done, 30000));
+	kafka_stats(x.sink, &st);
+	cr_assert_eq(st.produced, 1);
+	kfx_close(&x, 5000);
+}
+
+static int
+kfx_fatal(struct kfx *x)
+{
+	return kafka_fatal(x->sink);
+}
+
+/*
+ * A fatal producer error (the idempotent producer cannot keep order any
+ * more): the sink says so, refuses every offer with -EAGAIN (the records
+ * stay in the journal) and is unhealthy, so the daemon replaces it
+ * (test_publish covers the replacement's resend).
+ */
+Test(kafka, fatal_producer_refuses_everything_and_says_so)
+{
+	struct kfx x;
+
+	kfx_init(&x, "", "fatal");
+	cr_assert_eq(kfx_open(&x, 0), 0, "%s", x.err);
+	offer_events(&x, 1, 5, 2);
+	cr_assert(kfx_wait(&x, kfx_all_done, 30000));
+	cr_assert_not(kafka_fatal(x.sink));
+	kafka_test_fatal(x.sink);
+	cr_assert(kfx_wait(&x, kfx_fatal, 10000), "no fatal error seen");
+	cr_assert_eq(kfx_offer_event(&x, 0, 1, 3, 0), -EAGAIN);
+	cr_assert_not(x.sink->ops->healthy(x.sink));
+	kfx_close(&x, 0);
+}
+
 Test(kafka, done_waits_for_the_slowest_partition)
 {
 	struct mock m;

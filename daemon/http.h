@@ -1,0 +1,191 @@
+/*
+ * http.h - tocsind's HTTP server (libmicrohttpd on its own thread): a
+ * route table, bearer-token writes, limits, JSON errors.  docs/http.md is
+ * the operator's page; this header is the contract for the code that adds
+ * routes (daemon/monitor for /healthz, /readyz, /metrics).
+ *
+ * A request goes through these gates, in order, and the first that fails
+ * answers with a JSON error {"error": "...", "status": N}:
+ *   1. the connection limit (max_connections open connections): 503 with
+ *      Retry-After and Connection: close;
+ *   2. a path that is not a plain absolute path (control bytes, longer
+ *      than HTTP_PATH_MAX): 400;
+ *   3. a write (POST, PUT, PATCH, DELETE) without `Authorization: Bearer
+ *      <token>` matching the token file, or with any token when none is
+ *      configured: 401 with `WWW-Authenticate: Bearer`.  Before routing,
+ *      so an unauthenticated client learns nothing of the write routes;
+ *   4. a body over max_body (from Content-Length at once, or while it
+ *      arrives chunked): 413;
+ *   5. routing: no route has the path 404; routes have it but not for the
+ *      method 405 with `Allow` (HEAD is allowed wherever GET is);
+ *   6. a route that takes JSON (HTTP_JSON) with a body that does not parse
+ *      as one JSON object: 400 naming line and column;
+ *   7. the handler, which fills the response.
+ * Reads need no token: /metrics and /healthz are scraped by tools that
+ * carry none, and the listener binds loopback by default.
+ *
+ * Threads: libmicrohttpd's one internal polling thread (epoll) runs every
+ * callback and every handler, one request at a time, so a handler must be
+ * quick and must not touch state owned by another thread except through
+ * locks or atomics (daemon/stats).  Nothing here touches the libev loop.
+ *
+ * The token is read once at start (http_token_load), kept in memory,
+ * compared in constant time for its length, and never logged.
+ */
+#ifndef TOCSIN_HTTP_H
+#define TOCSIN_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "daemon/setting.h"
+
+#define HTTP_DEFAULT_LISTEN	"127.0.0.1:8471"
+#define HTTP_PATH_MAX		1024	/* bytes of a request path */
+#define HTTP_TOKEN_MAX		512	/* bytes of the token */
+#define HTTP_TOKEN_MIN		16	/* a shorter token is refused */
+#define HTTP_SEGS_MAX		8	/* '*' segments a route may capture */
+
+/*
+ * The `http:` section's numeric settings, one table for the loader, the
+ * defaults and docs/configuration.md (tests/unit/test_config_doc.c).
+ * Their fields come first in struct http_config.
+ */
+extern const struct setting http_settings[];
+
+struct http_config {
+	uint32_t	 max_connections; /* open at once; more get 503 */
+	uint32_t	 max_body;	/* request body bytes; more get 413 */
+	uint32_t	 idle_timeout_ms; /* an idle connection is closed */
+	uint32_t	 max_sink_lag;	/* /healthz: a sink further behind
+					 * (journal bytes) is unhealthy */
+	char		*listen;	/* "HOST:PORT", "[V6]:PORT"; PORT 0:
+					 * any free port (logged) */
+	char		*token_file;	/* or NULL: every write refused */
+};
+
+/* Fills the numeric fields with their defaults (strings untouched). */
+void	 http_config_defaults(struct http_config *c);
+
+/* One request as a handler sees it; valid during the call. */
+struct http_req {
+	const char	*method;	/* "GET", ... */
+	const char	*path;		/* "/api/v1/incidents/X", no query */
+	const char	*query;		/* after '?', or "" */
+	const char	*seg[HTTP_SEGS_MAX]; /* the '*' segments, in order,
+					 * NUL-terminated copies */
+	size_t		 nseg;
+	const char	*body;		/* NUL-terminated (may hold NULs) */
+	size_t		 bodylen;
+	json_t		*json;		/* HTTP_JSON routes: the object */
+};
+
+/* What a handler fills; starts as 200, application/json, empty. */
+struct http_resp {
+	int		 status;
+	const char	*ctype;		/* static string */
+	char		*body;		/* grown by http_resp_printf */
+	size_t		 len, cap;
+	char		 allow[128];	/* Allow header, or "" */
+	int		 auth_challenge; /* 1: WWW-Authenticate: Bearer */
+	int		 retry_after;	/* > 0: Retry-After seconds */
+};
+
+typedef void http_handler_fn(void *arg, const struct http_req *rq,
+	    struct http_resp *rs);
+
+/* A route: method + path pattern; '*' as a whole segment matches one
+ * non-empty segment ("/api/v1/incidents/ * /ack", without the spaces). */
+struct http_route {
+	const char	*method;
+	const char	*path;
+	unsigned	 flags;		/* HTTP_JSON */
+	http_handler_fn	*fn;
+	void		*arg;
+};
+
+#define HTTP_JSON	0x1		/* the body must be a JSON object */
+
+/* A request in the server's terms, without sockets (tests, fuzzing). */
+struct http_in {
+	const char	*method;
+	const char	*url;		/* path and query, as received */
+	const char	*authorization;	/* the header, or NULL */
+	const char	*body;		/* NUL-terminated */
+	size_t		 bodylen;
+	uint64_t	 declared_len;	/* Content-Length, or bodylen */
+};
+
+/*
+ * Runs gates 2-7 above on one request against routes[0..n), token (NULL:
+ * none configured) and max_body, filling rs (release with
+ * http_resp_fini).  Pure apart from the handlers it calls.
+ */
+void	 http_handle(const struct http_route *routes, size_t n,
+	    const char *token, uint32_t max_body, const struct http_in *in,
+	    struct http_resp *rs);
+
+void	 http_resp_init(struct http_resp *rs);
+void	 http_resp_fini(struct http_resp *rs);
+/* Appends to the body. */
+void	 http_resp_printf(struct http_resp *rs, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 http_resp_append(struct http_resp *rs, const char *p, size_t n);
+/* Replaces the body with {"error": why, "status": status}. */
+void	 http_resp_error(struct http_resp *rs, int status, const char *fmt,
+	    ...) __attribute__((format(printf, 3, 4)));
+/* Replaces the body with j (compact JSON); takes j's reference. */
+void	 http_resp_json(struct http_resp *rs, int status, json_t *j);
+
+/*
+ * Reads the bearer token from path: its first line, at least
+ * HTTP_TOKEN_MIN and at most HTTP_TOKEN_MAX bytes, from a regular file
+ * that neither group nor others may read or write.  Returns 0 and a
+ * malloc'd token in *out (free with http_token_free, which wipes it), or
+ * -errno with a reason in err that never holds the token.
+ */
+int	 http_token_load(const char *path, char **out, char *err,
+	    size_t errlen);
+void	 http_token_free(char *token);
+/* 1 when given (len bytes) equals token; time independent of where
+ * they differ. */
+int	 http_token_equal(const char *token, const char *given, size_t len);
+
+/*
+ * Splits "HOST:PORT" / "[V6]:PORT" into host (without brackets) and
+ * port; 0, or -EINVAL with a reason in why.
+ */
+int	 http_listen_parse(const char *listen, char *host, size_t hostlen,
+	    unsigned *port, const char **why);
+
+struct http_server;
+
+/* Server counters; any thread. */
+struct http_stats {
+	uint64_t	 requests;	/* answered */
+	uint64_t	 by_class[6];	/* [status / 100], 1xx-5xx */
+	uint64_t	 busy;		/* 503 for the connection limit */
+	uint64_t	 unauthorized;	/* 401 */
+	uint64_t	 too_large;	/* 413 */
+	uint64_t	 connections;	/* open now */
+};
+
+/*
+ * Starts listening on c->listen and serving routes (copied; their args
+ * must outlive the server) with token (copied; NULL: writes refused) on
+ * its own thread.  Returns 0 and *out, or -errno with a reason in err
+ * (address in use, bad address).  Logs "http listening on ADDR:PORT"
+ * with the port really bound.
+ */
+int	 http_start(const struct http_config *c, const struct http_route *routes,
+	    size_t nroutes, const char *token, struct http_server **out,
+	    char *err, size_t errlen);
+/* The port bound (useful with port 0). */
+unsigned http_port(const struct http_server *s);
+void	 http_stats(const struct http_server *s, struct http_stats *out);
+/* Stops the thread, closes every connection, frees s; NULL is a no-op. */
+void	 http_stop(struct http_server *s);
+
+#endif

@@ -1,0 +1,572 @@
+/*
+ * test_tocsind_http.c - tocsind's HTTP server as an operator and a
+ * scraper meet it: a real tocsind on a free loopback port (http.listen
+ * 127.0.0.1:0, the port read from its "http listening on" line), read
+ * with a raw-socket client (tests/support/httpfix).
+ *
+ * The fleet: one site, one rectifier at 127.X.Y.1 (X 18-19, this test's
+ * loopback block, docs/testing.md) on a port where nothing
+ * listens, so its polls fail, COMM_LOSS is raised after one miss and an
+ * incident opens: journal records and sink traffic without a simulator.
+ * Redis, when a test wants it, is a real redis-server on a free port.
+ *
+ * Checked: /readyz and /healthz 200 on a healthy daemon; /healthz 503
+ * naming the sink when Redis stops (and 200 again when it is back), and
+ * naming the lag when a sink is further behind than http.max_sink_lag;
+ * /metrics read by a strict Prometheus text parser (tests/support/
+ * promtext) with no per-device label and no device id anywhere; writes
+ * 401 without and with a wrong token, and reach routing with the right
+ * one; 404, 405 (Allow), 413 as JSON errors; max_connections idle
+ * connections make the next request 503; a token file the group can read
+ * stops the start with a clear line; and, when Debian's prometheus is
+ * installed, a real Prometheus scrapes the target and reports it up with
+ * tocsin series.  Every tocsind must stop on SIGTERM with exit 0 and no
+ * ThreadSanitizer report (TOCSIN_BUILD=build/thread runs the TSan
+ * tocsind).
+ *
+ * Bounds: the port line 10 s; /healthz 200 15 s; Redis' stop seen 20 s;
+ * Prometheus up 40 s; each child stopped by PID (pubfix_stop: SIGTERM,
+ * SIGKILL after 30 s) and has PR_SET_PDEATHSIG.
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/support/httpfix.h"
+#include "tests/support/proc.h"
+#include "tests/support/promtext.h"
+#include "tests/support/pubfix.h"
+#include "tests/support/tenv.h"
+
+#define TOKEN	"tocsin-test-token-4f1c9a7e2b"
+
+struct henv {
+	char	 dir[64];
+	char	 net[32];	/* "127.X.Y." */
+	int	 modport;	/* nothing listens there */
+	int	 rport;		/* Redis, or 0 */
+	pid_t	 redis;
+	pid_t	 daemon;
+	pid_t	 prom;
+	int	 port;		/* tocsind's HTTP port */
+};
+
+static struct henv E;
+
+static void
+henv_init(unsigned salt)
+{
+	unsigned r = tenv_seed(salt);
+	char a[40];
+
+	memset(&E, 0, sizeof(E));
+	E.redis = E.daemon = E.prom = -1;
+	snprintf(E.dir, sizeof(E.dir), "/tmp/tocsin-http-XXXXXX");
+	cr_assert_not_null(mkdtemp(E.dir));
+	snprintf(E.net, sizeof(E.net), "127.%u.%u.", 18 + r % 2,
+	    (r >> 8) % 250 + 1);
+	snprintf(a, sizeof(a), "%s1", E.net);
+	E.modport = tenv_free_port(a);
+	cr_assert_gt(E.modport, 0);
+}
+
+static void
+henv_fini(void)
+{
+	char cmd[128];
+
+	pubfix_stop(&E.prom, SIGTERM);
+	pubfix_stop(&E.daemon, SIGKILL);
+	pubfix_stop(&E.redis, SIGKILL);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", E.dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "test_tocsind_http: cannot remove %s\n", E.dir);
+}
+
+TestSuite(tocsind_http, .fini = henv_fini, .timeout = 180);
+
+/* The token file, mode `mode`. */
+static void
+token_file(mode_t mode)
+{
+	char path[128];
+
+	tenv_write_file(E.dir, "token", TOKEN "\n");
+	snprintf(path, sizeof(path), "%s/token", E.dir);
+	cr_assert_eq(chmod(path, mode), 0);
+}
+
+/* The config: `http_extra` and `redis` go into their sections. */
+static void
+config(const char *http_extra, int redis)
+{
+	char yaml[4096], rs[128] = "";
+
+	if (redis)
+		snprintf(rs, sizeof(rs), "redis: {enabled: true, port: %d, "
+		    "backoff_min: 100ms, backoff_max: 500ms}\n", E.rport);
+	snprintf(yaml, sizeof(yaml),
+	    "daemon: {shards: 2, state_dir: %s/state}\n"
+	    "modbus: {port: %d, timeout: 100ms, interval: 300ms, "
+	    "comm_loss_misses: 1, backoff_min: 100ms, backoff_max: 300ms}\n"
+	    "output: {file: %s/out.jsonl}\n"
+	    "kafka: {brokers: \"\"}\n"
+	    "%s"
+	    "http: {listen: \"127.0.0.1:0\", token_file: %s/token%s%s}\n"
+	    "profiles:\n  rect:\n    points:\n"
+	    "      - {name: v, address: 30001}\n"
+	    "    alarms:\n      - {code: MAINS_FAIL, point: v, condition: "
+	    "below, threshold: 170, clear: 190, severity: critical}\n"
+	    "sites:\n  - {id: T1, area: north, region: A, tenants: "
+	    "[{customer: c1, tier: premium}]}\n"
+	    "devices:\n  - {id: T1-rect, site: T1, profile: rect, host: %s1}\n",
+	    E.dir, E.modport, E.dir, rs, E.dir,
+	    http_extra != NULL ? ", " : "", http_extra != NULL ? http_extra : "",
+	    E.net);
+	tenv_write_file(E.dir, "t.yaml", yaml);
+}
+
+static void
+daemon_start(void)
+{
+	char prog[512], cfg[128];
+	char *argv[] = { prog, "-c", cfg, NULL };
+
+	snprintf(prog, sizeof(prog), "%s", proc_build_path("tocsind"));
+	snprintf(cfg, sizeof(cfg), "%s/t.yaml", E.dir);
+	cr_assert_eq(access(prog, X_OK), 0, "no %s (set TOCSIN_BUILD)", prog);
+	E.daemon = pubfix_spawn(E.dir, argv, "tocsind.out", "tocsind.err");
+}
+
+static char *
+daemon_log(void)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/tocsind.err", E.dir);
+	return tenv_read_file(path);
+}
+
+/* Starts tocsind and waits for its port and /readyz 200. */
+static void
+daemon_up(void)
+{
+	char path[128];
+	struct httpfix_resp r;
+	int64_t end;
+
+	daemon_start();
+	snprintf(path, sizeof(path), "%s/tocsind.err", E.dir);
+	E.port = httpfix_port_from_log(path, 10000);
+	if (E.port <= 0) {
+		char *log = daemon_log();
+
+		cr_assert_fail("no \"http listening on\" line in 10 s: %s", log);
+	}
+	end = tenv_mono_ms() + 15000;
+	while (httpfix_do(E.port, "GET", "/readyz", NULL, NULL, &r) != 200 &&
+	    tenv_mono_ms() < end) {
+		httpfix_free(&r);
+		usleep(100000);
+	}
+	cr_assert_eq(r.status, 200, "/readyz: %d %s", r.status, r.body);
+	httpfix_free(&r);
+}
+
+/*
+ * Polls /healthz until its status is want and, if needle, a reason holds
+ * it; returns the last body (malloc'd).
+ */
+static char *
+health_until(int want, const char *needle, int ms)
+{
+	int64_t end = tenv_mono_ms() + ms;
+	struct httpfix_resp r;
+	char *body;
+
+	for (;;) {
+		int st = httpfix_do(E.port, "GET", "/healthz", NULL, NULL, &r);
+		int ok = st == want && (needle == NULL ||
+		    strstr(r.body, needle) != NULL);
+
+		if (ok || tenv_mono_ms() >= end) {
+			body = strdup(r.body);
+			httpfix_free(&r);
+			cr_assert(ok, "/healthz: %d, not %d%s%s: %s", st, want,
+			    needle ? " with " : "", needle ? needle : "", body);
+			return body;
+		}
+		httpfix_free(&r);
+		usleep(200000);
+	}
+}
+
+/* SIGTERM: exit 0, a stop line, no TSan report, the token never logged. */
+static void
+daemon_stop_clean(void)
+{
+	char *log;
+	int rc = pubfix_stop(&E.daemon, SIGTERM);
+
+	log = daemon_log();
+	cr_expect_eq(rc, 0, "tocsind exit %d: %s", rc, log);
+	cr_expect(strstr(log, " stop reason=SIGTERM") != NULL, "%s", log);
+	cr_expect(strstr(log, "ThreadSanitizer") == NULL, "%s", log);
+	cr_expect(strstr(log, TOKEN) == NULL, "the token is in the log");
+	free(log);
+}
+
+static void
+expect_json_error(const struct httpfix_resp *r, int status)
+{
+	json_t *j = json_loads(r->body, 0, NULL);
+	char ct[64];
+
+	cr_assert_eq(r->status, status, "%d, not %d: %s", r->status, status,
+	    r->body);
+	cr_assert_not_null(j, "not JSON: %s", r->body);
+	cr_expect_eq(json_integer_value(json_object_get(j, "status")), status);
+	cr_expect(json_is_string(json_object_get(j, "error")));
+	cr_expect_str_eq(httpfix_header(r, "Content-Type", ct, sizeof(ct)),
+	    "application/json");
+	json_decref(j);
+}
+
+Test(tocsind_http, health_metrics_writes_and_errors)
+{
+	struct httpfix_resp r;
+	char hdr[128], why[256], *body, *big;
+	int idle[3], ns, nf;
+	double v;
+	json_t *j;
+
+	henv_init(91);
+	token_file(0600);
+	config("max_connections: 3, max_body: 1k", 0);
+	daemon_up();
+
+	body = health_until(200, NULL, 15000);
+	j = json_loads(body, 0, NULL);
+	cr_assert_not_null(j, "%s", body);
+	cr_expect_str_eq(json_string_value(json_object_get(j, "status")), "ok");
+	cr_expect_eq(json_array_size(json_object_get(j, "shards")), 2);
+	cr_expect_geq(json_array_size(json_object_get(j, "sinks")), 2, "%s",
+	    body);
+	json_decref(j);
+	free(body);
+
+	/* /metrics: after the COMM_LOSS incident is counted */
+	{
+		int64_t end = tenv_mono_ms() + 15000;
+
+		do {
+			cr_assert_eq(httpfix_do(E.port, "GET", "/metrics", NULL,
+			    NULL, &r), 200);
+			if (promtext_value(r.body, "tocsin_incidents{state="
+			    "\"open\",tier=\"premium\"}", &v) == 0 && v >= 1)
+				break;
+			httpfix_free(&r);
+			usleep(300000);
+		} while (tenv_mono_ms() < end);
+	}
+	cr_assert_eq(promtext_check(r.body, "device", &ns, &nf, why,
+	    sizeof(why)), 0, "%s", why);
+	cr_expect(strstr(r.body, "T1-rect") == NULL, "a device id in /metrics");
+	cr_expect_eq(promtext_value(r.body, "tocsin_incidents{state=\"open\","
+	    "tier=\"premium\"}", &v), 0);
+	cr_expect_geq(v, 1, "no open premium incident: %s", r.body);
+	cr_expect_eq(promtext_value(r.body,
+	    "tocsin_incidents_by_area{area=\"north\"}", &v), 0);
+	cr_expect_geq(v, 1);
+	cr_expect_eq(promtext_value(r.body,
+	    "tocsin_modbus_devices{comm=\"lost\"}", &v), 0);
+	cr_expect_eq(v, 1);
+	cr_expect_eq(promtext_value(r.body,
+	    "tocsin_modbus_polls_total{result=\"connect\"}", &v), 0);
+	cr_expect_geq(v, 1);
+	cr_expect_eq(promtext_value(r.body,
+	    "tocsin_journal_bytes_total{shard=\"0\"}", &v) +
+	    promtext_value(r.body, "tocsin_journal_bytes_total{shard=\"1\"}",
+	    &v), 0);
+	cr_expect_eq(promtext_value(r.body,
+	    "tocsin_sink_lag_bytes{sink=\"file\"}", &v), 0);
+	cr_expect_eq(promtext_value(r.body,
+	    "tocsin_alarm_transitions_total{edge=\"raise\"}", &v), 0);
+	cr_expect_geq(v, 1);
+	cr_expect_str_eq(promtext_type(r.body, "tocsin_modbus_rtt_seconds",
+	    hdr, sizeof(hdr)), "histogram");
+	cr_expect(strncmp(httpfix_header(&r, "Content-Type", hdr, sizeof(hdr)),
+	    "text/plain; version=0.0.4", 25) == 0, "%s", hdr);
+	httpfix_free(&r);
+
+	/* writes: 401 without and with a wrong token, routing with it */
+	httpfix_do(E.port, "POST", "/api/v1/incidents/X-1/ack", NULL, "{}", &r);
+	expect_json_error(&r, 401);
+	cr_expect_str_eq(httpfix_header(&r, "WWW-Authenticate", hdr,
+	    sizeof(hdr)), "Bearer realm=\"tocsin\"");
+	httpfix_free(&r);
+	httpfix_do(E.port, "POST", "/api/v1/incidents/X-1/ack",
+	    "Authorization: Bearer not-the-token-at-all\r\n", "{}", &r);
+	expect_json_error(&r, 401);
+	cr_expect_str_eq(httpfix_header(&r, "WWW-Authenticate", hdr,
+	    sizeof(hdr)), "Bearer realm=\"tocsin\"");
+	httpfix_free(&r);
+	httpfix_do(E.port, "DELETE", "/metrics", NULL, NULL, &r);
+	expect_json_error(&r, 401);
+	httpfix_free(&r);
+	httpfix_do(E.port, "POST", "/api/v1/incidents/X-1/ack",
+	    "Authorization: Bearer " TOKEN "\r\n", "{}", &r);
+	expect_json_error(&r, 404);
+	httpfix_free(&r);
+
+	/* 404, 405 with Allow, 413 */
+	httpfix_do(E.port, "GET", "/no/such/thing", NULL, NULL, &r);
+	expect_json_error(&r, 404);
+	httpfix_free(&r);
+	httpfix_do(E.port, "DELETE", "/metrics",
+	    "Authorization: Bearer " TOKEN "\r\n", NULL, &r);
+	expect_json_error(&r, 405);
+	cr_expect_str_eq(httpfix_header(&r, "Allow", hdr, sizeof(hdr)),
+	    "GET, HEAD");
+	httpfix_free(&r);
+	big = malloc(8192);
+	memset(big, 'a', 8191);
+	big[8191] = '\0';
+	httpfix_do(E.port, "POST", "/api/v1/maintenance",
+	    "Authorization: Bearer " TOKEN "\r\n", big, &r);
+	free(big);
+	expect_json_error(&r, 413);
+	httpfix_free(&r);
+
+	/* max_connections idle connections: the next request gets 503 */
+	for (int i = 0; i < 3; i++) {
+		idle[i] = httpfix_connect(E.port);
+		cr_assert_geq(idle[i], 0);
+	}
+	usleep(200000);
+	httpfix_do(E.port, "GET", "/healthz", NULL, NULL, &r);
+	expect_json_error(&r, 503);
+	cr_expect(strstr(r.body, "too many connections") != NULL, "%s", r.body);
+	cr_expect_str_eq(httpfix_header(&r, "Retry-After", hdr, sizeof(hdr)),
+	    "1");
+	httpfix_free(&r);
+	for (int i = 0; i < 3; i++)
+		close(idle[i]);
+	usleep(300000);
+	free(health_until(200, NULL, 5000));
+	cr_assert_eq(httpfix_do(E.port, "GET", "/metrics", NULL, NULL, &r),
+	    200);
+	cr_expect_eq(promtext_value(r.body,
+	    "tocsin_http_refused_total{reason=\"busy\"}", &v), 0);
+	cr_expect_eq(v, 1);
+	cr_expect_eq(promtext_value(r.body,
+	    "tocsin_http_refused_total{reason=\"unauthorized\"}", &v), 0);
+	cr_expect_eq(v, 3);
+	httpfix_free(&r);
+	daemon_stop_clean();
+}
+
+Test(tocsind_http, healthz_503_while_redis_is_down)
+{
+	char *body;
+
+	henv_init(92);
+	token_file(0600);
+	E.rport = tenv_free_port("127.0.0.1");
+	cr_assert_gt(E.rport, 0);
+	E.redis = pubfix_redis_start(E.dir, E.rport, "redis.err");
+	config(NULL, 1);
+	daemon_up();
+	free(health_until(200, NULL, 15000));
+
+	pubfix_stop(&E.redis, SIGTERM);
+	body = health_until(503, "sink redis: not reachable", 20000);
+	cr_expect(strstr(body, "\"status\":\"unhealthy\"") != NULL, "%s", body);
+	free(body);
+
+	/* back: healthy again */
+	E.redis = pubfix_redis_start(E.dir, E.rport, "redis2.err");
+	free(health_until(200, NULL, 20000));
+	daemon_stop_clean();
+}
+
+Test(tocsind_http, healthz_503_when_a_sink_lags)
+{
+	char *body;
+
+	henv_init(93);
+	token_file(0600);
+	/* Redis configured where nothing listens: its records wait */
+	E.rport = tenv_free_port("127.0.0.1");
+	config("max_sink_lag: 64", 1);
+	daemon_up();
+	body = health_until(503, "sink redis: ", 15000);
+	free(body);
+	body = health_until(503, "journal bytes behind, over "
+	    "http.max_sink_lag 64", 15000);
+	cr_expect(strstr(body, "\"lagging\":true") != NULL, "%s", body);
+	free(body);
+	daemon_stop_clean();
+}
+
+Test(tocsind_http, a_token_file_others_can_read_stops_the_start)
+{
+	char *log, want[256];
+	int rc;
+
+	henv_init(94);
+	token_file(0640);
+	config(NULL, 0);
+	daemon_start();
+	for (int i = 0; i < 100; i++) {
+		int st;
+
+		if (waitpid(E.daemon, &st, WNOHANG) == E.daemon) {
+			E.daemon = -1;
+			rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+			log = daemon_log();
+			cr_expect_eq(rc, 1, "exit %d: %s", rc, log);
+			snprintf(want, sizeof(want), "start failed: "
+			    "http.token_file %s/token: mode 0640 lets group or "
+			    "others read it", E.dir);
+			cr_expect(strstr(log, want) != NULL, "%s", log);
+			cr_expect(strstr(log, TOKEN) == NULL);
+			cr_expect(strstr(log, " start version=") == NULL);
+			free(log);
+			return;
+		}
+		usleep(100000);
+	}
+	cr_assert_fail("tocsind still runs with a group-readable token file");
+}
+
+/* A GET of Prometheus' API; the JSON, or NULL. */
+static json_t *
+prom_get(int pport, const char *path)
+{
+	struct httpfix_resp r;
+	json_t *j = NULL;
+
+	if (httpfix_do(pport, "GET", path, NULL, NULL, &r) == 200)
+		j = json_loads(r.body, 0, NULL);
+	httpfix_free(&r);
+	return j;
+}
+
+/* The number of results of an instant query. */
+static size_t
+prom_results(int pport, const char *query)
+{
+	char path[512];
+	json_t *j;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/api/v1/query?query=%s", query);
+	if ((j = prom_get(pport, path)) == NULL)
+		return 0;
+	n = json_array_size(json_object_get(json_object_get(j, "data"),
+	    "result"));
+	json_decref(j);
+	return n;
+}
+
+Test(tocsind_http, prometheus_scrapes_the_target, .timeout = 240)
+{
+	static const char prom[] = "/usr/bin/prometheus";
+	char yaml[1024], cfgp[128], tsdb[128], web[64], cfgarg[160],
+	    tsdbarg[160], webarg[96];
+	char *argv[] = { (char *)prom, cfgarg, tsdbarg, webarg, NULL };
+	const char *health = "";
+	int pport;
+	int64_t end;
+
+	if (access(prom, X_OK) != 0) {
+		cr_skip_test("%s is not installed (Debian package prometheus; "
+		    "make deps installs it)", prom);
+		return;
+	}
+	henv_init(95);
+	token_file(0600);
+	config(NULL, 0);
+	daemon_up();
+	pport = tenv_free_port("127.0.0.1");
+	cr_assert_gt(pport, 0);
+	snprintf(yaml, sizeof(yaml),
+	    "global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
+	    "scrape_configs:\n"
+	    "  - job_name: tocsind\n"
+	    "    static_configs:\n"
+	    "      - targets: [\"127.0.0.1:%d\"]\n", E.port);
+	tenv_write_file(E.dir, "prometheus.yml", yaml);
+	snprintf(cfgp, sizeof(cfgp), "%s/prometheus.yml", E.dir);
+	snprintf(tsdb, sizeof(tsdb), "%s/prom", E.dir);
+	snprintf(web, sizeof(web), "127.0.0.1:%d", pport);
+	snprintf(cfgarg, sizeof(cfgarg), "--config.file=%s", cfgp);
+	snprintf(tsdbarg, sizeof(tsdbarg), "--storage.tsdb.path=%s", tsdb);
+	snprintf(webarg, sizeof(webarg), "--web.listen-address=%s", web);
+	E.prom = pubfix_spawn(E.dir, argv, "prom.out", "prom.err");
+
+	end = tenv_mono_ms() + 40000;
+	while (tenv_mono_ms() < end) {
+		json_t *j = prom_get(pport, "/api/v1/targets");
+		json_t *t = json_array_get(json_object_get(json_object_get(j,
+		    "data"), "activeTargets"), 0);
+
+		health = t != NULL ? json_string_value(json_object_get(t,
+		    "health")) : NULL;
+		health = health != NULL && strcmp(health, "up") == 0 ? "up" :
+		    "";
+		json_decref(j);
+		if (*health != '\0' && prom_results(pport,
+		    "tocsin_modbus_polls_total") > 0)
+			break;
+		usleep(500000);
+	}
+	cr_assert_str_eq(health, "up", "Prometheus does not report the target "
+	    "up in 40 s (see %s/prom.err)", E.dir);
+	cr_expect_eq(prom_results(pport, "up%7Bjob%3D%22tocsind%22%7D%3D%3D1"),
+	    1);
+	cr_expect_eq(prom_results(pport, "tocsin_build_info"), 1);
+	cr_expect_eq(prom_results(pport, "tocsin_modbus_polls_total"),
+	    7);	/* one per poll result, MBCLIENT__STATUS_COUNT */
+	cr_expect_gt(prom_results(pport, "tocsin_modbus_rtt_seconds_bucket"),
+	    0);
+	cr_expect_gt(prom_results(pport, "tocsin_journal_bytes_total"), 0);
+	cr_expect_gt(prom_results(pport, "tocsin_incidents"), 0);
+	cr_expect_eq(prom_results(pport,
+	    "scrape_samples_post_metric_relabeling%7Bjob%3D%22tocsind%22%7D"),
+	    1);
+	pubfix_stop(&E.prom, SIGTERM);
+	daemon_stop_clean();
+}
+
+Test(tocsind_http, enabled_false_listens_nowhere)
+{
+	int64_t end;
+	char *log = NULL;
+
+	henv_init(96);
+	token_file(0640);	/* not read: the server is off */
+	config("enabled: false", 0);
+	daemon_start();
+	end = tenv_mono_ms() + 15000;
+	while (tenv_mono_ms() < end) {
+		free(log);
+		log = daemon_log();
+		if (strstr(log, " start version=") != NULL)
+			break;
+		usleep(100000);
+	}
+	cr_expect(strstr(log, " start version=") != NULL, "%s", log);
+	cr_expect(strstr(log, "http off (http.enabled false") != NULL, "%s",
+	    log);
+	cr_expect(strstr(log, "http listening") == NULL, "%s", log);
+	free(log);
+	daemon_stop_clean();
+}
