@@ -65,6 +65,23 @@
 #define KF_REJ_VALUE_MAX 65536	/* original bytes kept in a rejection */
 #define KF_REJ_TRIES	5	/* sends of one rejection before giving up */
 #define KF_UNKNOWN_RETRY_S 1.0	/* a topic unknown to the client: retry */
+/*
+ * The producer's batching defaults (docs/kafka.md "Why the producer sets
+ * linger.ms and queue.buffering.max.kbytes"); kafka.properties overrides
+ * both.  librdkafka 2.0's idempotent producer busy-polls (poll(2) with a
+ * zero timeout, thousands of times per second) while a partition has its 5
+ * requests in flight and a batch in its queue is older than linger.ms.
+ * With librdkafka's defaults (5 ms, a 100,000-message queue the sink kept
+ * half to wholly full) that is the whole of a storm: pubbench's Kafka
+ * phase spent about half of the broker thread's CPU in it.  A queue of
+ * 8 MiB holds the 5 requests of 1 MB (batch.size) in flight and about 3 MB
+ * behind them, which the broker takes in well under 50 ms, so nothing
+ * waiting there outlives linger.ms and the thread sleeps in poll(2) until a
+ * response comes.  The journal is the outbox: the records wait on disk, not
+ * in librdkafka.
+ */
+#define KF_LINGER_MS	"50"	/* linger.ms */
+#define KF_QUEUE_KB	"8192"	/* queue.buffering.max.kbytes */
 
 _Static_assert(sizeof(uintptr_t) >= 8, "a message opaque holds 64 bits");
 
@@ -1188,6 +1205,9 @@ kf_producer_new(struct kf *kf, const struct kafka_config *cfg, char *err,
 	    kf_set(conf, "enable.idempotence", "true", err, errlen) ||
 	    kf_set(conf, "acks", "all", err, errlen) ||
 	    kf_set(conf, "reconnect.backoff.max.ms", "1000", err, errlen) ||
+	    kf_set(conf, "linger.ms", KF_LINGER_MS, err, errlen) ||
+	    kf_set(conf, "queue.buffering.max.kbytes", KF_QUEUE_KB, err,
+	    errlen) ||
 	    kf_set_props(conf, cfg, "producer", err, errlen)) {
 		rd_kafka_conf_destroy(conf);
 		return -EINVAL;
