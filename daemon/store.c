@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,8 +46,18 @@ struct store {
 	_Atomic uint64_t n_records, n_bytes, n_syncs, n_errors, n_snaps,
 			 snap_bytes, held;
 	_Atomic int	 healthy;
-	uint64_t	 restored_inputs, restored_events, restore_ms;
+	uint64_t	 restored_inputs, restored_events, restore_us, open_us;
 };
+
+/* Monotonic microseconds: the open and restore times. */
+static int64_t
+store_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 /*
  * ---- payload codec: correlator/snapbuf (the one bounded byte codec) ----
@@ -448,6 +459,7 @@ store_open(const struct store_config *c, unsigned shard, struct fleet *fleet,
 	struct journal_config jc = { c->dir, c->segment_bytes };
 	struct journal_info info;
 	struct store *st;
+	int64_t t0 = store_mono_us();
 
 	st = xcalloc(1, sizeof(*st));
 	if (journal_open(&st->j, &jc, &info, err, errlen) < 0) {
@@ -467,6 +479,7 @@ store_open(const struct store_config *c, unsigned shard, struct fleet *fleet,
 	atomic_store(&st->healthy, 1);
 	incjson_buf_init(&st->jb);
 	st->jb.spans_on = 1;
+	st->open_us = (uint64_t)(store_mono_us() - t0);
 	return st;
 }
 
@@ -630,7 +643,7 @@ store_restore(struct store *st, struct corr_engine *e, int64_t now,
 	struct journal_rec held = { .p = NULL };
 	void *heldbuf = NULL;
 	size_t heldcap = 0;
-	int64_t t0 = ring_mono_ms();
+	int64_t t0 = store_mono_us();
 	void *snap;
 	size_t n;
 	int rc;
@@ -700,8 +713,79 @@ store_restore(struct store *st, struct corr_engine *e, int64_t now,
 		return rc;
 	}
 	st->notified = journal_durable(st->j);
-	st->restore_ms = (uint64_t)(ring_mono_ms() - t0);
+	st->restore_us = (uint64_t)(store_mono_us() - t0);
 	return 0;
+}
+
+/* One shard of store_open_all(), on its own thread. */
+struct store_shard_job {
+	const struct store_config *c;
+	unsigned	 shard;
+	struct fleet	*fleet;
+	struct corr_engine *e;
+	int64_t		 now;
+	struct store	**out;		/* out: opened, or NULL; set before
+					 * the restore, which the engine's
+					 * sink may look it up in */
+	int		 rc;		/* out: 0 or -errno */
+	char		 err[512];	/* out: why, when rc < 0 */
+	pthread_t	 thread;
+	int		 started;	/* thread runs it (else: the caller) */
+};
+
+static void *
+store_shard_main(void *arg)
+{
+	struct store_shard_job *j = arg;
+	char why[sizeof(j->err) - 32];
+
+	*j->out = store_open(j->c, j->shard, j->fleet, j->err,
+	    sizeof(j->err));
+	if (*j->out == NULL) {
+		j->rc = -EIO;
+		return NULL;
+	}
+	j->rc = store_restore(*j->out, j->e, j->now, why, sizeof(why));
+	if (j->rc < 0)
+		snprintf(j->err, sizeof(j->err), "restore shard=%u: %s",
+		    j->shard, why);
+	return NULL;
+}
+
+int
+store_open_all(const struct store_config *c, unsigned n, struct fleet *fleet,
+    struct corr_engine *const *engines, int64_t now, struct store **out,
+    char *err, size_t errlen)
+{
+	struct store_shard_job *jobs = xcalloc(n, sizeof(*jobs));
+	int rc = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		jobs[i].c = &c[i];
+		jobs[i].shard = i;
+		jobs[i].fleet = fleet;
+		jobs[i].e = engines[i];
+		jobs[i].now = now;
+		jobs[i].out = &out[i];
+		out[i] = NULL;
+	}
+	/* the last shard on this thread; one that gets no thread too */
+	for (unsigned i = 0; i + 1 < n; i++)
+		jobs[i].started = pthread_create(&jobs[i].thread, NULL,
+		    store_shard_main, &jobs[i]) == 0;
+	for (unsigned i = n; i-- > 0; )
+		if (!jobs[i].started)
+			(void)store_shard_main(&jobs[i]);
+	for (unsigned i = 0; i < n; i++) {
+		if (jobs[i].started)
+			pthread_join(jobs[i].thread, NULL);
+		if (jobs[i].rc < 0 && rc == 0) {
+			rc = jobs[i].rc;
+			snprintf(err, errlen, "%s", jobs[i].err);
+		}
+	}
+	xfree(jobs);
+	return rc;
 }
 
 void
@@ -717,7 +801,9 @@ store_stats(const struct store *st, struct store_stats *out)
 	out->held_bytes = atomic_load(&st->held);
 	out->restored_inputs = st->restored_inputs;
 	out->restored_events = st->restored_events;
-	out->restore_ms = st->restore_ms;
+	out->restore_ms = st->restore_us / 1000;
+	out->restore_us = st->restore_us;
+	out->open_us = st->open_us;
 	out->healthy = atomic_load(&st->healthy);
 }
 

@@ -82,6 +82,9 @@ struct store_stats {
 	uint64_t	 restored_events; /* events the restore wrote anew (a
 					   * torn tail's) */
 	uint64_t	 restore_ms;	/* restore time */
+	uint64_t	 open_us;	/* store_open's time (the check of
+					 * every record after the snapshot) */
+	uint64_t	 restore_us;	/* restore time, finer */
 	int		 healthy;	/* 0 while the disk refuses */
 };
 
@@ -108,6 +111,26 @@ struct journal *store_journal(struct store *st);
  */
 int	 store_restore(struct store *st, struct corr_engine *e, int64_t now,
 	    char *err, size_t errlen);
+
+/*
+ * Opens and restores shards 0..n-1 at once, as tocsind starts: shard i's
+ * store_open(&c[i], i, ...) and store_restore() into engines[i] run on a
+ * thread of their own (the caller's for the last), so n shards use up to
+ * n cores.  Engine i and store i are touched by that one thread only, and
+ * every thread is joined before this returns: the caller's threads (the
+ * shard threads, the poller it seeds after) then see the restored state.
+ * out[i] is shard i's store, or NULL where it did not open, set by its
+ * thread before the restore (so engines[i]'s sink may look it up there
+ * at event time); the caller closes every non-NULL one, after a failure
+ * too.
+ * 0, or the failure of the lowest failing shard as -errno (-EIO for a
+ * journal that does not open), its reason in err (store_open's reason,
+ * or "restore shard=N: " and store_restore's); the other shards are still
+ * run to their end.
+ */
+int	 store_open_all(const struct store_config *c, unsigned n,
+	    struct fleet *fleet, struct corr_engine *const *engines,
+	    int64_t now, struct store **out, char *err, size_t errlen);
 
 /* The router hooks that journal every input (arg: the struct store *
  * array, indexed by shard). */
