@@ -2391,7 +2391,8 @@ corr_snap_action(const char *s, uint32_t n)
 {
 	for (size_t i = 0; i < sizeof(corr_snap_actions) /
 	    sizeof(corr_snap_actions[0]); i++)
-		if (strncmp(s, corr_snap_actions[i], n) == 0 &&
+		if (n > 0 && corr_snap_actions[i][0] == s[0] &&
+		    strncmp(s, corr_snap_actions[i], n) == 0 &&
 		    corr_snap_actions[i][n] == '\0')
 			return corr_snap_actions[i];
 	return NULL;
@@ -2478,6 +2479,11 @@ corr_snap_load_alarms(struct corr_engine *e, struct corr_snapr *sr,
 	if (inc->kind == CORR_KIND_SITE ? root >= n :
 	    root != CORR_SNAP_NONE || n != 0)
 		return snapbuf_fail(r, "incident root alarm out of range");
+	if (n > 0) {	/* the room corr_grow() would reach, at once */
+		inc->capalarms = corr_cap_for(n, 2);
+		inc->alarms = xreallocarray(NULL, inc->capalarms,
+		    sizeof(*inc->alarms));
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		struct corr_alarm *a;
 		uint8_t mapped = 0;
@@ -2589,6 +2595,11 @@ corr_snap_load_inc(struct corr_engine *e, struct corr_snapr *sr,
 	    corr_snap_load_alarms(e, sr, inc, &drop, &dropped) != 0)
 		return -1;
 	n = snapbuf_get_count(r, 20);	/* smallest step */
+	if (n > 0) {	/* the room corr_grow() would reach, at once */
+		inc->capsteps = corr_cap_for(n, 4);
+		inc->steps = xreallocarray(NULL, inc->capsteps,
+		    sizeof(*inc->steps));
+	}
 	for (uint32_t i = 0; i < n; i++)
 		if (corr_snap_load_step(sr, inc) != 0)
 			return -1;
@@ -2853,6 +2864,22 @@ corr_snap_finish(struct corr_engine *e, struct snapbuf_rd *r)
 	}
 	e->st.live_incidents = e->incidents.used;
 	return 0;
+}
+
+void
+corr_engine_reserve(struct corr_engine *e, size_t n)
+{
+	const struct fleet *f = e->fleet;
+	size_t pairs = 0;
+
+	for (size_t i = 0; i < f->ndevices && pairs < n; i++)
+		pairs += f->profiles[f->devices[i].profile].nalarms + 1;
+	if (n > pairs)
+		n = pairs;	/* every alarm code, and COMM_LOSS */
+	u64map_reserve(&e->alarms, e->alarms.used + n);
+	u64map_reserve(&e->incidents, e->incidents.used + n);
+	if (e->cc.chronic_count > 0)
+		u64map_reserve(&e->chronic, e->chronic.used + n);
 }
 
 int

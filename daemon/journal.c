@@ -348,7 +348,7 @@ journal_drop_from(struct journal *j, size_t i)
  */
 static uint64_t
 journal_scan_seg(struct journal *j, size_t i, uint64_t off, char *why,
-    size_t whylen)
+    size_t whylen, uint64_t types[256])
 {
 	struct journal_reader *r;
 	struct journal_rec rec;
@@ -357,7 +357,7 @@ journal_scan_seg(struct journal *j, size_t i, uint64_t off, char *why,
 
 	r = journal_reader_new(j, base + off);
 	while ((rc = journal_read(r, end, &rec)) == 1)
-		;
+		types[rec.type]++;
 	off = journal_reader_tell(r) - base;
 	if (rc < 0)
 		snprintf(why, whylen, "record at %" PRIu64 " of %016" PRIx64
@@ -431,7 +431,7 @@ journal_load(struct journal *j, struct journal_info *info, char *err,
 		if (snap > s->base && snap <= s->base + s->size)
 			from = snap - s->base;
 		good = journal_scan_seg(j, i, from, info->why,
-		    sizeof(info->why));
+		    sizeof(info->why), info->types);
 		if (good == s->size)
 			continue;
 		info->cut += s->size - good;

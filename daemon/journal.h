@@ -53,6 +53,10 @@ struct journal_info {
 	uint64_t	 snapshot;	/* position the snapshot covers, or 0 */
 	uint64_t	 cut;		/* bytes cut off the tail (torn/corrupt) */
 	char		 why[160];	/* why, when cut > 0 */
+	uint64_t	 types[256];	/* the records checked (those after the
+					 * snapshot) by type byte: what a
+					 * restore will read, known before it
+					 * reads it */
 };
 
 /* One record, as a reader or the writer's undo sees it. */

@@ -47,6 +47,7 @@ struct store {
 			 snap_bytes, held;
 	_Atomic int	 healthy;
 	uint64_t	 restored_inputs, restored_events, restore_us, open_us;
+	uint64_t	 alarm_records;	/* after the snapshot, at open */
 };
 
 /* Monotonic microseconds: the open and restore times. */
@@ -471,6 +472,7 @@ store_open(const struct store_config *c, unsigned shard, struct fleet *fleet,
 		    "tail: %s (a crash mid-write; everything before it is "
 		    "kept)", shard, info.cut, info.why);
 	st->c = *c;
+	st->alarm_records = info.types[STORE_ALARM];
 	st->fleet = fleet;
 	st->shard = shard;
 	st->notified = journal_durable(st->j);
@@ -657,6 +659,11 @@ store_restore(struct store *st, struct corr_engine *e, int64_t now,
 		if (rc < 0)
 			return rc;
 	}
+	/* an alarm input makes at most one alarm record and (but for a storm's
+	 * area incident) one incident: the maps take them without growing
+	 * step by step, each step rehashing everything (a hint: a map still
+	 * grows past it) */
+	corr_engine_reserve(e, st->alarm_records);
 	/*
 	 * One pass.  Every input is fed with its outputs not journaled again
 	 * (they are there), except the last one's that are missing: an input
