@@ -2866,22 +2866,6 @@ corr_snap_finish(struct corr_engine *e, struct snapbuf_rd *r)
 	return 0;
 }
 
-void
-corr_engine_reserve(struct corr_engine *e, size_t n)
-{
-	const struct fleet *f = e->fleet;
-	size_t pairs = 0;
-
-	for (size_t i = 0; i < f->ndevices && pairs < n; i++)
-		pairs += f->profiles[f->devices[i].profile].nalarms + 1;
-	if (n > pairs)
-		n = pairs;	/* every alarm code, and COMM_LOSS */
-	u64map_reserve(&e->alarms, e->alarms.used + n);
-	u64map_reserve(&e->incidents, e->incidents.used + n);
-	if (e->cc.chronic_count > 0)
-		u64map_reserve(&e->chronic, e->chronic.used + n);
-}
-
 int
 corr_engine_load(struct corr_engine *e, const void *p, size_t len, char *err,
     size_t errlen)

@@ -430,15 +430,6 @@ int	 corr_engine_save(const struct corr_engine *e, char **out,
  */
 int	 corr_engine_load(struct corr_engine *e, const void *p, size_t n,
 	    char *err, size_t errlen);
-
-/*
- * Makes room in e's maps (alarm records, incidents, chronic histories) for
- * up to n more of each, so a restore that knows an upper bound of what is
- * coming (the journal's alarm records) does not grow them step by step.
- * n is clamped to the fleet's (device, code) pairs.  Emits nothing and
- * changes no behaviour: only memory is allocated.
- */
-void	 corr_engine_reserve(struct corr_engine *e, size_t n);
 /*
  * Calls fn once per live incident, in number order, with an event of its
  * current state: CORR_EV_UPDATED, seq = inc->seq (nothing changed), at,

@@ -81,10 +81,10 @@ struct store_stats {
 	uint64_t	 restored_inputs; /* inputs replayed at restore */
 	uint64_t	 restored_events; /* events the restore wrote anew (a
 					   * torn tail's) */
-	uint64_t	 restore_ms;	/* restore time */
-	uint64_t	 open_us;	/* store_open's time (the check of
-					 * every record after the snapshot) */
-	uint64_t	 restore_us;	/* restore time, finer */
+	uint64_t	 restore_ms;	/* restore time (store_open_all: with
+					 * the journal's check, done in the
+					 * same pass) */
+	uint64_t	 restore_us;	/* the same, finer */
 	int		 healthy;	/* 0 while the disk refuses */
 };
 

@@ -301,7 +301,7 @@ journal_events(const char *dir, struct text *t)
 	char sd[256], err[256];
 
 	for (unsigned i = 0; i < NSHARDS; i++) {
-		struct journal_config jc = { sd, 0 };
+		struct journal_config jc = { .dir = sd };
 		struct journal_info info;
 		struct journal *j;
 		struct journal_reader *rd;
