@@ -815,7 +815,9 @@ sla_requeue_run(struct sla_engine *e, struct sla_requeue *q)
 	 * Anything else (slots of a heap that was not whole) is sorted.
 	 */
 	if (q->n > 1) {
-		by_slot = xcalloc(q->n, sizeof(*by_slot));
+		/* zeroed by writing: see u64map_resize() */
+		by_slot = xreallocarray(NULL, q->n, sizeof(*by_slot));
+		memset(by_slot, 0, q->n * sizeof(*by_slot));
 		for (; i < q->n; i++) {
 			uint32_t s = q->v[i].slot;
 
