@@ -49,7 +49,7 @@ struct store {
 	uint64_t	 restored_inputs, restored_events, restore_us;
 };
 
-/* Monotonic microseconds: the open and restore times. */
+/* Monotonic microseconds: the restore time. */
 static int64_t
 store_mono_us(void)
 {
@@ -896,7 +896,6 @@ store_stats(const struct store *st, struct store_stats *out)
 	out->restored_inputs = st->restored_inputs;
 	out->restored_events = st->restored_events;
 	out->restore_ms = st->restore_us / 1000;
-	out->restore_us = st->restore_us;
 	out->healthy = atomic_load(&st->healthy);
 }
 
