@@ -2591,8 +2591,13 @@ corr_snap_load_inc(struct corr_engine *e, struct corr_snapr *sr,
 		return -1;
 	inc->planned_win = snapbuf_get_u32(r);
 	if (snapbuf_get_str(r, CORR_ACTOR_MAX, 1, &inc->owner) != 0 ||
-	    snapbuf_get_str(r, CORR_NOTE_MAX, 1, &inc->planned_reason) != 0 ||
-	    corr_snap_load_alarms(e, sr, inc, &drop, &dropped) != 0)
+	    snapbuf_get_str(r, CORR_NOTE_MAX, 1, &inc->planned_reason) != 0)
+		return -1;
+	/* the one ack sets the owner and moves the stage on: an owner at
+	 * stage open would be overwritten (and leaked) by the next ack */
+	if (inc->owner != NULL && inc->stage == CORR_OPEN)
+		return snapbuf_fail(r, "owner of an incident not acknowledged");
+	if (corr_snap_load_alarms(e, sr, inc, &drop, &dropped) != 0)
 		return -1;
 	n = snapbuf_get_count(r, 20);	/* smallest step */
 	if (n > 0) {	/* the room corr_grow() would reach, at once */
