@@ -94,7 +94,7 @@ snapbuf_get_bytes(struct snapbuf_rd *r, void *out, size_t n)
 }
 
 uint64_t
-snapbuf_get(struct snapbuf_rd *r, unsigned bytes)
+snapbuf_get_le(struct snapbuf_rd *r, unsigned bytes)
 {
 	unsigned char le[8];
 	uint64_t v = 0;
@@ -161,27 +161,62 @@ snapbuf_get_view(struct snapbuf_rd *r, uint32_t *len)
 	return p;
 }
 
+/*
+ * A string's bytes left in place, checked as snapbuf_get_str() checks
+ * them: the bytes and *len, or NULL with *len 0 for an absent string when
+ * nullable (no failure), or NULL after a failure (recorded).
+ */
+static const char *
+snapbuf_str(struct snapbuf_rd *r, size_t max, int nullable, uint32_t *len)
+{
+	uint32_t n = snapbuf_get_u32(r);
+	const char *p;
+
+	*len = 0;
+	if (r->err != NULL)
+		return NULL;
+	if (n == SNAPBUF_NOSTR) {
+		if (!nullable)
+			snapbuf_fail(r, "missing string");
+		return NULL;
+	}
+	if (n > max) {
+		snapbuf_fail(r, "string too long");
+		return NULL;
+	}
+	if (snapbuf_left(r) < n) {
+		snapbuf_fail(r, "truncated");
+		return NULL;
+	}
+	p = (const char *)r->p + r->off;
+	if (memchr(p, '\0', n) != NULL) {
+		snapbuf_fail(r, "NUL byte in a string");
+		return NULL;
+	}
+	r->off += n;
+	*len = n;
+	return p;
+}
+
+const char *
+snapbuf_get_strview(struct snapbuf_rd *r, size_t max, uint32_t *len)
+{
+	return snapbuf_str(r, max, 0, len);
+}
+
 int
 snapbuf_get_str(struct snapbuf_rd *r, size_t max, int nullable, char **out)
 {
-	uint32_t n = snapbuf_get_u32(r);
+	uint32_t n;
+	const char *p = snapbuf_str(r, max, nullable, &n);
 	char *s;
 
 	*out = NULL;
-	if (r->err != NULL)
-		return -1;
-	if (n == SNAPBUF_NOSTR)
-		return nullable ? 0 : snapbuf_fail(r, "missing string");
-	if (n > max)
-		return snapbuf_fail(r, "string too long");
-	if (snapbuf_left(r) < n)
-		return snapbuf_fail(r, "truncated");
-	if (memchr(r->p + r->off, '\0', n) != NULL)
-		return snapbuf_fail(r, "NUL byte in a string");
+	if (p == NULL)
+		return r->err != NULL ? -1 : 0;
 	s = xmalloc((size_t)n + 1);
-	memcpy(s, r->p + r->off, n);
+	memcpy(s, p, n);
 	s[n] = '\0';
-	r->off += n;
 	*out = s;
 	return 0;
 }

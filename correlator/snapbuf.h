@@ -68,7 +68,27 @@ static inline size_t snapbuf_left(const struct snapbuf_rd *r) { return r->n - r-
 /* Copies n raw bytes into out; fails (out zeroed) if they are not there. */
 int	 snapbuf_get_bytes(struct snapbuf_rd *r, void *out, size_t n);
 /* The next `bytes`-byte little-endian integer; 0 once the reader failed. */
-uint64_t snapbuf_get(struct snapbuf_rd *r, unsigned bytes);
+uint64_t snapbuf_get_le(struct snapbuf_rd *r, unsigned bytes);
+/*
+ * The same, inline: every field of a snapshot is read through it, and a
+ * call per field was a tenth of loading one.  On a little-endian machine
+ * the bytes are the integer; the rest (a failure, too few bytes, another
+ * byte order) is snapbuf_get_le's.
+ */
+static inline uint64_t
+snapbuf_get(struct snapbuf_rd *r, unsigned bytes)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (r->err == NULL && bytes <= 8 && r->n - r->off >= bytes) {
+		uint64_t v = 0;
+
+		__builtin_memcpy(&v, r->p + r->off, bytes);
+		r->off += bytes;
+		return v;
+	}
+#endif
+	return snapbuf_get_le(r, bytes);
+}
 /*
  * A count of elements each taking at least min_size bytes: fails unless
  * count * min_size bytes are left, so a count can never ask for more
@@ -82,6 +102,14 @@ uint32_t snapbuf_get_count(struct snapbuf_rd *r, size_t min_size);
  */
 int	 snapbuf_get_str(struct snapbuf_rd *r, size_t max, int nullable,
 	    char **out);
+
+/*
+ * snapbuf_get_str() of a string that must be there, without the copy: its
+ * bytes in place (not NUL-terminated) and *len, or NULL (failure recorded).
+ * Valid while the reader's bytes are.
+ */
+const char *snapbuf_get_strview(struct snapbuf_rd *r, size_t max,
+	    uint32_t *len);
 
 /*
  * A string left in place (no copy, not NUL-terminated): its bytes and

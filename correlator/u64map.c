@@ -70,25 +70,49 @@ u64map_insert(struct u64map *m, uint64_t key, void *val)
 	m->used++;
 }
 
+/*
+ * Moves every entry into a table of n slots (a power of two).  The table
+ * is zeroed by writing, not taken zeroed from calloc: a big calloc is fresh
+ * pages the kernel maps to its shared zero page on the first read (a probe
+ * of an empty slot), so the first write to each page faulted a second time
+ * and flushed the TLB of every CPU running another thread of the process
+ * (an IPI, a VM exit here): 9% of a two-shard restore (perf).
+ */
+static void
+u64map_resize(struct u64map *m, size_t n)
+{
+	struct u64map big;
+
+	big.slots = xreallocarray(NULL, n, sizeof(*big.slots));
+	memset(big.slots, 0, n * sizeof(*big.slots));
+	big.mask = n - 1;
+	big.used = 0;
+	if (m->slots != NULL)
+		for (size_t j = 0; j <= m->mask; j++)
+			if (m->slots[j].val != NULL)
+				u64map_insert(&big, m->slots[j].key,
+				    m->slots[j].val);
+	xfree(m->slots);
+	*m = big;
+}
+
 void
 u64map_put(struct u64map *m, uint64_t key, void *val)
 {
-	if (m->slots == NULL || (m->used + 1) * 2 > m->mask + 1) {
-		struct u64map big;
-		size_t n = m->slots == NULL ? 16 : (m->mask + 1) * 2;
-
-		big.slots = xcalloc(n, sizeof(*big.slots));
-		big.mask = n - 1;
-		big.used = 0;
-		if (m->slots != NULL)
-			for (size_t j = 0; j <= m->mask; j++)
-				if (m->slots[j].val != NULL)
-					u64map_insert(&big, m->slots[j].key,
-					    m->slots[j].val);
-		xfree(m->slots);
-		*m = big;
-	}
+	if (m->slots == NULL || (m->used + 1) * 2 > m->mask + 1)
+		u64map_resize(m, m->slots == NULL ? 16 : (m->mask + 1) * 2);
 	u64map_insert(m, key, val);
+}
+
+void
+u64map_reserve(struct u64map *m, size_t n)
+{
+	size_t slots = 16;
+
+	while (slots / 2 < n)
+		slots *= 2;
+	if (m->slots == NULL || slots > m->mask + 1)
+		u64map_resize(m, slots);
 }
 
 void *

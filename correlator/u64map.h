@@ -33,6 +33,12 @@ void	 u64map_fini(struct u64map *m);
 void	*u64map_get(const struct u64map *m, uint64_t key);
 /* Stores val (not NULL) under key, replacing any previous value. */
 void	 u64map_put(struct u64map *m, uint64_t key, void *val);
+/*
+ * Makes room for n entries in all, so that putting up to n grows the table
+ * no more (a loader that knows how many are coming: one table instead of
+ * every doubling's, each entry hashed once).
+ */
+void	 u64map_reserve(struct u64map *m, size_t n);
 /* Removes key; returns its value or NULL if it was absent. */
 void	*u64map_del(struct u64map *m, uint64_t key);
 

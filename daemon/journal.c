@@ -348,7 +348,7 @@ journal_drop_from(struct journal *j, size_t i)
  */
 static uint64_t
 journal_scan_seg(struct journal *j, size_t i, uint64_t off, char *why,
-    size_t whylen)
+    size_t whylen, const struct journal_config *c, uint64_t snap)
 {
 	struct journal_reader *r;
 	struct journal_rec rec;
@@ -357,7 +357,8 @@ journal_scan_seg(struct journal *j, size_t i, uint64_t off, char *why,
 
 	r = journal_reader_new(j, base + off);
 	while ((rc = journal_read(r, end, &rec)) == 1)
-		;
+		if (c->checked != NULL && rec.pos >= snap)
+			c->checked(c->checked_arg, j, &rec);
 	off = journal_reader_tell(r) - base;
 	if (rc < 0)
 		snprintf(why, whylen, "record at %" PRIu64 " of %016" PRIx64
@@ -372,8 +373,8 @@ journal_scan_seg(struct journal *j, size_t i, uint64_t off, char *why,
 }
 
 static int
-journal_load(struct journal *j, struct journal_info *info, char *err,
-    size_t errlen)
+journal_load(struct journal *j, const struct journal_config *c,
+    struct journal_info *info, char *err, size_t errlen)
 {
 	DIR *d;
 	struct dirent *de;
@@ -431,7 +432,7 @@ journal_load(struct journal *j, struct journal_info *info, char *err,
 		if (snap > s->base && snap <= s->base + s->size)
 			from = snap - s->base;
 		good = journal_scan_seg(j, i, from, info->why,
-		    sizeof(info->why));
+		    sizeof(info->why), c, snap);
 		if (good == s->size)
 			continue;
 		info->cut += s->size - good;
@@ -492,7 +493,7 @@ journal_open(struct journal **jp, const struct journal_config *c,
 	j->segbytes = c->segment_bytes ? c->segment_bytes : JOURNAL_SEGMENT;
 	j->wfd = -1;
 	pthread_mutex_init(&j->mu, NULL);
-	if ((rc = journal_load(j, info, err, errlen)) < 0) {
+	if ((rc = journal_load(j, c, info, err, errlen)) < 0) {
 		journal_close(j);
 		return rc;
 	}

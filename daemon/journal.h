@@ -38,12 +38,26 @@
 
 struct journal;
 struct journal_reader;
+struct journal_rec;
 
 struct journal_config {
 	const char	*dir;		/* created (one level) if missing */
 	uint64_t	 segment_bytes;	/* a segment this big is closed
 					 * (synced) and a new one begun;
 					 * 0: JOURNAL_SEGMENT */
+	/*
+	 * Optional (NULL: none).  journal_open() hands every record it
+	 * checks (those from the snapshot on) to checked(), in order, right
+	 * after checking it, so a restore reads the journal once.  A record
+	 * handed over is whole and its checksum matches; the check stops at
+	 * the first that is not (the tail is cut there), so nothing after
+	 * it is handed over.  j is the journal being opened: only
+	 * journal_snapshot_pos() and journal_snapshot_read() may be called
+	 * on it meanwhile.  rec is valid during the call.
+	 */
+	void		(*checked)(void *arg, struct journal *j,
+			    const struct journal_rec *rec);
+	void		*checked_arg;
 };
 
 /* What journal_open() found. */

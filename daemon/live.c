@@ -6,7 +6,8 @@
  *      struct live_shard (counters, then the shard's journal:
  *      daemon/store), and one producer, the poll thread;
  *   2. one journal per shard under daemon.state_dir/shard-N, each engine
- *      restored from its journal before anything runs (daemon/store);
+ *      restored from its journal before anything else runs, the shards
+ *      at once, a thread each, joined (daemon/store: store_open_all);
  *   3. the publish pump (daemon/publish) and its sinks: the file sink
  *      (drivers/file), each reading every journal from its own position;
  *   4. the poller over the fleet, its alarm sink pushing into the router;
@@ -991,47 +992,53 @@ live_mkdirs(const char *path)
 	return 0;
 }
 
-/* Opens every shard's journal and restores its engine: 0 or -1 (logged). */
+/*
+ * Opens every shard's journal and restores its engine, all shards at once
+ * (store_open_all: a thread per shard, all joined before the shard
+ * threads start or the poller is seeded): 0 or -1 (logged).
+ */
 static int
 live_restore(struct live *lv)
 {
 	const struct cfg_daemon *d = &lv->cfg->daemon;
-	struct store_config sc;
-	char dir[4096], err[512];
+	struct store_config *sc;
+	struct corr_engine **engines;
+	char *dirs, err[512];
+	const size_t dirlen = 4096;
 	int64_t now = live_now_ms(lv);
-	int rc;
+	int rc, status = -1;
 
 	if ((rc = live_mkdirs(d->state_dir)) < 0) {
 		log_error("start failed: state_dir=%s: %s", d->state_dir,
 		    strerror(-rc));
 		return -1;
 	}
-	memset(&sc, 0, sizeof(sc));
-	sc.dir = dir;
-	sc.fsync = (uint8_t)d->fsync;
-	sc.fsync_ms = d->fsync_ms;
-	sc.snapshot_bytes = (uint64_t)d->snapshot_mb << 20;
-	sc.durable = live_durable;
-	sc.durable_arg = lv;
+	sc = xcalloc(lv->nshards, sizeof(*sc));
+	engines = xcalloc(lv->nshards, sizeof(*engines));
+	dirs = xcalloc(lv->nshards, dirlen);
+	for (unsigned i = 0; i < lv->nshards; i++) {
+		sc[i].dir = dirs + i * dirlen;
+		sc[i].fsync = (uint8_t)d->fsync;
+		sc[i].fsync_ms = d->fsync_ms;
+		sc[i].snapshot_bytes = (uint64_t)d->snapshot_mb << 20;
+		sc[i].durable = live_durable;
+		sc[i].durable_arg = lv;
+		snprintf(dirs + i * dirlen, dirlen, "%s/shard-%u",
+		    d->state_dir, i);
+		engines[i] = router_engine(lv->router, i);
+	}
 	lv->stores = xcalloc(lv->nshards, sizeof(*lv->stores));
+	if (store_open_all(sc, lv->nshards, lv->cfg->fleet, engines, now,
+	    lv->stores, err, sizeof(err)) < 0) {
+		log_error("start failed: %s", err);
+		goto out;
+	}
 	for (unsigned i = 0; i < lv->nshards; i++) {
 		struct store_stats ss;
 		struct corr_stats cs;
 
-		snprintf(dir, sizeof(dir), "%s/shard-%u", d->state_dir, i);
-		lv->stores[i] = store_open(&sc, i, lv->cfg->fleet, err,
-		    sizeof(err));
-		if (lv->stores[i] == NULL) {
-			log_error("start failed: %s", err);
-			return -1;
-		}
-		if (store_restore(lv->stores[i], router_engine(lv->router, i),
-		    now, err, sizeof(err)) < 0) {
-			log_error("start failed: restore shard=%u: %s", i, err);
-			return -1;
-		}
 		store_stats(lv->stores[i], &ss);
-		corr_engine_stats(router_engine(lv->router, i), &cs);
+		corr_engine_stats(engines[i], &cs);
 		if (ss.restored_inputs > 0 || journal_snapshot_pos(
 		    store_journal(lv->stores[i])) != 0)
 			log_info("restored shard=%u incidents_live=%llu "
@@ -1043,7 +1050,12 @@ live_restore(struct live *lv)
 			    (unsigned long long)ss.restored_events,
 			    (unsigned long long)ss.restore_ms);
 	}
-	return 0;
+	status = 0;
+out:
+	xfree(dirs);
+	xfree(engines);
+	xfree(sc);
+	return status;
 }
 
 int

@@ -48,7 +48,14 @@ xcalloc(size_t n, size_t size)
 void *
 xrealloc(void *p, size_t size)
 {
-	void *q = realloc(p, size ? size : 1);
+	void *q;
+
+	/* jemalloc's realloc(NULL) costs about three mallocs (callgrind: 260
+	 * instructions against 90), and every array grown from empty (each
+	 * incident's timeline and alarms) starts there */
+	if (p == NULL)
+		return xmalloc(size);
+	q = realloc(p, size ? size : 1);
 
 	if (q == NULL)
 		mem_oom(size);

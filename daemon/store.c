@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,8 +46,18 @@ struct store {
 	_Atomic uint64_t n_records, n_bytes, n_syncs, n_errors, n_snaps,
 			 snap_bytes, held;
 	_Atomic int	 healthy;
-	uint64_t	 restored_inputs, restored_events, restore_ms;
+	uint64_t	 restored_inputs, restored_events, restore_us;
 };
+
+/* Monotonic microseconds: the restore time. */
+static int64_t
+store_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 /*
  * ---- payload codec: correlator/snapbuf (the one bounded byte codec) ----
@@ -449,32 +460,58 @@ const struct router_hooks store_hooks = {
 
 /* ---- open, restore ---- */
 
-struct store *
-store_open(const struct store_config *c, unsigned shard, struct fleet *fleet,
-    char *err, size_t errlen)
+/* A store not yet attached to its journal (store_attach). */
+static struct store *
+store_new(const struct store_config *c, unsigned shard, struct fleet *fleet)
 {
-	struct journal_config jc = { c->dir, c->segment_bytes };
-	struct journal_info info;
-	struct store *st;
+	struct store *st = xcalloc(1, sizeof(*st));
 
-	st = xcalloc(1, sizeof(*st));
-	if (journal_open(&st->j, &jc, &info, err, errlen) < 0) {
-		xfree(st);
-		return NULL;
-	}
-	if (info.cut > 0)
-		log_warnx("journal shard=%u: cut %" PRIu64 " bytes off the "
-		    "tail: %s (a crash mid-write; everything before it is "
-		    "kept)", shard, info.cut, info.why);
 	st->c = *c;
 	st->fleet = fleet;
 	st->shard = shard;
-	st->notified = journal_durable(st->j);
 	st->in_kpart = -1;
 	st->in_koffset = -1;
 	atomic_store(&st->healthy, 1);
 	incjson_buf_init(&st->jb);
 	st->jb.spans_on = 1;
+	return st;
+}
+
+/*
+ * Opens st's journal (cutting a torn tail, logged), handing every record
+ * it checks to checked(arg, ...) when that is not NULL.  0, or -errno with
+ * a reason in err.
+ */
+static int
+store_attach(struct store *st, void (*checked)(void *, struct journal *,
+    const struct journal_rec *), void *arg, char *err, size_t errlen)
+{
+	struct journal_config jc = { .dir = st->c.dir,
+	    .segment_bytes = st->c.segment_bytes, .checked = checked,
+	    .checked_arg = arg };
+	struct journal_info info;
+	int rc;
+
+	if ((rc = journal_open(&st->j, &jc, &info, err, errlen)) < 0)
+		return rc;
+	if (info.cut > 0)
+		log_warnx("journal shard=%u: cut %" PRIu64 " bytes off the "
+		    "tail: %s (a crash mid-write; everything before it is "
+		    "kept)", st->shard, info.cut, info.why);
+	st->notified = journal_durable(st->j);
+	return 0;
+}
+
+struct store *
+store_open(const struct store_config *c, unsigned shard, struct fleet *fleet,
+    char *err, size_t errlen)
+{
+	struct store *st = store_new(c, shard, fleet);
+
+	if (store_attach(st, NULL, NULL, err, errlen) < 0) {
+		store_close(st);
+		return NULL;
+	}
 	return st;
 }
 
@@ -627,68 +664,109 @@ store_restore_feed(struct store *st, struct corr_engine *e,
 	st->restored_inputs++;
 }
 
-int
-store_restore(struct store *st, struct corr_engine *e, int64_t now,
-    char *err, size_t errlen)
+/*
+ * A restore in progress, fed the records from the snapshot on in order:
+ * by journal_open() as it checks them (store_open_all: the journal is read
+ * once), or by a reader after it (store_restore).  The snapshot goes into
+ * the engine before the first record.  Every input is fed with its
+ * outputs not journaled again (they are there), except the last one's
+ * that are missing: an input is held until the next input shows it was
+ * not the last, counting the outputs after it, and the last is fed at
+ * the end (store_rs_finish) with that count.
+ */
+struct store_rs {
+	struct store	*st;
+	struct corr_engine *e;
+	int		 loaded;	/* the snapshot is in e, or there is none */
+	int		 rc;		/* 0, or the snapshot's failure */
+	char		 err[400];	/* why, when rc < 0 */
+	struct journal_rec held;	/* the last input so far (p NULL: none) */
+	void		*heldbuf;	/* held.p: a copy */
+	size_t		 heldcap;
+	uint64_t	 outs_after_last; /* outputs journaled after it */
+	uint64_t	 bad;		/* inputs that did not replay */
+	int64_t		 t0;		/* store_mono_us() at the start */
+};
+
+static void
+store_rs_init(struct store_rs *rs, struct store *st, struct corr_engine *e)
 {
-	struct journal_reader *rd;
-	struct journal_rec rec;
-	uint64_t from = journal_snapshot_pos(st->j), outs_after_last = 0,
-	    bad = 0, end = journal_written(st->j);
-	struct journal_rec held = { .p = NULL };
-	void *heldbuf = NULL;
-	size_t heldcap = 0;
-	int64_t t0 = ring_mono_ms();
+	memset(rs, 0, sizeof(*rs));
+	rs->st = st;
+	rs->e = e;
+	rs->t0 = store_mono_us();
+	st->replay = 1;
+}
+
+/* Loads the snapshot of j into the engine, the first time. */
+static void
+store_rs_snapshot(struct store_rs *rs, struct journal *j)
+{
 	void *snap;
 	size_t n;
+
+	if (rs->loaded)
+		return;
+	rs->loaded = 1;
+	if (journal_snapshot_pos(j) == 0)
+		return;
+	rs->rc = journal_snapshot_read(j, &snap, &n, rs->err, sizeof(rs->err));
+	if (rs->rc < 0)
+		return;
+	rs->rc = corr_engine_load(rs->e, snap, n, rs->err, sizeof(rs->err));
+	xfree(snap);
+}
+
+/* One record (journal_config.checked of store_open_all's journals). */
+static void
+store_rs_rec(void *arg, struct journal *j, const struct journal_rec *rec)
+{
+	struct store_rs *rs = arg;
+
+	store_rs_snapshot(rs, j);
+	if (rs->rc < 0)
+		return;
+	if (store_is_input(rec->type)) {
+		if (rs->held.p != NULL)
+			store_restore_feed(rs->st, rs->e, &rs->held,
+			    UINT64_MAX, &rs->bad);
+		if (rec->n > rs->heldcap) {
+			rs->heldcap = rec->n * 2;
+			rs->heldbuf = xrealloc(rs->heldbuf, rs->heldcap);
+		}
+		memcpy(rs->heldbuf, rec->p, rec->n);
+		rs->held = *rec;
+		rs->held.p = rs->heldbuf;
+		rs->outs_after_last = 0;
+	} else if (rec->type == STORE_EVENT || rec->type == STORE_REJECTED)
+		rs->outs_after_last++;
+}
+
+/*
+ * The end of a restore, its store's journal open: feeds the last input,
+ * catches up to now, syncs.  0, or -errno with a reason in err.
+ */
+static int
+store_rs_finish(struct store_rs *rs, int64_t now, char *err, size_t errlen)
+{
+	struct store *st = rs->st;
+	struct corr_engine *e = rs->e;
 	int rc;
 
-	if (from != 0) {
-		rc = journal_snapshot_read(st->j, &snap, &n, err, errlen);
-		if (rc < 0)
-			return rc;
-		rc = corr_engine_load(e, snap, n, err, errlen);
-		xfree(snap);
-		if (rc < 0)
-			return rc;
-	}
-	/*
-	 * One pass.  Every input is fed with its outputs not journaled again
-	 * (they are there), except the last one's that are missing: an input
-	 * is held until the next input shows it was not the last, counting
-	 * the outputs after it, and the last is fed at the end with that
-	 * count.  The records from the snapshot on were checksummed by
-	 * journal_open() just now: the reader does not check them twice.
-	 */
-	rd = journal_reader_new(st->j, from);
-	journal_reader_trust_checked(rd);
-	st->replay = 1;
-	while ((rc = journal_read(rd, end, &rec)) == 1) {
-		if (store_is_input(rec.type)) {
-			if (held.p != NULL) {
-				store_restore_feed(st, e, &held, UINT64_MAX,
-				    &bad);
-			}
-			if (rec.n > heldcap) {
-				heldcap = rec.n * 2;
-				heldbuf = xrealloc(heldbuf, heldcap);
-			}
-			memcpy(heldbuf, rec.p, rec.n);
-			held = rec;
-			held.p = heldbuf;
-			outs_after_last = 0;
-		} else if (rec.type == STORE_EVENT || rec.type == STORE_REJECTED)
-			outs_after_last++;
-	}
-	if (held.p != NULL)
-		store_restore_feed(st, e, &held, outs_after_last, &bad);
-	xfree(heldbuf);
-	journal_reader_free(rd);
+	store_rs_snapshot(rs, st->j);	/* nothing followed it */
+	if (rs->rc == 0 && rs->held.p != NULL)
+		store_restore_feed(st, e, &rs->held, rs->outs_after_last,
+		    &rs->bad);
+	FREE_NULL(rs->heldbuf);
 	st->replay = 0;
-	if (bad > 0)
+	if (rs->rc < 0) {
+		snprintf(err, errlen, "%s", rs->err);
+		return rs->rc;
+	}
+	if (rs->bad > 0)
 		log_warnx("journal shard=%u: %" PRIu64 " inputs skipped at "
 		    "restore (they name devices, sites or codes the "
-		    "configuration no longer has)", st->shard, bad);
+		    "configuration no longer has)", st->shard, rs->bad);
 	/* time passed while we were down: marks due now fire, noted late */
 	if (now > corr_engine_now(e)) {
 		uint8_t catch_up = 1;
@@ -708,8 +786,108 @@ store_restore(struct store *st, struct corr_engine *e, int64_t now,
 		return rc;
 	}
 	st->notified = journal_durable(st->j);
-	st->restore_ms = (uint64_t)(ring_mono_ms() - t0);
+	st->restore_us = (uint64_t)(store_mono_us() - rs->t0);
 	return 0;
+}
+
+int
+store_restore(struct store *st, struct corr_engine *e, int64_t now,
+    char *err, size_t errlen)
+{
+	struct journal_reader *rd;
+	struct journal_rec rec;
+	struct store_rs rs;
+
+	/* the records from the snapshot on were checksummed by
+	 * journal_open(): the reader does not check them twice */
+	store_rs_init(&rs, st, e);
+	rd = journal_reader_new(st->j, journal_snapshot_pos(st->j));
+	journal_reader_trust_checked(rd);
+	while (journal_read(rd, journal_written(st->j), &rec) == 1)
+		store_rs_rec(&rs, st->j, &rec);
+	journal_reader_free(rd);
+	return store_rs_finish(&rs, now, err, errlen);
+}
+
+/* One shard of store_open_all(), on its own thread. */
+struct store_shard_job {
+	const struct store_config *c;
+	unsigned	 shard;
+	struct fleet	*fleet;
+	struct corr_engine *e;
+	int64_t		 now;
+	struct store	**out;		/* out: opened, or NULL; set before
+					 * the restore, which the engine's
+					 * sink may look it up in */
+	int		 rc;		/* out: 0 or -errno */
+	char		 err[512];	/* out: why, when rc < 0 */
+	pthread_t	 thread;
+	int		 started;	/* thread runs it (else: the caller) */
+};
+
+/*
+ * Opens and restores one shard, reading its journal once: journal_open()
+ * hands each record it checks to the restore.  The store is in *out
+ * before the first record, for the engine's sink.
+ */
+static void *
+store_shard_main(void *arg)
+{
+	struct store_shard_job *j = arg;
+	char why[sizeof(j->err) - 32];
+	struct store_rs rs;
+	struct store *st;
+
+	st = *j->out = store_new(j->c, j->shard, j->fleet);
+	store_rs_init(&rs, st, j->e);
+	if ((j->rc = store_attach(st, store_rs_rec, &rs, j->err,
+	    sizeof(j->err))) < 0) {
+		xfree(rs.heldbuf);
+		*j->out = NULL;
+		store_close(st);
+		return NULL;
+	}
+	j->rc = store_rs_finish(&rs, j->now, why, sizeof(why));
+	if (j->rc < 0)
+		snprintf(j->err, sizeof(j->err), "restore shard=%u: %s",
+		    j->shard, why);
+	return NULL;
+}
+
+int
+store_open_all(const struct store_config *c, unsigned n, struct fleet *fleet,
+    struct corr_engine *const *engines, int64_t now, struct store **out,
+    char *err, size_t errlen)
+{
+	struct store_shard_job *jobs = xcalloc(n, sizeof(*jobs));
+	int rc = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		jobs[i].c = &c[i];
+		jobs[i].shard = i;
+		jobs[i].fleet = fleet;
+		jobs[i].e = engines[i];
+		jobs[i].now = now;
+		jobs[i].out = &out[i];
+		out[i] = NULL;
+	}
+	/* the last shard on this thread; one that gets no thread too */
+	for (unsigned i = 0; i + 1 < n; i++)
+		jobs[i].started = pthread_create(&jobs[i].thread, NULL,
+		    store_shard_main, &jobs[i]) == 0;
+	for (unsigned i = n; i-- > 0; )
+		if (!jobs[i].started)
+			(void)store_shard_main(&jobs[i]);
+	for (unsigned i = 0; i < n; i++) {
+		if (jobs[i].started)
+			pthread_join(jobs[i].thread, NULL);
+		if (jobs[i].rc < 0 && rc == 0) {
+			rc = jobs[i].rc;
+			snprintf(err, errlen, "%s", jobs[i].err);
+		}
+	}
+	xfree(jobs);
+	return rc;
 }
 
 void
@@ -725,7 +903,7 @@ store_stats(const struct store *st, struct store_stats *out)
 	out->held_bytes = atomic_load(&st->held);
 	out->restored_inputs = st->restored_inputs;
 	out->restored_events = st->restored_events;
-	out->restore_ms = st->restore_ms;
+	out->restore_ms = st->restore_us / 1000;
 	out->healthy = atomic_load(&st->healthy);
 }
 

@@ -81,7 +81,9 @@ struct store_stats {
 	uint64_t	 restored_inputs; /* inputs replayed at restore */
 	uint64_t	 restored_events; /* events the restore wrote anew (a
 					   * torn tail's) */
-	uint64_t	 restore_ms;	/* restore time */
+	uint64_t	 restore_ms;	/* restore time (store_open_all: with
+					 * the journal's check, done in the
+					 * same pass) */
 	int		 healthy;	/* 0 while the disk refuses */
 };
 
@@ -108,6 +110,27 @@ struct journal *store_journal(struct store *st);
  */
 int	 store_restore(struct store *st, struct corr_engine *e, int64_t now,
 	    char *err, size_t errlen);
+
+/*
+ * Opens and restores shards 0..n-1 at once, as tocsind starts: shard i's
+ * journal (c[i]) is opened on a thread of its own (the caller's for the
+ * last) and every record journal_open() checks goes straight into
+ * engines[i] (the snapshot first, then the inputs, as store_restore() would
+ * feed them), so each journal is read once and n shards use up to n cores.
+ * Engine i and store i are touched by that one thread only, and every
+ * thread is joined before this returns: the caller's threads (the shard
+ * threads, the poller it seeds after) then see the restored state.
+ * out[i] is shard i's store, or NULL where it did not open, set by its
+ * thread before the first record (so engines[i]'s sink may look it up
+ * there at event time); the caller closes every non-NULL one, after a
+ * failure too.  0, or the failure of the lowest failing shard as -errno,
+ * its reason in err (journal_open's, or "restore shard=N: " and why: a
+ * snapshot that does not load, a journal that does not sync); the other
+ * shards are still run to their end.
+ */
+int	 store_open_all(const struct store_config *c, unsigned n,
+	    struct fleet *fleet, struct corr_engine *const *engines,
+	    int64_t now, struct store **out, char *err, size_t errlen);
 
 /* The router hooks that journal every input (arg: the struct store *
  * array, indexed by shard). */

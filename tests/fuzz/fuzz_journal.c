@@ -3,8 +3,9 @@
  * at start: the input is a journal segment.  journal_open() must cut it at
  * the first record that is short or fails its checksum (never crash, never
  * read past the file), every record left must decode for the publishers
- * or be refused (store_pub_rec), and store_restore() must replay its
- * inputs into an engine or skip them, whatever they hold.  Checksums make
+ * or be refused (store_pub_rec), and the restore tocsind runs
+ * (store_open_all: the inputs replayed as journal_open() checks them) must
+ * replay its inputs into an engine or skip them, whatever they hold.  Checksums make
  * random bytes fail early, so the target also re-frames the input: with a
  * first byte of 0xff the rest is taken as a list of (type, payload)
  * records that get valid headers, which is how the record decoders see
@@ -45,16 +46,17 @@ static const char yaml[] =
 static struct config *cfg;
 static char dir[64], shard[96], seg[160];
 
+/* arg: the store's slot, filled by store_open_all before the replay */
 static void
 sink_event(void *arg, const struct corr_event *ev)
 {
-	store_event(arg, ev);
+	store_event(*(struct store **)arg, ev);
 }
 
 static void
 sink_rejected(void *arg, const struct corr_action *a, const char *why)
 {
-	store_rejected(arg, a, why);
+	store_rejected(*(struct store **)arg, a, why);
 }
 
 static const struct corr_sink_ops sink_ops = {
@@ -99,7 +101,7 @@ write_segment(const uint8_t *data, size_t size)
 	if (system(cmd) != 0)
 		abort();
 	if (size > 0 && data[0] == 0xff) {
-		struct journal_config jc = { shard, 0 };
+		struct journal_config jc = { .dir = shard };
 		struct journal_info info;
 		struct journal *j;
 		char err[128];
@@ -165,20 +167,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	write_segment(data, size);
 	memset(&sc, 0, sizeof(sc));
 	sc.dir = shard;
-	if ((st = store_open(&sc, 0, cfg->fleet, err, sizeof(err))) == NULL)
+	/* the restore, as tocsind runs it */
+	sink.ops = &sink_ops;
+	sink.arg = &st;
+	e = corr_engine_new(cfg->fleet, &cfg->correlation, 0, &sink);
+	if (store_open_all(&sc, 1, cfg->fleet, &e, 0, &st, err,
+	    sizeof(err)) < 0 && st == NULL) {
+		corr_engine_free(e);
 		return 0;
-	/* the publishers' view of every record */
+	}
+	corr_engine_free(e);
+	/* the publishers' view of every record left, and those it wrote */
 	rd = journal_reader_new(store_journal(st), 0);
 	while (journal_read(rd, 0, &rec) == 1)
 		if (store_pub_rec(&rec, 0, &pr, spans) == 1)
 			touch(&pr);
 	journal_reader_free(rd);
-	/* and the restore's */
-	sink.ops = &sink_ops;
-	sink.arg = st;
-	e = corr_engine_new(cfg->fleet, &cfg->correlation, 0, &sink);
-	(void)store_restore(st, e, 0, err, sizeof(err));
-	corr_engine_free(e);
 	store_close(st);
 	return 0;
 }

@@ -129,54 +129,56 @@ struct run {
 	struct store	*st[NSHARDS];
 };
 
+/* A sink's arg: its slot in run.st, filled by store_open_all's thread for
+ * the shard before that shard's restore, as tocsind's live_shard. */
 static void
 run_event(void *arg, const struct corr_event *ev)
 {
-	store_event(arg, ev);
+	store_event(*(struct store **)arg, ev);
 }
 
 static void
 run_rejected(void *arg, const struct corr_action *a, const char *reason)
 {
-	store_rejected(arg, a, reason);
+	store_rejected(*(struct store **)arg, a, reason);
 }
 
 static const struct corr_sink_ops run_ops = {
 	.event = run_event, .rejected = run_rejected,
 };
 
-/* Opens the stores, restores, starts the shards; resume[s]: first input
- * shard s has not seen. */
+/* Opens the stores and restores the shards at once (store_open_all, as
+ * tocsind), starts the shards; resume[s]: first input shard s has not
+ * seen. */
 static void
 run_open(struct run *rn, const char *dir, int resume[NSHARDS])
 {
 	struct corr_sink sinks[NSHARDS];
-	struct store_config sc;
-	char sd[256], err[256];
+	struct store_config sc[NSHARDS];
+	struct corr_engine *engines[NSHARDS];
+	char sd[NSHARDS][256], err[600];
 
-	memset(&sc, 0, sizeof(sc));
-	sc.dir = sd;
-	sc.fsync = STORE_FSYNC_BATCH;
-	sc.fsync_ms = 50;
-	sc.segment_bytes = 256 << 10;
-	sc.snapshot_bytes = 512 << 10;	/* several snapshots per run */
+	memset(sc, 0, sizeof(sc));
 	for (unsigned i = 0; i < NSHARDS; i++) {
-		snprintf(sd, sizeof(sd), "%s/shard-%u", dir, i);
-		rn->st[i] = store_open(&sc, i, cfg->fleet, err, sizeof(err));
-		if (rn->st[i] == NULL)
-			errx_exit(err);
+		snprintf(sd[i], sizeof(sd[i]), "%s/shard-%u", dir, i);
+		sc[i].dir = sd[i];
+		sc[i].fsync = STORE_FSYNC_BATCH;
+		sc[i].fsync_ms = 50;
+		sc[i].segment_bytes = 256 << 10;
+		sc[i].snapshot_bytes = 512 << 10; /* several snapshots per run */
 		sinks[i].ops = &run_ops;
-		sinks[i].arg = rn->st[i];
+		sinks[i].arg = &rn->st[i];
 	}
 	rn->r = router_new(cfg->fleet, &cfg->correlation, NSHARDS, 1, 256,
 	    sinks, err, sizeof(err));
+	for (unsigned i = 0; i < NSHARDS; i++)
+		engines[i] = router_engine(rn->r, i);
+	if (store_open_all(sc, NSHARDS, cfg->fleet, engines, 0, rn->st, err,
+	    sizeof(err)) < 0)
+		errx_exit(err);
 	for (unsigned i = 0; i < NSHARDS; i++) {
-		struct corr_engine *e = router_engine(rn->r, i);
-		int64_t now;
+		int64_t now = corr_engine_now(engines[i]);
 
-		if (store_restore(rn->st[i], e, 0, err, sizeof(err)) < 0)
-			errx_exit(err);
-		now = corr_engine_now(e);
 		resume[i] = now < T0 ? 0 : (int)((now - T0) / STEP) + 1;
 	}
 	router_set_hooks(rn->r, &store_hooks, rn->st);
@@ -299,7 +301,7 @@ journal_events(const char *dir, struct text *t)
 	char sd[256], err[256];
 
 	for (unsigned i = 0; i < NSHARDS; i++) {
-		struct journal_config jc = { sd, 0 };
+		struct journal_config jc = { .dir = sd };
 		struct journal_info info;
 		struct journal *j;
 		struct journal_reader *rd;
