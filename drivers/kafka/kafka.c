@@ -1017,7 +1017,12 @@ kf_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			e = rd_kafka_incremental_assign(rk, l);
 		else
 			aerr = rd_kafka_assign(rk, l);
+		kf->st.actions_assigned = coop ?
+		    kf->st.actions_assigned + (uint64_t)l->cnt : (uint64_t)l->cnt;
 	} else {
+		kf->st.actions_assigned = coop && kf->st.actions_assigned >=
+		    (uint64_t)l->cnt ? kf->st.actions_assigned - (uint64_t)l->cnt :
+		    0;
 		if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
 			log_warnx("kafka: rebalance err=\"%s\"",
 			    rd_kafka_err2str(err));

@@ -119,6 +119,8 @@ struct kafka_stats {
 	uint64_t	 actions_in;	/* actions consumed (valid or not) */
 	uint64_t	 actions_rejected; /* forwarded to the rejected topic */
 	uint64_t	 actions_paused; /* host said -EAGAIN: partition paused */
+	uint64_t	 actions_assigned; /* partitions of the actions topic
+					 * this consumer holds now (a gauge) */
 	uint64_t	 telemetry_produced; /* telemetry batches handed over */
 	uint64_t	 telemetry_lost; /* ... whose delivery failed (the host
 					 * was told: it sends them again) */
