@@ -413,10 +413,8 @@ live_sink_counts(struct live *lv, int idx, struct stats_sink *k)
 		k->inflight = rs.inflight;
 	} else if (idx == lv->kafka_idx && lv->kafka != NULL) {
 		kafka_stats(lv->kafka, &ks);
-		/* kafka_stats has no in-flight count (its counters
-		 * cannot give one: a refusal may come before or after
-		 * the produce): 0 */
 		k->errors = ks.failed + ks.refused;
+		k->inflight = ks.inflight;
 	}
 }
 

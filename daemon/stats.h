@@ -53,7 +53,8 @@ struct stats_sink {
 	uint64_t	 rewinds;
 	uint64_t	 lag;		/* journal bytes not yet done */
 	uint64_t	 inflight;	/* records taken, not yet out (Redis
-					 * replies awaited; 0 for the others) */
+					 * replies awaited, Kafka delivery
+					 * reports; 0 for the files) */
 	uint64_t	 errors;	/* the sink's failures (write errors,
 					 * error replies, failed deliveries) */
 	int		 healthy;	/* ops->healthy */

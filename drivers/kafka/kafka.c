@@ -1469,7 +1469,10 @@ kafka_bootstrap(const struct pub_sink *s)
 void
 kafka_stats(const struct pub_sink *s, struct kafka_stats *out)
 {
-	*out = container_of(s, struct kf, base)->st;
+	const struct kf *kf = container_of(s, struct kf, base);
+
+	*out = kf->st;
+	out->inflight = kf->inflight;
 }
 
 void

@@ -121,6 +121,9 @@ struct kafka_stats {
 	uint64_t	 actions_paused; /* host said -EAGAIN: partition paused */
 	uint64_t	 actions_assigned; /* partitions of the actions topic
 					 * this consumer holds now (a gauge) */
+	uint64_t	 inflight;	/* messages produced and not yet
+					 * reported (records, rejections,
+					 * telemetry; a gauge) */
 	uint64_t	 telemetry_produced; /* telemetry batches handed over */
 	uint64_t	 telemetry_lost; /* ... whose delivery failed (the host
 					 * was told: it sends them again) */

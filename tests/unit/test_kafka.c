@@ -169,6 +169,8 @@ Test(kafka, embedded_mock_delivers_every_record_in_order)
 	cr_assert_eq(st.produced, 600);
 	cr_assert_eq(st.delivered, 600);
 	cr_assert_eq(st.failed + st.refused + st.rewinds, 0);
+	cr_assert_eq(st.inflight, 0, "%llu in flight after every report",
+	    (unsigned long long)st.inflight);
 	cr_assert(x.sink->ops->healthy(x.sink));
 	check_topic(&x, kafka_bootstrap(x.sink), 3, 20, 10, 0);
 	kfx_close(&x, 5000);
@@ -290,7 +292,20 @@ Test(kafka, done_waits_for_the_slowest_partition)
 	cr_assert_eq(kfx_offer_kind(&x, 0, PUB_STATE, -1, -1), 0);
 	cr_assert_eq(kfx_offer_kind(&x, 0, PUB_DUMP_END, -1, -1), 0);
 	cr_assert_eq(x.ndone[0], 0, "done before anything was delivered");
-	cr_assert(kfx_wait(&x, kfx_all_done, 30000));
+	{
+		struct kafka_stats st;
+
+		/* nothing reported yet: every produced record is in flight
+		 * (/metrics' tocsin_sink_inflight) */
+		kafka_stats(x.sink, &st);
+		cr_assert_eq(st.inflight, st.produced, "%llu of %llu",
+		    (unsigned long long)st.inflight,
+		    (unsigned long long)st.produced);
+		cr_assert_eq(st.produced, 2 * 12 * 5);
+		cr_assert(kfx_wait(&x, kfx_all_done, 30000));
+		kafka_stats(x.sink, &st);
+		cr_assert_eq(st.inflight, 0);
+	}
 	cr_assert_eq(x.done_backwards, 0);
 	cr_assert_eq(x.nrewind, 0);
 	check_topic(&x, m.bootstrap, 2, 12, 5, 0);
