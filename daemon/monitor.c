@@ -10,6 +10,7 @@
  * thousands, a time series each would swamp the scraper).
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -216,6 +217,30 @@ one(struct http_resp *rs, const char *name, const char *type,
 	u(rs, name, NULL, NULL, n);
 }
 
+
+/* The per-sink families: one sample per sink, each a stats_sink field. */
+static const struct sink_family {
+	const char	*name, *type, *help;
+	size_t		 off;		/* of a uint64_t in struct stats_sink */
+} sink_families[] = {
+	{ "tocsin_sink_lag_bytes", "gauge", "Journal bytes a sink has not "
+	    "yet reported done, all shards.", offsetof(struct stats_sink, lag) },
+	{ "tocsin_sink_inflight", "gauge", "Records a sink took and has not "
+	    "yet seen out (Redis replies, Kafka delivery reports; 0 for the "
+	    "files).", offsetof(struct stats_sink, inflight) },
+	{ "tocsin_sink_records_total", "counter", "Records a sink took.",
+	    offsetof(struct stats_sink, offered) },
+	{ "tocsin_sink_waits_total", "counter", "Offers a sink refused (queue "
+	    "full, down): the pump waits for it.",
+	    offsetof(struct stats_sink, refused) },
+	{ "tocsin_sink_rewinds_total", "counter", "Times a sink asked for "
+	    "records again after a failure.",
+	    offsetof(struct stats_sink, rewinds) },
+	{ "tocsin_publish_errors_total", "counter", "A sink's failures: write "
+	    "errors, error replies, failed deliveries.",
+	    offsetof(struct stats_sink, errors) },
+};
+
 static void
 monitor_metrics_poll(const struct stats_view *v, struct http_resp *rs)
 {
@@ -322,35 +347,16 @@ monitor_metrics_poll(const struct stats_view *v, struct http_resp *rs)
 	one(rs, "tocsin_ticks_skipped_total", "counter", "Shard ticks held "
 	    "back (ring full or alarms held).", p->ticks_skipped);
 
-	fam(rs, "tocsin_sink_lag_bytes", "gauge", "Journal bytes a sink has "
-	    "not yet reported done, all shards.");
-	for (unsigned i = 0; i < p->nsinks; i++)
-		u(rs, "tocsin_sink_lag_bytes", "sink", p->sinks[i].name,
-		    p->sinks[i].lag);
-	fam(rs, "tocsin_sink_inflight", "gauge", "Records a sink took and "
-	    "has not yet seen out (Redis replies; 0 for the others).");
-	for (unsigned i = 0; i < p->nsinks; i++)
-		u(rs, "tocsin_sink_inflight", "sink", p->sinks[i].name,
-		    p->sinks[i].inflight);
-	fam(rs, "tocsin_sink_records_total", "counter", "Records a sink took.");
-	for (unsigned i = 0; i < p->nsinks; i++)
-		u(rs, "tocsin_sink_records_total", "sink", p->sinks[i].name,
-		    p->sinks[i].offered);
-	fam(rs, "tocsin_sink_waits_total", "counter", "Offers a sink refused "
-	    "(queue full, down): the pump waits for it.");
-	for (unsigned i = 0; i < p->nsinks; i++)
-		u(rs, "tocsin_sink_waits_total", "sink", p->sinks[i].name,
-		    p->sinks[i].refused);
-	fam(rs, "tocsin_sink_rewinds_total", "counter", "Times a sink asked "
-	    "for records again after a failure.");
-	for (unsigned i = 0; i < p->nsinks; i++)
-		u(rs, "tocsin_sink_rewinds_total", "sink", p->sinks[i].name,
-		    p->sinks[i].rewinds);
-	fam(rs, "tocsin_publish_errors_total", "counter", "A sink's failures: "
-	    "write errors, error replies, failed deliveries.");
-	for (unsigned i = 0; i < p->nsinks; i++)
-		u(rs, "tocsin_publish_errors_total", "sink", p->sinks[i].name,
-		    p->sinks[i].errors);
+	for (size_t f = 0; f < sizeof(sink_families) /
+	    sizeof(sink_families[0]); f++) {
+		const struct sink_family *sf = &sink_families[f];
+
+		fam(rs, sf->name, sf->type, sf->help);
+		for (unsigned i = 0; i < p->nsinks; i++)
+			u(rs, sf->name, "sink", p->sinks[i].name,
+			    *(const uint64_t *)(const void *)
+			    ((const char *)&p->sinks[i] + sf->off));
+	}
 	fam(rs, "tocsin_sink_up", "gauge", "1 while a sink's far end is "
 	    "reachable and writable.");
 	for (unsigned i = 0; i < p->nsinks; i++)
