@@ -375,21 +375,6 @@ sanitizer_report(const char *log)
 	return NULL;
 }
 
-/* "key=N" of the stop line of the daemon's log, or -1. */
-static long
-stop_counter(const char *log, const char *key)
-{
-	const char *s = strstr(log, " stop reason=");
-	char k[64];
-
-	if (s == NULL)
-		return -1;
-	snprintf(k, sizeof(k), " %s=", key);
-	if ((s = strstr(s, k)) == NULL)
-		return -1;
-	return strtol(s + strlen(k), NULL, 10);
-}
-
 /*
  * Mains fails at T1 at 500 ms and comes back at 8 s.  Expected in the
  * output file: T1's incident opened with MAINS_FAIL on T1-rect as root
@@ -479,10 +464,10 @@ Test(tocsind_live, mains_fail_opens_and_clears_then_sigterm)
 	cr_expect(strstr(log, "level=info start ") != NULL, "%s", log);
 	cr_expect(strstr(log, "stop reason=SIGTERM census=\"2 sites") != NULL,
 	    "%s", log);
-	cr_expect_eq(stop_counter(log, "alarms_pending"), 0, "%s", log);
-	cr_expect_geq(stop_counter(log, "alarms_queued"), 1, "%s", log);
-	cr_expect_eq(stop_counter(log, "write_errors"), 0, "%s", log);
-	cr_expect_geq(stop_counter(log, "incidents_opened"), 1, "%s", log);
+	cr_expect_eq(pubfix_stop_counter(log, "alarms_pending"), 0, "%s", log);
+	cr_expect_geq(pubfix_stop_counter(log, "alarms_queued"), 1, "%s", log);
+	cr_expect_eq(pubfix_stop_counter(log, "write_errors"), 0, "%s", log);
+	cr_expect_geq(pubfix_stop_counter(log, "incidents_opened"), 1, "%s", log);
 	cr_expect_null(sanitizer_report(log), "%s", log);
 	free((char *)want[0]);
 	free(log);
@@ -536,7 +521,7 @@ Test(tocsind_live, down_device_raises_comm_loss_to_the_output)
 	cr_expect_null(find(evs, "opened", "T1", NULL, NULL),
 	    "T1 answers and raised something");
 	cr_expect_null(find(evs, "opened", NULL, "MAINS_FAIL", NULL));
-	cr_expect_geq(stop_counter(r.err, "comm_loss_raised"), 1, "%s", r.err);
+	cr_expect_geq(pubfix_stop_counter(r.err, "comm_loss_raised"), 1, "%s", r.err);
 	json_decref(evs);
 	proc_result_free(&r);
 	env_fini(&e);
@@ -571,15 +556,15 @@ Test(tocsind_live, write_errors_are_counted_not_fatal)
 	argv[5] = NULL;
 	cr_assert_eq(proc_run((char *const *)argv, 40000, &r), 0);
 	cr_expect_eq(r.status, 0, "exit %d:\n%s", r.status, r.err);
-	cr_expect_geq(stop_counter(r.err, "incident_events"), 1, "%s", r.err);
-	cr_expect_geq(stop_counter(r.err, "write_errors"), 1, "%s", r.err);
+	cr_expect_geq(pubfix_stop_counter(r.err, "incident_events"), 1, "%s", r.err);
+	cr_expect_geq(pubfix_stop_counter(r.err, "write_errors"), 1, "%s", r.err);
 	cr_expect(strstr(r.err, "filesink write failed path=/dev/full") != NULL,
 	    "%s", r.err);
 	/* kept in the journal; at the stop, said so */
 	cr_expect(strstr(r.err, "the rest stays in the journal") != NULL,
 	    "%s", r.err);
 	cr_expect_null(sanitizer_report(r.err), "%s", r.err);
-	first = stop_counter(r.err, "incident_events");
+	first = pubfix_stop_counter(r.err, "incident_events");
 	proc_result_free(&r);
 
 	/* the same state dir, an output that works: the first run's events */
