@@ -490,40 +490,14 @@ kf_offer_failed(struct kf *kf, struct kf_shard *sh, const struct pub_rec *r,
 	return 0;
 }
 
-/*
- * An alarm transition to tocsin.alarms: key = its area (so one area's
- * transitions stay in order on one partition, as DESIGN.md's scale-out
- * reads them), value = tocsin.alarms/1, the line --replay reads.  In the
- * shard's FIFO like an event: delivered, rewound or refused the same way.
- */
-static int
-kf_offer_alarm(struct kf *kf, struct kf_shard *sh, const struct pub_rec *r)
-{
-	const struct incjson_alarm a = { r->at, r->device, r->site, r->code,
-	    r->edge, r->severity, r->value };
-	uint64_t ticket = sh->tail;
-	int err;
-
-	kf->alarm_json.n = 0;
-	(void)incjson_alarm(&kf->alarm_json, &a);
-	err = kf_produce(kf, kf->t_alarm, kf->alarm_json.p, kf->alarm_json.n,
-	    r->area, strlen(r->area),
-	    (void *)(uintptr_t)(ticket << 17 | (uint64_t)r->shard << 1 | 1));
-	if (err == 0) {
-		kf->st.produced++;
-		(void)kf_push(sh, r->pos, 0, -1, -1);
-		return 0;
-	}
-	return kf_offer_failed(kf, sh, r, kf->t_alarm, err, kf->alarm_json.n);
-}
-
 static int
 kf_offer(struct pub_sink *s, const struct pub_rec *r)
 {
 	struct kf *kf = container_of(s, struct kf, base);
 	rd_kafka_topic_t *t = NULL;
 	struct kf_shard *sh;
-	const char *key = NULL;
+	const char *key = r->id, *val = r->json;
+	size_t len = r->jsonlen;
 	uint64_t ticket;
 	int err;
 
@@ -541,9 +515,22 @@ kf_offer(struct pub_sink *s, const struct pub_rec *r)
 		t = kf->t_rej;
 	else if (r->kind == PUB_ACTION)
 		kf_action_done(kf, r->kpart, r->koffset);
-	else if (r->kind == PUB_ALARM && kf->t_alarm != NULL)
-		return kf_offer_alarm(kf, sh, r);
-	if (t == NULL || r->json == NULL) {
+	else if (r->kind == PUB_ALARM && kf->t_alarm != NULL) {
+		/*
+		 * tocsin.alarms: key = the area (one area's transitions stay
+		 * in order on one partition, as DESIGN.md's scale-out reads
+		 * them), value = tocsin.alarms/1, the line --replay reads
+		 */
+		const struct incjson_alarm a = { r->at, r->device, r->site,
+		    r->code, r->edge, r->severity, r->value };
+
+		kf->alarm_json.n = 0;
+		len = incjson_alarm(&kf->alarm_json, &a);
+		val = kf->alarm_json.p;
+		key = r->area;
+		t = kf->t_alarm;
+	}
+	if (t == NULL || val == NULL) {
 		/* not produced (a rejection too when `rejected` is ""):
 		 * done in its turn */
 		if (r->kind == PUB_REJECTED)
@@ -552,11 +539,8 @@ kf_offer(struct pub_sink *s, const struct pub_rec *r)
 		kf_advance(kf, r->shard);
 		return 0;
 	}
-	if (r->id != NULL)
-		key = r->id;
 	ticket = sh->tail;
-	err = kf_produce(kf, t, r->json, r->jsonlen, key,
-	    key ? strlen(key) : 0,
+	err = kf_produce(kf, t, val, len, key, key ? strlen(key) : 0,
 	    (void *)(uintptr_t)(ticket << 17 | (uint64_t)r->shard << 1 | 1));
 	if (err == 0) {
 		kf->st.produced++;
@@ -564,7 +548,7 @@ kf_offer(struct pub_sink *s, const struct pub_rec *r)
 		    r->kind == PUB_REJECTED ? r->kpart : -1, r->koffset);
 		return 0;
 	}
-	return kf_offer_failed(kf, sh, r, t, err, r->jsonlen);
+	return kf_offer_failed(kf, sh, r, t, err, len);
 }
 
 /* The delivery report of a pub_rec. */
