@@ -255,10 +255,11 @@ ve_set(struct ve *e, const struct pub_rec *r, struct ve_parsed *p)
 	e->deadline = r->deadline;
 	e->state = r->state;
 	e->severity = r->severity;
-	xfree(e->site);
-	e->site = xstrdup(r->site != NULL ? r->site : "");
-	xfree(e->area);
-	e->area = xstrdup(r->area != NULL ? r->area : "");
+	/* an incident's site and area never change: copied once */
+	if (e->site == NULL)
+		e->site = xstrdup(r->site != NULL ? r->site : "");
+	if (e->area == NULL)
+		e->area = xstrdup(r->area != NULL ? r->area : "");
 	for (uint32_t i = 0; i < e->ncust; i++)
 		xfree(e->cust[i]);
 	xfree(e->cust);
@@ -268,11 +269,11 @@ ve_set(struct ve *e, const struct pub_rec *r, struct ve_parsed *p)
 	e->planned = p->planned;
 	e->flapping = p->flapping;
 	e->chronic = p->chronic;
-	/* item is jansson's (json_dumps): into our allocator's copy */
+	/* item is jansson's (json_dumps), from the same malloc as xfree()'s
+	 * (daemon/mem.c): kept, not copied */
 	xfree(e->item);
+	e->item = p->item;
 	e->itemlen = strlen(p->item);
-	e->item = xstrndup(p->item, e->itemlen);
-	free(p->item);
 	memset(p, 0, sizeof(*p));
 	if (r->kind == PUB_STATE)
 		e->tllen = 0;	/* the whole timeline follows */
