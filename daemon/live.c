@@ -61,6 +61,7 @@
 #include "daemon/ring.h"
 #include "daemon/publish.h"
 #include "daemon/router.h"
+#include "daemon/sdnotify.h"
 #include "daemon/view.h"
 #include "daemon/stats.h"
 #include "daemon/store.h"
@@ -673,6 +674,22 @@ live_log_counters(struct live *lv, const char *what)
 	}
 }
 
+/* systemd (Type=notify): ready once restored and polling; a failed send is
+ * logged, never fatal (docs/install.md). */
+static void
+live_notify(const char *census)
+{
+	char msg[512];
+	int rc;
+
+	snprintf(msg, sizeof(msg), "READY=1\nMAINPID=%ld\nSTATUS=running: %s",
+	    (long)getpid(), census);
+	if ((rc = sdnotify(msg)) < 0)
+		log_warnx("sd_notify READY=1 failed err=\"%s\"", strerror(-rc));
+	else if (rc > 0)
+		log_info("sd_notify READY=1 sent");
+}
+
 static void
 live_stop(struct live *lv, const char *reason)
 {
@@ -1224,9 +1241,12 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	    "output=%s duration_s=%g", TOCSIN_VERSION, (long)getpid(),
 	    cfg->path, census, lv.nshards, outpath, opts->duration_s);
 
+	live_notify(census);
+
 	ev_run(lv.loop, 0);
 
 	stats_set_phase(lv.stats, STATS_STOPPING);
+	(void)sdnotify("STOPPING=1");
 	live_shutdown(&lv);
 	ev_now_update(lv.loop);
 	snprintf(err, sizeof(err), "stop reason=%s census=\"%s\"",
