@@ -883,6 +883,11 @@ http_start(const struct http_config *c, const struct http_route *routes,
 	    "max_body=%u writes=%s", v6 ? "[" : "", host, v6 ? "]" : "",
 	    s->port, c->max_connections, c->max_body,
 	    token != NULL ? "token" : "refused (no http.token_file)");
+	/* the route table as served: test_openapi checks etc/openapi.json
+	 * against these lines */
+	for (size_t i = 0; i < nroutes; i++)
+		log_debug("http route method=%s path=%s", routes[i].method,
+		    routes[i].path);
 	*out = s;
 	return 0;
 }
