@@ -246,15 +246,14 @@ monitor_metrics_poll(const struct stats_view *v, struct http_resp *rs)
 {
 	const struct stats_poll *p = &v->poll;
 	const struct mbclient_counters *mb = &p->pc.mb;
-	static const char *const comm[STATS_COMM__COUNT] = { "unknown", "ok",
-	    "lost" };
 	char b[32];
 	uint64_t cum = 0;
 
 	fam(rs, "tocsin_modbus_devices", "gauge", "Devices polled, by "
 	    "communication state (unknown: not answered yet).");
 	for (int i = 0; i < STATS_COMM__COUNT; i++)
-		u(rs, "tocsin_modbus_devices", "comm", comm[i], p->comm[i]);
+		u(rs, "tocsin_modbus_devices", "comm", stats_comm_name(
+		    (uint8_t)i), p->comm[i]);
 	one(rs, "tocsin_modbus_devices_rejected", "gauge", "Devices left "
 	    "out at start (bad host or profile plan).", p->pc.devices_rejected);
 	fam(rs, "tocsin_modbus_polls_total", "counter", "Completed polls, "
