@@ -668,8 +668,11 @@ opapi_push(struct opapi *op, struct opapi_job *j, uint64_t *busy)
 	struct corr_maint m;
 	uint64_t all = op->c.nshards >= 64 ? UINT64_MAX :
 	    (1ULL << op->c.nshards) - 1;
+	uint32_t id;
 	int rc;
 
+	/* once a ring took j, the shard may answer and free it at once:
+	 * nothing here touches j after a successful push */
 	memset(&m, 0, sizeof(m));
 	m.site = j->w.site;
 	m.area = j->w.area;
@@ -690,7 +693,7 @@ opapi_push(struct opapi *op, struct opapi_job *j, uint64_t *busy)
 		if (*busy != 0)
 			return -EAGAIN;
 		rc = router_maint_add_reply(op->c.router, op->c.producer, &m,
-		    &j->w.id, j);
+		    &id, j);
 		break;
 	default:
 		if (*busy != 0)
@@ -731,16 +734,18 @@ opapi_main(void *arg)
 		}
 		now = ring_mono_ms();
 		for (pp = &wait; *pp != NULL; ) {
-			struct opapi_job *j = *pp;
+			struct opapi_job *j = *pp, *jnext = j->next;
+			int64_t deadline = j->deadline;
+			/* pushed: j is the shard's now (do not touch it) */
 			int rc = stop ? -ESHUTDOWN : opapi_push(op, j, &busy);
 
-			if (rc == -EAGAIN && now < j->deadline) {
-				if (j->deadline < next)
-					next = j->deadline;
+			if (rc == -EAGAIN && now < deadline) {
+				if (deadline < next)
+					next = deadline;
 				pp = &j->next;
 				continue;
 			}
-			*pp = j->next;
+			*pp = jnext;
 			ring_add_relaxed(&op->waiting, (uint64_t)-1);
 			if (rc == -EAGAIN || rc == -ESHUTDOWN) {
 				if (rc == -EAGAIN)
