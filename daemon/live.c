@@ -597,6 +597,7 @@ live_http(struct live *lv)
 		return -1;
 	}
 	monitor_set_server(lv->monitor, lv->http);
+	monitor_set_writes(lv->monitor, lv->opapi);
 	return 0;
 }
 

@@ -331,6 +331,19 @@ Test(tocsind_writes, actions_windows_and_sites)
 	cr_expect_eq(json_integer_value(json_object_get(j, "seq")), seq + 1);
 	json_decref(j);
 
+	/* counted by outcome in /metrics */
+	{
+		struct httpfix_resp r;
+
+		cr_assert_eq(httpfix_do(W.port, "GET", "/metrics", NULL, NULL,
+		    &r), 200);
+		cr_expect(strstr(r.body, "tocsin_http_writes_total{result=\"done\"} "
+		    "2\n") != NULL, "%s", r.body);
+		cr_expect(strstr(r.body, "tocsin_http_writes_total{result="
+		    "\"refused\"}") != NULL);
+		httpfix_free(&r);
+	}
+
 	/* an ack through tocsin.actions reaches the same timelines */
 	snprintf(lpath, sizeof(lpath), "%s/tocsind.err", W.dir);
 	if (getenv("TOCSIN_SANITIZER") != NULL &&
