@@ -394,8 +394,18 @@ Test(tocsind_writes, actions_windows_and_sites)
 	    "\"end\":\"%s\",\"reason\":\"x\"}", s, e);
 	expect_refused(400, "/api/v1/maintenance", AUTH, body, "actor");
 
-	/* the site */
-	cr_assert_eq(req("GET", "/api/v1/sites/T1", NULL, NULL, &j), 200);
+	/* the site; its device's state is the poll thread's copy, made
+	 * once a second: wait for it (5 s) */
+	for (int64_t end = tenv_mono_ms() + 5000; ; usleep(100000)) {
+		cr_assert_eq(req("GET", "/api/v1/sites/T1", NULL, NULL, &j),
+		    200);
+		w = json_object_get(json_array_get(json_object_get(
+		    json_object_get(j, "site"), "devices"), 0), "comm");
+		if (strcmp(json_string_value(w), "lost") == 0 ||
+		    tenv_mono_ms() >= end)
+			break;
+		json_decref(j);
+	}
 	w = json_object_get(j, "site");
 	cr_expect_str_eq(json_string_value(json_object_get(w, "id")), "T1");
 	cr_expect_str_eq(json_string_value(json_object_get(w, "area")),
@@ -456,6 +466,10 @@ Test(tocsind_writes, actions_windows_and_sites)
 		log = daemon_log();
 		cr_expect_eq(rc, 0, "tocsind exit %d: %s", rc, log);
 		cr_expect(strstr(log, TOKEN) == NULL, "the token is logged");
+		cr_expect(strstr(log, "ThreadSanitizer") == NULL, "%s", log);
+		free(log);
+		snprintf(lpath, sizeof(lpath), "%s/tocsind.err.prev", W.dir);
+		log = tenv_read_file(lpath);	/* the killed run's */
 		cr_expect(strstr(log, "ThreadSanitizer") == NULL, "%s", log);
 		free(log);
 	}
