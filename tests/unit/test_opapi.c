@@ -20,6 +20,7 @@
 #include "correlator/incjson.h"
 #include "daemon/http.h"
 #include "daemon/opapi.h"
+#include "daemon/router.h"
 #include "daemon/stats.h"
 #include "daemon/view.h"
 #include "tests/support/corrfix.h"
@@ -414,4 +415,169 @@ Test(opapi, close_keeps_the_satisfaction)
 	cr_expect(strstr(Closed, "\"closed\"") != NULL, "%s", Closed);
 	cr_expect(strstr(Closed, "satisfaction") == NULL, "%s", Closed);
 	corr_engine_free(e);
+}
+
+/* ---- through a real router: the writes thread, full rings, room ---- */
+
+static struct opapi *OR;	/* the opapi of the router tests */
+
+/* The shard's end hook as daemon/store reports it (without a journal):
+ * every input with a reply token gets its engine's answer. */
+static void
+reply_end(void *arg, unsigned shard, struct corr_engine *e,
+    const struct router_input *in)
+{
+	struct store_outcome o;
+
+	(void)arg;
+	(void)shard;
+	(void)e;
+	if (in->reply == NULL)
+		return;
+	memset(&o, 0, sizeof(o));
+	o.kind = in->kind;
+	o.rc = in->rc;
+	o.reason = in->reason;
+	o.id = in->id;
+	opapi_replied(OR, in->reply, &o);
+}
+
+static const struct router_hooks reply_hooks = { .end = reply_end };
+
+static void
+ev_nop(void *arg, const struct corr_event *ev)
+{
+	(void)arg;
+	(void)ev;
+}
+
+static const struct corr_sink_ops sink_nop = { ev_nop, NULL };
+
+/* A one-shard router with 4-slot rings, not started, and OR on it. */
+static struct router *
+router_with_opapi(void)
+{
+	struct corr_config cc;
+	struct corr_sink sink = { &sink_nop, NULL };
+	struct router *r;
+	char err[256];
+
+	corr_config_defaults(&cc);
+	r = router_new(F, &cc, 1, 2, 4, &sink, err, sizeof(err));
+	cr_assert_not_null(r, "%s", err);
+	OR = opapi_new(&(struct opapi_config){ F, "INC-", 1, r, 1, NULL,
+	    NULL });
+	router_set_room(r, 1, opapi_room, OR);
+	router_set_hooks(r, &reply_hooks, NULL);
+	cr_assert_eq(opapi_routes(OR, R), OPAPI_NROUTES);
+	cr_assert_eq(opapi_start(OR), 0);
+	return r;
+}
+
+/* Sends n acks (deferred); rs[i] hold them. */
+static void
+send_acks(struct http_resp *rs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char url[64];
+		const char *body = "{\"actor\":\"amy\"}";
+		struct http_in in = { "POST", url, "Bearer " TOKEN, body,
+		    strlen(body), strlen(body) };
+
+		snprintf(url, sizeof(url), "/api/v1/incidents/INC-0-%d/ack",
+		    i + 1);
+		http_handle(R, OPAPI_NROUTES, TOKEN, 65536, &in, &rs[i]);
+		cr_assert_not_null(rs[i].pending, "ack %d not deferred: %d %s",
+		    i, rs[i].status, rs[i].body);
+	}
+}
+
+/* Waits (10 s) until every rs[0, n) is answered. */
+static void
+wait_answers(struct http_resp *rs, int n)
+{
+	struct timespec ts = { 0, 20 * 1000000L };
+
+	for (int k = 0; k < 500; k++) {
+		int ready = 0;
+
+		for (int i = 0; i < n; i++)
+			ready += http_resp_ready(&rs[i]);
+		if (ready == n)
+			return;
+		nanosleep(&ts, NULL);
+	}
+	cr_assert_fail("not every write answered in 10 s");
+}
+
+Test(opapi, full_ring_waits_for_room_then_the_engine_answers)
+{
+	struct router *r = router_with_opapi();
+	struct http_resp rs[7];
+	struct timespec ts = { 0, 300 * 1000000L };
+	struct opapi_stats os;
+
+	send_acks(rs, 7);		/* 4 fit the ring, 3 wait */
+	nanosleep(&ts, NULL);
+	opapi_stats(OR, &os);
+	cr_expect_eq(os.waiting, 3);
+	cr_assert_eq(router_start(r), 0);	/* room: all 7 reach the engine */
+	wait_answers(rs, 7);
+	for (int i = 0; i < 7; i++) {
+		cr_expect_eq(rs[i].status, 404, "%d: %s", i, rs[i].body);
+		cr_expect(strstr(rs[i].body, "unknown incident INC-0-") != NULL,
+		    "%s", rs[i].body);
+		http_resp_fini(&rs[i]);
+	}
+	opapi_stats(OR, &os);
+	cr_expect_eq(os.waiting, 0);
+	cr_expect_eq(os.refused, 7);
+	cr_expect_eq(os.busy, 0);
+	opapi_stop(OR);
+	router_free(r);
+	opapi_free(OR);
+}
+
+Test(opapi, no_room_in_time_is_503_and_never_applied)
+{
+	struct router *r = router_with_opapi();
+	struct http_resp rs[6];
+	struct opapi_stats os;
+
+	send_acks(rs, 6);		/* 4 queued, 2 wait and time out */
+	wait_answers(rs + 4, 2);
+	for (int i = 4; i < 6; i++) {
+		cr_expect_eq(rs[i].status, 503, "%d: %s", i, rs[i].body);
+		cr_expect_eq(rs[i].retry_after, OPAPI_RETRY_S);
+		cr_expect(strstr(rs[i].body, "queue stayed full") != NULL,
+		    "%s", rs[i].body);
+		http_resp_fini(&rs[i]);
+	}
+	for (int i = 0; i < 4; i++)
+		cr_expect_eq(http_resp_ready(&rs[i]), 0, "%d answered early", i);
+	/* the queued ones are not lost: they run once the shard does */
+	cr_assert_eq(router_start(r), 0);
+	wait_answers(rs, 4);
+	for (int i = 0; i < 4; i++) {
+		cr_expect_eq(rs[i].status, 404, "%d: %s", i, rs[i].body);
+		http_resp_fini(&rs[i]);
+	}
+	opapi_stats(OR, &os);
+	cr_expect_eq(os.busy, 2);
+	/* stopped: new writes are 503 at once */
+	opapi_stop(OR);
+	{
+		const char *body = "{\"actor\":\"amy\"}";
+		struct http_in in = { "POST", "/api/v1/incidents/INC-0-1/ack",
+		    "Bearer " TOKEN, body, strlen(body), strlen(body) };
+		struct http_resp x;
+
+		http_handle(R, OPAPI_NROUTES, TOKEN, 65536, &in, &x);
+		cr_expect_null(x.pending);
+		cr_expect_eq(x.status, 503);
+		cr_expect(strstr(x.body, "stopping") != NULL, "%s", x.body);
+		http_resp_fini(&x);
+	}
+	router_free(r);
+	opapi_free(OR);
 }
