@@ -19,6 +19,7 @@
 #include "correlator/fleet.h"
 #include "correlator/incjson.h"
 #include "daemon/http.h"
+#include "daemon/mem.h"
 #include "daemon/opapi.h"
 #include "daemon/router.h"
 #include "daemon/stats.h"
@@ -276,6 +277,19 @@ Test(opapi, windows_listed_from_restored_engines)
 	cr_assert_eq(corr_engine_maint_put(e, 5, &m), 0);
 	m.end_ms = now + 60000;
 	cr_assert_eq(corr_engine_maint_put(e, 2, &m), 0);
+	/* through a snapshot, as a restart has them: the actor too */
+	{
+		struct corr_engine *e2 = corrfix_engine(F, &cc, &nop_ops, rej);
+		char *p, err[160];
+		size_t n;
+
+		cr_assert_eq(corr_engine_save(e, &p, &n), 0);
+		cr_assert_eq(corr_engine_load(e2, p, n, err, sizeof(err)), 0,
+		    "%s", err);
+		xfree(p);
+		corr_engine_free(e);
+		e = e2;
+	}
 	opapi_restore(O, e);
 	corr_engine_free(e);
 	cr_assert_eq(handle("GET", "/api/v1/maintenance", NULL, &j), 200);
