@@ -202,7 +202,7 @@ install: $(BINS) $(MAN_GEN)
 	chmod 644 $(DESTDIR)$(UNITDIR)/tocsind.service
 	install -m 644 etc/tocsin.sysusers $(DESTDIR)$(SYSUSERSDIR)/tocsin.conf
 	install -m 644 etc/tocsin.yaml $(DESTDIR)$(DOCDIR)/examples/tocsin.yaml
-	install -m 644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	install -m 644 README.md docs/*.md etc/openapi.json $(DESTDIR)$(DOCDIR)/
 	if [ ! -e $(DESTDIR)$(SYSCONFDIR)/tocsin/tocsin.yaml ]; then \
 	    install -m 644 etc/tocsin.yaml $(DESTDIR)$(SYSCONFDIR)/tocsin/tocsin.yaml; \
 	else echo "install: $(DESTDIR)$(SYSCONFDIR)/tocsin/tocsin.yaml exists, kept"; fi
