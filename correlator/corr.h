@@ -146,7 +146,12 @@ enum corr_action_type {
 	CORR_ACT__COUNT
 };
 
-enum corr_kind { CORR_KIND_SITE, CORR_KIND_AREA };
+/*
+ * What opened an incident: an alarm at a site, an area storm, or a
+ * customer's complaint about a site (corr_engine_complaint(): no alarms,
+ * no root cause; never merged, linked or chronic).
+ */
+enum corr_kind { CORR_KIND_SITE, CORR_KIND_AREA, CORR_KIND_COMPLAINT };
 
 /* One (device, code) on an incident. */
 struct corr_alarm {
@@ -217,6 +222,9 @@ struct corr_incident {
 	uint64_t repeats;	/* re-sent raises counted on this incident */
 	uint64_t flap_cycles;	/* clear/re-raise cycles of flapping alarms,
 				 * counted instead of stepped */
+	char	*customer;	/* complaint: the complaining tenant (owned);
+				 * its text and actor are steps[0]'s note
+				 * and actor.  NULL for other kinds */
 	struct sla_incident sla;	/* its clocks, valid when has_sla */
 	struct corr_incident *site_next;	/* live incidents of the same site */
 };
@@ -249,6 +257,19 @@ struct corr_action {
 	uint8_t	 type;		/* enum corr_action_type */
 	const char *actor;	/* required, non-empty */
 	const char *note;	/* may be NULL; required for CORR_ACT_NOTE */
+	int64_t	 at;		/* ms since epoch */
+};
+
+/*
+ * A customer's complaint about a site (DOMAIN.md section 3: "complaint:
+ * respond and resolve 48 h"; from HTTP POST /api/v1/complaints, tests).
+ */
+struct corr_complaint {
+	uint32_t site;		/* fleet site it is about; required */
+	const char *customer;	/* a tenant of that site; required */
+	const char *text;	/* what the customer says; 1..CORR_NOTE_MAX bytes */
+	const char *actor;	/* who took it; 1..CORR_ACTOR_MAX bytes */
+	uint8_t	 severity;	/* enum severity the NOC grades it */
 	int64_t	 at;		/* ms since epoch */
 };
 
@@ -356,6 +377,31 @@ int	 corr_engine_alarm(struct corr_engine *e, const struct alarm_event *ev);
  * SLA_STEP_ON_SITE, resolve -> SLA_STEP_RESOLVE; close drops the clocks.
  */
 int	 corr_engine_action(struct corr_engine *e, const struct corr_action *a,
+	    char *reason, size_t reasonlen);
+
+/*
+ * Opens a complaint incident after advancing to c->at: kind
+ * CORR_KIND_COMPLAINT at c->site, naming c->customer with its tier there
+ * (the incident's tier is the site's effective tier, which runs its
+ * clocks), severity c->severity, no alarms and no root cause; its
+ * timeline starts with "opened" by c->actor with c->text as the note.
+ * With SLA clocks its ack clock (respond) and resolve clock run from the
+ * complaint tables (sla_config.complaint_ack / complaint_resolve), with
+ * warnings, breach and escalation as on any incident; it is never planned
+ * (a complaint is not excused by planned work), never chronic, never
+ * merged or linked, and makes no alarm incident chronic.  The actions that
+ * fit it are ack (respond), resolve, close, note, pause and resume;
+ * dispatch and on_site are refused (-EPERM: no arrival clock).
+ * Returns 0 (one "opened" event after any SLA events due by c->at; the
+ * id is written into id, idlen bytes, CORR_ID_LEN is enough, when id is
+ * not NULL), or -EINVAL with a one-line reason in reason (if not NULL),
+ * counted in bad_input, the engine untouched (time does not advance), for
+ * a site out of range, a customer that is not a tenant of the site, a
+ * missing or too long text (CORR_NOTE_MAX) or actor (CORR_ACTOR_MAX), or
+ * a severity out of range.  The text and actor are kept whole.
+ */
+int	 corr_engine_complaint(struct corr_engine *e,
+	    const struct corr_complaint *c, char *id, size_t idlen,
 	    char *reason, size_t reasonlen);
 
 /*
