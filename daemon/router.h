@@ -71,7 +71,8 @@ typedef void router_tap_fn(void *arg, unsigned shard,
 /* What a shard is about to give its engine (router_hooks). */
 enum router_input_kind {
 	ROUTER_IN_ALARM, ROUTER_IN_ACTION, ROUTER_IN_MAINT_ADD,
-	ROUTER_IN_MAINT_DEL, ROUTER_IN_TICK
+	ROUTER_IN_MAINT_DEL, ROUTER_IN_TICK,
+	ROUTER_IN_COMPLAINT = 6		/* 5 is a dump, never an input */
 };
 
 struct router_input {
@@ -84,6 +85,14 @@ struct router_input {
 	uint32_t id;			/* MAINT_ADD, MAINT_DEL: window id */
 	int64_t	 now;			/* TICK: its time; MAINT_DEL: the
 					 * engine's time */
+	const struct corr_complaint *complaint;	/* COMPLAINT */
+	uint64_t ref;			/* COMPLAINT: the producer's reference
+					 * (router_complaint()) */
+	/* COMPLAINT, set for the end hook only: corr_engine_complaint()'s
+	 * result, and the incident it opened or why it refused */
+	int	 rc;
+	const char *opened;		/* the id when rc == 0, else NULL */
+	const char *reason;		/* the reason when rc < 0, else NULL */
 };
 
 /*
@@ -174,6 +183,15 @@ int	 router_action(struct router *r, unsigned producer,
  * koffset: the shard's hooks see where it came from (router_input). */
 int	 router_action_from(struct router *r, unsigned producer,
 	    const struct corr_action *a, int32_t kpart, int64_t koffset);
+/*
+ * Queues a copy of a customer's complaint for the shard owning its site;
+ * ref is handed back with it to the shard's hooks (router_input.ref), and
+ * their end op sees the id of the incident it opened (a reply that needs
+ * the id waits for that).  Returns 0, -EAGAIN (ring full, nothing queued)
+ * or -EINVAL (site out of range).
+ */
+int	 router_complaint(struct router *r, unsigned producer,
+	    const struct corr_complaint *c, uint64_t ref);
 /*
  * Queues a planned-work window for the shard owning its site (or area) and
  * sets *id, unique across shards, for router_maint_remove().  Returns
