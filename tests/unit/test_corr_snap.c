@@ -887,4 +887,21 @@ Test(corr_snap, write_fuzz_seeds)
 		cr_assert_eq(fclose(fp), 0);
 		xfree(p);
 	}
+	/* and one holding a complaint (version 2): just after the first */
+	for (size_t k = 0; k < NOPS_USED; k++) {
+		char path[512], *p;
+		size_t n;
+		FILE *fp;
+
+		if (OPS[k].kind != SNAPFIX_COMPLAINT)
+			continue;
+		p = snap_at(k + 1, F, &n);
+		snprintf(path, sizeof(path), "%s/complaint.snap", dir);
+		fp = fopen(path, "wb");
+		cr_assert_not_null(fp, "%s", path);
+		cr_assert_eq(fwrite(p, 1, n, fp), n);
+		cr_assert_eq(fclose(fp), 0);
+		xfree(p);
+		break;
+	}
 }

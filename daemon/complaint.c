@@ -1,0 +1,150 @@
+/*
+ * complaint.c - see complaint.h.
+ *
+ * The checks here are the engine's (corr_engine_complaint()) made first,
+ * with reasons an operator can act on, so a bad body never reaches a ring
+ * or the journal; the engine checks again (a reload may have removed the
+ * tenant meanwhile) and that outcome is what complaint_answer() reports.
+ * "Not a tenant anywhere" scans every site's tenants: one request's cost
+ * on the HTTP thread, only when the customer is not at the named site.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "daemon/complaint.h"
+
+/* A required string of 1..max bytes without NULs, or NULL. */
+static const char *
+complaint_str(const json_t *body, const char *key, size_t max)
+{
+	const json_t *v = json_object_get(body, key);
+	size_t n;
+
+	if (!json_is_string(v))
+		return NULL;
+	n = json_string_length(v);
+	if (n == 0 || n > max || strlen(json_string_value(v)) != n)
+		return NULL;
+	return json_string_value(v);
+}
+
+static int
+complaint_tenant_of(const struct fleet_site *s, const char *customer)
+{
+	for (size_t i = 0; i < s->ntenants; i++)
+		if (strcmp(s->tenants[i].customer, customer) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+complaint_tenant_anywhere(const struct fleet *f, const char *customer)
+{
+	for (size_t i = 0; i < f->nsites; i++)
+		if (complaint_tenant_of(&f->sites[i], customer))
+			return 1;
+	return 0;
+}
+
+/* ", C1, C3" of site s into buf (cut to its size). */
+static void
+complaint_tenants(const struct fleet_site *s, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < s->ntenants && n < len; i++) {
+		int w = snprintf(buf + n, len - n, "%s%s", i ? ", " : "",
+		    s->tenants[i].customer);
+
+		if (w < 0)
+			break;
+		n += (size_t)w;
+	}
+}
+
+int
+complaint_parse(const json_t *body, const struct fleet *f,
+    struct corr_complaint *c, char *err, size_t errlen)
+{
+	const char *site, *sev;
+	const json_t *v;
+	enum severity s;
+	uint32_t si;
+	char tenants[256];
+
+#define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -EINVAL; } \
+	while (0)
+	memset(c, 0, sizeof(*c));
+	if (!json_is_object(body))
+		BAD("the body must be a JSON object");
+	/* ids are short: a config id, at most a note's length */
+	if ((site = complaint_str(body, "site", CORR_NOTE_MAX)) == NULL)
+		BAD("site: required, the id of a site of the configuration");
+	if ((si = fleet_find(f, FLEET_SITE, site)) == FLEET_NONE)
+		BAD("site \"%.128s\" is not in the configuration", site);
+	c->site = si;
+	if ((c->customer = complaint_str(body, "customer", CORR_NOTE_MAX)) ==
+	    NULL)
+		BAD("customer: required, a tenant of the site");
+	if (!complaint_tenant_of(&f->sites[si], c->customer)) {
+		if (!complaint_tenant_anywhere(f, c->customer))
+			BAD("customer \"%.128s\" is not a tenant of any site",
+			    c->customer);
+		complaint_tenants(&f->sites[si], tenants, sizeof(tenants));
+		BAD("customer \"%.128s\" is not a tenant of site \"%.128s\" "
+		    "(tenants: %s)", c->customer, site, tenants[0] ? tenants :
+		    "none");
+	}
+	if ((c->text = complaint_str(body, "text", CORR_NOTE_MAX)) == NULL)
+		BAD("text: required, 1 to %d bytes", CORR_NOTE_MAX);
+	if ((c->actor = complaint_str(body, "actor", CORR_ACTOR_MAX)) == NULL)
+		BAD("actor: required, 1 to %d bytes", CORR_ACTOR_MAX);
+	c->severity = COMPLAINT_SEVERITY;
+	if ((v = json_object_get(body, "severity")) != NULL &&
+	    !json_is_null(v)) {
+		sev = json_is_string(v) ? json_string_value(v) : NULL;
+		if (sev == NULL || fleet_severity_parse(sev, &s) != 0)
+			BAD("severity: warning, minor, major or critical");
+		c->severity = (uint8_t)s;
+	}
+	return 0;
+#undef BAD
+}
+
+void
+complaint_answer(const struct fleet *f, const struct router_input *in,
+    struct http_resp *rs)
+{
+	const struct corr_complaint *c = in->complaint;
+
+	if (in->rc != 0 || in->opened == NULL) {
+		http_resp_error(rs, 400, "%s", in->reason != NULL ? in->reason :
+		    "complaint refused");
+		return;
+	}
+	http_resp_json(rs, 201, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}",
+	    "incident", in->opened, "kind", "complaint",
+	    "site", f->sites[c->site].id, "customer", c->customer,
+	    "state", corr_state_name(CORR_OPEN),
+	    "severity", fleet_severity_name((enum severity)c->severity)));
+}
+
+void
+complaint_handle(void *arg, const struct http_req *rq, struct http_resp *rs)
+{
+	const struct complaint_route *cr = arg;
+	struct corr_complaint c;
+	char err[512];
+
+	if (complaint_parse(rq->json, cr->fleet, &c, err, sizeof(err)) != 0) {
+		http_resp_error(rs, 400, "%s", err);
+		return;
+	}
+	if (cr->ops == NULL || cr->ops->submit == NULL) {
+		http_resp_error(rs, 503, "complaint intake is not available");
+		return;
+	}
+	(void)cr->ops->submit(cr->arg, &c, rq, rs);
+}
