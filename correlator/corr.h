@@ -26,7 +26,9 @@
  * struct sla_incident opened with the site's effective tier, region and the
  * incident's severity; actions step its clocks and corr_engine_advance()
  * turns the marks that come due into sla_warning / sla_breached / escalated
- * events.  Area incidents run no clocks (their site incidents do).  The
+ * events; a complaint incident (corr_engine_complaint()) runs its respond
+ * (ack) and resolve clocks from the complaint tables.  Area incidents run
+ * no clocks (their site incidents do).  The
  * engine's SLA time only moves forward: it is the latest `now` it was given,
  * and a step stamped earlier is applied to the clocks at that time.
  *
@@ -203,7 +205,8 @@ struct corr_incident {
 	uint8_t	 planned;	/* raised inside a maintenance window */
 	uint8_t	 flapping;	/* one of its alarms is flapping (sticky) */
 	uint8_t	 chronic;
-	uint8_t	 has_sla;	/* 1: sla below is open (site incident, clocks on) */
+	uint8_t	 has_sla;	/* 1: sla below is open (site or complaint
+				 * incident, clocks on) */
 	uint32_t planned_win;	/* id of the window that made it planned, or 0 */
 	char	*owner;		/* who acknowledged; NULL before; owned */
 	char	*planned_reason;	/* the window's reason; owned, or NULL */
@@ -432,7 +435,7 @@ void	 corr_engine_stats(const struct corr_engine *e, struct corr_stats *out);
  * The heap bytes an incident of this engine holds: the struct, its alarm
  * records and their flap rings, the alarm and link arrays, the timeline
  * array at its capacity and every string it owns (notes, operator actors,
- * owner, planned reason).  Requested sizes, not the allocator's classes.
+ * owner, planned reason, a complaint's customer).  Requested sizes, not the allocator's classes.
  * For tests and the bound in docs/correlation.md ("Bounds").
  */
 size_t	 corr_engine_incident_bytes(const struct corr_engine *e,
