@@ -68,8 +68,10 @@ int
 complaint_parse(const json_t *body, const struct fleet *f,
     struct corr_complaint *c, char *err, size_t errlen)
 {
-	const char *site, *sev;
-	const json_t *v;
+	static const char *const complaint_keys[] = { "customer", "site",
+	    "text", "actor", "severity", NULL };
+	const char *site, *sev, *key;
+	json_t *v;
 	enum severity s;
 	uint32_t si;
 	char tenants[256];
@@ -79,6 +81,17 @@ complaint_parse(const json_t *body, const struct fleet *f,
 	memset(c, 0, sizeof(*c));
 	if (!json_is_object(body))
 		BAD("the body must be a JSON object");
+	/* a typo ("txt") is an error, not a silently missing field */
+	json_object_foreach((json_t *)body, key, v) {
+		size_t i;
+
+		for (i = 0; complaint_keys[i] != NULL; i++)
+			if (strcmp(complaint_keys[i], key) == 0)
+				break;
+		if (complaint_keys[i] == NULL)
+			BAD("unknown key \"%.64s\" (customer, site, text, actor, "
+			    "severity)", key);
+	}
 	/* ids are short: a config id, at most a note's length */
 	if ((site = complaint_str(body, "site", CORR_NOTE_MAX)) == NULL)
 		BAD("site: required, the id of a site of the configuration");

@@ -42,8 +42,8 @@
 /*
  * Reads body {"customer", "site", "text", "actor", "severity"?} into *c,
  * whose strings point into body (valid while body is); c->at is left 0
- * for the daemon to stamp.  Unknown keys are ignored, as tocsin.actions'
- * are.  Returns 0, or -EINVAL with a one-line reason in err naming the
+ * for the daemon to stamp.  An unknown key is refused, as on the other
+ * write routes.  Returns 0, or -EINVAL with a one-line reason in err naming the
  * key and, for ids, the value: "site \"T9\" is not in the
  * configuration", "customer \"C9\" is not a tenant of any site",
  * "customer \"C2\" is not a tenant of site \"T1\" (tenants: C1, C3)",

@@ -57,7 +57,7 @@ Test(complaint, a_good_body)
 {
 	struct corr_complaint c;
 	json_t *o = json_loads("{\"customer\":\"C3\",\"site\":\"T1\",\"text\":"
-	    "\"no signal\",\"actor\":\"desk-1\",\"ignored\":1}", 0, NULL);
+	    "\"no signal\",\"actor\":\"desk-1\"}", 0, NULL);
 	char err[512];
 
 	cr_assert_eq(complaint_parse(o, F, &c, err, sizeof(err)), 0, "%s", err);
@@ -79,6 +79,9 @@ Test(complaint, bad_bodies_name_what_is_wrong)
 		const char *body, *why;
 	} bad[] = {
 		{ "[]", "the body must be a JSON object" },
+		{ "{\"site\":\"T1\",\"customer\":\"C1\",\"txt\":\"x\","
+		    "\"actor\":\"a\"}", "unknown key \"txt\" (customer, site, "
+		    "text, actor, severity)" },
 		{ "{\"customer\":\"C1\",\"text\":\"x\",\"actor\":\"a\"}",
 		    "site: required" },
 		{ "{\"site\":7,\"customer\":\"C1\",\"text\":\"x\",\"actor\":\"a\"}",
