@@ -127,37 +127,17 @@ complaint_parse(const json_t *body, const struct fleet *f,
 }
 
 void
-complaint_answer(const struct fleet *f, const struct router_input *in,
-    struct http_resp *rs)
+complaint_answer(const struct fleet *f, const struct corr_complaint *c,
+    int rc, const char *incident, const char *reason, struct http_resp *rs)
 {
-	const struct corr_complaint *c = in->complaint;
-
-	if (in->rc != 0 || in->opened == NULL) {
-		http_resp_error(rs, 400, "%s", in->reason != NULL ? in->reason :
-		    "complaint refused");
+	if (rc != 0 || incident == NULL || incident[0] == '\0') {
+		http_resp_error(rs, 400, "%s", reason != NULL && reason[0] != '\0' ?
+		    reason : "complaint refused by the correlator");
 		return;
 	}
 	http_resp_json(rs, 201, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}",
-	    "incident", in->opened, "kind", "complaint",
+	    "incident", incident, "kind", "complaint",
 	    "site", f->sites[c->site].id, "customer", c->customer,
 	    "state", corr_state_name(CORR_OPEN),
 	    "severity", fleet_severity_name((enum severity)c->severity)));
-}
-
-void
-complaint_handle(void *arg, const struct http_req *rq, struct http_resp *rs)
-{
-	const struct complaint_route *cr = arg;
-	struct corr_complaint c;
-	char err[512];
-
-	if (complaint_parse(rq->json, cr->fleet, &c, err, sizeof(err)) != 0) {
-		http_resp_error(rs, 400, "%s", err);
-		return;
-	}
-	if (cr->ops == NULL || cr->ops->submit == NULL) {
-		http_resp_error(rs, 503, "complaint intake is not available");
-		return;
-	}
-	(void)cr->ops->submit(cr->arg, &c, rq, rs);
 }

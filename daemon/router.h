@@ -75,6 +75,8 @@ enum router_input_kind {
 	ROUTER_IN_COMPLAINT = 6		/* 5 is a dump, never an input */
 };
 
+#define ROUTER_REASON_MAX	256	/* bytes of an engine's refusal */
+
 struct router_input {
 	uint8_t	 kind;			/* enum router_input_kind */
 	const struct alarm_event *ev;	/* ALARM */
@@ -86,13 +88,16 @@ struct router_input {
 	int64_t	 now;			/* TICK: its time; MAINT_DEL: the
 					 * engine's time */
 	const struct corr_complaint *complaint;	/* COMPLAINT */
-	uint64_t ref;			/* COMPLAINT: the producer's reference
-					 * (router_complaint()) */
-	/* COMPLAINT, set for the end hook only: corr_engine_complaint()'s
-	 * result, and the incident it opened or why it refused */
-	int	 rc;
-	const char *opened;		/* the id when rc == 0, else NULL */
-	const char *reason;		/* the reason when rc < 0, else NULL */
+	void	*reply;			/* ACTION, MAINT_ADD, MAINT_DEL,
+					 * COMPLAINT: the producer's reply
+					 * token, or NULL */
+	/* filled by the shard before the end hook: */
+	int	 rc;			/* the engine's answer: ACTION
+					 * corr_engine_action(), MAINT_ADD
+					 * _put(), MAINT_DEL _remove(),
+					 * COMPLAINT _complaint() */
+	char	 reason[ROUTER_REASON_MAX]; /* ACTION, COMPLAINT refused: why */
+	char	 opened[CORR_ID_LEN];	/* COMPLAINT done: the incident's id */
 };
 
 /*
@@ -135,7 +140,10 @@ void	 router_set_hooks(struct router *r, const struct router_hooks *h,
 struct corr_engine *router_engine(struct router *r, unsigned shard);
 /* Installs a tap (or NULL); only before router_start(). */
 void	 router_set_tap(struct router *r, router_tap_fn *fn, void *arg);
-/* Starts the shard threads: 0 or -errno (then no thread runs). */
+/*
+ * Starts the shard threads: 0 or -errno (then no thread runs).  Window ids
+ * continue after the highest one the (restored) engines hold.
+ */
 int	 router_start(struct router *r);
 /* How many shards. */
 unsigned router_nshards(const struct router *r);
@@ -184,14 +192,23 @@ int	 router_action(struct router *r, unsigned producer,
 int	 router_action_from(struct router *r, unsigned producer,
 	    const struct corr_action *a, int32_t kpart, int64_t koffset);
 /*
- * Queues a copy of a customer's complaint for the shard owning its site;
- * ref is handed back with it to the shard's hooks (router_input.ref), and
- * their end op sees the id of the incident it opened (a reply that needs
- * the id waits for that).  Returns 0, -EAGAIN (ring full, nothing queued)
- * or -EINVAL (site out of range).
+ * The same with a reply token: the shard's hooks see it in
+ * router_input.reply with the engine's answer (rc, reason), so the one
+ * that journals the input can report the outcome once it is written
+ * (daemon/store's `replied`).  On -EAGAIN or -ENOENT nothing was queued
+ * and the token is still the caller's.
+ */
+int	 router_action_reply(struct router *r, unsigned producer,
+	    const struct corr_action *a, void *reply);
+/*
+ * Queues a copy of a customer's complaint for the shard owning its site
+ * with a reply token (router_action_reply): the end hook sees the
+ * engine's answer, and the id of the incident it opened in
+ * router_input.opened.  Returns 0, -EAGAIN (ring full, nothing queued)
+ * or -EINVAL (site out of range); the token stays the caller's unless 0.
  */
 int	 router_complaint(struct router *r, unsigned producer,
-	    const struct corr_complaint *c, uint64_t ref);
+	    const struct corr_complaint *c, void *reply);
 /*
  * Queues a planned-work window for the shard owning its site (or area) and
  * sets *id, unique across shards, for router_maint_remove().  Returns
@@ -200,8 +217,18 @@ int	 router_complaint(struct router *r, unsigned producer,
  */
 int	 router_maint_add(struct router *r, unsigned producer,
 	    const struct corr_maint *m, uint32_t *id);
+/* The same with a reply token (router_action_reply). */
+int	 router_maint_add_reply(struct router *r, unsigned producer,
+	    const struct corr_maint *m, uint32_t *id, void *reply);
 /* Queues the removal of a window on every shard: 0 or -EAGAIN. */
 int	 router_maint_remove(struct router *r, unsigned producer, uint32_t id);
+/*
+ * The same with a reply token, carried only to the shard that owns the
+ * window's place (where: its site or area, as given to maint_add), so
+ * exactly one input reports it: 0, -EAGAIN or -EINVAL (bad place).
+ */
+int	 router_maint_remove_reply(struct router *r, unsigned producer,
+	    uint32_t id, const struct corr_maint *where, void *reply);
 /*
  * Queues "time is now" from producer `producer` to every shard: the shard
  * runs corr_engine_advance(engine, now) when it reaches the message, so SLA

@@ -276,7 +276,7 @@ run_feed(struct run *rn, const int resume[NSHARDS], int pace_us)
 			c.actor = "service-desk";
 			c.severity = SEV_MINOR;
 			c.at = at;
-			while (router_complaint(rn->r, 0, &c, (uint64_t)i) ==
+			while (router_complaint(rn->r, 0, &c, NULL) ==
 			    -EAGAIN)
 				usleep(100);
 			break;

@@ -2,16 +2,22 @@
  * test_complaint.c - POST /api/v1/complaints without a server: the body's
  * checks and their 400 reasons (an unknown site, a customer that is not a
  * tenant anywhere or not at that site, text and actor limits, severity),
- * the route's answer when the daemon holds the request and when it
- * cannot, and the reply complaint_answer() writes from the shard's
- * outcome, through http_handle() so the token and JSON gates apply.
+ * the route (daemon/opapi, through http_handle() so the token and JSON
+ * gates apply): 400 before anything is queued, 503 without a correlator,
+ * and through a real router the deferred 201 with the id the shard gave
+ * the incident; and the reply complaint_answer() writes from an outcome.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <string.h>
 
+#include <time.h>
+
 #include "daemon/complaint.h"
 #include "daemon/mem.h"
+#include "daemon/opapi.h"
+#include "daemon/router.h"
+#include "daemon/store.h"
 
 static struct fleet *F;
 
@@ -158,97 +164,139 @@ Test(complaint, text_and_actor_limits)
 	json_decref(o);
 }
 
-/* ---- the route ---- */
+/* ---- the route (daemon/opapi) ---- */
 
-struct held {
-	int	 n;
-	int	 rc;		/* what submit returns */
-	struct corr_complaint c;
-	char	 text[64];
-};
+#define TOKEN	"0123456789abcdef0123"
 
-static int
-fake_submit(void *arg, struct corr_complaint *c, const struct http_req *rq,
-    struct http_resp *rs)
+static struct opapi *OR;
+static struct http_route R[OPAPI_NROUTES];
+
+/* The shard's end hook as daemon/store reports it, without a journal. */
+static void
+reply_end(void *arg, unsigned shard, struct corr_engine *e,
+    const struct router_input *in)
 {
-	struct held *h = arg;
+	struct store_outcome o;
 
-	(void)rq;
-	h->n++;
-	h->c = *c;
-	snprintf(h->text, sizeof(h->text), "%s", c->text);
-	if (h->rc == -EAGAIN) {
-		rs->retry_after = 1;
-		http_resp_error(rs, 503, "busy");
-	}
-	return h->rc;
+	(void)arg;
+	(void)shard;
+	(void)e;
+	if (in->reply == NULL)
+		return;
+	memset(&o, 0, sizeof(o));
+	o.kind = in->kind;
+	o.rc = in->rc;
+	o.reason = in->reason;
+	if (in->kind == ROUTER_IN_COMPLAINT && in->rc == 0)
+		memcpy(o.incident, in->opened, sizeof(o.incident));
+	opapi_replied(OR, in->reply, &o);
 }
 
-static const struct complaint_ops fake_ops = { .submit = fake_submit };
+static const struct router_hooks reply_hooks = { .end = reply_end };
 
 static void
-post(struct complaint_route *cr, const char *auth, const char *body,
-    struct http_resp *rs)
+ev_count(void *arg, const struct corr_event *ev)
 {
-	struct http_route routes[1] = {
-		{ "POST", COMPLAINT_PATH, HTTP_JSON, complaint_handle, cr },
-	};
+	if (ev->inc->kind == CORR_KIND_COMPLAINT)
+		(*(int *)arg)++;
+}
+
+static const struct corr_sink_ops sink_count = { ev_count, NULL };
+
+static void
+post(const char *auth, const char *body, struct http_resp *rs)
+{
 	struct http_in in = { "POST", COMPLAINT_PATH, auth, body,
 	    strlen(body), strlen(body) };
 
-	http_resp_init(rs);
-	http_handle(routes, 1, "0123456789abcdef0123", 65536, &in, rs);
+	http_handle(R, OPAPI_NROUTES, TOKEN, 65536, &in, rs);
 }
 
-Test(complaint, the_route_holds_a_good_request_and_answers_bad_ones)
-{
-	struct held h = { 0 };
-	struct complaint_route cr = { NULL, &fake_ops, &h };
-	struct http_resp rs;
-	const char *good = "{\"customer\":\"C1\",\"site\":\"T1\",\"text\":"
-	    "\"no signal\",\"actor\":\"desk-1\"}";
+static const char *const GOOD = "{\"customer\":\"C3\",\"site\":\"T1\","
+    "\"text\":\"no signal\",\"actor\":\"desk-1\"}";
 
-	cr.fleet = F;
-	post(&cr, "Bearer 0123456789abcdef0123", good, &rs);
-	cr_assert_eq(h.n, 1);
-	cr_assert_str_eq(h.text, "no signal");
-	http_resp_fini(&rs);
-	post(&cr, NULL, good, &rs);
+Test(complaint, the_route_checks_before_anything_is_queued)
+{
+	struct http_resp rs;
+
+	OR = opapi_new(&(struct opapi_config){ F, "INC-", 1, NULL, 1, NULL,
+	    NULL });
+	cr_assert_eq(opapi_routes(OR, R), OPAPI_NROUTES);
+	post(NULL, GOOD, &rs);
 	cr_assert_eq(rs.status, 401, "a write needs the token");
-	cr_assert_eq(h.n, 1);
 	http_resp_fini(&rs);
-	post(&cr, "Bearer 0123456789abcdef0123", "{\"customer\":\"C2\","
-	    "\"site\":\"T1\",\"text\":\"x\",\"actor\":\"a\"}", &rs);
+	post("Bearer " TOKEN, "{\"customer\":\"C2\",\"site\":\"T1\",\"text\":"
+	    "\"x\",\"actor\":\"a\"}", &rs);
+	cr_assert_null(rs.pending);
 	cr_assert_eq(rs.status, 400);
 	cr_assert(strstr(rs.body, "\\\"C2\\\" is not a tenant of site") !=
 	    NULL, "%s", rs.body);
-	cr_assert_eq(h.n, 1, "never queued");
 	http_resp_fini(&rs);
-	h.rc = -EAGAIN;
-	post(&cr, "Bearer 0123456789abcdef0123", good, &rs);
+	post("Bearer " TOKEN, "{\"customer\":\"C1\"", &rs);
+	cr_assert_eq(rs.status, 400, "not JSON");
+	http_resp_fini(&rs);
+	/* a good one with no correlator to take it */
+	post("Bearer " TOKEN, GOOD, &rs);
+	cr_assert_null(rs.pending);
 	cr_assert_eq(rs.status, 503);
-	cr_assert_eq(rs.retry_after, 1);
+	cr_assert_gt(rs.retry_after, 0);
 	http_resp_fini(&rs);
-	cr.ops = NULL;
-	post(&cr, "Bearer 0123456789abcdef0123", good, &rs);
-	cr_assert_eq(rs.status, 503);
-	cr_assert(strstr(rs.body, "not available") != NULL, "%s", rs.body);
+	opapi_free(OR);
+}
+
+Test(complaint, the_route_answers_201_with_the_incident_the_shard_opened)
+{
+	struct corr_config cc;
+	int opened = 0;
+	struct corr_sink sink = { &sink_count, &opened };
+	struct timespec ts = { 0, 20 * 1000000L };
+	struct router *r;
+	struct http_resp rs;
+	char err[256];
+	json_t *o;
+	int k;
+
+	corr_config_defaults(&cc);
+	r = router_new(F, &cc, 1, 2, 4, &sink, err, sizeof(err));
+	cr_assert_not_null(r, "%s", err);
+	OR = opapi_new(&(struct opapi_config){ F, "INC-", 1, r, 1, NULL,
+	    NULL });
+	router_set_room(r, 1, opapi_room, OR);
+	router_set_hooks(r, &reply_hooks, NULL);
+	cr_assert_eq(opapi_routes(OR, R), OPAPI_NROUTES);
+	cr_assert_eq(router_start(r), 0);
+	cr_assert_eq(opapi_start(OR), 0);
+	post("Bearer " TOKEN, GOOD, &rs);
+	cr_assert_not_null(rs.pending, "deferred: %d %s", rs.status, rs.body);
+	for (k = 0; k < 500 && !http_resp_ready(&rs); k++)
+		nanosleep(&ts, NULL);
+	cr_assert_lt(k, 500, "not answered in 10 s");
+	cr_assert_eq(rs.status, 201, "%s", rs.body);
+	o = json_loadb(rs.body, rs.len, 0, NULL);
+	cr_assert_not_null(o);
+	cr_assert_str_eq(json_string_value(json_object_get(o, "incident")),
+	    "INC-0-1");
+	cr_assert_str_eq(json_string_value(json_object_get(o, "customer")),
+	    "C3");
+	cr_assert_str_eq(json_string_value(json_object_get(o, "severity")),
+	    "major");
+	json_decref(o);
 	http_resp_fini(&rs);
+	opapi_stop(OR);
+	router_stop(r);
+	cr_assert_eq(opened, 1);
+	router_free(r);
+	opapi_free(OR);
 }
 
 Test(complaint, the_answer_carries_the_new_incident)
 {
 	struct corr_complaint c = { 1, "C2", "x", "a", SEV_MINOR, 0 };
-	struct router_input in;
 	struct http_resp rs;
 	json_t *o;
 
-	memset(&in, 0, sizeof(in));
-	in.kind = ROUTER_IN_COMPLAINT;
-	in.complaint = &c;
-	in.opened = "INC-1-7";
 	http_resp_init(&rs);
-	complaint_answer(F, &in, &rs);
+	complaint_answer(F, &c, 0, "INC-1-7", "", &rs);
 	cr_assert_eq(rs.status, 201);
 	o = json_loadb(rs.body, rs.len, 0, NULL);
 	cr_assert_not_null(o);
@@ -264,11 +312,9 @@ Test(complaint, the_answer_carries_the_new_incident)
 	    "minor");
 	json_decref(o);
 	http_resp_fini(&rs);
-	in.rc = -EINVAL;
-	in.opened = NULL;
-	in.reason = "customer is not a tenant of the site";
 	http_resp_init(&rs);
-	complaint_answer(F, &in, &rs);
+	complaint_answer(F, &c, -EINVAL, "", "customer is not a tenant of the "
+	    "site", &rs);
 	cr_assert_eq(rs.status, 400);
 	cr_assert(strstr(rs.body, "not a tenant") != NULL);
 	http_resp_fini(&rs);

@@ -478,7 +478,8 @@ Test(corr_complaint, never_mixed_with_alarm_incidents)
 
 Test(corr_complaint, planned_work_does_not_pause_a_complaint)
 {
-	struct corr_maint m = { FLEET_NONE, 0, T0, T0 + 72 * HOUR, "works" };
+	struct corr_maint m = { FLEET_NONE, 0, T0, T0 + 72 * HOUR, "works",
+	    "amy" };
 	const struct corr_incident *inc;
 
 	m.site = fleet_find(F, FLEET_SITE, "STD");
@@ -623,34 +624,41 @@ Test(corr_complaint, snapshot_resumes_exactly_as_an_uninterrupted_run)
 	free(c);
 }
 
-Test(corr_complaint, a_version_1_snapshot_still_loads_but_holds_no_complaint)
+Test(corr_complaint, older_snapshots_still_load_but_hold_no_complaint)
 {
 	struct log *l = calloc(1, sizeof(*l));
 	struct corr_engine *e;
 	char *p, *q, err[160];
 	size_t n, m;
 
-	/* an engine with an alarm incident only: its bytes are version 1's */
+	/* an alarm incident and no window: its bytes are versions 1's and
+	 * 2's (which added the windows' actor) */
 	corrfix_edge(E, F, "STD-pwr", "DOOR_OPEN", T0, ALARM_RAISE, SEV_MINOR);
 	cr_assert_eq(corr_engine_save(E, &p, &n), 0);
-	cr_assert_eq(p[8], 2, "written as version 2");
-	p[8] = 1;
-	e = engine_logged(l);
-	cr_assert_eq(corr_engine_load(e, p, n, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(corr_engine_save(e, &q, &m), 0);
-	p[8] = 2;
-	cr_assert(n == m && memcmp(p, q, n) == 0);
-	corr_engine_free(e);
+	cr_assert_eq(p[8], 3, "written as version 3");
+	for (char v = 1; v <= 2; v++) {
+		p[8] = v;
+		e = engine_logged(l);
+		cr_assert_eq(corr_engine_load(e, p, n, err, sizeof(err)), 0,
+		    "version %d: %s", v, err);
+		cr_assert_eq(corr_engine_save(e, &q, &m), 0);
+		p[8] = 3;
+		cr_assert(n == m && memcmp(p, q, n) == 0);
+		corr_engine_free(e);
+		xfree(q);
+	}
 	xfree(p);
-	xfree(q);
-	/* a complaint cannot be in a version 1 snapshot */
+	/* a complaint cannot be in a snapshot older than version 3 */
 	cr_assert_eq(complain("STD", "cmcc", "x", "nina", T0 + 1, NULL, NULL), 0);
 	cr_assert_eq(corr_engine_save(E, &p, &n), 0);
-	p[8] = 1;
-	e = engine_logged(l);
-	cr_assert_eq(corr_engine_load(e, p, n, err, sizeof(err)), -EINVAL);
-	cr_assert(strstr(err, "out of range") != NULL, "%s", err);
-	corr_engine_free(e);
+	for (char v = 1; v <= 2; v++) {
+		p[8] = v;
+		e = engine_logged(l);
+		cr_assert_eq(corr_engine_load(e, p, n, err, sizeof(err)),
+		    -EINVAL);
+		cr_assert(strstr(err, "out of range") != NULL, "%s", err);
+		corr_engine_free(e);
+	}
 	xfree(p);
 	log_free(l);
 	free(l);

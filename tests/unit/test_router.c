@@ -259,7 +259,7 @@ Test(router, actions_reach_the_owning_shard)
 	struct corr_sink sinks[2];
 	struct router *r;
 	struct alarm_event ev;
-	struct corr_action a = { NULL, CORR_ACT_ACK, "amy", NULL, 0 };
+	struct corr_action a = { NULL, CORR_ACT_ACK, "amy", NULL, 0, 0 };
 	unsigned sh;
 
 	corr_config_defaults(&cc);
@@ -315,7 +315,7 @@ Test(router, maintenance_windows_routed)
 	struct planned_sink ps[3];
 	struct corr_sink sinks[3];
 	struct router *r;
-	struct corr_maint m = { FLEET_NONE, 0, 0, 0, "grid work" };
+	struct corr_maint m = { FLEET_NONE, 0, 0, 0, "grid work", NULL };
 	struct alarm_event ev = { 0 };
 	uint32_t id1, id2;
 	int planned = 0, unplanned = 0;
@@ -553,11 +553,11 @@ Test(router, tick_advances_every_shard)
 /* What the end hook saw of each complaint (shard threads; read after stop). */
 struct complaint_seen {
 	int	 n;
-	uint64_t ref[4];
+	void	*reply[4];
 	int	 rc[4];
 	unsigned shard[4];
 	char	 id[4][CORR_ID_LEN];
-	char	 reason[4][160];
+	char	 reason[4][ROUTER_REASON_MAX];
 };
 
 static void
@@ -570,11 +570,11 @@ complaint_end(void *arg, unsigned shard, struct corr_engine *e,
 	if (in->kind != ROUTER_IN_COMPLAINT || c->n >= 4)
 		return;
 	cr_assert_not_null(in->complaint);
-	c->ref[c->n] = in->ref;
+	c->reply[c->n] = in->reply;
 	c->rc[c->n] = in->rc;
 	c->shard[c->n] = shard;
-	snprintf(c->id[c->n], CORR_ID_LEN, "%s", in->opened ? in->opened : "");
-	snprintf(c->reason[c->n], 160, "%s", in->reason ? in->reason : "");
+	snprintf(c->id[c->n], CORR_ID_LEN, "%s", in->opened);
+	snprintf(c->reason[c->n], ROUTER_REASON_MAX, "%s", in->reason);
 	c->n++;
 }
 
@@ -600,19 +600,19 @@ Test(router, complaints_reach_their_sites_shard_and_the_hook_sees_the_id)
 	router_set_hooks(r, &complaint_hooks, &seen);
 	cr_assert_eq(router_start(r), 0);
 	sh = router_shard_of(r, 7);
-	cr_assert_eq(router_complaint(r, 0, &c, 41), 0);
+	cr_assert_eq(router_complaint(r, 0, &c, &seen.n), 0);
 	c.customer = "ctcc";	/* no tenant of S7 */
-	cr_assert_eq(router_complaint(r, 0, &c, 42), 0);
+	cr_assert_eq(router_complaint(r, 0, &c, NULL), 0);
 	c.site = NSITES;
-	cr_assert_eq(router_complaint(r, 0, &c, 43), -EINVAL);
+	cr_assert_eq(router_complaint(r, 0, &c, &seen), -EINVAL);
 	router_stop(r);
 	cr_assert_eq(seen.n, 2);
 	corr_id_format(want, sizeof(want), "INC-", sh, 1);
-	cr_assert_eq(seen.ref[0], 41);
+	cr_assert_eq(seen.reply[0], &seen.n);
 	cr_assert_eq(seen.rc[0], 0);
 	cr_assert_eq(seen.shard[0], sh);
 	cr_assert_str_eq(seen.id[0], want);
-	cr_assert_eq(seen.ref[1], 42);
+	cr_assert_null(seen.reply[1]);
 	cr_assert_eq(seen.rc[1], -EINVAL);
 	cr_assert_str_eq(seen.id[1], "");
 	cr_assert(strstr(seen.reason[1], "not a tenant") != NULL, "%s",
