@@ -64,6 +64,15 @@ complaint_tenants(const struct fleet_site *s, char *buf, size_t len)
 	}
 }
 
+/* The client's bytes in a reason: control bytes become '?' (one line). */
+static void
+complaint_one_line(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < ' ' || *s == 0x7f)
+			*s = '?';
+}
+
 int
 complaint_parse(const json_t *body, const struct fleet *f,
     struct corr_complaint *c, char *err, size_t errlen)
@@ -76,8 +85,8 @@ complaint_parse(const json_t *body, const struct fleet *f,
 	uint32_t si;
 	char tenants[256];
 
-#define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); return -EINVAL; } \
-	while (0)
+#define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); \
+	complaint_one_line(err); return -EINVAL; } while (0)
 	memset(c, 0, sizeof(*c));
 	if (!json_is_object(body))
 		BAD("the body must be a JSON object");

@@ -319,3 +319,13 @@ Test(complaint, the_answer_carries_the_new_incident)
 	cr_assert(strstr(rs.body, "not a tenant") != NULL);
 	http_resp_fini(&rs);
 }
+
+Test(complaint, a_reason_is_one_line_whatever_the_client_sent)
+{
+	struct corr_complaint c;
+	char err[512];
+
+	cr_assert_eq(parse("{\"site\":\"a\\nb\\u0001\",\"customer\":\"C1\","
+	    "\"text\":\"x\",\"actor\":\"a\"}", &c, err), -EINVAL);
+	cr_assert_str_eq(err, "site \"a?b?\" is not in the configuration");
+}
