@@ -20,7 +20,8 @@
  * restart it is listed again, acknowledged, its ack clock met and
  * stopped, its resolve clock still running to the same deadline, its
  * timeline opened (the complaint's actor and text) then acknowledged.
- * SIGTERM: exit 0.
+ * SIGTERM: exit 0; neither run logged the token or a ThreadSanitizer
+ * report (TOCSIN_BUILD=build/thread runs it on the TSan tocsind).
  *
  * Bounds: the port line 10 s; /readyz 15 s; the view showing the
  * complaint or a write 10 s; children stopped by PID.
@@ -340,4 +341,17 @@ Test(tocsind_complaints, a_complaint_opens_an_incident_that_survives_kill9)
 	json_decref(j);
 
 	cr_expect_eq(pubfix_stop(&C.daemon, SIGTERM), 0, "exit 0 on SIGTERM");
+	/* either run's log: no token, no ThreadSanitizer report (with
+	 * TOCSIN_BUILD=build/thread this ran on the TSan tocsind) */
+	for (int k = 0; k < 2; k++) {
+		char lpath[160], *log;
+
+		snprintf(lpath, sizeof(lpath), "%s/tocsind.err%s", C.dir,
+		    k ? ".prev" : "");
+		log = tenv_read_file(lpath);
+		cr_assert_not_null(log, "%s", lpath);
+		cr_expect(strstr(log, TOKEN) == NULL, "the token is logged");
+		cr_expect(strstr(log, "ThreadSanitizer") == NULL, "%s", log);
+		free(log);
+	}
 }
