@@ -51,6 +51,7 @@
 #include <ev.h>
 
 #include "correlator/incjson.h"
+#include "daemon/command.h"
 #include "daemon/live.h"
 #include "daemon/log.h"
 #include "daemon/http.h"
@@ -115,6 +116,7 @@ struct live {
 	struct stats	*stats;		/* copies for the HTTP thread */
 	struct monitor	*monitor;	/* /healthz, /readyz, /metrics */
 	struct view	*view;		/* the incident read API */
+	struct command	*command;	/* remote handling (declared commands) */
 	struct http_server *http;	/* or NULL (http.enabled false) */
 	char		*http_token;	/* from http.token_file, or NULL */
 	int		 fidx, hidx, ridx; /* publish indexes or -1 */
@@ -755,7 +757,8 @@ live_shutdown(struct live *lv)
 	unsigned ticked = 0;
 	uint64_t tick_sent = 0;	/* bit per shard: last tick queued */
 
-	poller_stop(lv->poller);
+	poller_stop(lv->poller);	/* commands under way end unreachable */
+	command_stop(lv->command);	/* their notes go before the shards */
 	ev_timer_init(&backstop, live_wake_cb, 0.01, 0.01);
 	ev_timer_start(lv->loop, &backstop);
 	ev_now_update(lv->loop);
@@ -1124,6 +1127,8 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	lv.monitor = monitor_new(lv.stats, cfg->fleet,
 	    cfg->http.server.max_sink_lag);
 	lv.view = view_new(cfg->fleet);
+	lv.command = command_new(lv.loop, cfg->fleet, cfg->mbmap, NULL,
+	    lv.router, 0, lv.view);
 	/* before the restore, so /readyz says "not ready" while it runs */
 	if (live_http(&lv) < 0 || live_restore(&lv) < 0)
 		goto err_router;
@@ -1180,6 +1185,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 		log_error("start failed: poller rc=%d", rc);
 		goto err_router;
 	}
+	command_set_poller(lv.command, lv.poller);
 
 	ev_timer_init(&lv.tick, live_tick_cb, LIVE_TICK_S, LIVE_TICK_S);
 	ev_timer_start(lv.loop, &lv.tick);
@@ -1241,9 +1247,11 @@ err_watchers:
 	ev_timer_stop(lv.loop, &lv.deadline);
 	ev_timer_stop(lv.loop, &lv.statst);
 	ev_timer_stop(lv.loop, &lv.tick);
+	command_stop(lv.command);
 	poller_free(lv.poller);
 err_router:
 	http_stop(lv.http);
+	command_free(lv.command);	/* after http_stop: its route uses it */
 	ev_async_stop(lv.loop, &lv.room);
 	router_free(lv.router);
 	outbox_free(lv.outbox);
