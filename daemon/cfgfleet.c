@@ -700,6 +700,8 @@ cfg_command(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg,
 		goto out;
 	want = in.function == 5 ? MBMAP_COIL : MBMAP_HOLDING;
 	if (table != want) {
+		static const char *const noun[MBMAP__TABLES] = { "coil",
+		    "discrete input", "input register", "holding register" };
 		int t;
 
 		for (t = 0; t < MBMAP__TABLES && in.shorthand[t] == NULL; t++)
@@ -707,9 +709,8 @@ cfg_command(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg,
 		cfgkey_path(kp, sizeof(kp), path, given ? n_table(t) :
 		    "address");
 		cfgkey_error(cx, given ? at[CK_COIL + t] : at[CK_ADDRESS], kp,
-		    "function %u writes a %s register, not a %s one "
-		    "(address out of range for the function)", in.function,
-		    n_table(want), n_table(table));
+		    "function %u writes a %s, not a %s (address out of range "
+		    "for the function)", in.function, noun[want], noun[table]);
 		goto out;
 	}
 	/* the values */

@@ -911,7 +911,8 @@ Test(cfgfleet, command_errors_name_the_key)
 	expect_at(CMD_PROFILE(
 	    "      - {name: a, function: 5, address: 40001, value: 1}\n"),
 	    "40001", "profiles.dg.commands[0].address: function 5 writes a "
-	    "coil register, not a holding one");
+	    "coil, not a holding register (address out of range for the "
+	    "function)");
 	expect_at(CMD_PROFILE(
 	    "      - {name: a, function: 6, holding: 70000, value: 1}\n"),
 	    "70000", "profiles.dg.commands[0].holding: expected an offset "
