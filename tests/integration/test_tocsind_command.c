@@ -6,7 +6,7 @@
  *
  * The fleet: site T1 with generator controllers (profile dg, which
  * declares dg_start: FC 6 + read-back, dg_coil: FC 5, set_limits: FC 16,
- * bad_addr: a register devsim does not have) on 127.1.Y.1-4 and .6, and
+ * bad_addr: a register devsim does not have) on 127.0.Y.1-4 and .6, and
  * one device of profile plain (no commands) on .5.  devsim plays:
  * G-refuse refuses writes with exception 4, G-ignore echoes writes and
  * changes nothing, G-silent never answers a write, G-dead answers
@@ -24,7 +24,7 @@
  * polled the whole time and asked for commands it does not declare.
  * `tocsind -n -v` lists every declared command.
  *
- * Loopback: 127.1.Y.* with Y from tenv_seed (docs/testing.md); bounds:
+ * Loopback: 127.0.100-199.* (docs/testing.md); bounds:
  * devsim ready 10 s, the port line 10 s, /readyz 15 s, the incident 20 s,
  * each command's answer 10 s (httpfix's bound), the timeline 10 s.
  */
@@ -49,7 +49,7 @@
 
 static struct {
 	char	 dir[64];
-	char	 net[32];	/* "127.1.Y." */
+	char	 net[32];	/* "127.0.Y." */
 	int	 modport;
 	pid_t	 sim, daemon;
 	int	 port;
@@ -78,7 +78,8 @@ cenv_setup(void)
 
 	snprintf(C.dir, sizeof(C.dir), "/tmp/tocsin-cmd-XXXXXX");
 	cr_assert_not_null(mkdtemp(C.dir));
-	snprintf(C.net, sizeof(C.net), "127.1.%u.", (r >> 8) % 250 + 1);
+	/* 127.0.100-199.*: a block of its own (docs/testing.md) */
+	snprintf(C.net, sizeof(C.net), "127.0.%u.", (r >> 8) % 100 + 100);
 	snprintf(a, sizeof(a), "%s1", C.net);
 	C.modport = tenv_free_port(a);
 	cr_assert_gt(C.modport, 0);
