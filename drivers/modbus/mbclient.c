@@ -579,11 +579,12 @@ write_finish(struct mbc_dev *d, enum mbclient_status st,
 	d->wr_sent = 0;
 	d->busy = 0;
 	ev_timer_stop(cl->loop, &d->rto);
-	cb(&r, arg);
+	/* before the callback, which may queue the device's next request */
 	FREE_NULL(d->wr_regs);
 	FREE_NULL(d->wr_bits);
 	d->wr.regs = NULL;
 	d->wr.bits = NULL;
+	cb(&r, arg);
 	if (d->poll_owed && !d->busy && cl->running) {
 		d->poll_owed = 0;
 		dev_poll_begin(d);
@@ -741,14 +742,14 @@ dev_send(struct mbc_conn *cn, struct mbc_dev *d)
 	do
 		tid = cn->next_tid++;
 	while (tid_in_use(cn, tid));
-	if (d->wr_active) {
+	dev_request(d, tid, &q);
+	n = mbap_encode(&q, cn->wbuf + cn->wlen,
+	    (size_t)cl->cfg.inflight * MBAP_REQ_MAX - cn->wlen);
+	if (n >= 0 && d->wr_active) {
 		d->wr_sent = 1;
 		if (fc_is_write(d->wr.fc))
 			cl->ctr.writes++;
 	}
-	dev_request(d, tid, &q);
-	n = mbap_encode(&q, cn->wbuf + cn->wlen,
-	    (size_t)cl->cfg.inflight * MBAP_REQ_MAX - cn->wlen);
 	if (n < 0) {
 		/* A plan block the protocol cannot carry: a bug in the
 		 * profile (e.g. a point past 65535); fail this poll. */

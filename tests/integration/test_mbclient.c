@@ -1697,3 +1697,53 @@ Test(mbclient, later_request_of_a_poll_gets_its_own_timeout)
 	cr_assert(t.k.responses >= 4);
 	tc_close(&t);
 }
+
+/* A reply callback that queues the device's next request at once. */
+struct chain {
+	struct mbclient	*c;
+	struct wres	 w;
+	uint16_t	 v;
+};
+
+static void
+on_chain(const struct mbclient_reply *r, void *arg)
+{
+	struct chain *ch = arg;
+	struct mbap_req q = { .fc = 6, .addr = 61, .regs = &ch->v };
+
+	on_write(r, &ch->w);
+	if (ch->w.n == 1) {
+		ch->v = 99;
+		cr_assert_eq(ch->c->ops->request(ch->c, 0, &q, on_chain, ch),
+		    0);
+	}
+}
+
+Test(mbclient, request_queued_from_a_reply_is_sent, .timeout = 10)
+{
+	struct tc t;
+	struct chain ch;
+	uint16_t v = 5;
+	struct mbap_req q = { .fc = 6, .addr = 60, .regs = &v };
+
+	memset(&ch, 0, sizeof(ch));
+	tc_open(&t);
+	tc_lmsrv(&t);
+	t.cfg.allow_writes = 1;
+	t.cfg.interval_ms = 60000;
+	t.p = profile_regs(MBMAP_HOLDING, 50, 3);
+	tc_client(&t);
+	add(t.c, 1, t.s.port, 1, &t.p);
+	t.c->ops->start(t.c);
+	run_until(t.loop, t.run, 1, 2000);
+	ch.c = t.c;
+	cr_assert_eq(t.c->ops->request(t.c, 0, &q, on_chain, &ch), 0);
+	spin(t.loop, 2000, &ch.w.n, 2);
+	cr_assert_eq(ch.w.n, 2);
+	cr_assert_eq(ch.w.st[0], MBCLIENT_OK);
+	cr_assert_eq(ch.w.st[1], MBCLIENT_OK);
+	cr_assert_eq(t.s.map->tab_registers[60], 5);
+	cr_assert_eq(t.s.map->tab_registers[61], 99, "the second request's "
+	    "values survived the first one's end");
+	tc_close(&t);
+}
