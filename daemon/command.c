@@ -287,6 +287,29 @@ cmd_wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 
 /* ---- HTTP thread ---- */
 
+/*
+ * Text that goes into the log and the timeline: no control bytes (a
+ * newline in an actor must not forge a log line).
+ */
+static int
+cmd_text_ok(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* An incident id: printable ASCII, no spaces (it is echoed in errors). */
+static int
+cmd_id_ok(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	return 1;
+}
+
 /* The body: {"actor": 1-127 bytes, "incident": id?}; 0 or -1 (rs set). */
 static int
 cmd_body(struct command *c, const json_t *body, struct cmdreq *q,
@@ -300,9 +323,10 @@ cmd_body(struct command *c, const json_t *body, struct cmdreq *q,
 			const char *s = json_string_value(v);
 
 			if (s == NULL || *s == '\0' || strlen(s) >
-			    CORR_ACTOR_MAX) {
+			    CORR_ACTOR_MAX || !cmd_text_ok(s)) {
 				http_resp_error(rs, 400, "actor: a string of "
-				    "1-%d bytes", CORR_ACTOR_MAX);
+				    "1-%d bytes without control characters",
+				    CORR_ACTOR_MAX);
 				return -1;
 			}
 			snprintf(q->actor, sizeof(q->actor), "%s", s);
@@ -312,15 +336,15 @@ cmd_body(struct command *c, const json_t *body, struct cmdreq *q,
 			if (json_is_null(v))
 				continue;
 			if (s == NULL || *s == '\0' || strlen(s) >=
-			    sizeof(q->incident)) {
+			    sizeof(q->incident) || !cmd_id_ok(s)) {
 				http_resp_error(rs, 400, "incident: an incident "
 				    "id string");
 				return -1;
 			}
 			snprintf(q->incident, sizeof(q->incident), "%s", s);
 		} else {
-			http_resp_error(rs, 400, "unknown key \"%.64s\" (the "
-			    "body takes actor and incident)", k);
+			http_resp_error(rs, 400, "unknown key in the body "
+			    "(it takes actor and incident)");
 			return -1;
 		}
 	}
