@@ -418,6 +418,45 @@ command_http(struct command *c, const struct http_req *rq,
 	return 1;
 }
 
+/* ---- the route: daemon/http's deferred replies ---- */
+
+static void *
+cmd_http_defer(struct http_resp *rs)
+{
+	return http_resp_defer(rs);
+}
+
+/* Poll thread: the answer goes to the suspended connection. */
+static void
+cmd_http_reply(void *arg, int status, char *body)
+{
+	struct http_resp ans;
+
+	http_resp_init(&ans);
+	ans.status = status;
+	if (body != NULL)
+		http_resp_append(&ans, body, strlen(body));
+	else
+		http_resp_error(&ans, 500, "out of memory");
+	free(body);
+	http_pending_done(arg, &ans);
+	http_resp_fini(&ans);
+}
+
+static void
+cmd_route(void *arg, const struct http_req *rq, struct http_resp *rs)
+{
+	(void)command_http(arg, rq, rs, cmd_http_defer, cmd_http_reply);
+}
+
+size_t
+command_routes(struct command *c, struct http_route *out)
+{
+	out[0] = (struct http_route){ "POST", COMMAND_ROUTE, HTTP_JSON,
+	    cmd_route, c };
+	return COMMAND_NROUTES;
+}
+
 /* ---- life ---- */
 
 struct command *

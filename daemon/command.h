@@ -56,7 +56,8 @@ typedef void command_reply_fn(void *arg, int status, char *body);
 /*
  * Called on the HTTP thread when the request is about to be queued: turns
  * rs into a deferred answer and returns the handle reply() gets as arg
- * (daemon/http's http_resp_defer() and its pending).
+ * (the route's: daemon/http's http_resp_defer() and its pending; tests
+ * and the fuzz target pass their own).
  */
 typedef void *command_defer_fn(struct http_resp *rs);
 
@@ -103,6 +104,14 @@ int	 command_http(struct command *c, const struct http_req *rq,
  * before poller_stop(), whose aborted commands then reply at once.
  */
 void	 command_stop(struct command *c);
+
+/*
+ * Fills out[0, COMMAND_NROUTES) with the route (POST COMMAND_ROUTE, a
+ * JSON body, answered through daemon/http's deferred replies); returns
+ * COMMAND_NROUTES.
+ */
+#define COMMAND_NROUTES		1
+size_t	 command_routes(struct command *c, struct http_route *out);
 
 void	 command_stats(struct command *c, struct command_stats *out);
 
