@@ -37,6 +37,7 @@ struct poller {
 	struct almrule	 ar;		/* rules of every device */
 	struct almrule_dev **dev;	/* by fleet index; NULL: not polled */
 	struct poller_counters cnt;	/* mb filled in on read */
+	struct mbclient_counters mb_base; /* a replaced poller's (reload) */
 	int		 running;
 };
 
@@ -166,6 +167,8 @@ poller_new(struct ev_loop *loop, const struct fleet *f,
 		struct mbclient_device md;
 		int rc;
 
+		if (fd->host == NULL && fd->profile == FLEET_NONE)
+			continue;	/* retired: kept for its incidents */
 		memset(&md, 0, sizeof(md));
 		md.index = (uint32_t)i;
 		md.host = fd->host;
@@ -243,6 +246,59 @@ poller_counters(const struct poller *p, struct poller_counters *out)
 	out->samples_published = st->published;
 	out->samples_suppressed = st->suppressed;
 	p->mb->ops->counters(p->mb, &out->mb);
+	/* every field is a uint64_t count: a reload's poller goes on from
+	 * the one it replaced, so /metrics' counters never go back */
+	for (size_t i = 0; i < sizeof(out->mb) / sizeof(uint64_t); i++)
+		((uint64_t *)&out->mb)[i] += ((const uint64_t *)&p->mb_base)[i];
+}
+
+_Static_assert(sizeof(struct mbclient_counters) % sizeof(uint64_t) == 0,
+    "mbclient_counters is uint64_t counters only");
+
+int
+poller_carry(struct poller *to, const struct poller *from,
+    const uint32_t *map)
+{
+	const struct fleet *of = from->fleet, *nf = to->fleet;
+	uint32_t misses = to->ar.cfg.comm_loss_misses;
+	int n = 0;
+
+	for (size_t i = 0; i < of->ndevices; i++) {
+		const struct almrule_dev *od = from->dev[i];
+		const struct fleet_profile *op;
+		struct almrule_dev *nd;
+
+		if (od == NULL || map[i] >= nf->ndevices ||
+		    (nd = to->dev[map[i]]) == NULL)
+			continue;
+		if (almrule_dev_comm_lost(od))
+			n += almrule_dev_restore(nd, FLEET_CODE_COMM_LOSS,
+			    misses) > 0;
+		op = &of->profiles[of->devices[i].profile];
+		for (uint32_t a = 0; a < op->nalarms; a++) {
+			int c;
+
+			if (!almrule_dev_active(od, a) || (c = fleet_find_code(nf,
+			    of->codes[op->alarms[a].code_id])) < 0)
+				continue;
+			n += almrule_dev_restore(nd, (uint16_t)c, misses) > 0;
+		}
+	}
+	/* the counters go on (devices and rejections are the new fleet's) */
+	{
+		uint64_t devs = to->cnt.devices, rej = to->cnt.devices_rejected;
+
+		to->cnt = from->cnt;
+		to->cnt.devices = devs;
+		to->cnt.devices_rejected = rej;
+		to->ar.stats = from->ar.stats;
+		from->mb->ops->counters(from->mb, &to->mb_base);
+		for (size_t i = 0; i < sizeof(to->mb_base) / sizeof(uint64_t);
+		    i++)
+			((uint64_t *)&to->mb_base)[i] +=
+			    ((const uint64_t *)&from->mb_base)[i];
+	}
+	return n;
 }
 
 int

@@ -108,7 +108,9 @@ struct poller;
  * profile cannot be
  * planned is logged, counted in devices_rejected and left out; the others
  * are polled (one whose host name does not resolve yet is kept: its polls
- * fail until a later lookup succeeds, see mbclient.h).  Returns 0 and
+ * fail until a later lookup succeeds, see mbclient.h).  A device with
+ * no host and profile FLEET_NONE is retired (daemon/reload.h: kept in the
+ * fleet for the incidents that name it) and silently not polled.  Returns 0 and
  * sets *out (free with poller_free()), or -EINVAL for a NULL argument or a
  * sink without alarm.  Nothing is polled before poller_start().
  */
@@ -140,6 +142,17 @@ int	 poller_comm_lost(const struct poller *p, uint32_t device);
  * or no such rule).
  */
 int	 poller_restore_alarm(struct poller *p, uint32_t device, uint16_t code);
+
+/*
+ * A configuration reload: `to`, made over the new fleet and not started,
+ * takes over from `from` (the running poller, to be freed after): map[i]
+ * is the new index of from's device i, or FLEET_NONE.  Every alarm a kept
+ * device has raised (COMM_LOSS included) starts raised in `to`
+ * (almrule_dev_restore: nothing emitted, so a reload makes no edge), and
+ * the counters go on from from's.  Returns the alarms carried.
+ */
+int	 poller_carry(struct poller *to, const struct poller *from,
+	    const uint32_t *map);
 
 /*
  * Maps the YAML modbus section onto a poller's settings, a plain copy: the

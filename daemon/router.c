@@ -17,7 +17,23 @@
  * cached copy says full.
  *
  * Routing is one byte load: site_shard[site] is filled at creation from
- * the hash of the site's area.
+ * the hash of the site's area *name* (router_area_shard), so the mapping
+ * does not depend on the order the configuration lists areas in: a
+ * restart or a reload that adds an area moves no other area.  Two
+ * exceptions keep every live incident with its alarms: a site pinned
+ * before start (router_pin_site: the restored journals hold its live
+ * incidents on another shard), and across router_reload() every site
+ * that existed before keeps the shard it had (a site moved to another
+ * area follows its new area only after a restart).
+ *
+ * Reload.  router_reload() is a message like a tick, one per shard, all
+ * or nothing: each shard reaches it after every message queued before it
+ * (old fleet indexes) and before any queued after it (new ones), and
+ * swaps its engine there (router_reload_shard): the old engine's
+ * snapshot (corr_engine_save, fleet objects by name) is loaded into the
+ * new engine made over the new fleet.  Nothing stops: no thread waits
+ * for another, and the producer's side of the swap (its site map) is
+ * done when router_reload() returns.
  *
  * A shard thread drains its rings round-robin, at most ROUTER_BATCH
  * messages from one ring (handled in place, then released with one store)
@@ -48,6 +64,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "daemon/log.h"
 #include "daemon/mem.h"
 #include "daemon/ring.h"
 #include "daemon/router.h"
@@ -61,6 +78,7 @@ enum router_msg_kind {
 	ROUTER_MSG_MAINT_DEL,	/* id */
 	ROUTER_MSG_TICK,	/* ev.at_ms: time passed, no alarm */
 	ROUTER_MSG_DUMP,	/* ev.at_ms: journal the live incidents */
+	ROUTER_MSG_RELOAD,	/* ptr: struct router_reload, borrowed */
 };
 
 /* What an ACTION message's ptr holds: the action, where it came from,
@@ -108,6 +126,7 @@ struct router_shard {
 	struct corr_engine *engine;	/* touched only by the thread */
 	pthread_t	 thread;
 	_Atomic uint64_t sleeps;	/* times it found nothing and slept */
+	_Atomic uint64_t reloaded;	/* generation of its last reload */
 	alignas(MEM_LINE) struct ring_bell bell; /* rung by producers */
 };
 
@@ -115,7 +134,7 @@ _Static_assert(sizeof(struct router_shard) % MEM_LINE == 0,
     "shards do not share cache lines");
 
 struct router {
-	struct fleet	*fleet;
+	struct fleet	*fleet;		/* the producers' (the last reload's) */
 	struct corr_config cc;
 	unsigned	 nshards, nproducers, slots;
 	uint32_t	 nsites;	/* sites known at creation */
@@ -130,6 +149,7 @@ struct router {
 	void		*hooks_arg;
 	_Atomic int	 stop;		/* 1: drain and exit */
 	_Atomic unsigned next_maint;	/* maintenance window ids handed out */
+	uint64_t	 reload_gen;	/* generations handed out */
 	int		 running;	/* threads started and not joined */
 };
 
@@ -183,6 +203,49 @@ router_room(struct router *r, unsigned producer, unsigned shard)
 		pr->room_fn(pr->room_arg, shard);
 }
 
+/*
+ * Shard: the reload message.  The engine's state moves by its snapshot
+ * into the engine made over the new fleet; if that one refuses it (a
+ * config the snapshot does not fit: the caller checks for that first),
+ * into the fallback made with the old config over the new fleet, so the
+ * shard never keeps an engine whose indexes are the old fleet's.
+ */
+static void
+router_reload_shard(struct router_shard *s, struct router_reload *rl)
+{
+	struct router *r = s->r;
+	const struct router_hooks *h = r->hooks;
+	struct corr_engine *old = s->engine, *e = rl->engines[s->id];
+	struct corr_engine *fb = rl->fallback[s->id];
+	char *snap, err[256];
+	size_t n;
+	int how = 0;
+
+	(void)corr_engine_save(old, &snap, &n);
+	if (corr_engine_load(e, snap, n, err, sizeof(err)) != 0) {
+		snprintf(rl->err[s->id], sizeof(rl->err[s->id]), "%s", err);
+		corr_engine_free(e);
+		e = fb;
+		fb = NULL;
+		how = 1;
+		/* the old config loads its own engine's snapshot; if it
+		 * ever did not, the journal still holds everything and a
+		 * restart restores it: better than a shard on a wrong fleet */
+		if (corr_engine_load(e, snap, n, err, sizeof(err)) != 0)
+			fatalx("reload shard=%u: snapshot does not load into "
+			    "its own config: %s", s->id, err);
+	}
+	xfree(snap);
+	corr_engine_free(fb);
+	rl->engines[s->id] = rl->fallback[s->id] = NULL;
+	s->engine = e;
+	corr_engine_free(old);
+	rl->outcome[s->id] = (uint8_t)how;
+	if (h != NULL && h->reload != NULL)
+		h->reload(r->hooks_arg, s->id, s->engine, rl);
+	ring_store_release(&s->reloaded, rl->gen);
+}
+
 static void
 router_shard_handle(struct router_shard *s, struct router_msg *m)
 {
@@ -218,6 +281,13 @@ router_shard_handle(struct router_shard *s, struct router_msg *m)
 		if (h != NULL && h->dump != NULL)
 			h->dump(r->hooks_arg, s->id, s->engine, m->ev.at_ms);
 		return;
+	case ROUTER_MSG_RELOAD: {
+		struct router_reload *rl;
+
+		memcpy(&rl, &m->ev, sizeof(rl));
+		router_reload_shard(s, rl);
+		return;
+	}
 	}
 	if (h != NULL && h->begin != NULL)
 		h->begin(r->hooks_arg, s->id, s->engine, &in);
@@ -333,6 +403,25 @@ router_mix(uint64_t x)
 	return x;
 }
 
+unsigned
+router_area_shard(const char *area, unsigned nshards)
+{
+	uint64_t h = 14695981039346656037ULL;	/* FNV-1a */
+
+	for (const char *p = area; *p != '\0'; p++) {
+		h ^= (unsigned char)*p;
+		h *= 1099511628211ULL;
+	}
+	return (unsigned)(router_mix(h) % (nshards ? nshards : 1));
+}
+
+/* The shard of area index a of fleet f. */
+static unsigned
+router_area_of(const struct router *r, const struct fleet *f, uint32_t a)
+{
+	return a < f->nareas ? router_area_shard(f->areas[a], r->nshards) : 0;
+}
+
 struct router *
 router_new(struct fleet *fleet, const struct corr_config *cc,
     unsigned nshards, unsigned nproducers, unsigned ring_slots,
@@ -365,8 +454,8 @@ router_new(struct fleet *fleet, const struct corr_config *cc,
 	r->nsites = (uint32_t)fleet->nsites;
 	r->site_shard = xcalloc(r->nsites ? r->nsites : 1, 1);
 	for (uint32_t i = 0; i < r->nsites; i++)
-		r->site_shard[i] = (uint8_t)(router_mix(fleet->sites[i].area) %
-		    nshards);
+		r->site_shard[i] = (uint8_t)router_area_of(r, fleet,
+		    fleet->sites[i].area);
 	r->rings = mem_calloc_lines(nrings, sizeof(*r->rings));
 	r->want = xcalloc(nrings, sizeof(*r->want));
 	for (size_t i = 0; i < nrings; i++)
@@ -447,7 +536,105 @@ router_shard_of(const struct router *r, uint32_t site)
 {
 	if (site < r->nsites)
 		return r->site_shard[site];
-	return (unsigned)(router_mix(r->fleet->sites[site].area) % r->nshards);
+	return router_area_of(r, r->fleet, r->fleet->sites[site].area);
+}
+
+int
+router_pin_site(struct router *r, uint32_t site, unsigned shard)
+{
+	if (r->running || site >= r->nsites || shard >= r->nshards)
+		return -EINVAL;
+	r->site_shard[site] = (uint8_t)shard;
+	return 0;
+}
+
+struct router_pin {
+	struct router	*r;
+	unsigned	 shard;
+	int		 n;
+};
+
+static void
+router_pin_one(void *arg, const struct corr_event *ev)
+{
+	struct router_pin *p = arg;
+	uint32_t site = ev->inc->site;
+
+	if (ev->inc->kind == CORR_KIND_SITE && site < p->r->nsites &&
+	    p->r->site_shard[site] != p->shard) {
+		p->r->site_shard[site] = (uint8_t)p->shard;
+		p->n++;
+	}
+}
+
+int
+router_pin_restored(struct router *r)
+{
+	struct router_pin p = { r, 0, 0 };
+
+	if (r->running)
+		return -EINVAL;
+	for (p.shard = 0; p.shard < r->nshards; p.shard++)
+		corr_engine_dump(r->shards[p.shard].engine,
+		    corr_engine_now(r->shards[p.shard].engine),
+		    router_pin_one, &p);
+	return p.n;
+}
+
+int
+router_reload(struct router *r, unsigned producer, struct router_reload *rl)
+{
+	const struct fleet *of = r->fleet, *nf = rl->fleet;
+	struct router_msg m;
+	uint8_t *map;
+
+	if (producer >= r->nproducers)
+		return -EINVAL;
+	/* all or nothing, as router_maint_remove() */
+	for (unsigned s = 0; s < r->nshards; s++)
+		if (ring_reserve(router_ring_of(r, producer, s)) == NULL) {
+			ring_add_relaxed(&r->prod[producer].full, 1);
+			return -EAGAIN;
+		}
+	/* a site keeps its shard (its live incidents are there); a new one
+	 * goes by its area's name */
+	map = xcalloc(nf->nsites ? nf->nsites : 1, 1);
+	for (uint32_t i = 0; i < nf->nsites; i++) {
+		uint32_t o = fleet_find(of, FLEET_SITE, nf->sites[i].id);
+
+		map[i] = (uint8_t)(o < r->nsites ? r->site_shard[o] :
+		    router_area_of(r, nf, nf->sites[i].area));
+	}
+	rl->gen = ++r->reload_gen;
+	memset(&m, 0, sizeof(m));
+	m.kind = ROUTER_MSG_RELOAD;
+	/* the pointer rides in ev's bytes: ptr is for blocks the shard
+	 * frees, and rl is the caller's until router_reloaded() passes it */
+	memcpy(&m.ev, &rl, sizeof(rl));
+	for (unsigned s = 0; s < r->nshards; s++) {
+		(void)ring_push(router_ring_of(r, producer, s), &m);
+		router_wake_shard(r, s);
+	}
+	xfree(r->site_shard);
+	r->site_shard = map;
+	r->nsites = (uint32_t)nf->nsites;
+	r->fleet = rl->fleet;
+	r->cc = *rl->cc;
+	return 0;
+}
+
+uint64_t
+router_reloaded(struct router *r)
+{
+	uint64_t g = UINT64_MAX;
+
+	for (unsigned s = 0; s < r->nshards; s++) {
+		uint64_t x = ring_load_acquire(&r->shards[s].reloaded);
+
+		if (x < g)
+			g = x;
+	}
+	return g;
 }
 
 int
@@ -675,7 +862,7 @@ router_maint_add(struct router *r, unsigned producer,
 	} else {
 		if (mw->area >= r->fleet->nareas)
 			return -EINVAL;
-		shard = (unsigned)(router_mix(mw->area) % r->nshards);
+		shard = router_area_of(r, r->fleet, mw->area);
 	}
 	copy = xmalloc(sizeof(*copy) + strlen(reason) + 1);
 	*copy = *mw;

@@ -10,8 +10,9 @@
  * Every producer thread (the poll loop, the action consumer, a replay
  * reader) gets its own ring to every shard, so each ring has exactly one
  * writer and one reader (a daemon/ring).  A site belongs to the shard of
- * its *area* (hash of the area index): an area storm is then decided
- * inside one shard and no correlation state is shared.  Actions are routed
+ * its *area* (hash of the area's name, router_area_shard()): an area storm
+ * is then decided inside one shard and no correlation state is shared,
+ * and the order of the configuration does not move an area.  Actions are routed
  * by the shard number inside the incident id.  Each shard reports through
  * its own sink, called on the shard thread.
  *
@@ -42,6 +43,8 @@
 
 #define ROUTER_MAX_SHARDS	64
 #define ROUTER_MAX_PRODUCERS	16
+
+struct router_reload;
 
 struct router;
 
@@ -103,6 +106,30 @@ struct router_hooks {
 				 * most, ms, or -1 (until a message) */
 	void	(*dump)(void *arg, unsigned shard, struct corr_engine *e,
 		    int64_t now);
+	/* the shard just swapped to engine e over rl->fleet (router_reload) */
+	void	(*reload)(void *arg, unsigned shard, struct corr_engine *e,
+		    const struct router_reload *rl);
+};
+
+/*
+ * A configuration reload for every shard (router_reload()).  The caller
+ * fills fleet, cc, engines and fallback on its own thread (corr_engine_new
+ * interns codes into the fleet, so before the fleet is shared) and keeps
+ * rl, the fleet and cc alive until router_reloaded() >= rl->gen.
+ */
+struct router_reload {
+	struct fleet	*fleet;		/* the new fleet */
+	const struct corr_config *cc;	/* the new correlation config */
+	struct corr_engine *engines[ROUTER_MAX_SHARDS]; /* over fleet, cc;
+					 * NULL once the shard took it */
+	struct corr_engine *fallback[ROUTER_MAX_SHARDS]; /* over fleet with
+					 * the old config: taken when
+					 * engines[i] refuses the snapshot */
+	void		*arg;		/* the caller's, for its hook */
+	uint64_t	 gen;		/* set by router_reload() */
+	uint8_t		 outcome[ROUTER_MAX_SHARDS]; /* shard: 0 new config,
+					 * 1 fallback (err[i] says why) */
+	char		 err[ROUTER_MAX_SHARDS][256];
 };
 
 /*
@@ -132,6 +159,36 @@ int	 router_start(struct router *r);
 unsigned router_nshards(const struct router *r);
 /* The shard owning a site. */
 unsigned router_shard_of(const struct router *r, uint32_t site);
+/* The shard an area named `area` goes to among nshards (a hash of the
+ * name: independent of the configuration's order). */
+unsigned router_area_shard(const char *area, unsigned nshards);
+/*
+ * Before router_start(): routes `site` to `shard` whatever its area (the
+ * restored journal holds its live incidents there).  0 or -EINVAL.
+ */
+int	 router_pin_site(struct router *r, uint32_t site, unsigned shard);
+/*
+ * Before router_start(), after the engines were restored: every site with
+ * a live incident on a shard other than its own is pinned there
+ * (router_pin_site), so its alarms reach its incidents (journals written
+ * under an older routing, a site moved to another area).  Returns how
+ * many, or -EINVAL once started.
+ */
+int	 router_pin_restored(struct router *r);
+/*
+ * Producer `producer` (the only one that sends messages naming fleet
+ * indexes) switches to rl->fleet: queues one reload message per shard,
+ * all or nothing (-EAGAIN, nothing queued, when a ring is full; -EINVAL
+ * for a bad producer), then routes by the new fleet: a site the old fleet
+ * had keeps its shard, a new site goes by its area's name.  Each shard,
+ * after every message queued before, moves its engine's state into
+ * rl->engines[i] through a snapshot (names, not indexes), runs the reload
+ * hook and marks rl->gen done (router_reloaded()).  Returns 0.
+ */
+int	 router_reload(struct router *r, unsigned producer,
+	    struct router_reload *rl);
+/* The generation every shard has reloaded to (any thread). */
+uint64_t router_reloaded(struct router *r);
 /*
  * Queues an alarm transition from producer `producer` (each producer is one
  * thread) to the owning shard.  Returns 0, -EAGAIN when that ring is full
