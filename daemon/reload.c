@@ -145,13 +145,11 @@ reload_restart_keys(const struct config *o, const struct config *n,
 	 */
 	key_str(&kr, "correlation.id_prefix", o->correlation.id_prefix,
 	    n->correlation.id_prefix);
-	key_u64(&kr, "correlation.id_start", o->correlation.id_start,
-	    n->correlation.id_start);
-	key_u64(&kr, "correlation.flap_cycles", o->correlation.flap_cycles,
+	key_u64(&kr, "correlation.flapping.cycles", o->correlation.flap_cycles,
 	    n->correlation.flap_cycles);
-	key_u64(&kr, "correlation.chronic_count", o->correlation.chronic_count,
+	key_u64(&kr, "correlation.chronic.count", o->correlation.chronic_count,
 	    n->correlation.chronic_count);
-	key_u64(&kr, "sla (on or off)", o->correlation.sla != NULL,
+	key_u64(&kr, "sla", o->correlation.sla != NULL,
 	    n->correlation.sla != NULL);
 	if (o->correlation.sla != NULL && n->correlation.sla != NULL) {
 		const struct sla_config *a = o->correlation.sla,

@@ -1,0 +1,246 @@
+/*
+ * test_reload.c - the pure parts of a configuration reload
+ * (daemon/reload.h): which devices a new file adds, removes, changes or
+ * keeps (by id, a profile's points and rules included), what a removed
+ * object becomes (retired, so no snapshot loses an incident), which keys
+ * only a restart can change, and an engine's state carried through its
+ * snapshot into an engine over the new fleet with every clock's deadline.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "correlator/corr.h"
+#include "daemon/config.h"
+#include "daemon/mem.h"
+#include "daemon/reload.h"
+
+/* A config from a fleet body (sites and devices) and extra sections. */
+static struct config *
+load(const char *extra, const char *fleet)
+{
+	char buf[4096];
+	struct config_errors errs = { NULL, 0 };
+	struct config *c;
+
+	snprintf(buf, sizeof(buf),
+	    "daemon: {shards: 2, state_dir: /tmp/x}\n%s"
+	    "profiles:\n  rect:\n    points:\n"
+	    "      - {name: v, address: 30001}\n"
+	    "    alarms:\n      - {code: MAINS_FAIL, point: v, condition: "
+	    "below, threshold: 170, clear: 190, severity: critical}\n"
+	    "  batt:\n    points:\n      - {name: u, address: 30002}\n"
+	    "    alarms:\n      - {code: BATT_LOW, point: u, condition: "
+	    "below, threshold: 46, severity: major}\n%s", extra, fleet);
+	c = config_load_buffer("t.yaml", buf, strlen(buf), &errs);
+	cr_assert_not_null(c, "%s", errs.n ? errs.msg[0] : "?");
+	config_errors_free(&errs);
+	return c;
+}
+
+static const char *const FLEET_A =
+    "sites:\n"
+    "  - {id: T1, area: north, region: A, tenants: [{customer: c1, "
+    "tier: premium}]}\n"
+    "  - {id: T2, area: south, region: B, tenants: [{customer: c2, "
+    "tier: standard}]}\n"
+    "devices:\n"
+    "  - {id: d-keep, site: T1, profile: rect, host: 127.0.0.1}\n"
+    "  - {id: d-host, site: T1, profile: rect, host: 127.0.0.2}\n"
+    "  - {id: d-gone, site: T2, profile: batt, host: 127.0.0.3}\n";
+
+/* d-host moves, d-gone and T2 go, d-new and T3 come. */
+static const char *const FLEET_B =
+    "sites:\n"
+    "  - {id: T3, area: east, region: C, tenants: [{customer: c3, "
+    "tier: standard}]}\n"
+    "  - {id: T1, area: north, region: A, tenants: [{customer: c1, "
+    "tier: premium}]}\n"
+    "devices:\n"
+    "  - {id: d-new, site: T3, profile: batt, host: 127.0.0.4}\n"
+    "  - {id: d-host, site: T1, profile: rect, host: 127.0.0.9}\n"
+    "  - {id: d-keep, site: T1, profile: rect, host: 127.0.0.1}\n";
+
+Test(reload, device_map_counts)
+{
+	struct config *a = load("", FLEET_A), *b = load("", FLEET_B);
+	struct reload_counts c;
+	uint32_t *map = reload_device_map(a->fleet, a->mbmap, b->fleet,
+	    b->mbmap, &c);
+
+	cr_expect_eq(c.devices_added, 1);
+	cr_expect_eq(c.devices_removed, 1);
+	cr_expect_eq(c.devices_changed, 1);
+	cr_expect_eq(c.devices_kept, 1);
+	cr_expect_eq(c.sites_added, 1);
+	cr_expect_eq(c.sites_removed, 1);
+	cr_expect_eq(map[0], fleet_find(b->fleet, FLEET_DEVICE, "d-keep"));
+	cr_expect_eq(map[1], fleet_find(b->fleet, FLEET_DEVICE, "d-host"));
+	cr_expect_eq(map[2], FLEET_NONE);
+	xfree(map);
+	config_free(a);
+	config_free(b);
+}
+
+Test(reload, profile_rule_change_changes_its_devices)
+{
+	struct config *a = load("", FLEET_A), *b;
+	struct reload_counts c;
+	char fleet[2048];
+	uint32_t *map;
+
+	/* the same fleet; BATT_LOW's threshold moves from 46 to 47 */
+	b = load("", FLEET_A);
+	b->fleet->profiles[fleet_find(b->fleet, FLEET_PROFILE,
+	    "batt")].alarms[0].threshold = 47;
+	map = reload_device_map(a->fleet, a->mbmap, b->fleet, b->mbmap, &c);
+	cr_expect_eq(c.profiles_changed, 1);
+	cr_expect_eq(c.devices_changed, 1, "d-gone's profile changed");
+	cr_expect_eq(c.devices_kept, 2);
+	xfree(map);
+	config_free(b);
+	/* a point moved in the Modbus map */
+	snprintf(fleet, sizeof(fleet), "%s", FLEET_A);
+	b = load("", fleet);
+	b->mbmap->profiles[0].points[0].address++;
+	map = reload_device_map(a->fleet, a->mbmap, b->fleet, b->mbmap, &c);
+	cr_expect_eq(c.profiles_changed, 1);
+	cr_expect_eq(c.devices_changed, 2, "both rect devices changed");
+	xfree(map);
+	config_free(b);
+	config_free(a);
+}
+
+Test(reload, retire_keeps_everything_named)
+{
+	struct config *a = load("", FLEET_A), *b = load("", FLEET_B);
+	struct fleet *f = b->fleet;
+	struct reload_counts c;
+	uint32_t d, s, *map;
+
+	cr_expect_eq(reload_retire(f, a->fleet), 1);
+	d = fleet_find(f, FLEET_DEVICE, "d-gone");
+	s = fleet_find(f, FLEET_SITE, "T2");
+	cr_assert_neq(d, FLEET_NONE);
+	cr_assert_neq(s, FLEET_NONE);
+	cr_expect(reload_retired(f, d));
+	cr_expect(!reload_retired(f, fleet_find(f, FLEET_DEVICE, "d-keep")));
+	cr_expect_eq(f->devices[d].site, s);
+	cr_expect_eq(f->devices[d].via, FLEET_NONE);
+	cr_expect_str_eq(f->areas[f->sites[s].area], "south");
+	cr_expect_eq(f->sites[s].region, REGION_B);
+	cr_expect_eq(f->sites[s].ntenants, 1);
+	cr_expect_str_eq(f->sites[s].tenants[0].customer, "c2");
+	cr_expect_geq(fleet_find_code(f, "BATT_LOW"), 0);
+	/* retired is removed for the map, and stays so at the next reload */
+	map = reload_device_map(a->fleet, a->mbmap, f, b->mbmap, &c);
+	cr_expect_eq(map[2], FLEET_NONE);
+	cr_expect_eq(c.devices_removed, 1);
+	cr_expect_eq(c.devices_retired, 1);
+	xfree(map);
+	map = reload_device_map(f, b->mbmap, f, b->mbmap, &c);
+	cr_expect_eq(c.devices_removed, 0);
+	cr_expect_eq(c.devices_added, 0);
+	cr_expect_eq(c.devices_retired, 1);
+	xfree(map);
+	config_free(a);
+	config_free(b);
+}
+
+struct keys {
+	char	 seen[512];
+	size_t	 n;
+};
+
+static void
+key_seen(void *arg, const char *key, const char *was, const char *now)
+{
+	struct keys *k = arg;
+
+	k->n += (size_t)snprintf(k->seen + k->n, sizeof(k->seen) - k->n,
+	    "%s:%s>%s;", key, was, now);
+}
+
+Test(reload, restart_only_keys)
+{
+	struct config *a = load("http: {listen: \"127.0.0.1:0\"}\n", FLEET_A);
+	struct config *b = load("http: {listen: \"127.0.0.1:0\"}\n"
+	    "modbus: {interval: 2s}\ncorrelation: {storm: {sites: 7}}\n",
+	    FLEET_B);
+	struct config *c = load("http: {listen: \"127.0.0.1:8080\"}\n"
+	    "correlation: {flapping: {cycles: 4}}\n", FLEET_A);
+	struct keys k;
+
+	/* devices, sites, the modbus section and the rules: all live */
+	memset(&k, 0, sizeof(k));
+	cr_expect_eq(reload_restart_keys(a, b, key_seen, &k), 0, "%s",
+	    k.seen);
+	memset(&k, 0, sizeof(k));
+	cr_expect_eq(reload_restart_keys(a, c, key_seen, &k), 2, "%s",
+	    k.seen);
+	cr_expect(strstr(k.seen, "http.listen:127.0.0.1:0>127.0.0.1:8080;")
+	    != NULL, "%s", k.seen);
+	cr_expect(strstr(k.seen, "correlation.flapping.cycles:3>4;") != NULL,
+	    "%s", k.seen);
+	config_free(a);
+	config_free(b);
+	config_free(c);
+}
+
+/* ---- the engine's state through the snapshot, over the new fleet ---- */
+
+static void
+nop_event(void *arg, const struct corr_event *ev)
+{
+	(void)arg;
+	(void)ev;
+}
+
+static const struct corr_sink_ops nop_ops = { nop_event, NULL };
+
+Test(reload, engine_carries_incident_and_deadlines)
+{
+	struct config *a = load("", FLEET_A), *b = load("", FLEET_B);
+	struct corr_sink sink = { &nop_ops, NULL };
+	struct corr_engine *e0, *e1;
+	const struct corr_incident *i0, *i1;
+	struct alarm_event ev;
+	char *snap, err[256], id[CORR_ID_LEN];
+	size_t n;
+	uint32_t d = fleet_find(a->fleet, FLEET_DEVICE, "d-gone");
+
+	e0 = corr_engine_new(a->fleet, &a->correlation, 0, &sink);
+	memset(&ev, 0, sizeof(ev));
+	ev.at_ms = 1700000000000;
+	ev.device = d;
+	ev.site = a->fleet->devices[d].site;
+	ev.point = 0;
+	ev.code = (uint16_t)fleet_find_code(a->fleet, "BATT_LOW");
+	ev.edge = ALARM_RAISE;
+	ev.severity = SEV_MAJOR;
+	cr_assert_eq(corr_engine_alarm(e0, &ev), 0);
+	corr_engine_advance(e0, ev.at_ms + 5000);
+	corr_id_format(id, sizeof(id), a->correlation.id_prefix, 0,
+	    a->correlation.id_start);
+	cr_assert_not_null(i0 = corr_engine_find(e0, id));
+	cr_assert(i0->has_sla);
+
+	/* d-gone is not in the new file: retired, its incident stays */
+	(void)reload_retire(b->fleet, a->fleet);
+	e1 = corr_engine_new(b->fleet, &b->correlation, 0, &sink);
+	cr_assert_eq(corr_engine_save(e0, &snap, &n), 0);
+	cr_assert_eq(corr_engine_load(e1, snap, n, err, sizeof(err)), 0,
+	    "%s", err);
+	xfree(snap);
+	cr_assert_not_null(i1 = corr_engine_find(e1, id));
+	cr_expect_eq(i1->seq, i0->seq);
+	cr_expect_eq(i1->nsteps, i0->nsteps);
+	cr_expect_str_eq(b->fleet->devices[i1->root->device].id, "d-gone");
+	for (unsigned k = 0; k < SLA__NCLOCKS; k++)
+		cr_expect_eq(i1->sla.clocks[k].deadline_ms,
+		    i0->sla.clocks[k].deadline_ms, "clock %u", k);
+	corr_engine_free(e0);
+	corr_engine_free(e1);
+	config_free(a);
+	config_free(b);
+}
