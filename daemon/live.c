@@ -756,7 +756,11 @@ live_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		live_stop(container_of(w, struct live, sigint), "SIGINT");
 		break;
 	case SIGHUP:
-		live_reload(container_of(w, struct live, sighup));
+		lv = container_of(w, struct live, sighup);
+		if (lv->stop_reason == NULL)
+			live_reload(lv);
+		else
+			log_info("signal=SIGHUP ignored: stopping");
 		break;
 	case SIGUSR1:
 		lv = container_of(w, struct live, sigusr1);

@@ -619,7 +619,9 @@ router_reload(struct router *r, unsigned producer, struct router_reload *rl)
 	r->site_shard = map;
 	r->nsites = (uint32_t)nf->nsites;
 	r->fleet = rl->fleet;
-	r->cc = *rl->cc;
+	/* r->cc stays: producers read only its id_prefix, which a reload
+	 * cannot change (daemon/reload.h), and another producer's thread
+	 * may be reading it now */
 	return 0;
 }
 
