@@ -4,7 +4,8 @@
  * keeps (by id, a profile's points and rules included), what a removed
  * object becomes (retired, so no snapshot loses an incident), which keys
  * only a restart can change, and an engine's state carried through its
- * snapshot into an engine over the new fleet with every clock's deadline.
+ * snapshot into an engine over the new fleet with every clock's deadline,
+ * and the router and the outbox switched to the new fleet's indexes.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -13,7 +14,9 @@
 #include "correlator/corr.h"
 #include "daemon/config.h"
 #include "daemon/mem.h"
+#include "daemon/outbox.h"
 #include "daemon/reload.h"
+#include "daemon/router.h"
 
 /* A config from a fleet body (sites and devices) and extra sections. */
 static struct config *
@@ -241,6 +244,74 @@ Test(reload, engine_carries_incident_and_deadlines)
 		    i0->sla.clocks[k].deadline_ms, "clock %u", k);
 	corr_engine_free(e0);
 	corr_engine_free(e1);
+	config_free(a);
+	config_free(b);
+}
+
+/* ---- the poll side's state, carried to the new indexes ---- */
+
+Test(reload, outbox_and_router_follow_the_new_fleet)
+{
+	struct config *a = load("", FLEET_A), *b = load("", FLEET_B);
+	struct corr_sink sinks[2] = { { &nop_ops, NULL }, { &nop_ops, NULL } };
+	struct router_reload *rl = xcalloc(1, sizeof(*rl));
+	struct router *r;
+	struct outbox *o, *o2;
+	struct alarm_event ev;
+	char err[128];
+	uint32_t *map, keep, t1a, t1b;
+	struct reload_counts c;
+	uint16_t mf;
+
+	r = router_new(a->fleet, &a->correlation, 2, 1, 16, sinks, err,
+	    sizeof(err));
+	cr_assert_not_null(r, "%s", err);
+	o = outbox_new(a->fleet, r, 0);
+	keep = fleet_find(a->fleet, FLEET_DEVICE, "d-keep");
+	mf = (uint16_t)fleet_find_code(a->fleet, "MAINS_FAIL");
+	memset(&ev, 0, sizeof(ev));
+	ev.at_ms = 1700000000000;
+	ev.device = keep;
+	ev.site = a->fleet->devices[keep].site;
+	ev.code = mf;
+	ev.edge = ALARM_RAISE;
+	ev.severity = SEV_CRITICAL;
+	cr_assert_eq(outbox_put(o, &ev), 0);
+	t1a = router_shard_of(r, ev.site);
+
+	(void)reload_retire(b->fleet, a->fleet);
+	map = reload_device_map(a->fleet, a->mbmap, b->fleet, b->mbmap, &c);
+	rl->fleet = b->fleet;
+	rl->cc = &b->correlation;
+	for (unsigned i = 0; i < 2; i++) {
+		rl->engines[i] = corr_engine_new(b->fleet, &b->correlation, i,
+		    &sinks[i]);
+		rl->fallback[i] = corr_engine_new(b->fleet, &a->correlation, i,
+		    &sinks[i]);
+	}
+	cr_assert_eq(router_reload(r, 0, rl), 0);
+	cr_expect_eq(rl->gen, 1);
+	/* T1 keeps its shard whatever its new index; T3 goes by "east" */
+	t1b = router_shard_of(r, fleet_find(b->fleet, FLEET_SITE, "T1"));
+	cr_expect_eq(t1b, t1a);
+	cr_expect_eq(router_shard_of(r, fleet_find(b->fleet, FLEET_SITE,
+	    "T3")), router_area_shard("east", 2));
+	o2 = outbox_remap(o, b->fleet, map);
+	outbox_free(o);
+	cr_expect_eq(outbox_sent(o2, fleet_find(b->fleet, FLEET_DEVICE,
+	    "d-keep"), (uint16_t)fleet_find_code(b->fleet, "MAINS_FAIL")), 1,
+	    "d-keep's raise is what its shard has");
+	cr_expect_eq(outbox_sent(o2, fleet_find(b->fleet, FLEET_DEVICE,
+	    "d-new"), (uint16_t)fleet_find_code(b->fleet, "BATT_LOW")), -1);
+	outbox_free(o2);
+	/* the shards never ran: the swap messages wait in the rings */
+	router_free(r);
+	for (unsigned i = 0; i < 2; i++) {
+		corr_engine_free(rl->engines[i]);
+		corr_engine_free(rl->fallback[i]);
+	}
+	xfree(rl);
+	xfree(map);
 	config_free(a);
 	config_free(b);
 }
