@@ -479,6 +479,7 @@ struct ra_item {
 	uint16_t	 code;
 	uint8_t		 severity;
 	uint8_t		 first;		/* first of its incident: note it */
+	uint8_t		 removed;	/* 1 the device went, 0 the code */
 };
 
 struct ra_list {
@@ -487,6 +488,23 @@ struct ra_list {
 	struct ra_item	*v;
 	size_t		 n, cap;
 };
+
+/* 1 if device d's profile (fleet f) raises code (COMM_LOSS: always). */
+static int
+ra_has_code(const struct fleet *f, uint32_t d, uint16_t code)
+{
+	const struct fleet_profile *p;
+
+	if (code == FLEET_CODE_COMM_LOSS)
+		return 1;
+	if (f->devices[d].profile >= f->nprofiles)
+		return 0;
+	p = &f->profiles[f->devices[d].profile];
+	for (size_t i = 0; i < p->nalarms; i++)
+		if (p->alarms[i].code_id == code)
+			return 1;
+	return 0;
+}
 
 static void
 ra_collect(void *arg, const struct corr_event *ev)
@@ -502,7 +520,8 @@ ra_collect(void *arg, const struct corr_event *ev)
 		struct ra_item *it;
 
 		if (!a->active || a->device >= l->f->ndevices ||
-		    !l->r->retired_now[a->device])
+		    (!l->r->retired_now[a->device] &&
+		    ra_has_code(l->f, a->device, a->code)))
 			continue;
 		if (l->n == l->cap) {
 			l->cap = l->cap ? 2 * l->cap : 16;
@@ -514,6 +533,7 @@ ra_collect(void *arg, const struct corr_event *ev)
 		it->code = a->code;
 		it->severity = a->severity;
 		it->first = (uint8_t)first;
+		it->removed = l->r->retired_now[a->device];
 		first = 0;
 	}
 }
@@ -535,8 +555,13 @@ reload_retired_alarms(struct corr_engine *e, const struct reload *r,
 		char note[CORR_SYSNOTE_MAX + 1];
 
 		if (it->first) {
-			snprintf(note, sizeof(note), RELOAD_NOTE,
-			    f->devices[it->device].id);
+			if (it->removed)
+				snprintf(note, sizeof(note), RELOAD_NOTE,
+				    f->devices[it->device].id);
+			else
+				snprintf(note, sizeof(note), RELOAD_NOTE_CODE,
+				    f->codes[it->code],
+				    f->devices[it->device].id);
 			memset(&a, 0, sizeof(a));
 			a.incident = it->id;
 			a.type = CORR_ACT_NOTE;

@@ -49,6 +49,10 @@
 			"reload: its alarms are no longer watched and were " \
 			"cleared; the incident stays until an operator " \
 			"resolves it"
+#define RELOAD_NOTE_CODE "alarm %s of device %s: no rule of its profile " \
+			"raises it since a reload, so it is no longer watched " \
+			"and was cleared; the incident stays until an " \
+			"operator resolves it"
 
 /* What a reload changes, by id (reload_device_map, reload_retire). */
 struct reload_counts {
@@ -127,12 +131,13 @@ void	 reload_free(struct reload *r, int keep_cfg);
 
 /*
  * Shard thread, in the router's reload hook, after the swap: every active
- * alarm of a device this reload retired is cleared (a CLEAR edge at the
+ * alarm of a device this reload retired, or of a code its new profile no
+ * longer raises (COMM_LOSS always stays), is cleared (a CLEAR edge at the
  * engine's time, as if the device had said so: nothing watches it any
  * more, and an incident with an active alarm could never be resolved),
- * and each open incident it was on gets one note (RELOAD_NOTE) by
- * CORR_ACTOR_SYSTEM.  Both are inputs bracketed by the hooks h (journaled
- * like any other).  The incident stays open, with its clocks, until an
+ * and each open incident it was on gets one note (RELOAD_NOTE, or
+ * RELOAD_NOTE_CODE for a code) by CORR_ACTOR_SYSTEM.  Both are inputs
+ * bracketed by the hooks h (journaled like any other).  The incident stays open, with its clocks, until an
  * operator resolves it.  Returns the alarms cleared.
  */
 size_t	 reload_retired_alarms(struct corr_engine *e, const struct reload *r,

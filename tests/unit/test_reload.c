@@ -315,3 +315,91 @@ Test(reload, outbox_and_router_follow_the_new_fleet)
 	config_free(a);
 	config_free(b);
 }
+
+/* An alarm raised on engine e of fleet f: device id, code name. */
+static void
+raise_on(struct corr_engine *e, const struct fleet *f, const char *dev,
+    const char *code, int64_t at)
+{
+	struct alarm_event ev;
+	uint32_t d = fleet_find(f, FLEET_DEVICE, dev);
+
+	memset(&ev, 0, sizeof(ev));
+	ev.at_ms = at;
+	ev.device = d;
+	ev.site = f->devices[d].site;
+	ev.code = (uint16_t)fleet_find_code(f, code);
+	ev.edge = ALARM_RAISE;
+	ev.severity = SEV_MAJOR;
+	cr_assert_eq(corr_engine_alarm(e, &ev), 0);
+}
+
+/* The incident holding (device, code) in e, by scanning ids 1..n. */
+static const struct corr_incident *
+inc_of(struct corr_engine *e, const struct config *c, unsigned n,
+    const struct fleet *f, const char *dev)
+{
+	char id[CORR_ID_LEN];
+
+	for (unsigned k = 1; k <= n; k++) {
+		const struct corr_incident *i;
+
+		corr_id_format(id, sizeof(id), c->correlation.id_prefix, 0, k);
+		if ((i = corr_engine_find(e, id)) != NULL &&
+		    strcmp(f->devices[i->root->device].id, dev) == 0)
+			return i;
+	}
+	return NULL;
+}
+
+Test(reload, removed_device_and_dropped_code_clear_with_a_note)
+{
+	struct config *a = load("", FLEET_A), *b = load("", FLEET_B);
+	struct corr_sink sink = { &nop_ops, NULL };
+	struct corr_engine *e0, *e1;
+	const struct corr_incident *gone, *host, *keep;
+	struct reload r;
+	char *snap, err[256];
+	size_t n;
+	int64_t t = 1700000000000;
+
+	e0 = corr_engine_new(a->fleet, &a->correlation, 0, &sink);
+	raise_on(e0, a->fleet, "d-gone", "BATT_LOW", t);
+	raise_on(e0, a->fleet, "d-host", "MAINS_FAIL", t + 1);
+	raise_on(e0, a->fleet, "d-keep", "COMM_LOSS", t + 2);
+	/* the new file: d-gone removed; rect raises AC_FAIL, not MAINS_FAIL */
+	b->fleet->profiles[fleet_find(b->fleet, FLEET_PROFILE,
+	    "rect")].alarms[0].code_id = fleet_code(b->fleet, "AC_FAIL");
+	memset(&r, 0, sizeof(r));
+	r.cfg = b;
+	(void)reload_retire(b->fleet, a->fleet);
+	r.retired_now = xcalloc(b->fleet->ndevices, 1);
+	r.retired_now[fleet_find(b->fleet, FLEET_DEVICE, "d-gone")] = 1;
+	e1 = corr_engine_new(b->fleet, &b->correlation, 0, &sink);
+	cr_assert_eq(corr_engine_save(e0, &snap, &n), 0);
+	cr_assert_eq(corr_engine_load(e1, snap, n, err, sizeof(err)), 0,
+	    "%s", err);
+	xfree(snap);
+	cr_expect_eq(reload_retired_alarms(e1, &r, NULL, NULL, 0), 2);
+	gone = inc_of(e1, b, 5, b->fleet, "d-gone");
+	host = inc_of(e1, b, 5, b->fleet, "d-host");
+	keep = inc_of(e1, b, 5, b->fleet, "d-keep");
+	cr_assert_not_null(gone);
+	cr_assert_not_null(host);
+	cr_assert_not_null(keep);
+	cr_expect_eq(gone->nactive, 0);
+	cr_expect_eq(gone->state, CORR_CLEARED, "open until resolved");
+	cr_expect(gone->has_sla);
+	cr_expect(strstr(gone->steps[gone->nsteps - 2].note,
+	    "d-gone removed from the configuration") != NULL, "%s",
+	    gone->steps[gone->nsteps - 2].note);
+	cr_expect_eq(host->nactive, 0);
+	cr_expect(strstr(host->steps[host->nsteps - 2].note,
+	    "alarm MAINS_FAIL of device d-host") != NULL);
+	cr_expect_eq(keep->nactive, 1, "COMM_LOSS is always watched");
+	xfree(r.retired_now);
+	corr_engine_free(e0);
+	corr_engine_free(e1);
+	config_free(a);
+	config_free(b);
+}
