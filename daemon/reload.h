@@ -28,8 +28,9 @@
  *      of the devices the reload retired and notes it on the timeline of
  *      each open incident they were on (reload_retired_alarms), and
  *      journals a fresh snapshot (store_reload).
- *   4. reload_done() once every shard has passed the message
- *      (router_reloaded()): the old configuration is freed.
+ *   4. once every shard has passed the message (router_reloaded() >=
+ *      rl.gen, seen by the caller's tick) the old configuration and the
+ *      reload are freed (reload_free()).
  *
  * The pure parts (the device map and its counts, the restart-only keys,
  * retiring) are unit tested in tests/unit/test_reload.c.
@@ -119,8 +120,8 @@ struct reload {
 /*
  * Step 1: loads path, checks it against the running config `cur` and
  * prepares the swap for nshards shards whose engines report to sinks.
- * Returns RELOAD_OK and *out (free it with reload_free() after
- * reload_done(), or at once if it is never queued), or RELOAD_INVALID /
+ * Returns RELOAD_OK and *out (free it with reload_free() once every shard
+ * has passed it, or at once if it is never queued), or RELOAD_INVALID /
  * RELOAD_FAILED with every reason logged (log_error) and nothing changed.
  */
 enum reload_result reload_prepare(const char *path, const struct config *cur,

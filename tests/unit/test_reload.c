@@ -403,3 +403,31 @@ Test(reload, removed_device_and_dropped_code_clear_with_a_note)
 	config_free(a);
 	config_free(b);
 }
+
+/* Journals written under another routing: a site stays where its live
+ * incidents are (router_pin_restored), the others go by area name. */
+Test(reload, restored_incidents_pin_their_site)
+{
+	struct config *a = load("", FLEET_A);
+	struct corr_sink sinks[2] = { { &nop_ops, NULL }, { &nop_ops, NULL } };
+	struct router *r;
+	char err[128];
+	uint32_t t1 = fleet_find(a->fleet, FLEET_SITE, "T1");
+	uint32_t t2 = fleet_find(a->fleet, FLEET_SITE, "T2");
+	unsigned home, other;
+
+	r = router_new(a->fleet, &a->correlation, 2, 1, 16, sinks, err,
+	    sizeof(err));
+	cr_assert_not_null(r, "%s", err);
+	home = router_shard_of(r, t1);
+	cr_expect_eq(home, router_area_shard("north", 2));
+	other = 1 - home;
+	/* the restored engine of the other shard holds T1's incident */
+	raise_on(router_engine(r, other), a->fleet, "d-keep", "COMM_LOSS",
+	    1700000000000);
+	cr_expect_eq(router_pin_restored(r), 1);
+	cr_expect_eq(router_shard_of(r, t1), other);
+	cr_expect_eq(router_shard_of(r, t2), router_area_shard("south", 2));
+	router_free(r);
+	config_free(a);
+}
