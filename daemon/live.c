@@ -1147,6 +1147,9 @@ live_reload(struct live *lv)
 	lv->cfg = r->cfg;
 	if ((rc = poller_start(lv->poller)) != 0)
 		log_error("reload: poller_start rc=%d", rc);
+	/* what a restart must add back before it restores the journals */
+	(void)reload_retired_save(lv->cfg->fleet, &r->marks,
+	    lv->cfg->daemon.state_dir);
 	live_stats_put(lv);
 	c = &r->counts;
 	live_reload_count(lv, RELOAD_OK, (uint32_t)(ring_mono_ms() - t0));
@@ -1360,6 +1363,16 @@ live_run(struct config *cfg, const struct live_opts *opts)
 		log_error("start failed: correlation: %s", err);
 		goto err_shards;
 	}
+	/* what earlier reloads retired (daemon/reload.h): back before the
+	 * engines and the restore, so no incident naming them is dropped */
+	if ((rc = reload_retired_load(cfg->fleet, cfg->daemon.state_dir, err,
+	    sizeof(err))) > 0)
+		log_info("retired devices=%d kept from earlier reloads (%s/%s)",
+		    rc, cfg->daemon.state_dir, RELOAD_RETIRED_FILE);
+	else if (rc < 0)
+		log_warnx("retired objects not read: %s (incidents naming "
+		    "devices no longer in the file are dropped at the "
+		    "restore)", err);
 	/* creates the engines, which intern codes: before any thread runs */
 	lv.router = router_new(cfg->fleet, &cfg->correlation, lv.nshards,
 	    1, LIVE_RING_SLOTS, sinks, err, sizeof(err));

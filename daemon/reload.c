@@ -23,6 +23,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "daemon/reload.h"
@@ -231,6 +235,223 @@ reload_retire(struct fleet *nf, const struct fleet *of)
 	return n;
 }
 
+/* ---- retired objects across a restart ---- */
+
+void
+reload_marks_of(const struct fleet *f, struct reload_marks *m)
+{
+	m->nsites = f->nsites;
+	m->ndevices = f->ndevices;
+	m->nareas = f->nareas;
+	m->ncodes = f->ncodes;
+}
+
+static json_t *
+jstr_or_null(const char *s)
+{
+	return s != NULL ? json_string(s) : json_null();
+}
+
+int
+reload_retired_save(const struct fleet *f, const struct reload_marks *m,
+    const char *dir)
+{
+	json_t *o = json_object(), *a = json_array(), *c = json_array();
+	json_t *sites = json_array(), *devs = json_array();
+	char path[4096], tmp[4200];
+	int rc = 0;
+
+	for (size_t i = m->nareas; i < f->nareas; i++)
+		json_array_append_new(a, json_string(f->areas[i]));
+	for (size_t i = m->ncodes; i < f->ncodes; i++)
+		json_array_append_new(c, json_string(f->codes[i]));
+	for (size_t i = m->nsites; i < f->nsites; i++) {
+		const struct fleet_site *s = &f->sites[i];
+		json_t *t = json_array();
+
+		for (size_t k = 0; k < s->ntenants; k++)
+			json_array_append_new(t, json_pack("{s:s, s:s}",
+			    "customer", s->tenants[k].customer, "tier",
+			    fleet_tier_name((enum tier)s->tenants[k].tier)));
+		json_array_append_new(sites, json_pack("{s:s, s:o, s:s, s:s, "
+		    "s:o, s:o, s:o}", "id", s->id, "name", jstr_or_null(s->name),
+		    "area", f->areas[s->area], "region",
+		    fleet_region_name((enum region)s->region), "station",
+		    jstr_or_null(s->station), "branch", jstr_or_null(s->branch),
+		    "tenants", t));
+	}
+	for (size_t i = 0; i < f->ndevices; i++)
+		if (reload_retired(f, (uint32_t)i) && f->devices[i].site <
+		    f->nsites)
+			json_array_append_new(devs, json_pack("{s:s, s:s}", "id",
+			    f->devices[i].id, "site",
+			    f->sites[f->devices[i].site].id));
+	json_object_set_new(o, "areas", a);
+	json_object_set_new(o, "codes", c);
+	json_object_set_new(o, "sites", sites);
+	json_object_set_new(o, "devices", devs);
+	snprintf(path, sizeof(path), "%s/%s", dir, RELOAD_RETIRED_FILE);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (json_array_size(a) + json_array_size(c) + json_array_size(sites) +
+	    json_array_size(devs) == 0) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			rc = -errno;
+	} else if (json_dump_file(o, tmp, JSON_COMPACT) != 0 ||
+	    rename(tmp, path) != 0)
+		rc = errno != 0 ? -errno : -EIO;
+	json_decref(o);
+	if (rc < 0)
+		log_warnx("reload: cannot write %s: %s (a restart would drop "
+		    "the incidents of retired devices)", path, strerror(-rc));
+	return rc;
+}
+
+/* A string member, absent or null as NULL; -1 for another type. */
+static int
+jget_str(json_t *o, const char *k, const char **out)
+{
+	json_t *v = json_object_get(o, k);
+
+	*out = NULL;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return -1;
+	*out = json_string_value(v);
+	return 0;
+}
+
+/* A name: non-empty, no longer than an id should be. */
+static int
+name_ok(const char *s)
+{
+	return s != NULL && *s != '\0' && strlen(s) < 256;
+}
+
+int
+reload_retired_parse(struct fleet *f, const char *buf, size_t len, char *err,
+    size_t errlen)
+{
+	json_error_t je;
+	json_t *o = json_loadb(buf, len, 0, &je), *a, *v;
+	size_t i;
+	int n = 0;
+
+#define BAD(...) do { snprintf(err, errlen, __VA_ARGS__); goto bad; } while (0)
+	if (o == NULL)
+		BAD("line %d: %s", je.line, je.text);
+	if (!json_is_object(o))
+		BAD("not a JSON object");
+	a = json_object_get(o, "areas");
+	json_array_foreach(a, i, v) {
+		if (!json_is_string(v) || !name_ok(json_string_value(v)))
+			BAD("areas[%zu]: not a name", i);
+		(void)fleet_area(f, json_string_value(v));
+	}
+	a = json_object_get(o, "codes");
+	json_array_foreach(a, i, v) {
+		if (!json_is_string(v) || fleet_code_check(json_string_value(v)))
+			BAD("codes[%zu]: not an alarm code", i);
+		(void)fleet_code(f, json_string_value(v));
+	}
+	a = json_object_get(o, "sites");
+	json_array_foreach(a, i, v) {
+		const char *id, *name, *area, *region, *station, *branch;
+		json_t *t, *tv;
+		enum region rg;
+		struct fleet_site *s;
+		uint32_t st;
+		size_t k;
+
+		if (!json_is_object(v) || jget_str(v, "id", &id) ||
+		    jget_str(v, "name", &name) || jget_str(v, "area", &area) ||
+		    jget_str(v, "region", &region) ||
+		    jget_str(v, "station", &station) ||
+		    jget_str(v, "branch", &branch) || !name_ok(id) ||
+		    !name_ok(area) || region == NULL ||
+		    fleet_region_parse(region, &rg) != 0)
+			BAD("sites[%zu]: needs id, area and region", i);
+		if (fleet_find(f, FLEET_SITE, id) != FLEET_NONE)
+			continue;	/* the file has it again */
+		st = fleet_add(f, FLEET_SITE, id);	/* may move sites */
+		s = &f->sites[st];
+		s->name = dup_or_null(name);
+		s->area = fleet_area(f, area);
+		s->region = (uint8_t)rg;
+		s->station = dup_or_null(station);
+		s->branch = dup_or_null(branch);
+		t = json_object_get(v, "tenants");
+		json_array_foreach(t, k, tv) {
+			const char *cust, *tier;
+			enum tier tr;
+
+			if (!json_is_object(tv) || jget_str(tv, "customer",
+			    &cust) || jget_str(tv, "tier", &tier) ||
+			    !name_ok(cust) || tier == NULL ||
+			    fleet_tier_parse(tier, &tr) != 0)
+				BAD("sites[%zu].tenants[%zu]: needs customer "
+				    "and tier", i, k);
+			fleet_site_add_tenant(s, cust, tr);
+		}
+	}
+	a = json_object_get(o, "devices");
+	json_array_foreach(a, i, v) {
+		const char *id, *site;
+		uint32_t st, d;
+
+		if (!json_is_object(v) || jget_str(v, "id", &id) ||
+		    jget_str(v, "site", &site) || !name_ok(id) ||
+		    !name_ok(site))
+			BAD("devices[%zu]: needs id and site", i);
+		if ((st = fleet_find(f, FLEET_SITE, site)) == FLEET_NONE)
+			BAD("devices[%zu]: site %s is not known", i, site);
+		if (fleet_find(f, FLEET_DEVICE, id) != FLEET_NONE)
+			continue;
+		d = fleet_add(f, FLEET_DEVICE, id);
+		f->devices[d].site = st;
+		f->devices[d].profile = FLEET_NONE;
+		f->devices[d].via = FLEET_NONE;
+		n++;
+	}
+#undef BAD
+	json_decref(o);
+	return n;
+bad:
+	json_decref(o);
+	return -EINVAL;
+}
+
+int
+reload_retired_load(struct fleet *f, const char *dir, char *err,
+    size_t errlen)
+{
+	char path[4096], *buf = NULL;
+	FILE *fp;
+	long sz;
+	size_t n;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, RELOAD_RETIRED_FILE);
+	if ((fp = fopen(path, "r")) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (fseek(fp, 0, SEEK_END) != 0 || (sz = ftell(fp)) < 0 ||
+	    sz > (64L << 20) || fseek(fp, 0, SEEK_SET) != 0) {
+		fclose(fp);
+		snprintf(err, errlen, "%s: unreadable or over 64 MiB", path);
+		return -EINVAL;
+	}
+	buf = xmalloc((size_t)sz + 1);
+	n = fread(buf, 1, (size_t)sz, fp);
+	fclose(fp);
+	rc = reload_retired_parse(f, buf, n, err, errlen);
+	xfree(buf);
+	return rc;
+}
+
 /* ---- the device map ---- */
 
 /* 1 if profile op (map omp) and np (nmp) differ in points, map or rules. */
@@ -435,6 +656,7 @@ reload_prepare(const char *path, const struct config *cur, unsigned nshards,
 	}
 	/* the devices this reload retires: not retired in the running fleet,
 	 * absent from the file */
+	reload_marks_of(cfg->fleet, &r->marks);
 	r->counts.devices_retired = reload_retire(cfg->fleet, cur->fleet);
 	r->retired_now = xcalloc(cfg->fleet->ndevices + 1, 1);
 	for (size_t j = 0; j < cfg->fleet->ndevices; j++) {

@@ -103,6 +103,47 @@ uint32_t *reload_device_map(const struct fleet *of, const struct mbmap *om,
 	    const struct fleet *nf, const struct mbmap *nm,
 	    struct reload_counts *c);
 
+/*
+ * ---- retired objects across a restart ----
+ *
+ * A restart reads the file alone, so what a reload retired would be
+ * unknown to the restored engines and their incidents dropped.  After each
+ * reload the retired objects (those past the file's own: reload_retire()
+ * appends them) are written to STATE_DIR/retired.json (RELOAD_RETIRED_FILE,
+ * written whole then renamed); at start they are added back, retired, for
+ * every id the file lacks, before the journals are restored.  The file
+ * is JSON: {"areas":[name...],"codes":[name...],"sites":[{"id","name",
+ * "area","region","station","branch","tenants":[{"customer","tier"}]}],
+ * "devices":[{"id","site"}]}.  Delete it while tocsind is stopped to
+ * forget them (their incidents are then dropped at the restore).
+ */
+#define RELOAD_RETIRED_FILE	"retired.json"
+
+/* The first index of each kind past the file's own objects. */
+struct reload_marks {
+	size_t	 nsites, ndevices, nareas, ncodes;
+};
+
+/* f's counts now (call on the file's fleet, before reload_retire). */
+void	 reload_marks_of(const struct fleet *f, struct reload_marks *m);
+/*
+ * Writes f's objects past m (and every retired device) to
+ * dir/RELOAD_RETIRED_FILE, or removes it when there are none.  0 or
+ * -errno (logged).
+ */
+int	 reload_retired_save(const struct fleet *f, const struct reload_marks *m,
+	    const char *dir);
+/*
+ * Pure: adds to f, retired, what buf (RELOAD_RETIRED_FILE's JSON) lists
+ * and f lacks.  Returns the devices added, or -EINVAL with a reason in err
+ * (bad JSON or a field of the wrong type; f may hold what came before).
+ */
+int	 reload_retired_parse(struct fleet *f, const char *buf, size_t len,
+	    char *err, size_t errlen);
+/* The same from dir/RELOAD_RETIRED_FILE: 0 when there is none. */
+int	 reload_retired_load(struct fleet *f, const char *dir, char *err,
+	    size_t errlen);
+
 enum reload_result { RELOAD_OK, RELOAD_INVALID, RELOAD_FAILED };
 
 /* A prepared reload (reload_prepare) until every shard took it. */
@@ -112,6 +153,7 @@ struct reload {
 	uint8_t		*retired_now;	/* per new device: retired by this
 					 * reload (its incidents get a note) */
 	struct reload_counts counts;
+	struct reload_marks marks;	/* the file's own objects end here */
 	struct router_reload rl;	/* the shards' swap (rl.arg = this) */
 	int64_t		 t0_us;		/* monotonic start */
 	uint32_t	 prep_ms;	/* load, checks, engines */

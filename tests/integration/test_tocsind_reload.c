@@ -21,7 +21,9 @@
  * configuration is kept (T3 stays polled), /metrics counts it "invalid".
  * Two SIGHUPs in a row (the second as soon as the first is logged, its
  * shards perhaps still swapping): both applied, nothing lost.  SIGTERM:
- * exit 0.
+ * exit 0.  A restart on the same file and state dir: the retired device
+ * comes back from state_dir/retired.json, T2's incident with its note and
+ * T1's deadlines are restored.
  *
  * Loopback: 127.2.Y.* (docs/testing.md: each test its own block).
  * Bounds: the port line 10 s; /readyz 15 s; incidents 20 s; log lines
@@ -441,6 +443,37 @@ Test(tocsind_reload, add_remove_keep_incident_invalid_twice)
 	cr_expect_str_eq(dl1, dl0, "deadlines moved after two reloads");
 	json_decref(d1);
 
+	cr_expect_eq(pubfix_stop(&R.daemon, SIGTERM), 0);
+	cr_expect_eq(log_count_of("ThreadSanitizer"), 0);
+
+	/* a restart reads the file alone: the retired device comes back
+	 * from the state dir, so T2's incident is restored, note and all */
+	{
+		char prev[160], path[128];
+
+		snprintf(path, sizeof(path), "%s/tocsind.err", R.dir);
+		snprintf(prev, sizeof(prev), "%s.1", path);
+		cr_assert_eq(rename(path, prev), 0);
+	}
+	daemon_up();
+	wait_log("retired devices=1 kept from earlier reloads", 1);
+	wait_incident("T2", t3, sizeof(t3));
+	cr_expect_str_eq(t3, t2);
+	d2 = detail(t2);
+	found = 0;
+	json_array_foreach(json_object_get(d2, "timeline"), i, st) {
+		json_t *note = json_object_get(st, "note");
+
+		if (json_is_string(note) && strstr(json_string_value(note),
+		    "T2-gone removed from the configuration") != NULL)
+			found = 1;
+	}
+	cr_expect(found, "T2's incident and its note after a restart");
+	json_decref(d2);
+	d1 = detail(t1);
+	deadlines(d1, dl1, sizeof(dl1));
+	cr_expect_str_eq(dl1, dl0, "deadlines moved across the restart");
+	json_decref(d1);
 	cr_expect_eq(pubfix_stop(&R.daemon, SIGTERM), 0);
 	cr_expect_eq(log_count_of("ThreadSanitizer"), 0);
 }

@@ -8,8 +8,11 @@
  * and the router and the outbox switched to the new fleet's indexes.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "correlator/corr.h"
 #include "daemon/config.h"
@@ -429,5 +432,66 @@ Test(reload, restored_incidents_pin_their_site)
 	cr_expect_eq(router_shard_of(r, t1), other);
 	cr_expect_eq(router_shard_of(r, t2), router_area_shard("south", 2));
 	router_free(r);
+	config_free(a);
+}
+
+/* ---- retired objects across a restart ---- */
+
+Test(reload, retired_file_round_trip)
+{
+	struct config *a = load("", FLEET_A), *b = load("", FLEET_B);
+	struct config *c = load("", FLEET_B);
+	struct reload_marks m;
+	char dir[] = "/tmp/tocsin-retired-XXXXXX", err[256], path[128];
+	uint32_t d, s;
+
+	cr_assert_not_null(mkdtemp(dir));
+	reload_marks_of(b->fleet, &m);
+	(void)reload_retire(b->fleet, a->fleet);
+	cr_assert_eq(reload_retired_save(b->fleet, &m, dir), 0);
+	/* a restart: the file's fleet, then what was retired */
+	cr_expect_eq(reload_retired_load(c->fleet, dir, err, sizeof(err)), 1,
+	    "%s", err);
+	d = fleet_find(c->fleet, FLEET_DEVICE, "d-gone");
+	s = fleet_find(c->fleet, FLEET_SITE, "T2");
+	cr_assert_neq(d, FLEET_NONE);
+	cr_assert_neq(s, FLEET_NONE);
+	cr_expect(reload_retired(c->fleet, d));
+	cr_expect_eq(c->fleet->devices[d].site, s);
+	cr_expect_str_eq(c->fleet->areas[c->fleet->sites[s].area], "south");
+	cr_expect_eq(c->fleet->sites[s].region, REGION_B);
+	cr_expect_str_eq(c->fleet->sites[s].tenants[0].customer, "c2");
+	/* loaded again (nothing new), and nothing retired: no file */
+	cr_expect_eq(reload_retired_load(c->fleet, dir, err, sizeof(err)), 0);
+	reload_marks_of(a->fleet, &m);
+	cr_assert_eq(reload_retired_save(a->fleet, &m, dir), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, RELOAD_RETIRED_FILE);
+	cr_expect_neq(access(path, F_OK), 0);
+	cr_expect_eq(rmdir(dir), 0);
+	config_free(a);
+	config_free(b);
+	config_free(c);
+}
+
+Test(reload, retired_file_refuses_bad_input)
+{
+	struct config *a = load("", FLEET_A);
+	static const char *const bad[] = {
+		"[", "[]", "{\"codes\":[\"bad code\"]}",
+		"{\"sites\":[{\"id\":\"X\",\"area\":\"a\"}]}",
+		"{\"sites\":[{\"id\":\"X\",\"area\":\"a\",\"region\":\"Z\"}]}",
+		"{\"devices\":[{\"id\":\"d\",\"site\":\"nowhere\"}]}",
+		"{\"devices\":[{\"id\":7,\"site\":\"T1\"}]}",
+		"{\"sites\":[{\"id\":\"X\",\"area\":\"a\",\"region\":\"A\","
+		    "\"tenants\":[{\"customer\":\"c\",\"tier\":\"gold\"}]}]}",
+	};
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		cr_expect_eq(reload_retired_parse(a->fleet, bad[i],
+		    strlen(bad[i]), err, sizeof(err)), -EINVAL, "%s", bad[i]);
+		cr_expect_neq(err[0], '\0', "%s: a reason", bad[i]);
+	}
 	config_free(a);
 }
