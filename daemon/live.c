@@ -146,6 +146,7 @@ struct live {
 	struct live_shard *shards;	/* cfg->daemon.shards */
 	unsigned	 nshards;
 	struct poller	*poller;
+	struct poller_config pc;	/* its settings (a reload compares) */
 	struct outbox	*outbox;	/* the poll thread's way to the shards */
 	ev_async	 room;		/* a shard freed room: flush the outbox */
 	ev_timer	 tick;		/* router_tick() */
@@ -1078,7 +1079,7 @@ static void
 live_reload(struct live *lv)
 {
 	struct reload *r;
-	struct poller *np;
+	struct poller *np = NULL;
 	struct poller_config pc;
 	struct poller_sink ps = { lv->telem != NULL ? &live_poller_telem_ops :
 	    &live_poller_ops, lv };
@@ -1097,9 +1098,12 @@ live_reload(struct live *lv)
 		live_reload_count(lv, res, (uint32_t)(ring_mono_ms() - t0));
 		return;
 	}
+	/* the same modbus section: the poller is reloaded in place and every
+	 * unchanged device keeps its connection; else a new one */
 	if (poller_config_from(&r->cfg->modbus, &pc) != 0 ||
+	    (memcmp(&pc, &lv->pc, sizeof(pc)) != 0 &&
 	    (rc = poller_new(lv->loop, r->cfg->fleet, r->cfg->mbmap, &pc, &ps,
-	    &np)) != 0) {
+	    &np)) != 0)) {
 		log_error("reload refused: the modbus section does not fit the "
 		    "client; the running configuration is kept");
 		reload_free(r, 0);
@@ -1120,9 +1124,14 @@ live_reload(struct live *lv)
 		return;
 	}
 	/* from here on the producer speaks the new fleet's indexes */
-	carried = poller_carry(np, lv->poller, r->map);
-	poller_free(lv->poller);
-	lv->poller = np;
+	if (np != NULL) {
+		carried = poller_carry(np, lv->poller, r->map);
+		poller_free(lv->poller);
+		lv->poller = np;
+		lv->pc = pc;
+	} else
+		carried = poller_reload(lv->poller, r->cfg->fleet,
+		    r->cfg->mbmap, r->map, r->same);
 	nob = outbox_remap(lv->outbox, r->cfg->fleet, r->map);
 	outbox_free(lv->outbox);
 	lv->outbox = nob;
@@ -1145,7 +1154,7 @@ live_reload(struct live *lv)
 	lr->next = lv->retired;
 	lv->retired = lr;
 	lv->cfg = r->cfg;
-	if ((rc = poller_start(lv->poller)) != 0)
+	if (np != NULL && (rc = poller_start(lv->poller)) != 0)
 		log_error("reload: poller_start rc=%d", rc);
 	/* what a restart must add back before it restores the journals */
 	(void)reload_retired_save(lv->cfg->fleet, &r->marks,
@@ -1157,11 +1166,14 @@ live_reload(struct live *lv)
 	    "devices_changed=%zu devices_kept=%zu devices_retired=%zu "
 	    "sites_added=%zu sites_removed=%zu profiles_added=%zu "
 	    "profiles_removed=%zu profiles_changed=%zu alarms_carried=%d "
-	    "prepare_ms=%u reload_ms=%llu (shards swap their engines next)",
+	    "connections=%s prepare_ms=%u reload_ms=%llu (shards swap their "
+	    "engines next)",
 	    lv->cfg->path, c->devices_added, c->devices_removed,
 	    c->devices_changed, c->devices_kept, c->devices_retired,
 	    c->sites_added, c->sites_removed, c->profiles_added,
-	    c->profiles_removed, c->profiles_changed, carried, r->prep_ms,
+	    c->profiles_removed, c->profiles_changed, carried,
+	    np != NULL ? "reopened" : "kept",
+	    r->prep_ms,
 	    (unsigned long long)(ring_mono_ms() - t0));
 }
 
@@ -1339,7 +1351,9 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	signal(SIGXFSZ, SIG_IGN);
 	live_raise_nofile();
 	config_census(cfg, census, sizeof(census));
-	if ((rc = poller_config_from(&cfg->modbus, &pc)) != 0) {
+	if ((rc = poller_config_from(&cfg->modbus, &pc)) == 0)
+		lv.pc = pc;
+	if (rc != 0) {
 		log_error("start failed: the modbus section does not fit the "
 		    "client");
 		return 1;

@@ -36,10 +36,19 @@ struct poller {
 	struct mbclient	*mb;		/* owned */
 	struct almrule	 ar;		/* rules of every device */
 	struct almrule_dev **dev;	/* by fleet index; NULL: not polled */
+	uint32_t	*pos;		/* by fleet index: the client's add
+					 * order, or UINT32_MAX */
 	struct poller_counters cnt;	/* mb filled in on read */
 	struct mbclient_counters mb_base; /* a replaced poller's (reload) */
 	int		 running;
 };
+
+/* A retired device (daemon/reload.h): no host, no profile. */
+static int
+reload_retired_dev(const struct fleet *f, size_t i)
+{
+	return f->devices[i].host == NULL && f->devices[i].profile == FLEET_NONE;
+}
 
 /*
  * Decodes every point of block b and samples it.  Returns the number of
@@ -161,6 +170,7 @@ poller_new(struct ev_loop *loop, const struct fleet *f,
 	as.arg = sink->arg;
 	almrule_init(&p->ar, f, &p->cfg.rules, &as);
 	p->dev = xcalloc(f->ndevices ? f->ndevices : 1, sizeof(*p->dev));
+	p->pos = xcalloc(f->ndevices ? f->ndevices : 1, sizeof(*p->pos));
 	p->mb = mbclient_new(loop, &p->cfg.mb, poller_result, p);
 	for (size_t i = 0; i < f->ndevices; i++) {
 		const struct fleet_device *fd = &f->devices[i];
@@ -182,8 +192,11 @@ poller_new(struct ev_loop *loop, const struct fleet *f,
 			rc = -EINVAL;
 		else
 			rc = p->mb->ops->add_device(p->mb, &md);
-		if (rc == 0)
+		p->pos[i] = UINT32_MAX;
+		if (rc == 0) {
+			p->pos[i] = (uint32_t)mbclient_ndevices(p->mb) - 1;
 			p->dev[i] = almrule_dev_new(&p->ar, (uint32_t)i);
+		}
 		if (rc != 0 || p->dev[i] == NULL) {
 			log_warnx("poller device=%s host=%s rejected=%s",
 			    fd->id, fd->host ? fd->host : "-",
@@ -230,6 +243,7 @@ poller_free(struct poller *p)
 	for (size_t i = 0; i < p->fleet->ndevices; i++)
 		almrule_dev_free(p->dev[i]);
 	xfree(p->dev);
+	xfree(p->pos);
 	xfree(p);
 }
 
@@ -254,6 +268,121 @@ poller_counters(const struct poller *p, struct poller_counters *out)
 
 _Static_assert(sizeof(struct mbclient_counters) % sizeof(uint64_t) == 0,
     "mbclient_counters is uint64_t counters only");
+
+/* Raised alarms of od (device i of fleet of) marked raised in nd. */
+static int
+poller_carry_dev(const struct fleet *of, size_t i, const struct almrule_dev *od,
+    const struct fleet *nf, struct almrule_dev *nd, uint32_t misses)
+{
+	const struct fleet_profile *op = &of->profiles[of->devices[i].profile];
+	int n = 0;
+
+	if (almrule_dev_comm_lost(od))
+		n += almrule_dev_restore(nd, FLEET_CODE_COMM_LOSS, misses) > 0;
+	for (uint32_t a = 0; a < op->nalarms; a++) {
+		int c;
+
+		if (!almrule_dev_active(od, a) || (c = fleet_find_code(nf,
+		    of->codes[op->alarms[a].code_id])) < 0)
+			continue;
+		n += almrule_dev_restore(nd, (uint16_t)c, misses) > 0;
+	}
+	return n;
+}
+
+int
+poller_reload(struct poller *p, const struct fleet *nf,
+    const struct mbmap *nm, const uint32_t *map, const uint8_t *same)
+{
+	const struct fleet *of = p->fleet;
+	struct almrule_dev **nd = xcalloc(nf->ndevices ? nf->ndevices : 1,
+	    sizeof(*nd));
+	uint32_t *npos = xcalloc(nf->ndevices ? nf->ndevices : 1,
+	    sizeof(*npos));
+	uint32_t misses = p->ar.cfg.comm_loss_misses;
+	int n = 0;
+
+	for (size_t j = 0; j < nf->ndevices; j++)
+		npos[j] = UINT32_MAX;
+	/* the rules now read the new fleet (devices, sites, profiles) */
+	p->ar.fleet = nf;
+	p->cnt.devices = p->cnt.devices_rejected = 0;
+	/* kept devices: their connection, timers and breaker; changed or
+	 * removed ones leave the client */
+	for (size_t i = 0; i < of->ndevices; i++) {
+		uint32_t j = map[i];
+
+		if (p->dev[i] == NULL)
+			continue;
+		if (j < nf->ndevices && same[i] &&
+		    p->mb->ops->rebind_device(p->mb, p->pos[i], j,
+		    &nm->profiles[nf->devices[j].profile]) == 0) {
+			npos[j] = p->pos[i];
+			if ((nd[j] = almrule_dev_new(&p->ar, j)) != NULL)
+				n += poller_carry_dev(of, i, p->dev[i], nf,
+				    nd[j], misses);
+			p->cnt.devices++;
+			continue;
+		}
+		p->mb->ops->retire_device(p->mb, p->pos[i]);
+		if (j < nf->ndevices && !reload_retired_dev(nf, j)) {
+			/* changed: a new client device, the alarms carried */
+			npos[j] = UINT32_MAX - 1;	/* added below */
+			if ((nd[j] = almrule_dev_new(&p->ar, j)) != NULL)
+				n += poller_carry_dev(of, i, p->dev[i], nf,
+				    nd[j], misses);
+		}
+	}
+	for (size_t i = 0; i < of->ndevices; i++)
+		almrule_dev_free(p->dev[i]);
+	/* added and changed devices */
+	for (size_t j = 0; j < nf->ndevices; j++) {
+		const struct fleet_device *fd = &nf->devices[j];
+		struct mbclient_device md;
+		int rc;
+
+		if (npos[j] < UINT32_MAX - 1 || reload_retired_dev(nf, j))
+			continue;
+		memset(&md, 0, sizeof(md));
+		md.index = (uint32_t)j;
+		md.host = fd->host;
+		md.port = fd->port;
+		md.unit = fd->unit;
+		md.interval_ms = fd->interval_ms;
+		md.timeout_ms = fd->timeout_ms;
+		md.profile = fd->profile < nm->nprofiles ?
+		    &nm->profiles[fd->profile] : NULL;
+		rc = fd->host == NULL ? -EINVAL :
+		    p->mb->ops->add_device(p->mb, &md);
+		npos[j] = UINT32_MAX;
+		if (rc == 0) {
+			npos[j] = (uint32_t)mbclient_ndevices(p->mb) - 1;
+			if (nd[j] == NULL)
+				nd[j] = almrule_dev_new(&p->ar, (uint32_t)j);
+		}
+		if (rc != 0 || nd[j] == NULL) {
+			log_warnx("poller device=%s host=%s rejected=%s",
+			    fd->id, fd->host ? fd->host : "-",
+			    rc != 0 ? "bad device or profile" :
+			    "profile too large");
+			if (rc == 0)
+				p->mb->ops->retire_device(p->mb, npos[j]);
+			almrule_dev_free(nd[j]);
+			nd[j] = NULL;
+			npos[j] = UINT32_MAX;
+			p->cnt.devices_rejected++;
+			continue;
+		}
+		p->cnt.devices++;
+	}
+	xfree(p->dev);
+	xfree(p->pos);
+	p->dev = nd;
+	p->pos = npos;
+	p->fleet = nf;
+	p->map = nm;
+	return n;
+}
 
 int
 poller_carry(struct poller *to, const struct poller *from,

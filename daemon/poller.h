@@ -155,6 +155,22 @@ int	 poller_carry(struct poller *to, const struct poller *from,
 	    const uint32_t *map);
 
 /*
+ * A configuration reload in place, when the modbus section did not change
+ * (else make a new poller and poller_carry()): p polls fleet nf with map
+ * nm from now on (both must outlive it).  map[i] is the new index of the
+ * running fleet's device i or FLEET_NONE; same[i] says it is unchanged
+ * (daemon/reload.h, reload_device_map).  An unchanged device keeps its
+ * connection, poll timer and breaker (mbclient rebind_device) and its
+ * raised alarms; a removed one leaves the client (retire_device: a poll
+ * under way is forgotten); a changed one leaves it and comes back as a
+ * new device with its raised alarms carried by code name; an added one
+ * is added (polled at once if p runs).  No alarm edge is made; debounce
+ * delays under way start over.  Returns the alarms carried.
+ */
+int	 poller_reload(struct poller *p, const struct fleet *nf,
+	    const struct mbmap *nm, const uint32_t *map, const uint8_t *same);
+
+/*
  * Maps the YAML modbus section onto a poller's settings, a plain copy: the
  * client's settings as they are (the loader filled every key the file
  * leaves out with its default), connect_burst one second's worth of

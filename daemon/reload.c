@@ -513,7 +513,8 @@ id_of(const struct fleet *f, enum fleet_kind kind, uint32_t idx)
 
 uint32_t *
 reload_device_map(const struct fleet *of, const struct mbmap *om,
-    const struct fleet *nf, const struct mbmap *nm, struct reload_counts *c)
+    const struct fleet *nf, const struct mbmap *nm, struct reload_counts *c,
+    uint8_t *same)
 {
 	uint32_t *map = xcalloc(of->ndevices ? of->ndevices : 1, sizeof(*map));
 	uint8_t *pchg = xcalloc(of->nprofiles ? of->nprofiles : 1, 1);
@@ -546,6 +547,8 @@ reload_device_map(const struct fleet *of, const struct mbmap *om,
 		uint32_t j = fleet_find(nf, FLEET_DEVICE, a->id);
 
 		map[i] = FLEET_NONE;
+		if (same != NULL)
+			same[i] = 0;
 		if (reload_retired(of, (uint32_t)i))
 			continue;	/* retired before: counted below */
 		if (j == FLEET_NONE || reload_retired(nf, j)) {
@@ -565,8 +568,11 @@ reload_device_map(const struct fleet *of, const struct mbmap *om,
 		    id_of(nf, FLEET_PROFILE, b->profile)) != 0 ||
 		    (a->profile < of->nprofiles && pchg[a->profile]))
 			c->devices_changed++;
-		else
+		else {
 			c->devices_kept++;
+			if (same != NULL)
+				same[i] = 1;
+		}
 	}
 	for (size_t j = 0; j < nf->ndevices; j++) {
 		if (reload_retired(nf, (uint32_t)j))
@@ -610,6 +616,7 @@ reload_free(struct reload *r, int keep_cfg)
 	if (!keep_cfg)
 		config_free(r->cfg);
 	xfree(r->map);
+	xfree(r->same);
 	xfree(r->retired_now);
 	xfree(r);
 }
@@ -669,8 +676,9 @@ reload_prepare(const char *path, const struct config *cur, unsigned nshards,
 		r->retired_now[j] = i != FLEET_NONE &&
 		    !reload_retired(cur->fleet, i);
 	}
+	r->same = xcalloc(cur->fleet->ndevices + 1, 1);
 	r->map = reload_device_map(cur->fleet, cur->mbmap, cfg->fleet,
-	    cfg->mbmap, &r->counts);
+	    cfg->mbmap, &r->counts, r->same);
 	/* the engines intern their rule codes: before any thread sees it */
 	r->rl.fleet = cfg->fleet;
 	r->rl.cc = &cfg->correlation;

@@ -96,12 +96,13 @@ int	 reload_retired(const struct fleet *f, uint32_t i);
 /*
  * Pure: map[i] = the index in nf of of's device i (same id), FLEET_NONE
  * when nf has none or has it retired; counts what differs into *c (the
- * Modbus point maps om, nm say whether a profile's points moved).  The
- * caller frees map with xfree().
+ * Modbus point maps om, nm say whether a profile's points moved) and, if
+ * same is not NULL (of->ndevices bytes), same[i] = 1 for a device kept
+ * unchanged.  The caller frees map with xfree().
  */
 uint32_t *reload_device_map(const struct fleet *of, const struct mbmap *om,
 	    const struct fleet *nf, const struct mbmap *nm,
-	    struct reload_counts *c);
+	    struct reload_counts *c, uint8_t *same);
 
 /*
  * ---- retired objects across a restart ----
@@ -150,6 +151,7 @@ enum reload_result { RELOAD_OK, RELOAD_INVALID, RELOAD_FAILED };
 struct reload {
 	struct config	*cfg;		/* the new configuration (owned) */
 	uint32_t	*map;		/* old device -> new, or FLEET_NONE */
+	uint8_t		*same;		/* per old device: kept unchanged */
 	uint8_t		*retired_now;	/* per new device: retired by this
 					 * reload (its incidents get a note) */
 	struct reload_counts counts;

@@ -50,6 +50,7 @@
 #include "tests/support/tenv.h"
 
 struct renv {
+	pid_t	 sim;		/* devsim, or -1 */
 	char	 dir[64];
 	char	 net[32];	/* "127.2.Y." */
 	int	 deadport;	/* nothing listens there */
@@ -67,6 +68,7 @@ renv_fini(void)
 	char cmd[128];
 
 	pubfix_stop(&R.daemon, SIGKILL);
+	pubfix_stop(&R.sim, SIGTERM);
 	if (R.lfd >= 0)
 		close(R.lfd);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", R.dir);
@@ -100,13 +102,13 @@ listen_on(const char *host, int *port)
 }
 
 static void
-setup(void)
+setup_salt(unsigned salt)
 {
-	unsigned r = tenv_seed(131);
+	unsigned r = tenv_seed(salt);
 	char a[40];
 
 	memset(&R, 0, sizeof(R));
-	R.daemon = -1;
+	R.daemon = R.sim = -1;
 	R.lfd = -1;
 	snprintf(R.dir, sizeof(R.dir), "/tmp/tocsin-reload-XXXXXX");
 	cr_assert_not_null(mkdtemp(R.dir));
@@ -116,6 +118,12 @@ setup(void)
 	cr_assert_gt(R.deadport, 0);
 	snprintf(a, sizeof(a), "%s2", R.net);
 	R.lfd = listen_on(a, &R.lport);
+}
+
+static void
+setup(void)
+{
+	setup_salt(131);
 }
 
 /*
@@ -474,6 +482,109 @@ Test(tocsind_reload, add_remove_keep_incident_invalid_twice)
 	deadlines(d1, dl1, sizeof(dl1));
 	cr_expect_str_eq(dl1, dl0, "deadlines moved across the restart");
 	json_decref(d1);
+	cr_expect_eq(pubfix_stop(&R.daemon, SIGTERM), 0);
+	cr_expect_eq(log_count_of("ThreadSanitizer"), 0);
+}
+
+/* ---- connections of unchanged devices ---- */
+
+/*
+ * devsim serves T1-rect (it answers: comm ok).  A reload that adds a
+ * device keeps T1-rect's connection (no new connect: the client is
+ * reloaded in place, "connections=kept"); one that changes the modbus
+ * section reopens it ("connections=reopened", one more connect).
+ */
+static void
+sim_config(int which)
+{
+	char yaml[2048];
+
+	snprintf(yaml, sizeof(yaml),
+	    "daemon: {shards: 2, state_dir: %s/state}\n"
+	    "modbus: {port: %d, timeout: 200ms, interval: %s, "
+	    "comm_loss_misses: 2, backoff_min: 100ms, backoff_max: 500ms}\n"
+	    "output: {file: %s/out.jsonl}\n"
+	    "kafka: {brokers: \"\"}\n"
+	    "http: {listen: \"127.0.0.1:0\"}\n"
+	    "profiles:\n  rect:\n    points:\n"
+	    "      - {name: mains_voltage, address: 30001, type: uint16, "
+	    "scale: 0.1, min: 0, max: 500}\n"
+	    "sites:\n"
+	    "  - {id: T1, area: north, region: A, tenants: "
+	    "[{customer: c1, tier: premium}]}\n"
+	    "devices:\n"
+	    "  - {id: T1-rect, site: T1, profile: rect, host: %s1}\n%s%s%s",
+	    R.dir, R.deadport, which == 2 ? "400ms" : "300ms", R.dir, R.net,
+	    which != 0 ? "  - {id: T1-dead, site: T1, profile: rect, host: " :
+	    "", which != 0 ? R.net : "", which != 0 ? "9}\n" : "");
+	tenv_write_file(R.dir, "t.yaml", yaml);
+}
+
+static void
+sim_start(void)
+{
+	char prog[512], cfg[128], path[128];
+	char *argv[] = { prog, "-c", cfg, NULL };
+	int64_t end = tenv_mono_ms() + 10000;
+
+	snprintf(prog, sizeof(prog), "%s", proc_build_path("bench/devsim"));
+	snprintf(cfg, sizeof(cfg), "%s/t.yaml", R.dir);
+	snprintf(path, sizeof(path), "%s/devsim.out", R.dir);
+	cr_assert_eq(access(prog, X_OK), 0, "no %s", prog);
+	R.sim = pubfix_spawn(R.dir, argv, "devsim.out", "devsim.err");
+	while (tenv_mono_ms() < end) {
+		char *text = tenv_read_file(path);
+		int ready = strstr(text, "devsim ready") != NULL;
+
+		free(text);
+		if (ready)
+			return;
+		usleep(50000);
+	}
+	cr_assert_fail("devsim not ready in 10 s");
+}
+
+/* Waits (10 s) for a metric to reach v. */
+static void
+wait_metric(const char *series, double v)
+{
+	int64_t end = tenv_mono_ms() + 10000;
+
+	while (metric(series) != v && tenv_mono_ms() < end)
+		usleep(100000);
+	cr_assert_eq(metric(series), v, "%s", series);
+}
+
+Test(tocsind_reload, unchanged_devices_keep_their_connection)
+{
+	const char *ok = "tocsin_modbus_connects_total{result=\"ok\"}";
+	double c0;
+
+	setup_salt(137);
+	sim_config(0);
+	sim_start();
+	daemon_up();
+	wait_metric("tocsin_modbus_devices{comm=\"ok\"}", 1);
+	usleep(1000000);
+	c0 = metric(ok);
+	cr_assert_geq(c0, 1);
+
+	sim_config(1);
+	cr_assert_eq(kill(R.daemon, SIGHUP), 0);
+	wait_log("reload done by every shard", 1);
+	cr_expect_eq(log_count_of("connections=kept"), 1);
+	usleep(1500000);
+	cr_expect_eq(metric(ok), c0, "T1-rect reconnected at a reload");
+	cr_expect_eq(metric("tocsin_modbus_devices{comm=\"ok\"}"), 1);
+	cr_expect_geq(metric("tocsin_modbus_connects_total{result="
+	    "\"failed\"}"), 1, "T1-dead is polled");
+
+	/* the modbus section changed: the client is made anew */
+	sim_config(2);
+	cr_assert_eq(kill(R.daemon, SIGHUP), 0);
+	wait_log("reload done by every shard", 2);
+	cr_expect_eq(log_count_of("connections=reopened"), 1);
+	wait_metric(ok, c0 + 1);
 	cr_expect_eq(pubfix_stop(&R.daemon, SIGTERM), 0);
 	cr_expect_eq(log_count_of("ThreadSanitizer"), 0);
 }

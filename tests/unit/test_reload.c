@@ -72,7 +72,7 @@ Test(reload, device_map_counts)
 	struct config *a = load("", FLEET_A), *b = load("", FLEET_B);
 	struct reload_counts c;
 	uint32_t *map = reload_device_map(a->fleet, a->mbmap, b->fleet,
-	    b->mbmap, &c);
+	    b->mbmap, &c, NULL);
 
 	cr_expect_eq(c.devices_added, 1);
 	cr_expect_eq(c.devices_removed, 1);
@@ -99,7 +99,7 @@ Test(reload, profile_rule_change_changes_its_devices)
 	b = load("", FLEET_A);
 	b->fleet->profiles[fleet_find(b->fleet, FLEET_PROFILE,
 	    "batt")].alarms[0].threshold = 47;
-	map = reload_device_map(a->fleet, a->mbmap, b->fleet, b->mbmap, &c);
+	map = reload_device_map(a->fleet, a->mbmap, b->fleet, b->mbmap, &c, NULL);
 	cr_expect_eq(c.profiles_changed, 1);
 	cr_expect_eq(c.devices_changed, 1, "d-gone's profile changed");
 	cr_expect_eq(c.devices_kept, 2);
@@ -109,7 +109,7 @@ Test(reload, profile_rule_change_changes_its_devices)
 	snprintf(fleet, sizeof(fleet), "%s", FLEET_A);
 	b = load("", fleet);
 	b->mbmap->profiles[0].points[0].address++;
-	map = reload_device_map(a->fleet, a->mbmap, b->fleet, b->mbmap, &c);
+	map = reload_device_map(a->fleet, a->mbmap, b->fleet, b->mbmap, &c, NULL);
 	cr_expect_eq(c.profiles_changed, 1);
 	cr_expect_eq(c.devices_changed, 2, "both rect devices changed");
 	xfree(map);
@@ -139,12 +139,12 @@ Test(reload, retire_keeps_everything_named)
 	cr_expect_str_eq(f->sites[s].tenants[0].customer, "c2");
 	cr_expect_geq(fleet_find_code(f, "BATT_LOW"), 0);
 	/* retired is removed for the map, and stays so at the next reload */
-	map = reload_device_map(a->fleet, a->mbmap, f, b->mbmap, &c);
+	map = reload_device_map(a->fleet, a->mbmap, f, b->mbmap, &c, NULL);
 	cr_expect_eq(map[2], FLEET_NONE);
 	cr_expect_eq(c.devices_removed, 1);
 	cr_expect_eq(c.devices_retired, 1);
 	xfree(map);
-	map = reload_device_map(f, b->mbmap, f, b->mbmap, &c);
+	map = reload_device_map(f, b->mbmap, f, b->mbmap, &c, NULL);
 	cr_expect_eq(c.devices_removed, 0);
 	cr_expect_eq(c.devices_added, 0);
 	cr_expect_eq(c.devices_retired, 1);
@@ -283,7 +283,7 @@ Test(reload, outbox_and_router_follow_the_new_fleet)
 	t1a = router_shard_of(r, ev.site);
 
 	(void)reload_retire(b->fleet, a->fleet);
-	map = reload_device_map(a->fleet, a->mbmap, b->fleet, b->mbmap, &c);
+	map = reload_device_map(a->fleet, a->mbmap, b->fleet, b->mbmap, &c, NULL);
 	rl->fleet = b->fleet;
 	rl->cc = &b->correlation;
 	for (unsigned i = 0; i < 2; i++) {
