@@ -14,7 +14,8 @@
  * Devices are matched by id: a device whose host, port, unit, interval,
  * timeout, site, gateway or profile (its points, their map, its rules)
  * differ is "changed"; its alarm state is still carried by code name
- * (poller_carry), so only a rule that no longer holds clears.
+ * (poller_reload, poller_carry), so only a rule that no longer holds
+ * clears; an unchanged one keeps its connection.
  */
 #include <errno.h>
 #include <inttypes.h>

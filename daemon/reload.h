@@ -18,10 +18,12 @@
  *      made over the new fleet (corr_engine_new interns codes: before any
  *      other thread sees the fleet).
  *   2. the caller (daemon/live) swaps: router_reload() queues the swap to
- *      every shard in order with its alarms, then the poll side is rebuilt
- *      over the new fleet carrying each kept device's alarm state
- *      (poller_carry, outbox_remap: no raise or clear edge is made by a
- *      reload), the view and the metrics get the new fleet.
+ *      every shard in order with its alarms, then the poll side moves to
+ *      the new fleet carrying each kept device's alarm state
+ *      (poller_reload in place, keeping unchanged devices' connections,
+ *      or a new poller and poller_carry when the modbus section changed;
+ *      outbox_remap: no raise or clear edge is made by a reload), the
+ *      view and the metrics get the new fleet.
  *   3. each shard, at the message, moves its engine through a snapshot
  *      (names, not indexes: incidents, timelines, owners, seqs and clocks
  *      with their deadlines, to the millisecond), clears the active alarms
