@@ -79,8 +79,11 @@
 #define LIVE_HTTP_PRODUCER	1
 #define LIVE_TELEM_RETRY_MS	100	/* a full telemetry queue rests this */
 #define LIVE_STALL_LOG_S	10.0	/* a held alarm path logs this often */
-#define LIVE_RELOAD_GRACE_S	2.0	/* a replaced config outlives its
-					 * swap this long at least */
+#define LIVE_RELOAD_GRACE_S	(OPAPI_QUEUE_MS / 1000.0 + 3.0)
+					/* a replaced config outlives its swap
+					 * this long at least: an HTTP write
+					 * that looked it up may wait for ring
+					 * room OPAPI_QUEUE_MS */
 #define LIVE_PUBLISH_WAIT_S	5.0	/* stop: sinks may catch up this long;
 					 * the rest waits in the journal */
 
@@ -1158,6 +1161,8 @@ live_reload(struct live *lv)
 	}
 	view_set_fleet(lv->view, r->cfg->fleet);
 	stats_set_fleet(lv->stats, r->cfg->fleet);
+	if (lv->opapi != NULL)
+		opapi_set_fleet(lv->opapi, r->cfg->fleet);
 	lr = xcalloc(1, sizeof(*lr));
 	lr->cfg = lv->cfg;
 	lr->r = r;
@@ -1206,7 +1211,8 @@ live_reload_reap(struct live *lv, int all)
 
 		for (unsigned i = 0; i < lv->nshards; i++)
 			fb |= lr->r->rl.outcome[i] != 0;
-		if (!all && !lr->done && lr->r->rl.gen <= done) {
+		if (!all && !lr->done && lr->r->rl.gen <= done &&
+		    router_reload_drained(lv->router, &lr->r->rl)) {
 			lr->done = 1;
 			for (unsigned i = 0; i < lv->nshards; i++)
 				if (lr->r->rl.outcome[i] != 0)

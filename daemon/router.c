@@ -95,6 +95,23 @@ struct router_action {
 struct router_maint {
 	struct corr_maint m;
 	void	*reply;
+	const struct fleet *fleet;	/* MAINT_ADD: the fleet m's site and
+					 * area indexes are of (a reload may
+					 * come between the push and the
+					 * shard: then by name) */
+};
+
+/*
+ * What producers other than the reloading one route by: the fleet and
+ * the site map of one configuration, published whole (router_reload) and
+ * never changed after, so another producer's thread reads a consistent
+ * pair with one acquire load.  Old ones stay until router_free.
+ */
+struct router_route {
+	struct router_route *prev;	/* the one it replaced */
+	const struct fleet *fleet;
+	uint32_t	 nsites;
+	uint8_t		 shard[];	/* nsites */
 };
 
 struct router_msg {
@@ -132,6 +149,7 @@ struct router_shard {
 	alignas(MEM_LINE) struct router *r; /* owner */
 	unsigned	 id;		/* shard number */
 	struct corr_engine *engine;	/* touched only by the thread */
+	const struct fleet *fleet;	/* the engine's (thread) */
 	pthread_t	 thread;
 	_Atomic uint64_t sleeps;	/* times it found nothing and slept */
 	_Atomic uint64_t reloaded;	/* generation of its last reload */
@@ -145,8 +163,11 @@ struct router {
 	struct fleet	*fleet;		/* the producers' (the last reload's) */
 	struct corr_config cc;
 	unsigned	 nshards, nproducers, slots;
-	uint32_t	 nsites;	/* sites known at creation */
-	uint8_t		*site_shard;	/* nsites: owning shard of each site */
+	uint32_t	 nsites;	/* = route->nsites */
+	uint8_t		*site_shard;	/* = route->shard: owning shard of
+					 * each site */
+	struct router_route *route;	/* the reloading producer's */
+	struct router_route *_Atomic pub; /* the others': route, published */
 	struct ring	*rings;		/* nproducers * nshards, aligned */
 	_Atomic uint32_t *want;		/* per ring: its producer wants room */
 	struct router_producer *prod;	/* nproducers, aligned */
@@ -247,11 +268,34 @@ router_reload_shard(struct router_shard *s, struct router_reload *rl)
 	corr_engine_free(fb);
 	rl->engines[s->id] = rl->fallback[s->id] = NULL;
 	s->engine = e;
+	s->fleet = rl->fleet;
 	corr_engine_free(old);
 	rl->outcome[s->id] = (uint8_t)how;
 	if (h != NULL && h->reload != NULL)
 		h->reload(r->hooks_arg, s->id, s->engine, rl);
 	ring_store_release(&s->reloaded, rl->gen);
+}
+
+/*
+ * Shard: a window queued with another fleet's indexes than the engine's
+ * (a reload came between the push and here) names its place by name in
+ * the engine's fleet; a place that fleet lacks covers nothing.
+ */
+static void
+router_maint_place(struct router_shard *s, struct router_maint *rm)
+{
+	const struct fleet *of = rm->fleet, *nf = s->fleet;
+	struct corr_maint *mw = &rm->m;
+
+	if (of == NULL || of == nf)
+		return;
+	if (mw->site != FLEET_NONE)
+		mw->site = mw->site < of->nsites ? fleet_find(nf, FLEET_SITE,
+		    of->sites[mw->site].id) : FLEET_NONE;
+	else if (mw->area != FLEET_NONE)
+		mw->area = mw->area < of->nareas ? fleet_find(nf, FLEET_AREA,
+		    of->areas[mw->area]) : FLEET_NONE;
+	rm->fleet = nf;
 }
 
 static void
@@ -281,6 +325,7 @@ router_shard_handle(struct router_shard *s, struct router_msg *m)
 		break;
 	}
 	case ROUTER_MSG_MAINT_ADD:
+		router_maint_place(s, m->ptr);
 		in.maint = &((struct router_maint *)m->ptr)->m;
 		in.reply = ((struct router_maint *)m->ptr)->reply;
 		break;
@@ -465,7 +510,11 @@ router_new(struct fleet *fleet, const struct corr_config *cc,
 	r->nproducers = nproducers;
 	r->slots = ring_slots;
 	r->nsites = (uint32_t)fleet->nsites;
-	r->site_shard = xcalloc(r->nsites ? r->nsites : 1, 1);
+	r->route = xcalloc(1, sizeof(*r->route) + r->nsites + 1);
+	r->route->fleet = fleet;
+	r->route->nsites = r->nsites;
+	r->site_shard = r->route->shard;
+	ring_store_release(&r->pub, r->route);
 	for (uint32_t i = 0; i < r->nsites; i++)
 		r->site_shard[i] = (uint8_t)router_area_of(r, fleet,
 		    fleet->sites[i].area);
@@ -482,6 +531,7 @@ router_new(struct fleet *fleet, const struct corr_config *cc,
 		r->shards[i].r = r;
 		r->shards[i].id = i;
 		r->shards[i].engine = corr_engine_new(fleet, cc, i, &sinks[i]);
+		r->shards[i].fleet = fleet;
 	}
 	return r;
 }
@@ -617,8 +667,8 @@ int
 router_reload(struct router *r, unsigned producer, struct router_reload *rl)
 {
 	const struct fleet *of = r->fleet, *nf = rl->fleet;
+	struct router_route *rt;
 	struct router_msg m;
-	uint8_t *map;
 
 	if (producer >= r->nproducers)
 		return -EINVAL;
@@ -630,13 +680,23 @@ router_reload(struct router *r, unsigned producer, struct router_reload *rl)
 		}
 	/* a site keeps its shard (its live incidents are there); a new one
 	 * goes by its area's name */
-	map = xcalloc(nf->nsites ? nf->nsites : 1, 1);
+	rt = xcalloc(1, sizeof(*rt) + nf->nsites + 1);
+	rt->prev = r->route;
+	rt->fleet = nf;
+	rt->nsites = (uint32_t)nf->nsites;
 	for (uint32_t i = 0; i < nf->nsites; i++) {
 		uint32_t o = fleet_find(of, FLEET_SITE, nf->sites[i].id);
 
-		map[i] = (uint8_t)(o < r->nsites ? r->site_shard[o] :
+		rt->shard[i] = (uint8_t)(o < r->nsites ? r->site_shard[o] :
 		    router_area_of(r, nf, nf->sites[i].area));
 	}
+	/* where every other producer's ring is: what they queued before
+	 * may name the old fleet (router_reload_drained) */
+	for (unsigned p = 0; p < r->nproducers && p < ROUTER_MAX_PRODUCERS;
+	    p++)
+		for (unsigned sh = 0; sh < r->nshards; sh++)
+			rl->pushed[p][sh] = p == producer ? 0 :
+			    ring_pushed(router_ring_of(r, p, sh));
 	rl->gen = ++r->reload_gen;
 	memset(&m, 0, sizeof(m));
 	m.kind = ROUTER_MSG_RELOAD;
@@ -647,14 +707,30 @@ router_reload(struct router *r, unsigned producer, struct router_reload *rl)
 		(void)ring_push(router_ring_of(r, producer, s), &m);
 		router_wake_shard(r, s);
 	}
-	xfree(r->site_shard);
-	r->site_shard = map;
-	r->nsites = (uint32_t)nf->nsites;
+	r->route = rt;
+	r->site_shard = rt->shard;
+	r->nsites = rt->nsites;
 	r->fleet = rl->fleet;
+	ring_store_release(&r->pub, rt);
 	/* r->cc stays: producers read only its id_prefix, which a reload
 	 * cannot change (daemon/reload.h), and another producer's thread
 	 * may be reading it now */
 	return 0;
+}
+
+int
+router_reload_drained(struct router *r, const struct router_reload *rl)
+{
+	for (unsigned p = 0; p < r->nproducers && p < ROUTER_MAX_PRODUCERS;
+	    p++)
+		for (unsigned sh = 0; sh < r->nshards; sh++) {
+			struct ring *rg = router_ring_of(r, p, sh);
+
+			if (ring_pushed(rg) - ring_backlog(rg) <
+			    rl->pushed[p][sh])
+				return 0;
+		}
+	return 1;
 }
 
 uint64_t
@@ -896,33 +972,52 @@ router_action_msg(struct router *r, unsigned producer,
 	return router_push_owned(r, producer, shard, &m);
 }
 
-/* The shard owning a window's place: 0 and *shard, or -EINVAL. */
+/*
+ * The shard owning a window's place, by the published route (any
+ * producer's thread); mw's indexes are of fleet f (NULL: the route's,
+ * else matched by name).  0 and *shard, or -EINVAL.
+ */
 static int
-router_maint_shard(const struct router *r, const struct corr_maint *mw,
-    unsigned *shard)
+router_maint_shard(struct router *r, const struct corr_maint *mw,
+    const struct fleet *f, unsigned *shard)
 {
+	const struct router_route *rt = ring_load_acquire(&r->pub);
+	uint32_t i;
+
+	if (f == NULL)
+		f = rt->fleet;
 	if (mw->site != FLEET_NONE) {
-		if (mw->site >= r->fleet->nsites)
+		if (mw->site >= f->nsites)
 			return -EINVAL;
-		*shard = router_shard_of(r, mw->site);
+		i = f == rt->fleet ? mw->site : fleet_find(rt->fleet,
+		    FLEET_SITE, f->sites[mw->site].id);
+		*shard = i < rt->nsites ? rt->shard[i] :
+		    router_area_of(r, f, f->sites[mw->site].area);
 	} else {
-		if (mw->area >= r->fleet->nareas)
+		if (mw->area >= f->nareas)
 			return -EINVAL;
-		*shard = router_area_of(r, r->fleet, mw->area);
+		*shard = router_area_of(r, f, mw->area);
 	}
 	return 0;
+}
+
+const struct fleet *
+router_fleet(struct router *r)
+{
+	return ((const struct router_route *)ring_load_acquire(&r->pub))->fleet;
 }
 
 int
 router_maint_add(struct router *r, unsigned producer,
     const struct corr_maint *mw, uint32_t *id)
 {
-	return router_maint_add_reply(r, producer, mw, id, NULL);
+	return router_maint_add_reply(r, producer, NULL, mw, id, NULL);
 }
 
 int
 router_maint_add_reply(struct router *r, unsigned producer,
-    const struct corr_maint *mw, uint32_t *id, void *reply)
+    const struct fleet *f, const struct corr_maint *mw, uint32_t *id,
+    void *reply)
 {
 	const char *reason = mw->reason != NULL ? mw->reason : "";
 	struct router_maint *copy;
@@ -930,12 +1025,16 @@ router_maint_add_reply(struct router *r, unsigned producer,
 	unsigned shard;
 	char *p;
 
-	if (producer >= r->nproducers || router_maint_shard(r, mw, &shard) != 0)
+	if (producer >= r->nproducers ||
+	    router_maint_shard(r, mw, f, &shard) != 0)
 		return -EINVAL;
+	if (f == NULL)
+		f = router_fleet(r);
 	copy = xmalloc(sizeof(*copy) + strlen(reason) + 1 +
 	    (mw->actor != NULL ? strlen(mw->actor) + 1 : 0));
 	copy->m = *mw;
 	copy->reply = reply;
+	copy->fleet = f;
 	p = (char *)(copy + 1);
 	copy->m.reason = router_copy_str(&p, reason);
 	copy->m.actor = router_copy_str(&p, mw->actor);
@@ -952,18 +1051,18 @@ router_maint_add_reply(struct router *r, unsigned producer,
 int
 router_maint_remove(struct router *r, unsigned producer, uint32_t id)
 {
-	return router_maint_remove_reply(r, producer, id, NULL, NULL);
+	return router_maint_remove_reply(r, producer, id, NULL, NULL, NULL);
 }
 
 int
 router_maint_remove_reply(struct router *r, unsigned producer, uint32_t id,
-    const struct corr_maint *where, void *reply)
+    const struct fleet *f, const struct corr_maint *where, void *reply)
 {
 	struct router_msg m;
 	unsigned owner = 0;
 
 	if (producer >= r->nproducers || (where != NULL &&
-	    router_maint_shard(r, where, &owner) != 0))
+	    router_maint_shard(r, where, f, &owner) != 0))
 		return -EINVAL;
 	memset(&m, 0, sizeof(m));
 	m.kind = ROUTER_MSG_MAINT_DEL;
@@ -1139,6 +1238,11 @@ router_free(struct router *r)
 	xfree(r->prod);
 	xfree(r->rings);
 	xfree(r->want);
-	xfree(r->site_shard);
+	while (r->route != NULL) {
+		struct router_route *rt = r->route;
+
+		r->route = rt->prev;
+		xfree(rt);
+	}
 	xfree(r);
 }

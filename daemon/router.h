@@ -136,6 +136,9 @@ struct router_reload {
 					 * engines[i] refuses the snapshot */
 	void		*arg;		/* the caller's, for its hook */
 	uint64_t	 gen;		/* set by router_reload() */
+	uint64_t	 pushed[ROUTER_MAX_PRODUCERS][ROUTER_MAX_SHARDS];
+					/* router_reload: each other
+					 * producer's ring then */
 	uint8_t		 outcome[ROUTER_MAX_SHARDS]; /* shard: 0 new config,
 					 * 1 fallback (err[i] says why) */
 	char		 err[ROUTER_MAX_SHARDS][256];
@@ -202,6 +205,19 @@ int	 router_reload(struct router *r, unsigned producer,
 /* The generation every shard has reloaded to (any thread). */
 uint64_t router_reloaded(struct router *r);
 /*
+ * 1 once every message the other producers had queued when rl was
+ * queued has been handled: none of them names rl's old fleet any more
+ * (the caller may free it).  Any thread.
+ */
+int	 router_reload_drained(struct router *r, const struct router_reload *rl);
+/*
+ * The fleet a producer's window indexes are taken against (router_maint_*
+ * route by it): the last router_reload()'s, published for other
+ * producers' threads.  A window queued just before a reload is carried
+ * into the new fleet by name on its shard.
+ */
+const struct fleet *router_fleet(struct router *r);
+/*
  * Queues an alarm transition from producer `producer` (each producer is one
  * thread) to the owning shard.  Returns 0, -EAGAIN when that ring is full
  * (nothing queued; the producer's room callback is called once the shard
@@ -260,9 +276,15 @@ int	 router_action_reply(struct router *r, unsigned producer,
  */
 int	 router_maint_add(struct router *r, unsigned producer,
 	    const struct corr_maint *m, uint32_t *id);
-/* The same with a reply token (router_action_reply). */
+/*
+ * The same with a reply token (router_action_reply), m's site and area
+ * indexes being of fleet f (NULL: router_fleet()); a producer other than
+ * the one that reloads passes the fleet it looked the names up in, so a
+ * reload in between is carried by name (router_reload).
+ */
 int	 router_maint_add_reply(struct router *r, unsigned producer,
-	    const struct corr_maint *m, uint32_t *id, void *reply);
+	    const struct fleet *f, const struct corr_maint *m, uint32_t *id,
+	    void *reply);
 /* Queues the removal of a window on every shard: 0 or -EAGAIN. */
 int	 router_maint_remove(struct router *r, unsigned producer, uint32_t id);
 /*
@@ -271,7 +293,8 @@ int	 router_maint_remove(struct router *r, unsigned producer, uint32_t id);
  * exactly one input reports it: 0, -EAGAIN or -EINVAL (bad place).
  */
 int	 router_maint_remove_reply(struct router *r, unsigned producer,
-	    uint32_t id, const struct corr_maint *where, void *reply);
+	    uint32_t id, const struct fleet *f, const struct corr_maint *where,
+	    void *reply);
 /*
  * Queues "time is now" from producer `producer` to every shard: the shard
  * runs corr_engine_advance(engine, now) when it reaches the message, so SLA

@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tests/support/httpfix.h"
@@ -129,37 +130,42 @@ setup(void)
 	setup_salt(131);
 }
 
+#define TOKEN	"tocsin-reload-token-5f0c2a"
+#define AUTH	"Authorization: Bearer " TOKEN "\r\n"
+
 /*
  * The config: which = 0 before (T1-rect, T2-gone), 1 after (T1-rect,
- * T3-new), 2 invalid (line 2: modbus.timeout "banana").
+ * T3-new; T3 listed first, so every site's index moves), 2 invalid (line
+ * 2: modbus.timeout "banana").
  */
 static void
 config(int which)
 {
-	char yaml[4096];
+	char yaml[4096], path[128];
 	size_t n;
 
+	tenv_write_file(R.dir, "token", TOKEN "\n");
+	snprintf(path, sizeof(path), "%s/token", R.dir);
+	cr_assert_eq(chmod(path, 0600), 0);
 	n = (size_t)snprintf(yaml, sizeof(yaml),
 	    "daemon: {shards: 2, state_dir: %s/state}\n"
 	    "modbus: {port: %d, timeout: %s, interval: 300ms, "
 	    "comm_loss_misses: 1, backoff_min: 100ms, backoff_max: 300ms}\n"
 	    "output: {file: %s/out.jsonl}\n"
 	    "kafka: {brokers: \"\"}\n"
-	    "http: {listen: \"127.0.0.1:0\"}\n"
+	    "http: {listen: \"127.0.0.1:0\", token_file: %s/token}\n"
 	    "profiles:\n  rect:\n    points:\n"
 	    "      - {name: v, address: 30001}\n"
 	    "    alarms:\n      - {code: MAINS_FAIL, point: v, condition: "
 	    "below, threshold: 170, clear: 190, severity: critical}\n"
-	    "sites:\n"
+	    "sites:\n%s"
 	    "  - {id: T1, area: north, region: A, tenants: "
 	    "[{customer: c1, tier: premium}]}\n"
 	    "  - {id: T2, area: south, region: A, tenants: "
 	    "[{customer: c2, tier: standard}]}\n",
-	    R.dir, R.deadport, which == 2 ? "banana" : "100ms", R.dir);
-	if (which != 0)
-		n += (size_t)snprintf(yaml + n, sizeof(yaml) - n,
-		    "  - {id: T3, area: east, region: B, tenants: "
-		    "[{customer: c3, tier: standard}]}\n");
+	    R.dir, R.deadport, which == 2 ? "banana" : "100ms", R.dir, R.dir,
+	    which != 0 ? "  - {id: T3, area: east, region: B, tenants: "
+	    "[{customer: c3, tier: standard}]}\n" : "");
 	n += (size_t)snprintf(yaml + n, sizeof(yaml) - n, "devices:\n"
 	    "  - {id: T1-rect, site: T1, profile: rect, host: %s1}\n", R.net);
 	if (which == 0)
@@ -369,6 +375,18 @@ Test(tocsind_reload, add_remove_keep_incident_invalid_twice)
 	deadlines(d0, dl0, sizeof(dl0));
 	cr_assert(strstr(dl0, "ack=20") != NULL, "T1's clocks run: %s", dl0);
 	tl0 = json_object_get(d0, "timeline");
+	/* a planned-work window at T2 (HTTP), listed by name after a reload
+	 * that moves every site's index */
+	{
+		struct httpfix_resp hr;
+
+		cr_assert_eq(httpfix_do(R.port, "POST", "/api/v1/maintenance",
+		    AUTH, "{\"site\":\"T2\",\"start\":"
+		    "\"2030-01-01T00:00:00Z\",\"end\":\"2030-01-02T00:00:00Z\","
+		    "\"reason\":\"rectifier swap\",\"actor\":\"amy\"}", &hr),
+		    201, "%s", hr.body);
+		httpfix_free(&hr);
+	}
 
 	/* remove T2-gone, add T3 and T3-new */
 	config(1);
@@ -423,6 +441,22 @@ Test(tocsind_reload, add_remove_keep_incident_invalid_twice)
 	json_decref(d1);
 	json_decref(d2);
 	cr_expect_eq(metric("tocsin_config_reloads_total{result=\"ok\"}"), 1);
+	/* the HTTP routes read the new fleet: the window still at T2, the
+	 * new site known, the removed device not listed at its site */
+	d2 = get_json("/api/v1/maintenance", 200);
+	st = json_array_get(json_object_get(d2, "windows"), 0);
+	cr_expect_str_eq(json_string_value(json_object_get(st, "site")), "T2");
+	json_decref(d2);
+	d2 = get_json("/api/v1/sites/T3", 200);
+	st = json_array_get(json_object_get(json_object_get(d2, "site"),
+	    "devices"), 0);
+	cr_expect_str_eq(json_string_value(json_object_get(st, "id")),
+	    "T3-new");
+	json_decref(d2);
+	d2 = get_json("/api/v1/sites/T2", 200);
+	cr_expect_eq(json_array_size(json_object_get(json_object_get(d2,
+	    "site"), "devices")), 0, "T2-gone is retired");
+	json_decref(d2);
 
 	/* an invalid file: refused, named, counted; the running one stays */
 	config(2);
