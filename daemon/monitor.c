@@ -462,6 +462,31 @@ monitor_metrics_shards(const struct stats_view *v, const struct fleet *f,
 #undef SHARD_FAMILY
 }
 
+/* Configuration reloads (SIGHUP, docs/configuration.md "Reload"). */
+static void
+monitor_metrics_reload(const struct stats_reload *r, struct http_resp *rs)
+{
+	fam(rs, "tocsin_config_reloads_total", "counter", "Configuration "
+	    "reloads (SIGHUP), by result: ok applied, invalid the file has "
+	    "errors, failed a change needs a restart (the running "
+	    "configuration is kept for both).");
+	u(rs, "tocsin_config_reloads_total", "result", "ok", r->ok);
+	u(rs, "tocsin_config_reloads_total", "result", "invalid", r->invalid);
+	u(rs, "tocsin_config_reloads_total", "result", "failed", r->failed);
+	one(rs, "tocsin_config_last_reload_successful", "gauge", "0 when "
+	    "the last reload was refused, else 1 (also before any).",
+	    (uint64_t)(r->last_result <= 0));
+	fam(rs, "tocsin_config_last_reload_success_timestamp_seconds",
+	    "gauge", "When the running configuration was applied (the last "
+	    "reload that succeeded, or the start), seconds since the epoch.");
+	http_resp_printf(rs, "tocsin_config_last_reload_success_timestamp_"
+	    "seconds %.3f\n", (double)r->last_ok_ms / 1000.0);
+	fam(rs, "tocsin_config_last_reload_duration_seconds", "gauge",
+	    "How long the last reload took on the poll thread.");
+	http_resp_printf(rs, "tocsin_config_last_reload_duration_seconds "
+	    "%.3f\n", r->last_ms / 1000.0);
+}
+
 void
 monitor_metrics(const struct stats_view *v, const struct fleet *f,
     const struct http_stats *hs, struct http_resp *rs)
@@ -482,6 +507,7 @@ monitor_metrics(const struct stats_view *v, const struct fleet *f,
 	if (v->have_poll)
 		monitor_metrics_poll(v, rs);
 	monitor_metrics_shards(v, f, rs);
+	monitor_metrics_reload(&v->reload, rs);
 	if (hs != NULL) {
 		static const char *const cls[] = { "", "1xx", "2xx", "3xx",
 		    "4xx", "5xx" };
@@ -539,7 +565,8 @@ monitor_metrics_route(void *arg, const struct http_req *rq,
 	if (hsrv != NULL)
 		http_stats(hsrv, &hs);
 	stats_view(m->st, &v);
-	monitor_metrics(&v, m->f, hsrv != NULL ? &hs : NULL, rs);
+	/* the fleet of the running configuration (a reload swaps it) */
+	monitor_metrics(&v, v.fleet != NULL ? v.fleet : m->f, hsrv != NULL ? &hs : NULL, rs);
 	stats_view_fini(&v);
 	if (ring_load_acquire(&m->writes) != NULL)
 		monitor_metrics_writes(ring_load_acquire(&m->writes), rs);
