@@ -47,6 +47,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -758,6 +759,25 @@ live_notify(const char *census)
 		log_info("sd_notify READY=1 sent");
 }
 
+/* systemd: a reload begins (RELOADING=1, with the monotonic time systemd
+ * asks for) or ends, applied or refused (READY=1 again). */
+static void
+live_notify_reload(int begin)
+{
+	struct timespec ts;
+	char msg[96];
+
+	if (!begin) {
+		(void)sdnotify("READY=1");
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)ts.tv_sec * 1000000ULL +
+	    (unsigned long long)ts.tv_nsec / 1000);
+	(void)sdnotify(msg);
+}
+
 static void
 live_stop(struct live *lv, const char *reason)
 {
@@ -1127,10 +1147,12 @@ live_reload(struct live *lv)
 	int rc, carried;
 
 	log_info("signal=SIGHUP reloading config=%s", lv->cfg->path);
+	live_notify_reload(1);
 	res = reload_prepare(lv->cfg->path, lv->cfg, lv->nshards, lv->sinks,
 	    &r);
 	if (res != RELOAD_OK) {
 		live_reload_count(lv, res, (uint32_t)(ring_mono_ms() - t0));
+		live_notify_reload(0);
 		return;
 	}
 	/* the same modbus section: the poller is reloaded in place and every
@@ -1144,6 +1166,7 @@ live_reload(struct live *lv)
 		reload_free(r, 0);
 		live_reload_count(lv, RELOAD_FAILED,
 		    (uint32_t)(ring_mono_ms() - t0));
+		live_notify_reload(0);
 		return;
 	}
 	/* the held alarm keys go with their new indexes (outbox_remap);
@@ -1156,6 +1179,7 @@ live_reload(struct live *lv)
 		reload_free(r, 0);
 		live_reload_count(lv, RELOAD_FAILED,
 		    (uint32_t)(ring_mono_ms() - t0));
+		live_notify_reload(0);
 		return;
 	}
 	/* from here on the producer speaks the new fleet's indexes */
@@ -1203,6 +1227,7 @@ live_reload(struct live *lv)
 	live_stats_put(lv);
 	c = &r->counts;
 	live_reload_count(lv, RELOAD_OK, (uint32_t)(ring_mono_ms() - t0));
+	live_notify_reload(0);
 	log_info("reloaded config=%s devices_added=%zu devices_removed=%zu "
 	    "devices_changed=%zu devices_kept=%zu devices_retired=%zu "
 	    "sites_added=%zu sites_removed=%zu profiles_added=%zu "

@@ -6,7 +6,8 @@
  * the installed man pages for its Documentation=); every man page renders
  * with groff's warnings on; an operator's edited configuration survives a
  * second install; and the installed tocsind tells $NOTIFY_SOCKET READY=1
- * once it runs and STOPPING=1 on SIGTERM (Type=notify).
+ * once it runs, RELOADING=1 then READY=1 around a SIGHUP reload, and
+ * STOPPING=1 on SIGTERM (Type=notify).
  */
 #include <criterion/criterion.h>
 #include <poll.h>
@@ -268,6 +269,16 @@ Test(install, the_installed_daemon_notifies_systemd_ready_and_stopping)
 	cr_expect_not_null(strstr(msg, want), "first message: %s", msg);
 	cr_expect_not_null(strstr(msg, "STATUS=running: 1 sites"),
 	    "first message: %s", msg);
+
+	/* a reload (the same file: nothing changes) is bracketed */
+	kill(daemon_pid, SIGHUP);
+	cr_assert_gt(notify_recv(s, msg, sizeof(msg), 30000), 0,
+	    "no RELOADING=1 within 30 s of SIGHUP");
+	cr_expect(strncmp(msg, "RELOADING=1\nMONOTONIC_USEC=", 27) == 0,
+	    "on SIGHUP: %s", msg);
+	cr_assert_gt(notify_recv(s, msg, sizeof(msg), 30000), 0,
+	    "no READY=1 after the reload");
+	cr_expect_str_eq(msg, "READY=1");
 
 	kill(daemon_pid, SIGTERM);
 	cr_assert_gt(notify_recv(s, msg, sizeof(msg), 30000), 0,
