@@ -61,6 +61,7 @@
 #include "daemon/ring.h"
 #include "daemon/publish.h"
 #include "daemon/router.h"
+#include "daemon/sse.h"
 #include "daemon/view.h"
 #include "daemon/stats.h"
 #include "daemon/store.h"
@@ -115,6 +116,7 @@ struct live {
 	struct stats	*stats;		/* copies for the HTTP thread */
 	struct monitor	*monitor;	/* /healthz, /readyz, /metrics */
 	struct view	*view;		/* the incident read API */
+	struct sse	*sse;		/* GET /api/v1/events */
 	struct http_server *http;	/* or NULL (http.enabled false) */
 	char		*http_token;	/* from http.token_file, or NULL */
 	int		 fidx, hidx, ridx; /* publish indexes or -1 */
@@ -566,7 +568,7 @@ static int
 live_http(struct live *lv)
 {
 	const struct cfg_http *ch = &lv->cfg->http;
-	struct http_route routes[MONITOR_NROUTES + VIEW_NROUTES];
+	struct http_route routes[MONITOR_NROUTES + VIEW_NROUTES + SSE_NROUTES];
 	size_t n;
 	char err[512];
 
@@ -583,6 +585,7 @@ live_http(struct live *lv)
 	}
 	n = monitor_routes(lv->monitor, routes);
 	n += view_routes(lv->view, routes + n);
+	n += sse_routes(lv->sse, routes + n);
 	if (http_start(&ch->server, routes, n, lv->http_token, &lv->http, err,
 	    sizeof(err)) != 0) {
 		log_error("start failed: %s", err);
@@ -1124,6 +1127,8 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	lv.monitor = monitor_new(lv.stats, cfg->fleet,
 	    cfg->http.server.max_sink_lag);
 	lv.view = view_new(cfg->fleet);
+	lv.sse = sse_new(lv.nshards, cfg->http.server.max_streams);
+	monitor_set_sse(lv.monitor, lv.sse);
 	/* before the restore, so /readyz says "not ready" while it runs */
 	if (live_http(&lv) < 0 || live_restore(&lv) < 0)
 		goto err_router;
@@ -1166,6 +1171,21 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	}
 	publish_attach(lv.pub, fidx, view_sink(lv.view, publish_host(lv.pub,
 	    fidx)));
+	/* the event stream: live from what is durable now, the rest from
+	 * the journals */
+	if ((fidx = publish_add(lv.pub, "sse")) < 0) {
+		log_error("start failed: no publish slot for the event stream");
+		goto err_router;
+	}
+	publish_attach(lv.pub, fidx, sse_sink(lv.sse, publish_host(lv.pub,
+	    fidx)));
+	{
+		struct journal *js[SSE_MAX_SHARDS];
+
+		for (unsigned i = 0; i < lv.nshards && i < SSE_MAX_SHARDS; i++)
+			js[i] = store_journal(lv.stores[i]);
+		sse_start(lv.sse, lv.loop, js);
+	}
 	if (live_redis(&lv) < 0 || live_kafka(&lv) < 0)
 		goto err_router;
 	router_set_room(lv.router, 0, live_room, &lv);
@@ -1241,6 +1261,7 @@ err_watchers:
 	ev_timer_stop(lv.loop, &lv.deadline);
 	ev_timer_stop(lv.loop, &lv.statst);
 	ev_timer_stop(lv.loop, &lv.tick);
+	sse_stop(lv.sse);
 	poller_free(lv.poller);
 err_router:
 	http_stop(lv.http);
@@ -1260,6 +1281,7 @@ err_router:
 		lv.out->ops->close(lv.out, 0);
 	publish_free(lv.pub);
 	view_free(lv.view);	/* after http_stop: its routes read it */
+	sse_free(lv.sse);	/* after http_stop too; before store_close */
 	xfree(lv.redis_password);
 	xfree(lv.comm);
 	xfree(lv.mcomm);

@@ -63,7 +63,8 @@ handle(const char *method, const char *url, const char *auth,
     const char *body, struct http_resp *rs, json_t **j)
 {
 	struct http_in in = { method, url, auth, body,
-	    body != NULL ? strlen(body) : 0, body != NULL ? strlen(body) : 0 };
+	    body != NULL ? strlen(body) : 0, body != NULL ? strlen(body) : 0,
+	    NULL, NULL };
 
 	http_handle(routes, NROUTES, TOKEN, 64, &in, rs);
 	if (j != NULL)
@@ -165,7 +166,7 @@ Test(http, writes_need_the_token_before_anything_else)
 	/* no token configured: every write refused, reads served */
 	{
 		struct http_in in = { "POST", "/echo", "Bearer " TOKEN, "{}", 2,
-		    2 };
+		    2, NULL, NULL };
 
 		http_handle(routes, NROUTES, NULL, 64, &in, &rs);
 		cr_assert_eq(rs.status, 401);
