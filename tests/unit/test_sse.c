@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <ev.h>
 
@@ -564,4 +565,107 @@ Test(sse_stream, max_streams)
 	cr_assert_eq(st.streams, 4);
 	for (int i = 0; i < 4; i++)
 		sse_client_close(c[i]);
+}
+
+/*
+ * The costs docs/http.md quotes ("The event stream": costs), measured
+ * with 1 KB events on two shards, only when TOCSIN_SSE_MEASURE is set
+ * (it takes a few seconds and prints, it checks nothing):
+ * the pump's offer per event with 0 and 16 live clients (each drained),
+ * a resume from the journal's start (every record read, every event
+ * sent) and a resume from the memory tail.
+ */
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+Test(sse_stream, measure, .timeout = 300)
+{
+	enum { N = 50000 };
+	struct sse_client *c[16], *r;
+	struct got g;
+	char first[SSE_ID_MAX];
+	double t0, t1;
+	static char buf[65536];
+	ssize_t k;
+	size_t bytes = 0;
+
+	if (getenv("TOCSIN_SSE_MEASURE") == NULL)
+		cr_skip_test("set TOCSIN_SSE_MEASURE=1 to measure");
+	stream_stop();
+	stream_start(16);
+	for (int nc = 0; nc <= 16; nc += 16) {
+		for (int i = 0; i < nc; i++)
+			c[i] = open_c(NULL);
+		for (int i = 0; i < N; i++)
+			event((unsigned)i % NSH, (unsigned)i % 4, 900);
+		for (unsigned s = 0; s < NSH; s++)
+			journal_flush(store_journal(St[s]), 1);
+		t0 = now_s();
+		publish_pump(P);
+		while (!publish_idle(P)) {
+			publish_pump(P);
+			for (int i = 0; i < nc; i++)
+				while (sse_client_read(c[i], buf, sizeof(buf)) > 0)
+					;
+		}
+		t1 = now_s();
+		fprintf(stderr, "MEASURE offer+drain %d clients: %.2f "
+		    "us/event\n", nc, (t1 - t0) / N * 1e6);
+		for (int i = 0; i < nc; i++)
+			sse_client_close(c[i]);
+	}
+	/* resume from the journal: every event of the second batch */
+	memset(&g, 0, sizeof(g));
+	stream_stop();
+	stream_start(16);
+	{
+		uint64_t v[NSH] = { 0, 0 };
+		sse_id_format(v, NSH, first);
+	}
+	r = open_c(first);
+	t0 = now_s();
+	while ((k = sse_client_read(r, buf, sizeof(buf))) > 0)
+		bytes += (size_t)k;
+	t1 = now_s();
+	{
+		double jb = (double)(journal_durable(store_journal(St[0])) +
+		    journal_durable(store_journal(St[1])));
+
+		fprintf(stderr, "MEASURE journal resume of %d events (%.1f MB "
+		    "journal, %.1f MB sent): %.3f s, %.2f us/event, %.0f MB/s "
+		    "of journal\n", 2 * N, jb / 1e6, (double)bytes / 1e6,
+		    t1 - t0, (t1 - t0) / (2 * N) * 1e6, jb / 1e6 / (t1 - t0));
+	}
+	sse_client_close(r);
+	/* tail resume: the tail holds the last events */
+	for (int i = 0; i < 2000; i++)
+		event((unsigned)i % NSH, (unsigned)i % 4, 900);
+	for (unsigned s = 0; s < NSH; s++)
+		journal_flush(store_journal(St[s]), 1);
+	{
+		struct sse_client *a = open_c(NULL);
+		char id0[SSE_ID_MAX];
+
+		drain(a, &g);
+		snprintf(id0, sizeof(id0), "%s", g.last_id);
+		publish_pump(P);
+		while (!publish_idle(P))
+			publish_pump(P);
+		sse_client_close(a);
+		bytes = 0;
+		t0 = now_s();
+		r = open_c(id0);
+		while ((k = sse_client_read(r, buf, sizeof(buf))) > 0)
+			bytes += (size_t)k;
+		t1 = now_s();
+		fprintf(stderr, "MEASURE tail resume of %.1f MB: %.3f ms\n",
+		    (double)bytes / 1e6, (t1 - t0) * 1e3);
+		sse_client_close(r);
+	}
 }
