@@ -584,7 +584,7 @@ now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-Test(sse_stream, measure, .timeout = 300)
+Test(sse_measure, costs, .timeout = 300)
 {
 	enum { N = 50000 };
 	struct sse_client *c[16], *r;
@@ -597,6 +597,7 @@ Test(sse_stream, measure, .timeout = 300)
 
 	if (getenv("TOCSIN_SSE_MEASURE") == NULL)
 		cr_skip_test("set TOCSIN_SSE_MEASURE=1 to measure");
+	setup();
 	stream_stop();
 	stream_start(16);
 	for (int nc = 0; nc <= 16; nc += 16) {
@@ -668,4 +669,5 @@ Test(sse_stream, measure, .timeout = 300)
 		    (double)bytes / 1e6, (t1 - t0) * 1e3);
 		sse_client_close(r);
 	}
+	teardown();
 }
