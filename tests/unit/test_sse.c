@@ -8,8 +8,9 @@
  * tail or, once the tail has moved past it, from the journals; a
  * "restarted" stream (a new sse over the same journals, the pump offering
  * old records again) resumes an old id exactly and skips the replays; a
- * malformed id, another shard count, a position ahead of the journal or
- * inside a record get `event: reset` and then live events; a client that
+ * malformed id, another shard count, a position ahead of the journal,
+ * one inside a record or one the journal trimmed after a snapshot get
+ * `event: reset` and then live events; a client that
  * does not read is closed after SSE_CLIENT_BUF and resumes exactly from
  * the last id it got; max_streams; keepalive blocks carry a fresh id.
  */
@@ -94,6 +95,7 @@ stores_open(void)
 		memset(&sc, 0, sizeof(sc));
 		snprintf(d, sizeof(d), "%s/shard-%u", Dir, s);
 		sc.dir = d;
+		sc.segment_bytes = 64u << 10;	/* so a trim removes some */
 		St[s] = store_open(&sc, s, Fl, err, sizeof(err));
 		cr_assert_not_null(St[s], "%s", err);
 	}
@@ -508,6 +510,31 @@ Test(sse_stream, ids_that_cannot_resume_get_a_reset)
 	expect_reset("1.0", "not a position of this journal");
 	sse_stats(E, &x);
 	cr_assert_eq(x.resets, 4);
+}
+
+Test(sse_stream, an_id_the_journal_trimmed_gets_a_reset)
+{
+	struct sse_client *c;
+	struct got g;
+	static const char blob[] = "engine";
+
+	memset(&g, 0, sizeof(g));
+	c = open_c(NULL);
+	event(0, 0, 0);
+	event(1, 0, 0);
+	flush();
+	drain(c, &g);
+	sse_client_close(c);
+	/* a snapshot after more than a segment, and the trim after it */
+	for (int i = 0; i < 300; i++)
+		event(0, 1, 500);
+	flush();
+	cr_assert_eq(journal_snapshot(store_journal(St[0]), blob,
+	    sizeof(blob)), 0);
+	cr_assert_gt(journal_trim(store_journal(St[0]), UINT64_MAX), 0);
+	stream_stop();			/* the tail covers nothing */
+	stream_start(4);
+	expect_reset(g.last_id, "no longer holds position");
 }
 
 Test(sse_stream, a_client_that_does_not_read_is_closed_and_resumes)
