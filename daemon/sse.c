@@ -377,14 +377,16 @@ client_catchup(struct sse_client *c, char *why, size_t whylen)
 {
 	struct sse *e = c->e;
 	size_t start = c->len - c->off;
+	uint64_t sent = 0;
+	int rc = 0;
 
 	if (c->rd == NULL)
 		c->rd = xcalloc(e->nshards, sizeof(*c->rd));
-	for (unsigned s = 0; s < e->nshards; s++) {
+	for (unsigned s = 0; s < e->nshards && rc == 0; s++) {
 		uint64_t limit = journal_durable(e->j[s]);
 		struct journal_rec rec;
 		struct pub_rec pr;
-		int rc;
+		int k;
 
 		if (c->rd[s] == NULL) {
 			c->rd[s] = journal_reader_new(e->j[s], c->cur[s]);
@@ -392,32 +394,41 @@ client_catchup(struct sse_client *c, char *why, size_t whylen)
 				snprintf(why, whylen, "shard %u's journal no "
 				    "longer holds position %" PRIu64 " (trimmed "
 				    "after a snapshot)", s, c->cur[s]);
-				return -EIO;
+				rc = -EIO;
+				break;
 			}
 		}
 		while (c->len - c->off - start < SSE_CATCHUP_TURN) {
-			if ((rc = journal_read(c->rd[s], limit, &rec)) == 0)
+			if ((k = journal_read(c->rd[s], limit, &rec)) == 0)
 				break;
-			if (rc < 0) {
+			if (k < 0) {
 				snprintf(why, whylen, "shard %u's journal does "
 				    "not read at %" PRIu64 " (%s): not a "
 				    "position of this journal", s,
 				    journal_reader_tell(c->rd[s]),
-				    strerror(-rc));
-				return -EIO;
+				    strerror(-k));
+				rc = -EIO;
+				break;
 			}
-			if (rec.type == STORE_EVENT && store_pub_rec(&rec, s, &pr,
-			    e->spans) == 1) {
-				c->cur[s] = rec.next;
-				(void)client_event(c, pr.json, pr.jsonlen);
-				pthread_mutex_lock(&e->mu);
-				e->st.events++;
-				pthread_mutex_unlock(&e->mu);
-			} else
-				c->cur[s] = rec.next;
+			/* past every record, inputs too: the id stays exact */
+			c->cur[s] = rec.next;
+			if (rec.type != STORE_EVENT || store_pub_rec(&rec, s,
+			    &pr, e->spans) != 1)
+				continue;
+			if (client_event(c, pr.json, pr.jsonlen) != 0) {
+				/* a huge one: again once the buffer is out
+				 * (an empty buffer takes any one event) */
+				c->cur[s] = rec.pos;
+				journal_reader_seek(c->rd[s], rec.pos);
+				break;
+			}
+			sent++;
 		}
 	}
-	return 0;
+	pthread_mutex_lock(&e->mu);
+	e->st.events += sent;
+	pthread_mutex_unlock(&e->mu);
+	return rc;
 }
 
 /* ---- clients ---- */
@@ -588,6 +599,35 @@ sse_keep_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- the sink ---- */
 
+/*
+ * A new record for a live client (e->mu): past cur[shard] it moves cur
+ * there, and an event is queued; one that does not fit closes the client
+ * (its id stays at the last event it got).  1 when it has something new.
+ */
+static int
+client_live(struct sse_client *c, const struct pub_rec *r)
+{
+	struct sse *e = c->e;
+	uint64_t was = c->cur[r->shard];
+
+	if (c->mode != SSE_LIVE || r->pos < was)
+		return 0;
+	c->cur[r->shard] = r->next;
+	if (r->kind != PUB_EVENT)
+		return 0;
+	if (client_event(c, r->json, r->jsonlen) == 0) {
+		e->st.events++;
+		return 1;
+	}
+	/* too far behind: out with what it has; it resumes from its id */
+	c->cur[r->shard] = was;
+	c->mode = SSE_CLOSING;
+	e->st.slow_closed++;
+	log_info("sse: closing a stream %zu bytes behind (slow client); it "
+	    "resumes from the journal", c->len - c->off);
+	return 1;
+}
+
 static int
 sse_offer(struct pub_sink *s, const struct pub_rec *r)
 {
@@ -596,37 +636,11 @@ sse_offer(struct pub_sink *s, const struct pub_rec *r)
 
 	pthread_mutex_lock(&e->mu);
 	if (e->started && sh < e->nshards && r->pos >= e->front[sh]) {
-		int ev = r->kind == PUB_EVENT;
-
-		if (ev)
+		if (r->kind == PUB_EVENT)
 			tail_push(e, r);
-		for (struct sse_client *c = e->clients; c != NULL;
-		    c = c->next) {
-			if (c->mode != SSE_LIVE || r->pos < c->cur[sh])
-				continue;
-			if (!ev) {
-				c->cur[sh] = r->next;
-				continue;
-			}
-			{
-				uint64_t was = c->cur[sh];
-
-				c->cur[sh] = r->next;
-				if (client_event(c, r->json, r->jsonlen) != 0) {
-					/* too far behind: out with what it
-					 * has; it resumes from its last id */
-					c->cur[sh] = was;
-					c->mode = SSE_CLOSING;
-					e->st.slow_closed++;
-					log_info("sse: closing a stream %zu "
-					    "bytes behind (slow client); it "
-					    "resumes from the journal",
-					    c->len - c->off);
-				} else
-					e->st.events++;
-			}
-			client_wake(c);
-		}
+		for (struct sse_client *c = e->clients; c != NULL; c = c->next)
+			if (client_live(c, r))
+				client_wake(c);
 		e->front[sh] = r->next;
 	}
 	pthread_mutex_unlock(&e->mu);
