@@ -677,7 +677,7 @@ sse_route(void *arg, const struct http_req *rq, struct http_resp *rs)
 	struct sse *e = arg;
 	const char *last = http_req_header(rq, "Last-Event-ID");
 	const char *q = rq->query;
-	char name[32], val[SSE_ID_MAX];
+	char name[32], val[2 * SSE_ID_MAX];
 	struct sse_client *c;
 	struct http_stream *hs;
 	int rc;
