@@ -12,7 +12,9 @@
  * one inside a record or one the journal trimmed after a snapshot get
  * `event: reset` and then live events; a client that
  * does not read is closed after SSE_CLIENT_BUF and resumes exactly from
- * the last id it got; max_streams; keepalive blocks carry a fresh id.
+ * the last id it got; max_streams; keepalive blocks carry a fresh id;
+ * the route through http_handle (503 before the start, the header over
+ * the query, HEAD, a bad query 400, the client gone with the response).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <ev.h>
@@ -575,6 +578,76 @@ Test(sse_stream, a_client_that_does_not_read_is_closed_and_resumes)
 	expect_all(&g);
 	cr_assert_eq(g.n, n + 30);
 	sse_client_close(c2);
+}
+
+/* The route through http_handle (no socket), a header table for it. */
+static const char *Hdr;
+
+static const char *
+hdr(void *ctx, const char *name)
+{
+	(void)ctx;
+	return strcasecmp(name, "Last-Event-ID") == 0 ? Hdr : NULL;
+}
+
+static int
+route(const char *method, const char *url, const char *last,
+    struct http_resp *rs)
+{
+	struct http_route r[SSE_NROUTES];
+	struct http_in in = { method, url, NULL, "", 0, 0, hdr, NULL };
+
+	Hdr = last;
+	cr_assert_eq(sse_routes(E, r), SSE_NROUTES);
+	http_handle(r, SSE_NROUTES, NULL, 1024, &in, rs);
+	return rs->status;
+}
+
+Test(sse_stream, the_route)
+{
+	struct http_resp rs;
+	struct sse_stats x;
+	struct sse *started = E;
+
+	/* before sse_start: 503 */
+	E = sse_new(NSH, 4);
+	cr_assert_eq(route("GET", "/api/v1/events", NULL, &rs), 503);
+	cr_assert_gt(rs.retry_after, 0);
+	http_resp_fini(&rs);
+	sse_free(E);
+	E = started;
+	cr_assert_eq(route("GET", "/api/v1/events", NULL, &rs), 200);
+	cr_assert_str_eq(rs.ctype, "text/event-stream");
+	cr_assert_not_null(rs.stream);
+	sse_stats(E, &x);
+	cr_assert_eq(x.streams, 1);
+	http_resp_fini(&rs);		/* never sent: the client is gone */
+	sse_stats(E, &x);
+	cr_assert_eq(x.streams, 0);
+	cr_assert_eq(x.opened, 1);
+	/* the header wins over the query; each way a bad id is a reset */
+	cr_assert_eq(route("GET", "/api/v1/events?last_event_id=zz", "0.0",
+	    &rs), 200);
+	http_resp_fini(&rs);
+	sse_stats(E, &x);
+	cr_assert_eq(x.resets, 0);
+	cr_assert_eq(route("GET", "/api/v1/events?last_event_id=zz", NULL,
+	    &rs), 200);
+	http_resp_fini(&rs);
+	cr_assert_eq(route("GET", "/api/v1/events", "zz", &rs), 200);
+	http_resp_fini(&rs);
+	sse_stats(E, &x);
+	cr_assert_eq(x.resets, 2);
+	/* HEAD: the headers, no stream; a query that does not decode: 400 */
+	cr_assert_eq(route("HEAD", "/api/v1/events", NULL, &rs), 200);
+	cr_assert_null(rs.stream);
+	http_resp_fini(&rs);
+	cr_assert_eq(route("GET", "/api/v1/events?last_event_id=%zz", NULL,
+	    &rs), 400);
+	http_resp_fini(&rs);
+	sse_stats(E, &x);
+	cr_assert_eq(x.opened, 4);
+	cr_assert_eq(x.streams, 0);
 }
 
 Test(sse_stream, max_streams)
