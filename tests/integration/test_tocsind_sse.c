@@ -5,7 +5,7 @@
  * The fleet: four sites in four areas (so both shards hold incidents),
  * one rectifier each at 127.1.Y.1-4 on a port where nothing listens, so
  * each site opens a COMM_LOSS incident at once; short ack clocks (3 s
- * premium, 6 s standard) make each incident emit more events over the
+ * premium, 10 s standard) make each incident emit more events over the
  * next seconds (warnings at 50 % and 80 %, the breach, escalations): a
  * stream of real events through the shards, their journals and the pump,
  * without a simulator.
@@ -13,10 +13,12 @@
  * Checked: the first client asks from the journals' start (id "0.0": every
  * position 0) and gets each incident from seq 1; it disconnects while
  * events keep coming; a second client resumes with the first's
- * Last-Event-ID and gets exactly what it missed; then tocsind is killed
- * with SIGKILL and started again on the same state dir, and a third
+ * Last-Event-ID and gets exactly what it missed; once the file sink has
+ * written an event after it left, tocsind is killed with SIGKILL and
+ * started again on the same state dir, and a third
  * client resumes with the second's Last-Event-ID (an id of the previous
- * process) and gets exactly the rest.  Over the three connections every
+ * process, so the missed events come from the journal) and gets
+ * exactly the rest.  Over the three connections every
  * incident's events arrive with seq contiguous from 1, none twice, up to
  * the last seq the file sink wrote for it.  A malformed Last-Event-ID and
  * one of another shard count get `event: reset` first, then the live
@@ -119,7 +121,7 @@ setup(void)
 	    "  - {id: T4-rect, site: T4, profile: rect, host: %s4}\n"
 	    "sla:\n  clocks:\n"
 	    "    - {clock: ack, tier: premium, duration: 3s}\n"
-	    "    - {clock: ack, tier: standard, duration: 6s}\n"
+	    "    - {clock: ack, tier: standard, duration: 10s}\n"
 	    "    - {clock: arrive, duration: 2h}\n"
 	    "    - {clock: resolve, duration: 8h}\n"
 	    "    - {clock: resolve_complex, duration: 24h}\n",
@@ -327,7 +329,25 @@ Test(tocsind_sse, reconnects_and_a_restart_miss_nothing_and_repeat_nothing,
 	snprintf(last, sizeof(last), "%s", ssefix_last_id(b));
 	ssefix_close(b);
 
-	/* SIGKILL, events meanwhile (the restart fires due marks late) */
+	/* an event after it left (in the file), so the resume after the
+	 * restart must come from the journal; then SIGKILL */
+	{
+		char path[128], *t;
+		int n0, n1;
+
+		snprintf(path, sizeof(path), "%s/out.jsonl", S.dir);
+		t = tenv_read_file(path);
+		n0 = pubfix_count_lines(t);
+		free(t);
+		end = tenv_mono_ms() + 20000;
+		do {
+			usleep(100000);
+			t = tenv_read_file(path);
+			n1 = pubfix_count_lines(t);
+			free(t);
+		} while (n1 == n0 && tenv_mono_ms() < end);
+		cr_assert_gt(n1, n0, "no event in 20 s after the second left");
+	}
 	cr_assert_eq(pubfix_stop(&S.daemon, SIGKILL), 128 + SIGKILL);
 	sleep(1);
 	daemon_up();
