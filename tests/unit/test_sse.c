@@ -670,7 +670,8 @@ Test(sse_stream, max_streams)
 /*
  * The costs docs/http.md quotes ("The event stream": costs), measured
  * with 1 KB events on two shards, only when TOCSIN_SSE_MEASURE is set
- * (it takes a few seconds and prints, it checks nothing):
+ * (it takes a few seconds and prints, it checks nothing; unset, it
+ * passes at once):
  * the pump's offer per event with 0 and 16 live clients (each drained),
  * a resume from the journal's start (every record read, every event
  * sent) and a resume from the memory tail.
@@ -684,7 +685,9 @@ now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-Test(sse_measure, costs, .timeout = 300)
+TestSuite(sse_measure, .timeout = 300);
+
+Test(sse_measure, costs)
 {
 	enum { N = 50000 };
 	struct sse_client *c[16], *r;
@@ -695,8 +698,10 @@ Test(sse_measure, costs, .timeout = 300)
 	ssize_t k;
 	size_t bytes = 0;
 
+	/* not cr_skip_test(): a skip leaks 48 bytes inside Criterion's
+	 * runner, which LeakSanitizer turns into a failed ASan run */
 	if (getenv("TOCSIN_SSE_MEASURE") == NULL)
-		cr_skip_test("set TOCSIN_SSE_MEASURE=1 to measure");
+		return;
 	setup();
 	stream_stop();
 	stream_start(16);
