@@ -1062,8 +1062,9 @@ http_start(const struct http_config *c, const struct http_route *routes,
 	di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = di != NULL ? di->port : port;
 	log_info("http listening on %s%s%s:%u max_connections=%u "
-	    "max_body=%u writes=%s", v6 ? "[" : "", host, v6 ? "]" : "",
-	    s->port, c->max_connections, c->max_body,
+	    "max_body=%u max_streams=%u writes=%s", v6 ? "[" : "", host,
+	    v6 ? "]" : "", s->port, c->max_connections, c->max_body,
+	    c->max_streams,
 	    token != NULL ? "token" : "refused (no http.token_file)");
 	*out = s;
 	return 0;
