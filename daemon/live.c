@@ -51,11 +51,13 @@
 #include <ev.h>
 
 #include "correlator/incjson.h"
+#include "daemon/command.h"
 #include "daemon/live.h"
 #include "daemon/log.h"
 #include "daemon/http.h"
 #include "daemon/mem.h"
 #include "daemon/monitor.h"
+#include "daemon/opapi.h"
 #include "daemon/outbox.h"
 #include "daemon/poller.h"
 #include "daemon/ring.h"
@@ -72,6 +74,9 @@
 
 #define LIVE_TICK_S		0.25	/* shards' time advances this often */
 #define LIVE_RING_SLOTS		4096	/* alarms per producer x shard ring */
+#define LIVE_PRODUCERS		2	/* the poll thread; the HTTP writes'
+					 * thread (daemon/opapi) */
+#define LIVE_HTTP_PRODUCER	1
 #define LIVE_TELEM_RETRY_MS	100	/* a full telemetry queue rests this */
 #define LIVE_STALL_LOG_S	10.0	/* a held alarm path logs this often */
 #define LIVE_PUBLISH_WAIT_S	5.0	/* stop: sinks may catch up this long;
@@ -117,6 +122,8 @@ struct live {
 	struct monitor	*monitor;	/* /healthz, /readyz, /metrics */
 	struct view	*view;		/* the incident read API */
 	struct sse	*sse;		/* GET /api/v1/events */
+	struct command	*command;	/* remote handling (declared commands) */
+	struct opapi	*opapi;		/* the write routes, GET sites */
 	struct http_server *http;	/* or NULL (http.enabled false) */
 	char		*http_token;	/* from http.token_file, or NULL */
 	int		 fidx, hidx, ridx; /* publish indexes or -1 */
@@ -436,6 +443,7 @@ live_stats_put(struct live *lv)
 	sp->ticks = lv->ticks;
 	sp->ticks_skipped = lv->ticks_skipped;
 	memcpy(sp->comm, lv->ncomm, sizeof(sp->comm));
+	stats_put_comm(lv->stats, lv->mcomm, lv->cfg->fleet->ndevices);
 	memcpy(sp->rtt, lv->rtt, sizeof(sp->rtt));
 	sp->rtt_count = lv->rtt_count;
 	sp->rtt_sum_s = lv->rtt_sum_s;
@@ -568,7 +576,8 @@ static int
 live_http(struct live *lv)
 {
 	const struct cfg_http *ch = &lv->cfg->http;
-	struct http_route routes[MONITOR_NROUTES + VIEW_NROUTES + SSE_NROUTES];
+	struct http_route routes[MONITOR_NROUTES + VIEW_NROUTES +
+	    OPAPI_NROUTES + COMMAND_NROUTES + SSE_NROUTES];
 	size_t n;
 	char err[512];
 
@@ -586,12 +595,15 @@ live_http(struct live *lv)
 	n = monitor_routes(lv->monitor, routes);
 	n += view_routes(lv->view, routes + n);
 	n += sse_routes(lv->sse, routes + n);
+	n += opapi_routes(lv->opapi, routes + n);
+	n += command_routes(lv->command, routes + n);
 	if (http_start(&ch->server, routes, n, lv->http_token, &lv->http, err,
 	    sizeof(err)) != 0) {
 		log_error("start failed: %s", err);
 		return -1;
 	}
 	monitor_set_server(lv->monitor, lv->http);
+	monitor_set_writes(lv->monitor, lv->opapi);
 	return 0;
 }
 
@@ -758,7 +770,10 @@ live_shutdown(struct live *lv)
 	unsigned ticked = 0;
 	uint64_t tick_sent = 0;	/* bit per shard: last tick queued */
 
-	poller_stop(lv->poller);
+	poller_stop(lv->poller);	/* commands under way end unreachable */
+	command_stop(lv->command);	/* their notes go before the shards */
+	/* HTTP writes: new ones get 503; those queued drain with the rest */
+	opapi_stop(lv->opapi);
 	ev_timer_init(&backstop, live_wake_cb, 0.01, 0.01);
 	ev_timer_start(lv->loop, &backstop);
 	ev_now_update(lv->loop);
@@ -1024,6 +1039,8 @@ live_restore(struct live *lv)
 		sc[i].snapshot_bytes = (uint64_t)d->snapshot_mb << 20;
 		sc[i].durable = live_durable;
 		sc[i].durable_arg = lv;
+		sc[i].replied = opapi_replied;	/* HTTP writes' answers */
+		sc[i].replied_arg = lv->opapi;
 		snprintf(dirs + i * dirlen, dirlen, "%s/shard-%u",
 		    d->state_dir, i);
 		engines[i] = router_engine(lv->router, i);
@@ -1037,6 +1054,8 @@ live_restore(struct live *lv)
 	for (unsigned i = 0; i < lv->nshards; i++) {
 		struct store_stats ss;
 		struct corr_stats cs;
+
+		opapi_restore(lv->opapi, engines[i]);	/* windows to list */
 
 		store_stats(lv->stores[i], &ss);
 		corr_engine_stats(engines[i], &cs);
@@ -1111,7 +1130,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	}
 	/* creates the engines, which intern codes: before any thread runs */
 	lv.router = router_new(cfg->fleet, &cfg->correlation, lv.nshards,
-	    1, LIVE_RING_SLOTS, sinks, err, sizeof(err));
+	    LIVE_PRODUCERS, LIVE_RING_SLOTS, sinks, err, sizeof(err));
 	if (lv.router == NULL) {
 		log_error("start failed: correlator: %s", err);
 		goto err_shards;
@@ -1129,6 +1148,12 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	lv.view = view_new(cfg->fleet);
 	lv.sse = sse_new(lv.nshards, cfg->http.server.max_streams);
 	monitor_set_sse(lv.monitor, lv.sse);
+	lv.command = command_new(lv.loop, cfg->fleet, cfg->mbmap, NULL,
+	    lv.router, 0, lv.view);
+	lv.opapi = opapi_new(&(struct opapi_config){ cfg->fleet,
+	    cfg->correlation.id_prefix, lv.nshards, lv.router,
+	    LIVE_HTTP_PRODUCER, lv.stats, lv.view });
+	router_set_room(lv.router, LIVE_HTTP_PRODUCER, opapi_room, lv.opapi);
 	/* before the restore, so /readyz says "not ready" while it runs */
 	if (live_http(&lv) < 0 || live_restore(&lv) < 0)
 		goto err_router;
@@ -1200,6 +1225,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 		log_error("start failed: poller rc=%d", rc);
 		goto err_router;
 	}
+	command_set_poller(lv.command, lv.poller);
 
 	ev_timer_init(&lv.tick, live_tick_cb, LIVE_TICK_S, LIVE_TICK_S);
 	ev_timer_start(lv.loop, &lv.tick);
@@ -1226,6 +1252,11 @@ live_run(struct config *cfg, const struct live_opts *opts)
 		    live_seed_alarms, &lv);
 	if ((rc = router_start(lv.router)) != 0) {
 		log_error("start failed: shard threads: %s", strerror(-rc));
+		goto err_watchers;
+	}
+	if ((rc = opapi_start(lv.opapi)) != 0) {
+		log_error("start failed: http writes thread: %s", strerror(-rc));
+		router_stop(lv.router);
 		goto err_watchers;
 	}
 	/* the view starts empty whatever its saved position: every shard
@@ -1262,9 +1293,12 @@ err_watchers:
 	ev_timer_stop(lv.loop, &lv.statst);
 	ev_timer_stop(lv.loop, &lv.tick);
 	sse_stop(lv.sse);
+	command_stop(lv.command);
 	poller_free(lv.poller);
 err_router:
+	opapi_stop(lv.opapi);	/* a producer: before the router stops */
 	http_stop(lv.http);
+	command_free(lv.command);	/* after http_stop: its route uses it */
 	ev_async_stop(lv.loop, &lv.room);
 	router_free(lv.router);
 	outbox_free(lv.outbox);
@@ -1282,6 +1316,7 @@ err_router:
 	publish_free(lv.pub);
 	view_free(lv.view);	/* after http_stop: its routes read it */
 	sse_free(lv.sse);	/* after http_stop too; before store_close */
+	opapi_free(lv.opapi);
 	xfree(lv.redis_password);
 	xfree(lv.comm);
 	xfree(lv.mcomm);

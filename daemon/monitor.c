@@ -17,6 +17,7 @@
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "daemon/monitor.h"
+#include "daemon/opapi.h"
 #include "daemon/ring.h"
 #include "daemon/sse.h"
 #include "drivers/modbus/mbap.h"
@@ -28,6 +29,7 @@ struct monitor {
 	struct http_server *_Atomic http; /* set once started */
 	struct sse	*sse;		/* the event stream, or NULL; set
 					 * before the server starts */
+	struct opapi *_Atomic writes;	/* the write routes, or NULL */
 };
 
 struct monitor *
@@ -57,6 +59,12 @@ void
 monitor_set_sse(struct monitor *m, struct sse *e)
 {
 	m->sse = e;
+}
+
+void
+monitor_set_writes(struct monitor *m, struct opapi *op)
+{
+	ring_store_release(&m->writes, op);
 }
 
 static const char *
@@ -255,15 +263,14 @@ monitor_metrics_poll(const struct stats_view *v, struct http_resp *rs)
 {
 	const struct stats_poll *p = &v->poll;
 	const struct mbclient_counters *mb = &p->pc.mb;
-	static const char *const comm[STATS_COMM__COUNT] = { "unknown", "ok",
-	    "lost" };
 	char b[32];
 	uint64_t cum = 0;
 
 	fam(rs, "tocsin_modbus_devices", "gauge", "Devices polled, by "
 	    "communication state (unknown: not answered yet).");
 	for (int i = 0; i < STATS_COMM__COUNT; i++)
-		u(rs, "tocsin_modbus_devices", "comm", comm[i], p->comm[i]);
+		u(rs, "tocsin_modbus_devices", "comm", stats_comm_name(
+		    (uint8_t)i), p->comm[i]);
 	one(rs, "tocsin_modbus_devices_rejected", "gauge", "Devices left "
 	    "out at start (bad host or profile plan).", p->pc.devices_rejected);
 	fam(rs, "tocsin_modbus_polls_total", "counter", "Completed polls, "
@@ -534,6 +541,24 @@ monitor_metrics_sse(const struct sse_stats *x, struct http_resp *rs)
 	    x->resumed_journal);
 }
 
+/* The write routes' answers (daemon/opapi). */
+static void
+monitor_metrics_writes(struct opapi *op, struct http_resp *rs)
+{
+	struct opapi_stats os;
+
+	opapi_stats(op, &os);
+	fam(rs, "tocsin_http_writes_total", "counter", "HTTP writes (incident "
+	    "actions, maintenance windows), by outcome: done (applied and "
+	    "journaled), refused (404, 409), bad (400), busy (503).");
+	u(rs, "tocsin_http_writes_total", "result", "done", os.done);
+	u(rs, "tocsin_http_writes_total", "result", "refused", os.refused);
+	u(rs, "tocsin_http_writes_total", "result", "bad", os.bad);
+	u(rs, "tocsin_http_writes_total", "result", "busy", os.busy);
+	one(rs, "tocsin_http_writes_waiting", "gauge", "HTTP writes waiting "
+	    "for room in a shard's queue.", os.waiting);
+}
+
 static void
 monitor_metrics_route(void *arg, const struct http_req *rq,
     struct http_resp *rs)
@@ -555,6 +580,8 @@ monitor_metrics_route(void *arg, const struct http_req *rq,
 		sse_stats(m->sse, &x);
 		monitor_metrics_sse(&x, rs);
 	}
+	if (ring_load_acquire(&m->writes) != NULL)
+		monitor_metrics_writes(ring_load_acquire(&m->writes), rs);
 }
 
 size_t

@@ -44,6 +44,9 @@ void	 monitor_set_server(struct monitor *m, struct http_server *s);
  * starts; it must outlive the server). */
 struct sse;
 void	 monitor_set_sse(struct monitor *m, struct sse *e);
+/* The write routes, for tocsin_http_writes_total (any thread). */
+struct opapi;
+void	 monitor_set_writes(struct monitor *m, struct opapi *op);
 
 /*
  * The health of view v: 200 or 503, and *out the JSON body
