@@ -67,6 +67,7 @@
 #include "daemon/reload.h"
 #include "daemon/router.h"
 #include "daemon/sdnotify.h"
+#include "daemon/sse.h"
 #include "daemon/view.h"
 #include "daemon/stats.h"
 #include "daemon/store.h"
@@ -146,6 +147,7 @@ struct live {
 	struct stats	*stats;		/* copies for the HTTP thread */
 	struct monitor	*monitor;	/* /healthz, /readyz, /metrics */
 	struct view	*view;		/* the incident read API */
+	struct sse	*sse;		/* GET /api/v1/events */
 	struct command	*command;	/* remote handling (declared commands) */
 	struct opapi	*opapi;		/* the write routes, GET sites */
 	struct http_server *http;	/* or NULL (http.enabled false) */
@@ -633,7 +635,7 @@ live_http(struct live *lv)
 {
 	const struct cfg_http *ch = &lv->cfg->http;
 	struct http_route routes[MONITOR_NROUTES + VIEW_NROUTES +
-	    OPAPI_NROUTES + COMMAND_NROUTES];
+	    OPAPI_NROUTES + COMMAND_NROUTES + SSE_NROUTES];
 	size_t n;
 	char err[512];
 
@@ -650,6 +652,7 @@ live_http(struct live *lv)
 	}
 	n = monitor_routes(lv->monitor, routes);
 	n += view_routes(lv->view, routes + n);
+	n += sse_routes(lv->sse, routes + n);
 	n += opapi_routes(lv->opapi, routes + n);
 	n += command_routes(lv->command, routes + n);
 	if (http_start(&ch->server, routes, n, lv->http_token, &lv->http, err,
@@ -1480,6 +1483,8 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	lv.monitor = monitor_new(lv.stats, cfg->fleet,
 	    cfg->http.server.max_sink_lag);
 	lv.view = view_new(cfg->fleet);
+	lv.sse = sse_new(lv.nshards, cfg->http.server.max_streams);
+	monitor_set_sse(lv.monitor, lv.sse);
 	lv.command = command_new(lv.loop, cfg->fleet, cfg->mbmap, NULL,
 	    lv.router, 0, lv.view);
 	lv.opapi = opapi_new(&(struct opapi_config){ cfg->fleet,
@@ -1534,6 +1539,21 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	}
 	publish_attach(lv.pub, fidx, view_sink(lv.view, publish_host(lv.pub,
 	    fidx)));
+	/* the event stream: live from what is durable now, the rest from
+	 * the journals */
+	if ((fidx = publish_add(lv.pub, "sse")) < 0) {
+		log_error("start failed: no publish slot for the event stream");
+		goto err_router;
+	}
+	publish_attach(lv.pub, fidx, sse_sink(lv.sse, publish_host(lv.pub,
+	    fidx)));
+	{
+		struct journal *js[SSE_MAX_SHARDS];
+
+		for (unsigned i = 0; i < lv.nshards && i < SSE_MAX_SHARDS; i++)
+			js[i] = store_journal(lv.stores[i]);
+		sse_start(lv.sse, lv.loop, js);
+	}
 	if (live_redis(&lv) < 0 || live_kafka(&lv) < 0)
 		goto err_router;
 	router_set_room(lv.router, 0, live_room, &lv);
@@ -1618,6 +1638,7 @@ err_watchers:
 	ev_timer_stop(lv.loop, &lv.deadline);
 	ev_timer_stop(lv.loop, &lv.statst);
 	ev_timer_stop(lv.loop, &lv.tick);
+	sse_stop(lv.sse);
 	command_stop(lv.command);
 	poller_free(lv.poller);
 err_router:
@@ -1640,6 +1661,7 @@ err_router:
 		lv.out->ops->close(lv.out, 0);
 	publish_free(lv.pub);
 	view_free(lv.view);	/* after http_stop: its routes read it */
+	sse_free(lv.sse);	/* after http_stop too; before store_close */
 	opapi_free(lv.opapi);
 	xfree(lv.redis_password);
 	xfree(lv.comm);

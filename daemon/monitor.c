@@ -19,6 +19,7 @@
 #include "daemon/monitor.h"
 #include "daemon/opapi.h"
 #include "daemon/ring.h"
+#include "daemon/sse.h"
 #include "drivers/modbus/mbap.h"
 
 struct monitor {
@@ -26,6 +27,8 @@ struct monitor {
 	const struct fleet *f;
 	uint64_t	 max_sink_lag;
 	struct http_server *_Atomic http; /* set once started */
+	struct sse	*sse;		/* the event stream, or NULL; set
+					 * before the server starts */
 	struct opapi *_Atomic writes;	/* the write routes, or NULL */
 };
 
@@ -50,6 +53,12 @@ void
 monitor_set_server(struct monitor *m, struct http_server *s)
 {
 	ring_store_release(&m->http, s);
+}
+
+void
+monitor_set_sse(struct monitor *m, struct sse *e)
+{
+	m->sse = e;
 }
 
 void
@@ -534,6 +543,30 @@ monitor_metrics(const struct stats_view *v, const struct fleet *f,
 		    log_count((enum log_level)i));
 }
 
+/* The event stream's families (daemon/sse). */
+static void
+monitor_metrics_sse(const struct sse_stats *x, struct http_resp *rs)
+{
+	one(rs, "tocsin_sse_streams", "gauge", "Event streams (GET "
+	    "/api/v1/events) open now.", x->streams);
+	one(rs, "tocsin_sse_streams_total", "counter", "Event streams "
+	    "opened.", x->opened);
+	one(rs, "tocsin_sse_events_total", "counter", "Incident events "
+	    "queued to event streams, all clients.", x->events);
+	one(rs, "tocsin_sse_resets_total", "counter", "Streams told "
+	    "`event: reset` (a Last-Event-ID that cannot be resumed "
+	    "exactly).", x->resets);
+	fam(rs, "tocsin_sse_closed_total", "counter", "Event streams the "
+	    "server closed or refused, by reason.");
+	u(rs, "tocsin_sse_closed_total", "reason", "slow", x->slow_closed);
+	u(rs, "tocsin_sse_closed_total", "reason", "max_streams", x->refused);
+	fam(rs, "tocsin_sse_resumes_total", "counter", "Streams resumed from "
+	    "a Last-Event-ID, by where the missed events came from.");
+	u(rs, "tocsin_sse_resumes_total", "from", "memory", x->resumed_tail);
+	u(rs, "tocsin_sse_resumes_total", "from", "journal",
+	    x->resumed_journal);
+}
+
 /* The write routes' answers (daemon/opapi). */
 static void
 monitor_metrics_writes(struct opapi *op, struct http_resp *rs)
@@ -568,6 +601,12 @@ monitor_metrics_route(void *arg, const struct http_req *rq,
 	/* the fleet of the running configuration (a reload swaps it) */
 	monitor_metrics(&v, v.fleet != NULL ? v.fleet : m->f, hsrv != NULL ? &hs : NULL, rs);
 	stats_view_fini(&v);
+	if (m->sse != NULL) {
+		struct sse_stats x;
+
+		sse_stats(m->sse, &x);
+		monitor_metrics_sse(&x, rs);
+	}
 	if (ring_load_acquire(&m->writes) != NULL)
 		monitor_metrics_writes(ring_load_acquire(&m->writes), rs);
 }

@@ -1062,6 +1062,7 @@ store_pub_rec(const struct journal_rec *rec, unsigned shard,
 
 	memset(pr, 0, sizeof(*pr));
 	pr->pos = rec->pos;
+	pr->next = rec->next;
 	pr->shard = shard;
 	pr->kpart = -1;
 	pr->koffset = -1;
