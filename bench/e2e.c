@@ -14,14 +14,17 @@
  *       and writes one line on stdout, flushed, the first time a (site,
  *       alarm code) pair appears in a site incident's `alarms` on a source:
  *
- *         first SOURCE SITE CODE T_US TSTYPE INCIDENT EVENT SEQ
+ *         first SOURCE SITE CODE T_US TSTYPE INCIDENT EVENT SEQ RAISED_US
  *
  *       SOURCE is kafka or sse; T_US the message's timestamp in us since
  *       the epoch (Kafka: its timestamp, ms; TSTYPE log_append or create,
  *       as the broker returned it) or the wall clock when the event's data
  *       line was read (SSE: TSTYPE recv); EVENT and SEQ the event that
  *       first named the pair (opened, or the updated event that added the
- *       alarm).  Every pair is written, expected or not.  It exits 0 when
+ *       alarm); RAISED_US the alarm's raised_at in that event (tocsind's
+ *       clock at the sample that raised it, ms; 0 if it has none), which
+ *       splits a latency into the wait for a poll and what follows it.
+ *       Every pair is written, expected or not.  It exits 0 when
  *       every pair of FILE (lines `SITE CODE`) has been seen on every
  *       source, 1 when the bound passed or on SIGTERM/SIGINT first, after
  *       a summary line:
@@ -43,6 +46,7 @@
  * Loopback only: the SSE address must be in 127.0.0.0/8.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -101,6 +105,24 @@ wall_us(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* An RFC 3339 UTC time with milliseconds, in us since the epoch; 0 if not. */
+static int64_t
+rfc3339_us(const char *s)
+{
+	struct tm tm;
+	int ms = 0;
+	char *end;
+
+	if (s == NULL)
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	if ((end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
+		return 0;
+	if (*end == '.')
+		ms = atoi(end + 1);
+	return ((int64_t)timegm(&tm) * 1000 + ms) * 1000;
 }
 
 /* The pair, added if new (expected = 0); NULL when the table is full. */
@@ -180,11 +202,13 @@ take_event(int src, const char *buf, size_t len, int64_t t_us,
 			p->seen[src] = 1;
 			if (p->expected)
 				e2e.seen_exp[src]++;
-			printf("first %s %s %s %lld %s %s %s %lld\n",
+			printf("first %s %s %s %lld %s %s %s %lld %lld\n",
 			    src_name[src], site, code, (long long)t_us, tstype,
 			    id != NULL ? id : "-", event != NULL ? event : "-",
 			    (long long)json_integer_value(
-			    json_object_get(ev, "seq")));
+			    json_object_get(ev, "seq")),
+			    (long long)rfc3339_us(json_string_value(
+			    json_object_get(a, "raised_at"))));
 		}
 		fflush(stdout);
 	}
@@ -406,8 +430,11 @@ sse_feed(struct sse *s, int64_t t_us)
 
 			if (nl == NULL)
 				break;
-			v = strtoul(s->buf + off, &end, 16);
-			if (end != s->buf + off) {
+			/* the empty line after a chunk has no digits (and
+			   strtoul would skip its CR LF into the next line) */
+			v = isxdigit((unsigned char)s->buf[off]) ?
+			    strtoul(s->buf + off, &end, 16) : 0;
+			if (isxdigit((unsigned char)s->buf[off])) {
 				s->chunk_left = v;
 				if (v == 0)	/* last chunk: the stream ended */
 					s->chunked = -1;
