@@ -100,11 +100,9 @@ BATT_R=$(echo "$SECS" | awk '{ print $1 / 2 }')
 TMP=$(mktemp -d /tmp/e2e.XXXXXX)
 SIMPID=""; PID=""; COLPID=""; KDIR=""
 cleanup() {
-	[ -n "$COLPID" ] && { kill -TERM "$COLPID" 2>/dev/null; wait "$COLPID" 2>/dev/null; }
+	stop_col
 	stop_pid
-	if [ -n "$SIMPID" ]; then
-		PID=$SIMPID; stop_pid; SIMPID=""
-	fi
+	stop_sim
 	[ -n "$KDIR" ] && sh "$HERE/../tests/kafka/broker.sh" stop "$KDIR" >/dev/null 2>&1
 	if [ "${E2E_KEEP:-0}" = 1 ]; then
 		echo "e2e: run directory kept: $TMP" >&2
@@ -114,6 +112,11 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
+
+# stop_sim, stop_col: stop_pid (bounded TERM, then KILL) on the simulator
+# or the reader, leaving $PID alone
+stop_sim() { p=$PID; PID=$SIMPID; stop_pid; SIMPID=""; PID=$p; }
+stop_col() { p=$PID; PID=$COLPID; stop_pid; COLPID=""; PID=$p; }
 
 now_ns() { date +%s%N; }
 # sleep_until NS: sleeps until the wall clock reaches NS (no-op if past)
@@ -235,8 +238,6 @@ start_sim() {
 	T_READY=$(now_ns)
 }
 
-stop_sim() { p=$PID; PID=$SIMPID; stop_pid; SIMPID=""; PID=$p; }
-
 # run NAME BIN: one measured run; prints its phase line, keeps figures in
 # $TMP/NAME.fig (key=value).
 run() {
@@ -273,7 +274,8 @@ run() {
 		    >"$TMP/first" 2>"$TMP/collect.err" </dev/null &
 		COLPID=$!
 	fi
-	# connect: every device polled once, before the window opens
+	# connect: as many good polls as devices (about every device once),
+	# before the window opens
 	while :; do
 		counters_mark "$ERR" "e2e: $name" || return 1
 		[ "$(key "$LINE" polls_good)" -ge "$D" ] && break
@@ -297,9 +299,7 @@ run() {
 			sleep 0.1; i=$((i + 1))
 		done
 		W2=$(now_ns); C2=$(ticks "/proc/$PID")
-		kill -TERM "$COLPID" 2>/dev/null
-		wait "$COLPID" 2>/dev/null
-		COLPID=""
+		stop_col
 		drain=$(secs "$W1" "$W2"); dcpu=$(cpu_s "$C1" "$C2")
 	fi
 	HWM=$(vmhwm "$PID")	# the peak over the whole run, drain included
