@@ -49,8 +49,10 @@
 # Each of the two runs (the poller alone, bench/tocsinpoll -c, then
 # tocsind -c) gets a fresh devsim with the same scenario, and phases:
 #   start    the process's start line, from its exec;
-#   connect  until it has polled every device once (SIGUSR1 counters);
-#   warm-up  the rest of the lead, until the storm window opens;
+#   connect  until it has made as many good polls as there are devices
+#            (about every device once; SIGUSR1 counters), with its CPU
+#            since exec;
+#   warm-up  the rest of the lead, until the storm window opens, with CPU;
 #   storm    the window: CPU (utime + stime of /proc/PID, every thread) and
 #            polls; peak RSS (VmHWM) at its end;
 #   drain    (tocsind) until every expected pair is on Kafka (and SSE), at
@@ -285,7 +287,7 @@ run() {
 		fi
 		sleep 0.5
 	done
-	t_conn=$W
+	t_conn=$W; c_conn=$C
 	sleep_until "$t_first"
 	counters_mark "$ERR" "e2e: $name" || return 1
 	L0=$LINE; W0=$W; C0=$C
@@ -310,7 +312,7 @@ run() {
 	failed=$(( $(key "$L1" polls_failed) - $(key "$L0" polls_failed) ))
 	overrun=$(( $(key "$L1" polls_overrun) - $(key "$L0" polls_overrun) ))
 	cores=$(echo "$cpu $win" | awk '{ printf "%.3f", $1 / $2 }')
-	echo "e2e phase process=$name start_s=$(secs "$t0" "$t_start") connect_s=$(secs "$t0" "$t_conn") warmup_s=$(secs "$t_conn" "$W0") storm_s=$win cpu_s=$cpu cores=$cores rss_kb=$HWM polls=$polls polls_failed=$failed polls_overrun=$overrun drain_s=$drain drain_cpu_s=$dcpu"
+	echo "e2e phase process=$name start_s=$(secs "$t0" "$t_start") connect_s=$(secs "$t0" "$t_conn") connect_cpu_s=$(cpu_s 0 "$c_conn") warmup_s=$(secs "$t_conn" "$W0") warmup_cpu_s=$(cpu_s "$c_conn" "$C0") storm_s=$win cpu_s=$cpu cores=$cores rss_kb=$HWM polls=$polls polls_failed=$failed polls_overrun=$overrun drain_s=$drain drain_cpu_s=$dcpu"
 	echo "cores=$cores rss_kb=$HWM cpu_s=$cpu" >"$TMP/$name.fig"
 }
 
