@@ -26,7 +26,9 @@
  * struct sla_incident opened with the site's effective tier, region and the
  * incident's severity; actions step its clocks and corr_engine_advance()
  * turns the marks that come due into sla_warning / sla_breached / escalated
- * events.  Area incidents run no clocks (their site incidents do).  The
+ * events; a complaint incident (corr_engine_complaint()) runs its respond
+ * (ack) and resolve clocks from the complaint tables.  Area incidents run
+ * no clocks (their site incidents do).  The
  * engine's SLA time only moves forward: it is the latest `now` it was given,
  * and a step stamped earlier is applied to the clocks at that time.
  *
@@ -146,7 +148,12 @@ enum corr_action_type {
 	CORR_ACT__COUNT
 };
 
-enum corr_kind { CORR_KIND_SITE, CORR_KIND_AREA };
+/*
+ * What opened an incident: an alarm at a site, an area storm, or a
+ * customer's complaint about a site (corr_engine_complaint(): no alarms,
+ * no root cause; never merged, linked or chronic).
+ */
+enum corr_kind { CORR_KIND_SITE, CORR_KIND_AREA, CORR_KIND_COMPLAINT };
 
 /* One (device, code) on an incident. */
 struct corr_alarm {
@@ -198,8 +205,10 @@ struct corr_incident {
 	uint8_t	 planned;	/* raised inside a maintenance window */
 	uint8_t	 flapping;	/* one of its alarms is flapping (sticky) */
 	uint8_t	 chronic;
-	uint8_t	 has_sla;	/* 1: sla below is open (site incident, clocks on) */
+	uint8_t	 has_sla;	/* 1: sla below is open (site or complaint
+				 * incident, clocks on) */
 	uint32_t planned_win;	/* id of the window that made it planned, or 0 */
+	uint8_t	 satisfaction;	/* set by close: 1-5, or 0 (not given) */
 	char	*owner;		/* who acknowledged; NULL before; owned */
 	char	*planned_reason;	/* the window's reason; owned, or NULL */
 	struct corr_alarm *root;	/* root cause (site incidents), never NULL there */
@@ -217,6 +226,9 @@ struct corr_incident {
 	uint64_t repeats;	/* re-sent raises counted on this incident */
 	uint64_t flap_cycles;	/* clear/re-raise cycles of flapping alarms,
 				 * counted instead of stepped */
+	char	*customer;	/* complaint: the complaining tenant (owned);
+				 * its text and actor are steps[0]'s note
+				 * and actor.  NULL for other kinds */
 	struct sla_incident sla;	/* its clocks, valid when has_sla */
 	struct corr_incident *site_next;	/* live incidents of the same site */
 };
@@ -250,6 +262,21 @@ struct corr_action {
 	const char *actor;	/* required, non-empty */
 	const char *note;	/* may be NULL; required for CORR_ACT_NOTE */
 	int64_t	 at;		/* ms since epoch */
+	uint8_t	 satisfaction;	/* close: the customer's 1-5 from the
+				 * follow-up visit, 0: not given */
+};
+
+/*
+ * A customer's complaint about a site (DOMAIN.md section 3: "complaint:
+ * respond and resolve 48 h"; from HTTP POST /api/v1/complaints, tests).
+ */
+struct corr_complaint {
+	uint32_t site;		/* fleet site it is about; required */
+	const char *customer;	/* a tenant of that site; required */
+	const char *text;	/* what the customer says; 1..CORR_NOTE_MAX bytes */
+	const char *actor;	/* who took it; 1..CORR_ACTOR_MAX bytes */
+	uint8_t	 severity;	/* enum severity the NOC grades it */
+	int64_t	 at;		/* ms since epoch */
 };
 
 /* Outputs of an engine; the ops table pointer comes first (STYLE.md 2). */
@@ -273,6 +300,7 @@ struct corr_maint {
 	int64_t	 start_ms;	/* inclusive */
 	int64_t	 end_ms;	/* exclusive */
 	const char *reason;	/* copied */
+	const char *actor;	/* who planned it; copied, may be NULL */
 };
 
 /* Counters of one engine. */
@@ -348,14 +376,41 @@ int	 corr_engine_alarm(struct corr_engine *e, const struct alarm_event *ev);
  * emitted) or -ENOENT (unknown incident) / -EPERM (the action does not fit
  * the state, e.g. a pause when every clock has stopped or the incident has
  * no clocks) / -EINVAL (missing actor, or missing note for note and pause,
- * an actor over CORR_ACTOR_MAX or a note over CORR_NOTE_MAX bytes: the
+ * an actor over CORR_ACTOR_MAX or a note over CORR_NOTE_MAX bytes, a
+ * close's satisfaction over 5: the
  * timeline keeps them whole, so they are refused, not cut);
  * on failure the incident does not change, the reason goes to the sink's
  * rejected op and, if reason is not NULL, into reason.  Steps drive the
  * clocks: ack -> SLA_STEP_ACK, dispatch -> SLA_STEP_DISPATCH, on_site ->
- * SLA_STEP_ON_SITE, resolve -> SLA_STEP_RESOLVE; close drops the clocks.
+ * SLA_STEP_ON_SITE, resolve -> SLA_STEP_RESOLVE; close drops the clocks
+ * and keeps a->satisfaction on the incident for its closed event.
  */
 int	 corr_engine_action(struct corr_engine *e, const struct corr_action *a,
+	    char *reason, size_t reasonlen);
+
+/*
+ * Opens a complaint incident after advancing to c->at: kind
+ * CORR_KIND_COMPLAINT at c->site, naming c->customer with its tier there
+ * (the incident's tier is the site's effective tier, which runs its
+ * clocks), severity c->severity, no alarms and no root cause; its
+ * timeline starts with "opened" by c->actor with c->text as the note.
+ * With SLA clocks its ack clock (respond) and resolve clock run from the
+ * complaint tables (sla_config.complaint_ack / complaint_resolve), with
+ * warnings, breach and escalation as on any incident; it is never planned
+ * (a complaint is not excused by planned work), never chronic, never
+ * merged or linked, and makes no alarm incident chronic.  The actions that
+ * fit it are ack (respond), resolve, close, note, pause and resume;
+ * dispatch and on_site are refused (-EPERM: no arrival clock).
+ * Returns 0 (one "opened" event after any SLA events due by c->at; the
+ * id is written into id, idlen bytes, CORR_ID_LEN is enough, when id is
+ * not NULL), or -EINVAL with a one-line reason in reason (if not NULL),
+ * counted in bad_input, the engine untouched (time does not advance), for
+ * a site out of range, a customer that is not a tenant of the site, a
+ * missing or too long text (CORR_NOTE_MAX) or actor (CORR_ACTOR_MAX), or
+ * a severity out of range.  The text and actor are kept whole.
+ */
+int	 corr_engine_complaint(struct corr_engine *e,
+	    const struct corr_complaint *c, char *id, size_t idlen,
 	    char *reason, size_t reasonlen);
 
 /*
@@ -377,6 +432,14 @@ int	 corr_engine_maint_put(struct corr_engine *e, uint32_t id,
  * planned at the engine's current time, as if the window had ended.
  */
 int	 corr_engine_maint_remove(struct corr_engine *e, uint32_t id);
+/*
+ * Calls fn for every window the engine holds, in the order added: its id,
+ * the window (strings valid during the call) and whether its end has
+ * passed.  Pure.
+ */
+void	 corr_engine_maint_each(const struct corr_engine *e,
+	    void (*fn)(void *arg, uint32_t id, const struct corr_maint *m,
+	    int ended), void *arg);
 
 /* The incident with this id string, or NULL.  Valid until the next call. */
 const struct corr_incident *corr_engine_find(const struct corr_engine *e,
@@ -386,7 +449,7 @@ void	 corr_engine_stats(const struct corr_engine *e, struct corr_stats *out);
  * The heap bytes an incident of this engine holds: the struct, its alarm
  * records and their flap rings, the alarm and link arrays, the timeline
  * array at its capacity and every string it owns (notes, operator actors,
- * owner, planned reason).  Requested sizes, not the allocator's classes.
+ * owner, planned reason, a complaint's customer).  Requested sizes, not the allocator's classes.
  * For tests and the bound in docs/correlation.md ("Bounds").
  */
 size_t	 corr_engine_incident_bytes(const struct corr_engine *e,
