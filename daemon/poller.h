@@ -108,7 +108,9 @@ struct poller;
  * profile cannot be
  * planned is logged, counted in devices_rejected and left out; the others
  * are polled (one whose host name does not resolve yet is kept: its polls
- * fail until a later lookup succeeds, see mbclient.h).  Returns 0 and
+ * fail until a later lookup succeeds, see mbclient.h).  A device with
+ * no host and profile FLEET_NONE is retired (daemon/reload.h: kept in the
+ * fleet for the incidents that name it) and silently not polled.  Returns 0 and
  * sets *out (free with poller_free()), or -EINVAL for a NULL argument or a
  * sink without alarm.  Nothing is polled before poller_start().
  */
@@ -140,6 +142,90 @@ int	 poller_comm_lost(const struct poller *p, uint32_t device);
  * or no such rule).
  */
 int	 poller_restore_alarm(struct poller *p, uint32_t device, uint16_t code);
+
+/*
+ * Remote handling (docs/commands.md).  The only writes tocsin sends are
+ * the commands profiles declare (drivers/modbus/mbmap.h, struct
+ * mbmap_command): poller_command() builds the request from the declared
+ * command, never from its caller's bytes, and the client may write at all
+ * only when some profile declares a command (allow_writes is set here
+ * from the map, whatever the caller's settings say).
+ */
+enum poller_outcome {
+	POLLER_DONE,			/* written (and confirmed, with a read-back) */
+	POLLER_REFUSED,			/* the device answered with an exception */
+	POLLER_NOT_CONFIRMED,		/* written, but the read-back differs (or
+					   could not be read) until its timeout */
+	POLLER_TIMED_OUT,		/* sent, no valid answer: its effect is
+					   unknown, and it is not sent again */
+	POLLER_UNREACHABLE,		/* not sent: COMM_LOSS, no connection */
+	POLLER__OUTCOMES
+};
+/* "done", "refused", "not_confirmed", "timed_out", "unreachable". */
+NAMES_DECLARE(poller_outcome_name, poller_outcome_parse, enum poller_outcome);
+
+/* What a command came to; valid during the callback. */
+struct poller_cmd_result {
+	uint32_t	 device;	/* fleet device index */
+	uint32_t	 command;	/* index in its profile's map commands */
+	uint8_t		 outcome;	/* enum poller_outcome */
+	uint8_t		 exception;	/* REFUSED: the Modbus exception code */
+	uint8_t		 status;	/* TIMED_OUT, UNREACHABLE, or a read-back
+					   that failed: the client's enum
+					   mbclient_status of that step */
+	uint8_t		 has_value;	/* a read-back value was read */
+	uint16_t	 value;		/* the last read-back value (raw) */
+	uint16_t	 reads;		/* read-back reads answered */
+	int64_t		 elapsed_ms;	/* from poller_command() to now */
+};
+
+typedef void poller_cmd_fn(void *arg, const struct poller_cmd_result *r);
+
+/*
+ * Runs the command with index `command` of fleet device `device`'s
+ * profile: the write, on the poller's own connection to the device, after
+ * the poll under way (mbclient ops->request: sent once, never retried),
+ * then, when the command declares a read-back, one read after rb_delay
+ * and again every max(rb_delay, 200 ms) until the value is the expected
+ * one or rb_timeout has passed since the write's answer.  A device in
+ * COMM_LOSS is not written (POLLER_UNREACHABLE).  cb(arg, result) runs
+ * exactly once on the loop's thread, possibly before this returns (a
+ * device in COMM_LOSS), or from poller_stop() (UNREACHABLE) if the
+ * poller stops first.  A reload (poller_reload) renumbers a kept
+ * device's command (result.device is then the new fleet's index) and ends
+ * one on a device it removes or changes.  Returns 0, -ENOENT (the device is not polled or
+ * its profile declares no such command), or -EBUSY (a command on the
+ * device is under way: one at a time).  On failure cb is never called.
+ */
+int	 poller_command(struct poller *p, uint32_t device, uint32_t command,
+	    poller_cmd_fn *cb, void *arg);
+
+/*
+ * A configuration reload: `to`, made over the new fleet and not started,
+ * takes over from `from` (the running poller, to be freed after): map[i]
+ * is the new index of from's device i, or FLEET_NONE.  Every alarm a kept
+ * device has raised (COMM_LOSS included) starts raised in `to`
+ * (almrule_dev_restore: nothing emitted, so a reload makes no edge), and
+ * the counters go on from from's.  Returns the alarms carried.
+ */
+int	 poller_carry(struct poller *to, const struct poller *from,
+	    const uint32_t *map);
+
+/*
+ * A configuration reload in place, when the modbus section did not change
+ * (else make a new poller and poller_carry()): p polls fleet nf with map
+ * nm from now on (both must outlive it).  map[i] is the new index of the
+ * running fleet's device i or FLEET_NONE; same[i] says it is unchanged
+ * (daemon/reload.h, reload_device_map).  An unchanged device keeps its
+ * connection, poll timer and breaker (mbclient rebind_device) and its
+ * raised alarms; a removed one leaves the client (retire_device: a poll
+ * under way is forgotten); a changed one leaves it and comes back as a
+ * new device with its raised alarms carried by code name; an added one
+ * is added (polled at once if p runs).  No alarm edge is made; debounce
+ * delays under way start over.  Returns the alarms carried.
+ */
+int	 poller_reload(struct poller *p, const struct fleet *nf,
+	    const struct mbmap *nm, const uint32_t *map, const uint8_t *same);
 
 /*
  * Maps the YAML modbus section onto a poller's settings, a plain copy: the

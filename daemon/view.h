@@ -44,12 +44,21 @@ struct view;
  */
 struct view *view_new(const struct fleet *fleet);
 /*
+ * A configuration reload: filters check `fleet` from now on (under the
+ * view's lock, so a request sees one fleet or the other).  The old fleet
+ * may go once this returns.
+ */
+void	 view_set_fleet(struct view *v, const struct fleet *fleet);
+/*
  * The sink to publish_attach(), reporting done to host (copied); valid
  * until view_free.  Call before the pump starts.
  */
 struct pub_sink *view_sink(struct view *v, const struct pub_host *host);
 /* Fills out[0, VIEW_NROUTES) with the routes; returns VIEW_NROUTES. */
 size_t	 view_routes(struct view *v, struct http_route *out);
+/* 1 if the incident with this id is live (open) in the view (any
+ * thread). */
+int	 view_has(struct view *v, const char *id);
 /*
  * Appends to rs a JSON array of the latest event (as GET
  * /api/v1/incidents lists it) of every live incident at site (a fleet
