@@ -370,7 +370,9 @@ SSEST=$(sed -n 's/.* sse_status=\([-0-9]*\).*/\1/p' "$TMP/first")
 # broker's timestamp or the SSE read), each at ms resolution
 lat_split() { src=$1; set -- $(stats "$src" 5); w="poll_wait_p50_ms=$2 poll_wait_p99_ms=$3"
 	set -- $(stats "$src" 6); echo "$w after_poll_p50_ms=$2 after_poll_p99_ms=$3 after_poll_max_ms=$4"; }
-echo "e2e latency to=kafka timestamp=$TSNOTE pairs=$KN/$NPAIRS p50_ms=$K50 p99_ms=$K99 max_ms=$KMAX"
+# the timestamp type the broker actually returned, as the reader saw it
+KTS=$(awk '$1 == "first" && $2 == "kafka" { print $6 }' "$TMP/first" | sort -u | paste -sd, -)
+echo "e2e latency to=kafka timestamp=$TSNOTE returned=${KTS:-none} pairs=$KN/$NPAIRS p50_ms=$K50 p99_ms=$K99 max_ms=$KMAX"
 echo "e2e latency to=kafka split $(lat_split kafka)"
 if [ "$SN" -gt 0 ]; then
 	echo "e2e latency to=sse timestamp=recv pairs=$SN/$NPAIRS p50_ms=$S50 p99_ms=$S99 max_ms=$SMAX"
