@@ -181,9 +181,10 @@ MAN_GEN     := $(BUILD)/man/tocsin.yaml.5
 $(BUILD)/man/tocsin.yaml.5: docs/configuration.md docs/man/md2man.py
 	@mkdir -p $(dir $@)
 	python3 docs/man/md2man.py tocsin.yaml 5 "tocsind configuration file" \
-	    <docs/configuration.md >$@
+	    <docs/configuration.md >$@.tmp.$$$$ && mv -f $@.tmp.$$$$ $@
 
 man: $(MAN_GEN)
+all: $(MAN_GEN)
 
 install: $(BINS) $(MAN_GEN)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
