@@ -39,7 +39,8 @@ sse_reset_event(struct ctlsse *s)
 static int
 sse_dispatch(struct ctlsse *s)
 {
-	if (!s->hasdata) {
+	if (!s->hasdata || s->dropping) {
+		s->dropping = 0;
 		sse_reset_event(s);
 		return 0;
 	}
@@ -57,9 +58,11 @@ sse_dispatch(struct ctlsse *s)
 static int
 sse_data(struct ctlsse *s, const char *v, size_t vl)
 {
+	if (s->dropping)
+		return 0;
 	if (s->datalen + vl + 2 > CTLSSE_DATA_MAX) {
 		sse_reset_event(s);	/* the event is dropped */
-		s->hasdata = 0;
+		s->dropping = 1;
 		return -EMSGSIZE;
 	}
 	if (s->datalen + vl + 2 > s->datacap) {

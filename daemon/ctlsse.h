@@ -41,6 +41,8 @@ struct ctlsse {
 	char		*data;		/* the event's data so far */
 	size_t		 datalen, datacap;
 	int		 hasdata;	/* a data field was seen */
+	int		 dropping;	/* the event outgrew its bound: its
+					 * data is skipped until its end */
 	char		 type[64];	/* the event field, or "" */
 	char		 id[CTLSSE_ID_MAX]; /* the last event id */
 	long		 retry_ms;	/* the last retry field, or -1 */
