@@ -45,6 +45,8 @@ struct watch {
 	int64_t		 retry_at;	/* mono ms: reconnect / re-read */
 	int		 reload;	/* the list must be read again */
 	int		 dirty;		/* the board changed */
+	int		 feed_msg;	/* b.msg is the feed's error: a
+					 * good list read clears it */
 	uint64_t	 printed;	/* plain text: the digest printed */
 	char		 printed_msg[64]; /* and its status line's start */
 	unsigned	 cols, rows;
@@ -195,11 +197,13 @@ w_load(struct watch *w)
 
 	if (rc == 200) {
 		ctlboard_load(&w->b, j);
-		if (w->b.msg[0] == '!')	/* a feed error that is over */
+		if (w->feed_msg)	/* a feed error that is over */
 			w->b.msg[0] = '\0';
+		w->feed_msg = 0;
 	} else {
 		snprintf(w->b.msg, sizeof(w->b.msg), "! cannot read the "
 		    "incidents: %s", err);
+		w->feed_msg = 1;
 	}
 	json_decref(j);
 	w->dirty = 1;
@@ -259,6 +263,7 @@ w_stream_open(struct watch *w)
 	if (fd < 0) {
 		snprintf(w->feed, sizeof(w->feed), "reconnecting");
 		snprintf(w->b.msg, sizeof(w->b.msg), "! %s", err);
+		w->feed_msg = 1;
 		w->dirty = 1;
 		w_stream_close(w, W_RETRY_MS);
 		return;
@@ -300,6 +305,7 @@ w_stream_read(struct watch *w)
 	if (ctlhttp_parser_feed(w->hp, buf, (size_t)n) < 0) {
 		snprintf(w->b.msg, sizeof(w->b.msg), "! malformed answer on "
 		    "/api/v1/events");
+		w->feed_msg = 1;
 		w_stream_close(w, retry);
 		return;
 	}
@@ -440,6 +446,7 @@ w_ack(struct watch *w)
 
 	if (e == NULL)
 		return;
+	w->feed_msg = 0;		/* this message stays until a key */
 	if (w->c->token == NULL) {
 		snprintf(w->b.msg, sizeof(w->b.msg), "! cannot acknowledge: "
 		    "no token file (-t, TOCSIN_TOKEN_FILE or token_file)");
