@@ -24,7 +24,8 @@
 
 #define CTLSSE_LINE_MAX	(1u << 20)	/* bytes of one line */
 #define CTLSSE_DATA_MAX	(1u << 20)	/* bytes of one event's data */
-#define CTLSSE_ID_MAX	256		/* bytes of an event id */
+#define CTLSSE_ID_MAX	1024		/* bytes of an event id (tocsind's:
+					 * up to 64 shards x 14) */
 
 /* One event: type ("message" if none was named), its data (NUL-ended,
  * datalen bytes) and the last event id ("" when none yet). */

@@ -159,9 +159,11 @@ daemon_up(void)
 }
 
 /* Runs tocsinctl with the words of args (space-separated; a word may
- * not hold a space) after env assignments (NULL: none). */
+ * not hold a space) after env assignments (NULL: none), for at most
+ * timeout_ms (then it is killed: status -1). */
 static int
-ctl(const char *envs, const char *args, struct proc_result *r)
+ctl_for(const char *envs, const char *args, int timeout_ms,
+    struct proc_result *r)
 {
 	char line[2048], *argv[48], *save = NULL, *tok;
 	static char prog[512];
@@ -192,8 +194,14 @@ ctl(const char *envs, const char *args, struct proc_result *r)
 			argv[argc++] = tok;
 	}
 	argv[argc] = NULL;
-	cr_assert_eq(proc_run(argv, 20000, r), 0);
+	cr_assert_eq(proc_run(argv, timeout_ms, r), 0);
 	return r->status;
+}
+
+static int
+ctl(const char *envs, const char *args, struct proc_result *r)
+{
+	return ctl_for(envs, args, 20000, r);
 }
 
 static int
@@ -465,4 +473,199 @@ Test(tocsinctl, watch_in_tmux)
 	s = tmux("list-sessions 2>&1");
 	cr_assert(strstr(s, "ctl:") == NULL, "q did not quit: %s", s);
 	free(s);
+}
+
+/* ---- watch against a canned event stream ---- */
+
+/*
+ * A server that answers like tocsind with the event stream: the list
+ * (A open; after the first stream ends, A acknowledged and B), and
+ * /api/v1/events: the first stream sends two events (ids 7, 8) and is
+ * cut after 500 ms; the next one records its Last-Event-ID and sends
+ * `event: reset`, then a keepalive, and stays open.
+ */
+static struct {
+	int	 ls, stop[2];
+	int	 lists;			/* list requests answered */
+	int	 streams;		/* stream requests */
+	char	 last_id[64];		/* the second stream's Last-Event-ID */
+	pthread_t th;
+} F;
+
+static const char ev_a1[] = "{\"seq\":1,\"incident\":{\"id\":\"A\",\"state\":"
+	"\"open\",\"site\":\"T1\",\"area\":\"north\",\"severity\":\"major\"}}";
+static const char ev_a2[] = "{\"seq\":2,\"incident\":{\"id\":\"A\",\"state\":"
+	"\"acknowledged\",\"site\":\"T1\",\"area\":\"north\",\"severity\":"
+	"\"major\"}}";
+static const char ev_b1[] = "{\"seq\":1,\"incident\":{\"id\":\"B\",\"state\":"
+	"\"open\",\"site\":\"T2\",\"area\":\"north\",\"severity\":\"minor\"}}";
+
+static void
+f_write(int fd, const char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0) {
+		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+/* One chunk of a chunked body. */
+static void
+f_chunk(int fd, const char *s)
+{
+	char h[32];
+
+	snprintf(h, sizeof(h), "%zx\r\n", strlen(s));
+	f_write(fd, h);
+	f_write(fd, s);
+	f_write(fd, "\r\n");
+}
+
+static void *
+f_main(void *arg)
+{
+	int s1 = -1, s2 = -1;
+	int64_t s1_at = 0;
+
+	(void)arg;
+	for (;;) {
+		struct pollfd pf[2] = { { F.ls, POLLIN, 0 },
+		    { F.stop[0], POLLIN, 0 } };
+		char req[4096], body[2048], *h;
+		size_t n = 0;
+		int fd;
+
+		if (poll(pf, 2, 100) < 0)
+			break;
+		if (pf[1].revents)
+			break;
+		if (s1 >= 0 && tenv_mono_ms() - s1_at > 500) {
+			close(s1);	/* the stream is lost */
+			s1 = -2;
+		}
+		if (!pf[0].revents)
+			continue;
+		if ((fd = accept(F.ls, NULL, NULL)) < 0)
+			continue;
+		req[0] = '\0';
+		while (n < sizeof(req) - 1 && strstr(req, "\r\n\r\n") == NULL) {
+			struct pollfd p = { fd, POLLIN, 0 };
+			ssize_t k;
+
+			if (poll(&p, 1, 2000) <= 0)
+				break;
+			if ((k = read(fd, req + n, sizeof(req) - 1 - n)) <= 0)
+				break;
+			n += (size_t)k;
+			req[n] = '\0';
+		}
+		req[n] = '\0';
+		if (strncmp(req, "GET /api/v1/incidents", 21) == 0) {
+			char resp[2400];
+
+			F.lists++;
+			if (s1 == -2)
+				snprintf(body, sizeof(body), "{\"incidents\":[%s,"
+				    "%s],\"count\":2,\"next_cursor\":null}",
+				    ev_a2, ev_b1);
+			else
+				snprintf(body, sizeof(body), "{\"incidents\":[%s],"
+				    "\"count\":1,\"next_cursor\":null}", ev_a1);
+			snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\n"
+			    "Content-Type: application/json\r\nContent-Length: "
+			    "%zu\r\nConnection: close\r\n\r\n%s", strlen(body),
+			    body);
+			f_write(fd, resp);
+			close(fd);
+		} else if (strncmp(req, "GET /api/v1/events", 18) == 0) {
+			F.streams++;
+			f_write(fd, "HTTP/1.1 200 OK\r\nContent-Type: "
+			    "text/event-stream\r\nTransfer-Encoding: chunked\r\n"
+			    "Cache-Control: no-cache\r\n\r\n");
+			if (F.streams == 1) {
+				snprintf(body, sizeof(body), ": hello\n\nid: 7\n"
+				    "event: incident\ndata: %s\n\n", ev_b1);
+				f_chunk(fd, body);
+				snprintf(body, sizeof(body), "id: 8\nevent: "
+				    "incident\ndata: %s\n\n", ev_a2);
+				f_chunk(fd, body);
+				s1 = fd;
+				s1_at = tenv_mono_ms();
+			} else {
+				if ((h = strstr(req, "Last-Event-ID: ")) != NULL)
+					snprintf(F.last_id, sizeof(F.last_id),
+					    "%.*s", (int)strcspn(h + 15, "\r\n"),
+					    h + 15);
+				f_chunk(fd, "event: reset\ndata: {\"reason\":"
+				    "\"test\"}\n\n: keepalive\n\n");
+				if (s2 >= 0)
+					close(s2);
+				s2 = fd;
+			}
+		} else {
+			f_write(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 2"
+			    "\r\n\r\n{}");
+			close(fd);
+		}
+	}
+	if (s1 >= 0)
+		close(s1);
+	if (s2 >= 0)
+		close(s2);
+	return NULL;
+}
+
+Test(tocsinctl, watch_stream_canned)
+{
+	struct sockaddr_in a;
+	socklen_t al = sizeof(a);
+	struct proc_result r;
+	char args[128], *b1, *b2;
+
+	memset(&F, 0, sizeof(F));
+	F.ls = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(bind(F.ls, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(F.ls, 16), 0);
+	getsockname(F.ls, (struct sockaddr *)&a, &al);
+	cr_assert_eq(pipe(F.stop), 0);
+	cr_assert_eq(pthread_create(&F.th, NULL, f_main, NULL), 0);
+	/* runs until killed: 4 s covers the cut, the 1 s retry and the
+	 * reset */
+	snprintf(args, sizeof(args), "-s http://127.0.0.1:%d watch --plain",
+	    ntohs(a.sin_port));
+	cr_assert_eq(ctl_for(NULL, args, 4000, &r), -1, "%s", r.err);
+	cr_assert_eq(write(F.stop[1], "x", 1), 1);
+	pthread_join(F.th, NULL);
+	close(F.ls);
+	close(F.stop[0]);
+	close(F.stop[1]);
+	/* the list first: A open */
+	b1 = strstr(r.out, "# ");
+	cr_assert_not_null(b1, "%s", r.out);
+	cr_assert(strstr(b1, "1 incident ") != NULL, "%s", r.out);
+	cr_assert(strstr(b1, "\nA                open") != NULL, "%s", r.out);
+	/* then the stream's events: B added, A acknowledged */
+	b2 = strstr(b1 + 1, "\n# ");
+	cr_assert_not_null(b2, "no second block: %s", r.out);
+	cr_assert(strstr(b2, "2 incidents") != NULL, "%s", r.out);
+	cr_assert(strstr(b2, "\nA                acknowledged") != NULL, "%s",
+	    r.out);
+	cr_assert(strstr(b2, "\nB                open") != NULL, "%s", r.out);
+	/* nothing else changed: no third block */
+	cr_assert_null(strstr(b2 + 1, "\n# "), "%s", r.out);
+	/* the lost stream resumed after the last id; the list read at the
+	 * start, after the reconnection and after the reset */
+	cr_assert_eq(F.streams, 2, "%d streams", F.streams);
+	cr_assert_str_eq(F.last_id, "8");
+	cr_assert_geq(F.lists, 3, "%d list reads", F.lists);
+	proc_result_free(&r);
 }
