@@ -91,8 +91,9 @@ ctl_call(struct ctl *c, const char *method, const char *path, json_t *body,
 	*out = NULL;
 	if (body != NULL)
 		text = json_dumps(body, JSON_COMPACT);
-	rc = ctlhttp_request(&c->url, method, path, body ? c->token : NULL,
-	    text, c->o.timeout_ms, &r, err, sizeof(err));
+	/* every write carries the token (DELETE has no body); reads none */
+	rc = ctlhttp_request(&c->url, method, path, strcmp(method, "GET") ?
+	    c->token : NULL, text, c->o.timeout_ms, &r, err, sizeof(err));
 	free(text);
 	if (rc < 0) {
 		ctl_err("%s (server from %s)", err, c->o.f_where);
