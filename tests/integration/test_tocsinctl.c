@@ -20,7 +20,8 @@
  * (or, without the ack route, the status line says the server's 404).
  * And `watch --plain` against a canned SSE server: the list, an event
  * applied, the stream lost and resumed with Last-Event-ID, `reset` and
- * every reconnection re-reading the list.
+ * every reconnection re-reading the list; `incidents --json` walking
+ * two pages of the same server by their cursor.
  *
  * Bounds: every tocsinctl run 20 s; the port line 10 s; /readyz 15 s;
  * the incidents 20 s; a tmux change 10 s.  tocsind stops by PID, tmux
@@ -518,6 +519,7 @@ static struct {
 	int	 lists;			/* list requests answered */
 	int	 streams;		/* stream requests */
 	char	 last_id[64];		/* the second stream's Last-Event-ID */
+	int	 paged;			/* lists: two pages, cursor "c/1" */
 	pthread_t th;
 } F;
 
@@ -599,7 +601,13 @@ f_main(void *arg)
 			char resp[2400];
 
 			F.lists++;
-			if (s1 == -2)
+			if (F.paged && strstr(req, "&cursor=c%2F1 ") != NULL)
+				snprintf(body, sizeof(body), "{\"incidents\":[%s],"
+				    "\"count\":1,\"next_cursor\":null}", ev_b1);
+			else if (F.paged)
+				snprintf(body, sizeof(body), "{\"incidents\":[%s],"
+				    "\"count\":1,\"next_cursor\":\"c/1\"}", ev_a1);
+			else if (s1 == -2)
 				snprintf(body, sizeof(body), "{\"incidents\":[%s,"
 				    "%s],\"count\":2,\"next_cursor\":null}",
 				    ev_a2, ev_b1);
@@ -650,14 +658,15 @@ f_main(void *arg)
 	return NULL;
 }
 
-Test(tocsinctl, watch_stream_canned)
+/* The canned server on a free port; returns its port. */
+static int
+f_start(int paged)
 {
 	struct sockaddr_in a;
 	socklen_t al = sizeof(a);
-	struct proc_result r;
-	char args[128], *b1, *b2;
 
 	memset(&F, 0, sizeof(F));
+	F.paged = paged;
 	F.ls = socket(AF_INET, SOCK_STREAM, 0);
 	memset(&a, 0, sizeof(a));
 	a.sin_family = AF_INET;
@@ -667,16 +676,50 @@ Test(tocsinctl, watch_stream_canned)
 	getsockname(F.ls, (struct sockaddr *)&a, &al);
 	cr_assert_eq(pipe(F.stop), 0);
 	cr_assert_eq(pthread_create(&F.th, NULL, f_main, NULL), 0);
-	/* runs until killed: 4 s covers the cut, the 1 s retry and the
-	 * reset */
-	snprintf(args, sizeof(args), "-s http://127.0.0.1:%d watch --plain",
-	    ntohs(a.sin_port));
-	cr_assert_eq(ctl_for(NULL, args, 4000, &r), -1, "%s", r.err);
+	return ntohs(a.sin_port);
+}
+
+static void
+f_stop(void)
+{
 	cr_assert_eq(write(F.stop[1], "x", 1), 1);
 	pthread_join(F.th, NULL);
 	close(F.ls);
 	close(F.stop[0]);
 	close(F.stop[1]);
+}
+
+Test(tocsinctl, incidents_pages_canned)
+{
+	struct proc_result r;
+	char args[128];
+	json_t *j;
+
+	snprintf(args, sizeof(args), "-s http://127.0.0.1:%d incidents --json",
+	    f_start(1));
+	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
+	f_stop();
+	j = json_loads(r.out, 0, NULL);
+	cr_assert_not_null(j, "%s", r.out);
+	cr_assert_eq(json_integer_value(json_object_get(j, "count")), 2,
+	    "%s", r.out);
+	cr_assert_eq(F.lists, 2);
+	json_decref(j);
+	proc_result_free(&r);
+}
+
+Test(tocsinctl, watch_stream_canned)
+{
+	struct proc_result r;
+	char args[128], *b1, *b2;
+	int port = f_start(0);
+
+	/* runs until killed: 4 s covers the cut, the 1 s retry and the
+	 * reset */
+	snprintf(args, sizeof(args), "-s http://127.0.0.1:%d watch --plain",
+	    port);
+	cr_assert_eq(ctl_for(NULL, args, 4000, &r), -1, "%s", r.err);
+	f_stop();
 	/* the list first: A open */
 	b1 = strstr(r.out, "# ");
 	cr_assert_not_null(b1, "%s", r.out);
