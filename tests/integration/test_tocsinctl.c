@@ -16,7 +16,8 @@
  * or, while tocsind has no action routes, the 404 as exit 1), and
  * `watch --once`.  Then `watch` in tmux (skipped, saying so, without
  * tmux): the T1 incident's row is red and its countdown moves between
- * two captures; the `a` key acknowledges it and the row turns yellow
+ * two captures; after a resize the board fits the new size; the `a`
+ * key acknowledges it and the row turns yellow
  * (or, without the ack route, the status line says the server's 404).
  * And `watch --plain` against a canned SSE server: the list, an event
  * applied, the stream lost and resumed with Last-Event-ID, `reset` and
@@ -467,6 +468,31 @@ Test(tocsinctl, watch_in_tmux)
 		countdown(l2, c2, sizeof(c2));
 	} while (strcmp(c1, c2) == 0 && tenv_mono_ms() < end);
 	cr_assert_str_neq(c1, c2, "the countdown did not move: %s", l2);
+	/* the board follows the terminal's size (SIGWINCH): 80 x 12, the
+	 * status line on the last row, no row wider */
+	free(tmux("resize-window -t ctl -x 80 -y 12"));
+	end = tenv_mono_ms() + 10000;
+	for (;;) {
+		int rows = 0, wide = 0, last_ok = 0;
+		char *line, *nl;
+
+		usleep(300000);
+		s = tmux("capture-pane -p -t ctl");
+		for (line = s; (nl = strchr(line, '\n')) != NULL;
+		    line = nl + 1) {
+			*nl = '\0';
+			rows++;
+			wide |= strlen(line) > 80;
+			last_ok = strstr(line, "q quit") != NULL;
+		}
+		free(s);
+		if ((rows == 12 && !wide && last_ok) || tenv_mono_ms() > end) {
+			cr_assert(rows == 12 && !wide && last_ok, "after the "
+			    "resize: %d rows, wider than 80: %d, status line "
+			    "last: %d", rows, wide, last_ok);
+			break;
+		}
+	}
 	/* select T1 (k to the top: it has the nearest deadline) and ack */
 	free(tmux("send-keys -t ctl k k k"));
 	usleep(300000);
