@@ -41,8 +41,9 @@ static const struct opt opts[] = {
 	{ "config", 0, S(config), ALL, 0, 0 },
 	{ "json", 0, F(json), ALL & ~B(CTL_WATCH), 0, 0 },
 	{ "timeout", 0, I(timeout_ms), ALL, 1, 3600 },
-	{ "actor", 0, S(actor), ACTIONS | B(CTL_MAINT_ADD) | B(CTL_COMMAND) |
-	    B(CTL_WATCH), 0, 0 },
+	/* global like the server: an alias `tocsinctl --actor ann` works
+	 * with every command (reads ignore it) */
+	{ "actor", 0, S(actor), ALL, 0, 0 },
 	{ "state", 0, S(state), B(CTL_INCIDENTS), 0, 0 },
 	{ "site", 0, S(site), B(CTL_INCIDENTS) | B(CTL_MAINT_ADD), 0, 0 },
 	{ "area", 0, S(area), B(CTL_INCIDENTS) | B(CTL_MAINT_ADD), 0, 0 },

@@ -399,10 +399,15 @@ cmd_show(struct ctl *c)
 		const json_t *dl = json_object_get(v, "deadline");
 
 		printf("clock      %-8s %s", k, js(v, "state"));
-		if (json_is_string(dl) && utc_parse(json_string_value(dl),
-		    json_string_length(dl), &d) == 0) {
+		if (json_is_string(dl))
+			printf(", deadline %s", json_string_value(dl));
+		/* a countdown only for a clock that still runs */
+		if (json_is_string(dl) && strcmp(js(v, "state"), "running") ==
+		    0 && !json_is_true(json_object_get(v, "paused")) &&
+		    utc_parse(json_string_value(dl), json_string_length(dl),
+		    &d) == 0) {
 			ctlboard_countdown(d, ctl_now(), cd, sizeof(cd));
-			printf(", deadline %s (%s)", json_string_value(dl), cd);
+			printf(" (%s)", cd);
 		}
 		printf("%s%s%s\n", json_is_true(json_object_get(v, "paused")) ?
 		    ", paused" : "", json_is_true(json_object_get(v, "met")) ?

@@ -117,7 +117,7 @@ Test(ctlopt, usage_errors)
 		    "usage: tocsinctl maintenance add" },
 		{ "ack X --satisfaction 3",
 		    "--satisfaction does not apply to ack" },
-		{ "incidents --actor me", "--actor does not apply to incidents" },
+		{ "incidents --state", "--state needs a value" },
 		{ "watch --json", "--json does not apply to watch" },
 		{ "close X --satisfaction 6",
 		    "--satisfaction: \"6\" is not a number from 1 to 5" },
