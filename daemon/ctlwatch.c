@@ -33,6 +33,9 @@
 
 #define W_PAGE		1000		/* items per list page (the max) */
 #define W_RETRY_MS	1000		/* stream reconnect delay */
+#define W_STALL_MS	45000		/* a stream silent this long (three
+					 * of tocsind's 15 s keepalives) is
+					 * taken as lost and reconnected */
 
 struct watch {
 	const struct ctlwatch_cfg *c;
@@ -43,6 +46,7 @@ struct watch {
 	int		 live;		/* the stream answered 200 */
 	int		 nostream;	/* the server has none: poll */
 	int64_t		 retry_at;	/* mono ms: reconnect / re-read */
+	int64_t		 rx_at;		/* mono ms: the stream's last bytes */
 	int		 reload;	/* the list must be read again */
 	int		 dirty;		/* the board changed */
 	int		 feed_msg;	/* b.msg is the feed's error: a
@@ -270,6 +274,7 @@ w_stream_open(struct watch *w)
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	w->fd = fd;
+	w->rx_at = w_mono();
 	ctlhttp_parser_init(w->hp, w_body, w);
 	/* a new stream: events are whole again from its first line, the
 	 * last id is kept for Last-Event-ID */
@@ -302,6 +307,7 @@ w_stream_read(struct watch *w)
 		w_stream_close(w, retry);
 		return;
 	}
+	w->rx_at = w_mono();
 	if (ctlhttp_parser_feed(w->hp, buf, (size_t)n) < 0) {
 		snprintf(w->b.msg, sizeof(w->b.msg), "! malformed answer on "
 		    "/api/v1/events");
@@ -564,6 +570,11 @@ ctlwatch_run(const struct ctlwatch_cfg *c)
 		int npf = 0, ikeys = -1, isock = -1, isig, timeout;
 		int64_t now = w_mono();
 
+		if (w.fd >= 0 && now - w.rx_at > W_STALL_MS) {
+			/* a peer gone without a FIN: no keepalive came */
+			snprintf(w.feed, sizeof(w.feed), "reconnecting");
+			w_stream_close(&w, 0);
+		}
 		if (w.fd < 0 && now >= w.retry_at) {
 			if (w.nostream)
 				w.reload = 1, w.retry_at = now + c->poll_ms;
@@ -595,6 +606,8 @@ ctlwatch_run(const struct ctlwatch_cfg *c)
 		timeout = c->board ? (int)(next_tick - now) : 60000;
 		if (w.fd < 0 && w.retry_at - now < timeout)
 			timeout = (int)(w.retry_at - now);
+		if (w.fd >= 0 && w.rx_at + W_STALL_MS + 1 - now < timeout)
+			timeout = (int)(w.rx_at + W_STALL_MS + 1 - now);
 		if (timeout < 0)
 			timeout = 0;
 		if (c->board && w.raw) {

@@ -10,8 +10,8 @@
  * `event: reset`, and after every (re)connection of the stream, the list
  * is read again.  A server without the stream (404/405: tocsind before
  * the SSE route) is read by re-reading the list every 2 s instead.  A
- * lost stream is reconnected after 1 s (or the stream's `retry`), with
- * Last-Event-ID.
+ * lost stream (closed, or silent for 45 s: three missed keepalives) is
+ * reconnected after 1 s (or the stream's `retry`), with Last-Event-ID.
  *
  * Screen: on a terminal, the alternate screen, redrawn in place with one
  * write per frame, resized on SIGWINCH, keys read in raw mode (ISIG kept:
