@@ -14,7 +14,9 @@
  * Exit codes (enum ctl_exit): 0 done, 1 the server said no (4xx; for
  * status: unhealthy or not ready; for command: the device did not do
  * it), 2 usage or local setup, 3 no answer or 5xx.  Messages go to
- * stderr as "tocsinctl: ..."; the token is never printed.
+ * stderr as "tocsinctl: ..." rather than through daemon/log: they are
+ * answers to the person who typed the command, not a daemon's
+ * timestamped key=value lines.  The token is never printed.
  */
 #include <errno.h>
 #include <signal.h>

@@ -22,7 +22,8 @@
  * And `watch --plain` against a canned SSE server: the list, an event
  * applied, the stream lost and resumed with Last-Event-ID, `reset` and
  * every reconnection re-reading the list; `incidents --json` walking
- * two pages of the same server by their cursor.
+ * two pages of the same server by their cursor; `command`'s request
+ * and its outcome as the exit code.
  *
  * Bounds: every tocsinctl run 20 s; the port line 10 s; /readyz 15 s;
  * the incidents 20 s; a tmux change 10 s.  tocsind stops by PID, tmux
@@ -546,6 +547,7 @@ static struct {
 	int	 streams;		/* stream requests */
 	char	 last_id[64];		/* the second stream's Last-Event-ID */
 	int	 paged;			/* lists: two pages, cursor "c/1" */
+	char	 post[1024];		/* the last POST, headers and body */
 	pthread_t th;
 } F;
 
@@ -671,6 +673,27 @@ f_main(void *arg)
 					close(s2);
 				s2 = fd;
 			}
+		} else if (strncmp(req, "POST /api/v1/devices/", 21) == 0) {
+			const char *ans = strstr(req, "/commands/dg_start ") ?
+			    "{\"device\":\"T1-dg\",\"command\":\"dg_start\","
+			    "\"outcome\":\"done\"}" :
+			    "{\"device\":\"T1-dg\",\"command\":\"reset\","
+			    "\"outcome\":\"refused\",\"exception\":"
+			    "\"illegal data address\"}";
+			char resp[512];
+			struct pollfd p = { fd, POLLIN, 0 };
+			ssize_t k;
+
+			/* the body follows the headers, maybe in a later read */
+			if (poll(&p, 1, 200) > 0 && (k = read(fd, req + n,
+			    sizeof(req) - 1 - n)) > 0)
+				req[n + (size_t)k] = '\0';
+			snprintf(F.post, sizeof(F.post), "%s", req);
+			snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\n"
+			    "Content-Type: application/json\r\nContent-Length: "
+			    "%zu\r\n\r\n%s", strlen(ans), ans);
+			f_write(fd, resp);
+			close(fd);
 		} else {
 			f_write(fd, "HTTP/1.1 404 Not Found\r\nContent-Length: 2"
 			    "\r\n\r\n{}");
@@ -732,6 +755,44 @@ Test(tocsinctl, incidents_pages_canned)
 	cr_assert_eq(F.lists, 2);
 	json_decref(j);
 	proc_result_free(&r);
+}
+
+/* command: the request (token, actor, incident) and the outcome as the
+ * exit code (done 0, anything else 1). */
+Test(tocsinctl, command_canned)
+{
+	struct proc_result r;
+	char args[512], dir[] = "/tmp/tocsin-ctlcmd-XXXXXX", path[64];
+	int port = f_start(0);
+
+	cr_assert_not_null(mkdtemp(dir));
+	tenv_write_file(dir, "token", TOKEN "\n");
+	snprintf(path, sizeof(path), "%s/token", dir);
+	cr_assert_eq(chmod(path, 0600), 0);
+	snprintf(args, sizeof(args), "-s http://127.0.0.1:%d -t %s --actor amy "
+	    "command T1-dg dg_start --incident INC-0-1", port, path);
+	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "T1-dg dg_start: done\n");
+	cr_assert(strstr(F.post, "Authorization: Bearer " TOKEN "\r\n") !=
+	    NULL, "%s", F.post);
+	cr_assert(strstr(F.post, "{\"actor\":\"amy\",\"incident\":"
+	    "\"INC-0-1\"}") != NULL, "%s", F.post);
+	proc_result_free(&r);
+	snprintf(args, sizeof(args), "-s http://127.0.0.1:%d -t %s --actor amy "
+	    "command T1-dg reset", port, path);
+	cr_assert_eq(ctl(NULL, args, &r), 1, "%s", r.err);
+	cr_assert_str_eq(r.out, "T1-dg reset: refused, exception illegal data "
+	    "address\n");
+	proc_result_free(&r);
+	snprintf(args, sizeof(args), "-s http://127.0.0.1:%d -t %s --actor amy "
+	    "--json command T1-dg reset", port, path);
+	cr_assert_eq(ctl(NULL, args, &r), 1);
+	cr_assert(strncmp(r.out, "{\"device\":\"T1-dg\"", 17) == 0, "%s",
+	    r.out);
+	proc_result_free(&r);
+	f_stop();
+	snprintf(args, sizeof(args), "rm -rf '%s'", dir);
+	cr_assert_eq(system(args), 0);
 }
 
 Test(tocsinctl, watch_stream_canned)
