@@ -33,6 +33,8 @@
 
 #define W_PAGE		1000		/* items per list page (the max) */
 #define W_RETRY_MS	1000		/* stream reconnect delay */
+#define W_FRAME_MS	50		/* at most 20 frames a second: an event
+					 * storm redraws, it does not flood */
 #define W_STALL_MS	45000		/* a stream silent this long (three
 					 * of tocsind's 15 s keepalives) is
 					 * taken as lost and reconnected */
@@ -523,7 +525,7 @@ ctlwatch_run(const struct ctlwatch_cfg *c)
 	struct watch w;
 	struct sigaction sa;
 	int rc = CTL_EXIT_OK;
-	int64_t next_tick = 0;
+	int64_t next_tick = 0, drawn = 0;
 
 	memset(&w, 0, sizeof(w));
 	w.c = c;
@@ -586,9 +588,11 @@ ctlwatch_run(const struct ctlwatch_cfg *c)
 			w_load(&w);
 		}
 		now = w_mono();
-		if (c->board && (w.dirty || now >= next_tick)) {
+		if (c->board && ((w.dirty && now - drawn >= W_FRAME_MS) ||
+		    now >= next_tick)) {
 			w_draw(&w);
 			w.dirty = 0;
+			drawn = now;
 			/* the next whole second of the wall clock */
 			next_tick = now + 1000 - w_wall() % 1000;
 		} else if (!c->board && w.dirty) {
@@ -604,6 +608,8 @@ ctlwatch_run(const struct ctlwatch_cfg *c)
 			w.dirty = 0;
 		}
 		timeout = c->board ? (int)(next_tick - now) : 60000;
+		if (c->board && w.dirty && drawn + W_FRAME_MS - now < timeout)
+			timeout = (int)(drawn + W_FRAME_MS - now);
 		if (w.fd < 0 && w.retry_at - now < timeout)
 			timeout = (int)(w.retry_at - now);
 		if (w.fd >= 0 && w.rx_at + W_STALL_MS + 1 - now < timeout)
