@@ -12,14 +12,13 @@
  * `show` (the timeline; 404 as exit 1; --json), `status`, the server
  * from TOCSIN_SERVER and from a config file, an unreachable server as
  * exit 3, a usage error as exit 2, a token file others can read refused
- * (exit 2) without the token in the message, `ack` (200 and the state,
- * or, while tocsind has no action routes, the 404 as exit 1), and
- * `watch --once`.  Then `watch` in tmux (skipped, saying so, without
- * tmux): the T1 incident's row is red and its countdown moves between
+ * (exit 2) without the token in the message, `ack` (done; again: the
+ * engine's 409 as exit 1), `note` on the timeline, maintenance add, list
+ * and delete (again: 404, exit 1), and `watch --once`.  Then `watch`
+ * in tmux (skipped, saying so, without tmux): the T1 incident's row is red and its countdown moves between
  * two captures and it uses under 0.3 s of CPU in 3 s (it does not
  * spin); after a resize the board fits the new size; the `a`
- * key acknowledges it and the row turns yellow
- * (or, without the ack route, the status line says the server's 404).
+ * key acknowledges it and the row turns yellow; q ends the session.
  * And `watch --plain` against a canned SSE server: the list, an event
  * applied, the stream lost and resumed with Last-Event-ID, `reset` and
  * every reconnection re-reading the list; `incidents --json` walking
@@ -337,43 +336,52 @@ Test(tocsinctl, commands_and_exit_codes)
 	cr_assert_eq(ctl(NULL, args, &r), 2);
 	cr_assert(strstr(r.err, "--token-file") != NULL, "%s", r.err);
 	proc_result_free(&r);
-	/* ack with the token: done, or the 404 of a tocsind without the
-	 * action routes (exit 1) */
+	/* ack with the token: done, and shown; a second ack is the
+	 * engine's 409: exit 1 with its reason */
 	snprintf(args, sizeof(args), "-s %s -t %s/token ack INC-0-2 --actor noc",
 	    C.url, C.dir);
-	if (ctl(NULL, args, &r) == 0) {
-		cr_assert(strstr(r.out, "INC-0-2 ack: acknowledged") != NULL,
-		    "%s", r.out);
-	} else {
-		cr_assert_eq(r.status, 1, "%s", r.err);
-		cr_assert(strstr(r.err, "404") != NULL, "%s", r.err);
-		cr_log_warn("tocsind has no POST .../ack yet: checked the 404");
-	}
+	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
+	cr_assert(strstr(r.out, "INC-0-2 ack: acknowledged") != NULL, "%s",
+	    r.out);
+	proc_result_free(&r);
+	cr_assert_eq(ctl(NULL, args, &r), 1, "%s", r.err);
+	cr_assert(strstr(r.err, "409") != NULL, "%s", r.err);
+	proc_result_free(&r);
+	snprintf(args, sizeof(args), "-s %s -t %s/token note INC-0-2 --actor noc "
+	    "on the way", C.url, C.dir);
+	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
+	proc_result_free(&r);
+	snprintf(args, sizeof(args), "-s %s show INC-0-2", C.url);
+	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
+	cr_assert(strstr(r.out, "state      acknowledged (yellow)") != NULL,
+	    "%s", r.out);
+	cr_assert(strstr(r.out, " noc          note         on the way") !=
+	    NULL, "%s", r.out);
 	cr_assert(strstr(r.err, TOKEN) == NULL && strstr(r.out, TOKEN) == NULL);
 	proc_result_free(&r);
-	/* maintenance: a DELETE carries the token too (a 401 would come
-	 * before routing); add and list work, or are the 404 of a tocsind
-	 * without the maintenance routes */
-	snprintf(args, sizeof(args), "-s %s -t %s/token maintenance delete 999",
-	    C.url, C.dir);
-	cr_assert_eq(ctl(NULL, args, &r), 1);
-	cr_assert(strstr(r.err, "404") != NULL, "%s", r.err);
-	proc_result_free(&r);
+	/* maintenance: add, list, delete (a DELETE carries the token too:
+	 * without it the gate's 401), a second delete 404 */
 	snprintf(args, sizeof(args), "-s %s -t %s/token maintenance add --site "
 	    "T3 --start now --end +1h --reason works --actor noc", C.url,
 	    C.dir);
-	if (ctl(NULL, args, &r) == 0) {
-		cr_assert(strstr(r.out, "T3") != NULL, "%s", r.out);
-		proc_result_free(&r);
-		snprintf(args, sizeof(args), "-s %s maintenance list", C.url);
-		cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
-		cr_assert(strstr(r.out, "works") != NULL, "%s", r.out);
-	} else {
-		cr_assert_eq(r.status, 1, "%s", r.err);
-		cr_assert(strstr(r.err, "404") != NULL, "%s", r.err);
-		cr_log_warn("tocsind has no /api/v1/maintenance yet: checked "
-		    "the 404");
-	}
+	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
+	cr_assert(strncmp(r.out, "1 ", 2) == 0 && strstr(r.out, " T3 ") &&
+	    strstr(r.out, "works"), "%s", r.out);
+	proc_result_free(&r);
+	snprintf(args, sizeof(args), "-s %s maintenance list --json", C.url);
+	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
+	j = json_loads(r.out, 0, NULL);
+	cr_assert_eq(json_array_size(json_object_get(j, "windows")), 1, "%s",
+	    r.out);
+	json_decref(j);
+	proc_result_free(&r);
+	snprintf(args, sizeof(args), "-s %s -t %s/token maintenance delete 1",
+	    C.url, C.dir);
+	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "maintenance window 1 deleted\n");
+	proc_result_free(&r);
+	cr_assert_eq(ctl(NULL, args, &r), 1);
+	cr_assert(strstr(r.err, "404") != NULL, "%s", r.err);
 	proc_result_free(&r);
 	snprintf(args, sizeof(args), "-s %s -t %s/token maintenance add --site "
 	    "T3 --start soon --end +1h --reason x --actor noc", C.url, C.dir);
@@ -562,14 +570,9 @@ Test(tocsinctl, watch_in_tmux)
 		pane_line("ack INC-", l2, sizeof(l2));
 	} while (strstr(l1, "acknowledged") == NULL && l2[0] == '\0' &&
 	    tenv_mono_ms() < end);
-	if (l2[0] != '\0' && strstr(l2, "HTTP 404") != NULL) {
-		cr_log_warn("tocsind has no POST .../ack yet: the a key's 404 "
-		    "is on the status line: %s", l2);
-	} else {
-		cr_assert(strstr(l1, "acknowledged") != NULL, "%s / %s", l1,
-		    l2);
-		cr_assert(strstr(l1, "33m") != NULL, "not yellow: %s", l1);
-	}
+	cr_assert(strstr(l1, "acknowledged") != NULL, "%s / %s", l1, l2);
+	cr_assert(strstr(l1, "33m") != NULL && strstr(l1, "33m") <
+	    strstr(l1, "INC-"), "not yellow: %s", l1);
 	/* q quits and restores the terminal */
 	free(tmux("send-keys -t ctl q"));
 	end = tenv_mono_ms() + 10000;
