@@ -78,6 +78,7 @@ static const struct {
 	{ "status", CTL_STATUS, 0, "" },
 	{ "incidents", CTL_INCIDENTS, 0, "" },
 	{ "show", CTL_SHOW, 1, "ID" },
+	{ "site", CTL_SITE, 1, "ID" },
 	{ "ack", CTL_ACK, 1, "ID" },
 	{ "dispatch", CTL_DISPATCH, 1, "ID" },
 	{ "on-site", CTL_ON_SITE, 1, "ID" },
@@ -106,6 +107,7 @@ const char ctlopt_usage[] =
 "            [--severity V] [--planned] [--flapping] [--chronic]\n"
 "            [--limit N]           open incidents, nearest deadline first\n"
 "  show ID                         one incident and its timeline\n"
+"  site ID                         a site: tenants, devices, open incidents\n"
 "  ack|dispatch|on-site|resolve|resume ID\n"
 "  close ID [--satisfaction 1-5]\n"
 "  note ID TEXT                    add a note to the timeline\n"

@@ -429,6 +429,52 @@ cmd_show(struct ctl *c)
 	return CTL_EXIT_OK;
 }
 
+/* ---- site ---- */
+
+static int
+cmd_site(struct ctl *c)
+{
+	char path[1024], id[768], line[512];
+	json_t *j;
+	const json_t *site, *v;
+	size_t i;
+	int st;
+	int64_t now = ctl_now();
+
+	ctlhttp_escape(c->o.arg[0], id, sizeof(id));
+	snprintf(path, sizeof(path), "/api/v1/sites/%s", id);
+	st = ctl_call(c, "GET", path, NULL, &j);
+	if (st != 200 || c->o.json) {
+		if (st == 200)
+			ctl_print_json(j);
+		json_decref(j);
+		return ctl_exit_of(st);
+	}
+	site = json_object_get(j, "site");
+	printf("site       %s, area %s, region %s, station %s, branch %s, "
+	    "tier %s\n", js(site, "id"), js(site, "area"), js(site, "region"),
+	    js(site, "station"), js(site, "branch"), js(site, "tier"));
+	printf("tenants   ");
+	json_array_foreach(json_object_get(site, "tenants"), i, v)
+		printf("%s %s (%s)", i ? "," : "", js(v, "id"), js(v, "tier"));
+	printf("\n");
+	json_array_foreach(json_object_get(site, "devices"), i, v)
+		printf("device     %-24s %-16s %s\n", js(v, "id"),
+		    js(v, "profile"), js(v, "comm"));
+	ctlboard_header(line, sizeof(line));
+	printf("%s\n", line);
+	json_array_foreach(json_object_get(j, "incidents"), i, v) {
+		struct ctlboard_inc e;
+
+		if (ctlboard_inc_parse(v, &e) < 0)
+			continue;
+		ctlboard_line(&e, now, line, sizeof(line));
+		printf("%s\n", line);
+	}
+	json_decref(j);
+	return CTL_EXIT_OK;
+}
+
 /* ---- writes ---- */
 
 /* Loads the token for a write; 0 or an exit code. */
@@ -700,6 +746,9 @@ main(int argc, char *argv[])
 		break;
 	case CTL_SHOW:
 		rc = cmd_show(&c);
+		break;
+	case CTL_SITE:
+		rc = cmd_site(&c);
 		break;
 	case CTL_MAINT_ADD:
 	case CTL_MAINT_LIST:

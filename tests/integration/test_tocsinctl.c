@@ -9,8 +9,8 @@
  * (T1's is premium: a 60 s ack clock that counts down on the board).
  *
  * Checked: `incidents` (the table, --json, a filter, a 400 as exit 1),
- * `show` (the timeline; 404 as exit 1; --json), `status`, the server
- * from TOCSIN_SERVER and from a config file, an unreachable server as
+ * `show` (the timeline; 404 as exit 1; --json), `site`, `status`, the
+ * server from TOCSIN_SERVER and from a config file, an unreachable server as
  * exit 3, a usage error as exit 2, a token file others can read refused
  * (exit 2) without the token in the message, `ack` (done; again: the
  * engine's 409 as exit 1), `note` on the timeline, maintenance add, list
@@ -281,6 +281,19 @@ Test(tocsinctl, commands_and_exit_codes)
 	cr_assert_eq(ctl(NULL, args, &r), 1);
 	cr_assert(strstr(r.err, "404") != NULL, "%s", r.err);
 	cr_assert_str_eq(r.out, "");
+	proc_result_free(&r);
+	/* site: its facts, devices and incidents; an unknown one 404 */
+	snprintf(args, sizeof(args), "-s %s site T1", C.url);
+	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
+	cr_assert(strstr(r.out, "site       T1, area north, region A") != NULL,
+	    "%s", r.out);
+	cr_assert(strstr(r.out, "tenants    c1 (premium)") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "device     T1-rect") != NULL, "%s", r.out);
+	cr_assert_eq(count_lines_with(r.out, "\nINC-"), 1, "%s", r.out);
+	proc_result_free(&r);
+	snprintf(args, sizeof(args), "-s %s site T9", C.url);
+	cr_assert_eq(ctl(NULL, args, &r), 1);
+	cr_assert(strstr(r.err, "404") != NULL, "%s", r.err);
 	proc_result_free(&r);
 	/* status (the shards publish their numbers once a second: wait) */
 	snprintf(args, sizeof(args), "-s %s status", C.url);

@@ -55,6 +55,9 @@ Test(ctlopt, commands)
 	cr_assert_eq(o.planned, 1);
 	cr_assert_eq(o.limit, 5);
 	cr_assert_eq(o.json, 1);
+	cr_assert_eq(parse("site T1", &o, err, sizeof(err)), 0);
+	cr_assert_eq(o.cmd, CTL_SITE);
+	cr_assert_str_eq(o.arg[0], "T1");
 	cr_assert_eq(parse("show INC-0-1", &o, err, sizeof(err)), 0);
 	cr_assert_str_eq(o.arg[0], "INC-0-1");
 	cr_assert_eq(parse("on-site X --actor bob -tTOK", &o, err,
