@@ -130,6 +130,15 @@ ctl_print_json(const json_t *j)
 	free(s);
 }
 
+/* o's string member k, or "-" (never NULL for a printf). */
+static const char *
+js(const json_t *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+
+	return v ? v : "-";
+}
+
 /* ---- status ---- */
 
 static int
@@ -142,7 +151,8 @@ cmd_status(struct ctl *c)
 	char *metrics = NULL;
 	int hs, rs, rc = CTL_EXIT_OK, first;
 	double devs[3], inc = 0, d;
-	static const char *const comm[] = { "ok", "lost", "unknown" };
+	static const char *const comm[3][2] = { { "ok", "devices_ok" },
+	    { "lost", "devices_lost" }, { "unknown", "devices_unknown" } };
 	size_t i;
 
 	if ((hs = ctlhttp_request(&c->url, "GET", "/healthz", NULL, NULL,
@@ -173,8 +183,10 @@ cmd_status(struct ctl *c)
 		goto out;
 	}
 	if (hs >= 500 && json_object_get(health, "reasons") == NULL) {
-		ctl_err("/healthz: %d %s", hs, json_string_value(
-		    json_object_get(health, "error")));
+		const char *e = json_string_value(json_object_get(health,
+		    "error"));
+
+		ctl_err("/healthz: %d %s", hs, e ? e : "(no JSON error)");
 		rc = CTL_EXIT_UNREACHABLE;
 		goto out;
 	}
@@ -184,10 +196,9 @@ cmd_status(struct ctl *c)
 	if (metrics) {
 		for (i = 0; i < 3; i++) {
 			ctltext_metric(metrics, "tocsin_modbus_devices", "comm",
-			    comm[i], &devs[i]);
-			json_object_set_new(m, comm[i][0] == 'o' ? "devices_ok" :
-			    comm[i][0] == 'l' ? "devices_lost" :
-			    "devices_unknown", json_integer((json_int_t)devs[i]));
+			    comm[i][0], &devs[i]);
+			json_object_set_new(m, comm[i][1],
+			    json_integer((json_int_t)devs[i]));
 		}
 		for (i = 0; i < CORR_STATE__COUNT; i++) {
 			const char *s = corr_state_name((enum corr_state)i);
@@ -228,7 +239,8 @@ cmd_status(struct ctl *c)
 	printf("health     %s", hs == 200 ? "ok" : "unhealthy");
 	reasons = json_object_get(health, "reasons");
 	json_array_foreach(reasons, i, v)
-		printf("%s%s", i ? "; " : ": ", json_string_value(v));
+		printf("%s%s", i ? "; " : ": ", json_is_string(v) ?
+		    json_string_value(v) : "?");
 	printf("\nready      %s", rs == 200 ? "ready" : "not ready");
 	if (rs != 200 && json_is_string(json_object_get(ready, "reason")))
 		printf(": %s", json_string_value(json_object_get(ready,
@@ -263,7 +275,7 @@ cmd_status(struct ctl *c)
 	}
 	json_array_foreach(json_object_get(health, "sinks"), i, v)
 		printf("%s%s %s lag %lld B", i ? ", " : "sinks      ",
-		    json_string_value(json_object_get(v, "name")),
+		    js(v, "name"),
 		    json_is_true(json_object_get(v, "healthy")) ? "up" : "DOWN",
 		    (long long)json_integer_value(json_object_get(v,
 		    "lag_bytes")));
@@ -343,14 +355,6 @@ cmd_incidents(struct ctl *c)
 }
 
 /* ---- show ---- */
-
-static const char *
-js(const json_t *o, const char *k)
-{
-	const char *v = json_string_value(json_object_get(o, k));
-
-	return v ? v : "-";
-}
 
 static int
 cmd_show(struct ctl *c)
