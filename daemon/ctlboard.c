@@ -100,6 +100,12 @@ ctlboard_inc_parse(const json_t *ev, struct ctlboard_inc *e)
 	cb_copy(e->tier, sizeof(e->tier), json_object_get(inc, "tier"));
 	cb_copy(e->root, sizeof(e->root), json_object_get(json_object_get(inc,
 	    "root_cause"), "alarm"));
+	/* no root cause (a complaint, an area incident): its kind says what
+	 * it is */
+	if (e->root[0] == '\0' && json_is_string(json_object_get(inc, "kind"))
+	    && strcmp(json_string_value(json_object_get(inc, "kind")), "site")
+	    != 0)
+		cb_copy(e->root, sizeof(e->root), json_object_get(inc, "kind"));
 	e->planned = json_is_true(json_object_get(inc, "planned"));
 	e->flapping = json_is_true(json_object_get(inc, "flapping"));
 	e->chronic = json_is_true(json_object_get(inc, "chronic"));

@@ -46,7 +46,9 @@ struct ctlboard_inc {
 	char		 site[48];	/* "" for an area incident */
 	char		 area[48];
 	char		 tier[12];	/* "" when none */
-	char		 root[48];	/* the root cause's alarm code, or "" */
+	char		 root[48];	/* the root cause's alarm code, or the
+					 * kind of an incident without one
+					 * ("complaint", "area"), or "" */
 	char		 customers[96];	/* "c1,c2" (cut with "+" if longer) */
 	char		 clock[8];	/* the clock of deadline: "ack" ... */
 	uint8_t		 planned, flapping, chronic;

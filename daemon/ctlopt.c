@@ -45,11 +45,14 @@ static const struct opt opts[] = {
 	 * with every command (reads ignore it) */
 	{ "actor", 0, S(actor), ALL, 0, 0 },
 	{ "state", 0, S(state), B(CTL_INCIDENTS), 0, 0 },
-	{ "site", 0, S(site), B(CTL_INCIDENTS) | B(CTL_MAINT_ADD), 0, 0 },
+	{ "site", 0, S(site), B(CTL_INCIDENTS) | B(CTL_MAINT_ADD) |
+	    B(CTL_COMPLAINT), 0, 0 },
 	{ "area", 0, S(area), B(CTL_INCIDENTS) | B(CTL_MAINT_ADD), 0, 0 },
-	{ "customer", 0, S(customer), B(CTL_INCIDENTS), 0, 0 },
+	{ "customer", 0, S(customer), B(CTL_INCIDENTS) | B(CTL_COMPLAINT), 0,
+	    0 },
 	{ "tier", 0, S(tier), B(CTL_INCIDENTS), 0, 0 },
-	{ "severity", 0, S(severity), B(CTL_INCIDENTS), 0, 0 },
+	{ "severity", 0, S(severity), B(CTL_INCIDENTS) | B(CTL_COMPLAINT), 0,
+	    0 },
 	{ "planned", 0, F(planned), B(CTL_INCIDENTS), 0, 0 },
 	{ "flapping", 0, F(flapping), B(CTL_INCIDENTS), 0, 0 },
 	{ "chronic", 0, F(chronic), B(CTL_INCIDENTS), 0, 0 },
@@ -67,8 +70,9 @@ static const struct opt opts[] = {
 };
 #define NOPTS	(sizeof(opts) / sizeof(opts[0]))
 
-/* Commands: name, enum, positional arguments (min, max; -1: the rest is
- * joined into text). */
+/* Commands: name, enum, positional arguments: N exactly N; -(K + 1): K
+ * of them, then at least one word, all the rest joined by spaces into
+ * one text (arg[K]). */
 static const struct {
 	const char	*name;
 	enum ctl_cmd	 cmd;
@@ -85,8 +89,9 @@ static const struct {
 	{ "on_site", CTL_ON_SITE, 1, "ID" },
 	{ "resolve", CTL_RESOLVE, 1, "ID" },
 	{ "close", CTL_CLOSE, 1, "ID" },
-	{ "note", CTL_NOTE, -1, "ID TEXT" },
-	{ "pause", CTL_PAUSE, -1, "ID REASON" },
+	{ "note", CTL_NOTE, -2, "ID TEXT" },
+	{ "pause", CTL_PAUSE, -2, "ID REASON" },
+	{ "complaint", CTL_COMPLAINT, -1, "--customer C --site X TEXT" },
 	{ "resume", CTL_RESUME, 1, "ID" },
 	{ "command", CTL_COMMAND, 2, "DEVICE NAME" },
 	{ "watch", CTL_WATCH, 0, "" },
@@ -112,6 +117,8 @@ const char ctlopt_usage[] =
 "  close ID [--satisfaction 1-5]\n"
 "  note ID TEXT                    add a note to the timeline\n"
 "  pause ID REASON                 pause the SLA clocks\n"
+"  complaint --customer C --site X [--severity V] TEXT\n"
+"                                  a customer's complaint: a new incident\n"
 "  maintenance add (--site X | --area A) --start T --end T --reason R\n"
 "  maintenance list\n"
 "  maintenance delete ID\n"
@@ -221,7 +228,7 @@ ctlopt_parse(int argc, char *const argv[], struct ctlopt *o, char *err,
 {
 	const struct opt *seen[64];
 	const char *pos[64];
-	size_t nseen = 0, npos = 0, c;
+	size_t nseen = 0, npos = 0, c, fixed;
 	int i, dashdash = 0;
 	char name[64];
 
@@ -293,25 +300,27 @@ ctlopt_parse(int argc, char *const argv[], struct ctlopt *o, char *err,
 	}
 	o->cmd = cmds[c].cmd;
 	npos--;				/* the command word */
-	if ((cmds[c].nargs >= 0 && npos != (size_t)cmds[c].nargs) ||
-	    (cmds[c].nargs < 0 && npos < 2)) {
+	fixed = cmds[c].nargs >= 0 ? (size_t)cmds[c].nargs :
+	    (size_t)(-cmds[c].nargs - 1);
+	if ((cmds[c].nargs >= 0 && npos != fixed) ||
+	    (cmds[c].nargs < 0 && npos < fixed + 1)) {
 		snprintf(err, errlen, "usage: tocsinctl %s%s%s", cmds[c].name,
 		    cmds[c].args[0] ? " " : "", cmds[c].args);
 		return -EINVAL;
 	}
-	for (size_t k = 0; k < npos && k < 2; k++)
+	for (size_t k = 0; k < fixed && k < 2; k++)
 		o->arg[k] = pos[1 + k];
 	if (cmds[c].nargs < 0) {
 		size_t len = 0, off = 0;
 
-		for (size_t k = 2; k <= npos; k++)
+		for (size_t k = fixed + 1; k <= npos; k++)
 			len += strlen(pos[k]) + 1;
 		o->text = xmalloc(len + 1);
 		o->text[0] = '\0';
-		for (size_t k = 2; k <= npos; k++)
+		for (size_t k = fixed + 1; k <= npos; k++)
 			off += (size_t)snprintf(o->text + off, len + 1 - off,
-			    "%s%s", k > 2 ? " " : "", pos[k]);
-		o->arg[1] = o->text;
+			    "%s%s", k > fixed + 1 ? " " : "", pos[k]);
+		o->arg[fixed] = o->text;
 	}
 	for (size_t k = 0; k < nseen; k++)
 		if (!(seen[k]->cmds & B(o->cmd))) {
@@ -326,6 +335,12 @@ ctlopt_parse(int argc, char *const argv[], struct ctlopt *o, char *err,
 			    "(--site X | --area A) --start T --end T --reason R");
 			return -EINVAL;
 		}
+	}
+	if (o->cmd == CTL_COMPLAINT && (o->customer == NULL || o->site ==
+	    NULL)) {
+		snprintf(err, errlen, "usage: tocsinctl complaint --customer C "
+		    "--site X [--severity V] TEXT");
+		return -EINVAL;
 	}
 	if (o->timeout_ms == 0)
 		o->timeout_ms = 10000;

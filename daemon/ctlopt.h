@@ -39,7 +39,7 @@ enum ctl_cmd {
 	CTL_NONE,
 	CTL_STATUS, CTL_INCIDENTS, CTL_SHOW, CTL_SITE,
 	CTL_ACK, CTL_DISPATCH, CTL_ON_SITE, CTL_RESOLVE, CTL_CLOSE, CTL_NOTE,
-	CTL_PAUSE, CTL_RESUME,
+	CTL_PAUSE, CTL_RESUME, CTL_COMPLAINT,
 	CTL_MAINT_ADD, CTL_MAINT_LIST, CTL_MAINT_DELETE,
 	CTL_COMMAND, CTL_WATCH, CTL_HELP, CTL_VERSION,
 	CTL__NCMD
@@ -49,9 +49,9 @@ enum ctl_cmd {
 
 struct ctlopt {
 	enum ctl_cmd	 cmd;
-	const char	*arg[2];	/* ID, TEXT / DEVICE, NAME */
-	char		*text;		/* note/pause: the words after ID
-					 * joined by spaces (malloc'd) */
+	const char	*arg[2];	/* ID, TEXT / DEVICE, NAME / TEXT */
+	char		*text;		/* note, pause, complaint: the last
+					 * words joined by spaces (malloc'd) */
 	/* settings, resolved by ctlopt_resolve (NULL: unset) */
 	const char	*server, *token_file, *actor, *config;
 	int		 json;		/* print the server's JSON */
@@ -60,7 +60,7 @@ struct ctlopt {
 	const char	*state, *site, *area, *customer, *tier, *severity;
 	int		 planned, flapping, chronic;
 	long		 limit;		/* at most this many, 0: all */
-	/* close, command, maintenance add */
+	/* close, command, maintenance add, complaint */
 	int		 satisfaction;	/* 1-5, 0: none */
 	const char	*incident;
 	const char	*start, *end, *reason;

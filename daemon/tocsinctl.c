@@ -679,6 +679,33 @@ cmd_command(struct ctl *c)
 }
 
 static int
+cmd_complaint(struct ctl *c)
+{
+	json_t *body, *j;
+	int st;
+
+	if ((st = ctl_token(c, 1)) != 0)
+		return st;
+	body = json_pack("{s:s, s:s, s:s, s:s}", "customer", c->o.customer,
+	    "site", c->o.site, "text", c->o.arg[0], "actor", c->o.actor);
+	if (c->o.severity)
+		json_object_set_new(body, "severity",
+		    json_string(c->o.severity));
+	st = ctl_call(c, "POST", "/api/v1/complaints", body, &j);
+	json_decref(body);
+	if (st >= 200 && st < 300) {
+		if (c->o.json)
+			ctl_print_json(j);
+		else
+			printf("%s: complaint of %s about %s, %s, %s\n",
+			    js(j, "incident"), js(j, "customer"), js(j, "site"),
+			    js(j, "severity"), js(j, "state"));
+	}
+	json_decref(j);
+	return ctl_exit_of(st);
+}
+
+static int
 cmd_watch(struct ctl *c)
 {
 	struct ctlwatch_cfg w;
@@ -761,6 +788,9 @@ main(int argc, char *argv[])
 		break;
 	case CTL_COMMAND:
 		rc = cmd_command(&c);
+		break;
+	case CTL_COMPLAINT:
+		rc = cmd_complaint(&c);
 		break;
 	case CTL_WATCH:
 		rc = cmd_watch(&c);

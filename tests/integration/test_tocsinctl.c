@@ -13,7 +13,8 @@
  * server from TOCSIN_SERVER and from a config file, an unreachable server as
  * exit 3, a usage error as exit 2, a token file others can read refused
  * (exit 2) without the token in the message, `ack` (done; again: the
- * engine's 409 as exit 1), `note` on the timeline, maintenance add, list
+ * engine's 409 as exit 1), `note` on the timeline, `complaint` (and its
+ * 400), maintenance add, list
  * and delete (again: 404, exit 1), and `watch --once`.  Then `watch`
  * in tmux (skipped, saying so, without tmux): the T1 incident's row is red and its countdown moves between
  * two captures and it uses under 0.3 s of CPU in 3 s (it does not
@@ -372,6 +373,22 @@ Test(tocsinctl, commands_and_exit_codes)
 	    NULL, "%s", r.out);
 	cr_assert(strstr(r.err, TOKEN) == NULL && strstr(r.out, TOKEN) == NULL);
 	proc_result_free(&r);
+	/* a complaint opens an incident naming its customer */
+	snprintf(args, sizeof(args), "-s %s -t %s/token complaint --customer c2 "
+	    "--site T2 --actor desk calls drop every evening", C.url, C.dir);
+	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
+	cr_assert(strstr(r.out, ": complaint of c2 about T2, major, open") !=
+	    NULL, "%s", r.out);
+	proc_result_free(&r);
+	snprintf(args, sizeof(args), "-s %s incidents --customer c2", C.url);
+	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
+	cr_assert_eq(count_lines_with(r.out, "\nINC-"), 2, "%s", r.out);
+	proc_result_free(&r);
+	snprintf(args, sizeof(args), "-s %s -t %s/token complaint --customer c3 "
+	    "--site T2 --actor desk wrong site", C.url, C.dir);
+	cr_assert_eq(ctl(NULL, args, &r), 1, "%s", r.err);
+	cr_assert(strstr(r.err, "400") != NULL, "%s", r.err);
+	proc_result_free(&r);
 	/* maintenance: add, list, delete (a DELETE carries the token too:
 	 * without it the gate's 401), a second delete 404 */
 	snprintf(args, sizeof(args), "-s %s -t %s/token maintenance add --site "
@@ -404,7 +421,8 @@ Test(tocsinctl, commands_and_exit_codes)
 	/* watch --once: one plain board, the nearest deadline first */
 	snprintf(args, sizeof(args), "-s %s watch --once", C.url);
 	cr_assert_eq(ctl("NO_COLOR=1", args, &r), 0, "%s", r.err);
-	cr_assert(strstr(r.out, "3 incidents") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, "4 incidents") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, " complaint c2") != NULL, "%s", r.out);
 	cr_assert(strstr(r.out, "\x1b") == NULL);
 	cr_assert(strstr(r.out, "\nINC-") != NULL, "%s", r.out);
 	cr_assert(strstr(strstr(r.out, "\nINC-"), " T1 ") <

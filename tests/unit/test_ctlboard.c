@@ -76,6 +76,12 @@ Test(ctlboard, parse_event)
 	cr_assert_eq(e.opened_at, T0 - 1000);
 	json_decref(j);
 	free(s);
+	/* an incident without a root cause shows its kind */
+	j = json_loads("{\"incident\":{\"id\":\"C\",\"kind\":\"complaint\","
+	    "\"state\":\"open\",\"root_cause\":null}}", 0, NULL);
+	cr_assert_eq(ctlboard_inc_parse(j, &e), 0);
+	cr_assert_str_eq(e.root, "complaint");
+	json_decref(j);
 	j = json_loads("{\"incident\":{\"state\":\"open\"}}", 0, NULL);
 	cr_assert_eq(ctlboard_inc_parse(j, &e), -EINVAL);
 	json_decref(j);

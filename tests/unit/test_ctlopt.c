@@ -77,6 +77,12 @@ Test(ctlopt, commands)
 	    sizeof(err)), 0);
 	cr_assert_str_eq(o.arg[1], "--waiting for the key");
 	ctlopt_fini(&o);
+	cr_assert_eq(parse("complaint --customer c1 --site T1 calls drop at "
+	    "night --severity minor", &o, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(o.cmd, CTL_COMPLAINT);
+	cr_assert_str_eq(o.arg[0], "calls drop at night");
+	cr_assert_str_eq(o.severity, "minor");
+	ctlopt_fini(&o);
 	cr_assert_eq(parse("maintenance add --area north --start now --end +2h "
 	    "--reason mains", &o, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(o.cmd, CTL_MAINT_ADD);
@@ -111,6 +117,10 @@ Test(ctlopt, usage_errors)
 		{ "show", "usage: tocsinctl show ID" },
 		{ "show A B", "usage: tocsinctl show ID" },
 		{ "note A", "usage: tocsinctl note ID TEXT" },
+		{ "complaint --customer c --site T1",
+		    "usage: tocsinctl complaint --customer C --site X TEXT" },
+		{ "complaint --site T1 no customer",
+		    "usage: tocsinctl complaint --customer C --site X" },
 		{ "command dev", "usage: tocsinctl command DEVICE NAME" },
 		{ "maintenance", "maintenance needs add, list or delete" },
 		{ "maintenance purge", "unknown command \"maintenance purge\"" },
