@@ -663,14 +663,29 @@ cmd_command(struct ctl *c)
 	if (c->o.json)
 		ctl_print_json(j);
 	else {
-		const char *k;
-		json_t *v;
+		const json_t *x = json_object_get(j, "exception");
+		const json_t *rb = json_object_get(j, "readback");
 
 		printf("%s %s: %s", c->o.arg[0], c->o.arg[1], outcome);
-		json_object_foreach(j, k, v)
-			if (strcmp(k, "device") && strcmp(k, "command") &&
-			    strcmp(k, "outcome") && json_is_string(v))
-				printf(", %s %s", k, json_string_value(v));
+		if (json_is_object(x))
+			printf(", exception %lld %s", (long long)
+			    json_integer_value(json_object_get(x, "code")),
+			    js(x, "name"));
+		if (json_is_string(json_object_get(j, "detail")))
+			printf(", %s", js(j, "detail"));
+		if (json_is_object(rb) && json_is_integer(json_object_get(rb,
+		    "value")))
+			printf(", read-back %lld (expected %lld, %lld reads)",
+			    (long long)json_integer_value(json_object_get(rb,
+			    "value")), (long long)json_integer_value(
+			    json_object_get(rb, "expected")), (long long)
+			    json_integer_value(json_object_get(rb, "reads")));
+		if (json_is_integer(json_object_get(j, "elapsed_ms")))
+			printf(", %lld ms", (long long)json_integer_value(
+			    json_object_get(j, "elapsed_ms")));
+		if (json_is_string(json_object_get(j, "incident")))
+			printf(", noted on %s (%s)", js(j, "incident"),
+			    js(j, "timeline"));
 		printf("\n");
 	}
 	st = strcmp(outcome, "done") == 0 ? CTL_EXIT_OK : CTL_EXIT_REFUSED;

@@ -765,10 +765,16 @@ f_main(void *arg)
 		} else if (strncmp(req, "POST /api/v1/devices/", 21) == 0) {
 			const char *ans = strstr(req, "/commands/dg_start ") ?
 			    "{\"device\":\"T1-dg\",\"command\":\"dg_start\","
-			    "\"outcome\":\"done\"}" :
+			    "\"outcome\":\"done\",\"actor\":\"amy\","
+			    "\"function\":6,\"address\":\"holding 0\","
+			    "\"elapsed_ms\":412,\"readback\":{\"address\":"
+			    "\"discrete 0\",\"expected\":1,\"reads\":2,"
+			    "\"value\":1},\"incident\":\"INC-0-1\","
+			    "\"timeline\":\"queued\"}" :
 			    "{\"device\":\"T1-dg\",\"command\":\"reset\","
-			    "\"outcome\":\"refused\",\"exception\":"
-			    "\"illegal data address\"}";
+			    "\"outcome\":\"refused\",\"exception\":{\"code\":2,"
+			    "\"name\":\"illegal data address\"},"
+			    "\"elapsed_ms\":9}";
 			char resp[512];
 			struct pollfd p = { fd, POLLIN, 0 };
 			ssize_t k;
@@ -861,7 +867,8 @@ Test(tocsinctl, command_canned)
 	snprintf(args, sizeof(args), "-s http://127.0.0.1:%d -t %s --actor amy "
 	    "command T1-dg dg_start --incident INC-0-1", port, path);
 	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
-	cr_assert_str_eq(r.out, "T1-dg dg_start: done\n");
+	cr_assert_str_eq(r.out, "T1-dg dg_start: done, read-back 1 (expected "
+	    "1, 2 reads), 412 ms, noted on INC-0-1 (queued)\n");
 	cr_assert(strstr(F.post, "Authorization: Bearer " TOKEN "\r\n") !=
 	    NULL, "%s", F.post);
 	cr_assert(strstr(F.post, "{\"actor\":\"amy\",\"incident\":"
@@ -870,8 +877,8 @@ Test(tocsinctl, command_canned)
 	snprintf(args, sizeof(args), "-s http://127.0.0.1:%d -t %s --actor amy "
 	    "command T1-dg reset", port, path);
 	cr_assert_eq(ctl(NULL, args, &r), 1, "%s", r.err);
-	cr_assert_str_eq(r.out, "T1-dg reset: refused, exception illegal data "
-	    "address\n");
+	cr_assert_str_eq(r.out, "T1-dg reset: refused, exception 2 illegal "
+	    "data address, 9 ms\n");
 	proc_result_free(&r);
 	snprintf(args, sizeof(args), "-s http://127.0.0.1:%d -t %s --actor amy "
 	    "--json command T1-dg reset", port, path);
