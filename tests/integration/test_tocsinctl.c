@@ -14,7 +14,8 @@
  * exit 3, a usage error as exit 2, a token file others can read refused
  * (exit 2) without the token in the message, `ack` (done; again: the
  * engine's 409 as exit 1), `note` on the timeline, `complaint` (and its
- * 400), maintenance add, list
+ * 400), `command` (unreachable device: exit 1; undeclared: 404),
+ * maintenance add, list
  * and delete (again: 404, exit 1), and `watch --once`.  Then `watch`
  * in tmux (skipped, saying so, without tmux): the T1 incident's row is red and its countdown moves between
  * two captures and it uses under 0.3 s of CPU in 3 s (it does not
@@ -115,6 +116,8 @@ daemon_up(void)
 	    "      - {name: v, address: 30001}\n"
 	    "    alarms:\n      - {code: MAINS_FAIL, point: v, condition: "
 	    "below, threshold: 170, clear: 190, severity: critical}\n"
+	    "    commands:\n      - {name: reset, function: 6, address: "
+	    "40001, value: 1}\n"
 	    "sites:\n"
 	    "  - {id: T1, area: north, region: A, tenants: "
 	    "[{customer: c1, tier: premium}]}\n"
@@ -388,6 +391,21 @@ Test(tocsinctl, commands_and_exit_codes)
 	    "--site T2 --actor desk wrong site", C.url, C.dir);
 	cr_assert_eq(ctl(NULL, args, &r), 1, "%s", r.err);
 	cr_assert(strstr(r.err, "400") != NULL, "%s", r.err);
+	proc_result_free(&r);
+	/* a declared command to a device that does not answer: not done
+	 * (exit 1), the outcome and its detail printed; an undeclared one:
+	 * the server's 404 */
+	snprintf(args, sizeof(args), "-s %s -t %s/token --actor noc command "
+	    "T3-rect reset --incident INC-0-3", C.url, C.dir);
+	cr_assert_eq(ctl(NULL, args, &r), 1, "%s%s", r.out, r.err);
+	cr_assert(strncmp(r.out, "T3-rect reset: ", 15) == 0 &&
+	    strstr(r.out, "noted on INC-0-3") != NULL, "%s", r.out);
+	cr_assert(strstr(r.out, ": done") == NULL, "%s", r.out);
+	proc_result_free(&r);
+	snprintf(args, sizeof(args), "-s %s -t %s/token --actor noc command "
+	    "T3-rect dg_start", C.url, C.dir);
+	cr_assert_eq(ctl(NULL, args, &r), 1, "%s", r.err);
+	cr_assert(strstr(r.err, "404") != NULL, "%s", r.err);
 	proc_result_free(&r);
 	/* maintenance: add, list, delete (a DELETE carries the token too:
 	 * without it the gate's 401), a second delete 404 */
