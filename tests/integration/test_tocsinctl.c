@@ -10,22 +10,21 @@
  *
  * Checked: `incidents` (the table, --json, a filter, a 400 as exit 1),
  * `show` (the timeline; 404 as exit 1; --json), `site`, `status`, the
- * server from TOCSIN_SERVER and from a config file, an unreachable server as
- * exit 3, a usage error as exit 2, a token file others can read refused
+ * server from TOCSIN_SERVER and from a config file, an unreachable server
+ * as exit 3, a usage error as exit 2, a token file others can read refused
  * (exit 2) without the token in the message, `ack` (done; again: the
  * engine's 409 as exit 1), `note` on the timeline, `complaint` (and its
  * 400), `command` (unreachable device: exit 1; undeclared: 404),
- * maintenance add, list
- * and delete (again: 404, exit 1), and `watch --once`.  Then `watch`
- * in tmux (skipped, saying so, without tmux): the T1 incident's row is red and its countdown moves between
- * two captures and it uses under 0.3 s of CPU in 3 s (it does not
- * spin); after a resize the board fits the new size; the `a`
- * key acknowledges it and the row turns yellow; q ends the session.
- * And `watch --plain` against a canned SSE server: the list, an event
- * applied, the stream lost and resumed with Last-Event-ID, `reset` and
- * every reconnection re-reading the list; `incidents --json` walking
- * two pages of the same server by their cursor; `command`'s request
- * and its outcome as the exit code.
+ * maintenance add, list and delete (again: 404, exit 1), and `watch
+ * --once`.  Then `watch` in tmux (skipped, saying so, without tmux): the T1
+ * incident's row is red and its countdown moves between two captures and it
+ * uses under 0.3 s of CPU in 3 s (it does not spin); after a resize the
+ * board fits the new size; the `a` key acknowledges it and the row turns
+ * yellow; q ends the session. And `watch --plain` against a canned SSE
+ * server: the list, an event applied, the stream lost and resumed with
+ * Last-Event-ID, `reset` and every reconnection re-reading the list;
+ * `incidents --json` walking two pages of the same server by their cursor;
+ * `command`'s request and its outcome as the exit code.
  *
  * Bounds: every tocsinctl run 20 s; the port line 10 s; /readyz 15 s;
  * the incidents 20 s; a tmux change 10 s.  tocsind stops by PID, tmux
