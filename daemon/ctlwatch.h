@@ -14,8 +14,9 @@
  * reconnected after 1 s (or the stream's `retry`), with Last-Event-ID.
  *
  * Screen: on a terminal, the alternate screen, redrawn in place with one
- * write per frame (every second, and on a change, at most 20 a second), resized on SIGWINCH, keys read in raw mode (ISIG kept:
- * Ctrl-C quits), the terminal restored on every way out.  With --plain or
+ * write per frame (every second, and on a change, at most 20 a second),
+ * resized on SIGWINCH, keys read in raw mode (ISIG kept: Ctrl-C quits),
+ * the terminal restored on every way out.  With --plain or
  * when stdout is not a terminal: plain text, a block of lines each time
  * the board changes.  NO_COLOR (or colour 0) drops the colours only.
  */
