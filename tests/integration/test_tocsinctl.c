@@ -4,7 +4,7 @@
  * canned server while tocsind has no /api/v1/events).
  *
  * The fleet is test_tocsind_api's: three sites, one rectifier each at
- * 127.1.Y.1-3 (Y in 251-254: this test's block, docs/testing.md) on a
+ * 127.0.Y.1-3 (Y in 204-207: this test's block, docs/testing.md) on a
  * port where nothing listens, so each site opens a COMM_LOSS incident
  * (T1's is premium: a 60 s ack clock that counts down on the board).
  *
@@ -52,7 +52,7 @@
 
 static struct {
 	char	 dir[64];
-	char	 net[32];		/* "127.1.Y." */
+	char	 net[32];		/* "127.0.Y." */
 	char	 url[64];		/* http://127.0.0.1:PORT */
 	int	 modport;
 	pid_t	 daemon;
@@ -97,7 +97,7 @@ daemon_up(void)
 	int64_t end;
 	int port;
 
-	snprintf(C.net, sizeof(C.net), "127.1.%u.", 251 + tenv_seed(31) % 4);
+	snprintf(C.net, sizeof(C.net), "127.0.%u.", 204 + tenv_seed(31) % 4);
 	snprintf(a, sizeof(a), "%s1", C.net);
 	C.modport = tenv_free_port(a);
 	cr_assert_gt(C.modport, 0);
