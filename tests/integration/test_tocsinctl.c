@@ -16,15 +16,16 @@
  * engine's 409 as exit 1), `note` on the timeline, `complaint` (and its
  * 400), `command` (unreachable device: exit 1; undeclared: 404),
  * maintenance add, list and delete (again: 404, exit 1), and `watch
- * --once`.  Then `watch` in tmux (skipped, saying so, without tmux): the T1
- * incident's row is red and its countdown moves between two captures and it
- * uses under 0.3 s of CPU in 3 s (it does not spin); after a resize the
- * board fits the new size; the `a` key acknowledges it and the row turns
- * yellow; q ends the session. And `watch --plain` against a canned SSE
- * server: the list, an event applied, the stream lost and resumed with
- * Last-Event-ID, `reset` and every reconnection re-reading the list;
- * `incidents --json` walking two pages of the same server by their cursor;
- * `command`'s request and its outcome as the exit code.
+ * --once`.  Then `watch` in tmux (skipped, saying so, without tmux), fed
+ * live by tocsind's event stream: the T1 incident's row is red and its
+ * countdown moves between two captures and it uses under 0.3 s of CPU in 3
+ * s (it does not spin); after a resize the board fits the new size; the `a`
+ * key acknowledges it and the row turns yellow; q ends the session. And
+ * `watch --plain` against a canned SSE server: the list, an event applied,
+ * the stream lost and resumed with Last-Event-ID, `reset` and every
+ * reconnection re-reading the list; `incidents --json` walking two pages of
+ * the same server by their cursor; `command`'s request and its outcome as
+ * the exit code.
  *
  * Bounds: every tocsinctl run 20 s; the port line 10 s; /readyz 15 s;
  * the incidents 20 s; a tmux change 10 s.  tocsind stops by PID, tmux
@@ -220,15 +221,38 @@ count_lines_with(const char *s, const char *needle)
 	return n;
 }
 
+/* The id of site's open incident (the list filtered by site), in buf. */
+static void
+site_incident(const char *site, char *buf, size_t len)
+{
+	struct httpfix_resp r;
+	char path[64];
+	json_t *j;
+	int port = atoi(strrchr(C.url, ':') + 1);
+
+	snprintf(path, sizeof(path), "/api/v1/incidents?site=%s", site);
+	cr_assert_eq(httpfix_do(port, "GET", path, NULL, NULL, &r), 200);
+	j = json_loads(r.body, 0, NULL);
+	snprintf(buf, len, "%s", json_string_value(json_object_get(
+	    json_object_get(json_array_get(json_object_get(j, "incidents"), 0),
+	    "incident"), "id")));
+	cr_assert(strncmp(buf, "INC-", 4) == 0, "%s: %s", site, r.body);
+	json_decref(j);
+	httpfix_free(&r);
+}
+
 Test(tocsinctl, commands_and_exit_codes)
 {
 	struct proc_result r;
-	char args[512], envs[256], path[128];
+	char args[512], envs[256], path[128], t1[32], t2[32], t3[32], want[96];
 	int64_t end;
 	json_t *j;
 
 	setup_dir();
 	daemon_up();
+	site_incident("T1", t1, sizeof(t1));
+	site_incident("T2", t2, sizeof(t2));
+	site_incident("T3", t3, sizeof(t3));
 	/* incidents: the table */
 	snprintf(args, sizeof(args), "-s %s incidents", C.url);
 	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
@@ -268,13 +292,14 @@ Test(tocsinctl, commands_and_exit_codes)
 	cr_assert(strstr(r.err, "HTTP 400") != NULL, "%s", r.err);
 	proc_result_free(&r);
 	/* show: the timeline; an unknown id 404: exit 1 */
-	snprintf(args, sizeof(args), "-s %s show INC-0-1", C.url);
+	snprintf(args, sizeof(args), "-s %s show %s", C.url, t1);
 	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
-	cr_assert(strstr(r.out, "incident   INC-0-1") != NULL, "%s", r.out);
+	snprintf(want, sizeof(want), "incident   %s", t1);
+	cr_assert(strstr(r.out, want) != NULL, "%s", r.out);
 	cr_assert(strstr(r.out, "timeline   ") != NULL, "%s", r.out);
 	cr_assert(strstr(r.out, " opened ") != NULL, "%s", r.out);
 	proc_result_free(&r);
-	snprintf(args, sizeof(args), "-s %s show INC-0-1 --json", C.url);
+	snprintf(args, sizeof(args), "-s %s show %s --json", C.url, t1);
 	cr_assert_eq(ctl(NULL, args, &r), 0);
 	j = json_loads(r.out, 0, NULL);
 	cr_assert(json_is_array(json_object_get(j, "timeline")), "%s", r.out);
@@ -340,34 +365,34 @@ Test(tocsinctl, commands_and_exit_codes)
 	tenv_write_file(C.dir, "open.token", TOKEN "\n");
 	snprintf(path, sizeof(path), "%s/open.token", C.dir);
 	cr_assert_eq(chmod(path, 0644), 0);
-	snprintf(args, sizeof(args), "-s %s -t %s ack INC-0-1 --actor noc",
-	    C.url, path);
+	snprintf(args, sizeof(args), "-s %s -t %s ack %s --actor noc",
+	    C.url, path, t1);
 	cr_assert_eq(ctl(NULL, args, &r), 2);
 	cr_assert(strstr(r.err, "0644") != NULL, "%s", r.err);
 	cr_assert(strstr(r.err, TOKEN) == NULL && strstr(r.out, TOKEN) == NULL);
 	proc_result_free(&r);
 	/* a write without any token file: exit 2, saying how to give one */
-	snprintf(args, sizeof(args), "-s %s resolve INC-0-1 --actor noc",
-	    C.url);
+	snprintf(args, sizeof(args), "-s %s resolve %s --actor noc",
+	    C.url, t1);
 	cr_assert_eq(ctl(NULL, args, &r), 2);
 	cr_assert(strstr(r.err, "--token-file") != NULL, "%s", r.err);
 	proc_result_free(&r);
 	/* ack with the token: done, and shown; a second ack is the
 	 * engine's 409: exit 1 with its reason */
-	snprintf(args, sizeof(args), "-s %s -t %s/token ack INC-0-2 --actor noc",
-	    C.url, C.dir);
+	snprintf(args, sizeof(args), "-s %s -t %s/token ack %s --actor noc",
+	    C.url, C.dir, t3);
 	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
-	cr_assert(strstr(r.out, "INC-0-2 ack: acknowledged") != NULL, "%s",
-	    r.out);
+	snprintf(want, sizeof(want), "%s ack: acknowledged", t3);
+	cr_assert(strstr(r.out, want) != NULL, "%s", r.out);
 	proc_result_free(&r);
 	cr_assert_eq(ctl(NULL, args, &r), 1, "%s", r.err);
 	cr_assert(strstr(r.err, "409") != NULL, "%s", r.err);
 	proc_result_free(&r);
-	snprintf(args, sizeof(args), "-s %s -t %s/token note INC-0-2 --actor noc "
-	    "on the way", C.url, C.dir);
+	snprintf(args, sizeof(args), "-s %s -t %s/token note %s --actor noc "
+	    "on the way", C.url, C.dir, t3);
 	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
 	proc_result_free(&r);
-	snprintf(args, sizeof(args), "-s %s show INC-0-2", C.url);
+	snprintf(args, sizeof(args), "-s %s show %s", C.url, t3);
 	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
 	cr_assert(strstr(r.out, "state      acknowledged (yellow)") != NULL,
 	    "%s", r.out);
@@ -395,10 +420,11 @@ Test(tocsinctl, commands_and_exit_codes)
 	 * (exit 1), the outcome and its detail printed; an undeclared one:
 	 * the server's 404 */
 	snprintf(args, sizeof(args), "-s %s -t %s/token --actor noc command "
-	    "T3-rect reset --incident INC-0-3", C.url, C.dir);
+	    "T2-rect reset --incident %s", C.url, C.dir, t2);
 	cr_assert_eq(ctl(NULL, args, &r), 1, "%s%s", r.out, r.err);
-	cr_assert(strncmp(r.out, "T3-rect reset: ", 15) == 0 &&
-	    strstr(r.out, "noted on INC-0-3") != NULL, "%s", r.out);
+	snprintf(want, sizeof(want), "noted on %s", t2);
+	cr_assert(strncmp(r.out, "T2-rect reset: ", 15) == 0 &&
+	    strstr(r.out, want) != NULL, "%s", r.out);
 	cr_assert(strstr(r.out, ": done") == NULL, "%s", r.out);
 	proc_result_free(&r);
 	snprintf(args, sizeof(args), "-s %s -t %s/token --actor noc command "
@@ -554,6 +580,15 @@ Test(tocsinctl, watch_in_tmux)
 	cr_assert(strstr(l1, " ack ") != NULL, "no T1 row with a countdown:\n"
 	    "%s", s);
 	cr_assert(strstr(s, "tocsin watch") != NULL, "%s", s);
+	/* fed by the event stream (so the a key's change below arrives as
+	 * an event, not by re-reading the list) */
+	end = tenv_mono_ms() + 10000;
+	while (strstr(s, "[live]") == NULL && tenv_mono_ms() < end) {
+		free(s);
+		usleep(200000);
+		s = tmux("capture-pane -p -t ctl");
+	}
+	cr_assert(strstr(s, "[live]") != NULL, "not on the stream: %s", s);
 	cr_assert(strstr(s, "q quit") != NULL, "%s", s);
 	free(s);
 	cr_assert(strstr(l1, "31m") != NULL && strstr(l1, "31m") <
