@@ -89,6 +89,16 @@ http_resp_fini(struct http_resp *rs)
 }
 
 void
+http_resp_header(struct http_resp *rs, const char *name, const char *value)
+{
+	if (rs->nhdr < HTTP_HDRS_MAX) {
+		rs->hdr[rs->nhdr].name = name;
+		rs->hdr[rs->nhdr].value = value;
+		rs->nhdr++;
+	}
+}
+
+void
 http_resp_append(struct http_resp *rs, const char *p, size_t n)
 {
 	if (rs->len + n + 1 > rs->cap) {
@@ -489,6 +499,7 @@ http_handle(const struct http_route *routes, size_t n, const char *token,
 	rq.query = q != NULL ? q + 1 : "";
 	rq.body = in->body != NULL ? in->body : "";
 	rq.bodylen = in->body != NULL ? in->bodylen : 0;
+	rq.if_none_match = in->if_none_match;
 
 	if (http_is_write(in->method)) {
 		static const char bearer[] = "Bearer ";
@@ -617,13 +628,22 @@ http_send(struct http_server *s, struct MHD_Connection *c,
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	char ra[16];
+	int cache_set = 0;
 
 	r = MHD_create_response_from_buffer(rs->len,
 	    rs->body != NULL ? rs->body : (char *)"", MHD_RESPMEM_MUST_COPY);
 	if (r == NULL)
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rs->ctype);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	for (size_t i = 0; i < rs->nhdr; i++) {
+		MHD_add_response_header(r, rs->hdr[i].name, rs->hdr[i].value);
+		if (strcasecmp(rs->hdr[i].name,
+		    MHD_HTTP_HEADER_CACHE_CONTROL) == 0)
+			cache_set = 1;
+	}
+	if (!cache_set)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+		    "no-store");
 	if (rs->allow[0] != '\0')
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rs->allow);
 	if (rs->auth_challenge)
@@ -760,6 +780,8 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 	in.body = hc->body != NULL ? hc->body : "";
 	in.bodylen = hc->len;
 	in.declared_len = hc->over ? (uint64_t)s->max_body + 1 : hc->len;
+	in.if_none_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_IF_NONE_MATCH);
 	http_handle(s->routes, s->nroutes, s->token, s->max_body, &in, &rs);
 	ret = http_send(s, c, &rs, hc->over);
 	http_resp_fini(&rs);

@@ -62,6 +62,7 @@
 #include "daemon/publish.h"
 #include "daemon/router.h"
 #include "daemon/view.h"
+#include "daemon/webui.h"
 #include "daemon/stats.h"
 #include "daemon/store.h"
 #include "daemon/telem.h"
@@ -566,7 +567,8 @@ static int
 live_http(struct live *lv)
 {
 	const struct cfg_http *ch = &lv->cfg->http;
-	struct http_route routes[MONITOR_NROUTES + VIEW_NROUTES];
+	struct http_route routes[MONITOR_NROUTES + VIEW_NROUTES +
+	    WEBUI_NROUTES];
 	size_t n;
 	char err[512];
 
@@ -583,6 +585,7 @@ live_http(struct live *lv)
 	}
 	n = monitor_routes(lv->monitor, routes);
 	n += view_routes(lv->view, routes + n);
+	n += webui_routes(routes + n);
 	if (http_start(&ch->server, routes, n, lv->http_token, &lv->http, err,
 	    sizeof(err)) != 0) {
 		log_error("start failed: %s", err);
