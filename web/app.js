@@ -282,6 +282,8 @@
     tr.dataset.state = i.state || '';
     tr.dataset.color = col;
     tr.dataset.kind = i.kind || 'site';
+    tr.dataset.site = i.site || '';
+    tr.dataset.area = i.area || '';
     tr.dataset.tier = i.tier || '';
     tr.dataset.sev = i.severity || '';
     tr.dataset.deadline = n ? String(n.deadline) : '';
