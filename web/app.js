@@ -703,8 +703,9 @@
         var d = await fetchJSON('/api/v1/incidents/' + encodeURIComponent(id));
         var step = ((d.body || {}).timeline || []).filter(function (s) { return s.action === STEP_OF[action]; }).pop();
         var owner = inc(d.body || {}).owner;
-        if (step) who = ' — ' + stateWord(step.action) + ' by ' + step.actor + ' at ' + ts(step.at);
-        else if (owner) who = ' — owned by ' + owner;
+        if (step && err.indexOf(step.actor) < 0) who = ' — ' + stateWord(step.action) + ' by ' + step.actor + ' at ' + ts(step.at);
+        else if (step) who = ' at ' + ts(step.at);
+        else if (owner && err.indexOf(owner) < 0) who = ' — owned by ' + owner;
       } catch (e) { /* the server's reason is enough */ }
       report(id, 'refused: ' + err + who, false);
     } else if (r.status === 401) {
