@@ -223,8 +223,12 @@
 
   /* ---- rendering ---- */
 
-  function ttbCell(i) {
-    var td = el('td', 'c-ttb'), n = nearest(i), span = el('span', 'ttb');
+  /* The countdown, written into span (kept: rows are updated in place so
+   * a click that spans a re-render still lands). */
+  function ttbFill(span, i) {
+    var n = nearest(i);
+    span.className = 'ttb';
+    span.replaceChildren();
     if (!n) {
       span.textContent = i.planned ? 'planned' : (i.kind === 'area' ? 'area' : 'no clock');
       span.classList.add('muted');
@@ -236,19 +240,28 @@
       span.textContent = dur(n.left);
       span.appendChild(el('span', 'which', n.name));
     }
+  }
+  function ttbCell(i) {
+    var td = el('td', 'c-ttb'), span = el('span', 'ttb');
+    ttbFill(span, i);
     td.appendChild(span);
     return td;
+  }
+
+  function barFill(bar, c) {
+    bar.className = 'bar ' + c.cls;
+    bar.firstChild.style.width = Math.round(c.frac * 100) + '%';
+    bar.setAttribute('aria-label', c.text);
+    bar.title = c.text;
   }
 
   function clocksCell(i) {
     var td = el('td', 'c-clocks'), box = el('div', 'clocks');
     ['ack', 'arrive', 'resolve'].forEach(function (n) {
-      var c = clockInfo(i, n), w = el('div', 'clk'), bar = el('div', 'bar ' + c.cls), fill = el('i');
-      fill.style.width = Math.round(c.frac * 100) + '%';
-      bar.appendChild(fill);
+      var w = el('div', 'clk'), bar = el('div', 'bar');
+      bar.appendChild(el('i'));
       bar.setAttribute('role', 'img');
-      bar.setAttribute('aria-label', c.text);
-      bar.title = c.text;
+      barFill(bar, clockInfo(i, n));
       w.appendChild(bar);
       w.appendChild(el('small', null, n));
       box.appendChild(w);
@@ -275,8 +288,27 @@
     return out;
   }
 
+  /* What a row shows apart from the passing time: while it holds, the
+   * row element is kept and only its times are written (rowTimes). */
+  function rowSig(ev, depth) {
+    var i = inc(ev);
+    return [ev.seq, depth, expanded.has(i.id), i.id === selected, arriveStart.get(i.id) || 0,
+      i.kind === 'area' ? childIds(ev).join(',') : ''].join('|');
+  }
+  function rowTimes(tr, ev) {
+    var i = inc(ev), bars = tr.querySelectorAll('.bar'), op = ms(i.opened_at);
+    ttbFill(tr.firstChild.firstChild, i);
+    ['ack', 'arrive', 'resolve'].forEach(function (n, k) { if (bars[k]) barFill(bars[k], clockInfo(i, n)); });
+    var nd = nearest(i);
+    tr.dataset.deadline = nd ? String(nd.deadline) : '';
+    tr.setAttribute('aria-label', rowLabel(i));
+    tr.lastChild.textContent = op ? dur(now() - op) : '';
+  }
+
   function incidentRow(ev, depth) {
     var i = inc(ev), col = color(i), tr = el('tr', 'row c-' + col + (depth ? ' child' : ''));
+    tr._key = 'r:' + i.id + ':' + depth;
+    tr._sig = rowSig(ev, depth);
     var n = nearest(i);
     tr.dataset.id = i.id;
     tr.dataset.state = i.state || '';
@@ -337,6 +369,7 @@
 
   function alarmRow(parentId, a) {
     var tr = el('tr', 'sub');
+    tr._key = 'a:' + parentId + ':' + a.device + ':' + a.code;
     tr.dataset.parent = parentId;
     var td = el('td', null, a.active ? 'active' : 'cleared');
     td.colSpan = 3;
@@ -374,31 +407,48 @@
         groups.get(k).push(ev);
       });
     });
-    var frag = document.createDocumentFragment();
+    var old = new Map(), nodes = [];
+    [].forEach.call(tb.children, function (tr) { if (tr._key) old.set(tr._key, tr); });
+    var keep = function (tr, ev) {
+      var o = old.get(tr._key);
+      if (o && o._sig === tr._sig) {
+        if (ev) rowTimes(o, ev);
+        nodes.push(o);
+      } else nodes.push(tr);
+    };
     order = [];
     groups.forEach(function (evs, k) {
       if (f.group) {
         var g = el('tr', 'grp'), td = el('td', null, f.group + ' ' + k + ' · ' + evs.length);
         td.colSpan = 10;
         g.appendChild(td);
-        frag.appendChild(g);
+        g._key = 'g:' + k;
+        g._sig = td.textContent;
+        keep(g, null);
       }
       evs.forEach(function (ev) {
         var i = inc(ev);
-        frag.appendChild(incidentRow(ev, 0));
+        var sig = rowSig(ev, 0), o = old.get('r:' + i.id + ':0');
+        if (o && o._sig === sig) { rowTimes(o, ev); nodes.push(o); } else nodes.push(incidentRow(ev, 0));
         order.push(i.id);
         if (!expanded.has(i.id)) return;
         if (i.kind === 'area') {
           childIds(ev).map(function (id) { return incidents.get(id); }).sort(compare).forEach(function (c) {
-            frag.appendChild(incidentRow(c, 1));
+            var cs = rowSig(c, 1), co = old.get('r:' + inc(c).id + ':1');
+            if (co && co._sig === cs) { rowTimes(co, c); nodes.push(co); } else nodes.push(incidentRow(c, 1));
             order.push(inc(c).id);
           });
         } else {
-          (i.alarms || []).slice(1).forEach(function (a) { frag.appendChild(alarmRow(i.id, a)); });
+          (i.alarms || []).slice(1).forEach(function (a) {
+            var tr = alarmRow(i.id, a);
+            tr._sig = tr.textContent;
+            keep(tr, null);
+          });
         }
       });
     });
-    tb.replaceChildren(frag);
+    var same = nodes.length === tb.children.length && nodes.every(function (n, k) { return n === tb.children[k]; });
+    if (!same) tb.replaceChildren.apply(tb, nodes);
     $('empty').hidden = list.length > 0;
     var c = { red: 0, yellow: 0, green: 0, grey: 0 };
     incidents.forEach(function (ev) { c[color(inc(ev))]++; });
@@ -1000,7 +1050,9 @@
       showTokenState();
     });
     document.addEventListener('keydown', onKey);
-    document.addEventListener('pointerdown', unlockAudio, { once: true });
+    /* on click, not pointerdown: the header's sound label changes, and a
+     * layout change between press and release would lose the click */
+    document.addEventListener('click', unlockAudio, { once: true, capture: true });
     window.addEventListener('popstate', function () { syncFilterInputs(); routeFromPath(); queueRender(); });
 
     routeFromPath();

@@ -280,7 +280,8 @@ async function main() {
       let last = '';
       const same = await until(async () => {
         const conn = await A.evaluate(() => window.__noc.conn());
-        if (conn !== 'live' && conn !== 'polling') { last = 'connection ' + conn; return false; }
+        /* the stream when tocsind serves it, else the page's polling */
+        if (conn !== 'live' && (conn !== 'polling' || !noEvents)) { last = 'connection ' + conn; return false; }
         const want = await apiIds();
         const model = await A.evaluate(() => window.__noc.ids());
         const dom = await rows(A);
