@@ -231,9 +231,58 @@ async function main() {
       const msg = await until(async () => { const t = await A.$eval('#p-msg', (e) => e.hidden ? '' : e.textContent); return /refused/.test(t) ? t : null; }, 5000);
       check('conflict', msg && /alice-noc/.test(msg) ? 'ok' : 'fail', msg || 'no refusal shown for a second ack');
       await shot(A, 'conflict');
+      /* planned work at this site, from the panel */
+      await A.click('#p-plan summary');
+      await A.fill('#pl-reason', 'rectifier swap (noc test)');
+      await A.click('#pl-go');
+      const planned = await until(async () => { const t = await A.$eval('#p-msg', (e) => e.hidden ? '' : e.textContent); return /planned work/.test(t) ? t : null; }, 5000);
+      const listed = await api('/api/v1/maintenance');
+      const win = ((listed.body || {}).windows || []).find((w) => w.site === t2.site && /noc test/.test(w.reason || ''));
+      check('plan', planned && /created/.test(planned) && win ? 'ok' : 'fail', `${planned}; GET /api/v1/maintenance ${win ? 'lists it: ' + JSON.stringify(win) : 'does not list it'}`);
       await A.click('#p-close');
     }
     await B.close();
+  }
+
+  /* a dead sink (Redis on a port where nothing listens) never blanks the
+   * board: /healthz says so, the rows are there */
+  {
+    const h = await api('/healthz');
+    const n = (await rows(A)).length;
+    const redisDown = h.status === 503 && /redis/.test(JSON.stringify(h.body));
+    check('dead_sink', redisDown && n > 0 ? 'ok' : 'fail', `/healthz ${h.status} ${redisDown ? '(Redis unreachable)' : JSON.stringify(h.body)}, ${n} rows on the board`);
+  }
+
+  /* keys: ? help, Esc, j/k selection, / filter */
+  {
+    await A.keyboard.press('Escape');
+    await A.click('h1');
+    await A.keyboard.press('?');
+    const help = await until(() => A.$eval('#help', (d) => d.open), 2000);
+    await A.keyboard.press('Escape');
+    const closed = await until(() => A.$eval('#help', (d) => !d.open), 2000);
+    for (let k = 0; k < 12; k++) await A.keyboard.press('k');
+    await A.keyboard.press('j');
+    await A.keyboard.press('k');
+    const sel = await A.$eval('#rows tr.row.sel', (tr) => tr.dataset.id).catch(() => null);
+    const first = (await rows(A))[0];
+    await A.keyboard.press('/');
+    const focus = await A.evaluate(() => document.activeElement && document.activeElement.id);
+    await A.keyboard.press('Escape');
+    const ok = help && closed && sel && first && sel === first.id && focus === 'f-q';
+    check('keys', ok ? 'ok' : 'fail', `? help ${!!help}, Esc ${!!closed}, k... j k selects ${sel} (first row ${first && first.id}), / focuses ${focus}`);
+  }
+
+  /* a deep link opens the incident's panel, read only, with its timeline */
+  {
+    const t1 = (await rows(A)).find((r) => r.site === 'T1');
+    const D = await ctxA.newPage();
+    await D.goto(cfg.base + '/incident/' + encodeURIComponent(t1.id));
+    const shown = await until(() => D.$eval('#p-body', (e) => /Timeline/.test(e.textContent) && /MAINS_FAIL/.test(e.textContent) && /cucc/.test(e.textContent) ? e.textContent.length : 0), 5000);
+    const title = await D.$eval('#p-title', (e) => e.textContent);
+    check('deep_link', shown && title.indexOf(t1.id) === 0 ? 'ok' : 'fail', `/incident/${t1.id}: panel "${title}"`);
+    await shot(D, 'panel');
+    await D.close();
   }
 
   /* 6. a filter survives a reload through the URL */

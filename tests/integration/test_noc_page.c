@@ -137,7 +137,7 @@ setup(void)
 		    "500ms}\n"
 		    "output: {file: %s/out.jsonl}\n"
 		    "kafka: {brokers: \"\"}\n"
-		    "redis: {port: %d}\n"
+		    "redis: {enabled: true, port: %d}\n"
 		    "http: {listen: \"127.0.0.1:%d\", token_file: %s}\n"
 		    "correlation:\n  storm: {code: MAINS_FAIL, sites: 3, "
 		    "window: 1m}\n"
