@@ -105,6 +105,7 @@ struct corr_mwin {
 	uint32_t id;		/* > 0 */
 	struct corr_maint m;	/* m.reason points at reason */
 	char	*reason;	/* owned */
+	char	*actor;		/* owned, or NULL */
 	uint8_t	 ended;		/* its end has been handled (incidents unplanned) */
 };
 
@@ -1661,9 +1662,13 @@ corr_engine_action(struct corr_engine *e, const struct corr_action *a,
 		inc->state = CORR_RESOLVED;
 		break;
 	case CORR_ACT_CLOSE:
+		if (a->satisfaction > 5)
+			REJECT(-EINVAL, "satisfaction %u is not 1-5",
+			    a->satisfaction);
 		if (inc->state != CORR_RESOLVED)
 			REJECT(-EPERM, "not resolved");
 		inc->state = CORR_CLOSED;
+		inc->satisfaction = a->satisfaction;
 		break;
 	case CORR_ACT_PAUSE:
 		if (note == NULL)
@@ -1724,6 +1729,9 @@ corr_engine_maint_put(struct corr_engine *e, uint32_t id,
 	w->reason = m->reason != NULL ? xstrndup(m->reason,
 	    corr_utf8_cut(m->reason, CORR_NOTE_MAX)) : xstrdup("");
 	w->m.reason = w->reason;
+	w->actor = m->actor != NULL ? xstrndup(m->actor,
+	    corr_utf8_cut(m->actor, CORR_ACTOR_MAX)) : NULL;
+	w->m.actor = w->actor;
 	w->ended = 0;
 	if (id > e->next_maint)
 		e->next_maint = id;
@@ -1748,12 +1756,22 @@ corr_engine_maint_remove(struct corr_engine *e, uint32_t id)
 		if (!e->maint[i].ended)
 			corr_unplan(e, id, e->now, "removed");
 		xfree(e->maint[i].reason);
+		xfree(e->maint[i].actor);
 		memmove(&e->maint[i], &e->maint[i + 1],
 		    (e->nmaint - i - 1) * sizeof(*e->maint));
 		e->nmaint--;
 		return 0;
 	}
 	return -ENOENT;
+}
+
+void
+corr_engine_maint_each(const struct corr_engine *e,
+    void (*fn)(void *arg, uint32_t id, const struct corr_maint *m, int ended),
+    void *arg)
+{
+	for (uint32_t i = 0; i < e->nmaint; i++)
+		fn(arg, e->maint[i].id, &e->maint[i].m, e->maint[i].ended);
 }
 
 /* ---- engine ---- */
@@ -1863,8 +1881,10 @@ corr_engine_free(struct corr_engine *e)
 	}
 	for (pos = 0; u64map_next(&e->chronic, &pos, NULL, &v); )
 		xfree(v);
-	for (uint32_t i = 0; i < e->nmaint; i++)
+	for (uint32_t i = 0; i < e->nmaint; i++) {
 		xfree(e->maint[i].reason);
+		xfree(e->maint[i].actor);
+	}
 	xfree(e->maint);
 	if (e->has_sla)
 		sla_engine_fini(&e->sla);
@@ -1991,7 +2011,7 @@ corr_engine_dump(const struct corr_engine *e, int64_t at,
  */
 
 #define CORR_SNAP_MAGIC		"TCSNAP1"	/* 8 bytes with its NUL */
-#define CORR_SNAP_VERSION	1u
+#define CORR_SNAP_VERSION	2u	/* 2: a window's actor; 1 still loads */
 #define CORR_SNAP_NAME_MAX	1024		/* bytes of a fleet id */
 #define CORR_SNAP_NONE		UINT32_MAX	/* no name */
 #define CORR_NSTATS	(sizeof(struct corr_stats) / sizeof(uint64_t))
@@ -2220,6 +2240,7 @@ corr_engine_save(const struct corr_engine *e, char **out, size_t *outlen)
 		snapbuf_put_i64(&w.body, mw->m.end_ms);
 		snapbuf_put_str(&w.body, mw->reason);
 		snapbuf_put_u8(&w.body, mw->ended);
+		snapbuf_put_str(&w.body, mw->actor);	/* version 2 */
 	}
 
 	incs = corr_sorted(e, &n);
@@ -2284,6 +2305,7 @@ corr_engine_save(const struct corr_engine *e, char **out, size_t *outlen)
 
 struct corr_snapr {
 	struct snapbuf_rd r;
+	uint32_t version;	/* of the snapshot being read */
 	uint32_t nnames;
 	uint8_t	*kinds;		/* per name: enum fleet_kind */
 	uint32_t *idx;		/* its index in this fleet, or FLEET_NONE */
@@ -2647,7 +2669,7 @@ corr_snap_load_maint(struct corr_engine *e, struct corr_snapr *sr)
 	struct snapbuf_rd *r = &sr->r;
 	struct corr_maint m;
 	uint32_t id = snapbuf_get_u32(r);
-	char *reason = NULL;
+	char *reason = NULL, *actor = NULL;
 	uint8_t ended;
 	int rs, ra;
 
@@ -2660,21 +2682,30 @@ corr_snap_load_maint(struct corr_engine *e, struct corr_snapr *sr)
 	if (snapbuf_get_str(r, CORR_NOTE_MAX, 0, &reason) != 0)
 		return -1;
 	ended = snapbuf_get_u8(r);
+	if (sr->version >= 2 &&
+	    snapbuf_get_str(r, CORR_ACTOR_MAX, 1, &actor) != 0) {
+		xfree(reason);
+		return -1;
+	}
 	if (snapbuf_ok(r) != 0 || ended > 1 || id == 0 ||
 	    id > e->next_maint) {
 		xfree(reason);
+		xfree(actor);
 		return snapbuf_fail(r, "maintenance window field out of range");
 	}
 	/* a place the fleet lost: the window covers nothing, still ends */
 	if (rs == CORR_REF_UNKNOWN || ra == CORR_REF_UNKNOWN)
 		m.site = m.area = FLEET_NONE;
 	m.reason = reason;
+	m.actor = actor;
 	if (corr_engine_maint_put(e, id, &m) != 0) {
 		xfree(reason);
+		xfree(actor);
 		return snapbuf_fail(r, "maintenance window id twice");
 	}
 	e->maint[e->nmaint - 1].ended = ended;
 	xfree(reason);
+	xfree(actor);
 	return 0;
 }
 
@@ -2770,8 +2801,9 @@ corr_snap_load_head(struct corr_engine *e, struct corr_snapr *sr)
 	    memcmp(magic, CORR_SNAP_MAGIC, sizeof(magic)) != 0)
 		return snapbuf_fail(r, "not a tocsin engine snapshot (magic)");
 	version = snapbuf_get_u32(r);
-	if (snapbuf_ok(r) == 0 && version != CORR_SNAP_VERSION)
+	if (snapbuf_ok(r) == 0 && (version < 1 || version > CORR_SNAP_VERSION))
 		return snapbuf_fail(r, "unsupported snapshot version");
+	sr->version = version;
 	shard = snapbuf_get_u32(r);
 	if (snapbuf_get_str(r, sizeof(e->cc.id_prefix) - 1, 0, &prefix) != 0)
 		return -1;

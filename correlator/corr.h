@@ -200,6 +200,7 @@ struct corr_incident {
 	uint8_t	 chronic;
 	uint8_t	 has_sla;	/* 1: sla below is open (site incident, clocks on) */
 	uint32_t planned_win;	/* id of the window that made it planned, or 0 */
+	uint8_t	 satisfaction;	/* set by close: 1-5, or 0 (not given) */
 	char	*owner;		/* who acknowledged; NULL before; owned */
 	char	*planned_reason;	/* the window's reason; owned, or NULL */
 	struct corr_alarm *root;	/* root cause (site incidents), never NULL there */
@@ -250,6 +251,8 @@ struct corr_action {
 	const char *actor;	/* required, non-empty */
 	const char *note;	/* may be NULL; required for CORR_ACT_NOTE */
 	int64_t	 at;		/* ms since epoch */
+	uint8_t	 satisfaction;	/* close: the customer's 1-5 from the
+				 * follow-up visit, 0: not given */
 };
 
 /* Outputs of an engine; the ops table pointer comes first (STYLE.md 2). */
@@ -273,6 +276,7 @@ struct corr_maint {
 	int64_t	 start_ms;	/* inclusive */
 	int64_t	 end_ms;	/* exclusive */
 	const char *reason;	/* copied */
+	const char *actor;	/* who planned it; copied, may be NULL */
 };
 
 /* Counters of one engine. */
@@ -348,12 +352,14 @@ int	 corr_engine_alarm(struct corr_engine *e, const struct alarm_event *ev);
  * emitted) or -ENOENT (unknown incident) / -EPERM (the action does not fit
  * the state, e.g. a pause when every clock has stopped or the incident has
  * no clocks) / -EINVAL (missing actor, or missing note for note and pause,
- * an actor over CORR_ACTOR_MAX or a note over CORR_NOTE_MAX bytes: the
+ * an actor over CORR_ACTOR_MAX or a note over CORR_NOTE_MAX bytes, a
+ * close's satisfaction over 5: the
  * timeline keeps them whole, so they are refused, not cut);
  * on failure the incident does not change, the reason goes to the sink's
  * rejected op and, if reason is not NULL, into reason.  Steps drive the
  * clocks: ack -> SLA_STEP_ACK, dispatch -> SLA_STEP_DISPATCH, on_site ->
- * SLA_STEP_ON_SITE, resolve -> SLA_STEP_RESOLVE; close drops the clocks.
+ * SLA_STEP_ON_SITE, resolve -> SLA_STEP_RESOLVE; close drops the clocks
+ * and keeps a->satisfaction on the incident for its closed event.
  */
 int	 corr_engine_action(struct corr_engine *e, const struct corr_action *a,
 	    char *reason, size_t reasonlen);
@@ -377,6 +383,14 @@ int	 corr_engine_maint_put(struct corr_engine *e, uint32_t id,
  * planned at the engine's current time, as if the window had ended.
  */
 int	 corr_engine_maint_remove(struct corr_engine *e, uint32_t id);
+/*
+ * Calls fn for every window the engine holds, in the order added: its id,
+ * the window (strings valid during the call) and whether its end has
+ * passed.  Pure.
+ */
+void	 corr_engine_maint_each(const struct corr_engine *e,
+	    void (*fn)(void *arg, uint32_t id, const struct corr_maint *m,
+	    int ended), void *arg);
 
 /* The incident with this id string, or NULL.  Valid until the next call. */
 const struct corr_incident *corr_engine_find(const struct corr_engine *e,

@@ -410,6 +410,9 @@ incjson_append(struct incjson_buf *b, const struct fleet *f,
 	IJ_KBOOL(b, "],\"flapping\":", ci->flapping);
 	IJ_KU64(b, ",\"flap_cycles\":", ci->flap_cycles);
 	IJ_KU64(b, ",\"repeats\":", ci->repeats);
+	/* only on a close that carried one (docs/correlation.md) */
+	if (ci->satisfaction != 0)
+		IJ_KU64(b, ",\"satisfaction\":", ci->satisfaction);
 	if (ev->sla != NULL && ci->has_sla)
 		ij_sla(b, ev);
 	else

@@ -23,11 +23,23 @@
  * max_body bytes; a larger one is read and dropped and answered 413, or
  * refused at once when its Content-Length says so.  Idle connections are
  * closed after idle_timeout_ms, so slow clients cannot hold the limit.
+ *
+ * Deferred answers (http.h).  A pending is a small counted object under
+ * its own mutex: the answer, whether it is done, and the suspended
+ * connection.  Whichever comes second of "the handler returned and the
+ * connection is suspended" and "http_pending_done()" resumes it: the
+ * access callback looks at `done` under the lock before suspending, and
+ * done() resumes only a connection it finds suspended, so an answer
+ * faster than the suspend is sent at once and none is missed.  The
+ * server keeps its suspended pendings on a list (its own mutex, never
+ * held while taking a pending's) so that http_stop() can answer them:
+ * libmicrohttpd must not be stopped with suspended connections.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -36,6 +48,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -46,6 +59,7 @@
 #include "daemon/ring.h"
 
 #define HTTP_SPARE	16	/* connections past the limit answered 503 */
+#define HTTP_DRAIN_S	1	/* http_stop: suspended answers may go out */
 
 const struct setting http_settings[] = {
 	{ "max_connections", SETTING_COUNT,
@@ -81,11 +95,17 @@ http_resp_init(struct http_resp *rs)
 	rs->ctype = "application/json";
 }
 
+static void http_pending_unref(struct http_pending *p);
+
 void
 http_resp_fini(struct http_resp *rs)
 {
 	FREE_NULL(rs->body);
 	rs->len = rs->cap = 0;
+	if (rs->pending != NULL) {
+		http_pending_unref(rs->pending);
+		rs->pending = NULL;
+	}
 }
 
 void
@@ -180,6 +200,102 @@ http_resp_error(struct http_resp *rs, int status, const char *fmt, ...)
 			*p = '?';
 	http_resp_json(rs, status, json_pack("{s:s, s:i}", "error", why,
 	    "status", status));
+}
+
+/* ---- deferred answers ---- */
+
+struct http_server;
+
+struct http_pending {
+	_Atomic int	 refs;		/* server side + completer (+ stop) */
+	pthread_mutex_t	 lock;		/* everything below */
+	int		 done;		/* rs is the answer */
+	struct http_resp rs;
+	struct MHD_Connection *c;	/* suspended on it, or NULL */
+	struct http_server *s;		/* its server while listed */
+	int		 listed;	/* on s's list (s->plock) */
+	int		 stopping;	/* answered by http_stop() */
+	struct http_pending *next, *prev;
+};
+
+struct http_pending *
+http_resp_defer(struct http_resp *rs)
+{
+	struct http_pending *p = xcalloc(1, sizeof(*p));
+
+	pthread_mutex_init(&p->lock, NULL);
+	atomic_init(&p->refs, 2);
+	http_resp_init(&p->rs);
+	FREE_NULL(rs->body);
+	rs->len = rs->cap = 0;
+	rs->pending = p;
+	return p;
+}
+
+static void
+http_pending_unref(struct http_pending *p)
+{
+	if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	http_resp_fini(&p->rs);
+	pthread_mutex_destroy(&p->lock);
+	xfree(p);
+}
+
+/* Moves src's answer (status, headers, body) into dst. */
+static void
+http_resp_move(struct http_resp *dst, struct http_resp *src)
+{
+	struct http_pending *keep = dst->pending;
+
+	FREE_NULL(dst->body);
+	*dst = *src;
+	dst->pending = keep;
+	src->body = NULL;
+	src->len = src->cap = 0;
+}
+
+static void http_unlist(struct http_pending *p);
+
+void
+http_pending_done(struct http_pending *p, struct http_resp *ans)
+{
+	struct MHD_Connection *c;
+
+	pthread_mutex_lock(&p->lock);
+	if (!p->done) {
+		http_resp_move(&p->rs, ans);
+		p->done = 1;
+	}
+	c = p->c;
+	p->c = NULL;
+	if (c != NULL)
+		http_unlist(p);
+	pthread_mutex_unlock(&p->lock);
+	/* suspended until this call, so c lives until libmicrohttpd runs
+	 * the access callback for it again */
+	if (c != NULL)
+		MHD_resume_connection(c);
+	http_pending_unref(p);
+}
+
+int
+http_resp_ready(struct http_resp *rs)
+{
+	struct http_pending *p = rs->pending;
+	int done;
+
+	if (p == NULL)
+		return 1;
+	pthread_mutex_lock(&p->lock);
+	if ((done = p->done) != 0)
+		http_resp_move(rs, &p->rs);
+	pthread_mutex_unlock(&p->lock);
+	if (done) {
+		rs->pending = NULL;
+		http_pending_unref(p);
+	}
+	return done;
 }
 
 /* ---- query strings ---- */
@@ -499,7 +615,6 @@ http_handle(const struct http_route *routes, size_t n, const char *token,
 	rq.query = q != NULL ? q + 1 : "";
 	rq.body = in->body != NULL ? in->body : "";
 	rq.bodylen = in->body != NULL ? in->bodylen : 0;
-	rq.if_none_match = in->if_none_match;
 
 	if (http_is_write(in->method)) {
 		static const char bearer[] = "Bearer ";
@@ -594,7 +709,30 @@ struct http_server {
 	_Atomic uint64_t busy;
 	_Atomic uint64_t unauthorized;
 	_Atomic uint64_t too_large;
+	pthread_mutex_t	 plock;		/* the suspended list, draining */
+	struct http_pending *suspended;	/* pendings waiting on a connection */
+	unsigned	 draining;	/* answered by http_stop, not yet sent */
+	pthread_cond_t	 drained;	/* draining went down */
 };
+
+/* Takes p off its server's suspended list (p->lock held). */
+static void
+http_unlist(struct http_pending *p)
+{
+	struct http_server *s = p->s;
+
+	pthread_mutex_lock(&s->plock);
+	if (p->listed) {
+		if (p->prev != NULL)
+			p->prev->next = p->next;
+		else
+			s->suspended = p->next;
+		if (p->next != NULL)
+			p->next->prev = p->prev;
+		p->listed = 0;
+	}
+	pthread_mutex_unlock(&s->plock);
+}
 
 /* One request's state, on the MHD thread only. */
 struct http_conn {
@@ -605,6 +743,8 @@ struct http_conn {
 	uint64_t	 declared;	/* Content-Length, or 0 */
 	int		 over;		/* more than max_body arrived */
 	int		 busy;		/* past the connection limit */
+	struct http_pending *pending;	/* suspended for it, or NULL */
+	int		 drain;		/* its answer is http_stop's */
 };
 
 static void
@@ -758,6 +898,18 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 	}
 	if (hc->busy)
 		return MHD_NO;
+	if (hc->pending != NULL) {
+		/* resumed: http_pending_done() put the answer there */
+		struct http_pending *p = hc->pending;
+
+		hc->pending = NULL;
+		pthread_mutex_lock(&p->lock);
+		ret = http_send(s, c, &p->rs, hc->over || p->stopping);
+		hc->drain = p->stopping;
+		pthread_mutex_unlock(&p->lock);
+		http_pending_unref(p);
+		return ret;
+	}
 	if (*upload_size > 0) {
 		if (!hc->over && hc->len + *upload_size <= s->max_body) {
 			if (hc->len + *upload_size + 1 > hc->cap) {
@@ -780,9 +932,35 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 	in.body = hc->body != NULL ? hc->body : "";
 	in.bodylen = hc->len;
 	in.declared_len = hc->over ? (uint64_t)s->max_body + 1 : hc->len;
-	in.if_none_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_IF_NONE_MATCH);
 	http_handle(s->routes, s->nroutes, s->token, s->max_body, &in, &rs);
+	if (rs.pending != NULL) {
+		struct http_pending *p = rs.pending;
+
+		rs.pending = NULL;
+		http_resp_fini(&rs);
+		pthread_mutex_lock(&p->lock);
+		if (!p->done) {
+			/* the completer resumes it (http_pending_done) */
+			MHD_suspend_connection(c);
+			p->c = c;
+			p->s = s;
+			pthread_mutex_lock(&s->plock);
+			p->listed = 1;
+			p->prev = NULL;
+			p->next = s->suspended;
+			if (s->suspended != NULL)
+				s->suspended->prev = p;
+			s->suspended = p;
+			pthread_mutex_unlock(&s->plock);
+			hc->pending = p;
+			pthread_mutex_unlock(&p->lock);
+			return MHD_YES;
+		}
+		ret = http_send(s, c, &p->rs, hc->over);
+		pthread_mutex_unlock(&p->lock);
+		http_pending_unref(p);
+		return ret;
+	}
 	ret = http_send(s, c, &rs, hc->over);
 	http_resp_fini(&rs);
 	return ret;
@@ -793,12 +971,29 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
 	struct http_conn *hc = *con_cls;
+	struct http_server *s = cls;
 
-	(void)cls;
 	(void)c;
 	(void)toe;
 	if (hc == NULL)
 		return;
+	if (hc->drain) {
+		pthread_mutex_lock(&s->plock);
+		s->draining--;
+		pthread_cond_broadcast(&s->drained);
+		pthread_mutex_unlock(&s->plock);
+	}
+	if (hc->pending != NULL) {
+		struct http_pending *p = hc->pending;
+
+		pthread_mutex_lock(&p->lock);
+		if (p->c != NULL) {
+			p->c = NULL;
+			http_unlist(p);
+		}
+		pthread_mutex_unlock(&p->lock);
+		http_pending_unref(p);
+	}
 	xfree(hc->url);
 	xfree(hc->body);
 	xfree(hc);
@@ -843,7 +1038,8 @@ http_start(const struct http_config *c, const struct http_route *routes,
 	struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)&ss;
 	const union MHD_DaemonInfo *di;
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+	    MHD_ALLOW_SUSPEND_RESUME;
 	char host[256];
 	const char *why;
 	unsigned port;
@@ -877,6 +1073,8 @@ http_start(const struct http_config *c, const struct http_route *routes,
 	s->token = token != NULL ? xstrdup(token) : NULL;
 	s->max_body = c->max_body;
 	s->max_conns = c->max_connections;
+	pthread_mutex_init(&s->plock, NULL);
+	pthread_cond_init(&s->drained, NULL);
 	s->mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL,
 	    http_access, s,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
@@ -895,6 +1093,8 @@ http_start(const struct http_config *c, const struct http_route *routes,
 		snprintf(err, errlen, "http.listen %s: cannot listen: %s",
 		    c->listen, strerror(e));
 		http_token_free(s->token);
+		pthread_mutex_destroy(&s->plock);
+		pthread_cond_destroy(&s->drained);
 		xfree(s->routes);
 		xfree(s);
 		return -e;
@@ -933,7 +1133,63 @@ http_stop(struct http_server *s)
 {
 	if (s == NULL)
 		return;
+	/* libmicrohttpd must not stop with suspended connections: whatever
+	 * still waits for another thread's answer gets 503 now */
+	for (;;) {
+		struct http_pending *p;
+		struct MHD_Connection *c;
+		struct http_resp rs;
+
+		pthread_mutex_lock(&s->plock);
+		if ((p = s->suspended) != NULL) {
+			s->suspended = p->next;
+			if (p->next != NULL)
+				p->next->prev = NULL;
+			p->listed = 0;
+			/* a completer may resume and free it meanwhile */
+			atomic_fetch_add_explicit(&p->refs, 1,
+			    memory_order_relaxed);
+		}
+		pthread_mutex_unlock(&s->plock);
+		if (p == NULL)
+			break;
+		http_resp_init(&rs);
+		rs.retry_after = 1;
+		http_resp_error(&rs, 503, "the server is stopping; the request "
+		    "may or may not have been applied (read it back)");
+		pthread_mutex_lock(&p->lock);
+		if (!p->done) {
+			http_resp_move(&p->rs, &rs);
+			p->done = 1;
+		}
+		c = p->c;
+		p->c = NULL;
+		p->stopping = c != NULL;
+		pthread_mutex_unlock(&p->lock);
+		http_resp_fini(&rs);
+		if (c != NULL) {
+			pthread_mutex_lock(&s->plock);
+			s->draining++;
+			pthread_mutex_unlock(&s->plock);
+			MHD_resume_connection(c);
+		}
+		http_pending_unref(p);
+	}
+	/* let the HTTP thread send those answers, for at most a second */
+	{
+		struct timespec dl;
+
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_sec += HTTP_DRAIN_S;
+		pthread_mutex_lock(&s->plock);
+		while (s->draining > 0 &&
+		    pthread_cond_timedwait(&s->drained, &s->plock, &dl) == 0)
+			;
+		pthread_mutex_unlock(&s->plock);
+	}
 	MHD_stop_daemon(s->mhd);
+	pthread_cond_destroy(&s->drained);
+	pthread_mutex_destroy(&s->plock);
 	http_token_free(s->token);
 	xfree(s->routes);
 	xfree(s);

@@ -29,6 +29,22 @@
  * quick and must not touch state owned by another thread except through
  * locks or atomics (daemon/stats).  Nothing here touches the libev loop.
  *
+ * Deferred answers.  A handler whose answer depends on another thread (a
+ * write that must reach a shard and be journaled first, a device command
+ * the poll thread performs) never waits for it: it calls
+ * http_resp_defer(), hands the returned pending to that thread and
+ * returns.  The server suspends the connection (libmicrohttpd's
+ * MHD_suspend_connection: the thread goes on serving others; nothing
+ * polls), and whichever thread has the answer fills an http_resp of its
+ * own and calls http_pending_done() exactly once; the connection resumes
+ * and the answer goes out on the HTTP thread.  A pending is counted: the
+ * server holds one reference, the completer the other, so either side may
+ * finish first.  Bounds are the completer's (it must answer, with a 503
+ * if it must give up); http_stop() answers 503 to any still suspended so
+ * the library can stop, and a later http_pending_done() only drops its
+ * reference.  Socketless callers (tests, fuzzing) see the pending in
+ * http_resp.pending and collect the answer with http_resp_ready().
+ *
  * The token is read once at start (http_token_load), kept in memory,
  * compared in constant time for its length, and never logged.
  */
@@ -81,7 +97,6 @@ struct http_req {
 	const char	*body;		/* NUL-terminated (may hold NULs) */
 	size_t		 bodylen;
 	json_t		*json;		/* HTTP_JSON routes: the object */
-	const char	*if_none_match;	/* the header, or NULL */
 };
 
 /* What a handler fills; starts as 200, application/json, empty. */
@@ -97,7 +112,11 @@ struct http_resp {
 		const char *name, *value; /* static strings */
 	}		 hdr[HTTP_HDRS_MAX]; /* more headers (http_resp_header) */
 	size_t		 nhdr;
+	struct http_pending *pending;	/* set by http_resp_defer(): the
+					 * answer comes later */
 };
+
+struct http_pending;
 
 typedef void http_handler_fn(void *arg, const struct http_req *rq,
 	    struct http_resp *rs);
@@ -122,7 +141,6 @@ struct http_in {
 	const char	*body;		/* NUL-terminated */
 	size_t		 bodylen;
 	uint64_t	 declared_len;	/* Content-Length, or bodylen */
-	const char	*if_none_match;	/* the header, or NULL */
 };
 
 /*
@@ -153,6 +171,25 @@ void	 http_resp_error(struct http_resp *rs, int status, const char *fmt,
 	    ...) __attribute__((format(printf, 3, 4)));
 /* Replaces the body with j (compact JSON); takes j's reference. */
 void	 http_resp_json(struct http_resp *rs, int status, json_t *j);
+
+/*
+ * In a handler, last: the answer will come from http_pending_done() on
+ * the returned pending (anything already in rs is dropped).  The caller
+ * owns one reference and must call http_pending_done() exactly once.
+ */
+struct http_pending *http_resp_defer(struct http_resp *rs);
+/*
+ * Any thread, once per pending: answers with ans (its body is taken over;
+ * ans is left empty, release it with http_resp_fini as usual) and drops
+ * the caller's reference.  Never blocks on the network.
+ */
+void	 http_pending_done(struct http_pending *p, struct http_resp *ans);
+/*
+ * Socketless callers: 1 when rs holds its answer (it was never deferred,
+ * or its pending is done: the answer is moved into rs), 0 while the
+ * pending waits.  http_resp_fini() on a waiting rs drops its reference.
+ */
+int	 http_resp_ready(struct http_resp *rs);
 
 /*
  * Takes the next name=value pair of a query string ("a=1&b=x%20y") at *q,
@@ -212,7 +249,8 @@ int	 http_start(const struct http_config *c, const struct http_route *routes,
 /* The port bound (useful with port 0). */
 unsigned http_port(const struct http_server *s);
 void	 http_stats(const struct http_server *s, struct http_stats *out);
-/* Stops the thread, closes every connection, frees s; NULL is a no-op. */
+/* Answers every suspended request 503 (stopping), stops the thread,
+ * closes every connection, frees s; NULL is a no-op. */
 void	 http_stop(struct http_server *s);
 
 #endif

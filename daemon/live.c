@@ -56,6 +56,7 @@
 #include "daemon/http.h"
 #include "daemon/mem.h"
 #include "daemon/monitor.h"
+#include "daemon/opapi.h"
 #include "daemon/outbox.h"
 #include "daemon/poller.h"
 #include "daemon/ring.h"
@@ -72,6 +73,9 @@
 
 #define LIVE_TICK_S		0.25	/* shards' time advances this often */
 #define LIVE_RING_SLOTS		4096	/* alarms per producer x shard ring */
+#define LIVE_PRODUCERS		2	/* the poll thread; the HTTP writes'
+					 * thread (daemon/opapi) */
+#define LIVE_HTTP_PRODUCER	1
 #define LIVE_TELEM_RETRY_MS	100	/* a full telemetry queue rests this */
 #define LIVE_STALL_LOG_S	10.0	/* a held alarm path logs this often */
 #define LIVE_PUBLISH_WAIT_S	5.0	/* stop: sinks may catch up this long;
@@ -116,6 +120,7 @@ struct live {
 	struct stats	*stats;		/* copies for the HTTP thread */
 	struct monitor	*monitor;	/* /healthz, /readyz, /metrics */
 	struct view	*view;		/* the incident read API */
+	struct opapi	*opapi;		/* the write routes, GET sites */
 	struct http_server *http;	/* or NULL (http.enabled false) */
 	char		*http_token;	/* from http.token_file, or NULL */
 	int		 fidx, hidx, ridx; /* publish indexes or -1 */
@@ -435,6 +440,7 @@ live_stats_put(struct live *lv)
 	sp->ticks = lv->ticks;
 	sp->ticks_skipped = lv->ticks_skipped;
 	memcpy(sp->comm, lv->ncomm, sizeof(sp->comm));
+	stats_put_comm(lv->stats, lv->mcomm, lv->cfg->fleet->ndevices);
 	memcpy(sp->rtt, lv->rtt, sizeof(sp->rtt));
 	sp->rtt_count = lv->rtt_count;
 	sp->rtt_sum_s = lv->rtt_sum_s;
@@ -568,7 +574,7 @@ live_http(struct live *lv)
 {
 	const struct cfg_http *ch = &lv->cfg->http;
 	struct http_route routes[MONITOR_NROUTES + VIEW_NROUTES +
-	    WEBUI_NROUTES];
+	    OPAPI_NROUTES + WEBUI_NROUTES];
 	size_t n;
 	char err[512];
 
@@ -585,6 +591,7 @@ live_http(struct live *lv)
 	}
 	n = monitor_routes(lv->monitor, routes);
 	n += view_routes(lv->view, routes + n);
+	n += opapi_routes(lv->opapi, routes + n);
 	n += webui_routes(routes + n);
 	if (http_start(&ch->server, routes, n, lv->http_token, &lv->http, err,
 	    sizeof(err)) != 0) {
@@ -592,6 +599,7 @@ live_http(struct live *lv)
 		return -1;
 	}
 	monitor_set_server(lv->monitor, lv->http);
+	monitor_set_writes(lv->monitor, lv->opapi);
 	return 0;
 }
 
@@ -759,6 +767,8 @@ live_shutdown(struct live *lv)
 	uint64_t tick_sent = 0;	/* bit per shard: last tick queued */
 
 	poller_stop(lv->poller);
+	/* HTTP writes: new ones get 503; those queued drain with the rest */
+	opapi_stop(lv->opapi);
 	ev_timer_init(&backstop, live_wake_cb, 0.01, 0.01);
 	ev_timer_start(lv->loop, &backstop);
 	ev_now_update(lv->loop);
@@ -1024,6 +1034,8 @@ live_restore(struct live *lv)
 		sc[i].snapshot_bytes = (uint64_t)d->snapshot_mb << 20;
 		sc[i].durable = live_durable;
 		sc[i].durable_arg = lv;
+		sc[i].replied = opapi_replied;	/* HTTP writes' answers */
+		sc[i].replied_arg = lv->opapi;
 		snprintf(dirs + i * dirlen, dirlen, "%s/shard-%u",
 		    d->state_dir, i);
 		engines[i] = router_engine(lv->router, i);
@@ -1037,6 +1049,8 @@ live_restore(struct live *lv)
 	for (unsigned i = 0; i < lv->nshards; i++) {
 		struct store_stats ss;
 		struct corr_stats cs;
+
+		opapi_restore(lv->opapi, engines[i]);	/* windows to list */
 
 		store_stats(lv->stores[i], &ss);
 		corr_engine_stats(engines[i], &cs);
@@ -1111,7 +1125,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	}
 	/* creates the engines, which intern codes: before any thread runs */
 	lv.router = router_new(cfg->fleet, &cfg->correlation, lv.nshards,
-	    1, LIVE_RING_SLOTS, sinks, err, sizeof(err));
+	    LIVE_PRODUCERS, LIVE_RING_SLOTS, sinks, err, sizeof(err));
 	if (lv.router == NULL) {
 		log_error("start failed: correlator: %s", err);
 		goto err_shards;
@@ -1127,6 +1141,10 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	lv.monitor = monitor_new(lv.stats, cfg->fleet,
 	    cfg->http.server.max_sink_lag);
 	lv.view = view_new(cfg->fleet);
+	lv.opapi = opapi_new(&(struct opapi_config){ cfg->fleet,
+	    cfg->correlation.id_prefix, lv.nshards, lv.router,
+	    LIVE_HTTP_PRODUCER, lv.stats, lv.view });
+	router_set_room(lv.router, LIVE_HTTP_PRODUCER, opapi_room, lv.opapi);
 	/* before the restore, so /readyz says "not ready" while it runs */
 	if (live_http(&lv) < 0 || live_restore(&lv) < 0)
 		goto err_router;
@@ -1211,6 +1229,11 @@ live_run(struct config *cfg, const struct live_opts *opts)
 		log_error("start failed: shard threads: %s", strerror(-rc));
 		goto err_watchers;
 	}
+	if ((rc = opapi_start(lv.opapi)) != 0) {
+		log_error("start failed: http writes thread: %s", strerror(-rc));
+		router_stop(lv.router);
+		goto err_watchers;
+	}
 	/* the view starts empty whatever its saved position: every shard
 	 * dumps its live set once (a full ring retries at the next tick) */
 	live_resync(&lv);
@@ -1246,6 +1269,7 @@ err_watchers:
 	ev_timer_stop(lv.loop, &lv.tick);
 	poller_free(lv.poller);
 err_router:
+	opapi_stop(lv.opapi);	/* a producer: before the router stops */
 	http_stop(lv.http);
 	ev_async_stop(lv.loop, &lv.room);
 	router_free(lv.router);
@@ -1263,6 +1287,7 @@ err_router:
 		lv.out->ops->close(lv.out, 0);
 	publish_free(lv.pub);
 	view_free(lv.view);	/* after http_stop: its routes read it */
+	opapi_free(lv.opapi);
 	xfree(lv.redis_password);
 	xfree(lv.comm);
 	xfree(lv.mcomm);

@@ -17,6 +17,7 @@
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "daemon/monitor.h"
+#include "daemon/opapi.h"
 #include "daemon/ring.h"
 #include "drivers/modbus/mbap.h"
 
@@ -25,6 +26,7 @@ struct monitor {
 	const struct fleet *f;
 	uint64_t	 max_sink_lag;
 	struct http_server *_Atomic http; /* set once started */
+	struct opapi *_Atomic writes;	/* the write routes, or NULL */
 };
 
 struct monitor *
@@ -48,6 +50,12 @@ void
 monitor_set_server(struct monitor *m, struct http_server *s)
 {
 	ring_store_release(&m->http, s);
+}
+
+void
+monitor_set_writes(struct monitor *m, struct opapi *op)
+{
+	ring_store_release(&m->writes, op);
 }
 
 static const char *
@@ -246,15 +254,14 @@ monitor_metrics_poll(const struct stats_view *v, struct http_resp *rs)
 {
 	const struct stats_poll *p = &v->poll;
 	const struct mbclient_counters *mb = &p->pc.mb;
-	static const char *const comm[STATS_COMM__COUNT] = { "unknown", "ok",
-	    "lost" };
 	char b[32];
 	uint64_t cum = 0;
 
 	fam(rs, "tocsin_modbus_devices", "gauge", "Devices polled, by "
 	    "communication state (unknown: not answered yet).");
 	for (int i = 0; i < STATS_COMM__COUNT; i++)
-		u(rs, "tocsin_modbus_devices", "comm", comm[i], p->comm[i]);
+		u(rs, "tocsin_modbus_devices", "comm", stats_comm_name(
+		    (uint8_t)i), p->comm[i]);
 	one(rs, "tocsin_modbus_devices_rejected", "gauge", "Devices left "
 	    "out at start (bad host or profile plan).", p->pc.devices_rejected);
 	fam(rs, "tocsin_modbus_polls_total", "counter", "Completed polls, "
@@ -501,6 +508,24 @@ monitor_metrics(const struct stats_view *v, const struct fleet *f,
 		    log_count((enum log_level)i));
 }
 
+/* The write routes' answers (daemon/opapi). */
+static void
+monitor_metrics_writes(struct opapi *op, struct http_resp *rs)
+{
+	struct opapi_stats os;
+
+	opapi_stats(op, &os);
+	fam(rs, "tocsin_http_writes_total", "counter", "HTTP writes (incident "
+	    "actions, maintenance windows), by outcome: done (applied and "
+	    "journaled), refused (404, 409), bad (400), busy (503).");
+	u(rs, "tocsin_http_writes_total", "result", "done", os.done);
+	u(rs, "tocsin_http_writes_total", "result", "refused", os.refused);
+	u(rs, "tocsin_http_writes_total", "result", "bad", os.bad);
+	u(rs, "tocsin_http_writes_total", "result", "busy", os.busy);
+	one(rs, "tocsin_http_writes_waiting", "gauge", "HTTP writes waiting "
+	    "for room in a shard's queue.", os.waiting);
+}
+
 static void
 monitor_metrics_route(void *arg, const struct http_req *rq,
     struct http_resp *rs)
@@ -516,6 +541,8 @@ monitor_metrics_route(void *arg, const struct http_req *rq,
 	stats_view(m->st, &v);
 	monitor_metrics(&v, m->f, hsrv != NULL ? &hs : NULL, rs);
 	stats_view_fini(&v);
+	if (ring_load_acquire(&m->writes) != NULL)
+		monitor_metrics_writes(ring_load_acquire(&m->writes), rs);
 }
 
 size_t

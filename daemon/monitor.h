@@ -40,6 +40,9 @@ size_t	 monitor_routes(struct monitor *m, struct http_route *out);
 /* The server, once started, for its own counters in /metrics (any
  * thread; NULL until then). */
 void	 monitor_set_server(struct monitor *m, struct http_server *s);
+/* The write routes, for tocsin_http_writes_total (any thread). */
+struct opapi;
+void	 monitor_set_writes(struct monitor *m, struct opapi *op);
 
 /*
  * The health of view v: 200 or 503, and *out the JSON body

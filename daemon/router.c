@@ -57,7 +57,7 @@
 enum router_msg_kind {
 	ROUTER_MSG_ALARM,	/* ev */
 	ROUTER_MSG_ACTION,	/* ptr: struct corr_action + strings, owned */
-	ROUTER_MSG_MAINT_ADD,	/* ptr: struct corr_maint + reason, owned; id */
+	ROUTER_MSG_MAINT_ADD,	/* ptr: struct router_maint + strings, owned; id */
 	ROUTER_MSG_MAINT_DEL,	/* id */
 	ROUTER_MSG_TICK,	/* ev.at_ms: time passed, no alarm */
 	ROUTER_MSG_DUMP,	/* ev.at_ms: journal the live incidents */
@@ -69,6 +69,14 @@ struct router_action {
 	struct corr_action a;
 	int32_t	 kpart;
 	int64_t	 koffset;
+	void	*reply;		/* the producer's token, or NULL */
+};
+
+/* What a MAINT_ADD message's ptr holds: the window, then its strings;
+ * a MAINT_DEL's (the owner's, with a reply token only) is reply alone. */
+struct router_maint {
+	struct corr_maint m;
+	void	*reply;
 };
 
 struct router_msg {
@@ -206,13 +214,17 @@ router_shard_handle(struct router_shard *s, struct router_msg *m)
 		in.act = &ra->a;
 		in.kpart = ra->kpart;
 		in.koffset = ra->koffset;
+		in.reply = ra->reply;
 		break;
 	}
 	case ROUTER_MSG_MAINT_ADD:
-		in.maint = m->ptr;
+		in.maint = &((struct router_maint *)m->ptr)->m;
+		in.reply = ((struct router_maint *)m->ptr)->reply;
 		break;
 	case ROUTER_MSG_MAINT_DEL:
 		in.now = corr_engine_now(s->engine);
+		if (m->ptr != NULL)
+			in.reply = ((struct router_maint *)m->ptr)->reply;
 		break;
 	case ROUTER_MSG_DUMP:
 		if (h != NULL && h->dump != NULL)
@@ -228,14 +240,15 @@ router_shard_handle(struct router_shard *s, struct router_msg *m)
 		corr_engine_alarm(s->engine, &m->ev);
 		break;
 	case ROUTER_MSG_ACTION:
-		corr_engine_action(s->engine, in.act, NULL, 0);
+		in.rc = corr_engine_action(s->engine, in.act, in.reason,
+		    sizeof(in.reason));
 		break;
 	case ROUTER_MSG_MAINT_ADD:
-		corr_engine_maint_put(s->engine, m->id, m->ptr);
+		in.rc = corr_engine_maint_put(s->engine, m->id, in.maint);
 		break;
 	case ROUTER_MSG_MAINT_DEL:
 		/* Sent to every shard; only the owner knows the id. */
-		corr_engine_maint_remove(s->engine, m->id);
+		in.rc = corr_engine_maint_remove(s->engine, m->id);
 		break;
 	case ROUTER_MSG_TICK:
 		corr_engine_advance(s->engine, m->ev.at_ms);
@@ -414,12 +427,31 @@ router_set_tap(struct router *r, router_tap_fn *fn, void *arg)
 	r->tap_arg = arg;
 }
 
+/* corr_engine_maint_each callback: the highest window id. */
+static void
+router_max_maint(void *arg, uint32_t id, const struct corr_maint *m,
+    int ended)
+{
+	unsigned *max = arg;
+
+	(void)m;
+	(void)ended;
+	if (id > *max)
+		*max = id;
+}
+
 int
 router_start(struct router *r)
 {
-	unsigned i;
+	unsigned i, max = 0;
 	int rc;
 
+	/* a restored engine's windows keep their ids: new ones go after */
+	for (i = 0; i < r->nshards; i++)
+		corr_engine_maint_each(r->shards[i].engine, router_max_maint,
+		    &max);
+	if (max > ring_load_relaxed(&r->next_maint))
+		atomic_store(&r->next_maint, max);
 	ring_store_release(&r->stop, 0);
 	for (i = 0; i < r->nshards; i++) {
 		rc = pthread_create(&r->shards[i].thread, NULL, router_shard_main,
@@ -625,9 +657,26 @@ router_action(struct router *r, unsigned producer,
 	return router_action_from(r, producer, a, -1, -1);
 }
 
+static int router_action_msg(struct router *r, unsigned producer,
+    const struct corr_action *a, int32_t kpart, int64_t koffset, void *reply);
+
 int
 router_action_from(struct router *r, unsigned producer,
     const struct corr_action *a, int32_t kpart, int64_t koffset)
+{
+	return router_action_msg(r, producer, a, kpart, koffset, NULL);
+}
+
+int
+router_action_reply(struct router *r, unsigned producer,
+    const struct corr_action *a, void *reply)
+{
+	return router_action_msg(r, producer, a, -1, -1, reply);
+}
+
+static int
+router_action_msg(struct router *r, unsigned producer,
+    const struct corr_action *a, int32_t kpart, int64_t koffset, void *reply)
 {
 	struct router_action *copy;
 	struct router_msg m;
@@ -647,6 +696,7 @@ router_action_from(struct router *r, unsigned producer,
 	copy->a = *a;
 	copy->kpart = kpart;
 	copy->koffset = koffset;
+	copy->reply = reply;
 	p = (char *)(copy + 1);
 	copy->a.incident = router_copy_str(&p, a->incident);
 	copy->a.actor = router_copy_str(&p, a->actor);
@@ -657,29 +707,49 @@ router_action_from(struct router *r, unsigned producer,
 	return router_push_owned(r, producer, shard, &m);
 }
 
+/* The shard owning a window's place: 0 and *shard, or -EINVAL. */
+static int
+router_maint_shard(const struct router *r, const struct corr_maint *mw,
+    unsigned *shard)
+{
+	if (mw->site != FLEET_NONE) {
+		if (mw->site >= r->fleet->nsites)
+			return -EINVAL;
+		*shard = router_shard_of(r, mw->site);
+	} else {
+		if (mw->area >= r->fleet->nareas)
+			return -EINVAL;
+		*shard = (unsigned)(router_mix(mw->area) % r->nshards);
+	}
+	return 0;
+}
+
 int
 router_maint_add(struct router *r, unsigned producer,
     const struct corr_maint *mw, uint32_t *id)
 {
+	return router_maint_add_reply(r, producer, mw, id, NULL);
+}
+
+int
+router_maint_add_reply(struct router *r, unsigned producer,
+    const struct corr_maint *mw, uint32_t *id, void *reply)
+{
 	const char *reason = mw->reason != NULL ? mw->reason : "";
-	struct corr_maint *copy;
+	struct router_maint *copy;
 	struct router_msg m;
 	unsigned shard;
+	char *p;
 
-	if (producer >= r->nproducers)
+	if (producer >= r->nproducers || router_maint_shard(r, mw, &shard) != 0)
 		return -EINVAL;
-	if (mw->site != FLEET_NONE) {
-		if (mw->site >= r->fleet->nsites)
-			return -EINVAL;
-		shard = router_shard_of(r, mw->site);
-	} else {
-		if (mw->area >= r->fleet->nareas)
-			return -EINVAL;
-		shard = (unsigned)(router_mix(mw->area) % r->nshards);
-	}
-	copy = xmalloc(sizeof(*copy) + strlen(reason) + 1);
-	*copy = *mw;
-	copy->reason = memcpy(copy + 1, reason, strlen(reason) + 1);
+	copy = xmalloc(sizeof(*copy) + strlen(reason) + 1 +
+	    (mw->actor != NULL ? strlen(mw->actor) + 1 : 0));
+	copy->m = *mw;
+	copy->reply = reply;
+	p = (char *)(copy + 1);
+	copy->m.reason = router_copy_str(&p, reason);
+	copy->m.actor = router_copy_str(&p, mw->actor);
 	memset(&m, 0, sizeof(m));
 	m.ptr = copy;
 	m.kind = ROUTER_MSG_MAINT_ADD;
@@ -693,9 +763,18 @@ router_maint_add(struct router *r, unsigned producer,
 int
 router_maint_remove(struct router *r, unsigned producer, uint32_t id)
 {
-	struct router_msg m;
+	return router_maint_remove_reply(r, producer, id, NULL, NULL);
+}
 
-	if (producer >= r->nproducers)
+int
+router_maint_remove_reply(struct router *r, unsigned producer, uint32_t id,
+    const struct corr_maint *where, void *reply)
+{
+	struct router_msg m;
+	unsigned owner = 0;
+
+	if (producer >= r->nproducers || (where != NULL &&
+	    router_maint_shard(r, where, &owner) != 0))
 		return -EINVAL;
 	memset(&m, 0, sizeof(m));
 	m.kind = ROUTER_MSG_MAINT_DEL;
@@ -709,6 +788,13 @@ router_maint_remove(struct router *r, unsigned producer, uint32_t id)
 		}
 	}
 	for (unsigned s = 0; s < r->nshards; s++) {
+		m.ptr = NULL;
+		if (reply != NULL && s == owner) {
+			struct router_maint *rm = xcalloc(1, sizeof(*rm));
+
+			rm->reply = reply;
+			m.ptr = rm;
+		}
 		(void)ring_push(router_ring_of(r, producer, s), &m);
 		router_wake_shard(r, s);
 	}

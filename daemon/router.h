@@ -74,6 +74,8 @@ enum router_input_kind {
 	ROUTER_IN_MAINT_DEL, ROUTER_IN_TICK
 };
 
+#define ROUTER_REASON_MAX	256	/* bytes of an engine's refusal */
+
 struct router_input {
 	uint8_t	 kind;			/* enum router_input_kind */
 	const struct alarm_event *ev;	/* ALARM */
@@ -84,6 +86,13 @@ struct router_input {
 	uint32_t id;			/* MAINT_ADD, MAINT_DEL: window id */
 	int64_t	 now;			/* TICK: its time; MAINT_DEL: the
 					 * engine's time */
+	void	*reply;			/* ACTION, MAINT_ADD, MAINT_DEL: the
+					 * producer's reply token, or NULL */
+	/* filled by the shard before the end hook: */
+	int	 rc;			/* the engine's answer: ACTION
+					 * corr_engine_action(), MAINT_ADD
+					 * _put(), MAINT_DEL _remove() */
+	char	 reason[ROUTER_REASON_MAX]; /* ACTION refused: why */
 };
 
 /*
@@ -126,7 +135,10 @@ void	 router_set_hooks(struct router *r, const struct router_hooks *h,
 struct corr_engine *router_engine(struct router *r, unsigned shard);
 /* Installs a tap (or NULL); only before router_start(). */
 void	 router_set_tap(struct router *r, router_tap_fn *fn, void *arg);
-/* Starts the shard threads: 0 or -errno (then no thread runs). */
+/*
+ * Starts the shard threads: 0 or -errno (then no thread runs).  Window ids
+ * continue after the highest one the (restored) engines hold.
+ */
 int	 router_start(struct router *r);
 /* How many shards. */
 unsigned router_nshards(const struct router *r);
@@ -175,6 +187,15 @@ int	 router_action(struct router *r, unsigned producer,
 int	 router_action_from(struct router *r, unsigned producer,
 	    const struct corr_action *a, int32_t kpart, int64_t koffset);
 /*
+ * The same with a reply token: the shard's hooks see it in
+ * router_input.reply with the engine's answer (rc, reason), so the one
+ * that journals the input can report the outcome once it is written
+ * (daemon/store's `replied`).  On -EAGAIN or -ENOENT nothing was queued
+ * and the token is still the caller's.
+ */
+int	 router_action_reply(struct router *r, unsigned producer,
+	    const struct corr_action *a, void *reply);
+/*
  * Queues a planned-work window for the shard owning its site (or area) and
  * sets *id, unique across shards, for router_maint_remove().  Returns
  * 0, -EAGAIN (ring full, nothing queued) or -EINVAL (bad site/area).  Like
@@ -182,8 +203,18 @@ int	 router_action_from(struct router *r, unsigned producer,
  */
 int	 router_maint_add(struct router *r, unsigned producer,
 	    const struct corr_maint *m, uint32_t *id);
+/* The same with a reply token (router_action_reply). */
+int	 router_maint_add_reply(struct router *r, unsigned producer,
+	    const struct corr_maint *m, uint32_t *id, void *reply);
 /* Queues the removal of a window on every shard: 0 or -EAGAIN. */
 int	 router_maint_remove(struct router *r, unsigned producer, uint32_t id);
+/*
+ * The same with a reply token, carried only to the shard that owns the
+ * window's place (where: its site or area, as given to maint_add), so
+ * exactly one input reports it: 0, -EAGAIN or -EINVAL (bad place).
+ */
+int	 router_maint_remove_reply(struct router *r, unsigned producer,
+	    uint32_t id, const struct corr_maint *where, void *reply);
 /*
  * Queues "time is now" from producer `producer` to every shard: the shard
  * runs corr_engine_advance(engine, now) when it reaches the message, so SLA

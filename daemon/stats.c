@@ -22,6 +22,8 @@ struct stats {
 	unsigned	 nshards;
 	size_t		 nareas;
 	struct stats_shard *shards;	/* by_area arrays owned here */
+	uint8_t		*comm;		/* per device (stats_put_comm) */
+	size_t		 ncomm;
 };
 
 struct stats *
@@ -47,6 +49,7 @@ stats_free(struct stats *st)
 	for (unsigned i = 0; i < st->nshards; i++)
 		xfree(st->shards[i].by_area);
 	xfree(st->shards);
+	xfree(st->comm);
 	pthread_mutex_destroy(&st->lock);
 	xfree(st);
 }
@@ -70,6 +73,40 @@ stats_put_poll(struct stats *st, const struct stats_poll *p)
 	st->poll = *p;
 	st->have_poll = 1;
 	pthread_mutex_unlock(&st->lock);
+}
+
+void
+stats_put_comm(struct stats *st, const uint8_t *comm, size_t n)
+{
+	pthread_mutex_lock(&st->lock);
+	if (st->ncomm != n) {
+		st->comm = xrealloc(st->comm, n + 1);
+		st->ncomm = n;
+	}
+	memcpy(st->comm, comm, n);
+	pthread_mutex_unlock(&st->lock);
+}
+
+uint8_t
+stats_comm(struct stats *st, uint32_t d)
+{
+	uint8_t c = STATS_COMM_UNKNOWN;
+
+	pthread_mutex_lock(&st->lock);
+	if (d < st->ncomm)
+		c = st->comm[d];
+	pthread_mutex_unlock(&st->lock);
+	return c;
+}
+
+const char *
+stats_comm_name(uint8_t c)
+{
+	static const char *const names[STATS_COMM__COUNT] = {
+		"unknown", "ok", "lost"
+	};
+
+	return c < STATS_COMM__COUNT ? names[c] : "unknown";
 }
 
 /* Copies s into d, keeping d's by_area array. */

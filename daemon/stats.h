@@ -113,6 +113,18 @@ void	 stats_put_poll(struct stats *st, const struct stats_poll *p);
 void	 stats_put_shard(struct stats *st, unsigned shard,
 	    const struct stats_shard *s);
 
+/*
+ * The poll thread: its per-device communication state (enum stats_comm,
+ * n devices, indexed as the fleet's), copied under the lock.  GET
+ * /api/v1/sites/<id> reads it with stats_comm().
+ */
+void	 stats_put_comm(struct stats *st, const uint8_t *comm, size_t n);
+/* Any thread: the state of device d as last put (STATS_COMM_UNKNOWN
+ * before any copy or past its end). */
+uint8_t	 stats_comm(struct stats *st, uint32_t d);
+/* Its name in JSON: "unknown", "ok", "lost". */
+const char *stats_comm_name(uint8_t c);
+
 /* Takes every copy (release with stats_view_fini). */
 void	 stats_view(struct stats *st, struct stats_view *out);
 void	 stats_view_fini(struct stats_view *v);

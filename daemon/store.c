@@ -35,6 +35,11 @@ struct store {
 	int32_t		 in_kpart;	/* an action's tocsin.actions source */
 	int64_t		 in_koffset;
 	uint64_t	 in_events;	/* events when it began */
+	const struct router_input *in;	/* the input being handled, or NULL */
+	uint8_t		 in_state;	/* its action's event: state, seq */
+	uint64_t	 in_seq;
+	struct store_reply *replies;	/* reply tokens awaiting the write */
+	size_t		 nreplies, capreplies;
 	uint64_t	 events;	/* EVENT and REJECTED records written */
 	/* restore */
 	int		 replay;	/* 1: events come from replayed inputs */
@@ -47,6 +52,13 @@ struct store {
 			 snap_bytes, held;
 	_Atomic int	 healthy;
 	uint64_t	 restored_inputs, restored_events, restore_us;
+};
+
+/* A reply token and its input's outcome, reported once written. */
+struct store_reply {
+	void		*reply;
+	struct store_outcome o;
+	char		*reason;	/* owned copy, or NULL */
 };
 
 /* Monotonic microseconds: the restore time. */
@@ -160,6 +172,7 @@ store_input(struct store *st, const struct router_input *in)
 		snapbuf_put_str(&st->rb, in->act->incident);
 		snapbuf_put_str(&st->rb, in->act->actor);
 		snapbuf_put_str(&st->rb, in->act->note);
+		PUT(st, in->act->satisfaction);
 		return store_put(st, STORE_ACTION);
 	case ROUTER_IN_MAINT_ADD: {
 		const struct corr_maint *m = in->maint;
@@ -171,6 +184,7 @@ store_input(struct store *st, const struct router_input *in)
 		PUT(st, is_site);
 		snapbuf_put_str(&st->rb, is_site ? f->sites[m->site].id : f->areas[m->area]);
 		snapbuf_put_str(&st->rb, m->reason);
+		snapbuf_put_str(&st->rb, m->actor);
 		return store_put(st, STORE_MAINT_ADD);
 	}
 	case ROUTER_IN_MAINT_DEL:
@@ -262,6 +276,13 @@ store_output(struct store *st)
 void
 store_event(struct store *st, const struct corr_event *ev)
 {
+	/* the event of an action that awaits its reply: its state and seq */
+	if (st->in != NULL && st->in->reply != NULL &&
+	    st->in->kind == ROUTER_IN_ACTION &&
+	    strcmp(ev->inc->id, st->in->act->incident) == 0) {
+		st->in_state = ev->inc->state;
+		st->in_seq = ev->seq;
+	}
 	if (!store_output(st))
 		return;
 	store_put_event(st, ev, STORE_EVENT);
@@ -391,6 +412,51 @@ store_hook_begin(void *arg, unsigned shard, struct corr_engine *e,
 	st->in_events = st->events;
 	st->in_kpart = in->kpart;
 	st->in_koffset = in->koffset;
+	st->in = in;
+	st->in_state = 0;
+	st->in_seq = 0;
+}
+
+/* Keeps in's reply token with its outcome until its records are written. */
+static void
+store_reply_keep(struct store *st, const struct router_input *in)
+{
+	struct store_reply *r;
+
+	if (st->nreplies == st->capreplies) {
+		st->capreplies = st->capreplies ? st->capreplies * 2 : 16;
+		st->replies = xreallocarray(st->replies, st->capreplies,
+		    sizeof(*st->replies));
+	}
+	r = &st->replies[st->nreplies++];
+	memset(r, 0, sizeof(*r));
+	r->reply = in->reply;
+	r->o.kind = in->kind;
+	r->o.rc = in->rc;
+	r->o.reason = "";
+	if (in->rc != 0 && in->reason[0] != '\0')
+		r->reason = xstrdup(in->reason);
+	r->o.state = st->in_state;
+	r->o.seq = st->in_seq;
+	r->o.id = in->id;
+}
+
+/* Everything is written: every kept token gets its outcome. */
+static void
+store_reply_report(struct store *st)
+{
+	if (st->nreplies == 0 || journal_buffered(st->j) != 0)
+		return;
+	for (size_t i = 0; i < st->nreplies; i++) {
+		struct store_reply *r = &st->replies[i];
+
+		if (r->reason != NULL)
+			r->o.reason = r->reason;
+		if (st->c.replied != NULL)
+			st->c.replied(st->c.replied_arg, r->reply, &r->o);
+		xfree(r->reason);
+	}
+	st->nreplies = 0;
 }
 
 static void
@@ -402,6 +468,9 @@ store_hook_end(void *arg, unsigned shard, struct corr_engine *e,
 	/* a tick that fired nothing changed nothing worth replaying */
 	if (in->kind == ROUTER_IN_TICK && st->events == st->in_events)
 		journal_undo(st->j, st->in_pos);
+	if (in->reply != NULL)
+		store_reply_keep(st, in);
+	st->in = NULL;
 }
 
 static int
@@ -420,8 +489,10 @@ store_hook_batch(void *arg, unsigned shard, struct corr_engine *e, int idle)
 			if (store_flush(st, 1) == 0)
 				break;
 		}
+		store_reply_report(st);
 		return STORE_RETRY_MS;
 	}
+	store_reply_report(st);
 	store_compact(st, e);
 	if (idle && journal_durable(st->j) != journal_written(st->j))
 		return (int)st->c.fsync_ms;
@@ -520,6 +591,11 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	/* tokens never written (the disk refused to the end) are dropped:
+	 * their owner answers them itself (http_stop) */
+	for (size_t i = 0; i < st->nreplies; i++)
+		xfree(st->replies[i].reason);
+	xfree(st->replies);
 	incjson_buf_fini(&st->jb);
 	journal_close(st->j);
 	snapbuf_fini(&st->rb);
@@ -591,6 +667,9 @@ store_replay(struct store *st, struct corr_engine *e,
 		a.incident = get_str(&r, s1, sizeof(s1));
 		a.actor = get_str(&r, s2, sizeof(s2));
 		a.note = get_str(&r, s3, sizeof(s3));
+		/* older records end before the satisfaction */
+		if (snapbuf_ok(&r) == 0 && snapbuf_left(&r) > 0)
+			GET(&r, a.satisfaction);
 		if (snapbuf_ok(&r) != 0 || a.incident == NULL)
 			return -EINVAL;
 		(void)corr_engine_action(e, &a, NULL, 0);
@@ -609,6 +688,9 @@ store_replay(struct store *st, struct corr_engine *e,
 		GET(&r, is_site);
 		name = get_str(&r, s1, sizeof(s1));
 		m.reason = get_str(&r, s2, sizeof(s2));
+		/* older records end before the actor */
+		if (snapbuf_ok(&r) == 0 && snapbuf_left(&r) > 0)
+			m.actor = get_str(&r, s3, sizeof(s3));
 		if (snapbuf_ok(&r) != 0 || name == NULL)
 			return -EINVAL;
 		m.site = m.area = FLEET_NONE;

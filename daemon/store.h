@@ -9,7 +9,10 @@
  *   outputs  EVENT (tocsin.incident/1 JSON plus the fields Redis keys on),
  *            REJECTED (an action the engine refused, with the reason),
  *            STATE between DUMP_BEGIN and DUMP_END (a Redis resync);
- * and, every so often, a snapshot of the whole engine (corr_engine_save)
+ * An ACTION record ends with the close's satisfaction (one byte) and a
+ * MAINT_ADD record with the window's actor; records written before these
+ * fields existed end before them and read as 0 and no actor.
+ * And, every so often, a snapshot of the whole engine (corr_engine_save)
  * after which older segments may go (journal_trim).  The engine is pure
  * and takes `now` from its inputs, so inputs replayed into the engine
  * restored from the snapshot rebuild exactly the state it had; outputs are
@@ -56,6 +59,21 @@ enum store_type {
 
 enum store_fsync { STORE_FSYNC_BATCH, STORE_FSYNC_ALWAYS };
 
+/*
+ * What a shard reports for an input that carried a reply token
+ * (router_input.reply), once that input and what it produced are written
+ * to the journal (a kill -9 then loses none of it; the sync follows
+ * daemon.fsync as for every record).
+ */
+struct store_outcome {
+	uint8_t		 kind;		/* enum router_input_kind */
+	int		 rc;		/* the engine's answer (router_input.rc) */
+	const char	*reason;	/* ACTION refused: why; else "" */
+	uint8_t		 state;		/* ACTION done: the incident's state */
+	uint64_t	 seq;		/* ACTION done: its event's seq */
+	uint32_t	 id;		/* MAINT_*: the window id */
+};
+
 struct store_config {
 	const char	*dir;		/* this shard's journal directory */
 	uint8_t		 fsync;		/* enum store_fsync */
@@ -67,6 +85,13 @@ struct store_config {
 	 * (ev_async_send to the pump); may be NULL. */
 	void		(*durable)(void *arg, unsigned shard);
 	void		*durable_arg;
+	/* Called on the shard thread with each reply token and its input's
+	 * outcome, after the input's records are written (the batch hook);
+	 * may be NULL.  Tokens of inputs whose records the disk refuses wait
+	 * until it takes them. */
+	void		(*replied)(void *arg, void *reply,
+			    const struct store_outcome *o);
+	void		*replied_arg;
 };
 
 /* Counters; any thread, may lag a little. */

@@ -820,6 +820,41 @@ view_show_route(void *arg, const struct http_req *rq, struct http_resp *rs)
 	xfree(tl);
 }
 
+void
+view_site_items(struct view *v, const char *site, struct http_resp *rs)
+{
+	struct ve **hits = NULL;
+	char **items = NULL;
+	size_t nhits = 0, it = 0;
+	uint64_t k;
+	void *val;
+
+	pthread_rwlock_rdlock(&v->lock);
+	if (v->n > 0)
+		hits = xreallocarray(NULL, v->n, sizeof(*hits));
+	while (u64map_next(&v->map, &it, &k, &val))
+		for (struct ve *e = val; e != NULL; e = e->hnext)
+			if (strcmp(e->site, site) == 0)
+				hits[nhits++] = e;
+	if (nhits > 1)
+		qsort(hits, nhits, sizeof(*hits), ve_cmp);
+	if (nhits > 0)
+		items = xreallocarray(NULL, nhits, sizeof(*items));
+	for (size_t i = 0; i < nhits; i++)
+		items[i] = xstrndup(hits[i]->item, hits[i]->itemlen);
+	pthread_rwlock_unlock(&v->lock);
+	xfree(hits);
+	http_resp_append(rs, "[", 1);
+	for (size_t i = 0; i < nhits; i++) {
+		if (i > 0)
+			http_resp_append(rs, ",", 1);
+		http_resp_append(rs, items[i], strlen(items[i]));
+		xfree(items[i]);
+	}
+	http_resp_append(rs, "]", 1);
+	xfree(items);
+}
+
 size_t
 view_routes(struct view *v, struct http_route *out)
 {

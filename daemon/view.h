@@ -50,6 +50,13 @@ struct view *view_new(const struct fleet *fleet);
 struct pub_sink *view_sink(struct view *v, const struct pub_host *host);
 /* Fills out[0, VIEW_NROUTES) with the routes; returns VIEW_NROUTES. */
 size_t	 view_routes(struct view *v, struct http_route *out);
+/*
+ * Appends to rs a JSON array of the latest event (as GET
+ * /api/v1/incidents lists it) of every live incident at site (a fleet
+ * site id), in SLA-urgency order: GET /api/v1/sites/<id>.  Any thread.
+ */
+void	 view_site_items(struct view *v, const char *site,
+	    struct http_resp *rs);
 /* Live incidents held now (any thread). */
 size_t	 view_count(struct view *v);
 /* Frees everything; after the HTTP server stopped.  NULL is a no-op. */

@@ -762,6 +762,14 @@ kafka_action_parse(const void *p, size_t n, int64_t now, json_t **root,
 	if (a->note == NULL && (type == CORR_ACT_NOTE ||
 	    type == CORR_ACT_PAUSE))
 		return "missing note";
+	/* as POST /api/v1/incidents/<id>/close takes it (docs/http.md) */
+	if ((v = json_object_get(o, "satisfaction")) != NULL &&
+	    !json_is_null(v)) {
+		if (type != CORR_ACT_CLOSE || !json_is_integer(v) ||
+		    json_integer_value(v) < 1 || json_integer_value(v) > 5)
+			return "bad satisfaction";
+		a->satisfaction = (uint8_t)json_integer_value(v);
+	}
 	v = json_object_get(o, "at");
 	if (v == NULL || json_is_null(v))
 		a->at = now;

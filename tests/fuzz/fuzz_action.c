@@ -28,6 +28,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    a.type >= CORR_ACT__COUNT || a.actor == NULL ||
 		    strlen(a.actor) == 0 || strlen(a.actor) > CORR_ACTOR_MAX ||
 		    (a.note != NULL && strlen(a.note) > CORR_NOTE_MAX) ||
+		    a.satisfaction > 5 || (a.satisfaction != 0 &&
+		    a.type != CORR_ACT_CLOSE) ||
 		    ((a.type == CORR_ACT_NOTE || a.type == CORR_ACT_PAUSE) &&
 		    a.note == NULL))
 			abort();

@@ -362,7 +362,7 @@ make_actions(const struct fleet *f, struct seen *open, size_t nopen,
 
 	for (size_t i = 0; i < nopen && n + 4 <= MAXACTS; i++) {
 		struct corr_action a = { open[i].id, CORR_ACT_ACK, "amy", NULL,
-		    at + (int64_t)i };
+		    at + (int64_t)i, 0 };
 
 		if (open[i].site == FLEET_NONE ||
 		    !quiet_area(f->sites[open[i].site].area))

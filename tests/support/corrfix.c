@@ -45,7 +45,7 @@ int
 corrfix_act(struct corr_engine *e, char *rej, const char *id,
     enum corr_action_type t, const char *actor, const char *note, int64_t at)
 {
-	struct corr_action a = { id, (uint8_t)t, actor, note, at };
+	struct corr_action a = { id, (uint8_t)t, actor, note, at, 0 };
 
 	rej[0] = '\0';
 	return corr_engine_action(e, &a, NULL, 0);

@@ -90,6 +90,7 @@ snapfix_apply(struct corr_engine *e, struct fleet *f,
 		struct corr_action a;
 
 		corr_id_format(id, sizeof(id), "INC-", 0, op->num);
+		memset(&a, 0, sizeof(a));
 		a.incident = id;
 		a.type = op->act;
 		a.actor = op->actor;

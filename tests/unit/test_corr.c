@@ -602,7 +602,7 @@ Test(corr, chronic_period_expires)
 Test(corr, planned_window_site_and_area)
 {
 	struct corr_maint m = { fleet_find(F, FLEET_SITE, "S2"), FLEET_NONE,
-	    T0, T0 + 2 * HOUR, "rectifier swap" };
+	    T0, T0 + 2 * HOUR, "rectifier swap", NULL };
 	uint32_t id = corr_engine_maint_add(E, &m);
 
 	raise_("S2-pwr", "RECT_FAIL", T0 + MIN);
@@ -629,7 +629,7 @@ Test(corr, planned_window_site_and_area)
 
 Test(corr, planned_mains_does_not_storm)
 {
-	struct corr_maint m = { FLEET_NONE, 0, T0, T0 + HOUR, "grid work" };
+	struct corr_maint m = { FLEET_NONE, 0, T0, T0 + HOUR, "grid work", NULL };
 
 	m.area = fleet_find(F, FLEET_AREA, "south");
 	corr_engine_maint_add(E, &m);

@@ -310,7 +310,7 @@ Test(corr_sla, arrival_met_one_ms_before)
 
 Test(corr_sla, planned_runs_no_clock_then_resumes_when_window_ends)
 {
-	struct corr_maint m = { FLEET_NONE, 0, T0, T0 + 72 * HOUR, "battery swap" };
+	struct corr_maint m = { FLEET_NONE, 0, T0, T0 + 72 * HOUR, "battery swap", NULL };
 	json_t *root, *c;
 	int u;
 
@@ -343,7 +343,7 @@ Test(corr_sla, planned_runs_no_clock_then_resumes_when_window_ends)
 
 Test(corr_sla, removing_the_window_resumes_at_engine_time)
 {
-	struct corr_maint m = { FLEET_NONE, 0, T0, T0 + 72 * HOUR, "works" };
+	struct corr_maint m = { FLEET_NONE, 0, T0, T0 + 72 * HOUR, "works", NULL };
 	uint32_t id;
 
 	m.site = fleet_find(F, FLEET_SITE, "STD");
@@ -647,8 +647,8 @@ Test(corr_sla, replay_emits_sla_events_in_event_time)
 
 Test(corr_sla, overlapping_window_keeps_the_incident_planned)
 {
-	struct corr_maint a = { FLEET_NONE, 0, T0, T0 + 2 * HOUR, "site works" };
-	struct corr_maint b = { FLEET_NONE, 0, T0, T0 + 4 * HOUR, "area works" };
+	struct corr_maint a = { FLEET_NONE, 0, T0, T0 + 2 * HOUR, "site works", NULL };
+	struct corr_maint b = { FLEET_NONE, 0, T0, T0 + 4 * HOUR, "area works", NULL };
 
 	a.site = fleet_find(F, FLEET_SITE, "STD");
 	b.area = F->sites[a.site].area;

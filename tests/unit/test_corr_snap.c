@@ -579,10 +579,12 @@ Test(corr_snap, wrong_magic_or_version_is_refused)
 	cr_assert_eq(load_bytes(p, n, err, sizeof(err), 0), -EINVAL);
 	cr_assert(strstr(err, "magic") != NULL, "%s", err);
 	p[0] = 'T';
-	p[8] = 2;	/* version, little-endian u32 after the 8-byte magic */
+	p[8] = 3;	/* version, little-endian u32 after the 8-byte magic */
 	cr_assert_eq(load_bytes(p, n, err, sizeof(err), 0), -EINVAL);
 	cr_assert(strstr(err, "version") != NULL, "%s", err);
-	p[8] = 1;
+	p[8] = 0;
+	cr_assert_eq(load_bytes(p, n, err, sizeof(err), 0), -EINVAL);
+	p[8] = 2;	/* version 1 (no window actor) loads too: fuzz seeds */
 	cr_assert_eq(load_bytes(p, n, err, sizeof(err), 0), 0, "%s", err);
 	/* into an engine that has run: refused */
 	{

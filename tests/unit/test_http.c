@@ -62,10 +62,8 @@ static int
 handle(const char *method, const char *url, const char *auth,
     const char *body, struct http_resp *rs, json_t **j)
 {
-	struct http_in in = { .method = method, .url = url,
-	    .authorization = auth, .body = body,
-	    .bodylen = body != NULL ? strlen(body) : 0,
-	    .declared_len = body != NULL ? strlen(body) : 0 };
+	struct http_in in = { method, url, auth, body,
+	    body != NULL ? strlen(body) : 0, body != NULL ? strlen(body) : 0 };
 
 	http_handle(routes, NROUTES, TOKEN, 64, &in, rs);
 	if (j != NULL)
@@ -166,9 +164,8 @@ Test(http, writes_need_the_token_before_anything_else)
 
 	/* no token configured: every write refused, reads served */
 	{
-		struct http_in in = { .method = "POST", .url = "/echo",
-		    .authorization = "Bearer " TOKEN, .body = "{}",
-		    .bodylen = 2, .declared_len = 2 };
+		struct http_in in = { "POST", "/echo", "Bearer " TOKEN, "{}", 2,
+		    2 };
 
 		http_handle(routes, NROUTES, NULL, 64, &in, &rs);
 		cr_assert_eq(rs.status, 401);

@@ -82,7 +82,7 @@ Test(incjson, direct_encoder_matches_jansson)
 	corr_config_defaults(&cc);
 	e = corr_engine_new(F, &cc, 7, &sink);
 	m = (struct corr_maint){ 5, FLEET_NONE, t, t + 60 * min,
-	    "tab\there \"quoted\"\nline\x01" };
+	    "tab\there \"quoted\"\nline\x01", NULL };
 	corr_engine_maint_add(e, &m);
 	edge(e, "S0-ac", "HIGH_TEMP", t, ALARM_RAISE);		/* late child */
 	for (int i = 0; i < 6; i++) {
@@ -101,7 +101,7 @@ Test(incjson, direct_encoder_matches_jansson)
 	}
 	{
 		struct corr_action a = { "INC-7-3", CORR_ACT_ACK,
-		    "\xe5\xbc\xa0\xe4\xb8\x89 <ops>", "\\ back\\slash /", t + 8 * min };
+		    "\xe5\xbc\xa0\xe4\xb8\x89 <ops>", "\\ back\\slash /", t + 8 * min, 0 };
 		cr_assert_eq(corr_engine_action(e, &a, NULL, 0), 0);
 		a.type = CORR_ACT_NOTE;
 		a.note = "\x1f control";

@@ -756,3 +756,35 @@ Test(kafka_actions, engine_rejection_is_produced_and_commits_on_delivery)
 	free(dump);
 	kfx_close(&x, 5000);
 }
+
+/* tocsin.actions takes close's satisfaction as the HTTP route does. */
+Test(kafka, action_satisfaction_on_close_only)
+{
+	static const struct { const char *v; const char *why; int sat; } c[] = {
+		{ "{\"incident\":\"INC-0-1\",\"action\":\"close\",\"actor\":"
+		  "\"amy\",\"satisfaction\":4}", NULL, 4 },
+		{ "{\"incident\":\"INC-0-1\",\"action\":\"close\",\"actor\":"
+		  "\"amy\"}", NULL, 0 },
+		{ "{\"incident\":\"INC-0-1\",\"action\":\"close\",\"actor\":"
+		  "\"amy\",\"satisfaction\":6}", "bad satisfaction", 0 },
+		{ "{\"incident\":\"INC-0-1\",\"action\":\"close\",\"actor\":"
+		  "\"amy\",\"satisfaction\":\"4\"}", "bad satisfaction", 0 },
+		{ "{\"incident\":\"INC-0-1\",\"action\":\"ack\",\"actor\":"
+		  "\"amy\",\"satisfaction\":4}", "bad satisfaction", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct corr_action a;
+		json_t *root;
+		const char *why = kafka_action_parse(c[i].v, strlen(c[i].v),
+		    1796000000000LL, &root, &a);
+
+		if (c[i].why == NULL) {
+			cr_expect_null(why, "%s: %s", c[i].v, why);
+			cr_expect_eq(a.satisfaction, c[i].sat, "%s", c[i].v);
+		} else
+			cr_expect(why != NULL && strcmp(why, c[i].why) == 0,
+			    "%s: %s", c[i].v, why ? why : "accepted");
+		json_decref(root);
+	}
+}

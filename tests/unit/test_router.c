@@ -259,7 +259,7 @@ Test(router, actions_reach_the_owning_shard)
 	struct corr_sink sinks[2];
 	struct router *r;
 	struct alarm_event ev;
-	struct corr_action a = { NULL, CORR_ACT_ACK, "amy", NULL, 0 };
+	struct corr_action a = { NULL, CORR_ACT_ACK, "amy", NULL, 0, 0 };
 	unsigned sh;
 
 	corr_config_defaults(&cc);
@@ -315,7 +315,7 @@ Test(router, maintenance_windows_routed)
 	struct planned_sink ps[3];
 	struct corr_sink sinks[3];
 	struct router *r;
-	struct corr_maint m = { FLEET_NONE, 0, 0, 0, "grid work" };
+	struct corr_maint m = { FLEET_NONE, 0, 0, 0, "grid work", NULL };
 	struct alarm_event ev = { 0 };
 	uint32_t id1, id2;
 	int planned = 0, unplanned = 0;
