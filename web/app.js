@@ -115,7 +115,7 @@
 
   /* The order: breached first (longest ago first), then the nearest
    * deadline; equal seconds by tier, then severity; no running clock
-   * last, oldest first; then id. */
+   * last, oldest first (then tier, severity); then id. */
   function compare(a, b) {
     var ia = inc(a), ib = inc(b), na = nearest(ia), nb = nearest(ib);
     if (na && !nb) return -1;
@@ -123,15 +123,14 @@
     if (na && nb) {
       var sa = Math.floor(na.deadline / 1000), sb = Math.floor(nb.deadline / 1000);
       if (sa !== sb) return sa - sb;
+    } else {
+      var oa = ms(ia.opened_at) || 0, ob = ms(ib.opened_at) || 0;
+      if (oa !== ob) return oa - ob;
     }
     var t = (TIER[ia.tier] != null ? TIER[ia.tier] : 2) - (TIER[ib.tier] != null ? TIER[ib.tier] : 2);
     if (t) return t;
     var s = (SEV[ia.severity] != null ? SEV[ia.severity] : 4) - (SEV[ib.severity] != null ? SEV[ib.severity] : 4);
     if (s) return s;
-    if (!na && !nb) {
-      var oa = ms(ia.opened_at) || 0, ob = ms(ib.opened_at) || 0;
-      if (oa !== ob) return oa - ob;
-    }
     return ia.id < ib.id ? -1 : ia.id > ib.id ? 1 : 0;
   }
 
