@@ -1091,6 +1091,8 @@
     ids: function () { return Array.from(incidents.keys()).sort(); },
     snapshots: function () { return S.snapshots; },
     beeps: function () { return S.beeps; },
+    announced: function () { return Array.from(announced).sort(); },
+    muted: muted,
     lastEventId: function () { return S.lastId; }
   };
 

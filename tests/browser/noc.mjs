@@ -164,6 +164,20 @@ async function main() {
   if (!all) log('fewer than 6 incidents after 30 s: ' + JSON.stringify(await apiIds()));
   await until(async () => (await A.evaluate(() => window.__noc.ids().length)) >= (all || []).length, 5000);
 
+  /* the sound: once per new customer-impacting incident (all six are:
+   * every site has tenants, the storm names them all), muted by m */
+  {
+    const ann = await A.evaluate(() => window.__noc.announced());
+    const beeps = await A.evaluate(() => window.__noc.beeps());
+    const want = (all || []).slice().sort();
+    await A.click('h1');
+    await A.keyboard.press('m');
+    const muted = await A.evaluate(() => window.__noc.muted());
+    await A.keyboard.press('m');
+    const ok = ann.join() === want.join() && beeps >= ann.length && beeps <= ann.length + 2 && muted;
+    check('sound', ok ? 'ok' : 'fail', `beeped for ${ann} (${beeps} beeps; new incidents ${want}); m mutes: ${muted}`);
+  }
+
   /* 3. time-to-breach order, now and as the clock runs */
   {
     let bad = null, n = 0;
