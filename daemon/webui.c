@@ -4,9 +4,9 @@
  * The assets are byte arrays in build/gen/webassets.inc (web/embed.py);
  * a request looks its name up in that table (a handful of entries, so a
  * linear scan), answers with the type its extension names, a strong ETag
- * and the page's security headers.  The page itself is index.html; / and /incident/<id>
- * (deep links, read by the page's script) both answer it.  No state, no
- * locks: the tables are constant.
+ * and the page's security headers.  The page itself is index.html; / and
+ * /incident/<id> (deep links, read by the page's script) both answer it.
+ * No state, no locks: the tables are constant.
  */
 #include <string.h>
 

@@ -48,7 +48,7 @@ struct nenv {
 	char	 net[32];	/* "127.0.Y." */
 	char	 token[64];
 	int	 modport;	/* devsim's */
-	int	 port;		/* tocsind's HTTP port, fixed across restarts */
+	int	 port;		/* tocsind's HTTP port (kept on restart) */
 	pid_t	 sim, daemon, node;
 };
 
@@ -159,11 +159,16 @@ setup(void)
 		    "  - {id: E3, area: east, region: A, tenants: [{customer: "
 		    "cucc, tier: standard}]}\n"
 		    "devices:\n"
-		    "  - {id: T1-rect, site: T1, profile: rectifier, host: %s1}\n"
-		    "  - {id: T2-rect, site: T2, profile: rectifier, host: %s2}\n"
-		    "  - {id: E1-rect, site: E1, profile: rectifier, host: %s3}\n"
-		    "  - {id: E2-rect, site: E2, profile: rectifier, host: %s4}\n"
-		    "  - {id: E3-rect, site: E3, profile: rectifier, host: %s5}\n"
+		    "  - {id: T1-rect, site: T1, profile: rectifier, "
+		    "host: %s1}\n"
+		    "  - {id: T2-rect, site: T2, profile: rectifier, "
+		    "host: %s2}\n"
+		    "  - {id: E1-rect, site: E1, profile: rectifier, "
+		    "host: %s3}\n"
+		    "  - {id: E2-rect, site: E2, profile: rectifier, "
+		    "host: %s4}\n"
+		    "  - {id: E3-rect, site: E3, profile: rectifier, "
+		    "host: %s5}\n"
 		    "sla:\n  clocks:\n"
 		    "    - {clock: ack, tier: premium, duration: 2m}\n"
 		    "    - {clock: ack, tier: standard, duration: 1h}\n"
@@ -250,7 +255,8 @@ ctl_has(const char *name)
 static void
 run_browser(void)
 {
-	char cwd[PATH_MAX], script[PATH_MAX + 64], cfgpath[128], art[PATH_MAX + 32];
+	char cwd[PATH_MAX], script[PATH_MAX + 64], cfgpath[128];
+	char art[PATH_MAX + 32];
 	char *argv[] = { "node", script, cfgpath, NULL };
 	int64_t end = tenv_mono_ms() + 240000, killed = 0;
 	int restarted = 0, st;
