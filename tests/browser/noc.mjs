@@ -27,6 +27,7 @@ const checks = [];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const ctl = (name) => path.join(cfg.ctl, name);
 const t0 = Date.now();
+let noEvents = false;		/* this tocsind has no GET /api/v1/events */
 
 function log(s) { process.stdout.write(`noc.mjs +${((Date.now() - t0) / 1000).toFixed(1)}s ${s}\n`); }
 function check(name, status, detail) {
@@ -134,7 +135,7 @@ async function main() {
   const csp = (await (await fetch(cfg.base + '/')).headers.get('content-security-policy')) || '';
   /* before the SSE route lands, the page's EventSource gets a 404 (and
    * falls back to polling): that one error is the missing API's */
-  const noEvents = await eventsMissing();
+  noEvents = await eventsMissing();
   const real = errors.filter((e) => !(noEvents && /\/api\/v1\/events/.test(e.url)));
   if (!up) check('load', 'fail', 'no snapshot in 10 s');
   else if (real.length) check('load', 'fail', 'console errors: ' + real.map((e) => e.text + ' ' + e.url).join(' | '));
@@ -157,6 +158,13 @@ async function main() {
     else if (took > cfg.pollMs + 1000) check('red_row', 'fail', `T1 red after ${took} ms > poll ${cfg.pollMs} ms + 1 s`);
     else if (!/open/.test(row.badge.toLowerCase()) || !/waiting/.test(row.label)) check('red_row', 'fail', `state not in words: "${row.badge}" / "${row.label}"`);
     else check('red_row', 'ok', `T1 red ${took} ms after devsim's fault (bound ${cfg.pollMs + 1000} ms): "${row.label}"`);
+  }
+
+  /* the header: "live", the last event and its age */
+  {
+    const h = await A.evaluate(() => ({ conn: document.getElementById('conn').textContent, last: document.getElementById('lastev').textContent }));
+    if (noEvents) check('header', 'skip', `GET /api/v1/events not served by this tocsind: the header says "${h.conn}", no stream event to show`);
+    else check('header', h.conn === 'live' && /^last event \S+ \S+ · \d+s ago$/.test(h.last) ? 'ok' : 'fail', `"${h.conn}", "${h.last}"`);
   }
 
   /* the whole scenario is listed */
