@@ -1093,6 +1093,9 @@
     beeps: function () { return S.beeps; },
     announced: function () { return Array.from(announced).sort(); },
     muted: muted,
+    seq: function (id) { var ev = incidents.get(id); return ev ? ev.seq : null; },
+    /* an event as if the stream had sent it (the seq-gap check) */
+    inject: function (json) { onEvent({ data: json, lastEventId: '' }); },
     lastEventId: function () { return S.lastId; }
   };
 

@@ -266,6 +266,23 @@ async function main() {
     await B.close();
   }
 
+  /* a seq gap (an event two past the one held) reads the list again */
+  {
+    const t1 = (await rows(A)).find((r) => r.site === 'T1');
+    const detail = await api('/api/v1/incidents/' + encodeURIComponent(t1.id));
+    const ev = Object.assign({}, detail.body);
+    delete ev.timeline;
+    delete ev.timeline_complete;
+    const before = await A.evaluate(() => window.__noc.snapshots());
+    ev.seq = detail.body.seq + 2;
+    ev.incident = Object.assign({}, ev.incident, { state: 'resolved' });
+    await A.evaluate((j) => window.__noc.inject(j), JSON.stringify(ev));
+    const again = await until(async () => (await A.evaluate(() => window.__noc.snapshots())) > before, 3000);
+    const held = await until(async () => (await A.evaluate((id) => window.__noc.seq(id), t1.id)) === (await api('/api/v1/incidents/' + encodeURIComponent(t1.id))).body.seq, 3000);
+    const conn = await A.evaluate(() => window.__noc.conn());
+    check('seq_gap', again && held ? 'ok' : 'fail', `(${conn}${conn === 'polling' ? ': the page reads the list each second anyway' : ''}) ${t1.id} seq ${detail.body.seq} then ${ev.seq}: ${again ? 'the list was read again' : 'no new read'}, ${held ? 'the page holds the server\'s seq again' : 'the page kept the gapped event'}`);
+  }
+
   /* a dead sink (Redis on a port where nothing listens) never blanks the
    * board: /healthz says so, the rows are there */
   {
