@@ -67,6 +67,8 @@
 #include "daemon/names.h"
 #include "daemon/utc.h"
 
+#define CORR_STR_(x)	#x
+#define CORR_STR(x)	CORR_STR_(x)	/* a number macro as a string */
 #define CORR_MIN	((int64_t)60 * 1000)
 #define CORR_HOUR	(60 * CORR_MIN)
 #define CORR_DAY	(24 * CORR_HOUR)
@@ -572,6 +574,7 @@ corr_inc_free(struct corr_engine *e, struct corr_incident *inc)
 	xfree(inc->links);
 	xfree(inc->owner);
 	xfree(inc->planned_reason);
+	xfree(inc->customer);
 	xfree(inc);
 	e->st.live_incidents--;
 }
@@ -785,17 +788,21 @@ corr_sla_event(const struct sla_event *sev, void *arg)
 	corr_emit_clock(e, inc, type, sev->at_ms, sev->clock);
 }
 
-/* Opens a site incident's clocks at the engine's now (no-op without SLA). */
+/*
+ * Opens a site or complaint incident's clocks at the engine's now (no-op
+ * without SLA); a complaint's come from the complaint tables.
+ */
 static void
 corr_sla_open(struct corr_engine *e, struct corr_incident *inc)
 {
 	struct sla_params p;
 
-	if (!e->has_sla || inc->kind != CORR_KIND_SITE)
+	if (!e->has_sla || inc->kind == CORR_KIND_AREA)
 		return;
 	sla_params_for_site(&p, &e->fleet->sites[inc->site],
 	    (enum severity)inc->severity,
 	    inc->severity >= e->cc.complex_severity, inc->planned);
+	p.complaint = inc->kind == CORR_KIND_COMPLAINT;
 	inc->has_sla = sla_open(&e->sla, &inc->sla, e->now, &p) == 0;
 }
 
@@ -1641,12 +1648,18 @@ corr_engine_action(struct corr_engine *e, const struct corr_action *a,
 		inc->owner = xstrdup(a->actor);
 		break;
 	case CORR_ACT_DISPATCH:
+		if (inc->kind == CORR_KIND_COMPLAINT)
+			REJECT(-EPERM, "a complaint has no dispatch (no "
+			    "arrival clock)");
 		if (inc->stage == CORR_OPEN)
 			REJECT(-EPERM, "not acknowledged");
 		if (inc->stage != CORR_ACKNOWLEDGED)
 			REJECT(-EPERM, "already dispatched");
 		break;
 	case CORR_ACT_ON_SITE:
+		if (inc->kind == CORR_KIND_COMPLAINT)
+			REJECT(-EPERM, "a complaint has no on-site step (no "
+			    "arrival clock)");
 		if (inc->stage < CORR_DISPATCHED)
 			REJECT(-EPERM, "not dispatched");
 		if (inc->stage == CORR_ON_SITE)
@@ -1704,6 +1717,65 @@ corr_engine_action(struct corr_engine *e, const struct corr_action *a,
 	corr_emit(e, inc, ev, a->at);
 	if (inc->state == CORR_CLOSED)
 		corr_inc_free(e, inc);
+	return 0;
+}
+
+/* ---- complaints ---- */
+
+/* The tenant entry of customer at site s, or NULL. */
+static const struct fleet_tenant *
+corr_tenant(const struct fleet_site *s, const char *customer)
+{
+	for (size_t i = 0; i < s->ntenants; i++)
+		if (strcmp(s->tenants[i].customer, customer) == 0)
+			return &s->tenants[i];
+	return NULL;
+}
+
+int
+corr_engine_complaint(struct corr_engine *e, const struct corr_complaint *c,
+    char *id, size_t idlen, char *reason, size_t len)
+{
+	const struct fleet *f = e->fleet;
+	struct corr_incident *inc;
+	const char *why = NULL;
+
+	if (c->site >= f->nsites)
+		why = "unknown site";
+	else if (c->customer == NULL || c->customer[0] == '\0')
+		why = "missing customer";
+	else if (corr_tenant(&f->sites[c->site], c->customer) == NULL)
+		why = "customer is not a tenant of the site";
+	else if (c->text == NULL || c->text[0] == '\0')
+		why = "missing text";
+	else if (strlen(c->text) > CORR_NOTE_MAX)
+		why = "text longer than " CORR_STR(CORR_NOTE_MAX) " bytes";
+	else if (c->actor == NULL || c->actor[0] == '\0')
+		why = "missing actor";
+	else if (strlen(c->actor) > CORR_ACTOR_MAX)
+		why = "actor longer than " CORR_STR(CORR_ACTOR_MAX) " bytes";
+	else if (c->severity >= SEV__COUNT)
+		why = "severity out of range";
+	if (why != NULL) {
+		e->st.bad_input++;
+		if (reason != NULL && len > 0)
+			snprintf(reason, len, "%s", why);
+		return -EINVAL;
+	}
+	corr_engine_advance(e, c->at);
+	/*
+	 * Not on the site's list: that list is where alarms look for roots
+	 * and adoptable incidents, and a complaint is neither.
+	 */
+	inc = corr_inc_new(e, CORR_KIND_COMPLAINT, c->site,
+	    f->sites[c->site].area, c->at);
+	inc->severity = c->severity;
+	inc->customer = xstrdup(c->customer);
+	corr_step_note(inc, c->at, c->actor, "opened", c->text);
+	corr_sla_open(e, inc);
+	corr_emit(e, inc, CORR_EV_OPENED, c->at);
+	if (id != NULL && idlen > 0)
+		snprintf(id, idlen, "%s", inc->id);
 	return 0;
 }
 
@@ -1945,6 +2017,7 @@ corr_engine_incident_bytes(const struct corr_engine *e,
 	n += (size_t)inc->nchronic * sizeof(*inc->chronic_of);
 	n += (size_t)inc->nlinks * sizeof(*inc->links);
 	n += corr_strbytes(inc->owner) + corr_strbytes(inc->planned_reason);
+	n += corr_strbytes(inc->customer);
 	return n;
 }
 
@@ -2011,7 +2084,15 @@ corr_engine_dump(const struct corr_engine *e, int64_t at,
  */
 
 #define CORR_SNAP_MAGIC		"TCSNAP1"	/* 8 bytes with its NUL */
-#define CORR_SNAP_VERSION	2u	/* 2: a window's actor; 1 still loads */
+/*
+ * Version 2 added a window's actor, version 3 complaint incidents (their
+ * customer after the planned reason); everything else is version 1's
+ * bytes, so older snapshots load as they always did (they hold no
+ * complaint).
+ */
+#define CORR_SNAP_VERSION	3u
+#define CORR_SNAP_VERSION_MIN	1u
+#define CORR_SNAP_V_COMPLAINT	3u	/* the first with complaints */
 #define CORR_SNAP_NAME_MAX	1024		/* bytes of a fleet id */
 #define CORR_SNAP_NONE		UINT32_MAX	/* no name */
 #define CORR_NSTATS	(sizeof(struct corr_stats) / sizeof(uint64_t))
@@ -2135,6 +2216,8 @@ corr_snap_save_inc(struct corr_snapw *w, const struct corr_engine *e,
 	snapbuf_put_u32(b, inc->planned_win);
 	snapbuf_put_str(b, inc->owner);
 	snapbuf_put_str(b, inc->planned_reason);
+	if (inc->kind == CORR_KIND_COMPLAINT)
+		snapbuf_put_str(b, inc->customer);
 	for (uint32_t i = 0; i < inc->nalarms; i++)
 		if (inc->alarms[i] == inc->root)
 			root = i;
@@ -2453,8 +2536,8 @@ corr_snap_load_step(struct corr_snapr *sr, struct corr_incident *inc)
 
 /*
  * Reads an incident's site and area: 0 with *drop set when the fleet lost
- * the place that defines it (site incident: its site; area incident: its
- * area), or -1.  A site incident whose area is gone takes its site's.
+ * the place that defines it (site and complaint incidents: the site; area
+ * incident: its area), or -1.  One whose area is gone takes its site's.
  */
 static int
 corr_snap_load_place(struct corr_engine *e, struct corr_snapr *sr,
@@ -2466,7 +2549,7 @@ corr_snap_load_place(struct corr_engine *e, struct corr_snapr *sr,
 	if ((rs = corr_snap_get_ref(sr, FLEET_SITE, 1, &site)) < 0 ||
 	    (ra = corr_snap_get_ref(sr, FLEET_AREA, 1, &area)) < 0)
 		return -1;
-	if (inc->kind == CORR_KIND_SITE) {
+	if (inc->kind != CORR_KIND_AREA) {
 		if (rs == CORR_REF_OK && site == FLEET_NONE)
 			return snapbuf_fail(&sr->r, "site incident without a site");
 		if (rs == CORR_REF_OK && (ra != CORR_REF_OK || area == FLEET_NONE))
@@ -2499,7 +2582,7 @@ corr_snap_load_alarms(struct corr_engine *e, struct corr_snapr *sr,
 	if (snapbuf_ok(r) != 0)
 		return -1;
 	if (inc->kind == CORR_KIND_SITE ? root >= n :
-	    root != CORR_SNAP_NONE || n != 0)
+	    root != CORR_SNAP_NONE || n != 0)	/* area, complaint: none */
 		return snapbuf_fail(r, "incident root alarm out of range");
 	if (n > 0) {	/* the room corr_grow() would reach, at once */
 		inc->capalarms = corr_cap_for(n, 2);
@@ -2603,17 +2686,24 @@ corr_snap_load_inc(struct corr_engine *e, struct corr_snapr *sr,
 	if (snapbuf_ok(r) != 0)
 		return -1;
 	/* closed incidents are freed at once: never in a snapshot */
-	if (inc->kind > CORR_KIND_AREA || inc->state >= CORR_STATE__COUNT ||
+	if (inc->kind > (sr->version >= CORR_SNAP_V_COMPLAINT ?
+	    CORR_KIND_COMPLAINT : CORR_KIND_AREA) ||
+	    inc->state >= CORR_STATE__COUNT ||
 	    inc->state == CORR_CLOSED || inc->stage > CORR_ON_SITE ||
 	    inc->severity >= SEV__COUNT || inc->planned > 1 ||
 	    inc->flapping > 1 || inc->chronic > 1 || has_sla > 1 ||
-	    (has_sla && (!e->has_sla || inc->kind != CORR_KIND_SITE)))
+	    (has_sla && (!e->has_sla || inc->kind == CORR_KIND_AREA)) ||
+	    (inc->kind == CORR_KIND_COMPLAINT && (inc->planned ||
+	    inc->flapping || inc->chronic)))
 		return snapbuf_fail(r, "incident field out of range");
 	if (corr_snap_load_place(e, sr, inc, &drop) != 0)
 		return -1;
 	inc->planned_win = snapbuf_get_u32(r);
 	if (snapbuf_get_str(r, CORR_ACTOR_MAX, 1, &inc->owner) != 0 ||
 	    snapbuf_get_str(r, CORR_NOTE_MAX, 1, &inc->planned_reason) != 0)
+		return -1;
+	if (inc->kind == CORR_KIND_COMPLAINT &&
+	    snapbuf_get_str(r, CORR_SNAP_NAME_MAX, 0, &inc->customer) != 0)
 		return -1;
 	/* the one ack sets the owner and moves the stage on: an owner at
 	 * stage open would be overwritten (and leaked) by the next ack */
@@ -2633,6 +2723,12 @@ corr_snap_load_inc(struct corr_engine *e, struct corr_snapr *sr,
 	inc->sent_steps = snapbuf_get_u32(r);
 	if (snapbuf_ok(r) == 0 && inc->sent_steps > inc->nsteps)
 		return snapbuf_fail(r, "sent steps past the timeline");
+	/* its text and actor are its first step's (the JSON reads them) */
+	if (snapbuf_ok(r) == 0 && inc->kind == CORR_KIND_COMPLAINT &&
+	    (inc->nsteps == 0 || inc->steps[0].note == NULL ||
+	    inc->steps[0].actor == corr_system ||
+	    strcmp(inc->steps[0].action, "opened") != 0))
+		return snapbuf_fail(r, "complaint without its opening step");
 	if (corr_snap_load_related(sr, inc) != 0)
 		return -1;
 	inc->area_num = snapbuf_get_u64(r);
@@ -2801,7 +2897,8 @@ corr_snap_load_head(struct corr_engine *e, struct corr_snapr *sr)
 	    memcmp(magic, CORR_SNAP_MAGIC, sizeof(magic)) != 0)
 		return snapbuf_fail(r, "not a tocsin engine snapshot (magic)");
 	version = snapbuf_get_u32(r);
-	if (snapbuf_ok(r) == 0 && (version < 1 || version > CORR_SNAP_VERSION))
+	if (snapbuf_ok(r) == 0 && (version < CORR_SNAP_VERSION_MIN ||
+	    version > CORR_SNAP_VERSION))
 		return snapbuf_fail(r, "unsupported snapshot version");
 	sr->version = version;
 	shard = snapbuf_get_u32(r);

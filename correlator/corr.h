@@ -26,7 +26,9 @@
  * struct sla_incident opened with the site's effective tier, region and the
  * incident's severity; actions step its clocks and corr_engine_advance()
  * turns the marks that come due into sla_warning / sla_breached / escalated
- * events.  Area incidents run no clocks (their site incidents do).  The
+ * events; a complaint incident (corr_engine_complaint()) runs its respond
+ * (ack) and resolve clocks from the complaint tables.  Area incidents run
+ * no clocks (their site incidents do).  The
  * engine's SLA time only moves forward: it is the latest `now` it was given,
  * and a step stamped earlier is applied to the clocks at that time.
  *
@@ -146,7 +148,12 @@ enum corr_action_type {
 	CORR_ACT__COUNT
 };
 
-enum corr_kind { CORR_KIND_SITE, CORR_KIND_AREA };
+/*
+ * What opened an incident: an alarm at a site, an area storm, or a
+ * customer's complaint about a site (corr_engine_complaint(): no alarms,
+ * no root cause; never merged, linked or chronic).
+ */
+enum corr_kind { CORR_KIND_SITE, CORR_KIND_AREA, CORR_KIND_COMPLAINT };
 
 /* One (device, code) on an incident. */
 struct corr_alarm {
@@ -198,7 +205,8 @@ struct corr_incident {
 	uint8_t	 planned;	/* raised inside a maintenance window */
 	uint8_t	 flapping;	/* one of its alarms is flapping (sticky) */
 	uint8_t	 chronic;
-	uint8_t	 has_sla;	/* 1: sla below is open (site incident, clocks on) */
+	uint8_t	 has_sla;	/* 1: sla below is open (site or complaint
+				 * incident, clocks on) */
 	uint32_t planned_win;	/* id of the window that made it planned, or 0 */
 	uint8_t	 satisfaction;	/* set by close: 1-5, or 0 (not given) */
 	char	*owner;		/* who acknowledged; NULL before; owned */
@@ -218,6 +226,9 @@ struct corr_incident {
 	uint64_t repeats;	/* re-sent raises counted on this incident */
 	uint64_t flap_cycles;	/* clear/re-raise cycles of flapping alarms,
 				 * counted instead of stepped */
+	char	*customer;	/* complaint: the complaining tenant (owned);
+				 * its text and actor are steps[0]'s note
+				 * and actor.  NULL for other kinds */
 	struct sla_incident sla;	/* its clocks, valid when has_sla */
 	struct corr_incident *site_next;	/* live incidents of the same site */
 };
@@ -253,6 +264,19 @@ struct corr_action {
 	int64_t	 at;		/* ms since epoch */
 	uint8_t	 satisfaction;	/* close: the customer's 1-5 from the
 				 * follow-up visit, 0: not given */
+};
+
+/*
+ * A customer's complaint about a site (DOMAIN.md section 3: "complaint:
+ * respond and resolve 48 h"; from HTTP POST /api/v1/complaints, tests).
+ */
+struct corr_complaint {
+	uint32_t site;		/* fleet site it is about; required */
+	const char *customer;	/* a tenant of that site; required */
+	const char *text;	/* what the customer says; 1..CORR_NOTE_MAX bytes */
+	const char *actor;	/* who took it; 1..CORR_ACTOR_MAX bytes */
+	uint8_t	 severity;	/* enum severity the NOC grades it */
+	int64_t	 at;		/* ms since epoch */
 };
 
 /* Outputs of an engine; the ops table pointer comes first (STYLE.md 2). */
@@ -365,6 +389,31 @@ int	 corr_engine_action(struct corr_engine *e, const struct corr_action *a,
 	    char *reason, size_t reasonlen);
 
 /*
+ * Opens a complaint incident after advancing to c->at: kind
+ * CORR_KIND_COMPLAINT at c->site, naming c->customer with its tier there
+ * (the incident's tier is the site's effective tier, which runs its
+ * clocks), severity c->severity, no alarms and no root cause; its
+ * timeline starts with "opened" by c->actor with c->text as the note.
+ * With SLA clocks its ack clock (respond) and resolve clock run from the
+ * complaint tables (sla_config.complaint_ack / complaint_resolve), with
+ * warnings, breach and escalation as on any incident; it is never planned
+ * (a complaint is not excused by planned work), never chronic, never
+ * merged or linked, and makes no alarm incident chronic.  The actions that
+ * fit it are ack (respond), resolve, close, note, pause and resume;
+ * dispatch and on_site are refused (-EPERM: no arrival clock).
+ * Returns 0 (one "opened" event after any SLA events due by c->at; the
+ * id is written into id, idlen bytes, CORR_ID_LEN is enough, when id is
+ * not NULL), or -EINVAL with a one-line reason in reason (if not NULL),
+ * counted in bad_input, the engine untouched (time does not advance), for
+ * a site out of range, a customer that is not a tenant of the site, a
+ * missing or too long text (CORR_NOTE_MAX) or actor (CORR_ACTOR_MAX), or
+ * a severity out of range.  The text and actor are kept whole.
+ */
+int	 corr_engine_complaint(struct corr_engine *e,
+	    const struct corr_complaint *c, char *id, size_t idlen,
+	    char *reason, size_t reasonlen);
+
+/*
  * Adds a planned-work window; returns its id (> 0).  Alarms raised at a
  * time in [start_ms, end_ms) at the site (or any site of the area) open
  * planned incidents.  Windows do not change incidents already open; when a
@@ -400,7 +449,7 @@ void	 corr_engine_stats(const struct corr_engine *e, struct corr_stats *out);
  * The heap bytes an incident of this engine holds: the struct, its alarm
  * records and their flap rings, the alarm and link arrays, the timeline
  * array at its capacity and every string it owns (notes, operator actors,
- * owner, planned reason).  Requested sizes, not the allocator's classes.
+ * owner, planned reason, a complaint's customer).  Requested sizes, not the allocator's classes.
  * For tests and the bound in docs/correlation.md ("Bounds").
  */
 size_t	 corr_engine_incident_bytes(const struct corr_engine *e,

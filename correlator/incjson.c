@@ -13,6 +13,10 @@
  * "resolution_grade" (null until the resolve clock stops).  Without clocks
  * (area incidents, engines without an SLA config) "clocks" is {} and the
  * other three are null.
+ *
+ * A complaint incident ("kind":"complaint") has its site, "root_cause":
+ * null, "alarms": [], its one customer, clocks ack and resolve only, and
+ * "complaint": {customer, text, actor} after "area_incident".
  */
 #include <math.h>
 #include <stdio.h>
@@ -220,16 +224,23 @@ ij_nstr(struct incjson_buf *b, const char *s)
 #define IJ_KBOOL(b, k, v)	(IJ_LIT(b, k), ij_bool((b), (v)))
 #define IJ_KTIME(b, k, ms)	(IJ_LIT(b, k), ij_time((b), (ms)))
 
-/* The bytes of sla_clocks_json() and the three fields after it. */
+/*
+ * The bytes of sla_clocks_json() and the three fields after it.  A
+ * complaint has no arrival clock: its "clocks" are ack (respond) and
+ * resolve.
+ */
 static void
 ij_sla(struct incjson_buf *b, const struct corr_event *ev)
 {
 	const struct sla_incident *si = &ev->inc->sla;
+	int complaint = ev->inc->kind == CORR_KIND_COMPLAINT;
 
 	IJ_LIT(b, ",\"clocks\":{");
 	for (unsigned k = 0; k < SLA__NCLOCKS; k++) {
 		struct sla_clock_view v;
 
+		if (complaint && k == SLA_ARRIVE)
+			continue;
 		sla_clock_view(ev->sla, si, (enum sla_clock_kind)k, ev->at, &v);
 		if (k > 0)
 			IJ_LIT(b, ",");
@@ -270,6 +281,28 @@ struct ij_cust {
 	enum tier tier;
 };
 
+/*
+ * A complaint names its one customer, with its tier at the site (the
+ * site's effective tier if the configuration no longer lists it there);
+ * the incident's tier is the site's, which runs its clocks.
+ */
+static void
+ij_complaint_customers(struct incjson_buf *b, const struct fleet *f,
+    const struct corr_incident *ci)
+{
+	const struct fleet_site *s = &f->sites[ci->site];
+	enum tier tier = (enum tier)s->tier;
+
+	for (size_t i = 0; i < s->ntenants; i++)
+		if (strcmp(s->tenants[i].customer, ci->customer) == 0) {
+			tier = (enum tier)s->tenants[i].tier;
+			break;
+		}
+	IJ_KSTR(b, ",\"customers\":[{\"id\":", ci->customer);
+	IJ_KNAME(b, ",\"tier\":", fleet_tier_name(tier));
+	IJ_KNAME(b, "}],\"tier\":", fleet_tier_name((enum tier)s->tier));
+}
+
 static void
 ij_customers(struct incjson_buf *b, const struct fleet *f,
     const struct corr_incident *ci)
@@ -277,8 +310,12 @@ ij_customers(struct incjson_buf *b, const struct fleet *f,
 	struct ij_cust stackc[16], *cs = stackc;
 	size_t n = 0, cap = 16;
 	enum tier eff = TIER_STANDARD;
-	uint32_t nsites = ci->kind == CORR_KIND_SITE ? 1 : ci->nlinks;
+	uint32_t nsites = ci->kind == CORR_KIND_AREA ? ci->nlinks : 1;
 
+	if (ci->kind == CORR_KIND_COMPLAINT) {
+		ij_complaint_customers(b, f, ci);
+		return;
+	}
 	for (uint32_t l = 0; l < nsites; l++) {
 		const struct fleet_site *s = &f->sites[ci->kind == CORR_KIND_SITE ?
 		    ci->site : ci->links[l].site];
@@ -371,8 +408,9 @@ incjson_append(struct incjson_buf *b, const struct fleet *f,
 	IJ_KU64(b, ",\"seq\":", ev->seq);
 	IJ_KTIME(b, ",\"at\":", ev->at);
 	IJ_KSTR(b, ",\"incident\":{\"id\":", ci->id);
-	IJ_KNAME(b, ",\"kind\":", ci->kind == CORR_KIND_SITE ? "site" : "area");
-	IJ_KNSTR(b, ",\"site\":", ci->kind == CORR_KIND_SITE ?
+	IJ_KNAME(b, ",\"kind\":", ci->kind == CORR_KIND_SITE ? "site" :
+	    ci->kind == CORR_KIND_AREA ? "area" : "complaint");
+	IJ_KNSTR(b, ",\"site\":", ci->kind != CORR_KIND_AREA ?
 	    f->sites[ci->site].id : NULL);
 	IJ_KSTR(b, ",\"area\":", f->areas[ci->area]);
 	IJ_KNAME(b, ",\"severity\":",
@@ -431,6 +469,12 @@ incjson_append(struct incjson_buf *b, const struct fleet *f,
 			ij_id(b, ev, ci->links[i].num);
 		}
 		IJ_KU64(b, "],\"links_total\":", ci->nlinks);
+	} else if (ci->kind == CORR_KIND_COMPLAINT) {
+		/* what the customer said, as taken: the opening step's */
+		IJ_KSTR(b, ",\"complaint\":{\"customer\":", ci->customer);
+		IJ_KSTR(b, ",\"text\":", ci->steps[0].note);
+		IJ_KSTR(b, ",\"actor\":", ci->steps[0].actor);
+		IJ_LIT(b, "}");
 	}
 	IJ_KU64(b, ",\"timeline_len\":", ci->nsteps);
 	IJ_LIT(b, "},\"steps\":[");

@@ -99,6 +99,9 @@ sla_config_defaults(struct sla_config *c)
 	/* 3 working days of 9 h on the workday calendar. */
 	set_all(c->complex_resolve, TIER_STANDARD, -1, 3 * 9 * HOUR, 1);
 	set_all(c->complex_resolve, TIER_PREMIUM, -1, 24 * HOUR, SLA_CAL_24X7);
+	/* "Complaint: respond and resolve 48 h", one column: every tier. */
+	set_all(c->complaint_ack, -1, -1, 48 * HOUR, SLA_CAL_24X7);
+	set_all(c->complaint_resolve, -1, -1, 48 * HOUR, SLA_CAL_24X7);
 
 	c->arrive_start = SLA_ARRIVE_AT_DISPATCH;
 	c->nwarnings = 2;
@@ -230,6 +233,8 @@ sla_config_validate(const struct sla_config *c, struct sla_config_error *errs,
 	for (i = 0; i < SLA__NCLOCKS; i++)
 		check_table(c, c->dur[i], clock_names[i], &el);
 	check_table(c, c->complex_resolve, "resolve_complex", &el);
+	check_table(c, c->complaint_ack, "complaint_ack", &el);
+	check_table(c, c->complaint_resolve, "complaint_resolve", &el);
 	if (c->arrive_start > SLA_ARRIVE_AT_OPEN)
 		err_add(&el, "must be dispatch or open", "sla.arrive_start");
 	if (c->nwarnings > SLA_MAX_WARNINGS)
@@ -530,13 +535,20 @@ sla_open(struct sla_engine *e, struct sla_incident *inc, int64_t now,
 	inc->tier = p->tier;
 	inc->severity = p->severity;
 	inc->region = p->region;
-	inc->complex = p->complex;
+	inc->complex = p->complex && !p->complaint;
 	inc->pause = p->planned ? SLA_PAUSE_PLANNED : 0;
 	for (k = 0; k < SLA__NCLOCKS; k++) {
 		struct sla_clock *c = &inc->clocks[k];
-		const struct sla_duration *d = k == SLA_RESOLVE && p->complex ?
-		    &cfg->complex_resolve[p->tier][p->severity][p->region] :
+		const struct sla_duration *d =
 		    &cfg->dur[k][p->tier][p->severity][p->region];
+
+		if (p->complaint && k == SLA_ACK)
+			d = &cfg->complaint_ack[p->tier][p->severity][p->region];
+		else if (p->complaint && k == SLA_RESOLVE)
+			d = &cfg->complaint_resolve[p->tier][p->severity]
+			    [p->region];
+		else if (k == SLA_RESOLVE && p->complex)
+			d = &cfg->complex_resolve[p->tier][p->severity][p->region];
 
 		timerq_node_init(&c->tn);
 		c->kind = (uint8_t)k;
@@ -547,7 +559,7 @@ sla_open(struct sla_engine *e, struct sla_incident *inc, int64_t now,
 	}
 	clock_start(e, inc, &inc->clocks[SLA_ACK], now);
 	clock_start(e, inc, &inc->clocks[SLA_RESOLVE], now);
-	if (cfg->arrive_start == SLA_ARRIVE_AT_OPEN)
+	if (cfg->arrive_start == SLA_ARRIVE_AT_OPEN && !p->complaint)
 		clock_start(e, inc, &inc->clocks[SLA_ARRIVE], now);
 	return 0;
 }

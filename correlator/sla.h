@@ -4,7 +4,9 @@
  * Each customer-impacting incident embeds a struct sla_incident: three clocks
  * (ack, arrive, resolve) whose durations come from struct sla_config by the
  * site's effective tier x severity x region class (resolve from a separate
- * "complex" table when the incident is graded complex).  A clock counts time
+ * "complex" table when the incident is graded complex; ack and resolve from
+ * the two complaint tables for a customer's complaint, which has no
+ * arrival).  A clock counts time
  * on its calendar (24x7 or working days), pauses while the incident is
  * planned or an operator has documented a pause, and stops when its step is
  * done.  While it runs it fires marks in order: warnings at fractions of its
@@ -84,6 +86,9 @@ struct sla_config {
 	struct sla_duration dur[SLA__NCLOCKS][TIER__COUNT][SEV__COUNT][REGION__COUNT];
 	/* resolve of an incident graded complex (on-site repair) */
 	struct sla_duration complex_resolve[TIER__COUNT][SEV__COUNT][REGION__COUNT];
+	/* a customer's complaint: respond (its ack clock) and resolve */
+	struct sla_duration complaint_ack[TIER__COUNT][SEV__COUNT][REGION__COUNT];
+	struct sla_duration complaint_resolve[TIER__COUNT][SEV__COUNT][REGION__COUNT];
 	uint8_t		 arrive_start;	/* enum sla_arrive_start */
 	uint8_t		 nwarnings;
 	double		 warn_at[SLA_MAX_WARNINGS]; /* ascending fractions in (0, 1) */
@@ -102,7 +107,8 @@ struct sla_config {
  * calendars "24x7" and "workday" (Mon-Fri 09:00-18:00 UTC+8), ack standard
  * 1 h / premium 60 s, arrive A 2 h / B 12 h / C 48 h, resolve standard 8 h /
  * premium 24 h, complex resolve standard 3 working days / premium 24 h,
- * warnings at 0.5 and 0.8, ladder station on the first warning, branch on
+ * complaint respond and resolve 48 h (every tier), warnings at 0.5 and
+ * 0.8, ladder station on the first warning, branch on
  * breach, headquarters 4 h after breach, score bands 1/3/24 h, grade bands
  * 1/24 h.  Free with sla_config_fini().
  */
@@ -175,6 +181,11 @@ struct sla_params {
 	uint8_t		 region;	/* enum region */
 	uint8_t		 complex;	/* graded complex: complex_resolve table */
 	uint8_t		 planned;	/* planned work: clocks start paused */
+	uint8_t		 complaint;	/* a customer's complaint: ack and
+					 * resolve from the complaint tables
+					 * (complex ignored); arrive never
+					 * starts, even with arrive_start =
+					 * open */
 };
 
 /*
@@ -192,7 +203,8 @@ void	 sla_params_for_site(struct sla_params *p, const struct fleet_site *s,
 
 /*
  * Starts an incident's clocks at now: ack and resolve, and arrive too when
- * arrive_start is SLA_ARRIVE_AT_OPEN.  A planned incident starts paused
+ * arrive_start is SLA_ARRIVE_AT_OPEN (never for a complaint, whose ack and
+ * resolve come from the complaint tables).  A planned incident starts paused
  * (SLA_PAUSE_PLANNED).  inc is overwritten, so it must not hold queued
  * timers (sla_close() an incident before reusing it).  Returns 0 or -EINVAL
  * (params out of range).

@@ -4,7 +4,9 @@
  * Design.  The section is read straight into struct sla_config, which
  * starts from sla_config_defaults() (DOMAIN.md section 3), and what the
  * file gives replaces it: a `clocks` list rebuilds the general duration
- * tables, rows with `clock: resolve_complex` rebuild the complex table, and
+ * tables, rows with `clock: resolve_complex` rebuild the complex table
+ * (`complaint_ack`, `complaint_resolve`, or `complaint` for both, the
+ * complaint tables), and
  * `warnings`, `escalation` and `scores` lists replace theirs.  Calendars are
  * added to the built-in "24x7" and "workday", or redefine "workday" by
  * name; they are read before the clock rows that name them, whatever the
@@ -44,12 +46,37 @@ n_climb(int i)
 	static const char *const v[] = { "warning", "breach" };
 	return i < 2 ? v[i] : NULL;
 }
+/*
+ * Clock rows: the three general tables, then the special ones, which keep
+ * their defaults unless a row names them; `complaint` is both complaint
+ * tables at once (the standard gives one number for respond and resolve).
+ */
+enum { CR_RESOLVE_COMPLEX = 3, CR_COMPLAINT_ACK, CR_COMPLAINT_RESOLVE,
+	CR__TABLES, CR_COMPLAINT = CR__TABLES };
+
 static const char *
 n_clockrow(int i)
 {
 	static const char *const v[] = { "ack", "arrive", "resolve",
-	    "resolve_complex" };
-	return i < 4 ? v[i] : NULL;
+	    "resolve_complex", "complaint_ack", "complaint_resolve",
+	    "complaint" };
+	return i <= CR_COMPLAINT ? v[i] : NULL;
+}
+
+/* The duration table of clock row kind k (< CR__TABLES). */
+static struct sla_duration (*
+clock_table(struct sla_config *sla, int k))[SEV__COUNT][REGION__COUNT]
+{
+	switch (k) {
+	case CR_RESOLVE_COMPLEX:
+		return sla->complex_resolve;
+	case CR_COMPLAINT_ACK:
+		return sla->complaint_ack;
+	case CR_COMPLAINT_RESOLVE:
+		return sla->complaint_resolve;
+	default:
+		return sla->dur[k];
+	}
 }
 static const char *
 n_level(int i)
@@ -325,6 +352,12 @@ cfg_clock(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 			return;
 		}
 	}
+	if (r.clock == CR_COMPLAINT) {	/* both complaint clocks */
+		rows->v = xreallocarray(rows->v, rows->n + 1, sizeof(*rows->v));
+		r.clock = CR_COMPLAINT_ACK;
+		rows->v[rows->n++] = r;
+		r.clock = CR_COMPLAINT_RESOLVE;
+	}
 	rows->v = xreallocarray(rows->v, rows->n + 1, sizeof(*rows->v));
 	rows->v[rows->n++] = r;
 }
@@ -341,20 +374,19 @@ cfg_clock_tables(struct cfgkey_ctx *cx, struct sla_config *sla,
 {
 	int reported = 0;
 
-	for (int k = 0; k < 4; k++) {
+	for (int k = 0; k < CR__TABLES; k++) {
 		int mentioned = 0;
 
 		for (size_t i = 0; i < rows->n; i++)
 			mentioned |= rows->v[i].clock == k;
-		if (!mentioned && k < 3 && rows->n > 0)
+		if (!mentioned && k < CR_RESOLVE_COMPLEX && rows->n > 0)
 			mentioned = 1;	/* general clocks: every one is needed */
 		if (!mentioned)
 			continue;
 		for (int t = 0; t < TIER__COUNT; t++)
 		for (int s = 0; s < SEV__COUNT; s++)
 		for (int r = 0; r < REGION__COUNT; r++) {
-			struct sla_duration *d = k < 3 ? &sla->dur[k][t][s][r] :
-			    &sla->complex_resolve[t][s][r];
+			struct sla_duration *d = &clock_table(sla, k)[t][s][r];
 			const struct clock_row *best = NULL;
 			int bestspec = -1;
 

@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "correlator/fleet.h"
+#include "daemon/complaint.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "daemon/opapi.h"
@@ -35,7 +36,8 @@
 #include "daemon/utc.h"
 #include "daemon/view.h"
 
-enum opapi_kind { OPAPI_ACTION, OPAPI_MAINT_ADD, OPAPI_MAINT_DEL };
+enum opapi_kind { OPAPI_ACTION, OPAPI_MAINT_ADD, OPAPI_MAINT_DEL,
+	OPAPI_COMPLAINT };
 
 /* A maintenance window as listed. */
 struct opapi_win {
@@ -53,11 +55,15 @@ struct opapi_job {
 	uint8_t		 kind;		/* enum opapi_kind */
 	struct http_pending *p;
 	int64_t		 deadline;	/* ring_mono_ms(): then 503 */
-	unsigned	 shard;		/* ACTION, MAINT_ADD: its shard */
+	unsigned	 shard;		/* ACTION, MAINT_ADD, COMPLAINT: its
+					 * shard */
 	struct corr_action a;		/* ACTION; strings below */
 	char		 incident[CORR_ID_LEN];
 	struct opapi_win w;		/* MAINT_*; owns its strings */
-	char		*actor, *note;	/* ACTION */
+	char		*actor, *note;	/* ACTION, COMPLAINT (note: its text) */
+	struct corr_complaint c;	/* COMPLAINT; strings: actor, note,
+					 * customer */
+	char		*customer;
 };
 
 struct opapi {
@@ -98,6 +104,7 @@ opapi_job_free(struct opapi_job *j)
 	opapi_win_free(&j->w);
 	xfree(j->actor);
 	xfree(j->note);
+	xfree(j->customer);
 	xfree(j);
 }
 
@@ -517,6 +524,36 @@ opapi_maint_del(void *arg, const struct http_req *rq, struct http_resp *rs)
 	opapi_submit(op, j, rs);
 }
 
+/* ---- POST /api/v1/complaints ---- */
+
+static void
+opapi_complaint_route(void *arg, const struct http_req *rq,
+    struct http_resp *rs)
+{
+	struct opapi *op = arg;
+	struct corr_complaint c;
+	struct opapi_job *j;
+	char err[512];
+
+	if (complaint_parse(rq->json, op->c.fleet, &c, err, sizeof(err)) != 0) {
+		opapi_error(op, rs, 400, "%s", err);
+		return;
+	}
+	j = xcalloc(1, sizeof(*j));
+	j->kind = OPAPI_COMPLAINT;
+	j->shard = op->c.router != NULL ? router_shard_of(op->c.router,
+	    c.site) : 0;
+	j->customer = xstrdup(c.customer);
+	j->note = xstrdup(c.text);
+	j->actor = xstrdup(c.actor);
+	j->c = c;
+	j->c.customer = j->customer;
+	j->c.text = j->note;
+	j->c.actor = j->actor;
+	j->c.at = opapi_wall_ms();
+	opapi_submit(op, j, rs);
+}
+
 /* ---- GET /api/v1/sites/<id> ---- */
 
 static void
@@ -586,6 +623,8 @@ opapi_routes(struct opapi *op, struct http_route *out)
 	    opapi_maint_del, op };
 	out[4] = (struct http_route){ "GET", "/api/v1/sites/*", 0,
 	    opapi_site_route, op };
+	out[5] = (struct http_route){ "POST", COMPLAINT_PATH, HTTP_JSON,
+	    opapi_complaint_route, op };
 	return OPAPI_NROUTES;
 }
 
@@ -624,6 +663,14 @@ opapi_replied(void *arg, void *reply, const struct store_outcome *o)
 		} else
 			opapi_error(op, &rs, 500, "%s", "the correlator "
 			    "refused the window id");
+		break;
+	case OPAPI_COMPLAINT:
+		if (o->rc == 0)
+			ring_add_relaxed(&op->done, 1);
+		else
+			ring_add_relaxed(&op->bad, 1);
+		complaint_answer(op->c.fleet, &j->c, o->rc, o->incident,
+		    o->reason, &rs);
 		break;
 	default: {
 		ssize_t i;
@@ -686,6 +733,13 @@ opapi_push(struct opapi *op, struct opapi_job *j, uint64_t *busy)
 			return -EAGAIN;
 		rc = router_action_reply(op->c.router, op->c.producer, &j->a,
 		    j);
+		if (rc == -EAGAIN)
+			*busy |= 1ULL << j->shard;
+		return rc;
+	case OPAPI_COMPLAINT:
+		if (*busy & (1ULL << j->shard))
+			return -EAGAIN;
+		rc = router_complaint(op->c.router, op->c.producer, &j->c, j);
 		if (rc == -EAGAIN)
 			*busy |= 1ULL << j->shard;
 		return rc;

@@ -1,7 +1,8 @@
 /*
  * opapi.h - the operators' write routes and the site read route of the
  * HTTP API (docs/http.md): incident actions, maintenance windows,
- * GET /api/v1/sites/<id>.
+ * customers' complaints (POST /api/v1/complaints: the body and the answer
+ * are daemon/complaint's), GET /api/v1/sites/<id>.
  *
  * A write never touches an engine: it reaches the owning shard through
  * the router (daemon/router) and is answered only after that shard has
@@ -45,7 +46,7 @@
 #include "daemon/http.h"
 #include "daemon/store.h"
 
-#define OPAPI_NROUTES	5
+#define OPAPI_NROUTES	6
 #define OPAPI_QUEUE_MS	2000	/* a write waits this long for ring room */
 #define OPAPI_QUEUE_MAX	1024	/* writes waiting for room; more: 503 */
 #define OPAPI_RETRY_S	1	/* Retry-After of those 503s */

@@ -61,6 +61,14 @@ enum router_msg_kind {
 	ROUTER_MSG_MAINT_DEL,	/* id */
 	ROUTER_MSG_TICK,	/* ev.at_ms: time passed, no alarm */
 	ROUTER_MSG_DUMP,	/* ev.at_ms: journal the live incidents */
+	ROUTER_MSG_COMPLAINT,	/* ptr: struct router_complaint + strings */
+};
+
+/* What a COMPLAINT message's ptr holds: the complaint, the producer's
+ * reply token, then its strings. */
+struct router_complaint {
+	struct corr_complaint c;
+	void	*reply;
 };
 
 /* What an ACTION message's ptr holds: the action, where it came from,
@@ -91,7 +99,8 @@ _Static_assert(ROUTER_MSG_ALARM == (int)ROUTER_IN_ALARM &&
     ROUTER_MSG_ACTION == (int)ROUTER_IN_ACTION &&
     ROUTER_MSG_MAINT_ADD == (int)ROUTER_IN_MAINT_ADD &&
     ROUTER_MSG_MAINT_DEL == (int)ROUTER_IN_MAINT_DEL &&
-    ROUTER_MSG_TICK == (int)ROUTER_IN_TICK, "inputs are messages");
+    ROUTER_MSG_TICK == (int)ROUTER_IN_TICK &&
+    ROUTER_MSG_COMPLAINT == (int)ROUTER_IN_COMPLAINT, "inputs are messages");
 _Static_assert(ROUTER_MSG_ALARM == 0 &&
     offsetof(struct router_msg, ptr) == 32,
     "an alarm message is its event and 16 zero bytes");
@@ -226,6 +235,10 @@ router_shard_handle(struct router_shard *s, struct router_msg *m)
 		if (m->ptr != NULL)
 			in.reply = ((struct router_maint *)m->ptr)->reply;
 		break;
+	case ROUTER_MSG_COMPLAINT:
+		in.complaint = &((struct router_complaint *)m->ptr)->c;
+		in.reply = ((struct router_complaint *)m->ptr)->reply;
+		break;
 	case ROUTER_MSG_DUMP:
 		if (h != NULL && h->dump != NULL)
 			h->dump(r->hooks_arg, s->id, s->engine, m->ev.at_ms);
@@ -252,6 +265,10 @@ router_shard_handle(struct router_shard *s, struct router_msg *m)
 		break;
 	case ROUTER_MSG_TICK:
 		corr_engine_advance(s->engine, m->ev.at_ms);
+		break;
+	case ROUTER_MSG_COMPLAINT:
+		in.rc = corr_engine_complaint(s->engine, in.complaint,
+		    in.opened, sizeof(in.opened), in.reason, sizeof(in.reason));
 		break;
 	}
 	if (h != NULL && h->end != NULL)
@@ -722,6 +739,33 @@ router_maint_shard(const struct router *r, const struct corr_maint *mw,
 		*shard = (unsigned)(router_mix(mw->area) % r->nshards);
 	}
 	return 0;
+}
+
+int
+router_complaint(struct router *r, unsigned producer,
+    const struct corr_complaint *c, void *reply)
+{
+	struct router_complaint *copy;
+	struct router_msg m;
+	size_t need;
+	char *p;
+
+	if (producer >= r->nproducers || c->site >= r->fleet->nsites)
+		return -EINVAL;
+	need = sizeof(*copy) + (c->customer ? strlen(c->customer) + 1 : 0) +
+	    (c->text ? strlen(c->text) + 1 : 0) +
+	    (c->actor ? strlen(c->actor) + 1 : 0);
+	copy = xmalloc(need);
+	copy->c = *c;
+	copy->reply = reply;
+	p = (char *)(copy + 1);
+	copy->c.customer = router_copy_str(&p, c->customer);
+	copy->c.text = router_copy_str(&p, c->text);
+	copy->c.actor = router_copy_str(&p, c->actor);
+	memset(&m, 0, sizeof(m));
+	m.ptr = copy;
+	m.kind = ROUTER_MSG_COMPLAINT;
+	return router_push_owned(r, producer, router_shard_of(r, c->site), &m);
 }
 
 int

@@ -71,7 +71,8 @@ typedef void router_tap_fn(void *arg, unsigned shard,
 /* What a shard is about to give its engine (router_hooks). */
 enum router_input_kind {
 	ROUTER_IN_ALARM, ROUTER_IN_ACTION, ROUTER_IN_MAINT_ADD,
-	ROUTER_IN_MAINT_DEL, ROUTER_IN_TICK
+	ROUTER_IN_MAINT_DEL, ROUTER_IN_TICK,
+	ROUTER_IN_COMPLAINT = 6		/* 5 is a dump, never an input */
 };
 
 #define ROUTER_REASON_MAX	256	/* bytes of an engine's refusal */
@@ -86,13 +87,17 @@ struct router_input {
 	uint32_t id;			/* MAINT_ADD, MAINT_DEL: window id */
 	int64_t	 now;			/* TICK: its time; MAINT_DEL: the
 					 * engine's time */
-	void	*reply;			/* ACTION, MAINT_ADD, MAINT_DEL: the
-					 * producer's reply token, or NULL */
+	const struct corr_complaint *complaint;	/* COMPLAINT */
+	void	*reply;			/* ACTION, MAINT_ADD, MAINT_DEL,
+					 * COMPLAINT: the producer's reply
+					 * token, or NULL */
 	/* filled by the shard before the end hook: */
 	int	 rc;			/* the engine's answer: ACTION
 					 * corr_engine_action(), MAINT_ADD
-					 * _put(), MAINT_DEL _remove() */
-	char	 reason[ROUTER_REASON_MAX]; /* ACTION refused: why */
+					 * _put(), MAINT_DEL _remove(),
+					 * COMPLAINT _complaint() */
+	char	 reason[ROUTER_REASON_MAX]; /* ACTION, COMPLAINT refused: why */
+	char	 opened[CORR_ID_LEN];	/* COMPLAINT done: the incident's id */
 };
 
 /*
@@ -195,6 +200,15 @@ int	 router_action_from(struct router *r, unsigned producer,
  */
 int	 router_action_reply(struct router *r, unsigned producer,
 	    const struct corr_action *a, void *reply);
+/*
+ * Queues a copy of a customer's complaint for the shard owning its site
+ * with a reply token (router_action_reply): the end hook sees the
+ * engine's answer, and the id of the incident it opened in
+ * router_input.opened.  Returns 0, -EAGAIN (ring full, nothing queued)
+ * or -EINVAL (site out of range); the token stays the caller's unless 0.
+ */
+int	 router_complaint(struct router *r, unsigned producer,
+	    const struct corr_complaint *c, void *reply);
 /*
  * Queues a planned-work window for the shard owning its site (or area) and
  * sets *id, unique across shards, for router_maint_remove().  Returns

@@ -191,6 +191,17 @@ store_input(struct store *st, const struct router_input *in)
 		PUT(st, in->id);
 		PUT(st, in->now);
 		return store_put(st, STORE_MAINT_DEL);
+	case ROUTER_IN_COMPLAINT: {
+		const struct corr_complaint *c = in->complaint;
+
+		PUT(st, c->at);
+		PUT(st, c->severity);
+		snapbuf_put_str(&st->rb, f->sites[c->site].id);
+		snapbuf_put_str(&st->rb, c->customer);
+		snapbuf_put_str(&st->rb, c->text);
+		snapbuf_put_str(&st->rb, c->actor);
+		return store_put(st, STORE_COMPLAINT);
+	}
 	default: {
 		uint8_t catch_up = 0;
 
@@ -244,7 +255,8 @@ store_put_event(struct store *st, const struct corr_event *ev,
 	PUT(st, ci->opened_at);
 	PUT(st, store_deadline(ev));
 	put_cstr(st, ci->id);
-	put_cstr(st, ci->kind == CORR_KIND_SITE ? f->sites[ci->site].id : "");
+	/* a complaint is at its site too (Redis site hash, the view's filter) */
+	put_cstr(st, ci->kind != CORR_KIND_AREA ? f->sites[ci->site].id : "");
 	put_cstr(st, f->areas[ci->area]);
 	PUT(st, len);
 	snapbuf_put_bytes(&st->rb, st->jb.p, len);
@@ -439,6 +451,8 @@ store_reply_keep(struct store *st, const struct router_input *in)
 	r->o.state = st->in_state;
 	r->o.seq = st->in_seq;
 	r->o.id = in->id;
+	if (in->kind == ROUTER_IN_COMPLAINT && in->rc == 0)
+		memcpy(r->o.incident, in->opened, sizeof(r->o.incident));
 }
 
 /* Everything is written: every kept token gets its outcome. */
@@ -611,7 +625,7 @@ store_journal(struct store *st)
 static int
 store_is_input(uint8_t type)
 {
-	return type >= STORE_ALARM && type <= STORE_TICK;
+	return type >= STORE_ALARM && type <= STORE_COMPLAINT;
 }
 
 /*
@@ -712,6 +726,25 @@ store_replay(struct store *st, struct corr_engine *e,
 			return -EINVAL;
 		corr_engine_advance(e, now);
 		(void)corr_engine_maint_remove(e, id);
+		return 0;
+	}
+	case STORE_COMPLAINT: {
+		struct corr_complaint c;
+		char s4[CORR_NOTE_MAX + 1];
+		const char *site;
+
+		memset(&c, 0, sizeof(c));
+		GET(&r, c.at);
+		GET(&r, c.severity);
+		site = get_str(&r, s1, sizeof(s1));
+		c.customer = get_str(&r, s2, sizeof(s2));
+		c.text = get_str(&r, s3, sizeof(s3));
+		c.actor = get_str(&r, s4, sizeof(s4));
+		if (snapbuf_ok(&r) != 0 || site == NULL ||
+		    (c.site = fleet_find(f, FLEET_SITE, site)) == FLEET_NONE)
+			return -EINVAL;
+		/* one the engine refused was refused live too */
+		(void)corr_engine_complaint(e, &c, NULL, 0, NULL, 0);
 		return 0;
 	}
 	case STORE_TICK: {

@@ -5,7 +5,8 @@
  *
  * The journal holds, in the order the shard handled them:
  *   inputs   ALARM, ACTION, MAINT_ADD, MAINT_DEL, TICK (a tick only when
- *            it changed something: one that fired nothing is taken back);
+ *            it changed something: one that fired nothing is taken back),
+ *            COMPLAINT (a customer's complaint: it opens an incident);
  *   outputs  EVENT (tocsin.incident/1 JSON plus the fields Redis keys on),
  *            REJECTED (an action the engine refused, with the reason),
  *            STATE between DUMP_BEGIN and DUMP_END (a Redis resync);
@@ -52,7 +53,7 @@
 /* Record types (the journal's type byte). */
 enum store_type {
 	STORE_ALARM = 1, STORE_ACTION, STORE_MAINT_ADD, STORE_MAINT_DEL,
-	STORE_TICK,
+	STORE_TICK, STORE_COMPLAINT,
 	STORE_EVENT = 16, STORE_STATE, STORE_DUMP_BEGIN, STORE_DUMP_END,
 	STORE_REJECTED
 };
@@ -68,10 +69,13 @@ enum store_fsync { STORE_FSYNC_BATCH, STORE_FSYNC_ALWAYS };
 struct store_outcome {
 	uint8_t		 kind;		/* enum router_input_kind */
 	int		 rc;		/* the engine's answer (router_input.rc) */
-	const char	*reason;	/* ACTION refused: why; else "" */
+	const char	*reason;	/* ACTION, COMPLAINT refused: why;
+					 * else "" */
 	uint8_t		 state;		/* ACTION done: the incident's state */
 	uint64_t	 seq;		/* ACTION done: its event's seq */
 	uint32_t	 id;		/* MAINT_*: the window id */
+	char		 incident[CORR_ID_LEN]; /* COMPLAINT done: the incident
+					 * it opened; else "" */
 };
 
 struct store_config {

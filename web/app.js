@@ -348,7 +348,9 @@
     }
     tr.appendChild(where);
     var rc = i.root_cause;
-    var rcTd = el('td', null, rc ? rc.alarm + ' @ ' + rc.device : (i.kind === 'area' ? 'grid outage of the area' : '-'));
+    var cp = i.complaint, rcText = rc ? rc.alarm + ' @ ' + rc.device : i.kind === 'area' ? 'grid outage of the area' :
+      cp ? 'complaint from ' + cp.customer + ': ' + (cp.text.length > 60 ? cp.text.slice(0, 57) + '...' : cp.text) : '-';
+    var rcTd = el('td', null, rcText);
     if (i.kind !== 'area' && (i.alarms || []).length > 1) rcTd.appendChild(el('span', 'tag', '+' + (i.alarms.length - 1)));
     tr.appendChild(rcTd);
     var cu = el('td');
@@ -830,7 +832,9 @@
     ]));
     frag.appendChild(el('h3', null, 'Root cause'));
     var rc = i.root_cause;
-    frag.appendChild(el('p', null, rc ? rc.alarm + ' on ' + rc.device + ', raised ' + ts(rc.raised_at) : (i.kind === 'area' ? 'area storm: ' + (i.links_total || (i.links || []).length) + ' sites' : '-')));
+    frag.appendChild(el('p', null, rc ? rc.alarm + ' on ' + rc.device + ', raised ' + ts(rc.raised_at) :
+      i.kind === 'area' ? 'area storm: ' + (i.links_total || (i.links || []).length) + ' sites' :
+      i.complaint ? 'complaint from ' + i.complaint.customer + ' (taken by ' + i.complaint.actor + '): ' + i.complaint.text : '-'));
     if (i.kind === 'area' && (i.links || []).length) {
       var ul = el('p');
       i.links.forEach(function (l, k) {

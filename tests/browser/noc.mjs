@@ -324,6 +324,20 @@ async function main() {
     await D.close();
   }
 
+  /* a customer's complaint (POST /api/v1/complaints) is a row of its own */
+  {
+    const r = await api('/api/v1/complaints', { method: 'POST', headers: { Authorization: 'Bearer ' + cfg.token, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ customer: 'cmcc', site: 'T1', text: 'calls drop every evening', actor: 'desk-7' }) });
+    if (r.status === 404 || r.status === 405) check('complaint', 'skip', `POST /api/v1/complaints not served by this tocsind (${r.status})`);
+    else if (r.status !== 201) check('complaint', 'fail', `POST /api/v1/complaints: ${r.status} ${JSON.stringify(r.body)}`);
+    else {
+      const id = r.body.incident;
+      const row = await until(async () => (await rows(A)).find((x) => x.id === id), 3000, 50);
+      const text = row ? await A.$eval(`#rows tr.row[data-id="${id}"]`, (tr) => tr.textContent) : '';
+      check('complaint', row && row.color === 'red' && /complaint from cmcc: calls drop/.test(text) ? 'ok' : 'fail', row ? `${id}: "${row.label}"` : `${id} not on the board in 3 s`);
+    }
+  }
+
   /* 6. a filter survives a reload through the URL */
   {
     await A.selectOption('#f-area', 'north');

@@ -40,7 +40,7 @@
 #define PACE_US		200	/* the storm takes ~1.5 s in a child */
 #define KILL_MAX_MS	300	/* a kill lands 1-300 ms after a start */
 
-enum op_kind { OP_ALARM, OP_ACTION, OP_TICK };
+enum op_kind { OP_ALARM, OP_ACTION, OP_TICK, OP_COMPLAINT };
 
 struct op {
 	uint8_t	 kind;
@@ -50,6 +50,8 @@ struct op {
 	uint16_t code;
 	uint64_t num;		/* action: incident number */
 	unsigned shard;		/* action: its shard */
+	uint32_t site;		/* complaint: about this site ... */
+	uint16_t tenant;	/* ... from this tenant of it */
 };
 
 static struct op ops[NOPS];
@@ -82,7 +84,8 @@ rnd(uint64_t *s)
 }
 
 /* The storm: edges on random devices' codes, actions on early incidents,
- * ticks now and then (SLA marks come due between inputs). */
+ * ticks now and then (SLA marks come due between inputs), customers'
+ * complaints (incidents of their own, with 48 h clocks). */
 static void
 make_ops(void)
 {
@@ -117,6 +120,11 @@ make_ops(void)
 			o->act = acts[(x >> 8) % 6];
 			o->num = 1 + (x >> 16) % (1 + i / 40);
 			o->shard = (unsigned)((x >> 40) % NSHARDS);
+		} else if ((x >> 8) % 3 == 0 && f->nsites > 0) {
+			o->kind = OP_COMPLAINT;
+			o->site = (uint32_t)((x >> 16) % f->nsites);
+			o->tenant = (uint16_t)((x >> 40) %
+			    (f->sites[o->site].ntenants + 1u));
 		} else
 			o->kind = OP_TICK;
 	}
@@ -250,6 +258,26 @@ run_feed(struct run *rn, const int resume[NSHARDS], int pace_us)
 			a.note = "checked";
 			a.at = at;
 			while (router_action(rn->r, 0, &a) == -EAGAIN)
+				usleep(100);
+			break;
+		}
+		case OP_COMPLAINT: {
+			const struct fleet_site *site = &cfg->fleet->sites[o->site];
+			struct corr_complaint c;
+
+			if (i < resume[router_shard_of(rn->r, o->site)])
+				break;
+			memset(&c, 0, sizeof(c));
+			c.site = o->site;
+			/* one in (tenants + 1) names no tenant: refused */
+			c.customer = o->tenant < site->ntenants ?
+			    site->tenants[o->tenant].customer : "nobody";
+			c.text = "calls drop \"every evening\"";
+			c.actor = "service-desk";
+			c.severity = SEV_MINOR;
+			c.at = at;
+			while (router_complaint(rn->r, 0, &c, NULL) ==
+			    -EAGAIN)
 				usleep(100);
 			break;
 		}
@@ -436,6 +464,8 @@ Test(restart, kill9_loses_nothing_and_repeats_nothing, .init = setup,
 	final_state(ref, &ref_live);
 	final_state(dir, &got_live);
 	cr_assert_gt(ref_live.n, 0, "the storm leaves live incidents");
+	cr_assert(strstr(ref_live.p, "\"kind\":\"complaint\"") != NULL,
+	    "the storm leaves live complaints");
 	cr_expect_str_eq(got_live.p, ref_live.p,
 	    "live incidents differ from the uninterrupted run");
 	journal_events(ref, &ref_ev);

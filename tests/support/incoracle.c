@@ -93,7 +93,16 @@ oracle_customers(json_t *inc, const struct fleet *f,
 	json_t *arr = json_array();
 	enum tier eff = TIER_STANDARD;
 
-	if (ci->kind == CORR_KIND_SITE) {
+	if (ci->kind == CORR_KIND_COMPLAINT) {
+		const struct fleet_site *s = &f->sites[ci->site];
+		enum tier tier = (enum tier)s->tier;
+
+		for (size_t i = 0; i < s->ntenants; i++)
+			if (strcmp(s->tenants[i].customer, ci->customer) == 0)
+				tier = (enum tier)s->tenants[i].tier;
+		oracle_add_customer(arr, ci->customer, tier);
+		eff = (enum tier)s->tier;
+	} else if (ci->kind == CORR_KIND_SITE) {
 		const struct fleet_site *s = &f->sites[ci->site];
 
 		for (size_t i = 0; i < s->ntenants; i++)
@@ -142,8 +151,9 @@ incoracle_build(const struct fleet *f, const struct corr_event *ev)
 
 	json_object_set_new(inc, "id", json_string(ci->id));
 	json_object_set_new(inc, "kind",
-	    json_string(ci->kind == CORR_KIND_SITE ? "site" : "area"));
-	json_object_set_new(inc, "site", ci->kind == CORR_KIND_SITE ?
+	    json_string(ci->kind == CORR_KIND_SITE ? "site" :
+	    ci->kind == CORR_KIND_AREA ? "area" : "complaint"));
+	json_object_set_new(inc, "site", ci->kind != CORR_KIND_AREA ?
 	    json_string(f->sites[ci->site].id) : json_null());
 	json_object_set_new(inc, "area", json_string(f->areas[ci->area]));
 	json_object_set_new(inc, "severity",
@@ -187,8 +197,11 @@ incoracle_build(const struct fleet *f, const struct corr_event *ev)
 	if (ev->sla != NULL && ci->has_sla) {
 		const struct sla_incident *si = &ci->sla;
 
-		json_object_set_new(inc, "clocks",
-		    incoracle_clocks(ev->sla, si, ev->at));
+		json_t *clocks = incoracle_clocks(ev->sla, si, ev->at);
+
+		if (ci->kind == CORR_KIND_COMPLAINT)	/* no arrival */
+			json_object_del(clocks, "arrive");
+		json_object_set_new(inc, "clocks", clocks);
 		json_object_set_new(inc, "escalation_level", si->level >= 0 ?
 		    json_integer(si->level) : json_null());
 		json_object_set_new(inc, "response_score",
@@ -215,6 +228,10 @@ incoracle_build(const struct fleet *f, const struct corr_event *ev)
 		json_object_set_new(inc, "links", arr);
 		json_object_set_new(inc, "links_total",
 		    json_integer(ci->nlinks));
+	} else if (ci->kind == CORR_KIND_COMPLAINT) {
+		json_object_set_new(inc, "complaint", json_pack("{s:s, s:s, s:s}",
+		    "customer", ci->customer, "text", ci->steps[0].note,
+		    "actor", ci->steps[0].actor));
 	}
 	json_object_set_new(inc, "timeline_len", json_integer(ci->nsteps));
 	/* The event's own steps: appended since the previous event. */

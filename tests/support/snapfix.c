@@ -117,6 +117,19 @@ snapfix_apply(struct corr_engine *e, struct fleet *f,
 	}
 	case SNAPFIX_MAINT_DEL:
 		return corr_engine_maint_remove(e, op->maint);
+	case SNAPFIX_COMPLAINT: {
+		struct corr_complaint c;
+
+		memset(&c, 0, sizeof(c));
+		if ((c.site = fleet_find(f, FLEET_SITE, op->msite)) == FLEET_NONE)
+			return 1;
+		c.customer = op->cust;
+		c.text = op->note;
+		c.actor = op->actor;
+		c.severity = op->sev;
+		c.at = op->at;
+		return corr_engine_complaint(e, &c, NULL, 0, NULL, 0);
+	}
 	default:
 		corr_engine_advance(e, op->at);
 		return 0;

@@ -30,22 +30,23 @@ enum {
 };
 
 enum snapfix_kind { SNAPFIX_ALARM, SNAPFIX_ACTION, SNAPFIX_MAINT_ADD,
-	SNAPFIX_MAINT_DEL, SNAPFIX_ADVANCE };
+	SNAPFIX_MAINT_DEL, SNAPFIX_ADVANCE, SNAPFIX_COMPLAINT };
 
 /* One input, naming fleet objects by id. */
 struct snapfix_op {
 	uint8_t	 kind;		/* enum snapfix_kind */
 	uint8_t	 edge;		/* alarm: enum alarm_edge */
-	uint8_t	 sev;		/* alarm: enum severity */
+	uint8_t	 sev;		/* alarm, complaint: enum severity */
 	uint8_t	 act;		/* action: enum corr_action_type */
 	int64_t	 at;
 	char	 dev[16];	/* alarm: device id */
 	char	 code[16];	/* alarm: code */
 	uint64_t num;		/* action: incident number (shard 0) */
-	const char *actor;	/* action */
-	const char *note;	/* action, may be NULL */
+	const char *actor;	/* action, complaint */
+	const char *note;	/* action, may be NULL; complaint: its text */
+	char	 cust[8];	/* complaint: customer (site in msite) */
 	uint32_t maint;		/* window id */
-	char	 msite[8];	/* window: site id, or "" */
+	char	 msite[8];	/* window: site id, or ""; complaint: site */
 	char	 marea[8];	/* window: area name when msite is "" */
 	int64_t	 end;		/* window end (start is at) */
 };

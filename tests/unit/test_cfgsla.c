@@ -289,3 +289,54 @@ Test(cfgsla, validation_waits_for_a_clean_read)
 	    "Nowhere", "sla.calendars.w.timezone: ");
 	cr_assert_eq(errs.n, 1);
 }
+
+Test(cfgsla, complaint_rows_set_respond_and_resolve)
+{
+	struct sla_config *sla;
+
+	/* the defaults: 48 h both, every cell (DOMAIN.md section 3) */
+	sla = load(PROFILE);
+	cr_assert_not_null(sla, "%s", errs.n ? errs.msg[0] : "");
+	cr_assert_eq(sla->complaint_ack[TIER_PREMIUM][SEV_CRITICAL][REGION_C].ms,
+	    48 * 3600000LL);
+	cr_assert_eq(sla->complaint_resolve[TIER_STANDARD][SEV_WARNING][REGION_A]
+	    .ms, 48 * 3600000LL);
+	/* `complaint` is both clocks; a later, as specific row wins for one */
+	sla = load(PROFILE "sla:\n  clocks:\n"
+	    "    - {clock: ack, duration: 1h}\n"
+	    "    - {clock: arrive, duration: 2h}\n"
+	    "    - {clock: resolve, duration: 8h}\n"
+	    "    - {clock: complaint, duration: 24h}\n"
+	    "    - {clock: complaint_ack, tier: premium, duration: 4h}\n"
+	    "    - {clock: complaint_resolve, duration: 3d, calendar: workday}\n");
+	cr_assert_not_null(sla, "%s", errs.n ? errs.msg[0] : "");
+	cr_assert_eq(sla->complaint_ack[TIER_STANDARD][SEV_MAJOR][REGION_B].ms,
+	    24 * 3600000LL);
+	cr_assert_eq(sla->complaint_ack[TIER_PREMIUM][SEV_MAJOR][REGION_B].ms,
+	    4 * 3600000LL);
+	cr_assert_eq(sla->complaint_resolve[TIER_PREMIUM][SEV_MAJOR][REGION_B]
+	    .ms, 72 * 3600000LL);
+	cr_assert_eq(sla->complaint_resolve[TIER_PREMIUM][SEV_MAJOR][REGION_B]
+	    .calendar, 1);
+	/* a complaint row alone keeps the complaint table it does not name */
+	sla = load(PROFILE "sla:\n  clocks:\n"
+	    "    - {clock: ack, duration: 1h}\n"
+	    "    - {clock: arrive, duration: 2h}\n"
+	    "    - {clock: resolve, duration: 8h}\n"
+	    "    - {clock: complaint_ack, duration: 2h}\n");
+	cr_assert_not_null(sla, "%s", errs.n ? errs.msg[0] : "");
+	cr_assert_eq(sla->complaint_ack[TIER_STANDARD][SEV_MAJOR][REGION_B].ms,
+	    2 * 3600000LL);
+	cr_assert_eq(sla->complaint_resolve[TIER_STANDARD][SEV_MAJOR][REGION_B]
+	    .ms, 48 * 3600000LL);
+	/* a table that is named must be covered */
+	expect_at("sla:\n  clocks:\n"
+	    "    - {clock: ack, duration: 1h}\n"
+	    "    - {clock: arrive, duration: 2h}\n"
+	    "    - {clock: resolve, duration: 8h}\n"
+	    "    - {clock: complaint, tier: premium, duration: 2h}\n",
+	    "- {clock: ack", "sla.clocks: no duration for the complaint_ack clock of "
+	    "tier standard, severity warning, region A");
+	expect_at("sla:\n  clocks:\n    - {clock: complain, duration: 2h}\n",
+	    "complain", "sla.clocks[0].clock: ");
+}

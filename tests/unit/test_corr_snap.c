@@ -4,8 +4,9 @@
  *
  * The key property is differential: engine A runs a long deterministic
  * stream (raises, clears, repeats, flapping, roots and children, area
- * storms, windows added and removed, every operator action, advances over
- * SLA warnings, breaches, escalations and chronic recurrences); for many
+ * storms, windows added and removed, customers' complaints, every operator
+ * action, advances over SLA warnings, breaches, escalations and chronic
+ * recurrences); for many
  * cut points k, B runs the stream's first k inputs and saves, C is a fresh
  * engine that loads B's bytes and runs the rest.  C's events must be A's
  * events after the cut byte for byte (incjson text), and C's final
@@ -65,9 +66,10 @@ static const struct corr_sink_ops evlog_ops = { .event = evlog_event };
 
 static struct corr_config CC;
 static struct sla_config SC;
-static struct snapfix_op OPS[NOPS + 64];
+#define NOPS_MAX	(NOPS + 256)	/* and the complaints among them */
+static struct snapfix_op OPS[NOPS_MAX];
 static size_t NOPS_USED;
-static size_t EVAT[NOPS + 65];	/* A's event count before op k */
+static size_t EVAT[NOPS_MAX + 1];	/* A's event count before op k */
 static struct evlog ALOG;
 static struct fleet *F;		/* A's fleet */
 static struct corr_engine *A;
@@ -89,16 +91,33 @@ engine(struct fleet *f, struct evlog *l)
 
 /* ---- the stream ---- */
 
-static uint64_t RNG;
+static uint64_t RNG, RNG2;
+
+static uint32_t
+rnd_of(uint64_t *x, uint32_t n)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return (uint32_t)(*x % n);
+}
 
 static uint32_t
 rnd(uint32_t n)
 {
-	RNG ^= RNG << 13;
-	RNG ^= RNG >> 7;
-	RNG ^= RNG << 17;
-	return (uint32_t)(RNG % n);
+	return rnd_of(&RNG, n);
 }
+
+/*
+ * The complaints' own generator: they are inserted between the other
+ * inputs, whose stream stays what it was before complaints existed.
+ */
+static uint32_t
+rnd2(uint32_t n)
+{
+	return rnd_of(&RNG2, n);
+}
+
 
 /* Raised alarms the stream has not cleared, to clear one of them. */
 static struct { int site; const char *kind, *code; } UP[4096];
@@ -128,6 +147,40 @@ op_run(void)
 	snapfix_apply(A, F, &OPS[NOPS_USED]);
 	NOPS_USED++;
 	EVAT[NOPS_USED] = ALOG.n;
+}
+
+/*
+ * A customer's complaint at t; half of them handled at once to the end
+ * (ack, note, resolve, close), the rest left to their clocks.
+ */
+static void
+op_complaint(int64_t t)
+{
+	static const uint8_t loop[] = { CORR_ACT_ACK, CORR_ACT_NOTE,
+	    CORR_ACT_RESOLVE, CORR_ACT_CLOSE };
+	int site = (int)rnd2(SNAPFIX_NSITES);
+	struct snapfix_op *op = op_new(SNAPFIX_COMPLAINT, t);
+	uint64_t num = ALOG.maxnum;
+
+	snprintf(op->msite, sizeof(op->msite), "S%02d", site);
+	/* ctcc is a tenant only where site % 4 == 0: else refused */
+	snprintf(op->cust, sizeof(op->cust), "%s",
+	    rnd2(3) == 0 ? "ctcc" : "cmcc");
+	op->note = "no signal since the morning";
+	op->actor = rnd2(2) ? "carol" : "dave";
+	op->sev = (uint8_t)rnd2(SEV__COUNT);
+	op_run();
+	if (ALOG.maxnum == num || rnd2(2) != 0)
+		return;
+	for (size_t i = 0; i < sizeof(loop); i++) {
+		op = op_new(SNAPFIX_ACTION, t);
+		op->act = loop[i];
+		op->num = ALOG.maxnum;
+		op->actor = "erin";
+		op->note = loop[i] == CORR_ACT_NOTE ?
+		    "called the customer back" : NULL;
+		op_run();
+	}
 }
 
 static void
@@ -183,6 +236,21 @@ op_random_alarm(int edge, int64_t at)
 	}
 }
 
+/* An operator action on one of the last incidents A opened. */
+static void
+op_random_action(const uint8_t *acts, size_t nacts, int64_t t)
+{
+	struct snapfix_op *op = op_new(SNAPFIX_ACTION, t);
+
+	op->act = acts[rnd((uint32_t)nacts)];
+	op->num = ALOG.maxnum > 0 ? ALOG.maxnum -
+	    rnd((uint32_t)(ALOG.maxnum < 12 ? ALOG.maxnum : 12)) : 1;
+	op->actor = rnd(2) ? "alice" : "bob";
+	op->note = op->act == CORR_ACT_NOTE || op->act == CORR_ACT_PAUSE ?
+	    "waiting for parts" : NULL;
+	op_run();
+}
+
 /*
  * Generates the stream while A runs it: actions pick incidents A has
  * opened.  Fixed seed: the same stream every run.
@@ -196,11 +264,14 @@ stream_build(void)
 	    CORR_ACT_RESUME };
 	int64_t t = SNAPFIX_T0;
 	uint32_t mid = 0;
+	size_t ncompl = 0;	/* ops of complaints */
 
 	RNG = 0x9e3779b97f4a7c15ull;
+	RNG2 = 0x2545f4914f6cdd1dull;
 	NOPS_USED = 0;
 	NUP = 0;
-	while (NOPS_USED < NOPS) {
+	/* the main stream's op count decides its length, as before */
+	while (NOPS_USED - ncompl < NOPS) {
 		uint32_t r = rnd(100);
 		struct snapfix_op *op;
 
@@ -257,16 +328,7 @@ stream_build(void)
 			op->maint = 1 + rnd(mid + 1);
 			op_run();
 		} else if (r < 86) {		/* operator */
-			op = op_new(SNAPFIX_ACTION, t);
-			op->act = acts[rnd(sizeof(acts))];
-			op->num = ALOG.maxnum > 0 ? ALOG.maxnum -
-			    rnd((uint32_t)(ALOG.maxnum < 12 ? ALOG.maxnum :
-			    12)) : 1;
-			op->actor = rnd(2) ? "alice" : "bob";
-			op->note = op->act == CORR_ACT_NOTE ||
-			    op->act == CORR_ACT_PAUSE ? "waiting for parts" :
-			    NULL;
-			op_run();
+			op_random_action(acts, sizeof(acts), t);
 		} else if (r < 96) {
 			t += rnd(3 * 60) * MIN;
 			op_new(SNAPFIX_ADVANCE, t);
@@ -275,6 +337,12 @@ stream_build(void)
 			t += (6 + rnd(24)) * HOUR;
 			op_new(SNAPFIX_ADVANCE, t);
 			op_run();
+		}
+		if (rnd2(40) == 0) {
+			size_t before = NOPS_USED;
+
+			op_complaint(t);
+			ncompl += NOPS_USED - before;
 		}
 	}
 }
@@ -405,16 +473,28 @@ Test(corr_snap, stream_covers_the_rules)
 	cr_assert_gt(st.live_incidents, 5);
 	{
 		int chronic = 0, flapping = 0, unplanned = 0, paused = 0;
+		int complaint = 0, complaint_breach = 0, complaint_closed = 0;
 
 		for (size_t i = 0; i < ALOG.n; i++) {
+			int c = strstr(ALOG.v[i], "\"kind\":\"complaint\"") != NULL;
+
 			chronic |= strstr(ALOG.v[i], "\"chronic\"") != NULL;
 			flapping |= strstr(ALOG.v[i], "\"flapping\"") != NULL;
 			unplanned |= strstr(ALOG.v[i], "\"unplanned\"") != NULL;
 			paused |= strstr(ALOG.v[i], "\"paused\"") != NULL;
+			complaint += c;
+			complaint_breach |= c && strstr(ALOG.v[i],
+			    "\"event\":\"sla_breached\"") != NULL;
+			complaint_closed |= c && strstr(ALOG.v[i],
+			    "\"event\":\"closed\"") != NULL;
 		}
 		cr_assert(chronic && flapping && unplanned && paused,
 		    "chronic %d flapping %d unplanned %d paused %d", chronic,
 		    flapping, unplanned, paused);
+		cr_log_info("complaint events %d", complaint);
+		cr_assert(complaint > 20 && complaint_breach && complaint_closed,
+		    "complaint events %d, breach %d, closed %d", complaint,
+		    complaint_breach, complaint_closed);
 	}
 }
 
@@ -446,7 +526,7 @@ count_s05(void *arg, const struct corr_event *ev)
 {
 	struct s05 *c = arg;
 
-	if (ev->inc->kind == CORR_KIND_SITE &&
+	if (ev->inc->kind != CORR_KIND_AREA &&
 	    strcmp(c->f->sites[ev->inc->site].id, "S05") == 0) {
 		c->incidents++;
 		c->alarms += ev->inc->nalarms;
@@ -579,12 +659,13 @@ Test(corr_snap, wrong_magic_or_version_is_refused)
 	cr_assert_eq(load_bytes(p, n, err, sizeof(err), 0), -EINVAL);
 	cr_assert(strstr(err, "magic") != NULL, "%s", err);
 	p[0] = 'T';
-	p[8] = 3;	/* version, little-endian u32 after the 8-byte magic */
+	p[8] = 4;	/* version, little-endian u32 after the 8-byte magic */
 	cr_assert_eq(load_bytes(p, n, err, sizeof(err), 0), -EINVAL);
 	cr_assert(strstr(err, "version") != NULL, "%s", err);
 	p[8] = 0;
 	cr_assert_eq(load_bytes(p, n, err, sizeof(err), 0), -EINVAL);
-	p[8] = 2;	/* version 1 (no window actor) loads too: fuzz seeds */
+	cr_assert(strstr(err, "version") != NULL, "%s", err);
+	p[8] = 3;
 	cr_assert_eq(load_bytes(p, n, err, sizeof(err), 0), 0, "%s", err);
 	/* into an engine that has run: refused */
 	{
@@ -606,7 +687,7 @@ struct dumped {
 	size_t	 n;
 	uint64_t last;
 	int64_t	 at;
-	char	*json[256];
+	char	*json[1024];
 	struct fleet *f;
 };
 
@@ -624,7 +705,7 @@ dump_event(void *arg, const struct corr_event *ev)
 	cr_assert_eq(ev->links_max, CC.storm_event_links);
 	cr_assert_eq(ev->sla != NULL, ev->inc->has_sla != 0);
 	d->last = ev->inc->num;
-	cr_assert_lt(d->n, 256);
+	cr_assert_lt(d->n, 1024);
 	d->json[d->n++] = incjson_encode(d->f, ev);
 }
 
@@ -805,5 +886,22 @@ Test(corr_snap, write_fuzz_seeds)
 		cr_assert_eq(fwrite(p, 1, n, fp), n);
 		cr_assert_eq(fclose(fp), 0);
 		xfree(p);
+	}
+	/* and one holding a complaint (version 2): just after the first */
+	for (size_t k = 0; k < NOPS_USED; k++) {
+		char path[512], *p;
+		size_t n;
+		FILE *fp;
+
+		if (OPS[k].kind != SNAPFIX_COMPLAINT)
+			continue;
+		p = snap_at(k + 1, F, &n);
+		snprintf(path, sizeof(path), "%s/complaint.snap", dir);
+		fp = fopen(path, "wb");
+		cr_assert_not_null(fp, "%s", path);
+		cr_assert_eq(fwrite(p, 1, n, fp), n);
+		cr_assert_eq(fclose(fp), 0);
+		xfree(p);
+		break;
 	}
 }

@@ -549,3 +549,76 @@ Test(router, tick_advances_every_shard)
 	sla_config_fini(&sla);
 	fleet_free(f);
 }
+
+/* What the end hook saw of each complaint (shard threads; read after stop). */
+struct complaint_seen {
+	int	 n;
+	void	*reply[4];
+	int	 rc[4];
+	unsigned shard[4];
+	char	 id[4][CORR_ID_LEN];
+	char	 reason[4][ROUTER_REASON_MAX];
+};
+
+static void
+complaint_end(void *arg, unsigned shard, struct corr_engine *e,
+    const struct router_input *in)
+{
+	struct complaint_seen *c = arg;
+
+	(void)e;
+	if (in->kind != ROUTER_IN_COMPLAINT || c->n >= 4)
+		return;
+	cr_assert_not_null(in->complaint);
+	c->reply[c->n] = in->reply;
+	c->rc[c->n] = in->rc;
+	c->shard[c->n] = shard;
+	snprintf(c->id[c->n], CORR_ID_LEN, "%s", in->opened);
+	snprintf(c->reason[c->n], ROUTER_REASON_MAX, "%s", in->reason);
+	c->n++;
+}
+
+static const struct router_hooks complaint_hooks = { .end = complaint_end };
+
+Test(router, complaints_reach_their_sites_shard_and_the_hook_sees_the_id)
+{
+	struct fleet *f = area_fleet();
+	struct corr_config cc;
+	struct shard_sink ss[2];
+	struct corr_sink sinks[2];
+	struct complaint_seen seen;
+	struct router *r;
+	struct corr_complaint c = { 7, "cmcc", "no signal", "desk", SEV_MAJOR,
+	    1795000000000LL };
+	char want[CORR_ID_LEN];
+	unsigned sh;
+
+	memset(&seen, 0, sizeof(seen));
+	corr_config_defaults(&cc);
+	shard_sinks(ss, sinks, 2, &r);
+	r = new_router(f, &cc, 2, 1, 64, sinks);
+	router_set_hooks(r, &complaint_hooks, &seen);
+	cr_assert_eq(router_start(r), 0);
+	sh = router_shard_of(r, 7);
+	cr_assert_eq(router_complaint(r, 0, &c, &seen.n), 0);
+	c.customer = "ctcc";	/* no tenant of S7 */
+	cr_assert_eq(router_complaint(r, 0, &c, NULL), 0);
+	c.site = NSITES;
+	cr_assert_eq(router_complaint(r, 0, &c, &seen), -EINVAL);
+	router_stop(r);
+	cr_assert_eq(seen.n, 2);
+	corr_id_format(want, sizeof(want), "INC-", sh, 1);
+	cr_assert_eq(seen.reply[0], &seen.n);
+	cr_assert_eq(seen.rc[0], 0);
+	cr_assert_eq(seen.shard[0], sh);
+	cr_assert_str_eq(seen.id[0], want);
+	cr_assert_null(seen.reply[1]);
+	cr_assert_eq(seen.rc[1], -EINVAL);
+	cr_assert_str_eq(seen.id[1], "");
+	cr_assert(strstr(seen.reason[1], "not a tenant") != NULL, "%s",
+	    seen.reason[1]);
+	cr_assert_eq(ring_load_acquire(&ss[sh].events), 1);
+	cr_assert_eq(ss[sh].wrong_shard, 0);
+	router_free(r);
+	fleet_free(f);
+}
