@@ -157,6 +157,59 @@ exception(uint8_t *out, const uint8_t *req, uint8_t code)
 	return mbap(out, req, 2);
 }
 
+static int
+fc_write(uint8_t fc)
+{
+	return fc == 5 || fc == 6 || fc == 15 || fc == 16;
+}
+
+/*
+ * Answers one write (FC 5, 6, 15, 16) for device d: the values go into
+ * the image (devsim_model_write: a read-back sees them, the physics no
+ * longer moves them) unless apply is 0, and the answer echoes address
+ * and quantity (value for 5 and 6), as the protocol says.
+ */
+static size_t
+serve_write(uint32_t d, const uint8_t *req, size_t reqlen, uint8_t *out,
+    int apply)
+{
+	struct devsim_model *m = &ds.model;
+	uint8_t fc = req[7];
+	unsigned addr, qty, v;
+	uint16_t vals[1968];
+	enum mbmap_table t = fc == 5 || fc == 15 ? MBMAP_COIL : MBMAP_HOLDING;
+
+	if (reqlen < 12)
+		return exception(out, req, MODBUS_EXCEPTION_ILLEGAL_DATA_VALUE);
+	addr = (unsigned)req[8] << 8 | req[9];
+	v = (unsigned)req[10] << 8 | req[11];
+	if (fc == 5 || fc == 6) {
+		if (reqlen != 12 || (fc == 5 && v != 0xff00 && v != 0))
+			return exception(out, req,
+			    MODBUS_EXCEPTION_ILLEGAL_DATA_VALUE);
+		qty = 1;
+		vals[0] = (uint16_t)(fc == 5 ? v == 0xff00 : v);
+	} else {
+		unsigned max = fc == 15 ? 1968 : 123, nb;
+
+		qty = v;
+		nb = fc == 15 ? (qty + 7) / 8 : qty * 2;
+		if (qty < 1 || qty > max || reqlen != 13 + nb || req[12] != nb)
+			return exception(out, req,
+			    MODBUS_EXCEPTION_ILLEGAL_DATA_VALUE);
+		for (unsigned i = 0; i < qty; i++)
+			vals[i] = fc == 15 ? (req[13 + i / 8] >> (i % 8)) & 1 :
+			    (uint16_t)(req[13 + 2 * i] << 8 | req[14 + 2 * i]);
+	}
+	if (addr + qty > devsim_model_nregs(m, d, t))
+		return exception(out, req,
+		    MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS);
+	if (apply)
+		(void)devsim_model_write(m, d, t, addr, vals, qty);
+	memcpy(out + 7, req + 7, 5);
+	return mbap(out, req, 5);
+}
+
 /* Answers one read for device d; req is a whole ADU of reqlen bytes. */
 static size_t
 serve(uint32_t d, const uint8_t *req, size_t reqlen, uint8_t *out)
@@ -166,6 +219,9 @@ serve(uint32_t d, const uint8_t *req, size_t reqlen, uint8_t *out)
 	unsigned addr, qty, max;
 	enum mbmap_table t;
 
+	if (fc_write(fc))
+		return serve_write(d, req, reqlen, out,
+		    !m->faults[d].write_ignore);
 	switch (fc) {
 	case 1: t = MBMAP_COIL; max = 2000; break;
 	case 2: t = MBMAP_DISCRETE; max = 2000; break;
@@ -329,8 +385,10 @@ conn_request(struct ds_conn *c, const uint8_t *req, size_t len)
 		return conn_send(c, out, n, NULL);
 	}
 	m->requests[d]++;
+	if (req[7] < 1 || req[7] > 4)
+		m->writes[d]++;
 	f = &m->faults[d];
-	if (f->silent) {
+	if (f->silent || (f->write_silent && fc_write(req[7]))) {
 		ds.st.silent++;
 		return 0;
 	}
@@ -343,6 +401,8 @@ conn_request(struct ds_conn *c, const uint8_t *req, size_t len)
 		ds.st.garbage++;
 	} else if (f->exception != 0) {
 		n = exception(out, req, f->exception);
+	} else if (f->write_exception != 0 && fc_write(req[7])) {
+		n = exception(out, req, f->write_exception);
 	} else {
 		n = serve(d, req, len, out);
 	}
@@ -725,10 +785,10 @@ stats_dump(const char *reason)
 		if (!stats_mine(d))
 			continue;
 		fprintf(ds.stats, "devsim device id=%s addr=%s:%u unit=%d "
-		    "requests=%u\n", fd->id, fd->host,
+		    "requests=%u writes=%u\n", fd->id, fd->host,
 		    ds.eps[devsim_device_endpoint(m, (uint32_t)d) -
 		    ds.g_lo].port, fd->unit,
-		    m->requests[d]);
+		    m->requests[d], m->writes[d]);
 	}
 	fflush(ds.stats);
 }

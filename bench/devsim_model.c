@@ -406,6 +406,8 @@ model_start(struct devsim_model *m, size_t nw, size_t nb, size_t nsites,
 	m->evaluated = xcalloc(n, sizeof(*m->evaluated));
 	m->faults = xcalloc(n, sizeof(*m->faults));
 	m->requests = xcalloc(n, sizeof(*m->requests));
+	m->writes = xcalloc(n, sizeof(*m->writes));
+	m->has_written = xcalloc(n, 1);
 	m->nsites = nsites;
 	m->sites = xcalloc(nsites ? nsites : 1, sizeof(*m->sites));
 	m->start = now;
@@ -468,6 +470,9 @@ devsim_model_fini(struct devsim_model *m)
 	xfree(m->evaluated);
 	xfree(m->faults);
 	xfree(m->requests);
+	xfree(m->writes);
+	xfree(m->has_written);
+	xfree(m->written);
 	xfree(m->sites);
 	memset(m, 0, sizeof(*m));
 }
@@ -746,6 +751,57 @@ tower_values(struct devsim_model *m, uint32_t d, int64_t now, double *val)
 	val[TP_SIREN] = (s->flags & (DEVSIM_F_DOOR | DEVSIM_F_SMOKE)) != 0;
 }
 
+/* What clients wrote to device d, over the evaluated image. */
+static void
+model_apply_written(struct devsim_model *m, uint32_t d)
+{
+	for (size_t i = 0; m->has_written[d] && i < m->nwritten; i++) {
+		const struct devsim_written *w = &m->written[i];
+
+		if (w->dev != d)
+			continue;
+		if (w->table == MBMAP_COIL)
+			devsim_model_bits(m, d, MBMAP_COIL)[w->addr] =
+			    w->value != 0;
+		else
+			devsim_model_words(m, d, MBMAP_HOLDING)[w->addr] =
+			    w->value;
+	}
+}
+
+int
+devsim_model_write(struct devsim_model *m, uint32_t d, enum mbmap_table t,
+    unsigned addr, const uint16_t *v, unsigned n)
+{
+	if ((t != MBMAP_COIL && t != MBMAP_HOLDING) || n == 0 ||
+	    addr + n > devsim_model_nregs(m, d, t))
+		return -ERANGE;
+	for (unsigned k = 0; k < n; k++) {
+		struct devsim_written *w = NULL;
+
+		for (size_t i = 0; m->has_written[d] && i < m->nwritten; i++)
+			if (m->written[i].dev == d && m->written[i].table == t &&
+			    m->written[i].addr == addr + k)
+				w = &m->written[i];
+		if (w == NULL) {
+			if (m->nwritten == m->capwritten) {
+				m->capwritten = m->capwritten ?
+				    m->capwritten * 2 : 16;
+				m->written = xreallocarray(m->written,
+				    m->capwritten, sizeof(*m->written));
+			}
+			w = &m->written[m->nwritten++];
+			w->dev = d;
+			w->table = (uint8_t)t;
+			w->addr = (uint16_t)(addr + k);
+		}
+		w->value = v[k];
+	}
+	m->has_written[d] = 1;
+	model_apply_written(m, d);
+	return 0;
+}
+
 void
 devsim_model_eval(struct devsim_model *m, uint32_t d, int64_t now,
     int64_t max_age_ms)
@@ -759,6 +815,7 @@ devsim_model_eval(struct devsim_model *m, uint32_t d, int64_t now,
 	m->evaluated[d] = now;
 	if (m->cfgmode) {
 		cfg_eval(m, d, now);
+		model_apply_written(m, d);
 		return;
 	}
 	tower_values(m, d, now, val);
@@ -777,6 +834,7 @@ devsim_model_eval(struct devsim_model *m, uint32_t d, int64_t now,
 			break;
 		}
 	}
+	model_apply_written(m, d);
 }
 
 /* ------------------------------------------------------------ config mode */

@@ -71,6 +71,19 @@ struct devsim_fault {
 	uint8_t		 silent;	/* read requests, never answer */
 	uint8_t		 exception;	/* answer every request with this code; 0 = off */
 	uint8_t		 garbage;	/* answer with random bytes, not a frame */
+	/* writes only (FC 5, 6, 15, 16); reads are answered as usual: */
+	uint8_t		 write_exception; /* refuse writes with this code */
+	uint8_t		 write_silent;	/* never answer a write */
+	uint8_t		 write_ignore;	/* echo writes, change nothing */
+};
+
+/* A register or coil a client wrote: it keeps that value (the physics
+ * no longer drives it) until the simulator stops. */
+struct devsim_written {
+	uint32_t	 dev;
+	uint8_t		 table;		/* MBMAP_COIL or MBMAP_HOLDING */
+	uint16_t	 addr;
+	uint16_t	 value;
 };
 
 struct devsim_site {
@@ -95,6 +108,11 @@ struct devsim_model {
 	struct devsim_fault *faults;	/* per device */
 	struct devsim_site *sites;	/* per gateway/site */
 	uint32_t	*requests;	/* per device, counted by the server */
+	uint32_t	*writes;	/* per device: requests with a function
+					   code other than 1-4 */
+	uint8_t		*has_written;	/* per device: some entry in written */
+	struct devsim_written *written;	/* what clients wrote, in order */
+	size_t		 nwritten, capwritten;
 	int64_t		 start;		/* ms: model creation (uptime, energy) */
 	uint64_t	 rng;		/* xorshift state for noise */
 	size_t		 nsites;	/* entries of sites[] */
@@ -211,6 +229,16 @@ uint16_t *devsim_model_words(struct devsim_model *m, uint32_t d,
 	    enum mbmap_table t);
 /* The bits (one byte each, 0/1) of table t (MBMAP_COIL or MBMAP_DISCRETE). */
 uint8_t	*devsim_model_bits(struct devsim_model *m, uint32_t d, enum mbmap_table t);
+
+/*
+ * A client's write of n values to table t (MBMAP_COIL: 0/1, or
+ * MBMAP_HOLDING) of device d from addr: the image changes now and the
+ * values stay (evaluations no longer overwrite them).  Returns 0, or
+ * -ERANGE when [addr, addr + n) is not inside the table (the server then
+ * answers exception 2 and nothing changes).
+ */
+int	 devsim_model_write(struct devsim_model *m, uint32_t d,
+	    enum mbmap_table t, unsigned addr, const uint16_t *v, unsigned n);
 
 /*
  * Physical events at a site, from now on: mains loss and return, contacts

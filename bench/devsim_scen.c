@@ -39,6 +39,9 @@ static const struct {
 	[DS_TRICKLE] = { "trickle", 1 },
 	[DS_EXCEPTION] = { "exception", 2 },
 	[DS_GARBAGE] = { "garbage", 0 },
+	[DS_WRITE_EXCEPTION] = { "write_exception", 2 },
+	[DS_WRITE_SILENT] = { "write_silent", 0 },
+	[DS_WRITE_IGNORE] = { "write_ignore", 0 },
 	[DS_DROP] = { "drop", 0 },
 	[DS_NORMAL] = { "normal", 0 },
 };
@@ -235,6 +238,9 @@ apply_dev(struct devsim_model *m, uint32_t d, const struct devsim_step *st)
 	case DS_TRICKLE: f->trickle_ms = st->arg; break;
 	case DS_EXCEPTION: f->exception = (uint8_t)st->arg; break;
 	case DS_GARBAGE: f->garbage = 1; break;
+	case DS_WRITE_EXCEPTION: f->write_exception = (uint8_t)st->arg; break;
+	case DS_WRITE_SILENT: f->write_silent = 1; break;
+	case DS_WRITE_IGNORE: f->write_ignore = 1; break;
 	case DS_NORMAL: memset(f, 0, sizeof(*f)); break;
 	default: break;
 	}

@@ -14,6 +14,7 @@
  *     dg_start dg_stop
  *   communication, per device (a site: target means all its devices):
  *     silent answer delay MS trickle MS exception CODE garbage drop normal
+ *     write_exception CODE write_silent write_ignore (writes only)
  * Steps keep their file order among equal times.  Parsing is done once at
  * start, so a bad file stops the simulator before it serves anything.
  */
@@ -31,6 +32,7 @@ enum devsim_act {
 	DS_RECT_FAIL, DS_RECT_OK, DS_AC_FAIL, DS_AC_OK, DS_DG_FAIL, DS_DG_OK,
 	DS_DG_START, DS_DG_STOP,
 	DS_SILENT, DS_ANSWER, DS_DELAY, DS_TRICKLE, DS_EXCEPTION, DS_GARBAGE,
+	DS_WRITE_EXCEPTION, DS_WRITE_SILENT, DS_WRITE_IGNORE,
 	DS_DROP, DS_NORMAL, DS__COUNT
 };
 

@@ -109,7 +109,8 @@ on_sample(void *arg, const struct almrule_sample *s)
 
 /* The profile's Modbus point map (one profile: NPOINTS points). */
 static struct mbmap_point map_points[NPOINTS];
-static struct mbmap_profile map_profile = { map_points, NPOINTS };
+static struct mbmap_profile map_profile = { .points = map_points,
+    .npoints = NPOINTS };
 
 static struct fleet *
 build_fleet(size_t ndev)

@@ -161,6 +161,73 @@ cfg_offset(const char *s, uint16_t *out)
 	return 0;
 }
 
+/*
+ * Where a point, a command or a read-back is: `address` (Modicon, or an
+ * offset with `table`) or one shorthand (`coil: N`, `holding: N`, ...);
+ * the nodes are for errors.
+ */
+struct where_in {
+	const char	*address;	/* NULL: not given */
+	char *const	*shorthand;	/* [MBMAP__TABLES], NULL: not given */
+	int		 table;		/* -1: not given */
+	yaml_node_t	*at_table, *at_address;
+	yaml_node_t *const *at_short;	/* [MBMAP__TABLES] */
+};
+
+/*
+ * Reads w into *table and *address; *given is 1 when a shorthand gave it.
+ * Returns 0, 1 when no address was given at all (not reported: the caller
+ * says what needs one), or -1 after reporting.
+ */
+static int
+cfg_where(struct cfgkey_ctx *cx, const char *path, const struct where_in *w,
+    enum mbmap_table *table, uint16_t *address, int *given)
+{
+	char kp[CFGKEY_PATH_MAX];
+	const char *why;
+	int bad = 0;
+
+	*given = 0;
+	for (int t = 0; t < MBMAP__TABLES; t++) {
+		if (w->shorthand[t] == NULL)
+			continue;
+		cfgkey_path(kp, sizeof(kp), path, n_table(t));
+		if ((*given)++ || w->address != NULL || w->at_table != NULL) {
+			cfgkey_error(cx, w->at_short[t], kp, "give either %s: N "
+			    "or address (with an optional table), not both",
+			    n_table(t));
+			bad = 1;
+		} else if (cfg_offset(w->shorthand[t], address) != 0) {
+			cfgkey_error(cx, w->at_short[t], kp, "expected an offset "
+			    "0-65535 in the %s table, got \"%s\"", n_table(t),
+			    w->shorthand[t]);
+			bad = 1;
+		}
+		*table = (enum mbmap_table)t;
+	}
+	*given = *given != 0;
+	if (!*given && w->address == NULL)
+		return 1;
+	if (!*given) {
+		cfgkey_path(kp, sizeof(kp), path, "address");
+		if (w->table >= 0) {
+			*table = (enum mbmap_table)w->table;
+			if (cfg_offset(w->address, address) != 0) {
+				cfgkey_error(cx, w->at_address, kp, "expected an "
+				    "offset 0-65535 in the %s table, got \"%s\"",
+				    n_table(w->table), w->address);
+				bad = 1;
+			}
+		} else if (cfgfleet_parse_modicon(w->address, table, address,
+		    &why) != 0) {
+			cfgkey_error(cx, w->at_address, kp, "%s, got \"%s\"",
+			    why, w->address);
+			bad = 1;
+		}
+	}
+	return bad ? -1 : 0;
+}
+
 /* A profile being read: its model and its Modbus map (same point index). */
 struct profile_pts {
 	struct fleet_profile *prof;
@@ -176,7 +243,6 @@ cfg_point(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 	    .max = INFINITY, .bit = UINT32_MAX };
 	yaml_node_t *at[PK__N];
 	struct mbmap_point pt;
-	const char *why;
 	char kp[CFGKEY_PATH_MAX];
 	int given = 0, bad = 0;
 	enum mbmap_table table = MBMAP_HOLDING;
@@ -194,44 +260,17 @@ cfg_point(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg, const char *path)
 		    in.name);
 		goto out;
 	}
-	for (int t = 0; t < MBMAP__TABLES; t++) {
-		if (in.shorthand[t] == NULL)
-			continue;
-		cfgkey_path(kp, sizeof(kp), path, n_table(t));
-		if (given++ || in.address != NULL || at[PK_TABLE] != NULL) {
-			cfgkey_error(cx, at[PK_COIL + t], kp, "give either %s: N or "
-			    "address (with an optional table), not both",
-			    n_table(t));
-			bad = 1;
-		} else if (cfg_offset(in.shorthand[t], &address) != 0) {
-			cfgkey_error(cx, at[PK_COIL + t], kp, "expected an offset "
-			    "0-65535 in the %s table, got \"%s\"", n_table(t),
-			    in.shorthand[t]);
-			bad = 1;
+	{
+		const struct where_in w = { in.address, in.shorthand, in.table,
+		    at[PK_TABLE], at[PK_ADDRESS], at + PK_COIL };
+		int rc = cfg_where(cx, path, &w, &table, &address, &given);
+
+		if (rc > 0) {
+			cfgkey_error(cx, n, path, "point \"%s\" needs an "
+			    "address (address: 40001, or holding: 0)", in.name);
+			goto out;
 		}
-		table = (enum mbmap_table)t;
-	}
-	if (!given && in.address == NULL) {
-		cfgkey_error(cx, n, path, "point \"%s\" needs an address "
-		    "(address: 40001, or holding: 0)", in.name);
-		goto out;
-	}
-	if (!given) {
-		cfgkey_path(kp, sizeof(kp), path, "address");
-		if (in.table >= 0) {
-			table = (enum mbmap_table)in.table;
-			if (cfg_offset(in.address, &address) != 0) {
-				cfgkey_error(cx, at[PK_ADDRESS], kp, "expected an "
-				    "offset 0-65535 in the %s table, got \"%s\"",
-				    n_table(in.table), in.address);
-				bad = 1;
-			}
-		} else if (cfgfleet_parse_modicon(in.address, &table, &address,
-		    &why) != 0) {
-			cfgkey_error(cx, at[PK_ADDRESS], kp, "%s, got \"%s\"", why,
-			    in.address);
-			bad = 1;
-		}
+		bad = rc < 0;
 	}
 	if (bad)
 		goto out;
@@ -432,13 +471,310 @@ out:
 	cfgkey_free(alarm_keys, &in);
 }
 
-enum { FK_DESC, FK_GATEWAY, FK_POINTS, FK_ALARMS, FK__N };
+/* ------------------------------------------------------------------ */
+/* commands: the writes a profile declares (docs/commands.md) */
+
+struct readback_in {
+	char		*address, *shorthand[MBMAP__TABLES];
+	int		 table;
+	double		 value;		/* NAN: not given */
+	int64_t		 delay, timeout; /* timeout -1: = delay */
+};
+
+enum { RK_TABLE, RK_ADDRESS, RK_COIL, RK_DISCRETE, RK_INPUT, RK_HOLDING,
+    RK_VALUE, RK_DELAY, RK_TIMEOUT, RK__N };
+
+const struct cfg_key cfgfleet_readback_keys[] = {
+	[RK_TABLE] = KENUM("table", struct readback_in, table, n_table, NULL),
+	[RK_ADDRESS] = KSTR("address", struct readback_in, address, NULL),
+	[RK_COIL] = KSTR("coil", struct readback_in, shorthand[MBMAP_COIL], NULL),
+	[RK_DISCRETE] = KSTR("discrete", struct readback_in,
+	    shorthand[MBMAP_DISCRETE], NULL),
+	[RK_INPUT] = KSTR("input", struct readback_in, shorthand[MBMAP_INPUT],
+	    NULL),
+	[RK_HOLDING] = KSTR("holding", struct readback_in,
+	    shorthand[MBMAP_HOLDING], NULL),
+	[RK_VALUE] = KDBL("value", struct readback_in, value, -1e15, 1e15, NULL),
+	[RK_DELAY] = KDUR("delay", struct readback_in, delay, 0, 300, "1s"),
+	[RK_TIMEOUT] = KDUR("timeout", struct readback_in, timeout, 0, 3600,
+	    NULL),
+	[RK__N] = K_END
+};
+
+struct command_in {
+	char		*name, *address, *shorthand[MBMAP__TABLES];
+	int		 table;
+	uint32_t	 function;
+	double		 value;		/* NAN: not given */
+};
+
+enum { CK_NAME, CK_FUNCTION, CK_TABLE, CK_ADDRESS, CK_COIL, CK_DISCRETE,
+    CK_INPUT, CK_HOLDING, CK_VALUE, CK_VALUES, CK_READBACK, CK__N };
+
+const struct cfg_key cfgfleet_command_keys[] = {
+	[CK_NAME] = KSTR("name", struct command_in, name, NULL),
+	[CK_FUNCTION] = KU32("function", struct command_in, function, 0, 255,
+	    NULL),
+	[CK_TABLE] = KENUM("table", struct command_in, table, n_table, NULL),
+	[CK_ADDRESS] = KSTR("address", struct command_in, address, NULL),
+	[CK_COIL] = KSTR("coil", struct command_in, shorthand[MBMAP_COIL], NULL),
+	[CK_DISCRETE] = KSTR("discrete", struct command_in,
+	    shorthand[MBMAP_DISCRETE], NULL),
+	[CK_INPUT] = KSTR("input", struct command_in, shorthand[MBMAP_INPUT],
+	    NULL),
+	[CK_HOLDING] = KSTR("holding", struct command_in,
+	    shorthand[MBMAP_HOLDING], NULL),
+	[CK_VALUE] = KDBL("value", struct command_in, value, -1e15, 1e15, NULL),
+	[CK_VALUES] = KFN("values", cfgkey_nop),
+	[CK_READBACK] = KFN("readback", cfgkey_nop),
+	[CK__N] = K_END
+};
+
+/* The command names as an operator writes them in a URL: 1-63 bytes of
+ * letters, digits, '_' and '-'. */
+static int
+cfg_command_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 63)
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != '-')
+			return 0;
+	return 1;
+}
+
+/*
+ * A raw value for a table: an integer, 0 or 1 for a bit (coil, discrete),
+ * 0-65535 for a register.  Returns 0, or -1 after reporting at n.
+ */
+static int
+cfg_raw_value(struct cfgkey_ctx *cx, yaml_node_t *n, const char *path,
+    double v, int bit, const char *what, uint16_t *out)
+{
+	if (v != floor(v) || v < 0 || v > (bit ? 1 : 65535)) {
+		cfgkey_error(cx, n, path, "%s %g is out of range for %s: %s",
+		    what, v, bit ? "a bit" : "a register", bit ? "0 or 1" :
+		    "an integer 0-65535 (the raw register)");
+		return -1;
+	}
+	*out = (uint16_t)v;
+	return 0;
+}
+
+/* The values of an FC 16 command being read. */
+struct values_arg {
+	uint16_t	 v[MBMAP_CMD_VALUES];
+	size_t		 n;		/* read so far, up to the limit */
+	size_t		 seen;		/* items in the list */
+	int		 bad;
+};
+
+static void
+cfg_command_value(struct cfgkey_ctx *cx, yaml_node_t *n, const char *text,
+    void *arg, const char *path)
+{
+	static const struct cfg_key k = KDBL("values", struct { double v; }, v,
+	    -1e15, 1e15, NULL);
+	struct values_arg *va = arg;
+	double v;
+
+	va->seen++;
+	if (cfgkey_value(cx, &k, n, text, &v, path) != 0 ||
+	    cfg_raw_value(cx, n, path, v, 0, "value", &va->v[va->n]) != 0) {
+		va->bad = 1;
+		return;
+	}
+	if (va->n < MBMAP_CMD_VALUES)
+		va->n++;
+}
+
+/* The read-back of command c at node n. */
+static int
+cfg_readback(struct cfgkey_ctx *cx, yaml_node_t *n, const char *path,
+    struct mbmap_command *c)
+{
+	struct readback_in in = { .table = -1, .value = NAN, .timeout = -1 };
+	yaml_node_t *at[RK__N];
+	char kp[CFGKEY_PATH_MAX];
+	enum mbmap_table table = MBMAP_HOLDING;
+	uint16_t address = 0;
+	int given, rc = -1;
+
+	if (cfgkey_item(cx, n, cfgfleet_readback_keys, &in, path, at) != 0)
+		goto out;
+	{
+		const struct where_in w = { in.address, in.shorthand, in.table,
+		    at[RK_TABLE], at[RK_ADDRESS], at + RK_COIL };
+		int r = cfg_where(cx, path, &w, &table, &address, &given);
+
+		if (r > 0)
+			cfgkey_error(cx, n, path, "a read-back needs an "
+			    "address (address: 10005, or coil: 0)");
+		if (r != 0)
+			goto out;
+	}
+	cfgkey_path(kp, sizeof(kp), path, "value");
+	if (isnan(in.value)) {
+		cfgkey_error(cx, n, path, "a read-back needs the value that "
+		    "confirms the command");
+		goto out;
+	}
+	if (cfg_raw_value(cx, at[RK_VALUE], kp, in.value,
+	    table <= MBMAP_DISCRETE, "value", &c->rb_value) != 0)
+		goto out;
+	if (in.timeout < 0)
+		in.timeout = in.delay;
+	if (in.timeout < in.delay) {
+		cfgkey_path(kp, sizeof(kp), path, "timeout");
+		cfgkey_error(cx, at[RK_TIMEOUT], kp, "timeout must not be "
+		    "shorter than delay (the first read-back)");
+		goto out;
+	}
+	c->rb_table = (uint8_t)table;
+	c->rb_address = address;
+	c->rb_delay_ms = (uint32_t)in.delay;
+	c->rb_timeout_ms = (uint32_t)in.timeout;
+	rc = 0;
+out:
+	cfgkey_free(cfgfleet_readback_keys, &in);
+	return rc;
+}
+
+static void
+cfg_command(struct cfgkey_ctx *cx, yaml_node_t *n, void *arg,
+    const char *path)
+{
+	struct profile_pts *pp = arg;
+	struct command_in in = { .table = -1, .value = NAN,
+	    .function = UINT32_MAX };
+	yaml_node_t *at[CK__N];
+	static struct values_arg va;
+	struct mbmap_command *c;
+	char kp[CFGKEY_PATH_MAX];
+	enum mbmap_table table = MBMAP_HOLDING, want;
+	uint16_t address = 0, one;
+	int given, rc;
+
+	memset(&va, 0, sizeof(va));
+	if (cfgkey_item(cx, n, cfgfleet_command_keys, &in, path, at) != 0)
+		goto out;
+	cfgkey_path(kp, sizeof(kp), path, "name");
+	if (in.name == NULL) {
+		cfgkey_error(cx, n, path, "a command needs a name");
+		goto out;
+	}
+	if (!cfg_command_name_ok(in.name)) {
+		cfgkey_error(cx, at[CK_NAME], kp, "a command name is 1-63 "
+		    "letters, digits, _ or - (it is part of a URL), got \"%s\"",
+		    in.name);
+		goto out;
+	}
+	if (mbmap_find_command(pp->map, in.name) >= 0) {
+		cfgkey_error(cx, at[CK_NAME], kp, "duplicate command name "
+		    "\"%s\" in profile %s", in.name, pp->prof->id);
+		goto out;
+	}
+	cfgkey_path(kp, sizeof(kp), path, "function");
+	if (at[CK_FUNCTION] == NULL) {
+		cfgkey_error(cx, n, path, "command %s needs a function: 5 "
+		    "(write a coil), 6 (write a register) or 16 (write "
+		    "registers)", in.name);
+		goto out;
+	}
+	if (in.function != 5 && in.function != 6 && in.function != 16) {
+		if (in.function != UINT32_MAX)
+			cfgkey_error(cx, at[CK_FUNCTION], kp, "unknown function "
+			    "code %u: a command writes with 5 (a coil), 6 (a "
+			    "register) or 16 (registers)", in.function);
+		goto out;
+	}
+	rc = cfg_where(cx, path, &(const struct where_in){ in.address,
+	    in.shorthand, in.table, at[CK_TABLE], at[CK_ADDRESS],
+	    at + CK_COIL }, &table, &address, &given);
+	if (rc > 0)
+		cfgkey_error(cx, n, path, "command %s needs an address "
+		    "(address: 00001, or coil: 0)", in.name);
+	if (rc != 0)
+		goto out;
+	want = in.function == 5 ? MBMAP_COIL : MBMAP_HOLDING;
+	if (table != want) {
+		static const char *const noun[MBMAP__TABLES] = { "coil",
+		    "discrete input", "input register", "holding register" };
+		int t;
+
+		for (t = 0; t < MBMAP__TABLES && in.shorthand[t] == NULL; t++)
+			;
+		cfgkey_path(kp, sizeof(kp), path, given ? n_table(t) :
+		    "address");
+		cfgkey_error(cx, given ? at[CK_COIL + t] : at[CK_ADDRESS], kp,
+		    "function %u writes a %s, not a %s (address out of range "
+		    "for the function)", in.function, noun[want], noun[table]);
+		goto out;
+	}
+	/* the values */
+	if (at[CK_VALUES] != NULL) {
+		cfgkey_path(kp, sizeof(kp), path, "values");
+		if (in.function != 16 || at[CK_VALUE] != NULL) {
+			cfgkey_error(cx, at[CK_VALUES], kp, "values (a list) "
+			    "is for function 16 only, without value");
+			goto out;
+		}
+		cfgkey_scalars(cx, at[CK_VALUES], kp, cfg_command_value, &va);
+		if (va.bad)
+			goto out;
+		if (va.seen == 0 || va.seen > MBMAP_CMD_VALUES) {
+			cfgkey_error(cx, at[CK_VALUES], kp, "function 16 writes "
+			    "1-%d registers, got %zu values", MBMAP_CMD_VALUES,
+			    va.seen);
+			goto out;
+		}
+	} else {
+		cfgkey_path(kp, sizeof(kp), path, "value");
+		if (isnan(in.value)) {
+			cfgkey_error(cx, n, path, "command %s needs the value "
+			    "to write (value: N%s)", in.name, in.function ==
+			    16 ? ", or values: [N, ...]" : "");
+			goto out;
+		}
+		if (cfg_raw_value(cx, at[CK_VALUE], kp, in.value,
+		    in.function == 5, "value", &one) != 0)
+			goto out;
+		va.v[0] = one;
+		va.n = 1;
+	}
+	if ((unsigned)address + va.n - 1 > 65535) {
+		cfgkey_path(kp, sizeof(kp), path, given ? "holding" : "address");
+		cfgkey_error(cx, given ? at[CK_HOLDING] : at[CK_ADDRESS], kp,
+		    "%zu registers from holding address %u run past the end "
+		    "of the table (last address 65535)", va.n, address);
+		goto out;
+	}
+	c = mbmap_add_command(pp->map, in.name, va.v, (uint16_t)va.n);
+	c->fc = (uint8_t)in.function;
+	c->address = address;
+	if (at[CK_READBACK] != NULL) {
+		cfgkey_path(kp, sizeof(kp), path, "readback");
+		if (cfg_readback(cx, at[CK_READBACK], kp, c) != 0) {
+			/* not declared: a broken read-back is no read-back */
+			xfree(c->name);
+			xfree(c->values);
+			pp->map->ncommands--;
+		}
+	}
+out:
+	cfgkey_free(cfgfleet_command_keys, &in);
+}
+
+enum { FK_DESC, FK_GATEWAY, FK_POINTS, FK_ALARMS, FK_COMMANDS, FK__N };
 
 static const struct cfg_key profile_keys[] = {
 	[FK_DESC] = KSTR("description", struct fleet_profile, description, NULL),
 	[FK_GATEWAY] = KBOOL("gateway", struct fleet_profile, gateway, "false"),
 	[FK_POINTS] = KFN("points", cfgkey_nop),
 	[FK_ALARMS] = KFN("alarms", cfgkey_nop),
+	[FK_COMMANDS] = KFN("commands", cfgkey_nop),
 	[FK__N] = K_END
 };
 
@@ -472,6 +808,9 @@ cfg_profile(struct cfgkey_ctx *cx, yaml_node_t *kn, const char *id,
 	cfgkey_path(sp, sizeof(sp), path, "alarms");
 	if (at[FK_ALARMS] != NULL)
 		cfgkey_list(cx, at[FK_ALARMS], sp, cfg_alarm, &pa);
+	cfgkey_path(sp, sizeof(sp), path, "commands");
+	if (at[FK_COMMANDS] != NULL)
+		cfgkey_list(cx, at[FK_COMMANDS], sp, cfg_command, &pp);
 }
 
 /* ------------------------------------------------------------------ */

@@ -30,17 +30,27 @@
 /*
  * Reads the fleet sections, given by their value nodes (NULL: absent), in
  * this order:
- *   profiles: {ID: {description, gateway, points: [...], alarms: [...]}}.
+ *   profiles: {ID: {description, gateway, points: [...], alarms: [...],
+ *	commands: [...]}}.
  *	Each point's name, unit and deadband go to the fleet's profile, where
  *	the device holds it and how it decodes to map's profile of the same
  *	index (drivers/modbus/mbmap.h); map gets a profile for every one of
- *	the fleet's, even one whose points failed.
+ *	the fleet's, even one whose points failed.  Commands (the writes an
+ *	operator may ask for, docs/commands.md) go to the map's profile.
  *   sites: [{id, name, area, region, station, branch, tenants: [...]}]
  *   devices: [{id, site, profile, host, port, unit, via, interval, timeout}
  *	or {inventory: FILE}], FILE relative to cx->dir unless absolute.
  */
 void	 cfgfleet_read(struct cfgkey_ctx *cx, struct fleet *f, struct mbmap *map,
 	    yaml_node_t *profiles, yaml_node_t *sites, yaml_node_t *devices);
+/*
+ * The key tables of a profile's `commands` items and of their `readback`
+ * (docs/configuration.md lists them; tests/unit/test_config_doc.c checks
+ * the page against these).
+ */
+extern const struct cfg_key cfgfleet_command_keys[];
+extern const struct cfg_key cfgfleet_readback_keys[];
+
 /*
  * An alarm code named outside the profiles (a correlation rule's): checks
  * its form (upper case letters, digits and _, shorter than len), copies it

@@ -51,6 +51,7 @@
 #include <ev.h>
 
 #include "correlator/incjson.h"
+#include "daemon/command.h"
 #include "daemon/live.h"
 #include "daemon/log.h"
 #include "daemon/http.h"
@@ -120,6 +121,7 @@ struct live {
 	struct stats	*stats;		/* copies for the HTTP thread */
 	struct monitor	*monitor;	/* /healthz, /readyz, /metrics */
 	struct view	*view;		/* the incident read API */
+	struct command	*command;	/* remote handling (declared commands) */
 	struct opapi	*opapi;		/* the write routes, GET sites */
 	struct http_server *http;	/* or NULL (http.enabled false) */
 	char		*http_token;	/* from http.token_file, or NULL */
@@ -574,7 +576,7 @@ live_http(struct live *lv)
 {
 	const struct cfg_http *ch = &lv->cfg->http;
 	struct http_route routes[MONITOR_NROUTES + VIEW_NROUTES +
-	    OPAPI_NROUTES + WEBUI_NROUTES];
+	    OPAPI_NROUTES + COMMAND_NROUTES + WEBUI_NROUTES];
 	size_t n;
 	char err[512];
 
@@ -592,6 +594,7 @@ live_http(struct live *lv)
 	n = monitor_routes(lv->monitor, routes);
 	n += view_routes(lv->view, routes + n);
 	n += opapi_routes(lv->opapi, routes + n);
+	n += command_routes(lv->command, routes + n);
 	n += webui_routes(routes + n);
 	if (http_start(&ch->server, routes, n, lv->http_token, &lv->http, err,
 	    sizeof(err)) != 0) {
@@ -766,7 +769,8 @@ live_shutdown(struct live *lv)
 	unsigned ticked = 0;
 	uint64_t tick_sent = 0;	/* bit per shard: last tick queued */
 
-	poller_stop(lv->poller);
+	poller_stop(lv->poller);	/* commands under way end unreachable */
+	command_stop(lv->command);	/* their notes go before the shards */
 	/* HTTP writes: new ones get 503; those queued drain with the rest */
 	opapi_stop(lv->opapi);
 	ev_timer_init(&backstop, live_wake_cb, 0.01, 0.01);
@@ -1141,6 +1145,8 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	lv.monitor = monitor_new(lv.stats, cfg->fleet,
 	    cfg->http.server.max_sink_lag);
 	lv.view = view_new(cfg->fleet);
+	lv.command = command_new(lv.loop, cfg->fleet, cfg->mbmap, NULL,
+	    lv.router, 0, lv.view);
 	lv.opapi = opapi_new(&(struct opapi_config){ cfg->fleet,
 	    cfg->correlation.id_prefix, lv.nshards, lv.router,
 	    LIVE_HTTP_PRODUCER, lv.stats, lv.view });
@@ -1201,6 +1207,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 		log_error("start failed: poller rc=%d", rc);
 		goto err_router;
 	}
+	command_set_poller(lv.command, lv.poller);
 
 	ev_timer_init(&lv.tick, live_tick_cb, LIVE_TICK_S, LIVE_TICK_S);
 	ev_timer_start(lv.loop, &lv.tick);
@@ -1267,10 +1274,12 @@ err_watchers:
 	ev_timer_stop(lv.loop, &lv.deadline);
 	ev_timer_stop(lv.loop, &lv.statst);
 	ev_timer_stop(lv.loop, &lv.tick);
+	command_stop(lv.command);
 	poller_free(lv.poller);
 err_router:
 	opapi_stop(lv.opapi);	/* a producer: before the router stops */
 	http_stop(lv.http);
+	command_free(lv.command);	/* after http_stop: its route uses it */
 	ev_async_stop(lv.loop, &lv.room);
 	router_free(lv.router);
 	outbox_free(lv.outbox);

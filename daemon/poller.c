@@ -27,6 +27,8 @@
 #include "daemon/poller.h"
 #include "drivers/modbus/mbdecode.h"
 
+struct poller_cmd;
+
 struct poller {
 	struct ev_loop	*loop;
 	const struct fleet *fleet;
@@ -36,6 +38,9 @@ struct poller {
 	struct mbclient	*mb;		/* owned */
 	struct almrule	 ar;		/* rules of every device */
 	struct almrule_dev **dev;	/* by fleet index; NULL: not polled */
+	uint32_t	*mbi;		/* by fleet index: the client's index */
+	struct poller_cmd **cmd;	/* by fleet index: the command under
+					   way, or NULL */
 	struct poller_counters cnt;	/* mb filled in on read */
 	int		 running;
 };
@@ -160,6 +165,10 @@ poller_new(struct ev_loop *loop, const struct fleet *f,
 	as.arg = sink->arg;
 	almrule_init(&p->ar, f, &p->cfg.rules, &as);
 	p->dev = xcalloc(f->ndevices ? f->ndevices : 1, sizeof(*p->dev));
+	p->mbi = xcalloc(f->ndevices ? f->ndevices : 1, sizeof(*p->mbi));
+	p->cmd = xcalloc(f->ndevices ? f->ndevices : 1, sizeof(*p->cmd));
+	/* Nothing is ever written unless a profile declares a command. */
+	p->cfg.mb.allow_writes = mbmap_ncommands(map) > 0;
 	p->mb = mbclient_new(loop, &p->cfg.mb, poller_result, p);
 	for (size_t i = 0; i < f->ndevices; i++) {
 		const struct fleet_device *fd = &f->devices[i];
@@ -175,6 +184,7 @@ poller_new(struct ev_loop *loop, const struct fleet *f,
 		md.timeout_ms = fd->timeout_ms;
 		md.profile = fd->profile < map->nprofiles ?
 		    &map->profiles[fd->profile] : NULL;
+		p->mbi[i] = (uint32_t)mbclient_ndevices(p->mb);
 		if (fd->host == NULL)
 			rc = -EINVAL;
 		else
@@ -208,12 +218,15 @@ poller_start(struct poller *p)
 	return 0;
 }
 
+static void cmd_abort_all(struct poller *p);
+
 void
 poller_stop(struct poller *p)
 {
 	if (p == NULL)
 		return;
 	p->mb->ops->stop(p->mb);
+	cmd_abort_all(p);
 	p->running = 0;
 }
 
@@ -227,6 +240,8 @@ poller_free(struct poller *p)
 	for (size_t i = 0; i < p->fleet->ndevices; i++)
 		almrule_dev_free(p->dev[i]);
 	xfree(p->dev);
+	xfree(p->mbi);
+	xfree(p->cmd);
 	xfree(p);
 }
 
@@ -288,4 +303,207 @@ poller_config_from(const struct cfg_modbus *cm, struct poller_config *out)
 	out->mb.allow_writes = 0;
 	out->rules.comm_loss_misses = cm->comm_loss_misses;
 	return 0;
+}
+
+/* ---- remote handling: declared commands ---- */
+
+static const char *const outcome_names[POLLER__OUTCOMES] = {
+	"done", "refused", "not_confirmed", "timed_out", "unreachable",
+};
+NAMES_FNS(poller_outcome_name, poller_outcome_parse, enum poller_outcome,
+    outcome_names, POLLER__OUTCOMES)
+
+#define CMD_READ_EVERY_MIN_MS	200	/* read-backs at most this often */
+
+/* A command under way on one device. */
+struct poller_cmd {
+	struct poller	*p;
+	const struct mbmap_command *mc;	/* the declared command */
+	poller_cmd_fn	*cb;
+	void		*arg;
+	ev_timer	 rb;		/* the next read-back */
+	double		 started;	/* ev_now at poller_command() */
+	double		 deadline;	/* read-backs end (ev_now) */
+	struct poller_cmd_result res;
+	uint8_t		 bits[1];	/* FC 5's one value as a bit */
+};
+
+/* Ends c with its result: the callback, then c is freed. */
+static void
+cmd_end(struct poller_cmd *c, enum poller_outcome o)
+{
+	struct poller *p = c->p;
+
+	ev_timer_stop(p->loop, &c->rb);
+	p->cmd[c->res.device] = NULL;
+	c->res.outcome = (uint8_t)o;
+	c->res.elapsed_ms = (int64_t)((ev_now(p->loop) - c->started) * 1000.0);
+	c->cb(c->arg, &c->res);
+	xfree(c);
+}
+
+static void cmd_readback_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* The next read-back after `after` seconds, or the end if it is past
+ * the deadline. */
+static void
+cmd_read_later(struct poller_cmd *c, double after)
+{
+	struct poller *p = c->p;
+
+	if (ev_now(p->loop) + after > c->deadline + 1e-6) {
+		cmd_end(c, POLLER_NOT_CONFIRMED);
+		return;
+	}
+	ev_timer_set(&c->rb, after, 0.);
+	ev_timer_start(p->loop, &c->rb);
+}
+
+static double
+cmd_read_every(const struct mbmap_command *mc)
+{
+	uint32_t ms = mc->rb_delay_ms > CMD_READ_EVERY_MIN_MS ?
+	    mc->rb_delay_ms : CMD_READ_EVERY_MIN_MS;
+
+	return ms / 1000.0;
+}
+
+/* A read-back's answer. */
+static void
+cmd_read_done(const struct mbclient_reply *r, void *arg)
+{
+	struct poller_cmd *c = arg;
+	const struct mbmap_command *mc = c->mc;
+
+	if (r->status == MBCLIENT_OK && r->ndata >= 1) {
+		c->res.reads++;
+		c->res.has_value = 1;
+		if (mc->rb_table <= MBMAP_DISCRETE)
+			c->res.value = r->data[0] & 1;
+		else if (r->ndata >= 2)
+			c->res.value = (uint16_t)(r->data[0] << 8 | r->data[1]);
+		if (c->res.value == mc->rb_value) {
+			cmd_end(c, POLLER_DONE);
+			return;
+		}
+	} else {
+		/* a failed read-back is retried: reads act on nothing */
+		c->res.status = (uint8_t)r->status;
+		if (r->status == MBCLIENT_EXCEPTION)
+			c->res.exception = r->exception;
+	}
+	cmd_read_later(c, cmd_read_every(mc));
+}
+
+static void
+cmd_readback_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct poller_cmd *c = container_of(w, struct poller_cmd, rb);
+	struct poller *p = c->p;
+	const struct mbmap_command *mc = c->mc;
+	struct mbap_req q;
+
+	memset(&q, 0, sizeof(q));
+	q.fc = mbap_read_fc(mc->rb_table);
+	q.addr = mc->rb_address;
+	q.count = 1;
+	if (p->mb->ops->request(p->mb, p->mbi[c->res.device], &q,
+	    cmd_read_done, c) != 0)
+		cmd_read_later(c, cmd_read_every(mc));
+}
+
+/* The write's answer. */
+static void
+cmd_write_done(const struct mbclient_reply *r, void *arg)
+{
+	struct poller_cmd *c = arg;
+	struct poller *p = c->p;
+	const struct mbmap_command *mc = c->mc;
+
+	switch (r->status) {
+	case MBCLIENT_OK:
+		break;
+	case MBCLIENT_EXCEPTION:
+		c->res.exception = r->exception;
+		cmd_end(c, POLLER_REFUSED);
+		return;
+	default:
+		c->res.status = (uint8_t)r->status;
+		cmd_end(c, r->sent ? POLLER_TIMED_OUT : POLLER_UNREACHABLE);
+		return;
+	}
+	if (mc->rb_table == MBMAP_RB_NONE) {
+		cmd_end(c, POLLER_DONE);
+		return;
+	}
+	c->deadline = ev_now(p->loop) + mc->rb_timeout_ms / 1000.0;
+	cmd_read_later(c, mc->rb_delay_ms / 1000.0);
+}
+
+int
+poller_command(struct poller *p, uint32_t device, uint32_t command,
+    poller_cmd_fn *cb, void *arg)
+{
+	const struct mbmap_profile *mp;
+	const struct mbmap_command *mc;
+	struct poller_cmd *c;
+	struct mbap_req q;
+	int rc;
+
+	if (device >= p->fleet->ndevices || p->dev[device] == NULL ||
+	    cb == NULL)
+		return -ENOENT;
+	mp = &p->map->profiles[p->fleet->devices[device].profile];
+	if (command >= mp->ncommands)
+		return -ENOENT;
+	if (p->cmd[device] != NULL)
+		return -EBUSY;
+	mc = &mp->commands[command];
+	c = xcalloc(1, sizeof(*c));
+	c->p = p;
+	c->mc = mc;
+	c->cb = cb;
+	c->arg = arg;
+	c->started = ev_now(p->loop);
+	c->res.device = device;
+	c->res.command = command;
+	ev_timer_init(&c->rb, cmd_readback_cb, 0., 0.);
+	p->cmd[device] = c;
+	if (almrule_dev_comm_lost(p->dev[device])) {
+		c->res.status = MBCLIENT_CONNECT;
+		cmd_end(c, POLLER_UNREACHABLE);
+		return 0;
+	}
+	/* The request is the declared command's, nothing else. */
+	memset(&q, 0, sizeof(q));
+	q.fc = mc->fc;
+	q.addr = mc->address;
+	q.count = mc->count;
+	if (mc->fc == MBAP_FC_WRITE_COIL) {
+		c->bits[0] = mc->values[0] != 0;
+		q.bits = c->bits;
+	} else
+		q.regs = mc->values;
+	rc = p->mb->ops->request(p->mb, p->mbi[device], &q, cmd_write_done, c);
+	if (rc != 0) {
+		/* -EBUSY cannot happen (one command a device); anything else
+		 * is a declaration the client refuses: not sent */
+		log_warnx("poller command device=%s command=%s refused by the "
+		    "client rc=%d", p->fleet->devices[device].id, mc->name, rc);
+		c->res.status = MBCLIENT_PROTOCOL;
+		cmd_end(c, POLLER_UNREACHABLE);
+	}
+	return 0;
+}
+
+/* poller_stop(): every command under way ends unreachable (its request,
+ * if any, was dropped with the connections). */
+static void
+cmd_abort_all(struct poller *p)
+{
+	for (size_t i = 0; i < p->fleet->ndevices; i++)
+		if (p->cmd[i] != NULL) {
+			p->cmd[i]->res.status = MBCLIENT_CLOSED;
+			cmd_end(p->cmd[i], POLLER_UNREACHABLE);
+		}
 }

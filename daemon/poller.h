@@ -142,6 +142,61 @@ int	 poller_comm_lost(const struct poller *p, uint32_t device);
 int	 poller_restore_alarm(struct poller *p, uint32_t device, uint16_t code);
 
 /*
+ * Remote handling (docs/commands.md).  The only writes tocsin sends are
+ * the commands profiles declare (drivers/modbus/mbmap.h, struct
+ * mbmap_command): poller_command() builds the request from the declared
+ * command, never from its caller's bytes, and the client may write at all
+ * only when some profile declares a command (allow_writes is set here
+ * from the map, whatever the caller's settings say).
+ */
+enum poller_outcome {
+	POLLER_DONE,			/* written (and confirmed, with a read-back) */
+	POLLER_REFUSED,			/* the device answered with an exception */
+	POLLER_NOT_CONFIRMED,		/* written, but the read-back differs (or
+					   could not be read) until its timeout */
+	POLLER_TIMED_OUT,		/* sent, no valid answer: its effect is
+					   unknown, and it is not sent again */
+	POLLER_UNREACHABLE,		/* not sent: COMM_LOSS, no connection */
+	POLLER__OUTCOMES
+};
+/* "done", "refused", "not_confirmed", "timed_out", "unreachable". */
+NAMES_DECLARE(poller_outcome_name, poller_outcome_parse, enum poller_outcome);
+
+/* What a command came to; valid during the callback. */
+struct poller_cmd_result {
+	uint32_t	 device;	/* fleet device index */
+	uint32_t	 command;	/* index in its profile's map commands */
+	uint8_t		 outcome;	/* enum poller_outcome */
+	uint8_t		 exception;	/* REFUSED: the Modbus exception code */
+	uint8_t		 status;	/* TIMED_OUT, UNREACHABLE, or a read-back
+					   that failed: the client's enum
+					   mbclient_status of that step */
+	uint8_t		 has_value;	/* a read-back value was read */
+	uint16_t	 value;		/* the last read-back value (raw) */
+	uint16_t	 reads;		/* read-back reads answered */
+	int64_t		 elapsed_ms;	/* from poller_command() to now */
+};
+
+typedef void poller_cmd_fn(void *arg, const struct poller_cmd_result *r);
+
+/*
+ * Runs the command with index `command` of fleet device `device`'s
+ * profile: the write, on the poller's own connection to the device, after
+ * the poll under way (mbclient ops->request: sent once, never retried),
+ * then, when the command declares a read-back, one read after rb_delay
+ * and again every max(rb_delay, 200 ms) until the value is the expected
+ * one or rb_timeout has passed since the write's answer.  A device in
+ * COMM_LOSS is not written (POLLER_UNREACHABLE).  cb(arg, result) runs
+ * exactly once on the loop's thread, possibly before this returns (a
+ * device in COMM_LOSS), or from poller_stop() (UNREACHABLE) if the
+ * poller stops first.  Returns 0, -ENOENT (the device is not polled or
+ * its profile declares no such command), or -EBUSY (a command on the
+ * device is under way: one at a time).  On failure cb is never called.
+ */
+int	 poller_command(struct poller *p, uint32_t device, uint32_t command,
+	    poller_cmd_fn *cb, void *arg);
+
+/*
  * Maps the YAML modbus section onto a poller's settings, a plain copy: the
  * client's settings as they are (the loader filled every key the file
  * leaves out with its default), connect_burst one second's worth of

@@ -62,6 +62,64 @@ print_sites(const struct config *cfg)
 	xfree(ndev);
 }
 
+/*
+ * -n -v: every command a profile declares, which is every write tocsind
+ * can ever send (docs/commands.md).
+ */
+static void
+print_commands(const struct config *cfg)
+{
+	const struct fleet *f = cfg->fleet;
+	const struct mbmap *m = cfg->mbmap;
+	size_t n = mbmap_ncommands(m);
+
+	if (n == 0) {
+		printf("commands: none declared: tocsind never writes to a "
+		    "device\n");
+		return;
+	}
+	printf("commands: %zu declared (the only writes tocsind can "
+	    "send)\n", n);
+	printf("%-12s %-18s %-8s %-8s %-14s %-16s %s\n", "profile", "command",
+	    "devices", "function", "address", "values", "readback");
+	for (size_t i = 0; i < m->nprofiles && i < f->nprofiles; i++) {
+		size_t ndev = 0;
+
+		for (size_t d = 0; d < f->ndevices; d++)
+			ndev += f->devices[d].profile == i;
+		for (size_t k = 0; k < m->profiles[i].ncommands; k++) {
+			const struct mbmap_command *c =
+			    &m->profiles[i].commands[k];
+			char addr[32], vals[64], rb[96];
+			size_t o = 0;
+
+			snprintf(addr, sizeof(addr), "%s %u", c->fc == 5 ?
+			    "coil" : "holding", c->address);
+			for (unsigned v = 0; v < c->count && o < sizeof(vals);
+			    v++) {
+				if (v == 4 && c->count > 5) {
+					snprintf(vals + o, sizeof(vals) - o,
+					    ",...(%u)", c->count);
+					break;
+				}
+				o += (size_t)snprintf(vals + o, sizeof(vals) - o,
+				    "%s%u", v ? "," : "", c->values[v]);
+			}
+			if (c->rb_table == MBMAP_RB_NONE)
+				snprintf(rb, sizeof(rb), "-");
+			else
+				snprintf(rb, sizeof(rb), "%s %u = %u after "
+				    "%ums, until %ums", mbmap_table_name(
+				    (enum mbmap_table)c->rb_table),
+				    c->rb_address, c->rb_value, c->rb_delay_ms,
+				    c->rb_timeout_ms);
+			printf("%-12s %-18s %-8zu %-8u %-14s %-16s %s\n",
+			    f->profiles[i].id, c->name, ndev, c->fc, addr,
+			    vals, rb);
+		}
+	}
+}
+
 /* --replay: the fleet and rules of the configuration, time from the file. */
 static int
 replay(const char *config, const char *file, int strict)
@@ -97,8 +155,10 @@ check_config(const char *path, int verbose)
 		return 1;
 	config_census(cfg, census, sizeof(census));
 	printf("configuration OK: %s\n", census);
-	if (verbose)
+	if (verbose) {
 		print_sites(cfg);
+		print_commands(cfg);
+	}
 	config_free(cfg);
 	return 0;
 }
@@ -145,7 +205,8 @@ usage(FILE *f)
 	    "  -d, --duration SECONDS\n"
 	    "                     run for this long, then stop as on SIGTERM\n"
 	    "  -n, --check        check the configuration and exit\n"
-	    "  -v                 with -n: list every site, its effective tier and tenants\n"
+	    "  -v                 with -n: list every site, its effective tier and\n"
+	    "                     tenants, and every command profiles declare\n"
 	    "      --replay FILE  correlate a recorded day offline (JSON lines of\n"
 	    "                     alarm transitions, operator actions and\n"
 	    "                     maintenance windows; - for stdin): incident\n"

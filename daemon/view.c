@@ -915,6 +915,17 @@ view_count(struct view *v)
 	return n;
 }
 
+int
+view_has(struct view *v, const char *id)
+{
+	int has;
+
+	pthread_rwlock_rdlock(&v->lock);
+	has = view_find(v, id) != NULL;
+	pthread_rwlock_unlock(&v->lock);
+	return has;
+}
+
 void
 view_free(struct view *v)
 {

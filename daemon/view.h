@@ -50,6 +50,9 @@ struct view *view_new(const struct fleet *fleet);
 struct pub_sink *view_sink(struct view *v, const struct pub_host *host);
 /* Fills out[0, VIEW_NROUTES) with the routes; returns VIEW_NROUTES. */
 size_t	 view_routes(struct view *v, struct http_route *out);
+/* 1 if the incident with this id is live (open) in the view (any
+ * thread). */
+int	 view_has(struct view *v, const char *id);
 /*
  * Appends to rs a JSON array of the latest event (as GET
  * /api/v1/incidents lists it) of every live incident at site (a fleet

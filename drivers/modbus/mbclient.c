@@ -32,10 +32,15 @@
  *     whose tid is in neither is a protocol error and resets the conn,
  *     because after it nothing guarantees where the next frame starts.
  *
- * An operator's write (only with cfg.allow_writes) takes the device's
- * place for one request: it waits for the poll under way, then goes
- * through the same FIFO, slot, timer and tid machinery, and ends in its own
- * callback; d->wr_active routes every completion path there.
+ * An operator's request (a declared command's write, only with
+ * cfg.allow_writes, or its read-back) takes the device's place for one
+ * request: it waits for the poll under way, then goes through the same
+ * FIFO, slot, timer and tid machinery, and ends in its own callback;
+ * d->wr_active routes every completion path there.  It is sent once and
+ * never retried (a write that timed out may or may not have acted), and
+ * it leaves the poll accounting alone: a poll timer that fires meanwhile
+ * is owed and run as soon as the request ends (not an overrun), and the
+ * request neither trips nor closes the unit's breaker.
  *
  * Re-entrancy: completions run user callbacks, which may queue more work
  * and so reset a conn from inside a read event; conn->gen lets the reader
@@ -180,7 +185,9 @@ struct mbc_dev {
 	uint32_t	 nrtt;
 	/* an operator's write: pending, then under way instead of a poll */
 	uint8_t		 wr_pending;	/* queued, waits for the poll to end */
-	uint8_t		 wr_active;	/* busy with the write, not a poll */
+	uint8_t		 wr_active;	/* busy with the request, not a poll */
+	uint8_t		 wr_sent;	/* it was put on the wire */
+	uint8_t		 poll_owed;	/* the poll timer fired meanwhile */
 	struct mbap_req	 wr;		/* its request; values in wr_regs/bits */
 	/* a host name that did not resolve: conn is NULL until it does */
 	char		*hostname;	/* owned; NULL once resolved */
@@ -191,7 +198,7 @@ struct mbc_dev {
 	ev_tstamp	 res_at;	/* next lookup no sooner than this */
 	uint16_t	*wr_regs;	/* owned copy of the values */
 	uint8_t		*wr_bits;
-	mbclient_write_cb	 wr_cb;
+	mbclient_request_cb	 wr_cb;
 	void		*wr_arg;
 };
 
@@ -529,27 +536,59 @@ slot_release(struct mbc_dev *d, int stale)
 }
 
 static void dev_enqueue(struct mbc_dev *d);
+static void dev_poll_begin(struct mbc_dev *d);
 
-/* Ends the write under way and tells its caller. */
+static int
+fc_is_write(uint8_t fc)
+{
+	return fc == MBAP_FC_WRITE_COIL || fc == MBAP_FC_WRITE_REGISTER ||
+	    fc == MBAP_FC_WRITE_COILS || fc == MBAP_FC_WRITE_REGISTERS;
+}
+
+/*
+ * Ends the request under way and tells its caller; resp is the answer
+ * (NULL unless one came).  A poll owed meanwhile starts after the
+ * callback.
+ */
 static void
-write_finish(struct mbc_dev *d, enum mbclient_status st, uint8_t exc)
+write_finish(struct mbc_dev *d, enum mbclient_status st,
+    const struct mbap_resp *resp)
 {
 	struct mbc *cl = d->cl;
-	mbclient_write_cb cb = d->wr_cb;
+	mbclient_request_cb cb = d->wr_cb;
 	void *arg = d->wr_arg;
+	struct mbclient_reply r;
 
+	memset(&r, 0, sizeof(r));
+	r.device = d->index;
+	r.status = st;
+	r.sent = d->wr_sent;
+	if (resp != NULL) {
+		r.exception = resp->exception;
+		r.data = resp->data;
+		r.ndata = resp->ndata;
+		r.rtt_us = d->nrtt ? (uint32_t)(d->rtt_sum / d->nrtt * 1e6) : 0;
+	}
+	if (fc_is_write(d->wr.fc)) {
+		if (st == MBCLIENT_OK)
+			cl->ctr.writes_ok++;
+		else
+			cl->ctr.writes_failed++;
+	}
 	d->wr_active = 0;
+	d->wr_sent = 0;
 	d->busy = 0;
 	ev_timer_stop(cl->loop, &d->rto);
+	/* before the callback, which may queue the device's next request */
 	FREE_NULL(d->wr_regs);
 	FREE_NULL(d->wr_bits);
 	d->wr.regs = NULL;
 	d->wr.bits = NULL;
-	if (st == MBCLIENT_OK)
-		cl->ctr.writes_ok++;
-	else
-		cl->ctr.writes_failed++;
-	cb(d->index, st, exc, arg);
+	cb(&r, arg);
+	if (d->poll_owed && !d->busy && cl->running) {
+		d->poll_owed = 0;
+		dev_poll_begin(d);
+	}
 }
 
 /* Starts a pending write if the device is idle. */
@@ -578,7 +617,7 @@ dev_finish(struct mbc_dev *d, enum mbclient_status st, int err)
 	ev_timer_stop(cl->loop, &d->rto);
 	d->busy = 0;
 	if (d->wr_active) {
-		write_finish(d, st, 0);
+		write_finish(d, st, NULL);
 		return;
 	}
 
@@ -603,11 +642,14 @@ dev_finish(struct mbc_dev *d, enum mbclient_status st, int err)
 	write_kick(d);
 }
 
-/* The device's breaker after one request outcome. */
+/* The device's breaker after one request outcome (polls only). */
 static void
 brk_outcome(struct mbc_dev *d, int answered)
 {
 	struct mbc *cl = d->cl;
+
+	if (d->wr_active)
+		return;
 
 	if (answered) {
 		d->brk_fail = 0;
@@ -700,11 +742,14 @@ dev_send(struct mbc_conn *cn, struct mbc_dev *d)
 	do
 		tid = cn->next_tid++;
 	while (tid_in_use(cn, tid));
-	if (d->wr_active)
-		cl->ctr.writes++;
 	dev_request(d, tid, &q);
 	n = mbap_encode(&q, cn->wbuf + cn->wlen,
 	    (size_t)cl->cfg.inflight * MBAP_REQ_MAX - cn->wlen);
+	if (n >= 0 && d->wr_active) {
+		d->wr_sent = 1;
+		if (fc_is_write(d->wr.fc))
+			cl->ctr.writes++;
+	}
 	if (n < 0) {
 		/* A plan block the protocol cannot carry: a bug in the
 		 * profile (e.g. a point past 65535); fail this poll. */
@@ -832,7 +877,7 @@ conn_frame(struct mbc_conn *cn, const uint8_t *f, size_t flen)
 			    r.exception : 0]++;
 		}
 		write_finish(d, r.exception ? MBCLIENT_EXCEPTION : MBCLIENT_OK,
-		    r.exception);
+		    &r);
 		return 0;
 	}
 	if (r.exception) {
@@ -1145,10 +1190,28 @@ dev_poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		w->repeat = d->interval_ms / 1000.0;
 		ev_timer_again(loop, w);
 	}
+	if (d->busy && d->wr_active) {
+		/* An operator's request holds the device: poll right after
+		 * it, not a whole interval late. */
+		if (!d->poll_owed)
+			cl->ctr.polls_deferred++;
+		d->poll_owed = 1;
+		return;
+	}
 	if (d->busy) {
 		cl->ctr.polls_overrun++;
 		return;
 	}
+	dev_poll_begin(d);
+}
+
+/* Starts a poll of d, which is idle. */
+static void
+dev_poll_begin(struct mbc_dev *d)
+{
+	struct mbc *cl = d->cl;
+	struct ev_loop *loop = cl->loop;
+
 	cl->ctr.polls++;
 	d->busy = 1;
 	d->polls++;
@@ -1423,6 +1486,7 @@ mbc_stop(struct mbclient *c)
 		ev_timer_stop(cl->loop, &d->rto);
 		d->busy = d->queued = 0;
 		d->wr_pending = d->wr_active = 0;	/* dropped, no callback */
+		d->wr_sent = d->poll_owed = 0;
 		d->slot = -1;
 		d->wait_next = NULL;
 	}
@@ -1442,8 +1506,8 @@ mbc_stop(struct mbclient *c)
 }
 
 static int
-mbc_write(struct mbclient *c, size_t i, const struct mbap_req *w,
-    mbclient_write_cb cb, void *arg)
+mbc_request(struct mbclient *c, size_t i, const struct mbap_req *w,
+    mbclient_request_cb cb, void *arg)
 {
 	struct mbc *cl = container_of(c, struct mbc, base);
 	uint8_t probe[MBAP_REQ_MAX];
@@ -1451,14 +1515,16 @@ mbc_write(struct mbclient *c, size_t i, const struct mbap_req *w,
 	struct mbap_req q;
 	size_t n;
 
-	if (!cl->cfg.allow_writes)
+	if (fc_is_write(w->fc) && !cl->cfg.allow_writes)
 		return -EPERM;
 	if (i >= cl->ndevs || cb == NULL)
 		return -EINVAL;
-	if (w->fc != MBAP_FC_WRITE_COIL && w->fc != MBAP_FC_WRITE_REGISTER &&
-	    w->fc != MBAP_FC_WRITE_COILS && w->fc != MBAP_FC_WRITE_REGISTERS)
+	if (!fc_is_write(w->fc) && (w->fc < MBAP_FC_READ_COILS ||
+	    w->fc > MBAP_FC_READ_INPUT))
 		return -EINVAL;
 	q = *w;
+	if (!fc_is_write(q.fc))
+		q.regs = NULL, q.bits = NULL;
 	if (q.fc == MBAP_FC_WRITE_COIL || q.fc == MBAP_FC_WRITE_REGISTER)
 		q.count = 1;
 	if (mbap_encode(&q, probe, sizeof(probe)) < 0)
@@ -1467,6 +1533,7 @@ mbc_write(struct mbclient *c, size_t i, const struct mbap_req *w,
 	if (d->wr_pending || d->wr_active)
 		return -EBUSY;
 	n = q.count;
+	d->wr_sent = 0;
 	if (q.regs) {
 		d->wr_regs = xcalloc(n, sizeof(uint16_t));
 		memcpy(d->wr_regs, q.regs, n * sizeof(uint16_t));
@@ -1536,7 +1603,7 @@ static const struct mbclient_ops mbclient_tcp_ops = {
 	.add_device	= mbc_add_device,
 	.start		= mbc_start,
 	.stop		= mbc_stop,
-	.write		= mbc_write,
+	.request	= mbc_request,
 	.counters	= mbc_counters,
 	.free		= mbc_free,
 };

@@ -9,10 +9,12 @@
  * caller's callback: raw registers/bits per block, or a failure, with the
  * RTT.  The caller decides what failures mean (COMM_LOSS is
  * correlator/almrule's, fed by daemon/poller).  Writes (FC 5/6/15/16) are
- * sent only through ops->write and only when cfg.allow_writes is set.
+ * sent only through ops->request and only when cfg.allow_writes is set
+ * (daemon/poller sets it only when some profile declares a command, and
+ * builds every write from a declared command: docs/commands.md).
  *
- * Callbacks run on the loop's thread; they may call ops->write but must not
- * free the client.
+ * Callbacks run on the loop's thread; they may call ops->request but must
+ * not free the client.
  *
  * The client is an adapter, so it is reached through an ops table: the
  * instance starts with the table pointer (STYLE.md 2).  mbclient_new()
@@ -160,12 +162,29 @@ const char *mbclient_status_name(enum mbclient_status s);
 typedef void (*mbclient_result_cb)(const struct mbclient_result *r, void *arg);
 
 /*
- * The outcome of one write: MBCLIENT_OK, MBCLIENT_EXCEPTION (exception set), or a
- * failure status as for polls.  Writes are not polls: they are not reported
- * through the poll callback, so they never count towards COMM_LOSS.
+ * The outcome of one operator request (ops->request), valid only during
+ * the callback.  Requests are not polls: they are not reported through the
+ * poll callback, so they never count towards COMM_LOSS, and they neither
+ * trip nor close a unit's breaker.
  */
-typedef void (*mbclient_write_cb)(uint32_t device, enum mbclient_status st,
-	    uint8_t exception, void *arg);
+struct mbclient_reply {
+	uint32_t	 device;	/* mbclient_device.index */
+	enum mbclient_status status;	/* MBCLIENT_OK, MBCLIENT_EXCEPTION, or a
+					   failure as for polls */
+	uint8_t		 exception;	/* MBCLIENT_EXCEPTION: its code */
+	uint8_t		 sent;		/* 1: the request went out on the wire;
+					   after a failure its effect on the
+					   device is unknown.  0: it never
+					   left (no connection, in backoff,
+					   host not resolved) */
+	uint32_t	 rtt_us;	/* 0 unless answered */
+	const uint8_t	*data;		/* MBCLIENT_OK reads: registers big-endian
+					   or bits packed LSB first */
+	size_t		 ndata;		/* bytes at data */
+};
+
+typedef void (*mbclient_request_cb)(const struct mbclient_reply *r,
+	    void *arg);
 
 /* Counters for /metrics: monotonic, updated on the loop's thread. */
 struct mbclient_counters {
@@ -198,6 +217,9 @@ struct mbclient_counters {
 	uint64_t	 writes;	/* writes sent */
 	uint64_t	 writes_ok;	/* writes confirmed by an echo */
 	uint64_t	 writes_failed;	/* writes ending any other way */
+	uint64_t	 polls_deferred; /* poll timers that fired during an
+					    operator request: polled right
+					    after it, not counted overrun */
 };
 
 struct mbclient;
@@ -223,16 +245,22 @@ struct mbclient_ops {
 	 */
 	void	(*stop)(struct mbclient *c);
 	/*
-	 * Queues one operator-configured write (w->fc 5, 6, 15 or 16, with
-	 * addr, count and regs/bits; tid and unit are the client's) to device
-	 * i (add order).  The values are copied.  It is sent when the
-	 * device's poll under way, if any, has finished; cb(arg) gets its
-	 * outcome.  Returns 0, -EPERM unless cfg.allow_writes, -EINVAL for
-	 * a bad device or request (as mbap_encode), -EBUSY while an earlier
-	 * write to the device is pending.  On failure cb is never called.
+	 * Queues one operator request to device i (add order): a write
+	 * (q->fc 5, 6, 15 or 16 with addr, count and regs/bits) or a one-off
+	 * read (1-4, addr, count: a command's read-back); tid and unit are
+	 * the client's.  Values are copied.  It is sent when the device's
+	 * poll under way, if any, has finished, on the device's own
+	 * connection; a poll whose timer fires meanwhile runs right after it
+	 * (polls_deferred).  It is sent at most once: a timeout ends it with
+	 * MBCLIENT_TIMEOUT and sent 1, never a retry.  cb(arg) gets its
+	 * outcome.  Returns 0, -EPERM for a write unless cfg.allow_writes,
+	 * -EINVAL for a bad device or request (as mbap_encode), -EBUSY while
+	 * an earlier request to the device is pending.  On failure cb is
+	 * never called.
 	 */
-	int	(*write)(struct mbclient *c, size_t i, const struct mbap_req *w,
-		    mbclient_write_cb cb, void *arg);
+	int	(*request)(struct mbclient *c, size_t i,
+		    const struct mbap_req *q, mbclient_request_cb cb,
+		    void *arg);
 	/* Copies the counters. */
 	void	(*counters)(const struct mbclient *c, struct mbclient_counters *out);
 	/* Stops and frees the client. */

@@ -33,8 +33,16 @@ mbmap_free(struct mbmap *m)
 {
 	if (m == NULL)
 		return;
-	for (size_t i = 0; i < m->nprofiles; i++)
-		xfree(m->profiles[i].points);
+	for (size_t i = 0; i < m->nprofiles; i++) {
+		struct mbmap_profile *p = &m->profiles[i];
+
+		xfree(p->points);
+		for (size_t c = 0; c < p->ncommands; c++) {
+			xfree(p->commands[c].name);
+			xfree(p->commands[c].values);
+		}
+		xfree(p->commands);
+	}
 	xfree(m->profiles);
 	xfree(m);
 }
@@ -72,6 +80,44 @@ mbmap_add_point(struct mbmap_profile *p)
 	    sizeof(*p->points));
 	mbmap_point_init(&p->points[p->npoints]);
 	return &p->points[p->npoints++];
+}
+
+struct mbmap_command *
+mbmap_add_command(struct mbmap_profile *p, const char *name,
+    const uint16_t *values, uint16_t count)
+{
+	struct mbmap_command *c;
+
+	p->commands = xreallocarray(p->commands, p->ncommands + 1,
+	    sizeof(*p->commands));
+	c = &p->commands[p->ncommands++];
+	memset(c, 0, sizeof(*c));
+	c->name = xstrdup(name);
+	c->count = count;
+	c->values = xcalloc(count ? count : 1, sizeof(*c->values));
+	if (count > 0)
+		memcpy(c->values, values, count * sizeof(*values));
+	c->rb_table = MBMAP_RB_NONE;
+	return c;
+}
+
+int
+mbmap_find_command(const struct mbmap_profile *p, const char *name)
+{
+	for (size_t i = 0; i < p->ncommands; i++)
+		if (strcmp(p->commands[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+size_t
+mbmap_ncommands(const struct mbmap *m)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->nprofiles; i++)
+		n += m->profiles[i].ncommands;
+	return n;
 }
 
 unsigned

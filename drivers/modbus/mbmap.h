@@ -52,10 +52,39 @@ struct mbmap_point {
 	int8_t		 bit;		/* bool in a register: bit 0-15; else -1 */
 };
 
+/*
+ * A command a profile declares (remote handling, docs/commands.md): one
+ * write an operator may ask for by name, and what confirms it.  The only
+ * writes tocsin ever sends are these (daemon/poller builds the request
+ * from this struct; nothing else reaches the client's request op with a
+ * write function code).
+ */
+#define MBMAP_CMD_VALUES	123	/* FC 16 quantity limit */
+#define MBMAP_RB_NONE		MBMAP__TABLES	/* rb_table: no read-back */
+
+struct mbmap_command {
+	char		*name;		/* unique within its profile */
+	uint8_t		 fc;		/* 5 coil, 6 register, 16 registers */
+	uint8_t		 rb_table;	/* read-back table, or MBMAP_RB_NONE */
+	uint16_t	 address;	/* 0-based: a coil (5) or holding (6,16) */
+	uint16_t	 count;		/* values: 1 for FC 5 and 6 */
+	uint16_t	 rb_address;	/* 0-based in rb_table */
+	uint16_t	 rb_value;	/* expected raw value: a register, or
+					   0/1 for a bit */
+	uint16_t	*values;	/* owned, count of them; FC 5: 0 or 1 */
+	uint32_t	 rb_delay_ms;	/* first read-back this long after the
+					   write's answer, then again as often
+					   (at least 200 ms apart) */
+	uint32_t	 rb_timeout_ms;	/* stop reading back this long after
+					   the write's answer (>= rb_delay) */
+};
+
 /* The map of one profile: points[i] is the profile's point i. */
 struct mbmap_profile {
 	struct mbmap_point *points;
 	size_t		 npoints;
+	struct mbmap_command *commands;	/* declared commands, in file order */
+	size_t		 ncommands;
 };
 
 /* The map of a fleet: profiles[i] is the fleet's profile i. */
@@ -81,6 +110,17 @@ struct mbmap_profile *mbmap_profile(struct mbmap *m, uint32_t i);
 struct mbmap_point *mbmap_add_point(struct mbmap_profile *p);
 /* The point defaults mbmap_add_point() gives, for points built by hand. */
 void	 mbmap_point_init(struct mbmap_point *p);
+
+/*
+ * Appends a command (copying name and values) to p and returns it; valid
+ * until the next append to p.  The caller fills the rest.
+ */
+struct mbmap_command *mbmap_add_command(struct mbmap_profile *p,
+	    const char *name, const uint16_t *values, uint16_t count);
+/* The index of p's command called name, or -1. */
+int	 mbmap_find_command(const struct mbmap_profile *p, const char *name);
+/* Commands over every profile of m: 0 means nothing can ever be written. */
+size_t	 mbmap_ncommands(const struct mbmap *m);
 
 /* Registers a point occupies in its table (bits for coils/discretes). */
 unsigned mbmap_point_width(const struct mbmap_point *p);

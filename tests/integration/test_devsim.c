@@ -345,7 +345,9 @@ Test(devsim, exceptions_for_bad_requests)
 	cr_assert_eq(errno, EMBXILADD);
 	cr_assert_eq(modbus_read_bits(mb, 0, 3, b), -1);
 	cr_assert_eq(errno, EMBXILADD);
-	cr_assert_eq(modbus_write_register(mb, 0, 1), -1);
+	cr_assert_eq(modbus_write_register(mb, 9, 1), -1);
+	cr_assert_eq(errno, EMBXILADD, "%s", modbus_strerror(errno));
+	cr_assert_eq(modbus_mask_write_register(mb, 0, 1, 1), -1);
 	cr_assert_eq(errno, EMBXILFUN, "%s", modbus_strerror(errno));
 	modbus_set_slave(mb, 9);
 	cr_assert_eq(modbus_read_registers(mb, 0, 1, r), -1);
@@ -748,4 +750,74 @@ Test(devsim, own_framing_split_pipelined_and_bad_frames)
 	close(fd);
 	cr_assert_eq(sim_stop(&s), 0);
 	cr_assert(has_line(s.out, " bad_frames=1 "), "bad frame not counted");
+}
+
+/*
+ * Writes (FC 5, 6, 15, 16) change the image, and the physics leaves the
+ * written values alone; write_exception, write_silent and write_ignore
+ * refuse, drop or swallow writes while reads are answered as usual; the
+ * stats count every request that was not a read.
+ */
+Test(devsim, writes_change_the_image_and_faults_refuse_them)
+{
+	static const char scen[] =
+	    "0 dev:D000001 write_exception 4\n"
+	    "0 dev:D000002 write_silent\n"
+	    "0 dev:D000003 write_ignore\n";
+	char path[] = "/tmp/test_devsim_writes.XXXXXX";
+	const char *extra[] = { "--devices", "4", "--units-per-gateway", "4",
+	    "--scenario", path, NULL };
+	uint16_t r[4], w[2] = { 11, 12 };
+	uint8_t b[2], bits[2] = { 1, 1 };
+	char line[512];
+	struct sim s;
+	modbus_t *mb;
+	int devlines = 0;
+
+	sim_start_scen(&s, 10, extra, path, scen);
+	mb = client(&s, 0, 1, 500);		/* D000000 */
+	cr_assert_eq(modbus_write_register(mb, 0, 480), 1, "%s",
+	    modbus_strerror(errno));
+	cr_assert_eq(modbus_write_registers(mb, 2, 2, w), 2);
+	cr_assert_eq(modbus_write_bit(mb, 0, 1), 1);
+	cr_assert_eq(modbus_write_bits(mb, 0, 2, bits), 2);
+	usleep(250000);				/* past --eval-ms */
+	cr_assert_eq(modbus_read_registers(mb, 0, 4, r), 4);
+	cr_assert_eq(r[0], 480, "written, and kept over evaluations");
+	cr_assert_eq(r[2], 11);
+	cr_assert_eq(r[3], 12);
+	cr_assert_eq(modbus_read_bits(mb, 0, 2, b), 2);
+	cr_assert_eq(b[0] & b[1], 1);
+	cr_assert_eq(modbus_write_bit(mb, 5, 1), -1);
+	cr_assert_eq(errno, EMBXILADD, "%s", modbus_strerror(errno));
+
+	modbus_set_slave(mb, 2);		/* D000001: refuses writes */
+	cr_assert_eq(modbus_write_register(mb, 0, 1), -1);
+	cr_assert_eq(errno, EMBXSFAIL, "%s", modbus_strerror(errno));
+	cr_assert_eq(modbus_read_registers(mb, 0, 1, r), 1);
+	cr_assert_eq(r[0], 470);
+
+	modbus_set_slave(mb, 4);		/* D000003: swallows writes */
+	cr_assert_eq(modbus_write_register(mb, 0, 1), 1);
+	cr_assert_eq(modbus_read_registers(mb, 0, 1, r), 1);
+	cr_assert_eq(r[0], 470, "echoed, not applied");
+
+	modbus_set_slave(mb, 3);		/* D000002: never answers */
+	cr_assert_eq(modbus_write_register(mb, 0, 1), -1);
+	cr_assert_eq(errno, ETIMEDOUT, "%s", modbus_strerror(errno));
+	client_free(mb);
+	mb = client(&s, 0, 3, 500);
+	cr_assert_eq(modbus_read_registers(mb, 0, 1, r), 1, "reads answered");
+	client_free(mb);
+
+	cr_assert_eq(sim_stop(&s), 0);
+	while (read_line(s.out, line, sizeof(line), 1000) >= 0) {
+		if (strstr(line, "devsim device id=D000000 ") != NULL) {
+			cr_expect_eq(field(line, "writes"), 5, "%s", line);
+			devlines++;
+		}
+		if (strstr(line, "devsim device id=D000001 ") != NULL)
+			cr_expect_eq(field(line, "writes"), 1, "%s", line);
+	}
+	cr_assert_eq(devlines, 1);
 }

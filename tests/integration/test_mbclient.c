@@ -1417,16 +1417,22 @@ struct wres {
 	size_t		 n;
 	enum mbclient_status	 st[8];
 	uint8_t		 exc[8];
+	uint8_t		 sent[8];
+	uint8_t		 data[8][16];	/* the first bytes of a read's data */
+	size_t		 ndata[8];
 };
 
 static void
-on_write(uint32_t device, enum mbclient_status st, uint8_t exc, void *arg)
+on_write(const struct mbclient_reply *r, void *arg)
 {
 	struct wres *w = arg;
 
 	if (w->n < 8) {
-		w->st[w->n] = st;
-		w->exc[w->n] = exc;
+		w->st[w->n] = r->status;
+		w->exc[w->n] = r->exception;
+		w->sent[w->n] = r->sent;
+		w->ndata[w->n] = r->ndata;
+		memcpy(w->data[w->n], r->data, r->ndata < 16 ? r->ndata : 16);
 	}
 	w->n++;
 }
@@ -1437,7 +1443,7 @@ static void
 write_wait(struct tc *t, uint32_t dev, const struct mbap_req *q,
     struct wres *w, size_t want)
 {
-	cr_assert_eq(t->c->ops->write(t->c, dev, q, on_write, w), 0);
+	cr_assert_eq(t->c->ops->request(t->c, dev, q, on_write, w), 0);
 	spin(t->loop, 2000, &w->n, want);
 }
 
@@ -1457,7 +1463,7 @@ Test(mbclient, configured_writes_fc_5_6_15_16, .timeout = 10)
 	tc_client(&t);
 	add(t.c, 1, t.s.port, 1, &t.p);
 	add(t.c, 2, t.s.port, 102, &t.p);	/* answers exception 2 */
-	cr_assert_eq(t.c->ops->write(t.c, 0, &q, on_write, &w), -EPERM);
+	cr_assert_eq(t.c->ops->request(t.c, 0, &q, on_write, &w), -EPERM);
 	t.c->ops->free(t.c);
 
 	t.cfg.allow_writes = 1;
@@ -1466,9 +1472,9 @@ Test(mbclient, configured_writes_fc_5_6_15_16, .timeout = 10)
 	add(t.c, 2, t.s.port, 102, &t.p);
 	t.c->ops->start(t.c);
 	run_until(t.loop, t.run, 2, 2000);	/* first polls done */
-	cr_assert_eq(t.c->ops->write(t.c, 0, &q, on_write, &w), 0);
+	cr_assert_eq(t.c->ops->request(t.c, 0, &q, on_write, &w), 0);
 	regs[0] = 0;			/* the client copied the values */
-	cr_assert_eq(t.c->ops->write(t.c, 0, &q, on_write, &w), -EBUSY);
+	cr_assert_eq(t.c->ops->request(t.c, 0, &q, on_write, &w), -EBUSY);
 	spin(t.loop, 2000, &w.n, 1);
 	cr_assert_eq(w.n, 1);
 	cr_assert_eq(w.st[0], MBCLIENT_OK);
@@ -1498,16 +1504,137 @@ Test(mbclient, configured_writes_fc_5_6_15_16, .timeout = 10)
 	cr_assert_eq(w.st[4], MBCLIENT_EXCEPTION);
 	cr_assert_eq(w.exc[4], 2);
 
-	q.fc = 3;			/* a read is not a write */
-	cr_assert_eq(t.c->ops->write(t.c, 0, &q, on_write, &w), -EINVAL);
+	q.fc = 7;			/* neither a read nor a write */
+	cr_assert_eq(t.c->ops->request(t.c, 0, &q, on_write, &w), -EINVAL);
 	q.fc = 16; q.count = 124;	/* over the FC 16 limit */
-	cr_assert_eq(t.c->ops->write(t.c, 0, &q, on_write, &w), -EINVAL);
-	cr_assert_eq(t.c->ops->write(t.c, 9, &q, on_write, &w), -EINVAL);
+	cr_assert_eq(t.c->ops->request(t.c, 0, &q, on_write, &w), -EINVAL);
+	cr_assert_eq(t.c->ops->request(t.c, 9, &q, on_write, &w), -EINVAL);
 	t.c->ops->counters(t.c, &t.k);
 	cr_assert_eq(t.k.writes, 5);
 	cr_assert_eq(t.k.writes_ok, 4);
 	cr_assert_eq(t.k.writes_failed, 1);
 	cr_assert_eq(t.run->ar.stats.comm_loss_raised, 0);
+	cr_assert_eq(w.sent[0], 1);
+	tc_close(&t);
+}
+
+/*
+ * A read-back is a one-off read through the same op: no allow_writes
+ * needed, the data in the reply, the poll counters untouched.  A read
+ * of a table the writes just changed sees them.
+ */
+Test(mbclient, one_off_read_needs_no_write_permission, .timeout = 10)
+{
+	struct tc t;
+	struct wres w = { 0 };
+	uint16_t one = 0x1234;
+	struct mbap_req q = { .fc = 3, .addr = 70, .count = 2 };
+
+	tc_open(&t);
+	tc_lmsrv(&t);
+	t.cfg.interval_ms = 60000;
+	t.p = profile_regs(MBMAP_HOLDING, 50, 3);
+	tc_client(&t);
+	add(t.c, 1, t.s.port, 1, &t.p);
+	t.c->ops->start(t.c);
+	run_until(t.loop, t.run, 1, 2000);
+	t.s.map->tab_registers[70] = 0xabcd;
+	t.s.map->tab_registers[71] = 7;
+	write_wait(&t, 0, &q, &w, 1);
+	cr_assert_eq(w.st[0], MBCLIENT_OK);
+	cr_assert_eq(w.ndata[0], 4);
+	cr_assert_eq(w.data[0][0], 0xab);
+	cr_assert_eq(w.data[0][1], 0xcd);
+	cr_assert_eq(w.data[0][3], 7);
+	q = (struct mbap_req){ .fc = 1, .addr = 3, .count = 1 };
+	t.s.map->tab_bits[3] = 1;
+	write_wait(&t, 0, &q, &w, 2);
+	cr_assert_eq(w.st[1], MBCLIENT_OK);
+	cr_assert_eq(w.ndata[1], 1);
+	cr_assert_eq(w.data[1][0] & 1, 1);
+	/* a write still needs the permission */
+	q = (struct mbap_req){ .fc = 6, .addr = 70, .regs = &one };
+	cr_assert_eq(t.c->ops->request(t.c, 0, &q, on_write, &w), -EPERM);
+	t.c->ops->counters(t.c, &t.k);
+	cr_assert_eq(t.k.writes, 0);
+	cr_assert_eq(t.k.polls, 1);
+	tc_close(&t);
+}
+
+/*
+ * A write that gets no answer ends in MBCLIENT_TIMEOUT with sent 1 and
+ * is sent exactly once (never retried blindly); it does not trip the
+ * breaker.  A poll timer that fires meanwhile is owed, not an overrun:
+ * the poll runs right after the write ends.
+ */
+Test(mbclient, write_timeout_is_sent_once_and_defers_the_poll,
+    .timeout = 10)
+{
+	struct tc t;
+	struct wres w = { 0 };
+	uint16_t v = 1;
+	struct mbap_req q = { .fc = 6, .addr = 0, .regs = &v };
+	struct run *run;
+	int before;
+
+	run = tc_open(&t);
+	tc_fake(&t, F_NORMAL);
+	t.cfg.allow_writes = 1;
+	t.cfg.interval_ms = 200;
+	t.cfg.timeout_ms = 300;		/* the poll timer fires meanwhile */
+	t.cfg.breaker_failures = 1;
+	t.cfg.stall_timeouts = 0;
+	t.p = profile_regs(MBMAP_HOLDING, 0, 1);
+	tc_client(&t);
+	add(t.c, 1, t.f.port, 1, &t.p);
+	t.c->ops->start(t.c);
+	run_until(t.loop, run, 1, 2000);
+	cr_assert_eq(count(run, 1, MBCLIENT_OK), 1);
+	atomic_store(&t.f.mode, F_SILENT);
+	before = atomic_load(&t.f.requests);
+	cr_assert_eq(t.c->ops->request(t.c, 0, &q, on_write, &w), 0);
+	spin(t.loop, 2000, &w.n, 1);
+	cr_assert_eq(w.n, 1);
+	cr_assert_eq(w.st[0], MBCLIENT_TIMEOUT);
+	cr_assert_eq(w.sent[0], 1);
+	/* the write went out once; the owed poll follows at once */
+	cr_assert(atomic_load(&t.f.requests) - before <= 2);
+	t.c->ops->counters(t.c, &t.k);
+	cr_assert_eq(t.k.writes, 1);
+	cr_assert_eq(t.k.writes_failed, 1);
+	cr_assert(!mbclient_breaker_open(t.c, 0) || t.k.breaker_opened ==
+	    t.k.timeouts - 1, "the write's timeout trips nothing");
+	atomic_store(&t.f.mode, F_NORMAL);
+	run_for(t.loop, 600);
+	t.c->ops->counters(t.c, &t.k);
+	cr_assert_eq(t.k.polls_overrun, 0);
+	cr_assert_geq(t.k.polls_deferred, 1);
+	tc_close(&t);
+}
+
+/* No connection: the request never leaves (sent 0), MBCLIENT_CONNECT. */
+Test(mbclient, write_to_an_unreachable_device_is_not_sent, .timeout = 10)
+{
+	struct tc t;
+	struct wres w = { 0 };
+	uint16_t v = 1;
+	struct mbap_req q = { .fc = 6, .addr = 0, .regs = &v };
+	int port;
+
+	tc_open(&t);
+	port = closed_port();
+	t.cfg.allow_writes = 1;
+	t.cfg.interval_ms = 60000;
+	t.p = profile_regs(MBMAP_HOLDING, 0, 1);
+	tc_client(&t);
+	add(t.c, 1, port, 1, &t.p);
+	t.c->ops->start(t.c);
+	run_until(t.loop, t.run, 1, 3000);
+	cr_assert_eq(t.c->ops->request(t.c, 0, &q, on_write, &w), 0);
+	spin(t.loop, 3000, &w.n, 1);
+	cr_assert_eq(w.n, 1);
+	cr_assert_eq(w.st[0], MBCLIENT_CONNECT);
+	cr_assert_eq(w.sent[0], 0);
 	tc_close(&t);
 }
 
@@ -1568,5 +1695,55 @@ Test(mbclient, later_request_of_a_poll_gets_its_own_timeout)
 	cr_assert_eq(t.k.timeouts, 0);
 	cr_assert_eq(t.k.late_responses, 0);
 	cr_assert(t.k.responses >= 4);
+	tc_close(&t);
+}
+
+/* A reply callback that queues the device's next request at once. */
+struct chain {
+	struct mbclient	*c;
+	struct wres	 w;
+	uint16_t	 v;
+};
+
+static void
+on_chain(const struct mbclient_reply *r, void *arg)
+{
+	struct chain *ch = arg;
+	struct mbap_req q = { .fc = 6, .addr = 61, .regs = &ch->v };
+
+	on_write(r, &ch->w);
+	if (ch->w.n == 1) {
+		ch->v = 99;
+		cr_assert_eq(ch->c->ops->request(ch->c, 0, &q, on_chain, ch),
+		    0);
+	}
+}
+
+Test(mbclient, request_queued_from_a_reply_is_sent, .timeout = 10)
+{
+	struct tc t;
+	struct chain ch;
+	uint16_t v = 5;
+	struct mbap_req q = { .fc = 6, .addr = 60, .regs = &v };
+
+	memset(&ch, 0, sizeof(ch));
+	tc_open(&t);
+	tc_lmsrv(&t);
+	t.cfg.allow_writes = 1;
+	t.cfg.interval_ms = 60000;
+	t.p = profile_regs(MBMAP_HOLDING, 50, 3);
+	tc_client(&t);
+	add(t.c, 1, t.s.port, 1, &t.p);
+	t.c->ops->start(t.c);
+	run_until(t.loop, t.run, 1, 2000);
+	ch.c = t.c;
+	cr_assert_eq(t.c->ops->request(t.c, 0, &q, on_chain, &ch), 0);
+	spin(t.loop, 2000, &ch.w.n, 2);
+	cr_assert_eq(ch.w.n, 2);
+	cr_assert_eq(ch.w.st[0], MBCLIENT_OK);
+	cr_assert_eq(ch.w.st[1], MBCLIENT_OK);
+	cr_assert_eq(t.s.map->tab_registers[60], 5);
+	cr_assert_eq(t.s.map->tab_registers[61], 99, "the second request's "
+	    "values survived the first one's end");
 	tc_close(&t);
 }

@@ -825,3 +825,150 @@ Test(cfgfleet, inventory_that_is_a_directory, .init = mk_tmp, .fini = rm_tmp)
 	    "reading inventory %s: Is a directory", tmpdir, sub);
 	cr_assert_str_eq(errs.msg[0], want);
 }
+
+/* ------------------------------------------------------------------ */
+/* commands (docs/commands.md) */
+
+#define CMD_PROFILE(cmds) \
+	"profiles:\n" \
+	"  dg:\n" \
+	"    points:\n" \
+	"      - {name: running, address: 10001}\n" \
+	"    commands:\n" cmds
+
+Test(cfgfleet, commands_in_every_form)
+{
+	const struct mbmap_command *c;
+	const struct mbmap_profile *mp;
+
+	cr_assert_not_null(load(CMD_PROFILE(
+	    "      - {name: dg_start, function: 5, address: 00003, value: 1,\n"
+	    "         readback: {address: 10001, value: 1, delay: 2s, "
+	    "timeout: 10s}}\n"
+	    "      - {name: dg_stop, function: 5, coil: 2, value: 0}\n"
+	    "      - {name: rect-reset, function: 6, holding: 99, value: 42,\n"
+	    "         readback: {holding: 99, value: 0}}\n"
+	    "      - {name: setpoints, function: 16, address: 40011, "
+	    "values: [470, 350, 65535]}\n"
+	    "      - {name: one_reg, function: 16, table: holding, address: 7, "
+	    "value: 9}\n")), "%s", errs.n ? errs.msg[0] : "");
+	mp = &map->profiles[0];
+	cr_assert_eq(mp->ncommands, 5);
+	cr_assert_eq(mbmap_find_command(mp, "setpoints"), 3);
+	cr_assert_eq(mbmap_find_command(mp, "nope"), -1);
+	cr_assert_eq(mbmap_ncommands(map), 5);
+
+	c = &mp->commands[0];
+	cr_expect_str_eq(c->name, "dg_start");
+	cr_expect_eq(c->fc, 5);
+	cr_expect_eq(c->address, 2);
+	cr_expect_eq(c->count, 1);
+	cr_expect_eq(c->values[0], 1);
+	cr_expect_eq(c->rb_table, MBMAP_DISCRETE);
+	cr_expect_eq(c->rb_address, 0);
+	cr_expect_eq(c->rb_value, 1);
+	cr_expect_eq(c->rb_delay_ms, 2000);
+	cr_expect_eq(c->rb_timeout_ms, 10000);
+
+	c = &mp->commands[1];
+	cr_expect_eq(c->address, 2);
+	cr_expect_eq(c->values[0], 0);
+	cr_expect_eq(c->rb_table, MBMAP_RB_NONE, "no read-back");
+
+	c = &mp->commands[2];
+	cr_expect_eq(c->fc, 6);
+	cr_expect_eq(c->address, 99);
+	cr_expect_eq(c->values[0], 42);
+	cr_expect_eq(c->rb_table, MBMAP_HOLDING);
+	cr_expect_eq(c->rb_delay_ms, 1000, "delay defaults to 1s");
+	cr_expect_eq(c->rb_timeout_ms, 1000, "timeout defaults to delay");
+
+	c = &mp->commands[3];
+	cr_expect_eq(c->fc, 16);
+	cr_expect_eq(c->address, 10);
+	cr_expect_eq(c->count, 3);
+	cr_expect_eq(c->values[0], 470);
+	cr_expect_eq(c->values[2], 65535);
+
+	c = &mp->commands[4];
+	cr_expect_eq(c->count, 1);
+	cr_expect_eq(c->values[0], 9);
+	cr_expect_eq(c->address, 7);
+}
+
+Test(cfgfleet, command_errors_name_the_key)
+{
+	expect_at(CMD_PROFILE(
+	    "      - {name: a, function: 3, address: 40001, value: 1}\n"),
+	    "3", "profiles.dg.commands[0].function: unknown function code 3: "
+	    "a command writes with 5 (a coil), 6 (a register) or 16 "
+	    "(registers)");
+	expect_at(CMD_PROFILE(
+	    "      - {name: a, function: 6, address: 40001, value: 1}\n"
+	    "      - {name: a, function: 6, address: 40002, value: 1}\n"),
+	    "a, function: 6, address: 40002", "profiles.dg.commands[1].name: "
+	    "duplicate command name \"a\" in profile dg");
+	expect_at(CMD_PROFILE(
+	    "      - {name: a, function: 5, address: 40001, value: 1}\n"),
+	    "40001", "profiles.dg.commands[0].address: function 5 writes a "
+	    "coil, not a holding register (address out of range for the "
+	    "function)");
+	expect_at(CMD_PROFILE(
+	    "      - {name: a, function: 6, holding: 70000, value: 1}\n"),
+	    "70000", "profiles.dg.commands[0].holding: expected an offset "
+	    "0-65535 in the holding table");
+	expect_at(CMD_PROFILE(
+	    "      - {name: a, function: 6, address: 470000, value: 1}\n"),
+	    "470000", "profiles.dg.commands[0].address: six-digit Modicon "
+	    "address out of range");
+	expect_at(CMD_PROFILE(
+	    "      - {name: a, function: 5, coil: 0, value: 2}\n"),
+	    "2", "profiles.dg.commands[0].value: value 2 is out of range for "
+	    "a bit: 0 or 1");
+	expect_at(CMD_PROFILE(
+	    "      - {name: a, function: 6, holding: 0, value: 65536}\n"),
+	    "65536", "profiles.dg.commands[0].value: value 65536 is out of "
+	    "range for a register");
+	expect_at(CMD_PROFILE(
+	    "      - {name: a, function: 6, holding: 0, value: -1}\n"),
+	    "-1", "profiles.dg.commands[0].value: value -1 is out of range");
+	expect_at(CMD_PROFILE(
+	    "      - {name: a, function: 16, holding: 0, values: [1, 70000]}\n"),
+	    "70000", "profiles.dg.commands[0].values[1]: value 70000 is out "
+	    "of range for a register");
+	expect_at(CMD_PROFILE(
+	    "      - {name: a, function: 16, holding: 65535, values: [1, 2]}\n"),
+	    "65535", "profiles.dg.commands[0].holding: 2 registers from "
+	    "holding address 65535 run past the end");
+	expect_at(CMD_PROFILE(
+	    "      - {name: a, function: 6, holding: 0, values: [1]}\n"),
+	    "[1]", "profiles.dg.commands[0].values: values (a list) is for "
+	    "function 16 only");
+	expect_at(CMD_PROFILE(
+	    "      - {name: a, function: 6, holding: 0}\n"),
+	    "{name", "profiles.dg.commands[0]: command a needs the value");
+	expect_at(CMD_PROFILE(
+	    "      - {name: a, holding: 0, value: 1}\n"),
+	    "{name", "profiles.dg.commands[0]: command a needs a function");
+	expect_at(CMD_PROFILE(
+	    "      - {name: \"a b\", function: 6, holding: 0, value: 1}\n"),
+	    "\"a b\"", "profiles.dg.commands[0].name: a command name is 1-63");
+	expect_at(CMD_PROFILE(
+	    "      - {name: a, function: 6, holding: 0, value: 1, "
+	    "readback: {coil: 0, value: 2}}\n"),
+	    "2}", "profiles.dg.commands[0].readback.value: value 2 is out of "
+	    "range for a bit");
+	expect_at(CMD_PROFILE(
+	    "      - {name: a, function: 6, holding: 0, value: 1, "
+	    "readback: {coil: 0, value: 1, delay: 5s, timeout: 1s}}\n"),
+	    "1s}", "profiles.dg.commands[0].readback.timeout: timeout must "
+	    "not be shorter than delay");
+	expect_at(CMD_PROFILE(
+	    "      - {name: a, function: 6, holding: 0, value: 1, "
+	    "readback: {value: 1}}\n"),
+	    "{value", "profiles.dg.commands[0].readback: a read-back needs an "
+	    "address");
+	expect_at(CMD_PROFILE(
+	    "      - {name: a, function: 6, holding: 0, value: 1, bogus: 1}\n"),
+	    "bogus", "profiles.dg.commands[0].bogus: unknown key");
+}

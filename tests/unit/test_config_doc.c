@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "correlator/corr.h"
+#include "daemon/cfgfleet.h"
 #include "daemon/config.h"
 #include "tests/support/tenv.h"
 
@@ -424,4 +425,101 @@ Test(config_doc, http_table_matches_http_settings)
 	cr_assert_eq(bad, 0, "%s's ## http table differs from http_settings[] "
 	    "in %zu place(s)", DOC_PATH, bad);
 	cr_assert_gt(rows, 0);
+}
+
+/*
+ * The `### commands` and `### readback` tables of the profiles section
+ * against cfgfleet_command_keys[] and cfgfleet_readback_keys[], the
+ * tables the loader reads those items with: one row per key, no row for
+ * a key the table lacks, and the default cell the table's default (a key
+ * without one: empty, or a parenthesised word such as "(delay)").
+ */
+static size_t
+keys_doc_check(const char *md, const char *heading,
+    const struct cfg_key *keys, struct problems *p)
+{
+	char sec[8192], *end;
+	const char *at = strstr(md, heading);
+	size_t nkeys = 0, before = p->n;
+	char hname[64];
+
+	/* "\n### x\n" -> "### x" for the messages */
+	snprintf(hname, sizeof(hname), "%.*s", (int)strlen(heading) - 2,
+	    heading + 1);
+
+	if (at == NULL) {
+		problem(p, "no \"%s\" heading", hname);
+		return p->n - before;
+	}
+	snprintf(sec, sizeof(sec), "%s", at + strlen(heading));
+	if ((end = strstr(sec, "\n#")) != NULL)
+		*end = '\0';
+	for (; keys[nkeys].name != NULL; nkeys++) {
+		char key[96], line[ROW_MAX], *cell[8];
+		const char *row, *nl;
+		const char *def = keys[nkeys].def;
+
+		snprintf(key, sizeof(key), "\n| `%s` |", keys[nkeys].name);
+		if ((row = strstr(sec, key)) == NULL) {
+			problem(p, "%s: row `%s`: missing", hname,
+			    keys[nkeys].name);
+			continue;
+		}
+		row++;
+		nl = strchr(row, '\n');
+		snprintf(line, sizeof(line), "%.*s", nl ? (int)(nl - row) :
+		    (int)strlen(row), row);
+		if (doc_cells(line, cell, 8) != 3) {
+			problem(p, "%s: row `%s`: not | `key` | default | "
+			    "meaning |", hname, keys[nkeys].name);
+			continue;
+		}
+		if (def != NULL ? strcmp(cell[1], def) != 0 :
+		    cell[1][0] != '\0' && cell[1][0] != '(')
+			problem(p, "%s: row `%s`: default is \"%s\" on the page, "
+			    "\"%s\" in the table", hname, keys[nkeys].name,
+			    cell[1], def != NULL ? def : "");
+	}
+	for (char *l = strstr(sec, "\n| `"); l != NULL;
+	    l = strstr(l + 1, "\n| `")) {
+		char name[64];
+		size_t k;
+
+		if (sscanf(l, "\n| `%63[^`]`", name) != 1)
+			continue;
+		for (k = 0; k < nkeys && strcmp(keys[k].name, name) != 0; k++)
+			;
+		if (k == nkeys)
+			problem(p, "%s: row `%s`: extra: no such key", hname,
+			    name);
+	}
+	return p->n - before;
+}
+
+Test(config_doc, command_tables_match_the_keys)
+{
+	char *md = tenv_read_file(DOC_PATH);
+	static struct problems p;
+
+	cr_assert(strlen(md) > 0, "cannot read %s", DOC_PATH);
+	p.n = 0;
+	keys_doc_check(md, "\n### commands\n", cfgfleet_command_keys, &p);
+	keys_doc_check(md, "\n### readback\n", cfgfleet_readback_keys, &p);
+	for (size_t i = 0; i < p.n; i++)
+		cr_log_error("%s: %s", DOC_PATH, p.msg[i]);
+	free(md);
+	cr_assert_eq(p.n, 0, "%s's command tables differ from the keys in %zu "
+	    "place(s)", DOC_PATH, p.n);
+
+	/* the checker: a row lost, a default changed, a key invented */
+	p.n = 0;
+	cr_assert_eq(keys_doc_check("x\n### readback\n\n| key | default | "
+	    "meaning |\n|---|---|---|\n| `delay` | 2s | x |\n| `bogus` | | "
+	    "y |\n\n## sites\n", "\n### readback\n", cfgfleet_readback_keys,
+	    &p), 10);
+	cr_assert_str_eq(p.msg[0], "### readback: row `table`: missing");
+	cr_assert_str_eq(p.msg[7], "### readback: row `delay`: default is "
+	    "\"2s\" on the page, \"1s\" in the table");
+	cr_assert_str_eq(p.msg[9], "### readback: row `bogus`: extra: no "
+	    "such key");
 }

@@ -46,6 +46,10 @@ static struct {
 /* Register images: input 0..31, holding 0..3, discrete 0..7. */
 static uint16_t in_regs[32], hold_regs[4];
 static uint8_t disc[8];
+/* FC 6: holding 1 ("running") becomes the value written to holding 0
+ * once holding 1 alone has been read run_after more times (a generator
+ * that takes a while to start); writes_seen counts the writes. */
+static int run_after = -1, writes_seen;
 
 static void
 srv_read_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -65,6 +69,17 @@ srv_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	addr = (unsigned)req[8] << 8 | req[9];
 	qty = (unsigned)req[10] << 8 | req[11];
 	memcpy(out, req, 8);
+	if (fc == 6) {
+		writes_seen++;
+		cr_assert_lt(addr, 4);
+		hold_regs[addr] = (uint16_t)qty;	/* the value */
+		cr_assert_eq(write(t.cfd, req, 12), 12);	/* the echo */
+		return;
+	}
+	/* read-backs read holding 1 alone; polls read 0-1 */
+	if (fc == 3 && addr == 1 && qty == 1 && run_after >= 0 &&
+	    run_after-- == 0)
+		hold_regs[1] = hold_regs[0];
 	if (fc == 2) {
 		out[8] = (uint8_t)((qty + 7) / 8);
 		memset(out + 9, 0, out[8]);
@@ -464,6 +479,138 @@ Test(poller, slow_poll_class_not_sampled_between_reads)
 	    1e-9);
 	poller_free(p);
 	srv_close();
+	config_free(cfg);
+	ev_loop_destroy(t.loop);
+}
+
+/* ---- declared commands ---- */
+
+static struct poller_cmd_result cres;
+static int ncres;
+
+static void
+on_cmd(void *arg, const struct poller_cmd_result *r)
+{
+	cr_assert_eq(arg, &t);
+	cres = *r;
+	ncres++;
+	ev_break(t.loop, EVBREAK_ALL);
+}
+
+/*
+ * A declared FC 6 with a read-back of another register: the write goes
+ * to the device; the read-back reads until the device reports the
+ * expected value (here the third read), or until its timeout, and says
+ * what it read.  Undeclared commands and a second command while one runs
+ * are refused before anything is sent; a device in COMM_LOSS is not
+ * written (unreachable).
+ */
+Test(poller, command_writes_then_reads_back_until_confirmed)
+{
+	char yaml[2048];
+	struct config *cfg;
+	struct poller *p;
+	struct poller_counters c;
+	int port;
+
+	memset(&t, 0, sizeof(t));
+	t.cfd = -1;
+	t.loop = ev_loop_new(EVFLAG_AUTO);
+	port = srv_listen();
+	memset(hold_regs, 0, sizeof(hold_regs));
+	writes_seen = 0;
+	snprintf(yaml, sizeof(yaml),
+	    "modbus: {port: %d, interval: 100ms, timeout: 80ms, "
+	    "comm_loss_misses: 2, backoff_min: 50ms, backoff_max: 100ms}\n"
+	    "profiles:\n  dg:\n    points:\n"
+	    "      - {name: cmd, address: 40001}\n"
+	    "      - {name: running, address: 40002}\n"
+	    "    commands:\n"
+	    "      - {name: start, function: 6, address: 40001, value: 1,\n"
+	    "         readback: {address: 40002, value: 1, delay: 50ms, "
+	    "timeout: 600ms}}\n"
+	    "      - {name: stop, function: 6, address: 40001, value: 0,\n"
+	    "         readback: {address: 40002, value: 0, delay: 50ms, "
+	    "timeout: 300ms}}\n"
+	    "sites:\n  - {id: S1, area: a, region: A}\n"
+	    "devices:\n  - {id: dg1, site: S1, profile: dg, "
+	    "host: 127.0.0.1}\n", port);
+	cfg = load(yaml);
+	p = poller_of(cfg);
+	cr_assert_eq(poller_start(p), 0);
+	t.want_polls = 1;
+	run();
+
+	/* confirmed on the third read-back */
+	run_after = 2;
+	ncres = 0;
+	cr_assert_eq(poller_command(p, 0, 0, on_cmd, &t), 0);
+	cr_assert_eq(poller_command(p, 0, 1, on_cmd, &t), -EBUSY);
+	cr_assert_eq(poller_command(p, 0, 2, on_cmd, &t), -ENOENT);
+	cr_assert_eq(poller_command(p, 1, 0, on_cmd, &t), -ENOENT);
+	t.want_polls = 0;
+	run();
+	cr_assert_eq(ncres, 1);
+	cr_expect_eq(cres.outcome, POLLER_DONE, "%s",
+	    poller_outcome_name((enum poller_outcome)cres.outcome));
+	cr_expect_eq(hold_regs[0], 1, "written");
+	cr_expect_eq(cres.has_value, 1);
+	cr_expect_eq(cres.value, 1);
+	cr_expect_geq(cres.reads, 3, "reads %u", cres.reads);
+	cr_expect_eq(writes_seen, 1);
+
+	/* never confirmed: the last value read, after the timeout */
+	run_after = -1;
+	hold_regs[1] = 1;		/* stuck running */
+	ncres = 0;
+	cr_assert_eq(poller_command(p, 0, 1, on_cmd, &t), 0);
+	run();
+	cr_assert_eq(ncres, 1);
+	cr_expect_eq(cres.outcome, POLLER_NOT_CONFIRMED);
+	cr_expect_eq(cres.value, 1);
+	cr_expect_geq(cres.elapsed_ms, 250);
+	cr_expect_eq(hold_regs[0], 0, "written all the same");
+	cr_expect_eq(writes_seen, 2);
+	poller_counters(p, &c);
+	cr_expect_eq(c.mb.writes, 2);
+	cr_expect_eq(c.mb.writes_ok, 2);
+	cr_expect_eq(c.mb.polls_overrun, 0);
+
+	/* COMM_LOSS: not sent */
+	srv_close();
+	t.want_comm = 1;
+	run();
+	cr_assert_eq(poller_comm_lost(p, 0), 1);
+	ncres = 0;
+	cr_assert_eq(poller_command(p, 0, 0, on_cmd, &t), 0);
+	cr_assert_eq(ncres, 1, "answered at once");
+	cr_expect_eq(cres.outcome, POLLER_UNREACHABLE);
+	cr_expect_eq(writes_seen, 2);
+	poller_free(p);
+	config_free(cfg);
+	ev_loop_destroy(t.loop);
+}
+
+/* Without a declared command the client may not write at all. */
+Test(poller, no_declared_command_no_write_permission)
+{
+	struct config *cfg = load(
+	    "profiles:\n  box: {points: [{name: v, address: 40001}]}\n"
+	    "sites:\n  - {id: S1, area: a, region: A}\n"
+	    "devices:\n  - {id: b1, site: S1, profile: box, "
+	    "host: 127.0.0.1}\n");
+	struct poller_config pc;
+	struct poller_sink sink = { &ops, &t };
+	struct poller *p;
+
+	memset(&t, 0, sizeof(t));
+	t.loop = ev_loop_new(EVFLAG_AUTO);
+	cr_assert_eq(poller_config_from(&cfg->modbus, &pc), 0);
+	pc.mb.allow_writes = 1;		/* a caller's wish is not enough */
+	cr_assert_eq(poller_new(t.loop, cfg->fleet, cfg->mbmap, &pc, &sink,
+	    &p), 0);
+	cr_assert_eq(poller_command(p, 0, 0, on_cmd, &t), -ENOENT);
+	poller_free(p);
 	config_free(cfg);
 	ev_loop_destroy(t.loop);
 }
