@@ -17,6 +17,7 @@
  * the operator needs, would then wait for a shard.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +41,12 @@
 struct cmdreq {
 	struct cmdreq	*next;		/* the notes FIFO */
 	struct command	*c;
+	const struct fleet *fleet;	/* the fleet device indexes (a reload
+					   may swap it before cmd_start) */
 	uint32_t	 device;	/* fleet index */
 	uint32_t	 cmd;		/* index in its profile's map commands */
+	char		 dev_id[128];	/* to find it again after a reload */
+	char		 cmd_name[128];
 	command_reply_fn *reply;
 	void		*arg;
 	char		 actor[CORR_ACTOR_MAX + 1];
@@ -53,6 +58,8 @@ struct command {
 	struct ring	 in;		/* first: MEM_LINE aligned; cmdreq *,
 					   HTTP thread -> poll thread */
 	struct ev_loop	*loop;
+	pthread_rwlock_t flock;		/* fleet and map, for the HTTP thread
+					   (the poll thread swaps them) */
 	const struct fleet *fleet;
 	const struct mbmap *map;
 	struct poller	*poller;
@@ -150,13 +157,18 @@ cmd_done(void *arg, const struct poller_cmd_result *r)
 {
 	struct cmdreq *q = arg;
 	struct command *c = q->c;
-	const struct fleet_device *fd = &c->fleet->devices[q->device];
-	const struct mbmap_command *mc =
-	    &c->map->profiles[fd->profile].commands[q->cmd];
+	const struct fleet_device *fd;
+	const struct mbmap_command *mc;
 	enum poller_outcome o = (enum poller_outcome)r->outcome;
 	char where[64], detail[160] = "", *body;
 	const char *timeline = NULL;
 	json_t *j;
+
+	/* the poller's index and its fleet are c's: a reload renumbers both
+	 * (poller_reload, then command_set_fleet) */
+	q->device = r->device;
+	fd = &c->fleet->devices[q->device];
+	mc = &c->map->profiles[fd->profile].commands[q->cmd];
 
 	ring_add_relaxed(&c->outcomes[o < POLLER__OUTCOMES ? o : 0], 1);
 	cmd_where(where, sizeof(where), mc->fc == MBAP_FC_WRITE_COIL ?
@@ -245,16 +257,41 @@ cmd_done(void *arg, const struct poller_cmd_result *r)
 		xfree(q);
 }
 
+/* q's device and command by name in c's fleet: 0, or -1 (gone). */
+static int
+cmd_resolve(struct command *c, struct cmdreq *q)
+{
+	uint32_t d = fleet_find(c->fleet, FLEET_DEVICE, q->dev_id);
+	int k;
+
+	if (d == FLEET_NONE || c->fleet->devices[d].profile >=
+	    c->map->nprofiles || (k = mbmap_find_command(&c->map->profiles[
+	    c->fleet->devices[d].profile], q->cmd_name)) < 0)
+		return -1;
+	q->device = d;
+	q->cmd = (uint32_t)k;
+	q->fleet = c->fleet;
+	return 0;
+}
+
 /* One request from the HTTP thread. */
 static void
 cmd_start(struct command *c, struct cmdreq *q)
 {
-	char why[160];
+	char why[400];
 	int rc;
 
 	if (c->stopping || c->poller == NULL) {
 		cmd_reply_error(q, 503, c->stopping ? "stopping" :
 		    "starting: the poller is not running yet");
+		xfree(q);
+		return;
+	}
+	if (q->fleet != c->fleet && cmd_resolve(c, q) != 0) {
+		snprintf(why, sizeof(why), "device %s or its command %s left "
+		    "the configuration (reloaded meanwhile): nothing was "
+		    "written", q->dev_id, q->cmd_name);
+		cmd_reply_error(q, 404, why);
 		xfree(q);
 		return;
 	}
@@ -374,8 +411,10 @@ command_http(struct command *c, const struct http_req *rq,
 		http_resp_error(rs, 404, "no such route");
 		return 0;
 	}
+	pthread_rwlock_rdlock(&c->flock);
 	if ((d = fleet_find(c->fleet, FLEET_DEVICE, rq->seg[0])) ==
 	    FLEET_NONE) {
+		pthread_rwlock_unlock(&c->flock);
 		http_resp_error(rs, 404, "no device \"%.64s\"", rq->seg[0]);
 		return 0;
 	}
@@ -386,12 +425,17 @@ command_http(struct command *c, const struct http_req *rq,
 		    "command \"%.64s\"", c->fleet->devices[d].id,
 		    c->fleet->profiles[c->fleet->devices[d].profile].id,
 		    rq->seg[1]);
+		pthread_rwlock_unlock(&c->flock);
 		return 0;
 	}
 	q = xcalloc(1, sizeof(*q));
 	q->c = c;
+	q->fleet = c->fleet;
 	q->device = d;
 	q->cmd = (uint32_t)k;
+	pthread_rwlock_unlock(&c->flock);
+	snprintf(q->dev_id, sizeof(q->dev_id), "%s", rq->seg[0]);
+	snprintf(q->cmd_name, sizeof(q->cmd_name), "%s", rq->seg[1]);
 	q->reply = reply;
 	if (rq->json == NULL || cmd_body(c, rq->json, q, rs) != 0) {
 		if (rq->json == NULL)
@@ -468,6 +512,8 @@ command_new(struct ev_loop *loop, const struct fleet *f,
 
 	if (ring_init(&c->in, COMMAND_QUEUE, sizeof(struct cmdreq *)) != 0)
 		fatalx("command: ring_init");
+	if (pthread_rwlock_init(&c->flock, NULL) != 0)
+		fatalx("command: pthread_rwlock_init");
 	c->loop = loop;
 	c->fleet = f;
 	c->map = map;
@@ -480,6 +526,16 @@ command_new(struct ev_loop *loop, const struct fleet *f,
 	ev_init(&c->retry, cmd_retry_cb);
 	c->retry.repeat = COMMAND_RETRY_MS / 1000.0;
 	return c;
+}
+
+void
+command_set_fleet(struct command *c, const struct fleet *f,
+    const struct mbmap *map)
+{
+	pthread_rwlock_wrlock(&c->flock);
+	c->fleet = f;
+	c->map = map;
+	pthread_rwlock_unlock(&c->flock);
 }
 
 void
@@ -521,5 +577,6 @@ command_free(struct command *c)
 	ev_async_stop(c->loop, &c->wake);
 	ev_timer_stop(c->loop, &c->retry);
 	ring_fini(&c->in);
+	pthread_rwlock_destroy(&c->flock);
 	xfree(c);
 }

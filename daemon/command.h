@@ -83,8 +83,18 @@ struct command *command_new(struct ev_loop *loop, const struct fleet *f,
 	    const struct mbmap *map, struct poller *p, struct router *r,
 	    unsigned producer, struct view *v);
 
-/* The poller, once it exists (the HTTP server starts before it). */
+/* The poller, once it exists (the HTTP server starts before it), and
+ * again after a reload that made a new one.  Poll thread. */
 void	 command_set_poller(struct command *c, struct poller *p);
+/*
+ * A reload's fleet and map (poll thread, after poller_reload()/
+ * poller_carry(): commands under way already speak the new indexes).
+ * Requests queued before it are found again by device id and command
+ * name, or answered 404 (nothing written); both must outlive c or the
+ * next call.
+ */
+void	 command_set_fleet(struct command *c, const struct fleet *f,
+	    const struct mbmap *map);
 
 /*
  * The route's work on the HTTP thread, for POST COMMAND_ROUTE (rq->seg[0]

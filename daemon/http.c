@@ -24,6 +24,18 @@
  * refused at once when its Content-Length says so.  Idle connections are
  * closed after idle_timeout_ms, so slow clients cannot hold the limit.
  *
+ * Streams (http_resp_stream, http.h).  A streamed body is a libmicro-
+ * httpd callback response; when the owner's read() has nothing, the
+ * connection is suspended from inside the content reader (allowed there)
+ * and http_stream_wake() resumes it from any thread.  Returning 0 without
+ * suspending would make the library call again at once, in a loop.  Each
+ * stream's mutex orders "suspend" against "wake": a wake sets `pending`,
+ * which the reader checks under the mutex before suspending, so a wake
+ * between an empty read() and the suspend is not lost.  The server keeps
+ * its streams in a list so http_stop() can end them and resume the
+ * suspended ones first (the library must not be stopped with a connection
+ * suspended).
+ *
  * Deferred answers (http.h).  A pending is a small counted object under
  * its own mutex: the answer, whether it is done, and the suspended
  * connection.  Whichever comes second of "the handler returned and the
@@ -59,6 +71,7 @@
 #include "daemon/ring.h"
 
 #define HTTP_SPARE	16	/* connections past the limit answered 503 */
+#define HTTP_STREAM_BLOCK (64u << 10) /* a stream's read() buffer */
 #define HTTP_DRAIN_S	1	/* http_stop: suspended answers may go out */
 
 const struct setting http_settings[] = {
@@ -76,6 +89,10 @@ const struct setting http_settings[] = {
 	  64u << 20,
 	  "journal bytes a sink (file, Redis, Kafka) may be behind before "
 	  "`/healthz` says 503; 0: no limit" },
+	{ "max_streams", SETTING_COUNT,
+	  offsetof(struct http_config, max_streams), 1, 1000, 16,
+	  "`GET /api/v1/events` streams open at once; one more gets 503 "
+	  "(each holds a connection of `max_connections`)" },
 	{ NULL, 0, 0, 0, 0, 0, NULL }
 };
 
@@ -95,6 +112,7 @@ http_resp_init(struct http_resp *rs)
 	rs->ctype = "application/json";
 }
 
+static void http_stream_free(struct http_stream *st);
 static void http_pending_unref(struct http_pending *p);
 
 void
@@ -102,6 +120,10 @@ http_resp_fini(struct http_resp *rs)
 {
 	FREE_NULL(rs->body);
 	rs->len = rs->cap = 0;
+	if (rs->stream != NULL) {	/* never sent: over now */
+		http_stream_free(rs->stream);
+		rs->stream = NULL;
+	}
 	if (rs->pending != NULL) {
 		http_pending_unref(rs->pending);
 		rs->pending = NULL;
@@ -202,9 +224,55 @@ http_resp_error(struct http_resp *rs, int status, const char *fmt, ...)
 	    "status", status));
 }
 
-/* ---- deferred answers ---- */
+/* ---- streams ---- */
 
 struct http_server;
+
+struct http_stream {
+	pthread_mutex_t	 mu;		/* pending, suspended, ending, conn */
+	struct MHD_Connection *conn;	/* once queued */
+	struct http_server *srv;	/* once queued: on its list */
+	struct http_stream *prev, *next; /* srv's streams (srv->smu) */
+	http_stream_read_fn *read;
+	http_stream_fin_fn *fin;
+	void		*arg;
+	int		 pending;	/* woken since read() was last asked */
+	int		 suspended;	/* by the reader; resumed by a wake */
+	int		 ending;	/* http_stop: end at the next read */
+};
+
+struct http_stream *
+http_resp_stream(struct http_resp *rs, const char *ctype,
+    http_stream_read_fn *read, http_stream_fin_fn *fin, void *arg)
+{
+	struct http_stream *st = xcalloc(1, sizeof(*st));
+
+	pthread_mutex_init(&st->mu, NULL);
+	st->read = read;
+	st->fin = fin;
+	st->arg = arg;
+	if (rs->stream != NULL)
+		http_stream_free(rs->stream);
+	rs->stream = st;
+	rs->status = 200;
+	rs->ctype = ctype;
+	rs->len = 0;
+	return st;
+}
+
+void
+http_stream_wake(struct http_stream *st)
+{
+	pthread_mutex_lock(&st->mu);
+	st->pending = 1;
+	if (st->suspended) {
+		st->suspended = 0;
+		MHD_resume_connection(st->conn);
+	}
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* ---- deferred answers ---- */
 
 struct http_pending {
 	_Atomic int	 refs;		/* server side + completer (+ stop) */
@@ -579,6 +647,12 @@ http_path_check(const char *path, size_t len)
 	return NULL;
 }
 
+const char *
+http_req_header(const struct http_req *rq, const char *name)
+{
+	return rq->header != NULL ? rq->header(rq->header_ctx, name) : NULL;
+}
+
 void
 http_handle(const struct http_route *routes, size_t n, const char *token,
     uint32_t max_body, const struct http_in *in, struct http_resp *rs)
@@ -615,6 +689,8 @@ http_handle(const struct http_route *routes, size_t n, const char *token,
 	rq.query = q != NULL ? q + 1 : "";
 	rq.body = in->body != NULL ? in->body : "";
 	rq.bodylen = in->body != NULL ? in->bodylen : 0;
+	rq.header = in->header;
+	rq.header_ctx = in->header_ctx;
 
 	if (http_is_write(in->method)) {
 		static const char bearer[] = "Bearer ";
@@ -709,6 +785,8 @@ struct http_server {
 	_Atomic uint64_t busy;
 	_Atomic uint64_t unauthorized;
 	_Atomic uint64_t too_large;
+	pthread_mutex_t	 smu;		/* streams */
+	struct http_stream *streams;	/* queued and not yet over */
 	pthread_mutex_t	 plock;		/* the suspended list, draining */
 	struct http_pending *suspended;	/* pendings waiting on a connection */
 	unsigned	 draining;	/* answered by http_stop, not yet sent */
@@ -759,6 +837,10 @@ http_count(struct http_server *s, int status)
 		ring_add_relaxed(&s->too_large, 1);
 }
 
+static ssize_t http_stream_reader(void *cls, uint64_t pos, char *buf,
+    size_t max);
+static void http_stream_done(void *cls);
+
 /* Queues rs; for HEAD the library sends the headers only (with the
  * Content-Length GET would have). */
 static enum MHD_Result
@@ -770,10 +852,33 @@ http_send(struct http_server *s, struct MHD_Connection *c,
 	char ra[16];
 	int cache_set = 0;
 
-	r = MHD_create_response_from_buffer(rs->len,
-	    rs->body != NULL ? rs->body : (char *)"", MHD_RESPMEM_MUST_COPY);
+	if (rs->stream != NULL) {
+		r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN,
+		    HTTP_STREAM_BLOCK, http_stream_reader, rs->stream,
+		    http_stream_done);
+		close_after = 1;
+	} else
+		r = MHD_create_response_from_buffer(rs->len,
+		    rs->body != NULL ? rs->body : (char *)"",
+		    MHD_RESPMEM_MUST_COPY);
 	if (r == NULL)
 		return MHD_NO;
+	if (rs->stream != NULL) {
+		/* the response owns it now: http_stream_done frees it */
+		struct http_stream *st = rs->stream;
+
+		rs->stream = NULL;
+		pthread_mutex_lock(&st->mu);
+		st->conn = c;
+		pthread_mutex_unlock(&st->mu);
+		pthread_mutex_lock(&s->smu);
+		st->srv = s;
+		st->next = s->streams;
+		if (s->streams != NULL)
+			s->streams->prev = st;
+		s->streams = st;
+		pthread_mutex_unlock(&s->smu);
+	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rs->ctype);
 	for (size_t i = 0; i < rs->nhdr; i++) {
 		MHD_add_response_header(r, rs->hdr[i].name, rs->hdr[i].value);
@@ -801,6 +906,74 @@ http_send(struct http_server *s, struct MHD_Connection *c,
 	if (rs->status >= 400)
 		log_debug("http status=%d", rs->status);
 	return ret;
+}
+
+/* Frees a stream that is over: off the server's list, then fin(). */
+static void
+http_stream_free(struct http_stream *st)
+{
+	struct http_server *s = st->srv;
+
+	if (s != NULL) {
+		pthread_mutex_lock(&s->smu);
+		if (st->prev != NULL)
+			st->prev->next = st->next;
+		else
+			s->streams = st->next;
+		if (st->next != NULL)
+			st->next->prev = st->prev;
+		pthread_mutex_unlock(&s->smu);
+	}
+	st->fin(st->arg);
+	pthread_mutex_destroy(&st->mu);
+	xfree(st);
+}
+
+/* The response's free callback: the connection is done with it. */
+static void
+http_stream_done(void *cls)
+{
+	http_stream_free(cls);
+}
+
+/*
+ * The content reader: the owner's bytes, or, when it has none and no
+ * wake came meanwhile, a suspended connection (see the top of the file).
+ */
+static ssize_t
+http_stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct http_stream *st = cls;
+	ssize_t n;
+
+	(void)pos;
+	for (;;) {
+		pthread_mutex_lock(&st->mu);
+		st->pending = 0;
+		n = st->ending ? HTTP_STREAM_END : 0;
+		pthread_mutex_unlock(&st->mu);
+		if (n == 0)
+			n = st->read(st->arg, buf, max);
+		if (n > 0)
+			return n;
+		if (n < 0)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		pthread_mutex_lock(&st->mu);
+		if (!st->pending && !st->ending) {
+			st->suspended = 1;
+			MHD_suspend_connection(st->conn);
+			pthread_mutex_unlock(&st->mu);
+			return 0;
+		}
+		pthread_mutex_unlock(&st->mu);
+	}
+}
+
+/* A request header for handlers (http_req_header). */
+static const char *
+http_mhd_header(void *ctx, const char *name)
+{
+	return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
 }
 
 /*
@@ -932,6 +1105,8 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 	in.body = hc->body != NULL ? hc->body : "";
 	in.bodylen = hc->len;
 	in.declared_len = hc->over ? (uint64_t)s->max_body + 1 : hc->len;
+	in.header = http_mhd_header;
+	in.header_ctx = c;
 	http_handle(s->routes, s->nroutes, s->token, s->max_body, &in, &rs);
 	if (rs.pending != NULL) {
 		struct http_pending *p = rs.pending;
@@ -1073,6 +1248,7 @@ http_start(const struct http_config *c, const struct http_route *routes,
 	s->token = token != NULL ? xstrdup(token) : NULL;
 	s->max_body = c->max_body;
 	s->max_conns = c->max_connections;
+	pthread_mutex_init(&s->smu, NULL);
 	pthread_mutex_init(&s->plock, NULL);
 	pthread_cond_init(&s->drained, NULL);
 	s->mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL,
@@ -1093,6 +1269,7 @@ http_start(const struct http_config *c, const struct http_route *routes,
 		snprintf(err, errlen, "http.listen %s: cannot listen: %s",
 		    c->listen, strerror(e));
 		http_token_free(s->token);
+		pthread_mutex_destroy(&s->smu);
 		pthread_mutex_destroy(&s->plock);
 		pthread_cond_destroy(&s->drained);
 		xfree(s->routes);
@@ -1102,8 +1279,9 @@ http_start(const struct http_config *c, const struct http_route *routes,
 	di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = di != NULL ? di->port : port;
 	log_info("http listening on %s%s%s:%u max_connections=%u "
-	    "max_body=%u writes=%s", v6 ? "[" : "", host, v6 ? "]" : "",
-	    s->port, c->max_connections, c->max_body,
+	    "max_body=%u max_streams=%u writes=%s", v6 ? "[" : "", host,
+	    v6 ? "]" : "", s->port, c->max_connections, c->max_body,
+	    c->max_streams,
 	    token != NULL ? "token" : "refused (no http.token_file)");
 	*out = s;
 	return 0;
@@ -1187,9 +1365,23 @@ http_stop(struct http_server *s)
 			;
 		pthread_mutex_unlock(&s->plock);
 	}
+	/* the library must not stop with a connection suspended: each
+	 * stream ends at its next read, the suspended ones resumed for it */
+	pthread_mutex_lock(&s->smu);
+	for (struct http_stream *st = s->streams; st != NULL; st = st->next) {
+		pthread_mutex_lock(&st->mu);
+		st->ending = 1;
+		if (st->suspended) {
+			st->suspended = 0;
+			MHD_resume_connection(st->conn);
+		}
+		pthread_mutex_unlock(&st->mu);
+	}
+	pthread_mutex_unlock(&s->smu);
 	MHD_stop_daemon(s->mhd);
 	pthread_cond_destroy(&s->drained);
 	pthread_mutex_destroy(&s->plock);
+	pthread_mutex_destroy(&s->smu);
 	http_token_free(s->token);
 	xfree(s->routes);
 	xfree(s);

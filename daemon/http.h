@@ -53,6 +53,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -78,6 +79,8 @@ struct http_config {
 	uint32_t	 idle_timeout_ms; /* an idle connection is closed */
 	uint32_t	 max_sink_lag;	/* /healthz: a sink further behind
 					 * (journal bytes) is unhealthy */
+	uint32_t	 max_streams;	/* GET /api/v1/events streams open at
+					 * once (daemon/sse); more get 503 */
 	char		*listen;	/* "HOST:PORT", "[V6]:PORT"; PORT 0:
 					 * any free port (logged) */
 	char		*token_file;	/* or NULL: every write refused */
@@ -97,7 +100,39 @@ struct http_req {
 	const char	*body;		/* NUL-terminated (may hold NULs) */
 	size_t		 bodylen;
 	json_t		*json;		/* HTTP_JSON routes: the object */
+	/* a request header's value by name (case-insensitive), or NULL;
+	 * use http_req_header() */
+	const char	*(*header)(void *ctx, const char *name);
+	void		*header_ctx;
 };
+
+/* Request header name's value, or NULL (none, or no headers given). */
+const char *http_req_header(const struct http_req *rq, const char *name);
+
+/*
+ * Streamed responses (server-sent events).  A handler that answers with a
+ * body of unknown length calls http_resp_stream(): the status and headers
+ * go out at once (with Connection: close: the stream is the connection's
+ * last response) and the body comes from read(arg, buf, max), called on
+ * the server thread whenever the socket takes more.  read() returns
+ *   > 0               bytes it put in buf (at most max);
+ *   0                 nothing now: the connection is suspended (libmicro-
+ *                     httpd's suspend/resume: no polling, no CPU, no idle
+ *                     timeout) until http_stream_wake() (any thread);
+ *   HTTP_STREAM_END   the body is over: the connection closes.
+ * A wake that comes while read() runs is not lost: read() is asked again
+ * before the connection is suspended.  fin(arg) is called once, when the
+ * stream is over for whatever reason (the client left, read() ended it,
+ * http_stop(), or the response was never sent: HEAD, http_handle() in
+ * tests); after fin() returns the handle is freed, so the owner must stop
+ * waking it there (fin and wake under the owner's lock).  While suspended
+ * libmicrohttpd does not see a client go away; the owner's next write
+ * (a keepalive) finds it.
+ */
+struct http_stream;
+typedef ssize_t http_stream_read_fn(void *arg, char *buf, size_t max);
+typedef void http_stream_fin_fn(void *arg);
+#define HTTP_STREAM_END	((ssize_t)-1)
 
 /* What a handler fills; starts as 200, application/json, empty. */
 struct http_resp {
@@ -112,6 +147,7 @@ struct http_resp {
 		const char *name, *value; /* static strings */
 	}		 hdr[HTTP_HDRS_MAX]; /* more headers (http_resp_header) */
 	size_t		 nhdr;
+	struct http_stream *stream;	/* http_resp_stream(), or NULL */
 	struct http_pending *pending;	/* set by http_resp_defer(): the
 					 * answer comes later */
 };
@@ -141,6 +177,9 @@ struct http_in {
 	const char	*body;		/* NUL-terminated */
 	size_t		 bodylen;
 	uint64_t	 declared_len;	/* Content-Length, or bodylen */
+	/* request headers (may be NULL: none) */
+	const char	*(*header)(void *ctx, const char *name);
+	void		*header_ctx;
 };
 
 /*
@@ -171,6 +210,16 @@ void	 http_resp_error(struct http_resp *rs, int status, const char *fmt,
 	    ...) __attribute__((format(printf, 3, 4)));
 /* Replaces the body with j (compact JSON); takes j's reference. */
 void	 http_resp_json(struct http_resp *rs, int status, json_t *j);
+/*
+ * Makes rs a 200 streamed response of content type ctype (static) whose
+ * body comes from read (see "Streamed responses" above).  Returns the
+ * stream's handle for http_stream_wake(); fin(arg) is called when it is
+ * over, whatever happens (so arg is handed over here).
+ */
+struct http_stream *http_resp_stream(struct http_resp *rs, const char *ctype,
+	    http_stream_read_fn *read, http_stream_fin_fn *fin, void *arg);
+/* read() has something new: resume the connection (any thread). */
+void	 http_stream_wake(struct http_stream *st);
 
 /*
  * In a handler, last: the answer will come from http_pending_done() on
@@ -249,8 +298,9 @@ int	 http_start(const struct http_config *c, const struct http_route *routes,
 /* The port bound (useful with port 0). */
 unsigned http_port(const struct http_server *s);
 void	 http_stats(const struct http_server *s, struct http_stats *out);
-/* Answers every suspended request 503 (stopping), stops the thread,
- * closes every connection, frees s; NULL is a no-op. */
+/* Answers every suspended request 503 (stopping), ends every stream
+ * (fin), stops the thread, closes every connection, frees s; NULL is a
+ * no-op. */
 void	 http_stop(struct http_server *s);
 
 #endif

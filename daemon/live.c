@@ -12,7 +12,8 @@
  *      (drivers/file), each reading every journal from its own position;
  *   4. the poller over the fleet, its alarm sink pushing into the router;
  *   5. watchers: the tick timer, the duration timer, the stats timer,
- *      SIGTERM, SIGINT, SIGHUP, SIGUSR1;
+ *      SIGTERM, SIGINT, SIGHUP (reload: live_reload, daemon/reload.h),
+ *      SIGUSR1;
  *   6. shard threads, then the poller's timers, then ev_run().
  * The HTTP server (daemon/http, its own thread, serving daemon/monitor's
  * /healthz, /readyz and /metrics) starts between 1 and 2, so /readyz
@@ -62,7 +63,9 @@
 #include "daemon/poller.h"
 #include "daemon/ring.h"
 #include "daemon/publish.h"
+#include "daemon/reload.h"
 #include "daemon/router.h"
+#include "daemon/sse.h"
 #include "daemon/view.h"
 #include "daemon/webui.h"
 #include "daemon/stats.h"
@@ -79,6 +82,11 @@
 #define LIVE_HTTP_PRODUCER	1
 #define LIVE_TELEM_RETRY_MS	100	/* a full telemetry queue rests this */
 #define LIVE_STALL_LOG_S	10.0	/* a held alarm path logs this often */
+#define LIVE_RELOAD_GRACE_S	(OPAPI_QUEUE_MS / 1000.0 + 3.0)
+					/* a replaced config outlives its swap
+					 * this long at least: an HTTP write
+					 * that looked it up may wait for ring
+					 * room OPAPI_QUEUE_MS */
 #define LIVE_PUBLISH_WAIT_S	5.0	/* stop: sinks may catch up this long;
 					 * the rest waits in the journal */
 
@@ -96,10 +104,27 @@ struct live_shard {
 	int64_t		 reported_ms;	/* last stats copy (ring_mono_ms) */
 	uint32_t	*by_area;	/* live incidents per area, counted
 					 * for the stats copy */
+	const struct fleet *fleet;	/* the engine's (a reload swaps it on
+					 * the shard thread) */
+};
+
+/* A configuration a reload replaced, freed once every shard passed it. */
+struct live_retired {
+	struct live_retired *next;
+	struct config	*cfg;		/* the replaced one */
+	struct reload	*r;		/* the reload that replaced it */
+	double		 at;		/* ev_now of the swap */
+	int		 done;		/* every shard passed it (logged) */
 };
 
 struct live {
-	struct config	*cfg;
+	struct config	*cfg;		/* the running configuration */
+	struct config	*cfg0;		/* the one tocsind started with (its
+					 * caller's; the sinks' settings) */
+	struct corr_sink *sinks;	/* the engines' (nshards) */
+	struct live_retired *retired;	/* replaced configs not yet freed */
+	struct live_retired *kept;	/* ... kept until the stop */
+	struct stats_reload reloads;	/* counters for /metrics */
 	struct ev_loop	*loop;
 	struct store	**stores;	/* nshards journals */
 	struct publish	*pub;		/* journals -> sinks */
@@ -121,6 +146,7 @@ struct live {
 	struct stats	*stats;		/* copies for the HTTP thread */
 	struct monitor	*monitor;	/* /healthz, /readyz, /metrics */
 	struct view	*view;		/* the incident read API */
+	struct sse	*sse;		/* GET /api/v1/events */
 	struct command	*command;	/* remote handling (declared commands) */
 	struct opapi	*opapi;		/* the write routes, GET sites */
 	struct http_server *http;	/* or NULL (http.enabled false) */
@@ -133,6 +159,7 @@ struct live {
 	struct live_shard *shards;	/* cfg->daemon.shards */
 	unsigned	 nshards;
 	struct poller	*poller;
+	struct poller_config pc;	/* its settings (a reload compares) */
 	struct outbox	*outbox;	/* the poll thread's way to the shards */
 	ev_async	 room;		/* a shard freed room: flush the outbox */
 	ev_timer	 tick;		/* router_tick() */
@@ -147,6 +174,9 @@ struct live {
 	uint64_t	 ticks_skipped;	/* shard ticks held back (ring full or
 					 * alarms still held for that shard) */
 };
+
+static void live_reload(struct live *lv);
+static void live_reload_reap(struct live *lv, int all);
 
 static int64_t
 live_now_ms(struct live *lv)
@@ -362,6 +392,8 @@ live_send_tick(struct live *lv)
 		kafka_actions_resume(lv->kafka);
 	}
 	lv->ticks++;
+	if (lv->retired != NULL)
+		live_reload_reap(lv, 0);
 	for (unsigned s = 0; s < lv->nshards; s++) {
 		if (outbox_pending(lv->outbox, s) > 0 ||
 		    router_tick_shard(lv->router, 0, s, now) != 0)
@@ -499,7 +531,7 @@ live_shard_report(struct live *lv, unsigned shard, struct corr_engine *e)
 {
 	struct live_shard *ls = &lv->shards[shard];
 	struct stats_shard s;
-	struct live_count lc = { &s, lv->cfg->fleet };
+	struct live_count lc = { &s, ls->fleet };
 	int64_t now = ring_mono_ms();
 
 	if (ls->reported_ms != 0 && now - ls->reported_ms < STATS_PERIOD_MS)
@@ -508,7 +540,8 @@ live_shard_report(struct live *lv, unsigned shard, struct corr_engine *e)
 	memset(&s, 0, sizeof(s));
 	s.at_ms = now;
 	s.by_area = ls->by_area;
-	memset(s.by_area, 0, lv->cfg->fleet->nareas * sizeof(*s.by_area));
+	s.fleet = ls->fleet;
+	memset(s.by_area, 0, ls->fleet->nareas * sizeof(*s.by_area));
 	corr_engine_stats(e, &s.cs);
 	store_stats(lv->stores[shard], &s.ss);
 	corr_engine_dump(e, corr_engine_now(e), live_count_incident, &lc);
@@ -560,11 +593,36 @@ live_hook_dump(void *arg, unsigned shard, struct corr_engine *e, int64_t now)
 		store_hooks.dump(lv->stores, shard, e, now);
 }
 
+static const struct router_hooks live_hooks;
+
+/*
+ * Shard thread: the shard swapped to engine e over the reload's fleet.
+ * Its journal names things from that fleet and takes a snapshot; the
+ * alarms of devices the reload retired clear, with a note (journaled
+ * through the same hooks); its stats count over the new areas.
+ */
+static void
+live_hook_reload(void *arg, unsigned shard, struct corr_engine *e,
+    const struct router_reload *rl)
+{
+	struct live *lv = arg;
+	struct live_shard *ls = &lv->shards[shard];
+	const struct reload *r = rl->arg;
+
+	(void)store_reload(lv->stores[shard], e, rl->fleet);
+	(void)reload_retired_alarms(e, r, &live_hooks, lv, shard);
+	xfree(ls->by_area);
+	ls->by_area = xcalloc(rl->fleet->nareas + 1, sizeof(uint32_t));
+	ls->fleet = rl->fleet;
+	ls->reported_ms = 0;	/* a stats copy at the next round */
+}
+
 static const struct router_hooks live_hooks = {
 	.begin = live_hook_begin,
 	.end = live_hook_end,
 	.batch = live_hook_batch,
 	.dump = live_hook_dump,
+	.reload = live_hook_reload,
 };
 
 /*
@@ -576,7 +634,8 @@ live_http(struct live *lv)
 {
 	const struct cfg_http *ch = &lv->cfg->http;
 	struct http_route routes[MONITOR_NROUTES + VIEW_NROUTES +
-	    OPAPI_NROUTES + COMMAND_NROUTES + WEBUI_NROUTES];
+	    OPAPI_NROUTES + COMMAND_NROUTES + SSE_NROUTES +
+	    WEBUI_NROUTES];
 	size_t n;
 	char err[512];
 
@@ -593,6 +652,7 @@ live_http(struct live *lv)
 	}
 	n = monitor_routes(lv->monitor, routes);
 	n += view_routes(lv->view, routes + n);
+	n += sse_routes(lv->sse, routes + n);
 	n += opapi_routes(lv->opapi, routes + n);
 	n += command_routes(lv->command, routes + n);
 	n += webui_routes(routes + n);
@@ -718,8 +778,11 @@ live_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		live_stop(container_of(w, struct live, sigint), "SIGINT");
 		break;
 	case SIGHUP:
-		log_info("signal=SIGHUP ignored (no reload in this version; "
-		    "restart to read a changed configuration)");
+		lv = container_of(w, struct live, sighup);
+		if (lv->stop_reason == NULL)
+			live_reload(lv);
+		else
+			log_info("signal=SIGHUP ignored: stopping");
 		break;
 	case SIGUSR1:
 		lv = container_of(w, struct live, sigusr1);
@@ -898,7 +961,9 @@ live_action(void *arg, const struct corr_action *a, int32_t part,
 static int
 live_kafka_new(struct live *lv, int idx, struct pub_sink **out)
 {
-	const struct cfg_kafka *ck = &lv->cfg->kafka;
+	/* the start's settings: a reload cannot change them, and a renewed
+	 * producer must not borrow from a config a later reload frees */
+	const struct cfg_kafka *ck = &lv->cfg0->kafka;
 	struct kafka_prop props[KAFKA_MAX_PROPS];
 	struct kafka_action_host ah = { live_action, lv };
 	struct kafka_config kc = ck->client;
@@ -983,6 +1048,223 @@ live_kafka_renew(struct live *lv)
 	log_warnx("kafka: a new producer replaces the one that hit a fatal "
 	    "error (renewals=%llu); what was not delivered is sent again",
 	    (unsigned long long)lv->kafka_renewals);
+}
+
+/* ---- reload (SIGHUP; daemon/reload.h) ---- */
+
+/* The poll thread's per-device arrays, moved to the new fleet's indexes. */
+static void
+live_reload_comm(struct live *lv, const struct fleet *nf, const uint32_t *map,
+    size_t nold)
+{
+	uint8_t *comm = xcalloc(nf->ndevices + 1, 1);
+	uint8_t *mcomm = xcalloc(nf->ndevices + 1, 1);
+
+	for (size_t i = 0; i < nold; i++)
+		if (map[i] < nf->ndevices) {
+			comm[map[i]] = lv->comm[i];
+			mcomm[map[i]] = lv->mcomm[i];
+		}
+	memset(lv->ncomm, 0, sizeof(lv->ncomm));
+	for (size_t j = 0; j < nf->ndevices; j++)
+		if (!reload_retired(nf, (uint32_t)j))
+			lv->ncomm[mcomm[j]]++;
+	xfree(lv->comm);
+	xfree(lv->mcomm);
+	lv->comm = comm;
+	lv->mcomm = mcomm;
+}
+
+static void
+live_reload_count(struct live *lv, enum reload_result res, uint32_t ms)
+{
+	struct stats_reload *sr = &lv->reloads;
+
+	if (res == RELOAD_OK) {
+		sr->ok++;
+		sr->last_ok_ms = (int64_t)(ev_time() * 1000.0);
+	} else if (res == RELOAD_INVALID)
+		sr->invalid++;
+	else
+		sr->failed++;
+	sr->last_result = (int)res;
+	sr->last_ms = ms;
+	stats_put_reload(lv->stats, sr);
+}
+
+/*
+ * SIGHUP, on the poll thread: prepare (load, check, retire, engines),
+ * queue the shards' swap, then rebuild the poll side over the new fleet
+ * carrying every kept device's alarm state.  Every step is bounded and
+ * none waits for a shard; the old configuration is freed by
+ * live_reload_reap() once every shard has passed its swap.
+ */
+static void
+live_reload(struct live *lv)
+{
+	struct reload *r;
+	struct poller *np = NULL;
+	struct poller_config pc;
+	struct poller_sink ps = { lv->telem != NULL ? &live_poller_telem_ops :
+	    &live_poller_ops, lv };
+	struct outbox *nob;
+	struct live_retired *lr;
+	const struct reload_counts *c;
+	enum reload_result res;
+	const struct fleet *of = lv->cfg->fleet;
+	int64_t t0 = ring_mono_ms();
+	int rc, carried;
+
+	log_info("signal=SIGHUP reloading config=%s", lv->cfg->path);
+	res = reload_prepare(lv->cfg->path, lv->cfg, lv->nshards, lv->sinks,
+	    &r);
+	if (res != RELOAD_OK) {
+		live_reload_count(lv, res, (uint32_t)(ring_mono_ms() - t0));
+		return;
+	}
+	/* the same modbus section: the poller is reloaded in place and every
+	 * unchanged device keeps its connection; else a new one */
+	if (poller_config_from(&r->cfg->modbus, &pc) != 0 ||
+	    (memcmp(&pc, &lv->pc, sizeof(pc)) != 0 &&
+	    (rc = poller_new(lv->loop, r->cfg->fleet, r->cfg->mbmap, &pc, &ps,
+	    &np)) != 0)) {
+		log_error("reload refused: the modbus section does not fit the "
+		    "client; the running configuration is kept");
+		reload_free(r, 0);
+		live_reload_count(lv, RELOAD_FAILED,
+		    (uint32_t)(ring_mono_ms() - t0));
+		return;
+	}
+	/* the held alarm keys go with their new indexes (outbox_remap);
+	 * a full ring refuses the whole swap, nothing is half done */
+	if ((rc = router_reload(lv->router, 0, &r->rl)) != 0) {
+		log_error("reload refused: a shard queue is full (%s); the "
+		    "running configuration is kept, send SIGHUP again",
+		    strerror(-rc));
+		poller_free(np);
+		reload_free(r, 0);
+		live_reload_count(lv, RELOAD_FAILED,
+		    (uint32_t)(ring_mono_ms() - t0));
+		return;
+	}
+	/* from here on the producer speaks the new fleet's indexes */
+	if (np != NULL) {
+		carried = poller_carry(np, lv->poller, r->map);
+		poller_free(lv->poller);
+		lv->poller = np;
+		lv->pc = pc;
+	} else
+		carried = poller_reload(lv->poller, r->cfg->fleet,
+		    r->cfg->mbmap, r->map, r->same);
+	nob = outbox_remap(lv->outbox, r->cfg->fleet, r->map);
+	outbox_free(lv->outbox);
+	lv->outbox = nob;
+	live_reload_comm(lv, r->cfg->fleet, r->map, of->ndevices);
+	if (lv->telem != NULL) {
+		const struct telem_out to = { &live_telem_out_ops, lv };
+
+		/* the latest values, if they fit; telemetry is not journaled */
+		telem_flush(lv->telem);
+		telem_free(lv->telem);
+		lv->telem = telem_new(lv->loop, r->cfg->fleet, &to,
+		    LIVE_TELEM_RETRY_MS);
+	}
+	if (lv->command != NULL) {
+		command_set_poller(lv->command, lv->poller);
+		command_set_fleet(lv->command, r->cfg->fleet, r->cfg->mbmap);
+	}
+	view_set_fleet(lv->view, r->cfg->fleet);
+	stats_set_fleet(lv->stats, r->cfg->fleet);
+	if (lv->opapi != NULL)
+		opapi_set_fleet(lv->opapi, r->cfg->fleet);
+	lr = xcalloc(1, sizeof(*lr));
+	lr->cfg = lv->cfg;
+	lr->r = r;
+	lr->at = ev_now(lv->loop);
+	lr->next = lv->retired;
+	lv->retired = lr;
+	lv->cfg = r->cfg;
+	if (np != NULL && (rc = poller_start(lv->poller)) != 0)
+		log_error("reload: poller_start rc=%d", rc);
+	/* what a restart must add back before it restores the journals */
+	(void)reload_retired_save(lv->cfg->fleet, &r->marks,
+	    lv->cfg->daemon.state_dir);
+	live_stats_put(lv);
+	c = &r->counts;
+	live_reload_count(lv, RELOAD_OK, (uint32_t)(ring_mono_ms() - t0));
+	log_info("reloaded config=%s devices_added=%zu devices_removed=%zu "
+	    "devices_changed=%zu devices_kept=%zu devices_retired=%zu "
+	    "sites_added=%zu sites_removed=%zu profiles_added=%zu "
+	    "profiles_removed=%zu profiles_changed=%zu alarms_carried=%d "
+	    "connections=%s prepare_ms=%u reload_ms=%llu (shards swap their "
+	    "engines next)",
+	    lv->cfg->path, c->devices_added, c->devices_removed,
+	    c->devices_changed, c->devices_kept, c->devices_retired,
+	    c->sites_added, c->sites_removed, c->profiles_added,
+	    c->profiles_removed, c->profiles_changed, carried,
+	    np != NULL ? "reopened" : "kept",
+	    r->prep_ms,
+	    (unsigned long long)(ring_mono_ms() - t0));
+}
+
+/*
+ * Tick: a replaced configuration goes once every shard passed its swap
+ * (and a grace for an HTTP request that took its fleet just before the
+ * swap); a shard that had to keep the old correlation settings keeps the
+ * old configuration alive (its engine borrows them).
+ */
+static void
+live_reload_reap(struct live *lv, int all)
+{
+	struct live_retired **pp = &lv->retired;
+	uint64_t done = all ? UINT64_MAX : router_reloaded(lv->router);
+
+	while (*pp != NULL) {
+		struct live_retired *lr = *pp;
+		int fb = 0;
+
+		for (unsigned i = 0; i < lv->nshards; i++)
+			fb |= lr->r->rl.outcome[i] != 0;
+		if (!all && !lr->done && lr->r->rl.gen <= done &&
+		    router_reload_drained(lv->router, &lr->r->rl)) {
+			lr->done = 1;
+			for (unsigned i = 0; i < lv->nshards; i++)
+				if (lr->r->rl.outcome[i] != 0)
+					log_error("reload shard=%u kept the "
+					    "previous correlation settings: %s",
+					    i, lr->r->rl.err[i]);
+			log_info("reload done by every shard shards_ms=%.0f%s",
+			    (ev_now(lv->loop) - lr->at) * 1000.0, fb ?
+			    " (with errors above)" : "");
+		}
+		if (!all && (!lr->done ||
+		    ev_now(lv->loop) - lr->at < LIVE_RELOAD_GRACE_S)) {
+			pp = &lr->next;
+			continue;
+		}
+		*pp = lr->next;
+		/* a shard on the fallback engine borrows the old settings:
+		 * they go at the stop, after the engines */
+		if (fb && !all) {
+			lr->next = lv->kept;
+			lv->kept = lr;
+			continue;
+		}
+		if (lr->cfg != lv->cfg0)
+			config_free(lr->cfg);
+		reload_free(lr->r, 1);
+		xfree(lr);
+	}
+	if (all)
+		while (lv->kept != NULL) {
+			struct live_retired *lr = lv->kept;
+
+			lv->kept = lr->next;
+			if (lr->cfg != lv->cfg0)
+				config_free(lr->cfg);
+			reload_free(lr->r, 1);
+			xfree(lr);
+		}
 }
 
 /* mkdir -p for the state directory: 0 or -errno. */
@@ -1092,7 +1374,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	int rc, status = 1;
 
 	memset(&lv, 0, sizeof(lv));
-	lv.cfg = cfg;
+	lv.cfg = lv.cfg0 = cfg;
 	lv.nshards = cfg->daemon.shards ? cfg->daemon.shards : 1;
 	lv.fidx = lv.hidx = lv.ridx = lv.kafka_idx = -1;
 	outpath = cfg->output.file != NULL && cfg->output.file[0] != '\0' ?
@@ -1104,7 +1386,9 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	signal(SIGXFSZ, SIG_IGN);
 	live_raise_nofile();
 	config_census(cfg, census, sizeof(census));
-	if ((rc = poller_config_from(&cfg->modbus, &pc)) != 0) {
+	if ((rc = poller_config_from(&cfg->modbus, &pc)) == 0)
+		lv.pc = pc;
+	if (rc != 0) {
 		log_error("start failed: the modbus section does not fit the "
 		    "client");
 		return 1;
@@ -1120,6 +1404,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 		/* counters start at 0: xcalloc'd atomics */
 		lv.shards[i].lv = &lv;
 		lv.shards[i].id = i;
+		lv.shards[i].fleet = cfg->fleet;
 		sinks[i].ops = &live_shard_ops;
 		sinks[i].arg = &lv.shards[i];
 	}
@@ -1127,6 +1412,16 @@ live_run(struct config *cfg, const struct live_opts *opts)
 		log_error("start failed: correlation: %s", err);
 		goto err_shards;
 	}
+	/* what earlier reloads retired (daemon/reload.h): back before the
+	 * engines and the restore, so no incident naming them is dropped */
+	if ((rc = reload_retired_load(cfg->fleet, cfg->daemon.state_dir, err,
+	    sizeof(err))) > 0)
+		log_info("retired devices=%d kept from earlier reloads (%s/%s)",
+		    rc, cfg->daemon.state_dir, RELOAD_RETIRED_FILE);
+	else if (rc < 0)
+		log_warnx("retired objects not read: %s (incidents naming "
+		    "devices no longer in the file are dropped at the "
+		    "restore)", err);
 	/* creates the engines, which intern codes: before any thread runs */
 	lv.router = router_new(cfg->fleet, &cfg->correlation, lv.nshards,
 	    LIVE_PRODUCERS, LIVE_RING_SLOTS, sinks, err, sizeof(err));
@@ -1141,10 +1436,16 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	for (unsigned i = 0; i < lv.nshards; i++)
 		lv.shards[i].by_area = xcalloc(cfg->fleet->nareas + 1,
 		    sizeof(uint32_t));
+	lv.sinks = sinks;
 	lv.stats = stats_new(lv.nshards, cfg->fleet->nareas, live_now_ms(&lv));
+	stats_set_fleet(lv.stats, cfg->fleet);
+	lv.reloads.last_result = -1;
+	lv.reloads.last_ok_ms = live_now_ms(&lv);
 	lv.monitor = monitor_new(lv.stats, cfg->fleet,
 	    cfg->http.server.max_sink_lag);
 	lv.view = view_new(cfg->fleet);
+	lv.sse = sse_new(lv.nshards, cfg->http.server.max_streams);
+	monitor_set_sse(lv.monitor, lv.sse);
 	lv.command = command_new(lv.loop, cfg->fleet, cfg->mbmap, NULL,
 	    lv.router, 0, lv.view);
 	lv.opapi = opapi_new(&(struct opapi_config){ cfg->fleet,
@@ -1154,6 +1455,12 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	/* before the restore, so /readyz says "not ready" while it runs */
 	if (live_http(&lv) < 0 || live_restore(&lv) < 0)
 		goto err_router;
+	/* a site whose live incidents the journal holds on another shard
+	 * than its area's name says stays there (an older routing, a site
+	 * moved to another area): its alarms must reach its incidents */
+	if ((rc = router_pin_restored(lv.router)) > 0)
+		log_info("routing: %d site%s kept on the shard holding their "
+		    "live incidents", rc, rc == 1 ? "" : "s");
 	/* the store's hooks, and the shards' stats copies */
 	router_set_hooks(lv.router, &live_hooks, &lv);
 	lv.pub = publish_new(lv.loop, lv.stores, lv.nshards, live_resync, &lv);
@@ -1193,6 +1500,21 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	}
 	publish_attach(lv.pub, fidx, view_sink(lv.view, publish_host(lv.pub,
 	    fidx)));
+	/* the event stream: live from what is durable now, the rest from
+	 * the journals */
+	if ((fidx = publish_add(lv.pub, "sse")) < 0) {
+		log_error("start failed: no publish slot for the event stream");
+		goto err_router;
+	}
+	publish_attach(lv.pub, fidx, sse_sink(lv.sse, publish_host(lv.pub,
+	    fidx)));
+	{
+		struct journal *js[SSE_MAX_SHARDS];
+
+		for (unsigned i = 0; i < lv.nshards && i < SSE_MAX_SHARDS; i++)
+			js[i] = store_journal(lv.stores[i]);
+		sse_start(lv.sse, lv.loop, js);
+	}
 	if (live_redis(&lv) < 0 || live_kafka(&lv) < 0)
 		goto err_router;
 	router_set_room(lv.router, 0, live_room, &lv);
@@ -1274,6 +1596,7 @@ err_watchers:
 	ev_timer_stop(lv.loop, &lv.deadline);
 	ev_timer_stop(lv.loop, &lv.statst);
 	ev_timer_stop(lv.loop, &lv.tick);
+	sse_stop(lv.sse);
 	command_stop(lv.command);
 	poller_free(lv.poller);
 err_router:
@@ -1296,6 +1619,7 @@ err_router:
 		lv.out->ops->close(lv.out, 0);
 	publish_free(lv.pub);
 	view_free(lv.view);	/* after http_stop: its routes read it */
+	sse_free(lv.sse);	/* after http_stop too; before store_close */
 	opapi_free(lv.opapi);
 	xfree(lv.redis_password);
 	xfree(lv.comm);
@@ -1306,6 +1630,10 @@ err_router:
 	monitor_free(lv.monitor);
 	stats_free(lv.stats);
 	http_token_free(lv.http_token);
+	/* after the engines (router_free): a fallback one borrows settings */
+	live_reload_reap(&lv, 1);
+	if (lv.cfg != lv.cfg0)
+		config_free(lv.cfg);
 err_shards:
 	for (unsigned i = 0; i < lv.nshards; i++)
 		xfree(lv.shards[i].by_area);

@@ -19,6 +19,7 @@
 #include "daemon/monitor.h"
 #include "daemon/opapi.h"
 #include "daemon/ring.h"
+#include "daemon/sse.h"
 #include "drivers/modbus/mbap.h"
 
 struct monitor {
@@ -26,6 +27,8 @@ struct monitor {
 	const struct fleet *f;
 	uint64_t	 max_sink_lag;
 	struct http_server *_Atomic http; /* set once started */
+	struct sse	*sse;		/* the event stream, or NULL; set
+					 * before the server starts */
 	struct opapi *_Atomic writes;	/* the write routes, or NULL */
 };
 
@@ -50,6 +53,12 @@ void
 monitor_set_server(struct monitor *m, struct http_server *s)
 {
 	ring_store_release(&m->http, s);
+}
+
+void
+monitor_set_sse(struct monitor *m, struct sse *e)
+{
+	m->sse = e;
 }
 
 void
@@ -462,6 +471,31 @@ monitor_metrics_shards(const struct stats_view *v, const struct fleet *f,
 #undef SHARD_FAMILY
 }
 
+/* Configuration reloads (SIGHUP, docs/configuration.md "Reload"). */
+static void
+monitor_metrics_reload(const struct stats_reload *r, struct http_resp *rs)
+{
+	fam(rs, "tocsin_config_reloads_total", "counter", "Configuration "
+	    "reloads (SIGHUP), by result: ok applied, invalid the file has "
+	    "errors, failed a change needs a restart (the running "
+	    "configuration is kept for both).");
+	u(rs, "tocsin_config_reloads_total", "result", "ok", r->ok);
+	u(rs, "tocsin_config_reloads_total", "result", "invalid", r->invalid);
+	u(rs, "tocsin_config_reloads_total", "result", "failed", r->failed);
+	one(rs, "tocsin_config_last_reload_successful", "gauge", "0 when "
+	    "the last reload was refused, else 1 (also before any).",
+	    (uint64_t)(r->last_result <= 0));
+	fam(rs, "tocsin_config_last_reload_success_timestamp_seconds",
+	    "gauge", "When the running configuration was applied (the last "
+	    "reload that succeeded, or the start), seconds since the epoch.");
+	http_resp_printf(rs, "tocsin_config_last_reload_success_timestamp_"
+	    "seconds %.3f\n", (double)r->last_ok_ms / 1000.0);
+	fam(rs, "tocsin_config_last_reload_duration_seconds", "gauge",
+	    "How long the last reload took on the poll thread.");
+	http_resp_printf(rs, "tocsin_config_last_reload_duration_seconds "
+	    "%.3f\n", r->last_ms / 1000.0);
+}
+
 void
 monitor_metrics(const struct stats_view *v, const struct fleet *f,
     const struct http_stats *hs, struct http_resp *rs)
@@ -482,6 +516,7 @@ monitor_metrics(const struct stats_view *v, const struct fleet *f,
 	if (v->have_poll)
 		monitor_metrics_poll(v, rs);
 	monitor_metrics_shards(v, f, rs);
+	monitor_metrics_reload(&v->reload, rs);
 	if (hs != NULL) {
 		static const char *const cls[] = { "", "1xx", "2xx", "3xx",
 		    "4xx", "5xx" };
@@ -506,6 +541,30 @@ monitor_metrics(const struct stats_view *v, const struct fleet *f,
 	for (int i = 0; i < 4; i++)
 		u(rs, "tocsin_log_lines_total", "level", lv[i],
 		    log_count((enum log_level)i));
+}
+
+/* The event stream's families (daemon/sse). */
+static void
+monitor_metrics_sse(const struct sse_stats *x, struct http_resp *rs)
+{
+	one(rs, "tocsin_sse_streams", "gauge", "Event streams (GET "
+	    "/api/v1/events) open now.", x->streams);
+	one(rs, "tocsin_sse_streams_total", "counter", "Event streams "
+	    "opened.", x->opened);
+	one(rs, "tocsin_sse_events_total", "counter", "Incident events "
+	    "queued to event streams, all clients.", x->events);
+	one(rs, "tocsin_sse_resets_total", "counter", "Streams told "
+	    "`event: reset` (a Last-Event-ID that cannot be resumed "
+	    "exactly).", x->resets);
+	fam(rs, "tocsin_sse_closed_total", "counter", "Event streams the "
+	    "server closed or refused, by reason.");
+	u(rs, "tocsin_sse_closed_total", "reason", "slow", x->slow_closed);
+	u(rs, "tocsin_sse_closed_total", "reason", "max_streams", x->refused);
+	fam(rs, "tocsin_sse_resumes_total", "counter", "Streams resumed from "
+	    "a Last-Event-ID, by where the missed events came from.");
+	u(rs, "tocsin_sse_resumes_total", "from", "memory", x->resumed_tail);
+	u(rs, "tocsin_sse_resumes_total", "from", "journal",
+	    x->resumed_journal);
 }
 
 /* The write routes' answers (daemon/opapi). */
@@ -539,8 +598,15 @@ monitor_metrics_route(void *arg, const struct http_req *rq,
 	if (hsrv != NULL)
 		http_stats(hsrv, &hs);
 	stats_view(m->st, &v);
-	monitor_metrics(&v, m->f, hsrv != NULL ? &hs : NULL, rs);
+	/* the fleet of the running configuration (a reload swaps it) */
+	monitor_metrics(&v, v.fleet != NULL ? v.fleet : m->f, hsrv != NULL ? &hs : NULL, rs);
 	stats_view_fini(&v);
+	if (m->sse != NULL) {
+		struct sse_stats x;
+
+		sse_stats(m->sse, &x);
+		monitor_metrics_sse(&x, rs);
+	}
 	if (ring_load_acquire(&m->writes) != NULL)
 		monitor_metrics_writes(ring_load_acquire(&m->writes), rs);
 }

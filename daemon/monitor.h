@@ -40,6 +40,10 @@ size_t	 monitor_routes(struct monitor *m, struct http_route *out);
 /* The server, once started, for its own counters in /metrics (any
  * thread; NULL until then). */
 void	 monitor_set_server(struct monitor *m, struct http_server *s);
+/* The event stream, for its counters in /metrics (before the server
+ * starts; it must outlive the server). */
+struct sse;
+void	 monitor_set_sse(struct monitor *m, struct sse *e);
 /* The write routes, for tocsin_http_writes_total (any thread). */
 struct opapi;
 void	 monitor_set_writes(struct monitor *m, struct opapi *op);

@@ -60,6 +60,7 @@ struct opapi_job {
 	struct corr_action a;		/* ACTION; strings below */
 	char		 incident[CORR_ID_LEN];
 	struct opapi_win w;		/* MAINT_*; owns its strings */
+	const struct fleet *fleet;	/* MAINT_*: w's indexes are of it */
 	char		*actor, *note;	/* ACTION, COMPLAINT (note: its text) */
 	struct corr_complaint c;	/* COMPLAINT; strings: actor, note,
 					 * customer */
@@ -67,7 +68,11 @@ struct opapi_job {
 };
 
 struct opapi {
-	struct opapi_config c;
+	struct opapi_config c;		/* c.fleet: under flock */
+	pthread_rwlock_t flock;		/* c.fleet, the site index below and
+					 * the windows' site and area indexes
+					 * (a reload swaps them:
+					 * opapi_set_fleet) */
 	uint32_t	*site_first;	/* nsites + 1: devices of site i are */
 	uint32_t	*site_devs;	/* site_devs[site_first[i], [i+1]) */
 	pthread_mutex_t	 lock;		/* incoming, stop, running */
@@ -106,6 +111,21 @@ opapi_job_free(struct opapi_job *j)
 	xfree(j->note);
 	xfree(j->customer);
 	xfree(j);
+}
+
+/* w's site or area index of fleet from, as an index of fleet to. */
+static void
+opapi_win_move(struct opapi_win *w, const struct fleet *from,
+    const struct fleet *to)
+{
+	if (from == to)
+		return;
+	if (w->site != FLEET_NONE)
+		w->site = w->site < from->nsites ? fleet_find(to, FLEET_SITE,
+		    from->sites[w->site].id) : FLEET_NONE;
+	if (w->area != FLEET_NONE)
+		w->area = w->area < from->nareas ? fleet_find(to, FLEET_AREA,
+		    from->areas[w->area]) : FLEET_NONE;
 }
 
 /* An error answer and its counter. */
@@ -304,6 +324,7 @@ opapi_action_route(void *arg, const struct http_req *rq, struct http_resp *rs)
 
 /* ---- maintenance ---- */
 
+/* flock held (read) */
 static json_t *
 opapi_win_json(const struct opapi *op, const struct opapi_win *w)
 {
@@ -383,6 +404,7 @@ opapi_maint_list(void *arg, const struct http_req *rq, struct http_resp *rs)
 	json_t *arr = json_array();
 
 	(void)rq;
+	pthread_rwlock_rdlock(&op->flock);
 	pthread_mutex_lock(&op->wlock);
 	opapi_win_prune(op, opapi_wall_ms());
 	if (op->nwins > 1)
@@ -390,6 +412,7 @@ opapi_maint_list(void *arg, const struct http_req *rq, struct http_resp *rs)
 	for (size_t i = 0; i < op->nwins; i++)
 		json_array_append_new(arr, opapi_win_json(op, &op->wins[i]));
 	pthread_mutex_unlock(&op->wlock);
+	pthread_rwlock_unlock(&op->flock);
 	http_resp_json(rs, 200, json_pack("{s:o}", "windows", arr));
 }
 
@@ -420,7 +443,7 @@ opapi_maint_add(void *arg, const struct http_req *rq, struct http_resp *rs)
 	static const char *const keys[] = { "site", "area", "start", "end",
 	    "reason", "actor", NULL };
 	struct opapi *op = arg;
-	const struct fleet *f = op->c.fleet;
+	const struct fleet *f;
 	const char *site, *area, *reason, *actor, *k, *why = NULL;
 	struct opapi_win w;
 	struct opapi_job *j;
@@ -446,14 +469,19 @@ opapi_maint_add(void *arg, const struct http_req *rq, struct http_resp *rs)
 		return;
 	}
 	w.site = w.area = FLEET_NONE;
-	if (site != NULL && (w.site = fleet_find(f, FLEET_SITE, site)) ==
-	    FLEET_NONE) {
+	pthread_rwlock_rdlock(&op->flock);
+	f = op->c.fleet;
+	if (site != NULL)
+		w.site = fleet_find(f, FLEET_SITE, site);
+	if (area != NULL)
+		w.area = fleet_find(f, FLEET_AREA, area);
+	pthread_rwlock_unlock(&op->flock);
+	if (site != NULL && w.site == FLEET_NONE) {
 		opapi_error(op, rs, 400, "site: no site \"%.64s\" in the "
 		    "configuration", site);
 		return;
 	}
-	if (area != NULL && (w.area = fleet_find(f, FLEET_AREA, area)) ==
-	    FLEET_NONE) {
+	if (area != NULL && w.area == FLEET_NONE) {
 		opapi_error(op, rs, 400, "area: no area \"%.64s\" in the "
 		    "configuration", area);
 		return;
@@ -482,6 +510,7 @@ opapi_maint_add(void *arg, const struct http_req *rq, struct http_resp *rs)
 	}
 	j = xcalloc(1, sizeof(*j));
 	j->kind = OPAPI_MAINT_ADD;
+	j->fleet = f;	/* kept to a reload's end (live: the grace) */
 	j->w = w;
 	j->w.reason = xstrdup(reason);
 	j->w.actor = xstrdup(actor);
@@ -505,6 +534,8 @@ opapi_maint_del(void *arg, const struct http_req *rq, struct http_resp *rs)
 		return;
 	}
 	j = xcalloc(1, sizeof(*j));
+	pthread_rwlock_rdlock(&op->flock);
+	j->fleet = op->c.fleet;
 	pthread_mutex_lock(&op->wlock);
 	opapi_win_prune(op, opapi_wall_ms());
 	if ((i = opapi_win_find(op, (uint32_t)id)) >= 0) {
@@ -514,6 +545,7 @@ opapi_maint_del(void *arg, const struct http_req *rq, struct http_resp *rs)
 		    xstrdup(op->wins[i].actor) : NULL;
 	}
 	pthread_mutex_unlock(&op->wlock);
+	pthread_rwlock_unlock(&op->flock);
 	if (i < 0) {
 		xfree(j);
 		opapi_error(op, rs, 404, "no maintenance window %.32s (never "
@@ -535,17 +567,21 @@ opapi_complaint_route(void *arg, const struct http_req *rq,
 	struct opapi_job *j;
 	char err[512];
 
+	pthread_rwlock_rdlock(&op->flock);
 	if (complaint_parse(rq->json, op->c.fleet, &c, err, sizeof(err)) != 0) {
+		pthread_rwlock_unlock(&op->flock);
 		opapi_error(op, rs, 400, "%s", err);
 		return;
 	}
 	j = xcalloc(1, sizeof(*j));
 	j->kind = OPAPI_COMPLAINT;
-	j->shard = op->c.router != NULL ? router_shard_of(op->c.router,
-	    c.site) : 0;
+	j->fleet = op->c.fleet;	/* c.site's; kept to a reload's end */
+	j->shard = op->c.router != NULL ? router_site_shard(op->c.router,
+	    j->fleet, c.site) : 0;
 	j->customer = xstrdup(c.customer);
 	j->note = xstrdup(c.text);
 	j->actor = xstrdup(c.actor);
+	pthread_rwlock_unlock(&op->flock);
 	j->c = c;
 	j->c.customer = j->customer;
 	j->c.text = j->note;
@@ -560,13 +596,16 @@ static void
 opapi_site_route(void *arg, const struct http_req *rq, struct http_resp *rs)
 {
 	struct opapi *op = arg;
-	const struct fleet *f = op->c.fleet;
+	const struct fleet *f;
 	const struct fleet_site *st;
 	json_t *o, *ten, *devs;
 	uint32_t si;
 	char *s;
 
+	pthread_rwlock_rdlock(&op->flock);
+	f = op->c.fleet;
 	if ((si = fleet_find(f, FLEET_SITE, rq->seg[0])) == FLEET_NONE) {
+		pthread_rwlock_unlock(&op->flock);
 		http_resp_error(rs, 404, "no site %.64s in the configuration",
 		    rq->seg[0]);
 		return;
@@ -598,6 +637,7 @@ opapi_site_route(void *arg, const struct http_req *rq, struct http_resp *rs)
 	s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (s == NULL) {
+		pthread_rwlock_unlock(&op->flock);
 		http_resp_error(rs, 500, "the site does not encode");
 		return;
 	}
@@ -605,7 +645,8 @@ opapi_site_route(void *arg, const struct http_req *rq, struct http_resp *rs)
 	free(s);
 	if (op->c.view != NULL)
 		view_site_items(op->c.view, st->id, rs);
-	else
+	pthread_rwlock_unlock(&op->flock);
+	if (op->c.view == NULL)
 		http_resp_append(rs, "[]", 2);
 	http_resp_append(rs, "}\n", 2);
 }
@@ -655,11 +696,15 @@ opapi_replied(void *arg, void *reply, const struct store_outcome *o)
 	case OPAPI_MAINT_ADD:
 		if (o->rc == 0) {
 			j->w.id = o->id;
+			pthread_rwlock_rdlock(&op->flock);
+			opapi_win_move(&j->w, j->fleet, op->c.fleet);
+			j->fleet = op->c.fleet;
 			pthread_mutex_lock(&op->wlock);
 			opapi_win_add(op, &j->w);
 			pthread_mutex_unlock(&op->wlock);
 			ring_add_relaxed(&op->done, 1);
 			http_resp_json(&rs, 201, opapi_win_json(op, &j->w));
+			pthread_rwlock_unlock(&op->flock);
 		} else
 			opapi_error(op, &rs, 500, "%s", "the correlator "
 			    "refused the window id");
@@ -681,7 +726,10 @@ opapi_replied(void *arg, void *reply, const struct store_outcome *o)
 		pthread_mutex_unlock(&op->wlock);
 		if (o->rc == 0) {
 			ring_add_relaxed(&op->done, 1);
+			pthread_rwlock_rdlock(&op->flock);
+			opapi_win_move(&j->w, j->fleet, op->c.fleet);
 			http_resp_json(&rs, 200, opapi_win_json(op, &j->w));
+			pthread_rwlock_unlock(&op->flock);
 		} else
 			opapi_error(op, &rs, 404, "%s", "no such maintenance "
 			    "window (deleted meanwhile)");
@@ -739,21 +787,22 @@ opapi_push(struct opapi *op, struct opapi_job *j, uint64_t *busy)
 	case OPAPI_COMPLAINT:
 		if (*busy & (1ULL << j->shard))
 			return -EAGAIN;
-		rc = router_complaint(op->c.router, op->c.producer, &j->c, j);
+		rc = router_complaint(op->c.router, op->c.producer, j->fleet,
+		    &j->c, j);
 		if (rc == -EAGAIN)
 			*busy |= 1ULL << j->shard;
 		return rc;
 	case OPAPI_MAINT_ADD:
 		if (*busy != 0)
 			return -EAGAIN;
-		rc = router_maint_add_reply(op->c.router, op->c.producer, &m,
-		    &id, j);
+		rc = router_maint_add_reply(op->c.router, op->c.producer,
+		    j->fleet, &m, &id, j);
 		break;
 	default:
 		if (*busy != 0)
 			return -EAGAIN;
 		rc = router_maint_remove_reply(op->c.router, op->c.producer,
-		    j->w.id, &m, j);
+		    j->w.id, j->fleet, &m, j);
 		break;
 	}
 	/* a window's shard is not known here: hold every later job */
@@ -829,6 +878,45 @@ opapi_main(void *arg)
 
 /* ---- life ---- */
 
+/* A writer (a reload) is not starved by a stream of readers. */
+static void
+opapi_flock_init(struct opapi *op)
+{
+	pthread_rwlockattr_t a;
+
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a,
+	    PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	if (pthread_rwlock_init(&op->flock, &a) != 0)
+		fatalx("opapi: pthread_rwlock_init failed");
+	pthread_rwlockattr_destroy(&a);
+}
+
+/* A device a reload retired: no host, no profile (daemon/reload.h). */
+static int
+opapi_retired(const struct fleet *f, size_t d)
+{
+	return f->devices[d].host == NULL && f->devices[d].profile == FLEET_NONE;
+}
+
+/* Devices by site, for GET /api/v1/sites/<id> (retired ones left out:
+ * daemon/reload.h). */
+static void
+opapi_site_index(struct opapi *op, const struct fleet *f)
+{
+	op->site_first = xcalloc(f->nsites + 2, sizeof(uint32_t));
+	op->site_devs = xcalloc(f->ndevices + 1, sizeof(uint32_t));
+	for (size_t d = 0; d < f->ndevices; d++)
+		if (f->devices[d].site < f->nsites && !opapi_retired(f, d))
+			op->site_first[f->devices[d].site + 2]++;
+	for (size_t s = 2; s < f->nsites + 2; s++)
+		op->site_first[s] += op->site_first[s - 1];
+	for (size_t d = 0; d < f->ndevices; d++)
+		if (f->devices[d].site < f->nsites && !opapi_retired(f, d))
+			op->site_devs[op->site_first[f->devices[d].site + 1]++] =
+			    (uint32_t)d;
+}
+
 struct opapi *
 opapi_new(const struct opapi_config *c)
 {
@@ -839,19 +927,24 @@ opapi_new(const struct opapi_config *c)
 	op->intail = &op->incoming;
 	pthread_mutex_init(&op->lock, NULL);
 	pthread_mutex_init(&op->wlock, NULL);
-	/* devices by site, for GET /api/v1/sites/<id> */
-	op->site_first = xcalloc(f->nsites + 2, sizeof(uint32_t));
-	op->site_devs = xcalloc(f->ndevices + 1, sizeof(uint32_t));
-	for (size_t d = 0; d < f->ndevices; d++)
-		if (f->devices[d].site < f->nsites)
-			op->site_first[f->devices[d].site + 2]++;
-	for (size_t s = 2; s < f->nsites + 2; s++)
-		op->site_first[s] += op->site_first[s - 1];
-	for (size_t d = 0; d < f->ndevices; d++)
-		if (f->devices[d].site < f->nsites)
-			op->site_devs[op->site_first[f->devices[d].site + 1]++] =
-			    (uint32_t)d;
+	opapi_flock_init(op);
+	opapi_site_index(op, f);
 	return op;
+}
+
+void
+opapi_set_fleet(struct opapi *op, const struct fleet *f)
+{
+	pthread_rwlock_wrlock(&op->flock);
+	pthread_mutex_lock(&op->wlock);
+	for (size_t i = 0; i < op->nwins; i++)
+		opapi_win_move(&op->wins[i], op->c.fleet, f);
+	pthread_mutex_unlock(&op->wlock);
+	xfree(op->site_first);
+	xfree(op->site_devs);
+	opapi_site_index(op, f);
+	op->c.fleet = f;
+	pthread_rwlock_unlock(&op->flock);
 }
 
 /* corr_engine_maint_each callback: a window restored. */
@@ -939,5 +1032,6 @@ opapi_free(struct opapi *op)
 	xfree(op->site_devs);
 	pthread_mutex_destroy(&op->lock);
 	pthread_mutex_destroy(&op->wlock);
+	pthread_rwlock_destroy(&op->flock);
 	xfree(op);
 }

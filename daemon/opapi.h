@@ -32,9 +32,12 @@
  * reports: a window is listed once its MAINT_ADD is journaled and until
  * its MAINT_DEL is, or its end has passed.
  *
- * GET /api/v1/sites/<id> reads only copies: the fleet (read-only after
- * start), the poll thread's device states (daemon/stats, stats_comm) and
- * the view's open incidents (daemon/view).
+ * GET /api/v1/sites/<id> reads only copies: the fleet (read-only; a
+ * reload swaps it under the opapi's rwlock, opapi_set_fleet), the poll
+ * thread's device states (daemon/stats, stats_comm) and the view's open
+ * incidents (daemon/view).  A window's site or area index is of the fleet
+ * the route looked it up in; a reload between that and the shard is
+ * carried by name (router_maint_add_reply's fleet).
  */
 #ifndef TOCSIN_OPAPI_H
 #define TOCSIN_OPAPI_H
@@ -77,6 +80,14 @@ struct opapi_stats {
 };
 
 struct opapi;
+
+/*
+ * A configuration reload (daemon/reload.h), on the poll thread: the routes
+ * check and show f from now on; the listed windows' places move to f's
+ * indexes by name.  The old fleet must live until no write taken before
+ * can still name it (the reload's grace: OPAPI_QUEUE_MS and a little).
+ */
+void	 opapi_set_fleet(struct opapi *op, const struct fleet *f);
 
 /* The config is copied.  Free with opapi_free(). */
 struct opapi *opapi_new(const struct opapi_config *c);

@@ -194,6 +194,67 @@ outbox_put(struct outbox *o, const struct alarm_event *ev)
 	return 1;
 }
 
+struct outbox *
+outbox_remap(const struct outbox *old, const struct fleet *f,
+    const uint32_t *map)
+{
+	const struct fleet *of = old->fleet;
+	struct outbox *o = outbox_new(f, old->router, old->producer);
+	struct outbox_stats st = old->st;
+
+	/* each kept key: what its shard has; a new key starts at NEVER */
+	for (size_t d = 0; d < of->ndevices; d++) {
+		uint32_t nd = map[d], p = of->devices[d].profile;
+		uint32_t n = p < of->nprofiles ? old->profiles[p].ncodes : 1;
+
+		if (nd >= f->ndevices)
+			continue;
+		for (uint32_t j = 0; j < n; j++) {
+			const struct ob_key *ok = &old->keys[old->base[d] + j];
+			uint16_t oc = p < of->nprofiles ?
+			    old->profiles[p].codes[j] : FLEET_CODE_COMM_LOSS;
+			int c = fleet_find_code(f, of->codes[oc]);
+			uint32_t k;
+
+			if (c < 0 || (k = ob_key_of(o, nd, (uint16_t)c)) ==
+			    OB_NIL)
+				continue;
+			o->keys[k].sent = ok->sent;
+			o->keys[k].sent_sev = ok->sent_sev;
+		}
+	}
+	/* held keys, in their order, re-held under the new indexes; those of
+	 * a removed device or code go (its shard keeps its last state) */
+	st.pending = 0;
+	for (unsigned s = 0; s < old->nshards; s++)
+		for (uint32_t k = old->fifo[s].head; k != OB_NIL;
+		    k = old->keys[k].next) {
+			struct alarm_event ev = old->keys[k].ev;
+			int c = fleet_find_code(f, of->codes[ev.code]);
+			uint32_t nk;
+
+			if (ev.device >= of->ndevices ||
+			    map[ev.device] >= f->ndevices || c < 0 ||
+			    (nk = ob_key_of(o, map[ev.device], (uint16_t)c)) ==
+			    OB_NIL || o->keys[nk].dirty)
+				continue;
+			ev.device = map[ev.device];
+			ev.code = (uint16_t)c;
+			ev.site = f->devices[ev.device].site;
+			o->keys[nk].ev = ev;
+			ob_hold(o, nk, router_shard_of(o->router, ev.site));
+		}
+	/* counters go on; pending and the sizes are the new outbox's */
+	st.pending = o->st.pending;
+	st.pending_max = o->st.pending_max > old->st.pending_max ?
+	    o->st.pending_max : old->st.pending_max;
+	st.stalls = old->st.stalls;
+	st.keys = o->st.keys;
+	st.bytes = o->st.bytes;
+	o->st = st;
+	return o;
+}
+
 size_t
 outbox_flush(struct outbox *o)
 {

@@ -60,6 +60,17 @@ struct outbox_stats {
 struct outbox *outbox_new(const struct fleet *f, struct router *r,
 	    unsigned producer);
 void	 outbox_free(struct outbox *o);
+/*
+ * A configuration reload, after router_reload(): a new outbox over fleet
+ * f for old's router and producer.  map[i] is the new index of old's
+ * device i or FLEET_NONE.  Each key kept (same device id and code name)
+ * keeps the state last queued to its shard; keys held in old are held in
+ * the new one, in their order, under the new indexes (those of a removed
+ * device are dropped: its shard keeps the last state it had); counters
+ * go on.  The caller frees old.
+ */
+struct outbox *outbox_remap(const struct outbox *old, const struct fleet *f,
+	    const uint32_t *map);
 
 /*
  * A transition from the rules.  Returns 0 when it was queued to its shard,

@@ -38,12 +38,21 @@ struct poller {
 	struct mbclient	*mb;		/* owned */
 	struct almrule	 ar;		/* rules of every device */
 	struct almrule_dev **dev;	/* by fleet index; NULL: not polled */
-	uint32_t	*mbi;		/* by fleet index: the client's index */
+	uint32_t	*pos;		/* by fleet index: the client's add
+					 * order, or UINT32_MAX */
 	struct poller_cmd **cmd;	/* by fleet index: the command under
 					   way, or NULL */
 	struct poller_counters cnt;	/* mb filled in on read */
+	struct mbclient_counters mb_base; /* a replaced poller's (reload) */
 	int		 running;
 };
+
+/* A retired device (daemon/reload.h): no host, no profile. */
+static int
+reload_retired_dev(const struct fleet *f, size_t i)
+{
+	return f->devices[i].host == NULL && f->devices[i].profile == FLEET_NONE;
+}
 
 /*
  * Decodes every point of block b and samples it.  Returns the number of
@@ -165,7 +174,7 @@ poller_new(struct ev_loop *loop, const struct fleet *f,
 	as.arg = sink->arg;
 	almrule_init(&p->ar, f, &p->cfg.rules, &as);
 	p->dev = xcalloc(f->ndevices ? f->ndevices : 1, sizeof(*p->dev));
-	p->mbi = xcalloc(f->ndevices ? f->ndevices : 1, sizeof(*p->mbi));
+	p->pos = xcalloc(f->ndevices ? f->ndevices : 1, sizeof(*p->pos));
 	p->cmd = xcalloc(f->ndevices ? f->ndevices : 1, sizeof(*p->cmd));
 	/* Nothing is ever written unless a profile declares a command. */
 	p->cfg.mb.allow_writes = mbmap_ncommands(map) > 0;
@@ -175,6 +184,8 @@ poller_new(struct ev_loop *loop, const struct fleet *f,
 		struct mbclient_device md;
 		int rc;
 
+		if (fd->host == NULL && fd->profile == FLEET_NONE)
+			continue;	/* retired: kept for its incidents */
 		memset(&md, 0, sizeof(md));
 		md.index = (uint32_t)i;
 		md.host = fd->host;
@@ -184,13 +195,15 @@ poller_new(struct ev_loop *loop, const struct fleet *f,
 		md.timeout_ms = fd->timeout_ms;
 		md.profile = fd->profile < map->nprofiles ?
 		    &map->profiles[fd->profile] : NULL;
-		p->mbi[i] = (uint32_t)mbclient_ndevices(p->mb);
 		if (fd->host == NULL)
 			rc = -EINVAL;
 		else
 			rc = p->mb->ops->add_device(p->mb, &md);
-		if (rc == 0)
+		p->pos[i] = UINT32_MAX;
+		if (rc == 0) {
+			p->pos[i] = (uint32_t)mbclient_ndevices(p->mb) - 1;
 			p->dev[i] = almrule_dev_new(&p->ar, (uint32_t)i);
+		}
 		if (rc != 0 || p->dev[i] == NULL) {
 			log_warnx("poller device=%s host=%s rejected=%s",
 			    fd->id, fd->host ? fd->host : "-",
@@ -240,7 +253,7 @@ poller_free(struct poller *p)
 	for (size_t i = 0; i < p->fleet->ndevices; i++)
 		almrule_dev_free(p->dev[i]);
 	xfree(p->dev);
-	xfree(p->mbi);
+	xfree(p->pos);
 	xfree(p->cmd);
 	xfree(p);
 }
@@ -258,6 +271,181 @@ poller_counters(const struct poller *p, struct poller_counters *out)
 	out->samples_published = st->published;
 	out->samples_suppressed = st->suppressed;
 	p->mb->ops->counters(p->mb, &out->mb);
+	/* every field is a uint64_t count: a reload's poller goes on from
+	 * the one it replaced, so /metrics' counters never go back */
+	for (size_t i = 0; i < sizeof(out->mb) / sizeof(uint64_t); i++)
+		((uint64_t *)&out->mb)[i] += ((const uint64_t *)&p->mb_base)[i];
+}
+
+_Static_assert(sizeof(struct mbclient_counters) % sizeof(uint64_t) == 0,
+    "mbclient_counters is uint64_t counters only");
+
+/* Raised alarms of od (device i of fleet of) marked raised in nd. */
+static int
+poller_carry_dev(const struct fleet *of, size_t i, const struct almrule_dev *od,
+    const struct fleet *nf, struct almrule_dev *nd, uint32_t misses)
+{
+	const struct fleet_profile *op = &of->profiles[of->devices[i].profile];
+	int n = 0;
+
+	if (almrule_dev_comm_lost(od))
+		n += almrule_dev_restore(nd, FLEET_CODE_COMM_LOSS, misses) > 0;
+	for (uint32_t a = 0; a < op->nalarms; a++) {
+		int c;
+
+		if (!almrule_dev_active(od, a) || (c = fleet_find_code(nf,
+		    of->codes[op->alarms[a].code_id])) < 0)
+			continue;
+		n += almrule_dev_restore(nd, (uint16_t)c, misses) > 0;
+	}
+	return n;
+}
+
+static void cmd_reload_begin(struct poller *p, const uint32_t *map,
+	    const uint8_t *same);
+static void cmd_reload_end(struct poller *p, const struct fleet *nf,
+	    const struct mbmap *nm, const uint32_t *map, size_t ondevices);
+
+int
+poller_reload(struct poller *p, const struct fleet *nf,
+    const struct mbmap *nm, const uint32_t *map, const uint8_t *same)
+{
+	const struct fleet *of = p->fleet;
+	struct almrule_dev **nd = xcalloc(nf->ndevices ? nf->ndevices : 1,
+	    sizeof(*nd));
+	uint32_t *npos = xcalloc(nf->ndevices ? nf->ndevices : 1,
+	    sizeof(*npos));
+	uint32_t misses = p->ar.cfg.comm_loss_misses;
+	int n = 0;
+
+	for (size_t j = 0; j < nf->ndevices; j++)
+		npos[j] = UINT32_MAX;
+	cmd_reload_begin(p, map, same);
+	/* the rules now read the new fleet (devices, sites, profiles) */
+	p->ar.fleet = nf;
+	p->cnt.devices = p->cnt.devices_rejected = 0;
+	/* kept devices: their connection, timers and breaker; changed or
+	 * removed ones leave the client */
+	for (size_t i = 0; i < of->ndevices; i++) {
+		uint32_t j = map[i];
+
+		if (p->dev[i] == NULL)
+			continue;
+		if (j < nf->ndevices && same[i] &&
+		    p->mb->ops->rebind_device(p->mb, p->pos[i], j,
+		    &nm->profiles[nf->devices[j].profile]) == 0) {
+			npos[j] = p->pos[i];
+			if ((nd[j] = almrule_dev_new(&p->ar, j)) != NULL)
+				n += poller_carry_dev(of, i, p->dev[i], nf,
+				    nd[j], misses);
+			p->cnt.devices++;
+			continue;
+		}
+		p->mb->ops->retire_device(p->mb, p->pos[i]);
+		if (j < nf->ndevices && !reload_retired_dev(nf, j)) {
+			/* changed: a new client device, the alarms carried */
+			npos[j] = UINT32_MAX - 1;	/* added below */
+			if ((nd[j] = almrule_dev_new(&p->ar, j)) != NULL)
+				n += poller_carry_dev(of, i, p->dev[i], nf,
+				    nd[j], misses);
+		}
+	}
+	for (size_t i = 0; i < of->ndevices; i++)
+		almrule_dev_free(p->dev[i]);
+	/* added and changed devices */
+	for (size_t j = 0; j < nf->ndevices; j++) {
+		const struct fleet_device *fd = &nf->devices[j];
+		struct mbclient_device md;
+		int rc;
+
+		if (npos[j] < UINT32_MAX - 1 || reload_retired_dev(nf, j))
+			continue;
+		memset(&md, 0, sizeof(md));
+		md.index = (uint32_t)j;
+		md.host = fd->host;
+		md.port = fd->port;
+		md.unit = fd->unit;
+		md.interval_ms = fd->interval_ms;
+		md.timeout_ms = fd->timeout_ms;
+		md.profile = fd->profile < nm->nprofiles ?
+		    &nm->profiles[fd->profile] : NULL;
+		rc = fd->host == NULL ? -EINVAL :
+		    p->mb->ops->add_device(p->mb, &md);
+		npos[j] = UINT32_MAX;
+		if (rc == 0) {
+			npos[j] = (uint32_t)mbclient_ndevices(p->mb) - 1;
+			if (nd[j] == NULL)
+				nd[j] = almrule_dev_new(&p->ar, (uint32_t)j);
+		}
+		if (rc != 0 || nd[j] == NULL) {
+			log_warnx("poller device=%s host=%s rejected=%s",
+			    fd->id, fd->host ? fd->host : "-",
+			    rc != 0 ? "bad device or profile" :
+			    "profile too large");
+			if (rc == 0)
+				p->mb->ops->retire_device(p->mb, npos[j]);
+			almrule_dev_free(nd[j]);
+			nd[j] = NULL;
+			npos[j] = UINT32_MAX;
+			p->cnt.devices_rejected++;
+			continue;
+		}
+		p->cnt.devices++;
+	}
+	xfree(p->dev);
+	xfree(p->pos);
+	p->dev = nd;
+	p->pos = npos;
+	cmd_reload_end(p, nf, nm, map, of->ndevices);
+	p->fleet = nf;
+	p->map = nm;
+	return n;
+}
+
+int
+poller_carry(struct poller *to, const struct poller *from,
+    const uint32_t *map)
+{
+	const struct fleet *of = from->fleet, *nf = to->fleet;
+	uint32_t misses = to->ar.cfg.comm_loss_misses;
+	int n = 0;
+
+	for (size_t i = 0; i < of->ndevices; i++) {
+		const struct almrule_dev *od = from->dev[i];
+		const struct fleet_profile *op;
+		struct almrule_dev *nd;
+
+		if (od == NULL || map[i] >= nf->ndevices ||
+		    (nd = to->dev[map[i]]) == NULL)
+			continue;
+		if (almrule_dev_comm_lost(od))
+			n += almrule_dev_restore(nd, FLEET_CODE_COMM_LOSS,
+			    misses) > 0;
+		op = &of->profiles[of->devices[i].profile];
+		for (uint32_t a = 0; a < op->nalarms; a++) {
+			int c;
+
+			if (!almrule_dev_active(od, a) || (c = fleet_find_code(nf,
+			    of->codes[op->alarms[a].code_id])) < 0)
+				continue;
+			n += almrule_dev_restore(nd, (uint16_t)c, misses) > 0;
+		}
+	}
+	/* the counters go on (devices and rejections are the new fleet's) */
+	{
+		uint64_t devs = to->cnt.devices, rej = to->cnt.devices_rejected;
+
+		to->cnt = from->cnt;
+		to->cnt.devices = devs;
+		to->cnt.devices_rejected = rej;
+		to->ar.stats = from->ar.stats;
+		from->mb->ops->counters(from->mb, &to->mb_base);
+		for (size_t i = 0; i < sizeof(to->mb_base) / sizeof(uint64_t);
+		    i++)
+			((uint64_t *)&to->mb_base)[i] +=
+			    ((const uint64_t *)&from->mb_base)[i];
+	}
+	return n;
 }
 
 int
@@ -326,6 +514,8 @@ struct poller_cmd {
 	double		 deadline;	/* read-backs end (ev_now) */
 	struct poller_cmd_result res;
 	uint8_t		 bits[1];	/* FC 5's one value as a bit */
+	uint8_t		 gone;		/* a reload removed or changed its
+					   device: no more read-backs */
 };
 
 /* Ends c with its result: the callback, then c is freed. */
@@ -335,7 +525,9 @@ cmd_end(struct poller_cmd *c, enum poller_outcome o)
 	struct poller *p = c->p;
 
 	ev_timer_stop(p->loop, &c->rb);
-	p->cmd[c->res.device] = NULL;
+	/* a command a reload left behind (gone) is no longer indexed */
+	if (c->res.device < p->fleet->ndevices && p->cmd[c->res.device] == c)
+		p->cmd[c->res.device] = NULL;
 	c->res.outcome = (uint8_t)o;
 	c->res.elapsed_ms = (int64_t)((ev_now(p->loop) - c->started) * 1000.0);
 	c->cb(c->arg, &c->res);
@@ -375,6 +567,11 @@ cmd_read_done(const struct mbclient_reply *r, void *arg)
 	struct poller_cmd *c = arg;
 	const struct mbmap_command *mc = c->mc;
 
+	if (c->gone) {
+		c->res.status = MBCLIENT_CLOSED;
+		cmd_end(c, POLLER_NOT_CONFIRMED);
+		return;
+	}
 	if (r->status == MBCLIENT_OK && r->ndata >= 1) {
 		c->res.reads++;
 		c->res.has_value = 1;
@@ -407,7 +604,7 @@ cmd_readback_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	q.fc = mbap_read_fc(mc->rb_table);
 	q.addr = mc->rb_address;
 	q.count = 1;
-	if (p->mb->ops->request(p->mb, p->mbi[c->res.device], &q,
+	if (p->mb->ops->request(p->mb, p->pos[c->res.device], &q,
 	    cmd_read_done, c) != 0)
 		cmd_read_later(c, cmd_read_every(mc));
 }
@@ -484,7 +681,7 @@ poller_command(struct poller *p, uint32_t device, uint32_t command,
 		q.bits = c->bits;
 	} else
 		q.regs = mc->values;
-	rc = p->mb->ops->request(p->mb, p->mbi[device], &q, cmd_write_done, c);
+	rc = p->mb->ops->request(p->mb, p->pos[device], &q, cmd_write_done, c);
 	if (rc != 0) {
 		/* -EBUSY cannot happen (one command a device); anything else
 		 * is a declaration the client refuses: not sent */
@@ -494,6 +691,67 @@ poller_command(struct poller *p, uint32_t device, uint32_t command,
 		cmd_end(c, POLLER_UNREACHABLE);
 	}
 	return 0;
+}
+
+/*
+ * poller_reload(), before the devices move: a command on a device the
+ * reload removes or changes (it leaves the client) cannot go on.  One
+ * waiting for its next read-back ends now, not confirmed (the write was
+ * acknowledged); one whose request is in flight ends from its callback,
+ * which retire_device() calls with MBCLIENT_CLOSED (a write: timed out or
+ * unreachable as it was sent or not; a read-back: not confirmed, `gone`).
+ * A kept device's command goes on (cmd_reload_end).
+ */
+static void
+cmd_reload_begin(struct poller *p, const uint32_t *map, const uint8_t *same)
+{
+	for (size_t i = 0; i < p->fleet->ndevices; i++) {
+		struct poller_cmd *c = p->cmd[i];
+
+		if (c == NULL || (map[i] != FLEET_NONE && same[i]))
+			continue;
+		c->gone = 1;
+		if (ev_is_active(&c->rb)) {
+			c->res.status = MBCLIENT_CLOSED;
+			cmd_end(c, POLLER_NOT_CONFIRMED);
+		}
+	}
+}
+
+/*
+ * ... and after: the commands still under way (kept devices, whose
+ * profile and so whose commands are the same: daemon/reload) take their
+ * device's new index and the new map's copy of their declaration (the
+ * old map is freed after the reload).
+ */
+static void
+cmd_reload_end(struct poller *p, const struct fleet *nf,
+    const struct mbmap *nm, const uint32_t *map, size_t ondevices)
+{
+	struct poller_cmd **ncmd = xcalloc(nf->ndevices ? nf->ndevices : 1,
+	    sizeof(*ncmd));
+
+	for (size_t i = 0; i < ondevices; i++) {
+		struct poller_cmd *c = p->cmd[i];
+		uint32_t j = map[i];
+
+		if (c == NULL)
+			continue;
+		if (c->gone || j >= nf->ndevices || nf->devices[j].profile >=
+		    nm->nprofiles || c->res.command >=
+		    nm->profiles[nf->devices[j].profile].ncommands) {
+			/* cannot happen: a kept device's profile is the same
+			 * (its request's callback still ends it) */
+			c->gone = 1;
+			continue;
+		}
+		c->res.device = j;
+		c->mc = &nm->profiles[nf->devices[j].profile].commands[
+		    c->res.command];
+		ncmd[j] = c;
+	}
+	xfree(p->cmd);
+	p->cmd = ncmd;
 }
 
 /* poller_stop(): every command under way ends unreachable (its request,

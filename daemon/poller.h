@@ -108,7 +108,9 @@ struct poller;
  * profile cannot be
  * planned is logged, counted in devices_rejected and left out; the others
  * are polled (one whose host name does not resolve yet is kept: its polls
- * fail until a later lookup succeeds, see mbclient.h).  Returns 0 and
+ * fail until a later lookup succeeds, see mbclient.h).  A device with
+ * no host and profile FLEET_NONE is retired (daemon/reload.h: kept in the
+ * fleet for the incidents that name it) and silently not polled.  Returns 0 and
  * sets *out (free with poller_free()), or -EINVAL for a NULL argument or a
  * sink without alarm.  Nothing is polled before poller_start().
  */
@@ -189,12 +191,41 @@ typedef void poller_cmd_fn(void *arg, const struct poller_cmd_result *r);
  * COMM_LOSS is not written (POLLER_UNREACHABLE).  cb(arg, result) runs
  * exactly once on the loop's thread, possibly before this returns (a
  * device in COMM_LOSS), or from poller_stop() (UNREACHABLE) if the
- * poller stops first.  Returns 0, -ENOENT (the device is not polled or
+ * poller stops first.  A reload (poller_reload) renumbers a kept
+ * device's command (result.device is then the new fleet's index) and ends
+ * one on a device it removes or changes.  Returns 0, -ENOENT (the device is not polled or
  * its profile declares no such command), or -EBUSY (a command on the
  * device is under way: one at a time).  On failure cb is never called.
  */
 int	 poller_command(struct poller *p, uint32_t device, uint32_t command,
 	    poller_cmd_fn *cb, void *arg);
+
+/*
+ * A configuration reload: `to`, made over the new fleet and not started,
+ * takes over from `from` (the running poller, to be freed after): map[i]
+ * is the new index of from's device i, or FLEET_NONE.  Every alarm a kept
+ * device has raised (COMM_LOSS included) starts raised in `to`
+ * (almrule_dev_restore: nothing emitted, so a reload makes no edge), and
+ * the counters go on from from's.  Returns the alarms carried.
+ */
+int	 poller_carry(struct poller *to, const struct poller *from,
+	    const uint32_t *map);
+
+/*
+ * A configuration reload in place, when the modbus section did not change
+ * (else make a new poller and poller_carry()): p polls fleet nf with map
+ * nm from now on (both must outlive it).  map[i] is the new index of the
+ * running fleet's device i or FLEET_NONE; same[i] says it is unchanged
+ * (daemon/reload.h, reload_device_map).  An unchanged device keeps its
+ * connection, poll timer and breaker (mbclient rebind_device) and its
+ * raised alarms; a removed one leaves the client (retire_device: a poll
+ * under way is forgotten); a changed one leaves it and comes back as a
+ * new device with its raised alarms carried by code name; an added one
+ * is added (polled at once if p runs).  No alarm edge is made; debounce
+ * delays under way start over.  Returns the alarms carried.
+ */
+int	 poller_reload(struct poller *p, const struct fleet *nf,
+	    const struct mbmap *nm, const uint32_t *map, const uint8_t *same);
 
 /*
  * Maps the YAML modbus section onto a poller's settings, a plain copy: the

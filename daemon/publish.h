@@ -29,7 +29,8 @@
 struct ev_loop;
 struct publish;
 
-#define PUBLISH_MAX_SINKS	5
+#define PUBLISH_MAX_SINKS	8	/* file, history, view, sse, redis,
+					 * kafka, and room */
 #define PUBLISH_TURN		512
 #define PUBLISH_SAVE_S		1.0	/* positions saved this often */
 

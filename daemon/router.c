@@ -17,7 +17,23 @@
  * cached copy says full.
  *
  * Routing is one byte load: site_shard[site] is filled at creation from
- * the hash of the site's area.
+ * the hash of the site's area *name* (router_area_shard), so the mapping
+ * does not depend on the order the configuration lists areas in: a
+ * restart or a reload that adds an area moves no other area.  Two
+ * exceptions keep every live incident with its alarms: a site pinned
+ * before start (router_pin_site: the restored journals hold its live
+ * incidents on another shard), and across router_reload() every site
+ * that existed before keeps the shard it had (a site moved to another
+ * area follows its new area only after a restart).
+ *
+ * Reload.  router_reload() is a message like a tick, one per shard, all
+ * or nothing: each shard reaches it after every message queued before it
+ * (old fleet indexes) and before any queued after it (new ones), and
+ * swaps its engine there (router_reload_shard): the old engine's
+ * snapshot (corr_engine_save, fleet objects by name) is loaded into the
+ * new engine made over the new fleet.  Nothing stops: no thread waits
+ * for another, and the producer's side of the swap (its site map) is
+ * done when router_reload() returns.
  *
  * A shard thread drains its rings round-robin, at most ROUTER_BATCH
  * messages from one ring (handled in place, then released with one store)
@@ -48,6 +64,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "daemon/log.h"
 #include "daemon/mem.h"
 #include "daemon/ring.h"
 #include "daemon/router.h"
@@ -62,6 +79,7 @@ enum router_msg_kind {
 	ROUTER_MSG_TICK,	/* ev.at_ms: time passed, no alarm */
 	ROUTER_MSG_DUMP,	/* ev.at_ms: journal the live incidents */
 	ROUTER_MSG_COMPLAINT,	/* ptr: struct router_complaint + strings */
+	ROUTER_MSG_RELOAD,	/* ptr: struct router_reload, borrowed */
 };
 
 /* What a COMPLAINT message's ptr holds: the complaint, the producer's
@@ -69,6 +87,7 @@ enum router_msg_kind {
 struct router_complaint {
 	struct corr_complaint c;
 	void	*reply;
+	const struct fleet *fleet;	/* the fleet c.site is an index of */
 };
 
 /* What an ACTION message's ptr holds: the action, where it came from,
@@ -85,6 +104,23 @@ struct router_action {
 struct router_maint {
 	struct corr_maint m;
 	void	*reply;
+	const struct fleet *fleet;	/* MAINT_ADD: the fleet m's site and
+					 * area indexes are of (a reload may
+					 * come between the push and the
+					 * shard: then by name) */
+};
+
+/*
+ * What producers other than the reloading one route by: the fleet and
+ * the site map of one configuration, published whole (router_reload) and
+ * never changed after, so another producer's thread reads a consistent
+ * pair with one acquire load.  Old ones stay until router_free.
+ */
+struct router_route {
+	struct router_route *prev;	/* the one it replaced */
+	const struct fleet *fleet;
+	uint32_t	 nsites;
+	uint8_t		 shard[];	/* nsites */
 };
 
 struct router_msg {
@@ -123,8 +159,10 @@ struct router_shard {
 	alignas(MEM_LINE) struct router *r; /* owner */
 	unsigned	 id;		/* shard number */
 	struct corr_engine *engine;	/* touched only by the thread */
+	const struct fleet *fleet;	/* the engine's (thread) */
 	pthread_t	 thread;
 	_Atomic uint64_t sleeps;	/* times it found nothing and slept */
+	_Atomic uint64_t reloaded;	/* generation of its last reload */
 	alignas(MEM_LINE) struct ring_bell bell; /* rung by producers */
 };
 
@@ -132,11 +170,14 @@ _Static_assert(sizeof(struct router_shard) % MEM_LINE == 0,
     "shards do not share cache lines");
 
 struct router {
-	struct fleet	*fleet;
+	struct fleet	*fleet;		/* the producers' (the last reload's) */
 	struct corr_config cc;
 	unsigned	 nshards, nproducers, slots;
-	uint32_t	 nsites;	/* sites known at creation */
-	uint8_t		*site_shard;	/* nsites: owning shard of each site */
+	uint32_t	 nsites;	/* = route->nsites */
+	uint8_t		*site_shard;	/* = route->shard: owning shard of
+					 * each site */
+	struct router_route *route;	/* the reloading producer's */
+	struct router_route *_Atomic pub; /* the others': route, published */
 	struct ring	*rings;		/* nproducers * nshards, aligned */
 	_Atomic uint32_t *want;		/* per ring: its producer wants room */
 	struct router_producer *prod;	/* nproducers, aligned */
@@ -147,6 +188,7 @@ struct router {
 	void		*hooks_arg;
 	_Atomic int	 stop;		/* 1: drain and exit */
 	_Atomic unsigned next_maint;	/* maintenance window ids handed out */
+	uint64_t	 reload_gen;	/* generations handed out */
 	int		 running;	/* threads started and not joined */
 };
 
@@ -200,6 +242,86 @@ router_room(struct router *r, unsigned producer, unsigned shard)
 		pr->room_fn(pr->room_arg, shard);
 }
 
+/*
+ * Shard: the reload message.  The engine's state moves by its snapshot
+ * into the engine made over the new fleet; if that one refuses it (a
+ * config the snapshot does not fit: the caller checks for that first),
+ * into the fallback made with the old config over the new fleet, so the
+ * shard never keeps an engine whose indexes are the old fleet's.
+ */
+static void
+router_reload_shard(struct router_shard *s, struct router_reload *rl)
+{
+	struct router *r = s->r;
+	const struct router_hooks *h = r->hooks;
+	struct corr_engine *old = s->engine, *e = rl->engines[s->id];
+	struct corr_engine *fb = rl->fallback[s->id];
+	char *snap, err[256];
+	size_t n;
+	int how = 0;
+
+	(void)corr_engine_save(old, &snap, &n);
+	if (corr_engine_load(e, snap, n, err, sizeof(err)) != 0) {
+		snprintf(rl->err[s->id], sizeof(rl->err[s->id]), "%s", err);
+		corr_engine_free(e);
+		e = fb;
+		fb = NULL;
+		how = 1;
+		/* the old config loads its own engine's snapshot; if it
+		 * ever did not, the journal still holds everything and a
+		 * restart restores it: better than a shard on a wrong fleet */
+		if (corr_engine_load(e, snap, n, err, sizeof(err)) != 0)
+			fatalx("reload shard=%u: snapshot does not load into "
+			    "its own config: %s", s->id, err);
+	}
+	xfree(snap);
+	corr_engine_free(fb);
+	rl->engines[s->id] = rl->fallback[s->id] = NULL;
+	s->engine = e;
+	s->fleet = rl->fleet;
+	corr_engine_free(old);
+	rl->outcome[s->id] = (uint8_t)how;
+	if (h != NULL && h->reload != NULL)
+		h->reload(r->hooks_arg, s->id, s->engine, rl);
+	ring_store_release(&s->reloaded, rl->gen);
+}
+
+/*
+ * Shard: a window queued with another fleet's indexes than the engine's
+ * (a reload came between the push and here) names its place by name in
+ * the engine's fleet; a place that fleet lacks covers nothing.
+ */
+static void
+router_maint_place(struct router_shard *s, struct router_maint *rm)
+{
+	const struct fleet *of = rm->fleet, *nf = s->fleet;
+	struct corr_maint *mw = &rm->m;
+
+	if (of == NULL || of == nf)
+		return;
+	if (mw->site != FLEET_NONE)
+		mw->site = mw->site < of->nsites ? fleet_find(nf, FLEET_SITE,
+		    of->sites[mw->site].id) : FLEET_NONE;
+	else if (mw->area != FLEET_NONE)
+		mw->area = mw->area < of->nareas ? fleet_find(nf, FLEET_AREA,
+		    of->areas[mw->area]) : FLEET_NONE;
+	rm->fleet = nf;
+}
+
+/* Shard: the same for a complaint's site (a site the engine's fleet
+ * lacks is FLEET_NONE: the engine refuses it, and its reply says so). */
+static void
+router_complaint_place(struct router_shard *s, struct router_complaint *rc)
+{
+	const struct fleet *of = rc->fleet, *nf = s->fleet;
+
+	if (of == NULL || of == nf)
+		return;
+	rc->c.site = rc->c.site < of->nsites ? fleet_find(nf, FLEET_SITE,
+	    of->sites[rc->c.site].id) : FLEET_NONE;
+	rc->fleet = nf;
+}
+
 static void
 router_shard_handle(struct router_shard *s, struct router_msg *m)
 {
@@ -227,6 +349,7 @@ router_shard_handle(struct router_shard *s, struct router_msg *m)
 		break;
 	}
 	case ROUTER_MSG_MAINT_ADD:
+		router_maint_place(s, m->ptr);
 		in.maint = &((struct router_maint *)m->ptr)->m;
 		in.reply = ((struct router_maint *)m->ptr)->reply;
 		break;
@@ -236,6 +359,7 @@ router_shard_handle(struct router_shard *s, struct router_msg *m)
 			in.reply = ((struct router_maint *)m->ptr)->reply;
 		break;
 	case ROUTER_MSG_COMPLAINT:
+		router_complaint_place(s, m->ptr);
 		in.complaint = &((struct router_complaint *)m->ptr)->c;
 		in.reply = ((struct router_complaint *)m->ptr)->reply;
 		break;
@@ -243,6 +367,13 @@ router_shard_handle(struct router_shard *s, struct router_msg *m)
 		if (h != NULL && h->dump != NULL)
 			h->dump(r->hooks_arg, s->id, s->engine, m->ev.at_ms);
 		return;
+	case ROUTER_MSG_RELOAD: {
+		struct router_reload *rl;
+
+		memcpy(&rl, &m->ev, sizeof(rl));
+		router_reload_shard(s, rl);
+		return;
+	}
 	}
 	if (h != NULL && h->begin != NULL)
 		h->begin(r->hooks_arg, s->id, s->engine, &in);
@@ -363,6 +494,25 @@ router_mix(uint64_t x)
 	return x;
 }
 
+unsigned
+router_area_shard(const char *area, unsigned nshards)
+{
+	uint64_t h = 14695981039346656037ULL;	/* FNV-1a */
+
+	for (const char *p = area; *p != '\0'; p++) {
+		h ^= (unsigned char)*p;
+		h *= 1099511628211ULL;
+	}
+	return (unsigned)(router_mix(h) % (nshards ? nshards : 1));
+}
+
+/* The shard of area index a of fleet f. */
+static unsigned
+router_area_of(const struct router *r, const struct fleet *f, uint32_t a)
+{
+	return a < f->nareas ? router_area_shard(f->areas[a], r->nshards) : 0;
+}
+
 struct router *
 router_new(struct fleet *fleet, const struct corr_config *cc,
     unsigned nshards, unsigned nproducers, unsigned ring_slots,
@@ -393,10 +543,14 @@ router_new(struct fleet *fleet, const struct corr_config *cc,
 	r->nproducers = nproducers;
 	r->slots = ring_slots;
 	r->nsites = (uint32_t)fleet->nsites;
-	r->site_shard = xcalloc(r->nsites ? r->nsites : 1, 1);
+	r->route = xcalloc(1, sizeof(*r->route) + r->nsites + 1);
+	r->route->fleet = fleet;
+	r->route->nsites = r->nsites;
+	r->site_shard = r->route->shard;
+	ring_store_release(&r->pub, r->route);
 	for (uint32_t i = 0; i < r->nsites; i++)
-		r->site_shard[i] = (uint8_t)(router_mix(fleet->sites[i].area) %
-		    nshards);
+		r->site_shard[i] = (uint8_t)router_area_of(r, fleet,
+		    fleet->sites[i].area);
 	r->rings = mem_calloc_lines(nrings, sizeof(*r->rings));
 	r->want = xcalloc(nrings, sizeof(*r->want));
 	for (size_t i = 0; i < nrings; i++)
@@ -410,6 +564,7 @@ router_new(struct fleet *fleet, const struct corr_config *cc,
 		r->shards[i].r = r;
 		r->shards[i].id = i;
 		r->shards[i].engine = corr_engine_new(fleet, cc, i, &sinks[i]);
+		r->shards[i].fleet = fleet;
 	}
 	return r;
 }
@@ -496,7 +651,133 @@ router_shard_of(const struct router *r, uint32_t site)
 {
 	if (site < r->nsites)
 		return r->site_shard[site];
-	return (unsigned)(router_mix(r->fleet->sites[site].area) % r->nshards);
+	return router_area_of(r, r->fleet, r->fleet->sites[site].area);
+}
+
+int
+router_pin_site(struct router *r, uint32_t site, unsigned shard)
+{
+	if (r->running || site >= r->nsites || shard >= r->nshards)
+		return -EINVAL;
+	r->site_shard[site] = (uint8_t)shard;
+	return 0;
+}
+
+struct router_pin {
+	struct router	*r;
+	unsigned	 shard;
+	int		 n;
+};
+
+static void
+router_pin_one(void *arg, const struct corr_event *ev)
+{
+	struct router_pin *p = arg;
+	uint32_t site = ev->inc->site;
+
+	if (ev->inc->kind == CORR_KIND_SITE && site < p->r->nsites &&
+	    p->r->site_shard[site] != p->shard) {
+		p->r->site_shard[site] = (uint8_t)p->shard;
+		p->n++;
+	}
+}
+
+int
+router_pin_restored(struct router *r)
+{
+	struct router_pin p = { r, 0, 0 };
+
+	if (r->running)
+		return -EINVAL;
+	for (p.shard = 0; p.shard < r->nshards; p.shard++)
+		corr_engine_dump(r->shards[p.shard].engine,
+		    corr_engine_now(r->shards[p.shard].engine),
+		    router_pin_one, &p);
+	return p.n;
+}
+
+int
+router_reload(struct router *r, unsigned producer, struct router_reload *rl)
+{
+	const struct fleet *of = r->fleet, *nf = rl->fleet;
+	struct router_route *rt;
+	struct router_msg m;
+
+	if (producer >= r->nproducers)
+		return -EINVAL;
+	/* all or nothing, as router_maint_remove() */
+	for (unsigned s = 0; s < r->nshards; s++)
+		if (ring_reserve(router_ring_of(r, producer, s)) == NULL) {
+			ring_add_relaxed(&r->prod[producer].full, 1);
+			return -EAGAIN;
+		}
+	/* a site keeps its shard (its live incidents are there); a new one
+	 * goes by its area's name */
+	rt = xcalloc(1, sizeof(*rt) + nf->nsites + 1);
+	rt->prev = r->route;
+	rt->fleet = nf;
+	rt->nsites = (uint32_t)nf->nsites;
+	for (uint32_t i = 0; i < nf->nsites; i++) {
+		uint32_t o = fleet_find(of, FLEET_SITE, nf->sites[i].id);
+
+		rt->shard[i] = (uint8_t)(o < r->nsites ? r->site_shard[o] :
+		    router_area_of(r, nf, nf->sites[i].area));
+	}
+	/* where every other producer's ring is: what they queued before
+	 * may name the old fleet (router_reload_drained) */
+	for (unsigned p = 0; p < r->nproducers && p < ROUTER_MAX_PRODUCERS;
+	    p++)
+		for (unsigned sh = 0; sh < r->nshards; sh++)
+			rl->pushed[p][sh] = p == producer ? 0 :
+			    ring_pushed(router_ring_of(r, p, sh));
+	rl->gen = ++r->reload_gen;
+	memset(&m, 0, sizeof(m));
+	m.kind = ROUTER_MSG_RELOAD;
+	/* the pointer rides in ev's bytes: ptr is for blocks the shard
+	 * frees, and rl is the caller's until router_reloaded() passes it */
+	memcpy(&m.ev, &rl, sizeof(rl));
+	for (unsigned s = 0; s < r->nshards; s++) {
+		(void)ring_push(router_ring_of(r, producer, s), &m);
+		router_wake_shard(r, s);
+	}
+	r->route = rt;
+	r->site_shard = rt->shard;
+	r->nsites = rt->nsites;
+	r->fleet = rl->fleet;
+	ring_store_release(&r->pub, rt);
+	/* r->cc stays: producers read only its id_prefix, which a reload
+	 * cannot change (daemon/reload.h), and another producer's thread
+	 * may be reading it now */
+	return 0;
+}
+
+int
+router_reload_drained(struct router *r, const struct router_reload *rl)
+{
+	for (unsigned p = 0; p < r->nproducers && p < ROUTER_MAX_PRODUCERS;
+	    p++)
+		for (unsigned sh = 0; sh < r->nshards; sh++) {
+			struct ring *rg = router_ring_of(r, p, sh);
+
+			if (ring_pushed(rg) - ring_backlog(rg) <
+			    rl->pushed[p][sh])
+				return 0;
+		}
+	return 1;
+}
+
+uint64_t
+router_reloaded(struct router *r)
+{
+	uint64_t g = UINT64_MAX;
+
+	for (unsigned s = 0; s < r->nshards; s++) {
+		uint64_t x = ring_load_acquire(&r->shards[s].reloaded);
+
+		if (x < g)
+			g = x;
+	}
+	return g;
 }
 
 int
@@ -724,33 +1005,69 @@ router_action_msg(struct router *r, unsigned producer,
 	return router_push_owned(r, producer, shard, &m);
 }
 
-/* The shard owning a window's place: 0 and *shard, or -EINVAL. */
+/*
+ * The shard owning a place (site, or area when site is FLEET_NONE), by
+ * the published route (any producer's thread); the indexes are of fleet f
+ * (NULL: the route's, else matched by name).  0 and *shard, or -EINVAL.
+ */
 static int
-router_maint_shard(const struct router *r, const struct corr_maint *mw,
-    unsigned *shard)
+router_place_shard(struct router *r, const struct fleet *f, uint32_t site,
+    uint32_t area, unsigned *shard)
 {
-	if (mw->site != FLEET_NONE) {
-		if (mw->site >= r->fleet->nsites)
+	const struct router_route *rt = ring_load_acquire(&r->pub);
+	uint32_t i;
+
+	if (f == NULL)
+		f = rt->fleet;
+	if (site != FLEET_NONE) {
+		if (site >= f->nsites)
 			return -EINVAL;
-		*shard = router_shard_of(r, mw->site);
+		i = f == rt->fleet ? site : fleet_find(rt->fleet,
+		    FLEET_SITE, f->sites[site].id);
+		*shard = i < rt->nsites ? rt->shard[i] :
+		    router_area_of(r, f, f->sites[site].area);
 	} else {
-		if (mw->area >= r->fleet->nareas)
+		if (area >= f->nareas)
 			return -EINVAL;
-		*shard = (unsigned)(router_mix(mw->area) % r->nshards);
+		*shard = router_area_of(r, f, area);
 	}
 	return 0;
 }
 
+unsigned
+router_site_shard(struct router *r, const struct fleet *f, uint32_t site)
+{
+	unsigned shard = 0;
+
+	(void)router_place_shard(r, f, site, FLEET_NONE, &shard);
+	return shard;
+}
+
+static int
+router_maint_shard(struct router *r, const struct corr_maint *mw,
+    const struct fleet *f, unsigned *shard)
+{
+	return router_place_shard(r, f, mw->site, mw->area, shard);
+}
+
+const struct fleet *
+router_fleet(struct router *r)
+{
+	return ((const struct router_route *)ring_load_acquire(&r->pub))->fleet;
+}
+
 int
 router_complaint(struct router *r, unsigned producer,
-    const struct corr_complaint *c, void *reply)
+    const struct fleet *f, const struct corr_complaint *c, void *reply)
 {
 	struct router_complaint *copy;
 	struct router_msg m;
+	unsigned shard;
 	size_t need;
 	char *p;
 
-	if (producer >= r->nproducers || c->site >= r->fleet->nsites)
+	if (producer >= r->nproducers || c->site == FLEET_NONE ||
+	    router_place_shard(r, f, c->site, FLEET_NONE, &shard) != 0)
 		return -EINVAL;
 	need = sizeof(*copy) + (c->customer ? strlen(c->customer) + 1 : 0) +
 	    (c->text ? strlen(c->text) + 1 : 0) +
@@ -758,6 +1075,7 @@ router_complaint(struct router *r, unsigned producer,
 	copy = xmalloc(need);
 	copy->c = *c;
 	copy->reply = reply;
+	copy->fleet = f != NULL ? f : router_fleet(r);
 	p = (char *)(copy + 1);
 	copy->c.customer = router_copy_str(&p, c->customer);
 	copy->c.text = router_copy_str(&p, c->text);
@@ -765,19 +1083,20 @@ router_complaint(struct router *r, unsigned producer,
 	memset(&m, 0, sizeof(m));
 	m.ptr = copy;
 	m.kind = ROUTER_MSG_COMPLAINT;
-	return router_push_owned(r, producer, router_shard_of(r, c->site), &m);
+	return router_push_owned(r, producer, shard, &m);
 }
 
 int
 router_maint_add(struct router *r, unsigned producer,
     const struct corr_maint *mw, uint32_t *id)
 {
-	return router_maint_add_reply(r, producer, mw, id, NULL);
+	return router_maint_add_reply(r, producer, NULL, mw, id, NULL);
 }
 
 int
 router_maint_add_reply(struct router *r, unsigned producer,
-    const struct corr_maint *mw, uint32_t *id, void *reply)
+    const struct fleet *f, const struct corr_maint *mw, uint32_t *id,
+    void *reply)
 {
 	const char *reason = mw->reason != NULL ? mw->reason : "";
 	struct router_maint *copy;
@@ -785,12 +1104,16 @@ router_maint_add_reply(struct router *r, unsigned producer,
 	unsigned shard;
 	char *p;
 
-	if (producer >= r->nproducers || router_maint_shard(r, mw, &shard) != 0)
+	if (producer >= r->nproducers ||
+	    router_maint_shard(r, mw, f, &shard) != 0)
 		return -EINVAL;
+	if (f == NULL)
+		f = router_fleet(r);
 	copy = xmalloc(sizeof(*copy) + strlen(reason) + 1 +
 	    (mw->actor != NULL ? strlen(mw->actor) + 1 : 0));
 	copy->m = *mw;
 	copy->reply = reply;
+	copy->fleet = f;
 	p = (char *)(copy + 1);
 	copy->m.reason = router_copy_str(&p, reason);
 	copy->m.actor = router_copy_str(&p, mw->actor);
@@ -807,18 +1130,18 @@ router_maint_add_reply(struct router *r, unsigned producer,
 int
 router_maint_remove(struct router *r, unsigned producer, uint32_t id)
 {
-	return router_maint_remove_reply(r, producer, id, NULL, NULL);
+	return router_maint_remove_reply(r, producer, id, NULL, NULL, NULL);
 }
 
 int
 router_maint_remove_reply(struct router *r, unsigned producer, uint32_t id,
-    const struct corr_maint *where, void *reply)
+    const struct fleet *f, const struct corr_maint *where, void *reply)
 {
 	struct router_msg m;
 	unsigned owner = 0;
 
 	if (producer >= r->nproducers || (where != NULL &&
-	    router_maint_shard(r, where, &owner) != 0))
+	    router_maint_shard(r, where, f, &owner) != 0))
 		return -EINVAL;
 	memset(&m, 0, sizeof(m));
 	m.kind = ROUTER_MSG_MAINT_DEL;
@@ -994,6 +1317,11 @@ router_free(struct router *r)
 	xfree(r->prod);
 	xfree(r->rings);
 	xfree(r->want);
-	xfree(r->site_shard);
+	while (r->route != NULL) {
+		struct router_route *rt = r->route;
+
+		r->route = rt->prev;
+		xfree(rt);
+	}
 	xfree(r);
 }

@@ -10,8 +10,9 @@
  * Every producer thread (the poll loop, the action consumer, a replay
  * reader) gets its own ring to every shard, so each ring has exactly one
  * writer and one reader (a daemon/ring).  A site belongs to the shard of
- * its *area* (hash of the area index): an area storm is then decided
- * inside one shard and no correlation state is shared.  Actions are routed
+ * its *area* (hash of the area's name, router_area_shard()): an area storm
+ * is then decided inside one shard and no correlation state is shared,
+ * and the order of the configuration does not move an area.  Actions are routed
  * by the shard number inside the incident id.  Each shard reports through
  * its own sink, called on the shard thread.
  *
@@ -42,6 +43,8 @@
 
 #define ROUTER_MAX_SHARDS	64
 #define ROUTER_MAX_PRODUCERS	16
+
+struct router_reload;
 
 struct router;
 
@@ -117,6 +120,33 @@ struct router_hooks {
 				 * most, ms, or -1 (until a message) */
 	void	(*dump)(void *arg, unsigned shard, struct corr_engine *e,
 		    int64_t now);
+	/* the shard just swapped to engine e over rl->fleet (router_reload) */
+	void	(*reload)(void *arg, unsigned shard, struct corr_engine *e,
+		    const struct router_reload *rl);
+};
+
+/*
+ * A configuration reload for every shard (router_reload()).  The caller
+ * fills fleet, cc, engines and fallback on its own thread (corr_engine_new
+ * interns codes into the fleet, so before the fleet is shared) and keeps
+ * rl, the fleet and cc alive until router_reloaded() >= rl->gen.
+ */
+struct router_reload {
+	struct fleet	*fleet;		/* the new fleet */
+	const struct corr_config *cc;	/* the new correlation config */
+	struct corr_engine *engines[ROUTER_MAX_SHARDS]; /* over fleet, cc;
+					 * NULL once the shard took it */
+	struct corr_engine *fallback[ROUTER_MAX_SHARDS]; /* over fleet with
+					 * the old config: taken when
+					 * engines[i] refuses the snapshot */
+	void		*arg;		/* the caller's, for its hook */
+	uint64_t	 gen;		/* set by router_reload() */
+	uint64_t	 pushed[ROUTER_MAX_PRODUCERS][ROUTER_MAX_SHARDS];
+					/* router_reload: each other
+					 * producer's ring then */
+	uint8_t		 outcome[ROUTER_MAX_SHARDS]; /* shard: 0 new config,
+					 * 1 fallback (err[i] says why) */
+	char		 err[ROUTER_MAX_SHARDS][256];
 };
 
 /*
@@ -147,8 +177,56 @@ void	 router_set_tap(struct router *r, router_tap_fn *fn, void *arg);
 int	 router_start(struct router *r);
 /* How many shards. */
 unsigned router_nshards(const struct router *r);
+/* The shard owning site index `site` of fleet f (NULL: the route's; a
+ * fleet a reload replaced is matched by name), from any producer's
+ * thread; 0 for a site out of range. */
+unsigned router_site_shard(struct router *r, const struct fleet *f,
+	    uint32_t site);
 /* The shard owning a site. */
 unsigned router_shard_of(const struct router *r, uint32_t site);
+/* The shard an area named `area` goes to among nshards (a hash of the
+ * name: independent of the configuration's order). */
+unsigned router_area_shard(const char *area, unsigned nshards);
+/*
+ * Before router_start(): routes `site` to `shard` whatever its area (the
+ * restored journal holds its live incidents there).  0 or -EINVAL.
+ */
+int	 router_pin_site(struct router *r, uint32_t site, unsigned shard);
+/*
+ * Before router_start(), after the engines were restored: every site with
+ * a live incident on a shard other than its own is pinned there
+ * (router_pin_site), so its alarms reach its incidents (journals written
+ * under an older routing, a site moved to another area).  Returns how
+ * many, or -EINVAL once started.
+ */
+int	 router_pin_restored(struct router *r);
+/*
+ * Producer `producer` (the only one that sends messages naming fleet
+ * indexes) switches to rl->fleet: queues one reload message per shard,
+ * all or nothing (-EAGAIN, nothing queued, when a ring is full; -EINVAL
+ * for a bad producer), then routes by the new fleet: a site the old fleet
+ * had keeps its shard, a new site goes by its area's name.  Each shard,
+ * after every message queued before, moves its engine's state into
+ * rl->engines[i] through a snapshot (names, not indexes), runs the reload
+ * hook and marks rl->gen done (router_reloaded()).  Returns 0.
+ */
+int	 router_reload(struct router *r, unsigned producer,
+	    struct router_reload *rl);
+/* The generation every shard has reloaded to (any thread). */
+uint64_t router_reloaded(struct router *r);
+/*
+ * 1 once every message the other producers had queued when rl was
+ * queued has been handled: none of them names rl's old fleet any more
+ * (the caller may free it).  Any thread.
+ */
+int	 router_reload_drained(struct router *r, const struct router_reload *rl);
+/*
+ * The fleet a producer's window indexes are taken against (router_maint_*
+ * route by it): the last router_reload()'s, published for other
+ * producers' threads.  A window queued just before a reload is carried
+ * into the new fleet by name on its shard.
+ */
+const struct fleet *router_fleet(struct router *r);
 /*
  * Queues an alarm transition from producer `producer` (each producer is one
  * thread) to the owning shard.  Returns 0, -EAGAIN when that ring is full
@@ -204,11 +282,14 @@ int	 router_action_reply(struct router *r, unsigned producer,
  * Queues a copy of a customer's complaint for the shard owning its site
  * with a reply token (router_action_reply): the end hook sees the
  * engine's answer, and the id of the incident it opened in
- * router_input.opened.  Returns 0, -EAGAIN (ring full, nothing queued)
- * or -EINVAL (site out of range); the token stays the caller's unless 0.
+ * router_input.opened.  c->site is an index of fleet f (NULL: the
+ * route's; a reload between the push and the shard is matched by name, as
+ * for windows).  Returns 0, -EAGAIN (ring full, nothing queued) or
+ * -EINVAL (site out of range); the token stays the caller's unless 0.
  */
 int	 router_complaint(struct router *r, unsigned producer,
-	    const struct corr_complaint *c, void *reply);
+	    const struct fleet *f, const struct corr_complaint *c,
+	    void *reply);
 /*
  * Queues a planned-work window for the shard owning its site (or area) and
  * sets *id, unique across shards, for router_maint_remove().  Returns
@@ -217,9 +298,15 @@ int	 router_complaint(struct router *r, unsigned producer,
  */
 int	 router_maint_add(struct router *r, unsigned producer,
 	    const struct corr_maint *m, uint32_t *id);
-/* The same with a reply token (router_action_reply). */
+/*
+ * The same with a reply token (router_action_reply), m's site and area
+ * indexes being of fleet f (NULL: router_fleet()); a producer other than
+ * the one that reloads passes the fleet it looked the names up in, so a
+ * reload in between is carried by name (router_reload).
+ */
 int	 router_maint_add_reply(struct router *r, unsigned producer,
-	    const struct corr_maint *m, uint32_t *id, void *reply);
+	    const struct fleet *f, const struct corr_maint *m, uint32_t *id,
+	    void *reply);
 /* Queues the removal of a window on every shard: 0 or -EAGAIN. */
 int	 router_maint_remove(struct router *r, unsigned producer, uint32_t id);
 /*
@@ -228,7 +315,8 @@ int	 router_maint_remove(struct router *r, unsigned producer, uint32_t id);
  * exactly one input reports it: 0, -EAGAIN or -EINVAL (bad place).
  */
 int	 router_maint_remove_reply(struct router *r, unsigned producer,
-	    uint32_t id, const struct corr_maint *where, void *reply);
+	    uint32_t id, const struct fleet *f, const struct corr_maint *where,
+	    void *reply);
 /*
  * Queues "time is now" from producer `producer` to every shard: the shard
  * runs corr_engine_advance(engine, now) when it reaches the message, so SLA

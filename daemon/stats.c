@@ -21,7 +21,9 @@ struct stats {
 	struct stats_poll poll;
 	unsigned	 nshards;
 	size_t		 nareas;
+	const struct fleet *fleet;	/* whose areas by_area counts, or NULL */
 	struct stats_shard *shards;	/* by_area arrays owned here */
+	struct stats_reload reload;
 	uint8_t		*comm;		/* per device (stats_put_comm) */
 	size_t		 ncomm;
 };
@@ -35,6 +37,8 @@ stats_new(unsigned nshards, size_t nareas, int64_t started_ms)
 	st->nshards = nshards;
 	st->nareas = nareas;
 	st->started_ms = started_ms;
+	st->reload.last_ok_ms = started_ms;
+	st->reload.last_result = -1;
 	st->shards = xcalloc(nshards, sizeof(*st->shards));
 	for (unsigned i = 0; i < nshards; i++)
 		st->shards[i].by_area = xcalloc(nareas + 1, sizeof(uint32_t));
@@ -127,10 +131,38 @@ stats_shard_copy(struct stats_shard *d, const struct stats_shard *s,
 void
 stats_put_shard(struct stats *st, unsigned shard, const struct stats_shard *s)
 {
+	struct stats_shard c;
+
 	if (shard >= st->nshards)
 		return;
 	pthread_mutex_lock(&st->lock);
-	stats_shard_copy(&st->shards[shard], s, st->nareas);
+	c = *s;
+	/* counted over another fleet (a reload under way): no areas */
+	if (s->fleet != st->fleet)
+		c.by_area = NULL;
+	stats_shard_copy(&st->shards[shard], &c, st->nareas);
+	pthread_mutex_unlock(&st->lock);
+}
+
+void
+stats_put_reload(struct stats *st, const struct stats_reload *r)
+{
+	pthread_mutex_lock(&st->lock);
+	st->reload = *r;
+	pthread_mutex_unlock(&st->lock);
+}
+
+void
+stats_set_fleet(struct stats *st, const struct fleet *f)
+{
+	pthread_mutex_lock(&st->lock);
+	st->fleet = f;
+	st->nareas = f->nareas;
+	for (unsigned i = 0; i < st->nshards; i++) {
+		xfree(st->shards[i].by_area);
+		st->shards[i].by_area = xcalloc(st->nareas + 1,
+		    sizeof(uint32_t));
+	}
 	pthread_mutex_unlock(&st->lock);
 }
 
@@ -139,14 +171,16 @@ stats_view(struct stats *st, struct stats_view *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->nshards = st->nshards;
-	out->nareas = st->nareas;
 	out->started_ms = st->started_ms;
 	out->shards = xcalloc(st->nshards, sizeof(*out->shards));
+	out->phase = stats_phase(st);
+	pthread_mutex_lock(&st->lock);
+	out->nareas = st->nareas;
+	out->fleet = st->fleet;
+	out->reload = st->reload;
 	for (unsigned i = 0; i < st->nshards; i++)
 		out->shards[i].by_area = xcalloc(st->nareas + 1,
 		    sizeof(uint32_t));
-	out->phase = stats_phase(st);
-	pthread_mutex_lock(&st->lock);
 	out->have_poll = st->have_poll;
 	out->poll = st->poll;
 	for (unsigned i = 0; i < st->nshards; i++)

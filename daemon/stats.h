@@ -85,9 +85,22 @@ struct stats_shard {
 	uint32_t	 live[CORR_STATE__COUNT][STATS_TIERS]; /* by state, tier */
 	uint32_t	*by_area;	/* live incidents per fleet area
 					 * (nareas); owned by the copy */
+	const struct fleet *fleet;	/* the fleet by_area counts over */
 };
 
 /* What the HTTP thread gets: every copy at once. */
+/* Configuration reloads (daemon/reload): the poll thread's. */
+struct stats_reload {
+	uint64_t	 ok;		/* reloads applied */
+	uint64_t	 invalid;	/* refused: the file has errors */
+	uint64_t	 failed;	/* refused: a change needs a restart, or
+					 * the swap could not be queued */
+	int64_t		 last_ok_ms;	/* epoch ms of the last applied one, or
+					 * of the start */
+	int		 last_result;	/* 0 ok, 1 invalid, 2 failed; -1 none */
+	uint32_t	 last_ms;	/* how long the last one took, ms */
+};
+
 struct stats_view {
 	int		 phase;		/* enum stats_phase */
 	int64_t		 now_ms;	/* ring_mono_ms() at the view */
@@ -96,7 +109,9 @@ struct stats_view {
 	struct stats_poll poll;
 	unsigned	 nshards;
 	size_t		 nareas;
+	const struct fleet *fleet;	/* whose areas (stats_set_fleet) */
 	struct stats_shard *shards;	/* nshards; at_ms 0: none yet */
+	struct stats_reload reload;
 };
 
 struct stats;
@@ -112,6 +127,15 @@ int	 stats_phase(const struct stats *st);
 void	 stats_put_poll(struct stats *st, const struct stats_poll *p);
 void	 stats_put_shard(struct stats *st, unsigned shard,
 	    const struct stats_shard *s);
+/*
+ * The fleet whose areas the shards' by_area counts name (at start, and at
+ * each reload): zeroes them; a shard's copy counted over another fleet
+ * (s->fleet) keeps its other numbers but not its areas until the shard
+ * has reloaded.  The fleet must outlive every view taken after.
+ */
+void	 stats_set_fleet(struct stats *st, const struct fleet *f);
+/* The reload counters (poll thread). */
+void	 stats_put_reload(struct stats *st, const struct stats_reload *r);
 
 /*
  * The poll thread: its per-device communication state (enum stats_comm,

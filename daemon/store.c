@@ -377,6 +377,35 @@ store_flush(struct store *st, int idle)
 	return 0;
 }
 
+/* A snapshot of e into the journal now: 0 or -errno (logged). */
+static int
+store_snapshot_now(struct store *st, struct corr_engine *e)
+{
+	char *p;
+	size_t n;
+	int rc;
+
+	if (corr_engine_save(e, &p, &n) < 0)
+		return -EINVAL;
+	if ((rc = journal_snapshot(st->j, p, n)) < 0)
+		log_warnx("journal shard=%u: snapshot failed: %s", st->shard,
+		    strerror(-rc));
+	else {
+		ring_add_relaxed(&st->n_snaps, 1);
+		atomic_store(&st->snap_bytes, n);
+	}
+	xfree(p);
+	store_notify(st);
+	return rc < 0 ? rc : 0;
+}
+
+int
+store_reload(struct store *st, struct corr_engine *e, struct fleet *fleet)
+{
+	st->fleet = fleet;
+	return store_snapshot_now(st, e);
+}
+
 static void
 store_compact(struct store *st, struct corr_engine *e)
 {
@@ -1033,6 +1062,7 @@ store_pub_rec(const struct journal_rec *rec, unsigned shard,
 
 	memset(pr, 0, sizeof(*pr));
 	pr->pos = rec->pos;
+	pr->next = rec->next;
 	pr->shard = shard;
 	pr->kpart = -1;
 	pr->koffset = -1;

@@ -169,6 +169,16 @@ extern const struct router_hooks store_hooks;
 void	 store_event(struct store *st, const struct corr_event *ev);
 void	 store_rejected(struct store *st, const struct corr_action *a,
 	    const char *reason);
+/*
+ * Shard thread, a configuration reload (router_hooks.reload): names are
+ * written from `fleet` from now on, and a snapshot of e (the engine over
+ * it) goes into the journal at once, so a restart restores the state the
+ * reload made instead of replaying older inputs against the new file.
+ * 0, or -errno (logged; the reload stands, the next snapshot comes as
+ * usual).
+ */
+int	 store_reload(struct store *st, struct corr_engine *e,
+	    struct fleet *fleet);
 /* Flushes and syncs whatever is buffered, now (shutdown, tests). */
 int	 store_sync(struct store *st);
 

@@ -749,11 +749,13 @@ view_list_route(void *arg, const struct http_req *rq, struct http_resp *rs)
 	uint64_t k;
 	void *val;
 
+	/* under the lock: a reload may swap the fleet the filters check */
+	pthread_rwlock_rdlock(&v->lock);
 	if (view_query_parse(v, rq->query, &q, err, sizeof(err)) != 0) {
+		pthread_rwlock_unlock(&v->lock);
 		http_resp_error(rs, 400, "%s", err);
 		return;
 	}
-	pthread_rwlock_rdlock(&v->lock);
 	if (v->n > 0)
 		hits = xreallocarray(NULL, v->n, sizeof(*hits));
 	while (u64map_next(&v->map, &it, &k, &val))
@@ -867,34 +869,59 @@ view_routes(struct view *v, struct http_route *out)
 
 /* ---- life ---- */
 
+/* The sorted, distinct customer ids of fleet's sites into *out. */
+static size_t
+view_customers(const struct fleet *fleet, const char ***out)
+{
+	const char **c = NULL;
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < fleet->nsites; i++)
+		n += fleet->sites[i].ntenants;
+	if (n > 0)
+		c = xreallocarray(NULL, n, sizeof(*c));
+	for (size_t i = 0; i < fleet->nsites; i++)
+		for (size_t t = 0; t < fleet->sites[i].ntenants; t++)
+			c[k++] = fleet->sites[i].tenants[t].customer;
+	if (k > 0)
+		qsort(c, k, sizeof(*c), view_custcmp);
+	for (size_t i = 0, o = 0; i < k; i++) {
+		if (o == 0 || strcmp(c[o - 1], c[i]) != 0)
+			c[o++] = c[i];
+		if (i + 1 == k)
+			k = o;
+	}
+	*out = c;
+	return k;
+}
+
 struct view *
 view_new(const struct fleet *fleet)
 {
 	struct view *v = xcalloc(1, sizeof(*v));
-	size_t n = 0;
 
 	v->base.ops = &view_ops;
 	v->fleet = fleet;
-	for (size_t i = 0; i < fleet->nsites; i++)
-		n += fleet->sites[i].ntenants;
-	if (n > 0)
-		v->custs = xreallocarray(NULL, n, sizeof(*v->custs));
-	for (size_t i = 0; i < fleet->nsites; i++)
-		for (size_t t = 0; t < fleet->sites[i].ntenants; t++)
-			v->custs[v->ncusts++] =
-			    fleet->sites[i].tenants[t].customer;
-	if (v->ncusts > 0)
-		qsort(v->custs, v->ncusts, sizeof(*v->custs), view_custcmp);
-	for (size_t i = 0, o = 0; i < v->ncusts; i++) {
-		if (o == 0 || strcmp(v->custs[o - 1], v->custs[i]) != 0)
-			v->custs[o++] = v->custs[i];
-		if (i + 1 == v->ncusts)
-			v->ncusts = o;
-	}
+	v->ncusts = view_customers(fleet, &v->custs);
 	u64map_init(&v->map);
 	if (pthread_rwlock_init(&v->lock, NULL) != 0)
 		fatalx("view: pthread_rwlock_init failed");
 	return v;
+}
+
+void
+view_set_fleet(struct view *v, const struct fleet *fleet)
+{
+	const char **c, **old;
+	size_t n = view_customers(fleet, &c);
+
+	pthread_rwlock_wrlock(&v->lock);
+	old = v->custs;
+	v->fleet = fleet;
+	v->custs = c;
+	v->ncusts = n;
+	pthread_rwlock_unlock(&v->lock);
+	xfree(old);
 }
 
 struct pub_sink *

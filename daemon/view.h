@@ -44,6 +44,12 @@ struct view;
  */
 struct view *view_new(const struct fleet *fleet);
 /*
+ * A configuration reload: filters check `fleet` from now on (under the
+ * view's lock, so a request sees one fleet or the other).  The old fleet
+ * may go once this returns.
+ */
+void	 view_set_fleet(struct view *v, const struct fleet *fleet);
+/*
  * The sink to publish_attach(), reporting done to host (copied); valid
  * until view_free.  Call before the pump starts.
  */

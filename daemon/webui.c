@@ -4,7 +4,8 @@
  * The assets are byte arrays in build/gen/webassets.inc (web/embed.py);
  * a request looks its name up in that table (a handful of entries, so a
  * linear scan), answers with the type its extension names, a strong ETag
- * and the page's security headers.  The page itself is index.html; / and
+ * and the page's security headers, or 304 without a body when
+ * If-None-Match already names that ETag.  The page itself is index.html; / and
  * /incident/<id> (deep links, read by the page's script) both answer it.
  * No state, no locks: the tables are constant.
  */
@@ -60,6 +61,17 @@ webui_find(const char *name)
 	return NULL;
 }
 
+/* 1 when If-None-Match (a list of tags, or *) names etag. */
+static int
+webui_fresh(const char *inm, const char *etag)
+{
+	if (inm == NULL)
+		return 0;
+	while (*inm == ' ')
+		inm++;
+	return strcmp(inm, "*") == 0 || strstr(inm, etag) != NULL;
+}
+
 static void
 webui_send(const struct webui_asset *a, const struct http_req *rq,
     struct http_resp *rs)
@@ -74,6 +86,10 @@ webui_send(const struct webui_asset *a, const struct http_req *rq,
 	http_resp_header(rs, "X-Content-Type-Options", "nosniff");
 	http_resp_header(rs, "Referrer-Policy", "no-referrer");
 	rs->ctype = webui_type(a->name);
+	if (webui_fresh(http_req_header(rq, "If-None-Match"), a->etag)) {
+		rs->status = 304;
+		return;
+	}
 	http_resp_append(rs, (const char *)a->data, a->len);
 }
 

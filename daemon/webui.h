@@ -11,8 +11,9 @@
  * that allows this origin only.
  *
  * Caching: every answer has a strong ETag (a hash of the file) and
- * `Cache-Control: no-cache`, so a browser asks again at each load and a
- * rebuilt daemon's page is never mixed with an old one's.
+ * `Cache-Control: no-cache`, so a browser asks again at each load, gets a
+ * 304 without a body while the file is the same, and never mixes a
+ * rebuilt daemon's page with an old one's.
  */
 #ifndef TOCSIN_WEBUI_H
 #define TOCSIN_WEBUI_H

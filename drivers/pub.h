@@ -59,6 +59,8 @@ struct pub_span {
 /* One record; valid during offer() only. */
 struct pub_rec {
 	uint64_t	 pos;		/* journal position, for done/rewind */
+	uint64_t	 next;		/* where the next record starts (a
+					 * resume point: daemon/sse's ids) */
 	unsigned	 shard;
 	uint8_t		 kind;		/* enum pub_kind */
 	/* PUB_EVENT, PUB_STATE: */

@@ -184,6 +184,7 @@ struct mbc_dev {
 	double		 rtt_sum;	/* seconds over nrtt answers */
 	uint32_t	 nrtt;
 	/* an operator's write: pending, then under way instead of a poll */
+	uint8_t		 retired;	/* retire_device: never polled again */
 	uint8_t		 wr_pending;	/* queued, waits for the poll to end */
 	uint8_t		 wr_active;	/* busy with the request, not a poll */
 	uint8_t		 wr_sent;	/* it was put on the wire */
@@ -1469,7 +1470,8 @@ mbc_start(struct mbclient *c)
 	cl->running = 1;
 	cl->refilled = ev_now(cl->loop);
 	for (size_t i = 0; i < cl->ndevs; i++)
-		dev_arm(cl, cl->devs[i], i);
+		if (!cl->devs[i]->retired)
+			dev_arm(cl, cl->devs[i], i);
 	return 0;
 }
 
@@ -1517,7 +1519,7 @@ mbc_request(struct mbclient *c, size_t i, const struct mbap_req *w,
 
 	if (fc_is_write(w->fc) && !cl->cfg.allow_writes)
 		return -EPERM;
-	if (i >= cl->ndevs || cb == NULL)
+	if (i >= cl->ndevs || cb == NULL || cl->devs[i]->retired)
 		return -EINVAL;
 	if (!fc_is_write(w->fc) && (w->fc < MBAP_FC_READ_COILS ||
 	    w->fc > MBAP_FC_READ_INPUT))
@@ -1598,6 +1600,53 @@ mbc_free(struct mbclient *c)
 	xfree(cl);
 }
 
+/*
+ * A configuration reload took the device away (or changed it: a new one
+ * is added in its place).  Its slot's tid goes stale, so an answer that
+ * still comes is dropped like a late one; the connection stays for the
+ * other devices on it.  The device struct stays (add-order indexes of the
+ * others do not move) and is freed with the client.
+ */
+static void
+mbc_retire_device(struct mbclient *c, size_t i)
+{
+	struct mbc *cl = container_of(c, struct mbc, base);
+	struct mbc_dev *d;
+
+	if (i >= cl->ndevs || (d = cl->devs[i])->retired)
+		return;
+	d->retired = 1;
+	ev_timer_stop(cl->loop, &d->poll);
+	ev_timer_stop(cl->loop, &d->rto);
+	if (d->conn != NULL) {
+		if (d->queued)
+			wait_remove(d->conn, d);
+		slot_release(d, 1);
+	}
+	d->busy = 0;
+	if (d->wr_active || d->wr_pending) {
+		d->wr_pending = 0;
+		write_finish(d, MBCLIENT_CLOSED, 0);
+	}
+	if (d->conn != NULL && d->conn->state == C_UP)
+		conn_pump(d->conn);
+}
+
+static int
+mbc_rebind_device(struct mbclient *c, size_t i, uint32_t index,
+    const struct mbmap_profile *p)
+{
+	struct mbc *cl = container_of(c, struct mbc, base);
+	struct mbc_dev *d;
+
+	if (i >= cl->ndevs || (d = cl->devs[i])->retired || p == NULL ||
+	    p->npoints != d->plan.npoints)
+		return -EINVAL;
+	d->index = index;
+	d->plan.src = p->points;
+	return 0;
+}
+
 static const struct mbclient_ops mbclient_tcp_ops = {
 	.name		= "modbus-tcp",
 	.add_device	= mbc_add_device,
@@ -1606,6 +1655,8 @@ static const struct mbclient_ops mbclient_tcp_ops = {
 	.request	= mbc_request,
 	.counters	= mbc_counters,
 	.free		= mbc_free,
+	.retire_device	= mbc_retire_device,
+	.rebind_device	= mbc_rebind_device,
 };
 
 struct mbclient *

@@ -265,6 +265,23 @@ struct mbclient_ops {
 	void	(*counters)(const struct mbclient *c, struct mbclient_counters *out);
 	/* Stops and frees the client. */
 	void	(*free)(struct mbclient *c);
+	/*
+	 * A configuration reload: device i (add order) is never polled
+	 * again.  A request in flight is forgotten (its answer, if it
+	 * comes, is dropped as a late one), a queued or running write ends
+	 * with MBCLIENT_CLOSED through its callback, no poll result comes;
+	 * the connection stays for the other devices on it.  Add-order
+	 * indexes of the others do not move.  Safe to call twice.
+	 */
+	void	(*retire_device)(struct mbclient *c, size_t i);
+	/*
+	 * A configuration reload: device i (add order) keeps its connection,
+	 * timers and breaker, its results now say `index`, its plan reads
+	 * the points of p (a new copy of the same points).  0, or -EINVAL
+	 * (no such device, retired, or p has another number of points).
+	 */
+	int	(*rebind_device)(struct mbclient *c, size_t i, uint32_t index,
+		    const struct mbmap_profile *p);
 };
 
 struct mbclient {

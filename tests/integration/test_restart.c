@@ -276,7 +276,7 @@ run_feed(struct run *rn, const int resume[NSHARDS], int pace_us)
 			c.actor = "service-desk";
 			c.severity = SEV_MINOR;
 			c.at = at;
-			while (router_complaint(rn->r, 0, &c, NULL) ==
+			while (router_complaint(rn->r, 0, NULL, &c, NULL) ==
 			    -EAGAIN)
 				usleep(100);
 			break;

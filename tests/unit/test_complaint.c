@@ -207,7 +207,7 @@ static void
 post(const char *auth, const char *body, struct http_resp *rs)
 {
 	struct http_in in = { "POST", COMPLAINT_PATH, auth, body,
-	    strlen(body), strlen(body) };
+	    strlen(body), strlen(body), NULL, NULL };
 
 	http_handle(R, OPAPI_NROUTES, TOKEN, 65536, &in, rs);
 }

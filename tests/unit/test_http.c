@@ -2,13 +2,17 @@
  * test_http.c - daemon/http (the gates of http.h: path, token, body size,
  * routing, JSON) through http_handle() without a socket, then a real
  * server on a free loopback port for what needs one (the connection
- * limit, a body larger than max_body as it arrives, HEAD); the token
+ * limit, a body larger than max_body as it arrives, HEAD, a streamed
+ * response that is suspended while it has nothing, woken from another
+ * thread, ended, and ended by a stop while suspended); the token
  * file's checks; daemon/monitor's health verdicts and its /metrics text
  * read by a strict Prometheus text parser (tests/support/promtext).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +67,8 @@ handle(const char *method, const char *url, const char *auth,
     const char *body, struct http_resp *rs, json_t **j)
 {
 	struct http_in in = { method, url, auth, body,
-	    body != NULL ? strlen(body) : 0, body != NULL ? strlen(body) : 0 };
+	    body != NULL ? strlen(body) : 0, body != NULL ? strlen(body) : 0,
+	    NULL, NULL };
 
 	http_handle(routes, NROUTES, TOKEN, 64, &in, rs);
 	if (j != NULL)
@@ -165,7 +170,7 @@ Test(http, writes_need_the_token_before_anything_else)
 	/* no token configured: every write refused, reads served */
 	{
 		struct http_in in = { "POST", "/echo", "Bearer " TOKEN, "{}", 2,
-		    2 };
+		    2, NULL, NULL };
 
 		http_handle(routes, NROUTES, NULL, 64, &in, &rs);
 		cr_assert_eq(rs.status, 401);
@@ -543,4 +548,142 @@ Test(monitor, metrics_parse_as_prometheus_text)
 	http_resp_fini(&rs);
 	stats_view_fini(&v);
 	stats_free(st);
+}
+
+/* ---- streamed responses ---- */
+
+/* A stream's owner: bytes to send, whether it ended, how often read. */
+struct strm {
+	pthread_mutex_t	 mu;
+	char		 q[64];
+	size_t		 n;
+	int		 end, reads, fins;
+	struct http_stream *hs;
+};
+
+static ssize_t
+strm_read(void *arg, char *buf, size_t max)
+{
+	struct strm *t = arg;
+	ssize_t n = 0;
+
+	pthread_mutex_lock(&t->mu);
+	t->reads++;
+	if (t->n > 0) {
+		n = (ssize_t)(t->n < max ? t->n : max);
+		memcpy(buf, t->q, (size_t)n);
+		memmove(t->q, t->q + n, t->n - (size_t)n);
+		t->n -= (size_t)n;
+	} else if (t->end)
+		n = HTTP_STREAM_END;
+	pthread_mutex_unlock(&t->mu);
+	return n;
+}
+
+static void
+strm_fin(void *arg)
+{
+	struct strm *t = arg;
+
+	pthread_mutex_lock(&t->mu);
+	t->fins++;
+	t->hs = NULL;
+	pthread_mutex_unlock(&t->mu);
+}
+
+/* GET /stream: sends the X-Test header's value, then what is put. */
+static void
+strm_route(void *arg, const struct http_req *rq, struct http_resp *rs)
+{
+	struct strm *t = arg;
+	const char *h = http_req_header(rq, "X-Test");
+
+	pthread_mutex_lock(&t->mu);
+	t->n = (size_t)snprintf(t->q, sizeof(t->q), "%s;", h ? h : "-");
+	t->end = 0;
+	t->hs = http_resp_stream(rs, "text/plain", strm_read, strm_fin, t);
+	pthread_mutex_unlock(&t->mu);
+}
+
+static void
+strm_put(struct strm *t, const char *p, int end)
+{
+	pthread_mutex_lock(&t->mu);
+	memcpy(t->q + t->n, p, strlen(p));
+	t->n += strlen(p);
+	t->end = end;
+	http_stream_wake(t->hs);
+	pthread_mutex_unlock(&t->mu);
+}
+
+/* Reads fd into buf (NUL-terminated) until want is in it or 5 s pass;
+ * 1 when found. */
+static int
+read_until(int fd, char *buf, size_t len, size_t *n, const char *want)
+{
+	for (int i = 0; i < 500 && strstr(buf, want) == NULL; i++) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		ssize_t k;
+
+		if (poll(&pfd, 1, 10) <= 0)
+			continue;
+		if ((k = read(fd, buf + *n, len - *n - 1)) <= 0)
+			break;
+		*n += (size_t)k;
+		buf[*n] = '\0';
+	}
+	return strstr(buf, want) != NULL;
+}
+
+Test(http, streamed_response_suspends_wakes_and_ends)
+{
+	static struct strm t = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct http_route r[1] = { { "GET", "/stream", 0, strm_route, &t } };
+	static const char req[] = "GET /stream HTTP/1.1\r\nHost: x\r\n"
+	    "X-Test: hi\r\n\r\n";
+	struct http_config c;
+	struct http_server *s;
+	char err[256], buf[4096] = "";
+	size_t n = 0;
+	int fd, reads;
+
+	memset(&c, 0, sizeof(c));
+	http_config_defaults(&c);
+	c.listen = "127.0.0.1:0";
+	cr_assert_eq(http_start(&c, r, 1, NULL, &s, err, sizeof(err)), 0,
+	    "%s", err);
+	fd = httpfix_connect((int)http_port(s));
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+	cr_assert(read_until(fd, buf, sizeof(buf), &n, "hi;"), "%s", buf);
+	cr_assert(strstr(buf, "Content-Type: text/plain") != NULL, "%s", buf);
+	cr_assert(strstr(buf, "Connection: close") != NULL, "%s", buf);
+	/* nothing to send: suspended, so read() is not asked in a loop */
+	usleep(300000);
+	pthread_mutex_lock(&t.mu);
+	reads = t.reads;
+	pthread_mutex_unlock(&t.mu);
+	cr_assert_leq(reads, 3, "read() asked %d times while idle", reads);
+	strm_put(&t, "more;", 0);
+	cr_assert(read_until(fd, buf, sizeof(buf), &n, "more;"), "%s", buf);
+	strm_put(&t, "last", 1);
+	cr_assert(read_until(fd, buf, sizeof(buf), &n, "\r\n0\r\n"),
+	    "the last chunk: %s", buf);
+	close(fd);
+	for (int i = 0; i < 200 && t.fins == 0; i++)
+		usleep(10000);
+	pthread_mutex_lock(&t.mu);
+	cr_assert_eq(t.fins, 1);
+	pthread_mutex_unlock(&t.mu);
+
+	/* a suspended stream at the stop: ended, not left hanging */
+	n = 0;
+	buf[0] = '\0';
+	fd = httpfix_connect((int)http_port(s));
+	cr_assert_eq(write(fd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+	cr_assert(read_until(fd, buf, sizeof(buf), &n, "hi;"), "%s", buf);
+	usleep(100000);
+	http_stop(s);
+	cr_assert_eq(t.fins, 2);
+	close(fd);
 }

@@ -84,7 +84,8 @@ static const struct http_route routes[] = {
 
 Test(httpdefer, socketless)
 {
-	struct http_in in = { "POST", "/keep", "Bearer " TOKEN, "", 0, 0 };
+	struct http_in in = { "POST", "/keep", "Bearer " TOKEN, "", 0, 0,
+	    NULL, NULL };
 	struct http_resp rs;
 	struct http_pending *p;
 

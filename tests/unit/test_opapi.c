@@ -79,7 +79,8 @@ static int
 handle(const char *method, const char *url, const char *body, json_t **j)
 {
 	struct http_in in = { method, url, "Bearer " TOKEN, body,
-	    body != NULL ? strlen(body) : 0, body != NULL ? strlen(body) : 0 };
+	    body != NULL ? strlen(body) : 0, body != NULL ? strlen(body) : 0,
+	    NULL, NULL };
 	struct http_resp rs;
 	int st;
 
@@ -496,7 +497,7 @@ send_acks(struct http_resp *rs, int n)
 		char url[64];
 		const char *body = "{\"actor\":\"amy\"}";
 		struct http_in in = { "POST", url, "Bearer " TOKEN, body,
-		    strlen(body), strlen(body) };
+		    strlen(body), strlen(body), NULL, NULL };
 
 		snprintf(url, sizeof(url), "/api/v1/incidents/INC-0-%d/ack",
 		    i + 1);
@@ -583,7 +584,8 @@ Test(opapi, no_room_in_time_is_503_and_never_applied)
 	{
 		const char *body = "{\"actor\":\"amy\"}";
 		struct http_in in = { "POST", "/api/v1/incidents/INC-0-1/ack",
-		    "Bearer " TOKEN, body, strlen(body), strlen(body) };
+		    "Bearer " TOKEN, body, strlen(body), strlen(body), NULL,
+		    NULL };
 		struct http_resp x;
 
 		http_handle(R, OPAPI_NROUTES, TOKEN, 65536, &in, &x);

@@ -600,11 +600,11 @@ Test(router, complaints_reach_their_sites_shard_and_the_hook_sees_the_id)
 	router_set_hooks(r, &complaint_hooks, &seen);
 	cr_assert_eq(router_start(r), 0);
 	sh = router_shard_of(r, 7);
-	cr_assert_eq(router_complaint(r, 0, &c, &seen.n), 0);
+	cr_assert_eq(router_complaint(r, 0, NULL, &c, &seen.n), 0);
 	c.customer = "ctcc";	/* no tenant of S7 */
-	cr_assert_eq(router_complaint(r, 0, &c, NULL), 0);
+	cr_assert_eq(router_complaint(r, 0, NULL, &c, NULL), 0);
 	c.site = NSITES;
-	cr_assert_eq(router_complaint(r, 0, &c, &seen), -EINVAL);
+	cr_assert_eq(router_complaint(r, 0, NULL, &c, &seen), -EINVAL);
 	router_stop(r);
 	cr_assert_eq(seen.n, 2);
 	corr_id_format(want, sizeof(want), "INC-", sh, 1);

@@ -169,7 +169,7 @@ offer_kind(uint8_t kind, unsigned shard)
 static int
 get(const char *url, json_t **out)
 {
-	struct http_in in = { "GET", url, NULL, "", 0, 0 };
+	struct http_in in = { "GET", url, NULL, "", 0, 0, NULL, NULL };
 	struct http_resp rs;
 	json_error_t je;
 	int st;

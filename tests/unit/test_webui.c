@@ -1,13 +1,16 @@
 /*
  * test_webui.c - daemon/webui through http_handle() without a socket: the
  * page at / and at a deep link /incident/<id>, its assets with their
- * types and a strong ETag, the CSP that allows
+ * types, a strong ETag and a 304 for If-None-Match, the CSP that allows
  * this origin only, a 404 for an unknown asset; and that the page's
  * files reference nothing outside this origin (no http:, https: or //
  * URL in the HTML, the CSS or the script).
  */
 #include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "daemon/http.h"
 #include "daemon/webui.h"
@@ -21,6 +24,23 @@ setup(void)
 }
 
 TestSuite(webui, .init = setup);
+
+/* The request's one header: If-None-Match, when the test gives it. */
+static const char *
+inm_header(void *ctx, const char *name)
+{
+	return strcasecmp(name, "If-None-Match") == 0 ? ctx : NULL;
+}
+
+/* GET url, with If-None-Match: inm unless NULL. */
+static void
+get_if(const char *url, const char *inm, struct http_resp *rs)
+{
+	struct http_in in = { .method = "GET", .url = url, .body = "",
+	    .header = inm_header, .header_ctx = (void *)(uintptr_t)inm };
+
+	http_handle(routes, WEBUI_NROUTES, NULL, 1024, &in, rs);
+}
 
 static void
 get(const char *url, struct http_resp *rs)
@@ -61,7 +81,7 @@ Test(webui, the_page_at_root_and_at_a_deep_link)
 	http_resp_fini(&b);
 }
 
-Test(webui, assets_with_types_and_etags)
+Test(webui, assets_with_types_etags_and_304)
 {
 	static const struct { const char *url, *ctype; } t[] = {
 		{ "/assets/app.js", "text/javascript; charset=utf-8" },
@@ -73,6 +93,7 @@ Test(webui, assets_with_types_and_etags)
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		struct http_resp rs, again, other;
 		const char *etag;
+		char list[128];
 
 		get(t[i].url, &rs);
 		cr_assert_eq(rs.status, 200, "%s", t[i].url);
@@ -82,11 +103,16 @@ Test(webui, assets_with_types_and_etags)
 		cr_assert_not_null(etag);
 		cr_expect(etag[0] == '"' && etag[strlen(etag) - 1] == '"' &&
 		    strlen(etag) == 18, "a strong, quoted tag: %s", etag);
-		get(t[i].url, &again);
-		cr_expect_eq(again.status, 200);
-		cr_expect_str_eq(hdr(&again, "ETag"), etag, "the same file, "
-		    "the same tag");
-		get(t[i].url, &other);
+		get_if(t[i].url, etag, &again);
+		cr_expect_eq(again.status, 304, "%s with its ETag", t[i].url);
+		cr_expect_eq(again.len, 0);
+		cr_expect_str_eq(hdr(&again, "ETag"), etag);
+		http_resp_fini(&again);
+		snprintf(list, sizeof(list), "\"0000000000000000\", %s", etag);
+		get_if(t[i].url, list, &again);
+		cr_expect_eq(again.status, 304, "a list naming it");
+		get_if(t[i].url, "\"0000000000000000\"", &other);
+		cr_expect_eq(other.status, 200, "another tag: the body");
 		cr_expect_eq(other.len, rs.len);
 		http_resp_fini(&rs);
 		http_resp_fini(&again);
