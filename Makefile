@@ -6,6 +6,8 @@
 #   make SANITIZER=address|undefined|thread test
 #                        the same under a sanitizer (libc malloc, own build dir)
 #   make bench           run the benchmarks under bench/
+#   make install         install the programs, man pages, example config and
+#                        systemd unit (PREFIX=/usr/local, DESTDIR, SYSCONFDIR=/etc)
 #   make deps            install the Debian packages that are missing
 #   make clean
 #
@@ -72,7 +74,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 BINS := $(PROGRAMS:daemon/%.c=$(BUILD)/%)
 
-.PHONY: all test unit demo bench deps fuzz clean
+.PHONY: all test unit demo bench deps fuzz clean install man
 .SECONDARY:
 
 # Criterion cannot start under ThreadSanitizer (its arena mmap collides with
@@ -169,6 +171,50 @@ demo: deps all
 
 bench: all
 	@sh bench/run.sh $(BUILD)
+
+# Installation (docs/install.md).  Nothing here needs root when DESTDIR is
+# set; an existing $(SYSCONFDIR)/tocsin/tocsin.yaml is never overwritten.
+PREFIX      ?= /usr/local
+SBINDIR     ?= $(PREFIX)/sbin
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/tocsin
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+MAN_SRC     := $(wildcard docs/man/*.[1-8])
+MAN_GEN     := $(BUILD)/man/tocsin.yaml.5
+
+# tocsin.yaml(5) is docs/configuration.md, so its key tables exist once.
+$(BUILD)/man/tocsin.yaml.5: docs/configuration.md docs/man/md2man.py
+	@mkdir -p $(dir $@)
+	python3 docs/man/md2man.py tocsin.yaml 5 "tocsind configuration file" \
+	    <docs/configuration.md >$@.tmp.$$$$ && mv -f $@.tmp.$$$$ $@
+
+man: $(MAN_GEN)
+all: $(MAN_GEN)
+
+install: $(BINS) $(MAN_GEN)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 \
+	    $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)/examples \
+	    $(DESTDIR)$(SYSCONFDIR)/tocsin $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR)
+	install -m 755 $(BUILD)/tocsind $(DESTDIR)$(SBINDIR)/tocsind
+	if [ -f $(BUILD)/tocsinctl ]; then \
+	    install -m 755 $(BUILD)/tocsinctl $(DESTDIR)$(BINDIR)/tocsinctl; fi
+	for m in $(MAN_SRC) $(MAN_GEN); do \
+	    s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	sed -e 's|/usr/local/sbin|$(SBINDIR)|g' \
+	    -e 's|/etc/tocsin|$(SYSCONFDIR)/tocsin|g' etc/tocsind.service \
+	    >$(DESTDIR)$(UNITDIR)/tocsind.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/tocsind.service
+	install -m 644 etc/tocsin.sysusers $(DESTDIR)$(SYSUSERSDIR)/tocsin.conf
+	install -m 644 etc/tocsin.yaml $(DESTDIR)$(DOCDIR)/examples/tocsin.yaml
+	install -m 644 README.md docs/*.md etc/openapi.json $(DESTDIR)$(DOCDIR)/
+	if [ ! -e $(DESTDIR)$(SYSCONFDIR)/tocsin/tocsin.yaml ]; then \
+	    install -m 644 etc/tocsin.yaml $(DESTDIR)$(SYSCONFDIR)/tocsin/tocsin.yaml; \
+	else echo "install: $(DESTDIR)$(SYSCONFDIR)/tocsin/tocsin.yaml exists, kept"; fi
 
 clean:
 	rm -rf build

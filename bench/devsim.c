@@ -41,6 +41,7 @@
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -712,15 +713,29 @@ scen_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		    ds.model.fleet->sites[st->index].id :
 		    ds.model.fleet->devices[st->index].id;
 
+		struct timespec ts;
+
 		if (ds.t_ready + st->at_ms > now)
 			break;
-		log_info("devsim scenario line=%d at_ms=%lld target=%s "
-		    "action=%s arg=%u", st->line, (long long)st->at_ms, tgt,
-		    devsim_act_name((enum devsim_act)st->act), st->arg);
 		if (st->act == DS_DROP)
 			scen_drop(st);
 		else
 			devsim_scen_apply(&ds.model, st, now);
+		/*
+		 * wall_us: the wall clock right after the register images
+		 * changed (the next request sees the step), for latency
+		 * benchmarks (bench/e2e.sh); model_ms: the time the physics
+		 * took as the step's start (the loop's cached clock, also
+		 * wall-clock), from which a later threshold crossing of the
+		 * battery or the room follows.
+		 */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		log_info("devsim scenario line=%d at_ms=%lld target=%s "
+		    "action=%s arg=%u wall_us=%lld model_ms=%lld", st->line,
+		    (long long)st->at_ms, tgt,
+		    devsim_act_name((enum devsim_act)st->act), st->arg,
+		    (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000,
+		    (long long)now);
 		ds.scen.next++;
 	}
 	scen_schedule();

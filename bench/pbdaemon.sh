@@ -133,7 +133,6 @@ http:
 EOF
 fi
 
-key() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
 # stamp LINE: when the process wrote a counters line, s (ms resolution)
 stamp() {
 	case $1 in
@@ -143,17 +142,7 @@ stamp() {
 }
 
 # mark: SIGUSR1, waits (5 s) for the new counters line; sets LINE, W, C.
-mark() {
-	n0=$(grep -c ' counters uptime_s=' "$ERR")
-	W=$(date +%s%N); C=$(ticks "/proc/$PID")
-	kill -USR1 "$PID"
-	i=0
-	while [ "$(grep -c ' counters uptime_s=' "$ERR")" -le "$n0" ]; do
-		[ $i -lt 50 ] || { echo "pbdaemon: no counters line from $NAME" >&2; exit 1; }
-		sleep 0.1; i=$((i + 1))
-	done
-	LINE=$(grep ' counters uptime_s=' "$ERR" | tail -1)
-}
+mark() { counters_mark "$ERR" "pbdaemon: $NAME" || exit 1; }
 
 ERR=$DIR/$NAME.err
 rm -f "$DIR/events.jsonl"

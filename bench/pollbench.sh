@@ -46,6 +46,7 @@
 # transactions against libmodbus's (target <= 0.33) and the floor's
 # (target <= 1.5), cores used, peak RSS against 2 KiB x D + 20 MiB.
 set -u
+. "$(dirname "$0")/procstat.sh"
 
 BUILD=${1:-build/default}
 LM_TX=${PB_LM_TX:-20000}
@@ -88,18 +89,6 @@ stop_sims() {
 cleanup() { stop_sims; rm -rf "$TMP"; }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-
-# A free port on a random 127.X.0.1 (X in 20..249).
-pick_base() {
-	python3 - <<'EOF'
-import random, socket
-x = random.randint(20, 249)
-s = socket.socket()
-s.bind(("127.%d.0.1" % x, 0))
-print("127.%d.0.1 %d" % (x, s.getsockname()[1]))
-s.close()
-EOF
-}
 
 # start_sims D K SHARDS: starts devsim (D devices, K per gateway), sets
 # BASE PORT SIMPIDS; 0 when ready.
@@ -144,7 +133,6 @@ sim_cpu() {
 	    awk '{ s += $1 } END { printf "%.3f\n", s }'
 }
 
-field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
 
 # run LABEL BIN D K [ARGS...]: one client run against the running devsim.
 run() {
@@ -183,7 +171,7 @@ client() {
 	fi
 	detail=$(grep '^pollbench tocsin detail' "$TMP/client.out")
 	[ -n "$detail" ] && echo "$detail"
-	rpp=$(field "$detail" reads_per_poll)
+	rpp=$(key "$detail" reads_per_poll)
 	[ -n "$rpp" ] || rpp=1
 	# The simulator's CPU over the whole client run (connect, warm-up,
 	# measured phase), as a share of one core over the same wall time.

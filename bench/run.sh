@@ -17,7 +17,8 @@ if [ -x "$BUILD/bench/pubbench" ]; then
 	echo "=== pubbench --edges 20000 --open 20000"
 	"$BUILD/bench/pubbench" --edges 20000 --open 20000 || rc=1
 fi
-# whole processes: the idle daemon, then the poller (simulator, clients)
+# whole processes: the idle daemon, then the poller (simulator, clients),
+# then the whole daemon in a storm
 if [ -f bench/idlebench.sh ]; then
 	echo "=== idlebench.sh"
 	sh bench/idlebench.sh "$BUILD" || rc=1
@@ -25,5 +26,11 @@ fi
 if [ -f bench/pollbench.sh ]; then
 	echo "=== pollbench.sh"
 	sh bench/pollbench.sh "$BUILD" || rc=1
+fi
+# the whole daemon end to end: a storm on 10,000 simulated devices, to
+# Kafka (a real broker where Java is present) and SSE, against the poller
+if [ -f bench/e2e.sh ]; then
+	echo "=== e2e.sh"
+	sh bench/e2e.sh "$BUILD" || rc=1
 fi
 exit $rc

@@ -1283,6 +1283,11 @@ http_start(const struct http_config *c, const struct http_route *routes,
 	    v6 ? "]" : "", s->port, c->max_connections, c->max_body,
 	    c->max_streams,
 	    token != NULL ? "token" : "refused (no http.token_file)");
+	/* the route table as served: test_openapi checks etc/openapi.json
+	 * against these lines */
+	for (size_t i = 0; i < nroutes; i++)
+		log_debug("http route method=%s path=%s", routes[i].method,
+		    routes[i].path);
 	*out = s;
 	return 0;
 }

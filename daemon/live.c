@@ -47,6 +47,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -65,6 +66,7 @@
 #include "daemon/publish.h"
 #include "daemon/reload.h"
 #include "daemon/router.h"
+#include "daemon/sdnotify.h"
 #include "daemon/sse.h"
 #include "daemon/view.h"
 #include "daemon/webui.h"
@@ -747,6 +749,41 @@ live_log_counters(struct live *lv, const char *what)
 	}
 }
 
+/* systemd (Type=notify): ready once restored and polling; a failed send is
+ * logged, never fatal (docs/install.md). */
+static void
+live_notify(const char *census)
+{
+	char msg[512];
+	int rc;
+
+	snprintf(msg, sizeof(msg), "READY=1\nMAINPID=%ld\nSTATUS=running: %s",
+	    (long)getpid(), census);
+	if ((rc = sdnotify(msg)) < 0)
+		log_warnx("sd_notify READY=1 failed err=\"%s\"", strerror(-rc));
+	else if (rc > 0)
+		log_info("sd_notify READY=1 sent");
+}
+
+/* systemd: a reload begins (RELOADING=1, with the monotonic time systemd
+ * asks for) or ends, applied or refused (READY=1 again). */
+static void
+live_notify_reload(int begin)
+{
+	struct timespec ts;
+	char msg[96];
+
+	if (!begin) {
+		(void)sdnotify("READY=1");
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+	    (unsigned long long)ts.tv_sec * 1000000ULL +
+	    (unsigned long long)ts.tv_nsec / 1000);
+	(void)sdnotify(msg);
+}
+
 static void
 live_stop(struct live *lv, const char *reason)
 {
@@ -1116,10 +1153,12 @@ live_reload(struct live *lv)
 	int rc, carried;
 
 	log_info("signal=SIGHUP reloading config=%s", lv->cfg->path);
+	live_notify_reload(1);
 	res = reload_prepare(lv->cfg->path, lv->cfg, lv->nshards, lv->sinks,
 	    &r);
 	if (res != RELOAD_OK) {
 		live_reload_count(lv, res, (uint32_t)(ring_mono_ms() - t0));
+		live_notify_reload(0);
 		return;
 	}
 	/* the same modbus section: the poller is reloaded in place and every
@@ -1133,6 +1172,7 @@ live_reload(struct live *lv)
 		reload_free(r, 0);
 		live_reload_count(lv, RELOAD_FAILED,
 		    (uint32_t)(ring_mono_ms() - t0));
+		live_notify_reload(0);
 		return;
 	}
 	/* the held alarm keys go with their new indexes (outbox_remap);
@@ -1145,6 +1185,7 @@ live_reload(struct live *lv)
 		reload_free(r, 0);
 		live_reload_count(lv, RELOAD_FAILED,
 		    (uint32_t)(ring_mono_ms() - t0));
+		live_notify_reload(0);
 		return;
 	}
 	/* from here on the producer speaks the new fleet's indexes */
@@ -1192,6 +1233,7 @@ live_reload(struct live *lv)
 	live_stats_put(lv);
 	c = &r->counts;
 	live_reload_count(lv, RELOAD_OK, (uint32_t)(ring_mono_ms() - t0));
+	live_notify_reload(0);
 	log_info("reloaded config=%s devices_added=%zu devices_removed=%zu "
 	    "devices_changed=%zu devices_kept=%zu devices_retired=%zu "
 	    "sites_added=%zu sites_removed=%zu profiles_added=%zu "
@@ -1579,9 +1621,12 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	    "output=%s duration_s=%g", TOCSIN_VERSION, (long)getpid(),
 	    cfg->path, census, lv.nshards, outpath, opts->duration_s);
 
+	live_notify(census);
+
 	ev_run(lv.loop, 0);
 
 	stats_set_phase(lv.stats, STATS_STOPPING);
+	(void)sdnotify("STOPPING=1");
 	live_shutdown(&lv);
 	ev_now_update(lv.loop);
 	snprintf(err, sizeof(err), "stop reason=%s census=\"%s\"",

@@ -587,6 +587,7 @@
     if (e.lastEventId) S.lastId = e.lastEventId;
     S.lastEventAt = Date.now();
     S.lastEvent = (ev.event || '') + ' ' + (inc(ev).id || '');
+    tickHeader();
     if (S.held) S.held.push(ev); else apply(ev, true);
     queueRender();
   }

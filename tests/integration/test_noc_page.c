@@ -111,7 +111,7 @@ setup(void)
 	N.sim = N.daemon = N.node = -1;
 	snprintf(N.dir, sizeof(N.dir), "/tmp/tocsin-noc-XXXXXX");
 	cr_assert_not_null(mkdtemp(N.dir));
-	snprintf(N.net, sizeof(N.net), "127.0.%u.", 204 + (r >> 8) % 46);
+	snprintf(N.net, sizeof(N.net), "127.0.%u.", 220 + (r >> 8) % 30);
 	snprintf(a, sizeof(a), "%s1", N.net);
 	N.modport = tenv_free_port(a);
 	N.port = tenv_free_port("127.0.0.1");
