@@ -97,6 +97,14 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# The NOC page (web/) is compiled into tocsind: web/embed.py turns its
+# files into byte arrays that daemon/webui.c includes (docs/noc.md).
+WEB_SRC := $(wildcard web/*.html web/*.css web/*.js web/*.svg)
+build/gen/webassets.inc: $(WEB_SRC) web/embed.py
+	@mkdir -p $(dir $@)
+	python3 web/embed.py $@ $(WEB_SRC)
+$(BUILD)/daemon/webui.o build/fuzz/obj/daemon/webui.o: build/gen/webassets.inc
+
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^

@@ -131,6 +131,16 @@ http_resp_fini(struct http_resp *rs)
 }
 
 void
+http_resp_header(struct http_resp *rs, const char *name, const char *value)
+{
+	if (rs->nhdr < HTTP_HDRS_MAX) {
+		rs->hdr[rs->nhdr].name = name;
+		rs->hdr[rs->nhdr].value = value;
+		rs->nhdr++;
+	}
+}
+
+void
 http_resp_append(struct http_resp *rs, const char *p, size_t n)
 {
 	if (rs->len + n + 1 > rs->cap) {
@@ -840,6 +850,7 @@ http_send(struct http_server *s, struct MHD_Connection *c,
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	char ra[16];
+	int cache_set = 0;
 
 	if (rs->stream != NULL) {
 		r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN,
@@ -869,7 +880,15 @@ http_send(struct http_server *s, struct MHD_Connection *c,
 		pthread_mutex_unlock(&s->smu);
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rs->ctype);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	for (size_t i = 0; i < rs->nhdr; i++) {
+		MHD_add_response_header(r, rs->hdr[i].name, rs->hdr[i].value);
+		if (strcasecmp(rs->hdr[i].name,
+		    MHD_HTTP_HEADER_CACHE_CONTROL) == 0)
+			cache_set = 1;
+	}
+	if (!cache_set)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+		    "no-store");
 	if (rs->allow[0] != '\0')
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rs->allow);
 	if (rs->auth_challenge)

@@ -64,6 +64,7 @@
 #define HTTP_TOKEN_MAX		512	/* bytes of the token */
 #define HTTP_TOKEN_MIN		16	/* a shorter token is refused */
 #define HTTP_SEGS_MAX		8	/* '*' segments a route may capture */
+#define HTTP_HDRS_MAX		6	/* headers a handler may add */
 
 /*
  * The `http:` section's numeric settings, one table for the loader, the
@@ -142,6 +143,10 @@ struct http_resp {
 	char		 allow[128];	/* Allow header, or "" */
 	int		 auth_challenge; /* 1: WWW-Authenticate: Bearer */
 	int		 retry_after;	/* > 0: Retry-After seconds */
+	struct {
+		const char *name, *value; /* static strings */
+	}		 hdr[HTTP_HDRS_MAX]; /* more headers (http_resp_header) */
+	size_t		 nhdr;
 	struct http_stream *stream;	/* http_resp_stream(), or NULL */
 	struct http_pending *pending;	/* set by http_resp_defer(): the
 					 * answer comes later */
@@ -192,6 +197,14 @@ void	 http_resp_fini(struct http_resp *rs);
 void	 http_resp_printf(struct http_resp *rs, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	 http_resp_append(struct http_resp *rs, const char *p, size_t n);
+/*
+ * Adds a response header; name and value must be static (or outlive the
+ * response).  A Cache-Control given here replaces the default no-store.
+ * Past HTTP_HDRS_MAX the header is dropped (a programming error: the
+ * tests of the route see it missing).
+ */
+void	 http_resp_header(struct http_resp *rs, const char *name,
+	    const char *value);
 /* Replaces the body with {"error": why, "status": status}. */
 void	 http_resp_error(struct http_resp *rs, int status, const char *fmt,
 	    ...) __attribute__((format(printf, 3, 4)));

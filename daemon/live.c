@@ -69,6 +69,7 @@
 #include "daemon/sdnotify.h"
 #include "daemon/sse.h"
 #include "daemon/view.h"
+#include "daemon/webui.h"
 #include "daemon/stats.h"
 #include "daemon/store.h"
 #include "daemon/telem.h"
@@ -635,7 +636,8 @@ live_http(struct live *lv)
 {
 	const struct cfg_http *ch = &lv->cfg->http;
 	struct http_route routes[MONITOR_NROUTES + VIEW_NROUTES +
-	    OPAPI_NROUTES + COMMAND_NROUTES + SSE_NROUTES];
+	    OPAPI_NROUTES + COMMAND_NROUTES + SSE_NROUTES +
+	    WEBUI_NROUTES];
 	size_t n;
 	char err[512];
 
@@ -655,6 +657,7 @@ live_http(struct live *lv)
 	n += sse_routes(lv->sse, routes + n);
 	n += opapi_routes(lv->opapi, routes + n);
 	n += command_routes(lv->command, routes + n);
+	n += webui_routes(routes + n);
 	if (http_start(&ch->server, routes, n, lv->http_token, &lv->http, err,
 	    sizeof(err)) != 0) {
 		log_error("start failed: %s", err);
