@@ -314,7 +314,7 @@ Test(tocsind_e2e, one_register_change_reaches_every_reader)
 	long long seq, kseq;
 	char *v, *open;
 	json_t *evs, *last = NULL;
-	int kept = 0;
+	int kept = 0, kafka;
 
 	eenv_init();
 	config();
@@ -331,12 +331,18 @@ Test(tocsind_e2e, one_register_change_reaches_every_reader)
 	/* ... on the stream */
 	sse_until(s, id, seq, root, sizeof(root));
 	cr_expect_str_eq(root, "MAINS_FAIL");
-	/* ... on Kafka */
+	/* ... on Kafka (a ThreadSanitizer tocsind has no Kafka publisher:
+	 * librdkafka's threads are invisible to TSan) */
 	snprintf(log, sizeof(log), "%s/tocsind.err", E.dir);
-	cr_assert_eq(pubfix_mock_bootstrap(log, boot, sizeof(boot), 10000), 0);
-	kseq = kafka_seq(boot, id, seq);
-	cr_expect_geq(kseq, seq, "Kafka has %s up to seq %lld, the API %lld",
-	    id, kseq, seq);
+	kafka = getenv("TOCSIN_SANITIZER") == NULL ||
+	    strcmp(getenv("TOCSIN_SANITIZER"), "thread") != 0;
+	if (kafka) {
+		cr_assert_eq(pubfix_mock_bootstrap(log, boot, sizeof(boot),
+		    10000), 0);
+		kseq = kafka_seq(boot, id, seq);
+		cr_expect_geq(kseq, seq, "Kafka has %s up to seq %lld, the API "
+		    "%lld", id, kseq, seq);
+	}
 	/* ... in Redis */
 	v = redis_field(id, "state", seq);
 	cr_expect_str_eq(v, "open\n", "redis state of %s: %s", id, v);
@@ -353,10 +359,23 @@ Test(tocsind_e2e, one_register_change_reaches_every_reader)
 	cr_assert_eq(httpfix_do(E.port, "POST", line, "Authorization: Bearer "
 	    TOKEN "\r\nContent-Type: application/json\r\n",
 	    "{\"actor\":\"e2e-ann\"}", &r), 200, "ack: %s", r.body);
+	{
+		/* the answer's seq is the ack's event (journaled); the view
+		 * and every sink get it from the journal, a moment later */
+		json_t *a = json_loads(r.body, 0, NULL);
+		int64_t end = tenv_mono_ms() + 20000;
+
+		seq = pubfix_seq(a);
+		json_decref(a);
+		cr_assert_gt(seq, 0, "ack answer: %s", r.body);
+		while (api_seq(id) < seq && tenv_mono_ms() < end)
+			usleep(100 * 1000);
+		cr_expect_eq(api_seq(id), seq, "the API has the ack's seq");
+	}
 	httpfix_free(&r);
-	seq = api_seq(id);
 	sse_until(s, id, seq, root, sizeof(root));
-	cr_expect_geq(kafka_seq(boot, id, seq), seq);
+	if (kafka)
+		cr_expect_geq(kafka_seq(boot, id, seq), seq);
 	v = redis_field(id, "state", seq);
 	cr_expect_str_eq(v, "acknowledged\n", "redis state: %s", v);
 	free(v);
