@@ -1432,7 +1432,9 @@ on_write(const struct mbclient_reply *r, void *arg)
 		w->exc[w->n] = r->exception;
 		w->sent[w->n] = r->sent;
 		w->ndata[w->n] = r->ndata;
-		memcpy(w->data[w->n], r->data, r->ndata < 16 ? r->ndata : 16);
+		if (r->ndata > 0)	/* a write's reply has no data (NULL) */
+			memcpy(w->data[w->n], r->data, r->ndata < 16 ?
+			    r->ndata : 16);
 	}
 	w->n++;
 }
