@@ -49,6 +49,7 @@
 
 #include "bench/devsim_model.h"
 #include "bench/devsim_scen.h"
+#include "daemon/clock.h"
 #include "daemon/config.h"
 #include "bench/pb_stats.h"
 #include "daemon/log.h"
@@ -713,8 +714,6 @@ scen_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		    ds.model.fleet->sites[st->index].id :
 		    ds.model.fleet->devices[st->index].id;
 
-		struct timespec ts;
-
 		if (ds.t_ready + st->at_ms > now)
 			break;
 		if (st->act == DS_DROP)
@@ -729,13 +728,11 @@ scen_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		 * wall-clock), from which a later threshold crossing of the
 		 * battery or the room follows.
 		 */
-		clock_gettime(CLOCK_REALTIME, &ts);
 		log_info("devsim scenario line=%d at_ms=%lld target=%s "
 		    "action=%s arg=%u wall_us=%lld model_ms=%lld", st->line,
 		    (long long)st->at_ms, tgt,
 		    devsim_act_name((enum devsim_act)st->act), st->arg,
-		    (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000,
-		    (long long)now);
+		    (long long)clock_wall_us(), (long long)now);
 		ds.scen.next++;
 	}
 	scen_schedule();

@@ -64,6 +64,8 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
+#include "daemon/clock.h"
+#include "daemon/utc.h"
 #include "daemon/mem.h"
 
 #define E2E_MAX_PAIRS	65536
@@ -98,31 +100,16 @@ on_signal(int sig)
 	atomic_store(&e2e.stop, 1);
 }
 
-static int64_t
-wall_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* An RFC 3339 UTC time with milliseconds, in us since the epoch; 0 if not. */
+/* An RFC 3339 UTC time (daemon/utc, the daemon's own reader), in µs since
+ * the epoch; 0 if not one. */
 static int64_t
 rfc3339_us(const char *s)
 {
-	struct tm tm;
-	int ms = 0;
-	char *end;
+	int64_t ms;
 
-	if (s == NULL)
+	if (s == NULL || utc_parse(s, strlen(s), &ms) != 0)
 		return 0;
-	memset(&tm, 0, sizeof(tm));
-	if ((end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
-		return 0;
-	if (*end == '.')
-		ms = atoi(end + 1);
-	return ((int64_t)timegm(&tm) * 1000 + ms) * 1000;
+	return ms * 1000;
 }
 
 /* The pair, added if new (expected = 0); NULL when the table is full. */
@@ -469,7 +456,7 @@ sse_session(struct sse *s)
 		goto out;
 	while (!atomic_load(&e2e.stop) && !all_seen()) {
 		ssize_t n = recv(s->fd, s->buf + s->len, SSE_BUF - s->len, 0);
-		int64_t t = wall_us();
+		int64_t t = clock_wall_us();
 
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
@@ -620,9 +607,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "e2e: cannot start the reader threads\n");
 		return 2;
 	}
-	t0 = wall_us();
+	t0 = clock_wall_us();
 	while (!atomic_load(&e2e.stop) && !all_seen() &&
-	    (double)(wall_us() - t0) / 1e6 < timeout)
+	    (double)(clock_wall_us() - t0) / 1e6 < timeout)
 		usleep(50000);
 	done = all_seen();
 	atomic_store(&e2e.stop, 1);

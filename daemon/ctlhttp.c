@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/clock.h"
 #include "daemon/ctlhttp.h"
 #include "daemon/mem.h"
 
@@ -312,19 +313,10 @@ ctlhttp_parser_eof(struct ctlhttp_parser *p)
 
 /* ---- sockets ---- */
 
-static int64_t
-ch_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int
 ch_left(int64_t end)
 {
-	int64_t l = end - ch_now_ms();
+	int64_t l = end - clock_mono_ms();
 
 	return l > 0 ? (int)l : 0;
 }
@@ -336,7 +328,7 @@ ctlhttp_connect(const struct ctlhttp_url *u, int timeout_ms, char *err,
 	struct addrinfo hints, *res = NULL, *ai;
 	char port[8];
 	int fd = -1, rc, e = ECONNREFUSED;
-	int64_t end = ch_now_ms() + timeout_ms;
+	int64_t end = clock_mono_ms() + timeout_ms;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
@@ -443,7 +435,7 @@ ctlhttp_send(int fd, const struct ctlhttp_url *u, const char *method,
 	if (body != NULL)
 		memcpy(req + rc, body, blen);
 	rc = ch_write_all(fd, req, (size_t)rc + blen,
-	    ch_now_ms() + timeout_ms);
+	    clock_mono_ms() + timeout_ms);
 	/* the request may hold the token: wipe it before it is freed */
 	explicit_bzero(req, hlen + blen);
 	xfree(req);
@@ -484,7 +476,7 @@ ctlhttp_request(const struct ctlhttp_url *u, const char *method,
 {
 	struct ctlhttp_parser *ps = xmalloc(sizeof(*ps));
 	struct ch_body b = { NULL, 0, 0, 0 };
-	int64_t end = ch_now_ms() + timeout_ms;
+	int64_t end = clock_mono_ms() + timeout_ms;
 	int fd, rc;
 
 	memset(r, 0, sizeof(*r));

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/clock.h"
 #include "daemon/ctlboard.h"
 #include "daemon/ctlhttp.h"
 #include "daemon/ctlopt.h"
@@ -64,24 +65,6 @@ struct watch {
 };
 
 static int w_sigfd[2] = { -1, -1 };	/* the self-pipe */
-
-static int64_t
-w_mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-w_wall(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 w_signal(int sig)
@@ -247,7 +230,7 @@ w_stream_close(struct watch *w, int64_t retry_ms)
 		close(w->fd);
 	w->fd = -1;
 	w->live = 0;
-	w->retry_at = w_mono() + retry_ms;
+	w->retry_at = clock_mono_ms() + retry_ms;
 }
 
 static void
@@ -276,7 +259,7 @@ w_stream_open(struct watch *w)
 	}
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	w->fd = fd;
-	w->rx_at = w_mono();
+	w->rx_at = clock_mono_ms();
 	ctlhttp_parser_init(w->hp, w_body, w);
 	/* a new stream: events are whole again from its first line, the
 	 * last id is kept for Last-Event-ID */
@@ -309,7 +292,7 @@ w_stream_read(struct watch *w)
 		w_stream_close(w, retry);
 		return;
 	}
-	w->rx_at = w_mono();
+	w->rx_at = clock_mono_ms();
 	if (ctlhttp_parser_feed(w->hp, buf, (size_t)n) < 0) {
 		snprintf(w->b.msg, sizeof(w->b.msg), "! malformed answer on "
 		    "/api/v1/events");
@@ -400,7 +383,7 @@ w_draw(struct watch *w)
 
 	snprintf(w->title, sizeof(w->title), "%s  [%s]", w->c->server,
 	    w->feed);
-	f = ctlboard_frame(&w->b, w_wall(), w->cols, w->rows, w->c->colour,
+	f = ctlboard_frame(&w->b, clock_wall_ms(), w->cols, w->rows, w->c->colour,
 	    w->title, &len);
 	if (w_write_all(f, len) < 0)
 		w->stop = 1;
@@ -413,7 +396,7 @@ w_print(struct watch *w)
 {
 	static const char *const sgr[] = { "\x1b[31m", "\x1b[33m",
 	    "\x1b[32m", "\x1b[90m" };
-	int64_t now = w_wall();
+	int64_t now = clock_wall_ms();
 	char ts[UTC_LEN], line[512];
 	size_t cap = 4096 + w->b.n * 600, len = 0;
 	char *out = xmalloc(cap);
@@ -570,7 +553,7 @@ ctlwatch_run(const struct ctlwatch_cfg *c)
 	while (!w.stop) {
 		struct pollfd pf[3];
 		int npf = 0, ikeys = -1, isock = -1, isig, timeout;
-		int64_t now = w_mono();
+		int64_t now = clock_mono_ms();
 
 		if (w.fd >= 0 && now - w.rx_at > W_STALL_MS) {
 			/* a peer gone without a FIN: no keepalive came */
@@ -587,14 +570,14 @@ ctlwatch_run(const struct ctlwatch_cfg *c)
 			w.reload = 0;
 			w_load(&w);
 		}
-		now = w_mono();
+		now = clock_mono_ms();
 		if (c->board && ((w.dirty && now - drawn >= W_FRAME_MS) ||
 		    now >= next_tick)) {
 			w_draw(&w);
 			w.dirty = 0;
 			drawn = now;
 			/* the next whole second of the wall clock */
-			next_tick = now + 1000 - w_wall() % 1000;
+			next_tick = now + 1000 - clock_wall_ms() % 1000;
 		} else if (!c->board && w.dirty) {
 			/* a block only when the board or the message moved */
 			if (ctlboard_digest(&w.b) != w.printed ||

@@ -53,6 +53,7 @@
 #include <ev.h>
 
 #include "correlator/incjson.h"
+#include "daemon/clock.h"
 #include "daemon/command.h"
 #include "daemon/live.h"
 #include "daemon/log.h"
@@ -103,7 +104,7 @@ struct live_shard {
 	_Atomic uint64_t resolved;	/* "resolved" events */
 	_Atomic uint64_t sla;		/* sla_warning, sla_breached, escalated */
 	_Atomic uint64_t rejected;	/* actions rejected */
-	int64_t		 reported_ms;	/* last stats copy (ring_mono_ms) */
+	int64_t		 reported_ms;	/* last stats copy (clock_mono_ms) */
 	uint32_t	*by_area;	/* live incidents per area, counted
 					 * for the stats copy */
 	const struct fleet *fleet;	/* the engine's (a reload swaps it on
@@ -467,7 +468,7 @@ live_stats_put(struct live *lv)
 	struct stats_poll *sp = xcalloc(1, sizeof(*sp));
 	struct publish_sink_stats pst;
 
-	sp->at_ms = ring_mono_ms();
+	sp->at_ms = clock_mono_ms();
 	poller_counters(lv->poller, &sp->pc);
 	outbox_stats(lv->outbox, &sp->os);
 	router_producer_stats(lv->router, 0, &sp->rp);
@@ -534,7 +535,7 @@ live_shard_report(struct live *lv, unsigned shard, struct corr_engine *e)
 	struct live_shard *ls = &lv->shards[shard];
 	struct stats_shard s;
 	struct live_count lc = { &s, ls->fleet };
-	int64_t now = ring_mono_ms();
+	int64_t now = clock_mono_ms();
 
 	if (ls->reported_ms != 0 && now - ls->reported_ms < STATS_PERIOD_MS)
 		return;
@@ -770,17 +771,14 @@ live_notify(const char *census)
 static void
 live_notify_reload(int begin)
 {
-	struct timespec ts;
 	char msg[96];
 
 	if (!begin) {
 		(void)sdnotify("READY=1");
 		return;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
-	    (unsigned long long)ts.tv_sec * 1000000ULL +
-	    (unsigned long long)ts.tv_nsec / 1000);
+	snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%lld",
+	    (long long)clock_mono_us());
 	(void)sdnotify(msg);
 }
 
@@ -1069,7 +1067,7 @@ live_kafka(struct live *lv)
 static void
 live_kafka_renew(struct live *lv)
 {
-	int64_t now = ring_mono_ms();
+	int64_t now = clock_mono_ms();
 	struct pub_sink *fresh;
 
 	if (lv->kafka_next_try > now)
@@ -1149,7 +1147,7 @@ live_reload(struct live *lv)
 	const struct reload_counts *c;
 	enum reload_result res;
 	const struct fleet *of = lv->cfg->fleet;
-	int64_t t0 = ring_mono_ms();
+	int64_t t0 = clock_mono_ms();
 	int rc, carried;
 
 	log_info("signal=SIGHUP reloading config=%s", lv->cfg->path);
@@ -1157,7 +1155,7 @@ live_reload(struct live *lv)
 	res = reload_prepare(lv->cfg->path, lv->cfg, lv->nshards, lv->sinks,
 	    &r);
 	if (res != RELOAD_OK) {
-		live_reload_count(lv, res, (uint32_t)(ring_mono_ms() - t0));
+		live_reload_count(lv, res, (uint32_t)(clock_mono_ms() - t0));
 		live_notify_reload(0);
 		return;
 	}
@@ -1171,7 +1169,7 @@ live_reload(struct live *lv)
 		    "client; the running configuration is kept");
 		reload_free(r, 0);
 		live_reload_count(lv, RELOAD_FAILED,
-		    (uint32_t)(ring_mono_ms() - t0));
+		    (uint32_t)(clock_mono_ms() - t0));
 		live_notify_reload(0);
 		return;
 	}
@@ -1184,7 +1182,7 @@ live_reload(struct live *lv)
 		poller_free(np);
 		reload_free(r, 0);
 		live_reload_count(lv, RELOAD_FAILED,
-		    (uint32_t)(ring_mono_ms() - t0));
+		    (uint32_t)(clock_mono_ms() - t0));
 		live_notify_reload(0);
 		return;
 	}
@@ -1232,7 +1230,7 @@ live_reload(struct live *lv)
 	    lv->cfg->daemon.state_dir);
 	live_stats_put(lv);
 	c = &r->counts;
-	live_reload_count(lv, RELOAD_OK, (uint32_t)(ring_mono_ms() - t0));
+	live_reload_count(lv, RELOAD_OK, (uint32_t)(clock_mono_ms() - t0));
 	live_notify_reload(0);
 	log_info("reloaded config=%s devices_added=%zu devices_removed=%zu "
 	    "devices_changed=%zu devices_kept=%zu devices_retired=%zu "
@@ -1246,7 +1244,7 @@ live_reload(struct live *lv)
 	    c->profiles_removed, c->profiles_changed, carried,
 	    np != NULL ? "reopened" : "kept",
 	    r->prep_ms,
-	    (unsigned long long)(ring_mono_ms() - t0));
+	    (unsigned long long)(clock_mono_ms() - t0));
 }
 
 /*

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/clock.h"
 #include "daemon/log.h"
 #include "daemon/names.h"
 #include "daemon/ring.h"
@@ -42,15 +43,13 @@ static void
 log_vwrite(enum log_level lvl, int errnum, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];
-	struct timespec ts;
 	size_t n;
 	int r;
 
 	ring_add_relaxed(&log_counts[lvl], 1);
 	if (lvl < log_min)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	n = utc_format((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, line);
+	n = utc_format(clock_wall_ms(), line);
 	r = snprintf(line + n, sizeof(line) - n, " level=%s ", log_names[lvl]);
 	n += (size_t)r;
 	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);

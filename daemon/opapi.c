@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "correlator/fleet.h"
+#include "daemon/clock.h"
 #include "daemon/complaint.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
@@ -54,7 +55,7 @@ struct opapi_job {
 	struct opapi	*op;
 	uint8_t		 kind;		/* enum opapi_kind */
 	struct http_pending *p;
-	int64_t		 deadline;	/* ring_mono_ms(): then 503 */
+	int64_t		 deadline;	/* clock_mono_ms(): then 503 */
 	unsigned	 shard;		/* ACTION, MAINT_ADD, COMPLAINT: its
 					 * shard */
 	struct corr_action a;		/* ACTION; strings below */
@@ -86,15 +87,6 @@ struct opapi {
 	size_t		 nwins, capwins;
 	_Atomic uint64_t done, refused, bad, busy, waiting;
 };
-
-static int64_t
-opapi_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 opapi_win_free(struct opapi_win *w)
@@ -233,7 +225,7 @@ opapi_submit(struct opapi *op, struct opapi_job *j, struct http_resp *rs)
 		why = "too many writes are waiting for the correlator";
 	if (why == NULL) {
 		ring_add_relaxed(&op->waiting, 1);
-		j->deadline = ring_mono_ms() + OPAPI_QUEUE_MS;
+		j->deadline = clock_mono_ms() + OPAPI_QUEUE_MS;
 		j->p = http_resp_defer(rs);
 		j->next = NULL;
 		*op->intail = j;
@@ -318,7 +310,7 @@ opapi_action_route(void *arg, const struct http_req *rq, struct http_resp *rs)
 	j->a.actor = j->actor;
 	j->a.note = j->note;
 	j->a.satisfaction = (uint8_t)sat;
-	j->a.at = opapi_wall_ms();
+	j->a.at = clock_wall_ms();
 	opapi_submit(op, j, rs);
 }
 
@@ -406,7 +398,7 @@ opapi_maint_list(void *arg, const struct http_req *rq, struct http_resp *rs)
 	(void)rq;
 	pthread_rwlock_rdlock(&op->flock);
 	pthread_mutex_lock(&op->wlock);
-	opapi_win_prune(op, opapi_wall_ms());
+	opapi_win_prune(op, clock_wall_ms());
 	if (op->nwins > 1)
 		qsort(op->wins, op->nwins, sizeof(*op->wins), opapi_win_cmp);
 	for (size_t i = 0; i < op->nwins; i++)
@@ -493,7 +485,7 @@ opapi_maint_add(void *arg, const struct http_req *rq, struct http_resp *rs)
 		opapi_error(op, rs, 400, "%s", "end must be after start");
 		return;
 	}
-	if (w.end <= opapi_wall_ms()) {
+	if (w.end <= clock_wall_ms()) {
 		opapi_error(op, rs, 400, "%s", "end: the window has already "
 		    "ended");
 		return;
@@ -537,7 +529,7 @@ opapi_maint_del(void *arg, const struct http_req *rq, struct http_resp *rs)
 	pthread_rwlock_rdlock(&op->flock);
 	j->fleet = op->c.fleet;
 	pthread_mutex_lock(&op->wlock);
-	opapi_win_prune(op, opapi_wall_ms());
+	opapi_win_prune(op, clock_wall_ms());
 	if ((i = opapi_win_find(op, (uint32_t)id)) >= 0) {
 		j->w = op->wins[i];
 		j->w.reason = xstrdup(op->wins[i].reason);
@@ -586,7 +578,7 @@ opapi_complaint_route(void *arg, const struct http_req *rq,
 	j->c.customer = j->customer;
 	j->c.text = j->note;
 	j->c.actor = j->actor;
-	j->c.at = opapi_wall_ms();
+	j->c.at = clock_wall_ms();
 	opapi_submit(op, j, rs);
 }
 
@@ -835,7 +827,7 @@ opapi_main(void *arg)
 			while (*wtail != NULL)
 				wtail = &(*wtail)->next;
 		}
-		now = ring_mono_ms();
+		now = clock_mono_ms();
 		for (pp = &wait; *pp != NULL; ) {
 			struct opapi_job *j = *pp, *jnext = j->next;
 			int64_t deadline = j->deadline;
@@ -955,7 +947,7 @@ opapi_restore_one(void *arg, uint32_t id, const struct corr_maint *m,
 	struct opapi *op = arg;
 	struct opapi_win w;
 
-	if (ended || m->end_ms <= opapi_wall_ms())
+	if (ended || m->end_ms <= clock_wall_ms())
 		return;
 	memset(&w, 0, sizeof(w));
 	w.id = id;

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "daemon/clock.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "daemon/reload.h"
@@ -615,15 +616,6 @@ reload_device_map(const struct fleet *of, const struct mbmap *om,
 
 /* ---- prepare ---- */
 
-static int64_t
-reload_mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void
 reload_key_log(void *arg, const char *key, const char *was, const char *now)
 {
@@ -660,7 +652,7 @@ reload_prepare(const char *path, const struct config *cur, unsigned nshards,
 
 	*out = NULL;
 	r = xcalloc(1, sizeof(*r));
-	r->t0_us = reload_mono_us();
+	r->t0_us = clock_mono_us();
 	cfg = config_load(path, &errs);
 	for (size_t i = 0; i < errs.n; i++)
 		log_error("reload: %s", errs.msg[i]);
@@ -722,7 +714,7 @@ reload_prepare(const char *path, const struct config *cur, unsigned nshards,
 			return RELOAD_INVALID;
 		}
 	}
-	r->prep_ms = (uint32_t)((reload_mono_us() - r->t0_us) / 1000);
+	r->prep_ms = (uint32_t)((clock_mono_us() - r->t0_us) / 1000);
 	*out = r;
 	return RELOAD_OK;
 }

@@ -65,15 +65,6 @@ ring_pushed(struct ring *r)
 	return ring_load_acquire(&r->tail);
 }
 
-int64_t
-ring_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 uint32_t
 ring_bell_prepare(struct ring_bell *b)
 {

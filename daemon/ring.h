@@ -244,9 +244,6 @@ uint64_t ring_backlog(struct ring *r);
 /* Messages published since ring_init(); any thread. */
 uint64_t ring_pushed(struct ring *r);
 
-/* CLOCK_MONOTONIC in ms: the deadlines of bounded waits (any thread). */
-int64_t	 ring_mono_ms(void);
-
 /*
  * A bell: how a thread waits for another (a shard for messages, a producer
  * for room) without spinning and without sleeping blind.  It is an event

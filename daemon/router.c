@@ -64,6 +64,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "daemon/clock.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "daemon/ring.h"
@@ -899,7 +900,7 @@ router_push_wait(struct router *r, unsigned producer,
 			continue;
 		}
 		/* -EAGAIN: evs[i]'s ring is full and its want flag is up */
-		now = ring_mono_ms();
+		now = clock_mono_ms();
 		if (deadline < 0)
 			deadline = now + (timeout_ms > 0 ? timeout_ms : 0);
 		if (now >= deadline) {

@@ -249,7 +249,7 @@ int	 router_push_batch(struct router *r, unsigned producer,
  * The blocking producer policy: queues evs[0..n) like
  * router_push_batch(), sleeping on the producer's room bell while a ring
  * is full (each sleep counted in `waits`), for at most timeout_ms in all
- * (the deadline is read from ring_mono_ms(); 0: never sleep).
+ * (the deadline is read from clock_mono_ms(); 0: never sleep).
  * Events with a bad site are skipped and counted in `bad`.  Returns 0 when
  * every event was handled, or -ETIMEDOUT (counted in `timeouts`) when a
  * ring stayed full: *done (if not NULL) is the number of leading events

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "daemon/clock.h"
 #include "daemon/mem.h"
 #include "daemon/ring.h"
 #include "daemon/stats.h"
@@ -186,7 +187,7 @@ stats_view(struct stats *st, struct stats_view *out)
 	for (unsigned i = 0; i < st->nshards; i++)
 		stats_shard_copy(&out->shards[i], &st->shards[i], st->nareas);
 	pthread_mutex_unlock(&st->lock);
-	out->now_ms = ring_mono_ms();
+	out->now_ms = clock_mono_ms();
 }
 
 void

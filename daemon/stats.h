@@ -62,7 +62,7 @@ struct stats_sink {
 
 /* The poll thread's copy. */
 struct stats_poll {
-	int64_t		 at_ms;		/* ring_mono_ms() when made */
+	int64_t		 at_ms;		/* clock_mono_ms() when made */
 	struct poller_counters pc;
 	struct outbox_stats os;
 	struct router_pstats rp;	/* the poll thread's producer */
@@ -79,7 +79,7 @@ struct stats_poll {
 
 /* A shard's copy. */
 struct stats_shard {
-	int64_t		 at_ms;		/* ring_mono_ms() when made: heartbeat */
+	int64_t		 at_ms;		/* clock_mono_ms() when made: heartbeat */
 	struct corr_stats cs;
 	struct store_stats ss;
 	uint32_t	 live[CORR_STATE__COUNT][STATS_TIERS]; /* by state, tier */
@@ -103,7 +103,7 @@ struct stats_reload {
 
 struct stats_view {
 	int		 phase;		/* enum stats_phase */
-	int64_t		 now_ms;	/* ring_mono_ms() at the view */
+	int64_t		 now_ms;	/* clock_mono_ms() at the view */
 	int64_t		 started_ms;	/* wall clock, epoch ms, of the start */
 	int		 have_poll;	/* 0 before the first copy */
 	struct stats_poll poll;

@@ -15,6 +15,7 @@
 
 #include "correlator/incjson.h"
 #include "correlator/sla.h"
+#include "daemon/clock.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "daemon/ring.h"
@@ -45,7 +46,7 @@ struct store {
 	int		 replay;	/* 1: events come from replayed inputs */
 	uint64_t	 replay_skip;	/* of those, this many are journaled */
 	/* durability */
-	int64_t		 last_sync;	/* ring_mono_ms() */
+	int64_t		 last_sync;	/* clock_mono_ms() */
 	int64_t		 last_err_log;
 	uint64_t	 notified;	/* durable end last announced */
 	_Atomic uint64_t n_records, n_bytes, n_syncs, n_errors, n_snaps,
@@ -60,16 +61,6 @@ struct store_reply {
 	struct store_outcome o;
 	char		*reason;	/* owned copy, or NULL */
 };
-
-/* Monotonic microseconds: the restore time. */
-static int64_t
-store_mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /*
  * ---- payload codec: correlator/snapbuf (the one bounded byte codec) ----
@@ -343,7 +334,7 @@ store_notify(struct store *st)
 static int
 store_flush(struct store *st, int idle)
 {
-	int64_t now = ring_mono_ms();
+	int64_t now = clock_mono_ms();
 	int sync, rc;
 
 	if (journal_buffered(st->j) == 0 &&
@@ -829,7 +820,7 @@ struct store_rs {
 	size_t		 heldcap;
 	uint64_t	 outs_after_last; /* outputs journaled after it */
 	uint64_t	 bad;		/* inputs that did not replay */
-	int64_t		 t0;		/* store_mono_us() at the start */
+	int64_t		 t0;		/* clock_mono_us() at the start */
 };
 
 static void
@@ -838,7 +829,7 @@ store_rs_init(struct store_rs *rs, struct store *st, struct corr_engine *e)
 	memset(rs, 0, sizeof(*rs));
 	rs->st = st;
 	rs->e = e;
-	rs->t0 = store_mono_us();
+	rs->t0 = clock_mono_us();
 	st->replay = 1;
 }
 
@@ -930,7 +921,7 @@ store_rs_finish(struct store_rs *rs, int64_t now, char *err, size_t errlen)
 		return rc;
 	}
 	st->notified = journal_durable(st->j);
-	st->restore_us = (uint64_t)(store_mono_us() - rs->t0);
+	st->restore_us = (uint64_t)(clock_mono_us() - rs->t0);
 	return 0;
 }
 

@@ -31,6 +31,7 @@
 #include <jansson.h>
 
 #include "correlator/corr.h"
+#include "daemon/clock.h"
 #include "daemon/ctlboard.h"
 #include "daemon/ctlhttp.h"
 #include "daemon/ctlopt.h"
@@ -45,15 +46,6 @@ struct ctl {
 	struct ctlhttp_url url;
 	char		*token;		/* loaded for writes, or NULL */
 };
-
-static int64_t
-ctl_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void __attribute__((format(printf, 1, 2)))
 ctl_err(const char *fmt, ...)
@@ -312,7 +304,7 @@ cmd_incidents(struct ctl *c)
 	const json_t *it;
 	int st;
 	size_t i;
-	int64_t now = ctl_now();
+	int64_t now = clock_wall_ms();
 
 	q_add(q, sizeof(q), "state", c->o.state);
 	q_add(q, sizeof(q), "site", c->o.site);
@@ -412,7 +404,7 @@ cmd_show(struct ctl *c)
 		    0 && !json_is_true(json_object_get(v, "paused")) &&
 		    utc_parse(json_string_value(dl), json_string_length(dl),
 		    &d) == 0) {
-			ctlboard_countdown(d, ctl_now(), cd, sizeof(cd));
+			ctlboard_countdown(d, clock_wall_ms(), cd, sizeof(cd));
 			printf(" (%s)", cd);
 		}
 		printf("%s%s%s\n", json_is_true(json_object_get(v, "paused")) ?
@@ -443,7 +435,7 @@ cmd_site(struct ctl *c)
 	const json_t *site, *v;
 	size_t i;
 	int st;
-	int64_t now = ctl_now();
+	int64_t now = clock_wall_ms();
 
 	ctlhttp_escape(c->o.arg[0], id, sizeof(id));
 	snprintf(path, sizeof(path), "/api/v1/sites/%s", id);
@@ -545,7 +537,7 @@ cmd_action(struct ctl *c)
 static int
 ctl_time(const char *s, char out[UTC_LEN])
 {
-	int64_t ms, now = ctl_now();
+	int64_t ms, now = clock_wall_ms();
 	char *end;
 	long n;
 

@@ -52,6 +52,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "daemon/clock.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "correlator/incjson.h"
@@ -218,20 +219,11 @@ kafka_prop_secret(const char *key)
 	return 0;
 }
 
-static int64_t
-kf_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* 1 if a complaint should be logged now; *quiet: repeats skipped. */
 static int
 kf_rl_ok(struct kf_rl *rl, uint64_t *quiet)
 {
-	int64_t now = kf_mono_ms();
+	int64_t now = clock_mono_ms();
 
 	if (rl->at != 0 && now - rl->at < KF_LOG_MS) {
 		rl->quiet++;

@@ -64,6 +64,7 @@
 #include "correlator/corr.h"
 #include "correlator/fleet.h"
 #include "correlator/u64map.h"
+#include "daemon/clock.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "drivers/redis/redis.h"
@@ -1162,11 +1163,8 @@ rd_healthy(const struct pub_sink *s)
 static void
 rd_flush(struct rd *rd, int timeout_ms)
 {
-	struct timespec ts;
-	int64_t end;
+	int64_t end = clock_mono_ms() + timeout_ms;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	end = ts.tv_sec * 1000LL + ts.tv_nsec / 1000000 + timeout_ms;
 	while (rd->ac != NULL && rd->state == RD_UP && rd->qlen > 0) {
 		redisLibevEvents *e = rd->ac->ev.data;
 		struct pollfd p = { rd->ac->c.fd, POLLIN, 0 };
@@ -1175,8 +1173,7 @@ rd_flush(struct rd *rd, int timeout_ms)
 		rd_complete(rd);
 		if (rd->qlen == 0)
 			break;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		left = end - (ts.tv_sec * 1000LL + ts.tv_nsec / 1000000);
+		left = end - clock_mono_ms();
 		if (left <= 0)
 			break;
 		if (e != NULL && e->writing)

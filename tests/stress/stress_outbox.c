@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon/clock.h"
 #include "daemon/mem.h"
 #include "daemon/outbox.h"
 #include "daemon/ring.h"
@@ -108,8 +109,8 @@ main(int argc, char **argv)
 	memset(seen, 0, sizeof(seen));
 	if (router_start(r) != 0)
 		return 1;
-	start = ring_mono_ms();
-	while ((now = ring_mono_ms()) - start < (int64_t)(secs * 1000)) {
+	start = clock_mono_ms();
+	while ((now = clock_mono_ms()) - start < (int64_t)(secs * 1000)) {
 		struct alarm_event ev = { 0 };
 		uint32_t d;
 
@@ -134,9 +135,9 @@ main(int argc, char **argv)
 			outbox_flush(o);
 	}
 	ring_store_release(&stall, 0);
-	deadline = ring_mono_ms() + 10000;
+	deadline = clock_mono_ms() + 10000;
 	while (outbox_flush(o) > 0 || router_backlog(r) > 0) {
-		if (ring_mono_ms() > deadline) {
+		if (clock_mono_ms() > deadline) {
 			fprintf(stderr, "stress_outbox: no convergence\n");
 			return 1;
 		}

@@ -10,13 +10,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "daemon/clock.h"
 #include "daemon/ring.h"
 #include "tests/support/tenv.h"
 
 int64_t
 tenv_mono_ms(void)
 {
-	return ring_mono_ms();
+	return clock_mono_ms();
 }
 
 unsigned

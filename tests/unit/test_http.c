@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "daemon/clock.h"
 #include "daemon/http.h"
 #include "daemon/monitor.h"
 #include "daemon/ring.h"
@@ -400,7 +401,7 @@ view_init(struct stats_view *v, struct stats *st)
 	uint32_t areas[2] = { 1, 0 };
 
 	memset(&p, 0, sizeof(p));
-	p.at_ms = ring_mono_ms();
+	p.at_ms = clock_mono_ms();
 	p.pc.devices = 3;
 	p.comm[STATS_COMM_OK] = 2;
 	p.comm[STATS_COMM_LOST] = 1;
@@ -416,7 +417,7 @@ view_init(struct stats_view *v, struct stats *st)
 	p.sinks[1].lag = 100;
 	stats_put_poll(st, &p);
 	memset(&sh, 0, sizeof(sh));
-	sh.at_ms = ring_mono_ms();
+	sh.at_ms = clock_mono_ms();
 	sh.ss.healthy = 1;
 	sh.live[CORR_OPEN][TIER_PREMIUM] = 1;
 	sh.by_area = areas;

@@ -23,6 +23,7 @@
 
 #include "correlator/incjson.h"
 #include "correlator/u64map.h"
+#include "daemon/clock.h"
 #include "daemon/mem.h"
 #include "daemon/outbox.h"
 #include "daemon/ring.h"
@@ -138,7 +139,7 @@ room_cb(void *arg, unsigned shard)
 static int64_t
 mono_ms(void)
 {
-	return ring_mono_ms();
+	return clock_mono_ms();
 }
 
 static void

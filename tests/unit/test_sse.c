@@ -29,6 +29,7 @@
 #include <ev.h>
 
 #include "correlator/fleet.h"
+#include "daemon/clock.h"
 #include "daemon/journal.h"
 #include "daemon/mem.h"
 #include "daemon/publish.h"
@@ -679,10 +680,7 @@ Test(sse_stream, max_streams)
 static double
 now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	return clock_mono_us() / 1e6;
 }
 
 TestSuite(sse_measure, .timeout = 300);
