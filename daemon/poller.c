@@ -25,6 +25,7 @@
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "daemon/poller.h"
+#include "daemon/reload.h"
 #include "drivers/modbus/mbdecode.h"
 
 struct poller_cmd;
@@ -47,11 +48,51 @@ struct poller {
 	int		 running;
 };
 
-/* A retired device (daemon/reload.h): no host, no profile. */
+/*
+ * Puts device i of fleet f (map m) in the client, with its alarm-rule
+ * state: *dev if a reload carried one, else a new one.  *pos is its
+ * place in the client, or UINT32_MAX when it was rejected (logged and
+ * counted: a bad device or profile, or a profile too large for the rules;
+ * nothing of it stays in the client).  0, or -1 when rejected.
+ */
 static int
-reload_retired_dev(const struct fleet *f, size_t i)
+poller_add(struct poller *p, const struct fleet *f, const struct mbmap *m,
+    uint32_t i, uint32_t *pos, struct almrule_dev **dev)
 {
-	return f->devices[i].host == NULL && f->devices[i].profile == FLEET_NONE;
+	const struct fleet_device *fd = &f->devices[i];
+	struct mbclient_device md;
+	int rc;
+
+	memset(&md, 0, sizeof(md));
+	md.index = i;
+	md.host = fd->host;
+	md.port = fd->port;
+	md.unit = fd->unit;
+	md.interval_ms = fd->interval_ms;
+	md.timeout_ms = fd->timeout_ms;
+	md.profile = fd->profile < m->nprofiles ? &m->profiles[fd->profile] :
+	    NULL;
+	rc = fd->host == NULL ? -EINVAL : p->mb->ops->add_device(p->mb, &md);
+	*pos = UINT32_MAX;
+	if (rc == 0) {
+		*pos = (uint32_t)mbclient_ndevices(p->mb) - 1;
+		if (*dev == NULL)
+			*dev = almrule_dev_new(&p->ar, i);
+	}
+	if (rc != 0 || *dev == NULL) {
+		log_warnx("poller device=%s host=%s rejected=%s", fd->id,
+		    fd->host ? fd->host : "-", rc != 0 ?
+		    "bad device or profile" : "profile too large");
+		if (rc == 0)
+			p->mb->ops->retire_device(p->mb, *pos);
+		almrule_dev_free(*dev);
+		*dev = NULL;
+		*pos = UINT32_MAX;
+		p->cnt.devices_rejected++;
+		return -1;
+	}
+	p->cnt.devices++;
+	return 0;
 }
 
 /*
@@ -180,39 +221,10 @@ poller_new(struct ev_loop *loop, const struct fleet *f,
 	p->cfg.mb.allow_writes = mbmap_ncommands(map) > 0;
 	p->mb = mbclient_new(loop, &p->cfg.mb, poller_result, p);
 	for (size_t i = 0; i < f->ndevices; i++) {
-		const struct fleet_device *fd = &f->devices[i];
-		struct mbclient_device md;
-		int rc;
-
-		if (fd->host == NULL && fd->profile == FLEET_NONE)
-			continue;	/* retired: kept for its incidents */
-		memset(&md, 0, sizeof(md));
-		md.index = (uint32_t)i;
-		md.host = fd->host;
-		md.port = fd->port;
-		md.unit = fd->unit;
-		md.interval_ms = fd->interval_ms;
-		md.timeout_ms = fd->timeout_ms;
-		md.profile = fd->profile < map->nprofiles ?
-		    &map->profiles[fd->profile] : NULL;
-		if (fd->host == NULL)
-			rc = -EINVAL;
-		else
-			rc = p->mb->ops->add_device(p->mb, &md);
 		p->pos[i] = UINT32_MAX;
-		if (rc == 0) {
-			p->pos[i] = (uint32_t)mbclient_ndevices(p->mb) - 1;
-			p->dev[i] = almrule_dev_new(&p->ar, (uint32_t)i);
-		}
-		if (rc != 0 || p->dev[i] == NULL) {
-			log_warnx("poller device=%s host=%s rejected=%s",
-			    fd->id, fd->host ? fd->host : "-",
-			    rc != 0 ? "bad device or profile" :
-			    "profile too large");
-			p->cnt.devices_rejected++;
-			continue;
-		}
-		p->cnt.devices++;
+		if (!reload_retired(f, (uint32_t)i))	/* kept for incidents */
+			(void)poller_add(p, f, map, (uint32_t)i, &p->pos[i],
+			    &p->dev[i]);
 	}
 	*out = p;
 	return 0;
@@ -342,7 +354,7 @@ poller_reload(struct poller *p, const struct fleet *nf,
 			continue;
 		}
 		p->mb->ops->retire_device(p->mb, p->pos[i]);
-		if (j < nf->ndevices && !reload_retired_dev(nf, j)) {
+		if (j < nf->ndevices && !reload_retired(nf, (uint32_t)j)) {
 			/* changed: a new client device, the alarms carried */
 			npos[j] = UINT32_MAX - 1;	/* added below */
 			if ((nd[j] = almrule_dev_new(&p->ar, j)) != NULL)
@@ -353,45 +365,10 @@ poller_reload(struct poller *p, const struct fleet *nf,
 	for (size_t i = 0; i < of->ndevices; i++)
 		almrule_dev_free(p->dev[i]);
 	/* added and changed devices */
-	for (size_t j = 0; j < nf->ndevices; j++) {
-		const struct fleet_device *fd = &nf->devices[j];
-		struct mbclient_device md;
-		int rc;
-
-		if (npos[j] < UINT32_MAX - 1 || reload_retired_dev(nf, j))
-			continue;
-		memset(&md, 0, sizeof(md));
-		md.index = (uint32_t)j;
-		md.host = fd->host;
-		md.port = fd->port;
-		md.unit = fd->unit;
-		md.interval_ms = fd->interval_ms;
-		md.timeout_ms = fd->timeout_ms;
-		md.profile = fd->profile < nm->nprofiles ?
-		    &nm->profiles[fd->profile] : NULL;
-		rc = fd->host == NULL ? -EINVAL :
-		    p->mb->ops->add_device(p->mb, &md);
-		npos[j] = UINT32_MAX;
-		if (rc == 0) {
-			npos[j] = (uint32_t)mbclient_ndevices(p->mb) - 1;
-			if (nd[j] == NULL)
-				nd[j] = almrule_dev_new(&p->ar, (uint32_t)j);
-		}
-		if (rc != 0 || nd[j] == NULL) {
-			log_warnx("poller device=%s host=%s rejected=%s",
-			    fd->id, fd->host ? fd->host : "-",
-			    rc != 0 ? "bad device or profile" :
-			    "profile too large");
-			if (rc == 0)
-				p->mb->ops->retire_device(p->mb, npos[j]);
-			almrule_dev_free(nd[j]);
-			nd[j] = NULL;
-			npos[j] = UINT32_MAX;
-			p->cnt.devices_rejected++;
-			continue;
-		}
-		p->cnt.devices++;
-	}
+	for (size_t j = 0; j < nf->ndevices; j++)
+		if (npos[j] >= UINT32_MAX - 1 && !reload_retired(nf,
+		    (uint32_t)j))
+			(void)poller_add(p, nf, nm, (uint32_t)j, &npos[j], &nd[j]);
 	xfree(p->dev);
 	xfree(p->pos);
 	p->dev = nd;
