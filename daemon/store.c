@@ -400,24 +400,10 @@ store_reload(struct store *st, struct corr_engine *e, struct fleet *fleet)
 static void
 store_compact(struct store *st, struct corr_engine *e)
 {
-	char *p;
-	size_t n;
-	int rc;
-
 	if (st->c.snapshot_bytes == 0 || journal_tell(st->j) -
 	    journal_snapshot_pos(st->j) < st->c.snapshot_bytes)
 		return;
-	if (corr_engine_save(e, &p, &n) < 0)
-		return;
-	if ((rc = journal_snapshot(st->j, p, n)) < 0)
-		log_warnx("journal shard=%u: snapshot failed: %s", st->shard,
-		    strerror(-rc));
-	else {
-		ring_add_relaxed(&st->n_snaps, 1);
-		atomic_store(&st->snap_bytes, n);
-	}
-	xfree(p);
-	store_notify(st);
+	(void)store_snapshot_now(st, e);
 }
 
 int
