@@ -330,7 +330,16 @@ router_shard_handle(struct router_shard *s, struct router_msg *m)
 	const struct router_hooks *h = r->hooks;
 	struct router_input in;
 
-	memset(&in, 0, sizeof(in));
+	_Static_assert(offsetof(struct router_input, reason) >
+	    offsetof(struct router_input, rc) &&
+	    offsetof(struct router_input, opened) >
+	    offsetof(struct router_input, reason),
+	    "router_input: the text buffers come last");
+	/* every message: zero the fields, not the 300 bytes of text buffers
+	 * only a refused action or an opened complaint fills */
+	memset(&in, 0, offsetof(struct router_input, reason));
+	in.reason[0] = '\0';
+	in.opened[0] = '\0';
 	in.kind = (uint8_t)m->kind;
 	in.id = m->id;
 	in.now = m->ev.at_ms;

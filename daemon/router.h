@@ -94,7 +94,8 @@ struct router_input {
 	void	*reply;			/* ACTION, MAINT_ADD, MAINT_DEL,
 					 * COMPLAINT: the producer's reply
 					 * token, or NULL */
-	/* filled by the shard before the end hook: */
+	/* filled by the shard before the end hook (the text buffers come
+	 * last: a shard zeroes only what is before them, each message) */
 	int	 rc;			/* the engine's answer: ACTION
 					 * corr_engine_action(), MAINT_ADD
 					 * _put(), MAINT_DEL _remove(),
