@@ -706,7 +706,9 @@ opapi_replied(void *arg, void *reply, const struct store_outcome *o)
 			ring_add_relaxed(&op->done, 1);
 		else
 			ring_add_relaxed(&op->bad, 1);
-		complaint_answer(op->c.fleet, &j->c, o->rc, o->incident,
+		/* j->c.site is an index of the fleet the job was checked
+		 * against (a reload may have swapped op->c.fleet since) */
+		complaint_answer(j->fleet, &j->c, o->rc, o->incident,
 		    o->reason, &rs);
 		break;
 	default: {
