@@ -787,6 +787,31 @@ ra_collect(void *arg, const struct corr_event *ev)
 	}
 }
 
+/* One input to e as the shard would apply it: an action a, or an alarm
+ * ev, between the journal's begin and end hooks. */
+static void
+ra_apply(const struct router_hooks *h, void *harg, unsigned shard,
+    struct corr_engine *e, const struct corr_action *a,
+    const struct alarm_event *ev)
+{
+	struct router_input in;
+
+	memset(&in, 0, sizeof(in));
+	in.kind = a != NULL ? ROUTER_IN_ACTION : ROUTER_IN_ALARM;
+	in.act = a;
+	in.ev = ev;
+	in.kpart = -1;
+	in.koffset = -1;
+	if (h != NULL && h->begin != NULL)
+		h->begin(harg, shard, e, &in);
+	if (a != NULL)
+		(void)corr_engine_action(e, a, NULL, 0);
+	else
+		(void)corr_engine_alarm(e, ev);
+	if (h != NULL && h->end != NULL)
+		h->end(harg, shard, e, &in);
+}
+
 size_t
 reload_retired_alarms(struct corr_engine *e, const struct reload *r,
     const struct router_hooks *h, void *harg, unsigned shard)
@@ -798,7 +823,6 @@ reload_retired_alarms(struct corr_engine *e, const struct reload *r,
 	corr_engine_dump(e, now, ra_collect, &l);
 	for (size_t i = 0; i < l.n; i++) {
 		const struct ra_item *it = &l.v[i];
-		struct router_input in;
 		struct alarm_event ev;
 		struct corr_action a;
 		char note[CORR_SYSNOTE_MAX + 1];
@@ -817,16 +841,7 @@ reload_retired_alarms(struct corr_engine *e, const struct reload *r,
 			a.actor = CORR_ACTOR_SYSTEM;
 			a.note = note;
 			a.at = now;
-			memset(&in, 0, sizeof(in));
-			in.kind = ROUTER_IN_ACTION;
-			in.act = &a;
-			in.kpart = -1;
-			in.koffset = -1;
-			if (h != NULL && h->begin != NULL)
-				h->begin(harg, shard, e, &in);
-			(void)corr_engine_action(e, &a, NULL, 0);
-			if (h != NULL && h->end != NULL)
-				h->end(harg, shard, e, &in);
+			ra_apply(h, harg, shard, e, &a, NULL);
 		}
 		memset(&ev, 0, sizeof(ev));
 		ev.at_ms = now;
@@ -837,16 +852,7 @@ reload_retired_alarms(struct corr_engine *e, const struct reload *r,
 		ev.code = it->code;
 		ev.edge = ALARM_CLEAR;
 		ev.severity = it->severity;
-		memset(&in, 0, sizeof(in));
-		in.kind = ROUTER_IN_ALARM;
-		in.ev = &ev;
-		in.kpart = -1;
-		in.koffset = -1;
-		if (h != NULL && h->begin != NULL)
-			h->begin(harg, shard, e, &in);
-		(void)corr_engine_alarm(e, &ev);
-		if (h != NULL && h->end != NULL)
-			h->end(harg, shard, e, &in);
+		ra_apply(h, harg, shard, e, NULL, &ev);
 	}
 	xfree(l.v);
 	return l.n;
