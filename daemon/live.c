@@ -1538,6 +1538,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 		log_error("start failed: no publish slot for the view");
 		goto err_router;
 	}
+	publish_set_live(lv.pub, fidx);	/* whole again by the start's dump */
 	publish_attach(lv.pub, fidx, view_sink(lv.view, publish_host(lv.pub,
 	    fidx)));
 	/* the event stream: live from what is durable now, the rest from
@@ -1546,6 +1547,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 		log_error("start failed: no publish slot for the event stream");
 		goto err_router;
 	}
+	publish_set_live(lv.pub, fidx);	/* the rest comes from the journals */
 	publish_attach(lv.pub, fidx, sse_sink(lv.sse, publish_host(lv.pub,
 	    fidx)));
 	{

@@ -29,6 +29,8 @@ struct pub_slot {
 	struct publish	*p;
 	struct pub_reader *rs;		/* nshards */
 	int		 blocked;	/* offer() said -EAGAIN */
+	int		 live;		/* publish_set_live(): from each
+					 * journal's end, position not saved */
 	uint64_t	 offered, refused, rewinds;
 };
 
@@ -237,7 +239,7 @@ publish_save(struct publish *p)
 			struct pub_slot *s = &p->slots[i];
 			struct pub_reader *r = &s->rs[sh];
 
-			if (r->dirty && r->has_done &&
+			if (r->dirty && r->has_done && !s->live &&
 			    journal_pos_put(j, s->name, r->done) == 0)
 				r->dirty = 0;
 			if (!r->has_done)
@@ -298,6 +300,12 @@ publish_add(struct publish *p, const char *name)
 	return (int)p->nslots++;
 }
 
+void
+publish_set_live(struct publish *p, int idx)
+{
+	p->slots[idx].live = 1;
+}
+
 const struct pub_host *
 publish_host(struct publish *p, int idx)
 {
@@ -342,7 +350,14 @@ publish_start(struct publish *p)
 			struct journal_rec rec;
 			uint64_t pos;
 
-			if (journal_pos_get(j, s->name, &pos) == 0) {
+			if (s->live) {
+				/* rebuilt by the start's dump: only what
+				 * comes after now */
+				pos = journal_written(j);
+				r->rd = journal_reader_new(j, pos);
+				r->done = pos;
+				r->has_done = 1;
+			} else if (journal_pos_get(j, s->name, &pos) == 0) {
 				/* done through the record at pos: after it */
 				r->rd = journal_reader_new(j, pos);
 				if (journal_reader_tell(r->rd) == pos)

@@ -54,6 +54,14 @@ struct publish *publish_new(struct ev_loop *loop, struct store **stores,
  * Returns the sink's index, or -ENOSPC.
  */
 int	 publish_add(struct publish *p, const char *name);
+/*
+ * Makes sink idx a memory sink (before publish_start): one that holds
+ * nothing a restart must resume (the incident view, the event stream's
+ * tail), rebuilt from the live set each shard dumps at every start.  It
+ * starts at each journal's end, its position is never saved, and it holds
+ * no journal back.
+ */
+void	 publish_set_live(struct publish *p, int idx);
 const struct pub_host *publish_host(struct publish *p, int idx);
 void	 publish_attach(struct publish *p, int idx, struct pub_sink *s);
 /*
