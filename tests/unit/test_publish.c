@@ -3,7 +3,8 @@
  * and the sinks: records are offered in journal order; a sink replaced
  * after its old one died (a Kafka producer's fatal error) is offered
  * again, from the oldest, every record the old one had not reported done,
- * and nothing after it twice.
+ * and nothing after it twice; a memory sink starts at the journal's end
+ * and keeps no position.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -99,6 +100,76 @@ Test(publish, replaced_sink_gets_what_the_old_one_had_not_done)
 	for (unsigned i = 0; i < b.n; i++)
 		cr_assert_eq(b.pos[i], written[10 + i], "record %u", i);
 	cr_assert(publish_idle(p));
+	publish_free(p);
+	store_close(st);
+	fleet_free(fl);
+	ev_loop_destroy(loop);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/*
+ * A memory sink (publish_set_live: the view, the event stream) is offered
+ * only what is journaled after the start, even where a position was saved
+ * before, and never gets a position of its own saved; an ordinary sink
+ * beside it gets everything on disk.
+ */
+Test(publish, live_sink_starts_at_the_end_and_saves_no_position)
+{
+	char dir[] = "/tmp/tocsin-publish-XXXXXX", err[256], cmd[128];
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct fleet *fl = fleet_new();
+	struct store_config sc = { .dir = dir };
+	struct fake live = { { &fake_ops }, NULL, { 0 }, 0, 1 };
+	struct fake all = { { &fake_ops }, NULL, { 0 }, 0, 1 };
+	struct store *st;
+	struct publish *p;
+	struct journal *j;
+	uint64_t pos, after[NREC];
+	int li, ai;
+
+	cr_assert_not_null(mkdtemp(dir));
+	st = store_open(&sc, 0, fl, err, sizeof(err));
+	cr_assert_not_null(st, "%s", err);
+	j = store_journal(st);
+	for (int i = 0; i < NREC; i++) {
+		int64_t at = 1000 + i;
+
+		(void)journal_append(j, STORE_DUMP_BEGIN, &at, sizeof(at));
+	}
+	cr_assert_eq(journal_flush(j, 1), 0);
+	/* a position saved by an earlier run: a live sink ignores it */
+	cr_assert_eq(journal_pos_put(j, "view", 0), 0);
+	p = publish_new(loop, &st, 1, NULL, NULL);
+	li = publish_add(p, "view");
+	publish_set_live(p, li);
+	live.host = publish_host(p, li);
+	publish_attach(p, li, &live.base);
+	ai = publish_add(p, "file");
+	all.host = publish_host(p, ai);
+	publish_attach(p, ai, &all.base);
+	publish_start(p);
+	publish_pump(p);
+	cr_assert_eq(live.n, 0, "the live sink got %u old records", live.n);
+	cr_assert_eq(all.n, NREC);
+	for (int i = 0; i < NREC; i++) {
+		int64_t at = 2000 + i;
+
+		after[i] = journal_append(j, STORE_DUMP_BEGIN, &at, sizeof(at));
+	}
+	cr_assert_eq(journal_flush(j, 1), 0);
+	publish_pump(p);
+	cr_assert_eq(live.n, NREC, "offered %u", live.n);
+	for (unsigned i = 0; i < live.n; i++)
+		cr_assert_eq(live.pos[i], after[i], "record %u", i);
+	cr_assert(publish_idle(p));
+	publish_stop(p);
+	/* the file sink's position is saved; the live one's is the old one */
+	cr_assert_eq(journal_pos_get(j, "file", &pos), 0);
+	cr_assert_eq(pos, after[NREC - 1]);
+	cr_assert_eq(journal_pos_get(j, "view", &pos), 0);
+	cr_assert_eq(pos, 0, "a live sink's position was saved: %llu",
+	    (unsigned long long)pos);
 	publish_free(p);
 	store_close(st);
 	fleet_free(fl);
