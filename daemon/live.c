@@ -814,10 +814,14 @@ live_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		break;
 	case SIGHUP:
 		lv = container_of(w, struct live, sighup);
-		if (lv->stop_reason == NULL)
-			live_reload(lv);
-		else
+		if (lv->stop_reason != NULL) {
 			log_info("signal=SIGHUP ignored: stopping");
+			break;
+		}
+		/* systemd sees the reload begin and end, applied or refused */
+		live_notify_reload(1);
+		live_reload(lv);
+		live_notify_reload(0);
 		break;
 	case SIGUSR1:
 		lv = container_of(w, struct live, sigusr1);
@@ -1151,12 +1155,10 @@ live_reload(struct live *lv)
 	int rc, carried;
 
 	log_info("signal=SIGHUP reloading config=%s", lv->cfg->path);
-	live_notify_reload(1);
 	res = reload_prepare(lv->cfg->path, lv->cfg, lv->nshards, lv->sinks,
 	    &r);
 	if (res != RELOAD_OK) {
 		live_reload_count(lv, res, (uint32_t)(clock_mono_ms() - t0));
-		live_notify_reload(0);
 		return;
 	}
 	/* the same modbus section: the poller is reloaded in place and every
@@ -1170,7 +1172,6 @@ live_reload(struct live *lv)
 		reload_free(r, 0);
 		live_reload_count(lv, RELOAD_FAILED,
 		    (uint32_t)(clock_mono_ms() - t0));
-		live_notify_reload(0);
 		return;
 	}
 	/* the held alarm keys go with their new indexes (outbox_remap);
@@ -1183,7 +1184,6 @@ live_reload(struct live *lv)
 		reload_free(r, 0);
 		live_reload_count(lv, RELOAD_FAILED,
 		    (uint32_t)(clock_mono_ms() - t0));
-		live_notify_reload(0);
 		return;
 	}
 	/* from here on the producer speaks the new fleet's indexes */
@@ -1231,7 +1231,6 @@ live_reload(struct live *lv)
 	live_stats_put(lv);
 	c = &r->counts;
 	live_reload_count(lv, RELOAD_OK, (uint32_t)(clock_mono_ms() - t0));
-	live_notify_reload(0);
 	log_info("reloaded config=%s devices_added=%zu devices_removed=%zu "
 	    "devices_changed=%zu devices_kept=%zu devices_retired=%zu "
 	    "sites_added=%zu sites_removed=%zu profiles_added=%zu "
