@@ -228,15 +228,8 @@ start_sim() {
 	    --noise 0 --drift 0 --batt-runtime "$BATT_R" \
 	    --stats "$TMP/sim.stats") >"$TMP/sim.out" 2>"$TMP/sim.err" </dev/null &
 	SIMPID=$!
-	i=0
-	until grep -q '^devsim ready' "$TMP/sim.out" 2>/dev/null; do
-		if ! kill -0 "$SIMPID" 2>/dev/null || [ $i -ge 600 ]; then
-			echo "e2e: devsim not ready (60 s bound)" >&2
-			cat "$TMP/sim.err" >&2
-			return 1
-		fi
-		sleep 0.1; i=$((i + 1))
-	done
+	wait_line "$TMP/sim.out" '^devsim ready' "e2e: devsim" "$SIMPID" 60 ||
+		{ cat "$TMP/sim.err" >&2; return 1; }
 	T_READY=$(now_ns)
 }
 
@@ -254,15 +247,7 @@ run() {
 	    >"$TMP/$name.out" 2>"$ERR" </dev/null &
 	PID=$!
 	case $name in tocsind) ready=' start version=' ;; *) ready='tocsinpoll config=' ;; esac
-	i=0
-	until grep -q "$ready" "$ERR" 2>/dev/null; do
-		if ! kill -0 "$PID" 2>/dev/null || [ $i -ge 600 ]; then
-			echo "e2e: $name did not start (60 s bound)" >&2
-			cat "$ERR" >&2
-			return 1
-		fi
-		sleep 0.1; i=$((i + 1))
-	done
+	wait_line "$ERR" "$ready" "e2e: $name" "$PID" 60 || return 1
 	t_start=$(now_ns)
 	if [ "$name" = tocsind ]; then
 		b=$BROKERS

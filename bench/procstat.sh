@@ -26,17 +26,23 @@ ticks() { sed 's/.*) //' "$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'; }
 
 vmhwm() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"; }
 
-started() {
+# wait_line FILE PATTERN WHAT PID SECONDS: until FILE has a line matching
+# PATTERN; fails (saying WHAT did not start, with FILE) when PID is gone or
+# after SECONDS.
+wait_line() {
 	i=0
 	while ! grep -q "$2" "$1" 2>/dev/null; do
-		if ! kill -0 "$PID" 2>/dev/null || [ $i -ge 200 ]; then
-			echo "$3 did not start (20 s bound)" >&2
+		if ! kill -0 "$4" 2>/dev/null || [ $i -ge $(($5 * 10)) ]; then
+			echo "$3 did not start ($5 s bound)" >&2
 			cat "$1" >&2
 			return 1
 		fi
 		sleep 0.1; i=$((i + 1))
 	done
 }
+
+# started FILE PATTERN WHAT: the same for $PID, 20 s.
+started() { wait_line "$1" "$2" "$3" "$PID" 20; }
 
 stop_pid() {
 	[ -n "$PID" ] || return 0
