@@ -2,9 +2,14 @@
  * corrfix.c - see corrfix.h.
  */
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 
+#include "correlator/incjson.h"
+#include "daemon/mem.h"
 #include "tests/support/corrfix.h"
+#include "tests/support/incoracle.h"
 
 void
 corrfix_rejected(void *arg, const struct corr_action *a, const char *reason)
@@ -49,4 +54,47 @@ corrfix_act(struct corr_engine *e, char *rej, const char *id,
 
 	rej[0] = '\0';
 	return corr_engine_action(e, &a, NULL, 0);
+}
+
+uint32_t
+corrfix_site(struct fleet *f, const char *id, const char *area,
+    enum region region, int premium)
+{
+	uint32_t s = fleet_add(f, FLEET_SITE, id), d;
+	char dev[64];
+
+	f->sites[s].area = fleet_area(f, area);
+	f->sites[s].region = (uint8_t)region;
+	f->sites[s].station = xstrdup("Nanshan Station");
+	f->sites[s].branch = xstrdup("Shenzhen Branch");
+	/* The premium tenant is not the first: the rule must scan tenants. */
+	fleet_site_add_tenant(&f->sites[s], "cmcc", TIER_STANDARD);
+	if (premium)
+		fleet_site_add_tenant(&f->sites[s], "ctcc", TIER_PREMIUM);
+	snprintf(dev, sizeof(dev), "%s-pwr", id);
+	d = fleet_add(f, FLEET_DEVICE, dev);
+	f->devices[d].site = s;
+	return s;
+}
+
+void
+corrfix_ev_take(struct corrfix_ev *r, const struct fleet *f,
+    const struct corr_event *ev)
+{
+	json_t *o;
+	char *built;
+
+	r->type = ev->type;
+	r->seq = ev->seq;
+	r->at = ev->at;
+	r->clock = ev->clock;
+	r->level = ev->level;
+	snprintf(r->id, sizeof(r->id), "%s", ev->inc->id);
+	r->json = incjson_encode(f, ev);
+	o = incoracle_build(f, ev);
+	cr_assert_not_null(o);
+	built = json_dumps(o, JSON_COMPACT);
+	cr_assert_str_eq(r->json, built, "encode and build differ");
+	free(built);
+	json_decref(o);
 }

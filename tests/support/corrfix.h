@@ -1,9 +1,11 @@
 /*
- * corrfix.h - what the correlator's unit tests (test_corr, test_corr_sla)
- * share: an engine built on a checked config whose sink keeps the reason
- * of the last refused action, and alarm edges and operator actions fed to
- * it with their assertions.  Each test file keeps its own fleet, event
- * record and globals; these take them as arguments.
+ * corrfix.h - what the correlator's unit tests (test_corr, test_corr_sla,
+ * test_corr_complaint) share: an engine built on a checked config whose
+ * sink keeps the reason of the last refused action, alarm edges and
+ * operator actions fed to it with their assertions, a tower site of the
+ * SLA tests, and an event recorded with its JSON checked against the
+ * oracle.  Each test file keeps its own fleet, event log and globals;
+ * these take them as arguments.
  */
 #ifndef TOCSIN_TEST_CORRFIX_H
 #define TOCSIN_TEST_CORRFIX_H
@@ -11,6 +13,7 @@
 #include <stdint.h>
 
 #include "correlator/corr.h"
+#include "correlator/fleet.h"
 
 #define CORRFIX_REJ_LEN	160	/* the rej buffers below */
 
@@ -46,5 +49,32 @@ void	 corrfix_edge(struct corr_engine *e, struct fleet *f, const char *dev,
 int	 corrfix_act(struct corr_engine *e, char *rej, const char *id,
 	    enum corr_action_type t, const char *actor, const char *note,
 	    int64_t at);
+
+/*
+ * Adds site id to f in area, region class `region`, station "Nanshan
+ * Station", branch "Shenzhen Branch", tenant cmcc standard and, when
+ * premium, ctcc premium (second: the tier rule must scan the tenants),
+ * and one device "<id>-pwr" there.  Returns the site's index.
+ */
+uint32_t corrfix_site(struct fleet *f, const char *id, const char *area,
+	    enum region region, int premium);
+
+/* One incident event as a test keeps it. */
+struct corrfix_ev {
+	int	 type;		/* enum corr_evtype */
+	uint64_t seq;
+	int64_t	 at;
+	int	 clock;
+	int	 level;
+	char	 id[CORR_ID_LEN];
+	char	*json;		/* incjson_encode(); free() it */
+};
+
+/*
+ * Fills r from ev, with its JSON encoded both ways (incjson_encode and
+ * json_dumps of incoracle_build) and asserted byte-equal.
+ */
+void	 corrfix_ev_take(struct corrfix_ev *r, const struct fleet *f,
+	    const struct corr_event *ev);
 
 #endif

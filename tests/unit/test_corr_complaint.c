@@ -32,17 +32,9 @@
 
 #define MAXEV	256
 
-struct rec {
-	int	 type;
-	int64_t	 at;
-	int	 clock;
-	int	 level;
-	char	 id[CORR_ID_LEN];
-	char	*json;
-};
 
 struct log {
-	struct rec v[MAXEV];
+	struct corrfix_ev v[MAXEV];
 	int	 n;
 };
 
@@ -57,24 +49,9 @@ static void
 rec_event(void *arg, const struct corr_event *ev)
 {
 	struct log *l = arg == (void *)REJ ? &L : arg;
-	struct rec *r;
-	json_t *o;
-	char *built;
 
 	cr_assert_lt(l->n, MAXEV);
-	r = &l->v[l->n++];
-	r->type = ev->type;
-	r->at = ev->at;
-	r->clock = ev->clock;
-	r->level = ev->level;
-	snprintf(r->id, sizeof(r->id), "%s", ev->inc->id);
-	r->json = incjson_encode(F, ev);
-	o = incoracle_build(F, ev);
-	cr_assert_not_null(o);
-	built = json_dumps(o, JSON_COMPACT);
-	cr_assert_str_eq(r->json, built, "encode and build differ");
-	free(built);
-	json_decref(o);
+	corrfix_ev_take(&l->v[l->n++], F, ev);
 }
 
 static const struct corr_sink_ops rec_ops = {
@@ -93,19 +70,7 @@ log_free(struct log *l)
 static void
 add_site(const char *id, const char *area, enum region region, int premium)
 {
-	uint32_t s = fleet_add(F, FLEET_SITE, id), d;
-	char dev[64];
-
-	F->sites[s].area = fleet_area(F, area);
-	F->sites[s].region = (uint8_t)region;
-	F->sites[s].station = xstrdup("Nanshan Station");
-	F->sites[s].branch = xstrdup("Shenzhen Branch");
-	fleet_site_add_tenant(&F->sites[s], "cmcc", TIER_STANDARD);
-	if (premium)
-		fleet_site_add_tenant(&F->sites[s], "ctcc", TIER_PREMIUM);
-	snprintf(dev, sizeof(dev), "%s-pwr", id);
-	d = fleet_add(F, FLEET_DEVICE, dev);
-	F->devices[d].site = s;
+	(void)corrfix_site(F, id, area, region, premium);
 }
 
 /* PREM: cmcc standard + ctcc premium, region A.  STD: cmcc only, region C. */

@@ -32,47 +32,21 @@
 
 #define MAXEV	512
 
-struct rec {
-	int	 type;
-	uint64_t seq;
-	int64_t	 at;
-	char	 id[CORR_ID_LEN];
-	int	 clock;
-	int	 level;
-	char	*json;
-};
 
 static struct fleet *F;
 static struct corr_engine *E;
 static struct corr_config CC;
 static struct sla_config SC;
-static struct rec EV[MAXEV];
+static struct corrfix_ev EV[MAXEV];
 static int NEV;
 static char REJ[CORRFIX_REJ_LEN];
 
 static void
 rec_event(void *arg, const struct corr_event *ev)
 {
-	struct rec *r;
-	json_t *o;
-	char *built;
-
 	(void)arg;
 	cr_assert_lt(NEV, MAXEV);
-	r = &EV[NEV++];
-	r->type = ev->type;
-	r->seq = ev->seq;
-	r->at = ev->at;
-	r->clock = ev->clock;
-	r->level = ev->level;
-	snprintf(r->id, sizeof(r->id), "%s", ev->inc->id);
-	r->json = incjson_encode(F, ev);
-	o = incoracle_build(F, ev);
-	cr_assert_not_null(o);
-	built = json_dumps(o, JSON_COMPACT);
-	cr_assert_str_eq(r->json, built, "encode and build differ");
-	free(built);
-	json_decref(o);
+	corrfix_ev_take(&EV[NEV++], F, ev);
 }
 
 static const struct corr_sink_ops rec_ops = {
@@ -83,20 +57,7 @@ static const struct corr_sink_ops rec_ops = {
 static void
 add_site(const char *id, const char *area, enum region region, int premium)
 {
-	uint32_t s = fleet_add(F, FLEET_SITE, id), d;
-	char dev[64];
-
-	F->sites[s].area = fleet_area(F, area);
-	F->sites[s].region = (uint8_t)region;
-	F->sites[s].station = xstrdup("Nanshan Station");
-	F->sites[s].branch = xstrdup("Shenzhen Branch");
-	/* The premium tenant is not the first: the rule must scan tenants. */
-	fleet_site_add_tenant(&F->sites[s], "cmcc", TIER_STANDARD);
-	if (premium)
-		fleet_site_add_tenant(&F->sites[s], "ctcc", TIER_PREMIUM);
-	snprintf(dev, sizeof(dev), "%s-pwr", id);
-	d = fleet_add(F, FLEET_DEVICE, dev);
-	F->devices[d].site = s;
+	(void)corrfix_site(F, id, area, region, premium);
 }
 
 /*
