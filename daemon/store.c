@@ -449,16 +449,25 @@ store_reply_keep(struct store *st, const struct router_input *in)
 	r = &st->replies[st->nreplies++];
 	memset(r, 0, sizeof(*r));
 	r->reply = in->reply;
-	r->o.kind = in->kind;
-	r->o.rc = in->rc;
+	store_outcome_of(in, &r->o);
+	/* in's buffer goes with the message: keep a copy to the report */
 	r->o.reason = "";
 	if (in->rc != 0 && in->reason[0] != '\0')
 		r->reason = xstrdup(in->reason);
 	r->o.state = st->in_state;
 	r->o.seq = st->in_seq;
-	r->o.id = in->id;
+}
+
+void
+store_outcome_of(const struct router_input *in, struct store_outcome *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->kind = in->kind;
+	o->rc = in->rc;
+	o->reason = in->rc != 0 ? in->reason : "";
+	o->id = in->id;
 	if (in->kind == ROUTER_IN_COMPLAINT && in->rc == 0)
-		memcpy(r->o.incident, in->opened, sizeof(r->o.incident));
+		memcpy(o->incident, in->opened, sizeof(o->incident));
 }
 
 /* Everything is written: every kept token gets its outcome. */

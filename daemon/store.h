@@ -78,6 +78,15 @@ struct store_outcome {
 					 * it opened; else "" */
 };
 
+/*
+ * The outcome of input in as the shard's end hook left it (kind, rc,
+ * reason (in's buffer: "" when accepted), window id, opened incident);
+ * state and seq are the store's, 0 here.  What store reports, and what a
+ * test without a journal reports the same way.
+ */
+void	 store_outcome_of(const struct router_input *in,
+	    struct store_outcome *o);
+
 struct store_config {
 	const char	*dir;		/* this shard's journal directory */
 	uint8_t		 fsync;		/* enum store_fsync */

@@ -183,12 +183,7 @@ reply_end(void *arg, unsigned shard, struct corr_engine *e,
 	(void)e;
 	if (in->reply == NULL)
 		return;
-	memset(&o, 0, sizeof(o));
-	o.kind = in->kind;
-	o.rc = in->rc;
-	o.reason = in->reason;
-	if (in->kind == ROUTER_IN_COMPLAINT && in->rc == 0)
-		memcpy(o.incident, in->opened, sizeof(o.incident));
+	store_outcome_of(in, &o);
 	opapi_replied(OR, in->reply, &o);
 }
 
