@@ -291,6 +291,26 @@ out:
 
 /* ---- incidents ---- */
 
+/* The incident table (the board's columns) of a list's items at now. */
+static void
+ctl_table(const json_t *items, int64_t now)
+{
+	const json_t *it;
+	char line[512];
+	size_t i;
+
+	ctlboard_header(line, sizeof(line));
+	printf("%s\n", line);
+	json_array_foreach(items, i, it) {
+		struct ctlboard_inc e;
+
+		if (ctlboard_inc_parse(it, &e) < 0)
+			continue;
+		ctlboard_line(&e, now, line, sizeof(line));
+		printf("%s\n", line);
+	}
+}
+
 /* Appends "&name=escaped(v)" to q. */
 static void
 q_add(char *q, size_t len, const char *name, const char *v)
@@ -307,11 +327,9 @@ q_add(char *q, size_t len, const char *name, const char *v)
 static int
 cmd_incidents(struct ctl *c)
 {
-	char q[4096] = "", err[512], line[512];
+	char q[4096] = "", err[512];
 	json_t *j;
-	const json_t *it;
 	int st;
-	size_t i;
 	int64_t now = ctl_now();
 
 	q_add(q, sizeof(q), "state", c->o.state);
@@ -340,16 +358,7 @@ cmd_incidents(struct ctl *c)
 		json_decref(j);
 		return CTL_EXIT_OK;
 	}
-	ctlboard_header(line, sizeof(line));
-	printf("%s\n", line);
-	json_array_foreach(json_object_get(j, "incidents"), i, it) {
-		struct ctlboard_inc e;
-
-		if (ctlboard_inc_parse(it, &e) < 0)
-			continue;
-		ctlboard_line(&e, now, line, sizeof(line));
-		printf("%s\n", line);
-	}
+	ctl_table(json_object_get(j, "incidents"), now);
 	json_decref(j);
 	return CTL_EXIT_OK;
 }
@@ -438,7 +447,7 @@ cmd_show(struct ctl *c)
 static int
 cmd_site(struct ctl *c)
 {
-	char path[1024], id[768], line[512];
+	char path[1024], id[768];
 	json_t *j;
 	const json_t *site, *v;
 	size_t i;
@@ -465,16 +474,7 @@ cmd_site(struct ctl *c)
 	json_array_foreach(json_object_get(site, "devices"), i, v)
 		printf("device     %-24s %-16s %s\n", js(v, "id"),
 		    js(v, "profile"), js(v, "comm"));
-	ctlboard_header(line, sizeof(line));
-	printf("%s\n", line);
-	json_array_foreach(json_object_get(j, "incidents"), i, v) {
-		struct ctlboard_inc e;
-
-		if (ctlboard_inc_parse(v, &e) < 0)
-			continue;
-		ctlboard_line(&e, now, line, sizeof(line));
-		printf("%s\n", line);
-	}
+	ctl_table(json_object_get(j, "incidents"), now);
 	json_decref(j);
 	return CTL_EXIT_OK;
 }
