@@ -79,8 +79,9 @@ ctl_exit_of(int status)
 }
 
 /*
- * One request; prints the error of a failure.  Returns the HTTP status
- * (and *out the parsed JSON body, or NULL) or -errno.
+ * One request with body (or NULL; taken: freed here); prints the error of
+ * a failure.  Returns the HTTP status (and *out the parsed JSON body, or
+ * NULL) or -errno.
  */
 static int
 ctl_call(struct ctl *c, const char *method, const char *path, json_t *body,
@@ -93,6 +94,7 @@ ctl_call(struct ctl *c, const char *method, const char *path, json_t *body,
 	*out = NULL;
 	if (body != NULL)
 		text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
 	/* every write carries the token (DELETE has no body); reads none */
 	rc = ctlhttp_request(&c->url, method, path, strcmp(method, "GET") ?
 	    c->token : NULL, text, c->o.timeout_ms, &r, err, sizeof(err));
@@ -128,6 +130,23 @@ ctl_print_json(const json_t *j)
 
 	printf("%s\n", s);
 	free(s);
+}
+
+/*
+ * What every command does first with ctl_call's answer st, j: returns 1
+ * when j is a 2xx answer for the caller to print as text (and free);
+ * else 0 with j freed, the answer printed for --json (ctl_call has said
+ * what failed).  The exit code is then ctl_exit_of(st).
+ */
+static int
+ctl_text(const struct ctl *c, int st, json_t *j)
+{
+	if (st >= 200 && st < 300 && !c->o.json)
+		return 1;
+	if (st >= 200 && st < 300)
+		ctl_print_json(j);
+	json_decref(j);
+	return 0;
 }
 
 /* o's string member k, or "-" (never NULL for a printf). */
@@ -379,12 +398,8 @@ cmd_show(struct ctl *c)
 	ctlhttp_escape(c->o.arg[0], id, sizeof(id));
 	snprintf(path, sizeof(path), "/api/v1/incidents/%s", id);
 	st = ctl_call(c, "GET", path, NULL, &j);
-	if (st != 200 || c->o.json) {
-		if (st == 200)
-			ctl_print_json(j);
-		json_decref(j);
+	if (!ctl_text(c, st, j))
 		return ctl_exit_of(st);
-	}
 	inc = json_object_get(j, "incident");
 	ctlboard_inc_parse(j, &e);
 	printf("incident   %s (%s, seq %lld)\n", js(inc, "id"), js(inc, "kind"),
@@ -457,12 +472,8 @@ cmd_site(struct ctl *c)
 	ctlhttp_escape(c->o.arg[0], id, sizeof(id));
 	snprintf(path, sizeof(path), "/api/v1/sites/%s", id);
 	st = ctl_call(c, "GET", path, NULL, &j);
-	if (st != 200 || c->o.json) {
-		if (st == 200)
-			ctl_print_json(j);
-		json_decref(j);
+	if (!ctl_text(c, st, j))
 		return ctl_exit_of(st);
-	}
 	site = json_object_get(j, "site");
 	printf("site       %s, area %s, region %s, station %s, branch %s, "
 	    "tier %s\n", js(site, "id"), js(site, "area"), js(site, "region"),
@@ -525,17 +536,13 @@ cmd_action(struct ctl *c)
 		json_object_set_new(body, "satisfaction",
 		    json_integer(c->o.satisfaction));
 	st = ctl_call(c, "POST", path, body, &j);
-	json_decref(body);
-	if (st >= 200 && st < 300) {
-		if (c->o.json)
-			ctl_print_json(j);
-		else
-			printf("%s %s: %s (seq %lld)\n", js(j, "incident"), act,
-			    js(j, "state"), (long long)json_integer_value(
-			    json_object_get(j, "seq")));
-	}
+	if (!ctl_text(c, st, j))
+		return ctl_exit_of(st);
+	printf("%s %s: %s (seq %lld)\n", js(j, "incident"), act,
+	    js(j, "state"), (long long)json_integer_value(json_object_get(j,
+	    "seq")));
 	json_decref(j);
-	return ctl_exit_of(st);
+	return CTL_EXIT_OK;
 }
 
 /*
@@ -581,24 +588,21 @@ static int
 cmd_maint(struct ctl *c)
 {
 	char path[1024], id[768], start[UTC_LEN], end[UTC_LEN];
-	json_t *body = NULL, *j;
+	json_t *body, *j;
 	const json_t *w;
 	size_t i;
 	int st;
 
 	if (c->o.cmd == CTL_MAINT_LIST) {
 		st = ctl_call(c, "GET", "/api/v1/maintenance", NULL, &j);
-		if (st == 200 && c->o.json)
-			ctl_print_json(j);
-		else if (st == 200) {
-			printf("%-6s %-5s %-14s %-24s %-24s %-12s %s\n", "ID",
-			    "SCOPE", "SITE/AREA", "START", "END", "ACTOR",
-			    "REASON");
-			json_array_foreach(json_object_get(j, "windows"), i, w)
-				maint_line(w);
-		}
+		if (!ctl_text(c, st, j))
+			return ctl_exit_of(st);
+		printf("%-6s %-5s %-14s %-24s %-24s %-12s %s\n", "ID", "SCOPE",
+		    "SITE/AREA", "START", "END", "ACTOR", "REASON");
+		json_array_foreach(json_object_get(j, "windows"), i, w)
+			maint_line(w);
 		json_decref(j);
-		return ctl_exit_of(st);
+		return CTL_EXIT_OK;
 	}
 	if ((st = ctl_token(c, c->o.cmd == CTL_MAINT_ADD)) != 0)
 		return st;
@@ -606,12 +610,11 @@ cmd_maint(struct ctl *c)
 		ctlhttp_escape(c->o.arg[0], id, sizeof(id));
 		snprintf(path, sizeof(path), "/api/v1/maintenance/%s", id);
 		st = ctl_call(c, "DELETE", path, NULL, &j);
-		if (st >= 200 && st < 300)
-			c->o.json ? ctl_print_json(j) :
-			    (void)printf("maintenance window %s deleted\n",
-			    c->o.arg[0]);
+		if (!ctl_text(c, st, j))
+			return ctl_exit_of(st);
+		printf("maintenance window %s deleted\n", c->o.arg[0]);
 		json_decref(j);
-		return ctl_exit_of(st);
+		return CTL_EXIT_OK;
 	}
 	if (ctl_time(c->o.start, start) < 0 || ctl_time(c->o.end, end) < 0) {
 		ctl_err("--start and --end take RFC 3339 times "
@@ -623,16 +626,12 @@ cmd_maint(struct ctl *c)
 	    "area", c->o.site ? c->o.site : c->o.area, "start", start, "end",
 	    end, "reason", c->o.reason, "actor", c->o.actor);
 	st = ctl_call(c, "POST", "/api/v1/maintenance", body, &j);
-	json_decref(body);
-	if (st >= 200 && st < 300) {
-		if (c->o.json)
-			ctl_print_json(j);
-		else
-			maint_line(json_is_object(json_object_get(j, "window")) ?
-			    json_object_get(j, "window") : j);
-	}
+	if (!ctl_text(c, st, j))
+		return ctl_exit_of(st);
+	maint_line(json_is_object(json_object_get(j, "window")) ?
+	    json_object_get(j, "window") : j);
 	json_decref(j);
-	return ctl_exit_of(st);
+	return CTL_EXIT_OK;
 }
 
 static int
@@ -640,8 +639,8 @@ cmd_command(struct ctl *c)
 {
 	char path[2048], dev[768], name[768];
 	json_t *body, *j;
-	const char *outcome;
-	int st;
+	const json_t *x, *rb;
+	int st, rc;
 
 	if ((st = ctl_token(c, 1)) != 0)
 		return st;
@@ -654,43 +653,36 @@ cmd_command(struct ctl *c)
 		json_object_set_new(body, "incident",
 		    json_string(c->o.incident));
 	st = ctl_call(c, "POST", path, body, &j);
-	json_decref(body);
-	if (st < 200 || st >= 300) {
-		json_decref(j);
-		return ctl_exit_of(st);
-	}
-	outcome = js(j, "outcome");
-	if (c->o.json)
-		ctl_print_json(j);
-	else {
-		const json_t *x = json_object_get(j, "exception");
-		const json_t *rb = json_object_get(j, "readback");
-
-		printf("%s %s: %s", c->o.arg[0], c->o.arg[1], outcome);
-		if (json_is_object(x))
-			printf(", exception %lld %s", (long long)
-			    json_integer_value(json_object_get(x, "code")),
-			    js(x, "name"));
-		if (json_is_string(json_object_get(j, "detail")))
-			printf(", %s", js(j, "detail"));
-		if (json_is_object(rb) && json_is_integer(json_object_get(rb,
-		    "value")))
-			printf(", read-back %lld (expected %lld, %lld reads)",
-			    (long long)json_integer_value(json_object_get(rb,
-			    "value")), (long long)json_integer_value(
-			    json_object_get(rb, "expected")), (long long)
-			    json_integer_value(json_object_get(rb, "reads")));
-		if (json_is_integer(json_object_get(j, "elapsed_ms")))
-			printf(", %lld ms", (long long)json_integer_value(
-			    json_object_get(j, "elapsed_ms")));
-		if (json_is_string(json_object_get(j, "incident")))
-			printf(", noted on %s (%s)", js(j, "incident"),
-			    js(j, "timeline"));
-		printf("\n");
-	}
-	st = strcmp(outcome, "done") == 0 ? CTL_EXIT_OK : CTL_EXIT_REFUSED;
+	/* an answered command the device did not do is a no too */
+	rc = ctl_exit_of(st);
+	if (rc == CTL_EXIT_OK && strcmp(js(j, "outcome"), "done") != 0)
+		rc = CTL_EXIT_REFUSED;
+	if (!ctl_text(c, st, j))
+		return rc;
+	x = json_object_get(j, "exception");
+	rb = json_object_get(j, "readback");
+	printf("%s %s: %s", c->o.arg[0], c->o.arg[1], js(j, "outcome"));
+	if (json_is_object(x))
+		printf(", exception %lld %s", (long long)json_integer_value(
+		    json_object_get(x, "code")), js(x, "name"));
+	if (json_is_string(json_object_get(j, "detail")))
+		printf(", %s", js(j, "detail"));
+	if (json_is_object(rb) && json_is_integer(json_object_get(rb,
+	    "value")))
+		printf(", read-back %lld (expected %lld, %lld reads)",
+		    (long long)json_integer_value(json_object_get(rb,
+		    "value")), (long long)json_integer_value(
+		    json_object_get(rb, "expected")), (long long)
+		    json_integer_value(json_object_get(rb, "reads")));
+	if (json_is_integer(json_object_get(j, "elapsed_ms")))
+		printf(", %lld ms", (long long)json_integer_value(
+		    json_object_get(j, "elapsed_ms")));
+	if (json_is_string(json_object_get(j, "incident")))
+		printf(", noted on %s (%s)", js(j, "incident"),
+		    js(j, "timeline"));
+	printf("\n");
 	json_decref(j);
-	return st;
+	return rc;
 }
 
 static int
@@ -707,17 +699,13 @@ cmd_complaint(struct ctl *c)
 		json_object_set_new(body, "severity",
 		    json_string(c->o.severity));
 	st = ctl_call(c, "POST", "/api/v1/complaints", body, &j);
-	json_decref(body);
-	if (st >= 200 && st < 300) {
-		if (c->o.json)
-			ctl_print_json(j);
-		else
-			printf("%s: complaint of %s about %s, %s, %s\n",
-			    js(j, "incident"), js(j, "customer"), js(j, "site"),
-			    js(j, "severity"), js(j, "state"));
-	}
+	if (!ctl_text(c, st, j))
+		return ctl_exit_of(st);
+	printf("%s: complaint of %s about %s, %s, %s\n", js(j, "incident"),
+	    js(j, "customer"), js(j, "site"), js(j, "severity"),
+	    js(j, "state"));
 	json_decref(j);
-	return ctl_exit_of(st);
+	return CTL_EXIT_OK;
 }
 
 static int
