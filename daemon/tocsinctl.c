@@ -492,29 +492,36 @@ cmd_site(struct ctl *c)
 
 /* ---- writes ---- */
 
-/* Loads the token for a write; 0 or an exit code. */
+/* Loads the token file when one is set; 0 or an exit code. */
 static int
-ctl_token(struct ctl *c, int need_actor)
+ctl_token_load(struct ctl *c)
 {
 	char err[512];
 
-	if (need_actor && c->o.actor == NULL) {
-		ctl_err("who acts? give --actor NAME (or set USER, or actor "
-		    "in the config file)");
-		return CTL_EXIT_USAGE;
-	}
-	if (c->token != NULL)
+	if (c->token != NULL || c->o.token_file == NULL)
 		return 0;
-	if (c->o.token_file == NULL) {
-		ctl_err("a write needs the token: give -t/--token-file FILE, "
-		    "TOCSIN_TOKEN_FILE or token_file in the config file");
-		return CTL_EXIT_USAGE;
-	}
 	if (http_token_load(c->o.token_file, &c->token, err, sizeof(err)) < 0) {
 		ctl_err("%s", err);
 		return CTL_EXIT_USAGE;
 	}
 	return 0;
+}
+
+/* Loads the token for a write; 0 or an exit code. */
+static int
+ctl_token(struct ctl *c, int need_actor)
+{
+	if (need_actor && c->o.actor == NULL) {
+		ctl_err("who acts? give --actor NAME (or set USER, or actor "
+		    "in the config file)");
+		return CTL_EXIT_USAGE;
+	}
+	if (c->token == NULL && c->o.token_file == NULL) {
+		ctl_err("a write needs the token: give -t/--token-file FILE, "
+		    "TOCSIN_TOKEN_FILE or token_file in the config file");
+		return CTL_EXIT_USAGE;
+	}
+	return ctl_token_load(c);
 }
 
 static int
@@ -713,7 +720,7 @@ cmd_watch(struct ctl *c)
 {
 	struct ctlwatch_cfg w;
 	const char *nc = getenv("NO_COLOR");
-	char err[512];
+	int rc;
 
 	memset(&w, 0, sizeof(w));
 	w.url = &c->url;
@@ -725,13 +732,8 @@ cmd_watch(struct ctl *c)
 	w.timeout_ms = c->o.timeout_ms;
 	w.poll_ms = 2000;
 	/* the token is only for the a key: a watch without one still runs */
-	if (c->o.token_file != NULL) {
-		if (http_token_load(c->o.token_file, &c->token, err,
-		    sizeof(err)) < 0) {
-			ctl_err("%s", err);
-			return CTL_EXIT_USAGE;
-		}
-	}
+	if ((rc = ctl_token_load(c)) != 0)
+		return rc;
 	w.token = c->token;
 	return ctlwatch_run(&w);
 }
