@@ -158,6 +158,18 @@ js(const json_t *o, const char *k)
 	return v ? v : "-";
 }
 
+/* Prints ", ID (TIER)" for each {"id","tier"} of a (the first without
+ * its comma). */
+static void
+ctl_print_tiers(const json_t *a)
+{
+	const json_t *v;
+	size_t i;
+
+	json_array_foreach(a, i, v)
+		printf("%s %s (%s)", i ? "," : "", js(v, "id"), js(v, "tier"));
+}
+
 /* ---- status ---- */
 
 static int
@@ -172,6 +184,11 @@ cmd_status(struct ctl *c)
 	double devs[3], inc = 0, d;
 	static const char *const comm[3][2] = { { "ok", "devices_ok" },
 	    { "lost", "devices_lost" }, { "unknown", "devices_unknown" } };
+	/* counters shown when the server has them: metric, JSON key */
+	static const char *const totals[3][2] = {
+	    { "tocsin_sla_breaches_total", "sla_breaches" },
+	    { "tocsin_sla_warnings_total", "sla_warnings" },
+	    { "tocsin_escalations_total", "escalations" } };
 	size_t i;
 
 	if ((hs = ctlhttp_request(&c->url, "GET", "/healthz", NULL, NULL,
@@ -233,18 +250,11 @@ cmd_status(struct ctl *c)
 		}
 		json_object_set_new(m, "incidents", json_integer(
 		    (json_int_t)inc));
-		if (ctltext_metric(metrics, "tocsin_sla_breaches_total", NULL,
-		    NULL, &d) > 0)
-			json_object_set_new(m, "sla_breaches", json_integer(
-			    (json_int_t)d));
-		if (ctltext_metric(metrics, "tocsin_sla_warnings_total", NULL,
-		    NULL, &d) > 0)
-			json_object_set_new(m, "sla_warnings", json_integer(
-			    (json_int_t)d));
-		if (ctltext_metric(metrics, "tocsin_escalations_total", NULL,
-		    NULL, &d) > 0)
-			json_object_set_new(m, "escalations", json_integer(
-			    (json_int_t)d));
+		for (i = 0; i < 3; i++)
+			if (ctltext_metric(metrics, totals[i][0], NULL, NULL,
+			    &d) > 0)
+				json_object_set_new(m, totals[i][1],
+				    json_integer((json_int_t)d));
 	}
 	if (c->o.json) {
 		json_t *all = json_pack("{s:O, s:O, s:o}", "healthz", health,
@@ -410,8 +420,7 @@ cmd_show(struct ctl *c)
 	printf("site       %s, area %s, tier %s\n", js(inc, "site"),
 	    js(inc, "area"), js(inc, "tier"));
 	printf("customers ");
-	json_array_foreach(json_object_get(inc, "customers"), i, v)
-		printf("%s %s (%s)", i ? "," : "", js(v, "id"), js(v, "tier"));
+	ctl_print_tiers(json_object_get(inc, "customers"));
 	printf("\n");
 	if (json_is_object(json_object_get(inc, "root_cause")))
 		printf("root cause %s on %s at %s\n", js(json_object_get(inc,
@@ -479,8 +488,7 @@ cmd_site(struct ctl *c)
 	    "tier %s\n", js(site, "id"), js(site, "area"), js(site, "region"),
 	    js(site, "station"), js(site, "branch"), js(site, "tier"));
 	printf("tenants   ");
-	json_array_foreach(json_object_get(site, "tenants"), i, v)
-		printf("%s %s (%s)", i ? "," : "", js(v, "id"), js(v, "tier"));
+	ctl_print_tiers(json_object_get(site, "tenants"));
 	printf("\n");
 	json_array_foreach(json_object_get(site, "devices"), i, v)
 		printf("device     %-24s %-16s %s\n", js(v, "id"),
