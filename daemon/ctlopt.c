@@ -10,15 +10,27 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "correlator/corr.h"
 #include "daemon/ctlopt.h"
 #include "daemon/ctltext.h"
 #include "daemon/mem.h"
 
 #define B(c)	(1u << (c))
 #define ALL	(~0u)
-#define ACTIONS	(B(CTL_ACK) | B(CTL_DISPATCH) | B(CTL_ON_SITE) | \
-		 B(CTL_RESOLVE) | B(CTL_CLOSE) | B(CTL_NOTE) | B(CTL_PAUSE) | \
-		 B(CTL_RESUME))
+
+/* The incident commands stand in the engine's order of its actions, so a
+ * command's path segment is the engine's own name of the action. */
+#define CTL_ACT(c)	((c) - CTL_ACK)
+_Static_assert(CTL_ACT(CTL_ACK) == CORR_ACT_ACK &&
+    CTL_ACT(CTL_DISPATCH) == CORR_ACT_DISPATCH &&
+    CTL_ACT(CTL_ON_SITE) == CORR_ACT_ON_SITE &&
+    CTL_ACT(CTL_RESOLVE) == CORR_ACT_RESOLVE &&
+    CTL_ACT(CTL_CLOSE) == CORR_ACT_CLOSE &&
+    CTL_ACT(CTL_NOTE) == CORR_ACT_NOTE &&
+    CTL_ACT(CTL_PAUSE) == CORR_ACT_PAUSE &&
+    CTL_ACT(CTL_RESUME) == CORR_ACT_RESUME &&
+    CTL_ACT(CTL_RESUME) + 1 == CORR_ACT__COUNT,
+    "enum ctl_cmd's actions follow enum corr_action_type");
 
 enum {
 	O_STR,				/* const char * */
@@ -154,17 +166,9 @@ const char ctlopt_usage[] =
 const char *
 ctlopt_action(enum ctl_cmd c)
 {
-	switch (c) {
-	case CTL_ACK: return "ack";
-	case CTL_DISPATCH: return "dispatch";
-	case CTL_ON_SITE: return "on_site";
-	case CTL_RESOLVE: return "resolve";
-	case CTL_CLOSE: return "close";
-	case CTL_NOTE: return "note";
-	case CTL_PAUSE: return "pause";
-	case CTL_RESUME: return "resume";
-	default: return NULL;
-	}
+	if (c < CTL_ACK || c > CTL_RESUME)
+		return NULL;
+	return corr_action_name((enum corr_action_type)CTL_ACT(c));
 }
 
 static const struct opt *
