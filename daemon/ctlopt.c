@@ -371,28 +371,37 @@ ctlopt_env_get(struct ctlopt_env *env)
 	env->user = getenv("USER");
 }
 
+/* The file's keys and the struct ctlopt buffers they fill. */
+#define K(k, f)	{ k, offsetof(struct ctlopt, f), \
+		  sizeof(((struct ctlopt *)0)->f) }
+static const struct {
+	const char	*key;
+	size_t		 off, len;
+} conf_keys[] = {
+	K("server", f_server),
+	K("token_file", f_token),
+	K("actor", f_actor),
+};
+#undef K
+
 static int
 conf_key(void *arg, const char *key, const char *value, char *err,
     size_t errlen)
 {
 	struct ctlopt *o = arg;
 	char *dst;
-	size_t len;
+	size_t k, len;
 
-	if (strcmp(key, "server") == 0) {
-		dst = o->f_server;
-		len = sizeof(o->f_server);
-	} else if (strcmp(key, "token_file") == 0) {
-		dst = o->f_token;
-		len = sizeof(o->f_token);
-	} else if (strcmp(key, "actor") == 0) {
-		dst = o->f_actor;
-		len = sizeof(o->f_actor);
-	} else {
+	for (k = 0; k < sizeof(conf_keys) / sizeof(conf_keys[0]); k++)
+		if (strcmp(key, conf_keys[k].key) == 0)
+			break;
+	if (k == sizeof(conf_keys) / sizeof(conf_keys[0])) {
 		snprintf(err, errlen, "unknown key \"%s\" (server, token_file, "
 		    "actor)", key);
 		return -EINVAL;
 	}
+	dst = (char *)o + conf_keys[k].off;
+	len = conf_keys[k].len;
 	if (strlen(value) >= len || *value == '\0') {
 		snprintf(err, errlen, "%s: %s value", key, *value ? "too long "
 		    "a" : "an empty");
