@@ -15,6 +15,7 @@
 #include "correlator/corr.h"
 #include "daemon/ctlboard.h"
 #include "daemon/mem.h"
+#include "daemon/names.h"
 #include "daemon/utc.h"
 
 void
@@ -244,13 +245,12 @@ ctlboard_colour_of(const struct ctlboard_inc *e)
 	}
 }
 
-const char *
-ctlboard_colour_name(enum ctlboard_colour c)
-{
-	static const char *const n[] = { "red", "yellow", "green", "grey" };
+static const char *const cb_colour_names[CTLBOARD__NCOLOURS] = {
+	"red", "yellow", "green", "grey",
+};
 
-	return (unsigned)c < 4 ? n[c] : "?";
-}
+NAMES_GET_FN(ctlboard_colour_name, enum ctlboard_colour, cb_colour_names,
+    CTLBOARD__NCOLOURS)
 
 int
 ctlboard_countdown(int64_t deadline, int64_t now, char *buf, size_t len)

@@ -36,6 +36,7 @@ enum ctlboard_colour {
 					 * dispatched, on_site */
 	CTLBOARD_GREEN,			/* nearly done: cleared, resolved */
 	CTLBOARD_GREY,			/* planned work, whatever its state */
+	CTLBOARD__NCOLOURS
 };
 
 /* What the board shows of one incident. */
