@@ -223,14 +223,13 @@ ctlboard_sort(struct ctlboard *b)
 enum ctlboard_colour
 ctlboard_colour_of(const struct ctlboard_inc *e)
 {
-	unsigned s;
+	enum corr_state s;
 
 	if (e->planned)
 		return CTLBOARD_GREY;
 	/* the state's enum from the engine's own names table */
-	for (s = 0; s < CORR_STATE__COUNT; s++)
-		if (strcmp(corr_state_name((enum corr_state)s), e->state) == 0)
-			break;
+	if (corr_state_parse(e->state, &s) < 0)
+		return CTLBOARD_RED;		/* unknown: as if waiting */
 	switch (s) {
 	case CORR_ACKNOWLEDGED:
 	case CORR_DISPATCHED:
