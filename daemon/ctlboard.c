@@ -248,7 +248,13 @@ static const char *const cb_colour_names[CTLBOARD__NCOLOURS] = {
 	"red", "yellow", "green", "grey",
 };
 
+static const char *const cb_colour_sgr[CTLBOARD__NCOLOURS] = {
+	"\x1b[31m", "\x1b[33m", "\x1b[32m", "\x1b[90m",
+};
+
 NAMES_GET_FN(ctlboard_colour_name, enum ctlboard_colour, cb_colour_names,
+    CTLBOARD__NCOLOURS)
+NAMES_GET_FN(ctlboard_colour_sgr, enum ctlboard_colour, cb_colour_sgr,
     CTLBOARD__NCOLOURS)
 
 int
@@ -429,8 +435,6 @@ char *
 ctlboard_frame(struct ctlboard *b, int64_t now, unsigned cols, unsigned rows,
     int colour, const char *title, size_t *len)
 {
-	static const char *const sgr[] = { "\x1b[31m", "\x1b[33m", "\x1b[32m",
-	    "\x1b[90m" };
 	struct cb_out o = { NULL, 0, 0 };
 	size_t *idx = xcalloc(b->n + 1, sizeof(*idx)), nv, body, top = 0;
 	char line[512], ts[UTC_LEN];
@@ -465,6 +469,8 @@ ctlboard_frame(struct ctlboard *b, int64_t now, unsigned cols, unsigned rows,
 			top = b->selpos - body + 1;
 		for (size_t k = top; k < nv && k < top + body; k++, r++) {
 			const struct ctlboard_inc *e = &b->v[idx[k]];
+			const char *sgr = ctlboard_colour_sgr(
+			    ctlboard_colour_of(e));
 			int selected = k == b->selpos;
 			char sel[24];
 
@@ -472,10 +478,9 @@ ctlboard_frame(struct ctlboard *b, int64_t now, unsigned cols, unsigned rows,
 			line[1] = ' ';
 			ctlboard_line(e, now, line + 2, sizeof(line) - 2);
 			if (colour && selected)
-				snprintf(sel, sizeof(sel), "%s\x1b[7m",
-				    sgr[ctlboard_colour_of(e)]);
-			cb_row(&o, colour ? (selected ? sel :
-			    sgr[ctlboard_colour_of(e)]) : NULL, line, cols, 0);
+				snprintf(sel, sizeof(sel), "%s\x1b[7m", sgr);
+			cb_row(&o, colour ? (selected ? sel : sgr) : NULL, line,
+			    cols, 0);
 		}
 		if (nv == 0 && r < rows - 1) {
 			cb_row(&o, NULL, b->n ? "  (no incident matches the "

@@ -411,8 +411,6 @@ w_draw(struct watch *w)
 static void
 w_print(struct watch *w)
 {
-	static const char *const sgr[] = { "\x1b[31m", "\x1b[33m",
-	    "\x1b[32m", "\x1b[90m" };
 	int64_t now = w_wall();
 	char ts[UTC_LEN], line[512];
 	size_t cap = 4096 + w->b.n * 600, len = 0;
@@ -429,8 +427,8 @@ w_print(struct watch *w)
 
 		ctlboard_line(e, now, line, sizeof(line));
 		len += (size_t)snprintf(out + len, cap - len, "%s%s%s\n",
-		    w->c->colour ? sgr[ctlboard_colour_of(e)] : "", line,
-		    w->c->colour ? "\x1b[0m" : "");
+		    w->c->colour ? ctlboard_colour_sgr(ctlboard_colour_of(e)) :
+		    "", line, w->c->colour ? "\x1b[0m" : "");
 	}
 	if (w->b.msg[0])
 		len += (size_t)snprintf(out + len, cap - len, "%s\n",
