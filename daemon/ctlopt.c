@@ -171,6 +171,16 @@ ctlopt_action(enum ctl_cmd c)
 	return corr_action_name((enum corr_action_type)CTL_ACT(c));
 }
 
+enum ctl_exit
+ctlopt_exit_of(int status)
+{
+	if (status < 0 || status >= 500)
+		return CTL_EXIT_UNREACHABLE;
+	if (status >= 300)
+		return CTL_EXIT_REFUSED;
+	return CTL_EXIT_OK;
+}
+
 static const struct opt *
 opt_find(const char *a, const char **val)
 {

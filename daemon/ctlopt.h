@@ -35,6 +35,9 @@ enum ctl_exit {
 	CTL_EXIT_UNREACHABLE = 3,	/* no answer, or a 5xx */
 };
 
+/* The exit code of an HTTP status, or of -errno (no answer). */
+enum ctl_exit ctlopt_exit_of(int status);
+
 enum ctl_cmd {
 	CTL_NONE,
 	CTL_STATUS, CTL_INCIDENTS, CTL_SHOW, CTL_SITE,

@@ -544,8 +544,7 @@ ctlwatch_run(const struct ctlwatch_cfg *c)
 			w_print(&w);
 		} else {
 			fprintf(stderr, "tocsinctl: %s\n", err);
-			rc = st < 0 || st >= 500 ? CTL_EXIT_UNREACHABLE :
-			    CTL_EXIT_REFUSED;
+			rc = ctlopt_exit_of(st);
 		}
 		json_decref(j);
 		goto out;

@@ -67,17 +67,6 @@ ctl_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-/* The exit code of an HTTP status. */
-static int
-ctl_exit_of(int status)
-{
-	if (status < 0 || status >= 500)
-		return CTL_EXIT_UNREACHABLE;
-	if (status >= 300)
-		return CTL_EXIT_REFUSED;
-	return CTL_EXIT_OK;
-}
-
 /*
  * One request with body (or NULL; taken: freed here); prints the error of
  * a failure.  Returns the HTTP status (and *out the parsed JSON body, or
@@ -136,7 +125,7 @@ ctl_print_json(const json_t *j)
  * What every command does first with ctl_call's answer st, j: returns 1
  * when j is a 2xx answer for the caller to print as text (and free);
  * else 0 with j freed, the answer printed for --json (ctl_call has said
- * what failed).  The exit code is then ctl_exit_of(st).
+ * what failed).  The exit code is then ctlopt_exit_of(st).
  */
 static int
 ctl_text(const struct ctl *c, int st, json_t *j)
@@ -380,7 +369,7 @@ cmd_incidents(struct ctl *c)
 		else
 			ctl_err("GET /api/v1/incidents: %s", err);
 		json_decref(j);
-		return ctl_exit_of(st);
+		return ctlopt_exit_of(st);
 	}
 	if (c->o.json) {
 		ctl_print_json(j);
@@ -409,7 +398,7 @@ cmd_show(struct ctl *c)
 	snprintf(path, sizeof(path), "/api/v1/incidents/%s", id);
 	st = ctl_call(c, "GET", path, NULL, &j);
 	if (!ctl_text(c, st, j))
-		return ctl_exit_of(st);
+		return ctlopt_exit_of(st);
 	inc = json_object_get(j, "incident");
 	ctlboard_inc_parse(j, &e);
 	printf("incident   %s (%s, seq %lld)\n", js(inc, "id"), js(inc, "kind"),
@@ -482,7 +471,7 @@ cmd_site(struct ctl *c)
 	snprintf(path, sizeof(path), "/api/v1/sites/%s", id);
 	st = ctl_call(c, "GET", path, NULL, &j);
 	if (!ctl_text(c, st, j))
-		return ctl_exit_of(st);
+		return ctlopt_exit_of(st);
 	site = json_object_get(j, "site");
 	printf("site       %s, area %s, region %s, station %s, branch %s, "
 	    "tier %s\n", js(site, "id"), js(site, "area"), js(site, "region"),
@@ -552,7 +541,7 @@ cmd_action(struct ctl *c)
 		    json_integer(c->o.satisfaction));
 	st = ctl_call(c, "POST", path, body, &j);
 	if (!ctl_text(c, st, j))
-		return ctl_exit_of(st);
+		return ctlopt_exit_of(st);
 	printf("%s %s: %s (seq %lld)\n", js(j, "incident"), act,
 	    js(j, "state"), (long long)json_integer_value(json_object_get(j,
 	    "seq")));
@@ -611,7 +600,7 @@ cmd_maint(struct ctl *c)
 	if (c->o.cmd == CTL_MAINT_LIST) {
 		st = ctl_call(c, "GET", "/api/v1/maintenance", NULL, &j);
 		if (!ctl_text(c, st, j))
-			return ctl_exit_of(st);
+			return ctlopt_exit_of(st);
 		printf("%-6s %-5s %-14s %-24s %-24s %-12s %s\n", "ID", "SCOPE",
 		    "SITE/AREA", "START", "END", "ACTOR", "REASON");
 		json_array_foreach(json_object_get(j, "windows"), i, w)
@@ -626,7 +615,7 @@ cmd_maint(struct ctl *c)
 		snprintf(path, sizeof(path), "/api/v1/maintenance/%s", id);
 		st = ctl_call(c, "DELETE", path, NULL, &j);
 		if (!ctl_text(c, st, j))
-			return ctl_exit_of(st);
+			return ctlopt_exit_of(st);
 		printf("maintenance window %s deleted\n", c->o.arg[0]);
 		json_decref(j);
 		return CTL_EXIT_OK;
@@ -642,7 +631,7 @@ cmd_maint(struct ctl *c)
 	    end, "reason", c->o.reason, "actor", c->o.actor);
 	st = ctl_call(c, "POST", "/api/v1/maintenance", body, &j);
 	if (!ctl_text(c, st, j))
-		return ctl_exit_of(st);
+		return ctlopt_exit_of(st);
 	maint_line(json_is_object(json_object_get(j, "window")) ?
 	    json_object_get(j, "window") : j);
 	json_decref(j);
@@ -669,7 +658,7 @@ cmd_command(struct ctl *c)
 		    json_string(c->o.incident));
 	st = ctl_call(c, "POST", path, body, &j);
 	/* an answered command the device did not do is a no too */
-	rc = ctl_exit_of(st);
+	rc = ctlopt_exit_of(st);
 	if (rc == CTL_EXIT_OK && strcmp(js(j, "outcome"), "done") != 0)
 		rc = CTL_EXIT_REFUSED;
 	if (!ctl_text(c, st, j))
@@ -715,7 +704,7 @@ cmd_complaint(struct ctl *c)
 		    json_string(c->o.severity));
 	st = ctl_call(c, "POST", "/api/v1/complaints", body, &j);
 	if (!ctl_text(c, st, j))
-		return ctl_exit_of(st);
+		return ctlopt_exit_of(st);
 	printf("%s: complaint of %s about %s, %s, %s\n", js(j, "incident"),
 	    js(j, "customer"), js(j, "site"), js(j, "severity"),
 	    js(j, "state"));
