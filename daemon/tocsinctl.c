@@ -67,6 +67,13 @@ ctl_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* No answer came (err says why): where the server address came from. */
+static void
+ctl_err_noanswer(const struct ctl *c, const char *err)
+{
+	ctl_err("%s (server from %s)", err, c->o.f_where);
+}
+
 /*
  * One request with body (or NULL; taken: freed here); prints the error of
  * a failure.  Returns the HTTP status (and *out the parsed JSON body, or
@@ -89,7 +96,7 @@ ctl_call(struct ctl *c, const char *method, const char *path, json_t *body,
 	    c->token : NULL, text, c->o.timeout_ms, &r, err, sizeof(err));
 	free(text);
 	if (rc < 0) {
-		ctl_err("%s (server from %s)", err, c->o.f_where);
+		ctl_err_noanswer(c, err);
 		return rc;
 	}
 	*out = json_loadb(r.body, r.len, 0, NULL);
@@ -182,7 +189,7 @@ cmd_status(struct ctl *c)
 
 	if ((hs = ctlhttp_request(&c->url, "GET", "/healthz", NULL, NULL,
 	    c->o.timeout_ms, &r, err, sizeof(err))) < 0) {
-		ctl_err("%s (server from %s)", err, c->o.f_where);
+		ctl_err_noanswer(c, err);
 		return CTL_EXIT_UNREACHABLE;
 	}
 	hs = r.status;
@@ -365,17 +372,14 @@ cmd_incidents(struct ctl *c)
 		if (c->o.json && j != NULL)
 			ctl_print_json(j);
 		if (st < 0)
-			ctl_err("%s (server from %s)", err, c->o.f_where);
+			ctl_err_noanswer(c, err);
 		else
 			ctl_err("GET /api/v1/incidents: %s", err);
 		json_decref(j);
 		return ctlopt_exit_of(st);
 	}
-	if (c->o.json) {
-		ctl_print_json(j);
-		json_decref(j);
+	if (!ctl_text(c, st, j))
 		return CTL_EXIT_OK;
-	}
 	ctl_table(json_object_get(j, "incidents"), now);
 	json_decref(j);
 	return CTL_EXIT_OK;
