@@ -593,37 +593,52 @@ maint_line(const json_t *w)
 }
 
 static int
-cmd_maint(struct ctl *c)
+cmd_maint_list(struct ctl *c)
 {
-	char path[1024], id[768], start[UTC_LEN], end[UTC_LEN];
-	json_t *body, *j;
+	json_t *j;
 	const json_t *w;
 	size_t i;
 	int st;
 
-	if (c->o.cmd == CTL_MAINT_LIST) {
-		st = ctl_call(c, "GET", "/api/v1/maintenance", NULL, &j);
-		if (!ctl_text(c, st, j))
-			return ctlopt_exit_of(st);
-		printf("%-6s %-5s %-14s %-24s %-24s %-12s %s\n", "ID", "SCOPE",
-		    "SITE/AREA", "START", "END", "ACTOR", "REASON");
-		json_array_foreach(json_object_get(j, "windows"), i, w)
-			maint_line(w);
-		json_decref(j);
-		return CTL_EXIT_OK;
-	}
-	if ((st = ctl_token(c, c->o.cmd == CTL_MAINT_ADD)) != 0)
+	st = ctl_call(c, "GET", "/api/v1/maintenance", NULL, &j);
+	if (!ctl_text(c, st, j))
+		return ctlopt_exit_of(st);
+	printf("%-6s %-5s %-14s %-24s %-24s %-12s %s\n", "ID", "SCOPE",
+	    "SITE/AREA", "START", "END", "ACTOR", "REASON");
+	json_array_foreach(json_object_get(j, "windows"), i, w)
+		maint_line(w);
+	json_decref(j);
+	return CTL_EXIT_OK;
+}
+
+static int
+cmd_maint_delete(struct ctl *c)
+{
+	char path[1024], id[768];
+	json_t *j;
+	int st;
+
+	if ((st = ctl_token(c, 0)) != 0)
 		return st;
-	if (c->o.cmd == CTL_MAINT_DELETE) {
-		ctlhttp_escape(c->o.arg[0], id, sizeof(id));
-		snprintf(path, sizeof(path), "/api/v1/maintenance/%s", id);
-		st = ctl_call(c, "DELETE", path, NULL, &j);
-		if (!ctl_text(c, st, j))
-			return ctlopt_exit_of(st);
-		printf("maintenance window %s deleted\n", c->o.arg[0]);
-		json_decref(j);
-		return CTL_EXIT_OK;
-	}
+	ctlhttp_escape(c->o.arg[0], id, sizeof(id));
+	snprintf(path, sizeof(path), "/api/v1/maintenance/%s", id);
+	st = ctl_call(c, "DELETE", path, NULL, &j);
+	if (!ctl_text(c, st, j))
+		return ctlopt_exit_of(st);
+	printf("maintenance window %s deleted\n", c->o.arg[0]);
+	json_decref(j);
+	return CTL_EXIT_OK;
+}
+
+static int
+cmd_maint_add(struct ctl *c)
+{
+	char start[UTC_LEN], end[UTC_LEN];
+	json_t *body, *j;
+	int st;
+
+	if ((st = ctl_token(c, 1)) != 0)
+		return st;
 	if (ctl_time(c->o.start, start) < 0 || ctl_time(c->o.end, end) < 0) {
 		ctl_err("--start and --end take RFC 3339 times "
 		    "(2026-12-04T22:00:00Z), now, or +N followed by s, m, h "
@@ -739,6 +754,28 @@ cmd_watch(struct ctl *c)
 	return ctlwatch_run(&w);
 }
 
+/* What runs each command (help and version are answered in main). */
+static int (*const cmds[CTL__NCMD])(struct ctl *) = {
+	[CTL_STATUS] = cmd_status,
+	[CTL_INCIDENTS] = cmd_incidents,
+	[CTL_SHOW] = cmd_show,
+	[CTL_SITE] = cmd_site,
+	[CTL_ACK] = cmd_action,
+	[CTL_DISPATCH] = cmd_action,
+	[CTL_ON_SITE] = cmd_action,
+	[CTL_RESOLVE] = cmd_action,
+	[CTL_CLOSE] = cmd_action,
+	[CTL_NOTE] = cmd_action,
+	[CTL_PAUSE] = cmd_action,
+	[CTL_RESUME] = cmd_action,
+	[CTL_COMPLAINT] = cmd_complaint,
+	[CTL_MAINT_ADD] = cmd_maint_add,
+	[CTL_MAINT_LIST] = cmd_maint_list,
+	[CTL_MAINT_DELETE] = cmd_maint_delete,
+	[CTL_COMMAND] = cmd_command,
+	[CTL_WATCH] = cmd_watch,
+};
+
 int
 main(int argc, char *argv[])
 {
@@ -774,37 +811,7 @@ main(int argc, char *argv[])
 		rc = CTL_EXIT_USAGE;
 		goto out;
 	}
-	switch (c.o.cmd) {
-	case CTL_STATUS:
-		rc = cmd_status(&c);
-		break;
-	case CTL_INCIDENTS:
-		rc = cmd_incidents(&c);
-		break;
-	case CTL_SHOW:
-		rc = cmd_show(&c);
-		break;
-	case CTL_SITE:
-		rc = cmd_site(&c);
-		break;
-	case CTL_MAINT_ADD:
-	case CTL_MAINT_LIST:
-	case CTL_MAINT_DELETE:
-		rc = cmd_maint(&c);
-		break;
-	case CTL_COMMAND:
-		rc = cmd_command(&c);
-		break;
-	case CTL_COMPLAINT:
-		rc = cmd_complaint(&c);
-		break;
-	case CTL_WATCH:
-		rc = cmd_watch(&c);
-		break;
-	default:
-		rc = ctlopt_action(c.o.cmd) ? cmd_action(&c) : CTL_EXIT_USAGE;
-		break;
-	}
+	rc = cmds[c.o.cmd] ? cmds[c.o.cmd](&c) : CTL_EXIT_USAGE;
 out:
 	if (c.token)
 		http_token_free(c.token);
