@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "correlator/corr.h"
+#include "correlator/sla.h"
 #include "daemon/ctlboard.h"
 #include "daemon/mem.h"
 #include "daemon/names.h"
@@ -54,14 +55,17 @@ cb_time(const json_t *s)
 	return ms;
 }
 
-/* The deadline of a clock that runs toward its breach (as daemon/store). */
+/* The deadline of a clock that runs toward its breach (as daemon/store);
+ * the clocks and their states are spelled as the event encoder writes
+ * them (correlator/incjson: sla's names). */
 static void
 cb_clocks(const json_t *clocks, struct ctlboard_inc *e)
 {
-	static const char *const names[] = { "ack", "arrive", "resolve" };
+	const char *running = sla_clock_state_name(SLA_CLOCK_RUNNING);
 
-	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
-		const json_t *c = json_object_get(clocks, names[k]);
+	for (unsigned k = 0; k < SLA__NCLOCKS; k++) {
+		const char *name = sla_clock_name((enum sla_clock_kind)k);
+		const json_t *c = json_object_get(clocks, name);
 		const json_t *st = json_object_get(c, "state");
 		int64_t d;
 
@@ -70,14 +74,14 @@ cb_clocks(const json_t *clocks, struct ctlboard_inc *e)
 		if (json_is_true(json_object_get(c, "breached")))
 			e->breached = 1;
 		if (!json_is_string(st) || strcmp(json_string_value(st),
-		    "running") != 0 || json_is_true(json_object_get(c,
+		    running) != 0 || json_is_true(json_object_get(c,
 		    "paused")) || json_is_true(json_object_get(c, "met")) ||
 		    json_is_true(json_object_get(c, "breached")))
 			continue;
 		d = cb_time(json_object_get(c, "deadline"));
 		if (d != 0 && (e->deadline == 0 || d < e->deadline)) {
 			e->deadline = d;
-			snprintf(e->clock, sizeof(e->clock), "%s", names[k]);
+			snprintf(e->clock, sizeof(e->clock), "%s", name);
 		}
 	}
 }

@@ -31,6 +31,7 @@
 #include <jansson.h>
 
 #include "correlator/corr.h"
+#include "correlator/sla.h"
 #include "daemon/ctlboard.h"
 #include "daemon/ctlhttp.h"
 #include "daemon/ctlopt.h"
@@ -434,8 +435,9 @@ cmd_show(struct ctl *c)
 		if (json_is_string(dl))
 			printf(", deadline %s", json_string_value(dl));
 		/* a countdown only for a clock that still runs */
-		if (json_is_string(dl) && strcmp(js(v, "state"), "running") ==
-		    0 && !json_is_true(json_object_get(v, "paused")) &&
+		if (json_is_string(dl) && strcmp(js(v, "state"),
+		    sla_clock_state_name(SLA_CLOCK_RUNNING)) == 0 &&
+		    !json_is_true(json_object_get(v, "paused")) &&
 		    utc_parse(json_string_value(dl), json_string_length(dl),
 		    &d) == 0) {
 			ctlboard_countdown(d, ctl_now(), cd, sizeof(cd));
