@@ -14,6 +14,7 @@
 
 #include "correlator/corr.h"
 #include "correlator/sla.h"
+#include "correlator/snapbuf.h"
 #include "daemon/ctlboard.h"
 #include "daemon/mem.h"
 #include "daemon/names.h"
@@ -342,33 +343,17 @@ ctlboard_line(const struct ctlboard_inc *e, int64_t now, char *buf,
 
 /* ---- frames ---- */
 
-struct cb_out {
-	char	*p;
-	size_t	 len, cap;
-};
-
+/* A frame is built in snapbuf's growing byte buffer. */
 static void
-cb_put(struct cb_out *o, const char *s, size_t n)
+cb_puts(struct snapbuf *o, const char *s)
 {
-	if (o->len + n + 1 > o->cap) {
-		o->cap = (o->len + n + 1) * 2;
-		o->p = xrealloc(o->p, o->cap);
-	}
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-	o->p[o->len] = '\0';
-}
-
-static void
-cb_puts(struct cb_out *o, const char *s)
-{
-	cb_put(o, s, strlen(s));
+	snapbuf_put_bytes(o, s, strlen(s));
 }
 
 /* One screen row: text cut to cols (padded when sgr is set, so a reverse
  * bar spans the row), then clear-to-end-of-line. */
 static void
-cb_row(struct cb_out *o, const char *sgr, const char *text, unsigned cols,
+cb_row(struct snapbuf *o, const char *sgr, const char *text, unsigned cols,
     int last)
 {
 	size_t l = strlen(text);
@@ -377,10 +362,10 @@ cb_row(struct cb_out *o, const char *sgr, const char *text, unsigned cols,
 		l = cols;
 	if (sgr)
 		cb_puts(o, sgr);
-	cb_put(o, text, l);
+	snapbuf_put_bytes(o, text, l);
 	if (sgr) {
 		for (; l < cols; l++)
-			cb_put(o, " ", 1);
+			snapbuf_put_bytes(o, " ", 1);
 		cb_puts(o, "\x1b[0m");
 	}
 	cb_puts(o, "\x1b[K");
@@ -439,7 +424,7 @@ char *
 ctlboard_frame(struct ctlboard *b, int64_t now, unsigned cols, unsigned rows,
     int colour, const char *title, size_t *len)
 {
-	struct cb_out o = { NULL, 0, 0 };
+	struct snapbuf o;
 	size_t *idx = xcalloc(b->n + 1, sizeof(*idx)), nv, body, top = 0;
 	char line[512], ts[UTC_LEN];
 	unsigned r = 0;
@@ -449,6 +434,7 @@ ctlboard_frame(struct ctlboard *b, int64_t now, unsigned cols, unsigned rows,
 	if (rows < 4)
 		rows = 4;
 	body = rows - 3;
+	snapbuf_init(&o);
 	nv = cb_visible_idx(b, idx);
 	cb_reselect(b, idx, nv);
 	cb_puts(&o, "\x1b[H");
@@ -503,7 +489,8 @@ ctlboard_frame(struct ctlboard *b, int64_t now, unsigned cols, unsigned rows,
 		    "a acknowledge  ? help");
 	cb_row(&o, colour ? "\x1b[7m" : NULL, line, cols, 1);
 	xfree(idx);
-	*len = o.len;
+	snapbuf_put_bytes(&o, "", 1);	/* a string too */
+	*len = o.n - 1;
 	return o.p;
 }
 
