@@ -160,8 +160,8 @@ static const char *const corr_action_names[CORR_ACT__COUNT] = {
 	"resume",
 };
 
-NAMES_GET_FN(corr_state_name, enum corr_state, corr_state_names,
-    CORR_STATE__COUNT)
+NAMES_FNS(corr_state_name, corr_state_parse, enum corr_state,
+    corr_state_names, CORR_STATE__COUNT)
 NAMES_GET_FN(corr_evtype_name, enum corr_evtype, corr_evtype_names,
     CORR_EV__COUNT)
 NAMES_FNS(corr_action_name, corr_action_parse, enum corr_action_type,

@@ -524,7 +524,7 @@ void	 corr_id_format(char *buf, size_t len, const char *prefix,
 	    unsigned shard, uint64_t num);
 
 /* Names as spelled in JSON and logs; *_parse return 0 or -1. */
-const char *corr_state_name(enum corr_state s);
+NAMES_DECLARE(corr_state_name, corr_state_parse, enum corr_state);
 const char *corr_evtype_name(enum corr_evtype t);
 /* The action named s ("ack", ...): 0, or -EINVAL for an unknown name. */
 NAMES_DECLARE(corr_action_name, corr_action_parse, enum corr_action_type);

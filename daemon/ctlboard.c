@@ -13,8 +13,11 @@
 #include <strings.h>
 
 #include "correlator/corr.h"
+#include "correlator/sla.h"
+#include "correlator/snapbuf.h"
 #include "daemon/ctlboard.h"
 #include "daemon/mem.h"
+#include "daemon/names.h"
 #include "daemon/utc.h"
 
 void
@@ -53,14 +56,17 @@ cb_time(const json_t *s)
 	return ms;
 }
 
-/* The deadline of a clock that runs toward its breach (as daemon/store). */
+/* The deadline of a clock that runs toward its breach (as daemon/store);
+ * the clocks and their states are spelled as the event encoder writes
+ * them (correlator/incjson: sla's names). */
 static void
 cb_clocks(const json_t *clocks, struct ctlboard_inc *e)
 {
-	static const char *const names[] = { "ack", "arrive", "resolve" };
+	const char *running = sla_clock_state_name(SLA_CLOCK_RUNNING);
 
-	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
-		const json_t *c = json_object_get(clocks, names[k]);
+	for (unsigned k = 0; k < SLA__NCLOCKS; k++) {
+		const char *name = sla_clock_name((enum sla_clock_kind)k);
+		const json_t *c = json_object_get(clocks, name);
 		const json_t *st = json_object_get(c, "state");
 		int64_t d;
 
@@ -69,14 +75,14 @@ cb_clocks(const json_t *clocks, struct ctlboard_inc *e)
 		if (json_is_true(json_object_get(c, "breached")))
 			e->breached = 1;
 		if (!json_is_string(st) || strcmp(json_string_value(st),
-		    "running") != 0 || json_is_true(json_object_get(c,
+		    running) != 0 || json_is_true(json_object_get(c,
 		    "paused")) || json_is_true(json_object_get(c, "met")) ||
 		    json_is_true(json_object_get(c, "breached")))
 			continue;
 		d = cb_time(json_object_get(c, "deadline"));
 		if (d != 0 && (e->deadline == 0 || d < e->deadline)) {
 			e->deadline = d;
-			snprintf(e->clock, sizeof(e->clock), "%s", names[k]);
+			snprintf(e->clock, sizeof(e->clock), "%s", name);
 		}
 	}
 }
@@ -222,14 +228,13 @@ ctlboard_sort(struct ctlboard *b)
 enum ctlboard_colour
 ctlboard_colour_of(const struct ctlboard_inc *e)
 {
-	unsigned s;
+	enum corr_state s;
 
 	if (e->planned)
 		return CTLBOARD_GREY;
 	/* the state's enum from the engine's own names table */
-	for (s = 0; s < CORR_STATE__COUNT; s++)
-		if (strcmp(corr_state_name((enum corr_state)s), e->state) == 0)
-			break;
+	if (corr_state_parse(e->state, &s) < 0)
+		return CTLBOARD_RED;		/* unknown: as if waiting */
 	switch (s) {
 	case CORR_ACKNOWLEDGED:
 	case CORR_DISPATCHED:
@@ -244,13 +249,18 @@ ctlboard_colour_of(const struct ctlboard_inc *e)
 	}
 }
 
-const char *
-ctlboard_colour_name(enum ctlboard_colour c)
-{
-	static const char *const n[] = { "red", "yellow", "green", "grey" };
+static const char *const cb_colour_names[CTLBOARD__NCOLOURS] = {
+	"red", "yellow", "green", "grey",
+};
 
-	return (unsigned)c < 4 ? n[c] : "?";
-}
+static const char *const cb_colour_sgr[CTLBOARD__NCOLOURS] = {
+	"\x1b[31m", "\x1b[33m", "\x1b[32m", "\x1b[90m",
+};
+
+NAMES_GET_FN(ctlboard_colour_name, enum ctlboard_colour, cb_colour_names,
+    CTLBOARD__NCOLOURS)
+NAMES_GET_FN(ctlboard_colour_sgr, enum ctlboard_colour, cb_colour_sgr,
+    CTLBOARD__NCOLOURS)
 
 int
 ctlboard_countdown(int64_t deadline, int64_t now, char *buf, size_t len)
@@ -333,33 +343,17 @@ ctlboard_line(const struct ctlboard_inc *e, int64_t now, char *buf,
 
 /* ---- frames ---- */
 
-struct cb_out {
-	char	*p;
-	size_t	 len, cap;
-};
-
+/* A frame is built in snapbuf's growing byte buffer. */
 static void
-cb_put(struct cb_out *o, const char *s, size_t n)
+cb_puts(struct snapbuf *o, const char *s)
 {
-	if (o->len + n + 1 > o->cap) {
-		o->cap = (o->len + n + 1) * 2;
-		o->p = xrealloc(o->p, o->cap);
-	}
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-	o->p[o->len] = '\0';
-}
-
-static void
-cb_puts(struct cb_out *o, const char *s)
-{
-	cb_put(o, s, strlen(s));
+	snapbuf_put_bytes(o, s, strlen(s));
 }
 
 /* One screen row: text cut to cols (padded when sgr is set, so a reverse
  * bar spans the row), then clear-to-end-of-line. */
 static void
-cb_row(struct cb_out *o, const char *sgr, const char *text, unsigned cols,
+cb_row(struct snapbuf *o, const char *sgr, const char *text, unsigned cols,
     int last)
 {
 	size_t l = strlen(text);
@@ -368,10 +362,10 @@ cb_row(struct cb_out *o, const char *sgr, const char *text, unsigned cols,
 		l = cols;
 	if (sgr)
 		cb_puts(o, sgr);
-	cb_put(o, text, l);
+	snapbuf_put_bytes(o, text, l);
 	if (sgr) {
 		for (; l < cols; l++)
-			cb_put(o, " ", 1);
+			snapbuf_put_bytes(o, " ", 1);
 		cb_puts(o, "\x1b[0m");
 	}
 	cb_puts(o, "\x1b[K");
@@ -430,9 +424,7 @@ char *
 ctlboard_frame(struct ctlboard *b, int64_t now, unsigned cols, unsigned rows,
     int colour, const char *title, size_t *len)
 {
-	static const char *const sgr[] = { "\x1b[31m", "\x1b[33m", "\x1b[32m",
-	    "\x1b[90m" };
-	struct cb_out o = { NULL, 0, 0 };
+	struct snapbuf o;
 	size_t *idx = xcalloc(b->n + 1, sizeof(*idx)), nv, body, top = 0;
 	char line[512], ts[UTC_LEN];
 	unsigned r = 0;
@@ -442,6 +434,7 @@ ctlboard_frame(struct ctlboard *b, int64_t now, unsigned cols, unsigned rows,
 	if (rows < 4)
 		rows = 4;
 	body = rows - 3;
+	snapbuf_init(&o);
 	nv = cb_visible_idx(b, idx);
 	cb_reselect(b, idx, nv);
 	cb_puts(&o, "\x1b[H");
@@ -466,6 +459,8 @@ ctlboard_frame(struct ctlboard *b, int64_t now, unsigned cols, unsigned rows,
 			top = b->selpos - body + 1;
 		for (size_t k = top; k < nv && k < top + body; k++, r++) {
 			const struct ctlboard_inc *e = &b->v[idx[k]];
+			const char *sgr = ctlboard_colour_sgr(
+			    ctlboard_colour_of(e));
 			int selected = k == b->selpos;
 			char sel[24];
 
@@ -473,10 +468,9 @@ ctlboard_frame(struct ctlboard *b, int64_t now, unsigned cols, unsigned rows,
 			line[1] = ' ';
 			ctlboard_line(e, now, line + 2, sizeof(line) - 2);
 			if (colour && selected)
-				snprintf(sel, sizeof(sel), "%s\x1b[7m",
-				    sgr[ctlboard_colour_of(e)]);
-			cb_row(&o, colour ? (selected ? sel :
-			    sgr[ctlboard_colour_of(e)]) : NULL, line, cols, 0);
+				snprintf(sel, sizeof(sel), "%s\x1b[7m", sgr);
+			cb_row(&o, colour ? (selected ? sel : sgr) : NULL, line,
+			    cols, 0);
 		}
 		if (nv == 0 && r < rows - 1) {
 			cb_row(&o, NULL, b->n ? "  (no incident matches the "
@@ -495,7 +489,8 @@ ctlboard_frame(struct ctlboard *b, int64_t now, unsigned cols, unsigned rows,
 		    "a acknowledge  ? help");
 	cb_row(&o, colour ? "\x1b[7m" : NULL, line, cols, 1);
 	xfree(idx);
-	*len = o.len;
+	snapbuf_put_bytes(&o, "", 1);	/* a string too */
+	*len = o.n - 1;
 	return o.p;
 }
 

@@ -36,6 +36,7 @@ enum ctlboard_colour {
 					 * dispatched, on_site */
 	CTLBOARD_GREEN,			/* nearly done: cleared, resolved */
 	CTLBOARD_GREY,			/* planned work, whatever its state */
+	CTLBOARD__NCOLOURS
 };
 
 /* What the board shows of one incident. */
@@ -109,6 +110,8 @@ void	 ctlboard_sort(struct ctlboard *b);
 enum ctlboard_colour ctlboard_colour_of(const struct ctlboard_inc *e);
 /* The colour name ("red", ...), for the plain output and the tests. */
 const char *ctlboard_colour_name(enum ctlboard_colour c);
+/* The terminal's escape sequence (ANSI SGR) that sets colour c. */
+const char *ctlboard_colour_sgr(enum ctlboard_colour c);
 
 /*
  * The time from now to deadline as text that changes every second:

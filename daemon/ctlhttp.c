@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "correlator/snapbuf.h"
 #include "daemon/clock.h"
 #include "daemon/ctlhttp.h"
 #include "daemon/mem.h"
@@ -446,9 +447,8 @@ ctlhttp_send(int fd, const struct ctlhttp_url *u, const char *method,
 }
 
 struct ch_body {
-	char	*p;
-	size_t	 len, cap;
-	int	 toobig;
+	struct snapbuf	 buf;		/* the body so far */
+	int		 toobig;	/* it went past CTLHTTP_BODY_MAX */
 };
 
 static void
@@ -456,17 +456,11 @@ ch_body_add(void *arg, const char *p, size_t n)
 {
 	struct ch_body *b = arg;
 
-	if (b->toobig || b->len + n > CTLHTTP_BODY_MAX) {
+	if (b->toobig || b->buf.n + n > CTLHTTP_BODY_MAX) {
 		b->toobig = 1;
 		return;
 	}
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
+	snapbuf_put_bytes(&b->buf, p, n);
 }
 
 int
@@ -475,11 +469,12 @@ ctlhttp_request(const struct ctlhttp_url *u, const char *method,
     struct ctlhttp_resp *r, char *err, size_t errlen)
 {
 	struct ctlhttp_parser *ps = xmalloc(sizeof(*ps));
-	struct ch_body b = { NULL, 0, 0, 0 };
+	struct ch_body b;
 	int64_t end = clock_mono_ms() + timeout_ms;
 	int fd, rc;
 
 	memset(r, 0, sizeof(*r));
+	memset(&b, 0, sizeof(b));
 	if ((fd = ctlhttp_connect(u, timeout_ms, err, errlen)) < 0) {
 		xfree(ps);
 		return fd;
@@ -528,10 +523,11 @@ ctlhttp_request(const struct ctlhttp_url *u, const char *method,
 		r->status = ps->status;
 		r->retry_after = ps->retry_after;
 		snprintf(r->ctype, sizeof(r->ctype), "%s", ps->ctype);
-		r->body = b.p ? b.p : xstrdup("");
-		r->len = b.len;
+		snapbuf_put_bytes(&b.buf, "", 1);	/* a string too */
+		r->body = b.buf.p;
+		r->len = b.buf.n - 1;
 	} else {
-		xfree(b.p);
+		snapbuf_fini(&b.buf);
 	}
 	xfree(ps);
 	return rc;

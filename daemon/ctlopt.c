@@ -10,17 +10,36 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "correlator/corr.h"
 #include "daemon/ctlopt.h"
 #include "daemon/ctltext.h"
 #include "daemon/mem.h"
 
 #define B(c)	(1u << (c))
 #define ALL	(~0u)
-#define ACTIONS	(B(CTL_ACK) | B(CTL_DISPATCH) | B(CTL_ON_SITE) | \
-		 B(CTL_RESOLVE) | B(CTL_CLOSE) | B(CTL_NOTE) | B(CTL_PAUSE) | \
-		 B(CTL_RESUME))
 
-enum { O_STR, O_FLAG, O_INT };
+/* The incident commands stand in the engine's order of its actions, so a
+ * command's path segment is the engine's own name of the action. */
+#define CTL_ACT(c)	((c) - CTL_ACK)
+_Static_assert(CTL_ACT(CTL_ACK) == CORR_ACT_ACK &&
+    CTL_ACT(CTL_DISPATCH) == CORR_ACT_DISPATCH &&
+    CTL_ACT(CTL_ON_SITE) == CORR_ACT_ON_SITE &&
+    CTL_ACT(CTL_RESOLVE) == CORR_ACT_RESOLVE &&
+    CTL_ACT(CTL_CLOSE) == CORR_ACT_CLOSE &&
+    CTL_ACT(CTL_NOTE) == CORR_ACT_NOTE &&
+    CTL_ACT(CTL_PAUSE) == CORR_ACT_PAUSE &&
+    CTL_ACT(CTL_RESUME) == CORR_ACT_RESUME &&
+    CTL_ACT(CTL_RESUME) + 1 == CORR_ACT__COUNT,
+    "enum ctl_cmd's actions follow enum corr_action_type");
+
+enum {
+	O_STR,				/* const char * */
+	O_FLAG,				/* int, set to 1 */
+	O_INT,				/* int, from a number in min..max */
+	O_LONG,				/* long, likewise */
+	O_SECS,				/* int ms, from seconds in min..max */
+	O_CMD,				/* no field: sets cmd to min */
+};
 
 struct opt {
 	const char	*name;		/* --name */
@@ -28,19 +47,23 @@ struct opt {
 	unsigned char	 kind;
 	size_t		 off;		/* field in struct ctlopt */
 	unsigned	 cmds;		/* B(cmd) it applies to */
-	long		 min, max;	/* O_INT range */
+	long		 min, max;	/* number range; O_CMD: the command */
 };
+
+#define OPT_VALUED(p)	((p)->kind != O_FLAG && (p)->kind != O_CMD)
 
 #define S(f)	O_STR, offsetof(struct ctlopt, f)
 #define F(f)	O_FLAG, offsetof(struct ctlopt, f)
 #define I(f)	O_INT, offsetof(struct ctlopt, f)
+#define L(f)	O_LONG, offsetof(struct ctlopt, f)
+#define SECS(f)	O_SECS, offsetof(struct ctlopt, f)
 
 static const struct opt opts[] = {
 	{ "server", 's', S(server), ALL, 0, 0 },
 	{ "token-file", 't', S(token_file), ALL, 0, 0 },
 	{ "config", 0, S(config), ALL, 0, 0 },
 	{ "json", 0, F(json), ALL & ~B(CTL_WATCH), 0, 0 },
-	{ "timeout", 0, I(timeout_ms), ALL, 1, 3600 },
+	{ "timeout", 0, SECS(timeout_ms), ALL, 1, 3600 },
 	/* global like the server: an alias `tocsinctl --actor ann` works
 	 * with every command (reads ignore it) */
 	{ "actor", 0, S(actor), ALL, 0, 0 },
@@ -56,8 +79,7 @@ static const struct opt opts[] = {
 	{ "planned", 0, F(planned), B(CTL_INCIDENTS), 0, 0 },
 	{ "flapping", 0, F(flapping), B(CTL_INCIDENTS), 0, 0 },
 	{ "chronic", 0, F(chronic), B(CTL_INCIDENTS), 0, 0 },
-	{ "limit", 0, O_INT, offsetof(struct ctlopt, limit), B(CTL_INCIDENTS),
-	    1, 1000000 },
+	{ "limit", 0, L(limit), B(CTL_INCIDENTS), 1, 1000000 },
 	{ "satisfaction", 0, I(satisfaction), B(CTL_CLOSE), 1, 5 },
 	{ "incident", 0, S(incident), B(CTL_COMMAND), 0, 0 },
 	{ "start", 0, S(start), B(CTL_MAINT_ADD), 0, 0 },
@@ -65,8 +87,8 @@ static const struct opt opts[] = {
 	{ "reason", 0, S(reason), B(CTL_MAINT_ADD), 0, 0 },
 	{ "plain", 0, F(plain), B(CTL_WATCH), 0, 0 },
 	{ "once", 0, F(once), B(CTL_WATCH), 0, 0 },
-	{ "help", 'h', O_FLAG, 0, ALL, 0, 0 },
-	{ "version", 'V', O_FLAG, 0, ALL, 0, 0 },
+	{ "help", 'h', O_CMD, 0, ALL, CTL_HELP, 0 },
+	{ "version", 'V', O_CMD, 0, ALL, CTL_VERSION, 0 },
 };
 #define NOPTS	(sizeof(opts) / sizeof(opts[0]))
 
@@ -144,17 +166,19 @@ const char ctlopt_usage[] =
 const char *
 ctlopt_action(enum ctl_cmd c)
 {
-	switch (c) {
-	case CTL_ACK: return "ack";
-	case CTL_DISPATCH: return "dispatch";
-	case CTL_ON_SITE: return "on_site";
-	case CTL_RESOLVE: return "resolve";
-	case CTL_CLOSE: return "close";
-	case CTL_NOTE: return "note";
-	case CTL_PAUSE: return "pause";
-	case CTL_RESUME: return "resume";
-	default: return NULL;
-	}
+	if (c < CTL_ACK || c > CTL_RESUME)
+		return NULL;
+	return corr_action_name((enum corr_action_type)CTL_ACT(c));
+}
+
+enum ctl_exit
+ctlopt_exit_of(int status)
+{
+	if (status < 0 || status >= 500)
+		return CTL_EXIT_UNREACHABLE;
+	if (status >= 300)
+		return CTL_EXIT_REFUSED;
+	return CTL_EXIT_OK;
 }
 
 static const struct opt *
@@ -186,41 +210,33 @@ static int
 opt_set(struct ctlopt *o, const struct opt *p, const char *v, char *err,
     size_t errlen)
 {
+	void *f = (char *)o + p->off;
 	char *end;
 	long n;
 
-	if (strcmp(p->name, "help") == 0) {
-		o->cmd = CTL_HELP;
-		return 0;
-	}
-	if (strcmp(p->name, "version") == 0) {
-		o->cmd = CTL_VERSION;
-		return 0;
-	}
 	switch (p->kind) {
+	case O_CMD:
+		o->cmd = (enum ctl_cmd)p->min;
+		return 0;
 	case O_STR:
-		*(const char **)(void *)((char *)o + p->off) = v;
+		*(const char **)f = v;
 		return 0;
 	case O_FLAG:
-		*(int *)(void *)((char *)o + p->off) = 1;
-		return 0;
-	default:
-		errno = 0;
-		n = strtol(v, &end, 10);
-		if (*v == '\0' || *end != '\0' || errno || n < p->min ||
-		    n > p->max) {
-			snprintf(err, errlen, "--%s: \"%.64s\" is not a number "
-			    "from %ld to %ld", p->name, v, p->min, p->max);
-			return -EINVAL;
-		}
-		if (p->off == offsetof(struct ctlopt, limit))
-			o->limit = n;
-		else if (p->off == offsetof(struct ctlopt, timeout_ms))
-			o->timeout_ms = (int)n * 1000;
-		else
-			*(int *)(void *)((char *)o + p->off) = (int)n;
+		*(int *)f = 1;
 		return 0;
 	}
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (*v == '\0' || *end != '\0' || errno || n < p->min || n > p->max) {
+		snprintf(err, errlen, "--%s: \"%.64s\" is not a number from %ld "
+		    "to %ld", p->name, v, p->min, p->max);
+		return -EINVAL;
+	}
+	if (p->kind == O_LONG)
+		*(long *)f = n;
+	else
+		*(int *)f = p->kind == O_SECS ? (int)n * 1000 : (int)n;
+	return 0;
 }
 
 int
@@ -254,11 +270,11 @@ ctlopt_parse(int argc, char *const argv[], struct ctlopt *o, char *err,
 			snprintf(err, errlen, "unknown option %.64s", a);
 			return -EINVAL;
 		}
-		if (p->kind == O_FLAG && v != NULL && a[1] == '-') {
+		if (!OPT_VALUED(p) && v != NULL && a[1] == '-') {
 			snprintf(err, errlen, "--%s takes no value", p->name);
 			return -EINVAL;
 		}
-		if (p->kind != O_FLAG && v == NULL) {
+		if (OPT_VALUED(p) && v == NULL) {
 			if (i + 1 >= argc) {
 				snprintf(err, errlen, "--%s needs a value",
 				    p->name);
@@ -365,28 +381,37 @@ ctlopt_env_get(struct ctlopt_env *env)
 	env->user = getenv("USER");
 }
 
+/* The file's keys and the struct ctlopt buffers they fill. */
+#define K(k, f)	{ k, offsetof(struct ctlopt, f), \
+		  sizeof(((struct ctlopt *)0)->f) }
+static const struct {
+	const char	*key;
+	size_t		 off, len;
+} conf_keys[] = {
+	K("server", f_server),
+	K("token_file", f_token),
+	K("actor", f_actor),
+};
+#undef K
+
 static int
 conf_key(void *arg, const char *key, const char *value, char *err,
     size_t errlen)
 {
 	struct ctlopt *o = arg;
 	char *dst;
-	size_t len;
+	size_t k, len;
 
-	if (strcmp(key, "server") == 0) {
-		dst = o->f_server;
-		len = sizeof(o->f_server);
-	} else if (strcmp(key, "token_file") == 0) {
-		dst = o->f_token;
-		len = sizeof(o->f_token);
-	} else if (strcmp(key, "actor") == 0) {
-		dst = o->f_actor;
-		len = sizeof(o->f_actor);
-	} else {
+	for (k = 0; k < sizeof(conf_keys) / sizeof(conf_keys[0]); k++)
+		if (strcmp(key, conf_keys[k].key) == 0)
+			break;
+	if (k == sizeof(conf_keys) / sizeof(conf_keys[0])) {
 		snprintf(err, errlen, "unknown key \"%s\" (server, token_file, "
 		    "actor)", key);
 		return -EINVAL;
 	}
+	dst = (char *)o + conf_keys[k].off;
+	len = conf_keys[k].len;
 	if (strlen(value) >= len || *value == '\0') {
 		snprintf(err, errlen, "%s: %s value", key, *value ? "too long "
 		    "a" : "an empty");

@@ -35,9 +35,13 @@ enum ctl_exit {
 	CTL_EXIT_UNREACHABLE = 3,	/* no answer, or a 5xx */
 };
 
+/* The exit code of an HTTP status, or of -errno (no answer). */
+enum ctl_exit ctlopt_exit_of(int status);
+
 enum ctl_cmd {
 	CTL_NONE,
 	CTL_STATUS, CTL_INCIDENTS, CTL_SHOW, CTL_SITE,
+	/* the incident actions, in enum corr_action_type's order */
 	CTL_ACK, CTL_DISPATCH, CTL_ON_SITE, CTL_RESOLVE, CTL_CLOSE, CTL_NOTE,
 	CTL_PAUSE, CTL_RESUME, CTL_COMPLAINT,
 	CTL_MAINT_ADD, CTL_MAINT_LIST, CTL_MAINT_DELETE,

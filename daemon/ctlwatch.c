@@ -394,8 +394,6 @@ w_draw(struct watch *w)
 static void
 w_print(struct watch *w)
 {
-	static const char *const sgr[] = { "\x1b[31m", "\x1b[33m",
-	    "\x1b[32m", "\x1b[90m" };
 	int64_t now = clock_wall_ms();
 	char ts[UTC_LEN], line[512];
 	size_t cap = 4096 + w->b.n * 600, len = 0;
@@ -412,8 +410,8 @@ w_print(struct watch *w)
 
 		ctlboard_line(e, now, line, sizeof(line));
 		len += (size_t)snprintf(out + len, cap - len, "%s%s%s\n",
-		    w->c->colour ? sgr[ctlboard_colour_of(e)] : "", line,
-		    w->c->colour ? "\x1b[0m" : "");
+		    w->c->colour ? ctlboard_colour_sgr(ctlboard_colour_of(e)) :
+		    "", line, w->c->colour ? "\x1b[0m" : "");
 	}
 	if (w->b.msg[0])
 		len += (size_t)snprintf(out + len, cap - len, "%s\n",
@@ -529,8 +527,7 @@ ctlwatch_run(const struct ctlwatch_cfg *c)
 			w_print(&w);
 		} else {
 			fprintf(stderr, "tocsinctl: %s\n", err);
-			rc = st < 0 || st >= 500 ? CTL_EXIT_UNREACHABLE :
-			    CTL_EXIT_REFUSED;
+			rc = ctlopt_exit_of(st);
 		}
 		json_decref(j);
 		goto out;

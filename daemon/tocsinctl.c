@@ -31,6 +31,7 @@
 #include <jansson.h>
 
 #include "correlator/corr.h"
+#include "correlator/sla.h"
 #include "daemon/clock.h"
 #include "daemon/ctlboard.h"
 #include "daemon/ctlhttp.h"
@@ -59,20 +60,17 @@ ctl_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-/* The exit code of an HTTP status. */
-static int
-ctl_exit_of(int status)
+/* No answer came (err says why): where the server address came from. */
+static void
+ctl_err_noanswer(const struct ctl *c, const char *err)
 {
-	if (status < 0 || status >= 500)
-		return CTL_EXIT_UNREACHABLE;
-	if (status >= 300)
-		return CTL_EXIT_REFUSED;
-	return CTL_EXIT_OK;
+	ctl_err("%s (server from %s)", err, c->o.f_where);
 }
 
 /*
- * One request; prints the error of a failure.  Returns the HTTP status
- * (and *out the parsed JSON body, or NULL) or -errno.
+ * One request with body (or NULL; taken: freed here); prints the error of
+ * a failure.  Returns the HTTP status (and *out the parsed JSON body, or
+ * NULL) or -errno.
  */
 static int
 ctl_call(struct ctl *c, const char *method, const char *path, json_t *body,
@@ -85,12 +83,13 @@ ctl_call(struct ctl *c, const char *method, const char *path, json_t *body,
 	*out = NULL;
 	if (body != NULL)
 		text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
 	/* every write carries the token (DELETE has no body); reads none */
 	rc = ctlhttp_request(&c->url, method, path, strcmp(method, "GET") ?
 	    c->token : NULL, text, c->o.timeout_ms, &r, err, sizeof(err));
 	free(text);
 	if (rc < 0) {
-		ctl_err("%s (server from %s)", err, c->o.f_where);
+		ctl_err_noanswer(c, err);
 		return rc;
 	}
 	*out = json_loadb(r.body, r.len, 0, NULL);
@@ -122,6 +121,23 @@ ctl_print_json(const json_t *j)
 	free(s);
 }
 
+/*
+ * What every command does first with ctl_call's answer st, j: returns 1
+ * when j is a 2xx answer for the caller to print as text (and free);
+ * else 0 with j freed, the answer printed for --json (ctl_call has said
+ * what failed).  The exit code is then ctlopt_exit_of(st).
+ */
+static int
+ctl_text(const struct ctl *c, int st, json_t *j)
+{
+	if (st >= 200 && st < 300 && !c->o.json)
+		return 1;
+	if (st >= 200 && st < 300)
+		ctl_print_json(j);
+	json_decref(j);
+	return 0;
+}
+
 /* o's string member k, or "-" (never NULL for a printf). */
 static const char *
 js(const json_t *o, const char *k)
@@ -129,6 +145,18 @@ js(const json_t *o, const char *k)
 	const char *v = json_string_value(json_object_get(o, k));
 
 	return v ? v : "-";
+}
+
+/* Prints ", ID (TIER)" for each {"id","tier"} of a (the first without
+ * its comma). */
+static void
+ctl_print_tiers(const json_t *a)
+{
+	const json_t *v;
+	size_t i;
+
+	json_array_foreach(a, i, v)
+		printf("%s %s (%s)", i ? "," : "", js(v, "id"), js(v, "tier"));
 }
 
 /* ---- status ---- */
@@ -145,11 +173,16 @@ cmd_status(struct ctl *c)
 	double devs[3], inc = 0, d;
 	static const char *const comm[3][2] = { { "ok", "devices_ok" },
 	    { "lost", "devices_lost" }, { "unknown", "devices_unknown" } };
+	/* counters shown when the server has them: metric, JSON key */
+	static const char *const totals[3][2] = {
+	    { "tocsin_sla_breaches_total", "sla_breaches" },
+	    { "tocsin_sla_warnings_total", "sla_warnings" },
+	    { "tocsin_escalations_total", "escalations" } };
 	size_t i;
 
 	if ((hs = ctlhttp_request(&c->url, "GET", "/healthz", NULL, NULL,
 	    c->o.timeout_ms, &r, err, sizeof(err))) < 0) {
-		ctl_err("%s (server from %s)", err, c->o.f_where);
+		ctl_err_noanswer(c, err);
 		return CTL_EXIT_UNREACHABLE;
 	}
 	hs = r.status;
@@ -206,18 +239,11 @@ cmd_status(struct ctl *c)
 		}
 		json_object_set_new(m, "incidents", json_integer(
 		    (json_int_t)inc));
-		if (ctltext_metric(metrics, "tocsin_sla_breaches_total", NULL,
-		    NULL, &d) > 0)
-			json_object_set_new(m, "sla_breaches", json_integer(
-			    (json_int_t)d));
-		if (ctltext_metric(metrics, "tocsin_sla_warnings_total", NULL,
-		    NULL, &d) > 0)
-			json_object_set_new(m, "sla_warnings", json_integer(
-			    (json_int_t)d));
-		if (ctltext_metric(metrics, "tocsin_escalations_total", NULL,
-		    NULL, &d) > 0)
-			json_object_set_new(m, "escalations", json_integer(
-			    (json_int_t)d));
+		for (i = 0; i < 3; i++)
+			if (ctltext_metric(metrics, totals[i][0], NULL, NULL,
+			    &d) > 0)
+				json_object_set_new(m, totals[i][1],
+				    json_integer((json_int_t)d));
 	}
 	if (c->o.json) {
 		json_t *all = json_pack("{s:O, s:O, s:o}", "healthz", health,
@@ -283,6 +309,26 @@ out:
 
 /* ---- incidents ---- */
 
+/* The incident table (the board's columns) of a list's items at now. */
+static void
+ctl_table(const json_t *items, int64_t now)
+{
+	const json_t *it;
+	char line[512];
+	size_t i;
+
+	ctlboard_header(line, sizeof(line));
+	printf("%s\n", line);
+	json_array_foreach(items, i, it) {
+		struct ctlboard_inc e;
+
+		if (ctlboard_inc_parse(it, &e) < 0)
+			continue;
+		ctlboard_line(&e, now, line, sizeof(line));
+		printf("%s\n", line);
+	}
+}
+
 /* Appends "&name=escaped(v)" to q. */
 static void
 q_add(char *q, size_t len, const char *name, const char *v)
@@ -299,11 +345,9 @@ q_add(char *q, size_t len, const char *name, const char *v)
 static int
 cmd_incidents(struct ctl *c)
 {
-	char q[4096] = "", err[512], line[512];
+	char q[4096] = "", err[512];
 	json_t *j;
-	const json_t *it;
 	int st;
-	size_t i;
 	int64_t now = clock_wall_ms();
 
 	q_add(q, sizeof(q), "state", c->o.state);
@@ -321,27 +365,15 @@ cmd_incidents(struct ctl *c)
 		if (c->o.json && j != NULL)
 			ctl_print_json(j);
 		if (st < 0)
-			ctl_err("%s (server from %s)", err, c->o.f_where);
+			ctl_err_noanswer(c, err);
 		else
 			ctl_err("GET /api/v1/incidents: %s", err);
 		json_decref(j);
-		return ctl_exit_of(st);
+		return ctlopt_exit_of(st);
 	}
-	if (c->o.json) {
-		ctl_print_json(j);
-		json_decref(j);
+	if (!ctl_text(c, st, j))
 		return CTL_EXIT_OK;
-	}
-	ctlboard_header(line, sizeof(line));
-	printf("%s\n", line);
-	json_array_foreach(json_object_get(j, "incidents"), i, it) {
-		struct ctlboard_inc e;
-
-		if (ctlboard_inc_parse(it, &e) < 0)
-			continue;
-		ctlboard_line(&e, now, line, sizeof(line));
-		printf("%s\n", line);
-	}
+	ctl_table(json_object_get(j, "incidents"), now);
 	json_decref(j);
 	return CTL_EXIT_OK;
 }
@@ -362,12 +394,8 @@ cmd_show(struct ctl *c)
 	ctlhttp_escape(c->o.arg[0], id, sizeof(id));
 	snprintf(path, sizeof(path), "/api/v1/incidents/%s", id);
 	st = ctl_call(c, "GET", path, NULL, &j);
-	if (st != 200 || c->o.json) {
-		if (st == 200)
-			ctl_print_json(j);
-		json_decref(j);
-		return ctl_exit_of(st);
-	}
+	if (!ctl_text(c, st, j))
+		return ctlopt_exit_of(st);
 	inc = json_object_get(j, "incident");
 	ctlboard_inc_parse(j, &e);
 	printf("incident   %s (%s, seq %lld)\n", js(inc, "id"), js(inc, "kind"),
@@ -378,8 +406,7 @@ cmd_show(struct ctl *c)
 	printf("site       %s, area %s, tier %s\n", js(inc, "site"),
 	    js(inc, "area"), js(inc, "tier"));
 	printf("customers ");
-	json_array_foreach(json_object_get(inc, "customers"), i, v)
-		printf("%s %s (%s)", i ? "," : "", js(v, "id"), js(v, "tier"));
+	ctl_print_tiers(json_object_get(inc, "customers"));
 	printf("\n");
 	if (json_is_object(json_object_get(inc, "root_cause")))
 		printf("root cause %s on %s at %s\n", js(json_object_get(inc,
@@ -400,8 +427,9 @@ cmd_show(struct ctl *c)
 		if (json_is_string(dl))
 			printf(", deadline %s", json_string_value(dl));
 		/* a countdown only for a clock that still runs */
-		if (json_is_string(dl) && strcmp(js(v, "state"), "running") ==
-		    0 && !json_is_true(json_object_get(v, "paused")) &&
+		if (json_is_string(dl) && strcmp(js(v, "state"),
+		    sla_clock_state_name(SLA_CLOCK_RUNNING)) == 0 &&
+		    !json_is_true(json_object_get(v, "paused")) &&
 		    utc_parse(json_string_value(dl), json_string_length(dl),
 		    &d) == 0) {
 			ctlboard_countdown(d, clock_wall_ms(), cd, sizeof(cd));
@@ -430,7 +458,7 @@ cmd_show(struct ctl *c)
 static int
 cmd_site(struct ctl *c)
 {
-	char path[1024], id[768], line[512];
+	char path[1024], id[768];
 	json_t *j;
 	const json_t *site, *v;
 	size_t i;
@@ -440,62 +468,55 @@ cmd_site(struct ctl *c)
 	ctlhttp_escape(c->o.arg[0], id, sizeof(id));
 	snprintf(path, sizeof(path), "/api/v1/sites/%s", id);
 	st = ctl_call(c, "GET", path, NULL, &j);
-	if (st != 200 || c->o.json) {
-		if (st == 200)
-			ctl_print_json(j);
-		json_decref(j);
-		return ctl_exit_of(st);
-	}
+	if (!ctl_text(c, st, j))
+		return ctlopt_exit_of(st);
 	site = json_object_get(j, "site");
 	printf("site       %s, area %s, region %s, station %s, branch %s, "
 	    "tier %s\n", js(site, "id"), js(site, "area"), js(site, "region"),
 	    js(site, "station"), js(site, "branch"), js(site, "tier"));
 	printf("tenants   ");
-	json_array_foreach(json_object_get(site, "tenants"), i, v)
-		printf("%s %s (%s)", i ? "," : "", js(v, "id"), js(v, "tier"));
+	ctl_print_tiers(json_object_get(site, "tenants"));
 	printf("\n");
 	json_array_foreach(json_object_get(site, "devices"), i, v)
 		printf("device     %-24s %-16s %s\n", js(v, "id"),
 		    js(v, "profile"), js(v, "comm"));
-	ctlboard_header(line, sizeof(line));
-	printf("%s\n", line);
-	json_array_foreach(json_object_get(j, "incidents"), i, v) {
-		struct ctlboard_inc e;
-
-		if (ctlboard_inc_parse(v, &e) < 0)
-			continue;
-		ctlboard_line(&e, now, line, sizeof(line));
-		printf("%s\n", line);
-	}
+	ctl_table(json_object_get(j, "incidents"), now);
 	json_decref(j);
 	return CTL_EXIT_OK;
 }
 
 /* ---- writes ---- */
 
-/* Loads the token for a write; 0 or an exit code. */
+/* Loads the token file when one is set; 0 or an exit code. */
 static int
-ctl_token(struct ctl *c, int need_actor)
+ctl_token_load(struct ctl *c)
 {
 	char err[512];
 
-	if (need_actor && c->o.actor == NULL) {
-		ctl_err("who acts? give --actor NAME (or set USER, or actor "
-		    "in the config file)");
-		return CTL_EXIT_USAGE;
-	}
-	if (c->token != NULL)
+	if (c->token != NULL || c->o.token_file == NULL)
 		return 0;
-	if (c->o.token_file == NULL) {
-		ctl_err("a write needs the token: give -t/--token-file FILE, "
-		    "TOCSIN_TOKEN_FILE or token_file in the config file");
-		return CTL_EXIT_USAGE;
-	}
 	if (http_token_load(c->o.token_file, &c->token, err, sizeof(err)) < 0) {
 		ctl_err("%s", err);
 		return CTL_EXIT_USAGE;
 	}
 	return 0;
+}
+
+/* Loads the token for a write; 0 or an exit code. */
+static int
+ctl_token(struct ctl *c, int need_actor)
+{
+	if (need_actor && c->o.actor == NULL) {
+		ctl_err("who acts? give --actor NAME (or set USER, or actor "
+		    "in the config file)");
+		return CTL_EXIT_USAGE;
+	}
+	if (c->token == NULL && c->o.token_file == NULL) {
+		ctl_err("a write needs the token: give -t/--token-file FILE, "
+		    "TOCSIN_TOKEN_FILE or token_file in the config file");
+		return CTL_EXIT_USAGE;
+	}
+	return ctl_token_load(c);
 }
 
 static int
@@ -517,17 +538,13 @@ cmd_action(struct ctl *c)
 		json_object_set_new(body, "satisfaction",
 		    json_integer(c->o.satisfaction));
 	st = ctl_call(c, "POST", path, body, &j);
-	json_decref(body);
-	if (st >= 200 && st < 300) {
-		if (c->o.json)
-			ctl_print_json(j);
-		else
-			printf("%s %s: %s (seq %lld)\n", js(j, "incident"), act,
-			    js(j, "state"), (long long)json_integer_value(
-			    json_object_get(j, "seq")));
-	}
+	if (!ctl_text(c, st, j))
+		return ctlopt_exit_of(st);
+	printf("%s %s: %s (seq %lld)\n", js(j, "incident"), act,
+	    js(j, "state"), (long long)json_integer_value(json_object_get(j,
+	    "seq")));
 	json_decref(j);
-	return ctl_exit_of(st);
+	return CTL_EXIT_OK;
 }
 
 /*
@@ -570,41 +587,52 @@ maint_line(const json_t *w)
 }
 
 static int
-cmd_maint(struct ctl *c)
+cmd_maint_list(struct ctl *c)
 {
-	char path[1024], id[768], start[UTC_LEN], end[UTC_LEN];
-	json_t *body = NULL, *j;
+	json_t *j;
 	const json_t *w;
 	size_t i;
 	int st;
 
-	if (c->o.cmd == CTL_MAINT_LIST) {
-		st = ctl_call(c, "GET", "/api/v1/maintenance", NULL, &j);
-		if (st == 200 && c->o.json)
-			ctl_print_json(j);
-		else if (st == 200) {
-			printf("%-6s %-5s %-14s %-24s %-24s %-12s %s\n", "ID",
-			    "SCOPE", "SITE/AREA", "START", "END", "ACTOR",
-			    "REASON");
-			json_array_foreach(json_object_get(j, "windows"), i, w)
-				maint_line(w);
-		}
-		json_decref(j);
-		return ctl_exit_of(st);
-	}
-	if ((st = ctl_token(c, c->o.cmd == CTL_MAINT_ADD)) != 0)
+	st = ctl_call(c, "GET", "/api/v1/maintenance", NULL, &j);
+	if (!ctl_text(c, st, j))
+		return ctlopt_exit_of(st);
+	printf("%-6s %-5s %-14s %-24s %-24s %-12s %s\n", "ID", "SCOPE",
+	    "SITE/AREA", "START", "END", "ACTOR", "REASON");
+	json_array_foreach(json_object_get(j, "windows"), i, w)
+		maint_line(w);
+	json_decref(j);
+	return CTL_EXIT_OK;
+}
+
+static int
+cmd_maint_delete(struct ctl *c)
+{
+	char path[1024], id[768];
+	json_t *j;
+	int st;
+
+	if ((st = ctl_token(c, 0)) != 0)
 		return st;
-	if (c->o.cmd == CTL_MAINT_DELETE) {
-		ctlhttp_escape(c->o.arg[0], id, sizeof(id));
-		snprintf(path, sizeof(path), "/api/v1/maintenance/%s", id);
-		st = ctl_call(c, "DELETE", path, NULL, &j);
-		if (st >= 200 && st < 300)
-			c->o.json ? ctl_print_json(j) :
-			    (void)printf("maintenance window %s deleted\n",
-			    c->o.arg[0]);
-		json_decref(j);
-		return ctl_exit_of(st);
-	}
+	ctlhttp_escape(c->o.arg[0], id, sizeof(id));
+	snprintf(path, sizeof(path), "/api/v1/maintenance/%s", id);
+	st = ctl_call(c, "DELETE", path, NULL, &j);
+	if (!ctl_text(c, st, j))
+		return ctlopt_exit_of(st);
+	printf("maintenance window %s deleted\n", c->o.arg[0]);
+	json_decref(j);
+	return CTL_EXIT_OK;
+}
+
+static int
+cmd_maint_add(struct ctl *c)
+{
+	char start[UTC_LEN], end[UTC_LEN];
+	json_t *body, *j;
+	int st;
+
+	if ((st = ctl_token(c, 1)) != 0)
+		return st;
 	if (ctl_time(c->o.start, start) < 0 || ctl_time(c->o.end, end) < 0) {
 		ctl_err("--start and --end take RFC 3339 times "
 		    "(2026-12-04T22:00:00Z), now, or +N followed by s, m, h "
@@ -615,16 +643,12 @@ cmd_maint(struct ctl *c)
 	    "area", c->o.site ? c->o.site : c->o.area, "start", start, "end",
 	    end, "reason", c->o.reason, "actor", c->o.actor);
 	st = ctl_call(c, "POST", "/api/v1/maintenance", body, &j);
-	json_decref(body);
-	if (st >= 200 && st < 300) {
-		if (c->o.json)
-			ctl_print_json(j);
-		else
-			maint_line(json_is_object(json_object_get(j, "window")) ?
-			    json_object_get(j, "window") : j);
-	}
+	if (!ctl_text(c, st, j))
+		return ctlopt_exit_of(st);
+	maint_line(json_is_object(json_object_get(j, "window")) ?
+	    json_object_get(j, "window") : j);
 	json_decref(j);
-	return ctl_exit_of(st);
+	return CTL_EXIT_OK;
 }
 
 static int
@@ -632,8 +656,8 @@ cmd_command(struct ctl *c)
 {
 	char path[2048], dev[768], name[768];
 	json_t *body, *j;
-	const char *outcome;
-	int st;
+	const json_t *x, *rb;
+	int st, rc;
 
 	if ((st = ctl_token(c, 1)) != 0)
 		return st;
@@ -646,43 +670,36 @@ cmd_command(struct ctl *c)
 		json_object_set_new(body, "incident",
 		    json_string(c->o.incident));
 	st = ctl_call(c, "POST", path, body, &j);
-	json_decref(body);
-	if (st < 200 || st >= 300) {
-		json_decref(j);
-		return ctl_exit_of(st);
-	}
-	outcome = js(j, "outcome");
-	if (c->o.json)
-		ctl_print_json(j);
-	else {
-		const json_t *x = json_object_get(j, "exception");
-		const json_t *rb = json_object_get(j, "readback");
-
-		printf("%s %s: %s", c->o.arg[0], c->o.arg[1], outcome);
-		if (json_is_object(x))
-			printf(", exception %lld %s", (long long)
-			    json_integer_value(json_object_get(x, "code")),
-			    js(x, "name"));
-		if (json_is_string(json_object_get(j, "detail")))
-			printf(", %s", js(j, "detail"));
-		if (json_is_object(rb) && json_is_integer(json_object_get(rb,
-		    "value")))
-			printf(", read-back %lld (expected %lld, %lld reads)",
-			    (long long)json_integer_value(json_object_get(rb,
-			    "value")), (long long)json_integer_value(
-			    json_object_get(rb, "expected")), (long long)
-			    json_integer_value(json_object_get(rb, "reads")));
-		if (json_is_integer(json_object_get(j, "elapsed_ms")))
-			printf(", %lld ms", (long long)json_integer_value(
-			    json_object_get(j, "elapsed_ms")));
-		if (json_is_string(json_object_get(j, "incident")))
-			printf(", noted on %s (%s)", js(j, "incident"),
-			    js(j, "timeline"));
-		printf("\n");
-	}
-	st = strcmp(outcome, "done") == 0 ? CTL_EXIT_OK : CTL_EXIT_REFUSED;
+	/* an answered command the device did not do is a no too */
+	rc = ctlopt_exit_of(st);
+	if (rc == CTL_EXIT_OK && strcmp(js(j, "outcome"), "done") != 0)
+		rc = CTL_EXIT_REFUSED;
+	if (!ctl_text(c, st, j))
+		return rc;
+	x = json_object_get(j, "exception");
+	rb = json_object_get(j, "readback");
+	printf("%s %s: %s", c->o.arg[0], c->o.arg[1], js(j, "outcome"));
+	if (json_is_object(x))
+		printf(", exception %lld %s", (long long)json_integer_value(
+		    json_object_get(x, "code")), js(x, "name"));
+	if (json_is_string(json_object_get(j, "detail")))
+		printf(", %s", js(j, "detail"));
+	if (json_is_object(rb) && json_is_integer(json_object_get(rb,
+	    "value")))
+		printf(", read-back %lld (expected %lld, %lld reads)",
+		    (long long)json_integer_value(json_object_get(rb,
+		    "value")), (long long)json_integer_value(
+		    json_object_get(rb, "expected")), (long long)
+		    json_integer_value(json_object_get(rb, "reads")));
+	if (json_is_integer(json_object_get(j, "elapsed_ms")))
+		printf(", %lld ms", (long long)json_integer_value(
+		    json_object_get(j, "elapsed_ms")));
+	if (json_is_string(json_object_get(j, "incident")))
+		printf(", noted on %s (%s)", js(j, "incident"),
+		    js(j, "timeline"));
+	printf("\n");
 	json_decref(j);
-	return st;
+	return rc;
 }
 
 static int
@@ -699,17 +716,13 @@ cmd_complaint(struct ctl *c)
 		json_object_set_new(body, "severity",
 		    json_string(c->o.severity));
 	st = ctl_call(c, "POST", "/api/v1/complaints", body, &j);
-	json_decref(body);
-	if (st >= 200 && st < 300) {
-		if (c->o.json)
-			ctl_print_json(j);
-		else
-			printf("%s: complaint of %s about %s, %s, %s\n",
-			    js(j, "incident"), js(j, "customer"), js(j, "site"),
-			    js(j, "severity"), js(j, "state"));
-	}
+	if (!ctl_text(c, st, j))
+		return ctlopt_exit_of(st);
+	printf("%s: complaint of %s about %s, %s, %s\n", js(j, "incident"),
+	    js(j, "customer"), js(j, "site"), js(j, "severity"),
+	    js(j, "state"));
 	json_decref(j);
-	return ctl_exit_of(st);
+	return CTL_EXIT_OK;
 }
 
 static int
@@ -717,7 +730,7 @@ cmd_watch(struct ctl *c)
 {
 	struct ctlwatch_cfg w;
 	const char *nc = getenv("NO_COLOR");
-	char err[512];
+	int rc;
 
 	memset(&w, 0, sizeof(w));
 	w.url = &c->url;
@@ -729,16 +742,33 @@ cmd_watch(struct ctl *c)
 	w.timeout_ms = c->o.timeout_ms;
 	w.poll_ms = 2000;
 	/* the token is only for the a key: a watch without one still runs */
-	if (c->o.token_file != NULL) {
-		if (http_token_load(c->o.token_file, &c->token, err,
-		    sizeof(err)) < 0) {
-			ctl_err("%s", err);
-			return CTL_EXIT_USAGE;
-		}
-	}
+	if ((rc = ctl_token_load(c)) != 0)
+		return rc;
 	w.token = c->token;
 	return ctlwatch_run(&w);
 }
+
+/* What runs each command (help and version are answered in main). */
+static int (*const cmds[CTL__NCMD])(struct ctl *) = {
+	[CTL_STATUS] = cmd_status,
+	[CTL_INCIDENTS] = cmd_incidents,
+	[CTL_SHOW] = cmd_show,
+	[CTL_SITE] = cmd_site,
+	[CTL_ACK] = cmd_action,
+	[CTL_DISPATCH] = cmd_action,
+	[CTL_ON_SITE] = cmd_action,
+	[CTL_RESOLVE] = cmd_action,
+	[CTL_CLOSE] = cmd_action,
+	[CTL_NOTE] = cmd_action,
+	[CTL_PAUSE] = cmd_action,
+	[CTL_RESUME] = cmd_action,
+	[CTL_COMPLAINT] = cmd_complaint,
+	[CTL_MAINT_ADD] = cmd_maint_add,
+	[CTL_MAINT_LIST] = cmd_maint_list,
+	[CTL_MAINT_DELETE] = cmd_maint_delete,
+	[CTL_COMMAND] = cmd_command,
+	[CTL_WATCH] = cmd_watch,
+};
 
 int
 main(int argc, char *argv[])
@@ -775,37 +805,7 @@ main(int argc, char *argv[])
 		rc = CTL_EXIT_USAGE;
 		goto out;
 	}
-	switch (c.o.cmd) {
-	case CTL_STATUS:
-		rc = cmd_status(&c);
-		break;
-	case CTL_INCIDENTS:
-		rc = cmd_incidents(&c);
-		break;
-	case CTL_SHOW:
-		rc = cmd_show(&c);
-		break;
-	case CTL_SITE:
-		rc = cmd_site(&c);
-		break;
-	case CTL_MAINT_ADD:
-	case CTL_MAINT_LIST:
-	case CTL_MAINT_DELETE:
-		rc = cmd_maint(&c);
-		break;
-	case CTL_COMMAND:
-		rc = cmd_command(&c);
-		break;
-	case CTL_COMPLAINT:
-		rc = cmd_complaint(&c);
-		break;
-	case CTL_WATCH:
-		rc = cmd_watch(&c);
-		break;
-	default:
-		rc = ctlopt_action(c.o.cmd) ? cmd_action(&c) : CTL_EXIT_USAGE;
-		break;
-	}
+	rc = cmds[c.o.cmd] ? cmds[c.o.cmd](&c) : CTL_EXIT_USAGE;
 out:
 	if (c.token)
 		http_token_free(c.token);

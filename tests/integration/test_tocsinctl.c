@@ -37,6 +37,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,6 +212,19 @@ ctl(const char *envs, const char *args, struct proc_result *r)
 	return ctl_for(envs, args, 20000, r);
 }
 
+/* ctl() without env assignments, the words formatted from fmt. */
+static int __attribute__((format(printf, 2, 3)))
+ctlf(struct proc_result *r, const char *fmt, ...)
+{
+	char args[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	return ctl(NULL, args, r);
+}
+
 static int
 count_lines_with(const char *s, const char *needle)
 {
@@ -254,16 +268,14 @@ Test(tocsinctl, commands_and_exit_codes)
 	site_incident("T2", t2, sizeof(t2));
 	site_incident("T3", t3, sizeof(t3));
 	/* incidents: the table */
-	snprintf(args, sizeof(args), "-s %s incidents", C.url);
-	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
+	cr_assert_eq(ctlf(&r, "-s %s incidents", C.url), 0, "%s", r.err);
 	cr_assert(strncmp(r.out, "ID ", 3) == 0, "%s", r.out);
 	cr_assert_eq(count_lines_with(r.out, "\nINC-"), 3, "%s", r.out);
 	cr_assert_eq(count_lines_with(r.out, " open "), 3, "%s", r.out);
 	cr_assert(strstr(r.out, "COMM_LOSS") != NULL, "%s", r.out);
 	proc_result_free(&r);
 	/* --json: the server's items, every page */
-	snprintf(args, sizeof(args), "-s %s incidents --json", C.url);
-	cr_assert_eq(ctl(NULL, args, &r), 0);
+	cr_assert_eq(ctlf(&r, "-s %s incidents --json", C.url), 0);
 	j = json_loads(r.out, 0, NULL);
 	cr_assert_not_null(j, "%s", r.out);
 	cr_assert_eq(json_integer_value(json_object_get(j, "count")), 3);
@@ -273,54 +285,46 @@ Test(tocsinctl, commands_and_exit_codes)
 	json_decref(j);
 	proc_result_free(&r);
 	/* pages of one give the same three */
-	snprintf(args, sizeof(args), "-s %s incidents --limit 2 --json",
-	    C.url);
-	cr_assert_eq(ctl(NULL, args, &r), 0);
+	cr_assert_eq(ctlf(&r, "-s %s incidents --limit 2 --json",
+	    C.url), 0);
 	j = json_loads(r.out, 0, NULL);
 	cr_assert_eq(json_integer_value(json_object_get(j, "count")), 2);
 	json_decref(j);
 	proc_result_free(&r);
 	/* a filter; a bad value is the server's 400: exit 1 */
-	snprintf(args, sizeof(args), "-s %s incidents --site T1 --tier premium",
-	    C.url);
-	cr_assert_eq(ctl(NULL, args, &r), 0);
+	cr_assert_eq(ctlf(&r, "-s %s incidents --site T1 --tier premium",
+	    C.url), 0);
 	cr_assert_eq(count_lines_with(r.out, "\nINC-"), 1, "%s", r.out);
 	cr_assert(strstr(r.out, " T1 ") != NULL, "%s", r.out);
 	proc_result_free(&r);
-	snprintf(args, sizeof(args), "-s %s incidents --state bogus", C.url);
-	cr_assert_eq(ctl(NULL, args, &r), 1);
+	cr_assert_eq(ctlf(&r, "-s %s incidents --state bogus", C.url), 1);
 	cr_assert(strstr(r.err, "HTTP 400") != NULL, "%s", r.err);
 	proc_result_free(&r);
 	/* show: the timeline; an unknown id 404: exit 1 */
-	snprintf(args, sizeof(args), "-s %s show %s", C.url, t1);
-	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
+	cr_assert_eq(ctlf(&r, "-s %s show %s", C.url, t1), 0, "%s", r.err);
 	snprintf(want, sizeof(want), "incident   %s", t1);
 	cr_assert(strstr(r.out, want) != NULL, "%s", r.out);
 	cr_assert(strstr(r.out, "timeline   ") != NULL, "%s", r.out);
 	cr_assert(strstr(r.out, " opened ") != NULL, "%s", r.out);
 	proc_result_free(&r);
-	snprintf(args, sizeof(args), "-s %s show %s --json", C.url, t1);
-	cr_assert_eq(ctl(NULL, args, &r), 0);
+	cr_assert_eq(ctlf(&r, "-s %s show %s --json", C.url, t1), 0);
 	j = json_loads(r.out, 0, NULL);
 	cr_assert(json_is_array(json_object_get(j, "timeline")), "%s", r.out);
 	json_decref(j);
 	proc_result_free(&r);
-	snprintf(args, sizeof(args), "-s %s show INC-9-99", C.url);
-	cr_assert_eq(ctl(NULL, args, &r), 1);
+	cr_assert_eq(ctlf(&r, "-s %s show INC-9-99", C.url), 1);
 	cr_assert(strstr(r.err, "404") != NULL, "%s", r.err);
 	cr_assert_str_eq(r.out, "");
 	proc_result_free(&r);
 	/* site: its facts, devices and incidents; an unknown one 404 */
-	snprintf(args, sizeof(args), "-s %s site T1", C.url);
-	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
+	cr_assert_eq(ctlf(&r, "-s %s site T1", C.url), 0, "%s", r.err);
 	cr_assert(strstr(r.out, "site       T1, area north, region A") != NULL,
 	    "%s", r.out);
 	cr_assert(strstr(r.out, "tenants    c1 (premium)") != NULL, "%s", r.out);
 	cr_assert(strstr(r.out, "device     T1-rect") != NULL, "%s", r.out);
 	cr_assert_eq(count_lines_with(r.out, "\nINC-"), 1, "%s", r.out);
 	proc_result_free(&r);
-	snprintf(args, sizeof(args), "-s %s site T9", C.url);
-	cr_assert_eq(ctl(NULL, args, &r), 1);
+	cr_assert_eq(ctlf(&r, "-s %s site T9", C.url), 1);
 	cr_assert(strstr(r.err, "404") != NULL, "%s", r.err);
 	proc_result_free(&r);
 	/* status (the shards publish their numbers once a second: wait) */
@@ -348,9 +352,8 @@ Test(tocsinctl, commands_and_exit_codes)
 	cr_assert_eq(ctl(envs, "incidents --json", &r), 0, "%s", r.err);
 	proc_result_free(&r);
 	/* unreachable: exit 3, naming where the address came from */
-	snprintf(args, sizeof(args), "-s http://127.0.0.1:%d incidents",
-	    tenv_free_port("127.0.0.1"));
-	cr_assert_eq(ctl(NULL, args, &r), 3);
+	cr_assert_eq(ctlf(&r, "-s http://127.0.0.1:%d incidents",
+	    tenv_free_port("127.0.0.1")), 3);
 	cr_assert(strstr(r.err, "cannot connect") != NULL, "%s", r.err);
 	cr_assert(strstr(r.err, "--server") != NULL, "%s", r.err);
 	proc_result_free(&r);
@@ -365,16 +368,14 @@ Test(tocsinctl, commands_and_exit_codes)
 	tenv_write_file(C.dir, "open.token", TOKEN "\n");
 	snprintf(path, sizeof(path), "%s/open.token", C.dir);
 	cr_assert_eq(chmod(path, 0644), 0);
-	snprintf(args, sizeof(args), "-s %s -t %s ack %s --actor noc",
-	    C.url, path, t1);
-	cr_assert_eq(ctl(NULL, args, &r), 2);
+	cr_assert_eq(ctlf(&r, "-s %s -t %s ack %s --actor noc",
+	    C.url, path, t1), 2);
 	cr_assert(strstr(r.err, "0644") != NULL, "%s", r.err);
 	cr_assert(strstr(r.err, TOKEN) == NULL && strstr(r.out, TOKEN) == NULL);
 	proc_result_free(&r);
 	/* a write without any token file: exit 2, saying how to give one */
-	snprintf(args, sizeof(args), "-s %s resolve %s --actor noc",
-	    C.url, t1);
-	cr_assert_eq(ctl(NULL, args, &r), 2);
+	cr_assert_eq(ctlf(&r, "-s %s resolve %s --actor noc",
+	    C.url, t1), 2);
 	cr_assert(strstr(r.err, "--token-file") != NULL, "%s", r.err);
 	proc_result_free(&r);
 	/* ack with the token: done, and shown; a second ack is the
@@ -388,12 +389,10 @@ Test(tocsinctl, commands_and_exit_codes)
 	cr_assert_eq(ctl(NULL, args, &r), 1, "%s", r.err);
 	cr_assert(strstr(r.err, "409") != NULL, "%s", r.err);
 	proc_result_free(&r);
-	snprintf(args, sizeof(args), "-s %s -t %s/token note %s --actor noc "
-	    "on the way", C.url, C.dir, t3);
-	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
+	cr_assert_eq(ctlf(&r, "-s %s -t %s/token note %s --actor noc "
+	    "on the way", C.url, C.dir, t3), 0, "%s", r.err);
 	proc_result_free(&r);
-	snprintf(args, sizeof(args), "-s %s show %s", C.url, t3);
-	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
+	cr_assert_eq(ctlf(&r, "-s %s show %s", C.url, t3), 0, "%s", r.err);
 	cr_assert(strstr(r.out, "state      acknowledged (yellow)") != NULL,
 	    "%s", r.out);
 	cr_assert(strstr(r.out, " noc          note         on the way") !=
@@ -401,48 +400,45 @@ Test(tocsinctl, commands_and_exit_codes)
 	cr_assert(strstr(r.err, TOKEN) == NULL && strstr(r.out, TOKEN) == NULL);
 	proc_result_free(&r);
 	/* a complaint opens an incident naming its customer */
-	snprintf(args, sizeof(args), "-s %s -t %s/token complaint --customer c2 "
-	    "--site T2 --actor desk calls drop every evening", C.url, C.dir);
-	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
+	cr_assert_eq(ctlf(&r, "-s %s -t %s/token complaint --customer c2 "
+	    "--site T2 --actor desk calls drop every evening", C.url, C.dir),
+	    0, "%s", r.err);
 	cr_assert(strstr(r.out, ": complaint of c2 about T2, major, open") !=
 	    NULL, "%s", r.out);
 	proc_result_free(&r);
-	snprintf(args, sizeof(args), "-s %s incidents --customer c2", C.url);
-	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
+	cr_assert_eq(ctlf(&r, "-s %s incidents --customer c2", C.url),
+	    0, "%s", r.err);
 	cr_assert_eq(count_lines_with(r.out, "\nINC-"), 2, "%s", r.out);
 	proc_result_free(&r);
-	snprintf(args, sizeof(args), "-s %s -t %s/token complaint --customer c3 "
-	    "--site T2 --actor desk wrong site", C.url, C.dir);
-	cr_assert_eq(ctl(NULL, args, &r), 1, "%s", r.err);
+	cr_assert_eq(ctlf(&r, "-s %s -t %s/token complaint --customer c3 "
+	    "--site T2 --actor desk wrong site", C.url, C.dir), 1, "%s", r.err);
 	cr_assert(strstr(r.err, "400") != NULL, "%s", r.err);
 	proc_result_free(&r);
 	/* a declared command to a device that does not answer: not done
 	 * (exit 1), the outcome and its detail printed; an undeclared one:
 	 * the server's 404 */
-	snprintf(args, sizeof(args), "-s %s -t %s/token --actor noc command "
-	    "T2-rect reset --incident %s", C.url, C.dir, t2);
-	cr_assert_eq(ctl(NULL, args, &r), 1, "%s%s", r.out, r.err);
+	cr_assert_eq(ctlf(&r, "-s %s -t %s/token --actor noc command "
+	    "T2-rect reset --incident %s", C.url, C.dir, t2),
+	    1, "%s%s", r.out, r.err);
 	snprintf(want, sizeof(want), "noted on %s", t2);
 	cr_assert(strncmp(r.out, "T2-rect reset: ", 15) == 0 &&
 	    strstr(r.out, want) != NULL, "%s", r.out);
 	cr_assert(strstr(r.out, ": done") == NULL, "%s", r.out);
 	proc_result_free(&r);
-	snprintf(args, sizeof(args), "-s %s -t %s/token --actor noc command "
-	    "T3-rect dg_start", C.url, C.dir);
-	cr_assert_eq(ctl(NULL, args, &r), 1, "%s", r.err);
+	cr_assert_eq(ctlf(&r, "-s %s -t %s/token --actor noc command "
+	    "T3-rect dg_start", C.url, C.dir), 1, "%s", r.err);
 	cr_assert(strstr(r.err, "404") != NULL, "%s", r.err);
 	proc_result_free(&r);
 	/* maintenance: add, list, delete (a DELETE carries the token too:
 	 * without it the gate's 401), a second delete 404 */
-	snprintf(args, sizeof(args), "-s %s -t %s/token maintenance add --site "
+	cr_assert_eq(ctlf(&r, "-s %s -t %s/token maintenance add --site "
 	    "T3 --start now --end +1h --reason works --actor noc", C.url,
-	    C.dir);
-	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
+	    C.dir), 0, "%s", r.err);
 	cr_assert(strncmp(r.out, "1 ", 2) == 0 && strstr(r.out, " T3 ") &&
 	    strstr(r.out, "works"), "%s", r.out);
 	proc_result_free(&r);
-	snprintf(args, sizeof(args), "-s %s maintenance list --json", C.url);
-	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
+	cr_assert_eq(ctlf(&r, "-s %s maintenance list --json", C.url),
+	    0, "%s", r.err);
 	j = json_loads(r.out, 0, NULL);
 	cr_assert_eq(json_array_size(json_object_get(j, "windows")), 1, "%s",
 	    r.out);
@@ -456,9 +452,9 @@ Test(tocsinctl, commands_and_exit_codes)
 	cr_assert_eq(ctl(NULL, args, &r), 1);
 	cr_assert(strstr(r.err, "404") != NULL, "%s", r.err);
 	proc_result_free(&r);
-	snprintf(args, sizeof(args), "-s %s -t %s/token maintenance add --site "
-	    "T3 --start soon --end +1h --reason x --actor noc", C.url, C.dir);
-	cr_assert_eq(ctl(NULL, args, &r), 2);
+	cr_assert_eq(ctlf(&r, "-s %s -t %s/token maintenance add --site "
+	    "T3 --start soon --end +1h --reason x --actor noc", C.url, C.dir),
+	    2);
 	cr_assert(strstr(r.err, "RFC 3339") != NULL, "%s", r.err);
 	proc_result_free(&r);
 	/* watch --once: one plain board, the nearest deadline first */
@@ -888,12 +884,10 @@ f_stop(void)
 Test(tocsinctl, incidents_pages_canned)
 {
 	struct proc_result r;
-	char args[128];
 	json_t *j;
 
-	snprintf(args, sizeof(args), "-s http://127.0.0.1:%d incidents --json",
-	    f_start(1));
-	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
+	cr_assert_eq(ctlf(&r, "-s http://127.0.0.1:%d incidents --json",
+	    f_start(1)), 0, "%s", r.err);
 	f_stop();
 	j = json_loads(r.out, 0, NULL);
 	cr_assert_not_null(j, "%s", r.out);
@@ -916,9 +910,9 @@ Test(tocsinctl, command_canned)
 	tenv_write_file(dir, "token", TOKEN "\n");
 	snprintf(path, sizeof(path), "%s/token", dir);
 	cr_assert_eq(chmod(path, 0600), 0);
-	snprintf(args, sizeof(args), "-s http://127.0.0.1:%d -t %s --actor amy "
-	    "command T1-dg dg_start --incident INC-0-1", port, path);
-	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
+	cr_assert_eq(ctlf(&r, "-s http://127.0.0.1:%d -t %s --actor amy "
+	    "command T1-dg dg_start --incident INC-0-1", port, path),
+	    0, "%s", r.err);
 	cr_assert_str_eq(r.out, "T1-dg dg_start: done, read-back 1 (expected "
 	    "1, 2 reads), 412 ms, noted on INC-0-1 (queued)\n");
 	cr_assert(strstr(F.post, "Authorization: Bearer " TOKEN "\r\n") !=
@@ -926,15 +920,13 @@ Test(tocsinctl, command_canned)
 	cr_assert(strstr(F.post, "{\"actor\":\"amy\",\"incident\":"
 	    "\"INC-0-1\"}") != NULL, "%s", F.post);
 	proc_result_free(&r);
-	snprintf(args, sizeof(args), "-s http://127.0.0.1:%d -t %s --actor amy "
-	    "command T1-dg reset", port, path);
-	cr_assert_eq(ctl(NULL, args, &r), 1, "%s", r.err);
+	cr_assert_eq(ctlf(&r, "-s http://127.0.0.1:%d -t %s --actor amy "
+	    "command T1-dg reset", port, path), 1, "%s", r.err);
 	cr_assert_str_eq(r.out, "T1-dg reset: refused, exception 2 illegal "
 	    "data address, 9 ms\n");
 	proc_result_free(&r);
-	snprintf(args, sizeof(args), "-s http://127.0.0.1:%d -t %s --actor amy "
-	    "--json command T1-dg reset", port, path);
-	cr_assert_eq(ctl(NULL, args, &r), 1);
+	cr_assert_eq(ctlf(&r, "-s http://127.0.0.1:%d -t %s --actor amy "
+	    "--json command T1-dg reset", port, path), 1);
 	cr_assert(strncmp(r.out, "{\"device\":\"T1-dg\"", 17) == 0, "%s",
 	    r.out);
 	proc_result_free(&r);
