@@ -24,28 +24,37 @@
  * refused at once when its Content-Length says so.  Idle connections are
  * closed after idle_timeout_ms, so slow clients cannot hold the limit.
  *
- * Streams (http_resp_stream, http.h).  A streamed body is a libmicro-
- * httpd callback response; when the owner's read() has nothing, the
- * connection is suspended from inside the content reader (allowed there)
- * and http_stream_wake() resumes it from any thread.  Returning 0 without
- * suspending would make the library call again at once, in a loop.  Each
- * stream's mutex orders "suspend" against "wake": a wake sets `pending`,
- * which the reader checks under the mutex before suspending, so a wake
- * between an empty read() and the suspend is not lost.  The server keeps
- * its streams in a list so http_stop() can end them and resume the
- * suspended ones first (the library must not be stopped with a connection
- * suspended).
+ * Waiting on another thread (struct http_wake).  Deferred answers and
+ * streams are one mechanism: a connection suspended (libmicrohttpd's
+ * MHD_suspend_connection, on the HTTP thread) until another thread rings
+ * its wake, which resumes it (MHD_resume_connection may be called from
+ * any thread).  The wake's mutex orders "suspend" against "ring": a ring
+ * sets `rung`, which http_wake_suspend() checks under the mutex, so a
+ * ring that comes before the suspend is not lost (the connection is not
+ * suspended at all).  While a connection is armed with a wake the wake
+ * is on its server's list, so that http_stop() can ring every one with
+ * `stopping` set (libmicrohttpd must not be stopped with a connection
+ * suspended) and wait, at most HTTP_DRAIN_S, for those it resumed to be
+ * over.  Only the HTTP thread arms and disarms, so a listed wake is alive
+ * (its owner frees it after the disarm) and http_stop() may walk the
+ * list without a reference of its own; lock order: the list, then a wake.
  *
- * Deferred answers (http.h).  A pending is a small counted object under
- * its own mutex: the answer, whether it is done, and the suspended
- * connection.  Whichever comes second of "the handler returned and the
- * connection is suspended" and "http_pending_done()" resumes it: the
- * access callback looks at `done` under the lock before suspending, and
- * done() resumes only a connection it finds suspended, so an answer
- * faster than the suspend is sent at once and none is missed.  The
- * server keeps its suspended pendings on a list (its own mutex, never
- * held while taking a pending's) so that http_stop() can answer them:
- * libmicrohttpd must not be stopped with suspended connections.
+ * Its two users:
+ *   - Deferred answers (http.h).  A pending is a counted object holding
+ *     the answer (under the wake's mutex; `rung` says it is in).  The
+ *     access callback arms the wake and suspends unless the answer is
+ *     already there; http_pending_done() rings.  Whichever of the two
+ *     comes second sends the answer, so none is missed.  Armed from the
+ *     suspend to the request's end (http_completed).  A pending that
+ *     http_stop() resumes without an answer is answered 503.
+ *   - Streams (http_resp_stream, http.h).  A streamed body is a libmicro-
+ *     httpd callback response; when the owner's read() has nothing, the
+ *     connection is suspended from inside the content reader (allowed
+ *     there; returning 0 without suspending would make the library call
+ *     again at once, in a loop) and http_stream_wake() rings.  The reader
+ *     clears `rung` before it asks read(), so a wake during read() makes
+ *     it ask again.  Armed from the queueing to the response's end, so a
+ *     stream that http_stop() finds mid-read ends at its next read.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -224,21 +233,86 @@ http_resp_error(struct http_resp *rs, int status, const char *fmt, ...)
 	    "status", status));
 }
 
-/* ---- streams ---- */
+/* ---- waiting on another thread (see the top of the file) ---- */
 
 struct http_server;
 
+struct http_wake {
+	pthread_mutex_t	 mu;		/* below, and the owner's answer */
+	struct MHD_Connection *conn;	/* armed on it, or NULL */
+	struct http_server *srv;	/* armed: on its list */
+	struct http_wake *prev, *next;	/* srv->wakes (srv->wlock) */
+	int		 rung;		/* news since the owner last looked */
+	int		 suspended;	/* by http_wake_suspend, until rung */
+	int		 stopping;	/* rung by http_stop: never suspend
+					 * again */
+	int		 drain;		/* resumed by http_stop, which waits
+					 * for the disarm */
+};
+
+static void
+http_wake_init(struct http_wake *w)
+{
+	memset(w, 0, sizeof(*w));
+	pthread_mutex_init(&w->mu, NULL);
+}
+
+/* After the disarm (or never armed). */
+static void
+http_wake_fini(struct http_wake *w)
+{
+	pthread_mutex_destroy(&w->mu);
+}
+
+/* Resumes the connection if it is suspended (w->mu held; any thread). */
+static void
+http_wake_resume(struct http_wake *w)
+{
+	if (w->suspended) {
+		w->suspended = 0;
+		MHD_resume_connection(w->conn);
+	}
+}
+
+/* There is news: sets rung and resumes (w->mu held; any thread). */
+static void
+http_wake_ring(struct http_wake *w)
+{
+	w->rung = 1;
+	http_wake_resume(w);
+}
+
+/*
+ * HTTP thread, w->mu not held: suspends the armed connection unless it
+ * was rung (or stopped) meanwhile.  1 when suspended, 0 when the owner
+ * must look again now.
+ */
+static int
+http_wake_suspend(struct http_wake *w)
+{
+	int susp;
+
+	pthread_mutex_lock(&w->mu);
+	if ((susp = !w->rung && !w->stopping) != 0) {
+		w->suspended = 1;
+		MHD_suspend_connection(w->conn);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return susp;
+}
+
+static void http_wake_arm(struct http_wake *w, struct http_server *s,
+    struct MHD_Connection *c);
+static void http_wake_disarm(struct http_wake *w);
+
+/* ---- streams ---- */
+
 struct http_stream {
-	pthread_mutex_t	 mu;		/* pending, suspended, ending, conn */
-	struct MHD_Connection *conn;	/* once queued */
-	struct http_server *srv;	/* once queued: on its list */
-	struct http_stream *prev, *next; /* srv's streams (srv->smu) */
+	struct http_wake w;		/* rung: woken since read() was asked;
+					 * stopping: end at the next read */
 	http_stream_read_fn *read;
 	http_stream_fin_fn *fin;
 	void		*arg;
-	int		 pending;	/* woken since read() was last asked */
-	int		 suspended;	/* by the reader; resumed by a wake */
-	int		 ending;	/* http_stop: end at the next read */
 };
 
 struct http_stream *
@@ -247,7 +321,7 @@ http_resp_stream(struct http_resp *rs, const char *ctype,
 {
 	struct http_stream *st = xcalloc(1, sizeof(*st));
 
-	pthread_mutex_init(&st->mu, NULL);
+	http_wake_init(&st->w);
 	st->read = read;
 	st->fin = fin;
 	st->arg = arg;
@@ -263,27 +337,17 @@ http_resp_stream(struct http_resp *rs, const char *ctype,
 void
 http_stream_wake(struct http_stream *st)
 {
-	pthread_mutex_lock(&st->mu);
-	st->pending = 1;
-	if (st->suspended) {
-		st->suspended = 0;
-		MHD_resume_connection(st->conn);
-	}
-	pthread_mutex_unlock(&st->mu);
+	pthread_mutex_lock(&st->w.mu);
+	http_wake_ring(&st->w);
+	pthread_mutex_unlock(&st->w.mu);
 }
 
 /* ---- deferred answers ---- */
 
 struct http_pending {
-	_Atomic int	 refs;		/* server side + completer (+ stop) */
-	pthread_mutex_t	 lock;		/* everything below */
-	int		 done;		/* rs is the answer */
-	struct http_resp rs;
-	struct MHD_Connection *c;	/* suspended on it, or NULL */
-	struct http_server *s;		/* its server while listed */
-	int		 listed;	/* on s's list (s->plock) */
-	int		 stopping;	/* answered by http_stop() */
-	struct http_pending *next, *prev;
+	_Atomic int	 refs;		/* server side + completer */
+	struct http_wake w;		/* rung: rs is the answer */
+	struct http_resp rs;		/* under w.mu */
 };
 
 struct http_pending *
@@ -291,7 +355,7 @@ http_resp_defer(struct http_resp *rs)
 {
 	struct http_pending *p = xcalloc(1, sizeof(*p));
 
-	pthread_mutex_init(&p->lock, NULL);
+	http_wake_init(&p->w);
 	atomic_init(&p->refs, 2);
 	http_resp_init(&p->rs);
 	FREE_NULL(rs->body);
@@ -306,7 +370,7 @@ http_pending_unref(struct http_pending *p)
 	if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	http_resp_fini(&p->rs);
-	pthread_mutex_destroy(&p->lock);
+	http_wake_fini(&p->w);
 	xfree(p);
 }
 
@@ -323,27 +387,15 @@ http_resp_move(struct http_resp *dst, struct http_resp *src)
 	src->len = src->cap = 0;
 }
 
-static void http_unlist(struct http_pending *p);
-
 void
 http_pending_done(struct http_pending *p, struct http_resp *ans)
 {
-	struct MHD_Connection *c;
-
-	pthread_mutex_lock(&p->lock);
-	if (!p->done) {
+	pthread_mutex_lock(&p->w.mu);
+	if (!p->w.rung) {	/* else http_stop's 503 went out */
 		http_resp_move(&p->rs, ans);
-		p->done = 1;
+		http_wake_ring(&p->w);
 	}
-	c = p->c;
-	p->c = NULL;
-	if (c != NULL)
-		http_unlist(p);
-	pthread_mutex_unlock(&p->lock);
-	/* suspended until this call, so c lives until libmicrohttpd runs
-	 * the access callback for it again */
-	if (c != NULL)
-		MHD_resume_connection(c);
+	pthread_mutex_unlock(&p->w.mu);
 	http_pending_unref(p);
 }
 
@@ -355,10 +407,10 @@ http_resp_ready(struct http_resp *rs)
 
 	if (p == NULL)
 		return 1;
-	pthread_mutex_lock(&p->lock);
-	if ((done = p->done) != 0)
+	pthread_mutex_lock(&p->w.mu);
+	if ((done = p->w.rung) != 0)
 		http_resp_move(rs, &p->rs);
-	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&p->w.mu);
 	if (done) {
 		rs->pending = NULL;
 		http_pending_unref(p);
@@ -785,31 +837,53 @@ struct http_server {
 	_Atomic uint64_t busy;
 	_Atomic uint64_t unauthorized;
 	_Atomic uint64_t too_large;
-	pthread_mutex_t	 smu;		/* streams */
-	struct http_stream *streams;	/* queued and not yet over */
-	pthread_mutex_t	 plock;		/* the suspended list, draining */
-	struct http_pending *suspended;	/* pendings waiting on a connection */
-	unsigned	 draining;	/* answered by http_stop, not yet sent */
+	pthread_mutex_t	 wlock;		/* wakes, draining */
+	struct http_wake *wakes;	/* armed (http_wake_arm) */
+	unsigned	 draining;	/* resumed by http_stop, not yet
+					 * disarmed */
 	pthread_cond_t	 drained;	/* draining went down */
 };
 
-/* Takes p off its server's suspended list (p->lock held). */
+/* Puts w on s's list for connection c (HTTP thread). */
 static void
-http_unlist(struct http_pending *p)
+http_wake_arm(struct http_wake *w, struct http_server *s,
+    struct MHD_Connection *c)
 {
-	struct http_server *s = p->s;
+	pthread_mutex_lock(&w->mu);
+	w->conn = c;
+	pthread_mutex_unlock(&w->mu);
+	pthread_mutex_lock(&s->wlock);
+	w->srv = s;
+	w->prev = NULL;
+	w->next = s->wakes;
+	if (s->wakes != NULL)
+		s->wakes->prev = w;
+	s->wakes = w;
+	pthread_mutex_unlock(&s->wlock);
+}
 
-	pthread_mutex_lock(&s->plock);
-	if (p->listed) {
-		if (p->prev != NULL)
-			p->prev->next = p->next;
-		else
-			s->suspended = p->next;
-		if (p->next != NULL)
-			p->next->prev = p->prev;
-		p->listed = 0;
+/* Takes w off its server's list, if armed: the connection is done with
+ * it (HTTP thread, or the library's stop; w->mu not held). */
+static void
+http_wake_disarm(struct http_wake *w)
+{
+	struct http_server *s = w->srv;
+
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->wlock);
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else
+		s->wakes = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	if (w->drain) {
+		s->draining--;
+		pthread_cond_broadcast(&s->drained);
 	}
-	pthread_mutex_unlock(&s->plock);
+	pthread_mutex_unlock(&s->wlock);
+	w->srv = NULL;
 }
 
 /* One request's state, on the MHD thread only. */
@@ -821,8 +895,7 @@ struct http_conn {
 	uint64_t	 declared;	/* Content-Length, or 0 */
 	int		 over;		/* more than max_body arrived */
 	int		 busy;		/* past the connection limit */
-	struct http_pending *pending;	/* suspended for it, or NULL */
-	int		 drain;		/* its answer is http_stop's */
+	struct http_pending *pending;	/* deferred: armed for it, or NULL */
 };
 
 static void
@@ -868,16 +941,7 @@ http_send(struct http_server *s, struct MHD_Connection *c,
 		struct http_stream *st = rs->stream;
 
 		rs->stream = NULL;
-		pthread_mutex_lock(&st->mu);
-		st->conn = c;
-		pthread_mutex_unlock(&st->mu);
-		pthread_mutex_lock(&s->smu);
-		st->srv = s;
-		st->next = s->streams;
-		if (s->streams != NULL)
-			s->streams->prev = st;
-		s->streams = st;
-		pthread_mutex_unlock(&s->smu);
+		http_wake_arm(&st->w, s, c);
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rs->ctype);
 	for (size_t i = 0; i < rs->nhdr; i++) {
@@ -912,20 +976,9 @@ http_send(struct http_server *s, struct MHD_Connection *c,
 static void
 http_stream_free(struct http_stream *st)
 {
-	struct http_server *s = st->srv;
-
-	if (s != NULL) {
-		pthread_mutex_lock(&s->smu);
-		if (st->prev != NULL)
-			st->prev->next = st->next;
-		else
-			s->streams = st->next;
-		if (st->next != NULL)
-			st->next->prev = st->prev;
-		pthread_mutex_unlock(&s->smu);
-	}
+	http_wake_disarm(&st->w);
 	st->fin(st->arg);
-	pthread_mutex_destroy(&st->mu);
+	http_wake_fini(&st->w);
 	xfree(st);
 }
 
@@ -948,25 +1001,47 @@ http_stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 
 	(void)pos;
 	for (;;) {
-		pthread_mutex_lock(&st->mu);
-		st->pending = 0;
-		n = st->ending ? HTTP_STREAM_END : 0;
-		pthread_mutex_unlock(&st->mu);
+		pthread_mutex_lock(&st->w.mu);
+		st->w.rung = 0;
+		n = st->w.stopping ? HTTP_STREAM_END : 0;
+		pthread_mutex_unlock(&st->w.mu);
 		if (n == 0)
 			n = st->read(st->arg, buf, max);
 		if (n > 0)
 			return n;
 		if (n < 0)
 			return MHD_CONTENT_READER_END_OF_STREAM;
-		pthread_mutex_lock(&st->mu);
-		if (!st->pending && !st->ending) {
-			st->suspended = 1;
-			MHD_suspend_connection(st->conn);
-			pthread_mutex_unlock(&st->mu);
+		if (http_wake_suspend(&st->w))
 			return 0;
-		}
-		pthread_mutex_unlock(&st->mu);
 	}
+}
+
+/*
+ * Sends a deferred answer: the completer's, or, when http_stop() resumed
+ * the connection first, a 503 (the completer's later one is dropped).
+ */
+static enum MHD_Result
+http_pending_send(struct http_server *s, struct MHD_Connection *c,
+    struct http_conn *hc)
+{
+	struct http_pending *p = hc->pending;
+	enum MHD_Result ret;
+
+	pthread_mutex_lock(&p->w.mu);
+	if (!p->w.rung) {
+		struct http_resp rs;
+
+		http_resp_init(&rs);
+		rs.retry_after = 1;
+		http_resp_error(&rs, 503, "the server is stopping; the request "
+		    "may or may not have been applied (read it back)");
+		http_resp_move(&p->rs, &rs);
+		http_resp_fini(&rs);
+		p->w.rung = 1;
+	}
+	ret = http_send(s, c, &p->rs, hc->over || p->w.stopping);
+	pthread_mutex_unlock(&p->w.mu);
+	return ret;
 }
 
 /* A request header for handlers (http_req_header). */
@@ -1071,18 +1146,8 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 	}
 	if (hc->busy)
 		return MHD_NO;
-	if (hc->pending != NULL) {
-		/* resumed: http_pending_done() put the answer there */
-		struct http_pending *p = hc->pending;
-
-		hc->pending = NULL;
-		pthread_mutex_lock(&p->lock);
-		ret = http_send(s, c, &p->rs, hc->over || p->stopping);
-		hc->drain = p->stopping;
-		pthread_mutex_unlock(&p->lock);
-		http_pending_unref(p);
-		return ret;
-	}
+	if (hc->pending != NULL)	/* resumed: rung or stopping */
+		return http_pending_send(s, c, hc);
 	if (*upload_size > 0) {
 		if (!hc->over && hc->len + *upload_size <= s->max_body) {
 			if (hc->len + *upload_size + 1 > hc->cap) {
@@ -1109,32 +1174,14 @@ http_access(void *cls, struct MHD_Connection *c, const char *url,
 	in.header_ctx = c;
 	http_handle(s->routes, s->nroutes, s->token, s->max_body, &in, &rs);
 	if (rs.pending != NULL) {
-		struct http_pending *p = rs.pending;
-
+		/* the server's reference is hc's until http_completed */
+		hc->pending = rs.pending;
 		rs.pending = NULL;
 		http_resp_fini(&rs);
-		pthread_mutex_lock(&p->lock);
-		if (!p->done) {
-			/* the completer resumes it (http_pending_done) */
-			MHD_suspend_connection(c);
-			p->c = c;
-			p->s = s;
-			pthread_mutex_lock(&s->plock);
-			p->listed = 1;
-			p->prev = NULL;
-			p->next = s->suspended;
-			if (s->suspended != NULL)
-				s->suspended->prev = p;
-			s->suspended = p;
-			pthread_mutex_unlock(&s->plock);
-			hc->pending = p;
-			pthread_mutex_unlock(&p->lock);
-			return MHD_YES;
-		}
-		ret = http_send(s, c, &p->rs, hc->over);
-		pthread_mutex_unlock(&p->lock);
-		http_pending_unref(p);
-		return ret;
+		http_wake_arm(&hc->pending->w, s, c);
+		if (http_wake_suspend(&hc->pending->w))
+			return MHD_YES;	/* http_pending_done() rings */
+		return http_pending_send(s, c, hc);
 	}
 	ret = http_send(s, c, &rs, hc->over);
 	http_resp_fini(&rs);
@@ -1146,28 +1193,15 @@ http_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
 	struct http_conn *hc = *con_cls;
-	struct http_server *s = cls;
 
+	(void)cls;
 	(void)c;
 	(void)toe;
 	if (hc == NULL)
 		return;
-	if (hc->drain) {
-		pthread_mutex_lock(&s->plock);
-		s->draining--;
-		pthread_cond_broadcast(&s->drained);
-		pthread_mutex_unlock(&s->plock);
-	}
 	if (hc->pending != NULL) {
-		struct http_pending *p = hc->pending;
-
-		pthread_mutex_lock(&p->lock);
-		if (p->c != NULL) {
-			p->c = NULL;
-			http_unlist(p);
-		}
-		pthread_mutex_unlock(&p->lock);
-		http_pending_unref(p);
+		http_wake_disarm(&hc->pending->w);
+		http_pending_unref(hc->pending);
 	}
 	xfree(hc->url);
 	xfree(hc->body);
@@ -1248,8 +1282,7 @@ http_start(const struct http_config *c, const struct http_route *routes,
 	s->token = token != NULL ? xstrdup(token) : NULL;
 	s->max_body = c->max_body;
 	s->max_conns = c->max_connections;
-	pthread_mutex_init(&s->smu, NULL);
-	pthread_mutex_init(&s->plock, NULL);
+	pthread_mutex_init(&s->wlock, NULL);
 	pthread_cond_init(&s->drained, NULL);
 	s->mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL,
 	    http_access, s,
@@ -1269,8 +1302,7 @@ http_start(const struct http_config *c, const struct http_route *routes,
 		snprintf(err, errlen, "http.listen %s: cannot listen: %s",
 		    c->listen, strerror(e));
 		http_token_free(s->token);
-		pthread_mutex_destroy(&s->smu);
-		pthread_mutex_destroy(&s->plock);
+		pthread_mutex_destroy(&s->wlock);
 		pthread_cond_destroy(&s->drained);
 		xfree(s->routes);
 		xfree(s);
@@ -1316,77 +1348,36 @@ http_stop(struct http_server *s)
 {
 	if (s == NULL)
 		return;
-	/* libmicrohttpd must not stop with suspended connections: whatever
-	 * still waits for another thread's answer gets 503 now */
-	for (;;) {
-		struct http_pending *p;
-		struct MHD_Connection *c;
-		struct http_resp rs;
-
-		pthread_mutex_lock(&s->plock);
-		if ((p = s->suspended) != NULL) {
-			s->suspended = p->next;
-			if (p->next != NULL)
-				p->next->prev = NULL;
-			p->listed = 0;
-			/* a completer may resume and free it meanwhile */
-			atomic_fetch_add_explicit(&p->refs, 1,
-			    memory_order_relaxed);
-		}
-		pthread_mutex_unlock(&s->plock);
-		if (p == NULL)
-			break;
-		http_resp_init(&rs);
-		rs.retry_after = 1;
-		http_resp_error(&rs, 503, "the server is stopping; the request "
-		    "may or may not have been applied (read it back)");
-		pthread_mutex_lock(&p->lock);
-		if (!p->done) {
-			http_resp_move(&p->rs, &rs);
-			p->done = 1;
-		}
-		c = p->c;
-		p->c = NULL;
-		p->stopping = c != NULL;
-		pthread_mutex_unlock(&p->lock);
-		http_resp_fini(&rs);
-		if (c != NULL) {
-			pthread_mutex_lock(&s->plock);
+	/* libmicrohttpd must not stop with suspended connections: every
+	 * armed wake is rung with stopping set (a deferred answer still
+	 * waiting gets 503, a stream ends at its next read) */
+	pthread_mutex_lock(&s->wlock);
+	for (struct http_wake *w = s->wakes; w != NULL; w = w->next) {
+		pthread_mutex_lock(&w->mu);
+		w->stopping = 1;
+		if (w->suspended) {
+			w->drain = 1;
 			s->draining++;
-			pthread_mutex_unlock(&s->plock);
-			MHD_resume_connection(c);
+			http_wake_resume(w);
 		}
-		http_pending_unref(p);
+		pthread_mutex_unlock(&w->mu);
 	}
+	pthread_mutex_unlock(&s->wlock);
 	/* let the HTTP thread send those answers, for at most a second */
 	{
 		struct timespec dl;
 
 		clock_gettime(CLOCK_REALTIME, &dl);
 		dl.tv_sec += HTTP_DRAIN_S;
-		pthread_mutex_lock(&s->plock);
+		pthread_mutex_lock(&s->wlock);
 		while (s->draining > 0 &&
-		    pthread_cond_timedwait(&s->drained, &s->plock, &dl) == 0)
+		    pthread_cond_timedwait(&s->drained, &s->wlock, &dl) == 0)
 			;
-		pthread_mutex_unlock(&s->plock);
+		pthread_mutex_unlock(&s->wlock);
 	}
-	/* the library must not stop with a connection suspended: each
-	 * stream ends at its next read, the suspended ones resumed for it */
-	pthread_mutex_lock(&s->smu);
-	for (struct http_stream *st = s->streams; st != NULL; st = st->next) {
-		pthread_mutex_lock(&st->mu);
-		st->ending = 1;
-		if (st->suspended) {
-			st->suspended = 0;
-			MHD_resume_connection(st->conn);
-		}
-		pthread_mutex_unlock(&st->mu);
-	}
-	pthread_mutex_unlock(&s->smu);
 	MHD_stop_daemon(s->mhd);
 	pthread_cond_destroy(&s->drained);
-	pthread_mutex_destroy(&s->plock);
-	pthread_mutex_destroy(&s->smu);
+	pthread_mutex_destroy(&s->wlock);
 	http_token_free(s->token);
 	xfree(s->routes);
 	xfree(s);

@@ -44,6 +44,8 @@
  * the library can stop, and a later http_pending_done() only drops its
  * reference.  Socketless callers (tests, fuzzing) see the pending in
  * http_resp.pending and collect the answer with http_resp_ready().
+ * Deferred answers and streams (below) wait the same way: one suspended
+ * connection that another thread wakes (http.c, struct http_wake).
  *
  * The token is read once at start (http_token_load), kept in memory,
  * compared in constant time for its length, and never logged.
