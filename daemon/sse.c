@@ -22,10 +22,10 @@
  *     CLOSING  its buffer would have gone past SSE_CLIENT_BUF: what is
  *              queued goes out, then the stream ends.  Its last id is
  *              exact, so it resumes from the journal.
- * Records the pump offers again (after a restart it resumes after the
- * sink's saved position, up to a second behind) lie before front[] and
- * are skipped: what was durable at sse_start is reached through the
- * journal only.
+ * The stream is a memory sink (publish_set_live): the pump offers it only
+ * what is journaled after the start; what was durable at sse_start is
+ * reached through the journal only.  A record that still lies before
+ * front[] is skipped.
  *
  * Costs: an event costs a copy of its JSON into the tail and one frame
  * (id + JSON) per live client; a quick resume copies from the tail under

@@ -567,12 +567,12 @@ view_mask(const char *key, const char *val, unsigned *mask,
 static int
 parse_state(const char *s, unsigned *out)
 {
-	for (unsigned i = 0; i < CORR_STATE__COUNT; i++)
-		if (strcmp(s, corr_state_name((enum corr_state)i)) == 0) {
-			*out = i;
-			return 0;
-		}
-	return -EINVAL;
+	enum corr_state v;
+
+	if (corr_state_parse(s, &v) != 0)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
 }
 
 static int
