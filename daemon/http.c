@@ -35,7 +35,8 @@
  * is on its server's list, so that http_stop() can ring every one with
  * `stopping` set (libmicrohttpd must not be stopped with a connection
  * suspended) and wait, at most HTTP_DRAIN_S, for those it resumed to be
- * over.  Only the HTTP thread arms and disarms, so a listed wake is alive
+ * over; a wake armed after http_stop() began is born `stopping` (never
+ * suspended).  Only the HTTP thread arms and disarms, so a listed wake is alive
  * (its owner frees it after the disarm) and http_stop() may walk the
  * list without a reference of its own; lock order: the list, then a wake.
  *
@@ -837,8 +838,10 @@ struct http_server {
 	_Atomic uint64_t busy;
 	_Atomic uint64_t unauthorized;
 	_Atomic uint64_t too_large;
-	pthread_mutex_t	 wlock;		/* wakes, draining */
+	pthread_mutex_t	 wlock;		/* wakes, draining, stopping */
 	struct http_wake *wakes;	/* armed (http_wake_arm) */
+	int		 stopping;	/* http_stop began: a wake armed
+					 * from now on is born stopping */
 	unsigned	 draining;	/* resumed by http_stop, not yet
 					 * disarmed */
 	pthread_cond_t	 drained;	/* draining went down */
@@ -853,6 +856,11 @@ http_wake_arm(struct http_wake *w, struct http_server *s,
 	w->conn = c;
 	pthread_mutex_unlock(&w->mu);
 	pthread_mutex_lock(&s->wlock);
+	if (s->stopping) {	/* never suspended: the library is stopping */
+		pthread_mutex_lock(&w->mu);
+		w->stopping = 1;
+		pthread_mutex_unlock(&w->mu);
+	}
 	w->srv = s;
 	w->prev = NULL;
 	w->next = s->wakes;
@@ -1352,6 +1360,7 @@ http_stop(struct http_server *s)
 	 * armed wake is rung with stopping set (a deferred answer still
 	 * waiting gets 503, a stream ends at its next read) */
 	pthread_mutex_lock(&s->wlock);
+	s->stopping = 1;
 	for (struct http_wake *w = s->wakes; w != NULL; w = w->next) {
 		pthread_mutex_lock(&w->mu);
 		w->stopping = 1;
