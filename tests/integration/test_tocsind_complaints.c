@@ -36,7 +36,6 @@
 
 #include "daemon/utc.h"
 #include "tests/support/dfix.h"
-#include "tests/support/httpfix.h"
 #include "tests/support/pubfix.h"
 #include "tests/support/tenv.h"
 

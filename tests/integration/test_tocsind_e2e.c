@@ -18,14 +18,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "tests/support/dfix.h"
 #include "tests/support/httpfix.h"
-#include "tests/support/proc.h"
 #include "tests/support/pubfix.h"
 #include "tests/support/ssefix.h"
 #include "tests/support/tenv.h"

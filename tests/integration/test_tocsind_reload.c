@@ -41,12 +41,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tests/support/dfix.h"
 #include "tests/support/httpfix.h"
-#include "tests/support/proc.h"
 #include "tests/support/promtext.h"
 #include "tests/support/pubfix.h"
 #include "tests/support/tenv.h"

@@ -42,7 +42,6 @@
 
 #include "tests/support/dfix.h"
 #include "tests/support/httpfix.h"
-#include "tests/support/proc.h"
 #include "tests/support/pubfix.h"
 #include "tests/support/ssefix.h"
 #include "tests/support/tenv.h"
