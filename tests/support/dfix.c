@@ -105,10 +105,14 @@ dfix_json(const struct dfix *d, const char *method, const char *path,
 {
 	struct httpfix_resp r;
 	int st = httpfix_do(d->port, method, path, hdrs, body, &r);
+	char buf[64];
+	const char *ct = httpfix_header(&r, "Content-Type", buf, sizeof(buf));
 
 	*out = json_loads(r.body, 0, NULL);
 	cr_assert_not_null(*out, "%s %s: %d, not JSON: %s", method, path, st,
 	    r.body);
+	cr_expect(ct != NULL && strcmp(ct, "application/json") == 0,
+	    "%s %s: Content-Type %s", method, path, ct != NULL ? ct : "none");
 	if (st == 503)
 		cr_expect_not_null(strstr(r.headers, "Retry-After"),
 		    "%s %s: 503 without Retry-After", method, path);

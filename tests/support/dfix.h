@@ -58,7 +58,8 @@ void	 dfix_up(struct dfix *d, const char *cfg, int port_ms,
 /*
  * METHOD path on tocsind with headers (each ending in "\r\n", or NULL)
  * and body (or NULL).  Returns the status; *out is the body parsed
- * (asserted JSON).  A 503 must name Retry-After (docs/http.md).
+ * (asserted JSON, Content-Type application/json).  A 503 must name
+ * Retry-After (docs/http.md).
  */
 int	 dfix_json(const struct dfix *d, const char *method,
 	    const char *path, const char *hdrs, const char *body, json_t **out);
