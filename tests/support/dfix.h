@@ -34,7 +34,8 @@ void	 dfix_init(struct dfix *d, const char *name);
 /*
  * For a suite's .fini: SIGKILL tocsind, SIGTERM devsim (each only if
  * running), remove dir (who names the test in the message if that
- * fails).  A test stops its other children first.  Safe before init.
+ * fails).  A test stops its other children first.  Safe on a zeroed
+ * struct that dfix_init never saw.
  */
 void	 dfix_fini(struct dfix *d, const char *who);
 
