@@ -20,29 +20,22 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "tests/support/dfix.h"
 #include "tests/support/proc.h"
-#include "tests/support/pubfix.h"
 #include "tests/support/tenv.h"
 
-static char D[64];		/* the test's directory: DESTDIR-less root */
-static pid_t daemon_pid = -1;
+static struct dfix D;	/* D.dir: the test's root, DESTDIR-less */
 
 static void
 ienv_init(void)
 {
-	snprintf(D, sizeof(D), "/tmp/tocsin-install-XXXXXX");
-	cr_assert_not_null(mkdtemp(D));
+	dfix_init(&D, "install");
 }
 
 static void
 ienv_fini(void)
 {
-	char cmd[128];
-
-	pubfix_stop(&daemon_pid, SIGKILL);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", D);
-	if (system(cmd) != 0)
-		fprintf(stderr, "test_install: cannot remove %s\n", D);
+	dfix_fini(&D, "test_install");
 }
 
 TestSuite(install, .init = ienv_init, .fini = ienv_fini, .timeout = 240);
@@ -67,7 +60,8 @@ make_install(void)
 	snprintf(line, sizeof(line),
 	    "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s install "
 	    "BUILD=%s SANITIZER=%s PREFIX=%s/usr SYSCONFDIR=%s/etc",
-	    b != NULL && *b ? b : "build/default", s != NULL ? s : "", D, D);
+	    b != NULL && *b ? b : "build/default", s != NULL ? s : "", D.dir,
+	    D.dir);
 	sh(line, 180000, &r);
 	cr_assert_eq(r.status, 0, "%s: exit %d\n%s%s", line, r.status, r.out,
 	    r.err);
@@ -80,7 +74,7 @@ expect_file(const char *rel, mode_t mode)
 	char path[256];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/%s", D, rel);
+	snprintf(path, sizeof(path), "%s/%s", D.dir, rel);
 	cr_assert_eq(stat(path, &st), 0, "%s not installed", rel);
 	cr_expect(S_ISREG(st.st_mode), "%s: not a regular file", rel);
 	cr_expect_eq(st.st_mode & 07777, mode, "%s: mode %o, want %o", rel,
@@ -92,7 +86,7 @@ installed(const char *rel)
 {
 	char path[256];
 
-	snprintf(path, sizeof(path), "%s/%s", D, rel);
+	snprintf(path, sizeof(path), "%s/%s", D.dir, rel);
 	return tenv_read_file(path);
 }
 
@@ -119,7 +113,7 @@ Test(install, puts_every_file_in_place_with_its_mode)
 	/* the unit's paths follow PREFIX and SYSCONFDIR */
 	unit = installed("usr/lib/systemd/system/tocsind.service");
 	snprintf(want, sizeof(want), "\nExecStart=%s/usr/sbin/tocsind -c "
-	    "%s/etc/tocsin/tocsin.yaml\n", D, D);
+	    "%s/etc/tocsin/tocsin.yaml\n", D.dir, D.dir);
 	cr_expect_not_null(strstr(unit, want), "unit lacks %s", want);
 	cr_expect_null(strstr(unit, "/usr/local/"), "unit keeps /usr/local:\n%s",
 	    unit);
@@ -150,7 +144,7 @@ Test(install, the_unit_is_hardened_and_systemd_accepts_it)
 	/* Documentation= is checked with man(1): the installed pages */
 	snprintf(line, sizeof(line), "MANPATH=%s/usr/share/man "
 	    "systemd-analyze verify %s/usr/lib/systemd/system/tocsind.service",
-	    D, D);
+	    D.dir, D.dir);
 	sh(line, 60000, &r);
 	cr_expect_eq(r.status, 0, "systemd-analyze verify: exit %d\n%s%s",
 	    r.status, r.out, r.err);
@@ -171,12 +165,12 @@ Test(install, man_pages_render_without_warnings)
 	for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
 		/* -ww: every warning, but a table cell too narrow to justify */
 		snprintf(line, sizeof(line), "groff -t -mandoc -ww -Wbreak -z "
-		    "-Tutf8 %s/%s", D, pages[i]);
+		    "-Tutf8 %s/%s", D.dir, pages[i]);
 		sh(line, 30000, &r);
 		cr_expect_eq(r.status, 0, "%s: exit %d", pages[i], r.status);
 		cr_expect_eq(r.err[0], '\0', "%s:\n%s", pages[i], r.err);
 		proc_result_free(&r);
-		snprintf(line, sizeof(line), "MANWIDTH=80 man -l %s/%s", D,
+		snprintf(line, sizeof(line), "MANWIDTH=80 man -l %s/%s", D.dir,
 		    pages[i]);
 		sh(line, 30000, &r);
 		cr_expect_not_null(strstr(r.out, "NAME"), "%s renders no NAME:\n%s",
@@ -193,8 +187,8 @@ Test(install, keeps_an_edited_config_and_the_example_checks_ok)
 	char *cfg;
 
 	make_install();
-	snprintf(prog, sizeof(prog), "%s/usr/sbin/tocsind", D);
-	snprintf(path, sizeof(path), "%s/etc/tocsin/tocsin.yaml", D);
+	snprintf(prog, sizeof(prog), "%s/usr/sbin/tocsind", D.dir);
+	snprintf(path, sizeof(path), "%s/etc/tocsin/tocsin.yaml", D.dir);
 	cr_assert_eq(proc_run(argv, 30000, &r), 0);
 	cr_expect_eq(r.status, 0, "installed config: exit %d\n%s", r.status,
 	    r.err);
@@ -202,7 +196,7 @@ Test(install, keeps_an_edited_config_and_the_example_checks_ok)
 	proc_result_free(&r);
 
 	/* an operator's edit survives the next install */
-	snprintf(prog, sizeof(prog), "%s/etc/tocsin", D);
+	snprintf(prog, sizeof(prog), "%s/etc/tocsin", D.dir);
 	tenv_write_file(prog, "tocsin.yaml",
 	    "# edited by the operator\ndaemon: {shards: 1}\n");
 	make_install();
@@ -229,14 +223,13 @@ notify_recv(int s, char *buf, size_t len, int ms)
 Test(install, the_installed_daemon_notifies_systemd_ready_and_stopping)
 {
 	struct sockaddr_un sun;
-	char prog[256], cfg[256], yaml[2048], msg[1024], want[64];
-	char *argv[] = { prog, "-c", cfg, NULL };
+	char prog[256], yaml[2048], msg[1024], want[64];
 	int s, port;
 
 	make_install();
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/notify", D);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/notify", D.dir);
 	s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	cr_assert_geq(s, 0);
 	cr_assert_eq(bind(s, (struct sockaddr *)&sun, sizeof(sun)), 0);
@@ -254,24 +247,22 @@ Test(install, the_installed_daemon_notifies_systemd_ready_and_stopping)
 	    "sites:\n  - {id: T1, area: north, region: A, tenants: "
 	    "[{customer: c1, tier: standard}]}\n"
 	    "devices:\n  - {id: T1-rect, site: T1, profile: rect, "
-	    "host: 127.0.0.1}\n", D, port, D);
-	tenv_write_file(D, "t.yaml", yaml);
-	snprintf(prog, sizeof(prog), "%s/usr/sbin/tocsind", D);
-	snprintf(cfg, sizeof(cfg), "%s/t.yaml", D);
-	daemon_pid = pubfix_spawn(D, argv, "tocsind.out", "tocsind.err");
-	cr_assert_gt(daemon_pid, 0);
+	    "host: 127.0.0.1}\n", D.dir, port, D.dir);
+	tenv_write_file(D.dir, "t.yaml", yaml);
+	snprintf(prog, sizeof(prog), "%s/usr/sbin/tocsind", D.dir);
+	dfix_start(&D, prog, "t.yaml");
 
-	snprintf(yaml, sizeof(yaml), "%s/tocsind.err", D);
+	snprintf(yaml, sizeof(yaml), "%s/tocsind.err", D.dir);
 	cr_assert_gt(notify_recv(s, msg, sizeof(msg), 60000), 0,
 	    "no READY=1 within 60 s; log:\n%s", tenv_read_file(yaml));
 	cr_expect_not_null(strstr(msg, "READY=1"), "first message: %s", msg);
-	snprintf(want, sizeof(want), "MAINPID=%ld", (long)daemon_pid);
+	snprintf(want, sizeof(want), "MAINPID=%ld", (long)D.daemon);
 	cr_expect_not_null(strstr(msg, want), "first message: %s", msg);
 	cr_expect_not_null(strstr(msg, "STATUS=running: 1 sites"),
 	    "first message: %s", msg);
 
 	/* a reload (the same file: nothing changes) is bracketed */
-	kill(daemon_pid, SIGHUP);
+	kill(D.daemon, SIGHUP);
 	cr_assert_gt(notify_recv(s, msg, sizeof(msg), 30000), 0,
 	    "no RELOADING=1 within 30 s of SIGHUP");
 	cr_expect(strncmp(msg, "RELOADING=1\nMONOTONIC_USEC=", 27) == 0,
@@ -280,10 +271,10 @@ Test(install, the_installed_daemon_notifies_systemd_ready_and_stopping)
 	    "no READY=1 after the reload");
 	cr_expect_str_eq(msg, "READY=1");
 
-	kill(daemon_pid, SIGTERM);
+	kill(D.daemon, SIGTERM);
 	cr_assert_gt(notify_recv(s, msg, sizeof(msg), 30000), 0,
 	    "no STOPPING=1 within 30 s of SIGTERM");
 	cr_expect_str_eq(msg, "STOPPING=1");
-	cr_expect_eq(pubfix_stop(&daemon_pid, SIGTERM), 0);
+	dfix_stop_clean(&D, NULL);
 	close(s);
 }

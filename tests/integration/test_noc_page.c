@@ -38,35 +38,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tests/support/httpfix.h"
-#include "tests/support/proc.h"
+#include "tests/support/dfix.h"
 #include "tests/support/pubfix.h"
 #include "tests/support/tenv.h"
 
-struct nenv {
-	char	 dir[64];
+static struct {
+	struct dfix d;		/* port: http.listen's, kept on restart */
 	char	 net[32];	/* "127.0.Y." */
 	char	 token[64];
 	int	 modport;	/* devsim's */
-	int	 port;		/* tocsind's HTTP port (kept on restart) */
-	pid_t	 sim, daemon, node;
-};
-
-static struct nenv N;
+	pid_t	 node;
+} N;
 
 static void
 nenv_fini(void)
 {
-	char cmd[128];
-
 	pubfix_stop(&N.node, SIGKILL);
-	pubfix_stop(&N.daemon, SIGKILL);
-	pubfix_stop(&N.sim, SIGTERM);
-	if (N.dir[0] == '\0')
-		return;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", N.dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "test_noc_page: cannot remove %s\n", N.dir);
+	dfix_fini(&N.d, "test_noc_page");
 }
 
 TestSuite(noc_page, .fini = nenv_fini, .timeout = 360);
@@ -104,28 +92,20 @@ static void
 setup(void)
 {
 	unsigned r = tenv_seed(14);
-	char a[40], tok[80];
-	FILE *fp;
+	char a[40];
 
-	memset(&N, 0, sizeof(N));
-	N.sim = N.daemon = N.node = -1;
-	snprintf(N.dir, sizeof(N.dir), "/tmp/tocsin-noc-XXXXXX");
-	cr_assert_not_null(mkdtemp(N.dir));
+	N.node = -1;
+	dfix_init(&N.d, "noc");
 	snprintf(N.net, sizeof(N.net), "127.0.%u.", 220 + (r >> 8) % 30);
 	snprintf(a, sizeof(a), "%s1", N.net);
 	N.modport = tenv_free_port(a);
-	N.port = tenv_free_port("127.0.0.1");
+	N.d.port = tenv_free_port("127.0.0.1");
 	cr_assert_gt(N.modport, 0);
-	cr_assert_gt(N.port, 0);
+	cr_assert_gt(N.d.port, 0);
 	/* a token nobody guesses: the test's seed and pid, twice */
 	snprintf(N.token, sizeof(N.token), "noc-%08x-%08x-%08x", r,
 	    (unsigned)getpid(), r ^ 0x5a5a5a5au);
-	snprintf(tok, sizeof(tok), "%s/http.token", N.dir);
-	fp = fopen(tok, "w");
-	cr_assert_not_null(fp);
-	fprintf(fp, "%s\n", N.token);
-	fclose(fp);
-	cr_assert_eq(chmod(tok, 0600), 0);
+	dfix_token(N.d.dir, N.token, 0600);
 	{
 		char yaml[4096];
 		int dead = tenv_free_port("127.0.0.1");
@@ -138,7 +118,7 @@ setup(void)
 		    "output: {file: %s/out.jsonl}\n"
 		    "kafka: {brokers: \"\"}\n"
 		    "redis: {enabled: true, port: %d}\n"
-		    "http: {listen: \"127.0.0.1:%d\", token_file: %s}\n"
+		    "http: {listen: \"127.0.0.1:%d\", token_file: %s/token}\n"
 		    "correlation:\n  storm: {code: MAINS_FAIL, sites: 3, "
 		    "window: 1m}\n"
 		    "profiles:\n  rectifier:\n    points:\n"
@@ -175,9 +155,9 @@ setup(void)
 		    "    - {clock: arrive, duration: 2h}\n"
 		    "    - {clock: resolve, duration: 8h}\n"
 		    "    - {clock: resolve_complex, duration: 24h}\n",
-		    N.dir, N.modport, N.dir, dead, N.port, tok, N.net, N.net,
-		    N.net, N.net, N.net);
-		tenv_write_file(N.dir, "t.yaml", yaml);
+		    N.d.dir, N.modport, N.d.dir, dead, N.d.port, N.d.dir, N.net,
+		    N.net, N.net, N.net, N.net);
+		tenv_write_file(N.d.dir, "t.yaml", yaml);
 	}
 }
 
@@ -185,61 +165,7 @@ setup(void)
 static void
 daemon_up(void)
 {
-	char prog[512], cfg[128], path[128], prev[140];
-	char *argv[] = { prog, "-c", cfg, NULL };
-	struct httpfix_resp r;
-	int64_t end = tenv_mono_ms() + 15000;
-
-	snprintf(prog, sizeof(prog), "%s", proc_build_path("tocsind"));
-	snprintf(cfg, sizeof(cfg), "%s/t.yaml", N.dir);
-	cr_assert_eq(access(prog, X_OK), 0, "no %s (set TOCSIN_BUILD)", prog);
-	snprintf(path, sizeof(path), "%s/tocsind.err", N.dir);
-	snprintf(prev, sizeof(prev), "%s.prev", path);
-	(void)rename(path, prev);
-	N.daemon = pubfix_spawn(N.dir, argv, "tocsind.out", "tocsind.err");
-	memset(&r, 0, sizeof(r));
-	for (;;) {
-		int st = httpfix_do(N.port, "GET", "/readyz", NULL, NULL, &r);
-
-		httpfix_free(&r);
-		if (st == 200)
-			return;
-		if (tenv_mono_ms() >= end) {
-			char *log = tenv_read_file(path);
-
-			cr_assert_fail("tocsind not ready on %d in 15 s: %s",
-			    N.port, log);
-		}
-		usleep(100000);
-	}
-}
-
-static void
-sim_start(void)
-{
-	char prog[512], cfg[128], sc[128], path[128];
-	char *argv[] = { prog, "-c", cfg, "--scenario", sc, NULL };
-	int64_t end = tenv_mono_ms() + 10000;
-
-	tenv_write_file(N.dir, "scen", "10s site:T1 mains_fail\n"
-	    "11s site:T2 mains_fail\n12s site:E1 mains_fail\n"
-	    "12s site:E2 mains_fail\n12s site:E3 mains_fail\n");
-	snprintf(prog, sizeof(prog), "%s", proc_build_path("bench/devsim"));
-	snprintf(cfg, sizeof(cfg), "%s/t.yaml", N.dir);
-	snprintf(sc, sizeof(sc), "%s/scen", N.dir);
-	snprintf(path, sizeof(path), "%s/devsim.out", N.dir);
-	cr_assert_eq(access(prog, X_OK), 0, "no %s (set TOCSIN_BUILD)", prog);
-	N.sim = pubfix_spawn(N.dir, argv, "devsim.out", "devsim.err");
-	while (tenv_mono_ms() < end) {
-		char *text = tenv_read_file(path);
-		int ready = strstr(text, "devsim ready") != NULL;
-
-		free(text);
-		if (ready)
-			return;
-		usleep(50000);
-	}
-	cr_assert_fail("devsim not ready in 10 s");
+	dfix_up(&N.d, "t.yaml", 0, 15000);
 }
 
 static int
@@ -247,7 +173,7 @@ ctl_has(const char *name)
 {
 	char path[128];
 
-	snprintf(path, sizeof(path), "%s/ctl/%s", N.dir, name);
+	snprintf(path, sizeof(path), "%s/ctl/%s", N.d.dir, name);
 	return access(path, F_OK) == 0;
 }
 
@@ -265,19 +191,19 @@ run_browser(void)
 	cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
 	snprintf(script, sizeof(script), "%s/tests/browser/noc.mjs", cwd);
 	snprintf(art, sizeof(art), "%s/build/artefacts/noc", cwd);
-	snprintf(cfgpath, sizeof(cfgpath), "%s/noc.json", N.dir);
+	snprintf(cfgpath, sizeof(cfgpath), "%s/noc.json", N.d.dir);
 	{
 		char path[128];
 
-		snprintf(path, sizeof(path), "%s/ctl", N.dir);
+		snprintf(path, sizeof(path), "%s/ctl", N.d.dir);
 		cr_assert_eq(mkdir(path, 0700), 0);
 	}
 	{
 		char base[64], ctl[96], simlog[96];
 
-		snprintf(base, sizeof(base), "http://127.0.0.1:%d", N.port);
-		snprintf(ctl, sizeof(ctl), "%s/ctl", N.dir);
-		snprintf(simlog, sizeof(simlog), "%s/devsim.err", N.dir);
+		snprintf(base, sizeof(base), "http://127.0.0.1:%d", N.d.port);
+		snprintf(ctl, sizeof(ctl), "%s/ctl", N.d.dir);
+		snprintf(simlog, sizeof(simlog), "%s/devsim.err", N.d.dir);
 		c = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s}",
 		    "base", base, "token", N.token, "artefacts", art,
 		    "ctl", ctl, "devsimLog", simlog, "pollMs", 500,
@@ -286,7 +212,7 @@ run_browser(void)
 	cr_assert_not_null(c);
 	cr_assert_eq(json_dump_file(c, cfgpath, 0), 0);
 	json_decref(c);
-	N.node = pubfix_spawn(N.dir, argv, "node.out", "node.err");
+	N.node = pubfix_spawn(N.d.dir, argv, "node.out", "node.err");
 	for (;;) {
 		if (waitpid(N.node, &st, WNOHANG) == N.node) {
 			N.node = -1;
@@ -298,13 +224,13 @@ run_browser(void)
 			break;
 		}
 		if (!killed && ctl_has("kill")) {
-			(void)pubfix_stop(&N.daemon, SIGKILL);
+			(void)pubfix_stop(&N.d.daemon, SIGKILL);
 			killed = tenv_mono_ms();
 		}
 		if (killed && !restarted && (ctl_has("stale") ||
 		    tenv_mono_ms() - killed > 10000)) {
 			daemon_up();
-			tenv_write_file(N.dir, "ctl/restarted", "1");
+			tenv_write_file(N.d.dir, "ctl/restarted", "1");
 			restarted = 1;
 		}
 		usleep(50000);
@@ -321,16 +247,19 @@ Test(noc_page, the_board_in_chromium_against_tocsind_and_devsim)
 	if (why != NULL)
 		cr_skip_test("NOC page browser tests skipped: %s", why);
 	setup();
-	sim_start();
+	tenv_write_file(N.d.dir, "scen", "10s site:T1 mains_fail\n"
+	    "11s site:T2 mains_fail\n12s site:E1 mains_fail\n"
+	    "12s site:E2 mains_fail\n12s site:E3 mains_fail\n");
+	dfix_sim_start(&N.d, "t.yaml", "scen");
 	daemon_up();
 	run_browser();
 
-	snprintf(path, sizeof(path), "%s/node.out", N.dir);
+	snprintf(path, sizeof(path), "%s/node.out", N.d.dir);
 	out = tenv_read_file(path);
-	snprintf(path, sizeof(path), "%s/node.err", N.dir);
+	snprintf(path, sizeof(path), "%s/node.err", N.d.dir);
 	err = tenv_read_file(path);
 	fprintf(stderr, "%s%s", out, err);
-	snprintf(path, sizeof(path), "%s/ctl/result.json", N.dir);
+	snprintf(path, sizeof(path), "%s/ctl/result.json", N.d.dir);
 	res = json_load_file(path, 0, NULL);
 	cr_assert_not_null(res, "noc.mjs left no result: %s %s", out, err);
 	checks = json_object_get(res, "checks");
@@ -351,9 +280,5 @@ Test(noc_page, the_board_in_chromium_against_tocsind_and_devsim)
 	json_decref(res);
 	free(out);
 	free(err);
-	{
-		int rc = pubfix_stop(&N.daemon, SIGTERM);
-
-		cr_expect_eq(rc, 0, "tocsind exit %d", rc);
-	}
+	dfix_stop_clean(&N.d, N.token);
 }

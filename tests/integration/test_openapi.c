@@ -9,7 +9,6 @@
  * bearer scheme and documents 401.
  */
 #include <criterion/criterion.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,31 +16,23 @@
 
 #include <jansson.h>
 
-#include "tests/support/proc.h"
-#include "tests/support/pubfix.h"
+#include "tests/support/dfix.h"
 #include "tests/support/tenv.h"
 
 #define DOC	"etc/openapi.json"
 
-static char D[64];
-static pid_t daemon_pid = -1;
+static struct dfix D;
 
 static void
 oenv_init(void)
 {
-	snprintf(D, sizeof(D), "/tmp/tocsin-openapi-XXXXXX");
-	cr_assert_not_null(mkdtemp(D));
+	dfix_init(&D, "openapi");
 }
 
 static void
 oenv_fini(void)
 {
-	char cmd[128];
-
-	pubfix_stop(&daemon_pid, SIGKILL);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", D);
-	if (system(cmd) != 0)
-		fprintf(stderr, "test_openapi: cannot remove %s\n", D);
+	dfix_fini(&D, "test_openapi");
 }
 
 TestSuite(openapi, .init = oenv_init, .fini = oenv_fini, .timeout = 120);
@@ -172,8 +163,7 @@ wait_started(const char *log)
 
 Test(openapi, documents_exactly_the_routes_the_server_has)
 {
-	char prog[512], cfg[128], log[128], yaml[2048], want[512];
-	char *argv[] = { prog, "-c", cfg, NULL };
+	char log[128], yaml[2048], want[512];
 	json_t *doc = load_doc(), *served = json_object(), *ops, *op;
 	const char *path, *m;
 	char *text, *p;
@@ -191,13 +181,10 @@ Test(openapi, documents_exactly_the_routes_the_server_has)
 	    "sites:\n  - {id: T1, area: north, region: A, tenants: "
 	    "[{customer: c1, tier: standard}]}\n"
 	    "devices:\n  - {id: T1-rect, site: T1, profile: rect, "
-	    "host: 127.0.0.1}\n", D, port, D);
-	tenv_write_file(D, "t.yaml", yaml);
-	snprintf(prog, sizeof(prog), "%s", proc_build_path("tocsind"));
-	snprintf(cfg, sizeof(cfg), "%s/t.yaml", D);
-	snprintf(log, sizeof(log), "%s/tocsind.err", D);
-	daemon_pid = pubfix_spawn(D, argv, "tocsind.out", "tocsind.err");
-	cr_assert_gt(daemon_pid, 0);
+	    "host: 127.0.0.1}\n", D.dir, port, D.dir);
+	tenv_write_file(D.dir, "t.yaml", yaml);
+	snprintf(log, sizeof(log), "%s/tocsind.err", D.dir);
+	dfix_start(&D, NULL, "t.yaml");
 	text = wait_started(log);
 	cr_assert_not_null(strstr(text, " start version="), "no start:\n%s",
 	    text);
@@ -241,5 +228,5 @@ Test(openapi, documents_exactly_the_routes_the_server_has)
 	free(text);
 	json_decref(served);
 	json_decref(doc);
-	cr_expect_eq(pubfix_stop(&daemon_pid, SIGTERM), 0);
+	dfix_stop_clean(&D, NULL);
 }

@@ -45,6 +45,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/support/dfix.h"
 #include "tests/support/httpfix.h"
 #include "tests/support/proc.h"
 #include "tests/support/pubfix.h"
@@ -53,11 +54,10 @@
 #define TOKEN	"ctl-integration-token-0123456789"
 
 static struct {
-	char	 dir[64];
+	struct dfix d;
 	char	 net[32];		/* "127.0.Y." */
 	char	 url[64];		/* http://127.0.0.1:PORT */
-	int	 modport;
-	pid_t	 daemon;
+	int	 modport;		/* nothing listens there */
 	int	 tmux;			/* a tmux server was started */
 } C;
 
@@ -68,13 +68,10 @@ ctl_fini(void)
 
 	if (C.tmux) {
 		snprintf(cmd, sizeof(cmd), "tmux -S '%s/tmux.sock' kill-server "
-		    ">/dev/null 2>&1", C.dir);
+		    ">/dev/null 2>&1", C.d.dir);
 		free(pubfix_sh(cmd, 10000));
 	}
-	pubfix_stop(&C.daemon, SIGKILL);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", C.dir);
-	if (C.dir[0] && system(cmd) != 0)
-		fprintf(stderr, "test_tocsinctl: cannot remove %s\n", C.dir);
+	dfix_fini(&C.d, "test_tocsinctl");
 }
 
 TestSuite(tocsinctl, .fini = ctl_fini, .timeout = 180);
@@ -83,9 +80,7 @@ static void
 setup_dir(void)
 {
 	memset(&C, 0, sizeof(C));
-	C.daemon = -1;
-	snprintf(C.dir, sizeof(C.dir), "/tmp/tocsin-ctl-XXXXXX");
-	cr_assert_not_null(mkdtemp(C.dir));
+	dfix_init(&C.d, "ctl");
 }
 
 /* tocsind on the three dead rectifiers, with a token file; waits for
@@ -93,19 +88,14 @@ setup_dir(void)
 static void
 daemon_up(void)
 {
-	char yaml[4096], a[40], prog[512], cfg[128], path[128];
-	char *argv[] = { prog, "-c", cfg, NULL };
-	struct httpfix_resp r;
+	char yaml[4096], a[40];
 	int64_t end;
-	int port;
 
 	snprintf(C.net, sizeof(C.net), "127.0.%u.", 204 + tenv_seed(31) % 4);
 	snprintf(a, sizeof(a), "%s1", C.net);
 	C.modport = tenv_free_port(a);
 	cr_assert_gt(C.modport, 0);
-	tenv_write_file(C.dir, "token", TOKEN "\n");
-	snprintf(path, sizeof(path), "%s/token", C.dir);
-	cr_assert_eq(chmod(path, 0600), 0);
+	dfix_token(C.d.dir, TOKEN, 0600);
 	snprintf(yaml, sizeof(yaml),
 	    "daemon: {shards: 2, state_dir: %s/state}\n"
 	    "modbus: {port: %d, timeout: 100ms, interval: 300ms, "
@@ -130,35 +120,19 @@ daemon_up(void)
 	    "  - {id: T1-rect, site: T1, profile: rect, host: %s1}\n"
 	    "  - {id: T2-rect, site: T2, profile: rect, host: %s2}\n"
 	    "  - {id: T3-rect, site: T3, profile: rect, host: %s3}\n",
-	    C.dir, C.modport, C.dir, C.dir, C.net, C.net, C.net);
-	tenv_write_file(C.dir, "t.yaml", yaml);
-	snprintf(prog, sizeof(prog), "%s", proc_build_path("tocsind"));
-	snprintf(cfg, sizeof(cfg), "%s/t.yaml", C.dir);
-	cr_assert_eq(access(prog, X_OK), 0, "no %s (set TOCSIN_BUILD)", prog);
-	C.daemon = pubfix_spawn(C.dir, argv, "tocsind.out", "tocsind.err");
-	snprintf(path, sizeof(path), "%s/tocsind.err", C.dir);
-	port = httpfix_port_from_log(path, 10000);
-	cr_assert_gt(port, 0, "no \"http listening on\" line in 10 s");
-	snprintf(C.url, sizeof(C.url), "http://127.0.0.1:%d", port);
-	end = tenv_mono_ms() + 15000;
-	while (httpfix_do(port, "GET", "/readyz", NULL, NULL, &r) != 200 &&
-	    tenv_mono_ms() < end) {
-		httpfix_free(&r);
-		usleep(100000);
-	}
-	cr_assert_eq(r.status, 200, "/readyz: %d %s", r.status, r.body);
-	httpfix_free(&r);
+	    C.d.dir, C.modport, C.d.dir, C.d.dir, C.net, C.net, C.net);
+	tenv_write_file(C.d.dir, "t.yaml", yaml);
+	dfix_up(&C.d, "t.yaml", 10000, 15000);
+	snprintf(C.url, sizeof(C.url), "http://127.0.0.1:%d", C.d.port);
 	end = tenv_mono_ms() + 20000;
 	for (;;) {
 		json_t *j;
 		int n;
 
-		cr_assert_eq(httpfix_do(port, "GET", "/api/v1/incidents", NULL,
-		    NULL, &r), 200);
-		j = json_loads(r.body, 0, NULL);
+		cr_assert_eq(dfix_json(&C.d, "GET", "/api/v1/incidents", NULL,
+		    NULL, &j), 200);
 		n = (int)json_array_size(json_object_get(j, "incidents"));
 		json_decref(j);
-		httpfix_free(&r);
 		if (n >= 3)
 			break;
 		cr_assert_lt(tenv_mono_ms(), end, "%d incidents in 20 s", n);
@@ -347,8 +321,8 @@ Test(tocsinctl, commands_and_exit_codes)
 	cr_assert_eq(ctl(envs, "incidents --json", &r), 0, "%s", r.err);
 	proc_result_free(&r);
 	snprintf(args, sizeof(args), "server = %s\n", C.url);
-	tenv_write_file(C.dir, "ctl.conf", args);
-	snprintf(envs, sizeof(envs), "TOCSIN_CTL_CONFIG=%s/ctl.conf", C.dir);
+	tenv_write_file(C.d.dir, "ctl.conf", args);
+	snprintf(envs, sizeof(envs), "TOCSIN_CTL_CONFIG=%s/ctl.conf", C.d.dir);
 	cr_assert_eq(ctl(envs, "incidents --json", &r), 0, "%s", r.err);
 	proc_result_free(&r);
 	/* unreachable: exit 3, naming where the address came from */
@@ -365,8 +339,8 @@ Test(tocsinctl, commands_and_exit_codes)
 	cr_assert(strstr(r.out, "exit: 0 done") != NULL);
 	proc_result_free(&r);
 	/* a token file others can read: refused before any request */
-	tenv_write_file(C.dir, "open.token", TOKEN "\n");
-	snprintf(path, sizeof(path), "%s/open.token", C.dir);
+	tenv_write_file(C.d.dir, "open.token", TOKEN "\n");
+	snprintf(path, sizeof(path), "%s/open.token", C.d.dir);
 	cr_assert_eq(chmod(path, 0644), 0);
 	cr_assert_eq(ctlf(&r, "-s %s -t %s ack %s --actor noc",
 	    C.url, path, t1), 2);
@@ -381,7 +355,7 @@ Test(tocsinctl, commands_and_exit_codes)
 	/* ack with the token: done, and shown; a second ack is the
 	 * engine's 409: exit 1 with its reason */
 	snprintf(args, sizeof(args), "-s %s -t %s/token ack %s --actor noc",
-	    C.url, C.dir, t3);
+	    C.url, C.d.dir, t3);
 	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
 	snprintf(want, sizeof(want), "%s ack: acknowledged", t3);
 	cr_assert(strstr(r.out, want) != NULL, "%s", r.out);
@@ -390,7 +364,7 @@ Test(tocsinctl, commands_and_exit_codes)
 	cr_assert(strstr(r.err, "409") != NULL, "%s", r.err);
 	proc_result_free(&r);
 	cr_assert_eq(ctlf(&r, "-s %s -t %s/token note %s --actor noc "
-	    "on the way", C.url, C.dir, t3), 0, "%s", r.err);
+	    "on the way", C.url, C.d.dir, t3), 0, "%s", r.err);
 	proc_result_free(&r);
 	cr_assert_eq(ctlf(&r, "-s %s show %s", C.url, t3), 0, "%s", r.err);
 	cr_assert(strstr(r.out, "state      acknowledged (yellow)") != NULL,
@@ -401,7 +375,7 @@ Test(tocsinctl, commands_and_exit_codes)
 	proc_result_free(&r);
 	/* a complaint opens an incident naming its customer */
 	cr_assert_eq(ctlf(&r, "-s %s -t %s/token complaint --customer c2 "
-	    "--site T2 --actor desk calls drop every evening", C.url, C.dir),
+	    "--site T2 --actor desk calls drop every evening", C.url, C.d.dir),
 	    0, "%s", r.err);
 	cr_assert(strstr(r.out, ": complaint of c2 about T2, major, open") !=
 	    NULL, "%s", r.out);
@@ -411,14 +385,14 @@ Test(tocsinctl, commands_and_exit_codes)
 	cr_assert_eq(count_lines_with(r.out, "\nINC-"), 2, "%s", r.out);
 	proc_result_free(&r);
 	cr_assert_eq(ctlf(&r, "-s %s -t %s/token complaint --customer c3 "
-	    "--site T2 --actor desk wrong site", C.url, C.dir), 1, "%s", r.err);
+	    "--site T2 --actor desk wrong site", C.url, C.d.dir), 1, "%s", r.err);
 	cr_assert(strstr(r.err, "400") != NULL, "%s", r.err);
 	proc_result_free(&r);
 	/* a declared command to a device that does not answer: not done
 	 * (exit 1), the outcome and its detail printed; an undeclared one:
 	 * the server's 404 */
 	cr_assert_eq(ctlf(&r, "-s %s -t %s/token --actor noc command "
-	    "T2-rect reset --incident %s", C.url, C.dir, t2),
+	    "T2-rect reset --incident %s", C.url, C.d.dir, t2),
 	    1, "%s%s", r.out, r.err);
 	snprintf(want, sizeof(want), "noted on %s", t2);
 	cr_assert(strncmp(r.out, "T2-rect reset: ", 15) == 0 &&
@@ -426,14 +400,14 @@ Test(tocsinctl, commands_and_exit_codes)
 	cr_assert(strstr(r.out, ": done") == NULL, "%s", r.out);
 	proc_result_free(&r);
 	cr_assert_eq(ctlf(&r, "-s %s -t %s/token --actor noc command "
-	    "T3-rect dg_start", C.url, C.dir), 1, "%s", r.err);
+	    "T3-rect dg_start", C.url, C.d.dir), 1, "%s", r.err);
 	cr_assert(strstr(r.err, "404") != NULL, "%s", r.err);
 	proc_result_free(&r);
 	/* maintenance: add, list, delete (a DELETE carries the token too:
 	 * without it the gate's 401), a second delete 404 */
 	cr_assert_eq(ctlf(&r, "-s %s -t %s/token maintenance add --site "
 	    "T3 --start now --end +1h --reason works --actor noc", C.url,
-	    C.dir), 0, "%s", r.err);
+	    C.d.dir), 0, "%s", r.err);
 	cr_assert(strncmp(r.out, "1 ", 2) == 0 && strstr(r.out, " T3 ") &&
 	    strstr(r.out, "works"), "%s", r.out);
 	proc_result_free(&r);
@@ -445,7 +419,7 @@ Test(tocsinctl, commands_and_exit_codes)
 	json_decref(j);
 	proc_result_free(&r);
 	snprintf(args, sizeof(args), "-s %s -t %s/token maintenance delete 1",
-	    C.url, C.dir);
+	    C.url, C.d.dir);
 	cr_assert_eq(ctl(NULL, args, &r), 0, "%s", r.err);
 	cr_assert_str_eq(r.out, "maintenance window 1 deleted\n");
 	proc_result_free(&r);
@@ -453,7 +427,7 @@ Test(tocsinctl, commands_and_exit_codes)
 	cr_assert(strstr(r.err, "404") != NULL, "%s", r.err);
 	proc_result_free(&r);
 	cr_assert_eq(ctlf(&r, "-s %s -t %s/token maintenance add --site "
-	    "T3 --start soon --end +1h --reason x --actor noc", C.url, C.dir),
+	    "T3 --start soon --end +1h --reason x --actor noc", C.url, C.d.dir),
 	    2);
 	cr_assert(strstr(r.err, "RFC 3339") != NULL, "%s", r.err);
 	proc_result_free(&r);
@@ -478,7 +452,7 @@ tmux(const char *sub)
 {
 	char cmd[1400];
 
-	snprintf(cmd, sizeof(cmd), "tmux -S '%s/tmux.sock' %s", C.dir, sub);
+	snprintf(cmd, sizeof(cmd), "tmux -S '%s/tmux.sock' %s", C.d.dir, sub);
 	return pubfix_sh(cmd, 10000);
 }
 
@@ -563,7 +537,8 @@ Test(tocsinctl, watch_in_tmux)
 	daemon_up();
 	snprintf(cmd, sizeof(cmd), "-f /dev/null new-session -d -s ctl -x 150 "
 	    "-y 20 \"env -u NO_COLOR TERM=xterm %s -s %s -t %s/token "
-	    "--actor noc watch\"", proc_build_path("tocsinctl"), C.url, C.dir);
+	    "--actor noc watch\"", proc_build_path("tocsinctl"), C.url,
+	    C.d.dir);
 	free(tmux(cmd));
 	C.tmux = 1;
 	/* the T1 row, red, with a countdown */
@@ -907,9 +882,8 @@ Test(tocsinctl, command_canned)
 	int port = f_start(0);
 
 	cr_assert_not_null(mkdtemp(dir));
-	tenv_write_file(dir, "token", TOKEN "\n");
+	dfix_token(dir, TOKEN, 0600);
 	snprintf(path, sizeof(path), "%s/token", dir);
-	cr_assert_eq(chmod(path, 0600), 0);
 	cr_assert_eq(ctlf(&r, "-s http://127.0.0.1:%d -t %s --actor amy "
 	    "command T1-dg dg_start --incident INC-0-1", port, path),
 	    0, "%s", r.err);

@@ -45,21 +45,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tests/support/httpfix.h"
-#include "tests/support/proc.h"
+#include "tests/support/dfix.h"
 #include "tests/support/pubfix.h"
 #include "tests/support/tenv.h"
 
-struct aenv {
-	char	 dir[64];
+static struct {
+	struct dfix d;
 	char	 net[32];	/* "127.1.Y." */
 	int	 modport;	/* nothing listens there, or devsim's */
-	pid_t	 sim;		/* devsim, or -1 */
-	pid_t	 daemon;
-	int	 port;		/* tocsind's HTTP port */
-};
-
-static struct aenv A;
+} A;
 
 /* The test's dir and block: dead devices (sim 0) or devsim's (sim 1). */
 static void
@@ -68,10 +62,7 @@ aenv_setup(int sim)
 	unsigned r = tenv_seed(13 + (unsigned)sim);
 	char a[40];
 
-	memset(&A, 0, sizeof(A));
-	A.daemon = A.sim = -1;
-	snprintf(A.dir, sizeof(A.dir), "/tmp/tocsin-api-XXXXXX");
-	cr_assert_not_null(mkdtemp(A.dir));
+	dfix_init(&A.d, "api");
 	snprintf(A.net, sizeof(A.net), "127.1.%u.", (r >> 8) % 125 + 1 +
 	    (sim ? 125 : 0));
 	snprintf(a, sizeof(a), "%s1", A.net);
@@ -82,13 +73,7 @@ aenv_setup(int sim)
 static void
 aenv_fini(void)
 {
-	char cmd[128];
-
-	pubfix_stop(&A.daemon, SIGKILL);
-	pubfix_stop(&A.sim, SIGTERM);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", A.dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "test_tocsind_api: cannot remove %s\n", A.dir);
+	dfix_fini(&A.d, "test_tocsind_api");
 }
 
 TestSuite(tocsind_api, .fini = aenv_fini, .timeout = 180);
@@ -120,36 +105,8 @@ config(void)
 	    "  - {id: T1-rect, site: T1, profile: rect, host: %s1}\n"
 	    "  - {id: T2-rect, site: T2, profile: rect, host: %s2}\n"
 	    "  - {id: T3-rect, site: T3, profile: rect, host: %s3}\n",
-	    A.dir, A.modport, A.dir, A.net, A.net, A.net);
-	tenv_write_file(A.dir, "t.yaml", yaml);
-}
-
-static char *
-daemon_log(void)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "%s/tocsind.err", A.dir);
-	return tenv_read_file(path);
-}
-
-/* SIGTERM: exit 0, a stop line; no TSan report in this run's log or the
- * killed one's. */
-static void
-daemon_stop_clean(void)
-{
-	char path[140], *log, *prev;
-	int rc = pubfix_stop(&A.daemon, SIGTERM);
-
-	log = daemon_log();
-	snprintf(path, sizeof(path), "%s/tocsind.err.prev", A.dir);
-	prev = tenv_read_file(path);
-	cr_expect_eq(rc, 0, "tocsind exit %d: %s", rc, log);
-	cr_expect(strstr(log, " stop reason=SIGTERM") != NULL, "%s", log);
-	cr_expect(strstr(log, "ThreadSanitizer") == NULL, "%s", log);
-	cr_expect(strstr(prev, "ThreadSanitizer") == NULL, "%s", prev);
-	free(log);
-	free(prev);
+	    A.d.dir, A.modport, A.d.dir, A.net, A.net, A.net);
+	tenv_write_file(A.d.dir, "t.yaml", yaml);
 }
 
 /*
@@ -159,48 +116,14 @@ daemon_stop_clean(void)
 static void
 daemon_up(void)
 {
-	char prog[512], cfg[128], path[128], prev[140];
-	char *argv[] = { prog, "-c", cfg, NULL };
-	struct httpfix_resp r;
-	int64_t end;
-
-	snprintf(prog, sizeof(prog), "%s", proc_build_path("tocsind"));
-	snprintf(cfg, sizeof(cfg), "%s/t.yaml", A.dir);
-	cr_assert_eq(access(prog, X_OK), 0, "no %s (set TOCSIN_BUILD)", prog);
-	snprintf(path, sizeof(path), "%s/tocsind.err", A.dir);
-	snprintf(prev, sizeof(prev), "%s.prev", path);
-	(void)rename(path, prev);
-	A.daemon = pubfix_spawn(A.dir, argv, "tocsind.out", "tocsind.err");
-	A.port = httpfix_port_from_log(path, 10000);
-	if (A.port <= 0) {
-		char *log = daemon_log();
-
-		cr_assert_fail("no \"http listening on\" line in 10 s: %s", log);
-	}
-	end = tenv_mono_ms() + 15000;
-	while (httpfix_do(A.port, "GET", "/readyz", NULL, NULL, &r) != 200 &&
-	    tenv_mono_ms() < end) {
-		httpfix_free(&r);
-		usleep(100000);
-	}
-	cr_assert_eq(r.status, 200, "/readyz: %d %s", r.status, r.body);
-	httpfix_free(&r);
+	dfix_up(&A.d, "t.yaml", 10000, 15000);
 }
 
-/* GET path: its status; the body parsed into *out (NULL: not JSON). */
+/* GET path: its status; the body parsed into *out (dfix_json). */
 static int
 get(const char *path, json_t **out)
 {
-	struct httpfix_resp r;
-	int st = httpfix_do(A.port, "GET", path, NULL, NULL, &r);
-	char ct[64];
-
-	*out = json_loads(r.body, 0, NULL);
-	cr_assert_not_null(*out, "%s: %d, not JSON: %s", path, st, r.body);
-	cr_expect_str_eq(httpfix_header(&r, "Content-Type", ct, sizeof(ct)),
-	    "application/json");
-	httpfix_free(&r);
-	return st;
+	return dfix_json(&A.d, "GET", path, NULL, NULL, out);
 }
 
 /* The site incidents' ids of a list answer, comma-joined, in order. */
@@ -241,7 +164,7 @@ wait_listed(size_t n, char *buf, size_t len)
 		if (k >= n)
 			return;
 		if (tenv_mono_ms() >= end) {
-			char *log = daemon_log();
+			char *log = dfix_log(&A.d, 0);
 
 			cr_assert_fail("%zu site incidents listed in 20 s, not "
 			    "%zu: %s\n%s", k, n, buf, log);
@@ -387,7 +310,7 @@ Test(tocsind_api, incidents_listed_filtered_paged_shown_and_after_sigkill)
 	json_decref(j);
 
 	/* kill -9 and start again: the same incidents, whole timelines */
-	(void)pubfix_stop(&A.daemon, SIGKILL);
+	(void)pubfix_stop(&A.d.daemon, SIGKILL);
 	daemon_up();
 	wait_listed(3, again, sizeof(again));
 	cr_expect_str_eq(again, all, "the same incidents after SIGKILL");
@@ -396,7 +319,9 @@ Test(tocsind_api, incidents_listed_filtered_paged_shown_and_after_sigkill)
 	expect_detail(t3);
 	expect_pages(all);
 
-	daemon_stop_clean();
+	/* SIGTERM: exit 0, a stop line; no TSan report in this run's log
+	 * or the killed one's */
+	dfix_stop_clean(&A.d, NULL);
 }
 
 /* ---- a devsim scenario ---- */
@@ -434,35 +359,8 @@ sim_config(void)
 	    "    - {clock: arrive, duration: 2h}\n"
 	    "    - {clock: resolve, duration: 8h}\n"
 	    "    - {clock: resolve_complex, duration: 24h}\n",
-	    A.dir, A.modport, A.dir, A.net, A.net);
-	tenv_write_file(A.dir, "t.yaml", yaml);
-}
-
-/* Starts devsim on the config with the scenario; waits for "ready". */
-static void
-sim_start(const char *scen)
-{
-	char prog[512], cfg[128], sc[128], path[128];
-	char *argv[] = { prog, "-c", cfg, "--scenario", sc, NULL };
-	int64_t end = tenv_mono_ms() + 10000;
-
-	tenv_write_file(A.dir, "scen", scen);
-	snprintf(prog, sizeof(prog), "%s", proc_build_path("bench/devsim"));
-	snprintf(cfg, sizeof(cfg), "%s/t.yaml", A.dir);
-	snprintf(sc, sizeof(sc), "%s/scen", A.dir);
-	snprintf(path, sizeof(path), "%s/devsim.out", A.dir);
-	cr_assert_eq(access(prog, X_OK), 0, "no %s (set TOCSIN_BUILD)", prog);
-	A.sim = pubfix_spawn(A.dir, argv, "devsim.out", "devsim.err");
-	while (tenv_mono_ms() < end) {
-		char *text = tenv_read_file(path);
-		int ready = strstr(text, "devsim ready") != NULL;
-
-		free(text);
-		if (ready)
-			return;
-		usleep(50000);
-	}
-	cr_assert_fail("devsim not ready in 10 s");
+	    A.d.dir, A.modport, A.d.dir, A.net, A.net);
+	tenv_write_file(A.d.dir, "t.yaml", yaml);
 }
 
 /* An item's own SLA deadline as the order reads it: the nearest of its
@@ -593,8 +491,10 @@ Test(tocsind_api, a_scenarios_incidents_in_sla_order_and_after_sigkill)
 
 	aenv_setup(1);
 	sim_config();
-	sim_start("300ms site:T1 mains_fail\n300ms site:T2 mains_fail\n"
+	tenv_write_file(A.d.dir, "scen", "300ms site:T1 mains_fail\n"
+	    "300ms site:T2 mains_fail\n"
 	    "6s site:T2 mains_restore\n");
+	dfix_sim_start(&A.d, "t.yaml", "scen");
 	daemon_up();
 	wait_listed(2, all, sizeof(all));
 	id_of("T1", t1, sizeof(t1));
@@ -634,7 +534,7 @@ Test(tocsind_api, a_scenarios_incidents_in_sla_order_and_after_sigkill)
 	json_decref(j);
 	expect_pages(sa);
 
-	(void)pubfix_stop(&A.daemon, SIGKILL);
+	(void)pubfix_stop(&A.d.daemon, SIGKILL);
 	daemon_up();
 	wait_listed(2, again, sizeof(again));
 	sorted_ids(all, sa, sizeof(sa));
@@ -646,5 +546,7 @@ Test(tocsind_api, a_scenarios_incidents_in_sla_order_and_after_sigkill)
 	expect_detail(t2);
 	expect_urgency_order();
 
-	daemon_stop_clean();
+	/* SIGTERM: exit 0, a stop line; no TSan report in this run's log
+	 * or the killed one's */
+	dfix_stop_clean(&A.d, NULL);
 }

@@ -38,9 +38,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/support/dfix.h"
 #include "tests/support/httpfix.h"
 #include "tests/support/proc.h"
 #include "tests/support/pubfix.h"
@@ -50,24 +50,15 @@
 #define AUTH	"Authorization: Bearer " TOKEN "\r\n"
 
 static struct {
-	char	 dir[64];
+	struct dfix d;
 	char	 net[32];	/* "127.0.Y." */
-	int	 modport;
-	pid_t	 sim, daemon;
-	int	 port;
-} C = { .sim = -1, .daemon = -1 };
+	int	 modport;	/* devsim's */
+} C;
 
 static void
 cenv_fini(void)
 {
-	char cmd[128];
-
-	pubfix_stop(&C.daemon, SIGKILL);
-	pubfix_stop(&C.sim, SIGTERM);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", C.dir);
-	if (C.dir[0] != '\0' && system(cmd) != 0)
-		fprintf(stderr, "test_tocsind_command: cannot remove %s\n",
-		    C.dir);
+	dfix_fini(&C.d, "test_tocsind_command");
 }
 
 TestSuite(tocsind_command, .fini = cenv_fini, .timeout = 120);
@@ -78,16 +69,13 @@ cenv_setup(void)
 	unsigned r = tenv_seed(31);
 	char a[128], yaml[4096];
 
-	snprintf(C.dir, sizeof(C.dir), "/tmp/tocsin-cmd-XXXXXX");
-	cr_assert_not_null(mkdtemp(C.dir));
+	dfix_init(&C.d, "cmd");
 	/* 127.0.100-199.*: a block of its own (docs/testing.md) */
 	snprintf(C.net, sizeof(C.net), "127.0.%u.", (r >> 8) % 100 + 100);
 	snprintf(a, sizeof(a), "%s1", C.net);
 	C.modport = tenv_free_port(a);
 	cr_assert_gt(C.modport, 0);
-	tenv_write_file(C.dir, "token", TOKEN "\n");
-	snprintf(a, sizeof(a), "%s/token", C.dir);
-	cr_assert_eq(chmod(a, 0600), 0);
+	dfix_token(C.d.dir, TOKEN, 0600);
 	snprintf(yaml, sizeof(yaml),
 	    "daemon: {shards: 2, state_dir: %s/state}\n"
 	    "modbus: {port: %d, timeout: 200ms, interval: 300ms, "
@@ -122,72 +110,14 @@ cenv_setup(void)
 	    "  - {id: G-silent, site: T1, profile: dg, host: %s4}\n"
 	    "  - {id: P-plain, site: T1, profile: plain, host: %s5}\n"
 	    "  - {id: G-dead, site: T1, profile: dg, host: %s6}\n",
-	    C.dir, C.modport, C.dir, C.dir, C.net, C.net, C.net, C.net,
+	    C.d.dir, C.modport, C.d.dir, C.d.dir, C.net, C.net, C.net, C.net,
 	    C.net, C.net);
-	tenv_write_file(C.dir, "t.yaml", yaml);
-	tenv_write_file(C.dir, "scen",
+	tenv_write_file(C.d.dir, "t.yaml", yaml);
+	tenv_write_file(C.d.dir, "scen",
 	    "0 dev:G-refuse write_exception 4\n"
 	    "0 dev:G-ignore write_ignore\n"
 	    "0 dev:G-silent write_silent\n"
 	    "0 dev:G-dead silent\n");
-}
-
-static char *
-daemon_log(void)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "%s/tocsind.err", C.dir);
-	return tenv_read_file(path);
-}
-
-static void
-sim_start(void)
-{
-	char prog[512], cfg[128], sc[128], path[128];
-	char *argv[] = { prog, "-c", cfg, "--scenario", sc, NULL };
-	int64_t end = tenv_mono_ms() + 10000;
-
-	snprintf(prog, sizeof(prog), "%s", proc_build_path("bench/devsim"));
-	snprintf(cfg, sizeof(cfg), "%s/t.yaml", C.dir);
-	snprintf(sc, sizeof(sc), "%s/scen", C.dir);
-	snprintf(path, sizeof(path), "%s/devsim.out", C.dir);
-	cr_assert_eq(access(prog, X_OK), 0, "no %s (set TOCSIN_BUILD)", prog);
-	C.sim = pubfix_spawn(C.dir, argv, "devsim.out", "devsim.err");
-	while (tenv_mono_ms() < end) {
-		char *text = tenv_read_file(path);
-		int ready = strstr(text, "devsim ready") != NULL;
-
-		free(text);
-		if (ready)
-			return;
-		usleep(50000);
-	}
-	cr_assert_fail("devsim not ready in 10 s");
-}
-
-static void
-daemon_up(void)
-{
-	char prog[512], cfg[128], path[128];
-	char *argv[] = { prog, "-c", cfg, NULL };
-	struct httpfix_resp r;
-	int64_t end;
-
-	snprintf(prog, sizeof(prog), "%s", proc_build_path("tocsind"));
-	snprintf(cfg, sizeof(cfg), "%s/t.yaml", C.dir);
-	snprintf(path, sizeof(path), "%s/tocsind.err", C.dir);
-	C.daemon = pubfix_spawn(C.dir, argv, "tocsind.out", "tocsind.err");
-	C.port = httpfix_port_from_log(path, 10000);
-	cr_assert_gt(C.port, 0, "no port line in 10 s: %s", daemon_log());
-	end = tenv_mono_ms() + 15000;
-	while (httpfix_do(C.port, "GET", "/readyz", NULL, NULL, &r) != 200 &&
-	    tenv_mono_ms() < end) {
-		httpfix_free(&r);
-		usleep(100000);
-	}
-	cr_assert_eq(r.status, 200, "/readyz: %d %s", r.status, r.body);
-	httpfix_free(&r);
 }
 
 /* POST a command; the status, the body parsed into *out. */
@@ -200,7 +130,7 @@ command(const char *dev, const char *name, const char *body, json_t **out)
 
 	snprintf(path, sizeof(path), "/api/v1/devices/%s/commands/%s", dev,
 	    name);
-	st = httpfix_do(C.port, "POST", path, AUTH, body, &r);
+	st = httpfix_do(C.d.port, "POST", path, AUTH, body, &r);
 	*out = json_loads(r.body, 0, NULL);
 	cr_assert_not_null(*out, "%s: %d, not JSON: %s", path, st, r.body);
 	httpfix_free(&r);
@@ -225,7 +155,7 @@ incident_at_t1(char *id, size_t len)
 	for (;;) {
 		json_t *j, *a;
 
-		httpfix_do(C.port, "GET", "/api/v1/incidents?site=T1", NULL,
+		httpfix_do(C.d.port, "GET", "/api/v1/incidents?site=T1", NULL,
 		    NULL, &r);
 		j = json_loads(r.body, 0, NULL);
 		httpfix_free(&r);
@@ -238,7 +168,7 @@ incident_at_t1(char *id, size_t len)
 		}
 		json_decref(j);
 		cr_assert_lt(tenv_mono_ms(), end, "no incident at T1 in 20 s: "
-		    "%s", daemon_log());
+		    "%s", dfix_log(&C.d, 0));
 		usleep(200000);
 	}
 }
@@ -283,7 +213,7 @@ timeline_has(const char *id, const char *a, const char *b, const char *actor)
 		json_t *j, *tl, *s;
 		size_t i;
 
-		httpfix_do(C.port, "GET", path, NULL, NULL, &r);
+		httpfix_do(C.d.port, "GET", path, NULL, NULL, &r);
 		j = json_loads(r.body, 0, NULL);
 		httpfix_free(&r);
 		tl = json_object_get(j, "timeline");
@@ -311,11 +241,11 @@ Test(tocsind_command, declared_commands_and_their_outcomes)
 	json_t *j;
 
 	cenv_setup();
-	sim_start();
-	daemon_up();
+	dfix_sim_start(&C.d, "t.yaml", "scen");
+	dfix_up(&C.d, "t.yaml", 10000, 15000);
 
 	/* no token: 401 before routing */
-	cr_assert_eq(httpfix_do(C.port, "POST",
+	cr_assert_eq(httpfix_do(C.d.port, "POST",
 	    "/api/v1/devices/G-ok/commands/dg_start", NULL,
 	    "{\"actor\":\"ann\"}", &r), 401);
 	httpfix_free(&r);
@@ -415,9 +345,11 @@ Test(tocsind_command, declared_commands_and_their_outcomes)
 	    "ann"), "unreachable on the timeline");
 
 	/* safety: the plain device only ever saw reads */
-	cr_assert_eq(pubfix_stop(&C.daemon, SIGTERM), 0, "%s", daemon_log());
-	pubfix_stop(&C.sim, SIGTERM);
-	snprintf(path, sizeof(path), "%s/devsim.out", C.dir);
+	/* exit 0, and neither the token nor a ThreadSanitizer report in
+	 * the log */
+	cr_assert_eq(dfix_stop_clean(&C.d, TOKEN), 0);
+	pubfix_stop(&C.d.sim, SIGTERM);
+	snprintf(path, sizeof(path), "%s/devsim.out", C.d.dir);
 	out = tenv_read_file(path);
 	cr_expect(strstr(out, "devsim device id=P-plain ") != NULL, "%s", out);
 	{
@@ -438,9 +370,7 @@ Test(tocsind_command, declared_commands_and_their_outcomes)
 		    p);
 	}
 	free(out);
-	log = daemon_log();
-	cr_expect(strstr(log, TOKEN) == NULL, "the token is in the log");
-	cr_expect(strstr(log, "ThreadSanitizer") == NULL, "%s", log);
+	log = dfix_log(&C.d, 0);
 	cr_expect(strstr(log, "command device=G-ok command=dg_start "
 	    "actor=\"ann\"") != NULL, "%s", log);
 	free(log);
@@ -454,7 +384,7 @@ Test(tocsind_command, check_lists_every_declared_command)
 
 	cenv_setup();
 	snprintf(prog, sizeof(prog), "%s", proc_build_path("tocsind"));
-	snprintf(cfg, sizeof(cfg), "%s/t.yaml", C.dir);
+	snprintf(cfg, sizeof(cfg), "%s/t.yaml", C.d.dir);
 	cr_assert_eq(proc_run(argv, 20000, &pr), 0);
 	cr_assert_eq(pr.status, 0, "%s", pr.err);
 	cr_expect(strstr(pr.out, "commands: 4 declared") != NULL, "%s",

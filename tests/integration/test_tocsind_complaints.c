@@ -32,12 +32,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon/utc.h"
-#include "tests/support/httpfix.h"
-#include "tests/support/proc.h"
+#include "tests/support/dfix.h"
 #include "tests/support/pubfix.h"
 #include "tests/support/tenv.h"
 
@@ -45,26 +43,16 @@
 #define AUTH	"Authorization: Bearer " TOKEN "\r\n"
 #define H48	((int64_t)48 * 3600 * 1000)
 
-struct cenv {
-	char	 dir[64];
-	char	 net[32];
-	int	 modport;
-	pid_t	 daemon;
-	int	 port;
-};
-
-static struct cenv C;
+static struct {
+	struct dfix d;
+	char	 net[32];	/* "127.19.Y." */
+	int	 modport;	/* nothing listens there */
+} C;
 
 static void
 cenv_fini(void)
 {
-	char cmd[128];
-
-	pubfix_stop(&C.daemon, SIGKILL);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", C.dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "test_tocsind_complaints: cannot remove %s\n",
-		    C.dir);
+	dfix_fini(&C.d, "test_tocsind_complaints");
 }
 
 TestSuite(tocsind_complaints, .fini = cenv_fini, .timeout = 180);
@@ -73,19 +61,14 @@ static void
 setup(void)
 {
 	unsigned r = tenv_seed(47);
-	char a[40], yaml[4096], path[128];
+	char a[40], yaml[4096];
 
-	memset(&C, 0, sizeof(C));
-	C.daemon = -1;
-	snprintf(C.dir, sizeof(C.dir), "/tmp/tocsin-complaints-XXXXXX");
-	cr_assert_not_null(mkdtemp(C.dir));
+	dfix_init(&C.d, "complaints");
 	snprintf(C.net, sizeof(C.net), "127.19.%u.", (r >> 8) % 250 + 1);
 	snprintf(a, sizeof(a), "%s1", C.net);
 	C.modport = tenv_free_port(a);
 	cr_assert_gt(C.modport, 0);
-	tenv_write_file(C.dir, "token", TOKEN "\n");
-	snprintf(path, sizeof(path), "%s/token", C.dir);
-	cr_assert_eq(chmod(path, 0600), 0);
+	dfix_token(C.d.dir, TOKEN, 0600);
 	snprintf(yaml, sizeof(yaml),
 	    "daemon: {shards: 2, state_dir: %s/state}\n"
 	    "modbus: {port: %d, timeout: 100ms, interval: 300ms, "
@@ -104,50 +87,14 @@ setup(void)
 	    "[{customer: c2, tier: standard}, {customer: c4, tier: standard}]}\n"
 	    "devices:\n"
 	    "  - {id: T1-rect, site: T1, profile: rect, host: %s1}\n",
-	    C.dir, C.modport, C.dir, C.dir, C.net);
-	tenv_write_file(C.dir, "t.yaml", yaml);
+	    C.d.dir, C.modport, C.d.dir, C.d.dir, C.net);
+	tenv_write_file(C.d.dir, "t.yaml", yaml);
 }
 
 static void
 daemon_up(void)
 {
-	char prog[512], cfg[128], path[128], prev[140];
-	char *argv[] = { prog, "-c", cfg, NULL };
-	struct httpfix_resp r;
-	int64_t end;
-
-	snprintf(prog, sizeof(prog), "%s", proc_build_path("tocsind"));
-	snprintf(cfg, sizeof(cfg), "%s/t.yaml", C.dir);
-	cr_assert_eq(access(prog, X_OK), 0, "no %s (set TOCSIN_BUILD)", prog);
-	snprintf(path, sizeof(path), "%s/tocsind.err", C.dir);
-	snprintf(prev, sizeof(prev), "%s.prev", path);
-	(void)rename(path, prev);
-	C.daemon = pubfix_spawn(C.dir, argv, "tocsind.out", "tocsind.err");
-	C.port = httpfix_port_from_log(path, 10000);
-	cr_assert_gt(C.port, 0, "no \"http listening on\" line in 10 s");
-	end = tenv_mono_ms() + 15000;
-	while (httpfix_do(C.port, "GET", "/readyz", NULL, NULL, &r) != 200 &&
-	    tenv_mono_ms() < end) {
-		httpfix_free(&r);
-		usleep(100000);
-	}
-	cr_assert_eq(r.status, 200, "/readyz: %d %s", r.status, r.body);
-	httpfix_free(&r);
-}
-
-/* A request: its status; the body parsed into *out (must be JSON). */
-static int
-req(const char *method, const char *path, const char *hdrs,
-    const char *body, json_t **out)
-{
-	struct httpfix_resp r;
-	int st = httpfix_do(C.port, method, path, hdrs, body, &r);
-
-	*out = json_loads(r.body, 0, NULL);
-	cr_assert_not_null(*out, "%s %s: %d, not JSON: %s", method, path, st,
-	    r.body);
-	httpfix_free(&r);
-	return st;
+	dfix_up(&C.d, "t.yaml", 10000, 15000);
 }
 
 static void
@@ -155,7 +102,7 @@ expect_refused(int want, const char *path, const char *hdrs,
     const char *body, const char *needle)
 {
 	json_t *j;
-	int st = req("POST", path, hdrs, body, &j);
+	int st = dfix_json(&C.d, "POST", path, hdrs, body, &j);
 	const char *e = json_string_value(json_object_get(j, "error"));
 
 	cr_expect_eq(st, want, "POST %s %s: %d, not %d (%s)", path, body, st,
@@ -176,8 +123,8 @@ listed(const char *state, json_t **root)
 	json_t *j = NULL, *inc = NULL;
 
 	for (;;) {
-		cr_assert_eq(req("GET", "/api/v1/incidents?customer=c2", NULL,
-		    NULL, &j), 200);
+		cr_assert_eq(dfix_json(&C.d, "GET",
+		    "/api/v1/incidents?customer=c2", NULL, NULL, &j), 200);
 		if (json_array_size(json_object_get(j, "incidents")) == 1) {
 			inc = json_object_get(json_array_get(json_object_get(j,
 			    "incidents"), 0), "incident");
@@ -246,7 +193,7 @@ Test(tocsind_complaints, a_complaint_opens_an_incident_that_survives_kill9)
 	    "unknown key \"at\"");
 
 	/* filed: 201 with the id, once the shard has journaled it */
-	st = req("POST", "/api/v1/complaints", AUTH, good, &j);
+	st = dfix_json(&C.d, "POST", "/api/v1/complaints", AUTH, good, &j);
 	cr_assert_eq(st, 201, "%s", json_dumps(j, JSON_COMPACT));
 	snprintf(id, sizeof(id), "%s", json_string_value(json_object_get(j,
 	    "incident")));
@@ -284,7 +231,7 @@ Test(tocsind_complaints, a_complaint_opens_an_incident_that_survives_kill9)
 	    "arrive"));
 	json_decref(root);
 	/* on the file sink too */
-	snprintf(fpath, sizeof(fpath), "%s/out.jsonl", C.dir);
+	snprintf(fpath, sizeof(fpath), "%s/out.jsonl", C.d.dir);
 	for (int64_t end = tenv_mono_ms() + 10000; ; usleep(100000)) {
 		out = tenv_read_file(fpath);
 		if ((out != NULL && strstr(out, "\"kind\":\"complaint\"") != NULL)
@@ -301,8 +248,8 @@ Test(tocsind_complaints, a_complaint_opens_an_incident_that_survives_kill9)
 	expect_refused(409, path, AUTH, "{\"actor\":\"amy\"}",
 	    "a complaint has no dispatch");
 	snprintf(path, sizeof(path), "/api/v1/incidents/%s/ack", id);
-	st = req("POST", path, AUTH, "{\"actor\":\"amy\",\"note\":\"called "
-	    "back\"}", &j);
+	st = dfix_json(&C.d, "POST", path, AUTH, "{\"actor\":\"amy\","
+	    "\"note\":\"called back\"}", &j);
 	cr_assert_eq(st, 200, "%s", json_dumps(j, JSON_COMPACT));
 	cr_expect_str_eq(json_string_value(json_object_get(j, "state")),
 	    "acknowledged");
@@ -313,7 +260,7 @@ Test(tocsind_complaints, a_complaint_opens_an_incident_that_survives_kill9)
 	json_decref(root);
 
 	/* kill -9 and back: still open, acknowledged, the same clocks */
-	pubfix_stop(&C.daemon, SIGKILL);
+	pubfix_stop(&C.d.daemon, SIGKILL);
 	daemon_up();
 	inc = listed("acknowledged", &root);
 	cr_expect_str_eq(json_string_value(json_object_get(inc, "id")), id);
@@ -327,7 +274,7 @@ Test(tocsind_complaints, a_complaint_opens_an_incident_that_survives_kill9)
 	cr_expect_str_eq(state, "running");
 	json_decref(root);
 	snprintf(path, sizeof(path), "/api/v1/incidents/%s", id);
-	cr_assert_eq(req("GET", path, NULL, NULL, &j), 200);
+	cr_assert_eq(dfix_json(&C.d, "GET", path, NULL, NULL, &j), 200);
 	c = json_object_get(j, "timeline");
 	cr_assert_geq(json_array_size(c), 2);
 	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(c, 0),
@@ -340,18 +287,8 @@ Test(tocsind_complaints, a_complaint_opens_an_incident_that_survives_kill9)
 	    "action")), "acknowledged");
 	json_decref(j);
 
-	cr_expect_eq(pubfix_stop(&C.daemon, SIGTERM), 0, "exit 0 on SIGTERM");
-	/* either run's log: no token, no ThreadSanitizer report (with
-	 * TOCSIN_BUILD=build/thread this ran on the TSan tocsind) */
-	for (int k = 0; k < 2; k++) {
-		char lpath[160], *log;
-
-		snprintf(lpath, sizeof(lpath), "%s/tocsind.err%s", C.dir,
-		    k ? ".prev" : "");
-		log = tenv_read_file(lpath);
-		cr_assert_not_null(log, "%s", lpath);
-		cr_expect(strstr(log, TOKEN) == NULL, "the token is logged");
-		cr_expect(strstr(log, "ThreadSanitizer") == NULL, "%s", log);
-		free(log);
-	}
+	/* SIGTERM: exit 0; neither run's log has the token or a
+	 * ThreadSanitizer report (with TOCSIN_BUILD=build/thread this ran
+	 * on the TSan tocsind) */
+	dfix_stop_clean(&C.d, TOKEN);
 }

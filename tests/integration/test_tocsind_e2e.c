@@ -18,41 +18,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "tests/support/dfix.h"
 #include "tests/support/httpfix.h"
-#include "tests/support/proc.h"
 #include "tests/support/pubfix.h"
 #include "tests/support/ssefix.h"
 #include "tests/support/tenv.h"
 
 #define TOKEN	"tocsin-e2e-token-7c2d9e4b1a"
 
-struct eenv {
-	char	 dir[64];
+static struct {
+	struct dfix d;
 	char	 net[32];	/* "127.0.Y." */
 	int	 modport;	/* devsim's */
 	int	 rport;		/* redis */
-	int	 port;		/* tocsind's HTTP */
-	pid_t	 sim, redis, daemon;
-};
-
-static struct eenv E;
+	pid_t	 redis;
+} E;
 
 static void
 eenv_fini(void)
 {
-	char cmd[128];
-
-	pubfix_stop(&E.daemon, SIGKILL);
-	pubfix_stop(&E.sim, SIGKILL);
+	pubfix_stop(&E.d.sim, SIGKILL);
 	pubfix_stop(&E.redis, SIGKILL);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", E.dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "test_tocsind_e2e: cannot remove %s\n", E.dir);
+	dfix_fini(&E.d, "test_tocsind_e2e");
 }
 
 TestSuite(tocsind_e2e, .fini = eenv_fini, .timeout = 240);
@@ -61,21 +52,17 @@ static void
 eenv_init(void)
 {
 	unsigned r = tenv_seed(211);
-	char a[40], path[128];
+	char a[40];
 
-	memset(&E, 0, sizeof(E));
-	E.sim = E.redis = E.daemon = -1;
-	snprintf(E.dir, sizeof(E.dir), "/tmp/tocsin-e2e-XXXXXX");
-	cr_assert_not_null(mkdtemp(E.dir));
+	E.redis = -1;
+	dfix_init(&E.d, "e2e");
 	snprintf(E.net, sizeof(E.net), "127.0.%u.", 210 + r % 10);
 	snprintf(a, sizeof(a), "%s1", E.net);
 	E.modport = tenv_free_port(a);
 	E.rport = tenv_free_port("127.0.0.1");
 	cr_assert(E.modport > 0 && E.rport > 0);
-	tenv_write_file(E.dir, "token", TOKEN "\n");
-	snprintf(path, sizeof(path), "%s/token", E.dir);
-	cr_assert_eq(chmod(path, 0600), 0);
-	E.redis = pubfix_redis_start(E.dir, E.rport, "redis.err");
+	dfix_token(E.d.dir, TOKEN, 0600);
+	E.redis = pubfix_redis_start(E.d.dir, E.rport, "redis.err");
 	cr_assert_gt(E.redis, 0);
 }
 
@@ -108,75 +95,22 @@ config(void)
 	    "devices:\n"
 	    "  - {id: T1-rect, site: T1, profile: rectifier, host: %s1}\n"
 	    "  - {id: T2-rect, site: T2, profile: rectifier, host: %s2}\n",
-	    E.dir, E.modport, E.dir, E.rport, E.dir, E.net, E.net);
-	tenv_write_file(E.dir, "t.yaml", yaml);
+	    E.d.dir, E.modport, E.d.dir, E.rport, E.d.dir, E.net, E.net);
+	tenv_write_file(E.d.dir, "t.yaml", yaml);
 }
 
+/* the register change comes once the daemon and the stream are up */
 static void
 sim_start(void)
 {
-	char prog[512], cfg[128], sc[128], path[128];
-	char *argv[] = { prog, "-c", cfg, "--scenario", sc, NULL };
-	int64_t end = tenv_mono_ms() + 10000;
-
-	/* the register change comes once the daemon and the stream are up */
-	tenv_write_file(E.dir, "scen.txt", "4s site:T1 mains_fail\n");
-	snprintf(prog, sizeof(prog), "%s", proc_build_path("bench/devsim"));
-	snprintf(cfg, sizeof(cfg), "%s/t.yaml", E.dir);
-	snprintf(sc, sizeof(sc), "%s/scen.txt", E.dir);
-	snprintf(path, sizeof(path), "%s/devsim.out", E.dir);
-	E.sim = pubfix_spawn(E.dir, argv, "devsim.out", "devsim.err");
-	cr_assert_gt(E.sim, 0);
-	while (tenv_mono_ms() < end) {
-		char *t = tenv_read_file(path);
-		int ready = strstr(t, "devsim ready") != NULL;
-
-		free(t);
-		if (ready)
-			return;
-		usleep(100 * 1000);
-	}
-	cr_assert_fail("devsim not ready in 10 s");
+	tenv_write_file(E.d.dir, "scen.txt", "4s site:T1 mains_fail\n");
+	dfix_sim_start(&E.d, "t.yaml", "scen.txt");
 }
 
 static void
 daemon_up(void)
 {
-	char prog[512], cfg[128], log[128];
-	char *argv[] = { prog, "-c", cfg, NULL };
-	int64_t end;
-
-	snprintf(prog, sizeof(prog), "%s", proc_build_path("tocsind"));
-	snprintf(cfg, sizeof(cfg), "%s/t.yaml", E.dir);
-	snprintf(log, sizeof(log), "%s/tocsind.err", E.dir);
-	unlink(log);
-	E.daemon = pubfix_spawn(E.dir, argv, "tocsind.out", "tocsind.err");
-	cr_assert_gt(E.daemon, 0);
-	E.port = httpfix_port_from_log(log, 20000);
-	cr_assert_gt(E.port, 0, "no http port in the log");
-	end = tenv_mono_ms() + 20000;
-	for (;;) {
-		struct httpfix_resp r;
-		int st = httpfix_do(E.port, "GET", "/readyz", NULL, NULL, &r);
-
-		httpfix_free(&r);
-		if (st == 200)
-			return;
-		cr_assert_lt(tenv_mono_ms(), end, "not ready in 20 s");
-		usleep(100 * 1000);
-	}
-}
-
-/* GET path as JSON (a new reference, or NULL); the status. */
-static int
-get_json(const char *path, json_t **out)
-{
-	struct httpfix_resp r;
-	int st = httpfix_do(E.port, "GET", path, NULL, NULL, &r);
-
-	*out = json_loads(r.body, 0, NULL);
-	httpfix_free(&r);
-	return st;
+	dfix_up(&E.d, "t.yaml", 20000, 20000);
 }
 
 /* The MAINS_FAIL incident's id once the API lists it (20 s). */
@@ -188,7 +122,8 @@ wait_incident(char *id, size_t len)
 	while (tenv_mono_ms() < end) {
 		json_t *j = NULL, *items;
 
-		if (get_json("/api/v1/incidents?site=T1", &j) == 200 &&
+		if (dfix_json(&E.d, "GET", "/api/v1/incidents?site=T1", NULL,
+		    NULL, &j) == 200 &&
 		    (items = json_object_get(j, "incidents")) != NULL &&
 		    json_array_size(items) > 0) {
 			snprintf(id, len, "%s", pubfix_inc_str(
@@ -211,7 +146,8 @@ api_seq(const char *id)
 	long long seq;
 
 	snprintf(path, sizeof(path), "/api/v1/incidents/%s", id);
-	cr_assert_eq(get_json(path, &j), 200, "GET %s", path);
+	cr_assert_eq(dfix_json(&E.d, "GET", path, NULL, NULL, &j), 200,
+	    "GET %s", path);
 	seq = pubfix_seq(j);
 	json_decref(j);
 	return seq;
@@ -321,7 +257,7 @@ Test(tocsind_e2e, one_register_change_reaches_every_reader)
 	sim_start();
 	daemon_up();
 	/* a client watching before anything happened */
-	s = ssefix_open(E.port, NULL, NULL, 10000);
+	s = ssefix_open(E.d.port, NULL, NULL, 10000);
 	cr_assert_not_null(s, "cannot open the stream");
 	cr_assert_eq(ssefix_status(s), 200);
 
@@ -333,9 +269,8 @@ Test(tocsind_e2e, one_register_change_reaches_every_reader)
 	cr_expect_str_eq(root, "MAINS_FAIL");
 	/* ... on Kafka (a ThreadSanitizer tocsind has no Kafka publisher:
 	 * librdkafka's threads are invisible to TSan) */
-	snprintf(log, sizeof(log), "%s/tocsind.err", E.dir);
-	kafka = getenv("TOCSIN_SANITIZER") == NULL ||
-	    strcmp(getenv("TOCSIN_SANITIZER"), "thread") != 0;
+	snprintf(log, sizeof(log), "%s/tocsind.err", E.d.dir);
+	kafka = tenv_kafka();
 	if (kafka) {
 		cr_assert_eq(pubfix_mock_bootstrap(log, boot, sizeof(boot),
 		    10000), 0);
@@ -356,7 +291,7 @@ Test(tocsind_e2e, one_register_change_reaches_every_reader)
 
 	/* an ack through HTTP reaches every reader too */
 	snprintf(line, sizeof(line), "/api/v1/incidents/%s/ack", id);
-	cr_assert_eq(httpfix_do(E.port, "POST", line, "Authorization: Bearer "
+	cr_assert_eq(httpfix_do(E.d.port, "POST", line, "Authorization: Bearer "
 	    TOKEN "\r\nContent-Type: application/json\r\n",
 	    "{\"actor\":\"e2e-ann\"}", &r), 200, "ack: %s", r.body);
 	{
@@ -382,12 +317,12 @@ Test(tocsind_e2e, one_register_change_reaches_every_reader)
 	ssefix_close(s);
 
 	/* SIGTERM: nothing pending, nothing lagging; the file has it all */
-	cr_expect_eq(pubfix_stop(&E.daemon, SIGTERM), 0);
-	v = tenv_read_file(log);
+	dfix_stop_clean(&E.d, TOKEN);
+	v = dfix_log(&E.d, 0);
 	cr_expect_eq(pubfix_stop_counter(v, "alarms_pending"), 0, "%s", v);
 	cr_expect_eq(pubfix_stop_counter(v, "publish_lag_bytes"), 0);
 	free(v);
-	snprintf(out, sizeof(out), "%s/out.jsonl", E.dir);
+	snprintf(out, sizeof(out), "%s/out.jsonl", E.d.dir);
 	evs = pubfix_file_events(out, NULL);
 	cr_expect_eq(pubfix_dedup(evs, &last, &kept, line, sizeof(line)), 0,
 	    "a gap in the file: %s", line);
@@ -398,5 +333,5 @@ Test(tocsind_e2e, one_register_change_reaches_every_reader)
 	/* the restarted daemon has it, same seq */
 	daemon_up();
 	cr_expect_eq(api_seq(id), seq, "seq after a restart");
-	cr_expect_eq(pubfix_stop(&E.daemon, SIGTERM), 0);
+	dfix_stop_clean(&E.d, TOKEN);
 }

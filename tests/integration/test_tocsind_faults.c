@@ -132,8 +132,7 @@ fx_yaml(void)
 static void
 fx_init(unsigned salt, int redis, int kafka, int shards)
 {
-	if (kafka && getenv("TOCSIN_SANITIZER") != NULL &&
-	    strcmp(getenv("TOCSIN_SANITIZER"), "thread") == 0)
+	if (kafka && !tenv_kafka())
 		cr_skip_test("a ThreadSanitizer tocsind has no Kafka publisher "
 		    "(librdkafka's threads are invisible to TSan), and this "
 		    "test reads tocsin.incidents");

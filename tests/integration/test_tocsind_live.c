@@ -649,8 +649,7 @@ Test(tocsind_live, kafka_gets_raw_alarms_and_telemetry)
 	int low = 0, high = 0, t2 = 0, bad = 0;
 	char *save = NULL, *raise_at, *clear_at;
 
-	if (getenv("TOCSIN_SANITIZER") != NULL &&
-	    strcmp(getenv("TOCSIN_SANITIZER"), "thread") == 0) {
+	if (!tenv_kafka()) {
 		cr_skip_test("a ThreadSanitizer tocsind has no Kafka publisher "
 		    "(librdkafka's threads are invisible to TSan)");
 		return;

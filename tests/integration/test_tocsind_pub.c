@@ -65,8 +65,7 @@ roundtrip(void)
 	size_t i;
 	char id[64] = "";
 
-	if (getenv("TOCSIN_SANITIZER") != NULL &&
-	    strcmp(getenv("TOCSIN_SANITIZER"), "thread") == 0) {
+	if (!tenv_kafka()) {
 		cr_skip_test("a ThreadSanitizer tocsind has no Kafka publisher "
 		    "(librdkafka's threads are invisible to TSan)");
 		return;

@@ -41,41 +41,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/support/dfix.h"
 #include "tests/support/httpfix.h"
-#include "tests/support/proc.h"
 #include "tests/support/promtext.h"
 #include "tests/support/pubfix.h"
 #include "tests/support/tenv.h"
 
-struct renv {
-	pid_t	 sim;		/* devsim, or -1 */
-	char	 dir[64];
-	char	 net[32];	/* "127.2.Y." */
+static struct {
+	struct dfix d;
+	char	 net[32];	/* "127.1.Y." */
 	int	 deadport;	/* nothing listens there */
 	int	 lport;		/* the test listens there (T2-gone) */
 	int	 lfd;
-	pid_t	 daemon;
-	int	 port;		/* HTTP */
-};
-
-static struct renv R;
+} R;
 
 static void
 renv_fini(void)
 {
-	char cmd[128];
-
-	pubfix_stop(&R.daemon, SIGKILL);
-	pubfix_stop(&R.sim, SIGTERM);
 	if (R.lfd >= 0)
 		close(R.lfd);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", R.dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "test_tocsind_reload: cannot remove %s\n",
-		    R.dir);
+	dfix_fini(&R.d, "test_tocsind_reload");
 }
 
 TestSuite(tocsind_reload, .fini = renv_fini, .timeout = 180);
@@ -108,11 +95,8 @@ setup_salt(unsigned salt)
 	unsigned r = tenv_seed(salt);
 	char a[40];
 
-	memset(&R, 0, sizeof(R));
-	R.daemon = R.sim = -1;
 	R.lfd = -1;
-	snprintf(R.dir, sizeof(R.dir), "/tmp/tocsin-reload-XXXXXX");
-	cr_assert_not_null(mkdtemp(R.dir));
+	dfix_init(&R.d, "reload");
 	/* docs/testing.md: 127.1.251-254.*, the first test 251 or 253, the
 	 * second 252 or 254 */
 	snprintf(R.net, sizeof(R.net), "127.1.%u.", (salt == 131 ? 251u : 252u)
@@ -141,12 +125,10 @@ setup(void)
 static void
 config(int which)
 {
-	char yaml[4096], path[128];
+	char yaml[4096];
 	size_t n;
 
-	tenv_write_file(R.dir, "token", TOKEN "\n");
-	snprintf(path, sizeof(path), "%s/token", R.dir);
-	cr_assert_eq(chmod(path, 0600), 0);
+	dfix_token(R.d.dir, TOKEN, 0600);
 	n = (size_t)snprintf(yaml, sizeof(yaml),
 	    "daemon: {shards: 2, state_dir: %s/state}\n"
 	    "modbus: {port: %d, timeout: %s, interval: 300ms, "
@@ -163,7 +145,8 @@ config(int which)
 	    "[{customer: c1, tier: premium}]}\n"
 	    "  - {id: T2, area: south, region: A, tenants: "
 	    "[{customer: c2, tier: standard}]}\n",
-	    R.dir, R.deadport, which == 2 ? "banana" : "100ms", R.dir, R.dir,
+	    R.d.dir, R.deadport, which == 2 ? "banana" : "100ms", R.d.dir,
+	    R.d.dir,
 	    which != 0 ? "  - {id: T3, area: east, region: B, tenants: "
 	    "[{customer: c3, tier: standard}]}\n" : "");
 	n += (size_t)snprintf(yaml + n, sizeof(yaml) - n, "devices:\n"
@@ -176,23 +159,14 @@ config(int which)
 		(void)snprintf(yaml + n, sizeof(yaml) - n,
 		    "  - {id: T3-new, site: T3, profile: rect, host: %s3}\n",
 		    R.net);
-	tenv_write_file(R.dir, "t.yaml", yaml);
-}
-
-static char *
-daemon_log(void)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "%s/tocsind.err", R.dir);
-	return tenv_read_file(path);
+	tenv_write_file(R.d.dir, "t.yaml", yaml);
 }
 
 /* Occurrences of s in the log. */
 static int
 log_count_of(const char *s)
 {
-	char *log = daemon_log();
+	char *log = dfix_log(&R.d, 0);
 	int n = 0;
 
 	for (const char *p = log; (p = strstr(p, s)) != NULL; p += strlen(s))
@@ -210,7 +184,7 @@ wait_log(const char *s, int n)
 	while (log_count_of(s) < n && tenv_mono_ms() < end)
 		usleep(50000);
 	if (log_count_of(s) < n) {
-		char *log = daemon_log();
+		char *log = dfix_log(&R.d, 0);
 
 		cr_assert_fail("no %d x \"%s\" in 10 s: %s", n, s, log);
 	}
@@ -219,38 +193,17 @@ wait_log(const char *s, int n)
 static void
 daemon_up(void)
 {
-	char prog[512], cfg[128], path[128];
-	char *argv[] = { prog, "-c", cfg, NULL };
-	struct httpfix_resp r;
-	int64_t end;
-
-	snprintf(prog, sizeof(prog), "%s", proc_build_path("tocsind"));
-	snprintf(cfg, sizeof(cfg), "%s/t.yaml", R.dir);
-	cr_assert_eq(access(prog, X_OK), 0, "no %s (set TOCSIN_BUILD)", prog);
-	snprintf(path, sizeof(path), "%s/tocsind.err", R.dir);
-	R.daemon = pubfix_spawn(R.dir, argv, "tocsind.out", "tocsind.err");
-	R.port = httpfix_port_from_log(path, 10000);
-	cr_assert_gt(R.port, 0, "no http port line in 10 s");
-	end = tenv_mono_ms() + 15000;
-	while (httpfix_do(R.port, "GET", "/readyz", NULL, NULL, &r) != 200 &&
-	    tenv_mono_ms() < end) {
-		httpfix_free(&r);
-		usleep(100000);
-	}
-	cr_assert_eq(r.status, 200, "/readyz: %d %s", r.status, r.body);
-	httpfix_free(&r);
+	dfix_up(&R.d, "t.yaml", 10000, 15000);
 }
 
 static json_t *
 get_json(const char *path, int want)
 {
-	struct httpfix_resp r;
-	int st = httpfix_do(R.port, "GET", path, NULL, NULL, &r);
-	json_t *j = json_loads(r.body, 0, NULL);
+	json_t *j;
+	int st = dfix_json(&R.d, "GET", path, NULL, NULL, &j);
 
-	cr_assert_eq(st, want, "%s: %d %s", path, st, r.body);
-	cr_assert_not_null(j, "%s: not JSON: %s", path, r.body);
-	httpfix_free(&r);
+	cr_assert_eq(st, want, "%s: %d %s", path, st, json_dumps(j,
+	    JSON_COMPACT));
 	return j;
 }
 
@@ -275,7 +228,7 @@ wait_incident(const char *site, char *out, size_t len)
 		}
 		json_decref(j);
 		if (tenv_mono_ms() >= end) {
-			char *log = daemon_log();
+			char *log = dfix_log(&R.d, 0);
 
 			cr_assert_fail("no incident at %s in 20 s: %s", site,
 			    log);
@@ -331,7 +284,7 @@ metric(const char *series)
 	struct httpfix_resp r;
 	double v = -1;
 
-	cr_assert_eq(httpfix_do(R.port, "GET", "/metrics", NULL, NULL, &r),
+	cr_assert_eq(httpfix_do(R.d.port, "GET", "/metrics", NULL, NULL, &r),
 	    200);
 	if (promtext_value(r.body, series, &v) != 0)
 		v = -1;
@@ -380,7 +333,7 @@ Test(tocsind_reload, add_remove_keep_incident_invalid_twice)
 	{
 		struct httpfix_resp hr;
 
-		cr_assert_eq(httpfix_do(R.port, "POST", "/api/v1/maintenance",
+		cr_assert_eq(httpfix_do(R.d.port, "POST", "/api/v1/maintenance",
 		    AUTH, "{\"site\":\"T2\",\"start\":"
 		    "\"2030-01-01T00:00:00Z\",\"end\":\"2030-01-02T00:00:00Z\","
 		    "\"reason\":\"rectifier swap\",\"actor\":\"amy\"}", &hr),
@@ -390,7 +343,7 @@ Test(tocsind_reload, add_remove_keep_incident_invalid_twice)
 
 	/* remove T2-gone, add T3 and T3-new */
 	config(1);
-	cr_assert_eq(kill(R.daemon, SIGHUP), 0);
+	cr_assert_eq(kill(R.d.daemon, SIGHUP), 0);
 	wait_log("reloaded config=", 1);
 	wait_log("reload done by every shard", 1);
 	cr_expect_eq(log_count_of("devices_added=1 devices_removed=1 "
@@ -460,7 +413,7 @@ Test(tocsind_reload, add_remove_keep_incident_invalid_twice)
 
 	/* an invalid file: refused, named, counted; the running one stays */
 	config(2);
-	cr_assert_eq(kill(R.daemon, SIGHUP), 0);
+	cr_assert_eq(kill(R.d.daemon, SIGHUP), 0);
 	wait_log("reload refused:", 1);
 	wait_log("t.yaml:2:", 1);
 	cr_expect_geq(log_count_of("modbus.timeout"), 1);
@@ -475,9 +428,9 @@ Test(tocsind_reload, add_remove_keep_incident_invalid_twice)
 	 * shards may still be swapping for the first (two signals sent at
 	 * once are one, as Unix coalesces them) */
 	config(1);
-	cr_assert_eq(kill(R.daemon, SIGHUP), 0);
+	cr_assert_eq(kill(R.d.daemon, SIGHUP), 0);
 	wait_log("reloaded config=", 2);
-	cr_assert_eq(kill(R.daemon, SIGHUP), 0);
+	cr_assert_eq(kill(R.d.daemon, SIGHUP), 0);
 	wait_log("reloaded config=", 3);
 	wait_log("reload done by every shard", 3);
 	usleep(1200000);
@@ -488,15 +441,15 @@ Test(tocsind_reload, add_remove_keep_incident_invalid_twice)
 	cr_expect_str_eq(dl1, dl0, "deadlines moved after two reloads");
 	json_decref(d1);
 
-	cr_expect_eq(pubfix_stop(&R.daemon, SIGTERM), 0);
-	cr_expect_eq(log_count_of("ThreadSanitizer"), 0);
+	/* exit 0, no ThreadSanitizer report, the token not logged */
+	dfix_stop_clean(&R.d, TOKEN);
 
 	/* a restart reads the file alone: the retired device comes back
 	 * from the state dir, so T2's incident is restored, note and all */
 	{
 		char prev[160], path[128];
 
-		snprintf(path, sizeof(path), "%s/tocsind.err", R.dir);
+		snprintf(path, sizeof(path), "%s/tocsind.err", R.d.dir);
 		snprintf(prev, sizeof(prev), "%s.1", path);
 		cr_assert_eq(rename(path, prev), 0);
 	}
@@ -519,8 +472,8 @@ Test(tocsind_reload, add_remove_keep_incident_invalid_twice)
 	deadlines(d1, dl1, sizeof(dl1));
 	cr_expect_str_eq(dl1, dl0, "deadlines moved across the restart");
 	json_decref(d1);
-	cr_expect_eq(pubfix_stop(&R.daemon, SIGTERM), 0);
-	cr_expect_eq(log_count_of("ThreadSanitizer"), 0);
+	/* exit 0, no ThreadSanitizer report, the token not logged */
+	dfix_stop_clean(&R.d, TOKEN);
 }
 
 /* ---- connections of unchanged devices ---- */
@@ -551,34 +504,10 @@ sim_config(int which)
 	    "[{customer: c1, tier: premium}]}\n"
 	    "devices:\n"
 	    "  - {id: T1-rect, site: T1, profile: rect, host: %s1}\n%s%s%s",
-	    R.dir, R.deadport, which == 2 ? "400ms" : "300ms", R.dir, R.net,
+	    R.d.dir, R.deadport, which == 2 ? "400ms" : "300ms", R.d.dir, R.net,
 	    which != 0 ? "  - {id: T1-dead, site: T1, profile: rect, host: " :
 	    "", which != 0 ? R.net : "", which != 0 ? "9}\n" : "");
-	tenv_write_file(R.dir, "t.yaml", yaml);
-}
-
-static void
-sim_start(void)
-{
-	char prog[512], cfg[128], path[128];
-	char *argv[] = { prog, "-c", cfg, NULL };
-	int64_t end = tenv_mono_ms() + 10000;
-
-	snprintf(prog, sizeof(prog), "%s", proc_build_path("bench/devsim"));
-	snprintf(cfg, sizeof(cfg), "%s/t.yaml", R.dir);
-	snprintf(path, sizeof(path), "%s/devsim.out", R.dir);
-	cr_assert_eq(access(prog, X_OK), 0, "no %s", prog);
-	R.sim = pubfix_spawn(R.dir, argv, "devsim.out", "devsim.err");
-	while (tenv_mono_ms() < end) {
-		char *text = tenv_read_file(path);
-		int ready = strstr(text, "devsim ready") != NULL;
-
-		free(text);
-		if (ready)
-			return;
-		usleep(50000);
-	}
-	cr_assert_fail("devsim not ready in 10 s");
+	tenv_write_file(R.d.dir, "t.yaml", yaml);
 }
 
 /* Waits (10 s) for a metric to reach v. */
@@ -599,7 +528,7 @@ Test(tocsind_reload, unchanged_devices_keep_their_connection)
 
 	setup_salt(137);
 	sim_config(0);
-	sim_start();
+	dfix_sim_start(&R.d, "t.yaml", NULL);
 	daemon_up();
 	wait_metric("tocsin_modbus_devices{comm=\"ok\"}", 1);
 	usleep(1000000);
@@ -607,7 +536,7 @@ Test(tocsind_reload, unchanged_devices_keep_their_connection)
 	cr_assert_geq(c0, 1);
 
 	sim_config(1);
-	cr_assert_eq(kill(R.daemon, SIGHUP), 0);
+	cr_assert_eq(kill(R.d.daemon, SIGHUP), 0);
 	wait_log("reload done by every shard", 1);
 	cr_expect_eq(log_count_of("connections=kept"), 1);
 	usleep(1500000);
@@ -618,10 +547,10 @@ Test(tocsind_reload, unchanged_devices_keep_their_connection)
 
 	/* the modbus section changed: the client is made anew */
 	sim_config(2);
-	cr_assert_eq(kill(R.daemon, SIGHUP), 0);
+	cr_assert_eq(kill(R.d.daemon, SIGHUP), 0);
 	wait_log("reload done by every shard", 2);
 	cr_expect_eq(log_count_of("connections=reopened"), 1);
 	wait_metric(ok, c0 + 1);
-	cr_expect_eq(pubfix_stop(&R.daemon, SIGTERM), 0);
-	cr_expect_eq(log_count_of("ThreadSanitizer"), 0);
+	/* exit 0, no ThreadSanitizer report */
+	dfix_stop_clean(&R.d, NULL);
 }

@@ -40,23 +40,19 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tests/support/dfix.h"
 #include "tests/support/httpfix.h"
-#include "tests/support/proc.h"
 #include "tests/support/pubfix.h"
 #include "tests/support/ssefix.h"
 #include "tests/support/tenv.h"
 
 #define NINC	16	/* incidents tracked (by id) */
 
-struct senv {
-	char	 dir[64];
+static struct {
+	struct dfix d;
 	char	 net[32];	/* "127.0.Y." */
-	int	 modport;
-	pid_t	 daemon;
-	int	 port;
-};
-
-static struct senv S;
+	int	 modport;	/* nothing listens there */
+} S;
 
 /* Every incident seen on the stream: its last seq. */
 static struct {
@@ -68,12 +64,7 @@ static unsigned Ninc;
 static void
 senv_fini(void)
 {
-	char cmd[128];
-
-	pubfix_stop(&S.daemon, SIGKILL);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", S.dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "test_tocsind_sse: cannot remove %s\n", S.dir);
+	dfix_fini(&S.d, "test_tocsind_sse");
 }
 
 TestSuite(tocsind_sse, .fini = senv_fini, .timeout = 180);
@@ -84,12 +75,9 @@ setup(void)
 	unsigned r = tenv_seed(1313);
 	char a[40], yaml[4096];
 
-	memset(&S, 0, sizeof(S));
 	memset(Inc, 0, sizeof(Inc));
 	Ninc = 0;
-	S.daemon = -1;
-	snprintf(S.dir, sizeof(S.dir), "/tmp/tocsin-sse-XXXXXX");
-	cr_assert_not_null(mkdtemp(S.dir));
+	dfix_init(&S.d, "sse");
 	snprintf(S.net, sizeof(S.net), "127.0.%u.", (r >> 8) % 4 + 200);
 	snprintf(a, sizeof(a), "%s1", S.net);
 	S.modport = tenv_free_port(a);
@@ -125,51 +113,21 @@ setup(void)
 	    "    - {clock: arrive, duration: 2h}\n"
 	    "    - {clock: resolve, duration: 8h}\n"
 	    "    - {clock: resolve_complex, duration: 24h}\n",
-	    S.dir, S.modport, S.dir, S.net, S.net, S.net, S.net);
-	tenv_write_file(S.dir, "t.yaml", yaml);
-}
-
-static char *
-daemon_log(void)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "%s/tocsind.err", S.dir);
-	return tenv_read_file(path);
+	    S.d.dir, S.modport, S.d.dir, S.net, S.net, S.net, S.net);
+	tenv_write_file(S.d.dir, "t.yaml", yaml);
 }
 
 /* Starts tocsind; waits for its port and /readyz 200. */
 static void
 daemon_up(void)
 {
-	char prog[512], cfg[128], path[128], prev[140];
-	char *argv[] = { prog, "-c", cfg, NULL };
-	struct httpfix_resp r;
-	int64_t end;
-
-	snprintf(prog, sizeof(prog), "%s", proc_build_path("tocsind"));
-	snprintf(cfg, sizeof(cfg), "%s/t.yaml", S.dir);
-	cr_assert_eq(access(prog, X_OK), 0, "no %s (set TOCSIN_BUILD)", prog);
-	snprintf(path, sizeof(path), "%s/tocsind.err", S.dir);
-	snprintf(prev, sizeof(prev), "%s.prev", path);
-	(void)rename(path, prev);
-	S.daemon = pubfix_spawn(S.dir, argv, "tocsind.out", "tocsind.err");
-	S.port = httpfix_port_from_log(path, 10000);
-	cr_assert_gt(S.port, 0, "no \"http listening on\" line in 10 s");
-	end = tenv_mono_ms() + 15000;
-	while (httpfix_do(S.port, "GET", "/readyz", NULL, NULL, &r) != 200 &&
-	    tenv_mono_ms() < end) {
-		httpfix_free(&r);
-		usleep(100000);
-	}
-	cr_assert_eq(r.status, 200, "/readyz: %d %s", r.status, r.body);
-	httpfix_free(&r);
+	dfix_up(&S.d, "t.yaml", 10000, 15000);
 }
 
 static struct ssefix *
 stream(const char *last_id)
 {
-	struct ssefix *s = ssefix_open(S.port, NULL, last_id, 10000);
+	struct ssefix *s = ssefix_open(S.d.port, NULL, last_id, 10000);
 
 	cr_assert_not_null(s, "cannot connect");
 	cr_assert_eq(ssefix_status(s), 200);
@@ -242,7 +200,7 @@ all_caught_up(int report)
 	unsigned matched = 0, nfile = 0;
 	struct { char id[40]; long seq; } f[NINC];
 
-	snprintf(path, sizeof(path), "%s/out.jsonl", S.dir);
+	snprintf(path, sizeof(path), "%s/out.jsonl", S.d.dir);
 	text = tenv_read_file(path);
 	for (line = strtok_r(text, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {
@@ -335,7 +293,7 @@ Test(tocsind_sse, reconnects_and_a_restart_miss_nothing_and_repeat_nothing,
 		char path[128], *t;
 		int n0, n1;
 
-		snprintf(path, sizeof(path), "%s/out.jsonl", S.dir);
+		snprintf(path, sizeof(path), "%s/out.jsonl", S.d.dir);
 		t = tenv_read_file(path);
 		n0 = pubfix_count_lines(t);
 		free(t);
@@ -348,7 +306,7 @@ Test(tocsind_sse, reconnects_and_a_restart_miss_nothing_and_repeat_nothing,
 		} while (n1 == n0 && tenv_mono_ms() < end);
 		cr_assert_gt(n1, n0, "no event in 20 s after the second left");
 	}
-	cr_assert_eq(pubfix_stop(&S.daemon, SIGKILL), 128 + SIGKILL);
+	cr_assert_eq(pubfix_stop(&S.d.daemon, SIGKILL), 128 + SIGKILL);
 	sleep(1);
 	daemon_up();
 	c = stream(last);
@@ -364,7 +322,7 @@ Test(tocsind_sse, reconnects_and_a_restart_miss_nothing_and_repeat_nothing,
 
 	expect_reset("bogus!", "not an id");
 	expect_reset("1.2.3", "names 3 shards");
-	cr_assert_eq(httpfix_do(S.port, "GET", "/metrics", NULL, NULL, &r),
+	cr_assert_eq(httpfix_do(S.d.port, "GET", "/metrics", NULL, NULL, &r),
 	    200);
 	cr_expect(strstr(r.body, "tocsin_sse_resumes_total{from=\"journal\"} 1")
 	    != NULL, "the resume after the restart read the journal: %s",
@@ -376,22 +334,7 @@ Test(tocsind_sse, reconnects_and_a_restart_miss_nothing_and_repeat_nothing,
 	httpfix_free(&r);
 
 	/* SIGTERM with the stream open (suspended): a clean stop */
-	{
-		int rc = pubfix_stop(&S.daemon, SIGTERM);
-		char *log = daemon_log();
-
-		cr_expect_eq(rc, 0, "tocsind exit %d: %s", rc, log);
-		char path[140], *prev;
-
-		snprintf(path, sizeof(path), "%s/tocsind.err.prev", S.dir);
-		prev = tenv_read_file(path);
-		cr_expect(strstr(log, " stop reason=SIGTERM") != NULL, "%s",
-		    log);
-		/* TOCSIN_BUILD=build/thread: no report in either run */
-		cr_expect(strstr(log, "ThreadSanitizer") == NULL, "%s", log);
-		cr_expect(strstr(prev, "ThreadSanitizer") == NULL, "%s", prev);
-		free(prev);
-		free(log);
-	}
+	/* TOCSIN_BUILD=build/thread: no report in either run */
+	dfix_stop_clean(&S.d, NULL);
 	ssefix_close(c);
 }

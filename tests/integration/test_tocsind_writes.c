@@ -31,38 +31,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/support/dfix.h"
 #include "tests/support/httpfix.h"
-#include "tests/support/proc.h"
 #include "tests/support/pubfix.h"
 #include "tests/support/tenv.h"
 
 #define TOKEN	"tocsin-writes-token-8d2e61b0"
 #define AUTH	"Authorization: Bearer " TOKEN "\r\n"
 
-struct wenv {
-	char	 dir[64];
-	char	 net[32];
-	int	 modport;
-	pid_t	 daemon;
-	int	 port;
-};
-
-static struct wenv W;
+static struct {
+	struct dfix d;
+	char	 net[32];	/* "127.2.Y." */
+	int	 modport;	/* nothing listens there */
+} W;
 
 static void
 wenv_fini(void)
 {
-	char cmd[128];
-
-	pubfix_stop(&W.daemon, SIGKILL);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", W.dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "test_tocsind_writes: cannot remove %s\n",
-		    W.dir);
+	dfix_fini(&W.d, "test_tocsind_writes");
 }
 
 TestSuite(tocsind_writes, .fini = wenv_fini, .timeout = 240);
@@ -71,19 +60,14 @@ static void
 setup(void)
 {
 	unsigned r = tenv_seed(31);
-	char a[40], yaml[4096], path[128];
+	char a[40], yaml[4096];
 
-	memset(&W, 0, sizeof(W));
-	W.daemon = -1;
-	snprintf(W.dir, sizeof(W.dir), "/tmp/tocsin-writes-XXXXXX");
-	cr_assert_not_null(mkdtemp(W.dir));
+	dfix_init(&W.d, "writes");
 	snprintf(W.net, sizeof(W.net), "127.2.%u.", (r >> 8) % 250 + 1);
 	snprintf(a, sizeof(a), "%s1", W.net);
 	W.modport = tenv_free_port(a);
 	cr_assert_gt(W.modport, 0);
-	tenv_write_file(W.dir, "token", TOKEN "\n");
-	snprintf(path, sizeof(path), "%s/token", W.dir);
-	cr_assert_eq(chmod(path, 0600), 0);
+	dfix_token(W.d.dir, TOKEN, 0600);
 	snprintf(yaml, sizeof(yaml),
 	    "daemon: {shards: 2, state_dir: %s/state}\n"
 	    "modbus: {port: %d, timeout: 100ms, interval: 300ms, "
@@ -106,61 +90,14 @@ setup(void)
 	    "  - {id: T1-rect, site: T1, profile: rect, host: %s1}\n"
 	    "  - {id: T2-rect, site: T2, profile: rect, host: %s2}\n"
 	    "  - {id: T3-rect, site: T3, profile: rect, host: %s3}\n",
-	    W.dir, W.modport, W.dir, W.dir, W.net, W.net, W.net);
-	tenv_write_file(W.dir, "t.yaml", yaml);
-}
-
-static char *
-daemon_log(void)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), "%s/tocsind.err", W.dir);
-	return tenv_read_file(path);
+	    W.d.dir, W.modport, W.d.dir, W.d.dir, W.net, W.net, W.net);
+	tenv_write_file(W.d.dir, "t.yaml", yaml);
 }
 
 static void
 daemon_up(void)
 {
-	char prog[512], cfg[128], path[128], prev[140];
-	char *argv[] = { prog, "-c", cfg, NULL };
-	struct httpfix_resp r;
-	int64_t end;
-
-	snprintf(prog, sizeof(prog), "%s", proc_build_path("tocsind"));
-	snprintf(cfg, sizeof(cfg), "%s/t.yaml", W.dir);
-	cr_assert_eq(access(prog, X_OK), 0, "no %s (set TOCSIN_BUILD)", prog);
-	snprintf(path, sizeof(path), "%s/tocsind.err", W.dir);
-	snprintf(prev, sizeof(prev), "%s.prev", path);
-	(void)rename(path, prev);
-	W.daemon = pubfix_spawn(W.dir, argv, "tocsind.out", "tocsind.err");
-	W.port = httpfix_port_from_log(path, 10000);
-	cr_assert_gt(W.port, 0, "no \"http listening on\" line in 10 s");
-	end = tenv_mono_ms() + 15000;
-	while (httpfix_do(W.port, "GET", "/readyz", NULL, NULL, &r) != 200 &&
-	    tenv_mono_ms() < end) {
-		httpfix_free(&r);
-		usleep(100000);
-	}
-	cr_assert_eq(r.status, 200, "/readyz: %d %s", r.status, r.body);
-	httpfix_free(&r);
-}
-
-/* A request: its status; the body parsed into *out (must be JSON). */
-static int
-req(const char *method, const char *path, const char *hdrs,
-    const char *body, json_t **out)
-{
-	struct httpfix_resp r;
-	int st = httpfix_do(W.port, method, path, hdrs, body, &r);
-
-	*out = json_loads(r.body, 0, NULL);
-	cr_assert_not_null(*out, "%s %s: %d, not JSON: %s", method, path, st,
-	    r.body);
-	if (st == 503)
-		cr_expect_not_null(strstr(r.headers, "Retry-After"));
-	httpfix_free(&r);
-	return st;
+	dfix_up(&W.d, "t.yaml", 10000, 15000);
 }
 
 /* A write that must fail with status want and an error naming needle. */
@@ -169,7 +106,7 @@ expect_refused(int want, const char *path, const char *hdrs,
     const char *body, const char *needle)
 {
 	json_t *j;
-	int st = req("POST", path, hdrs, body, &j);
+	int st = dfix_json(&W.d, "POST", path, hdrs, body, &j);
 	const char *e = json_string_value(json_object_get(j, "error"));
 
 	cr_expect_eq(st, want, "POST %s %s: %d, not %d (%s)", path, body, st,
@@ -190,7 +127,7 @@ id_of(const char *site, char *out, size_t len)
 
 	snprintf(path, sizeof(path), "/api/v1/incidents?site=%s", site);
 	for (;;) {
-		cr_assert_eq(req("GET", path, NULL, NULL, &j), 200);
+		cr_assert_eq(dfix_json(&W.d, "GET", path, NULL, NULL, &j), 200);
 		a = json_object_get(j, "incidents");
 		if (json_array_size(a) == 1)
 			break;
@@ -222,7 +159,8 @@ expect_shown(const char *id, const char *state, const char *actor,
 	while (!found && tenv_mono_ms() < end) {
 		json_decref(j);
 		/* 404 until the view has it (after a restart: the dumps) */
-		if (req("GET", path, NULL, NULL, &j) != 200 || strcmp(json_string_value(json_object_get(json_object_get(j,
+		if (dfix_json(&W.d, "GET", path, NULL, NULL, &j) != 200 ||
+		    strcmp(json_string_value(json_object_get(json_object_get(j,
 		    "incident"), "state")), state) != 0) {
 			usleep(100000);
 			continue;
@@ -259,7 +197,8 @@ windows(char *buf, size_t len, json_t **first)
 	json_t *j, *w;
 	size_t i, o = 0;
 
-	cr_assert_eq(req("GET", "/api/v1/maintenance", NULL, NULL, &j), 200);
+	cr_assert_eq(dfix_json(&W.d, "GET", "/api/v1/maintenance", NULL, NULL,
+	    &j), 200);
 	buf[0] = '\0';
 	json_array_foreach(json_object_get(j, "windows"), i, w)
 		o += (size_t)snprintf(buf + o, len - o, "%s%lld", o ? "," : "",
@@ -306,8 +245,8 @@ Test(tocsind_writes, actions_windows_and_sites)
 
 	/* an ack: 200 after the journal, then the view shows it */
 	snprintf(path, sizeof(path), "/api/v1/incidents/%s/ack", t1);
-	st = req("POST", path, AUTH, "{\"actor\":\"amy\",\"note\":\"on it\"}",
-	    &j);
+	st = dfix_json(&W.d, "POST", path, AUTH, "{\"actor\":\"amy\","
+	    "\"note\":\"on it\"}", &j);
 	cr_assert_eq(st, 200, "%s", json_dumps(j, JSON_COMPACT));
 	cr_expect_str_eq(json_string_value(json_object_get(j, "incident")), t1);
 	cr_expect_str_eq(json_string_value(json_object_get(j, "action")),
@@ -326,8 +265,8 @@ Test(tocsind_writes, actions_windows_and_sites)
 	    "\"satisfaction\":5}", "not resolved");
 	/* a note is one more step */
 	snprintf(path, sizeof(path), "/api/v1/incidents/%s/note", t1);
-	cr_expect_eq(req("POST", path, AUTH, "{\"actor\":\"amy\",\"note\":"
-	    "\"generator on the way\"}", &j), 200);
+	cr_expect_eq(dfix_json(&W.d, "POST", path, AUTH, "{\"actor\":\"amy\","
+	    "\"note\":\"generator on the way\"}", &j), 200);
 	cr_expect_eq(json_integer_value(json_object_get(j, "seq")), seq + 1);
 	json_decref(j);
 
@@ -335,7 +274,7 @@ Test(tocsind_writes, actions_windows_and_sites)
 	{
 		struct httpfix_resp r;
 
-		cr_assert_eq(httpfix_do(W.port, "GET", "/metrics", NULL, NULL,
+		cr_assert_eq(httpfix_do(W.d.port, "GET", "/metrics", NULL, NULL,
 		    &r), 200);
 		cr_expect(strstr(r.body, "tocsin_http_writes_total{result=\"done\"} "
 		    "2\n") != NULL, "%s", r.body);
@@ -345,9 +284,8 @@ Test(tocsind_writes, actions_windows_and_sites)
 	}
 
 	/* an ack through tocsin.actions reaches the same timelines */
-	snprintf(lpath, sizeof(lpath), "%s/tocsind.err", W.dir);
-	if (getenv("TOCSIN_SANITIZER") != NULL &&
-	    strcmp(getenv("TOCSIN_SANITIZER"), "thread") == 0) {
+	snprintf(lpath, sizeof(lpath), "%s/tocsind.err", W.d.dir);
+	if (!tenv_kafka()) {
 		fprintf(stderr, "test_tocsind_writes: no Kafka with TSan\n");
 	} else {
 		cr_assert_eq(pubfix_mock_bootstrap(lpath, boot, sizeof(boot),
@@ -366,7 +304,7 @@ Test(tocsind_writes, actions_windows_and_sites)
 	snprintf(body, sizeof(body), "{\"site\":\"T2\",\"start\":\"%s\","
 	    "\"end\":\"%s\",\"reason\":\"rectifier swap\",\"actor\":\"amy\"}",
 	    s, e);
-	st = req("POST", "/api/v1/maintenance", AUTH, body, &j);
+	st = dfix_json(&W.d, "POST", "/api/v1/maintenance", AUTH, body, &j);
 	cr_assert_eq(st, 201, "%s", json_dumps(j, JSON_COMPACT));
 	wid = json_integer_value(json_object_get(j, "id"));
 	cr_expect_gt(wid, 0);
@@ -397,8 +335,8 @@ Test(tocsind_writes, actions_windows_and_sites)
 	/* the site; its device's state is the poll thread's copy, made
 	 * once a second: wait for it (5 s) */
 	for (int64_t end = tenv_mono_ms() + 5000; ; usleep(100000)) {
-		cr_assert_eq(req("GET", "/api/v1/sites/T1", NULL, NULL, &j),
-		    200);
+		cr_assert_eq(dfix_json(&W.d, "GET", "/api/v1/sites/T1", NULL,
+		    NULL, &j), 200);
 		w = json_object_get(json_array_get(json_object_get(
 		    json_object_get(j, "site"), "devices"), 0), "comm");
 		if (strcmp(json_string_value(w), "lost") == 0 ||
@@ -422,11 +360,12 @@ Test(tocsind_writes, actions_windows_and_sites)
 	    json_array_get(json_object_get(j, "incidents"), 0), "incident"),
 	    "id")), t1);
 	json_decref(j);
-	cr_expect_eq(req("GET", "/api/v1/sites/T9", NULL, NULL, &j), 404);
+	cr_expect_eq(dfix_json(&W.d, "GET", "/api/v1/sites/T9", NULL, NULL, &j),
+	    404);
 	json_decref(j);
 
 	/* SIGKILL, restart: the window is still there, with its actor */
-	pubfix_stop(&W.daemon, SIGKILL);
+	pubfix_stop(&W.d.daemon, SIGKILL);
 	daemon_up();
 	windows(ids, sizeof(ids), &w);
 	cr_expect_str_eq(ids, want);
@@ -441,7 +380,8 @@ Test(tocsind_writes, actions_windows_and_sites)
 	snprintf(body, sizeof(body), "{\"area\":\"south\",\"start\":\"%s\","
 	    "\"end\":\"%s\",\"reason\":\"grid works\",\"actor\":\"bob\"}", s,
 	    e);
-	cr_assert_eq(req("POST", "/api/v1/maintenance", AUTH, body, &j), 201);
+	cr_assert_eq(dfix_json(&W.d, "POST", "/api/v1/maintenance", AUTH, body,
+	    &j), 201);
 	cr_expect_neq(json_integer_value(json_object_get(j, "id")), wid);
 	snprintf(want, sizeof(want), "%lld",
 	    (long long)json_integer_value(json_object_get(j, "id")));
@@ -450,27 +390,15 @@ Test(tocsind_writes, actions_windows_and_sites)
 	json_decref(j);
 	/* deleted: 200, then no longer listed, and 404 */
 	snprintf(path, sizeof(path), "/api/v1/maintenance/%lld", wid);
-	cr_expect_eq(req("DELETE", path, AUTH, NULL, &j), 200);
+	cr_expect_eq(dfix_json(&W.d, "DELETE", path, AUTH, NULL, &j), 200);
 	cr_expect_eq(json_integer_value(json_object_get(j, "id")), wid);
 	json_decref(j);
 	windows(ids, sizeof(ids), NULL);
 	cr_expect_str_eq(ids, want, "only the new window is left");
-	cr_expect_eq(req("DELETE", path, AUTH, NULL, &j), 404);
+	cr_expect_eq(dfix_json(&W.d, "DELETE", path, AUTH, NULL, &j), 404);
 	json_decref(j);
 
-	{
-		char *log = daemon_log();
-		int rc = pubfix_stop(&W.daemon, SIGTERM);
-
-		free(log);
-		log = daemon_log();
-		cr_expect_eq(rc, 0, "tocsind exit %d: %s", rc, log);
-		cr_expect(strstr(log, TOKEN) == NULL, "the token is logged");
-		cr_expect(strstr(log, "ThreadSanitizer") == NULL, "%s", log);
-		free(log);
-		snprintf(lpath, sizeof(lpath), "%s/tocsind.err.prev", W.dir);
-		log = tenv_read_file(lpath);	/* the killed run's */
-		cr_expect(strstr(log, "ThreadSanitizer") == NULL, "%s", log);
-		free(log);
-	}
+	/* SIGTERM: exit 0; neither run logged the token or a
+	 * ThreadSanitizer report */
+	dfix_stop_clean(&W.d, TOKEN);
 }

@@ -128,3 +128,11 @@ tenv_read_file(const char *path)
 	buf[len] = '\0';
 	return buf;
 }
+
+int
+tenv_kafka(void)
+{
+	const char *san = getenv("TOCSIN_SANITIZER");
+
+	return san == NULL || strcmp(san, "thread") != 0;
+}

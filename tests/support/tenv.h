@@ -43,4 +43,11 @@ char	*tenv_read_file(const char *path);
  */
 char	*tenv_demo_yaml(unsigned x, int port, int shortdelay);
 
+/*
+ * 1 if the tocsind under test publishes to Kafka; 0 for the
+ * ThreadSanitizer build (TOCSIN_SANITIZER=thread), which has no Kafka
+ * publisher: librdkafka's threads are invisible to TSan.
+ */
+int	 tenv_kafka(void);
+
 #endif
