@@ -252,6 +252,8 @@ ij_sla(struct incjson_buf *b, const struct corr_event *ev)
 			ij_time(b, v.deadline_ms);
 		else
 			IJ_LIT(b, "null");
+		IJ_LIT(b, ",\"budget_ms\":");
+		ij_i64(b, v.duration_ms);
 		IJ_LIT(b, ",\"remaining_ms\":");
 		ij_i64(b, v.remaining_ms);
 		IJ_KBOOL(b, ",\"paused\":", v.paused);
@@ -413,6 +415,12 @@ incjson_append(struct incjson_buf *b, const struct fleet *f,
 	IJ_KNSTR(b, ",\"site\":", ci->kind != CORR_KIND_AREA ?
 	    f->sites[ci->site].id : NULL);
 	IJ_KSTR(b, ",\"area\":", f->areas[ci->area]);
+	IJ_LIT(b, ",\"region\":");
+	if (ci->kind != CORR_KIND_AREA)
+		ij_name(b, fleet_region_name(
+		    (enum region)f->sites[ci->site].region));
+	else
+		IJ_LIT(b, "null");
 	IJ_KNAME(b, ",\"severity\":",
 	    fleet_severity_name((enum severity)ci->severity));
 	IJ_KNAME(b, ",\"state\":", corr_state_name((enum corr_state)ci->state));

@@ -28,9 +28,10 @@ incoracle_clocks(const struct sla_engine *e, const struct sla_incident *inc,
 
 		sla_clock_view(e, inc, (enum sla_clock_kind)k, now, &v);
 		utc_format(v.deadline_ms, ts);
-		c = json_pack("{s:s, s:o, s:I, s:b, s:b, s:b}",
+		c = json_pack("{s:s, s:o, s:I, s:I, s:b, s:b, s:b}",
 		    "state", states[v.state],
 		    "deadline", v.has_deadline ? json_string(ts) : json_null(),
+		    "budget_ms", (json_int_t)v.duration_ms,
 		    "remaining_ms", (json_int_t)v.remaining_ms,
 		    "paused", v.paused, "met", v.met, "breached", v.breached);
 		json_object_set_new(o, names[k], c);
@@ -156,6 +157,9 @@ incoracle_build(const struct fleet *f, const struct corr_event *ev)
 	json_object_set_new(inc, "site", ci->kind != CORR_KIND_AREA ?
 	    json_string(f->sites[ci->site].id) : json_null());
 	json_object_set_new(inc, "area", json_string(f->areas[ci->area]));
+	json_object_set_new(inc, "region", ci->kind != CORR_KIND_AREA ?
+	    json_string(fleet_region_name(
+	    (enum region)f->sites[ci->site].region)) : json_null());
 	json_object_set_new(inc, "severity",
 	    json_string(fleet_severity_name((enum severity)ci->severity)));
 	json_object_set_new(inc, "state",
