@@ -430,7 +430,8 @@ replay_show(char *dst, size_t len, const char *s)
 	X(EDGE, "edge") X(SEVERITY, "severity") X(VALUE, "value")	\
 	X(INCIDENT, "incident") X(ACTION, "action") X(ACTOR, "actor")	\
 	X(NOTE, "note") X(MAINT, "maintenance") X(ID, "id")		\
-	X(AREA, "area") X(START, "start") X(END, "end") X(REASON, "reason")
+	X(AREA, "area") X(START, "start") X(END, "end") X(REASON, "reason") \
+	X(SATISFACTION, "satisfaction")
 
 #define RK_ENUM(e, s)	RK_##e,
 #define RK_NAME(e, s)	s,
@@ -463,7 +464,7 @@ static const struct {
 	    RB(RK_AT) | RB(RK_DEVICE) | RB(RK_CODE) | RB(RK_EDGE) },
 	[REPLAY_ACTION] = { "action",
 	    RB(RK_AT) | RB(RK_INCIDENT) | RB(RK_ACTION) | RB(RK_ACTOR) |
-	    RB(RK_NOTE),
+	    RB(RK_NOTE) | RB(RK_SATISFACTION),
 	    RB(RK_AT) | RB(RK_INCIDENT) | RB(RK_ACTION) | RB(RK_ACTOR) },
 	[REPLAY_MAINT_ADD] = { "maintenance add",
 	    RB(RK_AT) | RB(RK_MAINT) | RB(RK_ID) | RB(RK_SITE) | RB(RK_AREA) |
@@ -512,6 +513,7 @@ replay_find_key(const struct replay_span *key)
 	case 5 * 256 + 's': k = RK_START; break;
 	case 3 * 256 + 'e': k = RK_END; break;
 	case 6 * 256 + 'r': k = RK_REASON; break;
+	case 12 * 256 + 's': k = RK_SATISFACTION; break;
 	default: return -1;
 	}
 	return replay_key_lens[k] == key->n &&
@@ -552,6 +554,14 @@ replay_value(struct replay_cur *c, int k, struct replay_rec *out, int *remove,
 			BAD("id: want an integer from 1 to %" PRIu32,
 			    UINT32_MAX);
 		out->maint_id = (uint32_t)d;
+		return 0;
+	}
+	if (k == RK_SATISFACTION) {
+		if (c->p >= c->end || *c->p == '"' ||
+		    replay_number(c, &d) != 0 || d < 1 || d > 5 ||
+		    d != floor(d))
+			BAD("satisfaction: want an integer from 1 to 5");
+		out->satisfaction = (uint8_t)d;
 		return 0;
 	}
 	if (c->p >= c->end || *c->p != '"')
@@ -795,6 +805,7 @@ replay_rec_clear(struct replay_rec *out)
 	out->device[0] = out->site[0] = out->code[0] = '\0';
 	out->action = 0;
 	out->incident[0] = out->actor[0] = out->note[0] = '\0';
+	out->satisfaction = 0;
 	out->maint_id = 0;
 	out->area[0] = '\0';
 	out->start_ms = out->end_ms = 0;
@@ -888,6 +899,8 @@ replay_parse_general(const char *line, size_t len, struct replay_rec *out,
 	if (replay_kinds[kind].needs & ~seen)
 		BAD("missing %s",
 		    replay_first_key(replay_kinds[kind].needs & ~seen));
+	if ((seen & RB(RK_SATISFACTION)) && out->action != CORR_ACT_CLOSE)
+		BAD("satisfaction: only a close carries the customer's rating");
 	if (kind == REPLAY_MAINT_ADD) {
 		if (!(seen & (RB(RK_SITE) | RB(RK_AREA))))
 			BAD("a window needs a site or an area");
@@ -1265,6 +1278,7 @@ replay_action(struct replay_engine *re, const struct replay_line *l)
 		.actor = rec->actor,
 		.note = rec->note[0] != '\0' ? rec->note : NULL,
 		.at = rec->at_ms,
+		.satisfaction = rec->satisfaction,
 	};
 	char why[160], show[REPLAY_SHOWLEN], whyshow[sizeof(why)];
 

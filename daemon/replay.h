@@ -63,6 +63,7 @@ struct replay_rec {
 	char	 incident[CORR_ID_LEN];	/* non-empty */
 	char	 actor[REPLAY_IDLEN];	/* non-empty */
 	char	 note[REPLAY_NOTELEN];	/* action note, window reason */
+	uint8_t	 satisfaction;		/* close: 1-5, 0: not given */
 	/* REPLAY_MAINT_ADD, REPLAY_MAINT_REMOVE */
 	uint32_t maint_id;		/* > 0 */
 	char	 area[REPLAY_IDLEN];	/* window: its area if no site */

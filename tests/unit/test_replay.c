@@ -339,6 +339,12 @@ Test(replay, parses_action_lines)
 	cr_assert_eq(r.action, CORR_ACT_CLOSE);
 	cr_assert_str_eq(r.incident, "DEMO-0-12");
 	cr_assert_eq(r.at_ms, 1795428000000LL);
+	cr_assert_eq(r.satisfaction, 0);
+	/* a close may carry the customer's rating, as on tocsin.actions */
+	cr_assert_eq(parse("{\"at\":\"2026-11-23T18:00:00Z\",\"incident\":"
+	    "\"DEMO-0-12\",\"action\":\"close\",\"actor\":\"a\","
+	    "\"satisfaction\":4}", &r, err), 0, "%s", err);
+	cr_assert_eq(r.satisfaction, 4);
 	/* a line without action or maintenance is still an alarm */
 	cr_assert_eq(parse("{\"at\":\"2026-11-23T10:00:00Z\",\"device\":\"d\","
 	    "\"code\":\"C\",\"edge\":\"raise\"}", &r, err), 0, "%s", err);
@@ -414,6 +420,11 @@ Test(replay, rejects_bad_action_and_maintenance_lines)
 		{ ACT ",\"maintenance\":\"add\"}",
 		    "action and maintenance on one line" },
 		{ ACT ",\"note\":7}", "note: not a string" },
+		{ ACT ",\"satisfaction\":4}", "satisfaction: only a close" },
+		{ AT "\"incident\":\"I-1\",\"action\":\"close\",\"actor\":\"a\","
+		    "\"satisfaction\":6}", "satisfaction: want an integer from 1" },
+		{ AT "\"incident\":\"I-1\",\"action\":\"close\",\"actor\":\"a\","
+		    "\"satisfaction\":\"5\"}", "satisfaction: want an integer" },
 		{ AT "\"maintenance\":\"edit\",\"id\":7}",
 		    "maintenance: want add or remove" },
 		{ AT "\"maintenance\":\"remove\"}", "missing id" },
