@@ -71,8 +71,8 @@ static const struct opt opts[] = {
 	{ "site", 0, S(site), B(CTL_INCIDENTS) | B(CTL_MAINT_ADD) |
 	    B(CTL_COMPLAINT), 0, 0 },
 	{ "area", 0, S(area), B(CTL_INCIDENTS) | B(CTL_MAINT_ADD), 0, 0 },
-	{ "customer", 0, S(customer), B(CTL_INCIDENTS) | B(CTL_COMPLAINT), 0,
-	    0 },
+	{ "customer", 0, S(customer), B(CTL_INCIDENTS) | B(CTL_COMPLAINT) |
+	    B(CTL_REPORT), 0, 0 },
 	{ "tier", 0, S(tier), B(CTL_INCIDENTS), 0, 0 },
 	{ "severity", 0, S(severity), B(CTL_INCIDENTS) | B(CTL_COMPLAINT), 0,
 	    0 },
@@ -87,6 +87,9 @@ static const struct opt opts[] = {
 	{ "reason", 0, S(reason), B(CTL_MAINT_ADD), 0, 0 },
 	{ "plain", 0, F(plain), B(CTL_WATCH), 0, 0 },
 	{ "once", 0, F(once), B(CTL_WATCH), 0, 0 },
+	{ "month", 0, S(month), B(CTL_REPORT), 0, 0 },
+	{ "out", 0, S(out), B(CTL_REPORT), 0, 0 },
+	{ "history", 0, S(history), B(CTL_REPORT), 0, 0 },
 	{ "help", 'h', O_CMD, 0, ALL, CTL_HELP, 0 },
 	{ "version", 'V', O_CMD, 0, ALL, CTL_VERSION, 0 },
 };
@@ -117,6 +120,7 @@ static const struct {
 	{ "resume", CTL_RESUME, 1, "ID" },
 	{ "command", CTL_COMMAND, 2, "DEVICE NAME" },
 	{ "watch", CTL_WATCH, 0, "" },
+	{ "report", CTL_REPORT, 0, "--month YYYY-MM" },
 	{ "help", CTL_HELP, 0, "" },
 	{ "version", CTL_VERSION, 0, "" },
 	{ "maintenance add", CTL_MAINT_ADD, 0, "" },
@@ -146,13 +150,17 @@ const char ctlopt_usage[] =
 "  maintenance delete ID\n"
 "  command DEVICE NAME [--incident ID]   a profile's remote command\n"
 "  watch [--plain] [--once]        the live board (q quits, ? for keys)\n"
+"  report --month YYYY-MM [--customer C] [--out DIR] [--history DIR]\n"
+"                                  the monthly SLA report (HTML and CSV)\n"
+"                                  from tocsind's history files\n"
 "\n"
 "options:\n"
 "  -s, --server URL       tocsind's HTTP API ($TOCSIN_SERVER;\n"
 "                         default " CTLOPT_DEFAULT_SERVER ")\n"
 "  -t, --token-file FILE  the bearer token for writes ($TOCSIN_TOKEN_FILE;\n"
 "                         mode 0600 or 0400)\n"
-"  --config FILE          settings file: server, token_file, actor\n"
+"  --config FILE          settings file: server, token_file, actor,\n"
+"                         history\n"
 "                         (default $TOCSIN_CTL_CONFIG,\n"
 "                         else ~/.config/tocsin/ctl.conf)\n"
 "  --actor NAME           who acts (default $USER)\n"
@@ -359,6 +367,11 @@ ctlopt_parse(int argc, char *const argv[], struct ctlopt *o, char *err,
 		    "--site X [--severity V] TEXT");
 		return -EINVAL;
 	}
+	if (o->cmd == CTL_REPORT && o->month == NULL) {
+		snprintf(err, errlen, "usage: tocsinctl report --month YYYY-MM "
+		    "[--customer C] [--out DIR] [--history DIR]");
+		return -EINVAL;
+	}
 	if (o->timeout_ms == 0)
 		o->timeout_ms = 10000;
 	return 0;
@@ -391,6 +404,7 @@ static const struct {
 	K("server", f_server),
 	K("token_file", f_token),
 	K("actor", f_actor),
+	K("history", f_history),
 };
 #undef K
 
@@ -407,7 +421,7 @@ conf_key(void *arg, const char *key, const char *value, char *err,
 			break;
 	if (k == sizeof(conf_keys) / sizeof(conf_keys[0])) {
 		snprintf(err, errlen, "unknown key \"%s\" (server, token_file, "
-		    "actor)", key);
+		    "actor, history)", key);
 		return -EINVAL;
 	}
 	dst = (char *)o + conf_keys[k].off;
@@ -494,5 +508,8 @@ ctlopt_resolve(struct ctlopt *o, const struct ctlopt_env *env, char *err,
 	if (o->actor == NULL)
 		o->actor = o->f_actor[0] ? o->f_actor : env->user &&
 		    *env->user ? env->user : NULL;
+	if (o->history == NULL)
+		o->history = o->f_history[0] ? o->f_history :
+		    CTLOPT_DEFAULT_HISTORY;
 	return 0;
 }

@@ -13,7 +13,9 @@
  * environment (TOCSIN_SERVER, TOCSIN_TOKEN_FILE), the configuration file
  * (`server`, `token_file` keys), the default (http://127.0.0.1:8471; no
  * token file).  The actor: --actor, the file's `actor`, then $USER (a
- * name set on purpose wins over the login name).
+ * name set on purpose wins over the login name).  The report's history
+ * directory: --history, the file's `history`, then
+ * CTLOPT_DEFAULT_HISTORY.
  * The file is --config FILE, else $TOCSIN_CTL_CONFIG, else
  * $XDG_CONFIG_HOME/tocsin/ctl.conf, else ~/.config/tocsin/ctl.conf; a
  * file named by --config or $TOCSIN_CTL_CONFIG must exist, the default
@@ -45,11 +47,13 @@ enum ctl_cmd {
 	CTL_ACK, CTL_DISPATCH, CTL_ON_SITE, CTL_RESOLVE, CTL_CLOSE, CTL_NOTE,
 	CTL_PAUSE, CTL_RESUME, CTL_COMPLAINT,
 	CTL_MAINT_ADD, CTL_MAINT_LIST, CTL_MAINT_DELETE,
-	CTL_COMMAND, CTL_WATCH, CTL_HELP, CTL_VERSION,
+	CTL_COMMAND, CTL_WATCH, CTL_REPORT, CTL_HELP, CTL_VERSION,
 	CTL__NCMD
 };
 
 #define CTLOPT_DEFAULT_SERVER	"http://127.0.0.1:8471"
+/* tocsind's history with etc/tocsin.yaml's daemon.state_dir */
+#define CTLOPT_DEFAULT_HISTORY	"/var/lib/tocsin/history"
 
 struct ctlopt {
 	enum ctl_cmd	 cmd;
@@ -71,8 +75,13 @@ struct ctlopt {
 	/* watch */
 	int		 plain;		/* lines, even on a terminal */
 	int		 once;		/* one board, then exit */
+	/* report (and --customer) */
+	const char	*month;		/* YYYY-MM */
+	const char	*out;		/* directory written, default "." */
+	const char	*history;	/* resolved: flag, file, default */
 	/* storage for values read from the file and environment */
-	char		 f_server[512], f_token[1024], f_actor[128];
+	char		 f_server[512], f_token[1024], f_actor[128],
+			 f_history[1024];
 	char		 f_where[1100];	/* where server came from, for errors */
 };
 

@@ -1,13 +1,14 @@
 /*
  * tocsinctl.c - the command-line client of tocsind's HTTP API
  * (docs/tocsinctl.md): status, the incident list and detail, the
- * incident actions, maintenance windows, remote commands and the live
- * board.  Human tables by default; --json prints the server's JSON.
+ * incident actions, maintenance windows, remote commands, the live
+ * board, and the monthly report (from the history files, no server).  Human tables by default; --json prints the server's JSON.
  *
  * The parts are modules: daemon/ctlopt (command line, environment,
  * config file), daemon/ctlhttp (the HTTP/1.1 client), daemon/ctlboard
  * (the board and the incident table), daemon/ctlsse (the event stream),
- * daemon/ctlwatch (the board's terminal loop), daemon/ctltext (the config
+ * daemon/ctlwatch (the board's terminal loop), daemon/ctlreport (the
+ * monthly report's files), daemon/ctltext (the config
  * file's lines, /metrics samples).  This file maps each command to its
  * requests and prints the answers.
  *
@@ -36,6 +37,7 @@
 #include "daemon/ctlboard.h"
 #include "daemon/ctlhttp.h"
 #include "daemon/ctlopt.h"
+#include "daemon/ctlreport.h"
 #include "daemon/ctltext.h"
 #include "daemon/ctlwatch.h"
 #include "daemon/http.h"
@@ -748,6 +750,18 @@ cmd_watch(struct ctl *c)
 	return ctlwatch_run(&w);
 }
 
+static int
+cmd_report(struct ctl *c)
+{
+	struct ctlreport_cfg r;
+
+	r.history = c->o.history;
+	r.month = c->o.month;
+	r.customer = c->o.customer;
+	r.out = c->o.out != NULL ? c->o.out : ".";
+	return ctlreport_run(&r, stdout, stderr);
+}
+
 /* What runs each command (help and version are answered in main). */
 static int (*const cmds[CTL__NCMD])(struct ctl *) = {
 	[CTL_STATUS] = cmd_status,
@@ -768,6 +782,7 @@ static int (*const cmds[CTL__NCMD])(struct ctl *) = {
 	[CTL_MAINT_DELETE] = cmd_maint_delete,
 	[CTL_COMMAND] = cmd_command,
 	[CTL_WATCH] = cmd_watch,
+	[CTL_REPORT] = cmd_report,
 };
 
 int
