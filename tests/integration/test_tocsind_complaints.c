@@ -20,22 +20,28 @@
  * restart it is listed again, acknowledged, its ack clock met and
  * stopped, its resolve clock still running to the same deadline, its
  * timeline opened (the complaint's actor and text) then acknowledged.
+ * Resolved and closed with the customer's rating 4: the closed event is
+ * in the history file of its month, and `tocsinctl report` of that month
+ * for c2 counts one complaint, responded and resolved in time, rated 4.
  * SIGTERM: exit 0; neither run logged the token or a ThreadSanitizer
  * report (TOCSIN_BUILD=build/thread runs it on the TSan tocsind).
  *
  * Bounds: the port line 10 s; /readyz 15 s; the view showing the
- * complaint or a write 10 s; children stopped by PID.
+ * complaint, a write or the history file 10 s; the report 30 s; children stopped by PID.
  */
 #include <criterion/criterion.h>
+#include <glob.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon/utc.h"
 #include "tests/support/dfix.h"
+#include "tests/support/proc.h"
 #include "tests/support/pubfix.h"
 #include "tests/support/tenv.h"
 
@@ -164,6 +170,64 @@ clock_of(json_t *inc, const char *clock, const char **state, int *met)
 	return time_of(json_object_get(c, "deadline"));
 }
 
+/*
+ * The closed complaint in tocsind's history file (state/history/
+ * closed-YYYY-MM.jsonl, written by the history sink within 10 s), and
+ * `tocsinctl report` of that month for its customer.
+ */
+static void
+report_of_history(const char *id)
+{
+	char pat[128], hist[96], out[96], month[8], ctl[512], want[96];
+	char *argv[] = { ctl, "report", "--month", month, "--history", hist,
+	    "--out", out, "--customer", "c2", NULL };
+	struct proc_result r;
+	glob_t g;
+	char *text = NULL, *csv;
+	const char *base;
+
+	snprintf(hist, sizeof(hist), "%s/state/history", C.d.dir);
+	snprintf(pat, sizeof(pat), "%s/closed-*.jsonl", hist);
+	snprintf(want, sizeof(want), "\"event\":\"closed\",\"seq\"");
+	for (int64_t end = tenv_mono_ms() + 10000; ; usleep(100000)) {
+		memset(&g, 0, sizeof(g));
+		if (glob(pat, 0, NULL, &g) == 0 && g.gl_pathc == 1) {
+			text = tenv_read_file(g.gl_pathv[0]);
+			if (strstr(text, want) != NULL && strstr(text, id) != NULL)
+				break;
+			free(text);
+			text = NULL;
+		}
+		globfree(&g);
+		if (tenv_mono_ms() >= end)
+			break;
+	}
+	cr_assert_not_null(text, "no closed event of %s in %s within 10 s",
+	    id, pat);
+	base = strrchr(g.gl_pathv[0], '/') + strlen("/closed-");
+	snprintf(month, sizeof(month), "%.7s", base);
+	globfree(&g);
+	free(text);
+	snprintf(out, sizeof(out), "%s/report", C.d.dir);
+	cr_assert_eq(mkdir(out, 0755), 0);
+	snprintf(ctl, sizeof(ctl), "%s", proc_build_path("tocsinctl"));
+	cr_assert_eq(proc_run(argv, 30000, &r), 0);
+	cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+	snprintf(pat, sizeof(pat), "%s/tocsin-report-%s-c2.csv", out, month);
+	csv = tenv_read_file(pat);
+	/* one complaint, responded and resolved in time, rated 4 */
+	cr_expect(strstr(csv, ",c2,summary,all,all,complaints,1\n") != NULL,
+	    "%s", csv);
+	cr_expect(strstr(csv, ",c2,complaint,ack,all,met,1\n") != NULL);
+	cr_expect(strstr(csv, ",c2,complaint,resolve,all,met,1\n") != NULL);
+	cr_expect(strstr(csv, ",c2,complaint,resolve,all,breached,0\n") != NULL);
+	cr_expect(strstr(csv, ",c2,satisfaction,all,4,closes,1\n") != NULL);
+	cr_expect(strstr(csv, ",c2,by_cause,COMPLAINT,all,incidents,1\n") !=
+	    NULL);
+	free(csv);
+	proc_result_free(&r);
+}
+
 Test(tocsind_complaints, a_complaint_opens_an_incident_that_survives_kill9)
 {
 	const char *good = "{\"customer\":\"c2\",\"site\":\"T2\",\"text\":"
@@ -286,6 +350,18 @@ Test(tocsind_complaints, a_complaint_opens_an_incident_that_survives_kill9)
 	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(c, 1),
 	    "action")), "acknowledged");
 	json_decref(j);
+
+	/* resolved and closed with the customer's rating: into the history,
+	 * and from it into the monthly report (docs/report.md) */
+	snprintf(path, sizeof(path), "/api/v1/incidents/%s/resolve", id);
+	cr_assert_eq(dfix_json(&C.d, "POST", path, AUTH, "{\"actor\":\"amy\"}",
+	    &j), 200);
+	json_decref(j);
+	snprintf(path, sizeof(path), "/api/v1/incidents/%s/close", id);
+	cr_assert_eq(dfix_json(&C.d, "POST", path, AUTH, "{\"actor\":\"amy\","
+	    "\"note\":\"customer called back\",\"satisfaction\":4}", &j), 200);
+	json_decref(j);
+	report_of_history(id);
 
 	/* SIGTERM: exit 0; neither run's log has the token or a
 	 * ThreadSanitizer report (with TOCSIN_BUILD=build/thread this ran
