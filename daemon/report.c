@@ -718,18 +718,45 @@ struct pairs {
 	size_t		 n, cap;
 };
 
-static struct pair *
-pairs_get(struct pairs *p, const char *a, const char *b)
+static void
+pairs_add(struct pairs *p, const char *a, const char *b, int cur)
 {
-	for (size_t i = 0; i < p->n; i++)
-		if (strcmp(p->v[i].a, a) == 0 && strcmp(p->v[i].b, b) == 0)
-			return &p->v[i];
 	if (p->n == p->cap) {
 		p->cap = p->cap ? p->cap * 2 : 16;
 		p->v = xreallocarray(p->v, p->cap, sizeof(*p->v));
 	}
-	p->v[p->n] = (struct pair){ a, b, 0, 0 };
-	return &p->v[p->n++];
+	p->v[p->n++] = (struct pair){ a, b, 1, cur != 0 };
+}
+
+static int
+pair_name_cmp(const void *x, const void *y)
+{
+	const struct pair *p = x, *q = y;
+	int c = strcmp(p->a, q->a);
+
+	return c != 0 ? c : strcmp(p->b, q->b);
+}
+
+static int pair_cmp(const void *, const void *);
+
+/* One entry per (a, b) with its counts, most first: sorting, not a
+ * search per entry, so a month of 100,000 devices stays O(n log n). */
+static void
+pairs_fold(struct pairs *p)
+{
+	size_t w = 0;
+
+	qsort(p->v, p->n, sizeof(*p->v), pair_name_cmp);
+	for (size_t i = 0; i < p->n; i++) {
+		if (w > 0 && pair_name_cmp(&p->v[w - 1], &p->v[i]) == 0) {
+			p->v[w - 1].n += p->v[i].n;
+			p->v[w - 1].cur += p->v[i].cur;
+			continue;
+		}
+		p->v[w++] = p->v[i];
+	}
+	p->n = w;
+	qsort(p->v, p->n, sizeof(*p->v), pair_cmp);
 }
 
 /* most first, then by name: a total order */
@@ -757,10 +784,11 @@ rows_causes(struct report_rows *out, const struct report_set *s,
 
 		if (r->kind == REPORT_AREA || !names_customer(r, customer))
 			continue;
-		pairs_get(&tot, r->cause, "")->n++;
-		pairs_get(&by, r->cause, r->severity)->n++;
+		pairs_add(&tot, r->cause, "", 0);
+		pairs_add(&by, r->cause, r->severity, 0);
 	}
-	qsort(tot.v, tot.n, sizeof(*tot.v), pair_cmp);
+	pairs_fold(&tot);
+	pairs_fold(&by);
 	for (size_t i = 0; i < tot.n; i++) {
 		row_int(out, "by_cause", tot.v[i].a, "all", "incidents",
 		    tot.v[i].n);
@@ -917,29 +945,25 @@ rows_sites(struct report_rows *out, const struct report_set *cur,
 
 		for (size_t i = 0; i < s->n; i++) {
 			const struct report_inc *r = &s->v[i];
-			struct pair *p;
 
 			if (r->kind != REPORT_SITE ||
 			    !names_customer(r, customer))
 				continue;
-			if (r->device != NULL) {
-				p = pairs_get(&repeat, r->device, r->cause);
-				p->n++;
-				p->cur += h == 0;
-			}
+			if (r->device != NULL)
+				pairs_add(&repeat, r->device, r->cause, h == 0);
 			if (h > 0)
 				continue;
 			if (r->chronic)
-				pairs_get(&chronic, r->site, r->cause)->n++;
+				pairs_add(&chronic, r->site, r->cause, 0);
 			if (r->planned)
-				pairs_get(&planned, r->site,
+				pairs_add(&planned, r->site,
 				    r->planned_reason != NULL ?
-				    r->planned_reason : "")->n++;
+				    r->planned_reason : "", 0);
 		}
 	}
-	qsort(chronic.v, chronic.n, sizeof(*chronic.v), pair_cmp);
-	qsort(planned.v, planned.n, sizeof(*planned.v), pair_cmp);
-	qsort(repeat.v, repeat.n, sizeof(*repeat.v), pair_cmp);
+	pairs_fold(&chronic);
+	pairs_fold(&planned);
+	pairs_fold(&repeat);
 	for (size_t i = 0; i < chronic.n; i++)
 		row_int(out, "chronic", chronic.v[i].a, chronic.v[i].b,
 		    "incidents", chronic.v[i].n);

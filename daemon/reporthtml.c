@@ -6,6 +6,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "correlator/fleet.h"
@@ -344,22 +345,61 @@ sec_clocks(FILE *fp, const struct report_rows *rows, const char *section,
 	fputs("</table>\n", fp);
 }
 
+/* how late an incident's worst breached clock was, ms (0: unknown) */
+static int64_t
+overrun(const struct report_inc *r)
+{
+	int64_t w = -1;
+
+	for (unsigned c = 0; c < SLA__NCLOCKS; c++) {
+		const struct report_clock *k = &r->clk[c];
+
+		if (k->breached && w < 0)
+			w = 0;
+		if (k->breached && k->used_ms >= 0 &&
+		    k->used_ms - k->budget_ms > w)
+			w = k->used_ms - k->budget_ms;
+	}
+	return w;
+}
+
+static int
+overrun_cmp(const void *a, const void *b)
+{
+	const struct report_inc *x = *(const struct report_inc *const *)a,
+	    *y = *(const struct report_inc *const *)b;
+	int64_t ox = overrun(x), oy = overrun(y);
+
+	if (ox != oy)
+		return ox > oy ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/* The worst breaches first; the page lists at most REPORTHTML_BREACHES,
+ * the incidents CSV every one. */
 static void
 sec_breaches(FILE *fp, const struct report_inc *const *incs, size_t n)
 {
+	const struct report_inc **v = xcalloc(n + 1, sizeof(*v));
 	size_t k = 0;
 
 	fputs("<h3>Breaches and their reasons</h3>\n", fp);
-	for (size_t i = 0; i < n; i++) {
-		const struct report_inc *r = incs[i];
+	for (size_t i = 0; i < n; i++)
+		if (overrun(incs[i]) >= 0)
+			v[k++] = incs[i];
+	qsort(v, k, sizeof(*v), overrun_cmp);
+	if (k == 0)
+		fputs("<p class=\"muted\">No clock was breached.</p>\n", fp);
+	else if (k > REPORTHTML_BREACHES)
+		fprintf(fp, "<p class=\"muted\">The %d most overdue of %zu breached "
+		    "incidents; the incidents CSV has every one "
+		    "(<code>breach_reason</code>).</p>\n", REPORTHTML_BREACHES,
+		    k);
+	for (size_t i = 0; i < k && i < REPORTHTML_BREACHES; i++) {
+		const struct report_inc *r = v[i];
 		char why[512], t[UTC_LEN];
-		int any = 0;
 
-		for (unsigned c = 0; c < SLA__NCLOCKS; c++)
-			any |= r->clk[c].breached;
-		if (!any)
-			continue;
-		if (k++ == 0)
+		if (i == 0)
 			fputs("<table><tr><th>incident</th><th>site</th>"
 			    "<th>tier</th><th>region</th><th>cause</th>"
 			    "<th>opened (UTC)</th><th>reason</th>"
@@ -385,10 +425,9 @@ sec_breaches(FILE *fp, const struct report_inc *const *incs, size_t n)
 		E(r->close_note != NULL ? r->close_note : "");
 		fputs("</td></tr>\n", fp);
 	}
-	if (k == 0)
-		fputs("<p class=\"muted\">No clock was breached.</p>\n", fp);
-	else
+	if (k > 0)
 		fputs("</table>\n", fp);
+	xfree(v);
 }
 
 /* a table of the rows of section: group, item, value */

@@ -12,6 +12,10 @@
 
 #include "daemon/report.h"
 
+/* Breached incidents the page lists, most overdue first (the
+ * incidents CSV has them all). */
+#define REPORTHTML_BREACHES	100
+
 /* What the page says about its input. */
 struct reporthtml_src {
 	const char	*month;		/* "YYYY-MM" */
