@@ -388,8 +388,10 @@ report_load(struct report_set *s, const char *dir, int y, unsigned m,
 	}
 	fclose(fp);
 	free(line);
-	/* one incident, one entry: the latest closed event of each id */
-	qsort(s->v, s->n, sizeof(*s->v), inc_cmp_id_seq);
+	/* one incident, one entry: the latest closed event of each id
+	 * (qsort's array must not be NULL even when empty: C11 7.1.4) */
+	if (s->n > 0)
+		qsort(s->v, s->n, sizeof(*s->v), inc_cmp_id_seq);
 	w = 0;
 	for (size_t i = 0; i < s->n; i++) {
 		if (w > 0 && strcmp(s->v[w - 1].id, s->v[i].id) == 0) {
@@ -746,6 +748,8 @@ pairs_fold(struct pairs *p)
 {
 	size_t w = 0;
 
+	if (p->n == 0)
+		return;		/* p->v is NULL: not for qsort (C11 7.1.4) */
 	qsort(p->v, p->n, sizeof(*p->v), pair_name_cmp);
 	for (size_t i = 0; i < p->n; i++) {
 		if (w > 0 && pair_name_cmp(&p->v[w - 1], &p->v[i]) == 0) {
