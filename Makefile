@@ -124,8 +124,11 @@ $(TESTBIN): $(TEST_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LDLIBS) $(LDLIBS)
 
 # libFuzzer targets: clang, ASan + UBSan, libc malloc, own object dir.
+# -fno-sanitize-recover: undefined behaviour stops the run and fails the
+# target, as a crash does (printed and passed over, it went unnoticed).
 FUZZ_CFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -pthread -I. -DTOCSIN_FUZZ \
-               -DTOCSIN_VERSION='"$(VERSION)"'
+               -DTOCSIN_VERSION='"$(VERSION)"' \
+               -fno-sanitize-recover=undefined
 FUZZ_OBJ := $(LIB_SRC:%.c=build/fuzz/obj/%.o)
 # -MMD -MP: a header change rebuilds the objects that include it, as in the
 # main build (a stale object with an old struct layout is a false crash).

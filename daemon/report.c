@@ -314,7 +314,10 @@ inc_cmp_id_seq(const void *a, const void *b)
 
 	if (c != 0)
 		return c;
-	return x->seq < y->seq ? -1 : x->seq > y->seq;
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	/* an exact repeat: the later line is kept (a total order) */
+	return x->line < y->line ? -1 : x->line > y->line;
 }
 
 int
