@@ -266,10 +266,12 @@ dash_var(json_t *dash, const char *name)
 	size_t i;
 
 	json_array_foreach(json_object_get(json_object_get(dash, "templating"),
-	    "list"), i, v)
-		if (strcmp(json_string_value(json_object_get(v, "name")),
-		    name) == 0)
+	    "list"), i, v) {
+		const char *n = json_string_value(json_object_get(v, "name"));
+
+		if (n != NULL && strcmp(n, name) == 0)
 			return v;
+	}
 	return NULL;
 }
 
