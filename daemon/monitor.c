@@ -7,7 +7,9 @@
  * configuration, never by traffic: status classes, exception codes, frame
  * error classes, comm states, incident states and tiers, shards, sinks,
  * and the fleet's areas; no device is ever a label (a fleet has
- * thousands, a time series each would swamp the scraper).
+ * thousands, a time series each would swamp the scraper).  The process_*
+ * families are the exception to "one stats_view": the kernel keeps those
+ * counters, so they are read from /proc when asked (daemon/procself).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +20,7 @@
 #include "daemon/mem.h"
 #include "daemon/monitor.h"
 #include "daemon/opapi.h"
+#include "daemon/procself.h"
 #include "daemon/ring.h"
 #include "daemon/sse.h"
 #include "drivers/modbus/mbap.h"
@@ -567,6 +570,32 @@ monitor_metrics_sse(const struct sse_stats *x, struct http_resp *rs)
 	    x->resumed_journal);
 }
 
+/*
+ * The process_* families of every Prometheus client library (daemon/
+ * procself), read now: the kernel's counters, not a stats copy.  Left out
+ * when /proc cannot be read, rather than reported as 0.
+ */
+static void
+monitor_metrics_process(struct http_resp *rs)
+{
+	struct procself ps;
+
+	if (procself_read(&ps) != 0)
+		return;
+	fam(rs, "process_cpu_seconds_total", "counter", "User and system "
+	    "CPU time spent, seconds.");
+	http_resp_printf(rs, "process_cpu_seconds_total %.3f\n",
+	    ps.cpu_seconds);
+	one(rs, "process_resident_memory_bytes", "gauge", "Resident memory "
+	    "size, bytes.", ps.rss_bytes);
+	one(rs, "process_virtual_memory_bytes", "gauge", "Virtual memory "
+	    "size, bytes.", ps.vsize_bytes);
+	one(rs, "process_open_fds", "gauge", "Open file descriptors.",
+	    ps.open_fds);
+	one(rs, "process_max_fds", "gauge", "The soft limit of open file "
+	    "descriptors (RLIMIT_NOFILE).", ps.max_fds);
+}
+
 /* The write routes' answers (daemon/opapi). */
 static void
 monitor_metrics_writes(struct opapi *op, struct http_resp *rs)
@@ -609,6 +638,7 @@ monitor_metrics_route(void *arg, const struct http_req *rq,
 	}
 	if (ring_load_acquire(&m->writes) != NULL)
 		monitor_metrics_writes(ring_load_acquire(&m->writes), rs);
+	monitor_metrics_process(rs);
 }
 
 size_t

@@ -24,12 +24,13 @@
 #include "correlator/corr.h"
 #include "daemon/outbox.h"
 #include "daemon/poller.h"
+#include "daemon/publish.h"
 #include "daemon/router.h"
 #include "daemon/store.h"
 
 #define STATS_PERIOD_MS		1000	/* owners publish this often */
 #define STATS_RTT_BUCKETS	12	/* poll RTT histogram, + the +Inf one */
-#define STATS_MAX_SINKS		5	/* = PUBLISH_MAX_SINKS */
+#define STATS_MAX_SINKS		PUBLISH_MAX_SINKS /* every sink the pump has */
 #define STATS_TIERS		(TIER__COUNT + 1) /* + "none" (area incidents) */
 
 /* Upper bounds of the RTT buckets, seconds. */
