@@ -221,6 +221,8 @@ install: $(BINS) $(MAN_GEN)
 	install -m 644 etc/tocsin.sysusers $(DESTDIR)$(SYSUSERSDIR)/tocsin.conf
 	install -m 644 etc/tocsin.yaml $(DESTDIR)$(DOCDIR)/examples/tocsin.yaml
 	install -m 644 README.md docs/*.md etc/openapi.json $(DESTDIR)$(DOCDIR)/
+	install -m 644 etc/grafana-tocsin.json etc/prometheus-rules.yml \
+	    $(DESTDIR)$(DOCDIR)/examples/
 	if [ ! -e $(DESTDIR)$(SYSCONFDIR)/tocsin/tocsin.yaml ]; then \
 	    install -m 644 etc/tocsin.yaml $(DESTDIR)$(SYSCONFDIR)/tocsin/tocsin.yaml; \
 	else echo "install: $(DESTDIR)$(SYSCONFDIR)/tocsin/tocsin.yaml exists, kept"; fi
