@@ -36,7 +36,8 @@ INPUTS (the run directory DIR, written by tests/soak/soak.py)
   incidents.jsonl the whole tocsin.incidents topic, one event per line, in
                    topic order (per partition order; one incident is in one
                    partition).
-  samples.csv     t_ms,pid,rss_kb,fds every 5 s (a header line is allowed).
+  samples.csv     t_ms,pid,rss_kb,fds every 5 s (a header line is allowed;
+                   rows without a pid or with rss_kb <= 0 are skipped).
 
 Times are ms since the Unix epoch on the machine's wall clock, the clock
 tocsind stamps events with.
@@ -60,7 +61,9 @@ CHECKS (each prints its evidence, then `check NAME: ok|FAIL (details)`)
              must be explained by a fault at that site whose expect, may, or
              their consequences (below) hold the code, raised in [start_ms -
              slack_ms, end + tail_ms] (end = end_ms or ended_ms, pushed by
-             down windows as above), or be a COMM_LOSS on an impaired device.
+             down windows as above), or be a COMM_LOSS on an impaired device;
+             a raise on a device more than slack_ms after a reload removed it
+             (and before one added it back) is never explained.
              Consequences, from DOMAIN.md 5 and the simulator's physics:
              MAINS_FAIL -> BATT_DISCHARGE, BATT_LOW, RECT_FAIL, AC_FAIL,
              HIGH_TEMP; AC_FAIL -> HIGH_TEMP.  An area incident is explained
@@ -545,6 +548,7 @@ def check_faults(run, hist, cfg, out):
         by_site[r.site].append(r)
 
     expected = found = 0
+    by_kind = defaultdict(lambda: [0, 0])      # kind -> [expected, found]
     missing, waived, unjudged, latencies = [], [], [], []
     for i, f in enumerate(faults):
         codes = f.get("expect") or []
@@ -581,6 +585,7 @@ def check_faults(run, hist, cfg, out):
                                                iso(deadline)))
                 continue
             expected += 1
+            by_kind[f.get("kind")][0] += 1
             if best is None:
                 near = sorted({"%s %s/%s at %s" % (r.inc, r.device, r.code,
                                                    iso(r.at))
@@ -595,6 +600,7 @@ def check_faults(run, hist, cfg, out):
                                    "; no incident at the site"))
             else:
                 found += 1
+                by_kind[f.get("kind")][1] += 1
                 latencies.append(best[0])
 
     # No incident without a fault.
@@ -603,6 +609,13 @@ def check_faults(run, hist, cfg, out):
         site_faults[f.get("site")].append(f)
     unexplained = []
     for r in raises:
+        gone = run.removed_at(r.device, r.at - slack)
+        if gone is not None:
+            unexplained.append("%s %s/%s raised at %s: the device was "
+                               "removed by a reload at %s" % (
+                                   r.inc, r.device, r.code, iso(r.at),
+                                   iso(gone)))
+            continue
         if r.code == "COMM_LOSS" and r.device in run.impaired:
             continue
         ok = False
@@ -651,6 +664,9 @@ def check_faults(run, hist, cfg, out):
     out.append("incidents expected vs found: %d expected, %d found, "
                "%d missing (fault x code); %d waived, %d unjudged" % (
                    expected, found, len(missing), len(waived), len(unjudged)))
+    if by_kind:
+        out.append("found by kind: " + ", ".join(
+            "%s %d/%d" % (k, v[1], v[0]) for k, v in sorted(by_kind.items())))
     if latencies:
         latencies.sort()
         out.append("raise after fault start: median %.1f s, max %.1f s "
@@ -1026,10 +1042,12 @@ def read_samples(path, problems):
                 if len(rec) < 4:
                     continue
                 try:
-                    rows.append((int(float(rec[0])), rec[1].strip(),
-                                 float(rec[2]), float(rec[3])))
+                    row = (int(float(rec[0])), rec[1].strip(),
+                           float(rec[2]), float(rec[3]))
                 except ValueError:
                     continue        # the header, or a sample that failed
+                if row[1] and row[2] > 0:
+                    rows.append(row)   # not a sample of a process gone
     except OSError as e:
         problems.append("samples.csv: %s" % e.strerror)
         return None

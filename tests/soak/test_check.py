@@ -344,6 +344,7 @@ class CheckTest(unittest.TestCase):
         self.assertIn("redelivered: 1", out)
         self.assertIn("faults injected by kind: delay 1, mains_fail 1, "
                       "silent 1", out)
+        self.assertIn("found by kind: mains_fail 1/1, silent 1/1", out)
         self.assertIn("checked: INC-0-1", out)
         self.assertIn("RSS slope: ", out)
         self.assertIn("plot: " + os.path.join(self.dir, "resources.png"),
@@ -465,6 +466,17 @@ class CheckTest(unittest.TestCase):
                           "expect": ["COMM_LOSS"]})
         self.assertOnlyFails(sc, (), "waived: fault #3 silent S7/D7: device "
                              "removed by a reload")
+
+    def test_alarm_of_a_removed_device_fails_faults(self):
+        # D2 removed by a reload 30 s before its COMM_LOSS: nothing polls
+        # it, so nothing may raise on it, whatever its fault says
+        sc = Scenario()
+        sc.chaos.insert(0, {"t_ms": T0 + 1 * MIN + 50 * SEC,
+                            "kind": "sighup_remove", "detail": "D2, D5"})
+        self.assertOnlyFails(sc, ("faults",), "unexplained: INC-1-1 "
+                             "D2/COMM_LOSS raised at %s: the device was "
+                             "removed by a reload" % iso(T0 + 2 * MIN +
+                                                         20 * SEC))
 
     def test_redis_ghost_incident_fails_redis(self):
         sc = Scenario()
