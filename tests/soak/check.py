@@ -16,7 +16,8 @@ INPUTS (the run directory DIR, written by tests/soak/soak.py)
   run.json        {seed, duration_s, devices, started_ms, ended_ms, bootstrap,
                    redis: "127.0.0.1:PORT", redis_prefix (default "tocsin:"),
                    http, tocsind_restarts, kafka: "broker"|"mock", netns,
-                   disk_full, config: tocsind's YAML}; optional:
+                   disk_full, config: tocsind's YAML (a relative path is
+                   looked up in DIR first)}; optional:
                    impaired_devices: [device ids whose traffic went through an
                    impaired network namespace: COMM_LOSS on them is explained],
                    check: {setting: value}, overriding the defaults below.
@@ -113,7 +114,7 @@ CHECKS (each prints its evidence, then `check NAME: ok|FAIL (details)`)
              (restarts red, excluded warm-ups grey, the fit orange), written
              by the small PNG writer below (zlib + struct).
 
-SETTINGS (defaults < run.json "check" < command line --name value)
+SETTINGS (defaults < run.json "check": {name: value} < --name-with-dashes)
 
   slack_ms 5000; delay_ms = modbus.interval * modbus.comm_loss_misses +
   30000 from the config's YAML (5 s and 3 when it cannot be read: 45000);
@@ -122,6 +123,7 @@ SETTINGS (defaults < run.json "check" < command line --name value)
   deadline_tolerance_ms 999; warmup_frac 0.2; restart_skip_s 60;
   rss_pct_per_10min 1.0; fd_slope_per_min 0.5; min_samples 6;
   redis (HOST:PORT, default run.json's); max_list 20 (items per list).
+  --no-plot skips the PNG.
 
 OUTPUT AND EXIT
 
@@ -130,7 +132,10 @@ OUTPUT AND EXIT
   redelivered, RSS and fd slope, the plot's path) and a last line
   `soak check: PASS (5 of 5 checks ok)` or `soak check: FAIL (...)`.
   Exit 0 when every check passes, 1 when one fails, 2 when the run cannot
-  be judged at all (no DIR, no readable run.json).
+  be judged at all (no DIR, no readable run.json).  A missing or partly
+  unreadable input (a line that is not JSON) fails the checks that read
+  it; so does a fault schedule none of whose expected incidents could be
+  judged before the run ended.
 """
 import argparse
 import csv
