@@ -860,11 +860,13 @@ store_rs_rec(void *arg, struct journal *j, const struct journal_rec *rec)
 		if (rs->held.p != NULL)
 			store_restore_feed(rs->st, rs->e, &rs->held,
 			    UINT64_MAX, &rs->bad);
-		if (rec->n > rs->heldcap) {
-			rs->heldcap = rec->n * 2;
+		/* never NULL, so an empty input is held (and fed) too */
+		if (rs->heldbuf == NULL || rec->n > rs->heldcap) {
+			rs->heldcap = rec->n * 2 + 16;
 			rs->heldbuf = xrealloc(rs->heldbuf, rs->heldcap);
 		}
-		memcpy(rs->heldbuf, rec->p, rec->n);
+		if (rec->n > 0)
+			memcpy(rs->heldbuf, rec->p, rec->n);
 		rs->held = *rec;
 		rs->held.p = rs->heldbuf;
 		rs->outs_after_last = 0;
