@@ -29,7 +29,7 @@
 
 #define STATS_PERIOD_MS		1000	/* owners publish this often */
 #define STATS_RTT_BUCKETS	12	/* poll RTT histogram, + the +Inf one */
-#define STATS_MAX_SINKS		5	/* = PUBLISH_MAX_SINKS */
+#define STATS_MAX_SINKS		8	/* = PUBLISH_MAX_SINKS (live.c asserts it) */
 #define STATS_TIERS		(TIER__COUNT + 1) /* + "none" (area incidents) */
 
 /* Upper bounds of the RTT buckets, seconds. */
