@@ -71,8 +71,7 @@ DRAIN_S = 60            # the end: publish lag 0, at most this long
 STOP_S = 30             # SIGTERM to exit, then SIGKILL
 START_S = 90            # tocsind's start line after its exec
 NET = "127.255"         # the fleet's loopback block (docs/testing.md)
-NS_NET = "198.19"       # the namespaced shard's addresses, seen by tocsind
-NS_LINK = ("198.18.0.1", "198.18.0.2")  # the veth pair (root, namespace)
+NS_MARK = 0x5afe        # nfqnetem's duplicates carry it past its queue
 PER_SITE = 10
 TMPFS_MB = 256
 
@@ -371,6 +370,7 @@ class Fleet:
         self.normal = self.sites[:self.nsites]
         self.reserve = self.sites[self.nsites:]
         self.ns_sites = set()       # sites served from the namespace
+        self.ns_host = None         # their host as tocsind sees it
         self.configured = set(self.normal)
 
     def devices_of(self, site):
@@ -397,12 +397,177 @@ class Fleet:
                     continue
                 r = dict(r)
                 if r["host"] and r["site"] in self.ns_sites:
-                    r["host"] = NS_NET + r["host"][len(NET):]
+                    r["host"] = self.ns_host(r["host"])
                 w.writerow(r)
         os.replace(tmp, path)
 
     def ndevices(self):
         return sum(len(self.by_site[s]) for s in self.configured)
+
+
+
+# ------------------------------------------------------------------- netns
+
+class Netns:
+    """One devsim shard behind a network namespace of the run's own.
+
+    devsim serves only 127.0.0.0/8, and a loopback address cannot be
+    reached across namespaces; so inside the namespace devsim listens on
+    the fleet's 127.255.C.D as everywhere, and tocsind, in the root
+    namespace, polls those devices at 198.19.B+C.D: a route through a veth
+    pair (198.18.K.1/30 here, .2 there) and, inside, NETMAP (DNAT of the
+    whole /20 onto 127.255.0.0/20, with route_localnet) take a connection
+    to the device; conntrack takes the answers back.  198.18.0.0/15 is the
+    benchmarking range (RFC 2544): nothing else on a test machine uses it,
+    and these addresses exist only on the pair and in the namespace.
+
+    The impairment is on the namespace's end of the pair (devsim's
+    answers): tc netem where the kernel has sch_netem, else nfqnetem.py
+    (the same delay, jitter, loss and duplication in user space through
+    NFQUEUE), both said in the log and in chaos.jsonl."""
+
+    def __init__(self, run):
+        self.run = run
+        pid = os.getpid()
+        self.ns = "tsoak%d" % pid
+        self.va, self.vb = "tsk%da" % (pid % 10**7), "tsk%db" % (pid % 10**7)
+        self.k = None
+        self.mode = None        # "tc" or "nfqueue"
+        self.helper = None
+        self.control = os.path.join(run.dir, "netem.json")
+        self.queue = 7000 + pid % 1000
+
+    @staticmethod
+    def sweep():
+        """Namespaces a killed harness left (tsoak<PID> of a dead PID)."""
+        rc, out = run_cmd(["ip", "netns", "list"], 10)
+        for m in re.finditer(r"^tsoak(\d+)\b", out, re.M):
+            if not os.path.exists("/proc/%s" % m.group(1)):
+                run_cmd(["ip", "netns", "del", "tsoak" + m.group(1)], 10)
+
+    def sh(self, *argv, ns=False, check=True):
+        argv = list(argv)
+        if ns:
+            argv = ["ip", "netns", "exec", self.ns] + argv
+        rc, out = run_cmd(argv, 20)
+        if rc != 0 and check:
+            raise OSError("%s: %s" % (" ".join(argv), out.strip()))
+        return rc, out
+
+    def setup(self):
+        """0, or a reason why not (logged by the caller)."""
+        if os.geteuid() != 0:
+            return "not root"
+        for tool in ("ip", "iptables"):
+            if shutil.which(tool) is None:
+                return "no %s (make deps installs it: Debian %s)" % (
+                    tool, "iproute2" if tool == "ip" else "iptables")
+        self.sweep()
+        _, routes = run_cmd(["ip", "-4", "route", "show"], 10)
+        free = [k for k in range(16) if "198.19.%d.0/20" % (16 * k) not in routes
+                and "198.18.%d." % k not in routes]
+        if not free:
+            return "every 198.19.X.0/20 is routed already"
+        self.k = random.Random(os.getpid()).choice(free)
+        k = self.k
+        try:
+            self.sh("ip", "netns", "add", self.ns)
+            cleanup.push("netns", self.teardown)
+            self.sh("ip", "link", "add", self.va, "type", "veth", "peer",
+                    "name", self.vb)
+            self.sh("ip", "link", "set", self.vb, "netns", self.ns)
+            self.sh("ip", "addr", "add", "198.18.%d.1/30" % k, "dev", self.va)
+            self.sh("ip", "link", "set", self.va, "up")
+            self.sh("ip", "-n", self.ns, "addr", "add", "198.18.%d.2/30" % k,
+                    "dev", self.vb)
+            self.sh("ip", "-n", self.ns, "link", "set", self.vb, "up")
+            self.sh("ip", "-n", self.ns, "link", "set", "lo", "up")
+            self.sh("ip", "route", "add", "198.19.%d.0/20" % (16 * k), "via",
+                    "198.18.%d.2" % k, "dev", self.va)
+            for dev in ("all", self.vb):
+                self.sh("sysctl", "-q", "-w",
+                        "net.ipv4.conf.%s.route_localnet=1" % dev, ns=True)
+            self.sh("iptables", "-t", "nat", "-A", "PREROUTING", "-d",
+                    "198.19.%d.0/20" % (16 * k), "-j", "NETMAP", "--to",
+                    NET + ".0.0/20", ns=True)
+        except OSError as e:
+            return str(e)
+        rc, out = self.sh("tc", "qdisc", "add", "dev", self.vb, "root",
+                          "netem", "delay", "1ms", ns=True, check=False)
+        if rc == 0:
+            self.sh("tc", "qdisc", "del", "dev", self.vb, "root", ns=True,
+                    check=False)
+            self.mode = "tc"
+        else:
+            self.mode = "nfqueue"
+            with open(self.control, "w") as f:
+                json.dump({}, f)
+            self.helper = Child("nfqnetem", [
+                "ip", "netns", "exec", self.ns, sys.executable,
+                os.path.join(HERE, "nfqnetem.py"), "--queue", str(self.queue),
+                "--mark", hex(NS_MARK), "--control", self.control,
+                "--seed", str(self.run.seed)],
+                os.path.join(self.run.logs, "nfqnetem.out"),
+                os.path.join(self.run.logs, "nfqnetem.err"))
+            if not wait_for(lambda: file_has(self.helper.out_path,
+                                             "nfqnetem ready") or
+                            not self.helper.alive(), 10) or \
+                    not self.helper.alive():
+                return "tc netem is not in this kernel and nfqnetem.py did " \
+                    "not start: %s" % open(self.helper.err_path).read()[-500:]
+        return 0
+
+    def host(self, h):
+        """tocsind's address of fleet host 127.255.C.D."""
+        c, d = h.split(".")[2:]
+        if int(c) >= 16:
+            raise SystemExit("soak: fleet too big for the namespace's /20")
+        return "198.19.%d.%s" % (16 * self.k + int(c), d)
+
+    def impair(self, p):
+        if self.mode == "tc":
+            self.sh("tc", "qdisc", "replace", "dev", self.vb, "root", "netem",
+                    "delay", "%dms" % p["delay_ms"], "%dms" % p["jitter_ms"],
+                    "loss", "%g%%" % p["loss_pct"], "duplicate",
+                    "%g%%" % p["dup_pct"], ns=True)
+            return
+        with open(self.control + ".tmp", "w") as f:
+            json.dump(p, f)
+        os.replace(self.control + ".tmp", self.control)
+        time.sleep(0.6)     # nfqnetem reads it every 0.5 s
+        self.sh("iptables", "-t", "mangle", "-A", "POSTROUTING", "-o",
+                self.vb, "-p", "tcp", "-m", "mark", "!", "--mark",
+                hex(NS_MARK), "-j", "NFQUEUE", "--queue-num", str(self.queue),
+                "--queue-bypass", ns=True)
+
+    def clear(self):
+        if self.mode == "tc":
+            self.sh("tc", "qdisc", "del", "dev", self.vb, "root", ns=True,
+                    check=False)
+            return
+        self.sh("iptables", "-t", "mangle", "-F", "POSTROUTING", ns=True,
+                check=False)
+        with open(self.control, "w") as f:
+            json.dump({}, f)
+
+    def counters(self):
+        """nfqnetem's counters line, or tc's qdisc statistics."""
+        if self.mode == "tc":
+            return self.sh("tc", "-s", "qdisc", "show", "dev", self.vb,
+                           ns=True, check=False)[1].strip()[:300]
+        n = open(self.helper.out_path).read().count("nfqnetem packets=")
+        self.helper.send(signal.SIGUSR1)
+        wait_for(lambda: open(self.helper.out_path).read().count(
+            "nfqnetem packets=") > n, 3, 0.05)
+        lines = [l for l in open(self.helper.out_path).read().splitlines()
+                 if l.startswith("nfqnetem packets=")]
+        return lines[-1] if lines else ""
+
+    def teardown(self):
+        if self.helper is not None:
+            self.helper.stop()
+        run_cmd(["ip", "netns", "del", self.ns], 20)
+        run_cmd(["ip", "link", "del", self.va], 20)
 
 
 # ------------------------------------------------------------------- plan
@@ -470,9 +635,10 @@ class Plan:
         return 2 * self.delay_of(code) + self.settle
 
     # -- chaos: one lane per thing acted on; a lane's actions never overlap
-    def _lane(self, lane, items):
+    def _lane(self, lane, items, avoid=(), avoid_kinds=()):
         """items: [(kind, duration_s, params)], placed one per equal slot of
-        the window in a seeded order."""
+        the window in a seeded order; an item of avoid_kinds is placed
+        outside the avoid windows [(t0, t1)] if its slot allows."""
         if not items:
             return
         self.rnd.shuffle(items)
@@ -481,7 +647,11 @@ class Plan:
         for i, (kind, dur, params) in enumerate(items):
             dur = min(dur, max(1.0, slot - 10))
             s0 = lo + i * slot
-            t = s0 + self.rnd.uniform(0, max(0.0, slot - dur - 5))
+            for _ in range(50):
+                t = s0 + self.rnd.uniform(0, max(0.0, slot - dur - 5))
+                if kind not in avoid_kinds or all(
+                        t + dur + 5 < a or t > b + 10 for a, b in avoid):
+                    break
             params["hold_s"] = round(dur, 1)
             self.chaos.append((round(t, 1), lane, kind, params))
 
@@ -489,13 +659,22 @@ class Plan:
         win = self.T - self.W - self.Q
         r, k = self.rnd, self.chaos_kinds
         n = lambda per, least: max(least, int(round(win / per)))  # noqa: E731
+        # the disk first: a kill -9 while the journal refuses loses what
+        # the shards hold in memory meanwhile (docs/journal.md, "A disk
+        # that refuses"), and so an alarm whose fault ended before the
+        # restart; the kills keep out of those windows
+        if "disk" in k:
+            self._lane("disk", [("disk_full", r.uniform(10, 60), {})
+                                for _ in range(n(900, 1))])
+        full = [(c[0], c[0] + c[3]["hold_s"]) for c in self.chaos
+                if c[2] == "disk_full"]
         items = []
         if "kill" in k:
             items += [("tocsind_kill", r.uniform(0.5, 5), {})
                       for _ in range(n(300, 2))]
         if "reload" in k:
             items += [("reload", 0, {}) for _ in range(n(450, 1))]
-        self._lane("tocsind", items)
+        self._lane("tocsind", items, full, {"tocsind_kill"})
         if "redis" in k:
             self._lane("redis", [("redis_restart", r.uniform(3, 30),
                                   {"signal": r.choice(["TERM", "KILL"])})
@@ -508,9 +687,6 @@ class Plan:
             items += [("kafka_pause", r.uniform(5, 40), {})
                       for _ in range(n(900, 1))]
         self._lane("kafka", items)
-        if "disk" in k:
-            self._lane("disk", [("disk_full", r.uniform(10, 60), {})
-                                for _ in range(n(900, 1))])
         if "netns" in k:
             items = []
             for _ in range(n(450, 1)):
@@ -616,14 +792,14 @@ class Plan:
                 continue
             if p.get("remove_sites") and "door_open" in self.fault_kinds:
                 s = p["remove_sites"][0]
-                start = t + 15
-                if start + 40 < hi:
-                    self._add_fault("door_open", s, start, 40.0,
+                start = t + 10
+                if start + 20 < hi:
+                    self._add_fault("door_open", s, start, 20.0,
                                     note="site removed by the reload at "
                                     "+%.1fs: nothing polls it" % t)
             if p.get("add_sites") and "door_open" in self.fault_kinds:
                 s = p["add_sites"][0]
-                start = t + 30
+                start = t + 20
                 length = self.min_len("DOOR_OPEN") + 10
                 if start + length < hi:
                     self._add_fault("door_open", s, start, length)
@@ -752,10 +928,8 @@ class Run:
 
     # -- Kafka
     def broker(self, cmd, timeout_s=150):
-        env = dict(os.environ)
-        env["BROKER_LIFETIME"] = str(int(self.T + 3600))
-        return run_cmd(["sh", os.path.join(ROOT, "tests/kafka/broker.sh"),
-                        cmd, self.kdir], timeout_s, env=env)
+        argv, env = self.broker_argv(cmd)
+        return run_cmd(argv, timeout_s, env=env)
 
     def setup_kafka(self):
         os.makedirs(self.kdir, exist_ok=True)
@@ -1025,21 +1199,111 @@ class Run:
             self.fail("redis-server did not come back in 20 s")
         self.chaos("redis_restart", "end", pid=self.redis.pid)
 
+    def bg(self, name, argv, timeout_s, env=None):
+        """A generator step: argv in the background, bounded; its status
+        and output (the harness's other lanes go on meanwhile)."""
+        self.nbg = getattr(self, "nbg", 0) + 1
+        out = os.path.join(self.logs, "%s.%d.out" % (name, self.nbg))
+        c = Child(name, argv, out, out, env=env)
+        yield (lambda: not c.alive(), timeout_s)
+        if c.alive():
+            c.stop(signal.SIGKILL, 5)
+            return -1, "timed out after %d s" % timeout_s
+        return c.p.returncode, open(out).read()
+
+    def broker_argv(self, cmd):
+        env = dict(os.environ)
+        env["BROKER_LIFETIME"] = str(int(self.T + 3600))
+        return ["sh", os.path.join(ROOT, "tests/kafka/broker.sh"), cmd,
+                self.kdir], env
+
     def a_kafka_stop(self, p):
-        yield 0
-        self.note("kafka_stop: not implemented yet")
+        self.chaos("kafka_stop", "start", pid=self.broker_pid(),
+                   down_s=p["hold_s"])
+        argv, env = self.broker_argv("stop")
+        rc, out = yield from self.bg("broker-stop", argv, 60, env)
+        if rc != 0:
+            self.fail("broker.sh stop: %s" % out[-300:])
+        yield from self.hold(p["hold_s"])
+        t = time.monotonic()
+        argv, env = self.broker_argv("restart")
+        rc, out = yield from self.bg("broker-restart", argv, 150, env)
+        if rc != 0:
+            self.fail("broker.sh restart: %s" % out[-500:])
+        self.chaos("kafka_stop", "end", pid=self.broker_pid(), status=rc,
+                   restart_s=round(time.monotonic() - t, 1))
 
     def a_kafka_pause(self, p):
-        yield 0
-        self.note("kafka_pause: not implemented yet")
+        pid = self.broker_pid()
+        if pid is None:
+            self.fail("kafka_pause: no broker pid in %s" % self.kdir)
+            return
+        self.chaos("kafka_pause", "start", pid=pid, signal="STOP",
+                   hold_s=p["hold_s"])
+        os.kill(pid, signal.SIGSTOP)
+        yield from self.hold(p["hold_s"])
+        os.kill(pid, signal.SIGCONT)
+        self.chaos("kafka_pause", "end", pid=pid, signal="CONT")
+
+    def journal_errors(self):
+        return sum(float(v) for v in re.findall(
+            r'^tocsin_journal_write_errors_total\{[^}]*\} (\S+)',
+            self.metrics(), re.M))
+
+    def fill(self, path):
+        """Writes path until the disk refuses; the bytes it took."""
+        n = 0
+        buf = b"\0" * (1 << 20)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        except OSError:
+            return 0
+        try:
+            while True:
+                n += os.write(fd, buf)
+        except OSError:
+            try:        # the last few KiB the page-sized writes left
+                while True:
+                    n += os.write(fd, b"\0" * 4096)
+            except OSError:
+                pass
+        finally:
+            os.close(fd)
+        return n
 
     def a_disk_full(self, p):
-        yield 0
-        self.note("disk_full: not implemented yet")
+        path = os.path.join(self.state, "soak-filler")
+        e0 = self.journal_errors()
+        self.chaos("disk_full", "start", path=path, hold_s=p["hold_s"])
+        took = self.fill(path)
+        st = os.statvfs(self.state)
+        log("disk: filler took %d MiB, %d KiB left" %
+            (took >> 20, st.f_bavail * st.f_frsize >> 10))
+        end = time.time() + p["hold_s"]
+        while time.time() < end and not self.sched.stopping:
+            yield 1.0
+            took += self.fill(path)     # whatever tocsind freed: full again
+        os.unlink(path)
+        yield (lambda: False, 2)
+        self.chaos("disk_full", "end", filler_mb=took >> 20,
+                   journal_write_errors=int(self.journal_errors() - e0))
 
     def a_netem(self, p):
-        yield 0
-        self.note("netem: not implemented yet")
+        n = self.netns
+        params = {k: p[k] for k in ("delay_ms", "jitter_ms", "loss_pct",
+                                    "dup_pct")}
+        self.chaos("netem", "start", how=n.mode, dev=n.vb, ns=n.ns,
+                   sites=len(self.fleet.ns_sites), hold_s=p["hold_s"], **params)
+        before = n.counters() if n.mode == "nfqueue" else ""
+        try:
+            n.impair(params)
+        except OSError as e:
+            self.fail("netem: %s" % e)
+            return
+        yield from self.hold(p["hold_s"])
+        after = n.counters()
+        n.clear()
+        self.chaos("netem", "end", how=n.mode, before=before, after=after)
 
     # ------------------------------------------------------------- main
     def main(self):
@@ -1061,8 +1325,22 @@ class Run:
         if not self.disk_full:
             chaos_kinds.discard("disk")
         if "netns" in chaos_kinds:
-            chaos_kinds.discard("netns")
-            self.note("netns: not implemented yet")
+            n = Netns(self)
+            why = n.setup()
+            if why:
+                chaos_kinds.discard("netns")
+                self.note("netns: skipped: %s" % why)
+                n.teardown()
+            else:
+                self.netns = n
+                self.fleet.ns_host = n.host
+                self.fleet.set_ns_shard(a.ns_shards - 1, a.ns_shards)
+                log("netns: %s, veth %s/%s, devsim shard %d/%d (%d sites) "
+                    "at 198.19.%d.0/20, impairment by %s" %
+                    (n.ns, n.va, n.vb, a.ns_shards - 1, a.ns_shards,
+                     len(self.fleet.ns_sites), 16 * n.k,
+                     "tc netem" if n.mode == "tc" else
+                     "nfqnetem.py (NFQUEUE: this kernel has no sch_netem)"))
         self.plan = Plan(self.fleet, self.T, self.seed, fault_kinds,
                          chaos_kinds)
         self.check_config()
