@@ -189,18 +189,21 @@ class Cleanup:
         if self.done:
             return
         self.done = True
+        signal.alarm(0)
         while self.steps:
             what, fn = self.steps.pop()
             try:
                 fn()
-            except Exception as e:  # one failed step must not stop the rest
-                log("cleanup %s: %s" % (what, e))
+            except BaseException as e:  # one step must not stop the rest
+                log("cleanup %s: %r" % (what, e))
 
 
 cleanup = Cleanup()
 
 
 def _on_signal(signum, frame):
+    if signum == signal.SIGALRM:
+        raise KeyboardInterrupt("the harness's own bound (--bound) passed")
     raise KeyboardInterrupt("signal %d" % signum)
 
 
@@ -843,6 +846,8 @@ class Run:
         self.dir = os.path.abspath(a.out)
         self.build = os.path.abspath(a.build)
         self.T = parse_dur(a.duration)
+        # everything the harness does, the checker included, ends by then
+        self.bound = parse_dur(a.bound) if a.bound else self.T + 1200
         self.seed = a.seed
         os.makedirs(self.dir, exist_ok=True)
         self.logs = os.path.join(self.dir, "logs")
@@ -1282,7 +1287,7 @@ class Run:
 
     def broker_argv(self, cmd):
         env = dict(os.environ)
-        env["BROKER_LIFETIME"] = str(int(self.T + 3600))
+        env["BROKER_LIFETIME"] = str(int(self.bound + 60))
         return ["sh", os.path.join(ROOT, "tests/kafka/broker.sh"), cmd,
                 self.kdir], env
 
@@ -1669,8 +1674,10 @@ class Run:
         if os.path.exists(check):
             print("== checker: python3 %s %s" % (os.path.relpath(check), self.dir),
                   flush=True)
-            r = subprocess.run([sys.executable, check, self.dir],
-                               stdin=subprocess.DEVNULL, timeout=1800)
+            r = subprocess.Popen([sys.executable, check, self.dir],
+                                 stdin=subprocess.DEVNULL,
+                                 preexec_fn=_child_setup)
+            r.wait()
             print("== checker exit status: %d" % r.returncode, flush=True)
             rc = r.returncode or rc
         else:
@@ -1744,15 +1751,19 @@ def main():
                     help="devsim processes; the last one runs in the "
                     "namespace (default 4: a quarter of the fleet)")
     ap.add_argument("--no-tmpfs", action="store_true")
+    ap.add_argument("--bound", help="stop everything and exit 130 after "
+                    "this long, whatever is happening (default: duration + "
+                    "20m); the broker's own lifetime is this + 60 s")
     ap.add_argument("--checker", help="the checker to run at the end "
                     "(default tests/soak/check.py next to this file)")
     a = ap.parse_args()
     if a.devices < 2 * PER_SITE:
         ap.error("--devices must be at least %d" % (2 * PER_SITE))
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM):
         signal.signal(sig, _on_signal)
     atexit.register(cleanup.run)
     run = Run(a)
+    signal.alarm(int(run.bound))
     try:
         rc = run.main()
     except KeyboardInterrupt as e:
