@@ -68,6 +68,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 SAMPLE_S = 5            # tocsind's RSS and fds, every SAMPLE_S
+OPERATOR_S = 30         # cleared incidents resolved and closed this often
 DRAIN_S = 60            # the end: publish lag 0, at most this long
 STOP_S = 30             # SIGTERM to exit, then SIGKILL
 START_S = 90            # tocsind's start line after its exec
@@ -704,15 +705,16 @@ class Plan:
         # the reloads' devices: each adds reserve sites and removes sites
         # that no fault uses (one of the removed gets a fault after its
         # removal: it must raise nothing, as nothing polls it any more)
+        # as many sites added as removed, so that the fleet's size, and
+        # with it tocsind's memory and descriptors, stays what it was
         reloads = [c for c in self.chaos if c[2] == "reload"]
         reserve = list(self.fleet.reserve)
         pool = [s for s in self.fleet.normal if s not in self.fleet.ns_sites]
         self.rnd.shuffle(pool)
-        per = max(1, len(reserve) // max(1, len(reloads)))
+        per = max(1, min(2, len(reserve) // max(1, len(reloads))))
         for i, c in enumerate(reloads):
-            add = reserve[i * per:(i + 1) * per] if i < len(reloads) - 1 \
-                else reserve[i * per:]
-            rm = [pool.pop() for _ in range(min(2, len(pool)))]
+            add = reserve[i * per:(i + 1) * per]
+            rm = [pool.pop() for _ in range(min(len(add), len(pool)))]
             c[3]["add_sites"], c[3]["remove_sites"] = add, rm
             self.used.update(add + rm)
 
@@ -877,6 +879,7 @@ class Run:
         self.chaos_count = {}
         self.notes = []             # what was skipped and why
         self.api_snapshots = []     # DIR/api/*.json, in order
+        self.operator = {}          # HTTP status -> operator requests
 
     # -- chaos log
     def chaos(self, action, phase, kind=None, **detail):
@@ -1141,6 +1144,61 @@ class Run:
         except (OSError, AttributeError):
             return
         self.samples_fp.write("%d,%d,%d,%d\n" % (now_ms(), t.pid, rss, fds))
+
+    def t_operator(self):
+        """The NOC, as far as the soak needs one: every OPERATOR_S, each
+        incident whose alarms have all cleared is resolved and closed
+        through the HTTP API, so the open set (and tocsind's memory) stays
+        bounded as a real one's does; a quarter of them, and whatever
+        clears in the quiet tail, stay open for the clocks and Redis
+        checks.  Refusals (a 503 while tocsind
+        restarts, a 409 when something changed meanwhile) wait for the
+        next round.  Every request goes to operator.jsonl."""
+        fp = open(os.path.join(self.dir, "operator.jsonl"), "a", buffering=1)
+        token = open(self.token).read().split("\n")[0]
+        rnd = random.Random(self.seed)
+        keep = {}       # incident -> left open for good (a quarter)
+        quiet = self.t0_s + self.T - self.plan.Q
+        while not self.sched.stopping:
+            yield OPERATOR_S
+            if time.time() >= quiet:
+                return      # what clears in the quiet tail stays open
+            if self.in_kill or self.tocsind is None or not self.tocsind.alive():
+                continue
+            st, body = self.http_get("/api/v1/incidents?state=cleared,resolved"
+                                     "&limit=1000")
+            if st != 200:
+                continue
+            for ev in json.loads(body).get("incidents", []):
+                iid = ev["incident"]["id"]
+                if keep.setdefault(iid, rnd.random() < 0.25):
+                    continue
+                acts = [("resolve", {}), ("close", {"satisfaction": 5})]
+                if ev["incident"]["state"] == "resolved":
+                    acts = acts[1:]
+                for act, extra in acts:
+                    b = dict(actor="soak-operator", **extra)
+                    st, ans = self.http_post("/api/v1/incidents/%s/%s" %
+                                             (iid, act), b, token)
+                    fp.write(json.dumps({"t_ms": now_ms(), "incident": iid,
+                                         "action": act, "status": st}) + "\n")
+                    self.operator[st] = self.operator.get(st, 0) + 1
+                    if st != 200:
+                        break
+
+    def http_post(self, path, body, token):
+        req = urllib.request.Request(
+            "http://127.0.0.1:%d%s" % (self.hport, path),
+            data=json.dumps(body).encode(), method="POST",
+            headers={"Content-Type": "application/json",
+                     "Authorization": "Bearer " + token})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, ""
+        except OSError:
+            return 0, ""
 
     def t_watchdog(self):
         """An exit nobody asked for: a finding; restarted so the run goes on."""
@@ -1451,6 +1509,8 @@ class Run:
             self.sched.spawn("lane-" + lane, self.t_lane(lane, acts))
         self.sched.spawn("sampler", self.t_sampler())
         self.sched.spawn("watchdog", self.t_watchdog())
+        if not a.no_operator:
+            self.sched.spawn("operator", self.t_operator())
         mono_end = time.monotonic() + (self.t_end_s - time.time())
         self.sched.run_until(mono_end)
         # the end: every chaos action ends (sleeps are cut short), bounded
@@ -1661,6 +1721,10 @@ class Run:
         lines.append("  tocsind restarts: %d; unexpected exits: %d" %
                      (self.tocsind_restarts, len(self.tocsind_deaths)))
         lines.append("  events on tocsin.incidents: %d" % getattr(self, "nevents", 0))
+        lines.append("  operator (resolve, close cleared incidents) by HTTP "
+                     "status: %s" % (", ".join("%s %d" % kv for kv in
+                                              sorted(self.operator.items()))
+                                     or "none"))
         for n in self.notes:
             lines.append("  note: " + n)
         for e in self.errors:
@@ -1752,6 +1816,8 @@ def main():
                     help="devsim processes; the last one runs in the "
                     "namespace (default 4: a quarter of the fleet)")
     ap.add_argument("--no-tmpfs", action="store_true")
+    ap.add_argument("--no-operator", action="store_true",
+                    help="leave cleared incidents open (they pile up)")
     ap.add_argument("--bound", help="stop everything and exit 130 after "
                     "this long, whatever is happening (default: duration + "
                     "20m); the broker's own lifetime is this + 60 s")
