@@ -1453,7 +1453,8 @@ class Run:
         fault_kinds = set(a.faults.split(",")) if a.faults != "all" else set(FAULTS)
         chaos_kinds = set(a.chaos.split(",")) if a.chaos != "all" else set(CHAOS)
         if self.kafka == "mock":
-            chaos_kinds -= {"kafka_stop"}
+            # the mock cluster lives in tocsind: nothing to stop or freeze
+            chaos_kinds -= {"kafka_stop", "kafka_pause"}
         if not self.disk_full:
             chaos_kinds.discard("disk")
         if "netns" in chaos_kinds:
