@@ -50,7 +50,6 @@ import argparse
 import atexit
 import csv
 import ctypes
-import io
 import json
 import os
 import random
@@ -332,6 +331,7 @@ def load_profiles(yaml_text):
     kv = dict(re.findall(r"(\w+): ([^,}]+)", mb))
     storm = re.search(r"storm: \{code: (\w+), sites: (\d+), window: (\w+)\}",
                       yaml_text)
+    hold = re.search(r"^  reopen_hold: (\S+)", yaml_text, re.M)
     return prof, {
         "interval": parse_dur(kv.get("interval", "5s")),
         "timeout": parse_dur(kv.get("timeout", "1s")),
@@ -339,6 +339,7 @@ def load_profiles(yaml_text):
         "storm_code": storm.group(1) if storm else "MAINS_FAIL",
         "storm_sites": int(storm.group(2)) if storm else 5,
         "storm_window": parse_dur(storm.group(3)) if storm else 600,
+        "reopen_hold": parse_dur(hold.group(1)) if hold else 900,
     }
 
 
@@ -346,7 +347,7 @@ class Fleet:
     """The generated fleet: devsim serves all of it (the reserve sites too);
     tocsind's inventory is the part currently configured."""
 
-    def __init__(self, d, devices, seed, port, build):
+    def __init__(self, d, devices, seed, port):
         self.dir = os.path.join(d, "fleet")
         self.nsites = max(2, devices // PER_SITE)
         self.nreserve = max(2, self.nsites // 50)
@@ -624,7 +625,11 @@ class Plan:
         self.comm_delay = tm["misses"] * tm["interval"] + tm["timeout"]
         self.chaos = []     # (t, lane, kind, params)
         self.faults = []    # dicts, faults.jsonl-to-be (offsets in s)
-        self.used = set()   # sites a fault or a reload took
+        self.used = set()   # sites a reload adds or removes
+        self.busy = {}      # site -> [(start, end)] of its faults
+        # a site is used again once its last fault's incident can no longer
+        # reopen (correlation.reopen_hold) and its recovery is over
+        self.cool = fleet.timing["reopen_hold"] + 300
         self._plan_chaos()
         self._plan_faults()
 
@@ -719,14 +724,23 @@ class Plan:
             self.used.update(add + rm)
 
     # -- faults
-    def _site_ok(self, kind, site, mains_by_area):
+    def _site_ok(self, kind, site, t, length, mains):
+        """site can take a fault of kind over [t, t + length]: configured,
+        not a reload's, idle from cool s before to cool s after (so that
+        the fault opens an incident of its own, not a reopen of the last
+        one's), with the profile it needs, and no area storm with it."""
         f = self.fleet
         if site in self.used or site not in f.configured:
             return False
+        cool = self.cool
+        if any(not (t + length + cool < a or t > b + cool)
+               for a, b in self.busy.get(site, ())):
+            return False
         if kind == "mains_fail":
-            a = f.area[site]
-            if mains_by_area.get(a, 0) >= f.timing["storm_sites"] - 1:
-                return False     # no area storm: at most sites-1 per area
+            w = f.timing["storm_window"] + 120
+            near = [x for x in mains.get(f.area[site], ()) if abs(x - t) < w]
+            if len(near) >= f.timing["storm_sites"] - 1:
+                return False     # fewer mains failures per area than a storm
         codes = FAULTS[kind][3]
         need = {CODE_PROFILE[c] for c in codes[:1] if c in CODE_PROFILE}
         return need <= f.profiles_of(site)
@@ -755,7 +769,7 @@ class Plan:
             "note": note,
             "start": a0, "end": a1,
             "target": ("dev:" + dev) if dev else ("site:" + site)})
-        self.used.add(site)
+        self.busy.setdefault(site, []).append((t, t + length))
 
     def _plan_faults(self):
         r, f = self.rnd, self.fleet
@@ -771,7 +785,7 @@ class Plan:
         todo += [r.choice(kinds) for _ in range(extra)]
         sites = [s for s in f.normal]
         r.shuffle(sites)
-        mains_by_area = {}
+        mains = {}      # area -> start of each mains failure
         reload_at = [c[0] for c in self.chaos if c[2] == "reload"]
         for kind in todo:
             target, a0, a1, codes, _ = FAULTS[kind]
@@ -795,12 +809,13 @@ class Plan:
                 if all(not (t - 2 <= rt <= t + hold) for rt in reload_at):
                     break
             site = next((s for s in sites
-                         if self._site_ok(kind, s, mains_by_area)), None)
+                         if self._site_ok(kind, s, t, length, mains)), None)
             if site is None:
                 continue
             sites.remove(site)
+            sites.append(site)      # the least recently used come first
             if kind == "mains_fail":
-                mains_by_area[f.area[site]] = mains_by_area.get(f.area[site], 0) + 1
+                mains.setdefault(f.area[site], []).append(t)
             self._add_fault(kind, site, t, length)
         # reload-touched sites: a fault after a site's removal raises
         # nothing; a fault at an added site raises what it would anywhere
@@ -994,8 +1009,7 @@ class Run:
     # -- the fleet, configs
     def setup_fleet(self):
         self.mport = free_port(NET + ".0.1")
-        self.fleet = Fleet(self.dir, self.a.devices, self.seed, self.mport,
-                           self.build)
+        self.fleet = Fleet(self.dir, self.a.devices, self.seed, self.mport)
         self.hport = free_port()
         self.token = os.path.join(self.dir, "http.token")
         fd = os.open(self.token, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -1053,8 +1067,8 @@ class Run:
             cleanup.push("devsim", lambda c=c: c.stop())
             procs.append((c, shard, in_ns))
         for c, shard, in_ns in procs:
-            ok = wait_for(lambda: file_has(c.out_path, "devsim ready") or
-                          not c.alive(), 90)
+            wait_for(lambda: file_has(c.out_path, "devsim ready") or
+                     not c.alive(), 90)
             if not file_has(c.out_path, "devsim ready"):
                 raise SystemExit("soak: devsim shard %d did not start:\n%s" %
                                  (shard, open(c.err_path).read()[-3000:]))
