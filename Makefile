@@ -6,6 +6,9 @@
 #   make SANITIZER=address|undefined|thread test
 #                        the same under a sanitizer (libc malloc, own build dir)
 #   make bench           run the benchmarks under bench/
+#   make soak [DURATION=30m] [SEED=N] [SOAK_DEVICES=10000]
+#                        the soak with chaos (tests/soak/, docs/testing.md
+#                        "Soak"), into build/soak/RUN; not part of make test
 #   make install         install the programs, man pages, example config and
 #                        systemd unit (PREFIX=/usr/local, DESTDIR, SYSCONFDIR=/etc)
 #   make deps            install the Debian packages that are missing
@@ -74,7 +77,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 BINS := $(PROGRAMS:daemon/%.c=$(BUILD)/%)
 
-.PHONY: all test unit demo bench deps fuzz clean install man
+.PHONY: all test unit demo bench deps fuzz clean install man soak
 .SECONDARY:
 
 # Criterion cannot start under ThreadSanitizer (its arena mmap collides with
@@ -180,6 +183,19 @@ demo: deps all
 
 bench: all
 	@sh bench/run.sh $(BUILD)
+
+# The soak (issue 15): tocsind, 10,000 simulated devices, the real Kafka
+# broker and redis-server for DURATION under seeded faults and chaos, then
+# tests/soak/check.py on the run directory (its exit status is make's).
+# A 3-minute smoke of the same harness runs in make test (soak/*).
+DURATION     ?= 30m
+SEED         ?= $(shell date -u +%Y%m%d)
+SOAK_DEVICES ?= 10000
+RUN          ?= $(shell date -u +%Y%m%dT%H%M%SZ)-seed$(SEED)
+soak: deps
+	$(MAKE) all
+	python3 tests/soak/soak.py --duration $(DURATION) --seed $(SEED) \
+	    --devices $(SOAK_DEVICES) --build $(BUILD) --out build/soak/$(RUN)
 
 # Installation (docs/install.md).  Nothing here needs root when DESTDIR is
 # set; an existing $(SYSCONFDIR)/tocsin/tocsin.yaml is never overwritten.

@@ -6,7 +6,7 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev \
  libev-dev libmodbus-dev libhiredis-dev librdkafka-dev libjemalloc-dev \
  libcriterion-dev libyaml-dev libjansson-dev libmicrohttpd-dev libck-dev \
  redis-server python3 valgrind kcat default-jdk-headless maven prometheus \
- systemd groff-base man-db tmux chromium"
+ systemd groff-base man-db tmux chromium iproute2 iptables"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -310,6 +310,24 @@ Test(tocsind_http, healthz_503_while_redis_is_down)
 	config(NULL, 1);
 	daemon_up();
 	free(health_until(200, NULL, 15000));
+	/* every sink has its figures, Kafka's too: with Redis there are six
+	 * (file, history, view, sse, redis, kafka), and the stats once kept
+	 * five, so Kafka's lag was in neither /metrics nor /healthz (found
+	 * by the soak, tests/soak/) */
+	if (tenv_kafka()) {
+		struct httpfix_resp r;
+		double v;
+
+		cr_assert_eq(httpfix_do(E.d.port, "GET", "/metrics", NULL, NULL,
+		    &r), 200);
+		cr_expect_eq(promtext_value(r.body,
+		    "tocsin_sink_lag_bytes{sink=\"kafka\"}", &v), 0, "%s",
+		    r.body);
+		cr_expect_eq(promtext_value(r.body,
+		    "tocsin_sink_lag_bytes{sink=\"redis\"}", &v), 0, "%s",
+		    r.body);
+		httpfix_free(&r);
+	}
 
 	pubfix_stop(&E.redis, SIGTERM);
 	body = health_until(503, "sink redis: not reachable", 20000);
