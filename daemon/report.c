@@ -134,6 +134,10 @@ report_parse_line(const char *line, size_t len, struct report_inc *r,
 	memset(r, 0, sizeof(*r));
 	j = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (j == NULL) {
+		/* jansson quotes the input near the error: keep it one line */
+		for (char *p = jerr.text; *p != '\0'; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = ' ';
 		snprintf(why, whylen, "not JSON: %s (column %d)", jerr.text,
 		    jerr.column);
 		return -1;
