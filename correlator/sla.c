@@ -51,7 +51,8 @@ NAMES_GET_FN(sla_clock_name, enum sla_clock_kind, clock_names, SLA__NCLOCKS)
 NAMES_GET_FN(sla_clock_state_name, enum sla_clock_state, state_names,
     SLA_CLOCK_STOPPED + 1)
 NAMES_GET_FN(sla_level_name, enum sla_level, level_names, SLA_LEVEL__COUNT)
-NAMES_GET_FN(sla_grade_name, enum sla_grade, grade_names, SLA_GRADE__COUNT)
+NAMES_FNS(sla_grade_name, sla_grade_parse, enum sla_grade, grade_names,
+    SLA_GRADE__COUNT)
 NAMES_GET_FN(sla_event_name, enum sla_event_type, event_names,
     SLA_EV_ESCALATED + 1)
 

@@ -300,6 +300,8 @@ const char *sla_clock_name(enum sla_clock_kind k);
 const char *sla_clock_state_name(enum sla_clock_state s);
 const char *sla_level_name(enum sla_level l);
 const char *sla_grade_name(enum sla_grade g);
+/* "immediate" -> SLA_GRADE_IMMEDIATE ...; 0, or -EINVAL. */
+int	 sla_grade_parse(const char *s, enum sla_grade *g);
 const char *sla_event_name(enum sla_event_type t);
 
 #endif

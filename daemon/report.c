@@ -29,13 +29,9 @@ report_inc_fini(struct report_inc *r)
 	xfree(r->id);
 	xfree(r->site);
 	xfree(r->area);
-	xfree(r->region);
-	xfree(r->severity);
-	xfree(r->tier);
 	xfree(r->cause);
 	xfree(r->device);
 	xfree(r->planned_reason);
-	xfree(r->grade);
 	xfree(r->close_note);
 	for (size_t i = 0; i < r->ncustomers; i++)
 		xfree(r->customers[i]);
@@ -127,7 +123,8 @@ report_parse_line(const char *line, size_t len, struct report_inc *r,
 	const char *s;
 	enum severity sev;
 	enum tier tier;
-	enum region reg;
+	enum region reg = REGION__COUNT;
+	enum sla_grade grade = SLA_GRADE_NONE;
 	int64_t n;
 	size_t i;
 
@@ -180,15 +177,18 @@ report_parse_line(const char *line, size_t len, struct report_inc *r,
 		BAD("no \"area\"");
 	/* The names are tocsin's own: one not in its tables is a bad line,
 	 * not a new row of the report. */
-	r->region = jstr(inc, "region");
-	if (r->region != NULL && fleet_region_parse(r->region, &reg) < 0)
+	if ((s = json_string_value(json_object_get(inc, "region"))) != NULL &&
+	    fleet_region_parse(s, &reg) < 0)
 		BAD("\"region\" is not A, B or C");
-	if ((r->severity = jstr(inc, "severity")) == NULL ||
-	    fleet_severity_parse(r->severity, &sev) < 0)
+	if ((s = json_string_value(json_object_get(inc, "severity"))) ==
+	    NULL || fleet_severity_parse(s, &sev) < 0)
 		BAD("\"severity\" is not a severity");
-	if ((r->tier = jstr(inc, "tier")) == NULL ||
-	    fleet_tier_parse(r->tier, &tier) < 0)
+	if ((s = json_string_value(json_object_get(inc, "tier"))) == NULL ||
+	    fleet_tier_parse(s, &tier) < 0)
 		BAD("\"tier\" is not a tier");
+	r->region = (uint8_t)reg;
+	r->sev = (uint8_t)sev;
+	r->tier = (uint8_t)tier;
 	if (jtime(inc, "opened_at", &r->opened_ms) < 0 ||
 	    r->opened_ms > r->closed_ms)
 		BAD("\"opened_at\" is not a time before \"at\"");
@@ -262,15 +262,15 @@ report_parse_line(const char *line, size_t len, struct report_inc *r,
 	if (jint(inc, "response_score", 1, 5, 0, &n) < 0)
 		BAD("\"response_score\" is not 1-5");
 	r->score = (uint8_t)n;
-	r->grade = jstr(inc, "resolution_grade");
-	if (r->grade != NULL) {
-		unsigned g;
-
-		for (g = SLA_GRADE_IMMEDIATE; g < SLA_GRADE__COUNT; g++)
-			if (strcmp(r->grade, sla_grade_name(g)) == 0)
-				break;
-		if (g == SLA_GRADE__COUNT)
-			BAD("\"resolution_grade\" is not a grade");
+	if ((s = json_string_value(json_object_get(inc, "resolution_grade")))
+	    != NULL && (sla_grade_parse(s, &grade) < 0 ||
+	    grade == SLA_GRADE_NONE))
+		BAD("\"resolution_grade\" is not a grade");
+	r->grade = (uint8_t)grade;
+	if (r->planned) {
+		memset(r->clk, 0, sizeof(r->clk));
+		r->score = 0;
+		r->grade = SLA_GRADE_NONE;
 	}
 	if (jint(inc, "satisfaction", 1, 5, 0, &n) < 0)
 		BAD("\"satisfaction\" is not 1-5");
@@ -622,18 +622,13 @@ rows_tally(struct report_rows *r, const char *section, const char *group,
 	    secs(t->used[t->nused - 1]));
 }
 
-/* A site incident whose customer clocks ran (planned work runs none). */
-static int
-clocked(const struct report_inc *r)
-{
-	return r->kind == REPORT_SITE && !r->planned;
-}
-
-/* Figures that the trend compares, for one customer's month. */
-struct headline {
-	int64_t		 incidents, breached_incidents, scored, score_sum,
-			 rated, rating_sum;
-	struct tally	 ack, resolve;
+/*
+ * The counts the summary, the averages and the trend share, for one
+ * customer's month: one pass, one place that says what counts.
+ */
+enum {
+	H_INCIDENTS, H_BREACHED, H_ACK_MET, H_ACK_N, H_RES_MET, H_RES_N,
+	H_SCORE_SUM, H_SCORED, H_RATING_SUM, H_RATED, H__COUNT
 };
 
 static int
@@ -647,74 +642,43 @@ breached_any(const struct report_inc *r)
 
 static void
 headline_of(const struct report_set *s, const char *customer,
-    struct headline *h)
+    int64_t h[H__COUNT])
 {
-	memset(h, 0, sizeof(*h));
+	memset(h, 0, H__COUNT * sizeof(h[0]));
 	for (size_t i = 0; i < s->n; i++) {
 		const struct report_inc *r = &s->v[i];
+		const struct report_clock *a = &r->clk[SLA_ACK],
+		    *z = &r->clk[SLA_RESOLVE];
 
 		if (r->kind == REPORT_AREA || !names_customer(r, customer))
 			continue;
-		h->incidents++;
-		h->breached_incidents += breached_any(r);
-		if (r->score > 0 && !r->planned) {
-			h->scored++;
-			h->score_sum += r->score;
-		}
-		if (r->satisfaction > 0) {
-			h->rated++;
-			h->rating_sum += r->satisfaction;
-		}
-		if (clocked(r)) {
-			tally_add(&h->ack, &r->clk[SLA_ACK]);
-			tally_add(&h->resolve, &r->clk[SLA_RESOLVE]);
-		}
+		h[H_INCIDENTS]++;
+		h[H_BREACHED] += breached_any(r);
+		h[H_SCORED] += r->score > 0;
+		h[H_SCORE_SUM] += r->score;
+		h[H_RATED] += r->satisfaction > 0;
+		h[H_RATING_SUM] += r->satisfaction;
+		if (r->kind != REPORT_SITE)
+			continue;	/* complaints have their own section */
+		h[H_ACK_MET] += a->met;
+		h[H_ACK_N] += a->met || a->breached;
+		h[H_RES_MET] += z->met;
+		h[H_RES_N] += z->met || z->breached;
 	}
 }
 
-static void
-rows_trend(struct report_rows *out, const char *measure,
-    const struct headline *hv[2], int which)
-{
-	static const char *const when[2] = { "previous", "current" };
-
-	for (int w = 0; w < 2; w++) {
-		const struct headline *h = hv[w];
-
-		if (h == NULL) {
-			row_undef(out, "trend", measure, when[w], "value");
-			continue;
-		}
-		switch (which) {
-		case 0:
-			row_int(out, "trend", measure, when[w], "value",
-			    h->incidents);
-			break;
-		case 1:
-			row_int(out, "trend", measure, when[w], "value",
-			    h->breached_incidents);
-			break;
-		case 2:
-			row_ratio(out, "trend", measure, when[w], "value",
-			    (int64_t)h->ack.met * 100,
-			    (int64_t)(h->ack.met + h->ack.breached), 1);
-			break;
-		case 3:
-			row_ratio(out, "trend", measure, when[w], "value",
-			    (int64_t)h->resolve.met * 100,
-			    (int64_t)(h->resolve.met + h->resolve.breached), 1);
-			break;
-		case 4:
-			row_ratio(out, "trend", measure, when[w], "value",
-			    h->score_sum, h->scored, 2);
-			break;
-		default:
-			row_ratio(out, "trend", measure, when[w], "value",
-			    h->rating_sum, h->rated, 2);
-			break;
-		}
-	}
-}
+/* The trend's measures: a count (den < 0) or num * scale / den. */
+static const struct {
+	const char	*name;
+	int		 num, den, scale, places;
+} trends[] = {
+	{ "incidents", H_INCIDENTS, -1, 1, 0 },
+	{ "breached_incidents", H_BREACHED, -1, 1, 0 },
+	{ "ack_attainment_pct", H_ACK_MET, H_ACK_N, 100, 1 },
+	{ "resolve_attainment_pct", H_RES_MET, H_RES_N, 100, 1 },
+	{ "response_score_average", H_SCORE_SUM, H_SCORED, 1, 2 },
+	{ "satisfaction_average", H_RATING_SUM, H_RATED, 1, 2 },
+};
 
 /* A (key1, key2) -> count table, for causes, chronic and repeat rows. */
 struct pair {
@@ -796,7 +760,8 @@ rows_causes(struct report_rows *out, const struct report_set *s,
 		if (r->kind == REPORT_AREA || !names_customer(r, customer))
 			continue;
 		pairs_add(&tot, r->cause, "", 0);
-		pairs_add(&by, r->cause, r->severity, 0);
+		pairs_add(&by, r->cause,
+		    fleet_severity_name((enum severity)r->sev), 0);
 	}
 	pairs_fold(&tot);
 	pairs_fold(&by);
@@ -830,16 +795,13 @@ rows_clocks(struct report_rows *out, const struct report_set *s,
 		memset(tr, 0, sizeof(tr));
 		for (size_t i = 0; i < s->n; i++) {
 			const struct report_inc *r = &s->v[i];
-			enum tier t;
-			enum region g;
 
-			if (!clocked(r) || !names_customer(r, customer))
+			if (r->kind != REPORT_SITE ||
+			    !names_customer(r, customer))
 				continue;
 			tally_add(&all, &r->clk[k]);
-			if (fleet_tier_parse(r->tier, &t) == 0 &&
-			    r->region != NULL &&
-			    fleet_region_parse(r->region, &g) == 0)
-				tally_add(&tr[t][g], &r->clk[k]);
+			if (r->region < REGION__COUNT)
+				tally_add(&tr[r->tier][r->region], &r->clk[k]);
 		}
 		rows_tally(out, "clock", clk, "all", &all);
 		tally_fini(&all);
@@ -861,34 +823,21 @@ rows_clocks(struct report_rows *out, const struct report_set *s,
 
 static void
 rows_sla_marks(struct report_rows *out, const struct report_set *s,
-    const char *customer)
+    const char *customer, const int64_t h[H__COUNT])
 {
 	int64_t score[6] = { 0 }, grade[SLA_GRADE__COUNT] = { 0 },
 	    level[SLA_LEVEL__COUNT] = { 0 }, sat[6] = { 0 };
-	int64_t scored = 0, ssum = 0, rated = 0, rsum = 0;
 
 	for (size_t i = 0; i < s->n; i++) {
 		const struct report_inc *r = &s->v[i];
 
 		if (r->kind == REPORT_AREA || !names_customer(r, customer))
 			continue;
-		/* planned work runs no customer clock: no score, no grade */
-		if (r->score > 0 && !r->planned) {
-			score[r->score]++;
-			scored++;
-			ssum += r->score;
-		}
-		for (unsigned g = SLA_GRADE_IMMEDIATE; r->grade != NULL &&
-		    !r->planned && g < SLA_GRADE__COUNT; g++)
-			if (strcmp(r->grade, sla_grade_name(g)) == 0)
-				grade[g]++;
+		score[r->score]++;
+		grade[r->grade]++;
 		if (r->level >= 0)
 			level[r->level]++;
-		if (r->satisfaction > 0) {
-			sat[r->satisfaction]++;
-			rated++;
-			rsum += r->satisfaction;
-		}
+		sat[r->satisfaction]++;
 	}
 	for (int v = 5; v >= 1; v--) {
 		char item[4];
@@ -897,9 +846,9 @@ rows_sla_marks(struct report_rows *out, const struct report_set *s,
 		row_int(out, "response_score", "all", item, "incidents",
 		    score[v]);
 	}
-	row_int(out, "response_score", "all", "all", "scored", scored);
-	row_ratio(out, "response_score", "all", "all", "average", ssum,
-	    scored, 2);
+	row_int(out, "response_score", "all", "all", "scored", h[H_SCORED]);
+	row_ratio(out, "response_score", "all", "all", "average",
+	    h[H_SCORE_SUM], h[H_SCORED], 2);
 	for (unsigned g = SLA_GRADE_IMMEDIATE; g < SLA_GRADE__COUNT; g++)
 		row_int(out, "resolution_grade", "all",
 		    sla_grade_name((enum sla_grade)g), "incidents", grade[g]);
@@ -912,8 +861,9 @@ rows_sla_marks(struct report_rows *out, const struct report_set *s,
 		snprintf(item, sizeof(item), "%d", v);
 		row_int(out, "satisfaction", "all", item, "closes", sat[v]);
 	}
-	row_int(out, "satisfaction", "all", "all", "rated", rated);
-	row_ratio(out, "satisfaction", "all", "all", "average", rsum, rated, 2);
+	row_int(out, "satisfaction", "all", "all", "rated", h[H_RATED]);
+	row_ratio(out, "satisfaction", "all", "all", "average",
+	    h[H_RATING_SUM], h[H_RATED], 2);
 }
 
 static void
@@ -1014,14 +964,11 @@ report_figures(const struct report_set *cur,
     const struct report_set *const *hist, size_t nhist, const char *customer,
     struct report_rows *out)
 {
-	static const char *const trend[] = { "incidents",
-	    "breached_incidents", "ack_attainment_pct",
-	    "resolve_attainment_pct", "response_score_average",
-	    "satisfaction_average" };
-	struct headline hc, hp;
-	const struct headline *hv[2];
+	static const char *const when[2] = { "previous", "current" };
+	int64_t h[2][H__COUNT];
 	int64_t site = 0, compl = 0, area = 0, planned = 0, chronic = 0,
 	    escal = 0;
+	int have_prev = nhist > 0 && !hist[0]->missing;
 
 	for (size_t i = 0; i < cur->n; i++) {
 		const struct report_inc *r = &cur->v[i];
@@ -1037,7 +984,9 @@ report_figures(const struct report_set *cur,
 		chronic += r->chronic;
 		escal += r->level >= 0;
 	}
-	headline_of(cur, customer, &hc);
+	headline_of(cur, customer, h[1]);
+	if (have_prev)
+		headline_of(hist[0], customer, h[0]);
 	row_int(out, "summary", "all", "all", "incidents", site + compl);
 	row_int(out, "summary", "all", "all", "site_incidents", site);
 	row_int(out, "summary", "all", "all", "complaints", compl);
@@ -1045,28 +994,31 @@ report_figures(const struct report_set *cur,
 	row_int(out, "summary", "all", "all", "planned", planned);
 	row_int(out, "summary", "all", "all", "chronic", chronic);
 	row_int(out, "summary", "all", "all", "breached_incidents",
-	    hc.breached_incidents);
+	    h[1][H_BREACHED]);
 	row_int(out, "summary", "all", "all", "escalated", escal);
 	rows_causes(out, cur, customer);
 	rows_clocks(out, cur, customer);
-	rows_sla_marks(out, cur, customer);
+	rows_sla_marks(out, cur, customer, h[1]);
 	rows_outage(out, cur, customer);
 	rows_sites(out, cur, hist, nhist, customer);
 	rows_complaints(out, cur, customer);
-	hv[1] = &hc;
-	hv[0] = NULL;
-	if (nhist > 0 && !hist[0]->missing) {
-		headline_of(hist[0], customer, &hp);
-		hv[0] = &hp;
-	}
-	for (int w = 0; w < (int)(sizeof(trend) / sizeof(trend[0])); w++)
-		rows_trend(out, trend[w], hv, w);
-	tally_fini(&hc.ack);
-	tally_fini(&hc.resolve);
-	if (hv[0] != NULL) {
-		tally_fini(&hp.ack);
-		tally_fini(&hp.resolve);
-	}
+	for (size_t t = 0; t < sizeof(trends) / sizeof(trends[0]); t++)
+		for (int w = 0; w < 2; w++) {
+			const int64_t *v = h[w];
+
+			if (w == 0 && !have_prev)
+				row_undef(out, "trend", trends[t].name,
+				    when[w], "value");
+			else if (trends[t].den < 0)
+				row_int(out, "trend", trends[t].name, when[w],
+				    "value", v[trends[t].num]);
+			else
+				row_ratio(out, "trend", trends[t].name,
+				    when[w], "value",
+				    v[trends[t].num] * trends[t].scale,
+				    v[trends[t].den],
+				    (unsigned)trends[t].places);
+		}
 }
 
 void
@@ -1177,12 +1129,8 @@ report_write_csv(FILE *fp, const char *month, const char *customer,
 }
 
 static void
-csv_clock(FILE *fp, const struct report_inc *r, const struct report_clock *c)
+csv_clock(FILE *fp, const struct report_clock *c)
 {
-	if (r->planned) {		/* its clocks never ran */
-		fputs(",,", fp);
-		return;
-	}
 	if (c->ran && c->used_ms >= 0 && (c->met || c->breached))
 		fprintf(fp, ",%" PRId64, secs(c->used_ms));
 	else
@@ -1209,20 +1157,22 @@ report_write_inc_csv(FILE *fp, const char *month, const char *customer,
 		report_csv_field(fp, r->site != NULL ? r->site : "");
 		fputc(',', fp);
 		report_csv_field(fp, r->area);
-		fprintf(fp, ",%s,%s,%s,", r->region != NULL ? r->region : "",
-		    r->tier, r->severity);
+		fprintf(fp, ",%s,%s,%s,", r->region < REGION__COUNT ?
+		    fleet_region_name((enum region)r->region) : "",
+		    fleet_tier_name((enum tier)r->tier),
+		    fleet_severity_name((enum severity)r->sev));
 		report_csv_field(fp, r->cause);
 		fprintf(fp, ",%s,%s,%d,%d,%s,", o, c, r->planned, r->chronic,
 		    r->level >= 0 ? sla_level_name((enum sla_level)r->level) :
 		    "");
-		if (r->score > 0 && !r->planned)
+		if (r->score > 0)
 			fprintf(fp, "%u", r->score);
-		fprintf(fp, ",%s,", r->grade != NULL && !r->planned ? r->grade :
-		    "");
+		fprintf(fp, ",%s,", r->grade != SLA_GRADE_NONE ?
+		    sla_grade_name((enum sla_grade)r->grade) : "");
 		if (r->satisfaction > 0)
 			fprintf(fp, "%u", r->satisfaction);
 		for (unsigned k = 0; k < NCLK; k++)
-			csv_clock(fp, r, &r->clk[k]);
+			csv_clock(fp, &r->clk[k]);
 		if (r->kind == REPORT_SITE)
 			fprintf(fp, ",%" PRId64 ",",
 			    secs(r->restored_ms - r->opened_ms));

@@ -45,12 +45,11 @@ struct report_clock {
 
 /* One closed incident: the fields of its closed event the report reads. */
 struct report_inc {
-	char		*id, *site, *area, *region, *severity, *tier;
+	char		*id, *site, *area;
 	char		*cause;		/* root alarm code, "COMPLAINT", or
 					 * "UNKNOWN" (no root) */
 	char		*device;	/* the root alarm's device, or NULL */
 	char		*planned_reason; /* NULL: none */
-	char		*grade;		/* resolution_grade, NULL: none */
 	char		*close_note;	/* the closing step's note, or NULL */
 	char		**customers;
 	size_t		 ncustomers;
@@ -60,9 +59,17 @@ struct report_inc {
 	int64_t		 restored_ms;	/* the last alarm clear, else closed */
 	int64_t		 power_ms;	/* MAINS_FAIL time, raise to clear */
 	uint32_t	 power_n;	/* MAINS_FAIL alarms with both times */
+	uint8_t		 sev;		/* enum severity */
+	uint8_t		 tier;		/* enum tier */
+	uint8_t		 region;	/* enum region; REGION__COUNT: none
+					 * (an area incident) */
 	uint8_t		 planned, chronic;
 	int8_t		 level;		/* escalation level, -1: none */
+	/* Planned work runs no customer clock (DOMAIN.md 2): a planned
+	 * incident is read with its clocks idle, no score and no grade,
+	 * whatever the engine's never-started clocks say. */
 	uint8_t		 score;		/* response score, 0: none */
+	uint8_t		 grade;		/* enum sla_grade; SLA_GRADE_NONE */
 	uint8_t		 satisfaction;	/* 1-5, 0: not rated */
 	struct report_clock clk[SLA__NCLOCKS];
 	uint64_t	 links_total;	/* area incidents */

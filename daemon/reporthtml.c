@@ -412,9 +412,10 @@ sec_breaches(FILE *fp, const struct report_inc *const *incs, size_t n)
 		fputs("</td><td>", fp);
 		E(r->site != NULL ? r->site : r->area);
 		fputs("</td><td>", fp);
-		E(r->tier);
+		E(fleet_tier_name((enum tier)r->tier));
 		fputs("</td><td>", fp);
-		E(r->region != NULL ? r->region : "");
+		E(r->region < REGION__COUNT ?
+		    fleet_region_name((enum region)r->region) : "");
 		fputs("</td><td>", fp);
 		E(r->cause);
 		fputs("</td><td>", fp);

@@ -45,7 +45,9 @@ static int
 inc_ok(const struct report_inc *r)
 {
 	if (r->id == NULL || r->id[0] == '\0' || r->area == NULL ||
-	    r->severity == NULL || r->tier == NULL || r->cause == NULL ||
+	    r->sev >= SEV__COUNT || r->tier >= TIER__COUNT ||
+	    r->region > REGION__COUNT || r->grade >= SLA_GRADE__COUNT ||
+	    r->cause == NULL ||
 	    (r->site == NULL) != (r->kind == REPORT_AREA) ||
 	    r->kind > REPORT_COMPLAINT || r->seq == 0)
 		return 0;

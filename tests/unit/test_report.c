@@ -322,13 +322,13 @@ Test(report_unit, parses_every_field_of_a_site_close)
 	cr_assert_eq(r.kind, REPORT_SITE);
 	cr_assert_str_eq(r.site, "SH-001");
 	cr_assert_str_eq(r.area, "shanghai-pudong");
-	cr_assert_str_eq(r.region, "A");
-	cr_assert_str_eq(r.severity, "critical");
-	cr_assert_str_eq(r.tier, "premium");
+	cr_assert_eq(r.region, REGION_A);
+	cr_assert_eq(r.sev, SEV_CRITICAL);
+	cr_assert_eq(r.tier, TIER_PREMIUM);
 	cr_assert_str_eq(r.cause, "MAINS_FAIL");
 	cr_assert_str_eq(r.device, "SH-001-rect");
 	cr_assert_null(r.planned_reason);
-	cr_assert_str_eq(r.grade, "within_a_day");
+	cr_assert_eq(r.grade, SLA_GRADE_DAY);
 	cr_assert_str_eq(r.close_note, "follow-up call done");
 	cr_assert_eq(r.ncustomers, 3);
 	cr_assert_str_eq(r.customers[0], "china-mobile");
@@ -381,7 +381,6 @@ Test(report_unit, open_alarms_idle_clocks_and_nulls)
 	e.score = 0;
 	e.grade = NULL;
 	e.note = NULL;
-	e.planned = 1;
 	line = tev_line(&e);
 	cr_assert_eq(parse(line, &r, why), 1, "%s", why);
 	cr_assert_eq(r.restored_ms, T0 + 3 * HOUR);
@@ -393,9 +392,25 @@ Test(report_unit, open_alarms_idle_clocks_and_nulls)
 	cr_assert_eq(r.level, -1);
 	cr_assert_eq(r.score, 0);
 	cr_assert_eq(r.satisfaction, 0);
-	cr_assert_null(r.grade);
+	cr_assert_eq(r.grade, SLA_GRADE_NONE);
 	cr_assert_null(r.close_note);
+	cr_assert_eq(r.planned, 0);
+	report_inc_fini(&r);
+	free(line);
+
+	/* the same incident inside announced work: it ran no customer
+	 * clock, whatever its clocks say, and has no score and no grade */
+	e.planned = 1;
+	e.score = 5;
+	e.grade = "immediate";
+	line = tev_line(&e);
+	cr_assert_eq(parse(line, &r, why), 1, "%s", why);
 	cr_assert_eq(r.planned, 1);
+	for (unsigned k = 0; k < SLA__NCLOCKS; k++)
+		cr_assert_eq(r.clk[k].ran + r.clk[k].met + r.clk[k].breached,
+		    0, "clock %u", k);
+	cr_assert_eq(r.score, 0);
+	cr_assert_eq(r.grade, SLA_GRADE_NONE);
 	report_inc_fini(&r);
 	free(line);
 
@@ -417,7 +432,7 @@ Test(report_unit, open_alarms_idle_clocks_and_nulls)
 	cr_assert_eq(parse(line, &r, why), 1, "%s", why);
 	cr_assert_eq(r.kind, REPORT_AREA);
 	cr_assert_null(r.site);
-	cr_assert_null(r.region);
+	cr_assert_eq(r.region, REGION__COUNT);
 	cr_assert_str_eq(r.cause, "UNKNOWN");
 	cr_assert_eq(r.links_total, 3);
 	report_inc_fini(&r);
