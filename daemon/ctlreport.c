@@ -191,7 +191,7 @@ ctlreport_run(const struct ctlreport_cfg *cfg, FILE *msg, FILE *err)
 		v = report_incidents(&sets[0], custs[i], &n);
 		report_write_csv(csv.fp, cfg->month, custs[i], &rows);
 		report_write_inc_csv(incs.fp, cfg->month, custs[i], v, n);
-		reporthtml_customer(html.fp, &src, custs[i], &rows, v, n);
+		reporthtml_customer(html.fp, custs[i], &rows, v, n);
 		xfree(v);
 		report_rows_fini(&rows);
 	}

@@ -162,11 +162,10 @@ chart(FILE *fp, const char *title, const struct bar *b, size_t n)
 	fputs("</svg>\n", fp);
 }
 
-/* A chart of one bar per row of (section, group, *, measure). */
+/* A chart of one bar per row of (section, "all", *, measure). */
 static void
 chart_rows(FILE *fp, const char *title, const struct report_rows *rows,
-    const char *section, const char *group, const char *measure,
-    const char *skip_item)
+    const char *section, const char *measure)
 {
 	struct bar *b = xcalloc(rows->n + 1, sizeof(*b));
 	size_t n = 0;
@@ -175,9 +174,8 @@ chart_rows(FILE *fp, const char *title, const struct report_rows *rows,
 		const struct report_row *w = &rows->v[i];
 
 		if (strcmp(w->section, section) != 0 ||
-		    strcmp(w->group, group) != 0 ||
-		    strcmp(w->measure, measure) != 0 ||
-		    (skip_item != NULL && strcmp(w->item, skip_item) == 0))
+		    strcmp(w->group, "all") != 0 ||
+		    strcmp(w->measure, measure) != 0)
 			continue;
 		b[n].label = w->item;
 		b[n].seg[0] = b[n].text = w;
@@ -526,6 +524,21 @@ sec_trend(FILE *fp, const struct report_rows *rows)
 	fputs("</table>\n", fp);
 }
 
+/* A 5-to-1 distribution, its average and how many it counts. */
+static void
+sec_distribution(FILE *fp, const struct report_rows *rows, const char *head,
+    const char *title, const char *section, const char *measure,
+    const char *counted, const char *what)
+{
+	fprintf(fp, "<h3>%s</h3>\n", head);
+	chart_rows(fp, title, rows, section, measure);
+	fputs("<p>Average ", fp);
+	val(fp, R(section, "all", "all", "average"));
+	fputs(" over ", fp);
+	val(fp, R(section, "all", "all", counted));
+	fprintf(fp, " %s.</p>\n", what);
+}
+
 /* ---- the page ---- */
 
 static void
@@ -619,9 +632,9 @@ reporthtml_begin(FILE *fp, const struct reporthtml_src *src,
 }
 
 void
-reporthtml_customer(FILE *fp, const struct reporthtml_src *src,
-    const char *customer, const struct report_rows *rows,
-    const struct report_inc *const *incs, size_t nincs)
+reporthtml_customer(FILE *fp, const char *customer,
+    const struct report_rows *rows, const struct report_inc *const *incs,
+    size_t nincs)
 {
 	static const char *const clocks[SLA__NCLOCKS] = { "ack", "arrive",
 	    "resolve" };
@@ -631,7 +644,6 @@ reporthtml_customer(FILE *fp, const struct reporthtml_src *src,
 	static const char *const klabels[2] = { "respond", "resolve" };
 	const struct report_row *w;
 
-	(void)src;
 	fputs("<section class=\"customer\" id=\"", fp);
 	anchor(fp, customer);
 	fputs("\">\n<h2>Customer ", fp);
@@ -645,16 +657,12 @@ reporthtml_customer(FILE *fp, const struct reporthtml_src *src,
 	    "counts once it was met or breached.</p>\n", fp);
 	sec_clocks(fp, rows, "clock", clocks, clabels, SLA__NCLOCKS);
 
-	fputs("<h3>Response score</h3>\n", fp);
-	chart_rows(fp, "Incidents by response score (points)", rows,
-	    "response_score", "all", "incidents", NULL);
-	fputs("<p>Average ", fp);
-	val(fp, R("response_score", "all", "all", "average"));
-	fputs(" points over ", fp);
-	val(fp, R("response_score", "all", "all", "scored"));
-	fputs(" scored incidents.</p>\n<h3>Resolution grade</h3>\n", fp);
+	sec_distribution(fp, rows, "Response score", "Incidents by response "
+	    "score (points)", "response_score", "incidents", "scored",
+	    "scored incidents");
+	fputs("<h3>Resolution grade</h3>\n", fp);
 	chart_rows(fp, "Incidents by resolution grade", rows,
-	    "resolution_grade", "all", "incidents", NULL);
+	    "resolution_grade", "incidents");
 
 	sec_breaches(fp, incs, nincs);
 
@@ -685,7 +693,7 @@ reporthtml_customer(FILE *fp, const struct reporthtml_src *src,
 
 	fputs("<h3>Escalations</h3>\n", fp);
 	chart_rows(fp, "Incidents by the highest escalation level", rows,
-	    "escalation", "all", "incidents", NULL);
+	    "escalation", "incidents");
 
 	fputs("<h3>Complaints</h3>\n", fp);
 	w = R("summary", "all", "all", "complaints");
@@ -694,14 +702,9 @@ reporthtml_customer(FILE *fp, const struct reporthtml_src *src,
 	else
 		fputs("<p class=\"muted\">No complaint.</p>\n", fp);
 
-	fputs("<h3>Satisfaction from follow-up visits</h3>\n", fp);
-	chart_rows(fp, "Closes by the customer's rating (1-5)", rows,
-	    "satisfaction", "all", "closes", NULL);
-	fputs("<p>Average ", fp);
-	val(fp, R("satisfaction", "all", "all", "average"));
-	fputs(" over ", fp);
-	val(fp, R("satisfaction", "all", "all", "rated"));
-	fputs(" rated closes.</p>\n", fp);
+	sec_distribution(fp, rows, "Satisfaction from follow-up visits",
+	    "Closes by the customer's rating (1-5)", "satisfaction", "closes",
+	    "rated", "rated closes");
 
 	sec_trend(fp, rows);
 	fputs("</section>\n", fp);

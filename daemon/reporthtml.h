@@ -27,9 +27,9 @@ struct reporthtml_src {
 void	 reporthtml_begin(FILE *fp, const struct reporthtml_src *src,
 	    const char *const *customers, size_t ncustomers);
 /* One customer's section: its rows and its incidents (closing order). */
-void	 reporthtml_customer(FILE *fp, const struct reporthtml_src *src,
-	    const char *customer, const struct report_rows *rows,
-	    const struct report_inc *const *incs, size_t nincs);
+void	 reporthtml_customer(FILE *fp, const char *customer,
+	    const struct report_rows *rows, const struct report_inc *const *incs,
+	    size_t nincs);
 void	 reporthtml_end(FILE *fp);
 
 /* s with &, <, >, " and ' escaped. */

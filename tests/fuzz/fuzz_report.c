@@ -103,6 +103,7 @@ report_of(struct report_inc *r)
 	cust = report_customers(&cur, &nc);
 	if (nc > r->ncustomers)
 		abort();
+	reporthtml_begin(devnull, &src, cust, nc);
 	for (size_t i = 0; i < nc; i++) {
 		struct report_rows rows = { 0 };
 		const struct report_inc **incs;
@@ -121,7 +122,7 @@ report_of(struct report_inc *r)
 			abort();
 		report_write_csv(devnull, "2026-11", cust[i], &rows);
 		report_write_inc_csv(devnull, "2026-11", cust[i], incs, ni);
-		reporthtml_customer(devnull, &src, cust[i], &rows, incs, ni);
+		reporthtml_customer(devnull, cust[i], &rows, incs, ni);
 		xfree(incs);
 		report_rows_fini(&rows);
 	}
