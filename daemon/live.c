@@ -461,12 +461,6 @@ live_sink_counts(struct live *lv, int idx, struct stats_sink *k)
 	}
 }
 
-/* Every sink publish can hold has a slot in the copy (with Redis and Kafka
- * there are six; a copy that kept five left Kafka's out of /metrics and
- * /healthz). */
-_Static_assert(STATS_MAX_SINKS >= PUBLISH_MAX_SINKS,
-    "every publisher sink has a stats slot");
-
 /* Poll thread: its copy of everything the loop owns. */
 static void
 live_stats_put(struct live *lv)
