@@ -64,6 +64,8 @@ import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from check import RedisError, Resp  # noqa: E402  (the checker's RESP client)
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 SAMPLE_S = 5            # tocsind's RSS and fds, every SAMPLE_S
@@ -1751,57 +1753,33 @@ class Run:
             f.write(text + "\n")
         rc = 1 if self.errors else 0
         check = self.a.checker or os.path.join(HERE, "check.py")
-        if os.path.exists(check):
-            print("== checker: python3 %s %s" % (os.path.relpath(check), self.dir),
-                  flush=True)
-            r = subprocess.Popen([sys.executable, check, self.dir],
-                                 stdin=subprocess.DEVNULL,
-                                 preexec_fn=_child_setup)
-            r.wait()
-            print("== checker exit status: %d" % r.returncode, flush=True)
-            rc = r.returncode or rc
-        else:
-            print("== checker: tests/soak/check.py is missing: not checked",
-                  flush=True)
+        print("== checker: python3 %s %s" % (os.path.relpath(check), self.dir),
+              flush=True)
+        r = subprocess.Popen([sys.executable, check, self.dir],
+                             stdin=subprocess.DEVNULL,
+                             preexec_fn=_child_setup)
+        r.wait()
+        print("== checker exit status: %d" % r.returncode, flush=True)
+        rc = r.returncode or rc
         print("== soak: exit %d (%.0f s in all)" % (rc, (now_ms() - t_begin) / 1000),
               flush=True)
         return rc
 
 
 # --------------------------------------------------------------- Redis RESP
+# The checker's own RESP client (check.Resp), not a second one: the harness
+# only reads Redis back for the record (redis.json) and to see it is up.
 
 def resp(addr, argv, timeout_s=10):
-    """One command to Redis (RESP2), its reply: str, int, list or None."""
-    with socket.create_connection(addr, timeout=timeout_s) as s:
-        out = [b"*%d\r\n" % len(argv)]
-        for x in argv:
-            b = str(x).encode()
-            out.append(b"$%d\r\n%s\r\n" % (len(b), b))
-        s.sendall(b"".join(out))
-        return _resp_read(s.makefile("rb"))
-
-
-def _resp_read(f):
-    line = f.readline()
-    if not line:
-        raise OSError("redis closed the connection")
-    t, rest = line[:1], line[1:].rstrip(b"\r\n")
-    if t == b"+":
-        return rest.decode()
-    if t == b"-":
-        raise OSError("redis: " + rest.decode())
-    if t == b":":
-        return int(rest)
-    if t == b"$":
-        n = int(rest)
-        if n < 0:
-            return None
-        b = f.read(n + 2)
-        return b[:-2].decode()
-    if t == b"*":
-        n = int(rest)
-        return None if n < 0 else [_resp_read(f) for _ in range(n)]
-    raise OSError("redis: bad reply %r" % line)
+    """One command to Redis, its reply: str, int, list or None; OSError on
+    an error reply or a lost connection."""
+    r = Resp(addr[0], addr[1], timeout=timeout_s)
+    try:
+        return r.call(*argv)
+    except RedisError as e:
+        raise OSError("redis: %s" % e)
+    finally:
+        r.close()
 
 
 def scan(addr, pattern):
