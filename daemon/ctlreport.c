@@ -2,7 +2,6 @@
  * ctlreport.c - see ctlreport.h.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,27 +84,16 @@ name_part(const char *s, char *buf, size_t len)
 	buf[i] = '\0';
 }
 
+/* What was read, on msg; malformed lines also on err. */
 static void
-read_said(FILE *msg, FILE *err, const struct report_set *s,
-    const char *dir)
+read_said(FILE *msg, FILE *err, const struct report_set *s)
 {
-	if (s->missing) {
-		fprintf(msg, "%04d-%02u: no %s/closed-%04d-%02u.jsonl\n", s->y,
-		    s->m, dir, s->y, s->m);
-		return;
-	}
-	fprintf(msg, "%04d-%02u: %zu closed incidents (%" PRIu64 " lines",
-	    s->y, s->m, s->n, s->lines);
-	if (s->duplicates > 0)
-		fprintf(msg, ", %" PRIu64 " repeated closed events folded",
-		    s->duplicates);
+	char line[600];
+
+	report_set_said(s, line, sizeof(line));
+	fprintf(msg, "%s\n", line);
 	if (s->malformed > 0)
-		fprintf(msg, ", %" PRIu64 " malformed skipped", s->malformed);
-	fputs(")\n", msg);
-	if (s->malformed > 0)
-		fprintf(err, "tocsinctl: %" PRIu64 " malformed line%s skipped; "
-		    "first: %s\n", s->malformed, s->malformed == 1 ? "" : "s",
-		    s->first_bad);
+		fprintf(err, "tocsinctl: %s\n", line);
 }
 
 int
@@ -146,8 +134,8 @@ ctlreport_run(const struct ctlreport_cfg *cfg, FILE *msg, FILE *err)
 			goto out;
 		}
 	}
-	read_said(msg, err, &sets[0], cfg->history);
-	read_said(msg, err, &sets[1], cfg->history);
+	read_said(msg, err, &sets[0]);
+	read_said(msg, err, &sets[1]);
 	hist[0] = &sets[1];
 	hist[1] = &sets[2];
 	if (cfg->customer != NULL) {

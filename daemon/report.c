@@ -423,6 +423,28 @@ report_set_fini(struct report_set *s)
 	memset(s, 0, sizeof(*s));
 }
 
+void
+report_set_said(const struct report_set *s, char *buf, size_t len)
+{
+	int n;
+
+	if (s->missing) {
+		snprintf(buf, len, "%04d-%02u: no history file "
+		    "closed-%04d-%02u.jsonl (no incident closed, or tocsind did "
+		    "not run)", s->y, s->m, s->y, s->m);
+		return;
+	}
+	n = snprintf(buf, len, "%04d-%02u: %zu closed incidents from %" PRIu64
+	    " lines", s->y, s->m, s->n, s->lines);
+	if (s->duplicates > 0 && n >= 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n, ", %" PRIu64 " repeated "
+		    "closed events folded", s->duplicates);
+	if (s->malformed > 0 && n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, ", %" PRIu64 " malformed "
+		    "line%s skipped (first: %s)", s->malformed,
+		    s->malformed == 1 ? "" : "s", s->first_bad);
+}
+
 static int
 str_cmp(const void *a, const void *b)
 {

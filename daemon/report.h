@@ -110,6 +110,13 @@ int	 report_load(struct report_set *s, const char *dir, int y, unsigned m,
 	    char *err, size_t errlen);
 void	 report_set_fini(struct report_set *s);
 
+/*
+ * What reading s met, as one line for people ("2026-11: 24 closed
+ * incidents from 24 lines, 1 malformed line skipped (first: ...)"), for
+ * tocsinctl's output and the page's header alike.
+ */
+void	 report_set_said(const struct report_set *s, char *buf, size_t len);
+
 /* "YYYY-MM" -> y, m; 0 or -EINVAL. */
 int	 report_month_parse(const char *s, int *y, unsigned *m);
 

@@ -4,7 +4,6 @@
  * after the bar (the CSV's text, never re-rounded).  Colours follow the NOC
  * page's (web/app.css): red breached or critical, green met.
  */
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -572,25 +571,13 @@ anchor(FILE *fp, const char *customer)
 static void
 read_note(FILE *fp, const char *what, const struct report_set *s)
 {
+	char line[600];
+
 	if (s == NULL)
 		return;
-	fprintf(fp, "<li>%s %04d-%02u: ", what, s->y, s->m);
-	if (s->missing) {
-		fputs("no history file (no incident closed, or tocsind did "
-		    "not run)</li>\n", fp);
-		return;
-	}
-	fprintf(fp, "%zu closed incidents from %" PRIu64 " lines", s->n,
-	    s->lines);
-	if (s->duplicates > 0)
-		fprintf(fp, ", %" PRIu64 " repeated closed events folded",
-		    s->duplicates);
-	if (s->malformed > 0) {
-		fprintf(fp, ", %" PRIu64 " malformed lines skipped (first: ",
-		    s->malformed);
-		E(s->first_bad);
-		fputs(")", fp);
-	}
+	report_set_said(s, line, sizeof(line));
+	fprintf(fp, "<li>%s ", what);
+	E(line);
 	fputs("</li>\n", fp);
 }
 
