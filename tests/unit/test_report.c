@@ -26,7 +26,7 @@
 #include "daemon/mem.h"
 #include "daemon/report.h"
 #include "daemon/reporthtml.h"
-#include "daemon/utc.h"
+#include "tests/support/incoracle.h"
 
 #define S	INT64_C(1000)
 #define MIN	(60 * S)
@@ -131,15 +131,6 @@ area_ev(const char *id, const char *customer, int64_t at)
 }
 
 static json_t *
-jtime(int64_t ms)
-{
-	char b[UTC_LEN];
-
-	utc_format(ms, b);
-	return json_string(b);
-}
-
-static json_t *
 jstr_or_null(const char *s)
 {
 	return s != NULL ? json_string(s) : json_null();
@@ -155,7 +146,7 @@ tev_json(const struct tev *e)
 	json_object_set_new(o, "schema", json_string("tocsin.incident/1"));
 	json_object_set_new(o, "event", json_string(e->event));
 	json_object_set_new(o, "seq", json_integer((json_int_t)e->seq));
-	json_object_set_new(o, "at", jtime(e->at));
+	json_object_set_new(o, "at", incoracle_time(e->at));
 	json_object_set_new(inc, "id", json_string(e->id));
 	json_object_set_new(inc, "kind", json_string(e->kind));
 	json_object_set_new(inc, "site", jstr_or_null(e->site));
@@ -163,11 +154,11 @@ tev_json(const struct tev *e)
 	json_object_set_new(inc, "region", jstr_or_null(e->region));
 	json_object_set_new(inc, "severity", json_string(e->severity));
 	json_object_set_new(inc, "state", json_string("closed"));
-	json_object_set_new(inc, "opened_at", jtime(e->opened));
+	json_object_set_new(inc, "opened_at", incoracle_time(e->opened));
 	if (e->root_code != NULL)
 		json_object_set_new(inc, "root_cause",
 		    json_pack("{s:s,s:s,s:o}", "device", e->root_dev, "alarm",
-		    e->root_code, "raised_at", jtime(e->opened)));
+		    e->root_code, "raised_at", incoracle_time(e->opened)));
 	else
 		json_object_set_new(inc, "root_cause", json_null());
 	for (size_t i = 0; i < e->nalarms; i++) {
@@ -176,8 +167,8 @@ tev_json(const struct tev *e)
 		json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:b,s:o,s:o}",
 		    "device", l->device, "code", l->code, "severity",
 		    "critical", "active", l->cleared < 0, "raised_at",
-		    jtime(l->raised), "cleared_at", l->cleared < 0 ?
-		    json_null() : jtime(l->cleared)));
+		    incoracle_time(l->raised), "cleared_at", l->cleared < 0 ?
+		    json_null() : incoracle_time(l->cleared)));
 	}
 	json_object_set_new(inc, "alarms", a);
 	for (size_t i = 0; e->customers[i] != NULL; i++)
@@ -213,11 +204,11 @@ tev_json(const struct tev *e)
 	json_object_set_new(o, "incident", inc);
 	/* an earlier step with a note: the close_note is the closing one's */
 	json_array_append_new(steps, json_pack("{s:o,s:s,s:s,s:s}", "at",
-	    jtime(e->opened), "actor", "li.wei", "action", "acknowledged",
-	    "note", "not the closing note"));
+	    incoracle_time(e->opened), "actor", "li.wei", "action",
+	    "acknowledged", "note", "not the closing note"));
 	json_array_append_new(steps, json_pack("{s:o,s:s,s:s,s:o}", "at",
-	    jtime(e->at), "actor", "li.wei", "action", "closed", "note",
-	    jstr_or_null(e->note)));
+	    incoracle_time(e->at), "actor", "li.wei", "action", "closed",
+	    "note", jstr_or_null(e->note)));
 	json_object_set_new(o, "steps", steps);
 	return o;
 }
