@@ -291,6 +291,34 @@ val(const struct report_rows *rows, const char *section, const char *group,
 	return w->value;
 }
 
+/* A row of a customer's figures and the value it must have. */
+struct want {
+	const char	*section, *group, *item, *measure;
+	const char	*value;		/* "": undefined */
+};
+
+/* Each row of want, up to a { 0 }, has its value in rows (by val()). */
+static void
+rows_are(const struct report_rows *rows, const struct want *want)
+{
+	for (const struct want *w = want; w->section != NULL; w++)
+		cr_assert_str_eq(val(rows, w->section, w->group, w->item,
+		    w->measure), w->value, "%s,%s,%s,%s", w->section,
+		    w->group, w->item, w->measure);
+}
+
+/* customer's figures of s, with hist[0..nhist) before it, are want. */
+static void
+figures_are(const struct report_set *s, const struct report_set *const *hist,
+    size_t nhist, const char *customer, const struct want *want)
+{
+	struct report_rows rows = { 0 };
+
+	report_figures(s, hist, nhist, customer, &rows);
+	rows_are(&rows, want);
+	report_rows_fini(&rows);
+}
+
 /* ---- one line ---- */
 
 Test(report_unit, parses_every_field_of_a_site_close)
@@ -529,7 +557,6 @@ Test(report_unit, a_line_without_budget_counts_outcomes_only)
 {
 	struct tev e = site_ev("OLD-1", 4, T0 + 4 * HOUR);
 	struct report_set s = { .y = 2026, .m = 11 };
-	struct report_rows rows = { 0 };
 	const struct report_inc *r;
 
 	e.clk[0].nobudget = e.clk[1].nobudget = e.clk[2].nobudget = 1;
@@ -545,17 +572,16 @@ Test(report_unit, a_line_without_budget_counts_outcomes_only)
 	}
 	cr_assert_eq(r->clk[SLA_ACK].breached, 1);
 	cr_assert_eq(r->clk[SLA_RESOLVE].met, 1);
-	report_figures(&s, NULL, 0, "china-mobile", &rows);
-	cr_assert_str_eq(val(&rows, "clock", "ack", "all", "met"), "0");
-	cr_assert_str_eq(val(&rows, "clock", "ack", "all", "breached"), "1");
-	cr_assert_str_eq(val(&rows, "clock", "ack", "all", "attainment_pct"),
-	    "0.0");
-	cr_assert_str_eq(val(&rows, "clock", "ack", "all", "p50_s"), "");
-	cr_assert_str_eq(val(&rows, "clock", "resolve", "all", "met"), "1");
-	cr_assert_str_eq(val(&rows, "clock", "resolve", "all", "max_s"), "");
-	cr_assert_str_eq(val(&rows, "summary", "all", "all",
-	    "breached_incidents"), "1");
-	report_rows_fini(&rows);
+	figures_are(&s, NULL, 0, "china-mobile", (const struct want[]){
+		{ "clock", "ack", "all", "met", "0" },
+		{ "clock", "ack", "all", "breached", "1" },
+		{ "clock", "ack", "all", "attainment_pct", "0.0" },
+		{ "clock", "ack", "all", "p50_s", "" },
+		{ "clock", "resolve", "all", "met", "1" },
+		{ "clock", "resolve", "all", "max_s", "" },
+		{ "summary", "all", "all", "breached_incidents", "1" },
+		{ 0 },
+	});
 	report_set_fini(&s);
 }
 
@@ -704,7 +730,6 @@ Test(report_unit, complaints_fill_their_own_section)
 	 * resolve met twice, the third still running in time at the close */
 	static const int64_t ack[3] = { 20 * S, 90 * S, 10 * S };
 	struct report_set s = { .y = 2026, .m = 11 };
-	struct report_rows rows = { 0 };
 	char why[512];
 
 	for (int i = 0; i < 3; i++) {
@@ -721,46 +746,33 @@ Test(report_unit, complaints_fill_their_own_section)
 			    7 * HOUR, 0 };
 		set_add(&s, &e);
 	}
-	report_figures(&s, NULL, 0, "china-mobile", &rows);
-	cr_assert_str_eq(val(&rows, "summary", "all", "all", "incidents"),
-	    "3");
-	cr_assert_str_eq(val(&rows, "summary", "all", "all", "complaints"),
-	    "3");
-	cr_assert_str_eq(val(&rows, "summary", "all", "all",
-	    "site_incidents"), "0");
-	cr_assert_str_eq(val(&rows, "complaint", "ack", "all", "met"), "2");
-	cr_assert_str_eq(val(&rows, "complaint", "ack", "all", "breached"),
-	    "1");
-	cr_assert_str_eq(val(&rows, "complaint", "ack", "all",
-	    "attainment_pct"), "66.7");
-	cr_assert_str_eq(val(&rows, "complaint", "ack", "all", "p50_s"),
-	    "20");
-	cr_assert_str_eq(val(&rows, "complaint", "ack", "all", "p90_s"),
-	    "90");
-	cr_assert_str_eq(val(&rows, "complaint", "ack", "all", "max_s"),
-	    "90");
-	cr_assert_str_eq(val(&rows, "complaint", "resolve", "all", "met"),
-	    "2");
-	cr_assert_str_eq(val(&rows, "complaint", "resolve", "all",
-	    "breached"), "0");
-	cr_assert_str_eq(val(&rows, "complaint", "resolve", "all",
-	    "attainment_pct"), "100.0");
-	cr_assert_str_eq(val(&rows, "complaint", "resolve", "all", "max_s"),
-	    "3600");
-	/* the site clocks are not the complaints' */
-	cr_assert_str_eq(val(&rows, "clock", "ack", "all", "met"), "0");
-	cr_assert_str_eq(val(&rows, "clock", "ack", "all", "breached"), "0");
-	cr_assert_str_eq(val(&rows, "clock", "ack", "all", "attainment_pct"),
-	    "");
-	cr_assert_str_eq(val(&rows, "by_cause", "COMPLAINT", "all",
-	    "incidents"), "3");
+	figures_are(&s, NULL, 0, "china-mobile", (const struct want[]){
+		{ "summary", "all", "all", "incidents", "3" },
+		{ "summary", "all", "all", "complaints", "3" },
+		{ "summary", "all", "all", "site_incidents", "0" },
+		{ "complaint", "ack", "all", "met", "2" },
+		{ "complaint", "ack", "all", "breached", "1" },
+		{ "complaint", "ack", "all", "attainment_pct", "66.7" },
+		{ "complaint", "ack", "all", "p50_s", "20" },
+		{ "complaint", "ack", "all", "p90_s", "90" },
+		{ "complaint", "ack", "all", "max_s", "90" },
+		{ "complaint", "resolve", "all", "met", "2" },
+		{ "complaint", "resolve", "all", "breached", "0" },
+		{ "complaint", "resolve", "all", "attainment_pct", "100.0" },
+		{ "complaint", "resolve", "all", "max_s", "3600" },
+		/* the site clocks are not the complaints' */
+		{ "clock", "ack", "all", "met", "0" },
+		{ "clock", "ack", "all", "breached", "0" },
+		{ "clock", "ack", "all", "attainment_pct", "" },
+		{ "by_cause", "COMPLAINT", "all", "incidents", "3" },
+		{ 0 },
+	});
 	/* a customer the complaints do not name has none */
-	report_rows_fini(&rows);
-	report_figures(&s, NULL, 0, "china-unicom", &rows);
-	cr_assert_str_eq(val(&rows, "complaint", "ack", "all", "met"), "0");
-	cr_assert_str_eq(val(&rows, "summary", "all", "all", "incidents"),
-	    "0");
-	report_rows_fini(&rows);
+	figures_are(&s, NULL, 0, "china-unicom", (const struct want[]){
+		{ "complaint", "ack", "all", "met", "0" },
+		{ "summary", "all", "all", "incidents", "0" },
+		{ 0 },
+	});
 	/* the breached respond clock in words */
 	report_breach_reason(&s.v[1], why, sizeof(why));
 	cr_assert_str_eq(why, "responded 0:00:30 late");
@@ -780,23 +792,20 @@ Test(report_unit, area_storms_count_only_in_the_summary)
 	e.customers[1] = NULL;
 	set_add(&s, &e);
 	report_figures(&s, NULL, 0, "china-mobile", &rows);
-	cr_assert_str_eq(val(&rows, "summary", "all", "all", "area_storms"),
-	    "1");
-	cr_assert_str_eq(val(&rows, "summary", "all", "all", "incidents"),
-	    "1");
-	cr_assert_str_eq(val(&rows, "summary", "all", "all",
-	    "site_incidents"), "1");
-	cr_assert_str_eq(val(&rows, "trend", "incidents", "current", "value"),
-	    "1");
+	rows_are(&rows, (const struct want[]){
+		{ "summary", "all", "all", "area_storms", "1" },
+		{ "summary", "all", "all", "incidents", "1" },
+		{ "summary", "all", "all", "site_incidents", "1" },
+		{ "trend", "incidents", "current", "value", "1" },
+		{ "by_cause", "MAINS_FAIL", "all", "incidents", "1" },
+		{ "clock", "ack", "all", "met", "1" },
+		{ "outage", "longest", "S-1", "seconds", "3630" },
+		{ 0 },
+	});
 	cr_assert_null(report_row_find(&rows, "by_cause", "UNKNOWN", NULL,
 	    NULL));
-	cr_assert_str_eq(val(&rows, "by_cause", "MAINS_FAIL", "all",
-	    "incidents"), "1");
-	cr_assert_str_eq(val(&rows, "clock", "ack", "all", "met"), "1");
 	cr_assert_not_null(report_row_find(&rows, "outage", "longest", "S-1",
 	    "seconds"));
-	cr_assert_str_eq(val(&rows, "outage", "longest", "S-1", "seconds"),
-	    "3630");
 	report_rows_fini(&rows);
 	report_set_fini(&s);
 }
@@ -806,7 +815,6 @@ Test(report_unit, percentiles_are_nearest_rank)
 	/* sorted: 1 3 7 8 12 15 22 30 45 90: p50 the 5th, p90 the 9th */
 	static const int64_t used[10] = { 7, 3, 12, 45, 1, 30, 8, 22, 90, 15 };
 	struct report_set s = { .y = 2026, .m = 11 };
-	struct report_rows rows = { 0 };
 
 	for (int i = 0; i < 10; i++) {
 		char id[16];
@@ -818,29 +826,31 @@ Test(report_unit, percentiles_are_nearest_rank)
 		e.clk[0].remaining = 100 * S - used[i] * S;
 		set_add(&s, &e);
 	}
-	report_figures(&s, NULL, 0, "china-mobile", &rows);
-	cr_assert_str_eq(val(&rows, "clock", "ack", "all", "met"), "10");
-	cr_assert_str_eq(val(&rows, "clock", "ack", "all", "p50_s"), "12");
-	cr_assert_str_eq(val(&rows, "clock", "ack", "all", "p90_s"), "45");
-	cr_assert_str_eq(val(&rows, "clock", "ack", "all", "max_s"), "90");
-	/* and by tier/region class */
-	cr_assert_str_eq(val(&rows, "clock", "ack", "premium/A", "p50_s"),
-	    "12");
-	report_rows_fini(&rows);
+	figures_are(&s, NULL, 0, "china-mobile", (const struct want[]){
+		{ "clock", "ack", "all", "met", "10" },
+		{ "clock", "ack", "all", "p50_s", "12" },
+		{ "clock", "ack", "all", "p90_s", "45" },
+		{ "clock", "ack", "all", "max_s", "90" },
+		/* and by tier/region class */
+		{ "clock", "ack", "premium/A", "p50_s", "12" },
+		{ 0 },
+	});
 
 	/* seconds round half up: 1.499 s -> 1, 1.5 s -> 2 */
 	s.v[0].clk[0].used_ms = 1499;
 	for (size_t i = 1; i < s.n; i++)
 		s.v[i].clk[0].used_ms = 1500;
-	report_figures(&s, NULL, 0, "china-mobile", &rows);
-	cr_assert_str_eq(val(&rows, "clock", "ack", "all", "p50_s"), "2");
-	cr_assert_str_eq(val(&rows, "clock", "ack", "all", "max_s"), "2");
-	report_rows_fini(&rows);
+	figures_are(&s, NULL, 0, "china-mobile", (const struct want[]){
+		{ "clock", "ack", "all", "p50_s", "2" },
+		{ "clock", "ack", "all", "max_s", "2" },
+		{ 0 },
+	});
 	for (size_t i = 1; i < s.n; i++)
 		s.v[i].clk[0].used_ms = 1499;
-	report_figures(&s, NULL, 0, "china-mobile", &rows);
-	cr_assert_str_eq(val(&rows, "clock", "ack", "all", "max_s"), "1");
-	report_rows_fini(&rows);
+	figures_are(&s, NULL, 0, "china-mobile", (const struct want[]){
+		{ "clock", "ack", "all", "max_s", "1" },
+		{ 0 },
+	});
 	report_set_fini(&s);
 }
 
@@ -851,7 +861,6 @@ Test(report_unit, ratios_round_half_up)
 	/* three rated 2, 2 and 1: 5/3 = 1.666... -> 1.67 */
 	static const int sat[8] = { 2, 0, 2, 0, 1, 0, 0, 0 };
 	struct report_set s = { .y = 2026, .m = 11 };
-	struct report_rows rows = { 0 };
 
 	for (int i = 0; i < 8; i++) {
 		char id[16];
@@ -868,26 +877,19 @@ Test(report_unit, ratios_round_half_up)
 		e.satisfaction = sat[i];
 		set_add(&s, &e);
 	}
-	report_figures(&s, NULL, 0, "china-mobile", &rows);
-	cr_assert_str_eq(val(&rows, "clock", "ack", "all", "attainment_pct"),
-	    "12.5");
-	cr_assert_str_eq(val(&rows, "trend", "ack_attainment_pct", "current",
-	    "value"), "12.5");
-	cr_assert_str_eq(val(&rows, "response_score", "all", "all",
-	    "average"), "4.13");
-	cr_assert_str_eq(val(&rows, "response_score", "all", "all", "scored"),
-	    "8");
-	cr_assert_str_eq(val(&rows, "response_score", "all", "5",
-	    "incidents"), "4");
-	cr_assert_str_eq(val(&rows, "trend", "response_score_average",
-	    "current", "value"), "4.13");
-	cr_assert_str_eq(val(&rows, "satisfaction", "all", "all", "average"),
-	    "1.67");
-	cr_assert_str_eq(val(&rows, "satisfaction", "all", "all", "rated"),
-	    "3");
-	cr_assert_str_eq(val(&rows, "summary", "all", "all",
-	    "breached_incidents"), "7");
-	report_rows_fini(&rows);
+	figures_are(&s, NULL, 0, "china-mobile", (const struct want[]){
+		{ "clock", "ack", "all", "attainment_pct", "12.5" },
+		{ "trend", "ack_attainment_pct", "current", "value", "12.5" },
+		{ "response_score", "all", "all", "average", "4.13" },
+		{ "response_score", "all", "all", "scored", "8" },
+		{ "response_score", "all", "5", "incidents", "4" },
+		{ "trend", "response_score_average", "current", "value",
+		    "4.13" },
+		{ "satisfaction", "all", "all", "average", "1.67" },
+		{ "satisfaction", "all", "all", "rated", "3" },
+		{ "summary", "all", "all", "breached_incidents", "7" },
+		{ 0 },
+	});
 	report_set_fini(&s);
 }
 
@@ -896,36 +898,30 @@ Test(report_unit, trend_previous_is_undefined_without_history)
 	struct report_set s = { .y = 2026, .m = 11 },
 	    prev = { .y = 2026, .m = 10, .missing = 1 };
 	const struct report_set *hist[1] = { &prev };
-	struct report_rows rows = { 0 };
-	const struct report_row *w;
 	struct tev e = site_ev("S-1", 1, T0 + HOUR);
 
 	set_add(&s, &e);
-	report_figures(&s, hist, 1, "china-mobile", &rows);
-	w = report_row_find(&rows, "trend", "incidents", "previous", "value");
-	cr_assert_not_null(w);
-	cr_assert_eq(w->defined, 0);
-	cr_assert_str_eq(w->value, "");
-	cr_assert_str_eq(val(&rows, "trend", "incidents", "current", "value"),
-	    "1");
-	cr_assert_str_eq(val(&rows, "trend", "ack_attainment_pct", "previous",
-	    "value"), "");
-	report_rows_fini(&rows);
+	/* "" is undefined: val() finds the row and checks it is not defined */
+	figures_are(&s, hist, 1, "china-mobile", (const struct want[]){
+		{ "trend", "incidents", "previous", "value", "" },
+		{ "trend", "incidents", "current", "value", "1" },
+		{ "trend", "ack_attainment_pct", "previous", "value", "" },
+		{ 0 },
+	});
 
 	/* a month that was read but is empty: 0 incidents, no attainment */
 	prev.missing = 0;
-	report_figures(&s, hist, 1, "china-mobile", &rows);
-	cr_assert_str_eq(val(&rows, "trend", "incidents", "previous",
-	    "value"), "0");
-	cr_assert_str_eq(val(&rows, "trend", "ack_attainment_pct", "previous",
-	    "value"), "");
-	report_rows_fini(&rows);
+	figures_are(&s, hist, 1, "china-mobile", (const struct want[]){
+		{ "trend", "incidents", "previous", "value", "0" },
+		{ "trend", "ack_attainment_pct", "previous", "value", "" },
+		{ 0 },
+	});
 
 	/* no history at all: the same as a missing month */
-	report_figures(&s, NULL, 0, "china-mobile", &rows);
-	cr_assert_str_eq(val(&rows, "trend", "incidents", "previous",
-	    "value"), "");
-	report_rows_fini(&rows);
+	figures_are(&s, NULL, 0, "china-mobile", (const struct want[]){
+		{ "trend", "incidents", "previous", "value", "" },
+		{ 0 },
+	});
 	report_set_fini(&s);
 }
 
