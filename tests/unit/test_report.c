@@ -264,16 +264,42 @@ parse(const char *line, struct report_inc *r, char *why)
 	return report_parse_line(line, strlen(line), r, why, 192);
 }
 
+/* line, which must be a closed event, into r (report_inc_fini() it). */
+static void
+parse_closed(char *line, struct report_inc *r)
+{
+	char why[192];
+
+	cr_assert_eq(parse(line, r, why), 1, "%s: %s", line, why);
+	free(line);
+}
+
+/*
+ * line is rejected with a reason of one line holding want, and leaves
+ * nothing to free.  Frees line.
+ */
+static void
+parse_bad(char *line, const char *want)
+{
+	struct report_inc r;
+	char why[192];
+
+	cr_assert_eq(parse(line, &r, why), -1, "'%s' accepted", line);
+	cr_expect(strstr(why, want) != NULL, "'%s': reason \"%s\", want "
+	    "\"%s\"", line, why, want);
+	cr_expect(strchr(why, '\n') == NULL, "'%s': %s", line, why);
+	cr_expect_null(r.id, "'%s'", line);
+	cr_expect_null(r.customers, "'%s'", line);
+	free(line);
+}
+
 /* Parses e into a new incident of s (the caller adds ids in order). */
 static void
 set_add(struct report_set *s, const struct tev *e)
 {
-	char why[192], *line = tev_line(e);
-
 	s->v = xreallocarray(s->v, s->n + 1, sizeof(*s->v));
-	cr_assert_eq(parse(line, &s->v[s->n], why), 1, "%s: %s", e->id, why);
+	parse_closed(tev_line(e), &s->v[s->n]);
 	s->cap = ++s->n;
-	free(line);
 }
 
 /* The value of a row, which must exist. */
@@ -325,7 +351,6 @@ Test(report_unit, parses_every_field_of_a_site_close)
 {
 	struct tev e = site_ev("DEMO-0-2", 11, T0 + 4 * HOUR);
 	struct report_inc r;
-	char why[192], *line;
 
 	e.customers[2] = "china-telecom";
 	/* resolve stopped late: used 1 h of a 50 min budget */
@@ -335,8 +360,7 @@ Test(report_unit, parses_every_field_of_a_site_close)
 	e.grade = "within_a_day";
 	e.satisfaction = 3;
 	e.chronic = 1;
-	line = tev_line(&e);
-	cr_assert_eq(parse(line, &r, why), 1, "%s", why);
+	parse_closed(tev_line(&e), &r);
 	cr_assert_str_eq(r.id, "DEMO-0-2");
 	cr_assert_eq(r.kind, REPORT_SITE);
 	cr_assert_str_eq(r.site, "SH-001");
@@ -382,7 +406,6 @@ Test(report_unit, parses_every_field_of_a_site_close)
 	cr_assert_eq(r.clk[SLA_RESOLVE].used_ms, HOUR);
 	report_inc_fini(&r);
 	cr_assert_null(r.id);
-	free(line);
 }
 
 Test(report_unit, open_alarms_idle_clocks_and_nulls)
@@ -524,33 +547,13 @@ Test(report_unit, malformed_lines_say_why)
 	};
 	struct tev e = site_ev("I-1", 9, T0 + 4 * HOUR);
 
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct report_inc r;
-		char why[192], *line;
-
-		line = bad[i].raw != NULL ? strdup(bad[i].raw) :
-		    tev_mutate(&e, bad[i].path, bad[i].value);
-		cr_assert_eq(parse(line, &r, why), -1, "%zu: %s accepted", i,
-		    line);
-		cr_expect(strstr(why, bad[i].why) != NULL, "%zu: %s: reason "
-		    "\"%s\", want \"%s\"", i, line, why, bad[i].why);
-		cr_expect(strchr(why, '\n') == NULL, "%zu: %s", i, why);
-		/* nothing left to free */
-		cr_expect_null(r.id, "%zu", i);
-		cr_expect_null(r.customers, "%zu", i);
-		free(line);
-	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		parse_bad(bad[i].raw != NULL ? strdup(bad[i].raw) :
+		    tev_mutate(&e, bad[i].path, bad[i].value), bad[i].why);
 	/* a site on an area incident is the same mismatch */
 	e = area_ev("A-1", "c", T0 + HOUR);
-	{
-		struct report_inc r;
-		char why[192], *line = tev_mutate(&e, "incident.site",
-		    "\"SH-001\"");
-
-		cr_assert_eq(parse(line, &r, why), -1);
-		cr_expect(strstr(why, "does not match") != NULL, "%s", why);
-		free(line);
-	}
+	parse_bad(tev_mutate(&e, "incident.site", "\"SH-001\""),
+	    "does not match");
 }
 
 Test(report_unit, a_line_without_budget_counts_outcomes_only)
@@ -1009,11 +1012,22 @@ Test(report_unit, html_escapes_markup)
 	free(out);
 }
 
+/* The breach reason of e, parsed, in buf. */
+static const char *
+breach_reason(const struct tev *e, char *buf, size_t len)
+{
+	struct report_inc r;
+
+	parse_closed(tev_line(e), &r);
+	report_breach_reason(&r, buf, len);
+	report_inc_fini(&r);
+	return buf;
+}
+
 Test(report_unit, durations_and_breach_reasons_in_words)
 {
 	struct tev e = site_ev("S-1", 1, T0 + 30 * HOUR);
-	struct report_inc r;
-	char buf[256], *line;
+	char buf[256];
 
 	report_dur(4 * MIN, buf, sizeof(buf));
 	cr_assert_str_eq(buf, "0:04:00");
@@ -1025,47 +1039,27 @@ Test(report_unit, durations_and_breach_reasons_in_words)
 	/* acknowledged 4 min past a 1 min budget, escalated to the branch */
 	e.clk[0] = (struct tclock){ "stopped", 0, 1, MIN, -4 * MIN, 0 };
 	e.level = 1;
-	line = tev_line(&e);
-	cr_assert_eq(parse(line, &r, buf), 1, "%s", buf);
-	report_breach_reason(&r, buf, sizeof(buf));
-	cr_assert_str_eq(buf, "acknowledged 0:04:00 late; escalated to branch");
-	report_inc_fini(&r);
-	free(line);
+	cr_assert_str_eq(breach_reason(&e, buf, sizeof(buf)),
+	    "acknowledged 0:04:00 late; escalated to branch");
 
 	/* a breached clock still running at the close; resolve 30 h late */
 	e.clk[0] = (struct tclock){ "stopped", 1, 0, MIN, 30 * S, 0 };
 	e.clk[1] = (struct tclock){ "running", 0, 1, 2 * HOUR, -HOUR, 0 };
 	e.clk[2] = (struct tclock){ "stopped", 0, 1, HOUR, -30 * HOUR, 0 };
 	e.level = 2;
-	line = tev_line(&e);
-	cr_assert_eq(parse(line, &r, buf), 1, "%s", buf);
-	report_breach_reason(&r, buf, sizeof(buf));
-	cr_assert_str_eq(buf, "not on site in time; resolved 30:00:00 late; "
-	    "escalated to headquarters");
+	cr_assert_str_eq(breach_reason(&e, buf, sizeof(buf)), "not on site "
+	    "in time; resolved 30:00:00 late; escalated to headquarters");
 	/* a short buffer is cut, never overrun */
-	report_breach_reason(&r, buf, 12);
-	cr_assert_eq(strlen(buf), 11);
-	report_inc_fini(&r);
-	free(line);
+	cr_assert_eq(strlen(breach_reason(&e, buf, 12)), 11);
 
 	/* an older line: late, by how much unknown */
 	e.clk[1] = (struct tclock){ "stopped", 1, 0, 2 * HOUR, HOUR, 1 };
 	e.clk[2].nobudget = 1;
 	e.level = -1;
-	line = tev_line(&e);
-	cr_assert_eq(parse(line, &r, buf), 1, "%s", buf);
-	report_breach_reason(&r, buf, sizeof(buf));
-	cr_assert_str_eq(buf, "resolved late");
-	report_inc_fini(&r);
-	free(line);
+	cr_assert_str_eq(breach_reason(&e, buf, sizeof(buf)), "resolved late");
 
 	/* nothing breached: no reason, even when escalated */
 	e = site_ev("S-2", 1, T0 + HOUR);
 	e.level = 0;
-	line = tev_line(&e);
-	cr_assert_eq(parse(line, &r, buf), 1, "%s", buf);
-	report_breach_reason(&r, buf, sizeof(buf));
-	cr_assert_str_eq(buf, "");
-	report_inc_fini(&r);
-	free(line);
+	cr_assert_str_eq(breach_reason(&e, buf, sizeof(buf)), "");
 }
