@@ -27,12 +27,23 @@
 #include "daemon/report.h"
 #include "daemon/reporthtml.h"
 #include "tests/support/incoracle.h"
+#include "tests/support/tenv.h"
 
 #define S	INT64_C(1000)
 #define MIN	(60 * S)
 #define HOUR	(60 * MIN)
 #define T0	INT64_C(1795428000000)	/* 2026-11-23T10:00:00Z */
 #define OCT31	(T0 - 23 * 24 * HOUR)	/* 2026-10-31T10:00:00Z */
+
+/* buf: what stmt wrote to fp, a memory stream (free() it). */
+#define CAPTURE(buf, stmt) do {						\
+	size_t capture_len_;						\
+	FILE *fp = open_memstream(&(buf), &capture_len_);		\
+									\
+	cr_assert_not_null(fp);						\
+	stmt;								\
+	cr_assert_eq(fclose(fp), 0);					\
+} while (0)
 
 /* ---- building closed events ---- */
 
@@ -608,6 +619,19 @@ rm_tmp(void)
 	(void)system(cmd);
 }
 
+/* Writes lines (up to a NULL) as dir's November file and loads it. */
+static void
+load_nov(struct report_set *s, const char *const *lines)
+{
+	char err[256] = "", *text;
+
+	CAPTURE(text, while (*lines != NULL) fprintf(fp, "%s\n", *lines++));
+	tenv_write_file(dir, "closed-2026-11.jsonl", text);
+	free(text);
+	cr_assert_eq(report_load(s, dir, 2026, 11, err, sizeof(err)), 0,
+	    "%s", err);
+}
+
 Test(report_unit, load_folds_repeats_and_counts_what_it_skips,
     .init = mkdir_tmp, .fini = rm_tmp)
 {
@@ -619,7 +643,6 @@ Test(report_unit, load_folds_repeats_and_counts_what_it_skips,
 	char path[128], *la, *lb, *lb2, *lbad, *lopen, *loct;
 	struct report_set s;
 	char err[256] = "";
-	FILE *fp;
 
 	b2.note = "closed again after the re-open";
 	open.event = "opened";
@@ -634,14 +657,9 @@ Test(report_unit, load_folds_repeats_and_counts_what_it_skips,
 	lopen = tev_line(&open);
 	loct = tev_line(&oct);
 	snprintf(path, sizeof(path), "%s/closed-2026-11.jsonl", dir);
-	cr_assert_not_null(fp = fopen(path, "w"));
 	/* line 4 is the malformed one; line 6 is blank (CRLF) */
-	fprintf(fp, "%s\n%s\n%s\n%s\n%s\n\r\n%s\n%s\n", la, la, lb, lbad,
-	    lopen, lb2, loct);
-	fclose(fp);
-
-	cr_assert_eq(report_load(&s, dir, 2026, 11, err, sizeof(err)), 0,
-	    "%s", err);
+	load_nov(&s, (const char *[]){ la, la, lb, lbad, lopen, "\r", lb2,
+	    loct, NULL });
 	cr_assert_eq(s.missing, 0);
 	cr_assert_eq(s.y, 2026);
 	cr_assert_eq(s.m, 11);
@@ -671,7 +689,6 @@ Test(report_unit, load_folds_repeats_and_counts_what_it_skips,
 	cr_assert_null(s.v);
 
 	/* the month with no file: empty, not an error */
-	err[0] = '\0';
 	cr_assert_eq(report_load(&s, dir, 2026, 12, err, sizeof(err)), 0);
 	cr_assert_eq(s.missing, 1);
 	cr_assert_eq(s.n, 0);
@@ -680,19 +697,13 @@ Test(report_unit, load_folds_repeats_and_counts_what_it_skips,
 	report_set_fini(&s);
 
 	/* the order in the file does not matter: 14 before 9 keeps 14 */
-	cr_assert_not_null(fp = fopen(path, "w"));
-	fprintf(fp, "%s\n%s\n", lb2, lb);
-	fclose(fp);
-	cr_assert_eq(report_load(&s, dir, 2026, 11, err, sizeof(err)), 0);
+	load_nov(&s, (const char *[]){ lb2, lb, NULL });
 	cr_assert_eq(s.n, 1);
 	cr_assert_eq(s.v[0].seq, 14);
 	report_set_fini(&s);
 
 	/* a file with no closed event of the month: an empty set */
-	cr_assert_not_null(fp = fopen(path, "w"));
-	fprintf(fp, "%s\n%s\n%s\n", lbad, lopen, loct);
-	fclose(fp);
-	cr_assert_eq(report_load(&s, dir, 2026, 11, err, sizeof(err)), 0);
+	load_nov(&s, (const char *[]){ lbad, lopen, loct, NULL });
 	cr_assert_eq(s.missing, 0);
 	cr_assert_eq(s.n, 0);
 	cr_assert_eq(s.closed, 0);
@@ -929,16 +940,6 @@ Test(report_unit, trend_previous_is_undefined_without_history)
 }
 
 /* ---- CSV, HTML, words ---- */
-
-/* buf: what stmt wrote to fp, a memory stream (free() it). */
-#define CAPTURE(buf, stmt) do {						\
-	size_t capture_len_;						\
-	FILE *fp = open_memstream(&(buf), &capture_len_);		\
-									\
-	cr_assert_not_null(fp);						\
-	stmt;								\
-	cr_assert_eq(fclose(fp), 0);					\
-} while (0)
 
 static char *
 csv_field(const char *s)
