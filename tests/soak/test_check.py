@@ -187,6 +187,17 @@ class Scenario:
         self.events.append((iid, seq, line))
         return line
 
+    def brief_incident(self, iid, site, device, code, o, clocks=None):
+        """An incident at site opened at o by device's code, the alarm
+        cleared a minute later and the incident closed a minute after."""
+        clocks = clocks or {}
+        self.event(iid, 1, "opened", o, site, "open",
+                   [alarm(device, code, True, o)], clocks, 1,
+                   [step(o, "opened")], o)
+        self.event(iid, 2, "closed", o + 2 * MIN, site, "closed",
+                   [alarm(device, code, False, o, o + MIN)], clocks, 2,
+                   [step(o + 2 * MIN, "closed")], o)
+
     def build_inc1(self, shift):
         o = T0 + 1 * MIN + 5 * SEC
         b = T0 + 1 * MIN + 40 * SEC
@@ -407,25 +418,15 @@ class CheckTest(unittest.TestCase):
     def test_incident_without_fault_fails_faults(self):
         sc = Scenario()
         o = T0 + 12 * MIN
-        up = [alarm("S4-env", "DOOR_OPEN", True, o)]
-        down = [alarm("S4-env", "DOOR_OPEN", False, o, o + MIN)]
-        clocks = {"ack": clock("stopped", o + HOUR)}
-        sc.event("INC-0-2", 1, "opened", o, "S4", "open", up, clocks, 1,
-                 [step(o, "opened")], o)
-        sc.event("INC-0-2", 2, "closed", o + 2 * MIN, "S4", "closed", down,
-                 clocks, 2, [step(o + 2 * MIN, "closed")], o)
+        sc.brief_incident("INC-0-2", "S4", "S4-env", "DOOR_OPEN", o,
+                          {"ack": clock("stopped", o + HOUR)})
         self.assertOnlyFails(sc, ("faults",), "1 unexplained",
                              "unexplained: INC-0-2 S4-env/DOOR_OPEN")
 
     def test_alarm_during_a_fault_that_must_not_alarm_fails_faults(self):
         sc = Scenario()
         o = T0 + 4 * MIN
-        up = [alarm("D3", "COMM_LOSS", True, o)]
-        down = [alarm("D3", "COMM_LOSS", False, o, o + MIN)]
-        sc.event("INC-0-3", 1, "opened", o, "S3", "open", up, {}, 1,
-                 [step(o, "opened")], o)
-        sc.event("INC-0-3", 2, "closed", o + 2 * MIN, "S3", "closed", down,
-                 {}, 2, [step(o + 2 * MIN, "closed")], o)
+        sc.brief_incident("INC-0-3", "S3", "D3", "COMM_LOSS", o)
         self.assertOnlyFails(sc, ("faults",),
                              "D3/COMM_LOSS raised at %s during fault #2 "
                              "delay expect []" % iso(o))
@@ -433,13 +434,7 @@ class CheckTest(unittest.TestCase):
     def test_comm_loss_of_an_impaired_device_is_explained(self):
         sc = Scenario()
         sc.run["impaired_devices"] = ["D3"]
-        o = T0 + 4 * MIN
-        sc.event("INC-0-3", 1, "opened", o, "S3", "open",
-                 [alarm("D3", "COMM_LOSS", True, o)], {}, 1,
-                 [step(o, "opened")], o)
-        sc.event("INC-0-3", 2, "closed", o + 2 * MIN, "S3", "closed",
-                 [alarm("D3", "COMM_LOSS", False, o, o + MIN)], {}, 2,
-                 [step(o + 2 * MIN, "closed")], o)
+        sc.brief_incident("INC-0-3", "S3", "D3", "COMM_LOSS", T0 + 4 * MIN)
         self.assertOnlyFails(sc, ())
 
     def test_late_incident_fails_faults_unless_a_restart_explains(self):
