@@ -159,10 +159,8 @@ class Scenario:
         self.build_inc1(resolve_shift)
         self.build_inc2()
         # a redelivery: INC-1-1 seq 2 again, byte for byte, after seq 3
-        dup = [e for e in self.events if e[:2] == ("INC-1-1", 2)][0]
-        i = self.events.index([e for e in self.events
-                               if e[:2] == ("INC-1-1", 3)][0])
-        self.events.insert(i + 1, dup)
+        i = self.events.index(self.find("INC-1-1", 3))
+        self.events.insert(i + 1, self.find("INC-1-1", 2))
         self.redis = self.build_redis()
         self.samples = self.build_samples(rss_per_min)
 
@@ -186,6 +184,14 @@ class Scenario:
                            "steps": steps}, separators=(",", ":"))
         self.events.append((iid, seq, line))
         return line
+
+    def find(self, iid, seq):
+        """The (id, seq, line) of iid's event seq (the first)."""
+        return [e for e in self.events if e[:2] == (iid, seq)][0]
+
+    def drop(self, iid, seq):
+        """Removes iid's event seq (every copy) from the topic."""
+        self.events = [e for e in self.events if e[:2] != (iid, seq)]
 
     def brief_incident(self, iid, site, device, code, o, clocks=None):
         """An incident at site opened at o by device's code, the alarm
@@ -387,14 +393,14 @@ class CheckTest(unittest.TestCase):
 
     def test_missing_seq_fails_seq(self):
         sc = Scenario()
-        sc.events = [e for e in sc.events if e[:2] != ("INC-0-1", 3)]
+        sc.drop("INC-0-1", 3)
         self.assertOnlyFails(sc, ("seq",), "lost 1",
                              "INC-0-1: seq 3 missing of 1..5",
                              "events lost: 1 (must be 0)")
 
     def test_same_seq_other_bytes_fails_seq(self):
         sc = Scenario()
-        iid, seq, line = [e for e in sc.events if e[:2] == ("INC-0-1", 2)][0]
+        iid, seq, line = sc.find("INC-0-1", 2)
         sc.events.append((iid, seq, line.replace("BATT_DISCHARGE on",
                                                  "BATT_DISCHARGE at")))
         self.assertOnlyFails(sc, ("seq",), "applied twice 1",
@@ -504,8 +510,8 @@ class CheckTest(unittest.TestCase):
         # no event after the restart: the restored state in Redis (the
         # resync dump's json) is what is compared
         sc = Scenario()
-        sc.events = [e for e in sc.events if e[:2] != ("INC-0-1", 5)]
-        last = [e for e in sc.events if e[:2] == ("INC-0-1", 4)][0][2]
+        sc.drop("INC-0-1", 5)
+        last = sc.find("INC-0-1", 4)[2]
         state = json.loads(last)
         state["at"] = iso(T0 + 8 * MIN + 6 * SEC)
         res = state["incident"]["clocks"]["resolve"]
