@@ -293,24 +293,21 @@ class Scenario:
         return rows
 
     def write(self, path, redis_addr):
-        run = dict(self.run, redis=redis_addr)
-        with open(os.path.join(path, "run.json"), "w") as f:
-            json.dump(run, f)
-        with open(os.path.join(path, "tocsin.yaml"), "w") as f:
-            f.write("daemon:\n  shards: 2\nmodbus:\n  # polls\n"
-                    "  interval: 2s\n  comm_loss_misses: 4\n"
-                    "redis:\n  port: 1\n")
-        for name, rows in (("faults.jsonl", self.faults),
-                           ("chaos.jsonl", self.chaos)):
+        def put(name, text):
             with open(os.path.join(path, name), "w") as f:
-                for r in rows:
-                    f.write(json.dumps(r) + "\n")
-        with open(os.path.join(path, "incidents.jsonl"), "w") as f:
-            for _, _, line in self.events:
-                f.write(line + "\n")
-        with open(os.path.join(path, "samples.csv"), "w") as f:
-            f.write("t_ms,pid,rss_kb,fds\n")
-            f.write("\n".join(self.samples) + "\n")
+                f.write(text)
+
+        def lines(rows):
+            return "".join(r + "\n" for r in rows)
+
+        put("run.json", json.dumps(dict(self.run, redis=redis_addr)))
+        put("tocsin.yaml", "daemon:\n  shards: 2\nmodbus:\n  # polls\n"
+                           "  interval: 2s\n  comm_loss_misses: 4\n"
+                           "redis:\n  port: 1\n")
+        put("faults.jsonl", lines(json.dumps(r) for r in self.faults))
+        put("chaos.jsonl", lines(json.dumps(r) for r in self.chaos))
+        put("incidents.jsonl", lines(line for _, _, line in self.events))
+        put("samples.csv", lines(["t_ms,pid,rss_kb,fds"] + self.samples))
 
 
 # ------------------------------------------------------------------ tests
