@@ -159,10 +159,8 @@ class Scenario:
         self.build_inc1(resolve_shift)
         self.build_inc2()
         # a redelivery: INC-1-1 seq 2 again, byte for byte, after seq 3
-        dup = [e for e in self.events if e[:2] == ("INC-1-1", 2)][0]
-        i = self.events.index([e for e in self.events
-                               if e[:2] == ("INC-1-1", 3)][0])
-        self.events.insert(i + 1, dup)
+        i = self.events.index(self.find("INC-1-1", 3))
+        self.events.insert(i + 1, self.find("INC-1-1", 2))
         self.redis = self.build_redis()
         self.samples = self.build_samples(rss_per_min)
 
@@ -186,6 +184,25 @@ class Scenario:
                            "steps": steps}, separators=(",", ":"))
         self.events.append((iid, seq, line))
         return line
+
+    def find(self, iid, seq):
+        """The (id, seq, line) of iid's event seq (the first)."""
+        return [e for e in self.events if e[:2] == (iid, seq)][0]
+
+    def drop(self, iid, seq):
+        """Removes iid's event seq (every copy) from the topic."""
+        self.events = [e for e in self.events if e[:2] != (iid, seq)]
+
+    def brief_incident(self, iid, site, device, code, o, clocks=None):
+        """An incident at site opened at o by device's code, the alarm
+        cleared a minute later and the incident closed a minute after."""
+        clocks = clocks or {}
+        self.event(iid, 1, "opened", o, site, "open",
+                   [alarm(device, code, True, o)], clocks, 1,
+                   [step(o, "opened")], o)
+        self.event(iid, 2, "closed", o + 2 * MIN, site, "closed",
+                   [alarm(device, code, False, o, o + MIN)], clocks, 2,
+                   [step(o + 2 * MIN, "closed")], o)
 
     def build_inc1(self, shift):
         o = T0 + 1 * MIN + 5 * SEC
@@ -276,24 +293,21 @@ class Scenario:
         return rows
 
     def write(self, path, redis_addr):
-        run = dict(self.run, redis=redis_addr)
-        with open(os.path.join(path, "run.json"), "w") as f:
-            json.dump(run, f)
-        with open(os.path.join(path, "tocsin.yaml"), "w") as f:
-            f.write("daemon:\n  shards: 2\nmodbus:\n  # polls\n"
-                    "  interval: 2s\n  comm_loss_misses: 4\n"
-                    "redis:\n  port: 1\n")
-        for name, rows in (("faults.jsonl", self.faults),
-                           ("chaos.jsonl", self.chaos)):
+        def put(name, text):
             with open(os.path.join(path, name), "w") as f:
-                for r in rows:
-                    f.write(json.dumps(r) + "\n")
-        with open(os.path.join(path, "incidents.jsonl"), "w") as f:
-            for _, _, line in self.events:
-                f.write(line + "\n")
-        with open(os.path.join(path, "samples.csv"), "w") as f:
-            f.write("t_ms,pid,rss_kb,fds\n")
-            f.write("\n".join(self.samples) + "\n")
+                f.write(text)
+
+        def lines(rows):
+            return "".join(r + "\n" for r in rows)
+
+        put("run.json", json.dumps(dict(self.run, redis=redis_addr)))
+        put("tocsin.yaml", "daemon:\n  shards: 2\nmodbus:\n  # polls\n"
+                           "  interval: 2s\n  comm_loss_misses: 4\n"
+                           "redis:\n  port: 1\n")
+        put("faults.jsonl", lines(json.dumps(r) for r in self.faults))
+        put("chaos.jsonl", lines(json.dumps(r) for r in self.chaos))
+        put("incidents.jsonl", lines(line for _, _, line in self.events))
+        put("samples.csv", lines(["t_ms,pid,rss_kb,fds"] + self.samples))
 
 
 # ------------------------------------------------------------------ tests
@@ -376,14 +390,14 @@ class CheckTest(unittest.TestCase):
 
     def test_missing_seq_fails_seq(self):
         sc = Scenario()
-        sc.events = [e for e in sc.events if e[:2] != ("INC-0-1", 3)]
+        sc.drop("INC-0-1", 3)
         self.assertOnlyFails(sc, ("seq",), "lost 1",
                              "INC-0-1: seq 3 missing of 1..5",
                              "events lost: 1 (must be 0)")
 
     def test_same_seq_other_bytes_fails_seq(self):
         sc = Scenario()
-        iid, seq, line = [e for e in sc.events if e[:2] == ("INC-0-1", 2)][0]
+        iid, seq, line = sc.find("INC-0-1", 2)
         sc.events.append((iid, seq, line.replace("BATT_DISCHARGE on",
                                                  "BATT_DISCHARGE at")))
         self.assertOnlyFails(sc, ("seq",), "applied twice 1",
@@ -407,25 +421,15 @@ class CheckTest(unittest.TestCase):
     def test_incident_without_fault_fails_faults(self):
         sc = Scenario()
         o = T0 + 12 * MIN
-        up = [alarm("S4-env", "DOOR_OPEN", True, o)]
-        down = [alarm("S4-env", "DOOR_OPEN", False, o, o + MIN)]
-        clocks = {"ack": clock("stopped", o + HOUR)}
-        sc.event("INC-0-2", 1, "opened", o, "S4", "open", up, clocks, 1,
-                 [step(o, "opened")], o)
-        sc.event("INC-0-2", 2, "closed", o + 2 * MIN, "S4", "closed", down,
-                 clocks, 2, [step(o + 2 * MIN, "closed")], o)
+        sc.brief_incident("INC-0-2", "S4", "S4-env", "DOOR_OPEN", o,
+                          {"ack": clock("stopped", o + HOUR)})
         self.assertOnlyFails(sc, ("faults",), "1 unexplained",
                              "unexplained: INC-0-2 S4-env/DOOR_OPEN")
 
     def test_alarm_during_a_fault_that_must_not_alarm_fails_faults(self):
         sc = Scenario()
         o = T0 + 4 * MIN
-        up = [alarm("D3", "COMM_LOSS", True, o)]
-        down = [alarm("D3", "COMM_LOSS", False, o, o + MIN)]
-        sc.event("INC-0-3", 1, "opened", o, "S3", "open", up, {}, 1,
-                 [step(o, "opened")], o)
-        sc.event("INC-0-3", 2, "closed", o + 2 * MIN, "S3", "closed", down,
-                 {}, 2, [step(o + 2 * MIN, "closed")], o)
+        sc.brief_incident("INC-0-3", "S3", "D3", "COMM_LOSS", o)
         self.assertOnlyFails(sc, ("faults",),
                              "D3/COMM_LOSS raised at %s during fault #2 "
                              "delay expect []" % iso(o))
@@ -433,13 +437,7 @@ class CheckTest(unittest.TestCase):
     def test_comm_loss_of_an_impaired_device_is_explained(self):
         sc = Scenario()
         sc.run["impaired_devices"] = ["D3"]
-        o = T0 + 4 * MIN
-        sc.event("INC-0-3", 1, "opened", o, "S3", "open",
-                 [alarm("D3", "COMM_LOSS", True, o)], {}, 1,
-                 [step(o, "opened")], o)
-        sc.event("INC-0-3", 2, "closed", o + 2 * MIN, "S3", "closed",
-                 [alarm("D3", "COMM_LOSS", False, o, o + MIN)], {}, 2,
-                 [step(o + 2 * MIN, "closed")], o)
+        sc.brief_incident("INC-0-3", "S3", "D3", "COMM_LOSS", T0 + 4 * MIN)
         self.assertOnlyFails(sc, ())
 
     def test_late_incident_fails_faults_unless_a_restart_explains(self):
@@ -509,8 +507,8 @@ class CheckTest(unittest.TestCase):
         # no event after the restart: the restored state in Redis (the
         # resync dump's json) is what is compared
         sc = Scenario()
-        sc.events = [e for e in sc.events if e[:2] != ("INC-0-1", 5)]
-        last = [e for e in sc.events if e[:2] == ("INC-0-1", 4)][0][2]
+        sc.drop("INC-0-1", 5)
+        last = sc.find("INC-0-1", 4)[2]
         state = json.loads(last)
         state["at"] = iso(T0 + 8 * MIN + 6 * SEC)
         res = state["incident"]["clocks"]["resolve"]

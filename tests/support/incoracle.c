@@ -39,8 +39,8 @@ incoracle_clocks(const struct sla_engine *e, const struct sla_incident *inc,
 	return o;
 }
 
-static json_t *
-oracle_timeval(int64_t ms)
+json_t *
+incoracle_time(int64_t ms)
 {
 	char buf[UTC_LEN];
 
@@ -58,9 +58,9 @@ oracle_alarm(const struct fleet *f, const struct corr_alarm *a)
 	json_object_set_new(o, "severity",
 	    json_string(fleet_severity_name((enum severity)a->severity)));
 	json_object_set_new(o, "active", json_boolean(a->active));
-	json_object_set_new(o, "raised_at", oracle_timeval(a->raised_at));
+	json_object_set_new(o, "raised_at", incoracle_time(a->raised_at));
 	json_object_set_new(o, "cleared_at", a->cleared_at != 0 ?
-	    oracle_timeval(a->cleared_at) : json_null());
+	    incoracle_time(a->cleared_at) : json_null());
 	json_object_set_new(o, "repeats", json_integer(a->repeats));
 	json_object_set_new(o, "cycles", json_integer(a->cycles));
 	json_object_set_new(o, "flapping", json_boolean(a->flapping));
@@ -147,7 +147,7 @@ incoracle_build(const struct fleet *f, const struct corr_event *ev)
 	json_object_set_new(o, "event",
 	    json_string(corr_evtype_name((enum corr_evtype)ev->type)));
 	json_object_set_new(o, "seq", json_integer((json_int_t)ev->seq));
-	json_object_set_new(o, "at", oracle_timeval(ev->at));
+	json_object_set_new(o, "at", incoracle_time(ev->at));
 	json_object_set_new(o, "incident", inc);
 
 	json_object_set_new(inc, "id", json_string(ci->id));
@@ -166,7 +166,7 @@ incoracle_build(const struct fleet *f, const struct corr_event *ev)
 	    json_string(corr_state_name((enum corr_state)ci->state)));
 	json_object_set_new(inc, "owner",
 	    ci->owner != NULL ? json_string(ci->owner) : json_null());
-	json_object_set_new(inc, "opened_at", oracle_timeval(ci->opened_at));
+	json_object_set_new(inc, "opened_at", incoracle_time(ci->opened_at));
 	if (ci->root != NULL) {
 		json_t *rc = json_object();
 
@@ -175,7 +175,7 @@ incoracle_build(const struct fleet *f, const struct corr_event *ev)
 		json_object_set_new(rc, "alarm",
 		    json_string(f->codes[ci->root->code]));
 		json_object_set_new(rc, "raised_at",
-		    oracle_timeval(ci->root->raised_at));
+		    incoracle_time(ci->root->raised_at));
 		json_object_set_new(inc, "root_cause", rc);
 	} else {
 		json_object_set_new(inc, "root_cause", json_null());
@@ -244,7 +244,7 @@ incoracle_build(const struct fleet *f, const struct corr_event *ev)
 		const struct corr_step *s = &ci->steps[i];
 		json_t *st = json_object();
 
-		json_object_set_new(st, "at", oracle_timeval(s->at));
+		json_object_set_new(st, "at", incoracle_time(s->at));
 		json_object_set_new(st, "actor", json_string(s->actor));
 		json_object_set_new(st, "action", json_string(s->action));
 		json_object_set_new(st, "note",

@@ -24,5 +24,7 @@ json_t	*incoracle_build(const struct fleet *f, const struct corr_event *ev);
  */
 json_t	*incoracle_clocks(const struct sla_engine *e,
 	    const struct sla_incident *inc, int64_t now);
+/* A time of the schema, ms as "2026-11-23T10:00:00.000Z"; a new reference. */
+json_t	*incoracle_time(int64_t ms);
 
 #endif

@@ -61,51 +61,95 @@ fake_close(struct pub_sink *s, int timeout_ms)
 static const struct pub_ops fake_ops = { "fake", fake_offer, fake_healthy,
     fake_close };
 
+/*
+ * Each test's world: a store of NREC records in a directory of its own and
+ * a pump with no sink yet.  fx_close() is called by the test, not a .fini:
+ * Criterion does not fail a test on an assertion in its .fini.
+ */
+static struct {
+	char		 dir[32];	/* mkdtemp */
+	struct ev_loop	*loop;
+	struct fleet	*fl;
+	struct store	*st;
+	struct journal	*j;		/* st's */
+	struct publish	*p;
+	uint64_t	 written[NREC];	/* the NREC records' positions */
+} F;
+
+/* Journals NREC records (at, at + 1, ...), durable; pos[i]: record i's. */
+static void
+append(int64_t at, uint64_t pos[NREC])
+{
+	for (int i = 0; i < NREC; i++) {
+		int64_t v = at + i;
+
+		pos[i] = journal_append(F.j, STORE_DUMP_BEGIN, &v, sizeof(v));
+	}
+	cr_assert_eq(journal_flush(F.j, 1), 0);
+}
+
+static void
+fx_open(void)
+{
+	struct store_config sc = { .dir = F.dir };
+	char err[256];
+
+	snprintf(F.dir, sizeof(F.dir), "/tmp/tocsin-publish-XXXXXX");
+	cr_assert_not_null(mkdtemp(F.dir));
+	F.loop = ev_loop_new(EVFLAG_AUTO);
+	F.fl = fleet_new();
+	F.st = store_open(&sc, 0, F.fl, err, sizeof(err));
+	cr_assert_not_null(F.st, "%s", err);
+	F.j = store_journal(F.st);
+	append(1000, F.written);
+	F.p = publish_new(F.loop, &F.st, 1, NULL, NULL);
+}
+
+static void
+fx_close(void)
+{
+	char cmd[64];
+
+	publish_free(F.p);
+	store_close(F.st);
+	fleet_free(F.fl);
+	ev_loop_destroy(F.loop);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", F.dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* Adds a sink called name to the pump, f its sink; its index. */
+static int
+fake_add(const char *name, struct fake *f)
+{
+	int idx = publish_add(F.p, name);
+
+	f->host = publish_host(F.p, idx);
+	publish_attach(F.p, idx, &f->base);
+	return idx;
+}
+
 Test(publish, replaced_sink_gets_what_the_old_one_had_not_done)
 {
-	char dir[] = "/tmp/tocsin-publish-XXXXXX", err[256], cmd[128];
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct fleet *fl = fleet_new();
-	struct store_config sc = { .dir = dir };
 	struct fake a = { { &fake_ops }, NULL, { 0 }, 0, 0 };
 	struct fake b = { { &fake_ops }, NULL, { 0 }, 0, 1 };
-	struct store *st;
-	struct publish *p;
-	struct journal *j;
-	uint64_t written[NREC];
 	int idx;
 
-	cr_assert_not_null(mkdtemp(dir));
-	st = store_open(&sc, 0, fl, err, sizeof(err));
-	cr_assert_not_null(st, "%s", err);
-	j = store_journal(st);
-	for (int i = 0; i < NREC; i++) {
-		int64_t at = 1000 + i;
-
-		written[i] = journal_append(j, STORE_DUMP_BEGIN, &at, sizeof(at));
-	}
-	cr_assert_eq(journal_flush(j, 1), 0);
-	p = publish_new(loop, &st, 1, NULL, NULL);
-	idx = publish_add(p, "kafka");
-	a.host = b.host = publish_host(p, idx);
-	publish_attach(p, idx, &a.base);
-	publish_start(p);
-	publish_pump(p);
+	fx_open();
+	idx = fake_add("kafka", &a);
+	b.host = a.host;
+	publish_start(F.p);
+	publish_pump(F.p);
 	cr_assert_eq(a.n, NREC);
 	/* the old sink reported the first ten done, then died */
-	a.host->done(a.host->arg, 0, written[9]);
-	publish_replace(p, idx, &b.base);
-	publish_pump(p);
+	a.host->done(a.host->arg, 0, F.written[9]);
+	publish_replace(F.p, idx, &b.base);
+	publish_pump(F.p);
 	cr_assert_eq(b.n, NREC - 10, "offered %u", b.n);
 	for (unsigned i = 0; i < b.n; i++)
-		cr_assert_eq(b.pos[i], written[10 + i], "record %u", i);
-	cr_assert(publish_idle(p));
-	publish_free(p);
-	store_close(st);
-	fleet_free(fl);
-	ev_loop_destroy(loop);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
+		cr_assert_eq(b.pos[i], F.written[10 + i], "record %u", i);
+	cr_assert(publish_idle(F.p));
+	fx_close();
 }
 
 /*
@@ -116,64 +160,31 @@ Test(publish, replaced_sink_gets_what_the_old_one_had_not_done)
  */
 Test(publish, live_sink_starts_at_the_end_and_saves_no_position)
 {
-	char dir[] = "/tmp/tocsin-publish-XXXXXX", err[256], cmd[128];
-	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
-	struct fleet *fl = fleet_new();
-	struct store_config sc = { .dir = dir };
 	struct fake live = { { &fake_ops }, NULL, { 0 }, 0, 1 };
 	struct fake all = { { &fake_ops }, NULL, { 0 }, 0, 1 };
-	struct store *st;
-	struct publish *p;
-	struct journal *j;
 	uint64_t pos, after[NREC];
-	int li, ai;
 
-	cr_assert_not_null(mkdtemp(dir));
-	st = store_open(&sc, 0, fl, err, sizeof(err));
-	cr_assert_not_null(st, "%s", err);
-	j = store_journal(st);
-	for (int i = 0; i < NREC; i++) {
-		int64_t at = 1000 + i;
-
-		(void)journal_append(j, STORE_DUMP_BEGIN, &at, sizeof(at));
-	}
-	cr_assert_eq(journal_flush(j, 1), 0);
+	fx_open();
 	/* a position saved by an earlier run: a live sink ignores it */
-	cr_assert_eq(journal_pos_put(j, "view", 0), 0);
-	p = publish_new(loop, &st, 1, NULL, NULL);
-	li = publish_add(p, "view");
-	publish_set_live(p, li);
-	live.host = publish_host(p, li);
-	publish_attach(p, li, &live.base);
-	ai = publish_add(p, "file");
-	all.host = publish_host(p, ai);
-	publish_attach(p, ai, &all.base);
-	publish_start(p);
-	publish_pump(p);
+	cr_assert_eq(journal_pos_put(F.j, "view", 0), 0);
+	publish_set_live(F.p, fake_add("view", &live));
+	fake_add("file", &all);
+	publish_start(F.p);
+	publish_pump(F.p);
 	cr_assert_eq(live.n, 0, "the live sink got %u old records", live.n);
 	cr_assert_eq(all.n, NREC);
-	for (int i = 0; i < NREC; i++) {
-		int64_t at = 2000 + i;
-
-		after[i] = journal_append(j, STORE_DUMP_BEGIN, &at, sizeof(at));
-	}
-	cr_assert_eq(journal_flush(j, 1), 0);
-	publish_pump(p);
+	append(2000, after);
+	publish_pump(F.p);
 	cr_assert_eq(live.n, NREC, "offered %u", live.n);
 	for (unsigned i = 0; i < live.n; i++)
 		cr_assert_eq(live.pos[i], after[i], "record %u", i);
-	cr_assert(publish_idle(p));
-	publish_stop(p);
+	cr_assert(publish_idle(F.p));
+	publish_stop(F.p);
 	/* the file sink's position is saved; the live one's is the old one */
-	cr_assert_eq(journal_pos_get(j, "file", &pos), 0);
+	cr_assert_eq(journal_pos_get(F.j, "file", &pos), 0);
 	cr_assert_eq(pos, after[NREC - 1]);
-	cr_assert_eq(journal_pos_get(j, "view", &pos), 0);
+	cr_assert_eq(journal_pos_get(F.j, "view", &pos), 0);
 	cr_assert_eq(pos, 0, "a live sink's position was saved: %llu",
 	    (unsigned long long)pos);
-	publish_free(p);
-	store_close(st);
-	fleet_free(fl);
-	ev_loop_destroy(loop);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	cr_assert_eq(system(cmd), 0);
+	fx_close();
 }
