@@ -423,7 +423,6 @@ Test(report_unit, open_alarms_idle_clocks_and_nulls)
 {
 	struct tev e = site_ev("I-1", 2, T0 + 3 * HOUR);
 	struct report_inc r;
-	char why[192], *line;
 
 	/* the battery alarm still active at the close: restored = closed */
 	e.alarms[1].cleared = -1;
@@ -434,8 +433,7 @@ Test(report_unit, open_alarms_idle_clocks_and_nulls)
 	e.score = 0;
 	e.grade = NULL;
 	e.note = NULL;
-	line = tev_line(&e);
-	cr_assert_eq(parse(line, &r, why), 1, "%s", why);
+	parse_closed(tev_line(&e), &r);
 	cr_assert_eq(r.restored_ms, T0 + 3 * HOUR);
 	cr_assert_eq(r.power_ms, HOUR);
 	cr_assert_eq(r.clk[SLA_ARRIVE].ran, 0);
@@ -449,15 +447,13 @@ Test(report_unit, open_alarms_idle_clocks_and_nulls)
 	cr_assert_null(r.close_note);
 	cr_assert_eq(r.planned, 0);
 	report_inc_fini(&r);
-	free(line);
 
 	/* the same incident inside announced work: it ran no customer
 	 * clock, whatever its clocks say, and has no score and no grade */
 	e.planned = 1;
 	e.score = 5;
 	e.grade = "immediate";
-	line = tev_line(&e);
-	cr_assert_eq(parse(line, &r, why), 1, "%s", why);
+	parse_closed(tev_line(&e), &r);
 	cr_assert_eq(r.planned, 1);
 	for (unsigned k = 0; k < SLA__NCLOCKS; k++)
 		cr_assert_eq(r.clk[k].ran + r.clk[k].met + r.clk[k].breached,
@@ -465,31 +461,26 @@ Test(report_unit, open_alarms_idle_clocks_and_nulls)
 	cr_assert_eq(r.score, 0);
 	cr_assert_eq(r.grade, SLA_GRADE_NONE);
 	report_inc_fini(&r);
-	free(line);
 
 	/* a complaint: its cause is COMPLAINT, it has no arrive clock */
 	e = complaint_ev("C-1", "china-mobile", T0 + HOUR);
-	line = tev_line(&e);
-	cr_assert_eq(parse(line, &r, why), 1, "%s", why);
+	parse_closed(tev_line(&e), &r);
 	cr_assert_eq(r.kind, REPORT_COMPLAINT);
 	cr_assert_str_eq(r.cause, "COMPLAINT");
 	cr_assert_null(r.device);
 	cr_assert_eq(r.clk[SLA_ARRIVE].ran, 0);
 	cr_assert_eq(r.restored_ms, T0 + HOUR);
 	report_inc_fini(&r);
-	free(line);
 
 	/* an area storm: no site, no region, no root (UNKNOWN) */
 	e = area_ev("A-1", "china-mobile", T0 + HOUR);
-	line = tev_mutate(&e, "incident.links_total", "3");
-	cr_assert_eq(parse(line, &r, why), 1, "%s", why);
+	parse_closed(tev_mutate(&e, "incident.links_total", "3"), &r);
 	cr_assert_eq(r.kind, REPORT_AREA);
 	cr_assert_null(r.site);
 	cr_assert_eq(r.region, REGION__COUNT);
 	cr_assert_str_eq(r.cause, "UNKNOWN");
 	cr_assert_eq(r.links_total, 3);
 	report_inc_fini(&r);
-	free(line);
 }
 
 Test(report_unit, an_event_of_another_kind_is_skipped)
