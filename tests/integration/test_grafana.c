@@ -34,14 +34,13 @@
  * Kafka the embedded mock cluster (none under ThreadSanitizer).
  *
  * Bounds: promtool 30 s; tocsind's port line 10 s, /readyz 15 s, the
- * series wanted 20 s; Prometheus' rules healthy and the alert pending
- * 60 s; each child stopped by PID (pubfix_stop: SIGTERM, SIGKILL after
- * 30 s) and has PR_SET_PDEATHSIG.
+ * series wanted 20 s; Prometheus (tests/support/promfix) reporting the
+ * target up 40 s, then its rules healthy and the alerts pending 60 s;
+ * each child stopped by PID (pubfix_stop: SIGTERM, SIGKILL after 30 s)
+ * and has PR_SET_PDEATHSIG.
  */
 #include <criterion/criterion.h>
 #include <ctype.h>
-#include <limits.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,15 +53,14 @@
 #include "tests/support/dfix.h"
 #include "tests/support/httpfix.h"
 #include "tests/support/proc.h"
+#include "tests/support/promfix.h"
 #include "tests/support/promtext.h"
-#include "tests/support/pubfix.h"
 #include "tests/support/tenv.h"
 
 #define DASH		"etc/grafana-tocsin.json"
 #define RULES		"etc/prometheus-rules.yml"
 #define MONDOC		"docs/monitoring.md"
 #define PROMTOOL	"/usr/bin/promtool"
-#define PROMETHEUS	"/usr/bin/prometheus"
 #define TOKEN		"tocsin-test-token-7d2e0b94c1"
 
 static struct {
@@ -76,7 +74,7 @@ static struct {
 static void
 genv_fini(void)
 {
-	pubfix_stop(&E.prom, SIGTERM);
+	promfix_stop(&E.prom);
 	dfix_fini(&E.d, "test_grafana");
 }
 
@@ -1023,55 +1021,6 @@ Test(dashboards, every_metric_named_is_exported)
 
 /* ---- a real Prometheus ---- */
 
-/* s form-encoded (application/x-www-form-urlencoded), malloc'd. */
-static char *
-form_encode(const char *s)
-{
-	char *out = malloc(strlen(s) * 3 + 1), *o = out;
-
-	cr_assert_not_null(out);
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
-			*o++ = (char)c;
-		else
-			o += sprintf(o, "%%%02X", c);
-	}
-	*o = '\0';
-	return out;
-}
-
-/* POST /api/v1/query: the JSON answer, or NULL. */
-static json_t *
-prom_query(int pport, const char *query)
-{
-	struct httpfix_resp r;
-	char *enc = form_encode(query), *body;
-	json_t *j = NULL;
-
-	cr_assert_gt(asprintf(&body, "query=%s", enc), 0);
-	free(enc);
-	httpfix_do(pport, "POST", "/api/v1/query", "Content-Type: "
-	    "application/x-www-form-urlencoded\r\n", body, &r);
-	j = json_loads(r.body, 0, NULL);
-	httpfix_free(&r);
-	free(body);
-	return j;
-}
-
-static json_t *
-prom_get(int pport, const char *path)
-{
-	struct httpfix_resp r;
-	json_t *j = NULL;
-
-	if (httpfix_do(pport, "GET", path, NULL, NULL, &r) == 200)
-		j = json_loads(r.body, 0, NULL);
-	httpfix_free(&r);
-	return j;
-}
-
 /* expr with Grafana's variables as Prometheus would get them. */
 static char *
 grafana_subst(const char *expr)
@@ -1108,7 +1057,7 @@ grafana_subst(const char *expr)
 static void
 prom_rule_health(int pport, size_t *n, size_t *ok, char *why, size_t len)
 {
-	json_t *j = prom_get(pport, "/api/v1/rules"), *g, *r;
+	json_t *j = promfix_get(pport, "/api/v1/rules"), *g, *r;
 	size_t i, k;
 
 	*n = *ok = 0;
@@ -1134,7 +1083,7 @@ static int
 prom_alert(int pport, const char *name, const char *label,
     const char *value)
 {
-	json_t *j = prom_get(pport, "/api/v1/alerts"), *a;
+	json_t *j = promfix_get(pport, "/api/v1/alerts"), *a;
 	int found = 0;
 	size_t i;
 
@@ -1153,20 +1102,14 @@ prom_alert(int pport, const char *name, const char *label,
 
 Test(dashboards, prometheus_evaluates_every_rule, .timeout = 240)
 {
-	char yaml[PATH_MAX + 512], cfgarg[160], tsdbarg[160], webarg[96],
-	    rules[PATH_MAX], why[512] = "";
-	char *argv[] = { PROMETHEUS, cfgarg, tsdbarg, webarg, NULL };
+	char why[512] = "";
 	json_t *dash, *qs, *q, *j, *res;
 	size_t n = 0, ok = 0, nrules, i;
 	int pport, pending = 0, lossalert = 0;
 	int64_t end;
 	double lost;
 
-	if (access(PROMETHEUS, X_OK) != 0) {
-		cr_skip_test("%s is not installed (Debian package prometheus; "
-		    "make deps installs it)", PROMETHEUS);
-		return;
-	}
+	promfix_require();
 	{
 		json_t *rl = load_rules(), *all = rules_all(rl);
 
@@ -1174,28 +1117,10 @@ Test(dashboards, prometheus_evaluates_every_rule, .timeout = 240)
 		json_decref(all);
 		json_decref(rl);
 	}
-	cr_assert_not_null(realpath(RULES, rules), "realpath %s", RULES);
 	genv_init(32);
 	daemon_up();
 	free(scrape_when_complete());
-	pport = tenv_free_port("127.0.0.1");
-	cr_assert_gt(pport, 0);
-	snprintf(yaml, sizeof(yaml),
-	    "global: {scrape_interval: 1s, scrape_timeout: 1s, "
-	    "evaluation_interval: 1s}\n"
-	    "rule_files: [\"%s\"]\n"
-	    "scrape_configs:\n"
-	    "  - job_name: tocsind\n"
-	    "    static_configs:\n"
-	    "      - targets: [\"127.0.0.1:%d\"]\n", rules, E.d.port);
-	tenv_write_file(E.d.dir, "prometheus.yml", yaml);
-	snprintf(cfgarg, sizeof(cfgarg), "--config.file=%s/prometheus.yml",
-	    E.d.dir);
-	snprintf(tsdbarg, sizeof(tsdbarg), "--storage.tsdb.path=%s/prom",
-	    E.d.dir);
-	snprintf(webarg, sizeof(webarg), "--web.listen-address=127.0.0.1:%d",
-	    pport);
-	E.prom = pubfix_spawn(E.d.dir, argv, "prom.out", "prom.err");
+	promfix_start(E.d.dir, E.d.port, RULES, 40000, &E.prom, &pport);
 
 	/*
 	 * Every rule evaluated and healthy; the alerts this fleet must raise
@@ -1230,7 +1155,7 @@ Test(dashboards, prometheus_evaluates_every_rule, .timeout = 240)
 		char *expr = grafana_subst(json_string_value(json_array_get(q,
 		    1)));
 
-		j = prom_query(pport, expr);
+		j = promfix_query(pport, expr);
 		cr_expect_str_eq(json_string_value(json_object_get(j,
 		    "status")), "success", "%s: %s: %s", json_string_value(
 		    json_array_get(q, 0)), expr, json_string_value(
@@ -1239,7 +1164,7 @@ Test(dashboards, prometheus_evaluates_every_rule, .timeout = 240)
 		free(expr);
 	}
 	/* a recording rule's value: every device is lost */
-	j = prom_query(pport, "tocsin:modbus_devices_lost:ratio");
+	j = promfix_query(pport, "tocsin:modbus_devices_lost:ratio");
 	res = json_array_get(json_object_get(json_object_get(j, "data"),
 	    "result"), 0);
 	cr_assert_not_null(res, "no tocsin:modbus_devices_lost:ratio");
@@ -1249,6 +1174,6 @@ Test(dashboards, prometheus_evaluates_every_rule, .timeout = 240)
 	json_decref(j);
 	json_decref(qs);
 	json_decref(dash);
-	pubfix_stop(&E.prom, SIGTERM);
+	promfix_stop(&E.prom);
 	dfix_stop_clean(&E.d, TOKEN);
 }
