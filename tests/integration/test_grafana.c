@@ -593,13 +593,11 @@ static void problem(json_t *out, const char *fmt, ...)
 static void
 problem(json_t *out, const char *fmt, ...)
 {
-	char buf[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	json_array_append_new(out, json_vsprintf(fmt, ap));
 	va_end(ap);
-	json_array_append_new(out, json_string(buf));
 }
 
 /* The problems, one per line, in a static buffer. */
