@@ -716,6 +716,23 @@ recorded_names(json_t *all)
 	return rec;
 }
 
+/* Each recording rule (in rec) that expr names, set in used. */
+static void
+mark_recorded(const char *expr, json_t *rec, json_t *used)
+{
+	json_t *sels = promql_selectors(expr), *s;
+	size_t i;
+
+	json_array_foreach(sels, i, s) {
+		const char *name = json_string_value(json_object_get(s,
+		    "name"));
+
+		if (json_object_get(rec, name) != NULL)
+			json_object_set_new(used, name, json_true());
+	}
+	json_decref(sels);
+}
+
 /* ---- tocsind ---- */
 
 static void
@@ -837,10 +854,10 @@ Test(dashboards, promtool_accepts_the_rules)
 Test(dashboards, the_files_hang_together)
 {
 	json_t *dash = load_dash(), *rules = load_rules(), *all, *rec, *used;
-	json_t *qs, *q, *r, *v, *sels, *s;
+	json_t *qs, *q, *r, *v;
 	const char *k;
 	char *doc = tenv_read_file(MONDOC), metric[64], label[32];
-	size_t i, j;
+	size_t i;
 
 	/* the dashboard: importable as is */
 	cr_expect_geq(json_integer_value(json_object_get(dash,
@@ -865,15 +882,9 @@ Test(dashboards, the_files_hang_together)
 	all = rules_all(rules);
 	rec = recorded_names(all);
 	used = json_object();
-	json_array_foreach(qs, i, q) {
-		sels = promql_selectors(json_string_value(json_array_get(q, 1)));
-		json_array_foreach(sels, j, s)
-			if (json_object_get(rec, json_string_value(
-			    json_object_get(s, "name"))) != NULL)
-				json_object_set_new(used, json_string_value(
-				    json_object_get(s, "name")), json_true());
-		json_decref(sels);
-	}
+	json_array_foreach(qs, i, q)
+		mark_recorded(json_string_value(json_array_get(q, 1)), rec,
+		    used);
 	json_array_foreach(all, i, r) {
 		const char *alert = rstr(r, "alert"), *url;
 		json_t *ann = json_object_get(r, "annotations");
@@ -886,13 +897,7 @@ Test(dashboards, the_files_hang_together)
 			    "is neither a record nor an alert", i);
 			continue;
 		}
-		sels = promql_selectors(rstr(r, "expr"));
-		json_array_foreach(sels, j, s)
-			if (json_object_get(rec, json_string_value(
-			    json_object_get(s, "name"))) != NULL)
-				json_object_set_new(used, json_string_value(
-				    json_object_get(s, "name")), json_true());
-		json_decref(sels);
+		mark_recorded(rstr(r, "expr"), rec, used);
 		cr_expect_not_null(rstr(r, "for"), "%s has no for:", alert);
 		k = json_string_value(json_object_get(json_object_get(r,
 		    "labels"), "severity"));
