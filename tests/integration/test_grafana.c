@@ -757,29 +757,19 @@ static void
 daemon_up(void)
 {
 	char yaml[4096];
+	size_t n;
 
 	dfix_token(E.d.dir, TOKEN, 0600);
-	snprintf(yaml, sizeof(yaml),
-	    "daemon: {shards: 2, state_dir: %s/state}\n"
-	    "modbus: {port: %d, timeout: 100ms, interval: 300ms, "
-	    "comm_loss_misses: 1, backoff_min: 100ms, backoff_max: 300ms}\n"
-	    "output: {file: %s/out.jsonl}\n"
-	    "kafka: {brokers: \"\"}\n"
-	    "redis: {enabled: true, port: %d, backoff_min: 100ms, "
-	    "backoff_max: 500ms}\n"
-	    "http: {listen: \"127.0.0.1:0\", token_file: %s/token}\n"
-	    "profiles:\n  rect:\n    points:\n"
-	    "      - {name: v, address: 30001}\n"
-	    "    alarms:\n      - {code: MAINS_FAIL, point: v, condition: "
-	    "below, threshold: 170, clear: 190, severity: critical}\n"
+	n = dfix_cfg_head(yaml, sizeof(yaml), E.d.dir, E.modport, E.rport, 1,
+	    NULL);
+	snprintf(yaml + n, sizeof(yaml) - n,
 	    "sites:\n  - {id: G1, area: north, region: A, tenants: "
 	    "[{customer: c1, tier: premium}]}\n"
 	    "devices:\n"
 	    "  - {id: G1-r1, site: G1, profile: rect, host: %s1}\n"
 	    "  - {id: G1-r2, site: G1, profile: rect, host: %s2}\n"
 	    "  - {id: G1-r3, site: G1, profile: rect, host: %s3}\n",
-	    E.d.dir, E.modport, E.d.dir, E.rport, E.d.dir, E.net, E.net,
-	    E.net);
+	    E.net, E.net, E.net);
 	tenv_write_file(E.d.dir, "t.yaml", yaml);
 	dfix_up(&E.d, "t.yaml", 10000, 15000);
 }

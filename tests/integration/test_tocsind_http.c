@@ -85,28 +85,14 @@ TestSuite(tocsind_http, .fini = henv_fini, .timeout = 180);
 static void
 config(const char *http_extra, int redis)
 {
-	char yaml[4096], rs[128] = "";
+	char yaml[4096];
+	size_t n = dfix_cfg_head(yaml, sizeof(yaml), E.d.dir, E.modport,
+	    redis ? E.rport : 0, 1, http_extra);
 
-	if (redis)
-		snprintf(rs, sizeof(rs), "redis: {enabled: true, port: %d, "
-		    "backoff_min: 100ms, backoff_max: 500ms}\n", E.rport);
-	snprintf(yaml, sizeof(yaml),
-	    "daemon: {shards: 2, state_dir: %s/state}\n"
-	    "modbus: {port: %d, timeout: 100ms, interval: 300ms, "
-	    "comm_loss_misses: 1, backoff_min: 100ms, backoff_max: 300ms}\n"
-	    "output: {file: %s/out.jsonl}\n"
-	    "kafka: {brokers: \"\"}\n"
-	    "%s"
-	    "http: {listen: \"127.0.0.1:0\", token_file: %s/token%s%s}\n"
-	    "profiles:\n  rect:\n    points:\n"
-	    "      - {name: v, address: 30001}\n"
-	    "    alarms:\n      - {code: MAINS_FAIL, point: v, condition: "
-	    "below, threshold: 170, clear: 190, severity: critical}\n"
+	snprintf(yaml + n, sizeof(yaml) - n,
 	    "sites:\n  - {id: T1, area: north, region: A, tenants: "
 	    "[{customer: c1, tier: premium}]}\n"
 	    "devices:\n  - {id: T1-rect, site: T1, profile: rect, host: %s1}\n",
-	    E.d.dir, E.modport, E.d.dir, rs, E.d.dir,
-	    http_extra != NULL ? ", " : "", http_extra != NULL ? http_extra : "",
 	    E.net);
 	tenv_write_file(E.d.dir, "t.yaml", yaml);
 }
