@@ -34,14 +34,13 @@
  * Kafka the embedded mock cluster (none under ThreadSanitizer).
  *
  * Bounds: promtool 30 s; tocsind's port line 10 s, /readyz 15 s, the
- * series wanted 20 s; Prometheus' rules healthy and the alert pending
- * 60 s; each child stopped by PID (pubfix_stop: SIGTERM, SIGKILL after
- * 30 s) and has PR_SET_PDEATHSIG.
+ * series wanted 20 s; Prometheus (tests/support/promfix) reporting the
+ * target up 40 s, then its rules healthy and the alerts pending 60 s;
+ * each child stopped by PID (pubfix_stop: SIGTERM, SIGKILL after 30 s)
+ * and has PR_SET_PDEATHSIG.
  */
 #include <criterion/criterion.h>
 #include <ctype.h>
-#include <limits.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,15 +53,14 @@
 #include "tests/support/dfix.h"
 #include "tests/support/httpfix.h"
 #include "tests/support/proc.h"
+#include "tests/support/promfix.h"
 #include "tests/support/promtext.h"
-#include "tests/support/pubfix.h"
 #include "tests/support/tenv.h"
 
 #define DASH		"etc/grafana-tocsin.json"
 #define RULES		"etc/prometheus-rules.yml"
 #define MONDOC		"docs/monitoring.md"
 #define PROMTOOL	"/usr/bin/promtool"
-#define PROMETHEUS	"/usr/bin/prometheus"
 #define TOKEN		"tocsin-test-token-7d2e0b94c1"
 
 static struct {
@@ -76,7 +74,7 @@ static struct {
 static void
 genv_fini(void)
 {
-	pubfix_stop(&E.prom, SIGTERM);
+	promfix_stop(&E.prom);
 	dfix_fini(&E.d, "test_grafana");
 }
 
@@ -595,13 +593,11 @@ static void problem(json_t *out, const char *fmt, ...)
 static void
 problem(json_t *out, const char *fmt, ...)
 {
-	char buf[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	json_array_append_new(out, json_vsprintf(fmt, ap));
 	va_end(ap);
-	json_array_append_new(out, json_string(buf));
 }
 
 /* The problems, one per line, in a static buffer. */
@@ -720,6 +716,23 @@ recorded_names(json_t *all)
 	return rec;
 }
 
+/* Each recording rule (in rec) that expr names, set in used. */
+static void
+mark_recorded(const char *expr, json_t *rec, json_t *used)
+{
+	json_t *sels = promql_selectors(expr), *s;
+	size_t i;
+
+	json_array_foreach(sels, i, s) {
+		const char *name = json_string_value(json_object_get(s,
+		    "name"));
+
+		if (json_object_get(rec, name) != NULL)
+			json_object_set_new(used, name, json_true());
+	}
+	json_decref(sels);
+}
+
 /* ---- tocsind ---- */
 
 static void
@@ -744,29 +757,19 @@ static void
 daemon_up(void)
 {
 	char yaml[4096];
+	size_t n;
 
 	dfix_token(E.d.dir, TOKEN, 0600);
-	snprintf(yaml, sizeof(yaml),
-	    "daemon: {shards: 2, state_dir: %s/state}\n"
-	    "modbus: {port: %d, timeout: 100ms, interval: 300ms, "
-	    "comm_loss_misses: 1, backoff_min: 100ms, backoff_max: 300ms}\n"
-	    "output: {file: %s/out.jsonl}\n"
-	    "kafka: {brokers: \"\"}\n"
-	    "redis: {enabled: true, port: %d, backoff_min: 100ms, "
-	    "backoff_max: 500ms}\n"
-	    "http: {listen: \"127.0.0.1:0\", token_file: %s/token}\n"
-	    "profiles:\n  rect:\n    points:\n"
-	    "      - {name: v, address: 30001}\n"
-	    "    alarms:\n      - {code: MAINS_FAIL, point: v, condition: "
-	    "below, threshold: 170, clear: 190, severity: critical}\n"
+	n = dfix_cfg_head(yaml, sizeof(yaml), E.d.dir, E.modport, E.rport, 1,
+	    NULL);
+	snprintf(yaml + n, sizeof(yaml) - n,
 	    "sites:\n  - {id: G1, area: north, region: A, tenants: "
 	    "[{customer: c1, tier: premium}]}\n"
 	    "devices:\n"
 	    "  - {id: G1-r1, site: G1, profile: rect, host: %s1}\n"
 	    "  - {id: G1-r2, site: G1, profile: rect, host: %s2}\n"
 	    "  - {id: G1-r3, site: G1, profile: rect, host: %s3}\n",
-	    E.d.dir, E.modport, E.d.dir, E.rport, E.d.dir, E.net, E.net,
-	    E.net);
+	    E.net, E.net, E.net);
 	tenv_write_file(E.d.dir, "t.yaml", yaml);
 	dfix_up(&E.d, "t.yaml", 10000, 15000);
 }
@@ -841,10 +844,10 @@ Test(dashboards, promtool_accepts_the_rules)
 Test(dashboards, the_files_hang_together)
 {
 	json_t *dash = load_dash(), *rules = load_rules(), *all, *rec, *used;
-	json_t *qs, *q, *r, *v, *sels, *s;
+	json_t *qs, *q, *r, *v;
 	const char *k;
 	char *doc = tenv_read_file(MONDOC), metric[64], label[32];
-	size_t i, j;
+	size_t i;
 
 	/* the dashboard: importable as is */
 	cr_expect_geq(json_integer_value(json_object_get(dash,
@@ -869,15 +872,9 @@ Test(dashboards, the_files_hang_together)
 	all = rules_all(rules);
 	rec = recorded_names(all);
 	used = json_object();
-	json_array_foreach(qs, i, q) {
-		sels = promql_selectors(json_string_value(json_array_get(q, 1)));
-		json_array_foreach(sels, j, s)
-			if (json_object_get(rec, json_string_value(
-			    json_object_get(s, "name"))) != NULL)
-				json_object_set_new(used, json_string_value(
-				    json_object_get(s, "name")), json_true());
-		json_decref(sels);
-	}
+	json_array_foreach(qs, i, q)
+		mark_recorded(json_string_value(json_array_get(q, 1)), rec,
+		    used);
 	json_array_foreach(all, i, r) {
 		const char *alert = rstr(r, "alert"), *url;
 		json_t *ann = json_object_get(r, "annotations");
@@ -890,13 +887,7 @@ Test(dashboards, the_files_hang_together)
 			    "is neither a record nor an alert", i);
 			continue;
 		}
-		sels = promql_selectors(rstr(r, "expr"));
-		json_array_foreach(sels, j, s)
-			if (json_object_get(rec, json_string_value(
-			    json_object_get(s, "name"))) != NULL)
-				json_object_set_new(used, json_string_value(
-				    json_object_get(s, "name")), json_true());
-		json_decref(sels);
+		mark_recorded(rstr(r, "expr"), rec, used);
 		cr_expect_not_null(rstr(r, "for"), "%s has no for:", alert);
 		k = json_string_value(json_object_get(json_object_get(r,
 		    "labels"), "severity"));
@@ -1023,55 +1014,6 @@ Test(dashboards, every_metric_named_is_exported)
 
 /* ---- a real Prometheus ---- */
 
-/* s form-encoded (application/x-www-form-urlencoded), malloc'd. */
-static char *
-form_encode(const char *s)
-{
-	char *out = malloc(strlen(s) * 3 + 1), *o = out;
-
-	cr_assert_not_null(out);
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~')
-			*o++ = (char)c;
-		else
-			o += sprintf(o, "%%%02X", c);
-	}
-	*o = '\0';
-	return out;
-}
-
-/* POST /api/v1/query: the JSON answer, or NULL. */
-static json_t *
-prom_query(int pport, const char *query)
-{
-	struct httpfix_resp r;
-	char *enc = form_encode(query), *body;
-	json_t *j = NULL;
-
-	cr_assert_gt(asprintf(&body, "query=%s", enc), 0);
-	free(enc);
-	httpfix_do(pport, "POST", "/api/v1/query", "Content-Type: "
-	    "application/x-www-form-urlencoded\r\n", body, &r);
-	j = json_loads(r.body, 0, NULL);
-	httpfix_free(&r);
-	free(body);
-	return j;
-}
-
-static json_t *
-prom_get(int pport, const char *path)
-{
-	struct httpfix_resp r;
-	json_t *j = NULL;
-
-	if (httpfix_do(pport, "GET", path, NULL, NULL, &r) == 200)
-		j = json_loads(r.body, 0, NULL);
-	httpfix_free(&r);
-	return j;
-}
-
 /* expr with Grafana's variables as Prometheus would get them. */
 static char *
 grafana_subst(const char *expr)
@@ -1108,7 +1050,7 @@ grafana_subst(const char *expr)
 static void
 prom_rule_health(int pport, size_t *n, size_t *ok, char *why, size_t len)
 {
-	json_t *j = prom_get(pport, "/api/v1/rules"), *g, *r;
+	json_t *j = promfix_get(pport, "/api/v1/rules"), *g, *r;
 	size_t i, k;
 
 	*n = *ok = 0;
@@ -1134,7 +1076,7 @@ static int
 prom_alert(int pport, const char *name, const char *label,
     const char *value)
 {
-	json_t *j = prom_get(pport, "/api/v1/alerts"), *a;
+	json_t *j = promfix_get(pport, "/api/v1/alerts"), *a;
 	int found = 0;
 	size_t i;
 
@@ -1153,20 +1095,14 @@ prom_alert(int pport, const char *name, const char *label,
 
 Test(dashboards, prometheus_evaluates_every_rule, .timeout = 240)
 {
-	char yaml[PATH_MAX + 512], cfgarg[160], tsdbarg[160], webarg[96],
-	    rules[PATH_MAX], why[512] = "";
-	char *argv[] = { PROMETHEUS, cfgarg, tsdbarg, webarg, NULL };
+	char why[512] = "";
 	json_t *dash, *qs, *q, *j, *res;
 	size_t n = 0, ok = 0, nrules, i;
 	int pport, pending = 0, lossalert = 0;
 	int64_t end;
 	double lost;
 
-	if (access(PROMETHEUS, X_OK) != 0) {
-		cr_skip_test("%s is not installed (Debian package prometheus; "
-		    "make deps installs it)", PROMETHEUS);
-		return;
-	}
+	promfix_require();
 	{
 		json_t *rl = load_rules(), *all = rules_all(rl);
 
@@ -1174,28 +1110,10 @@ Test(dashboards, prometheus_evaluates_every_rule, .timeout = 240)
 		json_decref(all);
 		json_decref(rl);
 	}
-	cr_assert_not_null(realpath(RULES, rules), "realpath %s", RULES);
 	genv_init(32);
 	daemon_up();
 	free(scrape_when_complete());
-	pport = tenv_free_port("127.0.0.1");
-	cr_assert_gt(pport, 0);
-	snprintf(yaml, sizeof(yaml),
-	    "global: {scrape_interval: 1s, scrape_timeout: 1s, "
-	    "evaluation_interval: 1s}\n"
-	    "rule_files: [\"%s\"]\n"
-	    "scrape_configs:\n"
-	    "  - job_name: tocsind\n"
-	    "    static_configs:\n"
-	    "      - targets: [\"127.0.0.1:%d\"]\n", rules, E.d.port);
-	tenv_write_file(E.d.dir, "prometheus.yml", yaml);
-	snprintf(cfgarg, sizeof(cfgarg), "--config.file=%s/prometheus.yml",
-	    E.d.dir);
-	snprintf(tsdbarg, sizeof(tsdbarg), "--storage.tsdb.path=%s/prom",
-	    E.d.dir);
-	snprintf(webarg, sizeof(webarg), "--web.listen-address=127.0.0.1:%d",
-	    pport);
-	E.prom = pubfix_spawn(E.d.dir, argv, "prom.out", "prom.err");
+	promfix_start(E.d.dir, E.d.port, RULES, 40000, &E.prom, &pport);
 
 	/*
 	 * Every rule evaluated and healthy; the alerts this fleet must raise
@@ -1230,7 +1148,7 @@ Test(dashboards, prometheus_evaluates_every_rule, .timeout = 240)
 		char *expr = grafana_subst(json_string_value(json_array_get(q,
 		    1)));
 
-		j = prom_query(pport, expr);
+		j = promfix_query(pport, expr);
 		cr_expect_str_eq(json_string_value(json_object_get(j,
 		    "status")), "success", "%s: %s: %s", json_string_value(
 		    json_array_get(q, 0)), expr, json_string_value(
@@ -1239,7 +1157,7 @@ Test(dashboards, prometheus_evaluates_every_rule, .timeout = 240)
 		free(expr);
 	}
 	/* a recording rule's value: every device is lost */
-	j = prom_query(pport, "tocsin:modbus_devices_lost:ratio");
+	j = promfix_query(pport, "tocsin:modbus_devices_lost:ratio");
 	res = json_array_get(json_object_get(json_object_get(j, "data"),
 	    "result"), 0);
 	cr_assert_not_null(res, "no tocsin:modbus_devices_lost:ratio");
@@ -1249,6 +1167,6 @@ Test(dashboards, prometheus_evaluates_every_rule, .timeout = 240)
 	json_decref(j);
 	json_decref(qs);
 	json_decref(dash);
-	pubfix_stop(&E.prom, SIGTERM);
+	promfix_stop(&E.prom);
 	dfix_stop_clean(&E.d, TOKEN);
 }

@@ -90,23 +90,15 @@ daemon_up(void)
 {
 	char yaml[4096], a[40];
 	int64_t end;
+	size_t len;
 
 	snprintf(C.net, sizeof(C.net), "127.0.%u.", 204 + tenv_seed(31) % 4);
 	snprintf(a, sizeof(a), "%s1", C.net);
 	C.modport = tenv_free_port(a);
 	cr_assert_gt(C.modport, 0);
 	dfix_token(C.d.dir, TOKEN, 0600);
-	snprintf(yaml, sizeof(yaml),
-	    "daemon: {shards: 2, state_dir: %s/state}\n"
-	    "modbus: {port: %d, timeout: 100ms, interval: 300ms, "
-	    "comm_loss_misses: 1, backoff_min: 100ms, backoff_max: 300ms}\n"
-	    "output: {file: %s/out.jsonl}\n"
-	    "kafka: {brokers: \"\"}\n"
-	    "http: {listen: \"127.0.0.1:0\", token_file: %s/token}\n"
-	    "profiles:\n  rect:\n    points:\n"
-	    "      - {name: v, address: 30001}\n"
-	    "    alarms:\n      - {code: MAINS_FAIL, point: v, condition: "
-	    "below, threshold: 170, clear: 190, severity: critical}\n"
+	len = dfix_cfg_head(yaml, sizeof(yaml), C.d.dir, C.modport, 0, 1, NULL);
+	snprintf(yaml + len, sizeof(yaml) - len,
 	    "    commands:\n      - {name: reset, function: 6, address: "
 	    "40001, value: 1}\n"
 	    "sites:\n"
@@ -120,7 +112,7 @@ daemon_up(void)
 	    "  - {id: T1-rect, site: T1, profile: rect, host: %s1}\n"
 	    "  - {id: T2-rect, site: T2, profile: rect, host: %s2}\n"
 	    "  - {id: T3-rect, site: T3, profile: rect, host: %s3}\n",
-	    C.d.dir, C.modport, C.d.dir, C.d.dir, C.net, C.net, C.net);
+	    C.net, C.net, C.net);
 	tenv_write_file(C.d.dir, "t.yaml", yaml);
 	dfix_up(&C.d, "t.yaml", 10000, 15000);
 	snprintf(C.url, sizeof(C.url), "http://127.0.0.1:%d", C.d.port);

@@ -82,18 +82,10 @@ static void
 config(void)
 {
 	char yaml[4096];
+	size_t n = dfix_cfg_head(yaml, sizeof(yaml), A.d.dir, A.modport, 0,
+	    0, NULL);
 
-	snprintf(yaml, sizeof(yaml),
-	    "daemon: {shards: 2, state_dir: %s/state}\n"
-	    "modbus: {port: %d, timeout: 100ms, interval: 300ms, "
-	    "comm_loss_misses: 1, backoff_min: 100ms, backoff_max: 300ms}\n"
-	    "output: {file: %s/out.jsonl}\n"
-	    "kafka: {brokers: \"\"}\n"
-	    "http: {listen: \"127.0.0.1:0\"}\n"
-	    "profiles:\n  rect:\n    points:\n"
-	    "      - {name: v, address: 30001}\n"
-	    "    alarms:\n      - {code: MAINS_FAIL, point: v, condition: "
-	    "below, threshold: 170, clear: 190, severity: critical}\n"
+	snprintf(yaml + n, sizeof(yaml) - n,
 	    "sites:\n"
 	    "  - {id: T1, area: north, region: A, tenants: "
 	    "[{customer: c1, tier: premium}]}\n"
@@ -105,7 +97,7 @@ config(void)
 	    "  - {id: T1-rect, site: T1, profile: rect, host: %s1}\n"
 	    "  - {id: T2-rect, site: T2, profile: rect, host: %s2}\n"
 	    "  - {id: T3-rect, site: T3, profile: rect, host: %s3}\n",
-	    A.d.dir, A.modport, A.d.dir, A.net, A.net, A.net);
+	    A.net, A.net, A.net);
 	tenv_write_file(A.d.dir, "t.yaml", yaml);
 }
 

@@ -68,6 +68,7 @@ setup(void)
 {
 	unsigned r = tenv_seed(47);
 	char a[40], yaml[4096];
+	size_t n;
 
 	dfix_init(&C.d, "complaints");
 	snprintf(C.net, sizeof(C.net), "127.19.%u.", (r >> 8) % 250 + 1);
@@ -75,17 +76,8 @@ setup(void)
 	C.modport = tenv_free_port(a);
 	cr_assert_gt(C.modport, 0);
 	dfix_token(C.d.dir, TOKEN, 0600);
-	snprintf(yaml, sizeof(yaml),
-	    "daemon: {shards: 2, state_dir: %s/state}\n"
-	    "modbus: {port: %d, timeout: 100ms, interval: 300ms, "
-	    "comm_loss_misses: 1, backoff_min: 100ms, backoff_max: 300ms}\n"
-	    "output: {file: %s/out.jsonl}\n"
-	    "kafka: {brokers: \"\"}\n"
-	    "http: {listen: \"127.0.0.1:0\", token_file: %s/token}\n"
-	    "profiles:\n  rect:\n    points:\n"
-	    "      - {name: v, address: 30001}\n"
-	    "    alarms:\n      - {code: MAINS_FAIL, point: v, condition: "
-	    "below, threshold: 170, clear: 190, severity: critical}\n"
+	n = dfix_cfg_head(yaml, sizeof(yaml), C.d.dir, C.modport, 0, 1, NULL);
+	snprintf(yaml + n, sizeof(yaml) - n,
 	    "sites:\n"
 	    "  - {id: T1, area: north, region: A, tenants: "
 	    "[{customer: c1, tier: premium}]}\n"
@@ -93,7 +85,7 @@ setup(void)
 	    "[{customer: c2, tier: standard}, {customer: c4, tier: standard}]}\n"
 	    "devices:\n"
 	    "  - {id: T1-rect, site: T1, profile: rect, host: %s1}\n",
-	    C.d.dir, C.modport, C.d.dir, C.d.dir, C.net);
+	    C.net);
 	tenv_write_file(C.d.dir, "t.yaml", yaml);
 }
 

@@ -19,10 +19,10 @@
  * one; 404, 405 (Allow), 413 as JSON errors; max_connections idle
  * connections make the next request 503; a token file the group can read
  * stops the start with a clear line; and, when Debian's prometheus is
- * installed, a real Prometheus scrapes the target and reports it up with
- * tocsin series.  Every tocsind must stop on SIGTERM with exit 0 and no
- * ThreadSanitizer report (TOCSIN_BUILD=build/thread runs the TSan
- * tocsind).
+ * installed, a real Prometheus (tests/support/promfix) scrapes the
+ * target and reports it up with tocsin series.  Every tocsind must stop
+ * on SIGTERM with exit 0 and no ThreadSanitizer report
+ * (TOCSIN_BUILD=build/thread runs the TSan tocsind).
  *
  * Bounds: the port line 10 s; /healthz 200 15 s; Redis' stop seen 20 s;
  * Prometheus up 40 s; each child stopped by PID (pubfix_stop: SIGTERM,
@@ -39,6 +39,7 @@
 
 #include "tests/support/dfix.h"
 #include "tests/support/httpfix.h"
+#include "tests/support/promfix.h"
 #include "tests/support/promtext.h"
 #include "tests/support/pubfix.h"
 #include "tests/support/tenv.h"
@@ -73,7 +74,7 @@ henv_init(unsigned salt)
 static void
 henv_fini(void)
 {
-	pubfix_stop(&E.prom, SIGTERM);
+	promfix_stop(&E.prom);
 	pubfix_stop(&E.redis, SIGKILL);
 	dfix_fini(&E.d, "test_tocsind_http");
 }
@@ -84,28 +85,14 @@ TestSuite(tocsind_http, .fini = henv_fini, .timeout = 180);
 static void
 config(const char *http_extra, int redis)
 {
-	char yaml[4096], rs[128] = "";
+	char yaml[4096];
+	size_t n = dfix_cfg_head(yaml, sizeof(yaml), E.d.dir, E.modport,
+	    redis ? E.rport : 0, 1, http_extra);
 
-	if (redis)
-		snprintf(rs, sizeof(rs), "redis: {enabled: true, port: %d, "
-		    "backoff_min: 100ms, backoff_max: 500ms}\n", E.rport);
-	snprintf(yaml, sizeof(yaml),
-	    "daemon: {shards: 2, state_dir: %s/state}\n"
-	    "modbus: {port: %d, timeout: 100ms, interval: 300ms, "
-	    "comm_loss_misses: 1, backoff_min: 100ms, backoff_max: 300ms}\n"
-	    "output: {file: %s/out.jsonl}\n"
-	    "kafka: {brokers: \"\"}\n"
-	    "%s"
-	    "http: {listen: \"127.0.0.1:0\", token_file: %s/token%s%s}\n"
-	    "profiles:\n  rect:\n    points:\n"
-	    "      - {name: v, address: 30001}\n"
-	    "    alarms:\n      - {code: MAINS_FAIL, point: v, condition: "
-	    "below, threshold: 170, clear: 190, severity: critical}\n"
+	snprintf(yaml + n, sizeof(yaml) - n,
 	    "sites:\n  - {id: T1, area: north, region: A, tenants: "
 	    "[{customer: c1, tier: premium}]}\n"
 	    "devices:\n  - {id: T1-rect, site: T1, profile: rect, host: %s1}\n",
-	    E.d.dir, E.modport, E.d.dir, rs, E.d.dir,
-	    http_extra != NULL ? ", " : "", http_extra != NULL ? http_extra : "",
 	    E.net);
 	tenv_write_file(E.d.dir, "t.yaml", yaml);
 }
@@ -392,103 +379,27 @@ Test(tocsind_http, a_token_file_others_can_read_stops_the_start)
 	cr_assert_fail("tocsind still runs with a group-readable token file");
 }
 
-/* A GET of Prometheus' API; the JSON, or NULL. */
-static json_t *
-prom_get(int pport, const char *path)
-{
-	struct httpfix_resp r;
-	json_t *j = NULL;
-
-	if (httpfix_do(pport, "GET", path, NULL, NULL, &r) == 200)
-		j = json_loads(r.body, 0, NULL);
-	httpfix_free(&r);
-	return j;
-}
-
-/* The number of results of an instant query. */
-static size_t
-prom_results(int pport, const char *query)
-{
-	char path[512];
-	json_t *j;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/api/v1/query?query=%s", query);
-	if ((j = prom_get(pport, path)) == NULL)
-		return 0;
-	n = json_array_size(json_object_get(json_object_get(j, "data"),
-	    "result"));
-	json_decref(j);
-	return n;
-}
-
 Test(tocsind_http, prometheus_scrapes_the_target, .timeout = 240)
 {
-	static const char prom[] = "/usr/bin/prometheus";
-	char yaml[1024], cfgp[128], tsdb[128], web[64], cfgarg[160],
-	    tsdbarg[160], webarg[96];
-	char *argv[] = { (char *)prom, cfgarg, tsdbarg, webarg, NULL };
-	const char *health = "";
 	int pport;
-	int64_t end;
 
-	if (access(prom, X_OK) != 0) {
-		cr_skip_test("%s is not installed (Debian package prometheus; "
-		    "make deps installs it)", prom);
-		return;
-	}
+	promfix_require();
 	henv_init(95);
 	dfix_token(E.d.dir, TOKEN, 0600);
 	config(NULL, 0);
 	daemon_up();
-	pport = tenv_free_port("127.0.0.1");
-	cr_assert_gt(pport, 0);
-	snprintf(yaml, sizeof(yaml),
-	    "global: {scrape_interval: 1s, scrape_timeout: 1s}\n"
-	    "scrape_configs:\n"
-	    "  - job_name: tocsind\n"
-	    "    static_configs:\n"
-	    "      - targets: [\"127.0.0.1:%d\"]\n", E.d.port);
-	tenv_write_file(E.d.dir, "prometheus.yml", yaml);
-	snprintf(cfgp, sizeof(cfgp), "%s/prometheus.yml", E.d.dir);
-	snprintf(tsdb, sizeof(tsdb), "%s/prom", E.d.dir);
-	snprintf(web, sizeof(web), "127.0.0.1:%d", pport);
-	snprintf(cfgarg, sizeof(cfgarg), "--config.file=%s", cfgp);
-	snprintf(tsdbarg, sizeof(tsdbarg), "--storage.tsdb.path=%s", tsdb);
-	snprintf(webarg, sizeof(webarg), "--web.listen-address=%s", web);
-	E.prom = pubfix_spawn(E.d.dir, argv, "prom.out", "prom.err");
-
-	end = tenv_mono_ms() + 40000;
-	while (tenv_mono_ms() < end) {
-		json_t *j = prom_get(pport, "/api/v1/targets");
-		json_t *t = json_array_get(json_object_get(json_object_get(j,
-		    "data"), "activeTargets"), 0);
-
-		health = t != NULL ? json_string_value(json_object_get(t,
-		    "health")) : NULL;
-		health = health != NULL && strcmp(health, "up") == 0 ? "up" :
-		    "";
-		json_decref(j);
-		if (*health != '\0' && prom_results(pport,
-		    "tocsin_modbus_polls_total") > 0)
-			break;
-		usleep(500000);
-	}
-	cr_assert_str_eq(health, "up", "Prometheus does not report the target "
-	    "up in 40 s (see %s/prom.err)", E.d.dir);
-	cr_expect_eq(prom_results(pport, "up%7Bjob%3D%22tocsind%22%7D%3D%3D1"),
-	    1);
-	cr_expect_eq(prom_results(pport, "tocsin_build_info"), 1);
-	cr_expect_eq(prom_results(pport, "tocsin_modbus_polls_total"),
+	promfix_start(E.d.dir, E.d.port, NULL, 40000, &E.prom, &pport);
+	cr_expect_eq(promfix_results(pport, "up{job=\"tocsind\"}==1"), 1);
+	cr_expect_eq(promfix_results(pport, "tocsin_build_info"), 1);
+	cr_expect_eq(promfix_results(pport, "tocsin_modbus_polls_total"),
 	    7);	/* one per poll result, MBCLIENT__STATUS_COUNT */
-	cr_expect_gt(prom_results(pport, "tocsin_modbus_rtt_seconds_bucket"),
-	    0);
-	cr_expect_gt(prom_results(pport, "tocsin_journal_bytes_total"), 0);
-	cr_expect_gt(prom_results(pport, "tocsin_incidents"), 0);
-	cr_expect_eq(prom_results(pport,
-	    "scrape_samples_post_metric_relabeling%7Bjob%3D%22tocsind%22%7D"),
-	    1);
-	pubfix_stop(&E.prom, SIGTERM);
+	cr_expect_gt(promfix_results(pport,
+	    "tocsin_modbus_rtt_seconds_bucket"), 0);
+	cr_expect_gt(promfix_results(pport, "tocsin_journal_bytes_total"), 0);
+	cr_expect_gt(promfix_results(pport, "tocsin_incidents"), 0);
+	cr_expect_eq(promfix_results(pport,
+	    "scrape_samples_post_metric_relabeling{job=\"tocsind\"}"), 1);
+	promfix_stop(&E.prom);
 	/* exit 0, a stop line, no TSan report, the token never logged */
 	dfix_stop_clean(&E.d, TOKEN);
 }

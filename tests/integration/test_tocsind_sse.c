@@ -74,6 +74,7 @@ setup(void)
 {
 	unsigned r = tenv_seed(1313);
 	char a[40], yaml[4096];
+	size_t n;
 
 	memset(Inc, 0, sizeof(Inc));
 	Ninc = 0;
@@ -82,17 +83,8 @@ setup(void)
 	snprintf(a, sizeof(a), "%s1", S.net);
 	S.modport = tenv_free_port(a);
 	cr_assert_gt(S.modport, 0);
-	snprintf(yaml, sizeof(yaml),
-	    "daemon: {shards: 2, state_dir: %s/state}\n"
-	    "modbus: {port: %d, timeout: 100ms, interval: 300ms, "
-	    "comm_loss_misses: 1, backoff_min: 100ms, backoff_max: 300ms}\n"
-	    "output: {file: %s/out.jsonl}\n"
-	    "kafka: {brokers: \"\"}\n"
-	    "http: {listen: \"127.0.0.1:0\"}\n"
-	    "profiles:\n  rect:\n    points:\n"
-	    "      - {name: v, address: 30001}\n"
-	    "    alarms:\n      - {code: MAINS_FAIL, point: v, condition: "
-	    "below, threshold: 170, clear: 190, severity: critical}\n"
+	n = dfix_cfg_head(yaml, sizeof(yaml), S.d.dir, S.modport, 0, 0, NULL);
+	snprintf(yaml + n, sizeof(yaml) - n,
 	    "sites:\n"
 	    "  - {id: T1, area: north, region: A, tenants: "
 	    "[{customer: c1, tier: premium}]}\n"
@@ -113,7 +105,7 @@ setup(void)
 	    "    - {clock: arrive, duration: 2h}\n"
 	    "    - {clock: resolve, duration: 8h}\n"
 	    "    - {clock: resolve_complex, duration: 24h}\n",
-	    S.d.dir, S.modport, S.d.dir, S.net, S.net, S.net, S.net);
+	    S.net, S.net, S.net, S.net);
 	tenv_write_file(S.d.dir, "t.yaml", yaml);
 }
 

@@ -61,6 +61,7 @@ setup(void)
 {
 	unsigned r = tenv_seed(31);
 	char a[40], yaml[4096];
+	size_t n;
 
 	dfix_init(&W.d, "writes");
 	snprintf(W.net, sizeof(W.net), "127.2.%u.", (r >> 8) % 250 + 1);
@@ -68,17 +69,8 @@ setup(void)
 	W.modport = tenv_free_port(a);
 	cr_assert_gt(W.modport, 0);
 	dfix_token(W.d.dir, TOKEN, 0600);
-	snprintf(yaml, sizeof(yaml),
-	    "daemon: {shards: 2, state_dir: %s/state}\n"
-	    "modbus: {port: %d, timeout: 100ms, interval: 300ms, "
-	    "comm_loss_misses: 1, backoff_min: 100ms, backoff_max: 300ms}\n"
-	    "output: {file: %s/out.jsonl}\n"
-	    "kafka: {brokers: \"\"}\n"
-	    "http: {listen: \"127.0.0.1:0\", token_file: %s/token}\n"
-	    "profiles:\n  rect:\n    points:\n"
-	    "      - {name: v, address: 30001}\n"
-	    "    alarms:\n      - {code: MAINS_FAIL, point: v, condition: "
-	    "below, threshold: 170, clear: 190, severity: critical}\n"
+	n = dfix_cfg_head(yaml, sizeof(yaml), W.d.dir, W.modport, 0, 1, NULL);
+	snprintf(yaml + n, sizeof(yaml) - n,
 	    "sites:\n"
 	    "  - {id: T1, area: north, region: A, tenants: "
 	    "[{customer: c1, tier: premium}]}\n"
@@ -90,7 +82,7 @@ setup(void)
 	    "  - {id: T1-rect, site: T1, profile: rect, host: %s1}\n"
 	    "  - {id: T2-rect, site: T2, profile: rect, host: %s2}\n"
 	    "  - {id: T3-rect, site: T3, profile: rect, host: %s3}\n",
-	    W.d.dir, W.modport, W.d.dir, W.d.dir, W.net, W.net, W.net);
+	    W.net, W.net, W.net);
 	tenv_write_file(W.d.dir, "t.yaml", yaml);
 }
 

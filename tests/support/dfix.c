@@ -49,6 +49,39 @@ dfix_token(const char *dir, const char *token, mode_t mode)
 	cr_assert_eq(chmod(path, mode), 0, "chmod %s", path);
 }
 
+size_t
+dfix_cfg_head(char *buf, size_t len, const char *dir, int modport,
+    int rport, int token, const char *http)
+{
+	char redis[128] = "", tok[128] = "";
+	int n;
+
+	if (rport > 0)
+		snprintf(redis, sizeof(redis), "redis: {enabled: true, "
+		    "port: %d, backoff_min: 100ms, backoff_max: 500ms}\n",
+		    rport);
+	if (token)
+		snprintf(tok, sizeof(tok), ", token_file: %s/token", dir);
+	n = snprintf(buf, len,
+	    "daemon: {shards: 2, state_dir: %s/state}\n"
+	    "modbus: {port: %d, timeout: 100ms, interval: 300ms, "
+	    "comm_loss_misses: 1, backoff_min: 100ms, backoff_max: 300ms}\n"
+	    "output: {file: %s/out.jsonl}\n"
+	    "kafka: {brokers: \"\"}\n"
+	    "%s"
+	    "http: {listen: \"127.0.0.1:0\"%s%s%s}\n"
+	    "profiles:\n  rect:\n    points:\n"
+	    "      - {name: v, address: 30001}\n"
+	    "    alarms:\n      - {code: MAINS_FAIL, point: v, condition: "
+	    "below, threshold: 170, clear: 190, severity: critical}\n",
+	    dir, modport, dir, redis, tok,
+	    http != NULL ? ", " : "", http != NULL ? http : "");
+
+	cr_assert(n > 0 && (size_t)n < len, "a config head of %d bytes in %zu",
+	    n, len);
+	return (size_t)n;
+}
+
 void
 dfix_start(struct dfix *d, const char *prog, const char *cfg)
 {

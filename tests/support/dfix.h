@@ -1,8 +1,9 @@
 /*
  * dfix.h - a tocsind (and devsim) under test: the test's own directory,
- * the 0600 token file, tocsind started on a config in that directory with
- * its HTTP port read from its log and /readyz waited for, JSON requests
- * to it, its log, a clean stop checked, and devsim started on a scenario.
+ * the 0600 token file, the opening most tests' configs share, tocsind
+ * started on a config in that directory with its HTTP port read from its
+ * log and /readyz waited for, JSON requests to it, its log, a clean stop
+ * checked, and devsim started on a scenario.
  * Every wait is bounded; a test keeps its own loopback block and bounds
  * and passes them in.  The building blocks stay where they were
  * (pubfix_spawn/stop, httpfix_do/port_from_log, tenv_*): this is the
@@ -15,6 +16,7 @@
 #ifndef TOCSIN_TEST_DFIX_H
 #define TOCSIN_TEST_DFIX_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -42,6 +44,36 @@ void	 dfix_fini(struct dfix *d, const char *who);
 /* dir/token holding token and a newline, chmod mode (asserted); 0600 is
  * the mode tocsind accepts. */
 void	 dfix_token(const char *dir, const char *token, mode_t mode);
+
+/*
+ * The opening of a config for a tocsind on a few rectifiers nobody serves
+ * (polls fail fast, one miss raises COMM_LOSS), written into buf
+ * (asserted to fit); returns its length, for the caller to append the
+ * sites and devices, or first more of the rect profile (the head ends
+ * inside it):
+ *
+ *   daemon: {shards: 2, state_dir: DIR/state}
+ *   modbus: {port: MODPORT, timeout: 100ms, interval: 300ms,
+ *     comm_loss_misses: 1, backoff_min: 100ms, backoff_max: 300ms}
+ *   output: {file: DIR/out.jsonl}
+ *   kafka: {brokers: ""}
+ *   redis: {enabled: true, port: RPORT, backoff_min: 100ms,
+ *     backoff_max: 500ms}
+ *   http: {listen: "127.0.0.1:0"[, token_file: DIR/token][, HTTP]}
+ *   profiles:
+ *     rect:
+ *       points:
+ *         - {name: v, address: 30001}
+ *       alarms:
+ *         - {code: MAINS_FAIL, point: v, condition: below, threshold: 170,
+ *           clear: 190, severity: critical}
+ *
+ * rport 0 leaves the redis line out (Redis, where a test wants it, is
+ * tried fast); token 0 leaves token_file out (dfix_token writes the
+ * file); http: more keys of the http section ("max_body: 1k"), or NULL.
+ */
+size_t	 dfix_cfg_head(char *buf, size_t len, const char *dir, int modport,
+	    int rport, int token, const char *http);
 
 /*
  * Starts prog (NULL: the build's tocsind, asserted executable) with
