@@ -2295,14 +2295,24 @@ corr_snap_entries(const struct corr_engine *e, const struct u64map *m,
 	return v;
 }
 
-int
-corr_engine_save(const struct corr_engine *e, char **out, size_t *outlen)
+/*
+ * What a snapshot holds: the whole engine (corr_engine_save), its head
+ * alone (every section but the incidents: corr_engine_save_head) or one
+ * incident with empty other sections (corr_engine_save_incident).  The
+ * header (time, next numbers, counters) is in each.
+ */
+enum corr_snap_what { CORR_SNAP_ALL, CORR_SNAP_HEAD, CORR_SNAP_ONE };
+
+static int
+corr_snap_write(const struct corr_engine *e, enum corr_snap_what what,
+    const struct corr_incident *one, char **out, size_t *outlen)
 {
 	struct corr_snapw w;
 	struct snapbuf hdr;
 	struct corr_incident **incs;
 	struct corr_snap_ent *ents;
 	uint64_t stats[CORR_NSTATS];
+	uint32_t nmaint = what == CORR_SNAP_ONE ? 0 : e->nmaint;
 	size_t n;
 
 	memset(&w, 0, sizeof(w));
@@ -2310,8 +2320,8 @@ corr_engine_save(const struct corr_engine *e, char **out, size_t *outlen)
 	u64map_init(&w.ix);
 	snapbuf_init(&hdr);
 
-	snapbuf_put_u32(&w.body, e->nmaint);
-	for (uint32_t i = 0; i < e->nmaint; i++) {
+	snapbuf_put_u32(&w.body, nmaint);
+	for (uint32_t i = 0; i < nmaint; i++) {
 		const struct corr_mwin *mw = &e->maint[i];
 
 		snapbuf_put_u32(&w.body, mw->id);
@@ -2326,11 +2336,22 @@ corr_engine_save(const struct corr_engine *e, char **out, size_t *outlen)
 		snapbuf_put_str(&w.body, mw->actor);	/* version 2 */
 	}
 
-	incs = corr_sorted(e, &n);
-	snapbuf_put_u32(&w.body, (uint32_t)n);
-	for (size_t i = 0; i < n; i++)
-		corr_snap_save_inc(&w, e, incs[i]);
-	xfree(incs);
+	if (what == CORR_SNAP_ALL) {
+		incs = corr_sorted(e, &n);
+		snapbuf_put_u32(&w.body, (uint32_t)n);
+		for (size_t i = 0; i < n; i++)
+			corr_snap_save_inc(&w, e, incs[i]);
+		xfree(incs);
+	} else if (what == CORR_SNAP_ONE) {
+		snapbuf_put_u32(&w.body, 1);
+		corr_snap_save_inc(&w, e, one);
+	} else
+		snapbuf_put_u32(&w.body, 0);
+	if (what == CORR_SNAP_ONE) {
+		snapbuf_put_u32(&w.body, 0);	/* chronic */
+		snapbuf_put_u32(&w.body, 0);	/* areas */
+		goto header;
+	}
 
 	ents = corr_snap_entries(e, &e->chronic, corr_snap_chronic_cmp);
 	snapbuf_put_u32(&w.body, (uint32_t)e->chronic.used);
@@ -2363,6 +2384,7 @@ corr_engine_save(const struct corr_engine *e, char **out, size_t *outlen)
 	}
 	xfree(ents);
 
+header:
 	snapbuf_put_bytes(&hdr, CORR_SNAP_MAGIC, sizeof(CORR_SNAP_MAGIC));
 	snapbuf_put_u32(&hdr, CORR_SNAP_VERSION);
 	snapbuf_put_u32(&hdr, e->shard);
@@ -2384,6 +2406,30 @@ corr_engine_save(const struct corr_engine *e, char **out, size_t *outlen)
 	*out = hdr.p;
 	*outlen = hdr.n;
 	return 0;
+}
+
+int
+corr_engine_save(const struct corr_engine *e, char **out, size_t *outlen)
+{
+	return corr_snap_write(e, CORR_SNAP_ALL, NULL, out, outlen);
+}
+
+int
+corr_engine_save_head(const struct corr_engine *e, char **out,
+    size_t *outlen)
+{
+	return corr_snap_write(e, CORR_SNAP_HEAD, NULL, out, outlen);
+}
+
+int
+corr_engine_save_incident(const struct corr_engine *e, const char *id,
+    char **out, size_t *outlen)
+{
+	const struct corr_incident *inc = corr_engine_find(e, id);
+
+	if (inc == NULL)
+		return -ENOENT;
+	return corr_snap_write(e, CORR_SNAP_ONE, inc, out, outlen);
 }
 
 struct corr_snapr {
@@ -2884,13 +2930,15 @@ corr_snap_load_area(struct corr_engine *e, struct corr_snapr *sr)
 }
 
 /* Reads the header and the name table (resolved against e's fleet). */
+/* The header and the fleet names; the engine's time, next numbers and
+ * counters are taken only from the head (part 0: checked, not kept). */
 static int
-corr_snap_load_head(struct corr_engine *e, struct corr_snapr *sr)
+corr_snap_load_head(struct corr_engine *e, struct corr_snapr *sr, int part)
 {
 	struct snapbuf_rd *r = &sr->r;
 	char magic[sizeof(CORR_SNAP_MAGIC)], *prefix = NULL;
-	uint64_t stats[CORR_NSTATS];
-	uint32_t version, shard, nstats;
+	uint64_t stats[CORR_NSTATS], next_num;
+	uint32_t version, shard, nstats, next_maint;
 	int64_t now;
 
 	if (snapbuf_get_bytes(r, magic, sizeof(magic)) != 0 ||
@@ -2910,22 +2958,26 @@ corr_snap_load_head(struct corr_engine *e, struct corr_snapr *sr)
 	}
 	xfree(prefix);
 	now = snapbuf_get_i64(r);
-	e->next_num = snapbuf_get_u64(r);
-	e->next_maint = snapbuf_get_u32(r);
+	next_num = snapbuf_get_u64(r);
+	next_maint = snapbuf_get_u32(r);
 	nstats = snapbuf_get_u32(r);
 	if (snapbuf_ok(r) != 0)
 		return -1;
 	if (now != INT64_MIN && (now < SNAPBUF_T_MIN || now > SNAPBUF_T_MAX))
 		return snapbuf_fail(r, "engine time out of range");
-	if (e->next_num < e->cc.id_start || e->next_num == UINT64_MAX)
+	if (next_num < e->cc.id_start || next_num == UINT64_MAX)
 		return snapbuf_fail(r, "next incident number out of range");
 	if (nstats > CORR_NSTATS)
 		return snapbuf_fail(r, "more counters than this version has");
-	e->now = now;
 	memset(stats, 0, sizeof(stats));
 	for (uint32_t i = 0; i < nstats; i++)
 		stats[i] = snapbuf_get_u64(r);
-	memcpy(&e->st, stats, sizeof(stats));
+	if (!part) {
+		e->now = now;
+		e->next_num = next_num;
+		e->next_maint = next_maint;
+		memcpy(&e->st, stats, sizeof(stats));
+	}
 	sr->nnames = snapbuf_get_count(r, 5);
 	if (snapbuf_ok(r) != 0)
 		return -1;
@@ -3000,61 +3052,194 @@ corr_snap_finish(struct corr_engine *e, struct snapbuf_rd *r)
 	return 0;
 }
 
-int
-corr_engine_load(struct corr_engine *e, const void *p, size_t len, char *err,
-    size_t errlen)
+/*
+ * Reads one snapshot at p into e: the whole engine or its head (part 0),
+ * or one incident record (part 1: its header checked, not kept; no
+ * window, chronic or storm entry; *prev the number of the incident
+ * before, which it must exceed).  No finish: the caller runs
+ * corr_snap_finish once everything is read.
+ */
+static int
+corr_snap_read(struct corr_engine *e, const void *p, size_t len, int part,
+    uint64_t *prev, struct sla_requeue *rq, char *err, size_t errlen)
 {
 	struct corr_snapr sr;
-	struct sla_requeue rq;
-	uint64_t prev = 0;
 	uint32_t n;
 	int rc = -1;
 
 	memset(&sr, 0, sizeof(sr));
-	memset(&rq, 0, sizeof(rq));
 	snapbuf_rd_init(&sr.r, p, len);
-	if (e->now != INT64_MIN || e->incidents.used != 0 || e->nmaint != 0 ||
-	    e->alarms.used != 0) {
-		snprintf(err, errlen, "snapshot: the engine is not fresh");
-		return -EINVAL;
-	}
-	if (corr_snap_load_head(e, &sr) != 0)
+	if (corr_snap_load_head(e, &sr, part) != 0)
 		goto out;
 	n = snapbuf_get_count(&sr.r, 33);
+	if (part && n != 0 && snapbuf_ok(&sr.r) == 0)
+		snapbuf_fail(&sr.r, "an incident record with windows");
 	for (uint32_t i = 0; i < n; i++)
 		if (corr_snap_load_maint(e, &sr) != 0)
 			goto out;
 	n = snapbuf_get_count(&sr.r, 60);
+	if (part && n != 1 && snapbuf_ok(&sr.r) == 0)
+		snapbuf_fail(&sr.r, "an incident record without one incident");
 	/* every incident is mapped, and a site incident maps its root */
-	u64map_reserve(&e->incidents, n);
-	u64map_reserve(&e->alarms, n);
+	u64map_reserve(&e->incidents, e->incidents.used + n);
+	u64map_reserve(&e->alarms, e->alarms.used + n);
 	for (uint32_t i = 0; i < n; i++)
-		if (corr_snap_load_inc(e, &sr, &prev, &rq) != 0)
+		if (corr_snap_load_inc(e, &sr, prev, rq) != 0)
 			goto out;
 	n = snapbuf_get_count(&sr.r, 12);
+	if (part && n != 0 && snapbuf_ok(&sr.r) == 0)
+		snapbuf_fail(&sr.r, "an incident record with chronic history");
 	u64map_reserve(&e->chronic, n);
 	for (uint32_t i = 0; i < n; i++)
 		if (corr_snap_load_chronic(e, &sr) != 0)
 			goto out;
 	n = snapbuf_get_count(&sr.r, 16);
+	if (part && n != 0 && snapbuf_ok(&sr.r) == 0)
+		snapbuf_fail(&sr.r, "an incident record with storm windows");
 	for (uint32_t i = 0; i < n; i++)
 		if (corr_snap_load_area(e, &sr) != 0)
 			goto out;
 	if (snapbuf_ok(&sr.r) == 0 && snapbuf_left(&sr.r) != 0)
 		snapbuf_fail(&sr.r, "trailing bytes");
-	if (snapbuf_ok(&sr.r) != 0 || corr_snap_finish(e, &sr.r) != 0)
-		goto out;
-	if (e->has_sla)
-		sla_requeue_run(&e->sla, &rq);
-	rc = 0;
+	if (snapbuf_ok(&sr.r) == 0)
+		rc = 0;
 out:
-	if (rc != 0) {
+	if (rc != 0)
 		snprintf(err, errlen, "snapshot: %s at byte %zu",
 		    sr.r.err != NULL ? sr.r.err : "corrupt", sr.r.erroff);
-		/* nothing was queued: every loaded clock is idle, freeable */
-	}
-	sla_requeue_fini(&rq);
 	xfree(sr.kinds);
 	xfree(sr.idx);
+	return rc;
+}
+
+static int
+corr_snap_fresh(const struct corr_engine *e, char *err, size_t errlen)
+{
+	if (e->now != INT64_MIN || e->incidents.used != 0 || e->nmaint != 0 ||
+	    e->alarms.used != 0) {
+		snprintf(err, errlen, "snapshot: the engine is not fresh");
+		return -1;
+	}
+	return 0;
+}
+
+/* What every load ends with: the derived counts, then the clocks queued
+ * in their saved order (nothing is queued on failure: every loaded clock
+ * is idle, freeable). */
+static int
+corr_snap_done(struct corr_engine *e, struct sla_requeue *rq, int rc,
+    char *err, size_t errlen)
+{
+	struct snapbuf_rd r;
+
+	snapbuf_rd_init(&r, "", 0);
+	if (rc == 0 && corr_snap_finish(e, &r) != 0) {
+		snprintf(err, errlen, "snapshot: %s", r.err != NULL ? r.err :
+		    "corrupt");
+		rc = -1;
+	}
+	if (rc == 0 && e->has_sla)
+		sla_requeue_run(&e->sla, rq);
+	sla_requeue_fini(rq);
 	return rc == 0 ? 0 : -EINVAL;
+}
+
+int
+corr_engine_load(struct corr_engine *e, const void *p, size_t len, char *err,
+    size_t errlen)
+{
+	struct sla_requeue rq;
+	uint64_t prev = 0;
+
+	if (corr_snap_fresh(e, err, errlen) != 0)
+		return -EINVAL;
+	memset(&rq, 0, sizeof(rq));
+	return corr_snap_done(e, &rq, corr_snap_read(e, p, len, 0, &prev, &rq,
+	    err, errlen), err, errlen);
+}
+
+/* The number of the incident an incident record holds, or 0 (not one,
+ * or bad bytes: corr_snap_read says why). */
+static uint64_t
+corr_part_num(const struct corr_part *pt)
+{
+	char magic[sizeof(CORR_SNAP_MAGIC)];
+	struct snapbuf_rd r;
+	uint32_t len, n;
+
+	/* magic, version, shard, prefix, now, next_num, next_maint,
+	 * counters, names, then the windows' count (0) and the incidents'
+	 * (1): the number follows */
+	snapbuf_rd_init(&r, pt->p, pt->n);
+	(void)snapbuf_get_bytes(&r, magic, sizeof(magic));
+	(void)snapbuf_get_u32(&r);
+	(void)snapbuf_get_u32(&r);
+	(void)snapbuf_get_view(&r, &len);
+	(void)snapbuf_get_i64(&r);
+	(void)snapbuf_get_u64(&r);
+	(void)snapbuf_get_u32(&r);
+	n = snapbuf_get_u32(&r);
+	for (uint32_t i = 0; i < n && snapbuf_ok(&r) == 0; i++)
+		(void)snapbuf_get_u64(&r);
+	n = snapbuf_get_u32(&r);
+	for (uint32_t i = 0; i < n && snapbuf_ok(&r) == 0; i++) {
+		(void)snapbuf_get_u8(&r);
+		(void)snapbuf_get_view(&r, &len);
+	}
+	if (snapbuf_get_u32(&r) != 0 || snapbuf_get_u32(&r) != 1)
+		return 0;
+	return snapbuf_get_u64(&r);
+}
+
+struct corr_part_ord {
+	uint64_t num;
+	const struct corr_part *pt;
+};
+
+static int
+corr_part_cmp(const void *pa, const void *pb)
+{
+	const struct corr_part_ord *a = pa, *b = pb;
+
+	return a->num < b->num ? -1 : a->num > b->num;
+}
+
+int
+corr_engine_load_parts(struct corr_engine *e, const struct corr_part *head,
+    const struct corr_part *incs, size_t n, char *err, size_t errlen)
+{
+	struct sla_requeue rq;
+	struct corr_part_ord *ord;
+	uint64_t prev = 0;
+	int rc;
+
+	if (corr_snap_fresh(e, err, errlen) != 0)
+		return -EINVAL;
+	memset(&rq, 0, sizeof(rq));
+	rc = corr_snap_read(e, head->p, head->n, 0, &prev, &rq, err, errlen);
+	if (rc == 0 && e->incidents.used != 0) {
+		snprintf(err, errlen, "snapshot: a head with incidents");
+		rc = -1;
+	}
+	/* in number order, as a whole snapshot holds them: a site's
+	 * incidents chain in the order they are loaded */
+	ord = xcalloc(n ? n : 1, sizeof(*ord));
+	for (size_t i = 0; i < n; i++) {
+		ord[i].num = corr_part_num(&incs[i]);
+		ord[i].pt = &incs[i];
+	}
+	qsort(ord, n, sizeof(*ord), corr_part_cmp);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		rc = corr_snap_read(e, ord[i].pt->p, ord[i].pt->n, 1, &prev, &rq,
+		    err, errlen);
+		if (rc != 0) {
+			char why[160];
+
+			snprintf(why, sizeof(why), "%s", err);
+			snprintf(err, errlen, "incident record %zu: %s",
+			    (size_t)(ord[i].pt - incs), why);
+		}
+	}
+	xfree(ord);
+	return corr_snap_done(e, &rq, rc, err, errlen);
 }

@@ -494,6 +494,39 @@ int	 corr_engine_save(const struct corr_engine *e, char **out,
 int	 corr_engine_load(struct corr_engine *e, const void *p, size_t n,
 	    char *err, size_t errlen);
 /*
+ * ---- the changelog (docs/scaleout.md) ----
+ *
+ * The engine's state as separate records, each a snapshot in
+ * corr_engine_save's format with its own fleet names: the head (every
+ * section but the incidents: time, next numbers, counters, windows,
+ * chronic and storm tracking) and one record per live incident (its
+ * alarms, timeline, links and clocks), so that a record is written when
+ * its part changes and the latest of each is read back.
+ *
+ * corr_engine_save_head() and corr_engine_save_incident() write them
+ * (the latter -ENOENT when no live incident has that id); pure, as
+ * corr_engine_save().  corr_engine_load_parts() loads a head and incident
+ * records (in any order) into a fresh engine, as corr_engine_load() loads
+ * a whole snapshot: the head and every live incident's record taken at
+ * one moment give the engine corr_engine_save() would have given, byte
+ * for byte.  -EINVAL with a reason (the record's index) for a bad record,
+ * a head with incidents, an incident record with anything else, or two
+ * records of one incident.
+ */
+struct corr_part {
+	const void	*p;
+	size_t		 n;
+};
+
+int	 corr_engine_save_head(const struct corr_engine *e, char **out,
+	    size_t *outlen);
+int	 corr_engine_save_incident(const struct corr_engine *e, const char *id,
+	    char **out, size_t *outlen);
+int	 corr_engine_load_parts(struct corr_engine *e,
+	    const struct corr_part *head, const struct corr_part *incs,
+	    size_t n, char *err, size_t errlen);
+
+/*
  * Calls fn once per live incident, in number order, with an event of its
  * current state: CORR_EV_UPDATED, seq = inc->seq (nothing changed), at,
  * first_step 0 (the whole timeline as the event's steps), and prefix,

@@ -14,6 +14,8 @@
  * the opposite order; a fleet without one site drops that site's
  * incidents and counts them.  Hostile bytes (every truncation, flipped
  * bytes, wrong magic or version) are refused with -EINVAL and a reason.
+ * The changelog's records (a head and one per live incident, loaded in
+ * any order) rebuild the same engine byte for byte.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -413,28 +415,21 @@ assert_same_bytes(const char *p, size_t n, const char *q, size_t m,
 	    "(%zu vs %zu bytes)", what, i, n, m);
 }
 
-/* C resumed at cut k over f must continue exactly as A did. */
+/* C, restored at cut k over f with its events going to *lc, must continue
+ * exactly as A did; frees C and *lc. */
 static void
-check_cut(size_t k, struct fleet *f, int compare_snap)
+continues_as_a(struct corr_engine *c, struct evlog *lc, size_t k,
+    struct fleet *f)
 {
-	struct evlog cl;
-	struct corr_engine *c;
 	struct corr_stats sa, sc;
-	char *p, *q, *pa;
-	size_t n, m, na;
+	char *q, *pa;
+	size_t m, na;
 
-	p = snap_at(k, F, &n);
-	c = loaded(f, &cl, p, n);
-	if (compare_snap) {
-		cr_assert_eq(corr_engine_save(c, &q, &m), 0);
-		assert_same_bytes(p, n, q, m, "save(load(s)) at the cut");
-		xfree(q);
-	}
-	run(c, f, k, NOPS_USED);
-	cr_assert_eq(cl.n, ALOG.n - EVAT[k], "cut %zu: %zu events, A had %zu",
-	    k, cl.n, ALOG.n - EVAT[k]);
-	for (size_t i = 0; i < cl.n; i++)
-		cr_assert_str_eq(cl.v[i], ALOG.v[EVAT[k] + i],
+	run(c, f, k, NOPS_USED);	/* its events go to *lc */
+	cr_assert_eq(lc->n, ALOG.n - EVAT[k], "cut %zu: %zu events, A had %zu",
+	    k, lc->n, ALOG.n - EVAT[k]);
+	for (size_t i = 0; i < lc->n; i++)
+		cr_assert_str_eq(lc->v[i], ALOG.v[EVAT[k] + i],
 		    "cut %zu, event %zu after it", k, i);
 	cr_assert_eq(corr_engine_save(c, &q, &m), 0);
 	cr_assert_eq(corr_engine_save(A, &pa, &na), 0);
@@ -443,11 +438,30 @@ check_cut(size_t k, struct fleet *f, int compare_snap)
 	corr_engine_stats(c, &sc);
 	cr_assert_eq(memcmp(&sa, &sc, sizeof(sa)), 0, "cut %zu: stats differ", k);
 	cr_assert_eq(corr_engine_now(c), corr_engine_now(A));
-	xfree(p);
 	xfree(q);
 	xfree(pa);
 	corr_engine_free(c);
-	evlog_free(&cl);
+	evlog_free(lc);
+}
+
+/* C resumed at cut k over f must continue exactly as A did. */
+static void
+check_cut(size_t k, struct fleet *f, int compare_snap)
+{
+	struct evlog cl;
+	struct corr_engine *c;
+	char *p, *q;
+	size_t n, m;
+
+	p = snap_at(k, F, &n);
+	c = loaded(f, &cl, p, n);
+	if (compare_snap) {
+		cr_assert_eq(corr_engine_save(c, &q, &m), 0);
+		assert_same_bytes(p, n, q, m, "save(load(s)) at the cut");
+		xfree(q);
+	}
+	continues_as_a(c, &cl, k, f);
+	xfree(p);
 }
 
 /* ---- tests ---- */
@@ -690,6 +704,175 @@ struct dumped {
 	char	*json[1024];
 	struct fleet *f;
 };
+
+/* ---- the changelog's records (docs/scaleout.md) ---- */
+
+/* An engine's head and one record per live incident. */
+struct parts {
+	char		*head;
+	size_t		 nhead;
+	struct corr_part *inc;
+	size_t		 n;
+};
+
+static void
+parts_id(void *arg, const struct corr_event *ev)
+{
+	char ***ids = arg;
+	size_t n = 0;
+
+	while ((*ids)[n] != NULL)
+		n++;
+	*ids = xreallocarray(*ids, n + 2, sizeof(**ids));
+	(*ids)[n] = xstrdup(ev->inc->id);
+	(*ids)[n + 1] = NULL;
+}
+
+static void
+parts_of(const struct corr_engine *b, struct parts *pt)
+{
+	char **ids = xcalloc(1, sizeof(*ids));
+	size_t n = 0;
+
+	memset(pt, 0, sizeof(*pt));
+	cr_assert_eq(corr_engine_save_head(b, &pt->head, &pt->nhead), 0);
+	corr_engine_dump(b, corr_engine_now(b), parts_id, &ids);
+	while (ids[n] != NULL)
+		n++;
+	pt->inc = xcalloc(n ? n : 1, sizeof(*pt->inc));
+	/* written in reverse: the loader puts them in number order */
+	for (size_t i = 0; i < n; i++) {
+		char *p;
+		size_t len;
+
+		cr_assert_eq(corr_engine_save_incident(b, ids[n - 1 - i], &p,
+		    &len), 0, "%s", ids[n - 1 - i]);
+		pt->inc[i].p = p;
+		pt->inc[i].n = len;
+		xfree(ids[n - 1 - i]);
+	}
+	pt->n = n;
+	xfree(ids);
+}
+
+static void
+parts_free(struct parts *pt)
+{
+	for (size_t i = 0; i < pt->n; i++)
+		xfree((void *)pt->inc[i].p);
+	xfree(pt->inc);
+	xfree(pt->head);
+}
+
+static int
+parts_load(struct corr_engine *c, const struct parts *pt, char *err,
+    size_t errlen)
+{
+	struct corr_part head = { pt->head, pt->nhead };
+
+	return corr_engine_load_parts(c, &head, pt->inc, pt->n, err, errlen);
+}
+
+/*
+ * At many cuts: the head and every live incident's record, loaded in
+ * reverse order, give byte for byte the engine a whole snapshot gives,
+ * and it goes on as A did.
+ */
+Test(corr_snap, changelog_records_rebuild_the_engine)
+{
+	size_t most = 0;
+
+	for (size_t k = 0; k <= NOPS_USED; k += 97) {
+		struct evlog bl, cl;
+		struct corr_engine *b = engine(F, &bl), *c;
+		struct parts pt;
+		char *whole, *q, err[160] = "";
+		size_t nw, m;
+
+		run(b, F, 0, k);
+		cr_assert_eq(corr_engine_save(b, &whole, &nw), 0);
+		parts_of(b, &pt);
+		if (pt.n > most)
+			most = pt.n;
+		c = engine(F, &cl);
+		cr_assert_eq(parts_load(c, &pt, err, sizeof(err)), 0,
+		    "cut %zu: %s", k, err);
+		cr_assert_eq(corr_engine_save(c, &q, &m), 0);
+		assert_same_bytes(whole, nw, q, m, "save(load_parts) vs save");
+		if (k % (97 * 4) == 0)
+			continues_as_a(c, &cl, k, F);
+		else {
+			corr_engine_free(c);
+			evlog_free(&cl);
+		}
+		xfree(q);
+		xfree(whole);
+		parts_free(&pt);
+		corr_engine_free(b);
+		evlog_free(&bl);
+	}
+	cr_assert_gt(most, 5, "some cut had live incidents (%zu)", most);
+}
+
+/* A record of one incident twice, a whole snapshot as the head, a head
+ * as an incident record, an unknown id, and every truncation of an
+ * incident record: refused with a reason, never a crash. */
+Test(corr_snap, changelog_records_bad_ones_are_refused)
+{
+	struct evlog bl, cl;
+	struct corr_engine *b = engine(F, &bl), *c;
+	struct parts pt;
+	struct corr_part two[2], head, whole;
+	char *wp, err[160], *p;
+	size_t wn, len;
+
+	run(b, F, 0, 300);
+	parts_of(b, &pt);
+	cr_assert_geq(pt.n, 2);
+	cr_assert_eq(corr_engine_save_incident(b, "INC-0-999999", &p, &len),
+	    -ENOENT);
+	cr_assert_eq(corr_engine_save(b, &wp, &wn), 0);
+	head = (struct corr_part){ pt.head, pt.nhead };
+	whole = (struct corr_part){ wp, wn };
+
+	two[0] = two[1] = pt.inc[0];
+	c = engine(F, &cl);
+	cr_assert_eq(corr_engine_load_parts(c, &head, two, 2, err,
+	    sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "incident record") != NULL, "%s", err);
+	corr_engine_free(c);
+	evlog_free(&cl);
+
+	c = engine(F, &cl);
+	cr_assert_eq(corr_engine_load_parts(c, &whole, NULL, 0, err,
+	    sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "a head with incidents") != NULL, "%s", err);
+	corr_engine_free(c);
+	evlog_free(&cl);
+
+	c = engine(F, &cl);
+	cr_assert_eq(corr_engine_load_parts(c, &head, &head, 1, err,
+	    sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "incident record 0") != NULL, "%s", err);
+	corr_engine_free(c);
+	evlog_free(&cl);
+
+	for (len = 0; len < pt.inc[0].n; len++) {
+		struct corr_part cut = { pt.inc[0].p, len };
+
+		c = engine(F, &cl);
+		err[0] = '\0';
+		cr_assert_eq(corr_engine_load_parts(c, &head, &cut, 1, err,
+		    sizeof(err)), -EINVAL, "truncated to %zu", len);
+		cr_assert_neq(err[0], '\0');
+		corr_engine_free(c);
+		evlog_free(&cl);
+	}
+	xfree(wp);
+	parts_free(&pt);
+	corr_engine_free(b);
+	evlog_free(&bl);
+}
 
 static void
 dump_event(void *arg, const struct corr_event *ev)
