@@ -493,3 +493,18 @@ NAMES_FNS(fleet_alarm_cond_name, fleet_alarm_cond_parse, enum alarm_cond,
     alarm_cond_names, AC__COUNT)
 NAMES_GET_FN(fleet_quality_name, enum fleet_quality, fleet_quality_names,
     FLEET_Q__COUNT)
+
+unsigned
+fleet_area_shard(const char *area, unsigned n)
+{
+	uint64_t h = 14695981039346656037ULL;	/* FNV-1a */
+
+	for (const char *p = area; *p != '\0'; p++) {
+		h ^= (unsigned char)*p;
+		h *= 1099511628211ULL;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return (unsigned)(h % (n ? n : 1));
+}

@@ -171,6 +171,15 @@ int	 fleet_find_code(const struct fleet *f, const char *code);
 #define FLEET_CODE_MAX 31
 int	 fleet_code_check(const char *code);
 
+/*
+ * The shard, or the partition of tocsin.alarms and tocsin.changelog, an
+ * area named `area` goes to among n (docs/scaleout.md: a partition is a
+ * shard): FNV-1a 64 of the name's bytes, then a final mix (x ^= x >> 33;
+ * x *= 0xff51afd7ed558ccd; x ^= x >> 33), modulo n (n 0 counts as 1).
+ * Independent of the configuration's order; fixed for good, as every
+ * instance of a deployment must compute the same.
+ */
+unsigned fleet_area_shard(const char *area, unsigned n);
 /* The index of the site, device, profile, area or code named id; FLEET_NONE
  * when absent.  O(1). */
 uint32_t fleet_find(const struct fleet *f, enum fleet_kind kind,

@@ -17,7 +17,7 @@
  * cached copy says full.
  *
  * Routing is one byte load: site_shard[site] is filled at creation from
- * the hash of the site's area *name* (router_area_shard), so the mapping
+ * the hash of the site's area *name* (fleet_area_shard), so the mapping
  * does not depend on the order the configuration lists areas in: a
  * restart or a reload that adds an area moves no other area.  Two
  * exceptions keep every live incident with its alarms: a site pinned
@@ -495,32 +495,11 @@ router_shard_main(void *arg)
 	return NULL;
 }
 
-static uint64_t
-router_mix(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	return x;
-}
-
-unsigned
-router_area_shard(const char *area, unsigned nshards)
-{
-	uint64_t h = 14695981039346656037ULL;	/* FNV-1a */
-
-	for (const char *p = area; *p != '\0'; p++) {
-		h ^= (unsigned char)*p;
-		h *= 1099511628211ULL;
-	}
-	return (unsigned)(router_mix(h) % (nshards ? nshards : 1));
-}
-
 /* The shard of area index a of fleet f. */
 static unsigned
 router_area_of(const struct router *r, const struct fleet *f, uint32_t a)
 {
-	return a < f->nareas ? router_area_shard(f->areas[a], r->nshards) : 0;
+	return a < f->nareas ? fleet_area_shard(f->areas[a], r->nshards) : 0;
 }
 
 struct router *

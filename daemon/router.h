@@ -10,7 +10,7 @@
  * Every producer thread (the poll loop, the action consumer, a replay
  * reader) gets its own ring to every shard, so each ring has exactly one
  * writer and one reader (a daemon/ring).  A site belongs to the shard of
- * its *area* (hash of the area's name, router_area_shard()): an area storm
+ * its *area* (hash of the area's name, fleet_area_shard()): an area storm
  * is then decided inside one shard and no correlation state is shared,
  * and the order of the configuration does not move an area.  Actions are routed
  * by the shard number inside the incident id.  Each shard reports through
@@ -185,9 +185,6 @@ unsigned router_site_shard(struct router *r, const struct fleet *f,
 	    uint32_t site);
 /* The shard owning a site. */
 unsigned router_shard_of(const struct router *r, uint32_t site);
-/* The shard an area named `area` goes to among nshards (a hash of the
- * name: independent of the configuration's order). */
-unsigned router_area_shard(const char *area, unsigned nshards);
 /*
  * Before router_start(): routes `site` to `shard` whatever its area (the
  * restored journal holds its live incidents there).  0 or -EINVAL.

@@ -55,6 +55,7 @@
 #include "daemon/clock.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
+#include "correlator/fleet.h"
 #include "correlator/incjson.h"
 #include "daemon/utc.h"
 #include "drivers/kafka/kafka.h"
@@ -1178,6 +1179,36 @@ kf_log_config(const struct kafka_config *cfg, const char *bootstrap)
 		    cfg->props[i].value);
 }
 
+int32_t
+kafka_area_partition(const void *key, size_t keylen, int32_t cnt)
+{
+	char buf[256], *area = buf;
+	unsigned p;
+
+	if (cnt <= 0)
+		return -1;
+	if (keylen >= sizeof(buf))
+		area = xmalloc(keylen + 1);
+	if (keylen > 0)
+		memcpy(area, key, keylen);
+	area[keylen] = '\0';
+	p = fleet_area_shard(area, (unsigned)cnt);
+	if (area != buf)
+		xfree(area);
+	return (int32_t)p;
+}
+
+static int32_t
+kf_partitioner(const rd_kafka_topic_t *rkt, const void *key, size_t keylen,
+    int32_t cnt, void *topic_opaque, void *msg_opaque)
+{
+	(void)rkt;
+	(void)topic_opaque;
+	(void)msg_opaque;
+	return cnt > 0 ? kafka_area_partition(key, keylen, cnt) :
+	    RD_KAFKA_PARTITION_UA;
+}
+
 static int
 kf_producer_new(struct kf *kf, const struct kafka_config *cfg, char *err,
     size_t errlen)
@@ -1215,8 +1246,12 @@ kf_producer_new(struct kf *kf, const struct kafka_config *cfg, char *err,
 	kf->t_inc = rd_kafka_topic_new(kf->prod, cfg->incidents, NULL);
 	if (cfg->rejected[0] != '\0')
 		kf->t_rej = rd_kafka_topic_new(kf->prod, cfg->rejected, NULL);
-	if (cfg->alarms[0] != '\0')
-		kf->t_alarm = rd_kafka_topic_new(kf->prod, cfg->alarms, NULL);
+	if (cfg->alarms[0] != '\0') {
+		rd_kafka_topic_conf_t *tc = rd_kafka_topic_conf_new();
+
+		rd_kafka_topic_conf_set_partitioner_cb(tc, kf_partitioner);
+		kf->t_alarm = rd_kafka_topic_new(kf->prod, cfg->alarms, tc);
+	}
 	if (cfg->telemetry[0] != '\0')
 		kf->t_tel = rd_kafka_topic_new(kf->prod, cfg->telemetry, NULL);
 	if (kf->t_inc == NULL || (cfg->rejected[0] != '\0' &&
@@ -1301,6 +1336,7 @@ static const struct pub_ops kf_ops = {
 	.healthy = kf_healthy,
 	.close = kafka_close,
 };
+
 
 int
 kafka_new(struct ev_loop *loop, const struct kafka_config *cfg,

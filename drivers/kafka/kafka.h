@@ -196,6 +196,16 @@ int	 kafka_telemetry(struct pub_sink *s, uint32_t device, const char *key,
 	    const char *json, size_t len);
 
 /*
+ * tocsin.alarms' partitioner (behind librdkafka's partitioner_cb, so any
+ * thread): the key is the area, and its transitions go to partition
+ * fleet_area_shard(area, cnt) of the topic's cnt, the area's shard,
+ * whatever a client's default partitioner is, so that every poller of a
+ * deployment puts an area on the same partition (docs/scaleout.md, "A
+ * partition is a shard").  -1 when cnt is not positive.
+ */
+int32_t	 kafka_area_partition(const void *key, size_t keylen, int32_t cnt);
+
+/*
  * Reads one tocsin.actions value (n bytes at p, no NUL needed): NULL with
  * *a filled (its strings live in *root, which the caller frees with
  * json_decref() whatever the result), or the rejection reason (docs/

@@ -268,8 +268,15 @@ kfx_all_done(struct kfx *x)
 char *
 kfx_kcat_read(const char *brokers, const char *topic, int timeout_ms)
 {
+	return kfx_kcat_read_fmt(brokers, topic, "%k %s\n", timeout_ms);
+}
+
+char *
+kfx_kcat_read_fmt(const char *brokers, const char *topic, const char *fmt,
+    int timeout_ms)
+{
 	char *argv[] = { "kcat", "-C", "-b", (char *)brokers, "-t",
-	    (char *)topic, "-o", "beginning", "-e", "-q", "-f", "%k %s\n",
+	    (char *)topic, "-o", "beginning", "-e", "-q", "-f", (char *)fmt,
 	    NULL };
 	struct proc_result r;
 	char *out;

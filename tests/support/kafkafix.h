@@ -98,6 +98,9 @@ int	 kfx_all_done(struct kfx *x);
  * malloc'd, NULL if kcat failed.  Bounded by timeout_ms.
  */
 char	*kfx_kcat_read(const char *brokers, const char *topic, int timeout_ms);
+/* The same with kcat's -f format fmt ("%p %k %s\n": the partition too). */
+char	*kfx_kcat_read_fmt(const char *brokers, const char *topic,
+	    const char *fmt, int timeout_ms);
 /*
  * kcat -P of lines ("key|value" each) to topic, as ticketing would
  * (idempotent, acks=all).  Returns kcat's exit status.

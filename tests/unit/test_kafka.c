@@ -27,6 +27,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "correlator/fleet.h"
 #include "drivers/kafka/kafka.h"
 #include "tests/support/kafkafix.h"
 #include "tests/support/tenv.h"
@@ -178,9 +179,11 @@ Test(kafka, embedded_mock_delivers_every_record_in_order)
 
 /*
  * With `alarms` set, the alarm transitions the shards journaled go to that
- * topic as tocsin.alarms/1 (the line --replay reads), keyed by area, in
- * journal order within an area, done in their turn among the events;
- * without it they are done without a message.
+ * topic as tocsin.alarms/1 (the line --replay reads), keyed by area, on
+ * the area's partition (fleet_area_shard of the mock's 3: north and east
+ * on 2, south on 1, where librdkafka's own partitioner would put north on
+ * 0 and east on 1), in journal order within an area, done in their turn
+ * among the events; without it they are done without a message.
  */
 Test(kafka, alarms_topic_gets_each_transition_keyed_by_area)
 {
@@ -203,15 +206,21 @@ Test(kafka, alarms_topic_gets_each_transition_keyed_by_area)
 	kafka_stats(x.sink, &st);
 	cr_assert_eq(st.produced, 90 + 9);
 	cr_assert_eq(st.delivered, 90 + 9);
-	dump = kfx_kcat_read(kafka_bootstrap(x.sink), x.alarms, 30000);
+	dump = kfx_kcat_read_fmt(kafka_bootstrap(x.sink), x.alarms,
+	    "%p %k %s\n", 30000);
 	cr_assert_not_null(dump);
 	for (line = strtok_r(dump, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {
-		char want[512], val[32], *sp = strchr(line, ' ');
-		unsigned a, n;
+		char want[512], val[32], *sp;
+		unsigned a, n, part;
 
+		cr_assert_eq(sscanf(line, "%u ", &part), 1, "%s", line);
+		line = strchr(line, ' ') + 1;
+		sp = strchr(line, ' ');
 		cr_assert_not_null(sp, "%s", line);
 		*sp = '\0';
+		cr_assert_eq(part, fleet_area_shard(line, 3), "%s on %u", line,
+		    part);
 		for (a = 0; a < 3 && strcmp(line, areas[a]) != 0; a++)
 			;
 		cr_assert_lt(a, 3, "key %s", line);
@@ -229,6 +238,9 @@ Test(kafka, alarms_topic_gets_each_transition_keyed_by_area)
 		nlines++;
 	}
 	cr_assert_eq(nlines, 90);
+	cr_assert_eq(kafka_area_partition("north", 5, 3), 2);
+	cr_assert_eq(kafka_area_partition("south", 5, 3), 1);
+	cr_assert_eq(kafka_area_partition("north", 5, 0), -1);
 	free(dump);
 	kfx_close(&x, 5000);
 

@@ -298,7 +298,7 @@ Test(reload, outbox_and_router_follow_the_new_fleet)
 	t1b = router_shard_of(r, fleet_find(b->fleet, FLEET_SITE, "T1"));
 	cr_expect_eq(t1b, t1a);
 	cr_expect_eq(router_shard_of(r, fleet_find(b->fleet, FLEET_SITE,
-	    "T3")), router_area_shard("east", 2));
+	    "T3")), fleet_area_shard("east", 2));
 	o2 = outbox_remap(o, b->fleet, map);
 	outbox_free(o);
 	cr_expect_eq(outbox_sent(o2, fleet_find(b->fleet, FLEET_DEVICE,
@@ -423,14 +423,14 @@ Test(reload, restored_incidents_pin_their_site)
 	    sizeof(err));
 	cr_assert_not_null(r, "%s", err);
 	home = router_shard_of(r, t1);
-	cr_expect_eq(home, router_area_shard("north", 2));
+	cr_expect_eq(home, fleet_area_shard("north", 2));
 	other = 1 - home;
 	/* the restored engine of the other shard holds T1's incident */
 	raise_on(router_engine(r, other), a->fleet, "d-keep", "COMM_LOSS",
 	    1700000000000);
 	cr_expect_eq(router_pin_restored(r), 1);
 	cr_expect_eq(router_shard_of(r, t1), other);
-	cr_expect_eq(router_shard_of(r, t2), router_area_shard("south", 2));
+	cr_expect_eq(router_shard_of(r, t2), fleet_area_shard("south", 2));
 	router_free(r);
 	config_free(a);
 }
