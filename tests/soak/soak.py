@@ -1755,9 +1755,16 @@ class Run:
         check = self.a.checker or os.path.join(HERE, "check.py")
         print("== checker: python3 %s %s" % (os.path.relpath(check), self.dir),
               flush=True)
+        # its output also goes to DIR/check.txt, with the report
         r = subprocess.Popen([sys.executable, check, self.dir],
                              stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE,
                              preexec_fn=_child_setup)
+        with open(os.path.join(self.dir, "check.txt"), "wb") as f:
+            for line in r.stdout:
+                sys.stdout.buffer.write(line)
+                sys.stdout.flush()
+                f.write(line)
         r.wait()
         print("== checker exit status: %d" % r.returncode, flush=True)
         rc = r.returncode or rc
