@@ -497,6 +497,10 @@ monitor_metrics_reload(const struct stats_reload *r, struct http_resp *rs)
 	    "How long the last reload took on the poll thread.");
 	http_resp_printf(rs, "tocsin_config_last_reload_duration_seconds "
 	    "%.3f\n", r->last_ms / 1000.0);
+	one(rs, "tocsin_config_retired_unsaved", "gauge", "1 while the "
+	    "objects the last reload retired are not written to the state "
+	    "directory (retired.json; retried every few seconds): a restart "
+	    "meanwhile drops their incidents.", (uint64_t)r->retired_unsaved);
 }
 
 void
