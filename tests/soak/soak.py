@@ -1171,9 +1171,11 @@ class Run:
         """The NOC, as far as the soak needs one: every OPERATOR_S, each
         incident whose alarms have all cleared is resolved and closed
         through the HTTP API, so the open set (and tocsind's memory) stays
-        bounded as a real one's does; a quarter of them, and whatever
-        clears in the quiet tail, stay open for the clocks and Redis
-        checks.  Refusals (a 503 while tocsind
+        bounded as a real one's does; a quarter of those seen before the
+        steady stretch (where the kills are), and whatever clears in the
+        quiet tail, stay open for the clocks and Redis checks; in the
+        steady stretch every one is closed, so the open set does not grow
+        where memory is judged.  Refusals (a 503 while tocsind
         restarts, a 409 when something changed meanwhile) wait for the
         next round.  Every request goes to operator.jsonl."""
         fp = open(os.path.join(self.dir, "operator.jsonl"), "a", buffering=1)
@@ -1181,6 +1183,7 @@ class Run:
         rnd = random.Random(self.seed)
         keep = {}       # incident -> left open for good (a quarter)
         quiet = self.t0_s + self.T - self.plan.Q
+        steady = quiet - self.plan.S
         while not self.sched.stopping:
             yield OPERATOR_S
             if time.time() >= quiet:
@@ -1193,7 +1196,8 @@ class Run:
                 continue
             for ev in json.loads(body).get("incidents", []):
                 iid = ev["incident"]["id"]
-                if keep.setdefault(iid, rnd.random() < 0.25):
+                if keep.setdefault(iid, time.time() < steady and
+                                   rnd.random() < 0.25):
                     continue
                 acts = [("resolve", {}), ("close", {"satisfaction": 5})]
                 if ev["incident"]["state"] == "resolved":
