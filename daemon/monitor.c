@@ -583,6 +583,7 @@ static void
 monitor_metrics_process(struct http_resp *rs)
 {
 	struct procself ps;
+	size_t heap;
 
 	if (procself_read(&ps) != 0)
 		return;
@@ -598,6 +599,11 @@ monitor_metrics_process(struct http_resp *rs)
 	    ps.open_fds);
 	one(rs, "process_max_fds", "gauge", "The soft limit of open file "
 	    "descriptors (RLIMIT_NOFILE).", ps.max_fds);
+	if ((heap = mem_allocated()) > 0)
+		one(rs, "tocsin_heap_allocated_bytes", "gauge", "Bytes the "
+		    "allocator has handed out and not had back (jemalloc's "
+		    "stats.allocated); resident memory above it is the "
+		    "allocator's own (free pages kept, fragmentation).", heap);
 }
 
 /* The write routes' answers (daemon/opapi). */

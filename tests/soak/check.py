@@ -125,7 +125,7 @@ SETTINGS (defaults < run.json "check": {name: value} < --name-with-dashes)
   30000 from the config's YAML (5 s and 3 when it cannot be read: 45000);
   tail_ms = delay_ms + 60000 (a consequence such as HIGH_TEMP after its
   60 s debounce may follow a fault's end); restart_slack_ms 30000;
-  deadline_tolerance_ms 999; warmup_frac 0.2; settle_s 120;
+  deadline_tolerance_ms 999; warmup_frac 0.2; settle_s 300;
   min_segment_s 300;
   rss_pct_per_10min 1.0; fd_slope_per_min 0.5; min_samples 6;
   redis (HOST:PORT, default run.json's); max_list 20 (items per list).
@@ -187,7 +187,8 @@ DEFAULTS = {
     "restart_slack_ms": 30000,
     "deadline_tolerance_ms": 999,
     "warmup_frac": 0.2,
-    "settle_s": 120,
+    "settle_s": 300,            # measured: a fresh tocsind's heap grows
+                                # for 4-5 minutes under the soak's faults
     "min_segment_s": 300,
     "rss_pct_per_10min": 1.0,
     "fd_slope_per_min": 0.5,

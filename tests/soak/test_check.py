@@ -546,11 +546,11 @@ class CheckTest(unittest.TestCase):
         # the new configuration and engines: 7 MiB more from a reload on,
         # flat before and after; its step is printed, not fitted
         sc = Scenario()
-        sc.chaos.append({"t_ms": T0 + 12 * MIN, "kind": "sighup_done",
+        sc.chaos.append({"t_ms": T0 + 10 * MIN, "kind": "sighup_done",
                          "detail": None})
-        self.step_rss(sc, T0 + 12 * MIN, 7000)
+        self.step_rss(sc, T0 + 10 * MIN, 7000)
         self.assertOnlyFails(sc, (), "1 reloads: 3 segments",
-                             "reload step RSS +6")
+                             "reload step RSS +7")
 
     def test_step_without_a_reload_fails_resources(self):
         sc = Scenario()
