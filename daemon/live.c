@@ -79,6 +79,7 @@
 #include "drivers/redis/redis.h"
 
 #define LIVE_TICK_S		0.25	/* shards' time advances this often */
+#define LIVE_RETIRED_RETRY_S	5	/* retired.json not written: again */
 #define LIVE_RING_SLOTS		4096	/* alarms per producer x shard ring */
 #define LIVE_PRODUCERS		2	/* the poll thread; the HTTP writes'
 					 * thread (daemon/opapi) */
@@ -128,6 +129,10 @@ struct live {
 	struct live_retired *retired;	/* replaced configs not yet freed */
 	struct live_retired *kept;	/* ... kept until the stop */
 	struct stats_reload reloads;	/* counters for /metrics */
+	struct reload_marks retired_marks; /* the last reload's, while
+					 * retired.json is not written */
+	uint32_t	 retired_fails;	/* failed writes of it in a row */
+	double		 retired_try_at; /* ev_now of the next attempt */
 	struct ev_loop	*loop;
 	struct store	**stores;	/* nshards journals */
 	struct publish	*pub;		/* journals -> sinks */
@@ -179,6 +184,7 @@ struct live {
 };
 
 static void live_reload(struct live *lv);
+static void live_retired_save(struct live *lv);
 static void live_reload_reap(struct live *lv, int all);
 
 static int64_t
@@ -397,6 +403,9 @@ live_send_tick(struct live *lv)
 	lv->ticks++;
 	if (lv->retired != NULL)
 		live_reload_reap(lv, 0);
+	if (lv->reloads.retired_unsaved &&
+	    ev_now(lv->loop) >= lv->retired_try_at)
+		live_retired_save(lv);
 	for (unsigned s = 0; s < lv->nshards; s++) {
 		if (outbox_pending(lv->outbox, s) > 0 ||
 		    router_tick_shard(lv->router, 0, s, now) != 0)
@@ -1114,6 +1123,45 @@ live_reload_comm(struct live *lv, const struct fleet *nf, const uint32_t *map,
 	lv->mcomm = mcomm;
 }
 
+/*
+ * Writes retired.json for the running fleet (what a restart must add back
+ * before it restores the journals).  A write that fails (the state disk
+ * full or read-only) is tried again every LIVE_RETIRED_RETRY_S from the
+ * tick until it succeeds: a restart before then would drop the incidents
+ * of the devices the reload retired.  Said at the first failure, at each
+ * doubling of the count, and when it is written at last;
+ * tocsin_config_retired_unsaved is 1 meanwhile.
+ */
+static void
+live_retired_save(struct live *lv)
+{
+	const char *dir = lv->cfg->daemon.state_dir;
+	int rc, was = lv->reloads.retired_unsaved;
+
+	rc = reload_retired_save(lv->cfg->fleet, &lv->retired_marks, dir);
+	if (rc == 0) {
+		if (lv->retired_fails > 0)
+			log_info("reload: %s/%s written after %u failed "
+			    "attempt%s", dir, RELOAD_RETIRED_FILE,
+			    lv->retired_fails, lv->retired_fails == 1 ? "" :
+			    "s");
+		lv->retired_fails = 0;
+		lv->reloads.retired_unsaved = 0;
+	} else {
+		lv->retired_fails++;
+		if ((lv->retired_fails & (lv->retired_fails - 1)) == 0)
+			log_warnx("reload: cannot write %s/%s: %s (attempt %u, "
+			    "tried again every %d s; a restart before it is "
+			    "written drops the incidents of retired devices)",
+			    dir, RELOAD_RETIRED_FILE, strerror(-rc),
+			    lv->retired_fails, LIVE_RETIRED_RETRY_S);
+		lv->reloads.retired_unsaved = 1;
+		lv->retired_try_at = ev_now(lv->loop) + LIVE_RETIRED_RETRY_S;
+	}
+	if (was != lv->reloads.retired_unsaved)
+		stats_put_reload(lv->stats, &lv->reloads);
+}
+
 static void
 live_reload_count(struct live *lv, enum reload_result res, uint32_t ms)
 {
@@ -1226,8 +1274,8 @@ live_reload(struct live *lv)
 	if (np != NULL && (rc = poller_start(lv->poller)) != 0)
 		log_error("reload: poller_start rc=%d", rc);
 	/* what a restart must add back before it restores the journals */
-	(void)reload_retired_save(lv->cfg->fleet, &r->marks,
-	    lv->cfg->daemon.state_dir);
+	lv->retired_marks = r->marks;
+	live_retired_save(lv);
 	live_stats_put(lv);
 	c = &r->counts;
 	live_reload_count(lv, RELOAD_OK, (uint32_t)(clock_mono_ms() - t0));

@@ -497,6 +497,10 @@ monitor_metrics_reload(const struct stats_reload *r, struct http_resp *rs)
 	    "How long the last reload took on the poll thread.");
 	http_resp_printf(rs, "tocsin_config_last_reload_duration_seconds "
 	    "%.3f\n", r->last_ms / 1000.0);
+	one(rs, "tocsin_config_retired_unsaved", "gauge", "1 while the "
+	    "objects the last reload retired are not written to the state "
+	    "directory (retired.json; retried every few seconds): a restart "
+	    "meanwhile drops their incidents.", (uint64_t)r->retired_unsaved);
 }
 
 void
@@ -579,6 +583,7 @@ static void
 monitor_metrics_process(struct http_resp *rs)
 {
 	struct procself ps;
+	size_t heap;
 
 	if (procself_read(&ps) != 0)
 		return;
@@ -594,6 +599,11 @@ monitor_metrics_process(struct http_resp *rs)
 	    ps.open_fds);
 	one(rs, "process_max_fds", "gauge", "The soft limit of open file "
 	    "descriptors (RLIMIT_NOFILE).", ps.max_fds);
+	if ((heap = mem_allocated()) > 0)
+		one(rs, "tocsin_heap_allocated_bytes", "gauge", "Bytes the "
+		    "allocator has handed out and not had back (jemalloc's "
+		    "stats.allocated); resident memory above it is the "
+		    "allocator's own (free pages kept, fragmentation).", heap);
 }
 
 /* The write routes' answers (daemon/opapi). */

@@ -302,9 +302,6 @@ reload_retired_save(const struct fleet *f, const struct reload_marks *m,
 	    rename(tmp, path) != 0)
 		rc = errno != 0 ? -errno : -EIO;
 	json_decref(o);
-	if (rc < 0)
-		log_warnx("reload: cannot write %s: %s (a restart would drop "
-		    "the incidents of retired devices)", path, strerror(-rc));
 	return rc;
 }
 

@@ -132,7 +132,7 @@ void	 reload_marks_of(const struct fleet *f, struct reload_marks *m);
 /*
  * Writes f's objects past m (and every retired device) to
  * dir/RELOAD_RETIRED_FILE, or removes it when there are none.  0 or
- * -errno (logged).
+ * -errno (not logged: the caller retries, and says so at its own pace).
  */
 int	 reload_retired_save(const struct fleet *f, const struct reload_marks *m,
 	    const char *dir);

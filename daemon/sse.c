@@ -51,11 +51,10 @@
 
 enum { SSE_LIVE, SSE_CATCHUP, SSE_CLOSING };
 
-/* One event of the tail. */
+/* One event of the tail; its JSON (no newline) is in tbuf at off. */
 struct sse_tev {
 	uint64_t	 pos, next;	/* its record */
-	char		*json;		/* copied, no newline */
-	uint32_t	 len;
+	uint32_t	 off, len;
 	unsigned	 shard;
 };
 
@@ -83,6 +82,8 @@ struct sse {
 	uint64_t	*tail_base;	/* nshards */
 	struct sse_tev	*tail;		/* ring of SSE_TAIL_EVENTS */
 	size_t		 thead, tn, tbytes;
+	char		*tbuf;		/* SSE_TAIL_BYTES: the events' JSON,
+					 * one after another, wrapping */
 	struct sse_client *clients;
 	unsigned	 nclients;
 	struct sse_stats st;		/* streams = nclients */
@@ -293,6 +294,13 @@ client_wake(struct sse_client *c)
 
 /* ---- the tail (e->mu) ---- */
 
+/*
+ * The tail's JSON lives in one buffer of SSE_TAIL_BYTES, allocated and
+ * written through at the start, each event's bytes after the last one's
+ * and back at 0 when they would not fit before the end: no allocation per
+ * event, and the daemon's memory does not climb for hours while the tail
+ * fills (the soak's resources check read that climb as a slope).
+ */
 static void
 tail_evict(struct sse *e)
 {
@@ -300,27 +308,64 @@ tail_evict(struct sse *e)
 
 	e->tail_base[t->shard] = t->next;
 	e->tbytes -= t->len;
-	FREE_NULL(t->json);
 	e->thead = (e->thead + 1) % SSE_TAIL_EVENTS;
 	e->tn--;
+}
+
+static const struct sse_tev *
+tail_at(const struct sse *e, size_t i)
+{
+	return &e->tail[(e->thead + i) % SSE_TAIL_EVENTS];
+}
+
+/* Where len bytes go after the newest event, or -1 (evict first). */
+static int64_t
+tail_room(const struct sse *e, size_t len)
+{
+	const struct sse_tev *old, *neu;
+	size_t end;
+
+	if (e->tn == 0)
+		return 0;
+	if (e->tn == SSE_TAIL_EVENTS)
+		return -1;
+	old = tail_at(e, 0);
+	neu = tail_at(e, e->tn - 1);
+	end = (size_t)neu->off + neu->len;
+	if (end > old->off) {		/* [old, end): after it, or at 0 */
+		if (end + len <= SSE_TAIL_BYTES)
+			return (int64_t)end;
+		return len <= old->off ? 0 : -1;
+	}
+	/* wrapped: [old, the end) and [0, end) */
+	return end + len <= old->off ? (int64_t)end : -1;
 }
 
 static void
 tail_push(struct sse *e, const struct pub_rec *r)
 {
 	struct sse_tev *t;
+	int64_t off;
 
-	while (e->tn > 0 && (e->tn == SSE_TAIL_EVENTS ||
-	    e->tbytes + r->jsonlen > SSE_TAIL_BYTES))
+	if (r->jsonlen > SSE_TAIL_BYTES / 4) {
+		/* not kept (events are far smaller, docs/correlation.md
+		 * "Bounds"): the tail then starts after it */
+		while (e->tn > 0)
+			tail_evict(e);
+		for (unsigned s = 0; s < e->nshards; s++)
+			e->tail_base[s] = e->front[s];
+		e->tail_base[r->shard] = r->next;
+		return;
+	}
+	while ((off = tail_room(e, r->jsonlen)) < 0)
 		tail_evict(e);
 	t = &e->tail[(e->thead + e->tn) % SSE_TAIL_EVENTS];
 	t->pos = r->pos;
 	t->next = r->next;
 	t->shard = r->shard;
+	t->off = (uint32_t)off;
 	t->len = (uint32_t)r->jsonlen;
-	t->json = xmalloc(r->jsonlen + 1);
-	memcpy(t->json, r->json, r->jsonlen);
-	t->json[r->jsonlen] = '\0';
+	memcpy(e->tbuf + off, r->json, r->jsonlen);
 	e->tn++;
 	e->tbytes += r->jsonlen;
 }
@@ -339,8 +384,7 @@ client_from_tail(struct sse_client *c)
 		if (c->cur[s] < e->tail_base[s])
 			return -EAGAIN;
 	for (size_t i = 0; i < e->tn; i++) {
-		const struct sse_tev *t = &e->tail[(e->thead + i) %
-		    SSE_TAIL_EVENTS];
+		const struct sse_tev *t = tail_at(e, i);
 
 		if (t->pos >= c->cur[t->shard])
 			need += t->len + 40 + SSE_ID_MAX;
@@ -348,13 +392,13 @@ client_from_tail(struct sse_client *c)
 	if (need > 0 && (c->len - c->off) + need > SSE_CLIENT_BUF)
 		return -EAGAIN;
 	for (size_t i = 0; i < e->tn; i++) {
-		const struct sse_tev *t = &e->tail[(e->thead + i) %
-		    SSE_TAIL_EVENTS];
+		const struct sse_tev *t = tail_at(e, i);
 
 		if (t->pos < c->cur[t->shard])
 			continue;
 		c->cur[t->shard] = t->next;
-		(void)client_event(c, t->json, t->len);	/* room checked */
+		/* room checked */
+		(void)client_event(c, e->tbuf + t->off, t->len);
 		e->st.events++;
 	}
 	for (unsigned s = 0; s < e->nshards; s++)
@@ -739,7 +783,11 @@ sse_new(unsigned nshards, uint32_t max_streams)
 	e->j = xcalloc(nshards, sizeof(*e->j));
 	e->front = xcalloc(nshards, sizeof(*e->front));
 	e->tail_base = xcalloc(nshards, sizeof(*e->tail_base));
-	e->tail = xcalloc(SSE_TAIL_EVENTS, sizeof(*e->tail));
+	/* both written through now: resident from the start (above) */
+	e->tail = xmalloc(SSE_TAIL_EVENTS * sizeof(*e->tail));
+	memset(e->tail, 0, SSE_TAIL_EVENTS * sizeof(*e->tail));
+	e->tbuf = xmalloc(SSE_TAIL_BYTES);
+	memset(e->tbuf, 0, SSE_TAIL_BYTES);
 	e->spans = xreallocarray(NULL, STORE_MAX_SPANS, sizeof(*e->spans));
 	ev_timer_init(&e->keep, sse_keep_cb, SSE_KEEPALIVE_S,
 	    SSE_KEEPALIVE_S);
@@ -798,6 +846,7 @@ sse_free(struct sse *e)
 	pthread_mutex_destroy(&e->mu);
 	xfree(e->spans);
 	xfree(e->tail);
+	xfree(e->tbuf);
 	xfree(e->tail_base);
 	xfree(e->front);
 	xfree(e->j);

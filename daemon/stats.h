@@ -100,6 +100,8 @@ struct stats_reload {
 					 * of the start */
 	int		 last_result;	/* 0 ok, 1 invalid, 2 failed; -1 none */
 	uint32_t	 last_ms;	/* how long the last one took, ms */
+	int		 retired_unsaved; /* retired.json could not be written
+					 * since the last reload (retried) */
 };
 
 struct stats_view {

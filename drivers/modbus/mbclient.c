@@ -136,6 +136,7 @@ struct mbc_conn {
 	uint8_t		 stale_head;	/* next write position */
 	uint32_t	 attempts;	/* failures since the last good frame */
 	uint32_t	 stall;		/* timeouts since the last whole frame */
+	uint32_t	 nlive;		/* devices on it not retired */
 	uint32_t	 gen;		/* bumped per close: a callback run from
 					   a frame may have reset the conn */
 	int		 last_err;	/* -errno of the last failure */
@@ -1356,6 +1357,7 @@ static void
 dev_attach(struct mbc_dev *d, struct mbc_host *h)
 {
 	d->conn = h->conns[h->ndev++ % d->cl->cfg.connections_per_host];
+	d->conn->nlive++;
 }
 
 /* Asks for d's host name again if its backoff has passed. */
@@ -1385,6 +1387,8 @@ dev_resolved(void *arg, uint32_t id, int err, const struct sockaddr *sa,
 	if (id >= cl->ndevs || (d = cl->devs[id])->conn != NULL)
 		return;
 	d->resolving = 0;
+	if (d->retired)
+		return;
 	if (err == 0 && (h = host_of(cl, sa, len, d->port)) != NULL) {
 		log_info("modbus host=%s port=%u resolved to=%s attempts=%u",
 		    d->hostname, d->port, h->key, d->res_attempts + 1);
@@ -1601,11 +1605,30 @@ mbc_free(struct mbclient *c)
 }
 
 /*
+ * The last device of a connection was retired: nothing will be sent on
+ * it again, so it is closed (a gateway a reload removed would otherwise
+ * hold its socket until the next restart).  It stays IDLE in its host and
+ * connects again if a later reload adds a device behind the same host.
+ */
+static void
+conn_retire(struct mbc_conn *cn)
+{
+	if (cn->fd >= 0)
+		log_info("modbus host=%s connection closed: no device left on "
+		    "it", cn->host->key);
+	conn_close(cn);
+	cn->state = C_IDLE;
+	cn->attempts = 0;
+	cn->last_err = 0;
+}
+
+/*
  * A configuration reload took the device away (or changed it: a new one
  * is added in its place).  Its slot's tid goes stale, so an answer that
  * still comes is dropped like a late one; the connection stays for the
- * other devices on it.  The device struct stays (add-order indexes of the
- * others do not move) and is freed with the client.
+ * other devices on it, and is closed when none is left.  The device
+ * struct stays (add-order indexes of the others do not move) and is freed
+ * with the client.
  */
 static void
 mbc_retire_device(struct mbclient *c, size_t i)
@@ -1628,7 +1651,9 @@ mbc_retire_device(struct mbclient *c, size_t i)
 		d->wr_pending = 0;
 		write_finish(d, MBCLIENT_CLOSED, 0);
 	}
-	if (d->conn != NULL && d->conn->state == C_UP)
+	if (d->conn != NULL && --d->conn->nlive == 0)
+		conn_retire(d->conn);
+	else if (d->conn != NULL && d->conn->state == C_UP)
 		conn_pump(d->conn);
 }
 

@@ -460,6 +460,7 @@ struct fake {
 	atomic_int	 stop;
 	atomic_int	 mode;		/* enum fmode */
 	atomic_int	 accepts;
+	atomic_int	 hangups;	/* the client closed a connection */
 	atomic_int	 requests;
 	int		 late_ms;	/* unit 10's delay */
 	int		 trickle_ms;	/* F_TRICKLE: ms per byte */
@@ -614,6 +615,8 @@ fake_main(void *arg)
 			r = recv(c->fd, c->rbuf + c->rlen,
 			    sizeof(c->rbuf) - c->rlen, 0);
 			if (r <= 0) {
+				if (r == 0)
+					atomic_fetch_add(&f->hangups, 1);
 				close(c->fd);
 				*c = f->cli[--f->ncli];
 				continue;
@@ -1261,6 +1264,52 @@ Test(mbclient, pipelined_inflight_and_conns_per_host, .timeout = 10)
 		cr_assert_eq(run->r[i].regs[0], run->r[i].device * 100 + 40);
 	cr_assert_eq(t.k.malformed, 0);
 	cr_assert_eq(t.k.timeouts, 0);
+	tc_close(&t);
+}
+
+/*
+ * A reload that removes every device behind a gateway: the connection is
+ * closed once its last device is retired (not held until a restart), the
+ * others' connection stays, and a device added behind the same host later
+ * connects again.
+ */
+Test(mbclient, retiring_the_last_device_closes_its_connection, .timeout = 10)
+{
+	struct tc t;
+	struct run *run;
+	size_t ok;
+	int sent;
+
+	run = tc_open(&t);
+	tc_fake(&t, F_NORMAL);
+	t.cfg.connections_per_host = 2;	/* units 1, 3 on one; 2, 4 the other */
+	t.p = profile_regs(MBMAP_HOLDING, 40, 2);
+	tc_client(&t);
+	tc_add_units(&t, t.f.port, 1, 4);
+	tc_start_for(&t, 300);
+	cr_assert_eq(t.f.accepts, 2);
+	t.c->ops->retire_device(t.c, 0);
+	run_for(t.loop, 200);
+	cr_assert_eq(t.f.hangups, 0, "unit 3 still uses the connection");
+	t.c->ops->retire_device(t.c, 2);
+	ok = count(run, 2, MBCLIENT_OK);
+	run_for(t.loop, 200);
+	cr_assert_eq(t.f.hangups, 1, "units 1 and 3 gone: their conn closed");
+	cr_assert(count(run, 2, MBCLIENT_OK) > ok, "2 and 4 still polled");
+	t.c->ops->retire_device(t.c, 1);
+	t.c->ops->retire_device(t.c, 3);
+	run_for(t.loop, 200);
+	cr_assert_eq(t.f.hangups, 2);
+	sent = t.f.requests;
+	run_for(t.loop, 200);
+	cr_assert_eq(t.f.requests, sent, "nothing sent after the last");
+	add(t.c, 5, t.f.port, 5, &t.p);
+	run_for(t.loop, 300);
+	cr_assert_eq(t.f.accepts, 3, "a new device behind the host connects");
+	cr_assert(count(run, 5, MBCLIENT_OK) >= 2);
+	t.c->ops->counters(t.c, &t.k);
+	cr_assert_eq(t.k.disconnects, 0, "a retirement is not a disconnect");
+	cr_assert_eq(t.k.malformed, 0);
 	tc_close(&t);
 }
 

@@ -15,7 +15,9 @@
  * still open, with every clock's deadline unchanged to the millisecond
  * and its timeline intact (the old steps are a prefix of the new ones);
  * T2's incident stays listed, its alarm cleared with the note that its
- * device was removed; T2-gone is no longer polled (no connection in 2 s
+ * device was removed; retired.json, refused at first (its temporary name
+ * taken by a directory), is said, shown by tocsin_config_retired_unsaved
+ * and written by itself once it can be; T2-gone is no longer polled (no connection in 2 s
  * while a poll every 300 ms would reconnect); T3-new's incident appears.
  * An invalid file: the log names FILE:LINE:COLUMN and the key, the running
  * configuration is kept (T3 stays polled), /metrics counts it "invalid".
@@ -41,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tests/support/dfix.h"
@@ -312,7 +315,7 @@ deadlines(json_t *d, char *buf, size_t len)
 
 Test(tocsind_reload, add_remove_keep_incident_invalid_twice)
 {
-	char t1[64], t2[64], t3[64], dl0[512], dl1[512], *s0, *s1;
+	char t1[64], t2[64], t3[64], dl0[512], dl1[512], *s0, *s1, tmp[160];
 	json_t *d0, *d1, *tl0, *tl1, *d2, *st;
 	const char *state;
 	size_t i;
@@ -341,11 +344,24 @@ Test(tocsind_reload, add_remove_keep_incident_invalid_twice)
 		httpfix_free(&hr);
 	}
 
-	/* remove T2-gone, add T3 and T3-new */
+	/* remove T2-gone, add T3 and T3-new; retired.json cannot be written
+	 * at first (its temporary name is a directory: refused as a full
+	 * disk would refuse it) */
+	snprintf(tmp, sizeof(tmp), "%s/state/retired.json.tmp", R.d.dir);
+	cr_assert_eq(mkdir(tmp, 0755), 0, "%s: %s", tmp, strerror(errno));
 	config(1);
 	cr_assert_eq(kill(R.d.daemon, SIGHUP), 0);
 	wait_log("reloaded config=", 1);
 	wait_log("reload done by every shard", 1);
+	/* said, shown, and written by itself once it can be: a restart now
+	 * keeps T2's incident without another reload */
+	wait_log("reload: cannot write", 1);
+	cr_expect_eq(metric("tocsin_config_retired_unsaved"), 1);
+	cr_assert_eq(rmdir(tmp), 0);
+	wait_log("retired.json written after", 1);
+	cr_expect_eq(metric("tocsin_config_retired_unsaved"), 0);
+	tmp[strlen(tmp) - 4] = '\0';
+	cr_expect_eq(access(tmp, R_OK), 0, "%s", tmp);
 	cr_expect_eq(log_count_of("devices_added=1 devices_removed=1 "
 	    "devices_changed=0 devices_kept=1 devices_retired=1"), 1);
 	/* T2-gone: its connection closed, no new one while polls would

@@ -102,17 +102,22 @@ CHECKS (each prints its evidence, then `check NAME: ok|FAIL (details)`)
              its own, so two consecutive events agree unless something lost
              or changed the clock in between.  Incidents checked and clocks
              that moved are listed.
-  resources  tocsind's samples after the first warmup_frac of the run, and
-             not in the first restart_skip_s after a pid first appears
-             (every pid but the first), are fitted with one least-squares
-             slope per series and one intercept per pid lifetime (restarts
-             reset memory; the slope is what grows within lifetimes).
-             RSS slope (KiB/min) must be below rss_pct_per_10min percent of
-             the fitted samples' mean RSS per 10 minutes; the fd slope must
-             be within +-fd_slope_per_min.  At least min_samples samples
-             must remain.  DIR/resources.png plots RSS and fds over the run
-             (restarts red, excluded warm-ups grey, the fit orange), written
-             by the small PNG writer below (zlib + struct).
+  resources  tocsind's samples in segments: a pid lifetime between
+             reloads (a restart starts memory afresh; a reload replaces the
+             configuration and the engines, so memory finds a new level,
+             and its step is printed).  A segment is fitted after the first
+             warmup_frac of the run and, but for the first, after settle_s
+             from its start, and only when at least min_segment_s long
+             then.  One least-squares slope per series over the fitted
+             segments, one intercept each (the slope is what grows within
+             them).  RSS slope (KiB/min) must be below rss_pct_per_10min
+             percent of the fitted samples' mean RSS per 10 minutes; the fd
+             slope must be within +-fd_slope_per_min.  At least min_samples
+             samples must be fitted, or the check fails (the soak leaves
+             its last stretch without kills and reloads for this).
+             DIR/resources.png plots RSS and fds over the run (restarts
+             red, reloads orange, what is not fitted grey, the fit orange),
+             written by the small PNG writer below (zlib + struct).
 
 SETTINGS (defaults < run.json "check": {name: value} < --name-with-dashes)
 
@@ -120,7 +125,8 @@ SETTINGS (defaults < run.json "check": {name: value} < --name-with-dashes)
   30000 from the config's YAML (5 s and 3 when it cannot be read: 45000);
   tail_ms = delay_ms + 60000 (a consequence such as HIGH_TEMP after its
   60 s debounce may follow a fault's end); restart_slack_ms 30000;
-  deadline_tolerance_ms 999; warmup_frac 0.2; restart_skip_s 60;
+  deadline_tolerance_ms 999; warmup_frac 0.2; settle_s 300;
+  min_segment_s 300;
   rss_pct_per_10min 1.0; fd_slope_per_min 0.5; min_samples 6;
   redis (HOST:PORT, default run.json's); max_list 20 (items per list).
   --no-plot skips the PNG.
@@ -146,6 +152,7 @@ import os
 import re
 import socket
 import struct
+import statistics
 import sys
 import zlib
 from collections import Counter, defaultdict
@@ -157,6 +164,9 @@ DOWN_KINDS = {"kill9", "kill", "sigkill"}
 UP_KINDS = {"restart", "start"}
 REMOVE_KINDS = {"sighup_remove"}
 ADD_KINDS = {"sighup_add"}
+RELOAD_DONE_KINDS = {"sighup_done", "reload"}
+RELOAD_LINES_MS = 10000     # a reload's remove/add/done lines lie closer
+STEP_SAMPLES = 5            # samples each side of a reload's step (median)
 
 # What a root fault may bring with it at its site (DOMAIN.md section 5; the
 # simulator's physics, docs/devsim.md): explained by the fault, not required.
@@ -177,7 +187,9 @@ DEFAULTS = {
     "restart_slack_ms": 30000,
     "deadline_tolerance_ms": 999,
     "warmup_frac": 0.2,
-    "restart_skip_s": 60,
+    "settle_s": 300,            # measured: a fresh tocsind's heap grows
+                                # for 4-5 minutes under the soak's faults
+    "min_segment_s": 300,
     "rss_pct_per_10min": 1.0,
     "fd_slope_per_min": 0.5,
     "min_samples": 6,
@@ -1075,6 +1087,25 @@ def pooled_slope(groups):
     return sxy / sxx if sxx > 0 else None
 
 
+def reload_times(run):
+    """When each reload took effect: its sighup_done, else the first line
+    of the reload (sighup_remove/sighup_add), once per reload."""
+    out = []
+    for c in run.chaos:
+        k, t = c.get("kind"), c.get("t_ms")
+        if t is None:
+            continue
+        if k in RELOAD_DONE_KINDS:
+            if out and t - out[-1] <= RELOAD_LINES_MS and out[-1] != t:
+                out[-1] = t         # its lines came first: the done counts
+            else:
+                out.append(t)
+        elif k in REMOVE_KINDS | ADD_KINDS:
+            if not out or t - out[-1] > RELOAD_LINES_MS:
+                out.append(t)
+    return sorted(set(out))
+
+
 def check_resources(run, cfg, out):
     """Returns (ok, detail, facts for the report and the plot)."""
     rows = read_samples(os.path.join(run.dir, "samples.csv"), run.problems)
@@ -1088,25 +1119,77 @@ def check_resources(run, cfg, out):
         if pid not in first_seen:
             first_seen[pid] = t
             order.append(pid)
-    skip = cfg["restart_skip_s"] * 1000
-    used = defaultdict(list)
+    reloads = reload_times(run)
+    settle = cfg["settle_s"] * 1000
+    # a segment: one pid lifetime between reloads; its start is the pid's
+    # first sample or the reload, and the first settle ms are not fitted
+    # (the first segment's are inside the run's warm-up)
+    segs = {}
     for t, pid, rss, fds in rows:
-        if t < cut:
-            continue
-        if pid != order[0] and t < first_seen[pid] + skip:
-            continue
-        used[pid].append((t, rss, fds))
-    groups = [v for v in used.values() if len(v) >= 2]
+        k = sum(1 for r in reloads if r <= t)
+        key = (pid, k)
+        if key not in segs:
+            start = max(first_seen[pid], reloads[k - 1] if k else t0)
+            segs[key] = {"pid": pid, "start": start, "rows": [],
+                         "fit": [], "why": None}
+        seg = segs[key]
+        seg["rows"].append((t, rss, fds))
+        if t >= cut and (key == (order[0], 0) or t >= seg["start"] + settle):
+            seg["fit"].append((t, rss, fds))
+    min_seg = cfg["min_segment_s"] * 1000
+    groups = []
+    for seg in segs.values():
+        f = seg["fit"]
+        if len(f) < 2 or f[-1][0] - f[0][0] < min_seg:
+            seg["why"] = "shorter than %d s after its settle" % (
+                cfg["min_segment_s"])
+        else:
+            groups.append(f)
     n = sum(len(g) for g in groups)
-    facts = {"rows": rows, "cut": cut, "t0": t0, "t1": t1, "skip": skip,
-             "first_seen": first_seen, "order": order, "used": used}
-    if n < cfg["min_samples"]:
-        out.append("resources: %d samples, %d pids; %d after the warm-up, "
-                   "fewer than min_samples %d" % (len(rows), len(order), n,
-                                                  cfg["min_samples"]))
-        return False, "too few samples after the warm-up (%d < %d)" % (
-            n, cfg["min_samples"]), facts
+    facts = {"rows": rows, "cut": cut, "t0": t0, "t1": t1, "skip": settle,
+             "first_seen": first_seen, "order": order, "reloads": reloads,
+             "segments": list(segs.values()), "groups": groups}
     per_min = 60000.0
+    out.append("resources: %d samples, %d pids, %d reloads: %d segments "
+               "(a pid lifetime between reloads), fitted after the run's "
+               "warm-up (%.0f s) and %d s after each restart or reload, "
+               "when at least %d s long" % (
+                   len(rows), len(order), len(reloads), len(segs),
+                   (cut - t0) / 1000.0, cfg["settle_s"],
+                   cfg["min_segment_s"]))
+    prev = None
+    for seg in segs.values():
+        r = seg["rows"]
+        f = seg["fit"]
+        line = "  pid %s from %s, %.1f min: RSS %.0f-%.0f KiB, fds %.0f-%.0f" % (
+            seg["pid"], iso(seg["start"]), (r[-1][0] - r[0][0]) / per_min,
+            min(x[1] for x in r), max(x[1] for x in r),
+            min(x[2] for x in r), max(x[2] for x in r))
+        if seg["why"] is None:
+            rs = pooled_slope([[((t - t0) / per_min, v) for t, v, _ in f]])
+            ds = pooled_slope([[((t - t0) / per_min, d) for t, _, d in f]])
+            line += "; fitted %d samples: %+.1f KiB/min, %+.3f fds/min" % (
+                len(f), rs, ds)
+        else:
+            line += "; not fitted (%s)" % seg["why"]
+        if prev is not None and prev["pid"] == seg["pid"] and len(r) and \
+                len(prev["rows"]):
+            # a reload: the level after it settled against the one before
+            a = [x for x in prev["rows"]][-STEP_SAMPLES:]
+            b = [x for x in r if x[0] >= seg["start"] + settle][:STEP_SAMPLES]
+            if a and b:
+                med = statistics.median
+                line += "; reload step RSS %+.0f KiB, fds %+.0f" % (
+                    med([x[1] for x in b]) - med([x[1] for x in a]),
+                    med([x[2] for x in b]) - med([x[2] for x in a]))
+        out.append(line)
+        prev = seg
+    if n < cfg["min_samples"] or not groups:
+        out.append("  no segment of at least %d s with %d samples after its "
+                   "settle: a run needs a stretch without kills and reloads "
+                   "to judge memory" % (cfg["min_segment_s"],
+                                        cfg["min_samples"]))
+        return False, "no segment long enough to fit (%d samples)" % n, facts
     rss_slope = pooled_slope([[((t - t0) / per_min, r) for t, r, _ in g]
                               for g in groups])
     fd_slope = pooled_slope([[((t - t0) / per_min, d) for t, _, d in g]
@@ -1115,26 +1198,13 @@ def check_resources(run, cfg, out):
     rss_limit = mean_rss * cfg["rss_pct_per_10min"] / 100.0 / 10.0
     fd_limit = cfg["fd_slope_per_min"]
     facts.update(rss_slope=rss_slope, fd_slope=fd_slope, mean_rss=mean_rss,
-                 rss_limit=rss_limit, fd_limit=fd_limit, groups=groups)
-    out.append("resources: %d samples, %d pids, %d fitted after the "
-               "warm-up (%.0f s) and %d s after each restart" % (
-                   len(rows), len(order), n, (cut - t0) / 1000.0,
-                   cfg["restart_skip_s"]))
-    for pid in order:
-        g = used.get(pid, [])
-        if len(g) >= 2:
-            s = pooled_slope([[((t - t0) / per_min, r) for t, r, _ in g]])
-            d = pooled_slope([[((t - t0) / per_min, f) for t, _, f in g]])
-            out.append("  pid %s: %d samples, RSS %.0f-%.0f KiB (%+.1f "
-                       "KiB/min), fds %.0f-%.0f (%+.3f/min)" % (
-                           pid, len(g), min(x[1] for x in g),
-                           max(x[1] for x in g), s or 0.0,
-                           min(x[2] for x in g), max(x[2] for x in g),
-                           d or 0.0))
+                 rss_limit=rss_limit, fd_limit=fd_limit)
     out.append("RSS slope %+.2f KiB/min (limit %.2f: %.2f%% of mean %.0f "
-               "KiB per 10 min); fd slope %+.3f/min (limit +-%.2f)" % (
+               "KiB per 10 min); fd slope %+.3f/min (limit +-%.2f); over %d "
+               "segments, %d samples, %.1f min" % (
                    rss_slope, rss_limit, cfg["rss_pct_per_10min"], mean_rss,
-                   fd_slope, fd_limit))
+                   fd_slope, fd_limit, len(groups), n,
+                   sum(g[-1][0] - g[0][0] for g in groups) / per_min))
     ok_rss = rss_slope < rss_limit
     ok_fd = abs(fd_slope) <= fd_limit
     detail = "RSS %+.2f KiB/min%s, fds %+.3f/min%s" % (
@@ -1296,11 +1366,16 @@ def plot_resources(run, facts, path):
         def yof(v):
             return bot - (v - lo) * (bot - top) / (hi - lo)
         cv.fill(L, top, xof(facts["cut"]), bot, SHADE)
-        for p in facts["order"][1:]:
-            a = facts["first_seen"][p]
-            cv.fill(xof(a), top, xof(a + facts["skip"]), bot, SHADE)
+        for seg in facts["segments"]:
+            a, b = seg["start"], seg["rows"][-1][0]
+            if seg["why"] is not None:
+                cv.fill(xof(a), top, xof(b), bot, SHADE)
+            elif seg["fit"] and seg["fit"][0][0] > a:
+                cv.fill(xof(a), top, xof(seg["fit"][0][0]), bot, SHADE)
         for t in restarts:
             cv.line(xof(t), top, xof(t), bot, RED)
+        for t in facts["reloads"]:
+            cv.line(xof(t), top, xof(t), bot, ORANGE)
         prev = None
         for t, pid, rss, fds in rows:
             pt = (xof(t), yof(rss if col == 1 else fds), pid)
@@ -1339,7 +1414,8 @@ def plot_resources(run, facts, path):
             m += step
         end = "%.1f MIN" % minutes
         cv.text(W - R - 6 * len(end), bot + 6, end)
-    cv.text(W - R - 6 * 40, 8, "RED: RESTART   GREY: NOT FITTED", GREY)
+    cv.text(W - R - 6 * 58, 8, "RED: RESTART   ORANGE: RELOAD   GREY: NOT "
+            "FITTED", GREY)
     with open(path, "wb") as f:
         f.write(cv.png())
 

@@ -620,6 +620,11 @@ class Plan:
         self.T = T
         self.W = max(20.0, min(120.0, 0.05 * T))   # warm-up
         self.Q = max(40.0, min(300.0, 0.1 * T))    # quiet tail
+        # the steady stretch: no kill and no reload in the last S s before
+        # the quiet tail (the other chaos goes on), so that memory and
+        # descriptors are judged over one long lifetime (check.py,
+        # resources); runs under 10 minutes are judged only for a runaway
+        self.S = 0.0 if T < 600 else max(420.0, min(3600.0, 0.3 * T))
         self.fault_kinds = fault_kinds
         self.chaos_kinds = chaos_kinds
         tm = fleet.timing
@@ -647,14 +652,15 @@ class Plan:
         return 2 * self.delay_of(code) + self.settle
 
     # -- chaos: one lane per thing acted on; a lane's actions never overlap
-    def _lane(self, lane, items, avoid=(), avoid_kinds=()):
+    def _lane(self, lane, items, avoid=(), avoid_kinds=(), end=0.0):
         """items: [(kind, duration_s, params)], placed one per equal slot of
-        the window in a seeded order; an item of avoid_kinds is placed
-        outside the avoid windows [(t0, t1)] if its slot allows."""
+        the window (ending end s before the quiet tail) in a seeded order;
+        an item of avoid_kinds is placed outside the avoid windows
+        [(t0, t1)] if its slot allows."""
         if not items:
             return
         self.rnd.shuffle(items)
-        lo, hi = self.W, self.T - self.Q
+        lo, hi = self.W, self.T - self.Q - end
         slot = (hi - lo) / len(items)
         for i, (kind, dur, params) in enumerate(items):
             dur = min(dur, max(1.0, slot - 10))
@@ -686,7 +692,7 @@ class Plan:
                       for _ in range(n(300, 2))]
         if "reload" in k:
             items += [("reload", 0, {}) for _ in range(n(450, 1))]
-        self._lane("tocsind", items, full, {"tocsind_kill"})
+        self._lane("tocsind", items, full, {"tocsind_kill"}, self.S)
         if "redis" in k:
             self._lane("redis", [("redis_restart", r.uniform(3, 30),
                                   {"signal": r.choice(["TERM", "KILL"])})
@@ -1165,9 +1171,11 @@ class Run:
         """The NOC, as far as the soak needs one: every OPERATOR_S, each
         incident whose alarms have all cleared is resolved and closed
         through the HTTP API, so the open set (and tocsind's memory) stays
-        bounded as a real one's does; a quarter of them, and whatever
-        clears in the quiet tail, stay open for the clocks and Redis
-        checks.  Refusals (a 503 while tocsind
+        bounded as a real one's does; a quarter of those seen before the
+        steady stretch (where the kills are), and whatever clears in the
+        quiet tail, stay open for the clocks and Redis checks; in the
+        steady stretch every one is closed, so the open set does not grow
+        where memory is judged.  Refusals (a 503 while tocsind
         restarts, a 409 when something changed meanwhile) wait for the
         next round.  Every request goes to operator.jsonl."""
         fp = open(os.path.join(self.dir, "operator.jsonl"), "a", buffering=1)
@@ -1175,6 +1183,7 @@ class Run:
         rnd = random.Random(self.seed)
         keep = {}       # incident -> left open for good (a quarter)
         quiet = self.t0_s + self.T - self.plan.Q
+        steady = quiet - self.plan.S
         while not self.sched.stopping:
             yield OPERATOR_S
             if time.time() >= quiet:
@@ -1187,7 +1196,8 @@ class Run:
                 continue
             for ev in json.loads(body).get("incidents", []):
                 iid = ev["incident"]["id"]
-                if keep.setdefault(iid, rnd.random() < 0.25):
+                if keep.setdefault(iid, time.time() < steady and
+                                   rnd.random() < 0.25):
                     continue
                 acts = [("resolve", {}), ("close", {"satisfaction": 5})]
                 if ev["incident"]["state"] == "resolved":
@@ -1498,9 +1508,11 @@ class Run:
         scen = os.path.join(self.dir, "scenario.txt")
         with open(scen, "w") as f:
             f.write(text)
-        log("plan: T=%gs warm-up %gs quiet tail %gs, %d faults, %d chaos "
-            "actions, %d devices (%d sites, %d in reserve for reloads)" %
-            (self.T, self.plan.W, self.plan.Q, len(self.plan.faults),
+        log("plan: T=%gs warm-up %gs steady (no kill, no reload) %gs quiet "
+            "tail %gs, %d faults, %d chaos actions, %d devices (%d sites, %d "
+            "in reserve for reloads)" %
+            (self.T, self.plan.W, self.plan.S, self.plan.Q,
+             len(self.plan.faults),
              len(self.plan.chaos), self.fleet.ndevices(),
              len(self.fleet.normal), len(self.fleet.reserve)))
         self.t_end_s = time.time() + self.T + 120
@@ -1700,16 +1712,19 @@ class Run:
              "kafka": self.kafka, "netns": self.netns is not None,
              "disk_full": self.disk_full, "config": self.config,
              "state_dir": self.state, "warmup_s": self.plan.W,
-             "quiet_s": self.plan.Q, "sample_s": SAMPLE_S,
+             "quiet_s": self.plan.Q, "steady_s": self.plan.S,
+             "sample_s": SAMPLE_S,
              "timing": self.fleet.timing, "notes": self.notes,
              "errors": self.errors, "build": self.build,
              "api_snapshots": self.api_snapshots}
         if self.T < 600:
             # a minute of samples after a restart is the daemon's warm-up
-            # (measured: +1.5-2 MiB/min in the smoke), not a slope: the
-            # bounds catch only a runaway (10x the RSS in 10 minutes)
+            # (measured: +1.5-2 MiB/min in the smoke), not a slope, and
+            # there is no steady stretch: the bounds catch only a runaway
+            # (10x the RSS in 10 minutes) over whatever lifetime is longest
             r["check"] = {"rss_pct_per_10min": 1000.0,
-                          "fd_slope_per_min": 60.0, "min_samples": 4}
+                          "fd_slope_per_min": 60.0, "min_samples": 4,
+                          "settle_s": 20, "min_segment_s": 20}
             self.note("resources: a %g s run is too short for a slope: "
                       "run.json check loosens the bounds to catch only a "
                       "runaway" % self.T)
@@ -1755,9 +1770,16 @@ class Run:
         check = self.a.checker or os.path.join(HERE, "check.py")
         print("== checker: python3 %s %s" % (os.path.relpath(check), self.dir),
               flush=True)
+        # its output also goes to DIR/check.txt, with the report
         r = subprocess.Popen([sys.executable, check, self.dir],
                              stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE,
                              preexec_fn=_child_setup)
+        with open(os.path.join(self.dir, "check.txt"), "wb") as f:
+            for line in r.stdout:
+                sys.stdout.buffer.write(line)
+                sys.stdout.flush()
+                f.write(line)
         r.wait()
         print("== checker exit status: %d" % r.returncode, flush=True)
         rc = r.returncode or rc

@@ -533,6 +533,37 @@ class CheckTest(unittest.TestCase):
         sc.samples = rows
         self.assertOnlyFails(sc, ("resources",), "beyond +-0.50")
 
+    def step_rss(self, sc, at, kib):
+        rows = []
+        for r in sc.samples:
+            t, pid, rss, fds = r.split(",")
+            if int(t) >= at:
+                rss = str(int(rss) + kib)
+            rows.append(",".join((t, pid, rss, fds)))
+        sc.samples = rows
+
+    def test_reload_step_is_a_new_level_not_a_slope(self):
+        # the new configuration and engines: 7 MiB more from a reload on,
+        # flat before and after; its step is printed, not fitted
+        sc = Scenario()
+        sc.chaos.append({"t_ms": T0 + 10 * MIN, "kind": "sighup_done",
+                         "detail": None})
+        self.step_rss(sc, T0 + 10 * MIN, 7000)
+        self.assertOnlyFails(sc, (), "1 reloads: 3 segments",
+                             "reload step RSS +7")
+
+    def test_step_without_a_reload_fails_resources(self):
+        sc = Scenario()
+        self.step_rss(sc, T0 + 15 * MIN, 7000)
+        self.assertOnlyFails(sc, ("resources",), "RSS +")
+
+    def test_no_long_segment_fails_resources(self):
+        # a reload every 3 minutes: no stretch long enough to judge
+        sc = Scenario()
+        sc.chaos += [{"t_ms": T0 + m * MIN, "kind": "sighup_done",
+                      "detail": None} for m in (11, 14, 17)]
+        self.assertOnlyFails(sc, ("resources",), "no segment long enough")
+
     def test_thresholds_come_from_run_json(self):
         sc = Scenario(rss_per_min=500.0)
         sc.run["check"] = {"rss_pct_per_10min": 5.0}

@@ -444,6 +444,48 @@ Test(sse_stream, resume_from_the_journal_once_the_tail_moved_past)
 	resume_exact(g.last_id, &g, 1);
 }
 
+/*
+ * Events of 1.5-3 KB: more bytes than the tail's buffer holds, far fewer
+ * events than it counts, so their JSON wraps around the buffer.  An id
+ * from just before the last 300 still resumes from memory, exactly (a
+ * resume from before what the tail holds is the test above).
+ */
+Test(sse_stream, the_tail_wraps_its_bytes)
+{
+	struct sse_client *c;
+	struct got old, mid;
+	size_t bytes = 0;
+
+	memset(&old, 0, sizeof(old));
+	c = open_c(NULL);
+	for (int i = 0; i < 10; i++)
+		event((unsigned)i % NSH, (unsigned)i % 4, 0);
+	flush();
+	drain(c, &old);
+	cr_assert_eq(old.n, 10);
+	mid = old;
+	mid.n = 0;
+	for (int i = 0; i < 2000; i++) {
+		size_t pad = 1500 + (size_t)(i * 37) % 1400;
+
+		event((unsigned)i % NSH, (unsigned)(i / NSH) % 4, pad);
+		bytes += pad + 100;
+		if (i % 100 == 99) {	/* the live client keeps up */
+			flush();
+			drain(c, &mid);
+		}
+	}
+	flush();
+	drain(c, &mid);
+	sse_client_close(c);
+	cr_assert_eq(mid.n, 2000);
+	cr_assert_gt(bytes, SSE_TAIL_BYTES, "the bytes wrap");
+	for (int i = 0; i < 300; i++)
+		event((unsigned)i % NSH, (unsigned)i % 4, 2000);
+	flush();
+	resume_exact(mid.last_id, &mid, 0);
+}
+
 Test(sse_stream, resume_across_a_restart_skips_the_pump_replays)
 {
 	struct sse_client *c;
