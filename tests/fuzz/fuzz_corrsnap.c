@@ -60,44 +60,20 @@ fz_alarm(struct corr_engine *e, const char *dev, const char *code, int edge,
 static void
 fz_exercise(struct corr_engine *e);
 
-static void
-fz_collect(void *arg, const struct corr_event *ev)
-{
-	char ***ids = arg;
-	size_t n = 0;
-
-	while ((*ids)[n] != NULL)
-		n++;
-	*ids = xreallocarray(*ids, n + 2, sizeof(**ids));
-	(*ids)[n] = xstrdup(ev->inc->id);
-	(*ids)[n + 1] = NULL;
-}
-
 /* e's head and incident records must rebuild an engine saving as e does. */
 static void
 fz_split(const struct corr_engine *e)
 {
 	struct corr_sink sink = { &fz_ops, NULL };
+	struct snapfix_parts pt;
 	struct corr_engine *c;
-	struct corr_part head, *incs;
-	char **ids = xcalloc(1, sizeof(*ids)), *hp, *w, *q, err[160];
-	size_t n = 0, hn, wn, qn;
+	char *w, *q, err[160];
+	size_t wn, qn;
 
-	corr_engine_dump(e, corr_engine_now(e), fz_collect, &ids);
-	while (ids[n] != NULL)
-		n++;
-	incs = xcalloc(n ? n : 1, sizeof(*incs));
-	for (size_t i = 0; i < n; i++) {
-		char *p;
-
-		if (corr_engine_save_incident(e, ids[i], &p, &incs[i].n) != 0)
-			abort();
-		incs[i].p = p;
-	}
-	corr_engine_save_head(e, &hp, &hn);
-	head = (struct corr_part){ hp, hn };
+	if (snapfix_parts_of(e, &pt) != 0)
+		abort();
 	c = corr_engine_new(fleet, &cc, 0, &sink);
-	if (corr_engine_load_parts(c, &head, incs, n, err, sizeof(err)) != 0)
+	if (snapfix_parts_load(c, &pt, err, sizeof(err)) != 0)
 		abort();
 	corr_engine_save(e, &w, &wn);
 	corr_engine_save(c, &q, &qn);
@@ -105,13 +81,7 @@ fz_split(const struct corr_engine *e)
 		abort();
 	xfree(w);
 	xfree(q);
-	xfree(hp);
-	for (size_t i = 0; i < n; i++) {
-		xfree((void *)incs[i].p);
-		xfree(ids[i]);
-	}
-	xfree(incs);
-	xfree(ids);
+	snapfix_parts_free(&pt);
 	corr_engine_free(c);
 }
 

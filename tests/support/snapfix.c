@@ -135,3 +135,63 @@ snapfix_apply(struct corr_engine *e, struct fleet *f,
 		return 0;
 	}
 }
+
+static void
+snapfix_id(void *arg, const struct corr_event *ev)
+{
+	char ***ids = arg;
+	size_t n = 0;
+
+	while ((*ids)[n] != NULL)
+		n++;
+	*ids = xreallocarray(*ids, n + 2, sizeof(**ids));
+	(*ids)[n] = xstrdup(ev->inc->id);
+	(*ids)[n + 1] = NULL;
+}
+
+int
+snapfix_parts_of(const struct corr_engine *e, struct snapfix_parts *pt)
+{
+	char **ids = xcalloc(1, sizeof(*ids));
+	size_t n = 0;
+	int rc = 0;
+
+	memset(pt, 0, sizeof(*pt));
+	(void)corr_engine_save_head(e, &pt->head, &pt->nhead);
+	corr_engine_dump(e, corr_engine_now(e), snapfix_id, &ids);
+	while (ids[n] != NULL)
+		n++;
+	pt->inc = xcalloc(n ? n : 1, sizeof(*pt->inc));
+	for (size_t i = 0; i < n; i++) {
+		const char *id = ids[n - 1 - i];
+		char *p = NULL;
+		size_t len = 0;
+
+		if (corr_engine_save_incident(e, id, &p, &len) != 0)
+			rc = -1;
+		pt->inc[pt->n].p = p;
+		pt->inc[pt->n++].n = len;
+		xfree(ids[n - 1 - i]);
+	}
+	xfree(ids);
+	return rc;
+}
+
+int
+snapfix_parts_load(struct corr_engine *c, const struct snapfix_parts *pt,
+    char *err, size_t errlen)
+{
+	struct corr_part head = { pt->head, pt->nhead };
+
+	return corr_engine_load_parts(c, &head, pt->inc, pt->n, err, errlen);
+}
+
+void
+snapfix_parts_free(struct snapfix_parts *pt)
+{
+	for (size_t i = 0; i < pt->n; i++)
+		xfree((void *)pt->inc[i].p);
+	xfree(pt->inc);
+	xfree(pt->head);
+	memset(pt, 0, sizeof(*pt));
+}

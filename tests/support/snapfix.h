@@ -63,4 +63,20 @@ void	 snapfix_config(struct corr_config *cc, struct sla_config *sc);
 int	 snapfix_apply(struct corr_engine *e, struct fleet *f,
 	    const struct snapfix_op *op);
 
+/* An engine's changelog records: its head and one per live incident. */
+struct snapfix_parts {
+	char		*head;
+	size_t		 nhead;
+	struct corr_part *inc;		/* in reverse number order (the
+					 * loader must sort them) */
+	size_t		 n;
+};
+
+/* Saves e's records into p; 0, or -1 if one could not be saved. */
+int	 snapfix_parts_of(const struct corr_engine *e, struct snapfix_parts *p);
+/* corr_engine_load_parts() of p into c. */
+int	 snapfix_parts_load(struct corr_engine *c, const struct snapfix_parts *p,
+	    char *err, size_t errlen);
+void	 snapfix_parts_free(struct snapfix_parts *p);
+
 #endif

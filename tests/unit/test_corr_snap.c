@@ -707,70 +707,10 @@ struct dumped {
 
 /* ---- the changelog's records (docs/scaleout.md) ---- */
 
-/* An engine's head and one record per live incident. */
-struct parts {
-	char		*head;
-	size_t		 nhead;
-	struct corr_part *inc;
-	size_t		 n;
-};
-
 static void
-parts_id(void *arg, const struct corr_event *ev)
+parts_of(const struct corr_engine *b, struct snapfix_parts *pt)
 {
-	char ***ids = arg;
-	size_t n = 0;
-
-	while ((*ids)[n] != NULL)
-		n++;
-	*ids = xreallocarray(*ids, n + 2, sizeof(**ids));
-	(*ids)[n] = xstrdup(ev->inc->id);
-	(*ids)[n + 1] = NULL;
-}
-
-static void
-parts_of(const struct corr_engine *b, struct parts *pt)
-{
-	char **ids = xcalloc(1, sizeof(*ids));
-	size_t n = 0;
-
-	memset(pt, 0, sizeof(*pt));
-	cr_assert_eq(corr_engine_save_head(b, &pt->head, &pt->nhead), 0);
-	corr_engine_dump(b, corr_engine_now(b), parts_id, &ids);
-	while (ids[n] != NULL)
-		n++;
-	pt->inc = xcalloc(n ? n : 1, sizeof(*pt->inc));
-	/* written in reverse: the loader puts them in number order */
-	for (size_t i = 0; i < n; i++) {
-		char *p;
-		size_t len;
-
-		cr_assert_eq(corr_engine_save_incident(b, ids[n - 1 - i], &p,
-		    &len), 0, "%s", ids[n - 1 - i]);
-		pt->inc[i].p = p;
-		pt->inc[i].n = len;
-		xfree(ids[n - 1 - i]);
-	}
-	pt->n = n;
-	xfree(ids);
-}
-
-static void
-parts_free(struct parts *pt)
-{
-	for (size_t i = 0; i < pt->n; i++)
-		xfree((void *)pt->inc[i].p);
-	xfree(pt->inc);
-	xfree(pt->head);
-}
-
-static int
-parts_load(struct corr_engine *c, const struct parts *pt, char *err,
-    size_t errlen)
-{
-	struct corr_part head = { pt->head, pt->nhead };
-
-	return corr_engine_load_parts(c, &head, pt->inc, pt->n, err, errlen);
+	cr_assert_eq(snapfix_parts_of(b, pt), 0);
 }
 
 /*
@@ -785,7 +725,7 @@ Test(corr_snap, changelog_records_rebuild_the_engine)
 	for (size_t k = 0; k <= NOPS_USED; k += 97) {
 		struct evlog bl, cl;
 		struct corr_engine *b = engine(F, &bl), *c;
-		struct parts pt;
+		struct snapfix_parts pt;
 		char *whole, *q, err[160] = "";
 		size_t nw, m;
 
@@ -795,7 +735,7 @@ Test(corr_snap, changelog_records_rebuild_the_engine)
 		if (pt.n > most)
 			most = pt.n;
 		c = engine(F, &cl);
-		cr_assert_eq(parts_load(c, &pt, err, sizeof(err)), 0,
+		cr_assert_eq(snapfix_parts_load(c, &pt, err, sizeof(err)), 0,
 		    "cut %zu: %s", k, err);
 		cr_assert_eq(corr_engine_save(c, &q, &m), 0);
 		assert_same_bytes(whole, nw, q, m, "save(load_parts) vs save");
@@ -807,7 +747,7 @@ Test(corr_snap, changelog_records_rebuild_the_engine)
 		}
 		xfree(q);
 		xfree(whole);
-		parts_free(&pt);
+		snapfix_parts_free(&pt);
 		corr_engine_free(b);
 		evlog_free(&bl);
 	}
@@ -817,13 +757,29 @@ Test(corr_snap, changelog_records_rebuild_the_engine)
 /* A record of one incident twice, a whole snapshot as the head, a head
  * as an incident record, an unknown id, and every truncation of an
  * incident record: refused with a reason, never a crash. */
+/* The records refused by a fresh engine, with a reason that holds want. */
+static void
+parts_refused(const struct corr_part *head, const struct corr_part *incs,
+    size_t n, const char *want)
+{
+	struct evlog cl;
+	struct corr_engine *c = engine(F, &cl);
+	char err[160] = "";
+
+	cr_assert_eq(corr_engine_load_parts(c, head, incs, n, err, sizeof(err)),
+	    -EINVAL, "loaded (%s)", want);
+	cr_assert(err[0] != '\0' && strstr(err, want) != NULL, "%s", err);
+	corr_engine_free(c);
+	evlog_free(&cl);
+}
+
 Test(corr_snap, changelog_records_bad_ones_are_refused)
 {
-	struct evlog bl, cl;
-	struct corr_engine *b = engine(F, &bl), *c;
-	struct parts pt;
+	struct evlog bl;
+	struct corr_engine *b = engine(F, &bl);
+	struct snapfix_parts pt;
 	struct corr_part two[2], head, whole;
-	char *wp, err[160], *p;
+	char *wp, *p;
 	size_t wn, len;
 
 	run(b, F, 0, 300);
@@ -834,42 +790,17 @@ Test(corr_snap, changelog_records_bad_ones_are_refused)
 	cr_assert_eq(corr_engine_save(b, &wp, &wn), 0);
 	head = (struct corr_part){ pt.head, pt.nhead };
 	whole = (struct corr_part){ wp, wn };
-
 	two[0] = two[1] = pt.inc[0];
-	c = engine(F, &cl);
-	cr_assert_eq(corr_engine_load_parts(c, &head, two, 2, err,
-	    sizeof(err)), -EINVAL);
-	cr_assert(strstr(err, "incident record") != NULL, "%s", err);
-	corr_engine_free(c);
-	evlog_free(&cl);
-
-	c = engine(F, &cl);
-	cr_assert_eq(corr_engine_load_parts(c, &whole, NULL, 0, err,
-	    sizeof(err)), -EINVAL);
-	cr_assert(strstr(err, "a head with incidents") != NULL, "%s", err);
-	corr_engine_free(c);
-	evlog_free(&cl);
-
-	c = engine(F, &cl);
-	cr_assert_eq(corr_engine_load_parts(c, &head, &head, 1, err,
-	    sizeof(err)), -EINVAL);
-	cr_assert(strstr(err, "incident record 0") != NULL, "%s", err);
-	corr_engine_free(c);
-	evlog_free(&cl);
-
+	parts_refused(&head, two, 2, "incident record");
+	parts_refused(&whole, NULL, 0, "a head with incidents");
+	parts_refused(&head, &head, 1, "incident record 0");
 	for (len = 0; len < pt.inc[0].n; len++) {
 		struct corr_part cut = { pt.inc[0].p, len };
 
-		c = engine(F, &cl);
-		err[0] = '\0';
-		cr_assert_eq(corr_engine_load_parts(c, &head, &cut, 1, err,
-		    sizeof(err)), -EINVAL, "truncated to %zu", len);
-		cr_assert_neq(err[0], '\0');
-		corr_engine_free(c);
-		evlog_free(&cl);
+		parts_refused(&head, &cut, 1, "snapshot");
 	}
 	xfree(wp);
-	parts_free(&pt);
+	snapfix_parts_free(&pt);
 	corr_engine_free(b);
 	evlog_free(&bl);
 }

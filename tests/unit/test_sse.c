@@ -420,19 +420,28 @@ resume_exact(const char *id, struct got *g, int want_journal)
 	sse_client_close(c);
 }
 
-Test(sse_stream, resume_from_the_journal_once_the_tail_moved_past)
+/* A new client that got 10 small events (incident i % k of shard i % NSH),
+ * recorded in g. */
+static struct sse_client *
+ten_events(struct got *g, unsigned k)
 {
 	struct sse_client *c;
-	struct got g;
 
-	memset(&g, 0, sizeof(g));
+	memset(g, 0, sizeof(*g));
 	c = open_c(NULL);
 	for (int i = 0; i < 10; i++)
-		event((unsigned)i % NSH, (unsigned)i % 3, 0);
+		event((unsigned)i % NSH, (unsigned)i % k, 0);
 	flush();
-	drain(c, &g);
-	sse_client_close(c);
-	cr_assert_eq(g.n, 10);
+	drain(c, g);
+	cr_assert_eq(g->n, 10);
+	return c;
+}
+
+Test(sse_stream, resume_from_the_journal_once_the_tail_moved_past)
+{
+	struct got g;
+
+	sse_client_close(ten_events(&g, 3));
 	/* more than the tail holds, some of it big */
 	for (int i = 0; i < SSE_TAIL_EVENTS + 500; i++) {
 		event((unsigned)(i / 3) % NSH, (unsigned)i % 4,
@@ -456,13 +465,7 @@ Test(sse_stream, the_tail_wraps_its_bytes)
 	struct got old, mid;
 	size_t bytes = 0;
 
-	memset(&old, 0, sizeof(old));
-	c = open_c(NULL);
-	for (int i = 0; i < 10; i++)
-		event((unsigned)i % NSH, (unsigned)i % 4, 0);
-	flush();
-	drain(c, &old);
-	cr_assert_eq(old.n, 10);
+	c = ten_events(&old, 4);
 	mid = old;
 	mid.n = 0;
 	for (int i = 0; i < 2000; i++) {
