@@ -143,9 +143,18 @@ pubfix_lines(json_t *a, char *text, int keyed)
 json_t *
 pubfix_file_events(const char *path, int *bad)
 {
-	char *text = tenv_read_file(path);
+	char *text = tenv_read_file(path), *end = strrchr(text, '\n');
 	json_t *a = json_array();
-	int n = pubfix_lines(a, text, 0);
+	int n;
+
+	/* a last line without its newline is still being written (the
+	 * sink's stdio may split a batch over writes): a reader tailing the
+	 * file leaves it for the next read */
+	if (end != NULL)
+		end[1] = '\0';
+	else
+		text[0] = '\0';
+	n = pubfix_lines(a, text, 0);
 
 	if (bad != NULL)
 		*bad = n;

@@ -31,7 +31,8 @@ int	 pubfix_count_lines(const char *s);
 pid_t	 pubfix_redis_start(const char *dir, int port, const char *err);
 
 /* Every parsable line of a JSON-lines file; *bad (if not NULL) counts
- * lines that are not JSON.  A new reference. */
+ * lines that are not JSON.  A last line without its newline is being
+ * written: left out, not bad.  A new reference. */
 json_t	*pubfix_file_events(const char *path, int *bad);
 /* Every event on topic (kcat from the beginning to the end); *bad counts
  * messages that are not JSON or whose key is not the incident id. */
