@@ -2929,9 +2929,11 @@ corr_snap_load_area(struct corr_engine *e, struct corr_snapr *sr)
 	return 0;
 }
 
-/* Reads the header and the name table (resolved against e's fleet). */
-/* The header and the fleet names; the engine's time, next numbers and
- * counters are taken only from the head (part 0: checked, not kept). */
+/*
+ * Reads the header and the name table (resolved against e's fleet); the
+ * engine's time, next numbers and counters are kept only from a whole
+ * snapshot or a head (part 0; part 1: checked, not kept).
+ */
 static int
 corr_snap_load_head(struct corr_engine *e, struct corr_snapr *sr, int part)
 {
@@ -3159,36 +3161,22 @@ corr_engine_load(struct corr_engine *e, const void *p, size_t len, char *err,
 }
 
 /* The number of the incident an incident record holds, or 0 (not one,
- * or bad bytes: corr_snap_read says why). */
+ * or bad bytes: corr_snap_read says why).  The header is read as the
+ * loader reads it (kept nothing: part 1). */
 static uint64_t
-corr_part_num(const struct corr_part *pt)
+corr_part_num(struct corr_engine *e, const struct corr_part *pt)
 {
-	char magic[sizeof(CORR_SNAP_MAGIC)];
-	struct snapbuf_rd r;
-	uint32_t len, n;
+	struct corr_snapr sr;
+	uint64_t num = 0;
 
-	/* magic, version, shard, prefix, now, next_num, next_maint,
-	 * counters, names, then the windows' count (0) and the incidents'
-	 * (1): the number follows */
-	snapbuf_rd_init(&r, pt->p, pt->n);
-	(void)snapbuf_get_bytes(&r, magic, sizeof(magic));
-	(void)snapbuf_get_u32(&r);
-	(void)snapbuf_get_u32(&r);
-	(void)snapbuf_get_view(&r, &len);
-	(void)snapbuf_get_i64(&r);
-	(void)snapbuf_get_u64(&r);
-	(void)snapbuf_get_u32(&r);
-	n = snapbuf_get_u32(&r);
-	for (uint32_t i = 0; i < n && snapbuf_ok(&r) == 0; i++)
-		(void)snapbuf_get_u64(&r);
-	n = snapbuf_get_u32(&r);
-	for (uint32_t i = 0; i < n && snapbuf_ok(&r) == 0; i++) {
-		(void)snapbuf_get_u8(&r);
-		(void)snapbuf_get_view(&r, &len);
-	}
-	if (snapbuf_get_u32(&r) != 0 || snapbuf_get_u32(&r) != 1)
-		return 0;
-	return snapbuf_get_u64(&r);
+	memset(&sr, 0, sizeof(sr));
+	snapbuf_rd_init(&sr.r, pt->p, pt->n);
+	if (corr_snap_load_head(e, &sr, 1) == 0 &&
+	    snapbuf_get_u32(&sr.r) == 0 && snapbuf_get_u32(&sr.r) == 1)
+		num = snapbuf_get_u64(&sr.r);
+	xfree(sr.kinds);
+	xfree(sr.idx);
+	return num;
 }
 
 struct corr_part_ord {
@@ -3225,7 +3213,7 @@ corr_engine_load_parts(struct corr_engine *e, const struct corr_part *head,
 	 * incidents chain in the order they are loaded */
 	ord = xcalloc(n ? n : 1, sizeof(*ord));
 	for (size_t i = 0; i < n; i++) {
-		ord[i].num = corr_part_num(&incs[i]);
+		ord[i].num = corr_part_num(e, &incs[i]);
 		ord[i].pt = &incs[i];
 	}
 	qsort(ord, n, sizeof(*ord), corr_part_cmp);
