@@ -497,10 +497,17 @@ NAMES_GET_FN(fleet_quality_name, enum fleet_quality, fleet_quality_names,
 unsigned
 fleet_area_shard(const char *area, unsigned n)
 {
+	return fleet_area_shard_n(area, strlen(area), n);
+}
+
+unsigned
+fleet_area_shard_n(const void *name, size_t len, unsigned n)
+{
+	const unsigned char *p = name;
 	uint64_t h = 14695981039346656037ULL;	/* FNV-1a */
 
-	for (const char *p = area; *p != '\0'; p++) {
-		h ^= (unsigned char)*p;
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
 		h *= 1099511628211ULL;
 	}
 	h ^= h >> 33;

@@ -177,9 +177,11 @@ int	 fleet_code_check(const char *code);
  * shard): FNV-1a 64 of the name's bytes, then a final mix (x ^= x >> 33;
  * x *= 0xff51afd7ed558ccd; x ^= x >> 33), modulo n (n 0 counts as 1).
  * Independent of the configuration's order; fixed for good, as every
- * instance of a deployment must compute the same.
+ * instance of a deployment must compute the same.  fleet_area_shard_n()
+ * hashes len bytes (a Kafka key, not NUL-terminated) the same way.
  */
 unsigned fleet_area_shard(const char *area, unsigned n);
+unsigned fleet_area_shard_n(const void *name, size_t len, unsigned n);
 /* The index of the site, device, profile, area or code named id; FLEET_NONE
  * when absent.  O(1). */
 uint32_t fleet_find(const struct fleet *f, enum fleet_kind kind,

@@ -1182,20 +1182,8 @@ kf_log_config(const struct kafka_config *cfg, const char *bootstrap)
 int32_t
 kafka_area_partition(const void *key, size_t keylen, int32_t cnt)
 {
-	char buf[256], *area = buf;
-	unsigned p;
-
-	if (cnt <= 0)
-		return -1;
-	if (keylen >= sizeof(buf))
-		area = xmalloc(keylen + 1);
-	if (keylen > 0)
-		memcpy(area, key, keylen);
-	area[keylen] = '\0';
-	p = fleet_area_shard(area, (unsigned)cnt);
-	if (area != buf)
-		xfree(area);
-	return (int32_t)p;
+	return cnt > 0 ? (int32_t)fleet_area_shard_n(key, keylen,
+	    (unsigned)cnt) : -1;
 }
 
 static int32_t
@@ -1336,7 +1324,6 @@ static const struct pub_ops kf_ops = {
 	.healthy = kf_healthy,
 	.close = kafka_close,
 };
-
 
 int
 kafka_new(struct ev_loop *loop, const struct kafka_config *cfg,
