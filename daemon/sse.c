@@ -81,7 +81,7 @@ struct sse {
 	uint64_t	*front;		/* nshards */
 	uint64_t	*tail_base;	/* nshards */
 	struct sse_tev	*tail;		/* ring of SSE_TAIL_EVENTS */
-	size_t		 thead, tn, tbytes;
+	size_t		 thead, tn;
 	char		*tbuf;		/* SSE_TAIL_BYTES: the events' JSON,
 					 * one after another, wrapping */
 	struct sse_client *clients;
@@ -307,7 +307,6 @@ tail_evict(struct sse *e)
 	struct sse_tev *t = &e->tail[e->thead];
 
 	e->tail_base[t->shard] = t->next;
-	e->tbytes -= t->len;
 	e->thead = (e->thead + 1) % SSE_TAIL_EVENTS;
 	e->tn--;
 }
@@ -367,7 +366,6 @@ tail_push(struct sse *e, const struct pub_rec *r)
 	t->len = (uint32_t)r->jsonlen;
 	memcpy(e->tbuf + off, r->json, r->jsonlen);
 	e->tn++;
-	e->tbytes += r->jsonlen;
 }
 
 /*
