@@ -144,6 +144,7 @@ OUTPUT AND EXIT
   judged before the run ended.
 """
 import argparse
+import bisect
 import csv
 import datetime
 import hashlib
@@ -1096,14 +1097,14 @@ def reload_times(run):
         if t is None:
             continue
         if k in RELOAD_DONE_KINDS:
-            if out and t - out[-1] <= RELOAD_LINES_MS and out[-1] != t:
+            if out and t - out[-1] <= RELOAD_LINES_MS:
                 out[-1] = t         # its lines came first: the done counts
             else:
                 out.append(t)
         elif k in REMOVE_KINDS | ADD_KINDS:
             if not out or t - out[-1] > RELOAD_LINES_MS:
                 out.append(t)
-    return sorted(set(out))
+    return out
 
 
 def check_resources(run, cfg, out):
@@ -1126,7 +1127,7 @@ def check_resources(run, cfg, out):
     # (the first segment's are inside the run's warm-up)
     segs = {}
     for t, pid, rss, fds in rows:
-        k = sum(1 for r in reloads if r <= t)
+        k = bisect.bisect_right(reloads, t)     # reloads at or before t
         key = (pid, k)
         if key not in segs:
             start = max(first_seen[pid], reloads[k - 1] if k else t0)
@@ -1146,7 +1147,7 @@ def check_resources(run, cfg, out):
         else:
             groups.append(f)
     n = sum(len(g) for g in groups)
-    facts = {"rows": rows, "cut": cut, "t0": t0, "t1": t1, "skip": settle,
+    facts = {"rows": rows, "cut": cut, "t0": t0, "t1": t1,
              "first_seen": first_seen, "order": order, "reloads": reloads,
              "segments": list(segs.values()), "groups": groups}
     per_min = 60000.0
@@ -1172,10 +1173,9 @@ def check_resources(run, cfg, out):
                 len(f), rs, ds)
         else:
             line += "; not fitted (%s)" % seg["why"]
-        if prev is not None and prev["pid"] == seg["pid"] and len(r) and \
-                len(prev["rows"]):
+        if prev is not None and prev["pid"] == seg["pid"]:
             # a reload: the level after it settled against the one before
-            a = [x for x in prev["rows"]][-STEP_SAMPLES:]
+            a = prev["rows"][-STEP_SAMPLES:]
             b = [x for x in r if x[0] >= seg["start"] + settle][:STEP_SAMPLES]
             if a and b:
                 med = statistics.median
