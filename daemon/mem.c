@@ -128,19 +128,33 @@ mem_allocator(void)
 #endif
 }
 
-size_t
-mem_allocated(void)
+/* A jemalloc size_t statistic after a fresh epoch, or 0. */
+static size_t
+mem_stat(const char *name)
 {
 #ifdef TOCSIN_JEMALLOC
 	uint64_t epoch = 1;
-	size_t sz = sizeof(epoch), allocated = 0;
+	size_t sz = sizeof(epoch), v = 0;
 
 	mallctl("epoch", &epoch, &sz, &epoch, sz);
-	sz = sizeof(allocated);
-	if (mallctl("stats.allocated", &allocated, &sz, NULL, 0) != 0)
+	sz = sizeof(v);
+	if (mallctl(name, &v, &sz, NULL, 0) != 0)
 		return 0;
-	return allocated;
+	return v;
 #else
+	(void)name;
 	return 0;
 #endif
+}
+
+size_t
+mem_allocated(void)
+{
+	return mem_stat("stats.allocated");
+}
+
+size_t
+mem_resident(void)
+{
+	return mem_stat("stats.resident");
 }

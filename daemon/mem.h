@@ -26,6 +26,9 @@ void	 xfree(void *p);
 const char *mem_allocator(void);
 /* Bytes the allocator has handed out (jemalloc stats.allocated), or 0. */
 size_t	 mem_allocated(void);
+/* Bytes of the allocator's pages in memory (jemalloc stats.resident: its
+ * metadata, live objects and dirty pages not yet given back), or 0. */
+size_t	 mem_resident(void);
 
 #define MEM_LINE	64	/* cache line, bytes */
 

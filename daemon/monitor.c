@@ -604,6 +604,12 @@ monitor_metrics_process(struct http_resp *rs)
 		    "allocator has handed out and not had back (jemalloc's "
 		    "stats.allocated); resident memory above it is the "
 		    "allocator's own (free pages kept, fragmentation).", heap);
+	if ((heap = mem_resident()) > 0)
+		one(rs, "tocsin_heap_resident_bytes", "gauge", "Bytes of the "
+		    "allocator's pages in memory (jemalloc's stats.resident: "
+		    "live objects, its metadata and freed pages not yet given "
+		    "back); resident memory above it is not the heap's "
+		    "(stacks, code, mapped files).", heap);
 }
 
 /* The write routes' answers (daemon/opapi). */

@@ -1052,7 +1052,9 @@ def check_clocks(run, hist, hashes, cfg, out):
 
 # -------------------------------------------------- check 5: the resources
 
-def read_samples(path, problems):
+def read_samples(path, problems, heap=None):
+    """The rows (t_ms, pid, rss_kb, fds), sorted; heap, if a dict, gets
+    (heap_kb, heap_res_kb) by (t_ms, pid) where a row has both."""
     rows = []
     try:
         with open(path, newline="", encoding="utf-8") as f:
@@ -1066,6 +1068,11 @@ def read_samples(path, problems):
                     continue        # the header, or a sample that failed
                 if row[1] and row[2] > 0:
                     rows.append(row)   # not a sample of a process gone
+                    if heap is not None and len(rec) >= 6:
+                        try:
+                            heap[row[:2]] = (float(rec[4]), float(rec[5]))
+                        except ValueError:
+                            pass    # /metrics did not answer then
     except OSError as e:
         problems.append("samples.csv: %s" % e.strerror)
         return None
@@ -1109,7 +1116,9 @@ def reload_times(run):
 
 def check_resources(run, cfg, out):
     """Returns (ok, detail, facts for the report and the plot)."""
-    rows = read_samples(os.path.join(run.dir, "samples.csv"), run.problems)
+    heap = {}
+    rows = read_samples(os.path.join(run.dir, "samples.csv"), run.problems,
+                        heap)
     if not rows:
         return False, "no samples (samples.csv missing or empty)", {}
     t0 = run.started if run.started else rows[0][0]
@@ -1171,6 +1180,17 @@ def check_resources(run, cfg, out):
             ds = pooled_slope([[((t - t0) / per_min, d) for t, _, d in f]])
             line += "; fitted %d samples: %+.1f KiB/min, %+.3f fds/min" % (
                 len(f), rs, ds)
+            # context, not judged: where the RSS's slope lives
+            h = [(t, heap[(t, seg["pid"])]) for t, _, _ in f
+                 if (t, seg["pid"]) in heap]
+            if len(h) >= 2:
+                line += (" (heap %.0f-%.0f KiB %+.1f KiB/min, allocator "
+                         "resident %+.1f KiB/min)" % (
+                             h[0][1][0], h[-1][1][0],
+                             pooled_slope([[((t - t0) / per_min, v[0])
+                                            for t, v in h]]),
+                             pooled_slope([[((t - t0) / per_min, v[1])
+                                            for t, v in h]])))
         else:
             line += "; not fitted (%s)" % seg["why"]
         if prev is not None and prev["pid"] == seg["pid"]:

@@ -27,7 +27,9 @@ and writes the run directory an independent checker reads
                     device, kind, expect (alarm codes it must raise there)
   chaos.jsonl       every chaos action when it starts and when it ends:
                     t_ms, kind, detail (detail.phase: start|end)
-  samples.csv       t_ms,pid,rss_kb,fds of tocsind every 5 s
+  samples.csv       t_ms,pid,rss_kb,fds,heap_kb,heap_res_kb of tocsind
+                    every 5 s (the last two from /metrics, empty if it
+                    did not answer)
   incidents.jsonl   the whole tocsin.incidents topic, one event per line
                     in topic order; incidents.offsets: partition, offset,
                     key and timestamp of each line
@@ -885,7 +887,7 @@ class Run:
                              buffering=1)
         self.samples_fp = open(os.path.join(self.dir, "samples.csv"), "w",
                                buffering=1)
-        self.samples_fp.write("t_ms,pid,rss_kb,fds\n")
+        self.samples_fp.write("t_ms,pid,rss_kb,fds,heap_kb,heap_res_kb\n")
         self.sched = Sched()
         self.tocsind = None
         self.tocsind_runs = 0
@@ -1167,7 +1169,14 @@ class Run:
             fds = len(os.listdir("/proc/%d/fd" % t.pid))
         except (OSError, AttributeError):
             return
-        self.samples_fp.write("%d,%d,%d,%d\n" % (now_ms(), t.pid, rss, fds))
+        # where a growing RSS lives: the allocator's live objects, its
+        # pages, or neither (docs/monitoring.md)
+        m = self.metrics(timeout_s=2)
+        heap = [re.search(r"^tocsin_heap_%s_bytes (\S+)" % k, m, re.M)
+                for k in ("allocated", "resident")]
+        heap = ["%d" % (float(h.group(1)) / 1024) if h else "" for h in heap]
+        self.samples_fp.write("%d,%d,%d,%d,%s,%s\n" % (now_ms(), t.pid, rss,
+                                                      fds, *heap))
 
     def t_operator(self):
         """The NOC, as far as the soak needs one: every OPERATOR_S, each
@@ -1573,10 +1582,10 @@ class Run:
         self.dump_redis()
         self.write_run_json()
 
-    def metrics(self):
+    def metrics(self, timeout_s=5):
         try:
             with urllib.request.urlopen("http://127.0.0.1:%d/metrics" %
-                                        self.hport, timeout=5) as r:
+                                        self.hport, timeout=timeout_s) as r:
                 return r.read().decode()
         except OSError:
             return ""

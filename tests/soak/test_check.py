@@ -557,6 +557,18 @@ class CheckTest(unittest.TestCase):
         self.step_rss(sc, T0 + 15 * MIN, 7000)
         self.assertOnlyFails(sc, ("resources",), "RSS +")
 
+    def test_heap_columns_are_reported_not_judged(self):
+        # the heap flat while the RSS grows: the growth is the allocator's
+        # pages or not the heap's, and the line says so
+        sc = Scenario(rss_per_min=500.0)
+        sc.samples = [r + ",%d,%.1f" % (20000, 26000 + (int(r.split(",")[0])
+                                                        - T0) / MIN * 100)
+                      for r in sc.samples]
+        sc.samples[5] += ",x"       # an odd row is a row still
+        self.assertOnlyFails(sc, ("resources",), "RSS +",
+                             "(heap 20000-20000 KiB +0.0 KiB/min, "
+                             "allocator resident +100.0 KiB/min)")
+
     def test_no_long_segment_fails_resources(self):
         # a reload every 3 minutes: no stretch long enough to judge
         sc = Scenario()
