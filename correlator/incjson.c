@@ -559,6 +559,17 @@ incjson_alarm(struct incjson_buf *b, const struct incjson_alarm *a)
 }
 
 size_t
+incjson_tick(struct incjson_buf *b, int64_t at, const char *source)
+{
+	size_t n0 = b->n;
+
+	IJ_KTIME(b, "{\"at\":", at);
+	IJ_KSTR(b, ",\"tick\":", source);
+	IJ_LIT(b, "}");
+	return b->n - n0;
+}
+
+size_t
 incjson_telemetry(struct incjson_buf *b, const char *device, const char *site,
     const struct incjson_sample *s, size_t n)
 {

@@ -90,6 +90,12 @@ struct incjson_alarm {
  * bytes appended.  A value is written with %.17g (it reads back equal).
  */
 size_t	 incjson_alarm(struct incjson_buf *b, const struct incjson_alarm *a);
+/*
+ * Appends a tocsin.alarms/1 tick, {"at":..,"tick":source}: stream time
+ * (docs/scaleout.md, docs/replay.md), from source (NUL-terminated, valid
+ * UTF-8, non-empty); no newline; returns the bytes appended.
+ */
+size_t	 incjson_tick(struct incjson_buf *b, int64_t at, const char *source);
 
 /* A point's latest sample in a tocsin.telemetry/1 batch. */
 struct incjson_sample {

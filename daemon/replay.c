@@ -431,7 +431,7 @@ replay_show(char *dst, size_t len, const char *s)
 	X(INCIDENT, "incident") X(ACTION, "action") X(ACTOR, "actor")	\
 	X(NOTE, "note") X(MAINT, "maintenance") X(ID, "id")		\
 	X(AREA, "area") X(START, "start") X(END, "end") X(REASON, "reason") \
-	X(SATISFACTION, "satisfaction")
+	X(SATISFACTION, "satisfaction") X(TICK, "tick")
 
 #define RK_ENUM(e, s)	RK_##e,
 #define RK_NAME(e, s)	s,
@@ -473,6 +473,9 @@ static const struct {
 	[REPLAY_MAINT_REMOVE] = { "maintenance remove",
 	    RB(RK_AT) | RB(RK_MAINT) | RB(RK_ID),
 	    RB(RK_AT) | RB(RK_MAINT) | RB(RK_ID) },
+	[REPLAY_TICK] = { "tick",
+	    RB(RK_AT) | RB(RK_TICK),
+	    RB(RK_AT) | RB(RK_TICK) },
 };
 
 /* The lowest key of a non-empty set. */
@@ -514,6 +517,7 @@ replay_find_key(const struct replay_span *key)
 	case 3 * 256 + 'e': k = RK_END; break;
 	case 6 * 256 + 'r': k = RK_REASON; break;
 	case 12 * 256 + 's': k = RK_SATISFACTION; break;
+	case 4 * 256 + 't': k = RK_TICK; break;
 	default: return -1;
 	}
 	return replay_key_lens[k] == key->n &&
@@ -571,7 +575,11 @@ replay_value(struct replay_cur *c, int k, struct replay_rec *out, int *remove,
 	case RK_DEVICE: dst = out->device; dlen = sizeof(out->device); break;
 	case RK_SITE: dst = out->site; dlen = sizeof(out->site); break;
 	case RK_AREA: dst = out->area; dlen = sizeof(out->area); break;
-	case RK_ACTOR: dst = out->actor; dlen = sizeof(out->actor); break;
+	case RK_ACTOR:
+	case RK_TICK:
+		dst = out->actor;
+		dlen = sizeof(out->actor);
+		break;
 	case RK_INCIDENT:
 		dst = out->incident;
 		dlen = sizeof(out->incident);
@@ -609,6 +617,7 @@ replay_value(struct replay_cur *c, int k, struct replay_rec *out, int *remove,
 	case RK_DEVICE:
 	case RK_INCIDENT:
 	case RK_ACTOR:
+	case RK_TICK:
 		if (v.n == 0)
 			BAD("%s: empty", key);
 		break;
@@ -884,8 +893,9 @@ replay_parse_general(const char *line, size_t len, struct replay_rec *out,
 	if ((seen & RB(RK_ACTION)) && (seen & RB(RK_MAINT)))
 		BAD("action and maintenance on one line: an action or a window, "
 		    "not both");
-	kind = seen & RB(RK_ACTION) ? REPLAY_ACTION : !(seen & RB(RK_MAINT)) ?
-	    REPLAY_ALARM : remove ? REPLAY_MAINT_REMOVE : REPLAY_MAINT_ADD;
+	kind = seen & RB(RK_ACTION) ? REPLAY_ACTION : seen & RB(RK_MAINT) ?
+	    (remove ? REPLAY_MAINT_REMOVE : REPLAY_MAINT_ADD) :
+	    seen & RB(RK_TICK) ? REPLAY_TICK : REPLAY_ALARM;
 	out->kind = (uint8_t)kind;
 	if (seen & ~replay_kinds[kind].keys) {
 		int extra = __builtin_ctz(seen & ~replay_kinds[kind].keys);
@@ -934,7 +944,8 @@ struct replay_line {
 /* What the reader hands the engine: one per good line or report. */
 enum replay_msgtype {
 	RM_ALARM,		/* ev: an alarm transition */
-	RM_LINE,		/* ptr: a struct replay_line (action, window) */
+	RM_LINE,		/* ptr: a struct replay_line (action, window,
+				 * tick) */
 	RM_REPORT,		/* ptr: one line of text for err (with '\n') */
 	RM_FLUSH,		/* the reader is about to wait for input */
 	RM_END,			/* no more; the reader's result is its own */
@@ -1072,8 +1083,8 @@ replay_new_code(struct replay_reader *rd, const char *code)
 
 /*
  * The next good line of the file: an alarm's transition goes to emit as
- * RM_ALARM, an action or window line as RM_LINE (rd->cur).  Returns 1, 0
- * at the end, or -EINVAL when strict mode stops on a bad line.  Bad lines
+ * RM_ALARM, an action, window or tick line as RM_LINE (rd->cur).  Returns
+ * 1, 0 at the end, or -EINVAL when strict mode stops on a bad line.  Bad lines
  * are reported (unknown ids only for the first REPLAY_REPORT_MAX of each
  * kind).
  */
@@ -1240,6 +1251,7 @@ struct replay_engine {
 	struct incjson_buf ob;	/* events encoded, not yet written */
 	int64_t	 last;		/* time of the last line the engine took */
 	unsigned long nactions, actions_rejected, nmaint, maint_rejected;
+	unsigned long nticks;
 };
 
 /* Writes the buffered events to out (one fwrite: stdio passes a large
@@ -1363,7 +1375,12 @@ replay_apply(struct replay_engine *re, const struct replay_msg *m)
 	case RM_LINE:
 		if (l->rec.kind == REPLAY_ACTION)
 			replay_action(re, l);
-		else
+		else if (l->rec.kind == REPLAY_TICK) {
+			/* stream time (docs/scaleout.md): what comes due by
+			 * then does, on a quiet stream too */
+			corr_engine_advance(re->e, l->rec.at_ms);
+			re->nticks++;
+		} else
 			replay_maint(re, l);
 		re->last = l->rec.at_ms;
 		break;
@@ -1574,12 +1591,13 @@ replay_run(const char *path, struct fleet *fleet, const struct corr_config *cc,
 	    " explained=%" PRIu64 " reparented=%" PRIu64 " reraised=%" PRIu64
 	    " open_at_end=%" PRIu64 " sla_warnings=%" PRIu64 " sla_breaches=%"
 	    PRIu64 " escalations=%" PRIu64 " actions=%lu actions_rejected=%lu "
-	    "maintenance=%lu maintenance_rejected=%lu\n", rd.lineno,
+	    "maintenance=%lu maintenance_rejected=%lu ticks=%lu\n", rd.lineno,
 	    rd.nalarms, rd.malformed, rd.ooo, rd.unknown_dev, rd.unknown_site,
 	    rd.mismatch, st.opened, st.area_opened, st.events, st.repeats,
 	    st.stray_clears, st.explained, st.reparented, st.reraised,
 	    st.live_incidents, st.sla_warnings, st.sla_breaches, st.escalations,
-	    re.nactions, re.actions_rejected, re.nmaint, re.maint_rejected);
+	    re.nactions, re.actions_rejected, re.nmaint, re.maint_rejected,
+	    re.nticks);
 	if (fflush(out) == EOF || re.werr) {
 		fprintf(err, "replay: writing events failed\n");
 		if (rc == 0)

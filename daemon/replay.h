@@ -45,6 +45,7 @@ enum replay_kind {
 	REPLAY_ACTION,		/* "action": an operator action */
 	REPLAY_MAINT_ADD,	/* "maintenance":"add": a window announced */
 	REPLAY_MAINT_REMOVE,	/* "maintenance":"remove": one withdrawn */
+	REPLAY_TICK,		/* "tick": stream time, from its source */
 };
 
 /* One parsed line; fields of the other kinds stay empty ("", 0). */
@@ -61,7 +62,8 @@ struct replay_rec {
 	/* REPLAY_ACTION */
 	uint8_t	 action;		/* enum corr_action_type */
 	char	 incident[CORR_ID_LEN];	/* non-empty */
-	char	 actor[REPLAY_IDLEN];	/* non-empty */
+	char	 actor[REPLAY_IDLEN];	/* non-empty; REPLAY_TICK: its
+					 * source (the "tick" value) */
 	char	 note[REPLAY_NOTELEN];	/* action note, window reason */
 	uint8_t	 satisfaction;		/* close: 1-5, 0: not given */
 	/* REPLAY_MAINT_ADD, REPLAY_MAINT_REMOVE */

@@ -39,6 +39,8 @@ rec_ok(const struct replay_rec *r)
 		    (r->site[0] != '\0') != (r->area[0] != '\0');
 	case REPLAY_MAINT_REMOVE:
 		return r->maint_id > 0;
+	case REPLAY_TICK:
+		return r->actor[0] != '\0';
 	default:
 		return 0;
 	}

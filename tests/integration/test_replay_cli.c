@@ -214,7 +214,7 @@ Test(replay_cli, recorded_day_with_operators)
 	    "out_of_order=0 ") != NULL, "%s", a.err);
 	cr_expect(strstr(a.err, " incidents=3 ") != NULL, "%s", a.err);
 	cr_expect(strstr(a.err, " actions=7 actions_rejected=2 maintenance=3 "
-	    "maintenance_rejected=0\n") != NULL, "%s", a.err);
+	    "maintenance_rejected=0 ticks=0\n") != NULL, "%s", a.err);
 
 	/* the same day twice: the same bytes */
 	replay_file(OPSDAY, 0, &b);

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "correlator/incjson.h"
+#include "correlator/sla.h"
 #include "daemon/config.h"
 #include "daemon/replay.h"
 #include "daemon/utc.h"
@@ -167,15 +169,19 @@ static const char *input =
     "{\"at\":\"2026-11-23T10:07:00.000Z\",\"device\":\"S2-pwr\",\"code\":"
     "\"WATER_LEAK\",\"edge\":\"clear\"}\n";
 
+/*
+ * Runs `in` through replay_run() on fleet fl (not freed) with cc (NULL: the
+ * defaults): the events written, malloc'd; *errtext the reports.
+ */
 static char *
-run(const char *in, int strict, int *rc, char **errtext)
+run_cc(struct fleet *fl, const char *in, const struct corr_config *ccp,
+    int strict, int *rc, char **errtext)
 {
 	char path[] = "/tmp/test_replay_XXXXXX";
 	int fd = mkstemp(path);
 	FILE *f, *out, *err;
 	char *obuf = NULL, *ebuf = NULL;
 	size_t olen = 0, elen = 0;
-	struct fleet *fl = small_fleet();
 	struct corr_config cc;
 
 	cr_assert_geq(fd, 0);
@@ -185,13 +191,29 @@ run(const char *in, int strict, int *rc, char **errtext)
 	out = open_memstream(&obuf, &olen);
 	err = open_memstream(&ebuf, &elen);
 	corr_config_defaults(&cc);
-	*rc = replay_run(path, fl, &cc, strict, out, err);
+	*rc = replay_run(path, fl, ccp != NULL ? ccp : &cc, strict, out, err);
 	fclose(out);
 	fclose(err);
 	unlink(path);
-	fleet_free(fl);
 	*errtext = ebuf;
 	return obuf;
+}
+
+static char *
+run_on(struct fleet *fl, const char *in, int strict, int *rc, char **errtext)
+{
+	return run_cc(fl, in, NULL, strict, rc, errtext);
+}
+
+/* The same on small_fleet(). */
+static char *
+run(const char *in, int strict, int *rc, char **errtext)
+{
+	struct fleet *fl = small_fleet();
+	char *o = run_on(fl, in, strict, rc, errtext);
+
+	fleet_free(fl);
+	return o;
 }
 
 Test(replay, run_reports_and_is_deterministic)
@@ -516,32 +538,6 @@ Test(replay, alarm_codes_are_checked_like_the_config)
 	cr_assert_null(strchr(err, '\n'), "%s", err);
 }
 
-/* Runs `in` through replay_run() on fleet fl (not freed). */
-static char *
-run_on(struct fleet *fl, const char *in, int strict, int *rc, char **errtext)
-{
-	char path[] = "/tmp/test_replay_XXXXXX";
-	int fd = mkstemp(path);
-	FILE *f, *out, *err;
-	char *obuf = NULL, *ebuf = NULL;
-	size_t olen = 0, elen = 0;
-	struct corr_config cc;
-
-	cr_assert_geq(fd, 0);
-	f = fdopen(fd, "w");
-	fputs(in, f);
-	fclose(f);
-	out = open_memstream(&obuf, &olen);
-	err = open_memstream(&ebuf, &elen);
-	corr_config_defaults(&cc);
-	*rc = replay_run(path, fl, &cc, strict, out, err);
-	fclose(out);
-	fclose(err);
-	unlink(path);
-	*errtext = ebuf;
-	return obuf;
-}
-
 #define T(hms)	"{\"at\":\"2026-11-23T" hms ".000Z\","
 
 static const char *bad_code_input =
@@ -659,7 +655,7 @@ Test(replay, run_applies_actions_and_maintenance_in_event_time)
 	cr_assert(strstr(e1, "replay: lines=17 alarms=3 malformed=1 "
 	    "out_of_order=0 ") != NULL, "%s", e1);
 	cr_assert(strstr(e1, " actions=4 actions_rejected=3 maintenance=2 "
-	    "maintenance_rejected=4\n") != NULL, "%s", e1);
+	    "maintenance_rejected=4 ticks=0\n") != NULL, "%s", e1);
 
 	/* S2's alarm inside window 7 opened a planned incident */
 	{
@@ -722,7 +718,7 @@ Test(replay, strict_stops_at_a_malformed_action_not_a_rejected_one)
 	cr_assert_null(strstr(e, "line 13:"), "%s", e);
 	cr_assert(strstr(e, "replay: lines=9 alarms=2 ") != NULL, "%s", e);
 	cr_assert(strstr(e, " actions=2 actions_rejected=3 maintenance=1 "
-	    "maintenance_rejected=0\n") != NULL, "%s", e);
+	    "maintenance_rejected=0 ticks=0\n") != NULL, "%s", e);
 	cr_assert_null(strstr(o, "\"event\":\"on_site\""));
 	free(o); free(e);
 	fleet_free(fl);
@@ -746,7 +742,7 @@ Test(replay, actions_keep_the_time_order)
 	cr_assert_eq(rc, 0, "%s", e);
 	cr_assert(strstr(e, "replay: line 3: out of order") != NULL, "%s", e);
 	cr_assert(strstr(e, " actions=2 actions_rejected=0 maintenance=0 "
-	    "maintenance_rejected=0\n") != NULL, "%s", e);
+	    "maintenance_rejected=0 ticks=0\n") != NULL, "%s", e);
 	cr_assert(strstr(o, "\"event\":\"dispatched\"") != NULL, "%s", o);
 	free(o); free(e);
 	fleet_free(fl);
@@ -979,4 +975,115 @@ Test(replay, two_threads_same_bytes_on_a_generated_day)
 	corr_config_defaults(&cc);
 	same_both_ways(small_fleet, &cc, path, "generated day");
 	unlink(path);
+}
+
+Test(replay, parses_tick_lines)
+{
+	static const struct {
+		const char *line;
+		const char *why;	/* in the reason */
+	} bad[] = {
+		{ AT "\"tick\":\"\"}", "tick: empty" },
+		{ AT "\"tick\":7}", "tick: not a string" },
+		{ "{\"tick\":\"p1\"}", "missing at" },
+		{ AT "\"tick\":\"p1\",\"device\":\"D1\"}",
+		    "device: not a key of tick lines" },
+		{ AT "\"tick\":\"p1\",\"action\":\"ack\",\"incident\":\"I\","
+		    "\"actor\":\"a\"}", "tick: not a key of action lines" },
+	};
+	struct replay_rec r;
+	char err[160];
+
+	cr_assert_eq(parse("{\"at\":\"2026-11-23T10:00:00Z\",\"tick\":"
+	    "\"poller-a\"}", &r, err), 0, "%s", err);
+	cr_assert_eq(r.kind, REPLAY_TICK);
+	cr_assert_eq(r.at_ms, 1795428000000LL);
+	cr_assert_str_eq(r.actor, "poller-a");
+	/* key order never matters */
+	cr_assert_eq(parse("{\"tick\":\"p\",\"at\":\"2026-11-23T10:00:00Z\"}",
+	    &r, err), 0, "%s", err);
+	cr_assert_eq(r.kind, REPLAY_TICK);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(parse(bad[i].line, &r, err), -EINVAL, "%s",
+		    bad[i].line);
+		cr_assert(strstr(err, bad[i].why) != NULL, "%s: %s",
+		    bad[i].line, err);
+	}
+}
+
+/*
+ * Stream time (docs/scaleout.md): a replay stops its clocks at its last
+ * line, so an incident with nothing after its raise never comes due; tick
+ * lines carry the time on, and what comes due fires at the same point of
+ * the sequence, whatever the wall clock did.
+ */
+Test(replay, ticks_move_time_on_a_quiet_stream)
+{
+	static const char raise[] =
+	    T("10:00:00") "\"device\":\"S1-pwr\",\"code\":\"MAINS_FAIL\","
+	    "\"edge\":\"raise\",\"severity\":\"critical\"}\n";
+	struct fleet *fl = small_fleet();
+	struct corr_config cc;
+	struct sla_config sc;
+	char in[1024], *e0, *e1, *o0, *o1, *o2, *e2;
+	int rc;
+
+	sla_config_defaults(&sc);
+	corr_config_defaults(&cc);
+	cc.sla = &sc;
+	o0 = run_cc(fl, raise, &cc, 0, &rc, &e0);
+	cr_assert_eq(rc, 0, "%s", e0);
+	cr_assert_null(strstr(o0, "\"event\":\"sla_"), "%s", o0);
+	cr_assert(strstr(e0, " ticks=0\n") != NULL, "%s", e0);
+
+	snprintf(in, sizeof(in), "%s%s%s%s", raise,
+	    T("11:00:00") "\"tick\":\"poller-a\"}\n",
+	    T("10:59:00") "\"tick\":\"poller-b\"}\n",	/* out of order */
+	    T("23:00:00") "\"tick\":\"poller-a\"}\n");
+	o1 = run_cc(fl, in, &cc, 0, &rc, &e1);
+	cr_assert_eq(rc, 0, "%s", e1);
+	cr_assert(strstr(o1, "\"event\":\"sla_warning\"") != NULL, "%s", o1);
+	cr_assert(strstr(o1, "\"event\":\"sla_breach") != NULL, "%s", o1);
+	cr_assert(strstr(e1, "replay: line 3: out of order") != NULL, "%s", e1);
+	cr_assert(strstr(e1, "replay: lines=4 alarms=1 malformed=0 "
+	    "out_of_order=1 ") != NULL, "%s", e1);
+	cr_assert(strstr(e1, " ticks=2\n") != NULL, "%s", e1);
+	/* the same records, the same bytes */
+	o2 = run_cc(fl, in, &cc, 0, &rc, &e2);
+	cr_assert_str_eq(o1, o2);
+	free(o0); free(o1); free(o2); free(e0); free(e1); free(e2);
+	sla_config_fini(&sc);
+	fleet_free(fl);
+}
+
+/* What tocsin writes on tocsin.alarms (correlator/incjson), replay reads. */
+Test(replay, reads_what_incjson_writes)
+{
+	const struct incjson_alarm a = { 1795428000123LL, "S1-pwr", "S1",
+	    "MAINS_FAIL", ALARM_CLEAR, SEV_MAJOR, 48.25 };
+	struct incjson_buf b;
+	struct replay_rec r;
+	char err[160];
+
+	incjson_buf_init(&b);
+	incjson_alarm(&b, &a);
+	cr_assert_eq(replay_parse_line(b.p, b.n, &r, err, sizeof(err)), 0,
+	    "%s", err);
+	cr_assert_eq(r.kind, REPLAY_ALARM);
+	cr_assert_eq(r.at_ms, a.at);
+	cr_assert_str_eq(r.device, "S1-pwr");
+	cr_assert_str_eq(r.site, "S1");
+	cr_assert_str_eq(r.code, "MAINS_FAIL");
+	cr_assert_eq(r.edge, ALARM_CLEAR);
+	cr_assert_eq(r.severity, SEV_MAJOR);
+	cr_assert_eq(r.value, 48.25);
+	b.n = 0;
+	cr_assert_eq(incjson_tick(&b, 1795428001000LL, "poller \"a\""),
+	    b.n);
+	cr_assert_eq(replay_parse_line(b.p, b.n, &r, err, sizeof(err)), 0,
+	    "%.*s: %s", (int)b.n, b.p, err);
+	cr_assert_eq(r.kind, REPLAY_TICK);
+	cr_assert_eq(r.at_ms, 1795428001000LL);
+	cr_assert_str_eq(r.actor, "poller \"a\"");
+	incjson_buf_fini(&b);
 }
