@@ -79,6 +79,8 @@
 #include "drivers/redis/redis.h"
 
 #define LIVE_TICK_S		0.25	/* shards' time advances this often */
+#define LIVE_TICK_KEEP_MS	1000	/* with tocsin.alarms: a shard journals
+					 * (and publishes) a tick this often */
 #define LIVE_RETIRED_RETRY_S	5	/* retired.json not written: again */
 #define LIVE_RING_SLOTS		4096	/* alarms per producer x shard ring */
 #define LIVE_PRODUCERS		2	/* the poll thread; the HTTP writes'
@@ -1028,6 +1030,7 @@ live_kafka_new(struct live *lv, int idx, struct pub_sink **out)
 	}
 	kc.props = props;
 	kc.nprops = ck->nproperties;
+	kc.shards = lv->nshards;
 	if (kafka_new(lv->loop, &kc, publish_host(lv->pub, idx), &ah,
 	    out, err, sizeof(err)) != 0) {
 		log_error("kafka: %s", err);
@@ -1405,6 +1408,9 @@ live_restore(struct live *lv)
 		sc[i].fsync = (uint8_t)d->fsync;
 		sc[i].fsync_ms = d->fsync_ms;
 		sc[i].snapshot_bytes = (uint64_t)d->snapshot_mb << 20;
+		/* tocsin.alarms on: a tick a second as stream time */
+		sc[i].tick_keep_ms = lv->cfg0->kafka.client.alarms[0] != '\0' ?
+		    LIVE_TICK_KEEP_MS : 0;
 		sc[i].durable = live_durable;
 		sc[i].durable_arg = lv;
 		sc[i].replied = opapi_replied;	/* HTTP writes' answers */

@@ -1567,7 +1567,8 @@ replay_run(const char *path, struct fleet *fleet, const struct corr_config *cc,
 	if ((rc = replay_open(&rd, path, fleet, flags & REPLAY_STRICT,
 	    err)) != 0)
 		return rc;
-	if ((re.e = corr_engine_new(fleet, cc, 0, &sink)) == NULL) {
+	if ((re.e = corr_engine_new(fleet, cc, (unsigned)flags >> 8 & 0xff,
+	    &sink)) == NULL) {
 		fprintf(err, "replay: bad correlation config\n");
 		replay_close(&rd, path);
 		return -EINVAL;

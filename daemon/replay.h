@@ -92,10 +92,14 @@ int	 replay_parse_general(const char *line, size_t len,
 #define REPLAY_STRICT		1	/* stop at the first bad line */
 #define REPLAY_ONE_THREAD	2	/* read and correlate on the caller's
 					 * thread (the same bytes out) */
+/* correlate as shard n (ids <prefix>-n-...), n < 256: the replay of one
+ * partition of tocsin.alarms, which holds what shard n took in
+ * (docs/kafka.md, "Ticks"); without it, shard 0 */
+#define REPLAY_SHARD(n)		((int)((unsigned)(n) & 0xff) << 8)
 
 /*
  * Replays the file at path ("-" is stdin) through one correlation engine
- * (shard 0) built from fleet and cc, writing each incident event as a JSON
+ * (shard 0, or REPLAY_SHARD's) built from fleet and cc, writing each incident event as a JSON
  * line to out and a summary (and per-line problems) to err.  Alarms, actions
  * and windows reach the engine in file order at their own times.
  * Malformed and out-of-order lines are reported with their line number and

@@ -42,6 +42,7 @@ struct store {
 	struct store_reply *replies;	/* reply tokens awaiting the write */
 	size_t		 nreplies, capreplies;
 	uint64_t	 events;	/* EVENT and REJECTED records written */
+	int64_t		 tick_kept;	/* time of the last tick kept */
 	/* restore */
 	int		 replay;	/* 1: events come from replayed inputs */
 	uint64_t	 replay_skip;	/* of those, this many are journaled */
@@ -494,9 +495,15 @@ store_hook_end(void *arg, unsigned shard, struct corr_engine *e,
 {
 	struct store *st = store_of(arg, shard);
 
-	/* a tick that fired nothing changed nothing worth replaying */
-	if (in->kind == ROUTER_IN_TICK && st->events == st->in_events)
-		journal_undo(st->j, st->in_pos);
+	/* a tick that fired nothing changed nothing worth replaying; one
+	 * every tick_keep_ms is kept all the same, as stream time */
+	if (in->kind == ROUTER_IN_TICK) {
+		if (st->events != st->in_events || (st->c.tick_keep_ms > 0 &&
+		    in->now - st->tick_kept >= (int64_t)st->c.tick_keep_ms))
+			st->tick_kept = in->now;
+		else
+			journal_undo(st->j, st->in_pos);
+	}
 	if (in->reply != NULL)
 		store_reply_keep(st, in);
 	st->in = NULL;
@@ -1120,6 +1127,14 @@ store_pub_rec(const struct journal_rec *rec, unsigned shard,
 		pr->code = get_cstr(&r);
 		pr->site = get_cstr(&r);
 		pr->area = get_cstr(&r);
+		return snapbuf_ok(&r) != 0 ? -EINVAL : 1;
+	}
+	case STORE_TICK: {
+		uint8_t catch_up;
+
+		pr->kind = PUB_TICK;
+		GET(&r, pr->at);
+		GET(&r, catch_up);
 		return snapbuf_ok(&r) != 0 ? -EINVAL : 1;
 	}
 	case STORE_ACTION: {

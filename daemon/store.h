@@ -4,9 +4,11 @@
  * sees it, and the engine rebuilt from it after a restart.
  *
  * The journal holds, in the order the shard handled them:
- *   inputs   ALARM, ACTION, MAINT_ADD, MAINT_DEL, TICK (a tick only when
- *            it changed something: one that fired nothing is taken back),
- *            COMPLAINT (a customer's complaint: it opens an incident);
+ *   inputs   ALARM, ACTION, MAINT_ADD, MAINT_DEL, TICK (a tick when it
+ *            changed something, or when tick_keep_ms passed since the
+ *            last one kept: the stream time tocsin.alarms carries; any
+ *            other is taken back), COMPLAINT (a customer's complaint: it
+ *            opens an incident);
  *   outputs  EVENT (tocsin.incident/1 JSON plus the fields Redis keys on),
  *            REJECTED (an action the engine refused, with the reason),
  *            STATE between DUMP_BEGIN and DUMP_END (a Redis resync);
@@ -94,6 +96,10 @@ struct store_config {
 	uint64_t	 segment_bytes;	/* journal segment size; 0: default */
 	uint64_t	 snapshot_bytes; /* snapshot once this much journal
 					  * follows the last one; 0: never */
+	uint32_t	 tick_keep_ms;	/* keep a tick this long after the
+					 * last one kept even if it fired
+					 * nothing (published as PUB_TICK);
+					 * 0: only ticks that fired */
 	/* Called on the shard thread when new records became durable
 	 * (ev_async_send to the pump); may be NULL. */
 	void		(*durable)(void *arg, unsigned shard);

@@ -16,6 +16,7 @@
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "daemon/replay.h"
+#include "daemon/router.h"
 
 #define TOCSIN_CONFIG_DEFAULT	"/etc/tocsin/tocsin.yaml"
 
@@ -122,7 +123,7 @@ print_commands(const struct config *cfg)
 
 /* --replay: the fleet and rules of the configuration, time from the file. */
 static int
-replay(const char *config, const char *file, int strict)
+replay(const char *config, const char *file, int strict, int shard)
 {
 	struct config *cfg = load_config(config);
 	int r;
@@ -133,7 +134,7 @@ replay(const char *config, const char *file, int strict)
 	if (strcmp(file, "-") == 0)
 		setvbuf(stdout, NULL, _IOLBF, 0);
 	r = replay_run(file, cfg->fleet, &cfg->correlation,
-	    strict ? REPLAY_STRICT : 0, stdout, stderr);
+	    (strict ? REPLAY_STRICT : 0) | REPLAY_SHARD(shard), stdout, stderr);
 	config_free(cfg);
 	if (fflush(stdout) != 0)
 		return 1;
@@ -199,7 +200,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: tocsind [-c FILE] [-d SECONDS]\n"
 	    "       tocsind -n [-v] [-c FILE]\n"
-	    "       tocsind --replay FILE [-c FILE] [--strict]\n"
+	    "       tocsind --replay FILE [-c FILE] [--strict] [--shard N]\n"
 	    "  -c, --config FILE  configuration file (YAML), default "
 	    TOCSIN_CONFIG_DEFAULT "\n"
 	    "  -d, --duration SECONDS\n"
@@ -212,6 +213,8 @@ usage(FILE *f)
 	    "                     maintenance windows; - for stdin): incident\n"
 	    "                     events on stdout\n"
 	    "      --strict       with --replay: stop at the first bad line\n"
+	    "      --shard N      with --replay: correlate as shard N (its\n"
+	    "                     incident ids): partition N of tocsin.alarms\n"
 	    "  -h, --help         this text\n"
 	    "      --version      print the version and exit\n");
 }
@@ -226,11 +229,13 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "replay", required_argument, NULL, 'R' },
 		{ "strict", no_argument, NULL, 'S' },
+		{ "shard", required_argument, NULL, 'H' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL, *replay_file = NULL;
-	int check = 0, verbose = 0, strict = 0, ch;
+	int check = 0, verbose = 0, strict = 0, shard = 0, ch;
+	long l;
 	double duration = 0;
 	char *end;
 
@@ -253,6 +258,18 @@ main(int argc, char **argv)
 		case 'h': usage(stdout); return 0;
 		case 'R': replay_file = optarg; break;
 		case 'S': strict = 1; break;
+		case 'H':
+			errno = 0;
+			l = strtol(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0' ||
+			    l < 0 || l >= ROUTER_MAX_SHARDS) {
+				fprintf(stderr, "tocsind: --shard %s: want 0 to "
+				    "%d (daemon.shards is at most %d)\n", optarg,
+				    ROUTER_MAX_SHARDS - 1, ROUTER_MAX_SHARDS);
+				return 2;
+			}
+			shard = (int)l;
+			break;
 		case 'V':
 			printf("tocsind %s (%s)\n", TOCSIN_VERSION, mem_allocator());
 			return 0;
@@ -266,7 +283,7 @@ main(int argc, char **argv)
 	if (config == NULL)
 		config = TOCSIN_CONFIG_DEFAULT;
 	if (replay_file != NULL)
-		return replay(config, replay_file, strict);
+		return replay(config, replay_file, strict, shard);
 	if (check)
 		return check_config(config, verbose);
 	return run(config, duration);

@@ -48,6 +48,9 @@ enum pub_kind {
 			 * the Kafka consumer may commit kpart/koffset */
 	PUB_ALARM,	/* an alarm transition the shard took in, as it was
 			 * journaled (tocsin.alarms; other sinks skip it) */
+	PUB_TICK,	/* the shard's engine reached `at` (a tick the shard
+			 * journaled): stream time on tocsin.alarms; other
+			 * sinks skip it */
 	PUB__COUNT
 };
 

@@ -41,6 +41,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,12 @@ struct kf {
 	rd_kafka_topic_t *t_tel;	/* tocsin.telemetry, NULL when "" */
 	struct kafka_telemetry_host th;	/* lost() may be NULL */
 	struct incjson_buf alarm_json;	/* an alarm's message, encoded */
+	unsigned	 tick_shards;	/* kafka_config.shards */
+	char		*tick_source;	/* a tick's "tick": the client.id */
+	_Atomic int32_t	 alarm_parts;	/* tocsin.alarms' partition count as
+					 * the partitioner last saw it (any
+					 * thread), or 0 */
+	int32_t		 tick_told;	/* the count a skip was logged for */
 	rd_kafka_t	*cons;		/* NULL: no consumer */
 	rd_kafka_queue_t *cons_q;	/* everything of the consumer */
 	int		 pipefd[2];	/* librdkafka -> loop */
@@ -483,6 +490,56 @@ kf_offer_failed(struct kf *kf, struct kf_shard *sh, const struct pub_rec *r,
 	return 0;
 }
 
+/*
+ * A shard's tick (stream time, docs/scaleout.md) to the tocsin.alarms
+ * partition of the shard's number, after every alarm of that shard: the
+ * shard's records are offered in journal order and produced in that order
+ * to one partition, so a consumer of the partition never sees an alarm
+ * behind a tick of this instance.  That holds only when the partitions
+ * are the shards (an area's partition is then its shard), so with another
+ * count, or before the partitioner has seen the count, the tick is done in
+ * its turn unproduced (a later one carries the time) and counted.
+ */
+static int
+kf_offer_tick(struct kf *kf, struct kf_shard *sh, const struct pub_rec *r)
+{
+	int32_t parts = atomic_load_explicit(&kf->alarm_parts,
+	    memory_order_relaxed);
+	uint64_t ticket = sh->tail;
+	size_t len;
+	int err;
+
+	if (parts != (int32_t)kf->tick_shards || r->shard >= kf->tick_shards) {
+		kf->st.ticks_skipped++;
+		if (parts > 0 && parts != kf->tick_told) {
+			kf->tick_told = parts;
+			log_warnx("kafka: %s has %d partitions and daemon.shards "
+			    "is %u: no ticks on it (stream time needs one "
+			    "partition per shard, docs/scaleout.md)",
+			    rd_kafka_topic_name(kf->t_alarm), parts,
+			    kf->tick_shards);
+		}
+		(void)kf_push(sh, r->pos, 1, -1, -1);
+		kf_advance(kf, r->shard);
+		return 0;
+	}
+	kf->alarm_json.n = 0;
+	len = incjson_tick(&kf->alarm_json, r->at, kf->tick_source);
+	if (rd_kafka_produce(kf->t_alarm, (int32_t)r->shard,
+	    RD_KAFKA_MSG_F_COPY, kf->alarm_json.p, len, NULL, 0,
+	    (void *)(uintptr_t)(ticket << 17 | (uint64_t)r->shard << 1 | 1)) ==
+	    -1) {
+		err = (int)rd_kafka_last_error();
+		return kf_offer_failed(kf, sh, r, kf->t_alarm, err, len);
+	}
+	kf->inflight++;
+	kf->inflight_bytes += len;
+	kf->st.produced++;
+	kf->st.ticks_produced++;
+	(void)kf_push(sh, r->pos, 0, -1, -1);
+	return 0;
+}
+
 static int
 kf_offer(struct pub_sink *s, const struct pub_rec *r)
 {
@@ -508,6 +565,9 @@ kf_offer(struct pub_sink *s, const struct pub_rec *r)
 		t = kf->t_rej;
 	else if (r->kind == PUB_ACTION)
 		kf_action_done(kf, r->kpart, r->koffset);
+	else if (r->kind == PUB_TICK && kf->t_alarm != NULL &&
+	    kf->tick_shards > 0)
+		return kf_offer_tick(kf, sh, r);
 	else if (r->kind == PUB_ALARM && kf->t_alarm != NULL) {
 		/*
 		 * tocsin.alarms: key = the area (one area's transitions stay
@@ -1156,10 +1216,13 @@ kf_mock_start(struct kf *kf, const struct kafka_config *cfg, char *err,
 		snprintf(err, errlen, "kafka mock cluster: cannot start");
 		return -EIO;
 	}
+	/* tocsin.alarms with one partition per shard, so that it carries
+	 * the shards' ticks (kf_offer_tick) */
 	for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
 		if (topics[i] != NULL && topics[i][0] != '\0')
 			(void)rd_kafka_mock_topic_create(kf->mock, topics[i],
-			    KF_MOCK_PARTITIONS, 1);
+			    topics[i] == cfg->alarms && cfg->shards > 0 ?
+			    (int)cfg->shards : KF_MOCK_PARTITIONS, 1);
 	kf->bootstrap = xstrdup(rd_kafka_mock_cluster_bootstraps(kf->mock));
 	log_info("kafka: embedded mock cluster bootstrap=%s (demo only: it "
 	    "keeps 5 MiB or 100k messages per partition)", kf->bootstrap);
@@ -1190,9 +1253,14 @@ static int32_t
 kf_partitioner(const rd_kafka_topic_t *rkt, const void *key, size_t keylen,
     int32_t cnt, void *topic_opaque, void *msg_opaque)
 {
+	struct kf *kf = topic_opaque;
+
 	(void)rkt;
-	(void)topic_opaque;
 	(void)msg_opaque;
+	/* the count the ticks go by (this may be librdkafka's thread) */
+	if (kf != NULL && cnt > 0)
+		atomic_store_explicit(&kf->alarm_parts, cnt,
+		    memory_order_relaxed);
 	return cnt > 0 ? kafka_area_partition(key, keylen, cnt) :
 	    RD_KAFKA_PARTITION_UA;
 }
@@ -1238,6 +1306,7 @@ kf_producer_new(struct kf *kf, const struct kafka_config *cfg, char *err,
 		rd_kafka_topic_conf_t *tc = rd_kafka_topic_conf_new();
 
 		rd_kafka_topic_conf_set_partitioner_cb(tc, kf_partitioner);
+		rd_kafka_topic_conf_set_opaque(tc, kf);
 		kf->t_alarm = rd_kafka_topic_new(kf->prod, cfg->alarms, tc);
 	}
 	if (cfg->telemetry[0] != '\0')
@@ -1353,6 +1422,8 @@ kafka_new(struct ev_loop *loop, const struct kafka_config *cfg,
 	if (ah != NULL)
 		kf->ah = *ah;
 	kf->actions = xstrdup(cfg->actions);
+	kf->tick_shards = cfg->shards;
+	kf->tick_source = xstrdup(cfg->client_id);
 	kf->pipefd[0] = kf->pipefd[1] = -1;
 	ev_io_init(&kf->io, kf_io_cb, -1, EV_READ);
 	ev_idle_init(&kf->more, kf_more_cb);
@@ -1450,6 +1521,7 @@ kf_free(struct kf *kf, int timeout_ms)
 	xfree(kf->parts);
 	xfree(kf->bootstrap);
 	xfree(kf->actions);
+	xfree(kf->tick_source);
 	xfree(kf);
 }
 

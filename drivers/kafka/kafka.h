@@ -67,6 +67,12 @@ struct kafka_config {
 	const struct kafka_prop *props;	/* applied last, in order, so they
 					 * override anything above */
 	size_t		 nprops;	/* <= KAFKA_MAX_PROPS */
+	unsigned	 shards;	/* the daemon's shards: with alarms
+					 * set, each shard's ticks go to the
+					 * partition of its number when the
+					 * topic has exactly this many (the
+					 * embedded cluster makes it so);
+					 * 0: no ticks */
 };
 
 /* One setting: a YAML key of `kafka:` and its field and default. */
@@ -127,6 +133,9 @@ struct kafka_stats {
 	uint64_t	 telemetry_produced; /* telemetry batches handed over */
 	uint64_t	 telemetry_lost; /* ... whose delivery failed (the host
 					 * was told: it sends them again) */
+	uint64_t	 ticks_produced; /* tocsin.alarms ticks handed over */
+	uint64_t	 ticks_skipped;	/* ... not produced: the partition
+					 * count unknown yet or not shards */
 };
 
 /*

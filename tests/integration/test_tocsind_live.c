@@ -17,6 +17,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
@@ -31,6 +32,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "daemon/utc.h"
 #include "tests/support/proc.h"
 #include "tests/support/pubfix.h"
 #include "tests/support/tenv.h"
@@ -612,9 +614,13 @@ Test(tocsind_live, write_errors_are_counted_not_fatal)
 	env_fini(&e);
 }
 
-/* The lines of a topic, "%k %s" each, once it has at least n (20 s). */
+/*
+ * The lines of a topic, "%k %s" each, once it has at least n and, unless
+ * NULL, the text needle (20 s).
+ */
 static char *
-topic_lines(const char *bootstrap, const char *topic, int n)
+topic_lines(const char *bootstrap, const char *topic, int n,
+    const char *needle)
 {
 	char cmd[512];
 	int64_t end = tenv_mono_ms() + 20000;
@@ -624,7 +630,8 @@ topic_lines(const char *bootstrap, const char *topic, int n)
 	for (;;) {
 		char *out = pubfix_sh(cmd, 15000);
 
-		if (pubfix_count_lines(out) >= n || tenv_mono_ms() >= end)
+		if ((pubfix_count_lines(out) >= n && (needle == NULL ||
+		    strstr(out, needle) != NULL)) || tenv_mono_ms() >= end)
 			return out;
 		free(out);
 		usleep(200000);
@@ -687,7 +694,9 @@ Test(tocsind_live, kafka_gets_raw_alarms_and_telemetry)
 	    has_state, want));
 	free((char *)want[0]);
 
-	alarms = topic_lines(bootstrap, "tocsin.alarms", 2);
+	/* ticks come too (a tick a second per shard, docs/scaleout.md) */
+	alarms = topic_lines(bootstrap, "tocsin.alarms", 2,
+	    "\"code\":\"MAINS_FAIL\",\"edge\":\"clear\"");
 	raise_at = strstr(alarms, "north {\"at\":\"");
 	cr_assert_not_null(raise_at, "tocsin.alarms:\n%s", alarms);
 	cr_expect_not_null(strstr(raise_at, "\",\"device\":\"T1-rect\","
@@ -698,7 +707,7 @@ Test(tocsind_live, kafka_gets_raw_alarms_and_telemetry)
 	    "no clear after the raise:\n%s", alarms);
 	free(alarms);
 
-	tel = topic_lines(bootstrap, "tocsin.telemetry", 4);
+	tel = topic_lines(bootstrap, "tocsin.telemetry", 4, NULL);
 	for (char *l = strtok_r(tel, "\n", &save); l != NULL;
 	    l = strtok_r(NULL, "\n", &save)) {
 		char *sp = strchr(l, ' ');
@@ -739,5 +748,178 @@ Test(tocsind_live, kafka_gets_raw_alarms_and_telemetry)
 	cr_expect_not_null(strstr(log, " telemetry samples="), "%s", log);
 	cr_expect_null(sanitizer_report(log), "%s", log);
 	free(log);
+	env_fini(&e);
+}
+
+/* "%p|%s" lines of topic's partition part, in offset order (no wait). */
+static char *
+partition_values(const char *bootstrap, const char *topic, int part)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "kcat -C -b %s -t %s -p %d -o beginning "
+	    "-e -q -f '%%s\\n' 2>/dev/null", bootstrap, topic, part);
+	return pubfix_sh(cmd, 15000);
+}
+
+/* The largest "at" of a tick line in text (ms), or 0. */
+static int64_t
+last_tick(const char *text)
+{
+	const char *p = text;
+	int64_t best = 0;
+
+	while ((p = strstr(p, "{\"at\":\"")) != NULL) {
+		const char *q = strchr(p + 7, '"');
+		int64_t at;
+
+		if (q != NULL && strncmp(q, "\",\"tick\":", 9) == 0 &&
+		    utc_parse(p + 7, (size_t)(q - p - 7), &at) == 0 && at > best)
+			best = at;
+		p += 7;
+	}
+	return best;
+}
+
+/* The lines of text whose event "at" is at or before t, concatenated. */
+static char *
+events_until(const char *text, int64_t t)
+{
+	char *out = calloc(1, strlen(text) + 1), *copy = strdup(text), *save;
+
+	for (char *l = strtok_r(copy, "\n", &save); l != NULL;
+	    l = strtok_r(NULL, "\n", &save)) {
+		json_t *o = json_loads(l, 0, NULL);
+		const char *at = o != NULL ? json_string_value(json_object_get(o,
+		    "at")) : NULL;
+		int64_t ms;
+
+		cr_assert_not_null(at, "not an event: %s", l);
+		cr_assert_eq(utc_parse(at, strlen(at), &ms), 0, "%s", l);
+		if (ms <= t) {
+			strcat(out, l);
+			strcat(out, "\n");
+		}
+		json_decref(o);
+	}
+	free(copy);
+	return out;
+}
+
+/*
+ * Stream time (docs/scaleout.md): with kafka.alarms set, every shard puts
+ * a tick a second on tocsin.alarms, on the partition of its number (the
+ * embedded cluster makes one per shard), after its alarms.  Both sites'
+ * areas (north, south) are shard 1's: partition 1 then holds, in time
+ * order, T1's raise and the ticks, and `tocsind --replay --shard 1` of
+ * that partition alone gives, byte for byte, the events the live shard
+ * wrote up to the last tick read: the opening, then the premium ack clock's
+ * warning and breach and what follows them, all due after the last alarm
+ * of the partition (mains stays away): only the ticks carry the time
+ * there, and without them a replay stops at the raise.
+ */
+Test(tocsind_live, tocsin_alarms_partition_replays_to_the_same_events)
+{
+	struct env e;
+	char path[128], out[128], bootstrap[128], *yaml, *p, *vals = NULL;
+	char *live, *got, *want, *rout;
+	const char *want_ev[2] = { NULL, "sla_breached" };
+	int64_t breach_at = 0, tick = 0, end;
+	struct proc_result r;
+	json_t *evs, *br;
+	FILE *fp;
+
+	if (!tenv_kafka()) {
+		cr_skip_test("a ThreadSanitizer tocsind has no Kafka publisher "
+		    "(librdkafka's threads are invisible to TSan)");
+		return;
+	}
+	env_init(&e, 5);
+	env_path(&e, "incidents.jsonl", out, sizeof(out));
+	fleet_yaml(&e, "live.yaml", out, 0);
+	yaml = read_env_file(&e, "live.yaml");
+	tenv_write_file(e.dir, "k.yaml", yaml);
+	free(yaml);
+	env_path(&e, "k.yaml", path, sizeof(path));
+	fp = fopen(path, "a");
+	cr_assert_not_null(fp);
+	fputs("kafka: {alarms: tocsin.alarms}\n", fp);
+	fclose(fp);
+	tenv_write_file(e.dir, "scen", "500ms site:T1 mains_fail\n");
+	sim_start(&e, "live.yaml", "scen");
+	daemon_start(&e, "k.yaml", NULL);
+	env_path(&e, "tocsind.err", path, sizeof(path));
+	cr_assert_eq(pubfix_mock_bootstrap(path, bootstrap, sizeof(bootstrap),
+	    10000), 0, "no mock bootstrap in the log");
+
+	evs = wait_for(&e, "incidents.jsonl", "MAINS_FAIL incident at T1",
+	    has_mains_opened, NULL);
+	want_ev[0] = strdup(istr(find(evs, "opened", "T1", "MAINS_FAIL",
+	    NULL), "id"));
+	json_decref(evs);
+	evs = wait_for(&e, "incidents.jsonl", "sla_breached at T1", has_event,
+	    want_ev);
+	br = find(evs, "sla_breached", NULL, NULL, want_ev[0]);
+	cr_assert_eq(utc_parse(json_string_value(json_object_get(br, "at")),
+	    24, &breach_at), 0);
+	json_decref(evs);
+	free((char *)want_ev[0]);
+
+	/* the partition, once a tick well past the breach is on it */
+	end = tenv_mono_ms() + 20000;
+	for (;;) {
+		vals = partition_values(bootstrap, "tocsin.alarms", 1);
+		tick = last_tick(vals);
+		if (tick > breach_at + 3000 || tenv_mono_ms() >= end)
+			break;
+		free(vals);
+		usleep(300000);
+	}
+	cr_assert_gt(tick, breach_at + 3000, "no tick 3 s past the breach on "
+	    "partition 1 in 20 s:\n%s", vals);
+	cr_assert_null(strstr(vals, "\"edge\":\"clear\""), "%s", vals);
+	p = partition_values(bootstrap, "tocsin.alarms", 0);
+	cr_expect_null(strstr(p, "T1"), "shard 1's alarms on partition 0: %s",
+	    p);
+	cr_expect_not_null(strstr(p, "\"tick\":\"tocsind\""), "no tick of "
+	    "shard 0 on its partition: %s", p);
+	free(p);
+
+	/* the partition alone, replayed */
+	tenv_write_file(e.dir, "part1.jsonl", vals);
+	{
+		char prog[512], cfg[128], in[128];
+		char *argv[] = { prog, "--replay", in, "-c", cfg, "--strict",
+		    "--shard", "1", NULL };
+
+		snprintf(prog, sizeof(prog), "%s", proc_build_path("tocsind"));
+		env_path(&e, "k.yaml", cfg, sizeof(cfg));
+		env_path(&e, "part1.jsonl", in, sizeof(in));
+		cr_assert_eq(proc_run(argv, 30000, &r), 0);
+		cr_assert_eq(r.status, 0, "%s", r.err);
+		cr_expect_not_null(strstr(r.err, " out_of_order=0 "), "%s", r.err);
+		cr_expect_null(strstr(r.err, " ticks=0\n"), "%s", r.err);
+		rout = strdup(r.out);
+		proc_result_free(&r);
+	}
+	live = read_env_file(&e, "incidents.jsonl");
+	want = events_until(live, tick);
+	got = events_until(rout, tick);
+	cr_expect(strstr(want, "\"event\":\"sla_breached\"") != NULL, "%s",
+	    want);
+	cr_expect(strstr(want, "\"id\":\"INC-1-1\"") != NULL, "%s", want);
+	cr_expect_str_eq(got, want, "replay of partition 1 up to %" PRId64,
+	    tick);
+	{
+		int nev = 0;
+
+		for (const char *q = want; (q = strchr(q, '\n')) != NULL; q++)
+			nev++;
+		cr_log_info("partition 1: %d events equal up to its last tick "
+		    "(%.1f s after the breach)", nev,
+		    (double)(tick - breach_at) / 1000);
+	}
+	free(want); free(got); free(live); free(rout); free(vals);
+	cr_expect_eq(stop_pid(&e.daemon, SIGTERM, 15000), 0);
 	env_fini(&e);
 }

@@ -220,6 +220,25 @@ kfx_offer_alarm(struct kfx *x, unsigned shard, const char *area, unsigned n)
 	return rc;
 }
 
+int
+kfx_offer_tick(struct kfx *x, unsigned shard, int64_t at)
+{
+	struct pub_rec r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.pos = x->next_pos[shard];
+	r.shard = shard;
+	r.kind = PUB_TICK;
+	r.at = at;
+	r.kpart = -1;
+	r.koffset = -1;
+	rc = x->sink->ops->offer(x->sink, &r);
+	if (rc == 0)
+		x->next_pos[shard]++;
+	return rc;
+}
+
 static void
 kfx_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {

@@ -85,6 +85,8 @@ int	 kfx_offer_kind(struct kfx *x, unsigned shard, uint8_t kind,
  */
 int	 kfx_offer_alarm(struct kfx *x, unsigned shard, const char *area,
 	    unsigned n);
+/* Offers one PUB_TICK at `at` to shard at its next position. */
+int	 kfx_offer_tick(struct kfx *x, unsigned shard, int64_t at);
 
 /* Runs the loop until pred(x) or timeout_ms; returns pred(x). */
 int	 kfx_wait(struct kfx *x, int (*pred)(struct kfx *), int timeout_ms);

@@ -28,6 +28,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "correlator/fleet.h"
+#include "daemon/utc.h"
 #include "drivers/kafka/kafka.h"
 #include "tests/support/kafkafix.h"
 #include "tests/support/tenv.h"
@@ -253,6 +254,124 @@ Test(kafka, alarms_topic_gets_each_transition_keyed_by_area)
 	cr_assert(kfx_wait(&x, kfx_all_done, 30000));
 	kafka_stats(x.sink, &st);
 	cr_assert_eq(st.produced, 1);
+	kfx_close(&x, 5000);
+}
+
+/* An area name whose fleet_area_shard() of n is shard. */
+static void
+area_of(unsigned shard, unsigned n, char *buf, size_t len)
+{
+	for (unsigned i = 0;; i++) {
+		snprintf(buf, len, "area%u", i);
+		if (fleet_area_shard(buf, n) == shard)
+			return;
+	}
+}
+
+/*
+ * Stream time (docs/scaleout.md): with shards set and the topic holding
+ * that many partitions (the embedded cluster makes it so), each shard's
+ * ticks go to the partition of its number, in its journal order among its
+ * alarms, as {"at":..,"tick":client.id} with no key; a partition read
+ * alone is then alarms and ticks in time order.  Before the partitioner
+ * has seen the count a tick is done unproduced; so is every tick of a
+ * sink whose shards are not the topic's partitions (said once).
+ */
+Test(kafka, ticks_follow_each_shards_alarms_on_its_partition)
+{
+	const int64_t t0 = 1700000000000LL;
+	struct kafka_stats st;
+	char area[2][16], *dump, *line, *save;
+	int64_t last[2] = { 0, 0 };
+	unsigned nticks[2] = { 0, 0 }, nalarms[2] = { 0, 0 }, offered = 0;
+	struct kfx x, y;
+
+	area_of(0, 2, area[0], sizeof(area[0]));
+	area_of(1, 2, area[1], sizeof(area[1]));
+	kfx_init(&x, "", "ticks");
+	x.cfg.alarms = x.alarms;
+	x.cfg.shards = 2;
+	cr_assert_eq(kfx_open(&x, 0), 0, "%s", x.err);
+	/* nothing produced to it yet: the count is not known */
+	cr_assert_eq(kfx_offer_tick(&x, 0, t0), 0);
+	cr_assert_eq(kfx_offer_alarm(&x, 0, area[0], 0), 0);
+	cr_assert(kfx_wait(&x, kfx_all_done, 30000));
+	kafka_stats(x.sink, &st);
+	cr_assert_eq(st.ticks_skipped, 1);
+	cr_assert_eq(st.ticks_produced, 0);
+	for (unsigned n = 1; n < 60; n++) {
+		cr_assert_eq(kfx_offer_alarm(&x, n % 2, area[n % 2], n), 0);
+		if (n % 5 == 0) {
+			cr_assert_eq(kfx_offer_tick(&x, 0, t0 + n), 0);
+			cr_assert_eq(kfx_offer_tick(&x, 1, t0 + n), 0);
+			offered += 2;
+		}
+	}
+	cr_assert(kfx_wait(&x, kfx_all_done, 30000));
+	kafka_stats(x.sink, &st);
+	cr_assert_eq(st.ticks_produced, offered);
+	cr_assert_eq(st.ticks_skipped, 1);
+	cr_assert_eq(x.done_backwards, 0);
+	dump = kfx_kcat_read_fmt(kafka_bootstrap(x.sink), x.alarms,
+	    "%p|%k|%s\n", 30000);
+	cr_assert_not_null(dump);
+	for (line = strtok_r(dump, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		char key[32] = "", *val;
+		unsigned part;
+		json_t *o;
+		int64_t at;
+
+		cr_assert_eq(sscanf(line, "%u|", &part), 1, "%s", line);
+		cr_assert_lt(part, 2, "%s", line);
+		val = strchr(strchr(line, '|') + 1, '|');
+		cr_assert_not_null(val, "%s", line);
+		memcpy(key, strchr(line, '|') + 1, (size_t)(val - strchr(line,
+		    '|') - 1));
+		o = json_loads(val + 1, 0, NULL);
+		cr_assert_not_null(o, "%s", line);
+		cr_assert_eq(utc_parse(json_string_value(json_object_get(o,
+		    "at")), strlen(json_string_value(json_object_get(o, "at"))),
+		    &at), 0, "%s", line);
+		cr_assert_geq(at, last[part], "partition %u goes back in time "
+		    "at %s", part, line);
+		last[part] = at;
+		if (json_object_get(o, "tick") != NULL) {
+			char want[128];
+
+			snprintf(want, sizeof(want), "{\"at\":\"%s\",\"tick\":"
+			    "\"tocsind\"}", json_string_value(json_object_get(o,
+			    "at")));
+			cr_assert_str_eq(val + 1, want);
+			cr_assert_str_eq(key, "", "a tick has no key: %s", line);
+			nticks[part]++;
+		} else {
+			cr_assert_str_eq(key, area[part], "%s", line);
+			nalarms[part]++;
+		}
+		json_decref(o);
+	}
+	cr_assert_eq(nticks[0], offered / 2);
+	cr_assert_eq(nticks[1], offered / 2);
+	cr_assert_eq(nalarms[0] + nalarms[1], 60);
+	free(dump);
+
+	/* a sink of 4 shards on this 2-partition topic: no ticks */
+	kfx_init(&y, kafka_bootstrap(x.sink), "ticks4");
+	snprintf(y.alarms, sizeof(y.alarms), "%s", x.alarms);
+	y.cfg.alarms = y.alarms;
+	y.cfg.shards = 4;
+	cr_assert_eq(kfx_open(&y, 0), 0, "%s", y.err);
+	cr_assert_eq(kfx_offer_alarm(&y, 3, area[1], 61), 0);
+	cr_assert(kfx_wait(&y, kfx_all_done, 30000));
+	for (unsigned s = 0; s < 4; s++)
+		cr_assert_eq(kfx_offer_tick(&y, s, t0 + 100), 0);
+	cr_assert(kfx_wait(&y, kfx_all_done, 30000));
+	kafka_stats(y.sink, &st);
+	cr_assert_eq(st.ticks_produced, 0);
+	cr_assert_eq(st.ticks_skipped, 4);
+	cr_assert_eq(st.produced, 1);
+	kfx_close(&y, 5000);
 	kfx_close(&x, 5000);
 }
 

@@ -1087,3 +1087,25 @@ Test(replay, reads_what_incjson_writes)
 	cr_assert_str_eq(r.actor, "poller \"a\"");
 	incjson_buf_fini(&b);
 }
+
+/* REPLAY_SHARD(n): the engine is shard n's, so are its incident ids. */
+Test(replay, shard_flag_names_the_ids)
+{
+	static const char in[] =
+	    T("10:00:00") "\"device\":\"S1-pwr\",\"code\":\"MAINS_FAIL\","
+	    "\"edge\":\"raise\",\"severity\":\"critical\"}\n";
+	struct fleet *fl = small_fleet();
+	char *e, *o;
+	int rc;
+
+	o = run_on(fl, in, REPLAY_SHARD(5), &rc, &e);
+	cr_assert_eq(rc, 0, "%s", e);
+	cr_assert(strstr(o, "\"id\":\"INC-5-1\"") != NULL, "%s", o);
+	cr_assert_null(strstr(o, "INC-0-"), "%s", o);
+	free(o); free(e);
+	o = run_on(fl, in, REPLAY_STRICT | REPLAY_SHARD(63), &rc, &e);
+	cr_assert_eq(rc, 0, "%s", e);
+	cr_assert(strstr(o, "\"id\":\"INC-63-1\"") != NULL, "%s", o);
+	free(o); free(e);
+	fleet_free(fl);
+}
