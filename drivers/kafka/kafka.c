@@ -1147,9 +1147,9 @@ kf_more_cb(struct ev_loop *loop, ev_idle *w, int revents)
 
 /* -- setup ----------------------------------------------------------- */
 
-static int
-kf_set(rd_kafka_conf_t *conf, const char *key, const char *val, char *err,
-    size_t errlen)
+int
+kafka_conf_set(struct rd_kafka_conf_s *conf, const char *key,
+    const char *val, char *err, size_t errlen)
 {
 	char e[512];
 
@@ -1162,15 +1162,14 @@ kf_set(rd_kafka_conf_t *conf, const char *key, const char *val, char *err,
 	return -EINVAL;
 }
 
-/* The pass-through properties for one client ("producer" or "consumer"). */
-static int
-kf_set_props(rd_kafka_conf_t *conf, const struct kafka_config *cfg,
-    const char *who, char *err, size_t errlen)
+int
+kafka_conf_props(struct rd_kafka_conf_s *conf, const struct kafka_prop *props,
+    size_t n, const char *who, char *err, size_t errlen)
 {
 	size_t wl = strlen(who);
 
-	for (size_t i = 0; i < cfg->nprops; i++) {
-		const char *k = cfg->props[i].key;
+	for (size_t i = 0; i < n; i++) {
+		const char *k = props[i].key;
 
 		if (strncmp(k, "producer.", 9) == 0 ||
 		    strncmp(k, "consumer.", 9) == 0) {
@@ -1178,10 +1177,27 @@ kf_set_props(rd_kafka_conf_t *conf, const struct kafka_config *cfg,
 				continue;
 			k += wl + 1;
 		}
-		if (kf_set(conf, k, cfg->props[i].value, err, errlen) != 0)
+		if (kafka_conf_set(conf, k, props[i].value, err, errlen) != 0)
 			return -EINVAL;
 	}
 	return 0;
+}
+
+/* kafka_conf_set(), under a name that keeps the settings lists short. */
+static int
+kf_set(rd_kafka_conf_t *conf, const char *key, const char *val, char *err,
+    size_t errlen)
+{
+	return kafka_conf_set(conf, key, val, err, errlen);
+}
+
+/* The pass-through properties for one client ("producer" or "consumer"). */
+static int
+kf_set_props(rd_kafka_conf_t *conf, const struct kafka_config *cfg,
+    const char *who, char *err, size_t errlen)
+{
+	return kafka_conf_props(conf, cfg->props, cfg->nprops, who, err,
+	    errlen);
 }
 
 static uint64_t

@@ -86,6 +86,19 @@ struct kafka_setting {
 /* The settings, in docs order; the last has key NULL. */
 extern const struct kafka_setting kafka_settings[];
 
+struct rd_kafka_conf_s;
+
+/* rd_kafka_conf_set(), its refusal in err without a secret's value: 0 or
+ * -EINVAL. */
+int	 kafka_conf_set(struct rd_kafka_conf_s *conf, const char *key,
+	    const char *val, char *err, size_t errlen);
+/* The pass-through properties for one client, who "producer" or
+ * "consumer" (a key with the other's prefix is skipped, one with none
+ * applies to both): 0 or -EINVAL. */
+int	 kafka_conf_props(struct rd_kafka_conf_s *conf,
+	    const struct kafka_prop *props, size_t n, const char *who,
+	    char *err, size_t errlen);
+
 /* Fills c with every setting's default, and no pass-through property. */
 void	 kafka_config_defaults(struct kafka_config *c);
 

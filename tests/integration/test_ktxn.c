@@ -1,0 +1,279 @@
+/*
+ * test_ktxn.c - drivers/kafka/ktxn against the real broker: a stage that
+ * copies 3,000 records of a 3-partition topic to another, each output in
+ * the transaction that commits its input's offset, is killed with SIGKILL
+ * twice in the middle (an open transaction with produced outputs each
+ * time) and started again with the same transactional.id; a
+ * read_committed reader of the output then finds every input exactly once,
+ * in its partition's order.
+ *
+ * The stages are child processes (fork before any librdkafka thread of
+ * the test's own), killed and waited for by PID; every wait is bounded.
+ * Without a broker (no java or mvn: tests/kafka/broker.sh) the test is
+ * skipped, saying so: transactions are checked against a real broker only
+ * (and under ThreadSanitizer, which cannot see librdkafka's threads).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "drivers/kafka/ktxn.h"
+#include "tests/support/kbroker.h"
+#include "tests/support/pubfix.h"
+#include "tests/support/tenv.h"
+
+#define N_IN	3000
+#define PARTS	3
+
+static char bootstrap[128];
+static atomic_int stop_flag;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	atomic_store(&stop_flag, 1);
+}
+
+/* The stage: "v<i>" in, "out:v<i>" to the same partition of ktxn.out. */
+static int
+copy_record(void *arg, struct ktxn *t, const rd_kafka_message_t *m)
+{
+	char out[64];
+	int n;
+
+	(void)arg;
+	n = snprintf(out, sizeof(out), "out:%.*s", (int)m->len,
+	    (const char *)m->payload);
+	usleep(2000);	/* 3,000 inputs take 6 s: a kill lands mid-stream */
+	return ktxn_produce(t, "ktxn.out", m->partition, m->key, m->key_len,
+	    out, (size_t)n);
+}
+
+/* Child: runs the stage until SIGTERM; exit 0, or 1 with the reason. */
+static void
+stage_main(void)
+{
+	static const struct ktxn_ops ops = { .record = copy_record };
+	/* static membership: a restarted stage takes its place in the group
+	 * at once, not after the dead one's session times out */
+	static const struct kafka_prop props[] = {
+		{ "consumer.group.instance.id", "ktxn-stage-1" },
+		{ "consumer.session.timeout.ms", "6000" },
+	};
+	struct ktxn_config cfg = {
+		.brokers = bootstrap, .group = "ktxn-stage", .input = "ktxn.in",
+		.txn_id = "ktxn-stage-1", .client_id = "ktxn-test",
+		.commit_ms = 100, .commit_records = 200,
+		.props = props, .nprops = 2,
+	};
+	struct ktxn_stats st;
+	struct ktxn *t;
+	char err[512];
+	int rc;
+
+	signal(SIGTERM, on_term);
+	if (ktxn_new(&cfg, &ops, NULL, &t, err, sizeof(err)) != 0) {
+		fprintf(stderr, "stage: %s\n", err);
+		_exit(1);
+	}
+	rc = ktxn_run(t, &stop_flag);
+	ktxn_stats(t, &st);
+	fprintf(stderr, "stage: consumed=%llu produced=%llu commits=%llu "
+	    "aborts=%llu\n", (unsigned long long)st.consumed,
+	    (unsigned long long)st.produced, (unsigned long long)st.commits,
+	    (unsigned long long)st.aborts);
+	ktxn_free(t);
+	_exit(rc == 0 ? 0 : 1);
+}
+
+static pid_t
+stage_start(void)
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		stage_main();
+	return pid;
+}
+
+/* Child: the two topics with PARTS partitions each (admin API). */
+static void
+topics_main(void)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_NewTopic_t *nt[2];
+	rd_kafka_queue_t *q;
+	rd_kafka_event_t *ev;
+	char e[512];
+	rd_kafka_t *rk;
+	int ok = 0;
+
+	rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, e, sizeof(e));
+	if ((rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof(e))) ==
+	    NULL)
+		_exit(1);
+	nt[0] = rd_kafka_NewTopic_new("ktxn.in", PARTS, 1, e, sizeof(e));
+	nt[1] = rd_kafka_NewTopic_new("ktxn.out", PARTS, 1, e, sizeof(e));
+	q = rd_kafka_queue_new(rk);
+	rd_kafka_CreateTopics(rk, nt, 2, NULL, q);
+	if ((ev = rd_kafka_queue_poll(q, 30000)) != NULL) {
+		const rd_kafka_CreateTopics_result_t *r =
+		    rd_kafka_event_CreateTopics_result(ev);
+		size_t n = 0;
+		const rd_kafka_topic_result_t **tr = r != NULL ?
+		    rd_kafka_CreateTopics_result_topics(r, &n) : NULL;
+
+		ok = rd_kafka_event_error(ev) == 0 && n == 2;
+		for (size_t i = 0; ok && i < n; i++)
+			ok = rd_kafka_topic_result_error(tr[i]) == 0;
+		rd_kafka_event_destroy(ev);
+	}
+	rd_kafka_NewTopic_destroy_array(nt, 2);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy(rk);
+	_exit(ok ? 0 : 1);
+}
+
+static int
+wait_child(pid_t pid, int timeout_ms)
+{
+	int64_t end = tenv_mono_ms() + timeout_ms;
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		if (r == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 +
+			    WTERMSIG(status);
+		if (tenv_mono_ms() >= end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -1;
+		}
+		usleep(20000);
+	}
+}
+
+/* The output as a read_committed consumer sees it, "%p|%s" lines. */
+static char *
+committed_out(void)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "kcat -C -b %s -t ktxn.out -o beginning -e "
+	    "-q -X isolation.level=read_committed -f '%%p|%%s\\n' "
+	    "2>/dev/null", bootstrap);
+	return pubfix_sh(cmd, 30000);
+}
+
+/* Waits (bounded) until the committed output has at least n lines. */
+static int
+wait_committed(int n, int timeout_ms)
+{
+	int64_t end = tenv_mono_ms() + timeout_ms;
+
+	for (;;) {
+		char *out = committed_out();
+		int have = pubfix_count_lines(out);
+
+		free(out);
+		if (have >= n || tenv_mono_ms() >= end)
+			return have;
+		usleep(200000);
+	}
+}
+
+Test(ktxn, sigkill_twice_every_input_once, .fini = broker_fini,
+    .timeout = 300)
+{
+	char path[256], *in, *out, *save, *l;
+	int last[PARTS], seen_n = 0, have;
+	unsigned char *seen = calloc(N_IN, 1);
+	FILE *fp;
+	pid_t pid;
+
+	if (!tenv_kafka()) {
+		cr_skip_test("ThreadSanitizer: librdkafka's threads are "
+		    "invisible to it");
+		return;
+	}
+	if (broker_start(bootstrap, sizeof(bootstrap))[0] == '\0') {
+		cr_skip_test("no Kafka broker here (tests/kafka/broker.sh needs "
+		    "java and mvn): transactions are checked against a real "
+		    "one only");
+		return;
+	}
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		topics_main();
+	cr_assert_eq(wait_child(pid, 60000), 0, "topics not created");
+
+	/* the input: keys k0..k6, values v0..v2999, partitions by key */
+	snprintf(path, sizeof(path), "/tmp/ktxn-in-%d", (int)getpid());
+	fp = fopen(path, "w");
+	cr_assert_not_null(fp);
+	for (int i = 0; i < N_IN; i++)
+		fprintf(fp, "k%d|v%d\n", i % 7, i);
+	fclose(fp);
+	{
+		char cmd[512];
+
+		snprintf(cmd, sizeof(cmd), "kcat -P -b %s -t ktxn.in -K'|' -X "
+		    "enable.idempotence=true -X acks=all -l %s 2>&1", bootstrap,
+		    path);
+		in = pubfix_sh(cmd, 60000);
+		free(in);
+	}
+	unlink(path);
+
+	/* killed twice mid-stream, then run to the end */
+	for (int k = 0; k < 2; k++) {
+		pid = stage_start();
+		have = wait_committed((k + 1) * N_IN / 3, 90000);
+		cr_assert_eq(kill(pid, SIGKILL), 0);
+		cr_assert_geq(have, (k + 1) * N_IN / 3, "stage %d: %d committed",
+		    k, have);
+		/* mid-stream: inputs left, a transaction open */
+		cr_assert_lt(have, N_IN, "stage %d finished before its kill", k);
+		cr_log_info("stage %d killed with %d outputs committed", k, have);
+		cr_assert_eq(wait_child(pid, 10000), 128 + SIGKILL);
+	}
+	pid = stage_start();
+	have = wait_committed(N_IN, 120000);
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	cr_assert_eq(wait_child(pid, 60000), 0, "the last stage's exit");
+
+	/* exactly once, in each partition's order */
+	out = committed_out();
+	for (int p = 0; p < PARTS; p++)
+		last[p] = -1;
+	for (l = strtok_r(out, "\n", &save); l != NULL;
+	    l = strtok_r(NULL, "\n", &save)) {
+		int p, i;
+
+		cr_assert_eq(sscanf(l, "%d|out:v%d", &p, &i), 2, "%s", l);
+		cr_assert(p >= 0 && p < PARTS && i >= 0 && i < N_IN, "%s", l);
+		cr_assert_eq(seen[i], 0, "v%d twice on the output", i);
+		seen[i] = 1;
+		seen_n++;
+		cr_assert_gt(i, last[p], "partition %d: v%d after v%d", p, i,
+		    last[p]);
+		last[p] = i;
+	}
+	cr_assert_eq(seen_n, N_IN, "%d of %d inputs on the output (%d when "
+	    "the last stage stopped)", seen_n, N_IN, have);
+	free(out);
+	free(seen);
+}
