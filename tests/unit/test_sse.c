@@ -179,14 +179,14 @@ put_cstr(uint8_t *p, size_t *o, const char *s)
 
 /*
  * Journals an EVENT record on shard s for incident k (its next seq), as
- * daemon/store lays one out (store_put_event), and an input record after
- * it (inputs are read through but never sent); pad bytes of JSON.
+ * daemon/store lays one out (store_put_event), and a tick after it (an
+ * input: the stream passes it by); pad bytes of JSON.
  */
 static void
 event(unsigned s, unsigned k, size_t pad)
 {
 	struct journal *j = store_journal(St[s]);
-	uint8_t b[8192];
+	uint8_t b[8192], tick[sizeof(int64_t) + 1];
 	char json[4096], id[32];
 	size_t o = 0;
 	uint8_t u8 = 0;
@@ -211,7 +211,11 @@ event(unsigned s, unsigned k, size_t pad)
 	put(b, &o, json, len);
 	put(b, &o, &nspans, sizeof(nspans));
 	(void)journal_append(j, STORE_EVENT, b, o);
-	(void)journal_append(j, STORE_TICK, &t, sizeof(t));
+	/* an input between the events, as the store writes a tick: its
+	 * time and the catch-up flag */
+	memcpy(tick, &t, sizeof(t));
+	tick[sizeof(t)] = 0;
+	(void)journal_append(j, STORE_TICK, tick, sizeof(tick));
 }
 
 /* Makes what was journaled durable and offers it (the pump). */
