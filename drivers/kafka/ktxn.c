@@ -38,6 +38,7 @@ struct ktxn {
 	uint32_t	 n;		/* inputs in the open transaction */
 	int64_t		 first_ms;	/* when its first input came */
 	int		 fatal;
+	int		 halt;		/* ktxn_stop() */
 	struct ktxn_stats st;
 };
 
@@ -140,6 +141,8 @@ ktxn_commit(struct ktxn *t)
 
 	if (!t->open)
 		return 0;
+	if (!t->failed && t->ops.flush != NULL && t->ops.flush(t->arg, t) != 0)
+		t->failed = 1;
 	if (t->failed) {
 		ktxn_abort(t);
 		return -EIO;
@@ -225,7 +228,7 @@ ktxn_produce(struct ktxn *t, const char *topic, int32_t partition,
 int
 ktxn_run(struct ktxn *t, const atomic_int *stop)
 {
-	while (!atomic_load(stop) && !t->fatal) {
+	while (!atomic_load(stop) && !t->fatal && !t->halt) {
 		int64_t now = ktxn_mono_ms();
 		int wait = t->open && t->n > 0 ? (int)(t->first_ms +
 		    t->commit_ms - now) : KTXN_IDLE_MS;
@@ -258,9 +261,15 @@ ktxn_run(struct ktxn *t, const atomic_int *stop)
 			t->failed = 1;
 		rd_kafka_message_destroy(m);
 	}
-	if (!t->fatal)
+	if (!t->fatal && !t->halt)
 		(void)ktxn_commit(t);
 	return t->fatal ? -EIO : 0;
+}
+
+void
+ktxn_stop(struct ktxn *t)
+{
+	t->halt = 1;
 }
 
 void

@@ -63,6 +63,10 @@ struct ktxn_ops {
 	 * on an abortable error). */
 	int	(*record)(void *arg, struct ktxn *t,
 		    const rd_kafka_message_t *m);
+	/* Before the open transaction commits: the outputs that depend on
+	 * every input of it (a state's latest record).  0, or -1 to abort.
+	 * May be NULL. */
+	int	(*flush)(void *arg, struct ktxn *t);
 	/* The open transaction was aborted: inputs since the last commit
 	 * come again (every assigned partition is back at its committed
 	 * offset).  May be NULL. */
@@ -95,6 +99,9 @@ int	 ktxn_run(struct ktxn *t, const atomic_int *stop);
  * partitioner).  0, or -errno (the transaction then aborts at its end). */
 int	 ktxn_produce(struct ktxn *t, const char *topic, int32_t partition,
 	    const void *key, size_t keylen, const void *val, size_t len);
+/* From the stage's own thread (a hook): ktxn_run() returns after the
+ * current record, without committing what is open. */
+void	 ktxn_stop(struct ktxn *t);
 void	 ktxn_stats(const struct ktxn *t, struct ktxn_stats *st);
 /* Leaves the group and frees; an open transaction is aborted. */
 void	 ktxn_free(struct ktxn *t);
