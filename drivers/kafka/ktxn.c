@@ -18,8 +18,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "daemon/clock.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "drivers/kafka/ktxn.h"
@@ -41,15 +41,6 @@ struct ktxn {
 	int		 halt;		/* ktxn_stop() */
 	struct ktxn_stats st;
 };
-
-static int64_t
-ktxn_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Logs and frees an error; 1 if it was fatal. */
 static int
@@ -127,7 +118,7 @@ ktxn_begin(struct ktxn *t)
 	}
 	t->open = 1;
 	t->n = 0;
-	t->first_ms = ktxn_mono_ms();
+	t->first_ms = clock_mono_ms();
 	return 0;
 }
 
@@ -229,7 +220,7 @@ int
 ktxn_run(struct ktxn *t, const atomic_int *stop)
 {
 	while (!atomic_load(stop) && !t->fatal && !t->halt) {
-		int64_t now = ktxn_mono_ms();
+		int64_t now = clock_mono_ms();
 		int wait = t->open && t->n > 0 ? (int)(t->first_ms +
 		    t->commit_ms - now) : KTXN_IDLE_MS;
 		rd_kafka_message_t *m;

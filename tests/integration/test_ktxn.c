@@ -27,6 +27,7 @@
 
 #include "drivers/kafka/ktxn.h"
 #include "tests/support/kbroker.h"
+#include "tests/support/ktxnfix.h"
 #include "tests/support/pubfix.h"
 #include "tests/support/tenv.h"
 
@@ -53,7 +54,7 @@ copy_record(void *arg, struct ktxn *t, const rd_kafka_message_t *m)
 	(void)arg;
 	n = snprintf(out, sizeof(out), "out:%.*s", (int)m->len,
 	    (const char *)m->payload);
-	usleep(2000);	/* 3,000 inputs take 6 s: a kill lands mid-stream */
+	usleep(5000);	/* 3,000 inputs take 15 s: a kill lands mid-stream */
 	return ktxn_produce(t, "ktxn.out", m->partition, m->key, m->key_len,
 	    out, (size_t)n);
 }
@@ -106,75 +107,12 @@ stage_start(void)
 	return pid;
 }
 
-/* Child: the two topics with PARTS partitions each (admin API). */
-static void
-topics_main(void)
-{
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_NewTopic_t *nt[2];
-	rd_kafka_queue_t *q;
-	rd_kafka_event_t *ev;
-	char e[512];
-	rd_kafka_t *rk;
-	int ok = 0;
-
-	rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, e, sizeof(e));
-	if ((rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof(e))) ==
-	    NULL)
-		_exit(1);
-	nt[0] = rd_kafka_NewTopic_new("ktxn.in", PARTS, 1, e, sizeof(e));
-	nt[1] = rd_kafka_NewTopic_new("ktxn.out", PARTS, 1, e, sizeof(e));
-	q = rd_kafka_queue_new(rk);
-	rd_kafka_CreateTopics(rk, nt, 2, NULL, q);
-	if ((ev = rd_kafka_queue_poll(q, 30000)) != NULL) {
-		const rd_kafka_CreateTopics_result_t *r =
-		    rd_kafka_event_CreateTopics_result(ev);
-		size_t n = 0;
-		const rd_kafka_topic_result_t **tr = r != NULL ?
-		    rd_kafka_CreateTopics_result_topics(r, &n) : NULL;
-
-		ok = rd_kafka_event_error(ev) == 0 && n == 2;
-		for (size_t i = 0; ok && i < n; i++)
-			ok = rd_kafka_topic_result_error(tr[i]) == 0;
-		rd_kafka_event_destroy(ev);
-	}
-	rd_kafka_NewTopic_destroy_array(nt, 2);
-	rd_kafka_queue_destroy(q);
-	rd_kafka_destroy(rk);
-	_exit(ok ? 0 : 1);
-}
-
-static int
-wait_child(pid_t pid, int timeout_ms)
-{
-	int64_t end = tenv_mono_ms() + timeout_ms;
-	int status;
-
-	for (;;) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		if (r == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 +
-			    WTERMSIG(status);
-		if (tenv_mono_ms() >= end) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			return -1;
-		}
-		usleep(20000);
-	}
-}
-
 /* The output as a read_committed consumer sees it, "%p|%s" lines. */
 static char *
 committed_out(void)
 {
-	char cmd[512];
-
-	snprintf(cmd, sizeof(cmd), "kcat -C -b %s -t ktxn.out -o beginning -e "
-	    "-q -X isolation.level=read_committed -f '%%p|%%s\\n' "
-	    "2>/dev/null", bootstrap);
-	return pubfix_sh(cmd, 30000);
+	return ktxnfix_read(bootstrap, "ktxn.out", "read_committed",
+	    "%p|%s\\n");
 }
 
 /* Waits (bounded) until the committed output has at least n lines. */
@@ -184,10 +122,9 @@ wait_committed(int n, int timeout_ms)
 	int64_t end = tenv_mono_ms() + timeout_ms;
 
 	for (;;) {
-		char *out = committed_out();
-		int have = pubfix_count_lines(out);
+		int have = ktxnfix_count(bootstrap, "ktxn.out",
+		    "read_committed");
 
-		free(out);
 		if (have >= n || tenv_mono_ms() >= end)
 			return have;
 		usleep(200000);
@@ -214,11 +151,13 @@ Test(ktxn, sigkill_twice_every_input_once, .fini = broker_fini,
 		    "one only");
 		return;
 	}
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0)
-		topics_main();
-	cr_assert_eq(wait_child(pid, 60000), 0, "topics not created");
+	{
+		static const struct ktxnfix_topic t[] = {
+			{ "ktxn.in", PARTS, NULL }, { "ktxn.out", PARTS, NULL },
+		};
+
+		ktxnfix_topics(bootstrap, t, 2);
+	}
 
 	/* the input: keys k0..k6, values v0..v2999, partitions by key */
 	snprintf(path, sizeof(path), "/tmp/ktxn-in-%d", (int)getpid());
@@ -248,12 +187,12 @@ Test(ktxn, sigkill_twice_every_input_once, .fini = broker_fini,
 		/* mid-stream: inputs left, a transaction open */
 		cr_assert_lt(have, N_IN, "stage %d finished before its kill", k);
 		cr_log_info("stage %d killed with %d outputs committed", k, have);
-		cr_assert_eq(wait_child(pid, 10000), 128 + SIGKILL);
+		cr_assert_eq(ktxnfix_wait(pid, 10000), 128 + SIGKILL);
 	}
 	pid = stage_start();
 	have = wait_committed(N_IN, 120000);
 	cr_assert_eq(kill(pid, SIGTERM), 0);
-	cr_assert_eq(wait_child(pid, 60000), 0, "the last stage's exit");
+	cr_assert_eq(ktxnfix_wait(pid, 60000), 0, "the last stage's exit");
 
 	/* exactly once, in each partition's order */
 	out = committed_out();

@@ -639,6 +639,36 @@ topic_lines(const char *bootstrap, const char *topic, int n,
 }
 
 /*
+ * The two-site fleet with the line kafka appended (k.yaml: the embedded
+ * cluster), the simulator on the scenario scen, tocsind started on k.yaml;
+ * the cluster's bootstrap in bootstrap.
+ */
+static void
+kafka_daemon(struct env *e, const char *kafka, const char *scen,
+    char *bootstrap, size_t len)
+{
+	char out[128], path[128], *yaml, *k;
+
+	env_init(e, 5);
+	env_path(e, "incidents.jsonl", out, sizeof(out));
+	fleet_yaml(e, "live.yaml", out, 0);
+	yaml = read_env_file(e, "live.yaml");
+	k = malloc(strlen(yaml) + strlen(kafka) + 1);
+	cr_assert_not_null(k);
+	strcpy(k, yaml);
+	strcat(k, kafka);
+	tenv_write_file(e->dir, "k.yaml", k);
+	free(k);
+	free(yaml);
+	tenv_write_file(e->dir, "scen", scen);
+	sim_start(e, "live.yaml", "scen");
+	daemon_start(e, "k.yaml", NULL);
+	env_path(e, "tocsind.err", path, sizeof(path));
+	cr_assert_eq(pubfix_mock_bootstrap(path, bootstrap, len, 10000), 0,
+	    "no mock bootstrap in the log");
+}
+
+/*
  * kafka.alarms and kafka.telemetry set (the embedded cluster): mains
  * fails at T1 at 500 ms and comes back at 3 s.  tocsin.alarms has T1's
  * MAINS_FAIL raise and then its clear, keyed by T1's area, in the form
@@ -650,7 +680,7 @@ topic_lines(const char *bootstrap, const char *topic, int n,
 Test(tocsind_live, kafka_gets_raw_alarms_and_telemetry)
 {
 	struct env e;
-	char out[128], path[128], bootstrap[128], *yaml, *log, *alarms, *tel;
+	char bootstrap[128], *log, *alarms, *tel;
 	const char *want[2];
 	json_t *evs, *op;
 	int low = 0, high = 0, t2 = 0, bad = 0;
@@ -661,28 +691,9 @@ Test(tocsind_live, kafka_gets_raw_alarms_and_telemetry)
 		    "(librdkafka's threads are invisible to TSan)");
 		return;
 	}
-	env_init(&e, 5);
-	env_path(&e, "incidents.jsonl", out, sizeof(out));
-	fleet_yaml(&e, "live.yaml", out, 0);
-	yaml = read_env_file(&e, "live.yaml");
-	tenv_write_file(e.dir, "k.yaml", yaml);
-	env_path(&e, "k.yaml", path, sizeof(path));
-	{
-		FILE *fp = fopen(path, "a");
-
-		cr_assert_not_null(fp);
-		fputs("kafka: {alarms: tocsin.alarms, telemetry: "
-		    "tocsin.telemetry}\n", fp);
-		fclose(fp);
-	}
-	free(yaml);
-	tenv_write_file(e.dir, "scen", "500ms site:T1 mains_fail\n"
-	    "3s site:T1 mains_restore\n");
-	sim_start(&e, "live.yaml", "scen");
-	daemon_start(&e, "k.yaml", NULL);
-	env_path(&e, "tocsind.err", path, sizeof(path));
-	cr_assert_eq(pubfix_mock_bootstrap(path, bootstrap, sizeof(bootstrap),
-	    10000), 0, "no mock bootstrap in the log");
+	kafka_daemon(&e, "kafka: {alarms: tocsin.alarms, telemetry: "
+	    "tocsin.telemetry}\n", "500ms site:T1 mains_fail\n"
+	    "3s site:T1 mains_restore\n", bootstrap, sizeof(bootstrap));
 
 	evs = wait_for(&e, "incidents.jsonl", "MAINS_FAIL incident at T1",
 	    has_mains_opened, NULL);
@@ -821,36 +832,20 @@ events_until(const char *text, int64_t t)
 Test(tocsind_live, tocsin_alarms_partition_replays_to_the_same_events)
 {
 	struct env e;
-	char path[128], out[128], bootstrap[128], *yaml, *p, *vals = NULL;
+	char bootstrap[128], *p, *vals = NULL;
 	char *live, *got, *want, *rout;
 	const char *want_ev[2] = { NULL, "sla_breached" };
 	int64_t breach_at = 0, tick = 0, end;
 	struct proc_result r;
 	json_t *evs, *br;
-	FILE *fp;
 
 	if (!tenv_kafka()) {
 		cr_skip_test("a ThreadSanitizer tocsind has no Kafka publisher "
 		    "(librdkafka's threads are invisible to TSan)");
 		return;
 	}
-	env_init(&e, 5);
-	env_path(&e, "incidents.jsonl", out, sizeof(out));
-	fleet_yaml(&e, "live.yaml", out, 0);
-	yaml = read_env_file(&e, "live.yaml");
-	tenv_write_file(e.dir, "k.yaml", yaml);
-	free(yaml);
-	env_path(&e, "k.yaml", path, sizeof(path));
-	fp = fopen(path, "a");
-	cr_assert_not_null(fp);
-	fputs("kafka: {alarms: tocsin.alarms}\n", fp);
-	fclose(fp);
-	tenv_write_file(e.dir, "scen", "500ms site:T1 mains_fail\n");
-	sim_start(&e, "live.yaml", "scen");
-	daemon_start(&e, "k.yaml", NULL);
-	env_path(&e, "tocsind.err", path, sizeof(path));
-	cr_assert_eq(pubfix_mock_bootstrap(path, bootstrap, sizeof(bootstrap),
-	    10000), 0, "no mock bootstrap in the log");
+	kafka_daemon(&e, "kafka: {alarms: tocsin.alarms}\n",
+	    "500ms site:T1 mains_fail\n", bootstrap, sizeof(bootstrap));
 
 	evs = wait_for(&e, "incidents.jsonl", "MAINS_FAIL incident at T1",
 	    has_mains_opened, NULL);

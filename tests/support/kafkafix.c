@@ -132,6 +132,22 @@ kfx_close(struct kfx *x, int timeout_ms)
 	x->loop = NULL;
 }
 
+/* Offers r at its shard's next position (kpart, koffset -1): offer()'s
+ * answer; the position moves on when it took r. */
+static int
+kfx_offer_rec(struct kfx *x, struct pub_rec *r)
+{
+	int rc;
+
+	r->pos = x->next_pos[r->shard];
+	r->kpart = -1;
+	r->koffset = -1;
+	rc = x->sink->ops->offer(x->sink, r);
+	if (rc == 0)
+		x->next_pos[r->shard]++;
+	return rc;
+}
+
 int
 kfx_offer_event(struct kfx *x, unsigned shard, unsigned n, uint64_t seq,
     size_t bytes)
@@ -153,18 +169,13 @@ kfx_offer_event(struct kfx *x, unsigned shard, unsigned n, uint64_t seq,
 	memcpy(json + len, "\"}", 3);
 	len += 2;
 	memset(&r, 0, sizeof(r));
-	r.pos = x->next_pos[shard];
 	r.shard = shard;
 	r.kind = PUB_EVENT;
 	r.seq = seq;
 	r.id = id;
 	r.json = json;
 	r.jsonlen = len;
-	r.kpart = -1;
-	r.koffset = -1;
-	rc = x->sink->ops->offer(x->sink, &r);
-	if (rc == 0)
-		x->next_pos[shard]++;
+	rc = kfx_offer_rec(x, &r);
 	free(json);
 	return rc;
 }
@@ -177,7 +188,6 @@ kfx_offer_kind(struct kfx *x, unsigned shard, uint8_t kind, int32_t kpart,
 	int rc;
 
 	memset(&r, 0, sizeof(r));
-	r.pos = x->next_pos[shard];
 	r.shard = shard;
 	r.kind = kind;
 	r.id = "INC-X";
@@ -196,12 +206,10 @@ kfx_offer_alarm(struct kfx *x, unsigned shard, const char *area, unsigned n)
 {
 	char dev[32], site[32];
 	struct pub_rec r;
-	int rc;
 
 	snprintf(dev, sizeof(dev), "D%u", n);
 	snprintf(site, sizeof(site), "S%u", n);
 	memset(&r, 0, sizeof(r));
-	r.pos = x->next_pos[shard];
 	r.shard = shard;
 	r.kind = PUB_ALARM;
 	r.at = 1700000000000LL + n;
@@ -212,31 +220,19 @@ kfx_offer_alarm(struct kfx *x, unsigned shard, const char *area, unsigned n)
 	r.edge = n % 2 == 0 ? ALARM_RAISE : ALARM_CLEAR;
 	r.severity = SEV_CRITICAL;
 	r.value = n % 7 == 0 ? NAN : n / 2.0;
-	r.kpart = -1;
-	r.koffset = -1;
-	rc = x->sink->ops->offer(x->sink, &r);
-	if (rc == 0)
-		x->next_pos[shard]++;
-	return rc;
+	return kfx_offer_rec(x, &r);
 }
 
 int
 kfx_offer_tick(struct kfx *x, unsigned shard, int64_t at)
 {
 	struct pub_rec r;
-	int rc;
 
 	memset(&r, 0, sizeof(r));
-	r.pos = x->next_pos[shard];
 	r.shard = shard;
 	r.kind = PUB_TICK;
 	r.at = at;
-	r.kpart = -1;
-	r.koffset = -1;
-	rc = x->sink->ops->offer(x->sink, &r);
-	if (rc == 0)
-		x->next_pos[shard]++;
-	return rc;
+	return kfx_offer_rec(x, &r);
 }
 
 static void

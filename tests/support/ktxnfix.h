@@ -1,0 +1,34 @@
+/*
+ * ktxnfix.h - for tests of Kafka stages in child processes (test_ktxn,
+ * test_cstage): topics made by a child (no librdkafka thread in the test
+ * process, which forks the stages), children waited for by PID with a
+ * bound, topics read as kcat reads them at an isolation level.
+ */
+#ifndef TOCSIN_TEST_KTXNFIX_H
+#define TOCSIN_TEST_KTXNFIX_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct ktxnfix_topic {
+	const char	*name;
+	int		 partitions;
+	const char	*cleanup;	/* cleanup.policy, or NULL */
+};
+
+/* Makes the topics on the broker at bootstrap (a child, 60 s at most);
+ * asserts they were made. */
+void	 ktxnfix_topics(const char *bootstrap, const struct ktxnfix_topic *t,
+	    size_t n);
+/* pid's exit status (128 + the signal for a kill), or -1 after timeout_ms
+ * (then it is killed). */
+int	 ktxnfix_wait(pid_t pid, int timeout_ms);
+/* The whole topic, kcat's fmt per message, at isolation ("read_committed"
+ * or "read_uncommitted"); malloc'd. */
+char	*ktxnfix_read(const char *bootstrap, const char *topic,
+	    const char *isolation, const char *fmt);
+/* Its message count at isolation. */
+int	 ktxnfix_count(const char *bootstrap, const char *topic,
+	    const char *isolation);
+
+#endif
