@@ -132,16 +132,18 @@ kfx_close(struct kfx *x, int timeout_ms)
 	x->loop = NULL;
 }
 
-/* Offers r at its shard's next position (kpart, koffset -1): offer()'s
- * answer; the position moves on when it took r. */
+/* Offers r at its shard's next position, from tocsin.actions' kpart and
+ * koffset (-1: not an action's): offer()'s answer; the position moves on
+ * when it took r. */
 static int
-kfx_offer_rec(struct kfx *x, struct pub_rec *r)
+kfx_offer_rec(struct kfx *x, struct pub_rec *r, int32_t kpart,
+    int64_t koffset)
 {
 	int rc;
 
 	r->pos = x->next_pos[r->shard];
-	r->kpart = -1;
-	r->koffset = -1;
+	r->kpart = kpart;
+	r->koffset = koffset;
 	rc = x->sink->ops->offer(x->sink, r);
 	if (rc == 0)
 		x->next_pos[r->shard]++;
@@ -175,7 +177,7 @@ kfx_offer_event(struct kfx *x, unsigned shard, unsigned n, uint64_t seq,
 	r.id = id;
 	r.json = json;
 	r.jsonlen = len;
-	rc = kfx_offer_rec(x, &r);
+	rc = kfx_offer_rec(x, &r, -1, -1);
 	free(json);
 	return rc;
 }
@@ -185,7 +187,6 @@ kfx_offer_kind(struct kfx *x, unsigned shard, uint8_t kind, int32_t kpart,
     int64_t koffset)
 {
 	struct pub_rec r;
-	int rc;
 
 	memset(&r, 0, sizeof(r));
 	r.shard = shard;
@@ -193,12 +194,7 @@ kfx_offer_kind(struct kfx *x, unsigned shard, uint8_t kind, int32_t kpart,
 	r.id = "INC-X";
 	r.json = kind == PUB_STATE ? "{\"state\":1}" : NULL;
 	r.jsonlen = r.json ? strlen(r.json) : 0;
-	r.kpart = kpart;
-	r.koffset = koffset;
-	rc = x->sink->ops->offer(x->sink, &r);
-	if (rc == 0)
-		x->next_pos[shard]++;
-	return rc;
+	return kfx_offer_rec(x, &r, kpart, koffset);
 }
 
 int
@@ -220,7 +216,7 @@ kfx_offer_alarm(struct kfx *x, unsigned shard, const char *area, unsigned n)
 	r.edge = n % 2 == 0 ? ALARM_RAISE : ALARM_CLEAR;
 	r.severity = SEV_CRITICAL;
 	r.value = n % 7 == 0 ? NAN : n / 2.0;
-	return kfx_offer_rec(x, &r);
+	return kfx_offer_rec(x, &r, -1, -1);
 }
 
 int
@@ -232,7 +228,7 @@ kfx_offer_tick(struct kfx *x, unsigned shard, int64_t at)
 	r.shard = shard;
 	r.kind = PUB_TICK;
 	r.at = at;
-	return kfx_offer_rec(x, &r);
+	return kfx_offer_rec(x, &r, -1, -1);
 }
 
 static void
