@@ -42,7 +42,7 @@
 #define NSITES	24
 #define NAREAS	6
 #define T0	1795392000000LL	/* 2026-11-23T00:00:00Z */
-#define HOURS	240		/* of storm: long enough to kill it mid-way */
+#define HOURS	120		/* of storm: long enough to kill it mid-way */
 
 static char bootstrap[128], dir[128], cfgpath[256];
 static atomic_int stop_flag;

@@ -97,7 +97,7 @@ ktxnfix_read(const char *bootstrap, const char *topic, const char *isolation,
 	snprintf(cmd, sizeof(cmd), "kcat -C -b %s -t %s -o beginning -e -q -X "
 	    "isolation.level=%s -f '%s' 2>/dev/null", bootstrap, topic,
 	    isolation, fmt);
-	return pubfix_sh(cmd, 60000);
+	return pubfix_sh(cmd, 120000);
 }
 
 int
