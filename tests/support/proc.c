@@ -25,11 +25,17 @@ proc_now(void)
 }
 
 static void
-proc_append(char **buf, size_t *len, const char *data, size_t n)
+proc_append(char **buf, size_t *len, size_t *cap, const char *data, size_t n)
 {
-	*buf = realloc(*buf, *len + n + 1);
-	if (*buf == NULL)
-		abort();
+	/* doubling: a realloc per read of a long output is quadratic where
+	 * realloc always copies (AddressSanitizer's allocator) */
+	if (*len + n + 1 > *cap) {
+		while (*len + n + 1 > *cap)
+			*cap = *cap ? *cap * 2 : 65536;
+		*buf = realloc(*buf, *cap);
+		if (*buf == NULL)
+			abort();
+	}
 	memcpy(*buf + *len, data, n);
 	*len += n;
 	(*buf)[*len] = '\0';
@@ -39,7 +45,7 @@ int
 proc_run(char *const argv[], int timeout_ms, struct proc_result *r)
 {
 	int po[2], pe[2], st = 0, open_fds = 2;
-	size_t lo = 0, le = 0;
+	size_t lo = 0, le = 0, co = 0, ce = 0;
 	double start = proc_now(), deadline = start + timeout_ms / 1000.0;
 	pid_t pid;
 
@@ -90,9 +96,11 @@ proc_run(char *const argv[], int timeout_ms, struct proc_result *r)
 			n = read(pf[i].fd, buf, sizeof(buf));
 			if (n > 0) {
 				if (i == 0)
-					proc_append(&r->out, &lo, buf, (size_t)n);
+					proc_append(&r->out, &lo, &co, buf,
+					    (size_t)n);
 				else
-					proc_append(&r->err, &le, buf, (size_t)n);
+					proc_append(&r->err, &le, &ce, buf,
+					    (size_t)n);
 			} else {
 				close(i == 0 ? po[0] : pe[0]);
 				if (i == 0)
