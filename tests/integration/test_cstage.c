@@ -116,10 +116,11 @@ write_config(void)
 }
 
 /*
- * The storm: HOURS hours in 20 s steps; each step may fail or restore mains at
- * a site (then its battery discharges, later runs low), open or close a
- * door, flap a rectifier; an area storm at 02:00 every 12 hours.  Lines go to part[p]
- * (p the area's shard); a tick a minute to both.  Returns the line count.
+ * The storm: HOURS hours in 20 s steps; each step may fail or restore
+ * mains at a site (then its battery discharges, later runs low), open or
+ * close a door, flap a rectifier; an area storm at 02:00 every 12 hours.
+ * Lines go to part[p] (p the area's shard); a tick a minute to both.
+ * Returns the line count.
  */
 static int
 generate(FILE *part[P], const struct config *cfg)
@@ -243,25 +244,6 @@ stage_main(void)
 	_exit(rc == 0 ? 0 : 1);
 }
 
-static pid_t
-child(void (*fn)(void))
-{
-	pid_t pid = fork();
-
-	cr_assert_geq(pid, 0);
-	if (pid == 0)
-		fn();
-	return pid;
-}
-
-/* tocsin.incidents read_committed, "%k|%s" lines. */
-static char *
-committed(void)
-{
-	return ktxnfix_read(bootstrap, "tocsin.incidents", "read_committed",
-	    "%k|%s\\n");
-}
-
 /* The events on tocsin.incidents as a consumer at isolation sees them. */
 static int
 count_events(const char *isolation)
@@ -269,19 +251,6 @@ count_events(const char *isolation)
 	return ktxnfix_count(bootstrap, "tocsin.incidents", isolation);
 }
 
-static int
-wait_committed(int n, int timeout_ms)
-{
-	int64_t end = tenv_mono_ms() + timeout_ms;
-
-	for (;;) {
-		int have = count_events("read_committed");
-
-		if (have >= n || tenv_mono_ms() >= end)
-			return have;
-		usleep(100000);
-	}
-}
 
 /* Each incident's events, in order: id -> array of JSON strings. */
 static void
@@ -333,6 +302,7 @@ feed(int p, const char *file, int c)
 Test(cstage, sigkill_twice_equals_a_replay_of_each_partition,
     .fini = broker_fini, .timeout = 420)
 {
+	const char *why;
 	struct config *cfg;
 	FILE *part[P];
 	char path[P][256], cmd[768];
@@ -344,15 +314,8 @@ Test(cstage, sigkill_twice_equals_a_replay_of_each_partition,
 	pid_t pid;
 	char *out, *save, *l;
 
-	if (!tenv_kafka()) {
-		cr_skip_test("ThreadSanitizer: librdkafka's threads are "
-		    "invisible to it");
-		return;
-	}
-	if (broker_start(bootstrap, sizeof(bootstrap))[0] == '\0') {
-		cr_skip_test("no Kafka broker here (tests/kafka/broker.sh needs "
-		    "java and mvn): the correlator is checked against a real "
-		    "one only");
+	if ((why = ktxnfix_broker(bootstrap, sizeof(bootstrap))) != NULL) {
+		cr_skip_test("%s", why);
 		return;
 	}
 	snprintf(dir, sizeof(dir), "/tmp/cstage-%d", (int)getpid());
@@ -421,7 +384,7 @@ Test(cstage, sigkill_twice_equals_a_replay_of_each_partition,
 	 * been in the producer's queue) is printed, not judged: the equality
 	 * below is.
 	 */
-	pid = child(stage_main);
+	pid = ktxnfix_child(stage_main);
 	for (int c = 0; c < CHUNKS; c++) {
 		for (int p = 0; p < P; p++)
 			feed(p, path[p], c);
@@ -431,7 +394,8 @@ Test(cstage, sigkill_twice_equals_a_replay_of_each_partition,
 			/* progress of this one, not the last one's */
 			int need = last_done + total / CHUNKS / 2;
 
-			have = wait_committed(need, 120000);
+			have = ktxnfix_wait_committed(bootstrap,
+			    "tocsin.incidents", need, 120000);
 			cr_assert_geq(have, need, "%d of %d events committed "
 			    "after %d tenths", have, total, c + 1);
 			c++;
@@ -452,7 +416,7 @@ Test(cstage, sigkill_twice_equals_a_replay_of_each_partition,
 			    all - done - gap);
 			gap = all - done;
 			last_done = done;
-			pid = child(stage_main);
+			pid = ktxnfix_child(stage_main);
 		}
 	}
 	/* how often a kill found outputs of an open transaction on the
@@ -460,11 +424,13 @@ Test(cstage, sigkill_twice_equals_a_replay_of_each_partition,
 	 * judged; the equality below is */
 	cr_log_info("kills that left produced, uncommitted events: %d of 2",
 	    open_outputs);
-	have = wait_committed(total, 180000);
+	have = ktxnfix_wait_committed(bootstrap, "tocsin.incidents", total,
+	    180000);
 	cr_assert_eq(kill(pid, SIGTERM), 0);
 	cr_assert_eq(ktxnfix_wait(pid, 60000), 0, "the last correlator's exit");
 
-	out = committed();
+	out = ktxnfix_read(bootstrap, "tocsin.incidents", "read_committed",
+	    "%k|%s\\n");
 	for (l = strtok_r(out, "\n", &save); l != NULL;
 	    l = strtok_r(NULL, "\n", &save)) {
 		char *bar = strchr(l, '|');

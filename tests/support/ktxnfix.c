@@ -10,6 +10,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "tests/support/kbroker.h"
 #include "tests/support/ktxnfix.h"
 #include "tests/support/pubfix.h"
 #include "tests/support/tenv.h"
@@ -110,3 +111,42 @@ ktxnfix_count(const char *bootstrap, const char *topic, const char *isolation)
 	return n;
 }
 
+
+int
+ktxnfix_wait_committed(const char *bootstrap, const char *topic, int n,
+    int timeout_ms)
+{
+	int64_t end = tenv_mono_ms() + timeout_ms;
+
+	for (;;) {
+		int have = ktxnfix_count(bootstrap, topic, "read_committed");
+
+		if (have >= n || tenv_mono_ms() >= end)
+			return have;
+		usleep(100000);
+	}
+}
+
+pid_t
+ktxnfix_child(void (*fn)(void))
+{
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		fn();
+		_exit(127);
+	}
+	return pid;
+}
+
+const char *
+ktxnfix_broker(char *bootstrap, size_t len)
+{
+	if (!tenv_kafka())
+		return "ThreadSanitizer: librdkafka's threads are invisible to it";
+	if (broker_start(bootstrap, len)[0] == '\0')
+		return "no Kafka broker here (tests/kafka/broker.sh needs java "
+		    "and mvn): transactions are checked against a real one only";
+	return NULL;
+}

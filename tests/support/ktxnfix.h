@@ -16,6 +16,11 @@ struct ktxnfix_topic {
 	const char	*cleanup;	/* cleanup.policy, or NULL */
 };
 
+/* A real broker for the test (tests/support/kbroker; the suite's .fini
+ * is broker_fini): NULL, its bootstrap in bootstrap, or why the test is
+ * skipped (ThreadSanitizer, which cannot see librdkafka's threads; no
+ * java or mvn for tests/kafka/broker.sh). */
+const char *ktxnfix_broker(char *bootstrap, size_t len);
 /* Makes the topics on the broker at bootstrap (a child, 60 s at most);
  * asserts they were made. */
 void	 ktxnfix_topics(const char *bootstrap, const struct ktxnfix_topic *t,
@@ -30,5 +35,11 @@ char	*ktxnfix_read(const char *bootstrap, const char *topic,
 /* Its message count at isolation. */
 int	 ktxnfix_count(const char *bootstrap, const char *topic,
 	    const char *isolation);
+/* Waits (timeout_ms at most) until read_committed counts at least n
+ * messages on topic; returns the last count. */
+int	 ktxnfix_wait_committed(const char *bootstrap, const char *topic, int n,
+	    int timeout_ms);
+/* fork(): fn in the child (it must not return), its PID here. */
+pid_t	 ktxnfix_child(void (*fn)(void));
 
 #endif
