@@ -428,10 +428,10 @@ kf_log_refused(struct kf *kf, const char *topic, const char *what,
 }
 
 static int
-kf_produce(struct kf *kf, rd_kafka_topic_t *t, const void *val, size_t len,
-    const void *key, size_t keylen, void *opaque)
+kf_produce(struct kf *kf, rd_kafka_topic_t *t, int32_t part, const void *val,
+    size_t len, const void *key, size_t keylen, void *opaque)
 {
-	if (rd_kafka_produce(t, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+	if (rd_kafka_produce(t, part, RD_KAFKA_MSG_F_COPY,
 	    (void *)(uintptr_t)val, len, key, keylen, opaque) == -1)
 		return (int)rd_kafka_last_error();
 	kf->inflight++;
@@ -498,46 +498,26 @@ kf_offer_failed(struct kf *kf, struct kf_shard *sh, const struct pub_rec *r,
  * behind a tick of this instance.  That holds only when the partitions
  * are the shards (an area's partition is then its shard), so with another
  * count, or before the partitioner has seen the count, the tick is done in
- * its turn unproduced (a later one carries the time) and counted.
+ * its turn unproduced (a later one carries the time) and counted: the
+ * partition, or -1.
  */
-static int
-kf_offer_tick(struct kf *kf, struct kf_shard *sh, const struct pub_rec *r)
+static int32_t
+kf_tick_partition(struct kf *kf, unsigned shard)
 {
 	int32_t parts = atomic_load_explicit(&kf->alarm_parts,
 	    memory_order_relaxed);
-	uint64_t ticket = sh->tail;
-	size_t len;
-	int err;
 
-	if (parts != (int32_t)kf->tick_shards || r->shard >= kf->tick_shards) {
-		kf->st.ticks_skipped++;
-		if (parts > 0 && parts != kf->tick_told) {
-			kf->tick_told = parts;
-			log_warnx("kafka: %s has %d partitions and daemon.shards "
-			    "is %u: no ticks on it (stream time needs one "
-			    "partition per shard, docs/scaleout.md)",
-			    rd_kafka_topic_name(kf->t_alarm), parts,
-			    kf->tick_shards);
-		}
-		(void)kf_push(sh, r->pos, 1, -1, -1);
-		kf_advance(kf, r->shard);
-		return 0;
+	if (parts == (int32_t)kf->tick_shards && shard < kf->tick_shards)
+		return (int32_t)shard;
+	kf->st.ticks_skipped++;
+	if (parts > 0 && parts != kf->tick_told) {
+		kf->tick_told = parts;
+		log_warnx("kafka: %s has %d partitions and daemon.shards is %u: "
+		    "no ticks on it (stream time needs one partition per shard, "
+		    "docs/scaleout.md)", rd_kafka_topic_name(kf->t_alarm), parts,
+		    kf->tick_shards);
 	}
-	kf->alarm_json.n = 0;
-	len = incjson_tick(&kf->alarm_json, r->at, kf->tick_source);
-	if (rd_kafka_produce(kf->t_alarm, (int32_t)r->shard,
-	    RD_KAFKA_MSG_F_COPY, kf->alarm_json.p, len, NULL, 0,
-	    (void *)(uintptr_t)(ticket << 17 | (uint64_t)r->shard << 1 | 1)) ==
-	    -1) {
-		err = (int)rd_kafka_last_error();
-		return kf_offer_failed(kf, sh, r, kf->t_alarm, err, len);
-	}
-	kf->inflight++;
-	kf->inflight_bytes += len;
-	kf->st.produced++;
-	kf->st.ticks_produced++;
-	(void)kf_push(sh, r->pos, 0, -1, -1);
-	return 0;
+	return -1;
 }
 
 static int
@@ -548,6 +528,7 @@ kf_offer(struct pub_sink *s, const struct pub_rec *r)
 	struct kf_shard *sh;
 	const char *key = r->id, *val = r->json;
 	size_t len = r->jsonlen;
+	int32_t part = RD_KAFKA_PARTITION_UA;
 	uint64_t ticket;
 	int err;
 
@@ -566,9 +547,14 @@ kf_offer(struct pub_sink *s, const struct pub_rec *r)
 	else if (r->kind == PUB_ACTION)
 		kf_action_done(kf, r->kpart, r->koffset);
 	else if (r->kind == PUB_TICK && kf->t_alarm != NULL &&
-	    kf->tick_shards > 0)
-		return kf_offer_tick(kf, sh, r);
-	else if (r->kind == PUB_ALARM && kf->t_alarm != NULL) {
+	    kf->tick_shards > 0 && (part = kf_tick_partition(kf,
+	    r->shard)) >= 0) {
+		kf->alarm_json.n = 0;
+		len = incjson_tick(&kf->alarm_json, r->at, kf->tick_source);
+		val = kf->alarm_json.p;
+		key = NULL;
+		t = kf->t_alarm;
+	} else if (r->kind == PUB_ALARM && kf->t_alarm != NULL) {
 		/*
 		 * tocsin.alarms: key = the area (one area's transitions stay
 		 * in order on one partition, as DESIGN.md's scale-out reads
@@ -593,10 +579,12 @@ kf_offer(struct pub_sink *s, const struct pub_rec *r)
 		return 0;
 	}
 	ticket = sh->tail;
-	err = kf_produce(kf, t, val, len, key, key ? strlen(key) : 0,
+	err = kf_produce(kf, t, part, val, len, key, key ? strlen(key) : 0,
 	    (void *)(uintptr_t)(ticket << 17 | (uint64_t)r->shard << 1 | 1));
 	if (err == 0) {
 		kf->st.produced++;
+		if (r->kind == PUB_TICK)
+			kf->st.ticks_produced++;
 		(void)kf_push(sh, r->pos, 0,
 		    r->kind == PUB_REJECTED ? r->kpart : -1, r->koffset);
 		return 0;
@@ -866,8 +854,8 @@ kf_rej_send(struct kf *kf, struct kf_rej *rj)
 	int err;
 
 	rj->tries++;
-	err = kf_produce(kf, kf->t_rej, rj->val, rj->vallen, rj->key,
-	    rj->keylen, rj);
+	err = kf_produce(kf, kf->t_rej, RD_KAFKA_PARTITION_UA, rj->val,
+	    rj->vallen, rj->key, rj->keylen, rj);
 	if (err == 0) {
 		kf->st.produced++;
 		return;
@@ -1589,8 +1577,8 @@ kafka_telemetry(struct pub_sink *s, uint32_t device, const char *key,
 		return -ENOTCONN;
 	if (kf->fatal)
 		return -EAGAIN;
-	err = kf_produce(kf, kf->t_tel, json, len, key, strlen(key),
-	    (void *)((uintptr_t)device << 2 | 2));
+	err = kf_produce(kf, kf->t_tel, RD_KAFKA_PARTITION_UA, json, len, key,
+	    strlen(key), (void *)((uintptr_t)device << 2 | 2));
 	if (err == 0) {
 		kf->st.telemetry_produced++;
 		return 0;
