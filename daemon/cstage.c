@@ -50,6 +50,7 @@ struct cstage {
 	struct ktxn	*t;
 	rd_kafka_t	*reader;	/* the changelog's, no group */
 	struct cs_part	 parts[CSTAGE_MAX_PARTS];
+	struct incjson_buf jb;		/* an event's JSON, reused */
 	struct cstage_stats st;
 	int		 failed;	/* a rebuild failed: stop */
 	char		 err[512];
@@ -64,15 +65,15 @@ cs_event(void *arg, const struct corr_event *ev)
 {
 	struct cs_part *pt = arg;
 	struct cstage *cs = pt->cs;
-	char *json;
+	size_t n;
 
 	if (cs->t == NULL)
 		return;		/* a rebuild: the changelog's state, no events */
-	json = incjson_encode(cs->cfg->fleet, ev);
+	cs->jb.n = 0;
+	n = incjson_append(&cs->jb, cs->cfg->fleet, ev);
 	if (ktxn_produce(cs->t, cs->cfg->incidents, -1, ev->inc->id,
-	    strlen(ev->inc->id), json, strlen(json)) == 0)
+	    strlen(ev->inc->id), cs->jb.p, n - 1) == 0)	/* not the '\n' */
 		cs->st.events++;
-	free(json);
 }
 
 static const struct corr_sink_ops cs_sink_ops = {
@@ -140,9 +141,12 @@ static int
 cs_flush(void *arg, struct ktxn *t)
 {
 	struct cstage *cs = arg;
+	uint64_t *gone = NULL;		/* nums the engine no longer has */
+	size_t ngone = 0, capgone = 0;
+	int rc = 0;
 
 	(void)t;
-	for (unsigned p = 0; p < CSTAGE_MAX_PARTS; p++) {
+	for (unsigned p = 0; p < CSTAGE_MAX_PARTS && rc == 0; p++) {
 		struct cs_part *pt = &cs->parts[p];
 		struct cs_walk w = { pt, { 0 }, 0 };
 		char key[8 + CORR_ID_LEN], idbuf[CORR_ID_LEN], *buf;
@@ -155,42 +159,41 @@ cs_flush(void *arg, struct ktxn *t)
 		u64map_init(&w.live);
 		corr_engine_dump(pt->e, corr_engine_now(pt->e), cs_walk_one,
 		    &w);
-		/* gone from the engine: a tombstone (deleting while walking
-		 * is not allowed: collect, then delete) */
-		while (w.rc == 0 && u64map_next(&pt->sent, &i, &num, &v)) {
-			if (u64map_get(&w.live, num) != NULL)
-				continue;
+		/* gone from the engine: a tombstone, and forgotten (the map
+		 * must not change while it is walked: collect, then delete) */
+		while (u64map_next(&pt->sent, &i, &num, &v))
+			if (u64map_get(&w.live, num) == NULL) {
+				if (ngone == capgone) {
+					capgone = capgone ? capgone * 2 : 16;
+					gone = xreallocarray(gone, capgone,
+					    sizeof(*gone));
+				}
+				gone[ngone++] = num;
+			}
+		for (size_t g = 0; g < ngone && w.rc == 0; g++) {
+			struct cs_rec *r = u64map_del(&pt->sent, gone[g]);
+
+			xfree(r->p);
+			xfree(r);
 			corr_id_format(idbuf, sizeof(idbuf),
-			    cs->cfg->cc->id_prefix, p, num);
+			    cs->cfg->cc->id_prefix, p, gone[g]);
 			snprintf(key, sizeof(key), "inc:%s", idbuf);
 			if (cs_changelog(cs, p, key, NULL, 0) != 0)
 				w.rc = -1;
 		}
-		for (i = 0; w.rc == 0 && u64map_next(&pt->sent, &i, &num,
-		    &v);) {
-			struct cs_rec *r = v;
-
-			if (u64map_get(&w.live, num) != NULL)
-				continue;
-			u64map_del(&pt->sent, num);
-			xfree(r->p);
-			xfree(r);
-			i = 0;		/* the table changed: again */
-		}
+		ngone = 0;
 		u64map_fini(&w.live);
-		if (w.rc != 0)
-			return -1;
-		if (corr_engine_save_head(pt->e, &buf, &n) != 0)
-			return -1;
-		snprintf(key, sizeof(key), "meta:%u", p);
-		if (cs_changelog(cs, p, key, buf, n) != 0) {
-			xfree(buf);
-			return -1;
+		if (w.rc != 0 || corr_engine_save_head(pt->e, &buf, &n) != 0) {
+			rc = -1;
+			break;
 		}
+		snprintf(key, sizeof(key), "meta:%u", p);
+		rc = cs_changelog(cs, p, key, buf, n);
 		xfree(buf);
 		pt->dirty = 0;
 	}
-	return 0;
+	xfree(gone);
+	return rc;
 }
 
 /* ---- the changelog's side ---- */
@@ -243,6 +246,7 @@ cs_rebuild(struct cstage *cs, unsigned p)
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
 	struct cs_kv *kv = NULL, *head = NULL;
 	struct corr_part hp = { NULL, 0 }, *incs = NULL;
+	const char **ids = NULL;	/* incs[i]'s incident id */
 	size_t nkv = 0, cap = 0, ninc = 0;
 	int64_t t0 = clock_mono_ms(), end = t0 + CS_REBUILD_MS;
 	int rc = -1, eof = 0;
@@ -295,6 +299,7 @@ cs_rebuild(struct cstage *cs, unsigned p)
 	/* the latest of each key: by key, then offset order */
 	qsort(kv, nkv, sizeof(*kv), cs_kv_cmp);
 	incs = xreallocarray(NULL, nkv ? nkv : 1, sizeof(*incs));
+	ids = xreallocarray(NULL, nkv ? nkv : 1, sizeof(*ids));
 	for (size_t i = 0; i < nkv; i++) {
 		if (i + 1 < nkv && strcmp(kv[i].key, kv[i + 1].key) == 0)
 			continue;	/* not the latest */
@@ -305,6 +310,7 @@ cs_rebuild(struct cstage *cs, unsigned p)
 		else if (strncmp(kv[i].key, "inc:", 4) == 0) {
 			incs[ninc].p = kv[i].val;
 			incs[ninc].n = kv[i].n;
+			ids[ninc] = kv[i].key + 4;
 			ninc++;
 		}
 	}
@@ -319,16 +325,12 @@ cs_rebuild(struct cstage *cs, unsigned p)
 	}
 	/* what the changelog holds is what was last written */
 	for (size_t i = 0; i < ninc; i++) {
-		const char *id = NULL;
 		unsigned shard;
 		uint64_t num;
 		struct cs_rec *r;
 
-		for (size_t k = 0; k < nkv; k++)
-			if (kv[k].val == incs[i].p)
-				id = kv[k].key + 4;
-		if (id == NULL || corr_id_parse(cs->cfg->cc->id_prefix, id,
-		    &shard, &num) != 0)
+		if (corr_id_parse(cs->cfg->cc->id_prefix, ids[i], &shard,
+		    &num) != 0)
 			continue;
 		r = xcalloc(1, sizeof(*r));
 		r->p = xmalloc(incs[i].n);
@@ -349,6 +351,7 @@ out:
 	}
 	xfree(kv);
 	xfree(incs);
+	xfree(ids);
 	rd_kafka_topic_partition_list_destroy(l);
 	if (rc != 0) {
 		cs_part_drop(pt);
@@ -486,6 +489,7 @@ cstage_run(const struct cstage_config *cfg, const atomic_int *stop,
 	int rc = 0;
 
 	cs->cfg = cfg;
+	incjson_buf_init(&cs->jb);
 	for (unsigned p = 0; p < CSTAGE_MAX_PARTS; p++) {
 		cs->parts[p].cs = cs;
 		cs->parts[p].p = p;
@@ -535,6 +539,7 @@ out:
 		u64map_fini(&cs->parts[p].sent);
 	if (st != NULL)
 		*st = cs->st;
+	incjson_buf_fini(&cs->jb);
 	xfree(cs);
 	return rc;
 }

@@ -192,20 +192,13 @@ ktxn_produce(struct ktxn *t, const char *topic, int32_t partition,
 {
 	rd_kafka_resp_err_t err;
 
-	err = rd_kafka_producev(t->prod, RD_KAFKA_V_TOPIC(topic),
+	/* a full queue drains as batches are sent */
+	while ((err = rd_kafka_producev(t->prod, RD_KAFKA_V_TOPIC(topic),
 	    RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA :
 	    partition), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 	    RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE((void *)val, len),
-	    RD_KAFKA_V_END);
-	while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-		/* the producer's queue drains as batches are sent */
+	    RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 		rd_kafka_poll(t->prod, 100);
-		err = rd_kafka_producev(t->prod, RD_KAFKA_V_TOPIC(topic),
-		    RD_KAFKA_V_PARTITION(partition < 0 ? RD_KAFKA_PARTITION_UA
-		    : partition), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-		    RD_KAFKA_V_KEY(key, keylen),
-		    RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_END);
-	}
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		log_warnx("ktxn: produce to %s: %s (the transaction aborts)",
 		    topic, rd_kafka_err2str(err));
