@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -42,6 +43,8 @@ struct cs_part {
 	struct corr_engine *e;		/* NULL: not owned */
 	struct u64map	 sent;		/* incident num -> struct cs_rec */
 	int		 dirty;		/* input since the last commit */
+	int64_t		 pos;		/* the input offset the changelog's
+					 * state is at ("pos:<p>"), or -1 */
 	struct corr_sink sink;
 };
 
@@ -145,7 +148,6 @@ cs_flush(void *arg, struct ktxn *t)
 	size_t ngone = 0, capgone = 0;
 	int rc = 0;
 
-	(void)t;
 	for (unsigned p = 0; p < CSTAGE_MAX_PARTS && rc == 0; p++) {
 		struct cs_part *pt = &cs->parts[p];
 		struct cs_walk w = { pt, { 0 }, 0 };
@@ -190,6 +192,15 @@ cs_flush(void *arg, struct ktxn *t)
 		snprintf(key, sizeof(key), "meta:%u", p);
 		rc = cs_changelog(cs, p, key, buf, n);
 		xfree(buf);
+		/* where this state is in the input: the offset this commit
+		 * sends for p, which a rebuild checks against the group's */
+		if (rc == 0 && (pt->pos = ktxn_position(t, (int32_t)p)) >= 0) {
+			char off[24];
+
+			snprintf(key, sizeof(key), "pos:%u", p);
+			snprintf(off, sizeof(off), "%" PRId64, pt->pos);
+			rc = cs_changelog(cs, p, key, off, strlen(off));
+		}
 		pt->dirty = 0;
 	}
 	xfree(gone);
@@ -216,6 +227,7 @@ cs_part_drop(struct cs_part *pt)
 	corr_engine_free(pt->e);
 	pt->e = NULL;
 	pt->dirty = 0;
+	pt->pos = -1;
 }
 
 /* The latest value of each key of one changelog partition. */
@@ -236,11 +248,96 @@ cs_kv_cmp(const void *a, const void *b)
 }
 
 /*
- * Engine p from changelog partition p read to its end: 0, or -1 with the
+ * The group's committed offsets of the alarms partitions ps[0..n), stable
+ * ones (a transaction that commits offsets and is not finished yet is
+ * waited for, KIP-447): out[i], -1 where none.  0, or -1 with the reason
+ * in cs->err.
+ */
+static int
+cs_committed(struct cstage *cs, const int32_t *ps, int n, int64_t *out)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n);
+	rd_kafka_ListConsumerGroupOffsets_t *req;
+	rd_kafka_AdminOptions_t *o;
+	rd_kafka_queue_t *q = rd_kafka_queue_new(cs->reader);
+	int64_t end = clock_mono_ms() + KTXN_TIMEOUT_MS;
+	char e[256];
+	int rc = -1;
+
+	for (int i = 0; i < n; i++) {
+		rd_kafka_topic_partition_list_add(l, cs->cfg->alarms, ps[i]);
+		out[i] = -1;
+	}
+	req = rd_kafka_ListConsumerGroupOffsets_new(cs->cfg->group, l);
+	o = rd_kafka_AdminOptions_new(cs->reader,
+	    RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+	(void)rd_kafka_AdminOptions_set_request_timeout(o, KTXN_TIMEOUT_MS, e,
+	    sizeof(e));
+	rd_kafka_error_destroy(rd_kafka_AdminOptions_set_require_stable_offsets(
+	    o, 1));
+	snprintf(cs->err, sizeof(cs->err), "committed offsets of %s: no "
+	    "answer in %d s", cs->cfg->group, KTXN_TIMEOUT_MS / 1000);
+	while (rc != 0 && clock_mono_ms() < end) {
+		const rd_kafka_ListConsumerGroupOffsets_result_t *res;
+		const rd_kafka_group_result_t **g;
+		const rd_kafka_topic_partition_list_t *got;
+		rd_kafka_event_t *ev;
+		size_t ng;
+		int unstable = 0;
+
+		rd_kafka_ListConsumerGroupOffsets(cs->reader, &req, 1, o, q);
+		ev = rd_kafka_queue_poll(q, KTXN_TIMEOUT_MS);
+		if (ev == NULL)
+			break;
+		if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+		    (res = rd_kafka_event_ListConsumerGroupOffsets_result(
+		    ev)) == NULL || (g =
+		    rd_kafka_ListConsumerGroupOffsets_result_groups(res,
+		    &ng)) == NULL || ng != 1 ||
+		    rd_kafka_group_result_error(g[0]) != NULL) {
+			snprintf(cs->err, sizeof(cs->err), "committed offsets "
+			    "of %s: %s", cs->cfg->group,
+			    rd_kafka_event_error_string(ev));
+			rd_kafka_event_destroy(ev);
+			usleep(200000);		/* this stage's own thread */
+			continue;
+		}
+		got = rd_kafka_group_result_partitions(g[0]);
+		for (int i = 0; got != NULL && i < got->cnt; i++) {
+			const rd_kafka_topic_partition_t *tp = &got->elems[i];
+
+			if (tp->err == RD_KAFKA_RESP_ERR_UNSTABLE_OFFSET_COMMIT)
+				unstable = 1;
+			for (int k = 0; k < n; k++)
+				if (ps[k] == tp->partition)
+					out[k] = tp->offset >= 0 ? tp->offset : -1;
+		}
+		rd_kafka_event_destroy(ev);
+		if (unstable)
+			usleep(200000);
+		else
+			rc = 0;
+	}
+	rd_kafka_ListConsumerGroupOffsets_destroy(req);
+	rd_kafka_AdminOptions_destroy(o);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_topic_partition_list_destroy(l);
+	return rc;
+}
+
+/*
+ * Engine p from changelog partition p read to its end, and far enough to
+ * hold the state at input offset want (the group's committed offset, -1:
+ * none): a transaction commits the state's records and the offsets
+ * together, but a read_committed reader sees the records only once the
+ * broker has written the commit's markers, which may come after the
+ * offsets are readable; a transaction left open by a killed instance
+ * holds the reader back until the broker aborts it (KTXN_TXN_TIMEOUT).
+ * pt->pos is then where the state is in the input.  0, or -1 with the
  * reason in cs->err.
  */
 static int
-cs_rebuild(struct cstage *cs, unsigned p)
+cs_rebuild(struct cstage *cs, unsigned p, int64_t want)
 {
 	struct cs_part *pt = &cs->parts[p];
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
@@ -248,9 +345,9 @@ cs_rebuild(struct cstage *cs, unsigned p)
 	struct corr_part hp = { NULL, 0 }, *incs = NULL;
 	const char **ids = NULL;	/* incs[i]'s incident id */
 	size_t nkv = 0, cap = 0, ninc = 0;
-	int64_t t0 = clock_mono_ms(), end = t0 + CS_REBUILD_MS;
-	int rc = -1, eof = 0;
-	char why[256];
+	int64_t t0 = clock_mono_ms(), end = t0 + CS_REBUILD_MS, pos = -1;
+	int rc = -1, eof = 0, said = 0;
+	char why[256], poskey[16];
 
 	cs_part_drop(pt);
 	pt->e = corr_engine_new(cs->cfg->fleet, cs->cfg->cc, p, &pt->sink);
@@ -258,15 +355,23 @@ cs_rebuild(struct cstage *cs, unsigned p)
 		snprintf(cs->err, sizeof(cs->err), "engine %u: refused", p);
 		goto out;
 	}
+	snprintf(poskey, sizeof(poskey), "pos:%u", p);
 	rd_kafka_topic_partition_list_add(l, cs->cfg->changelog,
 	    (int32_t)p)->offset = RD_KAFKA_OFFSET_BEGINNING;
 	if (rd_kafka_assign(cs->reader, l) != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		snprintf(cs->err, sizeof(cs->err), "changelog %u: assign", p);
 		goto out;
 	}
-	while (!eof && clock_mono_ms() < end) {
+	while (!(eof && pos >= want) && clock_mono_ms() < end) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(cs->reader, 500);
 
+		if (eof && !said) {
+			log_info("cstage: partition=%u changelog holds input "
+			    "offset %" PRId64 ", the group committed %" PRId64
+			    ": waiting for the rest of its transaction", p, pos,
+			    want);
+			said = 1;
+		}
 		if (m == NULL)
 			continue;
 		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -284,6 +389,14 @@ cs_rebuild(struct cstage *cs, unsigned p)
 				memcpy(kv[nkv].val, m->payload, m->len);
 			kv[nkv].n = m->len;
 			kv[nkv].ord = nkv;
+			if (kv[nkv].val != NULL && m->len < 24 &&
+			    strcmp(kv[nkv].key, poskey) == 0) {
+				char v[24];
+
+				memcpy(v, m->payload, m->len);
+				v[m->len] = '\0';
+				pos = strtoll(v, NULL, 10);
+			}
 			nkv++;
 		} else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
 			log_warnx("cstage: changelog %u: %s", p,
@@ -291,9 +404,10 @@ cs_rebuild(struct cstage *cs, unsigned p)
 		rd_kafka_message_destroy(m);
 	}
 	(void)rd_kafka_assign(cs->reader, NULL);
-	if (!eof) {
-		snprintf(cs->err, sizeof(cs->err), "changelog %u: not read to "
-		    "its end in %d s", p, CS_REBUILD_MS / 1000);
+	if (!eof || pos < want) {
+		snprintf(cs->err, sizeof(cs->err), "changelog %u: %s in %d s",
+		    p, !eof ? "not read to its end" : "never reached the "
+		    "committed input offset", CS_REBUILD_MS / 1000);
 		goto out;
 	}
 	/* the latest of each key: by key, then offset order */
@@ -338,11 +452,12 @@ cs_rebuild(struct cstage *cs, unsigned p)
 		r->n = incs[i].n;
 		u64map_put(&pt->sent, num, r);
 	}
+	pt->pos = pos;
 	cs->st.rebuilds++;
 	cs->st.rebuild_ms = (uint64_t)(clock_mono_ms() - t0);
 	log_info("cstage: partition=%u rebuilt from the changelog records=%zu "
-	    "incidents=%zu rebuild_ms=%" PRIu64, p, nkv, ninc,
-	    cs->st.rebuild_ms);
+	    "incidents=%zu offset=%" PRId64 " rebuild_ms=%" PRIu64, p, nkv,
+	    ninc, pos, cs->st.rebuild_ms);
 	rc = 0;
 out:
 	for (size_t i = 0; i < nkv; i++) {
@@ -378,14 +493,17 @@ cs_record(void *arg, struct ktxn *t, const rd_kafka_message_t *m)
 
 	(void)t;
 	if (m->partition < 0 || m->partition >= CSTAGE_MAX_PARTS ||
-	    (pt = &cs->parts[m->partition])->e == NULL ||
-	    m->payload == NULL ||
-	    replay_parse_line(m->payload, m->len, &rec, why, sizeof(why)) !=
-	    0 || (rec.kind != REPLAY_ALARM && rec.kind != REPLAY_TICK)) {
+	    (pt = &cs->parts[m->partition])->e == NULL) {
 		cs->st.bad++;
 		return 0;
 	}
-	pt->dirty = 1;
+	pt->dirty = 1;		/* its position moves: "pos:<p>" again */
+	if (m->payload == NULL || replay_parse_line(m->payload, m->len, &rec,
+	    why, sizeof(why)) != 0 || (rec.kind != REPLAY_ALARM &&
+	    rec.kind != REPLAY_TICK)) {
+		cs->st.bad++;
+		return 0;
+	}
 	cs->st.records++;
 	if (rec.kind == REPLAY_TICK) {
 		cs->st.ticks++;
@@ -411,30 +529,57 @@ cs_record(void *arg, struct ktxn *t, const rd_kafka_message_t *m)
 	return 0;
 }
 
+/*
+ * Engines for partitions ps[0..n), each from its changelog at the group's
+ * committed offset; starts[i] where its input resumes (-1: the group's
+ * committed offset, there being no state yet).
+ */
+static void
+cs_rebuild_all(struct cstage *cs, const int32_t *ps, int n, int64_t *starts)
+{
+	int64_t *want = xreallocarray(NULL, n ? n : 1, sizeof(*want));
+	struct ktxn *keep = cs->t;
+
+	cs->t = NULL;		/* a rebuild makes no events */
+	if (cs_committed(cs, ps, n, want) != 0)
+		cs->failed = 1;
+	for (int i = 0; i < n && !cs->failed; i++) {
+		(void)cs_rebuild(cs, (unsigned)ps[i], want[i]);
+		starts[i] = cs->parts[ps[i]].pos;
+	}
+	cs->t = keep;
+	if (cs->failed && keep != NULL)
+		ktxn_stop(keep);
+	xfree(want);
+}
+
 /* After an abort every owned engine is the last commit's again. */
 static void
 cs_aborted(void *arg, struct ktxn *t)
 {
 	struct cstage *cs = arg;
-	struct ktxn *keep = cs->t;
+	int32_t ps[CSTAGE_MAX_PARTS];
+	int64_t starts[CSTAGE_MAX_PARTS];
+	int n = 0;
 
 	(void)t;
-	cs->t = NULL;
 	for (unsigned p = 0; p < CSTAGE_MAX_PARTS; p++)
 		if (cs->parts[p].e != NULL)
-			(void)cs_rebuild(cs, p);
-	cs->t = keep;
+			ps[n++] = (int32_t)p;
+	if (n > 0)
+		cs_rebuild_all(cs, ps, n, starts);
 }
 
+/* Each starts where its changelog's state is (the committed offset). */
 static void
-cs_assigned(void *arg, struct ktxn *t,
-    const rd_kafka_topic_partition_list_t *parts)
+cs_assigned(void *arg, struct ktxn *t, rd_kafka_topic_partition_list_t *parts)
 {
 	struct cstage *cs = arg;
-	struct ktxn *keep = cs->t;
+	int32_t ps[CSTAGE_MAX_PARTS];
+	int64_t starts[CSTAGE_MAX_PARTS];
+	int n = 0;
 
 	(void)t;
-	cs->t = NULL;
 	for (int i = 0; i < parts->cnt; i++) {
 		int32_t p = parts->elems[i].partition;
 
@@ -442,11 +587,18 @@ cs_assigned(void *arg, struct ktxn *t,
 			snprintf(cs->err, sizeof(cs->err), "partition %d of %s: "
 			    "beyond %d", p, cs->cfg->alarms, CSTAGE_MAX_PARTS);
 			cs->failed = 1;
-			continue;
+			if (cs->t != NULL)
+				ktxn_stop(cs->t);
+			return;
 		}
-		(void)cs_rebuild(cs, (unsigned)p);
+		ps[n++] = p;
 	}
-	cs->t = keep;
+	if (n == 0)
+		return;
+	cs_rebuild_all(cs, ps, n, starts);
+	for (int i = 0; i < n && !cs->failed; i++)
+		if (starts[i] >= 0)
+			parts->elems[i].offset = starts[i];
 }
 
 static void
@@ -495,6 +647,7 @@ cstage_run(const struct cstage_config *cfg, const atomic_int *stop,
 		cs->parts[p].p = p;
 		cs->parts[p].sink.ops = &cs_sink_ops;
 		cs->parts[p].sink.arg = &cs->parts[p];
+		cs->parts[p].pos = -1;
 		u64map_init(&cs->parts[p].sent);
 	}
 	/* it assigns itself one partition at a time and never commits: its

@@ -12,7 +12,11 @@
  * open transaction inside the rebalance callback, before the partitions
  * go, so no output of a record can be committed by an instance that no
  * longer owns it; the group generation sent with the offsets fences a
- * zombie that missed the revocation (KIP-447).
+ * zombie that missed the revocation (KIP-447).  A stage killed with a
+ * transaction open leaves it to the broker, which aborts it after
+ * transaction.timeout.ms (KTXN_TXN_TIMEOUT here, as Kafka Streams sets it
+ * under exactly-once, rather than the client's minute): until then a
+ * read_committed reader of its partitions waits at it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -39,6 +43,7 @@ struct ktxn {
 	int64_t		 first_ms;	/* when its first input came */
 	int		 fatal;
 	int		 halt;		/* ktxn_stop() */
+	char		*input;		/* the topic consumed */
 	struct ktxn_stats st;
 };
 
@@ -86,9 +91,9 @@ ktxn_rewind(struct ktxn *t)
 	rd_kafka_topic_partition_list_destroy(a);
 }
 
-/* Aborts the open transaction, rewinds, tells the caller. */
+/* Aborts the open transaction (nothing more). */
 static void
-ktxn_abort(struct ktxn *t)
+ktxn_abort_only(struct ktxn *t)
 {
 	rd_kafka_error_t *e;
 
@@ -100,6 +105,13 @@ ktxn_abort(struct ktxn *t)
 	t->open = 0;
 	t->failed = 0;
 	t->n = 0;
+}
+
+/* Aborts the open transaction, rewinds, tells the caller. */
+static void
+ktxn_abort(struct ktxn *t)
+{
+	ktxn_abort_only(t);
 	ktxn_rewind(t);
 	if (t->ops.aborted != NULL)
 		t->ops.aborted(t->arg, t);
@@ -172,18 +184,34 @@ ktxn_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	t->st.rebalances++;
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		log_info("ktxn: assigned partitions=%d", parts->cnt);
-		(void)rd_kafka_assign(rk, parts);
+		/* the caller may set where each starts */
 		if (t->ops.assigned != NULL)
 			t->ops.assigned(t->arg, t, parts);
+		(void)rd_kafka_assign(rk, parts);
 		return;
 	}
-	log_info("ktxn: revoked partitions=%d (the open transaction aborts)",
-	    parts->cnt);
-	if (t->open)
-		ktxn_abort(t);
+	/* eager: every partition goes, so nothing is rewound and the
+	 * caller drops (revoked) rather than rebuilds (aborted) */
+	log_info("ktxn: revoked partitions=%d%s", parts->cnt, t->open ?
+	    " (the open transaction aborts)" : "");
+	ktxn_abort_only(t);
 	if (t->ops.revoked != NULL)
 		t->ops.revoked(t->arg, t, parts);
 	(void)rd_kafka_assign(rk, NULL);
+}
+
+int64_t
+ktxn_position(struct ktxn *t, int32_t partition)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	int64_t off;
+
+	rd_kafka_topic_partition_list_add(l, t->input, partition);
+	if (rd_kafka_position(t->cons, l) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		l->elems[0].offset = RD_KAFKA_OFFSET_INVALID;
+	off = l->elems[0].offset;
+	rd_kafka_topic_partition_list_destroy(l);
+	return off >= 0 ? off : -1;
 }
 
 int
@@ -298,17 +326,20 @@ ktxn_new(const struct ktxn_config *cfg, const struct ktxn_ops *ops,
 	t->arg = arg;
 	t->commit_ms = cfg->commit_ms ? cfg->commit_ms : 100;
 	t->commit_records = cfg->commit_records ? cfg->commit_records : 1000;
+	t->input = xstrdup(cfg->input);
 
 	pc = rd_kafka_conf_new();
 	/* no delivery reports: a message that fails puts the transaction
 	 * in the abortable state, and its commit says so */
 	if (kafka_conf_set(pc, "bootstrap.servers", cfg->brokers, err,
 	    errlen) || kafka_conf_set(pc, "transactional.id", cfg->txn_id,
-	    err, errlen) || (cfg->client_id != NULL && kafka_conf_set(pc,
+	    err, errlen) || kafka_conf_set(pc, "transaction.timeout.ms",
+	    KTXN_TXN_TIMEOUT, err, errlen) || (cfg->client_id != NULL && kafka_conf_set(pc,
 	    "client.id", cfg->client_id, err, errlen)) ||
 	    kafka_conf_props(pc, cfg->props, cfg->nprops, "producer", err,
 	    errlen)) {
 		rd_kafka_conf_destroy(pc);
+		xfree(t->input);
 		xfree(t);
 		return -EINVAL;
 	}
@@ -327,12 +358,14 @@ ktxn_new(const struct ktxn_config *cfg, const struct ktxn_ops *ops,
 	    errlen)) {
 		rd_kafka_conf_destroy(pc);
 		rd_kafka_conf_destroy(cc);
+		xfree(t->input);
 		xfree(t);
 		return -EINVAL;
 	}
 	if ((t->prod = ktxn_client(RD_KAFKA_PRODUCER, pc, err, errlen)) ==
 	    NULL) {
 		rd_kafka_conf_destroy(cc);
+		xfree(t->input);
 		xfree(t);
 		return -EIO;
 	}
@@ -385,5 +418,6 @@ ktxn_free(struct ktxn *t)
 	}
 	if (t->prod != NULL)
 		rd_kafka_destroy(t->prod);
+	xfree(t->input);
 	xfree(t);
 }

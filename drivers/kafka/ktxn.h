@@ -17,9 +17,10 @@
  * produce) aborts it, seeks every assigned partition back to its committed
  * offset and tells the caller (ops->aborted): whatever it built from the
  * inputs since that commit is to be dropped, as those inputs come again.
- * A revoked partition aborts the open transaction the same way before it
- * goes (the next owner consumes those inputs again); an assigned one is
- * announced before its first record.  A fatal error ends ktxn_run().  An
+ * A revocation aborts the open transaction before the partitions go (the
+ * next owner consumes those inputs again; ops->revoked, not ->aborted);
+ * an assigned partition is announced before it is consumed, and the
+ * caller may say where it starts (its state's own record of the offset).  A fatal error ends ktxn_run().  An
  * output the broker refuses for good (too large) aborts its transaction
  * each time its input comes again, logged each time: the caller keeps its
  * outputs within what the topic takes.
@@ -40,6 +41,8 @@
 #include "drivers/kafka/kafka.h"
 
 #define KTXN_TIMEOUT_MS	30000	/* init, commit, abort, offsets */
+#define KTXN_TXN_TIMEOUT "10000" /* transaction.timeout.ms (props may
+				 * set another) */
 
 struct ktxn;
 
@@ -71,10 +74,13 @@ struct ktxn_ops {
 	 * come again (every assigned partition is back at its committed
 	 * offset).  May be NULL. */
 	void	(*aborted)(void *arg, struct ktxn *t);
-	/* Partitions assigned to this instance, before their first record;
-	 * revoked, after the abort above.  May be NULL. */
+	/* Partitions assigned to this instance, before they are consumed:
+	 * the hook may set each one's offset (where it starts; left as it
+	 * is, the group's committed offset).  Revoked: every partition
+	 * goes (eager rebalancing), after the open transaction is aborted;
+	 * aborted() is not called for it.  May be NULL. */
 	void	(*assigned)(void *arg, struct ktxn *t,
-		    const rd_kafka_topic_partition_list_t *parts);
+		    rd_kafka_topic_partition_list_t *parts);
 	void	(*revoked)(void *arg, struct ktxn *t,
 		    const rd_kafka_topic_partition_list_t *parts);
 };
@@ -99,6 +105,9 @@ int	 ktxn_run(struct ktxn *t, const atomic_int *stop);
  * partitioner).  0, or -errno (the transaction then aborts at its end). */
 int	 ktxn_produce(struct ktxn *t, const char *topic, int32_t partition,
 	    const void *key, size_t keylen, const void *val, size_t len);
+/* The next offset the stage consumes from partition of its input, or
+ * -1 (not assigned, or not known yet): what the next commit sends. */
+int64_t	 ktxn_position(struct ktxn *t, int32_t partition);
 /* From the stage's own thread (a hook): ktxn_run() returns after the
  * current record, without committing what is open. */
 void	 ktxn_stop(struct ktxn *t);
