@@ -66,7 +66,16 @@ n_fsync(int i)
 	return i < 2 ? v[i] : NULL;
 }
 
+static const char *
+n_role(int i)
+{
+	/* "poller" comes with the poller role (docs/scaleout.md) */
+	static const char *const v[] = { "all", "correlator" };
+	return i < 2 ? v[i] : NULL;
+}
+
 static const struct cfg_key daemon_keys[] = {
+	KENUM("role", struct cfg_daemon, role, n_role, "all"),
 	KSTR("state_dir", struct cfg_daemon, state_dir, "/var/lib/tocsin"),
 	KENUM("log_level", struct cfg_daemon, log_level, n_log, "info"),
 	KSTR("log_file", struct cfg_daemon, log_file, NULL),

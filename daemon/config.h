@@ -31,7 +31,15 @@
 #include "daemon/http.h"
 #include "drivers/modbus/mbmap.h"
 
+/* daemon.role (docs/scaleout.md) */
+enum cfg_role {
+	CFG_ROLE_ALL,			/* poll and correlate: one instance */
+	CFG_ROLE_CORRELATOR,		/* correlate tocsin.alarms' partitions
+					 * it is assigned (daemon/crole) */
+};
+
 struct cfg_daemon {
+	int		 role;		/* enum cfg_role */
 	char		*state_dir;	/* journals, spill files */
 	int		 log_level;	/* enum log_level */
 	char		*log_file;	/* NULL: stderr */

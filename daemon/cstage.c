@@ -12,6 +12,7 @@
  * (docs/scaleout.md, "The changelog").
  */
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,11 @@
 #include "drivers/kafka/ktxn.h"
 
 #define CS_REBUILD_MS	60000	/* a changelog partition read to its end */
+/* The reader's fetch.wait.max.ms: the broker holds a fetch at the end of
+ * a partition that long, and a rebuild ends there (librdkafka's 500 ms
+ * made a rebuild of a few records take a second); it fetches only while
+ * a rebuild runs, so a short wait costs nothing idle. */
+#define CS_READER_WAIT_MS "10"
 
 /* The record last written for one incident. */
 struct cs_rec {
@@ -45,6 +51,8 @@ struct cs_part {
 	int		 dirty;		/* input since the last commit */
 	int64_t		 pos;		/* the input offset the changelog's
 					 * state is at ("pos:<p>"), or -1 */
+	uint64_t	 rebuild_ms;	/* its last rebuild */
+	uint64_t	 rebuild_records; /* changelog records it read */
 	struct corr_sink sink;
 };
 
@@ -56,10 +64,14 @@ struct cstage {
 	struct incjson_buf jb;		/* an event's JSON, reused */
 	struct cstage_stats st;
 	int		 failed;	/* a rebuild failed: stop */
+	uint64_t	 assigned;	/* rebalances that assigned */
 	char		 err[512];
+	pthread_mutex_t	 vlock;		/* view, for other threads */
+	struct cstage_view view;
 };
 
 static const struct corr_sink_ops cs_sink_ops;
+static void cs_publish(struct cstage *cs);
 
 /* ---- outputs ---- */
 
@@ -204,6 +216,7 @@ cs_flush(void *arg, struct ktxn *t)
 		pt->dirty = 0;
 	}
 	xfree(gone);
+	cs_publish(cs);
 	return rc;
 }
 
@@ -454,7 +467,8 @@ cs_rebuild(struct cstage *cs, unsigned p, int64_t want)
 	}
 	pt->pos = pos;
 	cs->st.rebuilds++;
-	cs->st.rebuild_ms = (uint64_t)(clock_mono_ms() - t0);
+	cs->st.rebuild_ms = pt->rebuild_ms = (uint64_t)(clock_mono_ms() - t0);
+	pt->rebuild_records = nkv;
 	log_info("cstage: partition=%u rebuilt from the changelog records=%zu "
 	    "incidents=%zu offset=%" PRId64 " rebuild_ms=%" PRIu64, p, nkv,
 	    ninc, pos, cs->st.rebuild_ms);
@@ -599,6 +613,8 @@ cs_assigned(void *arg, struct ktxn *t, rd_kafka_topic_partition_list_t *parts)
 	for (int i = 0; i < n && !cs->failed; i++)
 		if (starts[i] >= 0)
 			parts->elems[i].offset = starts[i];
+	cs->assigned++;
+	cs_publish(cs);
 }
 
 static void
@@ -614,6 +630,7 @@ cs_revoked(void *arg, struct ktxn *t,
 		if (p >= 0 && p < CSTAGE_MAX_PARTS)
 			cs_part_drop(&cs->parts[p]);
 	}
+	cs_publish(cs);
 }
 
 static const struct ktxn_ops cs_ops = {
@@ -624,9 +641,44 @@ static const struct ktxn_ops cs_ops = {
 	.revoked = cs_revoked,
 };
 
+/* The view's copy, under its lock: after each commit and rebalance. */
+static void
+cs_publish(struct cstage *cs)
+{
+	struct cstage_view v;
+
+	memset(&v, 0, sizeof(v));
+	v.st = cs->st;
+	if (cs->t != NULL) {
+		struct ktxn_stats ks;
+
+		ktxn_stats(cs->t, &ks);
+		v.st.commits = ks.commits;
+		v.st.aborts = ks.aborts;
+	}
+	for (unsigned p = 0; p < CSTAGE_MAX_PARTS; p++) {
+		const struct cs_part *pt = &cs->parts[p];
+		struct cstage_part_view *o;
+
+		if (pt->e == NULL)
+			continue;
+		o = &v.parts[v.nparts++];
+		o->partition = (int32_t)p;
+		o->incidents = pt->sent.used;
+		o->offset = pt->pos;
+		o->lag = cs->t != NULL ? ktxn_lag(cs->t, (int32_t)p) : -1;
+		o->rebuild_ms = pt->rebuild_ms;
+		o->rebuild_records = pt->rebuild_records;
+	}
+	v.assigned = cs->assigned;
+	pthread_mutex_lock(&cs->vlock);
+	cs->view = v;
+	pthread_mutex_unlock(&cs->vlock);
+}
+
 int
-cstage_run(const struct cstage_config *cfg, const atomic_int *stop,
-    struct cstage_stats *st, char *err, size_t errlen)
+cstage_new(const struct cstage_config *cfg, struct cstage **out, char *err,
+    size_t errlen)
 {
 	struct cstage *cs = xcalloc(1, sizeof(*cs));
 	struct ktxn_config kc = {
@@ -635,12 +687,13 @@ cstage_run(const struct cstage_config *cfg, const atomic_int *stop,
 		.client_id = cfg->client_id, .commit_ms = cfg->commit_ms,
 		.props = cfg->props, .nprops = cfg->nprops,
 	};
-	struct ktxn_stats ks;
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	char e[512];
-	int rc = 0;
+	int rc;
 
+	*out = NULL;
 	cs->cfg = cfg;
+	pthread_mutex_init(&cs->vlock, NULL);
 	incjson_buf_init(&cs->jb);
 	for (unsigned p = 0; p < CSTAGE_MAX_PARTS; p++) {
 		cs->parts[p].cs = cs;
@@ -651,35 +704,119 @@ cstage_run(const struct cstage_config *cfg, const atomic_int *stop,
 		u64map_init(&cs->parts[p].sent);
 	}
 	/* it assigns itself one partition at a time and never commits: its
-	 * group is never joined (librdkafka's consumer wants one) */
+	 * group is never joined (librdkafka's consumer wants one); also the
+	 * handle of the admin requests (committed offsets, the group) */
 	snprintf(e, sizeof(e), "%s.changelog-reader", cfg->group);
 	if (kafka_conf_set(conf, "bootstrap.servers", cfg->brokers, err,
 	    errlen) || kafka_conf_set(conf, "group.id", e, err, errlen) ||
 	    kafka_conf_set(conf, "isolation.level",
 	    "read_committed", err, errlen) || kafka_conf_set(conf,
 	    "enable.partition.eof", "true", err, errlen) ||
-	    kafka_conf_set(conf, "enable.auto.commit", "false", err, errlen)) {
+	    kafka_conf_set(conf, "enable.auto.commit", "false", err, errlen) ||
+	    kafka_conf_set(conf, "fetch.wait.max.ms", CS_READER_WAIT_MS, err,
+	    errlen) || (cfg->client_id != NULL && kafka_conf_set(conf, "client.id",
+	    cfg->client_id, err, errlen))) {
 		rd_kafka_conf_destroy(conf);
-		rc = -EINVAL;
-		goto out;
+		cstage_free(cs);
+		return -EINVAL;
 	}
 	if ((cs->reader = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e,
 	    sizeof(e))) == NULL) {
 		snprintf(err, errlen, "cstage: changelog reader: %s", e);
-		rc = -EIO;
-		goto out;
+		cstage_free(cs);
+		return -EIO;
 	}
-	if ((rc = ktxn_new(&kc, &cs_ops, cs, &cs->t, err, errlen)) != 0)
-		goto out;
-	rc = ktxn_run(cs->t, stop);
+	if ((rc = ktxn_new(&kc, &cs_ops, cs, &cs->t, err, errlen)) != 0) {
+		cstage_free(cs);
+		return rc;
+	}
+	*out = cs;
+	return 0;
+}
+
+int
+cstage_run(struct cstage *cs, const atomic_int *stop, char *err,
+    size_t errlen)
+{
+	int rc = ktxn_run(cs->t, stop);
+
 	if (cs->failed) {
 		snprintf(err, errlen, "cstage: %s", cs->err);
 		rc = -EIO;
+	} else if (rc != 0)
+		snprintf(err, errlen, "cstage: a fatal Kafka error (logged)");
+	cs_publish(cs);
+	return rc;
+}
+
+void
+cstage_view(struct cstage *cs, struct cstage_view *out)
+{
+	pthread_mutex_lock(&cs->vlock);
+	*out = cs->view;
+	pthread_mutex_unlock(&cs->vlock);
+}
+
+json_t *
+cstage_members(struct cstage *cs, int timeout_ms, char *err, size_t errlen)
+{
+	const char *groups[1] = { cs->cfg->group };
+	rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(cs->reader,
+	    RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(cs->reader);
+	const rd_kafka_ConsumerGroupDescription_t **g;
+	const rd_kafka_DescribeConsumerGroups_result_t *res;
+	rd_kafka_event_t *ev;
+	json_t *out = NULL;
+	size_t ng;
+	char e[256];
+
+	(void)rd_kafka_AdminOptions_set_request_timeout(o, timeout_ms, e,
+	    sizeof(e));
+	rd_kafka_DescribeConsumerGroups(cs->reader, groups, 1, o, q);
+	ev = rd_kafka_queue_poll(q, timeout_ms + 500);
+	if (ev == NULL)
+		snprintf(err, errlen, "no answer in %d ms", timeout_ms);
+	else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+	    (res = rd_kafka_event_DescribeConsumerGroups_result(ev)) == NULL ||
+	    (g = rd_kafka_DescribeConsumerGroups_result_groups(res,
+	    &ng)) == NULL || ng != 1 ||
+	    rd_kafka_ConsumerGroupDescription_error(g[0]) != NULL)
+		snprintf(err, errlen, "%s", rd_kafka_event_error_string(ev));
+	else {
+		out = json_array();
+		for (size_t i = 0; i <
+		    rd_kafka_ConsumerGroupDescription_member_count(g[0]); i++) {
+			const rd_kafka_MemberDescription_t *m =
+			    rd_kafka_ConsumerGroupDescription_member(g[0], i);
+			const rd_kafka_topic_partition_list_t *pl =
+			    rd_kafka_MemberAssignment_partitions(
+			    rd_kafka_MemberDescription_assignment(m));
+			json_t *ps = json_array();
+
+			for (int k = 0; pl != NULL && k < pl->cnt; k++)
+				if (strcmp(pl->elems[k].topic,
+				    cs->cfg->alarms) == 0)
+					json_array_append_new(ps, json_integer(
+					    pl->elems[k].partition));
+			json_array_append_new(out, json_pack("{s:s, s:s, s:o}",
+			    "client_id", rd_kafka_MemberDescription_client_id(m),
+			    "host", rd_kafka_MemberDescription_host(m),
+			    "partitions", ps));
+		}
 	}
-	ktxn_stats(cs->t, &ks);
-	cs->st.commits = ks.commits;
-	cs->st.aborts = ks.aborts;
-out:
+	if (ev != NULL)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_AdminOptions_destroy(o);
+	return out;
+}
+
+void
+cstage_free(struct cstage *cs)
+{
+	if (cs == NULL)
+		return;
 	if (cs->t != NULL)
 		ktxn_free(cs->t);
 	if (cs->reader != NULL) {
@@ -690,9 +827,7 @@ out:
 		cs_part_drop(&cs->parts[p]);
 	for (unsigned p = 0; p < CSTAGE_MAX_PARTS; p++)
 		u64map_fini(&cs->parts[p].sent);
-	if (st != NULL)
-		*st = cs->st;
 	incjson_buf_fini(&cs->jb);
+	pthread_mutex_destroy(&cs->vlock);
 	xfree(cs);
-	return rc;
 }

@@ -21,9 +21,17 @@
  * key: corr_engine_load_parts), so it is exactly the engine of the last
  * commit and the inputs after that commit come again into it.
  *
- * Not yet: operator actions (forwarded into the alarms partitions by the
- * pollers, docs/scaleout.md), maintenance windows, the daemon wiring
- * (daemon.role), Redis and HTTP fed from the incidents topic.
+ * Each commit also records where that state is in the input ("pos:<p>",
+ * the offset the commit sends), and a rebuild reads the changelog until it
+ * reaches the group's stable committed offset: the markers of a commit
+ * may become readable after its offsets, and a killed instance's open
+ * transaction holds readers back until the broker aborts it.  The
+ * partition then resumes where its state is.
+ *
+ * Run by `daemon.role: correlator` (daemon/crole).  Not yet: operator
+ * actions (forwarded into the alarms partitions by the pollers,
+ * docs/scaleout.md), maintenance windows, Redis and HTTP incident reads
+ * fed from the incidents topic.
  */
 #ifndef TOCSIN_CSTAGE_H
 #define TOCSIN_CSTAGE_H
@@ -31,6 +39,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <jansson.h>
 
 #include "correlator/corr.h"
 #include "correlator/fleet.h"
@@ -65,12 +75,53 @@ struct cstage_stats {
 	uint64_t	 commits, aborts;
 };
 
+/* One owned partition, as cstage_view() shows it. */
+struct cstage_part_view {
+	int32_t		 partition;
+	uint64_t	 incidents;	/* live incidents in its engine */
+	int64_t		 offset;	/* input offset of its last commit's
+					 * state, -1: none yet */
+	int64_t		 lag;		/* input records behind the end (the
+					 * consumer's last known), -1: unknown */
+	uint64_t	 rebuild_ms;	/* its last rebuild from the changelog */
+	uint64_t	 rebuild_records; /* changelog records that read */
+};
+
+struct cstage_view {
+	struct cstage_stats st;
+	uint64_t	 assigned;	/* assignments so far (0: not yet
+					 * in the group) */
+	size_t		 nparts;
+	struct cstage_part_view parts[CSTAGE_MAX_PARTS];
+};
+
+struct cstage;
+
 /*
- * Runs the stage until *stop: 0, or -errno with the reason in err (a
- * fatal Kafka error, a changelog that does not load).  st, if not NULL,
- * gets its counters at the end.
+ * Both Kafka clients, the producer's transactions initialised (a
+ * previous incarnation's open transaction aborted): 0, or -errno with the
+ * reason in err.  cfg must outlive the stage.
  */
-int	 cstage_run(const struct cstage_config *cfg, const atomic_int *stop,
-	    struct cstage_stats *st, char *err, size_t errlen);
+int	 cstage_new(const struct cstage_config *cfg, struct cstage **out,
+	    char *err, size_t errlen);
+/*
+ * Runs the stage, on the calling thread (its calls block, with bounds),
+ * until *stop: 0, or -errno with the reason in err (a fatal Kafka error,
+ * a changelog that does not load).
+ */
+int	 cstage_run(struct cstage *cs, const atomic_int *stop, char *err,
+	    size_t errlen);
+/* Its state as of the last commit or rebalance (any thread). */
+void	 cstage_view(struct cstage *cs, struct cstage_view *out);
+/*
+ * The correlators' group as the broker has it (any thread; blocks up to
+ * timeout_ms): an array of {"client_id", "host", "partitions": [...]}
+ * (the partitions of the alarms topic each member owns), or NULL with the
+ * reason in err.
+ */
+json_t	*cstage_members(struct cstage *cs, int timeout_ms, char *err,
+	    size_t errlen);
+/* Leaves the group (an open transaction is aborted) and frees. */
+void	 cstage_free(struct cstage *cs);
 
 #endif

@@ -193,8 +193,8 @@ monitor_readyz(void *arg, const struct http_req *rq, struct http_resp *rs)
 /* ---- /metrics ---- */
 
 /* A family's HELP and TYPE lines. */
-static void
-fam(struct http_resp *rs, const char *name, const char *type,
+void
+monitor_family(struct http_resp *rs, const char *name, const char *type,
     const char *help)
 {
 	http_resp_printf(rs, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
@@ -216,8 +216,8 @@ label_value(struct http_resp *rs, const char *v)
 }
 
 /* name{key="val"} n, or name n when key is NULL. */
-static void
-u(struct http_resp *rs, const char *name, const char *key, const char *val,
+void
+monitor_sample(struct http_resp *rs, const char *name, const char *key, const char *val,
     uint64_t n)
 {
 	http_resp_printf(rs, "%s", name);
@@ -229,12 +229,12 @@ u(struct http_resp *rs, const char *name, const char *key, const char *val,
 	http_resp_printf(rs, " %llu\n", (unsigned long long)n);
 }
 
-static void
-one(struct http_resp *rs, const char *name, const char *type,
+void
+monitor_one(struct http_resp *rs, const char *name, const char *type,
     const char *help, uint64_t n)
 {
-	fam(rs, name, type, help);
-	u(rs, name, NULL, NULL, n);
+	monitor_family(rs, name, type, help);
+	monitor_sample(rs, name, NULL, NULL, n);
 }
 
 
@@ -269,54 +269,54 @@ monitor_metrics_poll(const struct stats_view *v, struct http_resp *rs)
 	char b[32];
 	uint64_t cum = 0;
 
-	fam(rs, "tocsin_modbus_devices", "gauge", "Devices polled, by "
+	monitor_family(rs, "tocsin_modbus_devices", "gauge", "Devices polled, by "
 	    "communication state (unknown: not answered yet).");
 	for (int i = 0; i < STATS_COMM__COUNT; i++)
-		u(rs, "tocsin_modbus_devices", "comm", stats_comm_name(
+		monitor_sample(rs, "tocsin_modbus_devices", "comm", stats_comm_name(
 		    (uint8_t)i), p->comm[i]);
-	one(rs, "tocsin_modbus_devices_rejected", "gauge", "Devices left "
+	monitor_one(rs, "tocsin_modbus_devices_rejected", "gauge", "Devices left "
 	    "out at start (bad host or profile plan).", p->pc.devices_rejected);
-	fam(rs, "tocsin_modbus_polls_total", "counter", "Completed polls, "
+	monitor_family(rs, "tocsin_modbus_polls_total", "counter", "Completed polls, "
 	    "by result.");
 	for (int i = 0; i < MBCLIENT__STATUS_COUNT; i++)
-		u(rs, "tocsin_modbus_polls_total", "result",
+		monitor_sample(rs, "tocsin_modbus_polls_total", "result",
 		    mbclient_status_name((enum mbclient_status)i),
 		    p->pc.polls_by_status[i]);
-	one(rs, "tocsin_modbus_polls_overrun_total", "counter", "Poll timers "
+	monitor_one(rs, "tocsin_modbus_polls_overrun_total", "counter", "Poll timers "
 	    "that fired while the previous poll still ran.", mb->polls_overrun);
-	one(rs, "tocsin_modbus_transactions_total", "counter", "Modbus "
+	monitor_one(rs, "tocsin_modbus_transactions_total", "counter", "Modbus "
 	    "requests sent.", mb->requests);
-	one(rs, "tocsin_modbus_responses_total", "counter", "Responses "
+	monitor_one(rs, "tocsin_modbus_responses_total", "counter", "Responses "
 	    "matched to a request.", mb->responses);
-	one(rs, "tocsin_modbus_timeouts_total", "counter", "Requests that "
+	monitor_one(rs, "tocsin_modbus_timeouts_total", "counter", "Requests that "
 	    "timed out.", mb->timeouts);
-	one(rs, "tocsin_modbus_late_responses_total", "counter", "Answers to "
+	monitor_one(rs, "tocsin_modbus_late_responses_total", "counter", "Answers to "
 	    "timed-out requests, dropped.", mb->late_responses);
-	fam(rs, "tocsin_modbus_exceptions_total", "counter", "Exception "
+	monitor_family(rs, "tocsin_modbus_exceptions_total", "counter", "Exception "
 	    "responses, by exception code (other: outside 1-11).");
 	for (int i = 1; i <= 11; i++) {
 		snprintf(b, sizeof(b), "%d", i);
-		u(rs, "tocsin_modbus_exceptions_total", "code", b,
+		monitor_sample(rs, "tocsin_modbus_exceptions_total", "code", b,
 		    mb->exception_code[i]);
 	}
-	u(rs, "tocsin_modbus_exceptions_total", "code", "other",
+	monitor_sample(rs, "tocsin_modbus_exceptions_total", "code", "other",
 	    mb->exception_code[0]);
-	fam(rs, "tocsin_modbus_malformed_frames_total", "counter", "Malformed "
+	monitor_family(rs, "tocsin_modbus_malformed_frames_total", "counter", "Malformed "
 	    "response frames, by class.");
 	for (int i = 1; i <= 11; i++)
-		u(rs, "tocsin_modbus_malformed_frames_total", "class",
+		monitor_sample(rs, "tocsin_modbus_malformed_frames_total", "class",
 		    mbap_status_name(-i), mb->malformed_by[i]);
-	fam(rs, "tocsin_modbus_connects_total", "counter", "Connection "
+	monitor_family(rs, "tocsin_modbus_connects_total", "counter", "Connection "
 	    "attempts, by result.");
-	u(rs, "tocsin_modbus_connects_total", "result", "ok", mb->connected);
-	u(rs, "tocsin_modbus_connects_total", "result", "failed",
+	monitor_sample(rs, "tocsin_modbus_connects_total", "result", "ok", mb->connected);
+	monitor_sample(rs, "tocsin_modbus_connects_total", "result", "failed",
 	    mb->connect_failed);
-	one(rs, "tocsin_modbus_disconnects_total", "counter", "Connections "
+	monitor_one(rs, "tocsin_modbus_disconnects_total", "counter", "Connections "
 	    "closed for any reason.", mb->disconnects);
-	one(rs, "tocsin_modbus_breakers_opened_total", "counter", "Unit "
+	monitor_one(rs, "tocsin_modbus_breakers_opened_total", "counter", "Unit "
 	    "breakers opened.", mb->breaker_opened);
 
-	fam(rs, "tocsin_modbus_rtt_seconds", "histogram", "Mean request "
+	monitor_family(rs, "tocsin_modbus_rtt_seconds", "histogram", "Mean request "
 	    "round-trip time of each poll.");
 	for (int i = 0; i <= STATS_RTT_BUCKETS; i++) {
 		cum += p->rtt[i];
@@ -324,62 +324,62 @@ monitor_metrics_poll(const struct stats_view *v, struct http_resp *rs)
 			snprintf(b, sizeof(b), "%g", stats_rtt_le[i]);
 		else
 			snprintf(b, sizeof(b), "+Inf");
-		u(rs, "tocsin_modbus_rtt_seconds_bucket", "le", b, cum);
+		monitor_sample(rs, "tocsin_modbus_rtt_seconds_bucket", "le", b, cum);
 	}
 	http_resp_printf(rs, "tocsin_modbus_rtt_seconds_sum %.6f\n",
 	    p->rtt_sum_s);
-	u(rs, "tocsin_modbus_rtt_seconds_count", NULL, NULL, p->rtt_count);
+	monitor_sample(rs, "tocsin_modbus_rtt_seconds_count", NULL, NULL, p->rtt_count);
 
-	one(rs, "tocsin_points_decoded_total", "counter", "Points decoded, "
+	monitor_one(rs, "tocsin_points_decoded_total", "counter", "Points decoded, "
 	    "any quality.", p->pc.points);
-	one(rs, "tocsin_points_bad_total", "counter", "Points of bad quality "
+	monitor_one(rs, "tocsin_points_bad_total", "counter", "Points of bad quality "
 	    "(NaN, out of range, refused block).", p->pc.points_bad +
 	    p->pc.points_refused);
-	fam(rs, "tocsin_alarm_transitions_total", "counter", "Alarm "
+	monitor_family(rs, "tocsin_alarm_transitions_total", "counter", "Alarm "
 	    "transitions from the rules (COMM_LOSS included), by edge.");
-	u(rs, "tocsin_alarm_transitions_total", "edge", "raise",
+	monitor_sample(rs, "tocsin_alarm_transitions_total", "edge", "raise",
 	    p->pc.alarms_raised);
-	u(rs, "tocsin_alarm_transitions_total", "edge", "clear",
+	monitor_sample(rs, "tocsin_alarm_transitions_total", "edge", "clear",
 	    p->pc.alarms_cleared);
-	fam(rs, "tocsin_comm_loss_transitions_total", "counter", "COMM_LOSS "
+	monitor_family(rs, "tocsin_comm_loss_transitions_total", "counter", "COMM_LOSS "
 	    "transitions, by edge.");
-	u(rs, "tocsin_comm_loss_transitions_total", "edge", "raise",
+	monitor_sample(rs, "tocsin_comm_loss_transitions_total", "edge", "raise",
 	    p->pc.comm_loss_raised);
-	u(rs, "tocsin_comm_loss_transitions_total", "edge", "clear",
+	monitor_sample(rs, "tocsin_comm_loss_transitions_total", "edge", "clear",
 	    p->pc.comm_loss_cleared);
-	one(rs, "tocsin_alarm_keys_held", "gauge", "Alarm keys held for a "
+	monitor_one(rs, "tocsin_alarm_keys_held", "gauge", "Alarm keys held for a "
 	    "full shard ring (state re-sent when it has room).", p->os.pending);
-	one(rs, "tocsin_alarms_held_total", "counter", "Transitions that "
+	monitor_one(rs, "tocsin_alarms_held_total", "counter", "Transitions that "
 	    "found their shard full and were held.", p->os.held);
-	one(rs, "tocsin_alarms_folded_total", "counter", "Held transitions "
+	monitor_one(rs, "tocsin_alarms_folded_total", "counter", "Held transitions "
 	    "a later one replaced.", p->os.folded);
-	one(rs, "tocsin_alarms_resent_total", "counter", "Held states sent "
+	monitor_one(rs, "tocsin_alarms_resent_total", "counter", "Held states sent "
 	    "once the shard had room.", p->os.resent);
-	one(rs, "tocsin_ring_messages_total", "counter", "Messages the poll "
+	monitor_one(rs, "tocsin_ring_messages_total", "counter", "Messages the poll "
 	    "thread queued to the shard rings.", p->rp.queued);
-	one(rs, "tocsin_ring_full_total", "counter", "Pushes a full shard "
+	monitor_one(rs, "tocsin_ring_full_total", "counter", "Pushes a full shard "
 	    "ring refused.", p->rp.full);
-	one(rs, "tocsin_ring_backlog", "gauge", "Messages queued to the "
+	monitor_one(rs, "tocsin_ring_backlog", "gauge", "Messages queued to the "
 	    "shards and not yet handled.", p->backlog);
-	one(rs, "tocsin_shard_sleeps_total", "counter", "Times a shard found "
+	monitor_one(rs, "tocsin_shard_sleeps_total", "counter", "Times a shard found "
 	    "nothing to do and slept.", p->sleeps);
-	one(rs, "tocsin_ticks_skipped_total", "counter", "Shard ticks held "
+	monitor_one(rs, "tocsin_ticks_skipped_total", "counter", "Shard ticks held "
 	    "back (ring full or alarms held).", p->ticks_skipped);
 
 	for (size_t f = 0; f < sizeof(sink_families) /
 	    sizeof(sink_families[0]); f++) {
 		const struct sink_family *sf = &sink_families[f];
 
-		fam(rs, sf->name, sf->type, sf->help);
+		monitor_family(rs, sf->name, sf->type, sf->help);
 		for (unsigned i = 0; i < p->nsinks; i++)
-			u(rs, sf->name, "sink", p->sinks[i].name,
+			monitor_sample(rs, sf->name, "sink", p->sinks[i].name,
 			    *(const uint64_t *)(const void *)
 			    ((const char *)&p->sinks[i] + sf->off));
 	}
-	fam(rs, "tocsin_sink_up", "gauge", "1 while a sink's far end is "
+	monitor_family(rs, "tocsin_sink_up", "gauge", "1 while a sink's far end is "
 	    "reachable and writable.");
 	for (unsigned i = 0; i < p->nsinks; i++)
-		u(rs, "tocsin_sink_up", "sink", p->sinks[i].name,
+		monitor_sample(rs, "tocsin_sink_up", "sink", p->sinks[i].name,
 		    (uint64_t)(p->sinks[i].healthy != 0));
 }
 
@@ -411,7 +411,7 @@ monitor_metrics_shards(const struct stats_view *v, const struct fleet *f,
 			for (int k = 0; k < STATS_TIERS; k++)
 				live[st][k] += s->live[st][k];
 	}
-	fam(rs, "tocsin_incidents", "gauge", "Incidents not yet closed, by "
+	monitor_family(rs, "tocsin_incidents", "gauge", "Incidents not yet closed, by "
 	    "state and effective tier (none: area incidents).");
 	for (int st = 0; st < CORR_STATE__COUNT; st++) {
 		if (st == CORR_CLOSED)
@@ -423,31 +423,31 @@ monitor_metrics_shards(const struct stats_view *v, const struct fleet *f,
 			    (unsigned long long)live[st][k]);
 		}
 	}
-	fam(rs, "tocsin_incidents_by_area", "gauge", "Incidents not yet "
+	monitor_family(rs, "tocsin_incidents_by_area", "gauge", "Incidents not yet "
 	    "closed, by area.");
 	for (size_t a = 0; a < v->nareas && f != NULL && a < f->nareas; a++) {
 		uint64_t n = 0;
 
 		for (unsigned i = 0; i < v->nshards; i++)
 			n += v->shards[i].by_area[a];
-		u(rs, "tocsin_incidents_by_area", "area", f->areas[a], n);
+		monitor_sample(rs, "tocsin_incidents_by_area", "area", f->areas[a], n);
 	}
-	one(rs, "tocsin_incidents_opened_total", "counter", "Incidents opened "
+	monitor_one(rs, "tocsin_incidents_opened_total", "counter", "Incidents opened "
 	    "(site and area).", t.opened);
-	one(rs, "tocsin_incident_events_total", "counter", "Incident events "
+	monitor_one(rs, "tocsin_incident_events_total", "counter", "Incident events "
 	    "emitted.", t.events);
-	one(rs, "tocsin_sla_warnings_total", "counter", "SLA warnings.",
+	monitor_one(rs, "tocsin_sla_warnings_total", "counter", "SLA warnings.",
 	    t.sla_warnings);
-	one(rs, "tocsin_sla_breaches_total", "counter", "SLA breaches.",
+	monitor_one(rs, "tocsin_sla_breaches_total", "counter", "SLA breaches.",
 	    t.sla_breaches);
-	one(rs, "tocsin_escalations_total", "counter", "Escalations.",
+	monitor_one(rs, "tocsin_escalations_total", "counter", "Escalations.",
 	    t.escalations);
-	one(rs, "tocsin_actions_rejected_total", "counter", "Operator actions "
+	monitor_one(rs, "tocsin_actions_rejected_total", "counter", "Operator actions "
 	    "the engines refused.", t.rejected);
-	one(rs, "tocsin_alarms_live", "gauge", "Alarm records the engines "
+	monitor_one(rs, "tocsin_alarms_live", "gauge", "Alarm records the engines "
 	    "hold.", t.live_alarms);
 
-	fam(rs, "tocsin_shard_heartbeat_age_seconds", "gauge", "Time since a "
+	monitor_family(rs, "tocsin_shard_heartbeat_age_seconds", "gauge", "Time since a "
 	    "shard last reported (it reports every second while alive).");
 	for (unsigned i = 0; i < v->nshards; i++) {
 		snprintf(b, sizeof(b), "%u", i);
@@ -456,10 +456,10 @@ monitor_metrics_shards(const struct stats_view *v, const struct fleet *f,
 		    (double)(v->now_ms - v->shards[i].at_ms) / 1000.0);
 	}
 #define SHARD_FAMILY(name, type, help, field)				\
-	fam(rs, name, type, help);					\
+	monitor_family(rs, name, type, help);					\
 	for (unsigned i = 0; i < v->nshards; i++) {			\
 		snprintf(b, sizeof(b), "%u", i);			\
-		u(rs, name, "shard", b, v->shards[i].ss.field);		\
+		monitor_sample(rs, name, "shard", b, v->shards[i].ss.field);		\
 	}
 	SHARD_FAMILY("tocsin_journal_bytes_total", "counter", "Journal bytes "
 	    "appended, headers included.", bytes)
@@ -478,26 +478,26 @@ monitor_metrics_shards(const struct stats_view *v, const struct fleet *f,
 static void
 monitor_metrics_reload(const struct stats_reload *r, struct http_resp *rs)
 {
-	fam(rs, "tocsin_config_reloads_total", "counter", "Configuration "
+	monitor_family(rs, "tocsin_config_reloads_total", "counter", "Configuration "
 	    "reloads (SIGHUP), by result: ok applied, invalid the file has "
 	    "errors, failed a change needs a restart (the running "
 	    "configuration is kept for both).");
-	u(rs, "tocsin_config_reloads_total", "result", "ok", r->ok);
-	u(rs, "tocsin_config_reloads_total", "result", "invalid", r->invalid);
-	u(rs, "tocsin_config_reloads_total", "result", "failed", r->failed);
-	one(rs, "tocsin_config_last_reload_successful", "gauge", "0 when "
+	monitor_sample(rs, "tocsin_config_reloads_total", "result", "ok", r->ok);
+	monitor_sample(rs, "tocsin_config_reloads_total", "result", "invalid", r->invalid);
+	monitor_sample(rs, "tocsin_config_reloads_total", "result", "failed", r->failed);
+	monitor_one(rs, "tocsin_config_last_reload_successful", "gauge", "0 when "
 	    "the last reload was refused, else 1 (also before any).",
 	    (uint64_t)(r->last_result <= 0));
-	fam(rs, "tocsin_config_last_reload_success_timestamp_seconds",
+	monitor_family(rs, "tocsin_config_last_reload_success_timestamp_seconds",
 	    "gauge", "When the running configuration was applied (the last "
 	    "reload that succeeded, or the start), seconds since the epoch.");
 	http_resp_printf(rs, "tocsin_config_last_reload_success_timestamp_"
 	    "seconds %.3f\n", (double)r->last_ok_ms / 1000.0);
-	fam(rs, "tocsin_config_last_reload_duration_seconds", "gauge",
+	monitor_family(rs, "tocsin_config_last_reload_duration_seconds", "gauge",
 	    "How long the last reload took on the poll thread.");
 	http_resp_printf(rs, "tocsin_config_last_reload_duration_seconds "
 	    "%.3f\n", r->last_ms / 1000.0);
-	one(rs, "tocsin_config_retired_unsaved", "gauge", "1 while the "
+	monitor_one(rs, "tocsin_config_retired_unsaved", "gauge", "1 while the "
 	    "objects the last reload retired are not written to the state "
 	    "directory (retired.json; retried every few seconds): a restart "
 	    "meanwhile drops their incidents.", (uint64_t)r->retired_unsaved);
@@ -510,13 +510,13 @@ monitor_metrics(const struct stats_view *v, const struct fleet *f,
 	static const char *const lv[] = { "debug", "info", "warn", "error" };
 
 	rs->ctype = "text/plain; version=0.0.4; charset=utf-8";
-	fam(rs, "tocsin_build_info", "gauge", "The running version.");
+	monitor_family(rs, "tocsin_build_info", "gauge", "The running version.");
 	http_resp_printf(rs, "tocsin_build_info{version=\"%s\"} 1\n",
 	    TOCSIN_VERSION);
-	one(rs, "tocsin_ready", "gauge", "1 once restore finished and the "
+	monitor_one(rs, "tocsin_ready", "gauge", "1 once restore finished and the "
 	    "poller started, until a stop begins.",
 	    (uint64_t)(v->phase == STATS_RUNNING));
-	fam(rs, "tocsin_start_time_seconds", "gauge", "When the daemon "
+	monitor_family(rs, "tocsin_start_time_seconds", "gauge", "When the daemon "
 	    "started, seconds since the epoch.");
 	http_resp_printf(rs, "tocsin_start_time_seconds %.3f\n",
 	    (double)v->started_ms / 1000.0);
@@ -528,25 +528,25 @@ monitor_metrics(const struct stats_view *v, const struct fleet *f,
 		static const char *const cls[] = { "", "1xx", "2xx", "3xx",
 		    "4xx", "5xx" };
 
-		fam(rs, "tocsin_http_requests_total", "counter", "HTTP requests "
+		monitor_family(rs, "tocsin_http_requests_total", "counter", "HTTP requests "
 		    "answered, by status class.");
 		for (int i = 1; i < 6; i++)
-			u(rs, "tocsin_http_requests_total", "code", cls[i],
+			monitor_sample(rs, "tocsin_http_requests_total", "code", cls[i],
 			    hs->by_class[i]);
-		fam(rs, "tocsin_http_refused_total", "counter", "HTTP requests "
+		monitor_family(rs, "tocsin_http_refused_total", "counter", "HTTP requests "
 		    "refused, by reason.");
-		u(rs, "tocsin_http_refused_total", "reason", "busy", hs->busy);
-		u(rs, "tocsin_http_refused_total", "reason", "unauthorized",
+		monitor_sample(rs, "tocsin_http_refused_total", "reason", "busy", hs->busy);
+		monitor_sample(rs, "tocsin_http_refused_total", "reason", "unauthorized",
 		    hs->unauthorized);
-		u(rs, "tocsin_http_refused_total", "reason", "too_large",
+		monitor_sample(rs, "tocsin_http_refused_total", "reason", "too_large",
 		    hs->too_large);
-		one(rs, "tocsin_http_connections", "gauge", "HTTP connections "
+		monitor_one(rs, "tocsin_http_connections", "gauge", "HTTP connections "
 		    "open now.", hs->connections);
 	}
-	fam(rs, "tocsin_log_lines_total", "counter", "Log lines written, by "
+	monitor_family(rs, "tocsin_log_lines_total", "counter", "Log lines written, by "
 	    "level.");
 	for (int i = 0; i < 4; i++)
-		u(rs, "tocsin_log_lines_total", "level", lv[i],
+		monitor_sample(rs, "tocsin_log_lines_total", "level", lv[i],
 		    log_count((enum log_level)i));
 }
 
@@ -554,23 +554,23 @@ monitor_metrics(const struct stats_view *v, const struct fleet *f,
 static void
 monitor_metrics_sse(const struct sse_stats *x, struct http_resp *rs)
 {
-	one(rs, "tocsin_sse_streams", "gauge", "Event streams (GET "
+	monitor_one(rs, "tocsin_sse_streams", "gauge", "Event streams (GET "
 	    "/api/v1/events) open now.", x->streams);
-	one(rs, "tocsin_sse_streams_total", "counter", "Event streams "
+	monitor_one(rs, "tocsin_sse_streams_total", "counter", "Event streams "
 	    "opened.", x->opened);
-	one(rs, "tocsin_sse_events_total", "counter", "Incident events "
+	monitor_one(rs, "tocsin_sse_events_total", "counter", "Incident events "
 	    "queued to event streams, all clients.", x->events);
-	one(rs, "tocsin_sse_resets_total", "counter", "Streams told "
+	monitor_one(rs, "tocsin_sse_resets_total", "counter", "Streams told "
 	    "`event: reset` (a Last-Event-ID that cannot be resumed "
 	    "exactly).", x->resets);
-	fam(rs, "tocsin_sse_closed_total", "counter", "Event streams the "
+	monitor_family(rs, "tocsin_sse_closed_total", "counter", "Event streams the "
 	    "server closed or refused, by reason.");
-	u(rs, "tocsin_sse_closed_total", "reason", "slow", x->slow_closed);
-	u(rs, "tocsin_sse_closed_total", "reason", "max_streams", x->refused);
-	fam(rs, "tocsin_sse_resumes_total", "counter", "Streams resumed from "
+	monitor_sample(rs, "tocsin_sse_closed_total", "reason", "slow", x->slow_closed);
+	monitor_sample(rs, "tocsin_sse_closed_total", "reason", "max_streams", x->refused);
+	monitor_family(rs, "tocsin_sse_resumes_total", "counter", "Streams resumed from "
 	    "a Last-Event-ID, by where the missed events came from.");
-	u(rs, "tocsin_sse_resumes_total", "from", "memory", x->resumed_tail);
-	u(rs, "tocsin_sse_resumes_total", "from", "journal",
+	monitor_sample(rs, "tocsin_sse_resumes_total", "from", "memory", x->resumed_tail);
+	monitor_sample(rs, "tocsin_sse_resumes_total", "from", "journal",
 	    x->resumed_journal);
 }
 
@@ -579,7 +579,7 @@ monitor_metrics_sse(const struct sse_stats *x, struct http_resp *rs)
  * procself), read now: the kernel's counters, not a stats copy.  Left out
  * when /proc cannot be read, rather than reported as 0.
  */
-static void
+void
 monitor_metrics_process(struct http_resp *rs)
 {
 	struct procself ps;
@@ -587,25 +587,25 @@ monitor_metrics_process(struct http_resp *rs)
 
 	if (procself_read(&ps) != 0)
 		return;
-	fam(rs, "process_cpu_seconds_total", "counter", "User and system "
+	monitor_family(rs, "process_cpu_seconds_total", "counter", "User and system "
 	    "CPU time spent, seconds.");
 	http_resp_printf(rs, "process_cpu_seconds_total %.3f\n",
 	    ps.cpu_seconds);
-	one(rs, "process_resident_memory_bytes", "gauge", "Resident memory "
+	monitor_one(rs, "process_resident_memory_bytes", "gauge", "Resident memory "
 	    "size, bytes.", ps.rss_bytes);
-	one(rs, "process_virtual_memory_bytes", "gauge", "Virtual memory "
+	monitor_one(rs, "process_virtual_memory_bytes", "gauge", "Virtual memory "
 	    "size, bytes.", ps.vsize_bytes);
-	one(rs, "process_open_fds", "gauge", "Open file descriptors.",
+	monitor_one(rs, "process_open_fds", "gauge", "Open file descriptors.",
 	    ps.open_fds);
-	one(rs, "process_max_fds", "gauge", "The soft limit of open file "
+	monitor_one(rs, "process_max_fds", "gauge", "The soft limit of open file "
 	    "descriptors (RLIMIT_NOFILE).", ps.max_fds);
 	if ((heap = mem_allocated()) > 0)
-		one(rs, "tocsin_heap_allocated_bytes", "gauge", "Bytes the "
+		monitor_one(rs, "tocsin_heap_allocated_bytes", "gauge", "Bytes the "
 		    "allocator has handed out and not had back (jemalloc's "
 		    "stats.allocated); resident memory above it is the "
 		    "allocator's own (free pages kept, fragmentation).", heap);
 	if ((heap = mem_resident()) > 0)
-		one(rs, "tocsin_heap_resident_bytes", "gauge", "Bytes of the "
+		monitor_one(rs, "tocsin_heap_resident_bytes", "gauge", "Bytes of the "
 		    "allocator's pages in memory (jemalloc's stats.resident: "
 		    "live objects, its metadata and freed pages not yet given "
 		    "back); resident memory above it is not the heap's "
@@ -619,14 +619,14 @@ monitor_metrics_writes(struct opapi *op, struct http_resp *rs)
 	struct opapi_stats os;
 
 	opapi_stats(op, &os);
-	fam(rs, "tocsin_http_writes_total", "counter", "HTTP writes (incident "
+	monitor_family(rs, "tocsin_http_writes_total", "counter", "HTTP writes (incident "
 	    "actions, maintenance windows), by outcome: done (applied and "
 	    "journaled), refused (404, 409), bad (400), busy (503).");
-	u(rs, "tocsin_http_writes_total", "result", "done", os.done);
-	u(rs, "tocsin_http_writes_total", "result", "refused", os.refused);
-	u(rs, "tocsin_http_writes_total", "result", "bad", os.bad);
-	u(rs, "tocsin_http_writes_total", "result", "busy", os.busy);
-	one(rs, "tocsin_http_writes_waiting", "gauge", "HTTP writes waiting "
+	monitor_sample(rs, "tocsin_http_writes_total", "result", "done", os.done);
+	monitor_sample(rs, "tocsin_http_writes_total", "result", "refused", os.refused);
+	monitor_sample(rs, "tocsin_http_writes_total", "result", "bad", os.bad);
+	monitor_sample(rs, "tocsin_http_writes_total", "result", "busy", os.busy);
+	monitor_one(rs, "tocsin_http_writes_waiting", "gauge", "HTTP writes waiting "
 	    "for room in a shard's queue.", os.waiting);
 }
 

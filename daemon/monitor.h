@@ -59,4 +59,17 @@ int	 monitor_health(const struct stats_view *v, uint64_t max_sink_lag,
 void	 monitor_metrics(const struct stats_view *v, const struct fleet *f,
 	    const struct http_stats *hs, struct http_resp *rs);
 
+/*
+ * The text format's pieces, for another role's /metrics (daemon/crole):
+ * a family's HELP and TYPE lines; name{key="val"} n (key NULL: name n);
+ * both for a one-sample family; the process_* families.
+ */
+void	 monitor_family(struct http_resp *rs, const char *name,
+	    const char *type, const char *help);
+void	 monitor_sample(struct http_resp *rs, const char *name,
+	    const char *key, const char *val, uint64_t n);
+void	 monitor_one(struct http_resp *rs, const char *name, const char *type,
+	    const char *help, uint64_t n);
+void	 monitor_metrics_process(struct http_resp *rs);
+
 #endif

@@ -83,6 +83,8 @@ reload_restart_keys(const struct config *o, const struct config *n,
 	size_t np;
 
 	/* where state lives and how many threads own it */
+	key_u64(&kr, "daemon.role", (uint64_t)o->daemon.role,
+	    (uint64_t)n->daemon.role);
 	key_str(&kr, "daemon.state_dir", o->daemon.state_dir,
 	    n->daemon.state_dir);
 	key_u64(&kr, "daemon.shards", o->daemon.shards, n->daemon.shards);
@@ -126,6 +128,9 @@ reload_restart_keys(const struct config *o, const struct config *n,
 	key_str(&kr, "kafka.telemetry", ok->telemetry, nk->telemetry);
 	key_str(&kr, "kafka.group", ok->group, nk->group);
 	key_str(&kr, "kafka.client_id", ok->client_id, nk->client_id);
+	key_str(&kr, "kafka.changelog", ok->changelog, nk->changelog);
+	key_str(&kr, "kafka.correlator_group", ok->correlator_group,
+	    nk->correlator_group);
 	np = o->kafka.nproperties > n->kafka.nproperties ?
 	    o->kafka.nproperties : n->kafka.nproperties;
 	for (size_t i = 0; i < np; i++) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "daemon/crole.h"
 #include "daemon/live.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
@@ -187,7 +188,10 @@ run(const char *path, double duration)
 	log_init(fd, (enum log_level)cfg->daemon.log_level);
 	memset(&lo, 0, sizeof(lo));
 	lo.duration_s = duration;
-	r = live_run(cfg, &lo);
+	if (cfg->daemon.role == CFG_ROLE_CORRELATOR)
+		r = crole_run(cfg, duration);
+	else
+		r = live_run(cfg, &lo);
 	config_free(cfg);
 	if (fd != 2)
 		close(fd);

@@ -197,7 +197,14 @@ const struct kafka_setting kafka_settings[] = {
 	    "each device's latest samples (deadband passed), keyed by device "
 	    "id; empty: off"),
 	SET("group", group, "tocsind", "consumer group of the actions"),
-	SET("client_id", client_id, "tocsind", "client.id of both clients"),
+	SET("client_id", client_id, "tocsind", "client.id of both clients; "
+	    "with `daemon.role: correlator` also the transactional.id, so "
+	    "each instance needs its own"),
+	SET("changelog", changelog, "tocsin.changelog",
+	    "`daemon.role: correlator`: the incidents' state by partition "
+	    "(compacted, partitioned as `alarms`)"),
+	SET("correlator_group", correlator_group, "tocsin-correlators",
+	    "`daemon.role: correlator`: the consumer group of `alarms`"),
 #undef SET
 	{ NULL, 0, NULL, NULL }
 };

@@ -63,6 +63,8 @@ struct kafka_config {
 	const char	*telemetry;	/* devices' sample batches; "": off */
 	const char	*group;		/* consumer group of the actions */
 	const char	*client_id;	/* client.id of both clients */
+	const char	*changelog;	/* role correlator: state by partition */
+	const char	*correlator_group; /* role correlator: of alarms */
 	/* not in the table: */
 	const struct kafka_prop *props;	/* applied last, in order, so they
 					 * override anything above */

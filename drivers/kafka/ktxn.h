@@ -108,6 +108,9 @@ int	 ktxn_produce(struct ktxn *t, const char *topic, int32_t partition,
 /* The next offset the stage consumes from partition of its input, or
  * -1 (not assigned, or not known yet): what the next commit sends. */
 int64_t	 ktxn_position(struct ktxn *t, int32_t partition);
+/* Records of partition behind its end (the end the consumer last
+ * heard of; for read_committed, the last stable offset), or -1. */
+int64_t	 ktxn_lag(struct ktxn *t, int32_t partition);
 /* From the stage's own thread (a hook): ktxn_run() returns after the
  * current record, without committing what is open. */
 void	 ktxn_stop(struct ktxn *t);

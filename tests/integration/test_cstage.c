@@ -17,6 +17,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -33,18 +34,21 @@
 #include "daemon/config.h"
 #include "daemon/cstage.h"
 #include "daemon/replay.h"
+#include "tests/support/httpfix.h"
 #include "tests/support/kbroker.h"
+#include "tests/support/proc.h"
 #include "tests/support/ktxnfix.h"
 #include "tests/support/pubfix.h"
 #include "tests/support/tenv.h"
 
-#define P	2		/* partitions of alarms and changelog */
+#define PMAX	6		/* partitions of alarms and changelog */
 #define NSITES	24
 #define NAREAS	6
 #define T0	1795392000000LL	/* 2026-11-23T00:00:00Z */
 #define HOURS	120		/* of storm: long enough to kill it mid-way */
 
 static char bootstrap[128], dir[128], cfgpath[256];
+static int P = 2;		/* this test's partitions */
 static atomic_int stop_flag;
 
 static void
@@ -123,7 +127,7 @@ write_config(void)
  * Returns the line count.
  */
 static int
-generate(FILE *part[P], const struct config *cfg)
+generate(FILE *part[PMAX], const struct config *cfg)
 {
 	int mains[NSITES] = { 0 }, door[NSITES] = { 0 }, rect[NSITES] = { 0 };
 	unsigned seed = 20261205;
@@ -169,12 +173,12 @@ generate(FILE *part[P], const struct config *cfg)
 			b.n = 0;
 			incjson_alarm(&b, &a);
 			p = fleet_area_shard(cfg->fleet->areas[
-			    cfg->fleet->sites[s].area], P);
+			    cfg->fleet->sites[s].area], (unsigned)P);
 			fprintf(part[p], "%.*s\n", (int)b.n, b.p);
 			n++;
 		}
 		if ((t - T0) % 60000 == 40000)
-			for (p = 0; p < P; p++) {
+			for (p = 0; p < (unsigned)P; p++) {
 				b.n = 0;
 				incjson_tick(&b, t, "gen");
 				fprintf(part[p], "%.*s\n", (int)b.n, b.p);
@@ -196,7 +200,7 @@ generate(FILE *part[P], const struct config *cfg)
 				incjson_alarm(&b, &a);
 				p = fleet_area_shard(cfg->fleet->areas[
 				    cfg->fleet->sites[fleet_find(cfg->fleet,
-				    FLEET_SITE, st)].area], P);
+				    FLEET_SITE, st)].area], (unsigned)P);
 				fprintf(part[p], "%.*s\n", (int)b.n, b.p);
 				n++;
 			}
@@ -222,6 +226,8 @@ stage_main(void)
 		.client_id = "cstage-test", .commit_ms = 50,
 		.props = props, .nprops = 2,
 	};
+	struct cstage *cs;
+	struct cstage_view v;
 	struct cstage_stats st;
 	char err[512];
 	int rc;
@@ -231,7 +237,13 @@ stage_main(void)
 	cc.fleet = cfg->fleet;
 	cc.cc = &cfg->correlation;
 	signal(SIGTERM, on_term);
-	rc = cstage_run(&cc, &stop_flag, &st, err, sizeof(err));
+	if ((rc = cstage_new(&cc, &cs, err, sizeof(err))) == 0) {
+		rc = cstage_run(cs, &stop_flag, err, sizeof(err));
+		cstage_view(cs, &v);
+		cstage_free(cs);
+	} else
+		memset(&v, 0, sizeof(v));
+	st = v.st;
 	fprintf(stderr, "cstage: rc=%d %s records=%llu ticks=%llu bad=%llu "
 	    "events=%llu changelog=%llu rebuilds=%llu rebuild_ms=%llu "
 	    "commits=%llu aborts=%llu\n", rc, rc != 0 ? err : "",
@@ -299,37 +311,38 @@ feed(int p, const char *file, int c)
 	unlink(chunk);
 }
 
-Test(cstage, sigkill_twice_equals_a_replay_of_each_partition,
-    .fini = broker_fini, .timeout = 420)
+/*
+ * The test's directory, its configuration and the storm in one file per
+ * partition (path[p]); the reference in want (each partition replayed
+ * as its shard: id -> its events); the topics made.  Returns the events
+ * expected, or -1 when the test is skipped.
+ */
+static int
+setup(const char *name, char path[PMAX][256], struct config **cfgp,
+    json_t *want)
 {
 	const char *why;
 	struct config *cfg;
-	FILE *part[P];
-	char path[P][256], cmd[768];
-	json_t *want = json_object(), *got = json_object();
-	int total = 0, have, nlines, open_outputs = 0, last_done = 0, gap = 0;
-
-	const char *id;
-	json_t *a;
-	pid_t pid;
-	char *out, *save, *l;
+	FILE *part[PMAX];
+	int total = 0;
+	char *save, *l;
 
 	if ((why = ktxnfix_broker(bootstrap, sizeof(bootstrap))) != NULL) {
 		cr_skip_test("%s", why);
-		return;
+		return -1;
 	}
-	snprintf(dir, sizeof(dir), "/tmp/cstage-%d", (int)getpid());
+	snprintf(dir, sizeof(dir), "/tmp/%s-%d", name, (int)getpid());
 	cr_assert_eq(mkdir(dir, 0700), 0);
 	write_config();
 	cfg = load();
 	cr_assert_not_null(cfg, "the test's configuration");
 
 	for (int p = 0; p < P; p++) {
-		snprintf(path[p], sizeof(path[p]), "%s/part%d.jsonl", dir, p);
+		snprintf(path[p], 256, "%s/part%d.jsonl", dir, p);
 		part[p] = fopen(path[p], "w");
 		cr_assert_not_null(part[p]);
 	}
-	nlines = generate(part, cfg);
+	(void)generate(part, cfg);
 	for (int p = 0; p < P; p++)
 		fclose(part[p]);
 
@@ -363,9 +376,8 @@ Test(cstage, sigkill_twice_equals_a_replay_of_each_partition,
 		free(ebuf);
 	}
 	cr_assert_gt(total, 200, "a storm with few events: %d", total);
-
 	{
-		static const struct ktxnfix_topic t[] = {
+		const struct ktxnfix_topic t[] = {
 			{ "tocsin.alarms", P, NULL },
 			{ "tocsin.changelog", P, "compact" },
 			{ "tocsin.incidents", 3, NULL },
@@ -373,7 +385,64 @@ Test(cstage, sigkill_twice_equals_a_replay_of_each_partition,
 
 		ktxnfix_topics(bootstrap, t, 3);
 	}
+	*cfgp = cfg;
+	return total;
+}
 
+/*
+ * tocsin.incidents read_committed holds, incident by incident and seq by
+ * seq, byte for byte, what want holds.
+ */
+static void
+check_equal(json_t *want)
+{
+	json_t *got = json_object(), *a;
+	const char *id;
+	char *out, *save, *l, cmd[300];
+
+	out = ktxnfix_read(bootstrap, "tocsin.incidents", "read_committed",
+	    "%k|%s\\n");
+	for (l = strtok_r(out, "\n", &save); l != NULL;
+	    l = strtok_r(NULL, "\n", &save)) {
+		char *bar = strchr(l, '|');
+
+		cr_assert_not_null(bar, "%s", l);
+		*bar = '\0';
+		add_event(got, l, bar + 1, strlen(bar + 1));
+	}
+	free(out);
+	cr_assert_eq(json_object_size(got), json_object_size(want),
+	    "%zu incidents on the topic, %zu in the replays",
+	    json_object_size(got), json_object_size(want));
+	json_object_foreach(want, id, a) {
+		json_t *g = json_object_get(got, id);
+
+		cr_assert_not_null(g, "%s not on the topic", id);
+		cr_assert_eq(json_array_size(g), json_array_size(a),
+		    "%s: %zu events on the topic, %zu in the replay", id,
+		    json_array_size(g), json_array_size(a));
+		for (size_t i = 0; i < json_array_size(a); i++)
+			cr_assert_str_eq(json_string_value(json_array_get(g, i)),
+			    json_string_value(json_array_get(a, i)),
+			    "%s event %zu", id, i + 1);
+	}
+	json_decref(got);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	free(pubfix_sh(cmd, 10000));
+}
+
+Test(cstage, sigkill_twice_equals_a_replay_of_each_partition,
+    .fini = broker_fini, .timeout = 420)
+{
+	struct config *cfg;
+	char path[PMAX][256];
+	json_t *want = json_object();
+	int total, have, open_outputs = 0, last_done = 0, gap = 0;
+	pid_t pid;
+
+	P = 2;
+	if ((total = setup("cstage", path, &cfg, want)) < 0)
+		return;
 	/*
 	 * The input arrives live, a tenth of each partition at a time.  After
 	 * the 3rd and the 6th tenth the correlator must have committed a
@@ -428,36 +497,223 @@ Test(cstage, sigkill_twice_equals_a_replay_of_each_partition,
 	    180000);
 	cr_assert_eq(kill(pid, SIGTERM), 0);
 	cr_assert_eq(ktxnfix_wait(pid, 60000), 0, "the last correlator's exit");
-
-	out = ktxnfix_read(bootstrap, "tocsin.incidents", "read_committed",
-	    "%k|%s\\n");
-	for (l = strtok_r(out, "\n", &save); l != NULL;
-	    l = strtok_r(NULL, "\n", &save)) {
-		char *bar = strchr(l, '|');
-
-		cr_assert_not_null(bar, "%s", l);
-		*bar = '\0';
-		add_event(got, l, bar + 1, strlen(bar + 1));
-	}
-	free(out);
-	cr_assert_eq(json_object_size(got), json_object_size(want),
-	    "%zu incidents on the topic, %zu in the replays (%d lines in)",
-	    json_object_size(got), json_object_size(want), nlines);
-	json_object_foreach(want, id, a) {
-		json_t *g = json_object_get(got, id);
-
-		cr_assert_not_null(g, "%s not on the topic", id);
-		cr_assert_eq(json_array_size(g), json_array_size(a),
-		    "%s: %zu events on the topic, %zu in the replay", id,
-		    json_array_size(g), json_array_size(a));
-		for (size_t i = 0; i < json_array_size(a); i++)
-			cr_assert_str_eq(json_string_value(json_array_get(g, i)),
-			    json_string_value(json_array_get(a, i)),
-			    "%s event %zu", id, i + 1);
-	}
+	check_equal(want);
 	json_decref(want);
-	json_decref(got);
 	config_free(cfg);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	free(pubfix_sh(cmd, 10000));
+}
+
+/* ---- several tocsind instances in daemon.role: correlator ---- */
+
+struct inst {
+	pid_t	 pid;
+	char	 name[16];
+	char	 log[256];
+	int	 port;		/* HTTP, or 0 */
+};
+
+/* tocsind -c <dir>/<name>.yaml: the test's fleet in role correlator,
+ * client and transactional.id name; stderr to <dir>/<name>.log. */
+static void
+inst_start(struct inst *in, const char *name, int port)
+{
+	char yaml[256], *base, *cfg;
+	FILE *fp;
+
+	snprintf(in->name, sizeof(in->name), "%s", name);
+	snprintf(in->log, sizeof(in->log), "%s/%s.log", dir, name);
+	snprintf(yaml, sizeof(yaml), "%s/%s.yaml", dir, name);
+	in->port = port;
+	base = tenv_read_file(cfgpath);
+	cr_assert_not_null(base);
+	/* the same file, its first line (daemon:) replaced */
+	cfg = strchr(base, '\n');
+	cr_assert_not_null(cfg);
+	fp = fopen(yaml, "w");
+	cr_assert_not_null(fp);
+	fprintf(fp, "daemon: {role: correlator, shards: %d, state_dir: "
+	    "%s/state, log_level: info}\n"
+	    "kafka:\n  brokers: \"%s\"\n  alarms: tocsin.alarms\n"
+	    "  client_id: %s\n  properties:\n"
+	    "    consumer.session.timeout.ms: \"6000\"\n"
+	    "    consumer.heartbeat.interval.ms: \"500\"\n"
+	    "http: {enabled: %s, listen: \"127.0.0.1:%d\"}\n%s", P, dir,
+	    bootstrap, name, port > 0 ? "true" : "false", port, cfg + 1);
+	fclose(fp);
+	free(base);
+	in->pid = fork();
+	cr_assert_geq(in->pid, 0);
+	if (in->pid == 0) {
+		int fd = open(in->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		if (fd >= 0) {
+			dup2(fd, 2);
+			dup2(fd, 1);
+		}
+		execl(proc_build_path("tocsind"), "tocsind", "-c", yaml,
+		    (char *)NULL);
+		_exit(127);
+	}
+}
+
+/* Each "rebuilt from the changelog" line of an instance's log, printed. */
+static int
+inst_rebuilds(const struct inst *in)
+{
+	char *log = tenv_read_file(in->log), *l, *save;
+	int k = 0;
+
+	if (log == NULL)
+		return 0;
+	for (l = strtok_r(log, "\n", &save); l != NULL;
+	    l = strtok_r(NULL, "\n", &save))
+		if (strstr(l, "rebuilt from the changelog") != NULL) {
+			cr_log_info("%s: %s", in->name, strstr(l, "cstage:"));
+			k++;
+		}
+	free(log);
+	return k;
+}
+
+/*
+ * Waits (60 s at most) until GET /api/v1/cluster at port says the group
+ * has n members owning every partition between them: the group has
+ * moved a dead member's partitions.
+ */
+static void
+wait_members(int port, int n)
+{
+	int64_t end = tenv_mono_ms() + 60000;
+	char last[1024] = "";
+
+	while (tenv_mono_ms() < end) {
+		struct httpfix_resp r;
+		json_t *j = NULL, *m;
+		int owned = 0, members = -1;
+		size_t i;
+
+		if (httpfix_do(port, "GET", "/api/v1/cluster", NULL, NULL,
+		    &r) == 200 && (j = json_loads(r.body, 0, NULL)) != NULL) {
+			members = (int)json_array_size(json_object_get(j,
+			    "members"));
+			json_array_foreach(json_object_get(j, "members"), i, m)
+				owned += (int)json_array_size(json_object_get(m,
+				    "partitions"));
+		}
+		snprintf(last, sizeof(last), "%s", r.body != NULL ? r.body :
+		    "");
+		json_decref(j);
+		httpfix_free(&r);
+		if (members == n && owned == P) {
+			cr_log_info("the group moved the partitions: %s", last);
+			return;
+		}
+		usleep(200000);
+	}
+	cr_assert_fail("the group never had %d members owning %d partitions: "
+	    "%s", n, P, last);
+}
+
+/*
+ * Three correlators (tocsind, daemon.role: correlator) share a
+ * 6-partition tocsin.alarms; one is killed with SIGKILL while at work,
+ * a second one later, and a new one started; the group moves the dead
+ * ones' partitions to the living, which rebuild them from the changelog.
+ * The union of what they committed to tocsin.incidents equals, incident
+ * by incident and seq by seq, each partition replayed as its shard (what
+ * one `role: all` instance with 6 shards makes of those records).  The
+ * first one answers /metrics (owned partitions, rebuild time, changelog
+ * lag) and /api/v1/cluster (the group's members and what each owns).
+ */
+Test(cstage, three_correlators_two_killed_one_added_equal_a_replay,
+    .fini = broker_fini, .timeout = 600)
+{
+	struct config *cfg;
+	char path[PMAX][256];
+	json_t *want = json_object();
+	struct inst in[4];
+	struct httpfix_resp r;
+	int total, have, port;
+
+	P = 6;
+	if ((total = setup("cstage3", path, &cfg, want)) < 0)
+		return;
+	port = tenv_free_port("127.0.0.1");
+	cr_assert_gt(port, 0);
+	inst_start(&in[0], "corr1", port);
+	inst_start(&in[1], "corr2", 0);
+	inst_start(&in[2], "corr3", 0);
+	for (int c = 0; c < CHUNKS; c++) {
+		for (int p = 0; p < P; p++)
+			feed(p, path[p], c);
+		if (c == 2 || c == 5) {
+			int need = total * (c + 1) / CHUNKS / 2;
+			struct inst *victim = &in[c == 2 ? 1 : 2];
+
+			have = ktxnfix_wait_committed(bootstrap,
+			    "tocsin.incidents", need, 180000);
+			cr_assert_geq(have, need, "%d of %d events committed "
+			    "after %d tenths", have, total, c + 1);
+			c++;
+			for (int p = 0; p < P; p++)
+				feed(p, path[p], c);
+			usleep(150000);
+			cr_assert_eq(kill(victim->pid, SIGKILL), 0);
+			cr_assert_eq(ktxnfix_wait(victim->pid, 10000),
+			    128 + SIGKILL);
+			cr_log_info("%s killed at work on tenth %d: %d of %d "
+			    "events committed", victim->name, c + 1,
+			    count_events("read_committed"), total);
+			if (c == 6)
+				inst_start(&in[3], "corr4", 0);
+			else
+				wait_members(port, 2);
+		}
+	}
+	have = ktxnfix_wait_committed(bootstrap, "tocsin.incidents", total,
+	    300000);
+	cr_log_info("%d of %d events committed", have, total);
+
+	/* what the first instance says of itself and of the group */
+	cr_assert_eq(httpfix_do(port, "GET", "/metrics", NULL, NULL, &r), 200);
+	cr_assert_not_null(strstr(r.body, "tocsin_role{role=\"correlator\"} 1"),
+	    "%s", r.body);
+	cr_assert_not_null(strstr(r.body, "tocsin_partitions_owned "), "%s",
+	    r.body);
+	cr_assert_not_null(strstr(r.body, "tocsin_partition_rebuild_seconds{"),
+	    "%s", r.body);
+	cr_assert_not_null(strstr(r.body, "tocsin_changelog_lag_records{"),
+	    "%s", r.body);
+	httpfix_free(&r);
+	cr_assert_eq(httpfix_do(port, "GET", "/api/v1/cluster", NULL, NULL,
+	    &r), 200);
+	{
+		json_t *j = json_loads(r.body, 0, NULL), *m;
+		int owned = 0;
+		size_t i;
+
+		cr_assert_not_null(j, "%s", r.body);
+		cr_log_info("cluster: %s", r.body);
+		cr_assert_eq(json_array_size(json_object_get(j, "members")), 2,
+		    "%s", r.body);
+		json_array_foreach(json_object_get(j, "members"), i, m)
+			owned += (int)json_array_size(json_object_get(m,
+			    "partitions"));
+		cr_assert_eq(owned, P, "%s", r.body);
+		json_decref(j);
+	}
+	httpfix_free(&r);
+
+	cr_assert_eq(kill(in[0].pid, SIGTERM), 0);
+	cr_assert_eq(kill(in[3].pid, SIGTERM), 0);
+	for (int i = 0; i < 4; i++) {
+		if (i == 0 || i == 3)
+			cr_assert_eq(ktxnfix_wait(in[i].pid, 60000), 0,
+			    "%s's exit", in[i].name);
+		cr_assert_gt(inst_rebuilds(&in[i]), 0, "%s rebuilt nothing",
+		    in[i].name);
+	}
+	cr_assert_eq(have, total);
+	check_equal(want);
+	json_decref(want);
+	config_free(cfg);
 }
