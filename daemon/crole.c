@@ -152,9 +152,11 @@ crole_metrics(void *arg, const struct http_req *rq, struct http_resp *rs)
 	    "records of an owned partition that its committed state (the "
 	    "changelog) has not taken in yet, as of the last commit.");
 	for (size_t i = 0; i < v.nparts; i++) {
+		if (v.parts[i].lag < 0)
+			continue;	/* not known yet: no sample */
 		snprintf(p, sizeof(p), "%d", (int)v.parts[i].partition);
 		monitor_sample(rs, "tocsin_changelog_lag_records", "partition",
-		    p, v.parts[i].lag < 0 ? 0 : (uint64_t)v.parts[i].lag);
+		    p, (uint64_t)v.parts[i].lag);
 	}
 	monitor_family(rs, "tocsin_partition_rebuild_seconds", "gauge",
 	    "How long an owned partition's last rebuild from the changelog "

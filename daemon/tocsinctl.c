@@ -163,6 +163,79 @@ ctl_print_tiers(const json_t *a)
 
 /* ---- status ---- */
 
+/*
+ * status of a `daemon.role: correlator` instance: its partitions (from
+ * /healthz) and the group's members with theirs (GET /api/v1/cluster).
+ */
+static void
+ctl_status_correlator(struct ctl *c, json_t *health, json_t *ready, int hs,
+    int rs)
+{
+	struct ctlhttp_resp r;
+	char err[512];
+	json_t *cluster = NULL, *v, *m;
+	size_t i, k;
+
+	if (ctlhttp_request(&c->url, "GET", "/api/v1/cluster", NULL, NULL,
+	    c->o.timeout_ms, &r, err, sizeof(err)) == 0) {
+		if (r.status == 200)
+			cluster = json_loadb(r.body, r.len, 0, NULL);
+		ctlhttp_resp_fini(&r);
+	}
+	if (c->o.json) {
+		json_t *all = json_pack("{s:O, s:O, s:O*}", "healthz", health,
+		    "readyz", ready, "cluster", cluster);
+
+		ctl_print_json(all);
+		json_decref(all);
+		json_decref(cluster);
+		return;
+	}
+	printf("server     %s\n", c->o.server);
+	printf("health     %s", hs == 200 ? "ok" : "unhealthy");
+	json_array_foreach(json_object_get(health, "reasons"), i, v)
+		printf("%s%s", i ? "; " : ": ", json_is_string(v) ?
+		    json_string_value(v) : "?");
+	printf("\nready      %s", rs == 200 ? "ready" : "not ready");
+	if (rs != 200 && json_is_string(json_object_get(ready, "reason")))
+		printf(": %s", json_string_value(json_object_get(ready,
+		    "reason")));
+	printf("\nrole       correlator %s in group %s\n", js(health,
+	    "client_id"), js(health, "group"));
+	printf("partitions");
+	json_array_foreach(json_object_get(health, "partitions"), i, v) {
+		json_int_t lag = json_integer_value(json_object_get(v,
+		    "changelog_lag"));
+		char lagbuf[32];
+
+		if (lag < 0)
+			snprintf(lagbuf, sizeof(lagbuf), "unknown");
+		else
+			snprintf(lagbuf, sizeof(lagbuf), "%lld",
+			    (long long)lag);
+		printf("%s%lld (%lld incidents, lag %s, rebuilt in %.3f s)",
+		    i ? ", " : " ", (long long)json_integer_value(
+		    json_object_get(v, "partition")),
+		    (long long)json_integer_value(json_object_get(v,
+		    "incidents")), lagbuf, (double)json_integer_value(
+		    json_object_get(v, "rebuild_ms")) / 1000.0);
+	}
+	if (json_array_size(json_object_get(health, "partitions")) == 0)
+		printf(" none");
+	printf("\ncluster   ");
+	if (cluster == NULL)
+		printf(" (the group's members: no answer)");
+	json_array_foreach(json_object_get(cluster, "members"), i, m) {
+		printf("%s%s [", i ? "; " : " ", js(m, "client_id"));
+		json_array_foreach(json_object_get(m, "partitions"), k, v)
+			printf("%s%lld", k ? "," : "",
+			    (long long)json_integer_value(v));
+		printf("]");
+	}
+	printf("\n");
+	json_decref(cluster);
+}
+
 static int
 cmd_status(struct ctl *c)
 {
@@ -219,6 +292,12 @@ cmd_status(struct ctl *c)
 	}
 	if (hs != 200 || rs != 200)
 		rc = CTL_EXIT_REFUSED;
+	if (json_is_string(json_object_get(health, "role")) &&
+	    strcmp(json_string_value(json_object_get(health, "role")),
+	    "correlator") == 0) {
+		ctl_status_correlator(c, health, ready, hs, rs);
+		goto out;
+	}
 	m = json_object();
 	if (metrics) {
 		for (i = 0; i < 3; i++) {

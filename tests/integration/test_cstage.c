@@ -702,6 +702,28 @@ Test(cstage, three_correlators_two_killed_one_added_equal_a_replay,
 		json_decref(j);
 	}
 	httpfix_free(&r);
+	{
+		/* tocsinctl status, as an operator reads it */
+		char url[64], *argv[5], *cl;
+		struct proc_result pr;
+
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+		argv[0] = (char *)proc_build_path("tocsinctl");
+		argv[1] = "-s";
+		argv[2] = url;
+		argv[3] = "status";
+		argv[4] = NULL;
+		cr_assert_eq(proc_run(argv, 20000, &pr), 0);
+		cr_log_info("tocsinctl status:\n%s", pr.out);
+		cr_assert_eq(pr.status, 0, "%s%s", pr.out, pr.err);
+		cr_assert_not_null(strstr(pr.out, "role       correlator corr1 "
+		    "in group tocsin-correlators"), "%s", pr.out);
+		cl = strstr(pr.out, "cluster    ");
+		cr_assert_not_null(cl, "%s", pr.out);
+		cr_assert(strstr(cl, "corr1 [") != NULL &&
+		    strstr(cl, "corr4 [") != NULL, "%s", pr.out);
+		proc_result_free(&pr);
+	}
 
 	cr_assert_eq(kill(in[0].pid, SIGTERM), 0);
 	cr_assert_eq(kill(in[3].pid, SIGTERM), 0);
