@@ -229,13 +229,7 @@ crole_http(struct crole *cr, struct http_server **out, char **token)
 		log_info("http off (http.enabled false or http.listen empty)");
 		return 0;
 	}
-	if (ch->server.token_file != NULL && ch->server.token_file[0] != '\0' &&
-	    http_token_load(ch->server.token_file, token, err,
-	    sizeof(err)) != 0) {
-		log_error("start failed: %s", err);
-		return -1;
-	}
-	if (http_start(&ch->server, routes, CROLE_NROUTES, *token, out, err,
+	if (http_serve(&ch->server, routes, CROLE_NROUTES, token, out, err,
 	    sizeof(err)) != 0) {
 		log_error("start failed: %s", err);
 		return -1;

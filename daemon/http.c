@@ -1246,6 +1246,26 @@ http_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 int
+http_serve(const struct http_config *c, const struct http_route *routes,
+    size_t nroutes, char **token, struct http_server **out, char *err,
+    size_t errlen)
+{
+	int rc;
+
+	*token = NULL;
+	*out = NULL;
+	if (c->token_file != NULL && c->token_file[0] != '\0' &&
+	    (rc = http_token_load(c->token_file, token, err, errlen)) != 0)
+		return rc;
+	if ((rc = http_start(c, routes, nroutes, *token, out, err,
+	    errlen)) != 0) {
+		http_token_free(*token);
+		*token = NULL;
+	}
+	return rc;
+}
+
+int
 http_start(const struct http_config *c, const struct http_route *routes,
     size_t nroutes, const char *token, struct http_server **out, char *err,
     size_t errlen)

@@ -298,6 +298,14 @@ int	 http_start(const struct http_config *c, const struct http_route *routes,
 	    size_t nroutes, const char *token, struct http_server **out,
 	    char *err, size_t errlen);
 /* The port bound (useful with port 0). */
+/*
+ * http_start() with the token read from c->token_file first (none: every
+ * write refused); *token, which the caller frees with http_token_free()
+ * after http_stop(), is NULL on failure.  0 or -errno with the reason.
+ */
+int	 http_serve(const struct http_config *c, const struct http_route *routes,
+	    size_t nroutes, char **token, struct http_server **out, char *err,
+	    size_t errlen);
 unsigned http_port(const struct http_server *s);
 void	 http_stats(const struct http_server *s, struct http_stats *out);
 /* Answers every suspended request 503 (stopping), ends every stream

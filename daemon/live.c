@@ -658,19 +658,13 @@ live_http(struct live *lv)
 		log_info("http off (http.enabled false or http.listen empty)");
 		return 0;
 	}
-	if (ch->server.token_file != NULL && ch->server.token_file[0] != '\0' &&
-	    http_token_load(ch->server.token_file, &lv->http_token, err,
-	    sizeof(err)) != 0) {
-		log_error("start failed: %s", err);
-		return -1;
-	}
 	n = monitor_routes(lv->monitor, routes);
 	n += view_routes(lv->view, routes + n);
 	n += sse_routes(lv->sse, routes + n);
 	n += opapi_routes(lv->opapi, routes + n);
 	n += command_routes(lv->command, routes + n);
 	n += webui_routes(routes + n);
-	if (http_start(&ch->server, routes, n, lv->http_token, &lv->http, err,
+	if (http_serve(&ch->server, routes, n, &lv->http_token, &lv->http, err,
 	    sizeof(err)) != 0) {
 		log_error("start failed: %s", err);
 		return -1;

@@ -163,6 +163,25 @@ ctl_print_tiers(const json_t *a)
 
 /* ---- status ---- */
 
+/* status's first lines: the server, its health and readiness. */
+static void
+ctl_status_head(struct ctl *c, json_t *health, json_t *ready, int hs, int rs)
+{
+	const json_t *v;
+	size_t i;
+
+	printf("server     %s\n", c->o.server);
+	printf("health     %s", hs == 200 ? "ok" : "unhealthy");
+	json_array_foreach(json_object_get(health, "reasons"), i, v)
+		printf("%s%s", i ? "; " : ": ", json_is_string(v) ?
+		    json_string_value(v) : "?");
+	printf("\nready      %s", rs == 200 ? "ready" : "not ready");
+	if (rs != 200 && json_is_string(json_object_get(ready, "reason")))
+		printf(": %s", json_string_value(json_object_get(ready,
+		    "reason")));
+	printf("\n");
+}
+
 /*
  * status of a `daemon.role: correlator` instance: its partitions (from
  * /healthz) and the group's members with theirs (GET /api/v1/cluster).
@@ -191,16 +210,8 @@ ctl_status_correlator(struct ctl *c, json_t *health, json_t *ready, int hs,
 		json_decref(cluster);
 		return;
 	}
-	printf("server     %s\n", c->o.server);
-	printf("health     %s", hs == 200 ? "ok" : "unhealthy");
-	json_array_foreach(json_object_get(health, "reasons"), i, v)
-		printf("%s%s", i ? "; " : ": ", json_is_string(v) ?
-		    json_string_value(v) : "?");
-	printf("\nready      %s", rs == 200 ? "ready" : "not ready");
-	if (rs != 200 && json_is_string(json_object_get(ready, "reason")))
-		printf(": %s", json_string_value(json_object_get(ready,
-		    "reason")));
-	printf("\nrole       correlator %s in group %s\n", js(health,
+	ctl_status_head(c, health, ready, hs, rs);
+	printf("role       correlator %s in group %s\n", js(health,
 	    "client_id"), js(health, "group"));
 	printf("partitions");
 	json_array_foreach(json_object_get(health, "partitions"), i, v) {
@@ -242,7 +253,7 @@ cmd_status(struct ctl *c)
 	struct ctlhttp_resp r;
 	char err[512];
 	json_t *health = NULL, *ready = NULL, *m;
-	const json_t *reasons, *v;
+	const json_t *v;
 	char *metrics = NULL;
 	int hs, rs, rc = CTL_EXIT_OK, first;
 	double devs[3], inc = 0, d;
@@ -334,17 +345,7 @@ cmd_status(struct ctl *c)
 		json_decref(all);
 		goto out;
 	}
-	printf("server     %s\n", c->o.server);
-	printf("health     %s", hs == 200 ? "ok" : "unhealthy");
-	reasons = json_object_get(health, "reasons");
-	json_array_foreach(reasons, i, v)
-		printf("%s%s", i ? "; " : ": ", json_is_string(v) ?
-		    json_string_value(v) : "?");
-	printf("\nready      %s", rs == 200 ? "ready" : "not ready");
-	if (rs != 200 && json_is_string(json_object_get(ready, "reason")))
-		printf(": %s", json_string_value(json_object_get(ready,
-		    "reason")));
-	printf("\n");
+	ctl_status_head(c, health, ready, hs, rs);
 	if (metrics) {
 		printf("devices    %.0f ok, %.0f lost, %.0f never answered\n",
 		    devs[0], devs[1], devs[2]);

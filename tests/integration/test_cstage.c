@@ -431,13 +431,34 @@ check_equal(json_t *want)
 	free(pubfix_sh(cmd, 10000));
 }
 
+/*
+ * Once need events are committed (the stage is making progress), the
+ * tenth c of every partition goes in and, 150 ms later, at work on it (a
+ * tenth takes a correlator about a second here), pid is killed with
+ * SIGKILL.
+ */
+static void
+kill_at_work(pid_t pid, char path[PMAX][256], int c, int need, int total)
+{
+	int have = ktxnfix_wait_committed(bootstrap, "tocsin.incidents", need,
+	    180000);
+
+	cr_assert_geq(have, need, "%d of %d events committed after %d tenths",
+	    have, total, c);
+	for (int p = 0; p < P; p++)
+		feed(p, path[p], c);
+	usleep(150000);
+	cr_assert_eq(kill(pid, SIGKILL), 0);
+	cr_assert_eq(ktxnfix_wait(pid, 10000), 128 + SIGKILL);
+}
+
 Test(cstage, sigkill_twice_equals_a_replay_of_each_partition,
     .fini = broker_fini, .timeout = 420)
 {
 	struct config *cfg;
 	char path[PMAX][256];
 	json_t *want = json_object();
-	int total, have, open_outputs = 0, last_done = 0, gap = 0;
+	int total, open_outputs = 0, last_done = 0, gap = 0;
 	pid_t pid;
 
 	P = 2;
@@ -461,19 +482,8 @@ Test(cstage, sigkill_twice_equals_a_replay_of_each_partition,
 			int done, all;
 
 			/* progress of this one, not the last one's */
-			int need = last_done + total / CHUNKS / 2;
-
-			have = ktxnfix_wait_committed(bootstrap,
-			    "tocsin.incidents", need, 120000);
-			cr_assert_geq(have, need, "%d of %d events committed "
-			    "after %d tenths", have, total, c + 1);
-			c++;
-			for (int p = 0; p < P; p++)
-				feed(p, path[p], c);
-			/* at work on it: a tenth takes it about a second */
-			usleep(150000);
-			cr_assert_eq(kill(pid, SIGKILL), 0);
-			cr_assert_eq(ktxnfix_wait(pid, 10000), 128 + SIGKILL);
+			kill_at_work(pid, path, ++c, last_done + total /
+			    CHUNKS / 2, total);
 			done = count_events("read_committed");
 			all = count_events("read_uncommitted");
 			cr_assert_lt(done, total, "the correlator finished "
@@ -493,7 +503,7 @@ Test(cstage, sigkill_twice_equals_a_replay_of_each_partition,
 	 * judged; the equality below is */
 	cr_log_info("kills that left produced, uncommitted events: %d of 2",
 	    open_outputs);
-	have = ktxnfix_wait_committed(bootstrap, "tocsin.incidents", total,
+	(void)ktxnfix_wait_committed(bootstrap, "tocsin.incidents", total,
 	    180000);
 	cr_assert_eq(kill(pid, SIGTERM), 0);
 	cr_assert_eq(ktxnfix_wait(pid, 60000), 0, "the last correlator's exit");
@@ -646,20 +656,11 @@ Test(cstage, three_correlators_two_killed_one_added_equal_a_replay,
 		for (int p = 0; p < P; p++)
 			feed(p, path[p], c);
 		if (c == 2 || c == 5) {
-			int need = total * (c + 1) / CHUNKS / 2;
 			struct inst *victim = &in[c == 2 ? 1 : 2];
 
-			have = ktxnfix_wait_committed(bootstrap,
-			    "tocsin.incidents", need, 180000);
-			cr_assert_geq(have, need, "%d of %d events committed "
-			    "after %d tenths", have, total, c + 1);
+			kill_at_work(victim->pid, path, c + 1, total * (c + 1) /
+			    CHUNKS / 2, total);
 			c++;
-			for (int p = 0; p < P; p++)
-				feed(p, path[p], c);
-			usleep(150000);
-			cr_assert_eq(kill(victim->pid, SIGKILL), 0);
-			cr_assert_eq(ktxnfix_wait(victim->pid, 10000),
-			    128 + SIGKILL);
 			cr_log_info("%s killed at work on tenth %d: %d of %d "
 			    "events committed", victim->name, c + 1,
 			    count_events("read_committed"), total);
