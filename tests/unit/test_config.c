@@ -491,3 +491,31 @@ Test(config, empty_and_unreadable)
 	cr_assert_str_eq(errs.msg[0], "/: cannot read: Is a directory");
 	config_free(NULL);
 }
+
+/* daemon.role: all by default, correlator read; a role not built is
+ * refused with where it is and what is accepted. */
+Test(config, daemon_role)
+{
+	struct config *cfg = load(PROFILE "daemon: {role: correlator}\n"
+	    "kafka: {changelog: c.log, correlator_group: g}\n");
+
+	cr_assert_not_null(cfg, "%s", errs.n ? errs.msg[0] : "");
+	cr_assert_eq(cfg->daemon.role, CFG_ROLE_CORRELATOR);
+	cr_assert_str_eq(cfg->kafka.client.changelog, "c.log");
+	cr_assert_str_eq(cfg->kafka.client.correlator_group, "g");
+	config_free(cfg);
+	cfg = load(PROFILE);
+	cr_assert_not_null(cfg, "%s", errs.n ? errs.msg[0] : "");
+	cr_assert_eq(cfg->daemon.role, CFG_ROLE_ALL);
+	cr_assert_str_eq(cfg->kafka.client.changelog, "tocsin.changelog");
+	cr_assert_str_eq(cfg->kafka.client.correlator_group,
+	    "tocsin-correlators");
+	config_free(cfg);
+	cr_assert_null(load(PROFILE "daemon: {role: poller}\n"));
+	cr_assert_eq(errs.n, 1);
+	cr_assert_not_null(strstr(errs.msg[0], "daemon.role"), "%s",
+	    errs.msg[0]);
+	cr_assert_not_null(strstr(errs.msg[0], "correlator"), "%s",
+	    errs.msg[0]);
+	cr_log_info("%s", errs.msg[0]);
+}
