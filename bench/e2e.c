@@ -2,12 +2,14 @@
  * e2e.c - the reader side of bench/e2e.sh: when did each alarm of a storm
  * reach Kafka and the SSE stream?
  *
- *   e2e topic BROKERS TOPIC
- *       creates TOPIC (1 partition, replication 1) with
+ *   e2e topic BROKERS TOPIC [PARTITIONS [KEY=VALUE...]]
+ *       creates TOPIC (PARTITIONS, default 1; replication 1; the topic
+ *       configs given, e.g. cleanup.policy=compact) with
  *       message.timestamp.type=LogAppendTime, so that every message's
  *       timestamp is the broker's clock when it appended the batch, not the
  *       producer's CreateTime; an existing topic is an error (its
- *       timestamp type would be unknown)
+ *       timestamp type would be unknown).  bench/scalebench.sh makes its
+ *       topics with it too
  *   e2e collect --brokers B --topic T [--sse HOST:PORT] --expect FILE
  *       [--timeout S]
  *       reads T from the beginning (and GET /api/v1/events from HOST:PORT)
@@ -284,7 +286,8 @@ kafka_main(void *arg)
 }
 
 static int
-create_topic(const char *brokers, const char *topic)
+create_topic(const char *brokers, const char *topic, int partitions,
+    char **props, int nprops)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rd_kafka_NewTopic_t *nt;
@@ -305,13 +308,30 @@ create_topic(const char *brokers, const char *topic)
 		rd_kafka_conf_destroy(conf);
 		return 1;
 	}
-	nt = rd_kafka_NewTopic_new(topic, 1, 1, errstr, sizeof(errstr));
+	nt = rd_kafka_NewTopic_new(topic, partitions, 1, errstr,
+	    sizeof(errstr));
 	if (nt == NULL || rd_kafka_NewTopic_set_config(nt,
 	    "message.timestamp.type", "LogAppendTime") !=
 	    RD_KAFKA_RESP_ERR_NO_ERROR) {
 		fprintf(stderr, "e2e topic: %s\n", nt == NULL ? errstr :
 		    "cannot set message.timestamp.type");
 		goto out;
+	}
+	for (int i = 0; i < nprops; i++) {
+		char *eq = strchr(props[i], '=');
+
+		if (eq == NULL) {
+			fprintf(stderr, "e2e topic: %s: want KEY=VALUE\n",
+			    props[i]);
+			goto out;
+		}
+		*eq = '\0';
+		if (rd_kafka_NewTopic_set_config(nt, props[i], eq + 1) !=
+		    RD_KAFKA_RESP_ERR_NO_ERROR) {
+			fprintf(stderr, "e2e topic: cannot set %s\n",
+			    props[i]);
+			goto out;
+		}
 	}
 	q = rd_kafka_queue_new(rk);
 	rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
@@ -327,8 +347,8 @@ create_topic(const char *brokers, const char *topic)
 		tr = rd_kafka_CreateTopics_result_topics(res, &n);
 		if (n == 1 && rd_kafka_topic_result_error(tr[0]) ==
 		    RD_KAFKA_RESP_ERR_NO_ERROR) {
-			printf("e2e topic %s created timestamp=LogAppendTime\n",
-			    topic);
+			printf("e2e topic %s created partitions=%d "
+			    "timestamp=LogAppendTime\n", topic, partitions);
 			rc = 0;
 		} else {
 			fprintf(stderr, "e2e topic %s: %s\n", topic, n == 1 ?
@@ -539,7 +559,8 @@ load_expect(const char *path)
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: e2e topic BROKERS TOPIC\n"
+	fprintf(stderr, "usage: e2e topic BROKERS TOPIC [PARTITIONS "
+	    "[KEY=VALUE...]]\n"
 	    "       e2e collect --brokers B --topic T [--sse HOST:PORT] "
 	    "--expect FILE [--timeout S]\n");
 	return 2;
@@ -556,8 +577,9 @@ main(int argc, char **argv)
 	int64_t t0;
 	int done;
 
-	if (argc == 4 && strcmp(argv[1], "topic") == 0)
-		return create_topic(argv[2], argv[3]);
+	if (argc >= 4 && strcmp(argv[1], "topic") == 0)
+		return create_topic(argv[2], argv[3], argc >= 5 ?
+		    atoi(argv[4]) : 1, argv + 5, argc > 5 ? argc - 5 : 0);
 	if (argc < 2 || strcmp(argv[1], "collect") != 0)
 		return usage();
 	for (int i = 2; i + 1 < argc; i += 2) {

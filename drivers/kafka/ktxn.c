@@ -336,7 +336,7 @@ ktxn_new(const struct ktxn_config *cfg, const struct ktxn_ops *ops,
 	t->ops = *ops;
 	t->arg = arg;
 	t->commit_ms = cfg->commit_ms ? cfg->commit_ms : 100;
-	t->commit_records = cfg->commit_records ? cfg->commit_records : 1000;
+	t->commit_records = cfg->commit_records ? cfg->commit_records : 20000;
 	t->input = xstrdup(cfg->input);
 
 	pc = rd_kafka_conf_new();

@@ -55,7 +55,8 @@ struct ktxn_config {
 					 * restarts */
 	const char	*client_id;
 	uint32_t	 commit_ms;	/* 0: 100 */
-	uint32_t	 commit_records; /* 0: 1000 */
+	uint32_t	 commit_records; /* 0: 20000 (each commit is a broker
+					 * round trip: bench/scalebench.py) */
 	const struct kafka_prop *props;	/* passed through, last */
 	size_t		 nprops;
 };

@@ -1,0 +1,477 @@
+#!/usr/bin/env python3
+"""scalebench.py - issue 16: alarm transitions per second through 1, 2 and 3
+tocsind correlators (daemon.role: correlator) on the real broker, the
+broker's own CPU beside them, the rebuild time per 10,000 open incidents,
+and in the same run the baselines: one `role: all` tocsind correlating the
+same transitions (tocsind --replay, P shard threads) and the floor (kcat
+reading the same records from Kafka and nothing else).
+
+    python3 bench/scalebench.py [BUILD]        (BUILD: build/default)
+
+Work (fixed by the seed): bench/corrgen.py's day of a tower network
+(SCALE_SITES sites, default 10,000: about 1.05 million alarm transitions,
+most of them the re-sends of a poller that repeats state, with mains
+chains, regional storms, gateway losses and flapping), split by
+bench/scalesplit as tocsin.alarms partitions it (the area hash, P =
+SCALE_P = 6 partitions) with a tick a minute in every partition, produced
+once to the broker (kcat, idempotent, acks=all).
+
+Phases, each printed with wall time, CPU seconds (utime + stime of every
+thread) and peak RSS:
+  generate   corrgen and scalesplit (not measured: context)
+  reference  `tocsind --replay part<p> --shard p` of every partition: the
+             events the correlators must commit (the check of every run)
+  all        the baseline: `tocsind --replay all.jsonl` with daemon.shards P
+             (the role: all engine and threads on the same transitions)
+  broker     tests/kafka/broker.sh start (a real KRaft broker on loopback)
+  produce    kcat -P of each partition (context: what pollers would do)
+  floor      kcat -C of the whole topic, read_committed, to /dev/null
+  N=1,2,3    N correlators started at once on the loaded topic, each with
+             its own transactional.id, group, changelog and incidents
+             topics per N; from their exec until every partition's
+             committed state is at its end (the input offset each commit
+             records, in /healthz); then (not timed) the committed events
+             of the run's topic are counted against the reference.
+             Per run: transitions/s, each instance's CPU and peak RSS, the
+             broker's CPU over the same wall time, the join (until every
+             instance is ready and the group's members own all P).
+  rebuild    after N=1: a new instance in its group rebuilds all P
+             partitions from the changelog; the sum of its logged
+             rebuild_ms over the open incidents it loaded, per 10,000.
+
+Bounds: every run SCALE_RUN_S (600) s, the broker's lifetime 1 h, each
+stop 15 s after SIGTERM then SIGKILL; everything started here is stopped
+by PID.  Loopback only.  SCALE_KEEP=1 keeps the run directory.
+"""
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+TCK = os.sysconf("SC_CLK_TCK")
+
+
+def env_int(name, default):
+    return int(os.environ.get(name, default))
+
+
+SITES = env_int("SCALE_SITES", 10000)
+P = env_int("SCALE_P", 6)
+TICK = env_int("SCALE_TICK_S", 60)
+SEED = env_int("SCALE_SEED", 20261205)
+MAXN = env_int("SCALE_INSTANCES", 3)
+RUN_S = env_int("SCALE_RUN_S", 600)
+
+
+def cpu_s(pid):
+    """utime + stime of /proc/PID (every thread), seconds; None if gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+    except OSError:
+        return None
+    fields = st[st.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / TCK
+
+
+def vmhwm_mib(pid):
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
+def measured(argv, stdout=subprocess.DEVNULL, timeout=RUN_S):
+    """Runs argv to its end: (wall s, CPU s, peak RSS MiB, exit status),
+    its own rusage (wait4), not the other children's."""
+    t0 = time.monotonic()
+    proc = subprocess.Popen(argv, stdout=stdout, stderr=subprocess.PIPE)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise SystemExit("scalebench: %s: over %d s" % (argv[0], timeout))
+    wall = time.monotonic() - t0
+    ru = proc.rusage if hasattr(proc, "rusage") else None
+    if ru is None:
+        raise SystemExit("scalebench: no rusage")
+    if proc.returncode != 0:
+        sys.stderr.write(err.decode(errors="replace")[-2000:])
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0, \
+        proc.returncode
+
+
+class RusagePopen(subprocess.Popen):
+    """Popen that keeps the child's own rusage (os.wait4) when reaped."""
+
+    def _try_wait(self, wait_flags):
+        try:
+            pid, sts, ru = os.wait4(self.pid, wait_flags)
+        except ChildProcessError:
+            pid, sts, ru = self.pid, 0, None
+        if pid == self.pid:
+            self.rusage = ru
+        return pid, sts
+
+
+subprocess.Popen = RusagePopen
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def http_get(port, path, timeout=2.0):
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path),
+                                    timeout=timeout) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except OSError:
+        return 0, ""
+
+
+def stop(proc, bound=15):
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(bound)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+def row(phase, wall, cpu, rss, extra=""):
+    print("%-10s wall %8.2f s  cpu %8.2f s  rss %7.1f MiB  %s" %
+          (phase, wall, cpu, rss, extra), flush=True)
+
+
+class Bench:
+    def __init__(self, build):
+        self.build = build
+        self.tmp = tempfile.mkdtemp(prefix="scalebench.")
+        self.kdir = None
+        self.procs = []
+        self.brokers = None
+        self.broker_pid = None
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def tocsind(self):
+        return os.path.join(self.build, "tocsind")
+
+    def fini(self):
+        for p in self.procs:
+            stop(p)
+        if self.kdir:
+            subprocess.run(["sh", os.path.join(ROOT, "tests/kafka/broker.sh"),
+                            "stop", self.kdir], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=60)
+        if os.environ.get("SCALE_KEEP") == "1":
+            print("kept %s" % self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # ---- the day
+
+    def generate(self):
+        t0 = time.monotonic()
+        subprocess.run([sys.executable, os.path.join(HERE, "corrgen.py"),
+                        "--seed", str(SEED), "--sites", str(SITES),
+                        "--fleet", self.path("f.json"),
+                        "--config", self.path("c.yaml"),
+                        "--alarms", self.path("a.jsonl")], check=True,
+                       stdout=subprocess.DEVNULL)
+        with open(self.path("c.yaml")) as f:
+            self.fleet_yaml = f.read()
+        with open(self.path("base.yaml"), "w") as f:
+            f.write("daemon: {shards: %d}\n%s" % (P, self.fleet_yaml))
+        out = subprocess.run([os.path.join(self.build, "bench/scalesplit"),
+                              self.path("base.yaml"), self.path("a.jsonl"),
+                              str(P), str(TICK), self.tmp], check=True,
+                             stdout=subprocess.PIPE).stdout.decode()
+        kv = dict(re.findall(r"(\w+)=(\d+)", out))
+        self.lines = int(kv["lines"])
+        self.alarms = int(kv["alarms"])
+        self.part_lines = [int(kv["part%d" % p]) for p in range(P)]
+        print("generate   %d sites, %d alarm transitions, %d lines in %d "
+              "partitions (%s), %.1f s (not measured)" %
+              (SITES, self.alarms, self.lines, P,
+               " ".join(str(n) for n in self.part_lines),
+               time.monotonic() - t0), flush=True)
+
+    def reference(self):
+        self.expect, self.open_at_end = 0, 0
+        wall = cpu = rss = 0.0
+        for p in range(P):
+            with open(self.path("ref%d.jsonl" % p), "w") as out:
+                w, c, r, rc = measured([self.tocsind(), "--replay",
+                                        self.path("part%d.jsonl" % p),
+                                        "--shard", str(p), "-c",
+                                        self.path("base.yaml")], stdout=out)
+            if rc != 0:
+                raise SystemExit("scalebench: the reference replay of "
+                                 "partition %d failed" % p)
+            wall, cpu, rss = wall + w, cpu + c, max(rss, r)
+            with open(self.path("ref%d.jsonl" % p)) as f:
+                self.expect += sum(1 for _ in f)
+        row("reference", wall, cpu, rss, "%d events expected (each "
+            "partition replayed as its shard)" % self.expect)
+
+    def baseline(self):
+        wall, cpu, rss, rc = measured([self.tocsind(), "--replay",
+                                       self.path("all.jsonl"), "-c",
+                                       self.path("base.yaml")])
+        if rc != 0:
+            raise SystemExit("scalebench: tocsind --replay failed")
+        self.base_rate = self.alarms / wall
+        row("all", wall, cpu, rss, "%.0f transitions/s: one role: all "
+            "tocsind (--replay, %d shards)" % (self.base_rate, P))
+
+    # ---- Kafka
+
+    def broker(self):
+        self.kdir = self.path("kafka")
+        os.mkdir(self.kdir)
+        env = dict(os.environ, BROKER_LIFETIME="3600")
+        t0 = time.monotonic()
+        r = subprocess.run(["sh", os.path.join(ROOT, "tests/kafka/broker.sh"),
+                            "start", self.kdir], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=300)
+        last = r.stdout.decode().strip().splitlines()[-1:] or [""]
+        if r.returncode != 0 or not last[0].startswith("bootstrap=") or \
+                last[0] == "bootstrap=mock":
+            self.kdir = None
+            raise SystemExit("scalebench: needs the real broker "
+                             "(tests/kafka/broker.sh: java and mvn): %s" %
+                             r.stderr.decode()[-500:])
+        self.brokers = last[0].split("=", 1)[1]
+        with open(os.path.join(self.kdir, "pid")) as f:
+            self.broker_pid = int(f.read())
+        print("broker     %s ready in %.1f s" % (self.brokers,
+                                                   time.monotonic() - t0),
+              flush=True)
+
+    def topic(self, name, partitions, *props):
+        subprocess.run([os.path.join(self.build, "bench/e2e"), "topic",
+                        self.brokers, name, str(partitions)] + list(props),
+                       check=True, stdout=subprocess.DEVNULL)
+
+    def produce(self):
+        self.topic("tocsin.alarms", P)
+        wall = cpu = rss = 0.0
+        for p in range(P):
+            w, c, r, rc = measured(["kcat", "-P", "-b", self.brokers, "-t",
+                                    "tocsin.alarms", "-p", str(p), "-X",
+                                    "enable.idempotence=true", "-X",
+                                    "acks=all", "-X", "linger.ms=20", "-l",
+                                    self.path("part%d.jsonl" % p)])
+            if rc != 0:
+                raise SystemExit("scalebench: kcat -P failed")
+            wall, cpu, rss = wall + w, cpu + c, max(rss, r)
+        row("produce", wall, cpu, rss, "%.0f lines/s (kcat -P, context)" %
+            (self.lines / wall))
+
+    def floor(self):
+        b0 = cpu_s(self.broker_pid)
+        wall, cpu, rss, rc = measured(["kcat", "-C", "-b", self.brokers, "-t",
+                                       "tocsin.alarms", "-o", "beginning",
+                                       "-e", "-q", "-X",
+                                       "isolation.level=read_committed"])
+        bcpu = cpu_s(self.broker_pid) - b0
+        self.floor_rate = self.alarms / wall
+        row("floor", wall, cpu, rss, "%.0f transitions/s (kcat -C of the "
+            "topic, read_committed); broker cpu %.2f s" %
+            (self.floor_rate, bcpu))
+
+    # ---- correlators
+
+    def start(self, n, i, run):
+        name = "sb%s-%d" % (run, i)
+        port = free_port()
+        cfg = self.path(name + ".yaml")
+        with open(cfg, "w") as f:
+            f.write("daemon: {role: correlator, shards: %d, log_level: "
+                    "info}\nkafka:\n  brokers: \"%s\"\n  alarms: "
+                    "tocsin.alarms\n  incidents: tocsin.incidents.%s\n"
+                    "  changelog: tocsin.changelog.%s\n"
+                    "  correlator_group: sb-%s\n  client_id: %s\n"
+                    "  properties:\n    consumer.session.timeout.ms: "
+                    "\"6000\"\n    consumer.heartbeat.interval.ms: \"500\"\n"
+                    "http: {enabled: true, listen: \"127.0.0.1:%d\"}\n%s" %
+                    (P, self.brokers, run, run, run, name, port,
+                     self.fleet_yaml))
+        log = open(self.path(name + ".log"), "w")
+        proc = subprocess.Popen([self.tocsind(), "-c", cfg, "-d",
+                                 str(RUN_S)], stdout=log, stderr=log)
+        self.procs.append(proc)
+        proc.port = port
+        proc.name = name
+        proc.logpath = self.path(name + ".log")
+        return proc
+
+    def members_own_all(self, port, n):
+        st, body = http_get(port, "/api/v1/cluster")
+        if st != 200:
+            return False
+        m = json.loads(body)["members"]
+        return len(m) == n and sum(len(x["partitions"]) for x in m) == P
+
+    def run(self, n):
+        run = "n%d" % n
+        self.topic("tocsin.changelog.%s" % run, P, "cleanup.policy=compact")
+        self.topic("tocsin.incidents.%s" % run, P)
+        b0 = cpu_s(self.broker_pid)
+        t0 = time.monotonic()
+        procs = [self.start(n, i + 1, run) for i in range(n)]
+        joined = None
+        done = None
+        end = t0 + RUN_S
+        while time.monotonic() < end:
+            now = time.monotonic()
+            if any(p.poll() is not None for p in procs):
+                raise SystemExit("scalebench: a correlator exited: see %s" %
+                                 " ".join(p.logpath for p in procs))
+            if joined is None and all(http_get(p.port, "/readyz")[0] == 200
+                                      for p in procs) and \
+                    self.members_own_all(procs[0].port, n):
+                joined = now - t0
+            # done: every partition's state is at its end (the offset
+            # each commit records; kcat's records are offsets 0..n-1)
+            at = {}
+            for p in procs:
+                st, body = http_get(p.port, "/healthz")
+                if st == 200:
+                    for x in json.loads(body)["partitions"]:
+                        at[x["partition"]] = x["offset"]
+            if joined is not None and all(at.get(q) == self.part_lines[q]
+                                          for q in range(P)):
+                done = now - t0
+                break
+            time.sleep(0.1)
+        if done is None:
+            raise SystemExit("scalebench: N=%d did not apply every line in "
+                             "%d s" % (n, RUN_S))
+        cpus = [cpu_s(p.pid) or 0.0 for p in procs]
+        rss = [vmhwm_mib(p.pid) for p in procs]
+        bcpu = cpu_s(self.broker_pid) - b0
+        rate = self.alarms / done
+        row("N=%d" % n, done, sum(cpus), max(rss),
+            "%.0f transitions/s; per instance cpu %s s, rss %s MiB; "
+            "broker cpu %.2f s; join %.1f s; x%.3f of role all, x%.3f of "
+            "the floor" % (rate, "/".join("%.2f" % c for c in cpus),
+                           "/".join("%.0f" % r for r in rss), bcpu, joined,
+                           rate / self.base_rate, rate / self.floor_rate))
+        self.rates[n] = rate
+        return procs, run
+
+    def committed(self, topic):
+        r = subprocess.run(["kcat", "-C", "-b", self.brokers, "-t", topic,
+                            "-o", "beginning", "-e", "-q", "-X",
+                            "isolation.level=read_committed", "-f", "%o\\n"],
+                           stdout=subprocess.PIPE, timeout=300)
+        return r.stdout.count(b"\n")
+
+    def check(self, procs, run):
+        """Stops the run's instances; the committed events against the
+        reference (a bound of 60 s for the last commit)."""
+        for p in procs:
+            rc = stop(p, 30)
+            if rc != 0:
+                raise SystemExit("scalebench: %s exited %s: see %s" %
+                                 (p.name, rc, p.logpath))
+        got = self.committed("tocsin.incidents.%s" % run)
+        if got != self.expect:
+            raise SystemExit("scalebench: %s committed %d events, the "
+                             "reference has %d" % (run, got, self.expect))
+
+    def rebuild(self, run):
+        p = self.start(1, 9, run)
+        end = time.monotonic() + RUN_S
+        while time.monotonic() < end and not (
+                http_get(p.port, "/readyz")[0] == 200):
+            if p.poll() is not None:
+                raise SystemExit("scalebench: the rebuild instance exited")
+            time.sleep(0.1)
+        time.sleep(0.5)
+        stop(p)
+        ms = incs = recs = 0
+        worst = (0, 0)
+        with open(p.logpath) as f:
+            for line in f:
+                m = re.search(r"rebuilt from the changelog records=(\d+) "
+                              r"incidents=(\d+) .*rebuild_ms=(\d+)", line)
+                if m:
+                    recs += int(m.group(1))
+                    incs += int(m.group(2))
+                    ms += int(m.group(3))
+                    worst = max(worst, (int(m.group(2)), int(m.group(3))))
+        if incs == 0:
+            raise SystemExit("scalebench: the new instance rebuilt nothing")
+        print("rebuild    %d partitions, %d open incidents from %d changelog "
+              "records in %d ms: %.0f ms per 10,000 open incidents (the "
+              "largest partition: %d incidents, %d ms)" %
+              (P, incs, recs, ms, ms * 10000.0 / incs, worst[0], worst[1]),
+              flush=True)
+
+    def main(self):
+        self.rates = {}
+        print("scalebench: seed %d, %d sites, P=%d, a tick every %d s, up to "
+              "%d correlators; %d cores" % (SEED, SITES, P, TICK, MAXN,
+                                            os.cpu_count()), flush=True)
+        self.generate()
+        self.reference()
+        self.baseline()
+        self.broker()
+        self.produce()
+        self.floor()
+        for n in range(1, MAXN + 1):
+            procs, run = self.run(n)
+            self.check(procs, run)
+            if n == 1:
+                self.rebuild(run)
+        print("summary    transitions/s: role all %.0f, floor %.0f, %s" %
+              (self.base_rate, self.floor_rate,
+               ", ".join("%d correlator%s %.0f" % (n, "s" if n > 1 else "",
+                                                   r)
+                         for n, r in sorted(self.rates.items()))),
+              flush=True)
+
+
+def main():
+    build = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
+                            os.path.join(ROOT, "build/default"))
+    for tool in ("kcat", "java"):
+        if shutil.which(tool) is None:
+            raise SystemExit("scalebench: needs %s (make deps)" % tool)
+    b = Bench(build)
+    try:
+        b.main()
+    finally:
+        b.fini()
+
+
+if __name__ == "__main__":
+    main()
