@@ -33,4 +33,9 @@ if [ -f bench/e2e.sh ]; then
 	echo "=== e2e.sh"
 	sh bench/e2e.sh "$BUILD" || rc=1
 fi
+# several correlators on Kafka (issue 16): the real broker needs java
+if [ -f bench/scalebench.py ] && command -v java >/dev/null 2>&1; then
+	echo "=== scalebench.py"
+	python3 bench/scalebench.py "$BUILD" || rc=1
+fi
 exit $rc
