@@ -666,7 +666,6 @@ cs_publish(struct cstage *cs)
 		o->partition = (int32_t)p;
 		o->incidents = pt->sent.used;
 		o->offset = pt->pos;
-		o->lag = cs->t != NULL ? ktxn_lag(cs->t, (int32_t)p) : -1;
 		o->rebuild_ms = pt->rebuild_ms;
 		o->rebuild_records = pt->rebuild_records;
 	}
@@ -781,6 +780,20 @@ cstage_view(struct cstage *cs, struct cstage_view *out)
 	pthread_mutex_lock(&cs->vlock);
 	*out = cs->view;
 	pthread_mutex_unlock(&cs->vlock);
+	/* the lag now: the end the consumer has heard of since (it keeps
+	 * fetching at the end of an idle partition) */
+	for (size_t i = 0; i < out->nparts; i++) {
+		struct cstage_part_view *o = &out->parts[i];
+		int64_t lo, hi;
+
+		o->lag = -1;
+		if (cs->t == NULL || ktxn_watermarks(cs->t, o->partition, &lo,
+		    &hi) != 0)
+			continue;
+		o->lag = hi - (o->offset >= 0 ? o->offset : lo);
+		if (o->lag < 0)
+			o->lag = 0;
+	}
 }
 
 json_t *

@@ -81,8 +81,10 @@ struct cstage_part_view {
 	uint64_t	 incidents;	/* live incidents in its engine */
 	int64_t		 offset;	/* input offset of its last commit's
 					 * state, -1: none yet */
-	int64_t		 lag;		/* input records behind the end (the
-					 * consumer's last known), -1: unknown */
+	int64_t		 lag;		/* input records its committed state has
+					 * not taken in: the end the consumer
+					 * last heard of less offset (when
+					 * viewed), -1: not known yet */
 	uint64_t	 rebuild_ms;	/* its last rebuild from the changelog */
 	uint64_t	 rebuild_records; /* changelog records that read */
 };

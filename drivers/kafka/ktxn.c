@@ -214,15 +214,13 @@ ktxn_position(struct ktxn *t, int32_t partition)
 	return off >= 0 ? off : -1;
 }
 
-int64_t
-ktxn_lag(struct ktxn *t, int32_t partition)
+int
+ktxn_watermarks(struct ktxn *t, int32_t partition, int64_t *lo, int64_t *hi)
 {
-	int64_t lo, hi, pos = ktxn_position(t, partition);
-
-	if (pos < 0 || rd_kafka_get_watermark_offsets(t->cons, t->input,
-	    partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR || hi < 0)
+	if (rd_kafka_get_watermark_offsets(t->cons, t->input, partition, lo,
+	    hi) != RD_KAFKA_RESP_ERR_NO_ERROR || *hi < 0 || *lo < 0)
 		return -1;
-	return hi > pos ? hi - pos : 0;
+	return 0;
 }
 
 int

@@ -109,9 +109,11 @@ int	 ktxn_produce(struct ktxn *t, const char *topic, int32_t partition,
 /* The next offset the stage consumes from partition of its input, or
  * -1 (not assigned, or not known yet): what the next commit sends. */
 int64_t	 ktxn_position(struct ktxn *t, int32_t partition);
-/* Records of partition behind its end (the end the consumer last
- * heard of; for read_committed, the last stable offset), or -1. */
-int64_t	 ktxn_lag(struct ktxn *t, int32_t partition);
+/* The input partition's first and end offsets as the consumer last heard
+ * of them from its fetches (for read_committed, the end is the last
+ * stable offset): 0, or -1 when not known yet.  Any thread; no request. */
+int	 ktxn_watermarks(struct ktxn *t, int32_t partition, int64_t *lo,
+	    int64_t *hi);
 /* From the stage's own thread (a hook): ktxn_run() returns after the
  * current record, without committing what is open. */
 void	 ktxn_stop(struct ktxn *t);

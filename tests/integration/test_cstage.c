@@ -682,8 +682,24 @@ Test(cstage, three_correlators_two_killed_one_added_equal_a_replay,
 	    r.body);
 	cr_assert_not_null(strstr(r.body, "tocsin_partition_rebuild_seconds{"),
 	    "%s", r.body);
-	cr_assert_not_null(strstr(r.body, "tocsin_changelog_lag_records{"),
-	    "%s", r.body);
+	{
+		/* every owned partition's committed state is at its end */
+		int lags = 0, owned = -1;
+		char *save, *l;
+
+		for (l = strtok_r(r.body, "\n", &save); l != NULL;
+		    l = strtok_r(NULL, "\n", &save)) {
+			if (strncmp(l, "tocsin_partitions_owned ", 24) == 0)
+				owned = atoi(l + 24);
+			if (strncmp(l, "tocsin_changelog_lag_records{", 29) != 0)
+				continue;
+			lags++;
+			cr_assert_str_eq(strrchr(l, ' '), " 0", "%s", l);
+		}
+		cr_assert_gt(owned, 0);
+		cr_assert_eq(lags, owned, "%d lag samples, %d partitions owned",
+		    lags, owned);
+	}
 	httpfix_free(&r);
 	cr_assert_eq(httpfix_do(port, "GET", "/api/v1/cluster", NULL, NULL,
 	    &r), 200);
