@@ -177,6 +177,21 @@ crole_metrics(void *arg, const struct http_req *rq, struct http_resp *rs)
 	monitor_one(rs, "tocsin_correlator_bad_records_total", "counter",
 	    "Input records passed by: unparsable, or naming a device or code "
 	    "the fleet lacks.", st->bad);
+	monitor_family(rs, "tocsin_correlator_actions_total", "counter",
+	    "Operator actions and maintenance lines of the partitions, by "
+	    "outcome (a refused action goes to the rejected topic).");
+	{
+		const struct { const char *result; uint64_t n; } by[] = {
+			{ "action_applied", st->actions },
+			{ "action_refused", st->actions_rejected },
+			{ "maintenance_applied", st->maint },
+			{ "maintenance_refused", st->maint_rejected },
+		};
+
+		for (size_t i = 0; i < sizeof(by) / sizeof(by[0]); i++)
+			monitor_sample(rs, "tocsin_correlator_actions_total",
+			    "result", by[i].result, by[i].n);
+	}
 	monitor_one(rs, "tocsin_correlator_events_total", "counter",
 	    "Incident events produced (committed or aborted).", st->events);
 	monitor_one(rs, "tocsin_changelog_records_total", "counter",
@@ -305,7 +320,8 @@ crole_run(const struct config *cfg, double duration_s)
 	cr->cc = (struct cstage_config){
 		.brokers = k->brokers, .group = k->correlator_group,
 		.alarms = k->alarms, .incidents = k->incidents,
-		.changelog = k->changelog, .txn_id = k->client_id,
+		.changelog = k->changelog, .rejected = k->rejected,
+		.txn_id = k->client_id,
 		.client_id = k->client_id, .fleet = cfg->fleet,
 		.cc = &cfg->correlation, .props = cr->props,
 		.nprops = cfg->kafka.nproperties,

@@ -65,6 +65,7 @@ struct cstage {
 	struct cstage_stats st;
 	int		 failed;	/* a rebuild failed: stop */
 	uint64_t	 assigned;	/* rebalances that assigned */
+	struct log_rl	 rl_bad, rl_action, rl_maint;
 	char		 err[512];
 	pthread_mutex_t	 vlock;		/* view, for other threads */
 	struct cstage_view view;
@@ -493,6 +494,34 @@ out:
 
 /* ---- the stage's hooks ---- */
 
+/*
+ * An action the engine refused: counted, logged (rate-limited) and, as
+ * the live daemon does with a bad action, its rejection on the rejected
+ * topic, in the transaction (so once).  0, or -1 if that produce failed.
+ */
+static int
+cs_reject(struct cstage *cs, struct ktxn *t, const rd_kafka_message_t *m,
+    const char *why)
+{
+	uint64_t quiet;
+	char *val;
+	int rc;
+
+	cs->st.actions_rejected++;
+	if (log_rl_ok(&cs->rl_action, &quiet))
+		log_warnx("cstage: partition=%d offset=%" PRId64 ": action "
+		    "refused: %s (refused=%" PRIu64 " not_logged=%" PRIu64 ")",
+		    (int)m->partition, m->offset, why, cs->st.actions_rejected,
+		    quiet);
+	if (cs->cfg->rejected == NULL || cs->cfg->rejected[0] == '\0')
+		return 0;
+	val = kafka_rejection(m, why);
+	rc = ktxn_produce(t, cs->cfg->rejected, -1, m->key, m->key != NULL ?
+	    m->key_len : 0, val, strlen(val));
+	xfree(val);
+	return rc == 0 ? 0 : -1;
+}
+
 static int
 cs_record(void *arg, struct ktxn *t, const rd_kafka_message_t *m)
 {
@@ -502,10 +531,10 @@ cs_record(void *arg, struct ktxn *t, const rd_kafka_message_t *m)
 	struct replay_rec rec;
 	struct alarm_event ev;
 	char why[160];
+	uint64_t quiet;
 	uint32_t dev;
 	int code;
 
-	(void)t;
 	if (m->partition < 0 || m->partition >= CSTAGE_MAX_PARTS ||
 	    (pt = &cs->parts[m->partition])->e == NULL) {
 		cs->st.bad++;
@@ -513,16 +542,44 @@ cs_record(void *arg, struct ktxn *t, const rd_kafka_message_t *m)
 	}
 	pt->dirty = 1;		/* its position moves: "pos:<p>" again */
 	if (m->payload == NULL || replay_parse_line(m->payload, m->len, &rec,
-	    why, sizeof(why)) != 0 || (rec.kind != REPLAY_ALARM &&
-	    rec.kind != REPLAY_TICK)) {
+	    why, sizeof(why)) != 0) {
 		cs->st.bad++;
+		if (log_rl_ok(&cs->rl_bad, &quiet))
+			log_warnx("cstage: partition=%d offset=%" PRId64 ": "
+			    "passed by: %s (bad=%" PRIu64 " not_logged=%" PRIu64
+			    ")", (int)m->partition, m->offset, m->payload ==
+			    NULL ? "no value" : why, cs->st.bad, quiet);
 		return 0;
 	}
 	cs->st.records++;
-	if (rec.kind == REPLAY_TICK) {
+	switch (rec.kind) {
+	case REPLAY_TICK:
 		cs->st.ticks++;
 		corr_engine_advance(pt->e, rec.at_ms);
 		return 0;
+	case REPLAY_ACTION:
+		if (replay_rec_action(pt->e, &rec, why, sizeof(why)) == 0) {
+			cs->st.actions++;
+			return 0;
+		}
+		return cs_reject(cs, t, m, why);
+	case REPLAY_MAINT_ADD:
+	case REPLAY_MAINT_REMOVE:
+		if (replay_rec_maint(pt->e, f, &rec, why, sizeof(why)) == 0) {
+			cs->st.maint++;
+			return 0;
+		}
+		cs->st.maint_rejected++;
+		if (log_rl_ok(&cs->rl_maint, &quiet))
+			log_warnx("cstage: partition=%d offset=%" PRId64 ": "
+			    "maintenance %s %" PRIu32 " refused: %s "
+			    "(refused=%" PRIu64 " not_logged=%" PRIu64 ")",
+			    (int)m->partition, m->offset, rec.kind ==
+			    REPLAY_MAINT_ADD ? "add" : "remove", rec.maint_id,
+			    why, cs->st.maint_rejected, quiet);
+		return 0;
+	default:
+		break;
 	}
 	dev = fleet_find(f, FLEET_DEVICE, rec.device);
 	code = fleet_find_code(f, rec.code);

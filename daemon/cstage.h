@@ -5,11 +5,14 @@
  * tocsin.incidents and their state to tocsin.changelog, in the Kafka
  * transaction that commits the alarms they came from (drivers/kafka/ktxn).
  *
- * Input: tocsin.alarms/1 lines (an alarm transition or a tick, the lines
- * tocsind --replay reads: daemon/replay's parser), applied in offset
- * order; a record behind the engine's time is applied with its own `at`
- * (the engine does not go back).  A line that does not parse, or names a
- * device or site the fleet lacks, is counted and passed by.
+ * Input: the lines tocsind --replay reads (daemon/replay's parser and its
+ * appliers): alarm transitions, ticks, operator actions and maintenance
+ * windows, applied in offset order; a record behind the engine's time is
+ * applied with its own `at` (the engine does not go back).  A line that
+ * does not parse, or names a device or site the fleet lacks, is counted,
+ * logged (rate-limited) and passed by; an action the engine refuses goes
+ * to the rejected topic in the same transaction, as the live daemon's
+ * consumer sends a bad action; a refused window is counted and logged.
  *
  * State: before each commit, for every owned partition that took input,
  * the engine's head (corr_engine_save_head, key "meta:<p>") and every live
@@ -28,10 +31,10 @@
  * transaction holds readers back until the broker aborts it.  The
  * partition then resumes where its state is.
  *
- * Run by `daemon.role: correlator` (daemon/crole).  Not yet: operator
- * actions (forwarded into the alarms partitions by the pollers,
- * docs/scaleout.md), maintenance windows, Redis and HTTP incident reads
- * fed from the incidents topic.
+ * Run by `daemon.role: correlator` (daemon/crole).  Not yet: the pollers
+ * that forward ticketing's actions into the alarms partitions
+ * (docs/scaleout.md), Redis and HTTP incident reads fed from the
+ * incidents topic.
  */
 #ifndef TOCSIN_CSTAGE_H
 #define TOCSIN_CSTAGE_H
@@ -55,6 +58,7 @@ struct cstage_config {
 	const char	*incidents;	/* tocsin.incidents */
 	const char	*changelog;	/* tocsin.changelog, partitioned like
 					 * alarms */
+	const char	*rejected;	/* refused actions; NULL or "": none */
 	const char	*txn_id;	/* this instance's transactional.id */
 	const char	*client_id;
 	struct fleet	*fleet;		/* codes may be interned */
@@ -68,6 +72,10 @@ struct cstage_stats {
 	uint64_t	 records;	/* input records applied */
 	uint64_t	 ticks;		/* ... of which ticks */
 	uint64_t	 bad;		/* passed by: unparsable or unknown */
+	uint64_t	 actions;	/* operator actions applied */
+	uint64_t	 actions_rejected; /* ... refused (to `rejected`) */
+	uint64_t	 maint;		/* maintenance lines applied */
+	uint64_t	 maint_rejected; /* ... refused */
 	uint64_t	 events;	/* incident events produced */
 	uint64_t	 changelog;	/* changelog records produced */
 	uint64_t	 rebuilds;	/* partitions rebuilt from the changelog */

@@ -109,3 +109,18 @@ fatalx(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+int
+log_rl_ok(struct log_rl *rl, uint64_t *quiet)
+{
+	int64_t now = clock_mono_ms();
+
+	if (rl->at != 0 && now - rl->at < LOG_RL_MS) {
+		rl->quiet++;
+		return 0;
+	}
+	rl->at = now;
+	*quiet = rl->quiet;
+	rl->quiet = 0;
+	return 1;
+}

@@ -17,6 +17,8 @@
 #ifndef TOCSIN_LOG_H
 #define TOCSIN_LOG_H
 
+#include <stdint.h>
+
 #include <stdarg.h>
 
 enum log_level {
@@ -40,6 +42,20 @@ void	fatal(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 void	fatalx(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
+
+/*
+ * A complaint that may repeat (a refused input, a failing peer): logged
+ * at most once per LOG_RL_MS, the repeats in between counted, so a flood
+ * is a counter and a line every 10 s.  Zeroed: nothing logged yet.
+ */
+#define LOG_RL_MS	10000
+struct log_rl {
+	int64_t		 at;		/* last line (ms, monotonic), or 0 */
+	uint64_t	 quiet;		/* repeats not logged since */
+};
+/* 1 if the complaint is to be logged now, *quiet then the repeats not
+ * logged since the last line; 0 (counted) if not. */
+int	log_rl_ok(struct log_rl *rl, uint64_t *quiet);
 
 /* Number of lines written at each level since start (for /metrics). */
 unsigned long log_count(enum log_level lvl);

@@ -1279,11 +1279,10 @@ static const struct corr_sink_ops replay_sink_ops = {
 	.rejected = NULL,
 };
 
-/* An action line: applied at its time, or reported and counted. */
-static void
-replay_action(struct replay_engine *re, const struct replay_line *l)
+int
+replay_rec_action(struct corr_engine *e, const struct replay_rec *rec,
+    char *why, size_t whylen)
 {
-	const struct replay_rec *rec = &l->rec;
 	struct corr_action a = {
 		.incident = rec->incident,
 		.type = rec->action,
@@ -1292,9 +1291,18 @@ replay_action(struct replay_engine *re, const struct replay_line *l)
 		.at = rec->at_ms,
 		.satisfaction = rec->satisfaction,
 	};
+
+	return corr_engine_action(e, &a, why, whylen) == 0 ? 0 : -1;
+}
+
+/* An action line: applied at its time, or reported and counted. */
+static void
+replay_action(struct replay_engine *re, const struct replay_line *l)
+{
+	const struct replay_rec *rec = &l->rec;
 	char why[160], show[REPLAY_SHOWLEN], whyshow[sizeof(why)];
 
-	if (corr_engine_action(re->e, &a, why, sizeof(why)) == 0) {
+	if (replay_rec_action(re->e, rec, why, sizeof(why)) == 0) {
 		re->nactions++;
 		return;
 	}
@@ -1307,13 +1315,10 @@ replay_action(struct replay_engine *re, const struct replay_line *l)
 		    replay_show(whyshow, sizeof(whyshow), why));
 }
 
-/* A maintenance line: applied at its time, or reported. */
-static void
-replay_maint(struct replay_engine *re, const struct replay_line *l)
+int
+replay_rec_maint(struct corr_engine *e, const struct fleet *f,
+    const struct replay_rec *rec, char *why, size_t whylen)
 {
-	const struct replay_rec *rec = &l->rec;
-	const struct fleet *f = re->fleet;
-	struct corr_engine *e = re->e;
 	struct corr_maint m = {
 		.site = FLEET_NONE,
 		.area = FLEET_NONE,
@@ -1321,33 +1326,41 @@ replay_maint(struct replay_engine *re, const struct replay_line *l)
 		.end_ms = rec->end_ms,
 		.reason = rec->note,
 	};
-	char why[96], show[REPLAY_SHOWLEN];
-	int rc;
+	char show[REPLAY_SHOWLEN];
 
 	/* Windows that ended by now end first, as in a live engine. */
 	corr_engine_advance(e, rec->at_ms);
 	if (rec->kind == REPLAY_MAINT_REMOVE) {
-		if ((rc = corr_engine_maint_remove(e, rec->maint_id)) != 0)
-			snprintf(why, sizeof(why), "no window %" PRIu32,
-			    rec->maint_id);
+		if (corr_engine_maint_remove(e, rec->maint_id) == 0)
+			return 0;
+		snprintf(why, whylen, "no window %" PRIu32, rec->maint_id);
 	} else if (rec->site[0] != '\0' &&
-	    (m.site = fleet_find(f, FLEET_SITE, rec->site)) == FLEET_NONE) {
-		rc = -ENOENT;
-		snprintf(why, sizeof(why), "unknown site %s",
+	    (m.site = fleet_find(f, FLEET_SITE, rec->site)) == FLEET_NONE)
+		snprintf(why, whylen, "unknown site %s",
 		    replay_show(show, sizeof(show), rec->site));
-	} else if (rec->site[0] == '\0' &&
-	    (m.area = fleet_find(f, FLEET_AREA, rec->area)) == FLEET_NONE) {
-		rc = -ENOENT;
-		snprintf(why, sizeof(why), "unknown area %s",
+	else if (rec->site[0] == '\0' &&
+	    (m.area = fleet_find(f, FLEET_AREA, rec->area)) == FLEET_NONE)
+		snprintf(why, whylen, "unknown area %s",
 		    replay_show(show, sizeof(show), rec->area));
-	} else {
+	else {
 		if (m.site != FLEET_NONE)
 			m.area = f->sites[m.site].area;
-		if ((rc = corr_engine_maint_put(e, rec->maint_id, &m)) != 0)
-			snprintf(why, sizeof(why), "id %" PRIu32 " is taken",
-			    rec->maint_id);
+		if (corr_engine_maint_put(e, rec->maint_id, &m) == 0)
+			return 0;
+		snprintf(why, whylen, "id %" PRIu32 " is taken",
+		    rec->maint_id);
 	}
-	if (rc == 0) {
+	return -1;
+}
+
+/* A maintenance line: applied at its time, or reported. */
+static void
+replay_maint(struct replay_engine *re, const struct replay_line *l)
+{
+	const struct replay_rec *rec = &l->rec;
+	char why[96];
+
+	if (replay_rec_maint(re->e, re->fleet, rec, why, sizeof(why)) == 0) {
 		re->nmaint++;
 		return;
 	}

@@ -81,6 +81,17 @@ struct replay_rec {
 int	 replay_parse_line(const char *line, size_t len, struct replay_rec *out,
 	    char *err, size_t errlen);
 /*
+ * An action line, or a maintenance line (add or remove), applied to e as
+ * a replay applies it (a window's site and area are looked up in f; the
+ * engine first advances to the line's time): 0, or -1 with the reason in
+ * why (the engine refused it, or a name is unknown).  The scale-out
+ * correlator applies its partition's lines with them (daemon/cstage).
+ */
+int	 replay_rec_action(struct corr_engine *e, const struct replay_rec *rec,
+	    char *why, size_t whylen);
+int	 replay_rec_maint(struct corr_engine *e, const struct fleet *f,
+	    const struct replay_rec *rec, char *why, size_t whylen);
+/*
  * The same without the fast path for alarm lines as tocsin writes them:
  * what replay_parse_line() falls back to.  For the fuzz target, which
  * checks that the two agree on every input.

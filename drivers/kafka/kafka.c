@@ -62,7 +62,6 @@
 #include "drivers/kafka/kafka.h"
 
 #define KF_PER_WAKEUP	256	/* consumer messages served per wakeup */
-#define KF_LOG_MS	10000	/* a repeated complaint logs this often */
 #define KF_MOCK_PARTITIONS 3	/* partitions of each mock cluster topic */
 #define KF_MAX_SHARDS	65536	/* shard numbers that fit a message opaque */
 #define KF_REJ_VALUE_MAX 65536	/* original bytes kept in a rejection */
@@ -127,11 +126,6 @@ struct kf_rej {
 	size_t		 vallen;
 };
 
-/* A complaint that may repeat: logged once per KF_LOG_MS. */
-struct kf_rl {
-	int64_t		 at;		/* last line (ms, monotonic), or 0 */
-	uint64_t	 quiet;		/* repeats not logged since */
-};
 
 struct kf {
 	struct pub_sink	 base;		/* first: ops */
@@ -175,7 +169,7 @@ struct kf {
 	int		 down;		/* all brokers down since the last
 					 * delivery */
 	int		 closing;	/* close(): no rewind, no ready */
-	struct kf_rl	 rl_refused, rl_failed, rl_bad, rl_err, rl_unknown;
+	struct log_rl	 rl_refused, rl_failed, rl_bad, rl_err, rl_unknown;
 	struct kafka_stats st;
 };
 
@@ -234,21 +228,6 @@ kafka_prop_secret(const char *key)
 	return 0;
 }
 
-/* 1 if a complaint should be logged now; *quiet: repeats skipped. */
-static int
-kf_rl_ok(struct kf_rl *rl, uint64_t *quiet)
-{
-	int64_t now = clock_mono_ms();
-
-	if (rl->at != 0 && now - rl->at < KF_LOG_MS) {
-		rl->quiet++;
-		return 0;
-	}
-	rl->at = now;
-	*quiet = rl->quiet;
-	rl->quiet = 0;
-	return 1;
-}
 
 /* -- per-shard order ------------------------------------------------ */
 
@@ -427,7 +406,7 @@ kf_log_refused(struct kf *kf, const char *topic, const char *what,
 {
 	uint64_t quiet;
 
-	if (kf_rl_ok(&kf->rl_refused, &quiet))
+	if (log_rl_ok(&kf->rl_refused, &quiet))
 		log_warnx("kafka: record refused topic=%s %s bytes=%zu "
 		    "err=\"%s\" refused=%" PRIu64 " not_logged=%" PRIu64
 		    " (reported done: never sent)", topic, what, len,
@@ -468,7 +447,7 @@ kf_offer_failed(struct kf *kf, struct kf_shard *sh, const struct pub_rec *r,
 		 * it looked).  Refusing it would drop it; it waits in the
 		 * journal and is offered again in KF_UNKNOWN_RETRY_S.
 		 */
-		if (kf_rl_ok(&kf->rl_unknown, &quiet))
+		if (log_rl_ok(&kf->rl_unknown, &quiet))
 			log_warnx("kafka: topic=%s unknown for now err=\"%s\" "
 			    "(records wait in the journal, offered again every "
 			    "%.0f s) not_logged=%" PRIu64, rd_kafka_topic_name(t),
@@ -633,7 +612,7 @@ kf_dr_rec(struct kf *kf, uint64_t tag, const rd_kafka_message_t *m)
 	{
 		uint64_t pos = sh->ring[sh->head & (sh->cap - 1)].pos;
 
-		if (kf_rl_ok(&kf->rl_failed, &quiet))
+		if (log_rl_ok(&kf->rl_failed, &quiet))
 			log_warnx("kafka: delivery failed topic=%s shard=%u "
 			    "pos=%" PRIu64 " err=\"%s\" rewind_to=%" PRIu64
 			    " failed=%" PRIu64 " not_logged=%" PRIu64,
@@ -742,7 +721,7 @@ kf_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && rk == kf->prod)
 		kf->down = 1;
 	/* _TRANSPORT, _ALL_BROKERS_DOWN, ...: librdkafka reconnects */
-	if (kf_rl_ok(&kf->rl_err, &quiet))
+	if (log_rl_ok(&kf->rl_err, &quiet))
 		log_info("kafka: client=%s err=%s reason=\"%s\" not_logged=%"
 		    PRIu64 " (informational: librdkafka retries)",
 		    rd_kafka_name(rk), rd_kafka_err2name(err), reason, quiet);
@@ -877,27 +856,13 @@ kf_rej_send(struct kf *kf, struct kf_rej *rj)
 	xfree(rj);
 }
 
-/* Logs, counts and forwards a bad action; its offset is stored once sent. */
-static void
-kf_reject(struct kf *kf, const rd_kafka_message_t *m, const char *reason)
+char *
+kafka_rejection(const rd_kafka_message_t *m, const char *reason)
 {
-	struct kf_rej *rj;
-	json_t *o;
-	char *val;
-	uint64_t quiet;
+	json_t *o = json_object();
+	char *val, *out;
 	int cut;
 
-	kf->st.actions_rejected++;
-	if (kf_rl_ok(&kf->rl_bad, &quiet))
-		log_warnx("kafka: action rejected topic=%s partition=%d "
-		    "offset=%" PRId64 " reason=\"%s\" rejected=%" PRIu64
-		    " not_logged=%" PRIu64, kf->actions, m->partition,
-		    m->offset, reason, kf->st.actions_rejected, quiet);
-	if (kf->t_rej == NULL) {
-		kf_action_done(kf, m->partition, m->offset);
-		return;
-	}
-	o = json_object();
 	json_object_set_new(o, "reason", json_string(reason));
 	json_object_set_new(o, "partition", json_integer(m->partition));
 	json_object_set_new(o, "offset", json_integer(m->offset));
@@ -908,12 +873,35 @@ kf_reject(struct kf *kf, const rd_kafka_message_t *m, const char *reason)
 	json_decref(o);
 	if (val == NULL)
 		fatalx("kafka: out of memory encoding a rejection");
+	out = xstrdup(val);
+	free(val);
+	return out;
+}
+
+/* Logs, counts and forwards a bad action; its offset is stored once sent. */
+static void
+kf_reject(struct kf *kf, const rd_kafka_message_t *m, const char *reason)
+{
+	struct kf_rej *rj;
+	char *val;
+	uint64_t quiet;
+
+	kf->st.actions_rejected++;
+	if (log_rl_ok(&kf->rl_bad, &quiet))
+		log_warnx("kafka: action rejected topic=%s partition=%d "
+		    "offset=%" PRId64 " reason=\"%s\" rejected=%" PRIu64
+		    " not_logged=%" PRIu64, kf->actions, m->partition,
+		    m->offset, reason, kf->st.actions_rejected, quiet);
+	if (kf->t_rej == NULL) {
+		kf_action_done(kf, m->partition, m->offset);
+		return;
+	}
+	val = kafka_rejection(m, reason);
 	rj = xcalloc(1, sizeof(*rj));
 	rj->part = m->partition;
 	rj->offset = m->offset;
 	rj->vallen = strlen(val);
-	rj->val = xstrndup(val, rj->vallen);
-	free(val);
+	rj->val = val;
 	if (m->key != NULL) {
 		rj->keylen = m->key_len;
 		rj->key = xmalloc(m->key_len ? m->key_len : 1);
@@ -989,7 +977,7 @@ kf_consume(struct kf *kf, rd_kafka_message_t *m)
 
 	if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
-		    kf_rl_ok(&kf->rl_err, &quiet))
+		    log_rl_ok(&kf->rl_err, &quiet))
 			log_info("kafka: consumer err=%s reason=\"%s\"",
 			    rd_kafka_err2name(m->err),
 			    rd_kafka_message_errstr(m));

@@ -105,6 +105,16 @@ int	 kafka_conf_props(struct rd_kafka_conf_s *conf,
 void	 kafka_config_defaults(struct kafka_config *c);
 
 /*
+ * A refused action's record for the rejected topic: {"reason", "partition",
+ * "offset", "value" (the original, cut at 64 KiB with "truncated": true;
+ * bytes that are not UTF-8 as '?')}, compact JSON, malloc'd (xfree).  The
+ * action consumer's and the scale-out correlator's (daemon/cstage).
+ */
+struct rd_kafka_message_s;
+char	*kafka_rejection(const struct rd_kafka_message_s *m,
+	    const char *reason);
+
+/*
  * 1 if a property's value must never be logged (passwords, SASL, tokens,
  * secrets, private keys: the key contains "password", "secret", "sasl",
  * "token", or starts with "ssl.key"); such values are logged as "***".

@@ -34,6 +34,7 @@
 #include "daemon/config.h"
 #include "daemon/cstage.h"
 #include "daemon/replay.h"
+#include "daemon/utc.h"
 #include "tests/support/httpfix.h"
 #include "tests/support/kbroker.h"
 #include "tests/support/proc.h"
@@ -49,6 +50,7 @@
 
 static char bootstrap[128], dir[128], cfgpath[256];
 static int P = 2;		/* this test's partitions */
+static int want_rejected;	/* actions the replays refused */
 static atomic_int stop_flag;
 
 static void
@@ -223,6 +225,7 @@ stage_main(void)
 		.brokers = bootstrap, .group = "tocsin-correlators",
 		.alarms = "tocsin.alarms", .incidents = "tocsin.incidents",
 		.changelog = "tocsin.changelog", .txn_id = "cstage-1",
+		.rejected = "tocsin.actions.rejected",
 		.client_id = "cstage-test", .commit_ms = 50,
 		.props = props, .nprops = 2,
 	};
@@ -311,9 +314,154 @@ feed(int p, const char *file, int c)
 	unlink(chunk);
 }
 
+/* A line of a partition file, by time (stable: an added line after the
+ * storm's own at the same time). */
+struct tline {
+	int64_t		 at;
+	int		 added;
+	size_t		 ord;
+	char		*text;
+};
+
+static int
+tline_cmp(const void *a, const void *b)
+{
+	const struct tline *x = a, *y = b;
+
+	if (x->at != y->at)
+		return x->at < y->at ? -1 : 1;
+	if (x->added != y->added)
+		return x->added - y->added;
+	return x->ord < y->ord ? -1 : x->ord > y->ord;
+}
+
+/*
+ * Operators at work on partition p (file path), as ticketing would send
+ * them and the scale-out design forwards them into the partition: from a
+ * replay of the storm alone, every 4th incident opened is acknowledged 90
+ * s later, every 8th dispatched 10 minutes later, every 12th resolved 3
+ * hours later (refused while an alarm is active: its rejection goes to
+ * tocsin.actions.rejected); an action on an incident that never exists;
+ * and a maintenance window over each area of the partition on the second
+ * day, 00:00-06:00 (the 02:00 storm falls in it), removed at 04:00 for
+ * one of them.  The lines are merged into the file by time.  Returns the
+ * actions added.
+ */
+static int
+add_operators(int p, const char *path, const struct config *cfg)
+{
+	char *obuf = NULL, *ebuf = NULL, *save, *l, line[1024], at[UTC_LEN];
+	size_t olen = 0, elen = 0, n = 0, cap = 0, nopened = 0;
+	FILE *o = open_memstream(&obuf, &olen), *e = open_memstream(&ebuf,
+	    &elen), *fp;
+	struct tline *tl = NULL;
+	struct replay_rec rec;
+	char why[160];
+	int actions = 0;
+
+#define TL_ADD(t, a, txt) do {						\
+	if (n == cap) {							\
+		cap = cap ? cap * 2 : 1024;				\
+		tl = realloc(tl, cap * sizeof(*tl));			\
+		cr_assert_not_null(tl);					\
+	}								\
+	tl[n] = (struct tline){ (t), (a), n, strdup(txt) };		\
+	n++;								\
+} while (0)
+
+	cr_assert_eq(replay_run(path, cfg->fleet, &cfg->correlation,
+	    REPLAY_STRICT | REPLAY_ONE_THREAD | REPLAY_SHARD(p), o, e), 0);
+	fclose(o);
+	fclose(e);
+	fp = fopen(path, "r");
+	cr_assert_not_null(fp);
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		cr_assert_eq(replay_parse_line(line, strlen(line), &rec, why,
+		    sizeof(why)), 0, "%s", why);
+		TL_ADD(rec.at_ms, 0, line);
+	}
+	fclose(fp);
+	for (l = strtok_r(obuf, "\n", &save); l != NULL;
+	    l = strtok_r(NULL, "\n", &save)) {
+		json_t *ev = json_loads(l, 0, NULL);
+		const char *id;
+		int64_t t;
+		static const struct { int every; int64_t after; const char *a; }
+		    acts[] = { { 4, 90000, "ack" }, { 8, 600000, "dispatch" },
+		    { 12, 3 * 3600000LL, "resolve" } };
+
+		cr_assert_not_null(ev);
+		if (strcmp(json_string_value(json_object_get(ev, "event")),
+		    "opened") != 0) {
+			json_decref(ev);
+			continue;
+		}
+		id = json_string_value(json_object_get(json_object_get(ev,
+		    "incident"), "id"));
+		cr_assert_eq(utc_parse(json_string_value(json_object_get(ev,
+		    "at")), strlen(json_string_value(json_object_get(ev,
+		    "at"))), &t), 0);
+		nopened++;
+		for (size_t k = 0; k < 3; k++) {
+			if (nopened % (size_t)acts[k].every != 0)
+				continue;
+			utc_format(t + acts[k].after, at);
+			snprintf(line, sizeof(line), "{\"at\":\"%s\",\"incident\":"
+			    "\"%s\",\"action\":\"%s\",\"actor\":\"noc%d\","
+			    "\"note\":\"shift B\"}\n", at, id, acts[k].a, p);
+			TL_ADD(t + acts[k].after, 1, line);
+			actions++;
+		}
+		json_decref(ev);
+	}
+	/* an action on an incident that never exists: refused */
+	utc_format(T0 + 3600000, at);
+	snprintf(line, sizeof(line), "{\"at\":\"%s\",\"incident\":"
+	    "\"INC-%d-999999\",\"action\":\"ack\",\"actor\":\"noc\"}\n",
+	    at, p);
+	TL_ADD(T0 + 3600000, 1, line);
+	actions++;
+	/* day 2, 00:00-06:00: each area of this partition planned */
+	for (size_t a = 0; a < cfg->fleet->nareas; a++) {
+		char st[UTC_LEN], en[UTC_LEN];
+
+		if (fleet_area_shard(cfg->fleet->areas[a], (unsigned)P) !=
+		    (unsigned)p)
+			continue;
+		utc_format(T0 + 12 * 3600000LL, at);
+		utc_format(T0 + 24 * 3600000LL, st);
+		utc_format(T0 + 30 * 3600000LL, en);
+		snprintf(line, sizeof(line), "{\"at\":\"%s\",\"maintenance\":"
+		    "\"add\",\"id\":%zu,\"area\":\"%s\",\"start\":\"%s\","
+		    "\"end\":\"%s\",\"reason\":\"grid works\"}\n", at,
+		    100 + a, cfg->fleet->areas[a], st, en);
+		TL_ADD(T0 + 12 * 3600000LL, 1, line);
+		if (a % 2 == 0) {
+			utc_format(T0 + 28 * 3600000LL, at);
+			snprintf(line, sizeof(line), "{\"at\":\"%s\","
+			    "\"maintenance\":\"remove\",\"id\":%zu}\n", at,
+			    100 + a);
+			TL_ADD(T0 + 28 * 3600000LL, 1, line);
+		}
+	}
+#undef TL_ADD
+	qsort(tl, n, sizeof(*tl), tline_cmp);
+	fp = fopen(path, "w");
+	cr_assert_not_null(fp);
+	for (size_t i = 0; i < n; i++) {
+		fputs(tl[i].text, fp);
+		free(tl[i].text);
+	}
+	fclose(fp);
+	free(tl);
+	free(obuf);
+	free(ebuf);
+	return actions;
+}
+
 /*
  * The test's directory, its configuration and the storm in one file per
- * partition (path[p]); the reference in want (each partition replayed
+ * partition (path[p]), with operators at work in it (add_operators); the reference in want (each partition replayed
  * as its shard: id -> its events); the topics made.  Returns the events
  * expected, or -1 when the test is skipped.
  */
@@ -324,7 +472,7 @@ setup(const char *name, char path[PMAX][256], struct config **cfgp,
 	const char *why;
 	struct config *cfg;
 	FILE *part[PMAX];
-	int total = 0;
+	int total = 0, rejected = 0;
 	char *save, *l;
 
 	if ((why = ktxnfix_broker(bootstrap, sizeof(bootstrap))) != NULL) {
@@ -343,8 +491,11 @@ setup(const char *name, char path[PMAX][256], struct config **cfgp,
 		cr_assert_not_null(part[p]);
 	}
 	(void)generate(part, cfg);
-	for (int p = 0; p < P; p++)
+	for (int p = 0; p < P; p++) {
 		fclose(part[p]);
+		cr_log_info("partition %d: %d operator actions added", p,
+		    add_operators(p, path[p], cfg));
+	}
 
 	/* the reference: each partition replayed as its shard */
 	for (int p = 0; p < P; p++) {
@@ -361,6 +512,12 @@ setup(const char *name, char path[PMAX][256], struct config **cfgp,
 		cr_assert_not_null(strstr(ebuf, " out_of_order=0 "), "%s",
 		    ebuf);
 		cr_log_info("partition %d: %s", p, ebuf);
+		{
+			const char *r = strstr(ebuf, " actions_rejected=");
+
+			cr_assert_not_null(r);
+			rejected += atoi(r + 18);
+		}
 		for (l = strtok_r(obuf, "\n", &save); l != NULL;
 		    l = strtok_r(NULL, "\n", &save)) {
 			json_t *ev = json_loads(l, 0, NULL);
@@ -381,10 +538,14 @@ setup(const char *name, char path[PMAX][256], struct config **cfgp,
 			{ "tocsin.alarms", P, NULL },
 			{ "tocsin.changelog", P, "compact" },
 			{ "tocsin.incidents", 3, NULL },
+			{ "tocsin.actions.rejected", 1, NULL },
 		};
 
-		ktxnfix_topics(bootstrap, t, 3);
+		ktxnfix_topics(bootstrap, t, 4);
 	}
+	cr_assert_gt(rejected, 0, "no action refused: the rejections are not "
+	    "checked");
+	want_rejected = rejected;
 	*cfgp = cfg;
 	return total;
 }
@@ -427,6 +588,9 @@ check_equal(json_t *want)
 			    "%s event %zu", id, i + 1);
 	}
 	json_decref(got);
+	/* every refused action's rejection, once */
+	cr_assert_eq(ktxnfix_count(bootstrap, "tocsin.actions.rejected",
+	    "read_committed"), want_rejected);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	free(pubfix_sh(cmd, 10000));
 }
