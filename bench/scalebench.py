@@ -38,6 +38,8 @@ thread) and peak RSS:
              Per run: transitions/s, each instance's CPU and peak RSS, the
              broker's CPU over the same wall time, the join (until every
              instance is ready and the group's members own all P).
+  idle       after N=3 is done: its instances' CPU over SCALE_IDLE_S (10) s
+             with nothing to do, and the broker's
   rebuild    after N=1: a new instance in its group rebuilds all P
              partitions from the changelog; the sum of its logged
              rebuild_ms over the open incidents it loaded, per 10,000.
@@ -74,6 +76,7 @@ TICK = env_int("SCALE_TICK_S", 60)
 SEED = env_int("SCALE_SEED", 20261205)
 MAXN = env_int("SCALE_INSTANCES", 3)
 RUN_S = env_int("SCALE_RUN_S", 600)
+IDLE_S = env_int("SCALE_IDLE_S", 10)
 
 
 def cpu_s(pid):
@@ -407,14 +410,31 @@ class Bench:
                            "/".join("%.0f" % r for r in rss), bcpu, joined,
                            rate / self.base_rate, rate / self.floor_rate))
         self.rates[n] = rate
+        if n == MAXN:
+            self.idle(procs)
         return procs, run
 
+    def idle(self, procs):
+        """The instances with nothing left to do, IDLE_S seconds: what an
+        idle correlator costs (its consumer's fetches at the end of each
+        partition, the group's heartbeats, the stage's 1 s poll)."""
+        c0 = [cpu_s(p.pid) for p in procs]
+        b0 = cpu_s(self.broker_pid)
+        time.sleep(IDLE_S)
+        cores = [(cpu_s(p.pid) - c) / IDLE_S for p, c in zip(procs, c0)]
+        print("idle       %d correlators, %d s with nothing to do: %s core "
+              "each; broker %.4f core" %
+              (len(procs), IDLE_S, "/".join("%.4f" % c for c in cores),
+               (cpu_s(self.broker_pid) - b0) / IDLE_S), flush=True)
+
     def committed(self, topic):
+        """(messages, value bytes) of topic, read committed."""
         r = subprocess.run(["kcat", "-C", "-b", self.brokers, "-t", topic,
                             "-o", "beginning", "-e", "-q", "-X",
-                            "isolation.level=read_committed", "-f", "%o\\n"],
+                            "isolation.level=read_committed", "-f", "%S\\n"],
                            stdout=subprocess.PIPE, timeout=300)
-        return r.stdout.count(b"\n")
+        sizes = [int(x) for x in r.stdout.split() if x.lstrip(b"-").isdigit()]
+        return len(sizes), sum(x for x in sizes if x > 0)
 
     def check(self, procs, run):
         """Stops the run's instances; the committed events against the
@@ -424,10 +444,16 @@ class Bench:
             if rc != 0:
                 raise SystemExit("scalebench: %s exited %s: see %s" %
                                  (p.name, rc, p.logpath))
-        got = self.committed("tocsin.incidents.%s" % run)
+        got, ebytes = self.committed("tocsin.incidents.%s" % run)
         if got != self.expect:
             raise SystemExit("scalebench: %s committed %d events, the "
                              "reference has %d" % (run, got, self.expect))
+        crecs, cbytes = self.committed("tocsin.changelog.%s" % run)
+        print("%-10s %d events committed as the reference (%.1f MiB); the "
+              "changelog %d records, %.1f MiB: %.0f bytes per transition "
+              "(before compaction)" %
+              ("  check", got, ebytes / 1048576.0, crecs,
+               cbytes / 1048576.0, cbytes / float(self.alarms)), flush=True)
 
     def rebuild(self, run):
         p = self.start(1, 9, run)

@@ -971,6 +971,7 @@ struct replay_reader {
 	FILE	*err;		/* reports, when not async */
 	struct fleet *fleet;
 	int	 strict;
+	int	 late;		/* REPLAY_LATE */
 	int	 async;		/* on a thread of its own: reports and new
 				 * codes go through emit */
 	replay_emit_fn emit;	/* where good lines and reports go */
@@ -981,6 +982,7 @@ struct replay_reader {
 	size_t	 end;		/* bytes in buf */
 	int64_t	 last_at;	/* time of the last accepted line */
 	struct replay_line cur;	/* the line being read */
+	unsigned long nlate;	/* lines behind the latest, applied */
 	unsigned long lineno, nalarms, malformed, ooo, unknown_dev,
 		 unknown_site, mismatch;
 };
@@ -1119,15 +1121,17 @@ replay_next(struct replay_reader *rd)
 				return -EINVAL;
 			continue;
 		}
-		if (rec->at_ms < rd->last_at) {
+		if (rec->at_ms < rd->last_at && rd->late)
+			rd->nlate++;	/* applied at its own time */
+		else if (rec->at_ms < rd->last_at) {
 			rd->ooo++;
 			replay_report(rd, "replay: line %lu: out of order: %.*s is "
 			    "before the previous line\n", rd->lineno, 40, line);
 			if (rd->strict)
 				return -EINVAL;
 			continue;
-		}
-		rd->last_at = rec->at_ms;
+		} else
+			rd->last_at = rec->at_ms;
 		if (rec->kind != REPLAY_ALARM) {
 			/* the engine judges them */
 			struct replay_msg lm = { .type = RM_LINE,
@@ -1587,6 +1591,7 @@ replay_run(const char *path, struct fleet *fleet, const struct corr_config *cc,
 		return -EINVAL;
 	}
 	incjson_buf_init(&re.ob);
+	rd.late = (flags & REPLAY_LATE) != 0;
 	r = replay_feed(&rd, &re, !(flags & REPLAY_ONE_THREAD));
 	/*
 	 * At the end of the input time stops at the last line that reached
@@ -1612,6 +1617,9 @@ replay_run(const char *path, struct fleet *fleet, const struct corr_config *cc,
 	    st.live_incidents, st.sla_warnings, st.sla_breaches, st.escalations,
 	    re.nactions, re.actions_rejected, re.nmaint, re.maint_rejected,
 	    re.nticks);
+	if (rd.late)
+		fprintf(err, "replay: late=%lu (lines behind the latest time, "
+		    "applied at their own)\n", rd.nlate);
 	if (fflush(out) == EOF || re.werr) {
 		fprintf(err, "replay: writing events failed\n");
 		if (rc == 0)

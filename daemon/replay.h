@@ -103,6 +103,11 @@ int	 replay_parse_general(const char *line, size_t len,
 #define REPLAY_STRICT		1	/* stop at the first bad line */
 #define REPLAY_ONE_THREAD	2	/* read and correlate on the caller's
 					 * thread (the same bytes out) */
+#define REPLAY_LATE		4	/* a line behind an earlier one is
+					 * applied at its own time (as a
+					 * correlator applies a partition
+					 * that several pollers write,
+					 * docs/scaleout.md), not skipped */
 /* correlate as shard n (ids <prefix>-n-...), n < 256: the replay of one
  * partition of tocsin.alarms, which holds what shard n took in
  * (docs/kafka.md, "Ticks"); without it, shard 0 */

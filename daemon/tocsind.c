@@ -124,7 +124,7 @@ print_commands(const struct config *cfg)
 
 /* --replay: the fleet and rules of the configuration, time from the file. */
 static int
-replay(const char *config, const char *file, int strict, int shard)
+replay(const char *config, const char *file, int strict, int late, int shard)
 {
 	struct config *cfg = load_config(config);
 	int r;
@@ -135,7 +135,8 @@ replay(const char *config, const char *file, int strict, int shard)
 	if (strcmp(file, "-") == 0)
 		setvbuf(stdout, NULL, _IOLBF, 0);
 	r = replay_run(file, cfg->fleet, &cfg->correlation,
-	    (strict ? REPLAY_STRICT : 0) | REPLAY_SHARD(shard), stdout, stderr);
+	    (strict ? REPLAY_STRICT : 0) | (late ? REPLAY_LATE : 0) |
+	    REPLAY_SHARD(shard), stdout, stderr);
 	config_free(cfg);
 	if (fflush(stdout) != 0)
 		return 1;
@@ -204,7 +205,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: tocsind [-c FILE] [-d SECONDS]\n"
 	    "       tocsind -n [-v] [-c FILE]\n"
-	    "       tocsind --replay FILE [-c FILE] [--strict] [--shard N]\n"
+	    "       tocsind --replay FILE [-c FILE] [--strict] [--late] "
+	    "[--shard N]\n"
 	    "  -c, --config FILE  configuration file (YAML), default "
 	    TOCSIN_CONFIG_DEFAULT "\n"
 	    "  -d, --duration SECONDS\n"
@@ -217,6 +219,9 @@ usage(FILE *f)
 	    "                     maintenance windows; - for stdin): incident\n"
 	    "                     events on stdout\n"
 	    "      --strict       with --replay: stop at the first bad line\n"
+	    "      --late         with --replay: apply a line behind an earlier\n"
+	    "                     one at its own time, as a correlator does\n"
+	    "                     (several pollers write a partition)\n"
 	    "      --shard N      with --replay: correlate as shard N (its\n"
 	    "                     incident ids): partition N of tocsin.alarms\n"
 	    "  -h, --help         this text\n"
@@ -233,12 +238,13 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "replay", required_argument, NULL, 'R' },
 		{ "strict", no_argument, NULL, 'S' },
+		{ "late", no_argument, NULL, 'L' },
 		{ "shard", required_argument, NULL, 'H' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL, *replay_file = NULL;
-	int check = 0, verbose = 0, strict = 0, shard = 0, ch;
+	int check = 0, verbose = 0, strict = 0, late = 0, shard = 0, ch;
 	long l;
 	double duration = 0;
 	char *end;
@@ -262,6 +268,7 @@ main(int argc, char **argv)
 		case 'h': usage(stdout); return 0;
 		case 'R': replay_file = optarg; break;
 		case 'S': strict = 1; break;
+		case 'L': late = 1; break;
 		case 'H':
 			errno = 0;
 			l = strtol(optarg, &end, 10);
@@ -287,7 +294,7 @@ main(int argc, char **argv)
 	if (config == NULL)
 		config = TOCSIN_CONFIG_DEFAULT;
 	if (replay_file != NULL)
-		return replay(config, replay_file, strict, shard);
+		return replay(config, replay_file, strict, late, shard);
 	if (check)
 		return check_config(config, verbose);
 	return run(config, duration);
