@@ -34,7 +34,9 @@ thread) and peak RSS:
              topics per N; from their exec until every partition's
              committed state is at its end (the input offset each commit
              records, in /healthz); then (not timed) the committed events
-             of the run's topic are counted against the reference.
+             of the run's topic are counted against the reference, and
+             their bytes and the changelog's (records, bytes per
+             transition, before compaction) printed.
              Per run: transitions/s, each instance's CPU and peak RSS, the
              broker's CPU over the same wall time, the join (until every
              instance is ready and the group's members own all P).

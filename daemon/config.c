@@ -69,13 +69,14 @@ n_fsync(int i)
 static const char *
 n_role(int i)
 {
-	/* "poller" comes with the poller role (docs/scaleout.md) */
-	static const char *const v[] = { "all", "correlator" };
-	return i < 2 ? v[i] : NULL;
+	static const char *const v[] = { "all", "correlator", "poller" };
+	return i < 3 ? v[i] : NULL;
 }
 
 static const struct cfg_key daemon_keys[] = {
 	KENUM("role", struct cfg_daemon, role, n_role, "all"),
+	KU32("poll_shares", struct cfg_daemon, poll_shares, 1, 64, "1"),
+	KU32("poll_share", struct cfg_daemon, poll_share, 0, 63, "0"),
 	KSTR("state_dir", struct cfg_daemon, state_dir, "/var/lib/tocsin"),
 	KENUM("log_level", struct cfg_daemon, log_level, n_log, "info"),
 	KSTR("log_file", struct cfg_daemon, log_file, NULL),
@@ -448,6 +449,19 @@ cfg_cross_checks(struct cfgkey_ctx *cx, const struct config *cfg)
 	 * across keys, from the client's one check */
 	config_modbus_check(&cfg->modbus, cfg_modbus_report, cx);
 	cfg_http_check(cx, &cfg->http);
+	if (cfg->daemon.poll_share >= cfg->daemon.poll_shares)
+		cfgkey_error_at(cx, NULL, "daemon.poll_share", "%u: the shares "
+		    "are 0 to daemon.poll_shares - 1 (%u)",
+		    cfg->daemon.poll_share, cfg->daemon.poll_shares - 1);
+	if (cfg->daemon.role == CFG_ROLE_POLLER &&
+	    (cfg->kafka.client.alarms == NULL ||
+	    cfg->kafka.client.alarms[0] == '\0'))
+		cfgkey_error_at(cx, NULL, "daemon.role", "poller: its alarm "
+		    "transitions go to kafka.alarms, which is not set");
+	if (cfg->daemon.role == CFG_ROLE_POLLER && cfg->redis.enabled)
+		cfgkey_error_at(cx, NULL, "redis.enabled", "a poller has no "
+		    "incidents to show: Redis is fed where incidents are made "
+		    "(daemon.role all)");
 }
 
 struct config *

@@ -36,10 +36,15 @@ enum cfg_role {
 	CFG_ROLE_ALL,			/* poll and correlate: one instance */
 	CFG_ROLE_CORRELATOR,		/* correlate tocsin.alarms' partitions
 					 * it is assigned (daemon/crole) */
+	CFG_ROLE_POLLER,		/* poll its share, alarm transitions to
+					 * kafka.alarms, no incident output */
 };
 
 struct cfg_daemon {
 	int		 role;		/* enum cfg_role */
+	uint32_t	 poll_shares;	/* the fleet split in this many... */
+	uint32_t	 poll_share;	/* ... of which this instance polls
+					 * this one (poller_config.share) */
 	char		*state_dir;	/* journals, spill files */
 	int		 log_level;	/* enum log_level */
 	char		*log_file;	/* NULL: stderr */

@@ -243,6 +243,17 @@ live_flush(struct live *lv)
 
 /* ---- shard threads ---- */
 
+/* The poller's settings: the modbus section's, and the daemon's share. */
+static int
+live_poller_config(const struct config *cfg, struct poller_config *pc)
+{
+	int rc = poller_config_from(&cfg->modbus, pc);
+
+	pc->shares = cfg->daemon.poll_shares;
+	pc->share = cfg->daemon.poll_share;
+	return rc;
+}
+
 static void
 live_shard_event(void *arg, const struct corr_event *ev)
 {
@@ -264,7 +275,11 @@ live_shard_event(void *arg, const struct corr_event *ev)
 	default:
 		break;
 	}
-	store_event(ls->lv->stores[ls->id], ev);
+	/* a poller's engines keep its alarm state across a restart (the
+	 * journal's inputs and snapshots); incidents are the correlators'
+	 * to publish (docs/scaleout.md, "poller") */
+	if (ls->lv->cfg0->daemon.role != CFG_ROLE_POLLER)
+		store_event(ls->lv->stores[ls->id], ev);
 }
 
 static void
@@ -650,6 +665,9 @@ live_http(struct live *lv)
 	struct http_route routes[MONITOR_NROUTES + VIEW_NROUTES +
 	    OPAPI_NROUTES + COMMAND_NROUTES + SSE_NROUTES +
 	    WEBUI_NROUTES];
+	/* a poller publishes no incidents: none to read, write or watch;
+	 * device commands and the monitor it keeps */
+	int all = lv->cfg0->daemon.role != CFG_ROLE_POLLER;
 	size_t n;
 	char err[512];
 
@@ -659,11 +677,14 @@ live_http(struct live *lv)
 		return 0;
 	}
 	n = monitor_routes(lv->monitor, routes);
-	n += view_routes(lv->view, routes + n);
-	n += sse_routes(lv->sse, routes + n);
-	n += opapi_routes(lv->opapi, routes + n);
+	if (all) {
+		n += view_routes(lv->view, routes + n);
+		n += sse_routes(lv->sse, routes + n);
+		n += opapi_routes(lv->opapi, routes + n);
+	}
 	n += command_routes(lv->command, routes + n);
-	n += webui_routes(routes + n);
+	if (all)
+		n += webui_routes(routes + n);
 	if (http_serve(&ch->server, routes, n, &lv->http_token, &lv->http, err,
 	    sizeof(err)) != 0) {
 		log_error("start failed: %s", err);
@@ -1025,6 +1046,10 @@ live_kafka_new(struct live *lv, int idx, struct pub_sink **out)
 	kc.props = props;
 	kc.nprops = ck->nproperties;
 	kc.shards = lv->nshards;
+	/* a poller's engines take no actions: they go to the correlators
+	 * (forwarded by pollers into the partitions: not built yet) */
+	if (lv->cfg0->daemon.role == CFG_ROLE_POLLER)
+		kc.actions = "";
 	if (kafka_new(lv->loop, &kc, publish_host(lv->pub, idx), &ah,
 	    out, err, sizeof(err)) != 0) {
 		log_error("kafka: %s", err);
@@ -1208,7 +1233,7 @@ live_reload(struct live *lv)
 	}
 	/* the same modbus section: the poller is reloaded in place and every
 	 * unchanged device keeps its connection; else a new one */
-	if (poller_config_from(&r->cfg->modbus, &pc) != 0 ||
+	if (live_poller_config(r->cfg, &pc) != 0 ||
 	    (memcmp(&pc, &lv->pc, sizeof(pc)) != 0 &&
 	    (rc = poller_new(lv->loop, r->cfg->fleet, r->cfg->mbmap, &pc, &ps,
 	    &np)) != 0)) {
@@ -1473,7 +1498,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	signal(SIGXFSZ, SIG_IGN);
 	live_raise_nofile();
 	config_census(cfg, census, sizeof(census));
-	if ((rc = poller_config_from(&cfg->modbus, &pc)) == 0)
+	if ((rc = live_poller_config(cfg, &pc)) == 0)
 		lv.pc = pc;
 	if (rc != 0) {
 		log_error("start failed: the modbus section does not fit the "
@@ -1667,6 +1692,16 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	log_info("start version=%s pid=%ld config=%s census=\"%s\" shards=%u "
 	    "output=%s duration_s=%g", TOCSIN_VERSION, (long)getpid(),
 	    cfg->path, census, lv.nshards, outpath, opts->duration_s);
+	if (cfg->daemon.role == CFG_ROLE_POLLER) {
+		size_t mine = 0;
+
+		for (size_t i = 0; i < cfg->fleet->ndevices; i++)
+			mine += poller_in_share(&lv.pc, cfg->fleet, (uint32_t)i);
+		log_info("role poller share=%u/%u devices=%zu of %zu alarms=%s "
+		    "(incident events are the correlators' to publish)",
+		    cfg->daemon.poll_share, cfg->daemon.poll_shares, mine,
+		    cfg->fleet->ndevices, cfg->kafka.client.alarms);
+	}
 
 	live_notify(census);
 

@@ -222,12 +222,27 @@ poller_new(struct ev_loop *loop, const struct fleet *f,
 	p->mb = mbclient_new(loop, &p->cfg.mb, poller_result, p);
 	for (size_t i = 0; i < f->ndevices; i++) {
 		p->pos[i] = UINT32_MAX;
-		if (!reload_retired(f, (uint32_t)i))	/* kept for incidents */
+		/* retired: kept for incidents; another share's: not ours */
+		if (!reload_retired(f, (uint32_t)i) &&
+		    poller_in_share(&p->cfg, f, (uint32_t)i))
 			(void)poller_add(p, f, map, (uint32_t)i, &p->pos[i],
 			    &p->dev[i]);
 	}
 	*out = p;
 	return 0;
+}
+
+int
+poller_in_share(const struct poller_config *pc, const struct fleet *f,
+    uint32_t d)
+{
+	const char *site;
+
+	if (pc->shares <= 1)
+		return 1;
+	site = f->sites[f->devices[d].site].id;
+	return fleet_area_shard_n(site, strlen(site), pc->shares) ==
+	    pc->share;
 }
 
 int

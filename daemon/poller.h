@@ -96,7 +96,15 @@ struct poller_counters {
 struct poller_config {
 	struct mbclient_config mb;	/* the Modbus client's settings */
 	struct almrule_config rules;	/* COMM_LOSS misses and severity */
+	uint32_t	 shares;	/* 0, 1: every device; else only the
+					 * devices whose site id hashes
+					 * (fleet_area_shard_n) to share */
+	uint32_t	 share;
 };
+
+/* 1 if pc's share polls device d of f. */
+int	 poller_in_share(const struct poller_config *pc, const struct fleet *f,
+	    uint32_t d);
 
 struct poller;
 

@@ -85,6 +85,10 @@ reload_restart_keys(const struct config *o, const struct config *n,
 	/* where state lives and how many threads own it */
 	key_u64(&kr, "daemon.role", (uint64_t)o->daemon.role,
 	    (uint64_t)n->daemon.role);
+	key_u64(&kr, "daemon.poll_shares", o->daemon.poll_shares,
+	    n->daemon.poll_shares);
+	key_u64(&kr, "daemon.poll_share", o->daemon.poll_share,
+	    n->daemon.poll_share);
 	key_str(&kr, "daemon.state_dir", o->daemon.state_dir,
 	    n->daemon.state_dir);
 	key_u64(&kr, "daemon.shards", o->daemon.shards, n->daemon.shards);

@@ -32,7 +32,11 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "correlator/fleet.h"
 #include "daemon/utc.h"
+#include "tests/support/httpfix.h"
+#include "tests/support/kbroker.h"
+#include "tests/support/ktxnfix.h"
 #include "tests/support/proc.h"
 #include "tests/support/pubfix.h"
 #include "tests/support/tenv.h"
@@ -916,5 +920,180 @@ Test(tocsind_live, tocsin_alarms_partition_replays_to_the_same_events)
 	}
 	free(want); free(got); free(live); free(rout); free(vals);
 	cr_expect_eq(stop_pid(&e.daemon, SIGTERM, 15000), 0);
+	env_fini(&e);
+}
+
+/* ---- daemon.role: poller (docs/scaleout.md) ---- */
+
+/*
+ * The two-site fleet as a poller: role poller, the share of 2 that T1's
+ * site is in, kafka line appended (brokers or the embedded cluster),
+ * written as p.yaml.  Returns how many of the fleet's 2 devices the
+ * share polls.
+ */
+static int
+poller_yaml(struct env *e, const char *kafka)
+{
+	char out[128], daemon[160], *yaml, *rest, *k;
+	unsigned share = fleet_area_shard_n("T1", 2, 2);
+	int mine = 1 + (fleet_area_shard_n("T2", 2, 2) == share);
+
+	env_path(e, "incidents.jsonl", out, sizeof(out));
+	fleet_yaml(e, "live.yaml", out, 0);
+	yaml = read_env_file(e, "live.yaml");
+	rest = strstr(yaml, "  shards: 2\n");
+	cr_assert_not_null(rest, "%s", yaml);
+	snprintf(daemon, sizeof(daemon), "daemon:\n  role: poller\n"
+	    "  poll_shares: 2\n  poll_share: %u\n", share);
+	k = malloc(strlen(daemon) + strlen(rest) + strlen(kafka) + 1);
+	cr_assert_not_null(k);
+	strcpy(k, daemon);
+	strcat(k, rest);
+	strcat(k, kafka);
+	tenv_write_file(e->dir, "p.yaml", k);
+	free(k);
+	free(yaml);
+	return mine;
+}
+
+/*
+ * A poller (the embedded cluster): T1's mains fails and comes back; its
+ * raise and its clear are on tocsin.alarms, on the partition of T1's
+ * area, with ticks on every partition; no incident anywhere (the
+ * incidents topic, the output file), no incident routes on its HTTP
+ * server, and its start line names its share.
+ */
+Test(tocsind_live, poller_produces_alarms_and_ticks_and_no_incidents)
+{
+	struct env e;
+	char bootstrap[128], path[128], *alarms, *log, *p;
+	int mine, port;
+	struct httpfix_resp r;
+	char want[96];
+
+	if (!tenv_kafka()) {
+		cr_skip_test("a ThreadSanitizer tocsind has no Kafka publisher "
+		    "(librdkafka's threads are invisible to TSan)");
+		return;
+	}
+	env_init(&e, 11);
+	mine = poller_yaml(&e, "kafka: {alarms: tocsin.alarms}\n");
+	tenv_write_file(e.dir, "scen", "500ms site:T1 mains_fail\n"
+	    "3s site:T1 mains_restore\n");
+	sim_start(&e, "live.yaml", "scen");
+	daemon_start(&e, "p.yaml", NULL);
+	env_path(&e, "tocsind.err", path, sizeof(path));
+	cr_assert_eq(pubfix_mock_bootstrap(path, bootstrap, sizeof(bootstrap),
+	    10000), 0, "no mock bootstrap in the log");
+
+	alarms = topic_lines(bootstrap, "tocsin.alarms", 2,
+	    "\"code\":\"MAINS_FAIL\",\"edge\":\"clear\"");
+	cr_assert_not_null(strstr(alarms, "\"site\":\"T1\",\"code\":"
+	    "\"MAINS_FAIL\",\"edge\":\"raise\""), "%s", alarms);
+	cr_assert_not_null(strstr(alarms, "\"code\":\"MAINS_FAIL\",\"edge\":"
+	    "\"clear\""), "%s", alarms);
+	free(alarms);
+	for (int part = 0; part < 2; part++) {
+		p = partition_values(bootstrap, "tocsin.alarms", part);
+		cr_assert_not_null(strstr(p, "\"tick\":\"tocsind\""), "no tick "
+		    "on partition %d: %s", part, p);
+		free(p);
+	}
+	/* the shards made an incident of it, kept for the restart's alarm
+	 * state; nothing of it left the daemon */
+	p = topic_lines(bootstrap, "tocsin.incidents", 0, NULL);
+	cr_assert_eq(pubfix_count_lines(p), 0, "%s", p);
+	free(p);
+	cr_assert(access(path, R_OK) == 0);
+	{
+		char o[128];
+		FILE *fp;
+		long size = 0;
+
+		env_path(&e, "incidents.jsonl", o, sizeof(o));
+		if ((fp = fopen(o, "r")) != NULL) {
+			fseek(fp, 0, SEEK_END);
+			size = ftell(fp);
+			fclose(fp);
+		}
+		cr_assert_eq(size, 0, "incident lines in the poller's output");
+	}
+	port = httpfix_port_from_log(path, 10000);
+	cr_assert_gt(port, 0);
+	cr_assert_eq(httpfix_do(port, "GET", "/api/v1/incidents", NULL, NULL,
+	    &r), 404, "%s", r.body);
+	httpfix_free(&r);
+	cr_assert_eq(httpfix_do(port, "GET", "/healthz", NULL, NULL, &r), 200,
+	    "%s", r.body);
+	httpfix_free(&r);
+
+	cr_assert_eq(stop_pid(&e.daemon, SIGTERM, 15000), 0);
+	log = read_env_file(&e, "tocsind.err");
+	snprintf(want, sizeof(want), "role poller share=%u/2 devices=%d of 2 ",
+	    fleet_area_shard_n("T1", 2, 2), mine);
+	cr_assert_not_null(strstr(log, want), "%s", log);
+	cr_expect_null(sanitizer_report(log), "%s", log);
+	free(log);
+	env_fini(&e);
+}
+
+/*
+ * A poller killed with SIGKILL while T1's mains is failed, and started
+ * again after mains came back (the real broker: the topic outlives the
+ * process): the clear that happened while it was down is on tocsin.alarms
+ * after the restart (the alarm state comes back from its journal before
+ * the first poll).
+ */
+Test(tocsind_live, poller_restart_sends_the_clear_that_came_while_down,
+    .fini = broker_fini)
+{
+	struct env e;
+	char bootstrap[128], kafka[256], *alarms, *log;
+	const char *why;
+	int64_t t0;
+
+	if ((why = ktxnfix_broker(bootstrap, sizeof(bootstrap))) != NULL) {
+		cr_skip_test("%s", why);
+		return;
+	}
+	env_init(&e, 13);
+	snprintf(kafka, sizeof(kafka), "kafka: {brokers: \"%s\", alarms: "
+	    "tocsin.alarms, actions: \"\"}\n", bootstrap);
+	(void)poller_yaml(&e, kafka);
+	tenv_write_file(e.dir, "scen", "1s site:T1 mains_fail\n"
+	    "12s site:T1 mains_restore\n");
+	{
+		const struct ktxnfix_topic t[] = {
+			{ "tocsin.alarms", 2, NULL },
+			{ "tocsin.incidents", 1, NULL },
+		};
+
+		ktxnfix_topics(bootstrap, t, 2);
+	}
+	sim_start(&e, "live.yaml", "scen");
+	t0 = tenv_mono_ms();
+	daemon_start(&e, "p.yaml", NULL);
+	alarms = topic_lines(bootstrap, "tocsin.alarms", 1,
+	    "\"code\":\"MAINS_FAIL\",\"edge\":\"raise\"");
+	cr_assert_not_null(strstr(alarms, "\"edge\":\"raise\""), "%s", alarms);
+	cr_assert_null(strstr(alarms, "\"edge\":\"clear\""), "%s", alarms);
+	free(alarms);
+	cr_assert_lt(tenv_mono_ms() - t0, 11000, "the raise came too late to "
+	    "kill the poller before mains comes back");
+	cr_assert_eq(stop_pid(&e.daemon, SIGKILL, 5000), 128 + SIGKILL);
+	/* mains comes back at 12 s of the simulator's scenario */
+	while (tenv_mono_ms() - t0 < 14000)
+		usleep(100000);
+	daemon_start(&e, "p.yaml", NULL);
+	alarms = topic_lines(bootstrap, "tocsin.alarms", 2,
+	    "\"code\":\"MAINS_FAIL\",\"edge\":\"clear\"");
+	cr_assert_not_null(strstr(alarms, "\"code\":\"MAINS_FAIL\",\"edge\":"
+	    "\"clear\""), "the clear that came while the poller was down: "
+	    "%s", alarms);
+	free(alarms);
+	cr_assert_eq(stop_pid(&e.daemon, SIGTERM, 15000), 0);
+	log = read_env_file(&e, "tocsind.err");
+	cr_expect_null(sanitizer_report(log), "%s", log);
+	free(log);
 	env_fini(&e);
 }
