@@ -35,6 +35,7 @@
 #include "daemon/cstage.h"
 #include "daemon/replay.h"
 #include "daemon/utc.h"
+#include "tests/support/dfix.h"
 #include "tests/support/httpfix.h"
 #include "tests/support/kbroker.h"
 #include "tests/support/proc.h"
@@ -703,35 +704,26 @@ struct inst {
 	int	 port;		/* HTTP, or 0 */
 };
 
-/* tocsind -c <dir>/<name>.yaml: the test's fleet in role correlator,
- * client and transactional.id name; stderr to <dir>/<name>.log. */
+/*
+ * tocsind -c <dir>/<name>.yaml: head (its daemon, kafka and http
+ * sections), then the fleet (fleet_body); stdout and stderr to
+ * <dir>/<name>.log.
+ */
+static const char *fleet_body;
+
 static void
-inst_start(struct inst *in, const char *name, int port)
+inst_spawn(struct inst *in, const char *name, const char *head)
 {
-	char yaml[256], *base, *cfg;
+	char yaml[256];
 	FILE *fp;
 
 	snprintf(in->name, sizeof(in->name), "%s", name);
 	snprintf(in->log, sizeof(in->log), "%s/%s.log", dir, name);
 	snprintf(yaml, sizeof(yaml), "%s/%s.yaml", dir, name);
-	in->port = port;
-	base = tenv_read_file(cfgpath);
-	cr_assert_not_null(base);
-	/* the same file, its first line (daemon:) replaced */
-	cfg = strchr(base, '\n');
-	cr_assert_not_null(cfg);
 	fp = fopen(yaml, "w");
 	cr_assert_not_null(fp);
-	fprintf(fp, "daemon: {role: correlator, shards: %d, state_dir: "
-	    "%s/state, log_level: info}\n"
-	    "kafka:\n  brokers: \"%s\"\n  alarms: tocsin.alarms\n"
-	    "  client_id: %s\n  properties:\n"
-	    "    consumer.session.timeout.ms: \"6000\"\n"
-	    "    consumer.heartbeat.interval.ms: \"500\"\n"
-	    "http: {enabled: %s, listen: \"127.0.0.1:%d\"}\n%s", P, dir,
-	    bootstrap, name, port > 0 ? "true" : "false", port, cfg + 1);
+	fprintf(fp, "%s%s", head, fleet_body);
 	fclose(fp);
-	free(base);
 	in->pid = fork();
 	cr_assert_geq(in->pid, 0);
 	if (in->pid == 0) {
@@ -745,6 +737,36 @@ inst_start(struct inst *in, const char *name, int port)
 		    (char *)NULL);
 		_exit(127);
 	}
+}
+
+/* A correlator: role correlator, client and transactional.id name, HTTP
+ * on port (0: none). */
+static void
+inst_start(struct inst *in, const char *name, int port)
+{
+	char head[1024];
+
+	in->port = port;
+	snprintf(head, sizeof(head), "daemon: {role: correlator, shards: %d, "
+	    "state_dir: %s/state, log_level: info}\n"
+	    "kafka:\n  brokers: \"%s\"\n  alarms: tocsin.alarms\n"
+	    "  client_id: %s\n  properties:\n"
+	    "    consumer.session.timeout.ms: \"6000\"\n"
+	    "    consumer.heartbeat.interval.ms: \"500\"\n"
+	    "http: {enabled: %s, listen: \"127.0.0.1:%d\"}\n", P, dir,
+	    bootstrap, name, port > 0 ? "true" : "false", port);
+	inst_spawn(in, name, head);
+}
+
+/* The test's fleet: its config file without the first line (daemon:). */
+static void
+fleet_from_config(void)
+{
+	char *base = tenv_read_file(cfgpath), *nl = strchr(base, '\n');
+
+	cr_assert_not_null(nl);
+	fleet_body = strdup(nl + 1);
+	free(base);
 }
 
 /* Each "rebuilt from the changelog" line of an instance's log, printed. */
@@ -829,6 +851,7 @@ Test(cstage, three_correlators_two_killed_one_added_equal_a_replay,
 	P = 6;
 	if ((total = setup("cstage3", path, &cfg, want)) < 0)
 		return;
+	fleet_from_config();
 	port = tenv_free_port("127.0.0.1");
 	cr_assert_gt(port, 0);
 	inst_start(&in[0], "corr1", port);
@@ -937,4 +960,341 @@ Test(cstage, three_correlators_two_killed_one_added_equal_a_replay,
 	check_equal(want);
 	json_decref(want);
 	config_free(cfg);
+	free((char *)fleet_body);
+	fleet_body = NULL;
+}
+
+/* ---- two pollers and three correlators (the check) ---- */
+
+/*
+ * The scenario: a storm day compressed into a minute on the demo fleet
+ * with 60 sites more (etc/genfleet.py --demo): the demo's day (the Pudong
+ * area storm, a gateway lost, a flapping door) and grid outages in Wuxi
+ * and Lanzhou, doors, smoke, rectifiers; everything back by 40 s.
+ */
+static const char scale_scen[] =
+    "3s site:SH-001 mains_fail\n"
+    "5s site:WUX-001 mains_fail\n"
+    "6s site:SZ-002 door_open\n"
+    "6s site:WUX-002 mains_fail\n"
+    "7s site:WUX-003 mains_fail\n"
+    "8s site:DX-003 silent\n"
+    "9s site:LAN-001 mains_fail\n"
+    "10s site:DX-001 door_open\n"
+    "11s site:NIN-002 rect_fail\n"
+    "12s site:SH-002 mains_fail\n"
+    "13s site:SH-003 mains_fail\n"
+    "13s site:LAN-002 mains_fail\n"
+    "14s site:DX-001 door_close\n"
+    "14s site:LAN-003 mains_fail\n"
+    "16s site:SZ-004 mains_fail\n"
+    "17s site:MIN-003 smoke\n"
+    "18s site:DX-001 door_open\n"
+    "20s site:XIH-002 door_open\n"
+    "22s site:DX-001 door_close\n"
+    "24s site:NIN-002 rect_ok\n"
+    "26s site:DX-001 door_open\n"
+    "27s site:MIN-003 smoke_clear\n"
+    "28s site:SZ-002 door_close\n"
+    "30s site:DX-001 door_close\n"
+    "32s site:DX-003 normal\n"
+    "33s site:XIH-002 door_close\n"
+    "36s all mains_restore\n"
+    "40s site:SH-001 smoke\n"
+    "44s site:SH-001 smoke_clear\n";
+
+/* Sleeps until ms after t0. */
+static void
+sleep_until(int64_t t0, int64_t ms)
+{
+	while (tenv_mono_ms() - t0 < ms)
+		usleep(50000);
+}
+
+/* The correlator of in[0..n) (not killed) whose /healthz lists partition
+ * p, via the cluster route at port; -1 if none yet. */
+static int
+owner_of(const struct inst *in, int n, int port, int p)
+{
+	struct httpfix_resp r;
+	json_t *j, *m, *x;
+	size_t i, k;
+	int who = -1;
+
+	if (httpfix_do(port, "GET", "/api/v1/cluster", NULL, NULL, &r) != 200) {
+		httpfix_free(&r);
+		return -1;
+	}
+	j = json_loads(r.body, 0, NULL);
+	httpfix_free(&r);
+	json_array_foreach(json_object_get(j, "members"), i, m)
+		json_array_foreach(json_object_get(m, "partitions"), k, x)
+			if (json_integer_value(x) == p)
+				for (int q = 0; q < n; q++)
+					if (strcmp(in[q].name, json_string_value(
+					    json_object_get(m, "client_id"))) == 0)
+						who = q;
+	json_decref(j);
+	return who;
+}
+
+/*
+ * The issue's check on one machine with the real broker: the demo fleet
+ * polled by two pollers (daemon.role: poller, a share each) into a
+ * 6-partition tocsin.alarms, correlated by three correlators; a storm
+ * day in a minute (mains failures, the Pudong area storm, a gateway
+ * lost, a flapping door, smoke); the correlator owning the storm's
+ * partition is killed with SIGKILL in the middle of the area storm, a
+ * second one later, and a new one started.  Then, the pollers stopped
+ * and every partition correlated to its end, the union of
+ * tocsin.incidents read committed equals, incident by incident and seq by
+ * seq, each partition of tocsin.alarms replayed as its shard
+ * (tocsind --replay --late --shard p: what a role: all instance with 6
+ * shards makes of the same records, their order within a partition as
+ * the two pollers wrote it).  Each rebuild is printed.
+ */
+Test(cstage, two_pollers_three_correlators_kill_twice_equal_a_replay,
+    .fini = broker_fini, .timeout = 600)
+{
+	struct dfix sim;
+	struct inst poll[2], in[4];
+	struct config *cfg;
+	char *demo, *body, *end, head[1024], scen[256], base[256];
+	json_t *want = json_object();
+	int port, storm, victim, ends[PMAX] = { 0 }, total = 0;
+	int alive[4] = { 0 };
+	int64_t t0;
+	const char *why;
+	char *out, *l, *save;
+
+	P = 6;
+	if ((why = ktxnfix_broker(bootstrap, sizeof(bootstrap))) != NULL) {
+		cr_skip_test("%s", why);
+		return;
+	}
+	dfix_init(&sim, "scaleout");
+	snprintf(dir, sizeof(dir), "%s", sim.dir);
+	{
+		char addr[32];
+		unsigned x = 20 + (unsigned)getpid() % 200;
+		int mport;
+
+		snprintf(addr, sizeof(addr), "127.%u.0.1", x);
+		mport = tenv_free_port(addr);
+		cr_assert_gt(mport, 0);
+		demo = tenv_demo_yaml(x, mport, 1);
+		cr_assert_not_null(demo, "etc/demo.yaml");
+	}
+	/* the demo with 60 sites more in 12 areas, the devices in
+	 * dir/demo-devices.csv (every config here is in dir) */
+	tenv_write_file(dir, "base.yaml", demo);
+	free(demo);
+	{
+		char gen[512];
+
+		snprintf(gen, sizeof(gen), "python3 etc/genfleet.py %s --demo "
+		    "%s/base.yaml --sites 60 2>&1", dir, dir);
+		free(pubfix_sh(gen, 60000));
+	}
+	demo = tenv_read_file((snprintf(base, sizeof(base), "%s/demo.yaml",
+	    dir), base));
+	/* the fleet: modbus to sla, polled every second */
+	body = strstr(demo, "\nmodbus:");
+	end = strstr(demo, "\nkafka:");
+	cr_assert(body != NULL && end != NULL, "genfleet: %s", demo);
+	*end = '\0';
+	fleet_body = strdup(body + 1);
+	{
+		char *iv = strstr((char *)fleet_body, "interval: 5s");
+
+		cr_assert_not_null(iv);
+		memcpy(iv, "interval: 1s", 12);
+	}
+	free(demo);
+	tenv_write_file(dir, "scen", scale_scen);
+	snprintf(cfgpath, sizeof(cfgpath), "%s/corr.yaml", dir);
+	snprintf(head, sizeof(head), "daemon: {role: correlator, shards: %d}\n"
+	    "kafka: {brokers: \"%s\", alarms: tocsin.alarms}\n", P, bootstrap);
+	{
+		FILE *fp = fopen(cfgpath, "w");
+
+		cr_assert_not_null(fp);
+		fprintf(fp, "%s%s", head, fleet_body);
+		fclose(fp);
+	}
+	cfg = load();
+	cr_assert_not_null(cfg, "the correlators' configuration");
+	storm = (int)fleet_area_shard("shanghai-pudong", (unsigned)P);
+	{
+		const struct ktxnfix_topic t[] = {
+			{ "tocsin.alarms", P, NULL },
+			{ "tocsin.changelog", P, "compact" },
+			{ "tocsin.incidents", 3, NULL },
+			{ "tocsin.actions.rejected", 1, NULL },
+		};
+
+		ktxnfix_topics(bootstrap, t, 4);
+	}
+
+	dfix_sim_start(&sim, "demo.yaml", "scen");
+	t0 = tenv_mono_ms();
+	for (int i = 0; i < 2; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "poller%d", i + 1);
+		snprintf(head, sizeof(head), "daemon: {role: poller, shards: %d, "
+		    "poll_shares: 2, poll_share: %d, state_dir: %s/%s, "
+		    "log_level: info}\n"
+		    "kafka: {brokers: \"%s\", alarms: tocsin.alarms, "
+		    "client_id: %s}\n"
+		    "http: {enabled: false}\n", P, i, dir, name, bootstrap,
+		    name);
+		inst_spawn(&poll[i], name, head);
+	}
+	for (int i = 0; i < 3; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "corr%d", i + 1);
+		inst_start(&in[i], name, tenv_free_port("127.0.0.1"));
+		alive[i] = 1;
+	}
+	wait_members(in[0].port, 3);
+
+	/* in the middle of the area storm (SH-002 12 s, SH-003 13 s) */
+	sleep_until(t0, 13500);
+	victim = owner_of(in, 3, in[0].port, storm);
+	cr_assert_geq(victim, 0, "no owner of partition %d", storm);
+	cr_assert_eq(kill(in[victim].pid, SIGKILL), 0);
+	cr_assert_eq(ktxnfix_wait(in[victim].pid, 10000), 128 + SIGKILL);
+	alive[victim] = 0;
+	cr_log_info("%s (partition %d, the Pudong storm's) killed at %.1f s",
+	    in[victim].name, storm, (tenv_mono_ms() - t0) / 1000.0);
+	port = in[alive[0] ? 0 : 1].port;
+	wait_members(port, 2);
+	/* a second one later; a new one started */
+	sleep_until(t0, 30000);
+	{
+		int second = alive[1] ? 1 : 2;
+
+		cr_assert_eq(kill(in[second].pid, SIGKILL), 0);
+		cr_assert_eq(ktxnfix_wait(in[second].pid, 10000),
+		    128 + SIGKILL);
+		alive[second] = 0;
+		cr_log_info("%s killed at %.1f s", in[second].name,
+		    (tenv_mono_ms() - t0) / 1000.0);
+	}
+	inst_start(&in[3], "corr4", tenv_free_port("127.0.0.1"));
+	alive[3] = 1;
+	/* the day ends; the pollers stop: tocsin.alarms is final */
+	sleep_until(t0, 50000);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(kill(poll[i].pid, SIGTERM), 0);
+		cr_assert_eq(ktxnfix_wait(poll[i].pid, 30000), 0, "%s's exit",
+		    poll[i].name);
+	}
+	out = ktxnfix_read(bootstrap, "tocsin.alarms", "read_committed",
+	    "%p\\n");
+	for (l = strtok_r(out, "\n", &save); l != NULL;
+	    l = strtok_r(NULL, "\n", &save))
+		ends[atoi(l)]++;
+	free(out);
+	/* every partition correlated to its end: the live correlators'
+	 * committed offsets (/healthz), 120 s at most */
+	{
+		int64_t bound = tenv_mono_ms() + 120000;
+		int done = 0;
+
+		while (!done && tenv_mono_ms() < bound) {
+			int at[PMAX];
+
+			for (int p = 0; p < P; p++)
+				at[p] = -1;
+			for (int i = 0; i < 4; i++) {
+				struct httpfix_resp r;
+				json_t *j, *x;
+				size_t k;
+
+				if (!alive[i] || httpfix_do(in[i].port, "GET",
+				    "/healthz", NULL, NULL, &r) != 200 ||
+				    (j = json_loads(r.body, 0, NULL)) == NULL) {
+					if (alive[i])
+						httpfix_free(&r);
+					continue;
+				}
+				httpfix_free(&r);
+				json_array_foreach(json_object_get(j,
+				    "partitions"), k, x)
+					at[json_integer_value(json_object_get(x,
+					    "partition"))] = (int)
+					    json_integer_value(json_object_get(x,
+					    "offset"));
+				json_decref(j);
+			}
+			done = 1;
+			for (int p = 0; p < P; p++)
+				if (at[p] != ends[p] && !(at[p] == -1 &&
+				    ends[p] == 0))
+					done = 0;
+			if (!done)
+				usleep(200000);
+		}
+		cr_assert(done, "the partitions not correlated to their ends "
+		    "in 120 s");
+	}
+
+	/* the reference: each partition as the pollers wrote it, replayed */
+	for (int p = 0; p < P; p++) {
+		char *vals, *obuf = NULL, *ebuf = NULL, part[64];
+		size_t olen = 0, elen = 0;
+		FILE *o, *e;
+
+		snprintf(scen, sizeof(scen), "kcat -C -b %s -t tocsin.alarms -p "
+		    "%d -o beginning -e -q -X isolation.level=read_committed "
+		    "-f '%%s\\n' 2>/dev/null", bootstrap, p);
+		vals = pubfix_sh(scen, 60000);
+		snprintf(part, sizeof(part), "part%d.jsonl", p);
+		tenv_write_file(dir, part, vals);
+		free(vals);
+		snprintf(base, sizeof(base), "%s/%s", dir, part);
+		o = open_memstream(&obuf, &olen);
+		e = open_memstream(&ebuf, &elen);
+		cr_assert_eq(replay_run(base, cfg->fleet, &cfg->correlation,
+		    REPLAY_STRICT | REPLAY_LATE | REPLAY_ONE_THREAD |
+		    REPLAY_SHARD(p), o, e), 0);
+		fclose(o);
+		fclose(e);
+		cr_log_info("partition %d: %d records; %s", p, ends[p], ebuf);
+		for (l = strtok_r(obuf, "\n", &save); l != NULL;
+		    l = strtok_r(NULL, "\n", &save)) {
+			json_t *ev = json_loads(l, 0, NULL);
+
+			cr_assert_not_null(ev);
+			add_event(want, json_string_value(json_object_get(
+			    json_object_get(ev, "incident"), "id")), l,
+			    strlen(l));
+			json_decref(ev);
+			total++;
+		}
+		free(obuf);
+		free(ebuf);
+	}
+	cr_assert_gt(total, 20, "a storm day with few events: %d", total);
+	cr_assert_geq(ktxnfix_wait_committed(bootstrap, "tocsin.incidents",
+	    total, 120000), total);
+	cr_assert_eq(kill(in[0].pid, SIGTERM), 0);
+	cr_assert_eq(kill(in[3].pid, SIGTERM), 0);
+	for (int i = 0; i < 4; i++) {
+		if (i == 0 || i == 3)
+			cr_assert_eq(ktxnfix_wait(in[i].pid, 60000), 0,
+			    "%s's exit", in[i].name);
+		(void)inst_rebuilds(&in[i]);
+	}
+	want_rejected = 0;
+	check_equal(want);
+	json_decref(want);
+	config_free(cfg);
+	free((char *)fleet_body);
+	fleet_body = NULL;
+	sim.daemon = -1;
+	dfix_fini(&sim, "test_cstage");
 }
