@@ -473,6 +473,54 @@ add_operators(int p, const char *path, const struct config *cfg)
 }
 
 /*
+ * Partition p's lines (the file at path) replayed as shard p, applying
+ * lines behind stream time as a correlator does: each event into want,
+ * counted in *total.  Returns the replay's report (malloc'd).
+ */
+static char *
+replay_into(const char *path, struct config *cfg, int p, json_t *want,
+    int *total)
+{
+	char *obuf = NULL, *ebuf = NULL, *l, *save;
+	size_t olen = 0, elen = 0;
+	FILE *o = open_memstream(&obuf, &olen);
+	FILE *e = open_memstream(&ebuf, &elen);
+
+	cr_assert_eq(replay_run(path, cfg->fleet, &cfg->correlation,
+	    REPLAY_STRICT | REPLAY_LATE | REPLAY_ONE_THREAD | REPLAY_SHARD(p),
+	    o, e), 0);
+	fclose(o);
+	fclose(e);
+	cr_assert_not_null(strstr(ebuf, " out_of_order=0 "), "%s", ebuf);
+	for (l = strtok_r(obuf, "\n", &save); l != NULL;
+	    l = strtok_r(NULL, "\n", &save)) {
+		json_t *ev = json_loads(l, 0, NULL);
+
+		cr_assert_not_null(ev);
+		add_event(want, json_string_value(json_object_get(
+		    json_object_get(ev, "incident"), "id")), l, strlen(l));
+		json_decref(ev);
+		(*total)++;
+	}
+	free(obuf);
+	return ebuf;
+}
+
+/* The stage's topics, P partitions where they follow tocsin.alarms. */
+static void
+make_topics(void)
+{
+	const struct ktxnfix_topic t[] = {
+		{ "tocsin.alarms", P, NULL },
+		{ "tocsin.changelog", P, "compact" },
+		{ "tocsin.incidents", 3, NULL },
+		{ "tocsin.actions.rejected", 1, NULL },
+	};
+
+	ktxnfix_topics(bootstrap, t, 4);
+}
+
+/*
  * The test's directory, its configuration and the storm in one file per
  * partition (path[p]), with operators at work in it (add_operators); the reference in want (each partition replayed
  * as its shard: id -> its events); the topics made.  Returns the events
@@ -486,7 +534,6 @@ setup(const char *name, char path[PMAX][256], struct config **cfgp,
 	struct config *cfg;
 	FILE *part[PMAX];
 	int total = 0, rejected = 0, late = 0;
-	char *save, *l;
 
 	if ((why = ktxnfix_broker(bootstrap, sizeof(bootstrap))) != NULL) {
 		cr_skip_test("%s", why);
@@ -512,53 +559,19 @@ setup(const char *name, char path[PMAX][256], struct config **cfgp,
 
 	/* the reference: each partition replayed as its shard */
 	for (int p = 0; p < P; p++) {
-		char *obuf = NULL, *ebuf = NULL;
-		size_t olen = 0, elen = 0;
-		FILE *o = open_memstream(&obuf, &olen);
-		FILE *e = open_memstream(&ebuf, &elen);
+		char *ebuf = replay_into(path[p], cfg, p, want, &total);
+		const char *r = strstr(ebuf, " actions_rejected=");
 
-		cr_assert_eq(replay_run(path[p], cfg->fleet, &cfg->correlation,
-		    REPLAY_STRICT | REPLAY_LATE | REPLAY_ONE_THREAD |
-		    REPLAY_SHARD(p), o, e), 0);
-		fclose(o);
-		fclose(e);
-		cr_assert_not_null(strstr(ebuf, " out_of_order=0 "), "%s",
-		    ebuf);
 		cr_log_info("partition %d: %s", p, ebuf);
-		{
-			const char *r = strstr(ebuf, " actions_rejected=");
-
-			cr_assert_not_null(r);
-			rejected += atoi(r + 18);
-			r = strstr(ebuf, "replay: late=");
-			cr_assert_not_null(r, "%s", ebuf);
-			late += atoi(r + 13);
-		}
-		for (l = strtok_r(obuf, "\n", &save); l != NULL;
-		    l = strtok_r(NULL, "\n", &save)) {
-			json_t *ev = json_loads(l, 0, NULL);
-
-			cr_assert_not_null(ev);
-			add_event(want, json_string_value(json_object_get(
-			    json_object_get(ev, "incident"), "id")), l,
-			    strlen(l));
-			json_decref(ev);
-			total++;
-		}
-		free(obuf);
+		cr_assert_not_null(r);
+		rejected += atoi(r + 18);
+		r = strstr(ebuf, "replay: late=");
+		cr_assert_not_null(r, "%s", ebuf);
+		late += atoi(r + 13);
 		free(ebuf);
 	}
 	cr_assert_gt(total, 200, "a storm with few events: %d", total);
-	{
-		const struct ktxnfix_topic t[] = {
-			{ "tocsin.alarms", P, NULL },
-			{ "tocsin.changelog", P, "compact" },
-			{ "tocsin.incidents", 3, NULL },
-			{ "tocsin.actions.rejected", 1, NULL },
-		};
-
-		ktxnfix_topics(bootstrap, t, 4);
-	}
+	make_topics();
 	cr_assert_gt(rejected, 0, "no action refused: the rejections are not "
 	    "checked");
 	cr_assert_gt(late, 0, "no late line: their order is not checked");
@@ -789,6 +802,28 @@ inst_rebuilds(const struct inst *in)
 }
 
 /*
+ * SIGTERM to the live ones of in[0..4), each to exit 0 (60 s); every
+ * instance's rebuilds printed, and with need_rebuilds at least one each.
+ */
+static void
+stop_alive(const struct inst in[4], const int alive[4], int need_rebuilds)
+{
+	for (int i = 0; i < 4; i++)
+		if (alive[i])
+			cr_assert_eq(kill(in[i].pid, SIGTERM), 0);
+	for (int i = 0; i < 4; i++) {
+		int n;
+
+		if (alive[i])
+			cr_assert_eq(ktxnfix_wait(in[i].pid, 60000), 0,
+			    "%s's exit", in[i].name);
+		n = inst_rebuilds(&in[i]);
+		if (need_rebuilds)
+			cr_assert_gt(n, 0, "%s rebuilt nothing", in[i].name);
+	}
+}
+
+/*
  * Waits (60 s at most) until GET /api/v1/cluster at port says the group
  * has n members owning every partition between them: the group has
  * moved a dead member's partitions.
@@ -947,14 +982,10 @@ Test(cstage, three_correlators_two_killed_one_added_equal_a_replay,
 		proc_result_free(&pr);
 	}
 
-	cr_assert_eq(kill(in[0].pid, SIGTERM), 0);
-	cr_assert_eq(kill(in[3].pid, SIGTERM), 0);
-	for (int i = 0; i < 4; i++) {
-		if (i == 0 || i == 3)
-			cr_assert_eq(ktxnfix_wait(in[i].pid, 60000), 0,
-			    "%s's exit", in[i].name);
-		cr_assert_gt(inst_rebuilds(&in[i]), 0, "%s rebuilt nothing",
-		    in[i].name);
+	{
+		const int alive[4] = { 1, 0, 0, 1 };
+
+		stop_alive(in, alive, 1);
 	}
 	cr_assert_eq(have, total);
 	check_equal(want);
@@ -1125,16 +1156,7 @@ Test(cstage, two_pollers_three_correlators_kill_twice_equal_a_replay,
 	cfg = load();
 	cr_assert_not_null(cfg, "the correlators' configuration");
 	storm = (int)fleet_area_shard("shanghai-pudong", (unsigned)P);
-	{
-		const struct ktxnfix_topic t[] = {
-			{ "tocsin.alarms", P, NULL },
-			{ "tocsin.changelog", P, "compact" },
-			{ "tocsin.incidents", 3, NULL },
-			{ "tocsin.actions.rejected", 1, NULL },
-		};
-
-		ktxnfix_topics(bootstrap, t, 4);
-	}
+	make_topics();
 
 	dfix_sim_start(&sim, "demo.yaml", "scen");
 	t0 = tenv_mono_ms();
@@ -1244,9 +1266,7 @@ Test(cstage, two_pollers_three_correlators_kill_twice_equal_a_replay,
 
 	/* the reference: each partition as the pollers wrote it, replayed */
 	for (int p = 0; p < P; p++) {
-		char *vals, *obuf = NULL, *ebuf = NULL, part[64];
-		size_t olen = 0, elen = 0;
-		FILE *o, *e;
+		char *vals, *ebuf, part[64];
 
 		snprintf(scen, sizeof(scen), "kcat -C -b %s -t tocsin.alarms -p "
 		    "%d -o beginning -e -q -X isolation.level=read_committed "
@@ -1256,39 +1276,14 @@ Test(cstage, two_pollers_three_correlators_kill_twice_equal_a_replay,
 		tenv_write_file(dir, part, vals);
 		free(vals);
 		snprintf(base, sizeof(base), "%s/%s", dir, part);
-		o = open_memstream(&obuf, &olen);
-		e = open_memstream(&ebuf, &elen);
-		cr_assert_eq(replay_run(base, cfg->fleet, &cfg->correlation,
-		    REPLAY_STRICT | REPLAY_LATE | REPLAY_ONE_THREAD |
-		    REPLAY_SHARD(p), o, e), 0);
-		fclose(o);
-		fclose(e);
+		ebuf = replay_into(base, cfg, p, want, &total);
 		cr_log_info("partition %d: %d records; %s", p, ends[p], ebuf);
-		for (l = strtok_r(obuf, "\n", &save); l != NULL;
-		    l = strtok_r(NULL, "\n", &save)) {
-			json_t *ev = json_loads(l, 0, NULL);
-
-			cr_assert_not_null(ev);
-			add_event(want, json_string_value(json_object_get(
-			    json_object_get(ev, "incident"), "id")), l,
-			    strlen(l));
-			json_decref(ev);
-			total++;
-		}
-		free(obuf);
 		free(ebuf);
 	}
 	cr_assert_gt(total, 20, "a storm day with few events: %d", total);
 	cr_assert_geq(ktxnfix_wait_committed(bootstrap, "tocsin.incidents",
 	    total, 120000), total);
-	cr_assert_eq(kill(in[0].pid, SIGTERM), 0);
-	cr_assert_eq(kill(in[3].pid, SIGTERM), 0);
-	for (int i = 0; i < 4; i++) {
-		if (i == 0 || i == 3)
-			cr_assert_eq(ktxnfix_wait(in[i].pid, 60000), 0,
-			    "%s's exit", in[i].name);
-		(void)inst_rebuilds(&in[i]);
-	}
+	stop_alive(in, alive, 0);
 	want_rejected = 0;
 	check_equal(want);
 	json_decref(want);

@@ -492,8 +492,9 @@ Test(config, empty_and_unreadable)
 	config_free(NULL);
 }
 
-/* daemon.role: all by default, correlator read; a role not built is
- * refused with where it is and what is accepted. */
+/* daemon.role: all by default, correlator and poller read, anything else
+ * refused with where it is and what is accepted; a poller's share and
+ * what it needs. */
 Test(config, daemon_role)
 {
 	struct config *cfg = load(PROFILE "daemon: {role: correlator}\n"
@@ -511,11 +512,32 @@ Test(config, daemon_role)
 	cr_assert_str_eq(cfg->kafka.client.correlator_group,
 	    "tocsin-correlators");
 	config_free(cfg);
-	cr_assert_null(load(PROFILE "daemon: {role: poller}\n"));
+	cr_assert_null(load(PROFILE "daemon: {role: everything}\n"));
 	cr_assert_eq(errs.n, 1);
 	cr_assert_not_null(strstr(errs.msg[0], "daemon.role"), "%s",
 	    errs.msg[0]);
-	cr_assert_not_null(strstr(errs.msg[0], "correlator"), "%s",
+	cr_assert_not_null(strstr(errs.msg[0], "all, correlator, poller"),
+	    "%s", errs.msg[0]);
+	/* a poller: its share, and the topic its transitions go to */
+	cfg = load(PROFILE "daemon: {role: poller, poll_shares: 3, "
+	    "poll_share: 2}\nkafka: {alarms: tocsin.alarms}\n");
+	cr_assert_not_null(cfg, "%s", errs.n ? errs.msg[0] : "");
+	cr_assert_eq(cfg->daemon.role, CFG_ROLE_POLLER);
+	cr_assert_eq(cfg->daemon.poll_shares, 3);
+	cr_assert_eq(cfg->daemon.poll_share, 2);
+	config_free(cfg);
+	cr_assert_null(load(PROFILE "daemon: {role: poller}\n"));
+	cr_assert_eq(errs.n, 1);
+	cr_assert_not_null(strstr(errs.msg[0], "kafka.alarms"), "%s",
 	    errs.msg[0]);
-	cr_log_info("%s", errs.msg[0]);
+	cr_assert_null(load(PROFILE "daemon: {role: poller, poll_shares: 2, "
+	    "poll_share: 2}\nkafka: {alarms: a}\n"));
+	cr_assert_eq(errs.n, 1);
+	cr_assert_not_null(strstr(errs.msg[0], "daemon.poll_share: 2"), "%s",
+	    errs.msg[0]);
+	cr_assert_null(load(PROFILE "daemon: {role: poller}\nkafka: "
+	    "{alarms: a}\nredis: {enabled: true}\n"));
+	cr_assert_eq(errs.n, 1);
+	cr_assert_not_null(strstr(errs.msg[0], "redis.enabled"), "%s",
+	    errs.msg[0]);
 }
