@@ -53,6 +53,7 @@
 #include <ev.h>
 
 #include "correlator/incjson.h"
+#include "daemon/afwd.h"
 #include "daemon/clock.h"
 #include "daemon/command.h"
 #include "daemon/live.h"
@@ -142,6 +143,10 @@ struct live {
 	struct pub_sink	*history;	/* closed incidents, by month */
 	struct pub_sink	*redis;		/* or NULL (redis.enabled false) */
 	struct pub_sink	*kafka;		/* tocsin.incidents, tocsin.actions */
+	struct afwd	*afwd;		/* role poller: actions to partitions */
+	struct afwd_config afwd_cfg;
+	struct kafka_prop afwd_props[KAFKA_MAX_PROPS];
+	char		 afwd_txn[160];
 	struct telem	*telem;		/* tocsin.telemetry, or NULL (off) */
 	int		 kafka_idx;	/* its publish slot */
 	int64_t		 kafka_next_try; /* renewal: not before (mono ms) */
@@ -898,6 +903,8 @@ live_shutdown(struct live *lv)
 	uint64_t tick_sent = 0;	/* bit per shard: last tick queued */
 
 	poller_stop(lv->poller);	/* commands under way end unreachable */
+	afwd_stop(lv->afwd);		/* its open transaction commits */
+	lv->afwd = NULL;
 	command_stop(lv->command);	/* their notes go before the shards */
 	/* HTTP writes: new ones get 503; those queued drain with the rest */
 	opapi_stop(lv->opapi);
@@ -1064,6 +1071,43 @@ live_kafka_new(struct live *lv, int idx, struct pub_sink **out)
 }
 
 /* The Kafka publisher and actions consumer: 0, or -1 (logged). */
+/*
+ * Role poller: ticketing's actions forwarded into the partitions, exactly
+ * once (daemon/afwd), on a thread of its own; its transactional.id is
+ * kafka.client_id + ".actions".  0, or -1 (logged).
+ */
+static int
+live_afwd(struct live *lv)
+{
+	const struct cfg_kafka *ck = &lv->cfg0->kafka;
+	struct afwd_config *a = &lv->afwd_cfg;
+	char err[512];
+
+	if (lv->cfg0->daemon.role != CFG_ROLE_POLLER ||
+	    ck->client.actions == NULL || ck->client.actions[0] == '\0')
+		return 0;
+	for (size_t i = 0; i < ck->nproperties && i < KAFKA_MAX_PROPS; i++) {
+		lv->afwd_props[i].key = ck->properties[i].key;
+		lv->afwd_props[i].value = ck->properties[i].value;
+	}
+	snprintf(lv->afwd_txn, sizeof(lv->afwd_txn), "%s.actions",
+	    ck->client.client_id);
+	*a = (struct afwd_config){
+		.brokers = kafka_bootstrap(lv->kafka),
+		.group = ck->client.group, .actions = ck->client.actions,
+		.alarms = ck->client.alarms, .rejected = ck->client.rejected,
+		.txn_id = lv->afwd_txn, .client_id = ck->client.client_id,
+		.id_prefix = lv->cfg0->correlation.id_prefix,
+		.partitions = lv->nshards, .props = lv->afwd_props,
+		.nprops = ck->nproperties,
+	};
+	if (afwd_start(a, &lv->afwd, err, sizeof(err)) != 0) {
+		log_error("start failed: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 live_kafka(struct live *lv)
 {
@@ -1088,9 +1132,10 @@ live_kafka(struct live *lv)
 	publish_attach(lv->pub, lv->kafka_idx, lv->kafka);
 	log_info("kafka publisher bootstrap=%s topic=%s actions=%s "
 	    "alarms=%s telemetry=%s", kafka_bootstrap(lv->kafka), kc->incidents,
-	    kc->actions && *kc->actions ? kc->actions : "-",
+	    lv->cfg0->daemon.role != CFG_ROLE_POLLER && kc->actions &&
+	    *kc->actions ? kc->actions : "-",
 	    *kc->alarms ? kc->alarms : "-", *kc->telemetry ? kc->telemetry : "-");
-	return 0;
+	return live_afwd(lv);
 }
 
 /*
@@ -1727,6 +1772,7 @@ err_watchers:
 	command_stop(lv.command);
 	poller_free(lv.poller);
 err_router:
+	afwd_stop(lv.afwd);	/* NULL after a clean stop */
 	opapi_stop(lv.opapi);	/* a producer: before the router stops */
 	http_stop(lv.http);
 	command_free(lv.command);	/* after http_stop: its route uses it */
