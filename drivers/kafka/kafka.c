@@ -190,10 +190,12 @@ const struct kafka_setting kafka_settings[] = {
 	SET("telemetry", telemetry, "",
 	    "each device's latest samples (deadband passed), keyed by device "
 	    "id; empty: off"),
-	SET("group", group, "tocsind", "consumer group of the actions"),
+	SET("group", group, "tocsind", "consumer group of the actions (of "
+	    "the pollers' forwarders with `daemon.role: poller`)"),
 	SET("client_id", client_id, "tocsind", "client.id of both clients; "
-	    "with `daemon.role: correlator` also the transactional.id, so "
-	    "each instance needs its own"),
+	    "with `daemon.role: correlator` also the transactional.id (a "
+	    "poller's forwarder: `<client_id>.actions`), so each instance "
+	    "needs its own"),
 	SET("changelog", changelog, "tocsin.changelog",
 	    "`daemon.role: correlator`: the incidents' state by partition "
 	    "(compacted, partitioned as `alarms`)"),
