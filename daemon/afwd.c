@@ -8,13 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
 #include "correlator/corr.h"
 #include "daemon/afwd.h"
+#include "daemon/clock.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "daemon/utc.h"
@@ -28,15 +28,6 @@ struct afwd {
 	_Atomic uint64_t forwarded, rejected;
 	struct log_rl	 rl;
 };
-
-static int64_t
-afwd_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A refused action: counted, logged (rate-limited), to `rejected`. */
 static int
@@ -73,7 +64,7 @@ afwd_record(void *arg, struct ktxn *t, const rd_kafka_message_t *m)
 	uint64_t num;
 	int rc;
 
-	why = kafka_action_parse(m->payload, m->len, afwd_now_ms(), &root,
+	why = kafka_action_parse(m->payload, m->len, clock_wall_ms(), &root,
 	    &a);
 	if (why == NULL && (corr_id_parse(f->cfg->id_prefix, a.incident,
 	    &shard, &num) != 0 || shard >= f->cfg->partitions))
