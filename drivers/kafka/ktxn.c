@@ -8,11 +8,11 @@
  * partition), read at commit time, so every record handed to record()
  * before the commit is covered by it and none after.
  *
- * Rebalances are eager (the default assignor): a revocation aborts the
+ * Rebalances are eager (the default assignor): a revocation commits the
  * open transaction inside the rebalance callback, before the partitions
- * go, so no output of a record can be committed by an instance that no
- * longer owns it; the group generation sent with the offsets fences a
- * zombie that missed the revocation (KIP-447).  A stage killed with a
+ * go (aborts it if that fails), so no output of a record can be committed
+ * by an instance that no longer owns it; the group generation sent with
+ * the offsets fences a zombie that missed the revocation (KIP-447).  A stage killed with a
  * transaction open leaves it to the broker, which aborts it after
  * transaction.timeout.ms (KTXN_TXN_TIMEOUT here, as Kafka Streams sets it
  * under exactly-once, rather than the client's minute): until then a
@@ -134,9 +134,24 @@ ktxn_begin(struct ktxn *t)
 	return 0;
 }
 
-/* Commits the open transaction with the consumer's positions. */
+/* A transaction that cannot commit: aborted; rewound and told unless
+ * every partition is going anyway. */
+static void
+ktxn_fail(struct ktxn *t, int revoking)
+{
+	if (revoking)
+		ktxn_abort_only(t);
+	else
+		ktxn_abort(t);
+}
+
+/*
+ * Commits the open transaction with the consumer's positions; on failure
+ * it aborts, and unless revoking (every partition goes: nothing to rewind
+ * or rebuild) rewinds and tells the caller.
+ */
 static int
-ktxn_commit(struct ktxn *t)
+ktxn_commit(struct ktxn *t, int revoking)
 {
 	rd_kafka_topic_partition_list_t *pos = NULL;
 	rd_kafka_consumer_group_metadata_t *md;
@@ -147,11 +162,11 @@ ktxn_commit(struct ktxn *t)
 	if (!t->failed && t->ops.flush != NULL && t->ops.flush(t->arg, t) != 0)
 		t->failed = 1;
 	if (t->failed) {
-		ktxn_abort(t);
+		ktxn_fail(t, revoking);
 		return -EIO;
 	}
 	if (rd_kafka_assignment(t->cons, &pos) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		ktxn_abort(t);
+		ktxn_fail(t, revoking);
 		return -EIO;
 	}
 	(void)rd_kafka_position(t->cons, pos);
@@ -166,7 +181,7 @@ ktxn_commit(struct ktxn *t)
 		/* abortable, or retriable and not committed: abort all the
 		 * same (the inputs come again) */
 		if (!ktxn_err(t, "commit", e))
-			ktxn_abort(t);
+			ktxn_fail(t, revoking);
 		return -EIO;
 	}
 	t->open = 0;
@@ -190,10 +205,15 @@ ktxn_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		(void)rd_kafka_assign(rk, parts);
 		return;
 	}
-	/* eager: every partition goes, so nothing is rewound and the
-	 * caller drops (revoked) rather than rebuilds (aborted) */
+	/* eager: every partition goes.  What was consumed is committed
+	 * first (flushed: the next owner resumes after it); if that fails it
+	 * aborts, and the next owner takes those inputs again.  Nothing is
+	 * rewound and the caller drops (revoked) rather than rebuilds. */
 	log_info("ktxn: revoked partitions=%d%s", parts->cnt, t->open ?
-	    " (the open transaction aborts)" : "");
+	    " (the open transaction commits first)" : "");
+	if (t->open && !t->fatal && ktxn_commit(t, 1) != 0)
+		log_warnx("ktxn: the open transaction aborted at the "
+		    "revocation: the next owner takes its inputs again");
 	ktxn_abort_only(t);
 	if (t->ops.revoked != NULL)
 		t->ops.revoked(t->arg, t, parts);
@@ -257,7 +277,7 @@ ktxn_run(struct ktxn *t, const atomic_int *stop)
 
 		if (t->open && t->n > 0 && (wait <= 0 ||
 		    t->n >= t->commit_records)) {
-			(void)ktxn_commit(t);
+			(void)ktxn_commit(t, 0);
 			continue;
 		}
 		rd_kafka_poll(t->prod, 0);	/* errors, logged */
@@ -283,7 +303,7 @@ ktxn_run(struct ktxn *t, const atomic_int *stop)
 		rd_kafka_message_destroy(m);
 	}
 	if (!t->fatal && !t->halt)
-		(void)ktxn_commit(t);
+		(void)ktxn_commit(t, 0);
 	return t->fatal ? -EIO : 0;
 }
 

@@ -17,8 +17,9 @@
  * produce) aborts it, seeks every assigned partition back to its committed
  * offset and tells the caller (ops->aborted): whatever it built from the
  * inputs since that commit is to be dropped, as those inputs come again.
- * A revocation aborts the open transaction before the partitions go (the
- * next owner consumes those inputs again; ops->revoked, not ->aborted);
+ * A revocation commits the open transaction before the partitions go
+ * (flush first; if the commit fails it aborts and the next owner consumes
+ * those inputs again; then ops->revoked, not ->aborted);
  * an assigned partition is announced before it is consumed, and the
  * caller may say where it starts (its state's own record of the offset).  A fatal error ends ktxn_run().  An
  * output the broker refuses for good (too large) aborts its transaction
@@ -78,8 +79,9 @@ struct ktxn_ops {
 	/* Partitions assigned to this instance, before they are consumed:
 	 * the hook may set each one's offset (where it starts; left as it
 	 * is, the group's committed offset).  Revoked: every partition
-	 * goes (eager rebalancing), after the open transaction is aborted;
-	 * aborted() is not called for it.  May be NULL. */
+	 * goes (eager rebalancing), after the open transaction is committed
+	 * (or aborted, if that fails); aborted() is not called for it.  May
+	 * be NULL. */
 	void	(*assigned)(void *arg, struct ktxn *t,
 		    rd_kafka_topic_partition_list_t *parts);
 	void	(*revoked)(void *arg, struct ktxn *t,

@@ -59,6 +59,12 @@ copy_record(void *arg, struct ktxn *t, const rd_kafka_message_t *m)
 	    out, (size_t)n);
 }
 
+/* The next child stage's name (its group instance and transactional.id),
+ * commit interval and size, and log file (NULL: the test's stderr). */
+static const char *stage_name = "ktxn-stage-1";
+static uint32_t stage_commit_ms = 100, stage_commit_records = 200;
+static const char *stage_log;
+
 /* Child: runs the stage until SIGTERM; exit 0, or 1 with the reason. */
 static void
 stage_main(void)
@@ -66,14 +72,15 @@ stage_main(void)
 	static const struct ktxn_ops ops = { .record = copy_record };
 	/* static membership: a restarted stage takes its place in the group
 	 * at once, not after the dead one's session times out */
-	static const struct kafka_prop props[] = {
-		{ "consumer.group.instance.id", "ktxn-stage-1" },
+	const struct kafka_prop props[] = {
+		{ "consumer.group.instance.id", stage_name },
 		{ "consumer.session.timeout.ms", "6000" },
 	};
 	struct ktxn_config cfg = {
 		.brokers = bootstrap, .group = "ktxn-stage", .input = "ktxn.in",
-		.txn_id = "ktxn-stage-1", .client_id = "ktxn-test",
-		.commit_ms = 100, .commit_records = 200,
+		.txn_id = stage_name, .client_id = "ktxn-test",
+		.commit_ms = stage_commit_ms,
+		.commit_records = stage_commit_records,
 		.props = props, .nprops = 2,
 	};
 	struct ktxn_stats st;
@@ -81,6 +88,11 @@ stage_main(void)
 	char err[512];
 	int rc;
 
+	if (stage_log != NULL) {
+		if (freopen(stage_log, "w", stderr) == NULL)
+			_exit(1);
+		setvbuf(stderr, NULL, _IONBF, 0);	/* _exit flushes nothing */
+	}
 	signal(SIGTERM, on_term);
 	if (ktxn_new(&cfg, &ops, NULL, &t, err, sizeof(err)) != 0) {
 		fprintf(stderr, "stage: %s\n", err);
@@ -96,65 +108,38 @@ stage_main(void)
 	_exit(rc == 0 ? 0 : 1);
 }
 
-Test(ktxn, sigkill_twice_every_input_once, .fini = broker_fini,
-    .timeout = 300)
+/* The topics, and the input: keys k0..k6, values v0..v2999 (by key). */
+static void
+make_input(void)
 {
-	const char *why;
-	char path[256], *in, *out, *save, *l;
-	int last[PARTS], seen_n = 0, have;
-	unsigned char *seen = calloc(N_IN, 1);
+	static const struct ktxnfix_topic t[] = {
+		{ "ktxn.in", PARTS, NULL }, { "ktxn.out", PARTS, NULL },
+	};
+	char path[256], cmd[512];
 	FILE *fp;
-	pid_t pid;
 
-	if ((why = ktxnfix_broker(bootstrap, sizeof(bootstrap))) != NULL) {
-		cr_skip_test("%s", why);
-		return;
-	}
-	{
-		static const struct ktxnfix_topic t[] = {
-			{ "ktxn.in", PARTS, NULL }, { "ktxn.out", PARTS, NULL },
-		};
-
-		ktxnfix_topics(bootstrap, t, 2);
-	}
-
-	/* the input: keys k0..k6, values v0..v2999, partitions by key */
+	ktxnfix_topics(bootstrap, t, 2);
 	snprintf(path, sizeof(path), "/tmp/ktxn-in-%d", (int)getpid());
 	fp = fopen(path, "w");
 	cr_assert_not_null(fp);
 	for (int i = 0; i < N_IN; i++)
 		fprintf(fp, "k%d|v%d\n", i % 7, i);
 	fclose(fp);
-	{
-		char cmd[512];
-
-		snprintf(cmd, sizeof(cmd), "kcat -P -b %s -t ktxn.in -K'|' -X "
-		    "enable.idempotence=true -X acks=all -l %s 2>&1", bootstrap,
-		    path);
-		in = pubfix_sh(cmd, 60000);
-		free(in);
-	}
+	snprintf(cmd, sizeof(cmd), "kcat -P -b %s -t ktxn.in -K'|' -X "
+	    "enable.idempotence=true -X acks=all -l %s 2>&1", bootstrap, path);
+	free(pubfix_sh(cmd, 60000));
 	unlink(path);
+}
 
-	/* killed twice mid-stream, then run to the end */
-	for (int k = 0; k < 2; k++) {
-		pid = ktxnfix_child(stage_main);
-		have = ktxnfix_wait_committed(bootstrap, "ktxn.out",
-		    (k + 1) * N_IN / 4, 90000);
-		cr_assert_eq(kill(pid, SIGKILL), 0);
-		cr_assert_geq(have, (k + 1) * N_IN / 4, "stage %d: %d committed",
-		    k, have);
-		/* mid-stream: inputs left, a transaction open */
-		cr_assert_lt(have, N_IN, "stage %d finished before its kill", k);
-		cr_log_info("stage %d killed with %d outputs committed", k, have);
-		cr_assert_eq(ktxnfix_wait(pid, 10000), 128 + SIGKILL);
-	}
-	pid = ktxnfix_child(stage_main);
-	have = ktxnfix_wait_committed(bootstrap, "ktxn.out", N_IN, 120000);
-	cr_assert_eq(kill(pid, SIGTERM), 0);
-	cr_assert_eq(ktxnfix_wait(pid, 60000), 0, "the last stage's exit");
+/* A read_committed reader of the output finds every input exactly once,
+ * in its partition's order. */
+static void
+check_every_input_once(int have)
+{
+	unsigned char *seen = calloc(N_IN, 1);
+	char *out, *save, *l;
+	int last[PARTS], seen_n = 0;
 
-	/* exactly once, in each partition's order */
 	out = ktxnfix_read(bootstrap, "ktxn.out", "read_committed", "%p|%s\\n");
 	for (int p = 0; p < PARTS; p++)
 		last[p] = -1;
@@ -175,4 +160,101 @@ Test(ktxn, sigkill_twice_every_input_once, .fini = broker_fini,
 	    "the last stage stopped)", seen_n, N_IN, have);
 	free(out);
 	free(seen);
+}
+
+Test(ktxn, sigkill_twice_every_input_once, .fini = broker_fini,
+    .timeout = 300)
+{
+	const char *why;
+	int have;
+	pid_t pid;
+
+	if ((why = ktxnfix_broker(bootstrap, sizeof(bootstrap))) != NULL) {
+		cr_skip_test("%s", why);
+		return;
+	}
+	make_input();
+
+	/* killed twice mid-stream, then run to the end */
+	for (int k = 0; k < 2; k++) {
+		pid = ktxnfix_child(stage_main);
+		have = ktxnfix_wait_committed(bootstrap, "ktxn.out",
+		    (k + 1) * N_IN / 4, 90000);
+		cr_assert_eq(kill(pid, SIGKILL), 0);
+		cr_assert_geq(have, (k + 1) * N_IN / 4, "stage %d: %d committed",
+		    k, have);
+		/* mid-stream: inputs left, a transaction open */
+		cr_assert_lt(have, N_IN, "stage %d finished before its kill", k);
+		cr_log_info("stage %d killed with %d outputs committed", k, have);
+		cr_assert_eq(ktxnfix_wait(pid, 10000), 128 + SIGKILL);
+	}
+	pid = ktxnfix_child(stage_main);
+	have = ktxnfix_wait_committed(bootstrap, "ktxn.out", N_IN, 120000);
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	cr_assert_eq(ktxnfix_wait(pid, 60000), 0, "the last stage's exit");
+
+	check_every_input_once(have);
+}
+
+/*
+ * A second stage joins the group while the first has a transaction open
+ * (a 10 s commit interval): the revocation commits what the first one
+ * consumed (its log says so, it aborts nothing), the two then share the
+ * partitions, and the output has every input exactly once.
+ */
+Test(ktxn, revocation_commits_the_open_transaction, .fini = broker_fini,
+    .timeout = 300)
+{
+	const char *why;
+	char loga[256], *text;
+	pid_t a, b;
+	int have;
+
+	if ((why = ktxnfix_broker(bootstrap, sizeof(bootstrap))) != NULL) {
+		cr_skip_test("%s", why);
+		return;
+	}
+	make_input();
+	snprintf(loga, sizeof(loga), "/tmp/ktxn-a-%d.log", (int)getpid());
+	stage_name = "ktxn-a";
+	stage_commit_ms = 10000;
+	stage_commit_records = 100000;
+	stage_log = loga;
+	a = ktxnfix_child(stage_main);
+	/* a is at work: records consumed, its transaction open */
+	{
+		int64_t end = tenv_mono_ms() + 60000;
+
+		for (;;) {
+			text = tenv_read_file(loga);
+			if (strstr(text, "assigned partitions=3") != NULL ||
+			    tenv_mono_ms() > end)
+				break;
+			free(text);
+			usleep(100000);
+		}
+		free(text);
+	}
+	usleep(1500000);
+	cr_assert_eq(ktxnfix_count(bootstrap, "ktxn.out", "read_committed"), 0,
+	    "the first stage committed before the second joined");
+	stage_name = "ktxn-b";
+	stage_commit_ms = 100;
+	stage_commit_records = 200;
+	stage_log = NULL;
+	b = ktxnfix_child(stage_main);
+	have = ktxnfix_wait_committed(bootstrap, "ktxn.out", N_IN, 120000);
+	cr_assert_eq(kill(a, SIGTERM), 0);
+	cr_assert_eq(kill(b, SIGTERM), 0);
+	cr_assert_eq(ktxnfix_wait(a, 60000), 0);
+	cr_assert_eq(ktxnfix_wait(b, 60000), 0);
+	text = tenv_read_file(loga);
+	cr_log_info("%s", text);
+	cr_assert_not_null(strstr(text, "(the open transaction commits "
+	    "first)"), "%s", text);
+	cr_assert_null(strstr(text, "aborted at the revocation"), "%s", text);
+	cr_assert_not_null(strstr(text, " aborts=0\n"), "%s", text);
+	free(text);
+	unlink(loga);
+	check_every_input_once(have);
 }
