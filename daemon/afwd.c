@@ -35,20 +35,12 @@ afwd_reject(struct afwd *f, struct ktxn *t, const rd_kafka_message_t *m,
     const char *why)
 {
 	uint64_t quiet, n = atomic_fetch_add(&f->rejected, 1) + 1;
-	char *val;
-	int rc;
 
 	if (log_rl_ok(&f->rl, &quiet))
 		log_warnx("afwd: action rejected partition=%d offset=%" PRId64
 		    " reason=\"%s\" rejected=%" PRIu64 " not_logged=%" PRIu64,
 		    (int)m->partition, m->offset, why, n, quiet);
-	if (f->cfg->rejected == NULL || f->cfg->rejected[0] == '\0')
-		return 0;
-	val = kafka_rejection(m, why);
-	rc = ktxn_produce(t, f->cfg->rejected, -1, m->key, m->key != NULL ?
-	    m->key_len : 0, val, strlen(val));
-	xfree(val);
-	return rc;
+	return ktxn_reject(t, f->cfg->rejected, m, why);
 }
 
 /* One action: its replay line to the partition its id names. */

@@ -504,8 +504,6 @@ cs_reject(struct cstage *cs, struct ktxn *t, const rd_kafka_message_t *m,
     const char *why)
 {
 	uint64_t quiet;
-	char *val;
-	int rc;
 
 	cs->st.actions_rejected++;
 	if (log_rl_ok(&cs->rl_action, &quiet))
@@ -513,13 +511,7 @@ cs_reject(struct cstage *cs, struct ktxn *t, const rd_kafka_message_t *m,
 		    "refused: %s (refused=%" PRIu64 " not_logged=%" PRIu64 ")",
 		    (int)m->partition, m->offset, why, cs->st.actions_rejected,
 		    quiet);
-	if (cs->cfg->rejected == NULL || cs->cfg->rejected[0] == '\0')
-		return 0;
-	val = kafka_rejection(m, why);
-	rc = ktxn_produce(t, cs->cfg->rejected, -1, m->key, m->key != NULL ?
-	    m->key_len : 0, val, strlen(val));
-	xfree(val);
-	return rc == 0 ? 0 : -1;
+	return ktxn_reject(t, cs->cfg->rejected, m, why) == 0 ? 0 : -1;
 }
 
 static int

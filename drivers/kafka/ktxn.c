@@ -244,6 +244,22 @@ ktxn_watermarks(struct ktxn *t, int32_t partition, int64_t *lo, int64_t *hi)
 }
 
 int
+ktxn_reject(struct ktxn *t, const char *topic, const rd_kafka_message_t *m,
+    const char *why)
+{
+	char *val;
+	int rc;
+
+	if (topic == NULL || topic[0] == '\0')
+		return 0;
+	val = kafka_rejection(m, why);
+	rc = ktxn_produce(t, topic, -1, m->key, m->key != NULL ? m->key_len : 0,
+	    val, strlen(val));
+	xfree(val);
+	return rc;
+}
+
+int
 ktxn_produce(struct ktxn *t, const char *topic, int32_t partition,
     const void *key, size_t keylen, const void *val, size_t len)
 {

@@ -116,6 +116,11 @@ int64_t	 ktxn_position(struct ktxn *t, int32_t partition);
  * stable offset): 0, or -1 when not known yet.  Any thread; no request. */
 int	 ktxn_watermarks(struct ktxn *t, int32_t partition, int64_t *lo,
 	    int64_t *hi);
+/* Input m refused for why: its rejection (kafka_rejection(), the live
+ * action consumer's record) to topic, keyed as m, in the open transaction
+ * (so once); topic NULL or "": none.  0, or -errno as ktxn_produce(). */
+int	 ktxn_reject(struct ktxn *t, const char *topic,
+	    const rd_kafka_message_t *m, const char *why);
 /* From the stage's own thread (a hook): ktxn_run() returns after the
  * current record, without committing what is open. */
 void	 ktxn_stop(struct ktxn *t);
