@@ -41,6 +41,7 @@
 struct cs_rec {
 	char		*p;
 	size_t		 n;
+	uint64_t	 seen;		/* the last flush that found it live */
 };
 
 struct cs_part {
@@ -53,6 +54,7 @@ struct cs_part {
 					 * state is at ("pos:<p>"), or -1 */
 	uint64_t	 rebuild_ms;	/* its last rebuild */
 	uint64_t	 rebuild_records; /* changelog records it read */
+	uint64_t	 flushes;	/* cs_rec.seen's clock */
 	struct corr_sink sink;
 };
 
@@ -108,10 +110,10 @@ cs_changelog(struct cstage *cs, unsigned p, const char *key, const char *val,
 	return 0;
 }
 
-/* corr_engine_dump() callback: the incident's record, if it changed. */
+/* corr_engine_dump() callback: the incident's record, if it changed;
+ * every live one marked seen by this flush. */
 struct cs_walk {
 	struct cs_part	*pt;
-	struct u64map	 live;		/* nums seen this walk */
 	int		 rc;
 };
 
@@ -129,10 +131,10 @@ cs_walk_one(void *arg, const struct corr_event *ev)
 	if (w->rc != 0 || corr_id_parse(pt->cs->cfg->cc->id_prefix,
 	    ev->inc->id, &shard, &num) != 0)
 		return;
-	u64map_put(&w->live, num, (void *)1);
+	if ((r = u64map_get(&pt->sent, num)) != NULL)
+		r->seen = pt->flushes;
 	if (corr_engine_save_incident(pt->e, ev->inc->id, &buf, &n) != 0)
 		return;
-	r = u64map_get(&pt->sent, num);
 	if (r != NULL && r->n == n && memcmp(r->p, buf, n) == 0) {
 		xfree(buf);
 		return;
@@ -145,6 +147,7 @@ cs_walk_one(void *arg, const struct corr_event *ev)
 	}
 	if (r == NULL) {
 		r = xcalloc(1, sizeof(*r));
+		r->seen = pt->flushes;
 		u64map_put(&pt->sent, num, r);
 	} else
 		xfree(r->p);
@@ -163,7 +166,7 @@ cs_flush(void *arg, struct ktxn *t)
 
 	for (unsigned p = 0; p < CSTAGE_MAX_PARTS && rc == 0; p++) {
 		struct cs_part *pt = &cs->parts[p];
-		struct cs_walk w = { pt, { 0 }, 0 };
+		struct cs_walk w = { pt, 0 };
 		char key[8 + CORR_ID_LEN], idbuf[CORR_ID_LEN], *buf;
 		size_t n, i = 0;
 		uint64_t num;
@@ -171,13 +174,14 @@ cs_flush(void *arg, struct ktxn *t)
 
 		if (pt->e == NULL || !pt->dirty)
 			continue;
-		u64map_init(&w.live);
+		pt->flushes++;
 		corr_engine_dump(pt->e, corr_engine_now(pt->e), cs_walk_one,
 		    &w);
-		/* gone from the engine: a tombstone, and forgotten (the map
-		 * must not change while it is walked: collect, then delete) */
+		/* gone from the engine (not seen by this flush): a tombstone,
+		 * and forgotten (the map must not change while it is walked:
+		 * collect, then delete) */
 		while (u64map_next(&pt->sent, &i, &num, &v))
-			if (u64map_get(&w.live, num) == NULL) {
+			if (((struct cs_rec *)v)->seen != pt->flushes) {
 				if (ngone == capgone) {
 					capgone = capgone ? capgone * 2 : 16;
 					gone = xreallocarray(gone, capgone,
@@ -197,7 +201,6 @@ cs_flush(void *arg, struct ktxn *t)
 				w.rc = -1;
 		}
 		ngone = 0;
-		u64map_fini(&w.live);
 		if (w.rc != 0 || corr_engine_save_head(pt->e, &buf, &n) != 0) {
 			rc = -1;
 			break;
