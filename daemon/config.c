@@ -202,11 +202,19 @@ cfg_kafka_property(struct cfgkey_ctx *cx, yaml_node_t *kn, const char *key,
 			return;
 		}
 	}
+	if (k->nproperties >= KAFKA_MAX_PROPS) {
+		cfgkey_error(cx, kn, path, "over %d properties",
+		    KAFKA_MAX_PROPS);
+		return;
+	}
 	k->properties = xreallocarray(k->properties, k->nproperties + 1,
 	    sizeof(*k->properties));
 	k->properties[k->nproperties].key = xstrdup(key);
 	k->properties[k->nproperties].value = xstrdup(val);
 	k->nproperties++;
+	/* the clients take them from here */
+	k->client.props = k->properties;
+	k->client.nprops = k->nproperties;
 }
 
 static void
@@ -557,8 +565,8 @@ config_free_parts(struct config *cfg)
 	}
 	sla_config_fini(&cfg->sla);
 	for (size_t i = 0; i < cfg->kafka.nproperties; i++) {
-		xfree(cfg->kafka.properties[i].key);
-		xfree(cfg->kafka.properties[i].value);
+		xfree((char *)cfg->kafka.properties[i].key);
+		xfree((char *)cfg->kafka.properties[i].value);
 	}
 	xfree(cfg->kafka.properties);
 	fleet_free(cfg->fleet);

@@ -68,19 +68,17 @@ struct cfg_modbus {
 					      almrule_config's */
 };
 
-struct cfg_kv {
-	char		*key;
-	char		*value;
-};
-
 /*
  * The `kafka:` section: the driver's settings (kafka_settings[], the one
  * table of their keys, defaults and meanings; strings owned here) and the
  * librdkafka properties passed through.
  */
 struct cfg_kafka {
-	struct kafka_config client;	/* first: kafka_settings' offsets */
-	struct cfg_kv	*properties;	/* passed through to librdkafka */
+	struct kafka_config client;	/* first: kafka_settings' offsets;
+					 * its props/nprops are properties */
+	struct kafka_prop *properties;	/* passed through to librdkafka;
+					 * strings owned here, at most
+					 * KAFKA_MAX_PROPS (the loader says) */
 	size_t		 nproperties;
 };
 

@@ -32,7 +32,6 @@ enum crole_phase { CR_STARTING, CR_RUNNING, CR_STOPPING, CR_FAILED };
 struct crole {
 	const struct config *cfg;
 	struct cstage_config cc;
-	struct kafka_prop props[KAFKA_MAX_PROPS];
 	struct cstage	*cs;
 	atomic_int	 stop;
 	atomic_int	 phase;		/* enum crole_phase */
@@ -285,11 +284,6 @@ crole_check(const struct config *cfg)
 		    "kafka.alarms: set the topic");
 		return -1;
 	}
-	if (cfg->kafka.nproperties > KAFKA_MAX_PROPS) {
-		log_error("start failed: kafka.properties: %zu, at most %d",
-		    cfg->kafka.nproperties, KAFKA_MAX_PROPS);
-		return -1;
-	}
 	if (corr_config_check(&cfg->correlation, err, sizeof(err)) != 0) {
 		log_error("start failed: correlation: %s", err);
 		return -1;
@@ -313,18 +307,14 @@ crole_run(const struct config *cfg, double duration_s)
 	cr = xcalloc(1, sizeof(*cr));
 	cr->cfg = cfg;
 	cr->main_thr = pthread_self();
-	for (size_t i = 0; i < cfg->kafka.nproperties; i++) {
-		cr->props[i].key = cfg->kafka.properties[i].key;
-		cr->props[i].value = cfg->kafka.properties[i].value;
-	}
 	cr->cc = (struct cstage_config){
 		.brokers = k->brokers, .group = k->correlator_group,
 		.alarms = k->alarms, .incidents = k->incidents,
 		.changelog = k->changelog, .rejected = k->rejected,
 		.txn_id = k->client_id,
 		.client_id = k->client_id, .fleet = cfg->fleet,
-		.cc = &cfg->correlation, .props = cr->props,
-		.nprops = cfg->kafka.nproperties,
+		.cc = &cfg->correlation, .props = k->props,
+		.nprops = k->nprops,
 	};
 	/* before any thread: every signal comes to sigwait below */
 	sigemptyset(&set);

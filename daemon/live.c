@@ -145,7 +145,6 @@ struct live {
 	struct pub_sink	*kafka;		/* tocsin.incidents, tocsin.actions */
 	struct afwd	*afwd;		/* role poller: actions to partitions */
 	struct afwd_config afwd_cfg;
-	struct kafka_prop afwd_props[KAFKA_MAX_PROPS];
 	char		 afwd_txn[160];
 	struct telem	*telem;		/* tocsin.telemetry, or NULL (off) */
 	int		 kafka_idx;	/* its publish slot */
@@ -1036,22 +1035,10 @@ live_kafka_new(struct live *lv, int idx, struct pub_sink **out)
 	/* the start's settings: a reload cannot change them, and a renewed
 	 * producer must not borrow from a config a later reload frees */
 	const struct cfg_kafka *ck = &lv->cfg0->kafka;
-	struct kafka_prop props[KAFKA_MAX_PROPS];
 	struct kafka_action_host ah = { live_action, lv };
-	struct kafka_config kc = ck->client;
+	struct kafka_config kc = ck->client;	/* its properties too */
 	char err[512];
 
-	if (ck->nproperties > KAFKA_MAX_PROPS) {
-		log_error("start failed: kafka.properties: %zu, at most %d",
-		    ck->nproperties, KAFKA_MAX_PROPS);
-		return -1;
-	}
-	for (size_t i = 0; i < ck->nproperties; i++) {
-		props[i].key = ck->properties[i].key;
-		props[i].value = ck->properties[i].value;
-	}
-	kc.props = props;
-	kc.nprops = ck->nproperties;
 	kc.shards = lv->nshards;
 	/* a poller's engines take no actions: they go to the correlators
 	 * (forwarded by pollers into the partitions: not built yet) */
@@ -1086,10 +1073,6 @@ live_afwd(struct live *lv)
 	if (lv->cfg0->daemon.role != CFG_ROLE_POLLER ||
 	    ck->client.actions == NULL || ck->client.actions[0] == '\0')
 		return 0;
-	for (size_t i = 0; i < ck->nproperties && i < KAFKA_MAX_PROPS; i++) {
-		lv->afwd_props[i].key = ck->properties[i].key;
-		lv->afwd_props[i].value = ck->properties[i].value;
-	}
 	snprintf(lv->afwd_txn, sizeof(lv->afwd_txn), "%s.actions",
 	    ck->client.client_id);
 	*a = (struct afwd_config){
@@ -1098,8 +1081,8 @@ live_afwd(struct live *lv)
 		.alarms = ck->client.alarms, .rejected = ck->client.rejected,
 		.txn_id = lv->afwd_txn, .client_id = ck->client.client_id,
 		.id_prefix = lv->cfg0->correlation.id_prefix,
-		.partitions = lv->nshards, .props = lv->afwd_props,
-		.nprops = ck->nproperties,
+		.partitions = lv->nshards, .props = ck->client.props,
+		.nprops = ck->client.nprops,
 	};
 	if (afwd_start(a, &lv->afwd, err, sizeof(err)) != 0) {
 		log_error("start failed: %s", err);

@@ -139,9 +139,9 @@ reload_restart_keys(const struct config *o, const struct config *n,
 	    o->kafka.nproperties : n->kafka.nproperties;
 	for (size_t i = 0; i < np; i++) {
 		char key[160];
-		const struct cfg_kv *a = i < o->kafka.nproperties ?
+		const struct kafka_prop *a = i < o->kafka.nproperties ?
 		    &o->kafka.properties[i] : NULL;
-		const struct cfg_kv *b = i < n->kafka.nproperties ?
+		const struct kafka_prop *b = i < n->kafka.nproperties ?
 		    &n->kafka.properties[i] : NULL;
 
 		snprintf(key, sizeof(key), "kafka.properties.%s",

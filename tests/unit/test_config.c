@@ -149,9 +149,26 @@ Test(config, kafka_properties)
 	cr_assert_not_null(cfg, "%s", errs.n ? errs.msg[0] : "");
 	cr_assert_eq(cfg->kafka.nproperties, 1);
 	cr_assert_str_eq(cfg->kafka.properties[0].value, "5");
+	/* the clients take them from the driver's config */
+	cr_assert_eq(cfg->kafka.client.nprops, 1);
+	cr_assert_str_eq(cfg->kafka.client.props[0].key, "linger.ms");
 	config_free(cfg);
 	expect_at(PROFILE "kafka:\n  properties:\n    acks: \"1\"\n",
 	    "acks", "kafka.properties.acks: set by tocsin");
+	{
+		/* one more than a client takes: refused where it is */
+		char yaml[8192];
+		size_t o = (size_t)snprintf(yaml, sizeof(yaml), "%s",
+		    PROFILE "kafka:\n  properties:\n");
+
+		for (int i = 0; i <= KAFKA_MAX_PROPS; i++)
+			o += (size_t)snprintf(yaml + o, sizeof(yaml) - o,
+			    "    x.p%d: \"1\"\n", i);
+		cr_assert_null(load(yaml));
+		cr_assert_eq(errs.n, 1);
+		cr_assert_not_null(strstr(errs.msg[0], "over 64 properties"),
+		    "%s", errs.msg[0]);
+	}
 }
 
 Test(config, yaml_syntax_error)
