@@ -839,19 +839,19 @@ store_rs_init(struct store_rs *rs, struct store *st, struct corr_engine *e)
 static void
 store_rs_snapshot(struct store_rs *rs, struct journal *j)
 {
-	void *snap;
-	size_t n;
+	struct journal_snap snap;
 
 	if (rs->loaded)
 		return;
 	rs->loaded = 1;
 	if (journal_snapshot_pos(j) == 0)
 		return;
-	rs->rc = journal_snapshot_read(j, &snap, &n, rs->err, sizeof(rs->err));
+	rs->rc = journal_snapshot_read(j, &snap, rs->err, sizeof(rs->err));
 	if (rs->rc < 0)
 		return;
-	rs->rc = corr_engine_load(rs->e, snap, n, rs->err, sizeof(rs->err));
-	xfree(snap);
+	rs->rc = corr_engine_load(rs->e, snap.p, snap.n, rs->err,
+	    sizeof(rs->err));
+	journal_snapshot_done(&snap);
 }
 
 /* One record (journal_config.checked of store_open_all's journals). */

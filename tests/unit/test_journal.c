@@ -267,8 +267,7 @@ Test(journal, snapshot_then_trim_keeps_it_bounded, .init = mkdir_tmp,
 	struct journal_info info;
 	struct journal *j = open_j(4096, &info);
 	uint64_t snap, at500 = 0;
-	void *p;
-	size_t n;
+	struct journal_snap sn;
 	char err[256];
 
 	for (int i = 0; i < 1000; i++) {
@@ -298,11 +297,11 @@ Test(journal, snapshot_then_trim_keeps_it_bounded, .init = mkdir_tmp,
 	j = open_j(4096, &info);
 	cr_expect_eq(info.snapshot, snap);
 	cr_expect_eq(info.start, snap);
-	cr_assert_eq(journal_snapshot_read(j, &p, &n, err, sizeof(err)), 0,
+	cr_assert_eq(journal_snapshot_read(j, &sn, err, sizeof(err)), 0,
 	    "%s", err);
-	cr_expect_eq(n, 5);
-	cr_expect_eq(memcmp(p, "state", 5), 0);
-	free(p);
+	cr_expect_eq(sn.n, 5);
+	cr_expect_eq(memcmp(sn.p, "state", 5), 0);
+	journal_snapshot_done(&sn);
 	cr_expect_eq(check_from(j, 0, 1000), 100);
 	journal_close(j);
 }
@@ -321,13 +320,12 @@ seen_rec(void *arg, struct journal *j, const struct journal_rec *rec)
 	struct seen *sn = arg;
 	char err[128], head[16];
 	size_t k = rec->n < sizeof(head) - 1 ? rec->n : sizeof(head) - 1;
-	void *p;
-	size_t n;
+	struct journal_snap snap;
 
-	if (sn->n == 0 && journal_snapshot_read(j, &p, &n, err,
+	if (sn->n == 0 && journal_snapshot_read(j, &snap, err,
 	    sizeof(err)) == 0) {
-		sn->snap_ok = n == 5 && memcmp(p, "state", 5) == 0;
-		free(p);
+		sn->snap_ok = snap.n == 5 && memcmp(snap.p, "state", 5) == 0;
+		journal_snapshot_done(&snap);
 	}
 	cr_assert_lt(sn->n, 64);
 	memcpy(head, rec->p, k);	/* a payload is not NUL-terminated */
@@ -461,4 +459,88 @@ Test(journal, trusted_reader_skips_only_what_open_checked, .init = mkdir_tmp,
 	cr_expect_eq(journal_read(r, 0, &rec), -EIO);
 	journal_reader_free(r);
 	journal_close(j);
+}
+
+/* Record i of the big-record test: BIG_N bytes, every byte from i. */
+#define BIG_N	700001u
+
+static void
+big_fill(unsigned char *p, int i)
+{
+	for (size_t k = 0; k < BIG_N; k++)
+		p[k] = (unsigned char)(i * 31 + k * 7);
+}
+
+struct big_seen {
+	int		 n;
+	int		 bad;		/* records whose bytes differ */
+	unsigned char	*want;
+};
+
+static void
+big_rec(void *arg, struct journal *j, const struct journal_rec *rec)
+{
+	struct big_seen *bs = arg;
+
+	(void)j;
+	big_fill(bs->want, bs->n);
+	if (rec->n != BIG_N || rec->type != 3 ||
+	    memcmp(rec->p, bs->want, BIG_N) != 0)
+		bs->bad++;
+	bs->n++;
+}
+
+/*
+ * Open reads a segment through windows it maps (16 MiB each): records that
+ * straddle a window's edge come back whole, and a corrupt record past the
+ * first windows is still found and cut there.
+ */
+Test(journal, open_reads_records_across_its_mapped_windows,
+    .init = mkdir_tmp, .fini = rm_tmp)
+{
+	struct journal_info info;
+	struct journal *j = open_j(1ull << 30, &info);
+	struct journal_config c = { .dir = dir, .segment_bytes = 1ull << 30,
+	    .checked = big_rec };
+	struct big_seen bs = { 0, 0, malloc(BIG_N) };
+	unsigned char *p = malloc(BIG_N);
+	uint64_t pos[60];
+	char path[128], err[256];
+	int fd;
+
+	cr_assert_not_null(p);
+	cr_assert_not_null(bs.want);
+	for (int i = 0; i < 60; i++) {	/* 42 MB: three windows */
+		big_fill(p, i);
+		pos[i] = journal_append(j, 3, p, BIG_N);
+		if (i % 8 == 7)
+			cr_assert_eq(journal_flush(j, 0), 0);
+	}
+	cr_assert_eq(journal_flush(j, 1), 0);
+	journal_close(j);
+
+	c.checked_arg = &bs;
+	cr_assert_eq(journal_open(&j, &c, &info, err, sizeof(err)), 0, "%s",
+	    err);
+	cr_expect_eq(bs.n, 60);
+	cr_expect_eq(bs.bad, 0);
+	cr_expect_eq(info.cut, 0);
+	journal_close(j);
+
+	/* a flipped byte in record 50 (past 32 MiB): 0-49 stay */
+	snprintf(path, sizeof(path), "%s/%016x.jnl", dir, 0);
+	fd = open(path, O_RDWR);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pwrite(fd, "X", 1, (off_t)pos[50] + 4000), 1);
+	close(fd);
+	memset(&bs, 0, sizeof(bs));
+	bs.want = p;
+	cr_assert_eq(journal_open(&j, &c, &info, err, sizeof(err)), 0, "%s",
+	    err);
+	cr_expect_eq(bs.n, 50);
+	cr_expect_eq(bs.bad, 0);
+	cr_expect_eq(info.end, pos[50]);
+	cr_expect(strstr(info.why, "checksum") != NULL, "%s", info.why);
+	journal_close(j);
+	free(p);
 }
