@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -48,6 +49,7 @@ struct journal {
 	uint64_t	 chk_from, chk_to; /* records journal_open() checked */
 	char		*buf;		/* records appended, not written */
 	size_t		 bufn, bufcap;
+	int		 lockfd;	/* dir/lock, flocked while open */
 };
 
 struct journal_reader {
@@ -485,6 +487,51 @@ journal_load(struct journal *j, const struct journal_config *c,
 	return 0;
 }
 
+/*
+ * Takes the directory's lock (an exclusive flock on dir/lock, released by
+ * the kernel when the process ends, kill -9 included): two processes
+ * appending to one journal would interleave their records, and one cutting
+ * a tail the other has mapped would kill it.  The holder's pid is in the
+ * file for the message.  0, or -EBUSY (or -errno) with the reason in err.
+ */
+static int
+journal_lock(struct journal *j, char *err, size_t errlen)
+{
+	char path[4096], pid[24];
+	ssize_t n;
+	int fd, e;
+
+	snprintf(path, sizeof(path), "%s/lock", j->dir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+		e = errno;
+		snprintf(err, errlen, "journal %s: %s: %s", j->dir, path,
+		    strerror(e));
+		return -e;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		e = errno;
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		close(fd);
+		if (e == EWOULDBLOCK) {
+			snprintf(err, errlen, "journal %s: in use by another "
+			    "process (pid %s): one tocsind per state_dir",
+			    j->dir, pid[0] ? pid : "unknown");
+			return -EBUSY;
+		}
+		snprintf(err, errlen, "journal %s: lock: %s", j->dir,
+		    strerror(e));
+		return -e;
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+		log_warnx("journal %s: could not write the lock's pid: %s",
+		    j->dir, strerror(errno));
+	j->lockfd = fd;
+	return 0;
+}
+
 int
 journal_open(struct journal **jp, const struct journal_config *c,
     struct journal_info *info, char *err, size_t errlen)
@@ -501,8 +548,10 @@ journal_open(struct journal **jp, const struct journal_config *c,
 	j->dir = xstrdup(c->dir);
 	j->segbytes = c->segment_bytes ? c->segment_bytes : JOURNAL_SEGMENT;
 	j->wfd = -1;
+	j->lockfd = -1;
 	pthread_mutex_init(&j->mu, NULL);
-	if ((rc = journal_load(j, c, info, err, errlen)) < 0) {
+	if ((rc = journal_lock(j, err, errlen)) < 0 ||
+	    (rc = journal_load(j, c, info, err, errlen)) < 0) {
 		journal_close(j);
 		return rc;
 	}
@@ -517,6 +566,8 @@ journal_close(struct journal *j)
 		return;
 	if (j->wfd >= 0)
 		close(j->wfd);
+	if (j->lockfd >= 0)
+		close(j->lockfd);	/* and the lock with it */
 	pthread_mutex_destroy(&j->mu);
 	xfree(j->segs);
 	xfree(j->buf);

@@ -39,6 +39,7 @@
 
 #include "tests/support/dfix.h"
 #include "tests/support/httpfix.h"
+#include "tests/support/proc.h"
 #include "tests/support/promfix.h"
 #include "tests/support/promtext.h"
 #include "tests/support/pubfix.h"
@@ -377,6 +378,45 @@ Test(tocsind_http, a_token_file_others_can_read_stops_the_start)
 		usleep(100000);
 	}
 	cr_assert_fail("tocsind still runs with a group-readable token file");
+}
+
+/*
+ * A second tocsind on the state_dir of a running one (a unit started
+ * twice, a test run beside production) refuses to start, naming the
+ * first one's pid, and the first goes on as if nothing happened: two
+ * writers would interleave their records in one journal.
+ */
+Test(tocsind_http, a_second_tocsind_on_the_same_state_dir_stops_at_start)
+{
+	char prog[512], cfg[128], want[256];
+	const char *argv[6];
+	struct proc_result r;
+	json_t *j = NULL;
+
+	henv_init(96);
+	dfix_token(E.d.dir, TOKEN, 0600);
+	config(NULL, 0);
+	daemon_up();
+	snprintf(prog, sizeof(prog), "%s", proc_build_path("tocsind"));
+	snprintf(cfg, sizeof(cfg), "%s/t.yaml", E.d.dir);
+	argv[0] = prog;
+	argv[1] = "-c";
+	argv[2] = cfg;
+	argv[3] = "-d";
+	argv[4] = "5";
+	argv[5] = NULL;
+	cr_assert_eq(proc_run((char *const *)argv, 20000, &r), 0);
+	cr_expect_eq(r.status, 1, "exit %d:\n%s", r.status, r.err);
+	snprintf(want, sizeof(want), "start failed: journal %s/state/shard-0: "
+	    "in use by another process (pid %ld): one tocsind per state_dir",
+	    E.d.dir, (long)E.d.daemon);
+	cr_expect(strstr(r.err, want) != NULL, "%s\nnot in:\n%s", want,
+	    r.err);
+	proc_result_free(&r);
+	/* the first one is still whole */
+	cr_expect_eq(dfix_json(&E.d, "GET", "/readyz", NULL, NULL, &j), 200);
+	json_decref(j);
+	cr_expect_eq(dfix_stop_clean(&E.d, TOKEN), 0);
 }
 
 Test(tocsind_http, prometheus_scrapes_the_target, .timeout = 240)

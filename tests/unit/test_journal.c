@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon/journal.h"
@@ -543,4 +544,46 @@ Test(journal, open_reads_records_across_its_mapped_windows,
 	cr_expect(strstr(info.why, "checksum") != NULL, "%s", info.why);
 	journal_close(j);
 	free(p);
+}
+
+/*
+ * One process per journal: a second open of an open journal is refused
+ * with the holder's pid (here from another process, as a second tocsind
+ * would be), and succeeds once the first is closed or its process gone.
+ */
+Test(journal, a_journal_open_elsewhere_is_refused, .init = mkdir_tmp,
+    .fini = rm_tmp)
+{
+	struct journal_info info;
+	struct journal_config c = { .dir = dir };
+	struct journal *j = open_j(0, &info), *j2 = NULL;
+	char err[512], want[64];
+	int st;
+	pid_t pid;
+
+	put(j, 1);
+	cr_assert_eq(journal_flush(j, 1), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		/* the child's journal_open: refused, naming the parent */
+		struct journal *jc = NULL;
+
+		if (journal_open(&jc, &c, &info, err, sizeof(err)) != -EBUSY)
+			_exit(1);
+		snprintf(want, sizeof(want), "in use by another process "
+		    "(pid %ld)", (long)getppid());
+		_exit(strstr(err, want) != NULL ? 0 : 2);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_expect(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "the second open was not refused with the holder's pid (%d)",
+	    WEXITSTATUS(st));
+	/* in this process too: a second handle would interleave records */
+	cr_expect_eq(journal_open(&j2, &c, &info, err, sizeof(err)), -EBUSY);
+	journal_close(j);
+	cr_assert_eq(journal_open(&j2, &c, &info, err, sizeof(err)), 0, "%s",
+	    err);
+	cr_expect_eq(check_from(j2, 0, 1), 1);
+	journal_close(j2);
 }
