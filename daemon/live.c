@@ -696,6 +696,7 @@ live_http(struct live *lv)
 	}
 	monitor_set_server(lv->monitor, lv->http);
 	monitor_set_writes(lv->monitor, lv->opapi);
+	monitor_set_commands(lv->monitor, lv->command);
 	return 0;
 }
 

@@ -16,10 +16,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "daemon/command.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "daemon/monitor.h"
 #include "daemon/opapi.h"
+#include "daemon/poller.h"
 #include "daemon/procself.h"
 #include "daemon/ring.h"
 #include "daemon/sse.h"
@@ -33,6 +35,7 @@ struct monitor {
 	struct sse	*sse;		/* the event stream, or NULL; set
 					 * before the server starts */
 	struct opapi *_Atomic writes;	/* the write routes, or NULL */
+	struct command *_Atomic commands; /* device commands, or NULL */
 };
 
 struct monitor *
@@ -68,6 +71,12 @@ void
 monitor_set_writes(struct monitor *m, struct opapi *op)
 {
 	ring_store_release(&m->writes, op);
+}
+
+void
+monitor_set_commands(struct monitor *m, struct command *c)
+{
+	ring_store_release(&m->commands, c);
 }
 
 static const char *
@@ -630,6 +639,36 @@ monitor_metrics_writes(struct opapi *op, struct http_resp *rs)
 	    "for room in a shard's queue.", os.waiting);
 }
 
+/* The device commands (daemon/command): what became of each. */
+static void
+monitor_metrics_commands(struct command *c, struct http_resp *rs)
+{
+	struct command_stats cs;
+
+	command_stats(c, &cs);
+	monitor_one(rs, "tocsin_command_requests_total", "counter", "Device "
+	    "commands accepted and queued to the poll thread (POST "
+	    "/api/v1/devices/{id}/commands/{name}).", cs.requests);
+	monitor_one(rs, "tocsin_command_busy_total", "counter", "Device "
+	    "commands refused with 503: the poll thread's queue was full.",
+	    cs.refused_busy);
+	monitor_family(rs, "tocsin_commands_total", "counter", "Device commands "
+	    "finished, by outcome: done (written, and confirmed by a "
+	    "read-back where declared), refused (the device's exception), "
+	    "not_confirmed (the read-back differs), timed_out (sent, no "
+	    "answer: its effect unknown), unreachable (not sent).");
+	for (int i = 0; i < POLLER__OUTCOMES; i++)
+		monitor_sample(rs, "tocsin_commands_total", "outcome",
+		    poller_outcome_name((enum poller_outcome)i),
+		    cs.outcomes[i]);
+	monitor_one(rs, "tocsin_command_notes_total", "counter", "Command "
+	    "outcomes queued to an incident's timeline.", cs.notes);
+	monitor_one(rs, "tocsin_command_note_waits_total", "counter", "Command "
+	    "timeline notes that found the shard's queue full, or earlier "
+	    "notes waiting (retried in order until the shard takes them).",
+	    cs.notes_waits);
+}
+
 static void
 monitor_metrics_route(void *arg, const struct http_req *rq,
     struct http_resp *rs)
@@ -654,6 +693,8 @@ monitor_metrics_route(void *arg, const struct http_req *rq,
 	}
 	if (ring_load_acquire(&m->writes) != NULL)
 		monitor_metrics_writes(ring_load_acquire(&m->writes), rs);
+	if (ring_load_acquire(&m->commands) != NULL)
+		monitor_metrics_commands(ring_load_acquire(&m->commands), rs);
 	monitor_metrics_process(rs);
 }
 

@@ -47,6 +47,9 @@ void	 monitor_set_sse(struct monitor *m, struct sse *e);
 /* The write routes, for tocsin_http_writes_total (any thread). */
 struct opapi;
 void	 monitor_set_writes(struct monitor *m, struct opapi *op);
+/* The device commands, for tocsin_commands_total (any thread). */
+struct command;
+void	 monitor_set_commands(struct monitor *m, struct command *c);
 
 /*
  * The health of view v: 200 or 503, and *out the JSON body

@@ -43,6 +43,7 @@
 #include "tests/support/dfix.h"
 #include "tests/support/httpfix.h"
 #include "tests/support/proc.h"
+#include "tests/support/promtext.h"
 #include "tests/support/pubfix.h"
 #include "tests/support/tenv.h"
 
@@ -343,6 +344,32 @@ Test(tocsind_command, declared_commands_and_their_outcomes)
 	    "ann"), "timed_out on the timeline");
 	cr_expect(timeline_has(id, "dg_start on G-dead", ": unreachable",
 	    "ann"), "unreachable on the timeline");
+
+	/* what became of each, in /metrics: 8 queued (the 4xx above never
+	 * were), by outcome */
+	{
+		static const struct { const char *series; double want; } m[] = {
+			{ "tocsin_command_requests_total", 8 },
+			{ "tocsin_command_busy_total", 0 },
+			{ "tocsin_commands_total{outcome=\"done\"}", 3 },
+			{ "tocsin_commands_total{outcome=\"refused\"}", 2 },
+			{ "tocsin_commands_total{outcome=\"not_confirmed\"}", 1 },
+			{ "tocsin_commands_total{outcome=\"timed_out\"}", 1 },
+			{ "tocsin_commands_total{outcome=\"unreachable\"}", 1 },
+			{ "tocsin_command_notes_total", 5 },
+		};
+		double got;
+
+		cr_assert_eq(httpfix_do(C.d.port, "GET", "/metrics", NULL,
+		    NULL, &r), 200);
+		for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+			cr_expect_eq(promtext_value(r.body, m[i].series, &got),
+			    0, "%s not in /metrics", m[i].series);
+			cr_expect_eq(got, m[i].want, "%s %g, not %g",
+			    m[i].series, got, m[i].want);
+		}
+		httpfix_free(&r);
+	}
 
 	/* safety: the plain device only ever saw reads */
 	/* exit 0, and neither the token nor a ThreadSanitizer report in
