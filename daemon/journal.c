@@ -14,6 +14,8 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,7 +228,7 @@ journal_hdr_put(unsigned char *h, uint8_t type, const void *p, size_t n)
 
 /*
  * Checks the record whose header is h and payload p (n bytes, as the
- * header says).  0 or -EIO.
+ * header says).  0 or -EIO (journal_read: -EBADMSG).
  */
 static int
 journal_hdr_check(const unsigned char *h, const void *p)
@@ -352,28 +354,90 @@ journal_drop_from(struct journal *j, size_t i)
 }
 
 /*
- * Checks segment i's records from byte off of it on; returns the length of
- * its whole, valid records (== size when it is all good) and says why it
- * stopped in why.
+ * A read error under a mapping is a SIGBUS, not an error code: while a
+ * thread scans mapped records (journal_scan_recs), its handler jumps back
+ * to the scan, which reports -EIO as a read error (the open fails, nothing
+ * is cut).  Any other SIGBUS goes to the handler that was there before,
+ * or kills the process as it would have.
  */
-static uint64_t
-journal_scan_seg(struct journal *j, size_t i, uint64_t off, char *why,
-    size_t whylen, const struct journal_config *c, uint64_t snap)
+static __thread sigjmp_buf *journal_bus_jb;
+static struct sigaction journal_bus_old;
+static pthread_once_t journal_bus_once = PTHREAD_ONCE_INIT;
+
+static void
+journal_bus(int sig, siginfo_t *si, void *uc)
 {
-	struct journal_reader *r;
+	sigjmp_buf *jb = journal_bus_jb;
+
+	if (jb != NULL) {
+		journal_bus_jb = NULL;
+		siglongjmp(*jb, 1);
+	}
+	if (journal_bus_old.sa_flags & SA_SIGINFO)
+		journal_bus_old.sa_sigaction(sig, si, uc);
+	else if (journal_bus_old.sa_handler != SIG_DFL &&
+	    journal_bus_old.sa_handler != SIG_IGN)
+		journal_bus_old.sa_handler(sig);
+	else	/* the access faults again, and the default kills */
+		(void)signal(SIGBUS, SIG_DFL);
+}
+
+static void
+journal_bus_init(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = journal_bus;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGBUS, &sa, &journal_bus_old);
+}
+
+/* The records of r up to end, each handed to checked(): journal_read's
+ * last answer. */
+static int
+journal_scan_recs(struct journal *j, struct journal_reader *r, uint64_t end,
+    const struct journal_config *c, uint64_t snap)
+{
 	struct journal_rec rec;
-	uint64_t base = j->segs[i].base, end = base + j->segs[i].size;
 	int rc;
 
-	r = journal_reader_new(j, base + off);
-	r->mapped = 1;
 	while ((rc = journal_read(r, end, &rec)) == 1)
 		if (c->checked != NULL && rec.pos >= snap)
 			c->checked(c->checked_arg, j, &rec);
+	return rc;
+}
+
+/*
+ * Checks segment i's records from byte off of it on; returns the length of
+ * its whole, valid records (== size when it is all good) and says why it
+ * stopped in why.  *rerr: 0, or the -errno of a read that failed there
+ * (the disk's error, not a bad record: nothing may be cut for it).
+ */
+static uint64_t
+journal_scan_seg(struct journal *j, size_t i, uint64_t off, char *why,
+    size_t whylen, const struct journal_config *c, uint64_t snap, int *rerr)
+{
+	struct journal_reader *r;
+	uint64_t base = j->segs[i].base, end = base + j->segs[i].size;
+	sigjmp_buf jb;
+	int rc;
+
+	(void)pthread_once(&journal_bus_once, journal_bus_init);
+	r = journal_reader_new(j, base + off);
+	r->mapped = 1;
+	if (sigsetjmp(jb, 1) == 0) {
+		journal_bus_jb = &jb;
+		rc = journal_scan_recs(j, r, end, c, snap);
+	} else
+		rc = -EIO;	/* SIGBUS: the disk failed a mapped read */
+	journal_bus_jb = NULL;
 	off = journal_reader_tell(r) - base;
+	*rerr = rc < 0 && rc != -EBADMSG ? rc : 0;
 	if (rc < 0)
 		snprintf(why, whylen, "record at %" PRIu64 " of %016" PRIx64
-		    ".jnl: %s", off, base, rc == -EIO ?
+		    ".jnl: %s", off, base, rc == -EBADMSG ?
 		    "checksum or header does not match" : strerror(-rc));
 	else if (base + off < end)
 		snprintf(why, whylen, "record at %" PRIu64 " of %016" PRIx64
@@ -392,7 +456,7 @@ journal_load(struct journal *j, const struct journal_config *c,
 	uint64_t pos, snap = 0, size;
 	struct stat st;
 	char path[4096];
-	int fd;
+	int fd, rerr;
 
 	if ((d = opendir(j->dir)) == NULL) {
 		snprintf(err, errlen, "journal %s: %s", j->dir, strerror(errno));
@@ -443,7 +507,12 @@ journal_load(struct journal *j, const struct journal_config *c,
 		if (snap > s->base && snap <= s->base + s->size)
 			from = snap - s->base;
 		good = journal_scan_seg(j, i, from, info->why,
-		    sizeof(info->why), c, snap);
+		    sizeof(info->why), c, snap, &rerr);
+		if (rerr != 0) {
+			snprintf(err, errlen, "journal %s: reading %s (nothing "
+			    "cut)", j->dir, info->why);
+			return rerr;
+		}
 		if (good == s->size)
 			continue;
 		info->cut += s->size - good;
@@ -1104,7 +1173,7 @@ journal_read(struct journal_reader *r, uint64_t limit,
 	h = (const unsigned char *)r->at + (r->pos - r->bufpos);
 	len = journal_hdr_len(h);
 	if (len > JOURNAL_REC_MAX)
-		return -EIO;
+		return -EBADMSG;
 	if ((rc = journal_fill(r, r->pos, JOURNAL_HDR + (size_t)len, lim)) < 0)
 		return rc == -ENODATA ? 0 : rc;
 	h = (const unsigned char *)r->at + (r->pos - r->bufpos);
@@ -1112,9 +1181,9 @@ journal_read(struct journal_reader *r, uint64_t limit,
 	    r->pos + JOURNAL_HDR + len <= r->j->chk_to) {
 		/* journal_open() checked it: its CRC once is enough */
 		if (h[9] != 0 || h[10] != 0 || h[11] != 0)
-			return -EIO;
+			return -EBADMSG;
 	} else if (journal_hdr_check(h, h + JOURNAL_HDR) < 0)
-		return -EIO;
+		return -EBADMSG;
 	rec->pos = r->pos;
 	rec->next = r->pos + JOURNAL_HDR + len;
 	rec->type = h[8];

@@ -192,8 +192,9 @@ uint64_t journal_checked(const struct journal *j);
 void	 journal_reader_trust_checked(struct journal_reader *r);
 /*
  * Reads the next record below limit (journal_durable() when limit is 0):
- * 1 and *rec, 0 when there is none yet, -EIO for a record that fails its
- * checksum (a file changed under us) or -errno of a read.
+ * 1 and *rec, 0 when there is none yet, -EBADMSG for a record that
+ * fails its checksum or header (a file changed under us), or -errno of a
+ * read that failed.
  */
 int	 journal_read(struct journal_reader *r, uint64_t limit,
 	    struct journal_rec *rec);
