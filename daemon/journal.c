@@ -841,6 +841,28 @@ journal_snapshot_pos(const struct journal *j)
 	return atomic_load(&j->snap);
 }
 
+/*
+ * *ok: whether the mapped snapshot's bytes match crc; -EIO if reading them
+ * failed (SIGBUS, caught as in journal_scan_seg), else 0.  Once read here
+ * the pages are in memory for the decode that follows.
+ */
+static int
+journal_snap_crc(const struct journal_snap *s, uint32_t want, int *ok)
+{
+	sigjmp_buf jb;
+	int rc;
+
+	(void)pthread_once(&journal_bus_once, journal_bus_init);
+	if (sigsetjmp(jb, 1) == 0) {
+		journal_bus_jb = &jb;
+		*ok = journal_crc32c(0, s->p, s->n) == want;
+		rc = 0;
+	} else
+		rc = -EIO;
+	journal_bus_jb = NULL;
+	return rc;
+}
+
 int
 journal_snapshot_read(struct journal *j, struct journal_snap *s, char *err,
     size_t errlen)
@@ -850,7 +872,7 @@ journal_snapshot_read(struct journal *j, struct journal_snap *s, char *err,
 	uint32_t crc;
 	struct stat sb;
 	void *m;
-	int fd;
+	int fd, rc, ok = 0;
 
 	memset(s, 0, sizeof(*s));
 	if (pos == 0)
@@ -878,9 +900,10 @@ journal_snapshot_read(struct journal *j, struct journal_snap *s, char *err,
 	s->maplen = (size_t)sb.st_size;
 	s->p = (const char *)m + 24;
 	s->n = (size_t)len;
-	if (journal_crc32c(0, s->p, s->n) != crc) {
+	if ((rc = journal_snap_crc(s, crc, &ok)) < 0 || !ok) {
 		journal_snapshot_done(s);
-		snprintf(err, errlen, "%s: checksum does not match", path);
+		snprintf(err, errlen, "%s: %s", path, rc < 0 ? "a read the "
+		    "disk failed" : "checksum does not match");
 		return -EIO;
 	}
 	return 0;
