@@ -388,8 +388,7 @@ Test(tocsind_http, a_token_file_others_can_read_stops_the_start)
  */
 Test(tocsind_http, a_second_tocsind_on_the_same_state_dir_stops_at_start)
 {
-	char prog[512], cfg[128], want[256];
-	const char *argv[6];
+	char cfg[128], want[256];
 	struct proc_result r;
 	json_t *j = NULL;
 
@@ -397,15 +396,8 @@ Test(tocsind_http, a_second_tocsind_on_the_same_state_dir_stops_at_start)
 	dfix_token(E.d.dir, TOKEN, 0600);
 	config(NULL, 0);
 	daemon_up();
-	snprintf(prog, sizeof(prog), "%s", proc_build_path("tocsind"));
 	snprintf(cfg, sizeof(cfg), "%s/t.yaml", E.d.dir);
-	argv[0] = prog;
-	argv[1] = "-c";
-	argv[2] = cfg;
-	argv[3] = "-d";
-	argv[4] = "5";
-	argv[5] = NULL;
-	cr_assert_eq(proc_run((char *const *)argv, 20000, &r), 0);
+	cr_assert_eq(proc_tocsind(cfg, "5", 20000, &r), 0);
 	cr_expect_eq(r.status, 1, "exit %d:\n%s", r.status, r.err);
 	snprintf(want, sizeof(want), "start failed: journal %s/state/shard-0: "
 	    "in use by another process (pid %ld): one tocsind per state_dir",

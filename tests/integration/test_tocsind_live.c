@@ -493,9 +493,7 @@ Test(tocsind_live, mains_fail_opens_and_clears_then_sigterm)
 Test(tocsind_live, down_device_raises_comm_loss_to_the_output)
 {
 	struct env e;
-	char out[128];
-	const char *argv[6];
-	char prog[512], cfg[128];
+	char out[128], cfg[128];
 	struct proc_result r;
 	json_t *evs, *op;
 
@@ -506,15 +504,8 @@ Test(tocsind_live, down_device_raises_comm_loss_to_the_output)
 	fleet_yaml(&e, "live.yaml", out, 1);
 	tenv_write_file(e.dir, "scen", "# nothing happens\n");
 	sim_start(&e, "sim.yaml", "scen");
-	snprintf(prog, sizeof(prog), "%s", proc_build_path("tocsind"));
 	env_path(&e, "live.yaml", cfg, sizeof(cfg));
-	argv[0] = prog;
-	argv[1] = "-c";
-	argv[2] = cfg;
-	argv[3] = "-d";
-	argv[4] = "5";
-	argv[5] = NULL;
-	cr_assert_eq(proc_run((char *const *)argv, 40000, &r), 0);
+	cr_assert_eq(proc_tocsind(cfg, "5", 40000, &r), 0);
 	cr_expect_eq(r.status, 0, "exit %d:\n%s", r.status, r.err);
 	cr_expect(strstr(r.err, "stop reason=duration") != NULL, "%s", r.err);
 	cr_expect_null(sanitizer_report(r.err), "%s", r.err);
@@ -546,21 +537,13 @@ Test(tocsind_live, write_errors_are_counted_not_fatal)
 {
 	long long first;
 	struct env e;
-	char prog[512], cfg[128];
-	const char *argv[6];
+	char cfg[128];
 	struct proc_result r;
 
 	env_init(&e, 3);
 	fleet_yaml(&e, "full.yaml", "/dev/full", 1);
-	snprintf(prog, sizeof(prog), "%s", proc_build_path("tocsind"));
 	env_path(&e, "full.yaml", cfg, sizeof(cfg));
-	argv[0] = prog;
-	argv[1] = "-c";
-	argv[2] = cfg;
-	argv[3] = "-d";
-	argv[4] = "4";
-	argv[5] = NULL;
-	cr_assert_eq(proc_run((char *const *)argv, 40000, &r), 0);
+	cr_assert_eq(proc_tocsind(cfg, "4", 40000, &r), 0);
 	cr_expect_eq(r.status, 0, "exit %d:\n%s", r.status, r.err);
 	cr_expect_geq(pubfix_stop_counter(r.err, "incident_events"), 1, "%s", r.err);
 	cr_expect_geq(pubfix_stop_counter(r.err, "write_errors"), 1, "%s", r.err);
@@ -583,8 +566,7 @@ Test(tocsind_live, write_errors_are_counted_not_fatal)
 		env_path(&e, "later.jsonl", out, sizeof(out));
 		fleet_yaml(&e, "later.yaml", out, 1);
 		env_path(&e, "later.yaml", cfg, sizeof(cfg));
-		argv[4] = "2";
-		cr_assert_eq(proc_run((char *const *)argv, 40000, &r), 0);
+		cr_assert_eq(proc_tocsind(cfg, "2", 40000, &r), 0);
 		cr_expect_eq(r.status, 0, "exit %d:\n%s", r.status, r.err);
 		cr_expect(strstr(r.err, "restored shard=") != NULL, "%s", r.err);
 		evs = events(&e, "later.jsonl");
@@ -604,12 +586,11 @@ Test(tocsind_live, write_errors_are_counted_not_fatal)
 		json_decref(last);
 		json_decref(evs);
 		proc_result_free(&r);
-		argv[4] = "4";
 	}
 
 	fleet_yaml(&e, "nodir.yaml", "/nonexistent-tocsin-dir/out.jsonl", 0);
 	env_path(&e, "nodir.yaml", cfg, sizeof(cfg));
-	cr_assert_eq(proc_run((char *const *)argv, 40000, &r), 0);
+	cr_assert_eq(proc_tocsind(cfg, "4", 40000, &r), 0);
 	cr_expect_eq(r.status, 1, "exit %d:\n%s", r.status, r.err);
 	cr_expect(strstr(r.err, "start failed: output "
 	    "file /nonexistent-tocsin-dir/out.jsonl: No such file") != NULL,

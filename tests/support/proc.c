@@ -154,3 +154,14 @@ proc_build_path(const char *name)
 	snprintf(path, sizeof(path), "%s/%s", b && *b ? b : "build/default", name);
 	return path;
 }
+
+int
+proc_tocsind(const char *cfg, const char *seconds, int timeout_ms,
+    struct proc_result *r)
+{
+	char prog[512];
+	const char *argv[] = { prog, "-c", cfg, "-d", seconds, NULL };
+
+	snprintf(prog, sizeof(prog), "%s", proc_build_path("tocsind"));
+	return proc_run((char *const *)argv, timeout_ms, r);
+}

@@ -23,5 +23,11 @@ int	proc_run(char *const argv[], int timeout_ms, struct proc_result *r);
 void	proc_result_free(struct proc_result *r);
 /* "$TOCSIN_BUILD/name", default build/default/name, in a static buffer. */
 const char *proc_build_path(const char *name);
+/*
+ * The build's tocsind on config cfg for `-d seconds`, as proc_run (the
+ * run a user starts by hand: tocsind -c CFG -d SECONDS).
+ */
+int	proc_tocsind(const char *cfg, const char *seconds, int timeout_ms,
+	    struct proc_result *r);
 
 #endif

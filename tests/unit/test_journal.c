@@ -492,6 +492,23 @@ big_rec(void *arg, struct journal *j, const struct journal_rec *rec)
 	bs->n++;
 }
 
+/* A 1 GiB-segment journal of 60 big records (42 MB: three windows). */
+static void
+big_journal(unsigned char *p, uint64_t pos[60])
+{
+	struct journal_info info;
+	struct journal *j = open_j(1ull << 30, &info);
+
+	for (int i = 0; i < 60; i++) {
+		big_fill(p, i);
+		pos[i] = journal_append(j, 3, p, BIG_N);
+		if (i % 8 == 7)
+			cr_assert_eq(journal_flush(j, 0), 0);
+	}
+	cr_assert_eq(journal_flush(j, 1), 0);
+	journal_close(j);
+}
+
 /*
  * Open reads a segment through windows it maps (16 MiB each): records that
  * straddle a window's edge come back whole, and a corrupt record past the
@@ -501,7 +518,7 @@ Test(journal, open_reads_records_across_its_mapped_windows,
     .init = mkdir_tmp, .fini = rm_tmp)
 {
 	struct journal_info info;
-	struct journal *j = open_j(1ull << 30, &info);
+	struct journal *j;
 	struct journal_config c = { .dir = dir, .segment_bytes = 1ull << 30,
 	    .checked = big_rec };
 	struct big_seen bs = { 0, 0, malloc(BIG_N) };
@@ -512,14 +529,7 @@ Test(journal, open_reads_records_across_its_mapped_windows,
 
 	cr_assert_not_null(p);
 	cr_assert_not_null(bs.want);
-	for (int i = 0; i < 60; i++) {	/* 42 MB: three windows */
-		big_fill(p, i);
-		pos[i] = journal_append(j, 3, p, BIG_N);
-		if (i % 8 == 7)
-			cr_assert_eq(journal_flush(j, 0), 0);
-	}
-	cr_assert_eq(journal_flush(j, 1), 0);
-	journal_close(j);
+	big_journal(p, pos);
 
 	c.checked_arg = &bs;
 	cr_assert_eq(journal_open(&j, &c, &info, err, sizeof(err)), 0, "%s",
@@ -616,7 +626,7 @@ Test(journal, a_failed_read_fails_the_open_and_cuts_nothing,
     .init = mkdir_tmp, .fini = rm_tmp)
 {
 	struct journal_info info;
-	struct journal *j = open_j(1ull << 30, &info);
+	struct journal *j;
 	struct journal_config c = { .dir = dir, .segment_bytes = 1ull << 30,
 	    .checked = bus_rec };
 	struct bus_seen b;
@@ -626,12 +636,7 @@ Test(journal, a_failed_read_fails_the_open_and_cuts_nothing,
 	struct stat st;
 
 	cr_assert_not_null(p);
-	for (int i = 0; i < 60; i++) {
-		big_fill(p, i);
-		pos[i] = journal_append(j, 3, p, BIG_N);
-	}
-	cr_assert_eq(journal_flush(j, 1), 0);
-	journal_close(j);
+	big_journal(p, pos);
 
 	memset(&b, 0, sizeof(b));
 	b.bs.want = p;
