@@ -394,21 +394,48 @@ journal_bus_init(void)
 	(void)sigaction(SIGBUS, &sa, &journal_bus_old);
 }
 
-/* The records of r up to end, each handed to checked(): journal_read's
- * last answer. */
+/*
+ * fn(arg), with a SIGBUS on this thread meanwhile (a read the disk failed
+ * under a mapping) turned into -EIO; else fn's answer.  Nests: a guarded
+ * call inside another restores the outer guard when it returns.
+ */
 static int
-journal_scan_recs(struct journal *j, struct journal_reader *r, uint64_t end,
-    const struct journal_config *c, uint64_t snap)
+journal_guarded(int (*fn)(void *), void *arg)
 {
-	struct journal_rec rec;
+	sigjmp_buf jb, *prev = journal_bus_jb;
 	int rc;
 
-	while ((rc = journal_read(r, end, &rec)) == 1)
-		if (c->checked != NULL && rec.pos >= snap)
-			c->checked(c->checked_arg, j, &rec);
+	(void)pthread_once(&journal_bus_once, journal_bus_init);
+	if (sigsetjmp(jb, 1) == 0) {
+		journal_bus_jb = &jb;
+		rc = fn(arg);
+	} else
+		rc = -EIO;
+	journal_bus_jb = prev;
 	return rc;
 }
 
+/* The records of a reader up to end, each handed to checked(): the
+ * reader's last answer (journal_guarded's fn). */
+struct journal_scan {
+	struct journal	*j;
+	struct journal_reader *r;
+	uint64_t	 end, snap;
+	const struct journal_config *c;
+};
+
+static int
+journal_scan_recs(void *arg)
+{
+	struct journal_scan *sc = arg;
+	struct journal_rec rec;
+	int rc;
+
+	while ((rc = journal_read(sc->r, sc->end, &rec)) == 1)
+		if (sc->c->checked != NULL && rec.pos >= sc->snap)
+			sc->c->checked(sc->c->checked_arg, sc->j, &rec);
+	return rc;
+}
 /*
  * Checks segment i's records from byte off of it on; returns the length of
  * its whole, valid records (== size when it is all good) and says why it
@@ -421,18 +448,13 @@ journal_scan_seg(struct journal *j, size_t i, uint64_t off, char *why,
 {
 	struct journal_reader *r;
 	uint64_t base = j->segs[i].base, end = base + j->segs[i].size;
-	sigjmp_buf jb;
+	struct journal_scan sc;
 	int rc;
 
-	(void)pthread_once(&journal_bus_once, journal_bus_init);
 	r = journal_reader_new(j, base + off);
 	r->mapped = 1;
-	if (sigsetjmp(jb, 1) == 0) {
-		journal_bus_jb = &jb;
-		rc = journal_scan_recs(j, r, end, c, snap);
-	} else
-		rc = -EIO;	/* SIGBUS: the disk failed a mapped read */
-	journal_bus_jb = NULL;
+	sc = (struct journal_scan){ j, r, end, snap, c };
+	rc = journal_guarded(journal_scan_recs, &sc);
 	off = journal_reader_tell(r) - base;
 	*rerr = rc < 0 && rc != -EBADMSG ? rc : 0;
 	if (rc < 0)
@@ -841,40 +863,46 @@ journal_snapshot_pos(const struct journal *j)
 	return atomic_load(&j->snap);
 }
 
-/*
- * *ok: whether the mapped snapshot's bytes match crc; -EIO if reading them
- * failed (SIGBUS, caught as in journal_scan_seg), else 0.  Once read here
- * the pages are in memory for the decode that follows.
- */
+/* What journal_snapshot_use() runs guarded: use, then the checksum. */
+struct journal_snapuse {
+	const char	*p;
+	size_t		 n;
+	uint32_t	 crc;
+	int		(*use)(void *, const void *, size_t, char *, size_t);
+	void		*arg;
+	char		*err;
+	size_t		 errlen;
+	int		 bad;		/* out: the checksum did not match */
+	int		 done;		/* out: both ran to their end */
+};
+
 static int
-journal_snap_crc(const struct journal_snap *s, uint32_t want, int *ok)
+journal_snap_run(void *arg)
 {
-	sigjmp_buf jb;
+	struct journal_snapuse *u = arg;
 	int rc;
 
-	(void)pthread_once(&journal_bus_once, journal_bus_init);
-	if (sigsetjmp(jb, 1) == 0) {
-		journal_bus_jb = &jb;
-		*ok = journal_crc32c(0, s->p, s->n) == want;
-		rc = 0;
-	} else
-		rc = -EIO;
-	journal_bus_jb = NULL;
+	/* the payload is used first and checked after: decoding as the
+	 * pages come in overlaps a cold read with the decode, and
+	 * corr_engine_load() is fuzzed for bytes of any kind; a mismatch
+	 * still fails it, whatever was loaded */
+	rc = u->use(u->arg, u->p, u->n, u->err, u->errlen);
+	u->bad = journal_crc32c(0, u->p, u->n) != u->crc;
+	u->done = 1;
 	return rc;
 }
 
 int
-journal_snapshot_read(struct journal *j, struct journal_snap *s, char *err,
-    size_t errlen)
+journal_snapshot_use(struct journal *j, int (*use)(void *arg, const void *p,
+    size_t n, char *err, size_t errlen), void *arg, char *err, size_t errlen)
 {
 	char path[4096];
 	uint64_t pos = atomic_load(&j->snap), hpos, len;
-	uint32_t crc;
+	struct journal_snapuse u;
 	struct stat sb;
 	void *m;
-	int fd, rc, ok = 0;
+	int fd, rc;
 
-	memset(s, 0, sizeof(*s));
 	if (pos == 0)
 		return -ENOENT;
 	journal_path(j, path, sizeof(path), pos, "snp");
@@ -882,7 +910,8 @@ journal_snapshot_read(struct journal *j, struct journal_snap *s, char *err,
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -errno;
 	}
-	if (journal_snap_head(fd, &hpos, &len, &crc) < 0 || hpos != pos ||
+	memset(&u, 0, sizeof(u));
+	if (journal_snap_head(fd, &hpos, &len, &u.crc) < 0 || hpos != pos ||
 	    fstat(fd, &sb) != 0 || (uint64_t)sb.st_size < 24 ||
 	    len > (uint64_t)sb.st_size - 24) {
 		close(fd);
@@ -892,29 +921,28 @@ journal_snapshot_read(struct journal *j, struct journal_snap *s, char *err,
 	m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	close(fd);
 	if (m == MAP_FAILED) {
-		snprintf(err, errlen, "%s: mmap: %s", path, strerror(errno));
-		return -errno;
+		rc = -errno;
+		snprintf(err, errlen, "%s: mmap: %s", path, strerror(-rc));
+		return rc;
 	}
 	(void)madvise(m, (size_t)sb.st_size, MADV_SEQUENTIAL);
-	s->map = m;
-	s->maplen = (size_t)sb.st_size;
-	s->p = (const char *)m + 24;
-	s->n = (size_t)len;
-	if ((rc = journal_snap_crc(s, crc, &ok)) < 0 || !ok) {
-		journal_snapshot_done(s);
-		snprintf(err, errlen, "%s: %s", path, rc < 0 ? "a read the "
-		    "disk failed" : "checksum does not match");
+	u.p = (const char *)m + 24;
+	u.n = (size_t)len;
+	u.use = use;
+	u.arg = arg;
+	u.err = err;
+	u.errlen = errlen;
+	rc = journal_guarded(journal_snap_run, &u);
+	(void)munmap(m, (size_t)sb.st_size);
+	if (!u.done) {		/* SIGBUS: not use's answer */
+		snprintf(err, errlen, "%s: a read the disk failed", path);
 		return -EIO;
 	}
-	return 0;
-}
-
-void
-journal_snapshot_done(struct journal_snap *s)
-{
-	if (s->map != NULL)
-		(void)munmap(s->map, s->maplen);
-	memset(s, 0, sizeof(*s));
+	if (u.bad) {		/* whatever use made of it */
+		snprintf(err, errlen, "%s: checksum does not match", path);
+		return -EIO;
+	}
+	return rc;
 }
 
 uint64_t

@@ -52,7 +52,7 @@ struct journal_config {
 	 * handed over is whole and its checksum matches; the check stops at
 	 * the first that is not (the tail is cut there), so nothing after
 	 * it is handed over.  j is the journal being opened: only
-	 * journal_snapshot_pos() and journal_snapshot_read() may be called
+	 * journal_snapshot_pos() and journal_snapshot_use() may be called
 	 * on it meanwhile.  rec is valid during the call.
 	 */
 	void		(*checked)(void *arg, struct journal *j,
@@ -128,25 +128,21 @@ int	 journal_snapshot(struct journal *j, const void *p, size_t n);
 uint64_t journal_durable(const struct journal *j);
 /* Position of the latest snapshot, or 0 for none. */
 uint64_t journal_snapshot_pos(const struct journal *j);
-/* The latest snapshot's bytes, mapped (journal_snapshot_read). */
-struct journal_snap {
-	const void	*p;		/* the payload */
-	size_t		 n;
-	void		*map;		/* the file, mapped */
-	size_t		 maplen;
-};
 /*
- * Maps the latest snapshot read-only and checks it: 0 with s->p and s->n
- * (journal_snapshot_done() unmaps it), -ENOENT if there is none, -EIO if
- * its checksum fails (reason in err).  Mapped, not read: the restore
- * decodes it once, and a copy into the heap was a quarter of a
- * 100,000-incident restore (docs/benchmarks.md, "restart").  A snapshot
- * file is never changed once written (a new one has a new name), so the
- * mapping stays valid while the journal moves on.
+ * Hands the latest snapshot's payload to use (p, n: valid during the
+ * call), then checks its checksum.  0, or use's negative answer (its
+ * reason in err), -ENOENT if there is none, -EIO if the checksum fails
+ * (whatever use did: the caller drops it) or the disk fails a read.
+ * Mapped, not copied: a copy into the heap was a quarter of a
+ * 100,000-incident restore, and used before it is checked, a cold read
+ * overlaps the decode (docs/benchmarks.md, "restart"); use must take
+ * bytes of any kind (corr_engine_load() is fuzzed).  A snapshot file
+ * never changes once written (a new one is written aside and renamed over
+ * it), so the bytes use saw are the bytes checked.
  */
-int	 journal_snapshot_read(struct journal *j, struct journal_snap *s,
+int	 journal_snapshot_use(struct journal *j, int (*use)(void *arg,
+	    const void *p, size_t n, char *err, size_t errlen), void *arg,
 	    char *err, size_t errlen);
-void	 journal_snapshot_done(struct journal_snap *s);
 /* First position still on disk. */
 uint64_t journal_start(const struct journal *j);
 /*

@@ -835,23 +835,24 @@ store_rs_init(struct store_rs *rs, struct store *st, struct corr_engine *e)
 	st->replay = 1;
 }
 
+/* journal_snapshot_use()'s use: the snapshot into engine arg. */
+static int
+store_rs_load(void *arg, const void *p, size_t n, char *err, size_t errlen)
+{
+	return corr_engine_load(arg, p, n, err, errlen);
+}
+
 /* Loads the snapshot of j into the engine, the first time. */
 static void
 store_rs_snapshot(struct store_rs *rs, struct journal *j)
 {
-	struct journal_snap snap;
-
 	if (rs->loaded)
 		return;
 	rs->loaded = 1;
 	if (journal_snapshot_pos(j) == 0)
 		return;
-	rs->rc = journal_snapshot_read(j, &snap, rs->err, sizeof(rs->err));
-	if (rs->rc < 0)
-		return;
-	rs->rc = corr_engine_load(rs->e, snap.p, snap.n, rs->err,
+	rs->rc = journal_snapshot_use(j, store_rs_load, rs->e, rs->err,
 	    sizeof(rs->err));
-	journal_snapshot_done(&snap);
 }
 
 /* One record (journal_config.checked of store_open_all's journals). */

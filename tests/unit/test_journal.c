@@ -263,13 +263,26 @@ Test(journal, refused_writes_keep_the_buffer, .init = mkdir_tmp,
 	journal_close(j);
 }
 
+/* journal_snapshot_use()'s use in these tests: *arg = 1 for "state";
+ * "refuse" is refused with its own reason. */
+static int
+use_state(void *arg, const void *p, size_t n, char *err, size_t errlen)
+{
+	if (n == 6 && memcmp(p, "refuse", 6) == 0) {
+		snprintf(err, errlen, "refused by use");
+		return -EINVAL;
+	}
+	*(int *)arg = n == 5 && memcmp(p, "state", 5) == 0;
+	return 0;
+}
+
 Test(journal, snapshot_then_trim_keeps_it_bounded, .init = mkdir_tmp,
     .fini = rm_tmp)
 {
 	struct journal_info info;
 	struct journal *j = open_j(4096, &info);
 	uint64_t snap, at500 = 0;
-	struct journal_snap sn;
+	int ok = 0;
 	char err[256];
 
 	for (int i = 0; i < 1000; i++) {
@@ -299,11 +312,9 @@ Test(journal, snapshot_then_trim_keeps_it_bounded, .init = mkdir_tmp,
 	j = open_j(4096, &info);
 	cr_expect_eq(info.snapshot, snap);
 	cr_expect_eq(info.start, snap);
-	cr_assert_eq(journal_snapshot_read(j, &sn, err, sizeof(err)), 0,
-	    "%s", err);
-	cr_expect_eq(sn.n, 5);
-	cr_expect_eq(memcmp(sn.p, "state", 5), 0);
-	journal_snapshot_done(&sn);
+	cr_assert_eq(journal_snapshot_use(j, use_state, &ok, err,
+	    sizeof(err)), 0, "%s", err);
+	cr_expect(ok, "the snapshot's bytes came to use");
 	cr_expect_eq(check_from(j, 0, 1000), 100);
 	journal_close(j);
 }
@@ -313,7 +324,7 @@ struct seen {
 	int	 first[64];
 	uint64_t pos[64];
 	int	 n;
-	int	 snap_ok;	/* journal_snapshot_read() worked inside it */
+	int	 snap_ok;	/* journal_snapshot_use() worked inside it */
 };
 
 static void
@@ -322,13 +333,10 @@ seen_rec(void *arg, struct journal *j, const struct journal_rec *rec)
 	struct seen *sn = arg;
 	char err[128], head[16];
 	size_t k = rec->n < sizeof(head) - 1 ? rec->n : sizeof(head) - 1;
-	struct journal_snap snap;
 
-	if (sn->n == 0 && journal_snapshot_read(j, &snap, err,
-	    sizeof(err)) == 0) {
-		sn->snap_ok = snap.n == 5 && memcmp(snap.p, "state", 5) == 0;
-		journal_snapshot_done(&snap);
-	}
+	if (sn->n == 0 && journal_snapshot_use(j, use_state, &sn->snap_ok,
+	    err, sizeof(err)) != 0)
+		sn->snap_ok = 0;
 	cr_assert_lt(sn->n, 64);
 	memcpy(head, rec->p, k);	/* a payload is not NUL-terminated */
 	head[k] = '\0';
@@ -665,4 +673,37 @@ Test(journal, a_failed_read_fails_the_open_and_cuts_nothing,
 	cr_expect(strstr(info.why, "torn") != NULL, "%s", info.why);
 	journal_close(j);
 	free(p);
+}
+
+/*
+ * A snapshot is used first and checked after (a cold read overlaps the
+ * decode): a flipped byte fails it with the checksum's reason even though
+ * use took it, and use's own refusal comes back as use said it.
+ */
+Test(journal, a_snapshot_is_checked_after_use, .init = mkdir_tmp,
+    .fini = rm_tmp)
+{
+	struct journal_info info;
+	struct journal *j = open_j(0, &info);
+	char path[128], err[256];
+	int ok = 0, fd;
+
+	put(j, 1);
+	cr_assert_eq(journal_snapshot(j, "state", 5), 0);
+	snprintf(path, sizeof(path), "%s/%016" PRIx64 ".snp", dir,
+	    journal_snapshot_pos(j));
+	fd = open(path, O_RDWR);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pwrite(fd, "S", 1, 24), 1);	/* "State" */
+	close(fd);
+	err[0] = '\0';
+	cr_expect_eq(journal_snapshot_use(j, use_state, &ok, err,
+	    sizeof(err)), -EIO);
+	cr_expect(strstr(err, "checksum does not match") != NULL, "%s", err);
+
+	cr_assert_eq(journal_snapshot(j, "refuse", 6), 0);
+	cr_expect_eq(journal_snapshot_use(j, use_state, &ok, err,
+	    sizeof(err)), -EINVAL);
+	cr_expect_str_eq(err, "refused by use");
+	journal_close(j);
 }
