@@ -4,7 +4,7 @@
  * against a baseline timed in the same run.
  *
  *   pubbench [--config YAML] [--edges N] [--open N] [--reps R]
- *            [--data DIR] [--phases journal,redis,kafka,restart]
+ *            [--data DIR] [--phases journal,redis,kafka,restart,tocsind]
  *   defaults: a generated fleet of 10,000 sites (etc/genfleet.py, cached
  *   under DIR = build/bench-data), 120,000 alarm edges (about 220,000
  *   incident events), 100,000 open incidents, 3 runs of each
@@ -49,6 +49,15 @@
  *            what the one pass over the journal takes without the engine
  *            (journal_open: the read and the CRC check the restore's
  *            replay rides on), the longest shard's.
+ *   tocsind  the same restart done by the daemon itself (the product as
+ *            shipped: bench/pb_tocsind): a journal of N open incidents
+ *            ending two seconds before, tocsind -c on a copy of it (the
+ *            default fleet's config, its state there, devices refusing on
+ *            their 127.x addresses, HTTP on a free loopback port), each
+ *            run's restore_ms from its log, its exec to its start line,
+ *            CPU and peak RSS; then SIGTERM.  Without and with a
+ *            snapshot; baseline: read(2) of the same files, warm.
+ *            Target: <= 3x.
  *
  * Tocsin and its baseline run in turn, R times (one by one: once, it is
  * slow); each line gives the medians: wall s, CPU s (user + system of this
@@ -77,7 +86,9 @@
 
 #include "bench/pb_redis.h"
 #include "bench/pb_stats.h"
+#include "bench/pb_tocsind.h"
 #include "correlator/corr.h"
+#include "daemon/clock.h"
 #include "daemon/config.h"
 #include "daemon/journal.h"
 #include "daemon/log.h"
@@ -238,14 +249,14 @@ fleet_pairs(const struct config *cfg, size_t *np)
  */
 static struct alarm_event *
 make_edges(const struct config *cfg, const struct pair *pairs, size_t npairs,
-    size_t n, int raise_only)
+    size_t n, int raise_only, int64_t t0)
 {
 	struct alarm_event *v = xcalloc(n, sizeof(*v));
 
 	for (size_t i = 0; i < n; i++) {
 		const struct pair *p = &pairs[(raise_only ? i : i / 2) % npairs];
 
-		v[i].at_ms = T0 + (int64_t)i * STEP_MS;
+		v[i].at_ms = t0 + (int64_t)i * STEP_MS;
 		v[i].device = p->device;
 		v[i].site = cfg->fleet->devices[p->device].site;
 		v[i].point = FLEET_NONE;
@@ -1317,7 +1328,7 @@ restart_phase(const struct config *cfg, const char *dir,
 	if (nopen > npairs)
 		die("restart", "the fleet has fewer pairs than --open");
 	sc.snapshot_bytes = 0;		/* the journal alone, first */
-	ev = make_edges(cfg, pairs, npairs, nopen, 1);
+	ev = make_edges(cfg, pairs, npairs, nopen, 1, T0);
 	rm_rf(dir);
 	rig_open(&rg, cfg, dir, &sc);
 	rig_run(&rg, ev, nopen);
@@ -1332,6 +1343,151 @@ restart_phase(const struct config *cfg, const char *dir,
 	restart_once(cfg, dir, "snapshot", 1);
 }
 
+/* ---- tocsind's own restart ---- */
+
+static char tocsind_prog[512];		/* beside this program's bench/ */
+
+/*
+ * The configuration tocsind runs on: cpath's, its one-line daemon section
+ * replaced to put the state in dir (never snapshotting by itself), its
+ * one-line modbus section by a
+ * port nothing listens on (the devices' 127.x addresses refuse at once),
+ * and HTTP on a free loopback port.  Written beside cpath, whose relative
+ * paths (the inventory) it keeps.  0, or -1 when cpath's sections are not
+ * one line each (a --config of another shape: the phase is skipped).
+ */
+static int
+daemon_config(const char *cpath, const char *dir, char *out, size_t len)
+{
+	char line[4096];
+	const char *slash = strrchr(cpath, '/');
+	FILE *in, *o;
+	int seen = 0;
+
+	snprintf(out, len, "%.*spubbench-tocsind.yaml",
+	    slash ? (int)(slash - cpath + 1) : 0, cpath);
+	if ((in = fopen(cpath, "r")) == NULL || (o = fopen(out, "w")) == NULL)
+		die("config", out);
+	while (fgets(line, sizeof(line), in) != NULL) {
+		if (strncmp(line, "daemon:", 7) == 0 && strchr(line, '}')) {
+			fprintf(o, "daemon: {state_dir: %s, shards: %u, "
+			    "snapshot_mb: 0}\n", dir, NSHARDS);
+			seen |= 1;
+		} else if (strncmp(line, "modbus:", 7) == 0 &&
+		    strchr(line, '}')) {
+			fprintf(o, "modbus: {port: 1, interval: 5s, timeout: "
+			    "2s}\n");
+			seen |= 2;
+		} else if (strncmp(line, "http:", 5) != 0)
+			fputs(line, o);
+	}
+	fprintf(o, "http: {listen: \"127.0.0.1:0\"}\n");
+	fclose(in);
+	fclose(o);
+	return seen == 3 ? 0 : -1;
+}
+
+/*
+ * The read of dir and tocsind's start on a copy of it (run, which ycfg
+ * names) in turn, reps times, the page cache warm.  A copy each time: a
+ * start writes to the journal (what came due while it was down, and the
+ * open incidents' states for the sinks' resync, ~1 KB each), so every run
+ * starts from the same bytes.  The target's figure is the restore_ms
+ * tocsind logs (its store_open_all, threads and all); the whole start is
+ * beside it.
+ */
+static void
+daemon_once(const char *dir, const char *run, const char *ycfg,
+    const char *what)
+{
+	struct series rd = { .n = 0 };
+	double rs[MAX_REPS], wall[MAX_REPS], cpu[MAX_REPS], lo, hi, med;
+	long rss = 0;
+	unsigned restored = 0, inputs = 0;
+	uint64_t bytes = 0;
+	char name[64], note[400], err[600];
+	struct meas m;
+
+	(void)read_journals(dir);		/* page cache warm */
+	for (int r = 0; r < reps; r++) {
+		struct pb_start st;
+
+		meas_begin(&m);
+		bytes = read_journals(dir);
+		meas_end(&m);
+		series_add(&rd, &m);
+		copy_dir(dir, run);
+		if (pb_tocsind_start(tocsind_prog, ycfg, 180, &st, err,
+		    sizeof(err)) != 0)
+			die("tocsind", err);
+		rm_rf(run);
+		rs[r] = st.restore_s;
+		wall[r] = st.wall_s;
+		cpu[r] = st.cpu_s;
+		if (st.rss_kib > rss)
+			rss = st.rss_kib;
+		restored = st.restored;
+		inputs = st.inputs;
+	}
+	snprintf(name, sizeof(name), "read(2) warm, %s", what);
+	snprintf(note, sizeof(note), "%" PRIu64 " bytes, %.0f MB/s", bytes,
+	    bytes / med_wall(&rd) / 1e6);
+	report(name, &rd, 0, 0, note);
+	med = pb_median(rs, reps, &lo, &hi);
+	snprintf(name, sizeof(name), "tocsind restore, %s", what);
+	snprintf(note, sizeof(note), "x the warm read's time (target <= 3x): "
+	    "its restore_ms, %u shards logged, %u inputs replayed; exec to "
+	    "its start line %.3f s (configuration, restore, sinks, HTTP), "
+	    "its CPU then %.2f s", restored, inputs,
+	    pb_median(wall, reps, NULL, NULL), pb_median(cpu, reps, NULL,
+	    NULL));
+	printf("  %-30s %7.3f %7s %9s %9s %8ld %6.2fx  %s [%d runs, restore "
+	    "%.3f..%.3f]\n", name, med, "-", "-", "-", rss, med /
+	    med_wall(&rd), note, reps, lo, hi);
+	fflush(stdout);
+}
+
+static void
+daemon_phase(const struct config *cfg, const char *cpath, const char *dir,
+    const struct pair *pairs, size_t npairs, size_t nopen)
+{
+	struct store_config sc = daemon_store(cfg, STORE_FSYNC_BATCH);
+	struct alarm_event *ev;
+	char ycfg[600], run[300];
+	struct rig rg;
+
+	snprintf(run, sizeof(run), "%s-run", dir);
+	if (access(tocsind_prog, X_OK) != 0) {
+		printf("tocsind: skipped (no %s)\n", tocsind_prog);
+		return;
+	}
+	if (daemon_config(cpath, run, ycfg, sizeof(ycfg)) != 0) {
+		printf("tocsind: skipped (%s: daemon and modbus are not one "
+		    "line each)\n", cpath);
+		(void)unlink(ycfg);
+		return;
+	}
+	if (nopen > npairs)
+		die("tocsind", "the fleet has fewer pairs than --open");
+	/* the journal ends two seconds ago: a restart after a short stop,
+	 * whose catch-up fires only what fell due meanwhile */
+	sc.snapshot_bytes = 0;
+	ev = make_edges(cfg, pairs, npairs, nopen, 1, clock_wall_ms() -
+	    (int64_t)nopen * STEP_MS - 2000);
+	rm_rf(dir);
+	rig_open(&rg, cfg, dir, &sc);
+	rig_run(&rg, ev, nopen);
+	rig_free(&rg);
+	xfree(ev);
+	report_header("tocsind: the daemon itself restarted on the same "
+	    "state (tocsind -c, every thread, its log read)");
+	daemon_once(dir, run, ycfg, "journal");
+	snapshot_all(cfg, dir);
+	daemon_once(dir, run, ycfg, "snapshot");
+	(void)unlink(ycfg);
+	rm_rf(run);
+}
+
 /* ---- main ---- */
 
 static void
@@ -1339,7 +1495,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: pubbench [--config YAML] [--edges N] "
 	    "[--open N] [--reps R] [--data DIR]\n"
-	    "                [--phases journal,redis,kafka,restart]\n");
+	    "                [--phases journal,redis,kafka,restart,tocsind]\n");
 	exit(2);
 }
 
@@ -1363,7 +1519,7 @@ int
 main(int argc, char **argv)
 {
 	const char *data = "build/bench-data", *cpath = NULL;
-	const char *phases = "journal,redis,kafka,restart";
+	const char *phases = "journal,redis,kafka,restart,tocsind";
 	size_t nedges = 120000, nopen = 100000, npairs;
 	struct config_errors errs = { NULL, 0 };
 	struct config *cfg;
@@ -1393,6 +1549,17 @@ main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	log_init(2, LOG_LVL_WARN);
+	{	/* BUILD/bench/pubbench -> BUILD/tocsind */
+		const char *b = strrchr(argv[0], '/');
+		int n = b ? (int)(b - argv[0]) : 0;
+
+		if (n >= 6 && strncmp(argv[0] + n - 6, "/bench", 6) == 0)
+			n -= 6;
+		else if (n == 5 && strncmp(argv[0], "bench", 5) == 0)
+			n = 0;
+		snprintf(tocsind_prog, sizeof(tocsind_prog), "%.*s%stocsind",
+		    n, argv[0], n ? "/" : "");
+	}
 	snprintf(buf, sizeof(buf), "mkdir -p '%s'", data);
 	if (system(buf) != 0)
 		die("mkdir", data);
@@ -1410,7 +1577,7 @@ main(int argc, char **argv)
 	if (strstr(phases, "journal") != NULL || strstr(phases, "redis") ||
 	    strstr(phases, "kafka") != NULL) {
 		struct alarm_event *ev = make_edges(cfg, pairs, npairs,
-		    nedges, 0);
+		    nedges, 0, T0);
 
 		report_header("journal: the storm through router + engines + "
 		    "store hooks (cpu_s: every thread of this process)");
@@ -1427,6 +1594,12 @@ main(int argc, char **argv)
 		snprintf(dir, sizeof(dir), "%s/pubbench-%d-restart", data,
 		    (int)getpid());
 		restart_phase(cfg, dir, pairs, npairs, nopen);
+		rm_rf(dir);
+	}
+	if (strstr(phases, "tocsind") != NULL) {
+		snprintf(dir, sizeof(dir), "%s/pubbench-%d-tocsind", data,
+		    (int)getpid());
+		daemon_phase(cfg, cpath, dir, pairs, npairs, nopen);
 		rm_rf(dir);
 	}
 	printf("  process: cpu_s=%.2f peak_rss=%ld KiB\n",
