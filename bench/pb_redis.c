@@ -204,18 +204,24 @@ pb_redis_start(const char *dir, int *port)
 }
 
 void
-pb_redis_stop(pid_t pid)
+pb_proc_stop(pid_t pid, int seconds)
 {
 	if (pid <= 0)
 		return;
 	kill(pid, SIGTERM);
-	for (int i = 0; i < 100; i++) {
+	for (int i = 0; i < seconds * 20; i++) {
 		if (waitpid(pid, NULL, WNOHANG) == pid)
 			return;
 		usleep(50000);
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
+}
+
+void
+pb_redis_stop(pid_t pid)
+{
+	pb_proc_stop(pid, 5);
 }
 
 double

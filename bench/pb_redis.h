@@ -42,6 +42,8 @@ void	 pb_redis_cleanup(redisContext *c, const char *prefix);
 pid_t	 pb_redis_start(const char *dir, int *port);
 /* SIGTERM to pid, then SIGKILL after 5 s; reaps it. */
 void	 pb_redis_stop(pid_t pid);
+/* SIGTERM to pid, then SIGKILL after seconds; reaps it. */
+void	 pb_proc_stop(pid_t pid, int seconds);
 
 /* User + system CPU seconds of process pid so far (/proc/PID/stat), or -1. */
 double	 pb_proc_cpu_s(pid_t pid);

@@ -68,20 +68,6 @@ pb_line(const char *line, pid_t pid, double t0, struct pb_start *out)
 	return 1;
 }
 
-/* SIGTERM, then SIGKILL after PB_STOP_S; reaps it. */
-static void
-pb_stop(pid_t pid)
-{
-	kill(pid, SIGTERM);
-	for (int i = 0; i < PB_STOP_S * 20; i++) {
-		if (waitpid(pid, NULL, WNOHANG) == pid)
-			return;
-		usleep(50000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
-}
-
 int
 pb_tocsind_start(const char *prog, const char *cfg, int bound_s,
     struct pb_start *out, char *err, size_t errlen)
@@ -156,6 +142,6 @@ pb_tocsind_start(const char *prog, const char *cfg, int bound_s,
 			have = 0;	/* a line longer than buf: dropped */
 	}
 	close(fds[0]);
-	pb_stop(pid);
+	pb_proc_stop(pid, PB_STOP_S);
 	return started ? 0 : -1;
 }

@@ -1317,9 +1317,13 @@ restart_once(const struct config *cfg, const char *dir, const char *what,
 	report(name, &rs, 0, med_wall(&rs) / med_wall(&rd), note);
 }
 
+/*
+ * dir: a fresh journal of nopen raises (one incident each), 10 ms apart
+ * from t0, without a snapshot (the journal alone).
+ */
 static void
-restart_phase(const struct config *cfg, const char *dir,
-    const struct pair *pairs, size_t npairs, size_t nopen)
+raised_journal(const struct config *cfg, const char *dir,
+    const struct pair *pairs, size_t npairs, size_t nopen, int64_t t0)
 {
 	struct store_config sc = daemon_store(cfg, STORE_FSYNC_BATCH);
 	struct alarm_event *ev;
@@ -1327,13 +1331,21 @@ restart_phase(const struct config *cfg, const char *dir,
 
 	if (nopen > npairs)
 		die("restart", "the fleet has fewer pairs than --open");
-	sc.snapshot_bytes = 0;		/* the journal alone, first */
-	ev = make_edges(cfg, pairs, npairs, nopen, 1, T0);
+	sc.snapshot_bytes = 0;
+	ev = make_edges(cfg, pairs, npairs, nopen, 1, t0);
 	rm_rf(dir);
 	rig_open(&rg, cfg, dir, &sc);
 	rig_run(&rg, ev, nopen);
 	rig_free(&rg);
 	xfree(ev);
+}
+
+static void
+restart_phase(const struct config *cfg, const char *dir,
+    const struct pair *pairs, size_t npairs, size_t nopen)
+{
+
+	raised_journal(cfg, dir, pairs, npairs, nopen, T0);
 	report_header("restart: the shards restored at once, a thread each, "
 	    "as tocsind starts");
 	restart_once(cfg, dir, "journal", 0);
@@ -1451,10 +1463,7 @@ static void
 daemon_phase(const struct config *cfg, const char *cpath, const char *dir,
     const struct pair *pairs, size_t npairs, size_t nopen)
 {
-	struct store_config sc = daemon_store(cfg, STORE_FSYNC_BATCH);
-	struct alarm_event *ev;
 	char ycfg[600], run[300];
-	struct rig rg;
 
 	snprintf(run, sizeof(run), "%s-run", dir);
 	if (access(tocsind_prog, X_OK) != 0) {
@@ -1467,18 +1476,10 @@ daemon_phase(const struct config *cfg, const char *cpath, const char *dir,
 		(void)unlink(ycfg);
 		return;
 	}
-	if (nopen > npairs)
-		die("tocsind", "the fleet has fewer pairs than --open");
 	/* the journal ends two seconds ago: a restart after a short stop,
 	 * whose catch-up fires only what fell due meanwhile */
-	sc.snapshot_bytes = 0;
-	ev = make_edges(cfg, pairs, npairs, nopen, 1, clock_wall_ms() -
+	raised_journal(cfg, dir, pairs, npairs, nopen, clock_wall_ms() -
 	    (int64_t)nopen * STEP_MS - 2000);
-	rm_rf(dir);
-	rig_open(&rg, cfg, dir, &sc);
-	rig_run(&rg, ev, nopen);
-	rig_free(&rg);
-	xfree(ev);
 	report_header("tocsind: the daemon itself restarted on the same "
 	    "state (tocsind -c, every thread, its log read)");
 	daemon_once(dir, run, ycfg, "journal");
