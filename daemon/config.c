@@ -190,6 +190,7 @@ cfg_kafka_property(struct cfgkey_ctx *cx, yaml_node_t *kn, const char *key,
 		"acks", "request.required.acks",
 	};
 	struct cfg_kafka *k = arg;
+	struct kafka_prop *v;
 	const char *val;
 
 	if ((val = cfgkey_scalar(cx, vn, path)) == NULL)
@@ -202,19 +203,18 @@ cfg_kafka_property(struct cfgkey_ctx *cx, yaml_node_t *kn, const char *key,
 			return;
 		}
 	}
-	if (k->nproperties >= KAFKA_MAX_PROPS) {
+	if (k->client.nprops >= KAFKA_MAX_PROPS) {
 		cfgkey_error(cx, kn, path, "over %d properties",
 		    KAFKA_MAX_PROPS);
 		return;
 	}
-	k->properties = xreallocarray(k->properties, k->nproperties + 1,
-	    sizeof(*k->properties));
-	k->properties[k->nproperties].key = xstrdup(key);
-	k->properties[k->nproperties].value = xstrdup(val);
-	k->nproperties++;
-	/* the clients take them from here */
-	k->client.props = k->properties;
-	k->client.nprops = k->nproperties;
+	/* the clients' own list (kafka_config.props), strings owned here */
+	v = xreallocarray((void *)k->client.props, k->client.nprops + 1,
+	    sizeof(*v));
+	v[k->client.nprops].key = xstrdup(key);
+	v[k->client.nprops].value = xstrdup(val);
+	k->client.props = v;
+	k->client.nprops++;
 }
 
 static void
@@ -564,11 +564,11 @@ config_free_parts(struct config *cfg)
 		cfgkey_free(keys, &cfg->http);
 	}
 	sla_config_fini(&cfg->sla);
-	for (size_t i = 0; i < cfg->kafka.nproperties; i++) {
-		xfree((char *)cfg->kafka.properties[i].key);
-		xfree((char *)cfg->kafka.properties[i].value);
+	for (size_t i = 0; i < cfg->kafka.client.nprops; i++) {
+		xfree((char *)cfg->kafka.client.props[i].key);
+		xfree((char *)cfg->kafka.client.props[i].value);
 	}
-	xfree(cfg->kafka.properties);
+	xfree((void *)cfg->kafka.client.props);
 	fleet_free(cfg->fleet);
 	mbmap_free(cfg->mbmap);
 }

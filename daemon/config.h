@@ -75,11 +75,10 @@ struct cfg_modbus {
  */
 struct cfg_kafka {
 	struct kafka_config client;	/* first: kafka_settings' offsets;
-					 * its props/nprops are properties */
-	struct kafka_prop *properties;	/* passed through to librdkafka;
-					 * strings owned here, at most
-					 * KAFKA_MAX_PROPS (the loader says) */
-	size_t		 nproperties;
+					 * its props, the librdkafka
+					 * properties passed through (at most
+					 * KAFKA_MAX_PROPS: the loader says),
+					 * are owned here too */
 };
 
 /*

@@ -135,14 +135,13 @@ reload_restart_keys(const struct config *o, const struct config *n,
 	key_str(&kr, "kafka.changelog", ok->changelog, nk->changelog);
 	key_str(&kr, "kafka.correlator_group", ok->correlator_group,
 	    nk->correlator_group);
-	np = o->kafka.nproperties > n->kafka.nproperties ?
-	    o->kafka.nproperties : n->kafka.nproperties;
+	np = ok->nprops > nk->nprops ? ok->nprops : nk->nprops;
 	for (size_t i = 0; i < np; i++) {
 		char key[160];
-		const struct kafka_prop *a = i < o->kafka.nproperties ?
-		    &o->kafka.properties[i] : NULL;
-		const struct kafka_prop *b = i < n->kafka.nproperties ?
-		    &n->kafka.properties[i] : NULL;
+		const struct kafka_prop *a = i < ok->nprops ? &ok->props[i] :
+		    NULL;
+		const struct kafka_prop *b = i < nk->nprops ? &nk->props[i] :
+		    NULL;
 
 		snprintf(key, sizeof(key), "kafka.properties.%s",
 		    a != NULL ? a->key : b->key);
