@@ -228,7 +228,7 @@ journal_hdr_put(unsigned char *h, uint8_t type, const void *p, size_t n)
 
 /*
  * Checks the record whose header is h and payload p (n bytes, as the
- * header says).  0 or -EIO (journal_read: -EBADMSG).
+ * header says).  0 or -EBADMSG (a bad record, as journal_read says).
  */
 static int
 journal_hdr_check(const unsigned char *h, const void *p)
@@ -238,8 +238,8 @@ journal_hdr_check(const unsigned char *h, const void *p)
 	memcpy(&len, h, 4);
 	memcpy(&crc, h + 4, 4);
 	if (h[9] != 0 || h[10] != 0 || h[11] != 0)
-		return -EIO;
-	return journal_rec_crc(h[8], p, len) == crc ? 0 : -EIO;
+		return -EBADMSG;
+	return journal_rec_crc(h[8], p, len) == crc ? 0 : -EBADMSG;
 }
 
 static uint32_t
@@ -436,6 +436,7 @@ journal_scan_recs(void *arg)
 			sc->c->checked(sc->c->checked_arg, sc->j, &rec);
 	return rc;
 }
+
 /*
  * Checks segment i's records from byte off of it on; returns the length of
  * its whole, valid records (== size when it is all good) and says why it
@@ -1233,8 +1234,8 @@ journal_read(struct journal_reader *r, uint64_t limit,
 		/* journal_open() checked it: its CRC once is enough */
 		if (h[9] != 0 || h[10] != 0 || h[11] != 0)
 			return -EBADMSG;
-	} else if (journal_hdr_check(h, h + JOURNAL_HDR) < 0)
-		return -EBADMSG;
+	} else if ((rc = journal_hdr_check(h, h + JOURNAL_HDR)) < 0)
+		return rc;
 	rec->pos = r->pos;
 	rec->next = r->pos + JOURNAL_HDR + len;
 	rec->type = h[8];

@@ -61,6 +61,17 @@ put(struct journal *j, int i)
 	return journal_append(j, (uint8_t)(i % 7), p, n);
 }
 
+/* Writes s over the bytes of file path at off (a flipped byte). */
+static void
+poke(const char *path, off_t off, const char *s)
+{
+	int fd = open(path, O_RDWR);
+
+	cr_assert_geq(fd, 0, "%s", path);
+	cr_assert_eq(pwrite(fd, s, strlen(s), off), (ssize_t)strlen(s));
+	close(fd);
+}
+
 /* Reads records from pos and checks they are first, first+1, ...: the count. */
 static int
 check_from(struct journal *j, uint64_t pos, int first)
@@ -213,10 +224,7 @@ Test(journal, torn_and_corrupt_tails_are_cut, .init = mkdir_tmp,
 	journal_close(j);
 
 	/* a flipped bit in record 6: records 0-5 stay */
-	fd = open(path, O_RDWR);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(pwrite(fd, "X", 1, (off_t)pos[6] + 20), 1);
-	close(fd);
+	poke(path, (off_t)pos[6] + 20, "X");
 	j = open_j(0, &info);
 	cr_expect_eq(info.end, pos[6]);
 	cr_expect(strstr(info.why, "checksum") != NULL, "%s", info.why);
@@ -358,7 +366,6 @@ Test(journal, checked_hands_over_the_records_after_the_snapshot,
 	struct seen sn;
 	uint64_t pos[40], snap;
 	char path[128], err[256];
-	int fd;
 
 	for (int i = 0; i < 20; i++)
 		pos[i] = put(j, i);
@@ -383,10 +390,7 @@ Test(journal, checked_hands_over_the_records_after_the_snapshot,
 
 	/* a flipped bit in record 35: 20-34 handed over, the rest cut */
 	snprintf(path, sizeof(path), "%s/%016" PRIx64 ".jnl", dir, snap);
-	fd = open(path, O_RDWR);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(pwrite(fd, "X", 1, (off_t)(pos[35] - snap) + 20), 1);
-	close(fd);
+	poke(path, (off_t)(pos[35] - snap) + 20, "X");
 	memset(&sn, 0, sizeof(sn));
 	cr_assert_eq(journal_open(&j, &c, &info, err, sizeof(err)), 0, "%s",
 	    err);
@@ -426,7 +430,7 @@ Test(journal, trusted_reader_skips_only_what_open_checked, .init = mkdir_tmp,
 	struct journal_rec rec;
 	uint64_t pos[6];
 	char path[128];
-	int fd, n;
+	int n;
 
 	for (int i = 0; i < 3; i++)
 		pos[i] = put(j, i);
@@ -450,11 +454,8 @@ Test(journal, trusted_reader_skips_only_what_open_checked, .init = mkdir_tmp,
 	/* a bit flipped after open, in record 4 (written after open) and in
 	 * record 1 (checked at open) */
 	snprintf(path, sizeof(path), "%s/%016x.jnl", dir, 0);
-	fd = open(path, O_RDWR);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(pwrite(fd, "X", 1, (off_t)pos[4] + 20), 1);
-	cr_assert_eq(pwrite(fd, "X", 1, (off_t)pos[1] + 20), 1);
-	close(fd);
+	poke(path, (off_t)pos[4] + 20, "X");
+	poke(path, (off_t)pos[1] + 20, "X");
 	/* trusted: record 1 not checked again, record 4 refused */
 	r = journal_reader_new(j, 0);
 	journal_reader_trust_checked(r);
@@ -533,7 +534,6 @@ Test(journal, open_reads_records_across_its_mapped_windows,
 	unsigned char *p = malloc(BIG_N);
 	uint64_t pos[60];
 	char path[128], err[256];
-	int fd;
 
 	cr_assert_not_null(p);
 	cr_assert_not_null(bs.want);
@@ -549,10 +549,7 @@ Test(journal, open_reads_records_across_its_mapped_windows,
 
 	/* a flipped byte in record 50 (past 32 MiB): 0-49 stay */
 	snprintf(path, sizeof(path), "%s/%016x.jnl", dir, 0);
-	fd = open(path, O_RDWR);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(pwrite(fd, "X", 1, (off_t)pos[50] + 4000), 1);
-	close(fd);
+	poke(path, (off_t)pos[50] + 4000, "X");
 	memset(&bs, 0, sizeof(bs));
 	bs.want = p;
 	cr_assert_eq(journal_open(&j, &c, &info, err, sizeof(err)), 0, "%s",
@@ -686,16 +683,13 @@ Test(journal, a_snapshot_is_checked_after_use, .init = mkdir_tmp,
 	struct journal_info info;
 	struct journal *j = open_j(0, &info);
 	char path[128], err[256];
-	int ok = 0, fd;
+	int ok = 0;
 
 	put(j, 1);
 	cr_assert_eq(journal_snapshot(j, "state", 5), 0);
 	snprintf(path, sizeof(path), "%s/%016" PRIx64 ".snp", dir,
 	    journal_snapshot_pos(j));
-	fd = open(path, O_RDWR);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(pwrite(fd, "S", 1, 24), 1);	/* "State" */
-	close(fd);
+	poke(path, 24, "S");	/* "State" */
 	err[0] = '\0';
 	cr_expect_eq(journal_snapshot_use(j, use_state, &ok, err,
 	    sizeof(err)), -EIO);
