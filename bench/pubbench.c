@@ -50,7 +50,8 @@
  *            (journal_open: the read and the CRC check the restore's
  *            replay rides on), the longest shard's.
  *   tocsind  the same restart done by the daemon itself (the product as
- *            shipped: bench/pb_tocsind): a journal of N open incidents
+ *            shipped: bench/pb_tocsind, $TOCSIN_BUILD/tocsind, default
+ *            build/default): a journal of N open incidents
  *            ending two seconds before, tocsind -c on a copy of it (the
  *            default fleet's config, its state there, devices refusing on
  *            their 127.x addresses, HTTP on a free loopback port), each
@@ -1344,7 +1345,6 @@ static void
 restart_phase(const struct config *cfg, const char *dir,
     const struct pair *pairs, size_t npairs, size_t nopen)
 {
-
 	raised_journal(cfg, dir, pairs, npairs, nopen, T0);
 	report_header("restart: the shards restored at once, a thread each, "
 	    "as tocsind starts");
@@ -1357,14 +1357,13 @@ restart_phase(const struct config *cfg, const char *dir,
 
 /* ---- tocsind's own restart ---- */
 
-static char tocsind_prog[512];		/* beside this program's bench/ */
+static char tocsind_prog[512];		/* $TOCSIN_BUILD/tocsind */
 
 /*
  * The configuration tocsind runs on: cpath's, its one-line daemon section
  * replaced to put the state in dir (never snapshotting by itself), its
- * one-line modbus section by a
- * port nothing listens on (the devices' 127.x addresses refuse at once),
- * and HTTP on a free loopback port.  Written beside cpath, whose relative
+ * one-line modbus section by a port nothing listens on (the devices' 127.x
+ * addresses refuse at once), and HTTP on a free loopback port.  Written beside cpath, whose relative
  * paths (the inventory) it keeps.  0, or -1 when cpath's sections are not
  * one line each (a --config of another shape: the phase is skipped).
  */
@@ -1550,16 +1549,11 @@ main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	log_init(2, LOG_LVL_WARN);
-	{	/* BUILD/bench/pubbench -> BUILD/tocsind */
-		const char *b = strrchr(argv[0], '/');
-		int n = b ? (int)(b - argv[0]) : 0;
+	{	/* as cfgbench and the tests find it (bench/run.sh sets it) */
+		const char *b = getenv("TOCSIN_BUILD");
 
-		if (n >= 6 && strncmp(argv[0] + n - 6, "/bench", 6) == 0)
-			n -= 6;
-		else if (n == 5 && strncmp(argv[0], "bench", 5) == 0)
-			n = 0;
-		snprintf(tocsind_prog, sizeof(tocsind_prog), "%.*s%stocsind",
-		    n, argv[0], n ? "/" : "");
+		snprintf(tocsind_prog, sizeof(tocsind_prog), "%s/tocsind",
+		    b != NULL && *b != '\0' ? b : "build/default");
 	}
 	snprintf(buf, sizeof(buf), "mkdir -p '%s'", data);
 	if (system(buf) != 0)
