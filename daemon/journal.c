@@ -52,6 +52,11 @@ struct journal {
 	char		*buf;		/* records appended, not written */
 	size_t		 bufn, bufcap;
 	int		 lockfd;	/* dir/lock, flocked while open */
+	int		 pid_unwritten;	/* lockfd opened read-only: the pid
+					 * is written once the disk takes it */
+	uint64_t	 cut_to;	/* the last segment's length to cut it
+					 * to before writing, or UINT64_MAX */
+	int		 busy_said;	/* journal_ready() logged -EBUSY */
 };
 
 struct journal_reader {
@@ -258,6 +263,13 @@ journal_path(const struct journal *j, char *buf, size_t len, uint64_t pos,
     const char *ext)
 {
 	snprintf(buf, len, "%s/%016" PRIx64 ".%s", j->dir, pos, ext);
+}
+
+int
+journal_refusal(int e)
+{
+	return e == EROFS || e == EACCES || e == EPERM || e == ENOSPC ||
+	    e == EDQUOT || e == EFBIG;
 }
 
 static int
@@ -481,11 +493,13 @@ journal_load(struct journal *j, const struct journal_config *c,
 	char path[4096];
 	int fd, rerr;
 
-	if ((d = opendir(j->dir)) == NULL) {
+	/* a directory the disk refused to make holds nothing yet */
+	if ((d = opendir(j->dir)) == NULL && (errno != ENOENT ||
+	    info->refused == 0)) {
 		snprintf(err, errlen, "journal %s: %s", j->dir, strerror(errno));
 		return -errno;
 	}
-	while ((de = readdir(d)) != NULL) {
+	while (d != NULL && (de = readdir(d)) != NULL) {
 		if (journal_name_pos(de->d_name, "jnl", &pos) == 0) {
 			snprintf(path, sizeof(path), "%s/%s", j->dir, de->d_name);
 			if (stat(path, &st) == 0)
@@ -505,7 +519,8 @@ journal_load(struct journal *j, const struct journal_config *c,
 			close(fd);
 		}
 	}
-	closedir(d);
+	if (d != NULL)
+		closedir(d);
 	if (j->nsegs > 1)
 		qsort(j->segs, j->nsegs, sizeof(*j->segs), journal_seg_cmp);
 	atomic_store(&j->snap, snap);
@@ -544,9 +559,15 @@ journal_load(struct journal *j, const struct journal_config *c,
 		journal_drop_from(j, i + 1);
 		journal_path(j, path, sizeof(path), s->base, "jnl");
 		if (truncate(path, (off_t)good) < 0) {
-			snprintf(err, errlen, "journal %s: cut torn tail: %s",
-			    path, strerror(errno));
-			return -errno;
+			if (!journal_refusal(errno)) {
+				snprintf(err, errlen, "journal %s: cut torn "
+				    "tail: %s", path, strerror(errno));
+				return -errno;
+			}
+			/* cut before the first write (journal_ready);
+			 * nothing reads past good meanwhile */
+			info->refused = errno;
+			j->cut_to = good;
 		}
 		s->size = good;
 		break;
@@ -561,11 +582,15 @@ journal_load(struct journal *j, const struct journal_config *c,
 	if (j->nsegs == 0)
 		journal_seg_add(j, pos, 0);
 	size = j->segs[j->nsegs - 1].size;
-	j->wfd = journal_open_seg(j, j->segs[j->nsegs - 1].base,
-	    O_WRONLY | O_CREAT);
-	if (j->wfd < 0) {
-		snprintf(err, errlen, "journal %s: %s", j->dir, strerror(errno));
-		return -errno;
+	if (j->lockfd >= 0 && j->cut_to == UINT64_MAX &&
+	    (j->wfd = journal_open_seg(j, j->segs[j->nsegs - 1].base,
+	    O_WRONLY | O_CREAT)) < 0) {
+		if (!journal_refusal(errno)) {
+			snprintf(err, errlen, "journal %s: %s", j->dir,
+			    strerror(errno));
+			return -errno;
+		}
+		info->refused = errno;
 	}
 	j->written = j->segs[j->nsegs - 1].base + size;
 	atomic_store(&j->durable, j->written);
@@ -579,22 +604,62 @@ journal_load(struct journal *j, const struct journal_config *c,
 	return 0;
 }
 
+/* Writes the holder's pid into the lock file (for the message of a
+ * second process): 0 or -errno. */
+static int
+journal_lock_pid(struct journal *j)
+{
+	char path[4096], pid[24];
+	int fd = j->lockfd, n, rc = 0;
+
+	if (j->pid_unwritten) {
+		snprintf(path, sizeof(path), "%s/lock", j->dir);
+		if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+			return -errno;
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+		rc = errno ? -errno : -ENOSPC;
+	/* another descriptor of the file: closing it keeps the flock,
+	 * which belongs to lockfd's open file */
+	if (fd != j->lockfd)
+		close(fd);
+	if (rc == 0)
+		j->pid_unwritten = 0;
+	return rc;
+}
+
 /*
  * Takes the directory's lock (an exclusive flock on dir/lock, released by
  * the kernel when the process ends, kill -9 included): two processes
  * appending to one journal would interleave their records, and one cutting
  * a tail the other has mapped would kill it.  The holder's pid is in the
- * file for the message.  0, or -EBUSY (or -errno) with the reason in err.
+ * file for the message.  On a disk that refuses writes an existing lock
+ * file is opened read-only (a flock needs no write) and its pid written
+ * later; with no lock file at all there is nothing to lock yet: 1, and
+ * journal_ready() takes it once the disk takes writes.  0, 1, or -EBUSY
+ * (or -errno) with the reason in err.
  */
 static int
-journal_lock(struct journal *j, char *err, size_t errlen)
+journal_lock(struct journal *j, int *refused, char *err, size_t errlen)
 {
 	char path[4096], pid[24];
 	ssize_t n;
 	int fd, e;
 
 	snprintf(path, sizeof(path), "%s/lock", j->dir);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+	j->pid_unwritten = 0;
+	/* ENOENT after a refusal: the directory the disk refused to make */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0 &&
+	    (journal_refusal(e = errno) || (e == ENOENT && *refused))) {
+		if (*refused == 0)
+			*refused = e;
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 &&
+		    errno == ENOENT)
+			return 1;
+		j->pid_unwritten = 1;
+	}
+	if (fd < 0) {
 		e = errno;
 		snprintf(err, errlen, "journal %s: %s: %s", j->dir, path,
 		    strerror(e));
@@ -616,11 +681,49 @@ journal_lock(struct journal *j, char *err, size_t errlen)
 		    strerror(e));
 		return -e;
 	}
-	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
-		log_warnx("journal %s: could not write the lock's pid: %s",
-		    j->dir, strerror(errno));
 	j->lockfd = fd;
+	if (!j->pid_unwritten && (e = -journal_lock_pid(j)) != 0)
+		log_warnx("journal %s: could not write the lock's pid: %s",
+		    j->dir, strerror(e));
+	return 0;
+}
+
+/*
+ * Makes the journal writable: its directory, its lock, the cut of a torn
+ * tail the disk refused at open, the segment open for writing.  Each step
+ * is done once; journal_flush() calls it until it succeeds.  0, or -errno
+ * (the disk still refuses; -EBUSY: another process took the directory).
+ */
+static int
+journal_ready(struct journal *j)
+{
+	char path[4096], err[256];
+	struct journal_seg *last = &j->segs[j->nsegs - 1];
+	int rc, refused = 0;
+
+	if (j->wfd >= 0)
+		return 0;
+	if (mkdir(j->dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (j->lockfd < 0 && (rc = journal_lock(j, &refused, err,
+	    sizeof(err))) != 0) {
+		if (rc == -EBUSY && !j->busy_said) {
+			j->busy_said = 1;
+			log_warnx("%s", err);
+		}
+		return rc > 0 ? -refused : rc;
+	}
+	if (j->pid_unwritten)
+		(void)journal_lock_pid(j);	/* for a message only */
+	journal_path(j, path, sizeof(path), last->base, "jnl");
+	if (j->cut_to != UINT64_MAX) {
+		if (truncate(path, (off_t)j->cut_to) < 0 && errno != ENOENT)
+			return -errno;
+		j->cut_to = UINT64_MAX;
+	}
+	if ((j->wfd = journal_open_seg(j, last->base, O_WRONLY | O_CREAT)) < 0)
+		return -errno;
+	(void)journal_sync_dir(j);
 	return 0;
 }
 
@@ -633,16 +736,21 @@ journal_open(struct journal **jp, const struct journal_config *c,
 
 	memset(info, 0, sizeof(*info));
 	if (mkdir(c->dir, 0755) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "journal %s: %s", c->dir, strerror(errno));
-		return -errno;
+		if (!journal_refusal(errno)) {
+			snprintf(err, errlen, "journal %s: %s", c->dir,
+			    strerror(errno));
+			return -errno;
+		}
+		info->refused = errno;
 	}
 	j = xcalloc(1, sizeof(*j));
 	j->dir = xstrdup(c->dir);
 	j->segbytes = c->segment_bytes ? c->segment_bytes : JOURNAL_SEGMENT;
 	j->wfd = -1;
 	j->lockfd = -1;
+	j->cut_to = UINT64_MAX;
 	pthread_mutex_init(&j->mu, NULL);
-	if ((rc = journal_lock(j, err, errlen)) < 0 ||
+	if ((rc = journal_lock(j, &info->refused, err, errlen)) < 0 ||
 	    (rc = journal_load(j, c, info, err, errlen)) < 0) {
 		journal_close(j);
 		return rc;
@@ -759,6 +867,8 @@ journal_flush(struct journal *j, int sync)
 	uint64_t off;
 	int rc;
 
+	if ((rc = journal_ready(j)) < 0)
+		return rc;
 	while (done < j->bufn) {
 		off = j->written - j->segs[j->nsegs - 1].base;
 		if (off >= j->segbytes) {

@@ -67,6 +67,11 @@ struct journal_info {
 	uint64_t	 snapshot;	/* position the snapshot covers, or 0 */
 	uint64_t	 cut;		/* bytes cut off the tail (torn/corrupt) */
 	char		 why[160];	/* why, when cut > 0 */
+	int		 refused;	/* the errno of a disk that refuses
+					 * writes (read-only, full): what is
+					 * there was read and the journal is
+					 * open; journal_flush() fails until
+					 * the disk takes writes.  0: writable */
 };
 
 /* One record, as a reader or the writer's undo sees it. */
@@ -78,13 +83,25 @@ struct journal_rec {
 	uint32_t	 n;		/* payload bytes */
 };
 
+/*
+ * Whether errno e says the disk will not take a write now but may later: a
+ * read-only mount, a full disk or quota, a file or directory the process
+ * may not write (docs/journal.md "A disk that refuses").
+ */
+int	 journal_refusal(int e);
+
 /* CRC-32C (Castagnoli), SSE4.2 when the CPU has it; for tests too. */
 uint32_t journal_crc32c(uint32_t crc, const void *p, size_t n);
 
 /*
  * Opens (creating if needed) the journal in c->dir, checks and repairs its
- * tail, and fills *info.  Returns 0, or -errno with a reason in err (the
- * directory cannot be made or read, a segment cannot be opened).
+ * tail, and fills *info.  A disk that refuses writes (read-only, full, not
+ * permitted) does not fail it: what the directory holds is read, and
+ * info->refused says why writes will wait; the cut of a torn tail, the
+ * lock's pid and the segment to write are then made by the first
+ * journal_flush() the disk takes.  Returns 0, or -errno with a reason in
+ * err (the directory cannot be read, a segment cannot be opened, another
+ * process holds the lock: -EBUSY).
  */
 int	 journal_open(struct journal **jp, const struct journal_config *c,
 	    struct journal_info *info, char *err, size_t errlen);

@@ -1443,10 +1443,15 @@ live_restore(struct live *lv)
 	int64_t now = live_now_ms(lv);
 	int rc, status = -1;
 
+	/* a disk that refuses writes is no reason not to start: the
+	 * journals restore what is there and hold their records */
 	if ((rc = live_mkdirs(d->state_dir)) < 0) {
-		log_error("start failed: state_dir=%s: %s", d->state_dir,
-		    strerror(-rc));
-		return -1;
+		if (!journal_refusal(-rc)) {
+			log_error("start failed: state_dir=%s: %s",
+			    d->state_dir, strerror(-rc));
+			return -1;
+		}
+		log_warnx("state_dir=%s: %s", d->state_dir, strerror(-rc));
 	}
 	sc = xcalloc(lv->nshards, sizeof(*sc));
 	engines = xcalloc(lv->nshards, sizeof(*engines));
@@ -1618,10 +1623,9 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	publish_attach(lv.pub, fidx, lv.out);
 	/* the monthly report's input: state_dir/history/closed-YYYY-MM.jsonl */
 	snprintf(err, sizeof(err), "%s/history", cfg->daemon.state_dir);
-	if (mkdir(err, 0755) < 0 && errno != EEXIST) {
-		log_error("start failed: %s: %s", err, strerror(errno));
-		goto err_router;
-	}
+	if (mkdir(err, 0755) < 0 && errno != EEXIST)
+		log_warnx("%s: %s (the history sink makes it when it can)",
+		    err, strerror(errno));
 	snprintf(hpath, sizeof(hpath), "%s/history/closed",
 	    cfg->daemon.state_dir);
 	memset(&fsc, 0, sizeof(fsc));

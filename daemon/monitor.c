@@ -137,7 +137,8 @@ monitor_health(const struct stats_view *v, uint64_t max_sink_lag,
 			    s->at_ms == 0 ? "yet" : "for over 5 s");
 		if (s->at_ms != 0 && !s->ss.healthy)
 			reason(reasons, "shard %u: journal writes refused "
-			    "(disk full or failing); %llu bytes held", i,
+			    "(disk full, read-only or failing); %llu bytes "
+			    "held", i,
 			    (unsigned long long)s->ss.held_bytes);
 		json_array_append_new(shards, json_pack("{s:i, s:I, s:b, s:b}",
 		    "shard", (int)i, "age_ms", (json_int_t)sa, "alive", alive,

@@ -331,6 +331,23 @@ store_notify(struct store *st)
 	}
 }
 
+/* A write the disk refused (rc): counted, and logged when it begins and
+ * every STORE_LOG_MS after; the records stay in the journal's buffer. */
+static void
+store_refused(struct store *st, int rc, int64_t now)
+{
+	ring_add_relaxed(&st->n_errors, 1);
+	atomic_store(&st->held, journal_buffered(st->j));
+	if (atomic_exchange(&st->healthy, 0) ||
+	    now - st->last_err_log >= STORE_LOG_MS) {
+		st->last_err_log = now;
+		log_warnx("journal shard=%u: write failed: %s; %zu bytes held "
+		    "in memory (limit %u), retried every %d ms", st->shard,
+		    strerror(-rc), journal_buffered(st->j), STORE_BUFFER_MAX,
+		    STORE_RETRY_MS);
+	}
+}
+
 /* Writes, and syncs when due.  0, or -errno (records kept). */
 static int
 store_flush(struct store *st, int idle)
@@ -345,17 +362,7 @@ store_flush(struct store *st, int idle)
 	    now - st->last_sync >= (int64_t)st->c.fsync_ms;
 	rc = journal_flush(st->j, sync);
 	if (rc < 0) {
-		ring_add_relaxed(&st->n_errors, 1);
-		atomic_store(&st->held, journal_buffered(st->j));
-		if (atomic_exchange(&st->healthy, 0) ||
-		    now - st->last_err_log >= STORE_LOG_MS) {
-			st->last_err_log = now;
-			log_warnx("journal shard=%u: write failed: %s; %zu "
-			    "bytes held in memory (limit %u), retried every "
-			    "%d ms", st->shard, strerror(-rc),
-			    journal_buffered(st->j), STORE_BUFFER_MAX,
-			    STORE_RETRY_MS);
-		}
+		store_refused(st, rc, now);
 		return rc;
 	}
 	if (!atomic_exchange(&st->healthy, 1))
@@ -602,9 +609,21 @@ store_attach(struct store *st, void (*checked)(void *, struct journal *,
 	if ((rc = journal_open(&st->j, &jc, &info, err, errlen)) < 0)
 		return rc;
 	if (info.cut > 0)
-		log_warnx("journal shard=%u: cut %" PRIu64 " bytes off the "
+		log_warnx("journal shard=%u: %s %" PRIu64 " bytes off the "
 		    "tail: %s (a crash mid-write; everything before it is "
-		    "kept)", st->shard, info.cut, info.why);
+		    "kept)", st->shard, info.refused ? "cutting, once the "
+		    "disk takes writes," : "cut", info.cut, info.why);
+	if (info.refused) {
+		/* restored from what is there; the records wait in memory
+		 * as they do for a disk that refuses later (store_flush) */
+		atomic_store(&st->healthy, 0);
+		st->last_err_log = clock_mono_ms();
+		log_warnx("journal shard=%u: %s cannot be written: %s; "
+		    "restoring from what it holds, correlating on, records "
+		    "held in memory (limit %u) and retried every %d ms",
+		    st->shard, st->c.dir, strerror(info.refused),
+		    STORE_BUFFER_MAX, STORE_RETRY_MS);
+	}
 	st->notified = journal_durable(st->j);
 	return 0;
 }
@@ -920,11 +939,16 @@ store_rs_finish(struct store_rs *rs, int64_t now, char *err, size_t errlen)
 		if (st->events == before)
 			journal_undo(st->j, st->in_pos);
 	}
-	if ((rc = journal_flush(st->j, 1)) < 0) {
+	/* a disk that refuses keeps the records (store_flush: logged,
+	 * counted, retried by the shard); only another process holding
+	 * the directory stops the start */
+	if ((rc = journal_flush(st->j, 1)) == -EBUSY) {
 		snprintf(err, errlen, "journal shard %u: %s", st->shard,
 		    strerror(-rc));
 		return rc;
 	}
+	if (rc < 0)
+		store_refused(st, rc, clock_mono_ms());
 	st->notified = journal_durable(st->j);
 	st->restore_us = (uint64_t)(clock_mono_us() - rs->t0);
 	return 0;

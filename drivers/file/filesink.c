@@ -164,7 +164,8 @@ static int
 filesink_month(struct filesink *s, int64_t at)
 {
 	int64_t days = at >= 0 ? at / 86400000 : -((-at + 86399999) / 86400000);
-	char path[4096];
+	char path[4096], dir[4096];
+	const char *slash;
 	unsigned m, d;
 	int y, fd;
 
@@ -175,6 +176,14 @@ filesink_month(struct filesink *s, int64_t at)
 		return -EAGAIN;
 	snprintf(path, sizeof(path), "%s-%04d-%02u.jsonl", s->prefix, y, m);
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == ENOENT && (slash = strrchr(s->prefix, '/'))) {
+		/* its directory, when the disk refused it at start */
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - s->prefix),
+		    s->prefix);
+		if (mkdir(dir, 0755) == 0 || errno == EEXIST)
+			fd = open(path, O_WRONLY | O_APPEND | O_CREAT |
+			    O_CLOEXEC, 0644);
+	}
 	if (fd < 0) {
 		log_warn("filesink history %s", path);
 		return -errno;

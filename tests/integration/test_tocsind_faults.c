@@ -2,7 +2,8 @@
  * test_tocsind_faults.c - tocsind through the faults its neighbours have
  * (suite tocsind_faults): Redis stopped and started again empty, the
  * Kafka broker frozen (SIGSTOP) and killed and restarted, tocsind itself
- * killed with SIGKILL over and over, its disk refusing journal writes.
+ * killed with SIGKILL over and over, its disk refusing journal writes or
+ * read-only when it starts.
  *
  * Every test runs a storm: 90 devices over 30 sites in 4 areas at
  * 127.X.S.D, where nothing listens, with comm_loss_misses 1, so 90
@@ -29,6 +30,7 @@
 
 #include <jansson.h>
 
+#include "tests/support/httpfix.h"
 #include "tests/support/kbroker.h"
 #include "tests/support/proc.h"
 #include "tests/support/pubfix.h"
@@ -662,6 +664,107 @@ Test(tocsind_faults, tocsind_kill9_loop, .fini = fx_fini, .timeout = 300)
  * the stop nothing is held and the file has every event, seq from 1 with
  * no gap.
  */
+/*
+ * /healthz of run's daemon until it says want ("ok" or "unhealthy") with
+ * needle among its reasons (or none); fails with the last answer.
+ */
+static void
+fx_wait_health(int run, const char *want, const char *needle, int ms)
+{
+	char name[32], path[128];
+	struct httpfix_resp r;
+	int64_t end = tenv_mono_ms() + ms;
+	int port;
+
+	snprintf(name, sizeof(name), "tocsind.%d.err", run);
+	fx_path(name, path, sizeof(path));
+	port = httpfix_port_from_log(path, 10000);
+	cr_assert_gt(port, 0, "no http port in %s", path);
+	for (;;) {
+		char status[40];
+		int ok;
+
+		memset(&r, 0, sizeof(r));
+		(void)httpfix_do(port, "GET", "/healthz", NULL, NULL, &r);
+		snprintf(status, sizeof(status), "\"status\":\"%s\"", want);
+		ok = r.body != NULL && strstr(r.body, status) != NULL &&
+		    (needle == NULL || strstr(r.body, needle) != NULL);
+		if (ok) {
+			httpfix_free(&r);
+			return;
+		}
+		fx_alive("waiting for /healthz");
+		cr_assert_lt(tenv_mono_ms(), end, "/healthz not %s%s%s in %d "
+		    "ms: %s", want, needle ? " with " : "", needle ? needle : "",
+		    ms, r.body ? r.body : "(no answer)");
+		httpfix_free(&r);
+		usleep(100000);
+	}
+}
+
+/*
+ * The state directory read-only when tocsind starts (a read-only bind
+ * mount of it, in a mount namespace of the daemon's own): it restores
+ * what is there, says it cannot write, correlates on with /healthz
+ * unhealthy; once the mount is writable again (nsenter) it writes, and
+ * every event reaches the file with seq contiguous.  Root only (the mount
+ * namespace): skipped otherwise.
+ */
+Test(tocsind_faults, state_dir_read_only_at_start_then_writable,
+    .fini = fx_fini, .timeout = 180)
+{
+	char state[128], cmd[512], *log;
+	char *ro[] = { "unshare", "-m", "sh", "-c", "mount --bind \"$0\" "
+	    "\"$0\" && mount -o remount,bind,ro \"$0\" && exec \"$@\"",
+	    state, NULL };
+	json_t *last, *evs;
+	int run, kept;
+	size_t before;
+	char why[256];
+
+	log = pubfix_sh("unshare -m true && echo can", 10000);
+	if (strstr(log, "can") == NULL) {
+		free(log);
+		cr_skip_test("no mount namespace here (unshare -m): needs root");
+	}
+	free(log);
+	fx_init(7, 0, 0, 2);
+	fx_path("state", state, sizeof(state));
+	/* a first run leaves open incidents in the journal */
+	run = fx_daemon(NULL);
+	fx_wait_events(MIN_EVENTS / 2, 60000);
+	free(fx_stop_clean());
+	before = fx_file_count();
+
+	run = fx_daemon(ro);
+	fx_wait_log(run, "journal shard=0: ", 30000);
+	fx_wait_log(run, "cannot be written: Read-only file system", 30000);
+	fx_wait_log(run, " start version=", 30000);
+	fx_wait_health(run, "unhealthy", "shard 0: journal writes refused",
+	    15000);
+	fx_storm_for(3000);	/* refused, and alive */
+	snprintf(cmd, sizeof(cmd), "nsenter -t %d -m mount -o remount,bind,rw "
+	    "'%s' && echo writable", (int)F.daemon, state);
+	log = pubfix_sh(cmd, 10000);
+	cr_assert(strstr(log, "writable") != NULL, "nsenter failed: %s", log);
+	free(log);
+	fx_wait_log(run, "journal shard=0: writing again", 15000);
+	fx_wait_log(run, "journal shard=1: writing again", 15000);
+	fx_wait_health(run, "ok", NULL, 15000);
+	fx_storm_for(2000);
+	log = fx_stop_clean();
+	cr_expect_geq(pubfix_stop_counter(log, "journal_errors"), 1, "%s", log);
+	evs = fx_file();
+	cr_expect_eq(pubfix_dedup(evs, &last, &kept, why, sizeof(why)), 0,
+	    "the file: %s", why);
+	cr_expect_geq(kept, MIN_EVENTS);
+	cr_expect_gt(json_array_size(evs), before, "the second run's events "
+	    "(%zu lines before it)", before);
+	json_decref(last);
+	json_decref(evs);
+	free(log);
+}
+
 Test(tocsind_faults, journal_disk_refuses_then_recovers, .fini = fx_fini,
     .timeout = 180)
 {

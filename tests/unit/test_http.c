@@ -472,8 +472,8 @@ Test(monitor, health_names_every_reason)
 	cr_assert_eq(health(&v, 0, why, sizeof(why)), 503);
 	cr_assert_str_eq(why, "poller: the poll thread has not reported for "
 	    "over 5 s;shard 0: no heartbeat for over 5 s;shard 1: journal "
-	    "writes refused (disk full or failing); 0 bytes held;sink redis: "
-	    "not reachable or not writable;");
+	    "writes refused (disk full, read-only or failing); 0 bytes held;"
+	    "sink redis: not reachable or not writable;");
 	v.phase = STATS_STOPPING;
 	cr_assert_eq(health(&v, 0, why, sizeof(why)), 503);
 	cr_assert(strncmp(why, "daemon is stopping;", 19) == 0, "%s", why);

@@ -2,8 +2,8 @@
  * test_journal.c - the journal: records come back whole and in order across
  * segments, readers never see what is not synced, a torn or corrupt tail is
  * cut back to the last whole record on open, a disk that refuses keeps the
- * buffer and loses nothing, snapshots and trimming keep it bounded, and the
- * checksum is CRC-32C.
+ * buffer and loses nothing (a read-only one at open too), snapshots and
+ * trimming keep it bounded, and the checksum is CRC-32C.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -699,5 +701,120 @@ Test(journal, a_snapshot_is_checked_after_use, .init = mkdir_tmp,
 	cr_expect_eq(journal_snapshot_use(j, use_state, &ok, err,
 	    sizeof(err)), -EINVAL);
 	cr_expect_str_eq(err, "refused by use");
+	journal_close(j);
+}
+
+/*
+ * Mounts a tmpfs of its own on dir in a mount namespace of this test's
+ * process (root only: the test skips without), so that the disk can be
+ * made read-only and writable again under a journal.
+ */
+static void
+private_tmpfs(void)
+{
+	if (unshare(CLONE_NEWNS) != 0)
+		cr_skip_test("no mount namespace (%s): needs root",
+		    strerror(errno));
+	cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0,
+	    "%s", strerror(errno));
+	cr_assert_eq(mount("tmpfs", dir, "tmpfs", 0, "size=16m"), 0, "%s",
+	    strerror(errno));
+}
+
+static void
+umount_rm_tmp(void)
+{
+	(void)umount2(dir, MNT_DETACH);
+	rm_tmp();
+}
+
+static void
+set_ro(int ro)
+{
+	cr_assert_eq(mount("tmpfs", dir, "tmpfs", MS_REMOUNT |
+	    (ro ? MS_RDONLY : 0), "size=16m"), 0, "%s", strerror(errno));
+}
+
+/*
+ * A read-only disk at open: what is there is read, torn tail and all; the
+ * journal opens, says why it cannot write, keeps what is appended, and
+ * once the disk takes writes it cuts the tail, takes the lock's pid and
+ * writes everything, as a disk that refuses later would.  A directory the
+ * disk refused to make opens empty and is made then.
+ */
+Test(journal, a_read_only_disk_opens_and_writes_once_writable,
+    .init = mkdir_tmp, .fini = umount_rm_tmp)
+{
+	struct journal_config c = { .dir = NULL };
+	struct journal_info info;
+	struct journal *j;
+	char sub[128], fresh[128], path[160], err[256], text[32];
+	uint64_t pos[10], end;
+	int fd;
+	ssize_t n;
+
+	private_tmpfs();
+	snprintf(sub, sizeof(sub), "%s/shard-0", dir);
+	snprintf(fresh, sizeof(fresh), "%s/shard-1", dir);
+	c.dir = sub;
+	cr_assert_eq(journal_open(&j, &c, &info, err, sizeof(err)), 0, "%s",
+	    err);
+	for (int i = 0; i < 10; i++)
+		pos[i] = put(j, i);
+	cr_assert_eq(journal_flush(j, 1), 0);
+	end = journal_written(j);
+	journal_close(j);
+	snprintf(path, sizeof(path), "%s/%016x.jnl", sub, 0);
+	cr_assert_eq(truncate(path, (off_t)end - 3), 0, "torn");
+
+	set_ro(1);
+	cr_assert_eq(journal_open(&j, &c, &info, err, sizeof(err)), 0, "%s",
+	    err);
+	cr_expect_eq(info.refused, EROFS);
+	cr_expect_eq(info.end, pos[9]);
+	cr_expect_eq(info.cut, end - 3 - pos[9], "what will be cut");
+	cr_expect_eq(check_from(j, 0, 0), 9, "read from the read-only disk");
+	put(j, 9);
+	cr_expect_eq(journal_flush(j, 1), -EROFS);
+	cr_expect_eq(journal_flush(j, 1), -EROFS, "still refused");
+	cr_expect_eq(journal_snapshot(j, "state", 5), -EROFS);
+	cr_expect_gt(journal_buffered(j), 0, "the record is kept");
+	cr_expect_eq(journal_written(j), pos[9]);
+
+	set_ro(0);
+	cr_assert_eq(journal_flush(j, 1), 0);
+	cr_expect_eq(journal_buffered(j), 0);
+	cr_expect_eq(check_from(j, 0, 0), 10);
+	snprintf(path, sizeof(path), "%s/lock", sub);
+	fd = open(path, O_RDONLY);
+	cr_assert_geq(fd, 0);
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	cr_expect_eq(atol(text), (long)getpid(), "the lock's pid: %s", text);
+	journal_close(j);
+	cr_assert_eq(journal_open(&j, &c, &info, err, sizeof(err)), 0, "%s",
+	    err);
+	cr_expect_eq(info.refused, 0);
+	cr_expect_eq(info.cut, 0, "cut before the write: %s", info.why);
+	cr_expect_eq(check_from(j, 0, 0), 10);
+	journal_close(j);
+
+	/* a journal the read-only disk would not let be made */
+	set_ro(1);
+	c.dir = fresh;
+	cr_assert_eq(journal_open(&j, &c, &info, err, sizeof(err)), 0, "%s",
+	    err);
+	cr_expect_eq(info.refused, EROFS);
+	cr_expect_eq(info.end, 0);
+	put(j, 0);
+	cr_expect_eq(journal_flush(j, 1), -EROFS);
+	set_ro(0);
+	cr_assert_eq(journal_flush(j, 1), 0);
+	journal_close(j);
+	cr_assert_eq(journal_open(&j, &c, &info, err, sizeof(err)), 0, "%s",
+	    err);
+	cr_expect_eq(info.refused, 0);
+	cr_expect_eq(check_from(j, 0, 0), 1);
 	journal_close(j);
 }
