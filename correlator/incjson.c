@@ -259,6 +259,8 @@ ij_sla(struct incjson_buf *b, const struct corr_event *ev)
 		IJ_KBOOL(b, ",\"paused\":", v.paused);
 		IJ_KBOOL(b, ",\"met\":", v.met);
 		IJ_KBOOL(b, ",\"breached\":", v.breached);
+		IJ_LIT(b, ",\"warnings\":");
+		ij_u64(b, v.warnings);
 		IJ_LIT(b, "}");
 	}
 	IJ_LIT(b, "},\"escalation_level\":");

@@ -885,4 +885,7 @@ sla_clock_view(const struct sla_engine *e, const struct sla_incident *inc,
 	v->met = c->state == SLA_CLOCK_STOPPED && !v->breached;
 	v->has_deadline = c->state != SLA_CLOCK_IDLE && (!paused || v->breached);
 	v->deadline_ms = v->has_deadline ? c->deadline_ms : 0;
+	if (c->state != SLA_CLOCK_IDLE)
+		v->warnings = (uint8_t)__builtin_popcount(c->fired &
+		    ((1u << e->cfg->nwarnings) - 1));
 }

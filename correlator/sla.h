@@ -250,6 +250,8 @@ struct sla_clock_view {
 	uint8_t		 paused;
 	uint8_t		 met;		/* stopped before its deadline */
 	uint8_t		 breached;	/* used >= duration */
+	uint8_t		 warnings;	/* warning marks passed (0 .. the
+					 * configured sla.warnings) */
 };
 void	 sla_clock_view(const struct sla_engine *e, const struct sla_incident *inc,
 	    enum sla_clock_kind k, int64_t now, struct sla_clock_view *v);

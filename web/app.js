@@ -15,7 +15,6 @@
 (function () {
   'use strict';
 
-  var WARN = [0.5, 0.8];          /* sla.warnings defaults (docs/sla.md) */
   var POLL_MS = 1000;             /* snapshot period without the stream */
   var WATCHDOG_MS = 2000;         /* /readyz probe when the stream is quiet */
   var REMIND_MS = 30000;          /* sound again while unacknowledged */
@@ -142,9 +141,16 @@
     if (c.paused) return { cls: 'f-paused', frac: 0.5, text: name + ': paused' };
     if (c.state !== 'running' || !c.deadline) return { cls: 'f-idle', frac: 0, text: name + ': not started' };
     var d = ms(c.deadline), st = clockStart(i, name), left = d - now(), frac;
-    if (st != null && d > st) frac = (now() - st) / (d - st);
+    /* the budget's used share where the wall clock is the clock's own
+     * (left within the budget); else, on a working-day calendar, the
+     * share of the span from its start to the deadline */
+    if (c.budget_ms > 0 && left <= c.budget_ms) frac = 1 - left / c.budget_ms;
+    else if (st != null && d > st) frac = (now() - st) / (d - st);
     else frac = left <= 0 ? 1 : 0;
-    var cls = left <= 0 ? 'f-breach' : frac >= WARN[1] ? 'f-warn2' : frac >= WARN[0] ? 'f-warn1' : 'f-ok';
+    /* the colour is the engine's: the warnings its sla_warning events
+     * passed (sla.warnings, whatever the configuration says) */
+    var w = c.warnings || 0;
+    var cls = left <= 0 ? 'f-breach' : w >= 2 ? 'f-warn2' : w >= 1 ? 'f-warn1' : 'f-ok';
     return {
       cls: cls, frac: Math.max(0, Math.min(1, frac)),
       text: name + (left <= 0 ? ': breached ' + dur(left) + ' ago' : ': ' + dur(left) + ' left')

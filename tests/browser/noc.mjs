@@ -201,6 +201,32 @@ async function main() {
     await shot(A, 'order');
   }
 
+  /* the clock bars change colour at the configured warnings (5 %, 10 %
+   * here), as the engine's sla_warning events say, not at 50/80 %: T1's
+   * premium 2 m ack bar is orange by 12 s while under half full; T2's
+   * 1 h one is still plain */
+  {
+    const bar = (site) => A.evaluate((s) => {
+      const tr = [...document.querySelectorAll('#rows tr.row')].find((r) => r.dataset.site === s);
+      const b = tr && tr.querySelector('.bar');
+      return b ? { cls: b.className, width: parseFloat(b.firstChild.style.width) } : null;
+    }, site);
+    const t1 = await until(async () => { const b = await bar('T1'); return b && /f-warn2/.test(b.cls) ? b : null; }, 20000, 100);
+    const t2 = await bar('T2');
+    const row = (await rows(A)).find((r) => r.site === 'T1');
+    const ackWarnings = async () => {
+      const r = row ? await api('/api/v1/incidents/' + row.id) : null;
+      return r && r.body && r.body.incident ? ((r.body.incident.clocks || {}).ack || {}).warnings : undefined;
+    };
+    const w = (await until(async () => (await ackWarnings()) === 2 ? 2 : null, 3000, 100)) || await ackWarnings();
+    if (!t1) check('bars', 'fail', `T1's ack bar not orange in 20 s: ${JSON.stringify(await bar('T1'))}`);
+    else if (!(t1.width < 50)) check('bars', 'fail', `T1's ack bar orange only at ${t1.width} % full`);
+    else if (!t2 || !/f-ok/.test(t2.cls)) check('bars', 'fail', `T2's ack bar: ${JSON.stringify(t2)}`);
+    else if (w !== 2) check('bars', 'fail', `GET /api/v1/incidents/${row && row.id}: ack warnings ${w}`);
+    else check('bars', 'ok', `T1's ack bar orange at ${t1.width} % full (warnings 5 %, 10 %; the API says ack.warnings 2), T2's plain at ${t2.width} %`);
+    await shot(A, 'bars');
+  }
+
   /* 4. the storm: one area row that expands to its sites */
   {
     const rs = await rows(A);

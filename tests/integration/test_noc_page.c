@@ -15,7 +15,9 @@
  * The fleet: T1 (north, premium tenant), T2 (south), E1-E3 (east), one
  * rectifier each on devsim at 127.0.Y.1-5 (this test's loopback block,
  * docs/testing.md); a storm is 3 MAINS_FAIL sites of an area in a
- * minute.  devsim starts first (so no device is ever lost: no COMM_LOSS
+ * minute; the SLA warnings are at 5 % and 10 % (T1's premium 2 m ack
+ * clock warns at 6 s and 12 s), not the defaults, so the page's bars
+ * must follow the configuration.  devsim starts first (so no device is ever lost: no COMM_LOSS
  * incidents), then tocsind, then the browser; the scenario, from devsim's
  * ready line: T1 fails at 10 s (the page is up by then; the check times
  * the red row from devsim's log line of the fault), T2 at 11 s, E1-E3 at
@@ -149,7 +151,7 @@ setup(void)
 		    "host: %s4}\n"
 		    "  - {id: E3-rect, site: E3, profile: rectifier, "
 		    "host: %s5}\n"
-		    "sla:\n  clocks:\n"
+		    "sla:\n  warnings: [0.05, 0.1]\n  clocks:\n"
 		    "    - {clock: ack, tier: premium, duration: 2m}\n"
 		    "    - {clock: ack, tier: standard, duration: 1h}\n"
 		    "    - {clock: arrive, duration: 2h}\n"

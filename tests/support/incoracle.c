@@ -28,12 +28,13 @@ incoracle_clocks(const struct sla_engine *e, const struct sla_incident *inc,
 
 		sla_clock_view(e, inc, (enum sla_clock_kind)k, now, &v);
 		utc_format(v.deadline_ms, ts);
-		c = json_pack("{s:s, s:o, s:I, s:I, s:b, s:b, s:b}",
+		c = json_pack("{s:s, s:o, s:I, s:I, s:b, s:b, s:b, s:i}",
 		    "state", states[v.state],
 		    "deadline", v.has_deadline ? json_string(ts) : json_null(),
 		    "budget_ms", (json_int_t)v.duration_ms,
 		    "remaining_ms", (json_int_t)v.remaining_ms,
-		    "paused", v.paused, "met", v.met, "breached", v.breached);
+		    "paused", v.paused, "met", v.met, "breached", v.breached,
+		    "warnings", (int)v.warnings);
 		json_object_set_new(o, names[k], c);
 	}
 	return o;
