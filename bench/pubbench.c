@@ -733,6 +733,22 @@ copy_dir(const char *from, const char *to)
 }
 
 /*
+ * Writes out the file system holding path (syncfs, untimed): a journal a
+ * daemon restarts on is on disk, so the fdatasync its start ends with
+ * must not pay for the writeback of a copy made a moment before (25-30 ms
+ * of the 0.19 s restore from a 441 MB journal, measured).
+ */
+static void
+sync_fs(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || syncfs(fd) != 0)
+		die("syncfs", path);
+	close(fd);
+}
+
+/*
  * The pump + Redis sink until every record is done, over a copy of the
  * journals in jdir: the pump trims what its sink has done, and every run
  * must find the whole journal.
@@ -1403,7 +1419,7 @@ daemon_config(const char *cpath, const char *dir, char *out, size_t len)
  * names) in turn, reps times, the page cache warm.  A copy each time: a
  * start writes to the journal (what came due while it was down, and the
  * open incidents' states for the sinks' resync, ~1 KB each), so every run
- * starts from the same bytes.  The target's figure is the restore_ms
+ * starts from the same bytes, written out before it starts (sync_fs).  The target's figure is the restore_ms
  * tocsind logs (its store_open_all, threads and all); the whole start is
  * beside it.
  */
@@ -1428,6 +1444,7 @@ daemon_once(const char *dir, const char *run, const char *ycfg,
 		meas_end(&m);
 		series_add(&rd, &m);
 		copy_dir(dir, run);
+		sync_fs(run);
 		if (pb_tocsind_start(tocsind_prog, ycfg, 180, &st, err,
 		    sizeof(err)) != 0)
 			die("tocsind", err);
