@@ -939,7 +939,7 @@ store_rs_finish(struct store_rs *rs, int64_t now, char *err, size_t errlen)
 		if (st->events == before)
 			journal_undo(st->j, st->in_pos);
 	}
-	/* a disk that refuses keeps the records (store_flush: logged,
+	/* a disk that refuses keeps the records (store_refused: logged,
 	 * counted, retried by the shard); only another process holding
 	 * the directory stops the start */
 	if ((rc = journal_flush(st->j, 1)) == -EBUSY) {
