@@ -664,6 +664,34 @@ Test(tocsind_faults, tocsind_kill9_loop, .fini = fx_fini, .timeout = 300)
  * the stop nothing is held and the file has every event, seq from 1 with
  * no gap.
  */
+/* Runs cmd (10 s at most) and fails unless its output has word. */
+static void
+fx_sh_says(const char *cmd, const char *word)
+{
+	char *out = pubfix_sh(cmd, 10000);
+
+	cr_assert(strstr(out, word) != NULL, "%s: %s", cmd, out);
+	free(out);
+}
+
+/*
+ * After a fault and a clean stop: the file as a consumer reads it, no gap,
+ * at least MIN_EVENTS distinct events (*kept).  Returns the events (a new
+ * reference).
+ */
+static json_t *
+fx_file_whole(int *kept)
+{
+	json_t *evs = fx_file(), *last;
+	char why[256];
+
+	cr_expect_eq(pubfix_dedup(evs, &last, kept, why, sizeof(why)), 0,
+	    "the file: %s", why);
+	cr_expect_geq(*kept, MIN_EVENTS);
+	json_decref(last);
+	return evs;
+}
+
 /*
  * /healthz of run's daemon until it says want ("ok" or "unhealthy") with
  * needle among its reasons (or none); fails with the last answer.
@@ -717,10 +745,9 @@ Test(tocsind_faults, state_dir_read_only_at_start_then_writable,
 	char *ro[] = { "unshare", "-m", "sh", "-c", "mount --bind \"$0\" "
 	    "\"$0\" && mount -o remount,bind,ro \"$0\" && exec \"$@\"",
 	    state, NULL };
-	json_t *last, *evs;
+	json_t *evs;
 	int run, kept;
 	size_t before;
-	char why[256];
 
 	log = pubfix_sh("unshare -m true && echo can", 10000);
 	if (strstr(log, "can") == NULL) {
@@ -745,22 +772,16 @@ Test(tocsind_faults, state_dir_read_only_at_start_then_writable,
 	fx_storm_for(3000);	/* refused, and alive */
 	snprintf(cmd, sizeof(cmd), "nsenter -t %d -m mount -o remount,bind,rw "
 	    "'%s' && echo writable", (int)F.daemon, state);
-	log = pubfix_sh(cmd, 10000);
-	cr_assert(strstr(log, "writable") != NULL, "nsenter failed: %s", log);
-	free(log);
+	fx_sh_says(cmd, "writable");
 	fx_wait_log(run, "journal shard=0: writing again", 15000);
 	fx_wait_log(run, "journal shard=1: writing again", 15000);
 	fx_wait_health(run, "ok", NULL, 15000);
 	fx_storm_for(2000);
 	log = fx_stop_clean();
 	cr_expect_geq(pubfix_stop_counter(log, "journal_errors"), 1, "%s", log);
-	evs = fx_file();
-	cr_expect_eq(pubfix_dedup(evs, &last, &kept, why, sizeof(why)), 0,
-	    "the file: %s", why);
-	cr_expect_geq(kept, MIN_EVENTS);
+	evs = fx_file_whole(&kept);
 	cr_expect_gt(json_array_size(evs), before, "the second run's events "
 	    "(%zu lines before it)", before);
-	json_decref(last);
 	json_decref(evs);
 	free(log);
 }
@@ -771,9 +792,8 @@ Test(tocsind_faults, journal_disk_refuses_then_recovers, .fini = fx_fini,
 	char *const limit[] = { "prlimit", "--fsize=262144:unlimited", "--",
 	    NULL };
 	char cmd[128], *log;
-	json_t *last, *evs;
+	json_t *evs;
 	int run, kept;
-	char why[256];
 
 	fx_init(5, 0, 0, 1);
 	run = fx_daemon(limit);
@@ -782,20 +802,14 @@ Test(tocsind_faults, journal_disk_refuses_then_recovers, .fini = fx_fini,
 	fx_storm_for(3000);	/* refused, and alive */
 	snprintf(cmd, sizeof(cmd), "prlimit --pid %d --fsize=unlimited && "
 	    "echo lifted", (int)F.daemon);
-	log = pubfix_sh(cmd, 10000);
-	cr_assert(strstr(log, "lifted") != NULL, "prlimit --pid failed");
-	free(log);
+	fx_sh_says(cmd, "lifted");
 	fx_wait_log(run, "journal shard=0: writing again", 15000);
 	fx_storm_for(2000);
 	log = fx_stop_clean();
 	cr_expect_geq(pubfix_stop_counter(log, "journal_errors"), 1, "%s", log);
-	evs = fx_file();
-	cr_expect_eq(pubfix_dedup(evs, &last, &kept, why, sizeof(why)), 0,
-	    "the file: %s", why);
+	evs = fx_file_whole(&kept);
 	cr_expect_eq(kept, pubfix_stop_counter(log, "incident_events"),
 	    "the file has %d of the run's events:\n%s", kept, log);
-	cr_expect_geq(kept, MIN_EVENTS);
-	json_decref(last);
 	json_decref(evs);
 	free(log);
 }

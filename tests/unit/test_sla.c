@@ -320,6 +320,17 @@ Test(sla, warnings_and_full_ladder_on_one_jump)
 	sla_close(&eng, &inc);
 }
 
+/* The engine advanced to t, then clock k's view of inc at t: warnings. */
+static unsigned
+warnings_at(struct sla_incident *inc, enum sla_clock_kind k, int64_t t)
+{
+	struct sla_clock_view v;
+
+	sla_advance(&eng, t);
+	sla_clock_view(&eng, inc, k, t, &v);
+	return v.warnings;
+}
+
 /*
  * The view says how many warnings a clock has passed, as its events did
  * (the NOC page colours its bars by it): none before the first, one at
@@ -329,29 +340,22 @@ Test(sla, view_counts_the_warnings_passed)
 {
 	struct sla_incident inc;
 	struct sla_params p = params(TIER_STANDARD, SEV_MAJOR, REGION_A, 0);
-	struct sla_clock_view v;
 	const char *why;
 
 	cr_assert_eq(sla_open(&eng, &inc, T0, &p), 0);
-	sla_advance(&eng, T0 + 30 * MIN - 1);
-	sla_clock_view(&eng, &inc, SLA_ACK, T0 + 30 * MIN - 1, &v);
-	cr_expect_eq(v.warnings, 0);
-	sla_advance(&eng, T0 + 30 * MIN);
-	sla_clock_view(&eng, &inc, SLA_ACK, T0 + 30 * MIN, &v);
-	cr_expect_eq(v.warnings, 1, "at the 50 %% mark");
-	sla_advance(&eng, T0 + 48 * MIN);
-	sla_clock_view(&eng, &inc, SLA_ACK, T0 + 48 * MIN, &v);
-	cr_expect_eq(v.warnings, 2, "at the 80 %% mark");
-	cr_expect_eq(v.breached, 0);
-	sla_clock_view(&eng, &inc, SLA_ARRIVE, T0 + 48 * MIN, &v);
-	cr_expect_eq(v.warnings, 0, "arrive waits for the dispatch");
+	cr_expect_eq(warnings_at(&inc, SLA_ACK, T0 + 30 * MIN - 1), 0);
+	cr_expect_eq(warnings_at(&inc, SLA_ACK, T0 + 30 * MIN), 1,
+	    "at the 50 %% mark");
+	cr_expect_eq(warnings_at(&inc, SLA_ACK, T0 + 48 * MIN), 2,
+	    "at the 80 %% mark");
+	cr_expect_eq(warnings_at(&inc, SLA_ARRIVE, T0 + 48 * MIN), 0,
+	    "arrive waits for the dispatch");
 	cr_assert_eq(sla_step(&eng, &inc, SLA_STEP_ACK, T0 + 50 * MIN, &why), 0);
-	sla_advance(&eng, T0 + 3 * H);
-	sla_clock_view(&eng, &inc, SLA_ACK, T0 + 3 * H, &v);
-	cr_expect_eq(v.warnings, 2, "kept once stopped");
-	cr_expect_eq(v.met, 1);
-	sla_clock_view(&eng, &inc, SLA_RESOLVE, T0 + 3 * H, &v);
-	cr_expect_eq(v.warnings, 0, "resolve's first is at 4 h");
+	cr_expect_eq(warnings_at(&inc, SLA_ACK, T0 + 3 * H), 2,
+	    "kept once stopped");
+	cr_expect_eq(warnings_at(&inc, SLA_RESOLVE, T0 + 3 * H), 0,
+	    "resolve's first is at 4 h");
+	cr_expect_eq(warnings_at(&inc, SLA_RESOLVE, T0 + 4 * H), 1);
 	sla_close(&eng, &inc);
 }
 
