@@ -2432,13 +2432,48 @@ corr_engine_save_incident(const struct corr_engine *e, const char *id,
 	return corr_snap_write(e, CORR_SNAP_ONE, inc, out, outlen);
 }
 
+/* Puts a load holds back, to make at once (corr_snap_flush). */
+struct corr_snap_puts {
+	struct u64map_slot *v;
+	size_t		 n, cap;
+};
+
 struct corr_snapr {
 	struct snapbuf_rd r;
 	uint32_t version;	/* of the snapshot being read */
 	uint32_t nnames;
 	uint8_t	*kinds;		/* per name: enum fleet_kind */
 	uint32_t *idx;		/* its index in this fleet, or FLEET_NONE */
+	struct corr_snap_puts incs, alarms;	/* e->incidents', e->alarms' */
 };
+
+static void
+corr_snap_put(struct corr_snap_puts *p, uint64_t key, void *val)
+{
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 256;
+		p->v = xreallocarray(p->v, p->cap, sizeof(*p->v));
+	}
+	p->v[p->n].key = key;
+	p->v[p->n].val = val;
+	p->n++;
+}
+
+/*
+ * Makes the puts held back: the incidents' and alarms' maps are only put
+ * to while a snapshot is read (nothing gets from them before the read
+ * ends), so the load holds their puts and makes them in one batch each,
+ * in table order (u64map_put_batch).  Flushed before anything that needs
+ * the maps whole: the free of a dropped incident, the read's end (a
+ * failure's too: corr_engine_free() then finds every incident read).
+ */
+static void
+corr_snap_flush(struct corr_engine *e, struct corr_snapr *sr)
+{
+	u64map_put_batch(&e->incidents, sr->incs.v, sr->incs.n);
+	u64map_put_batch(&e->alarms, sr->alarms.v, sr->alarms.n);
+	sr->incs.n = sr->alarms.n = 0;
+}
 
 enum { CORR_REF_OK, CORR_REF_UNKNOWN };
 
@@ -2653,7 +2688,8 @@ corr_snap_load_alarms(struct corr_engine *e, struct corr_snapr *sr,
 		if (i == root)
 			inc->root = a;
 		if (mapped)
-			u64map_put(&e->alarms, corr_akey(a->device, a->code), a);
+			corr_snap_put(&sr->alarms, corr_akey(a->device,
+			    a->code), a);
 	}
 	return 0;
 }
@@ -2689,9 +2725,10 @@ corr_snap_load_related(struct corr_snapr *sr, struct corr_incident *inc)
 
 /*
  * Reads one incident (numbers strictly after *prev) into the engine.
- * Returns 0 (kept, or dropped and counted) or -1.  The incident is in the
- * incidents map from its first field on, every array consistent with its
- * count and its clocks' timers idle, so a failure halfway leaves it for
+ * Returns 0 (kept, or dropped and counted) or -1.  The incident is put to
+ * the incidents map from its first field on (held in sr until the read
+ * ends: corr_snap_flush), every array consistent with its count and its
+ * clocks' timers idle, so a failure halfway leaves it for
  * corr_engine_free().  A kept incident joins its site's list (loaded in
  * number order, so the list is newest first as the engine keeps it) and
  * its running clocks wait in rq for their slots.
@@ -2716,7 +2753,7 @@ corr_snap_load_inc(struct corr_engine *e, struct corr_snapr *sr,
 	inc = xcalloc(1, sizeof(*inc));
 	inc->num = num;
 	inc->site = inc->area = FLEET_NONE;
-	u64map_put(&e->incidents, num, inc);
+	corr_snap_put(&sr->incs, num, inc);
 	corr_id_format(inc->id, sizeof(inc->id), e->cc.id_prefix, e->shard, num);
 	inc->seq = snapbuf_get_u64(r);
 	inc->opened_at = snapbuf_get_time(r);
@@ -2790,6 +2827,7 @@ corr_snap_load_inc(struct corr_engine *e, struct corr_snapr *sr,
 	if (drop) {
 		e->st.snap_dropped_incidents++;
 		e->st.snap_dropped_alarms += inc->nalarms + dropped;
+		corr_snap_flush(e, sr);
 		corr_inc_free(e, inc);
 		return 0;
 	}
@@ -2939,6 +2977,8 @@ corr_snap_load_head(struct corr_engine *e, struct corr_snapr *sr, int part)
 {
 	struct snapbuf_rd *r = &sr->r;
 	char magic[sizeof(CORR_SNAP_MAGIC)], *prefix = NULL;
+	const char **names;
+	uint32_t *lens;
 	uint64_t stats[CORR_NSTATS], next_num;
 	uint32_t version, shard, nstats, next_maint;
 	int64_t now;
@@ -2985,20 +3025,28 @@ corr_snap_load_head(struct corr_engine *e, struct corr_snapr *sr, int part)
 		return -1;
 	sr->kinds = xcalloc(sr->nnames ? sr->nnames : 1, sizeof(*sr->kinds));
 	sr->idx = xcalloc(sr->nnames ? sr->nnames : 1, sizeof(*sr->idx));
+	/* the names in place, then looked up together (fleet_find_many) */
+	names = xcalloc(sr->nnames ? sr->nnames : 1, sizeof(*names));
+	lens = xcalloc(sr->nnames ? sr->nnames : 1, sizeof(*lens));
 	for (uint32_t i = 0; i < sr->nnames; i++) {
 		uint8_t k = snapbuf_get_u8(r);
-		char *name;
 
 		if (snapbuf_ok(r) == 0 && k != FLEET_SITE && k != FLEET_DEVICE &&
-		    k != FLEET_AREA && k != FLEET_CODE)
-			return snapbuf_fail(r, "unknown fleet name kind");
-		if (snapbuf_get_str(r, CORR_SNAP_NAME_MAX, 0, &name) != 0)
-			return -1;
+		    k != FLEET_AREA && k != FLEET_CODE) {
+			snapbuf_fail(r, "unknown fleet name kind");
+			break;
+		}
+		if ((names[i] = snapbuf_get_strview(r, CORR_SNAP_NAME_MAX,
+		    &lens[i])) == NULL)
+			break;
 		sr->kinds[i] = k;
-		sr->idx[i] = fleet_find(e->fleet, (enum fleet_kind)k, name);
-		xfree(name);
 	}
-	return 0;
+	if (snapbuf_ok(r) == 0)
+		fleet_find_many(e->fleet, sr->kinds, names, lens, sr->nnames,
+		    sr->idx);
+	xfree(names);
+	xfree(lens);
+	return snapbuf_ok(r);
 }
 
 /* The incident numbered num if it is held and not of kind k. */
@@ -3024,14 +3072,20 @@ corr_snap_finish(struct corr_engine *e, struct snapbuf_rd *r)
 	uint64_t k;
 	void *p;
 
+	/* one pass: each incident is a cache miss here */
 	e->st.live_alarms = 0;
 	while (u64map_next(&e->incidents, &pos, NULL, &p)) {
-		struct corr_incident *si = p;
+		struct corr_incident *si = p, *ai;
 
 		e->st.live_alarms += si->nalarms;
-		if (si->area_num != 0 && (si->kind != CORR_KIND_SITE ||
-		    corr_snap_not(e, si->area_num, CORR_KIND_AREA)))
+		if (si->area_num == 0)
+			continue;
+		if (si->kind != CORR_KIND_SITE ||
+		    corr_snap_not(e, si->area_num, CORR_KIND_AREA))
 			return snapbuf_fail(r, "area link to a site incident");
+		if (si->nactive > 0 &&
+		    (ai = u64map_get(&e->incidents, si->area_num)) != NULL)
+			ai->nactive++;
 	}
 	for (pos = 0; u64map_next(&e->areas, &pos, &k, &p); ) {
 		const struct corr_area_rt *ar = p;
@@ -3042,13 +3096,6 @@ corr_snap_finish(struct corr_engine *e, struct snapbuf_rd *r)
 			if (corr_snap_not(e, ar->ents[i].num, CORR_KIND_SITE))
 				return snapbuf_fail(r,
 				    "storm entry names an area incident");
-	}
-	for (pos = 0; u64map_next(&e->incidents, &pos, NULL, &p); ) {
-		struct corr_incident *si = p, *ai;
-
-		if (si->nactive > 0 && si->area_num != 0 &&
-		    (ai = u64map_get(&e->incidents, si->area_num)) != NULL)
-			ai->nactive++;
 	}
 	e->st.live_incidents = e->incidents.used;
 	return 0;
@@ -3106,11 +3153,14 @@ corr_snap_read(struct corr_engine *e, const void *p, size_t len, int part,
 	if (snapbuf_ok(&sr.r) == 0)
 		rc = 0;
 out:
+	corr_snap_flush(e, &sr);
 	if (rc != 0)
 		snprintf(err, errlen, "snapshot: %s at byte %zu",
 		    sr.r.err != NULL ? sr.r.err : "corrupt", sr.r.erroff);
 	xfree(sr.kinds);
 	xfree(sr.idx);
+	xfree(sr.incs.v);
+	xfree(sr.alarms.v);
 	return rc;
 }
 

@@ -186,6 +186,15 @@ unsigned fleet_area_shard_n(const void *name, size_t len, unsigned n);
  * when absent.  O(1). */
 uint32_t fleet_find(const struct fleet *f, enum fleet_kind kind,
 	    const char *id);
+/*
+ * fleet_find() of n ids at once: ids[i] is lens[i] bytes (not
+ * NUL-terminated) of kind kinds[i] (each a valid enum fleet_kind), its
+ * index or FLEET_NONE in out[i].  Faster per id than fleet_find() for a
+ * table of many (the look-ups' cache misses overlap).
+ */
+void	 fleet_find_many(const struct fleet *f, const uint8_t *kinds,
+	    const char *const *ids, const uint32_t *lens, size_t n,
+	    uint32_t *out);
 /* Index of a point in a profile by name, or FLEET_NONE. */
 uint32_t fleet_find_point(const struct fleet_profile *p, const char *name);
 

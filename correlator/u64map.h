@@ -39,6 +39,14 @@ void	 u64map_put(struct u64map *m, uint64_t key, void *val);
  * every doubling's, each entry hashed once).
  */
 void	 u64map_reserve(struct u64map *m, size_t n);
+/*
+ * Stores the n (key, val) pairs of v as n u64map_put() in their order
+ * would (a later pair with a key wins), inserting them in the order of
+ * their place in the table: a loader's thousands of puts then walk the
+ * table once instead of each missing the cache (u64map.c).
+ */
+void	 u64map_put_batch(struct u64map *m, const struct u64map_slot *v,
+	    size_t n);
 /* Removes key; returns its value or NULL if it was absent. */
 void	*u64map_del(struct u64map *m, uint64_t key);
 
