@@ -54,9 +54,9 @@ struct journal {
 	int		 lockfd;	/* dir/lock, flocked while open */
 	int		 pid_unwritten;	/* lockfd opened read-only: the pid
 					 * is written once the disk takes it */
-	uint64_t	 cut_to;	/* the last segment's length to cut it
-					 * to before writing, or UINT64_MAX */
-	int		 busy_said;	/* journal_ready() logged -EBUSY */
+	uint64_t	 cut_base;	/* a torn segment journal_ready() cuts */
+	uint64_t	 cut_to;	/* to this length, or UINT64_MAX */
+	int		 busy_said;	/* journal_flush() logged -EBUSY */
 };
 
 struct journal_reader {
@@ -495,9 +495,9 @@ journal_load(struct journal *j, const struct journal_config *c,
 	char path[4096];
 	int fd, rerr;
 
-	/* a directory the disk refused to make holds nothing yet */
-	if ((d = opendir(j->dir)) == NULL && (errno != ENOENT ||
-	    info->refused == 0)) {
+	/* missing: the disk refused to make it (journal_open), so it holds
+	 * nothing yet */
+	if ((d = opendir(j->dir)) == NULL && errno != ENOENT) {
 		snprintf(err, errlen, "journal %s: %s", j->dir, strerror(errno));
 		return -errno;
 	}
@@ -559,18 +559,10 @@ journal_load(struct journal *j, const struct journal_config *c,
 		for (size_t k = i + 1; k < j->nsegs; k++)
 			info->cut += j->segs[k].size;
 		journal_drop_from(j, i + 1);
-		journal_path(j, path, sizeof(path), s->base, "jnl");
-		if (truncate(path, (off_t)good) < 0) {
-			if (!journal_refusal(errno)) {
-				snprintf(err, errlen, "journal %s: cut torn "
-				    "tail: %s", path, strerror(errno));
-				return -errno;
-			}
-			/* cut before the first write (journal_ready);
-			 * nothing reads past good meanwhile */
-			info->refused = errno;
-			j->cut_to = good;
-		}
+		/* cut by journal_ready(), the first write; nothing reads
+		 * past good meanwhile */
+		j->cut_base = s->base;
+		j->cut_to = good;
 		s->size = good;
 		break;
 	}
@@ -584,16 +576,6 @@ journal_load(struct journal *j, const struct journal_config *c,
 	if (j->nsegs == 0)
 		journal_seg_add(j, pos, 0);
 	size = j->segs[j->nsegs - 1].size;
-	if (j->lockfd >= 0 && j->cut_to == UINT64_MAX &&
-	    (j->wfd = journal_open_seg(j, j->segs[j->nsegs - 1].base,
-	    O_WRONLY | O_CREAT)) < 0) {
-		if (!journal_refusal(errno)) {
-			snprintf(err, errlen, "journal %s: %s", j->dir,
-			    strerror(errno));
-			return -errno;
-		}
-		info->refused = errno;
-	}
 	j->written = j->segs[j->nsegs - 1].base + size;
 	atomic_store(&j->durable, j->written);
 	info->start = j->segs[0].base;
@@ -638,12 +620,11 @@ journal_lock_pid(struct journal *j)
  * a tail the other has mapped would kill it.  The holder's pid is in the
  * file for the message.  On a disk that refuses writes an existing lock
  * file is opened read-only (a flock needs no write) and its pid written
- * later; with no lock file at all there is nothing to lock yet: 1, and
- * journal_ready() takes it once the disk takes writes.  0, 1, or -EBUSY
- * (or -errno) with the reason in err.
+ * later (journal_ready).  0, or -EBUSY (or -errno: the disk's refusal to
+ * make the file, ENOENT without the directory) with the reason in err.
  */
 static int
-journal_lock(struct journal *j, int *refused, char *err, size_t errlen)
+journal_lock(struct journal *j, char *err, size_t errlen)
 {
 	char path[4096], pid[24];
 	ssize_t n;
@@ -651,14 +632,13 @@ journal_lock(struct journal *j, int *refused, char *err, size_t errlen)
 
 	snprintf(path, sizeof(path), "%s/lock", j->dir);
 	j->pid_unwritten = 0;
-	/* ENOENT after a refusal: the directory the disk refused to make */
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0 &&
-	    (journal_refusal(e = errno) || (e == ENOENT && *refused))) {
-		if (*refused == 0)
-			*refused = e;
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 &&
-		    errno == ENOENT)
-			return 1;
+	    journal_refusal(e = errno)) {
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+			snprintf(err, errlen, "journal %s: %s: %s", j->dir,
+			    path, strerror(e));
+			return -e;
+		}
 		j->pid_unwritten = 1;
 	}
 	if (fd < 0) {
@@ -691,40 +671,46 @@ journal_lock(struct journal *j, int *refused, char *err, size_t errlen)
 }
 
 /*
- * Makes the journal writable: its directory, its lock, the cut of a torn
- * tail the disk refused at open, the segment open for writing.  Each step
- * is done once; journal_flush() calls it until it succeeds.  0, or -errno
- * (the disk still refuses; -EBUSY: another process took the directory).
+ * Makes the journal writable, each step once: its directory, its lock
+ * (and the lock's pid), the cut of a torn tail journal_load() found, the
+ * last segment open for writing.  journal_open() ends with it, and
+ * journal_flush() begins with it until it succeeds.  0, or -errno with
+ * the reason in err (journal_refusal(): the disk still refuses; -EBUSY:
+ * another process took the directory).
  */
 static int
-journal_ready(struct journal *j)
+journal_ready(struct journal *j, char *err, size_t errlen)
 {
-	char path[4096], err[256];
-	struct journal_seg *last = &j->segs[j->nsegs - 1];
-	int rc, refused = 0;
+	char path[4096];
+	uint64_t base = j->segs[j->nsegs - 1].base;
+	int rc;
 
 	if (j->wfd >= 0)
 		return 0;
-	if (mkdir(j->dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	if (j->lockfd < 0 && (rc = journal_lock(j, &refused, err,
-	    sizeof(err))) != 0) {
-		if (rc == -EBUSY && !j->busy_said) {
-			j->busy_said = 1;
-			log_warnx("%s", err);
-		}
-		return rc > 0 ? -refused : rc;
+	if (mkdir(j->dir, 0755) < 0 && errno != EEXIST) {
+		rc = -errno;
+		snprintf(err, errlen, "journal %s: %s", j->dir, strerror(-rc));
+		return rc;
 	}
+	if (j->lockfd < 0 && (rc = journal_lock(j, err, errlen)) < 0)
+		return rc;
 	if (j->pid_unwritten)
 		(void)journal_lock_pid(j);	/* for a message only */
-	journal_path(j, path, sizeof(path), last->base, "jnl");
 	if (j->cut_to != UINT64_MAX) {
-		if (truncate(path, (off_t)j->cut_to) < 0 && errno != ENOENT)
-			return -errno;
+		journal_path(j, path, sizeof(path), j->cut_base, "jnl");
+		if (truncate(path, (off_t)j->cut_to) < 0 && errno != ENOENT) {
+			rc = -errno;
+			snprintf(err, errlen, "journal %s: cut torn tail: %s",
+			    path, strerror(-rc));
+			return rc;
+		}
 		j->cut_to = UINT64_MAX;
 	}
-	if ((j->wfd = journal_open_seg(j, last->base, O_WRONLY | O_CREAT)) < 0)
-		return -errno;
+	if ((j->wfd = journal_open_seg(j, base, O_WRONLY | O_CREAT)) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "journal %s: %s", j->dir, strerror(-rc));
+		return rc;
+	}
 	(void)journal_sync_dir(j);
 	return 0;
 }
@@ -737,13 +723,10 @@ journal_open(struct journal **jp, const struct journal_config *c,
 	int rc;
 
 	memset(info, 0, sizeof(*info));
-	if (mkdir(c->dir, 0755) < 0 && errno != EEXIST) {
-		if (!journal_refusal(errno)) {
-			snprintf(err, errlen, "journal %s: %s", c->dir,
-			    strerror(errno));
-			return -errno;
-		}
-		info->refused = errno;
+	if (mkdir(c->dir, 0755) < 0 && errno != EEXIST &&
+	    !journal_refusal(errno)) {
+		snprintf(err, errlen, "journal %s: %s", c->dir, strerror(errno));
+		return -errno;
 	}
 	j = xcalloc(1, sizeof(*j));
 	j->dir = xstrdup(c->dir);
@@ -752,13 +735,22 @@ journal_open(struct journal **jp, const struct journal_config *c,
 	j->lockfd = -1;
 	j->cut_to = UINT64_MAX;
 	pthread_mutex_init(&j->mu, NULL);
-	if ((rc = journal_lock(j, &info->refused, err, errlen)) < 0 ||
-	    (rc = journal_load(j, c, info, err, errlen)) < 0) {
-		journal_close(j);
-		return rc;
+	/* the lock before the journal is read, unless the disk refuses to
+	 * make it (or the directory): then journal_ready() takes it */
+	if (((rc = journal_lock(j, err, errlen)) < 0 && rc != -ENOENT &&
+	    !journal_refusal(-rc)) ||
+	    (rc = journal_load(j, c, info, err, errlen)) < 0)
+		goto fail;
+	if ((rc = journal_ready(j, err, errlen)) < 0) {
+		if (!journal_refusal(-rc))
+			goto fail;
+		info->refused = -rc;
 	}
 	*jp = j;
 	return 0;
+fail:
+	journal_close(j);
+	return rc;
 }
 
 void
@@ -867,10 +859,16 @@ journal_flush(struct journal *j, int sync)
 	struct journal_seg *last;
 	size_t done = 0, chunk;
 	uint64_t off;
+	char err[512];
 	int rc;
 
-	if ((rc = journal_ready(j)) < 0)
+	if ((rc = journal_ready(j, err, sizeof(err))) < 0) {
+		if (rc == -EBUSY && !j->busy_said) {
+			j->busy_said = 1;
+			log_warnx("%s", err);
+		}
 		return rc;
+	}
 	while (done < j->bufn) {
 		off = j->written - j->segs[j->nsegs - 1].base;
 		if (off >= j->segbytes) {
