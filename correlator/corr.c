@@ -3129,9 +3129,7 @@ corr_snap_read(struct corr_engine *e, const void *p, size_t len, int part,
 	n = snapbuf_get_count(&sr.r, 60);
 	if (part && n != 1 && snapbuf_ok(&sr.r) == 0)
 		snapbuf_fail(&sr.r, "an incident record without one incident");
-	/* every incident is mapped, and a site incident maps its root */
-	u64map_reserve(&e->incidents, e->incidents.used + n);
-	u64map_reserve(&e->alarms, e->alarms.used + n);
+	/* the maps grow once, at the flush (u64map_put_batch reserves) */
 	for (uint32_t i = 0; i < n; i++)
 		if (corr_snap_load_inc(e, &sr, prev, rq) != 0)
 			goto out;
