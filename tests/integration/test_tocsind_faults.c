@@ -656,14 +656,6 @@ Test(tocsind_faults, tocsind_kill9_loop, .fini = fx_fini, .timeout = 300)
 	}
 }
 
-/*
- * tocsind runs with a 256 KiB file-size limit (RLIMIT_FSIZE, one shard
- * so the journal is the largest file): its journal's writes fail with
- * EFBIG (SIGXFSZ ignored); it keeps running and says so.  The limit is
- * lifted on the running process (prlimit --pid): it writes again, and at
- * the stop nothing is held and the file has every event, seq from 1 with
- * no gap.
- */
 /* Runs cmd (10 s at most) and fails unless its output has word. */
 static void
 fx_sh_says(const char *cmd, const char *word)
@@ -692,42 +684,20 @@ fx_file_whole(int *kept)
 	return evs;
 }
 
-/*
- * /healthz of run's daemon until it says want ("ok" or "unhealthy") with
- * needle among its reasons (or none); fails with the last answer.
- */
+/* /healthz of run's daemon until it answers want with needle (or any);
+ * fails with its last answer, and at once if tocsind exited. */
 static void
-fx_wait_health(int run, const char *want, const char *needle, int ms)
+fx_wait_health(int run, int want, const char *needle, int ms)
 {
 	char name[32], path[128];
-	struct httpfix_resp r;
-	int64_t end = tenv_mono_ms() + ms;
 	int port;
 
 	snprintf(name, sizeof(name), "tocsind.%d.err", run);
 	fx_path(name, path, sizeof(path));
 	port = httpfix_port_from_log(path, 10000);
 	cr_assert_gt(port, 0, "no http port in %s", path);
-	for (;;) {
-		char status[40];
-		int ok;
-
-		memset(&r, 0, sizeof(r));
-		(void)httpfix_do(port, "GET", "/healthz", NULL, NULL, &r);
-		snprintf(status, sizeof(status), "\"status\":\"%s\"", want);
-		ok = r.body != NULL && strstr(r.body, status) != NULL &&
-		    (needle == NULL || strstr(r.body, needle) != NULL);
-		if (ok) {
-			httpfix_free(&r);
-			return;
-		}
-		fx_alive("waiting for /healthz");
-		cr_assert_lt(tenv_mono_ms(), end, "/healthz not %s%s%s in %d "
-		    "ms: %s", want, needle ? " with " : "", needle ? needle : "",
-		    ms, r.body ? r.body : "(no answer)");
-		httpfix_free(&r);
-		usleep(100000);
-	}
+	fx_alive("before /healthz");
+	free(httpfix_health_until(port, want, needle, ms));
 }
 
 /*
@@ -767,15 +737,14 @@ Test(tocsind_faults, state_dir_read_only_at_start_then_writable,
 	fx_wait_log(run, "journal shard=0: ", 30000);
 	fx_wait_log(run, "cannot be written: Read-only file system", 30000);
 	fx_wait_log(run, " start version=", 30000);
-	fx_wait_health(run, "unhealthy", "shard 0: journal writes refused",
-	    15000);
+	fx_wait_health(run, 503, "shard 0: journal writes refused", 15000);
 	fx_storm_for(3000);	/* refused, and alive */
 	snprintf(cmd, sizeof(cmd), "nsenter -t %d -m mount -o remount,bind,rw "
 	    "'%s' && echo writable", (int)F.daemon, state);
 	fx_sh_says(cmd, "writable");
 	fx_wait_log(run, "journal shard=0: writing again", 15000);
 	fx_wait_log(run, "journal shard=1: writing again", 15000);
-	fx_wait_health(run, "ok", NULL, 15000);
+	fx_wait_health(run, 200, NULL, 15000);
 	fx_storm_for(2000);
 	log = fx_stop_clean();
 	cr_expect_geq(pubfix_stop_counter(log, "journal_errors"), 1, "%s", log);
@@ -786,6 +755,14 @@ Test(tocsind_faults, state_dir_read_only_at_start_then_writable,
 	free(log);
 }
 
+/*
+ * tocsind runs with a 256 KiB file-size limit (RLIMIT_FSIZE, one shard
+ * so the journal is the largest file): its journal's writes fail with
+ * EFBIG (SIGXFSZ ignored); it keeps running and says so.  The limit is
+ * lifted on the running process (prlimit --pid): it writes again, and at
+ * the stop nothing is held and the file has every event, seq from 1 with
+ * no gap.
+ */
 Test(tocsind_faults, journal_disk_refuses_then_recovers, .fini = fx_fini,
     .timeout = 180)
 {

@@ -105,33 +105,11 @@ daemon_up(void)
 	dfix_up(&E.d, "t.yaml", 10000, 15000);
 }
 
-/*
- * Polls /healthz until its status is want and, if needle, a reason holds
- * it; returns the last body (malloc'd).
- */
+/* Polls /healthz until want (and needle): the last body (malloc'd). */
 static char *
 health_until(int want, const char *needle, int ms)
 {
-	int64_t end = tenv_mono_ms() + ms;
-	struct httpfix_resp r;
-	char *body;
-
-	for (;;) {
-		int st = httpfix_do(E.d.port, "GET", "/healthz", NULL, NULL,
-		    &r);
-		int ok = st == want && (needle == NULL ||
-		    strstr(r.body, needle) != NULL);
-
-		if (ok || tenv_mono_ms() >= end) {
-			body = strdup(r.body);
-			httpfix_free(&r);
-			cr_assert(ok, "/healthz: %d, not %d%s%s: %s", st, want,
-			    needle ? " with " : "", needle ? needle : "", body);
-			return body;
-		}
-		httpfix_free(&r);
-		usleep(200000);
-	}
+	return httpfix_health_until(E.d.port, want, needle, ms);
 }
 
 static void

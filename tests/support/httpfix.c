@@ -1,6 +1,7 @@
 /*
  * httpfix.c - see httpfix.h.
  */
+#include <criterion/criterion.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -205,4 +206,28 @@ httpfix_port_from_log(const char *path, int timeout_ms)
 		usleep(20000);
 	} while (tenv_mono_ms() < end);
 	return -1;
+}
+
+char *
+httpfix_health_until(int port, int want, const char *needle, int ms)
+{
+	int64_t end = tenv_mono_ms() + ms;
+	struct httpfix_resp r;
+	char *body;
+
+	for (;;) {
+		int st = httpfix_do(port, "GET", "/healthz", NULL, NULL, &r);
+		int ok = st == want && (needle == NULL ||
+		    strstr(r.body, needle) != NULL);
+
+		if (ok || tenv_mono_ms() >= end) {
+			body = strdup(r.body);
+			httpfix_free(&r);
+			cr_assert(ok, "/healthz: %d, not %d%s%s: %s", st, want,
+			    needle ? " with " : "", needle ? needle : "", body);
+			return body;
+		}
+		httpfix_free(&r);
+		usleep(200000);
+	}
 }

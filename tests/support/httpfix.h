@@ -35,6 +35,13 @@ const char *httpfix_header(const struct httpfix_resp *r, const char *name,
 /* An open connection to 127.0.0.1:port that sends nothing (close it). */
 int	 httpfix_connect(int port);
 /*
+ * Polls GET /healthz on 127.0.0.1:port (every 200 ms, ms at most) until
+ * its status is want and, if needle is not NULL, its body holds needle;
+ * fails the test otherwise, with the last answer.  Returns the last body
+ * (malloc'd).
+ */
+char	*httpfix_health_until(int port, int want, const char *needle, int ms);
+/*
  * Waits up to timeout_ms for "http listening on ADDR:PORT" in the log
  * file at path; returns PORT, or -1.
  */
