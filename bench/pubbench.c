@@ -1379,9 +1379,10 @@ static char tocsind_prog[512];		/* $TOCSIN_BUILD/tocsind */
  * The configuration tocsind runs on: cpath's, its one-line daemon section
  * replaced to put the state in dir (never snapshotting by itself), its
  * one-line modbus section by a port nothing listens on (the devices' 127.x
- * addresses refuse at once), and HTTP on a free loopback port.  Written beside cpath, whose relative
- * paths (the inventory) it keeps.  0, or -1 when cpath's sections are not
- * one line each (a --config of another shape: the phase is skipped).
+ * addresses refuse at once), and HTTP on a free loopback port.  Written
+ * beside cpath, whose relative paths (the inventory) it keeps.  0, or -1
+ * when cpath's sections are not one line each (a --config of another
+ * shape: the phase is skipped).
  */
 static int
 daemon_config(const char *cpath, const char *dir, char *out, size_t len)
@@ -1419,9 +1420,9 @@ daemon_config(const char *cpath, const char *dir, char *out, size_t len)
  * names) in turn, reps times, the page cache warm.  A copy each time: a
  * start writes to the journal (what came due while it was down, and the
  * open incidents' states for the sinks' resync, ~1 KB each), so every run
- * starts from the same bytes, written out before it starts (sync_fs).  The target's figure is the restore_ms
- * tocsind logs (its store_open_all, threads and all); the whole start is
- * beside it.
+ * starts from the same bytes, written out before it starts (sync_fs).
+ * The target's figure is the restore_ms tocsind logs (its
+ * store_open_all, threads and all); the whole start is beside it.
  */
 static void
 daemon_once(const char *dir, const char *run, const char *ycfg,
