@@ -101,7 +101,7 @@ struct live;
 
 /* One shard's sink: runs on that shard's thread. */
 struct live_shard {
-	struct live	*lv;
+	alignas(MEM_LINE) struct live *lv; /* a line each: written by its shard */
 	unsigned	 id;		/* shard number = file sink producer */
 	_Atomic uint64_t events;	/* incident events emitted */
 	_Atomic uint64_t opened;	/* "opened" events */
@@ -263,18 +263,18 @@ live_shard_event(void *arg, const struct corr_event *ev)
 {
 	struct live_shard *ls = arg;
 
-	ring_add_relaxed(&ls->events, 1);
+	ring_add_owned(&ls->events, 1);
 	switch (ev->type) {
 	case CORR_EV_OPENED:
-		ring_add_relaxed(&ls->opened, 1);
+		ring_add_owned(&ls->opened, 1);
 		break;
 	case CORR_EV_RESOLVED:
-		ring_add_relaxed(&ls->resolved, 1);
+		ring_add_owned(&ls->resolved, 1);
 		break;
 	case CORR_EV_SLA_WARNING:
 	case CORR_EV_SLA_BREACHED:
 	case CORR_EV_ESCALATED:
-		ring_add_relaxed(&ls->sla, 1);
+		ring_add_owned(&ls->sla, 1);
 		break;
 	default:
 		break;
@@ -292,7 +292,7 @@ live_shard_rejected(void *arg, const struct corr_action *a,
 {
 	struct live_shard *ls = arg;
 
-	ring_add_relaxed(&ls->rejected, 1);
+	ring_add_owned(&ls->rejected, 1);
 	log_warnx("action rejected incident=%s action=%s actor=%s reason=\"%s\"",
 	    a->incident, corr_action_name((enum corr_action_type)a->type),
 	    a->actor != NULL ? a->actor : "-", reason);
@@ -1544,7 +1544,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 		return 1;
 	}
 
-	lv.shards = xcalloc(lv.nshards, sizeof(*lv.shards));
+	lv.shards = mem_calloc_lines(lv.nshards, sizeof(*lv.shards));
 	sinks = xcalloc(lv.nshards, sizeof(*sinks));
 	for (unsigned i = 0; i < lv.nshards; i++) {
 		/* counters start at 0: xcalloc'd atomics */

@@ -126,8 +126,8 @@ store_put(struct store *st, enum store_type type)
 {
 	uint64_t pos = journal_append(st->j, (uint8_t)type, st->rb.p, st->rb.n);
 
-	ring_add_relaxed(&st->n_records, 1);
-	ring_add_relaxed(&st->n_bytes, st->rb.n + JOURNAL_HDR);
+	ring_add_owned(&st->n_records, 1);
+	ring_add_owned(&st->n_bytes, st->rb.n + JOURNAL_HDR);
 	st->rb.n = 0;
 	return pos;
 }
@@ -336,7 +336,7 @@ store_notify(struct store *st)
 static void
 store_refused(struct store *st, int rc, int64_t now)
 {
-	ring_add_relaxed(&st->n_errors, 1);
+	ring_add_owned(&st->n_errors, 1);
 	atomic_store(&st->held, journal_buffered(st->j));
 	if (atomic_exchange(&st->healthy, 0) ||
 	    now - st->last_err_log >= STORE_LOG_MS) {
@@ -370,7 +370,7 @@ store_flush(struct store *st, int idle)
 	atomic_store(&st->held, 0);
 	if (sync) {
 		st->last_sync = now;
-		ring_add_relaxed(&st->n_syncs, 1);
+		ring_add_owned(&st->n_syncs, 1);
 	}
 	store_notify(st);
 	return 0;
@@ -390,7 +390,7 @@ store_snapshot_now(struct store *st, struct corr_engine *e)
 		log_warnx("journal shard=%u: snapshot failed: %s", st->shard,
 		    strerror(-rc));
 	else {
-		ring_add_relaxed(&st->n_snaps, 1);
+		ring_add_owned(&st->n_snaps, 1);
 		atomic_store(&st->snap_bytes, n);
 	}
 	xfree(p);
