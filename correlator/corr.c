@@ -139,6 +139,10 @@ struct corr_engine {
 	int64_t		 late_before;	/* corr_engine_catch_up(): marks and
 					 * window ends due before it are late;
 					 * INT64_MIN otherwise */
+	int		 track;		/* corr_engine_track() */
+	uint64_t	*changed;	/* numbers noted since the last
+					 * corr_engine_changed() */
+	uint32_t	 nchanged, capchanged;
 };
 
 /* The record every active alarm costs; keep it in jemalloc's 48-byte class. */
@@ -369,6 +373,18 @@ corr_grow(void *arr, uint32_t n, uint32_t *cap, uint32_t first, size_t size)
 	return xreallocarray(arr, *cap, size);
 }
 
+/* inc's record may change: noted once until corr_engine_changed(). */
+static inline void
+corr_touch(struct corr_engine *e, struct corr_incident *inc)
+{
+	if (!e->track || inc->changed)
+		return;
+	inc->changed = 1;
+	e->changed = corr_grow(e->changed, e->nchanged, &e->capchanged, 64,
+	    sizeof(*e->changed));
+	e->changed[e->nchanged++] = inc->num;
+}
+
 /* System steps share one actor string: no copy per step. */
 static const char corr_system[] = CORR_ACTOR_SYSTEM;
 
@@ -467,6 +483,7 @@ corr_emit_clock(struct corr_engine *e, struct corr_incident *inc,
 {
 	struct corr_event ev;
 
+	corr_touch(e, inc);
 	inc->seq++;
 	inc->updated_at = at;
 	corr_event_fill(e, inc, &ev, type, at, clock);
@@ -499,6 +516,7 @@ corr_inc_new(struct corr_engine *e, enum corr_kind kind, uint32_t site,
 	inc->state = CORR_OPEN;
 	inc->stage = CORR_OPEN;
 	u64map_put(&e->incidents, inc->num, inc);
+	corr_touch(e, inc);
 	if (kind == CORR_KIND_SITE) {
 		inc->site_next = u64map_get(&e->sites, site);
 		u64map_put(&e->sites, site, inc);
@@ -556,6 +574,7 @@ corr_site_unlink(struct corr_engine *e, struct corr_incident *inc)
 static void
 corr_inc_free(struct corr_engine *e, struct corr_incident *inc)
 {
+	corr_touch(e, inc);		/* gone */
 	u64map_del(&e->incidents, inc->num);
 	if (inc->has_sla)
 		sla_close(&e->sla, &inc->sla);
@@ -614,6 +633,13 @@ corr_of_sla(struct sla_incident *si)
 {
 	return (struct corr_incident *)((char *)si -
 	    offsetof(struct corr_incident, sla));
+}
+
+/* sla.fired while tracking: a mark fired on inc's clocks, emitted or not. */
+static void
+corr_sla_fired(struct sla_incident *si, void *arg)
+{
+	corr_touch(arg, corr_of_sla(si));
 }
 
 /* Who a level names: the site's station or branch, else the level itself. */
@@ -1459,6 +1485,8 @@ corr_raise(struct corr_engine *e, const struct alarm_event *ev)
 	struct corr_incident *inc;
 
 	e->st.raises++;
+	if (a != NULL)		/* counted, raised again or replaced */
+		corr_touch(e, a->inc);
 	if (a != NULL && a->active) {
 		a->repeats++;
 		a->inc->repeats++;
@@ -1521,6 +1549,7 @@ corr_clear(struct corr_engine *e, const struct alarm_event *ev)
 	a->active = 0;
 	a->cleared_at = ev->at_ms;
 	inc = a->inc;
+	corr_touch(e, inc);
 	if (--inc->nactive == 0)
 		corr_became_clear(e, inc, ev->at_ms, a->flapping);
 	else
@@ -1626,6 +1655,7 @@ corr_engine_action(struct corr_engine *e, const struct corr_action *a,
 	if (inc == NULL)
 		REJECT(-ENOENT, "unknown incident %s",
 		    a->incident != NULL ? a->incident : "(null)");
+	corr_touch(e, inc);
 	if (a->type >= CORR_ACT__COUNT)
 		REJECT(-EINVAL, "unknown action %u", a->type);
 	if (a->actor == NULL || a->actor[0] == '\0')
@@ -1926,6 +1956,29 @@ corr_engine_new(struct fleet *fleet, const struct corr_config *cc,
 }
 
 void
+corr_engine_track(struct corr_engine *e, int on)
+{
+	e->track = on != 0;
+	e->sla.fired = e->track && e->has_sla ? corr_sla_fired : NULL;
+}
+
+void
+corr_engine_changed(struct corr_engine *e,
+    void (*fn)(void *arg, uint64_t num, const struct corr_incident *inc),
+    void *arg)
+{
+	for (uint32_t i = 0; i < e->nchanged; i++) {
+		struct corr_incident *inc = u64map_get(&e->incidents,
+		    e->changed[i]);
+
+		if (inc != NULL)
+			inc->changed = 0;
+		fn(arg, e->changed[i], inc);
+	}
+	e->nchanged = 0;
+}
+
+void
 corr_engine_free(struct corr_engine *e)
 {
 	size_t pos = 0;
@@ -1958,6 +2011,7 @@ corr_engine_free(struct corr_engine *e)
 		xfree(e->maint[i].actor);
 	}
 	xfree(e->maint);
+	xfree(e->changed);
 	if (e->has_sla)
 		sla_engine_fini(&e->sla);
 	u64map_fini(&e->alarms);
@@ -2118,6 +2172,7 @@ struct corr_snapw {
 	struct snapbuf body;
 	struct u64map ix;		/* kind << 32 | index -> position + 1 */
 	uint32_t nnames;
+	int	 one;			/* a record of one incident */
 };
 
 static const char *
@@ -2247,7 +2302,7 @@ corr_snap_save_inc(struct corr_snapw *w, const struct corr_engine *e,
 	snapbuf_put_u64(b, inc->repeats);
 	snapbuf_put_u64(b, inc->flap_cycles);
 	if (inc->has_sla)
-		sla_incident_save(&inc->sla, b);
+		sla_incident_save(&inc->sla, b, !w->one);
 }
 
 /* Map entries sorted by the names their key stands for. */
@@ -2317,6 +2372,7 @@ corr_snap_write(const struct corr_engine *e, enum corr_snap_what what,
 
 	memset(&w, 0, sizeof(w));
 	w.f = e->fleet;
+	w.one = what == CORR_SNAP_ONE;
 	u64map_init(&w.ix);
 	snapbuf_init(&hdr);
 
@@ -2389,13 +2445,24 @@ header:
 	snapbuf_put_u32(&hdr, CORR_SNAP_VERSION);
 	snapbuf_put_u32(&hdr, e->shard);
 	snapbuf_put_str(&hdr, e->cc.id_prefix);
-	snapbuf_put_i64(&hdr, e->now);
-	snapbuf_put_u64(&hdr, e->next_num);
-	snapbuf_put_u32(&hdr, e->next_maint);
-	memcpy(stats, &e->st, sizeof(stats));
-	snapbuf_put_u32(&hdr, (uint32_t)CORR_NSTATS);
-	for (size_t i = 0; i < CORR_NSTATS; i++)
-		snapbuf_put_u64(&hdr, stats[i]);
+	if (what == CORR_SNAP_ONE) {
+		/* an incident's record holds the incident alone: the
+		 * engine's time, numbers and counters are the head's (a
+		 * load checks these, keeps none), so that the record
+		 * changes only when the incident does */
+		snapbuf_put_i64(&hdr, INT64_MIN);
+		snapbuf_put_u64(&hdr, e->cc.id_start);
+		snapbuf_put_u32(&hdr, 0);
+		snapbuf_put_u32(&hdr, 0);
+	} else {
+		snapbuf_put_i64(&hdr, e->now);
+		snapbuf_put_u64(&hdr, e->next_num);
+		snapbuf_put_u32(&hdr, e->next_maint);
+		memcpy(stats, &e->st, sizeof(stats));
+		snapbuf_put_u32(&hdr, (uint32_t)CORR_NSTATS);
+		for (size_t i = 0; i < CORR_NSTATS; i++)
+			snapbuf_put_u64(&hdr, stats[i]);
+	}
 	snapbuf_put_u32(&hdr, w.nnames);
 	snapbuf_put_bytes(&hdr, w.names.p, w.names.n);
 	snapbuf_put_bytes(&hdr, w.body.p, w.body.n);

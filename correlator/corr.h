@@ -209,6 +209,8 @@ struct corr_incident {
 				 * incident, clocks on) */
 	uint32_t planned_win;	/* id of the window that made it planned, or 0 */
 	uint8_t	 satisfaction;	/* set by close: 1-5, or 0 (not given) */
+	uint8_t	 changed;	/* on the engine's changed list
+				 * (corr_engine_track) */
 	char	*owner;		/* who acknowledged; NULL before; owned */
 	char	*planned_reason;	/* the window's reason; owned, or NULL */
 	struct corr_alarm *root;	/* root cause (site incidents), never NULL there */
@@ -508,10 +510,14 @@ int	 corr_engine_load(struct corr_engine *e, const void *p, size_t n,
  * corr_engine_save().  corr_engine_load_parts() loads a head and incident
  * records (in any order) into a fresh engine, as corr_engine_load() loads
  * a whole snapshot: the head and every live incident's record taken at
- * one moment give the engine corr_engine_save() would have given, byte
- * for byte.  -EINVAL with a reason (the record's index) for a bad record,
- * a head with incidents, an incident record with anything else, or two
- * records of one incident.
+ * one moment give an engine whose records are the same bytes.  An
+ * incident's record holds the incident alone: the engine's time, numbers
+ * and counters are the head's, and its timers' places in the SLA heap are
+ * not kept (queued again in incident order: marks due at one instant on
+ * two incidents may fire in another order than before; each incident's
+ * own are unchanged).  -EINVAL with a reason (the record's index) for a
+ * bad record, a head with incidents, an incident record with anything
+ * else, or two records of one incident.
  */
 struct corr_part {
 	const void	*p;
@@ -525,6 +531,25 @@ int	 corr_engine_save_incident(const struct corr_engine *e, const char *id,
 int	 corr_engine_load_parts(struct corr_engine *e,
 	    const struct corr_part *head, const struct corr_part *incs,
 	    size_t n, char *err, size_t errlen);
+
+/*
+ * Change tracking, for a caller that writes each incident's record
+ * (corr_engine_save_incident) when it changes, without serialising every
+ * live incident to find out (daemon/cstage's changelog).  Off by default:
+ * nothing is kept.  Once on, every engine call notes each incident whose
+ * record it may have changed, created or removed: an event emitted for
+ * it, an input naming its alarm or the incident, an SLA mark fired on its
+ * clocks, its end.  corr_engine_changed() calls fn(arg, num, inc) once
+ * for each incident noted since its last call, inc NULL when it is gone,
+ * and forgets them.  A superset: an incident noted may save the same
+ * bytes as before (compare them); one not noted always does, which
+ * corr_snap/changed_covers_every_record_that_changed checks after every
+ * input of the whole rules stream.
+ */
+void	 corr_engine_track(struct corr_engine *e, int on);
+void	 corr_engine_changed(struct corr_engine *e,
+	    void (*fn)(void *arg, uint64_t num, const struct corr_incident *inc),
+	    void *arg);
 
 /*
  * Calls fn once per live incident, in number order, with an event of its

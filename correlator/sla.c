@@ -374,6 +374,8 @@ fire(struct sla_engine *e, struct sla_clock *c, int64_t at)
 	struct sla_event ev;
 	unsigned m = c->next;
 
+	if (e->fired != NULL)
+		e->fired(inc, e->arg);
 	c->fired |= (uint16_t)(1u << m);
 	memset(&ev, 0, sizeof(ev));
 	ev.inc = inc;
@@ -499,6 +501,7 @@ sla_engine_init(struct sla_engine *e, const struct sla_config *cfg,
 	e->cfg = cfg;
 	e->emit = emit;
 	e->arg = arg;
+	e->fired = NULL;
 	timerq_init(&e->tq, hint);
 	return 0;
 }
@@ -698,7 +701,8 @@ sla_next(const struct sla_engine *e)
 /* ---- snapshots ---- */
 
 void
-sla_incident_save(const struct sla_incident *inc, struct snapbuf *b)
+sla_incident_save(const struct sla_incident *inc, struct snapbuf *b,
+    int slots)
 {
 	snapbuf_put_u8(b, inc->pause);
 	snapbuf_put_u8(b, (uint8_t)inc->level);
@@ -721,7 +725,7 @@ sla_incident_save(const struct sla_incident *inc, struct snapbuf *b)
 		snapbuf_put_u8(b, c->state);
 		snapbuf_put_u8(b, c->calendar);
 		snapbuf_put_u8(b, c->next);
-		snapbuf_put_u32(b, c->tn.slot);
+		snapbuf_put_u32(b, slots || !queued ? c->tn.slot : 0);
 		/* an idle node's deadline is stale: not state */
 		snapbuf_put_i64(b, queued ? c->tn.deadline : 0);
 	}
@@ -802,6 +806,7 @@ sla_requeue_add(struct sla_requeue *q, struct sla_incident *inc,
 			q->v = xreallocarray(q->v, q->cap, sizeof(*q->v));
 		}
 		q->v[q->n].slot = slot[k];
+		q->v[q->n].ord = (uint32_t)q->n;
 		q->v[q->n].c = &inc->clocks[k];
 		q->n++;
 	}
@@ -810,10 +815,11 @@ sla_requeue_add(struct sla_requeue *q, struct sla_incident *inc,
 static int
 requeue_cmp(const void *a, const void *b)
 {
-	uint32_t x = ((const struct sla_requeue_ent *)a)->slot;
-	uint32_t y = ((const struct sla_requeue_ent *)b)->slot;
+	const struct sla_requeue_ent *x = a, *y = b;
 
-	return x < y ? -1 : x > y;
+	if (x->slot != y->slot)
+		return x->slot < y->slot ? -1 : 1;
+	return x->ord < y->ord ? -1 : x->ord > y->ord;
 }
 
 void

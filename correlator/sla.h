@@ -173,6 +173,9 @@ struct sla_engine {
 	struct timerq	 tq;		/* one node per running clock */
 	sla_event_fn	*emit;
 	void		*arg;
+	/* optional: a timer fired on inc's clocks (a mark, emitted or not:
+	 * a rung below the level reached fires quietly), with arg */
+	void		(*fired)(struct sla_incident *inc, void *arg);
 };
 
 struct sla_params {
@@ -269,8 +272,13 @@ enum sla_grade sla_resolution_grade(const struct sla_config *c, int64_t ms);
  */
 struct snapbuf;
 struct snapbuf_rd;
-/* Appends inc's clocks, pause, level and scores (with each timer's slot). */
-void	 sla_incident_save(const struct sla_incident *inc, struct snapbuf *b);
+/*
+ * Appends inc's clocks, pause, level and scores, with each timer's slot;
+ * slots 0: a queued timer's slot as 0 (a record of one incident, whose
+ * place in the heap is the other timers' doing, not its own state).
+ */
+void	 sla_incident_save(const struct sla_incident *inc, struct snapbuf *b,
+	    int slots);
 /*
  * Reads what sla_incident_save() wrote into inc, checked against e's
  * config (calendar, mark and enum ranges, a queued timer only on a
@@ -285,6 +293,7 @@ int	 sla_incident_load(const struct sla_engine *e, struct sla_incident *inc,
 struct sla_requeue {
 	struct sla_requeue_ent {
 		uint32_t	 slot;		/* saved heap slot */
+		uint32_t	 ord;		/* order noted, among equal slots */
 		struct sla_clock *c;		/* its clock */
 	}		*v;
 	size_t		 n, cap;
@@ -292,7 +301,9 @@ struct sla_requeue {
 /* Notes the clocks of inc that held a timer (slot[k] != TIMERQ_IDLE). */
 void	 sla_requeue_add(struct sla_requeue *q, struct sla_incident *inc,
 	    const uint32_t slot[SLA__NCLOCKS]);
-/* Queues every noted clock at its saved deadline, in slot order; frees q. */
+/* Queues every noted clock at its saved deadline, in slot order (equal
+ * slots, as records of one incident each have: in the order noted); frees
+ * q. */
 void	 sla_requeue_run(struct sla_engine *e, struct sla_requeue *q);
 /* Frees q without queuing anything (a load that failed). */
 void	 sla_requeue_fini(struct sla_requeue *q);

@@ -5,11 +5,13 @@
  * written for every live incident and writes one again only when
  * corr_engine_save_incident() gives other bytes.  So a change that emits
  * no event (a flapping alarm's counted cycle, a repeat) still reaches the
- * changelog, at the cost of serialising the partition's live incidents at
- * each commit that had input (about 1.7 us each, docs/correlation.md);
- * keeping the head and the incidents apart by key, with the windows,
- * chronic and storm entries split out of the head, is the next step
- * (docs/scaleout.md, "The changelog").
+ * changelog.  Which incidents to save comes from the engine's change
+ * tracking (corr_engine_changed(): those an input may have changed,
+ * created or removed); only the first commit after a rebuild walks every
+ * live incident (what the engine loaded is checked against what the
+ * changelog held).  An incident's record holds neither the engine's time
+ * and counters nor its timers' places in the heap, so it changes only
+ * when the incident does (docs/scaleout.md, "The changelog").
  */
 #include <errno.h>
 #include <pthread.h>
@@ -55,6 +57,8 @@ struct cs_part {
 	uint64_t	 rebuild_ms;	/* its last rebuild */
 	uint64_t	 rebuild_records; /* changelog records it read */
 	uint64_t	 flushes;	/* cs_rec.seen's clock */
+	int		 full;		/* the next flush walks every live
+					 * incident (after a rebuild) */
 	struct corr_sink sink;
 };
 
@@ -110,36 +114,28 @@ cs_changelog(struct cstage *cs, unsigned p, const char *key, const char *val,
 	return 0;
 }
 
-/* corr_engine_dump() callback: the incident's record, if it changed;
- * every live one marked seen by this flush. */
+/* A flush of one partition's incident records. */
 struct cs_walk {
 	struct cs_part	*pt;
 	int		 rc;
 };
 
+/* inc's record (its number num), if it is not what was last written. */
 static void
-cs_walk_one(void *arg, const struct corr_event *ev)
+cs_put_inc(struct cs_walk *w, const struct corr_incident *inc, uint64_t num,
+    struct cs_rec *r)
 {
-	struct cs_walk *w = arg;
 	struct cs_part *pt = w->pt;
-	struct cs_rec *r;
-	unsigned shard;
-	uint64_t num;
 	char key[8 + CORR_ID_LEN], *buf;
 	size_t n;
 
-	if (w->rc != 0 || corr_id_parse(pt->cs->cfg->cc->id_prefix,
-	    ev->inc->id, &shard, &num) != 0)
-		return;
-	if ((r = u64map_get(&pt->sent, num)) != NULL)
-		r->seen = pt->flushes;
-	if (corr_engine_save_incident(pt->e, ev->inc->id, &buf, &n) != 0)
+	if (corr_engine_save_incident(pt->e, inc->id, &buf, &n) != 0)
 		return;
 	if (r != NULL && r->n == n && memcmp(r->p, buf, n) == 0) {
 		xfree(buf);
 		return;
 	}
-	snprintf(key, sizeof(key), "inc:%s", ev->inc->id);
+	snprintf(key, sizeof(key), "inc:%s", inc->id);
 	if (cs_changelog(pt->cs, pt->p, key, buf, n) != 0) {
 		w->rc = -1;
 		xfree(buf);
@@ -155,52 +151,114 @@ cs_walk_one(void *arg, const struct corr_event *ev)
 	r->n = n;
 }
 
+/* Incident num is gone from the engine: a tombstone, if one was sent. */
+static void
+cs_put_gone(struct cs_walk *w, uint64_t num)
+{
+	struct cs_part *pt = w->pt;
+	struct cs_rec *r = u64map_del(&pt->sent, num);
+	char key[8 + CORR_ID_LEN], id[CORR_ID_LEN];
+
+	if (r == NULL)
+		return;		/* opened and gone between two commits */
+	xfree(r->p);
+	xfree(r);
+	corr_id_format(id, sizeof(id), pt->cs->cfg->cc->id_prefix, pt->p, num);
+	snprintf(key, sizeof(key), "inc:%s", id);
+	if (cs_changelog(pt->cs, pt->p, key, NULL, 0) != 0)
+		w->rc = -1;
+}
+
+/* corr_engine_changed() callback: an incident an input may have changed. */
+static void
+cs_changed_one(void *arg, uint64_t num, const struct corr_incident *inc)
+{
+	struct cs_walk *w = arg;
+
+	if (w->rc != 0)
+		return;
+	if (inc == NULL)
+		cs_put_gone(w, num);
+	else
+		cs_put_inc(w, inc, num, u64map_get(&w->pt->sent, num));
+}
+
+static void
+cs_changed_none(void *arg, uint64_t num, const struct corr_incident *inc)
+{
+}
+
+/* corr_engine_dump() callback (the full walk): every live one is marked
+ * seen by this flush. */
+static void
+cs_walk_one(void *arg, const struct corr_event *ev)
+{
+	struct cs_walk *w = arg;
+	struct cs_part *pt = w->pt;
+	struct cs_rec *r;
+	unsigned shard;
+	uint64_t num;
+
+	if (w->rc != 0 || corr_id_parse(pt->cs->cfg->cc->id_prefix,
+	    ev->inc->id, &shard, &num) != 0)
+		return;
+	if ((r = u64map_get(&pt->sent, num)) != NULL)
+		r->seen = pt->flushes;
+	cs_put_inc(w, ev->inc, num, r);
+}
+
+/*
+ * Every live incident of pt against what was last written, and the
+ * records of those gone (not seen by this flush) tombstoned: the first
+ * flush after a rebuild.  The engine's changes noted so far are covered.
+ */
+static void
+cs_walk_all(struct cs_walk *w)
+{
+	struct cs_part *pt = w->pt;
+	uint64_t *gone = NULL, num;	/* nums the engine no longer has */
+	size_t ngone = 0, capgone = 0, i = 0;
+	void *v;
+
+	corr_engine_changed(pt->e, cs_changed_none, NULL);
+	corr_engine_dump(pt->e, corr_engine_now(pt->e), cs_walk_one, w);
+	/* the map must not change while it is walked: collect, then
+	 * delete */
+	while (u64map_next(&pt->sent, &i, &num, &v))
+		if (((struct cs_rec *)v)->seen != pt->flushes) {
+			if (ngone == capgone) {
+				capgone = capgone ? capgone * 2 : 16;
+				gone = xreallocarray(gone, capgone,
+				    sizeof(*gone));
+			}
+			gone[ngone++] = num;
+		}
+	for (size_t g = 0; g < ngone && w->rc == 0; g++)
+		cs_put_gone(w, gone[g]);
+	xfree(gone);
+}
+
 /* Before a commit: each dirty partition's head and changed incidents. */
 static int
 cs_flush(void *arg, struct ktxn *t)
 {
 	struct cstage *cs = arg;
-	uint64_t *gone = NULL;		/* nums the engine no longer has */
-	size_t ngone = 0, capgone = 0;
 	int rc = 0;
 
 	for (unsigned p = 0; p < CSTAGE_MAX_PARTS && rc == 0; p++) {
 		struct cs_part *pt = &cs->parts[p];
 		struct cs_walk w = { pt, 0 };
-		char key[8 + CORR_ID_LEN], idbuf[CORR_ID_LEN], *buf;
-		size_t n, i = 0;
-		uint64_t num;
-		void *v;
+		char key[8 + CORR_ID_LEN], *buf;
+		size_t n;
 
 		if (pt->e == NULL || !pt->dirty)
 			continue;
 		pt->flushes++;
-		corr_engine_dump(pt->e, corr_engine_now(pt->e), cs_walk_one,
-		    &w);
-		/* gone from the engine (not seen by this flush): a tombstone,
-		 * and forgotten (the map must not change while it is walked:
-		 * collect, then delete) */
-		while (u64map_next(&pt->sent, &i, &num, &v))
-			if (((struct cs_rec *)v)->seen != pt->flushes) {
-				if (ngone == capgone) {
-					capgone = capgone ? capgone * 2 : 16;
-					gone = xreallocarray(gone, capgone,
-					    sizeof(*gone));
-				}
-				gone[ngone++] = num;
-			}
-		for (size_t g = 0; g < ngone && w.rc == 0; g++) {
-			struct cs_rec *r = u64map_del(&pt->sent, gone[g]);
-
-			xfree(r->p);
-			xfree(r);
-			corr_id_format(idbuf, sizeof(idbuf),
-			    cs->cfg->cc->id_prefix, p, gone[g]);
-			snprintf(key, sizeof(key), "inc:%s", idbuf);
-			if (cs_changelog(cs, p, key, NULL, 0) != 0)
-				w.rc = -1;
-		}
-		ngone = 0;
+		if (pt->full)
+			cs_walk_all(&w);
+		else
+			corr_engine_changed(pt->e, cs_changed_one, &w);
+		pt->full = 0;
 		if (w.rc != 0 || corr_engine_save_head(pt->e, &buf, &n) != 0) {
 			rc = -1;
 			break;
@@ -219,7 +277,6 @@ cs_flush(void *arg, struct ktxn *t)
 		}
 		pt->dirty = 0;
 	}
-	xfree(gone);
 	cs_publish(cs);
 	return rc;
 }
@@ -244,6 +301,7 @@ cs_part_drop(struct cs_part *pt)
 	corr_engine_free(pt->e);
 	pt->e = NULL;
 	pt->dirty = 0;
+	pt->full = 0;
 	pt->pos = -1;
 }
 
@@ -372,6 +430,8 @@ cs_rebuild(struct cstage *cs, unsigned p, int64_t want)
 		snprintf(cs->err, sizeof(cs->err), "engine %u: refused", p);
 		goto out;
 	}
+	corr_engine_track(pt->e, 1);
+	pt->full = 1;
 	snprintf(poskey, sizeof(poskey), "pos:%u", p);
 	rd_kafka_topic_partition_list_add(l, cs->cfg->changelog,
 	    (int32_t)p)->offset = RD_KAFKA_OFFSET_BEGINNING;
