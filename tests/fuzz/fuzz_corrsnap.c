@@ -12,8 +12,10 @@
  * frees (LeakSanitizer checks that nothing a partial load built is lost).
  *
  * The changelog: a snapshot that loads is also cut into its head and one
- * record per live incident, which must load into an engine that saves the
- * same bytes; and the input is also tried as one incident record after a
+ * record per live incident, which must load into an engine whose records
+ * are the same bytes (a record does not keep its timers' heap slots, so
+ * the whole save may differ there); and the input is also tried as one
+ * incident record after a
  * head of a small engine (refused with a one-line reason, or it loads and
  * is exercised like a whole snapshot).
  */
@@ -60,27 +62,30 @@ fz_alarm(struct corr_engine *e, const char *dev, const char *code, int edge,
 static void
 fz_exercise(struct corr_engine *e);
 
-/* e's head and incident records must rebuild an engine saving as e does. */
+/* e's head and incident records must rebuild an engine with the same
+ * records. */
 static void
 fz_split(const struct corr_engine *e)
 {
 	struct corr_sink sink = { &fz_ops, NULL };
-	struct snapfix_parts pt;
+	struct snapfix_parts pt, again;
 	struct corr_engine *c;
-	char *w, *q, err[160];
-	size_t wn, qn;
+	char err[160];
 
 	if (snapfix_parts_of(e, &pt) != 0)
 		abort();
 	c = corr_engine_new(fleet, &cc, 0, &sink);
-	if (snapfix_parts_load(c, &pt, err, sizeof(err)) != 0)
+	if (snapfix_parts_load(c, &pt, err, sizeof(err)) != 0 ||
+	    snapfix_parts_of(c, &again) != 0)
 		abort();
-	corr_engine_save(e, &w, &wn);
-	corr_engine_save(c, &q, &qn);
-	if (wn != qn || memcmp(w, q, wn) != 0)
+	if (pt.nhead != again.nhead || memcmp(pt.head, again.head,
+	    pt.nhead) != 0 || pt.n != again.n)
 		abort();
-	xfree(w);
-	xfree(q);
+	for (size_t i = 0; i < pt.n; i++)
+		if (pt.inc[i].n != again.inc[i].n || memcmp(pt.inc[i].p,
+		    again.inc[i].p, pt.inc[i].n) != 0)
+			abort();
+	snapfix_parts_free(&again);
 	snapfix_parts_free(&pt);
 	corr_engine_free(c);
 }
