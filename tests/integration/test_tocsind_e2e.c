@@ -113,28 +113,41 @@ daemon_up(void)
 	dfix_up(&E.d, "t.yaml", 20000, 20000);
 }
 
-/* The MAINS_FAIL incident's id once the API lists it (20 s). */
+/*
+ * The MAINS_FAIL incident's id once the API lists it (20 s).  Its root
+ * names it: a consequence the same poll decoded first opens an incident
+ * of its own, which the late root adopts (closed as merged) moments
+ * later.
+ */
 static void
 wait_incident(char *id, size_t len)
 {
 	int64_t end = tenv_mono_ms() + 20000;
 
 	while (tenv_mono_ms() < end) {
-		json_t *j = NULL, *items;
+		json_t *j = NULL, *items, *it;
+		size_t i;
 
 		if (dfix_json(&E.d, "GET", "/api/v1/incidents?site=T1", NULL,
 		    NULL, &j) == 200 &&
-		    (items = json_object_get(j, "incidents")) != NULL &&
-		    json_array_size(items) > 0) {
-			snprintf(id, len, "%s", pubfix_inc_str(
-			    json_array_get(items, 0), "id"));
-			json_decref(j);
-			return;
-		}
+		    (items = json_object_get(j, "incidents")) != NULL)
+			json_array_foreach(items, i, it) {
+				const char *a = json_string_value(
+				    json_object_get(json_object_get(
+				    json_object_get(it, "incident"),
+				    "root_cause"), "alarm"));
+
+				if (a == NULL || strcmp(a, "MAINS_FAIL") != 0)
+					continue;
+				snprintf(id, len, "%s", pubfix_inc_str(it,
+				    "id"));
+				json_decref(j);
+				return;
+			}
 		json_decref(j);
 		usleep(200 * 1000);
 	}
-	cr_assert_fail("no incident at T1 in the API within 20 s");
+	cr_assert_fail("no MAINS_FAIL incident at T1 in the API within 20 s");
 }
 
 /* The API's latest seq of id. */
@@ -151,6 +164,25 @@ api_seq(const char *id)
 	seq = pubfix_seq(j);
 	json_decref(j);
 	return seq;
+}
+
+/* api_seq() once the read API has id again after a restart (20 s). */
+static long long
+api_seq_when_listed(const char *id)
+{
+	int64_t end = tenv_mono_ms() + 20000;
+	char path[128];
+	json_t *j = NULL;
+	int st;
+
+	snprintf(path, sizeof(path), "/api/v1/incidents/%s", id);
+	while ((st = dfix_json(&E.d, "GET", path, NULL, NULL, &j)) == 404 &&
+	    tenv_mono_ms() < end) {
+		json_decref(j);
+		usleep(50 * 1000);
+	}
+	json_decref(j);
+	return api_seq(id);
 }
 
 /* Reads the stream until an event of id with seq >= want (20 s). */
@@ -330,8 +362,10 @@ Test(tocsind_e2e, one_register_change_reaches_every_reader)
 	    "the file's last seq of %s", id);
 	json_decref(evs);
 	json_decref(last);
-	/* the restarted daemon has it, same seq */
+	/* the restarted daemon has it, same seq: /readyz comes once the
+	 * engines are restored, and the read API fills from the shards'
+	 * start dumps a moment later (docs/http.md, "After a restart") */
 	daemon_up();
-	cr_expect_eq(api_seq(id), seq, "seq after a restart");
+	cr_expect_eq(api_seq_when_listed(id), seq, "seq after a restart");
 	dfix_stop_clean(&E.d, TOKEN);
 }
