@@ -1592,6 +1592,9 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	lv.view = view_new(cfg->fleet);
 	lv.sse = sse_new(lv.nshards, cfg->http.server.max_streams);
 	monitor_set_sse(lv.monitor, lv.sse);
+	/* a poller's engines publish nothing: its view stays empty */
+	if (cfg->daemon.role != CFG_ROLE_POLLER)
+		monitor_set_view(lv.monitor, lv.view, lv.nshards);
 	lv.command = command_new(lv.loop, cfg->fleet, cfg->mbmap, NULL,
 	    lv.router, 0, lv.view);
 	lv.opapi = opapi_new(&(struct opapi_config){ cfg->fleet,

@@ -25,6 +25,7 @@
 #include "daemon/procself.h"
 #include "daemon/ring.h"
 #include "daemon/sse.h"
+#include "daemon/view.h"
 #include "drivers/modbus/mbap.h"
 
 struct monitor {
@@ -34,6 +35,8 @@ struct monitor {
 	struct http_server *_Atomic http; /* set once started */
 	struct sse	*sse;		/* the event stream, or NULL; set
 					 * before the server starts */
+	struct view	*view;		/* the read API, or NULL; likewise */
+	unsigned	 view_shards;
 	struct opapi *_Atomic writes;	/* the write routes, or NULL */
 	struct command *_Atomic commands; /* device commands, or NULL */
 };
@@ -65,6 +68,13 @@ void
 monitor_set_sse(struct monitor *m, struct sse *e)
 {
 	m->sse = e;
+}
+
+void
+monitor_set_view(struct monitor *m, struct view *v, unsigned nshards)
+{
+	m->view = v;
+	m->view_shards = nshards;
 }
 
 void
@@ -191,13 +201,18 @@ monitor_readyz(void *arg, const struct http_req *rq, struct http_resp *rs)
 	int p = stats_phase(m->st);
 
 	(void)rq;
-	if (p == STATS_RUNNING)
+	/* running, and the read API holds what the engines restored (the
+	 * shards' start dumps, journaled and synced: a disk that refuses
+	 * writes holds it back, which /healthz says) */
+	if (p == STATS_RUNNING && (m->view == NULL ||
+	    view_whole(m->view, m->view_shards)))
 		http_resp_json(rs, 200, json_pack("{s:s}", "status", "ready"));
 	else
 		http_resp_json(rs, 503, json_pack("{s:s, s:s}", "status",
 		    "not ready", "reason", p == STATS_STARTING ?
 		    "restoring journals or starting the poller" :
-		    "stopping"));
+		    p == STATS_RUNNING ? "the incident read API is filling "
+		    "from the shards' start dumps" : "stopping"));
 }
 
 /* ---- /metrics ---- */

@@ -44,6 +44,10 @@ void	 monitor_set_server(struct monitor *m, struct http_server *s);
  * starts; it must outlive the server). */
 struct sse;
 void	 monitor_set_sse(struct monitor *m, struct sse *e);
+/* The incident read API of nshards shards: /readyz waits until it holds
+ * the restored incidents (before the server starts; it must outlive it). */
+struct view;
+void	 monitor_set_view(struct monitor *m, struct view *v, unsigned nshards);
 /* The write routes, for tocsin_http_writes_total (any thread). */
 struct opapi;
 void	 monitor_set_writes(struct monitor *m, struct opapi *op);

@@ -91,6 +91,7 @@ struct ve {
 struct view_dump {
 	uint64_t	 gen;		/* its generation */
 	int		 open;		/* BEGIN seen, END not yet */
+	int		 ended;		/* an END seen since view_new */
 };
 
 struct view {
@@ -349,6 +350,7 @@ view_dump_end(struct view *v, const struct pub_rec *r)
 		return;
 	}
 	d->open = 0;
+	d->ended = 1;
 	while (u64map_next(&v->map, &it, &k, &val))
 		for (struct ve *e = val; e != NULL; e = e->hnext) {
 			if (e->shard != r->shard || e->mark == d->gen)
@@ -820,6 +822,19 @@ view_show_route(void *arg, const struct http_req *rq, struct http_resp *rs)
 	http_resp_printf(rs, "]}\n");
 	xfree(item);
 	xfree(tl);
+}
+
+int
+view_whole(struct view *v, unsigned nshards)
+{
+	int whole = 1;
+
+	pthread_rwlock_rdlock(&v->lock);
+	for (unsigned i = 0; i < nshards && i < VIEW_MAX_SHARDS; i++)
+		if (!v->dumps[i].ended)
+			whole = 0;
+	pthread_rwlock_unlock(&v->lock);
+	return whole;
 }
 
 void

@@ -68,6 +68,11 @@ void	 view_site_items(struct view *v, const char *site,
 	    struct http_resp *rs);
 /* Live incidents held now (any thread). */
 size_t	 view_count(struct view *v);
+/*
+ * 1 once shards 0..nshards-1 have each ended a dump since view_new: the
+ * view holds every live incident the engines had at start (any thread).
+ */
+int	 view_whole(struct view *v, unsigned nshards);
 /* Frees everything; after the HTTP server stopped.  NULL is a no-op. */
 void	 view_free(struct view *v);
 

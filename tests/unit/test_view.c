@@ -448,6 +448,28 @@ Test(view, a_dump_replaces_timelines_and_drops_stale_incidents)
 	    "7.0,7.1,7.2,7.3");
 }
 
+/* /readyz's condition: every shard has ended a whole dump since start. */
+Test(view, whole_once_every_shard_ended_a_dump)
+{
+	cr_expect(view_whole(V, 0));
+	cr_expect(!view_whole(V, 2));
+	offer(PUB_EVENT, &I1, 1, 1, 1);	/* events alone do not */
+	cr_expect(!view_whole(V, 1));
+	offer_kind(PUB_DUMP_END, 0);		/* an END with no BEGIN */
+	cr_expect(!view_whole(V, 1));
+	offer_kind(PUB_DUMP_BEGIN, 0);
+	cr_expect(!view_whole(V, 1), "a dump still open");
+	offer(PUB_STATE, &I1, 1, 1, 1);
+	offer_kind(PUB_DUMP_END, 0);
+	cr_expect(view_whole(V, 1));
+	cr_expect(!view_whole(V, 2), "shard 1 has not dumped");
+	offer_kind(PUB_DUMP_BEGIN, 1);
+	offer_kind(PUB_DUMP_END, 1);		/* an empty shard */
+	cr_expect(view_whole(V, 2));
+	offer_kind(PUB_DUMP_BEGIN, 0);		/* a later dump: still whole */
+	cr_expect(view_whole(V, 2));
+}
+
 Test(view, a_timeline_heard_from_the_middle_is_incomplete_until_a_dump)
 {
 	char b[256];
