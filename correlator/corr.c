@@ -1973,7 +1973,8 @@ corr_engine_changed(struct corr_engine *e,
 
 		if (inc != NULL)
 			inc->changed = 0;
-		fn(arg, e->changed[i], inc);
+		if (fn != NULL)
+			fn(arg, e->changed[i], inc);
 	}
 	e->nchanged = 0;
 }

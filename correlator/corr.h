@@ -541,7 +541,7 @@ int	 corr_engine_load_parts(struct corr_engine *e,
  * it, an input naming its alarm or the incident, an SLA mark fired on its
  * clocks, its end.  corr_engine_changed() calls fn(arg, num, inc) once
  * for each incident noted since its last call, inc NULL when it is gone,
- * and forgets them.  A superset: an incident noted may save the same
+ * and forgets them (fn NULL: only forgets).  A superset: an incident noted may save the same
  * bytes as before (compare them); one not noted always does, which
  * corr_snap/changed_covers_every_record_that_changed checks after every
  * input of the whole rules stream.

@@ -43,7 +43,6 @@
 struct cs_rec {
 	char		*p;
 	size_t		 n;
-	uint64_t	 seen;		/* the last flush that found it live */
 };
 
 struct cs_part {
@@ -56,7 +55,6 @@ struct cs_part {
 					 * state is at ("pos:<p>"), or -1 */
 	uint64_t	 rebuild_ms;	/* its last rebuild */
 	uint64_t	 rebuild_records; /* changelog records it read */
-	uint64_t	 flushes;	/* cs_rec.seen's clock */
 	int		 full;		/* the next flush walks every live
 					 * incident (after a rebuild) */
 	struct corr_sink sink;
@@ -143,7 +141,6 @@ cs_put_inc(struct cs_walk *w, const struct corr_incident *inc, uint64_t num,
 	}
 	if (r == NULL) {
 		r = xcalloc(1, sizeof(*r));
-		r->seen = pt->flushes;
 		u64map_put(&pt->sent, num, r);
 	} else
 		xfree(r->p);
@@ -183,56 +180,42 @@ cs_changed_one(void *arg, uint64_t num, const struct corr_incident *inc)
 		cs_put_inc(w, inc, num, u64map_get(&w->pt->sent, num));
 }
 
-static void
-cs_changed_none(void *arg, uint64_t num, const struct corr_incident *inc)
-{
-}
-
-/* corr_engine_dump() callback (the full walk): every live one is marked
- * seen by this flush. */
+/* corr_engine_dump() callback (the full walk): one live incident. */
 static void
 cs_walk_one(void *arg, const struct corr_event *ev)
 {
-	struct cs_walk *w = arg;
-	struct cs_part *pt = w->pt;
-	struct cs_rec *r;
-	unsigned shard;
-	uint64_t num;
-
-	if (w->rc != 0 || corr_id_parse(pt->cs->cfg->cc->id_prefix,
-	    ev->inc->id, &shard, &num) != 0)
-		return;
-	if ((r = u64map_get(&pt->sent, num)) != NULL)
-		r->seen = pt->flushes;
-	cs_put_inc(w, ev->inc, num, r);
+	cs_changed_one(arg, ev->inc->num, ev->inc);
 }
 
 /*
  * Every live incident of pt against what was last written, and the
- * records of those gone (not seen by this flush) tombstoned: the first
- * flush after a rebuild.  The engine's changes noted so far are covered.
+ * records of those no longer live tombstoned: the first flush after a
+ * rebuild, which covers the changes the engine noted so far.
  */
 static void
 cs_walk_all(struct cs_walk *w)
 {
 	struct cs_part *pt = w->pt;
-	uint64_t *gone = NULL, num;	/* nums the engine no longer has */
+	uint64_t *gone = NULL, num;
 	size_t ngone = 0, capgone = 0, i = 0;
+	char id[CORR_ID_LEN];
 	void *v;
 
-	corr_engine_changed(pt->e, cs_changed_none, NULL);
+	corr_engine_changed(pt->e, NULL, NULL);
 	corr_engine_dump(pt->e, corr_engine_now(pt->e), cs_walk_one, w);
 	/* the map must not change while it is walked: collect, then
 	 * delete */
-	while (u64map_next(&pt->sent, &i, &num, &v))
-		if (((struct cs_rec *)v)->seen != pt->flushes) {
-			if (ngone == capgone) {
-				capgone = capgone ? capgone * 2 : 16;
-				gone = xreallocarray(gone, capgone,
-				    sizeof(*gone));
-			}
-			gone[ngone++] = num;
+	while (u64map_next(&pt->sent, &i, &num, &v)) {
+		corr_id_format(id, sizeof(id), pt->cs->cfg->cc->id_prefix,
+		    pt->p, num);
+		if (corr_engine_find(pt->e, id) != NULL)
+			continue;
+		if (ngone == capgone) {
+			capgone = capgone ? capgone * 2 : 16;
+			gone = xreallocarray(gone, capgone, sizeof(*gone));
 		}
+		gone[ngone++] = num;
+	}
 	for (size_t g = 0; g < ngone && w->rc == 0; g++)
 		cs_put_gone(w, gone[g]);
 	xfree(gone);
@@ -253,7 +236,6 @@ cs_flush(void *arg, struct ktxn *t)
 
 		if (pt->e == NULL || !pt->dirty)
 			continue;
-		pt->flushes++;
 		if (pt->full)
 			cs_walk_all(&w);
 		else
