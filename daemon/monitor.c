@@ -194,6 +194,18 @@ monitor_healthz(void *arg, const struct http_req *rq, struct http_resp *rs)
 	http_resp_json(rs, status, j);
 }
 
+/*
+ * Ready (/readyz, tocsin_ready): running, and the read API holds what the
+ * engines restored (the shards' start dumps, journaled and synced: a disk
+ * that refuses writes holds it back, which /healthz says).
+ */
+static int
+monitor_ready(const struct monitor *m, int phase)
+{
+	return phase == STATS_RUNNING && (m->view == NULL ||
+	    view_whole(m->view, m->view_shards));
+}
+
 static void
 monitor_readyz(void *arg, const struct http_req *rq, struct http_resp *rs)
 {
@@ -201,11 +213,7 @@ monitor_readyz(void *arg, const struct http_req *rq, struct http_resp *rs)
 	int p = stats_phase(m->st);
 
 	(void)rq;
-	/* running, and the read API holds what the engines restored (the
-	 * shards' start dumps, journaled and synced: a disk that refuses
-	 * writes holds it back, which /healthz says) */
-	if (p == STATS_RUNNING && (m->view == NULL ||
-	    view_whole(m->view, m->view_shards)))
+	if (monitor_ready(m, p))
 		http_resp_json(rs, 200, json_pack("{s:s}", "status", "ready"));
 	else
 		http_resp_json(rs, 503, json_pack("{s:s, s:s}", "status",
@@ -530,7 +538,7 @@ monitor_metrics_reload(const struct stats_reload *r, struct http_resp *rs)
 
 void
 monitor_metrics(const struct stats_view *v, const struct fleet *f,
-    const struct http_stats *hs, struct http_resp *rs)
+    const struct http_stats *hs, int ready, struct http_resp *rs)
 {
 	static const char *const lv[] = { "debug", "info", "warn", "error" };
 
@@ -538,9 +546,9 @@ monitor_metrics(const struct stats_view *v, const struct fleet *f,
 	monitor_family(rs, "tocsin_build_info", "gauge", "The running version.");
 	http_resp_printf(rs, "tocsin_build_info{version=\"%s\"} 1\n",
 	    TOCSIN_VERSION);
-	monitor_one(rs, "tocsin_ready", "gauge", "1 once restore finished and the "
-	    "poller started, until a stop begins.",
-	    (uint64_t)(v->phase == STATS_RUNNING));
+	monitor_one(rs, "tocsin_ready", "gauge", "1 while /readyz says ready: "
+	    "restore finished, the poller started and the incident read API "
+	    "filled, until a stop begins.", (uint64_t)(ready != 0));
 	monitor_family(rs, "tocsin_start_time_seconds", "gauge", "When the daemon "
 	    "started, seconds since the epoch.");
 	http_resp_printf(rs, "tocsin_start_time_seconds %.3f\n",
@@ -699,7 +707,8 @@ monitor_metrics_route(void *arg, const struct http_req *rq,
 		http_stats(hsrv, &hs);
 	stats_view(m->st, &v);
 	/* the fleet of the running configuration (a reload swaps it) */
-	monitor_metrics(&v, v.fleet != NULL ? v.fleet : m->f, hsrv != NULL ? &hs : NULL, rs);
+	monitor_metrics(&v, v.fleet != NULL ? v.fleet : m->f,
+	    hsrv != NULL ? &hs : NULL, monitor_ready(m, v.phase), rs);
 	stats_view_fini(&v);
 	if (m->sse != NULL) {
 		struct sse_stats x;

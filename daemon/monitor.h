@@ -62,9 +62,10 @@ void	 monitor_set_commands(struct monitor *m, struct command *c);
  */
 int	 monitor_health(const struct stats_view *v, uint64_t max_sink_lag,
 	    json_t **out);
-/* The /metrics text of v (hs may be NULL) appended to rs. */
+/* The /metrics text of v (hs may be NULL; ready: what /readyz says)
+ * appended to rs. */
 void	 monitor_metrics(const struct stats_view *v, const struct fleet *f,
-	    const struct http_stats *hs, struct http_resp *rs);
+	    const struct http_stats *hs, int ready, struct http_resp *rs);
 
 /*
  * The text format's pieces, for another role's /metrics (daemon/crole):

@@ -500,9 +500,11 @@ Test(monitor, metrics_parse_as_prometheus_text)
 	hs.by_class[2] = 7;
 	view_init(&v, st);
 	http_resp_init(&rs);
-	monitor_metrics(&v, &f, &hs, &rs);
+	monitor_metrics(&v, &f, &hs, 1, &rs);
 	cr_assert_eq(promtext_check(rs.body, "device", &ns, &nf, why,
 	    sizeof(why)), 0, "%s", why);
+	cr_assert_eq(promtext_value(rs.body, "tocsin_ready", &d), 0);
+	cr_assert_eq(d, 1);
 	cr_assert_gt(nf, 40);
 	cr_assert_str_eq(rs.ctype, "text/plain; version=0.0.4; charset=utf-8");
 	cr_assert_eq(promtext_value(rs.body, "tocsin_modbus_devices{comm=\"lost\"}",
