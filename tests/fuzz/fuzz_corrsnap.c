@@ -76,15 +76,9 @@ fz_split(const struct corr_engine *e)
 		abort();
 	c = corr_engine_new(fleet, &cc, 0, &sink);
 	if (snapfix_parts_load(c, &pt, err, sizeof(err)) != 0 ||
-	    snapfix_parts_of(c, &again) != 0)
+	    snapfix_parts_of(c, &again) != 0 ||
+	    snapfix_parts_differ(&pt, &again, err, sizeof(err)) != NULL)
 		abort();
-	if (pt.nhead != again.nhead || memcmp(pt.head, again.head,
-	    pt.nhead) != 0 || pt.n != again.n)
-		abort();
-	for (size_t i = 0; i < pt.n; i++)
-		if (pt.inc[i].n != again.inc[i].n || memcmp(pt.inc[i].p,
-		    again.inc[i].p, pt.inc[i].n) != 0)
-			abort();
 	snapfix_parts_free(&again);
 	snapfix_parts_free(&pt);
 	corr_engine_free(c);

@@ -186,6 +186,43 @@ snapfix_parts_load(struct corr_engine *c, const struct snapfix_parts *pt,
 	return corr_engine_load_parts(c, &head, pt->inc, pt->n, err, errlen);
 }
 
+const char *
+snapfix_bytes_differ(const char *what, const char *p, size_t n, const char *q,
+    size_t m, char *why, size_t len)
+{
+	size_t k = 0;
+
+	while (k < n && k < m && p[k] == q[k])
+		k++;
+	if (n == m && k == n)
+		return NULL;
+	snprintf(why, len, "%s differs at byte %zu (%zu vs %zu bytes)", what,
+	    k, n, m);
+	return why;
+}
+
+const char *
+snapfix_parts_differ(const struct snapfix_parts *x,
+    const struct snapfix_parts *y, char *why, size_t len)
+{
+	char what[48];
+
+	if (snapfix_bytes_differ("the head", x->head, x->nhead, y->head, y->nhead,
+	    why, len) != NULL)
+		return why;
+	if (x->n != y->n) {
+		snprintf(why, len, "%zu incident records vs %zu", x->n, y->n);
+		return why;
+	}
+	for (size_t i = 0; i < x->n; i++) {
+		snprintf(what, sizeof(what), "incident record %zu", i);
+		if (snapfix_bytes_differ(what, x->inc[i].p, x->inc[i].n, y->inc[i].p,
+		    y->inc[i].n, why, len) != NULL)
+			return why;
+	}
+	return NULL;
+}
+
 void
 snapfix_parts_free(struct snapfix_parts *pt)
 {

@@ -78,5 +78,13 @@ int	 snapfix_parts_of(const struct corr_engine *e, struct snapfix_parts *p);
 int	 snapfix_parts_load(struct corr_engine *c, const struct snapfix_parts *p,
 	    char *err, size_t errlen);
 void	 snapfix_parts_free(struct snapfix_parts *p);
+/* NULL when [p, p + n) and [q, q + m) are the same bytes; else why, in
+ * why[0, len): what, the first byte that differs and the lengths. */
+const char *snapfix_bytes_differ(const char *what, const char *p, size_t n,
+	    const char *q, size_t m, char *why, size_t len);
+/* NULL when x and y are the same bytes, record by record; else why, in
+ * why[0, len): which record and the first byte that differs. */
+const char *snapfix_parts_differ(const struct snapfix_parts *x,
+	    const struct snapfix_parts *y, char *why, size_t len);
 
 #endif

@@ -408,12 +408,10 @@ static void
 assert_same_bytes(const char *p, size_t n, const char *q, size_t m,
     const char *what)
 {
-	size_t i = 0;
+	char why[160];
 
-	while (i < n && i < m && p[i] == q[i])
-		i++;
-	cr_assert(n == m && i == n, "%s: snapshots differ at byte %zu "
-	    "(%zu vs %zu bytes)", what, i, n, m);
+	cr_assert_null(snapfix_bytes_differ(what, p, n, q, m, why,
+	    sizeof(why)), "%s", why);
 }
 
 /* C, restored at cut k over f with its events going to *lc, must continue
@@ -719,12 +717,10 @@ static void
 assert_same_parts(const struct snapfix_parts *x, const struct snapfix_parts *y,
     const char *what)
 {
-	assert_same_bytes(x->head, x->nhead, y->head, y->nhead, what);
-	cr_assert_eq(x->n, y->n, "%s: %zu incident records vs %zu", what, x->n,
-	    y->n);
-	for (size_t i = 0; i < x->n; i++)
-		assert_same_bytes(x->inc[i].p, x->inc[i].n, y->inc[i].p,
-		    y->inc[i].n, what);
+	char why[160];
+
+	cr_assert_null(snapfix_parts_differ(x, y, why, sizeof(why)), "%s: %s",
+	    what, why);
 }
 
 /* The incident id of an incjson event, as a string to compare ("..."). */
