@@ -26,6 +26,7 @@
 #include "daemon/mem.h"
 #include "daemon/monitor.h"
 #include "daemon/sdnotify.h"
+#include "daemon/view.h"
 
 enum crole_phase { CR_STARTING, CR_RUNNING, CR_STOPPING, CR_FAILED };
 
@@ -33,6 +34,7 @@ struct crole {
 	const struct config *cfg;
 	struct cstage_config cc;
 	struct cstage	*cs;
+	struct view	*view;		/* the incident read API */
 	atomic_int	 stop;
 	atomic_int	 phase;		/* enum crole_phase */
 	pthread_t	 main_thr, stage_thr;
@@ -228,12 +230,13 @@ static int
 crole_http(struct crole *cr, struct http_server **out, char **token)
 {
 	const struct cfg_http *ch = &cr->cfg->http;
-	struct http_route routes[CROLE_NROUTES] = {
+	struct http_route routes[CROLE_NROUTES + VIEW_NROUTES] = {
 		{ "GET", "/healthz", 0, crole_healthz, cr },
 		{ "GET", "/readyz", 0, crole_readyz, cr },
 		{ "GET", "/metrics", 0, crole_metrics, cr },
 		{ "GET", "/api/v1/cluster", 0, crole_cluster, cr },
 	};
+	size_t n = CROLE_NROUTES;
 	char err[512];
 
 	*out = NULL;
@@ -243,7 +246,9 @@ crole_http(struct crole *cr, struct http_server **out, char **token)
 		log_info("http off (http.enabled false or http.listen empty)");
 		return 0;
 	}
-	if (http_serve(&ch->server, routes, CROLE_NROUTES, token, out, err,
+	if (cr->view != NULL)
+		n += view_routes(cr->view, routes + n);
+	if (http_serve(&ch->server, routes, n, token, out, err,
 	    sizeof(err)) != 0) {
 		log_error("start failed: %s", err);
 		return -1;
@@ -264,6 +269,16 @@ crole_log_counters(struct crole *cr, const char *what)
 	    " rebuilds=%" PRIu64 " commits=%" PRIu64 " aborts=%" PRIu64, what,
 	    v.nparts, v.st.records, v.st.ticks, v.st.bad, v.st.events,
 	    v.st.changelog, v.st.rebuilds, v.st.commits, v.st.aborts);
+}
+
+/* The view's host: it takes every record at once (memory), so nothing
+ * waits for done, and a correlator's view has no journal to resync. */
+static void
+crole_view_done(void *arg, unsigned shard, uint64_t pos)
+{
+	(void)arg;
+	(void)shard;
+	(void)pos;
 }
 
 /* What the role needs of the configuration: 0, or -1 (logged). */
@@ -316,6 +331,16 @@ crole_run(const struct config *cfg, double duration_s)
 		.cc = &cfg->correlation, .props = k->props,
 		.nprops = k->nprops,
 	};
+	/* the incident read API, fed what the stage commits */
+	if (cfg->http.enabled && cfg->http.server.listen != NULL &&
+	    cfg->http.server.listen[0] != '\0') {
+		static const struct pub_host host = {
+			.done = crole_view_done,
+		};
+
+		cr->view = view_new(cfg->fleet);
+		cr->cc.reads = view_sink(cr->view, &host);
+	}
 	/* before any thread: every signal comes to sigwait below */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -403,8 +428,9 @@ out:
 		http_stop(http);
 	if (cr->cs != NULL) {
 		crole_log_counters(cr, "stopped");
-		cstage_free(cr->cs);
+		cstage_free(cr->cs);	/* a revocation may still offer */
 	}
+	view_free(cr->view);
 	http_token_free(token);
 	xfree(cr);
 	return status;

@@ -5,9 +5,10 @@
  * of its number, exactly once (daemon/cstage on its own thread), its
  * state in kafka.changelog.  The main thread waits for signals; the HTTP
  * server (when enabled) answers /healthz, /readyz, /metrics (owned
- * partitions, their rebuild time and changelog lag, the stage's counters)
- * and GET /api/v1/cluster (the group's members and what each owns, as
- * the broker has it).
+ * partitions, their rebuild time and changelog lag, the stage's counters),
+ * GET /api/v1/cluster (the group's members and what each owns, as the
+ * broker has it) and the incident read API of its partitions (daemon/view,
+ * fed what the stage commits).
  *
  * SIGTERM, SIGINT: stop (the open transaction commits, the group is
  * left).  SIGHUP: refused with a log line (restart to change anything).

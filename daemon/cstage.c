@@ -24,12 +24,14 @@
 #include <librdkafka/rdkafka.h>
 
 #include "correlator/incjson.h"
+#include "correlator/snapbuf.h"
 #include "correlator/u64map.h"
 #include "daemon/clock.h"
 #include "daemon/cstage.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "daemon/replay.h"
+#include "daemon/store.h"
 #include "drivers/kafka/ktxn.h"
 
 #define CS_REBUILD_MS	60000	/* a changelog partition read to its end */
@@ -38,6 +40,13 @@
  * made a rebuild of a few records take a second); it fetches only while
  * a rebuild runs, so a short wait costs nothing idle. */
 #define CS_READER_WAIT_MS "10"
+
+/* One event of the open transaction for the read API: its partition and
+ * its payload's place in cstage.rpend (a journal EVENT record's). */
+struct cs_pend {
+	unsigned	 p;
+	size_t		 off, n;
+};
 
 /* The record last written for one incident. */
 struct cs_rec {
@@ -73,10 +82,91 @@ struct cstage {
 	char		 err[512];
 	pthread_mutex_t	 vlock;		/* view, for other threads */
 	struct cstage_view view;
+	/* the read API's feed (cfg->reads): the open transaction's events,
+	 * offered when it commits, dropped when it aborts */
+	struct snapbuf	 rpend;		/* their payloads, in order */
+	struct cs_pend	*pend;
+	size_t		 npend, cappend;
+	struct snapbuf	 rone;		/* a dump's record */
+	struct pub_span	*spans;		/* STORE_MAX_SPANS: store_pub_rec */
 };
 
 static const struct corr_sink_ops cs_sink_ops;
 static void cs_publish(struct cstage *cs);
+
+/* ---- the read API's feed ---- */
+
+/* Offers one record of partition p, a journal EVENT or STATE payload. */
+static void
+cs_offer(struct cstage *cs, unsigned p, uint8_t type, const void *payload,
+    size_t n)
+{
+	struct journal_rec rec = { .type = type, .p = payload,
+	    .n = (uint32_t)n };
+	struct pub_rec pr;
+
+	if (store_pub_rec(&rec, p, &pr, cs->spans) == 1)
+		(void)cs->cfg->reads->ops->offer(cs->cfg->reads, &pr);
+}
+
+/* A dump's bound: PUB_DUMP_BEGIN or PUB_DUMP_END of partition p. */
+static void
+cs_offer_bound(struct cstage *cs, unsigned p, uint8_t kind, int64_t at)
+{
+	struct pub_rec pr;
+
+	memset(&pr, 0, sizeof(pr));
+	pr.kind = kind;
+	pr.shard = p;
+	pr.at = at;
+	pr.kpart = -1;
+	pr.koffset = -1;
+	(void)cs->cfg->reads->ops->offer(cs->cfg->reads, &pr);
+}
+
+static void
+cs_dump_one(void *arg, const struct corr_event *ev)
+{
+	struct cs_part *pt = arg;
+	struct cstage *cs = pt->cs;
+
+	cs->rone.n = 0;
+	store_event_encode(&cs->rone, &cs->jb, cs->cfg->fleet, ev);
+	cs_offer(cs, pt->p, STORE_STATE, cs->rone.p, cs->rone.n);
+}
+
+/*
+ * Partition p's whole live set to the read API, as its engine is (the
+ * last commit's state: after a rebuild); with no engine (revoked) an
+ * empty one, which removes the partition's incidents from it.
+ */
+static void
+cs_dump(struct cstage *cs, unsigned p)
+{
+	struct cs_part *pt = &cs->parts[p];
+	int64_t at = pt->e != NULL ? corr_engine_now(pt->e) : 0;
+
+	if (cs->cfg->reads == NULL)
+		return;
+	cs_offer_bound(cs, p, PUB_DUMP_BEGIN, at);
+	if (pt->e != NULL)
+		corr_engine_dump(pt->e, at, cs_dump_one, pt);
+	cs_offer_bound(cs, p, PUB_DUMP_END, at);
+}
+
+/* The open transaction's events, once it committed; then forgotten. */
+static void
+cs_done(void *arg, struct ktxn *t)
+{
+	struct cstage *cs = arg;
+
+	(void)t;
+	for (size_t i = 0; i < cs->npend; i++)
+		cs_offer(cs, cs->pend[i].p, STORE_EVENT,
+		    cs->rpend.p + cs->pend[i].off, cs->pend[i].n);
+	cs->npend = 0;
+	cs->rpend.n = 0;
+}
 
 /* ---- outputs ---- */
 
@@ -85,14 +175,26 @@ cs_event(void *arg, const struct corr_event *ev)
 {
 	struct cs_part *pt = arg;
 	struct cstage *cs = pt->cs;
-	size_t n;
 
 	if (cs->t == NULL)
 		return;		/* a rebuild: the changelog's state, no events */
 	cs->jb.n = 0;
-	n = incjson_append(&cs->jb, cs->cfg->fleet, ev);
+	if (cs->cfg->reads != NULL) {
+		/* held for the commit; its JSON is made in jb */
+		if (cs->npend == cs->cappend) {
+			cs->cappend = cs->cappend ? cs->cappend * 2 : 256;
+			cs->pend = xreallocarray(cs->pend, cs->cappend,
+			    sizeof(*cs->pend));
+		}
+		cs->pend[cs->npend].p = pt->p;
+		cs->pend[cs->npend].off = cs->rpend.n;
+		store_event_encode(&cs->rpend, &cs->jb, cs->cfg->fleet, ev);
+		cs->pend[cs->npend].n = cs->rpend.n - cs->pend[cs->npend].off;
+		cs->npend++;
+	} else
+		(void)incjson_append(&cs->jb, cs->cfg->fleet, ev);
 	if (ktxn_produce(cs->t, cs->cfg->incidents, -1, ev->inc->id,
-	    strlen(ev->inc->id), cs->jb.p, n - 1) == 0)	/* not the '\n' */
+	    strlen(ev->inc->id), cs->jb.p, cs->jb.n - 1) == 0) /* no '\n' */
 		cs->st.events++;
 }
 
@@ -518,6 +620,7 @@ cs_rebuild(struct cstage *cs, unsigned p, int64_t want)
 	log_info("cstage: partition=%u rebuilt from the changelog records=%zu "
 	    "incidents=%zu offset=%" PRId64 " rebuild_ms=%" PRIu64, p, nkv,
 	    ninc, pos, cs->st.rebuild_ms);
+	cs_dump(cs, p);
 	rc = 0;
 out:
 	for (size_t i = 0; i < nkv; i++) {
@@ -671,6 +774,8 @@ cs_aborted(void *arg, struct ktxn *t)
 	int n = 0;
 
 	(void)t;
+	cs->npend = 0;		/* never committed */
+	cs->rpend.n = 0;
 	for (unsigned p = 0; p < CSTAGE_MAX_PARTS; p++)
 		if (cs->parts[p].e != NULL)
 			ps[n++] = (int32_t)p;
@@ -718,11 +823,15 @@ cs_revoked(void *arg, struct ktxn *t,
 	struct cstage *cs = arg;
 
 	(void)t;
+	cs->npend = 0;		/* offered if the commit before it went */
+	cs->rpend.n = 0;
 	for (int i = 0; i < parts->cnt; i++) {
 		int32_t p = parts->elems[i].partition;
 
-		if (p >= 0 && p < CSTAGE_MAX_PARTS)
+		if (p >= 0 && p < CSTAGE_MAX_PARTS) {
 			cs_part_drop(&cs->parts[p]);
+			cs_dump(cs, (unsigned)p);
+		}
 	}
 	cs_publish(cs);
 }
@@ -730,6 +839,7 @@ cs_revoked(void *arg, struct ktxn *t,
 static const struct ktxn_ops cs_ops = {
 	.record = cs_record,
 	.flush = cs_flush,
+	.committed = cs_done,
 	.aborted = cs_aborted,
 	.assigned = cs_assigned,
 	.revoked = cs_revoked,
@@ -813,6 +923,11 @@ cstage_new(const struct cstage_config *cfg, struct cstage **out, char *err,
 	cs->cfg = cfg;
 	pthread_mutex_init(&cs->vlock, NULL);
 	incjson_buf_init(&cs->jb);
+	snapbuf_init(&cs->rpend);
+	snapbuf_init(&cs->rone);
+	if (cfg->reads != NULL)
+		cs->spans = xreallocarray(NULL, STORE_MAX_SPANS,
+		    sizeof(*cs->spans));
 	for (unsigned p = 0; p < CSTAGE_MAX_PARTS; p++) {
 		cs->parts[p].cs = cs;
 		cs->parts[p].p = p;
@@ -961,6 +1076,10 @@ cstage_free(struct cstage *cs)
 	for (unsigned p = 0; p < CSTAGE_MAX_PARTS; p++)
 		u64map_fini(&cs->parts[p].sent);
 	incjson_buf_fini(&cs->jb);
+	snapbuf_fini(&cs->rpend);
+	snapbuf_fini(&cs->rone);
+	xfree(cs->pend);
+	xfree(cs->spans);
 	pthread_mutex_destroy(&cs->vlock);
 	xfree(cs);
 }

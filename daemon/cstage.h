@@ -31,10 +31,12 @@
  * transaction holds readers back until the broker aborts it.  The
  * partition then resumes where its state is.
  *
- * Run by `daemon.role: correlator` (daemon/crole).  Not yet: the pollers
- * that forward ticketing's actions into the alarms partitions
- * (docs/scaleout.md), Redis and HTTP incident reads fed from the
- * incidents topic.
+ * What is committed also goes to the read API's sink when there is one
+ * (cstage_config.reads: daemon/view): each transaction's events once it
+ * commits, a partition's live set when it is rebuilt or revoked.
+ *
+ * Run by `daemon.role: correlator` (daemon/crole).  Not yet: Redis and
+ * the event stream of a correlator (docs/scaleout.md).
  */
 #ifndef TOCSIN_CSTAGE_H
 #define TOCSIN_CSTAGE_H
@@ -48,6 +50,7 @@
 #include "correlator/corr.h"
 #include "correlator/fleet.h"
 #include "drivers/kafka/kafka.h"
+#include "drivers/pub.h"
 
 #define CSTAGE_MAX_PARTS	64	/* as daemon.shards */
 
@@ -66,6 +69,16 @@ struct cstage_config {
 	uint32_t	 commit_ms;	/* 0: ktxn's default */
 	const struct kafka_prop *props;
 	size_t		 nprops;
+	/*
+	 * The read API's sink (daemon/view), or NULL.  Offered, on the
+	 * stage's thread, what is committed only: each transaction's
+	 * incident events once it commits (in the order they were made);
+	 * each partition's whole live set when it is rebuilt (on
+	 * assignment, after an abort: PUB_DUMP_BEGIN, a PUB_STATE per live
+	 * incident, PUB_DUMP_END, shard = the partition); an empty dump of a
+	 * revoked partition.  Its offer() must take every record.
+	 */
+	struct pub_sink	*reads;
 };
 
 struct cstage_stats {

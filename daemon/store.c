@@ -72,9 +72,10 @@ struct store_reply {
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
     "journal records are little-endian");
 
-#define PUT(st, v)	do { __typeof__(v) v_ = (v); \
-			     snapbuf_put_bytes(&(st)->rb, &v_, sizeof(v_)); \
+#define PUTB(b, v)	do { __typeof__(v) v_ = (v); \
+			     snapbuf_put_bytes((b), &v_, sizeof(v_)); \
 			} while (0)
+#define PUT(st, v)	PUTB(&(st)->rb, v)
 #define GET(r, v)	snapbuf_get_bytes((r), &(v), sizeof(v))
 
 /* A string into buf (len bytes, NUL-terminated), or NULL if absent or too
@@ -98,12 +99,18 @@ get_str(struct snapbuf_rd *r, char *buf, size_t len)
 
 /* A string written with its NUL, for readers that use it in place. */
 static void
-put_cstr(struct store *st, const char *s)
+put_cstrb(struct snapbuf *b, const char *s)
 {
 	uint32_t n = (uint32_t)strlen(s) + 1;
 
-	PUT(st, n);
-	snapbuf_put_bytes(&st->rb, s, n);
+	PUTB(b, n);
+	snapbuf_put_bytes(b, s, n);
+}
+
+static void
+put_cstr(struct store *st, const char *s)
+{
+	put_cstrb(&st->rb, s);
 }
 
 static const char *
@@ -225,36 +232,41 @@ store_deadline(const struct corr_event *ev)
 	return best;
 }
 
-/* EVENT or STATE: the fields publishers key on, the JSON, step spans. */
+void
+store_event_encode(struct snapbuf *b, struct incjson_buf *jb,
+    const struct fleet *f, const struct corr_event *ev)
+{
+	const struct corr_incident *ci = ev->inc;
+	uint8_t live = ci->state != CORR_CLOSED;
+	uint32_t len;
+
+	jb->n = 0;
+	jb->spans_on = 1;	/* the record carries its steps' places */
+	len = (uint32_t)incjson_append(jb, f, ev) - 1;	/* no newline */
+	PUTB(b, ev->type);
+	PUTB(b, ci->state);
+	PUTB(b, ci->severity);
+	PUTB(b, live);
+	PUTB(b, ev->seq);
+	PUTB(b, ev->at);
+	PUTB(b, ci->opened_at);
+	PUTB(b, store_deadline(ev));
+	put_cstrb(b, ci->id);
+	/* a complaint is at its site too (Redis site hash, the view's filter) */
+	put_cstrb(b, ci->kind != CORR_KIND_AREA ? f->sites[ci->site].id : "");
+	put_cstrb(b, f->areas[ci->area]);
+	PUTB(b, len);
+	snapbuf_put_bytes(b, jb->p, len);
+	PUTB(b, jb->nspans);
+	snapbuf_put_bytes(b, jb->spans, jb->nspans * sizeof(*jb->spans));
+}
+
 static void
 store_put_event(struct store *st, const struct corr_event *ev,
     enum store_type type)
 {
-	const struct corr_incident *ci = ev->inc;
-	const struct fleet *f = st->fleet;
-	uint8_t live = ci->state != CORR_CLOSED;
-	uint32_t len;
-
-	st->jb.n = 0;
-	len = (uint32_t)incjson_append(&st->jb, f, ev) - 1;	/* no newline */
 	st->rb.n = 0;
-	PUT(st, ev->type);
-	PUT(st, ci->state);
-	PUT(st, ci->severity);
-	PUT(st, live);
-	PUT(st, ev->seq);
-	PUT(st, ev->at);
-	PUT(st, ci->opened_at);
-	PUT(st, store_deadline(ev));
-	put_cstr(st, ci->id);
-	/* a complaint is at its site too (Redis site hash, the view's filter) */
-	put_cstr(st, ci->kind != CORR_KIND_AREA ? f->sites[ci->site].id : "");
-	put_cstr(st, f->areas[ci->area]);
-	PUT(st, len);
-	snapbuf_put_bytes(&st->rb, st->jb.p, len);
-	PUT(st, st->jb.nspans);
-	snapbuf_put_bytes(&st->rb, st->jb.spans,
-	    st->jb.nspans * sizeof(*st->jb.spans));
+	store_event_encode(&st->rb, &st->jb, st->fleet, ev);
 	store_put(st, type);
 }
 
@@ -587,7 +599,6 @@ store_new(const struct store_config *c, unsigned shard, struct fleet *fleet)
 	st->in_koffset = -1;
 	atomic_store(&st->healthy, 1);
 	incjson_buf_init(&st->jb);
-	st->jb.spans_on = 1;
 	return st;
 }
 

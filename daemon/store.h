@@ -131,6 +131,8 @@ struct store_stats {
 	int		 healthy;	/* 0 while the disk refuses */
 };
 
+struct incjson_buf;
+struct snapbuf;
 struct store;
 
 /*
@@ -206,6 +208,14 @@ void	 store_stats(const struct store *st, struct store_stats *out);
  * from Kafka), -EINVAL for a record that does not decode.
  */
 #define STORE_MAX_SPANS	8192
+/*
+ * Appends to b the payload of an EVENT or STATE record for ev (its JSON
+ * made in jb): the fields publishers key on, the JSON, its steps' spans;
+ * what store_pub_rec() decodes.  The journal's records, and what a
+ * correlator hands its read API after a commit (daemon/cstage).
+ */
+void	 store_event_encode(struct snapbuf *b, struct incjson_buf *jb,
+	    const struct fleet *f, const struct corr_event *ev);
 int	 store_pub_rec(const struct journal_rec *rec, unsigned shard,
 	    struct pub_rec *r, struct pub_span *spans);
 

@@ -187,6 +187,8 @@ ktxn_commit(struct ktxn *t, int revoking)
 	t->open = 0;
 	t->n = 0;
 	t->st.commits++;
+	if (t->ops.committed != NULL)
+		t->ops.committed(t->arg, t);
 	return 0;
 }
 

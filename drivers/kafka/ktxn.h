@@ -72,6 +72,9 @@ struct ktxn_ops {
 	 * every input of it (a state's latest record).  0, or -1 to abort.
 	 * May be NULL. */
 	int	(*flush)(void *arg, struct ktxn *t);
+	/* The open transaction committed: what it produced is readable
+	 * (read_committed) from now on.  May be NULL. */
+	void	(*committed)(void *arg, struct ktxn *t);
 	/* The open transaction was aborted: inputs since the last commit
 	 * come again (every assigned partition is back at its committed
 	 * offset).  May be NULL. */

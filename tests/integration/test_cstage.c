@@ -862,6 +862,157 @@ wait_members(int port, int n)
 	    "%s", n, P, last);
 }
 
+/* The open incidents the replays end with in the partitions that
+ * /healthz at port lists as owned: id -> its last event's seq. */
+static json_t *
+open_owned(int port, json_t *want)
+{
+	struct httpfix_resp r;
+	json_t *h, *parts, *x, *a, *out = json_object();
+	int owned[PMAX] = { 0 };
+	const char *id;
+	size_t i;
+
+	cr_assert_eq(httpfix_do(port, "GET", "/healthz", NULL, NULL, &r), 200);
+	h = json_loads(r.body, 0, NULL);
+	cr_assert_not_null(h, "%s", r.body);
+	parts = json_object_get(h, "partitions");
+	json_array_foreach(parts, i, x) {
+		json_int_t p = json_integer_value(json_object_get(x,
+		    "partition"));
+
+		cr_assert(p >= 0 && p < PMAX);
+		owned[p] = 1;
+	}
+	cr_assert_gt(json_array_size(parts), 0, "%s", r.body);
+	json_decref(h);
+	httpfix_free(&r);
+	json_object_foreach(want, id, a) {
+		const char *dash = strchr(id, '-');
+		json_t *ev = json_loads(json_string_value(json_array_get(a,
+		    json_array_size(a) - 1)), 0, NULL);
+		const char *state = json_string_value(json_object_get(
+		    json_object_get(ev, "incident"), "state"));
+
+		cr_assert_not_null(dash);
+		cr_assert_not_null(state, "%s", id);
+		if (owned[atoi(dash + 1)] && strcmp(state, "closed") != 0)
+			json_object_set_new(out, id, json_integer(
+			    json_integer_value(json_object_get(ev, "seq"))));
+		json_decref(ev);
+	}
+	return out;
+}
+
+/* GET /api/v1/incidents at port, every page: id -> seq. */
+static json_t *
+read_listed(int port)
+{
+	json_t *out = json_object();
+	char path[256], cursor[128] = "";
+
+	for (;;) {
+		struct httpfix_resp r;
+		json_t *j, *x;
+		size_t i;
+
+		snprintf(path, sizeof(path), "/api/v1/incidents?limit=1000%s%s",
+		    cursor[0] != '\0' ? "&cursor=" : "", cursor);
+		cr_assert_eq(httpfix_do(port, "GET", path, NULL, NULL, &r), 200);
+		j = json_loads(r.body, 0, NULL);
+		cr_assert_not_null(j, "%s", r.body);
+		json_array_foreach(json_object_get(j, "incidents"), i, x)
+			json_object_set_new(out, json_string_value(
+			    json_object_get(json_object_get(x, "incident"),
+			    "id")), json_integer(json_integer_value(
+			    json_object_get(x, "seq"))));
+		x = json_object_get(j, "next_cursor");
+		if (json_is_string(x))
+			snprintf(cursor, sizeof(cursor), "%s",
+			    json_string_value(x));
+		else
+			cursor[0] = '\0';
+		json_decref(j);
+		httpfix_free(&r);
+		if (cursor[0] == '\0')
+			return out;
+	}
+}
+
+/*
+ * The incident read API of the correlator at port holds, within 30 s of
+ * the last commit, exactly the open incidents of the partitions it owns
+ * as the replays end them, each at its last seq; and each of them shown
+ * whole has every step its events carried, in order.
+ */
+static void
+check_reads(int port, json_t *want)
+{
+	int64_t t0 = tenv_mono_ms();
+	json_t *exp = NULL, *got = NULL, *a, *seq;
+	const char *id;
+	int same = 0, shown = 0;
+
+	while (!same && tenv_mono_ms() - t0 < 30000) {
+		json_decref(exp);
+		json_decref(got);
+		exp = open_owned(port, want);
+		got = read_listed(port);
+		if (!(same = json_equal(exp, got)))
+			usleep(200000);
+	}
+	cr_log_info("read API: %zu open incidents listed, %zu in the replays "
+	    "of the owned partitions", json_object_size(got),
+	    json_object_size(exp));
+	cr_assert_gt(json_object_size(exp), 0);
+	json_object_foreach(exp, id, seq) {
+		json_t *g = json_object_get(got, id);
+
+		cr_assert_not_null(g, "%s open in the replay, not listed", id);
+		cr_assert_eq(json_integer_value(g), json_integer_value(seq),
+		    "%s listed at seq %lld, the replay's last is %lld", id,
+		    (long long)json_integer_value(g),
+		    (long long)json_integer_value(seq));
+	}
+	cr_assert(same, "%zu listed, %zu open", json_object_size(got),
+	    json_object_size(exp));
+	json_object_foreach(exp, id, seq) {
+		struct httpfix_resp r;
+		char path[128];
+		json_t *j, *tl, *steps = json_array(), *ev;
+		size_t i, k;
+
+		a = json_object_get(want, id);
+		for (i = 0; i < json_array_size(a); i++) {
+			ev = json_loads(json_string_value(json_array_get(a, i)),
+			    0, NULL);
+			json_array_extend(steps, json_object_get(ev, "steps"));
+			json_decref(ev);
+		}
+		snprintf(path, sizeof(path), "/api/v1/incidents/%s", id);
+		cr_assert_eq(httpfix_do(port, "GET", path, NULL, NULL, &r), 200,
+		    "%s: %s", path, r.body);
+		j = json_loads(r.body, 0, NULL);
+		cr_assert_not_null(j, "%s", r.body);
+		tl = json_object_get(j, "timeline");
+		cr_assert(json_is_true(json_object_get(j, "timeline_complete")),
+		    "%s", r.body);
+		cr_assert_eq(json_array_size(tl), json_array_size(steps),
+		    "%s: %zu steps shown, %zu in its events", id,
+		    json_array_size(tl), json_array_size(steps));
+		for (k = 0; k < json_array_size(tl); k++)
+			cr_assert(json_equal(json_array_get(tl, k),
+			    json_array_get(steps, k)), "%s step %zu", id, k);
+		json_decref(j);
+		json_decref(steps);
+		httpfix_free(&r);
+		if (++shown == 20)
+			break;
+	}
+	json_decref(exp);
+	json_decref(got);
+}
+
 /*
  * Three correlators (tocsind, daemon.role: correlator) share a
  * 6-partition tocsin.alarms; one is killed with SIGKILL while at work,
@@ -959,6 +1110,7 @@ Test(cstage, three_correlators_two_killed_one_added_equal_a_replay,
 		json_decref(j);
 	}
 	httpfix_free(&r);
+	check_reads(port, want);
 	{
 		/* tocsinctl status, as an operator reads it */
 		char url[64], *argv[5], *cl;
