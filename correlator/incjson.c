@@ -595,3 +595,274 @@ incjson_telemetry(struct incjson_buf *b, const char *device, const char *site,
 	IJ_LIT(b, "]}");
 	return b->n - n0;
 }
+
+/* ---- the reader of what incjson_append writes (incjson_scan) ---- */
+
+struct ijr_rd {
+	const char	*p, *end;
+};
+
+static void
+ijr_ws(struct ijr_rd *r)
+{
+	while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' ||
+	    *r->p == '\n' || *r->p == '\r'))
+		r->p++;
+}
+
+/* Past one string (at its '"'); its body in [*s, *s + *n), *esc set if it
+ * has an escape.  0, or -1. */
+static int
+ijr_str(struct ijr_rd *r, const char **s, size_t *n, int *esc)
+{
+	if (r->p == r->end || *r->p != '"')
+		return -1;
+	*s = ++r->p;
+	*esc = 0;
+	while (r->p < r->end && *r->p != '"') {
+		if ((unsigned char)*r->p < 0x20)
+			return -1;
+		if (*r->p == '\\') {
+			*esc = 1;
+			if (++r->p == r->end)
+				return -1;
+		}
+		r->p++;
+	}
+	if (r->p == r->end)
+		return -1;
+	*n = (size_t)(r->p - *s);
+	r->p++;
+	return 0;
+}
+
+/* Past one value of any kind, not decoded.  0, or -1. */
+static int
+ijr_skip(struct ijr_rd *r)
+{
+	const char *s;
+	size_t n;
+	int esc, depth = 0;
+
+	ijr_ws(r);
+	if (r->p == r->end)
+		return -1;
+	if (*r->p != '{' && *r->p != '[') {
+		if (*r->p == '"')
+			return ijr_str(r, &s, &n, &esc);
+		s = r->p;
+		while (r->p < r->end && *r->p != ',' && *r->p != '}' &&
+		    *r->p != ']' && *r->p != ' ' && *r->p != '\n')
+			r->p++;
+		return r->p > s ? 0 : -1;
+	}
+	do {
+		if (r->p == r->end)
+			return -1;
+		switch (*r->p) {
+		case '"':
+			if (ijr_str(r, &s, &n, &esc) != 0)
+				return -1;
+			continue;
+		case '{':
+		case '[':
+			depth++;
+			break;
+		case '}':
+		case ']':
+			depth--;
+			break;
+		}
+		r->p++;
+	} while (depth > 0);
+	return 0;
+}
+
+/* Past "true" or "false": *v; -1 for anything else (jansson's
+ * json_is_true is false then, but the scan leaves it to the caller). */
+static int
+ijr_bool(struct ijr_rd *r, uint8_t *v)
+{
+	ijr_ws(r);
+	if (r->end - r->p >= 4 && memcmp(r->p, "true", 4) == 0) {
+		r->p += 4;
+		*v = 1;
+	} else if (r->end - r->p >= 5 && memcmp(r->p, "false", 5) == 0) {
+		r->p += 5;
+		*v = 0;
+	} else
+		return -1;
+	return 0;
+}
+
+/*
+ * The members of one object (at its '{'): fn(arg, r, key, keylen) for
+ * each, r at the value, which fn must pass (ijr_skip at least).  0, or
+ * -1.
+ */
+static int
+ijr_members(struct ijr_rd *r, int (*fn)(void *, struct ijr_rd *, const char *,
+    size_t), void *arg)
+{
+	const char *k;
+	size_t kn;
+	int esc;
+
+	ijr_ws(r);
+	if (r->p == r->end || *r->p != '{')
+		return -1;
+	r->p++;
+	ijr_ws(r);
+	if (r->p < r->end && *r->p == '}') {
+		r->p++;
+		return 0;
+	}
+	for (;;) {
+		ijr_ws(r);
+		if (ijr_str(r, &k, &kn, &esc) != 0 || esc)
+			return -1;
+		ijr_ws(r);
+		if (r->p == r->end || *r->p++ != ':')
+			return -1;
+		ijr_ws(r);
+		if (fn(arg, r, k, kn) != 0)
+			return -1;
+		ijr_ws(r);
+		if (r->p == r->end)
+			return -1;
+		if (*r->p == '}') {
+			r->p++;
+			return 0;
+		}
+		if (*r->p++ != ',')
+			return -1;
+	}
+}
+
+#define IJR_KEY(k, kn, lit) ((kn) == sizeof(lit) - 1 && \
+	memcmp((k), (lit), sizeof(lit) - 1) == 0)
+
+struct ijr_scan {
+	const char	*base;
+	struct incjson_scan *out;
+	struct incjson_span *cust;
+	size_t		 maxcust;
+};
+
+static int
+ijr_customer(void *arg, struct ijr_rd *r, const char *k, size_t kn)
+{
+	struct ijr_scan *sc = arg;
+	struct incjson_scan *o = sc->out;
+	const char *s;
+	size_t n;
+	int esc;
+
+	if (!IJR_KEY(k, kn, "id"))
+		return ijr_skip(r);
+	if (r->p == r->end || *r->p != '"')
+		return -1;	/* jansson skips it: leave it to jansson */
+	if (ijr_str(r, &s, &n, &esc) != 0 || esc || o->ncust == sc->maxcust)
+		return -1;
+	sc->cust[o->ncust].off = (uint32_t)(s - sc->base);
+	sc->cust[o->ncust].len = (uint32_t)n;
+	o->ncust++;
+	return 0;
+}
+
+static int
+ijr_inc(void *arg, struct ijr_rd *r, const char *k, size_t kn)
+{
+	struct ijr_scan *sc = arg;
+	struct incjson_scan *o = sc->out;
+	const char *s;
+	size_t n;
+	int esc;
+
+	if (IJR_KEY(k, kn, "planned"))
+		return ijr_bool(r, &o->planned);
+	if (IJR_KEY(k, kn, "flapping"))
+		return ijr_bool(r, &o->flapping);
+	if (IJR_KEY(k, kn, "chronic"))
+		return ijr_bool(r, &o->chronic);
+	if (IJR_KEY(k, kn, "tier")) {
+		if (ijr_str(r, &s, &n, &esc) != 0 || esc)
+			return -1;
+		o->tier.off = (uint32_t)(s - sc->base);
+		o->tier.len = (uint32_t)n;
+		o->has_tier = 1;
+		return 0;
+	}
+	if (IJR_KEY(k, kn, "customers")) {
+		if (o->ncust > 0 || r->p == r->end || *r->p++ != '[')
+			return -1;
+		ijr_ws(r);
+		if (r->p < r->end && *r->p == ']') {
+			r->p++;
+			return 0;
+		}
+		for (;;) {
+			uint32_t before = o->ncust;
+
+			if (ijr_members(r, ijr_customer, sc) != 0 ||
+			    o->ncust != before + 1)
+				return -1;	/* no id, or two */
+			ijr_ws(r);
+			if (r->p == r->end)
+				return -1;
+			if (*r->p == ']') {
+				r->p++;
+				return 0;
+			}
+			if (*r->p++ != ',')
+				return -1;
+		}
+	}
+	return ijr_skip(r);
+}
+
+static int
+ijr_event(void *arg, struct ijr_rd *r, const char *k, size_t kn)
+{
+	struct ijr_scan *sc = arg;
+	struct incjson_scan *o = sc->out;
+	const char *at;
+
+	if (IJR_KEY(k, kn, "incident")) {
+		if (o->has_incident)
+			return -1;
+		o->has_incident = 1;
+		return ijr_members(r, ijr_inc, sc);
+	}
+	if (IJR_KEY(k, kn, "steps")) {
+		/* the member from the ',' before its key to its value's end;
+		 * as the first member (no ',' before), not cut here */
+		at = k - 1;
+		while (at > sc->base && *at != ',' && *at != '{')
+			at--;
+		if (o->steps.len != 0 || *at != ',')
+			return -1;
+		o->steps.off = (uint32_t)(at - sc->base);
+		if (ijr_skip(r) != 0)
+			return -1;
+		o->steps.len = (uint32_t)(r->p - at);
+		return 0;
+	}
+	return ijr_skip(r);
+}
+
+int
+incjson_scan(const char *json, size_t n, struct incjson_scan *out,
+    struct incjson_span *cust, size_t maxcust)
+{
+	struct ijr_rd r = { json, json + n };
+	struct ijr_scan sc = { json, out, cust, maxcust };
+
+	memset(out, 0, sizeof(*out));
+	if (n > UINT32_MAX || ijr_members(&r, ijr_event, &sc) != 0)
+		return -1;
+	ijr_ws(&r);
+	if (r.p != r.end || !out->has_incident)
+		return -1;
+	return 0;
+}

@@ -114,4 +114,34 @@ struct incjson_sample {
 size_t	 incjson_telemetry(struct incjson_buf *b, const char *device,
 	    const char *site, const struct incjson_sample *s, size_t n);
 
+/*
+ * What a reader of an event line needs without decoding all of it (the
+ * HTTP read API, daemon/view): the "steps" member and the incident's
+ * filter fields, found by a scan that passes every other value undecoded.
+ * Offsets are into json.
+ */
+struct incjson_scan {
+	struct incjson_span steps;	/* the top-level "steps" member with
+					 * the ',' before it (len 0: none):
+					 * the event without it is the bytes
+					 * before and after */
+	struct incjson_span tier;	/* incident.tier's text, if has_tier */
+	uint32_t ncust;			/* incident.customers[].id, in cust */
+	uint8_t	 has_incident, has_tier;
+	uint8_t	 planned, flapping, chronic;	/* incident's; 0 if absent */
+};
+
+/*
+ * Scans one event line (json, n bytes, without its newline): 0 and *out,
+ * the customer ids in cust[0, out->ncust), or -1 when the line is not
+ * one the scan reads as jansson would (not JSON, no incident object, a
+ * customer without a plain string id, more than maxcust customers, an
+ * escaped key or string it would have to decode, a member seen twice):
+ * the caller then decodes it in full (jansson).  Never reads outside
+ * [json, json + n).  test_incjson checks it against jansson on every
+ * event of the rules stream; fuzz_incscan on any bytes.
+ */
+int	 incjson_scan(const char *json, size_t n, struct incjson_scan *out,
+	    struct incjson_span *cust, size_t maxcust);
+
 #endif
