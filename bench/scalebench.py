@@ -429,14 +429,29 @@ class Bench:
               (len(procs), IDLE_S, "/".join("%.4f" % c for c in cores),
                (cpu_s(self.broker_pid) - b0) / IDLE_S), flush=True)
 
-    def committed(self, topic):
-        """(messages, value bytes) of topic, read committed."""
+    def committed(self, topic, kinds=None):
+        """(messages, value bytes) of topic, read committed; with kinds (a
+        dict), also each key kind's (the key up to its ':') records and
+        bytes there."""
         r = subprocess.run(["kcat", "-C", "-b", self.brokers, "-t", topic,
                             "-o", "beginning", "-e", "-q", "-X",
-                            "isolation.level=read_committed", "-f", "%S\\n"],
+                            "isolation.level=read_committed", "-f",
+                            "%S %k\\n"],
                            stdout=subprocess.PIPE, timeout=300)
-        sizes = [int(x) for x in r.stdout.split() if x.lstrip(b"-").isdigit()]
-        return len(sizes), sum(x for x in sizes if x > 0)
+        n = total = 0
+        for line in r.stdout.split(b"\n"):
+            f = line.split(b" ", 1)
+            if not f[0].lstrip(b"-").isdigit():
+                continue
+            size = max(int(f[0]), 0)
+            n += 1
+            total += size
+            if kinds is not None:
+                k = f[1].split(b":", 1)[0].decode() if len(f) > 1 else "?"
+                c = kinds.setdefault(k, [0, 0])
+                c[0] += 1
+                c[1] += size
+        return n, total
 
     def check(self, procs, run):
         """Stops the run's instances; the committed events against the
@@ -450,12 +465,16 @@ class Bench:
         if got != self.expect:
             raise SystemExit("scalebench: %s committed %d events, the "
                              "reference has %d" % (run, got, self.expect))
-        crecs, cbytes = self.committed("tocsin.changelog.%s" % run)
+        kinds = {}
+        crecs, cbytes = self.committed("tocsin.changelog.%s" % run, kinds)
         print("%-10s %d events committed as the reference (%.1f MiB); the "
               "changelog %d records, %.1f MiB: %.0f bytes per transition "
-              "(before compaction)" %
+              "(before compaction; %s)" %
               ("  check", got, ebytes / 1048576.0, crecs,
-               cbytes / 1048576.0, cbytes / float(self.alarms)), flush=True)
+               cbytes / 1048576.0, cbytes / float(self.alarms),
+               ", ".join("%s: %d records, %.1f MiB" %
+                         (k, v[0], v[1] / 1048576.0)
+                         for k, v in sorted(kinds.items()))), flush=True)
 
     def rebuild(self, run):
         p = self.start(1, 9, run)
