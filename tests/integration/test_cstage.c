@@ -1006,6 +1006,24 @@ check_reads(int port, json_t *want)
 		json_decref(j);
 		json_decref(steps);
 		httpfix_free(&r);
+		if (shown == 0) {
+			/* as an operator reads it */
+			char url[64], *argv[6];
+			struct proc_result pr;
+
+			snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+			argv[0] = (char *)proc_build_path("tocsinctl");
+			argv[1] = "-s";
+			argv[2] = url;
+			argv[3] = "show";
+			argv[4] = (char *)id;
+			argv[5] = NULL;
+			cr_assert_eq(proc_run(argv, 20000, &pr), 0);
+			cr_log_info("tocsinctl show %s:\n%s", id, pr.out);
+			cr_assert_eq(pr.status, 0, "%s%s", pr.out, pr.err);
+			cr_assert_not_null(strstr(pr.out, id), "%s", pr.out);
+			proc_result_free(&pr);
+		}
 		if (++shown == 20)
 			break;
 	}
