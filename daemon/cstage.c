@@ -78,7 +78,7 @@ struct cstage {
 	struct cstage_stats st;
 	int		 failed;	/* a rebuild failed: stop */
 	uint64_t	 assigned;	/* rebalances that assigned */
-	struct log_rl	 rl_bad, rl_action, rl_maint;
+	struct log_rl	 rl_bad, rl_action, rl_maint, rl_reads;
 	char		 err[512];
 	pthread_mutex_t	 vlock;		/* view, for other threads */
 	struct cstage_view view;
@@ -89,6 +89,7 @@ struct cstage {
 	size_t		 npend, cappend;
 	struct snapbuf	 rone;		/* a dump's record */
 	struct pub_span	*spans;		/* STORE_MAX_SPANS: store_pub_rec */
+	uint64_t	 reads_bad;	/* records the read API could not take */
 };
 
 static const struct corr_sink_ops cs_sink_ops;
@@ -104,9 +105,20 @@ cs_offer(struct cstage *cs, unsigned p, uint8_t type, const void *payload,
 	struct journal_rec rec = { .type = type, .p = payload,
 	    .n = (uint32_t)n };
 	struct pub_rec pr;
+	uint64_t quiet;
 
-	if (store_pub_rec(&rec, p, &pr, cs->spans) == 1)
+	if (store_pub_rec(&rec, p, &pr, cs->spans) == 1) {
 		(void)cs->cfg->reads->ops->offer(cs->cfg->reads, &pr);
+		return;
+	}
+	/* more steps in one record than STORE_MAX_SPANS: as the pump does
+	 * with such a journal record, counted, logged and passed by */
+	cs->reads_bad++;
+	if (log_rl_ok(&cs->rl_reads, &quiet))
+		log_warnx("cstage: partition=%u: a record the read API cannot "
+		    "take (over %d timeline steps) passed by (reads_bad=%"
+		    PRIu64 " not_logged=%" PRIu64 ")", p, STORE_MAX_SPANS,
+		    cs->reads_bad, quiet);
 }
 
 /* A dump's bound: PUB_DUMP_BEGIN or PUB_DUMP_END of partition p. */
