@@ -695,6 +695,21 @@ ijr_bool(struct ijr_rd *r, uint8_t *v)
 	return 0;
 }
 
+/* After a member or an element: 1 past the close that ends them, 0 past
+ * the ',' before the next one, or -1. */
+static int
+ijr_next(struct ijr_rd *r, char close)
+{
+	ijr_ws(r);
+	if (r->p == r->end)
+		return -1;
+	if (*r->p == close) {
+		r->p++;
+		return 1;
+	}
+	return *r->p++ == ',' ? 0 : -1;
+}
+
 /*
  * The members of one object (at its '{'): fn(arg, r, key, keylen) for
  * each, r at the value, which fn must pass (ijr_skip at least).  0, or
@@ -706,7 +721,7 @@ ijr_members(struct ijr_rd *r, int (*fn)(void *, struct ijr_rd *, const char *,
 {
 	const char *k;
 	size_t kn;
-	int esc;
+	int esc, rc;
 
 	ijr_ws(r);
 	if (r->p == r->end || *r->p != '{')
@@ -727,15 +742,8 @@ ijr_members(struct ijr_rd *r, int (*fn)(void *, struct ijr_rd *, const char *,
 		ijr_ws(r);
 		if (fn(arg, r, k, kn) != 0)
 			return -1;
-		ijr_ws(r);
-		if (r->p == r->end)
-			return -1;
-		if (*r->p == '}') {
-			r->p++;
-			return 0;
-		}
-		if (*r->p++ != ',')
-			return -1;
+		if ((rc = ijr_next(r, '}')) != 0)
+			return rc < 0 ? -1 : 0;
 	}
 }
 
@@ -749,23 +757,35 @@ struct ijr_scan {
 	size_t		 maxcust;
 };
 
+/* Past a string with no escape (what the scan hands out is the bytes):
+ * its place in *out; -1 for anything else. */
+static int
+ijr_plain(const struct ijr_scan *sc, struct ijr_rd *r,
+    struct incjson_span *out)
+{
+	const char *s;
+	size_t n;
+	int esc;
+
+	if (ijr_str(r, &s, &n, &esc) != 0 || esc)
+		return -1;
+	out->off = (uint32_t)(s - sc->base);
+	out->len = (uint32_t)n;
+	return 0;
+}
+
 static int
 ijr_customer(void *arg, struct ijr_rd *r, const char *k, size_t kn)
 {
 	struct ijr_scan *sc = arg;
 	struct incjson_scan *o = sc->out;
-	const char *s;
-	size_t n;
-	int esc;
 
 	if (!IJR_KEY(k, kn, "id"))
 		return ijr_skip(r);
-	if (r->p == r->end || *r->p != '"')
-		return -1;	/* jansson skips it: leave it to jansson */
-	if (ijr_str(r, &s, &n, &esc) != 0 || esc || o->ncust == sc->maxcust)
+	/* not a plain string (jansson skips a non-string): the tree's */
+	if (o->ncust == sc->maxcust ||
+	    ijr_plain(sc, r, &sc->cust[o->ncust]) != 0)
 		return -1;
-	sc->cust[o->ncust].off = (uint32_t)(s - sc->base);
-	sc->cust[o->ncust].len = (uint32_t)n;
 	o->ncust++;
 	return 0;
 }
@@ -775,9 +795,7 @@ ijr_inc(void *arg, struct ijr_rd *r, const char *k, size_t kn)
 {
 	struct ijr_scan *sc = arg;
 	struct incjson_scan *o = sc->out;
-	const char *s;
-	size_t n;
-	int esc;
+	int rc;
 
 	if (IJR_KEY(k, kn, "planned"))
 		return ijr_bool(r, &o->planned);
@@ -786,10 +804,8 @@ ijr_inc(void *arg, struct ijr_rd *r, const char *k, size_t kn)
 	if (IJR_KEY(k, kn, "chronic"))
 		return ijr_bool(r, &o->chronic);
 	if (IJR_KEY(k, kn, "tier")) {
-		if (ijr_str(r, &s, &n, &esc) != 0 || esc)
+		if (ijr_plain(sc, r, &o->tier) != 0)
 			return -1;
-		o->tier.off = (uint32_t)(s - sc->base);
-		o->tier.len = (uint32_t)n;
 		o->has_tier = 1;
 		return 0;
 	}
@@ -807,15 +823,8 @@ ijr_inc(void *arg, struct ijr_rd *r, const char *k, size_t kn)
 			if (ijr_members(r, ijr_customer, sc) != 0 ||
 			    o->ncust != before + 1)
 				return -1;	/* no id, or two */
-			ijr_ws(r);
-			if (r->p == r->end)
-				return -1;
-			if (*r->p == ']') {
-				r->p++;
-				return 0;
-			}
-			if (*r->p++ != ',')
-				return -1;
+			if ((rc = ijr_next(r, ']')) != 0)
+				return rc < 0 ? -1 : 0;
 		}
 	}
 	return ijr_skip(r);

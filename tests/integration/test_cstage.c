@@ -862,6 +862,22 @@ wait_members(int port, int n)
 	    "%s", n, P, last);
 }
 
+/* tocsinctl -s <the instance at port> cmd [arg], run to its end. */
+static void
+ctl_run(int port, const char *cmd, const char *arg, struct proc_result *pr)
+{
+	char url[64], *argv[6];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+	argv[0] = (char *)proc_build_path("tocsinctl");
+	argv[1] = "-s";
+	argv[2] = url;
+	argv[3] = (char *)cmd;
+	argv[4] = (char *)arg;
+	argv[5] = NULL;
+	cr_assert_eq(proc_run(argv, 20000, pr), 0);
+}
+
 /* The open incidents the replays end with in the partitions that
  * /healthz at port lists as owned: id -> its last event's seq. */
 static json_t *
@@ -1008,17 +1024,9 @@ check_reads(int port, json_t *want)
 		httpfix_free(&r);
 		if (shown == 0) {
 			/* as an operator reads it */
-			char url[64], *argv[6];
 			struct proc_result pr;
 
-			snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
-			argv[0] = (char *)proc_build_path("tocsinctl");
-			argv[1] = "-s";
-			argv[2] = url;
-			argv[3] = "show";
-			argv[4] = (char *)id;
-			argv[5] = NULL;
-			cr_assert_eq(proc_run(argv, 20000, &pr), 0);
+			ctl_run(port, "show", id, &pr);
 			cr_log_info("tocsinctl show %s:\n%s", id, pr.out);
 			cr_assert_eq(pr.status, 0, "%s%s", pr.out, pr.err);
 			cr_assert_not_null(strstr(pr.out, id), "%s", pr.out);
@@ -1131,16 +1139,10 @@ Test(cstage, three_correlators_two_killed_one_added_equal_a_replay,
 	check_reads(port, want);
 	{
 		/* tocsinctl status, as an operator reads it */
-		char url[64], *argv[5], *cl;
+		char *cl;
 		struct proc_result pr;
 
-		snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
-		argv[0] = (char *)proc_build_path("tocsinctl");
-		argv[1] = "-s";
-		argv[2] = url;
-		argv[3] = "status";
-		argv[4] = NULL;
-		cr_assert_eq(proc_run(argv, 20000, &pr), 0);
+		ctl_run(port, "status", NULL, &pr);
 		cr_log_info("tocsinctl status:\n%s", pr.out);
 		cr_assert_eq(pr.status, 0, "%s%s", pr.out, pr.err);
 		cr_assert_not_null(strstr(pr.out, "role       correlator corr1 "
