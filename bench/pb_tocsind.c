@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include "bench/pb_redis.h"
@@ -17,6 +20,7 @@
 #include "bench/pb_tocsind.h"
 
 #define PB_STOP_S	30	/* SIGTERM to exit, then SIGKILL */
+#define PB_READY_S	60	/* the start line to /readyz 200 */
 
 /* VmHWM of pid in KiB, or -1. */
 static long
@@ -45,10 +49,43 @@ pb_field(const char *line, const char *key)
 	return p != NULL ? strtod(p + strlen(key), NULL) : -1;
 }
 
+/* GET /readyz of 127.0.0.1:port: the answer's status, or -1. */
+static int
+pb_readyz(int port)
+{
+	static const char req[] = "GET /readyz HTTP/1.0\r\n\r\n";
+	struct sockaddr_in sa;
+	char buf[64];
+	int fd, st = -1;
+	ssize_t n;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    write(fd, req, sizeof(req) - 1) == (ssize_t)sizeof(req) - 1 &&
+	    (n = read(fd, buf, sizeof(buf) - 1)) > 12) {
+		buf[n] = '\0';
+		if (strncmp(buf, "HTTP/1.", 7) == 0)
+			st = atoi(buf + 9);
+	}
+	close(fd);
+	return st;
+}
+
 /* One log line of the child: 1 at its start line, else 0. */
 static int
 pb_line(const char *line, pid_t pid, double t0, struct pb_start *out)
 {
+	const char *h = strstr(line, " http listening on 127.0.0.1:");
+
+	if (h != NULL) {
+		out->port = atoi(h + strlen(" http listening on 127.0.0.1:"));
+		return 0;
+	}
 	if (strstr(line, " restored shard=") != NULL) {
 		double ms = pb_field(line, " restore_ms=");
 		double in = pb_field(line, " inputs_replayed=");
@@ -74,7 +111,7 @@ pb_tocsind_start(const char *prog, const char *cfg, int bound_s,
 {
 	char buf[8192], last[512] = "";
 	size_t have = 0;
-	int fds[2], started = 0;
+	int fds[2], started = 0, waiting = 0;
 	double t0, end;
 	pid_t pid;
 
@@ -116,7 +153,20 @@ pb_tocsind_start(const char *prog, const char *cfg, int bound_s,
 				    "last: %s", bound_s, last);
 			break;
 		}
-		if (poll(&pf, 1, (int)(left * 1000) + 1) <= 0)
+		/* once started, /readyz is asked every millisecond, and the
+		 * log read on meanwhile (a full pipe would stop the daemon) */
+		if (waiting) {
+			int st = pb_readyz(out->port);
+
+			if (st == 200 || pb_wall_s() >= end) {
+				out->ready_s = st == 200 ? pb_wall_s() - t0 : -1;
+				waiting = 0;
+				kill(pid, SIGTERM);
+				end = pb_wall_s() + PB_STOP_S;
+				continue;
+			}
+		}
+		if (poll(&pf, 1, waiting ? 1 : (int)(left * 1000) + 1) <= 0)
 			continue;
 		if ((n = read(fds[0], buf + have, sizeof(buf) - 1 - have)) <= 0) {
 			if (!started)
@@ -132,8 +182,14 @@ pb_tocsind_start(const char *prog, const char *cfg, int bound_s,
 			    (int)sizeof(last) - 1, buf);
 			if (!started && pb_line(buf, pid, t0, out)) {
 				started = 1;
-				kill(pid, SIGTERM);
-				end = pb_wall_s() + PB_STOP_S;
+				out->ready_s = -1;
+				if (out->port > 0) {
+					waiting = 1;
+					end = pb_wall_s() + PB_READY_S;
+				} else {
+					kill(pid, SIGTERM);
+					end = pb_wall_s() + PB_STOP_S;
+				}
 			}
 			have -= (size_t)(nl + 1 - buf);
 			memmove(buf, nl + 1, have + 1);

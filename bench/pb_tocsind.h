@@ -3,7 +3,8 @@
  * must measure the product as shipped (pubbench's restart): the time from
  * its exec to its start line (configuration loaded, journals restored, the
  * sinks and HTTP up, polling about to begin), its CPU (every thread) and
- * peak RSS at that moment, and the restore_ms its shards logged; then a
+ * peak RSS at that moment, the restore_ms its shards logged, and the
+ * time until its /readyz says 200 (asked every millisecond); then a
  * stop by SIGTERM, SIGKILL past a bound (a kill -9 loses nothing, by
  * design).  Stopped by pid only; its stdout (the file sink's default) goes
  * to /dev/null, its log is read from stderr.
@@ -17,9 +18,13 @@ struct pb_start {
 	double		 wall_s;	/* exec -> the " start version=" line */
 	double		 cpu_s;		/* its CPU then, every thread */
 	long		 rss_kib;	/* its VmHWM then */
+	double		 ready_s;	/* exec -> GET /readyz answered 200
+					 * (the read API holds the restored
+					 * incidents), -1: no HTTP logged */
 	double		 restore_s;	/* the largest restore_ms logged */
 	unsigned	 restored;	/* "restored shard=" lines seen */
 	unsigned	 inputs;	/* their inputs_replayed, summed */
+	int		 port;		/* its HTTP port, as logged, or 0 */
 };
 
 /*

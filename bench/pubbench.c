@@ -1429,7 +1429,8 @@ daemon_once(const char *dir, const char *run, const char *ycfg,
     const char *what)
 {
 	struct series rd = { .n = 0 };
-	double rs[MAX_REPS], wall[MAX_REPS], cpu[MAX_REPS], lo, hi, med;
+	double rs[MAX_REPS], ready[MAX_REPS], wall[MAX_REPS], cpu[MAX_REPS];
+	double lo, hi, med;
 	long rss = 0;
 	unsigned restored = 0, inputs = 0;
 	uint64_t bytes = 0;
@@ -1451,6 +1452,7 @@ daemon_once(const char *dir, const char *run, const char *ycfg,
 			die("tocsind", err);
 		rm_rf(run);
 		rs[r] = st.restore_s;
+		ready[r] = st.ready_s;
 		wall[r] = st.wall_s;
 		cpu[r] = st.cpu_s;
 		if (st.rss_kib > rss)
@@ -1467,9 +1469,10 @@ daemon_once(const char *dir, const char *run, const char *ycfg,
 	snprintf(note, sizeof(note), "x the warm read's time (target <= 3x): "
 	    "its restore_ms, %u shards logged, %u inputs replayed; exec to "
 	    "its start line %.3f s (configuration, restore, sinks, HTTP), "
-	    "its CPU then %.2f s", restored, inputs,
+	    "its CPU then %.2f s; exec to /readyz 200 (the read API holds "
+	    "the restored incidents) %.3f s", restored, inputs,
 	    pb_median(wall, reps, NULL, NULL), pb_median(cpu, reps, NULL,
-	    NULL));
+	    NULL), pb_median(ready, reps, NULL, NULL));
 	printf("  %-30s %7.3f %7s %9s %9s %8ld %6.2fx  %s [%d runs, restore "
 	    "%.3f..%.3f]\n", name, med, "-", "-", "-", rss, med /
 	    med_wall(&rd), note, reps, lo, hi);
