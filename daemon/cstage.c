@@ -583,8 +583,10 @@ cs_rebuild(struct cstage *cs, unsigned p, int64_t want)
 		    "committed input offset", CS_REBUILD_MS / 1000);
 		goto out;
 	}
-	/* the latest of each key: by key, then offset order */
-	qsort(kv, nkv, sizeof(*kv), cs_kv_cmp);
+	/* the latest of each key: by key, then offset order (an empty
+	 * changelog has no array: qsort wants one) */
+	if (nkv > 1)
+		qsort(kv, nkv, sizeof(*kv), cs_kv_cmp);
 	incs = xreallocarray(NULL, nkv ? nkv : 1, sizeof(*incs));
 	ids = xreallocarray(NULL, nkv ? nkv : 1, sizeof(*ids));
 	for (size_t i = 0; i < nkv; i++) {
