@@ -375,6 +375,13 @@ cfg_http_read(struct cfgkey_ctx *cx, yaml_node_t *n, void *base,
  * http.listen: its form, and beyond loopback only with a token file
  * (reads need none, so an open listener would show everything).
  */
+int
+config_http_on(const struct cfg_http *h)
+{
+	return h->enabled && h->server.listen != NULL &&
+	    h->server.listen[0] != '\0';
+}
+
 static void
 cfg_http_check(struct cfgkey_ctx *cx, const struct cfg_http *h)
 {
@@ -382,8 +389,7 @@ cfg_http_check(struct cfgkey_ctx *cx, const struct cfg_http *h)
 	unsigned port;
 	const char *why;
 
-	if (!h->enabled || h->server.listen == NULL ||
-	    h->server.listen[0] == '\0')
+	if (!config_http_on(h))
 		return;
 	if (http_listen_parse(h->server.listen, host, sizeof(host), &port,
 	    &why) != 0) {

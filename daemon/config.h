@@ -102,6 +102,9 @@ struct cfg_http {
 	int		 enabled;	/* false, or listen "": no server */
 };
 
+/* 1 if the configuration runs an HTTP server (enabled, a listen set). */
+int	 config_http_on(const struct cfg_http *h);
+
 struct cfg_output {
 	char		*file;		/* incident events, JSON lines, appended;
 					 * NULL or "-": stdout */

@@ -241,8 +241,7 @@ crole_http(struct crole *cr, struct http_server **out, char **token)
 
 	*out = NULL;
 	*token = NULL;
-	if (!ch->enabled || ch->server.listen == NULL ||
-	    ch->server.listen[0] == '\0') {
+	if (!config_http_on(ch)) {
 		log_info("http off (http.enabled false or http.listen empty)");
 		return 0;
 	}
@@ -269,16 +268,6 @@ crole_log_counters(struct crole *cr, const char *what)
 	    " rebuilds=%" PRIu64 " commits=%" PRIu64 " aborts=%" PRIu64, what,
 	    v.nparts, v.st.records, v.st.ticks, v.st.bad, v.st.events,
 	    v.st.changelog, v.st.rebuilds, v.st.commits, v.st.aborts);
-}
-
-/* The view's host: it takes every record at once (memory), so nothing
- * waits for done, and a correlator's view has no journal to resync. */
-static void
-crole_view_done(void *arg, unsigned shard, uint64_t pos)
-{
-	(void)arg;
-	(void)shard;
-	(void)pos;
 }
 
 /* What the role needs of the configuration: 0, or -1 (logged). */
@@ -332,11 +321,8 @@ crole_run(const struct config *cfg, double duration_s)
 		.nprops = k->nprops,
 	};
 	/* the incident read API, fed what the stage commits */
-	if (cfg->http.enabled && cfg->http.server.listen != NULL &&
-	    cfg->http.server.listen[0] != '\0') {
-		static const struct pub_host host = {
-			.done = crole_view_done,
-		};
+	if (config_http_on(&cfg->http)) {
+		static const struct pub_host host;	/* nothing to tell */
 
 		cr->view = view_new(cfg->fleet);
 		cr->cc.reads = view_sink(cr->view, &host);

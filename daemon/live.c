@@ -675,8 +675,7 @@ live_http(struct live *lv)
 	size_t n;
 	char err[512];
 
-	if (!ch->enabled || ch->server.listen == NULL ||
-	    ch->server.listen[0] == '\0') {
+	if (!config_http_on(ch)) {
 		log_info("http off (http.enabled false or http.listen empty)");
 		return 0;
 	}

@@ -50,8 +50,9 @@ struct view *view_new(const struct fleet *fleet);
  */
 void	 view_set_fleet(struct view *v, const struct fleet *fleet);
 /*
- * The sink to publish_attach(), reporting done to host (copied); valid
- * until view_free.  Call before the pump starts.
+ * The sink to publish_attach(), reporting done to host (copied; a NULL
+ * done: nobody waits, as for a correlator's stage); valid until
+ * view_free.  Call before the pump starts.
  */
 struct pub_sink *view_sink(struct view *v, const struct pub_host *host);
 /* Fills out[0, VIEW_NROUTES) with the routes; returns VIEW_NROUTES. */
