@@ -9,15 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include "bench/pb_redis.h"
 #include "bench/pb_stats.h"
 #include "bench/pb_tocsind.h"
+#include "daemon/ctlhttp.h"
 
 #define PB_STOP_S	30	/* SIGTERM to exit, then SIGKILL */
 #define PB_READY_S	60	/* the start line to /readyz 200 */
@@ -49,30 +47,23 @@ pb_field(const char *line, const char *key)
 	return p != NULL ? strtod(p + strlen(key), NULL) : -1;
 }
 
-/* GET /readyz of 127.0.0.1:port: the answer's status, or -1. */
+/* GET /readyz of 127.0.0.1:port (tocsinctl's client): its status, or
+ * -1 when no answer came within a second. */
 static int
 pb_readyz(int port)
 {
-	static const char req[] = "GET /readyz HTTP/1.0\r\n\r\n";
-	struct sockaddr_in sa;
-	char buf[64];
-	int fd, st = -1;
-	ssize_t n;
+	struct ctlhttp_url u;
+	struct ctlhttp_resp r;
+	char err[256];
+	int st;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+	snprintf(u.host, sizeof(u.host), "127.0.0.1");
+	u.port = (unsigned)port;
+	if (ctlhttp_request(&u, "GET", "/readyz", NULL, NULL, 1000, &r, err,
+	    sizeof(err)) != 0)
 		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    write(fd, req, sizeof(req) - 1) == (ssize_t)sizeof(req) - 1 &&
-	    (n = read(fd, buf, sizeof(buf) - 1)) > 12) {
-		buf[n] = '\0';
-		if (strncmp(buf, "HTTP/1.", 7) == 0)
-			st = atoi(buf + 9);
-	}
-	close(fd);
+	st = r.status;
+	ctlhttp_resp_fini(&r);
 	return st;
 }
 
