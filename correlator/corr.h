@@ -561,6 +561,12 @@ void	 corr_engine_changed(struct corr_engine *e,
  */
 void	 corr_engine_dump(const struct corr_engine *e, int64_t at,
 	    void (*fn)(void *arg, const struct corr_event *ev), void *arg);
+/*
+ * Calls fn once per live incident, in no order: for counts, which need
+ * neither the number order nor an event.  Pure.
+ */
+void	 corr_engine_each(const struct corr_engine *e,
+	    void (*fn)(void *arg, const struct corr_incident *inc), void *arg);
 /* The engine's time: the latest now it was given, 0 before any. */
 int64_t	 corr_engine_now(const struct corr_engine *e);
 /*

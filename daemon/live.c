@@ -111,6 +111,10 @@ struct live_shard {
 	int64_t		 reported_ms;	/* last stats copy (clock_mono_ms) */
 	uint32_t	*by_area;	/* live incidents per area, counted
 					 * for the stats copy */
+	uint32_t	 live[CORR_STATE__COUNT][STATS_TIERS]; /* counted too */
+	int		 counted;	/* live and by_area hold the counts of
+					 * the engine with these stats: */
+	uint64_t	 counted_events, counted_incidents;
 	const struct fleet *fleet;	/* the engine's (a reload swaps it on
 					 * the shard thread) */
 };
@@ -542,12 +546,11 @@ struct live_count {
 	const struct fleet *f;
 };
 
-/* corr_engine_dump callback, shard thread: one live incident counted. */
+/* corr_engine_each callback, shard thread: one live incident counted. */
 static void
-live_count_incident(void *arg, const struct corr_event *ev)
+live_count_incident(void *arg, const struct corr_incident *ci)
 {
 	struct live_count *lc = arg;
-	const struct corr_incident *ci = ev->inc;
 	unsigned tier = TIER__COUNT;	/* "none": an area incident */
 
 	if (ci->site != FLEET_NONE && ci->site < lc->f->nsites)
@@ -558,7 +561,13 @@ live_count_incident(void *arg, const struct corr_event *ev)
 		lc->s->by_area[ci->area]++;
 }
 
-/* Shard thread, after a round: its stats copy, once a STATS_PERIOD_MS. */
+/*
+ * Shard thread, after a round: its stats copy, once a STATS_PERIOD_MS.
+ * The live incidents are counted by state, tier and area again only when
+ * the engine emitted an event or its number of incidents moved since the
+ * last count (every change of an incident's state is an event; a reload
+ * forgets the count): an idle shard walks none of them.
+ */
 static void
 live_shard_report(struct live *lv, unsigned shard, struct corr_engine *e)
 {
@@ -574,10 +583,18 @@ live_shard_report(struct live *lv, unsigned shard, struct corr_engine *e)
 	s.at_ms = now;
 	s.by_area = ls->by_area;
 	s.fleet = ls->fleet;
-	memset(s.by_area, 0, ls->fleet->nareas * sizeof(*s.by_area));
 	corr_engine_stats(e, &s.cs);
 	store_stats(lv->stores[shard], &s.ss);
-	corr_engine_dump(e, corr_engine_now(e), live_count_incident, &lc);
+	if (!ls->counted || ls->counted_events != s.cs.events ||
+	    ls->counted_incidents != s.cs.live_incidents) {
+		memset(s.by_area, 0, ls->fleet->nareas * sizeof(*s.by_area));
+		corr_engine_each(e, live_count_incident, &lc);
+		memcpy(ls->live, s.live, sizeof(ls->live));
+		ls->counted = 1;
+		ls->counted_events = s.cs.events;
+		ls->counted_incidents = s.cs.live_incidents;
+	} else
+		memcpy(s.live, ls->live, sizeof(s.live));
 	stats_put_shard(lv->stats, shard, &s);
 }
 
@@ -647,6 +664,7 @@ live_hook_reload(void *arg, unsigned shard, struct corr_engine *e,
 	xfree(ls->by_area);
 	ls->by_area = xcalloc(rl->fleet->nareas + 1, sizeof(uint32_t));
 	ls->fleet = rl->fleet;
+	ls->counted = 0;
 	ls->reported_ms = 0;	/* a stats copy at the next round */
 }
 
