@@ -1418,9 +1418,8 @@ daemon_config(const char *cpath, const char *dir, char *out, size_t len)
 /*
  * The read of dir and tocsind's start on a copy of it (run, which ycfg
  * names) in turn, reps times, the page cache warm.  A copy each time: a
- * start writes to the journal (what came due while it was down, and the
- * open incidents' states for the sinks' resync, ~1 KB each), so every run
- * starts from the same bytes, written out before it starts (sync_fs).
+ * start writes to the journal (what came due while it was down), so every
+ * run starts from the same bytes, written out before it starts (sync_fs).
  * The target's figure is the restore_ms tocsind logs (its
  * store_open_all, threads and all); the whole start is beside it.
  */

@@ -87,8 +87,7 @@ struct cstage {
 	struct snapbuf	 rpend;		/* their payloads, in order */
 	struct cs_pend	*pend;
 	size_t		 npend, cappend;
-	struct snapbuf	 rone;		/* a dump's record */
-	struct pub_span	*spans;		/* STORE_MAX_SPANS: store_pub_rec */
+	struct store_dumper dump;	/* a dump's record, the spans */
 	uint64_t	 reads_bad;	/* records the read API could not take */
 };
 
@@ -97,54 +96,22 @@ static void cs_publish(struct cstage *cs);
 
 /* ---- the read API's feed ---- */
 
-/* Offers one record of partition p, a journal EVENT or STATE payload. */
+/* Counts and logs (rate-limited) n records the read API could not take. */
 static void
-cs_offer(struct cstage *cs, unsigned p, uint8_t type, const void *payload,
-    size_t n)
+cs_reads_bad(struct cstage *cs, unsigned p, uint64_t n)
 {
-	struct journal_rec rec = { .type = type, .p = payload,
-	    .n = (uint32_t)n };
-	struct pub_rec pr;
 	uint64_t quiet;
 
-	if (store_pub_rec(&rec, p, &pr, cs->spans) == 1) {
-		(void)cs->cfg->reads->ops->offer(cs->cfg->reads, &pr);
+	if (n == 0)
 		return;
-	}
 	/* more steps in one record than STORE_MAX_SPANS: as the pump does
 	 * with such a journal record, counted, logged and passed by */
-	cs->reads_bad++;
+	cs->reads_bad += n;
 	if (log_rl_ok(&cs->rl_reads, &quiet))
 		log_warnx("cstage: partition=%u: a record the read API cannot "
 		    "take (over %d timeline steps) passed by (reads_bad=%"
 		    PRIu64 " not_logged=%" PRIu64 ")", p, STORE_MAX_SPANS,
 		    cs->reads_bad, quiet);
-}
-
-/* A dump's bound: PUB_DUMP_BEGIN or PUB_DUMP_END of partition p. */
-static void
-cs_offer_bound(struct cstage *cs, unsigned p, uint8_t kind, int64_t at)
-{
-	struct pub_rec pr;
-
-	memset(&pr, 0, sizeof(pr));
-	pr.kind = kind;
-	pr.shard = p;
-	pr.at = at;
-	pr.kpart = -1;
-	pr.koffset = -1;
-	(void)cs->cfg->reads->ops->offer(cs->cfg->reads, &pr);
-}
-
-static void
-cs_dump_one(void *arg, const struct corr_event *ev)
-{
-	struct cs_part *pt = arg;
-	struct cstage *cs = pt->cs;
-
-	cs->rone.n = 0;
-	store_event_encode(&cs->rone, &cs->jb, cs->cfg->fleet, ev);
-	cs_offer(cs, pt->p, STORE_STATE, cs->rone.p, cs->rone.n);
 }
 
 /*
@@ -160,10 +127,8 @@ cs_dump(struct cstage *cs, unsigned p)
 
 	if (cs->cfg->reads == NULL)
 		return;
-	cs_offer_bound(cs, p, PUB_DUMP_BEGIN, at);
-	if (pt->e != NULL)
-		corr_engine_dump(pt->e, at, cs_dump_one, pt);
-	cs_offer_bound(cs, p, PUB_DUMP_END, at);
+	cs_reads_bad(cs, p, store_dump_sink(&cs->dump, cs->cfg->reads, p, 0,
+	    pt->e, cs->cfg->fleet, at));
 }
 
 /* The open transaction's events, once it committed; then forgotten. */
@@ -174,8 +139,10 @@ cs_done(void *arg, struct ktxn *t)
 
 	(void)t;
 	for (size_t i = 0; i < cs->npend; i++)
-		cs_offer(cs, cs->pend[i].p, STORE_EVENT,
-		    cs->rpend.p + cs->pend[i].off, cs->pend[i].n);
+		if (store_offer_payload(&cs->dump, cs->cfg->reads,
+		    cs->pend[i].p, 0, STORE_EVENT, cs->rpend.p +
+		    cs->pend[i].off, cs->pend[i].n) != 0)
+			cs_reads_bad(cs, cs->pend[i].p, 1);
 	cs->npend = 0;
 	cs->rpend.n = 0;
 }
@@ -938,10 +905,8 @@ cstage_new(const struct cstage_config *cfg, struct cstage **out, char *err,
 	pthread_mutex_init(&cs->vlock, NULL);
 	incjson_buf_init(&cs->jb);
 	snapbuf_init(&cs->rpend);
-	snapbuf_init(&cs->rone);
 	if (cfg->reads != NULL)
-		cs->spans = xreallocarray(NULL, STORE_MAX_SPANS,
-		    sizeof(*cs->spans));
+		store_dumper_init(&cs->dump);
 	for (unsigned p = 0; p < CSTAGE_MAX_PARTS; p++) {
 		cs->parts[p].cs = cs;
 		cs->parts[p].p = p;
@@ -1091,9 +1056,8 @@ cstage_free(struct cstage *cs)
 		u64map_fini(&cs->parts[p].sent);
 	incjson_buf_fini(&cs->jb);
 	snapbuf_fini(&cs->rpend);
-	snapbuf_fini(&cs->rone);
 	xfree(cs->pend);
-	xfree(cs->spans);
+	store_dumper_fini(&cs->dump);	/* a zeroed one too */
 	pthread_mutex_destroy(&cs->vlock);
 	xfree(cs);
 }

@@ -196,8 +196,8 @@ monitor_healthz(void *arg, const struct http_req *rq, struct http_resp *rs)
 
 /*
  * Ready (/readyz, tocsin_ready): running, and the read API holds what the
- * engines restored (the shards' start dumps, journaled and synced: a disk
- * that refuses writes holds it back, which /healthz says).
+ * engines restored (live.c fills it before it says running; a correlator
+ * once it has rebuilt its partitions).
  */
 static int
 monitor_ready(const struct monitor *m, int phase)
@@ -220,7 +220,7 @@ monitor_readyz(void *arg, const struct http_req *rq, struct http_resp *rs)
 		    "not ready", "reason", p == STATS_STARTING ?
 		    "restoring journals or starting the poller" :
 		    p == STATS_RUNNING ? "the incident read API is filling "
-		    "from the shards' start dumps" : "stopping"));
+		    "from the restored engines" : "stopping"));
 }
 
 /* ---- /metrics ---- */

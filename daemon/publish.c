@@ -351,8 +351,8 @@ publish_start(struct publish *p)
 			uint64_t pos;
 
 			if (s->live) {
-				/* rebuilt by the start's dump: only what
-				 * comes after now */
+				/* filled from the engines at the start
+				 * (live_fill_view): only what comes after */
 				pos = journal_written(j);
 				r->rd = journal_reader_new(j, pos);
 				r->done = pos;

@@ -577,6 +577,89 @@ store_hook_dump(void *arg, unsigned shard, struct corr_engine *e,
 	store_put(st, STORE_DUMP_END);
 }
 
+/* ---- a dump straight to a memory sink ---- */
+
+void
+store_dumper_init(struct store_dumper *d)
+{
+	snapbuf_init(&d->rec);
+	incjson_buf_init(&d->jb);
+	d->spans = xreallocarray(NULL, STORE_MAX_SPANS, sizeof(*d->spans));
+}
+
+void
+store_dumper_fini(struct store_dumper *d)
+{
+	snapbuf_fini(&d->rec);
+	incjson_buf_fini(&d->jb);
+	FREE_NULL(d->spans);
+}
+
+int
+store_offer_payload(struct store_dumper *d, struct pub_sink *s,
+    unsigned shard, uint64_t pos, uint8_t type, const void *p, size_t n)
+{
+	struct journal_rec rec = { .type = type, .p = p, .n = (uint32_t)n,
+	    .pos = pos, .next = pos };
+	struct pub_rec pr;
+
+	if (store_pub_rec(&rec, shard, &pr, d->spans) != 1)
+		return -EINVAL;
+	(void)s->ops->offer(s, &pr);
+	return 0;
+}
+
+/* A dump's bound: PUB_DUMP_BEGIN or PUB_DUMP_END. */
+static void
+store_offer_bound(struct pub_sink *s, unsigned shard, uint64_t pos,
+    uint8_t kind, int64_t at)
+{
+	struct pub_rec pr;
+
+	memset(&pr, 0, sizeof(pr));
+	pr.kind = kind;
+	pr.pos = pr.next = pos;
+	pr.shard = shard;
+	pr.at = at;
+	pr.kpart = -1;
+	pr.koffset = -1;
+	(void)s->ops->offer(s, &pr);
+}
+
+struct store_dumping {
+	struct store_dumper *d;
+	struct pub_sink	*s;
+	const struct fleet *f;
+	unsigned	 shard;
+	uint64_t	 pos, passed;
+};
+
+static void
+store_dump_sink_one(void *arg, const struct corr_event *ev)
+{
+	struct store_dumping *w = arg;
+
+	w->d->rec.n = 0;
+	store_event_encode(&w->d->rec, &w->d->jb, w->f, ev);
+	if (store_offer_payload(w->d, w->s, w->shard, w->pos, STORE_STATE,
+	    w->d->rec.p, w->d->rec.n) != 0)
+		w->passed++;
+}
+
+uint64_t
+store_dump_sink(struct store_dumper *d, struct pub_sink *s, unsigned shard,
+    uint64_t pos, const struct corr_engine *e, const struct fleet *f,
+    int64_t at)
+{
+	struct store_dumping w = { d, s, f, shard, pos, 0 };
+
+	store_offer_bound(s, shard, pos, PUB_DUMP_BEGIN, at);
+	if (e != NULL)
+		corr_engine_dump(e, at, store_dump_sink_one, &w);
+	store_offer_bound(s, shard, pos, PUB_DUMP_END, at);
+	return w.passed;
+}
+
 const struct router_hooks store_hooks = {
 	.begin = store_hook_begin,
 	.end = store_hook_end,

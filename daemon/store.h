@@ -45,6 +45,8 @@
 
 #include "correlator/corr.h"
 #include "correlator/fleet.h"
+#include "correlator/incjson.h"
+#include "correlator/snapbuf.h"
 #include "daemon/journal.h"
 #include "daemon/router.h"
 #include "drivers/pub.h"
@@ -131,8 +133,6 @@ struct store_stats {
 	int		 healthy;	/* 0 while the disk refuses */
 };
 
-struct incjson_buf;
-struct snapbuf;
 struct store;
 
 /*
@@ -218,5 +218,41 @@ void	 store_event_encode(struct snapbuf *b, struct incjson_buf *jb,
 	    const struct fleet *f, const struct corr_event *ev);
 int	 store_pub_rec(const struct journal_rec *rec, unsigned shard,
 	    struct pub_rec *r, struct pub_span *spans);
+
+/*
+ * A shard's whole live set straight to a memory sink (the incident view),
+ * not through the journal: what a resync dump in the journal gives it
+ * (PUB_DUMP_BEGIN, a PUB_STATE per live incident in number order,
+ * PUB_DUMP_END, each made by store_event_encode() and store_pub_rec()),
+ * every record at journal position pos (the state is the journal's up to
+ * there).  For a sink that needs the set when nothing else does: a
+ * daemon's start (the journal already holds every state; Redis dumps
+ * through the journal when it connects), a correlator's partition.
+ */
+struct store_dumper {
+	struct snapbuf	 rec;		/* one record's payload */
+	struct incjson_buf jb;		/* its JSON */
+	struct pub_span	*spans;		/* STORE_MAX_SPANS */
+};
+
+void	 store_dumper_init(struct store_dumper *d);
+void	 store_dumper_fini(struct store_dumper *d);
+/*
+ * Offers the dump of engine e (NULL: an empty one, which takes the
+ * shard's incidents out of the sink) at time `at`.  Returns how many
+ * incidents were passed by: more steps than one record carries
+ * (STORE_MAX_SPANS), as the pump passes such a journal record by; the
+ * caller counts and logs them.
+ */
+uint64_t store_dump_sink(struct store_dumper *d, struct pub_sink *s,
+	    unsigned shard, uint64_t pos, const struct corr_engine *e,
+	    const struct fleet *f, int64_t at);
+/*
+ * Offers one EVENT or STATE payload (store_event_encode) to s, decoded
+ * into d's spans: 0, or -EINVAL when it cannot be (as store_dump_sink).
+ */
+int	 store_offer_payload(struct store_dumper *d, struct pub_sink *s,
+	    unsigned shard, uint64_t pos, uint8_t type, const void *p,
+	    size_t n);
 
 #endif

@@ -29,9 +29,8 @@
  * a PUB_STATE at or above the entry's seq replaces everything.  The
  * timeline is complete when the entry began with a PUB_STATE or with
  * seq 1 and no seq was skipped since; it is not for an incident first
- * heard of in the middle (after a restart, the pump resumes the view
- * after its saved position, before the start's dump arrives), and the
- * detail says so until a dump completes it.
+ * heard of in the middle (a record the pump passed by), and the detail
+ * says so until a dump completes it.
  *
  * Dumps: per shard, PUB_DUMP_BEGIN starts a generation, each STATE or
  * live event of the shard marks its entry with it, and PUB_DUMP_END drops

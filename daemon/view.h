@@ -17,9 +17,9 @@
  * thread; one rwlock covers the view.  A route copies what it answers
  * under the read lock and formats outside it.
  *
- * The view starts empty; the daemon asks every shard for a dump once the
- * shards run (live.c), which fills it after a restart whatever the pump's
- * saved position for it.
+ * The view starts empty; the daemon fills it from every restored engine
+ * before the shards run (live.c, store_dump_sink), and the pump goes on
+ * from each journal's end.
  */
 #ifndef TOCSIN_VIEW_H
 #define TOCSIN_VIEW_H
