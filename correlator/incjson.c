@@ -143,6 +143,44 @@ ij_name(struct incjson_buf *b, const char *s)
 	b->n += len + 2;
 }
 
+/*
+ * With spans_on: the account of a customer id just written by ij_str() at
+ * [at, b->n), quotes included.  One it escaped (a backslash in the text:
+ * ij_str writes none of its own) is one the scan leaves to jansson.
+ */
+static void
+ij_acct_cust(struct incjson_buf *b, size_t at)
+{
+	size_t len = b->n - at - 2;
+	struct incjson_span *sp;
+
+	if (!b->spans_on)
+		return;
+	if (b->acct.ncust == b->capcust) {
+		b->capcust = b->capcust ? b->capcust * 2 : 16;
+		b->acct_cust = xreallocarray(b->acct_cust, b->capcust,
+		    sizeof(*b->acct_cust));
+	}
+	sp = &b->acct_cust[b->acct.ncust++];
+	sp->off = (uint32_t)(at + 1 - b->acct_start);
+	sp->len = (uint32_t)len;
+	if (memchr(b->p + at + 1, '\\', len) != NULL)
+		b->acct_ok = 0;
+}
+
+/* With spans_on: the incident's tier, the name ij_name() just wrote. */
+static void
+ij_acct_tier(struct incjson_buf *b, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!b->spans_on)
+		return;
+	b->acct.tier.off = (uint32_t)(b->n - 1 - len - b->acct_start);
+	b->acct.tier.len = (uint32_t)len;
+	b->acct.has_tier = 1;
+}
+
 static void
 ij_u64(struct incjson_buf *b, uint64_t v)
 {
@@ -302,9 +340,15 @@ ij_complaint_customers(struct incjson_buf *b, const struct fleet *f,
 			tier = (enum tier)s->tenants[i].tier;
 			break;
 		}
-	IJ_KSTR(b, ",\"customers\":[{\"id\":", ci->customer);
+	size_t at;
+
+	IJ_LIT(b, ",\"customers\":[{\"id\":");
+	at = b->n;
+	ij_str(b, ci->customer);
+	ij_acct_cust(b, at);
 	IJ_KNAME(b, ",\"tier\":", fleet_tier_name(tier));
 	IJ_KNAME(b, "}],\"tier\":", fleet_tier_name((enum tier)s->tier));
+	ij_acct_tier(b, fleet_tier_name((enum tier)s->tier));
 }
 
 static void
@@ -350,13 +394,19 @@ ij_customers(struct incjson_buf *b, const struct fleet *f,
 	}
 	IJ_LIT(b, ",\"customers\":[");
 	for (size_t k = 0; k < n; k++) {
+		size_t at;
+
 		if (k > 0)
 			IJ_LIT(b, ",");
-		IJ_KSTR(b, "{\"id\":", cs[k].id);
+		IJ_LIT(b, "{\"id\":");
+		at = b->n;
+		ij_str(b, cs[k].id);
+		ij_acct_cust(b, at);
 		IJ_KNAME(b, ",\"tier\":", fleet_tier_name(cs[k].tier));
 		IJ_LIT(b, "}");
 	}
 	IJ_KNAME(b, "],\"tier\":", fleet_tier_name(eff));
+	ij_acct_tier(b, fleet_tier_name(eff));
 	if (cs != stackc)
 		xfree(cs);
 }
@@ -394,10 +444,14 @@ incjson_buf_fini(struct incjson_buf *b)
 {
 	xfree(b->p);
 	xfree(b->spans);
+	xfree(b->acct_cust);
 	b->p = NULL;
 	b->spans = NULL;
+	b->acct_cust = NULL;
 	b->n = b->cap = 0;
 	b->nspans = b->capspans = 0;
+	b->capcust = 0;
+	b->acct.ncust = 0;
 }
 
 size_t
@@ -405,8 +459,17 @@ incjson_append(struct incjson_buf *b, const struct fleet *f,
     const struct corr_event *ev)
 {
 	const struct corr_incident *ci = ev->inc;
-	size_t start = b->n;
+	size_t start = b->n, steps_at;
 
+	if (b->spans_on) {
+		memset(&b->acct, 0, sizeof(b->acct));
+		b->acct.has_incident = 1;
+		b->acct.planned = ci->planned;
+		b->acct.flapping = ci->flapping;
+		b->acct.chronic = ci->chronic;
+		b->acct_ok = 1;
+		b->acct_start = start;
+	}
 	IJ_KNAME(b, "{\"schema\":\"" INCJSON_SCHEMA "\",\"event\":",
 	    corr_evtype_name((enum corr_evtype)ev->type));
 	IJ_KU64(b, ",\"seq\":", ev->seq);
@@ -487,6 +550,7 @@ incjson_append(struct incjson_buf *b, const struct fleet *f,
 		IJ_LIT(b, "}");
 	}
 	IJ_KU64(b, ",\"timeline_len\":", ci->nsteps);
+	steps_at = b->n + 1;	/* its ',' */
 	IJ_LIT(b, "},\"steps\":[");
 	b->nspans = 0;
 	if (b->spans_on && b->capspans < ci->nsteps - ev->first_step) {
@@ -511,6 +575,10 @@ incjson_append(struct incjson_buf *b, const struct fleet *f,
 			b->spans[b->nspans].len = (uint32_t)(b->n - at);
 			b->nspans++;
 		}
+	}
+	if (b->spans_on) {	/* the member, ',' to ']' */
+		b->acct.steps.off = (uint32_t)(steps_at - start);
+		b->acct.steps.len = (uint32_t)(b->n + 1 - steps_at);
 	}
 	IJ_LIT(b, "]}\n");
 	return b->n - start;

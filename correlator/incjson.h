@@ -29,17 +29,34 @@
  * a device's telemetry batch (tocsin.telemetry/1, docs/kafka.md).
  */
 
+/* A timeline step's object in an appended line: line[off, off + len). */
+struct incjson_span {
+	uint32_t off, len;
+};
+
+/*
+ * What a reader of an event line needs without decoding all of it (the
+ * HTTP read API, daemon/view): the "steps" member and the incident's
+ * filter fields, found by a scan that passes every other value undecoded.
+ * Offsets are into json.
+ */
+struct incjson_scan {
+	struct incjson_span steps;	/* the top-level "steps" member with
+					 * the ',' before it (len 0: none):
+					 * the event without it is the bytes
+					 * before and after */
+	struct incjson_span tier;	/* incident.tier's text, if has_tier */
+	uint32_t ncust;			/* incident.customers[].id, in cust */
+	uint8_t	 has_incident, has_tier;
+	uint8_t	 planned, flapping, chronic;	/* incident's; 0 if absent */
+};
+
 /*
  * A buffer events are encoded into, reused from event to event by a caller
  * that writes many (replay, a shard's sink): no allocation per event once
  * it has grown to the largest, and the text of the last instants formatted
  * is kept (consecutive events repeat their times).  One thread's.
  */
-/* A timeline step's object in an appended line: line[off, off + len). */
-struct incjson_span {
-	uint32_t off, len;
-};
-
 struct incjson_buf {
 	char	*p;			/* the bytes; not NUL-terminated */
 	size_t	 n, cap;		/* bytes used, allocated */
@@ -51,6 +68,16 @@ struct incjson_buf {
 	struct incjson_span *spans;
 	uint32_t nspans, capspans;
 	uint8_t	 spans_on;
+	/* With spans_on too, what incjson_scan() finds in that line, as its
+	 * writer knows it (offsets into the line): acct_ok 1 when the scan
+	 * would read the line (no customer id it had to escape), the
+	 * customer ids' places in acct_cust[0, acct.ncust).  A reader handed
+	 * the line with its account needs no scan (daemon/view). */
+	struct incjson_scan acct;
+	struct incjson_span *acct_cust;
+	uint32_t capcust;
+	uint8_t	 acct_ok;
+	size_t	 acct_start;		/* where the line began in p */
 };
 
 /* An empty buffer; incjson_buf_fini() frees it.  The caller may empty it
@@ -114,22 +141,6 @@ struct incjson_sample {
 size_t	 incjson_telemetry(struct incjson_buf *b, const char *device,
 	    const char *site, const struct incjson_sample *s, size_t n);
 
-/*
- * What a reader of an event line needs without decoding all of it (the
- * HTTP read API, daemon/view): the "steps" member and the incident's
- * filter fields, found by a scan that passes every other value undecoded.
- * Offsets are into json.
- */
-struct incjson_scan {
-	struct incjson_span steps;	/* the top-level "steps" member with
-					 * the ',' before it (len 0: none):
-					 * the event without it is the bytes
-					 * before and after */
-	struct incjson_span tier;	/* incident.tier's text, if has_tier */
-	uint32_t ncust;			/* incident.customers[].id, in cust */
-	uint8_t	 has_incident, has_tier;
-	uint8_t	 planned, flapping, chronic;	/* incident's; 0 if absent */
-};
 
 /*
  * Scans one event line (json, n bytes, without its newline): 0 and *out,

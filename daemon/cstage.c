@@ -46,6 +46,9 @@
 struct cs_pend {
 	unsigned	 p;
 	size_t		 off, n;
+	struct incjson_scan acct;	/* its writer's account, if acct_ok */
+	uint8_t		 acct_ok;
+	size_t		 cust;		/* its customers at cstage.pcust[cust] */
 };
 
 /* The record last written for one incident. */
@@ -87,6 +90,8 @@ struct cstage {
 	struct snapbuf	 rpend;		/* their payloads, in order */
 	struct cs_pend	*pend;
 	size_t		 npend, cappend;
+	struct incjson_span *pcust;	/* their accounts' customers */
+	size_t		 npcust, cappcust;
 	struct store_dumper dump;	/* a dump's record, the spans */
 	uint64_t	 reads_bad;	/* records the read API could not take */
 };
@@ -131,6 +136,15 @@ cs_dump(struct cstage *cs, unsigned p)
 	    pt->e, cs->cfg->fleet, at));
 }
 
+/* Forgets the open transaction's events. */
+static void
+cs_pend_clear(struct cstage *cs)
+{
+	cs->npend = 0;
+	cs->npcust = 0;
+	cs->rpend.n = 0;
+}
+
 /* The open transaction's events, once it committed; then forgotten. */
 static void
 cs_done(void *arg, struct ktxn *t)
@@ -138,13 +152,16 @@ cs_done(void *arg, struct ktxn *t)
 	struct cstage *cs = arg;
 
 	(void)t;
-	for (size_t i = 0; i < cs->npend; i++)
-		if (store_offer_payload(&cs->dump, cs->cfg->reads,
-		    cs->pend[i].p, 0, STORE_EVENT, cs->rpend.p +
-		    cs->pend[i].off, cs->pend[i].n) != 0)
-			cs_reads_bad(cs, cs->pend[i].p, 1);
-	cs->npend = 0;
-	cs->rpend.n = 0;
+	for (size_t i = 0; i < cs->npend; i++) {
+		const struct cs_pend *pd = &cs->pend[i];
+
+		if (store_offer_payload(&cs->dump, cs->cfg->reads, pd->p, 0,
+		    STORE_EVENT, cs->rpend.p + pd->off, pd->n, pd->acct_ok ?
+		    &pd->acct : NULL, pd->acct.ncust > 0 ? cs->pcust +
+		    pd->cust : NULL) != 0)
+			cs_reads_bad(cs, pd->p, 1);
+	}
+	cs_pend_clear(cs);
 }
 
 /* ---- outputs ---- */
@@ -154,6 +171,7 @@ cs_event(void *arg, const struct corr_event *ev)
 {
 	struct cs_part *pt = arg;
 	struct cstage *cs = pt->cs;
+	struct cs_pend *pd;
 
 	if (cs->t == NULL)
 		return;		/* a rebuild: the changelog's state, no events */
@@ -165,11 +183,24 @@ cs_event(void *arg, const struct corr_event *ev)
 			cs->pend = xreallocarray(cs->pend, cs->cappend,
 			    sizeof(*cs->pend));
 		}
-		cs->pend[cs->npend].p = pt->p;
-		cs->pend[cs->npend].off = cs->rpend.n;
+		pd = &cs->pend[cs->npend++];
+		pd->p = pt->p;
+		pd->off = cs->rpend.n;
 		store_event_encode(&cs->rpend, &cs->jb, cs->cfg->fleet, ev);
-		cs->pend[cs->npend].n = cs->rpend.n - cs->pend[cs->npend].off;
-		cs->npend++;
+		pd->n = cs->rpend.n - pd->off;
+		/* the account of what the view reads, so it need not scan */
+		pd->acct = cs->jb.acct;
+		pd->acct_ok = cs->jb.acct_ok;
+		pd->cust = cs->npcust;
+		if (cs->npcust + pd->acct.ncust > cs->cappcust) {
+			cs->cappcust = (cs->npcust + pd->acct.ncust) * 2;
+			cs->pcust = xreallocarray(cs->pcust, cs->cappcust,
+			    sizeof(*cs->pcust));
+		}
+		if (pd->acct.ncust > 0)
+			memcpy(cs->pcust + cs->npcust, cs->jb.acct_cust,
+			    pd->acct.ncust * sizeof(*cs->pcust));
+		cs->npcust += pd->acct.ncust;
 	} else
 		(void)incjson_append(&cs->jb, cs->cfg->fleet, ev);
 	if (ktxn_produce(cs->t, cs->cfg->incidents, -1, ev->inc->id,
@@ -755,8 +786,7 @@ cs_aborted(void *arg, struct ktxn *t)
 	int n = 0;
 
 	(void)t;
-	cs->npend = 0;		/* never committed */
-	cs->rpend.n = 0;
+	cs_pend_clear(cs);	/* never committed */
 	for (unsigned p = 0; p < CSTAGE_MAX_PARTS; p++)
 		if (cs->parts[p].e != NULL)
 			ps[n++] = (int32_t)p;
@@ -804,8 +834,7 @@ cs_revoked(void *arg, struct ktxn *t,
 	struct cstage *cs = arg;
 
 	(void)t;
-	cs->npend = 0;		/* offered if the commit before it went */
-	cs->rpend.n = 0;
+	cs_pend_clear(cs);	/* offered if the commit before it went */
 	for (int i = 0; i < parts->cnt; i++) {
 		int32_t p = parts->elems[i].partition;
 
@@ -1057,6 +1086,7 @@ cstage_free(struct cstage *cs)
 	incjson_buf_fini(&cs->jb);
 	snapbuf_fini(&cs->rpend);
 	xfree(cs->pend);
+	xfree(cs->pcust);
 	store_dumper_fini(&cs->dump);	/* a zeroed one too */
 	pthread_mutex_destroy(&cs->vlock);
 	xfree(cs);

@@ -597,7 +597,8 @@ store_dumper_fini(struct store_dumper *d)
 
 int
 store_offer_payload(struct store_dumper *d, struct pub_sink *s,
-    unsigned shard, uint64_t pos, uint8_t type, const void *p, size_t n)
+    unsigned shard, uint64_t pos, uint8_t type, const void *p, size_t n,
+    const struct incjson_scan *acct, const struct incjson_span *cust)
 {
 	struct journal_rec rec = { .type = type, .p = p, .n = (uint32_t)n,
 	    .pos = pos, .next = pos };
@@ -605,6 +606,8 @@ store_offer_payload(struct store_dumper *d, struct pub_sink *s,
 
 	if (store_pub_rec(&rec, shard, &pr, d->spans) != 1)
 		return -EINVAL;
+	pr.scan = acct;
+	pr.cust = acct != NULL ? cust : NULL;
 	(void)s->ops->offer(s, &pr);
 	return 0;
 }
@@ -639,10 +642,13 @@ store_dump_sink_one(void *arg, const struct corr_event *ev)
 {
 	struct store_dumping *w = arg;
 
+	struct incjson_buf *jb = &w->d->jb;
+
 	w->d->rec.n = 0;
-	store_event_encode(&w->d->rec, &w->d->jb, w->f, ev);
+	store_event_encode(&w->d->rec, jb, w->f, ev);
 	if (store_offer_payload(w->d, w->s, w->shard, w->pos, STORE_STATE,
-	    w->d->rec.p, w->d->rec.n) != 0)
+	    w->d->rec.p, w->d->rec.n, jb->acct_ok ? &jb->acct : NULL,
+	    jb->acct_cust) != 0)
 		w->passed++;
 }
 

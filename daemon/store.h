@@ -249,10 +249,13 @@ uint64_t store_dump_sink(struct store_dumper *d, struct pub_sink *s,
 	    const struct fleet *f, int64_t at);
 /*
  * Offers one EVENT or STATE payload (store_event_encode) to s, decoded
- * into d's spans: 0, or -EINVAL when it cannot be (as store_dump_sink).
+ * into d's spans, with its writer's account (incjson_buf.acct; NULL: none,
+ * the sink scans the JSON): 0, or -EINVAL when it cannot be decoded (as
+ * store_dump_sink).
  */
 int	 store_offer_payload(struct store_dumper *d, struct pub_sink *s,
 	    unsigned shard, uint64_t pos, uint8_t type, const void *p,
-	    size_t n);
+	    size_t n, const struct incjson_scan *acct,
+	    const struct incjson_span *cust);
 
 #endif

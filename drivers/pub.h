@@ -15,7 +15,7 @@
  *   - when every record of a shard up to and including `pos` is durably
  *     out (Kafka delivery report without error, Redis replies, write
  *     returned), the sink calls host->done(shard, pos); calls for one shard
- *     come with growing pos;
+ *     never go back in pos;
  *   - after a definite failure (a Kafka delivery report with an error) the
  *     sink calls host->rewind(shard, pos): the pump offers again every
  *     record of that shard from pos on (so later records that did go out
@@ -32,6 +32,9 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+struct incjson_scan;
+struct incjson_span;
 
 /* Kinds of journal records a sink is offered. */
 enum pub_kind {
@@ -84,6 +87,11 @@ struct pub_rec {
 	/* PUB_EVENT, PUB_STATE: the timeline steps it carries */
 	const struct pub_span *steps;
 	uint32_t	 nsteps;
+	/* PUB_EVENT, PUB_STATE handed over by their writer, not read from a
+	 * journal (store_dump_sink): what incjson_scan() finds in json, the
+	 * customers' ids at cust[0, scan->ncust); else NULL */
+	const struct incjson_scan *scan;
+	const struct incjson_span *cust;
 	/* PUB_ALARM (site and area above, "" in a journal written before
 	 * they were kept; at and severity above too): */
 	const char	*device;	/* device id */

@@ -18,6 +18,48 @@ static struct fleet *F;
 static int NCHECKED;
 static int NBIGAREA;		/* area events over more than 16 sites */
 static int NSCANNED, NSCANLEFT;	/* incjson_scan read / left to jansson */
+static int NACCOUNTED;		/* writer's accounts equal to the scan */
+static struct incjson_buf JB;	/* spans_on: the writer's account */
+
+/*
+ * The writer's account of the line it wrote (spans_on) is what
+ * incjson_scan() finds in it: acct_ok exactly when the scan reads it
+ * (with room for every customer), and then every field and span equal.
+ */
+static void
+check_account(const char *got, const struct corr_event *ev)
+{
+	struct incjson_span cust[256];
+	struct incjson_scan sc;
+	size_t n;
+	int rc;
+
+	JB.n = 0;
+	JB.spans_on = 1;
+	n = incjson_append(&JB, F, ev) - 1;
+	cr_assert_eq(n, strlen(got));
+	cr_assert_eq(memcmp(JB.p, got, n), 0);
+	rc = incjson_scan(got, n, &sc, cust, 256);
+	cr_assert_eq(JB.acct_ok, rc == 0, "account ok %d, scan %d: %s",
+	    JB.acct_ok, rc, got);
+	if (rc != 0)
+		return;
+	cr_assert_eq(JB.acct.steps.off, sc.steps.off, "%s", got);
+	cr_assert_eq(JB.acct.steps.len, sc.steps.len, "%s", got);
+	cr_assert_eq(JB.acct.tier.off, sc.tier.off);
+	cr_assert_eq(JB.acct.tier.len, sc.tier.len);
+	cr_assert_eq(JB.acct.has_incident, sc.has_incident);
+	cr_assert_eq(JB.acct.has_tier, sc.has_tier);
+	cr_assert_eq(JB.acct.planned, sc.planned);
+	cr_assert_eq(JB.acct.flapping, sc.flapping);
+	cr_assert_eq(JB.acct.chronic, sc.chronic);
+	cr_assert_eq(JB.acct.ncust, sc.ncust);
+	for (uint32_t i = 0; i < sc.ncust; i++) {
+		cr_assert_eq(JB.acct_cust[i].off, cust[i].off);
+		cr_assert_eq(JB.acct_cust[i].len, cust[i].len);
+	}
+	NACCOUNTED++;
+}
 
 /*
  * incjson_scan() on the line got reads what jansson reads in tree (the
@@ -92,6 +134,7 @@ check_event(void *arg, const struct corr_event *ev)
 	got = incjson_encode(F, ev);
 	cr_assert_str_eq(got, want);
 	check_scan(got, tree);
+	check_account(got, ev);
 	free(want);
 	free(got);
 	json_decref(tree);
@@ -126,6 +169,7 @@ Test(incjson, direct_encoder_matches_jansson)
 	char id[16];
 
 	F = fleet_new();
+	incjson_buf_init(&JB);
 	for (int i = 0; i < 6; i++) {
 		uint32_t s, d;
 
@@ -179,9 +223,12 @@ Test(incjson, direct_encoder_matches_jansson)
 	}
 	corr_engine_free(e);
 	fleet_free(F);
+	incjson_buf_fini(&JB);
 	cr_assert_gt(NCHECKED, 30, "%d events", NCHECKED);
 	cr_assert_gt(NSCANNED, 30, "%d scanned", NSCANNED);
 	cr_assert_gt(NSCANLEFT, 0, "the quoted id's events left to jansson");
+	cr_assert_eq(NACCOUNTED, NSCANNED, "every line the scan read has "
+	    "its writer's equal account");
 }
 
 Test(incjson, times)
@@ -210,6 +257,7 @@ Test(incjson, area_with_many_customers_matches_jansson)
 	char id[16];
 
 	F = fleet_new();
+	incjson_buf_init(&JB);
 	NCHECKED = 0;
 	for (int i = 0; i < 24; i++) {
 		uint32_t s, d;
@@ -233,6 +281,7 @@ Test(incjson, area_with_many_customers_matches_jansson)
 	edge(e, "S0-pwr", "MAINS_FAIL", t + 30 * min, ALARM_CLEAR);
 	corr_engine_free(e);
 	fleet_free(F);
+	incjson_buf_fini(&JB);
 	cr_assert_gt(NCHECKED, 24, "%d events", NCHECKED);
 	cr_assert_gt(NBIGAREA, 0, "no area event with over 16 sites' customers");
 }
