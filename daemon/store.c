@@ -641,7 +641,6 @@ static void
 store_dump_sink_one(void *arg, const struct corr_event *ev)
 {
 	struct store_dumping *w = arg;
-
 	struct incjson_buf *jb = &w->d->jb;
 
 	w->d->rec.n = 0;
