@@ -232,24 +232,25 @@ daemon_start(struct env *e, const char *cfg, const char *const *extra)
 	e->daemon = spawn(e, argv, "tocsind.out", "tocsind.err");
 }
 
-/* Every line of the file as a JSON event; the array is a new reference. */
+/*
+ * Every line of the file as a JSON event; the array is a new reference.
+ * Read while the daemon writes (wait_for): a last line without its
+ * newline is not whole yet and waits for the next read (pubfix).
+ */
 static json_t *
 events(const struct env *e, const char *name)
 {
-	char *text = read_env_file(e, name), *save = NULL;
-	json_t *a = json_array();
+	char path[128];
+	json_t *a, *o;
+	size_t i;
+	int bad;
 
-	for (char *l = strtok_r(text, "\n", &save); l != NULL;
-	    l = strtok_r(NULL, "\n", &save)) {
-		json_error_t je;
-		json_t *o = json_loads(l, 0, &je);
-
-		cr_assert_not_null(o, "not JSON: %s", l);
+	env_path(e, name, path, sizeof(path));
+	a = pubfix_file_events(path, &bad);
+	cr_assert_eq(bad, 0, "%d lines of %s are not JSON objects", bad, name);
+	json_array_foreach(a, i, o)
 		cr_assert_str_eq(json_string_value(json_object_get(o,
 		    "schema")), "tocsin.incident/1");
-		json_array_append_new(a, o);
-	}
-	free(text);
 	return a;
 }
 
