@@ -42,6 +42,14 @@ struct bheap {
 	uint32_t	 n, cap;
 };
 
+/* timerq's order: deadline, then the node's tie key (timerq.h). */
+static inline int
+bh_before(struct timerq_entry a, struct timerq_entry b)
+{
+	return a.deadline < b.deadline || (a.deadline == b.deadline &&
+	    a.node->tie < b.node->tie);
+}
+
 static void
 bh_place(struct bheap *q, uint32_t i, struct timerq_entry e)
 {
@@ -52,7 +60,7 @@ bh_place(struct bheap *q, uint32_t i, struct timerq_entry e)
 static void
 bh_fix(struct bheap *q, uint32_t i, struct timerq_entry e)
 {
-	while (i > 0 && q->heap[(i - 1) / 2].deadline > e.deadline) {
+	while (i > 0 && bh_before(e, q->heap[(i - 1) / 2])) {
 		bh_place(q, i, q->heap[(i - 1) / 2]);
 		i = (i - 1) / 2;
 	}
@@ -61,9 +69,9 @@ bh_fix(struct bheap *q, uint32_t i, struct timerq_entry e)
 
 		if (c >= q->n)
 			break;
-		if (c + 1 < q->n && q->heap[c + 1].deadline < q->heap[c].deadline)
+		if (c + 1 < q->n && bh_before(q->heap[c + 1], q->heap[c]))
 			c++;
-		if (q->heap[c].deadline >= e.deadline)
+		if (!bh_before(q->heap[c], e))
 			break;
 		bh_place(q, i, q->heap[c]);
 		i = c;

@@ -829,6 +829,7 @@ corr_sla_open(struct corr_engine *e, struct corr_incident *inc)
 	    (enum severity)inc->severity,
 	    inc->severity >= e->cc.complex_severity, inc->planned);
 	p.complaint = inc->kind == CORR_KIND_COMPLAINT;
+	p.key = inc->num;
 	inc->has_sla = sla_open(&e->sla, &inc->sla, e->now, &p) == 0;
 }
 
@@ -2930,6 +2931,7 @@ corr_snap_load_inc(struct corr_engine *e, struct corr_snapr *sr,
 	if (has_sla) {
 		if (sla_incident_load(&e->sla, &inc->sla, r, slot) != 0)
 			return -1;
+		sla_incident_key(&inc->sla, inc->num);
 		inc->has_sla = 1;
 	}
 	if (drop) {

@@ -555,6 +555,7 @@ sla_open(struct sla_engine *e, struct sla_incident *inc, int64_t now,
 			d = &cfg->complex_resolve[p->tier][p->severity][p->region];
 
 		timerq_node_init(&c->tn);
+		c->tn.tie = p->key * SLA__NCLOCKS + k;
 		c->kind = (uint8_t)k;
 		c->duration_ms = d->ms;
 		c->calendar = d->calendar;
@@ -696,6 +697,13 @@ int64_t
 sla_next(const struct sla_engine *e)
 {
 	return timerq_next(&e->tq);
+}
+
+void
+sla_incident_key(struct sla_incident *inc, uint64_t key)
+{
+	for (unsigned k = 0; k < SLA__NCLOCKS; k++)
+		inc->clocks[k].tn.tie = key * SLA__NCLOCKS + k;
 }
 
 /* ---- snapshots ---- */

@@ -189,6 +189,9 @@ struct sla_params {
 					 * (complex ignored); arrive never
 					 * starts, even with arrive_start =
 					 * open */
+	uint64_t	 key;		/* the incident's number: orders its
+					 * marks among others due at the same
+					 * instant (sla_incident_key) */
 };
 
 /*
@@ -214,6 +217,14 @@ void	 sla_params_for_site(struct sla_params *p, const struct fleet_site *s,
  */
 int	 sla_open(struct sla_engine *e, struct sla_incident *inc, int64_t now,
 	    const struct sla_params *p);
+/*
+ * Keys the incident's timers (p.key of sla_open; after sla_incident_load,
+ * which leaves them 0): marks due at the same instant fire by (key, clock),
+ * so an engine rebuilt from saved state (a snapshot, a correlator's
+ * changelog) fires them in the order one that never stopped does.  Call
+ * while none of them is queued.
+ */
+void	 sla_incident_key(struct sla_incident *inc, uint64_t key);
 /*
  * A step of the incident at now: ACK stops ack; DISPATCH starts arrive (when
  * it starts at dispatch); ON_SITE stops arrive (starting it first if it never

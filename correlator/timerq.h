@@ -8,7 +8,10 @@
  * timer beyond its 16-byte heap entry.  Time is an input: timerq_advance()
  * fires every timer whose deadline is <= now, in deadline order, passing each
  * its own deadline as the firing instant, however far now jumped.  Timers
- * with equal deadlines fire in an unspecified order.
+ * with equal deadlines fire in the order of their nodes' tie keys, which
+ * the owner sets (equal keys too: unspecified).  So the order is the
+ * queue's contents', not its history's: an engine rebuilt from saved
+ * state fires what an engine that never stopped fires, in the same order.
  *
  * Not thread-safe: one queue belongs to one correlator shard.
  */
@@ -22,6 +25,7 @@
 
 struct timerq_node {
 	int64_t		 deadline;	/* ms since the epoch, valid while queued */
+	uint64_t	 tie;		/* orders equal deadlines; the owner's */
 	uint32_t	 slot;		/* heap index, or TIMERQ_IDLE */
 };
 
@@ -48,11 +52,12 @@ typedef void timerq_fire_fn(struct timerq_node *node, int64_t deadline,
 void	 timerq_init(struct timerq *q, size_t hint);
 /* Frees the heap; queued nodes are left idle-marked but not touched further. */
 void	 timerq_fini(struct timerq *q);
-/* Marks a node not queued; call once before first use. */
+/* Marks a node not queued, tie key 0; call once before first use. */
 static inline void
 timerq_node_init(struct timerq_node *t)
 {
 	t->deadline = 0;
+	t->tie = 0;
 	t->slot = TIMERQ_IDLE;
 }
 static inline int

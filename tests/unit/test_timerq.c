@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "correlator/timerq.h"
 
@@ -160,5 +161,124 @@ Test(timerq, callback_rearm_fires_in_same_advance)
 	cr_assert_eq(order[3], 10);	/* 125 comes before 130 */
 	cr_assert_eq(order[4], 3);
 	cr_assert_eq(fired_at[3], 130);
+	timerq_fini(&q);
+}
+
+/*
+ * Timers due at the same instant fire in their tie keys' order, whatever
+ * order they were queued, re-armed and cancelled in: two queues holding
+ * the same timers after different histories fire the same sequence (what
+ * makes an engine rebuilt from saved state equal to one that never
+ * stopped).
+ */
+Test(timerq, equal_deadlines_fire_in_tie_order_whatever_the_history)
+{
+	static int first[N];
+	struct timerq q;
+	int i;
+
+	for (int pass = 0; pass < 2; pass++) {
+		reset();
+		timerq_init(&q, 0);
+		srand(11 + (unsigned)pass);
+		for (i = 0; i < N; i++)
+			recs[i].tn.tie = (uint64_t)((i * 7919) % N);
+		/* pass 0 queues in id order; pass 1 in reverse, each at a
+		 * random deadline first, then moved to one of three instants */
+		for (int k = 0; k < N; k++) {
+			i = pass == 0 ? k : N - 1 - k;
+			timerq_add(&q, &recs[i].tn, 1000 + rand() % 5000);
+		}
+		for (int k = 0; k < N; k++) {
+			i = pass == 0 ? k : N - 1 - k;
+			if (i % 97 == 0)
+				timerq_cancel(&q, &recs[i].tn);
+			timerq_add(&q, &recs[i].tn, 10000 + (i % 3) * 1000);
+		}
+		cr_assert_eq(timerq_advance(&q, 20000, on_fire, NULL), N);
+		cr_assert_eq(out_of_order, 0);
+		for (size_t k = 1; k < nfired; k++) {
+			const struct rec *a = &recs[order[k - 1]], *b =
+			    &recs[order[k]];
+
+			if (fired_at[a->id] == fired_at[b->id])
+				cr_assert_lt(a->tn.tie, b->tn.tie,
+				    "ties %llu then %llu at %lld",
+				    (unsigned long long)a->tn.tie,
+				    (unsigned long long)b->tn.tie,
+				    (long long)fired_at[a->id]);
+		}
+		if (pass == 0)
+			memcpy(first, order, sizeof(first));
+		else
+			cr_assert_eq(memcmp(first, order, sizeof(first)), 0,
+			    "another history, another order");
+		timerq_fini(&q);
+	}
+}
+
+/* ---- a callback that cancels, frees or re-arms another due timer ---- */
+
+struct own {
+	struct timerq_node	 tn;
+	struct timerq		*q;
+	struct own		*victim;	/* cancelled and freed by this one */
+	struct own		*moved;		/* re-armed to later by this one */
+	int			 fired;
+};
+
+static void
+own_fire(struct timerq_node *t, int64_t at, void *arg)
+{
+	struct own *o = (struct own *)t;
+
+	(void)at;
+	(void)arg;
+	o->fired++;
+	if (o->victim != NULL) {
+		timerq_cancel(o->q, &o->victim->tn);
+		free(o->victim);	/* ASan: never read after this */
+		o->victim = NULL;
+	}
+	if (o->moved != NULL)
+		timerq_add(o->q, &o->moved->tn, 9000);
+}
+
+/*
+ * Timers due at one instant fire in tie order; one that an earlier one's
+ * callback cancels (and frees) does not fire and is not touched again,
+ * one it re-arms fires at its new deadline instead.
+ */
+Test(timerq, a_due_timer_cancelled_or_moved_by_an_earlier_one)
+{
+	struct timerq q;
+	struct own a, c, *b = calloc(1, sizeof(*b));
+
+	timerq_init(&q, 0);
+	memset(&a, 0, sizeof(a));
+	memset(&c, 0, sizeof(c));
+	timerq_node_init(&a.tn);
+	timerq_node_init(&b->tn);
+	timerq_node_init(&c.tn);
+	a.tn.tie = 1;
+	b->tn.tie = 2;
+	c.tn.tie = 3;
+	a.q = b->q = c.q = &q;
+	a.victim = b;
+	a.moved = &c;
+	/* queued in reverse: the heap's order is not the tie order */
+	timerq_add(&q, &c.tn, 5000);
+	timerq_add(&q, &b->tn, 5000);
+	timerq_add(&q, &a.tn, 5000);
+	a.moved = &c;
+	cr_assert_eq(timerq_advance(&q, 5000, own_fire, NULL), 1);
+	cr_assert_eq(a.fired, 1);
+	cr_assert_eq(c.fired, 0, "re-armed to 9000: not at 5000");
+	cr_assert(timerq_pending(&c.tn));
+	cr_assert_eq(timerq_next(&q), 9000);
+	a.moved = NULL;
+	cr_assert_eq(timerq_advance(&q, 9000, own_fire, NULL), 1);
+	cr_assert_eq(c.fired, 1);
+	cr_assert_eq(timerq_count(&q), 0);
 	timerq_fini(&q);
 }
