@@ -555,13 +555,13 @@ sla_open(struct sla_engine *e, struct sla_incident *inc, int64_t now,
 			d = &cfg->complex_resolve[p->tier][p->severity][p->region];
 
 		timerq_node_init(&c->tn);
-		c->tn.tie = p->key * SLA__NCLOCKS + k;
 		c->kind = (uint8_t)k;
 		c->duration_ms = d->ms;
 		c->calendar = d->calendar;
 		c->state = SLA_CLOCK_IDLE;
 		c->since_ms = now;
 	}
+	sla_incident_key(inc, p->key);	/* before any timer is queued */
 	clock_start(e, inc, &inc->clocks[SLA_ACK], now);
 	clock_start(e, inc, &inc->clocks[SLA_RESOLVE], now);
 	if (cfg->arrive_start == SLA_ARRIVE_AT_OPEN && !p->complaint)
