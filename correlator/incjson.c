@@ -144,7 +144,7 @@ ij_name(struct incjson_buf *b, const char *s)
 }
 
 /*
- * With spans_on: the account of a customer id just written by ij_str() at
+ * With acct_on: the account of a customer id just written by ij_str() at
  * [at, b->n), quotes included.  One it escaped (a backslash in the text:
  * ij_str writes none of its own) is one the scan leaves to jansson.
  */
@@ -154,7 +154,7 @@ ij_acct_cust(struct incjson_buf *b, size_t at)
 	size_t len = b->n - at - 2;
 	struct incjson_span *sp;
 
-	if (!b->spans_on)
+	if (!b->acct_on)
 		return;
 	if (b->acct.ncust == b->capcust) {
 		b->capcust = b->capcust ? b->capcust * 2 : 16;
@@ -168,13 +168,13 @@ ij_acct_cust(struct incjson_buf *b, size_t at)
 		b->acct_ok = 0;
 }
 
-/* With spans_on: the incident's tier, the name ij_name() just wrote. */
+/* With acct_on: the incident's tier, the name ij_name() just wrote. */
 static void
 ij_acct_tier(struct incjson_buf *b, const char *name)
 {
 	size_t len = strlen(name);
 
-	if (!b->spans_on)
+	if (!b->acct_on)
 		return;
 	b->acct.tier.off = (uint32_t)(b->n - 1 - len - b->acct_start);
 	b->acct.tier.len = (uint32_t)len;
@@ -461,7 +461,7 @@ incjson_append(struct incjson_buf *b, const struct fleet *f,
 	const struct corr_incident *ci = ev->inc;
 	size_t start = b->n, steps_at;
 
-	if (b->spans_on) {
+	if (b->acct_on) {
 		memset(&b->acct, 0, sizeof(b->acct));
 		b->acct.has_incident = 1;
 		b->acct.planned = ci->planned;
@@ -576,7 +576,7 @@ incjson_append(struct incjson_buf *b, const struct fleet *f,
 			b->nspans++;
 		}
 	}
-	if (b->spans_on) {	/* the member, ',' to ']' */
+	if (b->acct_on) {	/* the member, ',' to ']' */
 		b->acct.steps.off = (uint32_t)(steps_at - start);
 		b->acct.steps.len = (uint32_t)(b->n + 1 - steps_at);
 	}

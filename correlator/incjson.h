@@ -68,11 +68,13 @@ struct incjson_buf {
 	struct incjson_span *spans;
 	uint32_t nspans, capspans;
 	uint8_t	 spans_on;
-	/* With spans_on too, what incjson_scan() finds in that line, as its
-	 * writer knows it (offsets into the line): acct_ok 1 when the scan
-	 * would read the line (no customer id it had to escape), the
-	 * customer ids' places in acct_cust[0, acct.ncust).  A reader handed
-	 * the line with its account needs no scan (daemon/view). */
+	/* When the caller sets acct_on, what incjson_scan() finds in that
+	 * line, as its writer knows it (offsets into the line): acct_ok 1
+	 * when the scan would read the line (no customer id it had to
+	 * escape), the customer ids' places in acct_cust[0, acct.ncust).  A
+	 * reader handed the line with its account needs no scan
+	 * (daemon/view); a line only journaled needs none kept. */
+	uint8_t	 acct_on;
 	struct incjson_scan acct;
 	struct incjson_span *acct_cust;
 	uint32_t capcust;

@@ -934,8 +934,10 @@ cstage_new(const struct cstage_config *cfg, struct cstage **out, char *err,
 	pthread_mutex_init(&cs->vlock, NULL);
 	incjson_buf_init(&cs->jb);
 	snapbuf_init(&cs->rpend);
-	if (cfg->reads != NULL)
+	if (cfg->reads != NULL) {
 		store_dumper_init(&cs->dump);
+		cs->jb.acct_on = 1;	/* its commits hand the view accounts */
+	}
 	for (unsigned p = 0; p < CSTAGE_MAX_PARTS; p++) {
 		cs->parts[p].cs = cs;
 		cs->parts[p].p = p;

@@ -584,6 +584,7 @@ store_dumper_init(struct store_dumper *d)
 {
 	snapbuf_init(&d->rec);
 	incjson_buf_init(&d->jb);
+	d->jb.acct_on = 1;	/* handed over: the sink reads the account */
 	d->spans = xreallocarray(NULL, STORE_MAX_SPANS, sizeof(*d->spans));
 }
 

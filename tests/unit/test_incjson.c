@@ -36,6 +36,7 @@ check_account(const char *got, const struct corr_event *ev)
 
 	JB.n = 0;
 	JB.spans_on = 1;
+	JB.acct_on = 1;
 	n = incjson_append(&JB, F, ev) - 1;
 	cr_assert_eq(n, strlen(got));
 	cr_assert_eq(memcmp(JB.p, got, n), 0);
