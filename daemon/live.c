@@ -473,7 +473,7 @@ live_fill_view(struct live *lv)
 	uint64_t passed = 0;
 
 	if (lv->cfg->daemon.role == CFG_ROLE_POLLER ||
-	    !config_http_on(&lv->cfg->http) || lv->vsink == NULL)
+	    !config_http_on(&lv->cfg->http))
 		return;
 	store_dumper_init(&d);
 	for (unsigned i = 0; i < lv->nshards; i++) {
