@@ -1006,13 +1006,12 @@ live_shutdown(struct live *lv)
 	publish_stop(lv->pub);
 }
 
-/* corr_engine_dump callback: the poller starts with the incident's active
- * alarms raised. */
+/* corr_engine_each callback: the poller starts with the incident's active
+ * alarms raised (in no order: each is a key set once). */
 static void
-live_seed_alarms(void *arg, const struct corr_event *ev)
+live_seed_alarms(void *arg, const struct corr_incident *ci)
 {
 	struct live *lv = arg;
-	const struct corr_incident *ci = ev->inc;
 
 	for (uint32_t i = 0; i < ci->nalarms; i++)
 		if (ci->alarms[i]->active)
@@ -1755,7 +1754,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 
 	publish_start(lv.pub);
 	for (unsigned i = 0; i < lv.nshards; i++)
-		corr_engine_dump(router_engine(lv.router, i), live_now_ms(&lv),
+		corr_engine_each(router_engine(lv.router, i),
 		    live_seed_alarms, &lv);
 	live_fill_view(&lv);
 	if ((rc = router_start(lv.router)) != 0) {
