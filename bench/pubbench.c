@@ -610,7 +610,7 @@ struct recs {
 
 static void
 recs_add(struct recs *rs, const struct journal_rec *jr, unsigned shard,
-    struct pub_span *spans)
+    struct store_spans *sp)
 {
 	struct journal_rec copy = *jr;
 	struct pub_rec pr;
@@ -618,7 +618,7 @@ recs_add(struct recs *rs, const struct journal_rec *jr, unsigned shard,
 
 	memcpy(buf, jr->p, jr->n);
 	copy.p = buf;
-	if (store_pub_rec(&copy, shard, &pr, spans) != 1) {
+	if (store_pub_rec(&copy, shard, &pr, sp) != 1) {
 		xfree(buf);
 		return;
 	}
@@ -628,8 +628,10 @@ recs_add(struct recs *rs, const struct journal_rec *jr, unsigned shard,
 		rs->mem = xreallocarray(rs->mem, rs->cap * 2, sizeof(void *));
 	}
 	rs->mem[2 * rs->n] = buf;
-	rs->mem[2 * rs->n + 1] = xmalloc((pr.nsteps + 1) * sizeof(*spans));
-	memcpy(rs->mem[2 * rs->n + 1], spans, pr.nsteps * sizeof(*spans));
+	rs->mem[2 * rs->n + 1] = xmalloc((pr.nsteps + 1) * sizeof(*sp->v));
+	if (pr.nsteps > 0)
+		memcpy(rs->mem[2 * rs->n + 1], sp->v, pr.nsteps *
+		    sizeof(*sp->v));
 	pr.steps = rs->mem[2 * rs->n + 1];
 	rs->r[rs->n++] = pr;
 }
@@ -638,7 +640,7 @@ recs_add(struct recs *rs, const struct journal_rec *jr, unsigned shard,
 static void
 recs_load(struct recs *rs, const char *dir)
 {
-	struct pub_span *spans = xcalloc(STORE_MAX_SPANS, sizeof(*spans));
+	struct store_spans sp = { NULL, 0 };
 	char sd[512], err[256];
 
 	memset(rs, 0, sizeof(*rs));
@@ -654,14 +656,14 @@ recs_load(struct recs *rs, const char *dir)
 			die("journal_open", err);
 		rd = journal_reader_new(j, 0);
 		while (journal_read(rd, info.end, &jr) == 1)
-			recs_add(rs, &jr, i, spans);
+			recs_add(rs, &jr, i, &sp);
 		journal_reader_free(rd);
 		journal_close(j);
 	}
 	rs->p = xcalloc(rs->n ? rs->n : 1, sizeof(*rs->p));
 	for (size_t i = 0; i < rs->n; i++)
 		rs->p[i] = &rs->r[i];
-	xfree(spans);
+	xfree(sp.v);
 }
 
 static void

@@ -109,14 +109,14 @@ cs_reads_bad(struct cstage *cs, unsigned p, uint64_t n)
 
 	if (n == 0)
 		return;
-	/* more steps in one record than STORE_MAX_SPANS: as the pump does
-	 * with such a journal record, counted, logged and passed by */
+	/* a record made here that does not decode (a bug of the encoding):
+	 * as the pump does with such a journal record, counted, logged and
+	 * passed by */
 	cs->reads_bad += n;
 	if (log_rl_ok(&cs->rl_reads, &quiet))
 		log_warnx("cstage: partition=%u: a record the read API cannot "
-		    "take (over %d timeline steps) passed by (reads_bad=%"
-		    PRIu64 " not_logged=%" PRIu64 ")", p, STORE_MAX_SPANS,
-		    cs->reads_bad, quiet);
+		    "decode passed by (reads_bad=%" PRIu64 " not_logged=%"
+		    PRIu64 ")", p, cs->reads_bad, quiet);
 }
 
 /*

@@ -485,9 +485,8 @@ live_fill_view(struct live *lv)
 	}
 	store_dumper_fini(&d);
 	if (passed > 0)
-		log_warnx("start: %" PRIu64 " live incidents have more steps "
-		    "than the read API takes (%d); not listed", passed,
-		    STORE_MAX_SPANS);
+		log_warnx("start: %" PRIu64 " live incidents' records do not "
+		    "decode; not listed", passed);
 }
 
 /* Shard thread: new records of its journal are durable. */

@@ -45,7 +45,7 @@ struct publish {
 	ev_async	 kick;		/* shards: new durable records */
 	ev_idle		 more;		/* a turn left records to offer */
 	ev_timer	 save;		/* one-shot: save positions, trim */
-	struct pub_span	*spans;		/* STORE_MAX_SPANS */
+	struct store_spans spans;	/* a record's steps, decoded */
 	int		 started;
 };
 
@@ -163,7 +163,7 @@ publish_turn(struct publish *p, struct pub_slot *s, unsigned shard)
 			}
 			return 0;
 		}
-		rc = store_pub_rec(&rec, shard, &pr, p->spans);
+		rc = store_pub_rec(&rec, shard, &pr, &p->spans);
 		if (rc <= 0) {
 			if (rc < 0)
 				log_warnx("publish %s shard=%u: record at %"
@@ -271,7 +271,6 @@ publish_new(struct ev_loop *loop, struct store **stores, unsigned nshards,
 	p->nshards = nshards;
 	p->resync = resync;
 	p->resync_arg = resync_arg;
-	p->spans = xreallocarray(NULL, STORE_MAX_SPANS, sizeof(*p->spans));
 	ev_async_init(&p->kick, publish_kick_cb);
 	p->kick.data = p;
 	ev_idle_init(&p->more, publish_more_cb);
@@ -423,7 +422,7 @@ publish_free(struct publish *p)
 		}
 		xfree(s->rs);
 	}
-	xfree(p->spans);
+	xfree(p->spans.v);
 	xfree(p);
 }
 

@@ -87,8 +87,8 @@ struct sse {
 	struct sse_client *clients;
 	unsigned	 nclients;
 	struct sse_stats st;		/* streams = nclients */
-	struct pub_span	*spans;		/* STORE_MAX_SPANS: HTTP thread's
-					 * journal reads */
+	struct store_spans spans;	/* the HTTP thread's journal
+					 * reads' */
 	struct ev_loop	*loop;
 	ev_timer	 keep;
 };
@@ -455,7 +455,7 @@ client_catchup(struct sse_client *c, char *why, size_t whylen)
 			/* past every record, inputs too: the id stays exact */
 			c->cur[s] = rec.next;
 			if (rec.type != STORE_EVENT || store_pub_rec(&rec, s,
-			    &pr, e->spans) != 1)
+			    &pr, &e->spans) != 1)
 				continue;
 			if (client_event(c, pr.json, pr.jsonlen) != 0) {
 				/* a huge one: again once the buffer is out
@@ -786,7 +786,6 @@ sse_new(unsigned nshards, uint32_t max_streams)
 	memset(e->tail, 0, SSE_TAIL_EVENTS * sizeof(*e->tail));
 	e->tbuf = xmalloc(SSE_TAIL_BYTES);
 	memset(e->tbuf, 0, SSE_TAIL_BYTES);
-	e->spans = xreallocarray(NULL, STORE_MAX_SPANS, sizeof(*e->spans));
 	ev_timer_init(&e->keep, sse_keep_cb, SSE_KEEPALIVE_S,
 	    SSE_KEEPALIVE_S);
 	e->keep.data = e;
@@ -842,7 +841,7 @@ sse_free(struct sse *e)
 	while (e->tn > 0)
 		tail_evict(e);
 	pthread_mutex_destroy(&e->mu);
-	xfree(e->spans);
+	xfree(e->spans.v);
 	xfree(e->tail);
 	xfree(e->tbuf);
 	xfree(e->tail_base);

@@ -585,7 +585,8 @@ store_dumper_init(struct store_dumper *d)
 	snapbuf_init(&d->rec);
 	incjson_buf_init(&d->jb);
 	d->jb.acct_on = 1;	/* handed over: the sink reads the account */
-	d->spans = xreallocarray(NULL, STORE_MAX_SPANS, sizeof(*d->spans));
+	d->spans.v = NULL;
+	d->spans.cap = 0;
 }
 
 void
@@ -593,7 +594,8 @@ store_dumper_fini(struct store_dumper *d)
 {
 	snapbuf_fini(&d->rec);
 	incjson_buf_fini(&d->jb);
-	FREE_NULL(d->spans);
+	FREE_NULL(d->spans.v);
+	d->spans.cap = 0;
 }
 
 int
@@ -605,7 +607,7 @@ store_offer_payload(struct store_dumper *d, struct pub_sink *s,
 	    .pos = pos, .next = pos };
 	struct pub_rec pr;
 
-	if (store_pub_rec(&rec, shard, &pr, d->spans) != 1)
+	if (store_pub_rec(&rec, shard, &pr, &d->spans) != 1)
 		return -EINVAL;
 	pr.scan = acct;
 	pr.cust = acct != NULL ? cust : NULL;
@@ -1175,7 +1177,7 @@ store_stats(const struct store *st, struct store_stats *out)
 
 int
 store_pub_rec(const struct journal_rec *rec, unsigned shard,
-    struct pub_rec *pr, struct pub_span *spans)
+    struct pub_rec *pr, struct store_spans *sp)
 {
 	struct snapbuf_rd r;
 	uint32_t n;
@@ -1207,15 +1209,20 @@ store_pub_rec(const struct journal_rec *rec, unsigned shard,
 		pr->json = snapbuf_get_view(&r, &n);
 		pr->jsonlen = n;
 		GET(&r, nspans);
-		if (snapbuf_ok(&r) != 0 || nspans > STORE_MAX_SPANS ||
-		    (r.n - r.off) / sizeof(*spans) < nspans)
+		if (snapbuf_ok(&r) != 0 ||
+		    (r.n - r.off) / sizeof(*sp->v) < nspans)
 			return -EINVAL;
-		memcpy(spans, r.p + r.off, nspans * sizeof(*spans));
+		if (nspans > sp->cap) {	/* the record's bytes bound nspans */
+			sp->cap = nspans > 2 * sp->cap ? nspans : 2 * sp->cap;
+			sp->v = xreallocarray(sp->v, sp->cap, sizeof(*sp->v));
+		}
+		if (nspans > 0)
+			memcpy(sp->v, r.p + r.off, nspans * sizeof(*sp->v));
 		for (uint32_t i = 0; i < nspans; i++)
-			if (spans[i].off > pr->jsonlen ||
-			    spans[i].len > pr->jsonlen - spans[i].off)
+			if (sp->v[i].off > pr->jsonlen ||
+			    sp->v[i].len > pr->jsonlen - sp->v[i].off)
 				return -EINVAL;
-		pr->steps = spans;
+		pr->steps = sp->v;
 		pr->nsteps = nspans;
 		return 1;
 	}

@@ -202,12 +202,15 @@ int	 store_sync(struct store *st);
 void	 store_stats(const struct store *st, struct store_stats *out);
 
 /*
- * Decodes an output record for the publishers: 1 and *r (pointing into
- * rec's bytes and into spans, which must hold PUB_MAX_SPANS), 0 for an
- * input record (not published but PUB_ACTION for an action that came
- * from Kafka), -EINVAL for a record that does not decode.
+ * Where store_pub_rec() decodes a record's step spans: grown to the
+ * largest count it met (a record's own bytes bound it, 8 a span), kept
+ * for the next record.  Zero it to start; xfree(v) at the end.
  */
-#define STORE_MAX_SPANS	8192
+struct store_spans {
+	struct pub_span	*v;
+	uint32_t	 cap;
+};
+
 /*
  * Appends to b the payload of an EVENT or STATE record for ev (its JSON
  * made in jb): the fields publishers key on, the JSON, its steps' spans;
@@ -216,8 +219,15 @@ void	 store_stats(const struct store *st, struct store_stats *out);
  */
 void	 store_event_encode(struct snapbuf *b, struct incjson_buf *jb,
 	    const struct fleet *f, const struct corr_event *ev);
+/*
+ * Decodes an output record for the publishers: 1 and *r (pointing into
+ * rec's bytes and into sp's spans, valid until sp's next use), 0 for an
+ * input record (not published but PUB_ACTION for an action that came
+ * from Kafka), -EINVAL for a record that does not decode.  A timeline
+ * has no step limit: every step of a state record is in r.
+ */
 int	 store_pub_rec(const struct journal_rec *rec, unsigned shard,
-	    struct pub_rec *r, struct pub_span *spans);
+	    struct pub_rec *r, struct store_spans *sp);
 
 /*
  * A shard's whole live set straight to a memory sink (the incident view),
@@ -232,7 +242,7 @@ int	 store_pub_rec(const struct journal_rec *rec, unsigned shard,
 struct store_dumper {
 	struct snapbuf	 rec;		/* one record's payload */
 	struct incjson_buf jb;		/* its JSON */
-	struct pub_span	*spans;		/* STORE_MAX_SPANS */
+	struct store_spans spans;	/* its steps, decoded */
 };
 
 void	 store_dumper_init(struct store_dumper *d);
@@ -240,9 +250,8 @@ void	 store_dumper_fini(struct store_dumper *d);
 /*
  * Offers the dump of engine e (NULL: an empty one, which takes the
  * shard's incidents out of the sink) at time `at`.  Returns how many
- * incidents were passed by: more steps than one record carries
- * (STORE_MAX_SPANS), as the pump passes such a journal record by; the
- * caller counts and logs them.
+ * incidents were passed by because their record did not decode (none:
+ * that would be a bug of the encoding; the caller counts and logs them).
  */
 uint64_t store_dump_sink(struct store_dumper *d, struct pub_sink *s,
 	    unsigned shard, uint64_t pos, const struct corr_engine *e,

@@ -159,7 +159,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct journal_reader *rd;
 	struct journal_rec rec;
 	struct pub_rec pr;
-	static struct pub_span spans[STORE_MAX_SPANS];
+	struct store_spans sp = { NULL, 0 };
 	char err[256];
 
 	if (cfg == NULL)
@@ -180,8 +180,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* the publishers' view of every record left, and those it wrote */
 	rd = journal_reader_new(store_journal(st), 0);
 	while (journal_read(rd, 0, &rec) == 1)
-		if (store_pub_rec(&rec, 0, &pr, spans) == 1)
+		if (store_pub_rec(&rec, 0, &pr, &sp) == 1)
 			touch(&pr);
+	free(sp.v);
 	journal_reader_free(rd);
 	store_close(st);
 	return 0;

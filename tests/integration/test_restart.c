@@ -325,7 +325,7 @@ dump_one(void *arg, const struct corr_event *ev)
 static void
 journal_events(const char *dir, struct text *t)
 {
-	struct pub_span spans[STORE_MAX_SPANS];
+	struct store_spans sp = { NULL, 0 };
 	char sd[256], err[256];
 
 	for (unsigned i = 0; i < NSHARDS; i++) {
@@ -342,13 +342,14 @@ journal_events(const char *dir, struct text *t)
 		rd = journal_reader_new(j, 0);
 		while (journal_read(rd, 0, &rec) == 1)
 			if (rec.type == STORE_EVENT) {
-				cr_assert_eq(store_pub_rec(&rec, i, &pr, spans), 1);
+				cr_assert_eq(store_pub_rec(&rec, i, &pr, &sp), 1);
 				text_add(t, pr.json, pr.jsonlen);
 				text_add(t, "\n", 1);
 			}
 		journal_reader_free(rd);
 		journal_close(j);
 	}
+	free(sp.v);
 }
 
 /* The state a run ends with, read back from its journals alone. */

@@ -711,3 +711,96 @@ Test(view, the_writers_account_reads_as_the_scan)
 	corr_engine_free(e);
 	view_free(v2);
 }
+
+/* corr_engine_dump()'s callback: each state as the journal's record. */
+struct state_enc {
+	struct snapbuf	*rec;
+	struct incjson_buf *jb;
+	const struct fleet *f;
+};
+
+static void
+state_of(void *arg, const struct corr_event *ev)
+{
+	struct state_enc *se = arg;
+
+	se->rec->n = 0;
+	store_event_encode(se->rec, se->jb, se->f, ev);
+}
+
+/*
+ * An incident open for months gathers a long timeline (operators' notes,
+ * every re-raise of a slow flap): its state record has no step limit.
+ * Decoded (store_pub_rec, as the pump decodes the journal's record for
+ * Redis' resync) it carries every step, and a dump lists it in the view
+ * with its whole timeline.  Until 2026-12-06 a record of more than 8192
+ * steps did not decode: passed by, it was missing from a resync and from
+ * the read API after a restart.
+ */
+Test(view, a_timeline_of_ten_thousand_steps_is_dumped_and_decoded_whole)
+{
+	struct corr_config cc;
+	struct corr_sink sink = { &nop_ops, NULL };
+	struct corr_engine *e;
+	struct store_dumper d;
+	struct alarm_event ev = { 0 };
+	const int64_t t = 1795000000000LL;
+	struct corr_action a = { "INC-0-1", CORR_ACT_NOTE, "ticketing",
+	    "customer called again", t, 0 };
+	const struct corr_incident *inc;
+	struct incjson_buf jb;
+	struct snapbuf rec;
+	struct journal_rec jr;
+	struct pub_rec pr;
+	struct store_spans sp = { NULL, 0 };
+	const uint32_t nnotes = 10000;
+	json_t *j, *tl;
+	uint32_t dv;
+
+	dv = fleet_add(F, FLEET_DEVICE, "S1-pwr");
+	F->devices[dv].site = 0;
+	ev.code = fleet_code(F, "MAINS_FAIL");
+	ev.device = dv;
+	ev.site = 0;
+	ev.at_ms = t;
+	ev.edge = ALARM_RAISE;
+	ev.severity = SEV_CRITICAL;
+	corr_config_defaults(&cc);
+	e = corr_engine_new(F, &cc, 0, &sink);
+	cr_assert_eq(corr_engine_alarm(e, &ev), 0);
+	for (uint32_t i = 0; i < nnotes; i++) {
+		a.at = t + 1 + i;
+		cr_assert_eq(corr_engine_action(e, &a, NULL, 0), 0);
+	}
+	inc = corr_engine_find(e, "INC-0-1");
+	cr_assert_not_null(inc);
+	cr_assert_gt(inc->nsteps, nnotes);
+
+	/* the journal's record, decoded as the pump decodes it */
+	snapbuf_init(&rec);
+	incjson_buf_init(&jb);
+	jb.spans_on = 1;
+	corr_engine_dump(e, t + nnotes + 1, state_of, &(struct state_enc){
+	    &rec, &jb, F });
+	jr = (struct journal_rec){ .type = STORE_STATE, .p = rec.p,
+	    .n = (uint32_t)rec.n, .pos = 9, .next = 10 };
+	cr_assert_eq(store_pub_rec(&jr, 0, &pr, &sp), 1);
+	cr_assert_eq(pr.nsteps, inc->nsteps);
+	cr_assert_geq(sp.cap, inc->nsteps);
+	cr_assert_eq(memcmp(pr.json + pr.steps[pr.nsteps - 1].off,
+	    "{\"at\"", 5), 0);
+	free(sp.v);
+	incjson_buf_fini(&jb);
+	snapbuf_fini(&rec);
+
+	/* the start's fill: listed, with every step */
+	store_dumper_init(&d);
+	cr_assert_eq(store_dump_sink(&d, VS, 0, 7, e, F, t + nnotes + 1), 0);
+	store_dumper_fini(&d);
+	cr_assert_eq(get("/api/v1/incidents/INC-0-1", &j), 200);
+	tl = json_object_get(j, "timeline");
+	cr_assert_eq(json_array_size(tl), inc->nsteps);
+	cr_expect(json_is_true(json_object_get(j, "timeline_complete")));
+	json_decref(j);
+	corr_engine_free(e);
+}
