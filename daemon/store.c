@@ -131,7 +131,24 @@ get_cstr(struct snapbuf_rd *r)
 static uint64_t
 store_put(struct store *st, enum store_type type)
 {
-	uint64_t pos = journal_append(st->j, (uint8_t)type, st->rb.p, st->rb.n);
+	uint64_t pos;
+
+	/*
+	 * Never a record the journal's reader takes for a corrupt tail (and
+	 * cuts at the next open, with every record after it): the encoders
+	 * keep within JOURNAL_REC_MAX (store_event_encode leaves a huge
+	 * timeline's oldest steps out, inputs' strings are bounded); one
+	 * that did not is refused here, counted and logged.
+	 */
+	if (st->rb.n > JOURNAL_REC_MAX) {
+		ring_add_owned(&st->n_errors, 1);
+		log_warnx("journal shard=%u: a record of %zu bytes (type %d) "
+		    "is over the %u one holds; not written", st->shard,
+		    st->rb.n, (int)type, JOURNAL_REC_MAX);
+		st->rb.n = 0;
+		return journal_tell(st->j);
+	}
+	pos = journal_append(st->j, (uint8_t)type, st->rb.p, st->rb.n);
 
 	ring_add_owned(&st->n_records, 1);
 	ring_add_owned(&st->n_bytes, st->rb.n + JOURNAL_HDR);
@@ -238,11 +255,40 @@ store_event_encode(struct snapbuf *b, struct incjson_buf *jb,
 {
 	const struct corr_incident *ci = ev->inc;
 	uint8_t live = ci->state != CORR_CLOSED;
-	uint32_t len;
+	const char *site = ci->kind != CORR_KIND_AREA ?
+	    f->sites[ci->site].id : "";
+	struct corr_event cev = *ev;
+	uint32_t len, cut = 0;
+	size_t fixed, need;
 
-	jb->n = 0;
 	jb->spans_on = 1;	/* the record carries its steps' places */
-	len = (uint32_t)incjson_append(jb, f, ev) - 1;	/* no newline */
+	/* the fields around the JSON and its spans: 4 strings' lengths and
+	 * NULs, 36 bytes of numbers, the JSON's length, the spans' count,
+	 * the cut */
+	fixed = 4 * 4 + 3 + strlen(ci->id) + strlen(site) +
+	    strlen(f->areas[ci->area]) + 36 + 4;
+	for (;;) {
+		uint32_t k = 0;
+
+		jb->n = 0;
+		len = (uint32_t)incjson_append(jb, f, &cev) - 1; /* no '\n' */
+		need = fixed + len + jb->nspans * sizeof(*jb->spans);
+		if (need <= JOURNAL_REC_MAX || jb->nspans == 0)
+			break;
+		/*
+		 * A timeline too large for one record (a state's is whole
+		 * and has no bound): its oldest steps that do not fit are
+		 * left out of this record, and the record says how many
+		 * (the JSON's timeline_len still counts them).  A step takes
+		 * its bytes, its comma and its span.
+		 */
+		while (k < jb->nspans && need > JOURNAL_REC_MAX) {
+			need -= jb->spans[k].len + 1 + sizeof(*jb->spans);
+			k++;
+		}
+		cev.first_step += k;
+		cut += k;
+	}
 	PUTB(b, ev->type);
 	PUTB(b, ci->state);
 	PUTB(b, ci->severity);
@@ -253,12 +299,13 @@ store_event_encode(struct snapbuf *b, struct incjson_buf *jb,
 	PUTB(b, store_deadline(ev));
 	put_cstrb(b, ci->id);
 	/* a complaint is at its site too (Redis site hash, the view's filter) */
-	put_cstrb(b, ci->kind != CORR_KIND_AREA ? f->sites[ci->site].id : "");
+	put_cstrb(b, site);
 	put_cstrb(b, f->areas[ci->area]);
 	PUTB(b, len);
 	snapbuf_put_bytes(b, jb->p, len);
 	PUTB(b, jb->nspans);
 	snapbuf_put_bytes(b, jb->spans, jb->nspans * sizeof(*jb->spans));
+	PUTB(b, cut);
 }
 
 static void
@@ -1224,7 +1271,12 @@ store_pub_rec(const struct journal_rec *rec, unsigned shard,
 				return -EINVAL;
 		pr->steps = sp->v;
 		pr->nsteps = nspans;
-		return 1;
+		r.off += (size_t)nspans * sizeof(*sp->v);
+		/* older records end before the cut */
+		pr->cut = 0;
+		if (snapbuf_left(&r) > 0)
+			GET(&r, pr->cut);
+		return snapbuf_ok(&r) != 0 ? -EINVAL : 1;
 	}
 	case STORE_DUMP_BEGIN:
 	case STORE_DUMP_END:

@@ -29,8 +29,9 @@
  * a PUB_STATE at or above the entry's seq replaces everything.  The
  * timeline is complete when the entry began with a PUB_STATE or with
  * seq 1 and no seq was skipped since; it is not for an incident first
- * heard of in the middle (a record the pump passed by), and the detail
- * says so until a dump completes it.
+ * heard of in the middle (a record the pump passed by), nor after a
+ * record that left steps out (pub_rec.cut: a timeline too large for one
+ * journal record), and the detail says so until a dump completes it.
  *
  * Dumps: per shard, PUB_DUMP_BEGIN starts a generation, each STATE or
  * live event of the shard marks its entry with it, and PUB_DUMP_END drops
@@ -376,10 +377,10 @@ view_event(struct view *v, const struct pub_rec *r)
 		if (e->item == NULL || r->seq > e->seq ||
 		    (r->kind == PUB_STATE && r->seq >= e->seq)) {
 			if (r->kind == PUB_STATE)
-				e->complete = 1;
+				e->complete = r->cut == 0;
 			else if (e->item == NULL)
-				e->complete = r->seq == 1;
-			else if (r->seq != e->seq + 1)
+				e->complete = r->seq == 1 && r->cut == 0;
+			else if (r->seq != e->seq + 1 || r->cut > 0)
 				e->complete = 0;
 			ve_set(e, r, &p);
 			have = 0;

@@ -84,9 +84,12 @@ struct pub_rec {
 	/* PUB_EVENT, PUB_STATE, PUB_REJECTED: */
 	const char	*json;		/* compact JSON, no newline */
 	size_t		 jsonlen;
-	/* PUB_EVENT, PUB_STATE: the timeline steps it carries */
+	/* PUB_EVENT, PUB_STATE: the timeline steps it carries, and how many
+	 * of the event's steps before them it leaves out (0 but for a
+	 * timeline too large for one journal record: its oldest steps) */
 	const struct pub_span *steps;
 	uint32_t	 nsteps;
+	uint32_t	 cut;
 	/* PUB_EVENT, PUB_STATE handed over by their writer, not read from a
 	 * journal (store_dump_sink): what incjson_scan() finds in json, the
 	 * customers' ids at cust[0, scan->ncust); else NULL */

@@ -804,3 +804,109 @@ Test(view, a_timeline_of_ten_thousand_steps_is_dumped_and_decoded_whole)
 	json_decref(j);
 	corr_engine_free(e);
 }
+
+/*
+ * A timeline whose JSON alone passes what one journal record holds
+ * (JOURNAL_REC_MAX, 16 MiB: here 9,000 notes of 1,023 quotes, each
+ * escaped to two bytes): the state record leaves its oldest steps out
+ * and says how many (pub_rec.cut), so it fits and reads back from a
+ * journal; the newest steps are all there; the view lists the incident
+ * and says its timeline is not complete.  Until 2026-12-06 the record was
+ * written whole and a journal's reader took it for a corrupt tail: cut
+ * at the next open, with every record after it.
+ */
+Test(view, a_state_too_large_for_a_record_leaves_its_oldest_steps_out)
+{
+	struct corr_config cc;
+	struct corr_sink sink = { &nop_ops, NULL };
+	struct corr_engine *e;
+	struct store_dumper d;
+	struct alarm_event ev = { 0 };
+	const int64_t t = 1795000000000LL;
+	static char note[CORR_NOTE_MAX + 1];
+	struct corr_action a = { "INC-0-1", CORR_ACT_NOTE, "ticketing", note,
+	    t, 0 };
+	const struct corr_incident *inc;
+	struct incjson_buf jb;
+	struct snapbuf rec;
+	struct journal_config jc = { 0 };
+	struct journal_info info;
+	struct journal *jr;
+	struct journal_reader *rd;
+	struct journal_rec r;
+	struct pub_rec pr;
+	struct store_spans sp = { NULL, 0 };
+	const uint32_t nnotes = 9000;
+	char dir[] = "/tmp/tocsin-view-XXXXXX", err[256], cmd[64];
+	json_t *j;
+	uint32_t dv;
+
+	memset(note, '"', CORR_NOTE_MAX);
+	dv = fleet_add(F, FLEET_DEVICE, "S1-pwr");
+	F->devices[dv].site = 0;
+	ev.code = fleet_code(F, "MAINS_FAIL");
+	ev.device = dv;
+	ev.site = 0;
+	ev.at_ms = t;
+	ev.edge = ALARM_RAISE;
+	ev.severity = SEV_CRITICAL;
+	corr_config_defaults(&cc);
+	e = corr_engine_new(F, &cc, 0, &sink);
+	cr_assert_eq(corr_engine_alarm(e, &ev), 0);
+	for (uint32_t i = 0; i < nnotes; i++) {
+		a.at = t + 1 + i;
+		cr_assert_eq(corr_engine_action(e, &a, NULL, 0), 0);
+	}
+	inc = corr_engine_find(e, "INC-0-1");
+	cr_assert_not_null(inc);
+
+	snapbuf_init(&rec);
+	incjson_buf_init(&jb);
+	corr_engine_dump(e, t + nnotes + 1, state_of, &(struct state_enc){
+	    &rec, &jb, F });
+	cr_assert_leq(rec.n, JOURNAL_REC_MAX, "a record of %zu bytes", rec.n);
+	cr_assert_geq(rec.n, JOURNAL_REC_MAX - (1u << 20),
+	    "only what does not fit is left out: %zu bytes", rec.n);
+
+	/* journaled, reopened, read back whole */
+	cr_assert_not_null(mkdtemp(dir));
+	jc.dir = dir;
+	cr_assert_eq(journal_open(&jr, &jc, &info, err, sizeof(err)), 0, "%s",
+	    err);
+	(void)journal_append(jr, STORE_STATE, rec.p, rec.n);
+	(void)journal_append(jr, STORE_DUMP_END, "", 0);
+	cr_assert_eq(journal_flush(jr, 1), 0);
+	journal_close(jr);
+	cr_assert_eq(journal_open(&jr, &jc, &info, err, sizeof(err)), 0, "%s",
+	    err);
+	cr_expect_eq(info.cut, 0, "cut at reopen: %s", info.why);
+	rd = journal_reader_new(jr, 0);
+	cr_assert_eq(journal_read(rd, 0, &r), 1);
+	cr_assert_eq(r.type, STORE_STATE);
+	cr_assert_eq(store_pub_rec(&r, 0, &pr, &sp), 1);
+	cr_expect_gt(pr.cut, 0);
+	cr_expect_eq(pr.cut + pr.nsteps, inc->nsteps, "%u + %u steps of %u",
+	    pr.cut, pr.nsteps, inc->nsteps);
+	cr_expect(memmem(pr.json + pr.steps[pr.nsteps - 1].off,
+	    pr.steps[pr.nsteps - 1].len, "\"note\"", 6) != NULL);
+	cr_assert_eq(journal_read(rd, 0, &r), 1, "the record after it");
+	cr_expect_eq(r.type, STORE_DUMP_END);
+	journal_reader_free(rd);
+	journal_close(jr);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	(void)system(cmd);
+	free(sp.v);
+	incjson_buf_fini(&jb);
+	snapbuf_fini(&rec);
+
+	/* the start's fill: listed, the timeline said to be incomplete */
+	store_dumper_init(&d);
+	cr_assert_eq(store_dump_sink(&d, VS, 0, 7, e, F, t + nnotes + 1), 0);
+	store_dumper_fini(&d);
+	cr_assert_eq(get("/api/v1/incidents/INC-0-1", &j), 200);
+	cr_expect_lt(json_array_size(json_object_get(j, "timeline")),
+	    inc->nsteps);
+	cr_expect(json_is_false(json_object_get(j, "timeline_complete")));
+	json_decref(j);
+	corr_engine_free(e);
+}
