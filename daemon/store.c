@@ -264,7 +264,7 @@ store_event_encode(struct snapbuf *b, struct incjson_buf *jb,
 	jb->spans_on = 1;	/* the record carries its steps' places */
 	/* the fields around the JSON and its spans: 4 strings' lengths and
 	 * NULs, 36 bytes of numbers, the JSON's length, the spans' count,
-	 * the cut */
+	 * the cut when it is written */
 	fixed = 4 * 4 + 3 + strlen(ci->id) + strlen(site) +
 	    strlen(f->areas[ci->area]) + 36 + 4;
 	for (;;) {
@@ -305,7 +305,8 @@ store_event_encode(struct snapbuf *b, struct incjson_buf *jb,
 	snapbuf_put_bytes(b, jb->p, len);
 	PUTB(b, jb->nspans);
 	snapbuf_put_bytes(b, jb->spans, jb->nspans * sizeof(*jb->spans));
-	PUTB(b, cut);
+	if (cut > 0)		/* absent: 0, as in older records */
+		PUTB(b, cut);
 }
 
 static void
