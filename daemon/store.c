@@ -1273,7 +1273,7 @@ store_pub_rec(const struct journal_rec *rec, unsigned shard,
 		pr->steps = sp->v;
 		pr->nsteps = nspans;
 		r.off += (size_t)nspans * sizeof(*sp->v);
-		/* older records end before the cut */
+		/* the cut is there only when steps were left out */
 		pr->cut = 0;
 		if (snapbuf_left(&r) > 0)
 			GET(&r, pr->cut);
