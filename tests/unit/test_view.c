@@ -729,32 +729,18 @@ state_of(void *arg, const struct corr_event *ev)
 }
 
 /*
- * An incident open for months gathers a long timeline (operators' notes,
- * every re-raise of a slow flap): its state record has no step limit.
- * Decoded (store_pub_rec, as the pump decodes the journal's record for
- * Redis' resync) it carries every step, and a dump lists it in the view
- * with its whole timeline.  Until 2026-12-06 a record of more than 8192
- * steps did not decode: passed by, it was missing from a resync and from
- * the read API after a restart.
+ * An engine with one incident, INC-0-1 (MAINS_FAIL raised at t), that
+ * ticketing noted n times (note, one a millisecond after it).
  */
-Test(view, a_timeline_of_ten_thousand_steps_is_dumped_and_decoded_whole)
+static struct corr_engine *
+noted_engine(int64_t t, uint32_t n, const char *note)
 {
+	static struct corr_sink sink = { &nop_ops, NULL };
 	struct corr_config cc;
-	struct corr_sink sink = { &nop_ops, NULL };
 	struct corr_engine *e;
-	struct store_dumper d;
 	struct alarm_event ev = { 0 };
-	const int64_t t = 1795000000000LL;
-	struct corr_action a = { "INC-0-1", CORR_ACT_NOTE, "ticketing",
-	    "customer called again", t, 0 };
-	const struct corr_incident *inc;
-	struct incjson_buf jb;
-	struct snapbuf rec;
-	struct journal_rec jr;
-	struct pub_rec pr;
-	struct store_spans sp = { NULL, 0 };
-	const uint32_t nnotes = 10000;
-	json_t *j, *tl;
+	struct corr_action a = { "INC-0-1", CORR_ACT_NOTE, "ticketing", note,
+	    t, 0 };
 	uint32_t dv;
 
 	dv = fleet_add(F, FLEET_DEVICE, "S1-pwr");
@@ -768,10 +754,50 @@ Test(view, a_timeline_of_ten_thousand_steps_is_dumped_and_decoded_whole)
 	corr_config_defaults(&cc);
 	e = corr_engine_new(F, &cc, 0, &sink);
 	cr_assert_eq(corr_engine_alarm(e, &ev), 0);
-	for (uint32_t i = 0; i < nnotes; i++) {
+	for (uint32_t i = 0; i < n; i++) {
 		a.at = t + 1 + i;
 		cr_assert_eq(corr_engine_action(e, &a, NULL, 0), 0);
 	}
+	return e;
+}
+
+/* e's live set dumped into V at `at` (the start's fill); INC-0-1's detail. */
+static json_t *
+filled_detail(struct corr_engine *e, int64_t at)
+{
+	struct store_dumper d;
+	json_t *j;
+
+	store_dumper_init(&d);
+	cr_assert_eq(store_dump_sink(&d, VS, 0, 7, e, F, at), 0);
+	store_dumper_fini(&d);
+	cr_assert_eq(get("/api/v1/incidents/INC-0-1", &j), 200);
+	return j;
+}
+
+/*
+ * An incident open for months gathers a long timeline (operators' notes,
+ * every re-raise of a slow flap): its state record has no step limit.
+ * Decoded (store_pub_rec, as the pump decodes the journal's record for
+ * Redis' resync) it carries every step, and a dump lists it in the view
+ * with its whole timeline.  Until 2026-12-06 a record of more than 8192
+ * steps did not decode: passed by, it was missing from a resync and from
+ * the read API after a restart.
+ */
+Test(view, a_timeline_of_ten_thousand_steps_is_dumped_and_decoded_whole)
+{
+	const int64_t t = 1795000000000LL;
+	const uint32_t nnotes = 10000;
+	struct corr_engine *e = noted_engine(t, nnotes,
+	    "customer called again");
+	const struct corr_incident *inc;
+	struct incjson_buf jb;
+	struct snapbuf rec;
+	struct journal_rec jr;
+	struct pub_rec pr;
+	struct store_spans sp = { NULL, 0 };
+	json_t *j, *tl;
+
 	inc = corr_engine_find(e, "INC-0-1");
 	cr_assert_not_null(inc);
 	cr_assert_gt(inc->nsteps, nnotes);
@@ -794,10 +820,7 @@ Test(view, a_timeline_of_ten_thousand_steps_is_dumped_and_decoded_whole)
 	snapbuf_fini(&rec);
 
 	/* the start's fill: listed, with every step */
-	store_dumper_init(&d);
-	cr_assert_eq(store_dump_sink(&d, VS, 0, 7, e, F, t + nnotes + 1), 0);
-	store_dumper_fini(&d);
-	cr_assert_eq(get("/api/v1/incidents/INC-0-1", &j), 200);
+	j = filled_detail(e, t + nnotes + 1);
 	tl = json_object_get(j, "timeline");
 	cr_assert_eq(json_array_size(tl), inc->nsteps);
 	cr_expect(json_is_true(json_object_get(j, "timeline_complete")));
@@ -817,15 +840,10 @@ Test(view, a_timeline_of_ten_thousand_steps_is_dumped_and_decoded_whole)
  */
 Test(view, a_state_too_large_for_a_record_leaves_its_oldest_steps_out)
 {
-	struct corr_config cc;
-	struct corr_sink sink = { &nop_ops, NULL };
-	struct corr_engine *e;
-	struct store_dumper d;
-	struct alarm_event ev = { 0 };
 	const int64_t t = 1795000000000LL;
+	const uint32_t nnotes = 9000;
 	static char note[CORR_NOTE_MAX + 1];
-	struct corr_action a = { "INC-0-1", CORR_ACT_NOTE, "ticketing", note,
-	    t, 0 };
+	struct corr_engine *e;
 	const struct corr_incident *inc;
 	struct incjson_buf jb;
 	struct snapbuf rec;
@@ -836,27 +854,11 @@ Test(view, a_state_too_large_for_a_record_leaves_its_oldest_steps_out)
 	struct journal_rec r;
 	struct pub_rec pr;
 	struct store_spans sp = { NULL, 0 };
-	const uint32_t nnotes = 9000;
 	char dir[] = "/tmp/tocsin-view-XXXXXX", err[256], cmd[64];
 	json_t *j;
-	uint32_t dv;
 
 	memset(note, '"', CORR_NOTE_MAX);
-	dv = fleet_add(F, FLEET_DEVICE, "S1-pwr");
-	F->devices[dv].site = 0;
-	ev.code = fleet_code(F, "MAINS_FAIL");
-	ev.device = dv;
-	ev.site = 0;
-	ev.at_ms = t;
-	ev.edge = ALARM_RAISE;
-	ev.severity = SEV_CRITICAL;
-	corr_config_defaults(&cc);
-	e = corr_engine_new(F, &cc, 0, &sink);
-	cr_assert_eq(corr_engine_alarm(e, &ev), 0);
-	for (uint32_t i = 0; i < nnotes; i++) {
-		a.at = t + 1 + i;
-		cr_assert_eq(corr_engine_action(e, &a, NULL, 0), 0);
-	}
+	e = noted_engine(t, nnotes, note);
 	inc = corr_engine_find(e, "INC-0-1");
 	cr_assert_not_null(inc);
 
@@ -900,10 +902,7 @@ Test(view, a_state_too_large_for_a_record_leaves_its_oldest_steps_out)
 	snapbuf_fini(&rec);
 
 	/* the start's fill: listed, the timeline said to be incomplete */
-	store_dumper_init(&d);
-	cr_assert_eq(store_dump_sink(&d, VS, 0, 7, e, F, t + nnotes + 1), 0);
-	store_dumper_fini(&d);
-	cr_assert_eq(get("/api/v1/incidents/INC-0-1", &j), 200);
+	j = filled_detail(e, t + nnotes + 1);
 	cr_expect_lt(json_array_size(json_object_get(j, "timeline")),
 	    inc->nsteps);
 	cr_expect(json_is_false(json_object_get(j, "timeline_complete")));
