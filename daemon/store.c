@@ -255,18 +255,26 @@ store_event_encode(struct snapbuf *b, struct incjson_buf *jb,
 {
 	const struct corr_incident *ci = ev->inc;
 	uint8_t live = ci->state != CORR_CLOSED;
-	const char *site = ci->kind != CORR_KIND_AREA ?
-	    f->sites[ci->site].id : "";
 	struct corr_event cev = *ev;
 	uint32_t len, cut = 0;
-	size_t fixed, need;
+	size_t start = b->n, fixed, need;
 
+	PUTB(b, ev->type);
+	PUTB(b, ci->state);
+	PUTB(b, ci->severity);
+	PUTB(b, live);
+	PUTB(b, ev->seq);
+	PUTB(b, ev->at);
+	PUTB(b, ci->opened_at);
+	PUTB(b, store_deadline(ev));
+	put_cstrb(b, ci->id);
+	/* a complaint is at its site too (Redis site hash, the view's filter) */
+	put_cstrb(b, ci->kind != CORR_KIND_AREA ? f->sites[ci->site].id : "");
+	put_cstrb(b, f->areas[ci->area]);
+	/* what the record holds besides the JSON and its spans: the fields
+	 * above, the JSON's length, the spans' count, the cut */
+	fixed = b->n - start + 3 * sizeof(uint32_t);
 	jb->spans_on = 1;	/* the record carries its steps' places */
-	/* the fields around the JSON and its spans: 4 strings' lengths and
-	 * NULs, 36 bytes of numbers, the JSON's length, the spans' count,
-	 * the cut when it is written */
-	fixed = 4 * 4 + 3 + strlen(ci->id) + strlen(site) +
-	    strlen(f->areas[ci->area]) + 36 + 4;
 	for (;;) {
 		uint32_t k = 0;
 
@@ -289,18 +297,6 @@ store_event_encode(struct snapbuf *b, struct incjson_buf *jb,
 		cev.first_step += k;
 		cut += k;
 	}
-	PUTB(b, ev->type);
-	PUTB(b, ci->state);
-	PUTB(b, ci->severity);
-	PUTB(b, live);
-	PUTB(b, ev->seq);
-	PUTB(b, ev->at);
-	PUTB(b, ci->opened_at);
-	PUTB(b, store_deadline(ev));
-	put_cstrb(b, ci->id);
-	/* a complaint is at its site too (Redis site hash, the view's filter) */
-	put_cstrb(b, site);
-	put_cstrb(b, f->areas[ci->area]);
 	PUTB(b, len);
 	snapbuf_put_bytes(b, jb->p, len);
 	PUTB(b, jb->nspans);
