@@ -144,18 +144,20 @@ ij_name(struct incjson_buf *b, const char *s)
 }
 
 /*
- * With acct_on: the account of a customer id just written by ij_str() at
- * [at, b->n), quotes included.  One it escaped (a backslash in the text:
- * ij_str writes none of its own) is one the scan leaves to jansson.
+ * A customer id, and with acct_on its place in the account.  One ij_str()
+ * escaped (a backslash in the text: it writes none of its own) is one the
+ * scan leaves to jansson.
  */
 static void
-ij_acct_cust(struct incjson_buf *b, size_t at)
+ij_cust_id(struct incjson_buf *b, const char *id)
 {
-	size_t len = b->n - at - 2;
+	size_t at = b->n, len;
 	struct incjson_span *sp;
 
+	ij_str(b, id);
 	if (!b->acct_on)
 		return;
+	len = b->n - at - 2;		/* without its quotes */
 	if (b->acct.ncust == b->capcust) {
 		b->capcust = b->capcust ? b->capcust * 2 : 16;
 		b->acct_cust = xreallocarray(b->acct_cust, b->capcust,
@@ -168,16 +170,17 @@ ij_acct_cust(struct incjson_buf *b, size_t at)
 		b->acct_ok = 0;
 }
 
-/* With acct_on: the incident's tier, the name ij_name() just wrote. */
+/* The incident's tier (one of our names), and with acct_on its place. */
 static void
-ij_acct_tier(struct incjson_buf *b, const char *name)
+ij_tier(struct incjson_buf *b, const char *name)
 {
-	size_t len = strlen(name);
+	size_t at = b->n;
 
+	ij_name(b, name);
 	if (!b->acct_on)
 		return;
-	b->acct.tier.off = (uint32_t)(b->n - 1 - len - b->acct_start);
-	b->acct.tier.len = (uint32_t)len;
+	b->acct.tier.off = (uint32_t)(at + 1 - b->acct_start);
+	b->acct.tier.len = (uint32_t)(b->n - at - 2);
 	b->acct.has_tier = 1;
 }
 
@@ -340,15 +343,11 @@ ij_complaint_customers(struct incjson_buf *b, const struct fleet *f,
 			tier = (enum tier)s->tenants[i].tier;
 			break;
 		}
-	size_t at;
-
 	IJ_LIT(b, ",\"customers\":[{\"id\":");
-	at = b->n;
-	ij_str(b, ci->customer);
-	ij_acct_cust(b, at);
+	ij_cust_id(b, ci->customer);
 	IJ_KNAME(b, ",\"tier\":", fleet_tier_name(tier));
-	IJ_KNAME(b, "}],\"tier\":", fleet_tier_name((enum tier)s->tier));
-	ij_acct_tier(b, fleet_tier_name((enum tier)s->tier));
+	IJ_LIT(b, "}],\"tier\":");
+	ij_tier(b, fleet_tier_name((enum tier)s->tier));
 }
 
 static void
@@ -394,19 +393,15 @@ ij_customers(struct incjson_buf *b, const struct fleet *f,
 	}
 	IJ_LIT(b, ",\"customers\":[");
 	for (size_t k = 0; k < n; k++) {
-		size_t at;
-
 		if (k > 0)
 			IJ_LIT(b, ",");
 		IJ_LIT(b, "{\"id\":");
-		at = b->n;
-		ij_str(b, cs[k].id);
-		ij_acct_cust(b, at);
+		ij_cust_id(b, cs[k].id);
 		IJ_KNAME(b, ",\"tier\":", fleet_tier_name(cs[k].tier));
 		IJ_LIT(b, "}");
 	}
-	IJ_KNAME(b, "],\"tier\":", fleet_tier_name(eff));
-	ij_acct_tier(b, fleet_tier_name(eff));
+	IJ_LIT(b, "],\"tier\":");
+	ij_tier(b, fleet_tier_name(eff));
 	if (cs != stackc)
 		xfree(cs);
 }
