@@ -197,6 +197,9 @@ crole_metrics(void *arg, const struct http_req *rq, struct http_resp *rs)
 	    "Incident events produced (committed or aborted).", st->events);
 	monitor_one(rs, "tocsin_changelog_records_total", "counter",
 	    "Changelog records produced.", st->changelog);
+	monitor_one(rs, "tocsin_changelog_split_total", "counter",
+	    "Changelog values larger than a piece, written as a head and "
+	    "their pieces (docs/scaleout.md).", st->split);
 	monitor_one(rs, "tocsin_partition_rebuilds_total", "counter",
 	    "Partitions rebuilt from the changelog (assignments and "
 	    "aborts).", st->rebuilds);

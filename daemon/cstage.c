@@ -11,7 +11,10 @@
  * live incident (what the engine loaded is checked against what the
  * changelog held).  An incident's record holds neither the engine's time
  * and counters nor its timers' places in the heap, so it changes only
- * when the incident does (docs/scaleout.md, "The changelog").
+ * when the incident does (docs/scaleout.md, "The changelog").  A record
+ * larger than a Kafka message takes goes in pieces (cs_put_value,
+ * daemon/clvalue), and the same byte test keeps a piece that did not
+ * change from being written again.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -27,6 +30,7 @@
 #include "correlator/snapbuf.h"
 #include "correlator/u64map.h"
 #include "daemon/clock.h"
+#include "daemon/clvalue.h"
 #include "daemon/cstage.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
@@ -35,6 +39,7 @@
 #include "drivers/kafka/ktxn.h"
 
 #define CS_REBUILD_MS	60000	/* a changelog partition read to its end */
+#define CS_KEY_LEN	(8 + CORR_ID_LEN) /* "inc:<id>", "meta:<p>" */
 /* The reader's fetch.wait.max.ms: the broker holds a fetch at the end of
  * a partition that long, and a rebuild ends there (librdkafka's 500 ms
  * made a rebuild of a few records take a second); it fetches only while
@@ -55,6 +60,8 @@ struct cs_pend {
 struct cs_rec {
 	char		*p;
 	size_t		 n;
+	uint32_t	 live;		/* its piece keys live on the log
+					 * (daemon/clvalue), 0: whole */
 };
 
 struct cs_part {
@@ -69,6 +76,7 @@ struct cs_part {
 	uint64_t	 rebuild_records; /* changelog records it read */
 	int		 full;		/* the next flush walks every live
 					 * incident (after a rebuild) */
+	uint32_t	 meta_live;	/* the head's piece keys on the log */
 	struct corr_sink sink;
 };
 
@@ -224,6 +232,48 @@ cs_changelog(struct cstage *cs, unsigned p, const char *key, const char *val,
 	return 0;
 }
 
+/*
+ * key's value v (n bytes) to changelog partition p, whole or as a head
+ * and its pieces (daemon/clvalue: a Kafka message has a limit, an
+ * incident's record has none).  prev (pn bytes, or NULL) is the value the
+ * key last had and *live the piece keys it has on the log: a piece whose
+ * bytes are prev's at the same place is there already and not written
+ * again, and the pieces past the new count are tombstoned; *live is then
+ * the new count.  v NULL: a tombstone for the key and its pieces.  In the
+ * open transaction, so a reader sees a head only with its pieces.
+ */
+static int
+cs_put_value(struct cstage *cs, unsigned p, const char *key, const char *v,
+    size_t n, const char *prev, size_t pn, uint32_t *live)
+{
+	uint32_t k, pieces = v != NULL ? clvalue_pieces(n) : 0;
+	char pkey[CS_KEY_LEN + CLVALUE_SFX_LEN];
+	unsigned char head[CLVALUE_HEAD];
+
+	for (k = 1; k <= pieces; k++) {
+		size_t len, plen, off = clvalue_piece(n, k, &len);
+
+		if (prev != NULL && k <= *live && clvalue_piece(pn, k,
+		    &plen) == off && plen == len && memcmp(prev + off, v + off,
+		    len) == 0)
+			continue;
+		clvalue_key(pkey, sizeof(pkey), key, k);
+		if (cs_changelog(cs, p, pkey, v + off, len) != 0)
+			return -1;
+	}
+	for (; k <= *live; k++) {
+		clvalue_key(pkey, sizeof(pkey), key, k);
+		if (cs_changelog(cs, p, pkey, NULL, 0) != 0)
+			return -1;
+	}
+	*live = pieces;
+	if (pieces == 0)
+		return cs_changelog(cs, p, key, v, n);
+	clvalue_head(head, v, n);
+	cs->st.split++;
+	return cs_changelog(cs, p, key, (const char *)head, sizeof(head));
+}
+
 /* A flush of one partition's incident records. */
 struct cs_walk {
 	struct cs_part	*pt;
@@ -236,7 +286,7 @@ cs_put_inc(struct cs_walk *w, const struct corr_incident *inc, uint64_t num,
     struct cs_rec *r)
 {
 	struct cs_part *pt = w->pt;
-	char key[8 + CORR_ID_LEN], *buf;
+	char key[CS_KEY_LEN], *buf;
 	size_t n;
 
 	if (corr_engine_save_incident(pt->e, inc->id, &buf, &n) != 0)
@@ -245,17 +295,18 @@ cs_put_inc(struct cs_walk *w, const struct corr_incident *inc, uint64_t num,
 		xfree(buf);
 		return;
 	}
-	snprintf(key, sizeof(key), "inc:%s", inc->id);
-	if (cs_changelog(pt->cs, pt->p, key, buf, n) != 0) {
-		w->rc = -1;
-		xfree(buf);
-		return;
-	}
 	if (r == NULL) {
 		r = xcalloc(1, sizeof(*r));
 		u64map_put(&pt->sent, num, r);
-	} else
-		xfree(r->p);
+	}
+	snprintf(key, sizeof(key), "inc:%s", inc->id);
+	if (cs_put_value(pt->cs, pt->p, key, buf, n, r->p, r->n,
+	    &r->live) != 0) {
+		w->rc = -1;	/* aborts: the partition is rebuilt */
+		xfree(buf);
+		return;
+	}
+	xfree(r->p);
 	r->p = buf;
 	r->n = n;
 }
@@ -266,16 +317,16 @@ cs_put_gone(struct cs_walk *w, uint64_t num)
 {
 	struct cs_part *pt = w->pt;
 	struct cs_rec *r = u64map_del(&pt->sent, num);
-	char key[8 + CORR_ID_LEN], id[CORR_ID_LEN];
+	char key[CS_KEY_LEN], id[CORR_ID_LEN];
 
 	if (r == NULL)
 		return;		/* opened and gone between two commits */
-	xfree(r->p);
-	xfree(r);
 	corr_id_format(id, sizeof(id), pt->cs->cfg->cc->id_prefix, pt->p, num);
 	snprintf(key, sizeof(key), "inc:%s", id);
-	if (cs_changelog(pt->cs, pt->p, key, NULL, 0) != 0)
+	if (cs_put_value(pt->cs, pt->p, key, NULL, 0, NULL, 0, &r->live) != 0)
 		w->rc = -1;
+	xfree(r->p);
+	xfree(r);
 }
 
 /* corr_engine_changed() callback: an incident an input may have changed. */
@@ -343,7 +394,7 @@ cs_flush(void *arg, struct ktxn *t)
 	for (unsigned p = 0; p < CSTAGE_MAX_PARTS && rc == 0; p++) {
 		struct cs_part *pt = &cs->parts[p];
 		struct cs_walk w = { pt, 0 };
-		char key[8 + CORR_ID_LEN], *buf;
+		char key[CS_KEY_LEN], *buf;
 		size_t n;
 
 		if (pt->e == NULL || !pt->dirty)
@@ -358,7 +409,7 @@ cs_flush(void *arg, struct ktxn *t)
 			break;
 		}
 		snprintf(key, sizeof(key), "meta:%u", p);
-		rc = cs_changelog(cs, p, key, buf, n);
+		rc = cs_put_value(cs, p, key, buf, n, NULL, 0, &pt->meta_live);
 		xfree(buf);
 		/* where this state is in the input: the offset this commit
 		 * sends for p, which a rebuild checks against the group's */
@@ -396,6 +447,7 @@ cs_part_drop(struct cs_part *pt)
 	pt->e = NULL;
 	pt->dirty = 0;
 	pt->full = 0;
+	pt->meta_live = 0;
 	pt->pos = -1;
 }
 
@@ -414,6 +466,78 @@ cs_kv_cmp(const void *a, const void *b)
 	int c = strcmp(x->key, y->key);
 
 	return c != 0 ? c : x->ord < y->ord ? -1 : x->ord > y->ord;
+}
+
+/* The latest value of key in kv[0..n) (sorted by cs_kv_cmp), or NULL. */
+static const struct cs_kv *
+cs_kv_latest(const struct cs_kv *kv, size_t n, const char *key)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {		/* the first entry past key */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(kv[mid].key, key) <= 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 && strcmp(kv[lo - 1].key, key) == 0 ? &kv[lo - 1] :
+	    NULL;
+}
+
+/*
+ * A piece's key ("<key>#<k>"): its last character that is not a digit is
+ * '#' (an incident id ends in "-<num>", a head's key in ":<p>"; a prefix
+ * may hold a '#', the number after the last one may not).
+ */
+static int
+cs_is_piece(const char *key)
+{
+	size_t n = strlen(key);
+
+	while (n > 0 && key[n - 1] >= '0' && key[n - 1] <= '9')
+		n--;
+	return n > 0 && key[n - 1] == '#' && key[n] != '\0';
+}
+
+/*
+ * kv's value (the latest of its key) whole: itself, or the value its head
+ * and pieces make (xmalloc'd into *owned), with the pieces in *pieces.
+ * 0, or -1 with the reason in why.
+ */
+static int
+cs_kv_value(const struct cs_kv *all, size_t nall, const struct cs_kv *kv,
+    struct corr_part *out, char **owned, uint32_t *pieces, char *why,
+    size_t whylen)
+{
+	struct clvalue_part *pc;
+	char pkey[CS_KEY_LEN + CLVALUE_SFX_LEN + 64], *v;
+	size_t n;
+	int h;
+
+	*owned = NULL;
+	out->p = kv->val;
+	out->n = kv->n;
+	if ((h = clvalue_is_head(kv->val, kv->n, pieces, why, whylen)) <= 0)
+		return h;
+	pc = xreallocarray(NULL, *pieces, sizeof(*pc));
+	for (uint32_t k = 1; k <= *pieces; k++) {
+		const struct cs_kv *e;
+
+		clvalue_key(pkey, sizeof(pkey), kv->key, k);
+		e = cs_kv_latest(all, nall, pkey);
+		pc[k - 1].p = e != NULL ? e->val : NULL;
+		pc[k - 1].n = e != NULL ? e->n : 0;
+	}
+	h = clvalue_join(kv->val, kv->n, pc, *pieces, &v, &n, why, whylen);
+	xfree(pc);
+	if (h != 0)
+		return -1;
+	*owned = v;
+	out->p = v;
+	out->n = n;
+	return 0;
 }
 
 /*
@@ -510,10 +634,13 @@ cs_rebuild(struct cstage *cs, unsigned p, int64_t want)
 {
 	struct cs_part *pt = &cs->parts[p];
 	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-	struct cs_kv *kv = NULL, *head = NULL;
+	struct cs_kv *kv = NULL;
 	struct corr_part hp = { NULL, 0 }, *incs = NULL;
 	const char **ids = NULL;	/* incs[i]'s incident id */
-	size_t nkv = 0, cap = 0, ninc = 0;
+	uint32_t *live = NULL;		/* incs[i]'s piece keys */
+	char **owned = NULL;		/* values joined from pieces */
+	size_t nkv = 0, cap = 0, ninc = 0, nowned = 0, npieced = 0;
+	int have_head = 0;
 	int64_t t0 = clock_mono_ms(), end = t0 + CS_REBUILD_MS, pos = -1;
 	int rc = -1, eof = 0, said = 0;
 	char why[256], poskey[16];
@@ -587,26 +714,43 @@ cs_rebuild(struct cstage *cs, unsigned p, int64_t want)
 		qsort(kv, nkv, sizeof(*kv), cs_kv_cmp);
 	incs = xreallocarray(NULL, nkv ? nkv : 1, sizeof(*incs));
 	ids = xreallocarray(NULL, nkv ? nkv : 1, sizeof(*ids));
+	live = xreallocarray(NULL, nkv ? nkv : 1, sizeof(*live));
+	owned = xreallocarray(NULL, nkv ? nkv : 1, sizeof(*owned));
 	for (size_t i = 0; i < nkv; i++) {
+		int meta = strncmp(kv[i].key, "meta:", 5) == 0;
+		struct corr_part v;
+		uint32_t pieces;
+
 		if (i + 1 < nkv && strcmp(kv[i].key, kv[i + 1].key) == 0)
 			continue;	/* not the latest */
 		if (kv[i].val == NULL)
 			continue;	/* a tombstone */
-		if (strncmp(kv[i].key, "meta:", 5) == 0)
-			head = &kv[i];
-		else if (strncmp(kv[i].key, "inc:", 4) == 0) {
-			incs[ninc].p = kv[i].val;
-			incs[ninc].n = kv[i].n;
+		if ((!meta && strncmp(kv[i].key, "inc:", 4) != 0) ||
+		    cs_is_piece(kv[i].key))
+			continue;	/* pos:, or a piece: its head's */
+		if (cs_kv_value(kv, nkv, &kv[i], &v, &owned[nowned], &pieces,
+		    why, sizeof(why)) != 0) {
+			snprintf(cs->err, sizeof(cs->err), "changelog %u: %s: "
+			    "%s", p, kv[i].key, why);
+			goto out;
+		}
+		if (owned[nowned] != NULL) {
+			nowned++;
+			npieced++;
+		}
+		if (meta) {
+			hp = v;
+			have_head = 1;
+			pt->meta_live = pieces;
+		} else {
+			incs[ninc] = v;
 			ids[ninc] = kv[i].key + 4;
+			live[ninc] = pieces;
 			ninc++;
 		}
 	}
-	if (head != NULL) {
-		hp.p = head->val;
-		hp.n = head->n;
-	}
-	if ((head != NULL || ninc > 0) && corr_engine_load_parts(pt->e,
-	    head != NULL ? &hp : NULL, incs, ninc, why, sizeof(why)) != 0) {
+	if ((have_head || ninc > 0) && corr_engine_load_parts(pt->e,
+	    have_head ? &hp : NULL, incs, ninc, why, sizeof(why)) != 0) {
 		snprintf(cs->err, sizeof(cs->err), "changelog %u: %s", p, why);
 		goto out;
 	}
@@ -623,6 +767,7 @@ cs_rebuild(struct cstage *cs, unsigned p, int64_t want)
 		r->p = xmalloc(incs[i].n);
 		memcpy(r->p, incs[i].p, incs[i].n);
 		r->n = incs[i].n;
+		r->live = live[i];
 		u64map_put(&pt->sent, num, r);
 	}
 	pt->pos = pos;
@@ -630,8 +775,8 @@ cs_rebuild(struct cstage *cs, unsigned p, int64_t want)
 	cs->st.rebuild_ms = pt->rebuild_ms = (uint64_t)(clock_mono_ms() - t0);
 	pt->rebuild_records = nkv;
 	log_info("cstage: partition=%u rebuilt from the changelog records=%zu "
-	    "incidents=%zu offset=%" PRId64 " rebuild_ms=%" PRIu64, p, nkv,
-	    ninc, pos, cs->st.rebuild_ms);
+	    "incidents=%zu in_pieces=%zu offset=%" PRId64 " rebuild_ms=%"
+	    PRIu64, p, nkv, ninc, npieced, pos, cs->st.rebuild_ms);
 	cs_dump(cs, p);
 	rc = 0;
 out:
@@ -640,8 +785,12 @@ out:
 		xfree(kv[i].val);
 	}
 	xfree(kv);
+	for (size_t i = 0; i < nowned; i++)
+		xfree(owned[i]);
+	xfree(owned);
 	xfree(incs);
 	xfree(ids);
+	xfree(live);
 	rd_kafka_topic_partition_list_destroy(l);
 	if (rc != 0) {
 		cs_part_drop(pt);

@@ -18,7 +18,10 @@
  * the engine's head (corr_engine_save_head, key "meta:<p>") and every live
  * incident whose record differs from the one last written ("inc:<id>",
  * corr_engine_save_incident) go to tocsin.changelog partition p; an
- * incident gone from the engine gets a tombstone.  On assignment, and
+ * incident gone from the engine gets a tombstone.  A value larger than
+ * CLVALUE_PIECE goes as a head and its pieces (daemon/clvalue: a Kafka
+ * message has a limit, an incident's timeline has none), and only the
+ * pieces whose bytes changed are written again.  On assignment, and
  * after an abort, partition p's engine is rebuilt from that partition of
  * the changelog read to its end (read_committed, the latest value of each
  * key: corr_engine_load_parts), so it is exactly the engine of the last
@@ -91,6 +94,8 @@ struct cstage_stats {
 	uint64_t	 maint_rejected; /* ... refused */
 	uint64_t	 events;	/* incident events produced */
 	uint64_t	 changelog;	/* changelog records produced */
+	uint64_t	 split;		/* ... of which heads of values
+					 * written in pieces (daemon/clvalue) */
 	uint64_t	 rebuilds;	/* partitions rebuilt from the changelog */
 	uint64_t	 rebuild_ms;	/* the last rebuild's time */
 	uint64_t	 commits, aborts;

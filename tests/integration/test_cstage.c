@@ -31,6 +31,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "correlator/incjson.h"
+#include "daemon/clvalue.h"
 #include "daemon/config.h"
 #include "daemon/cstage.h"
 #include "daemon/replay.h"
@@ -1531,4 +1532,180 @@ Test(cstage, two_pollers_three_correlators_kill_twice_equal_a_replay,
 	fleet_body = NULL;
 	sim.daemon = -1;
 	dfix_fini(&sim, "test_cstage");
+}
+
+/* ---- an incident larger than a Kafka message ---- */
+
+#define NNOTES		1400	/* operator notes on one incident ... */
+#define NOTE_LEN	900	/* ... of this many bytes: a record of
+				 * about 1.3 MB, past the 1 MB a Kafka
+				 * message may hold by default */
+
+/* All of file to partition p of tocsin.alarms, as a poller sends it. */
+static void
+feed_file(int p, const char *file)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "kcat -P -b %s -t tocsin.alarms -p %d -X "
+	    "enable.idempotence=true -X acks=all -l %s 2>&1", bootstrap, p,
+	    file);
+	free(pubfix_sh(cmd, 60000));
+}
+
+/*
+ * One incident with NNOTES long operator notes: its changelog record
+ * (about 1.3 MB) is larger than librdkafka and the broker take in one
+ * message, which made every transaction that wrote it abort, again and
+ * again, so the partition made no progress.  It goes in pieces: every
+ * value on the changelog stays within a piece, and a correlator killed
+ * with SIGKILL and started again rebuilds the incident whole from them,
+ * so the note after the restart has the seq and timeline the replay
+ * gives, byte for byte.
+ */
+Test(cstage, an_incident_larger_than_a_message_goes_in_pieces,
+    .fini = broker_fini, .timeout = 300)
+{
+	char first[256], rest[256], last[256], id[CORR_ID_LEN], cmd[1024];
+	char note[NOTE_LEN + 1], at[UTC_LEN], *out, *l, *save;
+	json_t *want = json_object(), *a;
+	struct incjson_buf b;
+	struct config *cfg;
+	const char *k;
+	long pieces = 0, bytes = 0, records = 0;
+	int total = 0, before = 0, got;
+	pid_t pid;
+	FILE *fp;
+
+	P = 1;
+	if ((k = ktxnfix_broker(bootstrap, sizeof(bootstrap))) != NULL) {
+		cr_skip_test("%s", k);
+		return;
+	}
+	snprintf(dir, sizeof(dir), "/tmp/cstage-big-%d", (int)getpid());
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	write_config();
+	cfg = load();
+	cr_assert_not_null(cfg);
+	make_topics();
+	want_rejected = 0;
+
+	/* the incident: mains failed at S00; its id from the replay */
+	snprintf(first, sizeof(first), "%s/first.jsonl", dir);
+	fp = fopen(first, "w");
+	cr_assert_not_null(fp);
+	incjson_buf_init(&b);
+	{
+		struct incjson_alarm al = { T0, "S00-rect", "S00", "MAINS_FAIL",
+		    ALARM_RAISE, SEV_CRITICAL, 0.0 };
+
+		incjson_alarm(&b, &al);
+	}
+	fprintf(fp, "%.*s\n", (int)b.n, b.p);
+	incjson_buf_fini(&b);
+	fclose(fp);
+	free(replay_into(first, cfg, 0, want, &total));
+	cr_assert_eq(json_object_size(want), 1);
+	json_object_foreach(want, k, a)
+		snprintf(id, sizeof(id), "%s", k);
+	json_decref(want);
+	want = json_object();
+	total = 0;
+
+	/* the notes, each other than the one before; the last one alone,
+	 * after the restart */
+	snprintf(rest, sizeof(rest), "%s/rest.jsonl", dir);
+	snprintf(last, sizeof(last), "%s/last.jsonl", dir);
+	fp = fopen(first, "a");
+	cr_assert_not_null(fp);
+	for (int i = 1; i <= NNOTES; i++) {
+		int n = snprintf(note, sizeof(note), "note %d:", i);
+
+		memset(note + n, 'a' + i % 26, NOTE_LEN - (size_t)n);
+		note[NOTE_LEN] = '\0';
+		utc_format(T0 + 1000LL * i, at);
+		if (i == NNOTES) {
+			fclose(fp);
+			fp = fopen(last, "w");
+			cr_assert_not_null(fp);
+		}
+		fprintf(fp, "{\"at\":\"%s\",\"incident\":\"%s\",\"action\":"
+		    "\"note\",\"actor\":\"noc\",\"note\":\"%s\"}\n", at, id,
+		    note);
+	}
+	fclose(fp);
+	/* the reference: the whole input replayed as shard 0 */
+	snprintf(cmd, sizeof(cmd), "cat %s %s > %s", first, last, rest);
+	free(pubfix_sh(cmd, 10000));
+	free(replay_into(rest, cfg, 0, want, &total));
+	cr_assert_geq(total, NNOTES + 1, "%d events in the replay", total);
+	{
+		json_t *scratch = json_object();
+
+		free(replay_into(first, cfg, 0, scratch, &before));
+		json_decref(scratch);
+	}
+	cr_assert_lt(before, total);
+
+	/* all but the last note; every event of them committed */
+	feed_file(0, first);
+	pid = ktxnfix_child(stage_main);
+	got = ktxnfix_wait_committed(bootstrap, "tocsin.incidents", before,
+	    120000);
+	if (got != before)		/* not left running */
+		(void)ktxnfix_wait(pid, 0);
+	cr_assert_eq(got, before, "the partition made no progress: %d of %d "
+	    "events committed", got, before);
+
+	/* the changelog: no value past a piece, the incident in pieces */
+	out = ktxnfix_read(bootstrap, "tocsin.changelog", "read_committed",
+	    "%k %S\\n");
+	for (l = strtok_r(out, "\n", &save); l != NULL;
+	    l = strtok_r(NULL, "\n", &save)) {
+		char *sp = strrchr(l, ' ');
+		long n;
+
+		cr_assert_not_null(sp, "%s", l);
+		n = atol(sp + 1);
+		*sp = '\0';
+		cr_assert_leq(n, CLVALUE_PIECE, "%s: a value of %ld bytes", l,
+		    n);
+		records++;
+		if (n > 0)
+			bytes += n;
+		if (strncmp(l, "inc:", 4) == 0 && strchr(l, '#') != NULL)
+			pieces++;
+	}
+	free(out);
+	cr_assert_gt(pieces, 1, "the incident is not in pieces");
+	cr_log_info("changelog: %ld records, %ld bytes, %ld of them pieces of "
+	    "the incident", records, bytes, pieces);
+
+	/* killed, started again: rebuilt from the pieces; the last note */
+	cr_assert_eq(kill(pid, SIGKILL), 0);
+	cr_assert_eq(ktxnfix_wait(pid, 10000), 128 + SIGKILL);
+	pid = ktxnfix_child(stage_main);
+	feed_file(0, last);
+	got = ktxnfix_wait_committed(bootstrap, "tocsin.incidents", total,
+	    120000);
+	if (got != total)
+		(void)ktxnfix_wait(pid, 0);
+	cr_assert_eq(got, total, "%d of %d events committed after the "
+	    "restart", got, total);
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	cr_assert_eq(ktxnfix_wait(pid, 60000), 0, "the correlator's exit");
+	/* the note changed the record's first and last pieces (its count of
+	 * steps, its new step): those are written again, not all of them */
+	out = ktxnfix_read(bootstrap, "tocsin.changelog", "read_committed",
+	    "%k\\n");
+	for (l = strtok_r(out, "\n", &save); l != NULL;
+	    l = strtok_r(NULL, "\n", &save))
+		if (strncmp(l, "inc:", 4) == 0 && strchr(l, '#') != NULL)
+			pieces--;
+	free(out);
+	cr_assert(pieces >= -3 && pieces <= -1, "%ld pieces written for one "
+	    "note", -pieces);
+	check_equal(want);
+	json_decref(want);
+	config_free(cfg);
 }
