@@ -76,7 +76,7 @@ struct cs_part {
 	uint64_t	 rebuild_records; /* changelog records it read */
 	int		 full;		/* the next flush walks every live
 					 * incident (after a rebuild) */
-	uint32_t	 meta_live;	/* the head's piece keys on the log */
+	struct cs_rec	 meta;		/* the engine's head last written */
 	struct corr_sink sink;
 };
 
@@ -409,8 +409,11 @@ cs_flush(void *arg, struct ktxn *t)
 			break;
 		}
 		snprintf(key, sizeof(key), "meta:%u", p);
-		rc = cs_put_value(cs, p, key, buf, n, NULL, 0, &pt->meta_live);
-		xfree(buf);
+		rc = cs_put_value(cs, p, key, buf, n, pt->meta.p, pt->meta.n,
+		    &pt->meta.live);
+		xfree(pt->meta.p);
+		pt->meta.p = buf;
+		pt->meta.n = n;
 		/* where this state is in the input: the offset this commit
 		 * sends for p, which a rebuild checks against the group's */
 		if (rc == 0 && (pt->pos = ktxn_position(t, (int32_t)p)) >= 0) {
@@ -447,7 +450,9 @@ cs_part_drop(struct cs_part *pt)
 	pt->e = NULL;
 	pt->dirty = 0;
 	pt->full = 0;
-	pt->meta_live = 0;
+	FREE_NULL(pt->meta.p);
+	pt->meta.n = 0;
+	pt->meta.live = 0;
 	pt->pos = -1;
 }
 
@@ -741,7 +746,10 @@ cs_rebuild(struct cstage *cs, unsigned p, int64_t want)
 		if (meta) {
 			hp = v;
 			have_head = 1;
-			pt->meta_live = pieces;
+			pt->meta.p = xmalloc(v.n);
+			memcpy(pt->meta.p, v.p, v.n);
+			pt->meta.n = v.n;
+			pt->meta.live = pieces;
 		} else {
 			incs[ninc] = v;
 			ids[ninc] = kv[i].key + 4;
