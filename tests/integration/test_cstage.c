@@ -1554,26 +1554,98 @@ feed_file(int p, const char *file)
 }
 
 /*
+ * tocsin.changelog read_committed: each key's latest value's length (-1:
+ * a tombstone) in an object; its records, their bytes and the records of
+ * pieces of incidents added to *records, *bytes, *pieces.  Asserts that
+ * no value is larger than a piece.
+ */
+static json_t *
+changelog_latest(long *records, long *bytes, long *pieces)
+{
+	json_t *latest = json_object();
+	char *out, *l, *save;
+
+	out = ktxnfix_read(bootstrap, "tocsin.changelog", "read_committed",
+	    "%k %S\\n");
+	for (l = strtok_r(out, "\n", &save); l != NULL;
+	    l = strtok_r(NULL, "\n", &save)) {
+		char *sp = strrchr(l, ' ');
+		long n;
+
+		cr_assert_not_null(sp, "%s", l);
+		n = atol(sp + 1);
+		*sp = '\0';
+		cr_assert_leq(n, CLVALUE_PIECE, "%s: a value of %ld bytes", l,
+		    n);
+		json_object_set_new(latest, l, json_integer(n));
+		(*records)++;
+		if (n > 0)
+			*bytes += n;
+		if (strncmp(l, "inc:", 4) == 0 && strchr(l, '#') != NULL)
+			(*pieces)++;
+	}
+	free(out);
+	return latest;
+}
+
+/* The events a replay of the files paths[0..n), in turn, gives; want
+ * (if not NULL) takes them. */
+static int
+replay_files(const char *const *paths, int n, struct config *cfg,
+    json_t *want)
+{
+	char cat[256], cmd[1024];
+	json_t *scratch = want != NULL ? want : json_object();
+	size_t at;
+	int total = 0;
+
+	snprintf(cat, sizeof(cat), "%s/cat.jsonl", dir);
+	at = (size_t)snprintf(cmd, sizeof(cmd), "cat");
+	for (int i = 0; i < n; i++)
+		at += (size_t)snprintf(cmd + at, sizeof(cmd) - at, " %s",
+		    paths[i]);
+	snprintf(cmd + at, sizeof(cmd) - at, " > %s", cat);
+	free(pubfix_sh(cmd, 10000));
+	free(replay_into(cat, cfg, 0, scratch, &total));
+	if (want == NULL)
+		json_decref(scratch);
+	return total;
+}
+
+/* Waits until n events are committed; the stage pid is not left running
+ * when they are not. */
+static void
+wait_events(pid_t pid, int n, const char *what)
+{
+	int got = ktxnfix_wait_committed(bootstrap, "tocsin.incidents", n,
+	    120000);
+
+	if (got != n)
+		(void)ktxnfix_wait(pid, 0);
+	cr_assert_eq(got, n, "%s: %d of %d events committed", what, got, n);
+}
+
+/*
  * One incident with NNOTES long operator notes: its changelog record
  * (about 1.3 MB) is larger than librdkafka and the broker take in one
  * message, which made every transaction that wrote it abort, again and
  * again, so the partition made no progress.  It goes in pieces: every
- * value on the changelog stays within a piece, and a correlator killed
- * with SIGKILL and started again rebuilds the incident whole from them,
- * so the note after the restart has the seq and timeline the replay
- * gives, byte for byte.
+ * value on the changelog stays within a piece; a correlator killed with
+ * SIGKILL and started again rebuilds the incident whole from them, so the
+ * note after the restart has the seq and timeline the replay gives, byte
+ * for byte, and writes only the pieces that changed; closed, the incident
+ * leaves a tombstone on its key and on every piece.
  */
 Test(cstage, an_incident_larger_than_a_message_goes_in_pieces,
     .fini = broker_fini, .timeout = 300)
 {
-	char first[256], rest[256], last[256], id[CORR_ID_LEN], cmd[1024];
-	char note[NOTE_LEN + 1], at[UTC_LEN], *out, *l, *save;
-	json_t *want = json_object(), *a;
+	char path[3][256], id[CORR_ID_LEN], note[NOTE_LEN + 1], at[UTC_LEN];
+	const char *paths[3] = { path[0], path[1], path[2] }, *k;
+	json_t *want = json_object(), *latest, *v;
 	struct incjson_buf b;
 	struct config *cfg;
-	const char *k;
-	long pieces = 0, bytes = 0, records = 0;
-	int total = 0, before = 0, got;
+	long pieces = 0, bytes = 0, records = 0, keys = 0, gone = 0;
+	int n1, n2, total;
 	pid_t pid;
 	FILE *fp;
 
@@ -1590,10 +1662,11 @@ Test(cstage, an_incident_larger_than_a_message_goes_in_pieces,
 	make_topics();
 	want_rejected = 0;
 
-	/* the incident: mains failed at S00; its id from the replay */
-	snprintf(first, sizeof(first), "%s/first.jsonl", dir);
-	fp = fopen(first, "w");
-	cr_assert_not_null(fp);
+	/* path[0]: mains fails at S00 (its incident's id from the replay),
+	 * then every note but the last; path[1]: the last note, after the
+	 * restart; path[2]: mains back, the incident resolved and closed */
+	for (int i = 0; i < 3; i++)
+		snprintf(path[i], sizeof(path[i]), "%s/in%d.jsonl", dir, i);
 	incjson_buf_init(&b);
 	{
 		struct incjson_alarm al = { T0, "S00-rect", "S00", "MAINS_FAIL",
@@ -1601,22 +1674,17 @@ Test(cstage, an_incident_larger_than_a_message_goes_in_pieces,
 
 		incjson_alarm(&b, &al);
 	}
+	fp = fopen(path[0], "w");
+	cr_assert_not_null(fp);
 	fprintf(fp, "%.*s\n", (int)b.n, b.p);
-	incjson_buf_fini(&b);
 	fclose(fp);
-	free(replay_into(first, cfg, 0, want, &total));
+	(void)replay_files(paths, 1, cfg, want);
 	cr_assert_eq(json_object_size(want), 1);
-	json_object_foreach(want, k, a)
+	json_object_foreach(want, k, v)
 		snprintf(id, sizeof(id), "%s", k);
-	json_decref(want);
-	want = json_object();
-	total = 0;
+	json_object_clear(want);
 
-	/* the notes, each other than the one before; the last one alone,
-	 * after the restart */
-	snprintf(rest, sizeof(rest), "%s/rest.jsonl", dir);
-	snprintf(last, sizeof(last), "%s/last.jsonl", dir);
-	fp = fopen(first, "a");
+	fp = fopen(path[0], "a");
 	cr_assert_not_null(fp);
 	for (int i = 1; i <= NNOTES; i++) {
 		int n = snprintf(note, sizeof(note), "note %d:", i);
@@ -1626,7 +1694,7 @@ Test(cstage, an_incident_larger_than_a_message_goes_in_pieces,
 		utc_format(T0 + 1000LL * i, at);
 		if (i == NNOTES) {
 			fclose(fp);
-			fp = fopen(last, "w");
+			fp = fopen(path[1], "w");
 			cr_assert_not_null(fp);
 		}
 		fprintf(fp, "{\"at\":\"%s\",\"incident\":\"%s\",\"action\":"
@@ -1634,77 +1702,78 @@ Test(cstage, an_incident_larger_than_a_message_goes_in_pieces,
 		    note);
 	}
 	fclose(fp);
-	/* the reference: the whole input replayed as shard 0 */
-	snprintf(cmd, sizeof(cmd), "cat %s %s > %s", first, last, rest);
-	free(pubfix_sh(cmd, 10000));
-	free(replay_into(rest, cfg, 0, want, &total));
-	cr_assert_geq(total, NNOTES + 1, "%d events in the replay", total);
+	fp = fopen(path[2], "w");
+	cr_assert_not_null(fp);
 	{
-		json_t *scratch = json_object();
+		struct incjson_alarm al = { T0 + 1000LL * (NNOTES + 1),
+		    "S00-rect", "S00", "MAINS_FAIL", ALARM_CLEAR, SEV_CRITICAL,
+		    1.0 };
 
-		free(replay_into(first, cfg, 0, scratch, &before));
-		json_decref(scratch);
+		b.n = 0;
+		incjson_alarm(&b, &al);
 	}
-	cr_assert_lt(before, total);
+	fprintf(fp, "%.*s\n", (int)b.n, b.p);
+	incjson_buf_fini(&b);
+	utc_format(T0 + 1000LL * (NNOTES + 2), at);
+	if (!cfg->correlation.auto_resolve)
+		fprintf(fp, "{\"at\":\"%s\",\"incident\":\"%s\",\"action\":"
+		    "\"resolve\",\"actor\":\"noc\"}\n", at, id);
+	fprintf(fp, "{\"at\":\"%s\",\"incident\":\"%s\",\"action\":\"close\","
+	    "\"actor\":\"noc\"}\n", at, id);
+	fclose(fp);
+	/* the reference: each stage of the input replayed as shard 0 */
+	n1 = replay_files(paths, 1, cfg, NULL);
+	n2 = replay_files(paths, 2, cfg, NULL);
+	total = replay_files(paths, 3, cfg, want);
+	cr_assert(n1 > NNOTES && n1 < n2 && n2 < total, "%d, %d, %d events",
+	    n1, n2, total);
 
-	/* all but the last note; every event of them committed */
-	feed_file(0, first);
+	/* all but the last note; every event of them committed; no value
+	 * past a piece, the incident in pieces */
+	feed_file(0, path[0]);
 	pid = ktxnfix_child(stage_main);
-	got = ktxnfix_wait_committed(bootstrap, "tocsin.incidents", before,
-	    120000);
-	if (got != before)		/* not left running */
-		(void)ktxnfix_wait(pid, 0);
-	cr_assert_eq(got, before, "the partition made no progress: %d of %d "
-	    "events committed", got, before);
-
-	/* the changelog: no value past a piece, the incident in pieces */
-	out = ktxnfix_read(bootstrap, "tocsin.changelog", "read_committed",
-	    "%k %S\\n");
-	for (l = strtok_r(out, "\n", &save); l != NULL;
-	    l = strtok_r(NULL, "\n", &save)) {
-		char *sp = strrchr(l, ' ');
-		long n;
-
-		cr_assert_not_null(sp, "%s", l);
-		n = atol(sp + 1);
-		*sp = '\0';
-		cr_assert_leq(n, CLVALUE_PIECE, "%s: a value of %ld bytes", l,
-		    n);
-		records++;
-		if (n > 0)
-			bytes += n;
-		if (strncmp(l, "inc:", 4) == 0 && strchr(l, '#') != NULL)
-			pieces++;
-	}
-	free(out);
+	wait_events(pid, n1, "the notes");
+	json_decref(changelog_latest(&records, &bytes, &pieces));
 	cr_assert_gt(pieces, 1, "the incident is not in pieces");
 	cr_log_info("changelog: %ld records, %ld bytes, %ld of them pieces of "
 	    "the incident", records, bytes, pieces);
 
-	/* killed, started again: rebuilt from the pieces; the last note */
+	/* killed, started again: rebuilt from the pieces; the last note
+	 * changed the record's first and last pieces (its count of steps,
+	 * its new step): those are written again, not all of them */
 	cr_assert_eq(kill(pid, SIGKILL), 0);
 	cr_assert_eq(ktxnfix_wait(pid, 10000), 128 + SIGKILL);
 	pid = ktxnfix_child(stage_main);
-	feed_file(0, last);
-	got = ktxnfix_wait_committed(bootstrap, "tocsin.incidents", total,
-	    120000);
-	if (got != total)
-		(void)ktxnfix_wait(pid, 0);
-	cr_assert_eq(got, total, "%d of %d events committed after the "
-	    "restart", got, total);
+	feed_file(0, path[1]);
+	wait_events(pid, n2, "the last note, after the restart");
+	{
+		long p1 = pieces;
+
+		pieces = records = bytes = 0;
+		json_decref(changelog_latest(&records, &bytes, &pieces));
+		cr_assert(pieces - p1 >= 1 && pieces - p1 <= 3, "%ld pieces "
+		    "written for one note", pieces - p1);
+	}
+
+	/* closed: a tombstone on its key and every piece */
+	feed_file(0, path[2]);
+	wait_events(pid, total, "the close");
 	cr_assert_eq(kill(pid, SIGTERM), 0);
 	cr_assert_eq(ktxnfix_wait(pid, 60000), 0, "the correlator's exit");
-	/* the note changed the record's first and last pieces (its count of
-	 * steps, its new step): those are written again, not all of them */
-	out = ktxnfix_read(bootstrap, "tocsin.changelog", "read_committed",
-	    "%k\\n");
-	for (l = strtok_r(out, "\n", &save); l != NULL;
-	    l = strtok_r(NULL, "\n", &save))
-		if (strncmp(l, "inc:", 4) == 0 && strchr(l, '#') != NULL)
-			pieces--;
-	free(out);
-	cr_assert(pieces >= -3 && pieces <= -1, "%ld pieces written for one "
-	    "note", -pieces);
+	latest = changelog_latest(&records, &bytes, &pieces);
+	json_object_foreach(latest, k, v) {
+		size_t n = strlen(id);
+
+		if (strncmp(k, "inc:", 4) != 0 || strncmp(k + 4, id, n) != 0 ||
+		    (k[4 + n] != '\0' && k[4 + n] != '#'))
+			continue;
+		keys++;
+		gone += json_integer_value(v) < 0;
+	}
+	json_decref(latest);
+	cr_assert_gt(keys, 2);
+	cr_assert_eq(gone, keys, "%ld of the incident's %ld keys tombstoned",
+	    gone, keys);
 	check_equal(want);
 	json_decref(want);
 	config_free(cfg);
