@@ -517,8 +517,8 @@ cs_kv_value(const struct cs_kv *all, size_t nall, const struct cs_kv *kv,
     size_t whylen)
 {
 	struct clvalue_part *pc;
-	char pkey[CS_KEY_LEN + CLVALUE_SFX_LEN + 64], *v;
-	size_t n;
+	char *pkey, *v;
+	size_t n, klen = strlen(kv->key) + CLVALUE_SFX_LEN;
 	int h;
 
 	*owned = NULL;
@@ -527,15 +527,17 @@ cs_kv_value(const struct cs_kv *all, size_t nall, const struct cs_kv *kv,
 	if ((h = clvalue_is_head(kv->val, kv->n, pieces, why, whylen)) <= 0)
 		return h;
 	pc = xreallocarray(NULL, *pieces, sizeof(*pc));
+	pkey = xmalloc(klen);		/* a key read from the log: any length */
 	for (uint32_t k = 1; k <= *pieces; k++) {
 		const struct cs_kv *e;
 
-		clvalue_key(pkey, sizeof(pkey), kv->key, k);
+		clvalue_key(pkey, klen, kv->key, k);
 		e = cs_kv_latest(all, nall, pkey);
 		pc[k - 1].p = e != NULL ? e->val : NULL;
 		pc[k - 1].n = e != NULL ? e->n : 0;
 	}
 	h = clvalue_join(kv->val, kv->n, pc, *pieces, &v, &n, why, whylen);
+	xfree(pkey);
 	xfree(pc);
 	if (h != 0)
 		return -1;
