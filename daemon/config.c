@@ -38,6 +38,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "correlator/almrule.h"
@@ -45,9 +46,17 @@
 #include "daemon/cfgfleet.h"
 #include "daemon/cfgkey.h"
 #include "daemon/cfgsla.h"
+#include "daemon/clvalue.h"
 #include "daemon/config.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
+
+/*
+ * The least message.max.bytes a correlator's producer may have: a
+ * changelog piece, its key ("inc:<id>#<k>") and room to spare.  The
+ * topic's max.message.bytes must allow as much (docs/scaleout.md).
+ */
+#define CFG_CHANGELOG_MSG_MIN	(CLVALUE_PIECE + 1024)
 
 /* ------------------------------------------------------------------ */
 /* daemon, modbus, kafka, redis, http, output: flat tables */
@@ -207,6 +216,15 @@ cfg_kafka_property(struct cfgkey_ctx *cx, yaml_node_t *kn, const char *key,
 		cfgkey_error(cx, kn, path, "over %d properties",
 		    KAFKA_MAX_PROPS);
 		return;
+	}
+	if (strcmp(key, "message.max.bytes") == 0 ||
+	    strcmp(key, "producer.message.max.bytes") == 0) {
+		struct cfgkey_loc at = cfgkey_loc(cx, kn);
+
+		k->max_msg = strtol(val, NULL, 10);
+		k->max_msg_line = at.line;
+		k->max_msg_col = at.col;
+		k->max_msg_producer = key[0] == 'p';
 	}
 	/* the clients' own list (kafka_config.props), strings owned here */
 	v = xreallocarray((void *)k->client.props, k->client.nprops + 1,
@@ -472,6 +490,19 @@ cfg_cross_checks(struct cfgkey_ctx *cx, const struct config *cfg)
 	    cfg->kafka.client.alarms[0] == '\0'))
 		cfgkey_error_at(cx, NULL, "daemon.role", "poller: its alarm "
 		    "transitions go to kafka.alarms, which is not set");
+	if (cfg->daemon.role == CFG_ROLE_CORRELATOR && cfg->kafka.max_msg > 0 &&
+	    cfg->kafka.max_msg < CFG_CHANGELOG_MSG_MIN) {
+		struct cfgkey_loc at = { cx->file, cfg->kafka.max_msg_line,
+		    cfg->kafka.max_msg_col };
+
+		cfgkey_error_at(cx, &at, cfg->kafka.max_msg_producer ?
+		    "kafka.properties.producer.message.max.bytes" :
+		    "kafka.properties.message.max.bytes", "%ld: a correlator "
+		    "writes its changelog in values of up to %d bytes (an "
+		    "incident in pieces: docs/scaleout.md), which need a "
+		    "message of at least %d", cfg->kafka.max_msg,
+		    CLVALUE_PIECE, CFG_CHANGELOG_MSG_MIN);
+	}
 	if (cfg->daemon.role == CFG_ROLE_POLLER && cfg->redis.enabled)
 		cfgkey_error_at(cx, NULL, "redis.enabled", "a poller has no "
 		    "incidents to show: Redis is fed where incidents are made "

@@ -79,6 +79,12 @@ struct cfg_kafka {
 					 * properties passed through (at most
 					 * KAFKA_MAX_PROPS: the loader says),
 					 * are owned here too */
+	/* the producer's message.max.bytes among them (0: not set), where
+	 * it was given and under which key: a correlator checks it against
+	 * its changelog's pieces (daemon/clvalue) */
+	long		 max_msg;
+	uint32_t	 max_msg_line, max_msg_col;
+	int		 max_msg_producer; /* "producer." prefixed */
 };
 
 /*
