@@ -12,12 +12,18 @@
 
 #define CLVALUE_MAGIC	"TCPIECE"	/* 8 bytes with its NUL */
 
+/* The pieces of a value of n bytes, in 64 bits: a head's length is read
+ * from the log, and its count must not be cut to one that matches. */
+static uint64_t
+clvalue_count(uint64_t n)
+{
+	return n <= CLVALUE_PIECE ? 0 : (n + CLVALUE_PIECE - 1) / CLVALUE_PIECE;
+}
+
 uint32_t
 clvalue_pieces(size_t n)
 {
-	if (n <= CLVALUE_PIECE)
-		return 0;
-	return (uint32_t)((n + CLVALUE_PIECE - 1) / CLVALUE_PIECE);
+	return (uint32_t)clvalue_count(n);
 }
 
 size_t
@@ -50,6 +56,24 @@ clvalue_key(char *out, size_t len, const char *key, uint32_t k)
 	snprintf(out, len, "%s#%u", key, k);
 }
 
+int
+clvalue_is_piece_key(const char *key)
+{
+	size_t n = strlen(key);
+
+	while (n > 0 && key[n - 1] >= '0' && key[n - 1] <= '9')
+		n--;
+	return n > 0 && key[n - 1] == '#' && key[n] != '\0';
+}
+
+/* Whether v starts with the head's magic. */
+static int
+clvalue_magic(const void *v, size_t n)
+{
+	return n >= sizeof(CLVALUE_MAGIC) && memcmp(v, CLVALUE_MAGIC,
+	    sizeof(CLVALUE_MAGIC)) == 0;
+}
+
 /* The head's fields, checked; -1 with why. */
 static int
 clvalue_read_head(const void *v, size_t n, uint32_t *pieces, uint64_t *len,
@@ -75,10 +99,8 @@ clvalue_read_head(const void *v, size_t n, uint32_t *pieces, uint64_t *len,
 		    CLVALUE_PIECE);
 		return -1;
 	}
-	/* in 64 bits: a length no count of pieces covers is refused, not
-	 * cut to one that does */
 	if (*len <= CLVALUE_PIECE || *len > SIZE_MAX / 2 ||
-	    (*len + CLVALUE_PIECE - 1) / CLVALUE_PIECE != *pieces) {
+	    clvalue_count(*len) != *pieces) {
 		snprintf(why, whylen, "%u pieces for %llu bytes", *pieces,
 		    (unsigned long long)*len);
 		return -1;
@@ -94,8 +116,7 @@ clvalue_is_head(const void *v, size_t n, uint32_t *pieces, char *why,
 	uint32_t crc;
 
 	*pieces = 0;
-	if (n < sizeof(CLVALUE_MAGIC) || memcmp(v, CLVALUE_MAGIC,
-	    sizeof(CLVALUE_MAGIC)) != 0)
+	if (!clvalue_magic(v, n))
 		return 0;
 	return clvalue_read_head(v, n, pieces, &len, &crc, why, whylen) == 0 ?
 	    1 : -1;
@@ -111,12 +132,12 @@ clvalue_join(const void *head, size_t hn, const struct clvalue_part *pc,
 
 	*out = NULL;
 	*outlen = 0;
-	if (clvalue_is_head(head, hn, &pieces, why, whylen) != 1) {
-		if (pieces == 0)
-			snprintf(why, whylen, "not a head");
+	if (!clvalue_magic(head, hn)) {
+		snprintf(why, whylen, "not a head");
 		return -1;
 	}
-	(void)clvalue_read_head(head, hn, &pieces, &len, &crc, why, whylen);
+	if (clvalue_read_head(head, hn, &pieces, &len, &crc, why, whylen) != 0)
+		return -1;
 	if (npc != pieces) {
 		snprintf(why, whylen, "%u pieces of %u", npc, pieces);
 		return -1;

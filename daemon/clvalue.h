@@ -50,6 +50,14 @@ void	 clvalue_head(unsigned char out[CLVALUE_HEAD], const void *v,
 	    size_t n);
 /* The key of piece k of key: "<key>#<k>" into out (truncated to len). */
 void	 clvalue_key(char *out, size_t len, const char *key, uint32_t k);
+/*
+ * Whether key is a piece's (what clvalue_key() writes): its last
+ * character that is not a digit is '#', with a digit after it.  A head's
+ * key never is one where it ends in a number after another character (an
+ * incident id ends in "-<num>", "meta:<p>" in ":<p>"), whatever '#' its
+ * prefix holds.
+ */
+int	 clvalue_is_piece_key(const char *key);
 
 /*
  * What v (n bytes) is: 0, a whole value; 1, a head (its pieces in

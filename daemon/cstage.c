@@ -492,21 +492,6 @@ cs_kv_latest(const struct cs_kv *kv, size_t n, const char *key)
 }
 
 /*
- * A piece's key ("<key>#<k>"): its last character that is not a digit is
- * '#' (an incident id ends in "-<num>", a head's key in ":<p>"; a prefix
- * may hold a '#', the number after the last one may not).
- */
-static int
-cs_is_piece(const char *key)
-{
-	size_t n = strlen(key);
-
-	while (n > 0 && key[n - 1] >= '0' && key[n - 1] <= '9')
-		n--;
-	return n > 0 && key[n - 1] == '#' && key[n] != '\0';
-}
-
-/*
  * kv's value (the latest of its key) whole: itself, or the value its head
  * and pieces make (xmalloc'd into *owned), with the pieces in *pieces.
  * 0, or -1 with the reason in why.
@@ -733,7 +718,7 @@ cs_rebuild(struct cstage *cs, unsigned p, int64_t want)
 		if (kv[i].val == NULL)
 			continue;	/* a tombstone */
 		if ((!meta && strncmp(kv[i].key, "inc:", 4) != 0) ||
-		    cs_is_piece(kv[i].key))
+		    clvalue_is_piece_key(kv[i].key))
 			continue;	/* pos:, or a piece: its head's */
 		if (cs_kv_value(kv, nkv, &kv[i], &v, &owned[nowned], &pieces,
 		    why, sizeof(why)) != 0) {

@@ -198,4 +198,14 @@ Test(clvalue, a_piece_key_is_its_key_and_number)
 	clvalue_key(k, sizeof(k), "meta:1", 4294967295u);
 	cr_assert_str_eq(k, "meta:1#4294967295");
 	cr_assert_lt(strlen("#4294967295"), CLVALUE_SFX_LEN);
+	/* and read back as one: a head's key is not, whatever '#' a prefix
+	 * of its incident ids holds */
+	clvalue_key(k, sizeof(k), "inc:A#-0-12", 7);
+	cr_assert(clvalue_is_piece_key(k));
+	cr_assert(clvalue_is_piece_key("meta:1#3"));
+	cr_assert_not(clvalue_is_piece_key("inc:A#-0-12"));
+	cr_assert_not(clvalue_is_piece_key("inc:INC-0-12"));
+	cr_assert_not(clvalue_is_piece_key("meta:1"));
+	cr_assert_not(clvalue_is_piece_key("inc:X#"));
+	cr_assert_not(clvalue_is_piece_key("pos:0"));
 }
