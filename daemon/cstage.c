@@ -59,9 +59,8 @@ struct cs_pend {
 /* The record last written for one incident. */
 struct cs_rec {
 	char		*p;
-	size_t		 n;
-	uint32_t	 live;		/* its piece keys live on the log
-					 * (daemon/clvalue), 0: whole */
+	size_t		 n;		/* past CLVALUE_PIECE: on the log as a
+					 * head and clvalue_pieces(n) pieces */
 };
 
 struct cs_part {
@@ -235,38 +234,38 @@ cs_changelog(struct cstage *cs, unsigned p, const char *key, const char *val,
 /*
  * key's value v (n bytes) to changelog partition p, whole or as a head
  * and its pieces (daemon/clvalue: a Kafka message has a limit, an
- * incident's record has none).  prev (pn bytes, or NULL) is the value the
- * key last had and *live the piece keys it has on the log: a piece whose
- * bytes are prev's at the same place is there already and not written
- * again, and the pieces past the new count are tombstoned; *live is then
- * the new count.  v NULL: a tombstone for the key and its pieces.  In the
- * open transaction, so a reader sees a head only with its pieces.
+ * incident's record has none).  prev (pn bytes, or NULL: none) is the
+ * value the key last had, whose pieces are on the log: a piece whose
+ * bytes are prev's is there already and not written again, and the
+ * pieces past the new count are tombstoned.  v NULL: a tombstone for the
+ * key and its pieces.  In the open transaction, so a reader sees a head
+ * only with its pieces.
  */
 static int
 cs_put_value(struct cstage *cs, unsigned p, const char *key, const char *v,
-    size_t n, const char *prev, size_t pn, uint32_t *live)
+    size_t n, const char *prev, size_t pn)
 {
 	uint32_t k, pieces = v != NULL ? clvalue_pieces(n) : 0;
+	uint32_t had = prev != NULL ? clvalue_pieces(pn) : 0;
 	char pkey[CS_KEY_LEN + CLVALUE_SFX_LEN];
 	unsigned char head[CLVALUE_HEAD];
 
 	for (k = 1; k <= pieces; k++) {
-		size_t len, plen, off = clvalue_piece(n, k, &len);
+		size_t len, plen = 0, off = clvalue_piece(n, k, &len);
 
-		if (prev != NULL && k <= *live && clvalue_piece(pn, k,
-		    &plen) == off && plen == len && memcmp(prev + off, v + off,
-		    len) == 0)
+		if (k <= had)		/* at the same place in prev */
+			(void)clvalue_piece(pn, k, &plen);
+		if (plen == len && memcmp(prev + off, v + off, len) == 0)
 			continue;
 		clvalue_key(pkey, sizeof(pkey), key, k);
 		if (cs_changelog(cs, p, pkey, v + off, len) != 0)
 			return -1;
 	}
-	for (; k <= *live; k++) {
+	for (; k <= had; k++) {
 		clvalue_key(pkey, sizeof(pkey), key, k);
 		if (cs_changelog(cs, p, pkey, NULL, 0) != 0)
 			return -1;
 	}
-	*live = pieces;
 	if (pieces == 0)
 		return cs_changelog(cs, p, key, v, n);
 	clvalue_head(head, v, n);
@@ -300,8 +299,7 @@ cs_put_inc(struct cs_walk *w, const struct corr_incident *inc, uint64_t num,
 		u64map_put(&pt->sent, num, r);
 	}
 	snprintf(key, sizeof(key), "inc:%s", inc->id);
-	if (cs_put_value(pt->cs, pt->p, key, buf, n, r->p, r->n,
-	    &r->live) != 0) {
+	if (cs_put_value(pt->cs, pt->p, key, buf, n, r->p, r->n) != 0) {
 		w->rc = -1;	/* aborts: the partition is rebuilt */
 		xfree(buf);
 		return;
@@ -323,7 +321,7 @@ cs_put_gone(struct cs_walk *w, uint64_t num)
 		return;		/* opened and gone between two commits */
 	corr_id_format(id, sizeof(id), pt->cs->cfg->cc->id_prefix, pt->p, num);
 	snprintf(key, sizeof(key), "inc:%s", id);
-	if (cs_put_value(pt->cs, pt->p, key, NULL, 0, NULL, 0, &r->live) != 0)
+	if (cs_put_value(pt->cs, pt->p, key, NULL, 0, r->p, r->n) != 0)
 		w->rc = -1;
 	xfree(r->p);
 	xfree(r);
@@ -409,8 +407,7 @@ cs_flush(void *arg, struct ktxn *t)
 			break;
 		}
 		snprintf(key, sizeof(key), "meta:%u", p);
-		rc = cs_put_value(cs, p, key, buf, n, pt->meta.p, pt->meta.n,
-		    &pt->meta.live);
+		rc = cs_put_value(cs, p, key, buf, n, pt->meta.p, pt->meta.n);
 		xfree(pt->meta.p);
 		pt->meta.p = buf;
 		pt->meta.n = n;
@@ -452,7 +449,6 @@ cs_part_drop(struct cs_part *pt)
 	pt->full = 0;
 	FREE_NULL(pt->meta.p);
 	pt->meta.n = 0;
-	pt->meta.live = 0;
 	pt->pos = -1;
 }
 
@@ -493,27 +489,27 @@ cs_kv_latest(const struct cs_kv *kv, size_t n, const char *key)
 
 /*
  * kv's value (the latest of its key) whole: itself, or the value its head
- * and pieces make (xmalloc'd into *owned), with the pieces in *pieces.
- * 0, or -1 with the reason in why.
+ * and pieces make (xmalloc'd into *owned).  0, or -1 with the reason in
+ * why.
  */
 static int
 cs_kv_value(const struct cs_kv *all, size_t nall, const struct cs_kv *kv,
-    struct corr_part *out, char **owned, uint32_t *pieces, char *why,
-    size_t whylen)
+    struct corr_part *out, char **owned, char *why, size_t whylen)
 {
 	struct clvalue_part *pc;
 	char *pkey, *v;
 	size_t n, klen = strlen(kv->key) + CLVALUE_SFX_LEN;
+	uint32_t pieces;
 	int h;
 
 	*owned = NULL;
 	out->p = kv->val;
 	out->n = kv->n;
-	if ((h = clvalue_is_head(kv->val, kv->n, pieces, why, whylen)) <= 0)
+	if ((h = clvalue_is_head(kv->val, kv->n, &pieces, why, whylen)) <= 0)
 		return h;
-	pc = xreallocarray(NULL, *pieces, sizeof(*pc));
+	pc = xreallocarray(NULL, pieces, sizeof(*pc));
 	pkey = xmalloc(klen);		/* a key read from the log: any length */
-	for (uint32_t k = 1; k <= *pieces; k++) {
+	for (uint32_t k = 1; k <= pieces; k++) {
 		const struct cs_kv *e;
 
 		clvalue_key(pkey, klen, kv->key, k);
@@ -521,7 +517,7 @@ cs_kv_value(const struct cs_kv *all, size_t nall, const struct cs_kv *kv,
 		pc[k - 1].p = e != NULL ? e->val : NULL;
 		pc[k - 1].n = e != NULL ? e->n : 0;
 	}
-	h = clvalue_join(kv->val, kv->n, pc, *pieces, &v, &n, why, whylen);
+	h = clvalue_join(kv->val, kv->n, pc, pieces, &v, &n, why, whylen);
 	xfree(pkey);
 	xfree(pc);
 	if (h != 0)
@@ -629,9 +625,8 @@ cs_rebuild(struct cstage *cs, unsigned p, int64_t want)
 	struct cs_kv *kv = NULL;
 	struct corr_part hp = { NULL, 0 }, *incs = NULL;
 	const char **ids = NULL;	/* incs[i]'s incident id */
-	uint32_t *live = NULL;		/* incs[i]'s piece keys */
 	char **owned = NULL;		/* values joined from pieces */
-	size_t nkv = 0, cap = 0, ninc = 0, nowned = 0, npieced = 0;
+	size_t nkv = 0, cap = 0, ninc = 0, nowned = 0;
 	int have_head = 0;
 	int64_t t0 = clock_mono_ms(), end = t0 + CS_REBUILD_MS, pos = -1;
 	int rc = -1, eof = 0, said = 0;
@@ -706,12 +701,10 @@ cs_rebuild(struct cstage *cs, unsigned p, int64_t want)
 		qsort(kv, nkv, sizeof(*kv), cs_kv_cmp);
 	incs = xreallocarray(NULL, nkv ? nkv : 1, sizeof(*incs));
 	ids = xreallocarray(NULL, nkv ? nkv : 1, sizeof(*ids));
-	live = xreallocarray(NULL, nkv ? nkv : 1, sizeof(*live));
 	owned = xreallocarray(NULL, nkv ? nkv : 1, sizeof(*owned));
 	for (size_t i = 0; i < nkv; i++) {
 		int meta = strncmp(kv[i].key, "meta:", 5) == 0;
 		struct corr_part v;
-		uint32_t pieces;
 
 		if (i + 1 < nkv && strcmp(kv[i].key, kv[i + 1].key) == 0)
 			continue;	/* not the latest */
@@ -720,27 +713,23 @@ cs_rebuild(struct cstage *cs, unsigned p, int64_t want)
 		if ((!meta && strncmp(kv[i].key, "inc:", 4) != 0) ||
 		    clvalue_is_piece_key(kv[i].key))
 			continue;	/* pos:, or a piece: its head's */
-		if (cs_kv_value(kv, nkv, &kv[i], &v, &owned[nowned], &pieces,
-		    why, sizeof(why)) != 0) {
+		if (cs_kv_value(kv, nkv, &kv[i], &v, &owned[nowned], why,
+		    sizeof(why)) != 0) {
 			snprintf(cs->err, sizeof(cs->err), "changelog %u: %s: "
 			    "%s", p, kv[i].key, why);
 			goto out;
 		}
-		if (owned[nowned] != NULL) {
+		if (owned[nowned] != NULL)
 			nowned++;
-			npieced++;
-		}
 		if (meta) {
 			hp = v;
 			have_head = 1;
 			pt->meta.p = xmalloc(v.n);
 			memcpy(pt->meta.p, v.p, v.n);
 			pt->meta.n = v.n;
-			pt->meta.live = pieces;
 		} else {
 			incs[ninc] = v;
 			ids[ninc] = kv[i].key + 4;
-			live[ninc] = pieces;
 			ninc++;
 		}
 	}
@@ -762,7 +751,6 @@ cs_rebuild(struct cstage *cs, unsigned p, int64_t want)
 		r->p = xmalloc(incs[i].n);
 		memcpy(r->p, incs[i].p, incs[i].n);
 		r->n = incs[i].n;
-		r->live = live[i];
 		u64map_put(&pt->sent, num, r);
 	}
 	pt->pos = pos;
@@ -771,7 +759,7 @@ cs_rebuild(struct cstage *cs, unsigned p, int64_t want)
 	pt->rebuild_records = nkv;
 	log_info("cstage: partition=%u rebuilt from the changelog records=%zu "
 	    "incidents=%zu in_pieces=%zu offset=%" PRId64 " rebuild_ms=%"
-	    PRIu64, p, nkv, ninc, npieced, pos, cs->st.rebuild_ms);
+	    PRIu64, p, nkv, ninc, nowned, pos, cs->st.rebuild_ms);
 	cs_dump(cs, p);
 	rc = 0;
 out:
@@ -785,7 +773,6 @@ out:
 	xfree(owned);
 	xfree(incs);
 	xfree(ids);
-	xfree(live);
 	rd_kafka_topic_partition_list_destroy(l);
 	if (rc != 0) {
 		cs_part_drop(pt);
