@@ -289,13 +289,25 @@ add_event(json_t *by_id, const char *id, const char *json, size_t len)
 	json_array_append_new(a, json_stringn(json, len));
 }
 
+/* All of file to partition p of tocsin.alarms, as a poller sends it. */
+static void
+feed_file(int p, const char *file)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "kcat -P -b %s -t tocsin.alarms -p %d -X "
+	    "enable.idempotence=true -X acks=all -l %s 2>&1", bootstrap, p,
+	    file);
+	free(pubfix_sh(cmd, 60000));
+}
+
 #define CHUNKS	10
 
 /* Produces the c-th of CHUNKS equal runs of lines of file to partition p. */
 static void
 feed(int p, const char *file, int c)
 {
-	char chunk[300], cmd[1024];
+	char chunk[300];
 	FILE *in = fopen(file, "r"), *out;
 	char line[1024];
 	long n = 0, i = 0, from, to;
@@ -316,10 +328,7 @@ feed(int p, const char *file, int c)
 	}
 	fclose(in);
 	fclose(out);
-	snprintf(cmd, sizeof(cmd), "kcat -P -b %s -t tocsin.alarms -p %d -X "
-	    "enable.idempotence=true -X acks=all -l %s 2>&1", bootstrap, p,
-	    chunk);
-	free(pubfix_sh(cmd, 60000));
+	feed_file(p, chunk);
 	unlink(chunk);
 }
 
@@ -1540,18 +1549,6 @@ Test(cstage, two_pollers_three_correlators_kill_twice_equal_a_replay,
 #define NOTE_LEN	900	/* ... of this many bytes: a record of
 				 * about 1.3 MB, past the 1 MB a Kafka
 				 * message may hold by default */
-
-/* All of file to partition p of tocsin.alarms, as a poller sends it. */
-static void
-feed_file(int p, const char *file)
-{
-	char cmd[1024];
-
-	snprintf(cmd, sizeof(cmd), "kcat -P -b %s -t tocsin.alarms -p %d -X "
-	    "enable.idempotence=true -X acks=all -l %s 2>&1", bootstrap, p,
-	    file);
-	free(pubfix_sh(cmd, 60000));
-}
 
 /*
  * tocsin.changelog read_committed: each key's latest value's length (-1:
