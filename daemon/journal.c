@@ -1342,11 +1342,19 @@ journal_read(struct journal_reader *r, uint64_t limit,
 		return rc == -ENODATA ? 0 : rc;
 	h = (const unsigned char *)r->at + (r->pos - r->bufpos);
 	len = journal_hdr_len(h);
-	if (len > JOURNAL_REC_MAX)
-		return -EBADMSG;
+	/* past a bad record: its end, or where the next segment begins */
+	rec->pos = r->pos;
+	rec->next = end != UINT64_MAX ? end : limit;
+	rec->p = NULL;
+	rec->n = 0;
+	rec->type = h[8];
+	if (len > JOURNAL_REC_MAX ||
+	    (end != UINT64_MAX && len > end - r->pos - JOURNAL_HDR))
+		return -EBADMSG;	/* a length no record has */
 	if ((rc = journal_fill(r, r->pos, JOURNAL_HDR + (size_t)len, lim)) < 0)
 		return rc == -ENODATA ? 0 : rc;
 	h = (const unsigned char *)r->at + (r->pos - r->bufpos);
+	rec->next = r->pos + JOURNAL_HDR + len;
 	if (r->trust && r->pos >= r->j->chk_from &&
 	    r->pos + JOURNAL_HDR + len <= r->j->chk_to) {
 		/* journal_open() checked it: its CRC once is enough */

@@ -207,7 +207,11 @@ void	 journal_reader_trust_checked(struct journal_reader *r);
  * Reads the next record below limit (journal_durable() when limit is 0):
  * 1 and *rec, 0 when there is none yet, -EBADMSG for a record that
  * fails its checksum or header (a file changed under us), or -errno of a
- * read that failed.
+ * read that failed.  The reader stays where it was; after -EBADMSG,
+ * rec->pos is the bad record's position and rec->next where reading may
+ * go on past it (journal_reader_seek): the next record when its header's
+ * length is one a record may have, else the next segment, or limit when
+ * there is none yet (nothing in between can be found).  rec->p is NULL.
  */
 int	 journal_read(struct journal_reader *r, uint64_t limit,
 	    struct journal_rec *rec);

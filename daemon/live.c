@@ -559,6 +559,7 @@ live_stats_put(struct live *lv)
 		k->offered = pst.offered;
 		k->refused = pst.refused;
 		k->rewinds = pst.rewinds;
+		k->skipped = pst.skipped;
 		k->lag = pst.lag;
 		k->healthy = pst.healthy;
 		live_sink_counts(lv, (int)i, k);

@@ -289,6 +289,10 @@ static const struct sink_family {
 	{ "tocsin_sink_rewinds_total", "counter", "Times a sink asked for "
 	    "records again after a failure.",
 	    offsetof(struct stats_sink, rewinds) },
+	{ "tocsin_sink_records_skipped_total", "counter", "Journal records "
+	    "a sink was not offered: they no longer check (a bit flipped on "
+	    "disk) or do not decode.",
+	    offsetof(struct stats_sink, skipped) },
 	{ "tocsin_publish_errors_total", "counter", "A sink's failures: write "
 	    "errors, error replies, failed deliveries.",
 	    offsetof(struct stats_sink, errors) },

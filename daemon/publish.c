@@ -31,7 +31,7 @@ struct pub_slot {
 	int		 blocked;	/* offer() said -EAGAIN */
 	int		 live;		/* publish_set_live(): from each
 					 * journal's end, position not saved */
-	uint64_t	 offered, refused, rewinds;
+	uint64_t	 offered, refused, rewinds, skipped;
 };
 
 struct publish {
@@ -153,22 +153,37 @@ publish_turn(struct publish *p, struct pub_slot *s, unsigned shard)
 	for (unsigned k = 0; k < PUBLISH_TURN; k++) {
 		uint64_t at = journal_reader_tell(r->rd);
 
-		if ((rc = journal_read(r->rd, limit, &rec)) <= 0) {
+		if ((rc = journal_read(r->rd, limit, &rec)) == -EBADMSG) {
+			/* a bit flipped on disk after the start: this record
+			 * is lost to the sink, not the ones after it */
+			log_warnx("publish %s shard=%u: record at %" PRIu64
+			    " does not check (checksum or header); skipped, "
+			    "reading on at %" PRIu64, s->name, shard, at,
+			    rec.next);
+			s->skipped++;
+			journal_reader_seek(r->rd, rec.next);
+			goto past;
+		}
+		if (rc <= 0) {
 			if (rc < 0) {
 				log_warnx("publish %s shard=%u: journal read "
-				    "at %" PRIu64 ": %s; skipping to the next "
-				    "segment", s->name, shard, at,
-				    strerror(-rc));
+				    "at %" PRIu64 ": %s; reading on at %" PRIu64
+				    " (what is durable now)", s->name, shard,
+				    at, strerror(-rc), limit);
+				s->skipped++;
 				journal_reader_seek(r->rd, limit);
 			}
 			return 0;
 		}
 		rc = store_pub_rec(&rec, shard, &pr, &p->spans);
 		if (rc <= 0) {
-			if (rc < 0)
+			if (rc < 0) {
 				log_warnx("publish %s shard=%u: record at %"
 				    PRIu64 " does not decode; skipped",
 				    s->name, shard, rec.pos);
+				s->skipped++;
+			}
+past:
 			/* nothing in flight: the position moves past it */
 			if (r->n == 0) {
 				r->done = rec.pos;
@@ -443,6 +458,7 @@ publish_sink_stats(const struct publish *p, int idx,
 	out->offered = s->offered;
 	out->refused = s->refused;
 	out->rewinds = s->rewinds;
+	out->skipped = s->skipped;
 	for (unsigned sh = 0; sh < p->nshards; sh++) {
 		struct journal *j = store_journal(p->stores[sh]);
 		const struct pub_reader *r = &s->rs[sh];

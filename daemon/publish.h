@@ -42,6 +42,8 @@ struct publish_sink_stats {
 	uint64_t	 offered;	/* records taken by offer() */
 	uint64_t	 refused;	/* offer() said -EAGAIN */
 	uint64_t	 rewinds;
+	uint64_t	 skipped;	/* records passed over: they do not
+					 * check (CRC) or decode */
 	uint64_t	 lag;		/* journal bytes not yet done, all shards */
 	int		 healthy;
 };

@@ -52,6 +52,8 @@ struct stats_sink {
 	uint64_t	 offered;	/* records taken */
 	uint64_t	 refused;	/* offers answered -EAGAIN (full, down) */
 	uint64_t	 rewinds;
+	uint64_t	 skipped;	/* records passed over: they do not
+					 * check or decode */
 	uint64_t	 lag;		/* journal bytes not yet done */
 	uint64_t	 inflight;	/* records taken, not yet out (Redis
 					 * replies awaited, Kafka delivery

@@ -4,10 +4,12 @@
  * after its old one died (a Kafka producer's fatal error) is offered
  * again, from the oldest, every record the old one had not reported done,
  * and nothing after it twice; a memory sink starts at the journal's end
- * and keeps no position.
+ * and keeps no position; a record that does not check is passed over,
+ * counted, and the records after it are offered.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,5 +188,75 @@ Test(publish, live_sink_starts_at_the_end_and_saves_no_position)
 	cr_assert_eq(journal_pos_get(F.j, "view", &pos), 0);
 	cr_assert_eq(pos, 0, "a live sink's position was saved: %llu",
 	    (unsigned long long)pos);
+	fx_close();
+}
+
+/* Overwrites n bytes at journal position pos of F's one segment. */
+static void
+corrupt(uint64_t pos, const void *p, size_t n)
+{
+	char path[96];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%016llx.jnl", F.dir, 0ULL);
+	fd = open(path, O_WRONLY);
+	cr_assert_geq(fd, 0, "%s", path);
+	cr_assert_eq(pwrite(fd, p, n, (off_t)pos), (ssize_t)n);
+	close(fd);
+}
+
+/*
+ * A record that no longer checks (a bit flipped on disk after the start)
+ * is passed over, logged and counted, and every record after it is
+ * offered: a sink loses the one record it cannot read, not the rest of
+ * the journal.
+ */
+Test(publish, a_record_that_does_not_check_is_skipped_not_the_rest)
+{
+	struct fake f = { { &fake_ops }, NULL, { 0 }, 0, 1 };
+	struct publish_sink_stats ps;
+	unsigned char flip = 0xff;
+	unsigned k = 0;
+
+	fx_open();
+	fake_add("kafka", &f);
+	/* record 20's payload: its checksum no longer matches */
+	corrupt(F.written[20] + JOURNAL_HDR, &flip, 1);
+	publish_start(F.p);
+	publish_pump(F.p);
+	cr_assert_eq(f.n, NREC - 1, "offered %u of %u", f.n, NREC - 1);
+	for (unsigned i = 0; i < NREC; i++)
+		if (i != 20)
+			cr_assert_eq(f.pos[k++], F.written[i], "record %u", i);
+	publish_sink_stats(F.p, 0, &ps);
+	cr_assert_eq(ps.skipped, 1);
+	cr_assert(publish_idle(F.p));
+	fx_close();
+}
+
+/*
+ * A length that cannot be (larger than a record may be) leaves no way to
+ * the next record of its segment: the pump goes on where the journal is
+ * written to next, and later records are offered.
+ */
+Test(publish, a_header_that_cannot_be_skips_to_what_comes_next)
+{
+	struct fake f = { { &fake_ops }, NULL, { 0 }, 0, 1 };
+	struct publish_sink_stats ps;
+	uint32_t len = UINT32_MAX;
+	uint64_t after[NREC];
+
+	fx_open();
+	fake_add("kafka", &f);
+	corrupt(F.written[20], &len, sizeof(len));
+	publish_start(F.p);
+	publish_pump(F.p);
+	cr_assert_eq(f.n, 20, "offered %u", f.n);
+	append(2000, after);
+	publish_pump(F.p);
+	cr_assert_eq(f.n, 20 + NREC, "offered %u", f.n);
+	cr_assert_eq(f.pos[20], after[0]);
+	publish_sink_stats(F.p, 0, &ps);
+	cr_assert_eq(ps.skipped, 1);
 	fx_close();
 }
