@@ -48,7 +48,12 @@
  *            files (cold).  Target: <= 3x.  The warm lines also give
  *            what the one pass over the journal takes without the engine
  *            (journal_open: the read and the CRC check the restore's
- *            replay rides on), the longest shard's.
+ *            replay rides on), the longest shard's.  After the warm
+ *            snapshot restore, a second baseline: the floor of a restore
+ *            that used the snapshot in place (its bytes checksummed, the
+ *            engine's hash maps and timers built for the same incidents,
+ *            nothing decoded), to say how far the engine's restore is from
+ *            the least any restore of this state does.
  *   tocsind  the same restart done by the daemon itself (the product as
  *            shipped: bench/pb_tocsind, $TOCSIN_BUILD/tocsind, default
  *            build/default): a journal of N open incidents
@@ -76,6 +81,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -89,6 +95,8 @@
 #include "bench/pb_stats.h"
 #include "bench/pb_tocsind.h"
 #include "correlator/corr.h"
+#include "correlator/timerq.h"
+#include "correlator/u64map.h"
 #include "daemon/clock.h"
 #include "daemon/config.h"
 #include "daemon/journal.h"
@@ -1295,7 +1303,7 @@ snapshot_all(const struct config *cfg, const char *dir)
  */
 static void
 restart_once(const struct config *cfg, const char *dir, const char *what,
-    int cold)
+    int cold, double *read_s, double *restore_s)
 {
 	struct series rd = { .n = 0 }, rs = { .n = 0 };
 	struct corr_stats cs = { .raises = 0 };
@@ -1334,6 +1342,193 @@ restart_once(const struct config *cfg, const char *dir, const char *what,
 		    "%.3f s", temp, cs.live_incidents,
 		    pb_median(tchk, reps, NULL, NULL));
 	report(name, &rs, 0, med_wall(&rs) / med_wall(&rd), note);
+	if (read_s != NULL)
+		*read_s = med_wall(&rd);
+	if (restore_s != NULL)
+		*restore_s = med_wall(&rs);
+}
+
+/*
+ * ---- the floor of an in-place restore ----
+ * What a restore could not skip even if the engine used its snapshot in
+ * place, without decoding an incident (docs/benchmarks.md, "The floor of
+ * an in-place restore"): per shard, on a thread each as the restore runs,
+ * the snapshot file mapped and its every byte checksummed (a restore must
+ * know it is whole), then the engine's indexes built again for the
+ * incidents the restore found: each incident's number and site, each
+ * alarm's key, into hash maps sized for them at once (u64map_reserve +
+ * u64map_put_batch, as corr_engine_load does), and one timer per running
+ * SLA clock (timerq_add, nodes allocated together).  The keys are taken
+ * from the restored engines beforehand, not timed; in a snapshot used in
+ * place they would lie beside the bytes the checksum has just read.
+ */
+struct ifloor_shard {
+	char		 snap[1024];	/* its .snp file */
+	struct u64map_slot *incs, *sites, *alarms;
+	size_t		 nincs, nalarms;
+	int64_t		*deadlines;
+	size_t		 ndl;
+	size_t		 capi, capa, capd;
+	double		 crc_s;		/* out: the checksum's wall time */
+	pthread_t	 thread;
+};
+
+static void
+ifloor_collect(void *arg, const struct corr_incident *inc)
+{
+	struct ifloor_shard *f = arg;
+
+	if (f->nincs == f->capi) {
+		f->capi = f->capi ? f->capi * 2 : 1024;
+		f->incs = xreallocarray(f->incs, f->capi, sizeof(*f->incs));
+		f->sites = xreallocarray(f->sites, f->capi,
+		    sizeof(*f->sites));
+	}
+	f->incs[f->nincs] = (struct u64map_slot){ inc->num, (void *)inc };
+	f->sites[f->nincs] = (struct u64map_slot){ inc->site, (void *)inc };
+	f->nincs++;
+	for (uint32_t i = 0; i < inc->nalarms; i++) {
+		const struct corr_alarm *a = inc->alarms[i];
+
+		if (f->nalarms == f->capa) {
+			f->capa = f->capa ? f->capa * 2 : 1024;
+			f->alarms = xreallocarray(f->alarms, f->capa,
+			    sizeof(*f->alarms));
+		}
+		f->alarms[f->nalarms++] = (struct u64map_slot){
+		    (uint64_t)a->device << 16 | a->code, (void *)a };
+	}
+	if (!inc->has_sla)
+		return;
+	for (unsigned k = 0; k < SLA__NCLOCKS; k++) {
+		if (!timerq_pending(&inc->sla.clocks[k].tn))
+			continue;
+		if (f->ndl == f->capd) {
+			f->capd = f->capd ? f->capd * 2 : 1024;
+			f->deadlines = xreallocarray(f->deadlines, f->capd,
+			    sizeof(*f->deadlines));
+		}
+		f->deadlines[f->ndl++] = inc->sla.clocks[k].tn.deadline;
+	}
+}
+
+static void
+ifloor_snap(const char *path, void *arg)
+{
+	struct ifloor_shard *f = arg;
+
+	if (strstr(path, ".snp") != NULL)
+		snprintf(f->snap, sizeof(f->snap), "%s", path);
+}
+
+/* One shard's floor (a thread's): checksum, maps, timers; all freed. */
+static void *
+ifloor_run(void *arg)
+{
+	struct ifloor_shard *f = arg;
+	struct u64map incs, sites, alarms;
+	struct timerq tq;
+	struct timerq_node *nodes;
+	struct stat st;
+	volatile uint32_t crc;
+	void *m;
+	int fd;
+
+	if ((fd = open(f->snap, O_RDONLY)) < 0 || fstat(fd, &st) != 0)
+		die("open", f->snap);
+	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		die("mmap", f->snap);
+	f->crc_s = pb_wall_s();
+	crc = journal_crc32c(0, m, (size_t)st.st_size);
+	(void)crc;
+	f->crc_s = pb_wall_s() - f->crc_s;
+	u64map_init(&incs);
+	u64map_init(&sites);
+	u64map_init(&alarms);
+	u64map_reserve(&incs, f->nincs);
+	u64map_reserve(&sites, f->nincs);
+	u64map_reserve(&alarms, f->nalarms);
+	u64map_put_batch(&incs, f->incs, f->nincs);
+	u64map_put_batch(&sites, f->sites, f->nincs);
+	u64map_put_batch(&alarms, f->alarms, f->nalarms);
+	nodes = xcalloc(f->ndl + 1, sizeof(*nodes));
+	timerq_init(&tq, f->ndl);
+	for (size_t i = 0; i < f->ndl; i++) {
+		timerq_node_init(&nodes[i]);
+		nodes[i].tie = i;
+		timerq_add(&tq, &nodes[i], f->deadlines[i]);
+	}
+	timerq_fini(&tq);
+	xfree(nodes);
+	u64map_fini(&incs);
+	u64map_fini(&sites);
+	u64map_fini(&alarms);
+	munmap(m, (size_t)st.st_size);
+	close(fd);
+	return NULL;
+}
+
+/*
+ * The floor beside the warm snapshot restore of dir (which holds a
+ * snapshot and nothing after it), reps times, with its restore's and its
+ * read's medians for the ratios.
+ */
+static void
+ifloor_phase(const struct config *cfg, const char *dir, double read_s,
+    double restore_s)
+{
+	struct store_config sc = daemon_store(cfg, STORE_FSYNC_BATCH);
+	struct ifloor_shard f[NSHARDS];
+	struct series s = { .n = 0 };
+	size_t nincs = 0, nalarms = 0, ndl = 0;
+	double tcrc[MAX_REPS];
+	struct meas m;
+	struct rig rg;
+	char sd[512], note[400];
+
+	memset(f, 0, sizeof(f));
+	rig_open(&rg, cfg, dir, &sc);
+	for (unsigned i = 0; i < NSHARDS; i++) {
+		shard_dir(sd, sizeof(sd), dir, i);
+		each_file(sd, ifloor_snap, &f[i]);
+		if (f[i].snap[0] == '\0')
+			die("floor", "a shard without a snapshot");
+		corr_engine_each(router_engine(rg.r, i), ifloor_collect,
+		    &f[i]);
+		nincs += f[i].nincs;
+		nalarms += f[i].nalarms;
+		ndl += f[i].ndl;
+	}
+	for (int r = 0; r < reps; r++) {
+		meas_begin(&m);
+		for (unsigned i = 0; i + 1 < NSHARDS; i++)
+			if (pthread_create(&f[i].thread, NULL, ifloor_run,
+			    &f[i]) != 0)
+				die("pthread_create", "floor");
+		(void)ifloor_run(&f[NSHARDS - 1]);
+		for (unsigned i = 0; i + 1 < NSHARDS; i++)
+			pthread_join(f[i].thread, NULL);
+		meas_end(&m);
+		series_add(&s, &m);
+		tcrc[r] = 0;
+		for (unsigned i = 0; i < NSHARDS; i++)
+			if (f[i].crc_s > tcrc[r])
+				tcrc[r] = f[i].crc_s;
+	}
+	rig_free(&rg);
+	snprintf(note, sizeof(note), "x the warm read's time; %zu incidents, "
+	    "%zu alarm keys, %zu timers; the checksum alone (longest shard) "
+	    "%.3f s; the restore is %.1fx this floor", nincs, nalarms, ndl,
+	    pb_median(tcrc, reps, NULL, NULL), restore_s / med_wall(&s));
+	report("floor: in place, snapshot", &s, 0, med_wall(&s) / read_s,
+	    note);
+	for (unsigned i = 0; i < NSHARDS; i++) {
+		xfree(f[i].incs);
+		xfree(f[i].sites);
+		xfree(f[i].alarms);
+		xfree(f[i].deadlines);
+	}
 }
 
 /*
@@ -1363,14 +1558,17 @@ static void
 restart_phase(const struct config *cfg, const char *dir,
     const struct pair *pairs, size_t npairs, size_t nopen)
 {
+	double rd, rs;
+
 	raised_journal(cfg, dir, pairs, npairs, nopen, T0);
 	report_header("restart: the shards restored at once, a thread each, "
 	    "as tocsind starts");
-	restart_once(cfg, dir, "journal", 0);
-	restart_once(cfg, dir, "journal", 1);
+	restart_once(cfg, dir, "journal", 0, NULL, NULL);
+	restart_once(cfg, dir, "journal", 1, NULL, NULL);
 	snapshot_all(cfg, dir);
-	restart_once(cfg, dir, "snapshot", 0);
-	restart_once(cfg, dir, "snapshot", 1);
+	restart_once(cfg, dir, "snapshot", 0, &rd, &rs);
+	ifloor_phase(cfg, dir, rd, rs);
+	restart_once(cfg, dir, "snapshot", 1, NULL, NULL);
 }
 
 /* ---- tocsind's own restart ---- */
