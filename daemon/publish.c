@@ -136,6 +136,18 @@ host_resync(void *arg)
 
 /* ---- pumping ---- */
 
+/* A record the sink is not offered: with nothing in flight, the sink's
+ * position moves past it. */
+static void
+pub_pass(struct pub_reader *r, uint64_t pos)
+{
+	if (r->n == 0) {
+		r->done = pos;
+		r->has_done = 1;
+		r->dirty = 1;
+	}
+}
+
 /*
  * Offers up to PUBLISH_TURN records of one shard to one sink: 1 when it
  * stopped with more to offer, 0 when it caught up or the sink is blocked.
@@ -162,7 +174,8 @@ publish_turn(struct publish *p, struct pub_slot *s, unsigned shard)
 			    rec.next);
 			s->skipped++;
 			journal_reader_seek(r->rd, rec.next);
-			goto past;
+			pub_pass(r, rec.pos);
+			continue;
 		}
 		if (rc <= 0) {
 			if (rc < 0) {
@@ -183,13 +196,7 @@ publish_turn(struct publish *p, struct pub_slot *s, unsigned shard)
 				    s->name, shard, rec.pos);
 				s->skipped++;
 			}
-past:
-			/* nothing in flight: the position moves past it */
-			if (r->n == 0) {
-				r->done = rec.pos;
-				r->has_done = 1;
-				r->dirty = 1;
-			}
+			pub_pass(r, rec.pos);
 			continue;
 		}
 		fifo_push(r, rec.pos);
