@@ -1364,51 +1364,41 @@ restart_once(const struct config *cfg, const char *dir, const char *what,
  */
 struct ifloor_shard {
 	char		 snap[1024];	/* its .snp file */
-	struct u64map_slot *incs, *sites, *alarms;
+	struct u64map_slot *incs, *sites, *alarms;	/* NULL: counting */
 	size_t		 nincs, nalarms;
 	int64_t		*deadlines;
 	size_t		 ndl;
-	size_t		 capi, capa, capd;
 	double		 crc_s;		/* out: the checksum's wall time */
 	pthread_t	 thread;
 };
 
+/* corr_engine_each()'s: counts what there is, or fills what was made. */
 static void
 ifloor_collect(void *arg, const struct corr_incident *inc)
 {
 	struct ifloor_shard *f = arg;
+	int fill = f->incs != NULL;
 
-	if (f->nincs == f->capi) {
-		f->capi = f->capi ? f->capi * 2 : 1024;
-		f->incs = xreallocarray(f->incs, f->capi, sizeof(*f->incs));
-		f->sites = xreallocarray(f->sites, f->capi,
-		    sizeof(*f->sites));
+	if (fill) {
+		f->incs[f->nincs] = (struct u64map_slot){ inc->num,
+		    (void *)inc };
+		f->sites[f->nincs] = (struct u64map_slot){ inc->site,
+		    (void *)inc };
 	}
-	f->incs[f->nincs] = (struct u64map_slot){ inc->num, (void *)inc };
-	f->sites[f->nincs] = (struct u64map_slot){ inc->site, (void *)inc };
 	f->nincs++;
-	for (uint32_t i = 0; i < inc->nalarms; i++) {
+	for (uint32_t i = 0; i < inc->nalarms; i++, f->nalarms++) {
 		const struct corr_alarm *a = inc->alarms[i];
 
-		if (f->nalarms == f->capa) {
-			f->capa = f->capa ? f->capa * 2 : 1024;
-			f->alarms = xreallocarray(f->alarms, f->capa,
-			    sizeof(*f->alarms));
-		}
-		f->alarms[f->nalarms++] = (struct u64map_slot){
-		    (uint64_t)a->device << 16 | a->code, (void *)a };
+		if (fill)
+			f->alarms[f->nalarms] = (struct u64map_slot){
+			    (uint64_t)a->device << 16 | a->code, (void *)a };
 	}
-	if (!inc->has_sla)
-		return;
-	for (unsigned k = 0; k < SLA__NCLOCKS; k++) {
+	for (unsigned k = 0; inc->has_sla && k < SLA__NCLOCKS; k++) {
 		if (!timerq_pending(&inc->sla.clocks[k].tn))
 			continue;
-		if (f->ndl == f->capd) {
-			f->capd = f->capd ? f->capd * 2 : 1024;
-			f->deadlines = xreallocarray(f->deadlines, f->capd,
-			    sizeof(*f->deadlines));
-		}
-		f->deadlines[f->ndl++] = inc->sla.clocks[k].tn.deadline;
+		if (fill)
+			f->deadlines[f->ndl] = inc->sla.clocks[k].tn.deadline;
+		f->ndl++;
 	}
 }
 
@@ -1494,6 +1484,14 @@ ifloor_phase(const struct config *cfg, const char *dir, double read_s,
 		each_file(sd, ifloor_snap, &f[i]);
 		if (f[i].snap[0] == '\0')
 			die("floor", "a shard without a snapshot");
+		corr_engine_each(router_engine(rg.r, i), ifloor_collect,
+		    &f[i]);
+		f[i].incs = xcalloc(f[i].nincs + 1, sizeof(*f[i].incs));
+		f[i].sites = xcalloc(f[i].nincs + 1, sizeof(*f[i].sites));
+		f[i].alarms = xcalloc(f[i].nalarms + 1, sizeof(*f[i].alarms));
+		f[i].deadlines = xcalloc(f[i].ndl + 1,
+		    sizeof(*f[i].deadlines));
+		f[i].nincs = f[i].nalarms = f[i].ndl = 0;
 		corr_engine_each(router_engine(rg.r, i), ifloor_collect,
 		    &f[i]);
 		nincs += f[i].nincs;
