@@ -1300,12 +1300,23 @@ journal_fill(struct journal_reader *r, uint64_t pos, size_t n, uint64_t lim)
 	return (size_t)got >= n ? 0 : -ENODATA;
 }
 
+/* -EBADMSG for the record at pos, and where reading may go on past it
+ * (journal_read()'s answer). */
+static int
+journal_bad(struct journal_rec *rec, uint64_t pos, uint64_t next)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->pos = pos;
+	rec->next = next;
+	return -EBADMSG;
+}
+
 int
 journal_read(struct journal_reader *r, uint64_t limit,
     struct journal_rec *rec)
 {
 	const unsigned char *h;
-	uint64_t base, end, lim;
+	uint64_t base, end, lim, next;
 	uint32_t len;
 	int rc;
 
@@ -1342,28 +1353,23 @@ journal_read(struct journal_reader *r, uint64_t limit,
 		return rc == -ENODATA ? 0 : rc;
 	h = (const unsigned char *)r->at + (r->pos - r->bufpos);
 	len = journal_hdr_len(h);
-	/* past a bad record: its end, or where the next segment begins */
-	rec->pos = r->pos;
-	rec->next = end != UINT64_MAX ? end : limit;
-	rec->p = NULL;
-	rec->n = 0;
-	rec->type = h[8];
 	if (len > JOURNAL_REC_MAX ||
 	    (end != UINT64_MAX && len > end - r->pos - JOURNAL_HDR))
-		return -EBADMSG;	/* a length no record has */
+		/* a length no record has: on where the next segment begins */
+		return journal_bad(rec, r->pos, end != UINT64_MAX ? end :
+		    limit);
 	if ((rc = journal_fill(r, r->pos, JOURNAL_HDR + (size_t)len, lim)) < 0)
 		return rc == -ENODATA ? 0 : rc;
 	h = (const unsigned char *)r->at + (r->pos - r->bufpos);
-	rec->next = r->pos + JOURNAL_HDR + len;
-	if (r->trust && r->pos >= r->j->chk_from &&
-	    r->pos + JOURNAL_HDR + len <= r->j->chk_to) {
+	next = r->pos + JOURNAL_HDR + len;
+	if (r->trust && r->pos >= r->j->chk_from && next <= r->j->chk_to) {
 		/* journal_open() checked it: its CRC once is enough */
 		if (h[9] != 0 || h[10] != 0 || h[11] != 0)
-			return -EBADMSG;
-	} else if ((rc = journal_hdr_check(h, h + JOURNAL_HDR)) < 0)
-		return rc;
+			return journal_bad(rec, r->pos, next);
+	} else if (journal_hdr_check(h, h + JOURNAL_HDR) < 0)
+		return journal_bad(rec, r->pos, next);
 	rec->pos = r->pos;
-	rec->next = r->pos + JOURNAL_HDR + len;
+	rec->next = next;
 	rec->type = h[8];
 	rec->p = h + JOURNAL_HDR;
 	rec->n = len;
