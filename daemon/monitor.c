@@ -600,6 +600,9 @@ monitor_metrics_sse(const struct sse_stats *x, struct http_resp *rs)
 	monitor_one(rs, "tocsin_sse_resets_total", "counter", "Streams told "
 	    "`event: reset` (a Last-Event-ID that cannot be resumed "
 	    "exactly).", x->resets);
+	monitor_one(rs, "tocsin_sse_records_skipped_total", "counter",
+	    "Journal records a stream's catch-up passed over: they no longer "
+	    "check (each client that reads past one counts it).", x->skipped);
 	monitor_family(rs, "tocsin_sse_closed_total", "counter", "Event streams the "
 	    "server closed or refused, by reason.");
 	monitor_sample(rs, "tocsin_sse_closed_total", "reason", "slow", x->slow_closed);

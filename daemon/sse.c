@@ -25,7 +25,10 @@
  * The stream is a memory sink (publish_set_live): the pump offers it only
  * what is journaled after the start; what was durable at sse_start is
  * reached through the journal only.  A record that still lies before
- * front[] is skipped.
+ * front[] is skipped.  A record of the journal that no longer checks is
+ * passed over by a catch-up (counted, logged), unless it is the first one
+ * at a client's own id: that may be an id this server never gave, and
+ * the client is reset.
  *
  * Costs: an event costs a copy of its JSON into the tail and one frame
  * (id + JSON) per live client; a quick resume copies from the tail under
@@ -65,6 +68,9 @@ struct sse_client {
 	char		*buf;		/* frames [off, len) to write */
 	size_t		 off, len, cap;
 	uint64_t	*cur;		/* nshards: its id */
+	uint64_t	 told;		/* bit s: cur[s] is the client's own
+					 * (Last-Event-ID), no record read
+					 * there yet: it may not be one */
 	int		 mode;		/* SSE_LIVE ... */
 	/* CATCHUP, the HTTP thread's alone: a reader per shard, lazily */
 	struct journal_reader **rd;
@@ -280,6 +286,7 @@ client_reset(struct sse_client *c, const char *why)
 	client_add(c, "\n\n", 2);
 	free(js);
 	memcpy(c->cur, e->front, e->nshards * sizeof(*c->cur));
+	c->told = 0;
 	(void)client_idmark(c, "");
 	c->mode = SSE_LIVE;
 	e->st.resets++;
@@ -403,6 +410,7 @@ client_from_tail(struct sse_client *c)
 		if (c->cur[s] < e->front[s])
 			c->cur[s] = e->front[s];
 	client_readers_free(c);
+	c->told = 0;
 	c->mode = SSE_LIVE;
 	return 0;
 }
@@ -419,7 +427,7 @@ client_catchup(struct sse_client *c, char *why, size_t whylen)
 {
 	struct sse *e = c->e;
 	size_t start = c->len - c->off;
-	uint64_t sent = 0;
+	uint64_t sent = 0, skipped = 0;
 	int rc = 0;
 
 	if (c->rd == NULL)
@@ -443,6 +451,19 @@ client_catchup(struct sse_client *c, char *why, size_t whylen)
 		while (c->len - c->off - start < SSE_CATCHUP_TURN) {
 			if ((k = journal_read(c->rd[s], limit, &rec)) == 0)
 				break;
+			if (k == -EBADMSG && !(c->told >> s & 1)) {
+				/* a record that no longer checks at a place
+				 * reached from a record read before: lost to
+				 * this client alone, not the rest */
+				log_warnx("sse: shard %u record at %" PRIu64
+				    " does not check (checksum or header); "
+				    "skipped, reading on at %" PRIu64, s,
+				    rec.pos, rec.next);
+				skipped++;
+				c->cur[s] = rec.next;
+				journal_reader_seek(c->rd[s], rec.next);
+				continue;
+			}
 			if (k < 0) {
 				snprintf(why, whylen, "shard %u's journal does "
 				    "not read at %" PRIu64 " (%s): not a "
@@ -454,6 +475,7 @@ client_catchup(struct sse_client *c, char *why, size_t whylen)
 			}
 			/* past every record, inputs too: the id stays exact */
 			c->cur[s] = rec.next;
+			c->told &= ~(1ULL << s);
 			if (rec.type != STORE_EVENT || store_pub_rec(&rec, s,
 			    &pr, &e->spans) != 1)
 				continue;
@@ -469,6 +491,7 @@ client_catchup(struct sse_client *c, char *why, size_t whylen)
 	}
 	pthread_mutex_lock(&e->mu);
 	e->st.events += sent;
+	e->st.skipped += skipped;
 	pthread_mutex_unlock(&e->mu);
 	return rc;
 }
@@ -537,6 +560,7 @@ sse_client_open(struct sse *e, const char *last_id, struct sse_client **out)
 		goto done;
 	}
 	memcpy(c->cur, v, e->nshards * sizeof(*c->cur));
+	c->told = e->nshards < 64 ? (1ULL << e->nshards) - 1 : UINT64_MAX;
 	if (client_from_tail(c) == 0) {
 		e->st.resumed_tail++;
 	} else {

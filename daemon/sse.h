@@ -60,6 +60,8 @@ struct sse_stats {
 	uint64_t	 refused;	/* over http.max_streams: 503 */
 	uint64_t	 events;	/* incident events queued to clients */
 	uint64_t	 resets;	/* `event: reset` sent */
+	uint64_t	 skipped;	/* records a catch-up passed over:
+					 * they no longer check */
 	uint64_t	 slow_closed;	/* closed: fell SSE_CLIENT_BUF behind */
 	uint64_t	 resumed_tail;	/* resumes served from memory */
 	uint64_t	 resumed_journal; /* resumes that read the journal */
