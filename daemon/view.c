@@ -97,6 +97,7 @@ struct view_dump {
 
 struct view {
 	struct pub_sink	 base;		/* first: the sink */
+	struct pub_sink	 fill;		/* view_fill_sink()'s */
 	struct pub_host	 host;
 	const struct fleet *fleet;
 	const char	**custs;	/* the fleet's customer ids, sorted */
@@ -430,11 +431,10 @@ view_dump_end(struct view *v, const struct pub_rec *r)
 	xfree(stale);
 }
 
-static int
-view_offer(struct pub_sink *s, const struct pub_rec *r)
+/* Takes one record: the sinks' offer, without the report of it done. */
+static void
+view_take(struct view *v, const struct pub_rec *r)
 {
-	struct view *v = container_of(s, struct view, base);
-
 	switch (r->kind) {
 	case PUB_EVENT:
 	case PUB_STATE:
@@ -458,8 +458,23 @@ view_offer(struct pub_sink *s, const struct pub_rec *r)
 	default:
 		break;
 	}
+}
+
+static int
+view_offer(struct pub_sink *s, const struct pub_rec *r)
+{
+	struct view *v = container_of(s, struct view, base);
+
+	view_take(v, r);
 	if (v->host.done != NULL)	/* a correlator's: no journal */
 		v->host.done(v->host.arg, r->shard, r->pos);
+	return 0;
+}
+
+static int
+view_fill_offer(struct pub_sink *s, const struct pub_rec *r)
+{
+	view_take(container_of(s, struct view, fill), r);
 	return 0;
 }
 
@@ -480,6 +495,13 @@ view_close(struct pub_sink *s, int timeout_ms)
 static const struct pub_ops view_ops = {
 	.name = "view",
 	.offer = view_offer,
+	.healthy = view_healthy,
+	.close = view_close,
+};
+
+static const struct pub_ops view_fill_ops = {
+	.name = "view",
+	.offer = view_fill_offer,
 	.healthy = view_healthy,
 	.close = view_close,
 };
@@ -977,6 +999,7 @@ view_new(const struct fleet *fleet)
 	struct view *v = xcalloc(1, sizeof(*v));
 
 	v->base.ops = &view_ops;
+	v->fill.ops = &view_fill_ops;
 	v->fleet = fleet;
 	v->ncusts = view_customers(fleet, &v->custs);
 	u64map_init(&v->map);
@@ -1005,6 +1028,12 @@ view_sink(struct view *v, const struct pub_host *host)
 {
 	v->host = *host;
 	return &v->base;
+}
+
+struct pub_sink *
+view_fill_sink(struct view *v)
+{
+	return &v->fill;
 }
 
 size_t

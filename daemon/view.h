@@ -55,6 +55,14 @@ void	 view_set_fleet(struct view *v, const struct fleet *fleet);
  * view_free.  Call before the pump starts.
  */
 struct pub_sink *view_sink(struct view *v, const struct pub_host *host);
+/*
+ * The same sink for the start's fill from the engines (store_dump_sink),
+ * reporting nothing done to anyone: a memory sink's readers start at each
+ * journal's end (publish_start), so the fill's records are none of the
+ * pump's business, and the fill may run on a thread of its own while the
+ * daemon sets up the rest (daemon/live).  Valid until view_free.
+ */
+struct pub_sink *view_fill_sink(struct view *v);
 /* Fills out[0, VIEW_NROUTES) with the routes; returns VIEW_NROUTES. */
 size_t	 view_routes(struct view *v, struct http_route *out);
 /* 1 if the incident with this id is live (open) in the view (any
