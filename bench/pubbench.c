@@ -53,7 +53,10 @@
  *            that used the snapshot in place (its bytes checksummed, the
  *            engine's hash maps and timers built for the same incidents,
  *            nothing decoded), to say how far the engine's restore is from
- *            the least any restore of this state does.
+ *            the least any restore of this state does; and a third: that
+ *            floor plus every block the restored engines hold for their
+ *            incidents allocated and written (the least a restore that
+ *            builds the engine's objects does).
  *   tocsind  the same restart done by the daemon itself (the product as
  *            shipped: bench/pb_tocsind, $TOCSIN_BUILD/tocsind, default
  *            build/default): a journal of N open incidents
