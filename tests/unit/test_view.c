@@ -90,6 +90,21 @@ struct inc {
 };
 
 static uint64_t P = 1;		/* journal positions */
+static int Fill;		/* offer through view_fill_sink(): no done */
+
+/* The sink offer() and offer_kind() go through; checks what it reports. */
+static void
+offer_rec(const struct pub_rec *r)
+{
+	struct pub_sink *s = Fill ? view_fill_sink(V) : view_sink(V, &H);
+	unsigned was = ndone;
+
+	cr_assert_eq(s->ops->offer(s, r), 0);
+	if (Fill)
+		cr_assert_eq(ndone, was, "the fill's sink reported done");
+	else
+		cr_assert_eq(done_pos[r->shard], r->pos, "done at once");
+}
 
 /*
  * Offers one record of kind for in, seq, with nsteps steps named
@@ -151,8 +166,7 @@ offer(uint8_t kind, const struct inc *in, uint64_t seq, unsigned nsteps,
 	r.jsonlen = n;
 	r.steps = sp;
 	r.nsteps = nsteps;
-	cr_assert_eq(view_sink(V, &H)->ops->offer(view_sink(V, &H), &r), 0);
-	cr_assert_eq(done_pos[in->shard], r.pos, "done at once");
+	offer_rec(&r);
 }
 
 static void
@@ -164,8 +178,7 @@ offer_kind(uint8_t kind, unsigned shard)
 	r.pos = P++;
 	r.shard = shard;
 	r.kind = kind;
-	cr_assert_eq(view_sink(V, &H)->ops->offer(view_sink(V, &H), &r), 0);
-	cr_assert_eq(done_pos[shard], r.pos, "done at once");
+	offer_rec(&r);
 }
 
 /* GET url through the routes: the status, the body parsed into *out. */
@@ -471,6 +484,35 @@ Test(view, whole_once_every_shard_ended_a_dump)
 	cr_expect(view_whole(V, 2));
 	offer_kind(PUB_DUMP_BEGIN, 0);		/* a later dump: still whole */
 	cr_expect(view_whole(V, 2));
+}
+
+/*
+ * The start's fill (daemon/live, on a thread of its own) goes through
+ * view_fill_sink(): the same view, and nothing reported done to the pump,
+ * whose reader for the view starts at the journal's end; the ordinary
+ * sink, after it, still reports.
+ */
+Test(view, the_fill_sink_fills_the_same_view_and_reports_nothing)
+{
+	char b[256];
+
+	Fill = 1;
+	offer_kind(PUB_DUMP_BEGIN, 0);
+	offer(PUB_STATE, &I1, 2, 3, 1);
+	offer(PUB_STATE, &I3, 5, 1, 1);
+	offer_kind(PUB_DUMP_END, 0);
+	offer_kind(PUB_DUMP_BEGIN, 1);
+	offer(PUB_STATE, &I2, 4, 2, 1);
+	offer_kind(PUB_DUMP_END, 1);
+	Fill = 0;
+	cr_expect_eq(ndone, 0);
+	cr_expect(view_whole(V, 2));
+	cr_expect_eq(view_count(V), 3);
+	cr_expect_str_eq(timeline("INC-0-1", b, sizeof(b), NULL), "2.0,2.1,2.2");
+	offer(PUB_EVENT, &I1, 3, 1, 1);		/* the pump's, after it */
+	cr_expect_eq(ndone, 1);
+	cr_expect_str_eq(timeline("INC-0-1", b, sizeof(b), NULL),
+	    "2.0,2.1,2.2,3.0");
 }
 
 Test(view, a_timeline_heard_from_the_middle_is_incomplete_until_a_dump)
