@@ -168,7 +168,6 @@ struct live {
 	struct stats	*stats;		/* copies for the HTTP thread */
 	struct monitor	*monitor;	/* /healthz, /readyz, /metrics */
 	struct view	*view;		/* the incident read API */
-	struct pub_sink	*vsink;		/* its sink (publish owns it) */
 	pthread_t	 filler;	/* the start's fill (live_fill_begin) */
 	int		 filling;	/* ... runs: join it */
 	struct sse	*sse;		/* GET /api/v1/events */
@@ -1745,8 +1744,8 @@ live_run(struct config *cfg, const struct live_opts *opts)
 		goto err_router;
 	}
 	publish_set_live(lv.pub, fidx);	/* whole again: live_fill_view */
-	lv.vsink = view_sink(lv.view, publish_host(lv.pub, fidx));
-	publish_attach(lv.pub, fidx, lv.vsink);
+	publish_attach(lv.pub, fidx, view_sink(lv.view, publish_host(lv.pub,
+	    fidx)));
 	/* the event stream: live from what is durable now, the rest from
 	 * the journals */
 	if ((fidx = publish_add(lv.pub, "sse")) < 0) {
