@@ -1367,10 +1367,11 @@ restart_once(const struct config *cfg, const char *dir, const char *what,
  *
  * And the floor of a restore that builds its objects, as this engine's
  * does (the "materialized" line): the same, plus every block the restored
- * engine holds for its incidents (each incident, its alarms and their
- * array, its timeline's array, every string it owns, its chronic and link
- * arrays: the sizes taken from the restored engines) allocated and every
- * byte of it written, copied from the snapshot's bytes.  No decoding, no
+ * engine holds for its incidents (each incident, its alarms, their flap
+ * rings and their array, its timeline's array, every string it owns, its
+ * chronic and link arrays: the sizes taken from the restored engines)
+ * allocated and every byte of it written, copied from the snapshot's
+ * bytes.  No decoding, no
  * check, no pointer set: what any restore that materializes the same
  * objects must at least do.  The blocks are freed after the clock stops
  * (a restore keeps them).
@@ -1384,6 +1385,7 @@ struct ifloor_shard {
 	uint32_t	*blocks;	/* the engine's blocks' sizes */
 	size_t		 nblocks;
 	uint64_t	 bytes;		/* their sum */
+	unsigned	 flap_cycles;	/* an alarm's flap ring's length */
 	int		 materialize;	/* this run builds the blocks too */
 	void		**objs;		/* out: the blocks built */
 	double		 crc_s;		/* out: the checksum's wall time */
@@ -1419,8 +1421,12 @@ ifloor_blocks(struct ifloor_shard *f, const struct corr_incident *inc)
 	ifloor_str(f, inc->planned_reason);
 	ifloor_str(f, inc->customer);
 	ifloor_block(f, (size_t)inc->capalarms * sizeof(*inc->alarms));
-	for (uint32_t i = 0; i < inc->nalarms; i++)
+	for (uint32_t i = 0; i < inc->nalarms; i++) {
 		ifloor_block(f, sizeof(*inc->alarms[i]));
+		if (inc->alarms[i]->flap != NULL)
+			ifloor_block(f, f->flap_cycles *
+			    sizeof(*inc->alarms[i]->flap));
+	}
 	ifloor_block(f, (size_t)inc->capsteps * sizeof(*inc->steps));
 	for (uint32_t i = 0; i < inc->nsteps; i++) {
 		const struct corr_step *st = &inc->steps[i];
@@ -1529,11 +1535,6 @@ ifloor_run(void *arg)
 }
 
 /*
- * The floor beside the warm snapshot restore of dir (which holds a
- * snapshot and nothing after it), reps times, with its restore's and its
- * read's medians for the ratios.
- */
-/*
  * The floor's reps on every shard at once (materialize: the blocks too,
  * freed after each run's clock stops): its series, and in crc_s the
  * checksum's median (longest shard).
@@ -1569,6 +1570,11 @@ ifloor_reps(struct ifloor_shard *f, int materialize, struct series *s,
 	*crc_s = pb_median(tcrc, reps, NULL, NULL);
 }
 
+/*
+ * The floor beside the warm snapshot restore of dir (which holds a
+ * snapshot and nothing after it), reps times, with its restore's and its
+ * read's medians for the ratios.
+ */
 static void
 ifloor_phase(const struct config *cfg, const char *dir, double read_s,
     double restore_s)
@@ -1589,6 +1595,7 @@ ifloor_phase(const struct config *cfg, const char *dir, double read_s,
 		each_file(sd, ifloor_snap, &f[i]);
 		if (f[i].snap[0] == '\0')
 			die("floor", "a shard without a snapshot");
+		f[i].flap_cycles = cfg->correlation.flap_cycles;
 		corr_engine_each(router_engine(rg.r, i), ifloor_collect,
 		    &f[i]);
 		f[i].incs = xcalloc(f[i].nincs + 1, sizeof(*f[i].incs));
