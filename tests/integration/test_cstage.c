@@ -9,6 +9,11 @@
  * byte, what `tocsind --replay --shard p` of each partition gives: no
  * event lost, none doubled, and every engine rebuilt from tocsin.changelog
  * exactly as it was at its last commit.  The rebuild time is printed.
+ * Tocsind correlators (daemon.role: correlator) run the same storm on 6
+ * partitions, some killed, with and without a redis-server they all
+ * write to; that one is read back with hiredis as a NOC screen reads it
+ * and must equal the replays' open incidents (redis_diff), also after it
+ * was stopped or frozen for 30 s.
  *
  * The correlators are child processes (fork before any librdkafka thread
  * of the test's own); every wait is bounded.  Skipped, saying so, without
@@ -19,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
@@ -730,9 +737,13 @@ struct inst {
 /*
  * tocsind -c <dir>/<name>.yaml: head (its daemon, kafka and http
  * sections), then the fleet (fleet_body); stdout and stderr to
- * <dir>/<name>.log.
+ * <dir>/<name>.log.  Its PID is kept in spawned[] for a .fini that kills
+ * what a failed test left running.
  */
 static const char *fleet_body;
+static pid_t spawned[8];
+static int nspawned;
+static int rport;		/* the correlators' redis-server, or 0: none */
 
 static void
 inst_spawn(struct inst *in, const char *name, const char *head)
@@ -749,6 +760,9 @@ inst_spawn(struct inst *in, const char *name, const char *head)
 	fclose(fp);
 	in->pid = fork();
 	cr_assert_geq(in->pid, 0);
+	if (in->pid > 0 && nspawned < (int)(sizeof(spawned) /
+	    sizeof(spawned[0])))
+		spawned[nspawned++] = in->pid;
 	if (in->pid == 0) {
 		int fd = open(in->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
@@ -763,21 +777,27 @@ inst_spawn(struct inst *in, const char *name, const char *head)
 }
 
 /* A correlator: role correlator, client and transactional.id name, HTTP
- * on port (0: none). */
+ * on port (0: none); the redis section of a user's config when rport is
+ * set (docs/configuration.md: every setting but the port its default). */
 static void
 inst_start(struct inst *in, const char *name, int port)
 {
 	char head[1024];
+	int n;
 
 	in->port = port;
-	snprintf(head, sizeof(head), "daemon: {role: correlator, shards: %d, "
-	    "state_dir: %s/state, log_level: info}\n"
+	n = snprintf(head, sizeof(head), "daemon: {role: correlator, shards: "
+	    "%d, state_dir: %s/state, log_level: info}\n"
 	    "kafka:\n  brokers: \"%s\"\n  alarms: tocsin.alarms\n"
 	    "  client_id: %s\n  properties:\n"
 	    "    consumer.session.timeout.ms: \"6000\"\n"
 	    "    consumer.heartbeat.interval.ms: \"500\"\n"
 	    "http: {enabled: %s, listen: \"127.0.0.1:%d\"}\n", P, dir,
 	    bootstrap, name, port > 0 ? "true" : "false", port);
+	if (rport > 0)
+		n += snprintf(head + n, sizeof(head) - (size_t)n, "redis: "
+		    "{enabled: true, port: %d}\n", rport);
+	cr_assert_lt(n, (int)sizeof(head));
 	inst_spawn(in, name, head);
 }
 
@@ -812,24 +832,25 @@ inst_rebuilds(const struct inst *in)
 }
 
 /*
- * SIGTERM to the live ones of in[0..4), each to exit 0 (60 s); every
+ * SIGTERM to the live ones of in[0..n), each to exit 0 (60 s); every
  * instance's rebuilds printed, and with need_rebuilds at least one each.
  */
 static void
-stop_alive(const struct inst in[4], const int alive[4], int need_rebuilds)
+stop_alive(const struct inst *in, const int *alive, int n,
+    int need_rebuilds)
 {
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < n; i++)
 		if (alive[i])
 			cr_assert_eq(kill(in[i].pid, SIGTERM), 0);
-	for (int i = 0; i < 4; i++) {
-		int n;
+	for (int i = 0; i < n; i++) {
+		int k;
 
 		if (alive[i])
 			cr_assert_eq(ktxnfix_wait(in[i].pid, 60000), 0,
 			    "%s's exit", in[i].name);
-		n = inst_rebuilds(&in[i]);
+		k = inst_rebuilds(&in[i]);
 		if (need_rebuilds)
-			cr_assert_gt(n, 0, "%s rebuilt nothing", in[i].name);
+			cr_assert_gt(k, 0, "%s rebuilt nothing", in[i].name);
 	}
 }
 
@@ -888,13 +909,40 @@ ctl_run(int port, const char *cmd, const char *arg, struct proc_result *pr)
 	cr_assert_eq(proc_run(argv, 20000, pr), 0);
 }
 
+/* Each incident's last event in the replays (want: id -> its events),
+ * parsed: id -> that event (a new reference). */
+static json_t *
+want_last(json_t *want)
+{
+	json_t *out = json_object(), *a, *ev;
+	const char *id;
+
+	json_object_foreach(want, id, a) {
+		ev = json_loads(json_string_value(json_array_get(a,
+		    json_array_size(a) - 1)), 0, NULL);
+		cr_assert_not_null(ev, "%s", id);
+		json_object_set_new(out, id, ev);
+	}
+	return out;
+}
+
+/* The incident's state in an event ("" when it has none). */
+static const char *
+ev_state(const json_t *ev)
+{
+	const char *s = json_string_value(json_object_get(json_object_get(ev,
+	    "incident"), "state"));
+
+	return s != NULL ? s : "";
+}
+
 /* The open incidents the replays end with in the partitions that
  * /healthz at port lists as owned: id -> its last event's seq. */
 static json_t *
 open_owned(int port, json_t *want)
 {
 	struct httpfix_resp r;
-	json_t *h, *parts, *x, *a, *out = json_object();
+	json_t *h, *parts, *x, *ev, *last, *out = json_object();
 	int owned[PMAX] = { 0 };
 	const char *id;
 	size_t i;
@@ -913,20 +961,17 @@ open_owned(int port, json_t *want)
 	cr_assert_gt(json_array_size(parts), 0, "%s", r.body);
 	json_decref(h);
 	httpfix_free(&r);
-	json_object_foreach(want, id, a) {
+	last = want_last(want);
+	json_object_foreach(last, id, ev) {
 		const char *dash = strchr(id, '-');
-		json_t *ev = json_loads(json_string_value(json_array_get(a,
-		    json_array_size(a) - 1)), 0, NULL);
-		const char *state = json_string_value(json_object_get(
-		    json_object_get(ev, "incident"), "state"));
 
 		cr_assert_not_null(dash);
-		cr_assert_not_null(state, "%s", id);
-		if (owned[atoi(dash + 1)] && strcmp(state, "closed") != 0)
+		cr_assert_str_neq(ev_state(ev), "", "%s", id);
+		if (owned[atoi(dash + 1)] && strcmp(ev_state(ev), "closed") != 0)
 			json_object_set_new(out, id, json_integer(
 			    json_integer_value(json_object_get(ev, "seq"))));
-		json_decref(ev);
 	}
+	json_decref(last);
 	return out;
 }
 
@@ -1049,6 +1094,375 @@ check_reads(int port, json_t *want)
 	json_decref(got);
 }
 
+/* ---- Redis, shared by every correlator (docs/scaleout.md, "Not built") ---- */
+
+#define RD_SHOW	5	/* differences of each kind shown */
+
+static pid_t redis_pid = -1;	/* the correlators' redis-server */
+
+/* The correlators' redis-server on rport (a free port the first time),
+ * no persistence: started again, it is empty; its stderr to dir/err. */
+static void
+redis_start(const char *err)
+{
+	if (rport == 0) {
+		rport = tenv_free_port("127.0.0.1");
+		cr_assert_gt(rport, 0);
+	}
+	redis_pid = pubfix_redis_start(dir, rport, err);
+	cr_assert_gt(redis_pid, 0);
+}
+
+/*
+ * .fini of the tests with Redis: the correlators a failed test left
+ * running, by PID (only a child not yet waited for: a PID already reaped
+ * may be someone else's now); redis-server, continued first if a test
+ * froze it; the broker.
+ */
+static void
+redis_fini(void)
+{
+	for (int i = 0; i < nspawned; i++) {
+		int st;
+
+		if (waitpid(spawned[i], &st, WNOHANG) == 0) {
+			(void)kill(spawned[i], SIGKILL);
+			(void)waitpid(spawned[i], &st, 0);
+		}
+	}
+	if (redis_pid > 0)
+		(void)kill(redis_pid, SIGCONT);
+	pubfix_stop(&redis_pid, SIGTERM);
+	broker_fini();
+}
+
+/* A connection to the correlators' Redis (10 s per reply), or NULL with
+ * why in err. */
+static redisContext *
+redis_connect(char *err, size_t len)
+{
+	const struct timeval ct = { 5, 0 }, rt = { 10, 0 };
+	redisContext *c = redisConnectWithTimeout("127.0.0.1", rport, ct);
+
+	if (c == NULL || c->err) {
+		snprintf(err, len, "cannot connect to 127.0.0.1:%d: %s", rport,
+		    c != NULL ? c->errstr : "out of memory");
+		redisFree(c);
+		return NULL;
+	}
+	(void)redisSetTimeout(c, rt);
+	return c;
+}
+
+/* A reply's text (NULL: nil, or not text). */
+static const char *
+rd_str(const redisReply *r)
+{
+	return r != NULL && (r->type == REDIS_REPLY_STRING ||
+	    r->type == REDIS_REPLY_STATUS) ? r->str : NULL;
+}
+
+/* One difference of a kind: counted in d[kind].n, the first RD_SHOW
+ * kept in d[kind].first (in the order kinds first appear). */
+__attribute__((format(printf, 3, 4)))
+static void
+rd_note(json_t *d, const char *kind, const char *fmt, ...)
+{
+	json_t *k = json_object_get(d, kind);
+	char buf[256];
+	va_list ap;
+
+	if (k == NULL) {
+		k = json_pack("{s:i, s:[]}", "n", 0, "first");
+		json_object_set_new(d, kind, k);
+	}
+	json_object_set_new(k, "n", json_integer(json_integer_value(
+	    json_object_get(k, "n")) + 1));
+	if (json_array_size(json_object_get(k, "first")) >= RD_SHOW)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	json_array_append_new(json_object_get(k, "first"), json_string(buf));
+}
+
+/*
+ * Redis as a NOC screen reads it, against the replays' last events (last:
+ * id -> its last event, every partition):
+ * - tocsin:incidents:open is exactly the ids open in the replays;
+ * - each open incident's hash is at the replay's last seq and state, and
+ *   its timeline list is as long as that event's timeline_len;
+ * - tocsin:deadlines holds open incidents only, each at its hash's
+ *   deadline, and every open incident whose hash has one;
+ * - each site hash has an inc:<id> field for exactly the site's open
+ *   incidents, at their states, and names one of them in incident and
+ *   state (or says ok when none is open).
+ * NULL when so, else what differs (malloc'd): per kind its count and
+ * the first RD_SHOW.  sum: what was compared, in a line.
+ */
+static char *
+redis_diff(json_t *last, char *sum, size_t sumlen)
+{
+	json_t *d = json_object(), *open = json_object(), *have = json_object();
+	json_t *dl = json_object(), *sites = json_object(), *ids, *ev, *s, *k;
+	redisContext *c;
+	redisReply *r;
+	const char *id, *site;
+	char *text = NULL, err[256];
+	size_t len = 0, i;
+	FILE *fp;
+
+	json_object_foreach(last, id, ev) {
+		site = json_string_value(json_object_get(json_object_get(ev,
+		    "incident"), "site"));
+		s = NULL;
+		if (site != NULL && site[0] != '\0' &&
+		    (s = json_object_get(sites, site)) == NULL) {
+			s = json_object();
+			json_object_set_new(sites, site, s);
+		}
+		if (strcmp(ev_state(ev), "closed") == 0)
+			continue;
+		json_object_set(open, id, ev);
+		if (s != NULL)
+			json_object_set_new(s, id, json_string(ev_state(ev)));
+	}
+	if ((c = redis_connect(err, sizeof(err))) == NULL) {
+		rd_note(d, "no answer", "%s", err);
+		goto out;
+	}
+	r = redisCommand(c, "ZRANGE tocsin:incidents:open 0 -1");
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+		rd_note(d, "no answer", "ZRANGE: %s", r != NULL ? r->str :
+		    c->errstr);
+		freeReplyObject(r);
+		redisFree(c);
+		goto out;
+	}
+	for (i = 0; i < r->elements; i++)
+		json_object_set_new(have, r->element[i]->str, json_true());
+	freeReplyObject(r);
+	r = redisCommand(c, "ZRANGE tocsin:deadlines 0 -1 WITHSCORES");
+	if (r != NULL && r->type == REDIS_REPLY_ARRAY)
+		for (i = 0; i + 1 < r->elements; i += 2)
+			json_object_set_new(dl, r->element[i]->str, json_real(
+			    strtod(r->element[i + 1]->str, NULL)));
+	freeReplyObject(r);
+
+	/* the open ids, of the replays and of Redis: hash and timeline */
+	ids = json_copy(open);
+	json_object_foreach(have, id, k)
+		if (json_object_get(ids, id) == NULL)
+			json_object_set_new(ids, id, json_null());
+	json_object_foreach(ids, id, ev) {
+		redisAppendCommand(c, "HMGET tocsin:incident:%s seq state "
+		    "deadline", id);
+		redisAppendCommand(c, "LLEN tocsin:incident:%s:timeline", id);
+	}
+	json_object_foreach(ids, id, ev) {
+		redisReply *h = NULL, *ll = NULL;
+		const char *seq = NULL, *st = NULL, *dead = NULL;
+		json_t *sc = json_object_get(dl, id);
+		long long wseq = json_integer_value(json_object_get(ev, "seq"));
+		long long wtl = json_integer_value(json_object_get(
+		    json_object_get(ev, "incident"), "timeline_len"));
+
+		if (redisGetReply(c, (void **)&h) != REDIS_OK ||
+		    redisGetReply(c, (void **)&ll) != REDIS_OK) {
+			rd_note(d, "no answer", "HMGET/LLEN: %s", c->errstr);
+			freeReplyObject(h);
+			break;
+		}
+		if (h->type == REDIS_REPLY_ARRAY && h->elements == 3) {
+			seq = rd_str(h->element[0]);
+			st = rd_str(h->element[1]);
+			dead = rd_str(h->element[2]);
+		}
+		if (json_is_null(ev)) {
+			ev = json_object_get(last, id);
+			rd_note(d, "in incidents:open, not open in the replays",
+			    "%s (hash seq %s %s; replay: %s)", id, seq ? seq :
+			    "-", st ? st : "-", ev == NULL ? "no such incident" :
+			    ev_state(ev));
+		} else {
+			if (json_object_get(have, id) == NULL)
+				rd_note(d, "open in the replays, not in "
+				    "incidents:open", "%s (seq %lld %s; hash "
+				    "seq %s)", id, wseq, ev_state(ev), seq ?
+				    seq : "-");
+			if (seq == NULL || st == NULL || atoll(seq) != wseq ||
+			    strcmp(st, ev_state(ev)) != 0)
+				rd_note(d, "hash not at the replay's last seq "
+				    "and state", "%s: hash seq %s %s, replay "
+				    "seq %lld %s", id, seq ? seq : "-", st ? st :
+				    "-", wseq, ev_state(ev));
+			if (ll->type != REDIS_REPLY_INTEGER ||
+			    ll->integer != wtl)
+				rd_note(d, "timeline not as long as the replay's",
+				    "%s: %lld steps, replay timeline_len %lld",
+				    id, ll->type == REDIS_REPLY_INTEGER ?
+				    ll->integer : -1, wtl);
+			if (dead != NULL && atoll(dead) != 0 && sc == NULL)
+				rd_note(d, "hash deadline, not in deadlines",
+				    "%s: deadline %s", id, dead);
+			if (sc != NULL && (dead == NULL ||
+			    json_real_value(sc) != strtod(dead, NULL)))
+				rd_note(d, "deadlines score is not the hash's",
+				    "%s: score %.0f, hash deadline %s", id,
+				    json_real_value(sc), dead ? dead : "-");
+		}
+		freeReplyObject(h);
+		freeReplyObject(ll);
+	}
+	json_decref(ids);
+	json_object_foreach(dl, id, k)
+		if (json_object_get(open, id) == NULL)
+			rd_note(d, "in deadlines, not open in the replays",
+			    "%s", id);
+
+	/* each site hash: its open incidents exactly */
+	json_object_foreach(sites, site, s)
+		redisAppendCommand(c, "HGETALL tocsin:site:%s", site);
+	json_object_foreach(sites, site, s) {
+		json_t *f = json_object();
+		const char *sst = NULL, *sinc = NULL, *v;
+
+		r = NULL;
+		if (redisGetReply(c, (void **)&r) != REDIS_OK ||
+		    r->type != REDIS_REPLY_ARRAY) {
+			rd_note(d, "no answer", "HGETALL site:%s: %s", site,
+			    r != NULL && r->str != NULL ? r->str : c->errstr);
+			freeReplyObject(r);
+			json_decref(f);
+			break;
+		}
+		for (i = 0; i + 1 < r->elements; i += 2) {
+			const char *fk = r->element[i]->str;
+
+			v = r->element[i + 1]->str;
+			if (strncmp(fk, "inc:", 4) == 0)
+				json_object_set_new(f, fk + 4, json_string(v));
+			else if (strcmp(fk, "state") == 0)
+				sst = v;
+			else if (strcmp(fk, "incident") == 0)
+				sinc = v;
+		}
+		json_object_foreach(f, id, k) {
+			json_t *w = json_object_get(s, id);
+
+			if (w == NULL)
+				rd_note(d, "site entry of an incident not "
+				    "open", "site:%s inc:%s %s", site, id,
+				    json_string_value(k));
+			else if (!json_equal(w, k))
+				rd_note(d, "site entry at another state",
+				    "site:%s inc:%s %s, replay %s", site, id,
+				    json_string_value(k), json_string_value(w));
+		}
+		json_object_foreach(s, id, k)
+			if (json_object_get(f, id) == NULL)
+				rd_note(d, "open incident without its site "
+				    "entry", "site:%s lacks inc:%s (%s)", site,
+				    id, json_string_value(k));
+		if (json_object_size(f) > 0 ? sinc == NULL || sst == NULL ||
+		    json_object_get(f, sinc) == NULL || strcmp(sst,
+		    json_string_value(json_object_get(f, sinc))) != 0 :
+		    r->elements > 0 && (sst == NULL || strcmp(sst, "ok") != 0))
+			rd_note(d, "site state naming no open incident",
+			    "site:%s state %s incident %s", site, sst ? sst :
+			    "-", sinc ? sinc : "-");
+		freeReplyObject(r);
+		json_decref(f);
+	}
+	redisFree(c);
+out:
+	snprintf(sum, sumlen, "%zu open in the replays; Redis: %zu in "
+	    "incidents:open, %zu in deadlines, %zu site hashes read",
+	    json_object_size(open), json_object_size(have),
+	    json_object_size(dl), json_object_size(sites));
+	if (json_object_size(d) > 0) {
+		const char *kind;
+
+		fp = open_memstream(&text, &len);
+		cr_assert_not_null(fp);
+		json_object_foreach(d, kind, k) {
+			json_t *x;
+
+			fprintf(fp, "\n  %s: %lld", kind, (long long)
+			    json_integer_value(json_object_get(k, "n")));
+			json_array_foreach(json_object_get(k, "first"), i, x)
+				fprintf(fp, "%s%s", i == 0 ? " (" : "; ",
+				    json_string_value(x));
+			fprintf(fp, "%s)", json_integer_value(json_object_get(k,
+			    "n")) > RD_SHOW ? "; ..." : "");
+		}
+		fclose(fp);
+	}
+	json_decref(d);
+	json_decref(open);
+	json_decref(have);
+	json_decref(dl);
+	json_decref(sites);
+	return text;
+}
+
+/* Each line of in's log that holds needle (any case): counted, the
+ * first max printed on stderr (a failure's evidence, shown without
+ * --verbose). */
+static int
+inst_grep(const struct inst *in, const char *needle, int max)
+{
+	char *log = tenv_read_file(in->log), *l, *save;
+	int k = 0;
+
+	for (l = strtok_r(log, "\n", &save); l != NULL;
+	    l = strtok_r(NULL, "\n", &save))
+		if (strcasestr(l, needle) != NULL && k++ < max)
+			fprintf(stderr, "cstage: %s: %s\n", in->name, l);
+	if (k > max)
+		fprintf(stderr, "cstage: %s: %d lines more with \"%s\"\n",
+		    in->name, k - max, needle);
+	free(log);
+	return k;
+}
+
+/*
+ * Waits (ms at most) until Redis equals the replays (want: id -> its
+ * events; redis_diff); fails otherwise with the difference, after the
+ * Redis lines of the logs of in[0..n) and what the server says of its
+ * clients and keys.  when: for the messages.
+ */
+static void
+check_redis(json_t *want, int ms, const struct inst *in, int n,
+    const char *when)
+{
+	json_t *last = want_last(want);
+	int64_t t0 = tenv_mono_ms();
+	char sum[256] = "", cmd[256], *diff, *out;
+
+	while ((diff = redis_diff(last, sum, sizeof(sum))) != NULL &&
+	    tenv_mono_ms() - t0 < ms) {
+		free(diff);
+		usleep(500000);
+	}
+	json_decref(last);
+	if (diff == NULL) {
+		cr_log_info("Redis %s: equal to the replays after %.1f s (%s)",
+		    when, (tenv_mono_ms() - t0) / 1000.0, sum);
+		return;
+	}
+	for (int i = 0; i < n; i++)
+		if (in[i].name[0] != '\0')
+			(void)inst_grep(&in[i], "redis", 40);
+	snprintf(cmd, sizeof(cmd), "redis-cli -p %d INFO clients | grep "
+	    "connected_clients; redis-cli -p %d DBSIZE", rport, rport);
+	out = pubfix_sh(cmd, 10000);
+	fprintf(stderr, "cstage: redis-server: %s\n", out);
+	free(out);
+	cr_assert_fail("Redis %s, still not the replays' after %d ms: %s;%s",
+	    when, ms, sum, diff);
+}
+
 /*
  * Three correlators (tocsind, daemon.role: correlator) share a
  * 6-partition tocsin.alarms; one is killed with SIGKILL while at work,
@@ -1059,9 +1473,11 @@ check_reads(int port, json_t *want)
  * one `role: all` instance with 6 shards makes of those records).  The
  * first one answers /metrics (owned partitions, rebuild time, changelog
  * lag) and /api/v1/cluster (the group's members and what each owns).
+ * With redis, every one also writes to one redis-server, checked after
+ * the storm and after the stop.
  */
-Test(cstage, three_correlators_two_killed_one_added_equal_a_replay,
-    .fini = broker_fini, .timeout = 600)
+static void
+three_correlators(const char *name, int redis)
 {
 	struct config *cfg;
 	char path[PMAX][256];
@@ -1071,9 +1487,11 @@ Test(cstage, three_correlators_two_killed_one_added_equal_a_replay,
 	int total, have, port;
 
 	P = 6;
-	if ((total = setup("cstage3", path, &cfg, want)) < 0)
+	if ((total = setup(name, path, &cfg, want)) < 0)
 		return;
 	fleet_from_config();
+	if (redis)
+		redis_start("redis.err");
 	port = tenv_free_port("127.0.0.1");
 	cr_assert_gt(port, 0);
 	inst_start(&in[0], "corr1", port);
@@ -1163,18 +1581,45 @@ Test(cstage, three_correlators_two_killed_one_added_equal_a_replay,
 		    strstr(cl, "corr4 [") != NULL, "%s", pr.out);
 		proc_result_free(&pr);
 	}
+	if (redis)
+		check_redis(want, 30000, in, 4, "after the storm");
 
 	{
 		const int alive[4] = { 1, 0, 0, 1 };
 
-		stop_alive(in, alive, 1);
+		stop_alive(in, alive, 4, 1);
 	}
+	/* a correlator that stops leaves its partitions' incidents in
+	 * Redis: no empty dump at a revocation */
+	if (redis)
+		check_redis(want, 5000, in, 4, "with every correlator stopped");
 	cr_assert_eq(have, total);
 	check_equal(want);
 	json_decref(want);
 	config_free(cfg);
 	free((char *)fleet_body);
 	fleet_body = NULL;
+}
+
+Test(cstage, three_correlators_two_killed_one_added_equal_a_replay,
+    .fini = broker_fini, .timeout = 600)
+{
+	three_correlators("cstage3", 0);
+}
+
+/*
+ * The same with every correlator writing to one redis-server (its
+ * `redis:` section as role all's): after the storm, Redis equals the
+ * replays of all 6 partitions (redis_diff: incidents:open, each hash at
+ * the last seq and state, timelines, deadlines, site hashes), though
+ * partitions moved between owners four times (two deaths, an arrival,
+ * each a rebuild and its dump); and still does once every correlator has
+ * stopped (a revoked partition is not emptied in Redis).
+ */
+Test(cstage, three_correlators_two_killed_one_added_redis_equals_the_replays,
+    .fini = redis_fini, .timeout = 600)
+{
+	three_correlators("cstage3r", 1);
 }
 
 /* ---- two pollers and three correlators (the check) ---- */
@@ -1530,7 +1975,7 @@ Test(cstage, two_pollers_three_correlators_kill_twice_equal_a_replay,
 	cr_assert_gt(total, 20, "a storm day with few events: %d", total);
 	cr_assert_geq(ktxnfix_wait_committed(bootstrap, "tocsin.incidents",
 	    total, 120000), total);
-	stop_alive(in, alive, 0);
+	stop_alive(in, alive, 4, 0);
 	/* what the correlators refused, and the forwarders' own two */
 	want_rejected = refused + 2;
 	cr_assert_geq(forwarded, 5, "%d actions in the partitions", forwarded);
