@@ -2220,3 +2220,121 @@ Test(cstage, an_incident_larger_than_a_message_goes_in_pieces,
 	json_decref(want);
 	config_free(cfg);
 }
+
+/* ---- Redis away while the correlators work ---- */
+
+/*
+ * Two correlators on a 2-partition tocsin.alarms write to one
+ * redis-server.  Once the group has given each a partition and Redis
+ * holds some incidents, Redis goes away for 30 s (frozen: SIGSTOP, the
+ * connections kept and unanswered, so the correlators' hand-off fills
+ * and folds; else stopped, and started again empty on the same port)
+ * while the rest of the storm goes in, a tenth of each partition every 4
+ * s.  Then Redis comes back (SIGCONT; a new redis-server), every event is
+ * committed, and within 60 s Redis equals the replays of both partitions
+ * (redis_diff), and still does once both correlators have stopped; the
+ * topic equals the replays too.  The logs' lines with "fold" are counted
+ * (said, not judged: how much the hand-off holds is the stage's).
+ */
+static void
+redis_away(const char *name, int freeze)
+{
+	struct config *cfg;
+	char path[PMAX][256];
+	json_t *want = json_object();
+	struct inst in[2];
+	const int alive[2] = { 1, 1 };
+	int total, port, before, during, have;
+	int64_t t0;
+
+	P = 2;
+	if ((total = setup(name, path, &cfg, want)) < 0)
+		return;
+	fleet_from_config();
+	redis_start("redis.0.err");
+	port = tenv_free_port("127.0.0.1");
+	cr_assert_gt(port, 0);
+	inst_start(&in[0], "corr1", port);
+	inst_start(&in[1], "corr2", 0);
+	wait_members(port, 2);
+	for (int c = 0; c < 3; c++)
+		for (int p = 0; p < P; p++)
+			feed(p, path[p], c);
+	/* Redis has had some of it (30 s at most) */
+	t0 = tenv_mono_ms();
+	for (;;) {
+		char err[256];
+		redisContext *rc = redis_connect(err, sizeof(err));
+		redisReply *r;
+		long long n = 0;
+
+		cr_assert_not_null(rc, "%s", err);
+		r = redisCommand(rc, "ZCARD tocsin:incidents:open");
+		if (r != NULL && r->type == REDIS_REPLY_INTEGER)
+			n = r->integer;
+		freeReplyObject(r);
+		redisFree(rc);
+		if (n > 0) {
+			cr_log_info("%lld incidents in Redis before it goes "
+			    "away", n);
+			break;
+		}
+		if (tenv_mono_ms() - t0 > 30000) {
+			(void)inst_grep(&in[0], "redis", 40);
+			(void)inst_grep(&in[1], "redis", 40);
+			cr_assert_fail("nothing reached Redis in 30 s");
+		}
+		usleep(200000);
+	}
+
+	before = count_events("read_committed");
+	if (freeze)
+		cr_assert_eq(kill(redis_pid, SIGSTOP), 0);
+	else
+		cr_assert_eq(pubfix_stop(&redis_pid, SIGTERM), 0);
+	t0 = tenv_mono_ms();
+	for (int c = 3; c < CHUNKS; c++) {
+		for (int p = 0; p < P; p++)
+			feed(p, path[p], c);
+		sleep_until(t0, (c - 2) * 4000);
+	}
+	sleep_until(t0, 30000);
+	during = count_events("read_committed") - before;
+	cr_log_info("Redis %s for %.1f s: %d events committed meanwhile, %d "
+	    "before", freeze ? "frozen" : "stopped",
+	    (tenv_mono_ms() - t0) / 1000.0, during, before);
+	cr_assert_gt(during, total / 4, "the storm went on: %d of %d events "
+	    "while Redis was away", during, total);
+	if (freeze)
+		cr_assert_eq(kill(redis_pid, SIGCONT), 0);
+	else
+		redis_start("redis.1.err");
+
+	have = ktxnfix_wait_committed(bootstrap, "tocsin.incidents", total,
+	    300000);
+	cr_assert_eq(have, total, "%d of %d events committed", have, total);
+	check_redis(want, 60000, in, 2, freeze ? "after 30 s frozen" :
+	    "after 30 s stopped");
+	for (int i = 0; i < 2; i++)
+		cr_log_info("%s: %d log lines say \"fold\"", in[i].name,
+		    inst_grep(&in[i], "fold", 10));
+	stop_alive(in, alive, 2, 1);
+	check_redis(want, 5000, in, 2, "with every correlator stopped");
+	check_equal(want);
+	json_decref(want);
+	config_free(cfg);
+	free((char *)fleet_body);
+	fleet_body = NULL;
+}
+
+Test(cstage, two_correlators_redis_stopped_30s_then_back_equals_the_replays,
+    .fini = redis_fini, .timeout = 420)
+{
+	redis_away("cstage-rstop", 0);
+}
+
+Test(cstage, two_correlators_redis_frozen_30s_folds_then_equals_the_replays,
+    .fini = redis_fini, .timeout = 420)
+{
+	redis_away("cstage-rfreeze", 1);
+}
