@@ -506,7 +506,7 @@ cfg_cross_checks(struct cfgkey_ctx *cx, const struct config *cfg)
 	if (cfg->daemon.role == CFG_ROLE_POLLER && cfg->redis.enabled)
 		cfgkey_error_at(cx, NULL, "redis.enabled", "a poller has no "
 		    "incidents to show: Redis is fed where incidents are made "
-		    "(daemon.role all)");
+		    "(daemon.role all or correlator)");
 }
 
 struct config *
@@ -654,4 +654,24 @@ config_parse_modicon(const char *s, enum mbmap_table *table, uint16_t *address,
     const char **why)
 {
 	return cfgfleet_parse_modicon(s, table, address, why);
+}
+
+char *
+config_read_secret(const char *path)
+{
+	char buf[1024];
+	FILE *fp;
+	size_t n;
+
+	if (path == NULL || *path == '\0')
+		return NULL;
+	if ((fp = fopen(path, "r")) == NULL) {
+		log_warn("secret file %s", path);
+		return NULL;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return xstrdup(buf);
 }

@@ -110,6 +110,9 @@ struct cfg_http {
 
 /* 1 if the configuration runs an HTTP server (enabled, a listen set). */
 int	 config_http_on(const struct cfg_http *h);
+/* A secret from a file (redis.password_file): its first line, to
+ * xfree(), or NULL (logged, never the secret itself). */
+char	*config_read_secret(const char *path);
 
 struct cfg_output {
 	char		*file;		/* incident events, JSON lines, appended;

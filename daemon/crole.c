@@ -4,7 +4,9 @@
  * Threads: the main one only waits for signals (sigwait: no timer, no
  * CPU while idle); the stage's own (cstage_run: blocking Kafka calls with
  * bounds, the consumer's poll a second at a time for the stop flag);
- * librdkafka's; the HTTP server's.  Signals are blocked before any of
+ * librdkafka's; the HTTP server's; with `redis.enabled`, a libev loop's
+ * (the Redis publisher, fed what the stage commits through daemon/cfeed,
+ * and a timer that copies its counters for /metrics once a second).  Signals are blocked before any of
  * them starts, so they all come to the main thread's sigwait.  The stage
  * thread, when it ends by itself (a fatal error), tells the main thread
  * with SIGUSR2.
@@ -19,6 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <ev.h>
+
+#include "daemon/cfeed.h"
 #include "daemon/crole.h"
 #include "daemon/cstage.h"
 #include "daemon/http.h"
@@ -26,7 +31,9 @@
 #include "daemon/mem.h"
 #include "daemon/monitor.h"
 #include "daemon/sdnotify.h"
+#include "daemon/stats.h"
 #include "daemon/view.h"
+#include "drivers/redis/redis.h"
 
 enum crole_phase { CR_STARTING, CR_RUNNING, CR_STOPPING, CR_FAILED };
 
@@ -40,6 +47,19 @@ struct crole {
 	pthread_t	 main_thr, stage_thr;
 	int		 rc;		/* the stage's, once it ended */
 	char		 err[512];
+	/* the loop's sinks (Redis), fed what the stage commits */
+	struct ev_loop	*loop;		/* NULL: redis.enabled false */
+	struct cfeed	*feed;
+	struct pub_sink	*redis;
+	char		*redis_password;
+	ev_async	 quit;
+	ev_timer	 statst;
+	pthread_t	 loop_thr;
+	int		 loop_started;
+	pthread_mutex_t	 slock;		/* the loop's copy of its counters */
+	struct redis_stats rst;
+	int		 rup;		/* Redis reachable as last copied, -1:
+					 * not copied yet */
 };
 
 static const char *
@@ -63,6 +83,132 @@ crole_stage(void *arg)
 	if (!atomic_load(&cr->stop))
 		(void)pthread_kill(cr->main_thr, SIGUSR2);
 	return NULL;
+}
+
+/* ---- the loop: Redis ---- */
+
+/* The loop's counters, copied for the HTTP thread. */
+static void
+crole_stats_put(struct crole *cr)
+{
+	struct redis_stats rs;
+	int up;
+
+	redis_stats(cr->redis, &rs);
+	up = cr->redis->ops->healthy(cr->redis);
+	pthread_mutex_lock(&cr->slock);
+	cr->rst = rs;
+	cr->rup = up;
+	pthread_mutex_unlock(&cr->slock);
+}
+
+static void
+crole_stats_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	crole_stats_put(container_of(w, struct crole, statst));
+}
+
+static void
+crole_quit_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* The loop's thread: until crole_loop_stop(); then Redis is given a
+ * second to take what it was sent. */
+static void *
+crole_loop(void *arg)
+{
+	struct crole *cr = arg;
+
+	ev_run(cr->loop, 0);
+	ev_timer_stop(cr->loop, &cr->statst);
+	ev_async_stop(cr->loop, &cr->quit);
+	crole_stats_put(cr);
+	cr->redis->ops->close(cr->redis, 1000);
+	cfeed_free(cr->feed);
+	return NULL;
+}
+
+/*
+ * The Redis publisher on a loop of its own, fed by the stage through
+ * cr->feed (cc.feed): 0 (nothing to do when redis.enabled is false), or
+ * -1 (logged).  Before the stage is made; the loop's thread starts in
+ * crole_loop_start().
+ */
+static int
+crole_redis(struct crole *cr)
+{
+	const struct cfg_redis *c = &cr->cfg->redis;
+	struct redis_config rc;
+	int rv;
+
+	if (!c->enabled)
+		return 0;
+	rc = c->client;
+	rc.id_prefix = cr->cfg->correlation.id_prefix;
+	cr->redis_password = config_read_secret(c->password_file);
+	rc.password = cr->redis_password;
+	if ((cr->loop = ev_loop_new(EVFLAG_AUTO)) == NULL) {
+		log_error("start failed: redis: no event loop");
+		return -1;
+	}
+	pthread_mutex_init(&cr->slock, NULL);
+	cr->rup = -1;
+	cr->feed = cfeed_new(cr->loop, CFEED_SLOTS, CFEED_BYTES);
+	if ((rv = redis_new(cr->loop, &rc, cfeed_host(cr->feed),
+	    &cr->redis)) != 0) {
+		log_error("start failed: redis: %s", strerror(-rv));
+		cfeed_free(cr->feed);
+		cr->feed = NULL;
+		return -1;
+	}
+	cfeed_attach(cr->feed, cr->redis);
+	cr->cc.feed = cr->feed;
+	ev_async_init(&cr->quit, crole_quit_cb);
+	ev_async_start(cr->loop, &cr->quit);
+	ev_timer_init(&cr->statst, crole_stats_cb, STATS_PERIOD_MS / 1000.0,
+	    STATS_PERIOD_MS / 1000.0);
+	ev_timer_start(cr->loop, &cr->statst);
+	log_info("redis publisher host=%s port=%u prefix=%s (fed what the "
+	    "stage commits)", rc.host, rc.port, rc.prefix);
+	return 0;
+}
+
+static int
+crole_loop_start(struct crole *cr)
+{
+	if (cr->loop == NULL)
+		return 0;
+	if (pthread_create(&cr->loop_thr, NULL, crole_loop, cr) != 0) {
+		log_error("start failed: the Redis loop's thread");
+		return -1;
+	}
+	cr->loop_started = 1;
+	return 0;
+}
+
+/* After the stage stopped: nothing offers any more. */
+static void
+crole_loop_stop(struct crole *cr)
+{
+	if (cr->loop == NULL)
+		return;
+	if (cr->loop_started) {
+		ev_async_send(cr->loop, &cr->quit);
+		pthread_join(cr->loop_thr, NULL);
+	} else {
+		if (cr->redis != NULL)
+			cr->redis->ops->close(cr->redis, 0);
+		cfeed_free(cr->feed);
+	}
+	ev_loop_destroy(cr->loop);
+	pthread_mutex_destroy(&cr->slock);
+	cr->loop = NULL;
 }
 
 /* ---- HTTP ---- */
@@ -101,6 +247,16 @@ crole_healthz(void *arg, const struct http_req *rq, struct http_resp *rs)
 	else if (ph != CR_RUNNING)
 		json_array_append_new(reasons, json_sprintf("correlator is %s",
 		    crole_phase_name(ph)));
+	if (cr->loop != NULL) {
+		int up;
+
+		pthread_mutex_lock(&cr->slock);
+		up = cr->rup;
+		pthread_mutex_unlock(&cr->slock);
+		if (up == 0)
+			json_array_append_new(reasons, json_string("sink redis: "
+			    "not reachable or not writable"));
+	}
 	http_resp_json(rs, json_array_size(reasons) == 0 ? 200 : 503,
 	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "status",
 	    json_array_size(reasons) == 0 ? "ok" : "unhealthy", "phase",
@@ -124,6 +280,62 @@ crole_readyz(void *arg, const struct http_req *rq, struct http_resp *rs)
 		    "not ready", "reason", atomic_load(&cr->phase) !=
 		    CR_RUNNING ? crole_phase_name(atomic_load(&cr->phase)) :
 		    "no partitions assigned by the group yet"));
+}
+
+/* Redis and the feed that hands it what the stage commits. */
+static void
+crole_metrics_feed(struct crole *cr, struct http_resp *rs, uint64_t dumps)
+{
+	struct cfeed_stats fs;
+	struct redis_stats r;
+	int up;
+
+	cfeed_stats(cr->feed, &fs);
+	pthread_mutex_lock(&cr->slock);
+	r = cr->rst;
+	up = cr->rup;
+	pthread_mutex_unlock(&cr->slock);
+	monitor_family(rs, "tocsin_sink_up", "gauge", "1 while a sink's far "
+	    "end is reachable and writable.");
+	monitor_sample(rs, "tocsin_sink_up", "sink", "redis", up == 1);
+	monitor_family(rs, "tocsin_sink_records_total", "counter", "Records "
+	    "a sink took.");
+	monitor_sample(rs, "tocsin_sink_records_total", "sink", "redis",
+	    fs.offered);
+	monitor_family(rs, "tocsin_sink_inflight", "gauge", "Records a sink "
+	    "took and has not yet seen out (Redis replies).");
+	monitor_sample(rs, "tocsin_sink_inflight", "sink", "redis", r.inflight);
+	monitor_family(rs, "tocsin_sink_rewinds_total", "counter", "Times a "
+	    "sink asked for records again after a failure.");
+	monitor_sample(rs, "tocsin_sink_rewinds_total", "sink", "redis",
+	    fs.rewinds);
+	monitor_family(rs, "tocsin_publish_errors_total", "counter", "A "
+	    "sink's failures: error replies, failed connects.");
+	monitor_sample(rs, "tocsin_publish_errors_total", "sink", "redis",
+	    r.errors + r.connect_failures);
+	monitor_one(rs, "tocsin_redis_resyncs_total", "counter", "Times Redis "
+	    "(re)connected and every owned partition was dumped to it.",
+	    r.resyncs);
+	monitor_one(rs, "tocsin_redis_stale_removed_total", "counter",
+	    "Incidents a dump found in Redis and not in the partition's live "
+	    "set, removed.", r.stale_removed);
+	monitor_one(rs, "tocsin_feed_queued_records", "gauge", "Records the "
+	    "stage handed to Redis' loop and Redis has not yet answered.",
+	    fs.queued);
+	monitor_one(rs, "tocsin_feed_queued_bytes", "gauge", "Their bytes.",
+	    fs.bytes);
+	monitor_one(rs, "tocsin_feed_folds_total", "counter", "Times a "
+	    "partition's records stopped going to Redis (the hand-off full: "
+	    "Redis down or slow) until its dump fits.", fs.folds);
+	monitor_one(rs, "tocsin_feed_folded_records_total", "counter",
+	    "Records not handed to Redis while their partition folded "
+	    "(missing from stream:incidents only; tocsin.incidents has them).",
+	    fs.folded);
+	monitor_one(rs, "tocsin_feed_dumps_total", "counter", "Partitions "
+	    "dumped whole to Redis (rebuilds, folds, reconnects).", dumps);
+	monitor_one(rs, "tocsin_feed_revoked_records_total", "counter",
+	    "Records not sent to Redis because their partition moved to "
+	    "another instance first.", fs.revoked);
 }
 
 static void
@@ -209,6 +421,8 @@ crole_metrics(void *arg, const struct http_req *rq, struct http_resp *rs)
 	    st->commits);
 	monitor_sample(rs, "tocsin_transactions_total", "result", "aborted",
 	    st->aborts);
+	if (cr->loop != NULL)
+		crole_metrics_feed(cr, rs, st->feed_dumps);
 	monitor_metrics_process(rs);
 }
 
@@ -330,6 +544,8 @@ crole_run(const struct config *cfg, double duration_s)
 		cr->view = view_new(cfg->fleet);
 		cr->cc.reads = view_sink(cr->view, &host);
 	}
+	if (crole_redis(cr) != 0)
+		goto out;
 	/* before any thread: every signal comes to sigwait below */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -347,7 +563,7 @@ crole_run(const struct config *cfg, double duration_s)
 		log_error("start failed: %s", cr->err);
 		goto out;
 	}
-	if (crole_http(cr, &http, &token) != 0)
+	if (crole_http(cr, &http, &token) != 0 || crole_loop_start(cr) != 0)
 		goto out;
 	atomic_store(&cr->phase, CR_RUNNING);
 	if (pthread_create(&cr->stage_thr, NULL, crole_stage, cr) != 0) {
@@ -409,6 +625,7 @@ out:
 	atomic_store(&cr->stop, 1);
 	if (started)
 		pthread_join(cr->stage_thr, NULL);
+	crole_loop_stop(cr);
 	if (started && cr->rc != 0) {
 		log_error("correlator failed: %s", cr->err);
 		status = 1;
@@ -420,6 +637,7 @@ out:
 		cstage_free(cr->cs);	/* a revocation may still offer */
 	}
 	view_free(cr->view);
+	xfree(cr->redis_password);
 	http_token_free(token);
 	xfree(cr);
 	return status;

@@ -29,6 +29,7 @@
 #include "correlator/incjson.h"
 #include "correlator/snapbuf.h"
 #include "correlator/u64map.h"
+#include "daemon/cfeed.h"
 #include "daemon/clock.h"
 #include "daemon/clvalue.h"
 #include "daemon/cstage.h"
@@ -127,9 +128,32 @@ cs_reads_bad(struct cstage *cs, unsigned p, uint64_t n)
 }
 
 /*
+ * Partition p's whole live set to the feed when it fits whole now, else
+ * asked again (served between transactions, cs_between).
+ */
+static void
+cs_feed_dump(struct cstage *cs, unsigned p)
+{
+	struct cs_part *pt = &cs->parts[p];
+	struct corr_stats st;
+
+	corr_engine_stats(pt->e, &st);
+	/* its records: BEGIN, a STATE per live incident, END; and room */
+	if (!cfeed_room(cs->cfg->feed, st.live_incidents + 64)) {
+		cfeed_want(cs->cfg->feed, p);
+		return;
+	}
+	cs->st.feed_dumps++;
+	cs_reads_bad(cs, p, store_dump_sink(&cs->dump,
+	    cfeed_stage_sink(cs->cfg->feed), p, 0, pt->e, cs->cfg->fleet,
+	    corr_engine_now(pt->e)));
+}
+
+/*
  * Partition p's whole live set to the read API, as its engine is (the
  * last commit's state: after a rebuild); with no engine (revoked) an
- * empty one, which removes the partition's incidents from it.
+ * empty one, which removes the partition's incidents from it.  The feed
+ * gets the set too, or the news that the partition went (cfeed.h).
  */
 static void
 cs_dump(struct cstage *cs, unsigned p)
@@ -137,10 +161,33 @@ cs_dump(struct cstage *cs, unsigned p)
 	struct cs_part *pt = &cs->parts[p];
 	int64_t at = pt->e != NULL ? corr_engine_now(pt->e) : 0;
 
-	if (cs->cfg->reads == NULL)
+	if (cs->cfg->reads != NULL)
+		cs_reads_bad(cs, p, store_dump_sink(&cs->dump, cs->cfg->reads,
+		    p, 0, pt->e, cs->cfg->fleet, at));
+	if (cs->cfg->feed == NULL)
 		return;
-	cs_reads_bad(cs, p, store_dump_sink(&cs->dump, cs->cfg->reads, p, 0,
-	    pt->e, cs->cfg->fleet, at));
+	if (pt->e != NULL)
+		cs_feed_dump(cs, p);
+	else
+		cfeed_revoked(cs->cfg->feed, p);
+}
+
+/* The dumps the feed asked for (a fold, a Redis reconnect), of the
+ * partitions this instance owns: no transaction is open, so each is the
+ * last commit's state. */
+static void
+cs_between(void *arg, struct ktxn *t)
+{
+	struct cstage *cs = arg;
+	uint64_t want;
+
+	(void)t;
+	if (cs->cfg->feed == NULL || (want = cfeed_wanted(cs->cfg->feed)) == 0)
+		return;
+	for (unsigned p = 0; p < CSTAGE_MAX_PARTS; p++)
+		if ((want >> p & 1) && cs->parts[p].e != NULL)
+			cs_feed_dump(cs, p);
+	cs_publish(cs);		/* feed_dumps */
 }
 
 /* Forgets the open transaction's events. */
@@ -162,10 +209,14 @@ cs_done(void *arg, struct ktxn *t)
 	for (size_t i = 0; i < cs->npend; i++) {
 		const struct cs_pend *pd = &cs->pend[i];
 
-		if (store_offer_payload(&cs->dump, cs->cfg->reads, pd->p, 0,
-		    STORE_EVENT, cs->rpend.p + pd->off, pd->n, pd->acct_ok ?
-		    &pd->acct : NULL, pd->acct.ncust > 0 ? cs->pcust +
-		    pd->cust : NULL) != 0)
+		if (cs->cfg->reads != NULL && store_offer_payload(&cs->dump,
+		    cs->cfg->reads, pd->p, 0, STORE_EVENT, cs->rpend.p +
+		    pd->off, pd->n, pd->acct_ok ? &pd->acct : NULL,
+		    pd->acct.ncust > 0 ? cs->pcust + pd->cust : NULL) != 0)
+			cs_reads_bad(cs, pd->p, 1);
+		if (cs->cfg->feed != NULL && store_offer_payload(&cs->dump,
+		    cfeed_stage_sink(cs->cfg->feed), pd->p, 0, STORE_EVENT,
+		    cs->rpend.p + pd->off, pd->n, NULL, NULL) != 0)
 			cs_reads_bad(cs, pd->p, 1);
 	}
 	cs_pend_clear(cs);
@@ -183,7 +234,7 @@ cs_event(void *arg, const struct corr_event *ev)
 	if (cs->t == NULL)
 		return;		/* a rebuild: the changelog's state, no events */
 	cs->jb.n = 0;
-	if (cs->cfg->reads != NULL) {
+	if (cs->cfg->reads != NULL || cs->cfg->feed != NULL) {
 		/* held for the commit; its JSON is made in jb */
 		if (cs->npend == cs->cappend) {
 			cs->cappend = cs->cappend ? cs->cappend * 2 : 256;
@@ -984,6 +1035,7 @@ static const struct ktxn_ops cs_ops = {
 	.aborted = cs_aborted,
 	.assigned = cs_assigned,
 	.revoked = cs_revoked,
+	.between = cs_between,
 };
 
 /* The view's copy, under its lock: after each commit and rebalance. */
@@ -1065,10 +1117,10 @@ cstage_new(const struct cstage_config *cfg, struct cstage **out, char *err,
 	pthread_mutex_init(&cs->vlock, NULL);
 	incjson_buf_init(&cs->jb);
 	snapbuf_init(&cs->rpend);
-	if (cfg->reads != NULL) {
+	if (cfg->reads != NULL || cfg->feed != NULL)
 		store_dumper_init(&cs->dump);
+	if (cfg->reads != NULL)
 		cs->jb.acct_on = 1;	/* its commits hand the view accounts */
-	}
 	for (unsigned p = 0; p < CSTAGE_MAX_PARTS; p++) {
 		cs->parts[p].cs = cs;
 		cs->parts[p].p = p;

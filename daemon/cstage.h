@@ -38,8 +38,11 @@
  * (cstage_config.reads: daemon/view): each transaction's events once it
  * commits, a partition's live set when it is rebuilt or revoked.
  *
- * Run by `daemon.role: correlator` (daemon/crole).  Not yet: Redis and
- * the event stream of a correlator (docs/scaleout.md).
+ * The same goes to the loop's sinks (cstage_config.feed: Redis), with
+ * their dumps on request (docs/scaleout.md "Redis fed by a correlator").
+ *
+ * Run by `daemon.role: correlator` (daemon/crole).  Not yet: the file sink
+ * and the event stream of a correlator (docs/scaleout.md).
  */
 #ifndef TOCSIN_CSTAGE_H
 #define TOCSIN_CSTAGE_H
@@ -54,6 +57,8 @@
 #include "correlator/fleet.h"
 #include "drivers/kafka/kafka.h"
 #include "drivers/pub.h"
+
+struct cfeed;
 
 #define CSTAGE_MAX_PARTS	64	/* as daemon.shards */
 
@@ -82,6 +87,16 @@ struct cstage_config {
 	 * revoked partition.  Its offer() must take every record.
 	 */
 	struct pub_sink	*reads;
+	/*
+	 * The feed of the sinks on this instance's loop (daemon/cfeed:
+	 * Redis), or NULL.  Offered, on the stage's thread, what `reads` is
+	 * (each commit's events, a rebuilt partition's live set) when it has
+	 * room, but for a revoked partition: cfeed_revoked() instead of an
+	 * empty dump (Redis is shared; the new owner's dump replaces the
+	 * partition there).  Between transactions the stage dumps each owned
+	 * partition cfeed_wanted() names (a fold, a Redis reconnect).
+	 */
+	struct cfeed	*feed;
 };
 
 struct cstage_stats {
@@ -98,6 +113,7 @@ struct cstage_stats {
 					 * written in pieces (daemon/clvalue) */
 	uint64_t	 rebuilds;	/* partitions rebuilt from the changelog */
 	uint64_t	 rebuild_ms;	/* the last rebuild's time */
+	uint64_t	 feed_dumps;	/* partitions dumped to the feed */
 	uint64_t	 commits, aborts;
 };
 

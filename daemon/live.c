@@ -1064,28 +1064,6 @@ live_seed_alarms(void *arg, const struct corr_incident *ci)
 			    ci->alarms[i]->device, ci->alarms[i]->code);
 }
 
-/* A secret from a file: its first line, or NULL (logged, never the
- * secret itself). */
-static char *
-live_read_secret(const char *path)
-{
-	char buf[1024];
-	FILE *fp;
-	size_t n;
-
-	if (path == NULL || *path == '\0')
-		return NULL;
-	if ((fp = fopen(path, "r")) == NULL) {
-		log_warn("secret file %s", path);
-		return NULL;
-	}
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
-	fclose(fp);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	return xstrdup(buf);
-}
-
 /* The Redis publisher, when enabled: 0, or -1 (logged). */
 static int
 live_redis(struct live *lv)
@@ -1098,7 +1076,7 @@ live_redis(struct live *lv)
 		return 0;
 	rc = cr->client;
 	rc.id_prefix = lv->cfg->correlation.id_prefix;
-	lv->redis_password = live_read_secret(cr->password_file);
+	lv->redis_password = config_read_secret(cr->password_file);
 	rc.password = lv->redis_password;
 	idx = lv->ridx = publish_add(lv->pub, "redis");
 	rc_new = redis_new(lv->loop, &rc, publish_host(lv->pub, idx),

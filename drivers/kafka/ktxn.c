@@ -299,6 +299,8 @@ ktxn_run(struct ktxn *t, const atomic_int *stop)
 			continue;
 		}
 		rd_kafka_poll(t->prod, 0);	/* errors, logged */
+		if (!t->open && t->ops.between != NULL)
+			t->ops.between(t->arg, t);
 		m = rd_kafka_consumer_poll(t->cons, wait > 0 ? wait : 0);
 		if (m == NULL)
 			continue;

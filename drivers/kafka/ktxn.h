@@ -89,6 +89,11 @@ struct ktxn_ops {
 		    rd_kafka_topic_partition_list_t *parts);
 	void	(*revoked)(void *arg, struct ktxn *t,
 		    const rd_kafka_topic_partition_list_t *parts);
+	/* No transaction is open (after a commit, and at each poll of an
+	 * idle stage: at least once a second then): the engines are
+	 * the last commit's, for work that must see only committed state.
+	 * May be NULL. */
+	void	(*between)(void *arg, struct ktxn *t);
 };
 
 struct ktxn_stats {
