@@ -1426,6 +1426,31 @@ inst_grep(const struct inst *in, const char *needle, int max)
 	return k;
 }
 
+/* GET /metrics of in: the value of the sample name (no labels), or -1;
+ * with print, its lines of Redis and the feed printed. */
+static long long
+inst_metric(const struct inst *in, const char *name, int print)
+{
+	struct httpfix_resp r;
+	char *l, *save;
+	size_t n = strlen(name);
+	long long v = -1;
+
+	cr_assert_eq(httpfix_do(in->port, "GET", "/metrics", NULL, NULL, &r),
+	    200, "%s /metrics", in->name);
+	for (l = strtok_r(r.body, "\n", &save); l != NULL;
+	    l = strtok_r(NULL, "\n", &save)) {
+		if (print && (strncmp(l, "tocsin_feed_", 12) == 0 ||
+		    strncmp(l, "tocsin_redis_", 13) == 0 ||
+		    strncmp(l, "tocsin_sink_", 12) == 0))
+			cr_log_info("%s: %s", in->name, l);
+		if (strncmp(l, name, n) == 0 && l[n] == ' ')
+			v = atoll(l + n + 1);
+	}
+	httpfix_free(&r);
+	return v;
+}
+
 /*
  * Waits (ms at most) until Redis equals the replays (want: id -> its
  * events; redis_diff); fails otherwise with the difference, after the
@@ -1581,8 +1606,10 @@ three_correlators(const char *name, int redis)
 		    strstr(cl, "corr4 [") != NULL, "%s", pr.out);
 		proc_result_free(&pr);
 	}
-	if (redis)
+	if (redis) {
 		check_redis(want, 30000, in, 4, "after the storm");
+		(void)inst_metric(&in[0], "tocsin_feed_dumps_total", 1);
+	}
 
 	{
 		const int alive[4] = { 1, 0, 0, 1 };
@@ -2224,27 +2251,117 @@ Test(cstage, an_incident_larger_than_a_message_goes_in_pieces,
 /* ---- Redis away while the correlators work ---- */
 
 /*
+ * tocsin:stream:incidents as events {incident: {id}, seq}, in order,
+ * appended to a (EVAL_RO: answered while writes are paused; only the id
+ * and seq of each entry leave Redis).
+ */
+static void
+redis_stream(json_t *a)
+{
+	static const char lua[] = "local r,s={},'-' while true do"
+	    " local e=redis.call('XRANGE',KEYS[1],s,'+','COUNT',5000)"
+	    " if #e==0 then return r end"
+	    " for _,x in ipairs(e) do r[#r+1]=x[2][2]..' '..x[2][4] end"
+	    " s='('..e[#e][1] end";
+	char err[256];
+	redisContext *c = redis_connect(err, sizeof(err));
+	redisReply *r;
+
+	cr_assert_not_null(c, "%s", err);
+	r = redisCommand(c, "EVAL_RO %s 1 tocsin:stream:incidents", lua);
+	cr_assert(r != NULL && r->type == REDIS_REPLY_ARRAY, "XRANGE: %s",
+	    r != NULL ? r->str : c->errstr);
+	for (size_t i = 0; i < r->elements; i++) {
+		char id[64];
+		long long seq;
+
+		cr_assert_eq(sscanf(r->element[i]->str, "%63s %lld", id, &seq),
+		    2, "%s", r->element[i]->str);
+		json_array_append_new(a, json_pack("{s:{s:s}, s:I}",
+		    "incident", "id", id, "seq", (json_int_t)seq));
+	}
+	freeReplyObject(r);
+	redisFree(c);
+}
+
+/*
+ * The stream (the entries old holds, read before Redis went away, then
+ * the ones it holds now) read as a consumer reads it (pubfix_dedup:
+ * repeats dropped): per incident seq from 1 with no gap, up to the
+ * replays' last seq of every incident (ms at most for its tail).
+ */
+static void
+check_stream(json_t *want, const json_t *old, int ms)
+{
+	json_t *last = want_last(want), *evs, *kept, *ev;
+	int64_t t0 = tenv_mono_ms();
+	const char *id, *behind;
+	char why[256];
+	long long w = 0, h = 0;
+	int gaps, n;
+
+	for (;;) {
+		evs = old != NULL ? json_copy((json_t *)old) : json_array();
+		redis_stream(evs);
+		gaps = pubfix_dedup(evs, &kept, &n, why, sizeof(why));
+		json_decref(evs);
+		behind = NULL;
+		json_object_foreach(last, id, ev) {
+			w = json_integer_value(json_object_get(ev, "seq"));
+			h = pubfix_seq(json_object_get(kept, id));
+			if (h != w) {
+				behind = id;
+				break;
+			}
+		}
+		if (behind == NULL || tenv_mono_ms() - t0 >= ms)
+			break;
+		json_decref(kept);
+		usleep(500000);
+	}
+	cr_assert_eq(gaps, 0, "stream:incidents: %d gaps, the first %s", gaps,
+	    why);
+	cr_assert_null(behind, "stream:incidents: %s ends at seq %lld, the "
+	    "replay at %lld (after %d ms)", behind, h, w, ms);
+	cr_log_info("stream:incidents: %d distinct events (%zu entries before "
+	    "Redis went away), every incident from seq 1 to its last, no "
+	    "gap", n, old != NULL ? json_array_size(old) : 0);
+	json_decref(kept);
+	json_decref(last);
+}
+
+/*
  * Two correlators on a 2-partition tocsin.alarms write to one
  * redis-server.  Once the group has given each a partition and Redis
- * holds some incidents, Redis goes away for 30 s (frozen: SIGSTOP, the
- * connections kept and unanswered, so the correlators' hand-off fills
- * and folds; else stopped, and started again empty on the same port)
- * while the rest of the storm goes in, a tenth of each partition every 4
- * s.  Then Redis comes back (SIGCONT; a new redis-server), every event is
- * committed, and within 60 s Redis equals the replays of both partitions
- * (redis_diff), and still does once both correlators have stopped; the
- * topic equals the replays too.  The logs' lines with "fold" are counted
- * (said, not judged: how much the hand-off holds is the stage's).
+ * holds some incidents, Redis goes away for 30 s while seven tenths of
+ * the storm go in, a tenth of each partition every 4 s: stopped, after
+ * its stream was read with writes paused (CLIENT PAUSE WRITE, as
+ * tocsind_faults/redis_stopped_30s_then_back does), and started again
+ * empty on the same port; or frozen (SIGSTOP: the connections stay open
+ * and unanswered, the records queue in the correlators' hand-offs) and
+ * continued.  Then
+ * every event is committed, and within 60 s Redis equals the replays of
+ * both partitions (redis_diff), and still does once both correlators
+ * have stopped; the topic equals them too.  When no partition folded or
+ * moved (tocsin_feed_folds_total, tocsin_feed_revoked_records_total),
+ * the stream (the old Redis' entries, then the new one's) has every
+ * event, per incident seq from 1 with no gap; a fold would drop events
+ * from it by design (docs/scaleout.md), and whether one happens is the
+ * hand-off's size against the ~33,000 events of the outage: said, not
+ * judged (with daemon/cfeed's 131,072 slots it does not, so the stage's
+ * dump after a fold is not reached here; tests/unit/test_cfeed.c has the
+ * fold and the dump it asks).
  */
 static void
 redis_away(const char *name, int freeze)
 {
 	struct config *cfg;
-	char path[PMAX][256];
-	json_t *want = json_object();
+	char path[PMAX][256], cmd[128];
+	json_t *want = json_object(), *old = NULL;
 	struct inst in[2];
 	const int alive[2] = { 1, 1 };
-	int total, port, before, during, have;
+	int total, before, during, have;
+	long long folds = 0, moved = 0;
 	int64_t t0;
 
 	P = 2;
@@ -2252,11 +2369,15 @@ redis_away(const char *name, int freeze)
 		return;
 	fleet_from_config();
 	redis_start("redis.0.err");
-	port = tenv_free_port("127.0.0.1");
-	cr_assert_gt(port, 0);
-	inst_start(&in[0], "corr1", port);
-	inst_start(&in[1], "corr2", 0);
-	wait_members(port, 2);
+	for (int i = 0; i < 2; i++) {
+		char nm[16];
+		int port = tenv_free_port("127.0.0.1");
+
+		cr_assert_gt(port, 0);
+		snprintf(nm, sizeof(nm), "corr%d", i + 1);
+		inst_start(&in[i], nm, port);
+	}
+	wait_members(in[0].port, 2);
 	for (int c = 0; c < 3; c++)
 		for (int p = 0; p < P; p++)
 			feed(p, path[p], c);
@@ -2290,8 +2411,17 @@ redis_away(const char *name, int freeze)
 	before = count_events("read_committed");
 	if (freeze)
 		cr_assert_eq(kill(redis_pid, SIGSTOP), 0);
-	else
+	else {
+		/* what the old Redis acknowledged, exactly */
+		snprintf(cmd, sizeof(cmd), "redis-cli -p %d CLIENT PAUSE 60000 "
+		    "WRITE", rport);
+		free(pubfix_sh(cmd, 10000));
+		old = json_array();
+		redis_stream(old);
+		cr_assert_gt(json_array_size(old), 0, "nothing in the stream "
+		    "before the stop");
 		cr_assert_eq(pubfix_stop(&redis_pid, SIGTERM), 0);
+	}
 	t0 = tenv_mono_ms();
 	for (int c = 3; c < CHUNKS; c++) {
 		for (int p = 0; p < P; p++)
@@ -2315,9 +2445,23 @@ redis_away(const char *name, int freeze)
 	cr_assert_eq(have, total, "%d of %d events committed", have, total);
 	check_redis(want, 60000, in, 2, freeze ? "after 30 s frozen" :
 	    "after 30 s stopped");
-	for (int i = 0; i < 2; i++)
-		cr_log_info("%s: %d log lines say \"fold\"", in[i].name,
-		    inst_grep(&in[i], "fold", 10));
+	for (int i = 0; i < 2; i++) {
+		long long f = inst_metric(&in[i], "tocsin_feed_folds_total", 1);
+		long long m = inst_metric(&in[i],
+		    "tocsin_feed_revoked_records_total", 0);
+
+		cr_assert(f >= 0 && m >= 0, "%s: no tocsin_feed_folds_total or "
+		    "tocsin_feed_revoked_records_total in /metrics", in[i].name);
+		folds += f;
+		moved += m;
+	}
+	if (folds == 0 && moved == 0)
+		check_stream(want, old, 30000);
+	else
+		cr_log_info("stream not checked: %lld folds, %lld records of "
+		    "moved partitions (events missing from it by design)",
+		    folds, moved);
+	json_decref(old);
 	stop_alive(in, alive, 2, 1);
 	check_redis(want, 5000, in, 2, "with every correlator stopped");
 	check_equal(want);
@@ -2333,7 +2477,7 @@ Test(cstage, two_correlators_redis_stopped_30s_then_back_equals_the_replays,
 	redis_away("cstage-rstop", 0);
 }
 
-Test(cstage, two_correlators_redis_frozen_30s_folds_then_equals_the_replays,
+Test(cstage, two_correlators_redis_frozen_30s_then_equals_the_replays,
     .fini = redis_fini, .timeout = 420)
 {
 	redis_away("cstage-rfreeze", 1);
