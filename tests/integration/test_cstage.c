@@ -9,11 +9,12 @@
  * byte, what `tocsind --replay --shard p` of each partition gives: no
  * event lost, none doubled, and every engine rebuilt from tocsin.changelog
  * exactly as it was at its last commit.  The rebuild time is printed.
- * Tocsind correlators (daemon.role: correlator) run the same storm on 6
- * partitions, some killed, with and without a redis-server they all
- * write to; that one is read back with hiredis as a NOC screen reads it
- * and must equal the replays' open incidents (redis_diff), also after it
- * was stopped or frozen for 30 s.
+ * Tocsind correlators (daemon.role: correlator) run the same storm: three
+ * on 6 partitions, two of them killed, with and without a redis-server
+ * they all write to; two on 2 partitions while that redis-server is
+ * stopped or frozen for 30 s.  Redis is read back with hiredis as a NOC
+ * screen reads it and must equal the replays' open incidents
+ * (redis_diff).
  *
  * The correlators are child processes (fork before any librdkafka thread
  * of the test's own); every wait is bounded.  Skipped, saying so, without
