@@ -6,12 +6,11 @@
  * past the byte limit; a rewind offers again from its position; a revoked
  * partition's queued records are never offered; a resync asks for every
  * partition.  Both sides run on the test's thread here (the loop turned
- * with EVRUN_NOWAIT); tests/integration/test_cstage.c runs the real ones.
+ * with EVRUN_NOWAIT); tests/stress/stress_cfeed.c runs them on two
+ * threads, and tests/integration/test_cstage.c in correlators.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -339,130 +338,3 @@ Test(cfeed, a_resync_asks_a_dump_of_every_partition)
 	teardown();
 }
 
-/*
- * The two sides on two threads, as a correlator runs them: a stage
- * thread offers events of four partitions and serves the dumps the feed
- * asks for; the loop (this thread) offers them to a sink that takes at
- * most 300 records before it reports them done, so the small hand-off
- * fills and folds.  Every record is queued or folded, every queued one
- * offered in its partition's order and freed when done.  Run under
- * `make SANITIZER=thread` too (the correlator itself cannot be: its
- * librdkafka threads are invisible to GCC's TSan, docs/testing.md).
- */
-#define TWO_EVENTS	200000
-
-struct two_sink {
-	struct pub_sink	 base;
-	uint64_t	 last[4];	/* last pos offered, per partition */
-	uint64_t	 taken, disorder, dumps;
-	int		 refused;
-};
-
-static _Atomic int two_producing;
-static uint64_t two_attempted;
-
-static int
-two_offer(struct pub_sink *s, const struct pub_rec *r)
-{
-	struct two_sink *t = (struct two_sink *)s;
-	if (t->taken - stats().done >= 300) {
-		t->refused = 1;
-		return -EAGAIN;
-	}
-	if (r->pos <= t->last[r->shard])
-		t->disorder++;
-	t->last[r->shard] = r->pos;
-	t->taken++;
-	if (r->kind == PUB_DUMP_BEGIN)
-		t->dumps++;
-	return 0;
-}
-
-static const struct pub_ops two_ops = {
-	.name = "two", .offer = two_offer, .healthy = fake_healthy,
-	.close = fake_close,
-};
-
-static void *
-two_stage(void *arg)
-{
-	(void)arg;
-	for (int i = 0; i < TWO_EVENTS; i++) {
-		char id[32];
-		unsigned p = (unsigned)i % 4;
-
-		snprintf(id, sizeof(id), "INC-%u-%d", p, i);
-		event(p, id);
-		two_attempted++;
-		if ((i & 127) == 0) {
-			uint64_t w = cfeed_wanted(feed);
-
-			for (unsigned q = 0; q < 4; q++) {
-				if (!(w >> q & 1))
-					continue;
-				if (cfeed_room(feed, 2 + 2)) {
-					dump(q, 2);
-					two_attempted += 4;
-				} else
-					cfeed_want(feed, q);
-			}
-		}
-	}
-	atomic_store(&two_producing, 0);
-	return NULL;
-}
-
-static void
-two_tick(struct ev_loop *l, ev_timer *w, int revents)
-{
-	(void)l;
-	(void)w;
-	(void)revents;
-}
-
-Test(cfeed, two_threads_every_record_queued_or_folded_and_in_order,
-    .timeout = 120)
-{
-	static struct two_sink ts;
-	pthread_t thr;
-	ev_timer tick;
-
-	setup_n(1024, 1 << 20);
-	memset(&ts, 0, sizeof(ts));
-	ts.base.ops = &two_ops;
-	cfeed_attach(feed, &ts.base);
-	ev_timer_init(&tick, two_tick, 0.005, 0.005);
-	ev_timer_start(loop, &tick);
-	atomic_store(&two_producing, 1);
-	cr_assert_eq(pthread_create(&thr, NULL, two_stage, NULL), 0);
-	for (;;) {
-		int producing = atomic_load(&two_producing);
-
-		ev_run(loop, EVRUN_ONCE);
-		/* the sink's replies: everything taken is done */
-		for (unsigned p = 0; p < 4; p++)
-			if (ts.last[p] > 0)
-				host->done(host->arg, p, ts.last[p]);
-		if (ts.refused) {
-			ts.refused = 0;
-			host->ready(host->arg);
-		}
-		if (!producing && stats().queued == 0)
-			break;
-	}
-	pthread_join(thr, NULL);
-	ev_timer_stop(loop, &tick);
-	cr_assert_eq(stats().records + stats().folded, two_attempted);
-	cr_assert_eq(stats().offered, stats().records);
-	cr_assert_eq(stats().done, stats().records);
-	cr_assert_eq(stats().bytes, 0);
-	cr_assert_eq(ts.disorder, 0);
-	cr_assert_eq(ts.taken, stats().records);
-	cr_assert_gt(stats().folds, 0, "the small hand-off folded");
-	cr_assert_gt(ts.dumps, 0, "and its dumps came");
-	cr_log_info("two threads: %llu queued, %llu folded in %llu folds, "
-	    "%llu dumps", (unsigned long long)stats().records,
-	    (unsigned long long)stats().folded,
-	    (unsigned long long)stats().folds, (unsigned long long)ts.dumps);
-	teardown();
-}
