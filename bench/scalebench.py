@@ -45,6 +45,12 @@ thread) and peak RSS:
   rebuild    after N=1: a new instance in its group rebuilds all P
              partitions from the changelog; the sum of its logged
              rebuild_ms over the open incidents it loaded, per 10,000.
+  N=1+r      N=1 again with redis.enabled (a redis-server of its own):
+             what feeding Redis costs a correlator, as a ratio of the
+             same run's N=1; then until the feed is drained, and Redis'
+             incidents:open against the correlator's live incidents
+             (they must be equal), the records written, the dumps and
+             folds, and redis-server's CPU.  Skipped without redis-server.
 
 Bounds: every run SCALE_RUN_S (600) s, the broker's lifetime 1 h, each
 stop 15 s after SIGTERM then SIGKILL; everything started here is stopped
@@ -316,7 +322,7 @@ class Bench:
 
     # ---- correlators
 
-    def start(self, n, i, run, alarms="tocsin.alarms"):
+    def start(self, n, i, run, alarms="tocsin.alarms", redis=None):
         name = "sb%s-%d" % (run, i)
         port = free_port()
         cfg = self.path(name + ".yaml")
@@ -328,9 +334,10 @@ class Bench:
                     "  correlator_group: sb-%s\n  client_id: %s\n"
                     "  properties:\n    consumer.session.timeout.ms: "
                     "\"6000\"\n    consumer.heartbeat.interval.ms: \"500\"\n"
-                    "http: {enabled: true, listen: \"127.0.0.1:%d\"}\n%s" %
+                    "http: {enabled: true, listen: \"127.0.0.1:%d\"}\n%s%s" %
                     (P, self.brokers, alarms, run, run, run, name, port,
-                     self.fleet_yaml))
+                     "redis: {enabled: true, port: %d, prefix: \"%s:\"}\n" %
+                     (redis, run) if redis else "", self.fleet_yaml))
         log = open(self.path(name + ".log"), "w")
         proc = subprocess.Popen([self.tocsind(), "-c", cfg, "-d",
                                  str(RUN_S)], stdout=log, stderr=log)
@@ -366,13 +373,73 @@ class Bench:
         m = json.loads(body)["members"]
         return len(m) == n and sum(len(x["partitions"]) for x in m) == P
 
-    def run(self, n):
-        run = "n%d" % n
+    def redis_start(self):
+        """A redis-server of its own (no persistence), on a free port."""
+        self.redis_port = free_port()
+        self.redis_proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.redis_port), "--bind",
+             "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs.append(self.redis_proc)
+        end = time.monotonic() + 10
+        while self.redis_cli("PING") != "PONG":
+            if time.monotonic() > end:
+                raise SystemExit("scalebench: redis-server did not answer")
+            time.sleep(0.05)
+
+    def redis_cli(self, *args):
+        r = subprocess.run(["redis-cli", "-p", str(self.redis_port)] +
+                           list(args), stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, timeout=30)
+        return r.stdout.decode().strip()
+
+    def metric(self, port, name):
+        st, body = http_get(port, "/metrics")
+        if st != 200:
+            return None
+        for line in body.decode().splitlines() if isinstance(
+                body, bytes) else body.splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                return float(line.rsplit(" ", 1)[1])
+        return None
+
+    def redis_done(self, p, run, t0, done):
+        """After a Redis run: until the feed is drained (its queue empty),
+        then Redis' open set against the correlator's live incidents."""
+        end = time.monotonic() + RUN_S
+        while self.metric(p.port, "tocsin_feed_queued_records") != 0:
+            if time.monotonic() > end:
+                raise SystemExit("scalebench: the Redis feed did not drain")
+            time.sleep(0.1)
+        drained = time.monotonic() - t0
+        st, body = http_get(p.port, "/healthz")
+        live = sum(x["incidents"] for x in json.loads(body)["partitions"])
+        zopen = int(self.redis_cli("ZCARD", "%s:incidents:open" % run))
+        folded = self.metric(p.port, "tocsin_feed_folded_records_total")
+        folds = self.metric(p.port, "tocsin_feed_folds_total")
+        dumps = self.metric(p.port, "tocsin_feed_dumps_total")
+        records = self.metric(p.port, "tocsin_sink_records_total")
+        xlen = int(self.redis_cli("XLEN", "%s:stream:incidents" % run))
+        print("%-10s Redis drained %.2f s after the start (%.2f s after the "
+              "last commit); %d records written, %d dumps, %d folds "
+              "(%d records folded); incidents:open %d, the correlator's "
+              "live incidents %d; stream:incidents %d entries (capped)" %
+              ("  redis", drained, drained - done, records, dumps, folds,
+               folded, zopen, live, xlen), flush=True)
+        if zopen != live:
+            raise SystemExit("scalebench: Redis holds %d open incidents, "
+                             "the correlator %d" % (zopen, live))
+
+    def run(self, n, redis=False):
+        run = "n%d%s" % (n, "r" if redis else "")
         self.topic("tocsin.changelog.%s" % run, P, "cleanup.policy=compact")
         self.topic("tocsin.incidents.%s" % run, P)
         b0 = cpu_s(self.broker_pid)
+        r0 = cpu_s(self.redis_proc.pid) if redis else 0
         t0 = time.monotonic()
-        procs = [self.start(n, i + 1, run) for i in range(n)]
+        procs = [self.start(n, i + 1, run,
+                            redis=self.redis_port if redis else None)
+                 for i in range(n)]
         joined = None
         done = None
         end = t0 + RUN_S
@@ -405,12 +472,24 @@ class Bench:
         rss = [vmhwm_mib(p.pid) for p in procs]
         bcpu = cpu_s(self.broker_pid) - b0
         rate = self.alarms / done
-        row("N=%d" % n, done, sum(cpus), max(rss),
+        row("N=%d%s" % (n, "+r" if redis else ""), done, sum(cpus),
+            max(rss),
             "%.0f transitions/s; per instance cpu %s s, rss %s MiB; "
             "broker cpu %.2f s; join %.1f s; x%.3f of role all, x%.3f of "
             "the floor" % (rate, "/".join("%.2f" % c for c in cpus),
                            "/".join("%.0f" % r for r in rss), bcpu, joined,
                            rate / self.base_rate, rate / self.floor_rate))
+        if redis:
+            self.redis_done(procs[0], run, t0, done)
+            rcpu = cpu_s(self.redis_proc.pid) - r0
+            print("%-10s x%.3f of the same run's N=1 without Redis "
+                  "(%.0f transitions/s); the correlator's cpu x%.2f of "
+                  "it; redis-server cpu %.2f s" %
+                  ("  redis", rate / self.rates[1], self.rates[1],
+                   sum(cpus) / self.cpu1, rcpu), flush=True)
+            return procs, run
+        if n == 1:
+            self.cpu1 = sum(cpus)
         self.rates[n] = rate
         if n == MAXN:
             self.idle(procs)
@@ -522,6 +601,10 @@ class Bench:
             self.check(procs, run)
             if n == 1:
                 self.rebuild(run)
+                if shutil.which("redis-server") is not None:
+                    self.redis_start()
+                    procs, run = self.run(1, redis=True)
+                    self.check(procs, run)
         print("summary    transitions/s: role all %.0f, floor %.0f, %s" %
               (self.base_rate, self.floor_rate,
                ", ".join("%d correlator%s %.0f" % (n, "s" if n > 1 else "",

@@ -6,7 +6,8 @@
  * past the byte limit; a rewind offers again from its position; a revoked
  * partition's queued records are never offered; a resync asks for every
  * partition.  Both sides run on the test's thread here (the loop turned
- * with EVRUN_NOWAIT); tests/integration/test_cstage.c runs the real ones.
+ * with EVRUN_NOWAIT); tests/stress/stress_cfeed.c runs them on two
+ * threads, and tests/integration/test_cstage.c in correlators.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -336,3 +337,4 @@ Test(cfeed, a_resync_asks_a_dump_of_every_partition)
 	cr_assert_eq(stats().resyncs, 1);
 	teardown();
 }
+
