@@ -3,7 +3,11 @@
  *
  * A record crosses as one allocation (struct cf_rec: the pub_rec, then its
  * step spans, then its strings and JSON, the pointers into its own bytes),
- * its pointer in a ring slot.  The loop reads the oldest slot in place,
+ * its pointer in a ring slot.  A dump crosses as one message too: the
+ * stage gathers its records from PUB_DUMP_BEGIN to PUB_DUMP_END and
+ * queues them in one slot (a cf_rec whose `sub` are the records), so a
+ * partition larger than the ring can still be dumped, and a dump is
+ * never half queued.  The loop reads the oldest slot in place,
  * offers it, and releases the slot only once the sink took it, so the
  * ring is the whole queue of what waits: a sink that refuses leaves it
  * full and the stage folds.  Taken records wait for done() in a deque per
@@ -26,6 +30,8 @@
 struct cf_rec {
 	size_t		 size;		/* bytes, for cfeed.bytes */
 	uint32_t	 epoch;		/* its partition's, when queued */
+	uint32_t	 nsub, capsub;	/* a dump: its records, in order */
+	struct cf_rec	**sub;
 	struct pub_rec	 r;		/* pos: 1, 2, ... per partition */
 };
 
@@ -41,8 +47,7 @@ struct cfeed {
 	struct pub_sink	 in;		/* cfeed_stage_sink() */
 	uint64_t	 pos[CFEED_MAX_PARTS]; /* last given */
 	uint8_t		 folded[CFEED_MAX_PARTS];
-	uint8_t		 dumping[CFEED_MAX_PARTS]; /* between a dump's
-					 * BEGIN and END: no byte limit */
+	struct cf_rec	*dump[CFEED_MAX_PARTS]; /* a dump being gathered */
 	struct log_rl	 rl_fold;
 	size_t		 max_bytes;
 	unsigned	 slots;
@@ -59,6 +64,7 @@ struct cfeed {
 	struct pub_sink	*sink;
 	struct pub_host	 host;
 	int		 refused;	/* -EAGAIN: wait for ready() */
+	uint32_t	 sub_i;		/* the oldest slot's dump: its next */
 	struct cf_dq	 redo;		/* rewound, offered first */
 	struct cf_dq	 fly[CFEED_MAX_PARTS]; /* taken, not done */
 };
@@ -98,6 +104,8 @@ cf_copy(const struct pub_rec *r, uint64_t pos, uint32_t epoch)
 
 	c->size = size;
 	c->epoch = epoch;
+	c->nsub = c->capsub = 0;
+	c->sub = NULL;
 	c->r = *r;
 	c->r.pos = pos;
 	c->r.next = pos + 1;
@@ -125,6 +133,17 @@ cf_free_rec(struct cfeed *f, struct cf_rec *c)
 	atomic_fetch_sub_explicit(&f->bytes, c->size, memory_order_relaxed);
 	atomic_fetch_sub_explicit(&f->queued, 1, memory_order_relaxed);
 	xfree(c);
+}
+
+/* A dump's message and its records from the from'th on (those before it
+ * were offered: they are freed when done). */
+static void
+cf_free_dump(struct cfeed *f, struct cf_rec *d, uint32_t from)
+{
+	for (uint32_t i = from; i < d->nsub; i++)
+		cf_free_rec(f, d->sub[i]);
+	xfree(d->sub);
+	xfree(d);
 }
 
 /* ---- deques ---- */
@@ -203,43 +222,85 @@ cf_fold(struct cfeed *f, unsigned p)
 		    ring_load_relaxed(&f->folded_n), quiet);
 }
 
+/* Queues c (a record, or a dump's message): 0, or -EAGAIN (the ring is
+ * full: nothing queued). */
+static int
+cf_push(struct cfeed *f, struct cf_rec *c)
+{
+	void *slot = ring_reserve(&f->ring);
+
+	if (slot == NULL)
+		return -EAGAIN;
+	memcpy(slot, &c, sizeof(c));
+	ring_commit(&f->ring);
+	ring_publish(&f->ring);
+	ring_add_owned(&f->records, c->nsub > 0 ? c->nsub : 1);
+	ev_async_send(f->loop, &f->wake);
+	return 0;
+}
+
+static struct cf_rec *
+cf_new(struct cfeed *f, const struct pub_rec *r, unsigned p)
+{
+	struct cf_rec *c = cf_copy(r, ++f->pos[p],
+	    atomic_load_explicit(&f->epoch[p], memory_order_relaxed));
+
+	atomic_fetch_add_explicit(&f->bytes, c->size, memory_order_relaxed);
+	atomic_fetch_add_explicit(&f->queued, 1, memory_order_relaxed);
+	return c;
+}
+
 static int
 cf_offer(struct pub_sink *s, const struct pub_rec *r)
 {
 	struct cfeed *f = container_of(s, struct cfeed, in);
 	unsigned p = r->shard;
-	struct cf_rec *c;
-	void *slot;
+	struct cf_rec *c, *d;
 
 	if (p >= CFEED_MAX_PARTS)
 		return 0;	/* the stage has no such partition */
 	if (r->kind == PUB_DUMP_BEGIN) {
 		f->folded[p] = 0;	/* the dump replaces what folded */
-		f->dumping[p] = 1;
+		if (f->dump[p] != NULL)	/* a dump without its END */
+			cf_free_dump(f, f->dump[p], 0);
+		f->dump[p] = xcalloc(1, sizeof(*f->dump[p]));
+	}
+	if ((d = f->dump[p]) != NULL) {
+		/* gathered, queued whole at its END */
+		if (d->nsub == d->capsub) {
+			d->capsub = d->capsub ? d->capsub * 2 : 64;
+			d->sub = xreallocarray(d->sub, d->capsub,
+			    sizeof(*d->sub));
+		}
+		d->sub[d->nsub++] = cf_new(f, r, p);
+		if (r->kind != PUB_DUMP_END)
+			return 0;
+		f->dump[p] = NULL;
+		d->epoch = d->sub[0]->epoch;
+		d->r.shard = p;
+		if (cf_push(f, d) != 0) {
+			ring_add_owned(&f->folded_n, d->nsub);
+			cf_free_dump(f, d, 0);
+			cf_fold(f, p);
+		}
+		return 0;
 	}
 	if (f->folded[p]) {
 		ring_add_owned(&f->folded_n, 1);
 		return 0;
 	}
-	if ((!f->dumping[p] && atomic_load_explicit(&f->bytes,
-	    memory_order_relaxed) > f->max_bytes) ||
-	    (slot = ring_reserve(&f->ring)) == NULL) {
-		f->dumping[p] = 0;
+	if (atomic_load_explicit(&f->bytes, memory_order_relaxed) >
+	    f->max_bytes || ring_backlog(&f->ring) >= f->slots) {
 		ring_add_owned(&f->folded_n, 1);
 		cf_fold(f, p);
 		return 0;
 	}
-	if (r->kind == PUB_DUMP_END)
-		f->dumping[p] = 0;
-	c = cf_copy(r, ++f->pos[p], atomic_load_explicit(&f->epoch[p],
-	    memory_order_relaxed));
-	atomic_fetch_add_explicit(&f->bytes, c->size, memory_order_relaxed);
-	atomic_fetch_add_explicit(&f->queued, 1, memory_order_relaxed);
-	memcpy(slot, &c, sizeof(c));
-	ring_commit(&f->ring);
-	ring_publish(&f->ring);
-	ring_add_owned(&f->records, 1);
-	ev_async_send(f->loop, &f->wake);
+	c = cf_new(f, r, p);
+	if (cf_push(f, c) != 0) {	/* cannot be: only this side fills */
+		ring_add_owned(&f->folded_n, 1);
+		cf_free_rec(f, c);
+		cf_fold(f, p);
+	}
 	return 0;
 }
 
@@ -284,9 +345,9 @@ cfeed_want(struct cfeed *f, unsigned p)
 }
 
 int
-cfeed_room(struct cfeed *f, size_t n)
+cfeed_room(struct cfeed *f)
 {
-	return ring_backlog(&f->ring) + n <= f->slots &&
+	return ring_backlog(&f->ring) < f->slots &&
 	    atomic_load_explicit(&f->bytes, memory_order_relaxed) <=
 	    f->max_bytes / 2;
 }
@@ -297,7 +358,10 @@ cfeed_revoked(struct cfeed *f, unsigned p)
 	if (p >= CFEED_MAX_PARTS)
 		return;
 	f->folded[p] = 0;
-	f->dumping[p] = 0;
+	if (f->dump[p] != NULL) {
+		cf_free_dump(f, f->dump[p], 0);
+		f->dump[p] = NULL;
+	}
 	atomic_fetch_and(&f->wanted, ~(UINT64_C(1) << p));
 	ring_store_release(&f->epoch[p],
 	    atomic_load_explicit(&f->epoch[p], memory_order_relaxed) + 1);
@@ -307,11 +371,13 @@ cfeed_revoked(struct cfeed *f, unsigned p)
 
 /* Offers up to CFEED_TURN records; the idle watcher runs while more wait
  * and the sink takes them. */
+/* Offers up to CFEED_TURN records; the idle watcher runs while more wait
+ * and the sink takes them. */
 static void
 cf_pump(struct cfeed *f)
 {
 	for (int n = 0; n < CFEED_TURN; n++) {
-		struct cf_rec *c;
+		struct cf_rec *c, *d = NULL;
 		int ring = 0, cur;
 		unsigned p;
 
@@ -320,6 +386,10 @@ cf_pump(struct cfeed *f)
 		else if (ring_peek(&f->ring) > 0) {
 			memcpy(&c, ring_slot(&f->ring, 0), sizeof(c));
 			ring = 1;
+			if (c->nsub > 0) {	/* a dump: its next record */
+				d = c;
+				c = d->sub[f->sub_i];
+			}
 		} else {
 			ev_idle_stop(f->loop, &f->run);
 			return;
@@ -333,9 +403,15 @@ cf_pump(struct cfeed *f)
 			ev_idle_stop(f->loop, &f->run);
 			return;
 		}
-		if (ring)
+		if (d != NULL && ++f->sub_i < d->nsub)
+			;	/* the slot stays: the dump goes on */
+		else if (ring) {
 			ring_release(&f->ring, 1);
-		else
+			if (d != NULL) {
+				f->sub_i = 0;
+				cf_free_dump(f, d, d->nsub);
+			}
+		} else
 			(void)dq_pop_front(&f->redo);
 		if (!cur) {
 			/* its partition moved away since it was queued:
@@ -493,10 +569,17 @@ cfeed_free(struct cfeed *f)
 			struct cf_rec *c;
 
 			memcpy(&c, ring_slot(&f->ring, i), sizeof(c));
-			cf_free_rec(f, c);
+			if (c->nsub > 0)
+				cf_free_dump(f, c, i == 0 ? f->sub_i : 0);
+			else
+				cf_free_rec(f, c);
 		}
+		f->sub_i = 0;
 		ring_release(&f->ring, n);
 	}
+	for (unsigned p = 0; p < CFEED_MAX_PARTS; p++)
+		if (f->dump[p] != NULL)
+			cf_free_dump(f, f->dump[p], 0);
 	dq_free(f, &f->redo);
 	for (unsigned p = 0; p < CFEED_MAX_PARTS; p++)
 		dq_free(f, &f->fly[p]);

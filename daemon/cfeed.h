@@ -19,8 +19,11 @@
  *     dropped too (counted, logged rate-limited) and the partition owes a
  *     dump (cfeed_wanted());
  *   - between transactions the stage takes cfeed_wanted() and dumps each
- *     named partition it owns once cfeed_room() says the whole dump fits;
- *     the dump's PUB_DUMP_BEGIN ends the fold.  The dump makes the sink
+ *     named partition it owns once cfeed_room() says a dump fits: a dump
+ *     (PUB_DUMP_BEGIN to PUB_DUMP_END) is queued whole as one message,
+ *     whatever its size and past the byte limit, so it is never cut and
+ *     a partition larger than the ring is dumped too; its PUB_DUMP_BEGIN
+ *     ends the fold.  The dump makes the sink
  *     equal the partition's live set (for Redis: its stale check), so
  *     the sink's state converges; what folded is missing only from what
  *     keeps every event (Redis' stream), which tocsin.incidents has;
@@ -53,7 +56,6 @@ struct ev_loop;
 struct cfeed;
 
 #define CFEED_MAX_PARTS	64		/* as CSTAGE_MAX_PARTS */
-#define CFEED_SLOTS	(1u << 17)	/* records queued, at most */
 #define CFEED_BYTES	(256u << 20)	/* their bytes, at most */
 #define CFEED_TURN	512		/* records a loop iteration offers */
 
@@ -73,8 +75,8 @@ struct cfeed_stats {
 
 /*
  * A feed on loop (its async watcher is started here: make it before the
- * loop's thread runs).  slots: a power of two (CFEED_SLOTS), max_bytes
- * (CFEED_BYTES).  Never NULL.
+ * loop's thread runs).  slots: a power of two (redis.feed_records, rounded
+ * up), max_bytes (CFEED_BYTES).  Never NULL.
  */
 struct cfeed *cfeed_new(struct ev_loop *loop, unsigned slots,
 	    size_t max_bytes);
@@ -89,8 +91,9 @@ struct pub_sink *cfeed_stage_sink(struct cfeed *f);
 uint64_t cfeed_wanted(struct cfeed *f);
 /* Asks partition p's dump again (one cfeed_room() refused). */
 void	 cfeed_want(struct cfeed *f, unsigned p);
-/* 1 if n records (a dump) fit now, whole: then none of them folds. */
-int	 cfeed_room(struct cfeed *f, size_t n);
+/* 1 if a dump fits now (a free slot, half the byte limit free): then it
+ * does not fold. */
+int	 cfeed_room(struct cfeed *f);
 void	 cfeed_revoked(struct cfeed *f, unsigned p);
 
 void	 cfeed_stats(struct cfeed *f, struct cfeed_stats *out);

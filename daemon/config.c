@@ -291,7 +291,7 @@ cfg_redis_keys(struct cfg_key keys[CFGKEY_KEYS_MAX])
 
 	for (const struct setting *s = redis_settings; s->key != NULL;
 	    s++, i++) {
-		if (i + 6 >= CFGKEY_KEYS_MAX)
+		if (i + 7 >= CFGKEY_KEYS_MAX)
 			fatalx("config: more redis keys than CFGKEY_KEYS_MAX");
 		keys[i] = (struct cfg_key){ .name = s->key,
 		    .type = s->kind == SETTING_MS ? CT_DUR32 : CT_SIZE,
@@ -307,6 +307,8 @@ cfg_redis_keys(struct cfg_key keys[CFGKEY_KEYS_MAX])
 	    "false");
 	keys[i++] = (struct cfg_key)KSTR("password_file", struct cfg_redis,
 	    password_file, NULL);
+	keys[i++] = (struct cfg_key)KU32("feed_records", struct cfg_redis,
+	    feed_records, 64, 1u << 24, "131072");
 	keys[i] = (struct cfg_key)K_END;
 }
 

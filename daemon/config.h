@@ -96,6 +96,9 @@ struct cfg_redis {
 	struct redis_config client;	/* first: redis_settings' offsets */
 	int		 enabled;	/* false: no Redis publisher */
 	char		*password_file;	/* secret read from a file, never logged */
+	uint32_t	 feed_records;	/* daemon.role correlator: records its
+					 * hand-off to Redis holds before a
+					 * partition folds (daemon/cfeed) */
 };
 
 /*

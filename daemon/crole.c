@@ -145,6 +145,7 @@ crole_redis(struct crole *cr)
 {
 	const struct cfg_redis *c = &cr->cfg->redis;
 	struct redis_config rc;
+	unsigned slots;
 	int rv;
 
 	if (!c->enabled)
@@ -159,7 +160,9 @@ crole_redis(struct crole *cr)
 	}
 	pthread_mutex_init(&cr->slock, NULL);
 	cr->rup = -1;
-	cr->feed = cfeed_new(cr->loop, CFEED_SLOTS, CFEED_BYTES);
+	for (slots = 64; slots < c->feed_records; slots *= 2)
+		;	/* a ring's slots are a power of two */
+	cr->feed = cfeed_new(cr->loop, slots, CFEED_BYTES);
 	if ((rv = redis_new(cr->loop, &rc, cfeed_host(cr->feed),
 	    &cr->redis)) != 0) {
 		log_error("start failed: redis: %s", strerror(-rv));
@@ -175,7 +178,8 @@ crole_redis(struct crole *cr)
 	    STATS_PERIOD_MS / 1000.0);
 	ev_timer_start(cr->loop, &cr->statst);
 	log_info("redis publisher host=%s port=%u prefix=%s (fed what the "
-	    "stage commits)", rc.host, rc.port, rc.prefix);
+	    "stage commits, feed_records=%u)", rc.host, rc.port, rc.prefix,
+	    slots);
 	return 0;
 }
 

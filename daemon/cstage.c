@@ -128,18 +128,16 @@ cs_reads_bad(struct cstage *cs, unsigned p, uint64_t n)
 }
 
 /*
- * Partition p's whole live set to the feed when it fits whole now, else
- * asked again (served between transactions, cs_between).
+ * Partition p's whole live set to the feed (queued as one message) when
+ * the feed has room now, else asked again (served between transactions,
+ * cs_between).
  */
 static void
 cs_feed_dump(struct cstage *cs, unsigned p)
 {
 	struct cs_part *pt = &cs->parts[p];
-	struct corr_stats st;
 
-	corr_engine_stats(pt->e, &st);
-	/* its records: BEGIN, a STATE per live incident, END; and room */
-	if (!cfeed_room(cs->cfg->feed, st.live_incidents + 64)) {
+	if (!cfeed_room(cs->cfg->feed)) {
 		cfeed_want(cs->cfg->feed, p);
 		return;
 	}

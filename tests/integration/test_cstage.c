@@ -745,6 +745,8 @@ static const char *fleet_body;
 static pid_t spawned[8];
 static int nspawned;
 static int rport;		/* the correlators' redis-server, or 0: none */
+static int rfeed;		/* their redis.feed_records, or 0: the
+				 * default */
 
 static void
 inst_spawn(struct inst *in, const char *name, const char *head)
@@ -795,7 +797,11 @@ inst_start(struct inst *in, const char *name, int port)
 	    "    consumer.heartbeat.interval.ms: \"500\"\n"
 	    "http: {enabled: %s, listen: \"127.0.0.1:%d\"}\n", P, dir,
 	    bootstrap, name, port > 0 ? "true" : "false", port);
-	if (rport > 0)
+	if (rport > 0 && rfeed > 0)
+		n += snprintf(head + n, sizeof(head) - (size_t)n, "redis: "
+		    "{enabled: true, port: %d, feed_records: %d}\n", rport,
+		    rfeed);
+	else if (rport > 0)
 		n += snprintf(head + n, sizeof(head) - (size_t)n, "redis: "
 		    "{enabled: true, port: %d}\n", rport);
 	cr_assert_lt(n, (int)sizeof(head));
@@ -2346,12 +2352,12 @@ check_stream(json_t *want, const json_t *old, int ms)
  * have stopped; the topic equals them too.  When no partition folded or
  * moved (tocsin_feed_folds_total, tocsin_feed_revoked_records_total),
  * the stream (the old Redis' entries, then the new one's) has every
- * event, per incident seq from 1 with no gap; a fold would drop events
- * from it by design (docs/scaleout.md), and whether one happens is the
- * hand-off's size against the ~33,000 events of the outage: said, not
- * judged (with daemon/cfeed's 131,072 slots it does not, so the stage's
- * dump after a fold is not reached here; tests/unit/test_cfeed.c has the
- * fold and the dump it asks).
+ * event, per incident seq from 1 with no gap; a fold drops events from it
+ * by design (docs/scaleout.md).  Stopped, the correlators keep the
+ * default hand-off (131,072 records), which the ~33,000 events of the
+ * outage do not fill.  Frozen, they hold at most 1,024
+ * (redis.feed_records), so their partitions fold and the stage's dumps
+ * after the folds are what brings Redis back: the folds must happen.
  */
 static void
 redis_away(const char *name, int freeze)
@@ -2370,6 +2376,7 @@ redis_away(const char *name, int freeze)
 		return;
 	fleet_from_config();
 	redis_start("redis.0.err");
+	rfeed = freeze ? 1024 : 0;
 	for (int i = 0; i < 2; i++) {
 		char nm[16];
 		int port = tenv_free_port("127.0.0.1");
@@ -2456,6 +2463,10 @@ redis_away(const char *name, int freeze)
 		folds += f;
 		moved += m;
 	}
+	if (freeze)
+		cr_assert_gt(folds, 0, "frozen 30 s with a 1,024-record "
+		    "hand-off and no partition folded: the fold's dump was not "
+		    "what brought Redis back");
 	if (folds == 0 && moved == 0)
 		check_stream(want, old, 30000);
 	else

@@ -157,7 +157,7 @@ stage(void *arg)
 			for (unsigned q = 0; q < NPARTS; q++) {
 				if (!(w >> q & 1))
 					continue;
-				if (cfeed_room(feed, 3 + 2))
+				if (cfeed_room(feed))
 					dump(q);
 				else
 					cfeed_want(feed, q);

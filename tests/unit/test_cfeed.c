@@ -31,6 +31,7 @@ struct fake {
 	uint8_t		 kind[MAXREC];
 	unsigned	 n;
 	int		 refuse;
+	unsigned	 limit;		/* refuses once n reaches it; 0: no */
 };
 
 static int
@@ -38,7 +39,7 @@ fake_offer(struct pub_sink *s, const struct pub_rec *r)
 {
 	struct fake *f = (struct fake *)s;
 
-	if (f->refuse)
+	if (f->refuse || (f->limit > 0 && f->n >= f->limit))
 		return -EAGAIN;
 	cr_assert_lt(f->n, MAXREC);
 	snprintf(f->id[f->n], sizeof(f->id[0]), "%s", r->id ? r->id : "");
@@ -217,7 +218,7 @@ Test(cfeed, a_full_hand_off_folds_the_partition_until_its_dump)
 	cr_assert_eq(cfeed_wanted(feed), (UINT64_C(1) << 2) |
 	    (UINT64_C(1) << 3));
 	cr_assert_eq(cfeed_wanted(feed), 0, "taken: asked once");
-	cr_assert(!cfeed_room(feed, 3), "a dump of one incident does not fit");
+	cr_assert(!cfeed_room(feed), "a dump of one incident does not fit");
 	/* folded: later records of the partition are dropped, even with room */
 	sink.refuse = 0;
 	host->ready(host->arg);
@@ -225,7 +226,7 @@ Test(cfeed, a_full_hand_off_folds_the_partition_until_its_dump)
 	cr_assert_eq(sink.n, 4);
 	for (unsigned i = 0; i < 4; i++)
 		host->done(host->arg, 2, sink.pos[i]);
-	cr_assert(cfeed_room(feed, 3));
+	cr_assert(cfeed_room(feed));
 	event(2, "INC-2-7");
 	cr_assert_eq(stats().folded, 4, "still folded until the dump");
 	/* the dump ends the fold; what follows it goes again */
@@ -338,3 +339,62 @@ Test(cfeed, a_resync_asks_a_dump_of_every_partition)
 	teardown();
 }
 
+
+Test(cfeed, a_dump_larger_than_the_hand_off_goes_as_one_message)
+{
+	setup_n(4, 1 << 20);
+	sink.refuse = 1;
+	event(8, "INC-8-1");
+	event(8, "INC-8-2");
+	event(8, "INC-8-3");
+	cr_assert(cfeed_room(feed));
+	dump(8, 40);		/* 42 records, 1 slot */
+	cr_assert(!cfeed_room(feed), "4 of 4 slots taken");
+	cr_assert_eq(stats().records, 45);
+	cr_assert_eq(stats().folds, 0);
+	/* the sink takes them one by one, in order, the dump's too */
+	sink.refuse = 0;
+	host->ready(host->arg);
+	turn();
+	cr_assert_eq(sink.n, 45);
+	cr_assert_eq(sink.kind[3], PUB_DUMP_BEGIN);
+	cr_assert_str_eq(sink.id[4], "INC-8-100");
+	cr_assert_str_eq(sink.id[43], "INC-8-139");
+	cr_assert_eq(sink.kind[44], PUB_DUMP_END);
+	for (unsigned i = 0; i < sink.n; i++)
+		cr_assert_eq(sink.pos[i], i + 1);
+	host->done(host->arg, 8, 45);
+	cr_assert_eq(stats().queued, 0);
+	cr_assert_eq(stats().bytes, 0);
+	teardown();
+}
+
+Test(cfeed, a_dump_half_offered_when_the_sink_refuses_goes_on_where_it_was)
+{
+	setup_n(8, 1 << 20);
+	sink.limit = 5;			/* refuses inside the dump */
+	dump(9, 10);
+	event(9, "INC-9-1");
+	turn();
+	cr_assert_eq(sink.n, 5);
+	sink.limit = 0;
+	host->ready(host->arg);
+	turn();
+	cr_assert_eq(sink.n, 13);
+	for (unsigned i = 0; i < 13; i++)
+		cr_assert_eq(sink.pos[i], i + 1);
+	cr_assert_eq(sink.kind[11], PUB_DUMP_END);
+	cr_assert_str_eq(sink.id[12], "INC-9-1");
+	/* a connection broke after the dump's first 3 were done: the rest
+	 * again, in order */
+	host->done(host->arg, 9, 3);
+	host->rewind(host->arg, 9, 4);
+	host->ready(host->arg);
+	turn();
+	cr_assert_eq(sink.n, 23);
+	for (unsigned i = 13; i < 23; i++)
+		cr_assert_eq(sink.pos[i], i - 13 + 4);
+	host->done(host->arg, 9, 13);
+	cr_assert_eq(stats().queued, 0);
+	teardown();
+}
