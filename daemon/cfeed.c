@@ -228,13 +228,15 @@ static int
 cf_push(struct cfeed *f, struct cf_rec *c)
 {
 	void *slot = ring_reserve(&f->ring);
+	uint64_t n = c->nsub > 0 ? c->nsub : 1;	/* c is the loop's once
+						 * published */
 
 	if (slot == NULL)
 		return -EAGAIN;
 	memcpy(slot, &c, sizeof(c));
 	ring_commit(&f->ring);
 	ring_publish(&f->ring);
-	ring_add_owned(&f->records, c->nsub > 0 ? c->nsub : 1);
+	ring_add_owned(&f->records, n);
 	ev_async_send(f->loop, &f->wake);
 	return 0;
 }
