@@ -119,7 +119,9 @@ crole_quit_cb(struct ev_loop *loop, ev_async *w, int revents)
 }
 
 /* The loop's thread: until crole_loop_stop(); then Redis is given a
- * second to take what it was sent. */
+ * second to take what it was sent, and closed.  The feed stays until
+ * crole_loop_free(): the stage's last revocation (cstage_free(): the
+ * consumer's close) still tells it. */
 static void *
 crole_loop(void *arg)
 {
@@ -130,7 +132,7 @@ crole_loop(void *arg)
 	ev_async_stop(cr->loop, &cr->quit);
 	crole_stats_put(cr);
 	cr->redis->ops->close(cr->redis, 1000);
-	cfeed_free(cr->feed);
+	cfeed_attach(cr->feed, NULL);
 	return NULL;
 }
 
@@ -196,7 +198,7 @@ crole_loop_start(struct crole *cr)
 	return 0;
 }
 
-/* After the stage stopped: nothing offers any more. */
+/* After the stage's thread ended: Redis closed, the loop stopped. */
 static void
 crole_loop_stop(struct crole *cr)
 {
@@ -205,11 +207,21 @@ crole_loop_stop(struct crole *cr)
 	if (cr->loop_started) {
 		ev_async_send(cr->loop, &cr->quit);
 		pthread_join(cr->loop_thr, NULL);
-	} else {
-		if (cr->redis != NULL)
-			cr->redis->ops->close(cr->redis, 0);
-		cfeed_free(cr->feed);
+		cr->loop_started = 0;
+	} else if (cr->redis != NULL) {
+		cr->redis->ops->close(cr->redis, 0);
+		cfeed_attach(cr->feed, NULL);
 	}
+	cr->redis = NULL;
+}
+
+/* After cstage_free(): nothing offers any more. */
+static void
+crole_loop_free(struct crole *cr)
+{
+	if (cr->loop == NULL)
+		return;
+	cfeed_free(cr->feed);
 	ev_loop_destroy(cr->loop);
 	pthread_mutex_destroy(&cr->slock);
 	cr->loop = NULL;
@@ -640,6 +652,7 @@ out:
 		crole_log_counters(cr, "stopped");
 		cstage_free(cr->cs);	/* a revocation may still offer */
 	}
+	crole_loop_free(cr);
 	view_free(cr->view);
 	xfree(cr->redis_password);
 	http_token_free(token);
