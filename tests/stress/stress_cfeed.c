@@ -3,8 +3,9 @@
  * two threads, as tocsind runs it: a stage thread offers events of four
  * partitions and serves the dumps the feed asks for; the loop (the main
  * thread) offers them to a sink that takes at most 300 records before
- * they are reported done, so the small hand-off (1,024 slots) keeps
- * filling and folding.  Under SANITIZER=thread this is how ThreadSanitizer
+ * they are reported done and stalls after every 20,000 until the stage
+ * has folded (Redis frozen), so the small hand-off (1,024 slots) fills
+ * and folds however the two threads are timed.  Under SANITIZER=thread this is how ThreadSanitizer
  * sees the feed: a correlator itself cannot run under it (librdkafka's
  * threads are invisible to GCC's TSan, docs/testing.md).
  *
@@ -32,12 +33,14 @@
 #define NPARTS	4
 #define SLOTS	1024
 #define TAKES	300	/* records the sink takes before they are done */
+#define STALL	20000	/* the sink stalls after this many, until a fold */
 
 struct sink {
 	struct pub_sink	 base;
 	uint64_t	 last[NPARTS];	/* last pos offered, per partition */
 	uint64_t	 taken, disorder, dumps;
 	int		 refused;
+	uint64_t	 stall;		/* folds when it stalled, +1; 0: not */
 };
 
 static struct cfeed *feed;
@@ -60,7 +63,7 @@ sink_offer(struct pub_sink *s, const struct pub_rec *r)
 {
 	struct sink *k = (struct sink *)s;
 
-	if (k->taken - stats().done >= TAKES) {
+	if (k->stall > 0 || k->taken - stats().done >= TAKES) {
 		k->refused = 1;
 		return -EAGAIN;
 	}
@@ -69,6 +72,8 @@ sink_offer(struct pub_sink *s, const struct pub_rec *r)
 	else
 		k->last[r->shard] = r->pos;
 	k->taken++;
+	if (k->taken % STALL == 0)
+		k->stall = stats().folds + 1;
 	if (r->kind == PUB_DUMP_BEGIN)
 		k->dumps++;
 	return 0;
@@ -218,7 +223,9 @@ main(int argc, char **argv)
 		for (unsigned p = 0; p < NPARTS; p++)	/* Redis answered */
 			if (k.last[p] > 0)
 				host->done(host->arg, p, k.last[p]);
-		if (k.refused) {
+		if (k.stall > 0 && (stats().folds >= k.stall || !more))
+			k.stall = 0;	/* the stage folded: thawed */
+		if (k.refused && k.stall == 0) {
 			k.refused = 0;
 			host->ready(host->arg);
 		}
