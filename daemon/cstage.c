@@ -122,9 +122,9 @@ cs_reads_bad(struct cstage *cs, unsigned p, uint64_t n)
 	 * passed by */
 	cs->reads_bad += n;
 	if (log_rl_ok(&cs->rl_reads, &quiet))
-		log_warnx("cstage: partition=%u: a record the read API cannot "
-		    "decode passed by (reads_bad=%" PRIu64 " not_logged=%"
-		    PRIu64 ")", p, cs->reads_bad, quiet);
+		log_warnx("cstage: partition=%u: a record the read API or the "
+		    "Redis feed cannot decode passed by (reads_bad=%" PRIu64
+		    " not_logged=%" PRIu64 ")", p, cs->reads_bad, quiet);
 }
 
 /*
