@@ -56,7 +56,8 @@ struct cfeed {
 	_Atomic uint64_t wanted;	/* partitions owing a dump */
 	_Atomic uint64_t bytes, queued;
 	_Atomic uint64_t records, folded_n, folds; /* the stage's */
-	_Atomic uint64_t revoked, offered, done, rewinds, resyncs; /* loop */
+	_Atomic uint64_t revoked, offered, refused_n, done, rewinds, resyncs;
+					/* the loop's */
 	/* the loop's */
 	struct ev_loop	*loop;
 	ev_async	 wake;		/* the stage queued */
@@ -401,6 +402,7 @@ cf_pump(struct cfeed *f)
 		if (cur &&
 		    (f->sink == NULL ||
 		    f->sink->ops->offer(f->sink, &c->r) == -EAGAIN)) {
+			ring_add_owned(&f->refused_n, 1);
 			f->refused = 1;
 			ev_idle_stop(f->loop, &f->run);
 			return;
@@ -542,6 +544,7 @@ cfeed_stats(struct cfeed *f, struct cfeed_stats *o)
 	o->folds = ring_load_relaxed(&f->folds);
 	o->revoked = ring_load_relaxed(&f->revoked);
 	o->offered = ring_load_relaxed(&f->offered);
+	o->refused = ring_load_relaxed(&f->refused_n);
 	o->done = ring_load_relaxed(&f->done);
 	o->rewinds = ring_load_relaxed(&f->rewinds);
 	o->resyncs = ring_load_relaxed(&f->resyncs);

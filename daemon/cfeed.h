@@ -66,6 +66,7 @@ struct cfeed_stats {
 	uint64_t	 revoked;	/* dropped: their partition moved away */
 	uint64_t	 offered;	/* taken by the sink (again after a
 					 * rewind included) */
+	uint64_t	 refused;	/* offers the sink answered -EAGAIN */
 	uint64_t	 done;		/* reported done by the sink */
 	uint64_t	 rewinds;
 	uint64_t	 resyncs;	/* the sink asked for every partition */

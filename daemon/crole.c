@@ -304,6 +304,7 @@ crole_metrics_feed(struct crole *cr, struct http_resp *rs, uint64_t dumps)
 {
 	struct cfeed_stats fs;
 	struct redis_stats r;
+	struct stats_sink k;
 	int up;
 
 	cfeed_stats(cr->feed, &fs);
@@ -311,24 +312,16 @@ crole_metrics_feed(struct crole *cr, struct http_resp *rs, uint64_t dumps)
 	r = cr->rst;
 	up = cr->rup;
 	pthread_mutex_unlock(&cr->slock);
-	monitor_family(rs, "tocsin_sink_up", "gauge", "1 while a sink's far "
-	    "end is reachable and writable.");
-	monitor_sample(rs, "tocsin_sink_up", "sink", "redis", up == 1);
-	monitor_family(rs, "tocsin_sink_records_total", "counter", "Records "
-	    "a sink took.");
-	monitor_sample(rs, "tocsin_sink_records_total", "sink", "redis",
-	    fs.offered);
-	monitor_family(rs, "tocsin_sink_inflight", "gauge", "Records a sink "
-	    "took and has not yet seen out (Redis replies).");
-	monitor_sample(rs, "tocsin_sink_inflight", "sink", "redis", r.inflight);
-	monitor_family(rs, "tocsin_sink_rewinds_total", "counter", "Times a "
-	    "sink asked for records again after a failure.");
-	monitor_sample(rs, "tocsin_sink_rewinds_total", "sink", "redis",
-	    fs.rewinds);
-	monitor_family(rs, "tocsin_publish_errors_total", "counter", "A "
-	    "sink's failures: error replies, failed connects.");
-	monitor_sample(rs, "tocsin_publish_errors_total", "sink", "redis",
-	    r.errors + r.connect_failures);
+	memset(&k, 0, sizeof(k));
+	snprintf(k.name, sizeof(k.name), "redis");
+	k.offered = fs.offered;
+	k.refused = fs.refused;
+	k.rewinds = fs.rewinds;
+	k.lag = fs.bytes;
+	k.inflight = r.inflight;
+	k.errors = r.errors + r.connect_failures;
+	k.healthy = up == 1;
+	monitor_sinks(rs, &k, 1);
 	monitor_one(rs, "tocsin_redis_resyncs_total", "counter", "Times Redis "
 	    "(re)connected and every owned partition was dumped to it.",
 	    r.resyncs);

@@ -277,7 +277,8 @@ static const struct sink_family {
 	size_t		 off;		/* of a uint64_t in struct stats_sink */
 } sink_families[] = {
 	{ "tocsin_sink_lag_bytes", "gauge", "Journal bytes a sink has not "
-	    "yet reported done, all shards.", offsetof(struct stats_sink, lag) },
+	    "yet reported done, all shards (a correlator's Redis: the bytes "
+	    "its hand-off holds).", offsetof(struct stats_sink, lag) },
 	{ "tocsin_sink_inflight", "gauge", "Records a sink took and has not "
 	    "yet seen out (Redis replies, Kafka delivery reports; 0 for the "
 	    "files).", offsetof(struct stats_sink, inflight) },
@@ -403,21 +404,27 @@ monitor_metrics_poll(const struct stats_view *v, struct http_resp *rs)
 	monitor_one(rs, "tocsin_ticks_skipped_total", "counter", "Shard ticks held "
 	    "back (ring full or alarms held).", p->ticks_skipped);
 
+	monitor_sinks(rs, p->sinks, p->nsinks);
+}
+
+void
+monitor_sinks(struct http_resp *rs, const struct stats_sink *k, unsigned n)
+{
 	for (size_t f = 0; f < sizeof(sink_families) /
 	    sizeof(sink_families[0]); f++) {
 		const struct sink_family *sf = &sink_families[f];
 
 		monitor_family(rs, sf->name, sf->type, sf->help);
-		for (unsigned i = 0; i < p->nsinks; i++)
-			monitor_sample(rs, sf->name, "sink", p->sinks[i].name,
+		for (unsigned i = 0; i < n; i++)
+			monitor_sample(rs, sf->name, "sink", k[i].name,
 			    *(const uint64_t *)(const void *)
-			    ((const char *)&p->sinks[i] + sf->off));
+			    ((const char *)&k[i] + sf->off));
 	}
 	monitor_family(rs, "tocsin_sink_up", "gauge", "1 while a sink's far end is "
 	    "reachable and writable.");
-	for (unsigned i = 0; i < p->nsinks; i++)
-		monitor_sample(rs, "tocsin_sink_up", "sink", p->sinks[i].name,
-		    (uint64_t)(p->sinks[i].healthy != 0));
+	for (unsigned i = 0; i < n; i++)
+		monitor_sample(rs, "tocsin_sink_up", "sink", k[i].name,
+		    (uint64_t)(k[i].healthy != 0));
 }
 
 static void

@@ -79,5 +79,9 @@ void	 monitor_sample(struct http_resp *rs, const char *name,
 void	 monitor_one(struct http_resp *rs, const char *name, const char *type,
 	    const char *help, uint64_t n);
 void	 monitor_metrics_process(struct http_resp *rs);
+/* The per-sink families (tocsin_sink_*, tocsin_publish_errors_total), one
+ * sample per sink of k[0, n): role all's sinks, a correlator's Redis. */
+void	 monitor_sinks(struct http_resp *rs, const struct stats_sink *k,
+	    unsigned n);
 
 #endif
