@@ -72,6 +72,7 @@ struct cfeed {
 
 /* ---- records ---- */
 
+/* s (n bytes) and a NUL at *at, which moves past them; NULL for NULL. */
 static char *
 cf_put(char **at, const char *s, size_t n)
 {
@@ -83,6 +84,12 @@ cf_put(char **at, const char *s, size_t n)
 	d[n] = '\0';
 	*at += n + 1;
 	return d;
+}
+
+static char *
+cf_str(char **at, const char *s)
+{
+	return cf_put(at, s, s != NULL ? strlen(s) : 0);
 }
 
 static size_t
@@ -118,12 +125,11 @@ cf_copy(const struct pub_rec *r, uint64_t pos, uint32_t epoch)
 		at += nsp;
 	} else
 		c->r.steps = NULL;
-	c->r.id = cf_put(&at, r->id, r->id ? strlen(r->id) : 0);
-	c->r.site = cf_put(&at, r->site, r->site ? strlen(r->site) : 0);
-	c->r.area = cf_put(&at, r->area, r->area ? strlen(r->area) : 0);
-	c->r.device = cf_put(&at, r->device, r->device ?
-	    strlen(r->device) : 0);
-	c->r.code = cf_put(&at, r->code, r->code ? strlen(r->code) : 0);
+	c->r.id = cf_str(&at, r->id);
+	c->r.site = cf_str(&at, r->site);
+	c->r.area = cf_str(&at, r->area);
+	c->r.device = cf_str(&at, r->device);
+	c->r.code = cf_str(&at, r->code);
 	c->r.json = cf_put(&at, r->json, r->jsonlen);
 	return c;
 }
@@ -223,23 +229,19 @@ cf_fold(struct cfeed *f, unsigned p)
 		    ring_load_relaxed(&f->folded_n), quiet);
 }
 
-/* Queues c (a record, or a dump's message): 0, or -EAGAIN (the ring is
- * full: nothing queued). */
-static int
-cf_push(struct cfeed *f, struct cf_rec *c)
+/* Queues c (a record, or a dump's message) in slot, which
+ * ring_reserve() gave. */
+static void
+cf_queue(struct cfeed *f, void *slot, struct cf_rec *c)
 {
-	void *slot = ring_reserve(&f->ring);
 	uint64_t n = c->nsub > 0 ? c->nsub : 1;	/* c is the loop's once
 						 * published */
 
-	if (slot == NULL)
-		return -EAGAIN;
 	memcpy(slot, &c, sizeof(c));
 	ring_commit(&f->ring);
 	ring_publish(&f->ring);
 	ring_add_owned(&f->records, n);
 	ev_async_send(f->loop, &f->wake);
-	return 0;
 }
 
 static struct cf_rec *
@@ -258,7 +260,8 @@ cf_offer(struct pub_sink *s, const struct pub_rec *r)
 {
 	struct cfeed *f = container_of(s, struct cfeed, in);
 	unsigned p = r->shard;
-	struct cf_rec *c, *d;
+	struct cf_rec *d;
+	void *slot;
 
 	if (p >= CFEED_MAX_PARTS)
 		return 0;	/* the stage has no such partition */
@@ -279,9 +282,9 @@ cf_offer(struct pub_sink *s, const struct pub_rec *r)
 		if (r->kind != PUB_DUMP_END)
 			return 0;
 		f->dump[p] = NULL;
-		d->epoch = d->sub[0]->epoch;
-		d->r.shard = p;
-		if (cf_push(f, d) != 0) {
+		if ((slot = ring_reserve(&f->ring)) != NULL)
+			cf_queue(f, slot, d);
+		else {
 			ring_add_owned(&f->folded_n, d->nsub);
 			cf_free_dump(f, d, 0);
 			cf_fold(f, p);
@@ -293,17 +296,12 @@ cf_offer(struct pub_sink *s, const struct pub_rec *r)
 		return 0;
 	}
 	if (atomic_load_explicit(&f->bytes, memory_order_relaxed) >
-	    f->max_bytes || ring_backlog(&f->ring) >= f->slots) {
+	    f->max_bytes || (slot = ring_reserve(&f->ring)) == NULL) {
 		ring_add_owned(&f->folded_n, 1);
 		cf_fold(f, p);
 		return 0;
 	}
-	c = cf_new(f, r, p);
-	if (cf_push(f, c) != 0) {	/* cannot be: only this side fills */
-		ring_add_owned(&f->folded_n, 1);
-		cf_free_rec(f, c);
-		cf_fold(f, p);
-	}
+	cf_queue(f, slot, cf_new(f, r, p));
 	return 0;
 }
 
@@ -374,8 +372,6 @@ cfeed_revoked(struct cfeed *f, unsigned p)
 
 /* Offers up to CFEED_TURN records; the idle watcher runs while more wait
  * and the sink takes them. */
-/* Offers up to CFEED_TURN records; the idle watcher runs while more wait
- * and the sink takes them. */
 static void
 cf_pump(struct cfeed *f)
 {
@@ -407,16 +403,15 @@ cf_pump(struct cfeed *f)
 			ev_idle_stop(f->loop, &f->run);
 			return;
 		}
-		if (d != NULL && ++f->sub_i < d->nsub)
-			;	/* the slot stays: the dump goes on */
-		else if (ring) {
-			ring_release(&f->ring, 1);
-			if (d != NULL) {
-				f->sub_i = 0;
-				cf_free_dump(f, d, d->nsub);
-			}
-		} else
+		if (!ring)
 			(void)dq_pop_front(&f->redo);
+		else if (d == NULL)
+			ring_release(&f->ring, 1);
+		else if (++f->sub_i == d->nsub) {	/* the dump's last */
+			ring_release(&f->ring, 1);
+			f->sub_i = 0;
+			cf_free_dump(f, d, d->nsub);
+		}
 		if (!cur) {
 			/* its partition moved away since it was queued:
 			 * not offered */
