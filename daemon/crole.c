@@ -6,10 +6,10 @@
  * bounds, the consumer's poll a second at a time for the stop flag);
  * librdkafka's; the HTTP server's; with `redis.enabled`, a libev loop's
  * (the Redis publisher, fed what the stage commits through daemon/cfeed,
- * and a timer that copies its counters for /metrics once a second).  Signals are blocked before any of
- * them starts, so they all come to the main thread's sigwait.  The stage
- * thread, when it ends by itself (a fatal error), tells the main thread
- * with SIGUSR2.
+ * and a timer that copies its counters for /metrics once a second).
+ * Signals are blocked before any of them starts, so they all come to the
+ * main thread's sigwait.  The stage thread, when it ends by itself (a
+ * fatal error), tells the main thread with SIGUSR2.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -329,10 +329,9 @@ crole_metrics_feed(struct crole *cr, struct http_resp *rs, uint64_t dumps)
 	    "Incidents a dump found in Redis and not in the partition's live "
 	    "set, removed.", r.stale_removed);
 	monitor_one(rs, "tocsin_feed_queued_records", "gauge", "Records the "
-	    "stage handed to Redis' loop and Redis has not yet answered.",
+	    "stage handed to Redis' loop and Redis has not yet answered "
+	    "(their bytes: tocsin_sink_lag_bytes{sink=\"redis\"}).",
 	    fs.queued);
-	monitor_one(rs, "tocsin_feed_queued_bytes", "gauge", "Their bytes.",
-	    fs.bytes);
 	monitor_one(rs, "tocsin_feed_folds_total", "counter", "Times a "
 	    "partition's records stopped going to Redis (the hand-off full: "
 	    "Redis down or slow) until its dump fits.", fs.folds);
