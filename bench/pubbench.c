@@ -1371,10 +1371,9 @@ restart_once(const struct config *cfg, const char *dir, const char *what,
  * rings and their array, its timeline's array, every string it owns, its
  * chronic and link arrays: the sizes taken from the restored engines)
  * allocated and every byte of it written, copied from the snapshot's
- * bytes.  No decoding, no
- * check, no pointer set: what any restore that materializes the same
- * objects must at least do.  The blocks are freed after the clock stops
- * (a restore keeps them).
+ * bytes.  No decoding, no check, no pointer set: what any restore that
+ * materializes the same objects must at least do.  The blocks are freed
+ * after the clock stops (a restore keeps them).
  */
 struct ifloor_shard {
 	char		 snap[1024];	/* its .snp file */
