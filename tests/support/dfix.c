@@ -33,6 +33,10 @@ dfix_fini(struct dfix *d, const char *who)
 	pubfix_stop(&d->sim, SIGTERM);
 	if (d->dir[0] == '\0')
 		return;
+	if (getenv("TOCSIN_KEEP") != NULL) {	/* for a post-mortem */
+		fprintf(stderr, "%s: kept %s\n", who, d->dir);
+		return;
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "%s: cannot remove %s\n", who, d->dir);
