@@ -23,6 +23,7 @@
 #include <ev.h>
 
 #include "daemon/cfeed.h"
+#include "daemon/deque.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "daemon/ring.h"
@@ -33,12 +34,6 @@ struct cf_rec {
 	uint32_t	 nsub, capsub;	/* a dump: its records, in order */
 	struct cf_rec	**sub;
 	struct pub_rec	 r;		/* pos: 1, 2, ... per partition */
-};
-
-/* A deque of records (a circular array). */
-struct cf_dq {
-	struct cf_rec	**v;
-	size_t		 head, n, cap;
 };
 
 struct cfeed {
@@ -66,8 +61,8 @@ struct cfeed {
 	struct pub_host	 host;
 	int		 refused;	/* -EAGAIN: wait for ready() */
 	uint32_t	 sub_i;		/* the oldest slot's dump: its next */
-	struct cf_dq	 redo;		/* rewound, offered first */
-	struct cf_dq	 fly[CFEED_MAX_PARTS]; /* taken, not done */
+	struct deque	 redo;		/* rewound, offered first */
+	struct deque	 fly[CFEED_MAX_PARTS]; /* taken, not done */
 };
 
 /* ---- records ---- */
@@ -153,60 +148,42 @@ cf_free_dump(struct cfeed *f, struct cf_rec *d, uint32_t from)
 	xfree(d);
 }
 
-/* ---- deques ---- */
+/* ---- deques of records (daemon/deque of struct cf_rec *) ---- */
 
 static void
-dq_grow(struct cf_dq *q)
+dq_push_back(struct deque *q, struct cf_rec *c)
 {
-	size_t cap = q->cap ? q->cap * 2 : 64;
-	struct cf_rec **v = xreallocarray(NULL, cap, sizeof(*v));
-
-	for (size_t i = 0; i < q->n; i++)
-		v[i] = q->v[(q->head + i) % q->cap];
-	xfree(q->v);
-	q->v = v;
-	q->cap = cap;
-	q->head = 0;
+	*(struct cf_rec **)deque_push_back(q) = c;
 }
 
 static void
-dq_push_back(struct cf_dq *q, struct cf_rec *c)
+dq_push_front(struct deque *q, struct cf_rec *c)
 {
-	if (q->n == q->cap)
-		dq_grow(q);
-	q->v[(q->head + q->n++) % q->cap] = c;
-}
-
-static void
-dq_push_front(struct cf_dq *q, struct cf_rec *c)
-{
-	if (q->n == q->cap)
-		dq_grow(q);
-	q->head = (q->head + q->cap - 1) % q->cap;
-	q->v[q->head] = c;
-	q->n++;
+	*(struct cf_rec **)deque_push_front(q) = c;
 }
 
 static struct cf_rec *
-dq_front(const struct cf_dq *q)
+dq_front(const struct deque *q)
 {
-	return q->v[q->head];
+	return *(struct cf_rec **)deque_front(q);
 }
 
 static struct cf_rec *
-dq_pop_front(struct cf_dq *q)
+dq_pop_front(struct deque *q)
 {
-	struct cf_rec *c = q->v[q->head];
+	struct cf_rec *c = dq_front(q);
 
-	q->head = (q->head + 1) % q->cap;
-	q->n--;
+	deque_pop_front(q);
 	return c;
 }
 
 static struct cf_rec *
-dq_pop_back(struct cf_dq *q)
+dq_pop_back(struct deque *q)
 {
-	return q->v[(q->head + --q->n) % q->cap];
+	struct cf_rec *c = *(struct cf_rec **)deque_back(q);
+
+	deque_pop_back(q);
+	return c;
 }
 
 /* ---- the stage's side ---- */
@@ -380,7 +357,7 @@ cf_pump(struct cfeed *f)
 		int ring = 0, cur;
 		unsigned p;
 
-		if (f->redo.n > 0)
+		if (deque_len(&f->redo) > 0)
 			c = dq_front(&f->redo);
 		else if (ring_peek(&f->ring) > 0) {
 			memcpy(&c, ring_slot(&f->ring, 0), sizeof(c));
@@ -456,12 +433,12 @@ static void
 cf_done(void *arg, unsigned shard, uint64_t pos)
 {
 	struct cfeed *f = arg;
-	struct cf_dq *q;
+	struct deque *q;
 
 	if (shard >= CFEED_MAX_PARTS)
 		return;
 	q = &f->fly[shard];
-	while (q->n > 0 && dq_front(q)->r.pos <= pos) {
+	while (deque_len(q) > 0 && dq_front(q)->r.pos <= pos) {
 		cf_free_rec(f, dq_pop_front(q));
 		ring_add_owned(&f->done, 1);
 	}
@@ -474,13 +451,13 @@ static void
 cf_rewind(void *arg, unsigned shard, uint64_t pos)
 {
 	struct cfeed *f = arg;
-	struct cf_dq *q;
+	struct deque *q;
 
 	if (shard >= CFEED_MAX_PARTS)
 		return;
 	q = &f->fly[shard];
 	ring_add_owned(&f->rewinds, 1);
-	while (q->n > 0) {
+	while (deque_len(q) > 0) {
 		struct cf_rec *c = dq_pop_back(q);
 
 		if (c->r.pos < pos) {
@@ -516,6 +493,9 @@ cfeed_new(struct ev_loop *loop, unsigned slots, size_t max_bytes)
 	ev_async_init(&f->wake, cf_wake_cb);
 	ev_async_start(loop, &f->wake);
 	ev_idle_init(&f->run, cf_run_cb);
+	deque_init(&f->redo, sizeof(struct cf_rec *));
+	for (unsigned p = 0; p < CFEED_MAX_PARTS; p++)
+		deque_init(&f->fly[p], sizeof(struct cf_rec *));
 	return f;
 }
 
@@ -548,11 +528,11 @@ cfeed_stats(struct cfeed *f, struct cfeed_stats *o)
 }
 
 static void
-dq_free(struct cfeed *f, struct cf_dq *q)
+dq_free(struct cfeed *f, struct deque *q)
 {
-	while (q->n > 0)
+	while (deque_len(q) > 0)
 		cf_free_rec(f, dq_pop_front(q));
-	xfree(q->v);
+	deque_free(q);
 }
 
 void

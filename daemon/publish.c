@@ -8,6 +8,7 @@
 
 #include <ev.h>
 
+#include "daemon/deque.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "daemon/publish.h"
@@ -15,8 +16,7 @@
 /* One sink's view of one shard's journal. */
 struct pub_reader {
 	struct journal_reader *rd;
-	uint64_t	*fifo;		/* positions offered, not done */
-	size_t		 head, n, cap;	/* ring of cap entries */
+	struct deque	 fly;		/* positions offered, not done */
 	uint64_t	 done;		/* done through the record at done ... */
 	int		 has_done;	/* ... when set */
 	int		 dirty;		/* done moved since the last save */
@@ -49,22 +49,11 @@ struct publish {
 	int		 started;
 };
 
-static void
-fifo_push(struct pub_reader *r, uint64_t pos)
+/* The oldest position in flight (deque_len(&r->fly) > 0). */
+static uint64_t
+fly_front(const struct pub_reader *r)
 {
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 256;
-		uint64_t *f = xreallocarray(NULL, cap, sizeof(*f));
-
-		for (size_t i = 0; i < r->n; i++)
-			f[i] = r->fifo[(r->head + i) % r->cap];
-		xfree(r->fifo);
-		r->fifo = f;
-		r->head = 0;
-		r->cap = cap;
-	}
-	r->fifo[(r->head + r->n) % r->cap] = pos;
-	r->n++;
+	return *(const uint64_t *)deque_front(&r->fly);
 }
 
 static void
@@ -96,10 +85,8 @@ host_done(void *arg, unsigned shard, uint64_t pos)
 	if (shard >= s->p->nshards)
 		return;
 	r = &s->rs[shard];
-	while (r->n > 0 && r->fifo[r->head] <= pos) {
-		r->head = (r->head + 1) % r->cap;
-		r->n--;
-	}
+	while (deque_len(&r->fly) > 0 && fly_front(r) <= pos)
+		deque_pop_front(&r->fly);
 	if (!r->has_done || pos > r->done) {
 		r->done = pos;
 		r->has_done = 1;
@@ -119,8 +106,9 @@ host_rewind(void *arg, unsigned shard, uint64_t pos)
 	r = &s->rs[shard];
 	journal_reader_seek(r->rd, pos);
 	/* what was offered from pos on is offered again */
-	while (r->n > 0 && r->fifo[(r->head + r->n - 1) % r->cap] >= pos)
-		r->n--;
+	while (deque_len(&r->fly) > 0 &&
+	    *(const uint64_t *)deque_back(&r->fly) >= pos)
+		deque_pop_back(&r->fly);
 	s->rewinds++;
 	ev_async_send(s->p->loop, &s->p->kick);
 }
@@ -141,7 +129,7 @@ host_resync(void *arg)
 static void
 pub_pass(struct pub_reader *r, uint64_t pos)
 {
-	if (r->n == 0) {
+	if (deque_len(&r->fly) == 0) {
 		r->done = pos;
 		r->has_done = 1;
 		r->dirty = 1;
@@ -199,9 +187,9 @@ publish_turn(struct publish *p, struct pub_slot *s, unsigned shard)
 			pub_pass(r, rec.pos);
 			continue;
 		}
-		fifo_push(r, rec.pos);
+		*(uint64_t *)deque_push_back(&r->fly) = rec.pos;
 		if (s->sink->ops->offer(s->sink, &pr) < 0) {
-			r->n--;
+			deque_pop_back(&r->fly);
 			journal_reader_seek(r->rd, rec.pos);
 			s->blocked = 1;
 			s->refused++;
@@ -318,6 +306,8 @@ publish_add(struct publish *p, const char *name)
 	s->host.resync = host_resync;
 	s->host.arg = s;
 	s->rs = xcalloc(p->nshards, sizeof(*s->rs));
+	for (unsigned sh = 0; sh < p->nshards; sh++)
+		deque_init(&s->rs[sh].fly, sizeof(uint64_t));
 	return (int)p->nslots++;
 }
 
@@ -349,9 +339,9 @@ publish_replace(struct publish *p, int idx, struct pub_sink *sink)
 	for (unsigned sh = 0; sh < p->nshards && p->started; sh++) {
 		struct pub_reader *r = &s->rs[sh];
 
-		if (r->n > 0) {
-			journal_reader_seek(r->rd, r->fifo[r->head]);
-			r->n = 0;
+		if (deque_len(&r->fly) > 0) {
+			journal_reader_seek(r->rd, fly_front(r));
+			deque_clear(&r->fly);
 			s->rewinds++;
 		}
 	}
@@ -410,7 +400,8 @@ publish_idle(struct publish *p)
 			struct pub_reader *r = &p->slots[i].rs[sh];
 			struct journal *j = store_journal(p->stores[sh]);
 
-			if (r->n > 0 || journal_reader_tell(r->rd) <
+			if (deque_len(&r->fly) > 0 ||
+			    journal_reader_tell(r->rd) <
 			    journal_durable(j))
 				return 0;
 		}
@@ -440,7 +431,7 @@ publish_free(struct publish *p)
 
 		for (unsigned sh = 0; sh < p->nshards; sh++) {
 			journal_reader_free(s->rs[sh].rd);
-			xfree(s->rs[sh].fifo);
+			deque_free(&s->rs[sh].fly);
 		}
 		xfree(s->rs);
 	}
@@ -470,7 +461,7 @@ publish_sink_stats(const struct publish *p, int idx,
 		struct journal *j = store_journal(p->stores[sh]);
 		const struct pub_reader *r = &s->rs[sh];
 		uint64_t d = journal_durable(j);
-		uint64_t at = r->n > 0 ? r->fifo[r->head] :
+		uint64_t at = deque_len(&r->fly) > 0 ? fly_front(r) :
 		    (r->rd != NULL ? journal_reader_tell(r->rd) : 0);
 
 		if (d > at)

@@ -65,6 +65,7 @@
 #include "correlator/fleet.h"
 #include "correlator/u64map.h"
 #include "daemon/clock.h"
+#include "daemon/deque.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
 #include "drivers/redis/redis.h"
@@ -553,8 +554,8 @@ struct rd {
 	unsigned	 handshake_left; /* handshake replies awaited */
 	int		 ever_up;	/* a connection has been made */
 	int		 want_ready;	/* an offer was refused: call ready() */
-	struct rd_entry	*q;		/* ring of records in flight */
-	size_t		 qcap, qhead, qlen;
+	struct deque	 q;		/* struct rd_entry: records in flight,
+					 * oldest first */
 	struct u64map	 dumps;		/* shard -> struct rd_dump list */
 	struct u64map	 devs;		/* FNV-1a(id) -> struct rd_dev */
 	struct redis_argv av;		/* reused per record */
@@ -580,7 +581,8 @@ static void
 rd_error(struct rd *rd, const char *what, const char *err)
 {
 	double now = ev_now(rd->loop);
-	const struct rd_entry *e = rd->qlen > 0 ? &rd->q[rd->qhead] : NULL;
+	const struct rd_entry *e = deque_len(&rd->q) > 0 ?
+	    deque_front(&rd->q) : NULL;
 
 	rd->st.errors++;
 	if (rd->err_logged != 0 && (now - rd->err_logged) * 1000 <
@@ -602,25 +604,13 @@ rd_error(struct rd *rd, const char *what, const char *err)
 static void
 rd_push(struct rd *rd, const struct pub_rec *r, uint32_t left)
 {
-	struct rd_entry *e;
+	struct rd_entry *e = deque_push_back(&rd->q);
 
-	if (rd->qlen == rd->qcap) {
-		size_t ncap = rd->qcap ? rd->qcap * 2 : 256;
-		struct rd_entry *nq = xreallocarray(NULL, ncap, sizeof(*nq));
-
-		for (size_t i = 0; i < rd->qlen; i++)
-			nq[i] = rd->q[(rd->qhead + i) % rd->qcap];
-		xfree(rd->q);
-		rd->q = nq;
-		rd->qcap = ncap;
-		rd->qhead = 0;
-	}
-	e = &rd->q[(rd->qhead + rd->qlen++) % rd->qcap];
 	e->pos = r->pos;
 	e->shard = r->shard;
 	e->left = left;
 	e->kind = r->kind;
-	rd->st.inflight = rd->qlen;
+	rd->st.inflight = deque_len(&rd->q);
 }
 
 static struct rd_dump *
@@ -739,19 +729,19 @@ rd_dump_note(struct rd *rd, const struct pub_rec *r)
 static void
 rd_complete(struct rd *rd)
 {
-	while (rd->qlen > 0 && rd->q[rd->qhead].left == 0) {
-		struct rd_entry e = rd->q[rd->qhead];
+	while (deque_len(&rd->q) > 0 &&
+	    ((struct rd_entry *)deque_front(&rd->q))->left == 0) {
+		struct rd_entry e = *(struct rd_entry *)deque_front(&rd->q);
 
-		rd->qhead = (rd->qhead + 1) % rd->qcap;
-		rd->qlen--;
-		rd->st.inflight = rd->qlen;
+		deque_pop_front(&rd->q);
+		rd->st.inflight = deque_len(&rd->q);
 		if (e.kind == PUB_DUMP_END)
 			rd_dump_done(rd, e.shard, e.pos);
 		rd->host.done(rd->host.arg, e.shard, e.pos);
 	}
 	ev_prepare_stop(rd->loop, &rd->kick);
 	if (rd->want_ready && rd->state == RD_UP &&
-	    rd->qlen < (rd->cfg.max_inflight + 1) / 2) {
+	    deque_len(&rd->q) < (rd->cfg.max_inflight + 1) / 2) {
 		rd->want_ready = 0;
 		rd->host.ready(rd->host.arg);
 	}
@@ -761,11 +751,14 @@ rd_complete(struct rd *rd)
 static void
 rd_advance(struct rd *rd)
 {
-	if (rd->qlen == 0 || rd->q[rd->qhead].left == 0) {
+	struct rd_entry *e = deque_len(&rd->q) > 0 ? deque_front(&rd->q) :
+	    NULL;
+
+	if (e == NULL || e->left == 0) {
 		log_error("redis reply with no command in flight (a bug)");
 		return;
 	}
-	rd->q[rd->qhead].left--;
+	e->left--;
 	rd_complete(rd);
 }
 
@@ -873,7 +866,7 @@ rd_gone(struct rd *rd, const char *why, const char *err)
 	if (was_up) {
 		rd->st.disconnects++;
 		log_warnx("redis connection lost err=\"%s\" inflight=%zu "
-		    "(rewinding; reconnecting)", err, rd->qlen);
+		    "(rewinding; reconnecting)", err, deque_len(&rd->q));
 	} else {
 		rd->st.connect_failures++;
 		if (rd->fail_logged == 0 || now - rd->fail_logged >= 10.0) {
@@ -886,8 +879,8 @@ rd_gone(struct rd *rd, const char *why, const char *err)
 	}
 	/* each shard again from its first record not done */
 	u64map_init(&seen);
-	for (size_t i = 0; i < rd->qlen; i++) {
-		struct rd_entry *e = &rd->q[(rd->qhead + i) % rd->qcap];
+	for (size_t i = 0; i < deque_len(&rd->q); i++) {
+		struct rd_entry *e = deque_at(&rd->q, i);
 
 		if (u64map_get(&seen, e->shard) != NULL)
 			continue;
@@ -896,7 +889,7 @@ rd_gone(struct rd *rd, const char *why, const char *err)
 		rd->host.rewind(rd->host.arg, e->shard, e->pos);
 	}
 	u64map_fini(&seen);
-	rd->qhead = rd->qlen = 0;
+	deque_clear(&rd->q);
 	rd->st.inflight = 0;
 	ev_prepare_stop(rd->loop, &rd->kick);
 	rd->want_ready = 1;
@@ -1075,7 +1068,7 @@ rd_offer(struct pub_sink *s, const struct pub_rec *r)
 	unsigned sent = 0;
 	int n;
 
-	if (rd->state != RD_UP || rd->qlen >= rd->cfg.max_inflight) {
+	if (rd->state != RD_UP || deque_len(&rd->q) >= rd->cfg.max_inflight) {
 		rd->want_ready = 1;
 		return -EAGAIN;
 	}
@@ -1113,7 +1106,7 @@ rd_offer(struct pub_sink *s, const struct pub_rec *r)
 		/* done after what is ahead of it; never inside offer(),
 		 * where the pump has not yet counted it taken */
 		rd_push(rd, r, 0);
-		if (rd->qlen == 1)
+		if (deque_len(&rd->q) == 1)
 			ev_prepare_start(rd->loop, &rd->kick);
 		return 0;
 	}
@@ -1141,7 +1134,7 @@ rd_offer(struct pub_sink *s, const struct pub_rec *r)
 		/* the context is going (never while UP): start again */
 		redisAsyncContext *ac = rd->ac;
 
-		rd->q[(rd->qhead + rd->qlen - 1) % rd->qcap].left = sent;
+		((struct rd_entry *)deque_back(&rd->q))->left = sent;
 		rd_gone(rd, "send", "context refused a command");
 		if (!(ac->c.flags & REDIS_IN_CALLBACK))
 			redisAsyncFree(ac);
@@ -1165,13 +1158,13 @@ rd_flush(struct rd *rd, int timeout_ms)
 {
 	int64_t end = clock_mono_ms() + timeout_ms;
 
-	while (rd->ac != NULL && rd->state == RD_UP && rd->qlen > 0) {
+	while (rd->ac != NULL && rd->state == RD_UP && deque_len(&rd->q) > 0) {
 		redisLibevEvents *e = rd->ac->ev.data;
 		struct pollfd p = { rd->ac->c.fd, POLLIN, 0 };
 		int64_t left;
 
 		rd_complete(rd);
-		if (rd->qlen == 0)
+		if (deque_len(&rd->q) == 0)
 			break;
 		left = end - clock_mono_ms();
 		if (left <= 0)
@@ -1201,9 +1194,9 @@ rd_close(struct pub_sink *s, int timeout_ms)
 	rd = container_of(s, struct rd, base);
 	if (timeout_ms > 0)
 		rd_flush(rd, timeout_ms);
-	if (rd->qlen > 0)
+	if (deque_len(&rd->q) > 0)
 		log_info("redis closing with records=%zu not done (offered "
-		    "again at the next start)", rd->qlen);
+		    "again at the next start)", deque_len(&rd->q));
 	ev_timer_stop(rd->loop, &rd->retry);
 	ev_timer_stop(rd->loop, &rd->conn_to);
 	ev_prepare_stop(rd->loop, &rd->kick);
@@ -1232,7 +1225,7 @@ rd_close(struct pub_sink *s, int timeout_ms)
 	}
 	u64map_fini(&rd->devs);
 	redis_argv_fini(&rd->av);
-	xfree(rd->q);
+	deque_free(&rd->q);
 	xfree(rd->s_host);
 	xfree(rd->s_unix);
 	if (rd->s_pass != NULL) {
@@ -1274,6 +1267,7 @@ redis_new(struct ev_loop *loop, const struct redis_config *cfg,
 		return -EINVAL;
 	pthread_once(&rd_lua_once, rd_lua_init);
 	rd = xcalloc(1, sizeof(*rd));
+	deque_init(&rd->q, sizeof(struct rd_entry));
 	rd->base.ops = &rd_ops;
 	rd->loop = loop;
 	rd->host = *host;
