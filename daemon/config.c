@@ -505,10 +505,6 @@ cfg_cross_checks(struct cfgkey_ctx *cx, const struct config *cfg)
 		    "message of at least %d", cfg->kafka.max_msg,
 		    CLVALUE_PIECE, CFG_CHANGELOG_MSG_MIN);
 	}
-	if (cfg->daemon.role == CFG_ROLE_POLLER && cfg->redis.enabled)
-		cfgkey_error_at(cx, NULL, "redis.enabled", "a poller has no "
-		    "incidents to show: Redis is fed where incidents are made "
-		    "(daemon.role all or correlator)");
 }
 
 struct config *

@@ -609,6 +609,18 @@ live_stats_put(struct live *lv)
 		k->healthy = pst.healthy;
 		live_sink_counts(lv, (int)i, k);
 	}
+	if (lv->redis != NULL && lv->ridx < 0 &&
+	    sp->nsinks < STATS_MAX_SINKS) {
+		/* a poller's, outside the pump: its device hashes */
+		struct stats_sink *k = &sp->sinks[sp->nsinks++];
+		struct redis_stats rs;
+
+		redis_stats(lv->redis, &rs);
+		snprintf(k->name, sizeof(k->name), "redis");
+		k->healthy = lv->redis->ops->healthy == NULL ||
+		    lv->redis->ops->healthy(lv->redis);
+		k->errors = rs.errors + rs.connect_failures;
+	}
 	stats_put_poll(lv->stats, sp);
 	xfree(sp);
 }
@@ -1065,6 +1077,38 @@ live_seed_alarms(void *arg, const struct corr_incident *ci)
 }
 
 /* The Redis publisher, when enabled: 0, or -1 (logged). */
+/*
+ * A poller's Redis holds its devices' hashes only (docs/scaleout.md,
+ * "Device keys"): the sink is not the pump's.  A poller's journals hold
+ * no events, and the dump a reconnect asks for would be of engines that
+ * publish nothing: their live sets would make the sink's stale check
+ * remove the correlators' incidents of the same shard numbers from the
+ * Redis every instance shares (and write the poller's own).  So its host
+ * answers nothing; the sink writes every device hash again itself after
+ * each (re)connect.
+ */
+static void
+live_devices_ready(void *arg)
+{
+	(void)arg;
+}
+
+static void
+live_devices_pos(void *arg, unsigned shard, uint64_t pos)
+{
+	(void)arg;
+	(void)shard;
+	(void)pos;
+}
+
+static const struct pub_host live_devices_host = {
+	.ready = live_devices_ready,
+	.done = live_devices_pos,
+	.rewind = live_devices_pos,
+	.resync = live_devices_ready,
+	.arg = NULL,
+};
+
 static int
 live_redis(struct live *lv)
 {
@@ -1078,6 +1122,18 @@ live_redis(struct live *lv)
 	rc.id_prefix = lv->cfg->correlation.id_prefix;
 	lv->redis_password = config_read_secret(cr->password_file);
 	rc.password = lv->redis_password;
+	if (lv->cfg->daemon.role == CFG_ROLE_POLLER) {
+		rc_new = redis_new(lv->loop, &rc, &live_devices_host,
+		    &lv->redis);
+		if (rc_new != 0) {
+			log_error("start failed: redis: %s", strerror(-rc_new));
+			return -1;
+		}
+		log_info("redis devices host=%s port=%u prefix=%s (a poller "
+		    "writes its devices' hashes; incidents are the "
+		    "correlators')", rc.host, rc.port, rc.prefix);
+		return 0;
+	}
 	idx = lv->ridx = publish_add(lv->pub, "redis");
 	rc_new = redis_new(lv->loop, &rc, publish_host(lv->pub, idx),
 	    &lv->redis);

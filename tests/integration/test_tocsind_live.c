@@ -1019,6 +1019,157 @@ Test(tocsind_live, poller_produces_alarms_and_ticks_and_no_incidents)
 	env_fini(&e);
 }
 
+static pid_t Redis = -1;	/* the poller's redis-server, or -1 */
+
+static void
+redis_fini(void)
+{
+	pubfix_stop(&Redis, SIGTERM);
+}
+
+/* redis-cli -p port ARGS: its output (free it). */
+static char *
+rcli(int port, const char *args)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "redis-cli -p %d %s", port, args);
+	return pubfix_sh(cmd, 10000);
+}
+
+/* Waits (ms) until redis-cli -p port ARGS prints want. */
+static int
+rcli_wait(int port, const char *args, const char *want, int ms)
+{
+	int64_t end = tenv_mono_ms() + ms;
+
+	for (;;) {
+		char *out = rcli(port, args);
+		int ok = out != NULL && strcmp(out, want) == 0;
+
+		free(out);
+		if (ok)
+			return 1;
+		if (tenv_mono_ms() >= end)
+			return 0;
+		usleep(100000);
+	}
+}
+
+/* Waits (ms) until GET /healthz answers status. */
+static int
+healthz_wait(int port, int status, int ms)
+{
+	int64_t end = tenv_mono_ms() + ms;
+	struct httpfix_resp r;
+
+	for (;;) {
+		int got = httpfix_do(port, "GET", "/healthz", NULL, NULL, &r);
+
+		if (got == status && (status == 200 ||
+		    strstr(r.body, "sink redis") != NULL)) {
+			httpfix_free(&r);
+			return 1;
+		}
+		httpfix_free(&r);
+		if (tenv_mono_ms() >= end)
+			return 0;
+		usleep(100000);
+	}
+}
+
+/*
+ * A poller with redis.enabled (docs/scaleout.md, "Device keys"): the Redis
+ * every instance shares already holds two correlators' incidents; the
+ * poller writes the hashes of the devices of its share and nothing else,
+ * while its own engines make an incident of T1's mains failure (kept for
+ * its alarm state, published nowhere): the incidents are left as they
+ * were (a poller's reconnect asks no dump, so no stale check of empty
+ * engines removes them).  Redis stopped: /healthz says so (503); started
+ * again, empty: the device hashes are written again and /healthz is 200.
+ */
+Test(tocsind_live, poller_writes_its_devices_to_redis_and_leaves_incidents,
+    .fini = redis_fini)
+{
+	struct env e;
+	char bootstrap[128], path[128], tail[192], *alarms, *out, *log;
+	int mine, rport, hport;
+	size_t nkeys;
+
+	if (!tenv_kafka()) {
+		cr_skip_test("a ThreadSanitizer tocsind has no Kafka publisher "
+		    "(librdkafka's threads are invisible to TSan)");
+		return;
+	}
+	env_init(&e, 17);
+	rport = tenv_free_port("127.0.0.1");
+	cr_assert_gt(rport, 0);
+	Redis = pubfix_redis_start(e.dir, rport, "redis.err");
+	cr_assert_gt(Redis, 0, "no redis-server");
+	/* what two correlators wrote (partitions 0 and 1) */
+	free(rcli(rport, "SADD tocsin:incidents:open INC-0-7 INC-1-9"));
+	free(rcli(rport, "HSET tocsin:incident:INC-0-7 seq 3"));
+	free(rcli(rport, "HSET tocsin:incident:INC-1-9 seq 5"));
+	snprintf(tail, sizeof(tail), "kafka: {alarms: tocsin.alarms}\n"
+	    "redis: {enabled: true, port: %d}\n", rport);
+	mine = poller_yaml(&e, tail);
+	tenv_write_file(e.dir, "scen", "500ms site:T1 mains_fail\n"
+	    "3s site:T1 mains_restore\n");
+	sim_start(&e, "live.yaml", "scen");
+	daemon_start(&e, "p.yaml", NULL);
+	env_path(&e, "tocsind.err", path, sizeof(path));
+	cr_assert_eq(pubfix_mock_bootstrap(path, bootstrap, sizeof(bootstrap),
+	    10000), 0, "no mock bootstrap in the log");
+	cr_assert(rcli_wait(rport, "HGET tocsin:device:T1-rect comm", "ok\n",
+	    15000), "no device hash for T1-rect in 15 s");
+	/* the raise and the clear went by (an incident in the poller) */
+	alarms = topic_lines(bootstrap, "tocsin.alarms", 2,
+	    "\"code\":\"MAINS_FAIL\",\"edge\":\"clear\"");
+	cr_assert_not_null(strstr(alarms, "\"edge\":\"clear\""), "%s", alarms);
+	free(alarms);
+	out = rcli(rport, "--scan");
+	nkeys = (size_t)pubfix_count_lines(out);
+	cr_expect_eq(nkeys, 3u + (size_t)mine, "keys: %s", out);
+	cr_expect_not_null(strstr(out, "tocsin:device:T1-rect\n"), "%s", out);
+	if (mine == 2)
+		cr_expect_not_null(strstr(out, "tocsin:device:T2-rect\n"),
+		    "%s", out);
+	else
+		cr_expect_null(strstr(out, "device:T2-rect"), "not the "
+		    "poller's share: %s", out);
+	free(out);
+	out = rcli(rport, "SMEMBERS tocsin:incidents:open");
+	cr_expect(strstr(out, "INC-0-7") != NULL && strstr(out, "INC-1-9") !=
+	    NULL && pubfix_count_lines(out) == 2, "%s", out);
+	free(out);
+	out = rcli(rport, "HGET tocsin:incident:INC-1-9 seq");
+	cr_expect_str_eq(out, "5\n");
+	free(out);
+
+	/* Redis gone, then back empty: said, then written again */
+	hport = httpfix_port_from_log(path, 10000);
+	cr_assert_gt(hport, 0);
+	pubfix_stop(&Redis, SIGTERM);
+	cr_expect(healthz_wait(hport, 503, 10000), "/healthz did not say "
+	    "redis is down in 10 s");
+	Redis = pubfix_redis_start(e.dir, rport, "redis2.err");
+	cr_assert_gt(Redis, 0, "no redis-server the second time");
+	cr_expect(rcli_wait(rport, "HGET tocsin:device:T1-rect comm", "ok\n",
+	    15000), "T1-rect's hash not written again in 15 s");
+	cr_expect(healthz_wait(hport, 200, 10000), "/healthz not 200 again");
+	out = rcli(rport, "--scan");
+	cr_expect_eq(pubfix_count_lines(out), mine, "only device hashes: %s",
+	    out);
+	free(out);
+
+	cr_assert_eq(stop_pid(&e.daemon, SIGTERM, 15000), 0);
+	log = read_env_file(&e, "tocsind.err");
+	cr_expect_not_null(strstr(log, "redis devices host="), "%s", log);
+	cr_expect_null(sanitizer_report(log), "%s", log);
+	free(log);
+	env_fini(&e);
+}
+
 /*
  * A poller killed with SIGKILL while T1's mains is failed, and started
  * again after mains came back (the real broker: the topic outlives the
