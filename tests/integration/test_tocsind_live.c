@@ -939,6 +939,28 @@ poller_yaml(struct env *e, const char *kafka)
 }
 
 /*
+ * The poller_yaml poller (tail appended) on the embedded cluster, with
+ * T1's mains failing at 0.5 s and back at 3 s: the simulator and tocsind
+ * started, the cluster's bootstrap read from the log (path: the log).
+ * Returns poller_yaml's count.
+ */
+static int
+poller_up(struct env *e, const char *tail, char *bootstrap, size_t len,
+    char *path, size_t plen)
+{
+	int mine = poller_yaml(e, tail);
+
+	tenv_write_file(e->dir, "scen", "500ms site:T1 mains_fail\n"
+	    "3s site:T1 mains_restore\n");
+	sim_start(e, "live.yaml", "scen");
+	daemon_start(e, "p.yaml", NULL);
+	env_path(e, "tocsind.err", path, plen);
+	cr_assert_eq(pubfix_mock_bootstrap(path, bootstrap, len, 10000), 0,
+	    "no mock bootstrap in the log");
+	return mine;
+}
+
+/*
  * A poller (the embedded cluster): T1's mains fails and comes back; its
  * raise and its clear are on tocsin.alarms, on the partition of T1's
  * area, with ticks on every partition; no incident anywhere (the
@@ -959,14 +981,8 @@ Test(tocsind_live, poller_produces_alarms_and_ticks_and_no_incidents)
 		return;
 	}
 	env_init(&e, 11);
-	mine = poller_yaml(&e, "kafka: {alarms: tocsin.alarms}\n");
-	tenv_write_file(e.dir, "scen", "500ms site:T1 mains_fail\n"
-	    "3s site:T1 mains_restore\n");
-	sim_start(&e, "live.yaml", "scen");
-	daemon_start(&e, "p.yaml", NULL);
-	env_path(&e, "tocsind.err", path, sizeof(path));
-	cr_assert_eq(pubfix_mock_bootstrap(path, bootstrap, sizeof(bootstrap),
-	    10000), 0, "no mock bootstrap in the log");
+	mine = poller_up(&e, "kafka: {alarms: tocsin.alarms}\n", bootstrap,
+	    sizeof(bootstrap), path, sizeof(path));
 
 	alarms = topic_lines(bootstrap, "tocsin.alarms", 2,
 	    "\"code\":\"MAINS_FAIL\",\"edge\":\"clear\"");
@@ -1112,14 +1128,8 @@ Test(tocsind_live, poller_writes_its_devices_to_redis_and_leaves_incidents,
 	free(rcli(rport, "HSET tocsin:incident:INC-1-9 seq 5"));
 	snprintf(tail, sizeof(tail), "kafka: {alarms: tocsin.alarms}\n"
 	    "redis: {enabled: true, port: %d}\n", rport);
-	mine = poller_yaml(&e, tail);
-	tenv_write_file(e.dir, "scen", "500ms site:T1 mains_fail\n"
-	    "3s site:T1 mains_restore\n");
-	sim_start(&e, "live.yaml", "scen");
-	daemon_start(&e, "p.yaml", NULL);
-	env_path(&e, "tocsind.err", path, sizeof(path));
-	cr_assert_eq(pubfix_mock_bootstrap(path, bootstrap, sizeof(bootstrap),
-	    10000), 0, "no mock bootstrap in the log");
+	mine = poller_up(&e, tail, bootstrap, sizeof(bootstrap), path,
+	    sizeof(path));
 	cr_assert(rcli_wait(rport, "HGET tocsin:device:T1-rect comm", "ok\n",
 	    15000), "no device hash for T1-rect in 15 s");
 	/* the raise and the clear went by (an incident in the poller) */
