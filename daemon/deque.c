@@ -29,7 +29,7 @@ deque_free(struct deque *q)
 }
 
 /* Doubles the array, the elements first in it again. */
-static void
+void
 deque_grow(struct deque *q)
 {
 	size_t cap = q->cap ? q->cap * 2 : DEQUE_MIN;
@@ -46,41 +46,4 @@ deque_grow(struct deque *q)
 	q->v = v;
 	q->cap = cap;
 	q->head = 0;
-}
-
-void *
-deque_push_back(struct deque *q)
-{
-	if (q->n == q->cap)
-		deque_grow(q);
-	return deque_at(q, q->n++);
-}
-
-void *
-deque_push_front(struct deque *q)
-{
-	if (q->n == q->cap)
-		deque_grow(q);
-	q->head = (q->head + q->cap - 1) & (q->cap - 1);
-	q->n++;
-	return q->v + q->head * q->size;
-}
-
-void
-deque_pop_front(struct deque *q)
-{
-	q->head = (q->head + 1) & (q->cap - 1);
-	q->n--;
-}
-
-void
-deque_pop_back(struct deque *q)
-{
-	q->n--;
-}
-
-void
-deque_clear(struct deque *q)
-{
-	q->head = q->n = 0;
 }

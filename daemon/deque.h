@@ -30,15 +30,13 @@ void	 deque_init(struct deque *q, size_t size);
 /* Frees the array; q is empty again and may be reused. */
 void	 deque_free(struct deque *q);
 
-/* A new slot at the back (or the front), uninitialised; never NULL. */
-void	*deque_push_back(struct deque *q);
-void	*deque_push_front(struct deque *q);
-/* Removes the first (last) element; q must not be empty. */
-void	 deque_pop_front(struct deque *q);
-void	 deque_pop_back(struct deque *q);
-/* Removes every element, keeping the array. */
-void	 deque_clear(struct deque *q);
+/* Doubles the array (the push functions' slow path). */
+void	 deque_grow(struct deque *q);
 
+/*
+ * The rest is inline: a push or a pop runs per record offered, in the
+ * pump, the Redis sink and the correlator feed.
+ */
 static inline size_t
 deque_len(const struct deque *q)
 {
@@ -62,6 +60,46 @@ static inline void *
 deque_back(const struct deque *q)
 {
 	return deque_at(q, q->n - 1);
+}
+
+/* A new slot at the back (or the front), uninitialised; never NULL. */
+static inline void *
+deque_push_back(struct deque *q)
+{
+	if (q->n == q->cap)
+		deque_grow(q);
+	return deque_at(q, q->n++);
+}
+
+static inline void *
+deque_push_front(struct deque *q)
+{
+	if (q->n == q->cap)
+		deque_grow(q);
+	q->head = (q->head + q->cap - 1) & (q->cap - 1);
+	q->n++;
+	return deque_front(q);
+}
+
+/* Removes the first (last) element; q must not be empty. */
+static inline void
+deque_pop_front(struct deque *q)
+{
+	q->head = (q->head + 1) & (q->cap - 1);
+	q->n--;
+}
+
+static inline void
+deque_pop_back(struct deque *q)
+{
+	q->n--;
+}
+
+/* Removes every element, keeping the array. */
+static inline void
+deque_clear(struct deque *q)
+{
+	q->head = q->n = 0;
 }
 
 #endif

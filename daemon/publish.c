@@ -49,11 +49,17 @@ struct publish {
 	int		 started;
 };
 
-/* The oldest position in flight (deque_len(&r->fly) > 0). */
+/* The oldest (newest) position in flight (deque_len(&r->fly) > 0). */
 static uint64_t
 fly_front(const struct pub_reader *r)
 {
 	return *(const uint64_t *)deque_front(&r->fly);
+}
+
+static uint64_t
+fly_back(const struct pub_reader *r)
+{
+	return *(const uint64_t *)deque_back(&r->fly);
 }
 
 static void
@@ -106,8 +112,7 @@ host_rewind(void *arg, unsigned shard, uint64_t pos)
 	r = &s->rs[shard];
 	journal_reader_seek(r->rd, pos);
 	/* what was offered from pos on is offered again */
-	while (deque_len(&r->fly) > 0 &&
-	    *(const uint64_t *)deque_back(&r->fly) >= pos)
+	while (deque_len(&r->fly) > 0 && fly_back(r) >= pos)
 		deque_pop_back(&r->fly);
 	s->rewinds++;
 	ev_async_send(s->p->loop, &s->p->kick);
