@@ -576,13 +576,19 @@ rd_rand(struct rd *rd)
 	return rd->rng;
 }
 
+/* The oldest record in flight, or NULL. */
+static struct rd_entry *
+rd_head(const struct rd *rd)
+{
+	return deque_len(&rd->q) > 0 ? deque_front(&rd->q) : NULL;
+}
+
 /* An error reply: counted; logged at most once per RD_ERROR_LOG_MS. */
 static void
 rd_error(struct rd *rd, const char *what, const char *err)
 {
 	double now = ev_now(rd->loop);
-	const struct rd_entry *e = deque_len(&rd->q) > 0 ?
-	    deque_front(&rd->q) : NULL;
+	const struct rd_entry *e = rd_head(rd);
 
 	rd->st.errors++;
 	if (rd->err_logged != 0 && (now - rd->err_logged) * 1000 <
@@ -610,7 +616,6 @@ rd_push(struct rd *rd, const struct pub_rec *r, uint32_t left)
 	e->shard = r->shard;
 	e->left = left;
 	e->kind = r->kind;
-	rd->st.inflight = deque_len(&rd->q);
 }
 
 static struct rd_dump *
@@ -729,12 +734,12 @@ rd_dump_note(struct rd *rd, const struct pub_rec *r)
 static void
 rd_complete(struct rd *rd)
 {
-	while (deque_len(&rd->q) > 0 &&
-	    ((struct rd_entry *)deque_front(&rd->q))->left == 0) {
-		struct rd_entry e = *(struct rd_entry *)deque_front(&rd->q);
+	struct rd_entry *h;
+
+	while ((h = rd_head(rd)) != NULL && h->left == 0) {
+		struct rd_entry e = *h;
 
 		deque_pop_front(&rd->q);
-		rd->st.inflight = deque_len(&rd->q);
 		if (e.kind == PUB_DUMP_END)
 			rd_dump_done(rd, e.shard, e.pos);
 		rd->host.done(rd->host.arg, e.shard, e.pos);
@@ -751,8 +756,7 @@ rd_complete(struct rd *rd)
 static void
 rd_advance(struct rd *rd)
 {
-	struct rd_entry *e = deque_len(&rd->q) > 0 ? deque_front(&rd->q) :
-	    NULL;
+	struct rd_entry *e = rd_head(rd);
 
 	if (e == NULL || e->left == 0) {
 		log_error("redis reply with no command in flight (a bug)");
@@ -890,7 +894,6 @@ rd_gone(struct rd *rd, const char *why, const char *err)
 	}
 	u64map_fini(&seen);
 	deque_clear(&rd->q);
-	rd->st.inflight = 0;
 	ev_prepare_stop(rd->loop, &rd->kick);
 	rd->want_ready = 1;
 	rd_schedule(rd);
@@ -1306,6 +1309,7 @@ redis_stats(const struct pub_sink *s, struct redis_stats *out)
 	const struct rd *rd = container_of(s, struct rd, base);
 
 	*out = rd->st;
+	out->inflight = deque_len(&rd->q);
 }
 
 /* FNV-1a, 64 bits: the device table's key. */
