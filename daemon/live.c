@@ -553,21 +553,29 @@ live_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- stats for the HTTP thread (daemon/stats.h) ---- */
 
+/* The Redis sink's failures and records in flight. */
+static void
+live_redis_counts(struct live *lv, struct stats_sink *k)
+{
+	struct redis_stats rs;
+
+	redis_stats(lv->redis, &rs);
+	k->errors = rs.errors + rs.connect_failures;
+	k->inflight = rs.inflight;
+}
+
 /* A sink's own failures and records in flight, by what it is. */
 static void
 live_sink_counts(struct live *lv, int idx, struct stats_sink *k)
 {
 	struct filesink_counters fc;
-	struct redis_stats rs;
 	struct kafka_stats ks;
 
 	if (idx == lv->fidx || idx == lv->hidx) {
 		filesink_counters(idx == lv->fidx ? lv->out : lv->history, &fc);
 		k->errors = fc.write_errors;
 	} else if (idx == lv->ridx && lv->redis != NULL) {
-		redis_stats(lv->redis, &rs);
-		k->errors = rs.errors + rs.connect_failures;
-		k->inflight = rs.inflight;
+		live_redis_counts(lv, k);
 	} else if (idx == lv->kafka_idx && lv->kafka != NULL) {
 		kafka_stats(lv->kafka, &ks);
 		k->errors = ks.failed + ks.refused;
@@ -613,13 +621,10 @@ live_stats_put(struct live *lv)
 	    sp->nsinks < STATS_MAX_SINKS) {
 		/* a poller's, outside the pump: its device hashes */
 		struct stats_sink *k = &sp->sinks[sp->nsinks++];
-		struct redis_stats rs;
 
-		redis_stats(lv->redis, &rs);
 		snprintf(k->name, sizeof(k->name), "redis");
-		k->healthy = lv->redis->ops->healthy == NULL ||
-		    lv->redis->ops->healthy(lv->redis);
-		k->errors = rs.errors + rs.connect_failures;
+		k->healthy = lv->redis->ops->healthy(lv->redis);
+		live_redis_counts(lv, k);
 	}
 	stats_put_poll(lv->stats, sp);
 	xfree(sp);
@@ -1077,44 +1082,12 @@ live_seed_alarms(void *arg, const struct corr_incident *ci)
 }
 
 /* The Redis publisher, when enabled: 0, or -1 (logged). */
-/*
- * A poller's Redis holds its devices' hashes only (docs/scaleout.md,
- * "Device keys"): the sink is not the pump's.  A poller's journals hold
- * no events, and the dump a reconnect asks for would be of engines that
- * publish nothing: their live sets would make the sink's stale check
- * remove the correlators' incidents of the same shard numbers from the
- * Redis every instance shares (and write the poller's own).  So its host
- * answers nothing; the sink writes every device hash again itself after
- * each (re)connect.
- */
-static void
-live_devices_ready(void *arg)
-{
-	(void)arg;
-}
-
-static void
-live_devices_pos(void *arg, unsigned shard, uint64_t pos)
-{
-	(void)arg;
-	(void)shard;
-	(void)pos;
-}
-
-static const struct pub_host live_devices_host = {
-	.ready = live_devices_ready,
-	.done = live_devices_pos,
-	.rewind = live_devices_pos,
-	.resync = live_devices_ready,
-	.arg = NULL,
-};
-
 static int
 live_redis(struct live *lv)
 {
 	const struct cfg_redis *cr = &lv->cfg->redis;
 	struct redis_config rc;
-	int idx, rc_new;
+	int poller = lv->cfg->daemon.role == CFG_ROLE_POLLER, idx = -1, rc_new;
 
 	if (!cr->enabled)
 		return 0;
@@ -1122,28 +1095,28 @@ live_redis(struct live *lv)
 	rc.id_prefix = lv->cfg->correlation.id_prefix;
 	lv->redis_password = config_read_secret(cr->password_file);
 	rc.password = lv->redis_password;
-	if (lv->cfg->daemon.role == CFG_ROLE_POLLER) {
-		rc_new = redis_new(lv->loop, &rc, &live_devices_host,
-		    &lv->redis);
-		if (rc_new != 0) {
-			log_error("start failed: redis: %s", strerror(-rc_new));
-			return -1;
-		}
-		log_info("redis devices host=%s port=%u prefix=%s (a poller "
-		    "writes its devices' hashes; incidents are the "
-		    "correlators')", rc.host, rc.port, rc.prefix);
-		return 0;
-	}
-	idx = lv->ridx = publish_add(lv->pub, "redis");
-	rc_new = redis_new(lv->loop, &rc, publish_host(lv->pub, idx),
-	    &lv->redis);
+	/*
+	 * A poller's Redis holds its devices' hashes only (docs/scaleout.md,
+	 * "Device keys"), not fed by its pump: its journals hold no events,
+	 * and a reconnect's dump would be of engines that publish nothing,
+	 * whose live sets would make the stale check remove the correlators'
+	 * incidents of the same shard numbers from the Redis every instance
+	 * shares (and write the poller's own).  A sink without a host.
+	 */
+	if (!poller)
+		idx = lv->ridx = publish_add(lv->pub, "redis");
+	rc_new = redis_new(lv->loop, &rc, poller ? NULL :
+	    publish_host(lv->pub, idx), &lv->redis);
 	if (rc_new != 0) {
 		log_error("start failed: redis: %s", strerror(-rc_new));
 		return -1;
 	}
-	publish_attach(lv->pub, idx, lv->redis);
-	log_info("redis publisher host=%s port=%u prefix=%s", rc.host,
-	    rc.port, rc.prefix);
+	if (!poller)
+		publish_attach(lv->pub, idx, lv->redis);
+	log_info("redis %s host=%s port=%u prefix=%s%s", poller ? "devices" :
+	    "publisher", rc.host, rc.port, rc.prefix, poller ? " (a poller "
+	    "writes its devices' hashes; incidents are the correlators')" :
+	    "");
 	return 0;
 }
 

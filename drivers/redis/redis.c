@@ -930,6 +930,8 @@ rd_up(struct rd *rd)
 		    d->id, d->comm, (long long)d->last_poll_ms,
 		    (long long)d->rtt_ms);
 	}
+	if (rd->host.resync == NULL)	/* devices only: nothing to dump */
+		return;
 	rd->st.resyncs++;
 	rd->host.resync(rd->host.arg);
 	rd->want_ready = 0;
@@ -1260,9 +1262,9 @@ redis_new(struct ev_loop *loop, const struct redis_config *cfg,
 {
 	struct rd *rd;
 
-	if (loop == NULL || cfg == NULL || host == NULL || out == NULL ||
-	    host->ready == NULL || host->done == NULL ||
-	    host->rewind == NULL || host->resync == NULL ||
+	if (loop == NULL || cfg == NULL || out == NULL || (host != NULL &&
+	    (host->ready == NULL || host->done == NULL ||
+	    host->rewind == NULL || host->resync == NULL)) ||
 	    ((cfg->host == NULL || cfg->host[0] == '\0') &&
 	    (cfg->unix_path == NULL || cfg->unix_path[0] == '\0')) ||
 	    cfg->prefix == NULL || cfg->id_prefix == NULL ||
@@ -1273,7 +1275,8 @@ redis_new(struct ev_loop *loop, const struct redis_config *cfg,
 	deque_init(&rd->q, sizeof(struct rd_entry));
 	rd->base.ops = &rd_ops;
 	rd->loop = loop;
-	rd->host = *host;
+	if (host != NULL)
+		rd->host = *host;	/* else devices only: no pump */
 	rd->cfg = *cfg;
 	rd->s_host = rd_dup(cfg->host);
 	rd->s_unix = rd_dup(cfg->unix_path);

@@ -117,8 +117,11 @@ struct redis_stats {
  * Makes the sink on loop and starts connecting (the first attempt is made
  * here; its outcome arrives on the loop).  cfg and its strings are
  * copied; *host is copied and host->arg must outlive the sink; its
- * callbacks are called on the loop's thread.  Returns 0
- * and sets *out, or -EINVAL (NULL arguments, no host nor unix_path).
+ * callbacks are called on the loop's thread.  host NULL makes a sink for
+ * redis_device_put() alone, which no pump offers records to and which
+ * asks no dump after a (re)connect (a poller's: docs/scaleout.md, "Device
+ * keys").  Returns 0 and sets *out, or -EINVAL (NULL arguments but host,
+ * a host without every callback, no host nor unix_path).
  * Free with (*out)->ops->close(*out, timeout_ms): it waits up to
  * timeout_ms for the replies in flight (driving hiredis itself, not the
  * loop) and reports them done.  Never call close() from inside a host

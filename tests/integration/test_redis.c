@@ -969,6 +969,69 @@ Test(redis, reconnect_resync)
 	rs_stop(&rs);
 }
 
+static int
+th_up(struct thost *th)
+{
+	return th->sink->ops->healthy(th->sink);
+}
+
+/*
+ * A sink without a host (a poller's, docs/scaleout.md "Device keys"):
+ * device hashes only.  It connects and writes them, asks no dump after a
+ * reconnect (resyncs 0), so the incidents other instances keep in the
+ * same Redis stay as they are, and it writes every device hash again.
+ * A host missing a callback is refused.
+ */
+Test(redis, devices_only_without_a_host)
+{
+	struct rsrv rs;
+	struct thost th;
+	struct redis_config rc;
+	struct pub_host host, half;
+	struct pub_sink *bad = NULL;
+	struct redis_stats st;
+	redisContext *c;
+	char *v;
+
+	rs_start(&rs);
+	th_init(&th, &rs, &rc, &host);
+	half = host;
+	half.resync = NULL;
+	cr_expect_eq(redis_new(th.loop, &rc, &half, &bad), -EINVAL);
+	cr_expect_null(bad);
+	cr_assert_not_null(c = rs_ctx(&rs));
+	freeReplyObject(rq(c, "ZADD tocsin:incidents:open 5 INC-0-7"));
+	freeReplyObject(rq(c, "HSET tocsin:incident:INC-0-7 seq 3"));
+	cr_assert_eq(redis_new(th.loop, &rc, NULL, &th.sink), 0);
+	cr_assert(th_run(&th, th_up, 10000));
+	cr_assert_eq(redis_device_put(th.sink, "gw-7", "lost", T_T0, 12), 0);
+	th_run(&th, th_nothing, 200);
+	v = rs_str(c, "HGET tocsin:device:gw-7 comm");
+	cr_expect_str_eq(v, "lost");
+	free(v);
+	redisFree(c);
+
+	/* back empty but for the other instance's incident: no stale check */
+	rs_kill(&rs);
+	cr_assert(th_run(&th, th_unhealthy, 10000), "sink missed the loss");
+	rs_restart(&rs);
+	cr_assert_not_null(c = rs_ctx(&rs));
+	freeReplyObject(rq(c, "ZADD tocsin:incidents:open 5 INC-0-7"));
+	cr_assert(th_run(&th, th_up, 10000), "no reconnect");
+	th_run(&th, th_nothing, 300);
+	v = rs_str(c, "HGET tocsin:device:gw-7 rtt_ms");
+	cr_expect_str_eq(v, "12", "device hash not written again");
+	free(v);
+	cr_expect_eq(rs_int(c, "ZCARD tocsin:incidents:open"), 1);
+	redis_stats(th.sink, &st);
+	cr_expect_eq(st.resyncs, 0);
+	cr_expect_eq(th.resyncs, 0);
+	cr_expect_geq(st.reconnects, 1);
+	redisFree(c);
+	th_fini(&th);
+	rs_stop(&rs);
+}
+
 /* A command refused (WRONGTYPE) is counted; later records still go out. */
 Test(redis, reply_error)
 {
