@@ -329,14 +329,15 @@ class Bench:
         cfg = self.path(name + ".yaml")
         with open(cfg, "w") as f:
             f.write("daemon: {role: correlator, shards: %d, log_level: "
-                    "info}\nkafka:\n  brokers: \"%s\"\n  alarms: "
+                    "info, state_dir: %s}\nkafka:\n  brokers: \"%s\"\n  alarms: "
                     "%s\n  incidents: tocsin.incidents.%s\n"
                     "  changelog: tocsin.changelog.%s\n"
                     "  correlator_group: sb-%s\n  client_id: %s\n"
                     "  properties:\n    consumer.session.timeout.ms: "
                     "\"6000\"\n    consumer.heartbeat.interval.ms: \"500\"\n"
                     "http: {enabled: true, listen: \"127.0.0.1:%d\"}\n%s%s" %
-                    (P, self.brokers, alarms, run, run, run, name, port,
+                    (P, self.path(name + ".state"), self.brokers, alarms,
+                     run, run, run, name, port,
                      "redis: {enabled: true, port: %d, prefix: \"%s:\"}\n" %
                      (redis, run) if redis else "", self.fleet_yaml))
         log = open(self.path(name + ".log"), "w")

@@ -24,6 +24,7 @@
 #include <ev.h>
 
 #include "daemon/cfeed.h"
+#include "daemon/chist.h"
 #include "daemon/crole.h"
 #include "daemon/cstage.h"
 #include "daemon/http.h"
@@ -60,6 +61,10 @@ struct crole {
 	struct redis_stats rst;
 	int		 rup;		/* Redis reachable as last copied, -1:
 					 * not copied yet */
+	/* the history of closed incidents (the monthly report's input) */
+	struct chist_config hc;
+	struct chist	*hist;		/* NULL: kafka.history_group off */
+	char		 hgroup[256], hdir[4096];
 };
 
 static const char *
@@ -273,6 +278,14 @@ crole_healthz(void *arg, const struct http_req *rq, struct http_resp *rs)
 			json_array_append_new(reasons, json_string("sink redis: "
 			    "not reachable or not writable"));
 	}
+	if (cr->hist != NULL) {
+		struct chist_stats hs;
+
+		chist_stats(cr->hist, &hs);
+		if (hs.failing)
+			json_array_append_new(reasons, json_sprintf("history "
+			    "%s: not writable", cr->hdir));
+	}
 	http_resp_json(rs, json_array_size(reasons) == 0 ? 200 : 503,
 	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "status",
 	    json_array_size(reasons) == 0 ? "ok" : "unhealthy", "phase",
@@ -344,6 +357,30 @@ crole_metrics_feed(struct crole *cr, struct http_resp *rs, uint64_t dumps)
 	monitor_one(rs, "tocsin_feed_revoked_records_total", "counter",
 	    "Records not sent to Redis because their partition moved to "
 	    "another instance first.", fs.revoked);
+}
+
+/* The history kept from tocsin.incidents (daemon/chist). */
+static void
+crole_metrics_history(struct crole *cr, struct http_resp *rs)
+{
+	struct chist_stats h;
+
+	chist_stats(cr->hist, &h);
+	monitor_one(rs, "tocsin_history_records_total", "counter", "Records "
+	    "of the incidents topic the history consumer read.", h.consumed);
+	monitor_one(rs, "tocsin_history_lines_total", "counter", "Closed "
+	    "events appended to state_dir/history (again after a restart "
+	    "included).", h.lines);
+	monitor_one(rs, "tocsin_history_commits_total", "counter", "Offsets "
+	    "committed after the lines before them were synced.", h.commits);
+	monitor_one(rs, "tocsin_history_errors_total", "counter", "History "
+	    "writes, syncs and commits that failed (a write is retried).",
+	    h.write_errors + h.commit_errors);
+	monitor_one(rs, "tocsin_history_bad_records_total", "counter",
+	    "Records of the incidents topic that are not incident events, "
+	    "passed by.", h.bad);
+	monitor_one(rs, "tocsin_history_failing", "gauge", "1 while the "
+	    "history's last write or sync failed.", (uint64_t)h.failing);
 }
 
 static void
@@ -431,6 +468,8 @@ crole_metrics(void *arg, const struct http_req *rq, struct http_resp *rs)
 	    st->aborts);
 	if (cr->loop != NULL)
 		crole_metrics_feed(cr, rs, st->feed_dumps);
+	if (cr->hist != NULL)
+		crole_metrics_history(cr, rs);
 	monitor_metrics_process(rs);
 }
 
@@ -520,6 +559,43 @@ crole_check(const struct config *cfg)
 	return 0;
 }
 
+/*
+ * The history of closed incidents from tocsin.incidents, in a consumer
+ * group of this instance's own unless kafka.history_group says otherwise:
+ * 0, or -1 (logged).
+ */
+static int
+crole_history(struct crole *cr)
+{
+	const struct kafka_config *k = &cr->cfg->kafka.client;
+	char err[512];
+
+	if (strcmp(k->history_group, "off") == 0) {
+		log_info("history: off (kafka.history_group): no monthly report "
+		    "input here");
+		return 0;
+	}
+	if (k->history_group[0] != '\0')
+		snprintf(cr->hgroup, sizeof(cr->hgroup), "%s",
+		    k->history_group);
+	else
+		snprintf(cr->hgroup, sizeof(cr->hgroup), "%s.history",
+		    k->client_id);
+	snprintf(cr->hdir, sizeof(cr->hdir), "%s/history",
+	    cr->cfg->daemon.state_dir);
+	cr->hc = (struct chist_config){
+		.brokers = k->brokers, .group = cr->hgroup,
+		.topic = k->incidents, .client_id = k->client_id,
+		.dir = cr->hdir, .props = k->props, .nprops = k->nprops,
+	};
+	if (chist_start(&cr->hc, &cr->hist, err, sizeof(err)) != 0) {
+		log_error("start failed: %s (or set kafka.history_group: off)",
+		    err);
+		return -1;
+	}
+	return 0;
+}
+
 int
 crole_run(const struct config *cfg, double duration_s)
 {
@@ -563,6 +639,8 @@ crole_run(const struct config *cfg, double duration_s)
 	sigaddset(&set, SIGUSR2);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (crole_history(cr) != 0)
+		goto out;
 
 	log_info("correlator starting group=%s alarms=%s changelog=%s "
 	    "incidents=%s transactional.id=%s", cr->cc.group, cr->cc.alarms,
@@ -645,6 +723,7 @@ out:
 		cstage_free(cr->cs);	/* a revocation may still offer */
 	}
 	crole_loop_free(cr);
+	chist_stop(cr->hist);
 	view_free(cr->view);
 	xfree(cr->redis_password);
 	http_token_free(token);

@@ -155,6 +155,49 @@ filesink_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 static int filesink_write(struct filesink *s);
+static uint64_t filesink_cut_torn(int fd, uint64_t size);
+
+int
+filesink_month_of(int64_t at)
+{
+	int64_t days = at >= 0 ? at / 86400000 : -((-at + 86399999) / 86400000);
+	unsigned m, d;
+	int y;
+
+	utc_civil_from_days(days, &y, &m, &d);
+	return y * 12 + (int)m - 1;
+}
+
+int
+filesink_month_open(const char *prefix, int month, char *path,
+    size_t pathlen, uint64_t *cut)
+{
+	char dir[4096];
+	const char *slash;
+	struct stat st;
+	int fd;
+
+	*cut = 0;
+	snprintf(path, pathlen, "%s-%04d-%02d.jsonl", prefix, month / 12,
+	    month % 12 + 1);
+	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == ENOENT && (slash = strrchr(prefix, '/'))) {
+		/* its directory, when the disk refused it at start */
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - prefix),
+		    prefix);
+		if (mkdir(dir, 0755) == 0 || errno == EEXIST)
+			fd = open(path, O_RDWR | O_APPEND | O_CREAT |
+			    O_CLOEXEC, 0644);
+	}
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (*cut = filesink_cut_torn(fd, (uint64_t)st.st_size)) > 0)
+		log_warnx("history %s: cut a torn last line (%llu bytes) left "
+		    "by a crash; it is written again whole", path,
+		    (unsigned long long)*cut);
+	return fd;
+}
 
 /*
  * closed_monthly: makes the open file the one of the month of `at`,
@@ -163,35 +206,24 @@ static int filesink_write(struct filesink *s);
 static int
 filesink_month(struct filesink *s, int64_t at)
 {
-	int64_t days = at >= 0 ? at / 86400000 : -((-at + 86399999) / 86400000);
-	char path[4096], dir[4096];
-	const char *slash;
-	unsigned m, d;
-	int y, fd;
+	char path[4096];
+	uint64_t cut;
+	int month = filesink_month_of(at), fd;
 
-	utc_civil_from_days(days, &y, &m, &d);
-	if (y * 12 + (int)m - 1 == s->month)
+	if (month == s->month)
 		return 0;
 	if (s->n > 0 && filesink_write(s) < 0)
 		return -EAGAIN;
-	snprintf(path, sizeof(path), "%s-%04d-%02u.jsonl", s->prefix, y, m);
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0 && errno == ENOENT && (slash = strrchr(s->prefix, '/'))) {
-		/* its directory, when the disk refused it at start */
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - s->prefix),
-		    s->prefix);
-		if (mkdir(dir, 0755) == 0 || errno == EEXIST)
-			fd = open(path, O_WRONLY | O_APPEND | O_CREAT |
-			    O_CLOEXEC, 0644);
+	if ((fd = filesink_month_open(s->prefix, month, path, sizeof(path),
+	    &cut)) < 0) {
+		log_warnx("filesink history %s: %s", path, strerror(-fd));
+		return fd;
 	}
-	if (fd < 0) {
-		log_warn("filesink history %s", path);
-		return -errno;
-	}
+	s->c.torn_cut += cut;
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = fd;
-	s->month = y * 12 + (int)m - 1;
+	s->month = month;
 	xfree(s->path);
 	s->path = xstrdup(path);
 	return 0;

@@ -70,4 +70,16 @@ int	 filesink_new(struct ev_loop *loop, const struct filesink_config *c,
 void	 filesink_counters(const struct pub_sink *s,
 	    struct filesink_counters *out);
 
+/*
+ * The history files (closed_monthly; a scale-out's history, daemon/chist,
+ * writes the same ones).  A month is y * 12 + m - 1 (UTC) of a time in ms.
+ * filesink_month_open() opens prefix-YYYY-MM.jsonl of a month for
+ * appending (made, and its directory, if missing; its name in path) and
+ * cuts a torn last line a crash left (*cut bytes, logged): the fd, or
+ * -errno.
+ */
+int	 filesink_month_of(int64_t at);
+int	 filesink_month_open(const char *prefix, int month, char *path,
+	    size_t pathlen, uint64_t *cut);
+
 #endif

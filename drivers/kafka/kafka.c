@@ -201,6 +201,11 @@ const struct kafka_setting kafka_settings[] = {
 	    "(compacted, partitioned as `alarms`)"),
 	SET("correlator_group", correlator_group, "tocsin-correlators",
 	    "`daemon.role: correlator`: the consumer group of `alarms`"),
+	SET("history_group", history_group, "",
+	    "`daemon.role: correlator`: the consumer group of `incidents` "
+	    "whose closed events it appends to `state_dir/history` (the "
+	    "monthly report's input); empty: `<client_id>.history`, a whole "
+	    "copy on each instance; `off`: none"),
 #undef SET
 	{ NULL, 0, NULL, NULL }
 };

@@ -65,6 +65,9 @@ struct kafka_config {
 	const char	*client_id;	/* client.id of both clients */
 	const char	*changelog;	/* role correlator: state by partition */
 	const char	*correlator_group; /* role correlator: of alarms */
+	const char	*history_group;	/* role correlator: of incidents, for
+					 * the history; "": <client_id>.history,
+					 * "off": none */
 	/* not in the table: */
 	const struct kafka_prop *props;	/* applied last, in order, so they
 					 * override anything above */

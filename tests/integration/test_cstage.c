@@ -24,6 +24,8 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -790,12 +792,12 @@ inst_start(struct inst *in, const char *name, int port)
 
 	in->port = port;
 	n = snprintf(head, sizeof(head), "daemon: {role: correlator, shards: "
-	    "%d, state_dir: %s/state, log_level: info}\n"
+	    "%d, state_dir: %s/state-%s, log_level: info}\n"
 	    "kafka:\n  brokers: \"%s\"\n  alarms: tocsin.alarms\n"
 	    "  client_id: %s\n  properties:\n"
 	    "    consumer.session.timeout.ms: \"6000\"\n"
 	    "    consumer.heartbeat.interval.ms: \"500\"\n"
-	    "http: {enabled: %s, listen: \"127.0.0.1:%d\"}\n", P, dir,
+	    "http: {enabled: %s, listen: \"127.0.0.1:%d\"}\n", P, dir, name,
 	    bootstrap, name, port > 0 ? "true" : "false", port);
 	if (rport > 0 && rfeed > 0)
 		n += snprintf(head + n, sizeof(head) - (size_t)n, "redis: "
@@ -950,13 +952,17 @@ open_owned(int port, json_t *want)
 {
 	struct httpfix_resp r;
 	json_t *h, *parts, *x, *ev, *last, *out = json_object();
-	int owned[PMAX] = { 0 };
+	int owned[PMAX] = { 0 }, st;
 	const char *id;
 	size_t i;
 
-	cr_assert_eq(httpfix_do(port, "GET", "/healthz", NULL, NULL, &r), 200);
+	st = httpfix_do(port, "GET", "/healthz", NULL, NULL, &r);
 	h = json_loads(r.body, 0, NULL);
 	cr_assert_not_null(h, "%s", r.body);
+	/* 503 only for the history three_correlators blocks */
+	cr_assert(st == 200 || (st == 503 && json_array_size(json_object_get(h,
+	    "reasons")) == 1 && strstr(r.body, "\"history ") != NULL), "%d %s",
+	    st, r.body);
 	parts = json_object_get(h, "partitions");
 	json_array_foreach(parts, i, x) {
 		json_int_t p = json_integer_value(json_object_get(x,
@@ -1495,6 +1501,205 @@ check_redis(json_t *want, int ms, const struct inst *in, int n,
 	    when, ms, sum, diff);
 }
 
+/* ---- the history of closed incidents (daemon/chist) ---- */
+
+/* want's closed events: id -> the line (each incident closes once). */
+static json_t *
+closed_of(json_t *want)
+{
+	json_t *c = json_object(), *a, *e;
+	const char *id;
+	size_t i;
+
+	json_object_foreach(want, id, a)
+		json_array_foreach(a, i, e)
+			if (strstr(json_string_value(e),
+			    "\"event\":\"closed\"") != NULL)
+				json_object_set(c, id, e);
+	return c;
+}
+
+/*
+ * An instance's history: every line of its state-<name>/history/closed-*
+ * files, id -> the last line; *bad counts lines that are not one of
+ * closed's (NULL: not checked), *lines every line.
+ */
+static json_t *
+history_read(const struct inst *in, json_t *closed, int *bad, int *lines)
+{
+	json_t *got = json_object();
+	char pat[300];
+	glob_t g;
+
+	*lines = 0;
+	if (bad != NULL)
+		*bad = 0;
+	snprintf(pat, sizeof(pat), "%s/state-%s/history/closed-*.jsonl", dir,
+	    in->name);
+	if (glob(pat, 0, NULL, &g) != 0)
+		return got;
+	for (size_t f = 0; f < g.gl_pathc; f++) {
+		char *text = tenv_read_file(g.gl_pathv[f]), *l, *save;
+		size_t len = strlen(text);
+
+		if (len > 0 && text[len - 1] != '\n') {
+			/* a kill -9 in a write: the next open cuts it */
+			l = strrchr(text, '\n');
+			cr_log_info("%s: a torn last line in %s", in->name,
+			    g.gl_pathv[f]);
+			*(l != NULL ? l + 1 : text) = '\0';
+		}
+		for (l = strtok_r(text, "\n", &save); l != NULL;
+		    l = strtok_r(NULL, "\n", &save)) {
+			json_t *ev = json_loads(l, 0, NULL);
+			const char *id = json_string_value(json_object_get(
+			    json_object_get(ev, "incident"), "id"));
+			json_t *w = id ? json_object_get(closed, id) : NULL;
+
+			(*lines)++;
+			if (bad != NULL && (w == NULL ||
+			    strcmp(json_string_value(w), l) != 0)) {
+				if (*bad == 0)
+					cr_log_error("%s: history line not a "
+					    "closed event of the replays: "
+					    "%.300s", in->name, l);
+				(*bad)++;
+			}
+			if (id != NULL)
+				json_object_set_new(got, id, json_string(l));
+			json_decref(ev);
+		}
+		free(text);
+	}
+	globfree(&g);
+	return got;
+}
+
+/*
+ * With blocked, in's /healthz is 503 naming its history and
+ * tocsin_history_failing is 1; without, within 10 s, neither.
+ */
+static void
+history_blocked(const struct inst *in, int blocked)
+{
+	int64_t bound = tenv_mono_ms() + 10000;
+	struct httpfix_resp r;
+	int st, named;
+
+	for (;;) {
+		st = httpfix_do(in->port, "GET", "/healthz", NULL, NULL, &r);
+		named = strstr(r.body, "history ") != NULL &&
+		    strstr(r.body, "not writable") != NULL;
+		if (named == blocked || tenv_mono_ms() >= bound)
+			break;
+		httpfix_free(&r);
+		usleep(200000);
+	}
+	cr_log_info("%s /healthz: %d %s", in->name, st, r.body);
+	cr_assert_eq(named, blocked, "%s", r.body);
+	if (blocked)
+		cr_assert_eq(st, 503);
+	httpfix_free(&r);
+	cr_assert_eq(inst_metric(in, "tocsin_history_failing", 0), blocked);
+	if (blocked)
+		cr_assert_gt(inst_metric(in, "tocsin_history_errors_total", 0),
+		    0);
+}
+
+/*
+ * Waits (ms at most) until in's history holds exactly the replays'
+ * closed events, each line byte for byte as on the topic; asserts it.
+ * Returns its line count (a repeat after a kill -9 is one more).
+ */
+static int
+check_history(const struct inst *in, json_t *closed, int ms)
+{
+	int64_t bound = tenv_mono_ms() + ms;
+	json_t *got;
+	int bad, lines;
+
+	for (;;) {
+		got = history_read(in, closed, &bad, &lines);
+		if (json_equal(got, closed) || tenv_mono_ms() >= bound)
+			break;
+		json_decref(got);
+		usleep(200000);
+	}
+	cr_assert_eq(bad, 0, "%s: %d history lines not the replays'",
+	    in->name, bad);
+	cr_assert_eq(json_object_size(got), json_object_size(closed),
+	    "%s: %zu closed incidents in its history, %zu in the replays",
+	    in->name, json_object_size(got), json_object_size(closed));
+	cr_assert(json_equal(got, closed), "%s: history differs", in->name);
+	json_decref(got);
+	return lines;
+}
+
+/*
+ * `tocsinctl report --month 2026-11` from in's history writes the same
+ * three files, byte for byte, as from the replays' closed events.
+ */
+static void
+check_report(const struct inst *in, json_t *closed)
+{
+	static const char *const files[] = { "tocsin-report-2026-11.html",
+	    "tocsin-report-2026-11.csv", "tocsin-report-2026-11-incidents.csv" };
+	char ctl[PATH_MAX], hist[2][300], out[2][400];
+	const char *id;
+	json_t *line;
+	FILE *fp;
+
+	snprintf(ctl, sizeof(ctl), "%s", proc_build_path("tocsinctl"));
+	snprintf(hist[0], sizeof(hist[0]), "%s/state-%s/history", dir,
+	    in->name);
+	snprintf(hist[1], sizeof(hist[1]), "%s/ref-history", dir);
+	cr_assert_eq(mkdir(hist[1], 0755), 0);
+	snprintf(out[1], sizeof(out[1]), "%s/closed-2026-11.jsonl", hist[1]);
+	cr_assert_not_null(fp = fopen(out[1], "w"));
+	json_object_foreach(closed, id, line)
+		fprintf(fp, "%s\n", json_string_value(line));
+	fclose(fp);
+	for (int k = 0; k < 2; k++) {
+		char *argv[] = { ctl, "report", "--month", "2026-11",
+		    "--history", hist[k], "--out", out[k], NULL };
+		struct proc_result r;
+
+		snprintf(out[k], sizeof(out[k]), "%s/report-%s", dir,
+		    k == 0 ? in->name : "ref");
+		cr_assert_eq(mkdir(out[k], 0755), 0);
+		cr_assert_eq(proc_run(argv, 30000, &r), 0);
+		cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+		if (k == 0)
+			cr_log_info("tocsinctl report from %s's history: %s",
+			    in->name, r.out);
+		proc_result_free(&r);
+	}
+	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+		char p[2][PATH_MAX];
+		char *a, *b;
+
+		for (int k = 0; k < 2; k++)
+			snprintf(p[k], sizeof(p[k]), "%s/%s", out[k], files[f]);
+		a = tenv_read_file(p[0]);
+		b = tenv_read_file(p[1]);
+		cr_assert(a != NULL && b != NULL && a[0] != '\0', "%s", p[0]);
+		{
+			/* the page names the directory it read */
+			char *at = strstr(a, hist[0]), *c;
+
+			if (at != NULL && asprintf(&c, "%.*s%s%s",
+			    (int)(at - a), a, hist[1], at + strlen(hist[0])) > 0) {
+				free(a);
+				a = c;
+			}
+		}
+		cr_assert_str_eq(a, b, "%s differs from the replays'",
+		    files[f]);
+		free(a);
+		free(b);
+	}
+}
+
 /*
  * Three correlators (tocsind, daemon.role: correlator) share a
  * 6-partition tocsin.alarms; one is killed with SIGKILL while at work,
@@ -1526,6 +1731,15 @@ three_correlators(const char *name, int redis)
 		redis_start("redis.err");
 	port = tenv_free_port("127.0.0.1");
 	cr_assert_gt(port, 0);
+	{
+		/* corr1's November history cannot be opened (a directory
+		 * in its place) until after the storm */
+		char hd[300];
+
+		snprintf(hd, sizeof(hd), "mkdir -p %s/state-corr1/history/"
+		    "closed-2026-11.jsonl", dir);
+		free(pubfix_sh(hd, 10000));
+	}
 	inst_start(&in[0], "corr1", port);
 	inst_start(&in[1], "corr2", 0);
 	inst_start(&in[2], "corr3", 0);
@@ -1603,8 +1817,12 @@ three_correlators(const char *name, int redis)
 		struct proc_result pr;
 
 		ctl_run(port, "status", NULL, &pr);
-		cr_log_info("tocsinctl status:\n%s", pr.out);
-		cr_assert_eq(pr.status, 0, "%s%s", pr.out, pr.err);
+		cr_log_info("tocsinctl status (exit %d):\n%s", pr.status,
+		    pr.out);
+		/* corr1's history is blocked (below): it says so */
+		cr_assert_neq(pr.status, 0, "%s%s", pr.out, pr.err);
+		cr_assert_not_null(strstr(pr.out, "health     unhealthy: history "
+		    ), "%s", pr.out);
 		cr_assert_not_null(strstr(pr.out, "role       correlator corr1 "
 		    "in group tocsin-correlators"), "%s", pr.out);
 		cl = strstr(pr.out, "cluster    ");
@@ -1617,9 +1835,51 @@ three_correlators(const char *name, int redis)
 		check_redis(want, 30000, in, 4, "after the storm");
 		(void)inst_metric(&in[0], "tocsin_feed_dumps_total", 1);
 	}
+	{
+		/* the monthly report's history: each living instance keeps
+		 * the whole deployment's, from tocsin.incidents; the killed
+		 * ones hold nothing but closed events of the replays */
+		json_t *closed = closed_of(want), *part;
+		int lines, bad;
+
+		cr_assert_gt(json_object_size(closed), 10, "%zu closed",
+		    json_object_size(closed));
+		/* corr1 could not write: it says so, retries, loses nothing */
+		history_blocked(&in[0], 1);
+		{
+			char hd[300];
+
+			snprintf(hd, sizeof(hd), "%s/state-corr1/history/"
+			    "closed-2026-11.jsonl", dir);
+			cr_assert_eq(rmdir(hd), 0, "%s", hd);
+		}
+		lines = check_history(&in[0], closed, 60000);
+		cr_log_info("corr1's history: %d lines, %zu closed incidents",
+		    lines, json_object_size(closed));
+		history_blocked(&in[0], 0);
+		(void)check_history(&in[3], closed, 60000);
+		for (int i = 1; i < 3; i++) {
+			part = history_read(&in[i], closed, &bad, &lines);
+			cr_assert_eq(bad, 0, "%s", in[i].name);
+			cr_log_info("%s's history when killed: %zu closed "
+			    "incidents", in[i].name, json_object_size(part));
+			json_decref(part);
+		}
+		/* corr2 again, on the history it had when it was killed:
+		 * its consumer resumes from its last commit (a line written
+		 * again is a repeat, a torn one is cut) */
+		inst_start(&in[1], "corr2", 0);
+		lines = check_history(&in[1], closed, 60000);
+		cr_log_info("corr2's history after its restart: %d lines",
+		    lines);
+		cr_assert_geq(inst_metric(&in[0], "tocsin_history_lines_total",
+		    1), (long long)json_object_size(closed));
+		check_report(&in[0], closed);
+		json_decref(closed);
+	}
 
 	{
-		const int alive[4] = { 1, 0, 0, 1 };
+		const int alive[4] = { 1, 1, 0, 1 };
 
 		stop_alive(in, alive, 4, 1);
 	}

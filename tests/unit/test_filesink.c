@@ -268,3 +268,59 @@ Test(filesink, history_keeps_closed_incidents_by_month, .init = setup,
 	s->ops->close(s, 0);
 	ev_loop_destroy(loop);
 }
+
+/*
+ * A history file a crash left with a torn last line (role all's sink, or
+ * a correlator's history, daemon/chist): the line is cut when the month's
+ * file is opened, and the next line follows the last whole one.  The
+ * month of an instant is its UTC month, at the edges too.
+ */
+Test(filesink, history_torn_last_line_is_cut_at_open, .init = setup,
+    .fini = teardown)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct filesink_counters c;
+	struct pub_sink *s;
+	char prefix[128], path[256], *text;
+	uint64_t cut;
+	int fd;
+
+	/* 2026-11-30T23:59:59.999Z, 2026-12-01T00:00:00.000Z */
+	cr_assert_eq(filesink_month_of(1796083199999LL), 2026 * 12 + 10);
+	cr_assert_eq(filesink_month_of(1796083200000LL), 2026 * 12 + 11);
+	cr_assert_eq(filesink_month_of(0), 1970 * 12);
+	cr_assert_eq(filesink_month_of(-1), 1969 * 12 + 11);
+
+	tenv_write_file(dir, "closed-2026-11.jsonl", "{\"n\":1}\n{\"n\":");
+	snprintf(prefix, sizeof(prefix), "%s/closed", dir);
+	fd = filesink_month_open(prefix, filesink_month_of(T_NOV), path,
+	    sizeof(path), &cut);
+	cr_assert_geq(fd, 0);
+	cr_expect_eq(cut, 5);
+	cr_expect(strstr(path, "/closed-2026-11.jsonl") != NULL, "%s", path);
+	close(fd);
+	text = slurp("closed-2026-11.jsonl");
+	cr_expect_str_eq(text, "{\"n\":1}\n");
+	free(text);
+
+	/* the sink the same way */
+	tenv_write_file(dir, "closed-2026-11.jsonl", "{\"n\":1}\n{\"n\":");
+	s = open_sink(loop, "closed", 0, 1);
+	cr_assert_eq(offer(s, 0, 1, 2, T_NOV, 0), 0);
+	ev_run(loop, EVRUN_NOWAIT);
+	filesink_counters(s, &c);
+	cr_expect_eq(c.torn_cut, 5);
+	text = slurp("closed-2026-11.jsonl");
+	cr_expect_str_eq(text, "{\"n\":1}\n{\"n\":2}\n");
+	free(text);
+	s->ops->close(s, 0);
+	ev_loop_destroy(loop);
+
+	/* a directory that is not there is made */
+	snprintf(prefix, sizeof(prefix), "%s/sub/closed", dir);
+	fd = filesink_month_open(prefix, filesink_month_of(T_DEC), path,
+	    sizeof(path), &cut);
+	cr_assert_geq(fd, 0, "%s", strerror(-fd));
+	cr_expect_eq(cut, 0);
+	close(fd);
+}
