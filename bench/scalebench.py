@@ -40,6 +40,16 @@ thread) and peak RSS:
              Per run: transitions/s, each instance's CPU and peak RSS, the
              broker's CPU over the same wall time, the join (until every
              instance is ready and the group's members own all P).
+             Each instance keeps the history of closed incidents as
+             shipped (daemon/chist, a consumer of the run's incidents
+             topic); after the run, until every instance's history holds
+             every closed incident of the reference (bounded: 120 s).
+  N=1.a ..   N=1 three ways, in turn, twice: as shipped (its history
+             reading every event), N=1-h with kafka.history_group off,
+             N=1+t with kafka.history set (the closed events also on a
+             topic of their own, which the history reads instead): what
+             the history costs a correlator and the broker, as ratios
+             run by run.
   idle       after N=3 is done: its instances' CPU over SCALE_IDLE_S (10) s
              with nothing to do, and the broker's
   rebuild    after N=1: a new instance in its group rebuilds all P
@@ -57,6 +67,7 @@ Bounds: every run SCALE_RUN_S (600) s, the broker's lifetime 1 h, each
 stop 15 s after SIGTERM then SIGKILL; everything started here is stopped
 by PID.  Loopback only.  SCALE_KEEP=1 keeps the run directory.
 """
+import glob
 import json
 import os
 import re
@@ -237,7 +248,7 @@ class Bench:
                time.monotonic() - t0), flush=True)
 
     def reference(self):
-        self.expect, self.open_at_end = 0, 0
+        self.expect, self.open_at_end, self.expect_closed = 0, 0, 0
         wall = cpu = rss = 0.0
         for p in range(P):
             with open(self.path("ref%d.jsonl" % p), "w") as out:
@@ -250,9 +261,12 @@ class Bench:
                                  "partition %d failed" % p)
             wall, cpu, rss = wall + w, cpu + c, max(rss, r)
             with open(self.path("ref%d.jsonl" % p)) as f:
-                self.expect += sum(1 for _ in f)
+                for line in f:
+                    self.expect += 1
+                    self.expect_closed += '"event":"closed"' in line
         row("reference", wall, cpu, rss, "%d events expected (each "
-            "partition replayed as its shard)" % self.expect)
+            "partition replayed as its shard), %d of them closed" %
+            (self.expect, self.expect_closed))
 
     def baseline(self):
         wall, cpu, rss, rc = measured([self.tocsind(), "--replay",
@@ -323,7 +337,8 @@ class Bench:
 
     # ---- correlators
 
-    def start(self, n, i, run, alarms="tocsin.alarms", redis=None):
+    def start(self, n, i, run, alarms="tocsin.alarms", redis=None,
+              history="incidents"):
         name = "sb%s-%d" % (run, i)
         port = free_port()
         cfg = self.path(name + ".yaml")
@@ -332,12 +347,16 @@ class Bench:
                     "info, state_dir: %s}\nkafka:\n  brokers: \"%s\"\n  alarms: "
                     "%s\n  incidents: tocsin.incidents.%s\n"
                     "  changelog: tocsin.changelog.%s\n"
-                    "  correlator_group: sb-%s\n  client_id: %s\n"
+                    "  correlator_group: sb-%s\n  client_id: %s\n%s"
                     "  properties:\n    consumer.session.timeout.ms: "
                     "\"6000\"\n    consumer.heartbeat.interval.ms: \"500\"\n"
                     "http: {enabled: true, listen: \"127.0.0.1:%d\"}\n%s%s" %
                     (P, self.path(name + ".state"), self.brokers, alarms,
-                     run, run, run, name, port,
+                     run, run, run, name,
+                     {"incidents": "",
+                      "off": "  history_group: \"off\"\n",
+                      "topic": "  history: tocsin.history.%s\n" % run}[history],
+                     port,
                      "redis: {enabled: true, port: %d, prefix: \"%s:\"}\n" %
                      (redis, run) if redis else "", self.fleet_yaml))
         log = open(self.path(name + ".log"), "w")
@@ -347,6 +366,7 @@ class Bench:
         proc.port = port
         proc.name = name
         proc.logpath = self.path(name + ".log")
+        proc.history = self.path(name + ".state/history")
         return proc
 
     def warm(self):
@@ -442,15 +462,47 @@ class Bench:
               ("  redis", drained, drained - done, records, dumps, folds,
                folded, zopen, live, xlen), flush=True)
 
-    def run(self, n, redis=False):
-        run = "n%d%s" % (n, "r" if redis else "")
+    def history_closed(self, proc):
+        """The incidents whose closed event proc's history holds."""
+        ids = set()
+        for path in glob.glob(os.path.join(proc.history, "closed-*.jsonl")):
+            with open(path, "rb") as f:
+                for line in f:
+                    m = re.search(rb'"incident":\{"id":"([^"]+)"', line)
+                    if m and line.endswith(b"\n"):
+                        ids.add(m.group(1))
+        return len(ids)
+
+    def history_wait(self, procs, t0, done):
+        """Until every instance's history holds every closed event of the
+        reference (bounded): when, after the last commit."""
+        end = time.monotonic() + 120
+        while time.monotonic() < end:
+            have = [self.history_closed(p) for p in procs]
+            if all(h >= self.expect_closed for h in have):
+                print("%-10s every instance's history holds the %d closed "
+                      "incidents %.2f s after the last commit" %
+                      ("  history", self.expect_closed,
+                       time.monotonic() - t0 - done), flush=True)
+                return
+            time.sleep(0.1)
+        raise SystemExit("scalebench: histories %s of %d closed incidents "
+                         "after 120 s" % (have, self.expect_closed))
+
+    def run(self, n, redis=False, history="incidents", tag=""):
+        run = "n%d%s%s%s" % (n, "r" if redis else "",
+                             {"incidents": "", "off": "x",
+                              "topic": "t"}[history], tag)
+        if history == "topic":
+            self.topic("tocsin.history.%s" % run, P)
         self.topic("tocsin.changelog.%s" % run, P, "cleanup.policy=compact")
         self.topic("tocsin.incidents.%s" % run, P)
         b0 = cpu_s(self.broker_pid)
         r0 = cpu_s(self.redis_proc.pid) if redis else 0
         t0 = time.monotonic()
         procs = [self.start(n, i + 1, run,
-                            redis=self.redis_port if redis else None)
+                            redis=self.redis_port if redis else None,
+                            history=history)
                  for i in range(n)]
         joined = None
         done = None
@@ -484,13 +536,21 @@ class Bench:
         rss = [vmhwm_mib(p.pid) for p in procs]
         bcpu = cpu_s(self.broker_pid) - b0
         rate = self.alarms / done
-        row("N=%d%s" % (n, "+r" if redis else ""), done, sum(cpus),
+        row("N=%d%s%s%s" % (n, "+r" if redis else "",
+                            {"incidents": "", "off": "-h",
+                             "topic": "+t"}[history], tag and "." + tag),
+            done, sum(cpus),
             max(rss),
             "%.0f transitions/s; per instance cpu %s s, rss %s MiB; "
             "broker cpu %.2f s; join %.1f s; x%.3f of role all, x%.3f of "
             "the floor" % (rate, "/".join("%.2f" % c for c in cpus),
                            "/".join("%.0f" % r for r in rss), bcpu, joined,
                            rate / self.base_rate, rate / self.floor_rate))
+        if history != "off":
+            self.history_wait(procs, t0, done)
+        if tag:
+            self.hist.setdefault(history, []).append((rate, sum(cpus), bcpu))
+            return procs, run
         if redis:
             self.redis_done(procs[0], run, t0, done)
             rcpu = cpu_s(self.redis_proc.pid) - r0
@@ -506,6 +566,29 @@ class Bench:
         if n == MAXN:
             self.idle(procs)
         return procs, run
+
+    def history_cost(self):
+        """N=1 three ways, twice in turn (ABCABC: the runs' order and the
+        broker's warm-up weigh on each alike): its history reading every
+        event (as shipped), off, and reading kafka.history alone."""
+        self.hist = {}
+        for rnd in ("a", "b"):
+            for h in ("incidents", "off", "topic"):
+                procs, run = self.run(1, history=h, tag=rnd)
+                self.check(procs, run)
+        base = self.hist["incidents"]
+        for h, what in (("off", "history off"),
+                        ("topic", "kafka.history")):
+            print("%-10s %s: rate x%s, the correlator's cpu x%s, the "
+                  "broker's x%s of the history reading every event, run by "
+                  "run" % ("  history", what,
+                           "/".join("%.3f" % (x[0] / b[0])
+                                    for x, b in zip(self.hist[h], base)),
+                           "/".join("%.2f" % (x[1] / b[1])
+                                    for x, b in zip(self.hist[h], base)),
+                           "/".join("%.2f" % (x[2] / b[2])
+                                    for x, b in zip(self.hist[h], base))),
+                  flush=True)
 
     def idle(self, procs):
         """The instances with nothing left to do, IDLE_S seconds: what an
@@ -613,6 +696,7 @@ class Bench:
             self.check(procs, run)
             if n == 1:
                 self.rebuild(run)
+                self.history_cost()
                 if shutil.which("redis-server") is not None:
                     self.redis_start()
                     procs, run = self.run(1, redis=True)

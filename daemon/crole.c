@@ -585,7 +585,8 @@ crole_history(struct crole *cr)
 	    cr->cfg->daemon.state_dir);
 	cr->hc = (struct chist_config){
 		.brokers = k->brokers, .group = cr->hgroup,
-		.topic = k->incidents, .client_id = k->client_id,
+		.topic = k->history[0] != '\0' ? k->history : k->incidents,
+		.client_id = k->client_id,
 		.dir = cr->hdir, .props = k->props, .nprops = k->nprops,
 	};
 	if (chist_start(&cr->hc, &cr->hist, err, sizeof(err)) != 0) {
@@ -615,6 +616,7 @@ crole_run(const struct config *cfg, double duration_s)
 	cr->cc = (struct cstage_config){
 		.brokers = k->brokers, .group = k->correlator_group,
 		.alarms = k->alarms, .incidents = k->incidents,
+		.history = k->history,
 		.changelog = k->changelog, .rejected = k->rejected,
 		.txn_id = k->client_id,
 		.client_id = k->client_id, .fleet = cfg->fleet,

@@ -262,6 +262,11 @@ cs_event(void *arg, const struct corr_event *ev)
 	if (ktxn_produce(cs->t, cs->cfg->incidents, -1, ev->inc->id,
 	    strlen(ev->inc->id), cs->jb.p, cs->jb.n - 1) == 0) /* no '\n' */
 		cs->st.events++;
+	/* the history's own copy: it need not read every event */
+	if (ev->type == CORR_EV_CLOSED && cs->cfg->history != NULL &&
+	    cs->cfg->history[0] != '\0')
+		(void)ktxn_produce(cs->t, cs->cfg->history, -1, ev->inc->id,
+		    strlen(ev->inc->id), cs->jb.p, cs->jb.n - 1);
 }
 
 static const struct corr_sink_ops cs_sink_ops = {

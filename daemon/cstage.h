@@ -67,6 +67,8 @@ struct cstage_config {
 	const char	*group;		/* the correlators' consumer group */
 	const char	*alarms;	/* tocsin.alarms */
 	const char	*incidents;	/* tocsin.incidents */
+	const char	*history;	/* closed events again; NULL or "":
+					 * none (daemon/chist) */
 	const char	*changelog;	/* tocsin.changelog, partitioned like
 					 * alarms */
 	const char	*rejected;	/* refused actions; NULL or "": none */

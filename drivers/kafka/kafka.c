@@ -206,6 +206,11 @@ const struct kafka_setting kafka_settings[] = {
 	    "whose closed events it appends to `state_dir/history` (the "
 	    "monthly report's input); empty: `<client_id>.history`, a whole "
 	    "copy on each instance; `off`: none"),
+	SET("history", history, "",
+	    "`daemon.role: correlator`: a topic each closed event also goes to, "
+	    "in the same transaction, so that the history reads it instead of "
+	    "every event of `incidents` (set it on every correlator); empty: "
+	    "the history reads `incidents`"),
 #undef SET
 	{ NULL, 0, NULL, NULL }
 };

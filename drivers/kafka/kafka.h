@@ -68,6 +68,9 @@ struct kafka_config {
 	const char	*history_group;	/* role correlator: of incidents, for
 					 * the history; "": <client_id>.history,
 					 * "off": none */
+	const char	*history;	/* role correlator: closed events too,
+					 * read by the history; "": it reads
+					 * incidents */
 	/* not in the table: */
 	const struct kafka_prop *props;	/* applied last, in order, so they
 					 * override anything above */

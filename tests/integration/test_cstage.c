@@ -535,9 +535,10 @@ make_topics(void)
 		{ "tocsin.changelog", P, "compact" },
 		{ "tocsin.incidents", 3, NULL },
 		{ "tocsin.actions.rejected", 1, NULL },
+		{ "tocsin.history", 2, NULL },
 	};
 
-	ktxnfix_topics(bootstrap, t, 4);
+	ktxnfix_topics(bootstrap, t, 5);
 }
 
 /*
@@ -749,6 +750,7 @@ static int nspawned;
 static int rport;		/* the correlators' redis-server, or 0: none */
 static int rfeed;		/* their redis.feed_records, or 0: the
 				 * default */
+static const char *htopic;	/* their kafka.history, or NULL: none */
 
 static void
 inst_spawn(struct inst *in, const char *name, const char *head)
@@ -794,11 +796,12 @@ inst_start(struct inst *in, const char *name, int port)
 	n = snprintf(head, sizeof(head), "daemon: {role: correlator, shards: "
 	    "%d, state_dir: %s/state-%s, log_level: info}\n"
 	    "kafka:\n  brokers: \"%s\"\n  alarms: tocsin.alarms\n"
-	    "  client_id: %s\n  properties:\n"
+	    "  client_id: %s\n  history: \"%s\"\n  properties:\n"
 	    "    consumer.session.timeout.ms: \"6000\"\n"
 	    "    consumer.heartbeat.interval.ms: \"500\"\n"
 	    "http: {enabled: %s, listen: \"127.0.0.1:%d\"}\n", P, dir, name,
-	    bootstrap, name, port > 0 ? "true" : "false", port);
+	    bootstrap, name, htopic != NULL ? htopic : "",
+	    port > 0 ? "true" : "false", port);
 	if (rport > 0 && rfeed > 0)
 		n += snprintf(head + n, sizeof(head) - (size_t)n, "redis: "
 		    "{enabled: true, port: %d, feed_records: %d}\n", rport,
@@ -1727,6 +1730,8 @@ three_correlators(const char *name, int redis)
 	if ((total = setup(name, path, &cfg, want)) < 0)
 		return;
 	fleet_from_config();
+	/* with redis, the correlators' history reads kafka.history */
+	htopic = redis ? "tocsin.history" : NULL;
 	if (redis)
 		redis_start("redis.err");
 	port = tenv_free_port("127.0.0.1");
@@ -1874,7 +1879,26 @@ three_correlators(const char *name, int redis)
 		    lines);
 		cr_assert_geq(inst_metric(&in[0], "tocsin_history_lines_total",
 		    1), (long long)json_object_size(closed));
+		/* it read kafka.history alone, or every event */
+		if (htopic != NULL)
+			cr_assert_eq(inst_metric(&in[0],
+			    "tocsin_history_records_total", 0),
+			    (long long)json_object_size(closed));
+		else {
+			int64_t bound = tenv_mono_ms() + 30000;
+			long long got;
+
+			while ((got = inst_metric(&in[0],
+			    "tocsin_history_records_total", 0)) < total &&
+			    tenv_mono_ms() < bound)
+				usleep(200000);
+			cr_assert_eq(got, total);
+		}
 		check_report(&in[0], closed);
+		/* kafka.history: the closed events alone, exactly once */
+		cr_assert_eq(ktxnfix_count(bootstrap, "tocsin.history",
+		    "read_committed"), htopic != NULL ?
+		    (int)json_object_size(closed) : 0);
 		json_decref(closed);
 	}
 
@@ -1893,6 +1917,7 @@ three_correlators(const char *name, int redis)
 	config_free(cfg);
 	free((char *)fleet_body);
 	fleet_body = NULL;
+	htopic = NULL;
 }
 
 Test(cstage, three_correlators_two_killed_one_added_equal_a_replay,
