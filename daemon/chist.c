@@ -179,23 +179,19 @@ chist_write(struct chist *h)
 	return 0;
 }
 
-/*
- * 1 if the record is a closed event (its time in *at), 0 if it is another
- * event (not looked into further), -1 if it is not an event.
- */
-static int
-chist_closed(const rd_kafka_message_t *m, int64_t *at)
+int
+chist_closed(const void *p, size_t len, int64_t *at)
 {
-	const char *p = m->payload, *ev, *s;
+	const char *ev, *s;
 	json_t *j;
 	int rc = -1;
 
-	if (p == NULL || m->len == 0 || memchr(p, '\n', m->len) != NULL ||
-	    memchr(p, '\r', m->len) != NULL)
+	if (p == NULL || len == 0 || memchr(p, '\n', len) != NULL ||
+	    memchr(p, '\r', len) != NULL)
 		return -1;
-	if (memmem(p, m->len, "\"closed\"", 8) == NULL)
+	if (memmem(p, len, "\"closed\"", 8) == NULL)
 		return 0;	/* ours are compact: no closed event */
-	if ((j = json_loadb(p, m->len, 0, NULL)) == NULL)
+	if ((j = json_loadb(p, len, 0, NULL)) == NULL)
 		return -1;
 	ev = json_string_value(json_object_get(j, "event"));
 	s = json_string_value(json_object_get(j, "at"));
@@ -221,7 +217,7 @@ chist_take(struct chist *h, const rd_kafka_message_t *m)
 		    rd_kafka_topic_name(m->rkt), m->partition);
 	tp->offset = m->offset + 1;
 	h->nrec++;
-	if ((rc = chist_closed(m, &at)) < 0) {
+	if ((rc = chist_closed(m->payload, m->len, &at)) < 0) {
 		uint64_t quiet, n;
 
 		pthread_mutex_lock(&h->slock);

@@ -82,6 +82,13 @@ struct chist;
  */
 int	 chist_start(const struct chist_config *cfg, struct chist **out,
 	    char *err, size_t errlen);
+/*
+ * A record of the topic: 1 if it is a closed event (its "at" in *at, ms),
+ * 0 if it is another (one without the word "closed" is not looked into
+ * further: ours are compact JSON), -1 if it names "closed" and is not an
+ * event (not JSON, no "event" or "at") or holds a line break.
+ */
+int	 chist_closed(const void *p, size_t len, int64_t *at);
 /* Its counters (any thread). */
 void	 chist_stats(struct chist *h, struct chist_stats *out);
 /* Stops (what is consumed and not yet written is read again at the next
