@@ -6,7 +6,9 @@
  * bounds, the consumer's poll a second at a time for the stop flag);
  * librdkafka's; the HTTP server's; with `redis.enabled`, a libev loop's
  * (the Redis publisher, fed what the stage commits through daemon/cfeed,
- * and a timer that copies its counters for /metrics once a second).
+ * and a timer that copies its counters for /metrics once a second); the
+ * history's (daemon/chist: closed events to state_dir/history, blocking
+ * writes and syncs, its consumer's poll a second at a time).
  * Signals are blocked before any of them starts, so they all come to the
  * main thread's sigwait.  The stage thread, when it ends by itself (a
  * fatal error), tells the main thread with SIGUSR2.
