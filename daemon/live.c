@@ -573,7 +573,7 @@ live_sink_counts(struct live *lv, int idx, struct stats_sink *k)
 
 	if (idx == lv->fidx || idx == lv->hidx) {
 		filesink_counters(idx == lv->fidx ? lv->out : lv->history, &fc);
-		k->errors = fc.write_errors;
+		k->errors = fc.write_errors + fc.sync_errors;
 	} else if (idx == lv->ridx && lv->redis != NULL) {
 		live_redis_counts(lv, k);
 	} else if (idx == lv->kafka_idx && lv->kafka != NULL) {
@@ -1738,6 +1738,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	memset(&fsc, 0, sizeof(fsc));
 	fsc.path = hpath;
 	fsc.closed_monthly = 1;
+	fsc.sync = 1;	/* no position ahead of what a power loss keeps */
 	fidx = lv.hidx = publish_add(lv.pub, "history");
 	if (filesink_new(lv.loop, &fsc, publish_host(lv.pub, fidx),
 	    &lv.history, err, sizeof(err)) != 0) {

@@ -32,6 +32,7 @@ struct pub_slot {
 	int		 live;		/* publish_set_live(): from each
 					 * journal's end, position not saved */
 	uint64_t	 offered, refused, rewinds, skipped;
+	struct log_rl	 sync_rl;
 };
 
 struct publish {
@@ -242,10 +243,39 @@ publish_more_cb(struct ev_loop *loop, ev_idle *w, int revents)
 	publish_pump(w->data);
 }
 
+/*
+ * A sink with a sync op (the history file) makes what it reported done
+ * durable before its positions are: 0, or -1 (not saved this time).
+ */
+static int
+publish_sync(struct publish *p, struct pub_slot *s)
+{
+	int rc, dirty = 0;
+	uint64_t quiet;
+
+	if (s->sink == NULL || s->sink->ops->sync == NULL || s->live)
+		return 0;
+	for (unsigned sh = 0; sh < p->nshards; sh++)
+		dirty |= s->rs[sh].dirty;
+	if (!dirty)
+		return 0;
+	if ((rc = s->sink->ops->sync(s->sink)) == 0)
+		return 0;
+	if (log_rl_ok(&s->sync_rl, &quiet))
+		log_warnx("publish: sink %s: sync: %s; its positions are not "
+		    "saved and the journals keep its records (not_logged=%"
+		    PRIu64 ")", s->name, strerror(-rc), quiet);
+	return -1;
+}
+
 /* Saves moved positions and trims each journal below its slowest sink. */
 static void
 publish_save(struct publish *p)
 {
+	int unsynced[PUBLISH_MAX_SINKS];
+
+	for (unsigned i = 0; i < p->nslots; i++)
+		unsynced[i] = publish_sync(p, &p->slots[i]) < 0;
 	for (unsigned sh = 0; sh < p->nshards; sh++) {
 		struct journal *j = store_journal(p->stores[sh]);
 		uint64_t keep = UINT64_MAX;
@@ -254,7 +284,9 @@ publish_save(struct publish *p)
 			struct pub_slot *s = &p->slots[i];
 			struct pub_reader *r = &s->rs[sh];
 
-			if (r->dirty && r->has_done && !s->live &&
+			if (unsynced[i])
+				keep = 0;	/* its saved position is older */
+			else if (r->dirty && r->has_done && !s->live &&
 			    journal_pos_put(j, s->name, r->done) == 0)
 				r->dirty = 0;
 			if (!r->has_done)

@@ -131,6 +131,13 @@ struct pub_ops {
 	 * frees everything; records not reported done are simply offered
 	 * again after the next start. */
 	void	(*close)(struct pub_sink *s, int timeout_ms);
+	/* Makes what it reported done durable on this machine's disk (a
+	 * file sink's fdatasync), called before the pump saves its
+	 * positions: 0, or -errno (they are not saved, nor the journal
+	 * trimmed below them, until a later call succeeds).  May be NULL:
+	 * the far end keeps what it took (Kafka, Redis), or a power loss
+	 * may cost the sink's last lines (docs/journal.md). */
+	int	(*sync)(struct pub_sink *s);
 };
 
 struct pub_sink {

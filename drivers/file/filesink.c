@@ -35,11 +35,16 @@ struct filesink {
 	uint64_t	 pend[FILESINK_MAX_SHARDS];
 	uint64_t	 pend_mask;	/* shards with a pending position */
 	int		 full;		/* offer() said -EAGAIN */
+	uint8_t		 sync_on;	/* filesink_config.sync */
+	uint8_t		 unsynced;	/* written since the last fdatasync */
+	uint8_t		 sync_failed;	/* the last fdatasync failed */
 	double		 err_logged;	/* ev_now of the last error line */
 	ev_prepare	 flush;		/* write before the loop waits */
 	ev_timer	 retry;		/* after a failed write */
 	struct filesink_counters c;
 };
+
+static int filesink_sync(struct pub_sink *ps);
 
 static void
 filesink_rotate(struct filesink *s)
@@ -64,6 +69,7 @@ filesink_rotate(struct filesink *s)
 		(void)rename(to, s->path);
 		return;
 	}
+	(void)filesink_sync(&s->base);	/* its lines, before it is closed */
 	close(s->fd);
 	s->fd = fd;
 	s->size = 0;
@@ -110,6 +116,7 @@ filesink_write(struct filesink *s)
 			return -e;
 		}
 		s->off += (size_t)w;
+		s->unsynced = 1;
 		s->size += (uint64_t)w;
 		s->c.bytes += (uint64_t)w;
 		s->c.writes++;
@@ -220,6 +227,9 @@ filesink_month(struct filesink *s, int64_t at)
 		return fd;
 	}
 	s->c.torn_cut += cut;
+	if (s->fd >= 0 && filesink_sync(&s->base) < 0)
+		log_warnx("filesink history %s: its last lines may not "
+		    "survive a power loss", s->path);
 	if (s->fd >= 0)
 		close(s->fd);
 	s->fd = fd;
@@ -276,7 +286,30 @@ filesink_healthy(const struct pub_sink *ps)
 {
 	const struct filesink *s = (const struct filesink *)ps;
 
-	return s->err_logged == 0;
+	return s->err_logged == 0 && !s->sync_failed;
+}
+
+static int
+filesink_sync(struct pub_sink *ps)
+{
+	struct filesink *s = (struct filesink *)ps;
+
+	if (!s->sync_on || s->fd < 0 || !s->unsynced)
+		return 0;
+	if (fdatasync(s->fd) < 0) {
+		int e = errno;
+
+		s->c.sync_errors++;
+		if (!s->sync_failed)
+			log_warnx("filesink fdatasync %s: %s", s->path ?
+			    s->path : "-", strerror(e));
+		s->sync_failed = 1;
+		return -e;
+	}
+	s->unsynced = 0;
+	s->sync_failed = 0;
+	s->c.syncs++;
+	return 0;
 }
 
 static void
@@ -302,6 +335,7 @@ static const struct pub_ops filesink_ops = {
 	.offer = filesink_offer,
 	.healthy = filesink_healthy,
 	.close = filesink_close,
+	.sync = filesink_sync,
 };
 
 /* A regular file that does not end in a newline: cut the torn line. */
@@ -352,6 +386,7 @@ filesink_new(struct ev_loop *loop, const struct filesink_config *c,
 		s->month = -1;
 		s->prefix = xstrdup(c->path);
 		s->buf = xmalloc(FILESINK_BUFFER);
+		s->sync_on = c->sync;
 		goto watchers;
 	}
 	if (c->path != NULL && *c->path != '\0' && strcmp(c->path, "-") != 0) {
@@ -372,6 +407,7 @@ filesink_new(struct ev_loop *loop, const struct filesink_config *c,
 	s->fd = fd;
 	s->keep = c->keep ? c->keep : 5;
 	s->buf = xmalloc(FILESINK_BUFFER);
+	s->sync_on = c->sync && fd != STDOUT_FILENO;
 	if (fd != STDOUT_FILENO) {
 		s->path = xstrdup(c->path);
 		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {

@@ -48,6 +48,13 @@ struct filesink_config {
 	 * file when the month turns.  rotate_bytes and keep do not apply.
 	 */
 	uint8_t		 closed_monthly;
+	/*
+	 * ops->sync fdatasyncs what was written since the last one, so the
+	 * pump saves no position ahead of lines a power loss could take
+	 * (the history: the report's only input).  Off, a power loss may
+	 * cost the lines of the last seconds while their positions stay.
+	 */
+	uint8_t		 sync;
 };
 
 /* Counters; loop thread. */
@@ -58,6 +65,8 @@ struct filesink_counters {
 	uint64_t	 write_errors;	/* writes that failed (retried) */
 	uint64_t	 rotations;
 	uint64_t	 torn_cut;	/* bytes of a torn last line cut at open */
+	uint64_t	 syncs;		/* fdatasync calls that succeeded */
+	uint64_t	 sync_errors;	/* ... that failed */
 };
 
 /*

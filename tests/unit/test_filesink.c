@@ -324,3 +324,57 @@ Test(filesink, history_torn_last_line_is_cut_at_open, .init = setup,
 	cr_expect_eq(cut, 0);
 	close(fd);
 }
+
+/*
+ * With sync (the history), ops->sync fdatasyncs what was written since
+ * the last one and only that; without it (the output file) it does
+ * nothing.  The pump calls it before it saves the sink's positions.
+ */
+Test(filesink, sync_covers_what_was_written_and_only_with_sync_set,
+    .init = setup, .fini = teardown)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct filesink_config c = { 0 };
+	struct filesink_counters fc;
+	struct pub_sink *h, *o;
+	char path[128], err[256];
+
+	snprintf(path, sizeof(path), "%s/closed", dir);
+	c.path = path;
+	c.closed_monthly = 1;
+	c.sync = 1;
+	cr_assert_eq(filesink_new(loop, &c, &host, &h, err, sizeof(err)), 0,
+	    "%s", err);
+	cr_assert_not_null(h->ops->sync);
+	cr_assert_eq(h->ops->sync(h), 0);		/* nothing written */
+	cr_assert_eq(offer(h, 0, 1, 1, T_NOV, 0), 0);
+	ev_run(loop, EVRUN_NOWAIT);
+	cr_assert_eq(done_pos[0], 1);
+	cr_assert_eq(h->ops->sync(h), 0);
+	cr_assert_eq(h->ops->sync(h), 0);		/* nothing since */
+	filesink_counters(h, &fc);
+	cr_expect_eq(fc.syncs, 1);
+	cr_expect_eq(fc.sync_errors, 0);
+	/* a month's file closed: synced first */
+	cr_assert_eq(offer(h, 0, 2, 2, T_NOV, 0), 0);
+	ev_run(loop, EVRUN_NOWAIT);
+	cr_assert_eq(offer(h, 0, 3, 3, T_DEC, 0), 0);
+	ev_run(loop, EVRUN_NOWAIT);
+	filesink_counters(h, &fc);
+	cr_expect_eq(fc.syncs, 2);
+	cr_assert(h->ops->healthy(h));
+	h->ops->close(h, 0);
+
+	snprintf(path, sizeof(path), "%s/out.jsonl", dir);
+	memset(&c, 0, sizeof(c));
+	c.path = path;
+	cr_assert_eq(filesink_new(loop, &c, &host, &o, err, sizeof(err)), 0,
+	    "%s", err);
+	cr_assert_eq(offer(o, 1, 1, 1, T_NOV, 1), 0);
+	ev_run(loop, EVRUN_NOWAIT);
+	cr_assert_eq(o->ops->sync(o), 0);
+	filesink_counters(o, &fc);
+	cr_expect_eq(fc.syncs, 0);
+	o->ops->close(o, 0);
+	ev_loop_destroy(loop);
+}

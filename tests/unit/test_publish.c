@@ -4,7 +4,8 @@
  * after its old one died (a Kafka producer's fatal error) is offered
  * again, from the oldest, every record the old one had not reported done,
  * and nothing after it twice; a memory sink starts at the journal's end
- * and keeps no position; a record that does not check is passed over,
+ * and keeps no position; a sink with a sync op is synced before its
+ * positions are saved, and a failed sync saves none and trims nothing; a record that does not check is passed over,
  * counted, and the records after it are offered.
  */
 #include <criterion/criterion.h>
@@ -61,7 +62,28 @@ fake_close(struct pub_sink *s, int timeout_ms)
 }
 
 static const struct pub_ops fake_ops = { "fake", fake_offer, fake_healthy,
-    fake_close };
+    fake_close, NULL };
+
+/*
+ * A sink with a sync op (the history file): each call records the
+ * position saved at that moment; it fails while sync_rc is set.
+ */
+static int sync_rc, sync_calls;
+static uint64_t sync_saw;
+static struct journal *sync_j;
+
+static int
+fake_sync(struct pub_sink *s)
+{
+	(void)s;
+	sync_calls++;
+	if (journal_pos_get(sync_j, "history", &sync_saw) != 0)
+		sync_saw = 0;
+	return sync_rc;
+}
+
+static const struct pub_ops sync_ops = { "fake", fake_offer, fake_healthy,
+    fake_close, fake_sync };
 
 /*
  * Each test's world: a store of NREC records in a directory of its own and
@@ -258,5 +280,42 @@ Test(publish, a_header_that_cannot_be_skips_to_what_comes_next)
 	cr_assert_eq(f.pos[20], after[0]);
 	publish_sink_stats(F.p, 0, &ps);
 	cr_assert_eq(ps.skipped, 1);
+	fx_close();
+}
+
+/*
+ * The history's file sink syncs before the pump saves its position: the
+ * sync sees the old position; a sync that fails leaves the position as
+ * it was (a power loss could still take those lines), and the next save,
+ * synced, moves it.  Nothing moved: no sync.
+ */
+Test(publish, a_sink_is_synced_before_its_position_is_saved)
+{
+	struct fake h = { { &sync_ops }, NULL, { 0 }, 0, 1 };
+	uint64_t pos;
+
+	fx_open();
+	sync_j = F.j;
+	sync_rc = -EIO;
+	sync_calls = 0;
+	fake_add("history", &h);
+	publish_start(F.p);
+	publish_pump(F.p);
+	cr_assert_eq(h.n, NREC);
+	publish_stop(F.p);	/* a save */
+	cr_assert_eq(sync_calls, 1);
+	cr_assert_neq(journal_pos_get(F.j, "history", &pos), 0,
+	    "a position saved after a failed sync: %llu",
+	    (unsigned long long)pos);
+	sync_rc = 0;
+	publish_start(F.p);
+	publish_stop(F.p);
+	cr_assert_eq(sync_calls, 2);
+	cr_assert_eq(sync_saw, 0, "saved before the sync");
+	cr_assert_eq(journal_pos_get(F.j, "history", &pos), 0);
+	cr_assert_eq(pos, F.written[NREC - 1]);
+	publish_start(F.p);
+	publish_stop(F.p);
+	cr_assert_eq(sync_calls, 2, "synced with nothing moved");
 	fx_close();
 }

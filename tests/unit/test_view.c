@@ -646,7 +646,8 @@ strip_offer(struct pub_sink *s, const struct pub_rec *r)
 	return st->to->ops->offer(st->to, &c);
 }
 
-static const struct pub_ops strip_ops = { "strip", strip_offer, NULL, NULL };
+static const struct pub_ops strip_ops = { "strip", strip_offer, NULL, NULL,
+    NULL };
 
 /* The body of GET url on the routes rt, as text (malloc'd). */
 static char *
