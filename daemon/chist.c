@@ -32,7 +32,7 @@ struct chist {
 	char		 prefix[4096];	/* dir/closed */
 	/* the batch: closed lines of one month not yet written */
 	char		*buf;
-	size_t		 n, cap;
+	size_t		 n, cap, nlines;
 	int		 month;		/* of buf's lines; -1: none */
 	size_t		 nrec;		/* records taken since the commit */
 	size_t		 bytes;		/* closed lines' bytes since then */
@@ -174,8 +174,9 @@ chist_write(struct chist *h)
 	pthread_mutex_lock(&h->slock);
 	h->st.failing = 0;
 	h->st.bytes += h->n;
+	h->st.lines += h->nlines;
 	pthread_mutex_unlock(&h->slock);
-	h->n = 0;
+	h->n = h->nlines = 0;
 	return 0;
 }
 
@@ -243,8 +244,8 @@ chist_take(struct chist *h, const rd_kafka_message_t *m)
 	memcpy(h->buf + h->n, m->payload, m->len);
 	h->buf[h->n + m->len] = '\n';
 	h->n += m->len + 1;
+	h->nlines++;
 	h->bytes += m->len + 1;
-	CHIST_ADD(h, lines, 1);
 	return 0;
 }
 

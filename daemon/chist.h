@@ -63,7 +63,8 @@ struct chist_config {
 
 struct chist_stats {
 	uint64_t	 consumed;	/* records read from the topic */
-	uint64_t	 lines;		/* closed events written */
+	uint64_t	 lines;		/* closed events written (not yet
+					 * synced included) */
 	uint64_t	 bytes;
 	uint64_t	 commits;	/* offsets committed after a sync */
 	uint64_t	 commit_errors;	/* (the lines are written: a restart

@@ -260,7 +260,7 @@ crole_healthz(void *arg, const struct http_req *rq, struct http_resp *rs)
 	struct crole *cr = arg;
 	struct cstage_view v;
 	int ph = atomic_load(&cr->phase);
-	json_t *reasons = json_array();
+	json_t *reasons = json_array(), *hist = NULL;
 
 	(void)rq;
 	cstage_view(cr->cs, &v);
@@ -287,13 +287,18 @@ crole_healthz(void *arg, const struct http_req *rq, struct http_resp *rs)
 		if (hs.failing)
 			json_array_append_new(reasons, json_sprintf("history "
 			    "%s: not writable", cr->hdir));
+		hist = json_pack("{s:s, s:s, s:s, s:I, s:I, s:b}", "dir",
+		    cr->hdir, "topic", cr->hc.topic, "group", cr->hgroup,
+		    "lines", (json_int_t)hs.lines, "records",
+		    (json_int_t)hs.consumed, "failing", hs.failing);
 	}
 	http_resp_json(rs, json_array_size(reasons) == 0 ? 200 : 503,
-	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "status",
+	    json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "status",
 	    json_array_size(reasons) == 0 ? "ok" : "unhealthy", "phase",
 	    crole_phase_name(ph), "role", "correlator", "group",
 	    cr->cc.group, "client_id", cr->cc.client_id, "reasons", reasons,
-	    "partitions", crole_parts_json(&v)));
+	    "partitions", crole_parts_json(&v), "history", hist != NULL ?
+	    hist : json_null()));
 }
 
 static void

@@ -233,6 +233,16 @@ ctl_status_correlator(struct ctl *c, json_t *health, json_t *ready, int hs,
 	}
 	if (json_array_size(json_object_get(health, "partitions")) == 0)
 		printf(" none");
+	if ((v = json_object_get(health, "history")) != NULL &&
+	    json_is_object(v))
+		printf("\nhistory    %s from %s (group %s): %lld lines of %lld "
+		    "records read%s", js(v, "dir"), js(v, "topic"), js(v,
+		    "group"), (long long)json_integer_value(json_object_get(v,
+		    "lines")), (long long)json_integer_value(json_object_get(v,
+		    "records")), json_is_true(json_object_get(v, "failing")) ?
+		    ", NOT WRITABLE" : "");
+	else
+		printf("\nhistory    off (kafka.history_group)");
 	printf("\ncluster   ");
 	if (cluster == NULL)
 		printf(" (the group's members: no answer)");

@@ -1828,6 +1828,18 @@ three_correlators(const char *name, int redis)
 		cr_assert_neq(pr.status, 0, "%s%s", pr.out, pr.err);
 		cr_assert_not_null(strstr(pr.out, "health     unhealthy: history "
 		    ), "%s", pr.out);
+		{
+			char hl[512];
+
+			snprintf(hl, sizeof(hl), "history    %s/state-corr1/"
+			    "history from %s (group corr1.history): 0 lines "
+			    "of ", dir, htopic != NULL ? htopic :
+			    "tocsin.incidents");
+			cr_assert_not_null(strstr(pr.out, hl), "%s\n%s", hl,
+			    pr.out);
+			cr_assert_not_null(strstr(pr.out, "records read, NOT "
+			    "WRITABLE\n"), "%s", pr.out);
+		}
 		cr_assert_not_null(strstr(pr.out, "role       correlator corr1 "
 		    "in group tocsin-correlators"), "%s", pr.out);
 		cl = strstr(pr.out, "cluster    ");
