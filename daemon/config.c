@@ -427,6 +427,7 @@ static const struct cfg_key output_keys[] = {
 	KSTR("file", struct cfg_output, file, NULL),
 	KU32("rotate_mb", struct cfg_output, rotate_mb, 0, 1048576, "0"),
 	KU32("keep", struct cfg_output, keep, 1, 1000, "5"),
+	KBOOL("sync", struct cfg_output, sync, "false"),
 	K_END
 };
 

@@ -122,6 +122,8 @@ struct cfg_output {
 					 * NULL or "-": stdout */
 	uint32_t	 rotate_mb;	/* rotate past this size; 0: never */
 	uint32_t	 keep;		/* rotated files kept */
+	int		 sync;		/* fdatasync before its position is
+					 * saved (drivers/file's sync) */
 };
 
 struct config {

@@ -1721,6 +1721,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	fsc.path = outpath;
 	fsc.rotate_bytes = (uint64_t)cfg->output.rotate_mb << 20;
 	fsc.keep = cfg->output.keep;
+	fsc.sync = (uint8_t)cfg->output.sync;
 	fidx = lv.fidx = publish_add(lv.pub, "file");
 	if ((rc = filesink_new(lv.loop, &fsc, publish_host(lv.pub, fidx),
 	    &lv.out, err, sizeof(err))) != 0) {

@@ -115,6 +115,8 @@ reload_restart_keys(const struct config *o, const struct config *n,
 	key_u64(&kr, "output.rotate_mb", o->output.rotate_mb,
 	    n->output.rotate_mb);
 	key_u64(&kr, "output.keep", o->output.keep, n->output.keep);
+	key_u64(&kr, "output.sync", (uint64_t)o->output.sync,
+	    (uint64_t)n->output.sync);
 	key_u64(&kr, "redis.enabled", (uint64_t)o->redis.enabled,
 	    (uint64_t)n->redis.enabled);
 	key_str(&kr, "redis.host", orc->host, nrc->host);

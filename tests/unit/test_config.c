@@ -470,7 +470,7 @@ Test(config, every_section_reaches_the_config)
 	    "devices:\n  - {id: d, site: S1, profile: rect, host: 127.0.0.1}\n"
 	    "correlation: {reopen_hold: 1m}\n"
 	    "sla: {warnings: [0.7]}\n"
-	    "output: {file: /tmp/events.jsonl}\n");
+	    "output: {file: /tmp/events.jsonl, sync: true}\n");
 	char census[256];
 
 	cr_assert_not_null(cfg, "%s", errs.n ? errs.msg[0] : "");
@@ -485,7 +485,9 @@ Test(config, every_section_reaches_the_config)
 	    "the incidents' clocks run on the sla section");
 	cr_assert_eq(cfg->sla.nwarnings, 1);
 	cr_assert_str_eq(cfg->output.file, "/tmp/events.jsonl");
+	cr_assert_eq(cfg->output.sync, 1);
 	cr_assert_str_eq(cfg->kafka.client.incidents, "tocsin.incidents");
+	cr_assert_str_eq(cfg->kafka.client.history_group, "");
 	cr_assert_str_eq(cfg->kafka.client.group, "tocsind");
 	config_census(cfg, census, sizeof(census));
 	cr_assert_str_eq(census, "1 sites, 1 areas, 1 devices, 1 profiles, "
