@@ -233,7 +233,7 @@ chist_take(struct chist *h, const rd_kafka_message_t *m)
 	}
 	if (rc == 0)
 		return 0;
-	month = filesink_month_of(at);
+	month = utc_month(at);
 	if (month != h->month && h->n > 0 && chist_write(h) < 0)
 		return -1;
 	h->month = month;

@@ -84,6 +84,16 @@ utc_two(char *p, unsigned v)
 	memcpy(p, utc_pairs + 2 * v, 2);
 }
 
+int
+utc_month(int64_t ms)
+{
+	unsigned m, d;
+	int y;
+
+	utc_civil_from_days(utc_floor_div(ms, UTC_MS_PER_DAY), &y, &m, &d);
+	return y * 12 + (int)m - 1;
+}
+
 size_t
 utc_format(int64_t ms, char buf[UTC_LEN])
 {

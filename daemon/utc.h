@@ -25,6 +25,9 @@ int64_t	 utc_days_from_civil(int y, unsigned m, unsigned d);
 void	 utc_civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d);
 /* Days in month m (1-12) of year y: 28-31; 0 for a month out of range. */
 unsigned utc_days_in_month(int y, unsigned m);
+/* The month of instant ms as one number, y * 12 + m - 1 (the history
+ * files' month). */
+int	 utc_month(int64_t ms);
 
 /*
  * Writes instant ms as RFC 3339 UTC with milliseconds,

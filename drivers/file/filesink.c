@@ -165,17 +165,6 @@ static int filesink_write(struct filesink *s);
 static uint64_t filesink_cut_torn(int fd, uint64_t size);
 
 int
-filesink_month_of(int64_t at)
-{
-	int64_t days = at >= 0 ? at / 86400000 : -((-at + 86399999) / 86400000);
-	unsigned m, d;
-	int y;
-
-	utc_civil_from_days(days, &y, &m, &d);
-	return y * 12 + (int)m - 1;
-}
-
-int
 filesink_month_open(const char *prefix, int month, char *path,
     size_t pathlen, uint64_t *cut)
 {
@@ -215,7 +204,7 @@ filesink_month(struct filesink *s, int64_t at)
 {
 	char path[4096];
 	uint64_t cut;
-	int month = filesink_month_of(at), fd;
+	int month = utc_month(at), fd;
 
 	if (month == s->month)
 		return 0;

@@ -81,13 +81,12 @@ void	 filesink_counters(const struct pub_sink *s,
 
 /*
  * The history files (closed_monthly; a scale-out's history, daemon/chist,
- * writes the same ones).  A month is y * 12 + m - 1 (UTC) of a time in ms.
- * filesink_month_open() opens prefix-YYYY-MM.jsonl of a month for
+ * writes the same ones).  filesink_month_open() opens prefix-YYYY-MM.jsonl
+ * of a month (utc_month(): y * 12 + m - 1) for
  * appending (made, and its directory, if missing; its name in path) and
  * cuts a torn last line a crash left (*cut bytes, logged): the fd, or
  * -errno.
  */
-int	 filesink_month_of(int64_t at);
 int	 filesink_month_open(const char *prefix, int month, char *path,
 	    size_t pathlen, uint64_t *cut);
 

@@ -154,3 +154,13 @@ Test(utc, memo_same_answers)
 		cr_assert_eq(utc_parse_memo(nul, 24, &z, &t), -EINVAL);
 	}
 }
+
+/* The month of an instant (the history files'), at the edges too. */
+Test(utc, month_of_an_instant)
+{
+	/* 2026-11-30T23:59:59.999Z, 2026-12-01T00:00:00.000Z */
+	cr_assert_eq(utc_month(1796083199999LL), 2026 * 12 + 10);
+	cr_assert_eq(utc_month(1796083200000LL), 2026 * 12 + 11);
+	cr_assert_eq(utc_month(0), 1970 * 12);
+	cr_assert_eq(utc_month(-1), 1969 * 12 + 11);
+}
