@@ -210,7 +210,6 @@ chist_take(struct chist *h, const rd_kafka_message_t *m)
 	int64_t at;
 	int rc, month;
 
-	CHIST_ADD(h, consumed, 1);
 	tp = rd_kafka_topic_partition_list_find(h->offs,
 	    rd_kafka_topic_name(m->rkt), m->partition);
 	if (tp == NULL)
@@ -257,6 +256,7 @@ chist_commit(struct chist *h)
 
 	if (h->nrec == 0)
 		return 0;
+	CHIST_ADD(h, consumed, h->nrec);	/* once a batch, not a record */
 	if (chist_write(h) < 0 || chist_sync(h) < 0)
 		return -1;
 	e = rd_kafka_commit(h->cons, h->offs, 0);

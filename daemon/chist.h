@@ -62,7 +62,8 @@ struct chist_config {
 };
 
 struct chist_stats {
-	uint64_t	 consumed;	/* records read from the topic */
+	uint64_t	 consumed;	/* records read from the topic (added
+					 * a batch at a time) */
 	uint64_t	 lines;		/* closed events written (not yet
 					 * synced included) */
 	uint64_t	 bytes;
