@@ -358,23 +358,15 @@ static int
 chist_consumer(struct chist *h, char *err, size_t errlen)
 {
 	const struct chist_config *c = h->cfg;
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_t *conf;
 	rd_kafka_topic_partition_list_t *sub;
 	rd_kafka_resp_err_t e;
 	char cid[256], why[512];
 
 	snprintf(cid, sizeof(cid), "%s.history", c->client_id);
-	if (kafka_conf_set(conf, "bootstrap.servers", c->brokers, err,
-	    errlen) || kafka_conf_set(conf, "group.id", c->group, err,
-	    errlen) || kafka_conf_set(conf, "client.id", cid, err, errlen) ||
-	    kafka_conf_set(conf, "isolation.level", "read_committed", err,
-	    errlen) || kafka_conf_set(conf, "enable.auto.commit", "false",
-	    err, errlen) || kafka_conf_set(conf, "auto.offset.reset",
-	    "earliest", err, errlen) || kafka_conf_props(conf, c->props,
-	    c->nprops, "consumer", err, errlen)) {
-		rd_kafka_conf_destroy(conf);
+	if ((conf = kafka_conf_committing(c->brokers, c->group, cid, c->props,
+	    c->nprops, err, errlen)) == NULL)
 		return -EINVAL;
-	}
 	if ((h->cons = rd_kafka_new(RD_KAFKA_CONSUMER, conf, why,
 	    sizeof(why))) == NULL) {
 		rd_kafka_conf_destroy(conf);

@@ -1178,6 +1178,28 @@ kafka_conf_props(struct rd_kafka_conf_s *conf, const struct kafka_prop *props,
 	return 0;
 }
 
+struct rd_kafka_conf_s *
+kafka_conf_committing(const char *brokers, const char *group,
+    const char *client_id, const struct kafka_prop *props, size_t n,
+    char *err, size_t errlen)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+	if (kafka_conf_set(conf, "bootstrap.servers", brokers, err, errlen) ||
+	    kafka_conf_set(conf, "group.id", group, err, errlen) ||
+	    (client_id != NULL && kafka_conf_set(conf, "client.id", client_id,
+	    err, errlen)) || kafka_conf_set(conf, "isolation.level",
+	    "read_committed", err, errlen) || kafka_conf_set(conf,
+	    "enable.auto.commit", "false", err, errlen) ||
+	    kafka_conf_set(conf, "auto.offset.reset", "earliest", err,
+	    errlen) || kafka_conf_props(conf, props, n, "consumer", err,
+	    errlen)) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	return conf;
+}
+
 /* kafka_conf_set(), under a name that keeps the settings lists short. */
 static int
 kf_set(rd_kafka_conf_t *conf, const char *key, const char *val, char *err,

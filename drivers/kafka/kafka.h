@@ -107,6 +107,19 @@ int	 kafka_conf_props(struct rd_kafka_conf_s *conf,
 	    const struct kafka_prop *props, size_t n, const char *who,
 	    char *err, size_t errlen);
 
+/*
+ * A consumer that commits its offsets itself once its work is safe (the
+ * exactly-once stage, drivers/kafka/ktxn; a correlator's history,
+ * daemon/chist): bootstrap.servers, group.id, client.id (unless NULL),
+ * read_committed, no auto commit, from the earliest offset when the group
+ * has none, then the "consumer" pass-through properties.  The conf, or
+ * NULL with the refusal in err.
+ */
+struct rd_kafka_conf_s *kafka_conf_committing(const char *brokers,
+	    const char *group, const char *client_id,
+	    const struct kafka_prop *props, size_t n, char *err,
+	    size_t errlen);
+
 /* Fills c with every setting's default, and no pass-through property. */
 void	 kafka_config_defaults(struct kafka_config *c);
 

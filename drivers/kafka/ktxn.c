@@ -392,25 +392,15 @@ ktxn_new(const struct ktxn_config *cfg, const struct ktxn_ops *ops,
 		xfree(t);
 		return -EINVAL;
 	}
-	cc = rd_kafka_conf_new();
-	rd_kafka_conf_set_opaque(cc, t);
-	rd_kafka_conf_set_rebalance_cb(cc, ktxn_rebalance);
-	if (kafka_conf_set(cc, "bootstrap.servers", cfg->brokers, err,
-	    errlen) || kafka_conf_set(cc, "group.id", cfg->group, err,
-	    errlen) || kafka_conf_set(cc, "isolation.level",
-	    "read_committed", err, errlen) || kafka_conf_set(cc,
-	    "enable.auto.commit", "false", err, errlen) ||
-	    kafka_conf_set(cc, "auto.offset.reset", "earliest", err,
-	    errlen) || (cfg->client_id != NULL && kafka_conf_set(cc,
-	    "client.id", cfg->client_id, err, errlen)) ||
-	    kafka_conf_props(cc, cfg->props, cfg->nprops, "consumer", err,
-	    errlen)) {
+	if ((cc = kafka_conf_committing(cfg->brokers, cfg->group,
+	    cfg->client_id, cfg->props, cfg->nprops, err, errlen)) == NULL) {
 		rd_kafka_conf_destroy(pc);
-		rd_kafka_conf_destroy(cc);
 		xfree(t->input);
 		xfree(t);
 		return -EINVAL;
 	}
+	rd_kafka_conf_set_opaque(cc, t);
+	rd_kafka_conf_set_rebalance_cb(cc, ktxn_rebalance);
 	if ((t->prod = ktxn_client(RD_KAFKA_PRODUCER, pc, err, errlen)) ==
 	    NULL) {
 		rd_kafka_conf_destroy(cc);
