@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -20,6 +19,7 @@
 #include "daemon/clock.h"
 #include "daemon/log.h"
 #include "daemon/mem.h"
+#include "daemon/mkdirs.h"
 #include "daemon/utc.h"
 #include "drivers/file/filesink.h"
 
@@ -321,18 +321,10 @@ chist_main(void *arg)
 static int
 chist_lock(struct chist *h, char *err, size_t errlen)
 {
-	char lock[4200], parent[4096];
-	const char *slash;
+	char lock[4200];
 	int e;
 
-	if ((slash = strrchr(h->cfg->dir, '/')) != NULL && slash !=
-	    h->cfg->dir) {
-		snprintf(parent, sizeof(parent), "%.*s",
-		    (int)(slash - h->cfg->dir), h->cfg->dir);
-		(void)mkdir(parent, 0755);
-	}
-	if (mkdir(h->cfg->dir, 0755) < 0 && errno != EEXIST) {
-		e = errno;
+	if ((e = -mkdirs(h->cfg->dir)) != 0) {
 		snprintf(err, errlen, "history %s: %s", h->cfg->dir,
 		    strerror(e));
 		return -e;

@@ -50,7 +50,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,6 +63,7 @@
 #include "daemon/log.h"
 #include "daemon/http.h"
 #include "daemon/mem.h"
+#include "daemon/mkdirs.h"
 #include "daemon/monitor.h"
 #include "daemon/opapi.h"
 #include "daemon/outbox.h"
@@ -1509,28 +1509,6 @@ live_reload_reap(struct live *lv, int all)
 		}
 }
 
-/* mkdir -p for the state directory: 0 or -errno. */
-static int
-live_mkdirs(const char *path)
-{
-	char buf[4096];
-	size_t n = strlen(path);
-
-	if (n == 0 || n >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, n + 1);
-	for (size_t i = 1; i <= n; i++)
-		if (buf[i] == '/' || buf[i] == '\0') {
-			char c = buf[i];
-
-			buf[i] = '\0';
-			if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-				return -errno;
-			buf[i] = c;
-		}
-	return 0;
-}
-
 /*
  * Opens every shard's journal and restores its engine, all shards at once
  * (store_open_all: a thread per shard, all joined before the shard
@@ -1549,7 +1527,7 @@ live_restore(struct live *lv)
 
 	/* a disk that refuses writes is no reason not to start: the
 	 * journals restore what is there and hold their records */
-	if ((rc = live_mkdirs(d->state_dir)) < 0) {
+	if ((rc = mkdirs(d->state_dir)) < 0) {
 		if (!journal_refusal(-rc)) {
 			log_error("start failed: state_dir=%s: %s",
 			    d->state_dir, strerror(-rc));
@@ -1731,9 +1709,9 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	publish_attach(lv.pub, fidx, lv.out);
 	/* the monthly report's input: state_dir/history/closed-YYYY-MM.jsonl */
 	snprintf(err, sizeof(err), "%s/history", cfg->daemon.state_dir);
-	if (mkdir(err, 0755) < 0 && errno != EEXIST)
+	if ((rc = mkdirs(err)) < 0)
 		log_warnx("%s: %s (the history sink makes it when it can)",
-		    err, strerror(errno));
+		    err, strerror(-rc));
 	snprintf(hpath, sizeof(hpath), "%s/history/closed",
 	    cfg->daemon.state_dir);
 	memset(&fsc, 0, sizeof(fsc));

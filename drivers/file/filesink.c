@@ -13,6 +13,7 @@
 
 #include "daemon/log.h"
 #include "daemon/mem.h"
+#include "daemon/mkdirs.h"
 #include "daemon/utc.h"
 #include "drivers/file/filesink.h"
 
@@ -181,7 +182,7 @@ filesink_month_open(const char *prefix, int month, char *path,
 		/* its directory, when the disk refused it at start */
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - prefix),
 		    prefix);
-		if (mkdir(dir, 0755) == 0 || errno == EEXIST)
+		if (mkdirs(dir) == 0)
 			fd = open(path, O_RDWR | O_APPEND | O_CREAT |
 			    O_CLOEXEC, 0644);
 	}
