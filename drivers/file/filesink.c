@@ -217,11 +217,10 @@ filesink_month(struct filesink *s, int64_t at)
 		return fd;
 	}
 	s->c.torn_cut += cut;
-	if (s->fd >= 0 && filesink_sync(&s->base) < 0)
-		log_warnx("filesink history %s: its last lines may not "
-		    "survive a power loss", s->path);
-	if (s->fd >= 0)
+	if (s->fd >= 0) {
+		(void)filesink_sync(&s->base);	/* logged there */
 		close(s->fd);
+	}
 	s->fd = fd;
 	s->month = month;
 	xfree(s->path);
