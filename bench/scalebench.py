@@ -192,6 +192,15 @@ def row(phase, wall, cpu, rss, extra=""):
           (phase, wall, cpu, rss, extra), flush=True)
 
 
+# The correlators' history (daemon/chist), three ways: the run name's
+# suffix, the row's, and the kafka: lines it adds (RUN: the run's name).
+HISTORY = {
+    "incidents": ("", "", ""),              # as shipped: every event read
+    "off": ("x", "-h", "  history_group: \"off\"\n"),
+    "topic": ("t", "+t", "  history: tocsin.history.RUN\n"),
+}
+
+
 class Bench:
     def __init__(self, build):
         self.build = build
@@ -353,10 +362,7 @@ class Bench:
                     "http: {enabled: true, listen: \"127.0.0.1:%d\"}\n%s%s" %
                     (P, self.path(name + ".state"), self.brokers, alarms,
                      run, run, run, name,
-                     {"incidents": "",
-                      "off": "  history_group: \"off\"\n",
-                      "topic": "  history: tocsin.history.%s\n" % run}[history],
-                     port,
+                     HISTORY[history][2].replace("RUN", run), port,
                      "redis: {enabled: true, port: %d, prefix: \"%s:\"}\n" %
                      (redis, run) if redis else "", self.fleet_yaml))
         log = open(self.path(name + ".log"), "w")
@@ -490,9 +496,8 @@ class Bench:
                          "after 120 s" % (have, self.expect_closed))
 
     def run(self, n, redis=False, history="incidents", tag=""):
-        run = "n%d%s%s%s" % (n, "r" if redis else "",
-                             {"incidents": "", "off": "x",
-                              "topic": "t"}[history], tag)
+        run = "n%d%s%s%s" % (n, "r" if redis else "", HISTORY[history][0],
+                             tag)
         if history == "topic":
             self.topic("tocsin.history.%s" % run, P)
         self.topic("tocsin.changelog.%s" % run, P, "cleanup.policy=compact")
@@ -536,9 +541,8 @@ class Bench:
         rss = [vmhwm_mib(p.pid) for p in procs]
         bcpu = cpu_s(self.broker_pid) - b0
         rate = self.alarms / done
-        row("N=%d%s%s%s" % (n, "+r" if redis else "",
-                            {"incidents": "", "off": "-h",
-                             "topic": "+t"}[history], tag and "." + tag),
+        row("N=%d%s%s%s" % (n, "+r" if redis else "", HISTORY[history][1],
+                            tag and "." + tag),
             done, sum(cpus),
             max(rss),
             "%.0f transitions/s; per instance cpu %s s, rss %s MiB; "
