@@ -65,6 +65,27 @@ pb_command(redisContext *c, int nargs, const char **argv, const size_t *len,
 	return pb_drain(c, pending, who);
 }
 
+/* SCRIPT LOAD of the sink's scripts, as it does at a connect: EVALSHA. */
+static int
+pb_scripts(redisContext *c, struct redis_config *cfg, const char *who)
+{
+	for (unsigned i = 0; i < REDIS_NSCRIPTS; i++) {
+		redisReply *r = redisCommand(c, "SCRIPT LOAD %s",
+		    redis_script_text((enum redis_script)i));
+
+		if (r == NULL || r->type != REDIS_REPLY_STRING ||
+		    r->len != 40) {
+			fprintf(stderr, "%s: SCRIPT LOAD failed\n", who);
+			if (r != NULL)
+				freeReplyObject(r);
+			return -1;
+		}
+		memcpy(cfg->script_sha[i], r->str, 41);
+		freeReplyObject(r);
+	}
+	return 0;
+}
+
 int
 pb_redis_blocking(redisContext *c, const struct redis_config *cfg,
     const struct pub_rec *const *recs, size_t n, unsigned batch, int multi,
@@ -72,13 +93,16 @@ pb_redis_blocking(redisContext *c, const struct redis_config *cfg,
 {
 	static const char *mx[2] = { "MULTI", "EXEC" };
 	static const size_t mxlen[2] = { 5, 4 };
+	struct redis_config cc = *cfg;
 	struct redis_argv a;
 	unsigned pending = 0;
 	int rc = 0;
 
+	if (pb_scripts(c, &cc, who) != 0)
+		return -1;
 	redis_argv_init(&a);
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		int k = redis_record_argv(cfg, recs[i], &a);
+		int k = redis_record_argv(&cc, recs[i], &a);
 
 		/* multi: each record wrapped in MULTI/EXEC (commands -1, k) */
 		for (int j = multi ? -1 : 0; j < k + (multi ? 1 : 0) &&

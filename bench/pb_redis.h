@@ -21,7 +21,8 @@
 
 /*
  * Issues the commands of recs[0..n) under cfg (prefix etc.) on the
- * blocking context c, batch commands per round trip (1: one by one);
+ * blocking context c, its scripts loaded first and sent by EVALSHA as
+ * the sink does, batch commands per round trip (1: one by one);
  * multi wraps each record's commands in MULTI/EXEC.  Adds the commands
  * sent to *ncmd.  0, or -1 (said on stderr, naming who) on an error reply
  * or a broken connection.

@@ -768,7 +768,7 @@ sync_fs(const char *path)
  */
 static uint64_t
 redis_pump(const struct config *cfg, struct rserver *sv, const char *jdir,
-    size_t nrec, struct meas *m)
+    size_t nrec, int guard, struct meas *m)
 {
 	struct store_config sc = daemon_store(cfg, STORE_FSYNC_BATCH);
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
@@ -784,7 +784,9 @@ redis_pump(const struct config *cfg, struct rserver *sv, const char *jdir,
 	snprintf(dir, sizeof(dir), "%s.pump", jdir);
 	copy_dir(jdir, dir);
 	rig_open(&rg, cfg, dir, &sc);
-	redis_cfg(&rc, cfg, sv, "sink", prefix, sizeof(prefix));
+	redis_cfg(&rc, cfg, sv, guard ? "guarded" : "sink", prefix,
+	    sizeof(prefix));
+	rc.seq_guard = (uint32_t)guard;
 	snprintf(sname, sizeof(sname), "bench%d", (int)getpid());
 	s0 = pb_proc_cpu_s(sv->pid);
 	meas_begin(m);
@@ -800,8 +802,10 @@ redis_pump(const struct config *cfg, struct rserver *sv, const char *jdir,
 	meas_end(m);
 	m->srv = pb_proc_cpu_s(sv->pid) - s0;
 	redis_stats(sink, &rst);
-	if (!publish_idle(p) || rst.errors > 0 || rst.records != nrec)
-		die("redis sink", "not every record done, or error replies");
+	if (!publish_idle(p) || rst.errors > 0 || rst.records != nrec ||
+	    rst.older_skipped > 0)
+		die("redis sink", "not every record done, error replies, or "
+		    "records the guard found older");
 	publish_stop(p);
 	sink->ops->close(sink, 1000);
 	publish_free(p);
@@ -820,11 +824,12 @@ static void
 redis_phase(const struct config *cfg, const char *dir, const char *data)
 {
 	struct series one = { .n = 0 }, pipe = { .n = 0 }, sink = { .n = 0 };
+	struct series guard = { .n = 0 };
 	struct timeval tv = { 5, 0 };
 	struct rserver sv;
 	struct recs rs;
 	struct meas m;
-	uint64_t ncmd = 0, scmd = 0;
+	uint64_t ncmd = 0, scmd = 0, gcmd = 0;
 	char note[200];
 
 	recs_load(&rs, dir);
@@ -843,8 +848,10 @@ redis_phase(const struct config *cfg, const char *dir, const char *data)
 	for (int r = 0; r < reps; r++) {
 		(void)redis_baseline(cfg, &sv, &rs, PIPELINE, &m);
 		series_add(&pipe, &m);
-		scmd = redis_pump(cfg, &sv, dir, rs.n, &m);
+		scmd = redis_pump(cfg, &sv, dir, rs.n, 0, &m);
 		series_add(&sink, &m);
+		gcmd = redis_pump(cfg, &sv, dir, rs.n, 1, &m);
+		series_add(&guard, &m);
 	}
 	snprintf(note, sizeof(note), "%" PRIu64 " commands", ncmd);
 	report("hiredis one by one", &one, rs.n, 0, note);
@@ -857,6 +864,13 @@ redis_phase(const struct config *cfg, const char *dir, const char *data)
 	    "per event %.2fx pipelined's", med_cpu(&sink) / med_cpu(&pipe));
 	report("  the same, vs pipelined", &sink, rs.n, med_wall(&pipe) /
 	    med_wall(&sink), note);
+	snprintf(note, sizeof(note), "x the sink's rate, unguarded (what "
+	    "the correlators' guard costs); CPU per event %.2fx its, server "
+	    "CPU %.2fx; %" PRIu64 " scripts", med_cpu(&guard) / med_cpu(&sink),
+	    pb_median(guard.srv, guard.n, NULL, NULL) /
+	    pb_median(sink.srv, sink.n, NULL, NULL), gcmd);
+	report("  seq-guarded (correlators)", &guard, rs.n, med_wall(&sink) /
+	    med_wall(&guard), note);
 	redisFree(sv.c);
 	pb_redis_stop(sv.pid);
 	recs_free(&rs);

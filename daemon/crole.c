@@ -161,6 +161,7 @@ crole_redis(struct crole *cr)
 		return 0;
 	rc = c->client;
 	rc.id_prefix = cr->cfg->correlation.id_prefix;
+	rc.seq_guard = 1;	/* a moving partition has two writers */
 	cr->redis_password = config_read_secret(c->password_file);
 	rc.password = cr->redis_password;
 	if ((cr->loop = ev_loop_new(EVFLAG_AUTO)) == NULL) {
@@ -348,6 +349,10 @@ crole_metrics_feed(struct crole *cr, struct http_resp *rs, uint64_t dumps)
 	monitor_one(rs, "tocsin_redis_stale_removed_total", "counter",
 	    "Incidents a dump found in Redis and not in the partition's live "
 	    "set, removed.", r.stale_removed);
+	monitor_one(rs, "tocsin_redis_older_skipped_total", "counter",
+	    "Incident records whose seq was not newer than Redis' hash: "
+	    "their state not written, their stream entry added.",
+	    r.older_skipped);
 	monitor_one(rs, "tocsin_feed_queued_records", "gauge", "Records the "
 	    "stage handed to Redis' loop and Redis has not yet answered "
 	    "(their bytes: tocsin_sink_lag_bytes{sink=\"redis\"}).",

@@ -215,7 +215,35 @@ rd_state_rank(enum corr_state s)
 	"  out[#out+1]=id end"						\
 	" return out"
 
-static char	 rd_lua_site[1536], rd_lua_stale[2560];
+/*
+ * EVAL guard 1 <hash key> <1: a dump's state, 0: an event> <seq> <n>
+ * then n commands, each as <argc> <argv>...: the record's commands run
+ * only if the hash holds no seq or an older one (a dump's state: or the
+ * same); XADD runs always (the stream is at least once, per (id, seq));
+ * SITE k id state live is the site function.  A timeline of more than
+ * 1,000 steps is pushed 1,000 at a time (Lua's unpack has a limit).
+ * Returns 1 (applied) or 0 (not newer: only its XADD ran).
+ */
+#define RD_LUA_GUARD_MAIN						\
+	"local st,seq,n=ARGV[1],tonumber(ARGV[2]),tonumber(ARGV[3])"	\
+	" local cur=tonumber(redis.call('HGET',KEYS[1],'seq')) local ok"	\
+	" if cur then ok=seq>cur or (st=='1' and seq==cur)"		\
+	" else ok=true end"						\
+	" local i=4"							\
+	" for c=1,n do local argc=tonumber(ARGV[i]) local a=i+1"	\
+	"  local e,nm=a+argc-1,ARGV[a]"					\
+	"  if nm=='XADD' then redis.call(unpack(ARGV,a,e))"		\
+	"  elseif ok then"						\
+	"   if nm=='SITE' then site(ARGV[a+1],ARGV[a+2],ARGV[a+3],ARGV[a+4])" \
+	"   elseif nm=='RPUSH' and argc>1002 then"			\
+	"    for j=a+2,e,1000 do"					\
+	"     redis.call('RPUSH',ARGV[a+1],unpack(ARGV,j,math.min(j+999,e)))" \
+	"    end"							\
+	"   else redis.call(unpack(ARGV,a,e)) end end"			\
+	"  i=e+1 end"							\
+	" if ok then return 1 end return 0"
+
+static char	 rd_lua_site[1536], rd_lua_stale[2560], rd_lua_guard[3072];
 static pthread_once_t rd_lua_once = PTHREAD_ONCE_INIT;
 
 /* Writes the scripts with the rank table made from corr_state_name(). */
@@ -235,6 +263,24 @@ rd_lua_init(void)
 	    RD_LUA_SITE_MAIN, ranks);
 	snprintf(rd_lua_stale, sizeof(rd_lua_stale), RD_LUA_SITE
 	    RD_LUA_STALE_MAIN, ranks);
+	snprintf(rd_lua_guard, sizeof(rd_lua_guard), RD_LUA_SITE
+	    RD_LUA_GUARD_MAIN, ranks);
+}
+
+const char *
+redis_script_text(enum redis_script i)
+{
+	pthread_once(&rd_lua_once, rd_lua_init);
+	switch (i) {
+	case REDIS_SCRIPT_SITE:
+		return rd_lua_site;
+	case REDIS_SCRIPT_STALE:
+		return rd_lua_stale;
+	case REDIS_SCRIPT_GUARD:
+		return rd_lua_guard;
+	default:
+		return NULL;
+	}
 }
 
 /* ---- argument vectors ---- */
@@ -254,6 +300,7 @@ redis_argv_fini(struct redis_argv *a)
 	xfree(a->argvlen);
 	xfree(a->argoff);
 	xfree(a->buf);
+	xfree(a->scratch);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -346,6 +393,20 @@ av_finish(struct redis_argv *a)
 			a->argv[i] = a->buf + a->argoff[i];
 }
 
+/* EVALSHA of script i once loaded, else EVAL of its text. */
+static void
+av_script(struct redis_argv *a, const struct redis_config *c,
+    enum redis_script i)
+{
+	if (c->script_sha[i][0] != '\0') {
+		av_str(a, "EVALSHA");
+		av_str(a, c->script_sha[i]);
+	} else {
+		av_str(a, "EVAL");
+		av_str(a, redis_script_text(i));
+	}
+}
+
 /* HSET of the incident hash: the latest JSON and the key fields. */
 static void
 av_hash(struct redis_argv *a, const struct redis_config *c,
@@ -423,9 +484,12 @@ av_site(struct redis_argv *a, const struct redis_config *c,
 	if (r->site == NULL || r->site[0] == '\0')
 		return;		/* an area incident */
 	av_cmd(a);
-	av_str(a, "EVAL");
-	av_str(a, rd_lua_site);
-	av_str(a, "1");
+	if (c->seq_guard) {
+		av_str(a, "SITE");	/* a line of the guard script */
+	} else {
+		av_script(a, c, REDIS_SCRIPT_SITE);
+		av_str(a, "1");
+	}
 	av_fmt(a, "%ssite:%s", c->prefix, r->site);
 	av_str(a, r->id);
 	av_str(a, corr_state_name((enum corr_state)r->state));
@@ -448,6 +512,54 @@ av_expire(struct redis_argv *a, const struct redis_config *c,
 	av_str(a, "EXPIRE");
 	av_fmt(a, "%sincident:%s:timeline", c->prefix, r->id);
 	av_fmt(a, "%u", ttl ? ttl : 1);
+}
+
+/*
+ * seq_guard: the record's commands, built, become the arguments of one
+ * EVAL of the guard script.  The own arguments keep their offsets in the
+ * buffer (av_finish() points them), the record's keep their pointers.
+ */
+static void
+av_guard(struct redis_argv *a, const struct redis_config *c,
+    const struct pub_rec *r)
+{
+	unsigned ncmd = a->ncmd, nargs = a->nargs, k = 0;
+	size_t need = (size_t)nargs * (sizeof(char *) + 2 * sizeof(size_t)) +
+	    (size_t)ncmd * sizeof(unsigned);
+	const char **ov;
+	size_t *olen, *ooff;
+	unsigned *oargc;
+
+	if (need > a->scratchcap) {
+		a->scratch = xrealloc(a->scratch, need);
+		a->scratchcap = need;
+	}
+	ov = a->scratch;
+	olen = (size_t *)(ov + nargs);
+	ooff = olen + nargs;
+	oargc = (unsigned *)(ooff + nargs);
+	memcpy(ov, a->argv, nargs * sizeof(*ov));
+	memcpy(olen, a->argvlen, nargs * sizeof(*olen));
+	memcpy(ooff, a->argoff, nargs * sizeof(*ooff));
+	memcpy(oargc, a->argc, ncmd * sizeof(*oargc));
+	a->ncmd = a->nargs = 0;
+	av_cmd(a);
+	av_script(a, c, REDIS_SCRIPT_GUARD);
+	av_str(a, "1");
+	av_fmt(a, "%sincident:%s", c->prefix, r->id);
+	av_str(a, r->kind == PUB_STATE ? "1" : "0");
+	av_fmt(a, "%" PRIu64, r->seq);
+	av_fmt(a, "%u", ncmd);
+	for (unsigned i = 0; i < ncmd; i++) {
+		av_fmt(a, "%u", oargc[i]);
+		for (unsigned j = 0; j < oargc[i]; j++, k++) {
+			unsigned at = av_slot(a);
+
+			a->argv[at] = ov[k];
+			a->argvlen[at] = olen[k];
+			a->argoff[at] = ooff[k];
+		}
+	}
 }
 
 int
@@ -492,12 +604,13 @@ redis_record_argv(const struct redis_config *c, const struct pub_rec *r,
 		}
 		av_site(a, c, r);
 		av_expire(a, c, r);
+		if (c->seq_guard)
+			av_guard(a, c, r);
 		break;
 	case PUB_DUMP_END:
 		/* the sink adds the dump's ids (rd_offer); alone, none */
 		av_cmd(a);
-		av_str(a, "EVAL");
-		av_str(a, rd_lua_stale);
+		av_script(a, c, REDIS_SCRIPT_STALE);
 		av_str(a, "0");
 		av_str(a, c->prefix);
 		av_fmt(a, "%s%u-", c->id_prefix, r->shard);
@@ -566,6 +679,7 @@ struct rd {
 };
 
 static void	rd_connect(struct rd *rd);
+static void	rd_gone(struct rd *rd, const char *why, const char *err);
 
 static uint64_t
 rd_rand(struct rd *rd)
@@ -774,6 +888,27 @@ rd_kick_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	rd_complete(container_of(w, struct rd, kick));
 }
 
+/*
+ * A NOSCRIPT error: the server lost the scripts loaded at the connect (a
+ * SCRIPT FLUSH, a failover to a replica).  The connection is given up
+ * like a broken one, so the next connect loads them again and the
+ * records in flight are offered again.  1 if it was one.
+ */
+static int
+rd_noscript(struct rd *rd, redisAsyncContext *ac, const redisReply *r)
+{
+	if (r->type != REDIS_REPLY_ERROR || strncmp(r->str, "NOSCRIPT", 8) !=
+	    0)
+		return 0;
+	rd->st.errors++;
+	log_warnx("redis has lost its scripts: reconnecting to load them "
+	    "(the records in flight are sent again)");
+	rd_gone(rd, "script", r->str);
+	/* hiredis frees the context after the pending replies */
+	redisAsyncDisconnect(ac);
+	return 1;
+}
+
 static void
 rd_reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
 {
@@ -783,8 +918,30 @@ rd_reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
 	if (r == NULL || ac != rd->ac)
 		return;		/* lost: rd_gone() rewinds the record */
 	rd->st.replies++;
+	if (rd_noscript(rd, ac, r))
+		return;
 	if (r->type == REDIS_REPLY_ERROR)
 		rd_error(rd, privdata, r->str);
+	rd_advance(rd);
+}
+
+/* The guard script's reply: 1 applied, 0 older (only its XADD ran). */
+static void
+rd_guard_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct rd *rd = ac->data;
+	redisReply *r = reply;
+
+	(void)privdata;
+	if (r == NULL || ac != rd->ac)
+		return;		/* lost: rd_gone() rewinds the record */
+	rd->st.replies++;
+	if (rd_noscript(rd, ac, r))
+		return;
+	if (r->type == REDIS_REPLY_ERROR)
+		rd_error(rd, "guard script", r->str);
+	else if (r->type == REDIS_REPLY_INTEGER && r->integer == 0)
+		rd->st.older_skipped++;
 	rd_advance(rd);
 }
 
@@ -799,6 +956,8 @@ rd_stale_cb(redisAsyncContext *ac, void *reply, void *privdata)
 	if (r == NULL || ac != rd->ac)
 		return;
 	rd->st.replies++;
+	if (rd_noscript(rd, ac, r))
+		return;
 	if (r->type == REDIS_REPLY_ERROR) {
 		rd_error(rd, "dump stale check", r->str);
 	} else if (r->type == REDIS_REPLY_ARRAY) {
@@ -939,6 +1098,18 @@ rd_up(struct rd *rd)
 		rd->host.ready(rd->host.arg);
 }
 
+/* A handshake command refused: the connection is given up. */
+static void
+rd_handshake_fail(struct rd *rd, redisAsyncContext *ac, const char *cmd,
+    const char *err)
+{
+	rd->st.errors++;
+	log_warnx("redis handshake refused cmd=%s err=\"%s\"", cmd, err);
+	rd_gone(rd, "handshake", err);
+	/* hiredis frees the context after the pending replies */
+	redisAsyncDisconnect(ac);
+}
+
 static void
 rd_handshake_cb(redisAsyncContext *ac, void *reply, void *privdata)
 {
@@ -949,14 +1120,31 @@ rd_handshake_cb(redisAsyncContext *ac, void *reply, void *privdata)
 		return;
 	rd->st.replies++;
 	if (r->type == REDIS_REPLY_ERROR) {
-		rd->st.errors++;
-		log_warnx("redis handshake refused cmd=%s err=\"%s\"",
-		    (const char *)privdata, r->str);
-		rd_gone(rd, "handshake", r->str);
-		/* hiredis frees the context after the pending replies */
-		redisAsyncDisconnect(ac);
+		rd_handshake_fail(rd, ac, privdata, r->str);
 		return;
 	}
+	if (--rd->handshake_left == 0)
+		rd_up(rd);
+}
+
+/* SCRIPT LOAD's answer: the script's SHA1, for EVALSHA. */
+static void
+rd_script_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct rd *rd = ac->data;
+	redisReply *r = reply;
+	unsigned i = (unsigned)(uintptr_t)privdata;
+
+	if (r == NULL || ac != rd->ac)
+		return;
+	rd->st.replies++;
+	if (r->type != REDIS_REPLY_STRING || r->len != 40) {
+		rd_handshake_fail(rd, ac, "SCRIPT LOAD", r->type ==
+		    REDIS_REPLY_ERROR ? r->str : "not a SHA1");
+		return;
+	}
+	memcpy(rd->cfg.script_sha[i], r->str, 40);
+	rd->cfg.script_sha[i][40] = '\0';
 	if (--rd->handshake_left == 0)
 		rd_up(rd);
 }
@@ -992,6 +1180,16 @@ rd_connect_cb(const redisAsyncContext *ac, int status)
 	/* a server still loading its data answers -LOADING here */
 	redisAsyncCommand(rd->ac, rd_handshake_cb, "PING", "PING");
 	rd->handshake_left++;
+	/* the scripts, again on every connect: a restarted server has none */
+	for (unsigned i = 0; i < REDIS_NSCRIPTS; i++) {
+		const char *text = redis_script_text((enum redis_script)i);
+		const char *argv[] = { "SCRIPT", "LOAD", text };
+		size_t len[] = { 6, 4, strlen(text) };
+
+		redisAsyncCommandArgv(rd->ac, rd_script_cb, (void *)(uintptr_t)i,
+		    3, argv, len);
+		rd->handshake_left++;
+	}
 	rd->st.commands += rd->handshake_left;
 }
 
@@ -1123,6 +1321,11 @@ rd_offer(struct pub_sink *s, const struct pub_rec *r)
 			rc = redisAsyncCommandArgv(rd->ac, rd_stale_cb,
 			    (void *)shard, (int)a->argc[i],
 			    a->argv + a->first[i], a->argvlen + a->first[i]);
+		else if (rd->cfg.seq_guard && (r->kind == PUB_EVENT ||
+		    r->kind == PUB_STATE))
+			rc = redisAsyncCommandArgv(rd->ac, rd_guard_cb, NULL,
+			    (int)a->argc[i], a->argv + a->first[i],
+			    a->argvlen + a->first[i]);
 		else
 			/* the command's name is a literal (av_str): it
 			 * outlives the reply, for the error line */

@@ -57,6 +57,14 @@ struct ev_loop;
  * gives each its range and default; the strings are borrowed by
  * redis_config_defaults() and copied by redis_new().
  */
+/* The sink's Lua scripts (redis_script_text()). */
+enum redis_script {
+	REDIS_SCRIPT_SITE,	/* a site hash's worst open state */
+	REDIS_SCRIPT_STALE,	/* a dump's stale check */
+	REDIS_SCRIPT_GUARD,	/* an incident record under seq_guard */
+	REDIS_NSCRIPTS
+};
+
 struct redis_config {
 	const char	*host;		/* "127.0.0.1"; ignored with unix_path */
 	const char	*unix_path;	/* unix socket path, or NULL (TCP) */
@@ -75,8 +83,18 @@ struct redis_config {
 	uint32_t	 backoff_max_ms; /* reconnect delay cap */
 	uint32_t	 connect_timeout_ms; /* a connect (and AUTH/SELECT)
 					      gives up after this */
-	/* not a YAML key: */
+	/* not YAML keys: */
 	uint32_t	 seed;		/* jitter PRNG seed; 0: from the time */
+	uint32_t	 seq_guard;	/* 1: every incident record is one
+					 * script that writes its state only
+					 * over an older seq (the correlators:
+					 * a partition has two writers while it
+					 * moves; docs/redis.md) */
+	char		 script_sha[REDIS_NSCRIPTS][41];
+					/* each script's SHA1 (hex) as SCRIPT
+					 * LOAD answered it: EVALSHA; "": EVAL
+					 * of its text (the sink sets them at
+					 * every connect) */
 };
 
 /* The scalar settings, in docs order; the last has key NULL. */
@@ -108,6 +126,9 @@ struct redis_stats {
 	uint64_t	 reconnects;	/* connections made after the first */
 	uint64_t	 resyncs;	/* host->resync() calls */
 	uint64_t	 stale_removed;	/* incidents a dump found stale */
+	uint64_t	 older_skipped;	/* seq_guard: records whose state was
+					 * not newer than Redis' hash (their
+					 * stream entry still added) */
 	uint64_t	 inflight;	/* records taken and not yet done */
 	uint64_t	 connect_failures; /* attempts that failed or timed out */
 	uint64_t	 disconnects;	/* established connections lost */
@@ -164,6 +185,8 @@ struct redis_argv {
 					 * SIZE_MAX (argv[] set directly) */
 	char		*buf;		/* keys and numbers, back to back */
 	size_t		 buflen, bufcap;
+	void		*scratch;	/* seq_guard: the inner commands */
+	size_t		 scratchcap;
 };
 
 void	 redis_argv_init(struct redis_argv *a);
@@ -176,12 +199,22 @@ void	 redis_argv_fini(struct redis_argv *a);
  * incidents:open and deadlines, XADD to the stream, the site update
  * (EVAL) and, once closed, EXPIRE of hash and timeline; for PUB_STATE
  * the same without XADD, the timeline rewritten (DEL, RPUSH); for
- * PUB_DUMP_END the two ZRANGE scans of the stale check; nothing for the
- * other kinds.  docs/redis.md lists them.  The sink and bench/redisbase
+ * PUB_DUMP_END the stale check (EVAL); nothing for the other kinds.
+ * With cfg->seq_guard an incident record is instead one EVAL of the
+ * guard script carrying those commands (the site update as a SITE
+ * line): Redis runs them only if the record's seq is newer than the
+ * hash's (or equal, for PUB_STATE), but XADD always.  docs/redis.md lists them.  The sink and bench/redisbase
  * both send exactly these.  Returns the number of commands (>= 0), or
  * -EINVAL for a record without id or json where one is needed.
  */
 int	 redis_record_argv(const struct redis_config *cfg,
 	    const struct pub_rec *r, struct redis_argv *a);
+
+/*
+ * The text of script i (enum redis_script), for SCRIPT LOAD; the sink
+ * loads them on every connect and sends EVALSHA (a record's EVAL of the
+ * text made Redis hash 1-2 KB per call: docs/redis.md).
+ */
+const char *redis_script_text(enum redis_script i);
 
 #endif

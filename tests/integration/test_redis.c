@@ -775,7 +775,8 @@ Test(redis, argv)
  * the open set, deadlines, the stream and the site hashes, and done()
  * positions complete and in order.
  */
-Test(redis, events)
+static void
+events_run(int guard)
 {
 	struct rsrv rs;
 	struct thost th;
@@ -790,6 +791,7 @@ Test(redis, events)
 
 	rs_start(&rs);
 	th_init(&th, &rs, &rc, &host);
+	rc.seq_guard = (uint32_t)guard;
 	cr_assert_eq(redis_new(th.loop, &rc, &host, &th.sink), 0);
 	cr_assert(th_run(&th, th_healthy, 10000), "sink did not connect");
 
@@ -862,9 +864,21 @@ Test(redis, events)
 	cr_expect_eq(st.inflight, 0);
 	cr_expect_eq(st.records, th.j[0].n + th.j[1].n);
 	cr_expect_eq(st.replies, st.commands);
+	cr_expect_eq(st.older_skipped, 0);
 	redisFree(c);
 	th_fini(&th);
 	rs_stop(&rs);
+}
+
+Test(redis, events)
+{
+	events_run(0);
+}
+
+/* The same, each record one guarded script (the correlators' form). */
+Test(redis, events_guarded)
+{
+	events_run(1);
 }
 
 /*
@@ -873,7 +887,8 @@ Test(redis, events)
  * Redis holds the live set: a stale incident of a dumped shard is gone,
  * one of a shard that did not dump stays.
  */
-Test(redis, reconnect_resync)
+static void
+reconnect_run(int guard)
 {
 	struct rsrv rs;
 	struct thost th;
@@ -887,6 +902,7 @@ Test(redis, reconnect_resync)
 
 	rs_start(&rs);
 	th_init(&th, &rs, &rc, &host);
+	rc.seq_guard = (uint32_t)guard;
 	cr_assert_eq(redis_new(th.loop, &rc, &host, &th.sink), 0);
 	cr_assert(th_run(&th, th_healthy, 10000));
 	for (unsigned i = 0; i < 6; i++) {
@@ -963,6 +979,212 @@ Test(redis, reconnect_resync)
 
 		cr_expect_str_eq(s, "ok");
 		free(s);
+	}
+	redisFree(c);
+	th_fini(&th);
+	rs_stop(&rs);
+}
+
+Test(redis, reconnect_resync)
+{
+	reconnect_run(0);
+}
+
+Test(redis, reconnect_resync_guarded)
+{
+	reconnect_run(1);
+}
+
+/* A copy of the model's incident as it is now, to journal later. */
+static struct tinc *
+tinc_ghost(const struct tinc *in)
+{
+	struct tinc *g = malloc(sizeof(*g));
+
+	cr_assert_not_null(g);
+	memcpy(g, in, sizeof(*g));
+	return g;
+}
+
+/*
+ * Two writers of one partition (docs/scaleout.md): records of an older
+ * seq, as an old owner's that Redis reads after the new owner's, never
+ * overwrite a newer state; their stream entries are still added.  The
+ * same event again (a rewind's) pushes no step twice; a dump's state of
+ * the same seq is written whole, and its stale check still removes.
+ */
+Test(redis, seq_guard_keeps_the_newest)
+{
+	struct rsrv rs;
+	struct thost th;
+	struct redis_config rc;
+	struct pub_host host;
+	struct tinc *a, *b, *ga;
+	struct redis_stats st;
+	redisContext *c;
+	char *s;
+
+	rs_start(&rs);
+	th_init(&th, &rs, &rc, &host);
+	rc.seq_guard = 1;
+	cr_assert_eq(redis_new(th.loop, &rc, &host, &th.sink), 0);
+	cr_assert(th_run(&th, th_healthy, 10000), "sink did not connect");
+	th_run(&th, th_nothing, 200);	/* the connect's empty dump */
+	cr_assert_not_null(c = rs_ctx(&rs));
+
+	a = tinc_new(&th, 0, 1, "S1", T_T0);
+	b = tinc_new(&th, 0, 2, "S2", T_T0 + 1000);
+	tinc_event(&th, a, CORR_EV_OPENED, CORR_OPEN, T_T0 + 900000);
+	tinc_event(&th, b, CORR_EV_OPENED, CORR_OPEN, T_T0 + 950000);
+	tinc_event(&th, a, CORR_EV_ACKNOWLEDGED, CORR_ACKNOWLEDGED,
+	    T_T0 + 3600000);
+	ga = tinc_ghost(a);		/* a at seq 2, acknowledged */
+	tinc_event(&th, a, CORR_EV_DISPATCHED, CORR_DISPATCHED,
+	    T_T0 + 7200000);
+	th.ready = 1;
+	cr_assert(th_run(&th, th_all_done, 10000));
+	check_incident(c, a);
+	cr_expect_eq(rs_int(c, "XLEN tocsin:stream:incidents"), 4);
+
+	/* the old owner's seq 2 lands after seq 3: state kept, entry added */
+	tinc_rec(&th, ga, PUB_EVENT, CORR_EV_ACKNOWLEDGED, ga->nsteps - 1);
+	/* the same seq 3 again: no second step */
+	tinc_rec(&th, a, PUB_EVENT, CORR_EV_DISPATCHED, a->nsteps - 1);
+	th.ready = 1;
+	cr_assert(th_run(&th, th_all_done, 10000));
+	check_incident(c, a);
+	s = rs_str(c, "HGET tocsin:site:S1 state");
+	cr_expect_str_eq(s, "dispatched");
+	free(s);
+	cr_expect_eq(rs_int(c, "XLEN tocsin:stream:incidents"), 6);
+	redis_stats(th.sink, &st);
+	cr_expect_eq(st.older_skipped, 2);
+
+	/* a's timeline spoilt at the same seq and b closed where Redis does
+	 * not see it: the next dump rewrites a's (a state of the same seq is
+	 * written) and removes b */
+	freeReplyObject(rq(c, "RPUSH tocsin:incident:%s:timeline junk",
+	    a->id));
+	b->live = 0;
+	b->state = CORR_CLOSED;
+	th.nshards = 1;
+	th_answer_resync(&th);
+	th.ready = 1;
+	cr_assert(th_run(&th, th_all_done, 10000));
+	th_run(&th, th_nothing, 200);	/* the stale removal lands */
+	redis_stats(th.sink, &st);
+	cr_expect_eq(st.stale_removed, 1);
+	cr_expect_eq(st.older_skipped, 2);
+	cr_expect_eq(st.errors, 0);
+	check_incident(c, a);
+	cr_expect_eq(rs_int(c, "EXISTS tocsin:incident:%s", b->id), 0);
+	check_open_set(c, &th, NULL);
+	s = rs_str(c, "HGET tocsin:site:S2 state");
+	cr_expect_str_eq(s, "ok");
+	free(s);
+	cr_expect_eq(th.bad_done, 0);
+	free(ga);
+	redisFree(c);
+	th_fini(&th);
+	rs_stop(&rs);
+}
+
+/*
+ * The scripts go by EVALSHA, loaded at the connect.  A server that loses
+ * them (SCRIPT FLUSH here; a failover to a replica in life) answers
+ * NOSCRIPT: the sink reconnects, loads them again and sends the records
+ * again, and Redis ends as the model.
+ */
+Test(redis, lost_scripts_are_loaded_again)
+{
+	struct rsrv rs;
+	struct thost th;
+	struct redis_config rc;
+	struct pub_host host;
+	struct tinc *a;
+	struct redis_stats st;
+	redisContext *c;
+	char *s;
+
+	rs_start(&rs);
+	th_init(&th, &rs, &rc, &host);
+	cr_assert_eq(redis_new(th.loop, &rc, &host, &th.sink), 0);
+	cr_assert(th_run(&th, th_healthy, 10000), "sink did not connect");
+	th_run(&th, th_nothing, 200);
+	cr_assert_not_null(c = rs_ctx(&rs));
+	freeReplyObject(rq(c, "SCRIPT FLUSH"));
+	a = tinc_new(&th, 0, 1, "S1", T_T0);
+	tinc_event(&th, a, CORR_EV_OPENED, CORR_OPEN, T_T0 + 900000);
+	tinc_event(&th, a, CORR_EV_ACKNOWLEDGED, CORR_ACKNOWLEDGED,
+	    T_T0 + 3600000);
+	th.ready = 1;
+	cr_assert(th_run(&th, th_all_done, 10000), "records not all done");
+	th_run(&th, th_nothing, 200);
+	redis_stats(th.sink, &st);
+	cr_expect_geq(st.reconnects, 1, "no reconnect after NOSCRIPT");
+	cr_expect_geq(st.errors, 1);
+	cr_expect_eq(th.bad_done, 0);
+	check_incident(c, a);
+	s = rs_str(c, "HGET tocsin:site:S1 state");
+	cr_expect_str_eq(s, "acknowledged");
+	free(s);
+	redisFree(c);
+	th_fini(&th);
+	rs_stop(&rs);
+}
+
+/* A timeline longer than Lua's unpack takes at once, guarded. */
+Test(redis, seq_guard_long_timeline)
+{
+	struct rsrv rs;
+	struct thost th;
+	struct redis_config rc;
+	struct pub_host host;
+	struct tjrec *t;
+	redisContext *c;
+	char *js;
+	size_t n = 0, cap = 4000 * 16 + 512;
+	const unsigned nsteps = 2500;
+
+	rs_start(&rs);
+	th_init(&th, &rs, &rc, &host);
+	rc.seq_guard = 1;
+	cr_assert_eq(redis_new(th.loop, &rc, &host, &th.sink), 0);
+	cr_assert(th_run(&th, th_healthy, 10000), "sink did not connect");
+	th_run(&th, th_nothing, 200);	/* the connect's empty dump */
+	cr_assert_not_null(c = rs_ctx(&rs));
+	t = tj_add(&th, 0, PUB_STATE);
+	cr_assert_not_null(js = malloc(cap));
+	n += (size_t)snprintf(js, cap, "{\"steps\":[");
+	t->spans = calloc(nsteps, sizeof(*t->spans));
+	for (unsigned i = 0; i < nsteps; i++) {
+		if (i > 0)
+			js[n++] = ',';
+		t->spans[i].off = (uint32_t)n;
+		t->spans[i].len = (uint32_t)snprintf(js + n, cap - n, "%u", i);
+		n += t->spans[i].len;
+	}
+	n += (size_t)snprintf(js + n, cap - n, "]}");
+	t->json = js;
+	t->r.jsonlen = n;
+	t->r.nsteps = nsteps;
+	snprintf(t->id, sizeof(t->id), "INC-0-1");
+	snprintf(t->site, sizeof(t->site), "S1");
+	snprintf(t->area, sizeof(t->area), "north");
+	t->r.state = CORR_OPEN;
+	t->r.live = 1;
+	t->r.seq = 9;
+	t->r.at = t->r.opened_at = T_T0;
+	th.ready = 1;
+	cr_assert(th_run(&th, th_all_done, 10000));
+	cr_expect_eq(rs_int(c, "LLEN tocsin:incident:INC-0-1:timeline"),
+	    nsteps);
+	{
+		char *last = rs_str(c, "LINDEX tocsin:incident:INC-0-1:timeline "
+		    "-1");
+
+		cr_expect_str_eq(last, "2499");
+		free(last);
 	}
 	redisFree(c);
 	th_fini(&th);
