@@ -61,7 +61,10 @@ thread) and peak RSS:
              feed's queue empty, incidents:open equal to the correlator's
              live incidents, the stream every committed event when
              nothing folded; the records written, the dumps and folds,
-             and redis-server's CPU.  Skipped without redis-server.
+             and redis-server's CPU.  Twice, each time beside N=1+rp, the
+             same with redis.seq_guard false (ABAB): what the guard of
+             records by seq costs, as ratios run by run.  Skipped
+             without redis-server.
 
 Bounds: every run SCALE_RUN_S (600) s, the broker's lifetime 1 h, each
 stop 15 s after SIGTERM then SIGKILL; everything started here is stopped
@@ -347,7 +350,7 @@ class Bench:
     # ---- correlators
 
     def start(self, n, i, run, alarms="tocsin.alarms", redis=None,
-              history="incidents"):
+              history="incidents", rguard=True):
         name = "sb%s-%d" % (run, i)
         port = free_port()
         cfg = self.path(name + ".yaml")
@@ -363,8 +366,10 @@ class Bench:
                     (P, self.path(name + ".state"), self.brokers, alarms,
                      run, run, run, name,
                      HISTORY[history][2].replace("RUN", run), port,
-                     "redis: {enabled: true, port: %d, prefix: \"%s:\"}\n" %
-                     (redis, run) if redis else "", self.fleet_yaml))
+                     "redis: {enabled: true, port: %d, prefix: \"%s:\", "
+                     "seq_guard: %s}\n" %
+                     (redis, run, "true" if rguard else "false")
+                     if redis else "", self.fleet_yaml))
         log = open(self.path(name + ".log"), "w")
         proc = subprocess.Popen([self.tocsind(), "-c", cfg, "-d",
                                  str(RUN_S)], stdout=log, stderr=log)
@@ -495,9 +500,11 @@ class Bench:
         raise SystemExit("scalebench: histories %s of %d closed incidents "
                          "after 120 s" % (have, self.expect_closed))
 
-    def run(self, n, redis=False, history="incidents", tag=""):
-        run = "n%d%s%s%s" % (n, "r" if redis else "", HISTORY[history][0],
-                             tag)
+    def run(self, n, redis=False, history="incidents", tag="",
+            rguard=True):
+        run = "n%d%s%s%s%s" % (n, "r" if redis else "",
+                               "" if rguard else "p", HISTORY[history][0],
+                               tag)
         if history == "topic":
             self.topic("tocsin.history.%s" % run, P)
         self.topic("tocsin.changelog.%s" % run, P, "cleanup.policy=compact")
@@ -507,7 +514,7 @@ class Bench:
         t0 = time.monotonic()
         procs = [self.start(n, i + 1, run,
                             redis=self.redis_port if redis else None,
-                            history=history)
+                            history=history, rguard=rguard)
                  for i in range(n)]
         joined = None
         done = None
@@ -541,7 +548,8 @@ class Bench:
         rss = [vmhwm_mib(p.pid) for p in procs]
         bcpu = cpu_s(self.broker_pid) - b0
         rate = self.alarms / done
-        row("N=%d%s%s%s" % (n, "+r" if redis else "", HISTORY[history][1],
+        row("N=%d%s%s%s" % (n, ("+r" if rguard else "+rp") if redis
+                            else "", HISTORY[history][1],
                             tag and "." + tag),
             done, sum(cpus),
             max(rss),
@@ -552,9 +560,6 @@ class Bench:
                            rate / self.base_rate, rate / self.floor_rate))
         if history != "off":
             self.history_wait(procs, t0, done)
-        if tag:
-            self.hist.setdefault(history, []).append((rate, sum(cpus), bcpu))
-            return procs, run
         if redis:
             self.redis_done(procs[0], run, t0, done)
             rcpu = cpu_s(self.redis_proc.pid) - r0
@@ -563,6 +568,11 @@ class Bench:
                   "it; redis-server cpu %.2f s" %
                   ("  redis", rate / self.rates[1], self.rates[1],
                    sum(cpus) / self.cpu1, rcpu), flush=True)
+            self.rguard.setdefault(rguard, []).append((rate, sum(cpus),
+                                                       rcpu))
+            return procs, run
+        if tag:
+            self.hist.setdefault(history, []).append((rate, sum(cpus), bcpu))
             return procs, run
         if n == 1:
             self.cpu1 = sum(cpus)
@@ -593,6 +603,26 @@ class Bench:
                            "/".join("%.2f" % (x[2] / b[2])
                                     for x, b in zip(self.hist[h], base))),
                   flush=True)
+
+    def redis_cost(self):
+        """N=1 with Redis, its records guarded by seq (as shipped) and
+        plain (redis.seq_guard false), in turn, twice (ABAB)."""
+        self.redis_start()
+        self.rguard = {}
+        for rnd in ("a", "b"):
+            for g in (True, False):
+                procs, run = self.run(1, redis=True, tag=rnd, rguard=g)
+                self.check(procs, run)
+        print("%-10s seq_guard: rate x%s, the correlator's cpu x%s, "
+              "redis-server's x%s of the plain commands, run by run" %
+              ("  redis", "/".join("%.3f" % (x[0] / b[0]) for x, b in
+                                   zip(self.rguard[True],
+                                       self.rguard[False])),
+               "/".join("%.2f" % (x[1] / b[1]) for x, b in
+                        zip(self.rguard[True], self.rguard[False])),
+               "/".join("%.2f" % (x[2] / b[2]) for x, b in
+                        zip(self.rguard[True], self.rguard[False]))),
+              flush=True)
 
     def idle(self, procs):
         """The instances with nothing left to do, IDLE_S seconds: what an
@@ -702,9 +732,7 @@ class Bench:
                 self.rebuild(run)
                 self.history_cost()
                 if shutil.which("redis-server") is not None:
-                    self.redis_start()
-                    procs, run = self.run(1, redis=True)
-                    self.check(procs, run)
+                    self.redis_cost()
         print("summary    transitions/s: role all %.0f, floor %.0f, %s" %
               (self.base_rate, self.floor_rate,
                ", ".join("%d correlator%s %.0f" % (n, "s" if n > 1 else "",

@@ -291,7 +291,7 @@ cfg_redis_keys(struct cfg_key keys[CFGKEY_KEYS_MAX])
 
 	for (const struct setting *s = redis_settings; s->key != NULL;
 	    s++, i++) {
-		if (i + 7 >= CFGKEY_KEYS_MAX)
+		if (i + 8 >= CFGKEY_KEYS_MAX)
 			fatalx("config: more redis keys than CFGKEY_KEYS_MAX");
 		keys[i] = (struct cfg_key){ .name = s->key,
 		    .type = s->kind == SETTING_MS ? CT_DUR32 : CT_SIZE,
@@ -309,6 +309,8 @@ cfg_redis_keys(struct cfg_key keys[CFGKEY_KEYS_MAX])
 	    password_file, NULL);
 	keys[i++] = (struct cfg_key)KU32("feed_records", struct cfg_redis,
 	    feed_records, 64, 1u << 24, "131072");
+	keys[i++] = (struct cfg_key)KBOOL("seq_guard", struct cfg_redis,
+	    seq_guard, "true");
 	keys[i] = (struct cfg_key)K_END;
 }
 

@@ -99,6 +99,9 @@ struct cfg_redis {
 	uint32_t	 feed_records;	/* daemon.role correlator: records its
 					 * hand-off to Redis holds before a
 					 * partition folds (daemon/cfeed) */
+	int		 seq_guard;	/* daemon.role correlator: each record
+					 * one script that writes only over an
+					 * older seq (docs/redis.md) */
 };
 
 /*

@@ -161,7 +161,8 @@ crole_redis(struct crole *cr)
 		return 0;
 	rc = c->client;
 	rc.id_prefix = cr->cfg->correlation.id_prefix;
-	rc.seq_guard = 1;	/* a moving partition has two writers */
+	rc.seq_guard = c->seq_guard != 0; /* a moving partition has two
+					   * writers (docs/redis.md) */
 	cr->redis_password = config_read_secret(c->password_file);
 	rc.password = cr->redis_password;
 	if ((cr->loop = ev_loop_new(EVFLAG_AUTO)) == NULL) {
@@ -188,8 +189,8 @@ crole_redis(struct crole *cr)
 	    STATS_PERIOD_MS / 1000.0);
 	ev_timer_start(cr->loop, &cr->statst);
 	log_info("redis publisher host=%s port=%u prefix=%s (fed what the "
-	    "stage commits, feed_records=%u)", rc.host, rc.port, rc.prefix,
-	    slots);
+	    "stage commits, feed_records=%u, seq_guard=%s)", rc.host, rc.port,
+	    rc.prefix, slots, rc.seq_guard ? "true" : "false");
 	return 0;
 }
 

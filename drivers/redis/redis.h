@@ -87,9 +87,10 @@ struct redis_config {
 	uint32_t	 seed;		/* jitter PRNG seed; 0: from the time */
 	uint32_t	 seq_guard;	/* 1: every incident record is one
 					 * script that writes its state only
-					 * over an older seq (the correlators:
-					 * a partition has two writers while it
-					 * moves; docs/redis.md) */
+					 * over an older seq (a correlator's
+					 * redis.seq_guard: a partition has two
+					 * writers while it moves;
+					 * docs/redis.md) */
 	char		 script_sha[REDIS_NSCRIPTS][41];
 					/* each script's SHA1 (hex) as SCRIPT
 					 * LOAD answered it: EVALSHA; "": EVAL

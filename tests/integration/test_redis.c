@@ -768,6 +768,81 @@ Test(redis, argv)
 	free(in);
 }
 
+/*
+ * The guarded form: one script per record, its arguments the plain
+ * commands, each after its argument count; EVALSHA once the SHA1 is
+ * known.
+ */
+Test(redis, argv_guarded)
+{
+	struct thost th;
+	struct redis_config rc;
+	struct redis_argv plain, a;
+	struct tinc *in;
+	const struct pub_rec *r;
+	unsigned k;
+	int n;
+
+	memset(&th, 0, sizeof(th));
+	redis_config_defaults(&rc);
+	redis_argv_init(&plain);
+	redis_argv_init(&a);
+	in = tinc_new(&th, 3, 7, "S1", T_T0);
+	tinc_event(&th, in, CORR_EV_OPENED, CORR_OPEN, T_T0 + 60000);
+	r = tj_rec(&th.j[3].v[0]);
+	cr_assert_gt(redis_record_argv(&rc, r, &plain), 0);
+	rc.seq_guard = 1;
+	n = redis_record_argv(&rc, r, &a);
+	cr_assert_eq(n, 1);
+	cr_expect_eq(strcmp(a.argv[0], "EVAL"), 0);
+	cr_expect_eq(strcmp(a.argv[1], redis_script_text(REDIS_SCRIPT_GUARD)),
+	    0);
+	cr_expect_eq(strcmp(a.argv[2], "1"), 0);
+	cr_expect_eq(strcmp(a.argv[3], "tocsin:incident:INC-3-7"), 0);
+	cr_expect_eq(strcmp(a.argv[4], "0"), 0);	/* an event */
+	cr_expect_eq(strcmp(a.argv[5], "1"), 0);	/* its seq */
+	cr_expect_eq(strtoul(a.argv[6], NULL, 10), plain.ncmd);
+	/* each plain command after its count; the site's as a SITE line */
+	k = 7;
+	for (unsigned i = 0; i < plain.ncmd; i++) {
+		const char *cmd = plain.argv[plain.first[i]];
+		unsigned argc = plain.argc[i];
+
+		cr_assert_lt(k, a.argc[0]);
+		if (strcmp(cmd, "EVAL") == 0) {	/* the site script */
+			cr_expect_eq(strtoul(a.argv[k], NULL, 10), argc - 2);
+			cr_expect_eq(strcmp(a.argv[k + 1], "SITE"), 0);
+			k += argc - 1;
+			continue;
+		}
+		cr_expect_eq(strtoul(a.argv[k], NULL, 10), argc);
+		for (unsigned j = 0; j < argc; j++)
+			cr_expect(a.argvlen[k + 1 + j] ==
+			    plain.argvlen[plain.first[i] + j] &&
+			    memcmp(a.argv[k + 1 + j],
+			    plain.argv[plain.first[i] + j],
+			    a.argvlen[k + 1 + j]) == 0, "command %u arg %u", i, j);
+		k += 1 + argc;
+	}
+	cr_expect_eq(k, a.argc[0]);
+	/* the SHA1 known: EVALSHA */
+	memcpy(rc.script_sha[REDIS_SCRIPT_GUARD],
+	    "0123456789012345678901234567890123456789", 41);
+	cr_assert_eq(redis_record_argv(&rc, r, &a), 1);
+	cr_expect_eq(strcmp(a.argv[0], "EVALSHA"), 0);
+	cr_expect_eq(strcmp(a.argv[1], rc.script_sha[REDIS_SCRIPT_GUARD]), 0);
+	redis_argv_fini(&plain);
+	redis_argv_fini(&a);
+	for (unsigned s = 0; s < T_SHARDS; s++) {
+		for (size_t i = 0; i < th.j[s].n; i++) {
+			free(th.j[s].v[i].json);
+			free(th.j[s].v[i].spans);
+		}
+		free(th.j[s].v);
+	}
+	free(in);
+}
+
 /* ---- tests against redis-server ---- */
 
 /*
