@@ -51,8 +51,8 @@ struct cfeed {
 	_Atomic uint64_t wanted;	/* partitions owing a dump */
 	_Atomic uint64_t bytes, queued;
 	_Atomic uint64_t records, folded_n, folds; /* the stage's */
-	_Atomic uint64_t revoked, offered, refused_n, done, rewinds, resyncs;
-					/* the loop's */
+	_Atomic uint64_t revoked, late, offered, refused_n, done, rewinds,
+			 resyncs;	/* the loop's */
 	/* the loop's */
 	struct ev_loop	*loop;
 	ev_async	 wake;		/* the stage queued */
@@ -60,6 +60,9 @@ struct cfeed {
 	struct pub_sink	*sink;
 	struct pub_host	 host;
 	int		 refused;	/* -EAGAIN: wait for ready() */
+	int		 late_events;	/* cfeed_late_events(): a revoked
+					 * partition's events offered all the
+					 * same */
 	uint32_t	 sub_i;		/* the oldest slot's dump: its next */
 	struct deque	 redo;		/* rewound, offered first */
 	struct deque	 fly[CFEED_MAX_PARTS]; /* taken, not done */
@@ -331,6 +334,12 @@ cfeed_room(struct cfeed *f)
 }
 
 void
+cfeed_late_events(struct cfeed *f, int on)
+{
+	f->late_events = on != 0;
+}
+
+void
 cfeed_revoked(struct cfeed *f, unsigned p)
 {
 	if (p >= CFEED_MAX_PARTS)
@@ -372,6 +381,10 @@ cf_pump(struct cfeed *f)
 		}
 		p = c->r.shard;
 		cur = c->epoch == ring_load_acquire(&f->epoch[p]);
+		if (!cur && f->late_events && c->r.kind == PUB_EVENT) {
+			cur = 1;	/* the sink keeps only the newer state */
+			ring_add_owned(&f->late, 1);
+		}
 		if (cur &&
 		    (f->sink == NULL ||
 		    f->sink->ops->offer(f->sink, &c->r) == -EAGAIN)) {
@@ -518,6 +531,7 @@ cfeed_stats(struct cfeed *f, struct cfeed_stats *o)
 	o->folded = ring_load_relaxed(&f->folded_n);
 	o->folds = ring_load_relaxed(&f->folds);
 	o->revoked = ring_load_relaxed(&f->revoked);
+	o->late = ring_load_relaxed(&f->late);
 	o->offered = ring_load_relaxed(&f->offered);
 	o->refused = ring_load_relaxed(&f->refused_n);
 	o->done = ring_load_relaxed(&f->done);

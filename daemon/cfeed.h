@@ -33,7 +33,12 @@
  *     offered are dropped (an epoch per partition: the loop drops a record
  *     of an older one), so this instance's old state never lands after
  *     the new owner's dump.  Nothing is removed from the sink: the sink
- *     is shared and the new owner's dump replaces the partition.
+ *     is shared and the new owner's dump replaces the partition.  With
+ *     cfeed_late_events() on (a sink that writes a state only over an
+ *     older one: Redis' seq guard) its events are offered all the same,
+ *     so that the sink's every-event part (the stream) has them; only
+ *     its dumps are dropped (an old live set must never meet a newer
+ *     owner's incidents).
  *
  * On the loop the feed is the sink's pump (pub.h's host): it offers the
  * ring's records in order, keeps each offered record until the sink says
@@ -64,6 +69,9 @@ struct cfeed_stats {
 	uint64_t	 folded;	/* not queued: their partition folded */
 	uint64_t	 folds;		/* times a partition began to fold */
 	uint64_t	 revoked;	/* dropped: their partition moved away */
+	uint64_t	 late;		/* events offered although their
+					 * partition moved away
+					 * (cfeed_late_events) */
 	uint64_t	 offered;	/* taken by the sink (again after a
 					 * rewind included) */
 	uint64_t	 refused;	/* offers the sink answered -EAGAIN */
@@ -85,6 +93,9 @@ struct cfeed *cfeed_new(struct ev_loop *loop, unsigned slots,
 const struct pub_host *cfeed_host(struct cfeed *f);
 /* The sink fed (loop's thread, before the stage offers). */
 void	 cfeed_attach(struct cfeed *f, struct pub_sink *s);
+/* A revoked partition's queued events offered all the same (above); set
+ * before the loop runs. */
+void	 cfeed_late_events(struct cfeed *f, int on);
 
 /* Stage's thread: */
 struct pub_sink *cfeed_stage_sink(struct cfeed *f);

@@ -182,6 +182,9 @@ crole_redis(struct crole *cr)
 		return -1;
 	}
 	cfeed_attach(cr->feed, cr->redis);
+	/* guarded, Redis keeps the newer state: a moved partition's queued
+	 * events still give the stream their entries */
+	cfeed_late_events(cr->feed, rc.seq_guard != 0);
 	cr->cc.feed = cr->feed;
 	ev_async_init(&cr->quit, crole_quit_cb);
 	ev_async_start(cr->loop, &cr->quit);
@@ -370,6 +373,10 @@ crole_metrics_feed(struct crole *cr, struct http_resp *rs, uint64_t dumps)
 	monitor_one(rs, "tocsin_feed_revoked_records_total", "counter",
 	    "Records not sent to Redis because their partition moved to "
 	    "another instance first.", fs.revoked);
+	monitor_one(rs, "tocsin_feed_late_events_total", "counter",
+	    "Events sent to Redis although their partition had moved to "
+	    "another instance (redis.seq_guard: only their stream entry "
+	    "lands when the new owner's state is newer).", fs.late);
 }
 
 /* The history kept from tocsin.incidents (daemon/chist). */

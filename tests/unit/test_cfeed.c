@@ -314,6 +314,36 @@ Test(cfeed, a_revoked_partitions_queued_records_are_never_offered)
 	teardown();
 }
 
+/*
+ * A sink that guards its state by seq (Redis' seq guard): a revoked
+ * partition's queued events are offered all the same, for the stream;
+ * its queued dump is dropped, an old live set never meets the new
+ * owner's incidents.
+ */
+Test(cfeed, a_guarding_sink_gets_a_revoked_partitions_events_not_its_dump)
+{
+	setup_n(64, 1 << 20);
+	cfeed_late_events(feed, 1);
+	sink.refuse = 1;
+	event(5, "INC-5-1");
+	dump(5, 2);
+	event(5, "INC-5-2");
+	event(6, "INC-6-1");
+	cfeed_revoked(feed, 5);
+	sink.refuse = 0;
+	host->ready(host->arg);
+	turn();
+	cr_assert_eq(sink.n, 3);
+	cr_assert_str_eq(sink.id[0], "INC-5-1");
+	cr_assert_str_eq(sink.id[1], "INC-5-2");
+	cr_assert_str_eq(sink.id[2], "INC-6-1");
+	for (unsigned i = 0; i < sink.n; i++)
+		cr_assert_eq(sink.kind[i], PUB_EVENT);
+	cr_assert_eq(stats().late, 2);
+	cr_assert_eq(stats().revoked, 4, "the dump's BEGIN, 2 states, END");
+	teardown();
+}
+
 Test(cfeed, a_revocation_forgets_the_partitions_fold_and_dump)
 {
 	setup_n(2, 1 << 20);
