@@ -909,6 +909,13 @@ rd_noscript(struct rd *rd, redisAsyncContext *ac, const redisReply *r)
 	return 1;
 }
 
+/* The name a guarded record's reply carries (the one that counts). */
+static const char rd_guard_name[] = "guard script";
+
+/*
+ * A record's command answered; privdata is its name, for the error line.
+ * The guard script answers 0 for a record it found not newer.
+ */
 static void
 rd_reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
 {
@@ -922,25 +929,8 @@ rd_reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
 		return;
 	if (r->type == REDIS_REPLY_ERROR)
 		rd_error(rd, privdata, r->str);
-	rd_advance(rd);
-}
-
-/* The guard script's reply: 1 applied, 0 older (only its XADD ran). */
-static void
-rd_guard_cb(redisAsyncContext *ac, void *reply, void *privdata)
-{
-	struct rd *rd = ac->data;
-	redisReply *r = reply;
-
-	(void)privdata;
-	if (r == NULL || ac != rd->ac)
-		return;		/* lost: rd_gone() rewinds the record */
-	rd->st.replies++;
-	if (rd_noscript(rd, ac, r))
-		return;
-	if (r->type == REDIS_REPLY_ERROR)
-		rd_error(rd, "guard script", r->str);
-	else if (r->type == REDIS_REPLY_INTEGER && r->integer == 0)
+	else if (privdata == rd_guard_name && r->type ==
+	    REDIS_REPLY_INTEGER && r->integer == 0)
 		rd->st.older_skipped++;
 	rd_advance(rd);
 }
@@ -1323,9 +1313,9 @@ rd_offer(struct pub_sink *s, const struct pub_rec *r)
 			    a->argv + a->first[i], a->argvlen + a->first[i]);
 		else if (rd->cfg.seq_guard && (r->kind == PUB_EVENT ||
 		    r->kind == PUB_STATE))
-			rc = redisAsyncCommandArgv(rd->ac, rd_guard_cb, NULL,
-			    (int)a->argc[i], a->argv + a->first[i],
-			    a->argvlen + a->first[i]);
+			rc = redisAsyncCommandArgv(rd->ac, rd_reply_cb,
+			    (void *)(uintptr_t)rd_guard_name, (int)a->argc[i],
+			    a->argv + a->first[i], a->argvlen + a->first[i]);
 		else
 			/* the command's name is a literal (av_str): it
 			 * outlives the reply, for the error line */

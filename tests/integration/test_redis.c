@@ -580,11 +580,10 @@ th_init(struct thost *th, const struct rsrv *rs, struct redis_config *rc,
 	rc->closed_ttl_ms = 3600 * 1000;
 }
 
+/* The model's journals (a test without a sink frees only these). */
 static void
-th_fini(struct thost *th)
+th_free_journals(struct thost *th)
 {
-	if (th->sink != NULL)
-		th->sink->ops->close(th->sink, 1000);
 	for (unsigned s = 0; s < T_SHARDS; s++) {
 		for (size_t i = 0; i < th->j[s].n; i++) {
 			free(th->j[s].v[i].json);
@@ -592,6 +591,14 @@ th_fini(struct thost *th)
 		}
 		free(th->j[s].v);
 	}
+}
+
+static void
+th_fini(struct thost *th)
+{
+	if (th->sink != NULL)
+		th->sink->ops->close(th->sink, 1000);
+	th_free_journals(th);
 	for (unsigned i = 0; i < th->nincs; i++)
 		free(th->incs[i]);
 	ev_loop_destroy(th->loop);
@@ -758,13 +765,7 @@ Test(redis, argv)
 		cr_expect_eq(redis_record_argv(&rc, &rej, &a), 0);
 	}
 	redis_argv_fini(&a);
-	for (unsigned s = 0; s < T_SHARDS; s++) {
-		for (size_t i = 0; i < th.j[s].n; i++) {
-			free(th.j[s].v[i].json);
-			free(th.j[s].v[i].spans);
-		}
-		free(th.j[s].v);
-	}
+	th_free_journals(&th);
 	free(in);
 }
 
@@ -833,13 +834,7 @@ Test(redis, argv_guarded)
 	cr_expect_eq(strcmp(a.argv[1], rc.script_sha[REDIS_SCRIPT_GUARD]), 0);
 	redis_argv_fini(&plain);
 	redis_argv_fini(&a);
-	for (unsigned s = 0; s < T_SHARDS; s++) {
-		for (size_t i = 0; i < th.j[s].n; i++) {
-			free(th.j[s].v[i].json);
-			free(th.j[s].v[i].spans);
-		}
-		free(th.j[s].v);
-	}
+	th_free_journals(&th);
 	free(in);
 }
 
@@ -1070,6 +1065,26 @@ Test(redis, reconnect_resync_guarded)
 	reconnect_run(1);
 }
 
+/*
+ * A server, the sink on it (guarded or not) connected and its connect's
+ * empty dump done, and a context to read Redis with.
+ */
+static redisContext *
+th_connected(struct rsrv *rs, struct thost *th, struct redis_config *rc,
+    struct pub_host *host, int guard)
+{
+	redisContext *c;
+
+	rs_start(rs);
+	th_init(th, rs, rc, host);
+	rc->seq_guard = (uint32_t)guard;
+	cr_assert_eq(redis_new(th->loop, rc, host, &th->sink), 0);
+	cr_assert(th_run(th, th_healthy, 10000), "sink did not connect");
+	th_run(th, th_nothing, 200);
+	cr_assert_not_null(c = rs_ctx(rs));
+	return c;
+}
+
 /* A copy of the model's incident as it is now, to journal later. */
 static struct tinc *
 tinc_ghost(const struct tinc *in)
@@ -1099,13 +1114,7 @@ Test(redis, seq_guard_keeps_the_newest)
 	redisContext *c;
 	char *s;
 
-	rs_start(&rs);
-	th_init(&th, &rs, &rc, &host);
-	rc.seq_guard = 1;
-	cr_assert_eq(redis_new(th.loop, &rc, &host, &th.sink), 0);
-	cr_assert(th_run(&th, th_healthy, 10000), "sink did not connect");
-	th_run(&th, th_nothing, 200);	/* the connect's empty dump */
-	cr_assert_not_null(c = rs_ctx(&rs));
+	c = th_connected(&rs, &th, &rc, &host, 1);
 
 	a = tinc_new(&th, 0, 1, "S1", T_T0);
 	b = tinc_new(&th, 0, 2, "S2", T_T0 + 1000);
@@ -1181,12 +1190,7 @@ Test(redis, lost_scripts_are_loaded_again)
 	redisContext *c;
 	char *s;
 
-	rs_start(&rs);
-	th_init(&th, &rs, &rc, &host);
-	cr_assert_eq(redis_new(th.loop, &rc, &host, &th.sink), 0);
-	cr_assert(th_run(&th, th_healthy, 10000), "sink did not connect");
-	th_run(&th, th_nothing, 200);
-	cr_assert_not_null(c = rs_ctx(&rs));
+	c = th_connected(&rs, &th, &rc, &host, 0);
 	freeReplyObject(rq(c, "SCRIPT FLUSH"));
 	a = tinc_new(&th, 0, 1, "S1", T_T0);
 	tinc_event(&th, a, CORR_EV_OPENED, CORR_OPEN, T_T0 + 900000);
@@ -1221,13 +1225,7 @@ Test(redis, seq_guard_long_timeline)
 	size_t n = 0, cap = 4000 * 16 + 512;
 	const unsigned nsteps = 2500;
 
-	rs_start(&rs);
-	th_init(&th, &rs, &rc, &host);
-	rc.seq_guard = 1;
-	cr_assert_eq(redis_new(th.loop, &rc, &host, &th.sink), 0);
-	cr_assert(th_run(&th, th_healthy, 10000), "sink did not connect");
-	th_run(&th, th_nothing, 200);	/* the connect's empty dump */
-	cr_assert_not_null(c = rs_ctx(&rs));
+	c = th_connected(&rs, &th, &rc, &host, 1);
 	t = tj_add(&th, 0, PUB_STATE);
 	cr_assert_not_null(js = malloc(cap));
 	n += (size_t)snprintf(js, cap, "{\"steps\":[");
