@@ -24,7 +24,10 @@
  * need a read and a write together run as Lua scripts, which Redis runs
  * atomically and in pipeline order: the site hash (its worst open state
  * needs every open incident of the site) and the stale check that ends a
- * dump (it must see Redis exactly as the dump's commands left it).
+ * dump (it must see Redis exactly as the dump's commands left it); with
+ * seq_guard (a correlator's) each incident record is one script too, its
+ * commands run only over an older seq.  Scripts are loaded at every
+ * connect and named by SHA1 (EVALSHA).
  *
  * Connection states: DOWN (backoff timer armed) -> CONNECTING (hiredis
  * non-blocking connect, connect timer armed) -> HANDSHAKE (AUTH, SELECT,
