@@ -303,7 +303,7 @@ redis_argv_fini(struct redis_argv *a)
 	xfree(a->argvlen);
 	xfree(a->argoff);
 	xfree(a->buf);
-	xfree(a->scratch);
+	xfree(a->lines);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -311,12 +311,26 @@ static void
 av_reset(struct redis_argv *a)
 {
 	a->ncmd = a->nargs = 0;
+	a->nest = 0;
 	a->buflen = 0;
 }
+
+static unsigned av_slot(struct redis_argv *a);
 
 static void
 av_cmd(struct redis_argv *a)
 {
+	if (a->nest) {
+		/* a line of the guard script: its argument count comes
+		 * first, written when the script closes (av_guard_close) */
+		if (a->nlines == a->caplines) {
+			a->caplines = a->caplines ? a->caplines * 2 : 16;
+			a->lines = xreallocarray(a->lines, a->caplines,
+			    sizeof(*a->lines));
+		}
+		a->lines[a->nlines++] = av_slot(a);
+		return;
+	}
 	if (a->ncmd == a->capcmd) {
 		a->capcmd = a->capcmd ? a->capcmd * 2 : 16;
 		a->first = xreallocarray(a->first, a->capcmd,
@@ -360,23 +374,19 @@ av_str(struct redis_argv *a, const char *s)
 	av_ext(a, s, strlen(s));
 }
 
-static void av_fmt(struct redis_argv *a, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3)));
-
-/* An argument formatted into the struct's buffer. */
+/* Argument i formatted into the struct's buffer. */
 static void
-av_fmt(struct redis_argv *a, const char *fmt, ...)
+av_vset(struct redis_argv *a, unsigned i, const char *fmt, va_list ap)
 {
-	unsigned i = av_slot(a);
-	va_list ap;
 	int n;
 
 	for (;;) {
 		size_t room = a->bufcap - a->buflen;
+		va_list aq;
 
-		va_start(ap, fmt);
-		n = vsnprintf(a->buf + a->buflen, room, fmt, ap);
-		va_end(ap);
+		va_copy(aq, ap);
+		n = vsnprintf(a->buf + a->buflen, room, fmt, aq);
+		va_end(aq);
 		if (n >= 0 && (size_t)n < room)
 			break;
 		a->bufcap = a->bufcap * 2 + (n > 0 ? (size_t)n : 0) + 256;
@@ -385,6 +395,34 @@ av_fmt(struct redis_argv *a, const char *fmt, ...)
 	a->argoff[i] = a->buflen;
 	a->argvlen[i] = (size_t)n;
 	a->buflen += (size_t)n + 1;
+}
+
+static void av_fmt(struct redis_argv *a, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+static void av_setf(struct redis_argv *a, unsigned i, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+/* A new argument formatted into the struct's buffer. */
+static void
+av_fmt(struct redis_argv *a, const char *fmt, ...)
+{
+	unsigned i = av_slot(a);
+	va_list ap;
+
+	va_start(ap, fmt);
+	av_vset(a, i, fmt, ap);
+	va_end(ap);
+}
+
+/* Argument i, reserved earlier, formatted now. */
+static void
+av_setf(struct redis_argv *a, unsigned i, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	av_vset(a, i, fmt, ap);
+	va_end(ap);
 }
 
 /* The buffer has stopped moving: point the own arguments into it. */
@@ -517,52 +555,41 @@ av_expire(struct redis_argv *a, const struct redis_config *c,
 	av_fmt(a, "%u", ttl ? ttl : 1);
 }
 
+/* The records redis_record_argv() sends as one guard script. */
+static int
+av_guarded(const struct redis_config *c, const struct pub_rec *r)
+{
+	return c->seq_guard && (r->kind == PUB_EVENT || r->kind == PUB_STATE);
+}
+
 /*
- * seq_guard: the record's commands, built, become the arguments of one
- * EVAL of the guard script.  The own arguments keep their offsets in the
- * buffer (av_finish() points them), the record's keep their pointers.
+ * seq_guard: one EVAL of the guard script, whose arguments are the
+ * record's commands, each after its argument count.  Opened, every
+ * av_cmd() begins a line of it; av_guard_close() writes the counts.
  */
 static void
-av_guard(struct redis_argv *a, const struct redis_config *c,
+av_guard_open(struct redis_argv *a, const struct redis_config *c,
     const struct pub_rec *r)
 {
-	unsigned ncmd = a->ncmd, nargs = a->nargs, k = 0;
-	size_t need = (size_t)nargs * (sizeof(char *) + 2 * sizeof(size_t)) +
-	    (size_t)ncmd * sizeof(unsigned);
-	const char **ov;
-	size_t *olen, *ooff;
-	unsigned *oargc;
-
-	if (need > a->scratchcap) {
-		a->scratch = xrealloc(a->scratch, need);
-		a->scratchcap = need;
-	}
-	ov = a->scratch;
-	olen = (size_t *)(ov + nargs);
-	ooff = olen + nargs;
-	oargc = (unsigned *)(ooff + nargs);
-	memcpy(ov, a->argv, nargs * sizeof(*ov));
-	memcpy(olen, a->argvlen, nargs * sizeof(*olen));
-	memcpy(ooff, a->argoff, nargs * sizeof(*ooff));
-	memcpy(oargc, a->argc, ncmd * sizeof(*oargc));
-	a->ncmd = a->nargs = 0;
 	av_cmd(a);
 	av_script(a, c, REDIS_SCRIPT_GUARD);
 	av_str(a, "1");
 	av_fmt(a, "%sincident:%s", c->prefix, r->id);
 	av_str(a, r->kind == PUB_STATE ? "1" : "0");
 	av_fmt(a, "%" PRIu64, r->seq);
-	av_fmt(a, "%u", ncmd);
-	for (unsigned i = 0; i < ncmd; i++) {
-		av_fmt(a, "%u", oargc[i]);
-		for (unsigned j = 0; j < oargc[i]; j++, k++) {
-			unsigned at = av_slot(a);
+	a->nlines_at = av_slot(a);	/* the number of lines */
+	a->nlines = 0;
+	a->nest = 1;
+}
 
-			a->argv[at] = ov[k];
-			a->argvlen[at] = olen[k];
-			a->argoff[at] = ooff[k];
-		}
-	}
+static void
+av_guard_close(struct redis_argv *a)
+{
+	a->nest = 0;
+	for (unsigned k = 0; k < a->nlines; k++)
+		av_setf(a, a->lines[k], "%u", (k + 1 < a->nlines ?
+		    a->lines[k + 1] : a->nargs) - a->lines[k] - 1);
+	av_setf(a, a->nlines_at, "%u", a->nlines);
 }
 
 int
@@ -581,6 +608,8 @@ redis_record_argv(const struct redis_config *c, const struct pub_rec *r,
 			if ((uint64_t)r->steps[i].off + r->steps[i].len >
 			    r->jsonlen)
 				return -EINVAL;
+		if (av_guarded(c, r))
+			av_guard_open(a, c, r);
 		if (r->kind == PUB_STATE) {
 			/* the whole timeline again: it replaces the list */
 			av_cmd(a);
@@ -607,8 +636,8 @@ redis_record_argv(const struct redis_config *c, const struct pub_rec *r,
 		}
 		av_site(a, c, r);
 		av_expire(a, c, r);
-		if (c->seq_guard)
-			av_guard(a, c, r);
+		if (av_guarded(c, r))
+			av_guard_close(a);
 		break;
 	case PUB_DUMP_END:
 		/* the sink adds the dump's ids (rd_offer); alone, none */
@@ -1314,8 +1343,7 @@ rd_offer(struct pub_sink *s, const struct pub_rec *r)
 			rc = redisAsyncCommandArgv(rd->ac, rd_stale_cb,
 			    (void *)shard, (int)a->argc[i],
 			    a->argv + a->first[i], a->argvlen + a->first[i]);
-		else if (rd->cfg.seq_guard && (r->kind == PUB_EVENT ||
-		    r->kind == PUB_STATE))
+		else if (av_guarded(&rd->cfg, r))
 			rc = redisAsyncCommandArgv(rd->ac, rd_reply_cb,
 			    (void *)(uintptr_t)rd_guard_name, (int)a->argc[i],
 			    a->argv + a->first[i], a->argvlen + a->first[i]);

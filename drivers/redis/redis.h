@@ -186,8 +186,11 @@ struct redis_argv {
 					 * SIZE_MAX (argv[] set directly) */
 	char		*buf;		/* keys and numbers, back to back */
 	size_t		 buflen, bufcap;
-	void		*scratch;	/* seq_guard: the inner commands */
-	size_t		 scratchcap;
+	int		 nest;		/* seq_guard: commands are lines of
+					 * the guard script being built */
+	unsigned	*lines;		/* each line's count argument */
+	unsigned	 nlines, caplines;
+	unsigned	 nlines_at;	/* the argument counting the lines */
 };
 
 void	 redis_argv_init(struct redis_argv *a);
@@ -204,8 +207,9 @@ void	 redis_argv_fini(struct redis_argv *a);
  * With cfg->seq_guard an incident record is instead one EVAL of the
  * guard script carrying those commands (the site update as a SITE
  * line): Redis runs them only if the record's seq is newer than the
- * hash's (or equal, for PUB_STATE), but XADD always.  docs/redis.md lists them.  The sink and bench/redisbase
- * both send exactly these.  Returns the number of commands (>= 0), or
+ * hash's (or equal, for PUB_STATE), but XADD always.  Scripts go by
+ * EVALSHA once cfg->script_sha names them.  docs/redis.md lists them.
+ * The sink and bench/redisbase both send exactly these.  Returns the number of commands (>= 0), or
  * -EINVAL for a record without id or json where one is needed.
  */
 int	 redis_record_argv(const struct redis_config *cfg,
