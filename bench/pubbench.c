@@ -1225,6 +1225,7 @@ restore_all(const struct config *cfg, const char *dir, struct meas *m,
 	struct store_config sc = daemon_store(cfg, STORE_FSYNC_BATCH);
 	struct rig rg;
 
+	mem_purge();	/* the restore's memory fresh, as in a new process */
 	meas_begin(m);
 	rig_open(&rg, cfg, dir, &sc);
 	meas_end(m);
@@ -1562,6 +1563,7 @@ ifloor_reps(struct ifloor_shard *f, int materialize, struct series *s,
 	for (int r = 0; r < reps; r++) {
 		for (unsigned i = 0; i < NSHARDS; i++)
 			f[i].materialize = materialize;
+		mem_purge();	/* as before each restore */
 		meas_begin(&m);
 		for (unsigned i = 0; i + 1 < NSHARDS; i++)
 			if (pthread_create(&f[i].thread, NULL, ifloor_run,

@@ -151,6 +151,17 @@ mem_allocator(void)
 #endif
 }
 
+void
+mem_purge(void)
+{
+#ifdef TOCSIN_JEMALLOC
+	char name[64];
+
+	snprintf(name, sizeof(name), "arena.%u.purge", MALLCTL_ARENAS_ALL);
+	(void)mallctl(name, NULL, NULL, NULL, 0);
+#endif
+}
+
 /* A jemalloc size_t statistic after a fresh epoch, or 0. */
 static size_t
 mem_stat(const char *name)

@@ -29,6 +29,12 @@ size_t	 mem_allocated(void);
 /* Bytes of the allocator's pages in memory (jemalloc stats.resident: its
  * metadata, live objects and dirty pages not yet given back), or 0. */
 size_t	 mem_resident(void);
+/*
+ * Gives every page the allocator holds free back to the kernel (jemalloc's
+ * arena purge), so the next allocations fault fresh pages as in a new
+ * process; a no-op with libc malloc.  For benchmarks that repeat a start.
+ */
+void	 mem_purge(void);
 
 #define MEM_LINE	64	/* cache line, bytes */
 
