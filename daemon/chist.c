@@ -128,8 +128,8 @@ chist_open(struct chist *h)
 	if (h->fd >= 0)
 		close(h->fd);
 	h->fd = -1;
-	while ((fd = filesink_month_open(h->prefix, h->month, h->path,
-	    sizeof(h->path), &cut)) < 0) {
+	while ((fd = filesink_month_open(h->prefix, h->month,
+	    h->cfg->keep_months, h->path, sizeof(h->path), &cut)) < 0) {
 		chist_failing(h, 1);
 		chist_complain(h, "open", -fd);
 		if (chist_pause(h) < 0)

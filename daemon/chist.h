@@ -59,6 +59,8 @@ struct chist_config {
 	const char	*dir;		/* state_dir/history */
 	const struct kafka_prop *props;	/* "consumer." ones and common */
 	size_t		 nprops;
+	unsigned	 keep_months;	/* daemon.history_months (filesink's
+					 * filesink_month_open) */
 };
 
 struct chist_stats {

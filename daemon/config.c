@@ -93,6 +93,8 @@ static const struct cfg_key daemon_keys[] = {
 	KENUM("fsync", struct cfg_daemon, fsync, n_fsync, "batch"),
 	KDUR32("fsync_interval", struct cfg_daemon, fsync_ms, 0.001, 10, "50ms"),
 	KU32("snapshot_mb", struct cfg_daemon, snapshot_mb, 0, 65536, "64"),
+	KU32("history_months", struct cfg_daemon, history_months, 0, 1200,
+	    "0"),
 	K_END
 };
 

@@ -53,6 +53,8 @@ struct cfg_daemon {
 	uint32_t	 fsync_ms;	/* batch: sync at least this often */
 	uint32_t	 snapshot_mb;	/* journal past the last snapshot that
 					 * makes the next one; 0: never */
+	uint32_t	 history_months; /* months of closed incidents kept
+					  * before the current one; 0: all */
 };
 
 /*

@@ -608,6 +608,7 @@ crole_history(struct crole *cr)
 		.topic = k->history[0] != '\0' ? k->history : k->incidents,
 		.client_id = k->client_id,
 		.dir = cr->hdir, .props = k->props, .nprops = k->nprops,
+		.keep_months = cr->cfg->daemon.history_months,
 	};
 	if (chist_start(&cr->hc, &cr->hist, err, sizeof(err)) != 0) {
 		log_error("start failed: %s (or set kafka.history_group: off)",

@@ -1717,6 +1717,7 @@ live_run(struct config *cfg, const struct live_opts *opts)
 	memset(&fsc, 0, sizeof(fsc));
 	fsc.path = hpath;
 	fsc.closed_monthly = 1;
+	fsc.keep_months = cfg->daemon.history_months;
 	fsc.sync = 1;	/* no position ahead of what a power loss keeps */
 	fidx = lv.hidx = publish_add(lv.pub, "history");
 	if (filesink_new(lv.loop, &fsc, publish_host(lv.pub, fidx),

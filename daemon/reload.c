@@ -97,6 +97,8 @@ reload_restart_keys(const struct config *o, const struct config *n,
 	key_u64(&kr, "daemon.fsync_ms", o->daemon.fsync_ms, n->daemon.fsync_ms);
 	key_u64(&kr, "daemon.snapshot_mb", o->daemon.snapshot_mb,
 	    n->daemon.snapshot_mb);
+	key_u64(&kr, "daemon.history_months", o->daemon.history_months,
+	    n->daemon.history_months);
 	key_str(&kr, "daemon.log_file", o->daemon.log_file, n->daemon.log_file);
 	key_u64(&kr, "daemon.log_level", (uint64_t)o->daemon.log_level,
 	    (uint64_t)n->daemon.log_level);

@@ -1,6 +1,7 @@
 /*
  * filesink.c - see filesink.h.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@ struct filesink {
 	char		*prefix;	/* closed_monthly: path's prefix */
 	int		 month;		/* closed_monthly: y * 12 + m - 1 of the
 					 * open file, or -1 */
+	unsigned	 keep_months;	/* closed_monthly: months kept before it */
 	int		 fd;
 	uint64_t	 size;		/* of the file, for rotation */
 	uint64_t	 rotate;
@@ -165,9 +167,54 @@ filesink_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static int filesink_write(struct filesink *s);
 static uint64_t filesink_cut_torn(int fd, uint64_t size);
 
+/*
+ * Removes prefix-YYYY-MM.jsonl of every month before `before`: the
+ * history's retention (keep_months).  Names that are not such a file
+ * (another prefix, another suffix, a month out of range) are not touched.
+ */
+static void
+filesink_month_trim(const char *prefix, int before)
+{
+	char dir[4096], path[4096 + 256];
+	const char *slash = strrchr(prefix, '/'), *base;
+	size_t blen;
+	struct dirent *de;
+	DIR *d;
+
+	if (slash != NULL) {
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - prefix),
+		    prefix);
+		base = slash + 1;
+	} else {
+		snprintf(dir, sizeof(dir), ".");
+		base = prefix;
+	}
+	blen = strlen(base);
+	if ((d = opendir(dir[0] != '\0' ? dir : "/")) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		const char *n = de->d_name;
+		int y, m, end = 0;
+
+		/* base-YYYY-MM.jsonl exactly */
+		if (strncmp(n, base, blen) != 0 || strlen(n) != blen + 14 ||
+		    sscanf(n + blen, "-%4d-%2d.jsonl%n", &y, &m, &end) != 2 ||
+		    end != 14 || m < 1 || m > 12 || y * 12 + m - 1 >= before)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, n);
+		if (unlink(path) == 0)
+			log_info("history: removed %s (daemon.history_months "
+			    "keeps the months after it)", path);
+		else if (errno != ENOENT)
+			log_warnx("history: cannot remove %s: %s", path,
+			    strerror(errno));
+	}
+	closedir(d);
+}
+
 int
-filesink_month_open(const char *prefix, int month, char *path,
-    size_t pathlen, uint64_t *cut)
+filesink_month_open(const char *prefix, int month, unsigned keep_months,
+    char *path, size_t pathlen, uint64_t *cut)
 {
 	char dir[4096];
 	const char *slash;
@@ -193,6 +240,8 @@ filesink_month_open(const char *prefix, int month, char *path,
 		log_warnx("history %s: cut a torn last line (%llu bytes) left "
 		    "by a crash; it is written again whole", path,
 		    (unsigned long long)*cut);
+	if (keep_months > 0)
+		filesink_month_trim(prefix, month - (int)keep_months);
 	return fd;
 }
 
@@ -211,8 +260,8 @@ filesink_month(struct filesink *s, int64_t at)
 		return 0;
 	if (s->n > 0 && filesink_write(s) < 0)
 		return -EAGAIN;
-	if ((fd = filesink_month_open(s->prefix, month, path, sizeof(path),
-	    &cut)) < 0) {
+	if ((fd = filesink_month_open(s->prefix, month, s->keep_months, path,
+	    sizeof(path), &cut)) < 0) {
 		log_warnx("filesink history %s: %s", path, strerror(-fd));
 		return fd;
 	}
@@ -374,6 +423,7 @@ filesink_new(struct ev_loop *loop, const struct filesink_config *c,
 		s->fd = -1;
 		s->month = -1;
 		s->prefix = xstrdup(c->path);
+		s->keep_months = c->keep_months;
 		s->buf = xmalloc(FILESINK_BUFFER);
 		s->sync_on = c->sync;
 		goto watchers;

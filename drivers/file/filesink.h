@@ -48,6 +48,9 @@ struct filesink_config {
 	 * file when the month turns.  rotate_bytes and keep do not apply.
 	 */
 	uint8_t		 closed_monthly;
+	/* closed_monthly: the months kept before the one written (0: every
+	 * one); see filesink_month_open() */
+	unsigned	 keep_months;
 	/*
 	 * ops->sync fdatasyncs what was written since the last one, so the
 	 * pump saves no position ahead of lines a power loss could take
@@ -85,9 +88,14 @@ void	 filesink_counters(const struct pub_sink *s,
  * of a month (utc_month(): y * 12 + m - 1) for
  * appending (made, and its directory, if missing; its name in path) and
  * cuts a torn last line a crash left (*cut bytes, logged): the fd, or
- * -errno.
+ * -errno.  With keep_months > 0 it then removes the files of every month
+ * before month - keep_months (logged, each), so the history holds the
+ * month written and the keep_months before it; files of other names are
+ * left alone.  A writer opens a month's file for its first line after a
+ * start and when the month turns, so the history is trimmed about once a
+ * month, never while no incident closes.
  */
-int	 filesink_month_open(const char *prefix, int month, char *path,
-	    size_t pathlen, uint64_t *cut);
+int	 filesink_month_open(const char *prefix, int month,
+	    unsigned keep_months, char *path, size_t pathlen, uint64_t *cut);
 
 #endif

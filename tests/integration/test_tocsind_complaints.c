@@ -39,6 +39,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "daemon/mkdirs.h"
 #include "daemon/utc.h"
 #include "tests/support/dfix.h"
 #include "tests/support/proc.h"
@@ -63,6 +64,28 @@ cenv_fini(void)
 
 TestSuite(tocsind_complaints, .fini = cenv_fini, .timeout = 180);
 
+/*
+ * daemon.history_months: 12 in the head's daemon line, and a month's
+ * history long past in state/history: the closed complaint's month file
+ * is then the only one (report_of_history() waits for exactly one).
+ */
+static size_t
+with_history_months(char *yaml, size_t size, size_t n)
+{
+	static const char key[] = ", history_months: 12";
+	char *end = strstr(yaml, "/state}"), hist[96];
+
+	cr_assert_not_null(end, "no state_dir in the head: %s", yaml);
+	end += strlen("/state");
+	cr_assert_lt(n + sizeof(key), size);
+	memmove(end + sizeof(key) - 1, end, n - (size_t)(end - yaml) + 1);
+	memcpy(end, key, sizeof(key) - 1);
+	snprintf(hist, sizeof(hist), "%s/state/history", C.d.dir);
+	cr_assert_eq(mkdirs(hist), 0);
+	tenv_write_file(hist, "closed-2020-01.jsonl", "{\"n\":0}\n");
+	return n + sizeof(key) - 1;
+}
+
 static void
 setup(void)
 {
@@ -77,6 +100,7 @@ setup(void)
 	cr_assert_gt(C.modport, 0);
 	dfix_token(C.d.dir, TOKEN, 0600);
 	n = dfix_cfg_head(yaml, sizeof(yaml), C.d.dir, C.modport, 0, 1, NULL);
+	n = with_history_months(yaml, sizeof(yaml), n);
 	snprintf(yaml + n, sizeof(yaml) - n,
 	    "sites:\n"
 	    "  - {id: T1, area: north, region: A, tenants: "
@@ -194,8 +218,8 @@ report_of_history(const char *id)
 		if (tenv_mono_ms() >= end)
 			break;
 	}
-	cr_assert_not_null(text, "no closed event of %s in %s within 10 s",
-	    id, pat);
+	cr_assert_not_null(text, "no closed event of %s in %s within 10 s, "
+	    "or closed-2020-01.jsonl not removed (history_months)", id, pat);
 	base = strrchr(g.gl_pathv[0], '/') + strlen("/closed-");
 	snprintf(month, sizeof(month), "%.7s", base);
 	globfree(&g);

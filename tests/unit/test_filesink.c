@@ -90,8 +90,8 @@ offer(struct pub_sink *s, unsigned shard, uint64_t pos, int n, int64_t at,
 }
 
 static struct pub_sink *
-open_sink(struct ev_loop *loop, const char *name, uint64_t rotate,
-    int monthly)
+open_sink_keeping(struct ev_loop *loop, const char *name, uint64_t rotate,
+    int monthly, unsigned keep_months)
 {
 	struct filesink_config c = { 0 };
 	struct pub_sink *s = NULL;
@@ -102,9 +102,26 @@ open_sink(struct ev_loop *loop, const char *name, uint64_t rotate,
 	c.rotate_bytes = rotate;
 	c.keep = 3;
 	c.closed_monthly = (uint8_t)monthly;
+	c.keep_months = keep_months;
 	cr_assert_eq(filesink_new(loop, &c, &host, &s, err, sizeof(err)), 0,
 	    "%s", err);
 	return s;
+}
+
+static struct pub_sink *
+open_sink(struct ev_loop *loop, const char *name, uint64_t rotate,
+    int monthly)
+{
+	return open_sink_keeping(loop, name, rotate, monthly, 0);
+}
+
+static int
+present(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
 }
 
 static char *
@@ -271,6 +288,71 @@ Test(filesink, history_keeps_closed_incidents_by_month, .init = setup,
 }
 
 /*
+ * daemon.history_months: 2 keeps the month written and the two before it.
+ * Nothing goes until a month's file is opened (the first closed line);
+ * then the older months' files go and nothing else: not a file of another
+ * name, not one of a later month.  With 0 every month stays.
+ */
+Test(filesink, history_months_keeps_that_many_before_the_one_written,
+    .init = setup, .fini = teardown)
+{
+	static const char *const old[] = { "closed-2025-12.jsonl",
+	    "closed-2026-08.jsonl" };
+	static const char *const kept[] = { "closed-2026-09.jsonl",
+	    "closed-2026-10.jsonl", "closed-2027-01.jsonl",
+	    "closed-2026-08.jsonl.gz", "other-2026-01.jsonl",
+	    "closed-2026-8.jsonl", "closed-2026-13.jsonl" };
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct pub_sink *s;
+	char prefix[128], path[256], *text;
+	uint64_t cut;
+	int fd;
+
+	for (size_t i = 0; i < sizeof(old) / sizeof(old[0]); i++)
+		tenv_write_file(dir, old[i], "{\"n\":0}\n");
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		tenv_write_file(dir, kept[i], "{\"n\":0}\n");
+
+	/* 0: every month stays */
+	snprintf(prefix, sizeof(prefix), "%s/closed", dir);
+	fd = filesink_month_open(prefix, utc_month(T_NOV), 0, path,
+	    sizeof(path), &cut);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	for (size_t i = 0; i < sizeof(old) / sizeof(old[0]); i++)
+		cr_expect(present(old[i]), "%s", old[i]);
+
+	s = open_sink_keeping(loop, "closed", 0, 1, 2);
+	cr_assert_eq(offer(s, 0, 1, 1, T_NOV, 1), 0);	/* live: no file */
+	ev_run(loop, EVRUN_NOWAIT);
+	for (size_t i = 0; i < sizeof(old) / sizeof(old[0]); i++)
+		cr_expect(present(old[i]), "%s went before a line came",
+		    old[i]);
+	cr_assert_eq(offer(s, 0, 2, 2, T_NOV, 0), 0);	/* November's file */
+	ev_run(loop, EVRUN_NOWAIT);
+	cr_expect_eq(done_pos[0], 2);
+	for (size_t i = 0; i < sizeof(old) / sizeof(old[0]); i++)
+		cr_expect(!present(old[i]), "%s is kept", old[i]);
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		cr_expect(present(kept[i]), "%s was removed", kept[i]);
+	text = slurp("closed-2026-11.jsonl");	/* made by the open above */
+	cr_expect_str_eq(text, "{\"n\":2}\n");
+	free(text);
+
+	/* December's first line: September goes, October stays */
+	cr_assert_eq(offer(s, 0, 3, 3, T_DEC, 0), 0);
+	ev_run(loop, EVRUN_NOWAIT);
+	cr_expect(!present("closed-2026-09.jsonl"));
+	cr_expect(present("closed-2026-10.jsonl"));
+	cr_expect(present("closed-2026-11.jsonl"));
+	text = slurp("closed-2026-12.jsonl");
+	cr_expect_str_eq(text, "{\"n\":3}\n");
+	free(text);
+	s->ops->close(s, 0);
+	ev_loop_destroy(loop);
+}
+
+/*
  * A history file a crash left with a torn last line (role all's sink, or
  * a correlator's history, daemon/chist): the line is cut when the month's
  * file is opened, and the next line follows the last whole one.
@@ -287,7 +369,7 @@ Test(filesink, history_torn_last_line_is_cut_at_open, .init = setup,
 
 	tenv_write_file(dir, "closed-2026-11.jsonl", "{\"n\":1}\n{\"n\":");
 	snprintf(prefix, sizeof(prefix), "%s/closed", dir);
-	fd = filesink_month_open(prefix, utc_month(T_NOV), path,
+	fd = filesink_month_open(prefix, utc_month(T_NOV), 0, path,
 	    sizeof(path), &cut);
 	cr_assert_geq(fd, 0);
 	cr_expect_eq(cut, 5);
@@ -312,7 +394,7 @@ Test(filesink, history_torn_last_line_is_cut_at_open, .init = setup,
 
 	/* a directory that is not there is made */
 	snprintf(prefix, sizeof(prefix), "%s/sub/closed", dir);
-	fd = filesink_month_open(prefix, utc_month(T_DEC), path,
+	fd = filesink_month_open(prefix, utc_month(T_DEC), 0, path,
 	    sizeof(path), &cut);
 	cr_assert_geq(fd, 0, "%s", strerror(-fd));
 	cr_expect_eq(cut, 0);
