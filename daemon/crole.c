@@ -1,8 +1,9 @@
 /*
  * crole.c - see crole.h.
  *
- * Threads: the main one only waits for signals (sigwait: no timer, no
- * CPU while idle); the stage's own (cstage_run: blocking Kafka calls with
+ * Threads: the main one only waits for signals (sigtimedwait: woken
+ * only to send the event streams' keepalive every SSE_KEEPALIVE_S while
+ * one is open, no CPU otherwise); the stage's own (cstage_run: blocking Kafka calls with
  * bounds, the consumer's poll a second at a time for the stop flag);
  * librdkafka's; the HTTP server's; with `redis.enabled`, a libev loop's
  * (the Redis publisher, fed what the stage commits through daemon/cfeed,
@@ -34,6 +35,7 @@
 #include "daemon/mem.h"
 #include "daemon/monitor.h"
 #include "daemon/sdnotify.h"
+#include "daemon/sse.h"
 #include "daemon/stats.h"
 #include "daemon/view.h"
 #include "drivers/redis/redis.h"
@@ -45,6 +47,9 @@ struct crole {
 	struct cstage_config cc;
 	struct cstage	*cs;
 	struct view	*view;		/* the incident read API */
+	struct sse	*sse;		/* GET /api/v1/events */
+	struct pub_sink	 reads;		/* cc.reads: the view, then sse */
+	struct pub_sink	*vsink, *esink;	/* theirs */
 	atomic_int	 stop;
 	atomic_int	 phase;		/* enum crole_phase */
 	pthread_t	 main_thr, stage_thr;
@@ -67,6 +72,41 @@ struct crole {
 	struct chist_config hc;
 	struct chist	*hist;		/* NULL: kafka.history_group off */
 	char		 hgroup[256], hdir[4096];
+};
+
+/*
+ * What the stage commits goes to the read API and then to the event
+ * stream (a client that resets reads the read API again: it already has
+ * what the stream sends next).  Both take every record.
+ */
+static int
+crole_reads_offer(struct pub_sink *s, const struct pub_rec *r)
+{
+	struct crole *cr = container_of(s, struct crole, reads);
+
+	(void)cr->vsink->ops->offer(cr->vsink, r);
+	return cr->esink->ops->offer(cr->esink, r);
+}
+
+static int
+crole_reads_healthy(const struct pub_sink *s)
+{
+	(void)s;
+	return 1;		/* memory */
+}
+
+static void
+crole_reads_close(struct pub_sink *s, int timeout_ms)
+{
+	(void)s;
+	(void)timeout_ms;	/* view_free, sse_free */
+}
+
+static const struct pub_ops crole_reads_ops = {
+	.name = "reads",
+	.offer = crole_reads_offer,
+	.healthy = crole_reads_healthy,
+	.close = crole_reads_close,
 };
 
 static const char *
@@ -490,6 +530,8 @@ crole_metrics(void *arg, const struct http_req *rq, struct http_resp *rs)
 		crole_metrics_feed(cr, rs, st->feed_dumps);
 	if (cr->hist != NULL)
 		crole_metrics_history(cr, rs);
+	if (cr->sse != NULL)
+		monitor_sse(rs, cr->sse);
 	monitor_metrics_process(rs);
 }
 
@@ -514,7 +556,8 @@ static int
 crole_http(struct crole *cr, struct http_server **out, char **token)
 {
 	const struct cfg_http *ch = &cr->cfg->http;
-	struct http_route routes[CROLE_NROUTES + VIEW_NROUTES] = {
+	struct http_route routes[CROLE_NROUTES + VIEW_NROUTES +
+	    SSE_NROUTES] = {
 		{ "GET", "/healthz", 0, crole_healthz, cr },
 		{ "GET", "/readyz", 0, crole_readyz, cr },
 		{ "GET", "/metrics", 0, crole_metrics, cr },
@@ -531,6 +574,8 @@ crole_http(struct crole *cr, struct http_server **out, char **token)
 	}
 	if (cr->view != NULL)
 		n += view_routes(cr->view, routes + n);
+	if (cr->sse != NULL)
+		n += sse_routes(cr->sse, routes + n);
 	if (http_serve(&ch->server, routes, n, token, out, err,
 	    sizeof(err)) != 0) {
 		log_error("start failed: %s", err);
@@ -552,6 +597,21 @@ crole_log_counters(struct crole *cr, const char *what)
 	    " rebuilds=%" PRIu64 " commits=%" PRIu64 " aborts=%" PRIu64, what,
 	    v.nparts, v.st.records, v.st.ticks, v.st.bad, v.st.events,
 	    v.st.changelog, v.st.rebuilds, v.st.commits, v.st.aborts);
+}
+
+/*
+ * This start's event-stream epoch (sse_start_memory): the wall clock's
+ * ms and the pid, so a Last-Event-ID of another start or another
+ * instance is never taken for one of this stream's.
+ */
+static uint64_t
+crole_epoch(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u)
+	    << 16 | ((uint64_t)getpid() & 0xffffu);
 }
 
 /* What the role needs of the configuration: 0, or -1 (logged). */
@@ -649,7 +709,11 @@ crole_run(const struct config *cfg, double duration_s)
 		static const struct pub_host host;	/* nothing to tell */
 
 		cr->view = view_new(cfg->fleet);
-		cr->cc.reads = view_sink(cr->view, &host);
+		cr->vsink = view_sink(cr->view, &host);
+		cr->sse = sse_new(1, cfg->http.server.max_streams);
+		cr->esink = sse_sink(cr->sse, &host);
+		cr->reads.ops = &crole_reads_ops;
+		cr->cc.reads = &cr->reads;
 	}
 	if (crole_redis(cr) != 0)
 		goto out;
@@ -674,6 +738,8 @@ crole_run(const struct config *cfg, double duration_s)
 	}
 	if (crole_http(cr, &http, &token) != 0 || crole_loop_start(cr) != 0)
 		goto out;
+	if (cr->sse != NULL)
+		sse_start_memory(cr->sse, NULL, crole_epoch());
 	atomic_store(&cr->phase, CR_RUNNING);
 	if (pthread_create(&cr->stage_thr, NULL, crole_stage, cr) != 0) {
 		log_error("start failed: the stage's thread");
@@ -695,10 +761,10 @@ crole_run(const struct config *cfg, double duration_s)
 	}
 	for (;;) {
 		siginfo_t si;
+		struct timespec left = { (time_t)SSE_KEEPALIVE_S, 0 };
+		int timed = 0;
 
 		if (duration_s > 0) {
-			struct timespec left;
-
 			clock_gettime(CLOCK_MONOTONIC, &now);
 			left.tv_sec = until.tv_sec - now.tv_sec;
 			left.tv_nsec = until.tv_nsec - now.tv_nsec;
@@ -708,9 +774,21 @@ crole_run(const struct config *cfg, double duration_s)
 			}
 			if (left.tv_sec < 0)
 				break;
+			timed = 1;
+			if (cr->sse != NULL && left.tv_sec >= SSE_KEEPALIVE_S) {
+				left.tv_sec = (time_t)SSE_KEEPALIVE_S;
+				left.tv_nsec = 0;
+				timed = 0;
+			}
+		}
+		if (timed || cr->sse != NULL) {
 			sig = sigtimedwait(&set, &si, &left);
-			if (sig < 0 && errno == EAGAIN)
-				break;
+			if (sig < 0 && errno == EAGAIN && timed)
+				break;		/* the run's duration */
+			if (sig < 0 && errno == EAGAIN) {
+				sse_keepalive(cr->sse);
+				continue;
+			}
 		} else if (sigwait(&set, &sig) != 0)
 			sig = -1;
 		if (sig == SIGTERM || sig == SIGINT) {
@@ -747,6 +825,7 @@ out:
 	}
 	crole_loop_free(cr);
 	chist_stop(cr->hist);
+	sse_free(cr->sse);	/* after http_stop and cstage_free */
 	view_free(cr->view);
 	xfree(cr->redis_password);
 	http_token_free(token);

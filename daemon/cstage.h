@@ -41,8 +41,9 @@
  * The same goes to the loop's sinks (cstage_config.feed: Redis), with
  * their dumps on request (docs/scaleout.md "Redis fed by a correlator").
  *
- * Run by `daemon.role: correlator` (daemon/crole).  Not yet: the file sink
- * and the event stream of a correlator (docs/scaleout.md).
+ * Run by `daemon.role: correlator` (daemon/crole, whose read sink is the
+ * view and the event stream).  Not yet: the file sink of a correlator
+ * (docs/scaleout.md).
  */
 #ifndef TOCSIN_CSTAGE_H
 #define TOCSIN_CSTAGE_H

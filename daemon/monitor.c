@@ -594,10 +594,12 @@ monitor_metrics(const struct stats_view *v, const struct fleet *f,
 		    log_count((enum log_level)i));
 }
 
-/* The event stream's families (daemon/sse). */
-static void
-monitor_metrics_sse(const struct sse_stats *x, struct http_resp *rs)
+void
+monitor_sse(struct http_resp *rs, struct sse *e)
 {
+	struct sse_stats st, *x = &st;
+
+	sse_stats(e, &st);
 	monitor_one(rs, "tocsin_sse_streams", "gauge", "Event streams (GET "
 	    "/api/v1/events) open now.", x->streams);
 	monitor_one(rs, "tocsin_sse_streams_total", "counter", "Event streams "
@@ -606,7 +608,8 @@ monitor_metrics_sse(const struct sse_stats *x, struct http_resp *rs)
 	    "queued to event streams, all clients.", x->events);
 	monitor_one(rs, "tocsin_sse_resets_total", "counter", "Streams told "
 	    "`event: reset` (a Last-Event-ID that cannot be resumed "
-	    "exactly).", x->resets);
+	    "exactly; on a correlator also a partition's incidents "
+	    "replaced).", x->resets);
 	monitor_one(rs, "tocsin_sse_records_skipped_total", "counter",
 	    "Journal records a stream's catch-up passed over: they no longer "
 	    "check (each client that reads past one counts it).", x->skipped);
@@ -724,12 +727,8 @@ monitor_metrics_route(void *arg, const struct http_req *rq,
 	monitor_metrics(&v, v.fleet != NULL ? v.fleet : m->f,
 	    hsrv != NULL ? &hs : NULL, monitor_ready(m, v.phase), rs);
 	stats_view_fini(&v);
-	if (m->sse != NULL) {
-		struct sse_stats x;
-
-		sse_stats(m->sse, &x);
-		monitor_metrics_sse(&x, rs);
-	}
+	if (m->sse != NULL)
+		monitor_sse(rs, m->sse);
 	if (ring_load_acquire(&m->writes) != NULL)
 		monitor_metrics_writes(ring_load_acquire(&m->writes), rs);
 	if (ring_load_acquire(&m->commands) != NULL)

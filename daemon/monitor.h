@@ -83,5 +83,9 @@ void	 monitor_metrics_process(struct http_resp *rs);
  * sample per sink of k[0, n): role all's sinks, a correlator's Redis. */
 void	 monitor_sinks(struct http_resp *rs, const struct stats_sink *k,
 	    unsigned n);
+struct sse;
+/* The event stream's families (tocsin_sse_*: daemon/sse): role all's, a
+ * correlator's. */
+void	 monitor_sse(struct http_resp *rs, struct sse *e);
 
 #endif

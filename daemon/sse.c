@@ -30,6 +30,14 @@
  * at a client's own id: that may be an id this server never gave, and
  * the client is reset.
  *
+ * Without journals (sse_start_memory: a correlator, docs/scaleout.md)
+ * there is one position, the count of records offered since the start,
+ * and the ids carry the start's epoch before it; a resume the tail does
+ * not cover (or of another epoch) is reset instead of read from a
+ * journal (a CATCHUP client reads the tail in turns instead), and so is
+ * every live client when a partition's incidents are replaced without
+ * events (a dump: assigned, rebuilt, revoked).
+ *
  * Costs: an event costs a copy of its JSON into the tail and one frame
  * (id + JSON) per live client; a quick resume copies from the tail under
  * the mutex (at most SSE_CLIENT_BUF); a journal resume reads every record
@@ -97,6 +105,11 @@ struct sse {
 					 * reads' */
 	struct ev_loop	*loop;
 	ev_timer	 keep;
+	uint64_t	 epoch;		/* memory mode's (sse_start_memory): ids
+					 * "<epoch>.<n>"; 0: the journals' */
+	uint64_t	 replaced;	/* memory mode: the position after the
+					 * last dump's end (a resume from
+					 * before it is reset) */
 };
 
 /* ---- ids ---- */
@@ -217,7 +230,9 @@ client_frame(struct sse_client *c, const char *head, const char *json,
     size_t jlen, const char *end)
 {
 	char id[SSE_ID_MAX];
-	size_t k = sse_id_format(c->cur, c->e->nshards, id);
+	uint64_t mem[2] = { c->e->epoch, c->cur[0] };
+	size_t k = c->e->epoch != 0 ? sse_id_format(mem, 2, id) :
+	    sse_id_format(c->cur, c->e->nshards, id);
 	size_t hl = strlen(head), el = strlen(end);
 
 	if (client_reserve(c, 4 + k + 1 + hl + jlen + el) != 0)
@@ -498,6 +513,71 @@ client_catchup(struct sse_client *c, char *why, size_t whylen)
 
 /* ---- clients ---- */
 
+/*
+ * Memory mode's resume (e->mu): exact from the tail when the id is this
+ * start's and the tail still holds what follows it and that fits in the
+ * buffer; else a reset that says why.
+ */
+static void
+client_open_memory(struct sse_client *c, const char *last_id)
+{
+	struct sse *e = c->e;
+	uint64_t v[2];
+	unsigned got;
+	const char *why = NULL;
+
+	if (sse_id_parse(last_id, strlen(last_id), v, 2, &got) != 0)
+		why = "the Last-Event-ID is not an id this server gives";
+	else if (v[0] != e->epoch)
+		why = "the Last-Event-ID is of another start of this "
+		    "correlator, or of another instance";
+	else if (v[1] > e->front[0])
+		why = "the Last-Event-ID is ahead of this stream";
+	else if (v[1] < e->tail_base[0])
+		why = "the events after the Last-Event-ID are no longer in "
+		    "memory (a correlator has no journal to read them from)";
+	else if (v[1] < e->replaced)
+		why = "a partition's incidents were replaced (assigned, "
+		    "rebuilt or revoked) since the Last-Event-ID: read them "
+		    "again";
+	if (why == NULL) {
+		c->cur[0] = v[1];
+		e->st.resumed_tail++;
+		if (client_from_tail(c) != 0)
+			c->mode = SSE_CATCHUP;	/* the tail in turns: read() */
+		return;
+	}
+	client_reset(c, why);
+}
+
+/*
+ * Memory mode's catch-up (e->mu, the buffer empty): the tail's events
+ * from cur on, up to SSE_CATCHUP_TURN bytes of frames (at least one: an
+ * empty buffer takes any).  0, or -1 when the tail no longer covers cur
+ * (the client fell behind its evictions).
+ */
+static int
+client_tail_turn(struct sse_client *c)
+{
+	struct sse *e = c->e;
+	size_t start = c->len - c->off;
+
+	if (c->cur[0] < e->tail_base[0])
+		return -1;
+	for (size_t i = 0; i < e->tn; i++) {
+		const struct sse_tev *t = tail_at(e, i);
+
+		if (t->pos < c->cur[0])
+			continue;
+		if (c->len - c->off - start >= SSE_CATCHUP_TURN ||
+		    client_event(c, e->tbuf + t->off, t->len) != 0)
+			break;
+		c->cur[0] = t->next;
+		e->st.events++;
+	}
+	return 0;
+}
+
 int
 sse_client_open(struct sse *e, const char *last_id, struct sse_client **out)
 {
@@ -531,6 +611,10 @@ sse_client_open(struct sse *e, const char *last_id, struct sse_client **out)
 	why[0] = '\0';
 	if (last_id == NULL) {
 		(void)client_idmark(c, ": tocsin events\n");
+		goto done;
+	}
+	if (e->epoch != 0) {
+		client_open_memory(c, last_id);
 		goto done;
 	}
 	rc = sse_id_parse(last_id, strlen(last_id), v, e->nshards, &got);
@@ -612,6 +696,14 @@ sse_client_read(void *arg, char *buf, size_t max)
 		}
 		if (client_from_tail(c) == 0)
 			continue;
+		if (e->epoch != 0) {
+			if (client_tail_turn(c) != 0)
+				client_reset(c, "the events after the "
+				    "Last-Event-ID left memory while the "
+				    "client caught up (a correlator has no "
+				    "journal to read them from)");
+			continue;
+		}
 		/* CATCHUP: offer() leaves this client alone meanwhile */
 		pthread_mutex_unlock(&e->mu);
 		if (client_catchup(c, why, sizeof(why)) != 0) {
@@ -694,6 +786,38 @@ client_live(struct sse_client *c, const struct pub_rec *r)
 	return 1;
 }
 
+/*
+ * Memory mode's offer (e->mu): each record is the next position of the
+ * one shard; a dump's end resets every live client, as the partition's
+ * incidents changed without events (their next snapshot has them).
+ */
+static void
+sse_offer_memory(struct sse *e, const struct pub_rec *r)
+{
+	struct pub_rec m = *r;
+	char why[128];
+
+	m.shard = 0;
+	m.pos = e->front[0];
+	m.next = m.pos + 1;
+	if (m.kind == PUB_EVENT)
+		tail_push(e, &m);
+	for (struct sse_client *c = e->clients; c != NULL; c = c->next)
+		if (client_live(c, &m))
+			client_wake(c);
+	e->front[0] = m.next;
+	if (m.kind != PUB_DUMP_END)
+		return;
+	e->replaced = m.next;
+	snprintf(why, sizeof(why), "partition %u's incidents were replaced "
+	    "(assigned, rebuilt or revoked): read them again", r->shard);
+	for (struct sse_client *c = e->clients; c != NULL; c = c->next)
+		if (c->mode != SSE_CLOSING) {	/* live or catching up */
+			client_reset(c, why);
+			client_wake(c);
+		}
+}
+
 static int
 sse_offer(struct pub_sink *s, const struct pub_rec *r)
 {
@@ -701,6 +825,11 @@ sse_offer(struct pub_sink *s, const struct pub_rec *r)
 	unsigned sh = r->shard;
 
 	pthread_mutex_lock(&e->mu);
+	if (e->started && e->epoch != 0) {
+		sse_offer_memory(e, r);
+		pthread_mutex_unlock(&e->mu);
+		return 0;	/* no journal: nothing to report done */
+	}
 	if (e->started && sh < e->nshards && r->pos >= e->front[sh]) {
 		if (r->kind == PUB_EVENT)
 			tail_push(e, r);
@@ -831,6 +960,19 @@ sse_start(struct sse *e, struct ev_loop *loop, struct journal *const *j)
 		e->j[s] = j[s];
 		e->front[s] = e->tail_base[s] = journal_durable(j[s]);
 	}
+	e->started = 1;
+	pthread_mutex_unlock(&e->mu);
+	e->loop = loop;
+	if (loop != NULL)
+		ev_timer_start(loop, &e->keep);
+}
+
+void
+sse_start_memory(struct sse *e, struct ev_loop *loop, uint64_t epoch)
+{
+	pthread_mutex_lock(&e->mu);
+	e->epoch = epoch != 0 ? epoch : 1;
+	e->front[0] = e->tail_base[0] = 0;
 	e->started = 1;
 	pthread_mutex_unlock(&e->mu);
 	e->loop = loop;

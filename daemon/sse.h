@@ -80,6 +80,18 @@ struct pub_sink *sse_sink(struct sse *e, const struct pub_host *host);
  */
 void	 sse_start(struct sse *e, struct ev_loop *loop,
 	    struct journal *const *j);
+/*
+ * Serves from now on with no journal (a correlator: docs/scaleout.md, the
+ * sse made with nshards 1): the sink may be offered from any one thread,
+ * positions are the records offered since this call, an id is
+ * "<epoch>.<n>" (epoch: this start's, not 0), a resume the memory tail
+ * does not cover is reset (one it covers comes from it, in turns when it
+ * is more than SSE_CLIENT_BUF), and a dump's end (PUB_DUMP_END: a partition's
+ * incidents replaced) resets every live client.  The keepalive timer on
+ * loop, or none (NULL: call sse_keepalive() every SSE_KEEPALIVE_S).
+ */
+void	 sse_start_memory(struct sse *e, struct ev_loop *loop,
+	    uint64_t epoch);
 /* Stops the keepalive timer (loop thread). */
 void	 sse_stop(struct sse *e);
 /* Fills out[0, SSE_NROUTES); returns SSE_NROUTES. */

@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -52,6 +53,7 @@
 #include "tests/support/proc.h"
 #include "tests/support/ktxnfix.h"
 #include "tests/support/pubfix.h"
+#include "tests/support/ssefix.h"
 #include "tests/support/tenv.h"
 
 #define PMAX	6		/* partitions of alarms and changelog */
@@ -1110,6 +1112,209 @@ check_reads(int port, json_t *want)
 	json_decref(got);
 }
 
+/*
+ * ---- a correlator's event stream, read as the NOC page reads it ----
+ * GET /api/v1/events on a thread of the test: the listing read at the
+ * first connect and again at each `event: reset` (a partition's
+ * incidents replaced: assigned, rebuilt, revoked); each incident event
+ * applied over it when its seq is newer, a closed one removed; a stream
+ * the server ends is resumed from its last id.  No assertion on the
+ * thread: a failure is kept in err for the test's thread.
+ */
+struct swatch {
+	int		 port;
+	pthread_t	 thr;
+	atomic_int	 stop;
+	pthread_mutex_t	 mu;
+	json_t		*map;		/* id -> seq: open as the page knows */
+	unsigned	 events, resets, snapshots, reconnects;
+	char		 err[256];
+};
+
+/* The listing (every page) into a new id -> seq object, or NULL. */
+static json_t *
+swatch_listing(int port)
+{
+	json_t *out = json_object();
+	char path[256], cursor[128] = "";
+
+	do {
+		struct httpfix_resp r;
+		json_t *j, *x;
+		size_t i;
+
+		snprintf(path, sizeof(path), "/api/v1/incidents?limit=1000%s%s",
+		    cursor[0] != '\0' ? "&cursor=" : "", cursor);
+		if (httpfix_do(port, "GET", path, NULL, NULL, &r) != 200 ||
+		    (j = json_loads(r.body, 0, NULL)) == NULL) {
+			httpfix_free(&r);
+			json_decref(out);
+			return NULL;
+		}
+		json_array_foreach(json_object_get(j, "incidents"), i, x)
+			json_object_set_new(out, json_string_value(
+			    json_object_get(json_object_get(x, "incident"),
+			    "id")), json_integer(json_integer_value(
+			    json_object_get(x, "seq"))));
+		x = json_object_get(j, "next_cursor");
+		snprintf(cursor, sizeof(cursor), "%s", json_is_string(x) ?
+		    json_string_value(x) : "");
+		json_decref(j);
+		httpfix_free(&r);
+	} while (cursor[0] != '\0');
+	return out;
+}
+
+static void
+swatch_snapshot(struct swatch *w)
+{
+	json_t *m = swatch_listing(w->port);
+
+	pthread_mutex_lock(&w->mu);
+	if (m == NULL && w->err[0] == '\0')
+		snprintf(w->err, sizeof(w->err), "the listing could not be "
+		    "read after a reset");
+	if (m != NULL) {
+		json_decref(w->map);
+		w->map = m;
+		w->snapshots++;
+	}
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void
+swatch_event(struct swatch *w, const char *data)
+{
+	json_t *ev = data != NULL ? json_loads(data, 0, NULL) : NULL;
+	const char *id = json_string_value(json_object_get(json_object_get(ev,
+	    "incident"), "id"));
+	json_int_t seq = json_integer_value(json_object_get(ev, "seq"));
+	json_t *had;
+
+	pthread_mutex_lock(&w->mu);
+	if (id == NULL || seq <= 0) {
+		if (w->err[0] == '\0')
+			snprintf(w->err, sizeof(w->err), "not an incident "
+			    "event: %.200s", data != NULL ? data : "(none)");
+	} else if ((had = json_object_get(w->map, id)) == NULL ||
+	    json_integer_value(had) < seq) {
+		if (strcmp(ev_state(ev), "closed") == 0)
+			json_object_del(w->map, id);
+		else
+			json_object_set_new(w->map, id, json_integer(seq));
+	}
+	w->events++;
+	pthread_mutex_unlock(&w->mu);
+	json_decref(ev);
+}
+
+static void *
+swatch_run(void *arg)
+{
+	struct swatch *w = arg;
+	struct ssefix *s = NULL;
+	char last[SSEFIX_ID_MAX] = "";
+
+	while (!atomic_load(&w->stop)) {
+		struct ssefix_block b;
+		int k;
+
+		if (s == NULL) {
+			s = ssefix_open(w->port, NULL, last[0] != '\0' ? last :
+			    NULL, 5000);
+			if (s == NULL || ssefix_status(s) != 200) {
+				ssefix_close(s);	/* not up yet */
+				s = NULL;
+				usleep(200000);
+				continue;
+			}
+			if (last[0] == '\0')
+				swatch_snapshot(w);	/* as the page starts */
+		}
+		if ((k = ssefix_next(s, &b, 200)) < 0) {
+			snprintf(last, sizeof(last), "%s", ssefix_last_id(s));
+			ssefix_close(s);
+			s = NULL;
+			pthread_mutex_lock(&w->mu);
+			w->reconnects++;
+			pthread_mutex_unlock(&w->mu);
+			continue;
+		}
+		if (k == 0)
+			continue;
+		if (strcmp(b.event, "reset") == 0) {
+			pthread_mutex_lock(&w->mu);
+			w->resets++;
+			pthread_mutex_unlock(&w->mu);
+			swatch_snapshot(w);
+		} else if (strcmp(b.event, "incident") == 0)
+			swatch_event(w, b.data);
+		ssefix_block_free(&b);
+	}
+	ssefix_close(s);
+	return NULL;
+}
+
+static void
+swatch_start(struct swatch *w, int port)
+{
+	memset(w, 0, sizeof(*w));
+	w->port = port;
+	w->map = json_object();
+	pthread_mutex_init(&w->mu, NULL);
+	cr_assert_eq(pthread_create(&w->thr, NULL, swatch_run, w), 0);
+}
+
+/*
+ * Within 30 s, what the stream reader holds equals the listing (which
+ * check_reads found equal to the replays); then the reader stops.
+ */
+static void
+swatch_check(struct swatch *w)
+{
+	int64_t t0 = tenv_mono_ms();
+	json_t *list = NULL;
+	int same = 0;
+
+	while (!same && tenv_mono_ms() - t0 < 30000) {
+		json_decref(list);
+		list = swatch_listing(w->port);
+		cr_assert_not_null(list);
+		pthread_mutex_lock(&w->mu);
+		same = json_equal(list, w->map);
+		pthread_mutex_unlock(&w->mu);
+		if (!same)
+			usleep(200000);
+	}
+	atomic_store(&w->stop, 1);
+	pthread_join(w->thr, NULL);
+	cr_log_info("event stream: %u events, %u resets, %u listings read, "
+	    "%u reconnects; %zu open as the stream left them, %zu listed",
+	    w->events, w->resets, w->snapshots, w->reconnects,
+	    json_object_size(w->map), json_object_size(list));
+	cr_assert_str_eq(w->err, "");
+	cr_assert_gt(w->events, 0, "no incident event on the stream");
+	cr_assert_gt(w->resets, 0, "partitions moved to it: no reset");
+	cr_assert(same, "the stream's reader holds %zu open incidents, the "
+	    "listing %zu", json_object_size(w->map), json_object_size(list));
+	json_decref(list);
+	{
+		struct httpfix_resp r;
+		char *l;
+
+		cr_assert_eq(httpfix_do(w->port, "GET", "/metrics", NULL, NULL,
+		    &r), 200);
+		for (l = strstr(r.body, "\ntocsin_sse_"); l != NULL;
+		    l = strstr(l + 1, "\ntocsin_sse_"))
+			cr_log_info("%.*s", (int)strcspn(l + 1, "\n"), l + 1);
+		cr_assert_not_null(strstr(r.body, "tocsin_sse_resets_total "),
+		    "%s", r.body);
+		httpfix_free(&r);
+	}
+	json_decref(w->map);
+	pthread_mutex_destroy(&w->mu);
+}
+
 /* ---- Redis, shared by every correlator (docs/scaleout.md, "Not built") ---- */
 
 #define RD_SHOW	5	/* differences of each kind shown */
@@ -1724,6 +1929,7 @@ three_correlators(const char *name, int redis)
 	json_t *want = json_object();
 	struct inst in[4];
 	struct httpfix_resp r;
+	struct swatch sw;
 	int total, have, port;
 
 	P = 6;
@@ -1746,6 +1952,7 @@ three_correlators(const char *name, int redis)
 		free(pubfix_sh(hd, 10000));
 	}
 	inst_start(&in[0], "corr1", port);
+	swatch_start(&sw, port);	/* its event stream, from the start */
 	inst_start(&in[1], "corr2", 0);
 	inst_start(&in[2], "corr3", 0);
 	for (int c = 0; c < CHUNKS; c++) {
@@ -1816,6 +2023,7 @@ three_correlators(const char *name, int redis)
 	}
 	httpfix_free(&r);
 	check_reads(port, want);
+	swatch_check(&sw);
 	{
 		/* tocsinctl status, as an operator reads it */
 		char *cl;

@@ -826,6 +826,258 @@ Test(sse_stream, max_streams)
 		sse_client_close(c[i]);
 }
 
+/* ---- memory mode: a correlator's stream, no journal ---- */
+
+#define EPOCH	((uint64_t)1796500000000 << 16 | 4242)
+
+static struct pub_sink *Msink;
+
+static void
+msetup(void)
+{
+	static const struct pub_host host;	/* nothing done to report */
+
+	memset(Seq, 0, sizeof(Seq));
+	E = sse_new(1, 4);
+	Msink = sse_sink(E, &host);
+	sse_start_memory(E, NULL, EPOCH);
+}
+
+static void
+mteardown(void)
+{
+	sse_free(E);
+	E = NULL;
+}
+
+TestSuite(sse_memory, .init = msetup, .fini = mteardown, .timeout = 60);
+
+/* Offers a record of partition p as the stage hands it over (pos 0). */
+static void
+moffer(unsigned p, uint8_t kind, const char *json)
+{
+	struct pub_rec r;
+
+	memset(&r, 0, sizeof(r));
+	r.shard = p;
+	r.kind = kind;
+	r.json = json;
+	r.jsonlen = json != NULL ? strlen(json) : 0;
+	cr_assert_eq(Msink->ops->offer(Msink, &r), 0);
+}
+
+/* The next event of incident INC-p-k, as the stage commits it, with pad
+ * bytes of padding. */
+static void
+mevent_pad(unsigned p, unsigned k, int pad)
+{
+	char json[4096];
+
+	cr_assert_lt(pad, 3000);
+	snprintf(json, sizeof(json), "{\"schema\":\"tocsin.incident/1\","
+	    "\"seq\":%u,\"incident\":{\"id\":\"INC-%u-%u\"},\"pad\":"
+	    "\"%*s\"}", ++Seq[p][k], p, k, pad, "");
+	moffer(p, PUB_EVENT, json);
+}
+
+static void
+mevent(unsigned p, unsigned k)
+{
+	mevent_pad(p, k, 0);
+}
+
+/*
+ * Ids are "<epoch>.<n>"; a resume from any event's id gets exactly the
+ * events after it from memory; an id of another start, one ahead, one
+ * of the journals' shape or not an id at all gets a reset and then the
+ * live events.
+ */
+Test(sse_memory, ids_carry_the_start_and_resume_from_memory)
+{
+	struct sse_client *c;
+	struct got g, h;
+	char want[SSE_ID_MAX], bad[4][SSE_ID_MAX];
+	uint64_t v[2];
+	const char *why[4] = { "another start", "ahead", "not an id",
+	    "not an id" };
+
+	memset(&g, 0, sizeof(g));
+	c = open_c(NULL);
+	for (unsigned i = 0; i < 12; i++)
+		mevent(i % 2, i % 4);
+	drain(c, &g);
+	cr_assert_eq(g.n, 12);
+	expect_all(&g);
+	v[0] = EPOCH;
+	v[1] = 12;
+	sse_id_format(v, 2, want);
+	cr_expect_str_eq(g.last_id, want);
+	sse_client_close(c);
+
+	for (unsigned from = 0; from < 12; from++) {
+		memset(&h, 0, sizeof(h));
+		/* what the client had: the events up to `from` */
+		for (unsigned i = 0; i <= from; i++)
+			h.seq[g.ev_s[i]][g.ev_k[i]] = g.ev_seq[i];
+		c = open_c(g.ev_id[from]);
+		drain(c, &h);
+		cr_expect_eq(h.resets, 0);
+		cr_expect_eq(h.n, 11 - from, "from event %u", from);
+		expect_all(&h);
+		sse_client_close(c);
+	}
+
+	v[0] = EPOCH + 1;
+	v[1] = 3;
+	sse_id_format(v, 2, bad[0]);
+	v[0] = EPOCH;
+	v[1] = 1000;
+	sse_id_format(v, 2, bad[1]);
+	snprintf(bad[2], SSE_ID_MAX, "5");	/* a journal's one shard */
+	snprintf(bad[3], SSE_ID_MAX, "x.y");
+	for (int i = 0; i < 4; i++) {
+		memset(&h, 0, sizeof(h));
+		memcpy(h.seq, Seq, sizeof(h.seq));
+		c = open_c(bad[i]);
+		mevent(1, 3);
+		drain(c, &h);
+		cr_expect_eq(h.resets, 1, "%s", bad[i]);
+		cr_expect(strstr(h.reason, why[i]) != NULL, "%s: %s", bad[i],
+		    h.reason);
+		cr_expect_eq(h.n, 1, "live after the reset");
+		sse_client_close(c);
+	}
+}
+
+/*
+ * A partition's dump (its incidents replaced without events: assigned,
+ * rebuilt, revoked) resets every live client once its end comes; the
+ * dump's states are not events; the stream goes on live after it.  A
+ * client away during the dump is reset when it comes back, though the
+ * tail still holds its id.
+ */
+Test(sse_memory, a_dump_resets_live_clients)
+{
+	struct sse_client *c[2], *away;
+	struct got g[2], a;
+	struct sse_stats st;
+
+	for (int i = 0; i < 2; i++) {
+		memset(&g[i], 0, sizeof(g[i]));
+		c[i] = open_c(NULL);
+	}
+	memset(&a, 0, sizeof(a));
+	away = open_c(NULL);
+	mevent(0, 0);
+	drain(away, &a);
+	sse_client_close(away);
+	moffer(1, PUB_DUMP_BEGIN, NULL);
+	moffer(1, PUB_STATE, "{\"incident\":{\"id\":\"INC-1-0\"}}");
+	for (int i = 0; i < 2; i++) {
+		drain(c[i], &g[i]);
+		cr_expect_eq(g[i].resets, 0, "not before the dump's end");
+	}
+	moffer(1, PUB_DUMP_END, NULL);
+	mevent(0, 0);
+	for (int i = 0; i < 2; i++) {
+		drain(c[i], &g[i]);
+		cr_expect_eq(g[i].resets, 1);
+		cr_expect(strstr(g[i].reason, "partition 1's incidents were "
+		    "replaced") != NULL, "%s", g[i].reason);
+		cr_expect_eq(g[i].n, 2, "the events around it, no state");
+		expect_all(&g[i]);
+		sse_client_close(c[i]);
+	}
+	away = open_c(a.last_id);
+	drain(away, &a);
+	cr_expect_eq(a.resets, 1);
+	cr_expect(strstr(a.reason, "replaced (assigned, rebuilt or revoked) "
+	    "since the Last-Event-ID") != NULL, "%s", a.reason);
+	cr_expect_eq(a.n, 1, "not the event after the dump, but its reset");
+	sse_client_close(away);
+	sse_stats(E, &st);
+	cr_expect_eq(st.resets, 3);
+}
+
+/*
+ * A resume whose missed events are more than a client's buffer (a slow
+ * client closed, coming back) is served from the tail in turns, exactly;
+ * one that the tail's evictions overtake meanwhile is reset.
+ */
+Test(sse_memory, a_resume_larger_than_the_buffer_comes_in_turns)
+{
+	struct sse_client *c;
+	struct got g, h;
+	struct sse_stats st;
+	char *buf = xmalloc(SSE_CATCHUP_TURN + 8192);
+	ssize_t k;
+	int turns = 0;
+
+	memset(&g, 0, sizeof(g));
+	c = open_c(NULL);
+	mevent(0, 0);
+	drain(c, &g);
+	sse_client_close(c);
+	/* 3 MiB of events after it: more than SSE_CLIENT_BUF, in the tail */
+	for (unsigned i = 0; i < 1500; i++)
+		mevent_pad(1, i % 4, 2000);
+	memset(&h, 0, sizeof(h));
+	memcpy(h.seq, g.seq, sizeof(h.seq));
+	c = open_c(g.last_id);
+	drain(c, &h);
+	cr_expect_eq(h.resets, 0, "%s", h.reason);
+	cr_expect_eq(h.n, 1500);
+	expect_all(&h);
+	sse_client_close(c);
+	sse_stats(E, &st);
+	cr_expect_eq(st.resumed_tail, 1);
+
+	/* again, and the tail evicts past the client between its reads */
+	c = open_c(g.last_id);
+	while ((k = sse_client_read(c, buf, SSE_CATCHUP_TURN + 8192)) > 0 &&
+	    ++turns < 2)
+		;
+	for (unsigned i = 0; i < SSE_TAIL_EVENTS; i++)
+		mevent(0, 1);
+	memset(&h, 0, sizeof(h));
+	memcpy(h.seq, Seq, sizeof(h.seq));
+	h.gaps_ok = 1;
+	drain(c, &h);
+	cr_expect_eq(h.resets, 1);
+	cr_expect(strstr(h.reason, "left memory while the client caught up") !=
+	    NULL, "%s", h.reason);
+	sse_client_close(c);
+	free(buf);
+}
+
+/*
+ * Once the tail no longer holds what follows an id, there is no journal
+ * to read it from: a reset saying so.
+ */
+Test(sse_memory, an_id_the_tail_left_behind_gets_a_reset)
+{
+	struct sse_client *c;
+	struct got g, h;
+
+	memset(&g, 0, sizeof(g));
+	c = open_c(NULL);
+	mevent(0, 0);
+	drain(c, &g);
+	sse_client_close(c);
+	cr_assert_eq(g.n, 1);
+	for (unsigned i = 0; i < SSE_TAIL_EVENTS + 10; i++)
+		mevent(1, i % 4);
+	memset(&h, 0, sizeof(h));
+	memcpy(h.seq, Seq, sizeof(h.seq));
+	c = open_c(g.ev_id[0]);
+	drain(c, &h);
+	cr_expect_eq(h.resets, 1);
+	cr_expect(strstr(h.reason, "no longer in memory") != NULL, "%s",
+	    h.reason);
+	cr_expect_eq(h.n, 0);
+	sse_client_close(c);
+}
+
 /*
  * The costs docs/http.md quotes ("The event stream": costs), measured
  * with 1 KB events on two shards, only when TOCSIN_SSE_MEASURE is set
