@@ -782,7 +782,8 @@ client_live(struct sse_client *c, const struct pub_rec *r)
 	c->mode = SSE_CLOSING;
 	e->st.slow_closed++;
 	log_info("sse: closing a stream %zu bytes behind (slow client); it "
-	    "resumes from the journal", c->len - c->off);
+	    "resumes from %s", c->len - c->off, e->epoch != 0 ? "its last "
+	    "id" : "the journal");
 	return 1;
 }
 
