@@ -1,10 +1,11 @@
 /*
  * crole.c - see crole.h.
  *
- * Threads: the main one only waits for signals (sigtimedwait: woken
- * only to send the event streams' keepalive every SSE_KEEPALIVE_S while
- * one is open, no CPU otherwise); the stage's own (cstage_run: blocking Kafka calls with
- * bounds, the consumer's poll a second at a time for the stop flag);
+ * Threads: the main one only waits for signals (sigtimedwait; with HTTP
+ * on it wakes every SSE_KEEPALIVE_S to send the event streams'
+ * keepalive, and uses no CPU otherwise); the stage's own (cstage_run:
+ * blocking Kafka calls with bounds, the consumer's poll a second at a
+ * time for the stop flag);
  * librdkafka's; the HTTP server's; with `redis.enabled`, a libev loop's
  * (the Redis publisher, fed what the stage commits through daemon/cfeed,
  * and a timer that copies its counters for /metrics once a second); the
