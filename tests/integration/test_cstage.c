@@ -993,39 +993,49 @@ open_owned(int port, json_t *want)
 	return out;
 }
 
-/* GET /api/v1/incidents at port, every page: id -> seq. */
+/* GET /api/v1/incidents at port, every page: id -> seq, or NULL (no
+ * assertion: the stream reader's thread calls it too). */
 static json_t *
-read_listed(int port)
+listing(int port)
 {
 	json_t *out = json_object();
 	char path[256], cursor[128] = "";
 
-	for (;;) {
+	do {
 		struct httpfix_resp r;
 		json_t *j, *x;
 		size_t i;
 
 		snprintf(path, sizeof(path), "/api/v1/incidents?limit=1000%s%s",
 		    cursor[0] != '\0' ? "&cursor=" : "", cursor);
-		cr_assert_eq(httpfix_do(port, "GET", path, NULL, NULL, &r), 200);
-		j = json_loads(r.body, 0, NULL);
-		cr_assert_not_null(j, "%s", r.body);
+		if (httpfix_do(port, "GET", path, NULL, NULL, &r) != 200 ||
+		    (j = json_loads(r.body, 0, NULL)) == NULL) {
+			httpfix_free(&r);
+			json_decref(out);
+			return NULL;
+		}
 		json_array_foreach(json_object_get(j, "incidents"), i, x)
 			json_object_set_new(out, json_string_value(
 			    json_object_get(json_object_get(x, "incident"),
 			    "id")), json_integer(json_integer_value(
 			    json_object_get(x, "seq"))));
 		x = json_object_get(j, "next_cursor");
-		if (json_is_string(x))
-			snprintf(cursor, sizeof(cursor), "%s",
-			    json_string_value(x));
-		else
-			cursor[0] = '\0';
+		snprintf(cursor, sizeof(cursor), "%s", json_is_string(x) ?
+		    json_string_value(x) : "");
 		json_decref(j);
 		httpfix_free(&r);
-		if (cursor[0] == '\0')
-			return out;
-	}
+	} while (cursor[0] != '\0');
+	return out;
+}
+
+/* The same, asserted. */
+static json_t *
+read_listed(int port)
+{
+	json_t *m = listing(port);
+
+	cr_assert_not_null(m, "GET /api/v1/incidents at %d failed", port);
+	return m;
 }
 
 /*
@@ -1131,44 +1141,10 @@ struct swatch {
 	char		 err[256];
 };
 
-/* The listing (every page) into a new id -> seq object, or NULL. */
-static json_t *
-swatch_listing(int port)
-{
-	json_t *out = json_object();
-	char path[256], cursor[128] = "";
-
-	do {
-		struct httpfix_resp r;
-		json_t *j, *x;
-		size_t i;
-
-		snprintf(path, sizeof(path), "/api/v1/incidents?limit=1000%s%s",
-		    cursor[0] != '\0' ? "&cursor=" : "", cursor);
-		if (httpfix_do(port, "GET", path, NULL, NULL, &r) != 200 ||
-		    (j = json_loads(r.body, 0, NULL)) == NULL) {
-			httpfix_free(&r);
-			json_decref(out);
-			return NULL;
-		}
-		json_array_foreach(json_object_get(j, "incidents"), i, x)
-			json_object_set_new(out, json_string_value(
-			    json_object_get(json_object_get(x, "incident"),
-			    "id")), json_integer(json_integer_value(
-			    json_object_get(x, "seq"))));
-		x = json_object_get(j, "next_cursor");
-		snprintf(cursor, sizeof(cursor), "%s", json_is_string(x) ?
-		    json_string_value(x) : "");
-		json_decref(j);
-		httpfix_free(&r);
-	} while (cursor[0] != '\0');
-	return out;
-}
-
 static void
 swatch_snapshot(struct swatch *w)
 {
-	json_t *m = swatch_listing(w->port);
+	json_t *m = listing(w->port);
 
 	pthread_mutex_lock(&w->mu);
 	if (m == NULL && w->err[0] == '\0')
@@ -1278,7 +1254,7 @@ swatch_check(struct swatch *w)
 
 	while (!same && tenv_mono_ms() - t0 < 30000) {
 		json_decref(list);
-		list = swatch_listing(w->port);
+		list = listing(w->port);
 		cr_assert_not_null(list);
 		pthread_mutex_lock(&w->mu);
 		same = json_equal(list, w->map);
