@@ -398,6 +398,9 @@ publish_start(struct publish *p)
 			struct journal_rec rec;
 			uint64_t pos;
 
+			/* a start after a stop reads from its new position */
+			journal_reader_free(r->rd);
+			r->rd = NULL;
 			if (s->live) {
 				/* filled from the engines at the start
 				 * (live_fill_view): only what comes after */
