@@ -740,7 +740,7 @@ crole_run(const struct config *cfg, double duration_s)
 	if (crole_http(cr, &http, &token) != 0 || crole_loop_start(cr) != 0)
 		goto out;
 	if (cr->sse != NULL)
-		sse_start_memory(cr->sse, NULL, crole_epoch());
+		sse_start_memory(cr->sse, crole_epoch());
 	atomic_store(&cr->phase, CR_RUNNING);
 	if (pthread_create(&cr->stage_thr, NULL, crole_stage, cr) != 0) {
 		log_error("start failed: the stage's thread");

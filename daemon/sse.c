@@ -826,7 +826,7 @@ sse_offer(struct pub_sink *s, const struct pub_rec *r)
 	unsigned sh = r->shard;
 
 	pthread_mutex_lock(&e->mu);
-	if (e->started && e->epoch != 0) {
+	if (e->epoch != 0) {		/* set by sse_start_memory */
 		sse_offer_memory(e, r);
 		pthread_mutex_unlock(&e->mu);
 		return 0;	/* no journal: nothing to report done */
@@ -970,16 +970,13 @@ sse_start(struct sse *e, struct ev_loop *loop, struct journal *const *j)
 }
 
 void
-sse_start_memory(struct sse *e, struct ev_loop *loop, uint64_t epoch)
+sse_start_memory(struct sse *e, uint64_t epoch)
 {
 	pthread_mutex_lock(&e->mu);
 	e->epoch = epoch != 0 ? epoch : 1;
 	e->front[0] = e->tail_base[0] = 0;
 	e->started = 1;
 	pthread_mutex_unlock(&e->mu);
-	e->loop = loop;
-	if (loop != NULL)
-		ev_timer_start(loop, &e->keep);
 }
 
 void

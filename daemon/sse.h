@@ -87,11 +87,10 @@ void	 sse_start(struct sse *e, struct ev_loop *loop,
  * "<epoch>.<n>" (epoch: this start's, not 0), a resume the memory tail
  * does not cover is reset (one it covers comes from it, in turns when it
  * is more than SSE_CLIENT_BUF), and a dump's end (PUB_DUMP_END: a partition's
- * incidents replaced) resets every live client.  The keepalive timer on
- * loop, or none (NULL: call sse_keepalive() every SSE_KEEPALIVE_S).
+ * incidents replaced) resets every live client.  No keepalive timer: the
+ * caller calls sse_keepalive() every SSE_KEEPALIVE_S.
  */
-void	 sse_start_memory(struct sse *e, struct ev_loop *loop,
-	    uint64_t epoch);
+void	 sse_start_memory(struct sse *e, uint64_t epoch);
 /* Stops the keepalive timer (loop thread). */
 void	 sse_stop(struct sse *e);
 /* Fills out[0, SSE_NROUTES); returns SSE_NROUTES. */

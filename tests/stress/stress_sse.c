@@ -168,7 +168,7 @@ main(int argc, char **argv)
 	memset(&rd, 0, sizeof(rd));
 	E = sse_new(1, 4);
 	Sink = sse_sink(E, &host);
-	sse_start_memory(E, NULL, 12345);
+	sse_start_memory(E, 12345);
 	if (sse_client_open(E, NULL, &c) != 0)
 		fail("open");
 	if (pthread_create(&ts, NULL, stage, NULL) != 0 ||

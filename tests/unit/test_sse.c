@@ -840,7 +840,7 @@ msetup(void)
 	memset(Seq, 0, sizeof(Seq));
 	E = sse_new(1, 4);
 	Msink = sse_sink(E, &host);
-	sse_start_memory(E, NULL, EPOCH);
+	sse_start_memory(E, EPOCH);
 }
 
 static void
