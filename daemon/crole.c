@@ -29,6 +29,7 @@
 
 #include "daemon/cfeed.h"
 #include "daemon/chist.h"
+#include "daemon/clock.h"
 #include "daemon/crole.h"
 #include "daemon/cstage.h"
 #include "daemon/http.h"
@@ -686,7 +687,7 @@ crole_run(const struct config *cfg, double duration_s)
 	const struct kafka_config *k = &cfg->kafka.client;
 	struct http_server *http = NULL;
 	char *token = NULL, msg[512];
-	struct timespec until, now;
+	int64_t end_us;
 	sigset_t set;
 	int sig, status = 1, started = 0;
 
@@ -752,46 +753,37 @@ crole_run(const struct config *cfg, double duration_s)
 	(void)sdnotify(msg);
 	log_info("correlator running (the group assigns the partitions)");
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += (time_t)duration_s;
-	until.tv_nsec += (long)((duration_s - (double)(time_t)duration_s) *
-	    1e9);
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	end_us = clock_mono_us() + (int64_t)(duration_s * 1e6);
 	for (;;) {
 		siginfo_t si;
-		struct timespec left = { (time_t)SSE_KEEPALIVE_S, 0 };
-		int timed = 0;
+		struct timespec ts;
+		int64_t wait_us = INT64_MAX;	/* until a signal */
+		int ends = 0;			/* the wait ends the run */
 
 		if (duration_s > 0) {
-			clock_gettime(CLOCK_MONOTONIC, &now);
-			left.tv_sec = until.tv_sec - now.tv_sec;
-			left.tv_nsec = until.tv_nsec - now.tv_nsec;
-			if (left.tv_nsec < 0) {
-				left.tv_sec--;
-				left.tv_nsec += 1000000000L;
-			}
-			if (left.tv_sec < 0)
+			if ((wait_us = end_us - clock_mono_us()) < 0)
 				break;
-			timed = 1;
-			if (cr->sse != NULL && left.tv_sec >= SSE_KEEPALIVE_S) {
-				left.tv_sec = (time_t)SSE_KEEPALIVE_S;
-				left.tv_nsec = 0;
-				timed = 0;
-			}
+			ends = 1;
 		}
-		if (timed || cr->sse != NULL) {
-			sig = sigtimedwait(&set, &si, &left);
-			if (sig < 0 && errno == EAGAIN && timed)
-				break;		/* the run's duration */
+		if (cr->sse != NULL && wait_us > (int64_t)(SSE_KEEPALIVE_S *
+		    1e6)) {
+			wait_us = (int64_t)(SSE_KEEPALIVE_S * 1e6);
+			ends = 0;
+		}
+		if (wait_us == INT64_MAX) {
+			if (sigwait(&set, &sig) != 0)
+				sig = -1;
+		} else {
+			ts.tv_sec = (time_t)(wait_us / 1000000);
+			ts.tv_nsec = (long)(wait_us % 1000000 * 1000);
+			sig = sigtimedwait(&set, &si, &ts);
 			if (sig < 0 && errno == EAGAIN) {
+				if (ends)
+					break;	/* the run's duration */
 				sse_keepalive(cr->sse);
 				continue;
 			}
-		} else if (sigwait(&set, &sig) != 0)
-			sig = -1;
+		}
 		if (sig == SIGTERM || sig == SIGINT) {
 			log_info("signal %s: stopping", sig == SIGTERM ?
 			    "SIGTERM" : "SIGINT");
