@@ -168,6 +168,24 @@ static int filesink_write(struct filesink *s);
 static uint64_t filesink_cut_torn(int fd, uint64_t size);
 
 /*
+ * The month files' directory (prefix up to its last '/': "." without
+ * one, "/" for one at the root) into dir; returns the files' base name.
+ */
+static const char *
+filesink_month_dir(const char *prefix, char *dir, size_t dirlen)
+{
+	const char *slash = strrchr(prefix, '/');
+
+	if (slash == NULL) {
+		snprintf(dir, dirlen, ".");
+		return prefix;
+	}
+	snprintf(dir, dirlen, "%.*s", slash > prefix ? (int)(slash - prefix) :
+	    1, prefix);
+	return slash + 1;
+}
+
+/*
  * Removes prefix-YYYY-MM.jsonl of every month before `before`: the
  * history's retention (keep_months).  Names that are not such a file
  * (another prefix, another suffix, a month out of range) are not touched.
@@ -176,21 +194,12 @@ static void
 filesink_month_trim(const char *prefix, int before)
 {
 	char dir[4096], path[4096 + 256];
-	const char *slash = strrchr(prefix, '/'), *base;
-	size_t blen;
+	const char *base = filesink_month_dir(prefix, dir, sizeof(dir));
+	size_t blen = strlen(base);
 	struct dirent *de;
 	DIR *d;
 
-	if (slash != NULL) {
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - prefix),
-		    prefix);
-		base = slash + 1;
-	} else {
-		snprintf(dir, sizeof(dir), ".");
-		base = prefix;
-	}
-	blen = strlen(base);
-	if ((d = opendir(dir[0] != '\0' ? dir : "/")) == NULL)
+	if ((d = opendir(dir)) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
 		const char *n = de->d_name;
@@ -217,7 +226,6 @@ filesink_month_open(const char *prefix, int month, unsigned keep_months,
     char *path, size_t pathlen, uint64_t *cut)
 {
 	char dir[4096];
-	const char *slash;
 	struct stat st;
 	int fd;
 
@@ -225,10 +233,9 @@ filesink_month_open(const char *prefix, int month, unsigned keep_months,
 	snprintf(path, pathlen, "%s-%04d-%02d.jsonl", prefix, month / 12,
 	    month % 12 + 1);
 	fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0 && errno == ENOENT && (slash = strrchr(prefix, '/'))) {
+	if (fd < 0 && errno == ENOENT && strchr(prefix, '/') != NULL) {
 		/* its directory, when the disk refused it at start */
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - prefix),
-		    prefix);
+		(void)filesink_month_dir(prefix, dir, sizeof(dir));
 		if (mkdirs(dir) == 0)
 			fd = open(path, O_RDWR | O_APPEND | O_CREAT |
 			    O_CLOEXEC, 0644);
