@@ -597,31 +597,31 @@ monitor_metrics(const struct stats_view *v, const struct fleet *f,
 void
 monitor_sse(struct http_resp *rs, struct sse *e)
 {
-	struct sse_stats st, *x = &st;
+	struct sse_stats x;
 
-	sse_stats(e, &st);
+	sse_stats(e, &x);
 	monitor_one(rs, "tocsin_sse_streams", "gauge", "Event streams (GET "
-	    "/api/v1/events) open now.", x->streams);
+	    "/api/v1/events) open now.", x.streams);
 	monitor_one(rs, "tocsin_sse_streams_total", "counter", "Event streams "
-	    "opened.", x->opened);
+	    "opened.", x.opened);
 	monitor_one(rs, "tocsin_sse_events_total", "counter", "Incident events "
-	    "queued to event streams, all clients.", x->events);
+	    "queued to event streams, all clients.", x.events);
 	monitor_one(rs, "tocsin_sse_resets_total", "counter", "Streams told "
 	    "`event: reset` (a Last-Event-ID that cannot be resumed "
 	    "exactly; on a correlator also a partition's incidents "
-	    "replaced).", x->resets);
+	    "replaced).", x.resets);
 	monitor_one(rs, "tocsin_sse_records_skipped_total", "counter",
 	    "Journal records a stream's catch-up passed over: they no longer "
-	    "check (each client that reads past one counts it).", x->skipped);
+	    "check (each client that reads past one counts it).", x.skipped);
 	monitor_family(rs, "tocsin_sse_closed_total", "counter", "Event streams the "
 	    "server closed or refused, by reason.");
-	monitor_sample(rs, "tocsin_sse_closed_total", "reason", "slow", x->slow_closed);
-	monitor_sample(rs, "tocsin_sse_closed_total", "reason", "max_streams", x->refused);
+	monitor_sample(rs, "tocsin_sse_closed_total", "reason", "slow", x.slow_closed);
+	monitor_sample(rs, "tocsin_sse_closed_total", "reason", "max_streams", x.refused);
 	monitor_family(rs, "tocsin_sse_resumes_total", "counter", "Streams resumed from "
 	    "a Last-Event-ID, by where the missed events came from.");
-	monitor_sample(rs, "tocsin_sse_resumes_total", "from", "memory", x->resumed_tail);
+	monitor_sample(rs, "tocsin_sse_resumes_total", "from", "memory", x.resumed_tail);
 	monitor_sample(rs, "tocsin_sse_resumes_total", "from", "journal",
-	    x->resumed_journal);
+	    x.resumed_journal);
 }
 
 /*
