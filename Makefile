@@ -166,18 +166,18 @@ deps:
 # as passed: so the run's output is kept and a LeakSanitizer report in it
 # fails `unit` (the programs' reports are in their stderr, which their
 # tests read).  UNIT_ARGS: more arguments for the runner (--filter ...).
+UNIT_CMD = TOCSIN_BUILD=$(BUILD) TOCSIN_SANITIZER=$(SANITIZER) \
+	$(TESTRUN) --jobs 2 $(UNIT_ARGS)
 ifeq ($(SANITIZER),address)
-UNIT_ENV := LSAN_OPTIONS=detect_leaks=0 TOCSIN_LSAN_RUNNER=off
 unit: all $(TESTRUN)
-	@{ $(UNIT_ENV) TOCSIN_BUILD=$(BUILD) TOCSIN_SANITIZER=$(SANITIZER) \
-	    $(TESTRUN) --jobs 2 $(UNIT_ARGS); echo $$? >$(BUILD)/unit.rc; } \
-	    2>&1 | tee $(BUILD)/unit.log; \
+	@{ LSAN_OPTIONS=detect_leaks=0 TOCSIN_LSAN_RUNNER=off $(UNIT_CMD); \
+	    echo $$? >$(BUILD)/unit.rc; } 2>&1 | tee $(BUILD)/unit.log; \
 	if grep -q 'ERROR: LeakSanitizer' $(BUILD)/unit.log; then \
 	    echo 'unit: a test process leaked (LeakSanitizer above)'; exit 1; \
 	fi; exit $$(cat $(BUILD)/unit.rc)
 else
 unit: all $(TESTRUN)
-	$(UNIT_ENV) TOCSIN_BUILD=$(BUILD) TOCSIN_SANITIZER=$(SANITIZER) $(TESTRUN) --jobs 2 $(UNIT_ARGS)
+	$(UNIT_CMD)
 endif
 
 ifeq ($(SANITIZER),)
